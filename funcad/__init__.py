@@ -1,0 +1,30 @@
+"""funcad: composable function transformations (grad, jvp, vjp, vmap, jit...) for NumPy code.
+
+>>> import funcad as fa, funcad.numpy as fnp
+>>> float(fa.grad(lambda x: fnp.sum(fnp.tanh(x)))(0.0))
+1.0
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import errors, lax, tree_util  # noqa: F401
+from . import numpy  # noqa: F401  (installs the tracer operators)
+from .api import (  # noqa: F401
+    elementwise_grad,
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    linearize,
+    make_jaxpr,
+    value_and_grad,
+    vjp,
+)
+from .lax.elementwise import stop_gradient  # noqa: F401
+from . import nn  # noqa: F401,E402
+
+egrad = elementwise_grad

@@ -1,0 +1,37 @@
+"""``python -m funcad``: the tour of funcad on its bundled examples, and a few tools.
+
+    python -m funcad                 run the tour
+    python -m funcad tour            the same
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _tour(argv):
+    from .tour import main
+
+    return main(argv)
+
+
+# name -> handler(argv); each tool registers itself here.
+COMMANDS = {"tour": _tour}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        print("commands:", ", ".join(sorted(COMMANDS)))
+        return 0
+    name = argv.pop(0) if argv and not argv[0].startswith("-") else "tour"
+    if name not in COMMANDS:
+        print(f"python -m funcad: unknown command {name!r}; commands: {', '.join(sorted(COMMANDS))}",
+              file=sys.stderr)
+        return 2
+    return COMMANDS[name](argv) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

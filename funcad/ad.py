@@ -1,0 +1,281 @@
+"""Automatic differentiation: forward mode (JVP), linearize, and transposition (reverse mode).
+
+Forward mode: :class:`JVPTrace` carries ``(primal, tangent)`` pairs and applies each
+primitive's JVP rule. A tangent known to be zero is the symbolic :class:`Zero`, so rules
+skip it and no zero array is ever built for an input that does not matter.
+
+Reverse mode is built as JAX builds it: ``linearize`` runs the JVP with the tangents as
+inputs of a staging trace in *fold* mode, so every operation on primal values alone is
+evaluated at once (partial evaluation) and only the tangent computation, which is linear,
+is recorded as a jaxpr. ``backward_pass`` then transposes that linear jaxpr, equation by
+equation, in reverse order. Only linear primitives need a transpose rule, and every rule is
+written with ``bind``, so reverse mode differentiates again (grad of grad).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import core
+from .core import Primitive, ShapedArray, Trace, Tracer, get_aval
+from .jaxpr import Jaxpr, Literal, StagingTrace, Var
+
+jvp_rules: dict[Primitive, Callable] = {}
+transpose_rules: dict[Primitive, Callable] = {}
+
+
+class Zero:
+    """A tangent or cotangent known to be zero, with the abstract value it stands for."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def zeros_like_aval(aval: ShapedArray):
+    from .lax import shapes
+
+    return shapes.full(aval.shape, 0, aval.dtype)
+
+
+def instantiate(t, aval: ShapedArray | None = None):
+    return zeros_like_aval(t.aval if aval is None else aval) if type(t) is Zero else t
+
+
+def tangent_aval(aval: ShapedArray) -> ShapedArray:
+    """Tangents of float arrays share their dtype; integer and bool values have none."""
+    return aval
+
+
+# --------------------------------------------------------------------------------------
+# Forward mode
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal)
+
+
+class JVPTrace(Trace):
+    def pure(self, x):
+        return JVPTracer(self, x, Zero(get_aval(x)))
+
+    def process_primitive(self, prim, args, params):
+        primals, tangents, any_tangent = [], [], False
+        for x in args:
+            if type(x) is JVPTracer and x._trace is self:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                any_tangent = True
+            else:
+                if isinstance(x, Tracer) and not x._trace.alive:
+                    raise core.escaped_tracer_error(x)
+                primals.append(x)
+                tangents.append(None)
+        with core.set_current_trace(self.parent):
+            if not any_tangent:
+                return core.bind(prim, *primals, **params)
+            tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
+            rule = jvp_rules.get(prim)
+            if rule is None:
+                raise NotImplementedError(f"funcad has no differentiation rule for {prim.name}")
+            primal_out, tangent_out = rule(primals, tangents, **params)
+        if prim.multiple_results:
+            return [p if type(t) is Zero else JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
+        return primal_out if type(tangent_out) is Zero else JVPTracer(self, primal_out, tangent_out)
+
+    def concrete_value(self, tracer, why):
+        p = tracer.primal
+        return p._concrete(why) if isinstance(p, Tracer) else p
+
+
+def jvp_flat(fun: Callable, primals: Sequence, tangents: Sequence):
+    """Push tangents through ``fun(*primals) -> list``; return (primals_out, tangents_out)."""
+    with core.new_trace(JVPTrace) as trace:
+        ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+        outs = fun(*ins)
+        primals_out, tangents_out = [], []
+        for o in outs:
+            if type(o) is JVPTracer and o._trace is trace:
+                primals_out.append(o.primal)
+                tangents_out.append(o.tangent)
+            else:
+                primals_out.append(o)
+                tangents_out.append(Zero(get_aval(o)))
+    return primals_out, tangents_out
+
+
+# --------------------------------------------------------------------------------------
+# Rule helpers
+
+
+def add_tangents(a, b):
+    if type(a) is Zero:
+        return b
+    if type(b) is Zero:
+        return a
+    from .lax.elementwise import add
+
+    return add(a, b)
+
+
+def defjvp(prim: Primitive, *rules: Callable | None) -> None:
+    """One rule per argument: ``rule(x_dot, ans, *primals, **params) -> tangent term``.
+
+    ``None`` marks an argument the output does not depend on differentiably.
+    """
+
+    def jvp(primals, tangents, **params):
+        ans = core.bind(prim, *primals, **params)
+        out = None
+        for rule, t in zip(rules, tangents):
+            if rule is not None and type(t) is not Zero:
+                term = rule(t, ans, *primals, **params)
+                out = term if out is None else add_tangents(out, term)
+        ans_aval = get_aval(ans)
+        if out is None:
+            return ans, Zero(ans_aval)
+        return ans, _broadcast_to_aval(out, ans_aval)
+
+    jvp_rules[prim] = jvp
+
+
+def defjvp_zero(prim: Primitive) -> None:
+    """The output is piecewise constant (comparisons, sign, floor...): tangent zero."""
+
+    def jvp(primals, tangents, **params):
+        ans = core.bind(prim, *primals, **params)
+        if prim.multiple_results:
+            return ans, [Zero(get_aval(a)) for a in ans]
+        return ans, Zero(get_aval(ans))
+
+    jvp_rules[prim] = jvp
+
+
+def deflinear(prim: Primitive, transpose_rule: Callable) -> None:
+    """A primitive linear in its single array argument: the JVP applies it to the tangent."""
+
+    def jvp(primals, tangents, **params):
+        ans = core.bind(prim, *primals, **params)
+        t = tangents[0]
+        if type(t) is Zero:
+            return ans, Zero(get_aval(ans))
+        return ans, core.bind(prim, t, *primals[1:], **params)
+
+    jvp_rules[prim] = jvp
+    transpose_rules[prim] = transpose_rule
+
+
+def _broadcast_to_aval(x, aval: ShapedArray):
+    if get_aval(x).shape == aval.shape:
+        return x
+    from .lax.shapes import broadcast_to
+
+    return broadcast_to(x, aval.shape)
+
+
+def unbroadcast(x, aval: ShapedArray):
+    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting."""
+    shape = get_aval(x).shape
+    if shape == aval.shape:
+        return x
+    from .lax.reductions import reduce_sum
+    from .lax.shapes import reshape
+
+    lead = len(shape) - len(aval.shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(aval.shape) if n == 1 and shape[lead + i] != 1
+    )
+    if axes:
+        x = reduce_sum(x, axes)
+    if get_aval(x).shape != aval.shape:
+        x = reshape(x, aval.shape)
+    return x
+
+
+# --------------------------------------------------------------------------------------
+# Linearize and transpose
+
+
+class UndefinedPrimal:
+    """Marks a linear input of an equation being transposed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined(x) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def linearize_flat(fun: Callable, primals: Sequence, aux_store: dict | None = None):
+    """Evaluate ``fun`` at ``primals`` and stage its linear tangent map as a jaxpr.
+
+    Returns ``(primals_out, jaxpr, consts)`` where ``jaxpr`` maps input tangents to output
+    tangents and ``consts`` holds the primal values it needs (residuals).
+    """
+    with core.new_trace(StagingTrace, fold=True) as lin:
+        tangents_in = [lin.new_arg(get_aval(p)) for p in primals]
+        primals_out, tangents_out = jvp_flat(fun, primals, tangents_in)
+        num_aux = (aux_store or {}).get("num_aux", 0)
+        tangents_out = [instantiate(t) for t in tangents_out[: len(tangents_out) - num_aux]]
+        jaxpr, consts = lin.to_jaxpr(tangents_in, tangents_out)
+    return primals_out, jaxpr, consts
+
+
+def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
+    """Transpose the linear ``jaxpr``: map output cotangents to input cotangents.
+
+    ``cts_out`` entries may be None (zero). The result has one entry per invar, None
+    where the cotangent is zero.
+    """
+    primal_env: dict[Var, object] = dict(zip(jaxpr.constvars, consts))
+    ct_env: dict[Var, object] = {}
+
+    def read_primal(a):
+        if type(a) is Literal:
+            return a.val
+        return primal_env[a] if a in primal_env else UndefinedPrimal(a.aval)
+
+    def write_ct(v, ct):
+        if ct is None or type(v) is Literal or v in primal_env:
+            return
+        ct_env[v] = ct if v not in ct_env else add_tangents(ct_env[v], ct)
+
+    for v, ct in zip(jaxpr.outvars, cts_out):
+        write_ct(v, ct)
+    for eqn in reversed(jaxpr.eqns):
+        cts = [ct_env.pop(v, None) for v in eqn.outputs]
+        if all(ct is None for ct in cts):
+            continue
+        invals = [read_primal(a) for a in eqn.inputs]
+        rule = transpose_rules.get(eqn.prim)
+        if rule is None:
+            raise NotImplementedError(f"funcad has no transpose rule for {eqn.prim.name}")
+        ct_arg = cts if eqn.prim.multiple_results else cts[0]
+        if not eqn.prim.multiple_results and ct_arg is None:
+            continue
+        cts_in = rule(ct_arg, *invals, **eqn.params)
+        for a, ct in zip(eqn.inputs, cts_in):
+            if type(a) is Var and ct is not None and type(ct) is not Zero:
+                write_ct(a, ct)
+    return [ct_env.get(v) for v in jaxpr.invars]

@@ -1,0 +1,527 @@
+"""The transformations: grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev,
+hessian, elementwise_grad, make_jaxpr.
+
+Each takes and returns pytrees of arrays, and composes with every other to any depth.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import ad, core
+from .core import Tracer, get_aval
+from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
+from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
+from .tree_util import tree_flatten, tree_map, tree_unflatten
+
+# --------------------------------------------------------------------------------------
+# Argument handling
+
+
+def _arg_names(fun: Callable, n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return [names[i] if i < len(names) else f"args[{i}]" for i in range(n)]
+
+
+def _as_leaf(x, where: str):
+    """A pytree leaf as an array funcad can transform; a clear error otherwise."""
+    if isinstance(x, Tracer | np.ndarray):
+        if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
+            raise _bad_dtype(x.dtype, where)
+        return x
+    if isinstance(x, bool | int | float | np.generic):
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise _bad_dtype(arr.dtype, where)
+        return arr
+    raise DTypeError(
+        f"{where} is a {type(x).__name__} ({core._short_repr(x)}), which funcad cannot transform. "
+        "Pass NumPy arrays or Python numbers (in tuples, lists and dicts as you like)."
+    )
+
+
+def _bad_dtype(dtype, where):
+    if np.dtype(dtype).kind == "c":
+        return DTypeError(f"{where} has dtype {dtype}: complex numbers are not supported by "
+                          "funcad's transformations. Split into real and imaginary parts.")
+    return DTypeError(f"{where} has dtype {dtype}, which funcad cannot transform; "
+                      "pass float, integer or boolean arrays.")
+
+
+def _flatten_args(args: Sequence, names: Sequence[str]):
+    leaves, tree = [], []
+    flat, in_tree = tree_flatten(tuple(args))
+    paths = _leaf_paths(tuple(args), names)
+    leaves = [_as_leaf(x, p) for x, p in zip(flat, paths)]
+    return leaves, in_tree, paths
+
+
+def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
+    """Human-readable names of each leaf, such as ``params['w']`` or ``x``."""
+    out: list[str] = []
+
+    def walk(x, path):
+        leaves, tree = tree_flatten(x)
+        if tree.nodetype is None:
+            out.append(path)
+        elif isinstance(x, dict):
+            for k in sorted(x):
+                walk(x[k], f"{path}[{k!r}]")
+        elif isinstance(x, (list, tuple)):
+            for i, c in enumerate(x):
+                walk(c, f"{path}[{i}]")
+        else:
+            for i, leaf in enumerate(leaves):
+                out.append(f"{path}.<leaf {i}>")
+
+    for a, n in zip(args, names):
+        walk(a, n)
+    return out
+
+
+def _require_float(leaves, paths, transform: str):
+    for x, p in zip(leaves, paths):
+        dt = get_aval(x).dtype
+        if dt.kind != "f":
+            raise DTypeError(
+                f"{transform} requires real floating-point inputs, but {p} has dtype {dt}. "
+                f"Differentiate with respect to a float array (e.g. {p}.astype(float)), or move "
+                "the integer argument out of argnums."
+            )
+
+
+def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise ArgumentError(
+                f"{fun_name}: argnums={argnums!r} is out of range for a call with {nargs} "
+                "positional argument(s)."
+            )
+    return tuple(a % nargs for a in nums)
+
+
+def _to_user(x):
+    """What a transformation hands back: at top level a writeable numpy.ndarray."""
+    if isinstance(x, Tracer):
+        return x
+    arr = np.asarray(x)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return arr
+
+
+def _zeros_like_leaf(x):
+    from .lax.shapes import full
+
+    aval = get_aval(x)
+    return full(aval.shape, 0, aval.dtype)
+
+
+def _fun_name(f) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _flat_fun(fun: Callable, in_tree, store: dict, has_aux: bool = False):
+    """``fun`` as a function of flat leaves returning flat leaves; output trees go in ``store``."""
+
+    def flat(*leaves):
+        out = fun(*tree_unflatten(in_tree, leaves))
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise ArgumentError(f"{_fun_name(fun)} was transformed with has_aux=True, so it must "
+                                    "return a pair (output, aux).")
+            out, aux = out
+            aux_leaves, store["aux_tree"] = tree_flatten(aux)
+            store["num_aux"] = len(aux_leaves)
+        else:
+            aux_leaves = []
+        out_leaves, store["out_tree"] = tree_flatten(out)
+        return [_as_leaf(o, f"the output of {_fun_name(fun)}") for o in out_leaves] + aux_leaves
+
+    return flat
+
+
+def _split_aux(outs, store, has_aux):
+    if not has_aux:
+        return outs, None
+    n = store["num_aux"]
+    main, aux = (outs[: len(outs) - n], outs[len(outs) - n:]) if n else (outs, [])
+    return main, tree_unflatten(store["aux_tree"], [_to_user(a) for a in aux])
+
+
+# --------------------------------------------------------------------------------------
+# jvp and linearize
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
+    """Forward mode: ``(fun(*primals), J @ tangents)``.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> y, y_dot = fa.jvp(fnp.sin, (0.0,), (1.0,))
+    >>> float(y), float(y_dot)
+    (0.0, 1.0)
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise ArgumentError("jvp: primals and tangents must be tuples (or lists) of arguments, "
+                            "e.g. fa.jvp(f, (x,), (v,)).")
+    names = _arg_names(fun, len(primals))
+    p_leaves, in_tree, paths = _flatten_args(primals, names)
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    if t_tree != in_tree:
+        raise TreeStructureError(f"jvp: the tangents' structure {t_tree} does not match the "
+                                 f"primals' structure {in_tree}.")
+    t_leaves = [_as_leaf(t, f"tangent of {p}") for t, p in zip(t_leaves, paths)]
+    for p, t, path in zip(p_leaves, t_leaves, paths):
+        pa, ta = get_aval(p), get_aval(t)
+        if pa.shape != ta.shape:
+            raise ShapeError(f"jvp: the tangent for {path} has shape {ta.shape}, but the primal "
+                             f"has shape {pa.shape}.")
+    store: dict = {}
+    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store), p_leaves, t_leaves)
+    out_tree = store["out_tree"]
+    t_outs = [_to_user(ad.instantiate(t)) for t in t_outs]
+    return (tree_unflatten(out_tree, [_to_user(o) for o in outs]),
+            tree_unflatten(out_tree, t_outs))
+
+
+def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at primals.
+
+    The linear map is a staged jaxpr: calling it costs only the tangent arithmetic.
+    """
+    names = _arg_names(fun, len(primals))
+    p_leaves, in_tree, paths = _flatten_args(primals, names)
+    store: dict = {}
+    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store), p_leaves)
+    out_tree = store["out_tree"]
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree_flatten(tuple(tangents))
+        if t_tree != in_tree:
+            raise TreeStructureError(f"linearize: f_jvp expects tangents structured like the "
+                                     f"primals, {in_tree}, got {t_tree}.")
+        t_outs = eval_jaxpr(jaxpr, consts, *t_leaves)
+        return tree_unflatten(out_tree, [_to_user(t) for t in t_outs])
+
+    return tree_unflatten(out_tree, [_to_user(o) for o in outs]), f_jvp
+
+
+# --------------------------------------------------------------------------------------
+# vjp
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(ct)`` returns one cotangent per primal.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> y, vjp_fn = fa.vjp(lambda x: x * x, 3.0)
+    >>> vjp_fn(1.0)
+    (array(6.),)
+    """
+    names = _arg_names(fun, len(primals))
+    p_leaves, in_tree, paths = _flatten_args(primals, names)
+    store: dict = {}
+    flat = _flat_fun(fun, in_tree, store, has_aux)
+    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store)
+    outs, aux = _split_aux(outs, store, has_aux)
+    out_tree = store["out_tree"]
+    out_avals = [get_aval(o) for o in outs]
+
+    def vjp_fn(ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TreeStructureError(
+                f"vjp_fn: the cotangent's structure {ct_tree} does not match the output's "
+                f"structure {out_tree}; pass one cotangent per output, shaped like it.")
+        ct_leaves = [_as_leaf(c, "the cotangent") for c in ct_leaves]
+        for c, a in zip(ct_leaves, out_avals):
+            if get_aval(c).shape != a.shape:
+                raise ShapeError(f"vjp_fn: a cotangent has shape {get_aval(c).shape}, but the "
+                                 f"matching output has shape {a.shape}.")
+        cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, p_leaves)]
+        return tree_unflatten(in_tree, cts)
+
+    primals_out = tree_unflatten(out_tree, [_to_user(o) for o in outs])
+    return (primals_out, vjp_fn, aux) if has_aux else (primals_out, vjp_fn)
+
+
+# --------------------------------------------------------------------------------------
+# grad and value_and_grad
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """``fun`` and its gradient in one pass: returns ``(value, grad)`` (or ``((value, aux), grad)``).
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> v, g = fa.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.arange(3.0))
+    >>> float(v), g
+    (5.0, array([0., 2., 4.]))
+    """
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        nums = _normalize_argnums(argnums, len(args), "value_and_grad")
+        names = _arg_names(fun, len(args))
+        dyn = [args[i] for i in nums]
+        _, _, paths = _flatten_args(dyn, [names[i] for i in nums])
+        _require_float([_as_leaf(x, p) for x, p in zip(tree_flatten(tuple(dyn))[0], paths)], paths, "grad")
+
+        def partial(*dyn_args):
+            full = list(args)
+            for i, a in zip(nums, dyn_args):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        res = vjp(partial, *dyn, has_aux=has_aux)
+        value, vjp_fn = res[0], res[1]
+        v_leaves = tree_flatten(value)[0]
+        if len(v_leaves) != 1 or get_aval(v_leaves[0]).shape != ():
+            shapes = [get_aval(v).shape for v in v_leaves]
+            raise NonScalarOutputError(
+                f"grad requires a function with a scalar output, but {_fun_name(fun)} returned "
+                f"{'shape ' + str(shapes[0]) if len(shapes) == 1 else f'{len(shapes)} arrays, shapes {shapes}'}. "
+                "Reduce it to a scalar (e.g. fnp.sum(...)), or use jacrev/jacobian for the full "
+                "Jacobian, or elementwise_grad for a function applied elementwise.")
+        if get_aval(v_leaves[0]).dtype.kind != "f":
+            raise DTypeError(f"grad requires a real floating-point output, but {_fun_name(fun)} "
+                             f"returned dtype {get_aval(v_leaves[0]).dtype}.")
+        g = vjp_fn(tree_unflatten(tree_flatten(value)[1], [np.ones((), get_aval(v_leaves[0]).dtype)]))
+        g = g[0] if isinstance(argnums, int) else g
+        return ((value, res[2]), g) if has_aux else (value, g)
+
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """The gradient of a scalar-valued ``fun`` with respect to argument(s) ``argnums``.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> float(fa.grad(fnp.tanh)(0.0))
+    1.0
+    >>> float(fa.grad(fa.grad(lambda x: x ** 3))(2.0))
+    12.0
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return grad_f
+
+
+def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
+    """autograd's ``egrad``: the vector-Jacobian product with a cotangent of ones.
+
+    For a function applied elementwise this is the derivative at every point, so it nests:
+    ``elementwise_grad(elementwise_grad(fnp.tanh))(x)`` is tanh'' at each x.
+    """
+
+    @functools.wraps(fun)
+    def egrad_f(*args, **kwargs):
+        nums = _normalize_argnums(argnums, len(args), "elementwise_grad")
+
+        def partial(*dyn_args):
+            full = list(args)
+            for i, a in zip(nums, dyn_args):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        out, vjp_fn = vjp(partial, *[args[i] for i in nums])
+        g = vjp_fn(tree_map(lambda o: np.ones(get_aval(o).shape, get_aval(o).dtype), out))
+        return g[0] if isinstance(argnums, int) else g
+
+    return egrad_f
+
+
+# --------------------------------------------------------------------------------------
+# Jacobians and Hessians
+
+
+def _std_basis(leaves):
+    """Rows of the identity over the flattened leaves, one leaf-shaped tuple per row."""
+    sizes = [get_aval(x).size for x in leaves]
+    total = sum(sizes)
+    dtype = np.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float64
+    eye = np.eye(total, dtype=dtype)
+    out, start = [], 0
+    for x, n in zip(leaves, sizes):
+        aval = get_aval(x)
+        out.append(eye[:, start:start + n].reshape((total,) + aval.shape).astype(aval.dtype))
+        start += n
+    return out, total
+
+
+def _partial_fun(fun, args, kwargs, nums):
+    def partial(*dyn_args):
+        full = list(args)
+        for i, a in zip(nums, dyn_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return partial
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """The Jacobian by forward mode: one JVP per input element (best for wide outputs).
+
+    The result has shape ``out.shape + in.shape`` (nested as output tree, then input tree).
+    """
+
+    @functools.wraps(fun)
+    def jacfwd_f(*args, **kwargs):
+        nums = _normalize_argnums(argnums, len(args), "jacfwd")
+        dyn = tuple(args[i] for i in nums)
+        names = _arg_names(fun, len(args))
+        in_leaves, in_tree, paths = _flatten_args(dyn, [names[i] for i in nums])
+        _require_float(in_leaves, paths, "jacfwd")
+        partial = _partial_fun(fun, args, kwargs, nums)
+        store: dict = {}
+        flat = _flat_fun(partial, in_tree, store, has_aux)
+        basis, total = _std_basis(in_leaves)
+
+        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store)
+        outs, aux = _split_aux(outs, store, has_aux)
+        t_outs = _map_basis(lambda *t: eval_jaxpr(jaxpr, consts, *t), basis, outs, total)
+        jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total)
+        jac = jac if not isinstance(argnums, int) else _unwrap_one(jac, store["out_tree"])
+        return (jac, aux) if has_aux else jac
+
+    return jacfwd_f
+
+
+def _map_basis(f, basis, like, total):
+    """Apply the linear map ``f`` to each basis row and stack the results (one per leaf)."""
+    from . import numpy as fnp
+
+    if total == 0:
+        return [fnp.zeros((0,) + get_aval(x).shape, get_aval(x).dtype) for x in like]
+    rows = [f(*[b[k] for b in basis]) for k in range(total)]
+    return [fnp.stack([r[i] for r in rows]) for i in range(len(like))]
+
+
+def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total):
+    from . import numpy as fnp
+
+    blocks = []
+    for t, o in zip(t_outs, outs):
+        so = get_aval(o).shape
+        stacked = fnp.reshape(t, (total,) + so)  # (in_total, *so)
+        stacked = fnp.moveaxis(stacked, 0, -1) if so else stacked  # (*so, in_total)
+        row, start = [], 0
+        for x in in_leaves:
+            sx = get_aval(x).shape
+            n = get_aval(x).size
+            part = stacked[..., start:start + n]
+            row.append(_to_user(fnp.reshape(part, so + sx)))
+            start += n
+        blocks.append(tree_unflatten(in_tree, row))
+    return tree_unflatten(out_tree, blocks)
+
+
+def _unwrap_one(jac, out_tree):
+    blocks, _ = tree_flatten(jac, is_leaf=lambda b: isinstance(b, tuple) and len(b) == 1)
+    return tree_unflatten(out_tree, [b[0] for b in blocks])
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """The Jacobian by reverse mode: one VJP per output element (best for wide inputs).
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> fa.jacrev(lambda x: x ** 2)(fnp.arange(3.0))
+    array([[0., 0., 0.],
+           [0., 2., 0.],
+           [0., 0., 4.]])
+    """
+
+    @functools.wraps(fun)
+    def jacrev_f(*args, **kwargs):
+        nums = _normalize_argnums(argnums, len(args), "jacrev")
+        dyn = tuple(args[i] for i in nums)
+        names = _arg_names(fun, len(args))
+        in_leaves, in_tree, paths = _flatten_args(dyn, [names[i] for i in nums])
+        _require_float(in_leaves, paths, "jacrev")
+        partial = _partial_fun(fun, args, kwargs, nums)
+        store: dict = {}
+        flat = _flat_fun(partial, in_tree, store, has_aux)
+        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store)
+        outs, aux = _split_aux(outs, store, has_aux)
+        basis, total = _std_basis(outs)
+
+        def pull(*ct):
+            cts = ad.backward_pass(jaxpr, consts, list(ct))
+            return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
+
+        cts = _map_basis(pull, basis, in_leaves, total)
+        jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total)
+        jac = jac if not isinstance(argnums, int) else _unwrap_one(jac, store["out_tree"])
+        return (jac, aux) if has_aux else jac
+
+    return jacrev_f
+
+
+def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total):
+    from . import numpy as fnp
+
+    blocks, start = [], 0
+    for o in outs:
+        so, n = get_aval(o).shape, get_aval(o).size
+        row = []
+        for c, x in zip(cts, in_leaves):
+            sx = get_aval(x).shape
+            row.append(_to_user(fnp.reshape(c[start:start + n], so + sx)))
+        blocks.append(tree_unflatten(in_tree, row))
+        start += n
+    return tree_unflatten(out_tree, blocks)
+
+
+jacobian = jacrev
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
+    """The Hessian, as ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> fa.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+# --------------------------------------------------------------------------------------
+# make_jaxpr
+
+
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
+    """A function that traces ``fun`` on its arguments' shapes and dtypes and returns the jaxpr.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> print(fa.make_jaxpr(fnp.sin)(fnp.zeros(3)))
+    { lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }
+    """
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def make_jaxpr_f(*args, **kwargs):
+        nums = [i for i in range(len(args)) if i not in static]
+        names = _arg_names(fun, len(args))
+        leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])
+        partial = _partial_fun(fun, args, kwargs, nums)
+        store: dict = {}
+        jaxpr, consts = trace_to_jaxpr(_flat_fun(partial, in_tree, store),
+                                       [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in leaves], paths)
+        return ClosedJaxpr(jaxpr, consts, in_tree, store["out_tree"])
+
+    return make_jaxpr_f

@@ -1,0 +1,354 @@
+"""The core: abstract values, primitives, ``bind`` and the trace machinery.
+
+Every operation in funcad is a :class:`Primitive`; applying one goes through
+:func:`bind`, the single interception point. ``bind`` hands the primitive to the
+*current trace* (a thread-local), which decides what applying it means:
+
+* :class:`EvalTrace` (the root) runs the primitive's NumPy implementation;
+* ``JVPTrace`` (ad.py) carries primal/tangent pairs;
+* ``BatchTrace`` (batching.py) carries values with a batch axis;
+* ``StagingTrace`` (jaxpr.py) records an equation into a jaxpr.
+
+Each trace knows its parent; a transformation runs its rules with the current trace set
+to its parent, so rules are written with ``bind`` again and transformations compose.
+A value that is not a tracer of the current trace is a constant to it (this is how a
+function closes over values of an enclosing transformation). This is the "current
+interpreter" design of JAX's Autodidax and of JAX itself since 0.4.36.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import (
+    ConcretizationError,
+    DTypeError,
+    TracerArrayConversionError,
+    UnexpectedTracerError,
+)
+
+# --------------------------------------------------------------------------------------
+# Abstract values
+
+
+_SHORT_DTYPE = {
+    "float64": "f64", "float32": "f32", "float16": "f16",
+    "int64": "i64", "int32": "i32", "int16": "i16", "int8": "i8",
+    "uint64": "u64", "uint32": "u32", "uint16": "u16", "uint8": "u8",
+    "bool": "bool", "complex128": "c128", "complex64": "c64",
+}
+
+
+def short_dtype(dtype) -> str:
+    return _SHORT_DTYPE.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+class ShapedArray:
+    """The abstract value of an array: its shape and dtype (what jaxprs are typed by)."""
+
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype, weak_type: bool = False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        # A Python scalar: it takes the dtype of the array it meets (NumPy 2, NEP 50).
+        self.weak_type = weak_type
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, ShapedArray)
+            and self.shape == other.shape
+            and self.dtype == other.dtype
+        )
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def str_short(self) -> str:
+        return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    __repr__ = str_short
+
+
+def is_float_dtype(dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+_PY_SCALAR_DTYPES = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
+                     complex: np.dtype(np.complex128)}
+
+
+def get_aval(x) -> ShapedArray:
+    """The abstract value of a tracer, array or Python/NumPy scalar."""
+    if isinstance(x, Tracer):
+        return x.aval
+    if isinstance(x, np.ndarray | np.generic):
+        return ShapedArray(x.shape, x.dtype)
+    dt = _PY_SCALAR_DTYPES.get(type(x))
+    if dt is not None:
+        return ShapedArray((), dt, weak_type=True)
+    return _aval_of_other(x)
+
+
+_WEAK_STANDIN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def result_dtype(*avals: ShapedArray) -> np.dtype:
+    """NumPy's result dtype, with Python scalars (weak types) taking the arrays' dtype."""
+    return np.result_type(*(_WEAK_STANDIN[a.dtype.kind] if a.weak_type else a.dtype for a in avals))
+
+
+def _aval_of_other(x) -> ShapedArray:
+    if isinstance(x, (list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype != object:
+            return ShapedArray(arr.shape, arr.dtype)
+    raise DTypeError(
+        f"funcad cannot use a value of type {type(x).__name__} ({_short_repr(x)}) as an array. "
+        "Pass NumPy arrays, Python numbers or funcad arrays; use funcad.numpy.asarray for lists."
+    )
+
+
+def _short_repr(x) -> str:
+    r = repr(x)
+    return r if len(r) < 60 else r[:57] + "..."
+
+
+def is_valid_array(x) -> bool:
+    return isinstance(x, Tracer | np.ndarray | np.generic | bool | int | float)
+
+
+# --------------------------------------------------------------------------------------
+# Primitives
+
+
+class Primitive:
+    """A named operation. Its rules live in per-transformation tables keyed by it.
+
+    ``impl`` computes it on NumPy arrays, ``abstract_eval`` on :class:`ShapedArray` (the
+    shape and dtype rule). JVP, transpose and batching rules are registered in ad.py and
+    batching.py; Numba lowerings in backend/.
+    """
+
+    __slots__ = ("name", "impl", "abstract_eval", "multiple_results", "__weakref__")
+
+    def __init__(self, name: str, multiple_results: bool = False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.impl: Callable | None = None
+        self.abstract_eval: Callable | None = None
+
+    def __repr__(self):
+        return self.name
+
+    def bind(self, *args, **params):
+        return bind(self, *args, **params)
+
+    def def_impl(self, impl):
+        self.impl = impl
+        return impl
+
+    def def_abstract_eval(self, rule):
+        self.abstract_eval = rule
+        return rule
+
+
+def bind(prim: Primitive, *args, **params):
+    """Apply ``prim`` to ``args`` as the current trace sees fit."""
+    return _state.trace.process_primitive(prim, args, params)
+
+
+# --------------------------------------------------------------------------------------
+# Traces and tracers
+
+
+class Trace:
+    """How primitives are applied inside one transformation. Each trace has a parent."""
+
+    def __init__(self, parent: Trace | None):
+        self.parent = parent
+        self.alive = True
+
+    def process_primitive(self, prim: Primitive, args, params):
+        raise NotImplementedError  # every concrete trace overrides this
+
+    def pure(self, x) -> Tracer:
+        """Wrap a value from an enclosing trace (a constant here) as a tracer of this one."""
+        raise NotImplementedError  # every concrete trace overrides this
+
+    def lift(self, x):
+        if isinstance(x, Tracer):
+            if x._trace is self:
+                return x
+            if not x._trace.alive:
+                raise escaped_tracer_error(x)
+        return self.pure(x)
+
+    def concrete_value(self, tracer: Tracer, why: str):
+        raise ConcretizationError(
+            f"{why}: the value {tracer.aval.str_short()} is abstract inside "
+            f"{type(self).__name__}."
+        )
+
+    def __repr__(self):
+        return f"{type(self).__name__}"
+
+
+def escaped_tracer_error(x: Tracer) -> UnexpectedTracerError:
+    return UnexpectedTracerError(
+        f"A traced value ({x.aval.str_short()}, from {type(x._trace).__name__}) was used "
+        "after the transformation that created it had finished. This happens when a function "
+        "being transformed stores an intermediate value outside itself (in a global, a list "
+        "or an attribute) and the value is used later. Return the value from the function "
+        "instead (use has_aux=True to return extra values alongside a gradient)."
+    )
+
+
+class EvalTrace(Trace):
+    """The root trace: primitives run their NumPy implementations."""
+
+    def process_primitive(self, prim, args, params):
+        for x in args:
+            if isinstance(x, Tracer):
+                raise escaped_tracer_error(x)
+        try:
+            return prim.impl(*args, **params)
+        except (ValueError, TypeError, IndexError) as e:
+            # Re-run the shape/dtype rule: it raises funcad's own, clearer error.
+            if prim.abstract_eval is not None:
+                prim.abstract_eval(*map(get_aval, args), **params)
+            raise e
+
+    def pure(self, x):
+        return x
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.trace: Trace = EvalTrace(None)
+
+
+_state = _State()
+
+
+def current_trace() -> Trace:
+    return _state.trace
+
+
+@contextmanager
+def set_current_trace(trace: Trace):
+    prev, _state.trace = _state.trace, trace
+    try:
+        yield trace
+    finally:
+        _state.trace = prev
+
+
+@contextmanager
+def new_trace(trace_type: type, *args, **kwargs):
+    """Open a new trace whose parent is the current one; it dies when the block ends."""
+    trace = trace_type(_state.trace, *args, **kwargs)
+    prev, _state.trace = _state.trace, trace
+    try:
+        yield trace
+    finally:
+        _state.trace = prev
+        trace.alive = False
+
+
+def is_top_level() -> bool:
+    return isinstance(_state.trace, EvalTrace)
+
+
+class Tracer:
+    """A value inside a transformation. Behaves like an array through funcad.numpy."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError  # every concrete tracer overrides this
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def __repr__(self):
+        return f"Traced<{self.aval.str_short()}>with<{self._trace!r}>"
+
+    # Concrete values: available under eager jvp/grad, an error under jit/make_jaxpr.
+    def _concrete(self, why):
+        return self._trace.concrete_value(self, why)
+
+    def __bool__(self):
+        return bool(self._concrete("bool() of a traced value (an `if` or `while` on it)"))
+
+    def __float__(self):
+        return float(self._concrete("float() of a traced value"))
+
+    def __int__(self):
+        return int(self._concrete("int() of a traced value"))
+
+    def __index__(self):
+        return int(self._concrete("use of a traced value as an index"))
+
+    def item(self):
+        return self._concrete(".item() of a traced value").item()
+
+    def __array__(self, dtype=None, copy=None):
+        raise TracerArrayConversionError(
+            f"A traced value ({self.aval.str_short()}) was converted to a NumPy array "
+            "(by np.asarray, np.array or a NumPy function funcad does not intercept). "
+            "NumPy cannot see through funcad's transformations, so the derivative would be "
+            "lost. Use funcad.numpy (import funcad.numpy as fnp) instead of numpy inside "
+            "transformed functions."
+        )
+
+    def __hash__(self):
+        raise TypeError(f"unhashable type: traced array {self.aval.str_short()}")
+
+    # NumPy interoperability: np.sin(tracer) and np.sum(tracer) go to funcad.numpy.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _numpy_dispatch.function(func, args, kwargs)
+
+
+class _NumpyDispatch:
+    """Filled in by funcad.numpy, which owns operators and NumPy interoperability."""
+
+    ufunc: Callable
+    function: Callable
+
+
+_numpy_dispatch = _NumpyDispatch()
+
+
+def maybe_concrete(x) -> Any:
+    """The concrete NumPy value of ``x`` if it has one, else None."""
+    if not isinstance(x, Tracer):
+        return x
+    try:
+        return x._trace.concrete_value(x, "")
+    except ConcretizationError:
+        return None

@@ -1,0 +1,52 @@
+"""funcad's exceptions: one class per failure mode.
+
+Every error funcad raises on bad input derives from :class:`FuncadError` and from the
+built-in exception a NumPy user would expect (``ValueError`` for shapes, ``TypeError`` for
+dtypes and types), so ``except ValueError`` keeps working in ported code.
+"""
+
+from __future__ import annotations
+
+
+class FuncadError(Exception):
+    """Base class of every error funcad raises on purpose."""
+
+
+class ShapeError(FuncadError, ValueError):
+    """Operands whose shapes do not fit the operation (broadcasting, matmul, reshape...)."""
+
+
+class DTypeError(FuncadError, TypeError):
+    """An operand of a dtype the operation or transformation does not accept."""
+
+
+class NonScalarOutputError(FuncadError, TypeError):
+    """``grad`` of a function whose output is not a scalar."""
+
+
+class UnexpectedTracerError(FuncadError, RuntimeError):
+    """A traced value used after the transformation that made it has finished."""
+
+
+class ConcretizationError(FuncadError, TypeError):
+    """A traced value whose concrete value is needed (``if x > 0`` under ``jit``)."""
+
+
+class TracerArrayConversionError(FuncadError, TypeError):
+    """A traced value handed to plain NumPy (``np.asarray(tracer)``)."""
+
+
+class UnsupportedFunctionError(FuncadError, TypeError):
+    """A NumPy function that funcad does not (yet) support, called on a traced value."""
+
+
+class ArgumentError(FuncadError, ValueError):
+    """A bad argument to a transformation: argnums, in_axes, static_argnums, pytrees..."""
+
+
+class TreeStructureError(FuncadError, ValueError):
+    """Two pytrees that must share a structure do not (e.g. a cotangent given to vjp_fn)."""
+
+
+class BatchingError(FuncadError, ValueError):
+    """Inconsistent vmap batch sizes or axes."""

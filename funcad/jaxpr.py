@@ -1,0 +1,364 @@
+"""The jaxpr: funcad's typed intermediate representation, and the trace that builds it.
+
+A jaxpr is four small classes: :class:`Var` (a typed variable), :class:`Literal` (an
+inline scalar), :class:`Eqn` (``outs = prim[params] ins``) and :class:`Jaxpr` (constants,
+inputs, equations, outputs). :class:`StagingTrace` records equations as a function runs
+on abstract values; :func:`trace_to_jaxpr` turns a Python function into a jaxpr;
+:func:`eval_jaxpr` runs one by binding each equation under the current trace, so every
+transformation applies to jaxprs for free.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from . import core
+from .core import Primitive, ShapedArray, Trace, Tracer, get_aval
+from .errors import ConcretizationError, FuncadError
+
+
+class Var:
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Var({self.aval.str_short()})"
+
+
+class Literal:
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val, aval: ShapedArray | None = None):
+        self.val = val
+        self.aval = aval if aval is not None else get_aval(val)
+
+    def __repr__(self):
+        return f"Literal({self.val!r})"
+
+
+Atom = Var | Literal
+
+
+class Eqn(NamedTuple):
+    prim: Primitive
+    inputs: list  # of Atom
+    params: dict
+    outputs: list  # of Var
+
+
+class Jaxpr:
+    """``{ lambda constvars ; invars. let eqns in outvars }``."""
+
+    __slots__ = ("constvars", "invars", "eqns", "outvars")
+
+    def __init__(self, constvars, invars, eqns, outvars):
+        self.constvars: list[Var] = list(constvars)
+        self.invars: list[Var] = list(invars)
+        self.eqns: list[Eqn] = list(eqns)
+        self.outvars: list[Atom] = list(outvars)
+
+    in_avals = property(lambda self: [v.aval for v in self.invars])
+    out_avals = property(lambda self: [v.aval for v in self.outvars])
+
+    def __repr__(self):
+        return pp_jaxpr(self)
+
+
+class ClosedJaxpr:
+    """A jaxpr together with the values of its constvars; what make_jaxpr returns."""
+
+    __slots__ = ("jaxpr", "consts", "in_tree", "out_tree")
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence, in_tree=None, out_tree=None):
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+
+    def __call__(self, *args):
+        return eval_jaxpr(self.jaxpr, self.consts, *args)
+
+    def __repr__(self):
+        return pp_jaxpr(self.jaxpr)
+
+    def __str__(self):
+        return pp_jaxpr(self.jaxpr)
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args) -> list:
+    """Run ``jaxpr`` by binding each equation under the current trace."""
+    env: dict[Var, Any] = {}
+
+    def read(a):
+        return a.val if type(a) is Literal else env[a]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        outs = core.bind(eqn.prim, *map(read, eqn.inputs), **eqn.params)
+        if eqn.prim.multiple_results:
+            env.update(zip(eqn.outputs, outs))
+        else:
+            env[eqn.outputs[0]] = outs
+    return [read(v) for v in jaxpr.outvars]
+
+
+# --------------------------------------------------------------------------------------
+# Type checking
+
+
+class JaxprTypeError(FuncadError, TypeError):
+    """A jaxpr that is not well typed: always a bug in a funcad rule."""
+
+
+def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
+    """Check every variable is defined before use and every equation's types match its rule."""
+    defined: set[Var] = set()
+
+    def check_atom(a, where):
+        if isinstance(a, Literal):
+            return a.aval
+        if a not in defined:
+            raise JaxprTypeError(f"{where}: variable {a} used before it is defined")
+        return a.aval
+
+    for v in jaxpr.constvars + jaxpr.invars:
+        if v in defined:
+            raise JaxprTypeError(f"variable {v} bound twice")
+        defined.add(v)
+    for eqn in jaxpr.eqns:
+        in_avals = [check_atom(a, eqn.prim.name) for a in eqn.inputs]
+        out = eqn.prim.abstract_eval(*in_avals, **eqn.params)
+        out_avals = out if eqn.prim.multiple_results else [out]
+        if [v.aval for v in eqn.outputs] != list(out_avals):
+            raise JaxprTypeError(
+                f"{eqn.prim.name}: declared outputs {[v.aval for v in eqn.outputs]} but the "
+                f"rule gives {list(out_avals)}"
+            )
+        for sub in _subjaxprs(eqn.params):
+            typecheck_jaxpr(sub)
+        for v in eqn.outputs:
+            if v in defined:
+                raise JaxprTypeError(f"variable {v} bound twice")
+            defined.add(v)
+    for a in jaxpr.outvars:
+        check_atom(a, "output")
+
+
+def _subjaxprs(params: dict):
+    for p in params.values():
+        if isinstance(p, Jaxpr):
+            yield p
+        elif isinstance(p, ClosedJaxpr):
+            yield p.jaxpr
+        elif isinstance(p, tuple):
+            for q in p:
+                if isinstance(q, Jaxpr):
+                    yield q
+                elif isinstance(q, ClosedJaxpr):
+                    yield q.jaxpr
+
+
+# --------------------------------------------------------------------------------------
+# Pretty-printing, in JAX's text format
+
+
+class _Namer:
+    def __init__(self):
+        self.names: dict[Var, str] = {}
+
+    def __call__(self, v: Var) -> str:
+        name = self.names.get(v)
+        if name is None:
+            name = self.names[v] = _var_name(len(self.names))
+        return name
+
+
+def _var_name(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(ord("a") + r) + s
+    return s
+
+
+def _pp_literal(lit: Literal) -> str:
+    v = lit.val
+    if isinstance(v, np.ndarray) and v.ndim:
+        return f"array{lit.aval.str_short()}"
+    v = v.item() if isinstance(v, np.ndarray | np.generic) else v
+    return repr(v)
+
+
+def _pp_param(v) -> str:
+    if isinstance(v, np.dtype | type):
+        return np.dtype(v).name
+    if isinstance(v, (Jaxpr, ClosedJaxpr)):
+        return "{...}"
+    return repr(v)
+
+
+def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
+    """``{ lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }``"""
+    name = namer or _Namer()
+
+    def atom(a):
+        return _pp_literal(a) if isinstance(a, Literal) else name(a)
+
+    def binder(v):
+        return f"{name(v)}:{v.aval.str_short()}"
+
+    consts = " ".join(map(binder, jaxpr.constvars))
+    args = " ".join(map(binder, jaxpr.invars))
+    head = f"{{ lambda {consts}{' ' if consts else ''}; {args}. let"
+    lines = []
+    for eqn in jaxpr.eqns:
+        lhs = " ".join(map(binder, eqn.outputs)) or "_"
+        params = {k: v for k, v in eqn.params.items() if not isinstance(v, (Jaxpr, ClosedJaxpr))}
+        p = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in params.items()) + "]" if params else ""
+        rhs = f"{eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()
+        line = f"{lhs} = {rhs}"
+        for sub in _subjaxprs(eqn.params):
+            line += "\n" + " " * (indent + 6) + pp_jaxpr(sub, indent + 6, name)
+        lines.append(line)
+    outs = "(" + ", ".join(map(atom, jaxpr.outvars)) + ("," if len(jaxpr.outvars) == 1 else "") + ")"
+    pad = " " * indent
+    if len(lines) <= 1 and "\n" not in "".join(lines):
+        body = f" {lines[0]} " if lines else " "
+        return f"{head}{body}in {outs} }}"
+    body = "".join(f"\n{pad}    {ln}" for ln in lines)
+    return f"{head}{body}\n{pad}  in {outs} }}"
+
+
+# --------------------------------------------------------------------------------------
+# Staging: the trace that records a jaxpr
+
+
+class StagingTracer(Tracer):
+    __slots__ = ("var",)
+
+    def __init__(self, trace: StagingTrace, var: Var):
+        self._trace = trace
+        self.var = var
+
+    @property
+    def aval(self):
+        return self.var.aval
+
+
+class StagingTrace(Trace):
+    """Records each primitive as an equation instead of running it.
+
+    With ``fold=True`` (used by linearize) an equation none of whose inputs are this trace's
+    tracers is not recorded but run in the parent trace: this is partial evaluation, so
+    the staged program holds only what depends on the staged inputs.
+    """
+
+    def __init__(self, parent: Trace, fold: bool = False):
+        super().__init__(parent)
+        self.fold = fold
+        self.eqns: list[Eqn] = []
+        self.constvar_of: dict[int, Var] = {}
+        self.consts: list = []
+        self.arg_names: dict[Var, str] = {}
+
+    def new_arg(self, aval: ShapedArray, name: str = "") -> StagingTracer:
+        tracer = StagingTracer(self, Var(aval))
+        if name:
+            self.arg_names[tracer.var] = name
+        return tracer
+
+    def pure(self, x):
+        return StagingTracer(self, self._constvar(x))
+
+    def _constvar(self, x) -> Var:
+        var = self.constvar_of.get(id(x))
+        if var is None:
+            var = self.constvar_of[id(x)] = Var(get_aval(x))
+            self.consts.append(x)
+        return var
+
+    def to_atom(self, x):
+        if isinstance(x, StagingTracer) and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer):
+            if not x._trace.alive:
+                raise core.escaped_tracer_error(x)
+            return self._constvar(x)
+        if isinstance(x, np.ndarray) and x.ndim == 0:
+            return Literal(x[()])
+        if isinstance(x, np.ndarray):
+            return self._constvar(x)
+        return Literal(x)
+
+    def process_primitive(self, prim, args, params):
+        if self.fold and not any(isinstance(x, StagingTracer) and x._trace is self for x in args):
+            with core.set_current_trace(self.parent):
+                return core.bind(prim, *args, **params)
+        atoms = [self.to_atom(x) for x in args]
+        out_aval = prim.abstract_eval(*[a.aval for a in atoms], **params)
+        if prim.multiple_results:
+            outs = [StagingTracer(self, Var(a)) for a in out_aval]
+            self.eqns.append(Eqn(prim, atoms, params, [t.var for t in outs]))
+            return outs
+        out = StagingTracer(self, Var(out_aval))
+        self.eqns.append(Eqn(prim, atoms, params, [out.var]))
+        return out
+
+    def concrete_value(self, tracer, why):
+        names = self._input_names(tracer.var)
+        origin = f" It depends on the argument{'s' if len(names) > 1 else ''} {', '.join(names)}." if names else ""
+        raise ConcretizationError(
+            f"{why} inside jit or make_jaxpr, where the value ({tracer.aval.str_short()}) is "
+            f"abstract: only its shape and dtype are known.{origin} Mark the argument static "
+            "(jit(f, static_argnums=...) or static_argnames=...) if it is a setting rather than "
+            "data, or use funcad.lax.cond / funcad.numpy.where / funcad.lax.while_loop for "
+            "value-dependent control flow."
+        )
+
+    def _input_names(self, var: Var) -> list[str]:
+        """The names of the traced arguments that ``var`` depends on (for error messages)."""
+        needed = {var}
+        for eqn in reversed(self.eqns):
+            if any(o in needed for o in eqn.outputs):
+                needed.update(a for a in eqn.inputs if isinstance(a, Var))
+        return [n for v, n in self.arg_names.items() if v in needed]
+
+    def to_jaxpr(self, in_tracers, out_vals) -> tuple[Jaxpr, list]:
+        outvars = [self.to_atom(x) for x in out_vals]
+        invars = [t.var for t in in_tracers]
+        constvars = [self.constvar_of[id(c)] for c in self.consts]
+        return Jaxpr(constvars, invars, self.eqns, outvars), list(self.consts)
+
+
+def trace_to_jaxpr(
+    fun: Callable, in_avals: Sequence[ShapedArray], arg_names: Sequence[str] = (), fold: bool = False
+) -> tuple[Jaxpr, list]:
+    """Trace ``fun(*flat_args) -> flat list`` on abstract inputs; return ``(jaxpr, consts)``.
+
+    ``arg_names`` name the inputs in error messages (a ConcretizationError says which
+    argument a value came from).
+    """
+    names = list(arg_names) + [""] * (len(in_avals) - len(arg_names))
+    with core.new_trace(StagingTrace, fold=fold) as trace:
+        in_tracers = [trace.new_arg(a, n) for a, n in zip(in_avals, names)]
+        outs = fun(*in_tracers)
+        jaxpr, consts = trace.to_jaxpr(in_tracers, outs)
+    return jaxpr, consts
+
+
+def jaxpr_as_fun(jaxpr: Jaxpr, consts) -> Callable:
+    return lambda *args: eval_jaxpr(jaxpr, consts, *args)

@@ -1,0 +1,11 @@
+"""funcad.lax: the primitives, one module per family, each primitive's rules side by side.
+
+The public functions here take already-promoted operands (funcad.numpy does NumPy's
+promotion and argument checks, then calls these).
+"""
+
+from .elementwise import *  # noqa: F401,F403
+from .elementwise import ELEMENTWISE, abs, max, min, pow, round  # noqa: F401
+from .linalg import einsum, matmul  # noqa: F401
+from .reductions import reduce_max, reduce_min, reduce_prod, reduce_sum  # noqa: F401
+from .shapes import broadcast_to, concatenate, full, index, reshape, transpose  # noqa: F401

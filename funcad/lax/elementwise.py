@@ -1,0 +1,358 @@
+"""Elementwise primitives: NumPy ufuncs with broadcasting, and their rules side by side.
+
+Binary primitives broadcast their operands as NumPy does (funcad.numpy has already
+promoted them to one dtype); a JVP term shaped like an operand is broadcast to the output
+and a cotangent is summed back down with ``unbroadcast`` (the transpose of broadcasting).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special as sc
+
+from .. import ad
+from ..ad import defjvp, defjvp_zero, is_undefined, transpose_rules, unbroadcast
+from ..core import Primitive, ShapedArray, bind, result_dtype
+from ..errors import ShapeError
+
+# Every elementwise primitive, by name -> (primitive, NumPy implementation). The vmap and
+# jit rules for the whole family are written once against this table.
+ELEMENTWISE: dict[str, Primitive] = {}
+
+
+def broadcast_shapes(*shapes, op: str = "") -> tuple:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        shown = " and ".join(str(tuple(s)) for s in shapes)
+        raise ShapeError(
+            f"{op}: operands with shapes {shown} cannot be broadcast together. NumPy's rule: "
+            "align the shapes on the right; each pair of sizes must be equal or one of them 1. "
+            "Insert an axis (x[:, None]) or reshape one operand."
+        ) from None
+
+
+def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
+    prim = Primitive(name)
+    prim.def_impl(impl)
+
+    def abstract_eval(*avals, **params):
+        if len(avals) != nargs:
+            raise TypeError(f"{name} takes {nargs} operands, got {len(avals)}")
+        shape = avals[0].shape if nargs == 1 else broadcast_shapes(*(a.shape for a in avals), op=name)
+        dtype = out_dtype or result_dtype(*avals)
+        return ShapedArray(shape, dtype)
+
+    prim.def_abstract_eval(abstract_eval)
+    ELEMENTWISE[name] = prim
+    return prim
+
+
+def _unary(name, impl):
+    prim = _elementwise_prim(name, impl, 1)
+    return prim, (lambda x: bind(prim, x))
+
+
+def _binary(name, impl, out_dtype=None):
+    prim = _elementwise_prim(name, impl, 2, out_dtype)
+    return prim, (lambda x, y: bind(prim, x, y))
+
+
+# --------------------------------------------------------------------------------------
+# Arithmetic (linear and bilinear)
+
+neg_p, neg = _unary("neg", np.negative)
+add_p, add = _binary("add", np.add)
+sub_p, sub = _binary("sub", np.subtract)
+mul_p, mul = _binary("mul", np.multiply)
+div_p, div = _binary("div", np.true_divide)
+
+ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
+defjvp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+defjvp(sub_p, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
+defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
+defjvp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y))))
+
+
+def _add_transpose(ct, x, y):
+    return [unbroadcast(ct, x.aval) if is_undefined(x) else None,
+            unbroadcast(ct, y.aval) if is_undefined(y) else None]
+
+
+def _sub_transpose(ct, x, y):
+    return [unbroadcast(ct, x.aval) if is_undefined(x) else None,
+            unbroadcast(neg(ct), y.aval) if is_undefined(y) else None]
+
+
+def _mul_transpose(ct, x, y):
+    if is_undefined(x) and is_undefined(y):
+        raise ValueError("mul is not linear in both operands at once")
+    if is_undefined(x):
+        return [unbroadcast(mul(ct, y), x.aval), None]
+    return [None, unbroadcast(mul(x, ct), y.aval)]
+
+
+def _div_transpose(ct, x, y):
+    if is_undefined(y):
+        raise ValueError("div is not linear in its denominator")
+    return [unbroadcast(div(ct, y), x.aval), None]
+
+
+transpose_rules[add_p] = _add_transpose
+transpose_rules[sub_p] = _sub_transpose
+transpose_rules[mul_p] = _mul_transpose
+transpose_rules[div_p] = _div_transpose
+
+# --------------------------------------------------------------------------------------
+# Powers, exponentials and logarithms
+
+LN2, LN10 = math.log(2.0), math.log(10.0)
+
+exp_p, exp = _unary("exp", np.exp)
+exp2_p, exp2 = _unary("exp2", np.exp2)
+expm1_p, expm1 = _unary("expm1", np.expm1)
+log_p, log = _unary("log", np.log)
+log2_p, log2 = _unary("log2", np.log2)
+log10_p, log10 = _unary("log10", np.log10)
+log1p_p, log1p = _unary("log1p", np.log1p)
+sqrt_p, sqrt = _unary("sqrt", np.sqrt)
+cbrt_p, cbrt = _unary("cbrt", np.cbrt)
+pow_p, pow = _binary("pow", np.power)
+
+defjvp(exp_p, lambda g, ans, x: mul(g, ans))
+defjvp(exp2_p, lambda g, ans, x: mul(g, mul(ans, LN2)))
+defjvp(expm1_p, lambda g, ans, x: mul(g, add(ans, 1.0)))
+defjvp(log_p, lambda g, ans, x: div(g, x))
+defjvp(log2_p, lambda g, ans, x: div(g, mul(x, LN2)))
+defjvp(log10_p, lambda g, ans, x: div(g, mul(x, LN10)))
+defjvp(log1p_p, lambda g, ans, x: div(g, add(x, 1.0)))
+defjvp(sqrt_p, lambda g, ans, x: div(g, mul(ans, 2.0)))
+defjvp(cbrt_p, lambda g, ans, x: div(g, mul(integer_pow(ans, 2), 3.0)))
+
+
+def _pow_jvp_y(g, ans, x, y):
+    # d/dy x**y = log(x) x**y; at x == 0 the limit used is 0 (as in JAX), not nan.
+    safe_log = log(select(eq(x, 0.0), 1.0, x))
+    return mul(g, mul(ans, safe_log))
+
+
+defjvp(pow_p,
+       lambda g, ans, x, y: mul(g, mul(y, pow(x, sub(y, 1.0)))),
+       _pow_jvp_y)
+
+integer_pow_p = Primitive("integer_pow")
+integer_pow_p.def_impl(lambda x, *, y: np.power(x, y) if y >= 0 else np.reciprocal(np.power(x, -y)))
+integer_pow_p.def_abstract_eval(lambda x, *, y: x)
+ELEMENTWISE["integer_pow"] = integer_pow_p
+
+
+def integer_pow(x, y: int):
+    """``x ** y`` for a Python int ``y`` (exact, and differentiable at negative x)."""
+    if y == 1:
+        return x
+    return bind(integer_pow_p, x, y=y)
+
+
+def _integer_pow_jvp(g, ans, x, *, y):
+    if y == 0:
+        return mul(g, 0.0)
+    return mul(g, mul(float(y), integer_pow(x, y - 1) if y != 1 else 1.0))
+
+
+defjvp(integer_pow_p, _integer_pow_jvp)
+
+# --------------------------------------------------------------------------------------
+# Trigonometric and hyperbolic
+
+sin_p, sin = _unary("sin", np.sin)
+cos_p, cos = _unary("cos", np.cos)
+tan_p, tan = _unary("tan", np.tan)
+arcsin_p, arcsin = _unary("arcsin", np.arcsin)
+arccos_p, arccos = _unary("arccos", np.arccos)
+arctan_p, arctan = _unary("arctan", np.arctan)
+sinh_p, sinh = _unary("sinh", np.sinh)
+cosh_p, cosh = _unary("cosh", np.cosh)
+tanh_p, tanh = _unary("tanh", np.tanh)
+arcsinh_p, arcsinh = _unary("arcsinh", np.arcsinh)
+arccosh_p, arccosh = _unary("arccosh", np.arccosh)
+arctanh_p, arctanh = _unary("arctanh", np.arctanh)
+arctan2_p, arctan2 = _binary("arctan2", np.arctan2)
+
+defjvp(sin_p, lambda g, ans, x: mul(g, cos(x)))
+defjvp(cos_p, lambda g, ans, x: neg(mul(g, sin(x))))
+defjvp(tan_p, lambda g, ans, x: mul(g, add(1.0, integer_pow(ans, 2))))
+defjvp(arcsin_p, lambda g, ans, x: div(g, sqrt(sub(1.0, integer_pow(x, 2)))))
+defjvp(arccos_p, lambda g, ans, x: neg(div(g, sqrt(sub(1.0, integer_pow(x, 2))))))
+defjvp(arctan_p, lambda g, ans, x: div(g, add(1.0, integer_pow(x, 2))))
+defjvp(sinh_p, lambda g, ans, x: mul(g, cosh(x)))
+defjvp(cosh_p, lambda g, ans, x: mul(g, sinh(x)))
+defjvp(tanh_p, lambda g, ans, x: mul(g, sub(1.0, integer_pow(ans, 2))))
+defjvp(arcsinh_p, lambda g, ans, x: div(g, sqrt(add(integer_pow(x, 2), 1.0))))
+defjvp(arccosh_p, lambda g, ans, x: div(g, sqrt(sub(integer_pow(x, 2), 1.0))))
+defjvp(arctanh_p, lambda g, ans, x: div(g, sub(1.0, integer_pow(x, 2))))
+defjvp(arctan2_p,
+       lambda g, ans, y, x: mul(g, div(x, add(integer_pow(x, 2), integer_pow(y, 2)))),
+       lambda g, ans, y, x: neg(mul(g, div(y, add(integer_pow(x, 2), integer_pow(y, 2))))))
+
+# --------------------------------------------------------------------------------------
+# Stable special functions used by funcad.nn
+
+logistic_p, logistic = _unary("logistic", sc.expit)
+logaddexp_p, logaddexp = _binary("logaddexp", np.logaddexp)
+hypot_p, hypot = _binary("hypot", np.hypot)
+
+defjvp(logistic_p, lambda g, ans, x: mul(g, mul(ans, sub(1.0, ans))))
+defjvp(logaddexp_p,
+       lambda g, ans, x, y: mul(g, exp(sub(x, ans))),
+       lambda g, ans, x, y: mul(g, exp(sub(y, ans))))
+defjvp(hypot_p,
+       lambda g, ans, x, y: mul(g, div(x, ans)),
+       lambda g, ans, x, y: mul(g, div(y, ans)))
+
+# --------------------------------------------------------------------------------------
+# Piecewise: abs, sign, maximum, minimum, select
+
+abs_p, abs = _unary("abs", np.abs)
+sign_p, sign = _unary("sign", np.sign)
+max_p, max = _binary("max", np.maximum)
+min_p, min = _binary("min", np.minimum)
+
+# abs at 0 takes the subgradient sign(0) = 0; max/min at ties split the tangent half-half.
+defjvp(abs_p, lambda g, ans, x: mul(g, sign(x)))
+defjvp_zero(sign_p)
+
+
+def _pick(g, x, y, cmp):
+    """The share of g that flows to x in max/min: 1 where x wins, 1/2 at ties, 0 elsewhere."""
+    dt = ad.get_aval(g).dtype
+    share = add(convert_element_type(cmp(x, y), dt), mul(convert_element_type(eq(x, y), dt), 0.5))
+    return mul(g, share)
+
+
+defjvp(max_p, lambda g, ans, x, y: _pick(g, x, y, gt), lambda g, ans, x, y: _pick(g, y, x, gt))
+defjvp(min_p, lambda g, ans, x, y: _pick(g, x, y, lt), lambda g, ans, x, y: _pick(g, y, x, lt))
+
+select_p = Primitive("select")
+select_p.def_impl(np.where)
+
+
+def _select_abstract_eval(pred, x, y):
+    if pred.dtype != np.bool_:
+        raise TypeError(f"select: the predicate must be boolean, got {pred.dtype}")
+    shape = broadcast_shapes(pred.shape, x.shape, y.shape, op="where")
+    return ShapedArray(shape, result_dtype(x, y))
+
+
+select_p.def_abstract_eval(_select_abstract_eval)
+ELEMENTWISE["select"] = select_p
+
+
+def select(pred, x, y):
+    """``where(pred, x, y)`` on operands funcad.numpy has already promoted."""
+    return bind(select_p, pred, x, y)
+
+
+def _select_jvp(primals, tangents):
+    pred, x, y = primals
+    _, x_dot, y_dot = tangents
+    ans = select(pred, x, y)
+    aval = ad.get_aval(ans)
+    if type(x_dot) is ad.Zero and type(y_dot) is ad.Zero:
+        return ans, ad.Zero(aval)
+    x_dot = ad.instantiate(x_dot)
+    y_dot = ad.instantiate(y_dot)
+    return ans, ad._broadcast_to_aval(select(pred, x_dot, y_dot), aval)
+
+
+def _select_transpose(ct, pred, x, y):
+    zeros = ad.zeros_like_aval(ad.get_aval(ct))
+    return [None,
+            unbroadcast(select(pred, ct, zeros), x.aval) if is_undefined(x) else None,
+            unbroadcast(select(pred, zeros, ct), y.aval) if is_undefined(y) else None]
+
+
+ad.jvp_rules[select_p] = _select_jvp
+transpose_rules[select_p] = _select_transpose
+
+# --------------------------------------------------------------------------------------
+# Comparisons and logic: boolean outputs, zero tangents
+
+BOOL = np.dtype(bool)
+eq_p, eq = _binary("eq", np.equal, BOOL)
+ne_p, ne = _binary("ne", np.not_equal, BOOL)
+lt_p, lt = _binary("lt", np.less, BOOL)
+le_p, le = _binary("le", np.less_equal, BOOL)
+gt_p, gt = _binary("gt", np.greater, BOOL)
+ge_p, ge = _binary("ge", np.greater_equal, BOOL)
+and_p, logical_and = _binary("and", np.logical_and, BOOL)
+or_p, logical_or = _binary("or", np.logical_or, BOOL)
+xor_p, logical_xor = _binary("xor", np.logical_xor, BOOL)
+not_p = _elementwise_prim("not", np.logical_not, 1, BOOL)
+floor_p, floor = _unary("floor", np.floor)
+ceil_p, ceil = _unary("ceil", np.ceil)
+round_p, round = _unary("round", np.round)
+isnan_p = _elementwise_prim("isnan", np.isnan, 1, BOOL)
+isinf_p = _elementwise_prim("isinf", np.isinf, 1, BOOL)
+isfinite_p = _elementwise_prim("isfinite", np.isfinite, 1, BOOL)
+
+
+def logical_not(x):
+    return bind(not_p, x)
+
+
+for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, xor_p, not_p, floor_p, ceil_p,
+           round_p, isnan_p, isinf_p, isfinite_p):
+    defjvp_zero(_p)
+
+# --------------------------------------------------------------------------------------
+# dtype conversion
+
+convert_element_type_p = Primitive("convert_element_type")
+convert_element_type_p.def_impl(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype))
+convert_element_type_p.def_abstract_eval(lambda x, *, new_dtype: ShapedArray(x.shape, new_dtype))
+ELEMENTWISE["convert_element_type"] = convert_element_type_p
+
+
+def convert_element_type(x, new_dtype):
+    new_dtype = np.dtype(new_dtype)
+    if ad.get_aval(x).dtype == new_dtype:
+        return x
+    return bind(convert_element_type_p, x, new_dtype=new_dtype)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype):
+    (x,), (x_dot,) = primals, tangents
+    ans = convert_element_type(x, new_dtype)
+    if type(x_dot) is ad.Zero or not np.issubdtype(new_dtype, np.floating):
+        return ans, ad.Zero(ad.get_aval(ans))
+    return ans, convert_element_type(x_dot, new_dtype)
+
+
+def _convert_transpose(ct, x, *, new_dtype):
+    return [convert_element_type(ct, x.aval.dtype)]
+
+
+ad.jvp_rules[convert_element_type_p] = _convert_jvp
+transpose_rules[convert_element_type_p] = _convert_transpose
+
+# --------------------------------------------------------------------------------------
+# stop_gradient: the identity, with a zero derivative
+
+stop_gradient_p = Primitive("stop_gradient")
+stop_gradient_p.def_impl(lambda x: x)
+stop_gradient_p.def_abstract_eval(lambda x: x)
+defjvp_zero(stop_gradient_p)
+
+
+def stop_gradient(x):
+    """The identity in value; its derivative is zero (no gradient flows through it).
+
+    >>> import funcad as fa
+    >>> float(fa.grad(lambda x: x * fa.stop_gradient(x))(3.0))
+    3.0
+    """
+    from ..tree_util import tree_map
+
+    return tree_map(lambda leaf: bind(stop_gradient_p, leaf), x)

@@ -1,0 +1,184 @@
+"""Products: matmul (batched, broadcasting, BLAS) and einsum, with their rules."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ad
+from ..ad import is_undefined, transpose_rules, unbroadcast
+from ..core import Primitive, ShapedArray, bind, get_aval, result_dtype
+from ..errors import ShapeError
+from .shapes import transpose
+
+# --------------------------------------------------------------------------------------
+# matmul: (..., n, k) @ (..., k, m) -> (..., n, m); both operands at least 2-D
+# (funcad.numpy turns vectors into matrices and back, as NumPy's matmul does).
+
+matmul_p = Primitive("matmul")
+matmul_p.def_impl(np.matmul)
+
+
+def _matmul_abstract_eval(x, y):
+    if x.ndim < 2 or y.ndim < 2 or x.shape[-1] != y.shape[-2]:
+        raise ShapeError(
+            f"matmul: shapes {x.shape} and {y.shape} do not fit: the last axis of the first "
+            f"({x.shape[-1] if x.ndim else '-'}) must equal the second-to-last axis of the second "
+            f"({y.shape[-2] if y.ndim > 1 else '-'}).")
+    try:
+        batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: the batch axes of shapes {x.shape} and {y.shape} cannot be "
+                         "broadcast together.") from None
+    return ShapedArray(batch + (x.shape[-2], y.shape[-1]), result_dtype(x, y))
+
+
+matmul_p.def_abstract_eval(_matmul_abstract_eval)
+
+
+def matmul(x, y):
+    return bind(matmul_p, x, y)
+
+
+def _mT(x):
+    nd = get_aval(x).ndim
+    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+ad.defjvp(matmul_p, lambda g, ans, x, y: matmul(g, y), lambda g, ans, x, y: matmul(x, g))
+
+
+def _matmul_transpose(ct, x, y):
+    if is_undefined(x):
+        return [unbroadcast(matmul(ct, _mT(y)), x.aval), None]
+    return [None, unbroadcast(matmul(_mT(x), ct), y.aval)]
+
+
+transpose_rules[matmul_p] = _matmul_transpose
+
+# --------------------------------------------------------------------------------------
+# einsum, with an explicit normalised spec "ij,jk->ik" (no ellipsis; funcad.numpy expands it)
+
+einsum_p = Primitive("einsum")
+einsum_p.def_impl(lambda *xs, spec: np.einsum(spec, *xs, optimize=len(xs) > 2))
+
+
+def _parse(spec):
+    ins, out = spec.split("->")
+    return ins.split(","), out
+
+
+def _einsum_abstract_eval(*xs, spec):
+    ins, out = _parse(spec)
+    sizes: dict[str, int] = {}
+    for sub, x in zip(ins, xs):
+        if len(sub) != x.ndim:
+            raise ShapeError(f"einsum '{spec}': operand with subscripts '{sub}' has shape {x.shape}.")
+        for c, n in zip(sub, x.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ShapeError(f"einsum '{spec}': index '{c}' has sizes {sizes[c]} and {n} "
+                                 f"(operand shapes {[x.shape for x in xs]}).")
+    return ShapedArray(tuple(sizes[c] for c in out), result_dtype(*xs))
+
+
+einsum_p.def_abstract_eval(_einsum_abstract_eval)
+
+
+def einsum(spec: str, *xs):
+    return bind(einsum_p, *xs, spec=spec)
+
+
+def _einsum_jvp(primals, tangents, *, spec):
+    ans = einsum(spec, *primals)
+    out = ad.Zero(get_aval(ans))
+    for i, t in enumerate(tangents):
+        if type(t) is not ad.Zero:
+            ops = list(primals)
+            ops[i] = t
+            out = ad.add_tangents(out, einsum(spec, *ops))
+    return ans, out
+
+
+def _einsum_transpose(ct, *xs, spec):
+    ins, out = _parse(spec)
+    (i,) = [k for k, x in enumerate(xs) if is_undefined(x)]
+    target, shape = ins[i], xs[i].aval.shape
+    others = [(sub, x) for k, (sub, x) in enumerate(zip(ins, xs)) if k != i]
+    available = set(out).union(*(set(s) for s, _ in others))
+    unique = "".join(dict.fromkeys(target))
+    kept = "".join(c for c in unique if c in available)
+    ct_x = einsum(",".join([out] + [s for s, _ in others]) + "->" + kept, ct, *[x for _, x in others])
+    # Letters only in this operand were summed out (the cotangent is constant along them);
+    # a repeated letter is a diagonal (the cotangent lives on it: multiply by identities).
+    fresh = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec)
+    result, eyes, seen = "", [], set()
+    for c, n in zip(target, shape):
+        if c in seen:
+            d = next(fresh)
+            eyes.append((c + d, np.eye(n, dtype=xs[i].aval.dtype)))
+            c = d
+        seen.add(c)
+        result += c
+    if kept == target:
+        full = ct_x
+    else:
+        sizes = dict(zip(target, shape))
+        missing = [c for c in unique if c not in kept]
+        ones = [(c, np.ones(sizes[c], xs[i].aval.dtype)) for c in missing]
+        subs = [kept] + [s for s, _ in ones + eyes]
+        full = einsum(",".join(subs) + "->" + result, ct_x, *[e for _, e in ones + eyes])
+    return [full if k == i else None for k in range(len(xs))]
+
+
+ad.jvp_rules[einsum_p] = _einsum_jvp
+transpose_rules[einsum_p] = _einsum_transpose
+
+# --------------------------------------------------------------------------------------
+# solve: a (..., n, n) with b (..., n, k) -> a^{-1} b. Linear in b; its JVP in a is
+# -a^{-1} da x, so reverse mode needs only the transpose in b: solve(a^T, ct).
+
+solve_p = Primitive("solve")
+solve_p.def_impl(np.linalg.solve)
+
+
+def _solve_abstract_eval(a, b):
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ShapeError(f"solve: the matrix must be square (..., n, n), got shape {a.shape}.")
+    if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
+        raise ShapeError(f"solve: the right-hand side of shape {b.shape} does not fit the matrix "
+                         f"of shape {a.shape} (expected (..., {a.shape[-1]}, k)).")
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"solve: batch axes of {a.shape} and {b.shape} do not broadcast.") from None
+    return ShapedArray(batch + b.shape[-2:], result_dtype(a, b))
+
+
+solve_p.def_abstract_eval(_solve_abstract_eval)
+
+
+def solve(a, b):
+    return bind(solve_p, a, b)
+
+
+def _solve_jvp(primals, tangents):
+    a, b = primals
+    a_dot, b_dot = tangents
+    x = solve(a, b)
+    rhs = ad.Zero(get_aval(x)) if type(b_dot) is ad.Zero else ad._broadcast_to_aval(b_dot, get_aval(x))
+    if type(a_dot) is not ad.Zero:
+        from .elementwise import neg
+
+        rhs = ad.add_tangents(rhs, neg(matmul(a_dot, x)))
+    if type(rhs) is ad.Zero:
+        return x, rhs
+    return x, solve(a, rhs)
+
+
+def _solve_transpose(ct, a, b):
+    if is_undefined(a):
+        raise ValueError("solve is not linear in its matrix")
+    return [None, unbroadcast(solve(_mT(a), ct), b.aval)]
+
+
+ad.jvp_rules[solve_p] = _solve_jvp
+transpose_rules[solve_p] = _solve_transpose

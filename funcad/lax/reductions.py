@@ -1,0 +1,94 @@
+"""Reductions over axes: sum, max, min, prod."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ad
+from ..core import Primitive, ShapedArray, bind, get_aval
+from . import elementwise as ew
+from .shapes import broadcast_to, reshape
+
+
+def _reduced_shape(shape, axes):
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _kept_shape(shape, axes):
+    """The shape with the reduced axes kept as size 1 (to broadcast a result back)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduction(name, impl, dtype_rule=None):
+    prim = Primitive(name)
+    prim.def_impl(lambda x, *, axes: impl(x, axis=axes))
+
+    def abstract_eval(x, *, axes):
+        if name in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{name}: zero-size array to reduction operation "
+                             f"{name[7:]}imum which has no identity (shape {x.shape}, axes {axes})")
+        return ShapedArray(_reduced_shape(x.shape, axes), dtype_rule(x.dtype) if dtype_rule else x.dtype)
+
+    prim.def_abstract_eval(abstract_eval)
+    return prim
+
+
+reduce_sum_p = _reduction("reduce_sum", np.sum)
+reduce_max_p = _reduction("reduce_max", np.max)
+reduce_min_p = _reduction("reduce_min", np.min)
+reduce_prod_p = _reduction("reduce_prod", np.prod)
+
+
+def reduce_sum(x, axes):
+    return bind(reduce_sum_p, x, axes=tuple(sorted(axes)))
+
+
+def reduce_max(x, axes):
+    return bind(reduce_max_p, x, axes=tuple(sorted(axes)))
+
+
+def reduce_min(x, axes):
+    return bind(reduce_min_p, x, axes=tuple(sorted(axes)))
+
+
+def reduce_prod(x, axes):
+    return bind(reduce_prod_p, x, axes=tuple(sorted(axes)))
+
+
+def _expand_back(y, x_aval, axes):
+    """Broadcast a reduced result back to the operand's shape."""
+    return broadcast_to(reshape(y, _kept_shape(x_aval.shape, axes)), x_aval.shape)
+
+
+ad.deflinear(reduce_sum_p, lambda ct, x, *, axes: [_expand_back(ct, x.aval, axes)])
+
+
+def _minmax_jvp(g, ans, x, *, axes):
+    # Ties share the tangent equally (the mean of the tied entries' tangents).
+    x_aval = get_aval(x)
+    mask = ew.convert_element_type(ew.eq(x, _expand_back(ans, x_aval, axes)), x_aval.dtype)
+    count = reduce_sum(mask, axes)
+    return ew.div(reduce_sum(ew.mul(g, mask), axes), count)
+
+
+ad.defjvp(reduce_max_p, _minmax_jvp)
+ad.defjvp(reduce_min_p, _minmax_jvp)
+
+
+def _prod_jvp(g, ans, x, *, axes):
+    # d prod / d x_i = prod_{j != i} x_j, computed without dividing by x_i (exact at zeros):
+    # reduce each "leave one out" product over an extra axis.
+    x_aval = get_aval(x)
+    from .. import numpy as fnp
+
+    moved = fnp.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    lead = moved.shape[: x_aval.ndim - len(axes)]
+    n = int(np.prod([x_aval.shape[a] for a in axes], dtype=np.int64))
+    flat = reshape(moved, lead + (n,))
+    eye = np.eye(n, dtype=bool)
+    others = reduce_prod(ew.select(eye, 1.0, reshape(flat, lead + (1, n))), (len(lead) + 1,))
+    g_flat = reshape(fnp.moveaxis(g, axes, tuple(range(-len(axes), 0))), lead + (n,))
+    return reduce_sum(ew.mul(g_flat, others), (len(lead),))
+
+
+ad.defjvp(reduce_prod_p, _prod_jvp)

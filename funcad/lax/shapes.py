@@ -1,0 +1,297 @@
+"""Shape primitives: full, broadcast_to, reshape, transpose, concatenate, indexing.
+
+All are linear in their array operand; each one's transpose is another of them
+(broadcast_to <-> sum, reshape <-> reshape, transpose <-> inverse transpose,
+concatenate <-> slices, gather <-> scatter-add).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ad
+from ..ad import is_undefined, transpose_rules, unbroadcast
+from ..core import Primitive, ShapedArray, bind, get_aval
+from ..errors import ShapeError
+
+# --------------------------------------------------------------------------------------
+# full: an array of one value (zeros of derivative programs, ones_like...)
+
+full_p = Primitive("full")
+full_p.def_impl(lambda *, shape, fill_value, dtype: np.full(shape, fill_value, dtype))
+full_p.def_abstract_eval(lambda *, shape, fill_value, dtype: ShapedArray(shape, dtype))
+ad.defjvp_zero(full_p)
+
+
+def full(shape, fill_value, dtype):
+    return bind(full_p, shape=tuple(int(n) for n in shape), fill_value=fill_value, dtype=np.dtype(dtype))
+
+
+# --------------------------------------------------------------------------------------
+# broadcast_to
+
+broadcast_to_p = Primitive("broadcast_to")
+broadcast_to_p.def_impl(lambda x, *, shape: np.broadcast_to(x, shape))
+
+
+def _broadcast_to_abstract_eval(x, *, shape):
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        ok = len(shape) >= len(x.shape) and np.broadcast_shapes(x.shape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"broadcast_to: an array of shape {x.shape} cannot be broadcast to {tuple(shape)}.")
+    return ShapedArray(shape, x.dtype)
+
+
+broadcast_to_p.def_abstract_eval(_broadcast_to_abstract_eval)
+ad.deflinear(broadcast_to_p, lambda ct, x, *, shape: [unbroadcast(ct, x.aval)])
+
+
+def broadcast_to(x, shape):
+    shape = tuple(int(n) for n in shape)
+    if get_aval(x).shape == shape:
+        return x
+    return bind(broadcast_to_p, x, shape=shape)
+
+
+# --------------------------------------------------------------------------------------
+# reshape
+
+reshape_p = Primitive("reshape")
+reshape_p.def_impl(lambda x, *, new_shape: np.reshape(x, new_shape))
+
+
+def _reshape_abstract_eval(x, *, new_shape):
+    if int(np.prod(new_shape, dtype=np.int64)) != x.size:
+        raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} (size {x.size}) "
+                         f"into shape {tuple(new_shape)}.")
+    return ShapedArray(new_shape, x.dtype)
+
+
+reshape_p.def_abstract_eval(_reshape_abstract_eval)
+ad.deflinear(reshape_p, lambda ct, x, *, new_shape: [reshape(ct, x.aval.shape)])
+
+
+def reshape(x, new_shape):
+    new_shape = tuple(int(n) for n in new_shape)
+    if get_aval(x).shape == new_shape:
+        return x
+    return bind(reshape_p, x, new_shape=new_shape)
+
+
+# --------------------------------------------------------------------------------------
+# transpose
+
+transpose_p = Primitive("transpose")
+transpose_p.def_impl(lambda x, *, permutation: np.transpose(x, permutation))
+
+
+def _transpose_abstract_eval(x, *, permutation):
+    if sorted(permutation) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {permutation} are not a permutation of the "
+                         f"{x.ndim} axes of an array of shape {x.shape}.")
+    return ShapedArray(tuple(x.shape[i] for i in permutation), x.dtype)
+
+
+transpose_p.def_abstract_eval(_transpose_abstract_eval)
+ad.deflinear(transpose_p,
+             lambda ct, x, *, permutation: [transpose(ct, tuple(np.argsort(permutation)))])
+
+
+def transpose(x, permutation):
+    permutation = tuple(int(i) for i in permutation)
+    if permutation == tuple(range(len(permutation))):
+        return x
+    return bind(transpose_p, x, permutation=permutation)
+
+
+# --------------------------------------------------------------------------------------
+# concatenate
+
+concatenate_p = Primitive("concatenate")
+concatenate_p.def_impl(lambda *xs, axis: np.concatenate(xs, axis))
+
+
+def _concatenate_abstract_eval(*xs, axis):
+    first = xs[0]
+    for x in xs[1:]:
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != axis):
+            raise ShapeError(
+                f"concatenate: all arrays must have the same shape except along axis {axis}; "
+                f"got shapes {[tuple(a.shape) for a in xs]}.")
+    shape = list(first.shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return ShapedArray(shape, np.result_type(*(x.dtype for x in xs)))
+
+
+concatenate_p.def_abstract_eval(_concatenate_abstract_eval)
+
+
+def concatenate(xs, axis: int):
+    return bind(concatenate_p, *xs, axis=int(axis))
+
+
+def _concatenate_jvp(primals, tangents, *, axis):
+    ans = concatenate(primals, axis)
+    if all(type(t) is ad.Zero for t in tangents):
+        return ans, ad.Zero(get_aval(ans))
+    return ans, concatenate([ad.instantiate(t, get_aval(p)) for p, t in zip(primals, tangents)], axis)
+
+
+def _concatenate_transpose(ct, *xs, axis):
+    out, start = [], 0
+    for x in xs:
+        n = get_aval(x).shape[axis] if not is_undefined(x) else x.aval.shape[axis]
+        if is_undefined(x):
+            idx = [slice(None)] * get_aval(ct).ndim
+            idx[axis] = slice(start, start + n)
+            out.append(index(ct, tuple(idx)))
+        else:
+            out.append(None)
+        start += n
+    return out
+
+
+ad.jvp_rules[concatenate_p] = _concatenate_jvp
+transpose_rules[concatenate_p] = _concatenate_transpose
+
+# --------------------------------------------------------------------------------------
+# Indexing: x[idx] (gather) and its transpose, scatter-add.
+#
+# The index is a static template (hashable, so it can key jit's cache): each entry is
+# ("slice", start, stop, step), ("int", i), ("array", k) for the k-th array operand,
+# None (a new axis) or Ellipsis.
+
+
+def _build_index(template, arrays):
+    out = []
+    for t in template:
+        if t is None or t is Ellipsis:
+            out.append(t)
+        elif t[0] == "slice":
+            out.append(slice(t[1], t[2], t[3]))
+        elif t[0] == "int":
+            out.append(t[1])
+        else:
+            out.append(arrays[t[1]])
+    return tuple(out)
+
+
+def _index_shape(shape, template, array_avals):
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape, (0,) * len(shape), writeable=False)
+    arrays = [np.zeros(a.shape, np.intp) if a.dtype != np.bool_ else np.ones(a.shape, bool)
+              for a in array_avals]
+    try:
+        return probe[_build_index(template, arrays)].shape
+    except IndexError as e:
+        raise IndexError(f"index {_describe_template(template, array_avals)} is invalid for an "
+                         f"array of shape {tuple(shape)}: {e}") from None
+
+
+def _describe_template(template, array_avals) -> str:
+    parts = []
+    for t in template:
+        if t is None:
+            parts.append("None")
+        elif t is Ellipsis:
+            parts.append("...")
+        elif t[0] == "slice":
+            parts.append(":".join("" if v is None else str(v) for v in t[1:3]) + (f":{t[3]}" if t[3] is not None else ""))
+        elif t[0] == "int":
+            parts.append(str(t[1]))
+        else:
+            parts.append(f"<array {array_avals[t[1]].str_short()}>")
+    return "[" + ", ".join(parts) + "]"
+
+
+def _is_basic(template) -> bool:
+    return all(t is None or t is Ellipsis or t[0] != "array" for t in template)
+
+
+index_p = Primitive("index")
+index_p.def_impl(lambda x, *arrays, template: np.asarray(x)[_build_index(template, arrays)])
+index_p.def_abstract_eval(
+    lambda x, *arrays, template: ShapedArray(_index_shape(x.shape, template, arrays), x.dtype))
+
+
+def index(x, idx, arrays=()):
+    """``x[idx]`` where ``idx`` is a tuple of slices/ints/None/Ellipsis and ("array", k)."""
+    template = tuple(_to_template(t) for t in idx)
+    return bind(index_p, x, *arrays, template=template)
+
+
+def _to_template(t):
+    if isinstance(t, slice):
+        return ("slice", t.start, t.stop, t.step)
+    if isinstance(t, int | np.integer) and not isinstance(t, bool):
+        return ("int", int(t))
+    return t
+
+
+def _index_jvp(primals, tangents, *, template):
+    x, *arrays = primals
+    ans = bind(index_p, x, *arrays, template=template)
+    if type(tangents[0]) is ad.Zero:
+        return ans, ad.Zero(get_aval(ans))
+    return ans, bind(index_p, tangents[0], *arrays, template=template)
+
+
+def _index_transpose(ct, x, *arrays, template):
+    zeros = ad.zeros_like_aval(x.aval)
+    return [bind(index_add_p, zeros, ct, *arrays, template=template)] + [None] * len(arrays)
+
+
+ad.jvp_rules[index_p] = _index_jvp
+transpose_rules[index_p] = _index_transpose
+
+
+def _index_add_impl(x, updates, *arrays, template):
+    out = np.array(x, copy=True)
+    idx = _build_index(template, arrays)
+    if _is_basic(template):
+        out[idx] += updates
+    else:
+        np.add.at(out, idx, updates)
+    return out
+
+
+def _index_add_abstract_eval(x, updates, *arrays, template):
+    target = _index_shape(x.shape, template, arrays)
+    try:
+        ok = np.broadcast_shapes(updates.shape, target) == tuple(target)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"index update: values of shape {updates.shape} do not fit the indexed "
+                         f"region of shape {tuple(target)}.")
+    return ShapedArray(x.shape, x.dtype)
+
+
+index_add_p = Primitive("index_add")
+index_add_p.def_impl(_index_add_impl)
+index_add_p.def_abstract_eval(_index_add_abstract_eval)
+
+
+def _index_add_jvp(primals, tangents, *, template):
+    x, updates, *arrays = primals
+    ans = bind(index_add_p, x, updates, *arrays, template=template)
+    x_dot, u_dot = tangents[0], tangents[1]
+    if type(x_dot) is ad.Zero and type(u_dot) is ad.Zero:
+        return ans, ad.Zero(get_aval(ans))
+    x_dot = ad.instantiate(x_dot, get_aval(x))
+    u_dot = ad.instantiate(u_dot, get_aval(updates))
+    return ans, bind(index_add_p, x_dot, u_dot, *arrays, template=template)
+
+
+def _index_add_transpose(ct, x, updates, *arrays, template):
+    ct_x = ct if is_undefined(x) else None
+    ct_u = None
+    if is_undefined(updates):
+        ct_u = unbroadcast(bind(index_p, ct, *arrays, template=template), updates.aval)
+    return [ct_x, ct_u] + [None] * len(arrays)
+
+
+ad.jvp_rules[index_add_p] = _index_add_jvp
+transpose_rules[index_add_p] = _index_add_transpose

@@ -1,0 +1,775 @@
+"""funcad.numpy: NumPy's API over funcad's primitives.
+
+Write numerical code against ``funcad.numpy`` (conventionally ``fnp``) and every funcad
+transformation sees through it. Functions follow NumPy's broadcasting, dtype promotion
+(NumPy 2 rules: Python scalars take the array's dtype) and argument conventions; outside
+any transformation they return plain ``numpy.ndarray``.
+
+>>> import funcad.numpy as fnp
+>>> fnp.sum(fnp.tanh(fnp.arange(3.0)))  # doctest: +ELLIPSIS
+np.float64(1.7258...)
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from typing import Sequence
+
+import numpy as _np
+from numpy import (  # noqa: F401  dtypes and constants, as in NumPy
+    bool_, e, euler_gamma, float16, float32, float64, inf, int8, int16, int32, int64, nan,
+    newaxis, pi, uint8, dtype, ndarray, integer, floating, number,
+)
+
+from .. import core
+from .. import lax as _lax
+from ..core import Tracer, get_aval, result_dtype
+from ..errors import DTypeError, ShapeError, UnsupportedFunctionError
+from ..lax import elementwise as _ew
+
+# --------------------------------------------------------------------------------------
+# Conversion and promotion
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float)
+
+
+def asarray(a, dtype=None):
+    """Like ``numpy.asarray``; lists may hold traced values (they are stacked)."""
+    if isinstance(a, Tracer):
+        return a if dtype is None else astype(a, dtype)
+    if isinstance(a, (list, tuple)) and _contains_tracer(a):
+        out = stack([asarray(x) for x in a])
+        return out if dtype is None else astype(out, dtype)
+    if isinstance(a, complex) or (isinstance(a, _np.ndarray) and a.dtype.kind == "c"):
+        return _np.asarray(a, dtype)
+    out = _np.asarray(a, dtype)
+    if out.dtype == object:
+        raise DTypeError(f"funcad.numpy.asarray: cannot make an array of {type(a).__name__} "
+                         f"values ({core._short_repr(a)}); expected numbers or arrays.")
+    return out
+
+
+array = asarray
+
+
+def _contains_tracer(a) -> bool:
+    return any(isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _contains_tracer(x)) for x in a)
+
+
+def _arr(x):
+    """An operand as something funcad's primitives accept."""
+    if isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float):
+        return x
+    return asarray(x)
+
+
+def _promote(*args):
+    """Cast operands to their NumPy result dtype (Python scalars stay weak)."""
+    args = [_arr(x) for x in args]
+    dt = result_dtype(*map(get_aval, args))
+    return [x if type(x) in (bool, int, float) else astype(x, dt) for x in args], dt
+
+
+def _promote_float(*args):
+    """Like _promote, but integers and booleans become float64 (as NumPy's sin(int))."""
+    args, dt = _promote(*args)
+    if dt.kind not in "fc":
+        return [astype(x, float64) if not isinstance(x, bool | int | float) else float(x) for x in args], _np.dtype(float64)
+    return args, dt
+
+
+def astype(x, dtype):
+    x = _arr(x)
+    if isinstance(x, bool | int | float):
+        x = _np.asarray(x)
+    return _ew.convert_element_type(x, _np.dtype(dtype))
+
+
+def _unary(prim_fn, float_only=True, name=""):
+    def f(x):
+        (x,), _ = (_promote_float if float_only else _promote)(x)
+        if type(x) in (bool, int, float):
+            x = _np.asarray(x)
+        return prim_fn(x)
+
+    f.__name__ = name or prim_fn.__name__
+    f.__doc__ = f"Elementwise ``numpy.{f.__name__}``, differentiable."
+    return f
+
+
+def _binary(prim_fn, float_only=False, name=""):
+    def f(x, y):
+        (x, y), _ = (_promote_float if float_only else _promote)(x, y)
+        if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+            x = _np.asarray(x)
+        return prim_fn(x, y)
+
+    f.__name__ = name or prim_fn.__name__
+    f.__doc__ = f"Elementwise ``numpy.{f.__name__}`` with broadcasting, differentiable."
+    return f
+
+
+# --------------------------------------------------------------------------------------
+# Elementwise functions
+
+add = _binary(_ew.add, name="add")
+subtract = _binary(_ew.sub, name="subtract")
+multiply = _binary(_ew.mul, name="multiply")
+divide = true_divide = _binary(_ew.div, float_only=True, name="divide")
+arctan2 = _binary(_ew.arctan2, float_only=True, name="arctan2")
+logaddexp = _binary(_ew.logaddexp, float_only=True, name="logaddexp")
+hypot = _binary(_ew.hypot, float_only=True, name="hypot")
+maximum = _binary(_ew.max, name="maximum")
+minimum = _binary(_ew.min, name="minimum")
+equal = _binary(_ew.eq, name="equal")
+not_equal = _binary(_ew.ne, name="not_equal")
+less = _binary(_ew.lt, name="less")
+less_equal = _binary(_ew.le, name="less_equal")
+greater = _binary(_ew.gt, name="greater")
+greater_equal = _binary(_ew.ge, name="greater_equal")
+
+
+def _logical(prim_fn, name):
+    def f(x, y):
+        return prim_fn(_to_bool(x), _to_bool(y))
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``numpy.{name}``."
+    return f
+
+
+def _to_bool(x):
+    x = _arr(x)
+    if isinstance(x, bool | int | float):
+        return _np.asarray(bool(x))
+    return x if get_aval(x).dtype == bool_ else _ew.ne(x, 0)
+
+
+logical_and = _logical(_ew.logical_and, "logical_and")
+logical_or = _logical(_ew.logical_or, "logical_or")
+logical_xor = _logical(_ew.logical_xor, "logical_xor")
+
+
+def logical_not(x):
+    """Elementwise ``numpy.logical_not``."""
+    return _ew.logical_not(_to_bool(x))
+
+
+negative = _unary(_ew.neg, float_only=False, name="negative")
+exp = _unary(_ew.exp, name="exp")
+exp2 = _unary(_ew.exp2, name="exp2")
+expm1 = _unary(_ew.expm1, name="expm1")
+log = _unary(_ew.log, name="log")
+log2 = _unary(_ew.log2, name="log2")
+log10 = _unary(_ew.log10, name="log10")
+log1p = _unary(_ew.log1p, name="log1p")
+sqrt = _unary(_ew.sqrt, name="sqrt")
+cbrt = _unary(_ew.cbrt, name="cbrt")
+sin = _unary(_ew.sin, name="sin")
+cos = _unary(_ew.cos, name="cos")
+tan = _unary(_ew.tan, name="tan")
+arcsin = _unary(_ew.arcsin, name="arcsin")
+arccos = _unary(_ew.arccos, name="arccos")
+arctan = _unary(_ew.arctan, name="arctan")
+sinh = _unary(_ew.sinh, name="sinh")
+cosh = _unary(_ew.cosh, name="cosh")
+tanh = _unary(_ew.tanh, name="tanh")
+arcsinh = _unary(_ew.arcsinh, name="arcsinh")
+arccosh = _unary(_ew.arccosh, name="arccosh")
+arctanh = _unary(_ew.arctanh, name="arctanh")
+absolute = abs = _unary(_ew.abs, float_only=False, name="absolute")
+sign = _unary(_ew.sign, float_only=False, name="sign")
+floor = _unary(_ew.floor, float_only=False, name="floor")
+ceil = _unary(_ew.ceil, float_only=False, name="ceil")
+isnan = _unary(lambda x: core.bind(_ew.isnan_p, x), float_only=False, name="isnan")
+isinf = _unary(lambda x: core.bind(_ew.isinf_p, x), float_only=False, name="isinf")
+isfinite = _unary(lambda x: core.bind(_ew.isfinite_p, x), float_only=False, name="isfinite")
+
+
+def power(x, y):
+    """Elementwise ``x ** y``; a Python int exponent is exact (``integer_pow``)."""
+    if type(y) is int and not isinstance(x, bool | int | float):
+        x = _arr(x)
+        if get_aval(x).dtype.kind in "fc" or y >= 0:
+            return _ew.integer_pow(x, y)
+    (x, y), dt = _promote(x, y)
+    if dt.kind in "iub" and isinstance(y, _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    if type(x) in (bool, int, float):
+        x = _np.asarray(x)
+    return _ew.pow(x, y)
+
+
+def square(x):
+    """Elementwise ``x ** 2``."""
+    return _ew.integer_pow(_arr(x), 2)
+
+
+def reciprocal(x):
+    """Elementwise ``1 / x``."""
+    return divide(1.0 if get_aval(_arr(x)).dtype.kind not in "iub" else 1, x)
+
+
+def clip(a, a_min=None, a_max=None):
+    """``numpy.clip``: ``minimum(maximum(a, a_min), a_max)``; either bound may be None."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: one of a_min and a_max must be given")
+    out = a
+    if a_min is not None:
+        out = maximum(out, a_min)
+    if a_max is not None:
+        out = minimum(out, a_max)
+    return out
+
+
+def where(condition, x=None, y=None):
+    """``numpy.where(condition, x, y)``: x where condition holds, else y."""
+    if x is None and y is None:
+        return nonzero(condition)
+    if x is None or y is None:
+        raise TypeError("where: give both x and y, or neither")
+    (x, y), _ = _promote(x, y)
+    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+        x = _np.asarray(x)
+    return _ew.select(_to_bool(condition), x, y)
+
+
+def nonzero(a):
+    """``numpy.nonzero`` of a concrete array (its output shape depends on the values)."""
+    value = core.maybe_concrete(_arr(a))
+    if value is None:
+        raise core.ConcretizationError(
+            "nonzero/where(condition) with one argument: the size of the result depends on the "
+            "values, which are abstract under jit. Use where(condition, x, y) instead.")
+    return _np.nonzero(_np.asarray(value))
+
+
+# --------------------------------------------------------------------------------------
+# Reductions
+
+
+def _normalize_axes(axis, ndim, name="axis"):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | _np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        a = operator.index(a)
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise _np.exceptions.AxisError(f"{name} {a} is out of bounds for array of dimension {ndim}")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis': {axis}")
+    return tuple(sorted(out))
+
+
+def _reduce(prim_fn, a, axis, keepdims, name):
+    a = _arr(a)
+    aval = get_aval(a)
+    if aval.ndim == 0:
+        _normalize_axes(axis, 1) if axis is not None else None
+        out = a if isinstance(a, Tracer) else _np.asarray(a)
+        return out
+    axes = _normalize_axes(axis, aval.ndim)
+    out = prim_fn(a, axes) if axes else a
+    if keepdims:
+        out = _lax.reshape(out, tuple(1 if i in axes else n for i, n in enumerate(aval.shape)))
+    return out
+
+
+def sum(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.sum`` over ``axis`` (None: all axes)."""
+    a = _arr(a)
+    dt = _np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
+    return _reduce(_lax.reduce_sum, astype(a, dt), axis, keepdims, "sum")
+
+
+def _sum_dtype(dt):
+    if dt.kind == "b" or (dt.kind == "i" and dt.itemsize < 8):
+        return _np.dtype(int64)
+    if dt.kind == "u" and dt.itemsize < 8:
+        return _np.dtype(_np.uint64)
+    return dt
+
+
+def prod(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.prod`` over ``axis``; its derivative is exact at zeros."""
+    a = _arr(a)
+    dt = _np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
+    return _reduce(_lax.reduce_prod, astype(a, dt), axis, keepdims, "prod")
+
+
+def max(a, axis=None, keepdims=False):
+    """``numpy.max``; at ties the derivative is shared equally among the maxima."""
+    return _reduce(_lax.reduce_max, a, axis, keepdims, "max")
+
+
+def min(a, axis=None, keepdims=False):
+    """``numpy.min``; at ties the derivative is shared equally among the minima."""
+    return _reduce(_lax.reduce_min, a, axis, keepdims, "min")
+
+
+amax, amin = max, min
+
+
+def mean(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.mean`` (integers average to float64)."""
+    a = _arr(a)
+    aval = get_aval(a)
+    dt = _np.dtype(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind in "fc" else _np.dtype(float64))
+    axes = _normalize_axes(axis, aval.ndim) if aval.ndim else ()
+    n = int(_np.prod([aval.shape[i] for i in axes], dtype=_np.int64))
+    total = sum(astype(a, dt), axis, keepdims=keepdims)
+    return divide(total, n) if n else divide(total, _np.asarray(float("nan"), dt))
+
+
+# --------------------------------------------------------------------------------------
+# Products
+
+
+def matmul(a, b):
+    """``a @ b`` with NumPy's rules: vectors are promoted to matrices and back, batch axes broadcast."""
+    (a, b), _ = _promote(a, b)
+    a, b = _as_nd(a), _as_nd(b)
+    sa, sb = get_aval(a).shape, get_aval(b).shape
+    if not sa or not sb:
+        raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
+                         "use * for scalars.")
+    a2 = _lax.reshape(a, (1,) + sa) if len(sa) == 1 else a
+    b2 = _lax.reshape(b, sb + (1,)) if len(sb) == 1 else b
+    out = _lax.matmul(a2, b2)
+    shape = get_aval(out).shape
+    if len(sa) == 1 and len(sb) == 1:
+        return _lax.reshape(out, shape[:-2])
+    if len(sa) == 1:
+        return _lax.reshape(out, shape[:-2] + shape[-1:])
+    if len(sb) == 1:
+        return _lax.reshape(out, shape[:-1])
+    return out
+
+
+def _as_nd(x):
+    return _np.asarray(x) if isinstance(x, bool | int | float) else x
+
+
+def dot(a, b):
+    """``numpy.dot``: scalars multiply, 1-D and 2-D as matmul, N-D sums over a's last and b's second-to-last axis."""
+    (a, b), _ = _promote(a, b)
+    a, b = _as_nd(a), _as_nd(b)
+    na, nb = get_aval(a).ndim, get_aval(b).ndim
+    if na == 0 or nb == 0:
+        return multiply(a, b)
+    if na <= 2 and nb <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, axes=([na - 1], [builtins.max(nb - 2, 0)]))
+
+
+def vdot(a, b):
+    """``numpy.vdot`` of real arrays: the dot product of the flattened arrays."""
+    return dot(ravel(a), ravel(b))
+
+
+def inner(a, b):
+    """``numpy.inner``: sum over the last axes."""
+    (a, b), _ = _promote(a, b)
+    a, b = _as_nd(a), _as_nd(b)
+    if get_aval(a).ndim == 0 or get_aval(b).ndim == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def outer(a, b):
+    """``numpy.outer`` of the flattened inputs."""
+    return multiply(ravel(a)[:, None], ravel(b)[None, :])
+
+
+def tensordot(a, b, axes=2):
+    """``numpy.tensordot``, through one matrix product."""
+    (a, b), _ = _promote(a, b)
+    a, b = _as_nd(a), _as_nd(b)
+    sa, sb = get_aval(a).shape, get_aval(b).shape
+    if isinstance(axes, int | _np.integer):
+        ax_a, ax_b = list(range(len(sa) - axes, len(sa))), list(range(axes))
+    else:
+        ax_a, ax_b = axes
+        ax_a = [ax_a] if isinstance(ax_a, int | _np.integer) else list(ax_a)
+        ax_b = [ax_b] if isinstance(ax_b, int | _np.integer) else list(ax_b)
+    ax_a = [x % len(sa) for x in ax_a]
+    ax_b = [x % len(sb) for x in ax_b]
+    if len(ax_a) != len(ax_b) or any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
+        raise ShapeError(f"tensordot: shape-mismatch for sum: axes {ax_a} of shape {sa} and "
+                         f"axes {ax_b} of shape {sb}.")
+    free_a = [i for i in range(len(sa)) if i not in ax_a]
+    free_b = [i for i in range(len(sb)) if i not in ax_b]
+    k = int(_np.prod([sa[i] for i in ax_a], dtype=_np.int64))
+    a2 = _lax.reshape(_lax.transpose(a, free_a + ax_a), (-1 if False else int(_np.prod([sa[i] for i in free_a], dtype=_np.int64)), k))
+    b2 = _lax.reshape(_lax.transpose(b, ax_b + free_b), (k, int(_np.prod([sb[i] for i in free_b], dtype=_np.int64))))
+    return _lax.reshape(_lax.matmul(a2, b2), [sa[i] for i in free_a] + [sb[i] for i in free_b])
+
+
+def einsum(subscripts: str, *operands, optimize=None):
+    """``numpy.einsum`` (explicit or implicit output; ``...`` for leading axes)."""
+    operands, _ = _promote(*operands)
+    operands = [_as_nd(x) for x in operands]
+    spec = _normalize_einsum(subscripts.replace(" ", ""), [get_aval(x).ndim for x in operands])
+    return _lax.einsum(spec, *operands)
+
+
+def _normalize_einsum(subscripts, ndims):
+    ins, arrow, out = subscripts.partition("->")
+    ins = ins.split(",")
+    if len(ins) != len(ndims):
+        raise ValueError(f"einsum: '{subscripts}' names {len(ins)} operands but {len(ndims)} were given")
+    if "..." in subscripts:
+        used = set(subscripts) - set(".,->")
+        spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+        n_ell = builtins.max(n - (len(s) - 3) for s, n in zip(ins, ndims) if "..." in s)
+        ell = "".join(spare[:n_ell])
+        ins = [s.replace("...", ell[n_ell - (n - (len(s) - 3)):]) if "..." in s else s
+               for s, n in zip(ins, ndims)]
+        out = out.replace("...", ell) if arrow else None
+    if not arrow or out is None:
+        letters = "".join(ins)
+        once = sorted(c for c in set(letters) if letters.count(c) == 1 and c.islower())
+        upper = sorted(c for c in set(letters) if c.isupper())
+        out = "".join(upper) + "".join(once)
+    return ",".join(ins) + "->" + out
+
+
+# --------------------------------------------------------------------------------------
+# Shapes
+
+
+def shape(a):
+    return get_aval(_arr(a)).shape
+
+
+def ndim(a):
+    return get_aval(_arr(a)).ndim
+
+
+def size(a):
+    return get_aval(_arr(a)).size
+
+
+def reshape(a, newshape, order="C"):
+    """``numpy.reshape`` (C order; one entry may be -1)."""
+    if order != "C":
+        raise ValueError("funcad.numpy.reshape supports order='C' only")
+    a = _as_nd(_arr(a))
+    aval = get_aval(a)
+    newshape = (newshape,) if isinstance(newshape, int | _np.integer) else tuple(newshape)
+    if builtins.sum(1 for n in newshape if n == -1) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if -1 in newshape:
+        known = int(_np.prod([n for n in newshape if n != -1], dtype=_np.int64))
+        if known == 0 or aval.size % known:
+            raise ShapeError(f"reshape: cannot reshape array of size {aval.size} into shape {newshape}")
+        newshape = tuple(aval.size // known if n == -1 else n for n in newshape)
+    return _lax.reshape(a, newshape)
+
+
+def ravel(a):
+    """``numpy.ravel``."""
+    return reshape(a, (-1,))
+
+
+def transpose(a, axes=None):
+    """``numpy.transpose`` (reverse the axes by default)."""
+    a = _as_nd(_arr(a))
+    nd = get_aval(a).ndim
+    axes = tuple(reversed(range(nd))) if axes is None else tuple(x % nd if nd else x for x in axes)
+    return _lax.transpose(a, axes)
+
+
+def moveaxis(a, source, destination):
+    """``numpy.moveaxis``."""
+    a = _as_nd(_arr(a))
+    nd = get_aval(a).ndim
+    src = [source] if isinstance(source, int | _np.integer) else list(source)
+    dst = [destination] if isinstance(destination, int | _np.integer) else list(destination)
+    src = [s % nd for s in src]
+    dst = [d % nd for d in dst]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return _lax.transpose(a, order)
+
+
+def swapaxes(a, axis1, axis2):
+    """``numpy.swapaxes``."""
+    a = _as_nd(_arr(a))
+    nd = get_aval(a).ndim
+    order = list(range(nd))
+    order[axis1 % nd], order[axis2 % nd] = order[axis2 % nd], order[axis1 % nd]
+    return _lax.transpose(a, order)
+
+
+def expand_dims(a, axis):
+    """``numpy.expand_dims``."""
+    a = _as_nd(_arr(a))
+    shp = get_aval(a).shape
+    axes = (axis,) if isinstance(axis, int | _np.integer) else tuple(axis)
+    nd = len(shp) + len(axes)
+    axes = sorted(x % nd for x in axes)
+    out = list(shp)
+    for ax in axes:
+        out.insert(ax, 1)
+    return _lax.reshape(a, out)
+
+
+def squeeze(a, axis=None):
+    """``numpy.squeeze``."""
+    a = _as_nd(_arr(a))
+    shp = get_aval(a).shape
+    if axis is None:
+        axes = [i for i, n in enumerate(shp) if n == 1]
+    else:
+        axes = _normalize_axes(axis, len(shp))
+        bad = [i for i in axes if shp[i] != 1]
+        if bad:
+            raise ValueError(f"cannot select an axis to squeeze out which has size not equal to one "
+                             f"(axis {bad[0]} of shape {shp})")
+    return _lax.reshape(a, [n for i, n in enumerate(shp) if i not in axes])
+
+
+def broadcast_to(array, shape):
+    """``numpy.broadcast_to``."""
+    a = _as_nd(_arr(array))
+    shape = (shape,) if isinstance(shape, int | _np.integer) else tuple(shape)
+    return _lax.broadcast_to(a, shape)
+
+
+def broadcast_arrays(*args):
+    shp = _ew.broadcast_shapes(*(get_aval(_arr(a)).shape for a in args), op="broadcast_arrays")
+    return [broadcast_to(a, shp) for a in args]
+
+
+def atleast_1d(x):
+    x = _as_nd(_arr(x))
+    return reshape(x, (1,)) if get_aval(x).ndim == 0 else x
+
+
+def concatenate(arrays, axis=0):
+    """``numpy.concatenate``; ``axis=None`` flattens first."""
+    arrays = [_as_nd(_arr(x)) for x in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    if axis is None:
+        arrays, axis = [ravel(x) for x in arrays], 0
+    arrays, _ = _promote(*arrays)
+    arrays = [_as_nd(x) for x in arrays]
+    nd = get_aval(arrays[0]).ndim
+    if nd == 0:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    axis = _normalize_axes(axis, nd)[0]
+    if len(arrays) == 1:
+        return arrays[0]
+    return _lax.concatenate(arrays, axis)
+
+
+def stack(arrays, axis=0):
+    """``numpy.stack``: join along a new axis."""
+    arrays = [_as_nd(_arr(x)) for x in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shapes = {get_aval(x).shape for x in arrays}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
+    nd = get_aval(arrays[0]).ndim + 1
+    axis = axis % nd
+    return concatenate([expand_dims(x, axis) for x in arrays], axis)
+
+
+def hstack(tup):
+    """``numpy.hstack``."""
+    arrays = [atleast_1d(x) for x in tup]
+    return concatenate(arrays, 0 if get_aval(arrays[0]).ndim == 1 else 1)
+
+
+def vstack(tup):
+    """``numpy.vstack``."""
+    arrays = [atleast_1d(x) for x in tup]
+    arrays = [reshape(x, (1, -1)) if get_aval(x).ndim == 1 else x for x in arrays]
+    return concatenate(arrays, 0)
+
+
+# --------------------------------------------------------------------------------------
+# Creation (constants: nothing to differentiate)
+
+
+def _shape_tuple(shape):
+    return (int(shape),) if isinstance(shape, int | _np.integer) else tuple(int(n) for n in shape)
+
+
+def full(shape, fill_value, dtype=None):
+    """``numpy.full``."""
+    if isinstance(fill_value, Tracer) or _np.ndim(fill_value) != 0:
+        return broadcast_to(asarray(fill_value, dtype), _shape_tuple(shape))
+    dt = _np.dtype(dtype) if dtype is not None else _np.asarray(fill_value).dtype
+    return _lax.full(_shape_tuple(shape), fill_value, dt)
+
+
+def zeros(shape, dtype=float64):
+    """``numpy.zeros``."""
+    return _lax.full(_shape_tuple(shape), 0, _np.dtype(dtype or float64))
+
+
+def ones(shape, dtype=float64):
+    """``numpy.ones``."""
+    return _lax.full(_shape_tuple(shape), 1, _np.dtype(dtype or float64))
+
+
+def zeros_like(a, dtype=None):
+    aval = get_aval(_arr(a))
+    return _lax.full(aval.shape, 0, dtype or aval.dtype)
+
+
+def ones_like(a, dtype=None):
+    aval = get_aval(_arr(a))
+    return _lax.full(aval.shape, 1, dtype or aval.dtype)
+
+
+def full_like(a, fill_value, dtype=None):
+    aval = get_aval(_arr(a))
+    return full(aval.shape, fill_value, dtype or aval.dtype)
+
+
+def empty(shape, dtype=float64):
+    return zeros(shape, dtype)
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    """``numpy.arange`` (a constant)."""
+    return _np.arange(start, stop, step, dtype=dtype) if stop is not None else _np.arange(start, dtype=dtype)
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None):
+    """``numpy.linspace`` (a constant)."""
+    return _np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+
+
+def eye(N, M=None, k=0, dtype=float64):
+    """``numpy.eye`` (a constant)."""
+    return _np.eye(N, M, k, dtype=dtype)
+
+
+identity = eye
+
+# --------------------------------------------------------------------------------------
+# Indexing
+
+
+def _getitem(x, idx):
+    x = _as_nd(_arr(x))
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    template, arrays = [], []
+    for t in idx:
+        if t is None or t is Ellipsis or isinstance(t, slice):
+            if isinstance(t, slice) and any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step)):
+                t = slice(*(operator.index(v) if v is not None else None for v in (t.start, t.stop, t.step)))
+            template.append(t)
+        elif isinstance(t, int | _np.integer) and not isinstance(t, bool):
+            template.append(int(t))
+        else:
+            arr = t if isinstance(t, Tracer) else _np.asarray(t)
+            aval = get_aval(arr)
+            if aval.dtype == bool_:
+                concrete = core.maybe_concrete(arr)
+                if concrete is None:
+                    raise core.ConcretizationError(
+                        "boolean-mask indexing under jit: the result's size depends on the mask's "
+                        "values. Use funcad.numpy.where(mask, x, 0) instead.")
+                template.extend(("array", len(arrays) + j) for j in range(aval.ndim))
+                arrays.extend(_np.nonzero(_np.asarray(concrete)))
+                continue
+            if aval.dtype.kind not in "iu":
+                raise IndexError(f"arrays used as indices must be of integer (or boolean) type, "
+                                 f"got {aval.dtype}")
+            template.append(("array", len(arrays)))
+            arrays.append(arr)
+    return _lax.index(x, tuple(template), arrays)
+
+
+# --------------------------------------------------------------------------------------
+# Tracer methods and operators, and NumPy's dispatch protocols
+
+
+def _rev(f):
+    return lambda x, y: f(y, x)
+
+
+_OPERATORS = {
+    "__add__": add, "__radd__": _rev(add), "__sub__": subtract, "__rsub__": _rev(subtract),
+    "__mul__": multiply, "__rmul__": _rev(multiply), "__truediv__": divide,
+    "__rtruediv__": _rev(divide), "__pow__": power, "__rpow__": _rev(power),
+    "__matmul__": matmul, "__rmatmul__": _rev(matmul), "__neg__": negative,
+    "__pos__": lambda x: x, "__abs__": absolute, "__eq__": equal, "__ne__": not_equal,
+    "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
+    "__and__": logical_and, "__or__": logical_or, "__xor__": logical_xor,
+    "__invert__": logical_not, "__getitem__": _getitem,
+}
+
+_METHODS = {
+    "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "reshape": None,
+    "ravel": ravel, "flatten": ravel, "squeeze": squeeze, "astype": astype, "dot": dot,
+    "swapaxes": swapaxes, "clip": clip, "transpose": None,
+}
+
+
+def _method_reshape(self, *shape, order="C"):
+    return reshape(self, shape[0] if len(shape) == 1 else shape, order)
+
+
+def _method_transpose(self, *axes):
+    return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+
+for _name, _fn in _OPERATORS.items():
+    setattr(Tracer, _name, _fn)
+for _name, _fn in _METHODS.items():
+    if _fn is not None:
+        setattr(Tracer, _name, _fn)
+Tracer.reshape = _method_reshape
+Tracer.transpose = _method_transpose
+Tracer.T = property(lambda self: transpose(self))
+Tracer.mT = property(lambda self: swapaxes(self, -1, -2))
+Tracer.__hash__ = core.Tracer.__hash__
+
+
+def _ufunc_dispatch(ufunc, method, inputs, kwargs):
+    fn = globals().get(ufunc.__name__) if method == "__call__" and not kwargs else None
+    if fn is None or not callable(fn):
+        raise UnsupportedFunctionError(
+            f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} was called on "
+            f"a traced value, and funcad.numpy has no equivalent{' for these keyword arguments' if kwargs else ''}. "
+            "Use a funcad.numpy function, or compose it from supported ones.")
+    return fn(*inputs)
+
+
+def _function_dispatch(func, args, kwargs):
+    fn = globals().get(func.__name__)
+    if fn is None or not callable(fn) or func.__name__.startswith("_"):
+        raise UnsupportedFunctionError(
+            f"numpy.{func.__name__} was called on a traced value, and funcad.numpy does not support "
+            "it. Use funcad.numpy's functions inside transformed functions (see "
+            "funcad.numpy.__all__ for what is supported).")
+    return fn(*args, **kwargs)
+
+
+core._numpy_dispatch.ufunc = _ufunc_dispatch
+core._numpy_dispatch.function = _function_dispatch
+
+from . import linalg  # noqa: E402,F401
+
+__all__ = sorted(
+    n for n, v in globals().items()
+    if not n.startswith("_") and n not in {"annotations", "builtins", "math", "operator", "core",
+                                           "Sequence", "Tracer", "get_aval", "result_dtype",
+                                           "DTypeError", "ShapeError", "UnsupportedFunctionError"}
+)
