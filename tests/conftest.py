@@ -1,0 +1,19 @@
+"""Shared test configuration.
+
+``transform`` runs a test's function eagerly; once jit lands it also runs it under jit, so
+the whole suite checks that eager and compiled results agree.
+"""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(params=["eager"])
+def transform(request):
+    """Wrap a function the way the parametrisation asks (eager: unchanged)."""
+    return lambda f: f
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
