@@ -1,0 +1,158 @@
+"""Testing helpers: ``check_grads`` checks derivatives against finite differences.
+
+In autograd's sense (and with JAX's signature): for random directions, forward mode
+(``jvp``) must match a central finite difference, and reverse mode (``vjp``) must satisfy
+``<vjp(ct), v> == <ct, J v>`` with ``J v`` from finite differences. For ``order > 1`` the
+check recurses on the derivative functions themselves, ``(x, v) -> jvp(f, x, v)`` and
+``(x, ct) -> vjp(f, x)(ct)``, so second-order rules (the derivatives of the rules) are
+checked too.
+
+>>> import funcad.numpy as fnp
+>>> check_grads(fnp.sin, (0.5,), order=2)
+>>> check_grads(lambda d: fnp.sum(d["w"] * d["b"]), ({"w": fnp.ones(3), "b": fnp.arange(3.0)},))
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import api
+from .tree_util import tree_flatten, tree_unflatten
+
+__all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp"]
+
+# (eps, atol, rtol) by dtype, as in JAX's check_grads.
+_DEFAULTS = {np.dtype(np.float64): (1e-6, 1e-5, 1e-5), np.dtype(np.float32): (1e-3, 2e-2, 2e-2),
+             np.dtype(np.float16): (1e-2, 1e-1, 1e-1)}
+
+
+def _flat_float_fun(f: Callable, args: Sequence):
+    """``f`` as a function of the float leaves of ``args`` only, returning flat float64 outputs.
+
+    Non-float leaves (integer indices, flags) are held fixed; they have no derivative.
+    """
+    leaves, tree = tree_flatten(tuple(args))
+    leaves = [np.asarray(x) if not hasattr(x, "aval") else x for x in leaves]
+    is_float = [np.asarray(x).dtype.kind == "f" if not hasattr(x, "aval") else x.dtype.kind == "f"
+                for x in leaves]
+    x0 = [x for x, fl in zip(leaves, is_float) if fl]
+    out_tree_box = []
+
+    def flat(*xs):
+        it = iter(xs)
+        full = [next(it) if fl else x for x, fl in zip(leaves, is_float)]
+        out = f(*tree_unflatten(tree, full))
+        out_leaves, out_tree = tree_flatten(out)
+        if not out_tree_box:
+            out_tree_box.append(out_tree)
+        return tuple(out_leaves)
+
+    return flat, x0
+
+
+def _dtype_defaults(xs, eps, atol, rtol):
+    dts = [np.asarray(x).dtype for x in xs] or [np.dtype(np.float64)]
+    worst = min(dts, key=lambda d: d.itemsize)
+    d_eps, d_atol, d_rtol = _DEFAULTS.get(worst, _DEFAULTS[np.dtype(np.float64)])
+    return (d_eps if eps is None else eps, d_atol if atol is None else atol,
+            d_rtol if rtol is None else rtol)
+
+
+def _randn_like(rng, xs):
+    return tuple(rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype) for x in xs)
+
+
+def _axpy(a, xs, ys):
+    return tuple(np.asarray(x + a * y, dtype=np.asarray(x).dtype) for x, y in zip(xs, ys))
+
+
+def _inner(xs, ys) -> float:
+    return float(sum(np.sum(np.asarray(x, np.float64) * np.asarray(y, np.float64)) for x, y in zip(xs, ys)))
+
+
+def numerical_jvp(flat: Callable, xs: tuple, vs: tuple, eps: float) -> tuple:
+    """The central difference ``(f(x + eps v) - f(x - eps v)) / (2 eps)`` for each output."""
+    plus = flat(*_axpy(eps, xs, vs))
+    minus = flat(*_axpy(-eps, xs, vs))
+    return tuple((np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps)
+                 for p, m in zip(plus, minus))
+
+
+def _assert_close(actual, expected, atol, rtol, what):
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(e, np.float64),
+                                   atol=atol, rtol=rtol, err_msg=f"{what}, output {i}")
+
+
+def check_jvp(flat: Callable, xs: tuple, rng, eps: float, atol: float, rtol: float, name="f"):
+    """Forward mode of the flat function ``flat`` against a finite difference, at ``xs``."""
+    vs = _randn_like(rng, xs)
+    _, out_dot = api.jvp(flat, xs, vs)
+    expected = numerical_jvp(flat, xs, vs, eps)
+    _assert_close(out_dot, expected, atol, rtol, f"check_grads: jvp of {name} disagrees with "
+                  "finite differences")
+
+
+def check_vjp(flat: Callable, xs: tuple, rng, eps: float, atol: float, rtol: float, name="f"):
+    """Reverse mode: ``<vjp(ct), v>`` against ``<ct, finite-difference J v>``, at ``xs``."""
+    vs = _randn_like(rng, xs)
+    out, vjp_fn = api.vjp(flat, *xs)
+    cts = _randn_like(rng, out)
+    ct_in = vjp_fn(tuple(cts))
+    jv = numerical_jvp(flat, xs, vs, eps)
+    lhs, rhs = _inner(ct_in, vs), _inner(cts, jv)
+    scale = max(1.0, abs(rhs))
+    if not abs(lhs - rhs) <= atol * scale + rtol * abs(rhs):
+        raise AssertionError(
+            f"check_grads: vjp of {name} disagrees with finite differences: <vjp(ct), v> = {lhs!r} "
+            f"but <ct, J v> = {rhs!r} (difference {abs(lhs - rhs):.3g})")
+
+
+def _check_flat(flat, xs, order, modes, rng, eps, atol, rtol, name):
+    if "fwd" in modes:
+        check_jvp(flat, xs, rng, eps, atol, rtol, name)
+        if order > 1:
+            n = len(xs)
+
+            def jvp_f(*xv):
+                return tuple(api.jvp(flat, xv[:n], xv[n:])[1])
+
+            _check_flat(jvp_f, xs + _randn_like(rng, xs), order - 1, modes, rng, eps, atol, rtol,
+                        f"jvp({name})")
+    if "rev" in modes:
+        check_vjp(flat, xs, rng, eps, atol, rtol, name)
+        if order > 1:
+            n = len(xs)
+            cts = _randn_like(rng, flat(*xs))
+
+            def vjp_f(*xc):
+                return tuple(api.vjp(flat, *xc[:n])[1](tuple(xc[n:])))
+
+            _check_flat(vjp_f, xs + cts, order - 1, modes, rng, eps, atol, rtol, f"vjp({name})")
+
+
+def check_grads(f: Callable, args: Sequence, order: int = 2, modes: Sequence[str] = ("fwd", "rev"),
+                eps: float | None = None, atol: float | None = None, rtol: float | None = None,
+                seed: int = 0) -> None:
+    """Check ``f``'s derivatives at ``args`` against finite differences; raise AssertionError if wrong.
+
+    ``args`` is a tuple of arguments (pytrees of arrays); derivatives are taken with respect to
+    every floating-point leaf (integer leaves are held fixed). ``order`` is how many times to
+    differentiate, ``modes`` which of forward ("fwd", via jvp) and reverse ("rev", via vjp) to
+    check, recursively. ``eps`` is the finite-difference step; ``atol``/``rtol`` the tolerance
+    (defaults by dtype: 1e-6 and 1e-5 for float64).
+
+    >>> import funcad.numpy as fnp
+    >>> check_grads(lambda x, y: x * fnp.exp(y), (2.0, fnp.ones(3)), order=2)
+    """
+    for m in modes:
+        if m not in ("fwd", "rev"):
+            raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")
+    if not isinstance(args, (tuple, list)):
+        raise TypeError("check_grads: args must be a tuple of arguments, e.g. check_grads(f, (x,))")
+    flat, xs = _flat_float_fun(f, args)
+    eps, atol, rtol = _dtype_defaults(xs, eps, atol, rtol)
+    name = getattr(f, "__name__", "f")
+    _check_flat(flat, tuple(xs), order, tuple(modes), np.random.default_rng(seed), eps, atol, rtol, name)
