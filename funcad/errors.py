@@ -50,3 +50,23 @@ class TreeStructureError(FuncadError, ValueError):
 
 class BatchingError(FuncadError, ValueError):
     """Inconsistent vmap batch sizes or axes."""
+
+
+class NonScalarObjectiveError(NonScalarOutputError):
+    """An objective handed to ``funcad.optimize`` that does not return a scalar."""
+
+
+class IntegerParameterError(DTypeError):
+    """Parameters to optimize (``x0``) with an integer or boolean leaf: they cannot move."""
+
+
+class NonFiniteError(FuncadError, FloatingPointError):
+    """NaN or inf in an optimizer's objective, gradient or Hessian; says at which iteration.
+
+    ``err.iteration`` is that iteration and ``err.result`` the optimizer's result up to it.
+    """
+
+    def __init__(self, message: str, iteration: int | None = None, result=None):
+        super().__init__(message)
+        self.iteration = iteration
+        self.result = result
