@@ -219,15 +219,29 @@ class EvalTrace(Trace):
             if isinstance(x, Tracer):
                 raise escaped_tracer_error(x)
         try:
-            return prim.impl(*args, **params)
+            out = prim.impl(*args, **params)
         except (ValueError, TypeError, IndexError) as e:
             # Re-run the shape/dtype rule: it raises funcad's own, clearer error.
             if prim.abstract_eval is not None:
                 prim.abstract_eval(*map(get_aval, args), **params)
             raise e
+        if type(out) is np.ndarray and out.ndim:
+            return out
+        return _weak_result(out, args)
 
     def pure(self, x):
         return x
+
+
+_WEAK_TYPES = (bool, int, float)
+
+
+def _weak_result(out, args):
+    """Python scalars in, a Python scalar out: the result of an operation on weakly typed
+    values stays weak (NEP 50), so ``y - 1.0`` inside a rule cannot promote float32 to float64."""
+    if args and all(type(a) in _WEAK_TYPES for a in args) and isinstance(out, np.generic | np.ndarray):
+        return out.item()
+    return out
 
 
 class _State(threading.local):

@@ -43,7 +43,8 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
             raise TypeError(f"{name} takes {nargs} operands, got {len(avals)}")
         shape = avals[0].shape if nargs == 1 else broadcast_shapes(*(a.shape for a in avals), op=name)
         dtype = out_dtype or result_dtype(*avals)
-        return ShapedArray(shape, dtype)
+        # Weak in, weak out (NEP 50): an operation on Python scalars alone stays weakly typed.
+        return ShapedArray(shape, dtype, weak_type=all(a.weak_type for a in avals))
 
     prim.def_abstract_eval(abstract_eval)
     ELEMENTWISE[name] = prim
@@ -242,7 +243,7 @@ def _select_abstract_eval(pred, x, y):
     if pred.dtype != np.bool_:
         raise TypeError(f"select: the predicate must be boolean, got {pred.dtype}")
     shape = broadcast_shapes(pred.shape, x.shape, y.shape, op="where")
-    return ShapedArray(shape, result_dtype(x, y))
+    return ShapedArray(shape, result_dtype(x, y), weak_type=x.weak_type and y.weak_type)
 
 
 select_p.def_abstract_eval(_select_abstract_eval)
@@ -261,8 +262,9 @@ def _select_jvp(primals, tangents):
     aval = ad.get_aval(ans)
     if type(x_dot) is ad.Zero and type(y_dot) is ad.Zero:
         return ans, ad.Zero(aval)
-    x_dot = ad.instantiate(x_dot)
-    y_dot = ad.instantiate(y_dot)
+    # A zero tangent takes the output's dtype (a Python scalar's would be float64).
+    x_dot = ad.instantiate(x_dot, ShapedArray(ad.get_aval(x).shape, aval.dtype))
+    y_dot = ad.instantiate(y_dot, ShapedArray(ad.get_aval(y).shape, aval.dtype))
     return ans, ad._broadcast_to_aval(select(pred, x_dot, y_dot), aval)
 
 
@@ -317,6 +319,8 @@ ELEMENTWISE["convert_element_type"] = convert_element_type_p
 
 def convert_element_type(x, new_dtype):
     new_dtype = np.dtype(new_dtype)
+    if type(x) in (bool, int, float):  # a cast makes a strongly typed value
+        x = np.asarray(x)
     if ad.get_aval(x).dtype == new_dtype:
         return x
     return bind(convert_element_type_p, x, new_dtype=new_dtype)

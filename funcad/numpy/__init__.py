@@ -199,7 +199,7 @@ def power(x, y):
     (x, y), dt = _promote(x, y)
     if dt.kind in "iub" and isinstance(y, _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0):
         raise ValueError("Integers to negative integer powers are not allowed.")
-    if type(x) in (bool, int, float):
+    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
         x = _np.asarray(x)
     return _ew.pow(x, y)
 
