@@ -26,5 +26,6 @@ from .api import (  # noqa: F401
 )
 from .lax.elementwise import stop_gradient  # noqa: F401
 from . import nn  # noqa: F401,E402
+from . import viz  # noqa: F401,E402  (computation-graph pictures)
 
 egrad = elementwise_grad

@@ -2,6 +2,8 @@
 
     python -m funcad                 run the tour
     python -m funcad tour            the same
+    python -m funcad graph mod:fn --args "f64[3],f64[3,4]" [-o out.png] [--grad]
+                                     draw the computation graph of mod.fn
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ def _tour(argv):
     return main(argv)
 
 
+def _graph(argv):
+    from .viz import cli
+
+    return cli(argv)
+
+
 # name -> handler(argv); each tool registers itself here.
 COMMANDS = {"tour": _tour}
+COMMANDS["graph"] = _graph  # python -m funcad graph module:function --args "f64[3]" [-o out.png]
 
 
 def main(argv=None) -> int:
