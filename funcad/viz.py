@@ -183,7 +183,8 @@ def to_dot(
     w = _DotWriter(types)
     w.line("digraph jaxpr {")
     w.line(f'  rankdir={rankdir}; compound=true; graph [fontname="Helvetica"]; '
-           'node [fontname="Helvetica", fontsize=12]; edge [fontname="Helvetica", fontsize=9, color="#555555"];')
+           'node [fontname="Helvetica", fontsize=12]; '
+           'edge [fontname="Helvetica", fontsize=9, color="#555555"];')
     if title:
         w.line(f'  labelloc=t; label="{_esc(title)}";')
     w.top_level(closed, arg_names, out_names, const_names, params)
@@ -430,7 +431,8 @@ def cli(argv: Sequence[str]) -> int:
         names = _arg_names(inspect.unwrap(fun), len(args))
         out_names = [f"d/d{names[i]}" for i in nums]
     params = [p for p in opts["--params"].split(",") if p]
-    g = graph(fun, *args, params=params, title=title, out_names=out_names, rankdir="LR" if flags["--lr"] else "TB")
+    g = graph(fun, *args, params=params, title=title, out_names=out_names,
+              rankdir="LR" if flags["--lr"] else "TB")
     out = opts["-o"]
     if out is None:
         sys.stdout.write(g.source)
