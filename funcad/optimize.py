@@ -1,0 +1,575 @@
+"""Optimization with exact derivatives: Newton's method, Newton-CG, and SciPy's minimize.
+
+* :func:`newton`: exact Hessian (from :func:`funcad.value_grad_hessian`), Cholesky solve, an
+  added multiple of the identity when the Hessian is not positive definite (so the step
+  stays a descent direction), and an Armijo backtracking line search.
+* :func:`newton_cg`: the Hessian is never formed; conjugate gradients on Hessian-vector
+  products (forward-over-reverse) solve for the step, truncated at negative curvature.
+* :func:`minimize`: ``scipy.optimize.minimize`` with funcad's ``jac``, ``hess`` and ``hessp``.
+
+All three take parameters as pytrees (dicts, tuples, lists of arrays; flattened to one vector
+internally), return an :class:`OptimizeResult` like SciPy's (``x``, ``fun``, ``grad``, ``nit``,
+``success``, ``message``, ``history``), and print one line per iteration with ``verbose=True``.
+The optimizer is an outer loop on concrete values; what it evaluates (value, gradient,
+Hessian or Hessian-vector products) is compiled with :func:`funcad.jit` when ``jit=True``
+(the default ``jit=None`` uses it when funcad has it).
+
+Bad input raises at once: :class:`~funcad.errors.NonScalarObjectiveError` for an objective
+that does not return a scalar, :class:`~funcad.errors.IntegerParameterError` for integer
+parameters, and :class:`~funcad.errors.NonFiniteError` (with the iteration and the partial
+result) when the objective, gradient or Hessian becomes NaN or infinite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import api
+from .core import get_aval
+from .errors import ArgumentError, IntegerParameterError, NonFiniteError, NonScalarObjectiveError
+from .second_order import _linearized_grad_flat, _value_grad_hessian_flat, ravel_pytree
+from .tree_util import tree_flatten
+
+__all__ = ["OptimizeResult", "newton", "newton_cg", "minimize"]
+
+
+class OptimizeResult(dict):
+    """The result of an optimizer: a dict with attribute access, as SciPy's.
+
+    Fields: ``x`` (the parameters, a pytree like ``x0``), ``fun``, ``grad`` (a pytree like
+    ``x0``), ``grad_norm``, ``nit``, ``nfev``, ``success``, ``status``, ``message``, and
+    ``history`` (one dict per iteration: ``nit``, ``fun``, ``grad_norm`` and the method's
+    step details).
+    """
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    __setattr__ = dict.__setitem__
+    __delattr__ = dict.__delitem__
+
+    def __repr__(self):
+        keys = [k for k in ("success", "status", "message", "fun", "grad_norm", "nit", "nfev", "x")
+                if k in self]
+        lines = [f"{k:>10}: {self[k]!r}" for k in keys]
+        if "history" in self:
+            lines.append(f"{'history':>10}: [{len(self['history'])} iterations]")
+        return "\n".join(lines)
+
+    def __dir__(self):
+        return list(self.keys())
+
+
+# --------------------------------------------------------------------------------------
+# The problem: an objective of a pytree, flattened to a vector, checked, optionally jitted
+
+
+def _check_x0(x0, name: str):
+    leaves, _ = tree_flatten(x0)
+    paths = api._leaf_paths((x0,), ["x0"])
+    if not leaves:
+        raise ArgumentError(f"{name}: x0 has no parameters (an empty pytree).")
+    for leaf, path in zip(leaves, paths):
+        arr = api._as_leaf(leaf, path)
+        dt = get_aval(arr).dtype
+        if dt.kind in "biu":
+            raise IntegerParameterError(
+                f"{name}: the parameter {path} has dtype {dt}, but parameters must be floating "
+                f"point: an integer cannot take a Newton step. Pass {path} as floats "
+                f"(e.g. np.asarray({path}, float), or 1.0 instead of 1)."
+            )
+    return paths
+
+
+def _use_jit(jit) -> Callable | None:
+    import funcad
+
+    if jit is None or jit is True:
+        fn = getattr(funcad, "jit", None)
+        if fn is None and jit is True:
+            raise ArgumentError("jit=True, but this funcad has no jit.")
+        return fn
+    return None
+
+
+class _Problem:
+    """``fun(x_pytree, *args)`` as functions of one flat float vector."""
+
+    def __init__(self, fun: Callable, x0, args: Sequence, jit, name: str):
+        self.name, self.fun = name, fun
+        self.paths = _check_x0(x0, name)
+        x_flat, self.unravel = ravel_pytree(x0)
+        self.x0 = np.array(x_flat, dtype=np.result_type(x_flat.dtype, np.float32))
+        self.sizes = [get_aval(leaf).size for leaf in tree_flatten(x0)[0]]
+        self.args = tuple(args)
+        self._check_scalar(x0)
+        unravel = self.unravel
+
+        def f(v, *a):
+            return fun(unravel(v), *a)
+
+        def value_and_grad(v, *a):
+            return api.value_and_grad(f)(v, *a)
+
+        def vgh(v, *a):
+            return _value_grad_hessian_flat(lambda u: f(u, *a), v)
+
+        def hvp(v, t, *a):
+            return api.jvp(lambda u: api.grad(f)(u, *a), (v,), (t,))[1]
+
+        jit_fn = _use_jit(jit)
+        self.jitted = jit_fn is not None
+        wrap = jit_fn if jit_fn is not None else (lambda g: g)
+        self._f, self._vg, self._vgh, self._hvp = wrap(f), wrap(value_and_grad), wrap(vgh), wrap(hvp)
+        self._flat_f = f
+        self.nfev = self.ngev = self.nhev = 0
+
+    def _check_scalar(self, x0):
+        out = self.fun(x0, *self.args)
+        leaves, _ = tree_flatten(out)
+        shapes = [np.shape(o) for o in leaves]
+        if len(leaves) != 1 or shapes[0] != ():
+            what = f"shape {shapes[0]}" if len(leaves) == 1 else f"{len(leaves)} arrays, shapes {shapes}"
+            raise NonScalarObjectiveError(
+                f"{self.name}: the objective {api._fun_name(self.fun)} must return a scalar, but it "
+                f"returned {what}. Sum or average it (e.g. fnp.sum(residuals ** 2)); for a "
+                "least-squares problem, return the sum of squares.")
+        if np.asarray(leaves[0]).dtype.kind != "f":
+            raise NonScalarObjectiveError(
+                f"{self.name}: the objective {api._fun_name(self.fun)} must return a real float "
+                f"scalar, but it returned dtype {np.asarray(leaves[0]).dtype}.")
+
+    # Concrete evaluations, counted.
+    def f(self, x) -> float:
+        self.nfev += 1
+        return float(self._f(x, *self.args))
+
+    def value_and_grad(self, x):
+        self.nfev += 1
+        self.ngev += 1
+        v, g = self._vg(x, *self.args)
+        return float(v), np.asarray(g, dtype=x.dtype)
+
+    def value_grad_hessian(self, x):
+        self.nfev += 1
+        self.ngev += 1
+        self.nhev += 1
+        v, g, H = self._vgh(x, *self.args)
+        return float(v), np.asarray(g, dtype=x.dtype), np.asarray(H, dtype=x.dtype)
+
+    def hvp(self, x, t):
+        self.nhev += 1
+        return np.asarray(self._hvp(x, t, *self.args), dtype=x.dtype)
+
+    def linearize(self, x):
+        """Value, gradient and an ``hvp_fn`` at ``x``: linearized once (eager), or jitted hvp."""
+        if self.jitted:
+            v, g = self.value_and_grad(x)
+            return v, g, lambda t: self.hvp(x, t)
+        self.nfev += 1
+        self.ngev += 1
+        from .jaxpr import eval_jaxpr
+
+        v, g, jaxpr, consts = _linearized_grad_flat(lambda u: self._flat_f(u, *self.args), x)
+
+        def hvp_fn(t):
+            self.nhev += 1
+            return np.asarray(eval_jaxpr(jaxpr, consts, t)[0], dtype=x.dtype)
+
+        return float(v), np.asarray(g, dtype=x.dtype), hvp_fn
+
+    def where(self, flat_index: int) -> str:
+        """The name of the parameter entry at ``flat_index`` of the flat vector."""
+        start = 0
+        for path, n in zip(self.paths, self.sizes):
+            if flat_index < start + n:
+                return f"{path}" + (f" (entry {flat_index - start})" if n > 1 else "")
+            start += n
+        return f"entry {flat_index}"
+
+    def result(self, x, fun, g, nit, status, message, history, **extra) -> OptimizeResult:
+        return OptimizeResult(
+            x=self.unravel(x), fun=fun, grad=self.unravel(g) if g is not None else None,
+            grad_norm=float(np.linalg.norm(g)) if g is not None else math.nan,
+            nit=nit, nfev=self.nfev, ngev=self.ngev, nhev=self.nhev, success=status == 0,
+            status=status, message=message, history=history, **extra)
+
+    def nonfinite(self, what: str, k: int, values, x, fun, g, history, on_nonfinite: str):
+        bad = np.flatnonzero(~np.isfinite(np.atleast_1d(values)))
+        kind = "NaN" if np.isnan(np.atleast_1d(values)).any() else "inf"
+        where = ""
+        if what != "objective" and bad.size:
+            where = f" (first at {self.where(int(bad[0]))}" + (
+                f"; {bad.size} entries" if bad.size > 1 else "") + ")"
+        message = (f"{self.name}: the {what} became {kind} at iteration {k}{where}; stopped. "
+                   "The parameters in the result are those of that iteration. Check the objective "
+                   "for log/sqrt/division of non-positive values at these parameters.")
+        res = self.result(x, fun, g if g is not None and np.all(np.isfinite(g)) else None,
+                          k, 3, message, history)
+        if on_nonfinite == "raise":
+            raise NonFiniteError(message, iteration=k, result=res)
+        return res
+
+
+def _check_on_nonfinite(on_nonfinite, name):
+    if on_nonfinite not in ("raise", "return"):
+        raise ArgumentError(f"{name}: on_nonfinite must be 'raise' or 'return', got {on_nonfinite!r}.")
+
+
+# --------------------------------------------------------------------------------------
+# Dense Newton: modified Cholesky and Armijo backtracking
+
+
+def _modified_cholesky(H, beta: float = 1e-3):
+    """Cholesky factor of ``H + tau I`` with the smallest ``tau`` in 0, beta, 2 beta... that works.
+
+    Nocedal & Wright, Numerical Optimization (2006), Algorithm 3.3: the shift keeps the
+    Newton step a descent direction where ``H`` is not positive definite.
+    """
+    from scipy.linalg import LinAlgError, cho_factor
+
+    scale = max(1.0, float(np.max(np.abs(np.diag(H))))) if H.size else 1.0
+    beta = beta * scale
+    min_diag = float(np.min(np.diag(H))) if H.size else 1.0
+    tau = 0.0 if min_diag > 0 else beta - min_diag
+    eye = np.eye(H.shape[0], dtype=H.dtype)
+    for _ in range(100):
+        try:
+            return cho_factor(H + tau * eye if tau else H, lower=True, check_finite=False), tau
+        except LinAlgError:
+            tau = max(2.0 * tau, beta)
+    raise FloatingPointError("modified Cholesky: no shift made the Hessian positive definite")
+
+
+def _armijo(problem, x, f, g, p, c1=1e-4, shrink=0.5, max_halvings=60):
+    """Backtrack from ``alpha = 1`` until ``f(x + alpha p) <= f + c1 alpha g.p``.
+
+    A trial point where the objective is NaN or inf is rejected like one where it is too
+    large (the count is reported). Rounding in ``f`` near a minimum is tolerated: without
+    that, a converged iterate's last full step could be rejected for a 1e-17 increase.
+    """
+    slope = float(g @ p)
+    slack = 16 * np.finfo(x.dtype).eps * abs(f)
+    alpha, nonfinite = 1.0, 0
+    for _ in range(max_halvings):
+        x_new = x + alpha * p
+        f_new = problem.f(x_new)
+        if not math.isfinite(f_new):
+            nonfinite += 1
+        elif f_new <= f + c1 * alpha * slope + slack:
+            return alpha, x_new, f_new, nonfinite
+        alpha *= shrink
+    return None, x, f, nonfinite
+
+
+def _header(name, extra):
+    print(f"{name}: {'iter':>4} {'f(x)':>22} {'|grad|':>10} {'|step|':>10} {'alpha':>8} {extra:>10}")
+
+
+def _line(name, h, extra_key):
+    step = "" if h.get("step_norm") is None else f"{h['step_norm']:10.3e}"
+    alpha = "" if h.get("alpha") is None else f"{h['alpha']:8.3g}"
+    extra = "" if h.get(extra_key) is None else f"{h[extra_key]:10.3g}"
+    print(f"{' ' * len(name)}  {h['nit']:>4} {h['fun']:>22.15e} {h['grad_norm']:10.3e} "
+          f"{step:>10} {alpha:>8} {extra:>10}")
+
+
+def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxiter: int = 100,
+           verbose: bool = False, callback: Callable | None = None, jit: bool | None = None,
+           on_nonfinite: str = "raise") -> OptimizeResult:
+    """Minimize ``fun(x, *args)`` by Newton's method with exact Hessians.
+
+    Each iteration computes the value, gradient and Hessian in one program, solves
+    ``(H + tau I) p = -g`` by Cholesky (``tau = 0`` when ``H`` is positive definite; otherwise
+    the smallest added multiple of the identity that makes it so, which keeps ``p`` a descent
+    direction), and backtracks from the full step until the Armijo condition holds. It stops
+    when the gradient's 2-norm is at most ``gtol``.
+
+    ``x0`` is a pytree of float arrays; ``result.x`` has its structure. ``verbose=True`` prints
+    one line per iteration; ``callback(history_entry)`` is called after each. A NaN or inf in
+    the objective, gradient or Hessian raises :class:`~funcad.errors.NonFiniteError` naming the
+    iteration (``on_nonfinite="return"`` returns the result with ``success=False`` instead).
+
+    >>> import funcad.numpy as fnp
+    >>> from funcad.optimize import newton
+    >>> res = newton(lambda p: fnp.sum((p["w"] - 3.0) ** 2) + fnp.cosh(p["b"]),
+    ...              {"w": fnp.zeros(2), "b": 1.0})
+    >>> res.success, res.x["w"], abs(float(res.x["b"])) < 1e-12
+    (True, array([3., 3.]), True)
+    """
+    _check_on_nonfinite(on_nonfinite, "newton")
+    from scipy.linalg import cho_solve
+
+    P = _Problem(fun, x0, args, jit, "newton")
+    x, history = P.x0.copy(), []
+    if verbose:
+        _header("newton", "shift")
+    f = g = None
+    for k in range(maxiter + 1):
+        f, g, H = P.value_grad_hessian(x)
+        if not math.isfinite(f):
+            return P.nonfinite("objective", k, f, x, f, None, history, on_nonfinite)
+        if not np.all(np.isfinite(g)):
+            return P.nonfinite("gradient", k, g, x, f, g, history, on_nonfinite)
+        gnorm = float(np.linalg.norm(g))
+        entry = {"nit": k, "fun": f, "grad_norm": gnorm, "step_norm": None, "alpha": None, "shift": None}
+        if gnorm <= gtol:
+            history.append(entry)
+            _report(verbose, callback, "newton", entry, "shift")
+            return P.result(x, f, g, k, 0, f"converged: |grad| = {gnorm:.3e} <= gtol = {gtol:g}", history)
+        if k == maxiter:
+            history.append(entry)
+            _report(verbose, callback, "newton", entry, "shift")
+            break
+        if not np.all(np.isfinite(H)):
+            history.append(entry)
+            return P.nonfinite("Hessian", k, H, x, f, g, history, on_nonfinite)
+        factor, tau = _modified_cholesky(H)
+        p = -cho_solve(factor, g, check_finite=False)
+        alpha, x_new, f_new, n_bad = _armijo(P, x, f, g, p)
+        entry.update(step_norm=float(np.linalg.norm(p)), alpha=alpha, shift=tau, nonfinite_trials=n_bad)
+        history.append(entry)
+        _report(verbose, callback, "newton", entry, "shift")
+        if alpha is None:
+            return P.result(x, f, g, k, 2, f"line search failed at iteration {k}: no step along the "
+                            f"Newton direction decreased the objective (|grad| = {gnorm:.3e}"
+                            + (f"; {n_bad} trial points gave NaN/inf" if n_bad else "")
+                            + "). gtol may be below what rounding allows for this objective.", history)
+        x = x_new
+    return P.result(x, f, g, maxiter, 1, f"maximum number of iterations ({maxiter}) reached; "
+                    f"|grad| = {np.linalg.norm(g):.3e} > gtol = {gtol:g}", history)
+
+
+def _report(verbose, callback, name, entry, extra_key):
+    if verbose:
+        _line(name, entry, extra_key)
+    if callback is not None:
+        callback(entry)
+
+
+# --------------------------------------------------------------------------------------
+# Newton-CG: truncated conjugate gradients on Hessian-vector products
+
+
+def _truncated_cg(hvp_fn, g, tol: float, maxiter: int):
+    """Approximately solve ``H p = -g`` (Nocedal & Wright, Algorithm 7.1).
+
+    Stops when the residual is below ``tol`` or at the first direction of non-positive
+    curvature, returning the iterate so far (or ``-g`` if that happens at once), which is a
+    descent direction in every case.
+    """
+    z = np.zeros_like(g)
+    r = g.copy()
+    d = -r
+    rr = float(r @ r)
+    for j in range(maxiter):
+        Hd = hvp_fn(d)
+        dHd = float(d @ Hd)
+        if dHd <= 0:
+            return (-g if j == 0 else z), j + 1, True
+        a = rr / dHd
+        z = z + a * d
+        r = r + a * Hd
+        rr_new = float(r @ r)
+        if math.sqrt(rr_new) <= tol:
+            return z, j + 1, False
+        d = -r + (rr_new / rr) * d
+        rr = rr_new
+    return z, maxiter, False
+
+
+def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxiter: int = 200,
+              cg_maxiter: int | None = None, verbose: bool = False, callback: Callable | None = None,
+              jit: bool | None = None, on_nonfinite: str = "raise") -> OptimizeResult:
+    """Minimize ``fun(x, *args)`` by Newton-CG: the Hessian is never formed.
+
+    Each iteration solves the Newton system by conjugate gradients on Hessian-vector products
+    (forward-over-reverse), to a relative residual ``min(0.5, sqrt(|g|))`` (superlinear
+    convergence), stopping early at negative curvature; an Armijo backtracking line search
+    follows. Each product costs about two gradient evaluations, so this suits large ``d``.
+    Arguments and result as in :func:`newton`; the history records ``cg_iters`` per iteration.
+
+    >>> import funcad.numpy as fnp
+    >>> from funcad.optimize import newton_cg
+    >>> res = newton_cg(lambda x: fnp.sum((x - fnp.arange(3.0)) ** 4 + (x - 1.0) ** 2), fnp.zeros(3))
+    >>> res.success, bool(res.grad_norm <= 1e-10)
+    (True, True)
+    """
+    _check_on_nonfinite(on_nonfinite, "newton_cg")
+    P = _Problem(fun, x0, args, jit, "newton_cg")
+    x, history = P.x0.copy(), []
+    cg_maxiter = cg_maxiter or max(20, 2 * x.size)
+    if verbose:
+        _header("newton_cg", "cg iters")
+    f = g = None
+    for k in range(maxiter + 1):
+        f, g, hvp_fn = P.linearize(x)
+        if not math.isfinite(f):
+            return P.nonfinite("objective", k, f, x, f, None, history, on_nonfinite)
+        if not np.all(np.isfinite(g)):
+            return P.nonfinite("gradient", k, g, x, f, g, history, on_nonfinite)
+        gnorm = float(np.linalg.norm(g))
+        entry = {"nit": k, "fun": f, "grad_norm": gnorm, "step_norm": None, "alpha": None,
+                 "cg_iters": None}
+        if gnorm <= gtol or k == maxiter:
+            history.append(entry)
+            _report(verbose, callback, "newton_cg", entry, "cg_iters")
+            if gnorm <= gtol:
+                return P.result(x, f, g, k, 0, f"converged: |grad| = {gnorm:.3e} <= gtol = {gtol:g}",
+                                history)
+            break
+
+        def checked_hvp(t, k=k):
+            Ht = hvp_fn(t)
+            if not np.all(np.isfinite(Ht)):
+                raise _HvpNonFinite(Ht)
+            return Ht
+
+        try:
+            p, n_cg, neg_curv = _truncated_cg(checked_hvp, g, min(0.5, math.sqrt(gnorm)) * gnorm,
+                                              cg_maxiter)
+        except _HvpNonFinite as e:
+            history.append(entry)
+            return P.nonfinite("Hessian-vector product", k, e.args[0], x, f, g, history, on_nonfinite)
+        alpha, x_new, f_new, n_bad = _armijo(P, x, f, g, p)
+        entry.update(step_norm=float(np.linalg.norm(p)), alpha=alpha, cg_iters=n_cg,
+                     negative_curvature=neg_curv, nonfinite_trials=n_bad)
+        history.append(entry)
+        _report(verbose, callback, "newton_cg", entry, "cg_iters")
+        if alpha is None:
+            return P.result(x, f, g, k, 2, f"line search failed at iteration {k} (|grad| = {gnorm:.3e}"
+                            + (f"; {n_bad} trial points gave NaN/inf" if n_bad else "")
+                            + "). gtol may be below what rounding allows for this objective.", history)
+        x = x_new
+    return P.result(x, f, g, maxiter, 1, f"maximum number of iterations ({maxiter}) reached; "
+                    f"|grad| = {np.linalg.norm(g):.3e} > gtol = {gtol:g}", history)
+
+
+class _HvpNonFinite(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# scipy.optimize.minimize with funcad's derivatives
+
+_USES_HESS = {"newton-cg", "dogleg", "trust-ncg", "trust-krylov", "trust-exact", "trust-constr"}
+_USES_HESSP = {"newton-cg", "trust-ncg", "trust-krylov", "trust-constr"}
+_NO_JAC = {"nelder-mead", "powell", "cobyla", "cobyqa"}
+
+
+def minimize(fun: Callable, x0, args: Sequence = (), method: str = "trust-exact", *,
+             hessian: str = "auto", bounds=None, constraints=(), tol: float | None = None,
+             options: dict | None = None, verbose: bool = False, callback: Callable | None = None,
+             jit: bool | None = None) -> OptimizeResult:
+    """``scipy.optimize.minimize`` with funcad's gradient, Hessian and Hessian-vector product.
+
+    ``x0`` is a pytree of float arrays (``result.x`` and ``result.grad`` have its structure).
+    The gradient is always supplied (``jac=True``); methods that use second derivatives get
+    ``hessp`` (Newton-CG, trust-ncg, trust-krylov, trust-constr: the Hessian is never formed)
+    or ``hess`` (dogleg, trust-exact; or any of them with ``hessian="dense"``). ``bounds`` is
+    SciPy's (on the flattened parameters) or a pair ``(lower, upper)`` of pytrees like ``x0``.
+    A NaN or inf in the objective or gradient raises :class:`~funcad.errors.NonFiniteError`.
+
+    >>> import funcad.numpy as fnp
+    >>> from funcad.optimize import minimize
+    >>> res = minimize(lambda p: (p["a"] - 1.0) ** 2 + (p["b"] - p["a"] ** 2) ** 2,
+    ...                {"a": 0.0, "b": 0.5}, method="trust-exact")
+    >>> res.success, round(float(res.x["a"]), 6), round(float(res.x["b"]), 6)
+    (True, 1.0, 1.0)
+    """
+    import scipy.optimize
+
+    P = _Problem(fun, x0, args, jit, "minimize")
+    m = method.lower() if isinstance(method, str) else ""
+    if hessian not in ("auto", "dense", "hessp"):
+        raise ArgumentError(f"minimize: hessian must be 'auto', 'dense' or 'hessp', got {hessian!r}.")
+    history: list[dict] = []
+    cache: dict = {}  # last evaluation, keyed by the bytes of x
+    state = {"iteration": 0}
+
+    def checked(what, x, values):
+        if not np.all(np.isfinite(values)):
+            k = state["iteration"]
+            kind = "NaN" if np.isnan(values).any() else "inf"
+            bad = np.flatnonzero(~np.isfinite(np.atleast_1d(values)))
+            where = f" (first at {P.where(int(bad[0]))})" if what != "objective" and bad.size else ""
+            raise NonFiniteError(f"minimize ({method}): the {what} became {kind} at iteration {k}"
+                                 f"{where}, evaluated at x = {x!r}; stopped.", iteration=k)
+
+    def fun_and_jac(x):
+        key = x.tobytes()
+        if key not in cache:
+            cache.clear()
+            cache[key] = P.value_and_grad(x)
+        f, g = cache[key]
+        checked("objective", x, np.asarray(f))
+        checked("gradient", x, g)
+        return f, g
+
+    def hess(x):
+        f, g, H = P.value_grad_hessian(x)
+        cache.clear()
+        cache[x.tobytes()] = (f, g)
+        checked("Hessian", x, H)
+        return H
+
+    def hessp(x, p):
+        Hp = P.hvp(x, np.asarray(p, dtype=x.dtype))
+        checked("Hessian-vector product", x, Hp)
+        return Hp
+
+    def cb(intermediate_result):
+        xk = np.asarray(intermediate_result.x)
+        f, g = fun_and_jac(xk)
+        state["iteration"] += 1
+        entry = {"nit": state["iteration"], "fun": float(f), "grad_norm": float(np.linalg.norm(g))}
+        history.append(entry)
+        if verbose:
+            print(f"minimize ({method}): iter {entry['nit']:>4}  f(x) = {entry['fun']:.15e}  "
+                  f"|grad| = {entry['grad_norm']:.3e}")
+        if callback is not None:
+            callback(entry)
+
+    kw: dict[str, Any] = {}
+    if m not in _NO_JAC:
+        kw["jac"] = True
+    if m in _USES_HESS:
+        if m in _USES_HESSP and hessian != "dense":
+            kw["hessp"] = hessp
+        else:
+            kw["hess"] = hess
+    if bounds is not None:
+        kw["bounds"] = _flat_bounds(bounds, x0)
+    objective = fun_and_jac if "jac" in kw else (lambda x: fun_and_jac(x)[0])
+    if verbose:
+        f, g = fun_and_jac(P.x0)
+        print(f"minimize ({method}): iter {0:>4}  f(x) = {f:.15e}  |grad| = {np.linalg.norm(g):.3e}")
+    start = time.perf_counter()
+    res = scipy.optimize.minimize(objective, P.x0, method=method, constraints=constraints, tol=tol,
+                                  options=options, callback=cb, **kw)
+    x = np.asarray(res.x, dtype=P.x0.dtype)
+    f, g = fun_and_jac(x)
+    out = P.result(x, float(f), g, int(getattr(res, "nit", state["iteration"])),
+                   int(res.status), str(res.message), history)
+    out.update(success=bool(res.success), seconds=time.perf_counter() - start, scipy_result=res)
+    return out
+
+
+def _flat_bounds(bounds, x0):
+    if isinstance(bounds, tuple) and len(bounds) == 2:
+        lo_leaves, lo_tree = tree_flatten(bounds[0])
+        x_tree = tree_flatten(x0)[1]
+        if lo_tree == x_tree:
+            import scipy.optimize
+
+            lo, _ = ravel_pytree(bounds[0])
+            hi, _ = ravel_pytree(bounds[1])
+            return scipy.optimize.Bounds(np.asarray(lo, float), np.asarray(hi, float))
+    return bounds
