@@ -520,8 +520,10 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
         leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])
         partial = _partial_fun(fun, args, kwargs, nums)
         store: dict = {}
-        jaxpr, consts = trace_to_jaxpr(_flat_fun(partial, in_tree, store),
-                                       [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in leaves], paths)
+        # Python scalars are traced weakly typed, as they behave in the function itself.
+        weak = [type(x) in (bool, int, float) for x in tree_flatten(tuple(args[i] for i in nums))[0]]
+        in_avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype, w) for x, w in zip(leaves, weak)]
+        jaxpr, consts = trace_to_jaxpr(_flat_fun(partial, in_tree, store), in_avals, paths)
         return ClosedJaxpr(jaxpr, consts, in_tree, store["out_tree"])
 
     return make_jaxpr_f

@@ -187,12 +187,13 @@ class _Namer:
 
 
 def _var_name(i: int) -> str:
+    """a, b, ..., z, ba, bb, ...: base 26 with 'a' as the zero digit, as JAX names them."""
     s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
+    while True:
+        i, r = divmod(i, 26)
         s = chr(ord("a") + r) + s
-    return s
+        if not i:
+            return s
 
 
 def _pp_literal(lit: Literal) -> str:

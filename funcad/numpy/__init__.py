@@ -74,11 +74,18 @@ def _promote(*args):
     return [x if type(x) in (bool, int, float) else astype(x, dt) for x in args], dt
 
 
-def _promote_float(*args):
-    """Like _promote, but integers and booleans become float64 (as NumPy's sin(int))."""
-    args, dt = _promote(*args)
+def _promote_float(*args, min_float=float16):
+    """Like _promote, but integers and booleans become floats as in NumPy's ufuncs: the
+    smallest float that holds each of them (int8 -> float16, int32 -> float64), Python ints
+    float64. ``divide`` passes ``min_float=float64`` (NumPy's true_divide of ints)."""
+    raw = [_arr(x) for x in args]
+    args, dt = _promote(*raw)
     if dt.kind not in "fc":
-        return [astype(x, float64) if not isinstance(x, bool | int | float) else float(x) for x in args], _np.dtype(float64)
+        avals = [get_aval(x) for x in raw]
+        # each strong input counts alone (uint8 with int8 -> float16); weak ones as promoted
+        dts = [a.dtype for a in avals if not a.weak_type] + [dt] * builtins.any(a.weak_type for a in avals)
+        fdt = _np.result_type(min_float, *dts)
+        return [astype(x, fdt) if not isinstance(x, bool | int | float) else float(x) for x in args], fdt
     return args, dt
 
 
@@ -119,7 +126,17 @@ def _binary(prim_fn, float_only=False, name=""):
 add = _binary(_ew.add, name="add")
 subtract = _binary(_ew.sub, name="subtract")
 multiply = _binary(_ew.mul, name="multiply")
-divide = true_divide = _binary(_ew.div, float_only=True, name="divide")
+
+
+def divide(x, y):
+    """Elementwise ``numpy.divide`` (true division; integers give float64), differentiable."""
+    (x, y), _ = _promote_float(x, y, min_float=float64)
+    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+        x = _np.asarray(x)
+    return _ew.div(x, y)
+
+
+true_divide = divide
 arctan2 = _binary(_ew.arctan2, float_only=True, name="arctan2")
 logaddexp = _binary(_ew.logaddexp, float_only=True, name="logaddexp")
 hypot = _binary(_ew.hypot, float_only=True, name="hypot")
