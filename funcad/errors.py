@@ -70,3 +70,15 @@ class NonFiniteError(FuncadError, FloatingPointError):
         super().__init__(message)
         self.iteration = iteration
         self.result = result
+
+
+class BranchTypeError(FuncadError, TypeError):
+    """Branches of ``lax.cond``/``lax.switch`` that return different structures, shapes or dtypes."""
+
+
+class CarryTypeError(FuncadError, TypeError):
+    """A loop body (``while_loop``, ``fori_loop``, ``scan``) whose carry changes type."""
+
+
+class NotCallableError(FuncadError, TypeError):
+    """A branch or loop body that is not callable."""

@@ -212,6 +212,10 @@ def _pp_param(v) -> str:
     return repr(v)
 
 
+def _is_jaxpr_tuple(v) -> bool:
+    return isinstance(v, tuple) and bool(v) and all(isinstance(q, (Jaxpr, ClosedJaxpr)) for q in v)
+
+
 def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
     """``{ lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }``"""
     name = namer or _Namer()
@@ -228,7 +232,8 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
     lines = []
     for eqn in jaxpr.eqns:
         lhs = " ".join(map(binder, eqn.outputs)) or "_"
-        params = {k: v for k, v in eqn.params.items() if not isinstance(v, (Jaxpr, ClosedJaxpr))}
+        params = {k: v for k, v in eqn.params.items()
+                  if not isinstance(v, (Jaxpr, ClosedJaxpr)) and not _is_jaxpr_tuple(v)}
         p = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in params.items()) + "]" if params else ""
         rhs = f"{eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()
         line = f"{lhs} = {rhs}"
@@ -246,6 +251,12 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
 
 # --------------------------------------------------------------------------------------
 # Staging: the trace that records a jaxpr
+
+
+# Partial evaluation rules, for primitives that hold jaxprs: ``rule(trace, args, **params)``
+# where ``trace`` is a fold-mode StagingTrace and ``args`` mix its tracers (unknown) with
+# known values. See funcad/lax/control.py.
+partial_eval_rules: dict[Primitive, Callable] = {}
 
 
 class StagingTracer(Tracer):
@@ -305,10 +316,22 @@ class StagingTrace(Trace):
             return self._constvar(x)
         return Literal(x)
 
+    def is_staged(self, x) -> bool:
+        """Whether ``x`` is a tracer of this trace (unknown), not a value it treats as known."""
+        return isinstance(x, StagingTracer) and x._trace is self
+
     def process_primitive(self, prim, args, params):
-        if self.fold and not any(isinstance(x, StagingTracer) and x._trace is self for x in args):
+        if self.fold and not any(self.is_staged(x) for x in args):
             with core.set_current_trace(self.parent):
                 return core.bind(prim, *args, **params)
+        if self.fold and prim in partial_eval_rules:
+            # Mixed known and unknown inputs to a primitive holding a jaxpr (cond, scan...):
+            # its rule runs the known part now and stages only the unknown part.
+            return partial_eval_rules[prim](self, args, **params)
+        return self.stage(prim, args, params)
+
+    def stage(self, prim, args, params):
+        """Record ``prim`` applied to ``args`` as an equation, whatever its inputs."""
         atoms = [self.to_atom(x) for x in args]
         out_aval = prim.abstract_eval(*[a.aval for a in atoms], **params)
         if prim.multiple_results:
