@@ -9,3 +9,4 @@ from .elementwise import ELEMENTWISE, abs, max, min, pow, round  # noqa: F401
 from .linalg import einsum, matmul  # noqa: F401
 from .reductions import reduce_max, reduce_min, reduce_prod, reduce_sum  # noqa: F401
 from .shapes import broadcast_to, concatenate, full, index, reshape, transpose  # noqa: F401
+from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401,E402
