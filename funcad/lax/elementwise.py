@@ -12,7 +12,7 @@ import math
 import numpy as np
 import scipy.special as sc
 
-from .. import ad
+from .. import ad, batching
 from ..ad import defjvp, defjvp_zero, is_undefined, transpose_rules, unbroadcast
 from ..core import Primitive, ShapedArray, bind, result_dtype
 from ..errors import ShapeError
@@ -48,6 +48,7 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
 
     prim.def_abstract_eval(abstract_eval)
     ELEMENTWISE[name] = prim
+    batching.defbroadcasting(prim)
     return prim
 
 
@@ -147,6 +148,7 @@ integer_pow_p = Primitive("integer_pow")
 integer_pow_p.def_impl(lambda x, *, y: np.power(x, y) if y >= 0 else np.reciprocal(np.power(x, -y)))
 integer_pow_p.def_abstract_eval(lambda x, *, y: x)
 ELEMENTWISE["integer_pow"] = integer_pow_p
+batching.defbroadcasting(integer_pow_p)
 
 
 def integer_pow(x, y: int):
@@ -248,6 +250,7 @@ def _select_abstract_eval(pred, x, y):
 
 select_p.def_abstract_eval(_select_abstract_eval)
 ELEMENTWISE["select"] = select_p
+batching.defbroadcasting(select_p)
 
 
 def select(pred, x, y):
@@ -315,6 +318,7 @@ convert_element_type_p = Primitive("convert_element_type")
 convert_element_type_p.def_impl(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype))
 convert_element_type_p.def_abstract_eval(lambda x, *, new_dtype: ShapedArray(x.shape, new_dtype))
 ELEMENTWISE["convert_element_type"] = convert_element_type_p
+batching.defbroadcasting(convert_element_type_p)
 
 
 def convert_element_type(x, new_dtype):
@@ -348,6 +352,7 @@ stop_gradient_p = Primitive("stop_gradient")
 stop_gradient_p.def_impl(lambda x: x)
 stop_gradient_p.def_abstract_eval(lambda x: x)
 defjvp_zero(stop_gradient_p)
+batching.defvectorized(stop_gradient_p)
 
 
 def stop_gradient(x):

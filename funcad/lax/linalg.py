@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ad
+from .. import ad, batching
 from ..ad import is_undefined, transpose_rules, unbroadcast
 from ..core import Primitive, ShapedArray, bind, get_aval, result_dtype
 from ..errors import ShapeError
-from .shapes import transpose
+from .shapes import reshape, transpose
 
 # --------------------------------------------------------------------------------------
 # matmul: (..., n, k) @ (..., k, m) -> (..., n, m); both operands at least 2-D
@@ -54,6 +54,44 @@ def _matmul_transpose(ct, x, y):
 
 
 transpose_rules[matmul_p] = _matmul_transpose
+
+
+def _swap_last2(x, d):
+    # Swap the last two per-example axes of x batched at d.
+    nd = get_aval(x).ndim
+    axes = [i for i in range(nd) if i != d]
+    perm = list(range(nd))
+    perm[axes[-1]], perm[axes[-2]] = axes[-2], axes[-1]
+    return transpose(x, perm)
+
+
+def _matmul_batch(axis_size, vals, dims):
+    (x, y), (dx, dy) = vals, dims
+    rx, ry = get_aval(x).ndim - (dx is not None), get_aval(y).ndim - (dy is not None)
+    if dx is not None and dy is not None:
+        r = max(rx, ry)
+        return matmul(batching.front_padded(x, dx, r), batching.front_padded(y, dy, r)), 0
+    B = axis_size
+    if dy is None:
+        # Fold the batch into the rows: (..., B*n, k) @ (..., k, m) is one big GEMM.
+        if dx not in (rx - 2, rx - 1):
+            x, dx = batching.moveaxis(x, dx, rx - 2), rx - 2
+        s = get_aval(x).shape
+        out = matmul(reshape(x, s[:-3] + (s[-3] * s[-2], s[-1])), y)
+        so = get_aval(out).shape
+        return reshape(out, so[:-2] + s[-3:-1] + so[-1:]), len(so) - 2 + dx - (rx - 2)
+    if dy in (ry - 1, ry):
+        # Fold the batch into the columns: (..., n, k) @ (..., k, B*m).
+        s = get_aval(y).shape
+        out = matmul(x, reshape(y, s[:-2] + (s[-2] * s[-1],)))
+        so = get_aval(out).shape
+        return reshape(out, so[:-1] + s[-2:]), len(so) - 1 + dy - (ry - 1)
+    # Batch in front of y: x @ y = (y^T @ x^T)^T, and y^T folds into the rows.
+    out, d = _matmul_batch(axis_size, [_swap_last2(y, dy), _swap_last2(x, None)], [dy, None])
+    return _swap_last2(out, d), d
+
+
+batching.primitive_batchers[matmul_p] = _matmul_batch
 
 # --------------------------------------------------------------------------------------
 # einsum, with an explicit normalised spec "ij,jk->ik" (no ellipsis; funcad.numpy expands it)
@@ -129,8 +167,18 @@ def _einsum_transpose(ct, *xs, spec):
     return [full if k == i else None for k in range(len(xs))]
 
 
+def _einsum_batch(axis_size, vals, dims, *, spec):
+    # One more letter, for the batch axis, on the batched operands and the output.
+    ins, out = _parse(spec)
+    b = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba" if c not in spec)
+    xs = [x if d is None else batching.moveaxis(x, d, 0) for x, d in zip(vals, dims)]
+    subs = [sub if d is None else b + sub for sub, d in zip(ins, dims)]
+    return einsum(",".join(subs) + "->" + b + out, *xs), 0
+
+
 ad.jvp_rules[einsum_p] = _einsum_jvp
 transpose_rules[einsum_p] = _einsum_transpose
+batching.primitive_batchers[einsum_p] = _einsum_batch
 
 # --------------------------------------------------------------------------------------
 # solve: a (..., n, n) with b (..., n, k) -> a^{-1} b. Linear in b; its JVP in a is
@@ -180,5 +228,23 @@ def _solve_transpose(ct, a, b):
     return [None, unbroadcast(solve(_mT(a), ct), b.aval)]
 
 
+def _solve_batch(axis_size, vals, dims):
+    (a, b), (da, db) = vals, dims
+    ra, rb = get_aval(a).ndim - (da is not None), get_aval(b).ndim - (db is not None)
+    if da is None:
+        # One factorization for every example: fold the batch into the right-hand side's columns.
+        if db not in (rb - 1, rb):
+            b, db = batching.moveaxis(b, db, rb - 1), rb - 1
+        s = get_aval(b).shape
+        out = solve(a, reshape(b, s[:-2] + (s[-2] * s[-1],)))
+        so = get_aval(out).shape
+        return reshape(out, so[:-1] + s[-2:]), len(so) - 1 + db - (rb - 1)
+    r = max(ra, rb)
+    a = batching.front_padded(a, da, r)
+    b = b if db is None else batching.front_padded(b, db, r)
+    return solve(a, b), 0
+
+
 ad.jvp_rules[solve_p] = _solve_jvp
 transpose_rules[solve_p] = _solve_transpose
+batching.primitive_batchers[solve_p] = _solve_batch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ad
+from .. import ad, batching
 from ..core import Primitive, ShapedArray, bind, get_aval
 from . import elementwise as ew
 from .shapes import broadcast_to, reshape
@@ -37,6 +37,8 @@ reduce_sum_p = _reduction("reduce_sum", np.sum)
 reduce_max_p = _reduction("reduce_max", np.max)
 reduce_min_p = _reduction("reduce_min", np.min)
 reduce_prod_p = _reduction("reduce_prod", np.prod)
+for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
+    batching.defreducer(_p)
 
 
 def reduce_sum(x, axes):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ad
+from .. import ad, batching
 from ..ad import is_undefined, transpose_rules, unbroadcast
 from ..core import Primitive, ShapedArray, bind, get_aval
 from ..errors import ShapeError
@@ -21,6 +21,7 @@ full_p = Primitive("full")
 full_p.def_impl(lambda *, shape, fill_value, dtype: np.full(shape, fill_value, dtype))
 full_p.def_abstract_eval(lambda *, shape, fill_value, dtype: ShapedArray(shape, dtype))
 ad.defjvp_zero(full_p)
+batching.defnullary(full_p)
 
 
 def full(shape, fill_value, dtype):
@@ -49,6 +50,19 @@ broadcast_to_p.def_abstract_eval(_broadcast_to_abstract_eval)
 ad.deflinear(broadcast_to_p, lambda ct, x, *, shape: [unbroadcast(ct, x.aval)])
 
 
+def _broadcast_to_batch(axis_size, vals, dims, *, shape):
+    # Pad leading size-1 axes (a view), then broadcast with the batch axis kept in place.
+    (x,), (d,) = vals, dims
+    x_shape = get_aval(x).shape
+    pad = len(shape) + 1 - len(x_shape)
+    x = reshape(x, (1,) * pad + x_shape)
+    d += pad
+    return broadcast_to(x, shape[:d] + (axis_size,) + shape[d:]), d
+
+
+batching.primitive_batchers[broadcast_to_p] = _broadcast_to_batch
+
+
 def broadcast_to(x, shape):
     shape = tuple(int(n) for n in shape)
     if get_aval(x).shape == shape:
@@ -72,6 +86,21 @@ def _reshape_abstract_eval(x, *, new_shape):
 
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
 ad.deflinear(reshape_p, lambda ct, x, *, new_shape: [reshape(ct, x.aval.shape)])
+
+
+def _reshape_batch(axis_size, vals, dims, *, new_shape):
+    (x,), (d,) = vals, dims
+    shape = get_aval(x).shape
+    # The batch axis can stay where it is (no copy) if it splits both shapes at the same
+    # number of elements: C order then keeps every example's elements in place.
+    before = int(np.prod(shape[:d], dtype=np.int64))
+    for j in range(len(new_shape) + 1):
+        if int(np.prod(new_shape[:j], dtype=np.int64)) == before:
+            return reshape(x, new_shape[:j] + (axis_size,) + new_shape[j:]), j
+    return reshape(batching.moveaxis(x, d, 0), (axis_size,) + new_shape), 0
+
+
+batching.primitive_batchers[reshape_p] = _reshape_batch
 
 
 def reshape(x, new_shape):
@@ -98,6 +127,17 @@ def _transpose_abstract_eval(x, *, permutation):
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
 ad.deflinear(transpose_p,
              lambda ct, x, *, permutation: [transpose(ct, tuple(np.argsort(permutation)))])
+
+
+def _transpose_batch(axis_size, vals, dims, *, permutation):
+    # The batch axis keeps its position d; per-example axes at or after d shift by one.
+    (x,), (d,) = vals, dims
+    perm = [p + (p >= d) for p in permutation]
+    perm.insert(d, d)
+    return transpose(x, perm), d
+
+
+batching.primitive_batchers[transpose_p] = _transpose_batch
 
 
 def transpose(x, permutation):
@@ -154,8 +194,14 @@ def _concatenate_transpose(ct, *xs, axis):
     return out
 
 
+def _concatenate_batch(axis_size, vals, dims, *, axis):
+    xs = [batching.bdim_at_front(x, d, axis_size) for x, d in zip(vals, dims)]
+    return concatenate(xs, axis + 1), 0
+
+
 ad.jvp_rules[concatenate_p] = _concatenate_jvp
 transpose_rules[concatenate_p] = _concatenate_transpose
+batching.primitive_batchers[concatenate_p] = _concatenate_batch
 
 # --------------------------------------------------------------------------------------
 # Indexing: x[idx] (gather) and its transpose, scatter-add.
@@ -295,3 +341,94 @@ def _index_add_transpose(ct, x, updates, *arrays, template):
 
 ad.jvp_rules[index_add_p] = _index_add_jvp
 transpose_rules[index_add_p] = _index_add_transpose
+
+
+# Batching gather and scatter-add. With only ``x`` batched, a leading full slice maps every
+# example at once. With batched index arrays, an extra leading index ``arange(B)`` (shaped
+# to broadcast with them) picks each example's own row; NumPy then puts the broadcast index
+# axes first, (B, *bcast, *rest), and one transpose restores the per-example layout.
+
+
+def _expand_ellipsis(template, rank):
+    used = sum(1 for t in template if t is not None and t is not Ellipsis)
+    out = []
+    for t in template:
+        out.extend([("slice", None, None, None)] * (rank - used) if t is Ellipsis else [t])
+    return out
+
+
+def _advanced_layout(template, array_avals):
+    """(advanced positions, adjacent?, result axes before them, broadcast rank of the arrays)."""
+    if all(t is None or t[0] != "array" for t in template):
+        return [], True, 0, 0
+    adv = [i for i, t in enumerate(template) if t is not None and t[0] in ("array", "int")]
+    adjacent = adv[-1] - adv[0] + 1 == len(adv)
+    nd = len(np.broadcast_shapes(*(a.shape for a in array_avals)))
+    return adv, adjacent, adv[0], nd
+
+
+def _batched_index_args(axis_size, x, dx, arrays, darrs, template):
+    """The batched (x, arrays, template) and the permutation taking the batched result
+    to (B, *per-example result), or None if it is that already."""
+    rank = get_aval(x).ndim - (dx is not None)
+    tmpl = _expand_ellipsis(template, rank)
+    adv, adjacent, p, nd = _advanced_layout(tmpl, [_unbatched_aval(a, d) for a, d in zip(arrays, darrs)])
+    full = ("slice", None, None, None)
+    if all(d is None for d in darrs):
+        x = batching.moveaxis(x, dx, 0)
+        tmpl = [full] + tmpl
+        # Non-adjacent advanced indices put their axes first: (*bcast, B, *rest).
+        perm = None
+        if not adjacent:
+            n_rest = _rest_rank(x, tmpl, arrays, nd + 1)
+            perm = [nd] + list(range(nd)) + list(range(nd + 1, nd + 1 + n_rest))
+        return x, list(arrays), tuple(tmpl), perm
+    x = batching.bdim_at_front(x, dx, axis_size)
+    arrays = [a if d is None else batching.front_padded(a, d, nd) for a, d in zip(arrays, darrs)]
+    b_idx = np.arange(axis_size).reshape((axis_size,) + (1,) * nd)
+    tmpl = [("array", 0)] + [t if t is None or t[0] != "array" else ("array", t[1] + 1) for t in tmpl]
+    n_rest = _rest_rank(x, tmpl, [b_idx] + arrays, nd + 1)
+    perm = None
+    if adjacent and p:
+        rest = list(range(1 + nd, 1 + nd + n_rest))
+        perm = [0] + rest[:p] + list(range(1, 1 + nd)) + rest[p:]
+    return x, [b_idx] + arrays, tuple(tmpl), perm
+
+
+def _unbatched_aval(a, d):
+    aval = get_aval(a)
+    return aval if d is None else ShapedArray(aval.shape[:d] + aval.shape[d + 1:], aval.dtype)
+
+
+def _rest_rank(x, tmpl, arrays, nd):
+    """How many result axes come from slices and None (not from the advanced indices)."""
+    shape = _index_shape(get_aval(x).shape, tuple(tmpl), [get_aval(a) for a in arrays])
+    return len(shape) - nd
+
+
+def _index_batch(axis_size, vals, dims, *, template):
+    x, *arrays = vals
+    dx, *darrs = dims
+    x, arrays, tmpl, perm = _batched_index_args(axis_size, x, dx, arrays, darrs, template)
+    out = bind(index_p, x, *arrays, template=tmpl)
+    return (out, 0) if perm is None else (transpose(out, perm), 0)
+
+
+def _index_add_batch(axis_size, vals, dims, *, template):
+    x, u, *arrays = vals
+    dx, du, *darrs = dims
+    x = batching.bdim_at_front(x, dx, axis_size)
+    per_example = _index_shape(get_aval(x).shape[1:], template,
+                               [_unbatched_aval(a, d) for a, d in zip(arrays, darrs)])
+    x, arrays, tmpl, perm = _batched_index_args(axis_size, x, 0, arrays, darrs, template)
+    if du is None:
+        u = broadcast_to(u, (axis_size,) + per_example)
+    else:
+        u = broadcast_to(batching.front_padded(u, du, len(per_example)), (axis_size,) + per_example)
+    if perm is not None:
+        u = transpose(u, np.argsort(perm))
+    return bind(index_add_p, x, u, *arrays, template=tmpl), 0
+
+
+batching.primitive_batchers[index_p] = _index_batch
+batching.primitive_batchers[index_add_p] = _index_add_batch
