@@ -293,7 +293,7 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
     when the gradient's 2-norm is at most ``gtol``.
 
     ``x0`` is a pytree of float arrays; ``result.x`` has its structure. ``verbose=True`` prints
-    one line per iteration; ``callback(history_entry)`` is called after each. A NaN or inf in
+    one line per iteration (``verbose=10``: every tenth, and the last); ``callback(history_entry)`` is called after each. A NaN or inf in
     the objective, gradient or Hessian raises :class:`~funcad.errors.NonFiniteError` naming the
     iteration (``on_nonfinite="return"`` returns the result with ``success=False`` instead).
 
@@ -322,11 +322,11 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
         entry = {"nit": k, "fun": f, "grad_norm": gnorm, "step_norm": None, "alpha": None, "shift": None}
         if gnorm <= gtol:
             history.append(entry)
-            _report(verbose, callback, "newton", entry, "shift")
+            _report(verbose, callback, "newton", entry, "shift", last=True)
             return P.result(x, f, g, k, 0, f"converged: |grad| = {gnorm:.3e} <= gtol = {gtol:g}", history)
         if k == maxiter:
             history.append(entry)
-            _report(verbose, callback, "newton", entry, "shift")
+            _report(verbose, callback, "newton", entry, "shift", last=True)
             break
         if not np.all(np.isfinite(H)):
             history.append(entry)
@@ -336,7 +336,7 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
         alpha, x_new, f_new, n_bad = _armijo(P, x, f, g, p)
         entry.update(step_norm=float(np.linalg.norm(p)), alpha=alpha, shift=tau, nonfinite_trials=n_bad)
         history.append(entry)
-        _report(verbose, callback, "newton", entry, "shift")
+        _report(verbose, callback, "newton", entry, "shift", last=alpha is None)
         if alpha is None:
             return P.result(x, f, g, k, 2, f"line search failed at iteration {k}: no step along the "
                             f"Newton direction decreased the objective (|grad| = {gnorm:.3e}"
@@ -347,8 +347,9 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
                     f"|grad| = {np.linalg.norm(g):.3e} > gtol = {gtol:g}", history)
 
 
-def _report(verbose, callback, name, entry, extra_key):
-    if verbose:
+def _report(verbose, callback, name, entry, extra_key, last=False):
+    every = int(verbose)
+    if every and (last or entry["nit"] % every == 0):
         _line(name, entry, extra_key)
     if callback is not None:
         callback(entry)
@@ -420,13 +421,13 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
                  "cg_iters": None}
         if gnorm <= gtol or k == maxiter:
             history.append(entry)
-            _report(verbose, callback, "newton_cg", entry, "cg_iters")
+            _report(verbose, callback, "newton_cg", entry, "cg_iters", last=True)
             if gnorm <= gtol:
                 return P.result(x, f, g, k, 0, f"converged: |grad| = {gnorm:.3e} <= gtol = {gtol:g}",
                                 history)
             break
 
-        def checked_hvp(t, k=k):
+        def checked_hvp(t):
             Ht = hvp_fn(t)
             if not np.all(np.isfinite(Ht)):
                 raise _HvpNonFinite(Ht)
@@ -442,7 +443,7 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
         entry.update(step_norm=float(np.linalg.norm(p)), alpha=alpha, cg_iters=n_cg,
                      negative_curvature=neg_curv, nonfinite_trials=n_bad)
         history.append(entry)
-        _report(verbose, callback, "newton_cg", entry, "cg_iters")
+        _report(verbose, callback, "newton_cg", entry, "cg_iters", last=alpha is None)
         if alpha is None:
             return P.result(x, f, g, k, 2, f"line search failed at iteration {k} (|grad| = {gnorm:.3e}"
                             + (f"; {n_bad} trial points gave NaN/inf" if n_bad else "")
