@@ -168,9 +168,25 @@ def _partial_eval_jaxpr(cj: ClosedJaxpr, unknowns: Sequence[bool], instantiate):
     return known, unknown, box["out_uk"], box["num_res"]
 
 
-def _transpose_jaxpr(cj: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
+def _transpose_jaxpr(cj: ClosedJaxpr, linear: list[bool]) -> ClosedJaxpr:
     """``cj`` is linear in the inputs marked ``linear``; return the jaxpr
-    ``(other inputs, output cotangents) -> cotangents of the linear inputs``."""
+    ``(other inputs, output cotangents) -> cotangents of the linear inputs``.
+
+    ``cj`` may also compute on its other inputs (a JVP body carrying primals): that part
+    is split off by partial evaluation and recomputed first."""
+    known, unknown, out_uk, n_res = _partial_eval_jaxpr(cj, linear, False)
+    t_unknown = _transpose_linear_jaxpr(unknown, [False] * n_res + [True] * linear.count(True))
+    nk_in = linear.count(False)
+    out_avals = [_aval_of_atom(v) for v in cj.jaxpr.outvars]
+
+    def f(*args):
+        res = _eval(known, *args[:nk_in])[out_uk.count(False):]
+        return _eval(t_unknown, *res, *_mask(args[nk_in:], out_uk))
+
+    return _trace(f, [a for a, lin in zip(cj.in_avals, linear) if not lin] + out_avals)
+
+
+def _transpose_linear_jaxpr(cj: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
     j = cj.jaxpr
     known_vars = [v for v, lin in zip(j.invars, linear) if not lin]
     lin_vars = [v for v, lin in zip(j.invars, linear) if lin]
@@ -668,10 +684,14 @@ def _while_partial_eval(trace, args, *, cond_jaxpr, body_jaxpr, cond_nconsts, bo
         return trace.stage(while_p, args, params)
     # Run the known part of the loop now, counting its iterations.
     cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
-    n = _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_uk, carry_uk, trace.parent)
+    n, *known_out = _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_uk, carry_uk,
+                                            trace.parent)
     n_concrete = core.maybe_concrete(n)
     if n_concrete is None:
-        return _while_partial_eval_abstract(trace, args, n, **params)
+        # The trip count is abstract (under jit or vmap): stage the whole loop; its transpose
+        # rule recomputes the primal carry of each iteration from the start.
+        staged = trace.stage(while_p, args, params)
+        return _merge(carry_uk, _mask(staged, carry_uk), known_out)
     # With the trip count known, the loop is a scan of that length: its partial evaluation
     # stacks the residuals of every iteration for the backward pass.
     return _scan_partial_eval(trace, [*bc, *carry], jaxpr=body_jaxpr, num_consts=body_nconsts,
@@ -698,12 +718,56 @@ def _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_uk, carry_u
     body_cj = _trace(count_body, [_aval(x) for x in k_bc] + [i_aval] + k_avals)
     cond_cj = _trace(count_cond, [_aval(x) for x in cc] + [i_aval] + k_avals)
     with core.set_current_trace(parent):
-        outs = bind(while_p, *cc, *k_bc, np.int64(0), *k_carry, cond_jaxpr=cond_cj,
+        return bind(while_p, *cc, *k_bc, np.int64(0), *k_carry, cond_jaxpr=cond_cj,
                     body_jaxpr=body_cj, cond_nconsts=len(cc), body_nconsts=len(k_bc))
-    return outs[0]
+
+
+def _known_body(body_jaxpr, b_uk, carry_uk) -> ClosedJaxpr:
+    """The part of a loop body that updates the known carry from the known constants."""
+    known = _partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[0]
+    kj, nk = known.jaxpr, carry_uk.count(False)
+    return ClosedJaxpr(Jaxpr(kj.constvars, kj.invars, kj.eqns, kj.outvars[:nk]), known.consts)
+
+
+def _while_transpose(cts, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    """Transpose a loop carrying primals (known) and tangents (linear) with an abstract
+    trip count: iteration k of the backward pass recomputes the primal carry of iteration
+    k from the initial one (O(n^2) body evaluations, O(1) memory)."""
+    cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
+    b_lin = [is_undefined(x) for x in bc]
+    c_lin = [is_undefined(x) for x in carry]
+    while True:  # a known-zero tangent carry is linear too, as is whatever depends on one
+        out_lin = _partial_eval_jaxpr(body_jaxpr, b_lin + c_lin, c_lin)[2]
+        new = [a or b for a, b in zip(c_lin, out_lin)]
+        if new == c_lin:
+            break
+        c_lin = new
+    k_bc, k_carry = _mask(bc, b_lin, False), _mask(carry, c_lin, False)
+    n = _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_lin, c_lin,
+                                core.current_trace())[0]
+    known_body = _known_body(body_jaxpr, b_lin, c_lin)
+    t_body = _transpose_jaxpr(body_jaxpr, b_lin + c_lin)
+    carry_avals = body_jaxpr.out_avals
+    lin_b_avals = [x.aval for x in _mask(bc, b_lin)]
+    ct_c = [_ct_or_zeros(ct, a) for ct, a, lin in zip(cts, carry_avals, c_lin) if lin]
+    known_zeros = [_zeros(a) for a, lin in zip(carry_avals, c_lin) if not lin]
+    from .elementwise import add, sub
+
+    def backward_step(j, state):
+        ct_b, ct_c = state
+        k = sub(sub(n, j), np.int64(1))
+        c_k = fori_loop(np.int64(0), k, lambda i, c: _eval(known_body, *k_bc, *c), list(k_carry))
+        d = _eval(t_body, *k_bc, *c_k, *_merge(c_lin, ct_c, known_zeros))
+        d_b, d_c = _split(d, len(lin_b_avals))
+        return [add(a, b) for a, b in zip(ct_b, d_b)], d_c
+
+    ct_b, ct_c = fori_loop(np.int64(0), n, backward_step, ([_zeros(a) for a in lin_b_avals], ct_c))
+    ct_c = [ct if is_undefined(x) else None for ct, x in zip(_merge(c_lin, ct_c, known_zeros), carry)]
+    return [None] * cond_nconsts + _merge(b_lin, ct_b, [None] * len(bc)) + ct_c
 
 
 ad.jvp_rules[while_p] = _while_jvp
+ad.transpose_rules[while_p] = _while_transpose
 partial_eval_rules[while_p] = _while_partial_eval
 
 
