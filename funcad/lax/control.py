@@ -833,3 +833,150 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
                            lambda c: (add(c[0], np.int64(1)), c[1], body_fun(c[0], c[2])),
                            (convert_element_type(_leaf(lower), np.int64), upper, init_val))
     return val
+
+
+# --------------------------------------------------------------------------------------
+# vmap: batching rules. Batched operands carry their batch axis first inside the jaxprs.
+
+
+def _batch_jaxpr(cj: ClosedJaxpr, axis_size: int, in_batched, force_out):
+    """``cj`` with the inputs marked ``in_batched`` carrying a leading batch axis.
+
+    Returns the batched jaxpr and which outputs are batched (at axis 0); ``force_out``
+    (bool or one per output) batches an output even if it does not vary.
+    """
+    from .. import batching
+
+    in_avals = [ShapedArray((axis_size,) + a.shape, a.dtype) if b else a
+                for a, b in zip(cj.in_avals, in_batched)]
+    box = []
+
+    def f(*args):
+        with core.new_trace(batching.BatchTrace, axis_size) as trace:
+            ins = [batching.BatchTracer(trace, x, 0) if b else x for x, b in zip(args, in_batched)]
+            outs = _eval(cj, *ins)
+            pairs = [(o.val, o.bdim) if type(o) is batching.BatchTracer and o._trace is trace
+                     else (o, None) for o in outs]
+        force = force_out if isinstance(force_out, (list, tuple)) else [force_out] * len(pairs)
+        out_b = [d is not None or bool(fo) for (_, d), fo in zip(pairs, force)]
+        box.append(out_b)
+        return [batching.matchaxis(_leaf(v), d, 0, axis_size) if b else _leaf(v)
+                for (v, d), b in zip(pairs, out_b)]
+
+    return _trace(f, in_avals), box[0]
+
+
+def _to_front(vals, dims):
+    from ..batching import moveaxis
+
+    return [v if d is None else moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+
+
+def _batched_pred_like(pred, x):
+    """The per-example predicate (shape (B,)) broadcast against the batched ``x``."""
+    from .shapes import broadcast_to, reshape
+
+    shape = get_aval(x).shape
+    return broadcast_to(reshape(pred, shape[:1] + (1,) * (len(shape) - 1)), shape)
+
+
+def _cond_batch(axis_size, vals, dims, *, branches):
+    from .elementwise import eq, max as _max, min as _min, select
+
+    index, *ops = _to_front(vals, dims)
+    op_b = [d is not None for d in dims[1:]]
+    if dims[0] is None:
+        out_b = [False] * len(branches[0].out_avals)
+        for b in branches:
+            out_b = [a or c for a, c in zip(out_b, _batch_jaxpr(b, axis_size, op_b, False)[1])]
+        batched = tuple(_batch_jaxpr(b, axis_size, op_b, out_b)[0] for b in branches)
+        outs = bind(cond_p, index, *ops, branches=batched)
+        return outs, [0 if b else None for b in out_b]
+    # A batched index: every branch runs on the whole batch; each example selects its own.
+    index = _min(_max(index, np.int64(0)), np.int64(len(branches) - 1))
+    results = [_eval(_batch_jaxpr(b, axis_size, op_b, True)[0], *ops) for b in branches]
+    outs = results[0]
+    for i, res in enumerate(results[1:], 1):
+        pick = eq(index, np.int64(i))
+        outs = [select(_batched_pred_like(pick, r), r, o) for r, o in zip(res, outs)]
+    return outs, [0] * len(outs)
+
+
+def _scan_batch(axis_size, vals, dims, *, jaxpr, num_consts, num_carry, length, reverse):
+    from ..batching import matchaxis, moveaxis
+
+    consts, carry, xs = _split(vals, num_consts, num_carry)
+    c_d, carry_d, x_d = _split(dims, num_consts, num_carry)
+    c_b, x_b = [d is not None for d in c_d], [d is not None for d in x_d]
+    carry_b = [d is not None for d in carry_d]
+    ny = len(jaxpr.jaxpr.outvars) - num_carry
+    while True:
+        out_b = _batch_jaxpr(jaxpr, axis_size, c_b + carry_b + x_b, carry_b + [False] * ny)[1]
+        new = [a or b for a, b in zip(carry_b, out_b[:num_carry])]
+        if new == carry_b:
+            break
+        carry_b = new
+    body, out_b = _batch_jaxpr(jaxpr, axis_size, c_b + carry_b + x_b, carry_b + [False] * ny)
+    consts = _to_front(consts, c_d)
+    carry = [matchaxis(c, d, 0, axis_size) if b else c for c, d, b in zip(carry, carry_d, carry_b)]
+    xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, x_d)]
+    outs = bind(scan_p, *consts, *carry, *xs, jaxpr=body, num_consts=num_consts,
+                num_carry=num_carry, length=length, reverse=reverse)
+    return outs, [0 if b else None for b in carry_b] + [1 if b else None for b in out_b[num_carry:]]
+
+
+def _while_batch(axis_size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    from ..batching import matchaxis
+
+    cc, bc, carry = _split(_to_front(vals, dims), cond_nconsts, body_nconsts)
+    cc_d, bc_d, carry_d = _split(dims, cond_nconsts, body_nconsts)
+    cc_b, bc_b = [d is not None for d in cc_d], [d is not None for d in bc_d]
+    carry_b = [d is not None for d in carry_d]
+    while True:
+        out_b = _batch_jaxpr(body_jaxpr, axis_size, bc_b + carry_b, carry_b)[1]
+        pred_b = _batch_jaxpr(cond_jaxpr, axis_size, cc_b + carry_b, False)[1][0]
+        new = [a or b or pred_b for a, b in zip(carry_b, out_b)]
+        if new == carry_b:
+            break
+        carry_b = new
+    body, _ = _batch_jaxpr(body_jaxpr, axis_size, bc_b + carry_b, carry_b)
+    cond_b, _ = _batch_jaxpr(cond_jaxpr, axis_size, cc_b + carry_b, False)
+    carry = [matchaxis(c, d, 0, axis_size) if b and d is None else c
+             for c, d, b in zip(carry, carry_d, carry_b)]
+    out_dims = [0 if b else None for b in carry_b]
+    if not pred_b:
+        outs = bind(while_p, *cc, *bc, *carry, cond_jaxpr=cond_b, body_jaxpr=body,
+                    cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
+        return outs, out_dims
+    # Each example has its own trip count: loop while any is active; freeze finished ones.
+    from .elementwise import convert_element_type, gt, select
+    from .reductions import reduce_max
+
+    def any_active(*a):
+        pred = _eval(cond_b, *a)[0]
+        return [gt(reduce_max(convert_element_type(pred, np.int64), (0,)), np.int64(0))]
+
+    def frozen_body(*a):
+        c_consts, b_consts, c = _split(a, cond_nconsts, body_nconsts)
+        pred = _eval(cond_b, *c_consts, *c)[0]
+        new = _eval(body, *b_consts, *c)
+        return [select(_batched_pred_like(pred, n), n, old) for n, old in zip(new, c)]
+
+    c_avals = [_aval(x) for x in cc]
+    all_avals = c_avals + [_aval(x) for x in bc] + [_aval(x) for x in carry]
+    outs = bind(while_p, *cc, *cc, *bc, *carry,
+                cond_jaxpr=_trace(any_active, c_avals + all_avals[len(cc) + len(bc):]),
+                body_jaxpr=_trace(frozen_body, all_avals), cond_nconsts=cond_nconsts,
+                body_nconsts=cond_nconsts + body_nconsts)
+    return outs, out_dims
+
+
+def _register_batching_rules():
+    from .. import batching
+
+    batching.primitive_batchers[cond_p] = _cond_batch
+    batching.primitive_batchers[scan_p] = _scan_batch
+    batching.primitive_batchers[while_p] = _while_batch
+
+
+_register_batching_rules()
