@@ -92,9 +92,10 @@ def _require_float(leaves, paths, transform: str):
         dt = get_aval(x).dtype
         if dt.kind != "f":
             raise DTypeError(
-                f"{transform} requires real floating-point inputs, but {p} has dtype {dt}. "
-                f"Differentiate with respect to a float array (e.g. {p}.astype(float)), or move "
-                "the integer argument out of argnums."
+                f"{transform} requires real floating-point inputs, but {p} has dtype {dt} "
+                f"(shape {get_aval(x).shape}). Differentiate with respect to a float array (e.g. "
+                f"{p}.astype(float), or 3.0 rather than 3 for a Python number), or move the "
+                "integer argument out of argnums."
             )
 
 
@@ -276,12 +277,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         _, _, paths = _flatten_args(dyn, [names[i] for i in nums])
         _require_float([_as_leaf(x, p) for x, p in zip(tree_flatten(tuple(dyn))[0], paths)], paths, "grad")
 
-        def partial(*dyn_args):
-            full = list(args)
-            for i, a in zip(nums, dyn_args):
-                full[i] = a
-            return fun(*full, **kwargs)
-
+        partial = _partial_fun(fun, args, kwargs, nums)
         res = vjp(partial, *dyn, has_aux=has_aux)
         value, vjp_fn = res[0], res[1]
         v_leaves = tree_flatten(value)[0]
@@ -332,12 +328,7 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
     def egrad_f(*args, **kwargs):
         nums = _normalize_argnums(argnums, len(args), "elementwise_grad")
 
-        def partial(*dyn_args):
-            full = list(args)
-            for i, a in zip(nums, dyn_args):
-                full[i] = a
-            return fun(*full, **kwargs)
-
+        partial = _partial_fun(fun, args, kwargs, nums)
         out, vjp_fn = vjp(partial, *[args[i] for i in nums])
         g = vjp_fn(tree_map(lambda o: np.ones(get_aval(o).shape, get_aval(o).dtype), out))
         return g[0] if isinstance(argnums, int) else g
@@ -370,6 +361,7 @@ def _partial_fun(fun, args, kwargs, nums):
             full[i] = a
         return fun(*full, **kwargs)
 
+    partial.__name__ = _fun_name(fun)  # error messages name the user's function
     return partial
 
 

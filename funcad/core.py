@@ -311,6 +311,8 @@ class Tracer:
 
     # Concrete values: available under eager jvp/grad, an error under jit/make_jaxpr.
     def _concrete(self, why):
+        if not self._trace.alive:
+            raise escaped_tracer_error(self)
         return self._trace.concrete_value(self, why)
 
     def __bool__(self):

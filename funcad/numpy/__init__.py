@@ -57,7 +57,7 @@ array = asarray
 
 
 def _contains_tracer(a) -> bool:
-    return any(isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _contains_tracer(x)) for x in a)
+    return builtins.any(isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _contains_tracer(x)) for x in a)
 
 
 def _arr(x):
@@ -417,7 +417,7 @@ def tensordot(a, b, axes=2):
         ax_b = [ax_b] if isinstance(ax_b, int | _np.integer) else list(ax_b)
     ax_a = [x % len(sa) for x in ax_a]
     ax_b = [x % len(sb) for x in ax_b]
-    if len(ax_a) != len(ax_b) or any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
+    if len(ax_a) != len(ax_b) or builtins.any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
         raise ShapeError(f"tensordot: shape-mismatch for sum: axes {ax_a} of shape {sa} and "
                          f"axes {ax_b} of shape {sb}.")
     free_a = [i for i in range(len(sa)) if i not in ax_a]
@@ -688,7 +688,7 @@ def _getitem(x, idx):
     template, arrays = [], []
     for t in idx:
         if t is None or t is Ellipsis or isinstance(t, slice):
-            if isinstance(t, slice) and any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step)):
+            if isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step)):
                 t = slice(*(operator.index(v) if v is not None else None for v in (t.start, t.stop, t.step)))
             template.append(t)
         elif isinstance(t, int | _np.integer) and not isinstance(t, bool):
@@ -770,13 +770,28 @@ def _ufunc_dispatch(ufunc, method, inputs, kwargs):
 
 
 def _function_dispatch(func, args, kwargs):
-    fn = globals().get(func.__name__)
+    # numpy.linalg.solve -> funcad.numpy.linalg.solve: look the function up by its module path.
+    module = getattr(func, "__module__", None) or "numpy"
+    sub = [] if module == "numpy" or module.startswith("numpy._") else module.split(".")[1:]
+    namespace, full_name = _np_namespace(sub), ".".join(["numpy", *sub, func.__name__])
+    fn = getattr(namespace, func.__name__, None) if namespace is not None else None
     if fn is None or not callable(fn) or func.__name__.startswith("_"):
         raise UnsupportedFunctionError(
-            f"numpy.{func.__name__} was called on a traced value, and funcad.numpy does not support "
-            "it. Use funcad.numpy's functions inside transformed functions (see "
-            "funcad.numpy.__all__ for what is supported).")
+            f"{full_name} was called on a traced value (inside grad, jvp, vmap, jit...), and "
+            f"funcad does not support it{' yet' if sub else ''}: NumPy cannot compute its "
+            "derivative. Use funcad.numpy's functions inside transformed functions (see "
+            "funcad.numpy.__all__ for what is supported), or compose it from supported ones.")
     return fn(*args, **kwargs)
+
+
+def _np_namespace(sub):
+    """The funcad.numpy (sub)module that mirrors ``numpy.<sub>``, or None."""
+    import importlib
+
+    try:
+        return importlib.import_module(".".join([__name__, *sub]))
+    except ImportError:
+        return None
 
 
 core._numpy_dispatch.ufunc = _ufunc_dispatch
