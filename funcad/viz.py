@@ -117,6 +117,7 @@ def graph(
     title: str | None = None,
     types: bool = True,
     rankdir: str = "TB",
+    simplify: bool = False,
 ) -> Graph:
     """The computation graph of a jaxpr, or of ``fun`` traced on ``args``.
 
@@ -125,7 +126,9 @@ def graph(
     inputs take the names of its parameters, the outputs its name, and the closed-over arrays
     the names they have in its closure or module. ``params`` names (or indexes) inputs to
     mark as parameters, as W and b in the course's classifier; ``types=False`` leaves the
-    shapes off the edges; ``rankdir="LR"`` lays the graph out left to right.
+    shapes off the edges; ``rankdir="LR"`` lays the graph out left to right;
+    ``simplify=True`` draws the program after jit's simplifier (DCE, CSE, constant folding,
+    algebraic identities), as it goes to code generation.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> def loss(x, W, b):
@@ -157,6 +160,8 @@ def graph(
     else:
         raise TypeError("funcad.viz.graph: expected a function or a jaxpr, got "
                         f"{type(fun_or_jaxpr).__name__}")
+    if simplify:
+        closed = _simplified(closed)
     return Graph(to_dot(closed, arg_names=arg_names, out_names=out_names, const_names=const_names,
                         params=params, title=title, types=types, rankdir=rankdir))
 
@@ -294,6 +299,17 @@ class _DotWriter:
         return self.node("literal", _pp_literal(lit), ind)
 
 
+def _simplified(closed: ClosedJaxpr | Jaxpr) -> ClosedJaxpr:
+    try:
+        from .backend.simplify import simplify
+    except ImportError as e:
+        raise RuntimeError("funcad.viz: simplify=True needs funcad.backend.simplify (jit's "
+                           "simplifier), which is not in this build") from e
+    if isinstance(closed, Jaxpr):
+        closed = ClosedJaxpr(closed, [])
+    return ClosedJaxpr(simplify(closed.jaxpr), closed.consts, closed.in_tree, closed.out_tree)
+
+
 def _op_label(eqn) -> str:
     from .jaxpr import _pp_param
 
@@ -370,7 +386,7 @@ def _import_graphviz():
 # The command line: python -m funcad graph module:function --args "f64[3],f64[3,4]"
 
 _CLI_USAGE = """usage: python -m funcad graph MODULE:FUNCTION --args SPECS [-o OUT] [--grad] [--argnums N]
-                                [--params NAMES] [--lr]
+                                [--params NAMES] [--simplify] [--lr]
 
 Draw the computation graph (the jaxpr) of FUNCTION traced on arguments of the given types.
 
@@ -381,6 +397,7 @@ Draw the computation graph (the jaxpr) of FUNCTION traced on arguments of the gi
   --grad           draw the gradient program grad(FUNCTION) instead (w.r.t. --argnums)
   --argnums N      which argument(s) --grad differentiates, e.g. 0 or 0,1 (default 0)
   --params NAMES   comma-separated input names to mark as parameters (as W,b)
+  --simplify       draw the program after jit's simplifier (DCE, CSE, folding, identities)
   --lr             lay out left to right (default: top to bottom)
 """
 
@@ -402,7 +419,7 @@ def cli(argv: Sequence[str]) -> int:
         print(_CLI_USAGE)
         return 0 if argv else 2
     target, opts = argv[0], {"--args": "", "-o": None, "--argnums": "0", "--params": ""}
-    flags = {"--grad": False, "--lr": False}
+    flags = {"--grad": False, "--lr": False, "--simplify": False}
     rest = argv[1:]
     while rest:
         a = rest.pop(0)
@@ -432,7 +449,7 @@ def cli(argv: Sequence[str]) -> int:
         out_names = [f"d/d{names[i]}" for i in nums]
     params = [p for p in opts["--params"].split(",") if p]
     g = graph(fun, *args, params=params, title=title, out_names=out_names,
-              rankdir="LR" if flags["--lr"] else "TB")
+              rankdir="LR" if flags["--lr"] else "TB", simplify=flags["--simplify"])
     out = opts["-o"]
     if out is None:
         sys.stdout.write(g.source)
