@@ -9,4 +9,9 @@ from .elementwise import ELEMENTWISE, abs, max, min, pow, round  # noqa: F401
 from .linalg import einsum, matmul  # noqa: F401
 from .reductions import reduce_max, reduce_min, reduce_prod, reduce_sum  # noqa: F401
 from .shapes import broadcast_to, concatenate, full, index, reshape, transpose  # noqa: F401
+from .cumulative import cumprod, cumsum, linear_recurrence  # noqa: F401
+from .sorting import argmax, argmin, argsort, sort, take_along_axis  # noqa: F401
+from .special import digamma, erf, erfc, fmod, gammaln, log_ndtr, mod, polygamma  # noqa: F401
+from .scatter import index_set  # noqa: F401
+from . import decompositions  # noqa: F401
 from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401,E402
