@@ -206,7 +206,8 @@ logistic_p, logistic = _unary("logistic", sc.expit)
 logaddexp_p, logaddexp = _binary("logaddexp", np.logaddexp)
 hypot_p, hypot = _binary("hypot", np.hypot)
 
-defjvp(logistic_p, lambda g, ans, x: mul(g, mul(ans, sub(1.0, ans))))
+# s' = s (1 - s), written s(x) s(-x): 1 - s cancels catastrophically for large x.
+defjvp(logistic_p, lambda g, ans, x: mul(g, mul(ans, logistic(neg(x)))))
 defjvp(logaddexp_p,
        lambda g, ans, x, y: mul(g, exp(sub(x, ans))),
        lambda g, ans, x, y: mul(g, exp(sub(y, ans))))
