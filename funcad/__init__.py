@@ -25,6 +25,7 @@ from .api import (  # noqa: F401
     vjp,
 )
 from .lax.elementwise import stop_gradient  # noqa: F401
+from .jit import jit  # noqa: F401,E402  (Numba loads on the first compile)
 from .batching import vmap  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
 from .custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402

@@ -1,0 +1,289 @@
+"""Code generation: ONE Python source for the whole program, compiled with ``numba.njit``.
+
+The program is ``program(args, S)``: ``args`` is a tuple of every input array (one argument
+however many inputs: Numba's typing grows badly past ~30 arguments), ``S`` an int64 array
+of the sizes the program uses. Sizes are never written into the source: a loop reads
+``S[k]``, so a new batch size produces the same source and reuses the compiled code (only
+sizes equal to 1 are written, as they are part of the broadcast pattern). Kernels (fusion.py)
+become loop nests with the elementwise expressions inlined as scalar locals; reductions
+accumulate in locals when they reduce trailing axes. Each equation is shown as a comment.
+
+Kernels over at least :data:`PARALLEL_MIN_SIZE` elements run their outer loop with
+``numba.prange`` (the program is then compiled with ``parallel=True``); smaller ones stay
+serial, as a parallel launch costs more than it saves on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import short_dtype
+from ..jaxpr import Jaxpr, Literal, Var
+from . import lowering
+from .fusion import REDUCTIONS, Kernel, fuse
+
+PARALLEL_MIN_SIZE = 1 << 17
+
+
+class Program:
+    """A generated program: its ``source``, the sizes ``S`` and whether it runs in parallel."""
+
+    def __init__(self, source: str, sizes, parallel: bool, n_in: int):
+        self.source = source
+        self.S = np.asarray(sizes, dtype=np.int64)
+        self.parallel = parallel
+        self.n_in = n_in
+
+
+class Gen:
+    """The code generator's state: names, sizes, lines. Lowering rules write through it."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.indent = 1
+        self.sizes: list[int] = []
+        self.names: dict[Var, str] = {}
+        self.counts: dict[str, int] = {}
+        self.may_alias_input: set[Var] = set()
+        self.parallel = False
+
+    # -- helpers used by the lowering rules ---------------------------------------------
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+    def fresh(self, prefix: str) -> str:
+        n = self.counts.get(prefix, 0)
+        self.counts[prefix] = n + 1
+        return f"{prefix}{n}"
+
+    def name(self, v: Var) -> str:
+        nm = self.names.get(v)
+        if nm is None:
+            nm = self.names[v] = self.fresh("v")
+        return nm
+
+    def dim(self, n: int) -> str:
+        """A size as source: ``1`` literally (a broadcast pattern), any other read from S."""
+        if n == 1:
+            return "1"
+        self.sizes.append(int(n))
+        return f"S[{len(self.sizes) - 1}]"
+
+    def dims(self, shape) -> str:
+        ds = [self.dim(n) for n in shape]
+        return "(" + ", ".join(ds) + ("," if len(ds) == 1 else "") + ")"
+
+    def arr(self, a, dtype=None) -> str:
+        """An operand as an array expression (cast to ``dtype`` if given and different)."""
+        if type(a) is Literal:
+            dt = np.dtype(dtype or a.aval.dtype)
+            return f"np.asarray({lowering.literal(a.val, dt)})"
+        nm = self.name(a)
+        if dtype is not None and np.dtype(dtype) != a.aval.dtype:
+            return f"{nm}.astype(np.{np.dtype(dtype).name})"
+        return nm
+
+    def alias(self, out: Var, x) -> None:
+        if type(x) is Var and x in self.may_alias_input:
+            self.may_alias_input.add(out)
+
+    # -- comments -------------------------------------------------------------------------
+
+    def comment(self, eqn) -> None:
+        def atom(a):
+            return lowering.literal(a.val, a.aval.dtype) if type(a) is Literal else self.name(a)
+
+        params = {k: v for k, v in eqn.params.items() if not isinstance(v, Jaxpr)}
+        p = "[" + " ".join(f"{k}={_short(v)}" for k, v in params.items()) + "]" if params else ""
+        outs = " ".join(f"{self.name(v)}:{v.aval.str_short()}" for v in eqn.outputs)
+        self.emit(f"# {outs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip())
+
+
+def _short(v) -> str:
+    if isinstance(v, np.dtype | type):
+        return short_dtype(v)
+    r = repr(v)
+    return r if len(r) < 60 else r[:57] + "..."
+
+
+# --------------------------------------------------------------------------------------
+# Kernels
+
+
+def _index(shape, rank: int, lv) -> str:
+    off = rank - len(shape)
+    parts = ["0" if n == 1 else lv[off + j] for j, n in enumerate(shape)]
+    return "[" + ", ".join(parts) + "]" if parts else "[()]"
+
+
+_INIT = {"sum": 0, "prod": 1}
+
+
+def _reduction_init(kind, dtype) -> str:
+    dtype = np.dtype(dtype)
+    if kind in _INIT:
+        return lowering.literal(_INIT[kind], dtype)
+    if dtype.kind == "f":
+        return "-np.inf" if kind == "max" else "np.inf"
+    if dtype.kind == "b":
+        return "False" if kind == "max" else "True"
+    info = np.iinfo(dtype)
+    return lowering.literal(info.min if kind == "max" else info.max, dtype)
+
+
+def _update(kind, acc, v) -> str:
+    if kind == "sum":
+        return f"{acc} += {v}"
+    if kind == "prod":
+        return f"{acc} *= {v}"
+    cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy
+    return f"{acc} = {v} if ({v} {cmp} {acc} or {v} != {v}) else {acc}"
+
+
+def emit_kernel(g: Gen, k: Kernel) -> None:
+    L, r = k.shape, len(k.shape)
+    for e in k.eqns:
+        g.comment(e)
+    lv = [g.fresh("i") for _ in range(r)]
+    sizes = [g.dim(n) for n in L]
+    pre: list[list[str]] = [[] for _ in range(r + 1)]
+    post: list[list[str]] = [[] for _ in range(r + 1)]
+    body: list[str] = []
+    loads: dict[Var, str] = {}
+    local: dict[Var, str] = {}
+    total = int(np.prod(L, dtype=np.int64))
+    parallel_ok = r > 0 and total >= PARALLEL_MIN_SIZE
+
+    def operand(a, dtype) -> str:
+        if type(a) is Literal:
+            return lowering.literal(a.val, dtype)
+        if a in local:
+            expr = local[a]
+        else:
+            expr = loads.get(a)
+            if expr is None:
+                expr = loads[a] = g.fresh("x")
+                body.append(f"{expr} = {g.name(a)}{_index(a.aval.shape, r, lv)}")
+        return lowering.cast(expr, a.aval.dtype, dtype)
+
+    for v in sorted(k.materialized, key=lambda v: k.eqns.index(_producer(k, v))):
+        g.emit(f"{g.name(v)} = np.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
+    for eqn in k.eqns:
+        out = eqn.outputs[0]
+        dt = out.aval.dtype
+        kind = REDUCTIONS.get(eqn.prim)
+        if kind is None:
+            args = [operand(a, d) for a, d in zip(eqn.inputs, lowering.compute_dtypes(eqn))]
+            expr = lowering.SCALAR[eqn.prim](args, eqn)
+            s = local[out] = g.fresh("s")
+            body.append(f"{s} = {_result(expr, eqn)}")
+            if out in k.materialized:
+                body.append(f"{g.name(out)}{_index(L, r, lv)} = {s}")
+            continue
+        v = operand(eqn.inputs[0], dt)
+        axes = eqn.params["axes"]
+        kept = [j for j in range(r) if j not in axes]
+        o = g.name(out)
+        depth = min(axes) if axes else r
+        kept_idx = "[" + ", ".join(lv[j] for j in kept) + "]" if kept else "[()]"
+        if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
+            acc = g.fresh("acc")
+            g.emit(f"{o} = np.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+            pre[depth].append(f"{acc} = {_reduction_init(kind, dt)}")
+            body.append(_update(kind, acc, v))
+            post[depth].append(f"{o}{kept_idx} = {acc}")
+            if depth == 0 and kind in ("max", "min"):
+                parallel_ok = False
+        else:
+            g.emit(f"{o} = np.full({g.dims(out.aval.shape)}, {_reduction_init(kind, dt)}, np.{dt.name})")
+            body.append(_update(kind, f"{o}{kept_idx}", v))
+            if 0 in axes:
+                parallel_ok = False
+    if parallel_ok:
+        g.parallel = True
+    for d in range(r):
+        for line in pre[d]:
+            g.emit(line)
+        rng = "numba.prange" if (d == 0 and parallel_ok) else "range"
+        g.emit(f"for {lv[d]} in {rng}({sizes[d]}):")
+        g.indent += 1
+    for line in pre[r] + body + post[r]:
+        g.emit(line)
+    for d in reversed(range(r)):
+        g.indent -= 1
+        for line in post[d]:
+            g.emit(line)
+
+
+def _producer(k: Kernel, v: Var):
+    for e in k.eqns:
+        if v in e.outputs:
+            return e
+    raise KeyError(v)
+
+
+def _result(expr: str, eqn) -> str:
+    """Wrap ``expr`` in a conversion to the output dtype unless Numba's scalar rules give it
+    already (float64 operands to a float64 result; comparisons and logic give bools)."""
+    out = eqn.outputs[0].aval.dtype
+    if out.kind == "b" or not eqn.inputs:
+        return expr
+    if out == np.float64 and all(np.dtype(d) == out for d in lowering.compute_dtypes(eqn)):
+        return expr
+    return f"np.{out.name}({expr})"
+
+
+# --------------------------------------------------------------------------------------
+# The program
+
+
+def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
+    """Generate the source of ``jaxpr`` (already simplified).
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
+    >>> print(generate(j).source)  # doctest: +ELLIPSIS
+    # funcad program...
+    """
+    g = Gen()
+    n_in = len(jaxpr.constvars) + len(jaxpr.invars)
+    ins = jaxpr.constvars + jaxpr.invars
+    g.may_alias_input.update(ins)
+    names = [g.name(v) for v in ins]
+    if names:
+        g.emit(f"{', '.join(names)}{',' if len(names) == 1 else ''} = args")
+    for item in fuse(jaxpr):
+        if isinstance(item, Kernel):
+            emit_kernel(g, item)
+        else:
+            eqn = item.eqn
+            g.comment(eqn)
+            rule = lowering.LOWERINGS.get(eqn.prim, lowering.lower_via_numpy)
+            rule(g, eqn)
+    outs, seen = [], set()
+    for a in jaxpr.outvars:
+        if type(a) is Literal:
+            o = g.fresh("out")
+            g.emit(f"{o} = np.empty((), np.{a.aval.dtype.name})")
+            g.emit(f"{o}[()] = {lowering.literal(a.val, a.aval.dtype)}")
+            outs.append(o)
+        elif a in g.may_alias_input or a in seen:
+            outs.append(f"{g.name(a)}.copy()")
+        else:
+            outs.append(g.name(a))
+            seen.add(a)
+    g.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    flags = "cache=True, error_model='numpy', nogil=True" + (", parallel=True" if g.parallel else "")
+    header = [
+        f"# funcad program {name}: generated by funcad.backend.codegen; do not edit.",
+        "import numpy as np",
+        "import numba",
+        "from funcad.backend import runtime as _rt",
+        "",
+        "",
+        f"@numba.njit({flags})",
+        "def program(args, S):",
+    ]
+    source = "\n".join(header + g.lines) + "\n"
+    return Program(source, g.sizes, g.parallel, n_in)

@@ -1,0 +1,89 @@
+"""Dispatch: from a jaxpr to a callable compiled program, and the per-call fast path.
+
+:func:`executable_for` compiles a jaxpr once (memoized on the jaxpr object, which jit's
+per-signature cache keeps alive): simplify -> fuse/generate -> disk cache -> Numba. The
+returned :class:`Executable` is what a repeat call runs: it converts the flat arguments (a
+type check per leaf) and calls the Numba dispatcher with ``(args, S)``; no tracing, no tree
+walk. Programs with the same source (the same structure at another batch size) share one
+compiled dispatcher, so a new batch size costs a trace but no Numba compilation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from ..jaxpr import Jaxpr
+from . import cache, codegen
+from .simplify import simplify
+
+log = logging.getLogger("funcad.jit")
+
+_executables: dict[Jaxpr, Executable] = {}
+stats = {"programs": 0, "compile_seconds": 0.0}
+
+
+def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
+    """``(simplified jaxpr, Program)`` for ``jaxpr``: everything before Numba."""
+    simplified = simplify(jaxpr)
+    return simplified, codegen.generate(simplified, name)
+
+
+def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
+    exe = _executables.get(jaxpr)
+    if exe is None:
+        exe = _executables[jaxpr] = Executable(jaxpr, name)
+    return exe
+
+
+class Executable:
+    """A compiled program for one jaxpr; ``exe(args)`` -> list of output arrays."""
+
+    __slots__ = ("name", "S", "dtypes", "compiled", "call", "source")
+
+    def __init__(self, jaxpr: Jaxpr, name: str):
+        t0 = time.perf_counter()
+        _, program = lower_jaxpr(jaxpr, name)
+        self.name, self.S, self.source = name, program.S, program.source
+        self.dtypes = [v.aval.dtype for v in jaxpr.invars]
+        self.compiled = cache.load(program.source)
+        self.call = self._first_call
+        stats["programs"] += 1
+        stats["compile_seconds"] += time.perf_counter() - t0
+
+    def _first_call(self, args, S):
+        t0 = time.perf_counter()
+        before = _n_signatures(self.compiled.fn)
+        out = self.compiled.first_call(args, S)
+        self.call = self.compiled.fn
+        if os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0"):
+            compiled = _n_signatures(self.compiled.fn) > before
+            hits = sum(self.compiled.fn.stats.cache_hits.values())
+            how = "loaded from Numba's disk cache" if hits and compiled else (
+                "compiled by Numba" if compiled else "reusing compiled code")
+            log.warning("funcad.jit: %s: %s in %.3f s (module %s)", self.name, how,
+                        time.perf_counter() - t0, self.compiled.name)
+        return out
+
+    def __call__(self, args) -> list:
+        conv = []
+        for x, dt in zip(args, self.dtypes):
+            if type(x) is np.ndarray and x.dtype == dt:
+                if not (x.flags.c_contiguous or x.flags.f_contiguous):
+                    x = np.ascontiguousarray(x)
+            else:
+                x = np.asarray(x, dt)
+            conv.append(x)
+        return list(self.call(tuple(conv), self.S))
+
+
+def _n_signatures(fn) -> int:
+    return len(fn.signatures)
+
+
+def compile_count() -> int:
+    """How many Numba compilations (or cache loads) this process has done (for tests)."""
+    return sum(len(c.fn.signatures) for c in cache._loaded.values())

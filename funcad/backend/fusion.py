@@ -1,0 +1,129 @@
+"""Fusion: group a jaxpr's equations into loop nests (kernels) and single library calls.
+
+A :class:`Kernel` is a set of equations computed in ONE loop nest over a shape ``L``:
+elementwise primitives (including ``broadcast_to``, ``full``, ``select``, conversions) whose
+output has shape ``L``, and reductions of values of shape ``L``. Inside the loop every
+member's value is a scalar local; an operand from outside is read from its array with
+NumPy's broadcasting (a size-1 axis is read at index 0). Only values used outside the kernel
+are written to arrays (:attr:`Kernel.materialized`).
+
+Equations are grouped greedily in program order, one open kernel per loop shape. A kernel
+is closed (its position in the program fixed) as soon as something outside it needs one of
+its values, or an equation of the same shape needs one of its reductions; so every kernel
+runs after everything it reads. Everything else (matmul, reshape, indexing, ...) is a
+:class:`Single` equation, lowered on its own.
+"""
+
+from __future__ import annotations
+
+from ..jaxpr import Eqn, Jaxpr, Var
+from ..lax import elementwise as ew
+from ..lax import reductions as red
+from ..lax import shapes as sh
+
+REDUCTIONS = {red.reduce_sum_p: "sum", red.reduce_max_p: "max", red.reduce_min_p: "min",
+              red.reduce_prod_p: "prod"}
+
+
+def is_loop_eqn(eqn: Eqn) -> bool:
+    p = eqn.prim
+    return (p in _LOOP_PRIMS or p.name in ew.ELEMENTWISE) and not p.multiple_results
+
+
+_LOOP_PRIMS = {sh.broadcast_to_p, sh.full_p, ew.stop_gradient_p}
+
+
+class Kernel:
+    """Equations computed in one loop nest over ``shape``."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        self.eqns: list[Eqn] = []
+        self.local: set[Var] = set()        # values available as scalars inside the loop
+        self.reduced: set[Var] = set()      # outputs of reductions (arrays, ready after the loop)
+        self.materialized: set[Var] = set()  # values written to arrays
+
+    def __repr__(self):
+        return f"Kernel{self.shape}[{', '.join(e.prim.name for e in self.eqns)}]"
+
+
+class Single:
+    """One equation lowered on its own (a library call or a dedicated loop)."""
+
+    def __init__(self, eqn: Eqn):
+        self.eqn = eqn
+
+    def __repr__(self):
+        return f"Single[{self.eqn.prim.name}]"
+
+
+def fuse(jaxpr: Jaxpr) -> list:
+    """The program as an ordered list of :class:`Kernel` and :class:`Single` items.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x) * x))(fnp.ones(3)).jaxpr
+    >>> fuse(j)
+    [Kernel(3,)[sin, mul, reduce_sum]]
+    """
+    open_: dict[tuple, Kernel] = {}
+    owner: dict[Var, Kernel] = {}
+    items: list = []
+
+    def close(k: Kernel | None):
+        if k is not None and open_.get(k.shape) is k:
+            del open_[k.shape]
+            items.append(k)
+
+    def kernel_for(shape) -> Kernel:
+        k = open_.get(shape)
+        if k is None:
+            k = open_[shape] = Kernel(shape)
+        return k
+
+    for eqn in jaxpr.eqns:
+        if is_loop_eqn(eqn):
+            shape = eqn.outputs[0].aval.shape
+            for a in eqn.inputs:
+                k2 = owner.get(a) if type(a) is Var else None
+                if k2 is not None and (k2.shape != shape or a in k2.reduced):
+                    close(k2)
+            k = kernel_for(shape)
+            k.eqns.append(eqn)
+            k.local.add(eqn.outputs[0])
+            owner[eqn.outputs[0]] = k
+        elif eqn.prim in REDUCTIONS and type(eqn.inputs[0]) is Var:
+            x = eqn.inputs[0]
+            shape = x.aval.shape
+            k2 = owner.get(x)
+            if k2 is not None and (k2.shape != shape or x in k2.reduced):
+                close(k2)
+            k = kernel_for(shape)
+            k.eqns.append(eqn)
+            k.reduced.add(eqn.outputs[0])
+            owner[eqn.outputs[0]] = k
+        else:
+            for a in eqn.inputs:
+                if type(a) is Var:
+                    close(owner.get(a))
+            items.append(Single(eqn))
+    for k in list(open_.values()):
+        close(k)
+    _mark_materialized(jaxpr, items)
+    return items
+
+
+def _mark_materialized(jaxpr: Jaxpr, items: list) -> None:
+    """A kernel's value is written to an array if anything outside the kernel reads it."""
+    used_by: dict[Var, set] = {}
+    for item in items:
+        eqns = item.eqns if isinstance(item, Kernel) else [item.eqn]
+        for e in eqns:
+            for a in e.inputs:
+                if type(a) is Var:
+                    used_by.setdefault(a, set()).add(id(item))
+    outs = {a for a in jaxpr.outvars if type(a) is Var}
+    for item in items:
+        if isinstance(item, Kernel):
+            for v in item.local:
+                if v in outs or used_by.get(v, set()) - {id(item)}:
+                    item.materialized.add(v)

@@ -1,0 +1,340 @@
+"""The Numba lowering of each primitive: two tables keyed by primitive.
+
+* :data:`SCALAR` - elementwise primitives: ``rule(args, eqn) -> str``, a scalar expression
+  in the operands' (already cast) scalar expressions. These are inlined into the loop
+  nests of fused kernels (codegen.py).
+* :data:`LOWERINGS` - every other primitive: ``rule(g, eqn)`` emits the source lines that
+  compute the equation's outputs as arrays (``g`` is the code generator: ``g.arr(atom)``
+  names an operand array, ``g.name(var)`` an output, ``g.dims(shape)`` a shape whose sizes
+  are read at run time, ``g.emit(line)``).
+
+A primitive without a good loop form calls its NumPy implementation inside the compiled
+program (:func:`lower_via_numpy`: a ``numba.objmode`` block), which is exact but costs a
+few microseconds per call. This module imports nothing from Numba: it only writes source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from ..jaxpr import pp_jaxpr
+from ..lax import elementwise as ew
+from ..lax import linalg as la
+from ..lax import reductions as red
+from ..lax import shapes as sh
+from . import runtime
+
+# --------------------------------------------------------------------------------------
+# Scalar literals and casts
+
+
+def literal(val, dtype) -> str:
+    """A scalar of ``dtype`` as Numba source: ``np.float32(0.5)``, ``np.inf``, ``True``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return "True" if bool(val) else "False"
+    if dtype.kind == "f":
+        v = float(val)
+        s = "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
+        return f"np.{dtype.name}({s})"
+    if dtype.kind in "iu":
+        return f"np.{dtype.name}({int(val)})"
+    raise TypeError(f"funcad.jit: no scalar literal of dtype {dtype}")
+
+
+def cast(expr: str, src, dst) -> str:
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src == dst:
+        return expr
+    if dst.kind == "b":
+        return f"({expr} != 0)"
+    return f"np.{dst.name}({expr})"
+
+
+# --------------------------------------------------------------------------------------
+# Elementwise: scalar expressions
+
+
+def _call(fn):
+    return lambda a, eqn: f"np.{fn}({', '.join(a)})"
+
+
+def _op(sym):
+    return lambda a, eqn: f"({a[0]} {sym} {a[1]})"
+
+
+def _integer_pow(a, eqn):
+    y, x = eqn.params["y"], a[0]
+    dt = eqn.outputs[0].aval.dtype
+    if y == 0:
+        return literal(1, dt)
+    n = abs(y)
+    body = "(" + " * ".join([x] * n) + ")" if n <= 4 else f"np.power({x}, {literal(n, dt)})"
+    return body if y > 0 else f"({literal(1, dt)} / {body})"
+
+
+def _logistic(a, eqn):
+    one = literal(1, eqn.outputs[0].aval.dtype)
+    return f"({one} / ({one} + np.exp(-{a[0]})))"
+
+
+def _logical(sym):
+    def rule(a, eqn):
+        x, y = (f"({v} != 0)" if e.aval.dtype.kind != "b" else v for v, e in zip(a, eqn.inputs))
+        return f"({x} {sym} {y})"
+
+    return rule
+
+
+def _not(a, eqn):
+    return f"({a[0]} == 0)" if eqn.inputs[0].aval.dtype.kind != "b" else f"(not {a[0]})"
+
+
+SCALAR: dict = {
+    ew.neg_p: lambda a, eqn: f"(-{a[0]})",
+    ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
+    ew.pow_p: _call("power"), ew.integer_pow_p: _integer_pow,
+    ew.logistic_p: _logistic,
+    ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
+    ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _op("<"), ew.le_p: _op("<="),
+    ew.gt_p: _op(">"), ew.ge_p: _op(">="),
+    ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
+    ew.round_p: _call("rint"),
+    ew.max_p: _call("maximum"), ew.min_p: _call("minimum"),
+    ew.convert_element_type_p: lambda a, eqn: cast(a[0], eqn.inputs[0].aval.dtype, eqn.params["new_dtype"]),
+    ew.stop_gradient_p: lambda a, eqn: a[0],
+    sh.broadcast_to_p: lambda a, eqn: a[0],  # the operand is read with broadcasting
+    sh.full_p: lambda a, eqn: literal(eqn.params["fill_value"], eqn.params["dtype"]),
+}
+for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
+              "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "sign", "floor",
+              "ceil", "isnan", "isinf", "isfinite"):
+    SCALAR[ew.ELEMENTWISE[_name]] = _call(_name)
+
+
+def compute_dtypes(eqn) -> list:
+    """The dtype each operand is cast to before the scalar expression is applied."""
+    from ..core import result_dtype
+
+    p, avals = eqn.prim, [a.aval for a in eqn.inputs]
+    if p is ew.select_p:
+        dt = eqn.outputs[0].aval.dtype
+        return [np.dtype(bool), dt, dt]
+    if p in (ew.convert_element_type_p, sh.broadcast_to_p, ew.stop_gradient_p, ew.integer_pow_p,
+             ew.not_p, ew.and_p, ew.or_p, ew.xor_p) or not avals:
+        return [a.dtype for a in avals]
+    dt = result_dtype(*avals)
+    return [dt] * len(avals)
+
+
+# --------------------------------------------------------------------------------------
+# Whole-array lowerings
+
+
+def _matmul(g, eqn):
+    x, y = eqn.inputs
+    out = eqn.outputs[0]
+    dt = out.aval.dtype
+    if dt.kind != "f" or out.aval.size == 0 or x.aval.shape[-1] == 0:
+        return _einsum_loops(g, eqn, _matmul_spec(x.aval.ndim, y.aval.ndim, out.aval.ndim))
+    a, b = g.arr(x, dt), g.arr(y, dt)
+    o = g.name(out)
+    if x.aval.ndim == 2 and y.aval.ndim == 2:
+        g.emit(f"{o} = np.dot({a}, {b})")
+        return
+    # Batched: a loop over the (broadcast) batch axes, one BLAS call per matrix.
+    batch = out.aval.shape[:-2]
+    nb = len(batch)
+    g.emit(f"{o} = np.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+    idx = [f"b{k}" for k in range(nb)]
+    for k in range(nb):
+        g.emit(f"for b{k} in range({g.dim(batch[k])}):")
+        g.indent += 1
+
+    def sub(v, name):
+        off = nb - (v.aval.ndim - 2)
+        parts = ["0" if n == 1 else idx[off + j] for j, n in enumerate(v.aval.shape[:-2])]
+        return f"np.ascontiguousarray({name}[{', '.join(parts)}])" if parts else name
+
+    g.emit(f"{o}[{', '.join(idx)}] = np.dot({sub(x, a)}, {sub(y, b)})")
+    g.indent -= nb
+
+
+def _matmul_spec(nx, ny, no):
+    letters = "abcdefgh"
+    bo = letters[: no - 2]
+    bx, by = bo[len(bo) - (nx - 2):], bo[len(bo) - (ny - 2):]
+    return f"{bx}ij,{by}jk->{bo}ik"
+
+
+def _einsum(g, eqn):
+    _einsum_loops(g, eqn, eqn.params["spec"])
+
+
+def _einsum_loops(g, eqn, spec):
+    """An explicit loop nest over every index letter: out[...] += prod(operands[...])."""
+    ins, out_sub = spec.split("->")
+    subs = ins.split(",")
+    out = eqn.outputs[0]
+    dt = out.aval.dtype
+    sizes = {}
+    for s, a in zip(subs, eqn.inputs):
+        for c, n in zip(s, a.aval.shape):
+            sizes.setdefault(c, (a, s.index(c), n))
+    names = [g.arr(a) for a in eqn.inputs]
+    o = g.name(out)
+    g.emit(f"{o} = np.zeros({g.dims(out.aval.shape)}, np.{dt.name})")
+    letters = list(dict.fromkeys(out_sub + "".join(subs)))
+    for c in letters:
+        a, axis, n = sizes[c]
+        g.emit(f"for i_{c} in range({g.dim(n)}):")
+        g.indent += 1
+
+    def at(name, s, a):
+        parts = ["0" if n == 1 else f"i_{c}" for c, n in zip(s, a.aval.shape)]
+        return f"{name}[{', '.join(parts)}]" if parts else f"{name}[()]"
+
+    prod = " * ".join(cast(at(n, s, a), a.aval.dtype, dt) for n, s, a in zip(names, subs, eqn.inputs))
+    g.emit(f"{at(o, out_sub, out)} += {prod or literal(1, dt)}")
+    g.indent -= len(letters)
+
+
+def _reshape(g, eqn):
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    g.emit(f"{g.name(out)} = np.ascontiguousarray({g.arr(x)}).reshape({g.dims(out.aval.shape)})")
+    g.alias(out, x)
+
+
+def _transpose(g, eqn):
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    perm = eqn.params["permutation"]
+    g.emit(f"{g.name(out)} = {g.arr(x)}.transpose({tuple(perm)!r})")
+    g.alias(out, x)
+
+
+def _concatenate(g, eqn):
+    out = eqn.outputs[0]
+    dt = out.aval.dtype
+    parts = [g.arr(a, dt) for a in eqn.inputs if a.aval.size or True]
+    g.emit(f"{g.name(out)} = np.concatenate(({', '.join(parts)},), axis={eqn.params['axis']})")
+
+
+def _index(g, eqn):
+    template = eqn.params["template"]
+    if not sh._is_basic(template):
+        return lower_via_numpy(g, eqn)
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    consumed = sum(1 for t in template if t is not None and t is not Ellipsis)
+    parts = []
+    for t in template:
+        if t is None:
+            parts.append("None")
+        elif t is Ellipsis:
+            parts.extend([":"] * (x.aval.ndim - consumed))
+        elif t[0] == "slice":
+            parts.append(":".join("" if v is None else str(int(v)) for v in t[1:4]))
+        else:
+            parts.append(str(int(t[1])))
+    if Ellipsis not in template:
+        parts.extend([":"] * (x.aval.ndim - consumed))
+    expr = f"{g.arr(x)}[{', '.join(parts)}]" if parts else f"{g.arr(x)}[()]"
+    o = g.name(out)
+    if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
+        g.emit(f"{o} = np.empty((), np.{out.aval.dtype.name})")
+        g.emit(f"{o}[()] = {expr}")
+    else:
+        g.emit(f"{o} = {expr}")
+        g.alias(out, x)
+
+
+def _solve(g, eqn):
+    a, b = eqn.inputs
+    out = eqn.outputs[0]
+    if a.aval.ndim != 2 or b.aval.ndim != 2 or out.aval.dtype.kind != "f":
+        return lower_via_numpy(g, eqn)
+    dt = out.aval.dtype
+    g.emit(f"{g.name(out)} = np.linalg.solve(np.ascontiguousarray({g.arr(a, dt)}), "
+           f"np.ascontiguousarray({g.arr(b, dt)}))")
+
+
+def _full(g, eqn):
+    out = eqn.outputs[0]
+    g.emit(f"{g.name(out)} = np.full({g.dims(out.aval.shape)}, "
+           f"{literal(eqn.params['fill_value'], out.aval.dtype)})")
+
+
+def _reduction(kind):
+    def rule(g, eqn):
+        # Normally fused into a kernel by fusion.py; this is the stand-alone form.
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        fn = {"sum": "np.sum", "prod": "np.prod", "max": "np.max", "min": "np.min"}[kind]
+        if out.aval.ndim == 0 and not eqn.params["axes"] == ():
+            g.emit(f"{g.name(out)} = np.empty((), np.{out.aval.dtype.name})")
+            g.emit(f"{g.name(out)}[()] = {fn}({g.arr(x)})")
+        else:
+            lower_via_numpy(g, eqn)
+
+    return rule
+
+
+def lower_via_numpy(g, eqn):
+    """Call the primitive's NumPy implementation from the compiled program (numba.objmode)."""
+    key = register_call(eqn.prim, eqn.params, [v.aval.dtype for v in eqn.outputs])
+    tmps = [g.fresh("t") for _ in eqn.outputs]
+    types = ", ".join(f"{t}='{_numba_type(v.aval.dtype)}[::1]'" for t, v in zip(tmps, eqn.outputs))
+    args = ", ".join(g.arr(a) for a in eqn.inputs)
+    g.emit(f"with numba.objmode({types}):")
+    lhs = ", ".join(tmps) + ("," if len(tmps) == 1 else "")
+    g.emit(f"    {lhs} = _rt.call({key!r}, {args})")
+    for t, v in zip(tmps, eqn.outputs):
+        g.emit(f"{g.name(v)} = {t}.reshape({g.dims(v.aval.shape)})")
+
+
+def _numba_type(dtype) -> str:
+    dtype = np.dtype(dtype)
+    return "bool_" if dtype.kind == "b" else dtype.name
+
+
+def register_call(prim, params, dtypes) -> str:
+    """A stable name for ``prim`` with ``params`` (the same in every process)."""
+    text = prim.name + ":" + repr(sorted((k, _param_text(v)) for k, v in params.items()))
+    text += repr([np.dtype(d).str for d in dtypes])
+    key = f"{prim.name}:{hashlib.sha1(text.encode()).hexdigest()[:16]}"
+    runtime.CALLS[key] = (prim, params, [np.dtype(d) for d in dtypes])
+    return key
+
+
+def _param_text(v):
+    from ..jaxpr import ClosedJaxpr, Jaxpr
+
+    if isinstance(v, Jaxpr):
+        return pp_jaxpr(v)
+    if isinstance(v, ClosedJaxpr):
+        return pp_jaxpr(v.jaxpr) + repr([np.asarray(c).tobytes() for c in v.consts])
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.dtype.str, v.shape, v.tobytes())
+    return repr(v)
+
+
+LOWERINGS: dict = {
+    la.matmul_p: _matmul,
+    la.einsum_p: _einsum,
+    la.solve_p: _solve,
+    sh.reshape_p: _reshape,
+    sh.transpose_p: _transpose,
+    sh.concatenate_p: _concatenate,
+    sh.index_p: _index,
+    sh.index_add_p: lower_via_numpy,  # scatter-add with repeated indices: np.add.at semantics
+    sh.full_p: _full,
+    red.reduce_sum_p: _reduction("sum"),
+    red.reduce_prod_p: _reduction("prod"),
+    red.reduce_max_p: _reduction("max"),
+    red.reduce_min_p: _reduction("min"),
+}
+
+
+def has_lowering(prim) -> bool:
+    return prim in SCALAR or prim in LOWERINGS

@@ -1,0 +1,340 @@
+"""IR passes run before code generation: each takes a jaxpr and returns a new, equivalent one.
+
+* :func:`inline_jit`       nested ``jit`` equations are spliced into the program;
+* :func:`fold_constants`   equations on constants are evaluated (uniform arrays stay ``full``);
+* :func:`apply_identities` rewrites that are exact in IEEE arithmetic (x*1, x-0, x+(-0.0),
+  neg(neg x), transpose of transpose, broadcast of broadcast, reshape of reshape, conversion
+  to the same dtype...). ``x + 0.0`` is *not* rewritten: it turns -0.0 into +0.0;
+* :func:`cse`              common-subexpression elimination;
+* :func:`dce`              dead-code elimination.
+
+Derivative programs are full of such terms (multiplications by one, double negations,
+transposes undone by transposes), so they shrink here before Numba sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..core import ShapedArray
+from ..jaxpr import Eqn, Jaxpr, Literal, Var
+from ..lax import elementwise as ew
+from ..lax import reductions as red
+from ..lax import shapes as sh
+
+# --------------------------------------------------------------------------------------
+# Helpers: substitution of atoms
+
+
+class _Rewriter:
+    """Walk the equations, letting ``rule(eqn) -> None | list[Atom] | list[Eqn]`` rewrite each."""
+
+    def __init__(self):
+        self.subst: dict[Var, object] = {}
+
+    def atom(self, a):
+        while type(a) is Var and a in self.subst:
+            a = self.subst[a]
+        return a
+
+    def run(self, jaxpr: Jaxpr, rule: Callable) -> Jaxpr:
+        eqns = []
+        for eqn in jaxpr.eqns:
+            eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
+            out = rule(eqn)
+            if out is None:
+                eqns.append(eqn)
+            elif out and isinstance(out[0], Eqn):
+                eqns.extend(out)
+            else:  # replacement atoms for the outputs
+                for v, a in zip(eqn.outputs, out):
+                    self.subst[v] = a
+        return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, [self.atom(a) for a in jaxpr.outvars])
+
+
+def _same_aval(a, aval: ShapedArray) -> bool:
+    return a.aval.shape == aval.shape and a.aval.dtype == aval.dtype
+
+
+# --------------------------------------------------------------------------------------
+# Dead-code elimination
+
+
+def dce(jaxpr: Jaxpr) -> Jaxpr:
+    """Drop equations none of whose outputs reach the program's outputs.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(lambda x: (fnp.sin(x), fnp.cos(x))[0])(1.0).jaxpr
+    >>> len(dce(j).eqns)
+    1
+    """
+    live = {a for a in jaxpr.outvars if type(a) is Var}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in live for v in eqn.outputs):
+            kept.append(eqn)
+            live.update(a for a in eqn.inputs if type(a) is Var)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, kept[::-1], jaxpr.outvars)
+
+
+# --------------------------------------------------------------------------------------
+# Common-subexpression elimination
+
+
+def _atom_key(a):
+    if type(a) is Literal:
+        v = a.val
+        return ("lit", type(v), np.asarray(v).dtype.str, np.asarray(v).tobytes(), a.aval.weak_type)
+    return a
+
+
+def _params_key(params: dict):
+    items = []
+    for k, v in sorted(params.items()):
+        if isinstance(v, np.ndarray):
+            v = ("ndarray", v.dtype.str, v.shape, v.tobytes())
+        items.append((k, v))
+    key = tuple(items)
+    hash(key)
+    return key
+
+
+def cse(jaxpr: Jaxpr) -> Jaxpr:
+    """Replace an equation identical to an earlier one (same primitive, inputs, params).
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(lambda x: fnp.sin(x) + fnp.sin(x))(1.0).jaxpr
+    >>> len(cse(j).eqns)
+    2
+    """
+    seen: dict = {}
+    rw = _Rewriter()
+
+    def rule(eqn):
+        try:
+            key = (eqn.prim, tuple(map(_atom_key, eqn.inputs)), _params_key(eqn.params))
+        except TypeError:  # unhashable params: keep the equation as is
+            return None
+        prev = seen.get(key)
+        if prev is None:
+            seen[key] = eqn.outputs
+            return None
+        return list(prev)
+
+    return rw.run(jaxpr, rule)
+
+
+# --------------------------------------------------------------------------------------
+# Constant folding. A value is constant if it is a Literal or the output of ``full``
+# (a uniform array); elementwise and shape operations on constants stay uniform, so they
+# fold to a Literal (0-d) or to a new ``full`` (exactly the value NumPy would compute).
+
+_UNIFORM_PRESERVING = {sh.broadcast_to_p, sh.reshape_p, sh.transpose_p, ew.stop_gradient_p}
+
+
+def _const_of(a, uniform: dict):
+    if type(a) is Literal:
+        return a.val
+    return uniform.get(a, _NOT_CONST)
+
+
+_NOT_CONST = object()
+
+
+def _make_const(value, aval: ShapedArray, var: Var):
+    """A Literal for a 0-d result, else a ``full`` equation producing ``var``."""
+    scalar = np.asarray(value, aval.dtype).reshape(())[()]
+    if aval.shape == ():
+        return [Literal(scalar, ShapedArray((), aval.dtype))]
+    return [Eqn(sh.full_p, [], dict(shape=aval.shape, fill_value=scalar, dtype=aval.dtype), [var])]
+
+
+def fold_constants(jaxpr: Jaxpr) -> Jaxpr:
+    """Evaluate equations whose inputs are all constants.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(lambda x: x * (fnp.float64(2.0) + 1.0))(1.0).jaxpr
+    >>> print(fold_constants(j))
+    { lambda ; a:f64[]. let b:f64[] = mul a 3.0 in (b,) }
+    """
+    uniform: dict[Var, object] = {}
+    rw = _Rewriter()
+    elementwise = set(ew.ELEMENTWISE.values())
+
+    def rule(eqn):
+        prim = eqn.prim
+        if prim is sh.full_p:
+            uniform[eqn.outputs[0]] = eqn.params["fill_value"]
+            if eqn.params["shape"] == ():
+                return _make_const(eqn.params["fill_value"], eqn.outputs[0].aval, eqn.outputs[0])
+            return None
+        if prim.multiple_results or len(eqn.outputs) != 1:
+            return None
+        vals = [_const_of(a, uniform) for a in eqn.inputs]
+        if not vals or any(v is _NOT_CONST for v in vals):
+            return None
+        out = eqn.outputs[0]
+        if prim in elementwise:
+            # Compute on 0-d arrays of the operands' dtypes (Python scalars stay weak).
+            args = [a.val if type(a) is Literal and a.aval.weak_type else np.asarray(v, a.aval.dtype)
+                    for a, v in zip(eqn.inputs, vals)]
+            with np.errstate(all="ignore"):
+                value = prim.impl(*args, **eqn.params)
+        elif prim in _UNIFORM_PRESERVING:
+            value = vals[0]
+        elif prim is red.reduce_sum_p and np.asarray(vals[0]) == 0 and not np.signbit(vals[0]):
+            value = vals[0]  # a sum of +0.0 is +0.0 (for any count, including none)
+        else:
+            return None
+        res = _make_const(value, out.aval, out)
+        if type(res[0]) is Eqn:
+            uniform[out] = res[0].params["fill_value"]
+        return res
+
+    return rw.run(jaxpr, rule)
+
+
+# --------------------------------------------------------------------------------------
+# Algebraic identities, exact in IEEE arithmetic
+
+
+def _is_const(a, value, uniform, negzero: bool | None = None) -> bool:
+    v = _const_of(a, uniform)
+    if v is _NOT_CONST:
+        return False
+    try:
+        v = np.asarray(v)
+        if v.dtype.kind not in "biuf" or v != value:
+            return False
+        return negzero is None or bool(np.signbit(v)) == negzero
+    except (TypeError, ValueError):
+        return False
+
+
+def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
+    """Rewrite x*1, 1*x, x/1, x-(+0), x+(-0.0), neg(neg x), stop_gradient, transpose of a
+    transpose, broadcast of a broadcast, reshape of a reshape, same-shape reshape/broadcast,
+    conversion to the same dtype, integer_pow(x, 1), select(p, x, x).
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(lambda x: -(-x) * 1.0)(fnp.ones(2)).jaxpr
+    >>> print(apply_identities(j))
+    { lambda ; a:f64[2]. let  in (a,) }
+    """
+    uniform: dict[Var, object] = {}
+    producer: dict[Var, Eqn] = {}
+    rw = _Rewriter()
+
+    def keep(a, out):  # replace out by a, if that changes no shape or dtype
+        return [a] if _same_aval(a, out.aval) else None
+
+    def rule(eqn):
+        p, ins, out = eqn.prim, eqn.inputs, eqn.outputs[0] if eqn.outputs else None
+        res = None
+        if p is sh.full_p:
+            uniform[out] = eqn.params["fill_value"]
+        elif p is ew.mul_p:
+            if _is_const(ins[1], 1, uniform):
+                res = keep(ins[0], out)
+            elif _is_const(ins[0], 1, uniform):
+                res = keep(ins[1], out)
+        elif p is ew.div_p and _is_const(ins[1], 1, uniform):
+            res = keep(ins[0], out)
+        elif p is ew.add_p:
+            if _is_const(ins[1], 0, uniform, negzero=True):
+                res = keep(ins[0], out)
+            elif _is_const(ins[0], 0, uniform, negzero=True):
+                res = keep(ins[1], out)
+            elif ins[0].aval.dtype.kind in "iub" and _is_const(ins[1], 0, uniform):
+                res = keep(ins[0], out)
+        elif p is ew.sub_p and _is_const(ins[1], 0, uniform, negzero=False):
+            res = keep(ins[0], out)
+        elif p is ew.neg_p and type(ins[0]) is Var and ins[0] in producer and producer[ins[0]].prim is ew.neg_p:
+            res = keep(producer[ins[0]].inputs[0], out)
+        elif p is ew.stop_gradient_p or (p is ew.integer_pow_p and eqn.params["y"] == 1):
+            res = keep(ins[0], out)
+        elif p is ew.convert_element_type_p and ins[0].aval.dtype == eqn.params["new_dtype"]:
+            res = keep(ins[0], out)
+        elif p is ew.select_p and ins[1] is ins[2]:
+            res = keep(ins[1], out)
+        elif p in (sh.reshape_p, sh.broadcast_to_p) and ins[0].aval.shape == out.aval.shape:
+            res = [ins[0]]
+        elif p is red.reduce_sum_p and not eqn.params["axes"]:
+            res = [ins[0]]
+        elif type(ins[0] if ins else None) is Var and ins[0] in producer:
+            inner = producer[ins[0]]
+            if p is sh.transpose_p and inner.prim is sh.transpose_p:
+                perm = tuple(inner.params["permutation"][i] for i in eqn.params["permutation"])
+                x = inner.inputs[0]
+                res = [x] if perm == tuple(range(len(perm))) else [
+                    Eqn(sh.transpose_p, [x], dict(permutation=perm), [out])]
+            elif p is sh.broadcast_to_p and inner.prim is sh.broadcast_to_p:
+                res = [Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, [out])]
+            elif p is sh.reshape_p and inner.prim is sh.reshape_p:
+                x = inner.inputs[0]
+                res = [x] if x.aval.shape == out.aval.shape else [
+                    Eqn(sh.reshape_p, [x], eqn.params, [out])]
+        if res is None or isinstance(res[0], Eqn):
+            for e in res or [eqn]:
+                for v in e.outputs:
+                    producer[v] = e
+        return res
+
+    return rw.run(jaxpr, rule)
+
+
+# --------------------------------------------------------------------------------------
+# Inlining nested jit programs
+
+
+def inline_jit(jaxpr: Jaxpr) -> Jaxpr:
+    """Splice the body of every nested ``jit`` equation into the program (fresh variables)."""
+    from ..jit import jit_p
+
+    if not any(e.prim is jit_p for e in jaxpr.eqns):
+        return jaxpr
+    eqns: list[Eqn] = []
+    subst: dict[Var, object] = {}
+
+    def atom(a):
+        return subst.get(a, a) if type(a) is Var else a
+
+    for eqn in jaxpr.eqns:
+        ins = [atom(a) for a in eqn.inputs]
+        if eqn.prim is not jit_p:
+            eqns.append(eqn._replace(inputs=ins))
+            continue
+        inner = inline_jit(eqn.params["jaxpr"])
+        env: dict[Var, object] = dict(zip(inner.invars, ins))
+        for e in inner.eqns:
+            outs = [Var(v.aval) for v in e.outputs]
+            env.update(zip(e.outputs, outs))
+            eqns.append(Eqn(e.prim, [env.get(a, a) if type(a) is Var else a for a in e.inputs],
+                            e.params, outs))
+        for v, a in zip(eqn.outputs, inner.outvars):
+            subst[v] = env.get(a, a) if type(a) is Var else a
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, [atom(a) for a in jaxpr.outvars])
+
+
+# --------------------------------------------------------------------------------------
+# The pipeline
+
+
+def simplify(jaxpr: Jaxpr, max_rounds: int = 4) -> Jaxpr:
+    """All passes, repeated until the program stops shrinking.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> j = fa.make_jaxpr(fa.grad(lambda x: fnp.sin(x) * 1.0))(0.5).jaxpr
+    >>> print(simplify(j))
+    { lambda ; a:f64[]. let b:f64[] = cos a in (b,) }
+    """
+    jaxpr = inline_jit(jaxpr)
+    size = None
+    for _ in range(max_rounds):
+        jaxpr = dce(cse(apply_identities(fold_constants(jaxpr))))
+        if len(jaxpr.eqns) == size:
+            break
+        size = len(jaxpr.eqns)
+    return jaxpr

@@ -1,0 +1,483 @@
+"""jit: trace a function once per input signature and run it as one compiled Numba program.
+
+``fa.jit(f)`` traces ``f`` on the shapes and dtypes of its arguments into a jaxpr and binds
+the :data:`jit_p` primitive, which holds that jaxpr. At top level the primitive compiles
+(funcad.backend: simplify -> fuse -> generate one Python source -> numba.njit, cached on
+disk) and runs it; under another transformation the primitive's rules apply, each written
+on the inner jaxpr and bound as ``jit`` again, so grad(jit(f)), jit(grad(f)), jit inside
+jit and vmap(jit(f)) all stay compiled:
+
+* JVP: the JVP of the inner jaxpr, split by partial evaluation into a *known* program
+  (primal outputs and residuals, from primals only) and a *linear* program (residuals and
+  tangents -> output tangents). Under linearize the known program runs at once and only
+  the linear one is staged, so reverse mode sees a linear ``jit`` equation.
+* Transpose: the known part of the equation is evaluated forward first, then the rest is
+  transposed with ``backward_pass``; the whole is traced and bound as one ``jit``.
+
+Numba is imported on the first compile, never by ``import funcad``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import ad, core
+from .core import Primitive, ShapedArray, Tracer
+from .errors import ArgumentError, DTypeError
+from .jaxpr import Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
+from .tree_util import tree_flatten, tree_unflatten
+
+log = logging.getLogger("funcad.jit")
+
+# --------------------------------------------------------------------------------------
+# The jit primitive: params ``jaxpr`` (a Jaxpr without constvars) and ``name``.
+
+jit_p = Primitive("jit", multiple_results=True)
+
+
+def _jit_impl(*args, jaxpr: Jaxpr, name: str):
+    from .backend import dispatch
+
+    return dispatch.executable_for(jaxpr, name)(args)
+
+
+def _jit_abstract_eval(*avals, jaxpr: Jaxpr, name: str):
+    expected = [v.aval for v in jaxpr.invars]
+    if len(avals) != len(expected) or any(
+        a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)
+    ):
+        raise TypeError(f"jit program {name} expects {expected}, got {list(avals)}")
+    return [v.aval for v in jaxpr.outvars]
+
+
+jit_p.def_impl(_jit_impl)
+jit_p.def_abstract_eval(_jit_abstract_eval)
+
+
+def bind_jaxpr(jaxpr: Jaxpr, args: Sequence, name: str) -> list:
+    """Bind ``jit`` on ``jaxpr`` unless it is trivial (no equations): then just forward values."""
+    if not jaxpr.eqns:
+        env = dict(zip(jaxpr.invars, args))
+        return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
+    return jit_p.bind(*args, jaxpr=jaxpr, name=name)
+
+
+# --------------------------------------------------------------------------------------
+# Partial evaluation of a jaxpr: split by which inputs are known.
+
+
+def partial_eval_jaxpr(jaxpr: Jaxpr, known_in: Sequence[bool]):
+    """Split ``jaxpr`` into a known part (known inputs -> residuals) and an unknown part.
+
+    Returns ``(known, unknown, out_src)``. ``known`` maps the known inputs to the residuals
+    (every known value the unknown part or the outputs need). ``unknown`` takes
+    ``residuals + unknown inputs`` to the outputs that depend on unknown inputs.
+    ``out_src[i]`` says where output ``i`` comes from: ("res", k), ("unk", j) or ("lit", v).
+    """
+    known_vars = {v for v, k in zip(jaxpr.invars, known_in) if k}
+    known_eqns, unknown_eqns = [], []
+    for eqn in jaxpr.eqns:
+        if all(type(a) is Literal or a in known_vars for a in eqn.inputs):
+            known_eqns.append(eqn)
+            known_vars.update(eqn.outputs)
+        else:
+            unknown_eqns.append(eqn)
+    residuals: dict[Var, None] = {}
+    for eqn in unknown_eqns:
+        for a in eqn.inputs:
+            if type(a) is Var and a in known_vars:
+                residuals[a] = None
+    out_src, unknown_outs = [], []
+    for a in jaxpr.outvars:
+        if type(a) is Literal:
+            out_src.append(("lit", a.val))
+        elif a in known_vars:
+            residuals[a] = None
+            out_src.append(("res", a))
+        else:
+            out_src.append(("unk", len(unknown_outs)))
+            unknown_outs.append(a)
+    res = list(residuals)
+    index = {v: i for i, v in enumerate(res)}
+    out_src = [("res", index[s[1]]) if s[0] == "res" else s for s in out_src]
+    known = Jaxpr([], [v for v, k in zip(jaxpr.invars, known_in) if k], known_eqns, res)
+    unknown = Jaxpr([], res + [v for v, k in zip(jaxpr.invars, known_in) if not k],
+                    unknown_eqns, unknown_outs)
+    return known, unknown, out_src
+
+
+def _from_src(src, res, unk):
+    kind, k = src
+    return res[k] if kind == "res" else unk[k] if kind == "unk" else k
+
+
+# --------------------------------------------------------------------------------------
+# JVP: known program + linear program, memoized per (jaxpr, which tangents are nonzero)
+
+_jvp_memo: dict = {}
+
+
+def _jvp_split(jaxpr: Jaxpr, nonzero: tuple):
+    key = (jaxpr, nonzero)
+    hit = _jvp_memo.get(key)
+    if hit is not None:
+        return hit
+    n = len(jaxpr.invars)
+    in_avals = [v.aval for v in jaxpr.invars]
+    out_nonzero: list[bool] = []
+
+    def jvp_fun(*args):
+        primals, it = args[:n], iter(args[n:])
+        tangents = [next(it) if nz else ad.Zero(a) for nz, a in zip(nonzero, in_avals)]
+        outs, t_outs = ad.jvp_flat(lambda *xs: eval_jaxpr(jaxpr, [], *xs), primals, tangents)
+        out_nonzero[:] = [type(t) is not ad.Zero for t in t_outs]
+        return list(outs) + [t for t in t_outs if type(t) is not ad.Zero]
+
+    t_avals = [a for a, nz in zip(in_avals, nonzero) if nz]
+    jvp_jaxpr, consts = trace_to_jaxpr(jvp_fun, in_avals + t_avals)
+    assert not consts, "a closed jit jaxpr has no constants"
+    known, unknown, out_src = partial_eval_jaxpr(jvp_jaxpr, [True] * n + [False] * len(t_avals))
+    hit = _jvp_memo[key] = (known, unknown, out_src, tuple(out_nonzero))
+    return hit
+
+
+def _jit_jvp(primals, tangents, *, jaxpr: Jaxpr, name: str):
+    nonzero = tuple(type(t) is not ad.Zero for t in tangents)
+    known, unknown, out_src, out_nonzero = _jvp_split(jaxpr, nonzero)
+    res = bind_jaxpr(known, primals, f"{name}_jvp_known")
+    t_in = [t for t in tangents if type(t) is not ad.Zero]
+    unk = bind_jaxpr(unknown, list(res) + t_in, f"{name}_jvp_linear") if unknown.outvars else []
+    n_out = len(jaxpr.outvars)
+    outs = [_from_src(s, res, unk) for s in out_src]
+    primals_out, nz_t = outs[:n_out], iter(outs[n_out:])
+    tangents_out = [next(nz_t) if nz else ad.Zero(v.aval)
+                    for nz, v in zip(out_nonzero, jaxpr.outvars)]
+    return primals_out, tangents_out
+
+
+ad.jvp_rules[jit_p] = _jit_jvp
+
+# --------------------------------------------------------------------------------------
+# Transpose: evaluate the non-linear (known) part forward, transpose the rest.
+
+_transpose_memo: dict = {}
+
+
+def _transpose_jaxpr(jaxpr: Jaxpr, undefined: tuple, ct_nonzero: tuple) -> Jaxpr:
+    key = (jaxpr, undefined, ct_nonzero)
+    hit = _transpose_memo.get(key)
+    if hit is not None:
+        return hit
+    known, unknown, out_src = partial_eval_jaxpr(jaxpr, [not u for u in undefined])
+    n_res = len(known.outvars)
+    lin = Jaxpr(unknown.invars[:n_res], unknown.invars[n_res:], unknown.eqns, unknown.outvars)
+    n_known = sum(not u for u in undefined)
+    lin_avals = [v.aval for v, u in zip(jaxpr.invars, undefined) if u]
+
+    def transposed(*args):
+        res = eval_jaxpr(known, [], *args[:n_known])
+        cts = iter(args[n_known:])
+        ct_all = [next(cts) if nz else None for nz in ct_nonzero]
+        ct_lin = [None] * len(lin.outvars)
+        for src, ct in zip(out_src, ct_all):
+            if src[0] == "unk" and ct is not None:
+                j = src[1]
+                ct_lin[j] = ct if ct_lin[j] is None else ad.add_tangents(ct_lin[j], ct)
+        cts_in = ad.backward_pass(lin, res, ct_lin)
+        return [ad.zeros_like_aval(a) if c is None else c for c, a in zip(cts_in, lin_avals)]
+
+    in_avals = [v.aval for v, u in zip(jaxpr.invars, undefined) if not u]
+    ct_avals = [v.aval for v, nz in zip(jaxpr.outvars, ct_nonzero) if nz]
+    t_jaxpr, consts = trace_to_jaxpr(transposed, in_avals + ct_avals)
+    assert not consts, "a closed jit jaxpr has no constants"
+    _transpose_memo[key] = t_jaxpr
+    return t_jaxpr
+
+
+def _jit_transpose(cts, *invals, jaxpr: Jaxpr, name: str):
+    undefined = tuple(ad.is_undefined(x) for x in invals)
+    ct_nonzero = tuple(ct is not None and type(ct) is not ad.Zero for ct in cts)
+    t_jaxpr = _transpose_jaxpr(jaxpr, undefined, ct_nonzero)
+    args = [x for x, u in zip(invals, undefined) if not u] + [c for c, nz in zip(cts, ct_nonzero) if nz]
+    outs = iter(bind_jaxpr(t_jaxpr, args, f"{name}_transpose"))
+    return [next(outs) if u else None for u in undefined]
+
+
+ad.transpose_rules[jit_p] = _jit_transpose
+
+
+# --------------------------------------------------------------------------------------
+# Batching (vmap): batch the inner jaxpr and bind it as jit again.
+
+
+def _register_batching_rule() -> None:
+    try:
+        from . import batching
+    except ImportError:  # batching.py not present in this build
+        return
+    rules = getattr(batching, "primitive_batchers", None) or getattr(batching, "batching_rules", None)
+    batch_jaxpr = getattr(batching, "batch_jaxpr", None)
+    if rules is None or batch_jaxpr is None:
+        return
+
+    def _jit_batch(args, dims, *, jaxpr: Jaxpr, name: str):
+        b_jaxpr, out_dims = batch_jaxpr(jaxpr, args, dims)
+        return bind_jaxpr(b_jaxpr, [a for a in args], f"{name}_vmap"), out_dims
+
+    rules[jit_p] = _jit_batch
+
+
+# --------------------------------------------------------------------------------------
+# The user API
+
+
+def _log_enabled() -> bool:
+    return os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0")
+
+
+class _Entry:
+    """What one input signature traced to."""
+
+    __slots__ = ("jaxpr", "consts", "out_tree", "name", "avals", "executable")
+
+    def __init__(self, jaxpr, consts, out_tree, name, avals):
+        self.jaxpr, self.consts, self.out_tree, self.name, self.avals = jaxpr, consts, out_tree, name, avals
+        self.executable = None
+
+
+_SCALAR_TYPES = (bool, int, float)
+
+
+def _leaf_key(x):
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype.char)
+    if t in _SCALAR_TYPES:
+        return t
+    if isinstance(x, Tracer):
+        a = x.aval
+        return (a.shape, a.dtype.char, "tracer")
+    if isinstance(x, np.generic):
+        return ((), x.dtype.char)
+    if isinstance(x, np.ndarray):
+        return (x.shape, x.dtype.char)
+    raise DTypeError(
+        f"jit: an argument of type {t.__name__} ({core._short_repr(x)}) cannot be traced. Pass "
+        "NumPy arrays or Python numbers (in tuples, lists and dicts), or mark the argument "
+        "static with static_argnums/static_argnames if it is a setting."
+    )
+
+
+def _leaf_aval(x) -> ShapedArray:
+    if isinstance(x, Tracer):
+        return ShapedArray(x.aval.shape, x.aval.dtype)
+    aval = core.get_aval(x)
+    if aval.dtype.kind not in "biuf":
+        raise DTypeError(f"jit: an argument of dtype {aval.dtype} is not supported; pass float, "
+                         "integer or boolean arrays.")
+    return aval
+
+
+class Jitted:
+    """A function compiled by :func:`jit`; call it like the original. See :func:`jit`."""
+
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        try:
+            sig = inspect.signature(fun)
+            params = list(sig.parameters.values())
+        except (TypeError, ValueError):
+            params = None
+        if params is not None:
+            positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+            for i in nums:
+                if not isinstance(i, int) or (not varargs and not -len(positional) <= i < len(positional)):
+                    raise ArgumentError(
+                        f"jit({_name(fun)}): static_argnums={static_argnums!r} is out of range: the "
+                        f"function takes {len(positional)} positional argument(s) ({', '.join(positional)}).")
+            nums = tuple(i % len(positional) if i < 0 and positional else i for i in nums)
+            # As in JAX: a static argument may be named or numbered; each implies the other.
+            nums = tuple(sorted(set(nums) | {positional.index(n) for n in names if n in positional}))
+            names = tuple(dict.fromkeys(names + tuple(positional[i] for i in nums if i < len(positional))))
+            self._arg_names = positional
+        else:
+            self._arg_names = []
+        self.static_argnums, self.static_argnames = nums, names
+        self._cache: dict = {}
+        self._last_key = None
+
+    def __repr__(self):
+        return f"<funcad.jit of {_name(self.fun)}>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    # -- signature and tracing ---------------------------------------------------------
+
+    def _split(self, args, kwargs):
+        nums, names = self.static_argnums, self.static_argnames
+        if not nums and not names:
+            return args, kwargs, ()
+        for i in nums:
+            if i >= len(args) and self._arg_names[i:i + 1] and self._arg_names[i] not in kwargs:
+                raise ArgumentError(f"jit({_name(self.fun)}): static_argnums includes {i}, but the "
+                                    f"call passes only {len(args)} positional argument(s).")
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
+        static = [(i, args[i]) for i in nums if i < len(args)]
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in names}
+        static += [(k, kwargs[k]) for k in names if k in kwargs]
+        for where, v in static:
+            try:
+                hash(v)
+            except TypeError:
+                raise ArgumentError(
+                    f"jit({_name(self.fun)}): the static argument {where!r} is a "
+                    f"{type(v).__name__}, which is not hashable. Static arguments key the "
+                    "compilation cache, so they must be hashable: pass a tuple instead of a "
+                    "list, or make the argument a traced array (remove it from static_argnums)."
+                ) from None
+        return dyn_args, dyn_kwargs, tuple(static)
+
+    def _trace(self, args, kwargs, static, leaves, in_tree) -> _Entry:
+        from .api import _leaf_paths
+
+        names = self._arg_names
+        dyn_nums = [i for i in range(len(args) + len(static)) if i not in self.static_argnums]
+        arg_names = [names[i] if i < len(names) else f"args[{i}]" for i in dyn_nums][: len(args)]
+        kw_names = sorted(kwargs)
+        paths = _leaf_paths(tuple(args) + tuple(kwargs[k] for k in kw_names), arg_names + kw_names)
+        static_map = dict(static)
+        store: dict = {}
+
+        def flat_fun(*flat):
+            dyn_args, dyn_kwargs = tree_unflatten(in_tree, flat)
+            it = iter(dyn_args)
+            total = len(dyn_args) + sum(1 for k in static_map if isinstance(k, int))
+            full = [static_map[i] if i in static_map else next(it) for i in range(total)]
+            kw = dict(dyn_kwargs)
+            kw.update({k: v for k, v in static_map.items() if isinstance(k, str)})
+            out = self.fun(*full, **kw)
+            out_leaves, store["out_tree"] = tree_flatten(out)
+            from .api import _as_leaf
+
+            return [_as_leaf(o, f"the output of {_name(self.fun)}") for o in out_leaves]
+
+        avals = [_leaf_aval(x) for x in leaves]
+        jaxpr, consts = trace_to_jaxpr(flat_fun, avals, paths)
+        # Constants become leading inputs, so the primitive's jaxpr is closed over nothing.
+        jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+        return _Entry(jaxpr, consts, store["out_tree"], _name(self.fun), avals)
+
+    def _entry(self, args, kwargs):
+        dyn_args, dyn_kwargs, static = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        key = (in_tree, static, tuple(map(_leaf_key, leaves)))
+        entry = self._cache.get(key)
+        if entry is None:
+            if _log_enabled():
+                log.warning("funcad.jit: tracing %s for %s", _name(self.fun), self._why(key))
+            entry = self._trace(dyn_args, dyn_kwargs, static, leaves, in_tree)
+            if not any(isinstance(c, Tracer) for c in entry.consts):
+                self._cache[key] = entry
+            self._last_key = key
+        return entry, leaves
+
+    def _why(self, key) -> str:
+        if not self._cache:
+            return "its first call"
+        old = self._last_key or next(iter(self._cache))
+        if old[0] != key[0]:
+            return f"a new argument structure {key[0]} (was {old[0]})"
+        if old[1] != key[1]:
+            return f"new static arguments {key[1]} (were {old[1]})"
+        diffs = [f"leaf {i}: {_fmt(a)} (was {_fmt(b)})" for i, (a, b) in enumerate(zip(key[2], old[2])) if a != b]
+        return "new argument shapes/dtypes: " + "; ".join(diffs[:4])
+
+    # -- calling -------------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        entry, leaves = self._entry(args, kwargs)
+        if core.is_top_level() and not any(isinstance(x, Tracer) for x in leaves):
+            exe = entry.executable
+            if exe is None:
+                from .backend import dispatch
+
+                exe = entry.executable = dispatch.executable_for(entry.jaxpr, entry.name)
+            outs = exe((*entry.consts, *leaves))
+        else:
+            outs = bind_jaxpr(entry.jaxpr, [*entry.consts, *leaves], entry.name)
+        return tree_unflatten(entry.out_tree, outs)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        """The traced, simplified and generated program for these arguments (no compile).
+
+        >>> import funcad as fa, funcad.numpy as fnp
+        >>> low = fa.jit(lambda x: fnp.sin(x) * 1.0).lower(fnp.zeros(3))
+        >>> print(low.jaxpr)
+        { lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }
+        """
+        from .backend import dispatch
+
+        entry, _ = self._entry(args, kwargs)
+        simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
+        return Lowered(entry.jaxpr, simplified, program.source)
+
+
+class Lowered:
+    """What :meth:`Jitted.lower` returns: ``.traced`` and ``.jaxpr`` (simplified) jaxprs,
+    and ``.source``, the generated Python module (jaxpr equations as comments)."""
+
+    def __init__(self, traced, jaxpr, source):
+        self.traced, self.jaxpr, self.source = traced, jaxpr, source
+
+    def as_text(self) -> str:
+        return f"# simplified jaxpr\n{self.jaxpr}\n\n# generated source\n{self.source}"
+
+    __str__ = as_text
+
+
+def _fmt(k) -> str:
+    if isinstance(k, type):
+        return f"Python {k.__name__}"
+    return f"{np.dtype(k[1]).name}{list(k[0])}"
+
+
+def _name(f) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = ()) -> Any:
+    """Compile ``fun`` with Numba: traced once per input signature, fused, cached on disk.
+
+    The signature is the pytree structure, shapes and dtypes of the arguments plus the
+    values of the static ones (``static_argnums``/``static_argnames``, which must be
+    hashable). Composes with every transformation (grad(jit(f)), jit(grad(f)), vmap...).
+    Usable as a decorator, with or without arguments.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> f = fa.jit(lambda x: fnp.sum(fnp.sin(x) ** 2))
+    >>> round(float(f(fnp.ones(3))), 6)
+    2.124219
+    >>> @fa.jit(static_argnums=1)
+    ... def power(x, n):
+    ...     return x ** n
+    >>> float(power(2.0, 3))
+    8.0
+    """
+    if fun is None:
+        return lambda f: Jitted(f, static_argnums, static_argnames)
+    return Jitted(fun, static_argnums, static_argnames)
+
+
+_register_batching_rule()
