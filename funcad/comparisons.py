@@ -84,7 +84,8 @@ def plot_finite_differences(data: dict, path: str) -> str | None:
               label="central difference (f(x+h)-f(x-h))/2h")
     ad = max(data["funcad"], floor)
     ax.axhline(ad, color="C2", lw=2.5,
-               label=f"funcad grad (exact): {data['funcad']:.1e}" + (" (exactly 0)" if data["funcad"] == 0 else ""))
+               label=f"funcad grad (exact): {data['funcad']:.1e}"
+               + (" (exactly 0)" if data["funcad"] == 0 else ""))
     ax.loglog(h, np.clip(h, floor, None) / 2, ":", color="gray", lw=1)
     ax.loglog(h, np.clip(eps / h, floor, 10), "--", color="gray", lw=1)
     ax.text(1e-5, 3e-8, "truncation ~ h", color="gray", rotation=28)
@@ -334,7 +335,8 @@ def print_mode_costs(data: dict) -> None:
     for key, what in (("R^n->R", "gradient of f: R^n -> R"), ("R->R^n", "derivative of g: R -> R^n")):
         d = data[key]
         print(f"{what}:")
-        print(f"{'n':>6}  {'forward passes':>14}  {'forward ms':>10}  {'reverse passes':>14}  {'reverse ms':>10}")
+        print(f"{'n':>6}  {'forward passes':>14}  {'forward ms':>10}  "
+              f"{'reverse passes':>14}  {'reverse ms':>10}")
         for row in zip(data["n"], d["forward_passes"], d["forward_s"], d["reverse_passes"], d["reverse_s"]):
             m, pf, tf, pr, tr = row
             print(f"{m:>6}  {pf:>14}  {tf * 1e3:>10.2f}  {pr:>14}  {tr * 1e3:>10.2f}")

@@ -483,6 +483,8 @@ def parse_arg_specs(specs: str) -> list[np.ndarray]:
             if specs[start:i].strip():
                 parts.append(specs[start:i].strip())
             start = i + 1
+    if depth != 0:
+        raise ValueError(f"unbalanced brackets in the argument types {specs!r}")
     for p in parts:
         name, _, dims = p.partition("[")
         if name not in dtypes or (dims and not dims.endswith("]")):

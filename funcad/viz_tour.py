@@ -49,7 +49,8 @@ def show_classifier_graph():
     print("loss(x, W, b) = cross-entropy(softmax(x @ W + b)); its jaxpr:")
     print(closed)
     print("As a graph (inputs blue, parameters W and b yellow, the loss red):")
-    _save_graph(viz.graph(classifier_loss, x, W, b, params=("W", "b")), "classifier_graph")
+    _save_graph(viz.graph(classifier_loss, x, W, b, params=("W", "b"), out_names=["loss"],
+                          title="loss(x, W, b)"), "classifier_graph")
     g = grad(classifier_loss, argnums=(1, 2))
     gj = make_jaxpr(g)(x, W, b)
     n = cmp.count_eqns(gj)
