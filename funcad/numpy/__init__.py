@@ -797,6 +797,9 @@ def _np_namespace(sub):
 core._numpy_dispatch.ufunc = _ufunc_dispatch
 core._numpy_dispatch.function = _function_dispatch
 
+from ._elementwise_extra import *  # noqa: E402,F401,F403
+from ._stats import *  # noqa: E402,F401,F403
+from ._shape_ops import *  # noqa: E402,F401,F403
 from . import linalg  # noqa: E402,F401
 
 __all__ = sorted(
