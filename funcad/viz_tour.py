@@ -87,10 +87,10 @@ def show_generated_code():
     print(lowered.source)
 
 
-@section("Numerical vs automatic differentiation: truncation and round-off")
+@section("The V-shaped curve: finite differences' truncation and round-off, against grad")
 def show_finite_differences():
     data = cmp.finite_difference_errors()
-    cmp.print_finite_differences(data)
+    cmp.print_finite_differences(data, every=8)
     _report_plot(cmp.plot_finite_differences(data, os.path.join(OUTPUT_DIR, "finite_differences.png")))
 
 
