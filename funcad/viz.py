@@ -32,9 +32,8 @@ from .jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 __all__ = ["Graph", "graph", "to_dot", "render_available", "INSTALL_HINT"]
 
 INSTALL_HINT = (
-    "hint: for SVG/PNG install the graphviz package and program "
-    "(pip install 'funcad[viz]'; apt-get install graphviz); DOT text renders at "
-    "https://dreampuf.github.io/GraphvizOnline"
+    "hint: for SVG/PNG install graphviz: pip install 'funcad[viz]' and the Graphviz program "
+    "(apt-get install graphviz, or brew install graphviz)"
 )
 
 # The course's colours: inputs blue, parameters (constants) yellow, outputs red, ops white.

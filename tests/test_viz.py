@@ -231,6 +231,18 @@ def test_save_without_graphviz_writes_dot(tmp_path, no_graphviz):
 
 
 @needs_graphviz
+def test_graphviz_package_without_dot_program_falls_back_to_dot(tmp_path, monkeypatch):
+    import graphviz
+
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(("dot",))
+
+    monkeypatch.setattr(graphviz, "version", missing)
+    assert not viz.render_available()
+    assert viz.graph(fnp.tanh, 0.0).save(tmp_path / "t.svg") == str(tmp_path / "t.dot")
+
+
+@needs_graphviz
 def test_render_png_svg_and_graphviz_reads_the_same_graph(tmp_path):
     x, W, b = classifier_args()
     g = viz.graph(classifier_loss, x, W, b, params=("W", "b"))
@@ -410,3 +422,8 @@ def test_tour_sections_write_their_pictures(tmp_path, monkeypatch, capsys):
     assert ((tmp_path / "funcad-tour" / "finite_differences.png").exists()
             == (cmp.pyplot() is not None))
     assert "matmul" in out and "equations" in out
+    jit = getattr(fa, "jit", None)
+    if callable(jit) and hasattr(jit(viz_tour.classifier_loss), "lower"):
+        # the generated Numba source, with the jaxpr equations as comments
+        source = jit(viz_tour.classifier_loss).lower(*viz_tour.classifier_args()).source
+        assert source in out and "# " in source
