@@ -80,6 +80,12 @@ def partial_eval_jaxpr(jaxpr: Jaxpr, known_in: Sequence[bool]):
     ``residuals + unknown inputs`` to the outputs that depend on unknown inputs.
     ``out_src[i]`` says where output ``i`` comes from: ("res", k), ("unk", j) or ("lit", v).
     """
+    from .jaxpr import partial_eval_rules
+
+    if any(e.prim in partial_eval_rules for e in jaxpr.eqns):
+        split = _partial_eval_with_rules(jaxpr, known_in)
+        if split is not None:
+            return split
     known_vars = {v for v, k in zip(jaxpr.invars, known_in) if k}
     known_eqns, unknown_eqns = [], []
     for eqn in jaxpr.eqns:
@@ -110,6 +116,27 @@ def partial_eval_jaxpr(jaxpr: Jaxpr, known_in: Sequence[bool]):
     unknown = Jaxpr([], res + [v for v, k in zip(jaxpr.invars, known_in) if not k],
                     unknown_eqns, unknown_outs)
     return known, unknown, out_src
+
+
+def _partial_eval_with_rules(jaxpr: Jaxpr, known_in: Sequence[bool]):
+    """The same split, through the fold-mode staging trace, so that primitives holding
+    jaxprs (cond, scan, while, checkpoint) are split inside by their partial evaluation
+    rules rather than going whole to the unknown side. None if constants would appear."""
+    from .jaxpr import ClosedJaxpr
+    from .lax.control import _partial_eval_jaxpr
+
+    known, unknown, out_uk, n_res = _partial_eval_jaxpr(
+        ClosedJaxpr(jaxpr, []), [not k for k in known_in], False)
+    if known.consts or unknown.consts or known.jaxpr.constvars:
+        return None
+    n_known_out = out_uk.count(False)
+    outs_k = iter(range(n_known_out))
+    outs_u = iter(range(len(out_uk)))
+    out_src = [("unk", next(outs_u)) if uk else ("res", next(outs_k)) for uk in out_uk]
+    uj = unknown.jaxpr
+    skipped = [Var(v.aval) for v in known.jaxpr.outvars[:n_known_out]]
+    return (Jaxpr([], known.jaxpr.invars, known.jaxpr.eqns, known.jaxpr.outvars),
+            Jaxpr([], skipped + uj.invars, uj.eqns, uj.outvars), out_src)
 
 
 def _from_src(src, res, unk):

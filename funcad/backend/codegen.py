@@ -94,16 +94,24 @@ class Gen:
         def atom(a):
             return lowering.literal(a.val, a.aval.dtype) if type(a) is Literal else self.name(a)
 
-        params = {k: v for k, v in eqn.params.items() if not isinstance(v, Jaxpr)}
+        params = {k: v for k, v in eqn.params.items() if not _holds_jaxpr(v)}
         p = "[" + " ".join(f"{k}={_short(v)}" for k, v in params.items()) + "]" if params else ""
         outs = " ".join(f"{self.name(v)}:{v.aval.str_short()}" for v in eqn.outputs)
         self.emit(f"# {outs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip())
 
 
+def _holds_jaxpr(v) -> bool:
+    from ..jaxpr import ClosedJaxpr
+
+    if isinstance(v, tuple):
+        return any(_holds_jaxpr(q) for q in v)
+    return isinstance(v, Jaxpr | ClosedJaxpr)
+
+
 def _short(v) -> str:
     if isinstance(v, np.dtype | type):
         return short_dtype(v)
-    r = repr(v)
+    r = repr(v).replace("\n", " ")
     return r if len(r) < 60 else r[:57] + "..."
 
 
@@ -238,6 +246,19 @@ def _result(expr: str, eqn) -> str:
 # The program
 
 
+def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
+    """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
+    lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
+    for item in fuse(jaxpr):
+        if isinstance(item, Kernel):
+            emit_kernel(g, item)
+        else:
+            eqn = item.eqn
+            g.comment(eqn)
+            rule = lowering.LOWERINGS.get(eqn.prim, lowering.lower_via_numpy)
+            rule(g, eqn)
+
+
 def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     """Generate the source of ``jaxpr`` (already simplified).
 
@@ -253,14 +274,7 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     names = [g.name(v) for v in ins]
     if names:
         g.emit(f"{', '.join(names)}{',' if len(names) == 1 else ''} = args")
-    for item in fuse(jaxpr):
-        if isinstance(item, Kernel):
-            emit_kernel(g, item)
-        else:
-            eqn = item.eqn
-            g.comment(eqn)
-            rule = lowering.LOWERINGS.get(eqn.prim, lowering.lower_via_numpy)
-            rule(g, eqn)
+    emit_body(g, jaxpr)
     outs, seen = [], set()
     for a in jaxpr.outvars:
         if type(a) is Literal:

@@ -20,6 +20,7 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
+from ..lax import control
 from ..lax import elementwise as ew
 from ..lax import linalg as la
 from ..lax import reductions as red
@@ -334,6 +335,7 @@ LOWERINGS: dict = {
     red.reduce_max_p: _reduction("max"),
     red.reduce_min_p: _reduction("min"),
 }
+LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
 
 
 def has_lowering(prim) -> bool:

@@ -311,13 +311,15 @@ ad.transpose_rules[cond_p] = _cond_transpose
 partial_eval_rules[cond_p] = _cond_partial_eval
 
 
-def _trace_branches(name: str, branches, operands):
+def _trace_branches(name: str, branches, operands, labels):
     """Trace each branch on the operands; check they agree; join their constants."""
     ops_leaves, ops_tree = tree_flatten(tuple(operands))
     ops_leaves = [_leaf(x) for x in ops_leaves]
     in_avals = [_aval(x) for x in ops_leaves]
     traced = [_trace_user(b, ops_tree, in_avals, name) for b in branches]
-    _check_branch_types(name, branches, traced)
+    order = range(len(branches)) if name == "switch" else range(len(branches) - 1, -1, -1)
+    _check_branch_types(name, [branches[i] for i in order], [traced[i] for i in order],
+                        [labels[i] for i in order])
     all_consts = [c for _, consts, _ in traced for c in consts]
     const_avals = [_aval(c) for c in all_consts]
     joined, off = [], 0
@@ -331,12 +333,12 @@ def _trace_branches(name: str, branches, operands):
     return tuple(joined), all_consts + ops_leaves, traced[0][2]
 
 
-def _check_branch_types(name, branches, traced):
+def _check_branch_types(name, branches, traced, labels):
     first_tree = traced[0][2]
     first_avals = [_aval_of_atom(v) for v in traced[0][0].jaxpr.outvars]
     for i, (cj, _, tree) in enumerate(traced[1:], 1):
         avals = [_aval_of_atom(v) for v in cj.jaxpr.outvars]
-        b0, bi = _branch_name(branches[0], 0), _branch_name(branches[i], i)
+        b0, bi = _branch_name(branches[0], labels[0]), _branch_name(branches[i], labels[i])
         if tree != first_tree:
             raise BranchTypeError(
                 f"{name}: the branches must return the same structure, but {b0} returns "
@@ -349,8 +351,8 @@ def _check_branch_types(name, branches, traced):
                     "broadcast one of them (e.g. fnp.asarray(x, dtype) or fnp.broadcast_to).")
 
 
-def _branch_name(f, i):
-    return f"branch {i} ({getattr(f, '__name__', type(f).__name__)})"
+def _branch_name(f, label):
+    return f"{label} ({getattr(f, '__name__', type(f).__name__)})"
 
 
 def switch(index, branches: Sequence[Callable], *operands):
@@ -374,7 +376,8 @@ def switch(index, branches: Sequence[Callable], *operands):
         index = np.clip(index, 0, len(branches) - 1)
     else:
         index = _min(_max(index, np.int64(0)), np.int64(len(branches) - 1))
-    joined, args, out_tree = _trace_branches("switch", branches, operands)
+    joined, args, out_tree = _trace_branches("switch", branches, operands,
+                                             [f"branches[{i}]" for i in range(len(branches))])
     outs = bind(cond_p, index, *args, branches=joined)
     return tree_unflatten(out_tree, list(outs))
 
@@ -402,7 +405,8 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     if a.dtype != np.bool_:
         pred = ne(pred, np.zeros((), a.dtype))
     index = convert_element_type(_leaf(pred), np.int64)
-    joined, args, out_tree = _trace_branches("cond", [false_fun, true_fun], operands)
+    joined, args, out_tree = _trace_branches("cond", [false_fun, true_fun], operands,
+                                             ["false_fun", "true_fun"])
     outs = bind(cond_p, index, *args, branches=joined)
     return tree_unflatten(out_tree, list(outs))
 
@@ -980,3 +984,112 @@ def _register_batching_rules():
 
 
 _register_batching_rules()
+
+
+# --------------------------------------------------------------------------------------
+# jit: Numba lowerings (registered in backend/lowering.py's LOWERINGS). Branches and loop
+# bodies are emitted inline as native ``if``/``while``/``for`` blocks, never unrolled.
+# ``g`` is the code generator (backend/codegen.py: Gen).
+
+
+def lower_jaxpr_inline(g, cj: ClosedJaxpr, in_exprs) -> list[str]:
+    """Emit ``cj`` inline with its inputs bound to ``in_exprs``; return its outputs."""
+    from ..backend.codegen import emit_body
+    from ..backend.simplify import simplify
+
+    j = simplify(cj.jaxpr)
+    for v, e in zip(j.invars, in_exprs):
+        g.emit(f"{g.name(v)} = {e}")
+    emit_body(g, j)
+    return [g.arr(a, a.aval.dtype) for a in j.outvars]
+
+
+def _lower_cond(g, eqn):
+    from ..backend import lowering
+
+    branches = eqn.params["branches"]
+    if any(b.consts for b in branches):
+        return lowering.lower_via_numpy(g, eqn)
+    index, *ops = eqn.inputs
+    idx = g.fresh("idx")
+    g.emit(f"{idx} = min(max(np.int64({g.arr(index)}[()]), 0), {len(branches) - 1})")
+    op_names = [g.arr(a) for a in ops]
+    outs = [g.name(v) for v in eqn.outputs]
+    for i, b in enumerate(branches):
+        last = i == len(branches) - 1
+        g.emit("else:" if last and i else f"if {idx} == {i}:" if i == 0 else f"elif {idx} == {i}:")
+        g.indent += 1
+        for o, r, v in zip(outs, lower_jaxpr_inline(g, b, op_names), eqn.outputs):
+            g.emit(f"{o} = {r}.astype(np.{v.aval.dtype.name})")
+        g.indent -= 1
+
+
+def _lower_while(g, eqn):
+    from ..backend import lowering
+
+    p = eqn.params
+    if p["cond_jaxpr"].consts or p["body_jaxpr"].consts:
+        return lowering.lower_via_numpy(g, eqn)
+    cc, bc, carry = _split(eqn.inputs, p["cond_nconsts"], p["body_nconsts"])
+    cc, bc = [g.arr(a) for a in cc], [g.arr(a) for a in bc]
+    c = [g.name(v) for v in eqn.outputs]
+    for o, a in zip(c, carry):
+        g.emit(f"{o} = {g.arr(a, a.aval.dtype)}.copy()")
+    g.emit("while True:")
+    g.indent += 1
+    pred = lower_jaxpr_inline(g, p["cond_jaxpr"], cc + c)[0]
+    g.emit(f"if not {pred}[()]:")
+    g.emit("    break")
+    for o, n in zip(c, lower_jaxpr_inline(g, p["body_jaxpr"], bc + c)):
+        g.emit(f"{o} = {n}.copy()")
+    g.indent -= 1
+
+
+def _lower_scan(g, eqn):
+    from ..backend import lowering
+
+    p = eqn.params
+    if p["jaxpr"].consts:
+        return lowering.lower_via_numpy(g, eqn)
+    consts, carry, xs = _split(eqn.inputs, p["num_consts"], p["num_carry"])
+    consts = [g.arr(a) for a in consts]
+    c_out, y_out = _split(eqn.outputs, p["num_carry"])
+    c = [g.name(v) for v in c_out]
+    for o, a in zip(c, carry):
+        g.emit(f"{o} = {g.arr(a)}.copy()")
+    for v in y_out:
+        g.emit(f"{g.name(v)} = np.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
+    n, j = g.dim(p["length"]) if p["length"] != 1 else "1", g.fresh("j")
+    i = g.fresh("i") if p["reverse"] else j
+    g.emit(f"for {j} in range({n}):")
+    g.indent += 1
+    if p["reverse"]:
+        g.emit(f"{i} = {n} - 1 - {j}")
+    x_exprs = [f"np.ascontiguousarray({g.arr(x)}[{i}:{i} + 1]).reshape({g.dims(x.aval.shape[1:])})"
+               for x in xs]
+    outs = lower_jaxpr_inline(g, p["jaxpr"], consts + c + x_exprs)
+    new_c, ys = _split(outs, p["num_carry"])
+    for o, e in zip(c, new_c):
+        g.emit(f"{o} = {e}.copy()")
+    for v, e in zip(y_out, ys):
+        g.emit(f"{g.name(v)}[{i}] = {e}[()]" if v.aval.ndim == 1 else f"{g.name(v)}[{i}] = {e}")
+    g.indent -= 1
+
+
+def lower_call(jaxpr_param: str):
+    """The lowering of a primitive that calls the closed jaxpr in ``params[jaxpr_param]``."""
+
+    def rule(g, eqn):
+        from ..backend import lowering
+
+        cj = eqn.params[jaxpr_param]
+        if cj.consts:
+            return lowering.lower_via_numpy(g, eqn)
+        for v, r in zip(eqn.outputs, lower_jaxpr_inline(g, cj, [g.arr(a) for a in eqn.inputs])):
+            g.emit(f"{g.name(v)} = {r}")
+            g.may_alias_input.add(v)
+
+    return rule
+
+
+LOWERINGS = {cond_p: _lower_cond, while_p: _lower_while, scan_p: _lower_scan}
