@@ -28,7 +28,7 @@ from .errors import ArgumentError, ShapeError, TreeStructureError
 from .jaxpr import partial_eval_rules
 from .lax.control import (
     _aval, _aval_of_atom, _batch_jaxpr, _eval, _jvp_jaxpr, _leaf, _mask, _merge, _partial_eval_jaxpr,
-    _split, _to_front, _trace_user, _transpose_jaxpr,
+    _split, _to_front, _trace_user, _transpose_jaxpr, lower_call,
 )
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -432,6 +432,26 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy=None) -> Calla
 
 
 remat = checkpoint
+
+
+# jit: each is a call of its jaxpr, emitted inline (custom_lin: the JVP of the function).
+
+
+def _lower_custom_lin(g, eqn):
+    from .lax.control import _trace, lower_jaxpr_inline
+
+    forward = _trace(lambda *a: _custom_lin_forward(*a, **eqn.params), [a.aval for a in eqn.inputs])
+    if forward.consts:
+        from .backend import lowering
+
+        return lowering.lower_via_numpy(g, eqn)
+    for v, r in zip(eqn.outputs, lower_jaxpr_inline(g, forward, [g.arr(a) for a in eqn.inputs])):
+        g.emit(f"{g.name(v)} = {r}")
+        g.may_alias_input.add(v)
+
+
+LOWERINGS = {custom_jvp_call_p: lower_call("call_jaxpr"), custom_vjp_call_p: lower_call("call_jaxpr"),
+             remat_p: lower_call("jaxpr"), custom_lin_p: _lower_custom_lin}
 
 
 def _register_batching_rules():
