@@ -75,13 +75,17 @@ class BatchTrace(Trace):
                     raise core.escaped_tracer_error(x)
                 vals.append(x)
                 dims.append(None)
-        with core.set_current_trace(self.parent):
+        state = core._state  # set_current_trace, inlined: this is the hot path
+        state.trace = self.parent
+        try:
             if not batched:
-                return core.bind(prim, *vals, **params)
+                return prim.bind(*vals, **params)
             rule = primitive_batchers.get(prim)
             if rule is None:
                 raise BatchingError(f"funcad has no batching rule (vmap) for the primitive {prim.name}.")
             out, out_dim = rule(self.axis_size, vals, dims, **params)
+        finally:
+            state.trace = self
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)
@@ -102,7 +106,8 @@ class BatchTrace(Trace):
 
 
 def _ndim(x) -> int:
-    return get_aval(x).ndim
+    nd = getattr(x, "ndim", None)
+    return get_aval(x).ndim if nd is None else nd
 
 
 def moveaxis(x, src: int, dst: int):
@@ -169,6 +174,9 @@ def _broadcasting_batcher(prim, axis_size, vals, dims, **params):
     ranks = [_ndim(v) - (d is not None) for v, d in zip(vals, dims)]
     out_rank = max(ranks)
     d = next((b for b, r in zip(dims, ranks) if b is not None and r == out_rank), 0)
+    if all(b == d or (b is None and r <= out_rank - d) for b, r in zip(dims, ranks)) and \
+            all(r == out_rank for b, r in zip(dims, ranks) if b is not None):
+        return prim.bind(*vals, **params), d
     new = []
     for v, b, r in zip(vals, dims, ranks):
         if b is None:

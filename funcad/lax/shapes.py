@@ -7,6 +7,8 @@ concatenate <-> slices, gather <-> scatter-add).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ad, batching
@@ -93,9 +95,9 @@ def _reshape_batch(axis_size, vals, dims, *, new_shape):
     shape = get_aval(x).shape
     # The batch axis can stay where it is (no copy) if it splits both shapes at the same
     # number of elements: C order then keeps every example's elements in place.
-    before = int(np.prod(shape[:d], dtype=np.int64))
+    before = math.prod(shape[:d])
     for j in range(len(new_shape) + 1):
-        if int(np.prod(new_shape[:j], dtype=np.int64)) == before:
+        if math.prod(new_shape[:j]) == before:
             return reshape(x, new_shape[:j] + (axis_size,) + new_shape[j:]), j
     return reshape(batching.moveaxis(x, d, 0), (axis_size,) + new_shape), 0
 
