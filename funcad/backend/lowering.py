@@ -20,6 +20,7 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
+from .. import custom_derivatives
 from ..lax import control
 from ..lax import elementwise as ew
 from ..lax import linalg as la
@@ -108,6 +109,9 @@ SCALAR: dict = {
     ew.stop_gradient_p: lambda a, eqn: a[0],
     sh.broadcast_to_p: lambda a, eqn: a[0],  # the operand is read with broadcasting
     sh.full_p: lambda a, eqn: literal(eqn.params["fill_value"], eqn.params["dtype"]),
+    # In loops, these read their operand at remapped indices (codegen._remap_index):
+    sh.transpose_p: lambda a, eqn: a[0],
+    sh.reshape_p: lambda a, eqn: a[0],
 }
 for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
               "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
@@ -125,6 +129,7 @@ def compute_dtypes(eqn) -> list:
         dt = eqn.outputs[0].aval.dtype
         return [np.dtype(bool), dt, dt]
     if p in (ew.convert_element_type_p, sh.broadcast_to_p, ew.stop_gradient_p, ew.integer_pow_p,
+             sh.transpose_p, sh.reshape_p,
              ew.not_p, ew.and_p, ew.or_p, ew.xor_p) or not avals:
         return [a.dtype for a in avals]
     dt = result_dtype(*avals)
@@ -212,7 +217,10 @@ def _reshape(g, eqn):
 def _transpose(g, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
     perm = eqn.params["permutation"]
-    g.emit(f"{g.name(out)} = {g.arr(x)}.transpose({tuple(perm)!r})")
+    # x.T is a view Numba types as F-layout (cheap to compile, taken as is by BLAS);
+    # x.transpose(perm) compiles very slowly, so other ranks are loops (fusion.is_remap_eqn).
+    assert tuple(perm) == (1, 0), "only 2-D transposes are lowered on their own"
+    g.emit(f"{g.name(out)} = {g.arr(x)}.T")
     g.alias(out, x)
 
 
@@ -325,7 +333,7 @@ LOWERINGS: dict = {
     la.einsum_p: _einsum,
     la.solve_p: _solve,
     sh.reshape_p: _reshape,
-    sh.transpose_p: _transpose,
+    sh.transpose_p: _transpose,  # 2-D; others are fused loops (SCALAR)
     sh.concatenate_p: _concatenate,
     sh.index_p: _index,
     sh.index_add_p: lower_via_numpy,  # scatter-add with repeated indices: np.add.at semantics
@@ -336,6 +344,7 @@ LOWERINGS: dict = {
     red.reduce_min_p: _reduction("min"),
 }
 LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
+LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
 
 
 def has_lowering(prim) -> bool:
