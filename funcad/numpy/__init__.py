@@ -800,6 +800,9 @@ core._numpy_dispatch.function = _function_dispatch
 from ._elementwise_extra import *  # noqa: E402,F401,F403
 from ._stats import *  # noqa: E402,F401,F403
 from ._shape_ops import *  # noqa: E402,F401,F403
+from ._unsupported import make_getattr as _make_getattr  # noqa: E402
+
+__getattr__ = _make_getattr(__name__, _np)
 from . import linalg  # noqa: E402,F401
 
 __all__ = sorted(

@@ -24,6 +24,7 @@ from ..lax import elementwise as _ew
 from ..lax import linalg as _linalg
 from ..lax.shapes import reshape as _reshape
 from . import _as_nd, _normalize_axes, _promote_float
+from ._unsupported import make_getattr as _make_getattr
 from . import abs as _abs
 from . import concatenate as _concatenate
 from . import matmul as _matmul
@@ -395,6 +396,9 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
             out = _reshape(out, tuple(1 if i in axes else n for i, n in enumerate(get_aval(x).shape)))
         return out
     return _vector_norm(x, ord, _normalize_axes(axis, nd)[0], keepdims)
+
+
+__getattr__ = _make_getattr(__name__, _np.linalg)
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):

@@ -1,0 +1,57 @@
+"""NumPy names funcad does not implement: attribute access gives a stand-in that raises
+:class:`~funcad.errors.UnsupportedFunctionError` (a clear "not supported") when called.
+
+``funcad.numpy.fft.fft`` and ``funcad.numpy.linalg.eig`` resolve the same way, so ported
+code fails at the call that needs a missing function, with its full NumPy name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import numpy as _np
+
+from ..errors import UnsupportedFunctionError
+
+
+class Unsupported:
+    """A NumPy function or submodule that funcad.numpy does not provide."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        raise UnsupportedFunctionError(
+            f"{self.name} is not supported by funcad: funcad.numpy implements NumPy's array "
+            "functions that have derivatives (see funcad.numpy.__all__). Compose it from "
+            "supported functions, or call NumPy outside transformed functions.")
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return Unsupported(f"{self.name}.{attr}")
+
+    def __repr__(self):
+        return f"<unsupported {self.name}>"
+
+
+def make_getattr(module_name: str, numpy_module):
+    """A module ``__getattr__``: public names of ``numpy_module`` become :class:`Unsupported`."""
+    prefix = "numpy" + module_name[len("funcad.numpy"):]
+
+    def __getattr__(name):
+        # A real submodule (funcad.numpy.linalg) is imported, never shadowed: `from . import
+        # linalg` consults the package's attributes first.
+        if importlib.util.find_spec(f"{module_name}.{name}") is not None:
+            return importlib.import_module(f"{module_name}.{name}")
+        if not name.startswith("_") and hasattr(numpy_module, name):
+            return Unsupported(f"{prefix}.{name}")
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+_ = _np
