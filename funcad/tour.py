@@ -27,6 +27,7 @@ def _load_sections() -> None:
     from . import examples_tour  # noqa: F401  (registers the course's sections)
     from . import optimize_tour  # noqa: F401  (Newton's method, SciPy, the tanh picture)
     from . import viz_tour  # noqa: F401  (See inside: graphs, generated code, the course's comparisons)
+    from . import control_tour  # noqa: F401  (derivatives through lax.while_loop, cond, scan)
 
 
 def main(argv=None) -> int:
