@@ -143,7 +143,8 @@ def rnn_py(w, xs, h0, reverse=False):
     return h, {"h": np.array(hs), "sq": np.array(hs) ** 2}
 
 
-XS = {"u": np.linspace(-1, 1, 5)[:, None] * np.array([1.0, 0.5]), "v": np.linspace(0, 0.3, 5)[:, None] * np.ones(2)}
+XS = {"u": np.linspace(-1, 1, 5)[:, None] * np.array([1.0, 0.5]),
+      "v": np.linspace(0, 0.3, 5)[:, None] * np.ones(2)}
 H0 = np.array([0.1, -0.2])
 
 

@@ -19,7 +19,7 @@ iterations of the known loop and continues as a scan of that length (JAX refuses
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,8 +27,16 @@ from .. import ad, core
 from ..ad import Zero, is_undefined
 from ..core import Primitive, ShapedArray, Tracer, bind, get_aval
 from ..errors import BranchTypeError, CarryTypeError, NotCallableError
-from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, StagingTrace, Var, eval_jaxpr, partial_eval_rules
-from ..jaxpr import trace_to_jaxpr
+from ..jaxpr import (
+    ClosedJaxpr,
+    Jaxpr,
+    Literal,
+    StagingTrace,
+    Var,
+    eval_jaxpr,
+    partial_eval_rules,
+    trace_to_jaxpr,
+)
 from ..tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
@@ -269,7 +277,7 @@ def _cond_partial_eval(trace, args, *, branches):
     res_avals = [k.out_avals[nk:] for k, _, _, _ in splits]
     all_res = [ShapedArray(a.shape, a.dtype) for r in res_avals for a in r]
     known_bs, unknown_bs, off = [], [], 0
-    for (k, u, _, n_res), r in zip(splits, res_avals):
+    for k, u, _, n_res in splits:
         known_bs.append(_pad_known_branch(k, nk, all_res, off, n_res))
         unknown_bs.append(_pad_unknown_branch(u, all_res, off, n_res, _mask(ops, uk)))
         off += n_res
@@ -369,7 +377,9 @@ def switch(index, branches: Sequence[Callable], *operands):
         raise NotCallableError("switch: branches must be a non-empty sequence of callables.")
     for i, b in enumerate(branches):
         _check_callable(b, "switch", f"branches[{i}]")
-    from .elementwise import convert_element_type, max as _max, min as _min
+    from .elementwise import convert_element_type
+    from .elementwise import max as _max
+    from .elementwise import min as _min
 
     index = convert_element_type(_leaf(index), np.int64)
     if isinstance(index, np.ndarray):
@@ -454,7 +464,8 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     n_in = [num_consts, num_carry, len(x_nz)]
     n_dot = [sum(c_nz), sum(carry_nz), sum(x_nz)]
     y_nz = out_nz[num_carry:]
-    jvp_j = _permute(jvp_j, _interleave(n_in, n_dot), _interleave([num_carry, ny], [sum(carry_nz), sum(y_nz)]))
+    jvp_j = _permute(jvp_j, _interleave(n_in, n_dot),
+                     _interleave([num_carry, ny], [sum(carry_nz), sum(y_nz)]))
     consts, carry, xs = _split(primals, num_consts, num_carry)
     t_c, t_carry, t_x = _split(tangents, num_consts, num_carry)
     t_carry = [ad.instantiate(t, _aval(p)) for t, p in zip(t_carry, carry)]
@@ -507,8 +518,9 @@ def _scan_partial_eval(trace, args, *, jaxpr, num_consts, num_carry, length, rev
     # The unknown body takes (residuals, unknown consts, carry, xs): reorder the residuals.
     n_inv, n_uc, n_ucarry = len(inv_vals), c_uk.count(True), carry_uk.count(True)
     res_order = [r for r, _ in inv_vals] + stacked_idx
-    in_perm = ([res_order[i] for i in range(n_inv)] + list(range(n_res, n_res + n_uc + n_ucarry))
-               + [res_order[i] for i in range(n_inv, n_res)] + list(range(n_res + n_uc + n_ucarry, len(unknown.in_avals))))
+    n_lin = n_res + n_uc + n_ucarry
+    in_perm = (res_order[:n_inv] + list(range(n_res, n_lin)) + res_order[n_inv:]
+               + list(range(n_lin, len(unknown.in_avals))))
     unknown_body = _permute(unknown, in_perm)
     uk_outs = trace.stage(scan_p, [*[v for _, v in inv_vals], *_mask(consts, c_uk), *_mask(carry, carry_uk),
                                    *stacked, *_mask(xs, x_uk)],
@@ -885,7 +897,9 @@ def _batched_pred_like(pred, x):
 
 
 def _cond_batch(axis_size, vals, dims, *, branches):
-    from .elementwise import eq, max as _max, min as _min, select
+    from .elementwise import eq, select
+    from .elementwise import max as _max
+    from .elementwise import min as _min
 
     index, *ops = _to_front(vals, dims)
     op_b = [d is not None for d in dims[1:]]
