@@ -11,8 +11,9 @@ All three take parameters as pytrees (dicts, tuples, lists of arrays; flattened 
 internally), return an :class:`OptimizeResult` like SciPy's (``x``, ``fun``, ``grad``, ``nit``,
 ``success``, ``message``, ``history``), and print one line per iteration with ``verbose=True``.
 The optimizer is an outer loop on concrete values; what it evaluates (value, gradient,
-Hessian or Hessian-vector products) is compiled with :func:`funcad.jit` when ``jit=True``
-(the default ``jit=None`` uses it when funcad has it).
+Hessian or Hessian-vector products) runs eagerly by default, or compiled with
+:func:`funcad.jit` with ``jit=True``: worth it for many iterations on a large problem, as each
+compiled program costs seconds to build the first time (then it is cached on disk).
 
 Bad input raises at once: :class:`~funcad.errors.NonScalarObjectiveError` for an objective
 that does not return a scalar, :class:`~funcad.errors.IntegerParameterError` for integer
@@ -31,7 +32,7 @@ import numpy as np
 from . import api
 from .core import get_aval
 from .errors import ArgumentError, IntegerParameterError, NonFiniteError, NonScalarObjectiveError
-from .second_order import _linearized_grad_flat, _value_grad_hessian_flat, ravel_pytree
+from .second_order import _linearized_hvp_flat, _value_grad_hessian_flat, ravel_pytree
 from .tree_util import tree_flatten
 
 __all__ = ["OptimizeResult", "newton", "newton_cg", "minimize"]
@@ -88,12 +89,12 @@ def _check_x0(x0, name: str):
     return paths
 
 
-def _use_jit(jit) -> Callable | None:
+def _use_jit(jit: bool) -> Callable | None:
     import funcad
 
-    if jit is None or jit is True:
+    if jit:
         fn = getattr(funcad, "jit", None)
-        if fn is None and jit is True:
+        if fn is None:
             raise ArgumentError("jit=True, but this funcad has no jit.")
         return fn
     return None
@@ -177,7 +178,7 @@ class _Problem:
         self.ngev += 1
         from .jaxpr import eval_jaxpr
 
-        v, g, jaxpr, consts = _linearized_grad_flat(lambda u: self._flat_f(u, *self.args), x)
+        v, g, jaxpr, consts = _linearized_hvp_flat(lambda u: self._flat_f(u, *self.args), x)
 
         def hvp_fn(t):
             self.nhev += 1
@@ -282,7 +283,7 @@ def _line(name, h, extra_key):
 
 
 def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxiter: int = 100,
-           verbose: bool = False, callback: Callable | None = None, jit: bool | None = None,
+           verbose: bool = False, callback: Callable | None = None, jit: bool = False,
            on_nonfinite: str = "raise") -> OptimizeResult:
     """Minimize ``fun(x, *args)`` by Newton's method with exact Hessians.
 
@@ -388,7 +389,7 @@ def _truncated_cg(hvp_fn, g, tol: float, maxiter: int):
 
 def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxiter: int = 200,
               cg_maxiter: int | None = None, verbose: bool = False, callback: Callable | None = None,
-              jit: bool | None = None, on_nonfinite: str = "raise") -> OptimizeResult:
+              jit: bool = False, on_nonfinite: str = "raise") -> OptimizeResult:
     """Minimize ``fun(x, *args)`` by Newton-CG: the Hessian is never formed.
 
     Each iteration solves the Newton system by conjugate gradients on Hessian-vector products
@@ -468,7 +469,7 @@ _NO_JAC = {"nelder-mead", "powell", "cobyla", "cobyqa"}
 def minimize(fun: Callable, x0, args: Sequence = (), method: str = "trust-exact", *,
              hessian: str = "auto", bounds=None, constraints=(), tol: float | None = None,
              options: dict | None = None, verbose: bool = False, callback: Callable | None = None,
-             jit: bool | None = None) -> OptimizeResult:
+             jit: bool = False) -> OptimizeResult:
     """``scipy.optimize.minimize`` with funcad's gradient, Hessian and Hessian-vector product.
 
     ``x0`` is a pytree of float arrays (``result.x`` and ``result.grad`` have its structure).

@@ -69,7 +69,10 @@ def ravel_pytree(tree) -> tuple[Any, Callable]:
 
     def unravel(v):
         if isinstance(v, Tracer):
-            parts = [fnp.reshape(v[s:e], sh) for s, e, sh in zip(bounds[:-1], bounds[1:], shapes)]
+            if len(shapes) == 1:  # one leaf: no slicing, so the tangent program stays simple
+                parts = [v if shapes[0] == get_aval(v).shape else fnp.reshape(v, shapes[0])]
+            else:
+                parts = [fnp.reshape(v[s:e], sh) for s, e, sh in zip(bounds[:-1], bounds[1:], shapes)]
             parts = [p if get_aval(p).dtype == dt else fnp.astype(p, dt) for p, dt in zip(parts, dtypes)]
         else:
             v = np.asarray(v)
@@ -96,32 +99,126 @@ def _dce(jaxpr: Jaxpr, outvars) -> Jaxpr:
 
 
 def _fold_identity_seed(jaxpr: Jaxpr, consts, d: int):
-    """Replace ``matmul(A, reshape(t, (d, 1)))`` by its value on the basis, ``A[:, k]`` at row k.
+    """Replace ``matmul(A, e_k[s:e] as a column)`` by its value on the basis, ``A[:, k - s]``.
 
-    Returns ``(jaxpr', seeded_vars, seeded_values)``: ``jaxpr'`` takes ``t`` and then the
-    seeded variables; each seeded value carries the basis index on its leading axis.
+    The tangent input ``t`` is seeded with the unit vectors ``e_k``; a contiguous slice of it
+    (how a pytree's leaf is cut from the flat vector) is a block of the identity, and a matrix
+    product with such a block is a column of ``A`` (zero outside the block): no product is
+    needed. Returns ``(jaxpr', seeded_vars, seeded_values)``: ``jaxpr'`` takes ``t`` and then
+    the seeded variables; each seeded value carries the basis index on its leading axis.
     """
     from . import numpy as fnp
     from .lax.linalg import matmul_p
-    from .lax.shapes import reshape_p
+    from .lax.shapes import index_p, reshape_p
 
     (t,) = jaxpr.invars
     const_of = dict(zip(jaxpr.constvars, consts))
-    columns: set = set()
+    blocks = {t: (0, d)}  # var -> (s, e): its value at e_k is e_k[s:e]
+    columns: dict = {}  # the same, reshaped to (e - s, 1)
     seeded_vars, seeded_vals, keep = [], [], []
     for eqn in jaxpr.eqns:
-        x = eqn.inputs
-        if eqn.prim is reshape_p and x[0] is t and tuple(eqn.params["new_shape"]) == (d, 1):
-            columns.add(eqn.outputs[0])
+        x, out = eqn.inputs, eqn.outputs[0]
+        if eqn.prim is index_p and len(x) == 1 and x[0] in blocks:
+            tmpl = eqn.params["template"]
+            if len(tmpl) == 1 and tmpl[0] is not None and tmpl[0] is not Ellipsis and tmpl[0][0] == "slice":
+                s0, e0 = blocks[x[0]]
+                lo, hi, step = slice(*tmpl[0][1:]).indices(e0 - s0)
+                if step == 1 and hi > lo:
+                    blocks[out] = (s0 + lo, s0 + hi)
+        elif eqn.prim is reshape_p and x[0] in blocks:
+            s0, e0 = blocks[x[0]]
+            if tuple(eqn.params["new_shape"]) == (e0 - s0, 1):
+                columns[out] = (s0, e0)
         elif (eqn.prim is matmul_p and type(x[1]) is Var and x[1] in columns
               and type(x[0]) is Var and x[0] in const_of and get_aval(const_of[x[0]]).ndim == 2):
-            a = const_of[x[0]]  # (m, d): A @ e_k = A[:, k], so the batch is A^T with a unit axis
-            seeded_vars.append(eqn.outputs[0])
-            seeded_vals.append(fnp.expand_dims(fnp.transpose(a), -1))
+            s0, e0 = columns[x[1]]
+            a_t = fnp.transpose(const_of[x[0]])  # (e - s, m): row k - s is A @ e_k
+            m, dt = get_aval(a_t).shape[1], get_aval(a_t).dtype
+            parts = ([fnp.zeros((s0, m), dt)] if s0 else []) + [a_t] + (
+                [fnp.zeros((d - e0, m), dt)] if e0 < d else [])
+            rows = fnp.concatenate(parts) if len(parts) > 1 else a_t
+            seeded_vars.append(out)
+            seeded_vals.append(fnp.expand_dims(rows, -1))
             continue
         keep.append(eqn)
     folded = Jaxpr(jaxpr.constvars, [t] + seeded_vars, keep, jaxpr.outvars)
     return _dce(folded, jaxpr.outvars), seeded_vars, seeded_vals
+
+
+def _fold_scalings(jaxpr: Jaxpr, consts):
+    """Fold chains of elementwise scalings of one tangent into one multiplication.
+
+    In a linear jaxpr, ``mul``/``div`` by a constant, ``neg``, and ``add``/``sub`` of two
+    scalings of the same variable keep the form ``coef * base``; the coefficient is computed
+    on the small unbatched constants, and a single ``mul(base, coef)`` is emitted where the
+    value is first needed. For a loss like the logistic one, five passes over the batched
+    (d, n) tangent become one. Returns ``(jaxpr', consts')``.
+    """
+    from .core import result_dtype
+    from .jaxpr import Eqn, Literal
+    from .lax.elementwise import add_p, div_p, mul_p, neg_p, sub_p
+
+    const_of = dict(zip(jaxpr.constvars, consts))
+    constvars, consts = list(jaxpr.constvars), list(consts)
+    scaled: dict = {}  # var -> (coef, base): the var's value is coef * base
+    eqns: list = []
+
+    def is_const(a):
+        return type(a) is Literal or a in const_of
+
+    def value(a):
+        return a.val if type(a) is Literal else const_of[a]
+
+    def track(a):  # a coefficient of None stands for 1
+        return scaled.get(a, (None, a))
+
+    def materialize(v):
+        coef, base = scaled.pop(v)
+        coef = 1.0 if coef is None else coef
+        if np.ndim(coef) == 0 and not isinstance(coef, Tracer):
+            atom = Literal(np.asarray(coef, v.aval.dtype)[()])
+        else:
+            atom = Var(get_aval(coef))
+            constvars.append(atom)
+            consts.append(coef)
+        eqns.append(Eqn(mul_p, [base, atom], {}, [v]))
+
+    for eqn in jaxpr.eqns:
+        p, x = eqn.prim, eqn.inputs
+        new = None
+        if p is neg_p and not is_const(x[0]):
+            c, b = track(x[0])
+            new = (-1.0 if c is None else -c, b)
+        elif p in (mul_p, div_p) and is_const(x[1]) != is_const(x[0]):
+            lin, cst = (x[0], x[1]) if is_const(x[1]) else (x[1], x[0])
+            if p is mul_p or lin is x[0]:
+                c, b = track(lin)
+                k = value(cst)
+                if p is mul_p:
+                    new = (k if c is None else c * k, b)
+                else:
+                    new = (1.0 / k if c is None else c / k, b)
+        elif p in (add_p, sub_p) and not is_const(x[0]) and not is_const(x[1]):
+            (ca, ba), (cb, bb) = track(x[0]), track(x[1])
+            if ba is bb:
+                ca, cb = (1.0 if ca is None else ca), (1.0 if cb is None else cb)
+                new = (ca + cb if p is add_p else ca - cb, ba)
+        if new is not None:
+            out, (c, b) = eqn.outputs[0], new
+            ok = (type(b) is Var and b.aval.shape == out.aval.shape
+                  and np.broadcast_shapes(np.shape(c), out.aval.shape) == out.aval.shape
+                  and result_dtype(b.aval, get_aval(c)) == out.aval.dtype)
+            if ok:
+                scaled[out] = new
+                continue
+        for a in x:
+            if type(a) is Var and a in scaled:
+                materialize(a)
+        eqns.append(eqn)
+    for v in jaxpr.outvars:
+        if type(v) is Var and v in scaled:
+            materialize(v)
+    return _dce(Jaxpr(constvars, jaxpr.invars, eqns, jaxpr.outvars), jaxpr.outvars), consts
 
 
 def _vmap():
@@ -135,6 +232,7 @@ def _apply_to_basis(jaxpr: Jaxpr, consts, d: int, dtype):
     from . import numpy as fnp
 
     folded, _, seeded = _fold_identity_seed(jaxpr, consts, d)
+    folded, consts = _fold_scalings(folded, consts)
     eye = np.eye(d, dtype=dtype)
     vmap = _vmap()
     if vmap is not None:
@@ -165,6 +263,13 @@ def _linearized_grad_flat(f_flat: Callable, x):
 
     (g, val), jaxpr, consts = ad.linearize_flat(value_then_grad, [x], aux_store={"num_aux": 1})
     return val, g, _dce(jaxpr, jaxpr.outvars), consts
+
+
+def _linearized_hvp_flat(f_flat: Callable, x):
+    """Like :func:`_linearized_grad_flat`, with the linear map's scalings folded (fewer passes)."""
+    val, g, jaxpr, consts = _linearized_grad_flat(f_flat, x)
+    jaxpr, consts = _fold_scalings(jaxpr, consts)
+    return val, g, jaxpr, consts
 
 
 def _value_grad_hessian_flat(f_flat: Callable, x):
@@ -322,7 +427,7 @@ def linearize_grad(fun: Callable):
     def lin_f(x, *args, **kwargs):
         _check_params(x, "linearize_grad")
         flat, unravel = ravel_pytree(x)
-        val, g, jaxpr, consts = _linearized_grad_flat(lambda v: fun(unravel(v), *args, **kwargs), flat)
+        val, g, jaxpr, consts = _linearized_hvp_flat(lambda v: fun(unravel(v), *args, **kwargs), flat)
 
         def hvp_fn(v):
             v_flat, _ = ravel_pytree(v)

@@ -223,10 +223,20 @@ def test_minimize_nan_says_which_iteration():
 # jit, when it exists
 
 
-def test_newton_jitted_matches_eager(breast_cancer, irls):
+def test_newton_and_newton_cg_jitted_match_eager(breast_cancer, irls):
     if not hasattr(fa, "jit"):
         pytest.skip("funcad.jit is not available yet")
     X, y, lam = breast_cancer
-    res = newton(logistic_loss, {"w": np.zeros(X.shape[1]), "b": 0.0}, (X, y, lam), jit=True)
-    assert res.success
-    np.testing.assert_allclose(res.x["w"], irls[1], atol=1e-8)
+    A = np.hstack([np.ones((X.shape[0], 1)), X])
+
+    penalty = np.r_[0.0, np.full(X.shape[1], lam)]
+
+    def loss(beta, A, y, penalty):  # the same objective, intercept first in one flat vector
+        z = A @ beta
+        return fnp.mean(fa.nn.softplus(z) - y * z) + 0.5 * fnp.sum(penalty * beta ** 2)
+
+    ref = np.concatenate([[irls[0]], irls[1]])
+    for opt in (newton, newton_cg):
+        res = opt(loss, np.zeros(A.shape[1]), (A, y, penalty), jit=True)
+        assert res.success, res.message
+        np.testing.assert_allclose(res.x, ref, atol=1e-8)
