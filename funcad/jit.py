@@ -243,21 +243,42 @@ ad.transpose_rules[jit_p] = _jit_transpose
 # Batching (vmap): batch the inner jaxpr and bind it as jit again.
 
 
-def _register_batching_rule() -> None:
-    try:
+_batch_memo: dict = {}
+
+
+def _batched_jaxpr(jaxpr: Jaxpr, dims: tuple, axis_size: int) -> Jaxpr:
+    key = (jaxpr, dims, axis_size)
+    hit = _batch_memo.get(key)
+    if hit is None:
         from . import batching
-    except ImportError:  # batching.py not present in this build
-        return
-    rules = getattr(batching, "primitive_batchers", None) or getattr(batching, "batching_rules", None)
-    batch_jaxpr = getattr(batching, "batch_jaxpr", None)
-    if rules is None or batch_jaxpr is None:
-        return
 
-    def _jit_batch(args, dims, *, jaxpr: Jaxpr, name: str):
-        b_jaxpr, out_dims = batch_jaxpr(jaxpr, args, dims)
-        return bind_jaxpr(b_jaxpr, [a for a in args], f"{name}_vmap"), out_dims
+        avals = [v.aval if d is None else ShapedArray((axis_size,) + v.aval.shape, v.aval.dtype)
+                 for v, d in zip(jaxpr.invars, dims)]
+        n_out = len(jaxpr.outvars)
 
-    rules[jit_p] = _jit_batch
+        def batched(*xs):
+            return batching.vmap_flat(lambda *ys: eval_jaxpr(jaxpr, [], *ys), dims, xs,
+                                      [0] * n_out, axis_size)
+
+        hit, consts = trace_to_jaxpr(batched, avals)
+        assert not consts, "a closed jit jaxpr has no constants"
+        _batch_memo[key] = hit
+    return hit
+
+
+def _jit_batch(axis_size, vals, dims, *, jaxpr: Jaxpr, name: str):
+    from . import batching
+
+    vals = [v if d is None else batching.bdim_at_front(v, d, axis_size) for v, d in zip(vals, dims)]
+    dims = tuple(None if d is None else 0 for d in dims)
+    b_jaxpr = _batched_jaxpr(jaxpr, dims, axis_size)
+    return bind_jaxpr(b_jaxpr, vals, f"{name}_vmap"), [0] * len(jaxpr.outvars)
+
+
+def _register_batching_rule() -> None:
+    from . import batching
+
+    batching.primitive_batchers[jit_p] = _jit_batch
 
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ runs after everything it reads. Everything else (matmul, reshape, indexing, ...)
 from __future__ import annotations
 
 from ..jaxpr import Eqn, Jaxpr, Var
-from ..lax import elementwise as ew
 from ..lax import reductions as red
 from ..lax import shapes as sh
 
@@ -27,10 +26,22 @@ REDUCTIONS = {red.reduce_sum_p: "sum", red.reduce_max_p: "max", red.reduce_min_p
 
 def is_loop_eqn(eqn: Eqn) -> bool:
     p = eqn.prim
-    return (p in _LOOP_PRIMS or p.name in ew.ELEMENTWISE) and not p.multiple_results
+    from .lowering import SCALAR
+
+    return (p in SCALAR and p is not sh.full_p and not p.multiple_results
+            and (p not in (sh.transpose_p, sh.reshape_p) or is_remap_eqn(eqn)))
 
 
-_LOOP_PRIMS = {sh.broadcast_to_p, sh.full_p, ew.stop_gradient_p}
+def is_remap_eqn(eqn: Eqn) -> bool:
+    """A transpose of rank > 2, or a reshape that only inserts or removes size-1 axes: in a
+    loop these are reads of the operand at permuted or re-spread indices (2-D transposes
+    stay views, ``x.T``, which BLAS takes as they are)."""
+    if eqn.prim is sh.transpose_p:
+        return eqn.inputs[0].aval.ndim > 2
+    if eqn.prim is sh.reshape_p:
+        squeeze = [n for n in eqn.inputs[0].aval.shape if n != 1]
+        return squeeze == [n for n in eqn.outputs[0].aval.shape if n != 1]
+    return False
 
 
 class Kernel:
@@ -68,6 +79,12 @@ def fuse(jaxpr: Jaxpr) -> list:
     open_: dict[tuple, Kernel] = {}
     owner: dict[Var, Kernel] = {}
     items: list = []
+    # ``full`` values are constants inlined into loops; an array is made only for a value
+    # that a non-loop equation or the program's outputs need.
+    needs_array = {a for a in jaxpr.outvars if type(a) is Var}
+    for eqn in jaxpr.eqns:
+        if not is_loop_eqn(eqn) and eqn.prim not in REDUCTIONS:
+            needs_array.update(a for a in eqn.inputs if type(a) is Var)
 
     def close(k: Kernel | None):
         if k is not None and open_.get(k.shape) is k:
@@ -81,11 +98,16 @@ def fuse(jaxpr: Jaxpr) -> list:
         return k
 
     for eqn in jaxpr.eqns:
+        if eqn.prim is sh.full_p:
+            if eqn.outputs[0] in needs_array:
+                items.append(Single(eqn))
+            continue
         if is_loop_eqn(eqn):
             shape = eqn.outputs[0].aval.shape
+            remap = is_remap_eqn(eqn)
             for a in eqn.inputs:
                 k2 = owner.get(a) if type(a) is Var else None
-                if k2 is not None and (k2.shape != shape or a in k2.reduced):
+                if k2 is not None and (k2.shape != shape or a in k2.reduced or remap):
                     close(k2)
             k = kernel_for(shape)
             k.eqns.append(eqn)

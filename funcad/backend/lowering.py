@@ -347,5 +347,50 @@ LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and lo
 LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
 
 
+# Primitives from the other families. Scalar forms where Numba has one (math.erf...); the
+# rest (decompositions, sorting, scans, control flow, special functions without a Numba
+# form) call their NumPy/SciPy implementation. Listed by name, so that the test that every
+# primitive has a lowering notices a new primitive rather than falling back silently.
+_SCALAR_BY_NAME = {
+    ("special", "erf_p"): lambda a, eqn: f"math.erf({a[0]})",
+    ("special", "erfc_p"): lambda a, eqn: f"math.erfc({a[0]})",
+    ("special", "gammaln_p"): lambda a, eqn: f"math.lgamma({a[0]})",
+    ("special", "fmod_p"): _call("fmod"),
+    ("special", "mod_p"): _call("mod"),
+}
+_NUMPY_CALL_BY_NAME = {
+    "special": ["polygamma_p", "log_ndtr_p"],
+    "cumulative": ["cumsum_p", "cumprod_p", "linear_recurrence_p"],
+    "decompositions": ["triangular_solve_p", "cholesky_p", "eigh_p", "qr_p", "svd_p", "det_p",
+                       "slogdet_p", "pinv_p"],
+    "scatter": ["index_set_p"],
+    "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
+    "control": ["cond_p", "scan_p", "while_p"],
+}
+
+
+def _register_other_families() -> None:
+    import importlib
+
+    def prim(module, name):
+        try:
+            return getattr(importlib.import_module(f"funcad.lax.{module}"), name, None)
+        except ImportError:
+            return None
+
+    for (module, name), rule in _SCALAR_BY_NAME.items():
+        p = prim(module, name)
+        if p is not None:
+            SCALAR[p] = rule
+    for module, names in _NUMPY_CALL_BY_NAME.items():
+        for name in names:
+            p = prim(module, name)
+            if p is not None:
+                LOWERINGS[p] = lower_via_numpy
+
+
+_register_other_families()
+
+
 def has_lowering(prim) -> bool:
     return prim in SCALAR or prim in LOWERINGS
