@@ -94,7 +94,7 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
             raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
         w = reshape(w, tuple(n if i == axes[0] else 1 for i, n in enumerate(aval.shape)))
     a, w = astype(a, dt), astype(w, dt)
-    scl = _sum(_ew.broadcast_to(w, aval.shape) if get_aval(w).shape != aval.shape else w,
+    scl = _sum(broadcast_to(w, aval.shape) if get_aval(w).shape != aval.shape else w,
                axis, keepdims=keepdims)
     concrete = core.maybe_concrete(scl)
     if concrete is not None and _np.any(_np.asarray(concrete) == 0.0):
@@ -409,27 +409,26 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     s, n, rest, kept = _sorted_along_last(a, axis)
     q_shape = get_aval(q).shape
     if n == 0:
-        res = full(rest + q_shape, _np.nan, dt)
-    else:
-        v = multiply(q, float(n - 1))
-        if method == "lower":
-            v = _ew.floor(v)
-        elif method == "higher":
-            v = _ew.ceil(v)
-        elif method == "nearest":
-            v = _ew.round(v)
-        elif method == "midpoint":
-            v = multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
-        lo_f = _ew.floor(v)
-        lo = astype(_ew.min(_ew.max(lo_f, _np.zeros((), dt)), _np.asarray(n - 1, dt)), _np.int64)
-        hi = astype(_ew.min(_ew.add(lo_f, 1.0), _np.asarray(n - 1, dt)), _np.int64)
-        gamma = subtract(v, lo_f)
-        below, above = _take_last(s, lo), _take_last(s, hi)
-        d = subtract(above, below)
-        res = where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
-                    _ew.add(below, multiply(d, gamma)))
-        has_nan = reshape(isnan(_take_last(s, _np.asarray(n - 1))), rest + (1,) * len(q_shape))
-        res = where(has_nan, _np.asarray(_np.nan, dt), res)
+        raise IndexError("quantile of an empty slice: index -1 is out of bounds (as NumPy)")
+    v = multiply(q, float(n - 1))
+    if method == "lower":
+        v = _ew.floor(v)
+    elif method == "higher":
+        v = _ew.ceil(v)
+    elif method == "nearest":
+        v = _ew.round(v)
+    elif method == "midpoint":
+        v = multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
+    lo_f = _ew.floor(v)
+    lo = astype(_ew.min(_ew.max(lo_f, _np.zeros((), dt)), _np.asarray(n - 1, dt)), _np.int64)
+    hi = astype(_ew.min(_ew.add(lo_f, 1.0), _np.asarray(n - 1, dt)), _np.int64)
+    gamma = subtract(v, lo_f)
+    below, above = _take_last(s, lo), _take_last(s, hi)
+    d = subtract(above, below)
+    res = where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
+                _ew.add(below, multiply(d, gamma)))
+    has_nan = reshape(isnan(_take_last(s, _np.asarray(n - 1))), rest + (1,) * len(q_shape))
+    res = where(has_nan, _np.asarray(_np.nan, dt), res)
     nq = len(q_shape)
     if keepdims:
         res = reshape(res, rest + q_shape)
