@@ -56,32 +56,23 @@ def _matmul_transpose(ct, x, y):
 transpose_rules[matmul_p] = _matmul_transpose
 
 
-def _swap_last2(x, d):
-    # Swap the last two per-example axes of x batched at d.
-    nd = get_aval(x).ndim
-    axes = [i for i in range(nd) if i != d]
-    perm = list(range(nd))
-    perm[axes[-1]], perm[axes[-2]] = axes[-2], axes[-1]
-    return transpose(x, perm)
-
-
 def _is_identity(x) -> bool:
-    """Whether ``x`` is a concrete identity matrix: the standard basis that jacfwd pushes
-    through ``A @ v`` folds into ``A @ I``, which is ``A`` (this saves a GEMM per Hessian)."""
+    """Whether ``x`` is a concrete identity matrix. The standard basis that jacfwd pushes
+    through ``A @ v`` folds into ``A @ I``, which is ``A``: this saves a GEMM per Hessian."""
     if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[0] != x.shape[1] or x.shape[0] < 2:
         return False
     return x[0, 0] == 1 and x[0, 1] == 0 and x[1, 1] == 1 and np.array_equal(x, np.eye(x.shape[0], dtype=x.dtype))
 
 
 def _matmul_batch(axis_size, vals, dims):
+    # One operand unbatched: fold the batch into the other's rows or columns, so the
+    # batched product is one big GEMM ((B*n, k) @ (k, m) or (n, k) @ (k, B*m)), C-ordered.
     (x, y), (dx, dy) = vals, dims
     rx, ry = get_aval(x).ndim - (dx is not None), get_aval(y).ndim - (dy is not None)
     if dx is not None and dy is not None:
         r = max(rx, ry)
         return matmul(batching.front_padded(x, dx, r), batching.front_padded(y, dy, r)), 0
-    B = axis_size
     if dy is None:
-        # Fold the batch into the rows: (..., B*n, k) @ (..., k, m) is one big GEMM.
         if dx not in (rx - 2, rx - 1):
             x, dx = batching.moveaxis(x, dx, rx - 2), rx - 2
         s = get_aval(x).shape
@@ -89,15 +80,13 @@ def _matmul_batch(axis_size, vals, dims):
         out = y if _is_identity(x) and get_aval(y).dtype == x.dtype else matmul(x, y)
         so = get_aval(out).shape
         return reshape(out, so[:-2] + s[-3:-1] + so[-1:]), len(so) - 2 + dx - (rx - 2)
-    if dy in (ry - 1, ry):
-        # Fold the batch into the columns: (..., n, k) @ (..., k, B*m).
-        s = get_aval(y).shape
-        out = matmul(x, reshape(y, s[:-2] + (s[-2] * s[-1],)))
-        so = get_aval(out).shape
-        return reshape(out, so[:-1] + s[-2:]), len(so) - 1 + dy - (ry - 1)
-    # Batch in front of y: x @ y = (y^T @ x^T)^T, and y^T folds into the rows.
-    out, d = _matmul_batch(axis_size, [_swap_last2(y, dy), _swap_last2(x, None)], [dy, None])
-    return _swap_last2(out, d), d
+    if dy not in (ry - 1, ry):
+        y, dy = batching.moveaxis(y, dy, ry - 1), ry - 1
+    s = get_aval(y).shape
+    y = reshape(y, s[:-2] + (s[-2] * s[-1],))
+    out = x if _is_identity(y) and get_aval(x).dtype == y.dtype else matmul(x, y)
+    so = get_aval(out).shape
+    return reshape(out, so[:-1] + s[-2:]), len(so) - 1 + dy - (ry - 1)
 
 
 batching.primitive_batchers[matmul_p] = _matmul_batch
