@@ -141,7 +141,7 @@ def tanh_derivatives(x, order=6):
     return [np.asarray(f(x)) for f in fs]
 
 
-@section("tanh and its first six derivatives (a PNG)")
+@section("The picture: tanh and its first six derivatives, saved as a PNG")
 def tanh_picture():
     x = np.linspace(-4.0, 4.0, 400)
     start = time.perf_counter()
