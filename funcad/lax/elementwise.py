@@ -73,7 +73,6 @@ div_p, div = _binary("div", np.true_divide)
 
 ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
 defjvp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
-defjvp(sub_p, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
 defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
 defjvp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y))))
 
@@ -104,6 +103,22 @@ def _div_transpose(ct, x, y):
 
 transpose_rules[add_p] = _add_transpose
 transpose_rules[sub_p] = _sub_transpose
+
+
+def _sub_jvp(primals, tangents):
+    # x_dot - y_dot in one operation (not x_dot + neg(y_dot): one array pass fewer).
+    (x, y), (x_dot, y_dot) = primals, tangents
+    ans = sub(x, y)
+    aval = ad.get_aval(ans)
+    if type(x_dot) is ad.Zero and type(y_dot) is ad.Zero:
+        return ans, ad.Zero(aval)
+    if type(y_dot) is ad.Zero:
+        return ans, ad._broadcast_to_aval(x_dot, aval)
+    t = neg(y_dot) if type(x_dot) is ad.Zero else sub(x_dot, y_dot)
+    return ans, ad._broadcast_to_aval(t, aval)
+
+
+ad.jvp_rules[sub_p] = _sub_jvp
 transpose_rules[mul_p] = _mul_transpose
 transpose_rules[div_p] = _div_transpose
 
