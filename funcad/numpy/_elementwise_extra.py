@@ -29,7 +29,7 @@ def _trunc(x):
 
 trunc = _unary(_trunc, float_only=False, name="trunc")
 fix = trunc
-rint = _unary(_ew.round, float_only=False, name="rint")
+rint = _unary(_ew.round, float_only=True, name="rint")
 
 
 def round(a, decimals=0):
