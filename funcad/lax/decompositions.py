@@ -6,9 +6,10 @@ JVP rules follow JAX's (jax/_src/lax/linalg.py) and are written with other primi
 triangular_solve is linear in an operand and needs a transpose rule.
 
 Conventions for points where the derivative is not unique: cholesky and eigh treat their
-input as symmetric (the tangent is symmetrised, as in JAX); eigh and svd set the coupling
-between equal eigen/singular values to zero (the derivatives of the vectors are not
-defined there; the values' derivatives are); pinv's derivative is that of constant rank.
+input as symmetric (the tangent is symmetrised, as in JAX); at repeated eigen/singular
+values (where neither the vectors nor the sorted values are differentiable) eigh and svd
+set the coupling between equal values to zero and give the values the tangent
+diag(V^T dA V) for the vectors NumPy returns; pinv's derivative is that of constant rank.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 
 import numpy as _np
 
@@ -43,11 +44,14 @@ def make_getattr(module_name: str, numpy_module):
     prefix = "numpy" + module_name[len("funcad.numpy"):]
 
     def __getattr__(name):
+        if name.startswith("_"):
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         # A real submodule (funcad.numpy.linalg) is imported, never shadowed: `from . import
         # linalg` consults the package's attributes first.
-        if importlib.util.find_spec(f"{module_name}.{name}") is not None:
+        module = sys.modules[module_name]
+        if hasattr(module, "__path__") and importlib.util.find_spec(f"{module_name}.{name}") is not None:
             return importlib.import_module(f"{module_name}.{name}")
-        if not name.startswith("_") and hasattr(numpy_module, name):
+        if hasattr(numpy_module, name):
             return Unsupported(f"{prefix}.{name}")
         raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
 

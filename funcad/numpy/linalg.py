@@ -4,9 +4,9 @@ Every function works on stacks of matrices (leading axes), as NumPy's do. Deriva
 solve, inv, det, slogdet, cholesky, qr, svd, eigh, pinv, lstsq, norm, matrix_power, to any
 order (the Hessian of ``slogdet(a)[1]`` is what Newton's method on a log-determinant needs).
 Conventions where a derivative is not unique: cholesky and eigh treat the input as
-symmetric (the tangent is symmetrised); the derivatives of singular and eigen *vectors*
-are not defined at repeated values (funcad sets their coupling to zero, the values'
-derivatives are exact); norms at the zero vector/matrix have derivative 0 (a subgradient);
+symmetric (the tangent is symmetrised); at repeated singular or eigen values nothing is
+differentiable (only directionally): funcad sets the coupling of equal values to zero and
+gives the values the tangent diag(V^T dA V) for the vectors NumPy returns; norms at the zero vector/matrix have derivative 0 (a subgradient);
 ``norm(x, inf)`` and friends share the derivative among ties, as ``max`` does.
 """
 
@@ -129,8 +129,8 @@ def cholesky(a, /, *, upper=False):
 def eigh(a, UPLO="L"):
     """``numpy.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors (columns).
 
-    The derivative treats ``a`` as symmetric; eigenvector derivatives at repeated
-    eigenvalues are not defined (their coupling is set to zero)."""
+    The derivative treats ``a`` as symmetric. At repeated eigenvalues (not differentiable)
+    funcad gives w_dot = diag(V^T dA V) and sets the eigenvector coupling to zero."""
     if UPLO not in ("L", "U"):
         raise ValueError("UPLO argument must be 'L' or 'U'")
     return EighResult(*_dec.eigh(_float_matrix(a, "eigh", square=True), UPLO))
@@ -171,8 +171,8 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 
     With ``full_matrices=True`` on a non-square matrix the extra columns of U (or rows of
     Vh) are arbitrary, so they have no derivative: that case is available on concrete values
-    only; use ``full_matrices=False`` under transformations. Singular-vector derivatives
-    at repeated singular values are not defined (coupling set to zero).
+    only; use ``full_matrices=False`` under transformations. At repeated singular values
+    (not differentiable) funcad sets the singular-vector coupling to zero.
     """
     a = _float_matrix(a, "svd")
     m, n = get_aval(a).shape[-2:]
