@@ -297,6 +297,7 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
     one line per iteration (``verbose=10``: every tenth, and the last); ``callback(history_entry)`` is called after each. A NaN or inf in
     the objective, gradient or Hessian raises :class:`~funcad.errors.NonFiniteError` naming the
     iteration (``on_nonfinite="return"`` returns the result with ``success=False`` instead).
+    ``jit=True`` compiles the value-gradient-Hessian program with :func:`funcad.jit`.
 
     >>> import funcad.numpy as fnp
     >>> from funcad.optimize import newton
