@@ -49,6 +49,9 @@ class Adapter:
     value_and_grad: Callable | None = None
     hessian: Callable | None = None
     egrad: Callable | None = None
+    vmap: Callable | None = None  # vmap(f, in_axes) (None: the system has no vmap)
+    jacfwd: Callable | None = None
+    jacrev: Callable | None = None
     solve: Callable | None = None
     relu: Callable | None = None
     softplus: Callable | None = None
@@ -86,6 +89,9 @@ def _load_funcad(jit: bool) -> Adapter:
         value_and_grad=fa.value_and_grad,
         hessian=fa.hessian,
         egrad=fa.elementwise_grad,
+        vmap=lambda f, in_axes=0: fa.vmap(f, in_axes),
+        jacfwd=lambda f: fa.jacfwd(f),
+        jacrev=lambda f: fa.jacrev(f),
         # looked up at call time, so a missing piece fails one workload, not the system
         solve=lambda a, b: fnp.linalg.solve(a, b),
         relu=lambda x: fa.nn.relu(x),
@@ -111,6 +117,9 @@ def _load_jax() -> Adapter:
         value_and_grad=jax.value_and_grad,
         hessian=jax.hessian,
         egrad=lambda f: jax.grad(lambda x: jnp.sum(f(x))),  # autograd's egrad, as JAX docs do
+        vmap=jax.vmap,
+        jacfwd=jax.jacfwd,
+        jacrev=jax.jacrev,
         solve=jnp.linalg.solve,
         relu=jax.nn.relu,
         softplus=jax.nn.softplus,
@@ -135,6 +144,7 @@ def _load_autograd() -> Adapter:
         value_and_grad=autograd.value_and_grad,
         hessian=autograd.hessian,
         egrad=autograd.elementwise_grad,
+        jacrev=autograd.jacobian,  # autograd has no vmap and no forward-mode jacobian
         solve=anp.linalg.solve,
         relu=lambda x: anp.maximum(x, 0.0),
         softplus=lambda x: anp.logaddexp(0.0, x),
@@ -148,7 +158,7 @@ def _load_autograd() -> Adapter:
 
 def _load_torch() -> Adapter:
     import torch
-    from torch.func import grad, grad_and_value, hessian
+    from torch.func import grad, grad_and_value, hessian, jacfwd, jacrev, vmap
 
     def value_and_grad(f):
         g_and_v = grad_and_value(f)
@@ -168,6 +178,9 @@ def _load_torch() -> Adapter:
         value_and_grad=value_and_grad,
         hessian=hessian,
         egrad=lambda f: grad(lambda x: f(x).sum()),
+        vmap=lambda f, in_axes=0: vmap(f, in_dims=in_axes),
+        jacfwd=jacfwd,
+        jacrev=jacrev,
         solve=torch.linalg.solve,
         relu=torch.relu,
         softplus=torch.nn.functional.softplus,

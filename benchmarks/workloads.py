@@ -190,6 +190,71 @@ def scalar_numpy():
     return lambda x: chain_and_derivative(x)[1]
 
 
+# ----------------------------------------------------------------------------- 6. Jacobian
+
+JACOBIAN_SEED = 3
+
+
+def jacobian_inputs(n: int) -> tuple:
+    rng = np.random.default_rng(JACOBIAN_SEED)
+    return rng.normal(0.0, 1.0, n), rng.normal(0.0, n**-0.5, (n, n))
+
+
+def _needs(S, *names):
+    from .measure import NotApplicable
+
+    for name in names:
+        if getattr(S, name) is None:
+            raise NotApplicable(f"the system has no {name}")
+
+
+def jacobian_program(S):
+    """The Jacobian of x -> tanh(a @ x) * x (n -> n) by reverse mode: n VJPs, batched."""
+    _needs(S, "jacrev")
+    return S.jacrev(lambda x, a: S.np.tanh(a @ x) * x)
+
+
+def jacobian_numpy():
+    def jacobian(x, a):
+        t = np.tanh(a @ x)
+        jac = ((1.0 - t * t) * x)[:, None] * a
+        jac[np.diag_indices_from(jac)] += t
+        return jac
+
+    return jacobian
+
+
+# ----------------------------------------------------------------------------- 7. per-example
+
+
+def per_example_program(S):
+    """Per-example gradients of the MLP loss of workload 2: vmap of grad over the batch."""
+    _needs(S, "vmap")
+
+    def loss(params, x, y):  # one example: x (784,), y (10,) one-hot
+        w1, b1, w2, b2 = params
+        hidden = S.relu(x @ w1 + b1)
+        return -S.np.sum(y * S.log_softmax(hidden @ w2 + b2))
+
+    return S.vmap(S.grad(loss), in_axes=(None, 0, 0))
+
+
+def per_example_numpy():
+    def per_example_grads(params, x, y):
+        w1, b1, w2, b2 = params
+        z1 = x @ w1 + b1
+        hidden = np.maximum(z1, 0.0)
+        z2 = hidden @ w2 + b2
+        z2 = z2 - z2.max(axis=1, keepdims=True)
+        p = np.exp(z2)
+        p /= p.sum(axis=1, keepdims=True)
+        dz2 = p - y  # each row of y sums to 1
+        dz1 = (dz2 @ w2.T) * (z1 > 0.0)
+        return (x[:, :, None] * dz1[:, None, :], dz1, hidden[:, :, None] * dz2[:, None, :], dz2)
+
+    return per_example_grads
+
+
 # ----------------------------------------------------------------------------- the table
 
 
@@ -267,6 +332,28 @@ WORKLOADS: tuple[Workload, ...] = (
         scalar_inputs,
         scalar_program,
         {"numpy": scalar_numpy},
+    ),
+    Workload(
+        "jacobian",
+        "Jacobian of tanh(A x) * x, n -> n (jacrev)",
+        "n",
+        500,
+        jacobian_inputs,
+        jacobian_program,
+        {"numpy": jacobian_numpy},
+        scaling_quick=(100,),
+        scaling_full=(100, 1000),
+        check_size=20,
+    ),
+    Workload(
+        "per_example",
+        "per-example gradients (vmap of grad), MLP 784-256-10",
+        "batch",
+        128,
+        mlp_inputs,
+        per_example_program,
+        {"numpy": per_example_numpy},
+        check_size=8,
     ),
 )
 

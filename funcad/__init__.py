@@ -9,6 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import _malloc
+
+_malloc.configure()  # keep freed array memory for reuse (see funcad/_malloc.py)
 from . import errors, lax, tree_util  # noqa: F401
 from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
