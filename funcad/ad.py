@@ -58,16 +58,19 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self._aval = None
 
     @property
     def aval(self):
-        return get_aval(self.primal)
+        if self._aval is None:
+            self._aval = get_aval(self.primal)
+        return self._aval
 
 
 class JVPTrace(Trace):
@@ -86,7 +89,9 @@ class JVPTrace(Trace):
                     raise core.escaped_tracer_error(x)
                 primals.append(x)
                 tangents.append(None)
-        with core.set_current_trace(self.parent):
+        state = core._state  # run the rules in the parent trace (no contextmanager: hot path)
+        prev, state.trace = state.trace, self.parent
+        try:
             if not any_tangent:
                 return core.bind(prim, *primals, **params)
             tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
@@ -94,6 +99,8 @@ class JVPTrace(Trace):
             if rule is None:
                 raise NotImplementedError(f"funcad has no differentiation rule for {prim.name}")
             primal_out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            state.trace = prev
         if prim.multiple_results:
             return [p if type(t) is Zero else JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
         return primal_out if type(tangent_out) is Zero else JVPTracer(self, primal_out, tangent_out)
@@ -128,9 +135,17 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    from .lax.elementwise import add
+    return core.bind(_add_p(), a, b)
 
-    return add(a, b)
+
+def _add_p():
+    global _ADD_P
+    if _ADD_P is None:  # lax imports ad: look the primitive up on first use
+        from .lax.elementwise import add_p as _ADD_P
+    return _ADD_P
+
+
+_ADD_P = None
 
 
 def defjvp(prim: Primitive, *rules: Callable | None) -> None:
@@ -264,9 +279,15 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
     for v, ct in zip(jaxpr.outvars, cts_out):
         write_ct(v, ct)
     for eqn in reversed(jaxpr.eqns):
-        cts = [ct_env.pop(v, None) for v in eqn.outputs]
-        if all(ct is None for ct in cts):
-            continue
+        if len(eqn.outputs) == 1:  # the common case, without the list machinery
+            ct = ct_env.pop(eqn.outputs[0], None)
+            if ct is None:
+                continue
+            cts = [ct]
+        else:
+            cts = [ct_env.pop(v, None) for v in eqn.outputs]
+            if all(ct is None for ct in cts):
+                continue
         invals = [read_primal(a) for a in eqn.inputs]
         rule = transpose_rules.get(eqn.prim)
         if rule is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -22,12 +23,22 @@ from .tree_util import tree_flatten, tree_map, tree_unflatten
 # Argument handling
 
 
+_POSITIONAL_NAMES: dict = {}  # code object -> its positional parameter names
+
+
 def _arg_names(fun: Callable, n: int) -> list[str]:
-    try:
-        params = list(inspect.signature(fun).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    inner = inspect.unwrap(fun) if hasattr(fun, "__wrapped__") else fun
+    if type(inner) is types.FunctionType:  # the common case, cached: inspect.signature is slow
+        code = inner.__code__
+        names = _POSITIONAL_NAMES.get(code)
+        if names is None:
+            names = _POSITIONAL_NAMES[code] = code.co_varnames[: code.co_argcount]
+    else:
+        try:
+            params = list(inspect.signature(fun).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return [names[i] if i < len(names) else f"args[{i}]" for i in range(n)]
 
 
@@ -57,11 +68,30 @@ def _bad_dtype(dtype, where):
 
 
 def _flatten_args(args: Sequence, names: Sequence[str]):
-    leaves, tree = [], []
+    """``(leaves, treedef, paths)``; the leaves' names (``paths``) are worked out only if used."""
     flat, in_tree = tree_flatten(tuple(args))
-    paths = _leaf_paths(tuple(args), names)
-    leaves = [_as_leaf(x, p) for x, p in zip(flat, paths)]
+    paths = _LazyPaths(tuple(args), names)
+    leaves = [x if (type(x) is np.ndarray and x.dtype.kind in "biuf") or isinstance(x, Tracer)
+              else _as_leaf(x, paths[i]) for i, x in enumerate(flat)]
     return leaves, in_tree, paths
+
+
+class _LazyPaths(Sequence):
+    """The leaf names of :func:`_leaf_paths`, computed on first use (error messages, mostly)."""
+
+    def __init__(self, args, names):
+        self._args, self._names, self._paths = args, names, None
+
+    def _get(self):
+        if self._paths is None:
+            self._paths = _leaf_paths(self._args, self._names)
+        return self._paths
+
+    def __getitem__(self, i):
+        return self._get()[i]
+
+    def __len__(self):
+        return len(self._get())
 
 
 def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
@@ -88,9 +118,10 @@ def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
 
 
 def _require_float(leaves, paths, transform: str):
-    for x, p in zip(leaves, paths):
+    for i, x in enumerate(leaves):
         dt = get_aval(x).dtype
         if dt.kind != "f":
+            p = paths[i]
             raise DTypeError(
                 f"{transform} requires real floating-point inputs, but {p} has dtype {dt} "
                 f"(shape {get_aval(x).shape}). Differentiate with respect to a float array (e.g. "
@@ -274,13 +305,17 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         nums = _normalize_argnums(argnums, len(args), "value_and_grad")
         names = _arg_names(fun, len(args))
         dyn = [args[i] for i in nums]
-        _, _, paths = _flatten_args(dyn, [names[i] for i in nums])
-        _require_float([_as_leaf(x, p) for x, p in zip(tree_flatten(tuple(dyn))[0], paths)], paths, "grad")
+        leaves, _, paths = _flatten_args(dyn, [names[i] for i in nums])
+        _require_float(leaves, paths, "grad")
 
         partial = _partial_fun(fun, args, kwargs, nums)
-        res = vjp(partial, *dyn, has_aux=has_aux)
-        value, vjp_fn = res[0], res[1]
-        v_leaves = tree_flatten(value)[0]
+        # vjp, inlined: eager grad is called in loops, and every microsecond shows
+        store: dict = {}
+        _, in_tree = tree_flatten(tuple(dyn))
+        flat = _flat_fun(partial, in_tree, store, has_aux)
+        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store)
+        outs, aux = _split_aux(outs, store, has_aux)
+        v_leaves = outs
         if len(v_leaves) != 1 or get_aval(v_leaves[0]).shape != ():
             shapes = [get_aval(v).shape for v in v_leaves]
             raise NonScalarOutputError(
@@ -291,9 +326,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         if get_aval(v_leaves[0]).dtype.kind != "f":
             raise DTypeError(f"grad requires a real floating-point output, but {_fun_name(fun)} "
                              f"returned dtype {get_aval(v_leaves[0]).dtype}.")
-        g = vjp_fn(tree_unflatten(tree_flatten(value)[1], [np.ones((), get_aval(v_leaves[0]).dtype)]))
+        cts = ad.backward_pass(jaxpr, consts, [np.ones((), get_aval(v_leaves[0]).dtype)])
+        g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
+                                     for c, p in zip(cts, leaves)])
+        value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
         g = g[0] if isinstance(argnums, int) else g
-        return ((value, res[2]), g) if has_aux else (value, g)
+        return ((value, aux), g) if has_aux else (value, g)
 
     return value_and_grad_f
 

@@ -53,8 +53,8 @@ class ShapedArray:
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type: bool = False):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         # A Python scalar: it takes the dtype of the array it meets (NumPy 2, NEP 50).
         self.weak_type = weak_type
 
@@ -102,7 +102,15 @@ _WEAK_STANDIN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 def result_dtype(*avals: ShapedArray) -> np.dtype:
     """NumPy's result dtype, with Python scalars (weak types) taking the arrays' dtype."""
-    return np.result_type(*(_WEAK_STANDIN[a.dtype.kind] if a.weak_type else a.dtype for a in avals))
+    key = tuple((a.dtype, a.weak_type) for a in avals)
+    dt = _RESULT_DTYPE_CACHE.get(key)
+    if dt is None:  # np.result_type costs microseconds: cache it (eager calls add up)
+        dt = _RESULT_DTYPE_CACHE[key] = np.result_type(
+            *(_WEAK_STANDIN[a.dtype.kind] if a.weak_type else a.dtype for a in avals))
+    return dt
+
+
+_RESULT_DTYPE_CACHE: dict[tuple, np.dtype] = {}
 
 
 def _aval_of_other(x) -> ShapedArray:
@@ -239,7 +247,8 @@ _WEAK_TYPES = (bool, int, float)
 def _weak_result(out, args):
     """Python scalars in, a Python scalar out: the result of an operation on weakly typed
     values stays weak (NEP 50), so ``y - 1.0`` inside a rule cannot promote float32 to float64."""
-    if args and all(type(a) in _WEAK_TYPES for a in args) and isinstance(out, np.generic | np.ndarray):
+    if args and type(args[0]) in _WEAK_TYPES and all(type(a) in _WEAK_TYPES for a in args) \
+            and isinstance(out, np.generic | np.ndarray):
         return out.item()
     return out
 

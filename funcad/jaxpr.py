@@ -321,9 +321,19 @@ class StagingTrace(Trace):
         return isinstance(x, StagingTracer) and x._trace is self
 
     def process_primitive(self, prim, args, params):
-        if self.fold and not any(self.is_staged(x) for x in args):
-            with core.set_current_trace(self.parent):
-                return core.bind(prim, *args, **params)
+        if self.fold:
+            for x in args:
+                if type(x) is StagingTracer and x._trace is self:
+                    break
+            else:  # all inputs known: evaluate now, in the parent trace (partial evaluation)
+                if type(self.parent) is core.EvalTrace:  # NumPy impls bind nothing: no switch
+                    return self.parent.process_primitive(prim, args, params)
+                state = core._state
+                prev, state.trace = state.trace, self.parent
+                try:
+                    return core.bind(prim, *args, **params)
+                finally:
+                    state.trace = prev
         if self.fold and prim in partial_eval_rules:
             # Mixed known and unknown inputs to a primitive holding a jaxpr (cond, scan...):
             # its rule runs the known part now and stages only the unknown part.

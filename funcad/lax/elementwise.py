@@ -23,6 +23,9 @@ ELEMENTWISE: dict[str, Primitive] = {}
 
 
 def broadcast_shapes(*shapes, op: str = "") -> tuple:
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return tuple(first)
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -41,6 +44,10 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
     def abstract_eval(*avals, **params):
         if len(avals) != nargs:
             raise TypeError(f"{name} takes {nargs} operands, got {len(avals)}")
+        a = avals[0]
+        if nargs == 1 or (a.shape == avals[1].shape and a.dtype == avals[1].dtype):  # fast path
+            weak = a.weak_type and (nargs == 1 or avals[1].weak_type)
+            return ShapedArray(a.shape, out_dtype or a.dtype, weak_type=weak)
         shape = avals[0].shape if nargs == 1 else broadcast_shapes(*(a.shape for a in avals), op=name)
         dtype = out_dtype or result_dtype(*avals)
         # Weak in, weak out (NEP 50): an operation on Python scalars alone stays weakly typed.

@@ -70,8 +70,10 @@ def _arr(x):
 def _promote(*args):
     """Cast operands to their NumPy result dtype (Python scalars stay weak)."""
     args = [_arr(x) for x in args]
-    dt = result_dtype(*map(get_aval, args))
-    return [x if type(x) in (bool, int, float) else astype(x, dt) for x in args], dt
+    avals = [get_aval(x) for x in args]
+    dt = result_dtype(*avals)
+    return [x if a.weak_type or a.dtype == dt else _ew.convert_element_type(x, dt)
+            for x, a in zip(args, avals)], dt
 
 
 def _promote_float(*args, min_float=float16):
@@ -96,8 +98,18 @@ def astype(x, dtype):
     return _ew.convert_element_type(x, _np.dtype(dtype))
 
 
+def _is_float_array(x) -> bool:
+    """A float array or tracer: needs no promotion (the fast path of every elementwise call)."""
+    return (type(x) is _np.ndarray or isinstance(x, Tracer)) and x.dtype.kind == "f"
+
+
+_WEAK = (bool, int, float)
+
+
 def _unary(prim_fn, float_only=True, name=""):
     def f(x):
+        if _is_float_array(x):
+            return prim_fn(x)
         (x,), _ = (_promote_float if float_only else _promote)(x)
         if type(x) in (bool, int, float):
             x = _np.asarray(x)
@@ -110,6 +122,12 @@ def _unary(prim_fn, float_only=True, name=""):
 
 def _binary(prim_fn, float_only=False, name=""):
     def f(x, y):
+        # fast path: float arrays of one dtype, or a float array and a Python scalar (weak)
+        if _is_float_array(x):
+            if type(y) in _WEAK or (_is_float_array(y) and y.dtype == x.dtype):
+                return prim_fn(x, y)
+        elif type(x) in _WEAK and _is_float_array(y):
+            return prim_fn(x, y)
         (x, y), _ = (_promote_float if float_only else _promote)(x, y)
         if type(x) in (bool, int, float) and type(y) in (bool, int, float):
             x = _np.asarray(x)
