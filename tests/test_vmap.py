@@ -10,7 +10,10 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad import batching
+from funcad import batching, lax
+import funcad.lax.cumulative  # noqa: F401
+import funcad.lax.decompositions  # noqa: F401
+import funcad.lax.scatter  # noqa: F401
 from funcad.core import Primitive, bind
 from funcad.errors import BatchingError, ConcretizationError
 from funcad.lax import elementwise as ew
@@ -507,3 +510,42 @@ def test_check_vmap_catches_a_wrong_rule(rng):
             check_vmap(lambda x: bind(p, x), (rng.normal(size=(3, 4)),))
     finally:
         del batching.primitive_batchers[p]
+
+
+# --------------------------------------------------------------------------------------
+# The other families' primitives (their rules live beside them; checked here the same way)
+
+
+def _spd(rng, axis, dtype):
+    mats = [(lambda a: a @ a.T + 3 * np.eye(3))(rng.normal(size=(3, 3))) for _ in range(B)]
+    return np.stack(mats, axis=axis % 3).astype(dtype)
+
+
+OTHER_CASES = {
+    "cumsum": (lambda x: fnp.cumsum(x, axis=1), "vec"),
+    "cumprod_reverse": (lambda x: lax.cumulative.cumprod(x, 0, reverse=True), "vec"),
+    "linear_recurrence": (lambda x: lax.cumulative.linear_recurrence(x * 0.5, x, 1), "vec"),
+    "sort": (lambda x: fnp.sort(x, axis=0), "vec"),
+    "argsort": (lambda x: fnp.argsort(x, axis=-1), "vec"),
+    "argmax_argmin": (lambda x: (fnp.argmax(x, axis=1), fnp.argmin(x, axis=0)), "vec"),
+    "index_set": (lambda x: lax.scatter.index_set(x, x[0] * 2.0, [np.array([2, 0])], (("array", 0), S)), "vec"),
+    "cholesky": (fnp.linalg.cholesky, "spd"),
+    "eigh_values": (lambda a: fnp.linalg.eigh(a)[0], "spd"),
+    "det_slogdet": (lambda a: (fnp.linalg.det(a), fnp.linalg.slogdet(a)[1]), "spd"),
+    "pinv": (fnp.linalg.pinv, "spd"),
+    "qr_r_abs": (lambda a: fnp.abs(fnp.linalg.qr(a)[1]), "spd"),
+    "svd_values": (lambda a: fnp.linalg.svd(a)[1], "spd"),
+    "triangular_solve": (lambda a: lax.decompositions.triangular_solve(a, a[:, :2], lower=True), "spd"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_CASES))
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_other_primitives(case, axis, dtype, rng):
+    f, kind = OTHER_CASES[case]
+    x = batched(rng, (3, 4), axis, dtype) if kind == "vec" else _spd(rng, axis, dtype)
+    kw = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-10}
+    check_vmap(f, (x,), in_axes=axis, **kw)
+    if kind == "vec":  # batched together with an unbatched operand
+        check_vmap(lambda a, c: f(a + c), (x, rng.normal(size=(3, 4)).astype(dtype)), in_axes=(axis, None), **kw)

@@ -90,7 +90,9 @@ def _index_set_batch(axis_size, vals, dims, *, template):
     per_example = _index_shape(get_aval(x).shape[1:], template,
                                [_unbatched_aval(a, d) for a, d in zip(arrays, darrs)])
     x, arrays, tmpl, perm = _batched_index_args(axis_size, x, 0, arrays, darrs, template)
-    u = broadcast_to(u if du is None else batching.moveaxis(u, du, 0), (axis_size,) + tuple(per_example))
+    # Batched updates of lower per-example rank broadcast per example: pad after the batch axis.
+    u = u if du is None else batching.front_padded(u, du, len(per_example))
+    u = broadcast_to(u, (axis_size,) + tuple(per_example))
     if perm is not None:
         u = transpose(u, np.argsort(perm))
     return bind(index_set_p, x, u, *arrays, template=tmpl), 0
