@@ -13,6 +13,7 @@ from . import _malloc
 
 _malloc.configure()  # keep freed array memory for reuse (see funcad/_malloc.py)
 from . import errors, lax, tree_util  # noqa: F401
+from .config import config  # noqa: F401,E402  (fa.config.update("debug_nans", True))
 from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
     elementwise_grad,

@@ -219,6 +219,16 @@ def escaped_tracer_error(x: Tracer) -> UnexpectedTracerError:
     )
 
 
+class _DebugHooks:
+    """Set by funcad.config (debug_nans); None when off, so the hot paths pay one test."""
+
+    eval: Callable | None = None  # eval(prim, args, params, out): a primitive ran eagerly
+    stage: Callable | None = None  # stage(eqn): an equation was recorded into a jaxpr
+
+
+debug_hooks = _DebugHooks()
+
+
 class EvalTrace(Trace):
     """The root trace: primitives run their NumPy implementations."""
 
@@ -233,6 +243,8 @@ class EvalTrace(Trace):
             if prim.abstract_eval is not None:
                 prim.abstract_eval(*map(get_aval, args), **params)
             raise e
+        if debug_hooks.eval is not None:  # funcad.config's debug_nans
+            debug_hooks.eval(prim, args, params, out)
         if type(out) is np.ndarray and out.ndim:
             return out
         return _weak_result(out, args)

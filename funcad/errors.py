@@ -82,3 +82,13 @@ class CarryTypeError(FuncadError, TypeError):
 
 class NotCallableError(FuncadError, TypeError):
     """A branch or loop body that is not callable."""
+
+
+class NaNError(FuncadError, FloatingPointError):
+    """``config.update("debug_nans", True)``: a primitive produced a NaN (or an inf, with
+    ``debug_infs``). ``err.primitive`` names it, ``err.phase`` is "forward" or "backward", and
+    ``err.source`` is the user's source line ("file:line") that the operation came from."""
+
+    def __init__(self, message: str, primitive: str = "", phase: str = "", source: str = ""):
+        super().__init__(message)
+        self.primitive, self.phase, self.source = primitive, phase, source

@@ -347,10 +347,12 @@ class StagingTrace(Trace):
         if prim.multiple_results:
             outs = [StagingTracer(self, Var(a)) for a in out_aval]
             self.eqns.append(Eqn(prim, atoms, params, [t.var for t in outs]))
-            return outs
-        out = StagingTracer(self, Var(out_aval))
-        self.eqns.append(Eqn(prim, atoms, params, [out.var]))
-        return out
+        else:
+            outs = StagingTracer(self, Var(out_aval))
+            self.eqns.append(Eqn(prim, atoms, params, [outs.var]))
+        if core.debug_hooks.stage is not None:  # funcad.config's debug_nans: the source line
+            core.debug_hooks.stage(self.eqns[-1])
+        return outs
 
     def concrete_value(self, tracer, why):
         names = self._input_names(tracer.var)

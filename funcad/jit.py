@@ -462,6 +462,9 @@ class Jitted:
 
                 exe = entry.executable = dispatch.executable_for(entry.jaxpr, entry.name)
             outs = exe((*entry.consts, *leaves))
+            if core.debug_hooks.eval is not None:  # funcad.config's debug_nans: find the NaN's op
+                core.debug_hooks.eval(jit_p, (*entry.consts, *leaves),
+                                      {"jaxpr": entry.jaxpr, "name": entry.name}, outs)
         else:
             outs = bind_jaxpr(entry.jaxpr, [*entry.consts, *leaves], entry.name)
         return tree_unflatten(entry.out_tree, outs)
