@@ -23,7 +23,7 @@ from .tour import section
 def tanh_derivative_polynomials(n: int) -> list[np.polynomial.Polynomial]:
     """P_k with d^k/dx^k tanh(x) = P_k(tanh x): P_0 = t, P_{k+1} = P_k'(t) (1 - t^2).
 
-    >>> [list(p.coef) for p in tanh_derivative_polynomials(2)]
+    >>> [p.coef.tolist() for p in tanh_derivative_polynomials(2)]
     [[0.0, 1.0], [1.0, 0.0, -1.0], [0.0, -2.0, 0.0, 2.0]]
     """
     polys = [np.polynomial.Polynomial([0.0, 1.0])]

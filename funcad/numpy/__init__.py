@@ -7,7 +7,7 @@ any transformation they return plain ``numpy.ndarray``.
 
 >>> import funcad.numpy as fnp
 >>> fnp.sum(fnp.tanh(fnp.arange(3.0)))  # doctest: +ELLIPSIS
-np.float64(1.7258...)
+np.float64(1.7256...)
 """
 
 from __future__ import annotations

@@ -1,0 +1,23 @@
+"""The docstring examples of the foundation's modules, run as doctests.
+
+Run here on the already-imported modules rather than by adding funcad/ to pytest's
+testpaths: --import-mode=importlib would execute a module a second time (a second pytree
+registry, a second set of primitives), which breaks the tests that follow.
+"""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
+           "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
+           "funcad.examples_tour", "funcad.datasets", "funcad.lax.elementwise"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    failures, tried = doctest.testmod(module, optionflags=flags, verbose=False)
+    assert failures == 0, f"{failures} of {tried} docstring examples failed in {name}"
