@@ -26,7 +26,7 @@ for _ in range(7):
     f = fa.elementwise_grad(f)
 
 fig, axes = plt.subplots(2, 4, figsize=(12, 5.5), sharex=True)
-for k, (ax, y) in enumerate(zip(axes.flat, curves)):
+for k, (ax, y) in enumerate(zip(axes.flat, curves, strict=False)):
     ax.plot(x, y, color=f"C{k}")
     ax.axhline(0.0, color="0.8", lw=0.8)
     ax.set_title("tanh(x)" if k == 0 else f"derivative {k}", fontsize=10)

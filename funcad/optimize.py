@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def _check_x0(x0, name: str):
     paths = api._leaf_paths((x0,), ["x0"])
     if not leaves:
         raise ArgumentError(f"{name}: x0 has no parameters (an empty pytree).")
-    for leaf, path in zip(leaves, paths):
+    for leaf, path in zip(leaves, paths, strict=False):
         arr = api._as_leaf(leaf, path)
         dt = get_aval(arr).dtype
         if dt.kind in "biu":
@@ -189,7 +190,7 @@ class _Problem:
     def where(self, flat_index: int) -> str:
         """The name of the parameter entry at ``flat_index`` of the flat vector."""
         start = 0
-        for path, n in zip(self.paths, self.sizes):
+        for path, n in zip(self.paths, self.sizes, strict=False):
             if flat_index < start + n:
                 return f"{path}" + (f" (entry {flat_index - start})" if n > 1 else "")
             start += n
@@ -294,8 +295,9 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
     when the gradient's 2-norm is at most ``gtol``.
 
     ``x0`` is a pytree of float arrays; ``result.x`` has its structure. ``verbose=True`` prints
-    one line per iteration (``verbose=10``: every tenth, and the last); ``callback(history_entry)`` is called after each. A NaN or inf in
-    the objective, gradient or Hessian raises :class:`~funcad.errors.NonFiniteError` naming the
+    one line per iteration (``verbose=10``: every tenth, and the last);
+    ``callback(history_entry)`` is called after each. A NaN or inf in the objective, gradient or
+    Hessian raises :class:`~funcad.errors.NonFiniteError` naming the
     iteration (``on_nonfinite="return"`` returns the result with ``success=False`` instead).
     ``jit=True`` compiles the value-gradient-Hessian program with :func:`funcad.jit`.
 
@@ -550,7 +552,12 @@ def minimize(fun: Callable, x0, args: Sequence = (), method: str = "trust-exact"
             kw["hess"] = hess
     if bounds is not None:
         kw["bounds"] = _flat_bounds(bounds, x0)
-    objective = fun_and_jac if "jac" in kw else (lambda x: fun_and_jac(x)[0])
+    def value_only(x):  # derivative-free methods: no gradient evaluations
+        f = P.f(x)
+        checked("objective", x, np.asarray(f))
+        return f
+
+    objective = fun_and_jac if "jac" in kw else value_only
     if verbose:
         f, g = fun_and_jac(P.x0)
         print(f"minimize ({method}): iter {0:>4}  f(x) = {f:.15e}  |grad| = {np.linalg.norm(g):.3e}")

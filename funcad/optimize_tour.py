@@ -90,7 +90,8 @@ def rosenbrock_100():
     start = time.perf_counter()
     res = newton(rosenbrock, x0, maxiter=500, verbose=20)
     t1 = time.perf_counter() - start
-    print(f"{res.message}; {res.nit} iterations in {t1:.2f} s; max |x - 1| = {np.max(np.abs(res.x - 1)):.1e}.")
+    print(f"{res.message}; {res.nit} iterations in {t1:.2f} s; "
+          f"max |x - 1| = {np.max(np.abs(res.x - 1)):.1e}.")
     print("\nnewton_cg: Hessian-vector products and conjugate gradients (no Hessian formed):")
     start = time.perf_counter()
     res_cg = newton_cg(rosenbrock, x0, maxiter=500, verbose=20)
@@ -165,7 +166,7 @@ def tanh_picture():
     os.makedirs(OUTPUT_DIR, exist_ok=True)
     path = os.path.join(OUTPUT_DIR, "tanh_derivatives.png")
     fig, axes = plt.subplots(2, 4, figsize=(12, 5.5), sharex=True)
-    for k, (ax, y) in enumerate(zip(axes.flat, ys)):
+    for k, (ax, y) in enumerate(zip(axes.flat, ys, strict=False)):
         ax.plot(x, y, color=f"C{k}")
         ax.axhline(0.0, color="0.8", lw=0.8)
         ax.set_title("tanh(x)" if k == 0 else f"derivative {k}", fontsize=10)

@@ -22,7 +22,8 @@ at most the rounding difference between the two orders of the product.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,12 +73,14 @@ def ravel_pytree(tree) -> tuple[Any, Callable]:
             if len(shapes) == 1:  # one leaf: no slicing, so the tangent program stays simple
                 parts = [v if shapes[0] == get_aval(v).shape else fnp.reshape(v, shapes[0])]
             else:
-                parts = [fnp.reshape(v[s:e], sh) for s, e, sh in zip(bounds[:-1], bounds[1:], shapes)]
-            parts = [p if get_aval(p).dtype == dt else fnp.astype(p, dt) for p, dt in zip(parts, dtypes)]
+                cuts = zip(bounds[:-1], bounds[1:], shapes, strict=True)
+                parts = [fnp.reshape(v[s:e], sh) for s, e, sh in cuts]
+            parts = [p if get_aval(p).dtype == dt else fnp.astype(p, dt)
+                     for p, dt in zip(parts, dtypes, strict=True)]
         else:
             v = np.asarray(v)
             parts = [v[s:e].reshape(sh).astype(dt, copy=True) for s, e, sh, dt
-                     in zip(bounds[:-1], bounds[1:], shapes, dtypes)]
+                     in zip(bounds[:-1], bounds[1:], shapes, dtypes, strict=False)]
         return tree_unflatten(treedef, parts)
 
     return flat, unravel
@@ -112,7 +115,7 @@ def _fold_identity_seed(jaxpr: Jaxpr, consts, d: int):
     from .lax.shapes import index_p, reshape_p
 
     (t,) = jaxpr.invars
-    const_of = dict(zip(jaxpr.constvars, consts))
+    const_of = dict(zip(jaxpr.constvars, consts, strict=False))
     blocks = {t: (0, d)}  # var -> (s, e): its value at e_k is e_k[s:e]
     columns: dict = {}  # the same, reshaped to (e - s, 1)
     seeded_vars, seeded_vals, keep = [], [], []
@@ -158,7 +161,7 @@ def _fold_scalings(jaxpr: Jaxpr, consts):
     from .jaxpr import Eqn, Literal
     from .lax.elementwise import add_p, div_p, mul_p, neg_p, sub_p
 
-    const_of = dict(zip(jaxpr.constvars, consts))
+    const_of = dict(zip(jaxpr.constvars, consts, strict=False))
     constvars, consts = list(jaxpr.constvars), list(consts)
     scaled: dict = {}  # var -> (coef, base): the var's value is coef * base
     eqns: list = []
@@ -363,7 +366,7 @@ def _unravel_hessian(H, x):
 def _tree_vdot(a, b):
     from . import numpy as fnp
 
-    terms = [fnp.vdot(x, y) for x, y in zip(tree_leaves(a), tree_leaves(b))]
+    terms = [fnp.vdot(x, y) for x, y in zip(tree_leaves(a), tree_leaves(b), strict=False)]
     out = terms[0]
     for t in terms[1:]:
         out = out + t
