@@ -24,7 +24,7 @@ class Settings:
     target_s: float  # minimum length of one timed repeat
     settle_s: float  # untimed calls before each timed repeat (see measure.settle)
     max_call_s: float  # a system slower than this per call skips the larger sizes of a series
-    fresh: tuple  # (workload, size) pairs measured in fresh processes
+    fresh: tuple  # (workload, size, caches) measured in fresh processes; caches: cold, warm
     fresh_calls: int  # calls per fresh process (the later ones give the steady memory peak)
 
 
@@ -34,7 +34,7 @@ QUICK = Settings(
     target_s=0.02,
     settle_s=0.05,
     max_call_s=0.5,
-    fresh=(("mlp", 128), ("newton", 200)),
+    fresh=(("mlp", 128, ("cold", "warm")), ("newton", 200, ("cold",))),
     fresh_calls=3,
 )
 FULL = Settings(
@@ -43,7 +43,11 @@ FULL = Settings(
     target_s=0.1,
     settle_s=0.1,
     max_call_s=5.0,
-    fresh=(("mlp", 128), ("newton", 200), ("newton", 1000)),
+    fresh=(
+        ("mlp", 128, ("cold", "warm")),
+        ("newton", 200, ("cold", "warm")),
+        ("newton", 1000, ("cold",)),
+    ),
     fresh_calls=5,
 )
 
@@ -172,7 +176,7 @@ def run_fresh_measurements(settings: Settings, loaded: list, root: Path, progres
     from .workloads import workload_by_key
 
     runs = []
-    for workload_key, size in settings.fresh:
+    for workload_key, size, caches in settings.fresh:
         run = {"workload": workload_key, "size": size, "systems": {}}
         for item in loaded:
             floor = item.system.floor
@@ -180,7 +184,7 @@ def run_fresh_measurements(settings: Settings, loaded: list, root: Path, progres
                 continue
             cache_root = Path(tempfile.mkdtemp(prefix=f"{item.system.key}-", dir=root))
             results = {}
-            for cache in ("cold", "warm"):
+            for cache in caches:
                 progress.status(f"fresh process: {workload_key} {size} {item.system.label} {cache}")
                 results[cache] = run_fresh(
                     item.system.key, workload_key, size, settings.fresh_calls, cache_root
