@@ -348,7 +348,7 @@ LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: in
 
 
 # Primitives from the other families. Scalar forms where Numba has one (math.erf...); the
-# rest (decompositions, sorting, scans, control flow, special functions without a Numba
+# rest (decompositions, sorting, cumulative ops, special functions without a Numba
 # form) call their NumPy/SciPy implementation. Listed by name, so that the test that every
 # primitive has a lowering notices a new primitive rather than falling back silently.
 _SCALAR_BY_NAME = {
@@ -365,7 +365,6 @@ _NUMPY_CALL_BY_NAME = {
                        "slogdet_p", "pinv_p"],
     "scatter": ["index_set_p"],
     "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
-    "control": ["cond_p", "scan_p", "while_p"],
 }
 
 

@@ -19,4 +19,4 @@ def call(key: str, *args):
     out = prim.impl(*args, **params)
     outs = out if prim.multiple_results else (out,)
     flat = tuple(np.ascontiguousarray(np.asarray(o), dtype=dt).reshape(-1) for o, dt in zip(outs, dtypes))
-    return flat if len(flat) > 1 else flat[0]
+    return flat
