@@ -167,3 +167,14 @@ def test_value_grad_hessian_under_jit_matches_eager(rng):
     np.testing.assert_allclose(H, H_ref, rtol=1e-12, atol=1e-15)
     assert np.array_equal(H, H.T)
     np.testing.assert_allclose(fa.jit(fa.hvp(loss))(w, w), H_ref @ w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["funcad.second_order", "funcad.optimize"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(name)
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    failures, tried = doctest.testmod(module, optionflags=flags, verbose=False)
+    assert tried >= 4 and failures == 0, f"{failures} of {tried} docstring examples failed in {name}"
