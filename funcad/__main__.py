@@ -4,6 +4,7 @@
     python -m funcad tour            the same
     python -m funcad graph mod:fn --args "f64[3],f64[3,4]" [-o out.png] [--grad]
                                      draw the computation graph of mod.fn
+    python -m funcad cache info|clear  show or empty the jit's disk cache
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ def _graph(argv):
 # name -> handler(argv); each tool registers itself here.
 COMMANDS = {"tour": _tour}
 COMMANDS["graph"] = _graph  # python -m funcad graph module:function --args "f64[3]" [-o out.png]
+
+
+def _cache(argv):
+    """python -m funcad cache info|clear: the jit's disk cache (FUNCAD_CACHE_DIR)."""
+    from .backend import cache
+
+    what = argv[0] if argv else "info"
+    if what == "info":
+        i = cache.info()
+        print(f"directory: {i['directory']}\nentries:   {i['entries']}\n"
+              f"size:      {i['bytes'] / 1e6:.1f} MB of {i['max_bytes'] / 1e6:.0f} MB "
+              "(FUNCAD_CACHE_MAX_BYTES; least recently used entries are evicted)")
+        return 0
+    if what == "clear":
+        print(f"removed {cache.clear()} entries from {cache.cache_dir()}")
+        return 0
+    print(f"python -m funcad cache: unknown action {what!r}; use info or clear", file=sys.stderr)
+    return 2
+
+
+COMMANDS["cache"] = _cache  # python -m funcad cache info|clear
 
 
 def main(argv=None) -> int:

@@ -12,6 +12,11 @@ and Numba's version, so an upgrade never loads stale code.
   leave a half-written module.
 * A corrupt or truncated entry (a module whose text is not the expected source, or Numba
   cache files that fail to load) is detected, rebuilt, and reported with one warning.
+* A directory that cannot be written (read-only, full, not a directory) is reported with one
+  warning; programs are then compiled in memory only, for the rest of the process.
+* The size is bounded: ``$FUNCAD_CACHE_MAX_BYTES`` (default 1 GiB); past it, the least
+  recently used entries (by the module file's mtime, refreshed on every load) are evicted.
+* ``python -m funcad cache info|clear`` shows or empties it (:func:`info`, :func:`clear`).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 import traceback
+import types
 import warnings
 from pathlib import Path
 
@@ -35,7 +42,9 @@ class CacheWarning(UserWarning):
 _dir: Path | None = None
 _dir_env: str | None = None
 _loaded: dict[str, object] = {}  # module name -> the compiled dispatcher
-stats = {"disk_hits": 0, "writes": 0, "rebuilt": 0}
+stats = {"disk_hits": 0, "writes": 0, "rebuilt": 0, "evicted": 0, "memory_only": 0}
+_unusable: set = set()  # FUNCAD_CACHE_DIR values whose directory could not be written
+DEFAULT_MAX_BYTES = 1 << 30
 
 
 def cache_dir() -> Path:
@@ -106,15 +115,40 @@ def _ensure_module_file(path: Path, source: str) -> None:
                 ok = False
             if ok:
                 stats["disk_hits"] += 1
+                _touch(path)  # least recently used = oldest mtime
                 for f in _numba_files(path):
                     if not _owned(f):
                         f.unlink()
+                if _holds_foreign_code(path):
+                    warnings.warn(f"funcad: the compiled cache of {path.stem} holds another program's "
+                                  "machine code; recompiling it.", CacheWarning, stacklevel=4)
+                    stats["rebuilt"] += 1
+                    _purge_numba_files(path)
                 return
             warnings.warn(f"funcad: cache entry {path.name} is corrupt or truncated; rebuilding "
                           "it.", CacheWarning, stacklevel=4)
             stats["rebuilt"] += 1
             _purge_numba_files(path)
     _atomic_write(path, source)
+
+
+_MODULE_NAME = re.compile(rb"funcad_jit_[0-9a-f]{32}")
+
+
+def _holds_foreign_code(path: Path) -> bool:
+    """Whether a Numba code file of this entry was compiled from another module: Numba
+    trusts an .nbc whose index matches, so a file copied over from another entry (same
+    signature) would run the other program. Its symbols name the module they came from."""
+    mine = path.stem.encode()
+    for f in _numba_files(path):
+        if f.suffix == ".nbc":
+            try:
+                names = set(_MODULE_NAME.findall(f.read_bytes()))
+            except OSError:
+                continue
+            if names - {mine}:
+                return True
+    return False
 
 
 def _purge_numba_files(path: Path) -> None:
@@ -139,10 +173,114 @@ def load(source: str):
     fn = _loaded.get(name)
     if fn is not None:
         return fn
-    path = cache_dir() / f"{name}.py"
-    _ensure_module_file(path, source)
-    fn = _loaded[name] = Compiled(name, path)
+    env = os.environ.get("FUNCAD_CACHE_DIR") or None
+    if env not in _unusable:
+        try:
+            path = cache_dir() / f"{name}.py"
+            writes = stats["writes"]
+            _ensure_module_file(path, source)
+            if stats["writes"] != writes:
+                evict(keep=path)
+        except OSError as e:
+            _unusable.add(env)
+            warnings.warn(f"funcad: the jit cache directory ({env or 'the user cache directory'}) "
+                          f"cannot be written ({type(e).__name__}: {e}); compiled programs are kept "
+                          "in memory only for the rest of this process. Set FUNCAD_CACHE_DIR to a "
+                          "writable directory to cache them on disk.", CacheWarning, stacklevel=3)
+    if env in _unusable:
+        stats["memory_only"] += 1
+        fn = _loaded[name] = InMemory(name, source)
+    else:
+        fn = _loaded[name] = Compiled(name, path)
     return fn
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:  # a read-only directory: the entry is still usable
+        pass
+
+
+# --------------------------------------------------------------------------------------
+# Size bound (least recently used eviction) and the CLI helpers
+
+
+def max_bytes() -> int:
+    """The cache's size bound: ``$FUNCAD_CACHE_MAX_BYTES`` (``0`` or less: unbounded)."""
+    try:
+        return int(float(os.environ.get("FUNCAD_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES)))
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def _entries(path: Path) -> list[tuple[float, int, Path, list[Path]]]:
+    """``(mtime, bytes, module file, Numba files)`` of every entry, oldest first."""
+    out = []
+    for py in path.glob("funcad_jit_*.py"):
+        try:
+            files = _numba_files(py)
+            size = py.stat().st_size + sum(f.stat().st_size for f in files)
+            out.append((py.stat().st_mtime, size, py, files))
+        except OSError:  # removed meanwhile by another process
+            continue
+    return sorted(out, key=lambda e: e[0])
+
+
+def evict(keep: Path | None = None) -> int:
+    """Remove least recently used entries until the cache fits :func:`max_bytes`."""
+    limit = max_bytes()
+    if limit <= 0:
+        return 0
+    entries = _entries(cache_dir())
+    total, removed = sum(e[1] for e in entries), 0
+    for _, size, py, files in entries:
+        if total <= limit:
+            break
+        if py == keep:
+            continue
+        for f in [py, *files]:
+            try:
+                f.unlink()
+            except OSError:
+                pass
+        total -= size
+        removed += 1
+    stats["evicted"] += removed
+    return removed
+
+
+def info() -> dict:
+    """The cache's directory, entry count, size in bytes and bound."""
+    path = cache_dir()
+    entries = _entries(path)
+    return {"directory": str(path), "entries": len(entries), "bytes": sum(e[1] for e in entries),
+            "max_bytes": max_bytes(), "numba": _numba_version()}
+
+
+def clear() -> int:
+    """Remove every entry (module files and Numba's files); returns how many."""
+    path = cache_dir()
+    entries = _entries(path)
+    for _, _, py, files in entries:
+        for f in [py, *files]:
+            try:
+                f.unlink()
+            except OSError:
+                pass
+    for tmp in path.glob(".funcad_jit_*.tmp"):  # left by a writer that was killed
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    _loaded.clear()
+    return len(entries)
+
+
+def _numba_version() -> str:
+    import numba
+
+    return numba.__version__
 
 
 def is_numba_cache_error(e: BaseException) -> bool:
@@ -173,3 +311,21 @@ class Compiled:
             _purge_numba_files(self.path)
             self.fn = _import(self.name, self.path)
             return self.fn(*args)
+
+
+class InMemory(Compiled):
+    """A program compiled without a disk cache (the cache directory is unusable)."""
+
+    __slots__ = ()
+
+    def __init__(self, name, source):
+        self.name, self.path = name, None
+        module = types.ModuleType(name)
+        module.__file__ = f"<funcad {name}>"
+        sys.modules[name] = module
+        # Numba cannot cache code without a file (cache=True would fail at decoration).
+        exec(compile(source.replace("cache=True", "cache=False"), module.__file__, "exec"), module.__dict__)
+        self.fn = module.program
+
+    def first_call(self, *args):
+        return self.fn(*args)
