@@ -242,3 +242,13 @@ def test_newton_and_newton_cg_jitted_match_eager(breast_cancer, irls):
         res = opt(loss, np.zeros(A.shape[1]), (A, y, penalty), jit=True)
         assert res.success, res.message
         np.testing.assert_allclose(res.x, ref, atol=1e-8)
+
+
+def test_minimize_jitted_derivatives(rng):
+    if not hasattr(fa, "jit"):
+        pytest.skip("funcad.jit is not available yet")
+    data = 1.5 + 0.7 * rng.normal(size=300)
+    res = minimize(normal_nll, {"loc": 0.0, "log_scale": 0.0}, (data,), method="trust-exact", jit=True)
+    assert res.success, res.message
+    assert abs(float(res.x["loc"]) - data.mean()) < 1e-8
+    assert abs(float(np.exp(res.x["log_scale"])) - data.std()) < 1e-8
