@@ -242,6 +242,10 @@ def test_newton_and_newton_cg_jitted_match_eager(breast_cancer, irls):
         res = opt(loss, np.zeros(A.shape[1]), (A, y, penalty), jit=True)
         assert res.success, res.message
         np.testing.assert_allclose(res.x, ref, atol=1e-8)
+    # parameters as a dict: the compiled program slices the flat vector into leaves
+    res = newton(logistic_loss, {"w": np.zeros(X.shape[1]), "b": 0.0}, (X, y, lam), jit=True)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x["w"], irls[1], atol=1e-8)
 
 
 def test_minimize_jitted_derivatives(rng):
