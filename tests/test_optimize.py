@@ -256,3 +256,30 @@ def test_minimize_jitted_derivatives(rng):
     assert res.success, res.message
     assert abs(float(res.x["loc"]) - data.mean()) < 1e-8
     assert abs(float(np.exp(res.x["log_scale"])) - data.std()) < 1e-8
+
+
+# --------------------------------------------------------------------------------------
+# The tour's sections
+
+
+def test_tour_sections_run_and_report(capsys, tmp_path, monkeypatch):
+    import re
+    import sys
+
+    from funcad import optimize_tour
+
+    monkeypatch.chdir(tmp_path)
+    optimize_tour.logistic_regression()
+    out = capsys.readouterr().out
+    diff = float(re.search(r"NumPy IRLS in the coefficients: ([0-9.e+-]+)\.", out).group(1))
+    assert diff < 1e-8 and out.count("converged") == 1
+    optimize_tour.maximum_likelihood()
+    assert "Optimization terminated successfully" in capsys.readouterr().out
+    optimize_tour.tanh_picture()
+    out = capsys.readouterr().out
+    png = tmp_path / "funcad-tour" / "tanh_derivatives.png"
+    if "matplotlib is not installed" not in out:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # without matplotlib: says how, goes on
+    optimize_tour.tanh_picture()
+    assert 'pip install "funcad[plot]"' in capsys.readouterr().out
