@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(params=["eager"])
+@pytest.fixture(params=["eager", "jit"])
 def transform(request):
-    """Wrap a function the way the parametrisation asks (eager: unchanged)."""
+    """Wrap a function the way the parametrisation asks (eager: unchanged; jit: fa.jit)."""
+    if request.param == "jit":
+        import funcad as fa
+
+        return fa.jit
     return lambda f: f
 
 

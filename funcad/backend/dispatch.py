@@ -35,8 +35,35 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
 def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
     exe = _executables.get(jaxpr)
     if exe is None:
-        exe = _executables[jaxpr] = Executable(jaxpr, name)
+        unsupported = _numba_unsupported_dtypes(jaxpr)
+        if unsupported:
+            exe = _executables[jaxpr] = Interpreted(jaxpr, name, unsupported)
+        else:
+            exe = _executables[jaxpr] = Executable(jaxpr, name)
     return exe
+
+
+def _numba_unsupported_dtypes(jaxpr: Jaxpr) -> set:
+    """Dtypes Numba has no arrays of (float16, complex from a library call...)."""
+    avals = [v.aval for v in jaxpr.invars] + [v.aval for e in jaxpr.eqns for v in e.outputs]
+    return {a.dtype.name for a in avals if a.dtype.kind not in "biuf" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
+
+
+class Interpreted:
+    """A program Numba cannot compile (it has no float16 arrays): run equation by equation
+    with the NumPy implementations, exactly as eagerly. Logged when FUNCAD_LOG_COMPILES is set."""
+
+    def __init__(self, jaxpr: Jaxpr, name: str, dtypes: set):
+        self.jaxpr, self.source = jaxpr, f"# not compiled: Numba has no arrays of {sorted(dtypes)}\n"
+        if os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0"):
+            log.warning("funcad.jit: %s runs uncompiled: Numba has no %s arrays", name, sorted(dtypes))
+
+    def __call__(self, args) -> list:
+        from ..core import EvalTrace, set_current_trace
+        from ..jaxpr import eval_jaxpr
+
+        with set_current_trace(EvalTrace(None)):
+            return [np.asarray(o) for o in eval_jaxpr(self.jaxpr, [], *args)]
 
 
 class Executable:
