@@ -31,7 +31,7 @@ from . import ad, core
 from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
 from .jaxpr import Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_unflatten
+from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf
 
 log = logging.getLogger("funcad.jit")
 
@@ -292,14 +292,16 @@ def _log_enabled() -> bool:
 class _Entry:
     """What one input signature traced to."""
 
-    __slots__ = ("jaxpr", "consts", "out_tree", "name", "avals", "executable")
+    __slots__ = ("jaxpr", "consts", "out_tree", "name", "avals", "executable", "out_is_leaf")
 
     def __init__(self, jaxpr, consts, out_tree, name, avals):
         self.jaxpr, self.consts, self.out_tree, self.name, self.avals = jaxpr, consts, out_tree, name, avals
         self.executable = None
+        self.out_is_leaf = treedef_is_leaf(out_tree)
 
 
 _SCALAR_TYPES = (bool, int, float)
+_FAST_TYPES = frozenset({np.ndarray, bool, int, float})
 
 
 def _leaf_key(x):
@@ -437,6 +439,8 @@ class Jitted:
             entry = self._trace(dyn_args, dyn_kwargs, static, leaves, in_tree)
             if not any(isinstance(c, Tracer) for c in entry.consts):
                 self._cache[key] = entry
+                if not kwargs and all(type(a) in _FAST_TYPES for a in dyn_args) and not static:
+                    self._cache[key[2]] = entry  # the fast path's key
             self._last_key = key
         return entry, leaves
 
@@ -454,6 +458,13 @@ class Jitted:
     # -- calling -------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        # Fast path: a flat tuple of arrays and numbers, no kwargs, no static arguments;
+        # the key is built from the arguments directly (no tree walk).
+        if not kwargs and not self.static_argnums and all(type(a) in _FAST_TYPES for a in args):
+            entry = self._cache.get(tuple(map(_leaf_key, args)))
+            if entry is not None and entry.executable is not None and core.is_top_level():
+                outs = entry.executable((*entry.consts, *args))
+                return outs[0] if entry.out_is_leaf else tree_unflatten(entry.out_tree, outs)
         entry, leaves = self._entry(args, kwargs)
         if core.is_top_level() and not any(isinstance(x, Tracer) for x in leaves):
             exe = entry.executable

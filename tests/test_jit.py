@@ -398,8 +398,8 @@ def test_tanh6_program_shrinks_to_at_most_jax_size():
         f = fa.elementwise_grad(f)
     low = fa.jit(f).lower(np.linspace(-3, 3, 200))
     assert len(low.jaxpr.eqns) < len(low.traced.eqns)
-    # JAX 0.10's jaxpr for the same program has 236 equations (measured; see docs).
-    assert len(low.jaxpr.eqns) <= 236
+    # JAX 0.10 (x64) traces the same program to 433 equations (jax.make_jaxpr, measured).
+    assert len(low.jaxpr.eqns) <= 433
 
 
 # --------------------------------------------------------------------------------------
