@@ -184,8 +184,13 @@ def fresh_tables(results: dict) -> list[str]:
     return lines
 
 
+def _loads(values) -> str:
+    return ", ".join(f"{x:.2f}" for x in values) if values else "not recorded"
+
+
 def machine_lines(results: dict) -> list[str]:
-    m = results["meta"]["machine"]
+    meta = results["meta"]
+    m = meta["machine"]
     blas = "; ".join(
         ", ".join(f"{k}={v}" for k, v in lib.items() if k != "prefix" and v is not None) for lib in m["blas"]
     )
@@ -196,8 +201,8 @@ def machine_lines(results: dict) -> list[str]:
         f"- Python {m['python']} on {m['platform']}",
         f"- BLAS (threadpoolctl): {blas}",
         f"- OpenBLAS environment: {env}",
-        "- Load average (1, 5, 15 min) at the end of the run: "
-        + ", ".join(f"{x:.2f}" for x in m.get("load_average", ())),
+        f"- Load average (1, 5, 15 min) at the start: {_loads(meta.get('load_average_start'))}; "
+        f"at the end: {_loads(m.get('load_average'))}",
         f"- Versions: {versions}",
         f"- funcad: work tree at {m['funcad_revision']}",
     ]

@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         print(write_report(json.loads(args.report.read_text()), args.report))
         return 0
     progress = Progress()
-    load = os.getloadavg()[0]
+    load_start = os.getloadavg()
+    load = load_start[0]
     if load > 0.5 * (os.cpu_count() or 1):
         progress.log(
             f"warning: load average {load:.1f} on {os.cpu_count()} cores: other work "
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {
             "mode": "quick" if args.quick else "full",
             "started": started,
+            "load_average_start": load_start,
             "duration_s": time.perf_counter() - progress.start,
             "argv": sys.argv,
             "settings": settings.__dict__,
