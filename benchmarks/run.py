@@ -6,6 +6,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -118,9 +119,13 @@ def load_systems(systems, progress: Progress) -> list:
 
 
 def run_size(
-    workload, size: int, loaded: list, settings: Settings | None, too_slow: set, progress: Progress
+    workload, size: int, loaded: list, settings: Settings | None, too_slow: dict, progress: Progress
 ) -> list:
-    """All systems on one (workload, size): build, check, then time interleaved."""
+    """All systems on one (workload, size): build, check, then time interleaved.
+
+    ``too_slow`` maps a system to the size at which one call took over ``max_call_s``; the
+    system skips the larger sizes of the series.
+    """
     from .measure import Cell, calibrate, prepare, run_interleaved
     from .report import fmt_size, fmt_time
 
@@ -130,7 +135,7 @@ def run_size(
     cells, calls = {}, {}
     for item in loaded:
         key = item.system.key
-        if key in too_slow:
+        if size > too_slow.get(key, size):
             cells[key] = Cell(
                 workload.key,
                 size,
@@ -165,7 +170,7 @@ def run_size(
             median = cells[key].stats()["median_s"]
             progress.log(f"{label}: {cells[key].system} {fmt_time(median)} per call")
             if median > settings.max_call_s:
-                too_slow.add(key)
+                too_slow[key] = min(size, too_slow.get(key, size))
     return list(cells.values())
 
 
@@ -250,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     cells, too_slow = [], {}
     for workload in _select(WORKLOADS, args.workloads):
         sizes = [workload.check_size or workload.size] if args.check else workload.sizes(args.quick)
-        slow = too_slow.setdefault(workload.key, set())
+        slow = too_slow.setdefault(workload.key, {})
         for size in sizes:
             cells += run_size(workload, size, loaded, settings, slow, progress)
     if args.check:
+        shutil.rmtree(scratch, ignore_errors=True)
         return report_check(cells, progress)
 
     fresh = [] if args.no_fresh else run_fresh_measurements(settings, loaded, scratch, progress)
@@ -280,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "cells": [c.to_json() for c in cells],
         "fresh": fresh,
     }
+    shutil.rmtree(scratch, ignore_errors=True)
     md = write_outputs(results, args.out)
     print("\n".join(summary_tables(results)))
     progress.log(f"wrote {args.out} and {md}")
