@@ -71,7 +71,14 @@ class Progress:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    from .systems import SYSTEMS  # neither imports funcad nor any peer
+    from .workloads import WORKLOADS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Side-by-side benchmarks of funcad and its peers (see benchmarks/README.md). "
+        "Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks [--quick]",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="fewer repeats and sizes (< 3 min)")
     mode.add_argument(
@@ -80,8 +87,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     mode.add_argument(
         "--report", metavar="JSON", type=Path, help="only regenerate RESULTS.md and plots from a results JSON"
     )
-    parser.add_argument("--systems", help="comma-separated system keys (default: all)")
-    parser.add_argument("--workloads", help="comma-separated workload keys (default: all)")
+    parser.add_argument(
+        "--systems", help="comma-separated system keys (default: all): " + ", ".join(s.key for s in SYSTEMS)
+    )
+    parser.add_argument(
+        "--workloads",
+        help="comma-separated workload keys (default: all): " + ", ".join(w.key for w in WORKLOADS),
+    )
     parser.add_argument(
         "--no-fresh", action="store_true", help="skip the fresh-process first-call and memory measurements"
     )
