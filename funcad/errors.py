@@ -92,3 +92,7 @@ class NaNError(FuncadError, FloatingPointError):
     def __init__(self, message: str, primitive: str = "", phase: str = "", source: str = ""):
         super().__init__(message)
         self.primitive, self.phase, self.source = primitive, phase, source
+
+
+class ProgramTooLargeError(FuncadError, ValueError):
+    """A program too large for jit to compile in reasonable time (``FUNCAD_JIT_MAX_EQNS``)."""

@@ -26,8 +26,27 @@ _executables: dict[Jaxpr, Executable] = {}
 stats = {"programs": 0, "compile_seconds": 0.0}
 
 
+def max_eqns() -> int:
+    """The largest program jit compiles: ``$FUNCAD_JIT_MAX_EQNS`` operations (default 10,000)."""
+    return int(os.environ.get("FUNCAD_JIT_MAX_EQNS", 10_000))
+
+
+def _check_size(jaxpr: Jaxpr, name: str) -> None:
+    n, limit = len(jaxpr.eqns), max_eqns()
+    if n > limit:
+        from ..errors import ProgramTooLargeError
+
+        raise ProgramTooLargeError(
+            f"jit({name}): the traced program has {n} operations, more than jit compiles "
+            f"({limit}, set by FUNCAD_JIT_MAX_EQNS): Numba's compile time grows faster than the "
+            "program (thousands of operations take tens of seconds). A Python loop unrolls into "
+            "operations at every iteration: write it with funcad.lax.fori_loop or funcad.lax.scan, "
+            "which compile to one loop, or call the function without jit.")
+
+
 def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     """``(simplified jaxpr, Program)`` for ``jaxpr``: everything before Numba."""
+    _check_size(jaxpr, name)
     simplified = simplify(jaxpr)
     return simplified, codegen.generate(simplified, name)
 
