@@ -365,6 +365,11 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             except Exception as e:  # noqa: BLE001 - re-raised with the argument's name
                 raise BatchingError(f"vmap: {p} is mapped (in_axes={d}) but is {_describe(x)}, "
                                     "not an array.") from e
+            if get_aval(x).dtype.kind not in "biufc":
+                from .errors import DTypeError
+
+                raise DTypeError(f"vmap: {p} has dtype {get_aval(x).dtype}, which funcad cannot map "
+                                 "over; pass numeric (float, integer, boolean or complex) arrays.")
             if not -len(shape) <= d < len(shape):
                 raise BatchingError(
                     f"vmap: in_axes={d} is out of range for {p} of shape {shape} (rank {len(shape)}): "

@@ -1,0 +1,218 @@
+"""The bad-input catalogue: every user mistake funcad recognises, run for real.
+
+Each entry is a snippet that makes the mistake, the exception class it must raise, and the fix.
+``python -m funcad.errors_catalogue > docs/errors.md`` regenerates the documentation from the
+messages the code actually produces (tests/test_errors_catalogue.py checks it is up to date,
+and that every snippet raises its class).
+"""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from typing import NamedTuple
+
+
+class Case(NamedTuple):
+    key: str
+    title: str
+    code: str  # runs with np, fa, fnp in scope; must raise ``error``
+    error: str  # the class in funcad.errors
+    fix: str
+
+
+CASES = [
+    # shapes
+    Case("broadcast", "Operands whose shapes do not broadcast",
+         "fnp.add(np.ones(3), np.ones(4))", "ShapeError",
+         "Align the shapes (NumPy's broadcasting rule): insert an axis with `x[:, None]` or reshape."),
+    Case("matmul", "Matrix product with mismatched inner dimensions",
+         "fa.grad(lambda a, b: fnp.sum(a @ b))(np.ones((2, 3)), np.ones((2, 3)))", "ShapeError",
+         "Transpose one operand (`a @ b.T`) so the inner dimensions agree."),
+    Case("reshape", "Reshape to a different number of elements",
+         "fnp.reshape(np.ones(3), (4,))", "ShapeError", "Give a shape with the same product (or -1 once)."),
+    Case("jvp-tangent-shape", "A tangent shaped unlike its primal",
+         "fa.jvp(fnp.sin, (np.ones(3),), (np.ones(2),))", "ShapeError",
+         "Give each tangent the shape and dtype of its primal."),
+    # dtypes under differentiation
+    Case("grad-int", "grad with respect to an integer",
+         "fa.grad(lambda x: x * 2.0)(3)", "DTypeError", "Pass a float: `3.0`, or `x.astype(float)`."),
+    Case("grad-bool", "grad with respect to a boolean array",
+         "fa.grad(lambda m: fnp.sum(m * 1.0))(np.array([True, False]))", "DTypeError",
+         "Booleans have no derivative: move the mask out of `argnums`, or cast it to float."),
+    Case("grad-complex", "grad with respect to a complex number",
+         "fa.grad(lambda z: z * z)(1j)", "DTypeError",
+         "Split complex values into real and imaginary float parts."),
+    Case("hessian-int", "hessian (jacfwd, jacrev) of an integer input",
+         "fa.hessian(lambda x: x ** 3)(2)", "DTypeError", "Pass a float (`2.0`)."),
+    Case("grad-nonscalar", "grad of a function whose output is not a scalar",
+         "fa.grad(lambda w: w * 2.0)(np.ones((3, 2)))", "NonScalarOutputError",
+         "Reduce the output (`fnp.sum`), or use `jacrev`/`jacobian` or `elementwise_grad`."),
+    Case("grad-int-output", "grad of a function with an integer or boolean output",
+         "fa.grad(lambda x: fnp.sum(x > 0))(np.ones(3))", "DTypeError",
+         "Return a float: the derivative of a count or a test is zero almost everywhere."),
+    # argument types
+    Case("str", "A string as an argument to a transformation",
+         "fa.grad(lambda x: x)('1.5')", "DTypeError", "Convert it: `float('1.5')`, or make it static under jit."),
+    Case("str-jit", "A string as a traced argument of jit",
+         "fa.jit(lambda x, mode: x)(1.0, 'fast')", "DTypeError",
+         "Mark settings static: `jit(f, static_argnames='mode')`."),
+    Case("object-array", "An object array",
+         "fa.grad(lambda x: fnp.sum(x))(np.array([1.0, 'a'], dtype=object))", "DTypeError",
+         "Build a numeric array (`np.asarray(values, dtype=float)`)."),
+    Case("string-array", "A string array under vmap",
+         "fa.vmap(fnp.sin)(np.array(['a', 'b']))", "DTypeError", "Pass numeric arrays."),
+    Case("class-instance", "An instance of an unregistered class",
+         "class Params:\n    w = 1.0\n    def __repr__(self):\n        return 'Params()'\n\n"
+         "fa.grad(lambda p: p.w)(Params())", "DTypeError",
+         "Use a dict or tuple, or register the class with `fa.tree_util.register_pytree_node`."),
+    Case("none", "None where an array is expected",
+         "fa.grad(lambda x, y: fnp.sum(x * y))(np.ones(2), None)", "DTypeError",
+         "Pass an array. (None itself is an empty pytree, as in JAX: a transformation passes it "
+         "through untouched, so `grad(f)(None)` differentiates with respect to nothing.)"),
+    Case("none-vmap", "vmap over nothing but None",
+         "fa.vmap(fnp.sin)(None)", "BatchingError", "Map at least one array argument."),
+    # tracing
+    Case("if-under-jit", "Python control flow on a traced value under jit",
+         "fa.jit(lambda x: x if x > 0 else -x)(1.0)", "ConcretizationError",
+         "Use `fnp.where`, `fa.lax.cond`, or mark the argument static (`static_argnums`)."),
+    Case("float-under-jit", "float() of a traced value under jit",
+         "fa.jit(lambda x: float(x) * 2.0)(1.0)", "ConcretizationError",
+         "Keep the value an array (no `float`/`int`/`.item()`) inside jit."),
+    Case("if-under-vmap", "Python branching on a batched value under vmap",
+         "fa.vmap(lambda x: x if x > 0 else -x)(np.ones(3))", "ConcretizationError",
+         "Select per example with `fnp.where(x > 0, x, -x)`."),
+    Case("leaked-tracer", "A traced value stored outside its transformation and used later",
+         "leaked = []\n"
+         "fa.grad(lambda w: leaked.append(fnp.tanh(w)) or fnp.sum(w))(np.ones(2))\n"
+         "leaked[0] + 1.0", "UnexpectedTracerError",
+         "Return the value from the function (`has_aux=True` to return it alongside a gradient)."),
+    Case("np-asarray", "Plain NumPy conversion of a traced value",
+         "fa.grad(lambda x: float(np.asarray(x).sum()))(np.ones(2))", "TracerArrayConversionError",
+         "Use funcad.numpy (`import funcad.numpy as fnp`) inside transformed functions."),
+    Case("unsupported-numpy", "A NumPy function funcad does not support, on a traced value",
+         "fa.grad(lambda x: fnp.sum(np.fft.fft(x).real))(np.ones(4))", "UnsupportedFunctionError",
+         "Use a supported function, or call NumPy outside the transformed function."),
+    # transformation arguments
+    Case("vjp-cotangent-structure", "A cotangent whose structure does not match vjp's output",
+         "out, vjp_fn = fa.vjp(lambda x: (x, 2.0 * x), 1.0)\nvjp_fn(1.0)", "TreeStructureError",
+         "Pass one cotangent per output, in the same structure: `vjp_fn((1.0, 0.0))`."),
+    Case("vjp-cotangent-shape", "A cotangent shaped unlike its output",
+         "out, vjp_fn = fa.vjp(fnp.sin, np.ones(3))\nvjp_fn(np.ones(2))", "ShapeError",
+         "Give the cotangent the output's shape."),
+    Case("static-argnums-range", "static_argnums out of range",
+         "fa.jit(lambda x: x, static_argnums=3)", "ArgumentError",
+         "Number static arguments among the function's positional parameters."),
+    Case("static-unhashable", "An unhashable static argument",
+         "fa.jit(lambda x, n: x * n, static_argnums=1)(1.0, np.ones(2))", "ArgumentError",
+         "Static arguments key the cache: pass a tuple or a number, or make the array a traced argument."),
+    Case("argnums-range", "argnums out of range",
+         "fa.grad(lambda x: x, argnums=2)(1.0)", "ArgumentError",
+         "Number the differentiated arguments among those passed."),
+    Case("vmap-in-axes-range", "vmap in_axes out of range",
+         "fa.vmap(fnp.sin, in_axes=2)(np.ones(3))", "BatchingError",
+         "Map an existing axis, in [-rank, rank)."),
+    Case("vmap-out-axes-range", "vmap out_axes out of range",
+         "fa.vmap(fnp.sin, out_axes=3)(np.ones(3))", "BatchingError",
+         "Place the batch axis within the result's rank."),
+    Case("vmap-sizes", "vmap over arguments of different sizes",
+         "fa.vmap(fnp.add)(np.ones(3), np.ones(4))", "BatchingError",
+         "Every mapped argument must have the same size along its mapped axis."),
+    Case("vmap-in-axes-tree", "vmap in_axes that do not match the arguments",
+         "fa.vmap(fnp.add, in_axes=(0,))(np.ones(3), np.ones(3))", "BatchingError",
+         "Give one in_axes entry per positional argument (None for unmapped ones)."),
+    Case("has-aux", "has_aux=True on a function that does not return a pair",
+         "fa.grad(lambda x: x * 1.0, has_aux=True)(1.0)", "ArgumentError",
+         "Return `(output, aux)`."),
+    Case("jvp-not-tuples", "jvp with primals that are not a tuple",
+         "fa.jvp(fnp.sin, 1.0, 1.0)", "ArgumentError", "Wrap them: `fa.jvp(f, (x,), (v,))`."),
+    # control flow
+    Case("cond-branches", "lax.cond branches returning different types",
+         "fa.lax.cond(True, lambda: 1.0, lambda: np.ones(2))", "BranchTypeError",
+         "Make both branches return the same structure, shapes and dtypes."),
+    Case("loop-carry", "A loop body that changes the carry's type",
+         "fa.lax.while_loop(lambda c: c < 3.0, lambda c: np.ones(2), 0.0)", "CarryTypeError",
+         "Return a carry shaped like the initial value."),
+    # jit limits and debugging
+    Case("too-large", "A program too large to compile (an unrolled Python loop)",
+         "def f(x):\n    for _ in range(5001):\n        x = x * 0.5 + 1.0\n    return x\n"
+         "fa.jit(f)(1.0)", "ProgramTooLargeError",
+         "Write the loop with `fa.lax.fori_loop`/`fa.lax.scan`, or raise FUNCAD_JIT_MAX_EQNS."),
+    Case("debug-nans", "A NaN, with debug_nans on",
+         "fa.config.update('debug_nans', True)\n"
+         "try:\n    fa.grad(lambda x: fnp.sum(fnp.log(x)))(np.array([1.0, -1.0]))\n"
+         "finally:\n    fa.config.update('debug_nans', False)", "NaNError",
+         "Keep the input in the function's domain; the message names the primitive and the line."),
+    Case("config-option", "An unknown configuration option",
+         "fa.config.update('debug_nan', True)", "ArgumentError", "Use one of the listed options."),
+]
+
+
+def run_case(case: Case) -> BaseException:
+    """Run ``case.code``; return the exception it raised (AssertionError if none)."""
+    import numpy as np
+
+    import funcad as fa
+    import funcad.numpy as fnp
+
+    env = {"np": np, "fa": fa, "fnp": fnp}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(compile(case.code, f"<{case.key}>", "exec"), env)
+        except Exception as e:  # noqa: BLE001 - the point is to catch it
+            return e
+    return AssertionError(f"{case.key}: no error was raised")
+
+
+NAN_INF_INPUTS = "np.array([np.nan, np.inf, -np.inf, 0.0, -1.0])"
+NAN_INF_FUNCTIONS = ["fnp.sin(x)", "fnp.log(x)", "fnp.sqrt(x)", "1.0 / x", "fnp.exp(x)", "fnp.tanh(x)",
+                     "fnp.maximum(x, 0.0)", "fnp.sum(x)", "fnp.max(x)", "x * 0.0"]
+
+
+def render() -> str:
+    """docs/errors.md, from the messages the code produces now."""
+    from . import errors
+
+    out = ["# Errors: every user mistake funcad recognises\n",
+           "Generated by `python -m funcad.errors_catalogue > docs/errors.md` from the messages the "
+           "code raises (tests/test_errors_catalogue.py keeps it true). Every class derives from "
+           "`funcad.errors.FuncadError` and from the built-in exception a NumPy user would expect "
+           "(`ValueError` for shapes and bad arguments, `TypeError` for dtypes and types), so "
+           "`except ValueError` keeps working in ported code.\n",
+           "| mistake | exception | built-in base |", "| --- | --- | --- |"]
+    for c in CASES:
+        cls = getattr(errors, c.error)
+        bases = ", ".join(b.__name__ for b in cls.__mro__[1:] if b.__module__ == "builtins"
+                          and b not in (Exception, BaseException, object))
+        out.append(f"| [{c.title}](#{c.key}) | `{c.error}` | {bases} |")
+    out.append("")
+    for c in CASES:
+        err = run_case(c)
+        out += [f'<a id="{c.key}"></a>', f"## {c.title}\n", "```python", c.code, "```\n",
+                f"raises `funcad.errors.{type(err).__name__}`:\n", "```text",
+                textwrap.fill(str(err), 100, break_long_words=False, replace_whitespace=False)
+                if "\n" not in str(err) else str(err), "```\n", f"**Fix:** {c.fix}\n"]
+    out += ["## NaN and inf inputs propagate as in NumPy\n",
+            "They are not mistakes: funcad never raises on them (unless `debug_nans` is on), and eager "
+            "and jit results equal NumPy's, with NumPy's RuntimeWarnings eagerly. For "
+            f"`x = {NAN_INF_INPUTS}`:\n", "| expression | result (eager = jit = NumPy) |", "| --- | --- |"]
+    for expr, val in nan_inf_table():
+        out.append(f"| `{expr}` | `{val}` |")
+    return "\n".join(out) + "\n"
+
+
+def nan_inf_table():
+    import numpy as np
+
+    import funcad.numpy as fnp
+
+    x = eval(NAN_INF_INPUTS, {"np": np})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [(e, np.array2string(np.asarray(eval(e, {"fnp": fnp, "x": x})), separator=", "))
+                for e in NAN_INF_FUNCTIONS]
+
+
+if __name__ == "__main__":
+    print(render(), end="")
