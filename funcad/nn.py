@@ -33,13 +33,21 @@ def relu(x):
     return fnp.where(fnp.greater(x, 0), x, fnp.zeros_like(x))
 
 
+def _max_shift(x, axis):
+    """The max along ``axis`` (kept), held constant; zeros for an empty array, where NumPy's
+    max has no identity (softmax of an empty axis is empty, logsumexp of one is -inf)."""
+    if x.size == 0:
+        return fnp.zeros(fnp.sum(x, axis=axis, keepdims=True).shape, x.dtype)
+    return stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+
+
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) along ``axis``, shifted by the max so it never overflows.
 
     Its gradient is softmax(x); its Hessian diag(s) - s s^T.
     """
     x = fnp._arr(x)
-    m = stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    m = _max_shift(x, axis)
     m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
     out = fnp.log(fnp.sum(fnp.exp(fnp.subtract(x, m)), axis=axis, keepdims=True)) + m
     if not keepdims:
@@ -55,7 +63,7 @@ def log_softmax(x, axis=-1):
 def softmax(x, axis=-1):
     """exp(x - max) / sum(exp(x - max)) along ``axis``."""
     x = fnp._arr(x)
-    unnormalized = fnp.exp(fnp.subtract(x, stop_gradient(fnp.max(x, axis=axis, keepdims=True))))
+    unnormalized = fnp.exp(fnp.subtract(x, _max_shift(x, axis)))
     return fnp.divide(unnormalized, fnp.sum(unnormalized, axis=axis, keepdims=True))
 
 

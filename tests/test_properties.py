@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 import funcad as fa
 import funcad.numpy as fnp
 from funcad.lax import elementwise as ew
+from funcad.numpy._shape_ops import at as _at  # x.at[...] for NumPy arrays too
 from funcad.test_util import check_grads, check_vmap
 
 # --------------------------------------------------------------------------------------
@@ -71,12 +72,51 @@ def _report_counts():
 # --------------------------------------------------------------------------------------
 # Namespaces a program runs in
 
+
+
+def _np_loop(x, n=3):
+    for _ in range(n):
+        x = np.sin(x) * 1.1
+    return x
+
+
+def _np_scan(x):
+    out, c = np.empty_like(x), np.zeros_like(x[0]) if len(x) else None
+    for t in range(len(x)):
+        c = 0.5 * c + x[t]
+        out[t] = c
+    return out
+
+
+def _np_at_add(x, idx, v):
+    y = x.copy()
+    np.add.at(y, idx, v)
+    return y
+
+
+def _fa_scan(x):
+    def step(c, xt):
+        c = 0.5 * c + xt
+        return c, c
+
+    return fa.lax.scan(step, fnp.zeros_like(x[0]) if x.shape[0] else fnp.zeros(x.shape[1:], x.dtype), x)[1]
+
+
 NP = types.SimpleNamespace(
     **{n: getattr(np, n) for n in dir(np) if not n.startswith("_")},
-    erf=sc.erf, sigmoid=sc.expit, softplus=lambda x: np.logaddexp(0.0, x))
+    erf=sc.erf, sigmoid=sc.expit, softplus=lambda x: np.logaddexp(0.0, x),
+    softmax=sc.softmax, logsumexp=sc.logsumexp,
+    cond=lambda p, x: np.sin(x) if p else np.cos(x), fori=_np_loop, while3=_np_loop, scan=_np_scan,
+    at_add=_np_at_add)
 FNP = types.SimpleNamespace(
     **{n: getattr(fnp, n) for n in dir(fnp) if not n.startswith("_")},
-    erf=fa.lax.erf, sigmoid=fa.nn.sigmoid, softplus=fa.nn.softplus)
+    erf=fa.lax.erf, sigmoid=fa.nn.sigmoid, softplus=fa.nn.softplus,
+    softmax=fa.nn.softmax, logsumexp=fa.nn.logsumexp,
+    cond=lambda p, x: fa.lax.cond(p, fnp.sin, fnp.cos, x),
+    fori=lambda x: fa.lax.fori_loop(0, 3, lambda i, x: fnp.sin(x) * 1.1, x),
+    while3=lambda x: fa.lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, fnp.sin(c[1]) * 1.1),
+                                       (0, x))[1],
+    scan=_fa_scan, at_add=lambda x, idx, v: _at(x)[idx].add(v))
 
 # --------------------------------------------------------------------------------------
 # The operations: (template, bound of the result given bounds of the operands, smooth)
@@ -116,6 +156,12 @@ UNARY = {
     "softplus": ("ns.softplus({a})", lambda a: a + 0.7, True),
     "erf": ("ns.erf({a})", lambda a: 1.0, True),
     "cbrt": ("ns.cbrt({a} * {a} + 1.0)", lambda a: (a * a + 1.0) ** (1 / 3), True),
+    "inv_square": ("({a} * {a} + 1.0) ** -2", lambda a: 1.0, True),
+    "rsqrt": ("({a} * {a} + 1.0) ** -0.5", lambda a: 1.0, True),
+    "fori": ("ns.fori({a})", lambda a: 1.1, True),
+    "while": ("ns.while3({a})", lambda a: 1.1, True),
+    "cond": ("ns.cond(ns.sum({a}) > 0.0, {a})", lambda a: 1.0, True),
+    "to_f32": ("{a}.astype(ns.float32)", lambda a: a, False),  # smooth, but f32 defeats FD
     # piecewise: derivatives exist almost everywhere, finite differences are not checked
     "abs": ("ns.abs({a})", lambda a: a, False),
     "sign": ("ns.sign({a}) * {a}", lambda a: a, False),
@@ -167,11 +213,11 @@ class Program:
 
     @property
     def mixed(self) -> bool:
-        return len(set(self.in_dtypes)) > 1
+        return len(set(self.in_dtypes)) > 1 or "astype" in self.source
 
     @property
     def low_precision(self) -> bool:
-        return any(np.dtype(d) == np.float32 for d in self.in_dtypes)
+        return any(np.dtype(d) == np.float32 for d in self.in_dtypes) or "float32" in self.source
 
     def __repr__(self):
         args = ", ".join(f"{np.dtype(d).name}{list(s)}" for s, d in zip(self.in_shapes, self.in_dtypes))
@@ -262,7 +308,47 @@ def _draw_op(draw, kind, a, shape, bound, vals, smooth_only):
         return f"ns.max({a}, axis={ax})", rest, bound, False
     # shape operations
     choice = draw(st.sampled_from(["transpose", "reshape", "expand", "broadcast", "flip",
-                                   "slice", "index", "concat", "matmul"]))
+                                   "slice", "index", "concat", "matmul", "softmax", "logsumexp",
+                                   "var", "cumprod", "sort", "stack", "squeeze", "moveaxis", "take",
+                                   "at_add", "scan", "solve", "slogdet", "einsum"]))
+    if choice == "softmax" and nd >= 1 and shape[-1] > 0:
+        return "ns.softmax({a}, axis=-1)".format(a=a), shape, 1.0, True
+    if choice == "logsumexp" and nd >= 1 and shape[-1] > 0:
+        return f"ns.logsumexp({a}, axis=-1)", shape[:-1], bound + math.log(shape[-1]) + 1, True
+    if choice == "var" and nd >= 1 and shape[0] > 0:
+        return f"ns.var({a}, axis=0)", shape[1:], bound * bound, True
+    if choice == "cumprod" and nd >= 1:
+        return f"ns.cumprod({a}, axis=-1)", shape, max(1.0, bound) ** shape[-1], True
+    if choice == "sort" and nd >= 1:  # ties (broadcast inputs) make it piecewise
+        return f"ns.sort({a}, axis=-1)", shape, bound, False
+    if choice == "stack":
+        partners = [v for v in vals if v[1] == shape]
+        b, _, b_bound = partners[draw(st.integers(0, len(partners) - 1))]
+        return f"ns.stack([{a}, {b}], axis=0)", (2,) + shape, max(bound, b_bound), True
+    if choice == "squeeze" and 1 in shape:
+        ax = shape.index(1)
+        return f"ns.squeeze({a}, axis={ax})", shape[:ax] + shape[ax + 1:], bound, True
+    if choice == "moveaxis" and nd >= 2:
+        return f"ns.moveaxis({a}, 0, -1)", shape[1:] + shape[:1], bound, True
+    if choice == "take" and nd >= 1 and shape[0] > 0:
+        idx = [draw(st.integers(0, shape[0] - 1)) for _ in range(draw(st.integers(1, 4)))]
+        return f"ns.take({a}, {idx}, axis=0)", (len(idx),) + shape[1:], bound, True
+    if choice == "at_add" and nd >= 1 and shape[0] > 0:
+        idx = [draw(st.integers(0, shape[0] - 1)) for _ in range(draw(st.integers(1, 3)))]
+        return f"ns.at_add({a}, {idx}, 0.5 * {a}[0])", shape, bound * 2.5, True
+    if choice == "scan" and nd >= 1:
+        return f"ns.scan({a})", shape, 2 * bound, True
+    if choice in ("solve", "slogdet") and nd >= 2 and shape[-1] == shape[-2] and shape[-1] > 0:
+        n = shape[-1]
+        m = f"{a} @ ns.swapaxes({a}, -1, -2) + 4.0 * ns.eye({n})"  # symmetric, eigenvalues >= 4
+        if choice == "solve":
+            return f"ns.linalg.solve({m}, {a})", shape, bound * n, True
+        return f"ns.linalg.slogdet({m})[1]", shape[:-2], n * math.log(bound * bound * n + 4.0), True
+    if choice == "einsum" and nd >= 1:
+        partners = [v for v in vals if len(v[1]) >= 1 and v[1][-1] == shape[-1]]
+        b, b_shape, b_bound = partners[draw(st.integers(0, len(partners) - 1))]
+        return (f"ns.einsum('...i,...i->...', {a}, {b})", np.broadcast_shapes(shape[:-1], b_shape[:-1]),
+                bound * b_bound * shape[-1], True) if _broadcastable(shape[:-1], b_shape[:-1]) else None
     if choice == "transpose" and nd >= 2:
         return f"ns.transpose({a})", shape[::-1], bound, True
     if choice == "reshape" and nd != 1:
@@ -408,6 +494,16 @@ def test_vmap_matches_a_loop(prog, data):
     out_axes = data.draw(st.sampled_from([0, -1]), label="out_axes")
     rtol, atol = _tol(prog, 10.0)
     check_vmap(prog.fn(FNP), xs, in_axes=tuple(in_axes), out_axes=out_axes, rtol=rtol, atol=atol)
+
+
+@budget(40)
+@given(programs(max_inputs=2, dtypes=("float64",)))
+def test_vmap_of_grad_matches_a_loop_of_grads(prog):
+    """Per-example gradients: vmap(grad(f)) against grad(f) on each example."""
+    xs = [np.stack([x] + [prog.inputs(seed_offset=k)[i] for k in (1, 2)]) for i, x in enumerate(prog.inputs())]
+    in_axes = (0,) + (None,) * (len(xs) - 1)
+    xs = [xs[0]] + [x[0] for x in xs[1:]]
+    check_vmap(fa.grad(_scalar_fn(prog)), xs, in_axes=in_axes, rtol=1e-9, atol=1e-9)
 
 
 @budget(150)
