@@ -58,24 +58,22 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent", "_aval")
+    # ``aval`` is a plain slot (it shadows Tracer.aval): the NumPy layer asks every operand
+    # for its dtype, so a property would run on every eager operation.
+    __slots__ = ("primal", "tangent", "aval")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-        self._aval = None
-
-    @property
-    def aval(self):
-        if self._aval is None:
-            self._aval = get_aval(self.primal)
-        return self._aval
+        self.aval = get_aval(primal)
 
 
 class JVPTrace(Trace):
     def pure(self, x):
-        return JVPTracer(self, x, Zero(get_aval(x)))
+        tracer = JVPTracer(self, x, None)
+        tracer.tangent = Zero(tracer.aval)
+        return tracer
 
     def process_primitive(self, prim, args, params):
         primals, tangents, any_tangent = [], [], False
@@ -269,34 +267,33 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
     def read_primal(a):
         if type(a) is Literal:
             return a.val
-        return primal_env[a] if a in primal_env else UndefinedPrimal(a.aval)
+        x = primal_env.get(a, _UNDEFINED)
+        return UndefinedPrimal(a.aval) if x is _UNDEFINED else x
 
     def write_ct(v, ct):
-        if ct is None or type(v) is Literal or v in primal_env:
+        if ct is None or type(ct) is Zero or type(v) is Literal or v in primal_env:
             return
-        ct_env[v] = ct if v not in ct_env else add_tangents(ct_env[v], ct)
+        prev = ct_env.get(v)
+        ct_env[v] = ct if prev is None else add_tangents(prev, ct)
 
     for v, ct in zip(jaxpr.outvars, cts_out):
         write_ct(v, ct)
     for eqn in reversed(jaxpr.eqns):
-        if len(eqn.outputs) == 1:  # the common case, without the list machinery
-            ct = ct_env.pop(eqn.outputs[0], None)
-            if ct is None:
+        if eqn.prim.multiple_results:
+            ct_arg = [ct_env.pop(v, None) for v in eqn.outputs]
+            if all(ct is None for ct in ct_arg):
                 continue
-            cts = [ct]
         else:
-            cts = [ct_env.pop(v, None) for v in eqn.outputs]
-            if all(ct is None for ct in cts):
+            ct_arg = ct_env.pop(eqn.outputs[0], None)
+            if ct_arg is None:
                 continue
-        invals = [read_primal(a) for a in eqn.inputs]
         rule = transpose_rules.get(eqn.prim)
         if rule is None:
             raise NotImplementedError(f"funcad has no transpose rule for {eqn.prim.name}")
-        ct_arg = cts if eqn.prim.multiple_results else cts[0]
-        if not eqn.prim.multiple_results and ct_arg is None:
-            continue
-        cts_in = rule(ct_arg, *invals, **eqn.params)
+        cts_in = rule(ct_arg, *[read_primal(a) for a in eqn.inputs], **eqn.params)
         for a, ct in zip(eqn.inputs, cts_in):
-            if type(a) is Var and ct is not None and type(ct) is not Zero:
-                write_ct(a, ct)
+            write_ct(a, ct)
     return [ct_env.get(v) for v in jaxpr.invars]
+
+
+_UNDEFINED = object()

@@ -83,18 +83,37 @@ def is_float_dtype(dtype) -> bool:
 
 _PY_SCALAR_DTYPES = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
                      complex: np.dtype(np.complex128)}
+_PY_SCALAR_AVALS = {t: ShapedArray((), dt, weak_type=True) for t, dt in _PY_SCALAR_DTYPES.items()}
 
 
 def get_aval(x) -> ShapedArray:
     """The abstract value of a tracer, array or Python/NumPy scalar."""
     if isinstance(x, Tracer):
         return x.aval
-    if isinstance(x, np.ndarray | np.generic):
-        return ShapedArray(x.shape, x.dtype)
-    dt = _PY_SCALAR_DTYPES.get(type(x))
-    if dt is not None:
-        return ShapedArray((), dt, weak_type=True)
+    if isinstance(x, _ARRAY_TYPES):
+        aval = _AVALS.get((x.shape, x.dtype))
+        return shaped_array(x.shape, x.dtype) if aval is None else aval
+    aval = _PY_SCALAR_AVALS.get(type(x))
+    if aval is not None:
+        return aval
     return _aval_of_other(x)
+
+
+_ARRAY_TYPES = (np.ndarray, np.generic)
+_AVALS: dict[tuple, ShapedArray] = {}
+
+
+def shaped_array(shape: tuple, dtype: np.dtype) -> ShapedArray:
+    """The (strongly typed) ShapedArray of ``shape`` and ``dtype``, one shared instance per
+    pair: eager transformations ask for avals of every intermediate value, and building one
+    costs more than the lookup. Avals are never mutated."""
+    key = (shape, dtype)
+    aval = _AVALS.get(key)
+    if aval is None:
+        if len(_AVALS) > 4096:  # a program sweeping over many shapes: start again
+            _AVALS.clear()
+        aval = _AVALS[key] = ShapedArray(shape, dtype)
+    return aval
 
 
 _WEAK_STANDIN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
@@ -245,9 +264,9 @@ class EvalTrace(Trace):
             raise e
         if debug_hooks.eval is not None:  # funcad.config's debug_nans
             debug_hooks.eval(prim, args, params, out)
-        if type(out) is np.ndarray and out.ndim:
-            return out
-        return _weak_result(out, args)
+        if args and type(args[0]) in _WEAK_TYPES:
+            return _weak_result(out, args)
+        return out
 
     def pure(self, x):
         return x
@@ -259,8 +278,8 @@ _WEAK_TYPES = (bool, int, float)
 def _weak_result(out, args):
     """Python scalars in, a Python scalar out: the result of an operation on weakly typed
     values stays weak (NEP 50), so ``y - 1.0`` inside a rule cannot promote float32 to float64."""
-    if args and type(args[0]) in _WEAK_TYPES and all(type(a) in _WEAK_TYPES for a in args) \
-            and isinstance(out, np.generic | np.ndarray):
+    if all(type(a) in _WEAK_TYPES for a in args) and isinstance(out, np.generic | np.ndarray) \
+            and np.ndim(out) == 0:
         return out.item()
     return out
 

@@ -310,10 +310,8 @@ class StagingTrace(Trace):
             if not x._trace.alive:
                 raise core.escaped_tracer_error(x)
             return self._constvar(x)
-        if isinstance(x, np.ndarray) and x.ndim == 0:
-            return Literal(x[()])
         if isinstance(x, np.ndarray):
-            return self._constvar(x)
+            return Literal(x[()], get_aval(x)) if x.ndim == 0 else self._constvar(x)
         return Literal(x)
 
     def is_staged(self, x) -> bool:
@@ -342,7 +340,8 @@ class StagingTrace(Trace):
 
     def stage(self, prim, args, params):
         """Record ``prim`` applied to ``args`` as an equation, whatever its inputs."""
-        atoms = [self.to_atom(x) for x in args]
+        atoms = [x.var if type(x) is StagingTracer and x._trace is self else self.to_atom(x)
+                 for x in args]
         out_aval = prim.abstract_eval(*[a.aval for a in atoms], **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, Var(a)) for a in out_aval]

@@ -47,6 +47,8 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
         a = avals[0]
         if nargs == 1 or (a.shape == avals[1].shape and a.dtype == avals[1].dtype):  # fast path
             weak = a.weak_type and (nargs == 1 or avals[1].weak_type)
+            if out_dtype is None and weak == a.weak_type:
+                return a  # avals are immutable: share the operand's
             return ShapedArray(a.shape, out_dtype or a.dtype, weak_type=weak)
         shape = avals[0].shape if nargs == 1 else broadcast_shapes(*(a.shape for a in avals), op=name)
         dtype = out_dtype or result_dtype(*avals)
@@ -81,7 +83,20 @@ div_p, div = _binary("div", np.true_divide)
 ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
 defjvp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
-defjvp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y))))
+_mul_product_rule = ad.jvp_rules[mul_p]
+
+
+def _mul_jvp(primals, tangents):
+    (x, y), (x_dot, y_dot) = primals, tangents
+    if x is y and x_dot is y_dot and type(x_dot) is not ad.Zero:
+        # x * x: d(x^2) = x_dot * 2x, one linear operation where the product rule stages three.
+        return mul(x, x), mul(x_dot, add(x, x))
+    return _mul_product_rule(primals, tangents)
+
+
+ad.jvp_rules[mul_p] = _mul_jvp
+# A sign goes on the primal factor, not on the tangent: one linear operation instead of two.
+defjvp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: mul(g, neg(div(ans, y))))
 
 
 def _add_transpose(ct, x, y):
@@ -206,10 +221,10 @@ arctanh_p, arctanh = _unary("arctanh", np.arctanh)
 arctan2_p, arctan2 = _binary("arctan2", np.arctan2)
 
 defjvp(sin_p, lambda g, ans, x: mul(g, cos(x)))
-defjvp(cos_p, lambda g, ans, x: neg(mul(g, sin(x))))
+defjvp(cos_p, lambda g, ans, x: mul(g, neg(sin(x))))
 defjvp(tan_p, lambda g, ans, x: mul(g, add(1.0, integer_pow(ans, 2))))
 defjvp(arcsin_p, lambda g, ans, x: div(g, sqrt(sub(1.0, integer_pow(x, 2)))))
-defjvp(arccos_p, lambda g, ans, x: neg(div(g, sqrt(sub(1.0, integer_pow(x, 2))))))
+defjvp(arccos_p, lambda g, ans, x: div(g, neg(sqrt(sub(1.0, integer_pow(x, 2))))))
 defjvp(arctan_p, lambda g, ans, x: div(g, add(1.0, integer_pow(x, 2))))
 defjvp(sinh_p, lambda g, ans, x: mul(g, cosh(x)))
 defjvp(cosh_p, lambda g, ans, x: mul(g, sinh(x)))
@@ -219,7 +234,7 @@ defjvp(arccosh_p, lambda g, ans, x: div(g, sqrt(sub(integer_pow(x, 2), 1.0))))
 defjvp(arctanh_p, lambda g, ans, x: div(g, sub(1.0, integer_pow(x, 2))))
 defjvp(arctan2_p,
        lambda g, ans, y, x: mul(g, div(x, add(integer_pow(x, 2), integer_pow(y, 2)))),
-       lambda g, ans, y, x: neg(mul(g, div(y, add(integer_pow(x, 2), integer_pow(y, 2))))))
+       lambda g, ans, y, x: mul(g, neg(div(y, add(integer_pow(x, 2), integer_pow(y, 2))))))
 
 # --------------------------------------------------------------------------------------
 # Stable special functions used by funcad.nn

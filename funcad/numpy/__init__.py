@@ -100,7 +100,9 @@ def astype(x, dtype):
 
 def _is_float_array(x) -> bool:
     """A float array or tracer: needs no promotion (the fast path of every elementwise call)."""
-    return (type(x) is _np.ndarray or isinstance(x, Tracer)) and x.dtype.kind == "f"
+    if type(x) is _np.ndarray:
+        return x.dtype.kind == "f"
+    return isinstance(x, Tracer) and x.aval.dtype.kind == "f"
 
 
 _WEAK = (bool, int, float)
