@@ -450,7 +450,7 @@ def test_eager_matches_numpy(prog):
     _assert_all_close(actual, expected, rtol, atol, "eager funcad vs NumPy", prog)
 
 
-@budget(8)
+@budget(16)
 @given(programs(max_ops=5))
 def test_jit_matches_eager(prog):
     STATS["jit_programs"] += 1
@@ -465,7 +465,7 @@ def test_jit_matches_eager(prog):
                       "jit vs eager (second call)", prog)
 
 
-@budget(4)
+@budget(6)
 @given(programs(max_ops=4, dtypes=("float64",)))
 def test_jit_of_grad_matches_grad(prog):
     STATS["jit_programs"] += 1
