@@ -76,23 +76,24 @@ class JVPTrace(Trace):
         return tracer
 
     def process_primitive(self, prim, args, params):
-        primals, tangents, any_tangent = [], [], False
+        primals, tangents, constants = [], [], 0
         for x in args:
             if type(x) is JVPTracer and x._trace is self:
                 primals.append(x.primal)
                 tangents.append(x.tangent)
-                any_tangent = True
             else:
                 if isinstance(x, Tracer) and not x._trace.alive:
                     raise core.escaped_tracer_error(x)
                 primals.append(x)
                 tangents.append(None)
+                constants += 1
         state = core._state  # run the rules in the parent trace (no contextmanager: hot path)
         prev, state.trace = state.trace, self.parent
         try:
-            if not any_tangent:
+            if constants == len(args):
                 return core.bind(prim, *primals, **params)
-            tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
+            if constants:
+                tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
             rule = jvp_rules.get(prim)
             if rule is None:
                 raise NotImplementedError(f"funcad has no differentiation rule for {prim.name}")

@@ -67,8 +67,9 @@ def _bad_dtype(dtype, where):
                       "pass float, integer or boolean arrays.")
 
 
-def _flatten_args(args: Sequence, names: Sequence[str]):
-    """``(leaves, treedef, paths)``; the leaves' names (``paths``) are worked out only if used."""
+def _flatten_args(args: Sequence, names: Sequence[str] | Callable[[], Sequence[str]]):
+    """``(leaves, treedef, paths)``; the leaves' names (``paths``) are worked out only if used,
+    and ``names`` (the arguments' names) may be a function that computes them then."""
     flat, in_tree = tree_flatten(tuple(args))
     paths = _LazyPaths(tuple(args), names)
     leaves = [x if (type(x) is np.ndarray and x.dtype.kind in "biuf") or isinstance(x, Tracer)
@@ -84,7 +85,8 @@ class _LazyPaths(Sequence):
 
     def _get(self):
         if self._paths is None:
-            self._paths = _leaf_paths(self._args, self._names)
+            names = self._names() if callable(self._names) else self._names
+            self._paths = _leaf_paths(self._args, names)
         return self._paths
 
     def __getitem__(self, i):
@@ -131,6 +133,8 @@ def _require_float(leaves, paths, transform: str):
 
 
 def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
+    if type(argnums) is int and 0 <= argnums < nargs:  # the common case
+        return (argnums,)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for a in nums:
         if not isinstance(a, int) or not -nargs <= a < nargs:
@@ -177,7 +181,8 @@ def _flat_fun(fun: Callable, in_tree, store: dict, has_aux: bool = False):
         else:
             aux_leaves = []
         out_leaves, store["out_tree"] = tree_flatten(out)
-        return [_as_leaf(o, f"the output of {_fun_name(fun)}") for o in out_leaves] + aux_leaves
+        return [o if isinstance(o, Tracer) else _as_leaf(o, f"the output of {_fun_name(fun)}")
+                for o in out_leaves] + aux_leaves
 
     return flat
 
@@ -303,15 +308,15 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         nums = _normalize_argnums(argnums, len(args), "value_and_grad")
-        names = _arg_names(fun, len(args))
         dyn = [args[i] for i in nums]
-        leaves, _, paths = _flatten_args(dyn, [names[i] for i in nums])
+        leaves, in_tree, paths = _flatten_args(
+            dyn, lambda: [_arg_names(fun, len(args))[i] for i in nums])
         _require_float(leaves, paths, "grad")
 
-        partial = _partial_fun(fun, args, kwargs, nums)
+        whole = not kwargs and len(nums) == len(args) and nums == tuple(range(len(args)))
+        partial = fun if whole else _partial_fun(fun, args, kwargs, nums)
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
-        _, in_tree = tree_flatten(tuple(dyn))
         flat = _flat_fun(partial, in_tree, store, has_aux)
         outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store)
         outs, aux = _split_aux(outs, store, has_aux)

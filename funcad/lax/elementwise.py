@@ -8,6 +8,7 @@ and a cotangent is summed back down with ``unbroadcast`` (the transpose of broad
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import scipy.special as sc
@@ -61,14 +62,16 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
     return prim
 
 
+# The function of each primitive is ``partial(bind, prim)``: C-level, so applying one costs
+# no Python frame beyond ``bind`` (rules and funcad.numpy call these on every operation).
 def _unary(name, impl):
     prim = _elementwise_prim(name, impl, 1)
-    return prim, (lambda x: bind(prim, x))
+    return prim, partial(bind, prim)
 
 
 def _binary(name, impl, out_dtype=None):
     prim = _elementwise_prim(name, impl, 2, out_dtype)
-    return prim, (lambda x, y: bind(prim, x, y))
+    return prim, partial(bind, prim)
 
 
 # --------------------------------------------------------------------------------------
