@@ -48,6 +48,9 @@ class Gen:
         self.may_alias_input: set[Var] = set()
         self.parallel = False
         self.consts: dict[Var, object] = {}  # outputs of ``full``: inlined as literals
+        # Values known to be C- or F-contiguous (program inputs, fresh arrays, their 2-D
+        # transposes): BLAS takes them as they are, so their matmuls need no copying fallback.
+        self.contiguous: set[Var] = set()
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
@@ -191,6 +194,7 @@ def emit_kernel(g: Gen, k: Kernel) -> None:
 
     for v in sorted(k.materialized, key=lambda v: k.eqns.index(_producer(k, v))):
         g.emit(f"{g.name(v)} = np.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
+        g.contiguous.add(v)
     for eqn in k.eqns:
         out = eqn.outputs[0]
         dt = out.aval.dtype
@@ -207,6 +211,7 @@ def emit_kernel(g: Gen, k: Kernel) -> None:
         axes = eqn.params["axes"]
         kept = [j for j in range(r) if j not in axes]
         o = g.name(out)
+        g.contiguous.add(out)
         depth = min(axes) if axes else r
         kept_idx = "[" + ", ".join(lv[j] for j in kept) + "]" if kept else "[()]"
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
@@ -298,6 +303,7 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     n_in = len(jaxpr.constvars) + len(jaxpr.invars)
     ins = jaxpr.constvars + jaxpr.invars
     g.may_alias_input.update(ins)
+    g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
     g.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
     names = [g.name(v) for v in ins]
     if names:
@@ -325,10 +331,12 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
         "import numpy as np",
         "import numba",
         "from funcad.backend import runtime as _rt",
+        "from funcad.backend import nbrt as _nb",
         "",
         "",
         f"@numba.njit({flags})",
         "def program(args, S):",
     ]
-    source = "\n".join(header + g.lines) + "\n"
+    # A disk cache that loads without refreshing Numba's whole target context (nbrt.fast_load).
+    source = "\n".join(header + g.lines) + "\n\n\n_nb.fast_load(program)\n"
     return Program(source, g.sizes, g.parallel, n_in)

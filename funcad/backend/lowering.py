@@ -146,15 +146,20 @@ def _matmul(g, eqn):
     dt = out.aval.dtype
     if dt.kind != "f" or out.aval.size == 0 or x.aval.shape[-1] == 0:
         return _einsum_loops(g, eqn, _matmul_spec(x.aval.ndim, y.aval.ndim, out.aval.ndim))
+    # BLAS ?gemm called directly (backend/nbrt.py): one small intrinsic whatever the operands'
+    # layouts, where np.dot costs 0.5-1 s of Numba compile per layout signature.
     a, b = g.arr(x, dt), g.arr(y, dt)
     o = g.name(out)
+    g.emit(f"{o} = np.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+    g.contiguous.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
-        g.emit(f"{o} = np.dot({a}, {b})")
+        # A copy (astype) or a known-contiguous value suits BLAS: no fallback to compile.
+        safe = all(a.aval.dtype != dt or a in g.contiguous for a in (x, y))
+        _gemm(g, a, b, o, safe)
         return
     # Batched: a loop over the (broadcast) batch axes, one BLAS call per matrix.
     batch = out.aval.shape[:-2]
     nb = len(batch)
-    g.emit(f"{o} = np.empty({g.dims(out.aval.shape)}, np.{dt.name})")
     idx = [f"b{k}" for k in range(nb)]
     for k in range(nb):
         g.emit(f"for b{k} in range({g.dim(batch[k])}):")
@@ -163,10 +168,23 @@ def _matmul(g, eqn):
     def sub(v, name):
         off = nb - (v.aval.ndim - 2)
         parts = ["0" if n == 1 else idx[off + j] for j, n in enumerate(v.aval.shape[:-2])]
-        return f"np.ascontiguousarray({name}[{', '.join(parts)}])" if parts else name
+        return f"{name}[{', '.join(parts)}]" if parts else name
 
-    g.emit(f"{o}[{', '.join(idx)}] = np.dot({sub(x, a)}, {sub(y, b)})")
+    _gemm(g, sub(x, a), sub(y, b), f"{o}[{', '.join(idx)}]", False)
     g.indent -= nb
+
+
+def _gemm(g, a: str, b: str, o: str, safe: bool) -> None:
+    """``o[...] = a @ b`` through BLAS. Operands BLAS cannot take as they are (a strided
+    slice, a broadcast view) are copied first, by ``_nb.matmul_into``: emitted only where an
+    operand is not known to be contiguous, as it costs ~0.3 s of Numba compile per layout."""
+    if safe:
+        # Sizes beyond 32 bits are the only way gemm can refuse these operands.
+        g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
+        g.emit("    raise ValueError('funcad.jit: matrix too large for 32-bit BLAS')")
+    else:
+        g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
+        g.emit(f"    _nb.matmul_into({a}, {b}, {o})")
 
 
 def _matmul_spec(nx, ny, no):
@@ -212,6 +230,7 @@ def _reshape(g, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
     g.emit(f"{g.name(out)} = np.ascontiguousarray({g.arr(x)}).reshape({g.dims(out.aval.shape)})")
     g.alias(out, x)
+    g.contiguous.add(out)
 
 
 def _transpose(g, eqn):
@@ -222,6 +241,8 @@ def _transpose(g, eqn):
     assert tuple(perm) == (1, 0), "only 2-D transposes are lowered on their own"
     g.emit(f"{g.name(out)} = {g.arr(x)}.T")
     g.alias(out, x)
+    if x in g.contiguous:
+        g.contiguous.add(out)
 
 
 def _concatenate(g, eqn):
@@ -265,8 +286,8 @@ def _solve(g, eqn):
     if a.aval.ndim != 2 or b.aval.ndim != 2 or out.aval.dtype.kind != "f":
         return lower_via_numpy(g, eqn)
     dt = out.aval.dtype
-    g.emit(f"{g.name(out)} = np.linalg.solve(np.ascontiguousarray({g.arr(a, dt)}), "
-           f"np.ascontiguousarray({g.arr(b, dt)}))")
+    # LAPACK ?gesv through backend/nbrt.py (np.linalg.solve costs 2-5 s of Numba compile).
+    g.emit(f"{g.name(out)} = _nb.solve({g.arr(a, dt)}, {g.arr(b, dt)})")
 
 
 def _full(g, eqn):

@@ -1,0 +1,233 @@
+"""What generated programs call inside Numba: BLAS/LAPACK through SciPy's Cython exports.
+
+Imported by generated program modules only (it imports Numba), never by ``import funcad``.
+
+Why not ``np.dot`` / ``np.linalg.solve`` inside the program: Numba's overloads of these are
+large generic functions specialised by layout (C, F, A) and dtype, each costing 0.5-1 s of
+typing and LLVM compile per distinct signature (``np.linalg.solve`` ~2-5 s), and their code
+is linked into, and optimised again with, every program that calls them. Here a matrix
+product is one intrinsic, :func:`gemm`, emitted as a few dozen LLVM instructions: it reads the
+operands' shapes and strides at run time, passes each to ``?gemm`` as row-major or
+column-major (explicit transposition flags and leading dimensions), and calls the routine
+through a named symbol (``funcad_dgemm``...) that this module registers with LLVM from
+``scipy.linalg.cython_blas``. Named symbols, not baked addresses, keep the compiled program
+valid when Numba loads it from its disk cache in another process.
+
+:func:`gemm` returns False without computing anything when an operand's strides suit neither
+layout (a strided slice, a broadcast view): the generated code then calls
+:func:`matmul_into`, which copies to C order first. :func:`solve` is LAPACK's ``?gesv`` on
+column-major copies, raising LinAlgError("Singular matrix") as NumPy does.
+
+The load path: :func:`fast_load` gives a program's dispatcher a disk cache that does not
+``refresh()`` Numba's target context before loading (that refresh imports and installs every
+Numba lowering registry, ~0.3-0.5 s, which a program loaded from cache never uses; a later
+compilation still refreshes it as usual). It only initialises Numba's runtime (NRT), whose
+symbols loaded code needs.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as ll
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.core.caching import FunctionCache
+from numba.extending import get_cython_function_address, intrinsic
+
+_SYMBOLS = {
+    "funcad_dgemm": ("scipy.linalg.cython_blas", "dgemm"),
+    "funcad_sgemm": ("scipy.linalg.cython_blas", "sgemm"),
+    "funcad_dgesv": ("scipy.linalg.cython_lapack", "dgesv"),
+    "funcad_sgesv": ("scipy.linalg.cython_lapack", "sgesv"),
+}
+for _sym, (_mod, _fn) in _SYMBOLS.items():
+    ll.add_symbol(_sym, get_cython_function_address(_mod, _fn))
+
+_i8, _i32, _i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_INT_MAX = 2**31 - 1  # SciPy's BLAS/LAPACK take 32-bit ints
+
+
+def _float_ir(dtype):
+    return ir.DoubleType() if dtype == types.float64 else ir.FloatType()
+
+
+def _prefix(dtype) -> str:
+    return "d" if dtype == types.float64 else "s"
+
+
+def _alloca_store(builder, ty, value):
+    p = cgutils.alloca_once(builder, ty)
+    builder.store(value, p)
+    return p
+
+
+def _blas_operand(builder, r, c, s0, s1):
+    """For an r x c matrix with element strides (s0, s1): ``(ok, transposed, ld)``, where
+    ``transposed`` means column-major storage. Row-major: unit column stride (or c <= 1) and
+    s0 >= max(1, c) (or r <= 1); column-major symmetrically."""
+    one = ir.Constant(_i64, 1)
+
+    def smax(a, b):
+        return builder.select(builder.icmp_signed(">", a, b), a, b)
+
+    def le1(v):
+        return builder.icmp_signed("<=", v, one)
+
+    c1, r1 = smax(c, one), smax(r, one)
+    row_ok = builder.and_(builder.or_(le1(c), builder.icmp_signed("==", s1, one)),
+                          builder.or_(le1(r), builder.icmp_signed(">=", s0, c1)))
+    row_ld = builder.select(le1(r), c1, s0)
+    col_ok = builder.and_(builder.or_(le1(r), builder.icmp_signed("==", s0, one)),
+                          builder.or_(le1(c), builder.icmp_signed(">=", s1, r1)))
+    col_ld = builder.select(le1(c), r1, s1)
+    ok = builder.or_(row_ok, col_ok)
+    transposed = builder.not_(row_ok)
+    ld = builder.select(row_ok, row_ld, col_ld)
+    return ok, transposed, ld
+
+
+def _matrix(context, builder, aty, value):
+    arr = context.make_array(aty)(context, builder, value)
+    r, c = cgutils.unpack_tuple(builder, arr.shape, 2)
+    s0, s1 = cgutils.unpack_tuple(builder, arr.strides, 2)
+    size = ir.Constant(_i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
+    return arr, r, c, builder.sdiv(s0, size), builder.sdiv(s1, size)
+
+
+@intrinsic
+def gemm(typingctx, a, b, out):
+    """``out[...] = a @ b`` for 2-D float32/float64 arrays of one dtype, through ``?gemm``.
+    Returns False (and computes nothing) if an operand's strides do not suit BLAS or a size
+    exceeds 32 bits; ``out`` must be row-major with unit column stride."""
+    if not (isinstance(a, types.Array) and isinstance(b, types.Array) and isinstance(out, types.Array)
+            and a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype
+            and a.dtype in (types.float32, types.float64)):
+        return None
+    dtype = a.dtype
+
+    def codegen(context, builder, sig, args):
+        fty = _float_ir(dtype)
+        A, m, k, as0, as1 = _matrix(context, builder, sig.args[0], args[0])
+        B, _, n, bs0, bs1 = _matrix(context, builder, sig.args[1], args[1])
+        C, _, _, cs0, cs1 = _matrix(context, builder, sig.args[2], args[2])
+        a_ok, a_t, lda = _blas_operand(builder, m, k, as0, as1)
+        b_ok, b_t, ldb = _blas_operand(builder, k, n, bs0, bs1)
+        one, zero = ir.Constant(_i64, 1), ir.Constant(_i64, 0)
+        m1 = builder.icmp_signed("<=", m, one)
+        n1 = builder.icmp_signed("<=", n, one)
+        c_ok = builder.and_(builder.or_(n1, builder.icmp_signed("==", cs1, one)),
+                            builder.or_(m1, builder.icmp_signed(">=", cs0, n)))
+        ldc = builder.select(m1, builder.select(n1, one, n), cs0)
+        ldc = builder.select(builder.icmp_signed("<", ldc, one), one, ldc)
+        big = ir.Constant(_i64, _INT_MAX)
+        fits = builder.not_(builder.or_(
+            builder.or_(builder.icmp_signed(">", m, big), builder.icmp_signed(">", n, big)),
+            builder.or_(builder.icmp_signed(">", k, big), builder.icmp_signed(">", builder.select(
+                builder.icmp_signed(">", lda, ldb), lda, ldb), big))))
+        fits = builder.and_(fits, builder.icmp_signed("<=", ldc, big))
+        ok = builder.and_(builder.and_(a_ok, b_ok), builder.and_(c_ok, fits))
+        empty = builder.or_(builder.icmp_signed("==", m, zero), builder.icmp_signed("==", n, zero))
+        with builder.if_then(builder.and_(ok, builder.not_(empty))):
+            # out^T (n x m, column-major) = op(B') op(A') with B' = b's memory, A' = a's.
+            tn, tt = ir.Constant(_i8, ord("N")), ir.Constant(_i8, ord("T"))
+            transa = _alloca_store(builder, _i8, builder.select(b_t, tt, tn))
+            transb = _alloca_store(builder, _i8, builder.select(a_t, tt, tn))
+            ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32))
+                    for v in (n, m, k, ldb, lda, ldc)]
+            alpha = _alloca_store(builder, fty, ir.Constant(fty, 1.0))
+            beta = _alloca_store(builder, fty, ir.Constant(fty, 0.0))
+            pf, pi, pc = fty.as_pointer(), _i32.as_pointer(), _i8.as_pointer()
+            fnty = ir.FunctionType(ir.VoidType(), [pc, pc, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, f"funcad_{_prefix(dtype)}gemm")
+            data = [builder.bitcast(X.data, pf) for X in (B, A, C)]
+            builder.call(fn, [transa, transb, ints[0], ints[1], ints[2], alpha, data[0], ints[3],
+                              data[1], ints[4], beta, data[2], ints[5]])
+        return ok
+
+    return types.boolean(a, b, out), codegen
+
+
+@intrinsic
+def _gesv(typingctx, a, b, ipiv):
+    """LAPACK ``?gesv`` on column-major work arrays, stored here as C-ordered transposes:
+    ``a`` (n x n) holds A^T, ``b`` (nrhs x n) holds B^T; ``ipiv`` int32[n]. Returns info."""
+    if not (isinstance(a, types.Array) and isinstance(b, types.Array) and a.dtype == b.dtype
+            and a.dtype in (types.float32, types.float64)):
+        return None
+    dtype = a.dtype
+
+    def codegen(context, builder, sig, args):
+        fty = _float_ir(dtype)
+        A = context.make_array(sig.args[0])(context, builder, args[0])
+        B = context.make_array(sig.args[1])(context, builder, args[1])
+        P = context.make_array(sig.args[2])(context, builder, args[2])
+        n = cgutils.unpack_tuple(builder, A.shape, 2)[0]
+        nrhs = cgutils.unpack_tuple(builder, B.shape, 2)[0]
+        one = ir.Constant(_i64, 1)
+        ld = builder.select(builder.icmp_signed("<", n, one), one, n)
+        ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32)) for v in (n, nrhs, ld, ld)]
+        info = _alloca_store(builder, _i32, ir.Constant(_i32, 0))
+        pf, pi = fty.as_pointer(), _i32.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [pi, pi, pf, pi, pi, pf, pi, pi])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"funcad_{_prefix(dtype)}gesv")
+        builder.call(fn, [ints[0], ints[1], builder.bitcast(A.data, pf), ints[2],
+                          builder.bitcast(P.data, pi), builder.bitcast(B.data, pf), ints[3], info])
+        return builder.sext(builder.load(info), _i64)
+
+    return types.int64(a, b, ipiv), codegen
+
+
+@numba.njit(nogil=True, cache=False)
+def matmul_into(a, b, out):
+    """``out[...] = a @ b`` for operands BLAS cannot take as they are (copied to C order)."""
+    ac = np.ascontiguousarray(a)
+    bc = np.ascontiguousarray(b)
+    if not gemm(ac, bc, out):  # sizes beyond 32 bits: plain loops
+        for i in range(a.shape[0]):
+            for j in range(b.shape[1]):
+                acc = 0.0
+                for p in range(a.shape[1]):
+                    acc += ac[i, p] * bc[p, j]
+                out[i, j] = acc
+
+
+@numba.njit(nogil=True, cache=False)
+def solve(a, b):
+    """``np.linalg.solve(a, b)`` for 2-D float ``a`` (n x n) and ``b`` (n x k), C-ordered result."""
+    n, k = a.shape[0], b.shape[1]
+    wa = np.empty((n, n), a.dtype)  # wa[j, i] = a[i, j]: column-major A
+    for i in range(n):
+        for j in range(n):
+            wa[j, i] = a[i, j]
+    wb = np.empty((k, n), a.dtype)
+    for i in range(n):
+        for j in range(k):
+            wb[j, i] = b[i, j]
+    ipiv = np.empty(max(n, 1), np.int32)
+    if n > 0 and k > 0:
+        if _gesv(wa, wb, ipiv) > 0:
+            raise np.linalg.LinAlgError("Singular matrix")
+    out = np.empty((n, k), a.dtype)
+    for i in range(n):
+        for j in range(k):
+            out[i, j] = wb[j, i]
+    return out
+
+
+class _LoadCache(FunctionCache):
+    """Numba's per-function disk cache, without the target-context refresh before a load."""
+
+    def load_overload(self, sig, target_context):
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+
+def fast_load(dispatcher):
+    """Give a program's dispatcher the :class:`_LoadCache` (if it caches on disk at all)."""
+    if type(dispatcher._cache) is FunctionCache:
+        dispatcher._cache = _LoadCache(dispatcher.py_func)
+    return dispatcher
