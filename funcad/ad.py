@@ -38,10 +38,20 @@ class Zero:
         return f"Zero({self.aval.str_short()})"
 
 
-def zeros_like_aval(aval: ShapedArray):
-    from .lax import shapes
+def _lax():
+    """funcad.lax, which imports this module: bound on first use. (An import statement
+    inside a rule helper costs about a microsecond on every call.)"""
+    global _LAX
+    if _LAX is None:
+        from . import lax as _LAX
+    return _LAX
 
-    return shapes.full(aval.shape, 0, aval.dtype)
+
+_LAX = None
+
+
+def zeros_like_aval(aval: ShapedArray):
+    return _lax().full(aval.shape, 0, aval.dtype)
 
 
 def instantiate(t, aval: ShapedArray | None = None):
@@ -134,17 +144,7 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    return core.bind(_add_p(), a, b)
-
-
-def _add_p():
-    global _ADD_P
-    if _ADD_P is None:  # lax imports ad: look the primitive up on first use
-        from .lax.elementwise import add_p as _ADD_P
-    return _ADD_P
-
-
-_ADD_P = None
+    return core.bind(_lax().add_p, a, b)
 
 
 def defjvp(prim: Primitive, *rules: Callable | None) -> None:
@@ -197,9 +197,7 @@ def deflinear(prim: Primitive, transpose_rule: Callable) -> None:
 def _broadcast_to_aval(x, aval: ShapedArray):
     if get_aval(x).shape == aval.shape:
         return x
-    from .lax.shapes import broadcast_to
-
-    return broadcast_to(x, aval.shape)
+    return _lax().broadcast_to(x, aval.shape)
 
 
 def unbroadcast(x, aval: ShapedArray):
@@ -207,17 +205,15 @@ def unbroadcast(x, aval: ShapedArray):
     shape = get_aval(x).shape
     if shape == aval.shape:
         return x
-    from .lax.reductions import reduce_sum
-    from .lax.shapes import reshape
-
+    lax = _lax()
     lead = len(shape) - len(aval.shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(aval.shape) if n == 1 and shape[lead + i] != 1
     )
     if axes:
-        x = reduce_sum(x, axes)
+        x = lax.reduce_sum(x, axes)
     if get_aval(x).shape != aval.shape:
-        x = reshape(x, aval.shape)
+        x = lax.reshape(x, aval.shape)
     return x
 
 

@@ -79,7 +79,7 @@ class BatchTrace(Trace):
         state.trace = self.parent
         try:
             if not batched:
-                return prim.bind(*vals, **params)
+                return core.bind(prim, *vals, **params)
             rule = primitive_batchers.get(prim)
             if rule is None:
                 raise BatchingError(f"funcad has no batching rule (vmap) for the primitive {prim.name}.")
@@ -110,45 +110,49 @@ def _ndim(x) -> int:
     return get_aval(x).ndim if nd is None else nd
 
 
+def _lax():
+    """funcad.lax, which imports this module: bound on first use. (An import statement
+    inside a rule helper costs about a microsecond on every call.)"""
+    global _LAX
+    if _LAX is None:
+        from . import lax as _LAX
+    return _LAX
+
+
+_LAX = None
+
+
 def moveaxis(x, src: int, dst: int):
     """``x`` with axis ``src`` moved to position ``dst`` (a transpose; a view in NumPy)."""
-    from .lax.shapes import transpose
-
     if src == dst:
         return x
     perm = [i for i in range(_ndim(x)) if i != src]
     perm.insert(dst, src)
-    return transpose(x, perm)
+    return _lax().transpose(x, perm)
 
 
 def bdim_at_front(x, bdim: int | None, size: int):
     """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
-    from .lax.shapes import broadcast_to
-
     if bdim is None:
         shape = get_aval(x).shape
-        return broadcast_to(x, (size,) + shape)
+        return _lax().broadcast_to(x, (size,) + shape)
     return moveaxis(x, bdim, 0)
 
 
 def front_padded(x, bdim: int, rank: int):
     """Batched ``x`` with the batch axis first and size-1 axes after it so that it has
     ``rank`` per-example axes: NumPy's right-aligned broadcasting stays per example."""
-    from .lax.shapes import reshape
-
     x = moveaxis(x, bdim, 0)
     shape = get_aval(x).shape
-    return reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
+    return _lax().reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
 
 
 def matchaxis(x, src: int | None, dst: int, size: int):
     """``x`` (batched at ``src``, or unbatched) with a batch axis of ``size`` at ``dst``."""
-    from .lax.shapes import broadcast_to, reshape
-
     if src is None:
         shape = get_aval(x).shape
-        x = reshape(x, shape[:dst] + (1,) + shape[dst:])
-        return broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
+        x = _lax().reshape(x, shape[:dst] + (1,) + shape[dst:])
+        return _lax().broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
     return moveaxis(x, src, dst)
 
 
@@ -169,21 +173,19 @@ def _broadcasting_batcher(prim, axis_size, vals, dims, **params):
     would cover ``d`` gets a size-1 axis there. In the common case (all batched at the
     same axis, full rank) nothing moves.
     """
-    from .lax.shapes import reshape
-
     ranks = [_ndim(v) - (d is not None) for v, d in zip(vals, dims)]
     out_rank = max(ranks)
     d = next((b for b, r in zip(dims, ranks) if b is not None and r == out_rank), 0)
     if all(b == d or (b is None and r <= out_rank - d) for b, r in zip(dims, ranks)) and \
             all(r == out_rank for b, r in zip(dims, ranks) if b is not None):
-        return prim.bind(*vals, **params), d
+        return core.bind(prim, *vals, **params), d
     new = []
     for v, b, r in zip(vals, dims, ranks):
         if b is None:
             if r > out_rank - d:
                 shape = get_aval(v).shape
                 at = d - (out_rank - r)
-                v = reshape(v, shape[:at] + (1,) + shape[at:])
+                v = _lax().reshape(v, shape[:at] + (1,) + shape[at:])
         elif not (b == d and r == out_rank):
             v = moveaxis(front_padded(v, b, out_rank), 0, d)
         new.append(v)

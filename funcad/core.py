@@ -18,6 +18,7 @@ interpreter" design of JAX's Autodidax and of JAX itself since 0.4.36.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Callable
 
@@ -58,7 +59,7 @@ class ShapedArray:
         self.weak_type = weak_type
 
     ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+    size = property(lambda self: math.prod(self.shape))
 
     def __eq__(self, other):
         return (

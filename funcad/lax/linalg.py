@@ -15,7 +15,16 @@ from .shapes import reshape, transpose
 # (funcad.numpy turns vectors into matrices and back, as NumPy's matmul does).
 
 matmul_p = Primitive("matmul")
-matmul_p.def_impl(np.matmul)
+
+
+@matmul_p.def_impl
+def _matmul_impl(x, y):
+    # A contraction of length 1 is an outer product: BLAS takes 10x longer over it than a
+    # broadcasting multiply, which gives the same numbers (one product per element). Such
+    # products come from vectors in batched derivative programs (w @ w under hessian).
+    if x.shape[-1] == 1:
+        return np.multiply(x, y)
+    return np.matmul(x, y)
 
 
 def _matmul_abstract_eval(x, y):

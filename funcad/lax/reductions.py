@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ad, batching
@@ -86,7 +88,7 @@ def _prod_jvp(g, ans, x, *, axes):
 
     moved = fnp.moveaxis(x, axes, tuple(range(-len(axes), 0)))
     lead = moved.shape[: x_aval.ndim - len(axes)]
-    n = int(np.prod([x_aval.shape[a] for a in axes], dtype=np.int64))
+    n = math.prod([x_aval.shape[a] for a in axes])
     flat = reshape(moved, lead + (n,))
     ax = len(lead)
     others = ew.mul(shift(cumprod(flat, ax), ax, True, 1), shift(cumprod(flat, ax, reverse=True), ax, False, 1))

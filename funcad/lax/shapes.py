@@ -76,11 +76,12 @@ def broadcast_to(x, shape):
 # reshape
 
 reshape_p = Primitive("reshape")
-reshape_p.def_impl(lambda x, *, new_shape: np.reshape(x, new_shape))
+reshape_p.def_impl(lambda x, *, new_shape: x.reshape(new_shape) if type(x) is np.ndarray
+                   else np.reshape(x, new_shape))
 
 
 def _reshape_abstract_eval(x, *, new_shape):
-    if int(np.prod(new_shape, dtype=np.int64)) != x.size:
+    if math.prod(new_shape) != x.size:
         raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} (size {x.size}) "
                          f"into shape {tuple(new_shape)}.")
     return ShapedArray(new_shape, x.dtype)
@@ -106,7 +107,7 @@ batching.primitive_batchers[reshape_p] = _reshape_batch
 
 
 def reshape(x, new_shape):
-    new_shape = tuple(int(n) for n in new_shape)
+    new_shape = tuple(map(int, new_shape))
     if get_aval(x).shape == new_shape:
         return x
     return bind(reshape_p, x, new_shape=new_shape)

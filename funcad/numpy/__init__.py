@@ -359,7 +359,7 @@ def mean(a, axis=None, dtype=None, keepdims=False):
     aval = get_aval(a)
     dt = _np.dtype(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind in "fc" else _np.dtype(float64))
     axes = _normalize_axes(axis, aval.ndim) if aval.ndim else ()
-    n = int(_np.prod([aval.shape[i] for i in axes], dtype=_np.int64))
+    n = math.prod([aval.shape[i] for i in axes])
     total = sum(astype(a, dt), axis, keepdims=keepdims)
     return divide(total, n) if n else divide(total, _np.asarray(float("nan"), dt))
 
