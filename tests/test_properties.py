@@ -477,6 +477,18 @@ def test_jit_of_grad_matches_grad(prog):
     _assert_all_close(actual, expected, 1e-9, 1e-9, "jit(grad) vs grad", prog)
 
 
+@budget(5)
+@given(programs(max_ops=4))
+def test_vmap_of_jit_matches_vmap(prog):
+    """jit's batching rule: vmap(jit(f)) compiles the batched program; it must equal vmap(f)."""
+    STATS["jit_programs"] += 1
+    xs = [np.stack([x, prog.inputs(seed_offset=1)[i]]) for i, x in enumerate(prog.inputs())]
+    expected = fa.vmap(prog.fn(FNP))(*xs)
+    actual = fa.vmap(fa.jit(prog.fn(FNP)))(*xs)
+    rtol, atol = _tol(prog, 10.0)
+    _assert_all_close(actual, expected, rtol, atol, "vmap(jit) vs vmap", prog)
+
+
 @budget(120)
 @given(programs(), st.data())
 def test_vmap_matches_a_loop(prog, data):
