@@ -66,6 +66,28 @@ def test_a_jitted_function_called_from_8_threads_at_once():
         np.testing.assert_allclose(results[i], np.sum(np.tanh(xs[i] @ w) ** 2, axis=-1), rtol=1e-12)
 
 
+def test_8_threads_racing_on_the_first_call_trace_and_compile_correctly():
+    f = fa.jit(lambda x: fnp.sum(fnp.cos(x * 2.5) ** 2, axis=-1))
+    xs = [np.random.default_rng(i).standard_normal((10, 4)) for i in range(8)]
+    barrier, results, errors = threading.Barrier(8), [None] * 8, []
+
+    def work(i):
+        try:
+            barrier.wait()
+            results[i] = f(xs[i])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for i in range(8):
+        np.testing.assert_allclose(results[i], np.sum(np.cos(xs[i] * 2.5) ** 2, axis=-1), rtol=1e-12)
+
+
 def test_tracing_in_one_thread_never_sees_another_threads_trace():
     """8 threads trace, differentiate and jit different functions at the same moment; each
     jaxpr holds only its own operations and each gradient is its own."""
