@@ -258,14 +258,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
     ``cts_out`` entries may be None (zero). The result has one entry per invar, None
     where the cotangent is zero.
     """
-    primal_env: dict[Var, object] = dict(zip(jaxpr.constvars, consts))
+    primal_env = _PrimalEnv(zip(jaxpr.constvars, consts))  # residuals; the rest is linear
     ct_env: dict[Var, object] = {}
-
-    def read_primal(a):
-        if type(a) is Literal:
-            return a.val
-        x = primal_env.get(a, _UNDEFINED)
-        return UndefinedPrimal(a.aval) if x is _UNDEFINED else x
 
     def write_ct(v, ct):
         if ct is None or type(ct) is Zero or type(v) is Literal or v in primal_env:
@@ -287,10 +281,19 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
         rule = transpose_rules.get(eqn.prim)
         if rule is None:
             raise NotImplementedError(f"funcad has no transpose rule for {eqn.prim.name}")
-        cts_in = rule(ct_arg, *[read_primal(a) for a in eqn.inputs], **eqn.params)
+        invals = []
+        for a in eqn.inputs:
+            invals.append(a.val if type(a) is Literal else primal_env[a])
+        cts_in = rule(ct_arg, *invals, **eqn.params)
         for a, ct in zip(eqn.inputs, cts_in):
-            write_ct(a, ct)
+            if ct is not None:  # (None for the equation's non-linear inputs)
+                write_ct(a, ct)
     return [ct_env.get(v) for v in jaxpr.invars]
 
 
-_UNDEFINED = object()
+class _PrimalEnv(dict):
+    """The backward pass's known values by variable; any other variable reads as undefined
+    (a linear input of the equation being transposed)."""
+
+    def __missing__(self, v: Var) -> UndefinedPrimal:
+        return UndefinedPrimal(v.aval)

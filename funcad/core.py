@@ -278,8 +278,10 @@ _WEAK_TYPES = (bool, int, float)
 def _weak_result(out, args):
     """Python scalars in, a Python scalar out: the result of an operation on weakly typed
     values stays weak (NEP 50), so ``y - 1.0`` inside a rule cannot promote float32 to float64."""
-    if all(type(a) in _WEAK_TYPES for a in args) and isinstance(out, np.generic | np.ndarray) \
-            and np.ndim(out) == 0:
+    for a in args:
+        if type(a) not in _WEAK_TYPES:
+            return out
+    if isinstance(out, _ARRAY_TYPES) and out.ndim == 0:
         return out.item()
     return out
 

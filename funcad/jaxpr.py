@@ -10,6 +10,7 @@ transformation applies to jaxprs for free.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -259,6 +260,9 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
 partial_eval_rules: dict[Primitive, Callable] = {}
 
 
+_aval_of = operator.attrgetter("aval")
+
+
 class StagingTracer(Tracer):
     __slots__ = ("var",)
 
@@ -340,9 +344,10 @@ class StagingTrace(Trace):
 
     def stage(self, prim, args, params):
         """Record ``prim`` applied to ``args`` as an equation, whatever its inputs."""
-        atoms = [x.var if type(x) is StagingTracer and x._trace is self else self.to_atom(x)
-                 for x in args]
-        out_aval = prim.abstract_eval(*[a.aval for a in atoms], **params)
+        atoms = []  # a loop, not comprehensions: this runs for every staged operation
+        for x in args:
+            atoms.append(x.var if type(x) is StagingTracer and x._trace is self else self.to_atom(x))
+        out_aval = prim.abstract_eval(*map(_aval_of, atoms), **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, Var(a)) for a in out_aval]
             self.eqns.append(Eqn(prim, atoms, params, [t.var for t in outs]))

@@ -84,19 +84,38 @@ mul_p, mul = _binary("mul", np.multiply)
 div_p, div = _binary("div", np.true_divide)
 
 ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
-defjvp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
-defjvp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
-_mul_product_rule = ad.jvp_rules[mul_p]
+
+
+def _add_jvp(primals, tangents):
+    (x, y), (x_dot, y_dot) = primals, tangents
+    ans = add(x, y)
+    if type(x_dot) is ad.Zero:
+        if type(y_dot) is ad.Zero:
+            return ans, ad.Zero(ad.get_aval(ans))
+        t = y_dot
+    else:
+        t = x_dot if type(y_dot) is ad.Zero else add(x_dot, y_dot)
+    return ans, ad._broadcast_to_aval(t, ad.get_aval(ans))
 
 
 def _mul_jvp(primals, tangents):
+    # The product rule, written out (mul is the most frequent operation of all).
     (x, y), (x_dot, y_dot) = primals, tangents
-    if x is y and x_dot is y_dot and type(x_dot) is not ad.Zero:
-        # x * x: d(x^2) = x_dot * 2x, one linear operation where the product rule stages three.
-        return mul(x, x), mul(x_dot, add(x, x))
-    return _mul_product_rule(primals, tangents)
+    ans = mul(x, y)
+    if type(x_dot) is ad.Zero:
+        if type(y_dot) is ad.Zero:
+            return ans, ad.Zero(ad.get_aval(ans))
+        t = mul(x, y_dot)
+    elif type(y_dot) is ad.Zero:
+        t = mul(x_dot, y)
+    elif x is y and x_dot is y_dot:  # x * x: x_dot * 2x, one linear operation instead of three
+        t = mul(x_dot, add(x, x))
+    else:
+        t = add(mul(x_dot, y), mul(x, y_dot))
+    return ans, ad._broadcast_to_aval(t, ad.get_aval(ans))
 
 
+ad.jvp_rules[add_p] = _add_jvp
 ad.jvp_rules[mul_p] = _mul_jvp
 # A sign goes on the primal factor, not on the tangent: one linear operation instead of two.
 defjvp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: mul(g, neg(div(ans, y))))
@@ -113,9 +132,9 @@ def _sub_transpose(ct, x, y):
 
 
 def _mul_transpose(ct, x, y):
-    if is_undefined(x) and is_undefined(y):
-        raise ValueError("mul is not linear in both operands at once")
     if is_undefined(x):
+        if is_undefined(y):
+            raise ValueError("mul is not linear in both operands at once")
         return [unbroadcast(mul(ct, y), x.aval), None]
     return [None, unbroadcast(mul(x, ct), y.aval)]
 

@@ -100,9 +100,18 @@ def astype(x, dtype):
 
 def _is_float_array(x) -> bool:
     """A float array or tracer: needs no promotion (the fast path of every elementwise call)."""
+    return _float_dtype(x) is not None
+
+
+def _float_dtype(x):
+    """The dtype of a float array or tracer, else None."""
     if type(x) is _np.ndarray:
-        return x.dtype.kind == "f"
-    return isinstance(x, Tracer) and x.aval.dtype.kind == "f"
+        dt = x.dtype
+    elif isinstance(x, Tracer):
+        dt = x.aval.dtype
+    else:
+        return None
+    return dt if dt.kind == "f" else None
 
 
 _WEAK = (bool, int, float)
@@ -125,10 +134,14 @@ def _unary(prim_fn, float_only=True, name=""):
 def _binary(prim_fn, float_only=False, name=""):
     def f(x, y):
         # fast path: float arrays of one dtype, or a float array and a Python scalar (weak)
-        if _is_float_array(x):
-            if type(y) in _WEAK or (_is_float_array(y) and y.dtype == x.dtype):
+        dx = _float_dtype(x)
+        if dx is not None:
+            if type(y) in _WEAK:
                 return prim_fn(x, y)
-        elif type(x) in _WEAK and _is_float_array(y):
+            dy = _float_dtype(y)
+            if dy is dx or (dy is not None and dy == dx):
+                return prim_fn(x, y)
+        elif type(x) in _WEAK and _float_dtype(y) is not None:
             return prim_fn(x, y)
         (x, y), _ = (_promote_float if float_only else _promote)(x, y)
         if type(x) in (bool, int, float) and type(y) in (bool, int, float):
