@@ -50,23 +50,24 @@ settings.register_profile("long", derandomize=False, **_COMMON)
 PROFILE = os.environ.get("FUNCAD_HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
 SCALE = {"ci": 1, "long": 50}.get(PROFILE, 1)
+JIT_SCALE = {"ci": 1, "long": 10}.get(PROFILE, 1)  # every jit example compiles: ~1 s each
 
 
-def budget(n: int):
-    """``n`` examples in CI, ``50 n`` in the long search."""
-    return settings(max_examples=n * SCALE)
+def budget(n: int, jit: bool = False):
+    """``n`` examples in CI; ``50 n`` in the long search (``10 n`` for jit properties)."""
+    return settings(max_examples=n * (JIT_SCALE if jit else SCALE))
 
 
 STATS = {"programs": 0, "jit_programs": 0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report_counts():
+@pytest.fixture(autouse=True)
+def _report_counts(request):
     yield
     path = os.environ.get("FUNCAD_PROPERTY_STATS")
-    if path:
+    if path:  # cumulative counts after each test, so an interrupted search still reports
         with open(path, "a") as f:
-            f.write(f"{STATS}\n")
+            f.write(f"{request.node.name} {STATS}\n")
 
 
 # --------------------------------------------------------------------------------------
@@ -450,7 +451,7 @@ def test_eager_matches_numpy(prog):
     _assert_all_close(actual, expected, rtol, atol, "eager funcad vs NumPy", prog)
 
 
-@budget(16)
+@budget(16, jit=True)
 @given(programs(max_ops=5))
 def test_jit_matches_eager(prog):
     STATS["jit_programs"] += 1
@@ -465,7 +466,7 @@ def test_jit_matches_eager(prog):
                       "jit vs eager (second call)", prog)
 
 
-@budget(6)
+@budget(6, jit=True)
 @given(programs(max_ops=4, dtypes=("float64",)))
 def test_jit_of_grad_matches_grad(prog):
     STATS["jit_programs"] += 1
@@ -477,7 +478,7 @@ def test_jit_of_grad_matches_grad(prog):
     _assert_all_close(actual, expected, 1e-9, 1e-9, "jit(grad) vs grad", prog)
 
 
-@budget(5)
+@budget(5, jit=True)
 @given(programs(max_ops=4))
 def test_vmap_of_jit_matches_vmap(prog):
     """jit's batching rule: vmap(jit(f)) compiles the batched program; it must equal vmap(f)."""
