@@ -88,11 +88,64 @@ def _blas_operand(builder, r, c, s0, s1):
 
 
 def _matrix(context, builder, aty, value):
+    """``(data as i8*, rows, cols, row stride, column stride)`` of a 2-D array (bytes)."""
     arr = context.make_array(aty)(context, builder, value)
     r, c = cgutils.unpack_tuple(builder, arr.shape, 2)
     s0, s1 = cgutils.unpack_tuple(builder, arr.strides, 2)
-    size = ir.Constant(_i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
-    return arr, r, c, builder.sdiv(s0, size), builder.sdiv(s1, size)
+    return builder.bitcast(arr.data, _i8.as_pointer()), r, c, s0, s1
+
+
+def _gemm_function(module, dtype):
+    """The module's ``i1 funcad_gemm_<d|s>(a, m, k, as0, as1, b, n, bs0, bs1, c, cs0, cs1)``:
+    defined once per module (internal, never inlined), so each matmul in a program costs one
+    call instruction rather than a copy of the layout logic."""
+    p8 = _i8.as_pointer()
+    fnty = ir.FunctionType(ir.IntType(1), [p8, _i64, _i64, _i64, _i64, p8, _i64, _i64, _i64,
+                                           p8, _i64, _i64])
+    name = f"funcad_gemm_{_prefix(dtype)}"
+    fn = cgutils.get_or_insert_function(module, fnty, name)
+    if not fn.is_declaration:
+        return fn
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    a_p, m, k, as0, as1, b_p, n, bs0, bs1, c_p, cs0, cs1 = fn.args
+    fty = _float_ir(dtype)
+    size = ir.Constant(_i64, 8 if dtype == types.float64 else 4)
+    as0, as1, bs0, bs1, cs0, cs1 = (builder.sdiv(v, size) for v in (as0, as1, bs0, bs1, cs0, cs1))
+    a_ok, a_t, lda = _blas_operand(builder, m, k, as0, as1)
+    b_ok, b_t, ldb = _blas_operand(builder, k, n, bs0, bs1)
+    one, zero = ir.Constant(_i64, 1), ir.Constant(_i64, 0)
+    m1 = builder.icmp_signed("<=", m, one)
+    n1 = builder.icmp_signed("<=", n, one)
+    c_ok = builder.and_(builder.or_(n1, builder.icmp_signed("==", cs1, one)),
+                        builder.or_(m1, builder.icmp_signed(">=", cs0, n)))
+    ldc = builder.select(m1, builder.select(n1, one, n), cs0)
+    ldc = builder.select(builder.icmp_signed("<", ldc, one), one, ldc)
+    big = ir.Constant(_i64, _INT_MAX)
+    fits = builder.not_(builder.or_(
+        builder.or_(builder.icmp_signed(">", m, big), builder.icmp_signed(">", n, big)),
+        builder.or_(builder.icmp_signed(">", k, big), builder.icmp_signed(">", builder.select(
+            builder.icmp_signed(">", lda, ldb), lda, ldb), big))))
+    fits = builder.and_(fits, builder.icmp_signed("<=", ldc, big))
+    ok = builder.and_(builder.and_(a_ok, b_ok), builder.and_(c_ok, fits))
+    empty = builder.or_(builder.icmp_signed("==", m, zero), builder.icmp_signed("==", n, zero))
+    with builder.if_then(builder.and_(ok, builder.not_(empty))):
+        # out^T (n x m, column-major) = op(B') op(A') with B' = b's memory, A' = a's.
+        tn, tt = ir.Constant(_i8, ord("N")), ir.Constant(_i8, ord("T"))
+        transa = _alloca_store(builder, _i8, builder.select(b_t, tt, tn))
+        transb = _alloca_store(builder, _i8, builder.select(a_t, tt, tn))
+        ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32)) for v in (n, m, k, ldb, lda, ldc)]
+        alpha = _alloca_store(builder, fty, ir.Constant(fty, 1.0))
+        beta = _alloca_store(builder, fty, ir.Constant(fty, 0.0))
+        pf, pi = fty.as_pointer(), _i32.as_pointer()
+        blas_ty = ir.FunctionType(ir.VoidType(), [p8, p8, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
+        blas = cgutils.get_or_insert_function(module, blas_ty, f"funcad_{_prefix(dtype)}gemm")
+        data = [builder.bitcast(X, pf) for X in (b_p, a_p, c_p)]
+        builder.call(blas, [transa, transb, ints[0], ints[1], ints[2], alpha, data[0], ints[3],
+                            data[1], ints[4], beta, data[2], ints[5]])
+    builder.ret(ok)
+    return fn
 
 
 @intrinsic
@@ -107,43 +160,11 @@ def gemm(typingctx, a, b, out):
     dtype = a.dtype
 
     def codegen(context, builder, sig, args):
-        fty = _float_ir(dtype)
-        A, m, k, as0, as1 = _matrix(context, builder, sig.args[0], args[0])
-        B, _, n, bs0, bs1 = _matrix(context, builder, sig.args[1], args[1])
-        C, _, _, cs0, cs1 = _matrix(context, builder, sig.args[2], args[2])
-        a_ok, a_t, lda = _blas_operand(builder, m, k, as0, as1)
-        b_ok, b_t, ldb = _blas_operand(builder, k, n, bs0, bs1)
-        one, zero = ir.Constant(_i64, 1), ir.Constant(_i64, 0)
-        m1 = builder.icmp_signed("<=", m, one)
-        n1 = builder.icmp_signed("<=", n, one)
-        c_ok = builder.and_(builder.or_(n1, builder.icmp_signed("==", cs1, one)),
-                            builder.or_(m1, builder.icmp_signed(">=", cs0, n)))
-        ldc = builder.select(m1, builder.select(n1, one, n), cs0)
-        ldc = builder.select(builder.icmp_signed("<", ldc, one), one, ldc)
-        big = ir.Constant(_i64, _INT_MAX)
-        fits = builder.not_(builder.or_(
-            builder.or_(builder.icmp_signed(">", m, big), builder.icmp_signed(">", n, big)),
-            builder.or_(builder.icmp_signed(">", k, big), builder.icmp_signed(">", builder.select(
-                builder.icmp_signed(">", lda, ldb), lda, ldb), big))))
-        fits = builder.and_(fits, builder.icmp_signed("<=", ldc, big))
-        ok = builder.and_(builder.and_(a_ok, b_ok), builder.and_(c_ok, fits))
-        empty = builder.or_(builder.icmp_signed("==", m, zero), builder.icmp_signed("==", n, zero))
-        with builder.if_then(builder.and_(ok, builder.not_(empty))):
-            # out^T (n x m, column-major) = op(B') op(A') with B' = b's memory, A' = a's.
-            tn, tt = ir.Constant(_i8, ord("N")), ir.Constant(_i8, ord("T"))
-            transa = _alloca_store(builder, _i8, builder.select(b_t, tt, tn))
-            transb = _alloca_store(builder, _i8, builder.select(a_t, tt, tn))
-            ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32))
-                    for v in (n, m, k, ldb, lda, ldc)]
-            alpha = _alloca_store(builder, fty, ir.Constant(fty, 1.0))
-            beta = _alloca_store(builder, fty, ir.Constant(fty, 0.0))
-            pf, pi, pc = fty.as_pointer(), _i32.as_pointer(), _i8.as_pointer()
-            fnty = ir.FunctionType(ir.VoidType(), [pc, pc, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, f"funcad_{_prefix(dtype)}gemm")
-            data = [builder.bitcast(X.data, pf) for X in (B, A, C)]
-            builder.call(fn, [transa, transb, ints[0], ints[1], ints[2], alpha, data[0], ints[3],
-                              data[1], ints[4], beta, data[2], ints[5]])
-        return ok
+        a_p, m, k, as0, as1 = _matrix(context, builder, sig.args[0], args[0])
+        b_p, _, n, bs0, bs1 = _matrix(context, builder, sig.args[1], args[1])
+        c_p, _, _, cs0, cs1 = _matrix(context, builder, sig.args[2], args[2])
+        fn = _gemm_function(builder.module, dtype)
+        return builder.call(fn, [a_p, m, k, as0, as1, b_p, n, bs0, bs1, c_p, cs0, cs1])
 
     return types.boolean(a, b, out), codegen
 
