@@ -102,3 +102,39 @@ def test_generated_source_calls_blas_not_np_dot():
     assert "_nb.gemm" in src and "_nb.solve" in src
     # both operands are inputs (contiguous): no copying fallback is compiled
     assert "matmul_into" not in src
+
+
+def test_compile_time_rewrites_keep_results():
+    """simplify's rewrites that spare Numba work: an outer product (inner size 1) is a
+    broadcast multiply, a transpose of a unit-axis reshape a reshape/2-D transpose, a
+    full-slice index the identity. Results equal eager; the program has no rank-3 transpose."""
+    from funcad.backend.dispatch import lower_jaxpr
+    from funcad.lax import linalg as la
+    from funcad.lax import shapes as sh
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(5, 1)), rng.normal(size=(1, 4))
+    m = rng.normal(size=(3, 4))
+
+    def f(x, y, m):
+        t = fnp.transpose(fnp.reshape(m, (3, 1, 4)), (2, 1, 0))   # (4, 1, 3)
+        u = fnp.transpose(fnp.reshape(m, (3, 4, 1)), (0, 2, 1))   # (3, 1, 4)
+        return x @ y, t, u, m[:, 0:4], fnp.reshape(t, (4, 3)) @ m
+
+    for g, w in zip(fa.jit(f)(x, y, m), f(x, y, m)):
+        _close(g, w, np.float64)
+    jaxpr = fa.make_jaxpr(f)(x, y, m).jaxpr
+    simplified, _ = lower_jaxpr(jaxpr)
+    prims = [e.prim for e in simplified.eqns]
+    assert sum(p is la.matmul_p for p in prims) == 1
+    assert sh.index_p not in prims
+    assert all(e.inputs[0].aval.ndim == 2 for e in simplified.eqns if e.prim is sh.transpose_p)
+    # hessian programs: the Newton step has no rank-3 transposes left
+    def loss(w, x, y):
+        return fnp.mean(fa.nn.softplus(-y * (x @ w))) + 0.5e-2 * (w @ w)
+
+    w, X, Y = rng.normal(size=4), rng.normal(size=(10, 4)), np.sign(rng.normal(size=10))
+    step = lambda w, x, y: w - fnp.linalg.solve(fa.hessian(loss)(w, x, y), fa.grad(loss)(w, x, y))
+    _close(fa.jit(step)(w, X, Y), step(w, X, Y), np.float64)
+    simplified, _ = lower_jaxpr(fa.make_jaxpr(step)(w, X, Y).jaxpr)
+    assert all(e.inputs[0].aval.ndim == 2 for e in simplified.eqns if e.prim is sh.transpose_p)

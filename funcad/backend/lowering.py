@@ -294,6 +294,7 @@ def _full(g, eqn):
     out = eqn.outputs[0]
     g.emit(f"{g.name(out)} = np.full({g.dims(out.aval.shape)}, "
            f"{literal(eqn.params['fill_value'], out.aval.dtype)})")
+    g.contiguous.add(out)
 
 
 def _reduction(kind):

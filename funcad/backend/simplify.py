@@ -21,6 +21,7 @@ import numpy as np
 from ..core import ShapedArray
 from ..jaxpr import Eqn, Jaxpr, Literal, Var
 from ..lax import elementwise as ew
+from ..lax import linalg as la
 from ..lax import reductions as red
 from ..lax import shapes as sh
 
@@ -216,7 +217,9 @@ def _is_const(a, value, uniform, negzero: bool | None = None) -> bool:
 def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
     """Rewrite x*1, 1*x, x/1, x-(+0), x+(-0.0), neg(neg x), stop_gradient, transpose of a
     transpose, broadcast of a broadcast, reshape of a reshape, same-shape reshape/broadcast,
-    conversion to the same dtype, integer_pow(x, 1), select(p, x, x).
+    conversion to the same dtype, integer_pow(x, 1), select(p, x, x); a transpose of a reshape
+    that only inserts or removes size-1 axes becomes a reshape (of a transpose); a 2-D matmul
+    with inner size 1 becomes a broadcast multiply.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: -(-x) * 1.0)(fnp.ones(2)).jaxpr
@@ -263,6 +266,15 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
             res = [ins[0]]
         elif p is red.reduce_sum_p and not eqn.params["axes"]:
             res = [ins[0]]
+        elif p is sh.index_p and len(ins) == 1 and _selects_all(eqn.params["template"], ins[0].aval.shape):
+            res = keep(ins[0], out)
+        elif (p is la.matmul_p and ins[0].aval.ndim == 2 and ins[1].aval.ndim == 2
+              and ins[0].aval.shape[1] == 1 and out.aval.dtype.kind == "f"
+              and ins[0].aval.dtype == ins[1].aval.dtype == out.aval.dtype):
+            # An outer product (inner size 1): each element is one product, as BLAS computes
+            # it; a broadcast multiply fuses into a loop where a BLAS call would not
+            # (hessian/vmap programs multiply by 1x1 matrices).
+            res = [Eqn(ew.mul_p, list(ins), {}, [out])]
         elif type(ins[0] if ins else None) is Var and ins[0] in producer:
             inner = producer[ins[0]]
             if p is sh.transpose_p and inner.prim is sh.transpose_p:
@@ -270,6 +282,8 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
                 x = inner.inputs[0]
                 res = [x] if perm == tuple(range(len(perm))) else [
                     Eqn(sh.transpose_p, [x], dict(permutation=perm), [out])]
+            elif p is sh.transpose_p and inner.prim is sh.reshape_p:
+                res = _transpose_of_unit_reshape(eqn, inner)
             elif p is sh.broadcast_to_p and inner.prim is sh.broadcast_to_p:
                 res = [Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, [out])]
             elif p is sh.reshape_p and inner.prim is sh.reshape_p:
@@ -283,6 +297,46 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
         return res
 
     return rw.run(jaxpr, rule)
+
+
+def _selects_all(template, shape) -> bool:
+    """Whether a basic index is the identity, ``x[:, 0:n, ..., ::1]``: full slices only."""
+    if any(t is None or (t is not Ellipsis and t[0] != "slice") for t in template):
+        return False
+    k = template.index(Ellipsis) if Ellipsis in template else len(template)
+    pre, post = template[:k], template[k + 1:]
+    if len(pre) + len(post) > len(shape):
+        return False
+    sized = list(zip(pre, shape)) + list(zip(post, shape[len(shape) - len(post):]))
+    for t, n in sized:
+        start, stop, step = t[1:4]
+        if start not in (None, 0) or step not in (None, 1) or not (stop is None or stop >= n):
+            return False
+    return True
+
+
+def _transpose_of_unit_reshape(eqn: Eqn, inner: Eqn):
+    """``transpose(reshape(x))`` where the reshape only inserts or removes size-1 axes (vmap
+    and hessian programs are full of them) is a reshape of ``x``, or of a transpose of ``x``
+    over its own axes: a 2-D transpose is then a view, and reshapes of reshapes fold, where the
+    rank-3 transpose was a copy loop (an index remap) in the generated code."""
+    x, y, out = inner.inputs[0], inner.outputs[0], eqn.outputs[0]
+    xs, ys = x.aval.shape, y.aval.shape
+    if [n for n in xs if n != 1] != [n for n in ys if n != 1]:
+        return None  # a real reshape
+    perm = eqn.params["permutation"]
+    nonunit_y = [j for j, n in enumerate(ys) if n != 1]
+    order = [nonunit_y.index(perm[t]) for t in range(len(perm)) if ys[perm[t]] != 1]
+    if order == sorted(order):
+        return [Eqn(sh.reshape_p, [x], dict(new_shape=out.aval.shape), [out])]
+    if 1 in xs:
+        return None
+    shape = tuple(xs[o] for o in order)
+    if shape == out.aval.shape:
+        return [Eqn(sh.transpose_p, [x], dict(permutation=tuple(order)), [out])]
+    t = Var(ShapedArray(shape, x.aval.dtype))
+    return [Eqn(sh.transpose_p, [x], dict(permutation=tuple(order)), [t]),
+            Eqn(sh.reshape_p, [t], dict(new_shape=out.aval.shape), [out])]
 
 
 # --------------------------------------------------------------------------------------
