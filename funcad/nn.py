@@ -7,6 +7,7 @@ Each is defined so that neither it nor its derivatives overflow or produce NaN a
 from __future__ import annotations
 
 from . import numpy as fnp
+from .core import get_aval
 from .lax import elementwise as _ew
 from .lax.elementwise import stop_gradient
 
@@ -30,7 +31,8 @@ def softplus(x):
 def relu(x):
     """max(x, 0); its derivative at 0 is taken as 0 (the subgradient JAX and PyTorch use)."""
     x = fnp._arr(x)
-    return fnp.where(fnp.greater(x, 0), x, fnp.zeros_like(x))
+    zero = fnp.zeros((), get_aval(x).dtype)  # 0-d: where broadcasts it (no array of zeros)
+    return fnp.where(fnp.greater(x, 0), x, zero)
 
 
 def _max_shift(x, axis):

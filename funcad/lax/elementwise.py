@@ -328,14 +328,15 @@ def _select_jvp(primals, tangents):
     aval = ad.get_aval(ans)
     if type(x_dot) is ad.Zero and type(y_dot) is ad.Zero:
         return ans, ad.Zero(aval)
-    # A zero tangent takes the output's dtype (a Python scalar's would be float64).
-    x_dot = ad.instantiate(x_dot, ShapedArray(ad.get_aval(x).shape, aval.dtype))
-    y_dot = ad.instantiate(y_dot, ShapedArray(ad.get_aval(y).shape, aval.dtype))
+    # A zero tangent is one 0-d zero (select broadcasts it: no array of zeros is built), of
+    # the output's dtype (a Python scalar's would be float64).
+    zero = ShapedArray((), aval.dtype)
+    x_dot, y_dot = ad.instantiate(x_dot, zero), ad.instantiate(y_dot, zero)
     return ans, ad._broadcast_to_aval(select(pred, x_dot, y_dot), aval)
 
 
 def _select_transpose(ct, pred, x, y):
-    zeros = ad.zeros_like_aval(ad.get_aval(ct))
+    zeros = ad.zeros_like_aval(ShapedArray((), ad.get_aval(ct).dtype))  # broadcast by select
     return [None,
             unbroadcast(select(pred, ct, zeros), x.aval) if is_undefined(x) else None,
             unbroadcast(select(pred, zeros, ct), y.aval) if is_undefined(y) else None]
