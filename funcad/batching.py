@@ -49,8 +49,7 @@ class BatchTracer(Tracer):
             if self.bdim is None:
                 a = va
             else:
-                shape = va.shape[: self.bdim] + va.shape[self.bdim + 1:]
-                a = ShapedArray(shape, va.dtype)
+                a = core.shaped_array(va.shape[: self.bdim] + va.shape[self.bdim + 1:], va.dtype)
             self._aval = a
         return a
 
@@ -175,8 +174,10 @@ def _broadcasting_batcher(prim, axis_size, vals, dims, **params):
     ranks = [_ndim(v) - (d is not None) for v, d in zip(vals, dims)]
     out_rank = max(ranks)
     d = next((b for b, r in zip(dims, ranks) if b is not None and r == out_rank), 0)
-    if all(b == d or (b is None and r <= out_rank - d) for b, r in zip(dims, ranks)) and \
-            all(r == out_rank for b, r in zip(dims, ranks) if b is not None):
+    for b, r in zip(dims, ranks):  # (a loop: this runs for every batched elementwise operation)
+        if (r > out_rank - d) if b is None else (b != d or r != out_rank):
+            break
+    else:
         return core.bind(prim, *vals, **params), d
     new = []
     for v, b, r in zip(vals, dims, ranks):

@@ -383,12 +383,16 @@ def mean(a, axis=None, dtype=None, keepdims=False):
 
 def matmul(a, b):
     """``a @ b`` with NumPy's rules: vectors are promoted to matrices and back, batch axes broadcast."""
-    (a, b), _ = _promote(a, b)
+    (a, b), dt = _promote(a, b)
     a, b = _as_nd(a), _as_nd(b)
     sa, sb = get_aval(a).shape, get_aval(b).shape
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
                          "use * for scalars.")
+    if len(sa) == 1 and len(sb) == 1 and sa == sb and dt.kind == "f":
+        # The inner product of two vectors: sum(a * b) is two operations where the matmul
+        # primitive (on matrices) needs three reshapes around it, in every derivative.
+        return _lax.reduce_sum(_ew.mul(a, b), (0,))
     a2 = _lax.reshape(a, (1,) + sa) if len(sa) == 1 else a
     b2 = _lax.reshape(b, sb + (1,)) if len(sb) == 1 else b
     out = _lax.matmul(a2, b2)
