@@ -138,3 +138,26 @@ def test_compile_time_rewrites_keep_results():
     _close(fa.jit(step)(w, X, Y), step(w, X, Y), np.float64)
     simplified, _ = lower_jaxpr(fa.make_jaxpr(step)(w, X, Y).jaxpr)
     assert all(e.inputs[0].aval.ndim == 2 for e in simplified.eqns if e.prim is sh.transpose_p)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (1, 5), (7, 1), (4, 3, 2), (0, 3)])
+def test_row_groups_equal_eager(shape):
+    """codegen's row groups (consecutive kernels sharing their outer loop): row-local reads
+    join a group; reads of a reduction over the rows (column sums, totals) must not."""
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=shape)
+
+    def f(z):
+        m = fnp.max(z, axis=-1, keepdims=True)
+        e = fnp.exp(z - m)
+        p = e / fnp.sum(e, axis=-1, keepdims=True)
+        c = fnp.sum(p, axis=0)              # over the rows
+        t = fnp.sum(z)                      # over everything
+        q = fnp.log(p + 1.0) * c - z / (t + 100.0)
+        return p, c, q, fnp.sum(q * q, axis=-1), fa.nn.logsumexp(q, axis=-1)
+
+    for g, w in zip(fa.jit(f)(z), f(z)):
+        _close(g, w, np.float64)
+    g = fa.value_and_grad(lambda z: fnp.sum(f(z)[2] ** 2))
+    for u, v in zip(fa.jit(g)(z), g(z)):
+        _close(u, v, np.float64)
