@@ -341,7 +341,7 @@ def _draw_op(draw, kind, a, shape, bound, vals, smooth_only):
         return f"ns.scan({a})", shape, 2 * bound, True
     if choice in ("solve", "slogdet") and nd >= 2 and shape[-1] == shape[-2] and shape[-1] > 0:
         n = shape[-1]
-        m = f"{a} @ ns.swapaxes({a}, -1, -2) + 4.0 * ns.eye({n})"  # symmetric, eigenvalues >= 4
+        m = f"{a} @ ns.swapaxes({a}, -1, -2) + 4.0 * ns.eye({n}, dtype={a}.dtype)"  # eigenvalues >= 4
         if choice == "solve":
             return f"ns.linalg.solve({m}, {a})", shape, bound * n, True
         return f"ns.linalg.slogdet({m})[1]", shape[:-2], n * math.log(bound * bound * n + 4.0), True

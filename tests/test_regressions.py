@@ -42,6 +42,40 @@ def test_softmax_and_logsumexp_of_empty_axes():
         assert fa.jit(fa.nn.softmax)(np.ones((2, 0))).shape == (2, 0)
 
 
+def test_einsum_broadcasting_ellipsis_axes_differentiates():
+    """Found by the long search (test_jvp_and_vjp_are_adjoint, test_check_grads_...): einsum
+    broadcasts '...' axes of size 1 as NumPy does eagerly, but its derivative staged an einsum
+    with unequal sizes ("index 'A' has sizes 2 and 1"). funcad.numpy.einsum now broadcasts
+    the operands first. The shrunk programs:"""
+    from funcad.test_util import check_grads
+
+    def program_a(x0):  # float64[1, 1, 2]
+        v0 = fnp.transpose(x0)
+        v1 = v0 + x0
+        v2 = fnp.sin(v1)
+        v3 = fnp.sin(v2)
+        v4 = fnp.einsum("...i,...i->...", v3, x0)
+        return (v4, v3)
+
+    def program_b(x0):  # float64[1, 2, 1]
+        v0 = fnp.sum(x0, axis=1)
+        v1 = fnp.sin(v0)
+        v2 = fnp.sin(v1)
+        v3 = fnp.einsum("...i,...i->...", v2, x0)
+        return (v3, v2)
+
+    rng = np.random.default_rng(0)
+    for program, shape in [(program_a, (1, 1, 2)), (program_b, (1, 2, 1))]:
+        x0 = rng.uniform(-2.0, 2.0, shape)
+        check_grads(program, (x0,), order=2)
+    a, b = np.arange(4.0).reshape(2, 2), np.array([[1.0, 2.0]])
+    ga, gb = fa.grad(lambda a, b: fnp.sum(fnp.einsum("...i,...i->...", a, b)), (0, 1))(a, b)
+    np.testing.assert_allclose(ga, np.broadcast_to(b, (2, 2)))  # d/da sum(a * b) = b
+    np.testing.assert_allclose(gb, a.sum(axis=0, keepdims=True))  # summed over the broadcast
+    np.testing.assert_allclose(fa.jit(lambda a, b: fnp.einsum("...i,...i->...", a, b))(a, b),
+                               np.einsum("...i,...i->...", a, b))
+
+
 # Found by the other reliability tests, with their regression test where they live:
 # * Numba code files copied from another cache entry with the same signature ran the other
 #   program (a wrong result, silently): test_cache_faults.py::test_numba_files_swapped_with_another_programs

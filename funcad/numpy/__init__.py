@@ -470,7 +470,24 @@ def einsum(subscripts: str, *operands, optimize=None):
     operands, _ = _promote(*operands)
     operands = [_as_nd(x) for x in operands]
     spec = _normalize_einsum(subscripts.replace(" ", ""), [get_aval(x).ndim for x in operands])
-    return _lax.einsum(spec, *operands)
+    return _lax.einsum(spec, *_broadcast_ellipsis(spec, set(subscripts), operands))
+
+
+def _broadcast_ellipsis(spec, user_letters, operands):
+    """NumPy broadcasts the axes under ``...`` (size 1 against n); the einsum primitive needs
+    equal sizes (its derivative rules rely on them), so broadcast those operands first."""
+    ins = spec.split("->")[0].split(",")
+    sizes: dict = {}
+    for sub, x in zip(ins, operands):
+        for c, n in zip(sub, get_aval(x).shape):
+            if c not in user_letters:
+                sizes[c] = builtins.max(sizes.get(c, 1), n)
+    out = []
+    for sub, x in zip(ins, operands):
+        shape = get_aval(x).shape
+        want = tuple(sizes.get(c, n) if n == 1 else n for c, n in zip(sub, shape))
+        out.append(x if want == shape else broadcast_to(x, want))
+    return out
 
 
 def _normalize_einsum(subscripts, ndims):
