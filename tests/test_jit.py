@@ -517,6 +517,15 @@ def test_second_process_compiles_nothing(tmp_path):
     assert len(mods) == 1 and "numba.njit" in mods[0].read_text()
 
 
+def test_a_cache_hit_leaves_the_module_file_untouched(tmp_path):
+    # Numba (0.65 and older) treats a module whose mtime changed as stale and recompiles.
+    _child(tmp_path)
+    (mod,) = tmp_path.glob("funcad_jit_*.py")
+    before = mod.stat().st_mtime_ns
+    _child(tmp_path)
+    assert mod.stat().st_mtime_ns == before
+
+
 def test_corrupt_entries_are_rebuilt_with_one_warning(tmp_path):
     _child(tmp_path)
     (mod,) = tmp_path.glob("funcad_jit_*.py")

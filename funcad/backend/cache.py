@@ -115,7 +115,7 @@ def _ensure_module_file(path: Path, source: str) -> None:
                 ok = False
             if ok:
                 stats["disk_hits"] += 1
-                _touch(path)  # least recently used = oldest mtime
+                _touch_numba_files(path)  # least recently used = oldest mtime
                 for f in _numba_files(path):
                     if not _owned(f):
                         f.unlink()
@@ -195,11 +195,14 @@ def load(source: str):
     return fn
 
 
-def _touch(path: Path) -> None:
-    try:
-        os.utime(path)
-    except OSError:  # a read-only directory: the entry is still usable
-        pass
+def _touch_numba_files(path: Path) -> None:
+    """Mark an entry as used, for eviction. Never touch the module file itself: Numba's
+    cache index records the source file's mtime and would treat the entry as stale."""
+    for f in _numba_files(path):
+        try:
+            os.utime(f)
+        except OSError:  # a read-only directory: the entry is still usable
+            pass
 
 
 # --------------------------------------------------------------------------------------
@@ -220,8 +223,8 @@ def _entries(path: Path) -> list[tuple[float, int, Path, list[Path]]]:
     for py in path.glob("funcad_jit_*.py"):
         try:
             files = _numba_files(py)
-            size = py.stat().st_size + sum(f.stat().st_size for f in files)
-            out.append((py.stat().st_mtime, size, py, files))
+            stats_ = [py.stat(), *(f.stat() for f in files)]
+            out.append((max(st.st_mtime for st in stats_), sum(st.st_size for st in stats_), py, files))
         except OSError:  # removed meanwhile by another process
             continue
     return sorted(out, key=lambda e: e[0])
