@@ -53,7 +53,8 @@ CASES = [
          "Return a float: the derivative of a count or a test is zero almost everywhere."),
     # argument types
     Case("str", "A string as an argument to a transformation",
-         "fa.grad(lambda x: x)('1.5')", "DTypeError", "Convert it: `float('1.5')`, or make it static under jit."),
+         "fa.grad(lambda x: x)('1.5')", "DTypeError",
+         "Convert it: `float('1.5')`, or make it static under jit."),
     Case("str-jit", "A string as a traced argument of jit",
          "fa.jit(lambda x, mode: x)(1.0, 'fast')", "DTypeError",
          "Mark settings static: `jit(f, static_argnames='mode')`."),

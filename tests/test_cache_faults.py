@@ -204,7 +204,7 @@ def test_four_processes_compiling_at_once(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     x = np.linspace(-1.0, 2.0, 5)
     expected = float(np.sum(np.tanh(x) * x ** 2))
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert float(out.strip()) == pytest.approx(expected, rel=1e-13)
         assert "CacheWarning" not in err

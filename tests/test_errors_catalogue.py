@@ -39,7 +39,8 @@ def test_the_catalogue_covers_every_error_class_raised_on_bad_input():
     raised = {c.error for c in CASES}
     internal = {"FuncadError", "NonScalarObjectiveError", "IntegerParameterError", "NonFiniteError",
                 "NotCallableError"}  # the base, and the optimizers' own (tested in test_optimize.py)
-    classes = {n for n, v in vars(errors).items() if isinstance(v, type) and issubclass(v, errors.FuncadError)}
+    classes = {n for n, v in vars(errors).items()
+               if isinstance(v, type) and issubclass(v, errors.FuncadError)}
     assert classes - internal <= raised, classes - internal - raised
 
 

@@ -210,7 +210,8 @@ class Program:
 
     def inputs(self, seed_offset=0):
         rng = np.random.default_rng(self.seed + seed_offset)
-        return [rng.uniform(-2.0, 2.0, s).astype(d) for s, d in zip(self.in_shapes, self.in_dtypes)]
+        return [rng.uniform(-2.0, 2.0, s).astype(d)
+                for s, d in zip(self.in_shapes, self.in_dtypes, strict=True)]
 
     @property
     def mixed(self) -> bool:
@@ -221,7 +222,8 @@ class Program:
         return any(np.dtype(d) == np.float32 for d in self.in_dtypes) or "float32" in self.source
 
     def __repr__(self):
-        args = ", ".join(f"{np.dtype(d).name}{list(s)}" for s, d in zip(self.in_shapes, self.in_dtypes))
+        args = ", ".join(f"{np.dtype(d).name}{list(s)}" for s, d in
+                         zip(self.in_shapes, self.in_dtypes, strict=True))
         return f"\n# inputs: {args}, seed {self.seed}\n{self.source}"
 
 
@@ -313,7 +315,7 @@ def _draw_op(draw, kind, a, shape, bound, vals, smooth_only):
                                    "var", "cumprod", "sort", "stack", "squeeze", "moveaxis", "take",
                                    "at_add", "scan", "solve", "slogdet", "einsum"]))
     if choice == "softmax" and nd >= 1 and shape[-1] > 0:
-        return "ns.softmax({a}, axis=-1)".format(a=a), shape, 1.0, True
+        return f"ns.softmax({a}, axis=-1)", shape, 1.0, True
     if choice == "logsumexp" and nd >= 1 and shape[-1] > 0:
         return f"ns.logsumexp({a}, axis=-1)", shape[:-1], bound + math.log(shape[-1]) + 1, True
     if choice == "var" and nd >= 1 and shape[0] > 0:
@@ -410,7 +412,7 @@ def _as_tuple(out):
 def _assert_all_close(actual, expected, rtol, atol, what, prog, check_dtype=True):
     actual, expected = _as_tuple(actual), _as_tuple(expected)
     assert len(actual) == len(expected), f"{what}: {len(actual)} outputs vs {len(expected)}"
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         a, e = np.asarray(a), np.asarray(e)
         assert a.shape == e.shape, f"{what}: shape {a.shape} vs {e.shape}{prog!r}"
         if check_dtype:
@@ -430,7 +432,7 @@ def _scalar_fn(prog):
 
 def _inner(xs, ys) -> float:
     return float(sum(np.sum(np.asarray(x, np.float64) * np.asarray(y, np.float64))
-                     for x, y in zip(xs, ys)))
+                     for x, y in zip(xs, ys, strict=True)))
 
 
 def _random_like(rng, xs):
@@ -513,7 +515,8 @@ def test_vmap_matches_a_loop(prog, data):
 @given(programs(max_inputs=2, dtypes=("float64",)))
 def test_vmap_of_grad_matches_a_loop_of_grads(prog):
     """Per-example gradients: vmap(grad(f)) against grad(f) on each example."""
-    xs = [np.stack([x] + [prog.inputs(seed_offset=k)[i] for k in (1, 2)]) for i, x in enumerate(prog.inputs())]
+    xs = [np.stack([x] + [prog.inputs(seed_offset=k)[i] for k in (1, 2)])
+          for i, x in enumerate(prog.inputs())]
     in_axes = (0,) + (None,) * (len(xs) - 1)
     xs = [xs[0]] + [x[0] for x in xs[1:]]
     check_vmap(fa.grad(_scalar_fn(prog)), xs, in_axes=in_axes, rtol=1e-9, atol=1e-9)

@@ -80,6 +80,7 @@ def test_einsum_broadcasting_ellipsis_axes_differentiates():
 # * Numba code files copied from another cache entry with the same signature ran the other
 #   program (a wrong result, silently): test_cache_faults.py::test_numba_files_swapped_with_another_programs
 # * A 100,000-operation program under jit compiled for more than 5 minutes: now
-#   ProgramTooLargeError, test_scale.py::test_a_100k_operation_program_traces_differentiates_and_jit_refuses_clearly
+#   ProgramTooLargeError,
+#   test_scale.py::test_a_100k_operation_program_traces_differentiates_and_jit_refuses_clearly
 # * vmap over string/object/datetime arrays escaped as NumPy TypeErrors: now DTypeError,
 #   test_errors_catalogue.py::test_unsupported_arguments_give_a_clear_error_in_every_transformation
