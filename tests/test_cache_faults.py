@@ -227,11 +227,13 @@ def test_size_bound_evicts_the_least_recently_used(cache_dir, monkeypatch):
         cache._loaded.clear()
         fa.jit(f)(X)
         paths.append(Path(cache_dir) / f"{cache.module_name(fa.jit(f).lower(X).source)}.py")
-        os.utime(paths[-1], (1_000_000 + i, 1_000_000 + i))  # distinct ages, oldest first
+        for p in [paths[-1], *(paths[-1].parent / "__pycache__").glob(f"{paths[-1].stem}.*")]:
+            os.utime(p, (1_000_000 + i, 1_000_000 + i))  # distinct ages, oldest first
     one = cache.info()["bytes"] // 3
     cache._loaded.clear()
     fa.jit(fs[0])(X)  # used again: now the most recent of the three
-    assert paths[0].stat().st_mtime > paths[2].stat().st_mtime
+    order = [py for _, _, py, _ in cache._entries(cache_dir)]
+    assert order.index(paths[0]) > order.index(paths[2]) > order.index(paths[1])
     monkeypatch.setenv("FUNCAD_CACHE_MAX_BYTES", str(int(2.5 * one)))
     cache._loaded.clear()
     fa.jit(fs[3])(X)  # a new entry: over the bound, the least recently used (fs[1]) goes
