@@ -40,7 +40,8 @@ def _max_shift(x, axis):
     max has no identity (softmax of an empty axis is empty, logsumexp of one is -inf)."""
     if x.size == 0:
         return fnp.zeros(fnp.sum(x, axis=axis, keepdims=True).shape, x.dtype)
-    return stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    # stop_gradient before the max, not after: no derivative of the max is ever computed.
+    return fnp.max(stop_gradient(x), axis=axis, keepdims=True)
 
 
 def logsumexp(x, axis=None, keepdims=False):
