@@ -286,6 +286,7 @@ class StagingTrace(Trace):
     def __init__(self, parent: Trace, fold: bool = False):
         super().__init__(parent)
         self.fold = fold
+        self._eval_parent = type(parent) is core.EvalTrace
         self.eqns: list[Eqn] = []
         self.constvar_of: dict[int, Var] = {}
         self.consts: list = []
@@ -328,7 +329,7 @@ class StagingTrace(Trace):
                 if type(x) is StagingTracer and x._trace is self:
                     break
             else:  # all inputs known: evaluate now, in the parent trace (partial evaluation)
-                if type(self.parent) is core.EvalTrace:  # NumPy impls bind nothing: no switch
+                if self._eval_parent:  # NumPy impls bind nothing: no switch of the current trace
                     return self.parent.process_primitive(prim, args, params)
                 state = core._state
                 prev, state.trace = state.trace, self.parent
