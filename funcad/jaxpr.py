@@ -264,15 +264,12 @@ _aval_of = operator.attrgetter("aval")
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("var",)
+    __slots__ = ("var", "aval")  # ``aval`` a slot (shadowing Tracer.aval): read on every op
 
     def __init__(self, trace: StagingTrace, var: Var):
         self._trace = trace
         self.var = var
-
-    @property
-    def aval(self):
-        return self.var.aval
+        self.aval = var.aval
 
 
 class StagingTrace(Trace):

@@ -119,7 +119,7 @@ _WEAK = (bool, int, float)
 
 def _unary(prim_fn, float_only=True, name=""):
     def f(x):
-        if _is_float_array(x):
+        if _float_dtype(x) is not None:
             return prim_fn(x)
         (x,), _ = (_promote_float if float_only else _promote)(x)
         if type(x) in (bool, int, float):
