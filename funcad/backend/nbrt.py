@@ -240,10 +240,14 @@ class _LoadCache(FunctionCache):
     """Numba's per-function disk cache, without the target-context refresh before a load."""
 
     def load_overload(self, sig, target_context):
-        from numba.core.runtime import rtsys
+        try:
+            from numba.core.runtime import rtsys
 
-        rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
+            rtsys.initialize(target_context)
+            guard = self._guard_against_spurious_io_errors
+        except (ImportError, AttributeError):  # another Numba's internals: its own path
+            return super().load_overload(sig, target_context)
+        with guard():
             return self._load_overload(sig, target_context)
 
 
