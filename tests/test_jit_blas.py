@@ -161,3 +161,29 @@ def test_row_groups_equal_eager(shape):
     g = fa.value_and_grad(lambda z: fnp.sum(f(z)[2] ** 2))
     for u, v in zip(fa.jit(g)(z), g(z)):
         _close(u, v, np.float64)
+
+
+def test_inline_allocation_intrinsics():
+    """nbrt.empty/full replace np.empty/np.full in generated code (no per-rank/dtype function
+    to compile): C-ordered, every dtype the programs use, 0-d and empty shapes."""
+    import numba
+
+    from funcad.backend import nbrt
+
+    @numba.njit
+    def alloc(S):
+        a = nbrt.empty((S[0], S[1]), np.float32)
+        a[:] = 1.5
+        return (a, nbrt.empty((), np.float64).shape, nbrt.full((S[0], 1), True, np.bool_),
+                nbrt.full((S[1],), -np.inf, np.float32), nbrt.full((S[0], 0), 7, np.int64),
+                nbrt.full((), np.int32(3), np.int32))
+
+    a, s0, b, c, d, e = alloc(np.array([3, 2]))
+    assert a.dtype == np.float32 and a.shape == (3, 2) and a.flags.c_contiguous and (a == 1.5).all()
+    assert s0 == ()
+    assert b.dtype == np.bool_ and b.shape == (3, 1) and b.all()
+    assert c.dtype == np.float32 and (c == -np.inf).all()
+    assert d.dtype == np.int64 and d.shape == (3, 0)
+    assert e.dtype == np.int32 and e.shape == () and e[()] == 3
+    src = fa.jit(lambda x: fnp.sum(x, axis=0) * 2.0).lower(np.ones((3, 4))).as_text()
+    assert "np.empty(" not in src and "np.full(" not in src

@@ -205,7 +205,7 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
         return lowering.cast(expr, a.aval.dtype, dtype)
 
     for v in sorted(k.materialized, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.emit(f"{g.name(v)} = np.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
+        g.emit(f"{g.name(v)} = _nb.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
         g.contiguous.add(v)
     for eqn in k.eqns:
         out = eqn.outputs[0]
@@ -228,14 +228,14 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
         kept_idx = "[" + ", ".join(lv[j] for j in kept) + "]" if kept else "[()]"
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
             acc = g.fresh("acc")
-            g.emit(f"{o} = np.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+            g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
             pre[depth].append(f"{acc} = {_reduction_init(kind, dt)}")
             body.append(_update(kind, acc, v))
             post[depth].append(f"{o}{kept_idx} = {acc}")
             if depth == 0 and kind in ("max", "min"):
                 parallel_ok = False
         else:
-            g.emit(f"{o} = np.full({g.dims(out.aval.shape)}, {_reduction_init(kind, dt)}, np.{dt.name})")
+            g.emit(f"{o} = _nb.full({g.dims(out.aval.shape)}, {_reduction_init(kind, dt)}, np.{dt.name})")
             body.append(_update(kind, f"{o}{kept_idx}", v))
             if 0 in axes:
                 parallel_ok = False
@@ -428,7 +428,7 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     for a in jaxpr.outvars:
         if type(a) is Literal:
             o = g.fresh("out")
-            g.emit(f"{o} = np.empty((), np.{a.aval.dtype.name})")
+            g.emit(f"{o} = _nb.empty((), np.{a.aval.dtype.name})")
             g.emit(f"{o}[()] = {lowering.literal(a.val, a.aval.dtype)}")
             outs.append(o)
         elif a in g.may_alias_input or a in seen:

@@ -150,7 +150,7 @@ def _matmul(g, eqn):
     # layouts, where np.dot costs 0.5-1 s of Numba compile per layout signature.
     a, b = g.arr(x, dt), g.arr(y, dt)
     o = g.name(out)
-    g.emit(f"{o} = np.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
     g.contiguous.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
         # A copy (astype) or a known-contiguous value suits BLAS: no fallback to compile.
@@ -210,7 +210,7 @@ def _einsum_loops(g, eqn, spec):
             sizes.setdefault(c, (a, s.index(c), n))
     names = [g.arr(a) for a in eqn.inputs]
     o = g.name(out)
-    g.emit(f"{o} = np.zeros({g.dims(out.aval.shape)}, np.{dt.name})")
+    g.emit(f"{o} = _nb.full({g.dims(out.aval.shape)}, {literal(0, dt)}, np.{dt.name})")
     letters = list(dict.fromkeys(out_sub + "".join(subs)))
     for c in letters:
         a, axis, n = sizes[c]
@@ -273,7 +273,7 @@ def _index(g, eqn):
     expr = f"{g.arr(x)}[{', '.join(parts)}]" if parts else f"{g.arr(x)}[()]"
     o = g.name(out)
     if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
-        g.emit(f"{o} = np.empty((), np.{out.aval.dtype.name})")
+        g.emit(f"{o} = _nb.empty((), np.{out.aval.dtype.name})")
         g.emit(f"{o}[()] = {expr}")
     else:
         g.emit(f"{o} = {expr}")
@@ -292,8 +292,8 @@ def _solve(g, eqn):
 
 def _full(g, eqn):
     out = eqn.outputs[0]
-    g.emit(f"{g.name(out)} = np.full({g.dims(out.aval.shape)}, "
-           f"{literal(eqn.params['fill_value'], out.aval.dtype)})")
+    g.emit(f"{g.name(out)} = _nb.full({g.dims(out.aval.shape)}, "
+           f"{literal(eqn.params['fill_value'], out.aval.dtype)}, np.{out.aval.dtype.name})")
     g.contiguous.add(out)
 
 
@@ -303,7 +303,7 @@ def _reduction(kind):
         x, out = eqn.inputs[0], eqn.outputs[0]
         fn = {"sum": "np.sum", "prod": "np.prod", "max": "np.max", "min": "np.min"}[kind]
         if out.aval.ndim == 0 and not eqn.params["axes"] == ():
-            g.emit(f"{g.name(out)} = np.empty((), np.{out.aval.dtype.name})")
+            g.emit(f"{g.name(out)} = _nb.empty((), np.{out.aval.dtype.name})")
             g.emit(f"{g.name(out)}[()] = {fn}({g.arr(x)})")
         else:
             lower_via_numpy(g, eqn)
