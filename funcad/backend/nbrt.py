@@ -280,19 +280,19 @@ def matmul_into(a, b, out):
 def solve(a, b):
     """``np.linalg.solve(a, b)`` for 2-D float ``a`` (n x n) and ``b`` (n x k), C-ordered result."""
     n, k = a.shape[0], b.shape[1]
-    wa = np.empty((n, n), a.dtype)  # wa[j, i] = a[i, j]: column-major A
+    wa = empty((n, n), a.dtype)  # wa[j, i] = a[i, j]: column-major A
     for i in range(n):
         for j in range(n):
             wa[j, i] = a[i, j]
-    wb = np.empty((k, n), a.dtype)
+    wb = empty((k, n), a.dtype)
     for i in range(n):
         for j in range(k):
             wb[j, i] = b[i, j]
-    ipiv = np.empty(max(n, 1), np.int32)
+    ipiv = empty((n + 1,), np.int32)
     if n > 0 and k > 0:
         if _gesv(wa, wb, ipiv) > 0:
             raise np.linalg.LinAlgError("Singular matrix")
-    out = np.empty((n, k), a.dtype)
+    out = empty((n, k), a.dtype)
     for i in range(n):
         for j in range(k):
             out[i, j] = wb[j, i]
