@@ -6,8 +6,8 @@ Why not ``np.dot`` / ``np.linalg.solve`` inside the program: Numba's overloads o
 large generic functions specialised by layout (C, F, A) and dtype, each costing 0.5-1 s of
 typing and LLVM compile per distinct signature (``np.linalg.solve`` ~2-5 s), and their code
 is linked into, and optimised again with, every program that calls them. Here a matrix
-product is one intrinsic, :func:`gemm`, emitted as a few dozen LLVM instructions: it reads the
-operands' shapes and strides at run time, passes each to ``?gemm`` as row-major or
+product is one intrinsic, :func:`gemm`, a call to one internal LLVM function per module: it
+reads the operands' shapes and strides at run time, passes each to ``?gemm`` as row-major or
 column-major (explicit transposition flags and leading dimensions), and calls the routine
 through a named symbol (``funcad_dgemm``...) that this module registers with LLVM from
 ``scipy.linalg.cython_blas``. Named symbols, not baked addresses, keep the compiled program
@@ -16,7 +16,9 @@ valid when Numba loads it from its disk cache in another process.
 :func:`gemm` returns False without computing anything when an operand's strides suit neither
 layout (a strided slice, a broadcast view): the generated code then calls
 :func:`matmul_into`, which copies to C order first. :func:`solve` is LAPACK's ``?gesv`` on
-column-major copies, raising LinAlgError("Singular matrix") as NumPy does.
+column-major copies, raising LinAlgError("Singular matrix") as NumPy does. :func:`empty` and
+:func:`full` allocate arrays inline (``np.empty``/``np.full`` compile a function per rank and
+dtype).
 
 The load path: :func:`fast_load` gives a program's dispatcher a disk cache that does not
 ``refresh()`` Numba's target context before loading (that refresh imports and installs every
