@@ -36,5 +36,6 @@ from .custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noq
 from .second_order import hvp, value_grad_hessian  # noqa: F401,E402
 from . import optimize  # noqa: F401,E402  (newton, newton_cg, minimize)
 from . import viz  # noqa: F401,E402  (computation-graph pictures)
+from . import scipy  # noqa: F401,E402  (fa.scipy.special, .linalg, .stats)
 
 egrad = elementwise_grad
