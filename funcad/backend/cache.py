@@ -3,8 +3,9 @@
 Numba's ``cache=True`` does not work for exec-generated code, so each generated source is
 written as a real module file, ``funcad_jit_<hash>.py``, in the cache directory and imported;
 Numba then caches the machine code next to it (``__pycache__``), and a second process
-calling the same function compiles nothing. The hash covers the source, funcad's version
-and Numba's version, so an upgrade never loads stale code.
+calling the same function compiles nothing. The hash covers the source, funcad's version,
+Numba's version and backend/nbrt.py's text (its routines are compiled into the programs),
+so an upgrade or an edit there never loads stale code.
 
 * Directory: ``$FUNCAD_CACHE_DIR``, else platformdirs' user cache directory for funcad,
   created with mode 0700. A directory or entry owned by another user is never loaded.
@@ -72,10 +73,24 @@ def cache_dir() -> Path:
     return path
 
 
+_nbrt_digest = None
+
+
+def _nbrt_hash() -> str:
+    """A hash of backend/nbrt.py: its compiled routines are linked into every program's
+    cached machine code, so a change there (in development, without a version bump) must
+    not load programs holding the old code."""
+    global _nbrt_digest
+    if _nbrt_digest is None:
+        _nbrt_digest = hashlib.sha256(Path(__file__).with_name("nbrt.py").read_bytes()).hexdigest()
+    return _nbrt_digest
+
+
 def module_name(source: str) -> str:
     import numba
 
-    h = hashlib.sha256(f"{source}\0{FUNCAD_VERSION}\0{numba.__version__}".encode()).hexdigest()
+    text = f"{source}\0{FUNCAD_VERSION}\0{numba.__version__}\0{_nbrt_hash()}"
+    h = hashlib.sha256(text.encode()).hexdigest()
     return f"funcad_jit_{h[:32]}"
 
 

@@ -280,14 +280,38 @@ def _index(g, eqn):
         g.alias(out, x)
 
 
+def _float_kind(dt) -> bool:
+    return np.dtype(dt) in (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _solve(g, eqn):
     a, b = eqn.inputs
     out = eqn.outputs[0]
-    if a.aval.ndim != 2 or b.aval.ndim != 2 or out.aval.dtype.kind != "f":
-        return lower_via_numpy(g, eqn)
     dt = out.aval.dtype
-    # LAPACK ?gesv through backend/nbrt.py (np.linalg.solve costs 2-5 s of Numba compile).
-    g.emit(f"{g.name(out)} = _nb.solve({g.arr(a, dt)}, {g.arr(b, dt)})")
+    if not _float_kind(dt):
+        return lower_via_numpy(g, eqn)
+    if a.aval.ndim == b.aval.ndim == 2:
+        # LAPACK ?gesv through backend/nbrt.py (np.linalg.solve costs 2-5 s of Numba compile).
+        g.emit(f"{g.name(out)} = _nb.solve({g.arr(a, dt)}, {g.arr(b, dt)})")
+    elif out.aval.ndim == 3 and a.aval.ndim in (2, 3) and b.aval.ndim in (2, 3):
+        # A stack (vmap): per-matrix loops for small n, ?gesv per matrix above
+        # (nbrt.SOLVE_SMALL_N). A 2-D operand (inv's identity) is one matrix for the whole
+        # stack: batch size 1. Other ranks (nested vmap) call NumPy.
+        ea, eb = (g.arr(x, dt) + ("[None]" if x.aval.ndim == 2 else "") for x in (a, b))
+        g.emit(f"{g.name(out)} = _nb.solve_batched({ea}, {eb})")
+        g.contiguous.add(out)
+    else:
+        lower_via_numpy(g, eqn)
+
+
+def _cholesky(g, eqn):
+    (a,), out = eqn.inputs, eqn.outputs[0]
+    if not _float_kind(out.aval.dtype) or a.aval.dtype != out.aval.dtype or a.aval.ndim != 3:
+        return lower_via_numpy(g, eqn)
+    # A stack (vmap): per-matrix loops for small n, ?potrf per matrix above
+    # (nbrt.CHOLESKY_SMALL_N). A single matrix or other ranks call NumPy.
+    g.emit(f"{g.name(out)} = _nb.cholesky_batched({g.arr(a)})")
+    g.contiguous.add(out)
 
 
 def _full(g, eqn):
@@ -380,10 +404,13 @@ _SCALAR_BY_NAME = {
     ("special", "fmod_p"): _call("fmod"),
     ("special", "mod_p"): _call("mod"),
 }
+_LOWERING_BY_NAME = {
+    ("decompositions", "cholesky_p"): _cholesky,  # stacks; otherwise lower_via_numpy
+}
 _NUMPY_CALL_BY_NAME = {
     "special": ["polygamma_p", "log_ndtr_p"],
     "cumulative": ["cumsum_p", "cumprod_p", "linear_recurrence_p"],
-    "decompositions": ["triangular_solve_p", "cholesky_p", "eigh_p", "qr_p", "svd_p", "det_p",
+    "decompositions": ["triangular_solve_p", "eigh_p", "qr_p", "svd_p", "det_p",
                        "slogdet_p", "pinv_p"],
     "scatter": ["index_set_p"],
     "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
@@ -403,6 +430,10 @@ def _register_other_families() -> None:
         p = prim(module, name)
         if p is not None:
             SCALAR[p] = rule
+    for (module, name), rule in _LOWERING_BY_NAME.items():
+        p = prim(module, name)
+        if p is not None:
+            LOWERINGS[p] = rule
     for module, names in _NUMPY_CALL_BY_NAME.items():
         for name in names:
             p = prim(module, name)

@@ -16,7 +16,9 @@ valid when Numba loads it from its disk cache in another process.
 :func:`gemm` returns False without computing anything when an operand's strides suit neither
 layout (a strided slice, a broadcast view): the generated code then calls
 :func:`matmul_into`, which copies to C order first. :func:`solve` is LAPACK's ``?gesv`` on
-column-major copies, raising LinAlgError("Singular matrix") as NumPy does. :func:`empty` and
+column-major copies, raising LinAlgError("Singular matrix") as NumPy does;
+:func:`solve_batched` and :func:`cholesky_batched` serve stacks of matrices (vmap), with
+per-matrix loops for small n (LAPACK's per-call overhead dominates there). :func:`empty` and
 :func:`full` allocate arrays inline (``np.empty``/``np.full`` compile a function per rank and
 dtype).
 
@@ -42,6 +44,8 @@ _SYMBOLS = {
     "funcad_sgemm": ("scipy.linalg.cython_blas", "sgemm"),
     "funcad_dgesv": ("scipy.linalg.cython_lapack", "dgesv"),
     "funcad_sgesv": ("scipy.linalg.cython_lapack", "sgesv"),
+    "funcad_dpotrf": ("scipy.linalg.cython_lapack", "dpotrf"),
+    "funcad_spotrf": ("scipy.linalg.cython_lapack", "spotrf"),
 }
 for _sym, (_mod, _fn) in _SYMBOLS.items():
     ll.add_symbol(_sym, get_cython_function_address(_mod, _fn))
@@ -298,6 +302,182 @@ def solve(a, b):
     for i in range(n):
         for j in range(k):
             out[i, j] = wb[j, i]
+    return out
+
+
+@intrinsic
+def _potrf_upper(typingctx, a):
+    """LAPACK ``?potrf`` with uplo='U' on a C-ordered n x n array: seen column-major, its
+    upper triangle is the row-major lower triangle, so this factors the lower triangle of
+    ``a`` in place into L (a = L L^T, upper triangle untouched). Returns info."""
+    if not (isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)):
+        return None
+    dtype = a.dtype
+
+    def codegen(context, builder, sig, args):
+        fty = _float_ir(dtype)
+        A = context.make_array(sig.args[0])(context, builder, args[0])
+        n = cgutils.unpack_tuple(builder, A.shape, 2)[0]
+        one = ir.Constant(_i64, 1)
+        ld = builder.select(builder.icmp_signed("<", n, one), one, n)
+        uplo = _alloca_store(builder, _i8, ir.Constant(_i8, ord("U")))
+        ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32)) for v in (n, ld)]
+        info = _alloca_store(builder, _i32, ir.Constant(_i32, 0))
+        pf, pi, p8 = fty.as_pointer(), _i32.as_pointer(), _i8.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [p8, pi, pf, pi, pi])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"funcad_{_prefix(dtype)}potrf")
+        builder.call(fn, [uplo, ints[0], builder.bitcast(A.data, pf), ints[1], info])
+        return builder.sext(builder.load(info), _i64)
+
+    return types.int64(a), codegen
+
+
+# Many small matrices (vmap of solve/cholesky/inv): LAPACK's per-call overhead (argument
+# checks, workspace queries, blocked code paths) dominates at n = 3, so up to a small n the
+# batched routines below run plain per-matrix loops, the same as a hand-written Numba loop;
+# above it they call LAPACK once per matrix. The size is read at run time (sizes are never
+# in a program's source), so one compiled program serves every n. The thresholds are the
+# measured crossovers (one thread, 200k matrix entries per call): the loops win for solve
+# and inv up to n ~ 16 (n = 12: 0.66 vs 0.94 ms solve, 1.2 vs 1.6 ms inv) and for Cholesky
+# up to n ~ 10 (n = 8: 0.38 vs 0.50 ms; n = 12: 0.44 vs 0.37 ms).
+SOLVE_SMALL_N = 12
+CHOLESKY_SMALL_N = 8
+
+
+@numba.njit(nogil=True, cache=False)
+def solve_batched(a, b):
+    """``np.linalg.solve(a, b)`` for float ``a`` (Na, n, n) and ``b`` (Nb, n, k), C-ordered
+    result (N, n, k); a batch size of 1 broadcasts (inv: one identity for every matrix).
+    n <= SOLVE_SMALL_N: Gaussian elimination with partial pivoting (the first largest pivot, as
+    LAPACK's ``?getrf``), on [A | B] for several right-hand sides, with a separate vector for
+    one (the common case; 0.35 against 0.48 ms for 10,000 3x3 systems, for ~0.3-0.5 s more
+    first compile); otherwise ``?gesv`` per matrix. An exactly zero pivot raises
+    LinAlgError("Singular matrix"), as LAPACK (hence NumPy) does."""
+    Na, Nb, n, k = a.shape[0], b.shape[0], b.shape[1], b.shape[2]
+    N = Nb if Na == 1 else Na
+    if (Nb != 1 and Nb != N) or a.shape[1] != n or a.shape[2] != n:
+        raise ValueError("solve_batched: shapes do not match")
+    sa = 0 if Na == 1 else 1  # batch index multipliers: 0 broadcasts
+    sb = 0 if Nb == 1 else 1
+    out = empty((N, n, k), a.dtype)
+    if N == 0 or n == 0 or k == 0:
+        return out
+    if n <= SOLVE_SMALL_N and k == 1:  # one right-hand side: the loop with a vector x
+        w = empty((n, n), a.dtype)
+        x = empty((n,), a.dtype)
+        for m in range(N):
+            for i in range(n):
+                x[i] = b[sb * m, i, 0]
+                for j in range(n):
+                    w[i, j] = a[sa * m, i, j]
+            for c in range(n):
+                p = c
+                for r in range(c + 1, n):
+                    if abs(w[r, c]) > abs(w[p, c]):
+                        p = r
+                if w[p, c] == 0:
+                    raise np.linalg.LinAlgError("Singular matrix")
+                if p != c:
+                    for j in range(n):
+                        w[c, j], w[p, j] = w[p, j], w[c, j]
+                    x[c], x[p] = x[p], x[c]
+                for r in range(c + 1, n):
+                    f = w[r, c] / w[c, c]
+                    for j in range(c, n):
+                        w[r, j] -= f * w[c, j]
+                    x[r] -= f * x[c]
+            for i in range(n - 1, -1, -1):
+                s = x[i]
+                for j in range(i + 1, n):
+                    s -= w[i, j] * out[m, j, 0]
+                out[m, i, 0] = s / w[i, i]
+        return out
+    if n <= SOLVE_SMALL_N:
+        nk = n + k
+        w = empty((n, nk), a.dtype)  # [A | B], eliminated in place
+        for m in range(N):
+            am, bm, x = a[sa * m], b[sb * m], out[m]
+            for i in range(n):
+                for j in range(n):
+                    w[i, j] = am[i, j]
+                for j in range(k):
+                    w[i, n + j] = bm[i, j]
+            for c in range(n):
+                p = c
+                for r in range(c + 1, n):
+                    if abs(w[r, c]) > abs(w[p, c]):
+                        p = r
+                if w[p, c] == 0:
+                    raise np.linalg.LinAlgError("Singular matrix")
+                if p != c:
+                    for j in range(c, nk):
+                        t = w[c, j]
+                        w[c, j] = w[p, j]
+                        w[p, j] = t
+                for r in range(c + 1, n):
+                    f = w[r, c] / w[c, c]
+                    for j in range(c + 1, nk):
+                        w[r, j] -= f * w[c, j]
+            for i in range(n - 1, -1, -1):
+                for j in range(k):
+                    s = w[i, n + j]
+                    for q in range(i + 1, n):
+                        s -= w[i, q] * x[q, j]
+                    x[i, j] = s / w[i, i]
+        return out
+    wa = empty((n, n), a.dtype)  # wa[j, i] = a[m, i, j]: column-major A
+    wb = empty((k, n), a.dtype)
+    ipiv = empty((n + 1,), np.int32)
+    for m in range(N):
+        for i in range(n):
+            for j in range(n):
+                wa[j, i] = a[sa * m, i, j]
+            for j in range(k):
+                wb[j, i] = b[sb * m, i, j]
+        if _gesv(wa, wb, ipiv) > 0:
+            raise np.linalg.LinAlgError("Singular matrix")
+        for i in range(n):
+            for j in range(k):
+                out[m, i, j] = wb[j, i]
+    return out
+
+
+@numba.njit(nogil=True, cache=False)
+def cholesky_batched(a):
+    """``np.linalg.cholesky(a)`` for float ``a`` (N, n, n): lower L with a = L L^T, reading
+    the lower triangle, zeros above. n <= CHOLESKY_SMALL_N: Cholesky-Banachiewicz (row by row);
+    otherwise ``?potrf`` per matrix. A non-positive pivot raises
+    LinAlgError("Matrix is not positive definite"), as NumPy does; a NaN propagates."""
+    N, n = a.shape[0], a.shape[1]
+    out = empty((N, n, n), a.dtype)
+    if N == 0 or n == 0:
+        return out
+    if n <= CHOLESKY_SMALL_N:
+        for m in range(N):
+            L = out[m]
+            for i in range(n):
+                for j in range(i + 1):
+                    s = a[m, i, j]
+                    for q in range(j):
+                        s -= L[i, q] * L[j, q]
+                    if i == j:
+                        if s <= 0:  # NaN passes on, as in NumPy's (OpenBLAS) potrf
+                            raise np.linalg.LinAlgError("Matrix is not positive definite")
+                        L[i, i] = np.sqrt(s)
+                    else:
+                        L[i, j] = s / L[j, j]
+                for j in range(i + 1, n):
+                    L[i, j] = 0
+        return out
+    for m in range(N):
+        L = out[m]
+        for i in range(n):
+            for j in range(i + 1):
+                L[i, j] = a[m, i, j]
+            for j in range(i + 1, n):
+                L[i, j] = 0
+        if _potrf_upper(L) != 0:
+            raise np.linalg.LinAlgError("Matrix is not positive definite")
     return out
 
 
