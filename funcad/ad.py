@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import core
-from .core import Primitive, ShapedArray, Trace, Tracer, get_aval
+from .core import Primitive, ShapedArray, Trace, Tracer, _state, bind, get_aval
 from .jaxpr import Jaxpr, Literal, StagingTrace, Var
 
 jvp_rules: dict[Primitive, Callable] = {}
@@ -97,11 +97,11 @@ class JVPTrace(Trace):
                 primals.append(x)
                 tangents.append(None)
                 constants += 1
-        state = core._state  # run the rules in the parent trace (no contextmanager: hot path)
+        state = _state  # run the rules in the parent trace (no contextmanager: hot path)
         prev, state.trace = state.trace, self.parent
         try:
             if constants == len(args):
-                return core.bind(prim, *primals, **params)
+                return bind(prim, *primals, **params)
             if constants:
                 tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
             rule = jvp_rules.get(prim)
@@ -170,7 +170,8 @@ def defjvp(prim: Primitive, *rules: Callable | None) -> None:
         t = tangents[0]
         if type(t) is Zero:
             return ans, Zero(get_aval(ans))
-        return ans, _broadcast_to_aval(rules[0](t, ans, *primals, **params), get_aval(ans))
+        out, shape = rules[0](t, ans, *primals, **params), get_aval(ans).shape
+        return ans, out if get_aval(out).shape == shape else _lax().broadcast_to(out, shape)
 
     jvp_rules[prim] = jvp_one if len(rules) == 1 and rules[0] is not None else jvp
 
@@ -207,9 +208,12 @@ def _broadcast_to_aval(x, aval: ShapedArray):
     return _lax().broadcast_to(x, aval.shape)
 
 
+_NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.float32})
+
+
 def unbroadcast(x, aval: ShapedArray):
     """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting."""
-    shape = get_aval(x).shape
+    shape = x.shape if type(x) in _NUMPY_TYPES else get_aval(x).shape  # (a call fewer)
     if shape == aval.shape:
         return x
     lax = _lax()
@@ -240,8 +244,9 @@ class UndefinedPrimal:
         return f"UndefinedPrimal({self.aval.str_short()})"
 
 
-def is_undefined(x) -> bool:
-    return type(x) is UndefinedPrimal
+# ``is_undefined(x)``: whether ``x`` is an UndefinedPrimal. The class's own isinstance check,
+# a C function: transpose rules ask it for every operand of every equation.
+is_undefined: Callable[[object], bool] = UndefinedPrimal.__instancecheck__
 
 
 def linearize_flat(fun: Callable, primals: Sequence, aux_store: dict | None = None):
@@ -265,17 +270,12 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
     ``cts_out`` entries may be None (zero). The result has one entry per invar, None
     where the cotangent is zero.
     """
-    primal_env = _PrimalEnv(zip(jaxpr.constvars, consts))  # residuals; the rest is linear
+    primal_env = dict(zip(jaxpr.constvars, consts))  # residuals; every other Var is linear
     ct_env: dict[Var, object] = {}
-
-    def write_ct(v, ct):
-        if ct is None or type(ct) is Zero or type(v) is Literal or v in primal_env:
-            return
-        prev = ct_env.get(v)
-        ct_env[v] = ct if prev is None else add_tangents(prev, ct)
-
     for v, ct in zip(jaxpr.outvars, cts_out):
-        write_ct(v, ct)
+        _write_ct(ct_env, primal_env, v, ct)
+    # The loop body is written out (no helper calls per input): eager grad runs it for every
+    # linear equation, and a Python call costs about as much as a NumPy operation on a scalar.
     for eqn in reversed(jaxpr.eqns):
         if eqn.prim.multiple_results:
             ct_arg = [ct_env.pop(v, None) for v in eqn.outputs]
@@ -290,17 +290,40 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
             raise NotImplementedError(f"funcad has no transpose rule for {eqn.prim.name}")
         invals = []
         for a in eqn.inputs:
-            invals.append(a.val if type(a) is Literal else primal_env[a])
+            if type(a) is Literal:
+                invals.append(a.val)
+            else:
+                val = primal_env.get(a, _LINEAR)
+                if val is _LINEAR:
+                    val = _UNDEFINED.get(id(a.aval)) or _undefined(a.aval)
+                invals.append(val)
         cts_in = rule(ct_arg, *invals, **eqn.params)
-        for a, ct in zip(eqn.inputs, cts_in):
-            if ct is not None:  # (None for the equation's non-linear inputs)
-                write_ct(a, ct)
+        for a, ct, x in zip(eqn.inputs, cts_in, invals):
+            # a cotangent for each linear input (None for the equation's non-linear inputs)
+            if ct is not None and type(x) is UndefinedPrimal and type(ct) is not Zero:
+                prev = ct_env.get(a)
+                ct_env[a] = ct if prev is None else add_tangents(prev, ct)
     return [ct_env.get(v) for v in jaxpr.invars]
 
 
-class _PrimalEnv(dict):
-    """The backward pass's known values by variable; any other variable reads as undefined
-    (a linear input of the equation being transposed)."""
+_LINEAR = object()  # the primal environment's answer for a linear variable
 
-    def __missing__(self, v: Var) -> UndefinedPrimal:
-        return UndefinedPrimal(v.aval)
+
+def _write_ct(ct_env, primal_env, v, ct):
+    if ct is None or type(ct) is Zero or type(v) is Literal or v in primal_env:
+        return
+    prev = ct_env.get(v)
+    ct_env[v] = ct if prev is None else add_tangents(prev, ct)
+
+
+# The marker of a linear input, one shared instance per abstract value (keyed by identity:
+# the entry keeps its aval alive, so the id is not reused): markers are never mutated and
+# transpose rules read only their ``aval``, so no object is built per equation.
+_UNDEFINED: dict[int, UndefinedPrimal] = {}
+
+
+def _undefined(aval: ShapedArray) -> UndefinedPrimal:
+    if len(_UNDEFINED) > 4096:
+        _UNDEFINED.clear()
+    u = _UNDEFINED[id(aval)] = UndefinedPrimal(aval)
+    return u

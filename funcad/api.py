@@ -308,30 +308,31 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         nums = _normalize_argnums(argnums, len(args), "value_and_grad")
-        dyn = [args[i] for i in nums]
+        every = len(nums) == len(args) and nums == tuple(range(len(args)))
+        dyn = args if every else [args[i] for i in nums]
         leaves, in_tree, paths = _flatten_args(
             dyn, lambda: [_arg_names(fun, len(args))[i] for i in nums])
         _require_float(leaves, paths, "grad")
 
-        whole = not kwargs and len(nums) == len(args) and nums == tuple(range(len(args)))
-        partial = fun if whole else _partial_fun(fun, args, kwargs, nums)
+        partial = fun if every and not kwargs else _partial_fun(fun, args, kwargs, nums)
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
         outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs
-        if len(v_leaves) != 1 or get_aval(v_leaves[0]).shape != ():
+        out_aval = get_aval(v_leaves[0]) if len(v_leaves) == 1 else None
+        if out_aval is None or out_aval.shape != ():
             shapes = [get_aval(v).shape for v in v_leaves]
             raise NonScalarOutputError(
                 f"grad requires a function with a scalar output, but {_fun_name(fun)} returned "
                 f"{'shape ' + str(shapes[0]) if len(shapes) == 1 else f'{len(shapes)} arrays, shapes {shapes}'}. "
                 "Reduce it to a scalar (e.g. fnp.sum(...)), or use jacrev/jacobian for the full "
                 "Jacobian, or elementwise_grad for a function applied elementwise.")
-        if get_aval(v_leaves[0]).dtype.kind != "f":
+        if out_aval.dtype.kind != "f":
             raise DTypeError(f"grad requires a real floating-point output, but {_fun_name(fun)} "
-                             f"returned dtype {get_aval(v_leaves[0]).dtype}.")
-        cts = ad.backward_pass(jaxpr, consts, [np.ones((), get_aval(v_leaves[0]).dtype)])
+                             f"returned dtype {out_aval.dtype}.")
+        cts = ad.backward_pass(jaxpr, consts, [np.array(1.0, out_aval.dtype)])
         g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
                                      for c, p in zip(cts, leaves)])
         value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])

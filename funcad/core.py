@@ -253,7 +253,7 @@ class EvalTrace(Trace):
 
     def process_primitive(self, prim, args, params):
         for x in args:
-            if isinstance(x, Tracer):
+            if type(x) not in _PLAIN_TYPES and isinstance(x, Tracer):  # (the type test is faster)
                 raise escaped_tracer_error(x)
         try:
             out = prim.impl(*args, **params)
@@ -273,6 +273,7 @@ class EvalTrace(Trace):
 
 
 _WEAK_TYPES = (bool, int, float)
+_PLAIN_TYPES = frozenset({np.ndarray, np.float64, np.float32, float, int, bool})
 
 
 def _weak_result(out, args):

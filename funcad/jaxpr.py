@@ -10,6 +10,7 @@ transformation applies to jaxprs for free.
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -261,6 +262,9 @@ partial_eval_rules: dict[Primitive, Callable] = {}
 
 
 _aval_of = operator.attrgetter("aval")
+# Eqn((prim, inputs, params, outputs)) without the Python-level __new__ of a NamedTuple.
+_new_eqn = functools.partial(tuple.__new__, Eqn)
+_SCALAR_TYPES = frozenset({float, int, bool, np.float64, np.float32, np.int64, np.int32, np.bool_})
 
 
 class StagingTracer(Tracer):
@@ -283,7 +287,9 @@ class StagingTrace(Trace):
     def __init__(self, parent: Trace, fold: bool = False):
         super().__init__(parent)
         self.fold = fold
-        self._eval_parent = type(parent) is core.EvalTrace
+        # The parent's process_primitive when the parent is the root: known values are then
+        # evaluated by a direct call (NumPy impls bind nothing, so no switch of the trace).
+        self._eval = parent.process_primitive if type(parent) is core.EvalTrace else None
         self.eqns: list[Eqn] = []
         self.constvar_of: dict[int, Var] = {}
         self.consts: list = []
@@ -326,8 +332,8 @@ class StagingTrace(Trace):
                 if type(x) is StagingTracer and x._trace is self:
                     break
             else:  # all inputs known: evaluate now, in the parent trace (partial evaluation)
-                if self._eval_parent:  # NumPy impls bind nothing: no switch of the current trace
-                    return self.parent.process_primitive(prim, args, params)
+                if self._eval is not None:
+                    return self._eval(prim, args, params)
                 state = core._state
                 prev, state.trace = state.trace, self.parent
                 try:
@@ -344,14 +350,19 @@ class StagingTrace(Trace):
         """Record ``prim`` applied to ``args`` as an equation, whatever its inputs."""
         atoms = []  # a loop, not comprehensions: this runs for every staged operation
         for x in args:
-            atoms.append(x.var if type(x) is StagingTracer and x._trace is self else self.to_atom(x))
+            if type(x) is StagingTracer and x._trace is self:
+                atoms.append(x.var)
+            elif type(x) in _SCALAR_TYPES:  # a Python or NumPy scalar (a rule's coefficient)
+                atoms.append(Literal(x, get_aval(x)))
+            else:
+                atoms.append(self.to_atom(x))
         out_aval = prim.abstract_eval(*map(_aval_of, atoms), **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, Var(a)) for a in out_aval]
-            self.eqns.append(Eqn(prim, atoms, params, [t.var for t in outs]))
+            self.eqns.append(_new_eqn((prim, atoms, params, [t.var for t in outs])))
         else:
             outs = StagingTracer(self, Var(out_aval))
-            self.eqns.append(Eqn(prim, atoms, params, [outs.var]))
+            self.eqns.append(_new_eqn((prim, atoms, params, [outs.var])))
         if core.debug_hooks.stage is not None:  # funcad.config's debug_nans: the source line
             core.debug_hooks.stage(self.eqns[-1])
         return outs

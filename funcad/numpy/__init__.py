@@ -115,11 +115,14 @@ def _float_dtype(x):
 
 
 _WEAK = (bool, int, float)
+_NOT_FLOAT = _np.dtype(object)
 
 
 def _unary(prim_fn, float_only=True, name=""):
     def f(x):
-        if _float_dtype(x) is not None:
+        # fast path: a float array or tracer (``_float_dtype`` inlined: one call fewer per op)
+        if (x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer)
+                else _NOT_FLOAT).kind == "f":
             return prim_fn(x)
         (x,), _ = (_promote_float if float_only else _promote)(x)
         if type(x) in (bool, int, float):
@@ -134,8 +137,9 @@ def _unary(prim_fn, float_only=True, name=""):
 def _binary(prim_fn, float_only=False, name=""):
     def f(x, y):
         # fast path: float arrays of one dtype, or a float array and a Python scalar (weak)
-        dx = _float_dtype(x)
-        if dx is not None:
+        # (``_float_dtype`` inlined for x: one call fewer per operation)
+        dx = x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer) else None
+        if dx is not None and dx.kind == "f":
             if type(y) in _WEAK:
                 return prim_fn(x, y)
             dy = _float_dtype(y)
