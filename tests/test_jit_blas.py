@@ -6,6 +6,8 @@ dimensions, float32 - must give the eager result; a singular solve raises as Num
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,49 @@ def test_row_groups_equal_eager(shape):
     g = fa.value_and_grad(lambda z: fnp.sum(f(z)[2] ** 2))
     for u, v in zip(fa.jit(g)(z), g(z)):
         _close(u, v, np.float64)
+
+
+def test_row_group_values_one_per_row_stay_scalars():
+    """A row group's per-row values that nothing after the group reads (the softmax's row max
+    and row sum, log-sum-exp) are locals of the group's loop, not arrays; what later code
+    reads (the column sums, the outputs) is still stored. Results equal eager."""
+    rng = np.random.default_rng(6)
+    z, y = rng.normal(size=(6, 4)), np.eye(4)[rng.integers(0, 4, 6)]
+
+    def f(z, y):
+        return -fnp.sum(y * fa.nn.log_softmax(z, axis=-1)) / 6.0
+
+    g = fa.value_and_grad(f)
+    for u, v in zip(fa.jit(g)(z, y), g(z, y)):
+        _close(u, v, np.float64)
+    src = fa.jit(g).lower(z, y).source
+    allocs = [line for line in src.splitlines() if "_nb.empty(" in line or "_nb.full(" in line]
+    one_per_row = [line for line in allocs if re.search(r"\(\(S\[\d+\],\)|\(\(S\[\d+\], 1\)", line)]
+    assert not one_per_row, one_per_row
+    # the row-wise softmax's gradient wrt z and the loss itself are stored
+    assert any("(S[" in line and "], S[" in line for line in allocs)
+
+    # a per-row value read after the group (an output) is stored
+    h = lambda z: (fa.nn.logsumexp(z, axis=-1), fnp.exp(z - fnp.max(z, axis=-1, keepdims=True)))
+    for u, v in zip(fa.jit(h)(z), h(z)):
+        _close(u, v, np.float64)
+
+
+def test_allocation_too_large_is_a_memory_error():
+    """An allocation whose byte size overflows 64 bits raises MemoryError (it is never a
+    short buffer), as does one the allocator refuses."""
+    import numba
+
+    from funcad.backend import nbrt
+
+    @numba.njit
+    def alloc(S):
+        return nbrt.empty((S[0], S[1]), np.float64)
+
+    for shape in ([2**31, 2**31], [2**61, 4], [2**40, 2**20]):
+        with pytest.raises(MemoryError):
+            alloc(np.array(shape))
+    assert alloc(np.array([2, 3])).shape == (2, 3)
 
 
 def test_inline_allocation_intrinsics():

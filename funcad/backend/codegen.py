@@ -55,6 +55,10 @@ class Gen:
         # Values known to be C- or F-contiguous (program inputs, fresh arrays, their 2-D
         # transposes): BLAS takes them as they are, so their matmuls need no copying fallback.
         self.contiguous: set[Var] = set()
+        # Values of a row group that are one scalar per row and read only in the group: the
+        # local (an elementwise result or a reduction's accumulator) holding the current row's
+        # value. They are never stored in an array (see emit_row_group).
+        self.row_scalars: dict[Var, str] = {}
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
@@ -166,11 +170,12 @@ def _update(kind, acc, v) -> str:
     return f"{acc} = {v} if ({v} {cmp} {acc} or {v} != {v}) else {acc}"
 
 
-def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
+def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset = frozenset()):
     """Emit kernel ``k`` as a loop nest. With ``lead``, ``k`` is a member of a row group
     (:func:`emit_row_group`): its outer loop is the group's, with variable ``lead``; its
     allocations and outer-level initialisations are emitted now (before the group's loop),
-    and ``(lines inside the group's loop, lines after it)`` are returned."""
+    and ``(lines inside the group's loop, lines after it)`` are returned. The values in
+    ``per_row`` (one per row, read only within the group) stay scalar locals."""
     L, r = k.shape, len(k.shape)
     for e in k.eqns:
         g.comment(e)
@@ -193,6 +198,8 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
             return lowering.literal(a.val, dtype)
         if a in g.consts:
             return lowering.literal(g.consts[a], dtype)
+        if a in g.row_scalars:
+            return lowering.cast(g.row_scalars[a], a.aval.dtype, dtype)
         if a in local:
             expr = local[a]
         else:
@@ -204,7 +211,7 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
                 body.append(f"{expr} = {g.name(a)}{index}")
         return lowering.cast(expr, a.aval.dtype, dtype)
 
-    for v in sorted(k.materialized, key=lambda v: k.eqns.index(_producer(k, v))):
+    for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
         g.emit(f"{g.name(v)} = _nb.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
         g.contiguous.add(v)
     for eqn in k.eqns:
@@ -216,7 +223,9 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
             expr = lowering.SCALAR[eqn.prim](args, eqn)
             s = local[out] = g.fresh("s")
             body.append(f"{s} = {_result(expr, eqn)}")
-            if out in k.materialized:
+            if out in per_row:  # (the kernel is one row: this is the row level)
+                g.row_scalars[out] = s
+            elif out in k.materialized:
                 body.append(f"{g.name(out)}{_index(L, r, lv)} = {s}")
             continue
         v = operand(eqn.inputs[0], dt)
@@ -228,10 +237,13 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None):
         kept_idx = "[" + ", ".join(lv[j] for j in kept) + "]" if kept else "[()]"
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
             acc = g.fresh("acc")
-            g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
             pre[depth].append(f"{acc} = {_reduction_init(kind, dt)}")
             body.append(_update(kind, acc, v))
-            post[depth].append(f"{o}{kept_idx} = {acc}")
+            if out in per_row:  # (a reduction of each row: depth 1) read from its accumulator
+                g.row_scalars[out] = acc
+            else:
+                g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+                post[depth].append(f"{o}{kept_idx} = {acc}")
             if depth == 0 and kind in ("max", "min"):
                 parallel_ok = False
         else:
@@ -283,21 +295,24 @@ def _row_groups(items: list) -> list:
     member is computed before row i of the next, so a member may read what an earlier one
     wrote to row i (its elementwise values, and reductions over other axes) but nothing a
     reduction over the rows produced. Each outer loop costs Numba ~0.02-0.04 s of compile.
-    A single equation between two members is emitted before the group if it reads nothing
-    the group computes. Returns the items, row groups as lists."""
+    An item that cannot join (a single equation, a kernel of another shape) is emitted
+    before the group if it reads nothing the group computes, else after it, as long as no
+    later member reads what it computes. Returns the items, row groups as lists."""
     out: list = []
     group: list[Kernel] = []
     produced: set = set()
     row_reduced: set = set()
+    deferred: list = []     # items that wait for the group to end
+    deferred_out: set = set()
 
     def flush():
         if len(group) > 1:
             out.append(list(group))
         elif group:
             out.append(group[0])
-        group.clear()
-        produced.clear()
-        row_reduced.clear()
+        out.extend(deferred)
+        for c in (group, produced, row_reduced, deferred, deferred_out):
+            c.clear()
 
     def add(k: Kernel):
         group.append(k)
@@ -307,15 +322,19 @@ def _row_groups(items: list) -> list:
                 row_reduced.add(e.outputs[0])
 
     for item in items:
+        eqns = item.eqns if isinstance(item, Kernel) else [item.eqn]
+        reads = {a for e in eqns for a in e.inputs if type(a) is Var}
         if isinstance(item, Kernel) and _groupable(item):
-            if not (group and item.shape[0] == group[0].shape[0] and _row_local(item, produced, row_reduced)):
+            if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
+                    and _row_local(item, produced, row_reduced)):
                 flush()
             add(item)
-        elif isinstance(item, Single) and group and not any(
-                type(a) is Var and a in produced for a in item.eqn.inputs):
-            out.append(item)  # hoisted before the open group
+        elif group and not reads & (produced | deferred_out):
+            out.append(item)  # emitted before the open group
+        elif group:
+            deferred.append(item)
+            deferred_out.update(v for e in eqns for v in e.outputs)
         else:
-            flush()
             out.append(item)
     flush()
     return out
@@ -381,9 +400,10 @@ def _result(expr: str, eqn) -> str:
 def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
     """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
     lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
-    for item in _row_groups(fuse(jaxpr)):
+    items = _row_groups(fuse(jaxpr))
+    for n, item in enumerate(items):
         if isinstance(item, list):
-            emit_row_group(g, item)
+            emit_row_group(g, item, _per_row(item, _reads(items[n + 1:]) | set(jaxpr.outvars)))
         elif isinstance(item, Kernel):
             emit_kernel(g, item)
         else:
@@ -393,11 +413,43 @@ def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
             rule(g, eqn)
 
 
-def emit_row_group(g: Gen, kernels: list) -> None:
-    """Kernels sharing one outer loop (see :func:`_row_groups`)."""
+def _reads(items: list) -> set:
+    """The values the equations of ``items`` (kernels, single equations, row groups) read."""
+    out: set = set()
+    for item in items:
+        for k in item if isinstance(item, list) else [item]:
+            for e in k.eqns if isinstance(k, Kernel) else [k.eqn]:
+                out.update(e.inputs)
+    return out
+
+
+def _per_row(kernels: list, read_later: set) -> frozenset:
+    """The values a row group computes as one scalar per row and nothing after it reads:
+    elementwise results of a kernel over (rows, 1, ...) and reductions of each row over the
+    trailing axes. They stay locals of the group's loop (no array, no store, no load)."""
+    rows = kernels[0].shape[0]
+    out = set()
+    for k in kernels:
+        one_per_row = k.shape[1:] == (1,) * (len(k.shape) - 1)
+        for e in k.eqns:
+            v = e.outputs[0]
+            if v in read_later or v.aval.shape[:1] != (rows,) or any(n != 1 for n in v.aval.shape[1:]):
+                continue
+            if e.prim in REDUCTIONS:
+                axes = tuple(e.params["axes"])
+                if axes and axes == tuple(range(1, len(k.shape))):
+                    out.add(v)
+            elif one_per_row and v in k.materialized:
+                out.add(v)
+    return frozenset(out)
+
+
+def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> None:
+    """Kernels sharing one outer loop (see :func:`_row_groups`); the values in ``per_row``
+    (see :func:`_per_row`) stay scalar locals."""
     lead = g.fresh("i")
     size = g.dim(kernels[0].shape[0])
-    parts = [emit_kernel(g, k, lead) for k in kernels]
+    parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
     g.emit(f"for {lead} in range({size}):")
     for inner, _ in parts:
         g.lines.extend(inner)

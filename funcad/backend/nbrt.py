@@ -223,14 +223,42 @@ def _alloc_types(shape, dtype):
 
 
 def _alloc(context, builder, arrty, shape_type, shape_value):
-    from numba.np.arrayobj import _empty_nd_impl
+    """A new C-ordered array of ``arrty`` and the given shape, as straight-line code: the
+    byte size, one call to the runtime's aligned allocator (MemoryError if it fails) and the
+    array structure. Numba's own ``_empty_nd_impl`` also checks the size for overflow and
+    calls the allocator through an internal compiled function, about three times the IR per
+    allocation (a program has 10-30 of them). A byte size that overflows 64 bits (shapes of
+    arrays that exist, broadcast together) becomes the largest signed one, which the
+    allocator refuses: MemoryError, never a short buffer."""
+    from numba.np.arrayobj import make_array, populate_array
 
     if isinstance(shape_type, types.Integer):
         values, dims = [shape_value], [shape_type]
     else:
         values, dims = cgutils.unpack_tuple(builder, shape_value), list(shape_type)
     shapes = [context.cast(builder, v, t, types.intp) for v, t in zip(values, dims)]
-    return _empty_nd_impl(context, builder, arrty, shapes)
+    intp = context.get_value_type(types.intp)
+    datatype = context.get_data_type(arrty.dtype)
+    itemsize = ir.Constant(intp, context.get_abi_sizeof(datatype))
+    nbytes, overflow = itemsize, ir.Constant(ir.IntType(1), 0)
+    for n in shapes:
+        prod = builder.smul_with_overflow(nbytes, n)
+        nbytes = builder.extract_value(prod, 0)
+        overflow = builder.or_(overflow, builder.extract_value(prod, 1))
+    nbytes = builder.select(overflow, ir.Constant(intp, 2**63 - 1), nbytes)
+    strides = [itemsize]
+    for n in reversed(shapes[1:]):
+        strides.append(builder.mul(strides[-1], n))
+    strides = strides[::-1] if shapes else []
+    align = context.get_preferred_array_alignment(arrty.dtype)
+    meminfo = context.nrt.meminfo_alloc_aligned(builder, nbytes, align)
+    data = context.nrt.meminfo_data(builder, meminfo)
+    ary = make_array(arrty)(context, builder)
+    populate_array(ary, data=builder.bitcast(data, datatype.as_pointer()),
+                   shape=cgutils.pack_array(builder, shapes, ty=intp),
+                   strides=cgutils.pack_array(builder, strides, ty=intp),
+                   itemsize=itemsize, meminfo=meminfo)
+    return ary
 
 
 @intrinsic
