@@ -232,3 +232,45 @@ def test_inline_allocation_intrinsics():
     assert e.dtype == np.int32 and e.shape == () and e[()] == 3
     src = fa.jit(lambda x: fnp.sum(x, axis=0) * 2.0).lower(np.ones((3, 4))).as_text()
     assert "np.empty(" not in src and "np.full(" not in src
+
+
+_BLAS_CHILD = """
+import json, numpy as np, funcad as fa, funcad.numpy as fnp
+from funcad.backend import cache, nbrt
+rng = np.random.default_rng(7)
+a, b = rng.normal(size=(6, 5)), rng.normal(size=(5, 4))
+s = a.T @ a + np.eye(5)
+f = fa.jit(lambda a, b, s: (a @ b, fnp.linalg.solve(s, b), fnp.linalg.cholesky(s)))
+got = f(a, b, s)
+want = (a @ b, np.linalg.solve(s, b), np.linalg.cholesky(s))
+print(json.dumps({"blas": nbrt.BLAS, "ipiv": np.dtype(nbrt.IPIV).name,
+                  "close": all(bool(np.allclose(g, w, rtol=1e-12, atol=1e-12)) for g, w in zip(got, want)),
+                  "key": cache.module_name("same source")}))
+"""
+
+
+def _blas_child(tmp_path, **env):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FUNCAD_CACHE_DIR": str(tmp_path / "cache"), **env}
+    out = subprocess.run([sys.executable, "-c", _BLAS_CHILD], env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_blas_library_choice(tmp_path):
+    """jit calls NumPy's own BLAS/LAPACK (one thread pool with NumPy's products) when NumPy is
+    the wheel with scipy-openblas64 (ILP64), SciPy's otherwise or with FUNCAD_BLAS=scipy. Both
+    give NumPy's results; the choice is part of the disk cache's key (the integer width is
+    compiled into programs), so one never loads the other's programs."""
+    default = _blas_child(tmp_path)
+    scipy_blas = _blas_child(tmp_path, FUNCAD_BLAS="scipy")
+    assert default["close"] and scipy_blas["close"]
+    assert scipy_blas["blas"].startswith("scipy") and scipy_blas["ipiv"] == "int32"
+    blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+    if blas.get("name") == "scipy-openblas" and "USE64BITINT" in str(blas.get("openblas configuration")):
+        assert default["blas"].startswith("numpy") and default["ipiv"] == "int64"
+        assert default["key"] != scipy_blas["key"]

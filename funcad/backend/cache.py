@@ -4,7 +4,8 @@ Numba's ``cache=True`` does not work for exec-generated code, so each generated 
 written as a real module file, ``funcad_jit_<hash>.py``, in the cache directory and imported;
 Numba then caches the machine code next to it (``__pycache__``), and a second process
 calling the same function compiles nothing. The hash covers the source, funcad's version,
-Numba's version and backend/nbrt.py's text (its routines are compiled into the programs),
+Numba's version, backend/nbrt.py's text (its routines are compiled into the programs) and
+which BLAS it calls (nbrt.BLAS: the integer width is compiled in),
 so an upgrade or an edit there never loads stale code.
 
 * Directory: ``$FUNCAD_CACHE_DIR``, else platformdirs' user cache directory for funcad,
@@ -89,7 +90,9 @@ def _nbrt_hash() -> str:
 def module_name(source: str) -> str:
     import numba
 
-    text = f"{source}\0{FUNCAD_VERSION}\0{numba.__version__}\0{_nbrt_hash()}"
+    from . import nbrt  # which BLAS (its integer width is compiled into the program)
+
+    text = f"{source}\0{FUNCAD_VERSION}\0{numba.__version__}\0{_nbrt_hash()}\0{nbrt.BLAS}"
     h = hashlib.sha256(text.encode()).hexdigest()
     return f"funcad_jit_{h[:32]}"
 

@@ -179,9 +179,10 @@ def _gemm(g, a: str, b: str, o: str, safe: bool) -> None:
     slice, a broadcast view) are copied first, by ``_nb.matmul_into``: emitted only where an
     operand is not known to be contiguous, as it costs ~0.3 s of Numba compile per layout."""
     if safe:
-        # Sizes beyond 32 bits are the only way gemm can refuse these operands.
+        # Sizes beyond BLAS's integer (32 bits with SciPy's) are the only way gemm can refuse
+        # these operands.
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
-        g.emit("    raise ValueError('funcad.jit: matrix too large for 32-bit BLAS')")
+        g.emit("    raise ValueError('funcad.jit: a matrix size exceeds the 32-bit integers of the BLAS in use')")
     else:
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
         g.emit(f"    _nb.matmul_into({a}, {b}, {o})")

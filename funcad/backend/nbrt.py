@@ -1,4 +1,4 @@
-"""What generated programs call inside Numba: BLAS/LAPACK through SciPy's Cython exports.
+"""What generated programs call inside Numba: BLAS/LAPACK, NumPy's own where it can be found.
 
 Imported by generated program modules only (it imports Numba), never by ``import funcad``.
 
@@ -9,9 +9,18 @@ is linked into, and optimised again with, every program that calls them. Here a 
 product is one intrinsic, :func:`gemm`, a call to one internal LLVM function per module: it
 reads the operands' shapes and strides at run time, passes each to ``?gemm`` as row-major or
 column-major (explicit transposition flags and leading dimensions), and calls the routine
-through a named symbol (``funcad_dgemm``...) that this module registers with LLVM from
-``scipy.linalg.cython_blas``. Named symbols, not baked addresses, keep the compiled program
-valid when Numba loads it from its disk cache in another process.
+through a named symbol (``funcad_dgemm``...) that this module registers with LLVM. Named
+symbols, not baked addresses, keep the compiled program valid when Numba loads it from its
+disk cache in another process.
+
+Which BLAS: NumPy's own (the ILP64 scipy-openblas its wheels bundle and have loaded), found
+by :func:`_numpy_blas`; else SciPy's (``scipy.linalg.cython_blas``/``cython_lapack``, LP64),
+which is what Numba's ``np.dot`` uses. One library means one thread pool: with two OpenBLAS
+copies, each one's worker threads spin for a while after a call, and on a 2-core machine
+a jitted program right after a NumPy matrix product ran its own products 4-5x slower (the
+MLP step 4.6 ms against 1.0 ms) while the other pool's threads held the cores. ILP64 also
+lifts the 32-bit size limit. ``FUNCAD_BLAS=scipy`` forces SciPy's. :data:`BLAS` names the
+choice; it is part of the disk cache's key (the integer width is compiled into programs).
 
 :func:`gemm` returns False without computing anything when an operand's strides suit neither
 layout (a strided slice, a broadcast view): the generated code then calls
@@ -31,27 +40,77 @@ symbols loaded code needs.
 
 from __future__ import annotations
 
+import ctypes
+import os
+from pathlib import Path
+
 import llvmlite.binding as ll
 import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.caching import FunctionCache
-from numba.extending import get_cython_function_address, intrinsic
+from numba.extending import intrinsic
 
-_SYMBOLS = {
-    "funcad_dgemm": ("scipy.linalg.cython_blas", "dgemm"),
-    "funcad_sgemm": ("scipy.linalg.cython_blas", "sgemm"),
-    "funcad_dgesv": ("scipy.linalg.cython_lapack", "dgesv"),
-    "funcad_sgesv": ("scipy.linalg.cython_lapack", "sgesv"),
-    "funcad_dpotrf": ("scipy.linalg.cython_lapack", "dpotrf"),
-    "funcad_spotrf": ("scipy.linalg.cython_lapack", "spotrf"),
-}
-for _sym, (_mod, _fn) in _SYMBOLS.items():
-    ll.add_symbol(_sym, get_cython_function_address(_mod, _fn))
+_ROUTINES = ("dgemm", "sgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
+
+
+def _numpy_blas() -> dict | None:
+    """``{routine: address}`` in NumPy's own BLAS/LAPACK: the scipy-openblas64 library (ILP64,
+    symbols ``scipy_dgemm_64_``...) that NumPy's wheels bundle and have already loaded (so
+    ``CDLL`` returns that same library, with its one thread pool). None for other builds
+    (system or MKL BLAS, conda), where SciPy's routines serve."""
+    if os.environ.get("FUNCAD_BLAS", "").lower() == "scipy":
+        return None
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    if blas.get("name") != "scipy-openblas" or "USE64BITINT" not in str(blas.get("openblas configuration")):
+        return None
+    root = Path(np.__file__).resolve().parent
+    for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")) + sorted(
+            root.glob(".dylibs/libscipy_openblas64_*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+            return {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value for r in _ROUTINES}
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _scipy_blas() -> dict:
+    from numba.extending import get_cython_function_address
+
+    return {r: get_cython_function_address(
+        "scipy.linalg.cython_blas" if r.endswith("gemm") else "scipy.linalg.cython_lapack", r)
+        for r in _ROUTINES}
+
+
+_addresses = _numpy_blas()
+if _addresses is not None:
+    BLAS, _BLAS_INT_BITS = "numpy: scipy-openblas64 (ILP64)", 64
+else:
+    _addresses = _scipy_blas()
+    BLAS, _BLAS_INT_BITS = "scipy: cython_blas/cython_lapack (LP64)", 32
+for _r, _address in _addresses.items():
+    ll.add_symbol(f"funcad_{_r}", _address)
 
 _i8, _i32, _i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
-_INT_MAX = 2**31 - 1  # SciPy's BLAS/LAPACK take 32-bit ints
+_bi = ir.IntType(_BLAS_INT_BITS)  # BLAS/LAPACK's integer
+_INT_MAX = 2 ** (_BLAS_INT_BITS - 1) - 1
+IPIV = np.int64 if _BLAS_INT_BITS == 64 else np.int32  # LAPACK's pivot indices
+
+
+def _blas_int(builder, v):
+    """An i64 value as BLAS's integer."""
+    return v if _BLAS_INT_BITS == 64 else builder.trunc(v, _bi)
+
+
+def _info(builder, info_ptr):
+    """LAPACK's ``info`` (a BLAS integer in memory) as an i64."""
+    v = builder.load(info_ptr)
+    return v if _BLAS_INT_BITS == 64 else builder.sext(v, _i64)
 
 
 def _float_ir(dtype):
@@ -141,10 +200,10 @@ def _gemm_function(module, dtype):
         tn, tt = ir.Constant(_i8, ord("N")), ir.Constant(_i8, ord("T"))
         transa = _alloca_store(builder, _i8, builder.select(b_t, tt, tn))
         transb = _alloca_store(builder, _i8, builder.select(a_t, tt, tn))
-        ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32)) for v in (n, m, k, ldb, lda, ldc)]
+        ints = [_alloca_store(builder, _bi, _blas_int(builder, v)) for v in (n, m, k, ldb, lda, ldc)]
         alpha = _alloca_store(builder, fty, ir.Constant(fty, 1.0))
         beta = _alloca_store(builder, fty, ir.Constant(fty, 0.0))
-        pf, pi = fty.as_pointer(), _i32.as_pointer()
+        pf, pi = fty.as_pointer(), _bi.as_pointer()
         blas_ty = ir.FunctionType(ir.VoidType(), [p8, p8, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
         blas = cgutils.get_or_insert_function(module, blas_ty, f"funcad_{_prefix(dtype)}gemm")
         data = [builder.bitcast(X, pf) for X in (b_p, a_p, c_p)]
@@ -158,7 +217,7 @@ def _gemm_function(module, dtype):
 def gemm(typingctx, a, b, out):
     """``out[...] = a @ b`` for 2-D float32/float64 arrays of one dtype, through ``?gemm``.
     Returns False (and computes nothing) if an operand's strides do not suit BLAS or a size
-    exceeds 32 bits; ``out`` must be row-major with unit column stride."""
+    exceeds BLAS's integer (32 bits with SciPy's); ``out`` must be row-major with unit column stride."""
     if not (isinstance(a, types.Array) and isinstance(b, types.Array) and isinstance(out, types.Array)
             and a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype
             and a.dtype in (types.float32, types.float64)):
@@ -178,7 +237,7 @@ def gemm(typingctx, a, b, out):
 @intrinsic
 def _gesv(typingctx, a, b, ipiv):
     """LAPACK ``?gesv`` on column-major work arrays, stored here as C-ordered transposes:
-    ``a`` (n x n) holds A^T, ``b`` (nrhs x n) holds B^T; ``ipiv`` int32[n]. Returns info."""
+    ``a`` (n x n) holds A^T, ``b`` (nrhs x n) holds B^T; ``ipiv`` of :data:`IPIV` (n). Returns info."""
     if not (isinstance(a, types.Array) and isinstance(b, types.Array) and a.dtype == b.dtype
             and a.dtype in (types.float32, types.float64)):
         return None
@@ -193,14 +252,14 @@ def _gesv(typingctx, a, b, ipiv):
         nrhs = cgutils.unpack_tuple(builder, B.shape, 2)[0]
         one = ir.Constant(_i64, 1)
         ld = builder.select(builder.icmp_signed("<", n, one), one, n)
-        ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32)) for v in (n, nrhs, ld, ld)]
-        info = _alloca_store(builder, _i32, ir.Constant(_i32, 0))
-        pf, pi = fty.as_pointer(), _i32.as_pointer()
+        ints = [_alloca_store(builder, _bi, _blas_int(builder, v)) for v in (n, nrhs, ld, ld)]
+        info = _alloca_store(builder, _bi, ir.Constant(_bi, 0))
+        pf, pi = fty.as_pointer(), _bi.as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [pi, pi, pf, pi, pi, pf, pi, pi])
         fn = cgutils.get_or_insert_function(builder.module, fnty, f"funcad_{_prefix(dtype)}gesv")
         builder.call(fn, [ints[0], ints[1], builder.bitcast(A.data, pf), ints[2],
                           builder.bitcast(P.data, pi), builder.bitcast(B.data, pf), ints[3], info])
-        return builder.sext(builder.load(info), _i64)
+        return _info(builder, info)
 
     return types.int64(a, b, ipiv), codegen
 
@@ -301,7 +360,7 @@ def matmul_into(a, b, out):
     """``out[...] = a @ b`` for operands BLAS cannot take as they are (copied to C order)."""
     ac = np.ascontiguousarray(a)
     bc = np.ascontiguousarray(b)
-    if not gemm(ac, bc, out):  # sizes beyond 32 bits: plain loops
+    if not gemm(ac, bc, out):  # sizes beyond BLAS's integer: plain loops
         for i in range(a.shape[0]):
             for j in range(b.shape[1]):
                 acc = 0.0
@@ -322,7 +381,7 @@ def solve(a, b):
     for i in range(n):
         for j in range(k):
             wb[j, i] = b[i, j]
-    ipiv = empty((n + 1,), np.int32)
+    ipiv = empty((n + 1,), IPIV)
     if n > 0 and k > 0:
         if _gesv(wa, wb, ipiv) > 0:
             raise np.linalg.LinAlgError("Singular matrix")
@@ -349,13 +408,13 @@ def _potrf_upper(typingctx, a):
         one = ir.Constant(_i64, 1)
         ld = builder.select(builder.icmp_signed("<", n, one), one, n)
         uplo = _alloca_store(builder, _i8, ir.Constant(_i8, ord("U")))
-        ints = [_alloca_store(builder, _i32, builder.trunc(v, _i32)) for v in (n, ld)]
-        info = _alloca_store(builder, _i32, ir.Constant(_i32, 0))
-        pf, pi, p8 = fty.as_pointer(), _i32.as_pointer(), _i8.as_pointer()
+        ints = [_alloca_store(builder, _bi, _blas_int(builder, v)) for v in (n, ld)]
+        info = _alloca_store(builder, _bi, ir.Constant(_bi, 0))
+        pf, pi, p8 = fty.as_pointer(), _bi.as_pointer(), _i8.as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [p8, pi, pf, pi, pi])
         fn = cgutils.get_or_insert_function(builder.module, fnty, f"funcad_{_prefix(dtype)}potrf")
         builder.call(fn, [uplo, ints[0], builder.bitcast(A.data, pf), ints[1], info])
-        return builder.sext(builder.load(info), _i64)
+        return _info(builder, info)
 
     return types.int64(a), codegen
 
@@ -455,7 +514,7 @@ def solve_batched(a, b):
         return out
     wa = empty((n, n), a.dtype)  # wa[j, i] = a[m, i, j]: column-major A
     wb = empty((k, n), a.dtype)
-    ipiv = empty((n + 1,), np.int32)
+    ipiv = empty((n + 1,), IPIV)
     for m in range(N):
         for i in range(n):
             for j in range(n):
