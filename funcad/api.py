@@ -409,6 +409,18 @@ def _partial_fun(fun, args, kwargs, nums):
     return partial
 
 
+def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
+    """``(input leaves, input treedef, store, flat function)`` for a Jacobian of ``fun`` with
+    respect to ``argnums``: the inputs flattened and checked (floats), the others closed over."""
+    nums = _normalize_argnums(argnums, len(args), name)
+    names = _arg_names(fun, len(args))
+    in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
+    _require_float(in_leaves, paths, name)
+    store: dict = {}
+    flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
+    return in_leaves, in_tree, store, flat
+
+
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
     """The Jacobian by forward mode: the JVP vmapped over the input basis, one batched pass
     (best for wide outputs). The primal is computed once; the tangents carry the batch.
@@ -423,14 +435,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfwd_f(*args, **kwargs):
-        nums = _normalize_argnums(argnums, len(args), "jacfwd")
-        dyn = tuple(args[i] for i in nums)
-        names = _arg_names(fun, len(args))
-        in_leaves, in_tree, paths = _flatten_args(dyn, [names[i] for i in nums])
-        _require_float(in_leaves, paths, "jacfwd")
-        partial = _partial_fun(fun, args, kwargs, nums)
-        store: dict = {}
-        flat = _flat_fun(partial, in_tree, store, has_aux)
+        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
         basis, total = _std_basis(in_leaves)
 
         def push(*t):
@@ -506,14 +511,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
-        nums = _normalize_argnums(argnums, len(args), "jacrev")
-        dyn = tuple(args[i] for i in nums)
-        names = _arg_names(fun, len(args))
-        in_leaves, in_tree, paths = _flatten_args(dyn, [names[i] for i in nums])
-        _require_float(in_leaves, paths, "jacrev")
-        partial = _partial_fun(fun, args, kwargs, nums)
-        store: dict = {}
-        flat = _flat_fun(partial, in_tree, store, has_aux)
+        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
         outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store)
         outs, aux = _split_aux(outs, store, has_aux)
         basis, total = _std_basis(outs)
