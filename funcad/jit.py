@@ -30,7 +30,7 @@ import numpy as np
 from . import ad, core
 from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
-from .jaxpr import Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
+from .jaxpr import Eqn, Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
 from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf
 
 log = logging.getLogger("funcad.jit")
@@ -289,6 +289,38 @@ def _log_enabled() -> bool:
     return os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0")
 
 
+def _is_uniform(c) -> bool:
+    """Whether ``c`` is a non-empty NumPy array of one repeated value (not NaN)."""
+    if type(c) is not np.ndarray or c.size == 0 or c.dtype.kind not in "biuf":
+        return False
+    flat = c.reshape(-1)
+    first = flat[0]
+    if first != first or flat[-1] != first or flat[flat.size // 2] != first:
+        return False
+    return bool((flat == first).all())
+
+
+def _uniform_consts_as_full(jaxpr: Jaxpr, consts: list) -> tuple:
+    """Constants that are one repeated value (the ones of an ``elementwise_grad`` seed, a
+    ``np.zeros`` closed over) become ``full`` equations instead of program inputs: the
+    compiled program then sees a literal, which simplify folds (x * 1 -> x, x + 0 -> x) and
+    codegen inlines, rather than an array read at every element. The 6th derivative of tanh
+    by nested elementwise_grad carries six such seeds."""
+    from .lax.shapes import full_p
+
+    keep_vars, keep, eqns = [], [], []
+    for v, c in zip(jaxpr.constvars, consts):
+        if _is_uniform(c):
+            eqns.append(Eqn(full_p, [], {"shape": c.shape, "fill_value": c.reshape(-1)[0].item(),
+                                          "dtype": c.dtype}, [v]))
+        else:
+            keep_vars.append(v)
+            keep.append(c)
+    if not eqns:
+        return jaxpr, consts
+    return Jaxpr(keep_vars, jaxpr.invars, eqns + list(jaxpr.eqns), jaxpr.outvars), keep
+
+
 class _Entry:
     """What one input signature traced to."""
 
@@ -424,6 +456,7 @@ class Jitted:
 
         avals = [_leaf_aval(x) for x in leaves]
         jaxpr, consts = trace_to_jaxpr(flat_fun, avals, paths)
+        jaxpr, consts = _uniform_consts_as_full(jaxpr, consts)
         # Constants become leading inputs, so the primitive's jaxpr is closed over nothing.
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
         return _Entry(jaxpr, consts, store["out_tree"], _name(self.fun), avals)

@@ -402,6 +402,43 @@ def test_tanh6_program_shrinks_to_at_most_jax_size():
     assert len(low.jaxpr.eqns) <= 433
 
 
+def test_cse_sees_commutative_operands_in_either_order():
+    from funcad.backend.simplify import simplify
+
+    j = simplify(_jaxpr(lambda x, y: x * y + y * x, np.ones(3), np.full(3, 2.0)))
+    assert [e.prim.name for e in j.eqns].count("mul") == 1
+    # maximum is not commutative for signed zeros (NumPy returns the first of +0.0, -0.0)
+    j = simplify(_jaxpr(lambda x, y: fnp.maximum(x, y) - fnp.maximum(y, x), np.ones(3), np.ones(3)))
+    assert [e.prim.name for e in j.eqns].count("max") == 2
+    f = lambda x, y: (x * y - y * x, x + y, y + x)
+    a, b = np.array([0.0, -0.0, 1.0, 3.0]), np.array([-0.0, 0.0, np.nan, 1e-300])
+    for u, v in zip(fa.jit(f)(a, b), f(a, b)):
+        np.testing.assert_array_equal(u, v)
+        np.testing.assert_array_equal(np.signbit(u), np.signbit(v))
+
+
+def test_uniform_constants_are_literals_not_inputs():
+    """jit turns closed-over constants of one repeated value (elementwise_grad's seeds of
+    ones, a zeros array) into ``full`` equations: literals the simplifier folds, not program
+    inputs read at every element. Other constants, NaN-filled ones and empty ones stay
+    inputs. Results equal eager either way."""
+    f = fnp.tanh
+    for _ in range(3):
+        f = fa.elementwise_grad(f)
+    x = np.linspace(-2.0, 2.0, 7)
+    low = fa.jit(f).lower(x)
+    assert len(low.jaxpr.invars) == 1, low.jaxpr
+    np.testing.assert_allclose(fa.jit(f)(x), f(x), rtol=1e-13, atol=1e-13)
+
+    ramp, zeros, nans = np.arange(4.0), np.zeros(4), np.full(4, np.nan)
+    nearly = np.array([1.0, 1.0, 2.0, 1.0, 1.0])  # first, middle and last agree
+    g = lambda x: (x * ramp + zeros, x - nans, fnp.sum(x) * nearly, x[:0] + np.ones(0))
+    low = fa.jit(g).lower(np.ones(4))
+    assert len(low.jaxpr.invars) == 1 + 4  # x, and ramp, nans, nearly, the empty one
+    for u, v in zip(fa.jit(g)(np.full(4, 0.5)), g(np.full(4, 0.5))):
+        np.testing.assert_array_equal(u, v)
+
+
 # --------------------------------------------------------------------------------------
 # Dispatch, recompilation, inspection
 

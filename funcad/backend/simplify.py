@@ -102,8 +102,17 @@ def _params_key(params: dict):
     return key
 
 
+# (not max/min: NumPy returns the first operand of +0.0 and -0.0)
+_COMMUTATIVE = {ew.add_p, ew.mul_p, ew.eq_p, ew.ne_p, ew.and_p, ew.or_p, ew.xor_p}
+
+
+def _order(key):
+    return (1, repr(key)) if type(key) is tuple else (0, id(key))
+
+
 def cse(jaxpr: Jaxpr) -> Jaxpr:
-    """Replace an equation identical to an earlier one (same primitive, inputs, params).
+    """Replace an equation identical to an earlier one (same primitive, inputs, params; the
+    inputs of a commutative operation in either order).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sin(x) + fnp.sin(x))(1.0).jaxpr
@@ -115,7 +124,10 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
 
     def rule(eqn):
         try:
-            key = (eqn.prim, tuple(map(_atom_key, eqn.inputs)), _params_key(eqn.params))
+            ins = tuple(map(_atom_key, eqn.inputs))
+            if eqn.prim in _COMMUTATIVE:  # x * y and y * x are one value (exactly, in IEEE)
+                ins = tuple(sorted(ins, key=_order))
+            key = (eqn.prim, ins, _params_key(eqn.params))
         except TypeError:  # unhashable params: keep the equation as is
             return None
         prev = seen.get(key)
