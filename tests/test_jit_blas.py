@@ -274,3 +274,19 @@ def test_blas_library_choice(tmp_path):
     if blas.get("name") == "scipy-openblas" and "USE64BITINT" in str(blas.get("openblas configuration")):
         assert default["blas"].startswith("numpy") and default["ipiv"] == "int64"
         assert default["key"] != scipy_blas["key"]
+
+
+def test_large_allocations_ask_for_huge_pages():
+    """Arrays of at least 4 MiB are madvise(MADV_HUGEPAGE)'d as NumPy does (on Linux, where
+    the kernel's transparent-huge-page mode is often "madvise"); the advice changes speed
+    only, so results equal eager, at the threshold and around it, aligned or not."""
+    import sys
+
+    from funcad.backend import nbrt
+
+    assert nbrt._HUGEPAGE == sys.platform.startswith("linux")
+    rng = np.random.default_rng(8)
+    f = lambda x, d: x[:, :, None] * d[:, None, :]
+    for n in (2047, 2048, 2049, 4096 + 3):  # 8 * 256 * n bytes: below, at and above 4 MiB
+        x, d = rng.normal(size=(2, n)), rng.normal(size=(2, 128))
+        np.testing.assert_array_equal(fa.jit(f)(x, d), f(x, d))

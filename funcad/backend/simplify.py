@@ -230,8 +230,8 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
     """Rewrite x*1, 1*x, x/1, x-(+0), x+(-0.0), neg(neg x), stop_gradient, transpose of a
     transpose, broadcast of a broadcast, reshape of a reshape, same-shape reshape/broadcast,
     conversion to the same dtype, integer_pow(x, 1), select(p, x, x); a transpose of a reshape
-    that only inserts or removes size-1 axes becomes a reshape (of a transpose); a 2-D matmul
-    with inner size 1 becomes a broadcast multiply.
+    that only inserts or removes size-1 axes becomes a reshape (of a transpose); a matmul with
+    inner size 1 (an outer product, batched or not) becomes a broadcast multiply.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: -(-x) * 1.0)(fnp.ones(2)).jaxpr
@@ -280,12 +280,14 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
             res = [ins[0]]
         elif p is sh.index_p and len(ins) == 1 and _selects_all(eqn.params["template"], ins[0].aval.shape):
             res = keep(ins[0], out)
-        elif (p is la.matmul_p and ins[0].aval.ndim == 2 and ins[1].aval.ndim == 2
-              and ins[0].aval.shape[1] == 1 and out.aval.dtype.kind == "f"
+        elif (p is la.matmul_p and ins[0].aval.ndim >= 2 and ins[1].aval.ndim >= 2
+              and ins[0].aval.shape[-1] == 1 and out.aval.dtype.kind == "f"
               and ins[0].aval.dtype == ins[1].aval.dtype == out.aval.dtype):
-            # An outer product (inner size 1): each element is one product, as BLAS computes
-            # it; a broadcast multiply fuses into a loop where a BLAS call would not
-            # (hessian/vmap programs multiply by 1x1 matrices).
+            # An outer product (inner size 1), batched or not: each element is one product,
+            # as BLAS computes it, and (..., m, 1) * (..., 1, n) broadcasts the batch axes as
+            # matmul does. A broadcast multiply fuses into a loop where a BLAS call would not
+            # (hessian/vmap programs multiply by 1x1 matrices; per-example gradients are
+            # batches of outer products).
             res = [Eqn(ew.mul_p, list(ins), {}, [out])]
         elif type(ins[0] if ins else None) is Var and ins[0] in producer:
             inner = producer[ins[0]]
