@@ -290,3 +290,20 @@ def test_large_allocations_ask_for_huge_pages():
     for n in (2047, 2048, 2049, 4096 + 3):  # 8 * 256 * n bytes: below, at and above 4 MiB
         x, d = rng.normal(size=(2, n)), rng.normal(size=(2, 128))
         np.testing.assert_array_equal(fa.jit(f)(x, d), f(x, d))
+
+
+def test_batched_outer_products_are_broadcast_multiplies():
+    """A matmul with inner size 1, batched (per-example gradients are batches of outer
+    products), is a broadcast multiply after simplify, batch axes broadcast as matmul's do;
+    results equal eager exactly (one product per element either way)."""
+    from funcad.backend.dispatch import lower_jaxpr
+    from funcad.lax import linalg as la
+
+    rng = np.random.default_rng(9)
+    cases = [((4, 5, 1), (4, 1, 3)), ((5, 1), (4, 1, 3)), ((2, 1, 5, 1), (3, 1, 2)), ((4, 5, 1), (1, 3))]
+    for sa, sb in cases:
+        a, b = rng.normal(size=sa), rng.normal(size=sb)
+        f = lambda a, b: a @ b
+        np.testing.assert_array_equal(fa.jit(f)(a, b), np.matmul(a, b))
+        simplified, _ = lower_jaxpr(fa.make_jaxpr(f)(a, b).jaxpr)
+        assert all(e.prim is not la.matmul_p for e in simplified.eqns), (sa, sb)
