@@ -407,7 +407,7 @@ def test_cse_sees_commutative_operands_in_either_order():
 
     j = simplify(_jaxpr(lambda x, y: x * y + y * x, np.ones(3), np.full(3, 2.0)))
     assert [e.prim.name for e in j.eqns].count("mul") == 1
-    # maximum is not commutative for signed zeros (NumPy returns the first of +0.0, -0.0)
+    # maximum is not commutative for signed zeros (NumPy returns the second of +0.0, -0.0)
     j = simplify(_jaxpr(lambda x, y: fnp.maximum(x, y) - fnp.maximum(y, x), np.ones(3), np.ones(3)))
     assert [e.prim.name for e in j.eqns].count("max") == 2
     f = lambda x, y: (x * y - y * x, x + y, y + x)

@@ -102,7 +102,7 @@ def _params_key(params: dict):
     return key
 
 
-# (not max/min: NumPy returns the first operand of +0.0 and -0.0)
+# (not max/min: which of +0.0 and -0.0 they return depends on the operand order)
 _COMMUTATIVE = {ew.add_p, ew.mul_p, ew.eq_p, ew.ne_p, ew.and_p, ew.or_p, ew.xor_p}
 
 
