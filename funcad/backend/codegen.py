@@ -21,7 +21,7 @@ from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
 from . import lowering
 from ..lax.shapes import full_p, transpose_p
-from .fusion import REDUCTIONS, Kernel, Single, fuse, is_remap_eqn
+from .fusion import REDUCTIONS, Kernel, fuse, is_remap_eqn
 
 # 2^19: Numba's parallel compilation (parfor passes and lowering) costs ~0.5-2 s on top of a
 # program's compile, and a parallel launch costs milliseconds on a busy machine: the Newton
@@ -322,7 +322,7 @@ def _row_groups(items: list) -> list:
                 row_reduced.add(e.outputs[0])
 
     for item in items:
-        eqns = item.eqns if isinstance(item, Kernel) else [item.eqn]
+        eqns = _eqns_of(item)
         reads = {a for e in eqns for a in e.inputs if type(a) is Var}
         if isinstance(item, Kernel) and _groupable(item):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
@@ -401,9 +401,18 @@ def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
     """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
     lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
     items = _row_groups(fuse(jaxpr))
+    # What each row group's successors read (the program's outputs included), in one
+    # backward pass over the items.
+    read_later, later = {}, set(jaxpr.outvars)
+    for n in reversed(range(len(items))):
+        if isinstance(items[n], list):
+            read_later[n] = set(later)
+        for k in items[n] if isinstance(items[n], list) else [items[n]]:
+            for e in _eqns_of(k):
+                later.update(e.inputs)
     for n, item in enumerate(items):
         if isinstance(item, list):
-            emit_row_group(g, item, _per_row(item, _reads(items[n + 1:]) | set(jaxpr.outvars)))
+            emit_row_group(g, item, _per_row(item, read_later[n]))
         elif isinstance(item, Kernel):
             emit_kernel(g, item)
         else:
@@ -413,14 +422,9 @@ def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
             rule(g, eqn)
 
 
-def _reads(items: list) -> set:
-    """The values the equations of ``items`` (kernels, single equations, row groups) read."""
-    out: set = set()
-    for item in items:
-        for k in item if isinstance(item, list) else [item]:
-            for e in k.eqns if isinstance(k, Kernel) else [k.eqn]:
-                out.update(e.inputs)
-    return out
+def _eqns_of(item) -> list:
+    """The equations of a kernel or a single equation."""
+    return item.eqns if isinstance(item, Kernel) else [item.eqn]
 
 
 def _per_row(kernels: list, read_later: set) -> frozenset:
