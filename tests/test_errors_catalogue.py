@@ -115,5 +115,10 @@ def test_nan_and_inf_propagate_as_in_numpy(expr):
         compiled = fa.jit(lambda x: eval(expr, {"fnp": fnp, "x": x}))(x)
         g = fa.grad(lambda x: fnp.sum(eval(expr, {"fnp": fnp, "x": x})))(x)  # never crashes
     np.testing.assert_array_equal(eager, expected)
-    np.testing.assert_array_equal(compiled, expected)
+    # The same NaNs and infs exactly; finite values within jit's vector math's 4 ulp
+    # (backend/vecmath.py: libmvec, where NumPy may call glibc's scalar functions).
+    compiled = np.asarray(compiled)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.where(finite, 0.0, compiled), np.where(finite, 0.0, expected))
+    np.testing.assert_array_max_ulp(compiled[finite], expected[finite], maxulp=4)
     assert g.shape == x.shape

@@ -123,7 +123,9 @@ def test_tracing_in_one_thread_never_sees_another_threads_trace():
             d *= np.cos(x) * (i + 1)
             x = np.sin(x) * (i + 1)
         np.testing.assert_allclose(g, np.full(3, d), rtol=1e-12)
-        np.testing.assert_allclose(j, np.full(2, d), rtol=1e-12)
+        # jit's sin and cos are libmvec's (within 4 ulp, backend/vecmath.py), and 8 nested
+        # sin(x) * 8 amplify their rounding: a looser bound than eager's.
+        np.testing.assert_allclose(j, np.full(2, d), rtol=1e-10)
 
 
 def _traced_bytes(fn, repeat) -> int:

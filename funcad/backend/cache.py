@@ -4,9 +4,9 @@ Numba's ``cache=True`` does not work for exec-generated code, so each generated 
 written as a real module file, ``funcad_jit_<hash>.py``, in the cache directory and imported;
 Numba then caches the machine code next to it (``__pycache__``), and a second process
 calling the same function compiles nothing. The hash covers the source, funcad's version,
-Numba's version, backend/nbrt.py's text (its routines are compiled into the programs) and
-which BLAS it calls (nbrt.BLAS: the integer width is compiled in),
-so an upgrade or an edit there never loads stale code.
+Numba's version, the text of backend/nbrt.py and backend/vecmath.py (their routines are
+compiled into the programs), which BLAS it calls (nbrt.BLAS: the integer width is compiled
+in) and which vector math (vecmath.ISA), so an upgrade or an edit there never loads stale code.
 
 * Directory: ``$FUNCAD_CACHE_DIR``, else platformdirs' user cache directory for funcad,
   created with mode 0700. A directory or entry owned by another user is never loaded.
@@ -78,21 +78,25 @@ _nbrt_digest = None
 
 
 def _nbrt_hash() -> str:
-    """A hash of backend/nbrt.py: its compiled routines are linked into every program's
-    cached machine code, so a change there (in development, without a version bump) must
-    not load programs holding the old code."""
+    """A hash of backend/nbrt.py and backend/vecmath.py: their compiled routines are linked
+    into every program's cached machine code, so a change there (in development, without a
+    version bump) must not load programs holding the old code."""
     global _nbrt_digest
     if _nbrt_digest is None:
-        _nbrt_digest = hashlib.sha256(Path(__file__).with_name("nbrt.py").read_bytes()).hexdigest()
+        here = Path(__file__)
+        _nbrt_digest = hashlib.sha256(b"".join(
+            here.with_name(f).read_bytes() for f in ("nbrt.py", "vecmath.py"))).hexdigest()
     return _nbrt_digest
 
 
 def module_name(source: str) -> str:
     import numba
 
-    from . import nbrt  # which BLAS (its integer width is compiled into the program)
+    from . import nbrt, vecmath  # which BLAS (its integer width is compiled into the program)
+    # and which vector math (or none)
 
-    text = f"{source}\0{FUNCAD_VERSION}\0{numba.__version__}\0{_nbrt_hash()}\0{nbrt.BLAS}"
+    text = (f"{source}\0{FUNCAD_VERSION}\0{numba.__version__}\0{_nbrt_hash()}\0{nbrt.BLAS}"
+            f"\0{vecmath.ISA}")
     h = hashlib.sha256(text.encode()).hexdigest()
     return f"funcad_jit_{h[:32]}"
 

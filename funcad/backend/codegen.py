@@ -161,11 +161,14 @@ def _reduction_init(kind, dtype) -> str:
     return lowering.literal(info.min if kind == "max" else info.max, dtype)
 
 
-def _update(kind, acc, v) -> str:
+def _update(kind, acc, v, dtype=None) -> str:
+    """The accumulation of ``v`` into ``acc``. A float sum or product into a local is
+    reassociable (vecmath.radd/rmul): LLVM may then vectorize the loop that holds it."""
+    vectorizable = dtype is not None and np.dtype(dtype) in (np.float32, np.float64)
     if kind == "sum":
-        return f"{acc} += {v}"
+        return f"{acc} = _vm.radd({acc}, {v})" if vectorizable else f"{acc} += {v}"
     if kind == "prod":
-        return f"{acc} *= {v}"
+        return f"{acc} = _vm.rmul({acc}, {v})" if vectorizable else f"{acc} *= {v}"
     cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy
     return f"{acc} = {v} if ({v} {cmp} {acc} or {v} != {v}) else {acc}"
 
@@ -192,6 +195,7 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset =
     local: dict[Var, str] = {}
     total = int(np.prod(L, dtype=np.int64))
     parallel_ok = r > 0 and L[0] != 1 and total >= PARALLEL_MIN_SIZE
+    whole: list = []  # (accumulator, kind, dtype) of the reductions over every axis
 
     def operand(a, dtype, eqn=None) -> str:
         if type(a) is Literal:
@@ -238,7 +242,9 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset =
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
             acc = g.fresh("acc")
             pre[depth].append(f"{acc} = {_reduction_init(kind, dt)}")
-            body.append(_update(kind, acc, v))
+            body.append(_update(kind, acc, v, dt))
+            if depth == 0:
+                whole.append((acc, kind, dt))
             if out in per_row:  # (a reduction of each row: depth 1) read from its accumulator
                 g.row_scalars[out] = acc
             else:
@@ -262,6 +268,9 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset =
         return inner, post[0]
     if parallel_ok:
         g.parallel = True
+        if whole:
+            _emit_chunked(g, L, lv, sizes, pre, body, post, whole)
+            return None
     _emit_loops(g, L, lv, sizes, pre, body, post, 0, parallel_ok)
     return None
 
@@ -283,6 +292,43 @@ def _emit_loops(g, L, lv, sizes, pre, body, post, first: int, parallel_ok: bool)
             g.indent -= 1
         for line in post[d]:
             g.emit(line)
+
+
+#: A parallel kernel reducing over every axis runs as at most this many chunks of its rows.
+CHUNKS = 64
+
+
+def _emit_chunked(g, L, lv, sizes, pre, body, post, whole) -> None:
+    """A parallel kernel whose reductions run over every axis: ``prange`` over at most
+    :data:`CHUNKS` chunks of the outer axis, each accumulating into its own locals, then the
+    chunks' partial results combined in order. Numba's own prange reductions would not do:
+    they need ``acc += v``, which keeps the loop from vectorizing (see vecmath.radd). The
+    chunking depends on the size alone, never on the thread count, so results repeat."""
+    n, nc, c = sizes[0], g.fresh("nc"), g.fresh("c")
+    g.emit(f"{nc} = min({n}, {CHUNKS})")
+    parts = {acc: g.fresh("part") for acc, _, _ in whole}
+    for acc, _, dt in whole:
+        g.emit(f"{parts[acc]} = _nb.empty(({nc},), np.{np.dtype(dt).name})")
+    g.emit(f"for {c} in numba.prange({nc}):")
+    g.indent += 1
+    for line in pre[0]:
+        g.emit(line)
+    g.emit(f"for {lv[0]} in range({c} * {n} // {nc}, ({c} + 1) * {n} // {nc}):")
+    g.indent += 1
+    _emit_loops(g, L, lv, sizes, pre, body, post, 1, False)
+    g.indent -= 1
+    for acc, _, _ in whole:
+        g.emit(f"{parts[acc]}[{c}] = {acc}")
+    g.indent -= 1
+    for acc, kind, dt in whole:
+        g.emit(f"{acc} = {_reduction_init(kind, dt)}")
+    g.emit(f"for {c} in range({nc}):")
+    g.indent += 1
+    for acc, kind, _ in whole:
+        g.emit(_update(kind, acc, f"{parts[acc]}[{c}]"))
+    g.indent -= 1
+    for line in post[0]:
+        g.emit(line)
 
 
 # --------------------------------------------------------------------------------------
@@ -503,6 +549,7 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
         "import numba",
         "from funcad.backend import runtime as _rt",
         "from funcad.backend import nbrt as _nb",
+        "from funcad.backend import vecmath as _vm",
         "",
         "",
         f"@numba.njit({flags})",

@@ -63,6 +63,26 @@ def _call(fn):
     return lambda a, eqn: f"np.{fn}({', '.join(a)})"
 
 
+# The functions backend/vecmath.py provides (its FUNCTIONS): on float32/float64 operands they
+# are called as ``_vm.<name>``, which LLVM's loop vectorizer can widen (libmvec).
+VECTOR_MATH = frozenset((
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
+    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "cbrt",
+    "arctan2", "hypot", "power"))
+_VECTOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _math(fn):
+    """A math function: ``_vm.<fn>`` when every operand is computed in one float dtype."""
+    def rule(a, eqn):
+        dts = {np.dtype(d) for d in compute_dtypes(eqn)}
+        if len(dts) == 1 and dts <= set(_VECTOR_DTYPES) and eqn.outputs[0].aval.dtype in _VECTOR_DTYPES:
+            return f"_vm.{fn}({', '.join(a)})"
+        return f"np.{fn}({', '.join(a)})"
+
+    return rule
+
+
 def _op(sym):
     return lambda a, eqn: f"({a[0]} {sym} {a[1]})"
 
@@ -73,13 +93,15 @@ def _integer_pow(a, eqn):
     if y == 0:
         return literal(1, dt)
     n = abs(y)
-    body = "(" + " * ".join([x] * n) + ")" if n <= 4 else f"np.power({x}, {literal(n, dt)})"
+    vm = "_vm" if np.dtype(dt) in _VECTOR_DTYPES else "np"
+    body = "(" + " * ".join([x] * n) + ")" if n <= 4 else f"{vm}.power({x}, {literal(n, dt)})"
     return body if y > 0 else f"({literal(1, dt)} / {body})"
 
 
 def _logistic(a, eqn):
     one = literal(1, eqn.outputs[0].aval.dtype)
-    return f"({one} / ({one} + np.exp(-{a[0]})))"
+    vm = "_vm" if eqn.outputs[0].aval.dtype in _VECTOR_DTYPES else "np"
+    return f"({one} / ({one} + {vm}.exp(-{a[0]})))"
 
 
 def _logical(sym):
@@ -97,7 +119,7 @@ def _not(a, eqn):
 SCALAR: dict = {
     ew.neg_p: lambda a, eqn: f"(-{a[0]})",
     ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
-    ew.pow_p: _call("power"), ew.integer_pow_p: _integer_pow,
+    ew.pow_p: _math("power"), ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
     ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
     ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _op("<"), ew.le_p: _op("<="),
@@ -117,7 +139,7 @@ for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "
               "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
               "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "sign", "floor",
               "ceil", "isnan", "isinf", "isfinite"):
-    SCALAR[ew.ELEMENTWISE[_name]] = _call(_name)
+    SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
 
 
 def compute_dtypes(eqn) -> list:
