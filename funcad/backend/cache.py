@@ -78,14 +78,14 @@ _nbrt_digest = None
 
 
 def _nbrt_hash() -> str:
-    """A hash of backend/nbrt.py and backend/vecmath.py: their compiled routines are linked
+    """A hash of backend/nbrt.py, vecmath.py and loopir.py: the code they write is linked
     into every program's cached machine code, so a change there (in development, without a
     version bump) must not load programs holding the old code."""
     global _nbrt_digest
     if _nbrt_digest is None:
         here = Path(__file__)
         _nbrt_digest = hashlib.sha256(b"".join(
-            here.with_name(f).read_bytes() for f in ("nbrt.py", "vecmath.py"))).hexdigest()
+            here.with_name(f).read_bytes() for f in ("nbrt.py", "vecmath.py", "loopir.py"))).hexdigest()
     return _nbrt_digest
 
 

@@ -15,11 +15,13 @@ serial, as a parallel launch costs more than it saves on them.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
-from . import lowering
+from . import loopir, lowering
 from ..lax.shapes import full_p, transpose_p
 from .fusion import REDUCTIONS, Kernel, fuse, is_remap_eqn
 
@@ -28,6 +30,10 @@ from .fusion import REDUCTIONS, Kernel, fuse, is_remap_eqn
 # step's 200,000-element kernel ran 8.8 ms per step parallel against 2.5 ms serial (2 loaded
 # cores). The 1e6-element elementwise chain stays parallel.
 PARALLEL_MIN_SIZE = 1 << 19
+
+# Serial loop nests in the loop subset are compiled by nbrt.loops (backend/loopir.py) rather
+# than by Numba's typing and lowering; FUNCAD_DIRECT_LOOPS=0 leaves every loop to Numba.
+DIRECT_LOOPS = os.environ.get("FUNCAD_DIRECT_LOOPS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class Program:
@@ -539,6 +545,9 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
             outs.append(g.name(a))
             seen.add(a)
     g.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    if DIRECT_LOOPS:
+        arrays = {name: (v.aval.dtype.name, len(v.aval.shape)) for v, name in g.names.items()}
+        g.lines = loopir.plan(g.lines, arrays)
     nogil = not any("objmode" in line for line in g.lines)  # object mode holds the GIL
     flags = ("cache=True, error_model='numpy'" + (", nogil=True" if nogil else "")
              + (", parallel=True" if g.parallel else ""))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import llvmlite.binding as ll
@@ -52,6 +53,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.caching import FunctionCache
 from numba.extending import intrinsic
+
+from . import loopir
 
 _ROUTINES = ("dgemm", "sgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
 
@@ -620,6 +623,46 @@ class _LoadCache(FunctionCache):
             return super().load_overload(sig, target_context)
         with guard():
             return self._load_overload(sig, target_context)
+
+
+@intrinsic
+def loops(typingctx, arrays, sizes, text):
+    """Run the loop nests of ``text`` (backend/loopir.py: a run of generated statements,
+    its first line naming the arrays of the tuple ``arrays``) over those arrays, with ``S``
+    the sizes array: their IR is written by :class:`loopir.Block`, not by Numba's compiler."""
+    if not isinstance(text, types.StringLiteral):
+        return None
+    if not (isinstance(arrays, types.BaseTuple) and all(isinstance(a, types.Array) for a in arrays)
+            and isinstance(sizes, types.Array) and sizes.dtype == types.int64 and sizes.ndim == 1):
+        return None
+    block = loopir.parse(textwrap.dedent(text.literal_value))
+    if len(block.arrays) != len(arrays):
+        return None
+    array_types = {n: (str(a.dtype), a.ndim) for n, a in zip(block.arrays, arrays)}
+
+    def codegen(context, builder, sig, args):
+        block.infer(array_types)  # (the text may be shared by programs of other dtypes)
+        refs = {}
+        for name, aty, val in zip(block.arrays, sig.args[0], cgutils.unpack_tuple(builder, args[0])):
+            arr = context.make_array(aty)(context, builder, val)
+            shape = cgutils.unpack_tuple(builder, arr.shape, aty.ndim)
+            itemsize = ir.Constant(_i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
+            if aty.layout in "CF" and aty.ndim:
+                # Contiguous: strides from the shape, so LLVM sees the unit stride.
+                order = range(aty.ndim - 1, -1, -1) if aty.layout == "C" else range(aty.ndim)
+                strides, step = [None] * aty.ndim, itemsize
+                for d in order:
+                    strides[d] = step
+                    step = builder.mul(step, shape[d])
+            else:
+                strides = cgutils.unpack_tuple(builder, arr.strides, aty.ndim)
+            refs[name] = (builder.bitcast(arr.data, _i8.as_pointer()), strides)
+        S = context.make_array(sig.args[1])(context, builder, args[1]).data
+        block.emit(builder, refs, S)
+        return context.get_dummy_value()
+
+    block.infer(array_types)
+    return types.none(arrays, sizes, text), codegen
 
 
 def fast_load(dispatcher):

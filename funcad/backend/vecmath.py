@@ -130,6 +130,20 @@ def _scalar_function(module, c_name: str, nargs: int, fty) -> ir.Function:
     return fn
 
 
+def math_function(module, np_name: str, fty) -> ir.Function:
+    """The LLVM function ``_vm.<np_name>`` calls at float type ``fty`` in ``module`` (for
+    code written directly as IR, backend/loopir.py): the vectorizable scalar function, or
+    libm's own where vector math is off."""
+    c_name, nargs = FUNCTIONS[np_name]
+    if _ISA is not None:
+        return _scalar_function(module, c_name, nargs, fty)
+    name = c_name + ("f" if fty == ir.FloatType() else "")
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(fty, [fty] * nargs), name)
+    return fn
+
+
 def _vector_function(np_name: str):
     c_name, nargs = FUNCTIONS[np_name]
     ufunc = getattr(__import__("numpy"), np_name)

@@ -1,0 +1,106 @@
+"""Loop nests compiled straight to LLVM IR (backend/loopir.py) against the same loops
+compiled by Numba (``codegen.DIRECT_LOOPS`` off), and which runs the subset takes."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import funcad as fa
+import funcad.numpy as fnp
+from funcad.backend import codegen, loopir
+
+
+def _softmax_loss(w, x, y):
+    z = x @ w
+    return -fnp.sum(y * fa.nn.log_softmax(z)) / x.shape[0]
+
+
+def _chain(x):
+    u = x * x
+    return fnp.sum(fnp.tanh(x) * fnp.exp(-u) + fnp.log(1.0 + u) * fnp.sin(x))
+
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(7, 5))
+W = RNG.normal(size=(5, 3))
+Y = np.eye(3)[RNG.integers(0, 3, 7)]
+NAN = np.array([[1.0, np.nan, -2.0], [np.inf, 0.5, -np.inf]])
+
+CASES = {
+    "softmax loss and gradient": (fa.value_and_grad(_softmax_loss), (W, X, Y)),
+    "chain gradient, float32": (fa.grad(_chain), (X.astype(np.float32),)),
+    "relu and its mask": (lambda x: (fa.nn.relu(x), x > 0.0, fnp.where(x > 0, x, -x)), (X,)),
+    "max and min with NaN and inf": (lambda a: (fnp.max(a, axis=1), fnp.min(a, axis=0), fnp.max(a)), (NAN,)),
+    "predicates": (lambda a: (fnp.isfinite(a), fnp.isnan(a), fnp.isinf(a)), (NAN,)),
+    "transposed and strided inputs": (lambda a, b: fnp.sum(fnp.sqrt(fnp.abs(a)) * b, axis=0),
+                                      (X.T, np.asfortranarray(X[:, ::-1]).T)),
+    "broadcasting, 0-d and size-1 axes": (lambda a, b, c: a[:, None] * b + c, (X[:, 0], X[0], np.float64(2.0))),
+    "mixed float32 and float64": (lambda a, b: fnp.exp(a) + b, (X.astype(np.float32), X)),
+    "products and floor/ceil": (lambda a: (fnp.prod(a, axis=1), fnp.floor(a) + fnp.ceil(a)), (X,)),
+    "sixth derivative of tanh": (lambda x: fa.elementwise_grad(fa.elementwise_grad(fa.elementwise_grad(
+        fa.elementwise_grad(fa.elementwise_grad(fa.elementwise_grad(fnp.tanh))))))(x), (np.linspace(-3, 3, 50),)),
+}
+
+
+def _run(f, args, direct):
+    saved = codegen.DIRECT_LOOPS
+    codegen.DIRECT_LOOPS = direct
+    try:
+        g = fa.jit(f)
+        return g.lower(*args).source, g(*args)
+    finally:
+        codegen.DIRECT_LOOPS = saved
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_direct_loops_equal_numbas_loops(name):
+    f, args = CASES[name]
+    src_direct, direct = _run(f, args, True)
+    src_numba, numba = _run(f, args, False)
+    assert "_nb.loops(" not in src_numba
+    flat_d = [np.asarray(v) for v in fa.tree_util.tree_leaves(direct)]
+    flat_n = [np.asarray(v) for v in fa.tree_util.tree_leaves(numba)]
+    eager = [np.asarray(v) for v in fa.tree_util.tree_leaves(f(*args))]
+    assert len(flat_d) == len(flat_n) == len(eager)
+    for d, n, e in zip(flat_d, flat_n, eager):
+        assert d.dtype == n.dtype == e.dtype and d.shape == n.shape == e.shape
+        if d.dtype == bool:
+            np.testing.assert_array_equal(d, n)
+            np.testing.assert_array_equal(d, e)
+        else:
+            np.testing.assert_allclose(d, n, rtol=1e-12 if d.dtype == np.float64 else 1e-5, atol=1e-300)
+            single = any(np.asarray(a).dtype == np.float32 for a in args)
+            np.testing.assert_allclose(d, e, rtol=1e-5 if single else 1e-10, atol=1e-12)
+
+
+def test_typical_programs_take_the_direct_path():
+    src, _ = _run(fa.value_and_grad(_softmax_loss), (W, X, Y), True)
+    assert src.count("_nb.loops(") >= 1
+    assert "for i" in src  # the loops' text stays in the module, inside the call
+
+
+def test_what_the_subset_does_not_hold_stays_with_numba():
+    i = np.arange(12, dtype=np.int64).reshape(3, 4)
+    src, out = _run(lambda i: fnp.sum(i * 3, axis=1), (i,), True)
+    assert "_nb.loops(" not in src  # integer arithmetic: Numba's
+    np.testing.assert_array_equal(out, (i * 3).sum(axis=1))
+    lines = ["    acc0 = np.float64(0.0)", "    for i0 in range(S[0]):", "        acc0 += v1[i0]",
+             "    v2[()] = acc0"]
+    assert loopir.plan(lines, {"v1": ("float64", 1), "v2": ("float64", 0)}) == lines  # `acc += v`
+    lines = ["    for i0 in range(S[0]):", "        s0 = v1[i0]", "    v2[()] = s0", "    print(s0)"]
+    assert loopir.plan(lines, {"v1": ("float64", 1), "v2": ("float64", 0)}) == lines  # s0 read after
+
+
+def test_a_run_is_one_call_with_the_comments_kept():
+    lines = ["    # v2 = sin v1", "    for i0 in range(S[0]):", "        x0 = v1[i0]",
+             "        v2[i0] = _vm.sin(x0)", "    # v3 = matmul v2 v2", "    v3 = _nb.empty((), np.float64)"]
+    out = loopir.plan(lines, {"v1": ("float64", 1), "v2": ("float64", 1), "v3": ("float64", 0)})
+    assert out[0] == "    # v2 = sin v1" and out[1].startswith("    _nb.loops((v1, v2), S, '''")
+    assert out[-2:] == lines[-2:]
+    assert out[3] == "    ''')"
+    block = loopir.Block(textwrap.dedent(out[2]))
+    block.infer({"v1": ("float64", 1), "v2": ("float64", 1)})
+    assert block.arrays == ["v1", "v2"] and block.types == {"i0": "int64", "x0": "float64"}
