@@ -10,7 +10,9 @@ accumulate in locals when they reduce trailing axes. Each equation is shown as a
 
 Kernels over at least :data:`PARALLEL_MIN_SIZE` elements run their outer loop with
 ``numba.prange`` (the program is then compiled with ``parallel=True``); smaller ones stay
-serial, as a parallel launch costs more than it saves on them.
+serial, as a parallel launch costs more than it saves on them. Finally the runs of serial
+loop code are handed to ``nbrt.loops`` (backend/loopir.py), which writes their LLVM IR
+directly instead of through Numba's typing and lowering.
 """
 
 from __future__ import annotations
