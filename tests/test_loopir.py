@@ -104,3 +104,24 @@ def test_a_run_is_one_call_with_the_comments_kept():
     block = loopir.Block(textwrap.dedent(out[2]))
     block.infer({"v1": ("float64", 1), "v2": ("float64", 1)})
     assert block.arrays == ["v1", "v2"] and block.types == {"i0": "int64", "x0": "float64"}
+
+
+def test_bool_operands_compared_with_zero():
+    """``(b != 0)``, as the code generator writes a cast to bool, on bool arrays."""
+    arrays = {"v1": ("bool", 1), "v2": ("bool", 1), "v3": ("float64", 1)}
+    lines = ["    for i0 in range(S[0]):", "        x0 = v1[i0]", "        s0 = (x0 != 0)",
+             "        v2[i0] = s0", "        v3[i0] = np.float64(s0)"]
+    out = loopir.plan(lines, arrays)
+    assert out[0].startswith("    _nb.loops(")
+    source = "\n".join(["import numba", "from funcad.backend import nbrt as _nb", "@numba.njit",
+                         "def k(v1, v2, v3, S):"] + out)
+    ns: dict = {}
+    exec(source, ns)
+    b, out_b, out_f = np.array([True, False, True]), np.zeros(3, bool), np.zeros(3)
+    ns["k"](b, out_b, out_f, np.array([3], dtype=np.int64))
+    np.testing.assert_array_equal(out_b, b)
+    np.testing.assert_array_equal(out_f, b.astype(float))
+    x = np.array([True, False, True])
+    src, got = _run(lambda b: (fnp.logical_and(b, b), fnp.where(b, 1.5, -0.5)), (x,), True)
+    np.testing.assert_array_equal(got[0], x)
+    np.testing.assert_array_equal(got[1], np.where(x, 1.5, -0.5))

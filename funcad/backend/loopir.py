@@ -193,7 +193,7 @@ class Block:
             return ty
         if isinstance(e, ast.Compare) and len(e.ops) == 1 and type(e.ops[0]) in _CMP:
             ty = self._same(e.left, e.comparators[0], loop_vars)
-            if ty not in FLOATS and not (ty == "bool" and type(e.ops[0]) in (ast.Eq, ast.NotEq)):
+            if ty == "const" or ty not in FLOATS and not (ty == "bool" and type(e.ops[0]) in (ast.Eq, ast.NotEq)):
                 raise Unsupported("comparison")
             return "bool"
         if isinstance(e, ast.BoolOp):
@@ -338,6 +338,8 @@ class Block:
         if c is not None:
             if want == "int64":
                 return ir.Constant(self.i64, int(c))
+            if want == "bool":
+                return ir.Constant(ir.IntType(1), int(c != 0))
             return ir.Constant(self._lltype(want), c)
         if isinstance(e, ast.Name):
             if e.id in ("True", "False"):
