@@ -83,7 +83,8 @@ def show_generated_code():
     print("fa.jit(loss).lower(x, W, b).jaxpr: the program after simplification")
     print(lowered.jaxpr)
     print("\n.source: the one Python module funcad compiles with Numba, each line under the")
-    print("jaxpr equation it came from:\n")
+    print("jaxpr equation it came from. The loops inside each _nb.loops(...) text are compiled")
+    print("by funcad itself, straight to LLVM IR (backend/loopir.py); the rest by Numba:\n")
     print(lowered.source)
 
 
