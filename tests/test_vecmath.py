@@ -18,7 +18,7 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import cache, codegen, lowering
+from funcad.backend import cache, lowering
 
 numba = pytest.importorskip("numba")
 from funcad.backend import vecmath  # noqa: E402  (imports Numba)

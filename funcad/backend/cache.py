@@ -241,10 +241,17 @@ def max_bytes() -> int:
 
 def _entries(path: Path) -> list[tuple[float, int, Path, list[Path]]]:
     """``(mtime, bytes, module file, Numba files)`` of every entry, oldest first."""
+    # Numba's files of every entry from ONE listing of __pycache__ (a glob per entry read
+    # the whole directory each time: quadratic, ~1 s per new program at 2,500 entries).
+    numba_files: dict[str, list[Path]] = {}
+    pyc = path / "__pycache__"
+    if pyc.is_dir():
+        for f in pyc.iterdir():
+            numba_files.setdefault(f.name.split(".", 1)[0], []).append(f)
     out = []
     for py in path.glob("funcad_jit_*.py"):
         try:
-            files = _numba_files(py)
+            files = numba_files.get(py.stem, [])
             stats_ = [py.stat(), *(f.stat() for f in files)]
             out.append((max(st.st_mtime for st in stats_), sum(st.st_size for st in stats_), py, files))
         except OSError:  # removed meanwhile by another process

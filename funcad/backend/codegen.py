@@ -23,8 +23,8 @@ import numpy as np
 
 from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
-from . import loopir, lowering
 from ..lax.shapes import full_p, transpose_p
+from . import loopir, lowering
 from .fusion import REDUCTIONS, Kernel, fuse, is_remap_eqn
 
 # 2^19: Numba's parallel compilation (parfor passes and lowering) costs ~0.5-2 s on top of a

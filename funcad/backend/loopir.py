@@ -193,7 +193,8 @@ class Block:
             return ty
         if isinstance(e, ast.Compare) and len(e.ops) == 1 and type(e.ops[0]) in _CMP:
             ty = self._same(e.left, e.comparators[0], loop_vars)
-            if ty == "const" or ty not in FLOATS and not (ty == "bool" and type(e.ops[0]) in (ast.Eq, ast.NotEq)):
+            equality = type(e.ops[0]) in (ast.Eq, ast.NotEq)
+            if ty == "const" or ty not in FLOATS and not (ty == "bool" and equality):
                 raise Unsupported("comparison")
             return "bool"
         if isinstance(e, ast.BoolOp):
@@ -370,7 +371,8 @@ class Block:
                 out = b.or_(out, v) if isinstance(e.op, ast.Or) else b.and_(out, v)
             return out
         if isinstance(e, ast.IfExp):
-            return b.select(self._value(e.test, "bool"), self._value(e.body, want), self._value(e.orelse, want))
+            test = self._value(e.test, "bool")
+            return b.select(test, self._value(e.body, want), self._value(e.orelse, want))
         name = _np_call(e)
         if name is not None:
             if name in _DTYPE_CALLS:
@@ -392,7 +394,7 @@ class Block:
         return b.call(math_function(b.module, name, args[0].type), args)
 
     def _cast(self, arg, dst):
-        b, ir = self.b, self.ir
+        b = self.b
         if _const_value(arg) is not None:
             return self._value(arg, dst)
         src = self._expr_type(arg)
@@ -517,12 +519,14 @@ def _accepted(stmt: list[str]) -> bool:
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.For, ast.Assign, ast.AugAssign)):
         return False
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and not all(isinstance(t, (ast.Name, ast.Subscript)) for t in node.targets):
+        if isinstance(node, ast.Assign) and not all(isinstance(t, (ast.Name, ast.Subscript))
+                                                    for t in node.targets):
             return False
         if isinstance(node, ast.Call) and not (_np_call(node) or _np_call(node, "_vm") or (
                 isinstance(node.func, ast.Name) and node.func.id == "range")):
             return False
-        if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and node.value.id in ("np", "_vm")):
+        if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name)
+                                                    and node.value.id in ("np", "_vm")):
             return False
     return True
 

@@ -118,7 +118,8 @@ def _scalar_function(module, c_name: str, nargs: int, fty) -> ir.Function:
     for a in ("nounwind", "readnone", "noinline"):
         fn.attributes.add(a)
     # A string attribute llvmlite's closed list does not know: written into the IR as is.
-    set.add(fn.attributes, f'"vector-function-abi-variant"="_ZGV_LLVM_N{lanes}{"v" * nargs}_{sname}({vname})"')
+    mapping = f"_ZGV_LLVM_N{lanes}{'v' * nargs}_{sname}({vname})"
+    set.add(fn.attributes, f'"vector-function-abi-variant"="{mapping}"')
     b = ir.IRBuilder(fn.append_basic_block())
     zero = ir.Constant(ir.IntType(32), 0)
     splats = []
