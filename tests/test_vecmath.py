@@ -105,7 +105,9 @@ def _dispatcher(f, *args):
 
 
 @pytest.mark.skipif(not ON, reason=f"vector math is off here ({vecmath.ISA})")
-def test_loops_with_math_and_a_sum_are_vectorized():
+def test_loops_with_math_and_a_sum_are_vectorized(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCAD_CACHE_DIR", str(tmp_path))  # compiled here: Numba keeps its asm
+    monkeypatch.setattr(cache, "_loaded", {})
     letter, lanes = ("e", 8) if vecmath.ISA == "libmvec-avx512" else ("d", 4)
 
     def f(x):
