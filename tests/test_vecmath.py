@@ -197,3 +197,25 @@ def test_the_environment_variable_turns_it_off_or_picks_avx2(tmp_path, choice, i
     assert out.returncode == 0, out.stderr
     expected = isa or ("libmvec-avx2" if vecmath.ISA != "off" else "off")
     assert out.stdout.split() == [expected]
+
+
+_TWO_PROGRAMS = """
+import numpy as np, funcad as fa, funcad.numpy as fnp
+from funcad.backend import cache
+x = np.linspace(-1, 1, 50)
+a = fa.jit(lambda x: fnp.exp(x) + 1.0)(x)
+b = fa.jit(lambda x: fnp.sum(fnp.exp(x) * fnp.tanh(x)))(x)
+np.testing.assert_array_max_ulp(a, np.exp(x) + 1.0, 4)
+np.testing.assert_allclose(b, np.sum(np.exp(x) * np.tanh(x)), rtol=1e-13)
+print(cache.stats["disk_hits"], cache.stats["writes"])
+"""
+
+
+def test_programs_sharing_a_vector_function_load_together_from_the_disk_cache(tmp_path):
+    """Each program's module defines its own copy of ``funcad_vm_exp_f64`` (linkonce_odr): two
+    such programs loaded from Numba's cache into one process must link and run."""
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", _TWO_PROGRAMS], env=env, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    assert runs[0].stdout.split() == ["0", "2"] and runs[1].stdout.split() == ["2", "0"]
