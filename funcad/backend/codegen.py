@@ -184,8 +184,8 @@ def _update(kind, acc, v, dtype=None) -> str:
 def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset = frozenset()):
     """Emit kernel ``k`` as a loop nest. With ``lead``, ``k`` is a member of a row group
     (:func:`emit_row_group`): its outer loop is the group's, with variable ``lead``; its
-    allocations and outer-level initialisations are emitted now (before the group's loop),
-    and ``(lines inside the group's loop, lines after it)`` are returned. The values in
+    allocations are emitted now (before the group's loop), and ``(outer-level
+    initialisations, lines inside the group's loop, lines after it)`` are returned. The values in
     ``per_row`` (one per row, read only within the group) stay scalar locals."""
     L, r = k.shape, len(k.shape)
     for e in k.eqns:
@@ -266,14 +266,12 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset =
             if 0 in axes:
                 parallel_ok = False
     if lead is not None:  # a row group's member: never parallel (see _row_groups)
-        for line in pre[0]:
-            g.emit(line)
         saved, g.lines = g.lines, []
         g.indent += 1
         _emit_loops(g, L, lv, sizes, pre, body, post, 1, False)
         g.indent -= 1
         inner, g.lines = g.lines, saved
-        return inner, post[0]
+        return pre[0], inner, post[0]
     if parallel_ok:
         g.parallel = True
         if whole:
@@ -508,10 +506,15 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
     lead = g.fresh("i")
     size = g.dim(kernels[0].shape[0])
     parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
+    # The members' initialisations after all their allocations, next to the loop: the loop
+    # code is then one run for nbrt.loops (loopir.plan).
+    for before, _, _ in parts:
+        for line in before:
+            g.emit(line)
     g.emit(f"for {lead} in range({size}):")
-    for inner, _ in parts:
+    for _, inner, _ in parts:
         g.lines.extend(inner)
-    for _, after in parts:
+    for _, _, after in parts:
         for line in after:
             g.emit(line)
 

@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import ast
 import re
-from functools import lru_cache
+
+from .lowering import VECTOR_MATH
 
 FLOATS = ("float32", "float64")
 _DTYPE_CALLS = FLOATS + ("bool_",)
-_MATH = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
-         "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "cbrt",
-         "arctan2", "hypot", "power")
 _NP_UNARY = {"sqrt": "llvm.sqrt", "abs": "llvm.fabs", "floor": "llvm.floor", "ceil": "llvm.ceil"}
 _PREDICATES = ("isfinite", "isnan", "isinf")
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
@@ -91,6 +89,7 @@ class Block:
         ``arrays``: name -> (dtype name, ndim)."""
         self.array_types = arrays
         self.types: dict[str, str] = {}
+        self.node_types: dict[ast.AST, str] = {}
         for name in self.arrays:
             if name not in arrays:
                 raise Unsupported(name)
@@ -163,6 +162,11 @@ class Block:
         return dtype
 
     def _expr(self, e, loop_vars) -> str:
+        """The type of expression ``e``, also recorded for :meth:`emit` (``self.node_types``)."""
+        ty = self.node_types[e] = self._type_of(e, loop_vars)
+        return ty
+
+    def _type_of(self, e, loop_vars) -> str:
         if isinstance(e, ast.Name):
             if e.id in ("True", "False"):
                 return "bool"
@@ -230,7 +234,7 @@ class Block:
             raise Unsupported(f"np.{name}")
         name = _np_call(e, "_vm")
         if name is not None:
-            if name in ("radd", "rmul") and len(e.args) == 2 or name in _MATH and 1 <= len(e.args) <= 2:
+            if name in ("radd", "rmul") and len(e.args) == 2 or name in VECTOR_MATH and 1 <= len(e.args) <= 2:
                 tys = {self._expr(a, loop_vars) for a in e.args}
                 if len(tys) != 1 or not tys <= set(FLOATS):
                     raise Unsupported(name)
@@ -424,14 +428,11 @@ class Block:
         return _declare(self.b.module, f"{name}.{suffix}", ir.FunctionType(ty, [ty]))
 
     def _expr_type(self, e) -> str:
-        ty = self._expr(e, set(n for n, t in self.types.items() if t == "int64"))
-        if ty == "const":
-            raise Unsupported("untyped constant")
-        return ty
+        return self.node_types[e]
 
     def _operand_type(self, a, c) -> str:
-        loop_vars = set(n for n, t in self.types.items() if t == "int64")
-        return self._same(a, c, loop_vars)
+        ta, tc = self.node_types[a], self.node_types[c]
+        return tc if ta == "const" else ta
 
 
 def _declare(module, name, fnty):
@@ -441,12 +442,6 @@ def _declare(module, name, fnty):
 
         fn = ir.Function(module, fnty, name)
     return fn
-
-
-@lru_cache(maxsize=1024)
-def parse(text: str) -> Block:
-    """The :class:`Block` of ``text`` (cached: a program's blocks are typed twice)."""
-    return Block(text)
 
 
 # --------------------------------------------------------------------------------------
@@ -466,7 +461,6 @@ def plan(lines: list[str], arrays: dict) -> list[str]:
             stmts.append([line])
         else:
             stmts[-1].append(line)
-    stmts = _sink_initialisations(stmts)
     ok = [_accepted(s) for s in stmts]
     out: list[str] = []
     n = 0
@@ -480,29 +474,6 @@ def plan(lines: list[str], arrays: dict) -> list[str]:
             m += 1
         out.extend(_rewrite(stmts[n:m], stmts[m:], arrays))
         n = m
-    return out
-
-
-_INIT = re.compile(r"^    (acc\d+) = (np\.\w+\([^()]*\)|-?np\.inf|True|False)$")
-
-
-def _sink_initialisations(stmts: list[list[str]]) -> list[list[str]]:
-    """Move each accumulator's initialisation to a constant (``acc2 = np.float64(0.0)``) down
-    to just before the next top-level loop, past the statements (allocations, mostly) that do
-    not mention it: the code generator writes a row group's initialisations among its
-    allocations, which would split the run."""
-    out: list[list[str]] = []
-    pending: list[tuple[re.Pattern, list[str]]] = []
-    for stmt in stmts:
-        m = _INIT.match(stmt[0]) if len(stmt) == 1 else None
-        if m:
-            pending.append((re.compile(rf"\b{m.group(1)}\b"), stmt))
-            continue
-        if stmt[0].startswith("    for ") or any(p.search(x) for p, _ in pending for x in stmt):
-            out.extend(s for _, s in pending)  # (in their order, before this statement)
-            pending.clear()
-        out.append(stmt)
-    out.extend(s for _, s in pending)
     return out
 
 

@@ -72,13 +72,18 @@ VECTOR_MATH = frozenset((
 _VECTOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _math_module(dtype) -> str:
+    """Where a math function of ``dtype`` values is called from: ``_vm`` (vecmath) or ``np``."""
+    return "_vm" if np.dtype(dtype) in _VECTOR_DTYPES else "np"
+
+
 def _math(fn):
     """A math function: ``_vm.<fn>`` when every operand is computed in one float dtype."""
     def rule(a, eqn):
         dts = {np.dtype(d) for d in compute_dtypes(eqn)}
-        if len(dts) == 1 and dts <= set(_VECTOR_DTYPES) and eqn.outputs[0].aval.dtype in _VECTOR_DTYPES:
-            return f"_vm.{fn}({', '.join(a)})"
-        return f"np.{fn}({', '.join(a)})"
+        out = eqn.outputs[0].aval.dtype
+        module = _math_module(out) if len(dts) == 1 and dts <= set(_VECTOR_DTYPES) else "np"
+        return f"{module}.{fn}({', '.join(a)})"
 
     return rule
 
@@ -93,15 +98,13 @@ def _integer_pow(a, eqn):
     if y == 0:
         return literal(1, dt)
     n = abs(y)
-    vm = "_vm" if np.dtype(dt) in _VECTOR_DTYPES else "np"
-    body = "(" + " * ".join([x] * n) + ")" if n <= 4 else f"{vm}.power({x}, {literal(n, dt)})"
+    body = "(" + " * ".join([x] * n) + ")" if n <= 4 else f"{_math_module(dt)}.power({x}, {literal(n, dt)})"
     return body if y > 0 else f"({literal(1, dt)} / {body})"
 
 
 def _logistic(a, eqn):
     one = literal(1, eqn.outputs[0].aval.dtype)
-    vm = "_vm" if eqn.outputs[0].aval.dtype in _VECTOR_DTYPES else "np"
-    return f"({one} / ({one} + {vm}.exp(-{a[0]})))"
+    return f"({one} / ({one} + {_math_module(eqn.outputs[0].aval.dtype)}.exp(-{a[0]})))"
 
 
 def _logical(sym):

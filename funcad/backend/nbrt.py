@@ -635,13 +635,12 @@ def loops(typingctx, arrays, sizes, text):
     if not (isinstance(arrays, types.BaseTuple) and all(isinstance(a, types.Array) for a in arrays)
             and isinstance(sizes, types.Array) and sizes.dtype == types.int64 and sizes.ndim == 1):
         return None
-    block = loopir.parse(textwrap.dedent(text.literal_value))
+    block = loopir.Block(textwrap.dedent(text.literal_value))
     if len(block.arrays) != len(arrays):
         return None
-    array_types = {n: (str(a.dtype), a.ndim) for n, a in zip(block.arrays, arrays)}
+    block.infer({n: (str(a.dtype), a.ndim) for n, a in zip(block.arrays, arrays)})
 
     def codegen(context, builder, sig, args):
-        block.infer(array_types)  # (the text may be shared by programs of other dtypes)
         refs = {}
         for name, aty, val in zip(block.arrays, sig.args[0], cgutils.unpack_tuple(builder, args[0])):
             arr = context.make_array(aty)(context, builder, val)
@@ -661,7 +660,6 @@ def loops(typingctx, arrays, sizes, text):
         block.emit(builder, refs, S)
         return context.get_dummy_value()
 
-    block.infer(array_types)
     return types.none(arrays, sizes, text), codegen
 
 

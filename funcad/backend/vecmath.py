@@ -45,6 +45,7 @@ import sys
 
 import llvmlite.binding as ll
 import numba
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -147,7 +148,7 @@ def math_function(module, np_name: str, fty) -> ir.Function:
 
 def _vector_function(np_name: str):
     c_name, nargs = FUNCTIONS[np_name]
-    ufunc = getattr(__import__("numpy"), np_name)
+    ufunc = getattr(np, np_name)
 
     def typer(*args):
         if any(a not in (types.float32, types.float64) for a in args) or len(set(args)) != 1:
