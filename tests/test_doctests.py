@@ -11,7 +11,7 @@ import importlib
 import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
-           "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
+           "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util", "funcad.partial_eval",
            "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise"]
 
 
