@@ -12,7 +12,7 @@ import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
            "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
-           "funcad.examples_tour", "funcad.datasets", "funcad.lax.elementwise"]
+           "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise"]
 
 
 @pytest.mark.parametrize("name", MODULES)
