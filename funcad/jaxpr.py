@@ -367,7 +367,7 @@ class StagingTrace(Trace):
             core.debug_hooks.stage(self.eqns[-1])
         return outs
 
-    def concrete_value(self, tracer, why):
+    def concrete_value(self, tracer, why, scalar=False):
         names = self._input_names(tracer.var)
         origin = f" It depends on the argument{'s' if len(names) > 1 else ''} {', '.join(names)}." if names else ""
         raise ConcretizationError(
@@ -380,11 +380,16 @@ class StagingTrace(Trace):
 
     def _input_names(self, var: Var) -> list[str]:
         """The names of the traced arguments that ``var`` depends on (for error messages)."""
+        needed = self.dependencies(var)
+        return [n for v, n in self.arg_names.items() if v in needed]
+
+    def dependencies(self, var: Var) -> set[Var]:
+        """The variables ``var`` is computed from (itself included)."""
         needed = {var}
         for eqn in reversed(self.eqns):
             if any(o in needed for o in eqn.outputs):
                 needed.update(a for a in eqn.inputs if isinstance(a, Var))
-        return [n for v, n in self.arg_names.items() if v in needed]
+        return needed
 
     def to_jaxpr(self, in_tracers, out_vals) -> tuple[Jaxpr, list]:
         outvars = [self.to_atom(x) for x in out_vals]
