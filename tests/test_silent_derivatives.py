@@ -165,3 +165,61 @@ def test_einsum_broadcasts_size_one_labels_under_grad():
     np.testing.assert_allclose(fa.jit(f)(a, b), np.einsum("mnd,mdo->mno", a, b))
     check_grads(f, (a, b), order=2)
     np.testing.assert_allclose(fa.vmap(f, in_axes=(None, 0))(a, b[None].repeat(2, 0))[1], f(a, b))
+
+
+# --------------------------------------------------------------------------------------
+# eigh and cholesky read one triangle; so do their derivatives (autograd's test_eigvalh_*)
+
+
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigvalsh_of_a_non_symmetric_input(uplo):
+    # autograd's test_eigvalh_lower/upper: check_grads on a random, non-symmetric matrix
+    d = 6
+    mat = _rand(d, d)
+    f = lambda m: fnp.linalg.eigvalsh(m, UPLO=uplo)  # noqa: E731
+    np.testing.assert_allclose(fa.jit(f)(mat), np.linalg.eigvalsh(mat, UPLO=uplo))
+    check_grads(f, (mat,), order=2)
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_vectors_of_a_non_symmetric_input(uplo):
+    mat = _rand(4, 4, seed=1)
+
+    def f(m):  # eigenvectors up to sign: make the first row positive
+        w, v = fnp.linalg.eigh(m, UPLO=uplo)
+        return v * fnp.sign(v[0]), w
+
+    check_grads(f, (mat,), order=1)
+    check_grads(f, (_rand(3, 4, 4, seed=2),), order=1)  # a stack of matrices
+
+
+def test_eigh_of_a_symmetric_parametrisation_is_unchanged():
+    x = _rand(4, 4, seed=3)
+    f = lambda x: fnp.linalg.eigvalsh(x + x.T)  # noqa: E731
+    check_grads(f, (x,), order=2)
+
+
+def test_cholesky_of_a_non_symmetric_input():
+    m = _rand(4, 4, seed=4)
+    spd_lower = m @ m.T + 4 * np.eye(4) + np.triu(_rand(4, 4, seed=5), 1)  # junk above
+    np.testing.assert_allclose(fa.jit(fnp.linalg.cholesky)(spd_lower), np.linalg.cholesky(spd_lower))
+    check_grads(fnp.linalg.cholesky, (spd_lower,), order=2)
+    check_grads(lambda a: fnp.linalg.cholesky(a, upper=True), (spd_lower,), order=1)
+
+
+@pytest.mark.parametrize("lower", [False, True])
+def test_scipy_cholesky_reads_the_triangle_scipy_reads(lower):
+    import scipy.linalg
+
+    import funcad.scipy.linalg as fsl
+
+    m = _rand(4, 4, seed=6)
+    a = m @ m.T + 4 * np.eye(4) + (np.triu if lower else np.tril)(_rand(4, 4, seed=7), 1 if lower else -1)
+    f = lambda a: fsl.cholesky(a, lower=lower)  # noqa: E731
+    np.testing.assert_allclose(f(a), scipy.linalg.cholesky(a, lower=lower))
+    np.testing.assert_allclose(fa.jit(f)(a), scipy.linalg.cholesky(a, lower=lower))
+    check_grads(f, (a,), order=1)
