@@ -33,6 +33,7 @@ from .jit import jit  # noqa: F401,E402  (Numba loads on the first compile)
 from .batching import vmap  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
 from .custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402
+from .callback import pure_callback  # noqa: F401,E402
 from .second_order import hvp, value_grad_hessian  # noqa: F401,E402
 from . import optimize  # noqa: F401,E402  (newton, newton_cg, minimize)
 from . import viz  # noqa: F401,E402  (computation-graph pictures)

@@ -223,7 +223,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]
             raise ShapeError(f"jvp: the tangent for {path} has shape {ta.shape}, but the primal "
                              f"has shape {pa.shape}.")
     store: dict = {}
-    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store), p_leaves, t_leaves)
+    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store), p_leaves, t_leaves, paths)
     out_tree = store["out_tree"]
     t_outs = [_to_user(ad.instantiate(t)) for t in t_outs]
     return (tree_unflatten(out_tree, [_to_user(o) for o in outs]),
@@ -238,7 +238,7 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
-    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store), p_leaves)
+    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store), p_leaves, names=paths)
     out_tree = store["out_tree"]
 
     def f_jvp(*tangents):
@@ -268,7 +268,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
     flat = _flat_fun(fun, in_tree, store, has_aux)
-    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store)
+    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store, names=paths)
     outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
     out_avals = [get_aval(o) for o in outs]
@@ -318,7 +318,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
-        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store)
+        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs
         out_aval = get_aval(v_leaves[0]) if len(v_leaves) == 1 else None
@@ -418,7 +418,7 @@ def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
     _require_float(in_leaves, paths, name)
     store: dict = {}
     flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
-    return in_leaves, in_tree, store, flat
+    return in_leaves, in_tree, store, flat, paths
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
@@ -435,11 +435,11 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfwd_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
         basis, total = _std_basis(in_leaves)
 
         def push(*t):
-            primals_out, tangents_out = ad.jvp_flat(flat, in_leaves, t)
+            primals_out, tangents_out = ad.jvp_flat(flat, in_leaves, t, paths)
             n = store["out_tree"].num_leaves
             return list(primals_out) + [ad.instantiate(t) for t in tangents_out[:n]]
 
@@ -511,8 +511,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
-        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store)
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
+        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         basis, total = _std_basis(outs)
 

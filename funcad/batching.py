@@ -89,10 +89,10 @@ class BatchTrace(Trace):
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)
 
-    def concrete_value(self, tracer, why):
+    def concrete_value(self, tracer, why, scalar=False):
         if tracer.bdim is None:
             v = tracer.val
-            return v._concrete(why) if isinstance(v, Tracer) else v
+            return v._concrete(why, scalar) if isinstance(v, Tracer) else v
         raise ConcretizationError(
             f"{why} inside vmap, where the value ({tracer.aval.str_short()} per example, "
             f"{self.axis_size} examples) differs from one example to the next, so Python cannot "

@@ -199,9 +199,13 @@ def _pow_jvp_y(g, ans, x, y):
     return mul(g, mul(ans, safe_log))
 
 
-defjvp(pow_p,
-       lambda g, ans, x, y: mul(g, mul(y, pow(x, sub(y, 1.0)))),
-       _pow_jvp_y)
+def _pow_jvp_x(g, ans, x, y):
+    # y x**(y-1), with the exponent 1 where y == 0 (as autograd): 0 ** 0.0 then has
+    # derivative 0, not 0 * inf, at every order.
+    return mul(g, mul(y, pow(x, select(eq(y, 0.0), 1.0, sub(y, 1.0)))))
+
+
+defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 
 integer_pow_p = Primitive("integer_pow")
 integer_pow_p.def_impl(lambda x, *, y: np.power(x, y) if y >= 0 else np.reciprocal(np.power(x, -y)))

@@ -474,18 +474,18 @@ def einsum(subscripts: str, *operands, optimize=None):
     operands, _ = _promote(*operands)
     operands = [_as_nd(x) for x in operands]
     spec = _normalize_einsum(subscripts.replace(" ", ""), [get_aval(x).ndim for x in operands])
-    return _lax.einsum(spec, *_broadcast_ellipsis(spec, set(subscripts), operands))
+    return _lax.einsum(spec, *_broadcast_size_one(spec, operands))
 
 
-def _broadcast_ellipsis(spec, user_letters, operands):
-    """NumPy broadcasts the axes under ``...`` (size 1 against n); the einsum primitive needs
-    equal sizes (its derivative rules rely on them), so broadcast those operands first."""
+def _broadcast_size_one(spec, operands):
+    """NumPy's einsum broadcasts an axis of size 1 against the same label's size n in another
+    operand (under ``...`` and for named labels alike); the einsum primitive needs equal sizes
+    (its derivative rules rely on them), so broadcast those operands first."""
     ins = spec.split("->")[0].split(",")
     sizes: dict = {}
     for sub, x in zip(ins, operands):
         for c, n in zip(sub, get_aval(x).shape):
-            if c not in user_letters:
-                sizes[c] = builtins.max(sizes.get(c, 1), n)
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
     out = []
     for sub, x in zip(ins, operands):
         shape = get_aval(x).shape
@@ -718,16 +718,6 @@ def empty(shape, dtype=float64):
     return zeros(shape, dtype)
 
 
-def arange(start, stop=None, step=None, dtype=None):
-    """``numpy.arange`` (a constant)."""
-    return _np.arange(start, stop, step, dtype=dtype) if stop is not None else _np.arange(start, dtype=dtype)
-
-
-def linspace(start, stop, num=50, endpoint=True, dtype=None):
-    """``numpy.linspace`` (a constant)."""
-    return _np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
-
-
 def eye(N, M=None, k=0, dtype=float64):
     """``numpy.eye`` (a constant)."""
     return _np.eye(N, M, k, dtype=dtype)
@@ -858,6 +848,7 @@ core._numpy_dispatch.function = _function_dispatch
 from ._elementwise_extra import *  # noqa: E402,F401,F403
 from ._stats import *  # noqa: E402,F401,F403
 from ._shape_ops import *  # noqa: E402,F401,F403
+from ._ranges import *  # noqa: E402,F401,F403
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)
