@@ -134,9 +134,9 @@ class JVPTrace(Trace):
         names = list(self.in_names)
         lin = getattr(tangent, "_trace", None)
         if isinstance(lin, StagingTrace) and lin.alive:  # under grad: which inputs it depends on
-            deps = lin.dependencies(tangent.var)
+            deps = lin.dependencies(tangent._var)
             names = [n for n, t in zip(names, self.in_tangents)
-                     if getattr(t, "_trace", None) is lin and t.var in deps] or names
+                     if getattr(t, "_trace", None) is lin and t._var in deps] or names
         names = [n for n in names if n]
         return f" with respect to {', '.join(names)}" if names else ""
 
