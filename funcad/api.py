@@ -132,10 +132,16 @@ def _require_float(leaves, paths, transform: str):
             )
 
 
+def _is_single(argnums) -> bool:
+    """``argnums`` names one argument (an int, a NumPy integer): the result is not a tuple."""
+    return isinstance(argnums, int | np.integer) and not isinstance(argnums, bool)
+
+
 def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
     if type(argnums) is int and 0 <= argnums < nargs:  # the common case
         return (argnums,)
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (argnums,) if _is_single(argnums) else tuple(argnums)
+    nums = tuple(int(a) if isinstance(a, np.integer) else a for a in nums)
     for a in nums:
         if not isinstance(a, int) or not -nargs <= a < nargs:
             raise ArgumentError(
@@ -199,8 +205,8 @@ def _split_aux(outs, store, has_aux):
 # jvp and linearize
 
 
-def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
-    """Forward mode: ``(fun(*primals), J @ tangents)``.
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False):
+    """Forward mode: ``(fun(*primals), J @ tangents)`` (and ``aux`` third with ``has_aux``).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> y, y_dot = fa.jvp(fnp.sin, (0.0,), (1.0,))
@@ -223,22 +229,31 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]
             raise ShapeError(f"jvp: the tangent for {path} has shape {ta.shape}, but the primal "
                              f"has shape {pa.shape}.")
     store: dict = {}
-    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store), p_leaves, t_leaves)
+    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves, t_leaves)
+    outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
-    t_outs = [_to_user(ad.instantiate(t)) for t in t_outs]
-    return (tree_unflatten(out_tree, [_to_user(o) for o in outs]),
-            tree_unflatten(out_tree, t_outs))
+    t_outs = [_to_user(ad.instantiate(t)) for t in t_outs[:len(outs)]]
+    res = (tree_unflatten(out_tree, [_to_user(o) for o in outs]), tree_unflatten(out_tree, t_outs))
+    return res + (aux,) if has_aux else res
 
 
-def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
-    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at primals.
+def linearize(fun: Callable, *primals, has_aux: bool = False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at primals
+    (``(out, f_jvp, aux)`` with ``has_aux=True``, as JAX).
 
     The linear map is a staged jaxpr: calling it costs only the tangent arithmetic.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> y, f_jvp = fa.linearize(fnp.sin, 0.0)
+    >>> float(f_jvp(2.0))
+    2.0
     """
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
-    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store), p_leaves)
+    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves,
+                                            aux_store=store)
+    outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
 
     def f_jvp(*tangents):
@@ -249,7 +264,8 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
         t_outs = eval_jaxpr(jaxpr, consts, *t_leaves)
         return tree_unflatten(out_tree, [_to_user(t) for t in t_outs])
 
-    return tree_unflatten(out_tree, [_to_user(o) for o in outs]), f_jvp
+    out = tree_unflatten(out_tree, [_to_user(o) for o in outs])
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 
 # --------------------------------------------------------------------------------------
@@ -336,7 +352,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
                                      for c, p in zip(cts, leaves)])
         value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
-        g = g[0] if isinstance(argnums, int) else g
+        g = g[0] if _is_single(argnums) else g
         return ((value, aux), g) if has_aux else (value, g)
 
     return value_and_grad_f
@@ -375,7 +391,7 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
         partial = _partial_fun(fun, args, kwargs, nums)
         out, vjp_fn = vjp(partial, *[args[i] for i in nums])
         g = vjp_fn(tree_map(lambda o: np.ones(get_aval(o).shape, get_aval(o).dtype), out))
-        return g[0] if isinstance(argnums, int) else g
+        return g[0] if _is_single(argnums) else g
 
     return egrad_f
 
@@ -452,7 +468,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         outs, t_outs = _split_aux(res[: len(res) - n], store, has_aux), res[len(res) - n:]
         outs, aux = outs
         jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total)
-        jac = jac if not isinstance(argnums, int) else _unwrap_one(jac, store["out_tree"])
+        jac = jac if not _is_single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacfwd_f
@@ -522,7 +538,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
         cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
         jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total)
-        jac = jac if not isinstance(argnums, int) else _unwrap_one(jac, store["out_tree"])
+        jac = jac if not _is_single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacrev_f
@@ -546,7 +562,7 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total):
 jacobian = jacrev
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
     """The Hessian, as ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``. The forward
     pass over the input basis is batched (vmap), so the Hessian of ``x -> f(X @ x)`` costs a
     few matrix-matrix products, not one matrix-vector product per input element.
@@ -556,7 +572,22 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+
+# --------------------------------------------------------------------------------------
+# block_until_ready
+
+
+def block_until_ready(x):
+    """Return ``x`` (a pytree): funcad computes synchronously, so results are ready when a
+    function returns. For JAX scripts' timing lines, ``jax.block_until_ready(f(x))``.
+
+    >>> import funcad as fa
+    >>> fa.block_until_ready((1.0, [2.0]))
+    (1.0, [2.0])
+    """
+    return x
 
 
 # --------------------------------------------------------------------------------------

@@ -385,6 +385,10 @@ class Tracer:
     def item(self):
         return self._concrete(".item() of a traced value").item()
 
+    def block_until_ready(self):
+        """JAX's method; funcad computes synchronously, so this returns the value itself."""
+        return self
+
     def __array__(self, dtype=None, copy=None):
         raise TracerArrayConversionError(
             f"A traced value ({self.aval.str_short()}) was converted to a NumPy array "
