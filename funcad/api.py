@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 

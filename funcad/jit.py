@@ -28,8 +28,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import ad, core
-from .core import Primitive, ShapedArray, Tracer
 from .config import config as _config
+from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
 from .jaxpr import Eqn, Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
 from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf
