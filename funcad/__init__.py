@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 from . import _malloc
 
 _malloc.configure()  # keep freed array memory for reuse (see funcad/_malloc.py)
-from . import errors, lax, tree_util  # noqa: F401
+from . import errors, lax, tree, tree_util  # noqa: F401
 from .config import config, disable_jit  # noqa: F401,E402  (fa.config.update("debug_nans", True))
 from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
@@ -45,5 +45,7 @@ from .second_order import hvp, value_grad_hessian  # noqa: F401,E402
 from . import optimize  # noqa: F401,E402  (newton, newton_cg, minimize)
 from . import viz  # noqa: F401,E402  (computation-graph pictures)
 from . import scipy  # noqa: F401,E402  (fa.scipy.special, .linalg, .stats)
+from . import flatten_util  # noqa: F401,E402
+from .tree_util import Partial  # noqa: F401,E402  (jax.tree_util.Partial)
 
 egrad = elementwise_grad

@@ -17,7 +17,7 @@ from . import ad, core
 from .core import Tracer, get_aval
 from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_map, tree_unflatten
+from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 
 # --------------------------------------------------------------------------------------
 # Argument handling
@@ -56,6 +56,7 @@ def _as_leaf(x, where: str):
     raise DTypeError(
         f"{where} is a {type(x).__name__} ({core._short_repr(x)}), which funcad cannot transform. "
         "Pass NumPy arrays or Python numbers (in tuples, lists and dicts as you like)."
+        + unregistered_hint(x)
     )
 
 

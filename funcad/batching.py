@@ -370,8 +370,10 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
             try:
                 shape = get_aval(x).shape
             except Exception as e:  # noqa: BLE001 - re-raised with the argument's name
+                from .tree_util import unregistered_hint
+
                 raise BatchingError(f"vmap: {p} is mapped (in_axes={d}) but is {_describe(x)}, "
-                                    "not an array.") from e
+                                    "not an array." + unregistered_hint(x)) from e
             if get_aval(x).dtype.kind not in "biufc":
                 from .errors import DTypeError
 

@@ -32,7 +32,7 @@ from .config import config as _config
 from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
 from .jaxpr import Eqn, Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf
+from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf, unregistered_hint
 
 log = logging.getLogger("funcad.jit")
 
@@ -353,7 +353,7 @@ def _leaf_key(x):
     raise DTypeError(
         f"jit: an argument of type {t.__name__} ({core._short_repr(x)}) cannot be traced. Pass "
         "NumPy arrays or Python numbers (in tuples, lists and dicts), or mark the argument "
-        "static with static_argnums/static_argnames if it is a setting."
+        "static with static_argnums/static_argnames if it is a setting." + unregistered_hint(x)
     )
 
 
