@@ -16,7 +16,10 @@ from . import errors, lax, tree, tree_util  # noqa: F401
 from .config import config, disable_jit  # noqa: F401,E402  (fa.config.update("debug_nans", True))
 from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
+    ShapeDtypeStruct,
     block_until_ready,
+    eval_shape,
+    linear_transpose,
     elementwise_grad,
     grad,
     hessian,
@@ -46,6 +49,7 @@ from . import optimize  # noqa: F401,E402  (newton, newton_cg, minimize)
 from . import viz  # noqa: F401,E402  (computation-graph pictures)
 from . import scipy  # noqa: F401,E402  (fa.scipy.special, .linalg, .stats)
 from . import flatten_util  # noqa: F401,E402
+from . import debug  # noqa: F401,E402  (fa.debug.print)
 from .tree_util import Partial  # noqa: F401,E402  (jax.tree_util.Partial)
 
 egrad = elementwise_grad

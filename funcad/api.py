@@ -577,6 +577,105 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 
 
 # --------------------------------------------------------------------------------------
+# eval_shape, ShapeDtypeStruct, linear_transpose
+
+
+class ShapeDtypeStruct:
+    """A shape and a dtype standing for an array (``jax.ShapeDtypeStruct``): what
+    :func:`eval_shape` returns, and an argument :func:`make_jaxpr` and :func:`eval_shape`
+    accept in place of an array.
+
+    >>> ShapeDtypeStruct((2, 3), "float64")
+    ShapeDtypeStruct(shape=(2, 3), dtype=float64)
+    """
+
+    __slots__ = ("shape", "dtype", "sharding", "weak_type")
+
+    def __init__(self, shape, dtype, sharding=None, weak_type: bool = False):
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.sharding, self.weak_type = sharding, weak_type
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and other.shape == self.shape
+                and other.dtype == self.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+
+core.ABSTRACT_TYPES = (ShapeDtypeStruct,)
+
+
+def eval_shape(fun: Callable, *args, **kwargs):
+    """The shapes and dtypes of ``fun(*args, **kwargs)`` without computing it: ``fun`` is traced
+    on the arguments' shapes and dtypes (arrays or :class:`ShapeDtypeStruct`), and the result
+    is the output's pytree of :class:`ShapeDtypeStruct`.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> fa.eval_shape(lambda x, w: fnp.tanh(x @ w), fa.ShapeDtypeStruct((5, 3), "float64"),
+    ...               fnp.ones((3, 2)))
+    ShapeDtypeStruct(shape=(5, 2), dtype=float64)
+    """
+    leaves, in_tree = tree_flatten((args, kwargs))
+    avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype, type(x) in (bool, int, float))
+             for x in leaves]
+    store: dict = {}
+
+    def flat(*xs):
+        a, k = tree_unflatten(in_tree, xs)
+        out_leaves, store["tree"] = tree_flatten(fun(*a, **k))
+        return [o if isinstance(o, Tracer) else np.asarray(o) for o in out_leaves]
+
+    jaxpr, _ = trace_to_jaxpr(flat, avals)
+    outs = [ShapeDtypeStruct(get_aval(v).shape if not hasattr(v, "aval") else v.aval.shape,
+                             v.aval.dtype) for v in jaxpr.outvars]
+    return tree_unflatten(store["tree"], outs)
+
+
+def linear_transpose(fun: Callable, *primals, reduce_axes=()):
+    """The transpose of the linear function ``fun`` (``jax.linear_transpose``): ``primals``
+    give the input shapes and dtypes (their values are not used); the result maps an output
+    cotangent to the tuple of input cotangents.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> a = fnp.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> f_t = fa.linear_transpose(lambda x: a @ x, fnp.zeros(2))
+    >>> f_t(fnp.array([1.0, 0.0]))
+    (array([1., 2.]),)
+    """
+    names = _arg_names(fun, len(primals))
+    p_leaves, in_tree, paths = _flatten_args(primals, names)
+    store: dict = {}
+    avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in p_leaves]
+    jaxpr, consts = trace_to_jaxpr(_flat_fun(fun, in_tree, store), avals, paths, fold=True)
+    out_tree = store["out_tree"]
+    out_avals = [a.aval if hasattr(a, "aval") else get_aval(a) for a in jaxpr.outvars]
+
+    def transposed(ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TreeStructureError(f"linear_transpose: the cotangent's structure {ct_tree} does "
+                                     f"not match the output's structure {out_tree}.")
+        ct_leaves = [_as_leaf(c, "the cotangent") for c in ct_leaves]
+        for c, a in zip(ct_leaves, out_avals):
+            if get_aval(c).shape != a.shape:
+                raise ShapeError(f"linear_transpose: a cotangent has shape {get_aval(c).shape}, "
+                                 f"but the matching output has shape {a.shape}.")
+        cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, p_leaves)]
+        return tree_unflatten(in_tree, cts)
+
+    return transposed
+
+
+# --------------------------------------------------------------------------------------
 # block_until_ready
 
 
