@@ -139,7 +139,8 @@ def test_small_elementwise_and_shape_functions():
     np.testing.assert_array_equal(lax.iota(np.int32, 4), np.arange(4))
     m = np.arange(6.0).reshape(2, 3)
     assert lax.broadcast(m, (4,)).shape == (4, 2, 3)
-    np.testing.assert_array_equal(lax.broadcast_in_dim(np.arange(3.0), (2, 3), (1,)), np.tile(np.arange(3.0), (2, 1)))
+    np.testing.assert_array_equal(lax.broadcast_in_dim(np.arange(3.0), (2, 3), (1,)),
+                                  np.tile(np.arange(3.0), (2, 1)))
     np.testing.assert_array_equal(lax.rev(m, (0, 1)), m[::-1, ::-1])
     np.testing.assert_array_equal(lax.collapse(np.ones((2, 3, 4)), 1).shape, (2, 12))
     np.testing.assert_array_equal(lax.squeeze(lax.expand_dims(m, (0,)), (0,)), m)

@@ -743,8 +743,7 @@ def _getitem(x, idx):
     x = _as_nd(_arr(x))
     if not isinstance(idx, tuple):
         idx = (idx,)
-    if builtins.any(isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step))
-                    for t in idx):
+    if builtins.any(_traced_slice(t) for t in idx):
         x, idx = _dynamic_slices(x, idx)
     template, arrays = [], []
     for t in idx:
@@ -774,6 +773,10 @@ def _getitem(x, idx):
     return _lax.index(x, tuple(template), arrays)
 
 
+def _traced_slice(t) -> bool:
+    return isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step))
+
+
 def _dynamic_slices(x, idx):
     """``x[i:i + k]`` with a traced ``i`` (under jit, or batched under vmap): a dynamic slice of
     static size ``k`` (funcad.lax.dynamic_slice_in_dim) on that axis, then the rest of ``idx``."""
@@ -781,10 +784,10 @@ def _dynamic_slices(x, idx):
 
     idx = list(idx)
     for pos, t in enumerate(idx):
-        if not (isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step))):
+        if not _traced_slice(t):
             continue
         try:  # concrete bounds (eager grad...): an ordinary slice
-            idx[pos] = slice(*(operator.index(v) if v is not None else None for v in (t.start, t.stop, t.step)))
+            idx[pos] = slice(*(None if v is None else operator.index(v) for v in (t.start, t.stop, t.step)))
             continue
         except core.ConcretizationError:
             pass
