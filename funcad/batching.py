@@ -318,7 +318,8 @@ def _check_axes_arg(axes, name: str):
                                 f"dicts), got {a!r} in {name}={axes!r}.")
 
 
-def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable:
     """Vectorize ``fun`` over a mapped axis of its arguments: one batched computation, as if
     ``fun`` were applied to each slice and the results stacked along ``out_axes``.
 
@@ -326,7 +327,10 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     tuple with one entry per positional argument, each itself an int, None or a pytree
     prefix of that argument; negative axes count from the end. Keyword arguments are
     mapped along axis 0. ``out_axes`` is the same for the output (None: the output does not
-    depend on the mapped inputs and is returned once).
+    depend on the mapped inputs and is returned once). ``axis_size`` gives the size of the
+    mapped axis, needed when no argument is mapped (the output is then broadcast to it).
+    ``axis_name`` and ``spmd_axis_name`` are accepted for JAX compatibility; funcad has no
+    collectives (``lax.psum`` over a named axis...), so nothing refers to the name.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.vmap(fnp.dot, in_axes=(0, None))(fnp.ones((3, 2)), fnp.array([1.0, 2.0]))
@@ -340,6 +344,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         in_axes = tuple(in_axes)
     _check_axes_arg(in_axes, "in_axes")
     _check_axes_arg(out_axes, "out_axes")
+    given_size = axis_size
 
     @functools.wraps(fun)
     def vmap_f(*args, **kwargs):
@@ -365,8 +370,10 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             try:
                 shape = get_aval(x).shape
             except Exception as e:  # noqa: BLE001 - re-raised with the argument's name
+                from .tree_util import unregistered_hint
+
                 raise BatchingError(f"vmap: {p} is mapped (in_axes={d}) but is {_describe(x)}, "
-                                    "not an array.") from e
+                                    "not an array." + unregistered_hint(x)) from e
             if get_aval(x).dtype.kind not in "biufc":
                 from .errors import DTypeError
 
@@ -380,11 +387,15 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             d %= len(shape)
             in_dims.append(d)
             sizes.append((p, d, shape[d]))
+        if given_size is not None:
+            sizes.append(("axis_size", None, int(given_size)))
         if not sizes:
             raise BatchingError(f"vmap: no argument of {fname} is mapped (in_axes={in_axes!r} maps "
-                                "nothing); map at least one argument along an axis.")
+                                "nothing); map at least one argument along an axis, or give the "
+                                "size of the mapped axis with axis_size=.")
         if len({s for _, _, s in sizes}) > 1:
-            listed = ", ".join(f"{p} has size {s} along axis {d}" for p, d, s in sizes)
+            listed = ", ".join(f"{p} has size {s} along axis {d}" if d is not None else f"axis_size={s}"
+                               for p, d, s in sizes)
             raise BatchingError(f"vmap got inconsistent sizes for the mapped axis: {listed}. "
                                 "Every mapped argument must have the same size along its mapped axis.")
         axis_size = sizes[0][2]

@@ -788,6 +788,8 @@ def _getitem(x, idx):
     x = _as_nd(_arr(x))
     if not isinstance(idx, tuple):
         idx = (idx,)
+    if builtins.any(_traced_slice(t) for t in idx):
+        x, idx = _dynamic_slices(x, idx)
     template, arrays = [], []
     for t in idx:
         if t is None or t is Ellipsis or isinstance(t, slice):
@@ -814,6 +816,51 @@ def _getitem(x, idx):
             template.append(("array", len(arrays)))
             arrays.append(arr)
     return _lax.index(x, tuple(template), arrays)
+
+
+def _traced_slice(t) -> bool:
+    return isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step))
+
+
+def _dynamic_slices(x, idx):
+    """``x[i:i + k]`` with a traced ``i`` (under jit, or batched under vmap): a dynamic slice of
+    static size ``k`` (funcad.lax.dynamic_slice_in_dim) on that axis, then the rest of ``idx``."""
+    from ..lax import jax_api
+
+    idx = list(idx)
+    for pos, t in enumerate(idx):
+        if not _traced_slice(t):
+            continue
+        try:  # concrete bounds (eager grad...): an ordinary slice
+            idx[pos] = slice(*(None if v is None else operator.index(v) for v in (t.start, t.stop, t.step)))
+            continue
+        except core.ConcretizationError:
+            pass
+        if t.step is not None and core.maybe_concrete(t.step) != 1:
+            raise core.ConcretizationError(
+                "x[i:j:step] with traced bounds: funcad slices dynamically only with step 1 "
+                "(x[i:i + k]); gather with an index array, x[i + step * fnp.arange(k)], instead.")
+        ndim = get_aval(x).ndim
+        axis = _axis_of_entry(idx, pos, ndim)
+        k = jax_api.traced_slice_size(t.stop, t.start, get_aval(x).shape[axis])
+        x = jax_api.dynamic_slice_in_dim(x, t.start, k, axis)
+        idx[pos] = slice(None)
+    return x, tuple(idx)
+
+
+def _axis_of_entry(idx, pos, ndim):
+    """The axis of ``x`` that the index entry ``idx[pos]`` (a slice) applies to."""
+    def consumed(t):
+        if t is None or t is Ellipsis:
+            return 0
+        if isinstance(t, slice | int | _np.integer):
+            return 1
+        a = get_aval(t if isinstance(t, Tracer) else _np.asarray(t))
+        return a.ndim if a.dtype == bool_ else 1
+
+    if builtins.any(t is Ellipsis for t in idx[:pos]):
+        return ndim - builtins.sum(consumed(t) for t in idx[pos:])
+    return builtins.sum(consumed(t) for t in idx[:pos])
 
 
 # --------------------------------------------------------------------------------------
