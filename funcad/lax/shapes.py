@@ -114,7 +114,7 @@ def _onehot_reshape(axis_size, vals, dims, *, new_shape):
     # C order keeps each example's flat positions, so the nonzero stays where it is.
     x = vals[0]
     c = x.coef
-    return x.like(None if c is None or not get_aval(c).shape else reshape(c, new_shape),
+    return x.like(c if c is None or not get_aval(c).shape else reshape(c, new_shape),
                   shape=new_shape), 0
 
 
@@ -333,11 +333,11 @@ def _onehot_index(axis_size, vals, dims, *, template):
         lo, hi, step = slice(*t[1:]).indices(n)
         if step != 1 or hi <= lo:
             return NotImplemented
-        c = None if c is None or not get_aval(c).shape else index(c, (slice(lo, hi),))
+        c = c if c is None or not get_aval(c).shape else index(c, (slice(lo, hi),))
         return x.like(c, shape=(hi - lo,), start=x.start + lo), 0
     if t is not Ellipsis and t[0] == "int" and -n <= t[1] < n:
         i = t[1] % n
-        c = None if c is None or not get_aval(c).shape else index(c, (i,))
+        c = c if c is None or not get_aval(c).shape else index(c, (i,))
         return x.like(c, shape=(), start=x.start + i), 0
     return NotImplemented
 
