@@ -202,6 +202,15 @@ def materialize(x):
     return lax.select(eye.astype(bool), coef, np.zeros((), x.dtype))
 
 
+def is_identity(x) -> bool:
+    """Whether ``x`` is a concrete float identity matrix (three entries are checked before the
+    whole, so other matrices cost next to nothing)."""
+    if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != x.shape[1] or x.shape[0] < 2:
+        return False
+    return (x.dtype.kind == "f" and x[0, 0] == 1 and x[0, 1] == 0 and x[1, 1] == 1
+            and np.array_equal(x, np.eye(x.shape[0], dtype=x.dtype)))
+
+
 def onehot_and_other(vals, dims):
     """``(onehot, other, onehot_first)`` for a binary rule whose operands are a OneHot and an
     unbatched value, else None."""
@@ -502,6 +511,11 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             raise BatchingError(f"vmap got inconsistent sizes for the mapped axis: {listed}. "
                                 "Every mapped argument must have the same size along its mapped axis.")
         axis_size = sizes[0][2]
+        # A concrete identity (vmap over eye(n): a Jacobian written by hand) is mapped as the
+        # symbolic basis, so products with it cost nothing (and no inf * 0 appears).
+        leaves = [OneHot(axis_size, (axis_size,), x.dtype) if d is not None and is_identity(x) else x
+                  for x, d in zip(leaves, in_dims)]
+        in_dims = [0 if type(x) is OneHot else d for x, d in zip(leaves, in_dims)]
         store: dict = {}
 
         def flat(*xs):
