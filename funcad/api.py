@@ -401,16 +401,23 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
 # Jacobians and Hessians
 
 
+# Push the dense identity through Jacobians instead of the symbolic one (for comparisons).
+_DENSE_BASIS = False
+
+
 def _std_basis(leaves):
-    """Rows of the identity over the flattened leaves, one leaf-shaped tuple per row."""
+    """Rows of the identity over the flattened leaves, one leaf-shaped block per leaf: each
+    a symbolic ``batching.OneHot`` (rules use the structure: a product with it is the other
+    operand), or with ``_DENSE_BASIS`` (or one row, which needs no batch trace) the arrays."""
+    from .batching import OneHot, materialize
+
     sizes = [get_aval(x).size for x in leaves]
     total = sum(sizes)
-    dtype = np.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float64
-    eye = np.eye(total, dtype=dtype)
     out, start = [], 0
     for x, n in zip(leaves, sizes):
         aval = get_aval(x)
-        out.append(eye[:, start:start + n].reshape((total,) + aval.shape).astype(aval.dtype))
+        b = OneHot(total, aval.shape, aval.dtype, start)
+        out.append(materialize(b) if _DENSE_BASIS or total <= 1 else b)
         start += n
     return out, total
 
