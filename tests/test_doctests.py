@@ -11,8 +11,10 @@ import importlib
 import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
-           "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util", "funcad.partial_eval",
-           "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise"]
+           "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
+           "funcad.partial_eval",
+           "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise", "funcad.tree",
+           "funcad.flatten_util", "funcad.config", "funcad.custom_derivatives", "funcad.lax.control"]
 
 
 @pytest.mark.parametrize("name", MODULES)
