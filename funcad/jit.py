@@ -29,46 +29,15 @@ import numpy as np
 
 from . import ad, core
 from . import partial_eval as pe
+from ._args import _leaf_paths
+from .backend import dispatch  # (also gives jit_p its implementation: compile, then run)
 from .config import config as _config
-from .core import Primitive, ShapedArray, Tracer
+from .core import ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
-from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, trace_to_jaxpr
+from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, bind_jaxpr, jit_p, trace_to_jaxpr  # noqa: F401
 from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf, unregistered_hint
 
 log = logging.getLogger("funcad.jit")
-
-# --------------------------------------------------------------------------------------
-# The jit primitive: params ``jaxpr`` (a Jaxpr without constvars) and ``name``.
-
-jit_p = Primitive("jit", multiple_results=True)
-
-
-def _jit_impl(*args, jaxpr: Jaxpr, name: str):
-    from .backend import dispatch
-
-    return dispatch.executable_for(jaxpr, name)(args)
-
-
-def _jit_abstract_eval(*avals, jaxpr: Jaxpr, name: str):
-    expected = [v.aval for v in jaxpr.invars]
-    if len(avals) != len(expected) or any(
-        a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)
-    ):
-        raise TypeError(f"jit program {name} expects {expected}, got {list(avals)}")
-    return [v.aval for v in jaxpr.outvars]
-
-
-jit_p.def_impl(_jit_impl)
-jit_p.def_abstract_eval(_jit_abstract_eval)
-
-
-def bind_jaxpr(jaxpr: Jaxpr, args: Sequence, name: str) -> list:
-    """Bind ``jit`` on ``jaxpr`` unless it is trivial (no equations): then just forward values."""
-    if not jaxpr.eqns:
-        env = dict(zip(jaxpr.invars, args))
-        return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
-    return jit_p.bind(*args, jaxpr=jaxpr, name=name)
-
 
 # --------------------------------------------------------------------------------------
 # Rules of jit_p: transform the inner jaxpr (funcad/partial_eval.py, memoized there) and
@@ -282,8 +251,6 @@ class Jitted:
         return dyn_args, dyn_kwargs, tuple(static)
 
     def _trace(self, args, kwargs, static, leaves, in_tree) -> _Entry:
-        from .api import _leaf_paths
-
         names = self._arg_names
         dyn_nums = [i for i in range(len(args) + len(static)) if i not in self.static_argnums]
         arg_names = [names[i] if i < len(names) else f"args[{i}]" for i in dyn_nums][: len(args)]
@@ -375,8 +342,6 @@ class Jitted:
         >>> print(low.jaxpr)
         { lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }
         """
-        from .backend import dispatch
-
         entry, _ = self._entry(args, kwargs)
         simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
         return Lowered(entry.jaxpr, simplified, program.source)

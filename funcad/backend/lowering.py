@@ -20,8 +20,6 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
-from .. import custom_derivatives, debug
-from ..lax import control
 from ..lax import elementwise as ew
 from ..lax import linalg as la
 from ..lax import reductions as red
@@ -415,9 +413,14 @@ LOWERINGS: dict = {
     red.reduce_max_p: _reduction("max"),
     red.reduce_min_p: _reduction("min"),
 }
-LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
-LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
-LOWERINGS.update(debug.LOWERINGS)  # debug.print: a call into Python (object mode)
+
+
+def register_lowering(prim, rule) -> None:
+    """Lower ``prim`` with ``rule(g, eqn)``. Primitives defined above the backend register
+    theirs next to their other rules, as JAX's ``mlir.register_lowering``: cond, while and
+    scan (lax/control.py: native branches and loops), custom_jvp/vjp and checkpoint
+    (custom_derivatives.py: inline calls), debug.print (debug.py: a call into Python)."""
+    LOWERINGS[prim] = rule
 
 
 # Primitives from the other families. Scalar forms where Numba has one (math.erf...); the

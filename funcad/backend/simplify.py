@@ -362,7 +362,7 @@ def _transpose_of_unit_reshape(eqn: Eqn, inner: Eqn):
 
 def inline_jit(jaxpr: Jaxpr) -> Jaxpr:
     """Splice the body of every nested ``jit`` equation into the program (fresh variables)."""
-    from ..jit import jit_p
+    from ..jaxpr import jit_p
 
     if not any(e.prim is jit_p for e in jaxpr.eqns):
         return jaxpr

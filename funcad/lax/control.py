@@ -26,6 +26,9 @@ import numpy as np
 from .. import ad, core
 from .. import partial_eval as pe
 from ..ad import Zero, is_undefined
+from ..backend import lowering
+from ..backend.codegen import emit_body
+from ..backend.simplify import simplify
 from ..core import Primitive, ShapedArray, Tracer, bind, get_aval
 from ..errors import BranchTypeError, CarryTypeError, NotCallableError
 from ..jaxpr import (
@@ -904,16 +907,13 @@ _register_batching_rules()
 
 
 # --------------------------------------------------------------------------------------
-# jit: Numba lowerings (registered in backend/lowering.py's LOWERINGS). Branches and loop
+# jit: Numba lowerings (registered with backend/lowering.py). Branches and loop
 # bodies are emitted inline as native ``if``/``while``/``for`` blocks, never unrolled.
 # ``g`` is the code generator (backend/codegen.py: Gen).
 
 
 def lower_jaxpr_inline(g, cj: ClosedJaxpr, in_exprs) -> list[str]:
     """Emit ``cj`` inline with its inputs bound to ``in_exprs``; return its outputs."""
-    from ..backend.codegen import emit_body
-    from ..backend.simplify import simplify
-
     j = simplify(cj.jaxpr)
     for v, e in zip(j.invars, in_exprs):
         g.emit(f"{g.name(v)} = {e}")
@@ -922,8 +922,6 @@ def lower_jaxpr_inline(g, cj: ClosedJaxpr, in_exprs) -> list[str]:
 
 
 def _lower_cond(g, eqn):
-    from ..backend import lowering
-
     branches = eqn.params["branches"]
     if any(b.consts for b in branches):
         return lowering.lower_via_numpy(g, eqn)
@@ -942,8 +940,6 @@ def _lower_cond(g, eqn):
 
 
 def _lower_while(g, eqn):
-    from ..backend import lowering
-
     p = eqn.params
     if p["cond_jaxpr"].consts or p["body_jaxpr"].consts:
         return lowering.lower_via_numpy(g, eqn)
@@ -963,8 +959,6 @@ def _lower_while(g, eqn):
 
 
 def _lower_scan(g, eqn):
-    from ..backend import lowering
-
     p = eqn.params
     if p["jaxpr"].consts:
         return lowering.lower_via_numpy(g, eqn)
@@ -997,8 +991,6 @@ def lower_call(jaxpr_param: str):
     """The lowering of a primitive that calls the closed jaxpr in ``params[jaxpr_param]``."""
 
     def rule(g, eqn):
-        from ..backend import lowering
-
         cj = eqn.params[jaxpr_param]
         if cj.consts:
             return lowering.lower_via_numpy(g, eqn)
@@ -1009,4 +1001,6 @@ def lower_call(jaxpr_param: str):
     return rule
 
 
-LOWERINGS = {cond_p: _lower_cond, while_p: _lower_while, scan_p: _lower_scan}
+lowering.register_lowering(cond_p, _lower_cond)
+lowering.register_lowering(while_p, _lower_while)
+lowering.register_lowering(scan_p, _lower_scan)
