@@ -323,8 +323,6 @@ class Jitted:
         if core.is_top_level() and not any(isinstance(x, Tracer) for x in leaves):
             exe = entry.executable
             if exe is None:
-                from .backend import dispatch
-
                 exe = entry.executable = dispatch.executable_for(entry.jaxpr, entry.name)
             outs = exe((*entry.consts, *leaves))
             if core.debug_hooks.eval is not None:  # funcad.config's debug_nans: find the NaN's op
