@@ -46,7 +46,7 @@ def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
             for i, c in enumerate(x):
                 walk(c, f"{path}[{i}]")
         else:
-            for i, leaf in enumerate(leaves):
+            for i in range(len(leaves)):
                 out.append(f"{path}.<leaf {i}>")
 
     for a, n in zip(args, names):

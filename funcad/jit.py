@@ -44,10 +44,22 @@ log = logging.getLogger("funcad.jit")
 # bind jit on the result. A derived jaxpr may have constants: they become leading inputs.
 
 
+_opened: dict[int, tuple] = {}  # id(cj) -> (cj, program): the derived jaxprs with constants
+
+
 def _open(cj: ClosedJaxpr) -> tuple[Jaxpr, list]:
-    """``cj`` as a jit program (no constvars) and the constants to pass first."""
+    """``cj`` as a jit program (no constvars) and the constants to pass first. The same
+    ``cj`` (partial_eval.py memoizes them) gives the same program object, which is what the
+    backend's executables are keyed on."""
     j = cj.jaxpr
-    return Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), list(cj.consts)
+    if not j.constvars:
+        return j, []
+    hit = _opened.get(id(cj))
+    if hit is None or hit[0] is not cj:
+        hit = _opened[id(cj)] = (cj, Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars))
+        if len(_opened) > pe.MEMO_SIZE:
+            del _opened[next(iter(_opened))]
+    return hit[1], list(cj.consts)
 
 
 def _bind_closed(cj: ClosedJaxpr, args: Sequence, name: str) -> list:
