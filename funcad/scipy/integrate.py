@@ -12,7 +12,7 @@ Differential Equations*, 2018). Forward mode (jvp, jacfwd) differentiates the so
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -45,7 +45,8 @@ def odeint(func: Callable, y0, t, *args, rtol: float = 1.4e-8, atol: float = 1.4
     >>> ys = odeint(lambda y, t, k: -k * y, 1.0, fnp.array([0.0, 1.0]), 0.5)
     >>> round(float(ys[1]), 6), round(float(fnp.exp(-0.5)), 6)
     (0.606531, 0.606531)
-    >>> round(float(fa.grad(lambda k: odeint(lambda y, t, k: -k * y, 1.0, fnp.array([0.0, 1.0]), k)[1])(0.5)), 6)
+    >>> decay = lambda k: odeint(lambda y, t, k: -k * y, 1.0, fnp.array([0.0, 1.0]), k)[1]
+    >>> round(float(fa.grad(decay)(0.5)), 6)
     -0.606531
     """
     if not callable(func):
