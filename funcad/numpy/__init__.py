@@ -954,6 +954,26 @@ from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
 from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
+from ._array import Array, as_array as _as_array, tracer_setitem as _tracer_setitem  # noqa: E402
+
+
+def _returns_array(fn):
+    """``fn`` whose NumPy-array result is an :class:`Array` (with ``.at``); internal callers
+    keep the plain function."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return tuple(map(_as_array, out)) if type(out) is tuple else _as_array(out)
+
+    return wrapper
+
+
+for _name in ["asarray", "array", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
+              "full_like", "eye", "identity", "arange", "linspace", "logspace", "geomspace"]:
+    globals()[_name] = _returns_array(globals()[_name])
+Tracer.__setitem__ = _tracer_setitem
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)

@@ -1,3 +1,3 @@
-"""funcad.scipy: differentiable versions of SciPy functions (linalg, special, stats)."""
+"""funcad.scipy: differentiable versions of SciPy functions (integrate, linalg, special, stats)."""
 
-from . import linalg, special, stats  # noqa: F401
+from . import integrate, linalg, special, stats  # noqa: F401
