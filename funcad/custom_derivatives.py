@@ -17,7 +17,7 @@ every other transformation see one equation) plus the user's rules:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -68,6 +68,18 @@ def _vmapped(fun, dims, axis_size, n_out):
     from .batching import vmap_flat
 
     return lambda *args: vmap_flat(lambda *a: list(fun(*a)), dims, args, [0] * n_out, axis_size)
+
+
+def _nothing_traced(leaves) -> bool:
+    """Called outside any transformation: the function runs as it is (as in JAX)."""
+    return core.is_top_level() and not any(isinstance(x, core.Tracer) for x in leaves)
+
+
+def _concrete_values(leaves):
+    """The arguments' values under eager transformations (grad, vmap of unbatched values),
+    else None: the function is then traced on them, so Python control flow on them works."""
+    values = [core.maybe_concrete(x) for x in leaves]
+    return None if any(v is None for v in values) else values
 
 
 def _check_tangents(name, outs, t_outs):
@@ -172,7 +184,10 @@ class custom_jvp:
         dyn, fun, static = _split_static(self.fun, args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(tuple(dyn))
         leaves = [_leaf(x) for x in leaves]
-        cj, consts, out_tree = _trace_user(fun, in_tree, [_aval(x) for x in leaves], "custom_jvp")
+        if _nothing_traced(leaves):
+            return self.fun(*args)
+        cj, consts, out_tree = _trace_user(fun, in_tree, [_aval(x) for x in leaves], "custom_jvp",
+                                           _concrete_values(leaves))
         rule = self.jvp
 
         def flat_jvp(args, t_args):
@@ -327,8 +342,10 @@ class custom_vjp:
         dyn, fun, static = _split_static(self.fun, args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(tuple(dyn))
         leaves = [_leaf(x) for x in leaves]
+        if _nothing_traced(leaves):
+            return self.fun(*args)
         avals = [_aval(x) for x in leaves]
-        cj, consts, out_tree = _trace_user(fun, in_tree, avals, "custom_vjp")
+        cj, consts, out_tree = _trace_user(fun, in_tree, avals, "custom_vjp", _concrete_values(leaves))
         user_fwd, user_bwd, nondiff = self.fwd, self.bwd, self.nondiff_argnums
         name = self.__name__
         res_tree_box = {}
@@ -419,28 +436,91 @@ ad.transpose_rules[remat_p] = _remat_transpose
 partial_eval_rules[remat_p] = _remat_partial_eval
 
 
-def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy=None) -> Callable:
+def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=None,
+               static_argnums: int | Sequence[int] = ()) -> Callable:
     """``fun`` whose intermediate values reverse mode recomputes rather than stores.
 
     The backward pass reruns ``fun`` (rematerialisation): memory for compute, as JAX's
-    ``jax.checkpoint``. ``prevent_cse`` and ``policy`` are accepted for compatibility;
-    everything inside is recomputed.
+    ``jax.checkpoint``. ``static_argnums`` are passed through as Python values (not traced:
+    ``fun`` may branch on them). ``prevent_cse`` and ``policy`` (the names of
+    ``fa.checkpoint_policies``) are accepted for compatibility: whatever the policy, funcad
+    recomputes everything inside, as ``nothing_saveable`` does; the values and derivatives
+    are the same, only the memory/compute trade differs. Usable as a decorator with arguments.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> f = fa.checkpoint(lambda x: fnp.sin(fnp.sin(x)))
     >>> round(float(fa.grad(f)(1.0)), 6)
     0.360039
+    >>> g = fa.checkpoint(lambda x, n: x ** n, static_argnums=(1,))
+    >>> float(fa.grad(g)(2.0, 3))
+    12.0
     """
+    if fun is None:
+        return lambda f: checkpoint(f, prevent_cse=prevent_cse, policy=policy,
+                                    static_argnums=static_argnums)
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
     def remat_f(*args):
-        leaves, in_tree = tree_flatten(tuple(args))
+        nums = {i % len(args) for i in static}
+        dyn = [a for i, a in enumerate(args) if i not in nums]
+
+        def partial(*dyn_args):
+            it = iter(dyn_args)
+            return fun(*[a if i in nums else next(it) for i, a in enumerate(args)])
+
+        leaves, in_tree = tree_flatten(tuple(dyn))
         leaves = [_leaf(x) for x in leaves]
-        cj, consts, out_tree = _trace_user(fun, in_tree, [_aval(x) for x in leaves], "checkpoint")
+        cj, consts, out_tree = _trace_user(partial, in_tree, [_aval(x) for x in leaves], "checkpoint")
         outs = bind(remat_p, *consts, *leaves, jaxpr=cj)
         return tree_unflatten(out_tree, outs)
 
     return remat_f
+
+
+def checkpoint_name(x, name: str):
+    """Tag ``x`` with a name for a checkpoint policy (JAX's ``ad_checkpoint.checkpoint_name``);
+    funcad's policies recompute everything, so this returns ``x``."""
+    return x
+
+
+class checkpoint_policies:
+    """JAX's ``jax.checkpoint_policies`` names, accepted by :func:`checkpoint`'s ``policy=``.
+
+    funcad recomputes everything inside a checkpoint whatever the policy (see
+    :func:`checkpoint`); these exist so that code naming them runs unchanged.
+    """
+
+    @staticmethod
+    def everything_saveable(*_, **__):
+        return True
+
+    @staticmethod
+    def nothing_saveable(*_, **__):
+        return False
+
+    dots_saveable = checkpoint_dots = nothing_saveable
+    dots_with_no_batch_dims_saveable = checkpoint_dots_with_no_batch_dims = nothing_saveable
+
+    @staticmethod
+    def save_only_these_names(*names):
+        return checkpoint_policies.nothing_saveable
+
+    @staticmethod
+    def save_any_names_but_these(*names):
+        return checkpoint_policies.nothing_saveable
+
+    save_anything_except_these_names = save_any_names_but_these
+
+    @staticmethod
+    def save_from_both_policies(p1, p2):
+        return checkpoint_policies.nothing_saveable
+
+    @staticmethod
+    def save_and_offload_only_these_names(*, names_which_can_be_saved=(),
+                                          names_which_can_be_offloaded=(), offload_src=None,
+                                          offload_dst=None):
+        return checkpoint_policies.nothing_saveable
 
 
 remat = checkpoint

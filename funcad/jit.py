@@ -28,10 +28,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import ad, core
+from .config import config as _config
 from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
 from .jaxpr import Eqn, Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf
+from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf, unregistered_hint
 
 log = logging.getLogger("funcad.jit")
 
@@ -352,7 +353,7 @@ def _leaf_key(x):
     raise DTypeError(
         f"jit: an argument of type {t.__name__} ({core._short_repr(x)}) cannot be traced. Pass "
         "NumPy arrays or Python numbers (in tuples, lists and dicts), or mark the argument "
-        "static with static_argnums/static_argnames if it is a setting."
+        "static with static_argnums/static_argnames if it is a setting." + unregistered_hint(x)
     )
 
 
@@ -491,6 +492,8 @@ class Jitted:
     # -- calling -------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        if _config.disable_jit:
+            return self.fun(*args, **kwargs)
         # Fast path: a flat tuple of arrays and numbers, no kwargs, no static arguments;
         # the key is built from the arguments directly (no tree walk).
         if not kwargs and not self.static_argnums and all(type(a) in _FAST_TYPES for a in args):
@@ -553,13 +556,20 @@ def _name(f) -> str:
 
 
 def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = (),
-        static_argnames: str | Sequence[str] = ()) -> Any:
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        donate_argnames: str | Sequence[str] = (), keep_unused: bool = False,
+        inline: bool = False, **compat) -> Any:
     """Compile ``fun`` with Numba: traced once per input signature, fused, cached on disk.
 
     The signature is the pytree structure, shapes and dtypes of the arguments plus the
     values of the static ones (``static_argnums``/``static_argnames``, which must be
     hashable). Composes with every transformation (grad(jit(f)), jit(grad(f)), vmap...).
     Usable as a decorator, with or without arguments.
+
+    ``donate_argnums``/``donate_argnames`` are accepted and ignored: on the CPU funcad does not
+    reuse the buffers of arguments, so a donated argument stays valid (in JAX it must not be
+    used again). ``keep_unused``, ``inline``, ``device`` and ``backend`` are accepted too;
+    ``fa.config.update("jax_disable_jit", True)`` runs jitted functions eagerly.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> f = fa.jit(lambda x: fnp.sum(fnp.sin(x) ** 2))
@@ -571,6 +581,10 @@ def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = (),
     >>> float(power(2.0, 3))
     8.0
     """
+    unknown = set(compat) - {"device", "backend", "abstracted_axes", "in_shardings",
+                             "out_shardings", "compiler_options"}
+    if unknown:
+        raise ArgumentError(f"jit: unexpected keyword argument(s) {', '.join(sorted(unknown))}.")
     if fun is None:
         return lambda f: Jitted(f, static_argnums, static_argnames)
     return Jitted(fun, static_argnums, static_argnames)

@@ -12,7 +12,8 @@ import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
            "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
-           "funcad.examples_tour", "funcad.datasets", "funcad.lax.elementwise",
+           "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise", "funcad.tree",
+           "funcad.flatten_util", "funcad.config", "funcad.custom_derivatives", "funcad.lax.control",
            "funcad.numpy._more", "funcad.scipy.special", "funcad.scipy.linalg", "funcad.scipy.signal",
            "funcad.scipy.stats", "funcad.scipy.stats.norm", "funcad.scipy.stats.multivariate_normal",
            "funcad.scipy.stats.t", "funcad.scipy.stats.gamma", "funcad.scipy.stats.beta",

@@ -20,7 +20,7 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
-from .. import custom_derivatives
+from .. import custom_derivatives, debug
 from ..lax import control
 from ..lax import elementwise as ew
 from ..lax import linalg as la
@@ -417,6 +417,7 @@ LOWERINGS: dict = {
 }
 LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
 LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
+LOWERINGS.update(debug.LOWERINGS)  # debug.print: a call into Python (object mode)
 
 
 # Primitives from the other families. Scalar forms where Numba has one (math.erf...); the

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import core
 from ..core import ShapedArray
 from ..jaxpr import Eqn, Jaxpr, Literal, Var
 from ..lax import elementwise as ew
@@ -74,7 +75,7 @@ def dce(jaxpr: Jaxpr) -> Jaxpr:
     live = {a for a in jaxpr.outvars if type(a) is Var}
     kept = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outputs):
+        if any(v in live for v in eqn.outputs) or eqn.prim in core.EFFECTFUL:
             kept.append(eqn)
             live.update(a for a in eqn.inputs if type(a) is Var)
     return Jaxpr(jaxpr.constvars, jaxpr.invars, kept[::-1], jaxpr.outvars)
@@ -123,6 +124,8 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
     rw = _Rewriter()
 
     def rule(eqn):
+        if eqn.prim in core.EFFECTFUL:  # two prints of one value print twice
+            return None
         try:
             ins = tuple(map(_atom_key, eqn.inputs))
             if eqn.prim in _COMMUTATIVE:  # x * y and y * x are one value (exactly, in IEEE)

@@ -15,3 +15,6 @@ from .special import digamma, erf, erfc, fmod, gammaln, log_ndtr, mod, polygamma
 from .scatter import index_set  # noqa: F401
 from . import decompositions  # noqa: F401
 from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401,E402
+from . import jax_api  # noqa: E402  (jax.lax's names built from the primitives above)
+from .jax_api import *  # noqa: F401,F403,E402
+from .special import gammaln as lgamma  # noqa: F401,E402

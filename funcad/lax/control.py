@@ -37,7 +37,7 @@ from ..jaxpr import (
     partial_eval_rules,
     trace_to_jaxpr,
 )
-from ..tree_util import tree_flatten, tree_unflatten
+from ..tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
 
@@ -69,10 +69,12 @@ def _aval(x) -> ShapedArray:
     return ShapedArray(a.shape, a.dtype)
 
 
-def _trace_user(fun: Callable, args_tree, in_avals, what: str):
+def _trace_user(fun: Callable, args_tree, in_avals, what: str, values=None):
     """Trace a user function of pytrees; lift everything it closes over to operands.
 
     Returns ``(closed_jaxpr, consts, out_tree)``: the jaxpr takes ``consts + flat args``.
+    ``values``: the arguments' concrete values, if the jaxpr is for them only (see
+    jaxpr.ConcreteStagingTrace).
     """
     store = {}
 
@@ -81,7 +83,7 @@ def _trace_user(fun: Callable, args_tree, in_avals, what: str):
         out_leaves, store["tree"] = tree_flatten(out)
         return [_leaf(o) for o in out_leaves]
 
-    jaxpr, consts = trace_to_jaxpr(flat, list(in_avals))
+    jaxpr, consts = trace_to_jaxpr(flat, list(in_avals), context=what, values=values)
     converted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     return ClosedJaxpr(converted, []), consts, store["tree"]
 
@@ -579,12 +581,14 @@ def _check_carry(name: str, in_tree, in_avals, out_tree, out_avals, what="carry"
                 "match (e.g. fnp.asarray(init, dtype) or a float 0.0 rather than an int 0).")
 
 
-def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False):
+def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False,
+         unroll: int | bool = 1, _split_transpose: bool = False):
     """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``; stack the ``y``.
 
     JAX's signature: returns ``(final_carry, stacked_ys)``. ``carry``, ``xs`` and ``y`` may
     be pytrees; ``xs=None`` with ``length=n`` loops ``n`` times; ``reverse=True`` runs from
-    the end (the ys stay in order). One primitive: never unrolled.
+    the end (the ys stay in order). One primitive: never unrolled (``unroll`` is accepted for
+    JAX compatibility; Numba compiles the loop as a loop, so unrolling would only add code).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> total, partial_sums = fa.lax.scan(lambda c, x: (c + x, c + x), 0.0, fnp.arange(4.0))
@@ -624,16 +628,44 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     return tree_unflatten(init_tree, outs[:nc]), tree_unflatten(y_tree, outs[nc:])
 
 
-def map(f: Callable, xs):
+def map(f: Callable, xs, *, batch_size: int | None = None):
     """``stack([f(x) for x in xs])`` over the leading axis, as one scan (never unrolled).
+
+    With ``batch_size=b`` (JAX's option) ``f`` is vmapped over chunks of ``b`` rows and the
+    scan runs over the chunks; a remainder shorter than ``b`` is one more vmapped call.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.lax.map(lambda x: x ** 2, fnp.arange(3.0))
     array([0., 1., 4.])
+    >>> fa.lax.map(lambda x: x ** 2, fnp.arange(5.0), batch_size=2)
+    array([ 0.,  1.,  4.,  9., 16.])
     """
     _check_callable(f, "map", "f")
-    _, ys = scan(lambda c, x: (c, f(x)), (), xs)
-    return ys
+    if batch_size is None:
+        _, ys = scan(lambda c, x: (c, f(x)), (), xs)
+        return ys
+    from ..batching import vmap
+    from .shapes import concatenate, index, reshape
+
+    leaves, tree = tree_flatten(xs)
+    leaves = [_leaf(x) for x in leaves]
+    n = get_aval(leaves[0]).shape[0] if leaves else 0
+    b = int(batch_size)
+    if b < 1:
+        raise ValueError(f"lax.map: batch_size must be a positive integer, got {batch_size!r}.")
+    nb, rem = divmod(n, b)
+    vf = vmap(lambda x: f(tree_unflatten(tree, x)))
+    parts = []
+    if nb:
+        chunks = [reshape(index(x, (slice(0, nb * b, None),)), (nb, b) + get_aval(x).shape[1:])
+                  for x in leaves]
+        _, ys = scan(lambda c, x: (c, vf(x)), (), chunks)
+        parts.append(tree_map(lambda y: reshape(y, (nb * b,) + get_aval(y).shape[2:]), ys))
+    if rem:
+        parts.append(vf([index(x, (slice(nb * b, n, None),)) for x in leaves]))
+    if len(parts) == 1:
+        return parts[0]
+    return tree_map(lambda a, c: concatenate([a, c], 0), parts[0], parts[1])
 
 
 # --------------------------------------------------------------------------------------
@@ -819,12 +851,13 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     return tree_unflatten(tree, outs)
 
 
-def fori_loop(lower, upper, body_fun: Callable, init_val):
+def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool | None = None):
     """``for i in range(lower, upper): val = body_fun(i, val)``; returns the final ``val``.
 
     With concrete bounds (Python or NumPy integers) this is a scan of static length, so
     reverse mode stores one set of residuals per iteration; with traced bounds it is a
-    while_loop (differentiable in reverse mode too, see :func:`while_loop`).
+    while_loop (differentiable in reverse mode too, see :func:`while_loop`). ``unroll`` is
+    accepted for JAX compatibility and ignored (see :func:`scan`).
 
     >>> import funcad as fa
     >>> float(fa.lax.fori_loop(0, 5, lambda i, x: x * 2.0, 1.0))

@@ -531,18 +531,18 @@ def einsum(subscripts: str, *operands, optimize=None):
     operands, _ = _promote(*operands)
     operands = [_as_nd(x) for x in operands]
     spec = _normalize_einsum(subscripts.replace(" ", ""), [get_aval(x).ndim for x in operands])
-    return _lax.einsum(spec, *_broadcast_ellipsis(spec, set(subscripts), operands))
+    return _lax.einsum(spec, *_broadcast_size_one(spec, operands))
 
 
-def _broadcast_ellipsis(spec, user_letters, operands):
-    """NumPy broadcasts the axes under ``...`` (size 1 against n); the einsum primitive needs
-    equal sizes (its derivative rules rely on them), so broadcast those operands first."""
+def _broadcast_size_one(spec, operands):
+    """NumPy's einsum broadcasts an axis of size 1 against the same label's size n in another
+    operand (under ``...`` and for named labels alike); the einsum primitive needs equal sizes
+    (its derivative rules rely on them), so broadcast those operands first."""
     ins = spec.split("->")[0].split(",")
     sizes: dict = {}
     for sub, x in zip(ins, operands):
         for c, n in zip(sub, get_aval(x).shape):
-            if c not in user_letters:
-                sizes[c] = builtins.max(sizes.get(c, 1), n)
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
     out = []
     for sub, x in zip(ins, operands):
         shape = get_aval(x).shape
@@ -784,16 +784,6 @@ def empty(shape, dtype=float64):
     return zeros(shape, dtype)
 
 
-def arange(start, stop=None, step=None, dtype=None):
-    """``numpy.arange`` (a constant)."""
-    return _np.arange(start, stop, step, dtype=dtype) if stop is not None else _np.arange(start, dtype=dtype)
-
-
-def linspace(start, stop, num=50, endpoint=True, dtype=None):
-    """``numpy.linspace`` (a constant)."""
-    return _np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
-
-
 def eye(N, M=None, k=0, dtype=float64):
     """``numpy.eye`` (a constant)."""
     return _np.eye(N, M, k, dtype=dtype)
@@ -809,6 +799,8 @@ def _getitem(x, idx):
     x = _as_nd(_arr(x))
     if not isinstance(idx, tuple):
         idx = (idx,)
+    if builtins.any(_traced_slice(t) for t in idx):
+        x, idx = _dynamic_slices(x, idx)
     template, arrays = [], []
     for t in idx:
         if t is None or t is Ellipsis or isinstance(t, slice):
@@ -835,6 +827,51 @@ def _getitem(x, idx):
             template.append(("array", len(arrays)))
             arrays.append(arr)
     return _lax.index(x, tuple(template), arrays)
+
+
+def _traced_slice(t) -> bool:
+    return isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step))
+
+
+def _dynamic_slices(x, idx):
+    """``x[i:i + k]`` with a traced ``i`` (under jit, or batched under vmap): a dynamic slice of
+    static size ``k`` (funcad.lax.dynamic_slice_in_dim) on that axis, then the rest of ``idx``."""
+    from ..lax import jax_api
+
+    idx = list(idx)
+    for pos, t in enumerate(idx):
+        if not _traced_slice(t):
+            continue
+        try:  # concrete bounds (eager grad...): an ordinary slice
+            idx[pos] = slice(*(None if v is None else operator.index(v) for v in (t.start, t.stop, t.step)))
+            continue
+        except core.ConcretizationError:
+            pass
+        if t.step is not None and core.maybe_concrete(t.step) != 1:
+            raise core.ConcretizationError(
+                "x[i:j:step] with traced bounds: funcad slices dynamically only with step 1 "
+                "(x[i:i + k]); gather with an index array, x[i + step * fnp.arange(k)], instead.")
+        ndim = get_aval(x).ndim
+        axis = _axis_of_entry(idx, pos, ndim)
+        k = jax_api.traced_slice_size(t.stop, t.start, get_aval(x).shape[axis])
+        x = jax_api.dynamic_slice_in_dim(x, t.start, k, axis)
+        idx[pos] = slice(None)
+    return x, tuple(idx)
+
+
+def _axis_of_entry(idx, pos, ndim):
+    """The axis of ``x`` that the index entry ``idx[pos]`` (a slice) applies to."""
+    def consumed(t):
+        if t is None or t is Ellipsis:
+            return 0
+        if isinstance(t, slice | int | _np.integer):
+            return 1
+        a = get_aval(t if isinstance(t, Tracer) else _np.asarray(t))
+        return a.ndim if a.dtype == bool_ else 1
+
+    if builtins.any(t is Ellipsis for t in idx[:pos]):
+        return ndim - builtins.sum(consumed(t) for t in idx[pos:])
+    return builtins.sum(consumed(t) for t in idx[:pos])
 
 
 # --------------------------------------------------------------------------------------
@@ -924,6 +961,7 @@ core._numpy_dispatch.function = _function_dispatch
 from ._elementwise_extra import *  # noqa: E402,F401,F403
 from ._stats import *  # noqa: E402,F401,F403
 from ._shape_ops import *  # noqa: E402,F401,F403
+from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
 from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
