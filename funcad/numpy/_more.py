@@ -1666,7 +1666,11 @@ class vectorize:
         return reshape(_nd(out), batch + get_aval(_nd(out)).shape[1:])
 
 
+# Only what this module defines or passes through from NumPy (never a funcad.numpy function
+# it imported, which a later module may have replaced).
+_EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2", "pow", "concat",
+                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType"}
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and not isinstance(v, type(_np))
-                 and n not in {"annotations", "core", "Tracer", "get_aval", "ArgumentError",
-                               "UnsupportedFunctionError"})
+                 and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
+                      or n in _EXPORTED_ALIASES))
