@@ -438,10 +438,11 @@ _LOWERING_BY_NAME = {
     ("decompositions", "cholesky_p"): _cholesky,  # stacks; otherwise lower_via_numpy
 }
 _NUMPY_CALL_BY_NAME = {
-    "special": ["polygamma_p", "log_ndtr_p"],
+    "special": ["polygamma_p", "log_ndtr_p", "ndtri_p", "erfinv_p", "i0e_p", "i1e_p", "gammainc_p",
+                "gammaincc_p", "betainc_p", "zeta_p"],
     "cumulative": ["cumsum_p", "cumprod_p", "linear_recurrence_p"],
     "decompositions": ["triangular_solve_p", "eigh_p", "qr_p", "svd_p", "det_p",
-                       "slogdet_p", "pinv_p"],
+                       "slogdet_p", "pinv_p", "lu_p"],
     "scatter": ["index_set_p"],
     "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
 }
