@@ -352,7 +352,7 @@ def top_k(operand, k: int):
 
     >>> import funcad as fa, numpy as np
     >>> fa.lax.top_k(np.array([1.0, 5.0, 3.0, 5.0]), 2)
-    (array([5., 5.]), array([1, 3]))
+    (array([5., 5.]), array([1, 3], dtype=int32))
     """
     fnp = _fnp()
     operand = fnp.asarray(operand)
