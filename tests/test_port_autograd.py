@@ -152,7 +152,8 @@ def test_neural_net_with_adam_and_callback():
 def test_sgd_and_rmsprop_minimise_a_quadratic():
     target = {"a": np.array([1.0, -2.0]), "b": 3.0}
     loss = lambda p, i: np.sum((p["a"] - target["a"]) ** 2) + (p["b"] - target["b"]) ** 2  # noqa: E731
-    for opt, kw in ((sgd, dict(num_iters=400, step_size=0.1)), (rmsprop, dict(num_iters=400, step_size=0.05))):
+    for opt, kw in ((sgd, dict(num_iters=400, step_size=0.1)),
+                    (rmsprop, dict(num_iters=400, step_size=0.05))):
         p = opt(grad(loss), {"a": np.zeros(2), "b": 0.0}, **kw)
         onp.testing.assert_allclose(p["a"], target["a"], atol=0.06)
         onp.testing.assert_allclose(p["b"], target["b"], atol=0.06)
