@@ -18,6 +18,13 @@ from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
     ShapeDtypeStruct,
     block_until_ready,
+    default_backend,
+    device_count,
+    device_get,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
     eval_shape,
     linear_transpose,
     elementwise_grad,

@@ -691,6 +691,60 @@ def block_until_ready(x):
 
 
 # --------------------------------------------------------------------------------------
+# Devices: funcad runs on the CPU, in NumPy arrays
+
+
+class CpuDevice:
+    """The one device funcad computes on (``fa.devices()[0]``)."""
+
+    id, platform, device_kind = 0, "cpu", "cpu"
+
+    def __repr__(self):
+        return "CpuDevice(id=0)"
+
+
+_CPU = CpuDevice()
+
+
+def devices(backend: str | None = None) -> list:
+    """``[CpuDevice(id=0)]``: funcad computes on the CPU (JAX's ``jax.devices()``)."""
+    if backend not in (None, "cpu"):
+        raise ArgumentError(f"devices: funcad runs on the CPU only, not {backend!r}.")
+    return [_CPU]
+
+
+local_devices = devices
+
+
+def device_count(backend: str | None = None) -> int:
+    """1: the CPU."""
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend() -> str:
+    """``"cpu"``."""
+    return "cpu"
+
+
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """``x`` with its leaves as NumPy arrays (there is no device memory to copy to).
+
+    >>> import funcad as fa
+    >>> fa.device_put({"a": 1.0})
+    {'a': array(1.)}
+    """
+    return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
+
+
+def device_get(x):
+    """``x`` with its leaves as NumPy arrays (``jax.device_get``)."""
+    return device_put(x)
+
+
+# --------------------------------------------------------------------------------------
 # make_jaxpr
 
 
@@ -705,6 +759,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
 
     @functools.wraps(fun)
     def make_jaxpr_f(*args, **kwargs):
+        args = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                        args)  # only the shapes and dtypes are used
         nums = [i for i in range(len(args)) if i not in static]
         names = _arg_names(fun, len(args))
         leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])
