@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from . import _malloc
 
@@ -51,7 +51,11 @@ from .custom_derivatives import (  # noqa: F401,E402
     custom_vjp,
     remat,
 )
+from .callback import pure_callback  # noqa: F401,E402
 from .second_order import hvp, value_grad_hessian  # noqa: F401,E402
+from .sparsity import hessian_sparsity, jacobian_sparsity  # noqa: F401,E402
+from .sparse_ad import sparse_hessian, sparse_jacobian  # noqa: F401,E402
+from . import coloring  # noqa: F401,E402
 from . import optimize  # noqa: F401,E402  (newton, newton_cg, minimize)
 from . import viz  # noqa: F401,E402  (computation-graph pictures)
 from . import scipy  # noqa: F401,E402  (fa.scipy.special, .linalg, .stats)

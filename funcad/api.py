@@ -230,7 +230,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
             raise ShapeError(f"jvp: the tangent for {path} has shape {ta.shape}, but the primal "
                              f"has shape {pa.shape}.")
     store: dict = {}
-    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves, t_leaves)
+    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves, t_leaves, paths)
     outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
     t_outs = [_to_user(ad.instantiate(t)) for t in t_outs[:len(outs)]]
@@ -253,7 +253,7 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
     outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves,
-                                            aux_store=store)
+                                            aux_store=store, names=paths)
     outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
 
@@ -285,7 +285,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
     flat = _flat_fun(fun, in_tree, store, has_aux)
-    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store)
+    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store, names=paths)
     outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
     out_avals = [get_aval(o) for o in outs]
@@ -335,7 +335,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
-        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store)
+        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs
         out_aval = get_aval(v_leaves[0]) if len(v_leaves) == 1 else None
@@ -401,16 +401,23 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
 # Jacobians and Hessians
 
 
+# Push the dense identity through Jacobians instead of the symbolic one (for comparisons).
+_DENSE_BASIS = False
+
+
 def _std_basis(leaves):
-    """Rows of the identity over the flattened leaves, one leaf-shaped tuple per row."""
+    """Rows of the identity over the flattened leaves, one leaf-shaped block per leaf: each
+    a symbolic ``batching.OneHot`` (rules use the structure: a product with it is the other
+    operand), or with ``_DENSE_BASIS`` (or one row, which needs no batch trace) the arrays."""
+    from .batching import OneHot, materialize
+
     sizes = [get_aval(x).size for x in leaves]
     total = sum(sizes)
-    dtype = np.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float64
-    eye = np.eye(total, dtype=dtype)
     out, start = [], 0
     for x, n in zip(leaves, sizes):
         aval = get_aval(x)
-        out.append(eye[:, start:start + n].reshape((total,) + aval.shape).astype(aval.dtype))
+        b = OneHot(total, aval.shape, aval.dtype, start)
+        out.append(materialize(b) if _DENSE_BASIS or total <= 1 else b)
         start += n
     return out, total
 
@@ -435,7 +442,7 @@ def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
     _require_float(in_leaves, paths, name)
     store: dict = {}
     flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
-    return in_leaves, in_tree, store, flat
+    return in_leaves, in_tree, store, flat, paths
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
@@ -452,11 +459,11 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfwd_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
         basis, total = _std_basis(in_leaves)
 
         def push(*t):
-            primals_out, tangents_out = ad.jvp_flat(flat, in_leaves, t)
+            primals_out, tangents_out = ad.jvp_flat(flat, in_leaves, t, paths)
             n = store["out_tree"].num_leaves
             return list(primals_out) + [ad.instantiate(t) for t in tangents_out[:n]]
 
@@ -528,8 +535,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
-        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store)
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
+        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         basis, total = _std_basis(outs)
 

@@ -70,6 +70,18 @@ def _vmapped(fun, dims, axis_size, n_out):
     return lambda *args: vmap_flat(lambda *a: list(fun(*a)), dims, args, [0] * n_out, axis_size)
 
 
+def _nothing_traced(leaves) -> bool:
+    """Called outside any transformation: the function runs as it is (as in JAX)."""
+    return core.is_top_level() and not any(isinstance(x, core.Tracer) for x in leaves)
+
+
+def _concrete_values(leaves):
+    """The arguments' values under eager transformations (grad, vmap of unbatched values),
+    else None: the function is then traced on them, so Python control flow on them works."""
+    values = [core.maybe_concrete(x) for x in leaves]
+    return None if any(v is None for v in values) else values
+
+
 def _check_tangents(name, outs, t_outs):
     for o, t in zip(outs, t_outs):
         if type(t) is not Zero and get_aval(t).shape != get_aval(o).shape:
@@ -172,7 +184,10 @@ class custom_jvp:
         dyn, fun, static = _split_static(self.fun, args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(tuple(dyn))
         leaves = [_leaf(x) for x in leaves]
-        cj, consts, out_tree = _trace_user(fun, in_tree, [_aval(x) for x in leaves], "custom_jvp")
+        if _nothing_traced(leaves):
+            return self.fun(*args)
+        cj, consts, out_tree = _trace_user(fun, in_tree, [_aval(x) for x in leaves], "custom_jvp",
+                                           _concrete_values(leaves))
         rule = self.jvp
 
         def flat_jvp(args, t_args):
@@ -327,8 +342,10 @@ class custom_vjp:
         dyn, fun, static = _split_static(self.fun, args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(tuple(dyn))
         leaves = [_leaf(x) for x in leaves]
+        if _nothing_traced(leaves):
+            return self.fun(*args)
         avals = [_aval(x) for x in leaves]
-        cj, consts, out_tree = _trace_user(fun, in_tree, avals, "custom_vjp")
+        cj, consts, out_tree = _trace_user(fun, in_tree, avals, "custom_vjp", _concrete_values(leaves))
         user_fwd, user_bwd, nondiff = self.fwd, self.bwd, self.nondiff_argnums
         name = self.__name__
         res_tree_box = {}

@@ -12,7 +12,7 @@ import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
            "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
-           "funcad.examples_tour", "funcad.datasets", "funcad.lax.elementwise", "funcad.tree",
+           "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise", "funcad.tree",
            "funcad.flatten_util", "funcad.config", "funcad.custom_derivatives", "funcad.lax.control",
            "funcad.lax.jax_api", "funcad.debug", "funcad.autograd", "funcad.autograd.extend",
            "funcad.autograd.numpy", "funcad.autograd.misc.flatten", "funcad.autograd.misc.optimizers",

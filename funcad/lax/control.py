@@ -69,10 +69,12 @@ def _aval(x) -> ShapedArray:
     return ShapedArray(a.shape, a.dtype)
 
 
-def _trace_user(fun: Callable, args_tree, in_avals, what: str):
+def _trace_user(fun: Callable, args_tree, in_avals, what: str, values=None):
     """Trace a user function of pytrees; lift everything it closes over to operands.
 
     Returns ``(closed_jaxpr, consts, out_tree)``: the jaxpr takes ``consts + flat args``.
+    ``values``: the arguments' concrete values, if the jaxpr is for them only (see
+    jaxpr.ConcreteStagingTrace).
     """
     store = {}
 
@@ -81,7 +83,7 @@ def _trace_user(fun: Callable, args_tree, in_avals, what: str):
         out_leaves, store["tree"] = tree_flatten(out)
         return [_leaf(o) for o in out_leaves]
 
-    jaxpr, consts = trace_to_jaxpr(flat, list(in_avals))
+    jaxpr, consts = trace_to_jaxpr(flat, list(in_avals), context=what, values=values)
     converted = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     return ClosedJaxpr(converted, []), consts, store["tree"]
 

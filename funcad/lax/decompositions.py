@@ -5,8 +5,10 @@ JVP rules follow JAX's (jax/_src/lax/linalg.py) and are written with other primi
 (matmul, solve, triangular_solve), so second derivatives come for free. Only
 triangular_solve is linear in an operand and needs a transpose rule.
 
-Conventions for points where the derivative is not unique: cholesky and eigh treat their
-input as symmetric (the tangent is symmetrised, as in JAX); at repeated eigen/singular
+Conventions for points where the derivative is not unique: cholesky and eigh read one
+triangle of their input (the lower one, or eigh's ``uplo``), as NumPy does, and their
+derivatives see the tangent through that triangle alone (as autograd), so forward values and
+derivatives agree on any input, symmetric or not; at repeated eigen/singular
 values (where neither the vectors nor the sorted values are differentiable) eigh and svd
 set the coupling between equal values to zero and give the values the tangent
 diag(V^T dA V) for the vectors NumPy returns; pinv's derivative is that of constant rank.
@@ -49,8 +51,13 @@ def _masked(x, mask):
     return ew.select(mask, x, np.zeros((), get_aval(x).dtype))
 
 
-def _symmetrize(x):
-    return ew.mul(ew.add(x, mT(x)), 0.5)
+def _from_triangle(x, lower: bool):
+    """The symmetric matrix that one triangle of ``x`` stands for (the triangle mirrored).
+    cholesky and eigh read only that triangle, as NumPy and LAPACK do, so their derivatives
+    see the tangent through it too: they agree with finite differences on any input."""
+    n = get_aval(x).shape[-1]
+    tri = _masked(x, _tri_mask(n, lower))
+    return ew.add(tri, mT(_masked(x, _tri_mask(n, lower, -1))))
 
 
 def trace(x):
@@ -177,7 +184,8 @@ def _cholesky_jvp(primals, tangents):
         return l, ad.Zero(get_aval(l))
     n = get_aval(a).shape[-1]
     # l_dot = l phi(l^{-1} a_dot l^{-T}), phi = lower triangle with the diagonal halved.
-    tmp = triangular_solve(l, mT(triangular_solve(l, _symmetrize(a_dot), lower=True)), lower=True)
+    a_dot = _from_triangle(a_dot, lower=True)
+    tmp = triangular_solve(l, mT(triangular_solve(l, a_dot, lower=True)), lower=True)
     phi = ew.mul(tmp, (np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)).astype(get_aval(a).dtype))
     return l, matmul(l, phi)
 
@@ -215,7 +223,7 @@ def _eigh_jvp(primals, tangents, *, uplo):
     w, v = eigh(a, uplo)
     if type(a_dot) is ad.Zero:
         return [w, v], [ad.Zero(get_aval(w)), ad.Zero(get_aval(v))]
-    c = matmul(mT(v), matmul(_symmetrize(a_dot), v))
+    c = matmul(mT(v), matmul(_from_triangle(a_dot, uplo == "L"), v))
     w_row = reshape(w, get_aval(w).shape[:-1] + (1, get_aval(w).shape[-1]))
     f = _gap_inverse(ew.sub(w_row, mT(w_row)))  # f_ij = 1 / (w_j - w_i)
     return [w, v], [_diag(c), matmul(v, ew.mul(f, c))]

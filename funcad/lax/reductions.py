@@ -43,6 +43,28 @@ for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
     batching.defreducer(_p)
 
 
+def _onehot_sum(axis_size, vals, dims, *, axes):
+    # Summing a whole example gives its one coefficient: the batch of sums is the
+    # coefficients laid along the batch axis, zero outside the block.
+    x = vals[0]
+    if not axes:
+        return x, 0
+    if len(axes) != len(x.shape):
+        return NotImplemented
+    pad = [np.zeros(x.start, x.dtype)] if x.start else []
+    pad_after = axis_size - x.start - x.size
+    if x.coef is None:
+        return np.concatenate(pad + [np.ones(x.size, x.dtype), np.zeros(pad_after, x.dtype)]), 0
+    from .shapes import concatenate
+
+    parts = pad + [reshape(x.full_coef(), (x.size,))] + (
+        [np.zeros(pad_after, x.dtype)] if pad_after else [])
+    return (concatenate(parts, 0) if len(parts) > 1 else parts[0]), 0
+
+
+batching.structured_batchers[reduce_sum_p] = _onehot_sum
+
+
 def reduce_sum(x, axes):
     return bind(reduce_sum_p, x, axes=tuple(sorted(axes)))
 

@@ -121,7 +121,9 @@ def slogdet(a):
 def cholesky(a, /, *, upper=False):
     """``numpy.linalg.cholesky``: lower l with a = l l^T (upper=True: u = l^T with a = u^T u).
 
-    Reads the lower triangle; the derivative treats ``a`` as symmetric."""
+    Reads the lower triangle only, as NumPy (the upper one is ignored), and so does its
+    derivative: on a non-symmetric ``a`` it is the derivative of what is computed (as in
+    autograd; JAX symmetrises ``a`` instead)."""
     l = _dec.cholesky(_float_matrix(a, "cholesky", square=True))
     return _mT(l) if upper else l
 
@@ -129,8 +131,18 @@ def cholesky(a, /, *, upper=False):
 def eigh(a, UPLO="L"):
     """``numpy.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors (columns).
 
-    The derivative treats ``a`` as symmetric. At repeated eigenvalues (not differentiable)
-    funcad gives w_dot = diag(V^T dA V) and sets the eigenvector coupling to zero."""
+    Reads one triangle of ``a`` (``UPLO``, the lower by default), as NumPy, and so does its
+    derivative: on a non-symmetric ``a`` it is the derivative of what is computed, the
+    matrix that triangle mirrored stands for (as in autograd; JAX symmetrises ``a`` instead).
+    At repeated eigenvalues (not differentiable) funcad gives w_dot = diag(V^T dA V) and sets
+    the eigenvector coupling to zero.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> a = fnp.array([[2.0, 5.0], [1.0, 2.0]])  # the 5.0 is never read
+    >>> fa.grad(lambda a: fnp.linalg.eigh(a).eigenvalues[1])(a)
+    array([[0.5, 0. ],
+           [1. , 0.5]])
+    """
     if UPLO not in ("L", "U"):
         raise ValueError("UPLO argument must be 'L' or 'U'")
     return EighResult(*_dec.eigh(_float_matrix(a, "eigh", square=True), UPLO))

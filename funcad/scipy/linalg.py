@@ -49,14 +49,17 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
 
     Unlike SciPy, the unused triangle of ``c`` is zero (SciPy leaves arbitrary values there).
     """
-    l = _np_cholesky(a)
-    return (l if lower else _dec.mT(l)), lower
+    return cholesky(a, lower), lower
 
 
 def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
-    """``scipy.linalg.cholesky``: upper u with a = u^T u (lower=True: l with a = l l^T)."""
-    l = _np_cholesky(a)
-    return l if lower else _dec.mT(l)
+    """``scipy.linalg.cholesky``: upper u with a = u^T u (lower=True: l with a = l l^T).
+
+    Reads only the triangle of ``a`` it is asked for (the upper one by default), as SciPy;
+    the derivative sees ``a`` through that triangle too."""
+    if lower:
+        return _np_cholesky(a)
+    return _dec.mT(_np_cholesky(_dec.mT(a)))  # a's upper triangle is a^T's lower one
 
 
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
