@@ -816,7 +816,7 @@ def _linear_form(x):
                     return {k: v * q[None] for k, v in p.items()}
         return {atom: 1}
 
-    return form(x.var)
+    return form(x._var if hasattr(x, "_var") else x.var)
 
 
 def traced_slice_size(stop, start, axis_len: int) -> int:
