@@ -2,7 +2,11 @@
 
 import importlib as _importlib
 
-_mod = _importlib.import_module("funcad.scipy.special")
+try:
+    _mod = _importlib.import_module("funcad.scipy.special")
+except ImportError as _e:
+    raise ImportError("funcad.autograd.scipy.special: funcad has no funcad.scipy.special in this version, "
+                      "so autograd.scipy.special has no counterpart yet.") from _e
 globals().update({k: v for k, v in vars(_mod).items() if not k.startswith("_")})
 
 
