@@ -16,6 +16,7 @@ from . import errors, lax, tree, tree_util  # noqa: F401
 from .config import config, disable_jit  # noqa: F401,E402  (fa.config.update("debug_nans", True))
 from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
+    Array,
     ShapeDtypeStruct,
     block_until_ready,
     default_backend,

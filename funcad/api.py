@@ -6,6 +6,7 @@ Each takes and returns pytrees of arrays, and composes with every other to any d
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import types
@@ -585,6 +586,22 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 
 # --------------------------------------------------------------------------------------
 # eval_shape, ShapeDtypeStruct, linear_transpose
+
+
+class Array(metaclass=abc.ABCMeta):  # noqa: B024 (a virtual base: registered types only)
+    """What ``jax.Array`` names: ``isinstance(x, fa.Array)`` holds for NumPy arrays and
+    scalars (funcad's results) and for traced values inside transformations; usable in type
+    annotations.
+
+    >>> import funcad as fa, numpy as np
+    >>> isinstance(np.ones(2), fa.Array), isinstance([1.0], fa.Array)
+    (True, False)
+    """
+
+
+Array.register(np.ndarray)
+Array.register(np.generic)
+Array.register(Tracer)
 
 
 class ShapeDtypeStruct:

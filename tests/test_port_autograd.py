@@ -295,3 +295,29 @@ def test_test_util_forms():
 
         defvjp(wrong, lambda ans, x: lambda g: g * 2.0)
         check_grads(wrong, modes=["rev"], order=1)(0.3)
+
+
+def test_primitive_under_jacobian_hessian_and_vmap():
+    import funcad as fa
+
+    @primitive
+    def cube(x):
+        return onp.power(x, 3)
+
+    defvjp(cube, lambda ans, x: lambda g: g * 3 * x ** 2)
+    x = np.array([1.0, 2.0])
+    onp.testing.assert_allclose(jacobian(cube)(x), onp.diag(3 * x ** 2))
+    onp.testing.assert_allclose(hessian(lambda x: np.sum(cube(x)))(x), onp.diag(6 * x))
+    onp.testing.assert_allclose(fa.hessian(lambda x: np.sum(cube(x)))(x), onp.diag(6 * x))
+    xs = np.array([[1.0, 2.0], [3.0, 4.0]])
+    onp.testing.assert_allclose(fa.vmap(cube)(xs), xs ** 3)
+    onp.testing.assert_allclose(fa.vmap(fa.grad(lambda x: np.sum(cube(x))))(xs), 3 * xs ** 2)
+    with pytest.raises(errors.ConcretizationError, match="concrete values"):
+        fa.jit(cube)(x)
+
+
+def test_autograd_builtins_are_pythons():
+    import funcad.autograd as ag
+    from funcad.autograd.builtins import tuple as atuple
+
+    assert ag.tuple is tuple and atuple((1, 2)) == (1, 2) and ag.isinstance(1.0, float)

@@ -178,3 +178,12 @@ def test_make_jaxpr_of_shape_dtype_structs():
     j = fa.make_jaxpr(lambda x, y: fnp.sin(x) @ y)(fa.ShapeDtypeStruct((2, 3), np.float32),
                                                    fa.ShapeDtypeStruct((3,), np.float32))
     assert "f32[2,3]" in str(j) and "f32[3]" in str(j)
+
+
+def test_array_type_for_isinstance_and_annotations():
+    assert isinstance(np.ones(2), fa.Array) and isinstance(np.float64(1.0), fa.Array)
+    assert not isinstance([1.0], fa.Array)
+    seen = []
+    fa.grad(lambda x: seen.append(isinstance(x, fa.Array)) or fnp.sin(x))(1.0)
+    fa.jit(lambda x: seen.append(isinstance(x, fa.Array)) or x)(1.0)
+    assert seen == [True, True]

@@ -33,6 +33,7 @@ from ..core import get_aval
 from ..custom_derivatives import checkpoint as _checkpoint
 from ..errors import NonScalarOutputError
 from ..tree_util import tree_map
+from .builtins import dict, isinstance, list, tuple, type  # noqa: F401,A004  (as autograd)
 from .extend import primitive  # noqa: F401  (autograd exports it at top level)
 
 __all__ = ["grad", "elementwise_grad", "deriv", "value_and_grad", "grad_and_aux", "jacobian",
