@@ -6,6 +6,7 @@ Each takes and returns pytrees of arrays, and composes with every other to any d
 
 from __future__ import annotations
 
+import abc
 import functools
 from typing import Callable, Sequence
 
@@ -534,6 +535,22 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 # eval_shape, ShapeDtypeStruct, linear_transpose
 
 
+class Array(metaclass=abc.ABCMeta):  # noqa: B024 (a virtual base: registered types only)
+    """What ``jax.Array`` names: ``isinstance(x, fa.Array)`` holds for NumPy arrays and
+    scalars (funcad's results) and for traced values inside transformations; usable in type
+    annotations.
+
+    >>> import funcad as fa, numpy as np
+    >>> isinstance(np.ones(2), fa.Array), isinstance([1.0], fa.Array)
+    (True, False)
+    """
+
+
+Array.register(np.ndarray)
+Array.register(np.generic)
+Array.register(Tracer)
+
+
 class ShapeDtypeStruct:
     """A shape and a dtype standing for an array (``jax.ShapeDtypeStruct``): what
     :func:`eval_shape` returns, and an argument :func:`make_jaxpr` and :func:`eval_shape`
@@ -604,6 +621,8 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     >>> f_t(fnp.array([1.0, 0.0]))
     (array([1., 2.]),)
     """
+    primals = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                       primals)  # only the shapes and dtypes are used
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
@@ -645,6 +664,60 @@ def block_until_ready(x):
 
 
 # --------------------------------------------------------------------------------------
+# Devices: funcad runs on the CPU, in NumPy arrays
+
+
+class CpuDevice:
+    """The one device funcad computes on (``fa.devices()[0]``)."""
+
+    id, platform, device_kind = 0, "cpu", "cpu"
+
+    def __repr__(self):
+        return "CpuDevice(id=0)"
+
+
+_CPU = CpuDevice()
+
+
+def devices(backend: str | None = None) -> list:
+    """``[CpuDevice(id=0)]``: funcad computes on the CPU (JAX's ``jax.devices()``)."""
+    if backend not in (None, "cpu"):
+        raise ArgumentError(f"devices: funcad runs on the CPU only, not {backend!r}.")
+    return [_CPU]
+
+
+local_devices = devices
+
+
+def device_count(backend: str | None = None) -> int:
+    """1: the CPU."""
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend() -> str:
+    """``"cpu"``."""
+    return "cpu"
+
+
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """``x`` with its leaves as NumPy arrays (there is no device memory to copy to).
+
+    >>> import funcad as fa
+    >>> fa.device_put({"a": 1.0})
+    {'a': array(1.)}
+    """
+    return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
+
+
+def device_get(x):
+    """``x`` with its leaves as NumPy arrays (``jax.device_get``)."""
+    return device_put(x)
+
+
+# --------------------------------------------------------------------------------------
 # make_jaxpr
 
 
@@ -659,6 +732,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
 
     @functools.wraps(fun)
     def make_jaxpr_f(*args, **kwargs):
+        args = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                        args)  # only the shapes and dtypes are used
         nums = [i for i in range(len(args)) if i not in static]
         names = _arg_names(fun, len(args))
         leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])

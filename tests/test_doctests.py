@@ -19,7 +19,10 @@ MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "
            "funcad.scipy.stats", "funcad.scipy.stats.norm", "funcad.scipy.stats.multivariate_normal",
            "funcad.scipy.stats.t", "funcad.scipy.stats.gamma", "funcad.scipy.stats.beta",
            "funcad.scipy.stats.poisson", "funcad.scipy.stats.bernoulli", "funcad.scipy.stats.logistic",
-           "funcad.scipy.stats.dirichlet"]
+           "funcad.scipy.stats.dirichlet",
+           "funcad.lax.jax_api", "funcad.debug", "funcad.autograd", "funcad.autograd.extend",
+           "funcad.autograd.numpy", "funcad.autograd.misc.flatten", "funcad.autograd.misc.optimizers",
+           "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util"]
 
 
 @pytest.mark.parametrize("name", MODULES)
