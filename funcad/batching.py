@@ -192,14 +192,20 @@ class OneHot:
 
 def materialize(x):
     """The dense batch (batch axis 0) a :class:`OneHot` stands for; other values pass through.
-    Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0)."""
+    Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0). The
+    mask is computed from two ranges (not an n x n constant), so that a compiled program can
+    transpose it with a reshape and fuse it into the loop that uses it."""
     if type(x) is not OneHot:
         return x
-    eye = np.eye(x.axis_size, x.size, -x.start, dtype=x.dtype).reshape(x.aval.shape)
-    if x.coef is None:
-        return eye
-    coef = lax.broadcast_to(x.coef, x.aval.shape)
-    return lax.select(eye.astype(bool), coef, np.zeros((), x.dtype))
+    m = x.size
+    rows = np.arange(-x.start, x.axis_size - x.start).reshape(x.axis_size, 1)
+    mask = lax.eq(rows, np.arange(m).reshape(1, m))
+    coef = x.coef_or_one()
+    coef = coef if not get_aval(coef).shape else lax.reshape(coef, (1, m))
+    out = lax.select(mask, coef, np.zeros((), x.dtype))
+    if get_aval(out).shape != (x.axis_size, m):
+        out = lax.broadcast_to(out, (x.axis_size, m))
+    return lax.reshape(out, x.aval.shape)
 
 
 def is_identity(x) -> bool:
