@@ -489,36 +489,59 @@ def _report(verbose, callback, name, entry, extra_key, last=False):
 # Newton-CG: truncated conjugate gradients on Hessian-vector products
 
 
-def _truncated_cg(hvp_fn, g, tol: float, maxiter: int):
-    """Approximately solve ``H p = -g`` (Nocedal & Wright, Algorithm 7.1).
+def _truncated_cg(hvp_fn, g, tol: float, maxiter: int, precondition=None):
+    """Approximately solve ``H p = -g`` (Nocedal & Wright, Algorithm 7.1, preconditioned by
+    ``precondition(r) ~ H^-1 r`` when given, Algorithm 5.3).
 
     Stops when the residual is below ``tol`` or at the first direction of non-positive
-    curvature, returning the iterate so far (or ``-g`` if that happens at once), which is a
-    descent direction in every case.
+    curvature, returning the iterate so far (or the (preconditioned) steepest descent
+    direction if that happens at once), which is a descent direction in every case.
     """
     z = np.zeros_like(g)
     r = g.copy()
-    d = -r
-    rr = float(r @ r)
+    y = r if precondition is None else precondition(r)
+    ry = float(r @ y)
+    if ry <= 0:  # a preconditioner that is not positive definite here: go without
+        precondition, y, ry = None, r, float(r @ r)
+    d = -y
     for j in range(maxiter):
         Hd = hvp_fn(d)
         dHd = float(d @ Hd)
         if dHd <= 0:
-            return (-g if j == 0 else z), j + 1, True
-        a = rr / dHd
+            return (d if j == 0 else z), j + 1, True
+        a = ry / dHd
         z = z + a * d
         r = r + a * Hd
-        rr_new = float(r @ r)
-        if math.sqrt(rr_new) <= tol:
+        if math.sqrt(float(r @ r)) <= tol:
             return z, j + 1, False
-        d = -r + (rr_new / rr) * d
-        rr = rr_new
+        y = r if precondition is None else precondition(r)
+        ry_new = float(r @ y)
+        if ry_new <= 0:
+            return z, j + 1, False
+        d = -y + (ry_new / ry) * d
+        ry = ry_new
     return z, maxiter, False
+
+
+def _preconditioner(H, kind):
+    """``r -> M^-1 r`` from the sparse Hessian: its (absolute) diagonal, or an incomplete LU."""
+    if kind == "jacobi":
+        diag = np.abs(H.diagonal())
+        inv = 1.0 / np.where(diag > 0, diag, 1.0)
+        return lambda r: inv * r
+    from scipy.sparse.linalg import spilu
+
+    try:
+        ilu = spilu(H.tocsc(), drop_tol=1e-4, fill_factor=10)
+    except RuntimeError:  # a zero pivot: fall back to the diagonal
+        return _preconditioner(H, "jacobi")
+    return ilu.solve
 
 
 def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxiter: int = 200,
               cg_maxiter: int | None = None, verbose: bool = False, callback: Callable | None = None,
-              jit: bool = False, on_nonfinite: str = "raise") -> OptimizeResult:
+              jit: bool = False, on_nonfinite: str = "raise", hessian: str = "hvp",
+              preconditioner: str | None = None) -> OptimizeResult:
     """Minimize ``fun(x, *args)`` by Newton-CG: the Hessian is never formed.
 
     Each iteration solves the Newton system by conjugate gradients on Hessian-vector products
@@ -527,6 +550,11 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
     follows. Each product costs about two gradient evaluations, so this suits large ``d``.
     Arguments and result as in :func:`newton`; the history records ``cg_iters`` per iteration.
 
+    ``hessian="sparse"`` evaluates the Hessian as a sparse matrix each iteration (one
+    Hessian-vector product per colour of its star coloring, :func:`funcad.sparse_hessian`)
+    and runs CG on sparse matrix-vector products; ``preconditioner="jacobi"`` or ``"ilu"``
+    (an incomplete LU of that matrix) preconditions CG (and implies ``hessian="sparse"``).
+
     >>> import funcad.numpy as fnp
     >>> from funcad.optimize import newton_cg
     >>> res = newton_cg(lambda x: fnp.sum((x - fnp.arange(3.0)) ** 4 + (x - 1.0) ** 2), fnp.zeros(3))
@@ -534,6 +562,12 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
     (True, True)
     """
     _check_on_nonfinite(on_nonfinite, "newton_cg")
+    if hessian not in ("hvp", "sparse"):
+        raise ArgumentError(f"newton_cg: hessian must be 'hvp' or 'sparse', got {hessian!r}.")
+    if preconditioner not in (None, "jacobi", "ilu"):
+        raise ArgumentError("newton_cg: preconditioner must be None, 'jacobi' or 'ilu', got "
+                            f"{preconditioner!r}.")
+    sparse = hessian == "sparse" or preconditioner is not None
     P = _Problem(fun, x0, args, jit, "newton_cg")
     x, history = P.x0.copy(), []
     cg_maxiter = cg_maxiter or max(20, 2 * x.size)
@@ -541,7 +575,11 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
         _header("newton_cg", "cg iters")
     f = g = None
     for k in range(maxiter + 1):
-        f, g, hvp_fn = P.linearize(x)
+        if sparse:
+            f, g, H = P.value_grad_sparse_hessian(x)
+            hvp_fn = H.__matmul__
+        else:
+            f, g, hvp_fn = P.linearize(x)
         if not math.isfinite(f):
             return P.nonfinite("objective", k, f, x, f, None, history, on_nonfinite)
         if not np.all(np.isfinite(g)):
@@ -564,8 +602,9 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
             return Ht
 
         try:
+            M = None if preconditioner is None else _preconditioner(H, preconditioner)
             p, n_cg, neg_curv = _truncated_cg(checked_hvp, g, min(0.5, math.sqrt(gnorm)) * gnorm,
-                                              cg_maxiter)
+                                              cg_maxiter, M)
         except _HvpNonFinite as e:
             history.append(entry)
             return P.nonfinite("Hessian-vector product", k, e.args[0], x, f, g, history, on_nonfinite)
