@@ -43,8 +43,10 @@ class _Rewriter:
 
     def run(self, jaxpr: Jaxpr, rule: Callable) -> Jaxpr:
         eqns = []
+        subst = self.subst
         for eqn in jaxpr.eqns:
-            eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
+            if any(type(a) is Var and a in subst for a in eqn.inputs):
+                eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
             out = rule(eqn)
             if out is None:
                 eqns.append(eqn)
