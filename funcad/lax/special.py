@@ -15,7 +15,7 @@ import numpy as np
 import scipy.special as sc
 
 from .. import batching
-from ..ad import defjvp
+from ..ad import defjvp, defjvp_zero
 from ..core import bind
 from . import elementwise as ew
 from .elementwise import _elementwise_prim
@@ -36,6 +36,7 @@ polygamma_p = _elementwise_prim("polygamma", _same_dtype(lambda x, *, n: sc.poly
 log_ndtr_p = _elementwise_prim("log_ndtr", _same_dtype(sc.log_ndtr), 1)
 fmod_p = _elementwise_prim("fmod", np.fmod, 2)
 mod_p = _elementwise_prim("mod", np.mod, 2)
+floor_divide_p = _elementwise_prim("floor_divide", np.floor_divide, 2)
 
 
 def erf(x):
@@ -71,6 +72,10 @@ def mod(x, y):
     return bind(mod_p, x, y)
 
 
+def floor_divide(x, y):
+    return bind(floor_divide_p, x, y)
+
+
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -88,6 +93,7 @@ def _trunc(x):
 
 defjvp(fmod_p, lambda g, ans, x, y: g, lambda g, ans, x, y: ew.neg(ew.mul(g, _trunc(ew.div(x, y)))))
 defjvp(mod_p, lambda g, ans, x, y: g, lambda g, ans, x, y: ew.neg(ew.mul(g, ew.floor(ew.div(x, y)))))
+defjvp_zero(floor_divide_p)  # piecewise constant, as floor
 
 
 for _p in (erf_p, erfc_p, gammaln_p, polygamma_p, log_ndtr_p, fmod_p, mod_p):
