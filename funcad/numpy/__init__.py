@@ -197,7 +197,8 @@ def _integer_operands(name: str, dt, *args):
                 raise IntegerOutOfBoundsError(
                     f"funcad.numpy.{name}: the Python integer {x} is out of bounds for {dt} (the "
                     f"dtype of the other operand: {info.min} to {info.max}), as in NumPy. Make "
-                    f"the array wider first (x.astype(np.int64) or float), or reduce the constant.")
+                    f"the array wider first (x.astype(np.float64), or a wider integer dtype), or "
+                    "use a constant that fits.")
     if dt.kind == "b":
         return _bool_operands(name, *args)
     return args
