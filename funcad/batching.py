@@ -486,6 +486,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         dims = broadcast_prefix(axes_prefix + (0,) * len(kwargs), tree_args, "in_axes", "arguments")
         in_dims, sizes = [], []
         for x, d, p in zip(leaves, dims, paths):
+            core.check_array_type(x, f"vmap: {p}")
             if d is None:
                 in_dims.append(None)
                 continue
