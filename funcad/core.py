@@ -133,7 +133,12 @@ def result_dtype(*avals: ShapedArray) -> np.dtype:
 _RESULT_DTYPE_CACHE: dict[tuple, np.dtype] = {}
 
 
+ABSTRACT_TYPES: tuple = ()  # funcad.api.ShapeDtypeStruct: a shape and dtype standing for an array
+
+
 def _aval_of_other(x) -> ShapedArray:
+    if isinstance(x, ABSTRACT_TYPES):
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
     if isinstance(x, (list, tuple)):
         arr = np.asarray(x)
         if arr.dtype != object:
@@ -186,6 +191,11 @@ class Primitive:
     def def_abstract_eval(self, rule):
         self.abstract_eval = rule
         return rule
+
+
+# Primitives with a side effect (funcad.debug.print): a compiled program runs them where they
+# stand, so the simplifier never drops (DCE), merges (CSE) or folds them.
+EFFECTFUL: set = set()
 
 
 def bind(prim: Primitive, *args, **params):
@@ -398,6 +408,10 @@ class Tracer:
 
     def item(self, *args):
         return self._concrete(".item() of a traced value", True).item(*args)
+
+    def block_until_ready(self):
+        """JAX's method; funcad computes synchronously, so this returns the value itself."""
+        return self
 
     def __array__(self, dtype=None, copy=None):
         raise TracerArrayConversionError(
