@@ -57,7 +57,8 @@ def test_lotka_volterra_against_scipy_and_finite_differences():
         return fnp.sum(odeint(lotka_volterra, y0, ts, a, b, rtol=1e-10, atol=1e-10) ** 2)
 
     check_grads(loss, (y0, *args), order=1, modes=("rev",), rtol=1e-4)
-    check_grads(lambda a: odeint(lotka_volterra, y0, ts[:3], a, 0.4), (1.1,), order=1, modes=("fwd",), rtol=1e-4)
+    check_grads(lambda a: odeint(lotka_volterra, y0, ts[:3], a, 0.4), (1.1,), order=1, modes=("fwd",),
+                rtol=1e-4)
 
 
 def test_pytree_state_and_vmap_against_a_loop():
