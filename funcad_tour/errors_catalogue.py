@@ -80,6 +80,34 @@ CASES = [
     Case("float-under-jit", "float() of a traced value under jit",
          "fa.jit(lambda x: float(x) * 2.0)(1.0)", "ConcretizationError",
          "Keep the value an array (no `float`/`int`/`.item()`) inside jit."),
+    Case("float-under-grad", "A differentiated value converted to a Python number (math.sin, float)",
+         "import math\nfa.grad(lambda w: math.sin(w))(1.0)", "ConcretizationError",
+         "Use funcad.numpy (`fnp.sin(w)`); keep values arrays; `fa.lax.stop_gradient(w)` if the "
+         "number is meant as a constant. (`if w > 0:` keeps working under eager grad.)"),
+    Case("setitem-traced", "Assignment into an array of a traced value (`y[0] = 2 * x`)",
+         "def f(x):\n    y = fnp.zeros(2)\n    y[0] = 2 * x\n    return fnp.sum(y)\n\n"
+         "fa.grad(f)(1.0)", "ConcretizationError",
+         "Write `y = y.at[0].set(2 * x)` (`fnp.asarray(y).at[...]` for a NumPy array)."),
+    Case("custom-vjp-traced", "Python control flow in a custom_vjp function under jit",
+         "f = fa.custom_vjp(lambda x: x if x > 0 else -x)\n"
+         "f.defvjp(lambda x: (f(x), x), lambda x, g: (g * fnp.sign(x),))\n"
+         "fa.jit(f)(1.0)", "ConcretizationError",
+         "Use `fnp.where`/`fa.lax.cond` in the function (eagerly, and under eager grad, it runs "
+         "on concrete values)."),
+    Case("arange-traced-jit", "arange with a traced endpoint under jit",
+         "fa.jit(lambda a: fnp.arange(a, 3.0))(0.5)", "ConcretizationError",
+         "Use `fnp.linspace(a, b, num)` with a fixed `num`, or make the endpoint static."),
+    Case("pure-callback-grad", "grad through a pure_callback",
+         "import scipy.special\n"
+         "fa.grad(lambda x: fnp.sum(fa.pure_callback(scipy.special.j0, x, x)))(np.ones(2))",
+         "CallbackDerivativeError",
+         "Wrap the caller in `fa.custom_jvp`/`fa.custom_vjp` and give its derivative."),
+    Case("pure-callback-shape", "A pure_callback returning another shape than declared",
+         "fa.pure_callback(np.sin, np.zeros(3), np.ones(2))", "CallbackResultError",
+         "Declare the shapes and dtypes the callback really returns."),
+    Case("pure-callback-vmap", "vmap of a pure_callback without vmap_method",
+         "fa.vmap(lambda x: fa.pure_callback(np.sin, x, x))(np.ones(2))", "BatchingError",
+         "Pass `vmap_method='sequential'`, `'expand_dims'` or `'broadcast_all'`."),
     Case("if-under-vmap", "Python branching on a batched value under vmap",
          "fa.vmap(lambda x: x if x > 0 else -x)(np.ones(3))", "ConcretizationError",
          "Select per example with `fnp.where(x > 0, x, -x)`."),

@@ -53,7 +53,13 @@ def asarray(a, dtype=None):
     return out
 
 
-array = asarray
+def array(a, dtype=None, copy=True):
+    """Like ``numpy.array``: a copy of a NumPy array unless ``copy=False`` (an assignment into
+    the result never changes ``a``); traced values are values (never copied)."""
+    out = asarray(a, dtype)
+    if copy and isinstance(a, _np.ndarray) and isinstance(out, _np.ndarray) and _np.may_share_memory(out, a):
+        out = out.copy()
+    return out
 
 
 def _contains_tracer(a) -> bool:
