@@ -335,3 +335,16 @@ def test_solve_inv_det_eigh_block_diag():
     close(fnp.linalg.eig(A)[0], np.linalg.eig(A)[0])
     with pytest.raises(UnsupportedFunctionError, match="eig"):
         fa.grad(lambda a: fnp.sum(fnp.linalg.eig(a)[0]))(A)
+
+
+def test_sqrtm_matches_scipy_and_its_derivative_solves_the_sylvester_equation():
+    n = np.eye(4) * 3 + 0.5 * A
+    for m in (SPD, n):
+        close(fl.sqrtm(m), sl.sqrtm(m), rtol=1e-12, atol=1e-13)
+    close(fa.jit(fl.sqrtm)(n), sl.sqrtm(n), rtol=1e-12, atol=1e-13)
+    e = rng.standard_normal((4, 4))
+    x, t = fa.jvp(fl.sqrtm, (n,), (e,))
+    close(x @ t + t @ x, e, rtol=1e-10, atol=1e-12)  # d(X X) = dX X + X dX = dA
+    check_grads(fl.sqrtm, (n,), order=1)
+    with pytest.raises(np.linalg.LinAlgError, match="negative real axis"):
+        fl.sqrtm(-np.eye(2))

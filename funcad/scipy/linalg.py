@@ -20,7 +20,7 @@ from ..numpy.linalg import LinAlgError, cholesky as _np_cholesky
 
 __all__ = ["solve_triangular", "cho_solve", "cho_factor", "cholesky", "solve", "inv", "det", "eigh",
            "eigvalsh", "lu", "lu_factor", "lu_solve", "expm", "block_diag", "qr", "svd", "norm",
-           "pinv", "lstsq", "LinAlgError"]
+           "pinv", "lstsq", "sqrtm", "LinAlgError"]
 
 
 def _rhs(a, b, name):
@@ -263,6 +263,58 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
     for k in range(max_squarings):
         R = _fnp.where(_fnp.less(k, s_b), _fnp.matmul(R, R), R)
     return _fnp.where(_fnp.greater(s_b, max_squarings), _np.asarray(_np.nan, dt), R)
+
+
+def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
+    """``scipy.linalg.sqrtm`` of a real matrix with no eigenvalues on the closed negative real
+    axis (where the principal square root is real): the scaled Denman-Beavers iteration
+    ``Y <- (g Y + (g Z)^-1) / 2``, ``Z <- (g Z + (g Y)^-1) / 2`` with determinant scaling g,
+    which converges quadratically. Differentiable (through the iteration's inverses).
+
+    On concrete values it iterates to convergence (at most 100 steps) and raises LinAlgError if
+    it does not converge; under jit or vmap it runs ``iterations`` steps (default 30).
+    Unlike SciPy, a matrix with negative eigenvalues (complex root) is an error, not a
+    complex result.
+    """
+    from .. import core
+    from .. import numpy as _fnp
+    from ..numpy import linalg as _nl
+
+    (A,), dt = _promote_float(A)
+    A = _as_nd(A)
+    shape = get_aval(A).shape
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"sqrtm: expected a square matrix, got shape {shape}")
+    n = shape[0]
+    y, z = A, _np.eye(n, dtype=dt)
+    value = core.maybe_concrete(A)
+    concrete = value is not None
+    if concrete:
+        ev = _np.linalg.eigvals(_np.asarray(value))
+        if _np.any((_np.abs(ev.imag) <= 1e-12 * max(1.0, _np.abs(ev).max())) & (ev.real <= 0)):
+            raise LinAlgError(f"sqrtm: the matrix (shape {shape}) has an eigenvalue on the closed "
+                              "negative real axis, so it has no real principal square root (SciPy "
+                              "returns a complex one); funcad differentiates real values only")
+    steps = 100 if concrete else (30 if iterations is None else int(iterations))
+    for _ in range(steps):
+        # determinant scaling |det(Y) det(Z)|^(-1/(2n)) (held constant: it only sets the pace)
+        g = _ew.stop_gradient(_fnp.power(_fnp.abs(_fnp.multiply(_nl.det(y), _nl.det(z))), -0.5 / n))
+        y, z = (_fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, y), _fnp.divide(_nl.inv(z), g))),
+                _fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, z), _fnp.divide(_nl.inv(y), g))))
+        if concrete:
+            err = _np.abs(_np.asarray(core.maybe_concrete(_fnp.matmul(y, y))) - _np.asarray(core.maybe_concrete(A))).max()
+            if err <= 1e-13 * max(1.0, _np.abs(_np.asarray(core.maybe_concrete(A))).max()):
+                # two more steps: the derivative (carried by the iteration) converges a step behind
+                for _ in range(2):
+                    g = _ew.stop_gradient(_fnp.power(_fnp.abs(_fnp.multiply(_nl.det(y), _nl.det(z))), -0.5 / n))
+                    y, z = (_fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, y), _fnp.divide(_nl.inv(z), g))),
+                            _fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, z), _fnp.divide(_nl.inv(y), g))))
+                return y
+    if concrete:
+        raise LinAlgError("sqrtm: the Denman-Beavers iteration did not converge: the matrix has "
+                          "eigenvalues on the negative real axis (its square root is not real) or "
+                          "is singular")
+    return y
 
 
 def block_diag(*arrs):
