@@ -1,4 +1,8 @@
 """funcad.scipy: differentiable versions of SciPy functions (linalg, signal, special, stats)."""
 
-from . import special  # noqa: F401  (first: stats uses it)
-from . import linalg, signal, stats  # noqa: F401
+from . import (  # noqa: F401
+    linalg,
+    signal,
+    special,  # noqa: F401  (first: stats uses it)
+    stats,
+)

@@ -16,7 +16,8 @@ from ..lax import decompositions as _dec
 from ..lax import elementwise as _ew
 from ..lax.shapes import reshape as _reshape
 from ..numpy import _as_nd, _promote_float
-from ..numpy.linalg import LinAlgError, cholesky as _np_cholesky
+from ..numpy.linalg import LinAlgError
+from ..numpy.linalg import cholesky as _np_cholesky
 
 __all__ = ["solve_triangular", "cho_solve", "cho_factor", "cholesky", "solve", "inv", "det", "eigh",
            "eigvalsh", "lu", "lu_factor", "lu_solve", "expm", "block_diag", "qr", "svd", "norm",
@@ -185,7 +186,8 @@ def _perm_from_pivots(piv, n):
     ar = _np.arange(n)
     for i in range(get_aval(piv).shape[-1]):
         p = piv[..., i:i + 1]
-        pi, pp = perm[..., i:i + 1], _fnp.take_along_axis(_fnp.broadcast_to(perm, get_aval(piv).shape[:-1] + (n,)), p, axis=-1)
+        full = _fnp.broadcast_to(perm, get_aval(piv).shape[:-1] + (n,))
+        pi, pp = perm[..., i:i + 1], _fnp.take_along_axis(full, p, axis=-1)
         perm = _fnp.where(ar == i, pp, _fnp.where(_fnp.equal(ar, p), pi, perm))
     return perm
 
@@ -265,6 +267,17 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
     return _fnp.where(_fnp.greater(s_b, max_squarings), _np.asarray(_np.nan, dt), R)
 
 
+def _db_step(y, z, n):
+    """One scaled Denman-Beavers step; the scale |det(Y) det(Z)|^(-1/(2n)) is held constant
+    (it sets the iteration's pace, not its limit)."""
+    from .. import numpy as _fnp
+    from ..numpy import linalg as _nl
+
+    g = _ew.stop_gradient(_fnp.power(_fnp.abs(_fnp.multiply(_nl.det(y), _nl.det(z))), -0.5 / n))
+    return (_fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, y), _fnp.divide(_nl.inv(z), g))),
+            _fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, z), _fnp.divide(_nl.inv(y), g))))
+
+
 def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
     """``scipy.linalg.sqrtm`` of a real matrix with no eigenvalues on the closed negative real
     axis (where the principal square root is real): the scaled Denman-Beavers iteration
@@ -278,7 +291,6 @@ def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
     """
     from .. import core
     from .. import numpy as _fnp
-    from ..numpy import linalg as _nl
 
     (A,), dt = _promote_float(A)
     A = _as_nd(A)
@@ -297,18 +309,14 @@ def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
                               "returns a complex one); funcad differentiates real values only")
     steps = 100 if concrete else (30 if iterations is None else int(iterations))
     for _ in range(steps):
-        # determinant scaling |det(Y) det(Z)|^(-1/(2n)) (held constant: it only sets the pace)
-        g = _ew.stop_gradient(_fnp.power(_fnp.abs(_fnp.multiply(_nl.det(y), _nl.det(z))), -0.5 / n))
-        y, z = (_fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, y), _fnp.divide(_nl.inv(z), g))),
-                _fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, z), _fnp.divide(_nl.inv(y), g))))
+        y, z = _db_step(y, z, n)
         if concrete:
-            err = _np.abs(_np.asarray(core.maybe_concrete(_fnp.matmul(y, y))) - _np.asarray(core.maybe_concrete(A))).max()
-            if err <= 1e-13 * max(1.0, _np.abs(_np.asarray(core.maybe_concrete(A))).max()):
+            a_val = _np.asarray(value)
+            err = _np.abs(_np.asarray(core.maybe_concrete(_fnp.matmul(y, y))) - a_val).max()
+            if err <= 1e-13 * max(1.0, _np.abs(a_val).max()):
                 # two more steps: the derivative (carried by the iteration) converges a step behind
                 for _ in range(2):
-                    g = _ew.stop_gradient(_fnp.power(_fnp.abs(_fnp.multiply(_nl.det(y), _nl.det(z))), -0.5 / n))
-                    y, z = (_fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, y), _fnp.divide(_nl.inv(z), g))),
-                            _fnp.multiply(0.5, _fnp.add(_fnp.multiply(g, z), _fnp.divide(_nl.inv(y), g))))
+                    y, z = _db_step(y, z, n)
                 return y
     if concrete:
         raise LinAlgError("sqrtm: the Denman-Beavers iteration did not converge: the matrix has "
@@ -331,7 +339,8 @@ def block_diag(*arrs):
         if nd > 2:
             raise ValueError(f"block_diag: arguments must be at most 2-D, got shape {get_aval(x).shape}")
         blocks.append(_fnp.reshape(x, (1, -1) if nd == 1 else (1, 1)) if nd < 2 else x)
-    blocks, _ = _promote_float(*blocks) if any(get_aval(b).dtype.kind == "f" for b in blocks) else (blocks, None)
+    if any(get_aval(b).dtype.kind == "f" for b in blocks):
+        blocks, _ = _promote_float(*blocks)
     blocks = [_as_nd(b) for b in blocks]
     total = sum(get_aval(b).shape[1] for b in blocks)
     rows, col = [], 0
