@@ -111,6 +111,10 @@ CASES = [
     Case("if-under-vmap", "Python branching on a batched value under vmap",
          "fa.vmap(lambda x: x if x > 0 else -x)(np.ones(3))", "ConcretizationError",
          "Select per example with `fnp.where(x > 0, x, -x)`."),
+    Case("value-dependent-shape", "A function whose result's shape depends on the values, under jit",
+         "fa.jit(lambda x: fnp.unique(x))(np.array([3.0, 1.0, 3.0]))", "ConcretizationError",
+         "Fix the size as in JAX: `fnp.unique(x, size=3, fill_value=0.0)` (also `nonzero`, "
+         "`argwhere`, `where(c)`; `bincount(x, length=n)`), or call it outside jit."),
     Case("leaked-tracer", "A traced value stored outside its transformation and used later",
          "leaked = []\n"
          "fa.grad(lambda w: leaked.append(fnp.tanh(w)) or fnp.sum(w))(np.ones(2))\n"
@@ -122,6 +126,10 @@ CASES = [
     Case("unsupported-numpy", "A NumPy function funcad does not support, on a traced value",
          "fa.grad(lambda x: fnp.sum(np.fft.fft(x).real))(np.ones(4))", "UnsupportedFunctionError",
          "Use a supported function, or call NumPy outside the transformed function."),
+    Case("no-shape-derivative", "The derivative of an incomplete gamma/beta function in its shape parameter",
+         "import funcad.scipy.special as fsp\nfa.grad(lambda a: fsp.gammainc(a, 2.0))(1.5)",
+         "UnsupportedFunctionError",
+         "Differentiate in x only; hold a (and b of betainc) constant, e.g. with `fa.lax.stop_gradient`."),
     # transformation arguments
     Case("vjp-cotangent-structure", "A cotangent whose structure does not match vjp's output",
          "out, vjp_fn = fa.vjp(lambda x: (x, 2.0 * x), 1.0)\nvjp_fn(1.0)", "TreeStructureError",

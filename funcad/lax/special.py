@@ -145,7 +145,8 @@ defjvp(log_ndtr_p, lambda g, ans, x: ew.mul(g, ew.exp(
 
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 defjvp(ndtri_p, lambda g, ans, p: ew.mul(g, ew.mul(SQRT_2PI, ew.exp(ew.mul(0.5, ew.integer_pow(ans, 2))))))
-defjvp(erfinv_p, lambda g, ans, x: ew.mul(g, ew.mul(0.5 * math.sqrt(math.pi), ew.exp(ew.integer_pow(ans, 2)))))
+defjvp(erfinv_p, lambda g, ans, x: ew.mul(g, ew.mul(0.5 * math.sqrt(math.pi),
+                                                    ew.exp(ew.integer_pow(ans, 2)))))
 defjvp(i0e_p, lambda g, ans, x: ew.mul(g, ew.sub(i1e(x), ew.mul(ew.sign(x), ans))))
 
 
