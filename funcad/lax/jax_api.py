@@ -69,26 +69,17 @@ def _clamped(start, n, k):
 
 
 def _gather_index(shape, starts, sizes):
-    """(template, arrays) picking the block; concrete starts give basic slices."""
+    """(template, arrays) picking the block: basic slices when every start is concrete, else
+    one broadcast index array per axis (``start + arange(size)``: a gather). Slices and arrays
+    are not mixed, since NumPy moves the axes of arrays separated by slices."""
     fnp = _fnp()
-    template, arrays = [], []
+    clamped = [_clamped(s, n, k) for n, s, k in zip(shape, starts, sizes)]
+    if all(isinstance(s, int) for s in clamped):
+        return tuple(("slice", s, s + k, None) for s, k in zip(clamped, sizes)), []
     nd = len(shape)
-    for axis, (n, s, k) in enumerate(zip(shape, starts, sizes)):
-        s = _clamped(s, n, k)
-        if isinstance(s, int):
-            template.append(("slice", s, s + k, None))
-        else:
-            ids = fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
-            template.append(("array", len(arrays)))
-            arrays.append(ids)
-    if arrays and len(arrays) < nd:  # mixing slices with arrays moves the array axes: all arrays
-        template, arrays = [], []
-        for axis, (n, s, k) in enumerate(zip(shape, starts, sizes)):
-            s = _clamped(s, n, k)
-            ids = fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
-            template.append(("array", len(arrays)))
-            arrays.append(ids)
-    return tuple(template), arrays
+    arrays = [fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
+              for axis, (s, k) in enumerate(zip(clamped, sizes))]
+    return tuple(("array", i) for i in range(nd)), arrays
 
 
 def _check_sizes(shape, sizes, name):
@@ -433,30 +424,22 @@ def _erf_inv_primal(x):
     return fnp.where(fnp.abs(x) == 1.0, x * np.inf, y)
 
 
-def _make_erf_inv():
-    from ..custom_derivatives import custom_jvp
-
-    f = custom_jvp(_erf_inv_primal)
-
-    @f.defjvp
-    def _jvp(primals, tangents):
-        y = f(primals[0])
-        return y, tangents[0] * (0.886226925452758 * _fnp().exp(y * y))
-
-    return f
+_ERF_INV: list = []  # the custom_jvp function, made on first use (custom_derivatives imports lax)
 
 
-class _Lazy:
-    def __init__(self, make):
-        self.make, self.f = make, None
+def _erf_inv(x):
+    if not _ERF_INV:
+        from ..custom_derivatives import custom_jvp
 
-    def __call__(self, *args):
-        if self.f is None:
-            self.f = self.make()
-        return self.f(*args)
+        f = custom_jvp(_erf_inv_primal)
 
+        @f.defjvp
+        def _jvp(primals, tangents):  # d/dx erfinv(x) = sqrt(pi)/2 exp(erfinv(x)**2)
+            y = f(primals[0])
+            return y, tangents[0] * (0.886226925452758 * _fnp().exp(y * y))
 
-_erf_inv = _Lazy(_make_erf_inv)
+        _ERF_INV.append(f)
+    return _ERF_INV[0](x)
 
 
 def square(x):
