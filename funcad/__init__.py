@@ -11,7 +11,7 @@ from ._version import __version__  # noqa: F401
 
 from . import _malloc
 
-_malloc.configure()  # keep freed array memory for reuse (see funcad/_malloc.py)
+_malloc.configure()  # opt-in (FUNCAD_MALLOC_TUNING=1): keep freed array memory (funcad/_malloc.py)
 from . import errors, lax, tree, tree_util  # noqa: F401
 from .config import config, disable_jit  # noqa: F401,E402  (fa.config.update("debug_nans", True))
 from . import numpy  # noqa: F401  (installs the tracer operators)

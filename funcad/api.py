@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import abc
 import functools
-import inspect
-import types
 from typing import Callable, Sequence
 
 import numpy as np
 
 from . import ad, core
+from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the rules use them)
 from .core import Tracer, get_aval
 from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
@@ -22,25 +21,6 @@ from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 
 # --------------------------------------------------------------------------------------
 # Argument handling
-
-
-_POSITIONAL_NAMES: dict = {}  # code object -> its positional parameter names
-
-
-def _arg_names(fun: Callable, n: int) -> list[str]:
-    inner = inspect.unwrap(fun) if hasattr(fun, "__wrapped__") else fun
-    if type(inner) is types.FunctionType:  # the common case, cached: inspect.signature is slow
-        code = inner.__code__
-        names = _POSITIONAL_NAMES.get(code)
-        if names is None:
-            names = _POSITIONAL_NAMES[code] = code.co_varnames[: code.co_argcount]
-    else:
-        try:
-            params = list(inspect.signature(fun).parameters.values())
-        except (TypeError, ValueError):
-            params = []
-        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [names[i] if i < len(names) else f"args[{i}]" for i in range(n)]
 
 
 def _as_leaf(x, where: str):
@@ -98,29 +78,6 @@ class _LazyPaths(Sequence):
         return len(self._get())
 
 
-def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
-    """Human-readable names of each leaf, such as ``params['w']`` or ``x``."""
-    out: list[str] = []
-
-    def walk(x, path):
-        leaves, tree = tree_flatten(x)
-        if tree.nodetype is None:
-            out.append(path)
-        elif isinstance(x, dict):
-            for k in sorted(x):
-                walk(x[k], f"{path}[{k!r}]")
-        elif isinstance(x, (list, tuple)):
-            for i, c in enumerate(x):
-                walk(c, f"{path}[{i}]")
-        else:
-            for i, leaf in enumerate(leaves):
-                out.append(f"{path}.<leaf {i}>")
-
-    for a, n in zip(args, names):
-        walk(a, n)
-    return out
-
-
 def _require_float(leaves, paths, transform: str):
     for i, x in enumerate(leaves):
         dt = get_aval(x).dtype
@@ -151,16 +108,6 @@ def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
                 "positional argument(s)."
             )
     return tuple(a % nargs for a in nums)
-
-
-def _to_user(x):
-    """What a transformation hands back: at top level a writeable numpy.ndarray."""
-    if isinstance(x, Tracer):
-        return x
-    arr = np.asarray(x)
-    if not arr.flags.writeable:
-        arr = arr.copy()
-    return arr
 
 
 def _zeros_like_leaf(x):

@@ -136,7 +136,7 @@ CASES = [
          "Return a carry shaped like the initial value."),
     # jit limits and debugging
     Case("too-large", "A program too large to compile (an unrolled Python loop)",
-         "def f(x):\n    for _ in range(5001):\n        x = x * 0.5 + 1.0\n    return x\n"
+         "def f(x):\n    for _ in range(50001):\n        x = x * 0.5 + 1.0\n    return x\n"
          "fa.jit(f)(1.0)", "ProgramTooLargeError",
          "Write the loop with `fa.lax.fori_loop`/`fa.lax.scan`, or raise FUNCAD_JIT_MAX_EQNS."),
     Case("debug-nans", "A NaN, with debug_nans on",
