@@ -65,6 +65,9 @@ def test_traced_slice_under_jit_is_a_dynamic_slice():
     np.testing.assert_array_equal(g, expect)
     out = fa.vmap(lambda r, i: r[i:i + 2])(np.tile(np.arange(6.0), (3, 1)), np.arange(3))
     np.testing.assert_array_equal(out, [[0, 1], [1, 2], [2, 3]])
+    const = fnp.asarray(np.arange(6.0))  # a constant funcad array sliced by a traced start
+    np.testing.assert_array_equal(fa.jit(lambda i: const[i:i + 2])(3), [3, 4])
+    np.testing.assert_array_equal(fa.vmap(lambda i: const[i:i + 2])(np.arange(2)), [[0, 1], [1, 2]])
     with pytest.raises(errors.ConcretizationError, match="static difference"):
         fa.jit(lambda x, i: x[i:])(x[0], 2)
     with pytest.raises(errors.ConcretizationError, match="not static"):
