@@ -24,3 +24,4 @@ from .. import ad as _ad  # noqa: E402
 from .. import batching as _batching  # noqa: E402
 
 _ad.lax = _batching.lax = _sys.modules[__name__]  # their helpers use lax's operations (see ad.py)
+from ..collectives import all_gather, axis_index, pmax, pmean, pmin, psum  # noqa: F401,E402

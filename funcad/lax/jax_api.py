@@ -393,53 +393,15 @@ def lgamma(x):
 
 
 def erf_inv(x):
-    """The inverse error function: Giles' approximation refined by two Newton steps on
-    ``erf`` (double precision); derivative ``sqrt(pi)/2 exp(y**2)`` by a custom rule.
+    """The inverse error function (JAX's name for funcad.lax.special's ``erfinv``).
 
     >>> import funcad as fa
     >>> round(float(fa.lax.erf_inv(0.5)), 12)
     0.476936276204
     """
-    return _erf_inv(_fnp().asarray(x))
+    from .special import erfinv
 
-
-def _erf_inv_primal(x):
-    from .special import erf
-
-    fnp = _fnp()
-    w = -fnp.log((1.0 - x) * (1.0 + x))
-    small = w < 5.0
-    ws = fnp.where(small, w, 5.0) - 2.5
-    wl = fnp.sqrt(fnp.where(small, 5.0, w)) - 3.0
-    ps = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-          -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
-    pl = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-          -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
-    a, b = ps[0], pl[0]
-    for cs, cl in zip(ps[1:], pl[1:]):
-        a, b = cs + a * ws, cl + b * wl
-    y = fnp.where(small, a, b) * x
-    for _ in range(2):  # Newton on erf(y) = x: quadratic convergence from ~1e-7
-        y = y - (erf(y) - x) / (1.1283791670955126 * fnp.exp(-y * y))
-    return fnp.where(fnp.abs(x) == 1.0, x * np.inf, y)
-
-
-_ERF_INV: list = []  # the custom_jvp function, made on first use (custom_derivatives imports lax)
-
-
-def _erf_inv(x):
-    if not _ERF_INV:
-        from ..custom_derivatives import custom_jvp
-
-        f = custom_jvp(_erf_inv_primal)
-
-        @f.defjvp
-        def _jvp(primals, tangents):  # d/dx erfinv(x) = sqrt(pi)/2 exp(erfinv(x)**2)
-            y = f(primals[0])
-            return y, tangents[0] * (0.886226925452758 * _fnp().exp(y * y))
-
-        _ERF_INV.append(f)
-    return _ERF_INV[0](x)
+    return erfinv(_fnp().asarray(x))
 
 
 def square(x):
