@@ -30,6 +30,7 @@ __all__ = [
     "bitwise_xor", "broadcasted_iota", "broadcast_to_rank", "conj", "real", "imag", "reciprocal",
     "nextafter", "index_take", "reduce", "reduce_xor", "split", "argmax", "argmin", "sort",
     "cumsum", "cumprod", "full", "optimization_barrier", "reduce_precision", "tan",
+    "igamma", "igammac", "bessel_i0e", "bessel_i1e", "zeta", "betainc",
 ]
 
 
@@ -987,3 +988,29 @@ def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
     fnp = _fnp()
     x = fnp.asarray(operand)
     return x.astype(dt).astype(get_aval(x).dtype)
+
+
+# jax.lax's names of the special functions funcad.lax.special has (operands promoted)
+
+
+def _special(name, doc):
+    def f(*args):
+        from . import special
+
+        fnp = _fnp()
+        args = fnp.broadcast_arrays(*[fnp.asarray(a, dtype=float) for a in args])
+        return getattr(special, name)(*args)
+
+    f.__doc__ = doc
+    return f
+
+
+igamma = _special("gammainc", "The regularized lower incomplete gamma function P(a, x).")
+igammac = _special("gammaincc", "The regularized upper incomplete gamma function Q(a, x).")
+betainc = _special("betainc", "The regularized incomplete beta function I_x(a, b).")
+zeta = _special("zeta", "The Hurwitz zeta function zeta(x, q).")
+bessel_i0e = _special("i0e", "The exponentially scaled modified Bessel function of order 0.")
+bessel_i1e = _special("i1e", "The exponentially scaled modified Bessel function of order 1.")
+for _f, _n in ((igamma, "igamma"), (igammac, "igammac"), (betainc, "betainc"), (zeta, "zeta"),
+               (bessel_i0e, "bessel_i0e"), (bessel_i1e, "bessel_i1e")):
+    _f.__name__ = _f.__qualname__ = _n
