@@ -636,8 +636,7 @@ def eval_shape(fun: Callable, *args, **kwargs):
         return [o if isinstance(o, Tracer) else np.asarray(o) for o in out_leaves]
 
     jaxpr, _ = trace_to_jaxpr(flat, avals)
-    outs = [ShapeDtypeStruct(get_aval(v).shape if not hasattr(v, "aval") else v.aval.shape,
-                             v.aval.dtype) for v in jaxpr.outvars]
+    outs = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars]
     return tree_unflatten(store["tree"], outs)
 
 
@@ -660,7 +659,7 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in p_leaves]
     jaxpr, consts = trace_to_jaxpr(_flat_fun(fun, in_tree, store), avals, paths, fold=True)
     out_tree = store["out_tree"]
-    out_avals = [a.aval if hasattr(a, "aval") else get_aval(a) for a in jaxpr.outvars]
+    out_avals = [a.aval for a in jaxpr.outvars]
 
     def transposed(ct):
         ct_leaves, ct_tree = tree_flatten(ct)

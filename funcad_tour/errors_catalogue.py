@@ -213,6 +213,13 @@ CASES = [
          "from funcad.autograd.extend import primitive\nimport funcad.autograd as ag\n"
          "f = primitive(lambda x: x * 2.0)\nag.grad(f)(1.0)", "UnsupportedFunctionError",
          "Give the derivative with `defvjp(f, ...)` or `defjvp(f, ...)`."),
+    Case("callback-result", "A pure_callback returning other shapes than it declares",
+         "fa.pure_callback(lambda x: np.ones(3), fa.ShapeDtypeStruct((2,), np.float64), np.ones(2))",
+         "CallbackResultError", "Declare the shapes and dtypes the callback really returns."),
+    Case("callback-derivative", "Differentiating through pure_callback",
+         "fa.grad(lambda x: fa.pure_callback(np.sin, fa.ShapeDtypeStruct((), np.float64), x))(1.0)",
+         "CallbackDerivativeError",
+         "Wrap the function that calls it in `fa.custom_jvp`/`fa.custom_vjp` and give a rule."),
     Case("autograd-primitive-jit", "An autograd primitive under jit",
          "from funcad.autograd.extend import primitive\n"
          "fa.jit(primitive(lambda x: x * 2.0))(np.ones(2))", "ConcretizationError",
