@@ -6,14 +6,14 @@ Each takes and returns pytrees of arrays, and composes with every other to any d
 
 from __future__ import annotations
 
+import abc
 import functools
-import inspect
-import types
 from typing import Callable, Sequence
 
 import numpy as np
 
 from . import ad, core
+from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the rules use them)
 from .core import Tracer, get_aval
 from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
@@ -21,25 +21,6 @@ from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 
 # --------------------------------------------------------------------------------------
 # Argument handling
-
-
-_POSITIONAL_NAMES: dict = {}  # code object -> its positional parameter names
-
-
-def _arg_names(fun: Callable, n: int) -> list[str]:
-    inner = inspect.unwrap(fun) if hasattr(fun, "__wrapped__") else fun
-    if type(inner) is types.FunctionType:  # the common case, cached: inspect.signature is slow
-        code = inner.__code__
-        names = _POSITIONAL_NAMES.get(code)
-        if names is None:
-            names = _POSITIONAL_NAMES[code] = code.co_varnames[: code.co_argcount]
-    else:
-        try:
-            params = list(inspect.signature(fun).parameters.values())
-        except (TypeError, ValueError):
-            params = []
-        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [names[i] if i < len(names) else f"args[{i}]" for i in range(n)]
 
 
 def _as_leaf(x, where: str):
@@ -97,29 +78,6 @@ class _LazyPaths(Sequence):
         return len(self._get())
 
 
-def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
-    """Human-readable names of each leaf, such as ``params['w']`` or ``x``."""
-    out: list[str] = []
-
-    def walk(x, path):
-        leaves, tree = tree_flatten(x)
-        if tree.nodetype is None:
-            out.append(path)
-        elif isinstance(x, dict):
-            for k in sorted(x):
-                walk(x[k], f"{path}[{k!r}]")
-        elif isinstance(x, (list, tuple)):
-            for i, c in enumerate(x):
-                walk(c, f"{path}[{i}]")
-        else:
-            for i, leaf in enumerate(leaves):
-                out.append(f"{path}.<leaf {i}>")
-
-    for a, n in zip(args, names):
-        walk(a, n)
-    return out
-
-
 def _require_float(leaves, paths, transform: str):
     for i, x in enumerate(leaves):
         dt = get_aval(x).dtype
@@ -150,16 +108,6 @@ def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
                 "positional argument(s)."
             )
     return tuple(a % nargs for a in nums)
-
-
-def _to_user(x):
-    """What a transformation hands back: at top level a writeable numpy.ndarray."""
-    if isinstance(x, Tracer):
-        return x
-    arr = np.asarray(x)
-    if not arr.flags.writeable:
-        arr = arr.copy()
-    return arr
 
 
 def _zeros_like_leaf(x):
@@ -587,6 +535,22 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 # eval_shape, ShapeDtypeStruct, linear_transpose
 
 
+class Array(metaclass=abc.ABCMeta):  # noqa: B024 (a virtual base: registered types only)
+    """What ``jax.Array`` names: ``isinstance(x, fa.Array)`` holds for NumPy arrays and
+    scalars (funcad's results) and for traced values inside transformations; usable in type
+    annotations.
+
+    >>> import funcad as fa, numpy as np
+    >>> isinstance(np.ones(2), fa.Array), isinstance([1.0], fa.Array)
+    (True, False)
+    """
+
+
+Array.register(np.ndarray)
+Array.register(np.generic)
+Array.register(Tracer)
+
+
 class ShapeDtypeStruct:
     """A shape and a dtype standing for an array (``jax.ShapeDtypeStruct``): what
     :func:`eval_shape` returns, and an argument :func:`make_jaxpr` and :func:`eval_shape`
@@ -657,6 +621,8 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     >>> f_t(fnp.array([1.0, 0.0]))
     (array([1., 2.]),)
     """
+    primals = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                       primals)  # only the shapes and dtypes are used
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
@@ -698,6 +664,60 @@ def block_until_ready(x):
 
 
 # --------------------------------------------------------------------------------------
+# Devices: funcad runs on the CPU, in NumPy arrays
+
+
+class CpuDevice:
+    """The one device funcad computes on (``fa.devices()[0]``)."""
+
+    id, platform, device_kind = 0, "cpu", "cpu"
+
+    def __repr__(self):
+        return "CpuDevice(id=0)"
+
+
+_CPU = CpuDevice()
+
+
+def devices(backend: str | None = None) -> list:
+    """``[CpuDevice(id=0)]``: funcad computes on the CPU (JAX's ``jax.devices()``)."""
+    if backend not in (None, "cpu"):
+        raise ArgumentError(f"devices: funcad runs on the CPU only, not {backend!r}.")
+    return [_CPU]
+
+
+local_devices = devices
+
+
+def device_count(backend: str | None = None) -> int:
+    """1: the CPU."""
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend() -> str:
+    """``"cpu"``."""
+    return "cpu"
+
+
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """``x`` with its leaves as NumPy arrays (there is no device memory to copy to).
+
+    >>> import funcad as fa
+    >>> fa.device_put({"a": 1.0})
+    {'a': array(1.)}
+    """
+    return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
+
+
+def device_get(x):
+    """``x`` with its leaves as NumPy arrays (``jax.device_get``)."""
+    return device_put(x)
+
+
+# --------------------------------------------------------------------------------------
 # make_jaxpr
 
 
@@ -712,6 +732,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
 
     @functools.wraps(fun)
     def make_jaxpr_f(*args, **kwargs):
+        args = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                        args)  # only the shapes and dtypes are used
         nums = [i for i in range(len(args)) if i not in static]
         names = _arg_names(fun, len(args))
         leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])

@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import core
+from ._args import _arg_names, _leaf_paths, _to_user
 from .core import Primitive, ShapedArray, Trace, Tracer, get_aval
 from .errors import BatchingError, ConcretizationError
 from .tree_util import tree_flatten, tree_unflatten
@@ -157,7 +158,7 @@ class OneHot:
         c = self.coef
         if c is None:
             return np.ones(self.shape, self.dtype)
-        return c if get_aval(c).shape == self.shape else _lax().broadcast_to(c, self.shape)
+        return c if get_aval(c).shape == self.shape else lax.broadcast_to(c, self.shape)
 
     def like(self, coef=None, shape=None, start=None, dtype=None) -> OneHot:
         """The same layout with other coefficients (converted to ``dtype``), shape or start."""
@@ -168,9 +169,9 @@ class OneHot:
                 coef = np.asarray(coef, dtype)
             a = get_aval(coef)
             if a.dtype != dtype:
-                coef = _lax().convert_element_type(coef, dtype)
+                coef = lax.convert_element_type(coef, dtype)
             if a.shape not in ((), shape):
-                coef = _lax().broadcast_to(coef, shape)
+                coef = lax.broadcast_to(coef, shape)
         return OneHot(self.axis_size, shape, dtype, self.start if start is None else start, coef)
 
     def same_layout(self, other) -> bool:
@@ -196,7 +197,7 @@ def materialize(x):
     transpose it with a reshape and fuse it into the loop that uses it."""
     if type(x) is not OneHot:
         return x
-    lax, m = _lax(), x.size
+    m = x.size
     rows = np.arange(-x.start, x.axis_size - x.start).reshape(x.axis_size, 1)
     mask = lax.eq(rows, np.arange(m).reshape(1, m))
     coef = x.coef_or_one()
@@ -235,16 +236,11 @@ def _ndim(x) -> int:
     return len(get_aval(x).shape)  # (getattr(x, "ndim", None) raises inside on Python floats)
 
 
-def _lax():
-    """funcad.lax, which imports this module: bound on first use. (An import statement
-    inside a rule helper costs about a microsecond on every call.)"""
-    global _LAX
-    if _LAX is None:
-        from . import lax as _LAX
-    return _LAX
-
-
-_LAX = None
+# funcad.lax builds on this module (its primitives register their rules here), and the
+# helpers here build on a few of its operations (broadcast_to, convert_element_type, reshape, select, transpose):
+# funcad/lax/__init__.py hands itself over as ``lax`` when it is imported, so that neither
+# module imports the other.
+lax = None
 
 
 def moveaxis(x, src: int, dst: int):
@@ -253,14 +249,14 @@ def moveaxis(x, src: int, dst: int):
         return x
     perm = [i for i in range(_ndim(x)) if i != src]
     perm.insert(dst, src)
-    return _lax().transpose(x, perm)
+    return lax.transpose(x, perm)
 
 
 def bdim_at_front(x, bdim: int | None, size: int):
     """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
     if bdim is None:
         shape = get_aval(x).shape
-        return _lax().broadcast_to(x, (size,) + shape)
+        return lax.broadcast_to(x, (size,) + shape)
     return moveaxis(x, bdim, 0)
 
 
@@ -269,15 +265,15 @@ def front_padded(x, bdim: int, rank: int):
     ``rank`` per-example axes: NumPy's right-aligned broadcasting stays per example."""
     x = moveaxis(x, bdim, 0)
     shape = get_aval(x).shape
-    return _lax().reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
+    return lax.reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
 
 
 def matchaxis(x, src: int | None, dst: int, size: int):
     """``x`` (batched at ``src``, or unbatched) with a batch axis of ``size`` at ``dst``."""
     if src is None:
         shape = get_aval(x).shape
-        x = _lax().reshape(x, shape[:dst] + (1,) + shape[dst:])
-        return _lax().broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
+        x = lax.reshape(x, shape[:dst] + (1,) + shape[dst:])
+        return lax.broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
     return moveaxis(x, src, dst)
 
 
@@ -312,7 +308,7 @@ def _broadcasting_batcher(prim, axis_size, vals, dims, **params):
             if r > out_rank - d:
                 shape = get_aval(v).shape
                 at = d - (out_rank - r)
-                v = _lax().reshape(v, shape[:at] + (1,) + shape[at:])
+                v = lax.reshape(v, shape[:at] + (1,) + shape[at:])
         elif not (b == d and r == out_rank):
             v = moveaxis(front_padded(v, b, out_rank), 0, d)
         new.append(v)
@@ -476,8 +472,6 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
 
     @functools.wraps(fun)
     def vmap_f(*args, **kwargs):
-        from .api import _arg_names, _leaf_paths, _to_user
-
         fname = getattr(fun, "__name__", type(fun).__name__)
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise BatchingError(

@@ -10,7 +10,8 @@ calls it in ``custom_jvp`` or ``custom_vjp`` and give one (JAX's recipe, the sam
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

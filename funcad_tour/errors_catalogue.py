@@ -136,7 +136,7 @@ CASES = [
          "Return a carry shaped like the initial value."),
     # jit limits and debugging
     Case("too-large", "A program too large to compile (an unrolled Python loop)",
-         "def f(x):\n    for _ in range(5001):\n        x = x * 0.5 + 1.0\n    return x\n"
+         "def f(x):\n    for _ in range(50001):\n        x = x * 0.5 + 1.0\n    return x\n"
          "fa.jit(f)(1.0)", "ProgramTooLargeError",
          "Write the loop with `fa.lax.fori_loop`/`fa.lax.scan`, or raise FUNCAD_JIT_MAX_EQNS."),
     Case("debug-nans", "A NaN, with debug_nans on",
@@ -146,6 +146,29 @@ CASES = [
          "Keep the input in the function's domain; the message names the primitive and the line."),
     Case("config-option", "An unknown configuration option",
          "fa.config.update('debug_nan', True)", "ArgumentError", "Use one of the listed options."),
+    # porting JAX and autograd code
+    Case("traced-slice-size", "A slice whose size depends on a traced value",
+         "fa.jit(lambda x, i, j: x[i:j])(np.arange(5.0), 1, 3)", "ConcretizationError",
+         "Write `x[i:i + k]` with a Python int `k` (a dynamic slice), or "
+         "`fa.lax.dynamic_slice_in_dim(x, i, k)`."),
+    Case("unregistered-dataclass", "A dataclass that is not a registered pytree",
+         "import dataclasses\n@dataclasses.dataclass\nclass P:\n    w: object\n"
+         "fa.grad(lambda p: p.w)(P(1.0))", "DTypeError",
+         "Decorate the class with `@fa.tree_util.register_dataclass`."),
+    Case("vmap-axis-size", "vmap's axis_size disagreeing with a mapped argument",
+         "fa.vmap(lambda x: x, axis_size=2)(np.ones(3))", "BatchingError",
+         "Give the size the mapped arguments have, or leave axis_size out."),
+    Case("autograd-size-one", "autograd's grad of an output with more than one element",
+         "import funcad.autograd as ag\nag.grad(lambda x: x * 2.0)(np.ones(2))", "NonScalarOutputError",
+         "Reduce the output (`np.sum`), or use `jacobian`/`elementwise_grad`."),
+    Case("autograd-missing-rule", "Differentiating an autograd primitive without a rule",
+         "from funcad.autograd.extend import primitive\nimport funcad.autograd as ag\n"
+         "f = primitive(lambda x: x * 2.0)\nag.grad(f)(1.0)", "UnsupportedFunctionError",
+         "Give the derivative with `defvjp(f, ...)` or `defjvp(f, ...)`."),
+    Case("autograd-primitive-jit", "An autograd primitive under jit",
+         "from funcad.autograd.extend import primitive\n"
+         "fa.jit(primitive(lambda x: x * 2.0))(np.ones(2))", "ConcretizationError",
+         "Call it outside jit (its body runs on concrete NumPy values)."),
 ]
 
 

@@ -162,3 +162,28 @@ def test_checkpoint_static_argnums_and_policies():
         return x ** n
 
     assert fa.grad(powered)(2.0, 3) == 12.0
+
+
+def test_devices_and_device_put():
+    assert fa.devices() == fa.local_devices() and fa.devices()[0].platform == "cpu"
+    assert fa.device_count() == fa.local_device_count() == 1 and fa.default_backend() == "cpu"
+    out = fa.device_put({"a": 1.0, "b": [np.arange(2)]}, fa.devices()[0])
+    assert isinstance(out["a"], np.ndarray) and out["b"][0].dtype == np.arange(2).dtype
+    assert fa.device_get(out)["a"] == 1.0
+    with pytest.raises(errors.ArgumentError, match="CPU only"):
+        fa.devices("gpu")
+
+
+def test_make_jaxpr_of_shape_dtype_structs():
+    j = fa.make_jaxpr(lambda x, y: fnp.sin(x) @ y)(fa.ShapeDtypeStruct((2, 3), np.float32),
+                                                   fa.ShapeDtypeStruct((3,), np.float32))
+    assert "f32[2,3]" in str(j) and "f32[3]" in str(j)
+
+
+def test_array_type_for_isinstance_and_annotations():
+    assert isinstance(np.ones(2), fa.Array) and isinstance(np.float64(1.0), fa.Array)
+    assert not isinstance([1.0], fa.Array)
+    seen = []
+    fa.grad(lambda x: seen.append(isinstance(x, fa.Array)) or fnp.sin(x))(1.0)
+    fa.jit(lambda x: seen.append(isinstance(x, fa.Array)) or x)(1.0)
+    assert seen == [True, True]

@@ -41,11 +41,12 @@ DIRECT_LOOPS = os.environ.get("FUNCAD_DIRECT_LOOPS", "1").strip().lower() not in
 class Program:
     """A generated program: its ``source``, the sizes ``S`` and whether it runs in parallel."""
 
-    def __init__(self, source: str, sizes, parallel: bool, n_in: int):
+    def __init__(self, source: str, sizes, parallel: bool, n_in: int, aliases=()):
         self.source = source
         self.S = np.asarray(sizes, dtype=np.int64)
         self.parallel = parallel
         self.n_in = n_in
+        self.aliases = aliases  # per output: whether it may be (a view of) an input
 
 
 class Gen:
@@ -519,8 +520,10 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
             g.emit(line)
 
 
-def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
-    """Generate the source of ``jaxpr`` (already simplified).
+def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Program:
+    """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
+    driven program (backend/driver.py): its inputs may be any strided view, and its outputs
+    may be views of its inputs (the driver copies the program's outputs that are).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -531,7 +534,8 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     n_in = len(jaxpr.constvars) + len(jaxpr.invars)
     ins = jaxpr.constvars + jaxpr.invars
     g.may_alias_input.update(ins)
-    g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
+    if not kernel:
+        g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
     g.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
     names = [g.name(v) for v in ins]
     if names:
@@ -544,7 +548,7 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
             g.emit(f"{o} = _nb.empty((), np.{a.aval.dtype.name})")
             g.emit(f"{o}[()] = {lowering.literal(a.val, a.aval.dtype)}")
             outs.append(o)
-        elif a in g.may_alias_input or a in seen:
+        elif (a in g.may_alias_input and not kernel) or a in seen:
             outs.append(f"{g.name(a)}.copy()")
         else:
             outs.append(g.name(a))
@@ -571,4 +575,5 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     ]
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
     source = "\n".join(header + g.lines) + "\n\n\n_nb.fast_load(program)\n"
-    return Program(source, g.sizes, g.parallel, n_in)
+    aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
+    return Program(source, g.sizes, g.parallel, n_in, aliases)

@@ -43,8 +43,10 @@ class _Rewriter:
 
     def run(self, jaxpr: Jaxpr, rule: Callable) -> Jaxpr:
         eqns = []
+        subst = self.subst
         for eqn in jaxpr.eqns:
-            eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
+            if any(type(a) is Var and a in subst for a in eqn.inputs):
+                eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
             out = rule(eqn)
             if out is None:
                 eqns.append(eqn)
@@ -410,7 +412,7 @@ def _transpose_of_unit_reshape(eqn: Eqn, inner: Eqn):
 
 def inline_jit(jaxpr: Jaxpr) -> Jaxpr:
     """Splice the body of every nested ``jit`` equation into the program (fresh variables)."""
-    from ..jit import jit_p
+    from ..jaxpr import jit_p
 
     if not any(e.prim is jit_p for e in jaxpr.eqns):
         return jaxpr

@@ -1,4 +1,4 @@
-"""Matrix decompositions and determinants: cholesky, eigh, qr, svd, triangular_solve, det,
+"""Matrix decompositions and determinants: cholesky, eigh, qr, svd, lu, triangular_solve, det,
 slogdet, pinv. Each works on stacks of matrices (leading batch axes).
 
 JVP rules follow JAX's (jax/_src/lax/linalg.py) and are written with other primitives
@@ -405,6 +405,73 @@ def _pinv_jvp(g, p, a, *, rcond):
 ad.defjvp(pinv_p, _pinv_jvp)
 
 
+# --------------------------------------------------------------------------------------
+# lu: a[perm] = l u, l unit lower triangular, u upper (partial pivoting, as LAPACK getrf)
+
+lu_p = Primitive("lu", multiple_results=True)
+
+
+def _lu_one(a):
+    lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
+    perm = np.arange(a.shape[-1])
+    for i, p in enumerate(piv):
+        perm[i], perm[p] = perm[p], perm[i]
+    return lu, piv.astype(np.int32), perm.astype(np.int32)
+
+
+def _lu_impl(a):
+    a = np.asarray(a)
+    if a.ndim == 2:
+        return list(_lu_one(a))
+    outs = [_lu_one(a[i]) for i in np.ndindex(*a.shape[:-2])]
+    return [np.stack([o[j] for o in outs]).reshape(a.shape[:-2] + outs[0][j].shape) for j in range(3)]
+
+
+def _lu_abstract_eval(a):
+    _square(a, "lu")
+    idx = ShapedArray(a.shape[:-1], np.dtype(np.int32))
+    return [ShapedArray(a.shape, a.dtype), idx, idx]
+
+
+lu_p.def_impl(_lu_impl)
+lu_p.def_abstract_eval(_lu_abstract_eval)
+
+
+def lu(a):
+    """(lu, pivots, permutation) of square ``a``: ``a[perm] = l u`` with l = tril(lu, -1) + I
+    and u = triu(lu); pivots are LAPACK's row swaps (0-based)."""
+    return bind(lu_p, a)
+
+
+def lu_factors(lu_mat):
+    """(l, u) from the packed ``lu`` matrix."""
+    n = get_aval(lu_mat).shape[-1]
+    dt = get_aval(lu_mat).dtype
+    return ew.add(_masked(lu_mat, _tri_mask(n, True, -1)), _eye(n, dt)), _masked(lu_mat, _tri_mask(n, False))
+
+
+def _lu_jvp(primals, tangents):
+    (a,), (a_dot,) = primals, tangents
+    lu_mat, piv, perm = lu(a)
+    zeros = [ad.Zero(get_aval(piv)), ad.Zero(get_aval(perm))]
+    if type(a_dot) is ad.Zero:
+        return [lu_mat, piv, perm], [ad.Zero(get_aval(lu_mat))] + zeros
+    from .sorting import take_along_axis
+
+    n = get_aval(a).shape[-1]
+    l, u = lu_factors(lu_mat)
+    rows = broadcast_to(reshape(perm, get_aval(perm).shape + (1,)), get_aval(a).shape)
+    pa_dot = take_along_axis(a_dot, rows, get_aval(a).ndim - 2)
+    # l^{-1} (P da) u^{-1} = l^{-1} dl + du u^{-1}: strictly lower part -> dl, upper -> du
+    x = solve_right_upper(triangular_solve(l, pa_dot, lower=True, unit_diagonal=True), u)
+    l_dot = matmul(l, _masked(x, _tri_mask(n, True, -1)))
+    u_dot = matmul(_masked(x, _tri_mask(n, False)), u)
+    return [lu_mat, piv, perm], [ew.add(l_dot, u_dot)] + zeros
+
+
+ad.jvp_rules[lu_p] = _lu_jvp
+
+
 def batch_eye(shape, dtype):
     """An identity broadcast to (..., n, n)."""
     return broadcast_to(_eye(shape[-1], dtype), shape)
@@ -428,6 +495,6 @@ def _trisolve_batch(axis_size, vals, dims, **params):
     return bind(triangular_solve_p, a, b, **params), 0
 
 
-for _p in (cholesky_p, eigh_p, qr_p, svd_p, det_p, slogdet_p, pinv_p):
+for _p in (cholesky_p, eigh_p, qr_p, svd_p, det_p, slogdet_p, pinv_p, lu_p):
     batching.primitive_batchers[_p] = functools.partial(_front_batch, _p)
 batching.primitive_batchers[triangular_solve_p] = _trisolve_batch

@@ -47,7 +47,7 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
         if len(avals) != nargs:
             raise TypeError(f"{name} takes {nargs} operands, got {len(avals)}")
         a = avals[0]
-        if nargs == 1 or (a.shape == avals[1].shape and a.dtype == avals[1].dtype):  # fast path
+        if nargs == 1 or (nargs == 2 and a.shape == avals[1].shape and a.dtype == avals[1].dtype):  # fast path
             weak = a.weak_type and (nargs == 1 or avals[1].weak_type)
             if out_dtype is None and weak == a.weak_type:
                 return a  # avals are immutable: share the operand's

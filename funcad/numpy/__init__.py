@@ -92,6 +92,8 @@ def _promote_float(*args, min_float=float16):
 
 
 def astype(x, dtype):
+    """``x.astype(dtype)`` (``numpy.astype``); between floats the derivative passes through,
+    to integers it is zero."""
     x = _arr(x)
     if isinstance(x, bool | int | float):
         x = _np.asarray(x)
@@ -575,14 +577,17 @@ def _normalize_einsum(subscripts, ndims):
 
 
 def shape(a):
+    """``numpy.shape``: the shape of an array, list or traced value (always concrete)."""
     return get_aval(_arr(a)).shape
 
 
 def ndim(a):
+    """``numpy.ndim``: the number of axes (always concrete)."""
     return get_aval(_arr(a)).ndim
 
 
 def size(a):
+    """``numpy.size``: the number of elements (always concrete)."""
     return get_aval(_arr(a)).size
 
 
@@ -675,6 +680,7 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
+    """``numpy.broadcast_arrays``: the arguments broadcast to one shape (a list)."""
     shp = _ew.broadcast_shapes(*(get_aval(_arr(a)).shape for a in args), op="broadcast_arrays")
     return [broadcast_to(a, shp) for a in args]
 
@@ -755,21 +761,26 @@ def ones(shape, dtype=float64):
 
 
 def zeros_like(a, dtype=None):
+    """``numpy.zeros_like``: zeros of ``a``'s shape and dtype (a constant)."""
     aval = get_aval(_arr(a))
     return _lax.full(aval.shape, 0, dtype or aval.dtype)
 
 
 def ones_like(a, dtype=None):
+    """``numpy.ones_like``: ones of ``a``'s shape and dtype (a constant)."""
     aval = get_aval(_arr(a))
     return _lax.full(aval.shape, 1, dtype or aval.dtype)
 
 
 def full_like(a, fill_value, dtype=None):
+    """``numpy.full_like``: ``fill_value`` in ``a``'s shape (differentiable in a traced
+    ``fill_value``)."""
     aval = get_aval(_arr(a))
     return full(aval.shape, fill_value, dtype or aval.dtype)
 
 
 def empty(shape, dtype=float64):
+    """``numpy.empty``: zeros here (funcad never hands out uninitialised memory)."""
     return zeros(shape, dtype)
 
 
@@ -954,6 +965,26 @@ from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
 from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
+from ._array import Array, as_array as _as_array, tracer_setitem as _tracer_setitem  # noqa: E402
+
+
+def _returns_array(fn):
+    """``fn`` whose NumPy-array result is an :class:`Array` (with ``.at``); internal callers
+    keep the plain function."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return tuple(map(_as_array, out)) if type(out) is tuple else _as_array(out)
+
+    return wrapper
+
+
+for _name in ["asarray", "array", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
+              "full_like", "eye", "identity", "arange", "linspace", "logspace", "geomspace"]:
+    globals()[_name] = _returns_array(globals()[_name])
+Tracer.__setitem__ = _tracer_setitem
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)

@@ -25,7 +25,10 @@ import collections
 import re
 
 import numpy as _np
-from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, passed through
+from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, passed through  # noqa: F401  constants and index helpers, passed through
+    False_,
+    ScalarType,
+    True_,
     array2string,
     array_repr,
     array_str,
@@ -35,6 +38,7 @@ from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, pas
     blackman,
     bool,
     bool_,
+    broadcast,
     broadcast_shapes,
     byte,
     bytes_,
@@ -47,6 +51,7 @@ from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, pas
     csingle,
     diag_indices,
     double,
+    einsum_path,
     errstate,
     finfo,
     flexible,
@@ -64,6 +69,7 @@ from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, pas
     fromstring,
     generic,
     genfromtxt,
+    get_include,
     get_printoptions,
     getbufsize,
     geterr,
@@ -72,43 +78,56 @@ from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, pas
     hamming,
     hanning,
     iinfo,
+    index_exp,
     indices,
     inexact,
+    info,
     int_,
     intc,
     integer,
     intp,
     isdtype,
+    isfortran,
     issubdtype,
     iterable,
     kaiser,
+    little_endian,
     load,
     loadtxt,
     long,
     longdouble,
     longlong,
     mask_indices,
+    may_share_memory,
+    mgrid,
     mintypecode,
+    ndenumerate,
     ndindex,
     number,
     object_,
+    ogrid,
     printoptions,
     promote_types,
+    s_,
     save,
     savetxt,
     savez,
     savez_compressed,
+    sctypeDict,
     set_printoptions,
     setbufsize,
     seterr,
     seterrcall,
+    shares_memory,
     short,
+    show_config,
     signedinteger,
     single,
     str_,
     tri,
     tril_indices,
     triu_indices,
+    typecodes,
     typename,
     ubyte,
     uint,
@@ -227,6 +246,7 @@ def _numpy_only(np_fn, why="it has no derivative and no traceable form in funcad
         return np_fn(*[c(x) for x in args], **{k: c(v) for k, v in kwargs.items()})
 
     f.__name__ = name
+    f._funcad_numpy_only = True
     f.__doc__ = (f"``numpy.{name}`` on concrete values (NumPy's own; {why}: on a traced float "
                  "value it raises UnsupportedFunctionError).")
     return f
@@ -333,6 +353,18 @@ def asanyarray(a, dtype=None):
 
 
 ascontiguousarray = asfortranarray = asanyarray
+
+
+def require(a, dtype=None, requirements=None, *, like=None):
+    """``numpy.require``: ``asarray(a, dtype)`` (memory-layout requirements do not apply)."""
+    return asanyarray(a, dtype)
+
+
+def i0(x):
+    """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0)."""
+    from ..scipy.special import i0 as _i0
+
+    return _i0(x)
 
 
 def asarray_chkfinite(a, dtype=None):
@@ -1634,10 +1666,11 @@ class vectorize:
         return reshape(_nd(out), batch + get_aval(_nd(out)).shape[1:])
 
 
+# Only what this module defines or passes through from NumPy (never a funcad.numpy function
+# it imported, which a later module may have replaced).
+_EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2", "pow", "concat",
+                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType"}
 __all__ = sorted(n for n, v in list(globals().items())
-                 if not n.startswith("_") and n not in {"annotations", "builtins", "collections", "re",
-                                                        "core", "Tracer", "get_aval", "ArgumentError",
-                                                        "UnsupportedFunctionError"}
-                 and (callable(v) or isinstance(v, _AxisConcatenator))
-                 and getattr(v, "__module__", "").startswith(("numpy", "funcad.numpy._more"))
-                 or n in ("r_", "c_"))
+                 if not n.startswith("_") and not isinstance(v, type(_np))
+                 and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
+                      or n in _EXPORTED_ALIASES))
