@@ -279,7 +279,7 @@ def test_sparse_jacobian_forward_and_reverse():
     np.testing.assert_allclose(two, np.hstack(fa.jacobian(lambda a, b: a * b[::-1], argnums=(0, 1))(x[:4], x[4:])))
 
 
-def test_sparse_results_equal_dense_at_300():  # (benchmarks/sparse.py checks d = 2000)
+def test_sparse_results_equal_dense_at_300():  # (benchmarks/sparse_newton.py checks d = 2000)
     x = np.random.default_rng(3).uniform(-1, 1, 300)
     np.testing.assert_allclose(fa.sparse_hessian(rosen)(x).toarray(), fa.hessian(rosen)(x), rtol=1e-12, atol=1e-8)
 
