@@ -178,16 +178,18 @@ def table(r) -> str:
         h = r.get(key, {})
         if "eval_s" in h:
             ev = sorted(h["eval_s"])
-            lines.append(f"| {h['system']} | {h['d']:,} | {h['detect_color_s']:.3f} | {h['first_call_s']:.3f} | "
-                         f"{ev[0]:.3f} / {ev[len(ev) // 2]:.3f} | {h['colors']} | {h['load']:.1f} |")
+            lines.append(f"| {h['system']} | {h['d']:,} | {h['detect_color_s']:.3f} | "
+                         f"{h['first_call_s']:.3f} | {ev[0]:.3f} / {ev[len(ev) // 2]:.3f} | "
+                         f"{h['colors']} | {h['load']:.1f} |")
     lines += ["", "| Newton, chained Rosenbrock, x0 = 0.5, gtol 1e-8 | d | iterations | |grad| | wall (s) | "
               "CPU (s) | s / iteration | peak memory (GB) | load |", "|---|---|---|---|---|---|---|---|---|"]
     for key in ("newton-sparse-1e6", "newton-sparse-1e4", "newton-dense-1e4"):
         h = r.get(key, {})
         if "wall_s" in h:
             note = "" if h["success"] else " (stopped: maxiter)"
-            lines.append(f"| {h['hessian']}{note} | {h['d']:,} | {h['nit']} | {h['grad_norm']:.1e} | {h['wall_s']:.1f} | "
-                         f"{h['cpu_s']:.1f} | {h['s_per_iter']:.2f} | {h['peak_gb']:.2f} | {h['load']:.1f} |")
+            lines.append(f"| {h['hessian']}{note} | {h['d']:,} | {h['nit']} | {h['grad_norm']:.1e} | "
+                         f"{h['wall_s']:.1f} | {h['cpu_s']:.1f} | {h['s_per_iter']:.2f} | "
+                         f"{h['peak_gb']:.2f} | {h['load']:.1f} |")
     if "check" in r and "error" not in r["check"]:
         lines += ["", "| sparse vs dense | max abs difference |", "|---|---|"]
         lines += [f"| {k} | {v:.1e} |" for k, v in r["check"].items()]

@@ -146,6 +146,19 @@ CASES = [
          "Keep the input in the function's domain; the message names the primitive and the line."),
     Case("config-option", "An unknown configuration option",
          "fa.config.update('debug_nan', True)", "ArgumentError", "Use one of the listed options."),
+    # sparse derivatives
+    Case("sparsity-mode", "An unknown sparsity mode",
+         "fa.jacobian_sparsity(fnp.sin, mode='exact')", "ArgumentError",
+         "Use `mode='global'` (any input) or `mode='local'` (at the given input)."),
+    Case("sparse-hessian-nonscalar", "sparse_hessian of a function that is not scalar",
+         "fa.sparse_hessian(fnp.sin)(np.ones(3))", "NonScalarObjectiveError",
+         "Sum the output, or take `fa.sparse_jacobian(fa.grad(f))` of a scalar function."),
+    Case("coloring-order", "An unknown vertex order for a coloring",
+         "fa.coloring.color_star(np.eye(3), order='random')", "ArgumentError",
+         "Use 'natural', 'largest_first' or 'smallest_last'."),
+    Case("newton-hessian", "newton with an unknown Hessian kind",
+         "fa.optimize.newton(lambda x: fnp.sum(x ** 2), np.ones(2), hessian='banded')", "ArgumentError",
+         "Use `hessian='dense'` or `hessian='sparse'`."),
 ]
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import string
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -142,7 +142,9 @@ def _ids(shape):
 
 
 def _broadcast(in_shape, out_shape):
-    return IDENTITY if tuple(in_shape) == tuple(out_shape) else Gather(np.broadcast_to(_ids(in_shape), out_shape))
+    if tuple(in_shape) == tuple(out_shape):
+        return IDENTITY
+    return Gather(np.broadcast_to(_ids(in_shape), out_shape))
 
 
 # --------------------------------------------------------------------------------------
@@ -337,7 +339,8 @@ def _index_add(avals, out_avals, vals, *, template):
         return [IDENTITY, DENSE] + [None] * (len(avals) - 2)
     region = _ids(avals[0].shape)[_build_index(template, vals[2:])]
     upd = np.broadcast_to(_ids(avals[1].shape), region.shape)
-    return [IDENTITY, Matrix(region.ravel(), upd.ravel(), avals[0].size, avals[1].size)] + [None] * (len(avals) - 2)
+    scatter = Matrix(region.ravel(), upd.ravel(), avals[0].size, avals[1].size)
+    return [IDENTITY, scatter] + [None] * (len(avals) - 2)
 
 
 def _index_set(avals, out_avals, vals, *, template):
@@ -381,8 +384,8 @@ def _einsum_routes(specs, out_spec, shapes, vals):
     nonzero = [None if v is None else np.asarray(v).ravel()[i] != 0 for v, i in zip(vals, ids)]
 
     def route(k):
-        keep = functools.reduce(np.logical_and, [m for j, m in enumerate(nonzero) if j != k and m is not None],
-                                np.ones(out.shape, bool))
+        others = [m for j, m in enumerate(nonzero) if j != k and m is not None]
+        keep = functools.reduce(np.logical_and, others, np.ones(out.shape, bool))
         return Matrix(out[keep], ids[k][keep], n_out, int(np.prod(shapes[k], dtype=np.int64)))
 
     return [route(k) for k in range(len(specs))]

@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 import funcad as fa
 import funcad.numpy as fnp
 from funcad import lax
-from funcad.coloring import (color_columns, color_rows, color_star, decompress_columns,
-                             decompress_rows, decompress_symmetric, seed_matrix)
+from funcad.coloring import (
+    color_columns,
+    color_rows,
+    color_star,
+    decompress_columns,
+    decompress_rows,
+    decompress_symmetric,
+    seed_matrix,
+)
 from funcad.errors import ArgumentError, NonScalarObjectiveError
 from funcad.optimize import newton, newton_cg
 
@@ -47,7 +54,8 @@ UNARY = {"sin": fnp.sin, "exp": lambda a: fnp.exp(0.1 * a), "sq": lambda a: a * 
          "cube_first": lambda a: a.at[0].set(a[0] ** 3), "gather": lambda a: a[np.array([2, 0, 0, 5, 1, 3])],
          "sort": fnp.sort, "max_all": lambda a: fnp.max(a) + 0.0 * a,
          "even_sq": lambda a: fnp.concatenate([a[::2] ** 2, a[1::2]]),
-         "matvec": lambda a: np.triu(np.ones((N, N))) @ a, "stopgrad": lambda a: fa.lax.stop_gradient(a) + a[0]}
+         "matvec": lambda a: np.triu(np.ones((N, N))) @ a,
+         "stopgrad": lambda a: fa.lax.stop_gradient(a) + a[0]}
 BINARY = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sub": lambda a, b: a - b,
           "div": lambda a, b: a / (1.0 + b * b), "where": lambda a, b: fnp.where(a > b, a, b * b),
           "maximum": fnp.maximum, "outer_sum": lambda a, b: fnp.sum(fnp.outer(a, b), axis=1)}
@@ -112,7 +120,9 @@ def test_elementwise_and_linear_patterns():
     assert fa.hessian_sparsity(lambda v: fnp.sum(v / 2.0))(x).nnz == 0  # x / const is linear
     assert (fa.hessian_sparsity(lambda v: fnp.sum(1.0 / v))(x).toarray() == np.eye(5)).all()
     # The result depends on sin(v)[0] only: the other diagonal entries are not reported.
-    assert (fa.hessian_sparsity(lambda v: fnp.sin(v)[0])(x).toarray() == (np.arange(5)[:, None] + np.arange(5) == 0)).all()
+    first = np.zeros((5, 5), bool)
+    first[0, 0] = True
+    assert (fa.hessian_sparsity(lambda v: fnp.sin(v)[0])(x).toarray() == first).all()
     # A product pairs its operands' dependencies, not each with itself.
     assert (fa.hessian_sparsity(lambda v: v[0] * v[1])(x).toarray()
             == nz(fa.hessian(lambda v: v[0] * v[1])(x))).all()
@@ -160,13 +170,15 @@ def test_control_flow():
     g = lambda v: lax.fori_loop(0, 2, lambda i, u: fnp.concatenate([u[:1], u[:-1]]) + u, v)  # noqa: E731
     assert (fa.jacobian_sparsity(g)(x).toarray() == nz(fa.jacobian(g)(x))).all()
     # A while loop whose trip count depends on the input: a fixed point (conservative).
-    h = lambda v: lax.while_loop(lambda u: u[0] < 100.0, lambda u: fnp.concatenate([u[:1] * 2.0, u[:-1] + u[1:]]), v)  # noqa: E731
+    def h(v):
+        return lax.while_loop(lambda u: u[0] < 100.0,
+                              lambda u: fnp.concatenate([u[:1] * 2.0, u[:-1] + u[1:]]), v)
+
     P = fa.jacobian_sparsity(h)(x).toarray()
     assert covers(sp.csr_matrix(P), fa.jacobian(h)(x)) and P[-1].all()
     # scan: one step at a time.
     s = lambda v: lax.scan(lambda c, xi: (c * xi, c + xi), 1.0, v)[1]  # noqa: E731
     assert (fa.jacobian_sparsity(s)(x).toarray() == np.tril(np.ones((4, 4)), 0).astype(bool)).all()
-    assert (fa.jacobian_sparsity(s)(x).toarray() == nz(fa.jacobian(s)(x))).all() or True
     assert covers(fa.jacobian_sparsity(s)(x), fa.jacobian(s)(x))
     # jit and custom_jvp are analysed through the function they wrap.
     assert (fa.jacobian_sparsity(fa.jit(lambda v: v[1:] * v[:-1]))(x).toarray()
@@ -276,12 +288,14 @@ def test_sparse_jacobian_forward_and_reverse():
     plan = next(iter(sg.cache.values()))
     assert plan.reverse and plan.num_colors == 2
     two = fa.sparse_jacobian(lambda a, b: a * b[::-1], argnums=(0, 1))(x[:4], x[4:]).toarray()
-    np.testing.assert_allclose(two, np.hstack(fa.jacobian(lambda a, b: a * b[::-1], argnums=(0, 1))(x[:4], x[4:])))
+    dense = fa.jacobian(lambda a, b: a * b[::-1], argnums=(0, 1))(x[:4], x[4:])
+    np.testing.assert_allclose(two, np.hstack(dense))
 
 
 def test_sparse_results_equal_dense_at_300():  # (benchmarks/sparse_newton.py checks d = 2000)
     x = np.random.default_rng(3).uniform(-1, 1, 300)
-    np.testing.assert_allclose(fa.sparse_hessian(rosen)(x).toarray(), fa.hessian(rosen)(x), rtol=1e-12, atol=1e-8)
+    np.testing.assert_allclose(fa.sparse_hessian(rosen)(x).toarray(), fa.hessian(rosen)(x),
+                               rtol=1e-12, atol=1e-8)
 
 
 # --------------------------------------------------------------------------------------
