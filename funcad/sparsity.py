@@ -644,7 +644,7 @@ def _scan(eqn, in_p, in_v, n, live_out, acc):
 
 def _install_calls():
     from . import custom_derivatives as cd
-    from .jit import jit_p
+    from .jaxpr import jit_p
     from .lax import control
 
     call_rules.update({

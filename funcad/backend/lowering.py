@@ -20,8 +20,6 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
-from .. import custom_derivatives
-from ..lax import control
 from ..lax import elementwise as ew
 from ..lax import linalg as la
 from ..lax import reductions as red
@@ -415,8 +413,14 @@ LOWERINGS: dict = {
     red.reduce_max_p: _reduction("max"),
     red.reduce_min_p: _reduction("min"),
 }
-LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
-LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
+
+
+def register_lowering(prim, rule) -> None:
+    """Lower ``prim`` with ``rule(g, eqn)``. Primitives defined above the backend register
+    theirs next to their other rules, as JAX's ``mlir.register_lowering``: cond, while and
+    scan (lax/control.py: native branches and loops), custom_jvp/vjp and checkpoint
+    (custom_derivatives.py: inline calls), debug.print (debug.py: a call into Python)."""
+    LOWERINGS[prim] = rule
 
 
 # Primitives from the other families. Scalar forms where Numba has one (math.erf...); the
@@ -434,10 +438,11 @@ _LOWERING_BY_NAME = {
     ("decompositions", "cholesky_p"): _cholesky,  # stacks; otherwise lower_via_numpy
 }
 _NUMPY_CALL_BY_NAME = {
-    "special": ["polygamma_p", "log_ndtr_p"],
+    "special": ["polygamma_p", "log_ndtr_p", "ndtri_p", "erfinv_p", "i0e_p", "i1e_p", "gammainc_p",
+                "gammaincc_p", "betainc_p", "zeta_p"],
     "cumulative": ["cumsum_p", "cumprod_p", "linear_recurrence_p"],
     "decompositions": ["triangular_solve_p", "eigh_p", "qr_p", "svd_p", "det_p",
-                       "slogdet_p", "pinv_p"],
+                       "slogdet_p", "pinv_p", "lu_p"],
     "scatter": ["index_set_p"],
     "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
 }
