@@ -262,3 +262,278 @@ def test_cli_cache_info_and_clear(cache_dir, capsys):
     assert cache.info()["entries"] == 0 and not list((cache_dir / "__pycache__").glob("funcad_jit_*"))
     assert main(["cache", "bogus"]) == 2
     assert run(f_sin) == []  # and it works after a clear
+
+
+# --------------------------------------------------------------------------------------
+# Attacks (the threat model in docs/architecture.md): another user who can write the cache
+# directory, or files in an entry that funcad did not write. Running as root, the tests make
+# "another user" with os.chown; otherwise they skip.
+
+OTHER = (os.getuid() + 4242) if hasattr(os, "getuid") else None
+needs_chown = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                                 reason="making a file another user's needs root (chown)")
+
+
+class _Payload:
+    """A pickle that, when loaded, creates the file ``marker``: what an attacker would plant."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def _plant(path: Path, marker: Path, owner=None):
+    import pickle
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(_Payload(marker)))
+    if owner is not None:
+        os.chown(path, owner, -1)
+
+
+def _numba_base(d: Path, f) -> str:
+    """The name Numba gives ``f``'s program files (predictable: a hash of the source)."""
+    py = entry(d, f)
+    return f"{py.stem}.program-10.py{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def test_numba_file_name_is_predicted(cache_dir):
+    py = _filled(cache_dir)
+    assert [p.name for p in numba_files(py, "nbi")] == [_numba_base(cache_dir, f_sin) + ".nbi"]
+
+
+@needs_chown
+@pytest.mark.parametrize("kind", ["nbi", "1.nbc"])
+def test_a_pickle_planted_by_another_user_before_the_first_compile_is_never_loaded(cache_dir, tmp_path, kind):
+    cache_dir.mkdir(parents=True, mode=0o700)
+    marker = tmp_path / "pwned"
+    planted = cache_dir / "__pycache__" / f"{_numba_base(cache_dir, f_sin)}.{kind}"
+    _plant(planted, marker, owner=OTHER)
+    if kind != "nbi":  # a data file is only read through an index: plant one naming it
+        _plant(planted.with_name(_numba_base(cache_dir, f_sin) + ".nbi"), marker, owner=OTHER)
+    warned = run(f_sin)
+    assert not marker.exists()
+    assert len(warned) == 1 and "another user" in str(warned[0].message)
+    assert planted.stat().st_uid == os.getuid() if planted.exists() else True
+    assert run(f_sin) == [] and not marker.exists()
+
+
+@needs_chown
+def test_a_manifest_forged_by_another_user_is_not_trusted(cache_dir, tmp_path):
+    """The attacker also writes the digest of their pickle into the entry's manifest."""
+    import hashlib
+    import json
+
+    cache_dir.mkdir(parents=True, mode=0o700)
+    marker = tmp_path / "pwned"
+    base = _numba_base(cache_dir, f_sin)
+    nbi = cache_dir / "__pycache__" / f"{base}.nbi"
+    _plant(nbi, marker, owner=os.getuid())  # even a file the victim owns (a hard link...)
+    sums = nbi.parent / f"{base.split('.')[0]}.sums"
+    sums.write_text(json.dumps({nbi.name: hashlib.sha256(nbi.read_bytes()).hexdigest()}))
+    os.chown(sums, OTHER, -1)
+    assert len(run(f_sin)) == 1 and not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["nbi", "nbc"])
+def test_a_tampered_numba_file_of_a_valid_entry_is_never_unpickled(cache_dir, tmp_path, kind):
+    """Same user, valid module: the Numba file is replaced by a pickle funcad did not write."""
+    py = _filled(cache_dir)
+    marker = tmp_path / "pwned"
+    for p in numba_files(py, kind):
+        _plant(p, marker)
+    warned = run(f_sin)
+    assert not marker.exists() and len(warned) == 1 and "not funcad's" in str(warned[0].message)
+    assert run(f_sin) == [] and not marker.exists()
+
+
+def test_a_symbolic_link_in_an_entry_is_not_followed(cache_dir, tmp_path):
+    py = _filled(cache_dir)
+    marker = tmp_path / "pwned"
+    elsewhere = tmp_path / "elsewhere.nbi"
+    _plant(elsewhere, marker)
+    (nbi,) = numba_files(py, "nbi")
+    nbi.unlink()
+    nbi.symlink_to(elsewhere)
+    assert len(run(f_sin)) == 1 and not marker.exists()
+
+
+@pytest.mark.parametrize("how", ["tampered", "garbage"])
+def test_bytecode_beside_a_valid_module_is_never_read(cache_dir, tmp_path, how):
+    """A .pyc Python's import would accept (right mtime and size in its header) holding other
+    code, or garbage ("bad marshal data"): funcad compiles the module's checked text itself."""
+    import importlib.util
+    from importlib._bootstrap_external import _code_to_timestamp_pyc
+
+    py = _filled(cache_dir)
+    marker = tmp_path / "pwned"
+    pyc = Path(importlib.util.cache_from_source(str(py)))
+    st = py.stat()
+    code = compile(f"import os; os.mkdir({str(marker)!r})\nprogram = None\n", str(py), "exec")
+    pyc.write_bytes(bytes(_code_to_timestamp_pyc(code, st.st_mtime, st.st_size)) if how == "tampered"
+                    else b"\x00" * 64)
+    assert run(f_sin) == [] and not marker.exists()
+
+
+def test_a_directory_others_can_write_is_made_private_with_one_warning(cache_dir):
+    cache_dir.mkdir(parents=True)
+    cache_dir.chmod(0o777)
+    cache._dir = None
+    warned = run(f_sin)
+    assert len(warned) == 1 and "other users" in str(warned[0].message)
+    assert cache_dir.stat().st_mode & 0o777 == 0o700
+    assert (cache_dir / "__pycache__").stat().st_mode & 0o777 == 0o700
+    assert run(f_cos) == []
+
+
+@needs_chown
+def test_a_pycache_planted_by_another_user_is_replaced(cache_dir, tmp_path):
+    marker = tmp_path / "pwned"
+    cache_dir.mkdir(parents=True, mode=0o700)
+    pyc = cache_dir / "__pycache__"
+    pyc.mkdir(mode=0o777)
+    _plant(pyc / f"{_numba_base(cache_dir, f_sin)}.nbi", marker, owner=OTHER)
+    os.chown(pyc, OTHER, -1)
+    cache._dir = None
+    run(f_sin)
+    assert pyc.stat().st_uid == os.getuid() and not marker.exists()
+
+
+def _tmp_dirs():
+    return set(Path(tempfile.gettempdir()).glob("funcad-jit-*"))
+
+
+@needs_chown
+@pytest.mark.parametrize("how", ["owned by another user", "shared sticky"])
+def test_a_directory_that_is_not_this_users_is_refused_in_memory_with_one_warning(cache_dir, how):
+    cache_dir.mkdir(parents=True)
+    if how == "shared sticky":
+        cache_dir.chmod(0o1777)
+    else:
+        os.chown(cache_dir, OTHER, -1)
+    cache._dir = None
+    before = _tmp_dirs()
+    try:
+        warned = run(f_sin)
+        assert len(warned) == 1 and "memory only" in str(warned[0].message)
+        assert run(f_cos) == []
+        assert not list(cache_dir.iterdir())  # nothing written into it
+        assert _tmp_dirs() == before  # and no private temporary directory left behind
+        assert cache_dir.stat().st_mode & 0o1777 == (0o1777 if how == "shared sticky" else 0o755)
+    finally:
+        cache._unusable.discard(str(cache_dir))
+
+
+def test_a_directory_of_another_user_by_uid_is_refused(cache_dir, monkeypatch):
+    """The same, without root: this process pretends to be another user."""
+    cache_dir.mkdir(parents=True, mode=0o700)
+    cache._dir = None
+    monkeypatch.setattr(os, "getuid", lambda: OTHER)
+    try:
+        warned = run(f_sin)
+        assert len(warned) == 1 and "another user" in str(warned[0].message)
+        assert not list(cache_dir.iterdir())
+    finally:
+        cache._unusable.discard(str(cache_dir))
+
+
+# --------------------------------------------------------------------------------------
+# Faults of the file system, emulated with an audit hook: write-opens (and mkdir, rename,
+# chmod, utime, unlink) under chosen directories fail with a chosen errno; every write
+# anywhere else under watched directories is recorded.
+
+_fs = {"fail": [], "errno": 0, "watch": [], "writes": []}
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _audit(event, args):
+    if not (_fs["fail"] or _fs["watch"]):
+        return
+    if event == "open":
+        path, mode, flags = args
+        if not isinstance(path, (str, bytes, os.PathLike)) or not (
+                (isinstance(mode, str) and set(mode) & set("wax+")) or (flags or 0) & _WRITES):
+            return
+    elif event in ("os.mkdir", "os.rename", "os.chmod", "os.utime", "os.remove", "os.rmdir"):
+        path = args[0]
+    else:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        return
+    path = os.path.abspath(os.fsdecode(path))
+    if any(path.startswith(str(d)) for d in _fs["fail"]):
+        raise OSError(_fs["errno"], os.strerror(_fs["errno"]), path)
+    if any(path.startswith(str(d)) for d in _fs["watch"]):
+        _fs["writes"].append((event, path))
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture
+def faulty_fs():
+    yield _fs
+    _fs.update(fail=[], errno=0, watch=[], writes=[])
+
+
+def test_read_only_prefilled_cache_and_read_only_home(cache_dir, tmp_path, monkeypatch, faulty_fs):
+    """Before: Numba's locators fall through to ~/.cache/numba, then "no locator available"."""
+    import errno
+
+    _filled(cache_dir)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR") or str(tmp_path / "numba-cache")
+    faulty_fs.update(fail=[cache_dir, home], errno=errno.EROFS, watch=[numba_dir, "/tmp/"])
+    try:
+        assert run(f_sin) == []  # a pre-filled entry still loads
+        warned = run(f_cos)  # a new one: compiled in memory, one warning
+        assert len(warned) == 1 and "memory only" in str(warned[0].message)
+        assert run(f_sin) == []
+        assert [w for w in faulty_fs["writes"] if "pytest-of" not in w[1]] == []
+    finally:
+        cache._unusable.discard(str(cache_dir))
+    assert not list(home.iterdir())
+
+
+def test_a_full_disk_while_numba_saves_warns_once_and_compiles_in_memory(cache_dir, faulty_fs):
+    """The module file fits, Numba's machine code does not. Before: a misleading "corrupt"
+    warning, then OSError: No space left on device."""
+    import errno
+
+    cache_dir.mkdir(parents=True, mode=0o700)
+    (cache_dir / "__pycache__").mkdir(mode=0o700)
+    faulty_fs.update(fail=[cache_dir / "__pycache__"], errno=errno.ENOSPC)
+    try:
+        warned = run(f_sin)
+        assert len(warned) == 1 and "No space left" in str(warned[0].message)
+        assert "corrupt" not in str(warned[0].message)
+        assert run(f_cos) == []  # the next program: memory only, quietly
+    finally:
+        cache._unusable.discard(str(cache_dir))
+
+
+def test_a_full_disk_for_the_module_warns_once(cache_dir, faulty_fs):
+    import errno
+
+    cache_dir.mkdir(parents=True, mode=0o700)
+    faulty_fs.update(fail=[cache_dir], errno=errno.ENOSPC)
+    try:
+        warned = run(f_sin)
+        assert len(warned) == 1 and "No space left" in str(warned[0].message)
+        assert run(f_cos) == []
+    finally:
+        cache._unusable.discard(str(cache_dir))
+
+
+@pytest.mark.parametrize("fault", sorted(MODULE_FAULTS))
+def test_a_damaged_manifest_is_rebuilt(cache_dir, fault):
+    py = _filled(cache_dir)
+    (sums,) = (py.parent / "__pycache__").glob(f"{py.stem}.sums")
+    MODULE_FAULTS[fault](sums)
+    assert len(run(f_sin)) == 1
+    assert run(f_sin) == []

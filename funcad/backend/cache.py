@@ -1,32 +1,47 @@
 """The disk cache of compiled programs.
 
 Numba's ``cache=True`` does not work for exec-generated code, so each generated source is
-written as a real module file, ``funcad_jit_<hash>.py``, in the cache directory and imported;
-Numba then caches the machine code next to it (``__pycache__``), and a second process
-calling the same function compiles nothing. The hash covers the source, funcad's version,
-Numba's version, the text of backend/nbrt.py and backend/vecmath.py (their routines are
-compiled into the programs), which BLAS it calls (nbrt.BLAS: the integer width is compiled
-in) and which vector math (vecmath.ISA), so an upgrade or an edit there never loads stale code.
+written as a real module file, ``funcad_jit_<hash>.py``, in the cache directory; Numba's
+machine code for it goes to ``__pycache__`` beside it (through :class:`nbrt._LoadCache`), and
+a second process calling the same function compiles nothing. The hash covers the source,
+funcad's version, Numba's version, the text of backend/nbrt.py, vecmath.py and loopir.py
+(their routines are compiled into the programs), which BLAS it calls (nbrt.BLAS: the integer
+width is compiled in) and which vector math (vecmath.ISA), so an upgrade or an edit there
+never loads stale code.
 
-* Directory: ``$FUNCAD_CACHE_DIR``, else platformdirs' user cache directory for funcad,
-  created with mode 0700. A directory or entry owned by another user is never loaded.
+What is trusted (the threat model is in docs/architecture.md, "The disk cache's threat model"):
+
+* Directory: ``$FUNCAD_CACHE_DIR``, else platformdirs' user cache directory for funcad. It and
+  its ``__pycache__`` must belong to this user and be private: one that others can write is
+  tightened to mode 0700 with one warning; one owned by another user, or a shared sticky
+  directory such as /tmp itself, is refused with one warning (programs are then compiled in
+  memory; no temporary directory is made).
+* Nothing of an entry is executed or unpickled unless this user owns it and it is the exact
+  file funcad wrote: the module is compared with the expected source and then compiled from
+  that source in memory (no ``.pyc`` is ever read or written); each Numba index (``.nbi``) and
+  code (``.nbc``) file is read once into memory, checked against the SHA-256 recorded in the
+  entry's manifest (``__pycache__/funcad_jit_<hash>.sums``, written by this user, mode 0600,
+  under a lock) when funcad wrote it, and only then unpickled. A file that fails is deleted and
+  rebuilt, with one warning.
+* Numba's own cache locations (``NUMBA_CACHE_DIR``, ``~/.cache/numba``) are never used: nothing
+  is written outside the cache directory.
 * Writes are atomic (a temporary file, then ``os.replace``): concurrent writers cannot
-  leave a half-written module.
-* A corrupt or truncated entry (a module whose text is not the expected source, or Numba
-  cache files that fail to load) is detected, rebuilt, and reported with one warning.
+  leave a half-written file.
 * A directory that cannot be written (read-only, full, not a directory) is reported with one
-  warning; programs are then compiled in memory only, for the rest of the process.
+  warning; programs not already in it are then compiled in memory only. Entries already in a
+  read-only directory are still loaded.
 * The size is bounded: ``$FUNCAD_CACHE_MAX_BYTES`` (default 1 GiB); past it, the least
-  recently used entries (by the module file's mtime, refreshed on every load) are evicted.
+  recently used entries (by their files' mtime, refreshed on every load) are evicted.
 * ``python -m funcad cache info|clear`` shows or empties it (:func:`info`, :func:`clear`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib.util
+import json
 import os
-import re
+import stat
 import sys
 import tempfile
 import traceback
@@ -34,23 +49,70 @@ import types
 import warnings
 from pathlib import Path
 
-from .. import __version__ as FUNCAD_VERSION
+from .._version import __version__ as FUNCAD_VERSION
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent writers may lose a manifest line
+    fcntl = None
 
 
 class CacheWarning(UserWarning):
     """A cache entry could not be used and was rebuilt (or the cache directory is unusable)."""
 
 
+class _Refused(OSError):
+    """The cache directory is not private to this user (its message says why)."""
+
+
 _dir: Path | None = None
 _dir_env: str | None = None
-_loaded: dict[str, object] = {}  # module name -> the compiled dispatcher
-stats = {"disk_hits": 0, "writes": 0, "rebuilt": 0, "evicted": 0, "memory_only": 0}
+_loaded: dict[str, Compiled] = {}  # module name -> program, least recently used first
+stats = {"disk_hits": 0, "writes": 0, "rebuilt": 0, "evicted": 0, "memory_only": 0,
+         "released": 0}
 _unusable: set = set()  # FUNCAD_CACHE_DIR values whose directory could not be written
 DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_MAX_PROGRAMS = 512
+
+
+def _uid() -> int | None:
+    return os.getuid() if hasattr(os, "getuid") else None
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` if needed and make sure only this user can write it (see the module
+    docstring). Raises :class:`_Refused` for a directory owned by another user or a shared
+    sticky one; tightens (with one warning) one that others can write."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(20, "Not a directory", str(path))
+    uid = _uid()
+    if uid is None:
+        return
+    if st.st_uid != uid:
+        raise _Refused(f"{path} belongs to another user (uid {st.st_uid}), who could replace "
+                       "the code it holds")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022 and mode & stat.S_ISVTX:
+        raise _Refused(f"{path} is a shared directory (mode {mode:o}: others can write it)")
+    if mode & 0o077:
+        try:
+            os.chmod(path, 0o700)
+        except OSError:
+            if mode & 0o022:
+                raise _Refused(f"{path} can be written by other users (mode {mode:o}) and its "
+                               "mode cannot be changed") from None
+            return  # readable by others only, on a read-only file system: harmless
+        if mode & 0o022:
+            warnings.warn(f"funcad: the jit cache directory {path} could be written by other "
+                          f"users (mode {mode:o}); its mode is now 700. Files in it that another "
+                          "user owns or that funcad did not write are never loaded.",
+                          CacheWarning, stacklevel=5)
 
 
 def cache_dir() -> Path:
-    """The directory generated modules live in (created with mode 0700 on first use)."""
+    """The directory generated modules live in (private to this user: mode 0700)."""
     global _dir, _dir_env
     env = os.environ.get("FUNCAD_CACHE_DIR") or None
     if _dir is not None and env == _dir_env:
@@ -61,15 +123,18 @@ def cache_dir() -> Path:
         import platformdirs
 
         path = Path(platformdirs.user_cache_dir("funcad")) / "jit"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        warnings.warn(f"funcad: the cache directory {path} belongs to another user; compiled "
-                      "programs go to a private temporary directory instead.", CacheWarning,
-                      stacklevel=3)
-        path = Path(tempfile.mkdtemp(prefix="funcad-jit-"))
-    elif st.st_mode & 0o077 and not env:
-        os.chmod(path, 0o700)
+    _private_dir(path)
+    pyc = path / "__pycache__"
+    try:
+        _private_dir(pyc)
+    except _Refused:  # planted by another user while the directory was open to them
+        import shutil
+
+        shutil.rmtree(pyc)
+        _private_dir(pyc)
+    except OSError:
+        if not pyc.is_dir():  # a read-only pre-filled cache without Numba files: fine
+            pass
     _dir, _dir_env = path, env
     return path
 
@@ -101,21 +166,120 @@ def module_name(source: str) -> str:
     return f"funcad_jit_{h[:32]}"
 
 
-def _owned(path: Path) -> bool:
-    return not hasattr(os, "getuid") or path.stat().st_uid == os.getuid()
+# --------------------------------------------------------------------------------------
+# Reading only what this user wrote
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+class Untrusted(Exception):
+    """A cache file that is not this user's, not a regular file, or not what funcad wrote."""
+
+
+def read_own(path) -> bytes | None:
+    """The bytes of ``path`` if this user owns it and it is a regular file (not a link);
+    None if it does not exist; :class:`Untrusted` otherwise. Read through one descriptor, so
+    what was checked is what is returned."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as e:  # ELOOP: a symbolic link
+        raise Untrusted(f"{Path(path).name} cannot be opened as a plain file ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Untrusted(f"{Path(path).name} is not a regular file")
+        uid = _uid()
+        if uid is not None and st.st_uid != uid:
+            raise Untrusted(f"{Path(path).name} belongs to another user (uid {st.st_uid})")
+        return f.read()
+
+
+def _sums_path(path: Path) -> Path:
+    """The manifest of the entry ``path`` (a file of the entry) belongs to."""
+    return path.parent / f"{path.name.split('.', 1)[0]}.sums"
+
+
+@contextlib.contextmanager
+def _locked(sums: Path, exclusive: bool):
+    """The manifest ``sums`` opened and locked (shared to read, exclusive to write); yields
+    its file object, or None when it does not exist and only reading."""
+    flags = (os.O_RDWR | os.O_CREAT) if exclusive else os.O_RDONLY
+    try:
+        fd = os.open(sums, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileNotFoundError:
+        yield None
+        return
+    with os.fdopen(fd, "r+b" if exclusive else "rb") as f:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield f
+
+
+def _manifest(f) -> dict:
+    st = os.fstat(f.fileno())
+    uid = _uid()
+    if not stat.S_ISREG(st.st_mode) or (uid is not None and (st.st_uid != uid or st.st_mode & 0o022)):
+        raise Untrusted("the entry's manifest is not this user's private file")
+    f.seek(0)
+    try:
+        sums = json.loads(f.read() or b"{}")
+    except ValueError:
+        return {}  # a writer died mid-write: nothing in the entry is trusted
+    return sums if isinstance(sums, dict) else {}
+
+
+def read_checked(path) -> bytes | None:
+    """The bytes of the Numba cache file ``path`` if they are exactly what funcad wrote there
+    (their SHA-256 is in the entry's manifest, and this user owns both); None if the file does
+    not exist; :class:`Untrusted` otherwise."""
+    path = Path(path)
+    with _locked(_sums_path(path), exclusive=False) as f:
+        data = read_own(path)
+        if data is None:
+            return None
+        if f is None:
+            raise Untrusted(f"{path.name} has no recorded digest (funcad did not write it)")
+        if _manifest(f).get(path.name) != hashlib.sha256(data).hexdigest():
+            raise Untrusted(f"{path.name} is not the file funcad wrote (its digest differs)")
+        return data
+
+
+def write_checked(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and record its digest in the entry's manifest."""
+    path = Path(path)
+    with _locked(_sums_path(path), exclusive=True) as f:
+        try:
+            sums = _manifest(f)
+        except Untrusted:
+            sums = {}
+        _atomic_write(path, data, count=False)
+        sums[path.name] = hashlib.sha256(data).hexdigest()
+        text = json.dumps(sums, sort_keys=True).encode()
+        f.seek(0)
+        f.truncate()
+        f.write(text)
+        f.flush()
+        os.fchmod(f.fileno(), 0o600)
+
+
+def discard(path) -> None:
+    """Remove an untrusted file (best effort: a read-only directory keeps it, unused)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _atomic_write(path: Path, data, count: bool = True) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    stats["writes"] += 1
+    if count:
+        stats["writes"] += 1
 
 
 def _numba_files(path: Path):
@@ -124,28 +288,26 @@ def _numba_files(path: Path):
 
 
 def _ensure_module_file(path: Path, source: str) -> None:
-    if path.exists():
-        if not _owned(path):
-            warnings.warn(f"funcad: cache entry {path.name} belongs to another user; not loading "
-                          "it, writing a fresh one.", CacheWarning, stacklevel=4)
-            path.unlink()
-            _purge_numba_files(path)
-        else:
+    """Make ``path`` hold exactly ``source``: a hit if it does (and this user owns it), else
+    (absent, foreign, corrupt) it is written afresh with the entry's Numba files removed."""
+    try:
+        data = read_own(path)
+    except Untrusted as e:
+        warnings.warn(f"funcad: cache entry {path.name} is not usable ({e}); not loading it, "
+                      "writing a fresh one.", CacheWarning, stacklevel=4)
+        stats["rebuilt"] += 1
+        discard(path)
+        _purge_numba_files(path)
+        data = None
+    else:
+        if data is not None:
             try:
-                ok = path.read_text(encoding="utf-8") == source
-            except (OSError, UnicodeDecodeError):
+                ok = data.decode("utf-8") == source
+            except UnicodeDecodeError:
                 ok = False
             if ok:
                 stats["disk_hits"] += 1
                 _touch_numba_files(path)  # least recently used = oldest mtime
-                for f in _numba_files(path):
-                    if not _owned(f):
-                        f.unlink()
-                if _holds_foreign_code(path):
-                    warnings.warn(f"funcad: the compiled cache of {path.stem} holds another program's "
-                                  "machine code; recompiling it.", CacheWarning, stacklevel=4)
-                    stats["rebuilt"] += 1
-                    _purge_numba_files(path)
                 return
             warnings.warn(f"funcad: cache entry {path.name} is corrupt or truncated; rebuilding "
                           "it.", CacheWarning, stacklevel=4)
@@ -154,46 +316,27 @@ def _ensure_module_file(path: Path, source: str) -> None:
     _atomic_write(path, source)
 
 
-_MODULE_NAME = re.compile(rb"funcad_jit_[0-9a-f]{32}")
-
-
-def _holds_foreign_code(path: Path) -> bool:
-    """Whether a Numba code file of this entry was compiled from another module: Numba
-    trusts an .nbc whose index matches, so a file copied over from another entry (same
-    signature) would run the other program. Its symbols name the module they came from."""
-    mine = path.stem.encode()
-    for f in _numba_files(path):
-        if f.suffix == ".nbc":
-            try:
-                names = set(_MODULE_NAME.findall(f.read_bytes()))
-            except OSError:
-                continue
-            if names - {mine}:
-                return True
-    return False
-
-
 def _purge_numba_files(path: Path) -> None:
     for f in _numba_files(path):
-        try:
-            f.unlink()
-        except OSError:
-            pass
+        discard(f)
 
 
-def _import(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # Numba's cache locator needs a real, importable __name__
-    spec.loader.exec_module(module)
+def _exec_module(name: str, source: str, filename: str):
+    """The module ``name`` made from ``source`` (compiled here: no bytecode file is read or
+    written); ``filename`` is what Numba's cache locates it by."""
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module  # Numba rebuilds cached code by importing its module's name
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module.program
 
 
 def load(source: str):
     """The compiled dispatcher for ``source``: from memory, from disk, or freshly written."""
     name = module_name(source)
-    fn = _loaded.get(name)
+    fn = _loaded.pop(name, None)
     if fn is not None:
+        _loaded[name] = fn  # now the most recently used (dicts keep insertion order)
         return fn
     env = os.environ.get("FUNCAD_CACHE_DIR") or None
     if env not in _unusable:
@@ -204,17 +347,29 @@ def load(source: str):
             if stats["writes"] != writes:
                 evict(keep=path)
         except OSError as e:
-            _unusable.add(env)
-            warnings.warn(f"funcad: the jit cache directory ({env or 'the user cache directory'}) "
-                          f"cannot be written ({type(e).__name__}: {e}); compiled programs are kept "
-                          "in memory only for the rest of this process. Set FUNCAD_CACHE_DIR to a "
-                          "writable directory to cache them on disk.", CacheWarning, stacklevel=3)
+            unusable(e, env)
     if env in _unusable:
         stats["memory_only"] += 1
-        fn = _loaded[name] = InMemory(name, source)
+        fn = InMemory(name, source)
     else:
-        fn = _loaded[name] = Compiled(name, path)
+        fn = Compiled(name, path, source)
+    _loaded[name] = fn
+    _bound_programs()
     return fn
+
+
+def unusable(e: OSError, env=None, stacklevel: int = 4) -> None:
+    """Report (once) that the cache directory cannot be used; later programs are kept in memory."""
+    env = os.environ.get("FUNCAD_CACHE_DIR") or None if env is None else env
+    if env in _unusable:
+        return
+    _unusable.add(env)
+    where = env or "the user cache directory"
+    why = str(e) if isinstance(e, _Refused) else f"cannot be written ({type(e).__name__}: {e})"
+    warnings.warn(f"funcad: the jit cache directory ({where}) is not used: {why}; compiled "
+                  "programs are kept in memory only for the rest of this process. Set "
+                  "FUNCAD_CACHE_DIR to a directory of your own to cache them on disk.",
+                  CacheWarning, stacklevel=stacklevel)
 
 
 def _touch_numba_files(path: Path) -> None:
@@ -225,6 +380,40 @@ def _touch_numba_files(path: Path) -> None:
             os.utime(f)
         except OSError:  # a read-only directory: the entry is still usable
             pass
+
+
+# --------------------------------------------------------------------------------------
+# The programs held in memory: least recently used ones are released
+
+
+def max_programs() -> int:
+    """How many compiled programs are kept in memory: ``$FUNCAD_JIT_CACHE_SIZE`` (default 512;
+    ``0`` or less: unbounded). A released program is loaded again (from disk) when needed."""
+    try:
+        return int(os.environ.get("FUNCAD_JIT_CACHE_SIZE", DEFAULT_MAX_PROGRAMS))
+    except ValueError:
+        return DEFAULT_MAX_PROGRAMS
+
+
+_release_hooks: list = []  # called with the module name of each released program
+
+
+def _bound_programs() -> None:
+    limit = max_programs()
+    while 0 < limit < len(_loaded):
+        release(next(iter(_loaded)))
+
+
+def release(name: str, program=None) -> None:
+    """Forget the program ``name``: its module, its dispatcher (and with them Numba's code),
+    and whatever funcad memoized for it (jit's traces, dispatch's executables)."""
+    program = _loaded.pop(name, None) if program is None else program
+    sys.modules.pop(name, None)
+    if program is not None:
+        program.fn = None
+    for hook in _release_hooks:
+        hook(name)
+    stats["released"] += 1
 
 
 # --------------------------------------------------------------------------------------
@@ -242,7 +431,7 @@ def max_bytes() -> int:
 def _entries(path: Path) -> list[tuple[float, int, Path, list[Path]]]:
     """``(mtime, bytes, module file, Numba files)`` of every entry, oldest first."""
     # Numba's files of every entry from ONE listing of __pycache__ (a glob per entry read
-    # the whole directory each time: quadratic, ~1 s per new program at 2,500 entries).
+    # the whole directory each time: quadratic, ~1 s per new program with 2,500 entries).
     numba_files: dict[str, list[Path]] = {}
     pyc = path / "__pycache__"
     if pyc.is_dir():
@@ -272,10 +461,7 @@ def evict(keep: Path | None = None) -> int:
         if py == keep:
             continue
         for f in [py, *files]:
-            try:
-                f.unlink()
-            except OSError:
-                pass
+            discard(f)
         total -= size
         removed += 1
     stats["evicted"] += removed
@@ -296,16 +482,11 @@ def clear() -> int:
     entries = _entries(path)
     for _, _, py, files in entries:
         for f in [py, *files]:
-            try:
-                f.unlink()
-            except OSError:
-                pass
-    for tmp in path.glob(".funcad_jit_*.tmp"):  # left by a writer that was killed
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-    _loaded.clear()
+            discard(f)
+    for tmp in [*path.glob(".funcad_jit_*.tmp"), *path.glob("__pycache__/*.tmp*")]:
+        discard(tmp)  # left by a writer that was killed
+    for name in list(_loaded):
+        release(name)
     return len(entries)
 
 
@@ -325,11 +506,11 @@ class Compiled:
     """A program module: ``fn`` is its Numba dispatcher; use ``first_call`` for the first call,
     which rebuilds a corrupt Numba cache entry instead of failing."""
 
-    __slots__ = ("name", "path", "fn")
+    __slots__ = ("name", "path", "fn", "source", "__weakref__")
 
-    def __init__(self, name, path):
-        self.name, self.path = name, path
-        self.fn = _import(name, path)
+    def __init__(self, name, path, source):
+        self.name, self.path, self.source = name, path, source
+        self.fn = _exec_module(name, source, str(path))
 
     def first_call(self, *args):
         try:
@@ -341,7 +522,7 @@ class Compiled:
                           "recompiling it.", CacheWarning, stacklevel=3)
             stats["rebuilt"] += 1
             _purge_numba_files(self.path)
-            self.fn = _import(self.name, self.path)
+            self.fn = _exec_module(self.name, self.source, str(self.path))
             return self.fn(*args)
 
 
@@ -351,13 +532,9 @@ class InMemory(Compiled):
     __slots__ = ()
 
     def __init__(self, name, source):
-        self.name, self.path = name, None
-        module = types.ModuleType(name)
-        module.__file__ = f"<funcad {name}>"
-        sys.modules[name] = module
-        # Numba cannot cache code without a file (cache=True would fail at decoration).
-        exec(compile(source.replace("cache=True", "cache=False"), module.__file__, "exec"), module.__dict__)
-        self.fn = module.program
+        self.name, self.path, self.source = name, None, source
+        # No file: nbrt.fast_load gives the dispatcher no disk cache.
+        self.fn = _exec_module(name, source, f"<funcad {name}>")
 
     def first_call(self, *args):
         return self.fn(*args)

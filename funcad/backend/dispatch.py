@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..jaxpr import Jaxpr
+from ..jaxpr import Jaxpr, jit_p
 from . import cache, codegen, driver
 from .simplify import simplify
 
@@ -139,3 +139,10 @@ def _n_signatures(fn) -> int:
 def compile_count() -> int:
     """How many Numba compilations (or cache loads) this process has done (for tests)."""
     return sum(len(c.fn.signatures) for c in cache._loaded.values())
+
+
+def _jit_impl(*args, jaxpr: Jaxpr, name: str):
+    return executable_for(jaxpr, name)(args)
+
+
+jit_p.def_impl(_jit_impl)  # the jit primitive (funcad/jaxpr.py) runs its program compiled

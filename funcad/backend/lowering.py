@@ -20,8 +20,6 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
-from .. import custom_derivatives
-from ..lax import control
 from ..lax import cumulative as cum
 from ..lax import decompositions as dec
 from ..lax import elementwise as ew
@@ -420,8 +418,14 @@ LOWERINGS: dict = {
     red.reduce_max_p: _reduction("max"),
     red.reduce_min_p: _reduction("min"),
 }
-LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
-LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
+
+
+def register_lowering(prim, rule) -> None:
+    """Lower ``prim`` with ``rule(g, eqn)``. Primitives defined above the backend register
+    theirs next to their other rules, as JAX's ``mlir.register_lowering``: cond, while and
+    scan (lax/control.py: native branches and loops), custom_jvp/vjp and checkpoint
+    (custom_derivatives.py: inline calls), debug.print (debug.py: a call into Python)."""
+    LOWERINGS[prim] = rule
 
 
 # The other families. Scalar forms where Numba has one (math.erf...); the rest
@@ -436,9 +440,11 @@ SCALAR.update({
     sp.mod_p: _call("mod"),
 })
 LOWERINGS[dec.cholesky_p] = _cholesky  # stacks; otherwise lower_via_numpy
-for _p in (sp.polygamma_p, sp.log_ndtr_p, cum.cumsum_p, cum.cumprod_p, cum.linear_recurrence_p,
+for _p in (sp.polygamma_p, sp.log_ndtr_p, sp.ndtri_p, sp.erfinv_p, sp.i0e_p, sp.i1e_p,
+           sp.gammainc_p, sp.gammaincc_p, sp.betainc_p, sp.zeta_p,
+           cum.cumsum_p, cum.cumprod_p, cum.linear_recurrence_p,
            dec.triangular_solve_p, dec.eigh_p, dec.qr_p, dec.svd_p, dec.det_p, dec.slogdet_p,
-           dec.pinv_p, sc.index_set_p, so.sort_p, so.argsort_p, so.argmax_p, so.argmin_p):
+           dec.pinv_p, dec.lu_p, sc.index_set_p, so.sort_p, so.argsort_p, so.argmax_p, so.argmin_p):
     LOWERINGS[_p] = lower_via_numpy
 
 
