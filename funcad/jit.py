@@ -150,6 +150,18 @@ def _from_src(src, res, unk):
 _jvp_memo: dict = {}
 
 
+def _memoize(memo: dict, key, value):
+    """``memo[key] = value``, forgetting the oldest entries past the program cache's size
+    (FUNCAD_JIT_CACHE_SIZE): these memos hold jaxprs of programs that may be long gone."""
+    from .backend.cache import max_programs
+
+    memo[key] = value
+    limit = max_programs()
+    while 0 < limit < len(memo):
+        del memo[next(iter(memo))]
+    return value
+
+
 def _jvp_split(jaxpr: Jaxpr, nonzero: tuple):
     key = (jaxpr, nonzero)
     hit = _jvp_memo.get(key)
@@ -170,8 +182,7 @@ def _jvp_split(jaxpr: Jaxpr, nonzero: tuple):
     jvp_jaxpr, consts = trace_to_jaxpr(jvp_fun, in_avals + t_avals)
     assert not consts, "a closed jit jaxpr has no constants"
     known, unknown, out_src = partial_eval_jaxpr(jvp_jaxpr, [True] * n + [False] * len(t_avals))
-    hit = _jvp_memo[key] = (known, unknown, out_src, tuple(out_nonzero))
-    return hit
+    return _memoize(_jvp_memo, key, (known, unknown, out_src, tuple(out_nonzero)))
 
 
 def _jit_jvp(primals, tangents, *, jaxpr: Jaxpr, name: str):
@@ -223,8 +234,7 @@ def _transpose_jaxpr(jaxpr: Jaxpr, undefined: tuple, ct_nonzero: tuple) -> Jaxpr
     ct_avals = [v.aval for v, nz in zip(jaxpr.outvars, ct_nonzero) if nz]
     t_jaxpr, consts = trace_to_jaxpr(transposed, in_avals + ct_avals)
     assert not consts, "a closed jit jaxpr has no constants"
-    _transpose_memo[key] = t_jaxpr
-    return t_jaxpr
+    return _memoize(_transpose_memo, key, t_jaxpr)
 
 
 def _jit_transpose(cts, *invals, jaxpr: Jaxpr, name: str):
@@ -262,7 +272,7 @@ def _batched_jaxpr(jaxpr: Jaxpr, dims: tuple, axis_size: int) -> Jaxpr:
 
         hit, consts = trace_to_jaxpr(batched, avals)
         assert not consts, "a closed jit jaxpr has no constants"
-        _batch_memo[key] = hit
+        _memoize(_batch_memo, key, hit)
     return hit
 
 

@@ -409,8 +409,19 @@ def release(name: str, program=None) -> None:
     and whatever funcad memoized for it (jit's traces, dispatch's executables)."""
     program = _loaded.pop(name, None) if program is None else program
     sys.modules.pop(name, None)
-    if program is not None:
-        program.fn = None
+    if program is not None and program.fn is not None:
+        # Numba registers each compiled overload with its target context (to be callable
+        # from other jitted code) and only unregisters it when the dispatcher is collected,
+        # which that registration itself prevents (numba#7831: "Dispatcher immortality").
+        fn, program.fn = program.fn, None
+        for cres in list(getattr(fn, "overloads", {}).values()):
+            with contextlib.suppress(KeyError, AttributeError):
+                fn.targetctx.remove_user_function(cres.entry_point)
+        # The compiled wrapper holds its environment, which holds the module's globals, which
+        # hold the dispatcher: a cycle through a C object the garbage collector cannot see
+        # into. Emptying the (generated, private) module's namespace breaks it.
+        with contextlib.suppress(AttributeError):
+            fn.py_func.__globals__.clear()
     for hook in _release_hooks:
         hook(name)
     stats["released"] += 1
