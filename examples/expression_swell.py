@@ -10,7 +10,7 @@ folding, x*1 and friends) removes the redundant part, not the growth.
 import os
 import sys
 
-from funcad import comparisons as cmp
+from funcad_tour import comparisons as cmp
 
 out = sys.argv[1] if len(sys.argv) > 1 else "funcad-figures"
 data = cmp.derivative_program_sizes(8)      # grad(grad(...grad(tanh))) for n = 1..8

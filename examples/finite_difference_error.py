@@ -11,7 +11,7 @@ gradient is exact to rounding, with no step to choose.
 import os
 import sys
 
-from funcad import comparisons as cmp
+from funcad_tour import comparisons as cmp
 
 out = sys.argv[1] if len(sys.argv) > 1 else "funcad-figures"
 data = cmp.finite_difference_errors()       # f(x) = exp(x) sin(x) at x = 1 against its closed form

@@ -13,7 +13,7 @@ Run: python examples/fixed_point_while_loop.py
 import numpy as np
 
 import funcad as fa
-from funcad.control_tour import babylonian_sqrt, fixed_point_cos, fixed_point_derivative
+from funcad_tour.control import babylonian_sqrt, fixed_point_cos, fixed_point_derivative
 
 
 def main():

@@ -10,7 +10,7 @@ derivative of a trajectory g: R -> R^n is one column: one forward pass, or n rev
 import os
 import sys
 
-from funcad import comparisons as cmp
+from funcad_tour import comparisons as cmp
 
 out = sys.argv[1] if len(sys.argv) > 1 else "funcad-figures"
 data = cmp.mode_costs((1, 4, 16, 64, 256))

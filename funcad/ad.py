@@ -20,6 +20,7 @@ import numpy as np
 
 from . import core
 from .core import Primitive, ShapedArray, Trace, Tracer, _state, bind, get_aval
+from .errors import ConcretizationError
 from .jaxpr import Jaxpr, Literal, StagingTrace, Var
 
 jvp_rules: dict[Primitive, Callable] = {}
@@ -38,20 +39,15 @@ class Zero:
         return f"Zero({self.aval.str_short()})"
 
 
-def _lax():
-    """funcad.lax, which imports this module: bound on first use. (An import statement
-    inside a rule helper costs about a microsecond on every call.)"""
-    global _LAX
-    if _LAX is None:
-        from . import lax as _LAX
-    return _LAX
-
-
-_LAX = None
+# funcad.lax builds on this module (its primitives register their rules here), and the
+# helpers here build on a few of its operations (add_p, full, broadcast_to, reduce_sum, reshape):
+# funcad/lax/__init__.py hands itself over as ``lax`` when it is imported, so that neither
+# module imports the other.
+lax = None
 
 
 def zeros_like_aval(aval: ShapedArray):
-    return _lax().full(aval.shape, 0, aval.dtype)
+    return lax.full(aval.shape, 0, aval.dtype)
 
 
 def instantiate(t, aval: ShapedArray | None = None):
@@ -114,14 +110,38 @@ class JVPTrace(Trace):
             return [p if type(t) is Zero else JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
         return primal_out if type(tangent_out) is Zero else JVPTracer(self, primal_out, tangent_out)
 
-    def concrete_value(self, tracer, why):
+    in_names: Sequence[str] = ()  # the differentiated inputs' names and tangents (messages)
+    in_tangents: Sequence = ()
+
+    def concrete_value(self, tracer, why, scalar=False):
+        if scalar and type(tracer.tangent) is not Zero:
+            raise ConcretizationError(
+                f"{why} would drop its derivative: the value ({tracer.aval.str_short()}) is "
+                f"being differentiated{self._origin(tracer.tangent)}, and a Python number "
+                "carries no derivative, so the result would be silently wrong. Keep it an "
+                "array: funcad.numpy functions instead of math's (fnp.sin(x), not math.sin(x)), "
+                "x instead of float(x); write y = fnp.asarray(y).at[i].set(x) instead of "
+                "y[i] = x; wrap it in funcad.lax.stop_gradient(x) if it is meant as a constant.")
         p = tracer.primal
-        return p._concrete(why) if isinstance(p, Tracer) else p
+        return p._concrete(why, scalar) if isinstance(p, Tracer) else p
+
+    def _origin(self, tangent) -> str:
+        names = list(self.in_names)
+        lin = getattr(tangent, "_trace", None)
+        if isinstance(lin, StagingTrace) and lin.alive:  # under grad: which inputs it depends on
+            deps = lin.dependencies(tangent._var)
+            names = [n for n, t in zip(names, self.in_tangents)
+                     if getattr(t, "_trace", None) is lin and t._var in deps] or names
+        names = [n for n in names if n]
+        return f" with respect to {', '.join(names)}" if names else ""
 
 
-def jvp_flat(fun: Callable, primals: Sequence, tangents: Sequence):
-    """Push tangents through ``fun(*primals) -> list``; return (primals_out, tangents_out)."""
+def jvp_flat(fun: Callable, primals: Sequence, tangents: Sequence, names: Sequence[str] = ()):
+    """Push tangents through ``fun(*primals) -> list``; return (primals_out, tangents_out).
+
+    ``names`` name the inputs in error messages."""
     with core.new_trace(JVPTrace) as trace:
+        trace.in_names, trace.in_tangents = names, tangents
         ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
         outs = fun(*ins)
         primals_out, tangents_out = [], []
@@ -144,7 +164,7 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    return core.bind(_lax().add_p, a, b)
+    return core.bind(lax.add_p, a, b)
 
 
 def defjvp(prim: Primitive, *rules: Callable | None) -> None:
@@ -171,7 +191,7 @@ def defjvp(prim: Primitive, *rules: Callable | None) -> None:
         if type(t) is Zero:
             return ans, Zero(get_aval(ans))
         out, shape = rules[0](t, ans, *primals, **params), get_aval(ans).shape
-        return ans, out if get_aval(out).shape == shape else _lax().broadcast_to(out, shape)
+        return ans, out if get_aval(out).shape == shape else lax.broadcast_to(out, shape)
 
     jvp_rules[prim] = jvp_one if len(rules) == 1 and rules[0] is not None else jvp
 
@@ -205,7 +225,7 @@ def deflinear(prim: Primitive, transpose_rule: Callable) -> None:
 def _broadcast_to_aval(x, aval: ShapedArray):
     if get_aval(x).shape == aval.shape:
         return x
-    return _lax().broadcast_to(x, aval.shape)
+    return lax.broadcast_to(x, aval.shape)
 
 
 _NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.float32})
@@ -216,7 +236,6 @@ def unbroadcast(x, aval: ShapedArray):
     shape = x.shape if type(x) in _NUMPY_TYPES else get_aval(x).shape  # (a call fewer)
     if shape == aval.shape:
         return x
-    lax = _lax()
     lead = len(shape) - len(aval.shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(aval.shape) if n == 1 and shape[lead + i] != 1
@@ -249,7 +268,8 @@ class UndefinedPrimal:
 is_undefined: Callable[[object], bool] = UndefinedPrimal.__instancecheck__
 
 
-def linearize_flat(fun: Callable, primals: Sequence, aux_store: dict | None = None):
+def linearize_flat(fun: Callable, primals: Sequence, aux_store: dict | None = None,
+                   names: Sequence[str] = ()):
     """Evaluate ``fun`` at ``primals`` and stage its linear tangent map as a jaxpr.
 
     Returns ``(primals_out, jaxpr, consts)`` where ``jaxpr`` maps input tangents to output
@@ -257,7 +277,7 @@ def linearize_flat(fun: Callable, primals: Sequence, aux_store: dict | None = No
     """
     with core.new_trace(StagingTrace, fold=True) as lin:
         tangents_in = [lin.new_arg(get_aval(p)) for p in primals]
-        primals_out, tangents_out = jvp_flat(fun, primals, tangents_in)
+        primals_out, tangents_out = jvp_flat(fun, primals, tangents_in, names)
         num_aux = (aux_store or {}).get("num_aux", 0)
         tangents_out = [instantiate(t) for t in tangents_out[: len(tangents_out) - num_aux]]
         jaxpr, consts = lin.to_jaxpr(tangents_in, tangents_out)

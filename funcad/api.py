@@ -6,40 +6,21 @@ Each takes and returns pytrees of arrays, and composes with every other to any d
 
 from __future__ import annotations
 
+import abc
 import functools
-import inspect
-import types
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from . import ad, core
+from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the rules use them)
 from .core import Tracer, get_aval
 from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_map, tree_unflatten
+from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 
 # --------------------------------------------------------------------------------------
 # Argument handling
-
-
-_POSITIONAL_NAMES: dict = {}  # code object -> its positional parameter names
-
-
-def _arg_names(fun: Callable, n: int) -> list[str]:
-    inner = inspect.unwrap(fun) if hasattr(fun, "__wrapped__") else fun
-    if type(inner) is types.FunctionType:  # the common case, cached: inspect.signature is slow
-        code = inner.__code__
-        names = _POSITIONAL_NAMES.get(code)
-        if names is None:
-            names = _POSITIONAL_NAMES[code] = code.co_varnames[: code.co_argcount]
-    else:
-        try:
-            params = list(inspect.signature(fun).parameters.values())
-        except (TypeError, ValueError):
-            params = []
-        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [names[i] if i < len(names) else f"args[{i}]" for i in range(n)]
 
 
 def _as_leaf(x, where: str):
@@ -59,6 +40,7 @@ def _as_leaf(x, where: str):
     raise DTypeError(
         f"{where} is a {type(x).__name__} ({core._short_repr(x)}), which funcad cannot transform. "
         "Pass NumPy arrays or Python numbers (in tuples, lists and dicts as you like)."
+        + unregistered_hint(x)
     )
 
 
@@ -97,29 +79,6 @@ class _LazyPaths(Sequence):
 
     def __len__(self):
         return len(self._get())
-
-
-def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
-    """Human-readable names of each leaf, such as ``params['w']`` or ``x``."""
-    out: list[str] = []
-
-    def walk(x, path):
-        leaves, tree = tree_flatten(x)
-        if tree.nodetype is None:
-            out.append(path)
-        elif isinstance(x, dict):
-            for k in sorted(x):
-                walk(x[k], f"{path}[{k!r}]")
-        elif isinstance(x, (list, tuple)):
-            for i, c in enumerate(x):
-                walk(c, f"{path}[{i}]")
-        else:
-            for i, leaf in enumerate(leaves):
-                out.append(f"{path}.<leaf {i}>")
-
-    for a, n in zip(args, names):
-        walk(a, n)
-    return out
 
 
 def _require_float(leaves, paths, transform: str):
@@ -169,16 +128,6 @@ def _repeat(block: tuple, nums: tuple, distinct: tuple) -> tuple:
     return tuple(out)
 
 
-def _to_user(x):
-    """What a transformation hands back: at top level a writeable numpy.ndarray."""
-    if isinstance(x, Tracer):
-        return x
-    arr = np.asarray(x)
-    if not arr.flags.writeable:
-        arr = arr.copy()
-    return arr
-
-
 def _zeros_like_leaf(x):
     from .lax.shapes import full
 
@@ -223,8 +172,8 @@ def _split_aux(outs, store, has_aux):
 # jvp and linearize
 
 
-def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
-    """Forward mode: ``(fun(*primals), J @ tangents)``.
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False):
+    """Forward mode: ``(fun(*primals), J @ tangents)`` (and ``aux`` third with ``has_aux``).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> y, y_dot = fa.jvp(fnp.sin, (0.0,), (1.0,))
@@ -247,22 +196,31 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]
             raise ShapeError(f"jvp: the tangent for {path} has shape {ta.shape}, but the primal "
                              f"has shape {pa.shape}.")
     store: dict = {}
-    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store), p_leaves, t_leaves)
+    outs, t_outs = ad.jvp_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves, t_leaves, paths)
+    outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
-    t_outs = [_to_user(ad.instantiate(t)) for t in t_outs]
-    return (tree_unflatten(out_tree, [_to_user(o) for o in outs]),
-            tree_unflatten(out_tree, t_outs))
+    t_outs = [_to_user(ad.instantiate(t)) for t in t_outs[:len(outs)]]
+    res = (tree_unflatten(out_tree, [_to_user(o) for o in outs]), tree_unflatten(out_tree, t_outs))
+    return res + (aux,) if has_aux else res
 
 
-def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
-    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at primals.
+def linearize(fun: Callable, *primals, has_aux: bool = False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at primals
+    (``(out, f_jvp, aux)`` with ``has_aux=True``, as JAX).
 
     The linear map is a staged jaxpr: calling it costs only the tangent arithmetic.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> y, f_jvp = fa.linearize(fnp.sin, 0.0)
+    >>> float(f_jvp(2.0))
+    2.0
     """
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
-    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store), p_leaves)
+    outs, jaxpr, consts = ad.linearize_flat(_flat_fun(fun, in_tree, store, has_aux), p_leaves,
+                                            aux_store=store, names=paths)
+    outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
 
     def f_jvp(*tangents):
@@ -273,7 +231,8 @@ def linearize(fun: Callable, *primals) -> tuple[Any, Callable]:
         t_outs = eval_jaxpr(jaxpr, consts, *t_leaves)
         return tree_unflatten(out_tree, [_to_user(t) for t in t_outs])
 
-    return tree_unflatten(out_tree, [_to_user(o) for o in outs]), f_jvp
+    out = tree_unflatten(out_tree, [_to_user(o) for o in outs])
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 
 # --------------------------------------------------------------------------------------
@@ -292,7 +251,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
     flat = _flat_fun(fun, in_tree, store, has_aux)
-    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store)
+    outs, jaxpr, consts = ad.linearize_flat(flat, p_leaves, aux_store=store, names=paths)
     outs, aux = _split_aux(outs, store, has_aux)
     out_tree = store["out_tree"]
     out_avals = [get_aval(o) for o in outs]
@@ -343,7 +302,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
-        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store)
+        outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs
         out_aval = get_aval(v_leaves[0]) if len(v_leaves) == 1 else None
@@ -409,16 +368,23 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
 # Jacobians and Hessians
 
 
+# Push the dense identity through Jacobians instead of the symbolic one (for comparisons).
+_DENSE_BASIS = False
+
+
 def _std_basis(leaves):
-    """Rows of the identity over the flattened leaves, one leaf-shaped tuple per row."""
+    """Rows of the identity over the flattened leaves, one leaf-shaped block per leaf: each
+    a symbolic ``batching.OneHot`` (rules use the structure: a product with it is the other
+    operand), or with ``_DENSE_BASIS`` (or one row, which needs no batch trace) the arrays."""
+    from .batching import OneHot, materialize
+
     sizes = [get_aval(x).size for x in leaves]
     total = sum(sizes)
-    dtype = np.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float64
-    eye = np.eye(total, dtype=dtype)
     out, start = [], 0
     for x, n in zip(leaves, sizes):
         aval = get_aval(x)
-        out.append(eye[:, start:start + n].reshape((total,) + aval.shape).astype(aval.dtype))
+        b = OneHot(total, aval.shape, aval.dtype, start)
+        out.append(materialize(b) if _DENSE_BASIS or total <= 1 else b)
         start += n
     return out, total
 
@@ -443,7 +409,7 @@ def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
     _require_float(in_leaves, paths, name)
     store: dict = {}
     flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
-    return in_leaves, in_tree, store, flat
+    return in_leaves, in_tree, store, flat, paths
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
@@ -460,11 +426,11 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfwd_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
         basis, total = _std_basis(in_leaves)
 
         def push(*t):
-            primals_out, tangents_out = ad.jvp_flat(flat, in_leaves, t)
+            primals_out, tangents_out = ad.jvp_flat(flat, in_leaves, t, paths)
             n = store["out_tree"].num_leaves
             return list(primals_out) + [ad.instantiate(t) for t in tangents_out[:n]]
 
@@ -546,8 +512,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
-        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store)
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
+        outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         basis, total = _std_basis(outs)
 
@@ -583,7 +549,7 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
 jacobian = jacrev
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
     """The Hessian, as ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``. The forward
     pass over the input basis is batched (vmap), so the Hessian of ``x -> f(X @ x)`` costs a
     few matrix-matrix products, not one matrix-vector product per input element.
@@ -593,7 +559,192 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+
+# --------------------------------------------------------------------------------------
+# eval_shape, ShapeDtypeStruct, linear_transpose
+
+
+class Array(metaclass=abc.ABCMeta):  # noqa: B024 (a virtual base: registered types only)
+    """What ``jax.Array`` names: ``isinstance(x, fa.Array)`` holds for NumPy arrays and
+    scalars (funcad's results) and for traced values inside transformations; usable in type
+    annotations.
+
+    >>> import funcad as fa, numpy as np
+    >>> isinstance(np.ones(2), fa.Array), isinstance([1.0], fa.Array)
+    (True, False)
+    """
+
+
+Array.register(np.ndarray)
+Array.register(np.generic)
+Array.register(Tracer)
+
+
+class ShapeDtypeStruct:
+    """A shape and a dtype standing for an array (``jax.ShapeDtypeStruct``): what
+    :func:`eval_shape` returns, and an argument :func:`make_jaxpr` and :func:`eval_shape`
+    accept in place of an array.
+
+    >>> ShapeDtypeStruct((2, 3), "float64")
+    ShapeDtypeStruct(shape=(2, 3), dtype=float64)
+    """
+
+    __slots__ = ("shape", "dtype", "sharding", "weak_type")
+
+    def __init__(self, shape, dtype, sharding=None, weak_type: bool = False):
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.sharding, self.weak_type = sharding, weak_type
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and other.shape == self.shape
+                and other.dtype == self.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+
+core.ABSTRACT_TYPES = (ShapeDtypeStruct,)
+
+
+def eval_shape(fun: Callable, *args, **kwargs):
+    """The shapes and dtypes of ``fun(*args, **kwargs)`` without computing it: ``fun`` is traced
+    on the arguments' shapes and dtypes (arrays or :class:`ShapeDtypeStruct`), and the result
+    is the output's pytree of :class:`ShapeDtypeStruct`.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> fa.eval_shape(lambda x, w: fnp.tanh(x @ w), fa.ShapeDtypeStruct((5, 3), "float64"),
+    ...               fnp.ones((3, 2)))
+    ShapeDtypeStruct(shape=(5, 2), dtype=float64)
+    """
+    leaves, in_tree = tree_flatten((args, kwargs))
+    avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype, type(x) in (bool, int, float))
+             for x in leaves]
+    store: dict = {}
+
+    def flat(*xs):
+        a, k = tree_unflatten(in_tree, xs)
+        out_leaves, store["tree"] = tree_flatten(fun(*a, **k))
+        return [o if isinstance(o, Tracer) else np.asarray(o) for o in out_leaves]
+
+    jaxpr, _ = trace_to_jaxpr(flat, avals)
+    outs = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars]
+    return tree_unflatten(store["tree"], outs)
+
+
+def linear_transpose(fun: Callable, *primals, reduce_axes=()):
+    """The transpose of the linear function ``fun`` (``jax.linear_transpose``): ``primals``
+    give the input shapes and dtypes (their values are not used); the result maps an output
+    cotangent to the tuple of input cotangents.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> a = fnp.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> f_t = fa.linear_transpose(lambda x: a @ x, fnp.zeros(2))
+    >>> f_t(fnp.array([1.0, 0.0]))
+    (array([1., 2.]),)
+    """
+    primals = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                       primals)  # only the shapes and dtypes are used
+    names = _arg_names(fun, len(primals))
+    p_leaves, in_tree, paths = _flatten_args(primals, names)
+    store: dict = {}
+    avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in p_leaves]
+    jaxpr, consts = trace_to_jaxpr(_flat_fun(fun, in_tree, store), avals, paths, fold=True)
+    out_tree = store["out_tree"]
+    out_avals = [a.aval for a in jaxpr.outvars]
+
+    def transposed(ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TreeStructureError(f"linear_transpose: the cotangent's structure {ct_tree} does "
+                                     f"not match the output's structure {out_tree}.")
+        ct_leaves = [_as_leaf(c, "the cotangent") for c in ct_leaves]
+        for c, a in zip(ct_leaves, out_avals):
+            if get_aval(c).shape != a.shape:
+                raise ShapeError(f"linear_transpose: a cotangent has shape {get_aval(c).shape}, "
+                                 f"but the matching output has shape {a.shape}.")
+        cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, p_leaves)]
+        return tree_unflatten(in_tree, cts)
+
+    return transposed
+
+
+# --------------------------------------------------------------------------------------
+# block_until_ready
+
+
+def block_until_ready(x):
+    """Return ``x`` (a pytree): funcad computes synchronously, so results are ready when a
+    function returns. For JAX scripts' timing lines, ``jax.block_until_ready(f(x))``.
+
+    >>> import funcad as fa
+    >>> fa.block_until_ready((1.0, [2.0]))
+    (1.0, [2.0])
+    """
+    return x
+
+
+# --------------------------------------------------------------------------------------
+# Devices: funcad runs on the CPU, in NumPy arrays
+
+
+class CpuDevice:
+    """The one device funcad computes on (``fa.devices()[0]``)."""
+
+    id, platform, device_kind = 0, "cpu", "cpu"
+
+    def __repr__(self):
+        return "CpuDevice(id=0)"
+
+
+_CPU = CpuDevice()
+
+
+def devices(backend: str | None = None) -> list:
+    """``[CpuDevice(id=0)]``: funcad computes on the CPU (JAX's ``jax.devices()``)."""
+    if backend not in (None, "cpu"):
+        raise ArgumentError(f"devices: funcad runs on the CPU only, not {backend!r}.")
+    return [_CPU]
+
+
+local_devices = devices
+
+
+def device_count(backend: str | None = None) -> int:
+    """1: the CPU."""
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend() -> str:
+    """``"cpu"``."""
+    return "cpu"
+
+
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """``x`` with its leaves as NumPy arrays (there is no device memory to copy to).
+
+    >>> import funcad as fa
+    >>> fa.device_put({"a": 1.0})
+    {'a': array(1.)}
+    """
+    return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
+
+
+def device_get(x):
+    """``x`` with its leaves as NumPy arrays (``jax.device_get``)."""
+    return device_put(x)
 
 
 # --------------------------------------------------------------------------------------
@@ -611,6 +762,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
 
     @functools.wraps(fun)
     def make_jaxpr_f(*args, **kwargs):
+        args = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                        args)  # only the shapes and dtypes are used
         nums = [i for i in range(len(args)) if i not in static]
         names = _arg_names(fun, len(args))
         leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])

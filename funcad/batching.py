@@ -13,21 +13,35 @@ module holds the trace, :func:`vmap` and the helpers that keep those rules short
 :func:`defbroadcasting` for the whole elementwise family (implicit NumPy broadcasting),
 :func:`defreducer` for reductions with an ``axes`` parameter, :func:`defvectorized` for
 primitives that act on each element independently and ignore axes.
+
+A batch may also be *structured*: a :class:`OneHot` (the identity basis of jacfwd, jacrev,
+hessian and ``vmap`` over ``eye``, a diagonal, one leaf's block of a pytree basis) stays
+symbolic through the primitives whose rule in ``structured_batchers`` keeps the structure (a
+product with the identity is the other operand, with the batch along its contracted axis) and
+is materialised, as the dense array it stands for, for every other primitive.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import core
+from ._args import _arg_names, _leaf_paths, _to_user
 from .core import Primitive, ShapedArray, Trace, Tracer, get_aval
 from .errors import BatchingError, ConcretizationError
 from .tree_util import tree_flatten, tree_unflatten
 
 primitive_batchers: dict[Primitive, Callable] = {}
+# Rules for operands that include a OneHot: ``rule(axis_size, vals, dims, **params) ->
+# (out, out_dim)`` or NotImplemented (then the OneHot is materialised for the dense rule).
+structured_batchers: dict[Primitive, Callable] = {}
+# Collectives over a named vmap axis (lax.psum, axis_index...): ``rule(trace, vals, dims,
+# **params) -> (out, out_dim)``, used by the BatchTrace whose axis_name the params name.
+collective_batchers: dict[Primitive, Callable] = {}
 
 not_mapped = None
 
@@ -45,7 +59,7 @@ class BatchTracer(Tracer):
     def aval(self) -> ShapedArray:
         a = self._aval
         if a is None:
-            va = get_aval(self.val)
+            va = self.val.aval if type(self.val) is OneHot else get_aval(self.val)
             if self.bdim is None:
                 a = va
             else:
@@ -55,49 +69,174 @@ class BatchTracer(Tracer):
 
 
 class BatchTrace(Trace):
-    def __init__(self, parent: Trace, axis_size: int):
+    def __init__(self, parent: Trace, axis_size: int, axis_name=None):
         super().__init__(parent)
         self.axis_size = axis_size
+        self.axis_name = axis_name
 
     def pure(self, x):
         return BatchTracer(self, x, None)
 
     def process_primitive(self, prim, args, params):
-        vals, dims, batched = [], [], False
+        vals, dims, batched, structured = [], [], False, False
         for x in args:
             if type(x) is BatchTracer and x._trace is self:
-                vals.append(x.val)
+                v = x.val
+                vals.append(v)
                 dims.append(x.bdim)
                 batched = batched or x.bdim is not None
+                structured = structured or type(v) is OneHot
             else:
                 if isinstance(x, Tracer) and not x._trace.alive:
                     raise core.escaped_tracer_error(x)
                 vals.append(x)
                 dims.append(None)
+        if self.axis_name is not None and prim in collective_batchers \
+                and params.get("axis_name") == self.axis_name:
+            with core.set_current_trace(self.parent):
+                out, out_dim = collective_batchers[prim](self, vals, dims, **params)
+            return BatchTracer(self, out, out_dim)
         state = core._state  # set_current_trace, inlined: this is the hot path
         state.trace = self.parent
         try:
             if not batched:
                 return core.bind(prim, *vals, **params)
-            rule = primitive_batchers.get(prim)
-            if rule is None:
-                raise BatchingError(f"funcad has no batching rule (vmap) for the primitive {prim.name}.")
-            out, out_dim = rule(self.axis_size, vals, dims, **params)
+            out = NotImplemented
+            if structured:
+                srule = structured_batchers.get(prim)
+                if srule is not None:
+                    out = srule(self.axis_size, vals, dims, **params)
+                if out is NotImplemented:
+                    vals = [materialize(v) if type(v) is OneHot else v for v in vals]
+            if out is NotImplemented:
+                rule = primitive_batchers.get(prim)
+                if rule is None:
+                    raise BatchingError(f"funcad has no batching rule (vmap) for the primitive {prim.name}.")
+                out = rule(self.axis_size, vals, dims, **params)
+            out, out_dim = out
         finally:
             state.trace = self
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)
 
-    def concrete_value(self, tracer, why):
+    def concrete_value(self, tracer, why, scalar=False):
         if tracer.bdim is None:
             v = tracer.val
-            return v._concrete(why) if isinstance(v, Tracer) else v
+            return v._concrete(why, scalar) if isinstance(v, Tracer) else v
         raise ConcretizationError(
             f"{why} inside vmap, where the value ({tracer.aval.str_short()} per example, "
             f"{self.axis_size} examples) differs from one example to the next, so Python cannot "
             "take one branch for all of them. Use funcad.numpy.where(cond, a, b) to select "
             "per example, or move the test outside the vmapped function.")
+
+
+# --------------------------------------------------------------------------------------
+# Structured batches
+
+
+class OneHot:
+    """A batch of ``axis_size`` examples of shape ``shape`` with at most one nonzero each, kept
+    symbolic: example ``b`` is ``coef * e_p`` at flat (C-order) position ``p = b - start``
+    when ``0 <= p < size(shape)``, else zero. ``coef`` is None (ones), or a scalar or a value
+    of ``shape`` of the parent trace, of dtype ``dtype``; a scalar stands for every position.
+
+    ``OneHot(n, (n,), f64)`` is the identity basis; with ``coef = v`` it is ``diag(v)``; a
+    leaf of a pytree basis has ``start`` at its offset. A BatchTracer holding one has batch
+    axis 0. It is never an operand of a dense rule (see :func:`materialize`).
+    """
+
+    __slots__ = ("axis_size", "shape", "dtype", "start", "coef", "aval")
+
+    def __init__(self, axis_size: int, shape: tuple, dtype, start: int = 0, coef=None):
+        self.axis_size, self.shape, self.dtype = axis_size, tuple(shape), np.dtype(dtype)
+        self.start, self.coef = start, coef
+        self.aval = core.shaped_array((axis_size,) + self.shape, self.dtype)
+
+    size = property(lambda self: math.prod(self.shape))
+
+    def full_block(self) -> bool:
+        """Whether every example has its nonzero (the rows of a square identity)."""
+        return self.start == 0 and self.size == self.axis_size
+
+    def coef_or_one(self):
+        return np.ones((), self.dtype) if self.coef is None else self.coef
+
+    def full_coef(self):
+        """The coefficients shaped like one example (ones for None)."""
+        c = self.coef
+        if c is None:
+            return np.ones(self.shape, self.dtype)
+        return c if get_aval(c).shape == self.shape else lax.broadcast_to(c, self.shape)
+
+    def like(self, coef=None, shape=None, start=None, dtype=None) -> OneHot:
+        """The same layout with other coefficients (converted to ``dtype``), shape or start."""
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        shape = self.shape if shape is None else tuple(shape)
+        if coef is not None:
+            if not isinstance(coef, Tracer | np.ndarray):
+                coef = np.asarray(coef, dtype)
+            a = get_aval(coef)
+            if a.dtype != dtype:
+                coef = lax.convert_element_type(coef, dtype)
+            if a.shape not in ((), shape):
+                coef = lax.broadcast_to(coef, shape)
+        return OneHot(self.axis_size, shape, dtype, self.start if start is None else start, coef)
+
+    def same_layout(self, other) -> bool:
+        return (type(other) is OneHot and self.shape == other.shape and self.start == other.start
+                and self.axis_size == other.axis_size)
+
+    def takes(self, u) -> bool:
+        """Whether the unbatched ``u`` broadcasts into one example without enlarging it (so an
+        elementwise product with it keeps one nonzero per example)."""
+        s = get_aval(u).shape
+        return len(s) <= len(self.shape) and all(
+            a == 1 or a == b for a, b in zip(s[::-1], self.shape[::-1]))
+
+    def __repr__(self):
+        return (f"OneHot({self.axis_size}, {self.shape}, {self.dtype}, start={self.start}"
+                f"{'' if self.coef is None else ', coef'})")
+
+
+def materialize(x):
+    """The dense batch (batch axis 0) a :class:`OneHot` stands for; other values pass through.
+    Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0). The
+    mask is computed from two ranges (not an n x n constant), so that a compiled program can
+    transpose it with a reshape and fuse it into the loop that uses it; the basis itself (no
+    coefficients) is the constant ``eye``."""
+    if type(x) is not OneHot:
+        return x
+    m = x.size
+    if x.coef is None:  # a constant (the basis itself, when a rule cannot keep it)
+        return np.eye(x.axis_size, m, -x.start, dtype=x.dtype).reshape(x.aval.shape)
+    rows = np.arange(-x.start, x.axis_size - x.start).reshape(x.axis_size, 1)
+    mask = lax.eq(rows, np.arange(m).reshape(1, m))
+    coef = x.coef if not get_aval(x.coef).shape else lax.reshape(x.coef, (1, m))
+    out = lax.select(mask, coef, np.zeros((), x.dtype))
+    if get_aval(out).shape != (x.axis_size, m):
+        out = lax.broadcast_to(out, (x.axis_size, m))
+    return lax.reshape(out, x.aval.shape)
+
+
+def is_identity(x) -> bool:
+    """Whether ``x`` is a concrete float identity matrix (three entries are checked before the
+    whole, so other matrices cost next to nothing)."""
+    if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != x.shape[1] or x.shape[0] < 2:
+        return False
+    return (x.dtype.kind == "f" and x[0, 0] == 1 and x[0, 1] == 0 and x[1, 1] == 1
+            and np.array_equal(x, np.eye(x.shape[0], dtype=x.dtype)))
+
+
+def onehot_and_other(vals, dims):
+    """``(onehot, other, onehot_first)`` for a binary rule whose operands are a OneHot and an
+    unbatched value, else None."""
+    (x, y), (dx, dy) = vals, dims
+    if type(x) is OneHot and dy is None:
+        return x, y, True
+    if type(y) is OneHot and dx is None:
+        return y, x, False
+    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -108,16 +247,11 @@ def _ndim(x) -> int:
     return len(get_aval(x).shape)  # (getattr(x, "ndim", None) raises inside on Python floats)
 
 
-def _lax():
-    """funcad.lax, which imports this module: bound on first use. (An import statement
-    inside a rule helper costs about a microsecond on every call.)"""
-    global _LAX
-    if _LAX is None:
-        from . import lax as _LAX
-    return _LAX
-
-
-_LAX = None
+# funcad.lax builds on this module (its primitives register their rules here), and the
+# helpers here build on a few of its operations (broadcast_to, convert_element_type, reshape, select, transpose):
+# funcad/lax/__init__.py hands itself over as ``lax`` when it is imported, so that neither
+# module imports the other.
+lax = None
 
 
 def moveaxis(x, src: int, dst: int):
@@ -126,14 +260,14 @@ def moveaxis(x, src: int, dst: int):
         return x
     perm = [i for i in range(_ndim(x)) if i != src]
     perm.insert(dst, src)
-    return _lax().transpose(x, perm)
+    return lax.transpose(x, perm)
 
 
 def bdim_at_front(x, bdim: int | None, size: int):
     """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
     if bdim is None:
         shape = get_aval(x).shape
-        return _lax().broadcast_to(x, (size,) + shape)
+        return lax.broadcast_to(x, (size,) + shape)
     return moveaxis(x, bdim, 0)
 
 
@@ -142,15 +276,15 @@ def front_padded(x, bdim: int, rank: int):
     ``rank`` per-example axes: NumPy's right-aligned broadcasting stays per example."""
     x = moveaxis(x, bdim, 0)
     shape = get_aval(x).shape
-    return _lax().reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
+    return lax.reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
 
 
 def matchaxis(x, src: int | None, dst: int, size: int):
     """``x`` (batched at ``src``, or unbatched) with a batch axis of ``size`` at ``dst``."""
     if src is None:
         shape = get_aval(x).shape
-        x = _lax().reshape(x, shape[:dst] + (1,) + shape[dst:])
-        return _lax().broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
+        x = lax.reshape(x, shape[:dst] + (1,) + shape[dst:])
+        return lax.broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
     return moveaxis(x, src, dst)
 
 
@@ -185,7 +319,7 @@ def _broadcasting_batcher(prim, axis_size, vals, dims, **params):
             if r > out_rank - d:
                 shape = get_aval(v).shape
                 at = d - (out_rank - r)
-                v = _lax().reshape(v, shape[:at] + (1,) + shape[at:])
+                v = lax.reshape(v, shape[:at] + (1,) + shape[at:])
         elif not (b == d and r == out_rank):
             v = moveaxis(front_padded(v, b, out_rank), 0, d)
         new.append(v)
@@ -236,14 +370,15 @@ def defnullary(prim: Primitive) -> None:
 
 
 def vmap_flat(fun: Callable, in_dims: Sequence, args: Sequence, out_dims, axis_size: int,
-              out_names: Callable[[int], str] | None = None) -> list:
+              out_names: Callable[[int], str] | None = None, axis_name=None) -> list:
     """Batch ``fun(*flat_args) -> flat list``; ``out_dims`` is a list or a callable giving
     one per output (called with the number of outputs, after ``fun`` has run)."""
-    with core.new_trace(BatchTrace, axis_size) as trace:
+    with core.new_trace(BatchTrace, axis_size, axis_name) as trace:
         ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, in_dims)]
         outs = fun(*ins)
         pairs = [(o.val, o.bdim) if type(o) is BatchTracer and o._trace is trace else (o, None)
                  for o in outs]
+    pairs = [(materialize(v), d) for v, d in pairs]
     dsts = out_dims(len(pairs)) if callable(out_dims) else out_dims
     results = []
     for i, ((val, src), dst) in enumerate(zip(pairs, dsts)):
@@ -318,7 +453,8 @@ def _check_axes_arg(axes, name: str):
                                 f"dicts), got {a!r} in {name}={axes!r}.")
 
 
-def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable:
     """Vectorize ``fun`` over a mapped axis of its arguments: one batched computation, as if
     ``fun`` were applied to each slice and the results stacked along ``out_axes``.
 
@@ -326,7 +462,11 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     tuple with one entry per positional argument, each itself an int, None or a pytree
     prefix of that argument; negative axes count from the end. Keyword arguments are
     mapped along axis 0. ``out_axes`` is the same for the output (None: the output does not
-    depend on the mapped inputs and is returned once).
+    depend on the mapped inputs and is returned once). ``axis_size`` gives the size of the
+    mapped axis, needed when no argument is mapped (the output is then broadcast to it).
+    ``axis_name`` names the mapped axis for the collectives of funcad.lax (``psum``, ``pmean``,
+    ``pmax``, ``pmin``, ``all_gather``, ``axis_index``), as in JAX; ``spmd_axis_name`` is
+    accepted and ignored.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.vmap(fnp.dot, in_axes=(0, None))(fnp.ones((3, 2)), fnp.array([1.0, 2.0]))
@@ -340,11 +480,10 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         in_axes = tuple(in_axes)
     _check_axes_arg(in_axes, "in_axes")
     _check_axes_arg(out_axes, "out_axes")
+    given_size = axis_size
 
     @functools.wraps(fun)
     def vmap_f(*args, **kwargs):
-        from .api import _arg_names, _leaf_paths, _to_user
-
         fname = getattr(fun, "__name__", type(fun).__name__)
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise BatchingError(
@@ -366,8 +505,10 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             try:
                 shape = get_aval(x).shape
             except Exception as e:  # noqa: BLE001 - re-raised with the argument's name
+                from .tree_util import unregistered_hint
+
                 raise BatchingError(f"vmap: {p} is mapped (in_axes={d}) but is {_describe(x)}, "
-                                    "not an array.") from e
+                                    "not an array." + unregistered_hint(x)) from e
             if get_aval(x).dtype.kind not in "biufc":
                 from .errors import DTypeError
 
@@ -381,14 +522,23 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
             d %= len(shape)
             in_dims.append(d)
             sizes.append((p, d, shape[d]))
+        if given_size is not None:
+            sizes.append(("axis_size", None, int(given_size)))
         if not sizes:
             raise BatchingError(f"vmap: no argument of {fname} is mapped (in_axes={in_axes!r} maps "
-                                "nothing); map at least one argument along an axis.")
+                                "nothing); map at least one argument along an axis, or give the "
+                                "size of the mapped axis with axis_size=.")
         if len({s for _, _, s in sizes}) > 1:
-            listed = ", ".join(f"{p} has size {s} along axis {d}" for p, d, s in sizes)
+            listed = ", ".join(f"{p} has size {s} along axis {d}" if d is not None else f"axis_size={s}"
+                               for p, d, s in sizes)
             raise BatchingError(f"vmap got inconsistent sizes for the mapped axis: {listed}. "
                                 "Every mapped argument must have the same size along its mapped axis.")
         axis_size = sizes[0][2]
+        # A concrete identity (vmap over eye(n): a Jacobian written by hand) is mapped as the
+        # symbolic basis, so products with it cost nothing (and no inf * 0 appears).
+        leaves = [OneHot(axis_size, (axis_size,), x.dtype) if d is not None and is_identity(x) else x
+                  for x, d in zip(leaves, in_dims)]
+        in_dims = [0 if type(x) is OneHot else d for x, d in zip(leaves, in_dims)]
         store: dict = {}
 
         def flat(*xs):
@@ -406,7 +556,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                     for a, o, p in zip(specs, out_leaves, store["out_paths"])]
 
         outs = vmap_flat(flat, in_dims, leaves, out_dims, axis_size,
-                         out_names=lambda i: store["out_paths"][i])
+                         out_names=lambda i: store["out_paths"][i], axis_name=axis_name)
         store.pop("out", None)
         return tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
 

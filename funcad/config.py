@@ -17,6 +17,15 @@ and ``FUNCAD_DEBUG_INFS=1`` turn them on at import.
 sqrt forward
 >>> fa.config.update("debug_nans", False)
 
+JAX's first lines are accepted: ``enable_x64`` (funcad computes in float64 already, and
+Python floats are float64 whatever the setting: turning it off does not switch to float32),
+``platform_name``/``platforms`` (``"cpu"``, the only one), and ``disable_jit`` (jitted
+functions then run eagerly, op by op, as ``jax.disable_jit`` does).
+
+>>> fa.config.update("jax_enable_x64", True)
+>>> fa.config.jax_enable_x64
+True
+
 How the source line is found: the first Python frame outside funcad on the stack when the
 primitive runs. An equation recorded into a jaxpr (by grad's linearization, jit, vmap of a
 jaxpr...) remembers that line while debugging is on, so the backward pass and jit's
@@ -41,12 +50,23 @@ _MAX_SOURCES = 200_000
 class Config:
     """funcad's settings; read them as attributes, change them with :meth:`update`."""
 
-    _OPTIONS = ("debug_nans", "debug_infs")
+    _OPTIONS = ("debug_nans", "debug_infs", "enable_x64", "disable_jit", "platform_name",
+                "platforms")
 
     def __init__(self):
         self.debug_nans = os.environ.get("FUNCAD_DEBUG_NANS", "") not in ("", "0")
         self.debug_infs = os.environ.get("FUNCAD_DEBUG_INFS", "") not in ("", "0")
+        self.enable_x64 = True
+        self.disable_jit = False
+        self.platform_name = self.platforms = "cpu"
         self._install()
+
+    def __getattr__(self, name):  # JAX's spellings: config.jax_enable_x64, config.x64_enabled
+        if name.startswith("jax_") and name[4:] in self._OPTIONS:
+            return getattr(self, name[4:])
+        if name == "x64_enabled":
+            return True
+        raise AttributeError(f"funcad.config has no option {name!r}")
 
     def update(self, name: str, value) -> None:
         """Set the option ``name`` (JAX's spelling, ``jax_debug_nans``, is accepted too).
@@ -58,6 +78,12 @@ class Config:
         if key not in self._OPTIONS:
             raise ArgumentError(f"funcad.config: unknown option {name!r}; options: "
                                 f"{', '.join(self._OPTIONS)}.")
+        if key in ("platform_name", "platforms"):
+            if str(value).lower() not in ("cpu", ""):
+                raise ArgumentError(f"funcad.config: {name}={value!r}: funcad runs on the CPU only "
+                                    "(use \"cpu\").")
+            setattr(self, key, "cpu")
+            return
         setattr(self, key, bool(value))
         self._install()
 
@@ -69,7 +95,26 @@ class Config:
             _sources.clear()
 
     def __repr__(self):
-        return "funcad.config(" + ", ".join(f"{k}={getattr(self, k)}" for k in self._OPTIONS) + ")"
+        return "funcad.config(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self._OPTIONS) + ")"
+
+
+class disable_jit:
+    """``with fa.disable_jit():`` runs jitted functions eagerly inside the block (JAX's name).
+
+    >>> import funcad as fa
+    >>> with fa.disable_jit():
+    ...     print(fa.jit(lambda x: float(x) + 1)(1.0))   # float() of a concrete value
+    2.0
+    """
+
+    def __init__(self, disable: bool = True):
+        self.disable = disable
+
+    def __enter__(self):
+        self.prev, config.disable_jit = config.disable_jit, self.disable
+
+    def __exit__(self, *exc):
+        config.disable_jit = self.prev
 
 
 # --------------------------------------------------------------------------------------
@@ -126,7 +171,7 @@ def _check_output(prim, args, params, out) -> None:
     cfg = config
     if not _bad(out, cfg.debug_nans, cfg.debug_infs):
         return
-    from .jit import jit_p
+    from .jaxpr import jit_p
 
     what = "NaN" if cfg.debug_nans and _bad(out, True, False) else "inf"
     if prim is jit_p:

@@ -19,6 +19,7 @@ interpreter" design of JAX's Autodidax and of JAX itself since 0.4.36.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from typing import Any, Callable
 
@@ -156,7 +157,12 @@ def result_dtype(*avals: ShapedArray) -> np.dtype:
 _RESULT_DTYPE_CACHE: dict[tuple, np.dtype] = {}
 
 
+ABSTRACT_TYPES: tuple = ()  # funcad.api.ShapeDtypeStruct: a shape and dtype standing for an array
+
+
 def _aval_of_other(x) -> ShapedArray:
+    if isinstance(x, ABSTRACT_TYPES):
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
     if isinstance(x, (list, tuple)):
         arr = np.asarray(x)
         if arr.dtype != object:
@@ -211,6 +217,11 @@ class Primitive:
         return rule
 
 
+# Primitives with a side effect (funcad.debug.print): a compiled program runs them where they
+# stand, so the simplifier never drops (DCE), merges (CSE) or folds them.
+EFFECTFUL: set = set()
+
+
 def bind(prim: Primitive, *args, **params):
     """Apply ``prim`` to ``args`` as the current trace sees fit."""
     return _state.trace.process_primitive(prim, args, params)
@@ -242,7 +253,10 @@ class Trace:
                 raise escaped_tracer_error(x)
         return self.pure(x)
 
-    def concrete_value(self, tracer: Tracer, why: str):
+    def concrete_value(self, tracer: Tracer, why: str, scalar: bool = False):
+        """The concrete value of ``tracer``, or a ConcretizationError saying ``why`` it was
+        needed. ``scalar``: for a conversion to a Python scalar, which carries no derivative
+        (a differentiating trace refuses it; ``bool`` for control flow is not one)."""
         raise ConcretizationError(
             f"{why}: the value {tracer.aval.str_short()} is abstract inside "
             f"{type(self).__name__}."
@@ -388,26 +402,40 @@ class Tracer:
     def __repr__(self):
         return f"Traced<{self.aval.str_short()}>with<{self._trace!r}>"
 
-    # Concrete values: available under eager jvp/grad, an error under jit/make_jaxpr.
-    def _concrete(self, why):
+    # Concrete values: ``bool`` (an ``if`` on a value) works under eager jvp/grad/vmap, as in
+    # JAX's and autograd's eager modes: a branch condition has no derivative. A conversion to
+    # a Python number (float, int, complex, .item(), math.*, np.float64(x), y[i] = x into a
+    # NumPy array) would drop the derivative, so it is refused on a differentiated value as
+    # under jit. Everything is refused under jit/make_jaxpr, where values are abstract.
+    def _concrete(self, why, scalar=False):
         if not self._trace.alive:
             raise escaped_tracer_error(self)
-        return self._trace.concrete_value(self, why)
+        return self._trace.concrete_value(self, why, scalar)
 
     def __bool__(self):
         return bool(self._concrete("bool() of a traced value (an `if` or `while` on it)"))
 
     def __float__(self):
-        return float(self._concrete("float() of a traced value"))
+        return float(self._concrete(
+            "float() of a traced value (math.* functions, np.float64(x) and y[i] = x into a "
+            "NumPy array call it)", True))
 
     def __int__(self):
-        return int(self._concrete("int() of a traced value"))
+        return int(self._concrete("int() of a traced value", True))
+
+    def __complex__(self):
+        return complex(self._concrete("complex() of a traced value", True))
 
     def __index__(self):
-        return int(self._concrete("use of a traced value as an index"))
+        return operator.index(self._concrete(
+            "use of a traced value as an index (operator.index)", True))
 
-    def item(self):
-        return self._concrete(".item() of a traced value").item()
+    def item(self, *args):
+        return self._concrete(".item() of a traced value", True).item(*args)
+
+    def block_until_ready(self):
+        """JAX's method; funcad computes synchronously, so this returns the value itself."""
+        return self
 
     def __array__(self, dtype=None, copy=None):
         raise TracerArrayConversionError(
@@ -444,6 +472,6 @@ def maybe_concrete(x) -> Any:
     if not isinstance(x, Tracer):
         return x
     try:
-        return x._trace.concrete_value(x, "")
+        return x._trace.concrete_value(x, "", False)
     except ConcretizationError:
         return None

@@ -80,6 +80,14 @@ class CarryTypeError(FuncadError, TypeError):
     """A loop body (``while_loop``, ``fori_loop``, ``scan``) whose carry changes type."""
 
 
+class CallbackDerivativeError(FuncadError, TypeError):
+    """A derivative asked of ``pure_callback``, which runs code funcad cannot see into."""
+
+
+class CallbackResultError(FuncadError, ValueError):
+    """A ``pure_callback`` function returned results unlike its ``result_shape_dtypes``."""
+
+
 class NotCallableError(FuncadError, TypeError):
     """A branch or loop body that is not callable."""
 

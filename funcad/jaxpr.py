@@ -268,11 +268,11 @@ _SCALAR_TYPES = frozenset({float, int, bool, np.float64, np.float32, np.int64, n
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("var", "aval")  # ``aval`` a slot (shadowing Tracer.aval): read on every op
+    __slots__ = ("_var", "aval")  # ``aval`` a slot (shadowing Tracer.aval): read on every op
 
     def __init__(self, trace: StagingTrace, var: Var):
         self._trace = trace
-        self.var = var
+        self._var = var
         self.aval = var.aval
 
 
@@ -284,9 +284,10 @@ class StagingTrace(Trace):
     the staged program holds only what depends on the staged inputs.
     """
 
-    def __init__(self, parent: Trace, fold: bool = False):
+    def __init__(self, parent: Trace, fold: bool = False, context: str = ""):
         super().__init__(parent)
         self.fold = fold
+        self.context = context  # what traces (error messages): "" for jit and make_jaxpr
         # The parent's process_primitive when the parent is the root: known values are then
         # evaluated by a direct call (NumPy impls bind nothing, so no switch of the trace).
         self._eval = parent.process_primitive if type(parent) is core.EvalTrace else None
@@ -298,7 +299,7 @@ class StagingTrace(Trace):
     def new_arg(self, aval: ShapedArray, name: str = "") -> StagingTracer:
         tracer = StagingTracer(self, Var(aval))
         if name:
-            self.arg_names[tracer.var] = name
+            self.arg_names[tracer._var] = name
         return tracer
 
     def pure(self, x):
@@ -313,7 +314,7 @@ class StagingTrace(Trace):
 
     def to_atom(self, x):
         if isinstance(x, StagingTracer) and x._trace is self:
-            return x.var
+            return x._var
         if isinstance(x, Tracer):
             if not x._trace.alive:
                 raise core.escaped_tracer_error(x)
@@ -351,7 +352,7 @@ class StagingTrace(Trace):
         atoms = []  # a loop, not comprehensions: this runs for every staged operation
         for x in args:
             if type(x) is StagingTracer and x._trace is self:
-                atoms.append(x.var)
+                atoms.append(x._var)
             elif type(x) in _SCALAR_TYPES:  # a Python or NumPy scalar (a rule's coefficient)
                 atoms.append(Literal(x, get_aval(x)))
             else:
@@ -359,16 +360,22 @@ class StagingTrace(Trace):
         out_aval = prim.abstract_eval(*map(_aval_of, atoms), **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, Var(a)) for a in out_aval]
-            self.eqns.append(_new_eqn((prim, atoms, params, [t.var for t in outs])))
+            self.eqns.append(_new_eqn((prim, atoms, params, [t._var for t in outs])))
         else:
             outs = StagingTracer(self, Var(out_aval))
-            self.eqns.append(_new_eqn((prim, atoms, params, [outs.var])))
+            self.eqns.append(_new_eqn((prim, atoms, params, [outs._var])))
         if core.debug_hooks.stage is not None:  # funcad.config's debug_nans: the source line
             core.debug_hooks.stage(self.eqns[-1])
         return outs
 
-    def concrete_value(self, tracer, why):
-        names = self._input_names(tracer.var)
+    def concrete_value(self, tracer, why, scalar=False):
+        if self.context:
+            raise ConcretizationError(
+                f"{why} inside the function given to {self.context}, which funcad traces to a "
+                f"program: the value ({tracer.aval.str_short()}) is abstract there, only its "
+                "shape and dtype are known. Use funcad.lax.cond / funcad.numpy.where / "
+                "funcad.lax.while_loop for value-dependent control flow.")
+        names = self._input_names(tracer._var)
         origin = f" It depends on the argument{'s' if len(names) > 1 else ''} {', '.join(names)}." if names else ""
         raise ConcretizationError(
             f"{why} inside jit or make_jaxpr, where the value ({tracer.aval.str_short()}) is "
@@ -380,29 +387,66 @@ class StagingTrace(Trace):
 
     def _input_names(self, var: Var) -> list[str]:
         """The names of the traced arguments that ``var`` depends on (for error messages)."""
+        needed = self.dependencies(var)
+        return [n for v, n in self.arg_names.items() if v in needed]
+
+    def dependencies(self, var: Var) -> set[Var]:
+        """The variables ``var`` is computed from (itself included)."""
         needed = {var}
         for eqn in reversed(self.eqns):
             if any(o in needed for o in eqn.outputs):
                 needed.update(a for a in eqn.inputs if isinstance(a, Var))
-        return [n for v, n in self.arg_names.items() if v in needed]
+        return needed
 
     def to_jaxpr(self, in_tracers, out_vals) -> tuple[Jaxpr, list]:
         outvars = [self.to_atom(x) for x in out_vals]
-        invars = [t.var for t in in_tracers]
+        invars = [t._var for t in in_tracers]
         constvars = [self.constvar_of[id(c)] for c in self.consts]
         return Jaxpr(constvars, invars, self.eqns, outvars), list(self.consts)
 
 
+class ConcreteStagingTrace(StagingTrace):
+    """A staging trace that knows its inputs' concrete values: an ``if`` on a staged value
+    evaluates it and the jaxpr records the branch taken, as JAX's tracing on concrete values
+    once did. For a function traced under eager transformations (custom_jvp/custom_vjp's),
+    whose jaxpr serves these values only. A conversion to a Python number stays refused: it
+    would freeze a value the jaxpr's derivative must see."""
+
+    def __init__(self, parent: Trace, values: Sequence, context: str = ""):
+        super().__init__(parent, context=context)
+        self.values = values
+        self.invars: list[Var] = []
+
+    def new_arg(self, aval, name=""):
+        tracer = super().new_arg(aval, name)
+        self.invars.append(tracer._var)
+        return tracer
+
+    def concrete_value(self, tracer, why, scalar=False):
+        if scalar:
+            return super().concrete_value(tracer, why, scalar)
+        prefix = Jaxpr([self.constvar_of[id(c)] for c in self.consts], self.invars, list(self.eqns),
+                       [tracer._var])
+        with core.set_current_trace(self.parent):
+            (out,) = eval_jaxpr(prefix, list(self.consts), *self.values)
+        return out._concrete(why, scalar) if isinstance(out, Tracer) else out
+
+
 def trace_to_jaxpr(
-    fun: Callable, in_avals: Sequence[ShapedArray], arg_names: Sequence[str] = (), fold: bool = False
+    fun: Callable, in_avals: Sequence[ShapedArray], arg_names: Sequence[str] = (), fold: bool = False,
+    context: str = "", values: Sequence | None = None,
 ) -> tuple[Jaxpr, list]:
     """Trace ``fun(*flat_args) -> flat list`` on abstract inputs; return ``(jaxpr, consts)``.
 
     ``arg_names`` name the inputs in error messages (a ConcretizationError says which
-    argument a value came from).
+    argument a value came from), ``context`` says what traces (default: jit). With
+    ``values`` (the inputs' concrete values) Python control flow on traced values works,
+    and the jaxpr is valid for those values only.
     """
     names = list(arg_names) + [""] * (len(in_avals) - len(arg_names))
-    with core.new_trace(StagingTrace, fold=fold) as trace:
+    trace_type = functools.partial(StagingTrace, fold=fold, context=context) if values is None \
+        else functools.partial(ConcreteStagingTrace, values=values, context=context)
+    with core.new_trace(trace_type) as trace:
         in_tracers = [trace.new_arg(a, n) for a, n in zip(in_avals, names)]
         outs = fun(*in_tracers)
         jaxpr, consts = trace.to_jaxpr(in_tracers, outs)
@@ -411,3 +455,32 @@ def trace_to_jaxpr(
 
 def jaxpr_as_fun(jaxpr: Jaxpr, consts) -> Callable:
     return lambda *args: eval_jaxpr(jaxpr, consts, *args)
+
+
+# --------------------------------------------------------------------------------------
+# The jit primitive: params ``jaxpr`` (a Jaxpr without constvars) and ``name``. Defined here,
+# below everything that inspects it (simplify, sparsity, debug_nans); its implementation
+# (compile with Numba, then run) is registered by funcad/backend/dispatch.py, its rules by
+# funcad/jit.py.
+
+jit_p = Primitive("jit", multiple_results=True)
+
+
+def _jit_abstract_eval(*avals, jaxpr: Jaxpr, name: str):
+    expected = [v.aval for v in jaxpr.invars]
+    if len(avals) != len(expected) or any(
+        a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)
+    ):
+        raise TypeError(f"jit program {name} expects {expected}, got {list(avals)}")
+    return [v.aval for v in jaxpr.outvars]
+
+
+jit_p.def_abstract_eval(_jit_abstract_eval)
+
+
+def bind_jaxpr(jaxpr: Jaxpr, args: Sequence, name: str) -> list:
+    """Bind ``jit`` on ``jaxpr`` unless it is trivial (no equations): then just forward values."""
+    if not jaxpr.eqns:
+        env = dict(zip(jaxpr.invars, args))
+        return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
+    return jit_p.bind(*args, jaxpr=jaxpr, name=name)

@@ -6,12 +6,12 @@ pass plus one reverse pass plus their tangents, measured faster than reverse-ove
 
 ``value_grad_hessian(f)(x)`` linearizes the gradient once (forward-over-reverse, staged as a
 linear jaxpr), then applies that linear map to every basis vector in one batched evaluation
-(through ``vmap`` when it is available). Two things make this faster than ``jacfwd(jacrev(f))``:
+(``vmap`` over the symbolic identity basis, ``batching.OneHot``, as ``jacfwd`` does: a
+``matmul(A, e_k)`` is the column ``A[:, k]``, never ``X @ I``). Two things make it faster than
+``jacfwd(jacrev(f))``:
 
 * dead code elimination: the staged map keeps only the gradient's tangent;
-* the identity seed is folded: a ``matmul(A, e_k)`` on a basis vector is the column
-  ``A[:, k]``, so the first matrix product of the tangent program (``X @ I``, as costly as
-  the Hessian product itself) is replaced by a transpose of ``A``.
+* chains of elementwise scalings of the tangent are folded into one multiplication.
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
@@ -101,53 +101,6 @@ def _dce(jaxpr: Jaxpr, outvars) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, outvars)
 
 
-def _fold_identity_seed(jaxpr: Jaxpr, consts, d: int):
-    """Replace ``matmul(A, e_k[s:e] as a column)`` by its value on the basis, ``A[:, k - s]``.
-
-    The tangent input ``t`` is seeded with the unit vectors ``e_k``; a contiguous slice of it
-    (how a pytree's leaf is cut from the flat vector) is a block of the identity, and a matrix
-    product with such a block is a column of ``A`` (zero outside the block): no product is
-    needed. Returns ``(jaxpr', seeded_vars, seeded_values)``: ``jaxpr'`` takes ``t`` and then
-    the seeded variables; each seeded value carries the basis index on its leading axis.
-    """
-    from . import numpy as fnp
-    from .lax.linalg import matmul_p
-    from .lax.shapes import index_p, reshape_p
-
-    (t,) = jaxpr.invars
-    const_of = dict(zip(jaxpr.constvars, consts, strict=False))
-    blocks = {t: (0, d)}  # var -> (s, e): its value at e_k is e_k[s:e]
-    columns: dict = {}  # the same, reshaped to (e - s, 1)
-    seeded_vars, seeded_vals, keep = [], [], []
-    for eqn in jaxpr.eqns:
-        x, out = eqn.inputs, eqn.outputs[0]
-        if eqn.prim is index_p and len(x) == 1 and x[0] in blocks:
-            tmpl = eqn.params["template"]
-            if len(tmpl) == 1 and tmpl[0] is not None and tmpl[0] is not Ellipsis and tmpl[0][0] == "slice":
-                s0, e0 = blocks[x[0]]
-                lo, hi, step = slice(*tmpl[0][1:]).indices(e0 - s0)
-                if step == 1 and hi > lo:
-                    blocks[out] = (s0 + lo, s0 + hi)
-        elif eqn.prim is reshape_p and x[0] in blocks:
-            s0, e0 = blocks[x[0]]
-            if tuple(eqn.params["new_shape"]) == (e0 - s0, 1):
-                columns[out] = (s0, e0)
-        elif (eqn.prim is matmul_p and type(x[1]) is Var and x[1] in columns
-              and type(x[0]) is Var and x[0] in const_of and get_aval(const_of[x[0]]).ndim == 2):
-            s0, e0 = columns[x[1]]
-            a_t = fnp.transpose(const_of[x[0]])  # (e - s, m): row k - s is A @ e_k
-            m, dt = get_aval(a_t).shape[1], get_aval(a_t).dtype
-            parts = ([fnp.zeros((s0, m), dt)] if s0 else []) + [a_t] + (
-                [fnp.zeros((d - e0, m), dt)] if e0 < d else [])
-            rows = fnp.concatenate(parts) if len(parts) > 1 else a_t
-            seeded_vars.append(out)
-            seeded_vals.append(fnp.expand_dims(rows, -1))
-            continue
-        keep.append(eqn)
-    folded = Jaxpr(jaxpr.constvars, [t] + seeded_vars, keep, jaxpr.outvars)
-    return _dce(folded, jaxpr.outvars), seeded_vars, seeded_vals
-
-
 def _fold_scalings(jaxpr: Jaxpr, consts):
     """Fold chains of elementwise scalings of one tangent into one multiplication.
 
@@ -224,25 +177,16 @@ def _fold_scalings(jaxpr: Jaxpr, consts):
     return _dce(Jaxpr(constvars, jaxpr.invars, eqns, jaxpr.outvars), jaxpr.outvars), consts
 
 
-def _vmap():
-    import funcad
-
-    return getattr(funcad, "vmap", None)
-
-
 def _apply_to_basis(jaxpr: Jaxpr, consts, d: int, dtype):
-    """``R`` with ``R[k] = jaxpr(e_k)`` for the unit vectors ``e_k`` of length ``d``."""
+    """``R`` with ``R[k] = jaxpr(e_k)`` for the unit vectors ``e_k`` of length ``d``: one
+    batched evaluation on the symbolic identity (``batching.OneHot``), so a product with the
+    basis costs nothing (``A @ e_k`` is the column ``A[:, k]``)."""
     from . import numpy as fnp
+    from .batching import OneHot, vmap_flat
 
-    folded, _, seeded = _fold_identity_seed(jaxpr, consts, d)
-    folded, consts = _fold_scalings(folded, consts)
-    eye = np.eye(d, dtype=dtype)
-    vmap = _vmap()
-    if vmap is not None:
-        rows = vmap(lambda *ins: eval_jaxpr(folded, consts, *ins)[0])(eye, *seeded)
-    else:  # until vmap exists: one evaluation per basis vector
-        rows = fnp.stack([eval_jaxpr(folded, consts, eye[k], *[s[k] for s in seeded])[0]
-                          for k in range(d)])
+    jaxpr, consts = _fold_scalings(jaxpr, consts)
+    (rows,) = vmap_flat(lambda t: eval_jaxpr(jaxpr, consts, t)[:1], [0], [OneHot(d, (d,), dtype)],
+                        [0], d)
     if get_aval(rows).shape != (d, d):  # an output that does not depend on the tangent
         rows = fnp.broadcast_to(rows, (d, d))
     return rows

@@ -382,27 +382,34 @@ def _import_graphviz():
 
 
 # --------------------------------------------------------------------------------------
-# The command line: python -m funcad graph module:function --args "f64[3],f64[3,4]"
+# The command line: funcad graph module:function --args "f64[3],f64[3,4]" (python -m funcad graph)
 
-_CLI_USAGE = """usage: python -m funcad graph MODULE:FUNCTION --args SPECS [-o OUT] [--grad] [--argnums N]
-                                [--params NAMES] [--simplify] [--lr]
 
-Draw the computation graph (the jaxpr) of FUNCTION traced on arguments of the given types.
-
-  MODULE:FUNCTION  an importable module (or a path to a .py file) and a function in it
-  --args SPECS     argument types, comma-separated: f64[3],f64[3,4],f32[],i64[5]
-  -o OUT           write OUT (.png, .svg, .pdf need graphviz; .dot always works);
-                   without -o the DOT text goes to standard output
-  --grad           draw the gradient program grad(FUNCTION) instead (w.r.t. --argnums)
-  --argnums N      which argument(s) --grad differentiates, e.g. 0 or 0,1 (default 0)
-  --params NAMES   comma-separated input names to mark as parameters (as W,b)
-  --simplify       draw the program after jit's simplifier (DCE, CSE, folding, identities)
-  --lr             lay out left to right (default: top to bottom)
-"""
+def add_graph_arguments(parser) -> None:
+    """The arguments of ``funcad graph`` on an ``argparse`` parser (the CLI's subcommand and
+    :func:`cli` share them)."""
+    parser.description = ("Draw the computation graph (the jaxpr) of FUNCTION traced on arguments "
+                          "of the given types.")
+    parser.add_argument("target", metavar="MODULE:FUNCTION",
+                        help="an importable module (or a path to a .py file) and a function in it")
+    parser.add_argument("--args", default="", metavar="SPECS",
+                        help="argument types, comma-separated: f64[3],f64[3,4],f32[],i64[5]")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="write OUT (.png, .svg, .pdf need graphviz; .dot always works); "
+                             "without -o the DOT text goes to standard output")
+    parser.add_argument("--grad", action="store_true",
+                        help="draw the gradient program grad(FUNCTION) instead (w.r.t. --argnums)")
+    parser.add_argument("--argnums", default="0", metavar="N",
+                        help="which argument(s) --grad differentiates, e.g. 0 or 0,1 (default 0)")
+    parser.add_argument("--params", default="", metavar="NAMES",
+                        help="comma-separated input names to mark as parameters (as W,b)")
+    parser.add_argument("--simplify", action="store_true",
+                        help="draw the program after jit's simplifier (DCE, CSE, folding, identities)")
+    parser.add_argument("--lr", action="store_true", help="lay out left to right (default: top to bottom)")
 
 
 def cli(argv: Sequence[str]) -> int:
-    """``python -m funcad graph``: write the graph of a function's jaxpr (see ``--help``).
+    """``funcad graph``: write the graph of a function's jaxpr (see ``--help``); the exit code.
 
     >>> import funcad.viz
     >>> funcad.viz.cli(["funcad.numpy:sin", "--args", "f64[3]"])  # doctest: +ELLIPSIS
@@ -410,46 +417,51 @@ def cli(argv: Sequence[str]) -> int:
     ...
     0
     """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="funcad graph")
+    add_graph_arguments(parser)
+    try:
+        ns = parser.parse_args(list(argv))
+    except SystemExit as e:  # argparse's usage errors (2) and --help (0)
+        return e.code or 0
+    return graph_command(ns)
+
+
+def graph_command(ns) -> int:
+    """Run ``funcad graph`` on parsed arguments (see :func:`add_graph_arguments`)."""
     import importlib
     import sys
 
-    argv = list(argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(_CLI_USAGE)
-        return 0 if argv else 2
-    target, opts = argv[0], {"--args": "", "-o": None, "--argnums": "0", "--params": ""}
-    flags = {"--grad": False, "--lr": False, "--simplify": False}
-    rest = argv[1:]
-    while rest:
-        a = rest.pop(0)
-        if a in flags:
-            flags[a] = True
-        elif a in opts and rest:
-            opts[a] = rest.pop(0)
-        else:
-            print(f"python -m funcad graph: unexpected argument {a!r}\n\n{_CLI_USAGE}", file=sys.stderr)
-            return 2
-    try:
-        fun = _load_function(target, importlib)
-        args = parse_arg_specs(opts["--args"])
-    except (ValueError, ImportError, AttributeError) as e:
-        print(f"python -m funcad graph: {e}", file=sys.stderr)
+    def fail(msg):
+        print(f"funcad graph: {msg}", file=sys.stderr)
         return 2
+
+    try:
+        fun = _load_function(ns.target, importlib)
+        args = parse_arg_specs(ns.args)
+        nums = tuple(int(n) for n in ns.argnums.split(","))
+    except (ValueError, ImportError, AttributeError) as e:
+        return fail(e)
+    except Exception as e:  # the user's module failed while importing: say so, without our traceback
+        return fail(f"importing {ns.target.rpartition(':')[0]!r} raised {type(e).__name__}: {e}")
     title, out_names = None, None
-    if flags["--grad"]:
-        from .api import grad
+    if ns.grad:
+        from .api import _arg_names, grad
 
-        nums = tuple(int(n) for n in opts["--argnums"].split(","))
         fun = grad(fun, argnums=nums[0] if len(nums) == 1 else nums)
-        title = f"grad({target.rsplit(':', 1)[-1]})"
-        from .api import _arg_names
-
+        title = f"grad({ns.target.rsplit(':', 1)[-1]})"
         names = _arg_names(inspect.unwrap(fun), len(args))
-        out_names = [f"d/d{names[i]}" for i in nums]
-    params = [p for p in opts["--params"].split(",") if p]
-    g = graph(fun, *args, params=params, title=title, out_names=out_names,
-              rankdir="LR" if flags["--lr"] else "TB", simplify=flags["--simplify"])
-    out = opts["-o"]
+        out_names = [f"d/d{names[i]}" if i < len(names) else f"d/darg{i}" for i in nums]
+    params = [p for p in ns.params.split(",") if p]
+    from .errors import FuncadError
+
+    try:
+        g = graph(fun, *args, params=params, title=title, out_names=out_names,
+                  rankdir="LR" if ns.lr else "TB", simplify=ns.simplify)
+    except (FuncadError, TypeError, ValueError) as e:  # the function does not trace on these --args
+        return fail(f"tracing {ns.target} on --args {ns.args!r} failed: {type(e).__name__}: {e}")
+    out = ns.output
     if out is None:
         sys.stdout.write(g.source)
         if not render_available():

@@ -1,4 +1,4 @@
-"""The bad-input catalogue (funcad/errors_catalogue.py -> docs/errors.md): every listed mistake
+"""The bad-input catalogue (funcad_tour/errors_catalogue.py -> docs/errors.md): every listed mistake
 raises its own class with a real message, docs/errors.md shows the messages the code produces
 now, unsupported argument types never escape as internal errors, and NaN/inf inputs propagate
 as in NumPy (eager and jit). More targeted error tests live in test_errors.py, test_vmap.py,
@@ -15,7 +15,7 @@ import pytest
 import funcad as fa
 import funcad.numpy as fnp
 from funcad import errors
-from funcad.errors_catalogue import CASES, NAN_INF_FUNCTIONS, NAN_INF_INPUTS, render, run_case
+from funcad_tour.errors_catalogue import CASES, NAN_INF_FUNCTIONS, NAN_INF_INPUTS, render, run_case
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
@@ -32,7 +32,7 @@ def test_each_mistake_raises_its_class_with_a_message(case):
 
 def test_docs_errors_md_is_up_to_date():
     assert DOC.read_text() == render(), (
-        "docs/errors.md is stale: regenerate it with `python -m funcad.errors_catalogue > docs/errors.md`")
+        "docs/errors.md is stale: regenerate it with `python -m funcad_tour.errors_catalogue > docs/errors.md`")
 
 
 def test_the_catalogue_covers_every_error_class_raised_on_bad_input():

@@ -12,7 +12,7 @@ import scipy.special as sc
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad import examples_tour as ex
+from funcad_tour import examples as ex
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -115,9 +115,9 @@ def test_newton_on_rosenbrock_converges_quadratically():
 
 
 def test_tour_sections_run_and_print():
-    from funcad.tour import SECTIONS
+    from funcad_tour.tour import SECTIONS
 
-    mine = [(t, f) for t, f in SECTIONS if f.__module__ == "funcad.examples_tour"]
+    mine = [(t, f) for t, f in SECTIONS if f.__module__ == "funcad_tour.examples"]
     assert len(mine) == 7
     for title, fn in mine:
         out = io.StringIO()

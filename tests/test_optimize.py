@@ -266,7 +266,7 @@ def test_tour_sections_run_and_report(capsys, tmp_path, monkeypatch):
     import re
     import sys
 
-    from funcad import optimize_tour
+    from funcad_tour import optimize as optimize_tour
 
     monkeypatch.chdir(tmp_path)
     optimize_tour.logistic_regression()

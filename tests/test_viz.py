@@ -1,4 +1,4 @@
-"""funcad.viz (computation graphs, the graph command) and funcad.comparisons (the course's
+"""funcad.viz (computation graphs, the graph command) and funcad_tour.comparisons (the course's
 comparisons), checked against the jaxprs they draw, closed forms and Graphviz's own parser."""
 
 import json
@@ -12,7 +12,7 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad import comparisons as cmp
+from funcad_tour import comparisons as cmp
 from funcad import viz
 from funcad.core import Primitive, ShapedArray
 from funcad.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Var, eval_jaxpr
@@ -408,7 +408,7 @@ def test_plots_without_matplotlib(tmp_path, monkeypatch):
 
 
 def test_tour_sections_write_their_pictures(tmp_path, monkeypatch, capsys):
-    from funcad import viz_tour
+    from funcad_tour import viz as viz_tour
 
     monkeypatch.chdir(tmp_path)
     viz_tour.show_classifier_graph()

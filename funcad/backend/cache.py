@@ -49,7 +49,7 @@ import types
 import warnings
 from pathlib import Path
 
-from .. import __version__ as FUNCAD_VERSION
+from .._version import __version__ as FUNCAD_VERSION
 
 try:
     import fcntl

@@ -20,12 +20,15 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
-from .. import custom_derivatives
-from ..lax import control
+from ..lax import cumulative as cum
+from ..lax import decompositions as dec
 from ..lax import elementwise as ew
 from ..lax import linalg as la
 from ..lax import reductions as red
+from ..lax import scatter as sc
 from ..lax import shapes as sh
+from ..lax import sorting as so
+from ..lax import special as sp
 from . import runtime
 
 # --------------------------------------------------------------------------------------
@@ -453,60 +456,35 @@ LOWERINGS: dict = {
     red.reduce_max_p: _reduction("max"),
     red.reduce_min_p: _reduction("min"),
 }
-LOWERINGS.update(control.LOWERINGS)  # cond, while, scan: native branches and loops
-LOWERINGS.update(custom_derivatives.LOWERINGS)  # custom_jvp/vjp, checkpoint: inline calls
 
 
-# Primitives from the other families. Scalar forms where Numba has one (math.erf...); the
-# rest (decompositions, sorting, cumulative ops, special functions without a Numba
-# form) call their NumPy/SciPy implementation. Listed by name, so that the test that every
-# primitive has a lowering notices a new primitive rather than falling back silently.
-_SCALAR_BY_NAME = {
-    ("special", "erf_p"): lambda a, eqn: f"math.erf({a[0]})",
-    ("special", "erfc_p"): lambda a, eqn: f"math.erfc({a[0]})",
-    ("special", "gammaln_p"): lambda a, eqn: f"math.lgamma({a[0]})",
-    ("special", "fmod_p"): _int_division("fmod"),
-    ("special", "mod_p"): _int_division("mod"),
-    ("special", "floor_divide_p"): _int_division("floor_divide"),
-}
-_LOWERING_BY_NAME = {
-    ("decompositions", "cholesky_p"): _cholesky,  # stacks; otherwise lower_via_numpy
-}
-_NUMPY_CALL_BY_NAME = {
-    "special": ["polygamma_p", "log_ndtr_p"],
-    "cumulative": ["cumsum_p", "cumprod_p", "linear_recurrence_p"],
-    "decompositions": ["triangular_solve_p", "eigh_p", "qr_p", "svd_p", "det_p",
-                       "slogdet_p", "pinv_p"],
-    "scatter": ["index_set_p"],
-    "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
-}
+def register_lowering(prim, rule) -> None:
+    """Lower ``prim`` with ``rule(g, eqn)``. Primitives defined above the backend register
+    theirs next to their other rules, as JAX's ``mlir.register_lowering``: cond, while and
+    scan (lax/control.py: native branches and loops), custom_jvp/vjp and checkpoint
+    (custom_derivatives.py: inline calls), debug.print (debug.py: a call into Python)."""
+    LOWERINGS[prim] = rule
 
 
-def _register_other_families() -> None:
-    import importlib
-
-    def prim(module, name):
-        try:
-            return getattr(importlib.import_module(f"funcad.lax.{module}"), name, None)
-        except ImportError:
-            return None
-
-    for (module, name), rule in _SCALAR_BY_NAME.items():
-        p = prim(module, name)
-        if p is not None:
-            SCALAR[p] = rule
-    for (module, name), rule in _LOWERING_BY_NAME.items():
-        p = prim(module, name)
-        if p is not None:
-            LOWERINGS[p] = rule
-    for module, names in _NUMPY_CALL_BY_NAME.items():
-        for name in names:
-            p = prim(module, name)
-            if p is not None:
-                LOWERINGS[p] = lower_via_numpy
-
-
-_register_other_families()
+# The other families. Scalar forms where Numba has one (math.erf...); the rest
+# (decompositions, sorting, cumulative ops, special functions without a Numba form) call
+# their NumPy/SciPy implementation: keyed by primitive like every rule here, so the test that
+# every primitive has a lowering notices a new one rather than it falling back silently.
+SCALAR.update({
+    sp.erf_p: lambda a, eqn: f"math.erf({a[0]})",
+    sp.erfc_p: lambda a, eqn: f"math.erfc({a[0]})",
+    sp.gammaln_p: lambda a, eqn: f"math.lgamma({a[0]})",
+    sp.fmod_p: _int_division("fmod"),
+    sp.mod_p: _int_division("mod"),
+    sp.floor_divide_p: _int_division("floor_divide"),
+})
+LOWERINGS[dec.cholesky_p] = _cholesky  # stacks; otherwise lower_via_numpy
+for _p in (sp.polygamma_p, sp.log_ndtr_p, sp.ndtri_p, sp.erfinv_p, sp.i0e_p, sp.i1e_p,
+           sp.gammainc_p, sp.gammaincc_p, sp.betainc_p, sp.zeta_p,
+           cum.cumsum_p, cum.cumprod_p, cum.linear_recurrence_p,
+           dec.triangular_solve_p, dec.eigh_p, dec.qr_p, dec.svd_p, dec.det_p, dec.slogdet_p,
+           dec.pinv_p, dec.lu_p, sc.index_set_p, so.sort_p, so.argsort_p, so.argmax_p, so.argmin_p):
+    LOWERINGS[_p] = lower_via_numpy
 
 
 def has_lowering(prim) -> bool:

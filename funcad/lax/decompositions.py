@@ -1,12 +1,14 @@
-"""Matrix decompositions and determinants: cholesky, eigh, qr, svd, triangular_solve, det,
+"""Matrix decompositions and determinants: cholesky, eigh, qr, svd, lu, triangular_solve, det,
 slogdet, pinv. Each works on stacks of matrices (leading batch axes).
 
 JVP rules follow JAX's (jax/_src/lax/linalg.py) and are written with other primitives
 (matmul, solve, triangular_solve), so second derivatives come for free. Only
 triangular_solve is linear in an operand and needs a transpose rule.
 
-Conventions for points where the derivative is not unique: cholesky and eigh treat their
-input as symmetric (the tangent is symmetrised, as in JAX); at repeated eigen/singular
+Conventions for points where the derivative is not unique: cholesky and eigh read one
+triangle of their input (the lower one, or eigh's ``uplo``), as NumPy does, and their
+derivatives see the tangent through that triangle alone (as autograd), so forward values and
+derivatives agree on any input, symmetric or not; at repeated eigen/singular
 values (where neither the vectors nor the sorted values are differentiable) eigh and svd
 set the coupling between equal values to zero and give the values the tangent
 diag(V^T dA V) for the vectors NumPy returns; pinv's derivative is that of constant rank.
@@ -49,8 +51,13 @@ def _masked(x, mask):
     return ew.select(mask, x, np.zeros((), get_aval(x).dtype))
 
 
-def _symmetrize(x):
-    return ew.mul(ew.add(x, mT(x)), 0.5)
+def _from_triangle(x, lower: bool):
+    """The symmetric matrix that one triangle of ``x`` stands for (the triangle mirrored).
+    cholesky and eigh read only that triangle, as NumPy and LAPACK do, so their derivatives
+    see the tangent through it too: they agree with finite differences on any input."""
+    n = get_aval(x).shape[-1]
+    tri = _masked(x, _tri_mask(n, lower))
+    return ew.add(tri, mT(_masked(x, _tri_mask(n, lower, -1))))
 
 
 def trace(x):
@@ -177,7 +184,8 @@ def _cholesky_jvp(primals, tangents):
         return l, ad.Zero(get_aval(l))
     n = get_aval(a).shape[-1]
     # l_dot = l phi(l^{-1} a_dot l^{-T}), phi = lower triangle with the diagonal halved.
-    tmp = triangular_solve(l, mT(triangular_solve(l, _symmetrize(a_dot), lower=True)), lower=True)
+    a_dot = _from_triangle(a_dot, lower=True)
+    tmp = triangular_solve(l, mT(triangular_solve(l, a_dot, lower=True)), lower=True)
     phi = ew.mul(tmp, (np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)).astype(get_aval(a).dtype))
     return l, matmul(l, phi)
 
@@ -215,7 +223,7 @@ def _eigh_jvp(primals, tangents, *, uplo):
     w, v = eigh(a, uplo)
     if type(a_dot) is ad.Zero:
         return [w, v], [ad.Zero(get_aval(w)), ad.Zero(get_aval(v))]
-    c = matmul(mT(v), matmul(_symmetrize(a_dot), v))
+    c = matmul(mT(v), matmul(_from_triangle(a_dot, uplo == "L"), v))
     w_row = reshape(w, get_aval(w).shape[:-1] + (1, get_aval(w).shape[-1]))
     f = _gap_inverse(ew.sub(w_row, mT(w_row)))  # f_ij = 1 / (w_j - w_i)
     return [w, v], [_diag(c), matmul(v, ew.mul(f, c))]
@@ -397,6 +405,73 @@ def _pinv_jvp(g, p, a, *, rcond):
 ad.defjvp(pinv_p, _pinv_jvp)
 
 
+# --------------------------------------------------------------------------------------
+# lu: a[perm] = l u, l unit lower triangular, u upper (partial pivoting, as LAPACK getrf)
+
+lu_p = Primitive("lu", multiple_results=True)
+
+
+def _lu_one(a):
+    lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
+    perm = np.arange(a.shape[-1])
+    for i, p in enumerate(piv):
+        perm[i], perm[p] = perm[p], perm[i]
+    return lu, piv.astype(np.int32), perm.astype(np.int32)
+
+
+def _lu_impl(a):
+    a = np.asarray(a)
+    if a.ndim == 2:
+        return list(_lu_one(a))
+    outs = [_lu_one(a[i]) for i in np.ndindex(*a.shape[:-2])]
+    return [np.stack([o[j] for o in outs]).reshape(a.shape[:-2] + outs[0][j].shape) for j in range(3)]
+
+
+def _lu_abstract_eval(a):
+    _square(a, "lu")
+    idx = ShapedArray(a.shape[:-1], np.dtype(np.int32))
+    return [ShapedArray(a.shape, a.dtype), idx, idx]
+
+
+lu_p.def_impl(_lu_impl)
+lu_p.def_abstract_eval(_lu_abstract_eval)
+
+
+def lu(a):
+    """(lu, pivots, permutation) of square ``a``: ``a[perm] = l u`` with l = tril(lu, -1) + I
+    and u = triu(lu); pivots are LAPACK's row swaps (0-based)."""
+    return bind(lu_p, a)
+
+
+def lu_factors(lu_mat):
+    """(l, u) from the packed ``lu`` matrix."""
+    n = get_aval(lu_mat).shape[-1]
+    dt = get_aval(lu_mat).dtype
+    return ew.add(_masked(lu_mat, _tri_mask(n, True, -1)), _eye(n, dt)), _masked(lu_mat, _tri_mask(n, False))
+
+
+def _lu_jvp(primals, tangents):
+    (a,), (a_dot,) = primals, tangents
+    lu_mat, piv, perm = lu(a)
+    zeros = [ad.Zero(get_aval(piv)), ad.Zero(get_aval(perm))]
+    if type(a_dot) is ad.Zero:
+        return [lu_mat, piv, perm], [ad.Zero(get_aval(lu_mat))] + zeros
+    from .sorting import take_along_axis
+
+    n = get_aval(a).shape[-1]
+    l, u = lu_factors(lu_mat)
+    rows = broadcast_to(reshape(perm, get_aval(perm).shape + (1,)), get_aval(a).shape)
+    pa_dot = take_along_axis(a_dot, rows, get_aval(a).ndim - 2)
+    # l^{-1} (P da) u^{-1} = l^{-1} dl + du u^{-1}: strictly lower part -> dl, upper -> du
+    x = solve_right_upper(triangular_solve(l, pa_dot, lower=True, unit_diagonal=True), u)
+    l_dot = matmul(l, _masked(x, _tri_mask(n, True, -1)))
+    u_dot = matmul(_masked(x, _tri_mask(n, False)), u)
+    return [lu_mat, piv, perm], [ew.add(l_dot, u_dot)] + zeros
+
+
+ad.jvp_rules[lu_p] = _lu_jvp
+
+
 def batch_eye(shape, dtype):
     """An identity broadcast to (..., n, n)."""
     return broadcast_to(_eye(shape[-1], dtype), shape)
@@ -420,6 +495,6 @@ def _trisolve_batch(axis_size, vals, dims, **params):
     return bind(triangular_solve_p, a, b, **params), 0
 
 
-for _p in (cholesky_p, eigh_p, qr_p, svd_p, det_p, slogdet_p, pinv_p):
+for _p in (cholesky_p, eigh_p, qr_p, svd_p, det_p, slogdet_p, pinv_p, lu_p):
     batching.primitive_batchers[_p] = functools.partial(_front_batch, _p)
 batching.primitive_batchers[triangular_solve_p] = _trisolve_batch

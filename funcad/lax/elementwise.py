@@ -15,6 +15,7 @@ import scipy.special as sc
 
 from .. import ad, batching
 from ..ad import defjvp, defjvp_zero, is_undefined, transpose_rules, unbroadcast
+from ..batching import OneHot
 from ..core import Primitive, ShapedArray, bind, result_dtype
 from ..errors import ShapeError
 
@@ -46,7 +47,7 @@ def _elementwise_prim(name: str, impl, nargs: int, out_dtype=None) -> Primitive:
         if len(avals) != nargs:
             raise TypeError(f"{name} takes {nargs} operands, got {len(avals)}")
         a = avals[0]
-        if nargs == 1 or (a.shape == avals[1].shape and a.dtype == avals[1].dtype):  # fast path
+        if nargs == 1 or (nargs == 2 and a.shape == avals[1].shape and a.dtype == avals[1].dtype):  # fast path
             weak = a.weak_type and (nargs == 1 or avals[1].weak_type)
             if out_dtype is None and weak == a.weak_type:
                 return a  # avals are immutable: share the operand's
@@ -199,9 +200,13 @@ def _pow_jvp_y(g, ans, x, y):
     return mul(g, mul(ans, safe_log))
 
 
-defjvp(pow_p,
-       lambda g, ans, x, y: mul(g, mul(y, pow(x, sub(y, 1.0)))),
-       _pow_jvp_y)
+def _pow_jvp_x(g, ans, x, y):
+    # y x**(y-1), with the exponent 1 where y == 0 (as autograd): 0 ** 0.0 then has
+    # derivative 0, not 0 * inf, at every order.
+    return mul(g, mul(y, pow(x, select(eq(y, 0.0), 1.0, sub(y, 1.0)))))
+
+
+defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 
 integer_pow_p = Primitive("integer_pow")
 integer_pow_p.def_impl(lambda x, *, y: np.power(x, y) if y >= 0 else np.reciprocal(np.power(x, -y)))
@@ -346,6 +351,59 @@ ad.jvp_rules[select_p] = _select_jvp
 transpose_rules[select_p] = _select_transpose
 
 # --------------------------------------------------------------------------------------
+# Structured batches (batching.OneHot: the identity basis of Jacobians, diagonals). Scaling
+# by an unbatched value keeps one nonzero per example: only the coefficients are computed,
+# and a zero stays zero where the dense product would give inf * 0 = NaN.
+
+
+def _onehot_arith(prim, axis_size, vals, dims):
+    x, y = vals
+    if type(x) is OneHot and x.same_layout(y):  # both one-hot at the same positions
+        if prim is div_p:
+            return NotImplemented
+        return x.like(bind(prim, x.coef_or_one(), y.coef_or_one())), 0
+    if prim in (add_p, sub_p):
+        return _onehot_plus_dense(prim, vals, dims)
+    pair = batching.onehot_and_other(vals, dims)
+    if pair is None:
+        return NotImplemented
+    s, u, first = pair
+    if not s.takes(u) or (prim is div_p and not first):
+        return NotImplemented
+    dtype = result_dtype(s.aval, ad.get_aval(u))
+    if s.coef is None and prim is mul_p:
+        return s.like(u, dtype=dtype), 0  # 1 * u is u
+    c = s.coef_or_one()
+    return s.like(bind(prim, c, u) if first else bind(prim, u, c), dtype=dtype), 0
+
+
+def _onehot_plus_dense(prim, vals, dims):
+    # A diagonal is symmetric: it is added along the dense operand's batch axis as well as
+    # along axis 0, so that operand need not move (a transpose). Eagerly the diagonal goes
+    # into a copy of the dense operand (one n x n array more, not two); staged, it is a select
+    # that the compiled program fuses into the loop of the addition.
+    (x, y), (dx, dy) = vals, dims
+    s, d = (x, dy) if type(x) is OneHot else (y, dx)
+    dense = y if type(x) is OneHot else x
+    if (d is None or not s.full_block() or len(s.shape) != 1 or type(dense) is OneHot
+            or ad.get_aval(dense).shape != (s.size, s.size) or ad.get_aval(dense).dtype != s.dtype):
+        return NotImplemented
+    if type(dense) is np.ndarray and (prim is add_p or dense is x):
+        from .shapes import index_add_p
+
+        ii = np.arange(s.size)
+        return bind(index_add_p, dense, s.full_coef() if prim is add_p else neg(s.full_coef()), ii, ii,
+                    template=(("array", 0), ("array", 1))), d
+    m = batching.materialize(s)
+    return (bind(prim, m, dense) if dense is y else bind(prim, dense, m)), d
+
+
+for _p in (add_p, sub_p, mul_p, div_p):
+    batching.structured_batchers[_p] = partial(_onehot_arith, _p)
+batching.structured_batchers[neg_p] = lambda n, vals, dims: (vals[0].like(neg(vals[0].coef_or_one())), 0)
+
+
+# --------------------------------------------------------------------------------------
 # Comparisons and logic: boolean outputs, zero tangents
 
 BOOL = np.dtype(bool)
@@ -407,6 +465,9 @@ def _convert_transpose(ct, x, *, new_dtype):
 
 
 ad.jvp_rules[convert_element_type_p] = _convert_jvp
+batching.structured_batchers[convert_element_type_p] = lambda n, vals, dims, *, new_dtype: (
+    vals[0].like(None if vals[0].coef is None else convert_element_type(vals[0].coef, new_dtype),
+                 dtype=new_dtype), 0)
 transpose_rules[convert_element_type_p] = _convert_transpose
 
 # --------------------------------------------------------------------------------------

@@ -6,9 +6,11 @@ import numpy as np
 
 from .. import ad, batching
 from ..ad import is_undefined, transpose_rules, unbroadcast
+from ..batching import OneHot
 from ..core import Primitive, ShapedArray, bind, get_aval, result_dtype
 from ..errors import ShapeError
-from .shapes import reshape, transpose
+from .elementwise import convert_element_type, mul
+from .shapes import concatenate, reshape, transpose
 
 # --------------------------------------------------------------------------------------
 # matmul: (..., n, k) @ (..., k, m) -> (..., n, m); both operands at least 2-D
@@ -65,14 +67,6 @@ def _matmul_transpose(ct, x, y):
 transpose_rules[matmul_p] = _matmul_transpose
 
 
-def _is_identity(x) -> bool:
-    """Whether ``x`` is a concrete identity matrix. The standard basis that jacfwd pushes
-    through ``A @ v`` folds into ``A @ I``, which is ``A``: this saves a GEMM per Hessian."""
-    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[0] != x.shape[1] or x.shape[0] < 2:
-        return False
-    return x[0, 0] == 1 and x[0, 1] == 0 and x[1, 1] == 1 and np.array_equal(x, np.eye(x.shape[0], dtype=x.dtype))
-
-
 def _matmul_batch(axis_size, vals, dims):
     # One operand unbatched: fold the batch into the other's rows or columns, so the
     # batched product is one big GEMM ((B*n, k) @ (k, m) or (n, k) @ (k, B*m)), C-ordered.
@@ -86,19 +80,49 @@ def _matmul_batch(axis_size, vals, dims):
             x, dx = batching.moveaxis(x, dx, rx - 2), rx - 2
         s = get_aval(x).shape
         x = reshape(x, s[:-3] + (s[-3] * s[-2], s[-1]))
-        out = y if _is_identity(x) and get_aval(y).dtype == x.dtype else matmul(x, y)
+        out = matmul(x, y)
         so = get_aval(out).shape
         return reshape(out, so[:-2] + s[-3:-1] + so[-1:]), len(so) - 2 + dx - (rx - 2)
     if dy not in (ry - 1, ry):
         y, dy = batching.moveaxis(y, dy, ry - 1), ry - 1
     s = get_aval(y).shape
     y = reshape(y, s[:-2] + (s[-2] * s[-1],))
-    out = x if _is_identity(y) and get_aval(x).dtype == y.dtype else matmul(x, y)
+    out = matmul(x, y)
     so = get_aval(out).shape
     return reshape(out, so[:-1] + s[-2:]), len(so) - 1 + dy - (ry - 1)
 
 
 batching.primitive_batchers[matmul_p] = _matmul_batch
+
+
+def _onehot_matmul(axis_size, vals, dims):
+    # A @ (c_b e_b) is column b of A times c_b, exactly (no product with the identity, and
+    # no inf * 0 from the other columns): the batch is A's columns, left where they are.
+    # (c_b e_b)^T @ A is row b of A times c_b: the batch is A's rows.
+    pair = batching.onehot_and_other(vals, dims)
+    if pair is None or get_aval(pair[1]).ndim != 2:
+        return NotImplemented
+    s, a, first = pair
+    axis = 0 if first else 1  # the contracted axis of a, along which the batch lies
+    if len(s.shape) != 2 or s.shape[0 if first else 1] != 1:
+        return NotImplemented
+    k, dtype = s.size, result_dtype(s.aval, get_aval(a))
+    if get_aval(a).dtype != dtype:
+        a = convert_element_type(a, dtype)
+    if s.coef is not None:
+        a = mul(a, reshape(s.full_coef(), (k, 1) if first else (1, k)))
+    if not s.full_block():
+        shape = list(get_aval(a).shape)
+        parts = []
+        for n in (s.start, axis_size - s.start - k):
+            shape[axis] = n
+            parts.append(np.zeros(tuple(shape), dtype) if n else None)
+        a = concatenate([p for p in (parts[0], a, parts[1]) if p is not None], axis)
+    n, m = get_aval(a).shape
+    return (reshape(a, (n, 1, m)), 0) if first else (reshape(a, (n, m, 1)), 1)
+
+
+batching.structured_batchers[matmul_p] = _onehot_matmul
 
 # --------------------------------------------------------------------------------------
 # einsum, with an explicit normalised spec "ij,jk->ik" (no ellipsis; funcad.numpy expands it)
@@ -186,6 +210,32 @@ def _einsum_batch(axis_size, vals, dims, *, spec):
 ad.jvp_rules[einsum_p] = _einsum_jvp
 transpose_rules[einsum_p] = _einsum_transpose
 batching.primitive_batchers[einsum_p] = _einsum_batch
+
+
+def _onehot_einsum(axis_size, vals, dims, *, spec):
+    # With c_b e_b as the (vector) operand of letter i, summing over i picks index b of the
+    # other operand: i becomes the batch letter of the result, times c_b (no product with the
+    # identity, and no inf * 0 from the other indices).
+    ins, out = _parse(spec)
+    if len(vals) != 2 or None not in dims:
+        return NotImplemented
+    k = 0 if type(vals[0]) is OneHot else 1
+    s, a, sub = vals[k], vals[1 - k], ins[1 - k]
+    if (len(ins[k]) != 1 or not s.full_block() or ins[k] in out or ins[k] not in sub
+            or len(set(sub)) != len(sub)):
+        return NotImplemented
+    i, dtype = ins[k], result_dtype(s.aval, get_aval(a))
+    a = a if get_aval(a).dtype == dtype else convert_element_type(a, dtype)
+    if sorted(sub) == sorted(i + out):  # nothing summed: a transpose of a
+        res = transpose(a, tuple(sub.index(c) for c in i + out))
+    else:
+        res = einsum(f"{sub}->{i}{out}", a)
+    if s.coef is not None:
+        res = mul(res, reshape(s.full_coef(), (axis_size,) + (1,) * len(out)))
+    return res, 0
+
+
+batching.structured_batchers[einsum_p] = _onehot_einsum
 
 # --------------------------------------------------------------------------------------
 # solve: a (..., n, n) with b (..., n, k) -> a^{-1} b. Linear in b; its JVP in a is

@@ -9,7 +9,8 @@ import numpy as np
 from .. import ad, batching
 from ..core import Primitive, ShapedArray, bind, get_aval
 from . import elementwise as ew
-from .shapes import broadcast_to, reshape
+from .cumulative import cumprod, shift
+from .shapes import broadcast_to, reshape, transpose
 
 
 def _reduced_shape(shape, axes):
@@ -41,6 +42,28 @@ reduce_min_p = _reduction("reduce_min", np.min)
 reduce_prod_p = _reduction("reduce_prod", np.prod)
 for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
     batching.defreducer(_p)
+
+
+def _onehot_sum(axis_size, vals, dims, *, axes):
+    # Summing a whole example gives its one coefficient: the batch of sums is the
+    # coefficients laid along the batch axis, zero outside the block.
+    x = vals[0]
+    if not axes:
+        return x, 0
+    if len(axes) != len(x.shape):
+        return NotImplemented
+    pad = [np.zeros(x.start, x.dtype)] if x.start else []
+    pad_after = axis_size - x.start - x.size
+    if x.coef is None:
+        return np.concatenate(pad + [np.ones(x.size, x.dtype), np.zeros(pad_after, x.dtype)]), 0
+    from .shapes import concatenate
+
+    parts = pad + [reshape(x.full_coef(), (x.size,))] + (
+        [np.zeros(pad_after, x.dtype)] if pad_after else [])
+    return (concatenate(parts, 0) if len(parts) > 1 else parts[0]), 0
+
+
+batching.structured_batchers[reduce_sum_p] = _onehot_sum
 
 
 def reduce_sum(x, axes):
@@ -83,16 +106,14 @@ def _prod_jvp(g, ans, x, *, axes):
     # d prod / d x_i = prod_{j != i} x_j = (prod_{j < i} x_j) (prod_{j > i} x_j): exclusive
     # cumulative products from both ends, O(n) memory and exact at zeros (no division).
     x_aval = get_aval(x)
-    from .. import numpy as fnp
-    from .cumulative import cumprod, shift
-
-    moved = fnp.moveaxis(x, axes, tuple(range(-len(axes), 0)))
-    lead = moved.shape[: x_aval.ndim - len(axes)]
+    to_end = [i for i in range(x_aval.ndim) if i not in axes] + list(axes)  # reduced axes last
+    moved = transpose(x, to_end)
+    lead = get_aval(moved).shape[: x_aval.ndim - len(axes)]
     n = math.prod([x_aval.shape[a] for a in axes])
     flat = reshape(moved, lead + (n,))
     ax = len(lead)
     others = ew.mul(shift(cumprod(flat, ax), ax, True, 1), shift(cumprod(flat, ax, reverse=True), ax, False, 1))
-    g_flat = reshape(fnp.moveaxis(g, axes, tuple(range(-len(axes), 0))), lead + (n,))
+    g_flat = reshape(transpose(g, to_end), lead + (n,))
     return reduce_sum(ew.mul(g_flat, others), (len(lead),))
 
 

@@ -63,6 +63,10 @@ def _broadcast_to_batch(axis_size, vals, dims, *, shape):
 
 
 batching.primitive_batchers[broadcast_to_p] = _broadcast_to_batch
+# Adding unit axes is a reshape; a real broadcast gives an example several nonzeros.
+batching.structured_batchers[broadcast_to_p] = lambda n, vals, dims, *, shape: (
+    NotImplemented if math.prod(shape) != vals[0].size else
+    _onehot_reshape(n, vals, dims, new_shape=tuple(shape)))
 
 
 def broadcast_to(x, shape):
@@ -106,6 +110,17 @@ def _reshape_batch(axis_size, vals, dims, *, new_shape):
 batching.primitive_batchers[reshape_p] = _reshape_batch
 
 
+def _onehot_reshape(axis_size, vals, dims, *, new_shape):
+    # C order keeps each example's flat positions, so the nonzero stays where it is.
+    x = vals[0]
+    c = x.coef
+    return x.like(c if c is None or not get_aval(c).shape else reshape(c, new_shape),
+                  shape=new_shape), 0
+
+
+batching.structured_batchers[reshape_p] = _onehot_reshape
+
+
 def reshape(x, new_shape):
     new_shape = tuple(map(int, new_shape))
     if get_aval(x).shape == new_shape:
@@ -141,6 +156,18 @@ def _transpose_batch(axis_size, vals, dims, *, permutation):
 
 
 batching.primitive_batchers[transpose_p] = _transpose_batch
+
+
+def _onehot_transpose(axis_size, vals, dims, *, permutation):
+    # Moving unit axes only is a reshape (C order unchanged); anything else is materialised.
+    x = vals[0]
+    moved = [p for p in permutation if x.shape[p] != 1]
+    if moved != sorted(moved):
+        return NotImplemented
+    return _onehot_reshape(axis_size, vals, dims, new_shape=tuple(x.shape[p] for p in permutation))
+
+
+batching.structured_batchers[transpose_p] = _onehot_transpose
 
 
 def transpose(x, permutation):
@@ -293,6 +320,29 @@ def _index_transpose(ct, x, *arrays, template):
 
 
 ad.jvp_rules[index_p] = _index_jvp
+
+
+def _onehot_index(axis_size, vals, dims, *, template):
+    # A slice x[lo:hi] or an element x[i] of one-hot vectors is one-hot: the positions shift
+    # by lo (or i), so the start does. (A pytree leaf cut from a flat basis vector.)
+    x = vals[0]
+    if len(vals) > 1 or len(x.shape) != 1 or len(template) != 1 or template[0] is None:
+        return NotImplemented
+    t, n, c = template[0], x.shape[0], x.coef
+    if t is not Ellipsis and t[0] == "slice":
+        lo, hi, step = slice(*t[1:]).indices(n)
+        if step != 1 or hi <= lo:
+            return NotImplemented
+        c = c if c is None or not get_aval(c).shape else index(c, (slice(lo, hi),))
+        return x.like(c, shape=(hi - lo,), start=x.start + lo), 0
+    if t is not Ellipsis and t[0] == "int" and -n <= t[1] < n:
+        i = t[1] % n
+        c = c if c is None or not get_aval(c).shape else index(c, (i,))
+        return x.like(c, shape=(), start=x.start + i), 0
+    return NotImplemented
+
+
+batching.structured_batchers[index_p] = _onehot_index
 transpose_rules[index_p] = _index_transpose
 
 

@@ -53,7 +53,13 @@ def asarray(a, dtype=None):
     return out
 
 
-array = asarray
+def array(a, dtype=None, copy=True):
+    """Like ``numpy.array``: a copy of a NumPy array unless ``copy=False`` (an assignment into
+    the result never changes ``a``); traced values are values (never copied)."""
+    out = asarray(a, dtype)
+    if copy and isinstance(a, _np.ndarray) and isinstance(out, _np.ndarray) and _np.may_share_memory(out, a):
+        out = out.copy()
+    return out
 
 
 def _contains_tracer(a) -> bool:
@@ -92,6 +98,8 @@ def _promote_float(*args, min_float=float16):
 
 
 def astype(x, dtype):
+    """``x.astype(dtype)`` (``numpy.astype``); between floats the derivative passes through,
+    to integers it is zero."""
     x = _arr(x)
     if isinstance(x, bool | int | float):
         x = _np.asarray(x)
@@ -324,8 +332,19 @@ def reciprocal(x):
     return divide(1.0 if get_aval(_arr(x)).dtype.kind not in "iub" else 1, x)
 
 
-def clip(a, a_min=None, a_max=None):
-    """``numpy.clip``: ``minimum(maximum(a, a_min), a_max)``; either bound may be None."""
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):
+    """``numpy.clip``: ``minimum(maximum(a, a_min), a_max)``; either bound may be None.
+
+    ``min=``/``max=`` are NumPy 2's (and JAX's) names for the bounds.
+    """
+    if min is not None:
+        if a_min is not None:
+            raise TypeError("clip: give a_min or min, not both")
+        a_min = min
+    if max is not None:
+        if a_max is not None:
+            raise TypeError("clip: give a_max or max, not both")
+        a_max = max
     if a_min is None and a_max is None:
         raise ValueError("clip: one of a_min and a_max must be given")
     out = a
@@ -336,26 +355,17 @@ def clip(a, a_min=None, a_max=None):
     return out
 
 
-def where(condition, x=None, y=None):
-    """``numpy.where(condition, x, y)``: x where condition holds, else y."""
+def where(condition, x=None, y=None, *, size=None, fill_value=None):
+    """``numpy.where(condition, x, y)``: x where condition holds, else y. With one argument,
+    ``nonzero(condition)`` (``size=``/``fill_value=`` as JAX's, to make it traceable)."""
     if x is None and y is None:
-        return nonzero(condition)
+        return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise TypeError("where: give both x and y, or neither")
     (x, y), _ = _promote(x, y)
     if type(x) in (bool, int, float) and type(y) in (bool, int, float):
         x = _np.asarray(x)
     return _ew.select(_to_bool(condition), x, y)
-
-
-def nonzero(a):
-    """``numpy.nonzero`` of a concrete array (its output shape depends on the values)."""
-    value = core.maybe_concrete(_arr(a))
-    if value is None:
-        raise core.ConcretizationError(
-            "nonzero/where(condition) with one argument: the size of the result depends on the "
-            "values, which are abstract under jit. Use where(condition, x, y) instead.")
-    return _np.nonzero(_np.asarray(value))
 
 
 # --------------------------------------------------------------------------------------
@@ -391,11 +401,34 @@ def _reduce(prim_fn, a, axis, keepdims, name):
     return out
 
 
-def sum(a, axis=None, dtype=None, keepdims=False):
-    """``numpy.sum`` over ``axis`` (None: all axes)."""
+def _no_out(out, name):
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (funcad arrays are immutable); use the "
+                        "returned value")
+
+
+def _masked(a, where_, fill, name):
+    """``a`` with ``fill`` where ``where_`` is False (NumPy's ``where=`` of reductions)."""
+    if where_ is None or where_ is True:
+        return _arr(a)
+    a = _as_nd(_arr(a))
+    w = _to_bool(where_)
+    shape = _ew.broadcast_shapes(get_aval(a).shape, get_aval(w).shape, op=name)
+    return broadcast_to(_ew.select(w, a, _np.asarray(fill, get_aval(a).dtype)), shape)
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.sum`` over ``axis`` (None: all axes); ``where=`` masks entries out, ``initial=``
+    is added."""
+    _no_out(out, "sum")
     a = _arr(a)
     dt = _np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
-    return _reduce(_lax.reduce_sum, astype(a, dt), axis, keepdims, "sum")
+    res = _reduce(_lax.reduce_sum, _masked(astype(a, dt), where, 0, "sum"), axis, keepdims, "sum")
+    return res if initial is None else add(res, _initial(initial, dt))
+
+
+def _initial(v, dt):
+    return astype(v, dt) if isinstance(v, Tracer) else _np.asarray(v, dt)
 
 
 def _sum_dtype(dt):
@@ -406,31 +439,61 @@ def _sum_dtype(dt):
     return dt
 
 
-def prod(a, axis=None, dtype=None, keepdims=False):
-    """``numpy.prod`` over ``axis``; its derivative is exact at zeros."""
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.prod`` over ``axis``; its derivative is exact at zeros. ``where=`` masks
+    entries out (as ones), ``initial=`` multiplies."""
+    _no_out(out, "prod")
     a = _arr(a)
     dt = _np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
-    return _reduce(_lax.reduce_prod, astype(a, dt), axis, keepdims, "prod")
+    res = _reduce(_lax.reduce_prod, _masked(astype(a, dt), where, 1, "prod"), axis, keepdims, "prod")
+    return res if initial is None else multiply(res, _initial(initial, dt))
 
 
-def max(a, axis=None, keepdims=False):
-    """``numpy.max``; at ties the derivative is shared equally among the maxima."""
-    return _reduce(_lax.reduce_max, a, axis, keepdims, "max")
+def _extremum(prim_fn, pick, a, axis, out, keepdims, initial, where_, name):
+    _no_out(out, name)
+    masked = where_ is not None and where_ is not True
+    if masked and initial is None:
+        raise ValueError(f"reduction operation '{'maximum' if name == 'max' else 'minimum'}' does "
+                         "not have an identity, so to use a where mask one has to specify 'initial'")
+    if initial is None:
+        return _reduce(prim_fn, a, axis, keepdims, name)
+    a = _as_nd(_arr(a))
+    if masked:
+        a = _masked(a, where_, initial, name)
+    aval = get_aval(a)
+    if aval.size == 0:  # NumPy: an empty reduction gives the initial value
+        axes = _normalize_axes(axis, aval.ndim)
+        shape = [1 if i in axes else n for i, n in enumerate(aval.shape)] if keepdims else \
+            [n for i, n in enumerate(aval.shape) if i not in axes]
+        return broadcast_to(_initial(initial, aval.dtype), tuple(shape))
+    return pick(_reduce(prim_fn, a, axis, keepdims, name), _initial(initial, aval.dtype))
 
 
-def min(a, axis=None, keepdims=False):
-    """``numpy.min``; at ties the derivative is shared equally among the minima."""
-    return _reduce(_lax.reduce_min, a, axis, keepdims, "min")
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.max``; at ties the derivative is shared equally among the maxima. ``where=``
+    (with ``initial=``) masks entries out; ``initial=`` is a lower bound."""
+    return _extremum(_lax.reduce_max, maximum, a, axis, out, keepdims, initial, where, "max")
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.min``; at ties the derivative is shared equally among the minima. ``where=``
+    (with ``initial=``) masks entries out; ``initial=`` is an upper bound."""
+    return _extremum(_lax.reduce_min, minimum, a, axis, out, keepdims, initial, where, "min")
 
 
 amax, amin = max, min
 
 
-def mean(a, axis=None, dtype=None, keepdims=False):
-    """``numpy.mean`` (integers average to float64)."""
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """``numpy.mean`` (integers average to float64); ``where=`` averages the selected entries."""
+    _no_out(out, "mean")
     a = _arr(a)
     aval = get_aval(a)
     dt = _np.dtype(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind in "fc" else _np.dtype(float64))
+    if where is not None and where is not True:
+        shape = _ew.broadcast_shapes(aval.shape, get_aval(_arr(where)).shape, op="mean")
+        count = sum(broadcast_to(_to_bool(where), shape), axis, dtype=dt, keepdims=keepdims)
+        return divide(sum(astype(a, dt), axis, keepdims=keepdims, where=where), count)
     axes = _normalize_axes(axis, aval.ndim) if aval.ndim else ()
     n = math.prod([aval.shape[i] for i in axes])
     total = sum(astype(a, dt), axis, keepdims=keepdims)
@@ -530,18 +593,18 @@ def einsum(subscripts: str, *operands, optimize=None):
     operands, _ = _promote(*operands)
     operands = [_as_nd(x) for x in operands]
     spec = _normalize_einsum(subscripts.replace(" ", ""), [get_aval(x).ndim for x in operands])
-    return _lax.einsum(spec, *_broadcast_ellipsis(spec, set(subscripts), operands))
+    return _lax.einsum(spec, *_broadcast_size_one(spec, operands))
 
 
-def _broadcast_ellipsis(spec, user_letters, operands):
-    """NumPy broadcasts the axes under ``...`` (size 1 against n); the einsum primitive needs
-    equal sizes (its derivative rules rely on them), so broadcast those operands first."""
+def _broadcast_size_one(spec, operands):
+    """NumPy's einsum broadcasts an axis of size 1 against the same label's size n in another
+    operand (under ``...`` and for named labels alike); the einsum primitive needs equal sizes
+    (its derivative rules rely on them), so broadcast those operands first."""
     ins = spec.split("->")[0].split(",")
     sizes: dict = {}
     for sub, x in zip(ins, operands):
         for c, n in zip(sub, get_aval(x).shape):
-            if c not in user_letters:
-                sizes[c] = builtins.max(sizes.get(c, 1), n)
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
     out = []
     for sub, x in zip(ins, operands):
         shape = get_aval(x).shape
@@ -576,14 +639,17 @@ def _normalize_einsum(subscripts, ndims):
 
 
 def shape(a):
+    """``numpy.shape``: the shape of an array, list or traced value (always concrete)."""
     return get_aval(_arr(a)).shape
 
 
 def ndim(a):
+    """``numpy.ndim``: the number of axes (always concrete)."""
     return get_aval(_arr(a)).ndim
 
 
 def size(a):
+    """``numpy.size``: the number of elements (always concrete)."""
     return get_aval(_arr(a)).size
 
 
@@ -676,6 +742,7 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
+    """``numpy.broadcast_arrays``: the arguments broadcast to one shape (a list)."""
     shp = _ew.broadcast_shapes(*(get_aval(_arr(a)).shape for a in args), op="broadcast_arrays")
     return [broadcast_to(a, shp) for a in args]
 
@@ -756,32 +823,27 @@ def ones(shape, dtype=float64):
 
 
 def zeros_like(a, dtype=None):
+    """``numpy.zeros_like``: zeros of ``a``'s shape and dtype (a constant)."""
     aval = get_aval(_arr(a))
     return _lax.full(aval.shape, 0, dtype or aval.dtype)
 
 
 def ones_like(a, dtype=None):
+    """``numpy.ones_like``: ones of ``a``'s shape and dtype (a constant)."""
     aval = get_aval(_arr(a))
     return _lax.full(aval.shape, 1, dtype or aval.dtype)
 
 
 def full_like(a, fill_value, dtype=None):
+    """``numpy.full_like``: ``fill_value`` in ``a``'s shape (differentiable in a traced
+    ``fill_value``)."""
     aval = get_aval(_arr(a))
     return full(aval.shape, fill_value, dtype or aval.dtype)
 
 
 def empty(shape, dtype=float64):
+    """``numpy.empty``: zeros here (funcad never hands out uninitialised memory)."""
     return zeros(shape, dtype)
-
-
-def arange(start, stop=None, step=None, dtype=None):
-    """``numpy.arange`` (a constant)."""
-    return _np.arange(start, stop, step, dtype=dtype) if stop is not None else _np.arange(start, dtype=dtype)
-
-
-def linspace(start, stop, num=50, endpoint=True, dtype=None):
-    """``numpy.linspace`` (a constant)."""
-    return _np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
 
 
 def eye(N, M=None, k=0, dtype=float64):
@@ -799,6 +861,8 @@ def _getitem(x, idx):
     x = _as_nd(_arr(x))
     if not isinstance(idx, tuple):
         idx = (idx,)
+    if builtins.any(_traced_slice(t) for t in idx):
+        x, idx = _dynamic_slices(x, idx)
     template, arrays = [], []
     for t in idx:
         if t is None or t is Ellipsis or isinstance(t, slice):
@@ -825,6 +889,51 @@ def _getitem(x, idx):
             template.append(("array", len(arrays)))
             arrays.append(arr)
     return _lax.index(x, tuple(template), arrays)
+
+
+def _traced_slice(t) -> bool:
+    return isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step))
+
+
+def _dynamic_slices(x, idx):
+    """``x[i:i + k]`` with a traced ``i`` (under jit, or batched under vmap): a dynamic slice of
+    static size ``k`` (funcad.lax.dynamic_slice_in_dim) on that axis, then the rest of ``idx``."""
+    from ..lax import jax_api
+
+    idx = list(idx)
+    for pos, t in enumerate(idx):
+        if not _traced_slice(t):
+            continue
+        try:  # concrete bounds (eager grad...): an ordinary slice
+            idx[pos] = slice(*(None if v is None else operator.index(v) for v in (t.start, t.stop, t.step)))
+            continue
+        except core.ConcretizationError:
+            pass
+        if t.step is not None and core.maybe_concrete(t.step) != 1:
+            raise core.ConcretizationError(
+                "x[i:j:step] with traced bounds: funcad slices dynamically only with step 1 "
+                "(x[i:i + k]); gather with an index array, x[i + step * fnp.arange(k)], instead.")
+        ndim = get_aval(x).ndim
+        axis = _axis_of_entry(idx, pos, ndim)
+        k = jax_api.traced_slice_size(t.stop, t.start, get_aval(x).shape[axis])
+        x = jax_api.dynamic_slice_in_dim(x, t.start, k, axis)
+        idx[pos] = slice(None)
+    return x, tuple(idx)
+
+
+def _axis_of_entry(idx, pos, ndim):
+    """The axis of ``x`` that the index entry ``idx[pos]`` (a slice) applies to."""
+    def consumed(t):
+        if t is None or t is Ellipsis:
+            return 0
+        if isinstance(t, slice | int | _np.integer):
+            return 1
+        a = get_aval(t if isinstance(t, Tracer) else _np.asarray(t))
+        return a.ndim if a.dtype == bool_ else 1
+
+    if builtins.any(t is Ellipsis for t in idx[:pos]):
+        return ndim - builtins.sum(consumed(t) for t in idx[pos:])
+    return builtins.sum(consumed(t) for t in idx[:pos])
 
 
 # --------------------------------------------------------------------------------------
@@ -916,6 +1025,30 @@ core._numpy_dispatch.function = _function_dispatch
 from ._elementwise_extra import *  # noqa: E402,F401,F403
 from ._shape_ops import *  # noqa: E402,F401,F403
 from ._stats import *  # noqa: E402,F401,F403
+from ._ranges import *  # noqa: E402,F401,F403
+from ._more import *  # noqa: E402,F401,F403
+from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
+from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
+from ._array import Array, as_array as _as_array, tracer_setitem as _tracer_setitem  # noqa: E402
+
+
+def _returns_array(fn):
+    """``fn`` whose NumPy-array result is an :class:`Array` (with ``.at``); internal callers
+    keep the plain function."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return tuple(map(_as_array, out)) if type(out) is tuple else _as_array(out)
+
+    return wrapper
+
+
+for _name in ["asarray", "array", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
+              "full_like", "eye", "identity", "arange", "linspace", "logspace", "geomspace"]:
+    globals()[_name] = _returns_array(globals()[_name])
+Tracer.__setitem__ = _tracer_setitem
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)

@@ -25,6 +25,7 @@ from ..lax import linalg as _linalg
 from ..lax.shapes import reshape as _reshape
 from . import _as_nd, _normalize_axes, _promote_float
 from ._unsupported import make_getattr as _make_getattr
+from ._unsupported import numpy_only as _numpy_only
 from . import abs as _abs
 from . import concatenate as _concatenate
 from . import matmul as _matmul
@@ -121,7 +122,9 @@ def slogdet(a):
 def cholesky(a, /, *, upper=False):
     """``numpy.linalg.cholesky``: lower l with a = l l^T (upper=True: u = l^T with a = u^T u).
 
-    Reads the lower triangle; the derivative treats ``a`` as symmetric."""
+    Reads the lower triangle only, as NumPy (the upper one is ignored), and so does its
+    derivative: on a non-symmetric ``a`` it is the derivative of what is computed (as in
+    autograd; JAX symmetrises ``a`` instead)."""
     l = _dec.cholesky(_float_matrix(a, "cholesky", square=True))
     return _mT(l) if upper else l
 
@@ -129,8 +132,18 @@ def cholesky(a, /, *, upper=False):
 def eigh(a, UPLO="L"):
     """``numpy.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors (columns).
 
-    The derivative treats ``a`` as symmetric. At repeated eigenvalues (not differentiable)
-    funcad gives w_dot = diag(V^T dA V) and sets the eigenvector coupling to zero."""
+    Reads one triangle of ``a`` (``UPLO``, the lower by default), as NumPy, and so does its
+    derivative: on a non-symmetric ``a`` it is the derivative of what is computed, the
+    matrix that triangle mirrored stands for (as in autograd; JAX symmetrises ``a`` instead).
+    At repeated eigenvalues (not differentiable) funcad gives w_dot = diag(V^T dA V) and sets
+    the eigenvector coupling to zero.
+
+    >>> import funcad as fa, funcad.numpy as fnp
+    >>> a = fnp.array([[2.0, 5.0], [1.0, 2.0]])  # the 5.0 is never read
+    >>> fa.grad(lambda a: fnp.linalg.eigh(a).eigenvalues[1])(a)
+    array([[0.5, 0. ],
+           [1. , 0.5]])
+    """
     if UPLO not in ("L", "U"):
         raise ValueError("UPLO argument must be 'L' or 'U'")
     return EighResult(*_dec.eigh(_float_matrix(a, "eigh", square=True), UPLO))
@@ -404,3 +417,85 @@ __getattr__ = _make_getattr(__name__, _np.linalg)
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     """``numpy.linalg.matrix_norm`` (array API): the norm of the last two axes."""
     return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+# --------------------------------------------------------------------------------------
+# Complex-valued decompositions (no derivative in funcad) and the rest of NumPy 2's names
+
+
+def _complex_only(np_fn):
+    return _numpy_only(np_fn, "its result is complex in general, and funcad differentiates real "
+                              "values only (for a symmetric matrix use eigh/eigvalsh)")
+
+
+eig = _complex_only(_np.linalg.eig)
+eig.__doc__ = ("``numpy.linalg.eig`` of a concrete matrix (NumPy's; complex in general, so it "
+               "has no funcad derivative: on a traced value it raises UnsupportedFunctionError; "
+               "use eigh for symmetric matrices).")
+eigvals = _complex_only(_np.linalg.eigvals)
+eigvals.__doc__ = "``numpy.linalg.eigvals`` of a concrete matrix (see eig)."
+
+
+def cond(x, p=None):
+    """``numpy.linalg.cond``: the condition number; p None/2/-2 from the singular values,
+    other p as ``norm(x, p) * norm(inv(x), p)``. Differentiable (distinct singular values)."""
+    x = _float_matrix(x, "cond")
+    if p is None or p in (2, -2):
+        s = svdvals(x)
+        big, small = _max(s, axis=-1), _min(s, axis=-1)
+        return _ew.div(small, big) if p == -2 else _ew.div(big, small)
+    return _ew.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+
+
+def outer(x1, x2, /):
+    """``numpy.linalg.outer`` (array API): the outer product of two vectors."""
+    from . import outer as _outer
+
+    return _outer(x1, x2)
+
+
+def matrix_transpose(x, /):
+    """``numpy.linalg.matrix_transpose``: swap the last two axes."""
+    return _mT(_as_nd(x))
+
+
+def tensorsolve(a, b, axes=None):
+    """``numpy.linalg.tensorsolve``: x with ``tensordot(a, x, x.ndim) == b``, as one solve."""
+    from . import moveaxis as _mv
+
+    a, b = _as_nd(a), _as_nd(b)
+    if axes is not None:
+        a = _mv(a, axes, tuple(range(get_aval(a).ndim - len(axes), get_aval(a).ndim)))
+    bshape = get_aval(b).shape
+    xshape = get_aval(a).shape[len(bshape):]
+    n = int(_np.prod(bshape, dtype=_np.int64))
+    return _reshape(solve(_reshape(a, (n, n)), _reshape(b, (n,))), xshape)
+
+
+def tensorinv(a, ind=2):
+    """``numpy.linalg.tensorinv``: the inverse for tensordot over the first ``ind`` axes."""
+    a = _as_nd(a)
+    shape = get_aval(a).shape
+    n = int(_np.prod(shape[:ind], dtype=_np.int64))
+    m = int(_np.prod(shape[ind:], dtype=_np.int64))
+    return _reshape(inv(_reshape(a, (n, m))), shape[ind:] + shape[:ind])
+
+
+def _pass(name):
+    from .. import numpy as _fnp
+
+    fn = getattr(_fnp, name)
+
+    def f(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    f.__name__ = name
+    f.__doc__ = f"``numpy.linalg.{name}``: as ``funcad.numpy.{name}``."
+    return f
+
+
+cross, diagonal, matmul, tensordot, trace, vecdot = (_pass(n) for n in
+                                                      ("cross", "diagonal", "matmul", "tensordot", "trace", "vecdot"))
+
+__all__ += ["eig", "eigvals", "cond", "outer", "matrix_transpose", "tensorsolve", "tensorinv", "cross",
+            "diagonal", "matmul", "tensordot", "trace", "vecdot"]

@@ -1,3 +1,4 @@
-"""funcad.scipy: differentiable versions of SciPy functions (linalg, special, stats)."""
+"""funcad.scipy: differentiable versions of SciPy functions (integrate, linalg, signal, special, stats)."""
 
-from . import linalg, special, stats  # noqa: F401
+from . import special  # noqa: F401  (first: stats uses it)
+from . import integrate, linalg, signal, stats  # noqa: F401

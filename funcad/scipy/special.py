@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import numpy as _np
 
+from .. import numpy as _fnp
 from ..core import get_aval
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
-from .. import numpy as _fnp
 from ..numpy import _as_nd, _promote_float
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "gammaln", "digamma", "psi", "polygamma",
            "xlogy", "xlog1py", "entr", "log_ndtr", "ndtr", "softmax", "log_softmax",
-           "gamma", "betaln"]
+           "gamma", "betaln", "beta", "gammasgn", "multigammaln", "ndtri", "erfinv", "erfcinv",
+           "i0", "i0e", "i1", "i1e", "log_expit", "gammainc", "gammaincc", "betainc", "zeta",
+           "factorial", "rel_entr", "kl_div", "poch", "loggamma"]
 
 
 def _unary(prim_fn, name, doc):
@@ -34,7 +36,8 @@ def _unary(prim_fn, name, doc):
 erf = _unary(_sp.erf, "erf", "The error function; erf' = 2/sqrt(pi) exp(-x^2).")
 erfc = _unary(_sp.erfc, "erfc", "1 - erf(x), accurate for large x.")
 gammaln = _unary(_sp.gammaln, "gammaln", "log|Gamma(x)|; its derivative is digamma.")
-digamma = psi = _unary(_sp.digamma, "digamma", "The logarithmic derivative of Gamma; digamma' = polygamma(1, x).")
+digamma = psi = _unary(_sp.digamma, "digamma",
+                       "The logarithmic derivative of Gamma; digamma' = polygamma(1, x).")
 log_ndtr = _unary(_sp.log_ndtr, "log_ndtr", "log of the standard normal CDF, accurate far in the left tail.")
 expit = _unary(_ew.logistic, "expit", "The logistic sigmoid 1 / (1 + exp(-x)), stable.")
 
@@ -47,14 +50,144 @@ def polygamma(n, x):
     return _sp.polygamma(int(n), _as_nd(x))
 
 
+def gammasgn(x):
+    """``scipy.special.gammasgn``: the sign of Gamma(x) (1 for x > 0; alternating below 0;
+    NaN at the poles 0, -1, -2..., as SciPy). Piecewise constant: derivative 0."""
+    (x,), dt = _promote_float(x)
+    x = _as_nd(x)
+    odd = _ew.eq(_sp.mod(_ew.floor(_ew.neg(x)), 2.0), 1.0)
+    neg_sign = _where(odd, _np.ones((), dt), _np.full((), -1.0, dt))
+    pole = _ew.logical_and(_ew.le(x, 0.0), _ew.eq(x, _ew.floor(x)))
+    out = _where(_ew.gt(x, 0.0), _np.ones((), dt), neg_sign)
+    return _where(pole, _np.full((), _np.nan, dt), out)
+
+
 def gamma(x):
-    """``scipy.special.gamma`` for positive x, as exp(gammaln(x))."""
-    return _fnp.exp(gammaln(x))
+    """``scipy.special.gamma``: sign(Gamma) exp(gammaln(x)), for negative x too; its
+    derivative is Gamma(x) digamma(x).
+
+    >>> round(float(gamma(-0.5)), 6)
+    -3.544908
+    """
+    (x,), dt = _promote_float(x)
+    x = _as_nd(x)
+    return _ew.mul(gammasgn(x), _ew.exp(_sp.gammaln(x)))
+
+
+loggamma = gammaln
 
 
 def betaln(a, b):
     """``scipy.special.betaln``: log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
     return gammaln(a) + gammaln(b) - gammaln(_fnp.add(a, b))
+
+
+def beta(a, b):
+    """``scipy.special.beta``: Gamma(a) Gamma(b) / Gamma(a + b), through betaln (no overflow
+    for large a, b), with its sign for negative arguments."""
+    sign = _ew.mul(_ew.mul(gammasgn(a), gammasgn(b)), gammasgn(_fnp.add(a, b)))
+    return _ew.mul(sign, _fnp.exp(betaln(a, b)))
+
+
+def poch(z, m):
+    """``scipy.special.poch``: the rising factorial Gamma(z + m) / Gamma(z) (positive z, z + m)."""
+    return _fnp.exp(_fnp.subtract(gammaln(_fnp.add(z, m)), gammaln(z)))
+
+
+def factorial(n, exact=False):
+    """``scipy.special.factorial``: Gamma(n + 1) (0 for negative n), as floats; ``exact=True``
+    on concrete integers is SciPy's."""
+    if exact:
+        import scipy.special as _sc
+
+        return _sc.factorial(n, exact=True)
+    (n,), dt = _promote_float(n, min_float=_np.float64)
+    n = _as_nd(n)
+    return _where(_ew.lt(n, 0.0), _np.zeros((), dt), gamma(_ew.add(n, 1.0)))
+
+
+def multigammaln(a, d):
+    """``scipy.special.multigammaln``: log of the multivariate gamma function of dimension d,
+    ``d (d - 1) / 4 log(pi) + sum_j gammaln(a - j / 2)``."""
+    d = int(d)
+    (a,), dt = _promote_float(a)
+    a = _as_nd(a)
+    out = _np.asarray(d * (d - 1) / 4.0 * _np.log(_np.pi), dt)
+    for j in range(d):
+        out = _ew.add(out, _sp.gammaln(_ew.sub(a, j / 2.0)))
+    return out
+
+
+ndtri = _unary(_sp.ndtri, "ndtri", "The inverse of ndtr (the standard normal quantile); "
+               "ndtri' = sqrt(2 pi) exp(ndtri^2 / 2).")
+erfinv = _unary(_sp.erfinv, "erfinv", "The inverse of erf; erfinv' = sqrt(pi) / 2 exp(erfinv^2).")
+i0e = _unary(_sp.i0e, "i0e", "The exponentially scaled modified Bessel function exp(-|x|) I0(x).")
+i1e = _unary(_sp.i1e, "i1e", "The exponentially scaled modified Bessel function exp(-|x|) I1(x).")
+
+
+def erfcinv(y):
+    """``scipy.special.erfcinv``: the inverse of erfc, -ndtri(y / 2) / sqrt(2)."""
+    (y,), _ = _promote_float(y)
+    return _ew.mul(_sp.ndtri(_ew.mul(_as_nd(y), 0.5)), -1.0 / _np.sqrt(2.0))
+
+
+def i0(x):
+    """``scipy.special.i0``: the modified Bessel function of order 0, exp(|x|) i0e(x)."""
+    (x,), _ = _promote_float(x)
+    x = _as_nd(x)
+    return _ew.mul(_ew.exp(_ew.abs(x)), _sp.i0e(x))
+
+
+def i1(x):
+    """``scipy.special.i1``: the modified Bessel function of order 1, exp(|x|) i1e(x)."""
+    (x,), _ = _promote_float(x)
+    x = _as_nd(x)
+    return _ew.mul(_ew.exp(_ew.abs(x)), _sp.i1e(x))
+
+
+def log_expit(x):
+    """``scipy.special.log_expit``: log(expit(x)) = -logaddexp(0, -x), finite everywhere."""
+    (x,), _ = _promote_float(x)
+    return _ew.neg(_ew.logaddexp(0.0, _ew.neg(_as_nd(x))))
+
+
+def _n_ary(prim_fn, name, doc):
+    def f(*args):
+        args, _ = _promote_float(*args)
+        args = [_as_nd(a) for a in args]
+        return prim_fn(*args)
+
+    f.__name__ = name
+    f.__doc__ = doc
+    return f
+
+
+gammainc = _n_ary(_sp.gammainc, "gammainc", "``scipy.special.gammainc(a, x)``: the regularised "
+                  "lower incomplete gamma function P(a, x); differentiable in x (not in a).")
+gammaincc = _n_ary(_sp.gammaincc, "gammaincc", "``scipy.special.gammaincc(a, x)``: 1 - P(a, x), "
+                   "accurate in the upper tail; differentiable in x (not in a).")
+betainc = _n_ary(_sp.betainc, "betainc", "``scipy.special.betainc(a, b, x)``: the regularised "
+                 "incomplete beta function I_x(a, b); differentiable in x (not in a, b).")
+zeta = _n_ary(_sp.zeta, "zeta", "``scipy.special.zeta(x, q)``: the Hurwitz zeta function "
+              "sum_k (k + q)^-x; differentiable in q (not in x).")
+
+
+def rel_entr(x, y):
+    """``scipy.special.rel_entr``: x log(x / y) for x, y > 0; 0 at x = 0, y >= 0; inf otherwise."""
+    (x, y), dt = _promote_float(x, y)
+    x, y = _as_nd(x), _as_nd(y)
+    both = _ew.logical_and(_ew.gt(x, 0.0), _ew.gt(y, 0.0))
+    one = _np.ones((), dt)
+    val = _ew.mul(x, _ew.log(_ew.div(_where(both, x, one), _where(both, y, one))))
+    zero_ok = _ew.logical_and(_ew.eq(x, 0.0), _ew.ge(y, 0.0))
+    return _where(both, val, _where(zero_ok, _np.zeros((), dt), _np.full((), _np.inf, dt)))
+
+
+def kl_div(x, y):
+    """``scipy.special.kl_div``: x log(x / y) - x + y (the same domain as rel_entr)."""
+    (x, y), dt = _promote_float(x, y)
+    r = rel_entr(x, y)
+    return _where(_ew.isfinite_p.bind(r), _ew.add(_ew.sub(r, _as_nd(x)), y), r)
 
 
 def ndtr(x):

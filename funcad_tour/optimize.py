@@ -14,9 +14,9 @@ import numpy as np
 
 import funcad as fa
 import funcad.numpy as fnp
+from funcad.datasets import load_breast_cancer
+from funcad.optimize import minimize, newton, newton_cg
 
-from .datasets import load_breast_cancer
-from .optimize import minimize, newton, newton_cg
 from .tour import section
 
 OUTPUT_DIR = "funcad-tour"

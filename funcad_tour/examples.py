@@ -11,9 +11,10 @@ import time
 import numpy as np
 import scipy.special as sc
 
-from . import ad, api, nn
-from . import numpy as fnp
-from .datasets import load_breast_cancer, load_digits
+from funcad import ad, api, nn
+from funcad import numpy as fnp
+from funcad.datasets import load_breast_cancer, load_digits
+
 from .tour import section
 
 # --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Tour sections "See inside": the course's pictures, made from funcad's own IR.
 
 The computation graph of the classifier and of its gradient (funcad.viz), the generated
-Numba source of a jitted function, and the course's three comparisons (funcad.comparisons):
+Numba source of a jitted function, and the course's three comparisons (funcad_tour.comparisons):
 numerical differentiation's round-off, expression swell of repeated derivatives, and
 forward versus reverse mode. Pictures go to ``funcad-tour/`` in the current directory:
 graphs as PNG when graphviz is installed (else DOT text), plots when matplotlib is.
@@ -14,9 +14,10 @@ import os
 
 import numpy as np
 
+from funcad import nn, viz
+from funcad.api import grad, make_jaxpr
+
 from . import comparisons as cmp
-from . import nn, viz
-from .api import grad, make_jaxpr
 from .tour import section
 
 OUTPUT_DIR = "funcad-tour"

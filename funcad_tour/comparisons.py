@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import numpy as fnp
-from .api import grad, jvp, make_jaxpr, vjp
-from .jaxpr import ClosedJaxpr, Jaxpr, _subjaxprs
+from funcad import numpy as fnp
+from funcad.api import grad, jvp, make_jaxpr, vjp
+from funcad.jaxpr import ClosedJaxpr, Jaxpr, _subjaxprs
 
 PLOT_HINT = "hint: install matplotlib for the pictures (pip install 'funcad[plot]')"
 
@@ -139,7 +139,7 @@ def simplifier() -> Callable | None:
     """funcad's jaxpr simplifier (funcad.backend.simplify: DCE, CSE, constant folding and
     algebraic identities) as ``ClosedJaxpr | Jaxpr -> Jaxpr``, or None where it is missing."""
     try:
-        from .backend.simplify import simplify
+        from funcad.backend.simplify import simplify
     except ImportError:
         return None
     return lambda j: simplify(j.jaxpr if isinstance(j, ClosedJaxpr) else j)
