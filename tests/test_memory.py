@@ -96,12 +96,7 @@ def test_a_released_program_is_loaded_again_when_called(monkeypatch, tmp_path):
 
 
 def test_the_memos_are_bounded(monkeypatch):
-    jit_mod = sys.modules["funcad.jit"]  # the module (funcad.jit is the function)
     monkeypatch.setenv("FUNCAD_JIT_CACHE_SIZE", "3")
-    memo: dict = {}
-    for i in range(10):
-        jit_mod._memoize(memo, i, i)
-    assert list(memo) == [7, 8, 9]
     saved = dict(dispatch._executables)
     try:
         for i in range(10):
@@ -110,3 +105,25 @@ def test_the_memos_are_bounded(monkeypatch):
     finally:
         dispatch._executables.clear()
         dispatch._executables.update(saved)
+
+
+def test_a_driven_program_reloads_its_released_kernels(monkeypatch, tmp_path):
+    """Programs run as several kernels (backend/driver.py) keep working when one is released."""
+    from funcad.backend import driver
+
+    monkeypatch.setenv("FUNCAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(driver, "should_drive", lambda items: True)  # even a small program
+    x = np.linspace(0.1, 1.0, 6)
+
+    def f(x):
+        s = fnp.cumsum(fnp.sin(x))  # a primitive without a loop form splits the program
+        return fnp.sum(fnp.exp(s) * x)
+
+    g = fa.jit(f)
+    expected = np.sum(np.exp(np.cumsum(np.sin(x))) * x)
+    np.testing.assert_allclose(g(x), expected, rtol=1e-13)
+    assert any(isinstance(e, driver.Driven) for e in dispatch._executables.values())
+    for name in list(cache._loaded):
+        cache.release(name)
+    np.testing.assert_allclose(g(x), expected, rtol=1e-13)
+    np.testing.assert_allclose(g(x), expected, rtol=1e-13)

@@ -396,6 +396,14 @@ def max_programs() -> int:
 
 
 _release_hooks: list = []  # called with the module name of each released program
+_on_release: dict = {}  # module name -> weak references to callbacks of its users
+
+
+def on_release(name: str, callback) -> None:
+    """Call ``callback()`` (a bound method, held weakly) when the program ``name`` is released."""
+    import weakref
+
+    _on_release.setdefault(name, []).append(weakref.WeakMethod(callback))
 
 
 def _bound_programs() -> None:
@@ -424,6 +432,10 @@ def release(name: str, program=None) -> None:
             fn.py_func.__globals__.clear()
     for hook in _release_hooks:
         hook(name)
+    for ref in _on_release.pop(name, ()):
+        callback = ref()
+        if callback is not None:
+            callback()
     stats["released"] += 1
 
 
