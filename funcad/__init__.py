@@ -11,13 +11,21 @@ from ._version import __version__  # noqa: F401
 
 from . import _malloc
 
-_malloc.configure()  # keep freed array memory for reuse (see funcad/_malloc.py)
+_malloc.configure()  # opt-in (FUNCAD_MALLOC_TUNING=1): keep freed array memory (funcad/_malloc.py)
 from . import errors, lax, tree, tree_util  # noqa: F401
 from .config import config, disable_jit  # noqa: F401,E402  (fa.config.update("debug_nans", True))
 from . import numpy  # noqa: F401  (installs the tracer operators)
 from .api import (  # noqa: F401
+    Array,
     ShapeDtypeStruct,
     block_until_ready,
+    default_backend,
+    device_count,
+    device_get,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
     eval_shape,
     linear_transpose,
     elementwise_grad,
@@ -33,6 +41,7 @@ from .api import (  # noqa: F401
     vjp,
 )
 from .lax.elementwise import stop_gradient  # noqa: F401
+from .lax.jax_api import closure_convert  # noqa: F401,E402
 from .jit import jit  # noqa: F401,E402  (Numba loads on the first compile)
 from .batching import vmap  # noqa: F401,E402
 from . import nn  # noqa: F401,E402

@@ -13,6 +13,7 @@ import); a mistake is reported in one line, never with a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._version import __version__
@@ -93,7 +94,13 @@ def main(argv=None, prog: str | None = None) -> int:
     if ns.command is None:  # options only, no command: nothing to run
         p.print_usage(sys.stderr)
         return 2
-    return ns.run(ns) or 0
+    try:
+        code = ns.run(ns) or 0
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at exit
+        return code
+    except BrokenPipeError:  # `funcad | head` closed the pipe: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python's docs, "signal")
+        return 0
 
 
 if __name__ == "__main__":

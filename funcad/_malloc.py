@@ -8,9 +8,11 @@ top back to the OS on free, so every call faults its temporaries in again: measu
 2-core VM, the eager Newton step (d=200, n=1000) took 14 ms with glibc's defaults and 3.8 ms
 with the memory kept, where the arithmetic alone is about 2.6 ms. Raising the mmap threshold
 to its maximum (32 MB) and the trim threshold to 1 GB keeps such blocks in the heap for
-reuse; the cost is that a process keeps up to that much freed memory. Set the environment
-variable ``FUNCAD_MALLOC_TUNING=0`` before importing funcad to leave malloc alone. Only
-glibc has ``mallopt``; elsewhere this does nothing.
+reuse; the cost is that a process keeps up to that much freed memory, and the setting holds for
+the whole process (every other library's allocations too). So it is opt-in: set the
+environment variable ``FUNCAD_MALLOC_TUNING=1`` before importing funcad (or call
+:func:`configure` yourself); by default funcad leaves malloc alone. Only glibc has
+``mallopt``; elsewhere this does nothing.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ TRIM_THRESHOLD = 1024 * 1024 * 1024
 applied = False
 
 
-def configure() -> bool:
-    """Apply the tuning once (unless FUNCAD_MALLOC_TUNING=0); return whether it is in effect."""
+def configure(force: bool = False) -> bool:
+    """Apply the tuning once if FUNCAD_MALLOC_TUNING=1 (or ``force``); return whether it is in
+    effect. ``import funcad`` calls it, so the variable is read before the first array."""
     global applied
-    if applied or os.environ.get("FUNCAD_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+    wanted = force or os.environ.get("FUNCAD_MALLOC_TUNING", "0") == "1"
+    if applied or not wanted or not sys.platform.startswith("linux"):
         return applied
     try:
         libc = ctypes.CDLL(None)

@@ -39,20 +39,15 @@ class Zero:
         return f"Zero({self.aval.str_short()})"
 
 
-def _lax():
-    """funcad.lax, which imports this module: bound on first use. (An import statement
-    inside a rule helper costs about a microsecond on every call.)"""
-    global _LAX
-    if _LAX is None:
-        from . import lax as _LAX
-    return _LAX
-
-
-_LAX = None
+# funcad.lax builds on this module (its primitives register their rules here), and the
+# helpers here build on a few of its operations (add_p, full, broadcast_to, reduce_sum, reshape):
+# funcad/lax/__init__.py hands itself over as ``lax`` when it is imported, so that neither
+# module imports the other.
+lax = None
 
 
 def zeros_like_aval(aval: ShapedArray):
-    return _lax().full(aval.shape, 0, aval.dtype)
+    return lax.full(aval.shape, 0, aval.dtype)
 
 
 def instantiate(t, aval: ShapedArray | None = None):
@@ -169,7 +164,7 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    return core.bind(_lax().add_p, a, b)
+    return core.bind(lax.add_p, a, b)
 
 
 def defjvp(prim: Primitive, *rules: Callable | None) -> None:
@@ -196,7 +191,7 @@ def defjvp(prim: Primitive, *rules: Callable | None) -> None:
         if type(t) is Zero:
             return ans, Zero(get_aval(ans))
         out, shape = rules[0](t, ans, *primals, **params), get_aval(ans).shape
-        return ans, out if get_aval(out).shape == shape else _lax().broadcast_to(out, shape)
+        return ans, out if get_aval(out).shape == shape else lax.broadcast_to(out, shape)
 
     jvp_rules[prim] = jvp_one if len(rules) == 1 and rules[0] is not None else jvp
 
@@ -230,7 +225,7 @@ def deflinear(prim: Primitive, transpose_rule: Callable) -> None:
 def _broadcast_to_aval(x, aval: ShapedArray):
     if get_aval(x).shape == aval.shape:
         return x
-    return _lax().broadcast_to(x, aval.shape)
+    return lax.broadcast_to(x, aval.shape)
 
 
 _NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.float32})
@@ -241,7 +236,6 @@ def unbroadcast(x, aval: ShapedArray):
     shape = x.shape if type(x) in _NUMPY_TYPES else get_aval(x).shape  # (a call fewer)
     if shape == aval.shape:
         return x
-    lax = _lax()
     lead = len(shape) - len(aval.shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(aval.shape) if n == 1 and shape[lead + i] != 1

@@ -6,14 +6,14 @@ Each takes and returns pytrees of arrays, and composes with every other to any d
 
 from __future__ import annotations
 
+import abc
 import functools
-import inspect
-import types
 from typing import Callable, Sequence
 
 import numpy as np
 
 from . import ad, core
+from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the rules use them)
 from .core import Tracer, get_aval
 from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
@@ -23,30 +23,14 @@ from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 # Argument handling
 
 
-_POSITIONAL_NAMES: dict = {}  # code object -> its positional parameter names
-
-
-def _arg_names(fun: Callable, n: int) -> list[str]:
-    inner = inspect.unwrap(fun) if hasattr(fun, "__wrapped__") else fun
-    if type(inner) is types.FunctionType:  # the common case, cached: inspect.signature is slow
-        code = inner.__code__
-        names = _POSITIONAL_NAMES.get(code)
-        if names is None:
-            names = _POSITIONAL_NAMES[code] = code.co_varnames[: code.co_argcount]
-    else:
-        try:
-            params = list(inspect.signature(fun).parameters.values())
-        except (TypeError, ValueError):
-            params = []
-        names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [names[i] if i < len(names) else f"args[{i}]" for i in range(n)]
-
-
 def _as_leaf(x, where: str):
     """A pytree leaf as an array funcad can transform; a clear error otherwise."""
     if isinstance(x, Tracer | np.ndarray):
-        if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
-            raise _bad_dtype(x.dtype, where)
+        if isinstance(x, np.ndarray):
+            if type(x) is not np.ndarray:
+                core.check_array_type(x, where)
+            if x.dtype.kind not in "biuf":
+                raise _bad_dtype(x.dtype, where)
         return x
     if isinstance(x, bool | int | float | np.generic):
         arr = np.asarray(x)
@@ -97,29 +81,6 @@ class _LazyPaths(Sequence):
         return len(self._get())
 
 
-def _leaf_paths(args: tuple, names: Sequence[str]) -> list[str]:
-    """Human-readable names of each leaf, such as ``params['w']`` or ``x``."""
-    out: list[str] = []
-
-    def walk(x, path):
-        leaves, tree = tree_flatten(x)
-        if tree.nodetype is None:
-            out.append(path)
-        elif isinstance(x, dict):
-            for k in sorted(x):
-                walk(x[k], f"{path}[{k!r}]")
-        elif isinstance(x, (list, tuple)):
-            for i, c in enumerate(x):
-                walk(c, f"{path}[{i}]")
-        else:
-            for i, leaf in enumerate(leaves):
-                out.append(f"{path}.<leaf {i}>")
-
-    for a, n in zip(args, names):
-        walk(a, n)
-    return out
-
-
 def _require_float(leaves, paths, transform: str):
     for i, x in enumerate(leaves):
         dt = get_aval(x).dtype
@@ -133,33 +94,38 @@ def _require_float(leaves, paths, transform: str):
             )
 
 
-def _is_single(argnums) -> bool:
-    """``argnums`` names one argument (an int, a NumPy integer): the result is not a tuple."""
-    return isinstance(argnums, int | np.integer) and not isinstance(argnums, bool)
+def _single(argnums) -> bool:
+    """Whether ``argnums`` names one argument (an int, NumPy's integers included)."""
+    return isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_))
 
 
 def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
+    """The argument positions ``argnums`` names, in order (a position may repeat: as in JAX,
+    each listed position gets its derivative; see :func:`_repeat`)."""
     if type(argnums) is int and 0 <= argnums < nargs:  # the common case
         return (argnums,)
-    nums = (argnums,) if _is_single(argnums) else tuple(argnums)
-    nums = tuple(int(a) if isinstance(a, np.integer) else a for a in nums)
+    try:
+        nums = (argnums,) if _single(argnums) else tuple(argnums)
+    except TypeError:
+        nums = (argnums,)
     for a in nums:
-        if not isinstance(a, int) or not -nargs <= a < nargs:
+        if not _single(a) or not -nargs <= a < nargs:
             raise ArgumentError(
                 f"{fun_name}: argnums={argnums!r} is out of range for a call with {nargs} "
                 "positional argument(s)."
             )
-    return tuple(a % nargs for a in nums)
+    return tuple(int(a) % nargs for a in nums)
 
 
-def _to_user(x):
-    """What a transformation hands back: at top level a writeable numpy.ndarray."""
-    if isinstance(x, Tracer):
-        return x
-    arr = np.asarray(x)
-    if not arr.flags.writeable:
-        arr = arr.copy()
-    return arr
+def _repeat(block: tuple, nums: tuple, distinct: tuple) -> tuple:
+    """``block`` (one entry per position of ``distinct``) as one entry per position of
+    ``nums``: a position listed twice gets its derivative twice (copies, not one object)."""
+    seen, out = set(), []
+    for n in nums:
+        b = block[distinct.index(n)]
+        out.append(tree_map(lambda x: x.copy() if isinstance(x, np.ndarray) else x, b) if n in seen else b)
+        seen.add(n)
+    return tuple(out)
 
 
 def _zeros_like_leaf(x):
@@ -179,7 +145,7 @@ def _flat_fun(fun: Callable, in_tree, store: dict, has_aux: bool = False):
     def flat(*leaves):
         out = fun(*tree_unflatten(in_tree, leaves))
         if has_aux:
-            if not (isinstance(out, tuple) and len(out) == 2):
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise ArgumentError(f"{_fun_name(fun)} was transformed with has_aux=True, so it must "
                                     "return a pair (output, aux).")
             out, aux = out
@@ -324,7 +290,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _normalize_argnums(argnums, len(args), "value_and_grad")
+        listed = _normalize_argnums(argnums, len(args), "value_and_grad")
+        nums = tuple(dict.fromkeys(listed))
         every = len(nums) == len(args) and nums == tuple(range(len(args)))
         dyn = args if every else [args[i] for i in nums]
         leaves, in_tree, paths = _flatten_args(
@@ -353,7 +320,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
                                      for c, p in zip(cts, leaves)])
         value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
-        g = g[0] if _is_single(argnums) else g
+        g = g[0] if _single(argnums) else g if nums == listed else _repeat(g, listed, nums)
         return ((value, aux), g) if has_aux else (value, g)
 
     return value_and_grad_f
@@ -392,7 +359,7 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
         partial = _partial_fun(fun, args, kwargs, nums)
         out, vjp_fn = vjp(partial, *[args[i] for i in nums])
         g = vjp_fn(tree_map(lambda o: np.ones(get_aval(o).shape, get_aval(o).dtype), out))
-        return g[0] if _is_single(argnums) else g
+        return g[0] if _single(argnums) else g
 
     return egrad_f
 
@@ -436,7 +403,7 @@ def _partial_fun(fun, args, kwargs, nums):
 def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
     """``(input leaves, input treedef, store, flat function)`` for a Jacobian of ``fun`` with
     respect to ``argnums``: the inputs flattened and checked (floats), the others closed over."""
-    nums = _normalize_argnums(argnums, len(args), name)
+    nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
     names = _arg_names(fun, len(args))
     in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
     _require_float(in_leaves, paths, name)
@@ -475,8 +442,9 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         n = store["out_tree"].num_leaves
         outs, t_outs = _split_aux(res[: len(res) - n], store, has_aux), res[len(res) - n:]
         outs, aux = outs
-        jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total)
-        jac = jac if not _is_single(argnums) else _unwrap_one(jac, store["out_tree"])
+        jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total,
+                            _repeats(args, argnums))
+        jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacfwd_f
@@ -498,7 +466,7 @@ def _vmap_basis(f, basis, total, out_dims):
     return [o if d is None else reshape(o, (1,) + get_aval(o).shape) for o, d in zip(outs, dims)]
 
 
-def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total):
+def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total, fix=None):
     from . import numpy as fnp
 
     blocks = []
@@ -513,8 +481,17 @@ def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total):
             part = stacked[..., start:start + n]
             row.append(_to_user(fnp.reshape(part, so + sx)))
             start += n
-        blocks.append(tree_unflatten(in_tree, row))
+        block = tree_unflatten(in_tree, row)
+        blocks.append(fix(block) if fix else block)
     return tree_unflatten(out_tree, blocks)
+
+
+def _repeats(args, argnums):
+    """The function :func:`_assemble_fwd`/``_rev`` apply to each output's block (a tuple over
+    the distinct positions of ``argnums``) to give one entry per listed position."""
+    listed = _normalize_argnums(argnums, len(args), "jacobian")
+    nums = tuple(dict.fromkeys(listed))
+    return None if nums == listed or _single(argnums) else (lambda b: _repeat(b, listed, nums))
 
 
 def _unwrap_one(jac, out_tree):
@@ -545,14 +522,15 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
 
         cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
-        jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total)
-        jac = jac if not _is_single(argnums) else _unwrap_one(jac, store["out_tree"])
+        jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total,
+                            _repeats(args, argnums))
+        jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacrev_f
 
 
-def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total):
+def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
     from . import numpy as fnp
 
     blocks, start = [], 0
@@ -562,7 +540,8 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total):
         for c, x in zip(cts, in_leaves):
             sx = get_aval(x).shape
             row.append(_to_user(fnp.reshape(c[start:start + n], so + sx)))
-        blocks.append(tree_unflatten(in_tree, row))
+        block = tree_unflatten(in_tree, row)
+        blocks.append(fix(block) if fix else block)
         start += n
     return tree_unflatten(out_tree, blocks)
 
@@ -585,6 +564,22 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 
 # --------------------------------------------------------------------------------------
 # eval_shape, ShapeDtypeStruct, linear_transpose
+
+
+class Array(metaclass=abc.ABCMeta):  # noqa: B024 (a virtual base: registered types only)
+    """What ``jax.Array`` names: ``isinstance(x, fa.Array)`` holds for NumPy arrays and
+    scalars (funcad's results) and for traced values inside transformations; usable in type
+    annotations.
+
+    >>> import funcad as fa, numpy as np
+    >>> isinstance(np.ones(2), fa.Array), isinstance([1.0], fa.Array)
+    (True, False)
+    """
+
+
+Array.register(np.ndarray)
+Array.register(np.generic)
+Array.register(Tracer)
 
 
 class ShapeDtypeStruct:
@@ -641,8 +636,7 @@ def eval_shape(fun: Callable, *args, **kwargs):
         return [o if isinstance(o, Tracer) else np.asarray(o) for o in out_leaves]
 
     jaxpr, _ = trace_to_jaxpr(flat, avals)
-    outs = [ShapeDtypeStruct(get_aval(v).shape if not hasattr(v, "aval") else v.aval.shape,
-                             v.aval.dtype) for v in jaxpr.outvars]
+    outs = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars]
     return tree_unflatten(store["tree"], outs)
 
 
@@ -657,13 +651,15 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     >>> f_t(fnp.array([1.0, 0.0]))
     (array([1., 2.]),)
     """
+    primals = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                       primals)  # only the shapes and dtypes are used
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
     avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in p_leaves]
     jaxpr, consts = trace_to_jaxpr(_flat_fun(fun, in_tree, store), avals, paths, fold=True)
     out_tree = store["out_tree"]
-    out_avals = [a.aval if hasattr(a, "aval") else get_aval(a) for a in jaxpr.outvars]
+    out_avals = [a.aval for a in jaxpr.outvars]
 
     def transposed(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
@@ -698,6 +694,60 @@ def block_until_ready(x):
 
 
 # --------------------------------------------------------------------------------------
+# Devices: funcad runs on the CPU, in NumPy arrays
+
+
+class CpuDevice:
+    """The one device funcad computes on (``fa.devices()[0]``)."""
+
+    id, platform, device_kind = 0, "cpu", "cpu"
+
+    def __repr__(self):
+        return "CpuDevice(id=0)"
+
+
+_CPU = CpuDevice()
+
+
+def devices(backend: str | None = None) -> list:
+    """``[CpuDevice(id=0)]``: funcad computes on the CPU (JAX's ``jax.devices()``)."""
+    if backend not in (None, "cpu"):
+        raise ArgumentError(f"devices: funcad runs on the CPU only, not {backend!r}.")
+    return [_CPU]
+
+
+local_devices = devices
+
+
+def device_count(backend: str | None = None) -> int:
+    """1: the CPU."""
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend() -> str:
+    """``"cpu"``."""
+    return "cpu"
+
+
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """``x`` with its leaves as NumPy arrays (there is no device memory to copy to).
+
+    >>> import funcad as fa
+    >>> fa.device_put({"a": 1.0})
+    {'a': array(1.)}
+    """
+    return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
+
+
+def device_get(x):
+    """``x`` with its leaves as NumPy arrays (``jax.device_get``)."""
+    return device_put(x)
+
+
+# --------------------------------------------------------------------------------------
 # make_jaxpr
 
 
@@ -712,6 +762,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
 
     @functools.wraps(fun)
     def make_jaxpr_f(*args, **kwargs):
+        args = tree_map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x,
+                        args)  # only the shapes and dtypes are used
         nums = [i for i in range(len(args)) if i not in static]
         names = _arg_names(fun, len(args))
         leaves, in_tree, paths = _flatten_args([args[i] for i in nums], [names[i] for i in nums])

@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import core
+from ._args import _arg_names, _leaf_paths, _to_user
 from .core import Primitive, ShapedArray, Trace, Tracer, get_aval
 from .errors import BatchingError, ConcretizationError
 from .tree_util import tree_flatten, tree_unflatten
@@ -38,6 +39,9 @@ primitive_batchers: dict[Primitive, Callable] = {}
 # Rules for operands that include a OneHot: ``rule(axis_size, vals, dims, **params) ->
 # (out, out_dim)`` or NotImplemented (then the OneHot is materialised for the dense rule).
 structured_batchers: dict[Primitive, Callable] = {}
+# Collectives over a named vmap axis (lax.psum, axis_index...): ``rule(trace, vals, dims,
+# **params) -> (out, out_dim)``, used by the BatchTrace whose axis_name the params name.
+collective_batchers: dict[Primitive, Callable] = {}
 
 not_mapped = None
 
@@ -65,9 +69,10 @@ class BatchTracer(Tracer):
 
 
 class BatchTrace(Trace):
-    def __init__(self, parent: Trace, axis_size: int):
+    def __init__(self, parent: Trace, axis_size: int, axis_name=None):
         super().__init__(parent)
         self.axis_size = axis_size
+        self.axis_name = axis_name
 
     def pure(self, x):
         return BatchTracer(self, x, None)
@@ -86,6 +91,11 @@ class BatchTrace(Trace):
                     raise core.escaped_tracer_error(x)
                 vals.append(x)
                 dims.append(None)
+        if self.axis_name is not None and prim in collective_batchers \
+                and params.get("axis_name") == self.axis_name:
+            with core.set_current_trace(self.parent):
+                out, out_dim = collective_batchers[prim](self, vals, dims, **params)
+            return BatchTracer(self, out, out_dim)
         state = core._state  # set_current_trace, inlined: this is the hot path
         state.trace = self.parent
         try:
@@ -157,7 +167,7 @@ class OneHot:
         c = self.coef
         if c is None:
             return np.ones(self.shape, self.dtype)
-        return c if get_aval(c).shape == self.shape else _lax().broadcast_to(c, self.shape)
+        return c if get_aval(c).shape == self.shape else lax.broadcast_to(c, self.shape)
 
     def like(self, coef=None, shape=None, start=None, dtype=None) -> OneHot:
         """The same layout with other coefficients (converted to ``dtype``), shape or start."""
@@ -168,9 +178,9 @@ class OneHot:
                 coef = np.asarray(coef, dtype)
             a = get_aval(coef)
             if a.dtype != dtype:
-                coef = _lax().convert_element_type(coef, dtype)
+                coef = lax.convert_element_type(coef, dtype)
             if a.shape not in ((), shape):
-                coef = _lax().broadcast_to(coef, shape)
+                coef = lax.broadcast_to(coef, shape)
         return OneHot(self.axis_size, shape, dtype, self.start if start is None else start, coef)
 
     def same_layout(self, other) -> bool:
@@ -191,15 +201,22 @@ class OneHot:
 
 def materialize(x):
     """The dense batch (batch axis 0) a :class:`OneHot` stands for; other values pass through.
-    Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0)."""
+    Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0). The
+    mask is computed from two ranges (not an n x n constant), so that a compiled program can
+    transpose it with a reshape and fuse it into the loop that uses it; the basis itself (no
+    coefficients) is the constant ``eye``."""
     if type(x) is not OneHot:
         return x
-    eye = np.eye(x.axis_size, x.size, -x.start, dtype=x.dtype).reshape(x.aval.shape)
-    if x.coef is None:
-        return eye
-    lax = _lax()
-    coef = lax.broadcast_to(x.coef, x.aval.shape)
-    return lax.select(eye.astype(bool), coef, np.zeros((), x.dtype))
+    m = x.size
+    if x.coef is None:  # a constant (the basis itself, when a rule cannot keep it)
+        return np.eye(x.axis_size, m, -x.start, dtype=x.dtype).reshape(x.aval.shape)
+    rows = np.arange(-x.start, x.axis_size - x.start).reshape(x.axis_size, 1)
+    mask = lax.eq(rows, np.arange(m).reshape(1, m))
+    coef = x.coef if not get_aval(x.coef).shape else lax.reshape(x.coef, (1, m))
+    out = lax.select(mask, coef, np.zeros((), x.dtype))
+    if get_aval(out).shape != (x.axis_size, m):
+        out = lax.broadcast_to(out, (x.axis_size, m))
+    return lax.reshape(out, x.aval.shape)
 
 
 def is_identity(x) -> bool:
@@ -230,16 +247,11 @@ def _ndim(x) -> int:
     return len(get_aval(x).shape)  # (getattr(x, "ndim", None) raises inside on Python floats)
 
 
-def _lax():
-    """funcad.lax, which imports this module: bound on first use. (An import statement
-    inside a rule helper costs about a microsecond on every call.)"""
-    global _LAX
-    if _LAX is None:
-        from . import lax as _LAX
-    return _LAX
-
-
-_LAX = None
+# funcad.lax builds on this module (its primitives register their rules here), and the
+# helpers here build on a few of its operations (broadcast_to, convert_element_type, reshape, select, transpose):
+# funcad/lax/__init__.py hands itself over as ``lax`` when it is imported, so that neither
+# module imports the other.
+lax = None
 
 
 def moveaxis(x, src: int, dst: int):
@@ -248,14 +260,14 @@ def moveaxis(x, src: int, dst: int):
         return x
     perm = [i for i in range(_ndim(x)) if i != src]
     perm.insert(dst, src)
-    return _lax().transpose(x, perm)
+    return lax.transpose(x, perm)
 
 
 def bdim_at_front(x, bdim: int | None, size: int):
     """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
     if bdim is None:
         shape = get_aval(x).shape
-        return _lax().broadcast_to(x, (size,) + shape)
+        return lax.broadcast_to(x, (size,) + shape)
     return moveaxis(x, bdim, 0)
 
 
@@ -264,15 +276,15 @@ def front_padded(x, bdim: int, rank: int):
     ``rank`` per-example axes: NumPy's right-aligned broadcasting stays per example."""
     x = moveaxis(x, bdim, 0)
     shape = get_aval(x).shape
-    return _lax().reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
+    return lax.reshape(x, shape[:1] + (1,) * (rank - len(shape) + 1) + shape[1:])
 
 
 def matchaxis(x, src: int | None, dst: int, size: int):
     """``x`` (batched at ``src``, or unbatched) with a batch axis of ``size`` at ``dst``."""
     if src is None:
         shape = get_aval(x).shape
-        x = _lax().reshape(x, shape[:dst] + (1,) + shape[dst:])
-        return _lax().broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
+        x = lax.reshape(x, shape[:dst] + (1,) + shape[dst:])
+        return lax.broadcast_to(x, shape[:dst] + (size,) + shape[dst:])
     return moveaxis(x, src, dst)
 
 
@@ -307,7 +319,7 @@ def _broadcasting_batcher(prim, axis_size, vals, dims, **params):
             if r > out_rank - d:
                 shape = get_aval(v).shape
                 at = d - (out_rank - r)
-                v = _lax().reshape(v, shape[:at] + (1,) + shape[at:])
+                v = lax.reshape(v, shape[:at] + (1,) + shape[at:])
         elif not (b == d and r == out_rank):
             v = moveaxis(front_padded(v, b, out_rank), 0, d)
         new.append(v)
@@ -358,10 +370,10 @@ def defnullary(prim: Primitive) -> None:
 
 
 def vmap_flat(fun: Callable, in_dims: Sequence, args: Sequence, out_dims, axis_size: int,
-              out_names: Callable[[int], str] | None = None) -> list:
+              out_names: Callable[[int], str] | None = None, axis_name=None) -> list:
     """Batch ``fun(*flat_args) -> flat list``; ``out_dims`` is a list or a callable giving
     one per output (called with the number of outputs, after ``fun`` has run)."""
-    with core.new_trace(BatchTrace, axis_size) as trace:
+    with core.new_trace(BatchTrace, axis_size, axis_name) as trace:
         ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, in_dims)]
         outs = fun(*ins)
         pairs = [(o.val, o.bdim) if type(o) is BatchTracer and o._trace is trace else (o, None)
@@ -452,8 +464,9 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     mapped along axis 0. ``out_axes`` is the same for the output (None: the output does not
     depend on the mapped inputs and is returned once). ``axis_size`` gives the size of the
     mapped axis, needed when no argument is mapped (the output is then broadcast to it).
-    ``axis_name`` and ``spmd_axis_name`` are accepted for JAX compatibility; funcad has no
-    collectives (``lax.psum`` over a named axis...), so nothing refers to the name.
+    ``axis_name`` names the mapped axis for the collectives of funcad.lax (``psum``, ``pmean``,
+    ``pmax``, ``pmin``, ``all_gather``, ``axis_index``), as in JAX; ``spmd_axis_name`` is
+    accepted and ignored.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.vmap(fnp.dot, in_axes=(0, None))(fnp.ones((3, 2)), fnp.array([1.0, 2.0]))
@@ -471,8 +484,6 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
 
     @functools.wraps(fun)
     def vmap_f(*args, **kwargs):
-        from .api import _arg_names, _leaf_paths, _to_user
-
         fname = getattr(fun, "__name__", type(fun).__name__)
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise BatchingError(
@@ -487,6 +498,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         dims = broadcast_prefix(axes_prefix + (0,) * len(kwargs), tree_args, "in_axes", "arguments")
         in_dims, sizes = [], []
         for x, d, p in zip(leaves, dims, paths):
+            core.check_array_type(x, f"vmap: {p}")
             if d is None:
                 in_dims.append(None)
                 continue
@@ -544,7 +556,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
                     for a, o, p in zip(specs, out_leaves, store["out_paths"])]
 
         outs = vmap_flat(flat, in_dims, leaves, out_dims, axis_size,
-                         out_names=lambda i: store["out_paths"][i])
+                         out_names=lambda i: store["out_paths"][i], axis_name=axis_name)
         store.pop("out", None)
         return tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
 

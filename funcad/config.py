@@ -171,7 +171,7 @@ def _check_output(prim, args, params, out) -> None:
     cfg = config
     if not _bad(out, cfg.debug_nans, cfg.debug_infs):
         return
-    from .jit import jit_p
+    from .jaxpr import jit_p
 
     what = "NaN" if cfg.debug_nans and _bad(out, True, False) else "inf"
     if prim is jit_p:

@@ -23,25 +23,25 @@ import numpy as np
 
 from . import ad, core
 from .ad import Zero, is_undefined
+from .backend import lowering
 from .core import Primitive, bind, get_aval
 from .errors import ArgumentError, ShapeError, TreeStructureError
 from .jaxpr import partial_eval_rules
 from .lax.control import (
     _aval,
     _aval_of_atom,
-    _batch_jaxpr,
     _eval,
-    _jvp_jaxpr,
     _leaf,
     _mask,
     _merge,
-    _partial_eval_jaxpr,
     _split,
     _to_front,
+    _trace,
     _trace_user,
-    _transpose_jaxpr,
     lower_call,
+    lower_jaxpr_inline,
 )
+from .partial_eval import batch_jaxpr, jvp_jaxpr, partial_eval_jaxpr, transpose_jaxpr
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["custom_jvp", "custom_vjp", "checkpoint", "remat"]
@@ -68,6 +68,25 @@ def _vmapped(fun, dims, axis_size, n_out):
     from .batching import vmap_flat
 
     return lambda *args: vmap_flat(lambda *a: list(fun(*a)), dims, args, [0] * n_out, axis_size)
+
+
+class _Rule:
+    """A rule's closure whose repr names the user's function without its address: the
+    repr shows in the comments of jit's generated program, whose text names its disk-cache
+    entry, so an address there would recompile the program in every process."""
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, fn, named):
+        self.fn = fn
+        self.name = named.name if isinstance(named, _Rule) else (
+            getattr(named, "__qualname__", None) or type(named).__name__)
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self):
+        return self.name
 
 
 def _nothing_traced(leaves) -> bool:
@@ -109,7 +128,7 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
 def _custom_jvp_call_batch(axis_size, vals, dims, *, call_jaxpr, jvp, num_consts):
     vals = _to_front(vals, dims)
     in_b = [d is not None for d in dims]
-    batched, _ = _batch_jaxpr(call_jaxpr, axis_size, in_b, True)
+    batched, _ = batch_jaxpr(call_jaxpr, axis_size, in_b, True)
     n_out, arg_dims = len(call_jaxpr.out_avals), [0 if b else None for b in in_b[num_consts:]]
     consts = vals[:num_consts]
 
@@ -121,7 +140,8 @@ def _custom_jvp_call_batch(axis_size, vals, dims, *, call_jaxpr, jvp, num_consts
         return outs[:n_out], outs[n_out:]
 
     del consts
-    outs = bind(custom_jvp_call_p, *vals, call_jaxpr=batched, jvp=batched_jvp, num_consts=num_consts)
+    outs = bind(custom_jvp_call_p, *vals, call_jaxpr=batched, jvp=_Rule(batched_jvp, jvp),
+                num_consts=num_consts)
     return outs, [0] * n_out
 
 
@@ -201,7 +221,7 @@ class custom_jvp:
                     f"structured like the function's output {out_tree}, got {tree_o} and {tree_t}.")
             return [_leaf(o) for o in out_leaves], [_leaf(t) for t in t_leaves]
 
-        outs = bind(custom_jvp_call_p, *consts, *leaves, call_jaxpr=cj, jvp=flat_jvp,
+        outs = bind(custom_jvp_call_p, *consts, *leaves, call_jaxpr=cj, jvp=_Rule(flat_jvp, rule),
                     num_consts=len(consts))
         return tree_unflatten(out_tree, outs)
 
@@ -270,7 +290,7 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts)
 def _custom_vjp_call_batch(axis_size, vals, dims, *, call_jaxpr, fwd, bwd, num_consts):
     vals = _to_front(vals, dims)
     in_b = [d is not None for d in dims]
-    batched, _ = _batch_jaxpr(call_jaxpr, axis_size, in_b, True)
+    batched, _ = batch_jaxpr(call_jaxpr, axis_size, in_b, True)
     n_out = len(call_jaxpr.out_avals)
     arg_dims = [0 if b else None for b in in_b[num_consts:]]
     box = {}
@@ -296,7 +316,8 @@ def _custom_vjp_call_batch(axis_size, vals, dims, *, call_jaxpr, fwd, bwd, num_c
 
         return [o if d is not None else reduce_sum(o, (0,)) for o, d in zip(outs, arg_dims)]
 
-    outs = bind(custom_vjp_call_p, *vals, call_jaxpr=batched, fwd=batched_fwd, bwd=batched_bwd,
+    outs = bind(custom_vjp_call_p, *vals, call_jaxpr=batched, fwd=_Rule(batched_fwd, fwd),
+                bwd=_Rule(batched_bwd, bwd),
                 num_consts=num_consts)
     return outs, [0] * n_out
 
@@ -380,7 +401,8 @@ class custom_vjp:
                     flat.extend(_leaf(x) for x in c_leaves)
             return flat
 
-        outs = bind(custom_vjp_call_p, *consts, *leaves, call_jaxpr=cj, fwd=flat_fwd, bwd=flat_bwd,
+        outs = bind(custom_vjp_call_p, *consts, *leaves, call_jaxpr=cj, fwd=_Rule(flat_fwd, user_fwd),
+                    bwd=_Rule(flat_bwd, user_bwd),
                     num_consts=len(consts))
         return tree_unflatten(out_tree, outs)
 
@@ -395,7 +417,7 @@ remat_p.def_abstract_eval(lambda *avals, jaxpr: _out_avals(jaxpr))
 
 def _remat_jvp(primals, tangents, *, jaxpr):
     nz = [type(t) is not Zero for t in tangents]
-    jvp_j, out_nz = _jvp_jaxpr(jaxpr, nz, False)
+    jvp_j, out_nz = jvp_jaxpr(jaxpr, nz, False)
     outs = bind(remat_p, *primals, *_mask(tangents, nz), jaxpr=jvp_j)
     n = len(out_nz)
     return outs[:n], _merge(out_nz, outs[n:], [Zero(a) for a in _out_avals(jaxpr)])
@@ -405,7 +427,7 @@ def _remat_partial_eval(trace, args, *, jaxpr):
     # The known outputs are computed now, without residuals; the whole equation is staged,
     # so the linear program recomputes what the unknown outputs need.
     uk = [trace.is_staged(x) for x in args]
-    known, _, out_uk, n_res = _partial_eval_jaxpr(jaxpr, uk, False)
+    known, _, out_uk, n_res = partial_eval_jaxpr(jaxpr, uk, False)
     from .jaxpr import ClosedJaxpr, Jaxpr
 
     kj = known.jaxpr
@@ -421,13 +443,13 @@ def _remat_transpose(cts, *args, jaxpr):
     lin = [is_undefined(x) for x in args]
     cts = [ad.instantiate(Zero(a)) if ct is None or type(ct) is Zero else ct
            for ct, a in zip(cts, _out_avals(jaxpr))]
-    t_j = _transpose_jaxpr(jaxpr, lin)
+    t_j = transpose_jaxpr(jaxpr, lin)
     cts_lin = _eval(t_j, *_mask(args, lin, False), *cts)
     return _merge(lin, cts_lin, [None] * len(args))
 
 
 def _remat_batch(axis_size, vals, dims, *, jaxpr):
-    batched, out_b = _batch_jaxpr(jaxpr, axis_size, [d is not None for d in dims], False)
+    batched, out_b = batch_jaxpr(jaxpr, axis_size, [d is not None for d in dims], False)
     return bind(remat_p, *_to_front(vals, dims), jaxpr=batched), [0 if b else None for b in out_b]
 
 
@@ -530,20 +552,18 @@ remat = checkpoint
 
 
 def _lower_custom_lin(g, eqn):
-    from .lax.control import _trace, lower_jaxpr_inline
-
     forward = _trace(lambda *a: _custom_lin_forward(*a, **eqn.params), [a.aval for a in eqn.inputs])
     if forward.consts:
-        from .backend import lowering
-
         return lowering.lower_via_numpy(g, eqn)
     for v, r in zip(eqn.outputs, lower_jaxpr_inline(g, forward, [g.arr(a) for a in eqn.inputs])):
         g.emit(f"{g.name(v)} = {r}")
         g.may_alias_input.add(v)
 
 
-LOWERINGS = {custom_jvp_call_p: lower_call("call_jaxpr"), custom_vjp_call_p: lower_call("call_jaxpr"),
-             remat_p: lower_call("jaxpr"), custom_lin_p: _lower_custom_lin}
+lowering.register_lowering(custom_jvp_call_p, lower_call("call_jaxpr"))
+lowering.register_lowering(custom_vjp_call_p, lower_call("call_jaxpr"))
+lowering.register_lowering(remat_p, lower_call("jaxpr"))
+lowering.register_lowering(custom_lin_p, _lower_custom_lin)
 
 
 def _register_batching_rules():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ad, batching, core
+from .backend import lowering
 from .core import Primitive, bind, get_aval
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -93,12 +94,10 @@ def callback(fn, *args, **kwargs) -> None:
 
 
 def _lower_debug_print(g, eqn):
-    from .backend import lowering
-
     key = lowering.register_call(eqn.prim, eqn.params, [])
     args = ", ".join(g.arr(a) for a in eqn.inputs)
     g.emit("with numba.objmode():")
     g.emit(f"    _rt.call({key!r}{', ' if args else ''}{args})")
 
 
-LOWERINGS = {debug_print_p: _lower_debug_print}
+lowering.register_lowering(debug_print_p, _lower_debug_print)

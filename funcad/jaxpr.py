@@ -455,3 +455,32 @@ def trace_to_jaxpr(
 
 def jaxpr_as_fun(jaxpr: Jaxpr, consts) -> Callable:
     return lambda *args: eval_jaxpr(jaxpr, consts, *args)
+
+
+# --------------------------------------------------------------------------------------
+# The jit primitive: params ``jaxpr`` (a Jaxpr without constvars) and ``name``. Defined here,
+# below everything that inspects it (simplify, sparsity, debug_nans); its implementation
+# (compile with Numba, then run) is registered by funcad/backend/dispatch.py, its rules by
+# funcad/jit.py.
+
+jit_p = Primitive("jit", multiple_results=True)
+
+
+def _jit_abstract_eval(*avals, jaxpr: Jaxpr, name: str):
+    expected = [v.aval for v in jaxpr.invars]
+    if len(avals) != len(expected) or any(
+        a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)
+    ):
+        raise TypeError(f"jit program {name} expects {expected}, got {list(avals)}")
+    return [v.aval for v in jaxpr.outvars]
+
+
+jit_p.def_abstract_eval(_jit_abstract_eval)
+
+
+def bind_jaxpr(jaxpr: Jaxpr, args: Sequence, name: str) -> list:
+    """Bind ``jit`` on ``jaxpr`` unless it is trivial (no equations): then just forward values."""
+    if not jaxpr.eqns:
+        env = dict(zip(jaxpr.invars, args))
+        return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
+    return jit_p.bind(*args, jaxpr=jaxpr, name=name)

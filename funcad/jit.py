@@ -28,252 +28,83 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import ad, core
+from . import partial_eval as pe
+from ._args import _leaf_paths
+from .backend import dispatch  # (also gives jit_p its implementation: compile, then run)
 from .config import config as _config
-from .core import Primitive, ShapedArray, Tracer
+from .core import ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
-from .jaxpr import Eqn, Jaxpr, Literal, Var, eval_jaxpr, trace_to_jaxpr
+from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, bind_jaxpr, jit_p, trace_to_jaxpr  # noqa: F401
 from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf, unregistered_hint
 
 log = logging.getLogger("funcad.jit")
 
 # --------------------------------------------------------------------------------------
-# The jit primitive: params ``jaxpr`` (a Jaxpr without constvars) and ``name``.
-
-jit_p = Primitive("jit", multiple_results=True)
-
-
-def _jit_impl(*args, jaxpr: Jaxpr, name: str):
-    from .backend import dispatch
-
-    return dispatch.executable_for(jaxpr, name)(args)
+# Rules of jit_p: transform the inner jaxpr (funcad/partial_eval.py, memoized there) and
+# bind jit on the result. A derived jaxpr may have constants: they become leading inputs.
 
 
-def _jit_abstract_eval(*avals, jaxpr: Jaxpr, name: str):
-    expected = [v.aval for v in jaxpr.invars]
-    if len(avals) != len(expected) or any(
-        a.shape != e.shape or a.dtype != e.dtype for a, e in zip(avals, expected)
-    ):
-        raise TypeError(f"jit program {name} expects {expected}, got {list(avals)}")
-    return [v.aval for v in jaxpr.outvars]
+_opened: dict[int, tuple] = {}  # id(cj) -> (cj, program): the derived jaxprs with constants
 
 
-jit_p.def_impl(_jit_impl)
-jit_p.def_abstract_eval(_jit_abstract_eval)
+def _open(cj: ClosedJaxpr) -> tuple[Jaxpr, list]:
+    """``cj`` as a jit program (no constvars) and the constants to pass first. The same
+    ``cj`` (partial_eval.py memoizes them) gives the same program object, which is what the
+    backend's executables are keyed on."""
+    j = cj.jaxpr
+    if not j.constvars:
+        return j, []
+    hit = _opened.get(id(cj))
+    if hit is None or hit[0] is not cj:
+        hit = _opened[id(cj)] = (cj, Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars))
+        if len(_opened) > pe.MEMO_SIZE:
+            del _opened[next(iter(_opened))]
+    return hit[1], list(cj.consts)
 
 
-def bind_jaxpr(jaxpr: Jaxpr, args: Sequence, name: str) -> list:
-    """Bind ``jit`` on ``jaxpr`` unless it is trivial (no equations): then just forward values."""
-    if not jaxpr.eqns:
-        env = dict(zip(jaxpr.invars, args))
-        return [a.val if type(a) is Literal else env[a] for a in jaxpr.outvars]
-    return jit_p.bind(*args, jaxpr=jaxpr, name=name)
-
-
-# --------------------------------------------------------------------------------------
-# Partial evaluation of a jaxpr: split by which inputs are known.
-
-
-def partial_eval_jaxpr(jaxpr: Jaxpr, known_in: Sequence[bool]):
-    """Split ``jaxpr`` into a known part (known inputs -> residuals) and an unknown part.
-
-    Returns ``(known, unknown, out_src)``. ``known`` maps the known inputs to the residuals
-    (every known value the unknown part or the outputs need). ``unknown`` takes
-    ``residuals + unknown inputs`` to the outputs that depend on unknown inputs.
-    ``out_src[i]`` says where output ``i`` comes from: ("res", k), ("unk", j) or ("lit", v).
-    """
-    from .jaxpr import partial_eval_rules
-
-    if any(e.prim in partial_eval_rules for e in jaxpr.eqns):
-        split = _partial_eval_with_rules(jaxpr, known_in)
-        if split is not None:
-            return split
-    known_vars = {v for v, k in zip(jaxpr.invars, known_in) if k}
-    known_eqns, unknown_eqns = [], []
-    for eqn in jaxpr.eqns:
-        if all(type(a) is Literal or a in known_vars for a in eqn.inputs):
-            known_eqns.append(eqn)
-            known_vars.update(eqn.outputs)
-        else:
-            unknown_eqns.append(eqn)
-    residuals: dict[Var, None] = {}
-    for eqn in unknown_eqns:
-        for a in eqn.inputs:
-            if type(a) is Var and a in known_vars:
-                residuals[a] = None
-    out_src, unknown_outs = [], []
-    for a in jaxpr.outvars:
-        if type(a) is Literal:
-            out_src.append(("lit", a.val))
-        elif a in known_vars:
-            residuals[a] = None
-            out_src.append(("res", a))
-        else:
-            out_src.append(("unk", len(unknown_outs)))
-            unknown_outs.append(a)
-    res = list(residuals)
-    index = {v: i for i, v in enumerate(res)}
-    out_src = [("res", index[s[1]]) if s[0] == "res" else s for s in out_src]
-    known = Jaxpr([], [v for v, k in zip(jaxpr.invars, known_in) if k], known_eqns, res)
-    unknown = Jaxpr([], res + [v for v, k in zip(jaxpr.invars, known_in) if not k],
-                    unknown_eqns, unknown_outs)
-    return known, unknown, out_src
-
-
-def _partial_eval_with_rules(jaxpr: Jaxpr, known_in: Sequence[bool]):
-    """The same split, through the fold-mode staging trace, so that primitives holding
-    jaxprs (cond, scan, while, checkpoint) are split inside by their partial evaluation
-    rules rather than going whole to the unknown side. None if constants would appear."""
-    from .jaxpr import ClosedJaxpr
-    from .lax.control import _partial_eval_jaxpr
-
-    known, unknown, out_uk, n_res = _partial_eval_jaxpr(
-        ClosedJaxpr(jaxpr, []), [not k for k in known_in], False)
-    if known.consts or unknown.consts or known.jaxpr.constvars:
-        return None
-    n_known_out = out_uk.count(False)
-    outs_k = iter(range(n_known_out))
-    outs_u = iter(range(len(out_uk)))
-    out_src = [("unk", next(outs_u)) if uk else ("res", next(outs_k)) for uk in out_uk]
-    uj = unknown.jaxpr
-    skipped = [Var(v.aval) for v in known.jaxpr.outvars[:n_known_out]]
-    return (Jaxpr([], known.jaxpr.invars, known.jaxpr.eqns, known.jaxpr.outvars),
-            Jaxpr([], skipped + uj.invars, uj.eqns, uj.outvars), out_src)
-
-
-def _from_src(src, res, unk):
-    kind, k = src
-    return res[k] if kind == "res" else unk[k] if kind == "unk" else k
-
-
-# --------------------------------------------------------------------------------------
-# JVP: known program + linear program, memoized per (jaxpr, which tangents are nonzero)
-
-_jvp_memo: dict = {}
-
-
-def _jvp_split(jaxpr: Jaxpr, nonzero: tuple):
-    key = (jaxpr, nonzero)
-    hit = _jvp_memo.get(key)
-    if hit is not None:
-        return hit
-    n = len(jaxpr.invars)
-    in_avals = [v.aval for v in jaxpr.invars]
-    out_nonzero: list[bool] = []
-
-    def jvp_fun(*args):
-        primals, it = args[:n], iter(args[n:])
-        tangents = [next(it) if nz else ad.Zero(a) for nz, a in zip(nonzero, in_avals)]
-        outs, t_outs = ad.jvp_flat(lambda *xs: eval_jaxpr(jaxpr, [], *xs), primals, tangents)
-        out_nonzero[:] = [type(t) is not ad.Zero for t in t_outs]
-        return list(outs) + [t for t in t_outs if type(t) is not ad.Zero]
-
-    t_avals = [a for a, nz in zip(in_avals, nonzero) if nz]
-    jvp_jaxpr, consts = trace_to_jaxpr(jvp_fun, in_avals + t_avals)
-    assert not consts, "a closed jit jaxpr has no constants"
-    known, unknown, out_src = partial_eval_jaxpr(jvp_jaxpr, [True] * n + [False] * len(t_avals))
-    hit = _jvp_memo[key] = (known, unknown, out_src, tuple(out_nonzero))
-    return hit
+def _bind_closed(cj: ClosedJaxpr, args: Sequence, name: str) -> list:
+    jaxpr, consts = _open(cj)
+    return bind_jaxpr(jaxpr, consts + list(args), name)
 
 
 def _jit_jvp(primals, tangents, *, jaxpr: Jaxpr, name: str):
-    nonzero = tuple(type(t) is not ad.Zero for t in tangents)
-    known, unknown, out_src, out_nonzero = _jvp_split(jaxpr, nonzero)
-    res = bind_jaxpr(known, primals, f"{name}_jvp_known")
+    nonzero = [type(t) is not ad.Zero for t in tangents]
+    n, n_out = len(primals), len(jaxpr.outvars)
+    jvp_j, out_nonzero = pe.jvp_jaxpr(ClosedJaxpr(jaxpr, []), nonzero, False)
+    # the primal part runs now, the tangent part (linear) in a second program
+    known, unknown, out_uk, n_res = pe.partial_eval_jaxpr(
+        jvp_j, [False] * n + [True] * sum(nonzero), False)
+    known_out = _bind_closed(known, primals, f"{name}_jvp_known")
     t_in = [t for t in tangents if type(t) is not ad.Zero]
-    unk = bind_jaxpr(unknown, list(res) + t_in, f"{name}_jvp_linear") if unknown.outvars else []
-    n_out = len(jaxpr.outvars)
-    outs = [_from_src(s, res, unk) for s in out_src]
-    primals_out, nz_t = outs[:n_out], iter(outs[n_out:])
-    tangents_out = [next(nz_t) if nz else ad.Zero(v.aval)
-                    for nz, v in zip(out_nonzero, jaxpr.outvars)]
-    return primals_out, tangents_out
-
-
-ad.jvp_rules[jit_p] = _jit_jvp
-
-# --------------------------------------------------------------------------------------
-# Transpose: evaluate the non-linear (known) part forward, transpose the rest.
-
-_transpose_memo: dict = {}
-
-
-def _transpose_jaxpr(jaxpr: Jaxpr, undefined: tuple, ct_nonzero: tuple) -> Jaxpr:
-    key = (jaxpr, undefined, ct_nonzero)
-    hit = _transpose_memo.get(key)
-    if hit is not None:
-        return hit
-    known, unknown, out_src = partial_eval_jaxpr(jaxpr, [not u for u in undefined])
-    n_res = len(known.outvars)
-    lin = Jaxpr(unknown.invars[:n_res], unknown.invars[n_res:], unknown.eqns, unknown.outvars)
-    n_known = sum(not u for u in undefined)
-    lin_avals = [v.aval for v, u in zip(jaxpr.invars, undefined) if u]
-
-    def transposed(*args):
-        res = eval_jaxpr(known, [], *args[:n_known])
-        cts = iter(args[n_known:])
-        ct_all = [next(cts) if nz else None for nz in ct_nonzero]
-        ct_lin = [None] * len(lin.outvars)
-        for src, ct in zip(out_src, ct_all):
-            if src[0] == "unk" and ct is not None:
-                j = src[1]
-                ct_lin[j] = ct if ct_lin[j] is None else ad.add_tangents(ct_lin[j], ct)
-        cts_in = ad.backward_pass(lin, res, ct_lin)
-        return [ad.zeros_like_aval(a) if c is None else c for c, a in zip(cts_in, lin_avals)]
-
-    in_avals = [v.aval for v, u in zip(jaxpr.invars, undefined) if not u]
-    ct_avals = [v.aval for v, nz in zip(jaxpr.outvars, ct_nonzero) if nz]
-    t_jaxpr, consts = trace_to_jaxpr(transposed, in_avals + ct_avals)
-    assert not consts, "a closed jit jaxpr has no constants"
-    _transpose_memo[key] = t_jaxpr
-    return t_jaxpr
+    n_known = out_uk.count(False)
+    unk = (_bind_closed(unknown, known_out[n_known:] + t_in, f"{name}_jvp_linear")
+           if unknown.jaxpr.outvars else [])
+    k, u = iter(known_out[:n_known]), iter(unk)
+    outs = [next(u) if uk else next(k) for uk in out_uk]
+    nz_t = iter(outs[n_out:])
+    tangents_out = [next(nz_t) if nz else ad.Zero(v.aval) for nz, v in zip(out_nonzero, jaxpr.outvars)]
+    return outs[:n_out], tangents_out
 
 
 def _jit_transpose(cts, *invals, jaxpr: Jaxpr, name: str):
-    undefined = tuple(ad.is_undefined(x) for x in invals)
-    ct_nonzero = tuple(ct is not None and type(ct) is not ad.Zero for ct in cts)
-    t_jaxpr = _transpose_jaxpr(jaxpr, undefined, ct_nonzero)
+    undefined = [ad.is_undefined(x) for x in invals]
+    ct_nonzero = [ct is not None and type(ct) is not ad.Zero for ct in cts]
+    t_jaxpr = pe.transpose_jaxpr(ClosedJaxpr(jaxpr, []), undefined, ct_nonzero)
     args = [x for x, u in zip(invals, undefined) if not u] + [c for c, nz in zip(cts, ct_nonzero) if nz]
-    outs = iter(bind_jaxpr(t_jaxpr, args, f"{name}_transpose"))
+    outs = iter(_bind_closed(t_jaxpr, args, f"{name}_transpose"))
     return [next(outs) if u else None for u in undefined]
-
-
-ad.transpose_rules[jit_p] = _jit_transpose
-
-
-# --------------------------------------------------------------------------------------
-# Batching (vmap): batch the inner jaxpr and bind it as jit again.
-
-
-_batch_memo: dict = {}
-
-
-def _batched_jaxpr(jaxpr: Jaxpr, dims: tuple, axis_size: int) -> Jaxpr:
-    key = (jaxpr, dims, axis_size)
-    hit = _batch_memo.get(key)
-    if hit is None:
-        from . import batching
-
-        avals = [v.aval if d is None else ShapedArray((axis_size,) + v.aval.shape, v.aval.dtype)
-                 for v, d in zip(jaxpr.invars, dims)]
-        n_out = len(jaxpr.outvars)
-
-        def batched(*xs):
-            return batching.vmap_flat(lambda *ys: eval_jaxpr(jaxpr, [], *ys), dims, xs,
-                                      [0] * n_out, axis_size)
-
-        hit, consts = trace_to_jaxpr(batched, avals)
-        assert not consts, "a closed jit jaxpr has no constants"
-        _batch_memo[key] = hit
-    return hit
 
 
 def _jit_batch(axis_size, vals, dims, *, jaxpr: Jaxpr, name: str):
     from . import batching
 
     vals = [v if d is None else batching.bdim_at_front(v, d, axis_size) for v, d in zip(vals, dims)]
-    dims = tuple(None if d is None else 0 for d in dims)
-    b_jaxpr = _batched_jaxpr(jaxpr, dims, axis_size)
-    return bind_jaxpr(b_jaxpr, vals, f"{name}_vmap"), [0] * len(jaxpr.outvars)
+    b_jaxpr, _ = pe.batch_jaxpr(ClosedJaxpr(jaxpr, []), axis_size, [d is not None for d in dims], True)
+    return _bind_closed(b_jaxpr, vals, f"{name}_vmap"), [0] * len(jaxpr.outvars)
+
+
+ad.jvp_rules[jit_p] = _jit_jvp
+ad.transpose_rules[jit_p] = _jit_transpose
 
 
 def _register_batching_rule() -> None:
@@ -349,6 +180,7 @@ def _leaf_key(x):
     if isinstance(x, np.generic):
         return ((), x.dtype.char)
     if isinstance(x, np.ndarray):
+        core.check_array_type(x, "jit: an argument")
         return (x.shape, x.dtype.char)
     raise DTypeError(
         f"jit: an argument of type {t.__name__} ({core._short_repr(x)}) cannot be traced. Pass "
@@ -373,7 +205,9 @@ class Jitted:
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        single = isinstance(static_argnums, (int, np.integer))
+        nums = tuple(int(i) if isinstance(i, np.integer) else i
+                     for i in ((static_argnums,) if single else tuple(static_argnums)))
         names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         try:
             sig = inspect.signature(fun)
@@ -383,6 +217,13 @@ class Jitted:
         if params is not None:
             positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
             varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+            named = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            unknown = [n for n in names if n not in named]
+            if unknown and not any(p.kind is p.VAR_KEYWORD for p in params):
+                raise ArgumentError(
+                    f"jit({_name(fun)}): static_argnames={static_argnames!r} names "
+                    f"{', '.join(map(repr, unknown))}, which is not a parameter of {_name(fun)} "
+                    f"(its parameters: {', '.join(named) or 'none'}). Fix the spelling, or drop it.")
             for i in nums:
                 if not isinstance(i, int) or (not varargs and not -len(positional) <= i < len(positional)):
                     raise ArgumentError(
@@ -432,8 +273,6 @@ class Jitted:
         return dyn_args, dyn_kwargs, tuple(static)
 
     def _trace(self, args, kwargs, static, leaves, in_tree) -> _Entry:
-        from .api import _leaf_paths
-
         names = self._arg_names
         dyn_nums = [i for i in range(len(args) + len(static)) if i not in self.static_argnums]
         arg_names = [names[i] if i < len(names) else f"args[{i}]" for i in dyn_nums][: len(args)]
@@ -506,8 +345,6 @@ class Jitted:
         if core.is_top_level() and not any(isinstance(x, Tracer) for x in leaves):
             exe = entry.executable
             if exe is None:
-                from .backend import dispatch
-
                 exe = entry.executable = dispatch.executable_for(entry.jaxpr, entry.name)
             outs = exe((*entry.consts, *leaves))
             if core.debug_hooks.eval is not None:  # funcad.config's debug_nans: find the NaN's op
@@ -525,8 +362,6 @@ class Jitted:
         >>> print(low.jaxpr)
         { lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }
         """
-        from .backend import dispatch
-
         entry, _ = self._entry(args, kwargs)
         simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
         return Lowered(entry.jaxpr, simplified, program.source)

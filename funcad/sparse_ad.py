@@ -15,7 +15,7 @@ returned function (``.cache``); later calls only evaluate.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -259,3 +259,42 @@ def _hvps_linearized(scalar, x, seeds):
 
     _, _, jaxpr, consts = _linearized_hvp_flat(scalar, x)
     return vmap(lambda s: eval_jaxpr(jaxpr, consts, s)[0])(seeds)
+
+
+class _HessianEvaluator:
+    """``x -> (value, gradient, sparse Hessian)`` of ``f(x, *args)`` for a flat ``x``, with the
+    plan made at the first call (what :func:`funcad.optimize.newton` uses)."""
+
+    def __init__(self, f, args, jit: bool):
+        self.f, self.args, self.jit, self.plan, self._jitted = f, tuple(args), jit, None, None
+
+    def __call__(self, x):
+        def scalar(v):
+            return self.f(v, *self.args)
+
+        if self.plan is None:
+            self.plan = _hessian_plan(scalar, x, "global", "natural")
+        seeds = self.plan.seed.T.astype(x.dtype)
+        if self.jit:
+            if self._jitted is None:
+                from .batching import vmap
+                from .jit import jit
+
+                def vgh(x, seeds, args):
+                    def f(v):
+                        return self.f(v, *args)
+
+                    val, g = api.value_and_grad(f)(x)
+                    return val, g, vmap(lambda s: api.jvp(api.grad(f), (x,), (s,))[1])(seeds)
+
+                self._jitted = jit(vgh)
+            val, g, B = self._jitted(x, seeds, self.args)
+        else:
+            from .batching import vmap
+            from .jaxpr import eval_jaxpr
+            from .second_order import _linearized_hvp_flat
+
+            val, g, jaxpr, consts = _linearized_hvp_flat(scalar, x)
+            B = vmap(lambda s: eval_jaxpr(jaxpr, consts, s)[0])(seeds)
+        H = coloring.decompress_symmetric(self.plan.pattern, self.plan.colors, np.asarray(B).T)
+        return val, g, H

@@ -91,3 +91,13 @@ def test_cache_info_through_the_command(tmp_path):
     r = subprocess.run([sys.executable, "-m", "funcad", "cache", "info"], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=ROOT, FUNCAD_CACHE_DIR=str(env_dir)), timeout=120)
     assert r.returncode == 0 and str(env_dir) in r.stdout and "entries:   0" in r.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`python -m funcad | head` (the README's check): at a closed pipe the command stops quietly."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "funcad", "tour", "--list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err and "Broken" not in err, err

@@ -12,13 +12,17 @@ import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
            "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
+           "funcad.partial_eval",
            "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise", "funcad.tree",
            "funcad.flatten_util", "funcad.config", "funcad.custom_derivatives", "funcad.lax.control",
            "funcad.numpy._more", "funcad.scipy.special", "funcad.scipy.linalg", "funcad.scipy.signal",
            "funcad.scipy.stats", "funcad.scipy.stats.norm", "funcad.scipy.stats.multivariate_normal",
            "funcad.scipy.stats.t", "funcad.scipy.stats.gamma", "funcad.scipy.stats.beta",
            "funcad.scipy.stats.poisson", "funcad.scipy.stats.bernoulli", "funcad.scipy.stats.logistic",
-           "funcad.scipy.stats.dirichlet"]
+           "funcad.scipy.stats.dirichlet",
+           "funcad.lax.jax_api", "funcad.debug", "funcad.autograd", "funcad.autograd.extend",
+           "funcad.autograd.numpy", "funcad.autograd.misc.flatten", "funcad.autograd.misc.optimizers",
+           "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util", "funcad.collectives"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,5 @@
-"""The glibc malloc tuning that keeps freed array memory for reuse (funcad/_malloc.py)."""
+"""The glibc malloc tuning that keeps freed array memory for reuse (funcad/_malloc.py): opt-in
+with FUNCAD_MALLOC_TUNING=1, and by default `import funcad` leaves the process's malloc alone."""
 
 import os
 import subprocess
@@ -8,14 +9,45 @@ import pytest
 
 import funcad._malloc as m
 
-glibc = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
+_libc = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+glibc = bool(_libc) and _libc.startswith("glibc")
+
+# A 16 MB array: glibc's default mmap threshold (128 kB, at most 32 MB when it adapts) serves it
+# from fresh mmap pages; with the tuning (threshold 32 MB) it comes from the heap. glibc's own
+# mallinfo2 says which (hblkhd: bytes in mmapped blocks), independently of funcad's flag.
+CHILD = """
+import ctypes, numpy as np
+import funcad, funcad._malloc as m
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+before = libc.mallinfo2().hblkhd
+a = np.ones(2 << 20)
+print(m.applied, libc.mallinfo2().hblkhd - before >= a.nbytes)
+"""
 
 
-@pytest.mark.skipif(not glibc, reason="mallopt is glibc's")
-def test_tuning_is_applied_on_import_and_can_be_disabled():
-    assert m.applied and m.configure()
-    code = "import funcad._malloc as m, funcad; print(m.applied)"
-    env = dict(os.environ, FUNCAD_MALLOC_TUNING="0")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+def _child(**env):
+    run = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in dict(os.environ, **env).items() if v is not None},
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert out.stdout.strip() == "False", out.stderr
+    assert run.returncode == 0, run.stderr
+    return run.stdout.split()
+
+
+@pytest.mark.skipif(not glibc or tuple(map(int, _libc.split()[1].split(".")[:2])) < (2, 33),
+                    reason="mallopt and mallinfo2 are glibc's (2.33+)")
+def test_tuning_is_opt_in():
+    # default: funcad leaves malloc alone (a large array is mmapped, as without funcad)
+    assert _child(FUNCAD_MALLOC_TUNING=None) == ["False", "True"]
+    assert _child(FUNCAD_MALLOC_TUNING="0") == ["False", "True"]
+    # opted in: the thresholds are raised, the same array comes from the heap
+    assert _child(FUNCAD_MALLOC_TUNING="1") == ["True", "False"]
+
+
+def test_this_process_is_untouched_unless_asked():
+    assert m.applied == (os.environ.get("FUNCAD_MALLOC_TUNING") == "1" and glibc)

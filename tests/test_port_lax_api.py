@@ -65,6 +65,9 @@ def test_traced_slice_under_jit_is_a_dynamic_slice():
     np.testing.assert_array_equal(g, expect)
     out = fa.vmap(lambda r, i: r[i:i + 2])(np.tile(np.arange(6.0), (3, 1)), np.arange(3))
     np.testing.assert_array_equal(out, [[0, 1], [1, 2], [2, 3]])
+    const = fnp.asarray(np.arange(6.0))  # a constant funcad array sliced by a traced start
+    np.testing.assert_array_equal(fa.jit(lambda i: const[i:i + 2])(3), [3, 4])
+    np.testing.assert_array_equal(fa.vmap(lambda i: const[i:i + 2])(np.arange(2)), [[0, 1], [1, 2]])
     with pytest.raises(errors.ConcretizationError, match="static difference"):
         fa.jit(lambda x, i: x[i:])(x[0], 2)
     with pytest.raises(errors.ConcretizationError, match="not static"):
@@ -242,3 +245,50 @@ def test_debug_print_eager_jit_grad_vmap(capfd):
 
     fa.jit(lambda xs: fa.lax.scan(body, 0.0, xs))(np.arange(2.0))
     assert capfd.readouterr().out == "step 0.0\nstep 0.0\nstep 1.0\nstep 1.0\n"
+
+
+def test_jax_spellings_of_lax_names():
+    x = RNG.uniform(0.1, 0.9, size=(2, 3))
+    for ours, ref in ((lax.acos, np.arccos), (lax.asin, np.arcsin), (lax.atan, np.arctan),
+                      (lax.atanh, np.arctanh), (lax.asinh, np.arcsinh), (lax.reciprocal, np.reciprocal),
+                      (lax.tan, np.tan)):
+        np.testing.assert_allclose(ours(x), ref(x))
+    np.testing.assert_allclose(lax.acosh(x + 1.0), np.arccosh(x + 1.0))
+    np.testing.assert_allclose(lax.atan2(x, 1.0 - x), np.arctan2(x, 1.0 - x))
+    np.testing.assert_array_equal(lax.real(x), x)
+    np.testing.assert_array_equal(lax.imag(x), np.zeros_like(x))
+    np.testing.assert_array_equal(lax.broadcasted_iota(np.int32, (2, 3), 1), [[0, 1, 2], [0, 1, 2]])
+    assert lax.broadcast_to_rank(np.ones(3), 3).shape == (1, 1, 3)
+    np.testing.assert_allclose(lax.reduce(x, 0.0, lax.add, (1,)), x.sum(1))
+    np.testing.assert_allclose(lax.reduce(x, -np.inf, lax.max, (0,)), x.max(0))
+    np.testing.assert_allclose(lax.reduce((x, x), (1.0, 2.0), fnp.multiply, (0,))[1], 2 * x.prod(0))
+    with pytest.raises(errors.ArgumentError, match="lax.reduce"):
+        lax.reduce(x, 0.0, lambda a, b: a - b, (0,))
+    a, b = lax.split(np.arange(5.0), (2, 3))
+    np.testing.assert_array_equal(b, [2, 3, 4])
+    assert lax.argmax(x, 1, np.int32).dtype == np.int32
+    np.testing.assert_array_equal(lax.argmin(x, 0), x.argmin(0))
+    keys, vals = lax.sort((np.array([2, 1, 2, 0]), np.array([0.0, 1.0, 2.0, 3.0])), 0, num_keys=1)
+    np.testing.assert_array_equal(vals, [3, 1, 0, 2])
+    np.testing.assert_array_equal(lax.sort(x), np.sort(x, -1))
+    check_grads(lambda x: lax.sort(x, 0) * np.arange(2.0)[:, None], (x,), order=1)
+    np.testing.assert_allclose(lax.cumsum(x), np.cumsum(x, 0))
+    np.testing.assert_allclose(lax.cumprod(x, 1, reverse=True), np.cumprod(x[:, ::-1], 1)[:, ::-1])
+    assert lax.full((2,), 3).dtype == np.int64 and lax.full((2,), 3.0, np.float32).dtype == np.float32
+    np.testing.assert_array_equal(lax.index_take(x, (np.array([1, 0]),), (0,)), x[[1, 0]])
+    assert bool(lax.reduce_xor(np.array([True, True, True]), (0,)))
+    np.testing.assert_array_equal(lax.optimization_barrier(x), x)
+    assert lax.reduce_precision(np.array([0.1]), 8, 23)[0] == np.float32(0.1)
+    t, f = np.array([True, False]), np.array([True, True])
+    np.testing.assert_array_equal(lax.bitwise_and(t, f), [True, False])
+
+
+def test_lax_special_function_names():
+    a, x = 2.5, np.array([0.5, 1.5, 3.0])
+    np.testing.assert_allclose(lax.igamma(a, x), scipy.special.gammainc(a, x))
+    np.testing.assert_allclose(lax.igammac(a, x), scipy.special.gammaincc(a, x))
+    np.testing.assert_allclose(lax.betainc(2.0, 3.0, x / 4), scipy.special.betainc(2.0, 3.0, x / 4))
+    np.testing.assert_allclose(lax.zeta(x + 1.5, 1.0), scipy.special.zeta(x + 1.5, 1.0))
+    np.testing.assert_allclose(lax.bessel_i0e(x), scipy.special.i0e(x))
+    np.testing.assert_allclose(lax.bessel_i1e(x), scipy.special.i1e(x))
+    check_grads(lambda x: lax.igamma(a, x), (x,), order=1)

@@ -59,7 +59,8 @@ def test_conversions_stay_allowed_where_nothing_is_differentiated():
     assert fa.grad(lambda x, n: x * int(n), argnums=0)(2.0, 3) == 3.0
     assert fa.grad(lambda x: x * float(fa.lax.stop_gradient(x)))(3.0) == 3.0
     assert fa.grad(lambda x, c: x * math.cos(c))(2.0, 0.0) == 1.0
-    np.testing.assert_allclose(fa.vmap(lambda x, c: x * float(c), in_axes=(0, None))(fnp.ones(2), 2.0), [2.0, 2.0])
+    got = fa.vmap(lambda x, c: x * float(c), in_axes=(0, None))(fnp.ones(2), 2.0)
+    np.testing.assert_allclose(got, [2.0, 2.0])
 
 
 def test_bool_for_control_flow_keeps_working_eagerly():

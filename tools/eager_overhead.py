@@ -2,7 +2,8 @@
 
     python tools/eager_overhead.py                 # every workload below
     python tools/eager_overhead.py scalar newton   # some of them
-    FUNCAD_MALLOC_TUNING=0 python tools/eager_overhead.py newton   # without funcad/_malloc.py
+    FUNCAD_MALLOC_TUNING=1 python tools/eager_overhead.py newton   # with funcad/_malloc.py
+    python tools/eager_overhead.py --malloc newton  # with and without it, processes alternating
 
 The workloads are the benchmark's own (benchmarks/workloads.py, through its system adapters),
 so the figures are comparable with benchmarks/RESULTS.md. The machine is shared: the systems
@@ -87,8 +88,36 @@ def measure(key: str) -> None:
               f"{order[0]}/{name} = {base / med:5.2f}")
 
 
+def compare_malloc(keys: list[str], rounds: int = 4) -> None:
+    """Each workload in child processes with FUNCAD_MALLOC_TUNING=1 and =0, alternating (the
+    order flips every round), so both settings see the same load; funcad's medians per setting."""
+    import re
+    import subprocess
+
+    found: dict[tuple[str, str], list[float]] = {}
+    for r in range(rounds):
+        for setting in ("1", "0") if r % 2 == 0 else ("0", "1"):
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), *keys], capture_output=True,
+                                 text=True, check=True, env=dict(os.environ, FUNCAD_MALLOC_TUNING=setting))
+            key = None
+            for line in out.stdout.splitlines():
+                if m := re.match(r"(\w+) \(size", line):
+                    key = m.group(1)
+                elif m := re.match(r"\s+funcad\s+min\s+[\d.]+ us\s+median\s+([\d.]+) us", line):
+                    found.setdefault((key, setting), []).append(float(m.group(1)))
+    print(f"funcad's median per process over {rounds} rounds, alternating (load {os.getloadavg()}):")
+    for key in keys:
+        on, off = (np.asarray(found[(key, s)]) / 1e3 for s in ("1", "0"))
+        print(f"  {key}: FUNCAD_MALLOC_TUNING=1 {on.min():.2f}-{on.max():.2f} ms (median {np.median(on):.2f}), "
+              f"=0 {off.min():.2f}-{off.max():.2f} ms (median {np.median(off):.2f}); "
+              f"off/on = {np.median(off) / np.median(on):.2f}")
+
+
 def main(argv: list[str]) -> None:
     import funcad._malloc as malloc
+
+    if argv[:1] == ["--malloc"]:
+        return compare_malloc(argv[1:] or ["newton"])
 
     keys = argv or list(PLAN)
     print(f"load: {os.getloadavg()}  malloc tuning applied: {malloc.applied}")

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from ..jaxpr import Jaxpr
-from . import cache, codegen
+from ..jaxpr import Jaxpr, jit_p
+from . import cache, codegen, driver
 from .simplify import simplify
 
 log = logging.getLogger("funcad.jit")
@@ -27,27 +27,32 @@ stats = {"programs": 0, "compile_seconds": 0.0}
 
 
 def max_eqns() -> int:
-    """The largest program jit compiles: ``$FUNCAD_JIT_MAX_EQNS`` operations (default 10,000)."""
-    return int(os.environ.get("FUNCAD_JIT_MAX_EQNS", 10_000))
+    """jit compiles programs of fewer than ``$FUNCAD_JIT_MAX_EQNS`` operations (default 100,000)."""
+    return int(os.environ.get("FUNCAD_JIT_MAX_EQNS", 100_000))
 
 
 def _check_size(jaxpr: Jaxpr, name: str) -> None:
     n, limit = len(jaxpr.eqns), max_eqns()
-    if n > limit:
+    if n >= limit:
         from ..errors import ProgramTooLargeError
 
         raise ProgramTooLargeError(
-            f"jit({name}): the traced program has {n} operations, more than jit compiles "
-            f"({limit}, set by FUNCAD_JIT_MAX_EQNS): Numba's compile time grows faster than the "
-            "program (thousands of operations take tens of seconds). A Python loop unrolls into "
-            "operations at every iteration: write it with funcad.lax.fori_loop or funcad.lax.scan, "
-            "which compile to one loop, or call the function without jit.")
+            f"jit({name}): the traced program has {n} operations; jit compiles programs of fewer "
+            f"than {limit} (set by FUNCAD_JIT_MAX_EQNS): tracing and compiling one this large takes "
+            "minutes. A Python loop unrolls into operations at every iteration: write it with "
+            "funcad.lax.fori_loop or funcad.lax.scan, which compile to one loop, or call the "
+            "function without jit.")
 
 
 def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
-    """``(simplified jaxpr, Program)`` for ``jaxpr``: everything before Numba."""
+    """``(simplified jaxpr, Program or Driven)`` for ``jaxpr``: a small program is one
+    generated function; a large one a driver over deduplicated kernels (driver.py), whose
+    ``source`` is the driver followed by each distinct kernel's."""
     _check_size(jaxpr, name)
     simplified = simplify(jaxpr)
+    items = driver.items_of(simplified)
+    if driver.should_drive(items):
+        return simplified, driver.Driven(simplified, items, name)
     return simplified, codegen.generate(simplified, name)
 
 
@@ -58,7 +63,12 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
         if unsupported:
             exe = _executables[jaxpr] = Interpreted(jaxpr, name, unsupported)
         else:
-            exe = _executables[jaxpr] = Executable(jaxpr, name)
+            t0 = time.perf_counter()
+            _, program = lower_jaxpr(jaxpr, name)
+            exe = _executables[jaxpr] = program if isinstance(program, driver.Driven) else \
+                Executable(program, jaxpr, name)
+            stats["programs"] += 1
+            stats["compile_seconds"] += time.perf_counter() - t0
     return exe
 
 
@@ -90,15 +100,11 @@ class Executable:
 
     __slots__ = ("name", "S", "dtypes", "compiled", "call", "source")
 
-    def __init__(self, jaxpr: Jaxpr, name: str):
-        t0 = time.perf_counter()
-        _, program = lower_jaxpr(jaxpr, name)
+    def __init__(self, program, jaxpr: Jaxpr, name: str):
         self.name, self.S, self.source = name, program.S, program.source
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         self.compiled = cache.load(program.source)
         self.call = self._first_call
-        stats["programs"] += 1
-        stats["compile_seconds"] += time.perf_counter() - t0
 
     def _first_call(self, args, S):
         t0 = time.perf_counter()
@@ -133,3 +139,10 @@ def _n_signatures(fn) -> int:
 def compile_count() -> int:
     """How many Numba compilations (or cache loads) this process has done (for tests)."""
     return sum(len(c.fn.signatures) for c in cache._loaded.values())
+
+
+def _jit_impl(*args, jaxpr: Jaxpr, name: str):
+    return executable_for(jaxpr, name)(args)
+
+
+jit_p.def_impl(_jit_impl)  # the jit primitive (funcad/jaxpr.py) runs its program compiled

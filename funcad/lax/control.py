@@ -24,49 +24,32 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import ad, core
+from .. import partial_eval as pe
 from ..ad import Zero, is_undefined
+from ..backend import lowering
+from ..backend.codegen import emit_body
+from ..backend.simplify import simplify
 from ..core import Primitive, ShapedArray, Tracer, bind, get_aval
 from ..errors import BranchTypeError, CarryTypeError, NotCallableError
 from ..jaxpr import (
     ClosedJaxpr,
     Jaxpr,
     Literal,
-    StagingTrace,
     Var,
-    eval_jaxpr,
     partial_eval_rules,
     trace_to_jaxpr,
 )
+from ..partial_eval import as_leaf as _leaf
+from ..partial_eval import eval_closed as _eval
+from ..partial_eval import plain_aval as _aval
+from ..partial_eval import trace_closed as _trace
 from ..tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
 
 # --------------------------------------------------------------------------------------
-# Jaxpr helpers: trace, JVP, partially evaluate, transpose and rearrange closed jaxprs.
-
-
-def _eval(cj: ClosedJaxpr, *args) -> list:
-    return eval_jaxpr(cj.jaxpr, cj.consts, *args)
-
-
-def _closure(jaxpr: Jaxpr, consts: Sequence) -> ClosedJaxpr:
-    """A closed jaxpr of a derived function: its constants are concrete arrays."""
-    assert not any(isinstance(c, Tracer) for c in consts), "derived jaxprs close over no tracers"
-    return ClosedJaxpr(jaxpr, consts)
-
-
-def _trace(fun: Callable, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
-    """Trace a derived ``fun(*flat) -> flat list`` (one closing over nothing traced)."""
-    return _closure(*trace_to_jaxpr(fun, list(in_avals)))
-
-
-def _leaf(x):
-    return x if isinstance(x, Tracer) else np.asarray(x)
-
-
-def _aval(x) -> ShapedArray:
-    a = get_aval(x)
-    return ShapedArray(a.shape, a.dtype)
+# Jaxpr helpers: trace and rearrange closed jaxprs (their JVP, partial evaluation,
+# transposition and batching are funcad/partial_eval.py's).
 
 
 def _trace_user(fun: Callable, args_tree, in_avals, what: str, values=None):
@@ -127,89 +110,6 @@ def _ct_or_zeros(ct, aval: ShapedArray):
     return _zeros(aval) if ct is None or type(ct) is Zero else ct
 
 
-def _jvp_jaxpr(cj: ClosedJaxpr, nonzeros: Sequence[bool], instantiate):
-    """The JVP of ``cj``: ``(primals, nonzero tangents) -> (primals out, nonzero tangents out)``.
-
-    ``instantiate`` (bool or one per output) forces an output tangent to be present.
-    Returns the jaxpr and which output tangents it has.
-    """
-    avals, n = cj.in_avals, len(cj.in_avals)
-    box = []
-
-    def f(*args):
-        it = iter(args[n:])
-        tangents = [next(it) if nz else Zero(a) for a, nz in zip(avals, nonzeros)]
-        outs, t_outs = ad.jvp_flat(lambda *xs: _eval(cj, *xs), list(args[:n]), tangents)
-        inst = instantiate if isinstance(instantiate, (list, tuple)) else [instantiate] * len(outs)
-        out_nz = [type(t) is not Zero or bool(i) for t, i in zip(t_outs, inst)]
-        box.append(out_nz)
-        return [_leaf(o) for o in outs] + [
-            ad.instantiate(t, _aval(o)) for o, t, nz in zip(outs, t_outs, out_nz) if nz]
-
-    jaxpr = _trace(f, list(avals) + [a for a, nz in zip(avals, nonzeros) if nz])
-    return jaxpr, box[0]
-
-
-def _partial_eval_jaxpr(cj: ClosedJaxpr, unknowns: Sequence[bool], instantiate):
-    """Split ``cj`` by which inputs are unknown.
-
-    Returns ``(known, unknown, out_unknowns, num_res)``: ``known`` maps the known inputs to
-    the known outputs followed by ``num_res`` residuals; ``unknown`` maps the residuals
-    followed by the unknown inputs to the unknown outputs. Built with a fold-mode staging
-    trace nested in a plain one: what needs only known inputs folds into the outer trace.
-    """
-    avals = cj.in_avals
-    box = {}
-
-    def known_fun(*known_in):
-        with core.new_trace(StagingTrace, fold=True) as tr:
-            uk_in = [tr.new_arg(a) for a, uk in zip(avals, unknowns) if uk]
-            ki, ui = iter(known_in), iter(uk_in)
-            outs = _eval(cj, *[next(ui) if uk else next(ki) for uk in unknowns])
-            inst = instantiate if isinstance(instantiate, (list, tuple)) else [instantiate] * len(outs)
-            out_uk = [tr.is_staged(o) or bool(i) for o, i in zip(outs, inst)]
-            jaxpr_uk, res = tr.to_jaxpr(uk_in, [o for o, u in zip(outs, out_uk) if u])
-        box.update(jaxpr=jaxpr_uk, out_uk=out_uk, num_res=len(res))
-        return [_leaf(o) for o, u in zip(outs, out_uk) if not u] + list(res)
-
-    known = _trace(known_fun, [a for a, uk in zip(avals, unknowns) if not uk])
-    j = box["jaxpr"]
-    unknown = ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
-    return known, unknown, box["out_uk"], box["num_res"]
-
-
-def _transpose_jaxpr(cj: ClosedJaxpr, linear: list[bool]) -> ClosedJaxpr:
-    """``cj`` is linear in the inputs marked ``linear``; return the jaxpr
-    ``(other inputs, output cotangents) -> cotangents of the linear inputs``.
-
-    ``cj`` may also compute on its other inputs (a JVP body carrying primals): that part
-    is split off by partial evaluation and recomputed first."""
-    known, unknown, out_uk, n_res = _partial_eval_jaxpr(cj, linear, False)
-    t_unknown = _transpose_linear_jaxpr(unknown, [False] * n_res + [True] * linear.count(True))
-    nk_in = linear.count(False)
-    out_avals = [_aval_of_atom(v) for v in cj.jaxpr.outvars]
-
-    def f(*args):
-        res = _eval(known, *args[:nk_in])[out_uk.count(False):]
-        return _eval(t_unknown, *res, *_mask(args[nk_in:], out_uk))
-
-    return _trace(f, [a for a, lin in zip(cj.in_avals, linear) if not lin] + out_avals)
-
-
-def _transpose_linear_jaxpr(cj: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
-    j = cj.jaxpr
-    known_vars = [v for v, lin in zip(j.invars, linear) if not lin]
-    lin_vars = [v for v, lin in zip(j.invars, linear) if lin]
-    as_linear = Jaxpr(j.constvars + known_vars, lin_vars, j.eqns, j.outvars)
-    nk = len(known_vars)
-
-    def f(*args):
-        cts = ad.backward_pass(as_linear, list(cj.consts) + list(args[:nk]), list(args[nk:]))
-        return [_zeros(v.aval) if c is None else c for c, v in zip(cts, lin_vars)]
-
-    return _trace(f, [v.aval for v in known_vars] + [_aval_of_atom(v) for v in j.outvars])
-
-
 def _aval_of_atom(a) -> ShapedArray:
     return ShapedArray(a.aval.shape, a.aval.dtype)
 
@@ -258,8 +158,8 @@ def _cond_jvp(primals, tangents, *, branches):
     nz = [type(t) is not Zero for t in tangents[1:]]
     out_nz = [False] * len(branches[0].out_avals)
     for b in branches:
-        out_nz = [a or b for a, b in zip(out_nz, _jvp_jaxpr(b, nz, False)[1])]
-    jvp_branches = tuple(_jvp_jaxpr(b, nz, out_nz)[0] for b in branches)
+        out_nz = [a or b for a, b in zip(out_nz, pe.jvp_jaxpr(b, nz, False)[1])]
+    jvp_branches = tuple(pe.jvp_jaxpr(b, nz, out_nz)[0] for b in branches)
     outs = bind(cond_p, index, *ops, *_mask(tangents[1:], nz), branches=jvp_branches)
     n = len(out_nz)
     return outs[:n], _merge(out_nz, outs[n:], [Zero(_aval_of_atom(v)) for v in branches[0].jaxpr.outvars])
@@ -272,8 +172,8 @@ def _cond_partial_eval(trace, args, *, branches):
     uk = [trace.is_staged(x) for x in ops]
     out_uk = [False] * len(branches[0].out_avals)
     for b in branches:
-        out_uk = [a or b for a, b in zip(out_uk, _partial_eval_jaxpr(b, uk, False)[2])]
-    splits = [_partial_eval_jaxpr(b, uk, out_uk) for b in branches]
+        out_uk = [a or b for a, b in zip(out_uk, pe.partial_eval_jaxpr(b, uk, False)[2])]
+    splits = [pe.partial_eval_jaxpr(b, uk, out_uk) for b in branches]
     # Every known branch returns every branch's residuals (zeros for the others').
     nk = out_uk.count(False)
     res_avals = [k.out_avals[nk:] for k, _, _, _ in splits]
@@ -311,7 +211,7 @@ def _pad_unknown_branch(u, all_res, off, n_res, uk_ops):
 def _cond_transpose(cts, index, *ops, branches):
     lin = [is_undefined(x) for x in ops]
     cts = [_ct_or_zeros(ct, _aval_of_atom(v)) for ct, v in zip(cts, branches[0].jaxpr.outvars)]
-    t_branches = tuple(_transpose_jaxpr(b, lin) for b in branches)
+    t_branches = tuple(pe.transpose_jaxpr(b, lin) for b in branches)
     cts_lin = bind(cond_p, index, *_mask(ops, lin, False), *cts, branches=t_branches)
     return [None] + _merge(lin, cts_lin, [None] * len(ops))
 
@@ -457,12 +357,12 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     c_nz, carry_nz, x_nz = _split(nz, num_consts, num_carry)
     ny = len(jaxpr.jaxpr.outvars) - num_carry
     while True:  # a carry's tangent is nonzero if it is at the input or becomes so
-        _, out_nz = _jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, carry_nz + [False] * ny)
+        _, out_nz = pe.jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, carry_nz + [False] * ny)
         new = [a or b for a, b in zip(carry_nz, out_nz[:num_carry])]
         if new == carry_nz:
             break
         carry_nz = new
-    jvp_j, out_nz = _jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, carry_nz + [False] * ny)
+    jvp_j, out_nz = pe.jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, carry_nz + [False] * ny)
     n_in = [num_consts, num_carry, len(x_nz)]
     n_dot = [sum(c_nz), sum(carry_nz), sum(x_nz)]
     y_nz = out_nz[num_carry:]
@@ -486,13 +386,13 @@ def _scan_partial_eval(trace, args, *, jaxpr, num_consts, num_carry, length, rev
     c_uk, carry_uk, x_uk = _split(uk, num_consts, num_carry)
     ny = len(jaxpr.jaxpr.outvars) - num_carry
     while True:
-        out_uk = _partial_eval_jaxpr(jaxpr, c_uk + carry_uk + x_uk, carry_uk + [False] * ny)[2]
+        out_uk = pe.partial_eval_jaxpr(jaxpr, c_uk + carry_uk + x_uk, carry_uk + [False] * ny)[2]
         new = [a or b for a, b in zip(carry_uk, out_uk[:num_carry])]
         if new == carry_uk:
             break
         carry_uk = new
     uk = c_uk + carry_uk + x_uk
-    known, unknown, out_uk, n_res = _partial_eval_jaxpr(jaxpr, uk, carry_uk + [False] * ny)
+    known, unknown, out_uk, n_res = pe.partial_eval_jaxpr(jaxpr, uk, carry_uk + [False] * ny)
     consts, carry, xs = _split(args, num_consts, num_carry)
     k_consts = _mask(consts, c_uk, False)
     # Residuals that are loop-invariant (known constants) are passed once, not stacked.
@@ -540,7 +440,7 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse):
     ct_carry = [_ct_or_zeros(c, a) for c, a in zip(cts[:num_carry], carry_avals)]
     ct_ys = [_ct_or_zeros(c, ShapedArray((length,) + a.shape, a.dtype))
              for c, a in zip(cts[num_carry:], out_avals[num_carry:])]
-    t_j = _transpose_jaxpr(jaxpr, c_lin + [True] * num_carry + x_lin)
+    t_j = pe.transpose_jaxpr(jaxpr, c_lin + [True] * num_carry + x_lin)
     k_consts, k_xs = _mask(consts, c_lin, False), _mask(xs, x_lin, False)
     lin_c_avals = [c.aval for c in _mask(consts, c_lin)]
     nkc, nlc, nkx = len(k_consts), len(lin_c_avals), len(k_xs)
@@ -693,12 +593,12 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     _, b_nz, carry_nz = _split(nz, cond_nconsts, body_nconsts)
     nc = len(carry_nz)
     while True:
-        out_nz = _jvp_jaxpr(body_jaxpr, b_nz + carry_nz, carry_nz)[1]
+        out_nz = pe.jvp_jaxpr(body_jaxpr, b_nz + carry_nz, carry_nz)[1]
         new = [a or b for a, b in zip(carry_nz, out_nz)]
         if new == carry_nz:
             break
         carry_nz = new
-    body_jvp, _ = _jvp_jaxpr(body_jaxpr, b_nz + carry_nz, carry_nz)
+    body_jvp, _ = pe.jvp_jaxpr(body_jaxpr, b_nz + carry_nz, carry_nz)
     nb, nbd, ncd = body_nconsts, sum(b_nz), sum(carry_nz)
     body_jvp = _permute(body_jvp, _interleave([nb, nc], [nbd, ncd]))
     cond_aug = _append_ignored_inputs(cond_jaxpr, [a for a, z in zip(body_jaxpr.out_avals, carry_nz) if z])
@@ -722,12 +622,12 @@ def _while_partial_eval(trace, args, *, cond_jaxpr, body_jaxpr, cond_nconsts, bo
     uk = [trace.is_staged(x) for x in args]
     cc_uk, b_uk, carry_uk = _split(uk, cond_nconsts, body_nconsts)
     while True:
-        out_uk = _partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[2]
+        out_uk = pe.partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[2]
         new = [a or b for a, b in zip(carry_uk, out_uk)]
         if new == carry_uk:
             break
         carry_uk = new
-    pred_uk = _partial_eval_jaxpr(cond_jaxpr, cc_uk + carry_uk, False)[2][0]
+    pred_uk = pe.partial_eval_jaxpr(cond_jaxpr, cc_uk + carry_uk, False)[2][0]
     if pred_uk or any(cc_uk):  # the trip count itself is unknown: nothing to split
         return trace.stage(while_p, args, params)
     # Run the known part of the loop now, counting its iterations.
@@ -747,8 +647,8 @@ def _while_partial_eval(trace, args, *, cond_jaxpr, body_jaxpr, cond_nconsts, bo
 
 
 def _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_uk, carry_uk, parent):
-    known_body = _partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[0]
-    known_cond = _partial_eval_jaxpr(cond_jaxpr, [False] * len(cc) + carry_uk, False)[0]
+    known_body = pe.partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[0]
+    known_cond = pe.partial_eval_jaxpr(cond_jaxpr, [False] * len(cc) + carry_uk, False)[0]
     nk = carry_uk.count(False)
     kj = known_body.jaxpr
     known_body = ClosedJaxpr(Jaxpr(kj.constvars, kj.invars, kj.eqns, kj.outvars[:nk]), known_body.consts)
@@ -772,7 +672,7 @@ def _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_uk, carry_u
 
 def _known_body(body_jaxpr, b_uk, carry_uk) -> ClosedJaxpr:
     """The part of a loop body that updates the known carry from the known constants."""
-    known = _partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[0]
+    known = pe.partial_eval_jaxpr(body_jaxpr, b_uk + carry_uk, carry_uk)[0]
     kj, nk = known.jaxpr, carry_uk.count(False)
     return ClosedJaxpr(Jaxpr(kj.constvars, kj.invars, kj.eqns, kj.outvars[:nk]), known.consts)
 
@@ -785,7 +685,7 @@ def _while_transpose(cts, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncon
     b_lin = [is_undefined(x) for x in bc]
     c_lin = [is_undefined(x) for x in carry]
     while True:  # a known-zero tangent carry is linear too, as is whatever depends on one
-        out_lin = _partial_eval_jaxpr(body_jaxpr, b_lin + c_lin, c_lin)[2]
+        out_lin = pe.partial_eval_jaxpr(body_jaxpr, b_lin + c_lin, c_lin)[2]
         new = [a or b for a, b in zip(c_lin, out_lin)]
         if new == c_lin:
             break
@@ -794,7 +694,7 @@ def _while_transpose(cts, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncon
     n = _count_known_iterations(cond_jaxpr, body_jaxpr, cc, bc, carry, b_lin, c_lin,
                                 core.current_trace())[0]
     known_body = _known_body(body_jaxpr, b_lin, c_lin)
-    t_body = _transpose_jaxpr(body_jaxpr, b_lin + c_lin)
+    t_body = pe.transpose_jaxpr(body_jaxpr, b_lin + c_lin)
     carry_avals = body_jaxpr.out_avals
     lin_b_avals = [x.aval for x in _mask(bc, b_lin)]
     ct_c = [_ct_or_zeros(ct, a) for ct, a, lin in zip(cts, carry_avals, c_lin) if lin]
@@ -888,33 +788,6 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool 
 # vmap: batching rules. Batched operands carry their batch axis first inside the jaxprs.
 
 
-def _batch_jaxpr(cj: ClosedJaxpr, axis_size: int, in_batched, force_out):
-    """``cj`` with the inputs marked ``in_batched`` carrying a leading batch axis.
-
-    Returns the batched jaxpr and which outputs are batched (at axis 0); ``force_out``
-    (bool or one per output) batches an output even if it does not vary.
-    """
-    from .. import batching
-
-    in_avals = [ShapedArray((axis_size,) + a.shape, a.dtype) if b else a
-                for a, b in zip(cj.in_avals, in_batched)]
-    box = []
-
-    def f(*args):
-        with core.new_trace(batching.BatchTrace, axis_size) as trace:
-            ins = [batching.BatchTracer(trace, x, 0) if b else x for x, b in zip(args, in_batched)]
-            outs = _eval(cj, *ins)
-            pairs = [(o.val, o.bdim) if type(o) is batching.BatchTracer and o._trace is trace
-                     else (o, None) for o in outs]
-        force = force_out if isinstance(force_out, (list, tuple)) else [force_out] * len(pairs)
-        out_b = [d is not None or bool(fo) for (_, d), fo in zip(pairs, force)]
-        box.append(out_b)
-        return [batching.matchaxis(_leaf(v), d, 0, axis_size) if b else _leaf(v)
-                for (v, d), b in zip(pairs, out_b)]
-
-    return _trace(f, in_avals), box[0]
-
-
 def _to_front(vals, dims):
     from ..batching import moveaxis
 
@@ -939,13 +812,13 @@ def _cond_batch(axis_size, vals, dims, *, branches):
     if dims[0] is None:
         out_b = [False] * len(branches[0].out_avals)
         for b in branches:
-            out_b = [a or c for a, c in zip(out_b, _batch_jaxpr(b, axis_size, op_b, False)[1])]
-        batched = tuple(_batch_jaxpr(b, axis_size, op_b, out_b)[0] for b in branches)
+            out_b = [a or c for a, c in zip(out_b, pe.batch_jaxpr(b, axis_size, op_b, False)[1])]
+        batched = tuple(pe.batch_jaxpr(b, axis_size, op_b, out_b)[0] for b in branches)
         outs = bind(cond_p, index, *ops, branches=batched)
         return outs, [0 if b else None for b in out_b]
     # A batched index: every branch runs on the whole batch; each example selects its own.
     index = _min(_max(index, np.int64(0)), np.int64(len(branches) - 1))
-    results = [_eval(_batch_jaxpr(b, axis_size, op_b, True)[0], *ops) for b in branches]
+    results = [_eval(pe.batch_jaxpr(b, axis_size, op_b, True)[0], *ops) for b in branches]
     outs = results[0]
     for i, res in enumerate(results[1:], 1):
         pick = eq(index, np.int64(i))
@@ -962,12 +835,12 @@ def _scan_batch(axis_size, vals, dims, *, jaxpr, num_consts, num_carry, length, 
     carry_b = [d is not None for d in carry_d]
     ny = len(jaxpr.jaxpr.outvars) - num_carry
     while True:
-        out_b = _batch_jaxpr(jaxpr, axis_size, c_b + carry_b + x_b, carry_b + [False] * ny)[1]
+        out_b = pe.batch_jaxpr(jaxpr, axis_size, c_b + carry_b + x_b, carry_b + [False] * ny)[1]
         new = [a or b for a, b in zip(carry_b, out_b[:num_carry])]
         if new == carry_b:
             break
         carry_b = new
-    body, out_b = _batch_jaxpr(jaxpr, axis_size, c_b + carry_b + x_b, carry_b + [False] * ny)
+    body, out_b = pe.batch_jaxpr(jaxpr, axis_size, c_b + carry_b + x_b, carry_b + [False] * ny)
     consts = _to_front(consts, c_d)
     carry = [matchaxis(c, d, 0, axis_size) if b else c for c, d, b in zip(carry, carry_d, carry_b)]
     xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, x_d)]
@@ -984,14 +857,14 @@ def _while_batch(axis_size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts,
     cc_b, bc_b = [d is not None for d in cc_d], [d is not None for d in bc_d]
     carry_b = [d is not None for d in carry_d]
     while True:
-        out_b = _batch_jaxpr(body_jaxpr, axis_size, bc_b + carry_b, carry_b)[1]
-        pred_b = _batch_jaxpr(cond_jaxpr, axis_size, cc_b + carry_b, False)[1][0]
+        out_b = pe.batch_jaxpr(body_jaxpr, axis_size, bc_b + carry_b, carry_b)[1]
+        pred_b = pe.batch_jaxpr(cond_jaxpr, axis_size, cc_b + carry_b, False)[1][0]
         new = [a or b or pred_b for a, b in zip(carry_b, out_b)]
         if new == carry_b:
             break
         carry_b = new
-    body, _ = _batch_jaxpr(body_jaxpr, axis_size, bc_b + carry_b, carry_b)
-    cond_b, _ = _batch_jaxpr(cond_jaxpr, axis_size, cc_b + carry_b, False)
+    body, _ = pe.batch_jaxpr(body_jaxpr, axis_size, bc_b + carry_b, carry_b)
+    cond_b, _ = pe.batch_jaxpr(cond_jaxpr, axis_size, cc_b + carry_b, False)
     carry = [matchaxis(c, d, 0, axis_size) if b and d is None else c
              for c, d, b in zip(carry, carry_d, carry_b)]
     out_dims = [0 if b else None for b in carry_b]
@@ -1034,16 +907,13 @@ _register_batching_rules()
 
 
 # --------------------------------------------------------------------------------------
-# jit: Numba lowerings (registered in backend/lowering.py's LOWERINGS). Branches and loop
+# jit: Numba lowerings (registered with backend/lowering.py). Branches and loop
 # bodies are emitted inline as native ``if``/``while``/``for`` blocks, never unrolled.
 # ``g`` is the code generator (backend/codegen.py: Gen).
 
 
 def lower_jaxpr_inline(g, cj: ClosedJaxpr, in_exprs) -> list[str]:
     """Emit ``cj`` inline with its inputs bound to ``in_exprs``; return its outputs."""
-    from ..backend.codegen import emit_body
-    from ..backend.simplify import simplify
-
     j = simplify(cj.jaxpr)
     for v, e in zip(j.invars, in_exprs):
         g.emit(f"{g.name(v)} = {e}")
@@ -1052,8 +922,6 @@ def lower_jaxpr_inline(g, cj: ClosedJaxpr, in_exprs) -> list[str]:
 
 
 def _lower_cond(g, eqn):
-    from ..backend import lowering
-
     branches = eqn.params["branches"]
     if any(b.consts for b in branches):
         return lowering.lower_via_numpy(g, eqn)
@@ -1072,8 +940,6 @@ def _lower_cond(g, eqn):
 
 
 def _lower_while(g, eqn):
-    from ..backend import lowering
-
     p = eqn.params
     if p["cond_jaxpr"].consts or p["body_jaxpr"].consts:
         return lowering.lower_via_numpy(g, eqn)
@@ -1093,8 +959,6 @@ def _lower_while(g, eqn):
 
 
 def _lower_scan(g, eqn):
-    from ..backend import lowering
-
     p = eqn.params
     if p["jaxpr"].consts:
         return lowering.lower_via_numpy(g, eqn)
@@ -1127,8 +991,6 @@ def lower_call(jaxpr_param: str):
     """The lowering of a primitive that calls the closed jaxpr in ``params[jaxpr_param]``."""
 
     def rule(g, eqn):
-        from ..backend import lowering
-
         cj = eqn.params[jaxpr_param]
         if cj.consts:
             return lowering.lower_via_numpy(g, eqn)
@@ -1139,4 +1001,6 @@ def lower_call(jaxpr_param: str):
     return rule
 
 
-LOWERINGS = {cond_p: _lower_cond, while_p: _lower_while, scan_p: _lower_scan}
+lowering.register_lowering(cond_p, _lower_cond)
+lowering.register_lowering(while_p, _lower_while)
+lowering.register_lowering(scan_p, _lower_scan)

@@ -26,6 +26,11 @@ __all__ = [
     "broadcast", "broadcast_in_dim", "expand_dims", "squeeze", "rev", "pad", "collapse",
     "full_like", "zeros_like_array", "sort_key_val", "is_finite", "erf_inv", "custom_root",
     "custom_linear_solve", "closure_convert", "reduce_and", "reduce_or", "bitwise_not",
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "broadcasted_iota", "broadcast_to_rank", "conj", "real", "imag", "reciprocal",
+    "nextafter", "index_take", "reduce", "reduce_xor", "split", "argmax", "argmin", "sort",
+    "cumsum", "cumprod", "full", "optimization_barrier", "reduce_precision", "tan",
+    "igamma", "igammac", "bessel_i0e", "bessel_i1e", "zeta", "betainc",
 ]
 
 
@@ -65,26 +70,17 @@ def _clamped(start, n, k):
 
 
 def _gather_index(shape, starts, sizes):
-    """(template, arrays) picking the block; concrete starts give basic slices."""
+    """(template, arrays) picking the block: basic slices when every start is concrete, else
+    one broadcast index array per axis (``start + arange(size)``: a gather). Slices and arrays
+    are not mixed, since NumPy moves the axes of arrays separated by slices."""
     fnp = _fnp()
-    template, arrays = [], []
+    clamped = [_clamped(s, n, k) for n, s, k in zip(shape, starts, sizes)]
+    if all(isinstance(s, int) for s in clamped):
+        return tuple(("slice", s, s + k, None) for s, k in zip(clamped, sizes)), []
     nd = len(shape)
-    for axis, (n, s, k) in enumerate(zip(shape, starts, sizes)):
-        s = _clamped(s, n, k)
-        if isinstance(s, int):
-            template.append(("slice", s, s + k, None))
-        else:
-            ids = fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
-            template.append(("array", len(arrays)))
-            arrays.append(ids)
-    if arrays and len(arrays) < nd:  # mixing slices with arrays moves the array axes: all arrays
-        template, arrays = [], []
-        for axis, (n, s, k) in enumerate(zip(shape, starts, sizes)):
-            s = _clamped(s, n, k)
-            ids = fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
-            template.append(("array", len(arrays)))
-            arrays.append(ids)
-    return tuple(template), arrays
+    arrays = [fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
+              for axis, (s, k) in enumerate(zip(clamped, sizes))]
+    return tuple(("array", i) for i in range(nd)), arrays
 
 
 def _check_sizes(shape, sizes, name):
@@ -352,7 +348,7 @@ def top_k(operand, k: int):
 
     >>> import funcad as fa, numpy as np
     >>> fa.lax.top_k(np.array([1.0, 5.0, 3.0, 5.0]), 2)
-    (array([5., 5.]), array([1, 3]))
+    (array([5., 5.]), array([1, 3], dtype=int32))
     """
     fnp = _fnp()
     operand = fnp.asarray(operand)
@@ -398,61 +394,15 @@ def lgamma(x):
 
 
 def erf_inv(x):
-    """The inverse error function: Giles' approximation refined by two Newton steps on
-    ``erf`` (double precision); derivative ``sqrt(pi)/2 exp(y**2)`` by a custom rule.
+    """The inverse error function (JAX's name for funcad.lax.special's ``erfinv``).
 
     >>> import funcad as fa
     >>> round(float(fa.lax.erf_inv(0.5)), 12)
     0.476936276204
     """
-    return _erf_inv(_fnp().asarray(x))
+    from .special import erfinv
 
-
-def _erf_inv_primal(x):
-    from .special import erf
-
-    fnp = _fnp()
-    w = -fnp.log((1.0 - x) * (1.0 + x))
-    small = w < 5.0
-    ws = fnp.where(small, w, 5.0) - 2.5
-    wl = fnp.sqrt(fnp.where(small, 5.0, w)) - 3.0
-    ps = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-          -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
-    pl = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-          -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
-    a, b = ps[0], pl[0]
-    for cs, cl in zip(ps[1:], pl[1:]):
-        a, b = cs + a * ws, cl + b * wl
-    y = fnp.where(small, a, b) * x
-    for _ in range(2):  # Newton on erf(y) = x: quadratic convergence from ~1e-7
-        y = y - (erf(y) - x) / (1.1283791670955126 * fnp.exp(-y * y))
-    return fnp.where(fnp.abs(x) == 1.0, x * np.inf, y)
-
-
-def _make_erf_inv():
-    from ..custom_derivatives import custom_jvp
-
-    f = custom_jvp(_erf_inv_primal)
-
-    @f.defjvp
-    def _jvp(primals, tangents):
-        y = f(primals[0])
-        return y, tangents[0] * (0.886226925452758 * _fnp().exp(y * y))
-
-    return f
-
-
-class _Lazy:
-    def __init__(self, make):
-        self.make, self.f = make, None
-
-    def __call__(self, *args):
-        if self.f is None:
-            self.f = self.make()
-        return self.f(*args)
-
-
-_erf_inv = _Lazy(_make_erf_inv)
+    return erfinv(_fnp().asarray(x))
 
 
 def square(x):
@@ -812,7 +762,7 @@ def _linear_form(x):
                     return {k: v * q[None] for k, v in p.items()}
         return {atom: 1}
 
-    return form(x.var)
+    return form(x._var if hasattr(x, "_var") else x.var)
 
 
 def traced_slice_size(stop, start, axis_len: int) -> int:
@@ -832,3 +782,235 @@ def traced_slice_size(stop, start, axis_len: int) -> int:
         raise ShapeError(f"x[i:i + {k}]: a dynamic slice of size {k} does not fit an axis of "
                          f"length {axis_len}.")
     return k
+
+
+# --------------------------------------------------------------------------------------
+# JAX's spellings and signatures of names funcad.lax has in its own form
+
+
+def _unary(name):
+    def f(x):
+        return getattr(_fnp(), name)(x)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise ``{name}`` (jax.lax's name for funcad.numpy.{name})."
+    return f
+
+
+acos, acosh, asin, asinh = _unary("arccos"), _unary("arccosh"), _unary("arcsin"), _unary("arcsinh")
+atan, atanh = _unary("arctan"), _unary("arctanh")
+reciprocal, tan = _unary("reciprocal"), _unary("tan")
+
+
+def real(x):
+    """The real part: the array itself (funcad has no complex dtype)."""
+    return _fnp().asarray(x)
+
+
+conj = real
+
+
+def imag(x):
+    """The imaginary part: zeros for real arrays (funcad has no complex dtype)."""
+    return _fnp().zeros_like(x)
+
+
+def atan2(x, y):
+    """``arctan2(x, y)``."""
+    return _fnp().arctan2(x, y)
+
+
+def _bitwise(name, logical):
+    def f(x, y):
+        fnp = _fnp()
+        x, y = fnp.asarray(x), fnp.asarray(y)
+        if get_aval(x).dtype == np.bool_ and get_aval(y).dtype == np.bool_:
+            return getattr(fnp, logical)(x, y)
+        return getattr(fnp, name)(x, y)  # integers: NumPy's, or funcad's clear refusal
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``{name}``: the logical operation on booleans."
+    return f
+
+
+bitwise_and = _bitwise("bitwise_and", "logical_and")
+bitwise_or = _bitwise("bitwise_or", "logical_or")
+bitwise_xor = _bitwise("bitwise_xor", "logical_xor")
+
+
+def nextafter(x1, x2):
+    """The next representable float after ``x1`` towards ``x2``."""
+    return _fnp().nextafter(x1, x2)
+
+
+def broadcasted_iota(dtype, shape, dimension: int):
+    """An array of ``shape`` whose values count along axis ``dimension``."""
+    shape = tuple(int(n) for n in shape)
+    ids = np.arange(shape[dimension], dtype=dtype).reshape(
+        [n if i == dimension else 1 for i, n in enumerate(shape)])
+    return np.broadcast_to(ids, shape).copy()
+
+
+def broadcast_to_rank(x, rank: int):
+    """``x`` with leading size-1 axes up to ``rank`` axes."""
+    fnp = _fnp()
+    x = fnp.asarray(x)
+    shape = get_aval(x).shape
+    return fnp.reshape(x, (1,) * builtins.max(rank - len(shape), 0) + shape)
+
+
+def index_take(src, idxs, axes):
+    """``src[idxs[0], idxs[1], ...]`` along ``axes`` (the other axes kept)."""
+    fnp = _fnp()
+    src = fnp.asarray(src)
+    index = [builtins.slice(None)] * get_aval(src).ndim
+    for i, a in zip(idxs, axes):
+        index[a] = i
+    return src[tuple(index)]
+
+
+def reduce_xor(operand, axes):
+    """Logical XOR over ``axes`` (odd number of True values)."""
+    fnp = _fnp()
+    return fnp.sum(fnp.asarray(operand).astype(np.int64), axis=tuple(axes)) % 2 == 1
+
+
+_MONOIDS = {"add": "sum", "mul": "prod", "max": "max", "min": "min", "maximum": "max",
+            "minimum": "min", "multiply": "prod", "logical_and": "all", "logical_or": "any",
+            "bitwise_and": "all", "bitwise_or": "any"}
+
+
+def reduce(operands, init_values, computation: Callable, dimensions):
+    """``jax.lax.reduce`` for the common monoids (``lax.add``, ``lax.mul``, ``lax.max``,
+    ``lax.min``, ``fnp.logical_and``/``or`` and their NumPy spellings): the reduction of
+    ``operands`` over ``dimensions`` combined with ``init_values``."""
+    fnp = _fnp()
+    name = getattr(computation, "__name__", "")
+    if not name and getattr(computation, "args", None):  # funcad.lax.add is partial(bind, add_p)
+        name = getattr(computation.args[0], "name", "")
+    kind = _MONOIDS.get(name)
+    if kind is None:
+        raise ArgumentError(
+            f"lax.reduce: the computation {name or computation!r} is not one funcad recognises "
+            f"({', '.join(sorted(_MONOIDS))}); write the reduction with funcad.numpy (fnp.sum, "
+            "fnp.max...) or funcad.lax.associative_scan.")
+    single = not isinstance(operands, (tuple, list))
+    ops = [operands] if single else list(operands)
+    inits = [init_values] if single else list(init_values)
+    outs = []
+    for x, init in zip(ops, inits):
+        r = getattr(fnp, kind)(x, axis=tuple(dimensions))
+        outs.append(computation(r, init) if kind not in ("all", "any") else
+                    (fnp.logical_and if kind == "all" else fnp.logical_or)(r, init))
+    return outs[0] if single else tuple(outs)
+
+
+def split(operand, sizes, axis: int = 0):
+    """``operand`` split along ``axis`` into pieces of ``sizes``."""
+    fnp = _fnp()
+    bounds = np.cumsum([0] + [int(n) for n in sizes])
+    return [slice_in_dim(fnp.asarray(operand), int(a), int(b), 1, axis)
+            for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def argmax(operand, axis: int, index_dtype=np.int64):
+    """The index of the largest value along ``axis`` (JAX's signature)."""
+    from .sorting import argmax as _argmax
+
+    out = _argmax(operand, axis)
+    return out if np.dtype(index_dtype) == get_aval(out).dtype else _fnp().asarray(out).astype(index_dtype)
+
+
+def argmin(operand, axis: int, index_dtype=np.int64):
+    """The index of the smallest value along ``axis`` (JAX's signature)."""
+    from .sorting import argmin as _argmin
+
+    out = _argmin(operand, axis)
+    return out if np.dtype(index_dtype) == get_aval(out).dtype else _fnp().asarray(out).astype(index_dtype)
+
+
+def sort(operand, dimension: int = -1, is_stable: bool = True, num_keys: int = 1):
+    """Sort along ``dimension`` (JAX's signature). A sequence of operands is sorted by its
+    first ``num_keys`` (lexicographically) and the others reordered alike."""
+    from .sorting import sort as _sort
+
+    if not isinstance(operand, (tuple, list)):
+        return _sort(operand, dimension)
+    fnp = _fnp()
+    ops = [fnp.asarray(o) for o in operand]
+    order = None
+    for key in reversed(ops[:num_keys]):  # lexicographic: stable sorts from the last key
+        k = key if order is None else fnp.take_along_axis(key, order, axis=dimension)
+        o = fnp.argsort(k, axis=dimension, stable=True)
+        order = o if order is None else fnp.take_along_axis(order, o, axis=dimension)
+    return tuple(fnp.take_along_axis(o, order, axis=dimension) for o in ops)
+
+
+def cumsum(operand, axis: int = 0, reverse: bool = False):
+    """Running sum along ``axis`` (JAX's defaults)."""
+    from .cumulative import cumsum as _cumsum
+
+    return _cumsum(operand, axis, reverse)
+
+
+def cumprod(operand, axis: int = 0, reverse: bool = False):
+    """Running product along ``axis`` (JAX's defaults)."""
+    from .cumulative import cumprod as _cumprod
+
+    return _cumprod(operand, axis, reverse)
+
+
+def full(shape, fill_value, dtype=None, *, sharding=None):
+    """An array of ``shape`` filled with ``fill_value`` (dtype inferred when not given)."""
+    from .shapes import full as _full
+
+    dt = np.result_type(fill_value) if dtype is None and not isinstance(fill_value, Tracer) else dtype
+    if isinstance(fill_value, Tracer):
+        fnp = _fnp()
+        return fnp.broadcast_to(fnp.asarray(fill_value).astype(dtype or get_aval(fill_value).dtype),
+                                tuple(shape))
+    return _full(shape, fill_value, dt)
+
+
+def optimization_barrier(operand):
+    """Return ``operand`` (funcad's simplifier does not move code across calls anyway)."""
+    return operand
+
+
+def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
+    """Round ``operand`` to a float format with the given bits: float32 or float16 when the
+    bits are theirs, otherwise an error."""
+    formats = {(8, 23): np.float32, (5, 10): np.float16, (11, 52): np.float64}
+    dt = formats.get((int(exponent_bits), int(mantissa_bits)))
+    if dt is None:
+        raise ArgumentError(f"lax.reduce_precision: ({exponent_bits}, {mantissa_bits}) bits are "
+                            "not a format funcad has (float16, float32, float64).")
+    fnp = _fnp()
+    x = fnp.asarray(operand)
+    return x.astype(dt).astype(get_aval(x).dtype)
+
+
+# jax.lax's names of the special functions funcad.lax.special has (operands promoted)
+
+
+def _special(name, doc):
+    def f(*args):
+        from . import special
+
+        fnp = _fnp()
+        args = fnp.broadcast_arrays(*[fnp.asarray(a, dtype=float) for a in args])
+        return getattr(special, name)(*args)
+
+    f.__doc__ = doc
+    return f
+
+
+igamma = _special("gammainc", "The regularized lower incomplete gamma function P(a, x).")
+igammac = _special("gammaincc", "The regularized upper incomplete gamma function Q(a, x).")
+betainc = _special("betainc", "The regularized incomplete beta function I_x(a, b).")
+zeta = _special("zeta", "The Hurwitz zeta function zeta(x, q).")
+bessel_i0e = _special("i0e", "The exponentially scaled modified Bessel function of order 0.")
+bessel_i1e = _special("i1e", "The exponentially scaled modified Bessel function of order 1.")
+for _f, _n in ((igamma, "igamma"), (igammac, "igammac"), (betainc, "betainc"), (zeta, "zeta"),
+               (bessel_i0e, "bessel_i0e"), (bessel_i1e, "bessel_i1e")):
+    _f.__name__ = _f.__qualname__ = _n

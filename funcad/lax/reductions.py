@@ -9,7 +9,8 @@ import numpy as np
 from .. import ad, batching
 from ..core import Primitive, ShapedArray, bind, get_aval
 from . import elementwise as ew
-from .shapes import broadcast_to, reshape
+from .cumulative import cumprod, shift
+from .shapes import broadcast_to, reshape, transpose
 
 
 def _reduced_shape(shape, axes):
@@ -105,16 +106,14 @@ def _prod_jvp(g, ans, x, *, axes):
     # d prod / d x_i = prod_{j != i} x_j = (prod_{j < i} x_j) (prod_{j > i} x_j): exclusive
     # cumulative products from both ends, O(n) memory and exact at zeros (no division).
     x_aval = get_aval(x)
-    from .. import numpy as fnp
-    from .cumulative import cumprod, shift
-
-    moved = fnp.moveaxis(x, axes, tuple(range(-len(axes), 0)))
-    lead = moved.shape[: x_aval.ndim - len(axes)]
+    to_end = [i for i in range(x_aval.ndim) if i not in axes] + list(axes)  # reduced axes last
+    moved = transpose(x, to_end)
+    lead = get_aval(moved).shape[: x_aval.ndim - len(axes)]
     n = math.prod([x_aval.shape[a] for a in axes])
     flat = reshape(moved, lead + (n,))
     ax = len(lead)
     others = ew.mul(shift(cumprod(flat, ax), ax, True, 1), shift(cumprod(flat, ax, reverse=True), ax, False, 1))
-    g_flat = reshape(fnp.moveaxis(g, axes, tuple(range(-len(axes), 0))), lead + (n,))
+    g_flat = reshape(transpose(g, to_end), lead + (n,))
     return reduce_sum(ew.mul(g_flat, others), (len(lead),))
 
 

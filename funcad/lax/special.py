@@ -20,7 +20,7 @@ import numpy as np
 import scipy.special as sc
 
 from .. import batching
-from ..ad import defjvp
+from ..ad import defjvp, defjvp_zero
 from ..core import bind, get_aval
 from ..errors import UnsupportedFunctionError
 from . import elementwise as ew
@@ -60,6 +60,7 @@ betainc_p = _elementwise_prim("betainc", _same_dtype_n(sc.betainc), 3)
 zeta_p = _elementwise_prim("zeta", _same_dtype_n(sc.zeta), 2)
 fmod_p = _elementwise_prim("fmod", np.fmod, 2)
 mod_p = _elementwise_prim("mod", np.mod, 2)
+floor_divide_p = _elementwise_prim("floor_divide", np.floor_divide, 2)
 
 
 def erf(x):
@@ -127,6 +128,10 @@ def mod(x, y):
     return bind(mod_p, x, y)
 
 
+def floor_divide(x, y):
+    return bind(floor_divide_p, x, y)
+
+
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -190,6 +195,7 @@ def _trunc(x):
 
 defjvp(fmod_p, lambda g, ans, x, y: g, lambda g, ans, x, y: ew.neg(ew.mul(g, _trunc(ew.div(x, y)))))
 defjvp(mod_p, lambda g, ans, x, y: g, lambda g, ans, x, y: ew.neg(ew.mul(g, ew.floor(ew.div(x, y)))))
+defjvp_zero(floor_divide_p)  # piecewise constant, as floor
 
 
 for _p in (erf_p, erfc_p, gammaln_p, polygamma_p, log_ndtr_p, fmod_p, mod_p, ndtri_p, erfinv_p,

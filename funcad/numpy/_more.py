@@ -192,6 +192,7 @@ from . import (
 from . import abs as _abs
 from . import sum as _sum
 from ._shape_ops import diag, diagonal, flip, take
+from ._unsupported import numpy_only as _numpy_only
 from ._stats import all as _all
 from ._stats import any as _any
 from ._stats import argmax, argmin, argsort, cumprod, cumsum, sort
@@ -218,38 +219,6 @@ def _concrete(x, name: str, fix: str):
             f"argument (shape {aval.shape}, dtype {aval.dtype}), which are abstract here "
             f"(under jit or vmap). {fix}")
     return _np.asarray(value)
-
-
-def _numpy_only(np_fn, why="it has no derivative and no traceable form in funcad"):
-    """NumPy's ``np_fn`` on concrete values. Traced integer/bool values run on their concrete
-    value (nothing to differentiate); traced floats are refused (a derivative would be lost)."""
-    name = np_fn.__name__
-
-    def f(*args, **kwargs):
-        leaves = [*args, *kwargs.values()]
-        leaves = [y for x in leaves for y in (x if isinstance(x, list | tuple) else [x])]
-        conc = {}
-        for x in leaves:
-            if isinstance(x, Tracer):
-                if x.aval.dtype.kind in "fc" or core.maybe_concrete(x) is None:
-                    raise UnsupportedFunctionError(
-                        f"funcad.numpy.{name} was called on a traced value (shape {x.aval.shape}, "
-                        f"dtype {x.aval.dtype}) inside a transformation: {why}. Call it outside "
-                        "the transformed function, or compose it from supported functions.")
-                conc[id(x)] = _np.asarray(core.maybe_concrete(x))
-
-        def c(x):
-            if isinstance(x, list | tuple):
-                return type(x)(c(y) for y in x)
-            return conc.get(id(x), x)
-
-        return np_fn(*[c(x) for x in args], **{k: c(v) for k, v in kwargs.items()})
-
-    f.__name__ = name
-    f._funcad_numpy_only = True
-    f.__doc__ = (f"``numpy.{name}`` on concrete values (NumPy's own; {why}: on a traced float "
-                 "value it raises UnsupportedFunctionError).")
-    return f
 
 
 def _dtype_of(x):
@@ -361,10 +330,11 @@ def require(a, dtype=None, requirements=None, *, like=None):
 
 
 def i0(x):
-    """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0)."""
-    from ..scipy.special import i0 as _i0
-
-    return _i0(x)
+    """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0),
+    exp(|x|) i0e(x)."""
+    (x,), _ = _promote_float(x)
+    x = _as_nd(x)
+    return _ew.mul(_ew.exp(_ew.abs(x)), _sp.i0e(x))
 
 
 def asarray_chkfinite(a, dtype=None):

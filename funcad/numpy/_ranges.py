@@ -15,7 +15,8 @@ import numpy as _np
 
 from .. import core
 from ..core import Tracer
-from . import asarray, astype, concatenate, exp, log, moveaxis, reshape, sign, abs as _abs
+from . import abs as _abs
+from . import asarray, astype, concatenate, exp, log, moveaxis, reshape, sign
 
 __all__ = ["arange", "linspace", "logspace", "geomspace"]
 
@@ -33,7 +34,9 @@ def arange(start, stop=None, step=None, dtype=None):
     array([1., 1., 1.])
     """
     if not _traced(start, stop, step):
-        return _np.arange(start, stop, step, dtype=dtype) if stop is not None else _np.arange(start, dtype=dtype)
+        if stop is None:
+            return _np.arange(start, dtype=dtype)
+        return _np.arange(start, stop, step, dtype=dtype)
     if stop is None:
         start, stop = 0, start
     step = 1 if step is None else step

@@ -23,7 +23,7 @@ from ..lax import special as _sp
 from . import (_arr, _as_nd, _normalize_axes, _promote, astype, broadcast_arrays, broadcast_to,
                concatenate, moveaxis, multiply, ravel, reshape, stack,
                transpose, where)
-from . import sum as _sum
+from . import _getitem, clip as _clip, logical_and as _logical_and, sum as _sum
 
 __all__ = ["take", "take_along_axis", "diag", "diagonal", "trace", "tril", "triu", "flip",
            "fliplr", "flipud", "roll", "rot90", "tile", "repeat", "pad", "split", "array_split",
@@ -512,7 +512,50 @@ def _region_shape(x, template, arrays):
 
 
 _COMBINE = {"multiply": lambda old, u: _ew.mul(old, u), "divide": lambda old, u: _ew.div(old, u),
-            "min": lambda old, u: _ew.min(old, u), "max": lambda old, u: _ew.max(old, u)}
+            "min": lambda old, u: _ew.min(old, u), "max": lambda old, u: _ew.max(old, u),
+            "power": lambda old, u: _ew.pow(old, u)}
+
+_MODES = (None, "promise_in_bounds", "clip", "drop", "fill")
+
+
+def _with_mode(x, idx, mode, fill_value=None):
+    """JAX's out-of-bounds ``mode`` for x.at[idx]: ``(x, idx, axes)``. "clip" clamps each
+    integer index into its axis; "drop" (updates) and "fill" (get) send an out-of-bounds index
+    to an extra slot appended to its axis (filled with ``fill_value`` for get), and the caller
+    drops that slot from the ``axes`` it returns. Slices and masks are as in NumPy."""
+    if mode not in _MODES:
+        raise ValueError(f"x.at[...]: mode must be one of {_MODES[1:]}, got {mode!r}")
+    if mode in (None, "promise_in_bounds"):
+        return x, idx, ()
+    x = _nd(x)
+    shape = get_aval(x).shape
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    n_used = builtins.sum(1 for t in idx if t is not None and t is not Ellipsis)
+    axis, entries, padded = 0, [], []
+    for t in idx:
+        if t is Ellipsis:
+            axis += len(shape) - n_used
+        elif t is not None and not isinstance(t, slice) and get_aval(_arr(t)).dtype.kind in "iu":
+            n = shape[axis]
+            i = _arr(t)
+            inside = _logical_and(_ew.ge(i, -n), _ew.lt(i, n))
+            i = where(_ew.lt(i, 0), _ew.add(i, n), i)
+            t = _clip(i, 0, n - 1) if mode == "clip" else where(inside, i, n)
+            if mode != "clip":
+                padded.append(axis)
+        entries.append(t)
+        axis += t is not None and t is not Ellipsis
+    if padded:
+        pad_width = [(0, 1 if d in padded else 0) for d in range(len(shape))]
+        fill = _np.nan if fill_value is None and get_aval(x).dtype.kind == "f" else (fill_value or 0)
+        x = pad(x, pad_width, constant_values=fill)
+    return x, tuple(entries), tuple(padded)
+
+
+def _unpad(x, axes):
+    if not axes:
+        return x
+    return _nd(x)[tuple(slice(0, -1) if d in axes else slice(None) for d in range(get_aval(x).ndim))]
 
 
 def _update(x, template, arrays, values, op):
@@ -563,44 +606,54 @@ class _IndexUpdateRef:
     def __init__(self, x, idx):
         self.x, self.idx = x, idx
 
-    def _apply(self, op, values):
-        template, arrays = _parse_index(self.x, self.idx)
-        return _update(self.x, template, arrays, values, op)
+    # Every method takes JAX's keywords: ``mode`` ("promise_in_bounds", the default: NumPy's
+    # behaviour; "clip"; "drop" for updates, "fill" for get, with ``fill_value``, NaN for floats
+    # by default); ``indices_are_sorted`` and ``unique_indices`` are accepted hints.
 
-    def get(self):
+    def _apply(self, op, values, mode=None, indices_are_sorted=False, unique_indices=False):
+        x, idx, padded = _with_mode(self.x, self.idx, "drop" if mode == "fill" else mode)
+        template, arrays = _parse_index(x, idx)
+        return _unpad(_update(x, template, arrays, values, op), padded)
+
+    def get(self, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
         """``x[idx]``."""
-        return _nd(self.x)[self.idx]
+        x, idx, _ = _with_mode(self.x, self.idx, "fill" if mode == "drop" else mode, fill_value)
+        return _getitem(x, idx)
 
-    def set(self, values):
+    def set(self, values, **kw):
         """A copy of x with ``x[idx] = values`` (repeated indices: the last update wins)."""
-        return self._apply("set", values)
+        return self._apply("set", values, **kw)
 
-    def add(self, values):
+    def add(self, values, **kw):
         """A copy of x with ``values`` added at ``idx`` (repeated indices accumulate)."""
-        return self._apply("add", values)
+        return self._apply("add", values, **kw)
 
-    def subtract(self, values):
+    def subtract(self, values, **kw):
         """A copy of x with ``values`` subtracted at ``idx``."""
-        return self._apply("add", _ew.neg(astype(values, get_aval(_nd(self.x)).dtype)))
+        return self._apply("add", _ew.neg(astype(values, get_aval(_nd(self.x)).dtype)), **kw)
 
-    def multiply(self, values):
+    def multiply(self, values, **kw):
         """A copy of x multiplied by ``values`` at ``idx`` (repeated indices accumulate)."""
-        return self._apply("multiply", values)
+        return self._apply("multiply", values, **kw)
 
     mul = multiply
 
-    def divide(self, values):
+    def divide(self, values, **kw):
         """A copy of x divided by ``values`` at ``idx``."""
-        return self._apply("divide", values)
+        return self._apply("divide", values, **kw)
 
-    def min(self, values):
+    def power(self, values, **kw):
+        """A copy of x with ``x[idx] ** values`` at ``idx``."""
+        return self._apply("power", values, **kw)
+
+    def min(self, values, **kw):
         """A copy of x with ``minimum(x[idx], values)`` at ``idx``; at ties between the old
         and the new value the derivative is split half and half (as ``minimum``)."""
-        return self._apply("min", values)
+        return self._apply("min", values, **kw)
 
-    def max(self, values):
+    def max(self, values, **kw):
         """A copy of x with ``maximum(x[idx], values)`` at ``idx``; ties as ``maximum``."""
-        return self._apply("max", values)
+        return self._apply("max", values, **kw)
 
 
 class _IndexUpdateHelper:

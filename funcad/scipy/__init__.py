@@ -1,8 +1,4 @@
-"""funcad.scipy: differentiable versions of SciPy functions (linalg, signal, special, stats)."""
+"""funcad.scipy: differentiable versions of SciPy functions (integrate, linalg, signal, special, stats)."""
 
-from . import (  # noqa: F401
-    linalg,
-    signal,
-    special,  # noqa: F401  (first: stats uses it)
-    stats,
-)
+from . import special  # noqa: F401  (first: stats uses it)
+from . import integrate, linalg, signal, stats  # noqa: F401

@@ -1,0 +1,14 @@
+"""``funcad.autograd.scipy.integrate``: funcad.scipy.integrate under autograd's module name."""
+
+import importlib as _importlib
+
+try:
+    _mod = _importlib.import_module("funcad.scipy.integrate")
+except ImportError as _e:
+    raise ImportError("funcad.autograd.scipy.integrate: funcad has no funcad.scipy.integrate in this "
+                      "version, so autograd.scipy.integrate has no counterpart yet.") from _e
+globals().update({k: v for k, v in vars(_mod).items() if not k.startswith("_")})
+
+
+def __getattr__(name):
+    return getattr(_mod, name)
