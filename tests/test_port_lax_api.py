@@ -107,7 +107,8 @@ def test_associative_scan(n):
         ref.append(acc)
     np.testing.assert_allclose(h, ref)
     check_grads(lambda b: lax.associative_scan(comb, (a, b))[1], (b,), order=1)
-    np.testing.assert_allclose(fa.jit(lambda x: lax.associative_scan(fnp.add, x))(x), np.cumsum(x, 0))
+    if n == 5:  # one compiled case: compiling costs seconds
+        np.testing.assert_allclose(fa.jit(lambda x: lax.associative_scan(fnp.add, x))(x), np.cumsum(x, 0))
 
 
 def test_top_k():
