@@ -218,6 +218,11 @@ def test_linear_transpose():
     (ft,) = fa.linear_transpose(f, x)(c)
     np.testing.assert_allclose(np.dot(f(x), c), np.dot(x, ft))
     np.testing.assert_allclose(fa.jit(lambda c: fa.linear_transpose(f, x)(c)[0])(c), ft)
+    for nonlinear in (lambda x: x * x, fnp.sin):
+        with pytest.raises(errors.ArgumentError, match="not linear"):
+            fa.linear_transpose(nonlinear, 1.0)(1.0)
+    with pytest.raises(errors.ArgumentError, match="affine"):
+        fa.linear_transpose(lambda x: x + 1.0, 1.0)
 
 
 def test_debug_print_eager_jit_grad_vmap(capfd):
