@@ -203,14 +203,16 @@ def materialize(x):
     """The dense batch (batch axis 0) a :class:`OneHot` stands for; other values pass through.
     Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0). The
     mask is computed from two ranges (not an n x n constant), so that a compiled program can
-    transpose it with a reshape and fuse it into the loop that uses it."""
+    transpose it with a reshape and fuse it into the loop that uses it; the basis itself (no
+    coefficients) is the constant ``eye``."""
     if type(x) is not OneHot:
         return x
     m = x.size
+    if x.coef is None:  # a constant (the basis itself, when a rule cannot keep it)
+        return np.eye(x.axis_size, m, -x.start, dtype=x.dtype).reshape(x.aval.shape)
     rows = np.arange(-x.start, x.axis_size - x.start).reshape(x.axis_size, 1)
     mask = lax.eq(rows, np.arange(m).reshape(1, m))
-    coef = x.coef_or_one()
-    coef = coef if not get_aval(coef).shape else lax.reshape(coef, (1, m))
+    coef = x.coef if not get_aval(x.coef).shape else lax.reshape(x.coef, (1, m))
     out = lax.select(mask, coef, np.zeros((), x.dtype))
     if get_aval(out).shape != (x.axis_size, m):
         out = lax.broadcast_to(out, (x.axis_size, m))
@@ -496,6 +498,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         dims = broadcast_prefix(axes_prefix + (0,) * len(kwargs), tree_args, "in_axes", "arguments")
         in_dims, sizes = [], []
         for x, d, p in zip(leaves, dims, paths):
+            core.check_array_type(x, f"vmap: {p}")
             if d is None:
                 in_dims.append(None)
                 continue

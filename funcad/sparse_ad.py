@@ -15,7 +15,7 @@ returned function (``.cache``); later calls only evaluate.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -32,6 +32,7 @@ MODULES = [
     ("funcad.scipy.stats", "funcad.scipy.stats"),
     ("funcad.scipy.linalg", "funcad.scipy.linalg"),
     ("funcad.scipy.signal", "funcad.scipy.signal"),
+    ("funcad.scipy.integrate", "funcad.scipy.integrate"),
     ("funcad.lax", "funcad.lax"),
     ("funcad.tree_util", "funcad.tree_util"),
     ("funcad.tree", "funcad.tree"),
