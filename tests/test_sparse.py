@@ -79,7 +79,7 @@ def build(program):
     return f
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(programs, st.integers(0, 2**31 - 1))
 def test_patterns_never_miss_a_nonzero(program, seed):
     f = build(program)
@@ -92,7 +92,7 @@ def test_patterns_never_miss_a_nonzero(program, seed):
         assert covers(fa.hessian_sparsity(lambda v: fnp.sum(f(v) * w), mode=mode)(x), H), (program, mode)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(programs, st.integers(0, 2**31 - 1))
 def test_sparse_derivatives_equal_dense_on_random_programs(program, seed):
     f = build(program)
