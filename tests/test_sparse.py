@@ -338,3 +338,19 @@ def test_newton_cg_with_the_sparse_hessian(kw):
     np.testing.assert_allclose(res.x, np.ones(30), atol=1e-8)
     with pytest.raises(ArgumentError, match="preconditioner must be"):
         newton_cg(rosen, np.full(3, 0.5), preconditioner="amg")
+
+
+def test_plans_hold_for_any_value_of_float_arguments_and_follow_argnums_order():
+    f = lambda x, w: fnp.sum(w * x ** 2) + x[0] * x[-1]  # noqa: E731
+    sh = fa.sparse_hessian(f)
+    x = np.arange(1.0, 5.0)
+    np.testing.assert_allclose(sh(x, np.zeros(4)).toarray(), fa.hessian(f)(x, np.zeros(4)))
+    np.testing.assert_allclose(sh(x, np.ones(4)).toarray(), fa.hessian(f)(x, np.ones(4)))  # same plan
+    assert len(sh.cache) == 1  # one plan, found with w unknown
+    g = lambda a, b: a * b[:2] ** 2  # noqa: E731
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0])
+    J = fa.sparse_jacobian(g, argnums=(1, 0))(a, b).toarray()
+    dense = fa.jacobian(g, argnums=(1, 0))(a, b)
+    np.testing.assert_allclose(J, np.hstack(dense))
+    P = fa.jacobian_sparsity(g, argnums=(1, 0))(a, b).toarray()
+    assert (P == nz(np.hstack(dense))).all()
