@@ -343,10 +343,9 @@ def _banded_cholesky(A, perm, bw):
     from scipy.linalg import LinAlgError, cho_solve_banded, cholesky_banded
 
     A = sp.csr_matrix(A) if perm is None else sp.csr_matrix(A)[perm][:, perm]
-    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
-    up = A.indices >= rows
     ab = np.zeros((bw + 1, A.shape[0]), A.dtype)  # LAPACK's upper band storage
-    ab[bw + rows[up] - A.indices[up], A.indices[up]] = A.data[up]
+    for k in range(bw + 1):
+        ab[bw - k, k:] = A.diagonal(k)
     try:
         cb = cholesky_banded(ab, lower=False, check_finite=False)
     except LinAlgError:

@@ -31,11 +31,13 @@ __all__ = ["sparse_jacobian", "sparse_hessian"]
 class _Plan:
     """What is worked out once per signature: the pattern, the colours, the seed matrix."""
 
-    __slots__ = ("pattern", "colors", "seed", "reverse", "seconds")
+    __slots__ = ("pattern", "colors", "seed", "reverse", "seconds", "take")
 
     def __init__(self, pattern, colors, reverse, seconds):
         self.pattern, self.colors, self.reverse, self.seconds = pattern, colors, reverse, seconds
         self.seed = coloring.seed_matrix(colors)
+        self.take = None if reverse is not None else coloring.symmetric_take(
+            pattern, colors, self.seed.shape[1])
 
     num_colors = property(lambda self: self.seed.shape[1])
 
@@ -211,7 +213,7 @@ def sparse_hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, jit: bool
             B = np.asarray(ev(x, seeds, args, kwargs))
         else:
             B = np.asarray(_hvps_linearized(scalar, x, seeds))
-        return coloring.decompress_symmetric(plan.pattern, plan.colors, B.T)
+        return coloring.decompress_symmetric(plan.pattern, plan.colors, B.T, plan.take)
 
     sparse_hessian_f.cache = cache
     return sparse_hessian_f
@@ -300,5 +302,6 @@ class _HessianEvaluator:
 
             val, g, jaxpr, consts = _linearized_hvp_flat(scalar, x)
             B = vmap(lambda s: eval_jaxpr(jaxpr, consts, s)[0])(seeds)
-        H = coloring.decompress_symmetric(self.plan.pattern, self.plan.colors, np.asarray(B).T)
+        H = coloring.decompress_symmetric(self.plan.pattern, self.plan.colors, np.asarray(B).T,
+                                          self.plan.take)
         return val, g, H
