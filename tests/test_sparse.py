@@ -354,3 +354,22 @@ def test_plans_hold_for_any_value_of_float_arguments_and_follow_argnums_order():
     np.testing.assert_allclose(J, np.hstack(dense))
     P = fa.jacobian_sparsity(g, argnums=(1, 0))(a, b).toarray()
     assert (P == nz(np.hstack(dense))).all()
+
+
+def test_examples_run_at_small_sizes(capsys):
+    import importlib.util
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, root / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    out = load("sparse_newton_rosenbrock").main(200, plot=False)
+    assert out["grad_norm"] <= 1e-8 and out["nit"] == 15
+    out = load("sparse_newton_plaplacian").main(12, plot=False, gtol=1e-8)
+    assert out["grad_norm"] <= 1e-8
+    assert "3 colours" in capsys.readouterr().out
