@@ -25,7 +25,7 @@ from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.shapes import full_p, transpose_p
 from . import loopir, lowering
-from .fusion import REDUCTIONS, Kernel, fuse, is_remap_eqn
+from .fusion import MAX_KERNEL_EQNS, REDUCTIONS, Kernel, fuse, is_remap_eqn
 
 # 2^19: Numba's parallel compilation (parfor passes and lowering) costs ~0.5-2 s on top of a
 # program's compile, and a parallel launch costs milliseconds on a busy machine: the Newton
@@ -379,6 +379,7 @@ def _row_groups(items: list) -> list:
         reads = {a for e in eqns for a in e.inputs if type(a) is Var}
         if isinstance(item, Kernel) and _groupable(item):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
+                    and sum(len(k.eqns) for k in group) + len(item.eqns) <= MAX_KERNEL_EQNS
                     and _row_local(item, produced, row_reduced)):
                 flush()
             add(item)

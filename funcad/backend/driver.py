@@ -37,8 +37,10 @@ from . import cache, codegen, lowering
 from .fusion import fuse, is_remap_eqn
 from .simplify import _atom_key, _params_key
 
-#: Programs with at least this many fusion items are driven (``$FUNCAD_JIT_DRIVE_ITEMS``).
+#: Programs with at least this many fusion items, or equations, are driven
+#: (``$FUNCAD_JIT_DRIVE_ITEMS``): one Numba function of that size takes seconds to compile.
 MIN_ITEMS = int(os.environ.get("FUNCAD_JIT_DRIVE_ITEMS", 48))
+MIN_EQNS = 512
 
 
 def items_of(jaxpr: Jaxpr) -> list[list]:
@@ -53,7 +55,7 @@ def items_of(jaxpr: Jaxpr) -> list[list]:
 
 
 def should_drive(items: list) -> bool:
-    return len(items) >= MIN_ITEMS
+    return len(items) >= MIN_ITEMS or sum(map(len, items)) >= max(MIN_EQNS, MIN_ITEMS)
 
 
 class Driven:

@@ -44,6 +44,12 @@ def is_remap_eqn(eqn: Eqn) -> bool:
     return False
 
 
+#: A kernel holds at most this many equations: a long unrolled elementwise chain (x = x * a + b,
+#: 6,000 times) is then a sequence of identical kernels, compiled once (backend/driver.py),
+#: rather than one loop body of 12,000 statements, which took Numba minutes.
+MAX_KERNEL_EQNS = 256
+
+
 class Kernel:
     """Equations computed in one loop nest over ``shape``."""
 
@@ -93,6 +99,9 @@ def fuse(jaxpr: Jaxpr) -> list:
 
     def kernel_for(shape) -> Kernel:
         k = open_.get(shape)
+        if k is not None and len(k.eqns) >= MAX_KERNEL_EQNS:
+            close(k)
+            k = None
         if k is None:
             k = open_[shape] = Kernel(shape)
         return k
