@@ -40,7 +40,7 @@ def _data():
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
+                                       dashboard_address=":0", silence_logs=40)
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -118,7 +118,7 @@ def test_one_and_two_workers_agree(client):
     Xd, yd = _dask_data(X, y)
     two = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=40) as cluster, \
+                                  dashboard_address=":0", silence_logs=40) as cluster, \
             distributed.Client(cluster, set_as_default=False) as c1:
         with c1.as_current():
             import dask
