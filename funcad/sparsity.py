@@ -149,7 +149,8 @@ def _broadcast(in_shape, out_shape):
 
 # --------------------------------------------------------------------------------------
 # The rules. ``rule(avals, out_avals, vals, **params) -> routes``: one route (or None) per
-# operand, for a primitive with one output; a list of those per output for several.
+# operand; for a primitive with several outputs, either that (the same for every output) or
+# a list of those per output.
 # ``vals`` holds each operand's value where known (constants; every value with mode="local").
 
 sparsity_rules: dict[Primitive, Callable] = {}
@@ -494,7 +495,8 @@ def _routed(eqn, ins_p, ins_v):
         ins_v = [v if p is None else None for v, p in zip(ins_v, ins_p)]
     routes = rule([get_aval(a.val) if type(a) is Literal else a.aval for a in eqn.inputs],
                   [v.aval for v in eqn.outputs], ins_v, **eqn.params)
-    routes = routes if eqn.prim.multiple_results else [routes]
+    if not (eqn.prim.multiple_results and routes and isinstance(routes[0], list)):
+        routes = [routes] * n_out  # one list of routes: the same for every output
     out_p = [functools.reduce(_union, [r.forward(p, v.aval.size) for r, p in zip(rs, ins_p)
                                        if r is not None and p is not None], None)
              for rs, v in zip(routes, eqn.outputs)]
