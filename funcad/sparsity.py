@@ -24,8 +24,8 @@ Values go along where they are known: constants are folded, so an index array or
 makes the inputs known too, and the pattern holds at that point only (``where``, ``max`` and
 ``cond`` follow the branch taken; loops run their actual trips). Control flow: ``cond``
 takes the union over branches whose index is unknown, ``while`` a fixed point when its
-predicate is unknown, ``scan`` runs its steps; ``jit``, ``custom_jvp``/``custom_vjp`` and
-``checkpoint`` are analysed through the function they wrap.
+predicate is unknown, ``scan`` runs its steps; ``jit``, ``custom_vjp`` and ``checkpoint``
+are analysed through the function they wrap, ``custom_jvp`` through that and its JVP rule.
 """
 
 from __future__ import annotations
@@ -588,6 +588,27 @@ def _inline(param):
     return rule
 
 
+def _custom_jvp(eqn, in_p, in_v, n, live_out, acc):
+    """The wrapped function's patterns, united with those of its JVP rule's tangent outputs
+    (the rule may differ from the function, e.g. a straight-through estimator); for Hessians,
+    every pair within an output element's dependencies too (the rule's own second
+    derivatives are not looked into)."""
+    out_p, out_v = _inline("call_jaxpr")(eqn, in_p, in_v, n, live_out, acc)
+    if all(p is None for p in in_p):  # (also ends the recursion of a rule calling the function)
+        return out_p, out_v
+    k, avals = len(eqn.inputs), [a.aval for a in eqn.inputs]
+    rule = eqn.params["jvp"]
+    jaxpr, consts = trace_to_jaxpr(lambda *xs: list(rule(list(xs[:k]), list(xs[k:]))[1]), avals + avals)
+    t_p, _ = _analyze(jaxpr, consts, [None] * k + list(in_p), list(in_v) + [None] * k, n)
+    out_p = [_union(a, b) for a, b in zip(out_p, t_p)]
+    if acc is not None:
+        for p, m in zip(out_p, live_out):
+            if p is not None and m is not None and m.any():
+                r = p if m.all() else _take(p, np.flatnonzero(m))
+                acc.append(r.T @ r)
+    return out_p, out_v
+
+
 def _cond(eqn, in_p, in_v, n, live_out, acc):
     branches = eqn.params["branches"]
     index = in_v[0]
@@ -650,7 +671,7 @@ def _install_calls():
     from .lax import control
 
     call_rules.update({
-        jit_p: _inline("jaxpr"), cd.custom_jvp_call_p: _inline("call_jaxpr"),
+        jit_p: _inline("jaxpr"), cd.custom_jvp_call_p: _custom_jvp,
         cd.custom_vjp_call_p: _inline("call_jaxpr"), cd.remat_p: _inline("jaxpr"),
         control.cond_p: _cond, control.while_p: _while, control.scan_p: _scan,
     })

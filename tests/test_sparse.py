@@ -397,3 +397,17 @@ def test_linear_algebra_couples_densely():
     g = lambda v: fnp.linalg.solve(np.eye(2) * 3.0, v[:2]) * v[2]  # noqa: E731
     assert covers(fa.hessian_sparsity(lambda v: fnp.sum(g(v)))(x), fa.hessian(lambda v: fnp.sum(g(v)))(x))
     assert not fa.hessian_sparsity(lambda v: fnp.sum(g(v)))(x).toarray()[3].any()
+
+
+def test_custom_jvp_rules_count_where_they_differ_from_the_function():
+    @fa.custom_jvp
+    def straight_through(v):
+        return fnp.round(v)  # a zero derivative, but the rule says the identity
+
+    straight_through.defjvp(lambda p, t: (straight_through(p[0]), t[0]))
+    x = np.array([0.3, 1.7, 2.2])
+    f = lambda v: straight_through(v) * v[::-1]  # noqa: E731
+    assert covers(fa.jacobian_sparsity(f)(x), fa.jacobian(f)(x))
+    assert fa.jacobian_sparsity(straight_through)(x).toarray().diagonal().all()
+    g = lambda v: fnp.sum(straight_through(v) ** 2)  # noqa: E731
+    assert covers(fa.hessian_sparsity(g)(x), fa.hessian(g)(x))
