@@ -24,8 +24,9 @@ Values go along where they are known: constants are folded, so an index array or
 makes the inputs known too, and the pattern holds at that point only (``where``, ``max`` and
 ``cond`` follow the branch taken; loops run their actual trips). Control flow: ``cond``
 takes the union over branches whose index is unknown, ``while`` a fixed point when its
-predicate is unknown, ``scan`` runs its steps; ``jit``, ``custom_vjp`` and ``checkpoint``
-are analysed through the function they wrap, ``custom_jvp`` through that and its JVP rule.
+predicate is unknown, ``scan`` runs its steps (a fixed point over more than 256); ``jit``,
+``custom_vjp`` and ``checkpoint`` are analysed through the function they wrap, ``custom_jvp``
+through that and its JVP rule.
 """
 
 from __future__ import annotations
@@ -649,6 +650,8 @@ def _scan(eqn, in_p, in_v, n, live_out, acc):
     xs_p, xs_v, xs_avals = in_p[nc + nk:], in_v[nc + nk:], [a.aval for a in eqn.inputs[nc + nk:]]
     y_avals = [v.aval for v in eqn.outputs[nk:]]
     live = _all_live(body[0].out_avals)
+    if length > _SCAN_STEPS:
+        return _scan_fixed_point(body, c_p, c_v, carry_p, xs_p, xs_avals, y_avals, length, n, live, acc)
     ys_p, ys_v = [[None] * length for _ in y_avals], [[None] * length for _ in y_avals]
     for i in (range(length - 1, -1, -1) if prm["reverse"] else range(length)):
         x_p = [None if p is None else p[i * (a.size // length):(i + 1) * (a.size // length)]
@@ -663,6 +666,29 @@ def _scan(eqn, in_p, in_v, n, live_out, acc):
              for ps, a in zip(ys_p, y_avals)]
     out_v = [None if any(v is None for v in vs) else np.stack(vs) for vs in ys_v]
     return carry_p + out_p, carry_v + out_v
+
+
+_SCAN_STEPS = 256  # a longer scan: a fixed point over its steps, not each step
+
+
+def _scan_fixed_point(body, c_p, c_v, carry_p, xs_p, xs_avals, y_avals, length, n, live, acc):
+    """Any step of a long scan: its slices of ``xs`` united, the carry to a fixed point, and
+    every step's ``ys`` given the union of all."""
+    def fold(p, size):  # row r of the slice <- rows r, r + size, r + 2 size... of p
+        ids = np.arange(size * length)
+        return None if p is None else Matrix(ids % size, ids, size, size * length).forward(p, size)
+
+    x_p = [fold(p, a.size // length) for p, a in zip(xs_p, xs_avals)]
+    nk = len(carry_p)
+    while True:
+        outs_p, _ = _analyze(*body, c_p + carry_p + x_p, c_v + [None] * (nk + len(x_p)), n, live, acc)
+        new = [_union(a, b) for a, b in zip(carry_p, outs_p[:nk])]
+        if all(_same(a, b) for a, b in zip(carry_p, new)):
+            break
+        carry_p = new
+    ys_p = [None if p is None else _take(p, np.tile(np.arange(a.size // length), length))
+            for p, a in zip(outs_p[nk:], y_avals)]
+    return carry_p + ys_p, [None] * (nk + len(ys_p))
 
 
 def _install_calls():

@@ -411,3 +411,18 @@ def test_custom_jvp_rules_count_where_they_differ_from_the_function():
     assert fa.jacobian_sparsity(straight_through)(x).toarray().diagonal().all()
     g = lambda v: fnp.sum(straight_through(v) ** 2)  # noqa: E731
     assert covers(fa.hessian_sparsity(g)(x), fa.hessian(g)(x))
+
+
+def test_long_scans_take_a_fixed_point(monkeypatch):
+    from funcad import sparsity
+
+    s = lambda v: lax.scan(lambda c, xi: (c * xi + c, c + xi), 1.0, v)  # noqa: E731
+    x = np.arange(1.0, 6.0)
+    exact = fa.jacobian_sparsity(lambda v: s(v)[1])(x).toarray()
+    monkeypatch.setattr(sparsity, "_SCAN_STEPS", 2)
+    for out in (lambda v: s(v)[1], lambda v: s(v)[0]):
+        P = fa.jacobian_sparsity(out)(x)
+        assert covers(P, fa.jacobian(out)(x))
+    assert fa.jacobian_sparsity(lambda v: s(v)[1])(x).toarray().sum() >= exact.sum()
+    g = lambda v: fnp.sum(s(v)[1] ** 2)  # noqa: E731
+    assert covers(fa.hessian_sparsity(g)(x), fa.hessian(g)(x))
