@@ -167,7 +167,6 @@ from . import (
     divide,
     equal,
     expand_dims,
-    floor,
     isfinite,
     isnan,
     logical_and,
@@ -191,11 +190,12 @@ from . import (
 )
 from . import abs as _abs
 from . import sum as _sum
+from ._elementwise_extra import floor_divide
 from ._shape_ops import diag, diagonal, flip, take
-from ._unsupported import numpy_only as _numpy_only
 from ._stats import all as _all
 from ._stats import any as _any
 from ._stats import argmax, argmin, argsort, cumprod, cumsum, sort
+from ._unsupported import numpy_only as _numpy_only
 
 # --------------------------------------------------------------------------------------
 # Helpers
@@ -415,21 +415,6 @@ def fmin(x1, x2):
     (x, y), _ = _promote(x1, x2)
     x, y = _as_nd(x), _as_nd(y)
     return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
-
-
-def floor_divide(x1, x2):
-    """``numpy.floor_divide`` (``x1 // x2``): piecewise constant, derivative 0. Integers
-    divide exactly (by their remainder); division by integer 0 gives 0, as NumPy."""
-    (x, y), dt = _promote(x1, x2)
-    x = _as_nd(x)
-    if dt.kind in "iub":
-        if dt.kind == "b":
-            x, y, dt = astype(x, _np.int8), astype(y, _np.int8), _np.dtype(_np.int8)
-        zero = _ew.eq(y, 0)
-        safe = where(zero, _np.ones((), dt), y)
-        q = astype(divide(subtract(x, _sp.mod(x, safe)), safe), dt)
-        return where(zero, _np.zeros((), dt), q)
-    return _ew.floor(_ew.div(x, y)) if dt == get_aval(x).dtype else floor(divide(x, y))
 
 
 def divmod(x1, x2):
@@ -1655,8 +1640,9 @@ class vectorize:
 # Only what this module defines or passes through from NumPy (never a funcad.numpy function
 # it imported, which a later module may have replaced).
 _EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2", "pow", "concat",
-                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType"}
+                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType", "False_",
+                     "True_"}
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and not isinstance(v, type(_np))
                  and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
-                      or n in _EXPORTED_ALIASES))
+                      or getattr(v, "_funcad_numpy_only", False) or n in _EXPORTED_ALIASES))
