@@ -419,17 +419,11 @@ def fmin(x1, x2):
 
 def floor_divide(x1, x2):
     """``numpy.floor_divide`` (``x1 // x2``): piecewise constant, derivative 0. Integers
-    divide exactly (by their remainder); division by integer 0 gives 0, as NumPy."""
-    (x, y), dt = _promote(x1, x2)
-    x = _as_nd(x)
-    if dt.kind in "iub":
-        if dt.kind == "b":
-            x, y, dt = astype(x, _np.int8), astype(y, _np.int8), _np.dtype(_np.int8)
-        zero = _ew.eq(y, 0)
-        safe = where(zero, _np.ones((), dt), y)
-        q = astype(divide(subtract(x, _sp.mod(x, safe)), safe), dt)
-        return where(zero, _np.zeros((), dt), q)
-    return _ew.floor(_ew.div(x, y)) if dt == get_aval(x).dtype else floor(divide(x, y))
+    divide exactly, division by integer 0 gives 0, as NumPy; floats follow NumPy's algorithm
+    (``1.0 // 0.1 == 9.0``). One primitive (lax.special.floor_divide), also under jit."""
+    from ._elementwise_extra import floor_divide as _floor_divide
+
+    return _floor_divide(x1, x2)
 
 
 def divmod(x1, x2):
