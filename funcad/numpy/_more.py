@@ -167,7 +167,6 @@ from . import (
     divide,
     equal,
     expand_dims,
-    floor,
     isfinite,
     isnan,
     logical_and,
