@@ -30,13 +30,13 @@ def energy(u, f, h):
     return h * h * (fnp.sum((EPS**2 + gx**2 + gy**2) ** (P / 2)) / P - fnp.sum(f * fnp.reshape(u, (n, n))))
 
 
-def main(n: int, plot: bool, gtol: float) -> dict:
+def main(n: int, plot: bool, gtol: float, verbose: bool = False) -> dict:
     h = 1.0 / (n + 1)
     xs = np.linspace(h, 1 - h, n)
     f = 10.0 * np.outer(np.sin(np.pi * xs), np.sin(2 * np.pi * xs)) + 5.0
     u0 = np.zeros(n * n)
     t = time.perf_counter()
-    res = newton(energy, u0, args=(f, h), hessian="sparse", gtol=gtol, maxiter=60)
+    res = newton(energy, u0, args=(f, h), hessian="sparse", gtol=gtol, maxiter=60, verbose=verbose)
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"p-Laplacian (p = {P}) on a {n} x {n} grid (d = {n * n:,}): {res.message}")
@@ -80,5 +80,6 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--gtol", type=float, default=1e-8)
     ap.add_argument("--plot", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
-    main(a.n, a.plot, a.gtol)
+    main(a.n, a.plot, a.gtol, a.verbose)

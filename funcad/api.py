@@ -660,6 +660,10 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     jaxpr, consts = trace_to_jaxpr(_flat_fun(fun, in_tree, store), avals, paths, fold=True)
     out_tree = store["out_tree"]
     out_avals = [a.aval for a in jaxpr.outvars]
+    at_zero = eval_jaxpr(jaxpr, consts, *[np.zeros(a.shape, a.dtype) for a in avals])
+    if any(not isinstance(v, Tracer) and np.any(np.asarray(v) != 0) for v in at_zero):
+        raise ArgumentError(f"linear_transpose: {_fun_name(fun)} is not linear: it is not zero at "
+                            "zero (an affine term, such as x + 1.0). Transpose its linear part.")
 
     def transposed(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
@@ -671,7 +675,12 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
             if get_aval(c).shape != a.shape:
                 raise ShapeError(f"linear_transpose: a cotangent has shape {get_aval(c).shape}, "
                                  f"but the matching output has shape {a.shape}.")
-        cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        try:
+            cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        except (ValueError, NotImplementedError) as e:  # a non-linear operation of the inputs
+            raise ArgumentError(f"linear_transpose: {_fun_name(fun)} is not linear in its inputs "
+                                f"({e}); transpose a linear function, e.g. the one jvp or "
+                                "linearize gives.") from e
         cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, p_leaves)]
         return tree_unflatten(in_tree, cts)
 

@@ -109,14 +109,16 @@ pmin_p = _collective("pmin", _min, lambda x, n: x)
 
 def _extremum_jvp(prim):
     def jvp(primals, tangents, *, axis_name):
-        from . import numpy as fnp
+        from .lax import elementwise as ew
 
         (x,), (t,) = primals, tangents
         m = bind(prim, x, axis_name=axis_name)
         if type(t) is ad.Zero:
             return m, ad.Zero(get_aval(m))
-        hit = fnp.where(x == m, 1.0, 0.0).astype(get_aval(x).dtype)  # ties share the tangent
-        return m, psum(t * hit, axis_name) / psum(hit, axis_name)
+        dt = get_aval(x).dtype
+        hit = ew.convert_element_type(ew.eq(x, m), dt)  # the examples at the extremum share it
+        return m, ew.div(bind(psum_p, ew.mul(t, hit), axis_name=axis_name),
+                         bind(psum_p, hit, axis_name=axis_name))
 
     ad.jvp_rules[prim] = jvp
 
@@ -211,9 +213,7 @@ def _tree(prim, what):
 
 
 def _arr(v):
-    from . import numpy as fnp
-
-    return fnp.asarray(v)
+    return v if isinstance(v, core.Tracer) else np.asarray(v)
 
 
 psum = _tree(psum_p, "psum")

@@ -677,11 +677,13 @@ def _trace(fun, argnums, args, kwargs, name):
     nums = api._normalize_argnums(argnums, len(args), name)
     leaves, in_tree = tree_flatten(tuple(args))
     leaves = [np.asarray(x) if not hasattr(x, "shape") else x for x in leaves]
-    diff = []
+    diff = []  # per leaf: None, or its place among the differentiated leaves (argnums' order)
     for i, a in enumerate(args):
-        diff += [i in nums] * len(tree_flatten(a)[0])
+        n_leaves = len(tree_flatten(a)[0])
+        diff += [(nums.index(i), j) if i in nums else None for j in range(n_leaves)]
     paths = api._leaf_paths(tuple(args[i] for i in nums), [f"argument {i}" for i in nums])
-    api._require_float([x for x, d in zip(leaves, diff) if d], paths, name)
+    order = sorted((d, k) for k, d in enumerate(diff) if d is not None)
+    api._require_float([leaves[k] for _, k in order], paths, name)
     store = {}
 
     def flat(*ls):
@@ -694,17 +696,19 @@ def _trace(fun, argnums, args, kwargs, name):
 
 def _inputs(leaves, diff, mode):
     """Each leaf's starting pattern (the identity on its columns, for differentiated ones)."""
-    n = sum(get_aval(x).size for x, d in zip(leaves, diff) if d)
-    in_p, in_v, start = [], [], 0
-    for x, d in zip(leaves, diff):
-        size = get_aval(x).size
-        if d:
-            idx = np.arange(start, start + size, dtype=_IDX)
-            in_p.append(_csr(np.arange(size + 1, dtype=np.int64), idx, size, n))
-            start += size
+    sizes = [get_aval(x).size for x in leaves]
+    n = sum(size for size, d in zip(sizes, diff) if d is not None)
+    start, offset = 0, {}
+    for _, k in sorted((d, k) for k, d in enumerate(diff) if d is not None):
+        offset[k], start = start, start + sizes[k]
+    in_p, in_v = [], []
+    for k, (x, d) in enumerate(zip(leaves, diff)):
+        if d is not None:
+            idx = np.arange(offset[k], offset[k] + sizes[k], dtype=_IDX)
+            in_p.append(_csr(np.arange(sizes[k] + 1, dtype=np.int64), idx, sizes[k], n))
         else:
             in_p.append(None)
-        known = mode == "local" or (not d and get_aval(x).dtype.kind in "biu")
+        known = mode == "local" or (d is None and get_aval(x).dtype.kind in "biu")
         in_v.append(np.asarray(x) if known else None)
     return in_p, in_v, n
 

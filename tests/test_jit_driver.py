@@ -7,6 +7,8 @@ Results are checked against the same functions run eagerly (and a closed form).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -49,16 +51,19 @@ def test_an_unrolled_rnn_gradient_is_driven_and_compiles_each_kernel_once():
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
         exe = _program(g, params, xs)
         assert isinstance(exe, driver.Driven)
-        counts[steps] = len(exe.kernels)
+        calls = len(re.findall(r"= k\d+\(", exe.driver_source))
+        counts[steps] = (len(exe.kernels), calls)
         assert "def run(" in exe.source and "program(args, S)" in exe.source
-    # twice the steps, twice the kernel calls, the same distinct kernels
-    assert counts[16] == counts[8] <= 12, counts
+    # twice the steps: twice the kernel calls, and as few distinct kernels (the last, the
+    # sum of every step's contribution to W's gradient, is cut into 16-input pieces)
+    (k8, calls8), (k16, calls16) = counts[8], counts[16]
+    assert k8 <= 8 and k16 <= 8 and calls16 >= 2 * calls8 - 2 and calls8 >= 2 * k8, counts
 
 
 def test_driven_and_single_function_programs_agree(monkeypatch):
     """The same program below and above the driving threshold gives the same numbers."""
-    params, xs = _rnn_inputs(5)
-    f = fa.value_and_grad(rnn_loss(5))
+    params, xs = _rnn_inputs(3)
+    f = fa.value_and_grad(rnn_loss(3))
     monkeypatch.setattr(driver, "MIN_ITEMS", 10 ** 9)
     one = fa.jit(f)
     v1, g1 = one(params, xs)
@@ -99,7 +104,7 @@ def test_a_program_past_the_old_10000_operation_limit_compiles():
     np.testing.assert_allclose(out, 1.0 + (x - 1.0) * a ** n, rtol=1e-10)
 
 
-@pytest.mark.parametrize("steps", [3])
+@pytest.mark.parametrize("steps", [2])
 def test_a_driven_lstm_step_matches_eager(monkeypatch, steps):
     """A small character LSTM (slices of the gate vector, softmax cross-entropy): value and
     gradient through the driver equal eager evaluation."""

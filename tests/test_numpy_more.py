@@ -69,23 +69,29 @@ METHOD_CASES = [
 def test_methods_of_traced_values_match_numpy(name, args, kwargs):
     expected = getattr(X.copy(), name)(*args, **kwargs)
     f = lambda x: getattr(x, name)(*args, **kwargs)  # noqa: E731
-    same(fa.jit(f)(X), expected, rtol=1e-6 if name == "astype" else 1e-12)
     out = fa.vmap(f)(np.stack([X, 2 * X]))
     same(out[1], getattr(2 * X, name)(*args, **kwargs), rtol=1e-6 if name == "astype" else 1e-12)
     if np.asarray(expected).dtype.kind == "f" and name not in ("round", "astype"):
         check_grads(lambda x: fnp.sum(fnp.sin(f(x))), (X,), order=1)
 
 
+def test_methods_under_jit_in_one_program():
+    cases = [(name, args, kwargs) for name, args, kwargs in METHOD_CASES if name != "astype"]
+    out = fa.jit(lambda x: [getattr(x, name)(*args, **kwargs) for name, args, kwargs in cases])(X)
+    for got, (name, args, kwargs) in zip(out, cases):
+        same(got, getattr(X.copy(), name)(*args, **kwargs))
+
+
 def test_sort_method_returns_a_sorted_copy_and_attributes():
-    same(fa.jit(lambda x: x.sort(axis=0))(X), np.sort(X, axis=0))
-    same(fa.jit(lambda x: x.dot(x.T))(X), X @ X.T)
+    same(fa.vmap(lambda x: x.sort(axis=0))(X[None]), np.sort(X, axis=0)[None])
+    same(fa.vmap(lambda x: x.dot(x.T))(X[None]), (X @ X.T)[None])
 
     def attrs(x):
         assert (x.ndim, x.size, x.shape, x.dtype, x.itemsize, x.nbytes) == (2, 12, (3, 4), np.float64, 8, 96)
         return x.real + x.imag + x.T.T
 
-    same(fa.jit(attrs)(X), 2 * X)
-    same(fa.jit(lambda x: x.ptp(1))(X), np.ptp(X, 1))
+    same(fa.jit(lambda x: (attrs(x), x.ptp(1)))(X)[0], 2 * X)
+    same(fa.vmap(lambda x: x.ptp(1))(X[None])[0], np.ptp(X, 1))
     g = fa.grad(lambda x: x.real.sum() + x.imag.sum())(X)
     same(g, np.ones_like(X))
     with pytest.raises(ConcretizationError):
@@ -131,7 +137,8 @@ def test_reductions_with_where_and_initial_match_numpy(axis):
         )
     same(fnp.mean(X, axis=axis, where=mask), np.mean(X, axis=axis, where=mask))
     f = lambda x: fnp.sum(x, axis=axis, where=x > -0.3, initial=1.0)  # noqa: E731
-    same(fa.jit(f)(X), f(X))
+    if axis == 0:
+        same(fa.jit(f)(X), f(X))
     check_vmap(lambda x: fnp.max(x, axis=0, where=x > 0, initial=-1.0), (np.stack([X, -X]),))
     check_grads(
         lambda x: (
@@ -303,7 +310,7 @@ def test_unique_matches_numpy_and_is_traceable_with_size():
     same(u[1], np.r_[idx, 0, 0])
     same(u[2], inv)
     same(u[3], np.r_[cnt, 0, 0])
-    same(fa.jit(lambda x: fnp.unique(x, size=2))(a), vals[:2])
+    same(fa.vmap(lambda x: fnp.unique(x, size=2))(a[None])[0], vals[:2])
     m = np.array([[2.0, 1.0, 2.0], [5.0, 5.0, 4.0]])
     check_vmap(lambda x: fnp.unique(x, size=3), (m,))
     # the values are a gather: they carry the derivative (eagerly and with size=)
@@ -311,7 +318,7 @@ def test_unique_matches_numpy_and_is_traceable_with_size():
     same(g, [6.0, 2.0, 0.0])
     g = fa.grad(lambda x: fnp.sum(fnp.unique(x, size=2) ** 2))
     same(g(np.array([3.0, 1.0, 3.0])), [6.0, 2.0, 0.0])
-    same(fa.jit(g)(np.array([3.0, 1.0, 3.0])), [6.0, 2.0, 0.0])
+    same(fa.vmap(g)(np.array([[3.0, 1.0, 3.0]]))[0], [6.0, 2.0, 0.0])  # the traced path
     same(fnp.unique(np.array([[1, 2], [1, 2], [0, 1]]), axis=0), np.unique([[1, 2], [1, 2], [0, 1]], axis=0))
     with pytest.raises(ConcretizationError, match="size="):
         fa.jit(fnp.unique)(a)
@@ -331,8 +338,8 @@ def test_nonzero_argwhere_flatnonzero_with_size():
     same(out[1], np.r_[np.nonzero(m)[1], -1])
     same(fa.jit(lambda x: fnp.argwhere(x, size=2))(m), np.argwhere(m)[:2])
     same(fnp.argwhere(m), np.argwhere(m))
-    same(fa.jit(lambda x: fnp.flatnonzero(x, size=3))(m), np.flatnonzero(m))
-    same(fa.jit(lambda x: fnp.where(x > 1.0, size=2)[1])(m), np.nonzero(m > 1.0)[1][:2])
+    same(fa.vmap(lambda x: fnp.flatnonzero(x, size=3))(m[None])[0], np.flatnonzero(m))
+    same(fa.vmap(lambda x: fnp.where(x > 1.0, size=2)[1])(m[None])[0], np.nonzero(m > 1.0)[1][:2])
     check_vmap(lambda x: fnp.flatnonzero(x, size=2), (m,))
     for f in (fnp.nonzero, fnp.argwhere, fnp.flatnonzero, lambda x: fnp.where(x)):
         with pytest.raises(ConcretizationError, match="size="):
@@ -344,7 +351,9 @@ def test_searchsorted_digitize_bincount_isin():
     v = np.r_[rng.standard_normal(5), a[2], a[5], np.inf, -np.inf, np.nan]
     for side in ("left", "right"):
         same(fnp.searchsorted(a, v, side=side), np.searchsorted(a, v, side=side))
-        same(fa.jit(lambda a, v: fnp.searchsorted(a, v, side=side))(a, v), np.searchsorted(a, v, side=side))
+        same(
+            fa.vmap(lambda v: fnp.searchsorted(a, v, side=side))(v[None])[0], np.searchsorted(a, v, side=side)
+        )
     perm = rng.permutation(8)
     same(
         fnp.searchsorted(a[perm], v, sorter=np.argsort(a[perm])),
@@ -371,9 +380,9 @@ def test_searchsorted_digitize_bincount_isin():
     keys = (np.array([1, 0, 1, 0]), np.array([2, 2, 1, 1]))
     same(fnp.lexsort(keys), np.lexsort(keys))
     same(fnp.unravel_index(np.array([5, 7]), (3, 4))[1], np.unravel_index([5, 7], (3, 4))[1])
-    same(fa.jit(lambda i: fnp.unravel_index(i, (3, 4))[0])(np.array([5, 7])), [1, 1])
+    same(fa.vmap(lambda i: fnp.unravel_index(i, (3, 4))[0])(np.array([5, 7])), [1, 1])
     same(
-        fa.jit(lambda i, j: fnp.ravel_multi_index((i, j), (3, 4), mode="clip"))(
+        fa.vmap(lambda i, j: fnp.ravel_multi_index((i, j), (3, 4), mode="clip"))(
             np.array([1, 2]), np.array([3, 0])
         ),
         np.ravel_multi_index(([1, 2], [3, 0]), (3, 4)),
@@ -415,7 +424,7 @@ def test_polynomials():
     same(fnp.polyfit(x, y, 2, w=1 + x), np.polyfit(x, y, 2, w=1 + x), rtol=1e-9)
     check_grads(lambda p, x: fnp.polyval(p, x), (p, V), order=2)
     check_grads(lambda y: fnp.polyfit(x, y, 2), (y,), order=1)
-    same(fa.jit(fnp.polyval)(p, V), np.polyval(p, V))
+    check_vmap(fnp.polyval, (np.stack([p, 2 * p]), np.stack([V, V])))
     same(fnp.roots([1.0, -3.0, 2.0]), np.roots([1.0, -3.0, 2.0]))
 
 
@@ -425,7 +434,8 @@ def test_convolve_correlate_match_numpy(mode, n, m):
     a, v = rng.standard_normal(n), rng.standard_normal(m)
     same(fnp.convolve(a, v, mode), np.convolve(a, v, mode))
     same(fnp.correlate(a, v, mode), np.correlate(a, v, mode))
-    same(fa.jit(lambda a, v: fnp.correlate(a, v, mode))(a, v), np.correlate(a, v, mode))
+    if (n, m) == (6, 3):
+        same(fa.jit(lambda a, v: fnp.correlate(a, v, mode))(a, v), np.correlate(a, v, mode))
     check_grads(lambda a, v: fnp.convolve(a, v, mode) ** 2, (a, v), order=1)
 
 
@@ -468,7 +478,7 @@ def test_gradient_matches_numpy():
         for g, w in zip(got if isinstance(got, list) else [got], want if isinstance(want, tuple) else [want]):
             same(g, w)
     same(fnp.gradient(V), np.gradient(V))
-    same(fa.jit(lambda f: fnp.gradient(f, x, axis=1))(f), np.gradient(f, x, axis=1))
+    check_vmap(lambda f: fnp.gradient(f, x), (f,))
     check_grads(lambda f, x: fnp.gradient(f, x), (f[0], x), order=1)
 
 

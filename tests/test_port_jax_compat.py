@@ -133,8 +133,9 @@ def test_lax_map_batch_size_equals_a_loop(n, b):
     out = fa.lax.map(f, xs, batch_size=b)
     np.testing.assert_allclose(out["s"], [np.sin(r).sum() for r in xs])
     np.testing.assert_allclose(out["v"], 2 * xs)
-    jitted = fa.jit(lambda xs: fa.lax.map(f, xs, batch_size=b))(xs)
-    np.testing.assert_allclose(jitted["s"], out["s"])
+    if n == 7:  # one compiled case (a chunked scan and a remainder): compiling costs seconds
+        jitted = fa.jit(lambda xs: fa.lax.map(f, xs, batch_size=b))(xs)
+        np.testing.assert_allclose(jitted["s"], out["s"])
     check_grads(lambda xs: fa.lax.map(f, xs, batch_size=b)["s"].sum(), (xs,), order=1)
 
 

@@ -190,11 +190,12 @@ from . import (
 )
 from . import abs as _abs
 from . import sum as _sum
+from ._elementwise_extra import floor_divide
 from ._shape_ops import diag, diagonal, flip, take
-from ._unsupported import numpy_only as _numpy_only
 from ._stats import all as _all
 from ._stats import any as _any
 from ._stats import argmax, argmin, argsort, cumprod, cumsum, sort
+from ._unsupported import numpy_only as _numpy_only
 
 # --------------------------------------------------------------------------------------
 # Helpers
@@ -414,15 +415,6 @@ def fmin(x1, x2):
     (x, y), _ = _promote(x1, x2)
     x, y = _as_nd(x), _as_nd(y)
     return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
-
-
-def floor_divide(x1, x2):
-    """``numpy.floor_divide`` (``x1 // x2``): piecewise constant, derivative 0. Integers
-    divide exactly, division by integer 0 gives 0, as NumPy; floats follow NumPy's algorithm
-    (``1.0 // 0.1 == 9.0``). One primitive (lax.special.floor_divide), also under jit."""
-    from ._elementwise_extra import floor_divide as _floor_divide
-
-    return _floor_divide(x1, x2)
 
 
 def divmod(x1, x2):
@@ -1648,8 +1640,9 @@ class vectorize:
 # Only what this module defines or passes through from NumPy (never a funcad.numpy function
 # it imported, which a later module may have replaced).
 _EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2", "pow", "concat",
-                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType"}
+                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType", "False_",
+                     "True_"}
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and not isinstance(v, type(_np))
                  and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
-                      or n in _EXPORTED_ALIASES))
+                      or getattr(v, "_funcad_numpy_only", False) or n in _EXPORTED_ALIASES))

@@ -307,8 +307,12 @@ def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
             raise LinAlgError(f"sqrtm: the matrix (shape {shape}) has an eigenvalue on the closed "
                               "negative real axis, so it has no real principal square root (SciPy "
                               "returns a complex one); funcad differentiates real values only")
-    steps = 100 if concrete else (30 if iterations is None else int(iterations))
-    for _ in range(steps):
+    if not concrete:  # one compiled loop body, not 30 unrolled steps
+        from ..lax.control import fori_loop
+
+        steps = 30 if iterations is None else int(iterations)
+        return fori_loop(0, steps, lambda i, yz: _db_step(*yz, n), (y, _fnp.asarray(z)))[0]
+    for _ in range(100):
         y, z = _db_step(y, z, n)
         if concrete:
             a_val = _np.asarray(value)
@@ -318,11 +322,9 @@ def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
                 for _ in range(2):
                     y, z = _db_step(y, z, n)
                 return y
-    if concrete:
-        raise LinAlgError("sqrtm: the Denman-Beavers iteration did not converge: the matrix has "
+    raise LinAlgError("sqrtm: the Denman-Beavers iteration did not converge: the matrix has "
                           "eigenvalues on the negative real axis (its square root is not real) or "
                           "is singular")
-    return y
 
 
 def block_diag(*arrs):
