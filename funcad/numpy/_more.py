@@ -1643,4 +1643,4 @@ _EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2",
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and not isinstance(v, type(_np))
                  and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
-                      or n in _EXPORTED_ALIASES))
+                      or getattr(v, "_funcad_numpy_only", False) or n in _EXPORTED_ALIASES))
