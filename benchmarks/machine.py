@@ -34,6 +34,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def vector_target() -> str:
+    """LLVM's name for this CPU and the vector math funcad's loops use (its ISA)."""
+    try:
+        import llvmlite.binding as ll
+
+        from funcad.backend import vecmath
+
+        return f"LLVM host {ll.get_host_cpu_name()}, vector math {vecmath.ISA}"
+    except ImportError:
+        return "unknown"
+
+
 def blas_info() -> list[dict]:
     """BLAS/OpenMP libraries NumPy has loaded, via threadpoolctl (or numpy's build config)."""
     import numpy as np
@@ -79,6 +91,7 @@ def machine_info() -> dict:
     """Everything RESULTS.md prints about the machine."""
     return {
         "cpu": cpu_model(),
+        "vector_target": vector_target(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "python": platform.python_version(),

@@ -197,7 +197,8 @@ def machine_lines(results: dict) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
     env = ", ".join(f"{k}={'unset' if v is None else v}" for k, v in m["openblas_env"].items())
     return [
-        f"- CPU: {m['cpu']}, {m['cores']} cores ({m['cores_usable']} usable)",
+        f"- CPU: {m['cpu']}, {m['cores']} cores ({m['cores_usable']} usable); "
+        f"{m.get('vector_target', 'LLVM host not recorded')}",
         f"- Python {m['python']} on {m['platform']}",
         f"- BLAS (threadpoolctl): {blas}",
         f"- OpenBLAS environment: {env}",

@@ -80,9 +80,41 @@ CASES = [
     Case("float-under-jit", "float() of a traced value under jit",
          "fa.jit(lambda x: float(x) * 2.0)(1.0)", "ConcretizationError",
          "Keep the value an array (no `float`/`int`/`.item()`) inside jit."),
+    Case("float-under-grad", "A differentiated value converted to a Python number (math.sin, float)",
+         "import math\nfa.grad(lambda w: math.sin(w))(1.0)", "ConcretizationError",
+         "Use funcad.numpy (`fnp.sin(w)`); keep values arrays; `fa.lax.stop_gradient(w)` if the "
+         "number is meant as a constant. (`if w > 0:` keeps working under eager grad.)"),
+    Case("setitem-traced", "Assignment into an array of a traced value (`y[0] = 2 * x`)",
+         "def f(x):\n    y = fnp.zeros(2)\n    y[0] = 2 * x\n    return fnp.sum(y)\n\n"
+         "fa.grad(f)(1.0)", "ConcretizationError",
+         "Write `y = y.at[0].set(2 * x)` (`fnp.asarray(y).at[...]` for a NumPy array)."),
+    Case("custom-vjp-traced", "Python control flow in a custom_vjp function under jit",
+         "f = fa.custom_vjp(lambda x: x if x > 0 else -x)\n"
+         "f.defvjp(lambda x: (f(x), x), lambda x, g: (g * fnp.sign(x),))\n"
+         "fa.jit(f)(1.0)", "ConcretizationError",
+         "Use `fnp.where`/`fa.lax.cond` in the function (eagerly, and under eager grad, it runs "
+         "on concrete values)."),
+    Case("arange-traced-jit", "arange with a traced endpoint under jit",
+         "fa.jit(lambda a: fnp.arange(a, 3.0))(0.5)", "ConcretizationError",
+         "Use `fnp.linspace(a, b, num)` with a fixed `num`, or make the endpoint static."),
+    Case("pure-callback-grad", "grad through a pure_callback",
+         "import scipy.special\n"
+         "fa.grad(lambda x: fnp.sum(fa.pure_callback(scipy.special.j0, x, x)))(np.ones(2))",
+         "CallbackDerivativeError",
+         "Wrap the caller in `fa.custom_jvp`/`fa.custom_vjp` and give its derivative."),
+    Case("pure-callback-shape", "A pure_callback returning another shape than declared",
+         "fa.pure_callback(np.sin, np.zeros(3), np.ones(2))", "CallbackResultError",
+         "Declare the shapes and dtypes the callback really returns."),
+    Case("pure-callback-vmap", "vmap of a pure_callback without vmap_method",
+         "fa.vmap(lambda x: fa.pure_callback(np.sin, x, x))(np.ones(2))", "BatchingError",
+         "Pass `vmap_method='sequential'`, `'expand_dims'` or `'broadcast_all'`."),
     Case("if-under-vmap", "Python branching on a batched value under vmap",
          "fa.vmap(lambda x: x if x > 0 else -x)(np.ones(3))", "ConcretizationError",
          "Select per example with `fnp.where(x > 0, x, -x)`."),
+    Case("value-dependent-shape", "A function whose result's shape depends on the values, under jit",
+         "fa.jit(lambda x: fnp.unique(x))(np.array([3.0, 1.0, 3.0]))", "ConcretizationError",
+         "Fix the size as in JAX: `fnp.unique(x, size=3, fill_value=0.0)` (also `nonzero`, "
+         "`argwhere`, `where(c)`; `bincount(x, length=n)`), or call it outside jit."),
     Case("leaked-tracer", "A traced value stored outside its transformation and used later",
          "leaked = []\n"
          "fa.grad(lambda w: leaked.append(fnp.tanh(w)) or fnp.sum(w))(np.ones(2))\n"
@@ -94,6 +126,10 @@ CASES = [
     Case("unsupported-numpy", "A NumPy function funcad does not support, on a traced value",
          "fa.grad(lambda x: fnp.sum(np.fft.fft(x).real))(np.ones(4))", "UnsupportedFunctionError",
          "Use a supported function, or call NumPy outside the transformed function."),
+    Case("no-shape-derivative", "The derivative of an incomplete gamma/beta function in its shape parameter",
+         "import funcad.scipy.special as fsp\nfa.grad(lambda a: fsp.gammainc(a, 2.0))(1.5)",
+         "UnsupportedFunctionError",
+         "Differentiate in x only; hold a (and b of betainc) constant, e.g. with `fa.lax.stop_gradient`."),
     # transformation arguments
     Case("vjp-cotangent-structure", "A cotangent whose structure does not match vjp's output",
          "out, vjp_fn = fa.vjp(lambda x: (x, 2.0 * x), 1.0)\nvjp_fn(1.0)", "TreeStructureError",
@@ -104,6 +140,18 @@ CASES = [
     Case("static-argnums-range", "static_argnums out of range",
          "fa.jit(lambda x: x, static_argnums=3)", "ArgumentError",
          "Number static arguments among the function's positional parameters."),
+    Case("static-argnames-unknown", "static_argnames naming a parameter the function does not have",
+         "fa.jit(lambda x, mode: x, static_argnames='mdoe')", "ArgumentError",
+         "Spell the parameter as the function does (or give the function a `**kwargs`)."),
+    Case("masked-array", "A masked array (or np.matrix) as an argument",
+         "fa.jit(fnp.sum)(np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0]))", "ArraySubclassError",
+         "Pass plain arrays: `x.filled(0.0)` or `x.compressed()`, with the mask as an array if needed."),
+    Case("int-out-of-bounds", "A Python integer that does not fit the array's integer dtype",
+         "fa.jit(lambda x: x + 2**63)(np.arange(3))", "IntegerOutOfBoundsError",
+         "Widen the array first (`x.astype(np.float64)`, or a wider integer dtype), as in NumPy."),
+    Case("bool-subtract", "Arithmetic NumPy does not define on booleans (subtract, negative, sign)",
+         "fa.jit(fnp.subtract)(np.array([True]), np.array([False]))", "DTypeError",
+         "Use `fnp.logical_xor`/`fnp.logical_not`, or cast to int first."),
     Case("static-unhashable", "An unhashable static argument",
          "fa.jit(lambda x, n: x * n, static_argnums=1)(1.0, np.ones(2))", "ArgumentError",
          "Static arguments key the cache: pass a tuple or a number, or make the array a traced argument."),
@@ -136,7 +184,7 @@ CASES = [
          "Return a carry shaped like the initial value."),
     # jit limits and debugging
     Case("too-large", "A program too large to compile (an unrolled Python loop)",
-         "def f(x):\n    for _ in range(5001):\n        x = x * 0.5 + 1.0\n    return x\n"
+         "def f(x):\n    for _ in range(50001):\n        x = x * 0.5 + 1.0\n    return x\n"
          "fa.jit(f)(1.0)", "ProgramTooLargeError",
          "Write the loop with `fa.lax.fori_loop`/`fa.lax.scan`, or raise FUNCAD_JIT_MAX_EQNS."),
     Case("debug-nans", "A NaN, with debug_nans on",
@@ -146,6 +194,19 @@ CASES = [
          "Keep the input in the function's domain; the message names the primitive and the line."),
     Case("config-option", "An unknown configuration option",
          "fa.config.update('debug_nan', True)", "ArgumentError", "Use one of the listed options."),
+    # sparse derivatives
+    Case("sparsity-mode", "An unknown sparsity mode",
+         "fa.jacobian_sparsity(fnp.sin, mode='exact')", "ArgumentError",
+         "Use `mode='global'` (any input) or `mode='local'` (at the given input)."),
+    Case("sparse-hessian-nonscalar", "sparse_hessian of a function that is not scalar",
+         "fa.sparse_hessian(fnp.sin)(np.ones(3))", "NonScalarObjectiveError",
+         "Sum the output, or take `fa.sparse_jacobian(fa.grad(f))` of a scalar function."),
+    Case("coloring-order", "An unknown vertex order for a coloring",
+         "fa.coloring.color_star(np.eye(3), order='random')", "ArgumentError",
+         "Use 'natural', 'largest_first' or 'smallest_last'."),
+    Case("newton-hessian", "newton with an unknown Hessian kind",
+         "fa.optimize.newton(lambda x: fnp.sum(x ** 2), np.ones(2), hessian='banded')", "ArgumentError",
+         "Use `hessian='dense'` or `hessian='sparse'`."),
     # porting JAX and autograd code
     Case("traced-slice-size", "A slice whose size depends on a traced value",
          "fa.jit(lambda x, i, j: x[i:j])(np.arange(5.0), 1, 3)", "ConcretizationError",
@@ -165,6 +226,13 @@ CASES = [
          "from funcad.autograd.extend import primitive\nimport funcad.autograd as ag\n"
          "f = primitive(lambda x: x * 2.0)\nag.grad(f)(1.0)", "UnsupportedFunctionError",
          "Give the derivative with `defvjp(f, ...)` or `defjvp(f, ...)`."),
+    Case("callback-result", "A pure_callback returning other shapes than it declares",
+         "fa.pure_callback(lambda x: np.ones(3), fa.ShapeDtypeStruct((2,), np.float64), np.ones(2))",
+         "CallbackResultError", "Declare the shapes and dtypes the callback really returns."),
+    Case("callback-derivative", "Differentiating through pure_callback",
+         "fa.grad(lambda x: fa.pure_callback(np.sin, fa.ShapeDtypeStruct((), np.float64), x))(1.0)",
+         "CallbackDerivativeError",
+         "Wrap the function that calls it in `fa.custom_jvp`/`fa.custom_vjp` and give a rule."),
     Case("autograd-primitive-jit", "An autograd primitive under jit",
          "from funcad.autograd.extend import primitive\n"
          "fa.jit(primitive(lambda x: x * 2.0))(np.ones(2))", "ConcretizationError",

@@ -123,6 +123,48 @@ def test_loops_with_math_and_a_sum_are_vectorized(tmp_path, monkeypatch):
     np.testing.assert_array_max_ulp(t, np.tanh(x), maxulp=4)
 
 
+_WIDTH_CHILD = """
+import re, sys
+import llvmlite.binding as ll
+if sys.argv[1] != "auto":  # the vector factor a target's cost model might pick
+    ll.set_option("", "-force-vector-width=" + sys.argv[1])
+import numpy as np, funcad as fa, funcad.numpy as fnp
+from funcad.backend import cache, vecmath
+def chain(x):
+    u = x * x
+    return fnp.tanh(x) * fnp.exp(-u) + fnp.log(1.0 + u) * fnp.sin(x)
+x = np.linspace(-2.0, 2.0, 1001)
+source = fa.jit(chain).lower(x).source
+out = fa.jit(chain)(x)
+u = x * x
+np.testing.assert_array_max_ulp(out, np.tanh(x) * np.exp(-u) + np.log(1.0 + u) * np.sin(x), maxulp=16)
+program = sys.modules[cache.module_name(source)].program
+asm = program.inspect_asm(program.signatures[0])
+# The program's own functions only: funcad_vm_* call the vector routine in their bodies too.
+mine = [p for p in re.split(r"\\n(?=\\S+:\\n)", asm) if not p.startswith("funcad_vm_")]
+print(" ".join(sorted(set(re.findall(r"_ZGV\\w+|funcad_vm_\\w+_v\\d+", "\\n".join(mine))))))
+"""
+
+
+@pytest.mark.skipif(not ON, reason=f"vector math is off here ({vecmath.ISA})")
+@pytest.mark.parametrize("width", ["auto", "2"])
+def test_the_chain_vectorizes_at_every_width_the_vectorizer_may_choose(tmp_path, width):
+    """The benchmarks' chain calls the vector routines from its loop, at the width LLVM picks
+    on this CPU and at a narrower one forced (LLVM prefers 256-bit vectors on Intel's
+    AVX-512 server cores: with only the widest variant declared, the loop stayed scalar)."""
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _WIDTH_CHILD, width], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    called = out.stdout.split()
+    letter, lanes = ("e", 8) if vecmath.ISA == "libmvec-avx512" else ("d", 4)
+    for fn in ("tanh", "exp", "log", "sin"):
+        if width == "auto":
+            assert any(c.startswith("_ZGV") and c.endswith(f"_{fn}") for c in called), (fn, called)
+        else:
+            assert f"funcad_vm_{fn}_f64_v2" in called or f"_ZGV{letter}N{lanes}v_{fn}" in called, (fn, called)
+
+
 def _chain(x):
     u = x * x
     return fnp.sum(fnp.tanh(x) * fnp.exp(-u) + fnp.log(1.0 + u) * fnp.sin(x))

@@ -25,7 +25,7 @@ from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.shapes import full_p, transpose_p
 from . import loopir, lowering
-from .fusion import REDUCTIONS, Kernel, fuse, is_remap_eqn
+from .fusion import MAX_KERNEL_EQNS, REDUCTIONS, Kernel, fuse, is_remap_eqn
 
 # 2^19: Numba's parallel compilation (parfor passes and lowering) costs ~0.5-2 s on top of a
 # program's compile, and a parallel launch costs milliseconds on a busy machine: the Newton
@@ -41,11 +41,12 @@ DIRECT_LOOPS = os.environ.get("FUNCAD_DIRECT_LOOPS", "1").strip().lower() not in
 class Program:
     """A generated program: its ``source``, the sizes ``S`` and whether it runs in parallel."""
 
-    def __init__(self, source: str, sizes, parallel: bool, n_in: int):
+    def __init__(self, source: str, sizes, parallel: bool, n_in: int, aliases=()):
         self.source = source
         self.S = np.asarray(sizes, dtype=np.int64)
         self.parallel = parallel
         self.n_in = n_in
+        self.aliases = aliases  # per output: whether it may be (a view of) an input
 
 
 class Gen:
@@ -378,6 +379,7 @@ def _row_groups(items: list) -> list:
         reads = {a for e in eqns for a in e.inputs if type(a) is Var}
         if isinstance(item, Kernel) and _groupable(item):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
+                    and sum(len(k.eqns) for k in group) + len(item.eqns) <= MAX_KERNEL_EQNS
                     and _row_local(item, produced, row_reduced)):
                 flush()
             add(item)
@@ -519,8 +521,10 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
             g.emit(line)
 
 
-def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
-    """Generate the source of ``jaxpr`` (already simplified).
+def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Program:
+    """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
+    driven program (backend/driver.py): its inputs may be any strided view, and its outputs
+    may be views of its inputs (the driver copies the program's outputs that are).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -531,7 +535,8 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     n_in = len(jaxpr.constvars) + len(jaxpr.invars)
     ins = jaxpr.constvars + jaxpr.invars
     g.may_alias_input.update(ins)
-    g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
+    if not kernel:
+        g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
     g.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
     names = [g.name(v) for v in ins]
     if names:
@@ -544,7 +549,7 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
             g.emit(f"{o} = _nb.empty((), np.{a.aval.dtype.name})")
             g.emit(f"{o}[()] = {lowering.literal(a.val, a.aval.dtype)}")
             outs.append(o)
-        elif a in g.may_alias_input or a in seen:
+        elif (a in g.may_alias_input and not kernel) or a in seen:
             outs.append(f"{g.name(a)}.copy()")
         else:
             outs.append(g.name(a))
@@ -571,4 +576,5 @@ def generate(jaxpr: Jaxpr, name: str = "program") -> Program:
     ]
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
     source = "\n".join(header + g.lines) + "\n\n\n_nb.fast_load(program)\n"
-    return Program(source, g.sizes, g.parallel, n_in)
+    aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
+    return Program(source, g.sizes, g.parallel, n_in, aliases)

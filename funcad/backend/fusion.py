@@ -44,6 +44,16 @@ def is_remap_eqn(eqn: Eqn) -> bool:
     return False
 
 
+#: A kernel holds at most this many equations: a long unrolled elementwise chain (x = x * a + b,
+#: 6,000 times) is then a sequence of identical kernels, compiled once (backend/driver.py),
+#: rather than one loop body of 12,000 statements, which took Numba minutes.
+MAX_KERNEL_EQNS = 256
+#: ... and reads at most this many arrays: the gradient of an RNN unrolled over 40 steps summed
+#: its 40 steps' contributions to W in one kernel reading 80 arrays, whose argument tuple alone
+#: took Numba seconds to type; as kernels of 16 inputs, the sum's pieces are one kernel.
+MAX_KERNEL_INPUTS = 16
+
+
 class Kernel:
     """Equations computed in one loop nest over ``shape``."""
 
@@ -51,6 +61,7 @@ class Kernel:
         self.shape = tuple(shape)
         self.eqns: list[Eqn] = []
         self.local: set[Var] = set()        # values available as scalars inside the loop
+        self.inputs: set[Var] = set()       # values read from outside
         self.reduced: set[Var] = set()      # outputs of reductions (arrays, ready after the loop)
         self.materialized: set[Var] = set()  # values written to arrays
 
@@ -91,10 +102,16 @@ def fuse(jaxpr: Jaxpr) -> list:
             del open_[k.shape]
             items.append(k)
 
-    def kernel_for(shape) -> Kernel:
+    def kernel_for(shape, eqn) -> Kernel:
         k = open_.get(shape)
+        if k is not None:
+            new = {a for a in eqn.inputs if type(a) is Var and a not in k.local and a not in k.inputs}
+            if len(k.eqns) >= MAX_KERNEL_EQNS or len(k.inputs) + len(new) > MAX_KERNEL_INPUTS:
+                close(k)
+                k = None
         if k is None:
             k = open_[shape] = Kernel(shape)
+        k.inputs.update(a for a in eqn.inputs if type(a) is Var and a not in k.local)
         return k
 
     for eqn in jaxpr.eqns:
@@ -109,7 +126,7 @@ def fuse(jaxpr: Jaxpr) -> list:
                 k2 = owner.get(a) if type(a) is Var else None
                 if k2 is not None and (k2.shape != shape or a in k2.reduced or remap):
                     close(k2)
-            k = kernel_for(shape)
+            k = kernel_for(shape, eqn)
             k.eqns.append(eqn)
             k.local.add(eqn.outputs[0])
             owner[eqn.outputs[0]] = k
@@ -119,7 +136,7 @@ def fuse(jaxpr: Jaxpr) -> list:
             k2 = owner.get(x)
             if k2 is not None and (k2.shape != shape or x in k2.reduced):
                 close(k2)
-            k = kernel_for(shape)
+            k = kernel_for(shape, eqn)
             k.eqns.append(eqn)
             k.reduced.add(eqn.outputs[0])
             owner[eqn.outputs[0]] = k

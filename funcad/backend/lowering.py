@@ -20,10 +20,15 @@ import hashlib
 import numpy as np
 
 from ..jaxpr import pp_jaxpr
+from ..lax import cumulative as cum
+from ..lax import decompositions as dec
 from ..lax import elementwise as ew
 from ..lax import linalg as la
 from ..lax import reductions as red
+from ..lax import scatter as sc
 from ..lax import shapes as sh
+from ..lax import sorting as so
+from ..lax import special as sp
 from . import runtime
 
 # --------------------------------------------------------------------------------------
@@ -100,6 +105,43 @@ def _integer_pow(a, eqn):
     return body if y > 0 else f"({literal(1, dt)} / {body})"
 
 
+def _int_division(kind):
+    """fmod, mod and floor_divide: on integers as NumPy computes them. Numba's own trap on
+    ``MIN % -1`` and ``MIN // -1`` (SIGFPE: the hardware division overflows), and its
+    ``np.fmod`` of negative integers is wrong (``fmod(-7, 2)`` gave 1, NumPy -1); NumPy gives
+    0 for a zero divisor and MIN for ``MIN // -1``. Floats call NumPy's functions (``//``:
+    Numba's float floor division is NumPy's algorithm, ``1.0 // 0.1 == 9.0``)."""
+    def rule(a, eqn):
+        (x, y), dt = a, np.dtype(compute_dtypes(eqn)[0])
+        if dt.kind == "f":
+            return f"({x} // {y})" if kind == "floor_divide" else f"np.{kind}({x}, {y})"
+        z = literal(0, dt)
+        if dt.kind == "u":
+            return f"({z} if {y} == 0 else {x} {'//' if kind == 'floor_divide' else '%'} {y})"
+        if kind == "floor_divide":
+            return f"({z} if {y} == 0 else -{x} if {y} == -1 else {x} // {y})"
+        if kind == "mod":  # Python's % on integers: the sign of y, as NumPy's remainder
+            return f"({z} if {y} == 0 or {y} == -1 else {x} % {y})"
+        # fmod: C's remainder, the sign of x: Python's (floor) remainder, less y where they differ
+        return (f"({z} if {y} == 0 or {y} == -1 else {x} % {y} - "
+                f"({y} if {x} % {y} != 0 and ({x} < 0) != ({y} < 0) else {z}))")
+
+    return rule
+
+
+def _sign(a, eqn):
+    dt = eqn.outputs[0].aval.dtype
+    if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
+        return f"({literal(1, dt)} if {a[0]} != 0 else {literal(0, dt)})"
+    return f"np.sign({a[0]})"
+
+
+def _pow(a, eqn):
+    if np.dtype(compute_dtypes(eqn)[0]).kind in "iu":  # exact, wrapping, ValueError for y < 0
+        return f"_nb.ipow({a[0]}, {a[1]})"
+    return _math("power")(a, eqn)
+
+
 def _logistic(a, eqn):
     one = literal(1, eqn.outputs[0].aval.dtype)
     return f"({one} / ({one} + {_math_module(eqn.outputs[0].aval.dtype)}.exp(-{a[0]})))"
@@ -120,7 +162,7 @@ def _not(a, eqn):
 SCALAR: dict = {
     ew.neg_p: lambda a, eqn: f"(-{a[0]})",
     ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
-    ew.pow_p: _math("power"), ew.integer_pow_p: _integer_pow,
+    ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
     ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
     ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _op("<"), ew.le_p: _op("<="),
@@ -138,9 +180,10 @@ SCALAR: dict = {
 }
 for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
               "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "sign", "floor",
+              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "floor",
               "ceil", "isnan", "isinf", "isfinite"):
     SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
+SCALAR[ew.sign_p] = _sign
 
 
 def compute_dtypes(eqn) -> list:
@@ -423,56 +466,25 @@ def register_lowering(prim, rule) -> None:
     LOWERINGS[prim] = rule
 
 
-# Primitives from the other families. Scalar forms where Numba has one (math.erf...); the
-# rest (decompositions, sorting, cumulative ops, special functions without a Numba
-# form) call their NumPy/SciPy implementation. Listed by name, so that the test that every
-# primitive has a lowering notices a new primitive rather than falling back silently.
-_SCALAR_BY_NAME = {
-    ("special", "erf_p"): lambda a, eqn: f"math.erf({a[0]})",
-    ("special", "erfc_p"): lambda a, eqn: f"math.erfc({a[0]})",
-    ("special", "gammaln_p"): lambda a, eqn: f"math.lgamma({a[0]})",
-    ("special", "fmod_p"): _call("fmod"),
-    ("special", "mod_p"): _call("mod"),
-}
-_LOWERING_BY_NAME = {
-    ("decompositions", "cholesky_p"): _cholesky,  # stacks; otherwise lower_via_numpy
-}
-_NUMPY_CALL_BY_NAME = {
-    "special": ["polygamma_p", "log_ndtr_p", "ndtri_p", "erfinv_p", "i0e_p", "i1e_p", "gammainc_p",
-                "gammaincc_p", "betainc_p", "zeta_p"],
-    "cumulative": ["cumsum_p", "cumprod_p", "linear_recurrence_p"],
-    "decompositions": ["triangular_solve_p", "eigh_p", "qr_p", "svd_p", "det_p",
-                       "slogdet_p", "pinv_p", "lu_p"],
-    "scatter": ["index_set_p"],
-    "sorting": ["sort_p", "argsort_p", "argmax_p", "argmin_p"],
-}
-
-
-def _register_other_families() -> None:
-    import importlib
-
-    def prim(module, name):
-        try:
-            return getattr(importlib.import_module(f"funcad.lax.{module}"), name, None)
-        except ImportError:
-            return None
-
-    for (module, name), rule in _SCALAR_BY_NAME.items():
-        p = prim(module, name)
-        if p is not None:
-            SCALAR[p] = rule
-    for (module, name), rule in _LOWERING_BY_NAME.items():
-        p = prim(module, name)
-        if p is not None:
-            LOWERINGS[p] = rule
-    for module, names in _NUMPY_CALL_BY_NAME.items():
-        for name in names:
-            p = prim(module, name)
-            if p is not None:
-                LOWERINGS[p] = lower_via_numpy
-
-
-_register_other_families()
+# The other families. Scalar forms where Numba has one (math.erf...); the rest
+# (decompositions, sorting, cumulative ops, special functions without a Numba form) call
+# their NumPy/SciPy implementation: keyed by primitive like every rule here, so the test that
+# every primitive has a lowering notices a new one rather than it falling back silently.
+SCALAR.update({
+    sp.erf_p: lambda a, eqn: f"math.erf({a[0]})",
+    sp.erfc_p: lambda a, eqn: f"math.erfc({a[0]})",
+    sp.gammaln_p: lambda a, eqn: f"math.lgamma({a[0]})",
+    sp.fmod_p: _int_division("fmod"),
+    sp.mod_p: _int_division("mod"),
+    sp.floor_divide_p: _int_division("floor_divide"),
+})
+LOWERINGS[dec.cholesky_p] = _cholesky  # stacks; otherwise lower_via_numpy
+for _p in (sp.polygamma_p, sp.log_ndtr_p, sp.ndtri_p, sp.erfinv_p, sp.i0e_p, sp.i1e_p,
+           sp.gammainc_p, sp.gammaincc_p, sp.betainc_p, sp.zeta_p,
+           cum.cumsum_p, cum.cumprod_p, cum.linear_recurrence_p,
+           dec.triangular_solve_p, dec.eigh_p, dec.qr_p, dec.svd_p, dec.det_p, dec.slogdet_p,
+           dec.pinv_p, dec.lu_p, sc.index_set_p, so.sort_p, so.argsort_p, so.argmax_p, so.argmin_p):
+    LOWERINGS[_p] = lower_via_numpy
 
 
 def has_lowering(prim) -> bool:

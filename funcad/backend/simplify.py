@@ -43,8 +43,10 @@ class _Rewriter:
 
     def run(self, jaxpr: Jaxpr, rule: Callable) -> Jaxpr:
         eqns = []
+        subst = self.subst
         for eqn in jaxpr.eqns:
-            eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
+            if any(type(a) is Var and a in subst for a in eqn.inputs):
+                eqn = eqn._replace(inputs=[self.atom(a) for a in eqn.inputs])
             out = rule(eqn)
             if out is None:
                 eqns.append(eqn)
@@ -233,7 +235,8 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
     """Rewrite x*1, 1*x, x/1, x-(+0), x+(-0.0), neg(neg x), stop_gradient, transpose of a
     transpose, broadcast of a broadcast, reshape of a reshape, same-shape reshape/broadcast,
     conversion to the same dtype, integer_pow(x, 1), select(p, x, x); a transpose of a reshape
-    that only inserts or removes size-1 axes becomes a reshape (of a transpose); a matmul with
+    that only inserts or removes size-1 axes becomes a reshape (of a transpose); a transpose of
+    an elementwise operation on a transpose cancels with it; a matmul with
     inner size 1 (an outer product, batched or not) becomes a broadcast multiply.
 
     >>> import funcad as fa, funcad.numpy as fnp
@@ -243,6 +246,10 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
     """
     uniform: dict[Var, object] = {}
     producer: dict[Var, Eqn] = {}
+    uses: dict[Var, int] = {}
+    for a in [a for e in jaxpr.eqns for a in e.inputs] + list(jaxpr.outvars):
+        if type(a) is Var:
+            uses[a] = uses.get(a, 0) + 1
     rw = _Rewriter()
 
     def keep(a, out):  # replace out by a, if that changes no shape or dtype
@@ -301,6 +308,8 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
                     Eqn(sh.transpose_p, [x], dict(permutation=perm), [out])]
             elif p is sh.transpose_p and inner.prim is sh.reshape_p:
                 res = _transpose_of_unit_reshape(eqn, inner)
+            elif p is sh.transpose_p and inner.prim in _ELEMENTWISE and uses.get(ins[0]) == 1:
+                res = _transpose_of_elementwise(eqn, inner, producer)
             elif p is sh.broadcast_to_p and inner.prim is sh.broadcast_to_p:
                 res = [Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, [out])]
             elif p is sh.reshape_p and inner.prim is sh.reshape_p:
@@ -330,6 +339,47 @@ def _selects_all(template, shape) -> bool:
         if start not in (None, 0) or step not in (None, 1) or not (stop is None or stop >= n):
             return False
     return True
+
+
+_ELEMENTWISE = frozenset(ew.ELEMENTWISE.values())
+
+
+def _transpose_of_elementwise(eqn: Eqn, inner: Eqn, producer: dict):
+    """``transpose(f(transpose(x), v))`` for an elementwise ``f`` is ``f(x, v')``: the
+    transpose moves into the operands, where it cancels with a transpose, is a reshape (a
+    scalar, or an array with one axis longer than 1, such as a row of coefficients or a range
+    compared with another to make a diagonal), or goes on into an elementwise operation.
+    jacrev multiplies transposed matrices by rows and transposes the result back; this leaves
+    one C-ordered loop. Nothing is rewritten unless every transpose disappears."""
+    perm = tuple(eqn.params["permutation"])
+    inv = tuple(int(i) for i in np.argsort(perm))
+    new: list = []
+
+    def moved(a, depth):  # an atom equal to transpose(a, perm), or None
+        shape = a.aval.shape
+        if not shape:
+            return a
+        src = producer.get(a) if type(a) is Var else None
+        if src is not None and src.prim is sh.transpose_p and tuple(src.params["permutation"]) == inv:
+            return src.inputs[0]
+        if len(shape) != len(perm):
+            return None
+        t = Var(ShapedArray(tuple(shape[i] for i in perm), a.aval.dtype))
+        if sum(n != 1 for n in shape) <= 1:
+            new.append(Eqn(sh.reshape_p, [a], dict(new_shape=t.aval.shape), [t]))
+            return t
+        if src is None or src.prim not in _ELEMENTWISE or depth == 0:
+            return None
+        ins = [moved(b, depth - 1) for b in src.inputs]
+        if any(b is None for b in ins):
+            return None
+        new.append(Eqn(src.prim, ins, src.params, [t]))
+        return t
+
+    ins = [moved(a, 3) for a in inner.inputs]
+    if any(a is None for a in ins):
+        return None
+    return new + [Eqn(inner.prim, ins, inner.params, list(eqn.outputs))]
 
 
 def _transpose_of_unit_reshape(eqn: Eqn, inner: Eqn):

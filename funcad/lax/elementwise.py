@@ -14,8 +14,8 @@ import numpy as np
 import scipy.special as sc
 
 from .. import ad, batching
-from ..batching import OneHot
 from ..ad import defjvp, defjvp_zero, is_undefined, transpose_rules, unbroadcast
+from ..batching import OneHot
 from ..core import Primitive, ShapedArray, bind, result_dtype
 from ..errors import ShapeError
 
@@ -362,8 +362,10 @@ def _onehot_arith(prim, axis_size, vals, dims):
         if prim is div_p:
             return NotImplemented
         return x.like(bind(prim, x.coef_or_one(), y.coef_or_one())), 0
+    if prim in (add_p, sub_p):
+        return _onehot_plus_dense(prim, vals, dims)
     pair = batching.onehot_and_other(vals, dims)
-    if pair is None or prim in (add_p, sub_p):
+    if pair is None:
         return NotImplemented
     s, u, first = pair
     if not s.takes(u) or (prim is div_p and not first):
@@ -373,6 +375,27 @@ def _onehot_arith(prim, axis_size, vals, dims):
         return s.like(u, dtype=dtype), 0  # 1 * u is u
     c = s.coef_or_one()
     return s.like(bind(prim, c, u) if first else bind(prim, u, c), dtype=dtype), 0
+
+
+def _onehot_plus_dense(prim, vals, dims):
+    # A diagonal is symmetric: it is added along the dense operand's batch axis as well as
+    # along axis 0, so that operand need not move (a transpose). Eagerly the diagonal goes
+    # into a copy of the dense operand (one n x n array more, not two); staged, it is a select
+    # that the compiled program fuses into the loop of the addition.
+    (x, y), (dx, dy) = vals, dims
+    s, d = (x, dy) if type(x) is OneHot else (y, dx)
+    dense = y if type(x) is OneHot else x
+    if (d is None or not s.full_block() or len(s.shape) != 1 or type(dense) is OneHot
+            or ad.get_aval(dense).shape != (s.size, s.size) or ad.get_aval(dense).dtype != s.dtype):
+        return NotImplemented
+    if type(dense) is np.ndarray and (prim is add_p or dense is x):
+        from .shapes import index_add_p
+
+        ii = np.arange(s.size)
+        return bind(index_add_p, dense, s.full_coef() if prim is add_p else neg(s.full_coef()), ii, ii,
+                    template=(("array", 0), ("array", 1))), d
+    m = batching.materialize(s)
+    return (bind(prim, m, dense) if dense is y else bind(prim, dense, m)), d
 
 
 for _p in (add_p, sub_p, mul_p, div_p):
