@@ -26,8 +26,11 @@ from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 def _as_leaf(x, where: str):
     """A pytree leaf as an array funcad can transform; a clear error otherwise."""
     if isinstance(x, Tracer | np.ndarray):
-        if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
-            raise _bad_dtype(x.dtype, where)
+        if isinstance(x, np.ndarray):
+            if type(x) is not np.ndarray:
+                core.check_array_type(x, where)
+            if x.dtype.kind not in "biuf":
+                raise _bad_dtype(x.dtype, where)
         return x
     if isinstance(x, bool | int | float | np.generic):
         arr = np.asarray(x)
@@ -91,23 +94,38 @@ def _require_float(leaves, paths, transform: str):
             )
 
 
-def _is_single(argnums) -> bool:
-    """``argnums`` names one argument (an int, a NumPy integer): the result is not a tuple."""
-    return isinstance(argnums, int | np.integer) and not isinstance(argnums, bool)
+def _single(argnums) -> bool:
+    """Whether ``argnums`` names one argument (an int, NumPy's integers included)."""
+    return isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_))
 
 
 def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
+    """The argument positions ``argnums`` names, in order (a position may repeat: as in JAX,
+    each listed position gets its derivative; see :func:`_repeat`)."""
     if type(argnums) is int and 0 <= argnums < nargs:  # the common case
         return (argnums,)
-    nums = (argnums,) if _is_single(argnums) else tuple(argnums)
-    nums = tuple(int(a) if isinstance(a, np.integer) else a for a in nums)
+    try:
+        nums = (argnums,) if _single(argnums) else tuple(argnums)
+    except TypeError:
+        nums = (argnums,)
     for a in nums:
-        if not isinstance(a, int) or not -nargs <= a < nargs:
+        if not _single(a) or not -nargs <= a < nargs:
             raise ArgumentError(
                 f"{fun_name}: argnums={argnums!r} is out of range for a call with {nargs} "
                 "positional argument(s)."
             )
-    return tuple(a % nargs for a in nums)
+    return tuple(int(a) % nargs for a in nums)
+
+
+def _repeat(block: tuple, nums: tuple, distinct: tuple) -> tuple:
+    """``block`` (one entry per position of ``distinct``) as one entry per position of
+    ``nums``: a position listed twice gets its derivative twice (copies, not one object)."""
+    seen, out = set(), []
+    for n in nums:
+        b = block[distinct.index(n)]
+        out.append(tree_map(lambda x: x.copy() if isinstance(x, np.ndarray) else x, b) if n in seen else b)
+        seen.add(n)
+    return tuple(out)
 
 
 def _zeros_like_leaf(x):
@@ -127,7 +145,7 @@ def _flat_fun(fun: Callable, in_tree, store: dict, has_aux: bool = False):
     def flat(*leaves):
         out = fun(*tree_unflatten(in_tree, leaves))
         if has_aux:
-            if not (isinstance(out, tuple) and len(out) == 2):
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise ArgumentError(f"{_fun_name(fun)} was transformed with has_aux=True, so it must "
                                     "return a pair (output, aux).")
             out, aux = out
@@ -272,7 +290,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _normalize_argnums(argnums, len(args), "value_and_grad")
+        listed = _normalize_argnums(argnums, len(args), "value_and_grad")
+        nums = tuple(dict.fromkeys(listed))
         every = len(nums) == len(args) and nums == tuple(range(len(args)))
         dyn = args if every else [args[i] for i in nums]
         leaves, in_tree, paths = _flatten_args(
@@ -301,7 +320,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
                                      for c, p in zip(cts, leaves)])
         value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
-        g = g[0] if _is_single(argnums) else g
+        g = g[0] if _single(argnums) else g if nums == listed else _repeat(g, listed, nums)
         return ((value, aux), g) if has_aux else (value, g)
 
     return value_and_grad_f
@@ -340,7 +359,7 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0):
         partial = _partial_fun(fun, args, kwargs, nums)
         out, vjp_fn = vjp(partial, *[args[i] for i in nums])
         g = vjp_fn(tree_map(lambda o: np.ones(get_aval(o).shape, get_aval(o).dtype), out))
-        return g[0] if _is_single(argnums) else g
+        return g[0] if _single(argnums) else g
 
     return egrad_f
 
@@ -384,7 +403,7 @@ def _partial_fun(fun, args, kwargs, nums):
 def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
     """``(input leaves, input treedef, store, flat function)`` for a Jacobian of ``fun`` with
     respect to ``argnums``: the inputs flattened and checked (floats), the others closed over."""
-    nums = _normalize_argnums(argnums, len(args), name)
+    nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
     names = _arg_names(fun, len(args))
     in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
     _require_float(in_leaves, paths, name)
@@ -423,8 +442,9 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         n = store["out_tree"].num_leaves
         outs, t_outs = _split_aux(res[: len(res) - n], store, has_aux), res[len(res) - n:]
         outs, aux = outs
-        jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total)
-        jac = jac if not _is_single(argnums) else _unwrap_one(jac, store["out_tree"])
+        jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total,
+                            _repeats(args, argnums))
+        jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacfwd_f
@@ -446,7 +466,7 @@ def _vmap_basis(f, basis, total, out_dims):
     return [o if d is None else reshape(o, (1,) + get_aval(o).shape) for o, d in zip(outs, dims)]
 
 
-def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total):
+def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total, fix=None):
     from . import numpy as fnp
 
     blocks = []
@@ -461,8 +481,17 @@ def _assemble_fwd(t_outs, outs, in_leaves, out_tree, in_tree, total):
             part = stacked[..., start:start + n]
             row.append(_to_user(fnp.reshape(part, so + sx)))
             start += n
-        blocks.append(tree_unflatten(in_tree, row))
+        block = tree_unflatten(in_tree, row)
+        blocks.append(fix(block) if fix else block)
     return tree_unflatten(out_tree, blocks)
+
+
+def _repeats(args, argnums):
+    """The function :func:`_assemble_fwd`/``_rev`` apply to each output's block (a tuple over
+    the distinct positions of ``argnums``) to give one entry per listed position."""
+    listed = _normalize_argnums(argnums, len(args), "jacobian")
+    nums = tuple(dict.fromkeys(listed))
+    return None if nums == listed or _single(argnums) else (lambda b: _repeat(b, listed, nums))
 
 
 def _unwrap_one(jac, out_tree):
@@ -493,14 +522,15 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
 
         cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
-        jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total)
-        jac = jac if not _is_single(argnums) else _unwrap_one(jac, store["out_tree"])
+        jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total,
+                            _repeats(args, argnums))
+        jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacrev_f
 
 
-def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total):
+def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
     from . import numpy as fnp
 
     blocks, start = [], 0
@@ -510,7 +540,8 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total):
         for c, x in zip(cts, in_leaves):
             sx = get_aval(x).shape
             row.append(_to_user(fnp.reshape(c[start:start + n], so + sx)))
-        blocks.append(tree_unflatten(in_tree, row))
+        block = tree_unflatten(in_tree, row)
+        blocks.append(fix(block) if fix else block)
         start += n
     return tree_unflatten(out_tree, blocks)
 
@@ -605,8 +636,7 @@ def eval_shape(fun: Callable, *args, **kwargs):
         return [o if isinstance(o, Tracer) else np.asarray(o) for o in out_leaves]
 
     jaxpr, _ = trace_to_jaxpr(flat, avals)
-    outs = [ShapeDtypeStruct(get_aval(v).shape if not hasattr(v, "aval") else v.aval.shape,
-                             v.aval.dtype) for v in jaxpr.outvars]
+    outs = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars]
     return tree_unflatten(store["tree"], outs)
 
 
@@ -629,7 +659,11 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     avals = [core.ShapedArray(get_aval(x).shape, get_aval(x).dtype) for x in p_leaves]
     jaxpr, consts = trace_to_jaxpr(_flat_fun(fun, in_tree, store), avals, paths, fold=True)
     out_tree = store["out_tree"]
-    out_avals = [a.aval if hasattr(a, "aval") else get_aval(a) for a in jaxpr.outvars]
+    out_avals = [a.aval for a in jaxpr.outvars]
+    at_zero = eval_jaxpr(jaxpr, consts, *[np.zeros(a.shape, a.dtype) for a in avals])
+    if any(not isinstance(v, Tracer) and np.any(np.asarray(v) != 0) for v in at_zero):
+        raise ArgumentError(f"linear_transpose: {_fun_name(fun)} is not linear: it is not zero at "
+                            "zero (an affine term, such as x + 1.0). Transpose its linear part.")
 
     def transposed(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
@@ -641,7 +675,12 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
             if get_aval(c).shape != a.shape:
                 raise ShapeError(f"linear_transpose: a cotangent has shape {get_aval(c).shape}, "
                                  f"but the matching output has shape {a.shape}.")
-        cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        try:
+            cts = ad.backward_pass(jaxpr, consts, ct_leaves)
+        except (ValueError, NotImplementedError) as e:  # a non-linear operation of the inputs
+            raise ArgumentError(f"linear_transpose: {_fun_name(fun)} is not linear in its inputs "
+                                f"({e}); transpose a linear function, e.g. the one jvp or "
+                                "linearize gives.") from e
         cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, p_leaves)]
         return tree_unflatten(in_tree, cts)
 

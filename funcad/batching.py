@@ -39,6 +39,9 @@ primitive_batchers: dict[Primitive, Callable] = {}
 # Rules for operands that include a OneHot: ``rule(axis_size, vals, dims, **params) ->
 # (out, out_dim)`` or NotImplemented (then the OneHot is materialised for the dense rule).
 structured_batchers: dict[Primitive, Callable] = {}
+# Collectives over a named vmap axis (lax.psum, axis_index...): ``rule(trace, vals, dims,
+# **params) -> (out, out_dim)``, used by the BatchTrace whose axis_name the params name.
+collective_batchers: dict[Primitive, Callable] = {}
 
 not_mapped = None
 
@@ -66,9 +69,10 @@ class BatchTracer(Tracer):
 
 
 class BatchTrace(Trace):
-    def __init__(self, parent: Trace, axis_size: int):
+    def __init__(self, parent: Trace, axis_size: int, axis_name=None):
         super().__init__(parent)
         self.axis_size = axis_size
+        self.axis_name = axis_name
 
     def pure(self, x):
         return BatchTracer(self, x, None)
@@ -87,6 +91,11 @@ class BatchTrace(Trace):
                     raise core.escaped_tracer_error(x)
                 vals.append(x)
                 dims.append(None)
+        if self.axis_name is not None and prim in collective_batchers \
+                and params.get("axis_name") == self.axis_name:
+            with core.set_current_trace(self.parent):
+                out, out_dim = collective_batchers[prim](self, vals, dims, **params)
+            return BatchTracer(self, out, out_dim)
         state = core._state  # set_current_trace, inlined: this is the hot path
         state.trace = self.parent
         try:
@@ -194,14 +203,16 @@ def materialize(x):
     """The dense batch (batch axis 0) a :class:`OneHot` stands for; other values pass through.
     Zeros stay zeros whatever the coefficients (a select, not ``eye * coef``: inf * 0). The
     mask is computed from two ranges (not an n x n constant), so that a compiled program can
-    transpose it with a reshape and fuse it into the loop that uses it."""
+    transpose it with a reshape and fuse it into the loop that uses it; the basis itself (no
+    coefficients) is the constant ``eye``."""
     if type(x) is not OneHot:
         return x
     m = x.size
+    if x.coef is None:  # a constant (the basis itself, when a rule cannot keep it)
+        return np.eye(x.axis_size, m, -x.start, dtype=x.dtype).reshape(x.aval.shape)
     rows = np.arange(-x.start, x.axis_size - x.start).reshape(x.axis_size, 1)
     mask = lax.eq(rows, np.arange(m).reshape(1, m))
-    coef = x.coef_or_one()
-    coef = coef if not get_aval(coef).shape else lax.reshape(coef, (1, m))
+    coef = x.coef if not get_aval(x.coef).shape else lax.reshape(x.coef, (1, m))
     out = lax.select(mask, coef, np.zeros((), x.dtype))
     if get_aval(out).shape != (x.axis_size, m):
         out = lax.broadcast_to(out, (x.axis_size, m))
@@ -359,10 +370,10 @@ def defnullary(prim: Primitive) -> None:
 
 
 def vmap_flat(fun: Callable, in_dims: Sequence, args: Sequence, out_dims, axis_size: int,
-              out_names: Callable[[int], str] | None = None) -> list:
+              out_names: Callable[[int], str] | None = None, axis_name=None) -> list:
     """Batch ``fun(*flat_args) -> flat list``; ``out_dims`` is a list or a callable giving
     one per output (called with the number of outputs, after ``fun`` has run)."""
-    with core.new_trace(BatchTrace, axis_size) as trace:
+    with core.new_trace(BatchTrace, axis_size, axis_name) as trace:
         ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, in_dims)]
         outs = fun(*ins)
         pairs = [(o.val, o.bdim) if type(o) is BatchTracer and o._trace is trace else (o, None)
@@ -453,8 +464,9 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     mapped along axis 0. ``out_axes`` is the same for the output (None: the output does not
     depend on the mapped inputs and is returned once). ``axis_size`` gives the size of the
     mapped axis, needed when no argument is mapped (the output is then broadcast to it).
-    ``axis_name`` and ``spmd_axis_name`` are accepted for JAX compatibility; funcad has no
-    collectives (``lax.psum`` over a named axis...), so nothing refers to the name.
+    ``axis_name`` names the mapped axis for the collectives of funcad.lax (``psum``, ``pmean``,
+    ``pmax``, ``pmin``, ``all_gather``, ``axis_index``), as in JAX; ``spmd_axis_name`` is
+    accepted and ignored.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.vmap(fnp.dot, in_axes=(0, None))(fnp.ones((3, 2)), fnp.array([1.0, 2.0]))
@@ -486,6 +498,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         dims = broadcast_prefix(axes_prefix + (0,) * len(kwargs), tree_args, "in_axes", "arguments")
         in_dims, sizes = [], []
         for x, d, p in zip(leaves, dims, paths):
+            core.check_array_type(x, f"vmap: {p}")
             if d is None:
                 in_dims.append(None)
                 continue
@@ -543,7 +556,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
                     for a, o, p in zip(specs, out_leaves, store["out_paths"])]
 
         outs = vmap_flat(flat, in_dims, leaves, out_dims, axis_size,
-                         out_names=lambda i: store["out_paths"][i])
+                         out_names=lambda i: store["out_paths"][i], axis_name=axis_name)
         store.pop("out", None)
         return tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
 

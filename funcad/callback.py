@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import ad, batching, core
+from .backend import lowering
 from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, BatchingError, CallbackDerivativeError, CallbackResultError
 from .tree_util import tree_flatten, tree_unflatten
@@ -115,6 +116,11 @@ def _sequential(callback, batched, axis_size):
 
 
 batching.primitive_batchers[pure_callback_p] = _batch
+
+# jit: the compiled program calls the callback through Numba's object mode (holding the GIL).
+# The call's key names the callback by identity (its repr), so a program with a callback is
+# compiled once per process.
+lowering.register_lowering(pure_callback_p, lowering.lower_via_numpy)
 
 
 def _lax():

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from .errors import ArgumentError
 
 __all__ = ["color_columns", "color_rows", "color_star", "decompress_columns", "decompress_rows",
-           "decompress_symmetric", "seed_matrix"]
+           "decompress_symmetric", "seed_matrix", "symmetric_take"]
 
 _ORDERS = ("natural", "largest_first", "smallest_last")
 
@@ -223,20 +223,28 @@ def decompress_rows(P, colors, B) -> sp.csr_matrix:
     return _with_values(P, np.asarray(B)[colors[rows], P.indices])
 
 
-def decompress_symmetric(P, colors, B) -> sp.csr_matrix:
+def decompress_symmetric(P, colors, B, take=None) -> sp.csr_matrix:
     """The symmetric ``H`` with pattern ``P`` from ``B = H @ seed_matrix(colors)``, for a star
     coloring: ``H[i, j]`` is ``B[i, colors[j]]`` when ``j`` is the only neighbour of ``i`` of its
-    colour, else ``B[j, colors[i]]`` (where the star coloring makes ``i`` the only one)."""
+    colour, else ``B[j, colors[i]]`` (where the star coloring makes ``i`` the only one).
+    ``take`` is :func:`symmetric_take` of ``(P, colors)``, when computed beforehand."""
     P = sp.csr_matrix(P)
-    B = np.asarray(B)
-    k = B.shape[1] if B.ndim == 2 else 1
+    B = np.ascontiguousarray(B)
+    if take is None:
+        take = symmetric_take(P, colors, B.shape[1] if B.ndim == 2 else 1)
+    return _with_values(P, B.ravel()[take])
+
+
+def symmetric_take(P, colors, k: int) -> np.ndarray:
+    """Where each nonzero of ``P`` (in CSR order) is read from ``B.ravel()`` (``B``: n x k)."""
+    P = sp.csr_matrix(P)
     rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
     cols = P.indices
     key = rows * k + colors[cols]
     unique = np.bincount(key, minlength=P.shape[0] * k)[key] == 1
-    vals = np.where(unique, B[rows, colors[cols]], B[cols, colors[rows]])
-    return _with_values(P, vals)
+    return np.where(unique, key, cols * k + colors[rows])
 
 
 def _with_values(P, vals):
-    return sp.csr_matrix((np.asarray(vals), P.indices.copy(), P.indptr.copy()), shape=P.shape)
+    # Copies of the index arrays: a user's H.eliminate_zeros() must not change the plan's pattern.
+    return sp.csr_matrix((np.asarray(vals), P.indices.copy(), P.indptr.copy()), shape=P.shape, copy=False)

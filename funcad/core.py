@@ -101,6 +101,30 @@ def get_aval(x) -> ShapedArray:
 
 
 _ARRAY_TYPES = (np.ndarray, np.generic)
+
+
+def check_array_type(x, where: str) -> None:
+    """Refuse an ndarray subclass whose meaning funcad would drop (as JAX does): a masked
+    array (funcad would compute with the masked values), ``numpy.matrix`` (``*`` is a matrix
+    product there), or any subclass with its own ``__array_ufunc__``/``__array_function__``
+    (units, lazy arrays...). Plain views such as ``numpy.memmap`` are fine."""
+    t = type(x)
+    if t is np.ndarray or not isinstance(x, np.ndarray):
+        return
+    if isinstance(x, np.ma.MaskedArray):
+        how = "a masked array: funcad would compute with the masked values. Use x.filled(value) " \
+              "or x.compressed(), or pass the mask as an array and use funcad.numpy.where"
+    elif isinstance(x, np.matrix):
+        how = "a numpy.matrix, whose * is a matrix product. Pass np.asarray(x) and use @"
+    elif (t.__array_ufunc__ is not np.ndarray.__array_ufunc__
+          or t.__array_function__ is not np.ndarray.__array_function__):
+        how = (f"an ndarray subclass ({t.__module__}.{t.__name__}) with its own NumPy overrides, "
+               "whose meaning funcad would drop. Pass np.asarray(x) (its plain values)")
+    else:
+        return
+    from .errors import ArraySubclassError
+
+    raise ArraySubclassError(f"{where} is {how}.")
 _AVALS: dict[tuple, ShapedArray] = {}
 
 

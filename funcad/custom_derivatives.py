@@ -70,6 +70,25 @@ def _vmapped(fun, dims, axis_size, n_out):
     return lambda *args: vmap_flat(lambda *a: list(fun(*a)), dims, args, [0] * n_out, axis_size)
 
 
+class _Rule:
+    """A rule's closure whose repr names the user's function without its address: the
+    repr shows in the comments of jit's generated program, whose text names its disk-cache
+    entry, so an address there would recompile the program in every process."""
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, fn, named):
+        self.fn = fn
+        self.name = named.name if isinstance(named, _Rule) else (
+            getattr(named, "__qualname__", None) or type(named).__name__)
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self):
+        return self.name
+
+
 def _nothing_traced(leaves) -> bool:
     """Called outside any transformation: the function runs as it is (as in JAX)."""
     return core.is_top_level() and not any(isinstance(x, core.Tracer) for x in leaves)
@@ -121,7 +140,8 @@ def _custom_jvp_call_batch(axis_size, vals, dims, *, call_jaxpr, jvp, num_consts
         return outs[:n_out], outs[n_out:]
 
     del consts
-    outs = bind(custom_jvp_call_p, *vals, call_jaxpr=batched, jvp=batched_jvp, num_consts=num_consts)
+    outs = bind(custom_jvp_call_p, *vals, call_jaxpr=batched, jvp=_Rule(batched_jvp, jvp),
+                num_consts=num_consts)
     return outs, [0] * n_out
 
 
@@ -201,7 +221,7 @@ class custom_jvp:
                     f"structured like the function's output {out_tree}, got {tree_o} and {tree_t}.")
             return [_leaf(o) for o in out_leaves], [_leaf(t) for t in t_leaves]
 
-        outs = bind(custom_jvp_call_p, *consts, *leaves, call_jaxpr=cj, jvp=flat_jvp,
+        outs = bind(custom_jvp_call_p, *consts, *leaves, call_jaxpr=cj, jvp=_Rule(flat_jvp, rule),
                     num_consts=len(consts))
         return tree_unflatten(out_tree, outs)
 
@@ -296,7 +316,8 @@ def _custom_vjp_call_batch(axis_size, vals, dims, *, call_jaxpr, fwd, bwd, num_c
 
         return [o if d is not None else reduce_sum(o, (0,)) for o, d in zip(outs, arg_dims)]
 
-    outs = bind(custom_vjp_call_p, *vals, call_jaxpr=batched, fwd=batched_fwd, bwd=batched_bwd,
+    outs = bind(custom_vjp_call_p, *vals, call_jaxpr=batched, fwd=_Rule(batched_fwd, fwd),
+                bwd=_Rule(batched_bwd, bwd),
                 num_consts=num_consts)
     return outs, [0] * n_out
 
@@ -380,7 +401,8 @@ class custom_vjp:
                     flat.extend(_leaf(x) for x in c_leaves)
             return flat
 
-        outs = bind(custom_vjp_call_p, *consts, *leaves, call_jaxpr=cj, fwd=flat_fwd, bwd=flat_bwd,
+        outs = bind(custom_vjp_call_p, *consts, *leaves, call_jaxpr=cj, fwd=_Rule(flat_fwd, user_fwd),
+                    bwd=_Rule(flat_bwd, user_bwd),
                     num_consts=len(consts))
         return tree_unflatten(out_tree, outs)
 

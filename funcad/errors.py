@@ -104,3 +104,14 @@ class NaNError(FuncadError, FloatingPointError):
 
 class ProgramTooLargeError(FuncadError, ValueError):
     """A program too large for jit to compile in reasonable time (``FUNCAD_JIT_MAX_EQNS``)."""
+
+
+class IntegerOutOfBoundsError(FuncadError, OverflowError):
+    """A Python integer that does not fit the dtype of the array it is combined with
+    (``int8_array + 300``, ``int64_array + 2**63``): NumPy raises OverflowError, so does funcad,
+    eagerly and under jit."""
+
+
+class ArraySubclassError(FuncadError, TypeError):
+    """An ndarray subclass whose meaning funcad would drop: a masked array (its mask), a
+    ``numpy.matrix`` (its ``*``), or one with its own ``__array_ufunc__``/``__array_function__``."""

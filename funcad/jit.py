@@ -180,6 +180,7 @@ def _leaf_key(x):
     if isinstance(x, np.generic):
         return ((), x.dtype.char)
     if isinstance(x, np.ndarray):
+        core.check_array_type(x, "jit: an argument")
         return (x.shape, x.dtype.char)
     raise DTypeError(
         f"jit: an argument of type {t.__name__} ({core._short_repr(x)}) cannot be traced. Pass "
@@ -204,7 +205,9 @@ class Jitted:
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        single = isinstance(static_argnums, (int, np.integer))
+        nums = tuple(int(i) if isinstance(i, np.integer) else i
+                     for i in ((static_argnums,) if single else tuple(static_argnums)))
         names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         try:
             sig = inspect.signature(fun)
@@ -214,6 +217,13 @@ class Jitted:
         if params is not None:
             positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
             varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+            named = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            unknown = [n for n in names if n not in named]
+            if unknown and not any(p.kind is p.VAR_KEYWORD for p in params):
+                raise ArgumentError(
+                    f"jit({_name(fun)}): static_argnames={static_argnames!r} names "
+                    f"{', '.join(map(repr, unknown))}, which is not a parameter of {_name(fun)} "
+                    f"(its parameters: {', '.join(named) or 'none'}). Fix the spelling, or drop it.")
             for i in nums:
                 if not isinstance(i, int) or (not varargs and not -len(positional) <= i < len(positional)):
                     raise ArgumentError(

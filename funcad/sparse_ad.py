@@ -15,7 +15,7 @@ returned function (``.cache``); later calls only evaluate.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,11 +31,13 @@ __all__ = ["sparse_jacobian", "sparse_hessian"]
 class _Plan:
     """What is worked out once per signature: the pattern, the colours, the seed matrix."""
 
-    __slots__ = ("pattern", "colors", "seed", "reverse", "seconds")
+    __slots__ = ("pattern", "colors", "seed", "reverse", "seconds", "take")
 
     def __init__(self, pattern, colors, reverse, seconds):
         self.pattern, self.colors, self.reverse, self.seconds = pattern, colors, reverse, seconds
         self.seed = coloring.seed_matrix(colors)
+        self.take = None if reverse is not None else coloring.symmetric_take(
+            pattern, colors, self.seed.shape[1])
 
     num_colors = property(lambda self: self.seed.shape[1])
 
@@ -74,15 +76,15 @@ def _split(fun, argnums, args, kwargs, name):
     other += tree_flatten(kwargs)[0]
     key = (tuple(get_aval(x) for x in leaves), tuple(get_aval(x) for x in other),
            tuple(np.asarray(x).tobytes() for x in other if get_aval(x).dtype.kind in "biu"),
-           tuple(sorted(kwargs)))
+           tuple(sorted(kwargs)), tuple(np.asarray(x).tobytes() for x in tree_flatten(kwargs)[0]))
     return f_flat, x_flat, key
 
 
-def _ravel_out(f_flat):
+def _ravel_out(f):
     from . import numpy as fnp
 
-    def g(v):
-        outs = tree_flatten(f_flat(v))[0]
+    def g(*args, **kwargs):
+        outs = tree_flatten(f(*args, **kwargs))[0]
         return fnp.concatenate([fnp.ravel(o) for o in outs]) if len(outs) > 1 else fnp.ravel(outs[0])
 
     return g
@@ -127,7 +129,7 @@ def sparse_jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, jit: boo
             import time
 
             t = time.perf_counter()
-            P = sparsity.jacobian_sparsity(g, mode=mode)(x)
+            P = sparsity.jacobian_sparsity(_ravel_out(fun), argnums, mode=mode)(*args, **kwargs)
             cols, rows = coloring.color_columns(P, order), coloring.color_rows(P, order)
             reverse = rows.max(initial=-1) < cols.max(initial=-1)
             return _Plan(P, rows if reverse else cols, reverse, time.perf_counter() - t)
@@ -203,14 +205,15 @@ def sparse_hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, jit: bool
     def sparse_hessian_f(*args, **kwargs):
         f_flat, x, key = _split(fun, argnums, args, kwargs, "sparse_hessian")
         scalar = _scalar(lambda v: f_flat(v, args, kwargs), "sparse_hessian", fun)
-        plan = _cached_plan(cache, key, lambda: _hessian_plan(scalar, x, mode, order))
+        plan = _cached_plan(cache, key, lambda: _hessian_plan(
+            sparsity.hessian_sparsity(fun, argnums, mode=mode), args, kwargs, order))
         seeds = plan.seed.T.astype(x.dtype)
         if jit:
             ev = _evaluator(cache, ("hess", key), lambda: _hvps_jitted(f_flat, fun))
             B = np.asarray(ev(x, seeds, args, kwargs))
         else:
             B = np.asarray(_hvps_linearized(scalar, x, seeds))
-        return coloring.decompress_symmetric(plan.pattern, plan.colors, B.T)
+        return coloring.decompress_symmetric(plan.pattern, plan.colors, B.T, plan.take)
 
     sparse_hessian_f.cache = cache
     return sparse_hessian_f
@@ -230,11 +233,14 @@ def _scalar(f, name, fun):
     return scalar
 
 
-def _hessian_plan(scalar, x, mode, order):
+def _hessian_plan(detect, args, kwargs, order):
+    """The pattern (with its diagonal) and star coloring. ``detect`` runs on the arguments
+    themselves: float arguments not differentiated count as unknown, so the plan holds for
+    any of their values (the cache keys on their shapes only)."""
     import time
 
     t = time.perf_counter()
-    P = sparsity.hessian_sparsity(scalar, mode=mode)(x)
+    P = detect(*args, **kwargs)
     P = (P + sp.identity(P.shape[0], dtype=bool, format="csr")).tocsr()  # keep the diagonal
     return _Plan(P, coloring.color_star(P, order), None, time.perf_counter() - t)
 
@@ -273,7 +279,7 @@ class _HessianEvaluator:
             return self.f(v, *self.args)
 
         if self.plan is None:
-            self.plan = _hessian_plan(scalar, x, "global", "natural")
+            self.plan = _hessian_plan(sparsity.hessian_sparsity(scalar), (x,), {}, "natural")
         seeds = self.plan.seed.T.astype(x.dtype)
         if self.jit:
             if self._jitted is None:
@@ -296,5 +302,6 @@ class _HessianEvaluator:
 
             val, g, jaxpr, consts = _linearized_hvp_flat(scalar, x)
             B = vmap(lambda s: eval_jaxpr(jaxpr, consts, s)[0])(seeds)
-        H = coloring.decompress_symmetric(self.plan.pattern, self.plan.colors, np.asarray(B).T)
+        H = coloring.decompress_symmetric(self.plan.pattern, self.plan.colors, np.asarray(B).T,
+                                          self.plan.take)
         return val, g, H

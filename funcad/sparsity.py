@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import string
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -142,7 +142,9 @@ def _ids(shape):
 
 
 def _broadcast(in_shape, out_shape):
-    return IDENTITY if tuple(in_shape) == tuple(out_shape) else Gather(np.broadcast_to(_ids(in_shape), out_shape))
+    if tuple(in_shape) == tuple(out_shape):
+        return IDENTITY
+    return Gather(np.broadcast_to(_ids(in_shape), out_shape))
 
 
 # --------------------------------------------------------------------------------------
@@ -170,7 +172,12 @@ def _nonlinear(rs, **params):
     return [] if s is None else [(s, s)]
 
 
-def _quotient(rs, **params):  # a / b, and solve(a, b) = a^-1 b: linear in b, nonlinear in a
+def _quotient(rs, **params):  # a / b: linear in a, nonlinear in b
+    a, b = rs[0], rs[1]
+    return [] if b is None else [(b, _union(a, b))]
+
+
+def _solve(rs, **params):  # solve(a, b) = a^-1 b: nonlinear in a, linear in b
     a, b = rs[0], rs[1]
     return [] if a is None else [(a, _union(a, b))]
 
@@ -201,7 +208,7 @@ def _install_elementwise():
     for prim in ELEMENTWISE.values():  # every other elementwise primitive: smooth, nonlinear
         sparsity_rules[prim], hessian_kinds[prim] = _elementwise, _nonlinear
     _defrule("add sub neg abs mod fmod", _elementwise, _linear)  # piecewise linear: H = 0
-    _defrule("mul", _elementwise, _bilinear)
+    _defrule("mul", _mul, _bilinear)
     _defrule("div", _elementwise, _quotient)
     _defrule("eq ne lt le gt ge and or xor not floor ceil round sign isnan isinf isfinite",
              _zero, _linear)
@@ -230,6 +237,16 @@ def _select(avals, out_avals, vals, **params):
     if vals[0] is not None:  # the branch taken is known
         routes[1] = _masked(routes[1], vals[0], shape)
         routes[2] = _masked(routes[2], np.logical_not(vals[0]), shape)
+    return routes
+
+
+def _mul(avals, out_avals, vals):
+    shape = out_avals[0].shape
+    routes = [_broadcast(a.shape, shape) for a in avals]
+    for k in (0, 1):  # times a known zero: no dependence there
+        c = vals[1 - k]
+        if c is not None and not np.all(c):
+            routes[k] = _masked(routes[k], np.asarray(c) != 0, shape)
     return routes
 
 
@@ -322,7 +339,8 @@ def _index_add(avals, out_avals, vals, *, template):
         return [IDENTITY, DENSE] + [None] * (len(avals) - 2)
     region = _ids(avals[0].shape)[_build_index(template, vals[2:])]
     upd = np.broadcast_to(_ids(avals[1].shape), region.shape)
-    return [IDENTITY, Matrix(region.ravel(), upd.ravel(), avals[0].size, avals[1].size)] + [None] * (len(avals) - 2)
+    scatter = Matrix(region.ravel(), upd.ravel(), avals[0].size, avals[1].size)
+    return [IDENTITY, scatter] + [None] * (len(avals) - 2)
 
 
 def _index_set(avals, out_avals, vals, *, template):
@@ -340,8 +358,9 @@ def _index_set(avals, out_avals, vals, *, template):
 # -- contractions and linear algebra ---------------------------------------------------
 
 
-def _einsum_routes(specs, out_spec, shapes):
-    """One Matrix per operand: out element <- operand element, over the iteration space."""
+def _einsum_routes(specs, out_spec, shapes, vals):
+    """One Matrix per operand: out element <- operand element, over the iteration space
+    (without the points where another operand is a known zero)."""
     letters = sorted(set("".join(specs) + out_spec))
     size = {}
     for s, shape in zip(specs, shapes):
@@ -361,20 +380,27 @@ def _einsum_routes(specs, out_spec, shapes):
     out_shape = tuple(size[c] for c in out_spec)
     out = spread(out_spec, out_shape)
     n_out = int(np.prod(out_shape, dtype=np.int64))
-    return [Matrix(out, spread(s, shape), n_out, int(np.prod(shape, dtype=np.int64)))
-            for s, shape in zip(specs, shapes)]
+    ids = [spread(s, shape) for s, shape in zip(specs, shapes)]
+    nonzero = [None if v is None else np.asarray(v).ravel()[i] != 0 for v, i in zip(vals, ids)]
+
+    def route(k):
+        others = [m for j, m in enumerate(nonzero) if j != k and m is not None]
+        keep = functools.reduce(np.logical_and, others, np.ones(out.shape, bool))
+        return Matrix(out[keep], ids[k][keep], n_out, int(np.prod(shapes[k], dtype=np.int64)))
+
+    return [route(k) for k in range(len(specs))]
 
 
 def _einsum(avals, out_avals, vals, *, spec):
     ins, out = spec.split("->")
-    return _einsum_routes(ins.split(","), out, [a.shape for a in avals])
+    return _einsum_routes(ins.split(","), out, [a.shape for a in avals], vals)
 
 
 def _matmul(avals, out_avals, vals):
     a, b = avals
     batch = string.ascii_lowercase[3:3 + len(out_avals[0].shape) - 2]
     sa, sb = batch[len(batch) - (a.ndim - 2):] + "ij", batch[len(batch) - (b.ndim - 2):] + "jk"
-    return _einsum_routes([sa, sb], batch + "ik", [a.shape, b.shape])
+    return _einsum_routes([sa, sb], batch + "ik", [a.shape, b.shape], vals)
 
 
 def _install():
@@ -398,7 +424,7 @@ def _install():
         shapes.concatenate_p: (_concatenate, _linear),
         shapes.index_add_p: (_index_add, _linear), scatter.index_set_p: (_index_set, _linear),
         linalg.matmul_p: (_matmul, _bilinear), linalg.einsum_p: (_einsum, _bilinear),
-        linalg.solve_p: (_dense, _quotient), decompositions.triangular_solve_p: (_dense, _quotient),
+        linalg.solve_p: (_dense, _solve), decompositions.triangular_solve_p: (_dense, _solve),
     }
     for prim in (decompositions.cholesky_p, decompositions.det_p, decompositions.pinv_p,
                  decompositions.eigh_p, decompositions.qr_p, decompositions.svd_p,
@@ -464,6 +490,8 @@ def _routed(eqn, ins_p, ins_v):
     if all(p is None for p in ins_p):
         return None, [None] * n_out
     rule = sparsity_rules.get(eqn.prim, _dense)
+    if rule in _CONSTANTS_ONLY:  # may read the values of constant operands only (see _mul)
+        ins_v = [v if p is None else None for v, p in zip(ins_v, ins_p)]
     routes = rule([get_aval(a.val) if type(a) is Literal else a.aval for a in eqn.inputs],
                   [v.aval for v in eqn.outputs], ins_v, **eqn.params)
     routes = routes if eqn.prim.multiple_results else [routes]
@@ -471,6 +499,12 @@ def _routed(eqn, ins_p, ins_v):
                                        if r is not None and p is not None], None)
              for rs, v in zip(routes, eqn.outputs)]
     return routes, out_p
+
+
+_CONSTANTS_ONLY = {_mul, _matmul, _einsum}
+# Where a product is zero because a *variable* factor is zero at this point, the first
+# derivative through the other factor vanishes but the mixed second derivative does not:
+# so only constants may mask a product's routes (the Hessian pairs come from the routes).
 
 
 def _fold(eqn, ins_v):
@@ -643,11 +677,13 @@ def _trace(fun, argnums, args, kwargs, name):
     nums = api._normalize_argnums(argnums, len(args), name)
     leaves, in_tree = tree_flatten(tuple(args))
     leaves = [np.asarray(x) if not hasattr(x, "shape") else x for x in leaves]
-    diff = []
+    diff = []  # per leaf: None, or its place among the differentiated leaves (argnums' order)
     for i, a in enumerate(args):
-        diff += [i in nums] * len(tree_flatten(a)[0])
+        n_leaves = len(tree_flatten(a)[0])
+        diff += [(nums.index(i), j) if i in nums else None for j in range(n_leaves)]
     paths = api._leaf_paths(tuple(args[i] for i in nums), [f"argument {i}" for i in nums])
-    api._require_float([x for x, d in zip(leaves, diff) if d], paths, name)
+    order = sorted((d, k) for k, d in enumerate(diff) if d is not None)
+    api._require_float([leaves[k] for _, k in order], paths, name)
     store = {}
 
     def flat(*ls):
@@ -660,17 +696,19 @@ def _trace(fun, argnums, args, kwargs, name):
 
 def _inputs(leaves, diff, mode):
     """Each leaf's starting pattern (the identity on its columns, for differentiated ones)."""
-    n = sum(get_aval(x).size for x, d in zip(leaves, diff) if d)
-    in_p, in_v, start = [], [], 0
-    for x, d in zip(leaves, diff):
-        size = get_aval(x).size
-        if d:
-            idx = np.arange(start, start + size, dtype=_IDX)
-            in_p.append(_csr(np.arange(size + 1, dtype=np.int64), idx, size, n))
-            start += size
+    sizes = [get_aval(x).size for x in leaves]
+    n = sum(size for size, d in zip(sizes, diff) if d is not None)
+    start, offset = 0, {}
+    for _, k in sorted((d, k) for k, d in enumerate(diff) if d is not None):
+        offset[k], start = start, start + sizes[k]
+    in_p, in_v = [], []
+    for k, (x, d) in enumerate(zip(leaves, diff)):
+        if d is not None:
+            idx = np.arange(offset[k], offset[k] + sizes[k], dtype=_IDX)
+            in_p.append(_csr(np.arange(sizes[k] + 1, dtype=np.int64), idx, sizes[k], n))
         else:
             in_p.append(None)
-        known = mode == "local" or (not d and get_aval(x).dtype.kind in "biu")
+        known = mode == "local" or (d is None and get_aval(x).dtype.kind in "biu")
         in_v.append(np.asarray(x) if known else None)
     return in_p, in_v, n
 

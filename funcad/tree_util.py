@@ -241,6 +241,7 @@ def tree_map(f: Callable, tree, *rest, is_leaf=None):
 
 
 def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    """Whether ``treedef`` is the structure of a single leaf."""
     return treedef.nodetype is None
 
 

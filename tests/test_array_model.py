@@ -92,3 +92,13 @@ def test_at_power_and_modes_match_numpy():
     onp.testing.assert_array_equal(g, [0, 2, 0, 6, 0])
     with pytest.raises(ValueError, match="mode"):
         x.at[0].set(1.0, mode="wrap")
+
+
+def test_array_copies_and_asarray_does_not_as_in_numpy():
+    x = onp.zeros(2)
+    y = fnp.array(x)
+    y[0] = 1.0
+    onp.testing.assert_array_equal(x, [0.0, 0.0])
+    z = fnp.asarray(x)
+    z[1] = 2.0
+    onp.testing.assert_array_equal(x, [0.0, 2.0])

@@ -164,3 +164,19 @@ def test_a_scalar_conversion_inside_a_custom_rule_function_is_still_refused_unde
     assert f(2.0) == 4.0
     with pytest.raises(ConcretizationError):
         fa.grad(f)(2.0)
+
+
+def test_jax_docs_pure_callback_example_with_shape_dtype_struct():
+    # jax.pure_callback's documented example: NumPy's sin called from jit and vmap
+    def host_sin(x):
+        return np.sin(x)
+
+    def f(x):
+        return fa.pure_callback(host_sin, fa.ShapeDtypeStruct(x.shape, x.dtype), x,
+                                vmap_method="sequential")
+
+    x = np.linspace(0.0, 1.0, 4)
+    np.testing.assert_allclose(fa.jit(f)(x), np.sin(x))
+    np.testing.assert_allclose(fa.vmap(f)(np.stack([x, 2 * x])), np.sin(np.stack([x, 2 * x])))
+    spec = fa.eval_shape(f, x)
+    assert spec.shape == (4,) and spec.dtype == np.float64

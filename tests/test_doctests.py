@@ -22,7 +22,8 @@ MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "
            "funcad.scipy.stats.dirichlet",
            "funcad.lax.jax_api", "funcad.debug", "funcad.autograd", "funcad.autograd.extend",
            "funcad.autograd.numpy", "funcad.autograd.misc.flatten", "funcad.autograd.misc.optimizers",
-           "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util"]
+           "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util", "funcad.callback",
+           "funcad.numpy._array", "funcad.numpy._ranges", "funcad.scipy.integrate", "funcad.collectives"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -26,7 +26,7 @@ def test_each_mistake_raises_its_class_with_a_message(case):
     expected = getattr(errors, case.error)
     assert type(err) is expected, f"{case.key}: {type(err).__name__}: {err}"
     assert isinstance(err, errors.FuncadError) and isinstance(err, (ValueError, TypeError,
-                                                                   RuntimeError, FloatingPointError))
+                                                                   RuntimeError, ArithmeticError))
     assert len(str(err)) > 40  # a sentence, not a bare assertion
 
 

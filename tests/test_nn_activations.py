@@ -31,7 +31,7 @@ REFERENCE = {
     "hard_tanh": lambda x: np.clip(x, -1, 1),
     "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
     "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
-    "gelu": lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+    "gelu": lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
     "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
     "mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
     "sparse_plus": lambda x: np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
@@ -72,20 +72,31 @@ def test_gelu_exact_and_approximate():
     np.testing.assert_allclose(g[[0, -1]], [0.0, 1.0])
     d = fa.vmap(fa.grad(fa.nn.gelu))(X)
     eps = 1e-6
-    np.testing.assert_allclose(d, (REFERENCE["gelu"](X + eps) - REFERENCE["gelu"](X - eps)) / (2 * eps), rtol=1e-7)
+    np.testing.assert_allclose(
+        d, (REFERENCE["gelu"](X + eps) - REFERENCE["gelu"](X - eps)) / (2 * eps), rtol=1e-7
+    )
 
 
 def test_kinks_take_the_flat_side():
-    for name, x, slope in [("relu6", 0.0, 0.0), ("relu6", 6.0, 0.0), ("hard_tanh", 1.0, 0.0),
-                           ("hard_tanh", -1.0, 0.0), ("leaky_relu", 0.0, 1.0), ("elu", 0.0, 1.0),
-                           ("sparse_plus", 1.0, 1.0), ("sparse_plus", -1.0, 0.0)]:
+    for name, x, slope in [
+        ("relu6", 0.0, 0.0),
+        ("relu6", 6.0, 0.0),
+        ("hard_tanh", 1.0, 0.0),
+        ("hard_tanh", -1.0, 0.0),
+        ("leaky_relu", 0.0, 1.0),
+        ("elu", 0.0, 1.0),
+        ("sparse_plus", 1.0, 1.0),
+        ("sparse_plus", -1.0, 0.0),
+    ]:
         assert float(fa.grad(getattr(fa.nn, name))(x)) == slope, name
 
 
 def test_parameters_of_elu_celu_leaky_relu():
     x = X
     np.testing.assert_allclose(fa.nn.elu(x, alpha=2.0), np.where(x > 0, x, 2.0 * np.expm1(np.minimum(x, 0))))
-    np.testing.assert_allclose(fa.nn.celu(x, alpha=2.0), np.where(x > 0, x, 2.0 * np.expm1(np.minimum(x, 0) / 2)))
+    np.testing.assert_allclose(
+        fa.nn.celu(x, alpha=2.0), np.where(x > 0, x, 2.0 * np.expm1(np.minimum(x, 0) / 2))
+    )
     np.testing.assert_allclose(fa.nn.leaky_relu(x, negative_slope=0.2), np.where(x >= 0, x, 0.2 * x))
     check_grads(lambda a: fa.nn.celu(x, alpha=a), (1.5,), order=2)
 

@@ -37,7 +37,8 @@ def test_decay_matches_the_closed_form_and_its_derivatives():
     np.testing.assert_allclose(g_y0, np.exp(-1.0), rtol=1e-6)
     # the time points: d y(T)/dT = f(y(T)), d y(T)/d t0 = -f(y0) dy(T)/dy0
     g_t = fa.grad(lambda ts: odeint(decay, 1.0, ts, 0.5)[-1])(TS)
-    np.testing.assert_allclose(g_t, [0.5 * np.exp(-1.0), 0.0, 0.0, -0.5 * np.exp(-1.0)], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(g_t, [0.5 * np.exp(-1.0), 0.0, 0.0, -0.5 * np.exp(-1.0)],
+                               rtol=1e-6, atol=1e-12)
     # forward mode differentiates the solver's steps
     np.testing.assert_allclose(fa.jacfwd(lambda k: odeint(decay, 1.0, TS, k))(0.5), -TS * np.exp(-0.5 * TS),
                                rtol=1e-6, atol=1e-12)
@@ -52,9 +53,12 @@ def test_lotka_volterra_against_scipy_and_finite_differences():
     ivp = scipy.integrate.solve_ivp(lambda t, y: lotka_volterra_np(y, t, *args), (0.0, 3.0), y0,
                                     t_eval=ts, rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(ours, ivp.y.T, rtol=1e-7)
-    loss = lambda y0, a, b: fnp.sum(odeint(lotka_volterra, y0, ts, a, b, rtol=1e-10, atol=1e-10) ** 2)  # noqa: E731
+    def loss(y0, a, b):
+        return fnp.sum(odeint(lotka_volterra, y0, ts, a, b, rtol=1e-10, atol=1e-10) ** 2)
+
     check_grads(loss, (y0, *args), order=1, modes=("rev",), rtol=1e-4)
-    check_grads(lambda a: odeint(lotka_volterra, y0, ts[:3], a, 0.4), (1.1,), order=1, modes=("fwd",), rtol=1e-4)
+    check_grads(lambda a: odeint(lotka_volterra, y0, ts[:3], a, 0.4), (1.1,), order=1, modes=("fwd",),
+                rtol=1e-4)
 
 
 def test_pytree_state_and_vmap_against_a_loop():
@@ -110,3 +114,16 @@ def test_autograd_ode_net_example():
         g1, g2 = g(w1, w2)
         w1, w2 = w1 - 0.5 * g1, w2 - 0.5 * g2
     assert loss(w1, w2) < 0.8 * first
+
+
+def test_closed_over_values_and_integer_arguments():
+    # JAX converts the closure to arguments: closed-over parameters get derivatives too
+    idx = np.array([1, 0])
+
+    def final(k):
+        return odeint(lambda y, t: -k * y[idx], np.array([1.0, 1.0]), TS)[-1, 0]
+
+    np.testing.assert_allclose(final(0.5), np.exp(-1.0), rtol=1e-7)
+    np.testing.assert_allclose(fa.grad(final)(0.5), -2.0 * np.exp(-1.0), rtol=1e-6)
+    g = fa.grad(lambda k: odeint(lambda y, t, k, i: -k * y[i], np.ones(2), TS, k, idx)[-1, 1])(0.5)
+    np.testing.assert_allclose(g, -2.0 * np.exp(-1.0), rtol=1e-6)

@@ -321,3 +321,17 @@ def test_autograd_builtins_are_pythons():
     from funcad.autograd.builtins import tuple as atuple
 
     assert ag.tuple is tuple and atuple((1, 2)) == (1, 2) and ag.isinstance(1.0, float)
+
+
+def test_scipy_integrate_signal_and_more_distributions():
+    import scipy.stats
+
+    import funcad.autograd.scipy.stats.t as t
+    from funcad.autograd.scipy.integrate import odeint
+    from funcad.autograd.scipy.signal import convolve
+
+    decay = lambda a: odeint(lambda y, s, a: -a * y, 1.0, np.array([0.0, 1.0]), a)[-1]  # noqa: E731
+    onp.testing.assert_allclose(decay(0.5), onp.exp(-0.5), rtol=1e-6)
+    onp.testing.assert_allclose(grad(decay)(0.5), -onp.exp(-0.5), rtol=1e-6)
+    onp.testing.assert_allclose(convolve(np.ones(3), np.array([1.0, 2.0])), [1, 3, 3, 2])
+    onp.testing.assert_allclose(t.logpdf(0.3, 3.0), scipy.stats.t.logpdf(0.3, 3.0))

@@ -170,6 +170,9 @@ def test_no_identity_sized_product_in_the_jacobian_of_tanh_ax_times_x():
         jaxpr = simplify(fa.make_jaxpr(jac(lambda x: fnp.tanh(a @ x) * x))(x).jaxpr)
         # only a @ x: every product is a matrix-vector product
         assert all(b[-1] == 1 for _, b in _matmuls(jaxpr)), _matmuls(jaxpr)
+        jaxpr = simplify(fa.make_jaxpr(jac(PROGRAMS["einsum"]))(X0).jaxpr)
+        products = [e for e in jaxpr.eqns if e.prim.name in ("einsum", "matmul")]
+        assert all(sum(a.aval.ndim >= 2 for a in e.inputs) <= 1 for e in products), products
 
 
 def test_infs_in_the_data_give_the_right_derivative(dense_basis):

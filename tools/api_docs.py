@@ -32,11 +32,21 @@ MODULES = [
     ("funcad.scipy.stats", "funcad.scipy.stats"),
     ("funcad.scipy.linalg", "funcad.scipy.linalg"),
     ("funcad.scipy.signal", "funcad.scipy.signal"),
+    ("funcad.scipy.integrate", "funcad.scipy.integrate"),
     ("funcad.lax", "funcad.lax"),
     ("funcad.tree_util", "funcad.tree_util"),
+    ("funcad.tree", "funcad.tree"),
+    ("funcad.flatten_util", "funcad.flatten_util"),
+    ("funcad.debug", "funcad.debug"),
     ("funcad.test_util", "funcad.test_util"),
     ("funcad.optimize", "funcad.optimize"),
     ("funcad.errors", "funcad.errors"),
+    ("funcad.autograd", "funcad.autograd"),
+    ("funcad.autograd.extend", "funcad.autograd.extend"),
+    ("funcad.autograd.misc.optimizers", "funcad.autograd.misc.optimizers"),
+    ("funcad.autograd.misc.fixed_points", "funcad.autograd.misc.fixed_points"),
+    ("funcad.autograd.misc.flatten", "funcad.autograd.misc.flatten"),
+    ("funcad.autograd.test_util", "funcad.autograd.test_util"),
 ]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

@@ -122,6 +122,11 @@ call_p.def_abstract_eval(_call_abstract_eval)
 
 
 def _missing(spec, i, mode):
+    if spec.prim.vjpmaker is None and spec.prim.jvpmaker is None:
+        return UnsupportedFunctionError(
+            f"The autograd primitive {spec.name()} has no derivative rule, and funcad cannot look "
+            f"inside it (its body runs on concrete values): give one with "
+            f"funcad.autograd.extend.defvjp({spec.name()}, ...) (for grad) or defjvp(...).")
     return UnsupportedFunctionError(
         f"{mode} of the autograd primitive {spec.name()} with respect to its argument {i} is not "
         f"defined: give it with funcad.autograd.extend.{'defvjp' if mode == 'VJP' else 'defjvp'}"

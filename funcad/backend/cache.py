@@ -396,6 +396,14 @@ def max_programs() -> int:
 
 
 _release_hooks: list = []  # called with the module name of each released program
+_on_release: dict = {}  # module name -> weak references to callbacks of its users
+
+
+def on_release(name: str, callback) -> None:
+    """Call ``callback()`` (a bound method, held weakly) when the program ``name`` is released."""
+    import weakref
+
+    _on_release.setdefault(name, []).append(weakref.WeakMethod(callback))
 
 
 def _bound_programs() -> None:
@@ -409,10 +417,25 @@ def release(name: str, program=None) -> None:
     and whatever funcad memoized for it (jit's traces, dispatch's executables)."""
     program = _loaded.pop(name, None) if program is None else program
     sys.modules.pop(name, None)
-    if program is not None:
-        program.fn = None
+    if program is not None and program.fn is not None:
+        # Numba registers each compiled overload with its target context (to be callable
+        # from other jitted code) and only unregisters it when the dispatcher is collected,
+        # which that registration itself prevents (numba#7831: "Dispatcher immortality").
+        fn, program.fn = program.fn, None
+        for cres in list(getattr(fn, "overloads", {}).values()):
+            with contextlib.suppress(KeyError, AttributeError):
+                fn.targetctx.remove_user_function(cres.entry_point)
+        # The compiled wrapper holds its environment, which holds the module's globals, which
+        # hold the dispatcher: a cycle through a C object the garbage collector cannot see
+        # into. Emptying the (generated, private) module's namespace breaks it.
+        with contextlib.suppress(AttributeError):
+            fn.py_func.__globals__.clear()
     for hook in _release_hooks:
         hook(name)
+    for ref in _on_release.pop(name, ()):
+        callback = ref()
+        if callback is not None:
+            callback()
     stats["released"] += 1
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import weakref
 
 import numpy as np
 
@@ -22,8 +23,28 @@ from .simplify import simplify
 
 log = logging.getLogger("funcad.jit")
 
-_executables: dict[Jaxpr, Executable] = {}
+_executables: dict[Jaxpr, Executable] = {}  # bounded: oldest first, see _remember
+_by_program: dict[str, weakref.WeakSet] = {}  # module name -> the Executables running it
 stats = {"programs": 0, "compile_seconds": 0.0}
+
+
+def _remember(jaxpr, exe) -> None:
+    """Memoize ``exe`` for ``jaxpr``, forgetting the oldest entries past twice the program
+    cache's size (jit's own per-signature cache keeps the executables it uses)."""
+    _executables[jaxpr] = exe
+    limit = 2 * cache.max_programs()
+    while 0 < limit < len(_executables):
+        del _executables[next(iter(_executables))]
+
+
+def _released(name: str) -> None:
+    """The program ``name`` was released (cache.release): its executables let go of it and
+    load it again (from disk) if they are called."""
+    for exe in _by_program.pop(name, ()):
+        exe.unload()
+
+
+cache._release_hooks.append(_released)
 
 
 def max_eqns() -> int:
@@ -61,14 +82,14 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
     if exe is None:
         unsupported = _numba_unsupported_dtypes(jaxpr)
         if unsupported:
-            exe = _executables[jaxpr] = Interpreted(jaxpr, name, unsupported)
+            exe = Interpreted(jaxpr, name, unsupported)
         else:
             t0 = time.perf_counter()
             _, program = lower_jaxpr(jaxpr, name)
-            exe = _executables[jaxpr] = program if isinstance(program, driver.Driven) else \
-                Executable(program, jaxpr, name)
+            exe = program if isinstance(program, driver.Driven) else Executable(program, jaxpr, name)
             stats["programs"] += 1
             stats["compile_seconds"] += time.perf_counter() - t0
+        _remember(jaxpr, exe)
     return exe
 
 
@@ -98,13 +119,25 @@ class Interpreted:
 class Executable:
     """A compiled program for one jaxpr; ``exe(args)`` -> list of output arrays."""
 
-    __slots__ = ("name", "S", "dtypes", "compiled", "call", "source")
+    __slots__ = ("name", "S", "dtypes", "compiled", "call", "source", "__weakref__")
 
     def __init__(self, program, jaxpr: Jaxpr, name: str):
         self.name, self.S, self.source = name, program.S, program.source
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        self.compiled = cache.load(program.source)
+        self._load()
+
+    def _load(self):
+        self.compiled = cache.load(self.source)
+        _by_program.setdefault(self.compiled.name, weakref.WeakSet()).add(self)
         self.call = self._first_call
+
+    def unload(self):
+        """Let go of the compiled program (released from memory); a later call loads it again."""
+        self.compiled, self.call = None, self._reload
+
+    def _reload(self, args, S):
+        self._load()
+        return self._first_call(args, S)
 
     def _first_call(self, args, S):
         t0 = time.perf_counter()

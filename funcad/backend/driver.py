@@ -150,6 +150,14 @@ class Driven:
         self._env, self._run = env, env["run"]
         for k, compiled in self.kernels.items():
             env[k] = _FirstCall(env, k, compiled)
+            cache.on_release(compiled.name, self.unload)
+
+    def unload(self):
+        """A kernel was released from memory (cache.release): every kernel is loaded again
+        (from disk) at its next call."""
+        for k, compiled in self.kernels.items():
+            self._env[k] = _FirstCall(self._env, k, _Reload(compiled.source))
+            cache.on_release(compiled.name, self.unload)
 
     def __call__(self, args) -> list:
         return self._run(*[x if type(x) is np.ndarray and x.dtype == dt else np.asarray(x, dt)
@@ -168,6 +176,21 @@ class _FirstCall:
     def __call__(self, *args):
         out = self.compiled.first_call(*args)
         self.env[self.key] = self.compiled.fn
+        return out
+
+
+class _Reload:
+    """A released kernel: ``first_call`` loads it again (cache.load) and calls it."""
+
+    __slots__ = ("source", "fn")
+
+    def __init__(self, source):
+        self.source, self.fn = source, None
+
+    def first_call(self, *args):
+        compiled = cache.load(self.source)
+        out = compiled.first_call(*args)
+        self.fn = compiled.fn
         return out
 
 

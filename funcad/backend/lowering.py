@@ -105,6 +105,43 @@ def _integer_pow(a, eqn):
     return body if y > 0 else f"({literal(1, dt)} / {body})"
 
 
+def _int_division(kind):
+    """fmod, mod and floor_divide: on integers as NumPy computes them. Numba's own trap on
+    ``MIN % -1`` and ``MIN // -1`` (SIGFPE: the hardware division overflows), and its
+    ``np.fmod`` of negative integers is wrong (``fmod(-7, 2)`` gave 1, NumPy -1); NumPy gives
+    0 for a zero divisor and MIN for ``MIN // -1``. Floats call NumPy's functions (``//``:
+    Numba's float floor division is NumPy's algorithm, ``1.0 // 0.1 == 9.0``)."""
+    def rule(a, eqn):
+        (x, y), dt = a, np.dtype(compute_dtypes(eqn)[0])
+        if dt.kind == "f":
+            return f"({x} // {y})" if kind == "floor_divide" else f"np.{kind}({x}, {y})"
+        z = literal(0, dt)
+        if dt.kind == "u":
+            return f"({z} if {y} == 0 else {x} {'//' if kind == 'floor_divide' else '%'} {y})"
+        if kind == "floor_divide":
+            return f"({z} if {y} == 0 else -{x} if {y} == -1 else {x} // {y})"
+        if kind == "mod":  # Python's % on integers: the sign of y, as NumPy's remainder
+            return f"({z} if {y} == 0 or {y} == -1 else {x} % {y})"
+        # fmod: C's remainder, the sign of x: Python's (floor) remainder, less y where they differ
+        return (f"({z} if {y} == 0 or {y} == -1 else {x} % {y} - "
+                f"({y} if {x} % {y} != 0 and ({x} < 0) != ({y} < 0) else {z}))")
+
+    return rule
+
+
+def _sign(a, eqn):
+    dt = eqn.outputs[0].aval.dtype
+    if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
+        return f"({literal(1, dt)} if {a[0]} != 0 else {literal(0, dt)})"
+    return f"np.sign({a[0]})"
+
+
+def _pow(a, eqn):
+    if np.dtype(compute_dtypes(eqn)[0]).kind in "iu":  # exact, wrapping, ValueError for y < 0
+        return f"_nb.ipow({a[0]}, {a[1]})"
+    return _math("power")(a, eqn)
+
+
 def _logistic(a, eqn):
     one = literal(1, eqn.outputs[0].aval.dtype)
     return f"({one} / ({one} + {_math_module(eqn.outputs[0].aval.dtype)}.exp(-{a[0]})))"
@@ -125,7 +162,7 @@ def _not(a, eqn):
 SCALAR: dict = {
     ew.neg_p: lambda a, eqn: f"(-{a[0]})",
     ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
-    ew.pow_p: _math("power"), ew.integer_pow_p: _integer_pow,
+    ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
     ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
     ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _op("<"), ew.le_p: _op("<="),
@@ -143,9 +180,10 @@ SCALAR: dict = {
 }
 for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
               "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "sign", "floor",
+              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "floor",
               "ceil", "isnan", "isinf", "isfinite"):
     SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
+SCALAR[ew.sign_p] = _sign
 
 
 def compute_dtypes(eqn) -> list:
@@ -436,8 +474,9 @@ SCALAR.update({
     sp.erf_p: lambda a, eqn: f"math.erf({a[0]})",
     sp.erfc_p: lambda a, eqn: f"math.erfc({a[0]})",
     sp.gammaln_p: lambda a, eqn: f"math.lgamma({a[0]})",
-    sp.fmod_p: _call("fmod"),
-    sp.mod_p: _call("mod"),
+    sp.fmod_p: _int_division("fmod"),
+    sp.mod_p: _int_division("mod"),
+    sp.floor_divide_p: _int_division("floor_divide"),
 })
 LOWERINGS[dec.cholesky_p] = _cholesky  # stacks; otherwise lower_via_numpy
 for _p in (sp.polygamma_p, sp.log_ndtr_p, sp.ndtri_p, sp.erfinv_p, sp.i0e_p, sp.i1e_p,

@@ -622,6 +622,22 @@ def cholesky_batched(a):
     return out
 
 
+@numba.njit(nogil=True, cache=False)
+def ipow(x, y):
+    """``x ** y`` of integers as NumPy computes it: by repeated squaring, wrapping in the
+    operands' width (Numba's ``np.power`` of uint32/uint64 went through floats), and
+    ValueError for a negative exponent."""
+    if y < 0:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    r = x - x + 1
+    while y:
+        if y & 1:
+            r = r * x
+        x = x * x
+        y = y >> 1
+    return r
+
+
 class _Locator(_SourceFileBackedLocatorMixin, _CacheLocator):
     """Numba's files of a program go to ``__pycache__`` beside its module in funcad's cache
     directory, always: never to ``NUMBA_CACHE_DIR`` or ``~/.cache/numba`` (Numba's fallbacks

@@ -17,7 +17,6 @@ from . import decompositions  # noqa: F401
 from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401,E402
 from . import jax_api  # noqa: E402  (jax.lax's names built from the primitives above)
 from .jax_api import *  # noqa: F401,F403,E402
-from .special import gammaln as lgamma  # noqa: F401,E402
 
 import sys as _sys  # noqa: E402
 
@@ -25,3 +24,4 @@ from .. import ad as _ad  # noqa: E402
 from .. import batching as _batching  # noqa: E402
 
 _ad.lax = _batching.lax = _sys.modules[__name__]  # their helpers use lax's operations (see ad.py)
+from ..collectives import all_gather, axis_index, pmax, pmean, pmin, psum  # noqa: F401,E402

@@ -14,8 +14,8 @@ import numpy as np
 import scipy.special as sc
 
 from .. import ad, batching
-from ..batching import OneHot
 from ..ad import defjvp, defjvp_zero, is_undefined, transpose_rules, unbroadcast
+from ..batching import OneHot
 from ..core import Primitive, ShapedArray, bind, result_dtype
 from ..errors import ShapeError
 

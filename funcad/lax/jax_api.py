@@ -30,6 +30,7 @@ __all__ = [
     "bitwise_xor", "broadcasted_iota", "broadcast_to_rank", "conj", "real", "imag", "reciprocal",
     "nextafter", "index_take", "reduce", "reduce_xor", "split", "argmax", "argmin", "sort",
     "cumsum", "cumprod", "full", "optimization_barrier", "reduce_precision", "tan",
+    "igamma", "igammac", "bessel_i0e", "bessel_i1e", "zeta", "betainc",
 ]
 
 
@@ -69,26 +70,17 @@ def _clamped(start, n, k):
 
 
 def _gather_index(shape, starts, sizes):
-    """(template, arrays) picking the block; concrete starts give basic slices."""
+    """(template, arrays) picking the block: basic slices when every start is concrete, else
+    one broadcast index array per axis (``start + arange(size)``: a gather). Slices and arrays
+    are not mixed, since NumPy moves the axes of arrays separated by slices."""
     fnp = _fnp()
-    template, arrays = [], []
+    clamped = [_clamped(s, n, k) for n, s, k in zip(shape, starts, sizes)]
+    if all(isinstance(s, int) for s in clamped):
+        return tuple(("slice", s, s + k, None) for s, k in zip(clamped, sizes)), []
     nd = len(shape)
-    for axis, (n, s, k) in enumerate(zip(shape, starts, sizes)):
-        s = _clamped(s, n, k)
-        if isinstance(s, int):
-            template.append(("slice", s, s + k, None))
-        else:
-            ids = fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
-            template.append(("array", len(arrays)))
-            arrays.append(ids)
-    if arrays and len(arrays) < nd:  # mixing slices with arrays moves the array axes: all arrays
-        template, arrays = [], []
-        for axis, (n, s, k) in enumerate(zip(shape, starts, sizes)):
-            s = _clamped(s, n, k)
-            ids = fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
-            template.append(("array", len(arrays)))
-            arrays.append(ids)
-    return tuple(template), arrays
+    arrays = [fnp.reshape(s + np.arange(k, dtype=np.int64), (k,) + (1,) * (nd - 1 - axis))
+              for axis, (s, k) in enumerate(zip(clamped, sizes))]
+    return tuple(("array", i) for i in range(nd)), arrays
 
 
 def _check_sizes(shape, sizes, name):
@@ -402,61 +394,15 @@ def lgamma(x):
 
 
 def erf_inv(x):
-    """The inverse error function: Giles' approximation refined by two Newton steps on
-    ``erf`` (double precision); derivative ``sqrt(pi)/2 exp(y**2)`` by a custom rule.
+    """The inverse error function (JAX's name for funcad.lax.special's ``erfinv``).
 
     >>> import funcad as fa
     >>> round(float(fa.lax.erf_inv(0.5)), 12)
     0.476936276204
     """
-    return _erf_inv(_fnp().asarray(x))
+    from .special import erfinv
 
-
-def _erf_inv_primal(x):
-    from .special import erf
-
-    fnp = _fnp()
-    w = -fnp.log((1.0 - x) * (1.0 + x))
-    small = w < 5.0
-    ws = fnp.where(small, w, 5.0) - 2.5
-    wl = fnp.sqrt(fnp.where(small, 5.0, w)) - 3.0
-    ps = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-          -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
-    pl = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-          -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
-    a, b = ps[0], pl[0]
-    for cs, cl in zip(ps[1:], pl[1:]):
-        a, b = cs + a * ws, cl + b * wl
-    y = fnp.where(small, a, b) * x
-    for _ in range(2):  # Newton on erf(y) = x: quadratic convergence from ~1e-7
-        y = y - (erf(y) - x) / (1.1283791670955126 * fnp.exp(-y * y))
-    return fnp.where(fnp.abs(x) == 1.0, x * np.inf, y)
-
-
-def _make_erf_inv():
-    from ..custom_derivatives import custom_jvp
-
-    f = custom_jvp(_erf_inv_primal)
-
-    @f.defjvp
-    def _jvp(primals, tangents):
-        y = f(primals[0])
-        return y, tangents[0] * (0.886226925452758 * _fnp().exp(y * y))
-
-    return f
-
-
-class _Lazy:
-    def __init__(self, make):
-        self.make, self.f = make, None
-
-    def __call__(self, *args):
-        if self.f is None:
-            self.f = self.make()
-        return self.f(*args)
-
-
-_erf_inv = _Lazy(_make_erf_inv)
+    return erfinv(_fnp().asarray(x))
 
 
 def square(x):
@@ -1042,3 +988,29 @@ def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
     fnp = _fnp()
     x = fnp.asarray(operand)
     return x.astype(dt).astype(get_aval(x).dtype)
+
+
+# jax.lax's names of the special functions funcad.lax.special has (operands promoted)
+
+
+def _special(name, doc):
+    def f(*args):
+        from . import special
+
+        fnp = _fnp()
+        args = fnp.broadcast_arrays(*[fnp.asarray(a, dtype=float) for a in args])
+        return getattr(special, name)(*args)
+
+    f.__doc__ = doc
+    return f
+
+
+igamma = _special("gammainc", "The regularized lower incomplete gamma function P(a, x).")
+igammac = _special("gammaincc", "The regularized upper incomplete gamma function Q(a, x).")
+betainc = _special("betainc", "The regularized incomplete beta function I_x(a, b).")
+zeta = _special("zeta", "The Hurwitz zeta function zeta(x, q).")
+bessel_i0e = _special("i0e", "The exponentially scaled modified Bessel function of order 0.")
+bessel_i1e = _special("i1e", "The exponentially scaled modified Bessel function of order 1.")
+for _f, _n in ((igamma, "igamma"), (igammac, "igammac"), (betainc, "betainc"), (zeta, "zeta"),
+               (bessel_i0e, "bessel_i0e"), (bessel_i1e, "bessel_i1e")):
+    _f.__name__ = _f.__qualname__ = _n

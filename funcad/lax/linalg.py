@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import ad, batching
 from ..ad import is_undefined, transpose_rules, unbroadcast
+from ..batching import OneHot
 from ..core import Primitive, ShapedArray, bind, get_aval, result_dtype
 from ..errors import ShapeError
 from .elementwise import convert_element_type, mul
@@ -209,6 +210,32 @@ def _einsum_batch(axis_size, vals, dims, *, spec):
 ad.jvp_rules[einsum_p] = _einsum_jvp
 transpose_rules[einsum_p] = _einsum_transpose
 batching.primitive_batchers[einsum_p] = _einsum_batch
+
+
+def _onehot_einsum(axis_size, vals, dims, *, spec):
+    # With c_b e_b as the (vector) operand of letter i, summing over i picks index b of the
+    # other operand: i becomes the batch letter of the result, times c_b (no product with the
+    # identity, and no inf * 0 from the other indices).
+    ins, out = _parse(spec)
+    if len(vals) != 2 or None not in dims:
+        return NotImplemented
+    k = 0 if type(vals[0]) is OneHot else 1
+    s, a, sub = vals[k], vals[1 - k], ins[1 - k]
+    if (len(ins[k]) != 1 or not s.full_block() or ins[k] in out or ins[k] not in sub
+            or len(set(sub)) != len(sub)):
+        return NotImplemented
+    i, dtype = ins[k], result_dtype(s.aval, get_aval(a))
+    a = a if get_aval(a).dtype == dtype else convert_element_type(a, dtype)
+    if sorted(sub) == sorted(i + out):  # nothing summed: a transpose of a
+        res = transpose(a, tuple(sub.index(c) for c in i + out))
+    else:
+        res = einsum(f"{sub}->{i}{out}", a)
+    if s.coef is not None:
+        res = mul(res, reshape(s.full_coef(), (axis_size,) + (1,) * len(out)))
+    return res, 0
+
+
+batching.structured_batchers[einsum_p] = _onehot_einsum
 
 # --------------------------------------------------------------------------------------
 # solve: a (..., n, n) with b (..., n, k) -> a^{-1} b. Linear in b; its JVP in a is

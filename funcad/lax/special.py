@@ -20,7 +20,7 @@ import numpy as np
 import scipy.special as sc
 
 from .. import batching
-from ..ad import defjvp
+from ..ad import defjvp, defjvp_zero
 from ..core import bind, get_aval
 from ..errors import UnsupportedFunctionError
 from . import elementwise as ew
@@ -60,6 +60,7 @@ betainc_p = _elementwise_prim("betainc", _same_dtype_n(sc.betainc), 3)
 zeta_p = _elementwise_prim("zeta", _same_dtype_n(sc.zeta), 2)
 fmod_p = _elementwise_prim("fmod", np.fmod, 2)
 mod_p = _elementwise_prim("mod", np.mod, 2)
+floor_divide_p = _elementwise_prim("floor_divide", np.floor_divide, 2)
 
 
 def erf(x):
@@ -127,6 +128,10 @@ def mod(x, y):
     return bind(mod_p, x, y)
 
 
+def floor_divide(x, y):
+    return bind(floor_divide_p, x, y)
+
+
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -140,7 +145,8 @@ defjvp(log_ndtr_p, lambda g, ans, x: ew.mul(g, ew.exp(
 
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 defjvp(ndtri_p, lambda g, ans, p: ew.mul(g, ew.mul(SQRT_2PI, ew.exp(ew.mul(0.5, ew.integer_pow(ans, 2))))))
-defjvp(erfinv_p, lambda g, ans, x: ew.mul(g, ew.mul(0.5 * math.sqrt(math.pi), ew.exp(ew.integer_pow(ans, 2)))))
+defjvp(erfinv_p, lambda g, ans, x: ew.mul(g, ew.mul(0.5 * math.sqrt(math.pi),
+                                                    ew.exp(ew.integer_pow(ans, 2)))))
 defjvp(i0e_p, lambda g, ans, x: ew.mul(g, ew.sub(i1e(x), ew.mul(ew.sign(x), ans))))
 
 
@@ -189,6 +195,7 @@ def _trunc(x):
 
 defjvp(fmod_p, lambda g, ans, x, y: g, lambda g, ans, x, y: ew.neg(ew.mul(g, _trunc(ew.div(x, y)))))
 defjvp(mod_p, lambda g, ans, x, y: g, lambda g, ans, x, y: ew.neg(ew.mul(g, ew.floor(ew.div(x, y)))))
+defjvp_zero(floor_divide_p)  # piecewise constant, as floor
 
 
 for _p in (erf_p, erfc_p, gammaln_p, polygamma_p, log_ndtr_p, fmod_p, mod_p, ndtri_p, erfinv_p,

@@ -26,7 +26,7 @@ from numpy import (  # noqa: F401  dtypes and constants, as in NumPy
 from .. import core
 from .. import lax as _lax
 from ..core import Tracer, get_aval, result_dtype
-from ..errors import DTypeError, ShapeError, UnsupportedFunctionError
+from ..errors import DTypeError, IntegerOutOfBoundsError, ShapeError, UnsupportedFunctionError
 from ..lax import elementwise as _ew
 
 # --------------------------------------------------------------------------------------
@@ -53,7 +53,13 @@ def asarray(a, dtype=None):
     return out
 
 
-array = asarray
+def array(a, dtype=None, copy=True):
+    """Like ``numpy.array``: a copy of a NumPy array unless ``copy=False`` (an assignment into
+    the result never changes ``a``); traced values are values (never copied)."""
+    out = asarray(a, dtype)
+    if copy and isinstance(a, _np.ndarray) and isinstance(out, _np.ndarray) and _np.may_share_memory(out, a):
+        out = out.copy()
+    return out
 
 
 def _contains_tracer(a) -> bool:
@@ -126,9 +132,11 @@ def _unary(prim_fn, float_only=True, name=""):
         if (x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer)
                 else _NOT_FLOAT).kind == "f":
             return prim_fn(x)
-        (x,), _ = (_promote_float if float_only else _promote)(x)
+        (x,), dt = (_promote_float if float_only else _promote)(x)
         if type(x) in (bool, int, float):
             x = _np.asarray(x)
+        if dt.kind == "b":
+            (x,) = _bool_operands(f.__name__, x)
         return prim_fn(x)
 
     f.__name__ = name or prim_fn.__name__
@@ -149,14 +157,59 @@ def _binary(prim_fn, float_only=False, name=""):
                 return prim_fn(x, y)
         elif type(x) in _WEAK and _float_dtype(y) is not None:
             return prim_fn(x, y)
-        (x, y), _ = (_promote_float if float_only else _promote)(x, y)
+        (x, y), dt = (_promote_float if float_only else _promote)(x, y)
         if type(x) in (bool, int, float) and type(y) in (bool, int, float):
             x = _np.asarray(x)
+        if dt.kind in "iub":
+            x, y = _integer_operands(f.__name__, dt, x, y)
         return prim_fn(x, y)
 
     f.__name__ = name or prim_fn.__name__
     f.__doc__ = f"Elementwise ``numpy.{f.__name__}`` with broadcasting, differentiable."
     return f
+
+
+_BOOL_LOOPS: dict = {}
+_COMPARISONS = frozenset(("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"))
+
+
+def _bool_operands(name: str, *args):
+    """Boolean operands as NumPy's ufunc ``name`` computes them: as they are (``add``: logical
+    or), as int8 (``power``, ``remainder``, ``square``...), or a DTypeError where NumPy has no
+    boolean loop (``subtract``, ``negative``, ``sign``), eagerly and under jit alike."""
+    loop = _BOOL_LOOPS.get((name, len(args)), 0)
+    if loop == 0:
+        try:
+            loop = _np.dtype(getattr(_np, name).resolve_dtypes((_np.dtype(bool),) * len(args) + (None,))[0])
+        except (TypeError, AttributeError):
+            loop = None
+        _BOOL_LOOPS[(name, len(args))] = loop
+    if loop is None:
+        raise DTypeError(f"funcad.numpy.{name}: NumPy has no {name} of booleans (operands of dtype "
+                         f"bool); cast them (x.astype(int)) or use the logical functions "
+                         "(logical_xor for -, logical_not for negation).")
+    if loop.kind == "b":
+        return args
+    return [_ew.convert_element_type(x, loop) if not isinstance(x, bool | int | float)
+            else loop.type(x) for x in args]
+
+
+def _integer_operands(name: str, dt, *args):
+    """Integer or boolean operands of ``name``, checked as NumPy does: a Python integer must
+    fit the dtype it meets (``int8_array + 300`` raises OverflowError; under jit it would wrap
+    silently), and booleans follow NumPy's loop (:func:`_bool_operands`)."""
+    if dt.kind in "iu" and name not in _COMPARISONS:
+        info = _np.iinfo(dt)
+        for x in args:
+            if type(x) is int and not info.min <= x <= info.max:
+                raise IntegerOutOfBoundsError(
+                    f"funcad.numpy.{name}: the Python integer {x} is out of bounds for {dt} (the "
+                    f"dtype of the other operand: {info.min} to {info.max}), as in NumPy. Make "
+                    f"the array wider first (x.astype(np.float64), or a wider integer dtype), or "
+                    "use a constant that fits.")
+    if dt.kind == "b":
+        return _bool_operands(name, *args)
+    return args
 
 
 # --------------------------------------------------------------------------------------
@@ -247,22 +300,31 @@ isfinite = _unary(lambda x: core.bind(_ew.isfinite_p, x), float_only=False, name
 
 
 def power(x, y):
-    """Elementwise ``x ** y``; a Python int exponent is exact (``integer_pow``)."""
+    """Elementwise ``x ** y``; a Python int exponent is exact (``integer_pow``). A scalar
+    exponent 0.5 is ``sqrt``, as in NumPy (so ``-inf ** 0.5`` is nan and ``-0.0 ** 0.5`` is
+    -0.0, where C's ``pow`` gives inf and 0.0)."""
     if type(y) is int and not isinstance(x, bool | int | float):
         x = _arr(x)
-        if get_aval(x).dtype.kind in "fc" or y >= 0:
+        if get_aval(x).dtype.kind in "fc" or (y >= 0 and get_aval(x).dtype.kind != "b"):
             return _ew.integer_pow(x, y)
     (x, y), dt = _promote(x, y)
-    if dt.kind in "iub" and isinstance(y, _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0):
-        raise ValueError("Integers to negative integer powers are not allowed.")
+    if type(y) in (float, _np.float64, _np.float32) and y == 0.5 and dt.kind == "f" and not isinstance(x, float):
+        return sqrt(x)
     if type(x) in (bool, int, float) and type(y) in (bool, int, float):
         x = _np.asarray(x)
+    if dt.kind in "iub":
+        x, y = _integer_operands("power", dt, x, y)
+        if isinstance(y, int | _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0):
+            raise ValueError("Integers to negative integer powers are not allowed.")
     return _ew.pow(x, y)
 
 
 def square(x):
-    """Elementwise ``x ** 2``."""
-    return _ew.integer_pow(_arr(x), 2)
+    """Elementwise ``x ** 2`` (booleans are squared as int8, as in NumPy)."""
+    x = _arr(x)
+    if get_aval(x).dtype.kind == "b":
+        (x,) = _bool_operands("square", _np.asarray(x) if type(x) is bool else x)
+    return _ew.integer_pow(x, 2)
 
 
 def reciprocal(x):
@@ -891,6 +953,8 @@ _OPERATORS = {
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
     "__and__": logical_and, "__or__": logical_or, "__xor__": logical_xor,
     "__invert__": logical_not, "__getitem__": _getitem,
+    "__mod__": lambda x, y: mod(x, y), "__rmod__": lambda x, y: mod(y, x),
+    "__floordiv__": lambda x, y: floor_divide(x, y), "__rfloordiv__": lambda x, y: floor_divide(y, x),
 }
 
 _METHODS = {
@@ -959,8 +1023,8 @@ core._numpy_dispatch.ufunc = _ufunc_dispatch
 core._numpy_dispatch.function = _function_dispatch
 
 from ._elementwise_extra import *  # noqa: E402,F401,F403
-from ._stats import *  # noqa: E402,F401,F403
 from ._shape_ops import *  # noqa: E402,F401,F403
+from ._stats import *  # noqa: E402,F401,F403
 from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)

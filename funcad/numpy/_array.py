@@ -21,10 +21,9 @@ __all__ = ["Array"]
 
 
 def _has_tracer(idx) -> bool:
-    if isinstance(idx, tuple):
-        return any(isinstance(i, Tracer) or (isinstance(i, slice) and any(
-            isinstance(v, Tracer) for v in (i.start, i.stop, i.step))) for i in idx)
-    return isinstance(idx, Tracer)
+    return any(isinstance(i, Tracer) or (isinstance(i, slice) and any(
+        isinstance(v, Tracer) for v in (i.start, i.stop, i.step)))
+        for i in (idx if isinstance(idx, tuple) else (idx,)))  # x[i:i + k]: a slice alone too
 
 
 class Array(_np.ndarray):

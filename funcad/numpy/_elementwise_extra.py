@@ -16,9 +16,9 @@ from .. import core
 from ..core import get_aval
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
-from . import _arr, _as_nd, _promote, _promote_float, _unary
+from . import _arr, _as_nd, _integer_operands, _promote, _promote_float, _unary
 
-__all__ = ["trunc", "fix", "rint", "around", "round", "fmod", "mod", "remainder", "sinc",
+__all__ = ["trunc", "fix", "rint", "around", "round", "fmod", "mod", "remainder", "floor_divide", "sinc",
            "deg2rad", "rad2deg", "degrees", "radians", "fabs", "logaddexp2", "heaviside",
            "nan_to_num"]
 
@@ -59,9 +59,11 @@ around = round
 
 def _int_or_float_binary(prim_fn, name):
     def f(x1, x2):
-        (x, y), _ = _promote(x1, x2)
+        (x, y), dt = _promote(x1, x2)
         if type(x) in (bool, int, float) and type(y) in (bool, int, float):
             x = _np.asarray(x)
+        if dt.kind in "iub":  # NumPy's rules: bools as int8, a Python int that fits
+            x, y = _integer_operands(name, dt, x, y)
         return prim_fn(x, y)
 
     f.__name__ = name
@@ -72,6 +74,13 @@ fmod = _int_or_float_binary(_sp.fmod, "fmod")
 fmod.__doc__ = """``numpy.fmod``: the C remainder (sign of x); d/dx = 1, d/dy = -trunc(x/y)."""
 mod = remainder = _int_or_float_binary(_sp.mod, "mod")
 mod.__doc__ = """``numpy.mod``: the remainder with the sign of y; d/dx = 1, d/dy = -floor(x/y)."""
+floor_divide = _int_or_float_binary(_sp.floor_divide, "floor_divide")
+floor_divide.__doc__ = """``numpy.floor_divide`` (``x // y``): piecewise constant, derivative zero.
+
+>>> import funcad.numpy as fnp, numpy as np
+>>> fnp.floor_divide(np.array([7, -7]), 2)
+array([ 3, -4])
+"""
 
 
 def sinc(x):

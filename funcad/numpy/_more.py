@@ -167,7 +167,6 @@ from . import (
     divide,
     equal,
     expand_dims,
-    floor,
     isfinite,
     isnan,
     logical_and,
@@ -191,10 +190,12 @@ from . import (
 )
 from . import abs as _abs
 from . import sum as _sum
+from ._elementwise_extra import floor_divide
 from ._shape_ops import diag, diagonal, flip, take
 from ._stats import all as _all
 from ._stats import any as _any
 from ._stats import argmax, argmin, argsort, cumprod, cumsum, sort
+from ._unsupported import numpy_only as _numpy_only
 
 # --------------------------------------------------------------------------------------
 # Helpers
@@ -218,38 +219,6 @@ def _concrete(x, name: str, fix: str):
             f"argument (shape {aval.shape}, dtype {aval.dtype}), which are abstract here "
             f"(under jit or vmap). {fix}")
     return _np.asarray(value)
-
-
-def _numpy_only(np_fn, why="it has no derivative and no traceable form in funcad"):
-    """NumPy's ``np_fn`` on concrete values. Traced integer/bool values run on their concrete
-    value (nothing to differentiate); traced floats are refused (a derivative would be lost)."""
-    name = np_fn.__name__
-
-    def f(*args, **kwargs):
-        leaves = [*args, *kwargs.values()]
-        leaves = [y for x in leaves for y in (x if isinstance(x, list | tuple) else [x])]
-        conc = {}
-        for x in leaves:
-            if isinstance(x, Tracer):
-                if x.aval.dtype.kind in "fc" or core.maybe_concrete(x) is None:
-                    raise UnsupportedFunctionError(
-                        f"funcad.numpy.{name} was called on a traced value (shape {x.aval.shape}, "
-                        f"dtype {x.aval.dtype}) inside a transformation: {why}. Call it outside "
-                        "the transformed function, or compose it from supported functions.")
-                conc[id(x)] = _np.asarray(core.maybe_concrete(x))
-
-        def c(x):
-            if isinstance(x, list | tuple):
-                return type(x)(c(y) for y in x)
-            return conc.get(id(x), x)
-
-        return np_fn(*[c(x) for x in args], **{k: c(v) for k, v in kwargs.items()})
-
-    f.__name__ = name
-    f._funcad_numpy_only = True
-    f.__doc__ = (f"``numpy.{name}`` on concrete values (NumPy's own; {why}: on a traced float "
-                 "value it raises UnsupportedFunctionError).")
-    return f
 
 
 def _dtype_of(x):
@@ -361,10 +330,11 @@ def require(a, dtype=None, requirements=None, *, like=None):
 
 
 def i0(x):
-    """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0)."""
-    from ..scipy.special import i0 as _i0
-
-    return _i0(x)
+    """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0),
+    exp(|x|) i0e(x)."""
+    (x,), _ = _promote_float(x)
+    x = _as_nd(x)
+    return _ew.mul(_ew.exp(_ew.abs(x)), _sp.i0e(x))
 
 
 def asarray_chkfinite(a, dtype=None):
@@ -445,21 +415,6 @@ def fmin(x1, x2):
     (x, y), _ = _promote(x1, x2)
     x, y = _as_nd(x), _as_nd(y)
     return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
-
-
-def floor_divide(x1, x2):
-    """``numpy.floor_divide`` (``x1 // x2``): piecewise constant, derivative 0. Integers
-    divide exactly (by their remainder); division by integer 0 gives 0, as NumPy."""
-    (x, y), dt = _promote(x1, x2)
-    x = _as_nd(x)
-    if dt.kind in "iub":
-        if dt.kind == "b":
-            x, y, dt = astype(x, _np.int8), astype(y, _np.int8), _np.dtype(_np.int8)
-        zero = _ew.eq(y, 0)
-        safe = where(zero, _np.ones((), dt), y)
-        q = astype(divide(subtract(x, _sp.mod(x, safe)), safe), dt)
-        return where(zero, _np.zeros((), dt), q)
-    return _ew.floor(_ew.div(x, y)) if dt == get_aval(x).dtype else floor(divide(x, y))
 
 
 def divmod(x1, x2):
@@ -770,7 +725,8 @@ def delete(arr, obj, axis=None):
     if axis is None:
         arr, axis = ravel(arr), 0
     n = get_aval(arr).shape[axis]
-    obj = _concrete(_nd(obj), "delete", "Give the indices as concrete values.") if not isinstance(obj, slice) else obj
+    if not isinstance(obj, slice):
+        obj = _concrete(_nd(obj), "delete", "Give the indices as concrete values.")
     return take(arr, _np.delete(_np.arange(n), obj), axis=axis)
 
 
@@ -815,7 +771,8 @@ def choose(a, choices, mode="raise"):
     out = choices[n - 1]
     for i in range(n - 2, -1, -1):
         out = where(equal(a, i), choices[i], out)
-    return broadcast_to(_nd(out), _np.broadcast_shapes(get_aval(a).shape, *(get_aval(_nd(c)).shape for c in choices)))
+    shape = _np.broadcast_shapes(get_aval(a).shape, *(get_aval(_nd(c)).shape for c in choices))
+    return broadcast_to(_nd(out), shape)
 
 
 def compress(condition, a, axis=None):
@@ -964,8 +921,9 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
         out = [take(flat, idx), idx, inv, cnt]
         if size is not None:
             fill = vals[0] if fill_value is None and vals.size else (0 if fill_value is None else fill_value)
-            out = [_pad_to(out[0], size, fill), _np.resize(_np.concatenate([idx, _np.zeros(builtins.max(size - idx.size, 0), idx.dtype)]), size),
-                   inv, _np.concatenate([cnt, _np.zeros(builtins.max(size - cnt.size, 0), cnt.dtype)])[:size]]
+            pad = builtins.max(size - idx.size, 0)
+            out = [_pad_to(out[0], size, fill), _np.concatenate([idx, _np.zeros(pad, idx.dtype)])[:size],
+                   inv, _np.concatenate([cnt, _np.zeros(pad, cnt.dtype)])[:size]]
         return _select_outputs(out, extra)
     if size is None:
         _concrete(a, "unique", "Pass size= (and fill_value=) to fix the number of values, as in JAX.")
@@ -988,7 +946,8 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     has = _any(m, axis=1)
     fill = s[0] if fill_value is None else fill_value
     dt = get_aval(s).dtype
-    vals = where(has, _sum(where(m, expand_dims(s, 0), _np.zeros((), dt)), axis=1), astype(fill, dt) if isinstance(fill, Tracer) else _np.asarray(fill, dt))
+    fill = astype(fill, dt) if isinstance(fill, Tracer) else _np.asarray(fill, dt)
+    vals = where(has, _sum(where(m, expand_dims(s, 0), _np.zeros((), dt)), axis=1), fill)
     idx = _sum(where(m, expand_dims(perm, 0), _np.zeros((), _np.int64)), axis=1)
     counts = _sum(astype(equal(expand_dims(rank, 0), expand_dims(k, -1)), _np.int64), axis=1)
     inv = take(rank, argsort(perm))
@@ -1045,11 +1004,13 @@ def _set_op(np_fn):
             return vals
         # gather the kept values from the (differentiable) inputs
         both = concatenate([a, b])
-        where_ = _np.array([_np.flatnonzero(_np.concatenate([ca, cb]) == v)[0] for v in _np.atleast_1d(vals)], _np.int64)
+        flat = _np.concatenate([ca, cb])
+        where_ = _np.array([_np.flatnonzero(flat == v)[0] for v in _np.atleast_1d(vals)], _np.int64)
         return take(both, where_) if where_.size else both[:0]
 
     f.__name__ = np_fn.__name__
-    f.__doc__ = f"``numpy.{np_fn.__name__}`` of concrete values (traced values are gathered, keeping their derivative)."
+    f.__doc__ = (f"``numpy.{np_fn.__name__}`` of concrete values (traced values are gathered, "
+                 "keeping their derivative).")
     return f
 
 
@@ -1071,7 +1032,8 @@ def nonzero(a, *, size=None, fill_value=None):
     a = _nd(a)
     shape = get_aval(a).shape
     if not shape:
-        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use np.atleast_1d(scalar).nonzero() instead.")
+        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
+                         "np.atleast_1d(scalar).nonzero() instead.")
     value = core.maybe_concrete(a)
     if value is not None:
         idx = _np.nonzero(_np.asarray(value))
@@ -1172,13 +1134,15 @@ def argpartition(a, kth, axis=-1, kind="introselect", order=None):
 def nanargmax(a, axis=None, keepdims=False):
     """``numpy.nanargmax``: argmax ignoring NaNs."""
     a = _nd(a)
-    return argmax(where(isnan(a), -_np.inf, a) if get_aval(a).dtype.kind == "f" else a, axis, keepdims=keepdims)
+    a = where(isnan(a), -_np.inf, a) if get_aval(a).dtype.kind == "f" else a
+    return argmax(a, axis, keepdims=keepdims)
 
 
 def nanargmin(a, axis=None, keepdims=False):
     """``numpy.nanargmin``: argmin ignoring NaNs."""
     a = _nd(a)
-    return argmin(where(isnan(a), _np.inf, a) if get_aval(a).dtype.kind == "f" else a, axis, keepdims=keepdims)
+    a = where(isnan(a), _np.inf, a) if get_aval(a).dtype.kind == "f" else a
+    return argmin(a, axis, keepdims=keepdims)
 
 
 def nancumsum(a, axis=None, dtype=None):
@@ -1302,7 +1266,8 @@ def polyint(p, m=1, k=None):
     ks = _np.zeros(m) if k is None else _np.atleast_1d(k) if not isinstance(k, Tracer) else k
     for i in range(m):
         n = get_aval(p).shape[0]
-        p = concatenate([divide(p, _np.arange(n, 0, -1)), reshape(astype(ks[i] if _np.ndim(ks) else ks, float64), (1,))])
+        k_i = reshape(astype(ks[i] if _np.ndim(ks) else ks, float64), (1,))
+        p = concatenate([divide(p, _np.arange(n, 0, -1)), k_i])
     return p
 
 
@@ -1354,7 +1319,8 @@ def _convolve_mode(a, v, mode, name):
     (a, v), _ = _promote(a, v)
     a, v = _as_nd(a), _as_nd(v)
     if get_aval(a).ndim != 1 or get_aval(v).ndim != 1:
-        raise ValueError(f"{name}: a and v must be 1-D, got shapes {get_aval(a).shape} and {get_aval(v).shape}")
+        raise ValueError(f"{name}: a and v must be 1-D, got shapes {get_aval(a).shape} and "
+                         f"{get_aval(v).shape}")
     n, m = get_aval(a).shape[0], get_aval(v).shape[0]
     if n == 0 or m == 0:
         raise ValueError(f"{name}: inputs cannot be empty")
@@ -1462,7 +1428,8 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         elif aweights is None:
             fact = subtract(w_sum, ddof)
         else:
-            fact = subtract(w_sum, divide(multiply(ddof, _sum(multiply(w, astype(_nd(aweights), dt)))), w_sum))
+            aw_sum = _sum(multiply(w, astype(_nd(aweights), dt)))
+            fact = subtract(w_sum, divide(multiply(ddof, aw_sum), w_sum))
         xc = subtract(x, expand_dims(avg, 1))
         c = divide(matmul(multiply(xc, w), transpose(xc)), fact)
     return reshape(c, ()) if get_aval(c).shape == (1, 1) else c
@@ -1549,12 +1516,14 @@ def _gradient_axis(f, ax, h, edge_order, dt):
         a0 = divide(_ew.neg(add(multiply(2.0, d1), d2)), multiply(d1, add(d1, d2)))
         b0 = divide(add(d1, d2), multiply(d1, d2))
         c0 = divide(_ew.neg(d1), multiply(d2, add(d1, d2)))
-        first = add(add(multiply(a0, f[sl(slice(0, 1))]), multiply(b0, f[sl(slice(1, 2))])), multiply(c0, f[sl(slice(2, 3))]))
+        first = add(add(multiply(a0, f[sl(slice(0, 1))]), multiply(b0, f[sl(slice(1, 2))])),
+                    multiply(c0, f[sl(slice(2, 3))]))
         d1, d2 = dx[-2], dx[-1]
         a0 = divide(d2, multiply(d1, add(d1, d2)))
         b0 = divide(_ew.neg(add(d2, d1)), multiply(d1, d2))
         c0 = divide(add(multiply(2.0, d2), d1), multiply(d2, add(d1, d2)))
-        last = add(add(multiply(a0, f[sl(slice(-3, -2))]), multiply(b0, f[sl(slice(-2, -1))])), multiply(c0, f[sl(slice(-1, None))]))
+        last = add(add(multiply(a0, f[sl(slice(-3, -2))]), multiply(b0, f[sl(slice(-2, -1))])),
+                   multiply(c0, f[sl(slice(-1, None))]))
     return concatenate([first, interior, last], ax) if n > 2 else concatenate([first, last], ax)
 
 
@@ -1639,7 +1608,8 @@ class vectorize:
         fixed = {i: a for i, a in enumerate(args) if i in self.excluded}
         fixed_kw = {k: v for k, v in kwargs.items() if k in self.excluded}
         mapped_kw = {k: v for k, v in kwargs.items() if k not in self.excluded}
-        mapped = [_nd(a) for i, a in enumerate(args) if i not in self.excluded] + [_nd(v) for v in mapped_kw.values()]
+        mapped = [_nd(a) for i, a in enumerate(args) if i not in self.excluded]
+        mapped += [_nd(v) for v in mapped_kw.values()]
         n_pos = len(mapped) - len(mapped_kw)
         if self.signature is None:
             in_core = [()] * len(mapped)
@@ -1649,7 +1619,8 @@ class vectorize:
             if len(in_core) != len(mapped):
                 raise ArgumentError(f"vectorize: the signature {self.signature!r} names {len(in_core)} "
                                     f"inputs, but {len(mapped)} were given")
-        batch = _np.broadcast_shapes(*(get_aval(a).shape[:get_aval(a).ndim - len(c)] for a, c in zip(mapped, in_core)))
+        batch = _np.broadcast_shapes(*(get_aval(a).shape[:get_aval(a).ndim - len(c)]
+                                       for a, c in zip(mapped, in_core)))
         flat = []
         for a, c in zip(mapped, in_core):
             core_shape = get_aval(a).shape[get_aval(a).ndim - len(c):]
@@ -1669,8 +1640,9 @@ class vectorize:
 # Only what this module defines or passes through from NumPy (never a funcad.numpy function
 # it imported, which a later module may have replaced).
 _EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2", "pow", "concat",
-                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType"}
+                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType", "False_",
+                     "True_"}
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and not isinstance(v, type(_np))
                  and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
-                      or n in _EXPORTED_ALIASES))
+                      or getattr(v, "_funcad_numpy_only", False) or n in _EXPORTED_ALIASES))

@@ -13,6 +13,8 @@ import sys
 
 import numpy as _np
 
+from .. import core
+from ..core import Tracer
 from ..errors import UnsupportedFunctionError
 
 
@@ -59,3 +61,35 @@ def make_getattr(module_name: str, numpy_module):
 
 
 _ = _np
+
+
+def numpy_only(np_fn, why="it has no derivative and no traceable form in funcad"):
+    """NumPy's ``np_fn`` on concrete values. Traced integer/bool values run on their concrete
+    value (nothing to differentiate); traced floats are refused (a derivative would be lost)."""
+    name = np_fn.__name__
+
+    def f(*args, **kwargs):
+        leaves = [*args, *kwargs.values()]
+        leaves = [y for x in leaves for y in (x if isinstance(x, list | tuple) else [x])]
+        conc = {}
+        for x in leaves:
+            if isinstance(x, Tracer):
+                if x.aval.dtype.kind in "fc" or core.maybe_concrete(x) is None:
+                    raise UnsupportedFunctionError(
+                        f"funcad.numpy.{name} was called on a traced value (shape {x.aval.shape}, "
+                        f"dtype {x.aval.dtype}) inside a transformation: {why}. Call it outside "
+                        "the transformed function, or compose it from supported functions.")
+                conc[id(x)] = _np.asarray(core.maybe_concrete(x))
+
+        def c(x):
+            if isinstance(x, list | tuple):
+                return type(x)(c(y) for y in x)
+            return conc.get(id(x), x)
+
+        return np_fn(*[c(x) for x in args], **{k: c(v) for k, v in kwargs.items()})
+
+    f.__name__ = name
+    f._funcad_numpy_only = True
+    f.__doc__ = (f"``numpy.{name}`` on concrete values (NumPy's own; {why}: on a traced float "
+                 "value it raises UnsupportedFunctionError).")
+    return f

@@ -25,6 +25,7 @@ from ..lax import linalg as _linalg
 from ..lax.shapes import reshape as _reshape
 from . import _as_nd, _normalize_axes, _promote_float
 from ._unsupported import make_getattr as _make_getattr
+from ._unsupported import numpy_only as _numpy_only
 from . import abs as _abs
 from . import concatenate as _concatenate
 from . import matmul as _matmul
@@ -423,8 +424,6 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
 
 
 def _complex_only(np_fn):
-    from ._more import _numpy_only
-
     return _numpy_only(np_fn, "its result is complex in general, and funcad differentiates real "
                               "values only (for a symmetric matrix use eigh/eigvalsh)")
 

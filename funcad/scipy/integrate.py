@@ -21,6 +21,7 @@ from .. import numpy as fnp
 from ..api import vjp
 from ..custom_derivatives import custom_vjp
 from ..errors import ArgumentError, ShapeError
+from ..lax.jax_api import closure_convert
 from ..tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["odeint"]
@@ -36,9 +37,8 @@ def odeint(func: Callable, y0, t, *args, rtol: float = 1.4e-8, atol: float = 1.4
     ``mxstep`` the steps between two output times (an unfinished interval gives NaN rather
     than a wrong value), ``hmax`` the step size.
 
-    Differentiable in ``y0``, ``t`` and ``*args`` (reverse mode by the adjoint ODE). Pass the
-    parameters you differentiate as ``*args``: values ``func`` closes over are constants to
-    the derivative.
+    Differentiable in ``y0``, ``t``, ``*args`` and the values ``func`` closes over (reverse
+    mode by the adjoint ODE).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> from funcad.scipy.integrate import odeint
@@ -57,7 +57,9 @@ def odeint(func: Callable, y0, t, *args, rtol: float = 1.4e-8, atol: float = 1.4
         raise ShapeError(f"odeint: t must be a 1-D array of times, got shape {t.shape}.")
     y0 = tree_map(lambda y: fnp.astype(fnp.asarray(y), float) if fnp.asarray(y).dtype.kind in "biu"
                   else fnp.asarray(y), y0)
-    return _odeint(func, float(rtol), float(atol), float(mxstep), float(hmax), y0, t, *args)
+    # the values func closes over become arguments, so they have derivatives too (as in JAX)
+    converted, consts = closure_convert(func, y0, t[0], *args)
+    return _odeint(converted, float(rtol), float(atol), float(mxstep), float(hmax), y0, t, *args, *consts)
 
 
 def _ravel(tree):
@@ -105,28 +107,38 @@ def _odeint_bwd(func, rtol, atol, mxstep, hmax, res, g):
     _, unravel = _ravel(tree_map(lambda y: y[0], ys))
     f = _flat_func(func, unravel)
 
-    def aug_dynamics(state, t, *args):
+    # only floating-point arguments have cotangents (an integer index array is a constant)
+    arg_leaves, arg_tree = tree_flatten(args)
+    is_float = [fnp.asarray(a).dtype.kind == "f" for a in arg_leaves]
+    diff = [a for a, d in zip(arg_leaves, is_float) if d]
+
+    def with_diff(d, others=None):
+        it = iter(d)
+        return tree_unflatten(arg_tree, [next(it) if fl else (a if others is None else others(a))
+                                         for a, fl in zip(arg_leaves, is_float)])
+
+    def aug_dynamics(state, t, *d):
         # the augmented system in reversed time (-t): the state, its cotangent, and the
-        # cotangents of t and args accumulate as the adjoint equations say
+        # cotangents of t and of the arguments accumulate as the adjoint equations say
         y, y_bar = state[0], state[1]
-        y_dot, vjp_fn = vjp(f, y, -t, *args)
+        y_dot, vjp_fn = vjp(lambda y, t, *d: f(y, t, *with_diff(d)), y, -t, *d)
         return (-y_dot, *vjp_fn(y_bar))
 
     def step(carry, x):  # from output time i back to i - 1
-        y_bar, t0_bar, args_bar = carry
+        y_bar, t0_bar, d_bar = carry
         y_i, t_i, t_prev, g_i, g_prev = x
         t_bar = fnp.dot(f(y_i, t_i, *args), g_i)  # moving the output time
         t0_bar = t0_bar - t_bar
-        out = _odeint(aug_dynamics, rtol, atol, mxstep, hmax, (y_i, y_bar, t0_bar, args_bar),
-                      fnp.stack([-t_i, -t_prev]), *args)
-        _, y_bar, t0_bar, args_bar = tree_map(lambda x: x[1], out)
-        return (y_bar + g_prev, t0_bar, args_bar), t_bar
+        out = _odeint(aug_dynamics, rtol, atol, mxstep, hmax, (y_i, y_bar, t0_bar, d_bar),
+                      fnp.stack([-t_i, -t_prev]), *diff)
+        _, y_bar, t0_bar, d_bar = tree_map(lambda x: x[1], out)
+        return (y_bar + g_prev, t0_bar, d_bar), t_bar
 
-    init = (g_flat[-1], fnp.zeros((), ts.dtype), tree_map(fnp.zeros_like, args))
+    init = (g_flat[-1], fnp.zeros((), ts.dtype), tuple(fnp.zeros_like(d) for d in diff))
     xs = (ys_flat[1:], ts[1:], ts[:-1], g_flat[1:], g_flat[:-1])
-    (y_bar, t0_bar, args_bar), rev_ts_bar = lax.scan(step, init, xs, reverse=True)
+    (y_bar, t0_bar, d_bar), rev_ts_bar = lax.scan(step, init, xs, reverse=True)
     ts_bar = fnp.concatenate([fnp.reshape(t0_bar, (1,)), rev_ts_bar])
-    return (unravel(y_bar), ts_bar, *args_bar)
+    return (unravel(y_bar), ts_bar, *with_diff(d_bar, fnp.zeros_like))
 
 
 _odeint = custom_vjp(_odeint_impl, nondiff_argnums=(0, 1, 2, 3, 4))

@@ -62,8 +62,9 @@ def _convolve(a, k, mode, name, boundary="fill", fillvalue=0, late_centre=False)
         widths = [(m - 1, m - 1) for m in sk]
     else:
         # 'same' keeps in1's shape, centred; correlate2d centres even kernels one later
-        widths = [((m - 1) // 2, m - 1 - (m - 1) // 2) if late_centre else (m - 1 - (m - 1) // 2, (m - 1) // 2)
-                  for m in sk]
+        widths = [(m - 1 - (m - 1) // 2, (m - 1) // 2) for m in sk]
+        if late_centre:
+            widths = [(hi, lo) for lo, hi in widths]
     pad_mode = _BOUNDARY.get(boundary)
     if pad_mode is None:
         raise ValueError(f"{name}: boundary must be 'fill', 'wrap' or 'symm', got {boundary!r}")

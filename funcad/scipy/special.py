@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as _np
 
+from .. import numpy as _fnp
 from ..core import get_aval
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
-from .. import numpy as _fnp
 from ..numpy import _as_nd, _promote_float
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "gammaln", "digamma", "psi", "polygamma",
@@ -36,7 +36,8 @@ def _unary(prim_fn, name, doc):
 erf = _unary(_sp.erf, "erf", "The error function; erf' = 2/sqrt(pi) exp(-x^2).")
 erfc = _unary(_sp.erfc, "erfc", "1 - erf(x), accurate for large x.")
 gammaln = _unary(_sp.gammaln, "gammaln", "log|Gamma(x)|; its derivative is digamma.")
-digamma = psi = _unary(_sp.digamma, "digamma", "The logarithmic derivative of Gamma; digamma' = polygamma(1, x).")
+digamma = psi = _unary(_sp.digamma, "digamma",
+                       "The logarithmic derivative of Gamma; digamma' = polygamma(1, x).")
 log_ndtr = _unary(_sp.log_ndtr, "log_ndtr", "log of the standard normal CDF, accurate far in the left tail.")
 expit = _unary(_ew.logistic, "expit", "The logistic sigmoid 1 / (1 + exp(-x)), stable.")
 
@@ -117,7 +118,8 @@ def multigammaln(a, d):
     return out
 
 
-ndtri = _unary(_sp.ndtri, "ndtri", "The inverse of ndtr (the standard normal quantile); ndtri' = sqrt(2 pi) exp(ndtri^2 / 2).")
+ndtri = _unary(_sp.ndtri, "ndtri", "The inverse of ndtr (the standard normal quantile); "
+               "ndtri' = sqrt(2 pi) exp(ndtri^2 / 2).")
 erfinv = _unary(_sp.erfinv, "erfinv", "The inverse of erf; erfinv' = sqrt(pi) / 2 exp(erfinv^2).")
 i0e = _unary(_sp.i0e, "i0e", "The exponentially scaled modified Bessel function exp(-|x|) I0(x).")
 i1e = _unary(_sp.i1e, "i1e", "The exponentially scaled modified Bessel function exp(-|x|) I1(x).")

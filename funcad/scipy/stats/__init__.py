@@ -11,9 +11,27 @@ Outside the support a log-density is -inf, as in SciPy.
 0.5
 """
 
-from . import (bernoulli, beta, binom, cauchy, chi2, dirichlet, expon, gamma, geom,  # noqa: F401
-               laplace, logistic, multinomial, multivariate_normal, nbinom, norm, pareto, poisson,
-               t, uniform)
+from . import (  # noqa: F401
+               bernoulli,
+               beta,
+               binom,
+               cauchy,
+               chi2,
+               dirichlet,
+               expon,
+               gamma,
+               geom,
+               laplace,
+               logistic,
+               multinomial,
+               multivariate_normal,
+               nbinom,
+               norm,
+               pareto,
+               poisson,
+               t,
+               uniform,
+)
 
 __all__ = ["bernoulli", "beta", "binom", "cauchy", "chi2", "dirichlet", "expon", "gamma", "geom",
            "laplace", "logistic", "multinomial", "multivariate_normal", "nbinom", "norm", "pareto",

@@ -35,7 +35,8 @@ def cdf(x, df, loc=0.0, scale=1.0):
     """CDF through the incomplete beta function; differentiable in x, loc, scale (not df)."""
     z, _, _ = standardize(x, loc, scale)
     (df,), _ = promote(df)
-    tail = fnp.multiply(0.5, sp.betainc(fnp.multiply(0.5, df), 0.5, fnp.divide(df, fnp.add(df, fnp.square(z)))))
+    w = fnp.divide(df, fnp.add(df, fnp.square(z)))
+    tail = fnp.multiply(0.5, sp.betainc(fnp.multiply(0.5, df), 0.5, w))
     return fnp.where(fnp.greater(z, 0), fnp.subtract(1.0, tail), tail)
 
 
