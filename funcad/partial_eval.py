@@ -59,7 +59,7 @@ def _memoized(fn: Callable) -> Callable:
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = (cj, fn(cj, *flags))
-            while len(memo) > MEMO_SIZE:  # MEMO_SIZE may have been lowered since
+            while len(memo) > MEMO_SIZE:
                 memo.popitem(last=False)
         else:
             memo.move_to_end(key)
