@@ -160,3 +160,18 @@ def test_import_funcad_does_not_import_dask():
     code = "import sys, funcad; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr[-1500:]
+
+
+def test_bad_input_errors_name_the_problem():
+    from funcad.errors import ArgumentError
+
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    with pytest.raises(ArgumentError, match="reduction must be 'sum' or 'mean', got 'max'"):
+        fdask.ChunkedLoss(nll, Xd, yd, reduction="max")
+    with pytest.raises(ArgumentError, match=r"same row chunks.*y.rechunk"):
+        fdask.ChunkedLoss(nll, Xd, yd.rechunk(100))
+    with pytest.raises(ArgumentError, match="X must be a dask.array .* got list"):
+        fdask.ChunkedLoss(nll, [[1.0]], None)
+    with pytest.raises(ValueError, match="on_nonfinite"):
+        fdask.newton(nll, np.zeros(D), Xd, yd, on_nonfinite="ignore")
