@@ -113,6 +113,33 @@ def test_per_example_grads_equal_a_python_loop(client):
     np.testing.assert_allclose(got.sum(0), fa.grad(nll)(w, X, y), rtol=1e-11)
 
 
+def test_workers_trace_once_per_program_not_per_task(client):
+    def install_counter():  # local functions: cloudpickle ships them by value
+        J = sys.modules["funcad.jit"]
+        if not hasattr(J.Jitted, "_untraced"):
+            J.Jitted._untraced, J.TRACES = J.Jitted._trace, [0]
+
+            def _trace(self, *a, **k):
+                J.TRACES[0] += 1
+                return J.Jitted._untraced(self, *a, **k)
+
+            J.Jitted._trace = _trace
+        return J.TRACES[0]
+
+    def traces():
+        return sys.modules["funcad.jit"].TRACES[0]
+
+    before = client.run(install_counter)
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    res = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    after = client.run(traces)
+    n_tasks = res.nfev * Xd.numblocks[0]
+    assert n_tasks >= 20
+    # two programs (value-gradient-Hessian, and the value for the line search), one signature
+    assert all(after[w] - before[w] <= 2 for w in after), (before, after, n_tasks)
+
+
 def test_one_and_two_workers_agree(client):
     X, y = _data()
     Xd, yd = _dask_data(X, y)
