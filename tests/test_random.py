@@ -1,0 +1,176 @@
+"""funcad.random against JAX's stored outputs (bit for bit), statistics, jit/vmap/scan/grad."""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+import funcad
+from funcad import lax
+from funcad import random as r
+from funcad.errors import ArgumentError, DTypeError
+from funcad.test_util import check_grads
+
+REF = np.load(os.path.join(os.path.dirname(__file__), "data", "jax_random_reference.npz"))
+
+# The funcad counterpart of each case in tools/jax_random_reference.py.
+CASES = {
+    "key_0": lambda: r.PRNGKey(0),
+    "key_neg1": lambda: r.PRNGKey(-1),
+    "key_big": lambda: r.PRNGKey(2 ** 40 + 5),
+    "split_3": lambda: r.split(r.PRNGKey(42), 3),
+    "split_2x2": lambda: r.split(r.PRNGKey(1), (2, 2)),
+    "fold_in_7": lambda: r.fold_in(r.PRNGKey(3), 7),
+    "fold_in_big": lambda: r.fold_in(r.PRNGKey(3), np.int32(-5)),
+    "bits_u64": lambda: r.bits(r.PRNGKey(5), (7,)),
+    "bits_u32": lambda: r.bits(r.PRNGKey(5), (2, 3), np.uint32),
+    "uniform_f64": lambda: r.uniform(r.PRNGKey(7), (11,)),
+    "uniform_f32": lambda: r.uniform(r.PRNGKey(7), (3, 4), np.float32),
+    "uniform_range": lambda: r.uniform(r.PRNGKey(8), (5,), minval=-2.0, maxval=3.0),
+    "normal_f64": lambda: r.normal(r.PRNGKey(9), (13,)),
+    "normal_f32": lambda: r.normal(r.PRNGKey(9), (2, 5), np.float32),
+    "exponential": lambda: r.exponential(r.PRNGKey(10), (6,)),
+    "laplace": lambda: r.laplace(r.PRNGKey(11), (6,)),
+    "logistic": lambda: r.logistic(r.PRNGKey(12), (6,)),
+    "gumbel": lambda: r.gumbel(r.PRNGKey(13), (6,)),
+    "bernoulli": lambda: r.bernoulli(r.PRNGKey(14), 0.3, (20,)),
+}
+# The bits and uniforms are bit for bit; transformations through erfinv/log/log1p are XLA's
+# approximations in JAX and NumPy/SciPy's in funcad: equal to a few ulps, not bit for bit.
+# uniform with bounds other than [0, 1): XLA's CPU compiler contracts u * (max - min) + min
+# to a fused multiply-add, NumPy rounds twice (an ulp apart).
+NOT_BITWISE = {"uniform_range", "normal_f64", "normal_f32", "exponential", "laplace", "logistic", "gumbel"}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_jax_reference(name):
+    got, want = np.asarray(CASES[name]()), REF[name]
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if name in NOT_BITWISE:
+        eps = np.finfo(want.dtype).eps
+        np.testing.assert_allclose(got, want, rtol=64 * eps, atol=8 * eps)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["split_3", "fold_in_7", "bits_u64", "bits_u32", "uniform_f64",
+                                  "uniform_f32", "bernoulli"])
+def test_jit_matches_eager_bitwise(name):
+    np.testing.assert_array_equal(funcad.jit(CASES[name])(), REF[name])
+
+
+def test_live_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    k = jax.random.PRNGKey(123)
+    for shape in [(), (1,), (5,), (3, 7)]:
+        np.testing.assert_array_equal(r.bits(r.key(123), shape), jax.random.bits(k, shape))
+        np.testing.assert_array_equal(r.uniform(r.key(123), shape), jax.random.uniform(k, shape))
+    np.testing.assert_array_equal(r.split(r.key(123), 7), jax.random.split(k, 7))
+
+
+def test_threefry_known_answer():
+    # The Random123 known-answer vectors for Threefry-2x32 with 20 rounds (JAX's tests use them).
+    y = r.threefry_2x32(0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3)
+    assert [int(v) for v in y] == [0xC4923A9C, 0x483DF7A0]
+    y = r.threefry_2x32(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    assert [int(v) for v in y] == [0x1CB996FC, 0xBB002BE7]
+    z = funcad.jit(lambda a: r.threefry_2x32(a[0], a[1], a[2], a[3]))(
+        np.array([0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3], np.uint32))
+    assert [int(v) for v in z] == [0xC4923A9C, 0x483DF7A0]
+
+
+N = 100_000
+
+
+@pytest.mark.parametrize("fn, dist", [
+    (r.uniform, st.uniform()), (r.normal, st.norm()), (r.exponential, st.expon()),
+    (r.laplace, st.laplace()), (r.logistic, st.logistic()), (r.gumbel, st.gumbel_r()),
+])
+def test_kolmogorov_smirnov(fn, dist):
+    x = funcad.jit(lambda k: fn(k, (N,)))(r.key(2024))
+    assert st.kstest(x, dist.cdf).pvalue > 1e-3
+    np.testing.assert_allclose(x.mean(), dist.mean(), atol=5 * dist.std() / np.sqrt(N))
+
+
+def test_bernoulli_frequency():
+    x = r.bernoulli(r.key(1), 0.3, (N,))
+    assert x.dtype == bool and abs(x.mean() - 0.3) < 5 * np.sqrt(0.21 / N)
+
+
+def test_keys_differ_and_split_is_independent():
+    k1, k2 = r.split(r.key(0))
+    a, b = r.normal(k1, (1000,)), r.normal(k2, (1000,))
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.15
+    assert not np.array_equal(r.fold_in(r.key(0), 1), r.fold_in(r.key(0), 2))
+
+
+def test_vmap_over_keys_matches_loop():
+    keys = r.split(r.key(7), 5)
+    got = funcad.vmap(lambda k: r.normal(k, (3,)))(keys)
+    np.testing.assert_array_equal(got, np.stack([r.normal(k, (3,)) for k in keys]))
+    got = funcad.jit(funcad.vmap(lambda k: r.uniform(k, (2, 2))))(keys)
+    np.testing.assert_array_equal(got, np.stack([r.uniform(k, (2, 2)) for k in keys]))
+    np.testing.assert_array_equal(funcad.vmap(r.split)(keys), np.stack([r.split(k) for k in keys]))
+    data = np.arange(5, dtype=np.int32)
+    np.testing.assert_array_equal(funcad.vmap(r.fold_in)(keys, data),
+                                  np.stack([r.fold_in(k, int(d)) for k, d in zip(keys, data)]))
+
+
+def test_scan_and_while_loop():
+    def step(k, _):
+        k, sub = r.split(k)
+        return k, r.normal(sub)
+
+    def loop(k):
+        out = []
+        for _ in range(4):
+            k, x = step(k, None)
+            out.append(x)
+        return np.array(out)
+
+    _, xs = lax.scan(step, r.key(3), None, length=4)
+    np.testing.assert_array_equal(xs, loop(r.key(3)))
+    _, xs = funcad.jit(lambda k: lax.scan(step, k, None, length=4))(r.key(3))
+    np.testing.assert_array_equal(xs, loop(r.key(3)))
+
+    def body(c):
+        k, n, total = c
+        k, sub = r.split(k)
+        return k, n + 1, total + r.uniform(sub)
+
+    _, n, total = funcad.jit(lambda k: lax.while_loop(lambda c: c[1] < 10, body, (k, 0, 0.0)))(r.key(4))
+    k, want = r.key(4), 0.0
+    for _ in range(10):
+        k, sub = r.split(k)
+        want = want + r.uniform(sub)
+    assert n == 10 and total == want
+
+
+def test_reparameterised_gradients():
+    k = r.key(11)
+    eps = r.normal(k, (4,))
+
+    def f(mu, sigma):
+        return funcad.numpy.sum(funcad.numpy.sin(mu + sigma * r.normal(k, (4,))))
+
+    check_grads(f, (0.3, 1.7), order=2)
+    g = funcad.grad(f, argnums=(0, 1))(0.3, 1.7)
+    np.testing.assert_allclose(g[0], np.sum(np.cos(0.3 + 1.7 * eps)))
+    np.testing.assert_allclose(g[1], np.sum(np.cos(0.3 + 1.7 * eps) * eps))
+    gj = funcad.jit(funcad.grad(f, argnums=(0, 1)))(0.3, 1.7)
+    np.testing.assert_allclose(gj, g)
+    # uniform's bounds are differentiable too
+    check_grads(lambda a, b: funcad.numpy.sum(r.uniform(k, (3,), minval=a, maxval=b)), (-1.0, 2.0), order=1)
+
+
+def test_bad_inputs():
+    with pytest.raises(ArgumentError, match="key must be a uint32 array"):
+        r.normal(np.array([1.0, 2.0]), (3,))
+    with pytest.raises(ArgumentError, match="single key"):
+        r.normal(r.split(r.key(0)), (3,))
+    with pytest.raises(DTypeError, match="float32 or float64"):
+        r.uniform(r.key(0), (2,), np.int32)
+    with pytest.raises(ArgumentError, match="seed must be an integer"):
+        r.key(1.5)
