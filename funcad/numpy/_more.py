@@ -1640,7 +1640,8 @@ class vectorize:
 # Only what this module defines or passes through from NumPy (never a funcad.numpy function
 # it imported, which a later module may have replaced).
 _EXPORTED_ALIASES = {"acos", "acosh", "asin", "asinh", "atan", "atanh", "atan2", "pow", "concat",
-                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType"}
+                     "row_stack", "little_endian", "typecodes", "sctypeDict", "ScalarType", "False_",
+                     "True_"}
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and not isinstance(v, type(_np))
                  and ((getattr(v, "__module__", None) or "").startswith(("numpy", __name__))
