@@ -174,3 +174,10 @@ def test_bad_inputs():
         r.uniform(r.key(0), (2,), np.int32)
     with pytest.raises(ArgumentError, match="seed must be an integer"):
         r.key(1.5)
+
+
+def test_fnp_random_points_to_funcad_random():
+    from funcad.errors import UnsupportedFunctionError
+
+    with pytest.raises(UnsupportedFunctionError, match="use funcad.random"):
+        funcad.numpy.random.normal(size=3)
