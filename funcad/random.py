@@ -19,62 +19,19 @@ import math
 
 import numpy as np
 
-from . import batching
 from . import numpy as fnp
-from .ad import defjvp_zero
-from .core import Primitive, ShapedArray, bind, get_aval
+from .core import bind, get_aval
 from .errors import ArgumentError, DTypeError
 from .lax import elementwise as ew
 from .lax import special as sp
+from .lax.random import combine_bits_p, threefry2x32_p, unit_float_p
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
            "exponential", "laplace", "logistic", "gumbel", "bernoulli", "threefry2x32_p",
            "threefry_2x32"]
 
 # --------------------------------------------------------------------------------------
-# The Threefry-2x32 hash: a primitive, elementwise over four uint32 operands.
-
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def _rotl(x, r):
-    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
-
-
-def _threefry_impl(k0, k1, x0, x1):
-    shape = np.shape(x0)
-    k0, k1, x0, x1 = (np.asarray(v, np.uint32).reshape(-1) for v in (k0, k1, x0, x1))
-    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
-    x0, x1 = x0 + ks[0], x1 + ks[1]
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            x0 = x0 + x1
-            x1 = _rotl(x1, r) ^ x0
-        x0 = x0 + ks[(i + 1) % 3]
-        x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return [x0.reshape(shape), x1.reshape(shape)]
-
-
-def _threefry_abstract_eval(*avals):
-    if any(a.dtype != np.uint32 for a in avals) or len({a.shape for a in avals}) != 1:
-        raise DTypeError(f"threefry2x32 takes four uint32 arrays of one shape, got "
-                         f"{[f'{a.dtype}{list(a.shape)}' for a in avals]}")
-    return [ShapedArray(avals[0].shape, np.dtype(np.uint32))] * 2
-
-
-def _threefry_batcher(axis_size, vals, dims):
-    vals = [fnp.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
-    shape = next(get_aval(v).shape for v, d in zip(vals, dims) if d is not None)
-    vals = [fnp.broadcast_to(v, shape) for v in vals]
-    return bind(threefry2x32_p, *vals), [0, 0]
-
-
-threefry2x32_p = Primitive("threefry2x32", multiple_results=True)
-threefry2x32_p.def_impl(_threefry_impl)
-threefry2x32_p.def_abstract_eval(_threefry_abstract_eval)
-batching.primitive_batchers[threefry2x32_p] = _threefry_batcher
-defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
-
+# Keys
 
 def threefry_2x32(k0, k1, x0, x1):
     """The Threefry-2x32 hash of counters ``(x0, x1)`` under key ``(k0, k1)`` (broadcast)."""
@@ -83,42 +40,6 @@ def threefry_2x32(k0, k1, x0, x1):
     return bind(threefry2x32_p, *(fnp.broadcast_to(a, shape) for a in args))
 
 
-# --------------------------------------------------------------------------------------
-# From bits to numbers: elementwise primitives on the two 32-bit words (no integer ops
-# needed elsewhere in funcad).
-
-def _combine_impl(hi, lo, *, bit_width):
-    hi, lo = np.asarray(hi, np.uint32), np.asarray(lo, np.uint32)
-    if bit_width == 64:
-        return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
-    return np.asarray(hi ^ lo, np.dtype(f"uint{bit_width}"))
-
-
-def _unit_impl(hi, lo, *, dtype):
-    """Floats in [0, 1) from the mantissa bits as JAX: ``bitcast(bits >> (nbits - nmant) |
-    bits_of(1.0)) - 1``, which is exactly ``(bits >> (nbits - nmant)) * 2**-nmant``."""
-    dtype = np.dtype(dtype)
-    nmant = np.finfo(dtype).nmant
-    bits = _combine_impl(hi, lo, bit_width=dtype.itemsize * 8)
-    return (bits >> bits.dtype.type(dtype.itemsize * 8 - nmant)).astype(dtype) * dtype.type(2.0 ** -nmant)
-
-
-def _bits_prim(name, impl, out_dtype):
-    prim = Primitive(name)
-    prim.def_impl(impl)
-    prim.def_abstract_eval(lambda hi, lo, **p: ShapedArray(hi.shape, out_dtype(p)))
-    batching.defbroadcasting(prim)
-    defjvp_zero(prim)
-    return prim
-
-
-combine_bits_p = _bits_prim("random_combine_bits", _combine_impl,
-                            lambda p: np.dtype(f"uint{p['bit_width']}"))
-unit_float_p = _bits_prim("random_unit_float", _unit_impl, lambda p: np.dtype(p["dtype"]))
-
-
-# --------------------------------------------------------------------------------------
-# Keys
 
 def _check_key(k, fn):
     aval = get_aval(k)

@@ -19,12 +19,12 @@ import hashlib
 
 import numpy as np
 
-from .. import random as rnd
 from ..jaxpr import pp_jaxpr
 from ..lax import cumulative as cum
 from ..lax import decompositions as dec
 from ..lax import elementwise as ew
 from ..lax import linalg as la
+from ..lax import random as rnd
 from ..lax import reductions as red
 from ..lax import scatter as sc
 from ..lax import shapes as sh
