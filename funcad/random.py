@@ -27,8 +27,9 @@ from .lax import special as sp
 from .lax.random import combine_bits_p, threefry2x32_p, unit_float_p
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
-           "exponential", "laplace", "logistic", "gumbel", "bernoulli", "threefry2x32_p",
-           "threefry_2x32"]
+           "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
+           "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
+           "threefry2x32_p", "threefry_2x32"]
 
 # --------------------------------------------------------------------------------------
 # Keys
@@ -207,3 +208,184 @@ def bernoulli(key, p=0.5, shape=None):
         shape = get_aval(p).shape
     dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else np.dtype(np.float64)
     return uniform(key, shape, dtype) < p
+
+
+def _int_dtype(dtype, fn):
+    dtype = np.dtype(np.int64 if dtype is None else dtype)
+    if dtype.kind not in "iu" or dtype.itemsize not in (4, 8):
+        raise DTypeError(f"funcad.random.{fn}: dtype must be a 32- or 64-bit integer type, got {dtype}.")
+    return dtype
+
+
+def randint(key, shape, minval, maxval, dtype=None):
+    """Integers in ``[minval, maxval)`` as ``jax.random.randint``: two draws of the dtype's
+    width combined modulo the span (bias ~ span**2 / 2**(2 nbits), as JAX).
+
+    >>> int(randint(key(0), (), 0, 10)) in range(10)
+    True
+    """
+    dtype = _int_dtype(dtype, "randint")
+    shape = _shape(shape, "randint")
+    nbits = dtype.itemsize * 8
+    udt = np.dtype(f"uint{nbits}")
+    info = np.iinfo(dtype)
+    for name, v in (("minval", minval), ("maxval", maxval)):
+        if (vdt := get_aval(fnp.asarray(v)).dtype).kind not in "iub":
+            raise DTypeError(f"funcad.random.randint: {name} must be an integer, got {vdt}.")
+    wide_max = fnp.asarray(maxval, dtype=np.int64)
+    out_of_range = wide_max > info.max
+    lo_v = fnp.asarray(fnp.clip(fnp.asarray(minval, dtype=np.int64), info.min, info.max), dtype=dtype)
+    hi_v = fnp.asarray(fnp.clip(wide_max, info.min, info.max), dtype=dtype)
+    k1, k2 = split(key)
+    higher, lower = bits(k1, shape, udt), bits(k2, shape, udt)
+    span = fnp.asarray(hi_v, dtype=udt) - fnp.asarray(lo_v, dtype=udt)  # wraps as JAX's convert
+    one = np.ones((), udt)
+    span = fnp.where(hi_v <= lo_v, one, span)
+    span = fnp.where(fnp.logical_and(out_of_range, hi_v > lo_v), span + one, span)
+    mult = fnp.remainder(np.array(2 ** (nbits // 2), udt), span)
+    mult = fnp.remainder(mult * mult, span)
+    offset = fnp.remainder(fnp.remainder(higher, span) * mult + fnp.remainder(lower, span), span)
+    return lo_v + fnp.asarray(offset, dtype=dtype)
+
+
+def categorical(key, logits, axis=-1, shape=None):
+    """Category indices with probabilities ``softmax(logits)`` by the Gumbel-max trick, as
+    ``jax.random.categorical``."""
+    logits = fnp.asarray(logits)
+    lshape = get_aval(logits).shape
+    axis = axis % len(lshape)
+    batch_shape = lshape[:axis] + lshape[axis + 1:]
+    shape = batch_shape if shape is None else _shape(shape, "categorical")
+    if shape[len(shape) - len(batch_shape):] != batch_shape:
+        raise ArgumentError(f"funcad.random.categorical: shape {shape} must end with the logits' "
+                            f"batch shape {batch_shape} (logits shape {lshape}, axis {axis}).")
+    prefix = shape[:len(shape) - len(batch_shape)]
+    dtype = get_aval(logits).dtype if get_aval(logits).dtype.kind == "f" else np.dtype(np.float64)
+    ax = axis - len(lshape)
+    g = gumbel(key, prefix + lshape, dtype)
+    return fnp.argmax(g + fnp.reshape(logits, (1,) * len(prefix) + lshape), axis=ax)
+
+
+def _shuffle(key, x, axis):
+    """JAX's sort-based shuffle: ``ceil(3 log(n) / log(2**32 - 1))`` rounds of sorting by fresh
+    32-bit keys (a stable sort here; JAX's sort_key_val may order equal keys otherwise, which
+    for 32-bit keys happens with probability ~ n**2 / 2**33)."""
+    n = get_aval(x).size
+    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+    for _ in range(rounds):
+        key, sub = split(key)
+        order = fnp.argsort(bits(sub, get_aval(x).shape, np.uint32), axis=axis, stable=True)
+        x = fnp.take_along_axis(x, order, axis=axis)
+    return x
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A random permutation of ``arange(x)`` (an int) or of ``x`` along ``axis``, as
+    ``jax.random.permutation``."""
+    if isinstance(x, (int, np.integer)):
+        return _shuffle(key, fnp.arange(int(x)), 0)
+    x = fnp.asarray(x)
+    ndim = get_aval(x).ndim
+    if ndim == 0:
+        raise ArgumentError("funcad.random.permutation: x must be an int or an array of rank >= 1.")
+    axis = axis % ndim
+    if independent or ndim == 1:
+        return _shuffle(key, x, axis)
+    ind = _shuffle(key, fnp.arange(get_aval(x).shape[axis]), 0)
+    return fnp.take(x, ind, axis=axis)
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0):
+    """Samples from ``a`` (an int n: ``arange(n)``) as ``jax.random.choice``."""
+    shape = _shape(shape, "choice")
+    if isinstance(a, (int, np.integer)):
+        arr, n = None, int(a)
+    else:
+        arr = fnp.asarray(a)
+        axis = axis % max(1, get_aval(arr).ndim)
+        n = get_aval(arr).shape[axis]
+    draws = math.prod(shape)
+    if n <= 0 and draws:
+        raise ArgumentError("funcad.random.choice: a must be greater than 0 unless no samples are taken.")
+    if not replace and draws > n:
+        raise ArgumentError(f"funcad.random.choice: cannot take a larger sample (size {draws}) than "
+                            f"the population (size {n}) when replace=False.")
+    if p is None:
+        if replace:
+            ind = randint(key, shape, 0, n)
+        else:
+            ind = permutation(key, n)[:draws]
+    else:
+        p = fnp.asarray(p)
+        if get_aval(p).shape != (n,):
+            raise ArgumentError(f"funcad.random.choice: p must be a vector of length {n} "
+                                f"(a.shape[axis]), got shape {get_aval(p).shape}.")
+        if replace:
+            cum = fnp.cumsum(p)
+            u = cum[-1] * (1 - uniform(key, shape, get_aval(cum).dtype))
+            ind = fnp.asarray(fnp.searchsorted(cum, u), dtype=np.int64)
+        else:
+            g = gumbel(key, (n,), get_aval(p).dtype) + fnp.log(p)
+            ind = fnp.argsort(-g, stable=True)[:draws]
+    ind = fnp.reshape(ind, shape)
+    if arr is None:
+        return ind
+    return fnp.take(arr, ind, axis=axis)
+
+
+def truncated_normal(key, lower, upper, shape=None, dtype=None):
+    """Standard normal floats conditioned on ``lower < x < upper``, by inverting the CDF as
+    ``jax.random.truncated_normal``."""
+    dtype = _float_dtype(dtype, "truncated_normal")
+    lower, upper = fnp.asarray(lower, dtype=dtype), fnp.asarray(upper, dtype=dtype)
+    if shape is None:
+        shape = np.broadcast_shapes(get_aval(lower).shape, get_aval(upper).shape)
+    sqrt2 = np.array(np.sqrt(2), dtype)
+    a, b = sp.erf(lower / sqrt2), sp.erf(upper / sqrt2)
+    u = uniform(key, shape, dtype, a, b)
+    out = sqrt2 * sp.erfinv(u)
+    lo, hi = ew.stop_gradient(lower), ew.stop_gradient(upper)
+    # Into the open interval (rounding could land on a bound); nextafter of concrete bounds.
+    lo = np.nextafter(lo, dtype.type(np.inf)) if isinstance(lo, np.ndarray) else lo
+    hi = np.nextafter(hi, dtype.type(-np.inf)) if isinstance(hi, np.ndarray) else hi
+    return fnp.clip(out, lo, hi)
+
+
+def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
+    """Normal vectors with ``mean`` (..., n) and covariance ``cov`` (..., n, n): ``mean +
+    factor @ normal`` with ``factor`` from ``method`` ('cholesky', 'eigh' or 'svd'), as JAX."""
+    dtype = _float_dtype(dtype, "multivariate_normal")
+    mean, cov = fnp.asarray(mean, dtype=dtype), fnp.asarray(cov, dtype=dtype)
+    ms, cs = get_aval(mean).shape, get_aval(cov).shape
+    if len(ms) < 1 or len(cs) < 2 or cs[-2:] != (ms[-1], ms[-1]):
+        raise ArgumentError(f"funcad.random.multivariate_normal: needs mean (..., n) and cov "
+                            f"(..., n, n), got mean {ms} and cov {cs}.")
+    if shape is None:
+        shape = np.broadcast_shapes(ms[:-1], cs[:-2])
+    shape = _shape(shape, "multivariate_normal")
+    if method == "svd":
+        u, s, _ = fnp.linalg.svd(cov)
+        factor = u * fnp.sqrt(s[..., None, :])
+    elif method == "eigh":
+        w, v = fnp.linalg.eigh(cov)
+        factor = v * fnp.sqrt(w[..., None, :])
+    elif method == "cholesky":
+        factor = fnp.linalg.cholesky(cov)
+    else:
+        raise ArgumentError(f"funcad.random.multivariate_normal: method must be 'cholesky', "
+                            f"'eigh' or 'svd', got {method!r}.")
+    z = normal(key, shape + ms[-1:], dtype)
+    return mean + fnp.einsum("...ij,...j->...i", factor, z)
+
+
+def orthogonal(key, n, shape=(), dtype=None, m=None):
+    """Haar-random orthogonal matrices (..., n, m): QR of a normal matrix with the signs of
+    R's diagonal moved into Q, as ``jax.random.orthogonal``."""
+    dtype = _float_dtype(dtype, "orthogonal")
+    m = n if m is None else m
+    shape = _shape(shape, "orthogonal")
+    z = normal(key, shape + (max(n, m), min(n, m)), dtype)
+    q, r_ = fnp.linalg.qr(z)
+    d = fnp.diagonal(r_, axis1=-2, axis2=-1)
+    x = q * fnp.expand_dims(fnp.sign(d), -2)
+    return fnp.swapaxes(x, -1, -2) if n < m else x

@@ -35,12 +35,27 @@ CASES = {
     "logistic": lambda: r.logistic(r.PRNGKey(12), (6,)),
     "gumbel": lambda: r.gumbel(r.PRNGKey(13), (6,)),
     "bernoulli": lambda: r.bernoulli(r.PRNGKey(14), 0.3, (20,)),
+    "randint": lambda: r.randint(r.PRNGKey(15), (9,), -3, 17),
+    "randint_i32": lambda: r.randint(r.PRNGKey(15), (2, 3), 0, 1000, np.int32),
+    "categorical": lambda: r.categorical(r.PRNGKey(16), np.log([0.2, 0.3, 0.5]), shape=(12,)),
+    "categorical_batch": lambda: r.categorical(
+        r.PRNGKey(16), np.log([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]), axis=-1),
+    "permutation_int": lambda: r.permutation(r.PRNGKey(17), 10),
+    "permutation_rows": lambda: r.permutation(r.PRNGKey(17), np.arange(12).reshape(4, 3)),
+    "choice_replace": lambda: r.choice(r.PRNGKey(18), 7, (5,)),
+    "choice_noreplace": lambda: r.choice(r.PRNGKey(18), np.arange(8) * 10, (4,), replace=False),
+    "choice_p": lambda: r.choice(r.PRNGKey(18), 5, (6,), p=np.array([.1, .2, .3, .2, .2])),
+    "truncated_normal": lambda: r.truncated_normal(r.PRNGKey(19), -1.0, 2.0, (6,)),
+    "multivariate_normal": lambda: r.multivariate_normal(
+        r.PRNGKey(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,)),
+    "orthogonal": lambda: r.orthogonal(r.PRNGKey(21), 3),
 }
 # The bits and uniforms are bit for bit; transformations through erfinv/log/log1p are XLA's
 # approximations in JAX and NumPy/SciPy's in funcad: equal to a few ulps, not bit for bit.
 # uniform with bounds other than [0, 1): XLA's CPU compiler contracts u * (max - min) + min
 # to a fused multiply-add, NumPy rounds twice (an ulp apart).
-NOT_BITWISE = {"uniform_range", "normal_f64", "normal_f32", "exponential", "laplace", "logistic", "gumbel"}
+NOT_BITWISE = {"uniform_range", "truncated_normal", "multivariate_normal", "orthogonal", "normal_f64",
+               "normal_f32", "exponential", "laplace", "logistic", "gumbel"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -55,7 +70,8 @@ def test_matches_jax_reference(name):
 
 
 @pytest.mark.parametrize("name", ["split_3", "fold_in_7", "bits_u64", "bits_u32", "uniform_f64",
-                                  "uniform_f32", "bernoulli"])
+                                  "uniform_f32", "bernoulli", "randint", "randint_i32",
+                                  "categorical", "permutation_rows", "choice_noreplace", "choice_p"])
 def test_jit_matches_eager_bitwise(name):
     np.testing.assert_array_equal(funcad.jit(CASES[name])(), REF[name])
 
@@ -181,3 +197,41 @@ def test_fnp_random_points_to_funcad_random():
 
     with pytest.raises(UnsupportedFunctionError, match="use funcad.random"):
         funcad.numpy.random.normal(size=3)
+
+
+def test_discrete_distributions_statistics():
+    k = r.key(99)
+    x = funcad.jit(lambda k: r.randint(k, (N,), -2, 5))(k)
+    assert x.min() == -2 and x.max() == 4
+    assert st.chisquare(np.bincount(x + 2)).pvalue > 1e-3
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    c = funcad.jit(lambda k: r.categorical(k, np.log(p), shape=(N,)))(k)
+    assert st.chisquare(np.bincount(c, minlength=4), N * p).pvalue > 1e-3
+    c = r.choice(k, 4, (N,), p=p)
+    assert st.chisquare(np.bincount(c, minlength=4), N * p).pvalue > 1e-3
+    # permutations: each position uniform over the values
+    perms = funcad.vmap(lambda k: r.permutation(k, 5))(r.split(k, 5000))
+    assert all(sorted(q) == list(range(5)) for q in perms[:50])
+    assert st.chisquare(np.bincount(perms[:, 0], minlength=5)).pvalue > 1e-3
+    c = r.choice(k, 10, (7,), replace=False)
+    assert len(set(c.tolist())) == 7
+
+
+def test_continuous_distributions_statistics():
+    k = r.key(5)
+    x = funcad.jit(lambda k: r.truncated_normal(k, -1.0, 2.0, (N,)))(k)
+    assert x.min() > -1 and x.max() < 2
+    assert st.kstest(x, st.truncnorm(-1.0, 2.0).cdf).pvalue > 1e-3
+    cov = np.array([[2.0, 0.6], [0.6, 1.0]])
+    y = r.multivariate_normal(k, np.array([1.0, -1.0]), cov, (N,))
+    np.testing.assert_allclose(y.mean(0), [1.0, -1.0], atol=0.02)
+    np.testing.assert_allclose(np.cov(y.T), cov, atol=0.03)
+    for method in ("eigh", "svd"):
+        z = r.multivariate_normal(k, np.zeros(2), cov, (N,), method=method)
+        np.testing.assert_allclose(np.cov(z.T), cov, atol=0.03)
+    q = r.orthogonal(k, 4, (200,))
+    np.testing.assert_allclose(np.einsum("bij,bkj->bik", q, q), np.broadcast_to(np.eye(4), (200, 4, 4)),
+                               atol=1e-12)
+    # Haar: the (0, 0) entry of a random 4x4 orthogonal matrix has density ~ (1 - x^2)^(1/2),
+    # i.e. (x + 1) / 2 ~ Beta(3/2, 3/2)
+    assert st.kstest((q[:, 0, 0] + 1) / 2, st.beta(1.5, 1.5).cdf).pvalue > 1e-3
