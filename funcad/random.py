@@ -23,12 +23,14 @@ from . import numpy as fnp
 from .core import bind, get_aval
 from .errors import ArgumentError, DTypeError
 from .lax import elementwise as ew
+from .lax import random as rl
 from .lax import special as sp
 from .lax.random import combine_bits_p, threefry2x32_p, unit_float_p
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
            "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
            "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
+           "gamma", "beta", "dirichlet", "poisson", "t",
            "threefry2x32_p", "threefry_2x32"]
 
 # --------------------------------------------------------------------------------------
@@ -389,3 +391,59 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
     d = fnp.diagonal(r_, axis1=-2, axis2=-1)
     x = q * fnp.expand_dims(fnp.sign(d), -2)
     return fnp.swapaxes(x, -1, -2) if n < m else x
+
+
+def gamma(key, a, shape=None, dtype=None):
+    """Gamma(a, 1) floats, by inverting the CDF of one uniform per sample (SciPy's
+    ``gammaincinv``). Statistically as ``jax.random.gamma``, not its numbers (JAX uses
+    Marsaglia-Tsang rejection); not differentiable in ``a``."""
+    dtype = _float_dtype(dtype, "gamma")
+    a = fnp.asarray(a, dtype=dtype)
+    shape = get_aval(a).shape if shape is None else _shape(shape, "gamma")
+    u = uniform(key, shape, dtype)
+    return bind(rl.gamma_icdf_p, a, u)
+
+
+def beta(key, a, b, shape=None, dtype=None):
+    """Beta(a, b) floats as ``Ga / (Ga + Gb)`` (statistically as ``jax.random.beta``)."""
+    dtype = _float_dtype(dtype, "beta")
+    a, b = fnp.asarray(a, dtype=dtype), fnp.asarray(b, dtype=dtype)
+    if shape is None:
+        shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
+    ka, kb = split(key)
+    ga, gb = gamma(ka, a, shape, dtype), gamma(kb, b, shape, dtype)
+    return ga / (ga + gb)
+
+
+def dirichlet(key, alpha, shape=None, dtype=None):
+    """Dirichlet(alpha) vectors (..., k): normalised Gamma(alpha_i) draws."""
+    dtype = _float_dtype(dtype, "dirichlet")
+    alpha = fnp.asarray(alpha, dtype=dtype)
+    ash = get_aval(alpha).shape
+    if len(ash) < 1:
+        raise ArgumentError(f"funcad.random.dirichlet: alpha must have rank >= 1, got shape {ash}.")
+    shape = ash[:-1] if shape is None else _shape(shape, "dirichlet")
+    g = gamma(key, alpha, shape + ash[-1:], dtype)
+    return g / fnp.sum(g, axis=-1, keepdims=True)
+
+
+def poisson(key, lam, shape=None, dtype=None):
+    """Poisson(lam) integers (int64), by inverting the CDF of one uniform per sample.
+    Statistically as ``jax.random.poisson``, not its numbers."""
+    lam = fnp.asarray(lam, dtype=np.float64)
+    shape = get_aval(lam).shape if shape is None else _shape(shape, "poisson")
+    out = bind(rl.poisson_icdf_p, lam, uniform(key, shape))
+    return out if dtype is None else fnp.asarray(out, dtype=_int_dtype(dtype, "poisson"))
+
+
+def t(key, df, shape=(), dtype=None):
+    """Student's t floats with ``df`` degrees of freedom: ``n * sqrt(df / 2 / g)`` for ``n``
+    normal and ``g`` Gamma(df / 2), JAX's construction."""
+    dtype = _float_dtype(dtype, "t")
+    df = fnp.asarray(df, dtype=dtype)
+    shape = _shape(shape, "t")
+    key_n, key_g = split(key)
+    n = normal(key_n, shape, dtype)
+    half_df = df / 2.0
+    g = gamma(key_g, half_df, shape, dtype)
+    return n * fnp.sqrt(half_df / g)

@@ -103,6 +103,8 @@ N = 100_000
 @pytest.mark.parametrize("fn, dist", [
     (r.uniform, st.uniform()), (r.normal, st.norm()), (r.exponential, st.expon()),
     (r.laplace, st.laplace()), (r.logistic, st.logistic()), (r.gumbel, st.gumbel_r()),
+    (lambda k, s: r.gamma(k, 0.3, s), st.gamma(0.3)), (lambda k, s: r.gamma(k, 4.5, s), st.gamma(4.5)),
+    (lambda k, s: r.beta(k, 0.5, 2.0, s), st.beta(0.5, 2.0)), (lambda k, s: r.t(k, 3.0, s), st.t(3.0)),
 ])
 def test_kolmogorov_smirnov(fn, dist):
     x = funcad.jit(lambda k: fn(k, (N,)))(r.key(2024))
@@ -235,3 +237,28 @@ def test_continuous_distributions_statistics():
     # Haar: the (0, 0) entry of a random 4x4 orthogonal matrix has density ~ (1 - x^2)^(1/2),
     # i.e. (x + 1) / 2 ~ Beta(3/2, 3/2)
     assert st.kstest((q[:, 0, 0] + 1) / 2, st.beta(1.5, 1.5).cdf).pvalue > 1e-3
+
+
+def test_gamma_family_and_poisson():
+    k = r.key(8)
+    d = funcad.jit(lambda k: r.dirichlet(k, np.array([1.0, 2.0, 3.0]), (N,)))(k)
+    np.testing.assert_allclose(d.sum(-1), 1.0)
+    np.testing.assert_allclose(d.mean(0), [1 / 6, 2 / 6, 3 / 6], atol=0.005)
+    assert st.kstest(d[:, 0], st.beta(1.0, 5.0).cdf).pvalue > 1e-3  # marginal Beta(a_i, sum - a_i)
+    for lam in (0.7, 30.0):
+        x = funcad.jit(lambda k: r.poisson(k, lam, (N,)))(k)
+        assert x.dtype == np.int64
+        counts = np.bincount(x)
+        ks = np.arange(len(counts))
+        keep = N * st.poisson(lam).pmf(ks) > 20
+        expected = N * st.poisson(lam).pmf(ks[keep])
+        assert st.chisquare(counts[keep], expected * counts[keep].sum() / expected.sum()).pvalue > 1e-3
+    # vmap over keys and parameters matches a loop
+    keys, a = r.split(k, 4), np.array([0.5, 1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(funcad.vmap(lambda k, a: r.gamma(k, a, (3,)))(keys, a),
+                                  np.stack([r.gamma(kk, aa, (3,)) for kk, aa in zip(keys, a)]))
+    # a scale parameter differentiates; the shape parameter refuses
+    check_grads(lambda s: funcad.numpy.sum(s * r.gamma(k, 2.0, (3,))), (1.5,), order=1)
+    from funcad.errors import UnsupportedFunctionError
+    with pytest.raises(UnsupportedFunctionError, match="shape parameter"):
+        funcad.grad(lambda a: funcad.numpy.sum(r.gamma(k, a, (3,))))(2.0)

@@ -514,6 +514,8 @@ def _unit_float(a, eqn):  # JAX's mantissa trick, exactly (random.py: _unit_impl
 LOWERINGS[rnd.threefry2x32_p] = _threefry
 SCALAR[rnd.combine_bits_p] = _combine_bits
 SCALAR[rnd.unit_float_p] = _unit_float
+LOWERINGS[rnd.gamma_icdf_p] = lower_via_numpy  # SciPy's gammaincinv
+LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
 
 
 def has_lowering(prim) -> bool:

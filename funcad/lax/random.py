@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import batching
-from ..ad import defjvp_zero
+from ..ad import Zero, defjvp_zero, jvp_rules
 from ..core import Primitive, ShapedArray, bind, get_aval
-from ..errors import DTypeError
+from ..errors import DTypeError, UnsupportedFunctionError
+from . import elementwise as ew
 from . import shapes as sh
+from . import special as sp
 
 # --------------------------------------------------------------------------------------
 # The Threefry-2x32 hash: a primitive, elementwise over four uint32 operands.
@@ -89,3 +91,54 @@ def _bits_prim(name, impl, out_dtype):
 combine_bits_p = _bits_prim("random_combine_bits", _combine_impl,
                             lambda p: np.dtype(f"uint{p['bit_width']}"))
 unit_float_p = _bits_prim("random_unit_float", _unit_impl, lambda p: np.dtype(p["dtype"]))
+
+
+# --------------------------------------------------------------------------------------
+# Inverse CDFs for the distributions JAX samples by rejection (gamma, poisson): funcad draws
+# them by inversion of one uniform each, statistically exact but not JAX's numbers.
+
+def _gamma_icdf_impl(alpha, u):
+    import scipy.special as sc
+
+    alpha, u = np.asarray(alpha), np.asarray(u)
+    return np.asarray(sc.gammaincinv(alpha, u), np.result_type(alpha, u))
+
+
+def _poisson_icdf_impl(lam, u):
+    import scipy.stats as st
+
+    out = st.poisson.ppf(np.asarray(u), np.asarray(lam))
+    return np.where(np.asarray(lam) == 0, 0, out).astype(np.int64)
+
+
+gamma_icdf_p = Primitive("random_gamma_icdf")
+gamma_icdf_p.def_impl(_gamma_icdf_impl)
+gamma_icdf_p.def_abstract_eval(
+    lambda a, u: ShapedArray(np.broadcast_shapes(a.shape, u.shape), np.result_type(a.dtype, u.dtype)))
+batching.defbroadcasting(gamma_icdf_p)
+
+poisson_icdf_p = Primitive("random_poisson_icdf")
+poisson_icdf_p.def_impl(_poisson_icdf_impl)
+poisson_icdf_p.def_abstract_eval(
+    lambda lam, u: ShapedArray(np.broadcast_shapes(lam.shape, u.shape), np.dtype(np.int64)))
+batching.defbroadcasting(poisson_icdf_p)
+defjvp_zero(poisson_icdf_p)
+
+
+def _gamma_jvp(primals, tangents):
+    alpha, u = primals
+    if not isinstance(tangents[0], Zero):
+        raise UnsupportedFunctionError(
+            "funcad.random.gamma (and beta, dirichlet, t built on it): the derivative of the "
+            "sample with respect to the shape parameter is not implemented (JAX's implicit "
+            "reparameterisation gradient). Hold the shape constant (stop_gradient); scale the "
+            "sample instead where the parameter is a scale.")
+    x = bind(gamma_icdf_p, alpha, u)
+    if isinstance(tangents[1], Zero):
+        return x, tangents[1]
+    # dx/du = 1 / pdf(x) = exp(gammaln(a) - (a - 1) log x + x)
+    dxdu = ew.exp(ew.add(ew.sub(sp.gammaln(alpha), ew.mul(ew.sub(alpha, 1.0), ew.log(x))), x))
+    return x, ew.mul(tangents[1], dxdu)
+
+
+jvp_rules[gamma_icdf_p] = _gamma_jvp
