@@ -262,3 +262,19 @@ def test_gamma_family_and_poisson():
     from funcad.errors import UnsupportedFunctionError
     with pytest.raises(UnsupportedFunctionError, match="shape parameter"):
         funcad.grad(lambda a: funcad.numpy.sum(r.gamma(k, a, (3,))))(2.0)
+
+
+def test_np_random_under_jit_warns_once():
+    def f(x):
+        return x + np.random.normal()
+
+    g = funcad.jit(f)
+    with pytest.warns(UserWarning, match="drew from numpy.random while being traced"):
+        a = g(1.0)
+    assert g(1.0) == a  # the sharp bit itself: frozen at trace time
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        funcad.jit(lambda x: x + r.normal(r.key(0)))(1.0)  # funcad.random: no warning
+        g(np.ones(2))  # a retrace of the same function: warned once already
