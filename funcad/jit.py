@@ -310,7 +310,10 @@ class Jitted:
             return [_as_leaf(o, f"the output of {_name(self.fun)}") for o in out_leaves]
 
         avals = [_leaf_aval(x) for x in leaves]
+        before = _np_random_position()
         jaxpr, consts = trace_to_jaxpr(flat_fun, avals, paths)
+        if _np_random_position() != before:
+            _warn_np_random(self.fun)
         jaxpr, consts = _uniform_consts_as_full(jaxpr, consts)
         # Constants become leading inputs, so the primitive's jaxpr is closed over nothing.
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
@@ -417,6 +420,32 @@ def _fmt(k) -> str:
     if isinstance(k, type):
         return f"Python {k.__name__}"
     return f"{np.dtype(k[1]).name}{list(k[0])}"
+
+
+def _np_random_position():
+    """Where NumPy's legacy global generator is (``np.random.normal`` & co. advance it)."""
+    state = np.random.get_state(legacy=False)
+    return state["state"]["pos"], state["state"]["key"].tobytes(), state["has_gauss"]
+
+
+_WARNED_NP_RANDOM: set = set()
+
+
+def _warn_np_random(fun):
+    """The sharp bit of random numbers under jit (docs/random.md): a draw from NumPy's global
+    generator while tracing becomes a constant of the compiled program."""
+    code = getattr(fun, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}" if code else repr(fun)
+    if where in _WARNED_NP_RANDOM:
+        return
+    _WARNED_NP_RANDOM.add(where)
+    import warnings
+
+    warnings.warn(
+        f"jit({_name(fun)}) (defined at {where}) drew from numpy.random while being traced: "
+        "those numbers are now constants of the compiled program, the same on every call. "
+        "Pass a key and draw with funcad.random instead (np.random.normal(size=s) -> "
+        "funcad.random.normal(key, s); split the key between calls).", UserWarning, stacklevel=4)
 
 
 def _name(f) -> str:

@@ -31,8 +31,21 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 
 from .lowering import VECTOR_MATH
+
+# CPython 3.11's AST constructor keeps its recursion depth in interpreter-wide state, so two
+# threads parsing at once can fail with "AST constructor recursion depth mismatch"
+# (seen in tests/test_scale.py; python/cpython#106905): jit compiles in several threads
+# parse under one lock.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(text: str) -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(text)
+
 
 FLOATS = ("float32", "float64")
 _DTYPE_CALLS = FLOATS + ("bool_",)
@@ -72,7 +85,7 @@ class Block:
     array's ``(dtype name, ndim)``; :meth:`emit` writes its IR."""
 
     def __init__(self, text: str):
-        tree = ast.parse(text)
+        tree = _parse(text)
         head, *body = tree.body
         if not (isinstance(head, ast.Assign) and isinstance(head.value, ast.Name)
                 and head.value.id == "arrays" and len(head.targets) == 1):
@@ -484,7 +497,7 @@ def _accepted(stmt: list[str]) -> bool:
     if "_nb." in first or "numba." in first or first.startswith(("return", "if ", "with ", "while ")):
         return False
     try:
-        tree = ast.parse("\n".join(line[4:] for line in stmt))
+        tree = _parse("\n".join(line[4:] for line in stmt))
     except SyntaxError:
         return False
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.For, ast.Assign, ast.AugAssign)):

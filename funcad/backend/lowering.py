@@ -24,6 +24,7 @@ from ..lax import cumulative as cum
 from ..lax import decompositions as dec
 from ..lax import elementwise as ew
 from ..lax import linalg as la
+from ..lax import random as rnd
 from ..lax import reductions as red
 from ..lax import scatter as sc
 from ..lax import shapes as sh
@@ -196,7 +197,7 @@ def compute_dtypes(eqn) -> list:
         return [np.dtype(bool), dt, dt]
     if p in (ew.convert_element_type_p, sh.broadcast_to_p, ew.stop_gradient_p, ew.integer_pow_p,
              sh.transpose_p, sh.reshape_p,
-             ew.not_p, ew.and_p, ew.or_p, ew.xor_p) or not avals:
+             ew.not_p, ew.and_p, ew.or_p, ew.xor_p, rnd.combine_bits_p, rnd.unit_float_p) or not avals:
         return [a.dtype for a in avals]
     dt = result_dtype(*avals)
     return [dt] * len(avals)
@@ -485,6 +486,36 @@ for _p in (sp.polygamma_p, sp.log_ndtr_p, sp.ndtri_p, sp.erfinv_p, sp.i0e_p, sp.
            dec.triangular_solve_p, dec.eigh_p, dec.qr_p, dec.svd_p, dec.det_p, dec.slogdet_p,
            dec.pinv_p, dec.lu_p, sc.index_set_p, so.sort_p, so.argsort_p, so.argmax_p, so.argmin_p):
     LOWERINGS[_p] = lower_via_numpy
+
+
+def _threefry(g, eqn):
+    outs = [g.name(v) for v in eqn.outputs]
+    g.emit(f"{outs[0]}, {outs[1]} = _nb.threefry2x32({', '.join(g.arr(a) for a in eqn.inputs)})")
+    for o, v in zip(outs, eqn.outputs):
+        g.emit(f"{o} = {o}.reshape({g.dims(v.aval.shape)})")
+
+
+def _combine_bits(a, eqn):  # uint32 words -> uint64 (hi << 32 | lo) or uint32 (hi ^ lo)
+    if eqn.params["bit_width"] == 64:
+        return f"((np.uint64({a[0]}) << np.uint64(32)) | np.uint64({a[1]}))"
+    return f"np.uint{eqn.params['bit_width']}({a[0]} ^ {a[1]})"
+
+
+def _unit_float(a, eqn):  # JAX's mantissa trick, exactly (random.py: _unit_impl)
+    dt = np.dtype(eqn.params["dtype"])
+    nmant = np.finfo(dt).nmant
+    if dt.itemsize == 8:
+        m = f"(((np.uint64({a[0]}) << np.uint64(32)) | np.uint64({a[1]})) >> np.uint64({64 - nmant}))"
+    else:
+        m = f"(np.uint32({a[0]} ^ {a[1]}) >> np.uint32({32 - nmant}))"
+    return f"(np.{dt.name}({m}) * np.{dt.name}({2.0 ** -nmant!r}))"
+
+
+LOWERINGS[rnd.threefry2x32_p] = _threefry
+SCALAR[rnd.combine_bits_p] = _combine_bits
+SCALAR[rnd.unit_float_p] = _unit_float
+LOWERINGS[rnd.gamma_icdf_p] = lower_via_numpy  # SciPy's gammaincinv
+LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
 
 
 def has_lowering(prim) -> bool:

@@ -776,3 +776,34 @@ def fast_load(dispatcher):
     if os.path.isfile(dispatcher.py_func.__code__.co_filename):
         dispatcher._cache = _LoadCache(dispatcher.py_func)
     return dispatcher
+
+
+@numba.njit(nogil=True, cache=False)
+def threefry2x32(k0, k1, x0, x1):
+    """Threefry-2x32 (20 rounds) of four same-shape uint32 arrays, as JAX's ``threefry2x32_p``.
+    Numba types uint32 arithmetic as int64/uint64 (and uint64 with an int literal as float64),
+    so every step is done in uint64 with uint64 constants and masked to 32 bits."""
+    k0, k1 = np.ascontiguousarray(k0).ravel(), np.ascontiguousarray(k1).ravel()
+    x0, x1 = np.ascontiguousarray(x0).ravel(), np.ascontiguousarray(x1).ravel()
+    n = x0.size
+    y0 = np.empty(n, np.uint32)
+    y1 = np.empty(n, np.uint32)
+    m = np.uint64(0xFFFFFFFF)
+    rot = (np.uint64(13), np.uint64(15), np.uint64(26), np.uint64(6),
+           np.uint64(17), np.uint64(29), np.uint64(16), np.uint64(24))
+    for i in range(n):
+        ka, kb = np.uint64(k0[i]), np.uint64(k1[i])
+        ks = (ka, kb, ka ^ kb ^ np.uint64(0x1BD11BDA))
+        a = (np.uint64(x0[i]) + ka) & m
+        b = (np.uint64(x1[i]) + kb) & m
+        for j in range(5):
+            for r in range(4):
+                s = rot[4 * (j % 2) + r]
+                a = (a + b) & m
+                b = ((b << s) | (b >> (np.uint64(32) - s))) & m
+                b = a ^ b
+            a = (a + ks[(j + 1) % 3]) & m
+            b = (b + ks[(j + 2) % 3] + np.uint64(j + 1)) & m
+        y0[i] = a
+        y1[i] = b
+    return y0, y1

@@ -27,6 +27,14 @@ class Unsupported:
         self.name = name
 
     def __call__(self, *args, **kwargs):
+        if self.name.startswith("numpy.random."):
+            fn = self.name.rsplit(".", 1)[1]
+            raise UnsupportedFunctionError(
+                f"{self.name} is not supported by funcad: use funcad.random, JAX's counter-based "
+                f"random numbers with explicit keys (key = funcad.random.key(0); "
+                f"funcad.random.{fn}(key, shape) where it exists; split the key for new "
+                "numbers). NumPy's global random state inside jit would be drawn once at trace "
+                "time and frozen into the compiled program.")
         raise UnsupportedFunctionError(
             f"{self.name} is not supported by funcad: funcad.numpy implements NumPy's array "
             "functions that have derivatives (see funcad.numpy.__all__). Compose it from "

@@ -1,0 +1,144 @@
+"""The primitives under ``funcad.random``: the Threefry-2x32 hash (JAX's ``threefry2x32_p``)
+and the two elementwise maps from its 32-bit words to JAX's integers and floats. Their Numba
+lowerings are in backend/lowering.py (a loop in backend/nbrt.py, scalar expressions)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import batching
+from ..ad import Zero, defjvp_zero, jvp_rules
+from ..core import Primitive, ShapedArray, bind, get_aval
+from ..errors import DTypeError, UnsupportedFunctionError
+from . import elementwise as ew
+from . import shapes as sh
+from . import special as sp
+
+# --------------------------------------------------------------------------------------
+# The Threefry-2x32 hash: a primitive, elementwise over four uint32 operands.
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotl(x, r):
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+
+def _threefry_impl(k0, k1, x0, x1):
+    shape = np.shape(x0)
+    k0, k1, x0, x1 = (np.asarray(v, np.uint32).reshape(-1) for v in (k0, k1, x0, x1))
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return [x0.reshape(shape), x1.reshape(shape)]
+
+
+def _threefry_abstract_eval(*avals):
+    if any(a.dtype != np.uint32 for a in avals) or len({a.shape for a in avals}) != 1:
+        raise DTypeError(f"threefry2x32 takes four uint32 arrays of one shape, got "
+                         f"{[f'{a.dtype}{list(a.shape)}' for a in avals]}")
+    return [ShapedArray(avals[0].shape, np.dtype(np.uint32))] * 2
+
+
+def _threefry_batcher(axis_size, vals, dims):
+    vals = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
+    shape = next(get_aval(v).shape for v, d in zip(vals, dims) if d is not None)
+    vals = [sh.broadcast_to(v, shape) if get_aval(v).shape != shape else v for v in vals]
+    return bind(threefry2x32_p, *vals), [0, 0]
+
+
+threefry2x32_p = Primitive("threefry2x32", multiple_results=True)
+threefry2x32_p.def_impl(_threefry_impl)
+threefry2x32_p.def_abstract_eval(_threefry_abstract_eval)
+batching.primitive_batchers[threefry2x32_p] = _threefry_batcher
+defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
+
+
+# --------------------------------------------------------------------------------------
+# From bits to numbers: elementwise primitives on the two 32-bit words (no integer ops
+# needed elsewhere in funcad).
+
+def _combine_impl(hi, lo, *, bit_width):
+    hi, lo = np.asarray(hi, np.uint32), np.asarray(lo, np.uint32)
+    if bit_width == 64:
+        return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
+    return np.asarray(hi ^ lo, np.dtype(f"uint{bit_width}"))
+
+
+def _unit_impl(hi, lo, *, dtype):
+    """Floats in [0, 1) from the mantissa bits as JAX: ``bitcast(bits >> (nbits - nmant) |
+    bits_of(1.0)) - 1``, which is exactly ``(bits >> (nbits - nmant)) * 2**-nmant``."""
+    dtype = np.dtype(dtype)
+    nmant = np.finfo(dtype).nmant
+    bits = _combine_impl(hi, lo, bit_width=dtype.itemsize * 8)
+    return (bits >> bits.dtype.type(dtype.itemsize * 8 - nmant)).astype(dtype) * dtype.type(2.0 ** -nmant)
+
+
+def _bits_prim(name, impl, out_dtype):
+    prim = Primitive(name)
+    prim.def_impl(impl)
+    prim.def_abstract_eval(lambda hi, lo, **p: ShapedArray(hi.shape, out_dtype(p)))
+    batching.defbroadcasting(prim)
+    defjvp_zero(prim)
+    return prim
+
+
+combine_bits_p = _bits_prim("random_combine_bits", _combine_impl,
+                            lambda p: np.dtype(f"uint{p['bit_width']}"))
+unit_float_p = _bits_prim("random_unit_float", _unit_impl, lambda p: np.dtype(p["dtype"]))
+
+
+# --------------------------------------------------------------------------------------
+# Inverse CDFs for the distributions JAX samples by rejection (gamma, poisson): funcad draws
+# them by inversion of one uniform each, statistically exact but not JAX's numbers.
+
+def _gamma_icdf_impl(alpha, u):
+    import scipy.special as sc
+
+    alpha, u = np.asarray(alpha), np.asarray(u)
+    return np.asarray(sc.gammaincinv(alpha, u), np.result_type(alpha, u))
+
+
+def _poisson_icdf_impl(lam, u):
+    import scipy.stats as st
+
+    out = st.poisson.ppf(np.asarray(u), np.asarray(lam))
+    return np.where(np.asarray(lam) == 0, 0, out).astype(np.int64)
+
+
+gamma_icdf_p = Primitive("random_gamma_icdf")
+gamma_icdf_p.def_impl(_gamma_icdf_impl)
+gamma_icdf_p.def_abstract_eval(
+    lambda a, u: ShapedArray(np.broadcast_shapes(a.shape, u.shape), np.result_type(a.dtype, u.dtype)))
+batching.defbroadcasting(gamma_icdf_p)
+
+poisson_icdf_p = Primitive("random_poisson_icdf")
+poisson_icdf_p.def_impl(_poisson_icdf_impl)
+poisson_icdf_p.def_abstract_eval(
+    lambda lam, u: ShapedArray(np.broadcast_shapes(lam.shape, u.shape), np.dtype(np.int64)))
+batching.defbroadcasting(poisson_icdf_p)
+defjvp_zero(poisson_icdf_p)
+
+
+def _gamma_jvp(primals, tangents):
+    alpha, u = primals
+    if not isinstance(tangents[0], Zero):
+        raise UnsupportedFunctionError(
+            "funcad.random.gamma (and beta, dirichlet, t built on it): the derivative of the "
+            "sample with respect to the shape parameter is not implemented (JAX's implicit "
+            "reparameterisation gradient). Hold the shape constant (stop_gradient); scale the "
+            "sample instead where the parameter is a scale.")
+    x = bind(gamma_icdf_p, alpha, u)
+    if isinstance(tangents[1], Zero):
+        return x, tangents[1]
+    # dx/du = 1 / pdf(x) = exp(gammaln(a) - (a - 1) log x + x)
+    dxdu = ew.exp(ew.add(ew.sub(sp.gammaln(alpha), ew.mul(ew.sub(alpha, 1.0), ew.log(x))), x))
+    return x, ew.mul(tangents[1], dxdu)
+
+
+jvp_rules[gamma_icdf_p] = _gamma_jvp

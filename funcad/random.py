@@ -1,0 +1,449 @@
+"""Counter-based random numbers as ``jax.random``, bit for bit (Threefry-2x32).
+
+A key is a ``uint32[2]`` array, JAX's raw key layout for its default threefry implementation
+(``jax.random.PRNGKey``). Keys are split, never mutated: the same key gives the same numbers,
+eagerly, under ``jit`` (a compiled loop) and per example under ``vmap``. The bits follow JAX's
+default ``jax_threefry_partitionable=True`` layout (JAX >= 0.5): element ``i`` of a draw is
+``threefry2x32(key, (hi(i), lo(i)))`` for the 64-bit flat index ``i``.
+
+    >>> from funcad import random
+    >>> key = random.key(0)
+    >>> k1, k2 = random.split(key)
+    >>> random.normal(k1, (2,)).shape
+    (2,)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import numpy as fnp
+from .core import bind, get_aval
+from .errors import ArgumentError, DTypeError
+from .lax import elementwise as ew
+from .lax import random as rl
+from .lax import special as sp
+from .lax.random import combine_bits_p, threefry2x32_p, unit_float_p
+
+__all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
+           "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
+           "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
+           "gamma", "beta", "dirichlet", "poisson", "t",
+           "threefry2x32_p", "threefry_2x32"]
+
+# --------------------------------------------------------------------------------------
+# Keys
+
+def threefry_2x32(k0, k1, x0, x1):
+    """The Threefry-2x32 hash of counters ``(x0, x1)`` under key ``(k0, k1)`` (broadcast)."""
+    args = [fnp.asarray(v, dtype=np.uint32) for v in (k0, k1, x0, x1)]
+    shape = np.broadcast_shapes(*(get_aval(a).shape for a in args))
+    return bind(threefry2x32_p, *(fnp.broadcast_to(a, shape) for a in args))
+
+
+
+def _check_key(k, fn):
+    aval = get_aval(k)
+    if aval.dtype != np.uint32 or aval.shape[-1:] != (2,):
+        raise ArgumentError(
+            f"funcad.random.{fn}: key must be a uint32 array of shape (..., 2) as made by "
+            f"funcad.random.key(seed) (JAX's raw threefry key), got {aval.dtype}{list(aval.shape)}.")
+    return k
+
+
+def key(seed):
+    """A key from an integer seed, as ``jax.random.PRNGKey`` with 64-bit seeds: ``[seed >> 32,
+    seed & 0xFFFFFFFF]`` (uint32[2]).
+
+    >>> key(0)
+    array([0, 0], dtype=uint32)
+    """
+    if isinstance(seed, (bool, float)) or not np.issubdtype(np.asarray(seed).dtype, np.integer) \
+            or np.ndim(seed):
+        raise ArgumentError(f"funcad.random.key: seed must be an integer scalar, got {seed!r}.")
+    if isinstance(seed, (int, np.integer)):
+        s = int(seed) & 0xFFFFFFFFFFFFFFFF
+        return np.array([s >> 32, s & 0xFFFFFFFF], np.uint32)
+    raise ArgumentError(f"funcad.random.key: seed must be a concrete integer, got {seed!r}.")
+
+
+PRNGKey = key
+
+
+def split(key, num=2):
+    """``num`` new keys from ``key`` (shape ``(num, 2)``, or ``(*num, 2)`` for a tuple).
+
+    >>> split(key(0)).shape
+    (2, 2)
+    """
+    _check_key(key, "split")
+    shape = (num,) if isinstance(num, (int, np.integer)) else tuple(num)
+    hi, lo = _iota_2x32(shape)
+    b0, b1 = threefry_2x32(key[..., 0], key[..., 1], hi, lo)
+    return fnp.stack([b0, b1], axis=-1)
+
+
+def fold_in(key, data):
+    """A new key from ``key`` and an integer ``data`` (as ``jax.random.fold_in``)."""
+    _check_key(key, "fold_in")
+    if isinstance(data, (int, np.integer)):
+        data = np.uint32(int(data) & 0xFFFFFFFF)  # JAX converts data to uint32 first
+    data = fnp.asarray(data)
+    if get_aval(data).dtype.kind not in "iu" or get_aval(data).shape != ():
+        raise ArgumentError(f"funcad.random.fold_in: data must be an integer scalar, got "
+                            f"{get_aval(data).dtype}{list(get_aval(data).shape)}.")
+    lo = fnp.asarray(data, dtype=np.uint32)  # JAX's threefry_seed of a uint32: [0, data]
+    b0, b1 = threefry_2x32(key[..., 0], key[..., 1], np.zeros((), np.uint32), lo)
+    return fnp.stack([b0, b1], axis=-1)
+
+
+def _iota_2x32(shape):
+    size = math.prod(shape)
+    i = np.arange(size, dtype=np.uint64).reshape(shape)
+    return (i >> np.uint64(32)).astype(np.uint32), i.astype(np.uint32)
+
+
+def _raw_bits(key, shape, fn):
+    """The two 32-bit words of each element of a draw of ``shape`` (JAX's partitionable
+    ``_threefry_random_bits``)."""
+    _check_key(key, fn)
+    if get_aval(key).shape != (2,):
+        raise ArgumentError(
+            f"funcad.random.{fn}: key must be a single key of shape (2,), got shape "
+            f"{get_aval(key).shape}; for many keys use vmap(lambda k: random.{fn}(k, ...))(keys).")
+    shape = _shape(shape, fn)
+    hi, lo = _iota_2x32(shape)
+    return threefry_2x32(key[0], key[1], hi, lo)
+
+
+def _shape(shape, fn):
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        return tuple(int(d) for d in shape)
+    except TypeError:
+        raise ArgumentError(f"funcad.random.{fn}: shape must be a tuple of ints, got {shape!r}.") from None
+
+
+def bits(key, shape=(), dtype=None):
+    """Uniform random bits (uint64 by default, as JAX with x64; or uint8/16/32)."""
+    dtype = np.dtype(np.uint64 if dtype is None else dtype)
+    if dtype.kind != "u":
+        raise DTypeError(f"funcad.random.bits: dtype must be an unsigned integer type, got {dtype}.")
+    b0, b1 = _raw_bits(key, shape, "bits")
+    return bind(combine_bits_p, b0, b1, bit_width=dtype.itemsize * 8)
+
+
+def random_bits(key, bit_width, shape):
+    return bits(key, shape, np.dtype(f"uint{bit_width}"))
+
+
+def _float_dtype(dtype, fn):
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    if dtype not in (np.float32, np.float64):
+        raise DTypeError(f"funcad.random.{fn}: dtype must be float32 or float64, got {dtype}.")
+    return dtype
+
+
+def _uniform01(key, shape, dtype, fn):
+    b0, b1 = _raw_bits(key, shape, fn)
+    return bind(unit_float_p, b0, b1, dtype=dtype.str)
+
+
+def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
+    """Uniform floats in ``[minval, maxval)`` (float64 by default), as ``jax.random.uniform``.
+
+    >>> float(uniform(key(0))) < 1.0
+    True
+    """
+    dtype = _float_dtype(dtype, "uniform")
+    shape = _shape(shape, "uniform")
+    minval, maxval = fnp.asarray(minval, dtype=dtype), fnp.asarray(maxval, dtype=dtype)
+    u = _uniform01(key, shape, dtype, "uniform")
+    return fnp.maximum(minval, u * (maxval - minval) + minval)
+
+
+def normal(key, shape=(), dtype=None):
+    """Standard normal floats, ``sqrt(2) * erfinv(u)`` for ``u`` uniform on ``(-1, 1)`` as
+    ``jax.random.normal`` (JAX's erfinv is XLA's polynomial, funcad's SciPy's: equal to
+    within an ulp or two, not bit for bit)."""
+    dtype = _float_dtype(dtype, "normal")
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
+    u = uniform(key, shape, dtype, lo, 1.0)
+    return ew.mul(np.array(np.sqrt(2), dtype), sp.erfinv(u))
+
+
+def exponential(key, shape=(), dtype=None):
+    """Exponential(1) floats: ``-log1p(-u)`` as ``jax.random.exponential``."""
+    u = uniform(key, shape, _float_dtype(dtype, "exponential"))
+    return -fnp.log1p(-u)
+
+
+def laplace(key, shape=(), dtype=None):
+    """Laplace(0, 1) floats: ``sign(u) log1p(-|u|)`` for ``u`` on ``(-1, 1)``, as JAX."""
+    dtype = _float_dtype(dtype, "laplace")
+    u = uniform(key, shape, dtype, -1.0 + np.finfo(dtype).epsneg, 1.0)
+    return fnp.sign(u) * fnp.log1p(-fnp.abs(u))
+
+
+def logistic(key, shape=(), dtype=None):
+    """Standard logistic floats: ``log(u) - log1p(-u)``, as JAX."""
+    dtype = _float_dtype(dtype, "logistic")
+    x = uniform(key, shape, dtype, np.finfo(dtype).tiny, 1.0)
+    return fnp.log(x) - fnp.log1p(-x)
+
+
+def gumbel(key, shape=(), dtype=None):
+    """Standard Gumbel floats: ``-log(-log(u))`` for ``u`` on ``[tiny, 1)``, as JAX's
+    default ``mode='low'``."""
+    dtype = _float_dtype(dtype, "gumbel")
+    u = uniform(key, shape, dtype, np.finfo(dtype).tiny, 1.0)
+    return -fnp.log(-fnp.log(u))
+
+
+def bernoulli(key, p=0.5, shape=None):
+    """Booleans, True with probability ``p``: ``uniform(key, shape) < p`` as JAX."""
+    p = fnp.asarray(p)
+    if shape is None:
+        shape = get_aval(p).shape
+    dtype = get_aval(p).dtype if get_aval(p).dtype.kind == "f" else np.dtype(np.float64)
+    return uniform(key, shape, dtype) < p
+
+
+def _int_dtype(dtype, fn):
+    dtype = np.dtype(np.int64 if dtype is None else dtype)
+    if dtype.kind not in "iu" or dtype.itemsize not in (4, 8):
+        raise DTypeError(f"funcad.random.{fn}: dtype must be a 32- or 64-bit integer type, got {dtype}.")
+    return dtype
+
+
+def randint(key, shape, minval, maxval, dtype=None):
+    """Integers in ``[minval, maxval)`` as ``jax.random.randint``: two draws of the dtype's
+    width combined modulo the span (bias ~ span**2 / 2**(2 nbits), as JAX).
+
+    >>> int(randint(key(0), (), 0, 10)) in range(10)
+    True
+    """
+    dtype = _int_dtype(dtype, "randint")
+    shape = _shape(shape, "randint")
+    nbits = dtype.itemsize * 8
+    udt = np.dtype(f"uint{nbits}")
+    info = np.iinfo(dtype)
+    for name, v in (("minval", minval), ("maxval", maxval)):
+        if (vdt := get_aval(fnp.asarray(v)).dtype).kind not in "iub":
+            raise DTypeError(f"funcad.random.randint: {name} must be an integer, got {vdt}.")
+    wide_max = fnp.asarray(maxval, dtype=np.int64)
+    out_of_range = wide_max > info.max
+    lo_v = fnp.asarray(fnp.clip(fnp.asarray(minval, dtype=np.int64), info.min, info.max), dtype=dtype)
+    hi_v = fnp.asarray(fnp.clip(wide_max, info.min, info.max), dtype=dtype)
+    k1, k2 = split(key)
+    higher, lower = bits(k1, shape, udt), bits(k2, shape, udt)
+    span = fnp.asarray(hi_v, dtype=udt) - fnp.asarray(lo_v, dtype=udt)  # wraps as JAX's convert
+    one = np.ones((), udt)
+    span = fnp.where(hi_v <= lo_v, one, span)
+    span = fnp.where(fnp.logical_and(out_of_range, hi_v > lo_v), span + one, span)
+    mult = fnp.remainder(np.array(2 ** (nbits // 2), udt), span)
+    mult = fnp.remainder(mult * mult, span)
+    offset = fnp.remainder(fnp.remainder(higher, span) * mult + fnp.remainder(lower, span), span)
+    return lo_v + fnp.asarray(offset, dtype=dtype)
+
+
+def categorical(key, logits, axis=-1, shape=None):
+    """Category indices with probabilities ``softmax(logits)`` by the Gumbel-max trick, as
+    ``jax.random.categorical``."""
+    logits = fnp.asarray(logits)
+    lshape = get_aval(logits).shape
+    axis = axis % len(lshape)
+    batch_shape = lshape[:axis] + lshape[axis + 1:]
+    shape = batch_shape if shape is None else _shape(shape, "categorical")
+    if shape[len(shape) - len(batch_shape):] != batch_shape:
+        raise ArgumentError(f"funcad.random.categorical: shape {shape} must end with the logits' "
+                            f"batch shape {batch_shape} (logits shape {lshape}, axis {axis}).")
+    prefix = shape[:len(shape) - len(batch_shape)]
+    dtype = get_aval(logits).dtype if get_aval(logits).dtype.kind == "f" else np.dtype(np.float64)
+    ax = axis - len(lshape)
+    g = gumbel(key, prefix + lshape, dtype)
+    return fnp.argmax(g + fnp.reshape(logits, (1,) * len(prefix) + lshape), axis=ax)
+
+
+def _shuffle(key, x, axis):
+    """JAX's sort-based shuffle: ``ceil(3 log(n) / log(2**32 - 1))`` rounds of sorting by fresh
+    32-bit keys (a stable sort here; JAX's sort_key_val may order equal keys otherwise, which
+    for 32-bit keys happens with probability ~ n**2 / 2**33)."""
+    n = get_aval(x).size
+    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+    for _ in range(rounds):
+        key, sub = split(key)
+        order = fnp.argsort(bits(sub, get_aval(x).shape, np.uint32), axis=axis, stable=True)
+        x = fnp.take_along_axis(x, order, axis=axis)
+    return x
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A random permutation of ``arange(x)`` (an int) or of ``x`` along ``axis``, as
+    ``jax.random.permutation``."""
+    if isinstance(x, (int, np.integer)):
+        return _shuffle(key, fnp.arange(int(x)), 0)
+    x = fnp.asarray(x)
+    ndim = get_aval(x).ndim
+    if ndim == 0:
+        raise ArgumentError("funcad.random.permutation: x must be an int or an array of rank >= 1.")
+    axis = axis % ndim
+    if independent or ndim == 1:
+        return _shuffle(key, x, axis)
+    ind = _shuffle(key, fnp.arange(get_aval(x).shape[axis]), 0)
+    return fnp.take(x, ind, axis=axis)
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0):
+    """Samples from ``a`` (an int n: ``arange(n)``) as ``jax.random.choice``."""
+    shape = _shape(shape, "choice")
+    if isinstance(a, (int, np.integer)):
+        arr, n = None, int(a)
+    else:
+        arr = fnp.asarray(a)
+        axis = axis % max(1, get_aval(arr).ndim)
+        n = get_aval(arr).shape[axis]
+    draws = math.prod(shape)
+    if n <= 0 and draws:
+        raise ArgumentError("funcad.random.choice: a must be greater than 0 unless no samples are taken.")
+    if not replace and draws > n:
+        raise ArgumentError(f"funcad.random.choice: cannot take a larger sample (size {draws}) than "
+                            f"the population (size {n}) when replace=False.")
+    if p is None:
+        if replace:
+            ind = randint(key, shape, 0, n)
+        else:
+            ind = permutation(key, n)[:draws]
+    else:
+        p = fnp.asarray(p)
+        if get_aval(p).shape != (n,):
+            raise ArgumentError(f"funcad.random.choice: p must be a vector of length {n} "
+                                f"(a.shape[axis]), got shape {get_aval(p).shape}.")
+        if replace:
+            cum = fnp.cumsum(p)
+            u = cum[-1] * (1 - uniform(key, shape, get_aval(cum).dtype))
+            ind = fnp.asarray(fnp.searchsorted(cum, u), dtype=np.int64)
+        else:
+            g = gumbel(key, (n,), get_aval(p).dtype) + fnp.log(p)
+            ind = fnp.argsort(-g, stable=True)[:draws]
+    ind = fnp.reshape(ind, shape)
+    if arr is None:
+        return ind
+    return fnp.take(arr, ind, axis=axis)
+
+
+def truncated_normal(key, lower, upper, shape=None, dtype=None):
+    """Standard normal floats conditioned on ``lower < x < upper``, by inverting the CDF as
+    ``jax.random.truncated_normal``."""
+    dtype = _float_dtype(dtype, "truncated_normal")
+    lower, upper = fnp.asarray(lower, dtype=dtype), fnp.asarray(upper, dtype=dtype)
+    if shape is None:
+        shape = np.broadcast_shapes(get_aval(lower).shape, get_aval(upper).shape)
+    sqrt2 = np.array(np.sqrt(2), dtype)
+    a, b = sp.erf(lower / sqrt2), sp.erf(upper / sqrt2)
+    u = uniform(key, shape, dtype, a, b)
+    out = sqrt2 * sp.erfinv(u)
+    lo, hi = ew.stop_gradient(lower), ew.stop_gradient(upper)
+    # Into the open interval (rounding could land on a bound); nextafter of concrete bounds.
+    lo = np.nextafter(lo, dtype.type(np.inf)) if isinstance(lo, np.ndarray) else lo
+    hi = np.nextafter(hi, dtype.type(-np.inf)) if isinstance(hi, np.ndarray) else hi
+    return fnp.clip(out, lo, hi)
+
+
+def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
+    """Normal vectors with ``mean`` (..., n) and covariance ``cov`` (..., n, n): ``mean +
+    factor @ normal`` with ``factor`` from ``method`` ('cholesky', 'eigh' or 'svd'), as JAX."""
+    dtype = _float_dtype(dtype, "multivariate_normal")
+    mean, cov = fnp.asarray(mean, dtype=dtype), fnp.asarray(cov, dtype=dtype)
+    ms, cs = get_aval(mean).shape, get_aval(cov).shape
+    if len(ms) < 1 or len(cs) < 2 or cs[-2:] != (ms[-1], ms[-1]):
+        raise ArgumentError(f"funcad.random.multivariate_normal: needs mean (..., n) and cov "
+                            f"(..., n, n), got mean {ms} and cov {cs}.")
+    if shape is None:
+        shape = np.broadcast_shapes(ms[:-1], cs[:-2])
+    shape = _shape(shape, "multivariate_normal")
+    if method == "svd":
+        u, s, _ = fnp.linalg.svd(cov)
+        factor = u * fnp.sqrt(s[..., None, :])
+    elif method == "eigh":
+        w, v = fnp.linalg.eigh(cov)
+        factor = v * fnp.sqrt(w[..., None, :])
+    elif method == "cholesky":
+        factor = fnp.linalg.cholesky(cov)
+    else:
+        raise ArgumentError(f"funcad.random.multivariate_normal: method must be 'cholesky', "
+                            f"'eigh' or 'svd', got {method!r}.")
+    z = normal(key, shape + ms[-1:], dtype)
+    return mean + fnp.einsum("...ij,...j->...i", factor, z)
+
+
+def orthogonal(key, n, shape=(), dtype=None, m=None):
+    """Haar-random orthogonal matrices (..., n, m): QR of a normal matrix with the signs of
+    R's diagonal moved into Q, as ``jax.random.orthogonal``."""
+    dtype = _float_dtype(dtype, "orthogonal")
+    m = n if m is None else m
+    shape = _shape(shape, "orthogonal")
+    z = normal(key, shape + (max(n, m), min(n, m)), dtype)
+    q, r_ = fnp.linalg.qr(z)
+    d = fnp.diagonal(r_, axis1=-2, axis2=-1)
+    x = q * fnp.expand_dims(fnp.sign(d), -2)
+    return fnp.swapaxes(x, -1, -2) if n < m else x
+
+
+def gamma(key, a, shape=None, dtype=None):
+    """Gamma(a, 1) floats, by inverting the CDF of one uniform per sample (SciPy's
+    ``gammaincinv``). Statistically as ``jax.random.gamma``, not its numbers (JAX uses
+    Marsaglia-Tsang rejection); not differentiable in ``a``."""
+    dtype = _float_dtype(dtype, "gamma")
+    a = fnp.asarray(a, dtype=dtype)
+    shape = get_aval(a).shape if shape is None else _shape(shape, "gamma")
+    u = uniform(key, shape, dtype)
+    return bind(rl.gamma_icdf_p, a, u)
+
+
+def beta(key, a, b, shape=None, dtype=None):
+    """Beta(a, b) floats as ``Ga / (Ga + Gb)`` (statistically as ``jax.random.beta``)."""
+    dtype = _float_dtype(dtype, "beta")
+    a, b = fnp.asarray(a, dtype=dtype), fnp.asarray(b, dtype=dtype)
+    if shape is None:
+        shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
+    ka, kb = split(key)
+    ga, gb = gamma(ka, a, shape, dtype), gamma(kb, b, shape, dtype)
+    return ga / (ga + gb)
+
+
+def dirichlet(key, alpha, shape=None, dtype=None):
+    """Dirichlet(alpha) vectors (..., k): normalised Gamma(alpha_i) draws."""
+    dtype = _float_dtype(dtype, "dirichlet")
+    alpha = fnp.asarray(alpha, dtype=dtype)
+    ash = get_aval(alpha).shape
+    if len(ash) < 1:
+        raise ArgumentError(f"funcad.random.dirichlet: alpha must have rank >= 1, got shape {ash}.")
+    shape = ash[:-1] if shape is None else _shape(shape, "dirichlet")
+    g = gamma(key, alpha, shape + ash[-1:], dtype)
+    return g / fnp.sum(g, axis=-1, keepdims=True)
+
+
+def poisson(key, lam, shape=None, dtype=None):
+    """Poisson(lam) integers (int64), by inverting the CDF of one uniform per sample.
+    Statistically as ``jax.random.poisson``, not its numbers."""
+    lam = fnp.asarray(lam, dtype=np.float64)
+    shape = get_aval(lam).shape if shape is None else _shape(shape, "poisson")
+    out = bind(rl.poisson_icdf_p, lam, uniform(key, shape))
+    return out if dtype is None else fnp.asarray(out, dtype=_int_dtype(dtype, "poisson"))
+
+
+def t(key, df, shape=(), dtype=None):
+    """Student's t floats with ``df`` degrees of freedom: ``n * sqrt(df / 2 / g)`` for ``n``
+    normal and ``g`` Gamma(df / 2), JAX's construction."""
+    dtype = _float_dtype(dtype, "t")
+    df = fnp.asarray(df, dtype=dtype)
+    shape = _shape(shape, "t")
+    key_n, key_g = split(key)
+    n = normal(key_n, shape, dtype)
+    half_df = df / 2.0
+    g = gamma(key_g, half_df, shape, dtype)
+    return n * fnp.sqrt(half_df / g)
