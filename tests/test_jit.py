@@ -20,6 +20,7 @@ import pytest
 import funcad as fa
 import funcad.lax as lax
 import funcad.numpy as fnp
+import funcad.random as frandom
 from funcad.core import Primitive, bind
 from funcad.errors import ArgumentError, ConcretizationError, DTypeError
 from funcad.jaxpr import Literal
@@ -242,6 +243,10 @@ def _family_cases():
         "triangular": lambda m: __import__("funcad.scipy.linalg").scipy.linalg.solve_triangular(
             fnp.linalg.cholesky(spd(m)), m, lower=True),
         "lu": lambda m: __import__("funcad.scipy.linalg").scipy.linalg.lu_factor(m),
+        "random": lambda m: (  # the Threefry hash, bits of both widths, floats, inverse CDFs
+            frandom.uniform(frandom.key(0), (3, 3)) * m, frandom.uniform(frandom.key(0), (2,), np.float32),
+            frandom.bits(frandom.key(1), (3,), np.uint32), frandom.bits(frandom.key(1), (3,), np.uint64),
+            frandom.gamma(frandom.key(2), m + 0.5), frandom.poisson(frandom.key(3), m * 3.0)),
         "scan": lambda m: fa.lax.scan(lambda c, r: (c + r, c * r), fnp.zeros(m.shape[1], m.dtype), m)[1],
     }
     return cases
