@@ -299,7 +299,8 @@ def table(results: list[dict]) -> str:
         lines.append(" | ".join([
             f"| {k}", str(f.get("eqns", "-") if f else "-"), cell(f, "first_call"), cell(j, "first_call"),
             ratio(f, j, "first_call"), cell(f, "first_call_cpu"), cell(j, "first_call_cpu"),
-            ratio(f, j, "first_call_cpu"), cell(f, "per_call", 1e3, "ms"), cell(j, "per_call", 1e3, "ms")]) + " |")
+            ratio(f, j, "first_call_cpu"), cell(f, "per_call", 1e3, "ms"),
+            cell(j, "per_call", 1e3, "ms")]) + " |")
     return "\n".join(lines)
 
 

@@ -41,5 +41,6 @@ def configure(force: bool = False) -> bool:
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    applied = (bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+               and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)))
     return applied

@@ -164,7 +164,7 @@ def color_columns(P, order: str = "natural") -> np.ndarray:
     colour share a row (``J @ seed_matrix(colors)`` then holds every nonzero once).
 
     >>> import numpy as np, scipy.sparse as sp
-    >>> color_columns(sp.diags([1, 1, 1], [-1, 0, 1], shape=(5, 5)))
+    >>> color_columns(sp.diags([1, 1, 1], [-1, 0, 1], shape=(5, 5), dtype=bool))
     array([0, 1, 2, 0, 1])
     """
     P = _pattern(P, "color_columns")
@@ -189,7 +189,7 @@ def color_star(P, order: str = "natural") -> np.ndarray:
     :func:`decompress_symmetric`).
 
     >>> import scipy.sparse as sp
-    >>> int(color_star(sp.diags([1, 1, 1], [-1, 0, 1], shape=(8, 8))).max()) + 1
+    >>> int(color_star(sp.diags([1, 1, 1], [-1, 0, 1], shape=(8, 8), dtype=bool)).max()) + 1
     3
     """
     P = _pattern(P, "color_star")

@@ -23,6 +23,8 @@ import functools
 import inspect
 import logging
 import os
+import uuid
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -239,6 +241,19 @@ class Jitted:
         self.static_argnums, self.static_argnames = nums, names
         self._cache: dict = {}
         self._last_key = None
+        self._token: str | None = None
+
+    # Pickling (for Dask workers): the function (by reference, or by value under cloudpickle)
+    # and the static arguments, plus a token. Unpickling in a process that already holds the
+    # jitted object with that token returns it, so its per-signature cache survives from one
+    # task to the next and nothing is traced again; the first unpickling in a worker traces
+    # once per signature and loads the compiled program from the worker's disk cache.
+
+    def __reduce__(self):
+        if self._token is None:
+            self._token = uuid.uuid4().hex
+            _by_token[self._token] = self
+        return _unpickle_jitted, (self._token, self.fun, self.static_argnums, self.static_argnames)
 
     def __repr__(self):
         return f"<funcad.jit of {_name(self.fun)}>"
@@ -368,6 +383,24 @@ class Jitted:
         entry, _ = self._entry(args, kwargs)
         simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
         return Lowered(entry.jaxpr, simplified, program.source)
+
+
+_by_token: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _unpickle_jitted(token, fun, static_argnums, static_argnames) -> Jitted:
+    j = _by_token.get(token)
+    if j is None:
+        j = Jitted(fun, static_argnums, static_argnames)
+        j._token = token
+        _by_token[token] = j
+        _keep_alive.append(j)
+        if len(_keep_alive) > 256:
+            del _keep_alive[0]
+    return j
+
+
+_keep_alive: list = []  # a worker keeps its recent unpickled jitted functions (and caches) alive
 
 
 class Lowered:

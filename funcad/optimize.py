@@ -438,9 +438,16 @@ def newton(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, maxit
     _check_on_nonfinite(on_nonfinite, "newton")
     if hessian not in ("dense", "sparse"):
         raise ArgumentError(f"newton: hessian must be 'dense' or 'sparse', got {hessian!r}.")
+
+    return _newton_loop(_Problem(fun, x0, args, jit, "newton"), gtol, maxiter, verbose, callback,
+                        on_nonfinite, hessian)
+
+
+def _newton_loop(P, gtol, maxiter, verbose, callback, on_nonfinite, hessian="dense") -> OptimizeResult:
+    """Newton's iterations on a problem ``P`` (a :class:`_Problem`, or funcad.dask's, which
+    evaluates over chunks on a cluster): ``P.value_grad_hessian`` and ``P.f`` are all it calls."""
     from scipy.linalg import cho_solve
 
-    P = _Problem(fun, x0, args, jit, "newton")
     x, history = P.x0.copy(), []
     if verbose:
         _header("newton", "shift")
@@ -576,7 +583,13 @@ def newton_cg(fun: Callable, x0, args: Sequence = (), *, gtol: float = 1e-10, ma
         raise ArgumentError("newton_cg: preconditioner must be None, 'jacobi' or 'ilu', got "
                             f"{preconditioner!r}.")
     sparse = hessian == "sparse" or preconditioner is not None
-    P = _Problem(fun, x0, args, jit, "newton_cg")
+    return _newton_cg_loop(_Problem(fun, x0, args, jit, "newton_cg"), gtol, maxiter, cg_maxiter,
+                           verbose, callback, on_nonfinite, sparse, preconditioner)
+
+
+def _newton_cg_loop(P, gtol, maxiter, cg_maxiter, verbose, callback, on_nonfinite, sparse=False,
+                    preconditioner=None) -> OptimizeResult:
+    """Newton-CG's iterations on a problem ``P``: ``P.linearize`` (value, gradient, hvp) and ``P.f``."""
     x, history = P.x0.copy(), []
     cg_maxiter = cg_maxiter or max(20, 2 * x.size)
     if verbose:

@@ -59,7 +59,7 @@ def _memoized(fn: Callable) -> Callable:
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = (cj, fn(cj, *flags))
-            if len(memo) > MEMO_SIZE:
+            while len(memo) > MEMO_SIZE:
                 memo.popitem(last=False)
         else:
             memo.move_to_end(key)

@@ -24,8 +24,9 @@ Values go along where they are known: constants are folded, so an index array or
 makes the inputs known too, and the pattern holds at that point only (``where``, ``max`` and
 ``cond`` follow the branch taken; loops run their actual trips). Control flow: ``cond``
 takes the union over branches whose index is unknown, ``while`` a fixed point when its
-predicate is unknown, ``scan`` runs its steps; ``jit``, ``custom_jvp``/``custom_vjp`` and
-``checkpoint`` are analysed through the function they wrap.
+predicate is unknown, ``scan`` runs its steps (a fixed point over more than 256); ``jit``,
+``custom_vjp`` and ``checkpoint`` are analysed through the function they wrap, ``custom_jvp``
+through that and its JVP rule.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def _broadcast(in_shape, out_shape):
 
 # --------------------------------------------------------------------------------------
 # The rules. ``rule(avals, out_avals, vals, **params) -> routes``: one route (or None) per
-# operand, for a primitive with one output; a list of those per output for several.
+# operand; for a primitive with several outputs, either that (the same for every output) or
+# a list of those per output.
 # ``vals`` holds each operand's value where known (constants; every value with mode="local").
 
 sparsity_rules: dict[Primitive, Callable] = {}
@@ -494,7 +496,8 @@ def _routed(eqn, ins_p, ins_v):
         ins_v = [v if p is None else None for v, p in zip(ins_v, ins_p)]
     routes = rule([get_aval(a.val) if type(a) is Literal else a.aval for a in eqn.inputs],
                   [v.aval for v in eqn.outputs], ins_v, **eqn.params)
-    routes = routes if eqn.prim.multiple_results else [routes]
+    if not (eqn.prim.multiple_results and routes and isinstance(routes[0], list)):
+        routes = [routes] * n_out  # one list of routes: the same for every output
     out_p = [functools.reduce(_union, [r.forward(p, v.aval.size) for r, p in zip(rs, ins_p)
                                        if r is not None and p is not None], None)
              for rs, v in zip(routes, eqn.outputs)]
@@ -586,6 +589,27 @@ def _inline(param):
     return rule
 
 
+def _custom_jvp(eqn, in_p, in_v, n, live_out, acc):
+    """The wrapped function's patterns, united with those of its JVP rule's tangent outputs
+    (the rule may differ from the function, e.g. a straight-through estimator); for Hessians,
+    every pair within an output element's dependencies too (the rule's own second
+    derivatives are not looked into)."""
+    out_p, out_v = _inline("call_jaxpr")(eqn, in_p, in_v, n, live_out, acc)
+    if all(p is None for p in in_p):  # (also ends the recursion of a rule calling the function)
+        return out_p, out_v
+    k, avals = len(eqn.inputs), [a.aval for a in eqn.inputs]
+    rule = eqn.params["jvp"]
+    jaxpr, consts = trace_to_jaxpr(lambda *xs: list(rule(list(xs[:k]), list(xs[k:]))[1]), avals + avals)
+    t_p, _ = _analyze(jaxpr, consts, [None] * k + list(in_p), list(in_v) + [None] * k, n)
+    out_p = [_union(a, b) for a, b in zip(out_p, t_p)]
+    if acc is not None:
+        for p, m in zip(out_p, live_out):
+            if p is not None and m is not None and m.any():
+                r = p if m.all() else _take(p, np.flatnonzero(m))
+                acc.append(r.T @ r)
+    return out_p, out_v
+
+
 def _cond(eqn, in_p, in_v, n, live_out, acc):
     branches = eqn.params["branches"]
     index = in_v[0]
@@ -626,6 +650,8 @@ def _scan(eqn, in_p, in_v, n, live_out, acc):
     xs_p, xs_v, xs_avals = in_p[nc + nk:], in_v[nc + nk:], [a.aval for a in eqn.inputs[nc + nk:]]
     y_avals = [v.aval for v in eqn.outputs[nk:]]
     live = _all_live(body[0].out_avals)
+    if length > _SCAN_STEPS:
+        return _scan_fixed_point(body, c_p, c_v, carry_p, xs_p, xs_avals, y_avals, length, n, live, acc)
     ys_p, ys_v = [[None] * length for _ in y_avals], [[None] * length for _ in y_avals]
     for i in (range(length - 1, -1, -1) if prm["reverse"] else range(length)):
         x_p = [None if p is None else p[i * (a.size // length):(i + 1) * (a.size // length)]
@@ -642,13 +668,36 @@ def _scan(eqn, in_p, in_v, n, live_out, acc):
     return carry_p + out_p, carry_v + out_v
 
 
+_SCAN_STEPS = 256  # a longer scan: a fixed point over its steps, not each step
+
+
+def _scan_fixed_point(body, c_p, c_v, carry_p, xs_p, xs_avals, y_avals, length, n, live, acc):
+    """Any step of a long scan: its slices of ``xs`` united, the carry to a fixed point, and
+    every step's ``ys`` given the union of all."""
+    def fold(p, size):  # row r of the slice <- rows r, r + size, r + 2 size... of p
+        ids = np.arange(size * length)
+        return None if p is None else Matrix(ids % size, ids, size, size * length).forward(p, size)
+
+    x_p = [fold(p, a.size // length) for p, a in zip(xs_p, xs_avals)]
+    nk = len(carry_p)
+    while True:
+        outs_p, _ = _analyze(*body, c_p + carry_p + x_p, c_v + [None] * (nk + len(x_p)), n, live, acc)
+        new = [_union(a, b) for a, b in zip(carry_p, outs_p[:nk])]
+        if all(_same(a, b) for a, b in zip(carry_p, new)):
+            break
+        carry_p = new
+    ys_p = [None if p is None else _take(p, np.tile(np.arange(a.size // length), length))
+            for p, a in zip(outs_p[nk:], y_avals)]
+    return carry_p + ys_p, [None] * (nk + len(ys_p))
+
+
 def _install_calls():
     from . import custom_derivatives as cd
     from .jaxpr import jit_p
     from .lax import control
 
     call_rules.update({
-        jit_p: _inline("jaxpr"), cd.custom_jvp_call_p: _inline("call_jaxpr"),
+        jit_p: _inline("jaxpr"), cd.custom_jvp_call_p: _custom_jvp,
         cd.custom_vjp_call_p: _inline("call_jaxpr"), cd.remat_p: _inline("jaxpr"),
         control.cond_p: _cond, control.while_p: _while, control.scan_p: _scan,
     })

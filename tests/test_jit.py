@@ -26,6 +26,7 @@ from funcad.jaxpr import Literal
 from funcad.lax import elementwise as ew
 from funcad.lax import reductions as red
 from funcad.lax import shapes as sh
+from funcad.lax import special as sp
 
 # --------------------------------------------------------------------------------------
 # Helpers
@@ -118,7 +119,8 @@ UNARY = {
                                                         red.reduce_min, red.reduce_prod)
                                   for axes in ([(0,), (1,), (0, 1)] if x.ndim == 2 and x.size else [()])),
 }
-_SPECIAL = {"erf": "erf", "erfc": "erfc", "gammaln": "gammaln", "log_ndtr": "log_ndtr"}
+_SPECIAL = {"erf": "erf", "erfc": "erfc", "gammaln": "gammaln", "log_ndtr": "log_ndtr",
+            "ndtri": "ndtri", "erfinv": "erfinv", "i0e": "i0e", "i1e": "i1e"}  # x in (0, 1): in every domain
 for _n in _SPECIAL:
     if _n in ew.ELEMENTWISE:
         UNARY[_n] = (lambda p: lambda x: bind(p, x))(ew.ELEMENTWISE[_n])
@@ -135,9 +137,14 @@ BINARY = {
     "select": lambda x, y: ew.select(ew.gt(x, y), x, y),
     "broadcast_to": lambda x, y: sh.broadcast_to(x, np.broadcast_shapes(x.shape, y.shape)),
 }
-for _n in ("fmod", "mod"):
+for _n in ("fmod", "mod", "floor_divide"):
     if _n in ew.ELEMENTWISE:
         BINARY[_n] = (lambda p: lambda x, y: bind(p, x, ew.add(y, 0.25)))(ew.ELEMENTWISE[_n])
+BINARY.update({  # x, y > 0: the shape parameters' domains; zeta needs s > 1, betainc 0 <= x <= 1
+    "gammainc": sp.gammainc, "gammaincc": sp.gammaincc,
+    "zeta": lambda x, y: sp.zeta(ew.add(x, 1.0), y),
+    "betainc": lambda x, y: sp.betainc(x, y, ew.div(x, ew.add(x, y))),
+})
 
 
 def _layouts(dtype):
@@ -234,6 +241,7 @@ def _family_cases():
         "while": lambda m: fa.lax.while_loop(lambda q: fnp.sum(q) < 50.0, lambda q: q * 1.5, m),
         "triangular": lambda m: __import__("funcad.scipy.linalg").scipy.linalg.solve_triangular(
             fnp.linalg.cholesky(spd(m)), m, lower=True),
+        "lu": lambda m: __import__("funcad.scipy.linalg").scipy.linalg.lu_factor(m),
         "scan": lambda m: fa.lax.scan(lambda c, r: (c + r, c * r), fnp.zeros(m.shape[1], m.dtype), m)[1],
     }
     return cases

@@ -373,3 +373,56 @@ def test_examples_run_at_small_sizes(capsys):
     out = load("sparse_newton_plaplacian").main(12, plot=False, gtol=1e-8)
     assert out["grad_norm"] <= 1e-8
     assert "3 colours" in capsys.readouterr().out
+
+
+def test_custom_vjp_and_callbacks():
+    @fa.custom_vjp
+    def cube(v):
+        return v ** 3
+
+    cube.defvjp(lambda v: (v ** 3, v), lambda v, ct: (3.0 * v ** 2 * ct,))
+    x = np.arange(1.0, 4.0)
+    f = lambda v: fnp.sum(cube(v[1:]) * v[:-1])  # noqa: E731
+    assert (fa.hessian_sparsity(f)(x).toarray() == nz(fa.hessian(f)(x))).all()
+    # A Python callback cannot be looked into: every output element depends on every input.
+    g = lambda v: fa.pure_callback(np.sin, v, v)  # noqa: E731
+    assert fa.jacobian_sparsity(g)(x).toarray().all()
+    assert fa.hessian_sparsity(lambda v: fnp.sum(g(v)))(x).toarray().all()
+
+
+def test_linear_algebra_couples_densely():
+    x = np.arange(1.0, 5.0)
+    f = lambda v: fnp.linalg.eigh(fnp.reshape(v, (2, 2)) + fnp.reshape(v, (2, 2)).T)[0]  # noqa: E731
+    assert covers(fa.jacobian_sparsity(f)(x), fa.jacobian(f)(x))
+    g = lambda v: fnp.linalg.solve(np.eye(2) * 3.0, v[:2]) * v[2]  # noqa: E731
+    assert covers(fa.hessian_sparsity(lambda v: fnp.sum(g(v)))(x), fa.hessian(lambda v: fnp.sum(g(v)))(x))
+    assert not fa.hessian_sparsity(lambda v: fnp.sum(g(v)))(x).toarray()[3].any()
+
+
+def test_custom_jvp_rules_count_where_they_differ_from_the_function():
+    @fa.custom_jvp
+    def straight_through(v):
+        return fnp.round(v)  # a zero derivative, but the rule says the identity
+
+    straight_through.defjvp(lambda p, t: (straight_through(p[0]), t[0]))
+    x = np.array([0.3, 1.7, 2.2])
+    f = lambda v: straight_through(v) * v[::-1]  # noqa: E731
+    assert covers(fa.jacobian_sparsity(f)(x), fa.jacobian(f)(x))
+    assert fa.jacobian_sparsity(straight_through)(x).toarray().diagonal().all()
+    g = lambda v: fnp.sum(straight_through(v) ** 2)  # noqa: E731
+    assert covers(fa.hessian_sparsity(g)(x), fa.hessian(g)(x))
+
+
+def test_long_scans_take_a_fixed_point(monkeypatch):
+    from funcad import sparsity
+
+    s = lambda v: lax.scan(lambda c, xi: (c * xi + c, c + xi), 1.0, v)  # noqa: E731
+    x = np.arange(1.0, 6.0)
+    exact = fa.jacobian_sparsity(lambda v: s(v)[1])(x).toarray()
+    monkeypatch.setattr(sparsity, "_SCAN_STEPS", 2)
+    for out in (lambda v: s(v)[1], lambda v: s(v)[0]):
+        P = fa.jacobian_sparsity(out)(x)
+        assert covers(P, fa.jacobian(out)(x))
+    assert fa.jacobian_sparsity(lambda v: s(v)[1])(x).toarray().sum() >= exact.sum()
+    g = lambda v: fnp.sum(s(v)[1] ** 2)  # noqa: E731
+    assert covers(fa.hessian_sparsity(g)(x), fa.hessian(g)(x))

@@ -33,6 +33,9 @@ What is trusted (the threat model is in docs/architecture.md, "The disk cache's 
 * The size is bounded: ``$FUNCAD_CACHE_MAX_BYTES`` (default 1 GiB); past it, the least
   recently used entries (by their files' mtime, refreshed on every load) are evicted.
 * ``python -m funcad cache info|clear`` shows or empties it (:func:`info`, :func:`clear`).
+
+In memory, at most ``$FUNCAD_JIT_CACHE_SIZE`` programs (default 512) are held; the least
+recently used is released (:func:`release`) and loaded again from disk if it is called later.
 """
 
 from __future__ import annotations

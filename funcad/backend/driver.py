@@ -33,7 +33,7 @@ import numpy as np
 
 from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 from ..lax.linalg import einsum_p
-from ..lax.shapes import full_p
+from ..lax.shapes import _build_index, _is_basic, full_p, index_p, reshape_p
 from . import cache, codegen
 from .fusion import fuse, is_remap_eqn
 from .simplify import _atom_key, _params_key
@@ -114,7 +114,11 @@ class Driven:
                             atoms.append(nm(a))
                     out = ", ".join(nm(v) for v in e.outputs) + ","
                     multiple = "_many" if e.prim.multiple_results else ""
-                    lines.append(f"    {out} = _call{multiple}(p{n}_{j}, {', '.join(atoms)})")
+                    direct = _direct(e, atoms, env, f"p{n}_{j}")
+                    if direct is not None:  # the implementation's own expression, inline
+                        lines.append(f"    {nm(e.outputs[0])} = {direct}")
+                    else:
+                        lines.append(f"    {out} = _call{multiple}(p{n}_{j}, {', '.join(atoms)})")
                     if any(type(a) is Var and a in aliased for a in e.inputs):
                         aliased.update(e.outputs)
                 continue
@@ -225,6 +229,19 @@ def _in_python(eqns) -> bool:
         # (np.einsum's own loops ran the convnet's 3x3 convolutions 40x slower than codegen's)
         return e.prim is not einsum_p and not any(_holds_jaxpr(v) for v in e.params.values())
     return all(is_remap_eqn(e) for e in eqns)
+
+
+def _direct(e, atoms, env, key):
+    """A basic index or a reshape written inline (what their implementations compute, without
+    a call: the LSTM's 652 items are half slices and reshapes), else None."""
+    if e.prim is index_p and len(atoms) == 1 and _is_basic(e.params["template"]):
+        env[key] = _build_index(e.params["template"], ())
+        expr = f"{atoms[0]}[{key}]"
+        return f"np.asarray({expr})" if not e.outputs[0].aval.shape else expr
+    if e.prim is reshape_p and e.inputs[0].aval.dtype == e.outputs[0].aval.dtype:
+        env[key] = tuple(e.params["new_shape"])
+        return f"{atoms[0]}.reshape({key})"
+    return None
 
 
 def _holds_jaxpr(v) -> bool:

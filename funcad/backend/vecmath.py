@@ -158,7 +158,8 @@ def _narrow_variant(module, vfn, name: str, nargs: int, fty, lanes: int, n: int)
     widen = ir.Constant(ir.VectorType(i32, lanes), [k if k < n else n for k in range(lanes)])
     wide = [b.shuffle_vector(a, ir.Constant(nty, ir.Undefined), widen) for a in fn.args]
     out = b.call(vfn, wide)
-    b.ret(b.shuffle_vector(out, ir.Constant(wty, ir.Undefined), ir.Constant(ir.VectorType(i32, n), list(range(n)))))
+    first = ir.Constant(ir.VectorType(i32, n), list(range(n)))
+    b.ret(b.shuffle_vector(out, ir.Constant(wty, ir.Undefined), first))
     return fn
 
 

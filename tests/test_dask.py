@@ -1,0 +1,162 @@
+"""funcad.dask on a real distributed.LocalCluster (worker processes): chunked derivatives,
+Newton and Newton-CG equal the in-memory computation, per-example gradients, 1 vs 2 workers,
+and a worker killed in the middle of a Newton run."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import funcad as fa
+import funcad.numpy as fnp
+from funcad.optimize import newton as newton_mem
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+fdask = pytest.importorskip("funcad.dask")
+
+N, D, CHUNK, LAM = 600, 4, 150, 0.1
+
+
+def nll(w, X, y):  # logistic regression's negative log-likelihood of a chunk (a sum over rows)
+    z = X @ w
+    return fnp.sum(fnp.logaddexp(0.0, z) - y * z)
+
+
+def l2(w):
+    return 0.5 * LAM * fnp.sum(w ** 2)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, D))
+    y = (rng.random(N) < 1 / (1 + np.exp(-X @ np.array([1.0, -2.0, 0.5, 0.0])))).astype(float)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=40)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _dask_data(X, y):
+    return da.from_array(X, chunks=(CHUNK, D)), da.from_array(y, chunks=CHUNK)
+
+
+def test_chunked_derivatives_equal_in_memory(client):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    w = np.array([0.3, -0.2, 0.1, 0.5])
+    for reduction, scale in (("sum", 1.0), ("mean", 1.0 / N)):
+        loss = nll if reduction == "sum" else (lambda w, X, y: nll(w, X, y) / X.shape[0])
+        L = fdask.ChunkedLoss(loss, Xd, yd, reduction=reduction, penalty=l2)
+        v, g, H = L.value_grad_hessian(w)
+        full = lambda w: scale * nll(w, X, y) + l2(w)  # noqa: E731
+        np.testing.assert_allclose(v, full(w), rtol=1e-12)
+        np.testing.assert_allclose(g, fa.grad(full)(w), rtol=1e-11)
+        np.testing.assert_allclose(H, fa.hessian(full)(w), rtol=1e-11)
+        t = np.arange(1.0, D + 1)
+        np.testing.assert_allclose(L.hvp(w, t), fa.hessian(full)(w) @ t, rtol=1e-11)
+        vv, gg = L.value_and_grad(w)
+        np.testing.assert_allclose((vv, L.value(w)), (v, v), rtol=1e-12)
+        np.testing.assert_allclose(gg, g, rtol=1e-12)
+
+
+def test_newton_and_newton_cg_equal_in_memory_newton(client, capsys):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    ref = newton_mem(lambda w: nll(w, X, y) + l2(w), np.zeros(D), gtol=1e-9)
+    res = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9, verbose=True)
+    assert res.success and res.nit == ref.nit
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-10, atol=1e-12)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["newton:", "iter", "f(x)", "|grad|", "|step|", "alpha",
+                                           "shift"]
+    assert len(out.splitlines()) == res.nit + 2
+    res_cg = fdask.newton_cg(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    assert res_cg.success
+    np.testing.assert_allclose(res_cg.x, ref.x, rtol=1e-8, atol=1e-10)
+
+
+def test_pytree_parameters(client):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+
+    def loss(p, X, y):
+        return nll(p["w"], X, y) + 0.0 * p["b"] if False else fnp.sum(
+            fnp.logaddexp(0.0, X @ p["w"] + p["b"]) - y * (X @ p["w"] + p["b"]))
+
+    ref = newton_mem(lambda p: loss(p, X, y), {"w": np.zeros(D), "b": 0.0})
+    res = fdask.newton(loss, {"w": np.zeros(D), "b": 0.0}, Xd, yd)
+    np.testing.assert_allclose(res.x["w"], ref.x["w"], rtol=1e-9)
+    np.testing.assert_allclose(res.x["b"], ref.x["b"], rtol=1e-9, atol=1e-12)
+
+
+def test_per_example_grads_equal_a_python_loop(client):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    w = np.array([0.3, -0.2, 0.1, 0.5])
+    one = lambda w, x, t: fnp.logaddexp(0.0, fnp.dot(x, w)) - t * fnp.dot(x, w)  # noqa: E731
+    G = fdask.per_example_grads(one, w, Xd, yd)
+    assert G.shape == (N, D) and G.chunks[0] == Xd.chunks[0]
+    got = G.compute()
+    want = np.stack([fa.grad(one)(w, X[i], y[i]) for i in range(0, N, 37)])
+    np.testing.assert_allclose(got[::37], want, rtol=1e-12)
+    np.testing.assert_allclose(got.sum(0), fa.grad(nll)(w, X, y), rtol=1e-11)
+
+
+def test_one_and_two_workers_agree(client):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    two = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=40) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c1:
+        with c1.as_current():
+            import dask
+
+            with dask.config.set(scheduler=c1):
+                one = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    assert one.nit == two.nit
+    np.testing.assert_allclose(one.x, two.x, rtol=1e-12, atol=1e-14)
+
+
+def test_a_worker_killed_mid_run_is_survived(client):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    ref = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    killed = []
+
+    def kill_one(entry):
+        if entry["nit"] == 1 and not killed:
+            pid = next(iter(client.run(os.getpid).values()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    res = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9, callback=kill_one)
+    assert killed and res.success and res.nit == ref.nit
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-12, atol=1e-14)
+    client.wait_for_workers(2, timeout=30)
+
+
+def test_missing_dask_names_the_extra():
+    code = ("import sys; sys.modules['dask'] = None\n"
+            "import funcad, funcad.dask as fd\n"
+            "assert 'distributed' not in sys.modules\n"
+            "try:\n    fd.ChunkedLoss(None, None)\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "pip install funcad[dask]" in out.stdout, out.stderr[-1500:]
+
+
+def test_import_funcad_does_not_import_dask():
+    code = "import sys, funcad; print('dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr[-1500:]
