@@ -40,7 +40,8 @@ def threefry_2x32(k0, k1, x0, x1):
     """The Threefry-2x32 hash of counters ``(x0, x1)`` under key ``(k0, k1)`` (broadcast)."""
     args = [fnp.asarray(v, dtype=np.uint32) for v in (k0, k1, x0, x1)]
     shape = np.broadcast_shapes(*(get_aval(a).shape for a in args))
-    return bind(threefry2x32_p, *(fnp.broadcast_to(a, shape) for a in args))
+    return bind(threefry2x32_p, *(a if get_aval(a).shape == shape or get_aval(a).size == 1
+                                  else fnp.broadcast_to(a, shape) for a in args))
 
 
 

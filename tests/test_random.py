@@ -278,3 +278,13 @@ def test_np_random_under_jit_warns_once():
         warnings.simplefilter("error")
         funcad.jit(lambda x: x + r.normal(r.key(0)))(1.0)  # funcad.random: no warning
         g(np.ones(2))  # a retrace of the same function: warned once already
+
+
+def test_bbvi_example_reaches_the_exact_posterior():
+    import runpy
+    from pathlib import Path
+
+    ex = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "bbvi_random.py"))
+    mu, log_sigma = ex["fit"]()
+    np.testing.assert_allclose(mu, ex["exact_mean"], atol=0.01)
+    np.testing.assert_allclose(np.exp(log_sigma), ex["mean_field_sd"], rtol=0.1)

@@ -780,22 +780,24 @@ def fast_load(dispatcher):
 
 @numba.njit(nogil=True, cache=False)
 def threefry2x32(k0, k1, x0, x1):
-    """Threefry-2x32 (20 rounds) of four same-shape uint32 arrays, as JAX's ``threefry2x32_p``.
+    """Threefry-2x32 (20 rounds) of four uint32 arrays of one size or of size 1 (read for every
+    element), as JAX's ``threefry2x32_p``.
     Numba types uint32 arithmetic as int64/uint64 (and uint64 with an int literal as float64),
     so every step is done in uint64 with uint64 constants and masked to 32 bits."""
     k0, k1 = np.ascontiguousarray(k0).ravel(), np.ascontiguousarray(k1).ravel()
     x0, x1 = np.ascontiguousarray(x0).ravel(), np.ascontiguousarray(x1).ravel()
-    n = x0.size
+    n = max(k0.size, k1.size, x0.size, x1.size)
+    s0, s1, s2, s3 = k0.size > 1, k1.size > 1, x0.size > 1, x1.size > 1
     y0 = np.empty(n, np.uint32)
     y1 = np.empty(n, np.uint32)
     m = np.uint64(0xFFFFFFFF)
     rot = (np.uint64(13), np.uint64(15), np.uint64(26), np.uint64(6),
            np.uint64(17), np.uint64(29), np.uint64(16), np.uint64(24))
     for i in range(n):
-        ka, kb = np.uint64(k0[i]), np.uint64(k1[i])
+        ka, kb = np.uint64(k0[i if s0 else 0]), np.uint64(k1[i if s1 else 0])
         ks = (ka, kb, ka ^ kb ^ np.uint64(0x1BD11BDA))
-        a = (np.uint64(x0[i]) + ka) & m
-        b = (np.uint64(x1[i]) + kb) & m
+        a = (np.uint64(x0[i if s2 else 0]) + ka) & m
+        b = (np.uint64(x1[i if s3 else 0]) + kb) & m
         for j in range(5):
             for r in range(4):
                 s = rot[4 * (j % 2) + r]

@@ -25,8 +25,9 @@ def _rotl(x, r):
 
 
 def _threefry_impl(k0, k1, x0, x1):
-    shape = np.shape(x0)
-    k0, k1, x0, x1 = (np.asarray(v, np.uint32).reshape(-1) for v in (k0, k1, x0, x1))
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (k0, k1, x0, x1)))
+    k0, k1, x0, x1 = (np.broadcast_to(np.asarray(v, np.uint32), shape).reshape(-1)
+                      for v in (k0, k1, x0, x1))
     ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
     x0, x1 = x0 + ks[0], x1 + ks[1]
     for i in range(5):
@@ -39,17 +40,28 @@ def _threefry_impl(k0, k1, x0, x1):
 
 
 def _threefry_abstract_eval(*avals):
-    if any(a.dtype != np.uint32 for a in avals) or len({a.shape for a in avals}) != 1:
-        raise DTypeError(f"threefry2x32 takes four uint32 arrays of one shape, got "
+    """Operands of one shape, or scalars (size 1) read for every element (the key words)."""
+    full = {a.shape for a in avals if a.size != 1}
+    shape = full.pop() if len(full) == 1 else np.broadcast_shapes(*(a.shape for a in avals))
+    if any(a.dtype != np.uint32 for a in avals) or full or len(shape) < max(a.ndim for a in avals):
+        raise DTypeError(f"threefry2x32 takes four uint32 arrays of one shape (or of size 1), got "
                          f"{[f'{a.dtype}{list(a.shape)}' for a in avals]}")
-    return [ShapedArray(avals[0].shape, np.dtype(np.uint32))] * 2
+    return [ShapedArray(shape, np.dtype(np.uint32))] * 2
 
 
 def _threefry_batcher(axis_size, vals, dims):
-    vals = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
-    shape = next(get_aval(v).shape for v, d in zip(vals, dims) if d is not None)
-    vals = [sh.broadcast_to(v, shape) if get_aval(v).shape != shape else v for v in vals]
-    return bind(threefry2x32_p, *vals), [0, 0]
+    example = np.broadcast_shapes(*(get_aval(v).shape[:d] + get_aval(v).shape[d + 1:]
+                                    if d is not None else get_aval(v).shape for v, d in zip(vals, dims)))
+    shape = (axis_size, *example)
+    out = []
+    for v, d in zip(vals, dims):
+        if d is not None:  # batch axis first, per-example axes right-aligned
+            v = batching.moveaxis(v, d, 0)
+            vs = get_aval(v).shape
+            v = sh.reshape(v, vs[:1] + (1,) * (len(shape) - len(vs)) + vs[1:])
+        out.append(v if get_aval(v).size == 1 and d is None or get_aval(v).shape == shape
+                   else sh.broadcast_to(v, shape))
+    return bind(threefry2x32_p, *out), [0, 0]
 
 
 threefry2x32_p = Primitive("threefry2x32", multiple_results=True)
