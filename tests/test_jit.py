@@ -243,6 +243,10 @@ def _family_cases():
             fnp.linalg.cholesky(spd(m)), m, lower=True),
         "lu": lambda m: __import__("funcad.scipy.linalg").scipy.linalg.lu_factor(m),
         "scan": lambda m: fa.lax.scan(lambda c, r: (c + r, c * r), fnp.zeros(m.shape[1], m.dtype), m)[1],
+        "random_normal": lambda m: m + fa.random.normal(fa.random.key(1), m.shape),
+        "random_bits": lambda m: m * fa.random.bits(fa.random.key(2), m.shape, np.uint32),
+        "random_gamma": lambda m: fa.random.gamma(fa.random.key(3), m + 1.0),
+        "random_poisson": lambda m: m * fa.random.poisson(fa.random.key(4), 3.0 * m),
     }
     return cases
 
