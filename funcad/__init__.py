@@ -45,6 +45,7 @@ from .lax.jax_api import closure_convert  # noqa: F401,E402
 from .jit import jit  # noqa: F401,E402  (Numba loads on the first compile)
 from .batching import vmap  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
+from . import random  # noqa: F401,E402  (jax.random: keys, split, normal...)
 from .custom_derivatives import (  # noqa: F401,E402
     checkpoint,
     checkpoint_name,

@@ -12,7 +12,7 @@ import pytest
 
 MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "funcad.numpy",
            "funcad.numpy.linalg", "funcad.nn", "funcad.tree_util", "funcad.test_util",
-           "funcad.partial_eval",
+           "funcad.partial_eval", "funcad.random",
            "funcad_tour.examples", "funcad.datasets", "funcad.lax.elementwise", "funcad.tree",
            "funcad.flatten_util", "funcad.config", "funcad.custom_derivatives", "funcad.lax.control",
            "funcad.numpy._more", "funcad.scipy.special", "funcad.scipy.linalg", "funcad.scipy.signal",
