@@ -4,8 +4,8 @@ import pickle
 import subprocess
 import sys
 
-import cloudpickle
 import numpy as np
+import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
@@ -36,6 +36,7 @@ def test_static_arguments_survive_pickling():
 
 
 def test_transformed_jitted_functions_cloudpickle():
+    cloudpickle = pytest.importorskip("cloudpickle")  # distributed ships it
     f = fa.jit(lambda w, X, y: fnp.sum(fnp.tanh(X @ w) - y))
     X, y, w = np.arange(6.0).reshape(3, 2) / 6, np.ones(3), np.array([0.5, -1.0])
     for h in (fa.grad(f), fa.hessian(f), fa.jit(fa.grad(f)),
@@ -59,6 +60,7 @@ print(repr((float(r1[0]), float(r2[0]), g is f, len(f._cache))))
 
 
 def test_a_pickled_jitted_gradient_runs_in_a_subprocess():
+    cloudpickle = pytest.importorskip("cloudpickle")  # distributed ships it
     def local_loss(w, X, y):  # a local function: cloudpickle ships it by value
         return fnp.sum((X @ w - y) ** 2)
 
