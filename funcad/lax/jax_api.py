@@ -573,6 +573,25 @@ def _split_float(consts):
     return [i for i, c in enumerate(consts) if get_aval(c).dtype.kind == "f"]
 
 
+def _convert_with_solver(fun, solve, example):
+    """What custom_root and custom_linear_solve share: ``fun`` with its closed-over values made
+    explicit (``fun_conv(x, *consts)``), the positions ``fl`` of the float ones (those get
+    derivatives), ``with_float(float_consts)`` putting new float values back among the
+    constants, and ``solve`` converted the same way (its own closed-over values get none)."""
+    fun_conv, consts = closure_convert(fun, example)
+    fl = _split_float(consts)
+
+    def with_float(float_consts):
+        cs = list(consts)
+        for i, c in zip(fl, float_consts):
+            cs[i] = c
+        return cs
+
+    solve_conv, s_consts = closure_convert(lambda x, *cs: solve(lambda y: fun_conv(y, *cs), x),
+                                           example, *consts)
+    return fun_conv, consts, fl, with_float, solve_conv, s_consts
+
+
 def custom_root(f: Callable, initial_guess, solve: Callable, tangent_solve: Callable,
                 has_aux: bool = False):
     """A root of ``f`` found by ``solve(f, initial_guess)``, differentiated implicitly:
@@ -596,18 +615,7 @@ def custom_root(f: Callable, initial_guess, solve: Callable, tangent_solve: Call
     from .elementwise import stop_gradient
 
     guess = tree_map(lambda x: _fnp().asarray(x), initial_guess)
-    f_conv, consts = closure_convert(f, guess)
-    fl = _split_float(consts)
-
-    def with_float(float_consts):
-        cs = list(consts)
-        for i, c in zip(fl, float_consts):
-            cs[i] = c
-        return cs
-
-    # solve may close over traced values too: made explicit (they get no derivative)
-    solve_conv, s_consts = closure_convert(lambda x, *cs: solve(lambda y: f_conv(y, *cs), x),
-                                           guess, *consts)
+    f_conv, consts, fl, with_float, solve_conv, s_consts = _convert_with_solver(f, solve, guess)
 
     @custom_jvp
     def root(float_consts, s_consts, x0):
@@ -650,18 +658,7 @@ def custom_linear_solve(matvec: Callable, b, solve: Callable, transpose_solve: C
     from ..custom_derivatives import custom_jvp
 
     b = tree_map(lambda x: _fnp().asarray(x), b)
-    mv_conv, consts = closure_convert(matvec, b)
-    fl = _split_float(consts)
-
-    def with_float(float_consts):
-        cs = list(consts)
-        for i, c in zip(fl, float_consts):
-            cs[i] = c
-        return cs
-
-    # solve may close over traced values too: made explicit (they get no derivative)
-    solve_conv, s_consts = closure_convert(lambda b, *cs: solve(lambda v: mv_conv(v, *cs), b),
-                                           b, *consts)
+    mv_conv, consts, fl, with_float, solve_conv, s_consts = _convert_with_solver(matvec, solve, b)
 
     @custom_jvp
     def lsolve(float_consts, s_consts, b):
