@@ -349,3 +349,20 @@ def test_no_complex_warning_from_casts():
         fnp.astype(Z, np.float64)
         fa.grad(lambda x: fnp.sum(fnp.asarray(x * (1 + 1j)).astype(float)))(np.ones(2))
         fa.jit(lambda z: z.astype(np.float32))(Z)
+
+
+def test_lax_complex_parts_and_autograd_holomorphic_grad():
+    assert fa.lax.complex(1.0, 2.0) == 1 + 2j
+    x, y = np.array([1.0, -2.0], np.float32), np.array([0.5, 3.0], np.float32)
+    z = fa.lax.complex(x, y)
+    assert z.dtype == np.complex64
+    np.testing.assert_array_equal(z, x + 1j * y)
+    assert fa.lax.conj(x).dtype == np.complex64  # complex for a real input, as jax.lax.conj
+    np.testing.assert_array_equal(fa.lax.real(z), x)
+    np.testing.assert_array_equal(fa.lax.imag(z), y)
+    check_grads(lambda x, y: fa.lax.complex(x, y) ** 2, (x.astype(float), y.astype(float)), order=2)
+    import funcad.autograd as ag
+    import funcad.autograd.numpy as anp
+
+    assert ag.holomorphic_grad(lambda z: z ** 3)(1 + 1j) == pytest.approx(3 * (1 + 1j) ** 2)
+    assert ag.holomorphic_grad(anp.sin)(0.5j) == pytest.approx(np.cos(0.5j))

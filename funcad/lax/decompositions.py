@@ -245,8 +245,9 @@ def _eigh_jvp(primals, tangents, *, uplo):
     c = matmul(mH(v), matmul(_from_triangle(a_dot, uplo == "L"), v))
     w_row = reshape(w, get_aval(w).shape[:-1] + (1, get_aval(w).shape[-1]))
     f = _gap_inverse(ew.sub(w_row, mT(w_row)))  # f_ij = 1 / (w_j - w_i)
-    if _is_complex(c):  # the eigenvalues are real; the vectors' phases are fixed by V^H dV = 0 on the diagonal
-        return [w, v], [ew.real(_diag(c)), matmul(v, ew.mul(ew.convert_element_type(f, get_aval(c).dtype), c))]
+    if _is_complex(c):  # real eigenvalues; the vectors' phases fixed by diag(V^H dV) = 0 (JAX's)
+        f = ew.convert_element_type(f, get_aval(c).dtype)
+        return [w, v], [ew.real(_diag(c)), matmul(v, ew.mul(f, c))]
     return [w, v], [_diag(c), matmul(v, ew.mul(f, c))]
 
 
@@ -396,7 +397,8 @@ def _slogdet_jvp(primals, tangents):
     t = trace(solve(a, a_dot))
     if _is_complex(a):  # d log det = d log|det| + i d arg(det): the phase moves the sign
         re = ew.real(t)
-        return [sign, logabsdet], [ew.mul(ew.sub(t, ew.convert_element_type(re, get_aval(t).dtype)), sign), re]
+        sign_dot = ew.mul(ew.sub(t, ew.convert_element_type(re, get_aval(t).dtype)), sign)
+        return [sign, logabsdet], [sign_dot, re]
     return [sign, logabsdet], [zero, t]
 
 
