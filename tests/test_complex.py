@@ -366,3 +366,10 @@ def test_lax_complex_parts_and_autograd_holomorphic_grad():
 
     assert ag.holomorphic_grad(lambda z: z ** 3)(1 + 1j) == pytest.approx(3 * (1 + 1j) ** 2)
     assert ag.holomorphic_grad(anp.sin)(0.5j) == pytest.approx(np.cos(0.5j))
+
+
+def test_autograd_grad_of_a_complex_output_is_that_of_its_real_part_as_autograd():
+    import funcad.autograd as ag
+
+    assert ag.grad(lambda z: z * z)(1 + 2j) == pytest.approx(2 + 4j)  # Re(z^2): 2x - i(-2y)
+    assert ag.grad(lambda z: fnp.real(z * z))(1 + 2j) == pytest.approx(2 + 4j)
