@@ -165,7 +165,8 @@ def _reduction_init(kind, dtype) -> str:
     if dtype.kind == "f":
         return "-np.inf" if kind == "max" else "np.inf"
     if dtype.kind == "c":  # below (above) every value in NumPy's lexicographic order
-        return lowering.literal(complex(-np.inf, -np.inf) if kind == "max" else complex(np.inf, np.inf), dtype)
+        inf = np.inf if kind == "min" else -np.inf
+        return lowering.literal(complex(inf, inf), dtype)
     if dtype.kind == "b":
         return "False" if kind == "max" else "True"
     info = np.iinfo(dtype)
