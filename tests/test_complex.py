@@ -391,3 +391,19 @@ def test_ordering_of_complex_values_is_numpys_lexicographic_one_under_jit():
         np.testing.assert_array_equal(ours, ref)
         np.testing.assert_array_equal(jitted, ref)
     assert fa.jit(fnp.max)(big) == np.max(big) and fa.jit(fnp.min)(big) == np.min(big)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_jit_complex_matmul_through_blas_equals_numpy(dtype):
+    a = crandn(7, 5, dtype=dtype)
+    b = np.ascontiguousarray(a.T[:, :6])
+    tol = 1e-12 if dtype == np.complex128 else 1e-5
+
+    def f(x, y):  # contiguous, strided, transposed, batched and broadcast operands
+        return (x @ y, x[::2] @ y[:, ::2], y.T @ x.T, fnp.matmul(fnp.stack([x, 2 * x]), y),
+                fnp.broadcast_to(x[:1], (4, 5)) @ y)
+
+    for ours, ref in zip(fa.jit(f)(a, b), f(a, b)):
+        assert ours.dtype == ref.dtype == dtype
+        np.testing.assert_allclose(ours, ref, rtol=tol, atol=tol)
+    assert "_nb.gemm(" in fa.jit(lambda x, y: x @ y).lower(a, b).source  # ?gemm, not loops

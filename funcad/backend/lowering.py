@@ -241,7 +241,7 @@ def _matmul(g, eqn):
     x, y = eqn.inputs
     out = eqn.outputs[0]
     dt = out.aval.dtype
-    if dt.kind != "f" or out.aval.size == 0 or x.aval.shape[-1] == 0:
+    if dt.kind not in "fc" or dt.itemsize < 4 or out.aval.size == 0 or x.aval.shape[-1] == 0:
         return _einsum_loops(g, eqn, _matmul_spec(x.aval.ndim, y.aval.ndim, out.aval.ndim))
     # BLAS ?gemm called directly (backend/nbrt.py): one small intrinsic whatever the operands'
     # layouts, where np.dot costs 0.5-1 s of Numba compile per layout signature.

@@ -68,7 +68,7 @@ from numba.extending import intrinsic
 
 from . import cache, loopir
 
-_ROUTINES = ("dgemm", "sgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
+_ROUTINES = ("dgemm", "sgemm", "zgemm", "cgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
 
 
 def _numpy_blas() -> dict | None:
@@ -142,11 +142,24 @@ def _info(builder, info_ptr):
 
 
 def _float_ir(dtype):
+    if dtype in (types.complex128, types.complex64):  # Fortran's COMPLEX: a (re, im) pair
+        part = ir.DoubleType() if dtype == types.complex128 else ir.FloatType()
+        return ir.LiteralStructType([part, part])
     return ir.DoubleType() if dtype == types.float64 else ir.FloatType()
 
 
+def _float_const(dtype, value: float):
+    fty = _float_ir(dtype)
+    if isinstance(fty, ir.LiteralStructType):
+        return ir.Constant(fty, [ir.Constant(fty.elements[0], value), ir.Constant(fty.elements[0], 0.0)])
+    return ir.Constant(fty, value)
+
+
 def _prefix(dtype) -> str:
-    return "d" if dtype == types.float64 else "s"
+    return {types.float64: "d", types.float32: "s", types.complex128: "z", types.complex64: "c"}[dtype]
+
+
+_GEMM_DTYPES = (types.float32, types.float64, types.complex64, types.complex128)
 
 
 def _alloca_store(builder, ty, value):
@@ -204,7 +217,7 @@ def _gemm_function(module, dtype):
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
     a_p, m, k, as0, as1, b_p, n, bs0, bs1, c_p, cs0, cs1 = fn.args
     fty = _float_ir(dtype)
-    size = ir.Constant(_i64, 8 if dtype == types.float64 else 4)
+    size = ir.Constant(_i64, np.dtype(str(dtype)).itemsize)
     as0, as1, bs0, bs1, cs0, cs1 = (builder.sdiv(v, size) for v in (as0, as1, bs0, bs1, cs0, cs1))
     a_ok, a_t, lda = _blas_operand(builder, m, k, as0, as1)
     b_ok, b_t, ldb = _blas_operand(builder, k, n, bs0, bs1)
@@ -229,8 +242,8 @@ def _gemm_function(module, dtype):
         transa = _alloca_store(builder, _i8, builder.select(b_t, tt, tn))
         transb = _alloca_store(builder, _i8, builder.select(a_t, tt, tn))
         ints = [_alloca_store(builder, _bi, _blas_int(builder, v)) for v in (n, m, k, ldb, lda, ldc)]
-        alpha = _alloca_store(builder, fty, ir.Constant(fty, 1.0))
-        beta = _alloca_store(builder, fty, ir.Constant(fty, 0.0))
+        alpha = _alloca_store(builder, fty, _float_const(dtype, 1.0))
+        beta = _alloca_store(builder, fty, _float_const(dtype, 0.0))
         pf, pi = fty.as_pointer(), _bi.as_pointer()
         blas_ty = ir.FunctionType(ir.VoidType(), [p8, p8, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
         blas = cgutils.get_or_insert_function(module, blas_ty, f"funcad_{_prefix(dtype)}gemm")
@@ -243,12 +256,13 @@ def _gemm_function(module, dtype):
 
 @intrinsic
 def gemm(typingctx, a, b, out):
-    """``out[...] = a @ b`` for 2-D float32/float64 arrays of one dtype, through ``?gemm``.
+    """``out[...] = a @ b`` for 2-D float32/float64/complex64/complex128 arrays of one dtype,
+    through ``?gemm`` (``zgemm`` with "T", the plain transpose: no conjugation).
     Returns False (and computes nothing) if an operand's strides do not suit BLAS or a size
     exceeds BLAS's integer (32 bits with SciPy's); ``out`` must be row-major with unit column stride."""
     if not (isinstance(a, types.Array) and isinstance(b, types.Array) and isinstance(out, types.Array)
             and a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype
-            and a.dtype in (types.float32, types.float64)):
+            and a.dtype in _GEMM_DTYPES):
         return None
     dtype = a.dtype
 
@@ -417,7 +431,7 @@ def matmul_into(a, b, out):
     if not gemm(ac, bc, out):  # sizes beyond BLAS's integer: plain loops
         for i in range(a.shape[0]):
             for j in range(b.shape[1]):
-                acc = 0.0
+                acc = out.dtype.type(0)
                 for p in range(a.shape[1]):
                     acc += ac[i, p] * bc[p, j]
                 out[i, j] = acc
