@@ -407,3 +407,15 @@ def test_jit_complex_matmul_through_blas_equals_numpy(dtype):
         assert ours.dtype == ref.dtype == dtype
         np.testing.assert_allclose(ours, ref, rtol=tol, atol=tol)
     assert "_nb.gemm(" in fa.jit(lambda x, y: x @ y).lower(a, b).source  # ?gemm, not loops
+
+
+def test_float_power_and_sort_complex_keep_the_imaginary_part():
+    z = np.array([0.3 + 0.2j, -0.4 + 0.5j, 1.1 - 0.3j, -0.4 - 0.5j])
+    for ours, ref in ((fnp.float_power(z, 2.5), np.float_power(z, 2.5)),
+                      (fnp.float_power(np.abs(z), z), np.float_power(np.abs(z), z)),
+                      (fnp.sort_complex(z), np.sort_complex(z)),
+                      (fnp.sort_complex(np.array([3, 1, 2])), np.sort_complex(np.array([3, 1, 2]))),
+                      (fa.jit(fnp.sort_complex)(z), np.sort_complex(z))):
+        assert ours.dtype == ref.dtype
+        np.testing.assert_allclose(ours, ref, rtol=1e-14)
+    check_grads(lambda z: fnp.float_power(z, 2.5), (z,), order=2)

@@ -462,8 +462,12 @@ def isneginf(x):
 
 
 def float_power(x1, x2):
-    """``numpy.float_power``: ``x1 ** x2`` in float64."""
-    return power(astype(x1, float64), astype(x2, float64) if not isinstance(x2, int | float) else x2)
+    """``numpy.float_power``: ``x1 ** x2`` in float64 (complex128 for complex operands)."""
+    x1 = _nd(x1)
+    cplx = get_aval(x1).dtype.kind == "c" or isinstance(x2, complex) or (
+        not isinstance(x2, int | float) and get_aval(_nd(x2)).dtype.kind == "c")
+    dt = complex128 if cplx else float64
+    return power(astype(x1, dt), astype(x2, dt) if not isinstance(x2, int | float | complex) else x2)
 
 
 def ldexp(x1, x2):
@@ -1170,7 +1174,11 @@ histogram = _numpy_only(_np.histogram, "its bins depend on the values")
 histogram2d = _numpy_only(_np.histogram2d, "its bins depend on the values")
 histogramdd = _numpy_only(_np.histogramdd, "its bins depend on the values")
 histogram_bin_edges = _numpy_only(_np.histogram_bin_edges, "its bins depend on the values")
-sort_complex = _numpy_only(_np.sort_complex, "funcad differentiates real values only")
+def sort_complex(a):
+    """``numpy.sort_complex``: sorted along the last axis in lexicographic order, as complex."""
+    a = _nd(a)
+    dt = get_aval(a).dtype
+    return sort(astype(a, dt if dt.kind == "c" else _np.result_type(dt, complex64)), axis=-1)
 real_if_close = _numpy_only(_np.real_if_close)
 
 
