@@ -35,6 +35,7 @@ import enum
 import numpy as np
 
 from .. import ad, batching
+from ..backend import lowering
 from ..core import Primitive, ShapedArray, bind, get_aval
 from ..errors import DTypeError, FFTArgumentError, ShapeError
 from .elementwise import mul
@@ -169,3 +170,34 @@ def _fft_batch(axis_size, vals, dims, *, fft_type, fft_lengths):
 
 
 batching.primitive_batchers[fft_p] = _fft_batch
+
+# --------------------------------------------------------------------------------------
+# jit: pocketfft's loops called from the compiled program (backend/pocketfft.py), one call
+# over all rows of a 1-D transform; other ranks of transform, or a NumPy whose loops cannot be
+# found, call NumPy through objmode. docs/fft.md has the measurements behind the choice.
+
+
+def _lower_fft(g, eqn):
+    from ..backend import pocketfft  # imports Numba: only when a program is compiled
+
+    (x,), (out,) = eqn.inputs, eqn.outputs
+    fft_type, lengths = eqn.params["fft_type"], eqn.params["fft_lengths"]
+    cdt = _complex_dtype(x.aval.dtype)
+    if len(lengths) != 1 or not pocketfft.AVAILABLE or cdt not in (np.complex64, np.complex128):
+        return lowering.lower_via_numpy(g, eqn)
+    n, suffix = lengths[0], "c64" if cdt == np.complex64 else "c128"
+    loop = {FftType.FFT: "fft", FftType.IFFT: "fft", FftType.IRFFT: "irfft",
+            FftType.RFFT: "rfft_even" if n % 2 == 0 else "rfft_odd"}[fft_type]
+    rows = " * ".join(g.dim(s) for s in x.aval.shape[:-1]) or "1"
+    xin, o = g.fresh("fx"), g.name(out)
+    g.emit(f"{xin} = np.ascontiguousarray({g.arr(x)}).reshape(({rows}, {g.dim(x.aval.shape[-1])}))")
+    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{out.aval.dtype.name})")
+    g.contiguous.add(out)
+    real = _real_dtype(cdt).name
+    fct = 1.0 / n if fft_type in (FftType.IFFT, FftType.IRFFT) else 1.0
+    forward = int(fft_type == FftType.FFT)
+    g.emit(f"_nb.pocketfft.{loop}_{suffix}({xin}, {o}.reshape(({rows}, {g.dim(out.aval.shape[-1])})), "
+           f"np.{real}({fct!r}), {forward})")
+
+
+lowering.register_lowering(fft_p, _lower_fft)
