@@ -67,6 +67,7 @@ def _real_dtype(dtype) -> np.dtype:
 
 
 def _fft_impl(x, *, fft_type, fft_lengths):
+    _fft_abstract_eval(ShapedArray(x.shape, x.dtype), fft_type=fft_type, fft_lengths=fft_lengths)
     axes = tuple(range(x.ndim - len(fft_lengths), x.ndim))
     if fft_type == FftType.FFT:
         out = np.fft.fftn(x, fft_lengths, axes)

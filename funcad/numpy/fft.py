@@ -33,8 +33,17 @@ __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "
 _NORMS = ("backward", "ortho", "forward")
 
 
-def _norm_factor(norm, size, forward, name):
-    """The factor applied to the primitive's result (FFT/RFFT unnormalised, IFFT/IRFFT 1/N)."""
+def _norm_factor(norm, lengths, forward, name, half=False):
+    """The factor applied to the primitive's result (FFT/RFFT unnormalised, IFFT/IRFFT 1/N).
+
+    ``half``: a float16 input, whose factors NumPy rounds to float16 (``1/n`` per axis); the
+    transform itself runs in float32, as NumPy's."""
+    if half and norm in (None, "backward", "ortho", "forward"):
+        per_axis = 1 if (norm in (None, "backward")) == forward else None
+        fcts = [_np.float16(1) if per_axis else _np.reciprocal(_np.sqrt(_np.float16(n)) if norm == "ortho"
+                                                               else _np.float16(n)) for n in lengths]
+        return float(_np.prod([float(f) for f in fcts])) * (1 if forward else int(_np.prod(lengths)))
+    size = int(_np.prod(lengths))
     if norm is None:
         norm = "backward"
     if norm not in _NORMS:
@@ -100,7 +109,7 @@ def _resize(x, axis, n):
     return x
 
 
-def _transform(x, fft_type, axes, lengths, norm, name):
+def _transform(x, fft_type, axes, lengths, norm, name, half=False):
     """The primitive over ``axes`` (distinct), each cut or padded to its length, then scaled.
     (IRFFT's last axis is resized to ``lengths[-1] // 2 + 1`` frequencies.)"""
     nd, k = get_aval(x).ndim, len(axes)
@@ -112,13 +121,14 @@ def _transform(x, fft_type, axes, lengths, norm, name):
         x = _resize(x, nd - k + i, n // 2 + 1 if last else n)
     y = _lax.fft(x, fft_type, lengths)
     forward = fft_type in (FftType.FFT, FftType.RFFT)
-    y = _scale(y, _norm_factor(norm, int(_np.prod(lengths)), forward, name))
+    y = _scale(y, _norm_factor(norm, lengths, forward, name, half))
     inverse = [order.index(i) for i in range(nd)]
     return _lax.transpose(y, inverse) if inverse != list(range(nd)) else y
 
 
 def _one_axis(a, n, axis, norm, fft_type, name):
     kind = "f" if fft_type == FftType.RFFT else "c"
+    half = _is_half(a)
     a = _as_input(a, kind, name)
     nd = get_aval(a).ndim
     (axis,) = _axes([axis], nd, name)
@@ -126,7 +136,7 @@ def _one_axis(a, n, axis, norm, fft_type, name):
     if n is None:
         n = 2 * (m - 1) if fft_type == FftType.IRFFT else m
     n = _length(n, name)
-    return _transform(a, fft_type, [axis], [n], norm, name)
+    return _transform(a, fft_type, [axis], [n], norm, name, half)
 
 
 def fft(a, n=None, axis=-1, norm=None):
@@ -154,6 +164,17 @@ def rfft(a, n=None, axis=-1, norm=None):
     return _one_axis(a, n, axis, norm, FftType.RFFT, "rfft")
 
 
+def _is_half(a):
+    return get_aval(_as_nd(_arr(a))).dtype == _np.float16
+
+
+def _half_precision(a, y):
+    """NumPy keeps float16 through its complex-to-real transforms (irfft, hfft, irfftn)."""
+    if _is_half(a):
+        return _lax.convert_element_type(y, _np.float16)
+    return y
+
+
 def irfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.irfft``: the real array of ``n`` points (default ``2 (m - 1)``) whose
     :func:`rfft` is ``a``; give ``n`` for an odd length.
@@ -162,7 +183,7 @@ def irfft(a, n=None, axis=-1, norm=None):
     >>> fnp.fft.irfft(np.array([3.0, -1.5 + 0.866j]), n=3).round(3)
     array([0.   , 1.5  , 1.499])
     """
-    return _one_axis(a, n, axis, norm, FftType.IRFFT, "irfft")
+    return _half_precision(a, _one_axis(a, n, axis, norm, FftType.IRFFT, "irfft"))
 
 
 def hfft(a, n=None, axis=-1, norm=None):
@@ -170,29 +191,35 @@ def hfft(a, n=None, axis=-1, norm=None):
     half ``a``), a real spectrum of ``n`` points (default ``2 (m - 1)``)."""
     # irfft(conj(a)) with the norm swapped; conjugating a Hermitian spectrum reverses the
     # signal modulo n, so it is the reversed irfft (no complex arithmetic).
-    a = _as_input(a, "c", "hfft")
+    y = _hfft(_as_input(a, "c", "hfft"), n, axis, norm, _is_half(a))
+    return _half_precision(a, y)
+
+
+def _hfft(a, n, axis, norm, half):
     nd = get_aval(a).ndim
     (axis,) = _axes([axis], nd, "hfft")
     if n is None:
         n = 2 * (get_aval(a).shape[axis] - 1)
     n = _length(n, "hfft")
-    y = _transform(a, FftType.IRFFT, [axis], [n], _swap(norm, "hfft"), "hfft")
+    y = _transform(a, FftType.IRFFT, [axis], [n], _swap(norm, "hfft"), "hfft", half)
     return moveaxis(_revmod(moveaxis(y, axis, -1), 1), -1, axis)
 
 
 def ihfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.ihfft``: the inverse of :func:`hfft`, ``conj(rfft(a)) / n`` by default."""
     # conj(rfft(x)) = rfft(x reversed modulo n), after cutting or padding x to n points.
+    half = _is_half(a)
     a = _as_input(a, "f", "ihfft")
     nd = get_aval(a).ndim
     (axis,) = _axes([axis], nd, "ihfft")
     n = _length(get_aval(a).shape[axis] if n is None else n, "ihfft")
     x = _revmod(_resize(moveaxis(a, axis, -1), nd - 1, n), 1)
-    return moveaxis(_transform(x, FftType.RFFT, [nd - 1], [n], _swap(norm, "ihfft"), "ihfft"), -1, axis)
+    return moveaxis(_transform(x, FftType.RFFT, [nd - 1], [n], _swap(norm, "ihfft"), "ihfft", half),
+                    -1, axis)
 
 
 def _swap(norm, name):
-    _norm_factor(norm, 1, True, name)  # the error names the user's function
+    _norm_factor(norm, [1], True, name)  # the error names the user's function
     return {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}[norm]
 
 
@@ -214,13 +241,14 @@ def _cook(a, s, axes, name, inverse_real=False):
 
 
 def _n_axes(a, s, axes, norm, fft_type, name):
+    half = _is_half(a)
     a = _as_input(a, "f" if fft_type == FftType.RFFT else "c", name)
     s, axes = _cook(a, s, axes, name, inverse_real=fft_type == FftType.IRFFT)
     if not axes:
-        _norm_factor(norm, 1, True, name)
+        _norm_factor(norm, [1], True, name)
         return a
     if len(set(axes)) == len(axes):
-        return _transform(a, fft_type, axes, s, norm, name)
+        return _transform(a, fft_type, axes, s, norm, name, half)
     # A repeated axis is transformed once per mention, as NumPy does (last axis first).
     one = {FftType.FFT: fft, FftType.IFFT: ifft, FftType.RFFT: fft, FftType.IRFFT: ifft}[fft_type]
     last = {FftType.RFFT: rfft, FftType.IRFFT: irfft}.get(fft_type, one)
@@ -251,7 +279,7 @@ def rfftn(a, s=None, axes=None, norm=None):
 
 def irfftn(a, s=None, axes=None, norm=None):
     """``numpy.fft.irfftn``: the inverse of :func:`rfftn` (last length ``2 (m - 1)`` unless ``s``)."""
-    return _n_axes(a, s, axes, norm, FftType.IRFFT, "irfftn")
+    return _half_precision(a, _n_axes(a, s, axes, norm, FftType.IRFFT, "irfftn"))
 
 
 def fft2(a, s=None, axes=(-2, -1), norm=None):
@@ -271,7 +299,7 @@ def rfft2(a, s=None, axes=(-2, -1), norm=None):
 
 def irfft2(a, s=None, axes=(-2, -1), norm=None):
     """``numpy.fft.irfft2``: :func:`irfftn` over the last two axes."""
-    return _n_axes(a, s, axes, norm, FftType.IRFFT, "irfft2")
+    return _half_precision(a, _n_axes(a, s, axes, norm, FftType.IRFFT, "irfft2"))
 
 
 def fftfreq(n, d=1.0, device=None):
