@@ -57,6 +57,11 @@ class BatchingError(FuncadError, ValueError):
     """Inconsistent vmap batch sizes or axes."""
 
 
+class HolomorphicError(DTypeError):
+    """Complex values where a derivative needs ``holomorphic=True`` (grad of a complex output,
+    jacfwd of a complex input), or ``holomorphic=True`` with real inputs or outputs (as JAX)."""
+
+
 class NonScalarObjectiveError(NonScalarOutputError):
     """An objective handed to ``funcad.optimize`` that does not return a scalar."""
 

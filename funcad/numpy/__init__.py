@@ -34,7 +34,7 @@ from ..lax import elementwise as _ew
 
 
 def _is_array(x) -> bool:
-    return isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float)
+    return isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float | complex)
 
 
 def asarray(a, dtype=None):
@@ -68,7 +68,7 @@ def _contains_tracer(a) -> bool:
 
 def _arr(x):
     """An operand as something funcad's primitives accept."""
-    if isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float):
+    if isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float | complex):
         return x
     return asarray(x)
 
@@ -530,7 +530,7 @@ def matmul(a, b):
 
 
 def _as_nd(x):
-    return _np.asarray(x) if isinstance(x, bool | int | float) else x
+    return _np.asarray(x) if isinstance(x, bool | int | float | complex) else x
 
 
 def dot(a, b):

@@ -358,39 +358,48 @@ def empty_like(prototype, dtype=None, shape=None):
 
 
 def conj(x):
-    """``numpy.conj``: real arrays are their own conjugate (funcad's derivatives are real)."""
+    """``numpy.conj``: the complex conjugate (a real array is its own).
+
+    >>> import funcad.numpy as fnp
+    >>> fnp.conj(fnp.array([1 + 2j]))
+    array([1.-2.j])
+    """
     x = _nd(x)
-    return x if isinstance(x, Tracer) or x.dtype.kind != "c" else _np.conj(x)
+    return _ew.conj(x) if get_aval(x).dtype.kind == "c" else x
 
 
 conjugate = conj
 
 
 def real(val):
-    """``numpy.real``: a real array itself."""
+    """``numpy.real``: the real part (a real array itself); differentiable."""
     val = _nd(val)
-    return val if isinstance(val, Tracer) or val.dtype.kind != "c" else _np.real(val)
+    return _ew.real(val) if get_aval(val).dtype.kind == "c" else val
 
 
 def imag(val):
-    """``numpy.imag``: zeros for a real array."""
+    """``numpy.imag``: the imaginary part (zeros for a real array); differentiable."""
     val = _nd(val)
-    return zeros_like(val) if isinstance(val, Tracer) or val.dtype.kind != "c" else _np.imag(val)
+    return _ew.imag(val) if get_aval(val).dtype.kind == "c" else zeros_like(val)
 
 
 def angle(z, deg=False):
-    """``numpy.angle`` of real values: 0 for x >= 0, pi for x < 0 (derivative 0)."""
+    """``numpy.angle``: the argument ``arctan2(z.imag, z.real)`` (for real values 0 for
+    x >= 0, pi for x < 0, with derivative 0); in degrees with ``deg=True``."""
     z = _nd(z)
-    if not isinstance(z, Tracer) and z.dtype.kind == "c":
-        return _np.angle(z, deg)
-    (z,), dt = _promote_float(z)
-    out = arctan2(_np.zeros((), dt), z)
+    if get_aval(z).dtype.kind == "c":
+        out = arctan2(_ew.imag(z), _ew.real(z))
+    else:
+        (z,), dt = _promote_float(z)
+        out = arctan2(_np.zeros((), dt), z)
     return multiply(out, 180.0 / _np.pi) if deg else out
 
 
 def iscomplex(x):
-    """``numpy.iscomplex``: elementwise, False for real arrays."""
+    """``numpy.iscomplex``: elementwise, whether the imaginary part is nonzero."""
     x = _nd(x)
+    if get_aval(x).dtype.kind == "c":
+        return _ew.ne(_ew.imag(x), 0.0)
     return _ew.ne(zeros_like(x, _np.bool_), 0) if isinstance(x, Tracer) else _np.iscomplex(x)
 
 
