@@ -155,7 +155,7 @@ REAL_IN = {  # function of a real array (3, 6) -> (array of some shape)
     "rfft": lambda x: fnp.fft.rfft(x),
     "rfft n=9 ortho": lambda x: fnp.fft.rfft(x, n=9, norm="ortho"),
     "rfft n=4 axis 0": lambda x: fnp.fft.rfft(x, n=4, axis=0),
-    "irfft(rfft)": lambda x: fnp.fft.irfft(fnp.fft.rfft(x) * np.array([1, 2, 0.5, 1j, 3, -1])),
+    "irfft(rfft)": lambda x: fnp.fft.irfft(fnp.fft.rfft(x) * np.array([1, 2, 0.5 + 1j, 3])),
     "irfft odd": lambda x: fnp.fft.irfft(fnp.fft.rfft(x, n=7), n=7, norm="forward"),
     "ihfft": lambda x: fnp.fft.ihfft(x, n=5),
     "hfft(ihfft)": lambda x: fnp.fft.hfft(fnp.fft.ihfft(x) * np.array([1, 1j, 2, 0.5]), n=5),
@@ -274,6 +274,10 @@ JITTED = {
     "hfft/ihfft": lambda x: fnp.fft.hfft(fnp.fft.ihfft(x)),
     "rfft2": lambda x: fnp.fft.rfft2(x),
     "irfftn": lambda x: fnp.fft.irfftn(fnp.fft.rfftn(x)),
+    "fftn 3-D": lambda x: fnp.fft.fftn(x.reshape(2, 2, 6), s=(3, 2, 5)),
+    "ifftn 3-D": lambda x: fnp.fft.ifftn(x.reshape(2, 2, 6), axes=(0, 2), norm="ortho"),
+    "irfftn 3-D": lambda x: fnp.fft.irfftn(fnp.fft.rfftn(x.reshape(2, 2, 6)), s=(2, 2, 6)),
+    "rfftn odd": lambda x: fnp.fft.rfftn(x, s=(3, 7)),
     "fftshift": lambda x: fnp.fft.fftshift(fnp.fft.fft(x), axes=1),
 }
 
@@ -320,3 +324,14 @@ def test_pocketfft_loops_called_from_numba_equal_numpy(rows, n, dtype):
     back = np.empty((rows, n), real)
     getattr(pf, f"irfft_{c}")(spec, back, real(1.0 / n), 0)
     np.testing.assert_allclose(back, x, atol=tol)
+
+
+def test_compiled_programs_call_pocketfft_without_leaving_compiled_code():
+    def loss(x):
+        return fnp.sum(fnp.fft.irfft(fnp.fft.rfft(x) * np.array([1.0, 2j, 0.5, 1.0]), n=6) ** 2)
+
+    src = fa.jit(fa.grad(loss)).lower(_real(3, 6)).source
+    assert "@numba.njit" in src and "_nb.pocketfft.rfft_even_c128" in src
+    assert "_nb.pocketfft.irfft_c128" in src and "objmode" not in src
+    src2 = fa.jit(lambda x: fnp.fft.irfft2(fnp.fft.rfft2(x))).lower(_real(3, 6)).source
+    assert "_nb.pocketfft.fft_axis_c128" in src2 and "objmode" not in src2

@@ -111,3 +111,20 @@ if AVAILABLE:
     rfft_odd_c64 = _caller("funcad_pocketfft_rfft_n_odd_c64", np.float32)
     irfft_c128 = _caller("funcad_pocketfft_irfft_c128", np.float64)
     irfft_c64 = _caller("funcad_pocketfft_irfft_c64", np.float32)
+
+
+def _along_axis(call):
+    """``along(x, out, fct, flag)``: ``call`` along the middle axis of 3-D C-contiguous ``x``
+    and ``out`` (outer, n, inner): the rows handed to the loop are the ``inner`` columns of
+    each ``x[o]``, read with a stride."""
+
+    @numba.njit(nogil=True, cache=False)
+    def along(x, out, fct, flag):
+        for o in range(x.shape[0]):
+            call(x[o].T, out[o].T, fct, flag)
+
+    return along
+
+
+if AVAILABLE:
+    fft_axis_c128, fft_axis_c64 = _along_axis(fft_c128), _along_axis(fft_c64)
