@@ -265,29 +265,24 @@ def test_vmap_of_grad_equals_a_loop():
     _same(fa.vmap(fa.grad(loss))(xs), np.stack([fa.grad(loss)(x) for x in xs]))
 
 
-JITTED = {
-    "rfft": lambda x: fnp.fft.rfft(x),
-    "rfft odd n": lambda x: fnp.fft.rfft(x, n=7, axis=0),
-    "irfft(rfft)": lambda x: fnp.fft.irfft(fnp.fft.rfft(x) * np.arange(1.0, 5.0), n=6, norm="ortho"),
-    "fft": lambda x: fnp.fft.fft(x),
-    "ifft": lambda x: fnp.fft.ifft(x, n=9),
-    "hfft/ihfft": lambda x: fnp.fft.hfft(fnp.fft.ihfft(x)),
-    "rfft2": lambda x: fnp.fft.rfft2(x),
-    "irfftn": lambda x: fnp.fft.irfftn(fnp.fft.rfftn(x)),
-    "fftn 3-D": lambda x: fnp.fft.fftn(x.reshape(2, 2, 6), s=(3, 2, 5)),
-    "ifftn 3-D": lambda x: fnp.fft.ifftn(x.reshape(2, 2, 6), axes=(0, 2), norm="ortho"),
-    "irfftn 3-D": lambda x: fnp.fft.irfftn(fnp.fft.rfftn(x.reshape(2, 2, 6)), s=(2, 2, 6)),
-    "rfftn odd": lambda x: fnp.fft.rfftn(x, s=(3, 7)),
-    "fftshift": lambda x: fnp.fft.fftshift(fnp.fft.fft(x), axes=1),
+JITTED = {  # each entry one compiled program (a few transforms each: compiling is the cost)
+    "1-D": lambda x: (fnp.fft.rfft(x), fnp.fft.rfft(x, n=7, axis=0), fnp.fft.fft(x), fnp.fft.ifft(x, n=9),
+                      fnp.fft.irfft(fnp.fft.rfft(x) * np.arange(1.0, 5.0), n=6, norm="ortho")),
+    "hermitian": lambda x: (fnp.fft.hfft(fnp.fft.ihfft(x)), fnp.fft.fftshift(fnp.fft.fft(x), axes=1)),
+    "2-D": lambda x: (fnp.fft.rfft2(x), fnp.fft.irfftn(fnp.fft.rfftn(x)), fnp.fft.rfftn(x, s=(3, 7))),
+    "3-D": lambda x: (fnp.fft.fftn(x.reshape(2, 2, 6), s=(3, 2, 5)),
+                      fnp.fft.ifftn(x.reshape(2, 2, 6), axes=(0, 2), norm="ortho"),
+                      fnp.fft.irfftn(fnp.fft.rfftn(x.reshape(2, 2, 6)), s=(2, 2, 6))),
 }
 
 
 @pytest.mark.parametrize("name", list(JITTED))
 def test_jit_equals_eager(name):
     fn = JITTED[name]
-    for x in (_real(4, 6), _real(4, 6, dtype=np.float32)):
+    for x in (_real(4, 6), _real(4, 6, dtype=np.float32)) if name == "1-D" else (_real(4, 6),):
         tol = 1e-4 if x.dtype == np.float32 else 1e-12
-        _same(fa.jit(fn)(x), np.asarray(fn(x)), rtol=tol, atol=tol)
+        for got, want in zip(fa.jit(fn)(x), fn(x)):
+            _same(got, np.asarray(want), rtol=tol, atol=tol)
 
 
 def test_grad_under_jit_equals_eager():

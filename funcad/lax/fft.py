@@ -194,9 +194,12 @@ def _lower_fft(g, eqn):
     def prod(sizes):
         return " * ".join(g.dim(s) for s in sizes) or "1"
 
+    def as_rows(name, shape):
+        return f"{name}.reshape(({prod(shape[:-1])}, {g.dim(shape[-1])}))"
+
     def rows(src, dst, shape_in, shape_out, loop, fct, forward):  # along the last axis
-        g.emit(f"_nb.pocketfft.{loop}_{c}({src}.reshape(({prod(shape_in[:-1])}, {g.dim(shape_in[-1])})), "
-               f"{dst}.reshape(({prod(shape_out[:-1])}, {g.dim(shape_out[-1])})), np.{real}({fct!r}), {forward})")
+        g.emit(f"_nb.pocketfft.{loop}_{c}({as_rows(src, shape_in)}, {as_rows(dst, shape_out)}, "
+               f"np.{real}({fct!r}), {forward})")
 
     def middle(src, dst, shape, axis, fct, forward):  # c2c along a leading transformed axis
         dims = f"({prod(shape[:axis])}, {g.dim(shape[axis])}, {prod(shape[axis + 1:])})"
