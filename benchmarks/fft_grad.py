@@ -6,7 +6,8 @@
 (JAX_ENABLE_X64=1). The gradient takes two forward transforms and three transposed ones. Each
 library computes ``grad(loss)`` compiled where it compiles (funcad.jit, jax.jit; PyTorch's
 autograd runs eagerly, its FFTs are pocketfft too). Prints the first call (compile + run) and
-the best of ``--repeats`` later calls, wall time, and the ratios to funcad. Run with
+the best of ``--repeats`` later calls, wall and CPU time (all threads: JAX's and PyTorch's
+use several), and the ratios to funcad. Run with
 /work/venv-bench's python (it has jax and torch):
 
     PYTHONPATH=$PWD /work/venv-bench/bin/python -m benchmarks.fft_grad [--n 1048576] [--repeats 7]
@@ -36,12 +37,13 @@ def timed(fn, repeats):
     t = time.perf_counter()
     out = fn()
     first = time.perf_counter() - t
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return first, min(times), out
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return first, min(wall), min(cpu), out
 
 
 def funcad_grad(x, h, w):
@@ -98,18 +100,20 @@ def main(argv=None):
         except ImportError as e:
             print(f"{name}: not installed ({e})")
             continue
-        first, per_call, g = timed(lambda fn=fn: fn(x), args.repeats)
+        first, per_call, cpu, g = timed(lambda fn=fn: fn(x), args.repeats)
         g = np.asarray(g)
         if ref is None:
             ref = g
         err = np.max(np.abs(g - ref)) / np.max(np.abs(ref))
-        rows.append((name, first, per_call, err))
+        rows.append((name, first, per_call, cpu, err))
     base = rows[0][2]
     print(f"grad of a loss through rfft, n = {args.n} (float64), {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}")
-    print(f"{'':20s} {'first call':>11s} {'per call':>10s} {'vs funcad':>10s} {'max rel diff':>13s}")
-    for name, first, per_call, err in rows:
-        print(f"{name:20s} {first * 1e3:9.1f}ms {per_call * 1e3:8.2f}ms {per_call / base:9.2f}x {err:13.1e}")
+    print(f"{'':20s} {'first call':>11s} {'per call':>10s} {'vs funcad':>10s} {'cpu/call':>10s} "
+          f"{'vs funcad':>10s} {'max rel diff':>13s}")
+    for name, first, per_call, cpu, err in rows:
+        print(f"{name:20s} {first * 1e3:9.1f}ms {per_call * 1e3:8.2f}ms {per_call / base:9.2f}x "
+              f"{cpu * 1e3:8.2f}ms {cpu / rows[0][3]:9.2f}x {err:13.1e}")
 
 
 if __name__ == "__main__":
