@@ -126,6 +126,8 @@ def test_bad_arguments_raise_clear_errors():
         fnp.fft.fftn(np.ones((2, 3)), s=(2,), axes=(0, 1))
     with pytest.raises(errors.DTypeError, match="complex dtype"):
         fnp.fft.rfft(np.ones(4) + 1j)
+    with pytest.raises(errors.DTypeError, match="float32/float64"):
+        fnp.fft.fft(np.ones(4, np.longdouble))
     with pytest.raises(np.exceptions.AxisError):
         fnp.fft.fft(x, axis=1)
     with pytest.raises(errors.FFTArgumentError, match="unknown fft_type"):

@@ -70,6 +70,9 @@ def _as_input(a, kind, name):
     dt = get_aval(a).dtype
     if dt.kind not in "biufc":
         raise DTypeError(f"numpy.fft.{name}: the input has dtype {dt}; pass numbers.")
+    if dt.kind in "fc" and dt.itemsize > (8 if dt.kind == "f" else 16):
+        raise DTypeError(f"numpy.fft.{name}: the input has dtype {dt}; funcad's transforms compute in "
+                         "float32/float64 (complex64/complex128). Convert with x.astype(np.float64).")
     if kind == "f" and dt.kind == "c":
         raise DTypeError(f"numpy.fft.{name}: the input has complex dtype {dt}; {name} transforms "
                          "real arrays. Use numpy.fft.fft for complex input, or pass the real part.")
