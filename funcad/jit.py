@@ -166,8 +166,8 @@ class _Entry:
         self.out_is_leaf = treedef_is_leaf(out_tree)
 
 
-_SCALAR_TYPES = (bool, int, float)
-_FAST_TYPES = frozenset({np.ndarray, bool, int, float})
+_SCALAR_TYPES = (bool, int, float, complex)
+_FAST_TYPES = frozenset({np.ndarray, bool, int, float, complex})
 
 
 def _leaf_key(x):

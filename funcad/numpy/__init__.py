@@ -546,7 +546,10 @@ def dot(a, b):
 
 
 def vdot(a, b):
-    """``numpy.vdot`` of real arrays: the dot product of the flattened arrays."""
+    """``numpy.vdot``: the dot product of the flattened arrays, ``a`` conjugated."""
+    a = _as_nd(_arr(a))
+    if get_aval(a).dtype.kind == "c":
+        a = _ew.conj(a)
     return dot(ravel(a), ravel(b))
 
 

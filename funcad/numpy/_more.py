@@ -1361,9 +1361,10 @@ def convolve(a, v, mode="full"):
 
 
 def correlate(a, v, mode="valid"):
-    """``numpy.correlate`` of real 1-D arrays: ``c[k] = sum_n a[n + k] v[n]``, modes
+    """``numpy.correlate`` of 1-D arrays: ``c[k] = sum_n a[n + k] conj(v[n])``, modes
     'valid' (default), 'same', 'full'; differentiable in both."""
     a, v, n, m = _convolve_mode(a, v, mode, "correlate")
+    v = conj(v)
     if n >= m:
         return _crop(_conv_full(a, flip(v)), n, m, mode)
     return flip(_crop(_conv_full(v, flip(a)), n, m, mode))
@@ -1428,7 +1429,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         avg = divide(_sum(x, axis=1), n)
         fact = n - ddof
         xc = subtract(x, expand_dims(avg, 1))
-        c = divide(matmul(xc, transpose(xc)), builtins.max(fact, 0) if fact > 0 else _np.asarray(0.0))
+        c = divide(matmul(xc, conj(transpose(xc))), builtins.max(fact, 0) if fact > 0 else _np.asarray(0.0))
     else:
         w_sum = _sum(w)
         avg = divide(_sum(multiply(x, w), axis=1), w_sum)
@@ -1440,7 +1441,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
             aw_sum = _sum(multiply(w, astype(_nd(aweights), dt)))
             fact = subtract(w_sum, divide(multiply(ddof, aw_sum), w_sum))
         xc = subtract(x, expand_dims(avg, 1))
-        c = divide(matmul(multiply(xc, w), transpose(xc)), fact)
+        c = divide(matmul(multiply(xc, w), conj(transpose(xc))), fact)
     return reshape(c, ()) if get_aval(c).shape == (1, 1) else c
 
 
@@ -1449,8 +1450,11 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     c = cov(x, y, rowvar, dtype=dtype)
     if get_aval(c).ndim == 0:
         return divide(c, c)
-    d = sqrt(diagonal(c))
+    d = sqrt(real(diagonal(c)))
     c = divide(divide(c, expand_dims(d, 1)), expand_dims(d, 0))
+    if get_aval(c).dtype.kind == "c":  # NumPy clips the real and imaginary parts
+        return _ew.make_complex(_ew.min(_ew.max(_ew.real(c), -1.0), 1.0),
+                                _ew.min(_ew.max(_ew.imag(c), -1.0), 1.0))
     return _ew.min(_ew.max(c, -1.0), 1.0)
 
 
@@ -1541,8 +1545,8 @@ def _gradient_axis(f, ax, h, edge_order, dt):
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    """``numpy.vecdot``: the dot product along ``axis`` (real arrays)."""
-    return _sum(multiply(x1, x2), axis=axis)
+    """``numpy.vecdot``: the dot product along ``axis``, ``x1`` conjugated."""
+    return _sum(multiply(conj(x1), x2), axis=axis)
 
 
 def matvec(x1, x2, /):
