@@ -189,6 +189,21 @@ def test_derivatives_of_complex_inputs_to_second_order(name):
     check_grads(_loss_through(fn, w), (z,), order=2)
 
 
+COMPLEX_MAPS = {  # the transforms themselves (complex outputs): check_grads perturbs re and im parts
+    "fft n=5": (lambda z: fnp.fft.fft(z, n=5), True), "ifft2 ortho": (lambda z: fnp.fft.ifft2(z, norm="ortho"), True),
+    "rfft n=7": (lambda x: fnp.fft.rfft(x, n=7), False), "irfft n=9": (lambda z: fnp.fft.irfft(z, n=9), True),
+    "hfft": (fnp.fft.hfft, True), "ihfft": (fnp.fft.ihfft, False),
+    "rfftn s": (lambda x: fnp.fft.rfftn(x, s=(4, 5)), False), "irfftn": (fnp.fft.irfftn, True),
+    "fftn axes": (lambda z: fnp.fft.fftn(z, axes=(1, 0), norm="forward"), True),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPLEX_MAPS))
+def test_derivatives_of_the_transforms_themselves_to_second_order(name):
+    fn, cplx = COMPLEX_MAPS[name]
+    check_grads(fn, (_cplx(3, 6) if cplx else _real(3, 6),), order=2)
+
+
 def _real_matrix(f, n_in, complex_in):
     """The real matrix of the real-linear map ``f`` (complex values as (re, im) pairs)."""
     def flat(v):
