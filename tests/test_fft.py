@@ -190,7 +190,8 @@ def test_derivatives_of_complex_inputs_to_second_order(name):
 
 
 COMPLEX_MAPS = {  # the transforms themselves (complex outputs): check_grads perturbs re and im parts
-    "fft n=5": (lambda z: fnp.fft.fft(z, n=5), True), "ifft2 ortho": (lambda z: fnp.fft.ifft2(z, norm="ortho"), True),
+    "fft n=5": (lambda z: fnp.fft.fft(z, n=5), True),
+    "ifft2 ortho": (lambda z: fnp.fft.ifft2(z, norm="ortho"), True),
     "rfft n=7": (lambda x: fnp.fft.rfft(x, n=7), False), "irfft n=9": (lambda z: fnp.fft.irfft(z, n=9), True),
     "hfft": (fnp.fft.hfft, True), "ihfft": (fnp.fft.ihfft, False),
     "rfftn s": (lambda x: fnp.fft.rfftn(x, s=(4, 5)), False), "irfftn": (fnp.fft.irfftn, True),
