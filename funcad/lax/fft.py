@@ -16,15 +16,16 @@ of a real-to-complex inclusion is ``Re``):
   ``Re sum_k ct_k sum_j exp(-2 pi i jk/n) x_j``, so ``RFFT^T(ct)_j = Re sum_{k<m} ct_k
   exp(-2 pi i jk/n)``. IRFFT computes ``(1/n) Re sum_{k<m} v_k c_k exp(+2 pi i jk/n)``
   with Hermitian weights ``v_k`` (1 at ``k = 0`` and, for even ``n``, at ``k = n/2``; 2
-  between), and flipping the sign of the exponent is reversing ``j`` modulo ``n``. Hence
-  ``RFFT^T(ct) = N * revmod(IRFFT(ct / v))``.
+  between), and ``Re(a exp(-it)) = Re(conj(a) exp(+it))``. Hence
+  ``RFFT^T(ct) = N * IRFFT(conj(ct) / v)``.
 * IRFFT: ``sum_j ct_j y_j = Re sum_k c_k (v_k/N) sum_j ct_j exp(+2 pi i jk/n)``, so
-  ``IRFFT^T(ct) = (v/N) * RFFT(revmod(ct))``. Its value at ``k = 0`` (and the Nyquist
+  ``IRFFT^T(ct) = (v/N) * conj(RFFT(ct))``. Its value at ``k = 0`` (and the Nyquist
   frequency) is real, matching IRFFT ignoring the imaginary parts there.
 
 Over several axes the same holds with ``N`` the product of the lengths and the weights along
-the last axis only (the leading axes are full complex transforms). ``revmod`` reverses every
-transformed axis modulo its length (``x[(-j) % n]``): indexing, no complex arithmetic.
+the last axis only (the leading axes are full complex transforms). The conjugations are
+elementwise, so under jit they fuse into the multiplications by the weights: each transpose
+is one real transform and one loop.
 tests/test_fft.py checks each transpose against finite differences.
 """
 
@@ -38,8 +39,7 @@ from .. import ad, batching
 from ..backend import lowering
 from ..core import Primitive, ShapedArray, bind, get_aval
 from ..errors import DTypeError, FFTArgumentError, ShapeError
-from .elementwise import mul
-from .shapes import concatenate, index
+from .elementwise import conj, mul
 
 
 class FftType(enum.IntEnum):
@@ -128,17 +128,6 @@ def fft(x, fft_type, fft_lengths):
     return bind(fft_p, x, fft_type=FftType(fft_type), fft_lengths=tuple(int(n) for n in fft_lengths))
 
 
-def _revmod(x, k):
-    """``x[..., (-j) % n, ...]`` along each of the trailing ``k`` axes."""
-    nd = get_aval(x).ndim
-    for axis in range(nd - k, nd):
-        if get_aval(x).shape[axis] > 1:
-            head = [slice(None)] * axis + [slice(0, 1)]
-            tail = [slice(None)] * axis + [slice(None, 0, -1)]
-            x = concatenate([index(x, tuple(head)), index(x, tuple(tail))], axis)
-    return x
-
-
 def _hermitian_weights(n, dtype):
     """``v_k`` (see the module docstring) along an axis of ``n // 2 + 1`` frequencies."""
     v = np.full(n // 2 + 1, 2.0)
@@ -154,10 +143,10 @@ def _fft_transpose(ct, x, *, fft_type, fft_lengths):
         return [fft(ct, fft_type, fft_lengths)]
     real = _real_dtype(x.aval.dtype)
     if fft_type == FftType.RFFT:
-        scaled = mul(ct, (size / _hermitian_weights(n, real)).astype(real))
-        return [_revmod(fft(scaled, FftType.IRFFT, fft_lengths), len(fft_lengths))]
-    spectrum = fft(_revmod(ct, len(fft_lengths)), FftType.RFFT, fft_lengths)
-    return [mul(spectrum, (_hermitian_weights(n, real) / size).astype(real))]
+        scaled = mul(conj(ct), (size / _hermitian_weights(n, real)).astype(real))
+        return [fft(scaled, FftType.IRFFT, fft_lengths)]
+    spectrum = fft(ct, FftType.RFFT, fft_lengths)
+    return [mul(conj(spectrum), (_hermitian_weights(n, real) / size).astype(real))]
 
 
 ad.deflinear(fft_p, _fft_transpose)

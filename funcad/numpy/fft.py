@@ -21,11 +21,12 @@ import numpy as _np
 from .. import lax as _lax
 from ..core import get_aval
 from ..errors import DTypeError, FFTArgumentError
-from ..lax.fft import FftType, _complex_dtype, _real_dtype, _revmod
+from ..lax.elementwise import conj as _conj
+from ..lax.fft import FftType, _complex_dtype, _real_dtype
 from ..lax.shapes import concatenate as _concatenate
 from ..lax.shapes import full as _full
 from ..lax.shapes import index as _index
-from . import _arr, _as_nd, moveaxis, roll
+from . import _arr, _as_nd, roll
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
            "rfftn", "irfftn", "hfft", "ihfft", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
@@ -191,34 +192,27 @@ def irfft(a, n=None, axis=-1, norm=None):
 
 def hfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.hfft``: the FFT of a signal with Hermitian symmetry (given by its first
-    half ``a``), a real spectrum of ``n`` points (default ``2 (m - 1)``)."""
-    # irfft(conj(a)) with the norm swapped; conjugating a Hermitian spectrum reverses the
-    # signal modulo n, so it is the reversed irfft (no complex arithmetic).
-    y = _hfft(_as_input(a, "c", "hfft"), n, axis, norm, _is_half(a))
-    return _half_precision(a, y)
-
-
-def _hfft(a, n, axis, norm, half):
+    half ``a``), a real spectrum of ``n`` points (default ``2 (m - 1)``): ``irfft(conj(a))``
+    with the ``norm`` direction swapped, as NumPy computes it."""
+    half = _is_half(a)
+    a = _as_input(a, "c", "hfft")
     nd = get_aval(a).ndim
     (axis,) = _axes([axis], nd, "hfft")
     if n is None:
         n = 2 * (get_aval(a).shape[axis] - 1)
     n = _length(n, "hfft")
-    y = _transform(a, FftType.IRFFT, [axis], [n], _swap(norm, "hfft"), "hfft", half)
-    return moveaxis(_revmod(moveaxis(y, axis, -1), 1), -1, axis)
+    y = _transform(_conj(a), FftType.IRFFT, [axis], [n], _swap(norm, "hfft"), "hfft", half)
+    return _lax.convert_element_type(y, _np.float16) if half else y
 
 
 def ihfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.ihfft``: the inverse of :func:`hfft`, ``conj(rfft(a)) / n`` by default."""
-    # conj(rfft(x)) = rfft(x reversed modulo n), after cutting or padding x to n points.
     half = _is_half(a)
     a = _as_input(a, "f", "ihfft")
     nd = get_aval(a).ndim
     (axis,) = _axes([axis], nd, "ihfft")
     n = _length(get_aval(a).shape[axis] if n is None else n, "ihfft")
-    x = _revmod(_resize(moveaxis(a, axis, -1), nd - 1, n), 1)
-    return moveaxis(_transform(x, FftType.RFFT, [nd - 1], [n], _swap(norm, "ihfft"), "ihfft", half),
-                    -1, axis)
+    return _conj(_transform(a, FftType.RFFT, [axis], [n], _swap(norm, "ihfft"), "ihfft", half))
 
 
 def _swap(norm, name):
