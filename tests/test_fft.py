@@ -260,6 +260,9 @@ VMAPPED = {
     "rfft2": (lambda x: fnp.fft.rfft2(x), False),
     "irfftn": (lambda z: fnp.fft.irfftn(z, s=(4, 6)), True),
     "hfft": (lambda z: fnp.fft.hfft(z), True),
+    "ihfft": (lambda x: fnp.fft.ihfft(x, n=5, axis=0), False),
+    "ifft2": (lambda z: fnp.fft.ifft2(z, norm="ortho"), True),
+    "fftshift": (lambda z: fnp.fft.fftshift(z, axes=-1), True),
 }
 
 
@@ -287,7 +290,9 @@ JITTED = {  # each entry one compiled program (a few transforms each: compiling 
     "1-D": lambda x: (fnp.fft.rfft(x), fnp.fft.rfft(x, n=7, axis=0), fnp.fft.fft(x), fnp.fft.ifft(x, n=9),
                       fnp.fft.irfft(fnp.fft.rfft(x) * np.arange(1.0, 5.0), n=6, norm="ortho")),
     "hermitian": lambda x: (fnp.fft.hfft(fnp.fft.ihfft(x)), fnp.fft.fftshift(fnp.fft.fft(x), axes=1)),
-    "2-D": lambda x: (fnp.fft.rfft2(x), fnp.fft.irfftn(fnp.fft.rfftn(x)), fnp.fft.rfftn(x, s=(3, 7))),
+    "2-D": lambda x: (fnp.fft.rfft2(x), fnp.fft.irfftn(fnp.fft.rfftn(x)), fnp.fft.rfftn(x, s=(3, 7)),
+                      fnp.fft.fft2(x), fnp.fft.ifft2(x, s=(5, 3)), fnp.fft.irfft2(fnp.fft.fft2(x)[:, :4]),
+                      fnp.fft.ifftshift(x, axes=0) * fnp.fft.fftfreq(6, 0.5) + fnp.fft.rfftfreq(6)[:, None]),
     "3-D": lambda x: (fnp.fft.fftn(x.reshape(2, 2, 6), s=(3, 2, 5)),
                       fnp.fft.ifftn(x.reshape(2, 2, 6), axes=(0, 2), norm="ortho"),
                       fnp.fft.irfftn(fnp.fft.rfftn(x.reshape(2, 2, 6)), s=(2, 2, 6))),
