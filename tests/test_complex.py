@@ -373,3 +373,20 @@ def test_autograd_grad_of_a_complex_output_is_that_of_its_real_part_as_autograd(
 
     assert ag.grad(lambda z: z * z)(1 + 2j) == pytest.approx(2 + 4j)  # Re(z^2): 2x - i(-2y)
     assert ag.grad(lambda z: fnp.real(z * z))(1 + 2j) == pytest.approx(2 + 4j)
+
+
+def test_ordering_of_complex_values_is_numpys_lexicographic_one_under_jit():
+    z = np.round(crandn(40, 30), 1)  # ties in the real parts
+    z[3, 4], z[7, 8] = 9.0 + 1j, 9.0 + 1.5j
+    big = crandn(100_000)  # a reduction split into parallel chunks
+
+    def f(z):
+        return (fnp.max(z), fnp.min(z, axis=0), fnp.max(2 * z, axis=1, keepdims=True), z < z[::-1],
+                z >= z[::-1], fnp.maximum(z, z[::-1]), fnp.sort(z, axis=0), fnp.argmax(z, axis=1))
+
+    for ours, jitted, ref in zip(f(z), fa.jit(f)(z), f.__code__ and (
+            np.max(z), np.min(z, 0), np.max(2 * z, 1, keepdims=True), z < z[::-1], z >= z[::-1],
+            np.maximum(z, z[::-1]), np.sort(z, 0), np.argmax(z, 1))):
+        np.testing.assert_array_equal(ours, ref)
+        np.testing.assert_array_equal(jitted, ref)
+    assert fa.jit(fnp.max)(big) == np.max(big) and fa.jit(fnp.min)(big) == np.min(big)

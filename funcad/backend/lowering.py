@@ -103,6 +103,22 @@ def _op(sym):
     return lambda a, eqn: f"({a[0]} {sym} {a[1]})"
 
 
+def lex_compare(x: str, y: str, sym: str) -> str:
+    """``x < y`` (``sym``: < <= > >=) of complex scalars in NumPy's lexicographic order (real
+    parts first): Numba has no ordering of complex numbers."""
+    strict = sym[0]
+    return (f"({x}.real {strict} {y}.real or ({x}.real == {y}.real and {x}.imag {sym} {y}.imag))")
+
+
+def _compare(sym):
+    def rule(a, eqn):
+        if np.dtype(compute_dtypes(eqn)[0]).kind == "c":
+            return lex_compare(a[0], a[1], sym)
+        return f"({a[0]} {sym} {a[1]})"
+
+    return rule
+
+
 def _integer_pow(a, eqn):
     y, x = eqn.params["y"], a[0]
     dt = eqn.outputs[0].aval.dtype
@@ -175,8 +191,8 @@ SCALAR: dict = {
     ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
     ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
-    ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _op("<"), ew.le_p: _op("<="),
-    ew.gt_p: _op(">"), ew.ge_p: _op(">="),
+    ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
+    ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
     ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
     ew.round_p: _call("rint"),
     ew.max_p: _call("maximum"), ew.min_p: _call("minimum"),
