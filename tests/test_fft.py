@@ -353,3 +353,19 @@ def test_compiled_programs_call_pocketfft_without_leaving_compiled_code():
     assert "_nb.pocketfft.irfft_c128" in src and "objmode" not in src
     src2 = fa.jit(lambda x: fnp.fft.irfft2(fnp.fft.rfft2(x))).lower(_real(3, 6)).source
     assert "_nb.pocketfft.fft_axis_c128" in src2 and "objmode" not in src2
+
+
+def test_ports_of_the_jax_and_autograd_examples():
+    # JAX's jnp.fft.fft and jnp.fft.rfft documentation: their printed values (x64).
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(fnp.fft.fft(x), [10, -2 + 2j, -2, -2 - 2j], atol=1e-14)
+    np.testing.assert_allclose(fnp.fft.rfft(x), [10, -2 + 2j, -2], atol=1e-14)
+    np.testing.assert_allclose(fnp.fft.ifft(fnp.fft.fft(x)), x, atol=1e-14)
+    # autograd's tests of np.fft run check_grads on the transforms of complex inputs; the
+    # autograd namespace is funcad.numpy.fft. Parseval: sum |fft(x)|^2 = n sum x^2, gradient 2 n x.
+    import funcad.autograd.numpy as anp
+    from funcad.autograd import grad
+
+    g = grad(lambda x: anp.sum(anp.abs(anp.fft.fft(x)) ** 2))(np.arange(3.0))
+    np.testing.assert_allclose(g, 6 * np.arange(3.0), atol=1e-12)
+    check_grads(lambda z: anp.fft.ifftn(anp.fft.fftshift(z)), (_cplx(2, 3),), order=2)
