@@ -11,6 +11,9 @@ use several), and the ratios to funcad. Run with
 /work/venv-bench's python (it has jax and torch):
 
     PYTHONPATH=$PWD /work/venv-bench/bin/python -m benchmarks.fft_grad [--n 1048576] [--repeats 7]
+
+``FUNCAD_MALLOC_TUNING=1`` in the environment (funcad/_malloc.py) keeps freed memory for reuse:
+funcad's per-call time then drops by the page faults of its fresh 8 MB temporaries (docs/fft.md).
 """
 
 import argparse
