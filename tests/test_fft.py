@@ -59,9 +59,14 @@ def test_dtypes_follow_numpy(name):
         if name in ("rfft", "ihfft") and np.dtype(dt).kind == "c":
             continue
         x = (_cplx(6) if np.dtype(dt).kind == "c" else np.arange(6) + 0.5).astype(dt)
-        want = getattr(np.fft, name)(x)
-        tol = {np.float16: 2e-3, np.float32: 1e-4, np.complex64: 1e-4}.get(want.dtype.type, 1e-10)
-        _same(getattr(fnp.fft, name)(x), want, rtol=tol, atol=tol)
+        for norm in ("backward", "ortho", "forward"):
+            want = getattr(np.fft, name)(x, norm=norm)
+            tol = {np.float16: 2e-3, np.float32: 1e-4, np.complex64: 1e-4}.get(want.dtype.type, 1e-10)
+            _same(getattr(fnp.fft, name)(x, norm=norm), want, rtol=tol, atol=tol)
+    x16 = np.arange(30.0).reshape(5, 6).astype(np.float16)  # n-D: NumPy's float16 factor per axis
+    for norm in ("backward", "ortho", "forward"):
+        _same(fnp.fft.irfftn(fnp.fft.rfftn(x16, norm=norm), norm=norm),
+              np.fft.irfftn(np.fft.rfftn(x16, norm=norm), norm=norm), rtol=2e-3, atol=2e-2)
 
 
 @pytest.mark.parametrize("name", N_AXES)

@@ -25,8 +25,8 @@ of a real-to-complex inclusion is ``Re``):
 Over several axes the same holds with ``N`` the product of the lengths and the weights along
 the last axis only (the leading axes are full complex transforms). The conjugations are
 elementwise, so under jit they fuse into the multiplications by the weights: each transpose
-is one real transform and one loop.
-tests/test_fft.py checks each transpose against finite differences.
+is one real transform and one loop. tests/test_fft.py checks each transpose against the
+explicit real-linear map, and the derivatives against finite differences.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def fft(x, fft_type, fft_lengths):
             fft_type = FftType[fft_type.upper()]
         except KeyError:
             raise FFTArgumentError(f"lax.fft: unknown fft_type {fft_type!r}; use one of "
-                             "'fft', 'ifft', 'rfft', 'irfft' (or a lax.FftType).") from None
+                                   "'fft', 'ifft', 'rfft', 'irfft' (or a lax.FftType).") from None
     return bind(fft_p, x, fft_type=FftType(fft_type), fft_lengths=tuple(int(n) for n in fft_lengths))
 
 

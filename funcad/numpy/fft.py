@@ -39,10 +39,13 @@ def _norm_factor(norm, lengths, forward, name, half=False):
 
     ``half``: a float16 input, whose factors NumPy rounds to float16 (``1/n`` per axis); the
     transform itself runs in float32, as NumPy's."""
-    if half and norm in (None, "backward", "ortho", "forward"):
-        per_axis = 1 if (norm in (None, "backward")) == forward else None
-        fcts = [_np.float16(1) if per_axis else _np.reciprocal(_np.sqrt(_np.float16(n)) if norm == "ortho"
-                                                               else _np.float16(n)) for n in lengths]
+    if half and norm in (None, *_NORMS):
+        # NumPy's factor per axis, rounded to float16; funcad's IFFT/IRFFT already divide by N.
+        if norm == "ortho" or (norm in (None, "backward")) != forward:
+            fcts = [_np.reciprocal(_np.sqrt(_np.float16(n)) if norm == "ortho" else _np.float16(n))
+                    for n in lengths]
+        else:
+            fcts = [1.0]
         return float(_np.prod([float(f) for f in fcts])) * (1 if forward else int(_np.prod(lengths)))
     size = int(_np.prod(lengths))
     if norm is None:
