@@ -44,6 +44,11 @@ class ArgumentError(FuncadError, ValueError):
     """A bad argument to a transformation: argnums, in_axes, static_argnums, pytrees..."""
 
 
+class FFTArgumentError(ArgumentError):
+    """A bad argument to a Fourier transform: ``norm`` other than "backward", "ortho" or
+    "forward", a transform length below 1, ``s`` and ``axes`` of different lengths."""
+
+
 class TreeStructureError(FuncadError, ValueError):
     """Two pytrees that must share a structure do not (e.g. a cotangent given to vjp_fn)."""
 

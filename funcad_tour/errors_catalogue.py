@@ -132,7 +132,7 @@ CASES = [
          "fa.grad(lambda x: float(np.asarray(x).sum()))(np.ones(2))", "TracerArrayConversionError",
          "Use funcad.numpy (`import funcad.numpy as fnp`) inside transformed functions."),
     Case("unsupported-numpy", "A NumPy function funcad does not support, on a traced value",
-         "fa.grad(lambda x: fnp.sum(np.fft.fft(x).real))(np.ones(4))", "UnsupportedFunctionError",
+         "fa.grad(lambda x: fnp.sum(np.unwrap(x)))(np.ones(4))", "UnsupportedFunctionError",
          "Use a supported function, or call NumPy outside the transformed function."),
     Case("no-shape-derivative", "The derivative of an incomplete gamma/beta function in its shape parameter",
          "import funcad.scipy.special as fsp\nfa.grad(lambda a: fsp.gammainc(a, 2.0))(1.5)",
@@ -245,6 +245,9 @@ CASES = [
          "from funcad.autograd.extend import primitive\n"
          "fa.jit(primitive(lambda x: x * 2.0))(np.ones(2))", "ConcretizationError",
          "Call it outside jit (its body runs on concrete NumPy values)."),
+    Case("fft-norm", "A Fourier transform's norm that is not a normalisation",
+         "fnp.fft.rfft(np.ones(8), norm='unitary')", "FFTArgumentError",
+         "Use norm='backward' (the default), 'ortho' or 'forward', as NumPy."),
 ]
 
 

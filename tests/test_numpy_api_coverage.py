@@ -55,8 +55,8 @@ def test_every_numpy_name_is_implemented_or_clearly_unsupported(module, np_modul
 
 
 def test_unsupported_names_give_clear_errors_everywhere():
-    with pytest.raises(UnsupportedFunctionError, match="numpy.fft.fft"):
-        fnp.fft.fft(np.ones(4))
+    with pytest.raises(UnsupportedFunctionError, match="numpy.random.normal"):
+        fnp.random.normal()
     with pytest.raises(UnsupportedFunctionError, match="eig"):  # complex: concrete values only
         fa.grad(lambda a: fnp.sum(fnp.linalg.eig(a)[0]))(np.eye(2))
     with pytest.raises(UnsupportedFunctionError, match="numpy.unwrap"):

@@ -1056,6 +1056,7 @@ from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)
 from . import linalg  # noqa: E402,F401
+from . import fft  # noqa: E402,F401
 
 __all__ = sorted(
     n for n, v in globals().items()
