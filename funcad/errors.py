@@ -32,8 +32,9 @@ class ConcretizationError(FuncadError, TypeError):
     """A traced value whose concrete value is needed (``if x > 0`` under ``jit``)."""
 
 
-class TracerArrayConversionError(FuncadError, TypeError):
-    """A traced value handed to plain NumPy (``np.asarray(tracer)``)."""
+class TracerArrayConversionError(ConcretizationError):
+    """A traced value handed to plain NumPy (``np.asarray(tracer)``, ``np.float64(tracer)``):
+    a conversion to a concrete value, so also a :class:`ConcretizationError`."""
 
 
 class UnsupportedFunctionError(FuncadError, TypeError):
