@@ -94,6 +94,32 @@ def _require_float(leaves, paths, transform: str):
             )
 
 
+def _hold_integers(leaves, paths):
+    """``allow_int``: the float leaves (and their names) to differentiate, and a wrapper of the
+    flat function that puts the integer and boolean leaves, held fixed, back in place."""
+    keep = [i for i, x in enumerate(leaves) if get_aval(x).dtype.kind not in "biu"]
+    fixed_leaves = list(leaves)
+
+    def fixed(flat):
+        def flat_with_ints(*diff):
+            full = list(fixed_leaves)
+            for i, d in zip(keep, diff):
+                full[i] = d
+            return flat(*full)
+
+        return flat_with_ints
+
+    return [leaves[i] for i in keep], [paths[i] for i in keep], fixed
+
+
+def _check_reduce_axes(reduce_axes, name: str) -> None:
+    if tuple(reduce_axes):
+        raise ArgumentError(
+            f"{name}(..., reduce_axes={tuple(reduce_axes)!r}): reduce_axes is not supported, as in "
+            "JAX 0.10, which removed it. Sum over a vmap axis explicitly instead: "
+            "funcad.lax.psum(x, axis_name) inside the function, or a sum of the result.")
+
+
 def _single(argnums) -> bool:
     """Whether ``argnums`` names one argument (an int, NumPy's integers included)."""
     return isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_))
@@ -239,14 +265,16 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
 # vjp
 
 
-def vjp(fun: Callable, *primals, has_aux: bool = False):
+def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
     """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(ct)`` returns one cotangent per primal.
+    ``reduce_axes`` must be empty, as in JAX 0.10.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> y, vjp_fn = fa.vjp(lambda x: x * x, 3.0)
     >>> vjp_fn(1.0)
     (array(6.),)
     """
+    _check_reduce_axes(reduce_axes, "vjp")
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
@@ -279,14 +307,20 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 # grad and value_and_grad
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
+                   allow_int: bool = False, reduce_axes: Sequence = ()):
     """``fun`` and its gradient in one pass: returns ``(value, grad)`` (or ``((value, aux), grad)``).
+
+    ``allow_int=True`` accepts integer and boolean inputs, held fixed: their gradient is zeros
+    of the input's dtype (JAX's is its ``float0`` dtype, which NumPy and jit cannot carry).
+    ``reduce_axes`` is accepted empty only, as in JAX 0.10, which removed it.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> v, g = fa.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.arange(3.0))
     >>> float(v), g
     (5.0, array([0., 2., 4.]))
     """
+    _check_reduce_axes(reduce_axes, "value_and_grad")
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
@@ -296,12 +330,17 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         dyn = args if every else [args[i] for i in nums]
         leaves, in_tree, paths = _flatten_args(
             dyn, lambda: [_arg_names(fun, len(args))[i] for i in nums])
+        all_leaves, fixed = leaves, None
+        if allow_int:
+            leaves, paths, fixed = _hold_integers(leaves, paths)
         _require_float(leaves, paths, "grad")
 
         partial = fun if every and not kwargs else _partial_fun(fun, args, kwargs, nums)
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
+        if fixed is not None:
+            flat = fixed(flat)
         outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs
@@ -317,8 +356,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             raise DTypeError(f"grad requires a real floating-point output, but {_fun_name(fun)} "
                              f"returned dtype {out_aval.dtype}.")
         cts = ad.backward_pass(jaxpr, consts, [np.array(1.0, out_aval.dtype)])
-        g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
-                                     for c, p in zip(cts, leaves)])
+        cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, leaves)]
+        if fixed is not None:
+            it = iter(cts)
+            cts = [np.zeros(get_aval(x).shape, get_aval(x).dtype) if get_aval(x).dtype.kind in "biu"
+                   else next(it) for x in all_leaves]
+        g = tree_unflatten(in_tree, cts)
         value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
         g = g[0] if _single(argnums) else g if nums == listed else _repeat(g, listed, nums)
         return ((value, aux), g) if has_aux else (value, g)
@@ -326,8 +369,13 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     return value_and_grad_f
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
+         allow_int: bool = False, reduce_axes: Sequence = ()):
     """The gradient of a scalar-valued ``fun`` with respect to argument(s) ``argnums``.
+
+    ``allow_int=True``: integer and boolean inputs are accepted and held fixed (their gradient
+    is zeros of the input's dtype; JAX's is ``float0``); ``reduce_axes`` must be empty (JAX
+    0.10 removed it).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> float(fa.grad(fnp.tanh)(0.0))
@@ -335,7 +383,8 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     >>> float(fa.grad(fa.grad(lambda x: x ** 3))(2.0))
     12.0
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    _check_reduce_axes(reduce_axes, "grad")
+    vg = value_and_grad(fun, argnums, has_aux, allow_int=allow_int)
 
     @functools.wraps(fun)
     def grad_f(*args, **kwargs):
@@ -400,15 +449,22 @@ def _partial_fun(fun, args, kwargs, nums):
     return partial
 
 
-def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
+def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str, allow_int: bool = False):
     """``(input leaves, input treedef, store, flat function)`` for a Jacobian of ``fun`` with
-    respect to ``argnums``: the inputs flattened and checked (floats), the others closed over."""
+    respect to ``argnums``: the inputs flattened and checked (floats), the others closed over.
+    With ``allow_int`` the integer leaves are held fixed: see :func:`_hold_integers`."""
     nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
     names = _arg_names(fun, len(args))
     in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
+    all_leaves, fixed = in_leaves, None
+    if allow_int:
+        in_leaves, paths, fixed = _hold_integers(in_leaves, paths)
     _require_float(in_leaves, paths, name)
     store: dict = {}
     flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
+    if fixed is not None:
+        store["all_leaves"] = all_leaves
+        flat = fixed(flat)
     return in_leaves, in_tree, store, flat, paths
 
 
@@ -499,9 +555,13 @@ def _unwrap_one(jac, out_tree):
     return tree_unflatten(out_tree, [b[0] for b in blocks])
 
 
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *,
+           allow_int: bool = False):
     """The Jacobian by reverse mode: the backward pass vmapped over the output basis, one
     batched pass after a single linearization (best for wide inputs).
+
+    ``allow_int=True`` accepts integer and boolean inputs, held fixed: their block is zeros
+    of the input's dtype, as in JAX.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.jacrev(lambda x: x ** 2)(fnp.arange(3.0))
@@ -512,7 +572,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs,
+                                                                 "jacrev", allow_int)
         outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         basis, total = _std_basis(outs)
@@ -522,6 +583,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
 
         cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
+        if "all_leaves" in store:  # allow_int: zeros for the integer leaves
+            it, in_leaves = iter(cts), store["all_leaves"]
+            cts = [np.zeros((total,) + get_aval(x).shape, get_aval(x).dtype)
+                   if get_aval(x).dtype.kind in "biu" else next(it) for x in in_leaves]
         jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total,
                             _repeats(args, argnums))
         jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
