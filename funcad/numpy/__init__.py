@@ -59,6 +59,10 @@ def array(a, dtype=None, copy=True):
     out = asarray(a, dtype)
     if copy and isinstance(a, _np.ndarray) and isinstance(out, _np.ndarray) and _np.may_share_memory(out, a):
         out = out.copy()
+    if copy and out is a:  # a traced value: a distinct object (see _array.fresh)
+        from ._array import fresh
+
+        out = fresh(out)
     return out
 
 
@@ -103,7 +107,12 @@ def astype(x, dtype):
     x = _arr(x)
     if isinstance(x, bool | int | float):
         x = _np.asarray(x)
-    return _ew.convert_element_type(x, _np.dtype(dtype))
+    out = _ew.convert_element_type(x, _np.dtype(dtype))
+    if out is x and isinstance(x, Tracer):  # a copy, as NumPy's (see _array.fresh)
+        from ._array import fresh
+
+        out = fresh(out)
+    return out
 
 
 def _is_float_array(x) -> bool:
@@ -1053,6 +1062,7 @@ from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)
 from . import linalg  # noqa: E402,F401
+from ._ports import *  # noqa: E402,F401,F403  (nanquantile..., put, fill_diagonal, place)
 
 __all__ = sorted(
     n for n, v in globals().items()

@@ -84,12 +84,13 @@ def _index_text(idx) -> str:
     return ", ".join(map(one, idx)) if isinstance(idx, tuple) else one(idx)
 
 
-def tracer_setitem(self, idx, value):
+def tracer_setitem(self, idx, value, views_since=None):
     """``tracer[idx] = value``: NumPy's in-place update where the array is a constant of the
-    program (``y = fnp.zeros(2); y[0] = 1.0`` under jit, as eagerly); else the error."""
+    program (``y = fnp.zeros(2); y[0] = 1.0`` under jit, as eagerly); else the error.
+    ``views_since``: views recorded from that equation on are the caller's own, not the user's."""
     from ..jaxpr import StagingTracer
 
-    if isinstance(self, StagingTracer) and _is_constant(self._trace, self, idx, value):
+    if isinstance(self, StagingTracer) and _is_constant(self._trace, self, idx, value, views_since):
         from ._shape_ops import _IndexUpdateHelper
 
         with set_current_trace(self._trace):
@@ -106,7 +107,7 @@ _VIEW_PRIMS = frozenset({"index", "reshape", "transpose", "broadcast_to", "broad
                          "squeeze", "expand_dims", "rev", "diagonal", "swapaxes", "moveaxis"})
 
 
-def _is_constant(trace, y, idx, value) -> bool:
+def _is_constant(trace, y, idx, value, views_since=None) -> bool:
     """Whether ``y`` (a tracer of the staging ``trace``), the index and the value are known
     without the program's inputs, with no view of ``y`` taken yet: under jit these are
     the arrays that are concrete NumPy arrays in eager mode."""
@@ -121,7 +122,7 @@ def _is_constant(trace, y, idx, value) -> bool:
         for v in trace.dependencies(t._var):
             if v not in produced and (v not in const_of or isinstance(const_of[v], Tracer)):
                 return False  # an input of the program, or a value of an enclosing transformation
-    return not any(y._var in e.inputs and _is_view(e) for e in trace.eqns)
+    return not any(y._var in e.inputs and _is_view(e) for e in trace.eqns[:views_since])
 
 
 def _is_view(eqn) -> bool:
@@ -130,6 +131,15 @@ def _is_view(eqn) -> bool:
     # basic indexing is a view; y[i] of a scalar (as in y[i] += v) and fancy indexing copy
     return eqn.outputs[0].aval.ndim > 0 and not any(
         isinstance(t, tuple) and t[0] == "array" for t in eqn.params.get("template", ()))
+
+
+def fresh(x):
+    """``x``, as a distinct tracer object when it is a staged one: what NumPy's copies
+    (``copy``, ``astype``, ``flatten``...) return, so the in-place rule above, which updates
+    every reference to the array, never reaches a copy made before the update."""
+    from ..jaxpr import StagingTracer
+
+    return StagingTracer(x._trace, x._var) if type(x) is StagingTracer else x
 
 
 def as_array(x):
