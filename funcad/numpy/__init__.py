@@ -126,6 +126,8 @@ def _float_dtype(x):
         dt = x.dtype
     elif isinstance(x, Tracer):
         dt = x.aval.dtype
+    elif type(x) is Array:  # funcad.numpy.Array (defined below)
+        dt = x.dtype
     else:
         return None
     return dt if dt.kind == "f" else None
@@ -138,8 +140,9 @@ _NOT_FLOAT = _np.dtype(object)
 def _unary(prim_fn, float_only=True, name=""):
     def f(x):
         # fast path: a float array or tracer (``_float_dtype`` inlined: one call fewer per op)
+        # (an ``Array``, what fnp.zeros... return, is an ndarray: it takes the fast path too)
         if (x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer)
-                else _NOT_FLOAT).kind == "f":
+                else x.dtype if type(x) is Array else _NOT_FLOAT).kind == "f":
             return prim_fn(x)
         (x,), dt = (_promote_float if float_only else _promote)(x)
         if type(x) in (bool, int, float):
@@ -157,7 +160,8 @@ def _binary(prim_fn, float_only=False, name=""):
     def f(x, y):
         # fast path: float arrays of one dtype, or a float array and a Python scalar (weak)
         # (``_float_dtype`` inlined for x: one call fewer per operation)
-        dx = x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer) else None
+        dx = x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer) \
+            else x.dtype if type(x) is Array else None
         if dx is not None and dx.kind == "f":
             if type(y) in _WEAK:
                 return prim_fn(x, y)
