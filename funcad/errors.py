@@ -116,3 +116,8 @@ class IntegerOutOfBoundsError(FuncadError, OverflowError):
 class ArraySubclassError(FuncadError, TypeError):
     """An ndarray subclass whose meaning funcad would drop: a masked array (its mask), a
     ``numpy.matrix`` (its ``*``), or one with its own ``__array_ufunc__``/``__array_function__``."""
+
+
+class PrimitiveShapeError(ConcretizationError):
+    """An autograd ``primitive`` under jit whose result's shape funcad could not learn (it
+    failed on stand-in arguments): use ``pure_callback``, which states it."""
