@@ -4,6 +4,7 @@ reduce_axes, NaN-aware quantiles and JAX's functional put/fill_diagonal/place.""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -204,3 +205,26 @@ def test_put_fill_diagonal_place_derivatives_jit_vmap():
     np.testing.assert_allclose(fa.jit(f)(x, v), f(x, v))
     xs = np.stack([x, x + 1.0, x - 1.0])
     np.testing.assert_allclose(fa.vmap(f, (0, None))(xs, v), [f(r, v) for r in xs])
+
+
+# --------------------------------------------------------------------------------------
+# jit of odeint's adjoint gradient
+
+
+@pytest.mark.skipif(not os.environ.get("FUNCAD_SLOW_TESTS"),
+                    reason="compiles one 3,000-line Numba function: ~40 s CPU with a cold cache "
+                           "(set FUNCAD_SLOW_TESTS=1)")
+def test_jit_of_odeint_adjoint_gradient_equals_eager():
+    from funcad.scipy.integrate import odeint
+
+    def dynamics(y, t, a):
+        return -a * y + fnp.sin(t)
+
+    def loss(y0, a):
+        return fnp.sum(odeint(dynamics, y0, fnp.linspace(0.0, 2.0, 5), a) ** 2)
+
+    y0, a = np.array([1.0, 0.5]), 0.7
+    eager = fa.grad(loss, (0, 1))(y0, a)
+    jitted = fa.jit(fa.grad(loss, (0, 1)))(y0, a)
+    np.testing.assert_allclose(jitted[0], eager[0], rtol=1e-10)
+    np.testing.assert_allclose(jitted[1], eager[1], rtol=1e-10)
