@@ -42,6 +42,18 @@ def test_setitem_on_a_made_array_is_the_same_eagerly_and_under_jit():
     np.testing.assert_allclose(fa.jit(fa.vmap(_fill))(xs), [_fill(x) for x in xs])
 
 
+def test_copies_do_not_see_a_later_update_eagerly_or_under_jit():
+    def f(s):
+        y = fnp.zeros(2)
+        copies = [fnp.copy(y), y.copy(), fnp.astype(y, np.float64), fnp.array(y), fnp.positive(y)]
+        y[0] = 1.0
+        return fnp.stack(copies + [y]) * s
+
+    want = np.array([[0.0, 0.0]] * 5 + [[1.0, 0.0]])
+    np.testing.assert_array_equal(f(1.0), want)
+    np.testing.assert_array_equal(fa.jit(f)(1.0), want)
+
+
 def test_setitem_refused_under_jit_where_numpy_would_differ():
     def view_then_update(x):
         y = fnp.zeros(3)
@@ -228,3 +240,12 @@ def test_jit_of_odeint_adjoint_gradient_equals_eager():
     jitted = fa.jit(fa.grad(loss, (0, 1)))(y0, a)
     np.testing.assert_allclose(jitted[0], eager[0], rtol=1e-10)
     np.testing.assert_allclose(jitted[1], eager[1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("module", ["funcad.numpy._ports", "funcad.autograd.scipy.signal"])
+def test_docstring_examples_of_the_new_modules(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -1061,6 +1061,23 @@ def _returns_array(fn):
 for _name in ["asarray", "array", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
               "full_like", "eye", "identity", "arange", "linspace", "logspace", "geomspace"]:
     globals()[_name] = _returns_array(globals()[_name])
+
+
+def _public_astype(fn):
+    """``fnp.astype`` as NumPy's: a copy also when the dtype is unchanged (an update of the
+    input in place must not reach the result); internal callers keep the function that
+    returns its argument unchanged."""
+    import functools
+
+    @functools.wraps(fn)
+    def astype(x, dtype, /, *, copy=True, device=None):
+        out = fn(x, dtype)
+        return out.copy() if copy and out is x and isinstance(out, _np.ndarray) else out
+
+    return astype
+
+
+astype = _public_astype(astype)
 Tracer.__setitem__ = _tracer_setitem
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 

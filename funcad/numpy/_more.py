@@ -310,8 +310,9 @@ def positive(x):
 
 
 def copy(a, order="K"):
-    """``numpy.copy``. funcad's traced arrays are immutable, so a traced value is returned
-    as it is (JAX does the same)."""
+    """``numpy.copy``. A traced value is returned as a new tracer of the same value (no
+    copy is needed, funcad's traced arrays being immutable; a distinct object, so that an
+    in-place update of the original under jit does not reach the copy)."""
     return fresh(a) if isinstance(a, Tracer) else _np.array(a, copy=True)
 
 
