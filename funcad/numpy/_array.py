@@ -111,8 +111,9 @@ def _is_constant(trace, y, idx, value, views_since=None) -> bool:
     """Whether ``y`` (a tracer of the staging ``trace``), the index and the value are known
     without the program's inputs, with no view of ``y`` taken yet: under jit these are
     the arrays that are concrete NumPy arrays in eager mode."""
-    parts = [y, value] + [i for i in (idx if isinstance(idx, tuple) else (idx,))]
+    parts = [y] + _leaves(value) + [i for i in (idx if isinstance(idx, tuple) else (idx,))]
     parts += [v for i in parts if isinstance(i, slice) for v in (i.start, i.stop, i.step)]
+    parts += [v for i in parts if isinstance(i, list | tuple) for v in _leaves(i)]
     tracers = [t for t in parts if isinstance(t, Tracer)]
     if any(getattr(t, "_trace", None) is not trace for t in tracers):
         return False
@@ -123,6 +124,11 @@ def _is_constant(trace, y, idx, value, views_since=None) -> bool:
             if v not in produced and (v not in const_of or isinstance(const_of[v], Tracer)):
                 return False  # an input of the program, or a value of an enclosing transformation
     return not any(y._var in e.inputs and _is_view(e) for e in trace.eqns[:views_since])
+
+
+def _leaves(x) -> list:
+    """``x`` and, for (nested) lists and tuples, their elements: where a tracer may hide."""
+    return [x] + [v for e in x for v in _leaves(e)] if isinstance(x, list | tuple) else [x]
 
 
 def _is_view(eqn) -> bool:
