@@ -322,8 +322,77 @@ def pytrees():
     return out
 
 
+# ======================================================================================
+# Automatic vectorization, and Just-in-time compilation
+
+
+def vectorization():
+    out = {}
+    x = jnp.arange(5.0)
+    w = jnp.array([2.0, 3.0, 4.0])
+
+    def convolve(x, w):
+        output = []
+        for i in range(1, len(x) - 1):
+            output.append(jnp.dot(x[i - 1:i + 2], w))
+        return jnp.array(output)
+
+    out["convolve"] = convolve(x, w)
+    xs, ws = jnp.stack([x, x]), jnp.stack([w, w])
+    out["vmap"] = vmap(convolve)(xs, ws)
+    out["in_axes"] = vmap(convolve, in_axes=[0, None])(xs, w)
+    out["transposed"] = vmap(convolve, in_axes=1, out_axes=1)(jnp.transpose(xs), jnp.transpose(ws))
+    out["jit_vmap"] = jit(vmap(convolve))(xs, ws)
+    return out
+
+
+def jit_page():
+    out = {}
+
+    def selu(x, alpha=1.67, lambda_=1.05):
+        return lambda_ * jnp.where(x > 0, x, alpha * jnp.exp(x) - alpha)
+
+    x = jnp.arange(6.0) - 2.5
+    out["selu_jit"] = jit(selu)(x)
+    out["selu"] = selu(x)
+
+    def g(x, n):
+        i = 0
+        while i < n:
+            i += 1
+        return x + i
+
+    out["static_argnames"] = jit(g, static_argnames=["n"])(10.0, 20)
+
+    def g_inner_jitted(x, n):
+        i = 0
+        while i < n:
+            i += 1
+        return x + i
+
+    out["fori_equivalent"] = jit(lambda x, n: lax.fori_loop(0, n, lambda i, v: v + 1.0, x))(10.0, 20)
+
+    import functools
+
+    @functools.partial(jit, static_argnums=1)
+    def h(x, n):
+        return x * n
+
+    out["partial_static"] = jnp.array([h(2.0, 3), h(2.0, 4)])
+
+    def unjitted_loop_body(prev_i):
+        return prev_i + 1
+
+    def g_inner(x):
+        return lax.while_loop(lambda i: i < 10, unjitted_loop_body, x)
+
+    out["while_jit"] = jit(g_inner)(0)
+    return out
+
+
 EXAMPLES = {"cookbook": cookbook, "thinking_in_jax": thinking_in_jax,
-            "control_flow": control_flow, "pytrees": pytrees}
+            "control_flow": control_flow, "pytrees": pytrees, "vectorization": vectorization,
+            "jit_page": jit_page}
 
 
 if __name__ == "__main__":  # print the reference values (run with --jax in venv-bench)
@@ -403,6 +472,21 @@ REFERENCE: dict = {
         'paths': [1.0, 2.0, 3.0],
         'keystr': ["['a'][0]", "['a'][1]", "['b'][0]"],
     },
+    'vectorization': {
+        'convolve': [11.0, 20.0, 29.0],
+        'vmap': [[11.0, 20.0, 29.0], [11.0, 20.0, 29.0]],
+        'in_axes': [[11.0, 20.0, 29.0], [11.0, 20.0, 29.0]],
+        'transposed': [[11.0, 11.0], [20.0, 20.0], [29.0, 29.0]],
+        'jit_vmap': [[11.0, 20.0, 29.0], [11.0, 20.0, 29.0]],
+    },
+    'jit_page': {
+        'selu_jit': [-1.6095639549129934, -1.3622412641797284, -0.6899484881938972, 0.525, 1.5750000000000002, 2.625],
+        'selu': [-1.6095639549129934, -1.3622412641797284, -0.6899484881938972, 0.525, 1.5750000000000002, 2.625],
+        'static_argnames': 30.0,
+        'fori_equivalent': 30.0,
+        'partial_static': [6.0, 8.0],
+        'while_jit': 10,
+    },
 }
 
 
@@ -419,6 +503,18 @@ def test_jax_docs_example_matches_jax(name):
         assert g.shape == onp.asarray(value).shape, key
         onp.testing.assert_allclose(g, onp.asarray(value, dtype=g.dtype), rtol=1e-9, atol=1e-12,
                                     err_msg=key)
+
+
+def test_jit_page_python_control_flow_on_traced_values_is_an_error():
+    def f(x):
+        if x > 0:
+            return x
+        return 2 * x
+
+    assert f(3.0) == 3.0
+    with pytest.raises(jax.errors.ConcretizationError):  # as JAX's ConcretizationTypeError
+        jit(f)(3.0)
+    assert jit(f, static_argnums=0)(3.0) == 3.0
 
 
 def test_thinking_in_jax_boolean_mask_under_jit_is_an_error():
