@@ -107,12 +107,7 @@ def astype(x, dtype):
     x = _arr(x)
     if isinstance(x, bool | int | float):
         x = _np.asarray(x)
-    out = _ew.convert_element_type(x, _np.dtype(dtype))
-    if out is x and isinstance(x, Tracer):  # a copy, as NumPy's (see _array.fresh)
-        from ._array import fresh
-
-        out = fresh(out)
-    return out
+    return _ew.convert_element_type(x, _np.dtype(dtype))
 
 
 def _is_float_array(x) -> bool:
@@ -1062,22 +1057,6 @@ for _name in ["asarray", "array", "zeros", "ones", "full", "empty", "zeros_like"
               "full_like", "eye", "identity", "arange", "linspace", "logspace", "geomspace"]:
     globals()[_name] = _returns_array(globals()[_name])
 
-
-def _public_astype(fn):
-    """``fnp.astype`` as NumPy's: a copy also when the dtype is unchanged (an update of the
-    input in place must not reach the result); internal callers keep the function that
-    returns its argument unchanged."""
-    import functools
-
-    @functools.wraps(fn)
-    def astype(x, dtype, /, *, copy=True, device=None):
-        out = fn(x, dtype)
-        return out.copy() if copy and out is x and isinstance(out, _np.ndarray) else out
-
-    return astype
-
-
-astype = _public_astype(astype)
 Tracer.__setitem__ = _tracer_setitem
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
