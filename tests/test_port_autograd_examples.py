@@ -113,7 +113,7 @@ def black_box_svi():
 
 
 # --- mixture_model.py: the log likelihood of a Gaussian mixture
-def init_gmm_params(num_components, D, scale, rs=npr.RandomState(0)):
+def init_gmm_params(num_components, D, scale, rs=npr.RandomState(0)):  # noqa: B008
     return {"log proportions": rs.randn(num_components) * scale,
             "means": rs.randn(num_components, D) * scale,
             "lower triangles": np.zeros((num_components, D, D)) + np.eye(D)}
@@ -155,7 +155,7 @@ def concat_and_multiply(weights, *args):
     return np.dot(cat_state, weights)
 
 
-def create_rnn_params(input_size, state_size, output_size, param_scale=0.01, rs=npr.RandomState(0)):
+def create_rnn_params(input_size, state_size, output_size, param_scale=0.01, rs=npr.RandomState(0)):  # noqa: B008
     return {"init hiddens": rs.randn(1, state_size) * param_scale,
             "change": rs.randn(input_size + state_size + 1, state_size) * param_scale,
             "predict": rs.randn(state_size + 1, output_size) * param_scale}
@@ -202,7 +202,7 @@ def rnn():
 
 
 # --- lstm.py: the same with an LSTM cell
-def create_lstm_params(input_size, state_size, output_size, param_scale=0.01, rs=npr.RandomState(0)):
+def create_lstm_params(input_size, state_size, output_size, param_scale=0.01, rs=npr.RandomState(0)):  # noqa: B008
     def rp(*shape):
         return rs.randn(*shape) * param_scale
 
@@ -401,7 +401,7 @@ def project(vx, vy):
     h = 1.0 / vx.shape[0]
     div = -0.5 * h * (np.roll(vx, -1, axis=0) - np.roll(vx, 1, axis=0)
                       + np.roll(vy, -1, axis=1) - np.roll(vy, 1, axis=1))
-    for k in range(5):
+    for k in range(5):  # noqa: B007
         p = (div + np.roll(p, 1, axis=0) + np.roll(p, -1, axis=0)
              + np.roll(p, 1, axis=1) + np.roll(p, -1, axis=1)) / 4.0
     vx = vx - 0.5 * (np.roll(p, -1, axis=0) - np.roll(p, 1, axis=0)) / h
@@ -430,7 +430,7 @@ def advect(f, vx, vy):
 
 
 def simulate(vx, vy, smoke, num_time_steps):
-    for t in range(num_time_steps):
+    for t in range(num_time_steps):  # noqa: B007
         vx_updated = advect(vx, vx, vy)
         vy_updated = advect(vy, vx, vy)
         vx, vy = project(vx_updated, vy_updated)
@@ -508,17 +508,17 @@ from funcad.test_util import check_grads  # noqa: E402
 
 # name: (objective, first six gradient entries, sum of |gradient|), computed by autograd
 REFERENCE: dict = {
-    'neural_net': (5.459186120658589, [0.221575708225, -0.040836605038, 0.21908583656, 0.13633017498, 0.029428322973, -0.156304995947], 19.649655919028955),
-    'convnet': (1.0790907429592071, [0.686333608264, -0.686333608264, 0.655084202015, -0.655084202015, 0.784299332424, -0.784299332424], 15.773084414924),
-    'rnn': (1.377526284862269, [-0.029947087481, 0.01167668142, -0.01815533635, 0.002937935395, 0.033856432552, 0.01416385692], 2.756642380646554),
-    'lstm': (1.2233403848627773, [0.004597181731, 0.021960516422, 0.023642778369, 0.026463145324, -0.002379058876, 0.007218921965], 1.8747354675382484),
-    'gaussian_process': (10.641577582812955, [0.220822789373, 2.205283003213, 0.853385915031, -0.46874333557], 3.748235043186939),
-    'bayesian_neural_net': (213.67960101195436, [-0.010030608807, 0.715284538777, 1.207419315732, 0.481692455773, -0.443713144984, -9.416594151705], 357.25285709479016),
-    'black_box_svi': (12.238776099806689, [-7.436770858457, -7.013551728424, -0.972665460296, -0.990084578067], 16.413072625242954),
-    'mixture_model': (52.35566558934763, [-0.481804745269, 0.700437920361, -0.218633175091, -17.541268017512, 0.473364056462, 0.473364056462], 57.10788888464148),
-    'fluidsim': (0.12034841518921074, [-0.00530366738, -0.009999491952, 0.000529642439, 0.000838151707, 0.006478577971, 0.002052513747], 0.34452043464355997),
-    'hmm_em': (-18.388365736143378, [0.929856201967, 0.319613208708, 0.750530589325, 2.692209678102, 1.809958061673, 0.902737632124], 21.999999999999986),
-    'variational_autoencoder': (4.985380093558531, [0.043860374259, 0.010889136492, -0.005143098216, 0.074128722644, 0.00149318346, -0.049381630218], 17.516919993721608),
+    'neural_net': (5.459186120658589, [0.221575708225, -0.040836605038, 0.21908583656, 0.13633017498, 0.029428322973, -0.156304995947], 19.649655919028955),  # noqa: E501
+    'convnet': (1.0790907429592071, [0.686333608264, -0.686333608264, 0.655084202015, -0.655084202015, 0.784299332424, -0.784299332424], 15.773084414924),  # noqa: E501
+    'rnn': (1.377526284862269, [-0.029947087481, 0.01167668142, -0.01815533635, 0.002937935395, 0.033856432552, 0.01416385692], 2.756642380646554),  # noqa: E501
+    'lstm': (1.2233403848627773, [0.004597181731, 0.021960516422, 0.023642778369, 0.026463145324, -0.002379058876, 0.007218921965], 1.8747354675382484),  # noqa: E501
+    'gaussian_process': (10.641577582812955, [0.220822789373, 2.205283003213, 0.853385915031, -0.46874333557], 3.748235043186939),  # noqa: E501
+    'bayesian_neural_net': (213.67960101195436, [-0.010030608807, 0.715284538777, 1.207419315732, 0.481692455773, -0.443713144984, -9.416594151705], 357.25285709479016),  # noqa: E501
+    'black_box_svi': (12.238776099806689, [-7.436770858457, -7.013551728424, -0.972665460296, -0.990084578067], 16.413072625242954),  # noqa: E501
+    'mixture_model': (52.35566558934763, [-0.481804745269, 0.700437920361, -0.218633175091, -17.541268017512, 0.473364056462, 0.473364056462], 57.10788888464148),  # noqa: E501
+    'fluidsim': (0.12034841518921074, [-0.00530366738, -0.009999491952, 0.000529642439, 0.000838151707, 0.006478577971, 0.002052513747], 0.34452043464355997),  # noqa: E501
+    'hmm_em': (-18.388365736143378, [0.929856201967, 0.319613208708, 0.750530589325, 2.692209678102, 1.809958061673, 0.902737632124], 21.999999999999986),  # noqa: E501
+    'variational_autoencoder': (4.985380093558531, [0.043860374259, 0.010889136492, -0.005143098216, 0.074128722644, 0.00149318346, -0.049381630218], 17.516919993721608),  # noqa: E501
 }
 
 
