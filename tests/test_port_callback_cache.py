@@ -41,11 +41,31 @@ def test_two_closures_with_the_same_code_call_their_own_function_under_jit():
     assert cb_module._stable_key(f2, None, None, []) == k2  # the same function, the same key
 
 
+def test_autograd_primitives_with_different_constant_arguments_keep_their_own_call():
+    from funcad.autograd.extend import primitive
+
+    @primitive
+    def scaled(x, k):
+        return np.sin(x) * k
+
+    x = np.array([0.5, 1.0])
+    both = fa.jit(lambda x: fnp_stack([scaled(x, 2.0), scaled(x, np.array(3.0)), scaled(x, np.array(4.0))]))
+    np.testing.assert_allclose(both(x), [2 * np.sin(x), 3 * np.sin(x), 4 * np.sin(x)])
+
+
+def fnp_stack(xs):
+    import funcad.numpy as fnp
+
+    return fnp.stack(xs)
+
+
 def test_a_second_process_loads_the_callback_program_from_the_disk_cache(tmp_path):
     script = textwrap.dedent("""
         import numpy as np, scipy.special, funcad as fa
-        f = fa.jit(lambda x: fa.pure_callback(scipy.special.j0, np.zeros_like(x), x) * 2.0)
-        print(f(np.array([0.0, 1.0]))[1])
+        from funcad.autograd.extend import primitive
+        j1 = primitive(scipy.special.j1)  # an autograd primitive: the same caching
+        f = fa.jit(lambda x: fa.pure_callback(scipy.special.j0, np.zeros_like(x), x) * 2.0 + j1(x))
+        print(f(np.array([0.0, 1.0]))[1] - scipy.special.j1(1.0))
     """)
     env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), FUNCAD_LOG_COMPILES="1")
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,

@@ -108,8 +108,39 @@ class _Call:
     def name(self) -> str:
         return getattr(self.prim.fun, "__name__", repr(self.prim.fun))
 
-    def __repr__(self):  # unique in the process: it names the compiled program's call
-        return f"{self.name()}{self.argnums} {id(self):#x}"
+    def __repr__(self):  # names the compiled program's call: see _stable_key
+        return f"{self.name()}{self.argnums} {_stable_key(self)}"
+
+
+# The compiled program calls a primitive through ``runtime.CALLS[key]``, filled by the trace
+# in the running process (as pure_callback's, see funcad.callback._stable_key): a key the
+# same in every process lets a program load from the disk cache, and two calls that could
+# behave differently must never share one within a process. A call is numbered among those
+# with the same text: the same primitive object, arrays equal by contents, other arguments
+# the same objects (a repr says nothing of an object's state).
+_NUMBERED: dict[str, list] = {}
+
+
+def _stable_key(spec) -> str:
+    import hashlib
+
+    fun = spec.prim.fun
+    code = getattr(fun, "__code__", None)
+    text = repr((getattr(fun, "__module__", None), getattr(fun, "__qualname__", None),
+                 hashlib.sha1(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
+                 if code is not None else "", spec.argnums, len(spec.args), sorted(spec.kwargs)))
+    text = hashlib.sha1(text.encode()).hexdigest()[:16]
+    untraced = [None if i in spec.argnums else a for i, a in enumerate(spec.args)]  # (tracers)
+    ident = [spec.prim] + [_arg_key(a) if isinstance(a, onp.ndarray) else a
+                           for a in untraced + [spec.kwargs[k] for k in sorted(spec.kwargs)]]
+    seen = _NUMBERED.setdefault(text, [])
+    for n, other in enumerate(seen):
+        if len(other) == len(ident) and all(
+                x == y if isinstance(x, tuple) and x[:1] == ("ndarray",) else x is y
+                for x, y in zip(other, ident)):
+            return f"{text}#{n}"
+    seen.append(ident)
+    return f"{text}#{len(seen) - 1}"
 
 
 def _call_impl(*vals, spec):
