@@ -547,7 +547,12 @@ def _preconditioner(H, kind):
         inv = 1.0 / np.where(diag > 0, diag, 1.0)
         return lambda r: inv * r
     if kind == "amg":
-        return _SmoothedAggregation(H)
+        from scipy.linalg import LinAlgError
+
+        try:
+            return _SmoothedAggregation(H)
+        except LinAlgError:  # the coarsest matrix is not positive definite, so neither is H
+            return _preconditioner(H, "jacobi")
     from scipy.sparse.linalg import spilu
 
     try:
