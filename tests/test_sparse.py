@@ -330,6 +330,26 @@ def test_sparse_factorizations_shift_and_solve():
         assert factor(indefinite) is None
 
 
+def test_cholmod_factorization_where_installed():
+    pytest.importorskip("sksparse.cholmod", reason="scikit-sparse (the sparse extra) not installed")
+    from funcad.optimize import _sparse_modified_cholesky, _sparse_spd_factor
+
+    rng = np.random.default_rng(6)
+    H = sp.diags([np.full(39, -1.0), rng.uniform(-1, 3, 40), np.full(39, -1.0)], [-1, 0, 1], format="csr")
+    H = (H + sp.csr_matrix((np.full(2, 0.5), ([0, 39], [39, 0])), shape=(40, 40))).tocsr()  # not banded
+    factor = _sparse_spd_factor(H)
+    assert factor.__name__ == "cholmod"
+    b = rng.normal(size=40)
+    spd = (H + 10 * sp.identity(40)).tocsr()
+    np.testing.assert_allclose(spd @ factor(spd)(b), b, atol=1e-10)
+    assert factor((H - 10 * sp.identity(40)).tocsr()) is None
+    solve, tau = _sparse_modified_cholesky(H)
+    assert tau > 0 and np.all(np.linalg.eigvalsh(H.toarray() + tau * np.eye(40)) > 0)
+    np.testing.assert_allclose((H + tau * sp.identity(40)) @ solve(b), b, atol=1e-9)
+    sparse = newton(rosen, np.full(40, 0.5), gtol=1e-9, hessian="sparse")
+    assert sparse.success and sparse.nit == newton(rosen, np.full(40, 0.5), gtol=1e-9).nit
+
+
 @pytest.mark.parametrize("kw", [dict(hessian="sparse"), dict(preconditioner="jacobi"),
                                 dict(preconditioner="ilu"), dict(preconditioner="amg")])
 def test_newton_cg_with_the_sparse_hessian(kw):
