@@ -11,7 +11,10 @@ linear jaxpr), then applies that linear map to every basis vector in one batched
 ``jacfwd(jacrev(f))``:
 
 * dead code elimination: the staged map keeps only the gradient's tangent;
-* chains of elementwise scalings of the tangent are folded into one multiplication.
+* chains of elementwise scalings of the tangent are folded into one multiplication;
+* eagerly, one d x d array at the peak (plus the O(n d) batched tangents): a diagonal term of
+  the map (a regulariser's ``lam * w``) is added to the batched product in place, and the
+  symmetrization below is done in place, block by block (``fa.hessian``: two d x d arrays).
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
