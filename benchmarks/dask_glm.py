@@ -138,7 +138,7 @@ def main(argv=None):
             t_glm, beta, wcpu_glm, ccpu_glm = _timed(
                 client, lambda: glm_newton(X, y, tol=1e-10), args.repeats)
         load1 = os.getloadavg()
-    del X, y
+    X = y = None  # the cluster is closed: its arrays are gone
     Xm, ym = np.empty((n, d)), np.empty(n)
     for i, start in enumerate(np.cumsum((0,) + chunks[:-1])):
         Xm[start:start + chunks[i]], ym[start:start + chunks[i]] = block(i, chunks[i], d, args.seed)
