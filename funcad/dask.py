@@ -4,9 +4,11 @@ A loss written per chunk, ``loss(params, X_chunk, y_chunk)``, as a sum (``reduct
 or a mean (``reduction="mean"``) over the chunk's rows, has a value, gradient and Hessian that
 are sums over chunks. :class:`ChunkedLoss` evaluates each chunk's part next to the data with
 one jitted ``value_grad_hessian`` (or gradient, or Hessian-vector product) program, and adds
-the parts by a tree reduction; the parameters enter the task graph once per evaluation. The
-jitted programs pickle by a token (:mod:`funcad.jit`), so each worker process traces and
-compiles (or loads from its disk cache) once per signature and keeps them across tasks.
+the parts by a tree reduction; the parameters enter the task graph once per evaluation. With
+a ``distributed.Client``, each jitted program (with whatever the loss closes over, arrays too)
+goes to the cluster once per client, as a task whose result the workers fetch and keep, not
+pickled into every chunk's task. The programs pickle by a token (:mod:`funcad.jit`), so each
+worker process traces and compiles (or loads from its disk cache) once per signature.
 
 :func:`newton` and :func:`newton_cg` run :mod:`funcad.optimize`'s iterations (same damping,
 line search, :class:`~funcad.optimize.OptimizeResult` and verbose table) on such a loss: the
