@@ -91,6 +91,9 @@ class _MemorySampler(threading.Thread):
 
 
 def main(argv=None):
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=4_000_000)
     ap.add_argument("--cols", type=int, default=100)
@@ -98,6 +101,7 @@ def main(argv=None):
     ap.add_argument("--lam", type=float, default=0.0)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="also write the report here (e.g. benchmarks/DASK.md)")
     args = ap.parse_args(argv)
     import dask.array as da
     from distributed import Client, LocalCluster
@@ -152,29 +156,38 @@ def main(argv=None):
             t_mem, ccpu_mem = time.perf_counter() - t, time.process_time() - c0
     load2 = os.getloadavg()
 
+    lines = []
+    out = lines.append
     rows = [("funcad.dask.newton", t_fd, res.nit, wcpu_fd, ccpu_fd),
             ("funcad.optimize.newton (in memory, jit)", t_mem, res_mem.nit, 0.0, ccpu_mem)]
     if beta is not None:
         rows.insert(1, ("dask_glm newton", t_glm, None, wcpu_glm, ccpu_glm))
-    print(f"logistic regression{f' + L2 ({lam})' if lam else ''}, {n} x {d}, {len(chunks)} "
-          f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each); best of "
-          f"{args.repeats}")
-    print(f"| {'method':<40} | {'time (s)':>8} | {'iters':>5} | {'vs funcad.dask':>14} "
-          f"| {'CPU s: workers':>14} | {'client':>6} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 7}|{'-' * 16}|{'-' * 16}|{'-' * 8}|")
+    out(f"logistic regression{f' + L2 ({lam})' if lam else ''}, {n} x {d}, {len(chunks)} "
+        f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each); best of "
+        f"{args.repeats}")
+    out(f"| {'method':<40} | {'time (s)':>8} | {'iters':>5} | {'vs funcad.dask':>14} "
+        f"| {'CPU s: workers':>14} | {'client':>6} |")
+    out(f"|{'-' * 42}|{'-' * 10}|{'-' * 7}|{'-' * 16}|{'-' * 16}|{'-' * 8}|")
     for name, t, it, wc, cc in rows:
-        print(f"| {name:<40} | {t:8.2f} | {it if it is not None else '':>5} | {t / t_fd:14.2f} "
-              f"| {wc:14.1f} | {cc:6.1f} |")
+        out(f"| {name:<40} | {t:8.2f} | {it if it is not None else '':>5} | {t / t_fd:14.2f} "
+            f"| {wc:14.1f} | {cc:6.1f} |")
     agree = f"vs in-memory: {np.max(np.abs(res.x - res_mem.x)):.2e}"
     if beta is not None:
         agree = f"max |x_funcad.dask - x_dask_glm| = {np.max(np.abs(res.x - beta)):.2e}; " + agree
-    print(f"{agree}; |grad| funcad.dask {res.grad_norm:.1e}, in memory {res_mem.grad_norm:.1e}")
+    out(f"{agree}; |grad| funcad.dask {res.grad_norm:.1e}, in memory {res_mem.grad_norm:.1e}")
     mb = 2.0 ** 20
     for w in sorted(rss0):
-        print(f"worker {w}: chunks held {held.get(w, 0) / mb:.0f} MiB; resident before the fit "
-              f"{rss0[w] / mb:.0f} MiB, peak during funcad's fit {sampler.peak.get(w, 0) / mb:.0f} MiB")
-    print(f"load average (1 min): before {load0[0]:.1f}, after the cluster runs {load1[0]:.1f}, "
-          f"after the in-memory run {load2[0]:.1f} ({os.cpu_count()} CPUs)")
+        out(f"worker {w}: chunks held {held.get(w, 0) / mb:.0f} MiB; resident before the fit "
+            f"{rss0[w] / mb:.0f} MiB, peak during funcad's fit {sampler.peak.get(w, 0) / mb:.0f} MiB")
+    out(f"load average (1 min): before {load0[0]:.1f}, after the cluster runs {load1[0]:.1f}, "
+        f"after the in-memory run {load2[0]:.1f} ({os.cpu_count()} CPUs)")
+
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(f"# funcad.dask against dask-glm (python -m benchmarks.dask_glm {' '.join(argv or [])})"
+                     f"\n\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{text}\n")
 
 
 if __name__ == "__main__":
