@@ -97,7 +97,7 @@ def _sum_loop(dtype, *after):
     loop = loopir.Loop(i, loopir.Size(0, "n0"), [loopir.Assign(x, loopir.Load(v1, (i,))),
                                                   loopir.Assign(acc, loopir.Bin("+", acc, x))])
     return [(1, s) for s in [loopir.Assign(acc, loopir.Const(0, dtype)), loopir.Comment("v2 = sum v1"),
-                             loop, loopir.Store(v2, (), acc), *after]]
+                             loop, loopir.Store(v2, (), acc)]] + list(after)
 
 
 def test_what_the_subset_does_not_hold_stays_with_numba():
@@ -107,7 +107,8 @@ def test_what_the_subset_does_not_hold_stays_with_numba():
     np.testing.assert_array_equal(out, (i * 3).sum(axis=1))
     body = _sum_loop(I64)
     assert codegen._runs(body) == body  # an integer sum
-    body = _sum_loop(F64, loopir.Assign(loopir.Local("s0", F64), loopir.Local("acc0", F64)))
+    body = _sum_loop(F64, (1, loopir.Line("print()")),
+                     (1, loopir.Assign(loopir.Local("s0", F64), loopir.Local("acc0", F64))))
     assert codegen._runs(body) == body  # acc0 read after the run
     body = _sum_loop(F64)
     assert [type(s) for _, s in codegen._runs(body)] == [loopir.Comment, loopir.Run]
