@@ -58,6 +58,7 @@ class Gen:
         self.body: list[tuple[int, object]] = []  # (indentation, loop IR statement)
         self.indent = 1
         self.sizes: list[int] = []
+        self.slots: dict[tuple[Var, int], ir.Size] = {}  # (value, axis) -> its named size
         self.names: dict[Var, str] = {}
         self.counts: dict[str, int] = {}
         self.may_alias_input: set[Var] = set()
@@ -111,6 +112,24 @@ class Gen:
 
     def dim(self, n: int) -> str:
         return self.size(n).py()
+
+    def sizes_of(self, shape, keys) -> list:
+        """The sizes of ``shape``, axis ``d`` sharing the named size of the ``(value, axis)``
+        pairs in ``keys[d]``, equal to it by the operations' semantics (broadcasting,
+        reductions), never by coincidence: the source stays the same for other sizes."""
+        out = []
+        for n, ks in zip(shape, keys):
+            s = next((self.slots[k] for k in ks if k in self.slots), None) if n != 1 else None
+            s = s or self.size(n)
+            for k in ks if n != 1 else ():
+                self.slots.setdefault(k, s)
+            out.append(s)
+        return out
+
+    def dims_of(self, v: Var) -> str:
+        """The shape of ``v`` as source, in named sizes."""
+        ds = [s.py() for s in self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])]
+        return "(" + ", ".join(ds) + ("," if len(ds) == 1 else "") + ")"
 
     def dims(self, shape) -> str:
         ds = [self.dim(n) for n in shape]
@@ -215,7 +234,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     lv = [0 if n == 1 else g.loop_var() for n in L]
     if lead is not None:
         lv[0] = lead
-    sizes = [g.size(n) for n in L]
+    sizes = g.sizes_of(L, _axis_keys(k))
     pre: list[list] = [[] for _ in range(r + 1)]
     post: list[list] = [[] for _ in range(r + 1)]
     body: list = []
@@ -244,7 +263,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
         return ir.cast(x, dtype)
 
     for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.emit(f"{g.name(v)} = _nb.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
+        g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
         g.contiguous.add(v)
     for eqn in k.eqns:
         out = eqn.outputs[0]
@@ -274,12 +293,12 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             if out in per_row:  # (a reduction of each row: depth 1) read from its accumulator
                 g.row_scalars[out] = acc
             else:
-                g.emit(f"{o.name} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+                g.emit(f"{o.name} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
                 post[depth].append(ir.Store(o, kept, acc))
             if depth == 0 and kind in ("max", "min"):
                 parallel_ok = False
         else:
-            g.emit(f"{o.name} = _nb.full({g.dims(out.aval.shape)}, {_reduction_init(kind, dt).py()}, "
+            g.emit(f"{o.name} = _nb.full({g.dims_of(out)}, {_reduction_init(kind, dt).py()}, "
                    f"np.{dt.name})")
             if kind in _INIT:
                 body.append(ir.Store(o, kept, v, aug="+" if kind == "sum" else "*"))
@@ -400,6 +419,31 @@ def _groupable(k: Kernel) -> bool:
     return len(k.shape) > 0 and k.shape[0] != 1 and int(np.prod(k.shape, dtype=np.int64)) < PARALLEL_MIN_SIZE
 
 
+def _axis_keys(k: Kernel) -> list:
+    """Per axis of ``k``'s loop shape, the ``(value, axis)`` pairs of its operands and results
+    along it: NumPy's broadcasting makes an operand's axis either 1 or the loop's size."""
+    r = len(k.shape)
+    keys: list[list] = [[] for _ in range(r)]
+    for e in k.eqns:
+        out = e.outputs[0]
+        if e.prim in REDUCTIONS:
+            kept = [d for d in range(r) if d not in e.params["axes"]]
+            for j, d in enumerate(kept):
+                keys[d].append((out, j))
+        else:
+            for d in range(r):
+                keys[d].append((out, d))
+        if is_remap_eqn(e):
+            continue
+        for a in e.inputs:
+            if type(a) is Var:
+                off = r - a.aval.ndim
+                for j, n in enumerate(a.aval.shape):
+                    if n != 1 and off + j >= 0:
+                        keys[off + j].append((a, j))
+    return keys
+
+
 def _row_local(k: Kernel, produced: set, row_reduced: set) -> bool:
     """Whether every value ``k`` reads from the group is read at the current row."""
     lead = ir.Local("I", ir.INT)
@@ -507,7 +551,7 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
     """Kernels sharing one outer loop (see :func:`_row_groups`); the values in ``per_row``
     (see :func:`_per_row`) stay scalar locals."""
     lead = g.loop_var()
-    size = g.size(kernels[0].shape[0])
+    size = g.sizes_of(kernels[0].shape[:1], _axis_keys(kernels[0])[:1])[0]
     parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
     # The members' initialisations after all their allocations, next to the loop: the loop
     # code is then one run for nbrt.loops (see _runs).
@@ -602,10 +646,11 @@ def _runs(body: list) -> list:
             n = max(m, n + 1)
             continue
         last = max(j for j in range(n, m) if type(body[j][1]) is not ir.Comment)
-        defs, used = ir.defined_and_read(code)
-        inside = Counter(x.name for s in code for x in ir.walk(s) if type(x) is ir.Local)
-        if used <= defs and all(reads[d] == inside[d] for d in defs):
-            arrays = {x.arr.name: x.arr for s in code for x in ir.walk(s) if type(x) in (ir.Load, ir.Store)}
+        nodes = [x for s in code for x in ir.walk(s)]
+        defs = {x.target.name if type(x) is ir.Assign else x.var.name for x in nodes if type(x) in (ir.Assign, ir.Loop)}
+        inside = Counter(x.name for x in nodes if type(x) is ir.Local)
+        if set(inside) <= defs and all(reads[d] == inside[d] for d in defs):
+            arrays = {x.arr.name: x.arr for x in nodes if type(x) in (ir.Load, ir.Store)}
             run = ir.Run(sorted(arrays.values(), key=lambda a: int(a.name[1:])), code)
             out.extend(e for e in body[n:last] if type(e[1]) is ir.Comment)
             out.append((indent, run))

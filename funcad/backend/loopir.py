@@ -25,7 +25,7 @@ This module imports neither Numba nor llvmlite at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 
 import numpy as np
 
@@ -97,9 +97,7 @@ class Load:
     arr: Arr
     index: tuple  # per axis: a loop variable (Local) or 0
 
-    @property
-    def dtype(self):
-        return self.arr.dtype
+    dtype = property(lambda self: self.arr.dtype)
 
     def py(self):
         return self.arr.name + _index(self.index)
@@ -110,9 +108,7 @@ class Un:
     op: str  # "-" or "not"
     x: object
 
-    @property
-    def dtype(self):
-        return BOOL if self.op == "not" else self.x.dtype
+    dtype = property(lambda self: BOOL if self.op == "not" else self.x.dtype)
 
     def py(self):
         return f"({self.op}{' ' if self.op == 'not' else ''}{self.x.py()})"
@@ -124,9 +120,7 @@ class Bin:
     x: object
     y: object
 
-    @property
-    def dtype(self):
-        return self.y.dtype if getattr(self.x, "bare", False) else self.x.dtype
+    dtype = property(lambda self: self.y.dtype if getattr(self.x, "bare", False) else self.x.dtype)
 
     def py(self):
         return f"({self.x.py()} {self.op} {self.y.py()})"
@@ -153,9 +147,7 @@ class Select:
     x: object
     y: object
 
-    @property
-    def dtype(self):
-        return self.x.dtype
+    dtype = property(lambda self: self.x.dtype)
 
     def py(self):
         return f"({self.x.py()} if {self.cond.py()} else {self.y.py()})"
@@ -274,25 +266,13 @@ def lines(s) -> list[str]:
 
 
 def walk(node):
-    """``node`` and every node under it."""
+    """``node`` and every node under it (its fields, lists and index tuples)."""
     yield node
-    if isinstance(node, (Loop, Run)):
-        for b in node.body:
-            yield from walk(b)
-        if isinstance(node, Loop):
-            yield from walk(node.stop)
-            if node.start is not None:
-                yield from walk(node.start)
-        return
-    for name in ("value", "x", "y", "cond"):
-        sub = getattr(node, name, None)
-        if sub is not None and not isinstance(sub, (str, np.dtype)) and hasattr(sub, "py"):
-            yield from walk(sub)
-    for sub in getattr(node, "args", ()) or getattr(node, "xs", ()):
-        yield from walk(sub)
-    for sub in getattr(node, "index", ()):
-        if isinstance(sub, Local):
-            yield sub
+    for f in fields(node):
+        v = getattr(node, f.name)
+        for x in v if isinstance(v, (list, tuple)) else (v,):
+            if is_dataclass(x) and type(x) is not Arr:
+                yield from walk(x)
 
 
 _NP_UNARY = {"np.sqrt": "llvm.sqrt", "np.abs": "llvm.fabs", "np.floor": "llvm.floor", "np.ceil": "llvm.ceil"}
@@ -356,20 +336,6 @@ def direct(s) -> bool:
         elif t in (Comment, Line, Run) or not _expr_ok(n):
             return False
     return True
-
-
-def defined_and_read(stmts) -> tuple[set, set]:
-    """The names of the scalar locals ``stmts`` assign (loop variables included) and read."""
-    defs, reads = set(), set()
-    for s in stmts:
-        for n in walk(s):
-            if type(n) is Assign:
-                defs.add(n.target.name)
-            elif type(n) is Loop:
-                defs.add(n.var.name)
-            elif type(n) is Local:
-                reads.add(n.name)
-    return defs, reads
 
 
 # --------------------------------------------------------------------------------------
@@ -446,13 +412,11 @@ class LLVM:
         v = self.b.load(self.pointer(arr, index))
         return self.b.icmp_unsigned("!=", v, self.ir.Constant(v.type, 0)) if arr.dtype == BOOL else v
 
-    def value(self, e, want=None):
-        """``e`` as an IR value (a bare constant takes the type ``want`` it is used at)."""
+    def value(self, e):
+        """``e`` as an IR value."""
         b, ir, t = self.b, self.ir, type(e)
         if t is Const:
-            dt = want if (e.bare and want is not None) else e.dtype
-            v = e.value
-            return ir.Constant(self.lltype(dt), bool(v) if dt == BOOL else float(v))
+            return ir.Constant(self.lltype(e.dtype), bool(e.value) if e.dtype == BOOL else float(e.value))
         if t is Local:
             return b.load(self.slots[e.name])
         if t is Size:
@@ -463,13 +427,12 @@ class LLVM:
             v = self.value(e.x)
             return b.fneg(v) if e.op == "-" else b.not_(v)
         if t in (Bin, Cmp, Select):
-            dt = e.y.dtype if getattr(e.x, "bare", False) else e.x.dtype
-            x, y = self.value(e.x, dt), self.value(e.y, dt)
+            x, y = self.value(e.x), self.value(e.y)
             if t is Bin:
                 return getattr(b, _ARITH[e.op])(x, y)
             if t is Select:
                 return b.select(self.value(e.cond), x, y)
-            if dt == BOOL:
+            if e.x.dtype == BOOL:
                 return b.icmp_unsigned(e.op, x, y)
             return b.fcmp_unordered(e.op, x, y) if e.op == "!=" else b.fcmp_ordered(e.op, x, y)
         if t is BoolOp:

@@ -19,7 +19,7 @@ import hashlib
 
 import numpy as np
 
-from ..jaxpr import Literal, pp_jaxpr
+from ..jaxpr import Literal, Var, pp_jaxpr
 from ..lax import cumulative as cum
 from ..lax import decompositions as dec
 from ..lax import elementwise as ew
@@ -198,7 +198,7 @@ def _matmul(g, eqn):
     # layouts, where np.dot costs 0.5-1 s of Numba compile per layout signature.
     a, b = g.arr(x, dt), g.arr(y, dt)
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
     g.contiguous.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
         # A copy (astype) or a known-contiguous value suits BLAS: no fallback to compile.
@@ -253,14 +253,17 @@ def _einsum_loops(g, eqn, spec):
     subs = ins.split(",")
     out = eqn.outputs[0]
     dt = out.aval.dtype
-    sizes = {}
-    for s, a in zip(subs, eqn.inputs):
-        for c, n in zip(s, a.aval.shape):
+    sizes, keys = {}, {}
+    for s, a in zip(subs + [out_sub], eqn.inputs + [out]):
+        for j, (c, n) in enumerate(zip(s, a.aval.shape)):
             sizes.setdefault(c, n)
+            if type(a) is Var and n != 1:
+                keys.setdefault(c, []).append((a, j))
     o = g.name(out)
-    g.emit(f"{o} = _nb.full({g.dims(out.aval.shape)}, {literal(0, dt)}, np.{dt.name})")
+    g.emit(f"{o} = _nb.full({g.dims_of(out)}, {literal(0, dt)}, np.{dt.name})")
     letters = [c for c in dict.fromkeys(out_sub + "".join(subs)) if sizes[c] != 1]
     lv = {c: g.loop_var() for c in letters}
+    n = dict(zip(letters, g.sizes_of([sizes[c] for c in letters], [keys[c] for c in letters])))
 
     def at(a, s):
         if type(a) is Literal:
@@ -273,13 +276,13 @@ def _einsum_loops(g, eqn, spec):
         prod = x if k == 0 else Bin("*", prod, x)
     stmt = Store(g.array(out), at(out, out_sub).index, prod, aug="+")
     for c in reversed(letters):
-        stmt = Loop(lv[c], g.size(sizes[c]), [stmt])
+        stmt = Loop(lv[c], n[c], [stmt])
     g.add(stmt)
 
 
 def _reshape(g, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
-    g.emit(f"{g.name(out)} = np.ascontiguousarray({g.arr(x)}).reshape({g.dims(out.aval.shape)})")
+    g.emit(f"{g.name(out)} = np.ascontiguousarray({g.arr(x)}).reshape({g.dims_of(out)})")
     g.alias(out, x)
     g.contiguous.add(out)
 
@@ -367,7 +370,7 @@ def _cholesky(g, eqn):
 
 def _full(g, eqn):
     out = eqn.outputs[0]
-    g.emit(f"{g.name(out)} = _nb.full({g.dims(out.aval.shape)}, "
+    g.emit(f"{g.name(out)} = _nb.full({g.dims_of(out)}, "
            f"{literal(eqn.params['fill_value'], out.aval.dtype)}, np.{out.aval.dtype.name})")
     g.contiguous.add(out)
 
@@ -396,7 +399,7 @@ def lower_via_numpy(g, eqn):
     lhs = ", ".join(tmps) + ("," if len(tmps) == 1 else "")
     g.emit(f"    {lhs} = _rt.call({key!r}, {args})")
     for t, v in zip(tmps, eqn.outputs):
-        g.emit(f"{g.name(v)} = {t}.reshape({g.dims(v.aval.shape)})")
+        g.emit(f"{g.name(v)} = {t}.reshape({g.dims_of(v)})")
 
 
 def _numba_type(dtype) -> str:
@@ -475,7 +478,7 @@ def _threefry(g, eqn):
     outs = [g.name(v) for v in eqn.outputs]
     g.emit(f"{outs[0]}, {outs[1]} = _nb.threefry2x32({', '.join(g.arr(a) for a in eqn.inputs)})")
     for o, v in zip(outs, eqn.outputs):
-        g.emit(f"{o} = {o}.reshape({g.dims(v.aval.shape)})")
+        g.emit(f"{o} = {o}.reshape({g.dims_of(v)})")
 
 
 _U32, _U64 = np.dtype(np.uint32), np.dtype(np.uint64)

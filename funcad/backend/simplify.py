@@ -14,6 +14,7 @@ transposes undone by transposes), so they shrink here before Numba sees them.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -232,22 +233,19 @@ def _is_const(a, value, uniform, negzero: bool | None = None) -> bool:
 
 
 class _Facts:
-    """What the identity rules know of the program so far: uniform values (``full``), each
-    value's producing equation, and how many times each value is read."""
+    """What the identity rules know so far: uniform values (``full``), each value's producing
+    equation, and how many times each value is read."""
 
     def __init__(self, jaxpr: Jaxpr):
-        self.uniform: dict[Var, object] = {}
-        self.producer: dict[Var, Eqn] = {}
-        self.uses: dict[Var, int] = {}
-        for a in [a for e in jaxpr.eqns for a in e.inputs] + list(jaxpr.outvars):
-            if type(a) is Var:
-                self.uses[a] = self.uses.get(a, 0) + 1
+        self.uniform, self.producer = {}, {}
+        self.uses = Counter(a for e in jaxpr.eqns for a in e.inputs if type(a) is Var)
+        self.uses.update(a for a in jaxpr.outvars if type(a) is Var)
 
     def is_const(self, a, value, negzero: bool | None = None) -> bool:
         return _is_const(a, value, self.uniform, negzero)
 
     def made_by(self, a, prim) -> Eqn | None:
-        """The equation producing ``a`` if it is an application of ``prim``."""
+        """The equation producing ``a`` if it applies ``prim``."""
         e = self.producer.get(a) if type(a) is Var else None
         return e if e is not None and e.prim is prim else None
 
@@ -273,54 +271,40 @@ def _unit(value, negzero=None, left=True):
     return rule
 
 
-def _add(eqn, f):
+def _add(eqn, f):  # x + (-0.0) is x; x + 0.0 is not (-0.0 + 0.0 is +0.0), but for integers
     x, y = eqn.inputs
-    if x.aval.dtype.kind in "iub" and f.is_const(y, 0):
-        return _keep(x, eqn)
-    return _unit(0, negzero=True)(eqn, f)  # x + (-0.0) is x; x + 0.0 is not (-0.0 + 0.0)
+    return _keep(x, eqn) if x.aval.dtype.kind in "iub" and f.is_const(y, 0) else _unit(0, True)(eqn, f)
 
 
-def _record_full(eqn, f):
-    f.uniform[eqn.outputs[0]] = eqn.params["fill_value"]
+def _of_itself(prim, combine):
+    """A shape operation: ``[x]`` if it changes no shape, else ``combine(eqn, inner)`` when its
+    operand is an application of ``prim`` (a reshape of a reshape...)."""
+    def rule(eqn, f):
+        x = eqn.inputs[0]
+        if x.aval.shape == eqn.outputs[0].aval.shape:
+            return [x]
+        inner = f.made_by(x, prim)
+        return combine(eqn, inner, f) if inner is not None else None
+
+    return rule
 
 
-def _same_shape(eqn, f):
-    return [eqn.inputs[0]] if eqn.inputs[0].aval.shape == eqn.outputs[0].aval.shape else None
-
-
-def _broadcast(eqn, f):
-    inner = f.made_by(eqn.inputs[0], sh.broadcast_to_p)
-    if inner is None or _same_shape(eqn, f):
-        return _same_shape(eqn, f)
-    return [Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, eqn.outputs)]
-
-
-def _reshape(eqn, f):
-    inner = f.made_by(eqn.inputs[0], sh.reshape_p)
-    if inner is None or _same_shape(eqn, f):
-        return _same_shape(eqn, f)
+def _reshape_of_reshape(eqn, inner, f):
     x = inner.inputs[0]
     return [x] if x.aval.shape == eqn.outputs[0].aval.shape else [Eqn(sh.reshape_p, [x], eqn.params, eqn.outputs)]
-
-
-def _neg(eqn, f):
-    inner = f.made_by(eqn.inputs[0], ew.neg_p)
-    return _keep(inner.inputs[0], eqn) if inner is not None else None
 
 
 def _transpose(eqn, f):
     x = eqn.inputs[0]
     inner = f.producer.get(x) if type(x) is Var else None
-    if inner is None:
-        return None
-    if inner.prim is sh.transpose_p:
+    if inner is not None and inner.prim is sh.transpose_p:
         perm = tuple(inner.params["permutation"][i] for i in eqn.params["permutation"])
         y = inner.inputs[0]
         return [y] if perm == tuple(range(len(perm))) else [
             Eqn(sh.transpose_p, [y], dict(permutation=perm), eqn.outputs)]
-    if inner.prim is sh.reshape_p:
+    if inner is not None and inner.prim is sh.reshape_p:
         return _transpose_of_unit_reshape(eqn, inner)
-    if inner.prim in _ELEMENTWISE and f.uses.get(x) == 1:
+    if inner is not None and inner.prim in _ELEMENTWISE and f.uses[x] == 1:
         return _transpose_of_elementwise(eqn, inner, f.producer)
     return None
 
@@ -337,24 +321,30 @@ def _outer_product(eqn, f):
     return None
 
 
+def _if(test):
+    """The output is the operand if ``test(eqn)``."""
+    return lambda eqn, f: _keep(eqn.inputs[0], eqn) if test(eqn) else None
+
+
 simplify_rules.update({
-    sh.full_p: _record_full,
+    sh.full_p: lambda eqn, f: f.uniform.__setitem__(eqn.outputs[0], eqn.params["fill_value"]),
     ew.mul_p: _unit(1),
     ew.div_p: _unit(1, left=False),
     ew.add_p: _add,
     ew.sub_p: _unit(0, negzero=False, left=False),
-    ew.neg_p: _neg,
-    ew.stop_gradient_p: lambda eqn, f: _keep(eqn.inputs[0], eqn),
-    ew.integer_pow_p: lambda eqn, f: _keep(eqn.inputs[0], eqn) if eqn.params["y"] == 1 else None,
-    ew.convert_element_type_p: lambda eqn, f: _keep(eqn.inputs[0], eqn)
-    if eqn.inputs[0].aval.dtype == eqn.params["new_dtype"] else None,
+    ew.neg_p: lambda eqn, f: _keep(f.made_by(eqn.inputs[0], ew.neg_p).inputs[0], eqn)
+    if f.made_by(eqn.inputs[0], ew.neg_p) else None,  # neg(neg x)
+    ew.stop_gradient_p: _if(lambda eqn: True),
+    ew.integer_pow_p: _if(lambda eqn: eqn.params["y"] == 1),
+    ew.convert_element_type_p: _if(lambda eqn: eqn.inputs[0].aval.dtype == eqn.params["new_dtype"]),
     ew.select_p: lambda eqn, f: _keep(eqn.inputs[1], eqn) if eqn.inputs[1] is eqn.inputs[2] else None,
-    sh.reshape_p: _reshape,
-    sh.broadcast_to_p: _broadcast,
+    sh.reshape_p: _of_itself(sh.reshape_p, _reshape_of_reshape),
+    sh.broadcast_to_p: _of_itself(sh.broadcast_to_p, lambda eqn, inner, f: [
+        Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, eqn.outputs)]),
     sh.transpose_p: _transpose,
-    red.reduce_sum_p: lambda eqn, f: [eqn.inputs[0]] if not eqn.params["axes"] else None,
-    sh.index_p: lambda eqn, f: _keep(eqn.inputs[0], eqn) if len(eqn.inputs) == 1 and _selects_all(
-        eqn.params["template"], eqn.inputs[0].aval.shape) else None,
+    red.reduce_sum_p: lambda eqn, f: None if eqn.params["axes"] else [eqn.inputs[0]],
+    sh.index_p: _if(lambda eqn: len(eqn.inputs) == 1 and _selects_all(eqn.params["template"],
+                                                                          eqn.inputs[0].aval.shape)),
     la.matmul_p: _outer_product,
 })
 
