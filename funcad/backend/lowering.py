@@ -311,6 +311,38 @@ def _index(g, eqn):
     if not sh._is_basic(template):
         return lower_via_numpy(g, eqn)
     x, out = eqn.inputs[0], eqn.outputs[0]
+    expr = _basic_index(g, x, template)
+    o = g.name(out)
+    if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
+        g.emit(f"{o} = _nb.empty((), np.{out.aval.dtype.name})")
+        g.emit(f"{o}[()] = {expr}")
+    else:
+        g.emit(f"{o} = {expr}")
+        g.alias(out, x)
+
+
+def _index_add(g, eqn):
+    """``x`` with ``updates`` added at a basic index (no index repeats: a loop over the
+    view), as the transpose of a slice is in an LSTM's gradient; others through NumPy."""
+    x, u = eqn.inputs[:2]
+    out, template = eqn.outputs[0], eqn.params["template"]
+    if (len(eqn.inputs) > 2 or not sh._is_basic(template) or type(u) is not Var
+            or u.aval.dtype != out.aval.dtype or x.aval.dtype != out.aval.dtype or not u.aval.ndim
+            or tuple(u.aval.shape) != tuple(sh._index_shape(x.aval.shape, template, ()))):
+        return lower_via_numpy(g, eqn)
+    o, w = g.name(out), g.fresh("w")
+    g.emit(f"{o} = {g.arr(x)}.copy()")
+    g.emit(f"{w} = {_basic_index(g, out, template)}")
+    idx = [g.fresh("i") for _ in u.aval.shape]
+    for i, n in zip(idx, u.aval.shape):
+        g.emit(f"for {i} in range({g.dim(n)}):")
+        g.indent += 1
+    g.emit(f"{w}[{', '.join(idx)}] += {g.name(u)}[{', '.join(idx)}]")
+    g.indent -= len(idx)
+    g.contiguous.add(out)
+
+
+def _basic_index(g, x, template) -> str:
     consumed = sum(1 for t in template if t is not None and t is not Ellipsis)
     parts = []
     for t in template:
@@ -324,14 +356,7 @@ def _index(g, eqn):
             parts.append(str(int(t[1])))
     if Ellipsis not in template:
         parts.extend([":"] * (x.aval.ndim - consumed))
-    expr = f"{g.arr(x)}[{', '.join(parts)}]" if parts else f"{g.arr(x)}[()]"
-    o = g.name(out)
-    if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
-        g.emit(f"{o} = _nb.empty((), np.{out.aval.dtype.name})")
-        g.emit(f"{o}[()] = {expr}")
-    else:
-        g.emit(f"{o} = {expr}")
-        g.alias(out, x)
+    return f"{g.arr(x)}[{', '.join(parts)}]" if parts else f"{g.arr(x)}[()]"
 
 
 def _float_kind(dt) -> bool:
@@ -436,7 +461,7 @@ LOWERINGS: dict = {
     sh.transpose_p: _transpose,  # 2-D; others are fused loops (SCALAR)
     sh.concatenate_p: _concatenate,
     sh.index_p: _index,
-    sh.index_add_p: lower_via_numpy,  # scatter-add with repeated indices: np.add.at semantics
+    sh.index_add_p: _index_add,  # a basic index; repeated indices (np.add.at) through NumPy
     sh.full_p: _full,
     red.reduce_sum_p: _reduction("sum"),
     red.reduce_prod_p: _reduction("prod"),
