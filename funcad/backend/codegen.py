@@ -521,10 +521,13 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
             g.emit(line)
 
 
-def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Program:
+def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
+             contiguous=()) -> Program:
     """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
-    driven program (backend/driver.py): its inputs may be any strided view, and its outputs
-    may be views of its inputs (the driver copies the program's outputs that are).
+    driven program (backend/driver.py): its inputs may be any strided view, except those
+    flagged in ``contiguous`` (C- or F-contiguous), and its outputs may be views of its
+    inputs (the driver copies the program's outputs that are). ``Program.contiguous`` flags
+    the outputs known to be contiguous.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -537,6 +540,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Progr
     g.may_alias_input.update(ins)
     if not kernel:
         g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
+    g.contiguous.update(v for v, c in zip(ins, contiguous) if c)
     g.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
     names = [g.name(v) for v in ins]
     if names:
@@ -577,4 +581,6 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Progr
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
     source = "\n".join(header + g.lines) + "\n\n\n_nb.fast_load(program)\n"
     aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
-    return Program(source, g.sizes, g.parallel, n_in, aliases)
+    program = Program(source, g.sizes, g.parallel, n_in, aliases)
+    program.contiguous = [type(a) is not Var or a in g.contiguous for a in jaxpr.outvars]
+    return program
