@@ -32,8 +32,8 @@ import os
 import numpy as np
 
 from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
-from ..lax.linalg import einsum_p
-from ..lax.shapes import _build_index, _is_basic, full_p, index_p, reshape_p
+from ..lax.linalg import einsum_p, matmul_p
+from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
 from . import cache, codegen
 from .fusion import fuse, is_remap_eqn
 from .simplify import _atom_key, _params_key
@@ -56,9 +56,13 @@ def items_of(jaxpr: Jaxpr) -> list[list]:
 
 
 #: A run of items that repeats with a period of at most this many items (the step of an
-#: unrolled loop) is compiled as one kernel per step (:func:`steps_of`).
-MAX_PERIOD = 64
+#: unrolled loop) is compiled as one kernel per step (:func:`steps_of`;
+#: ``$FUNCAD_JIT_STEP_PERIOD``, 0: every item its own kernel call).
+MAX_PERIOD = int(os.environ.get("FUNCAD_JIT_STEP_PERIOD", 64))
 MAX_STEP_EQNS = 256
+#: ... and repeats at least this many times: a step compiles as one function, costing
+#: about what its items' kernels cost (which items of other steps may still need).
+MIN_REPEATS = 5
 
 
 def steps_of(items: list, invars) -> list:
@@ -78,7 +82,7 @@ def steps_of(items: list, invars) -> list:
             rest.append(eqns)
     units = [[eqns] for eqns in hoisted]
     n = len(rest)
-    if n < 4:
+    if n < 4 or MAX_PERIOD < 1:
         return units + [[eqns] for eqns in rest]
     keys = np.array([hash(_structure(eqns, _inputs_of(eqns), ())) for eqns in rest], np.int64)
     periods = np.arange(1, min(MAX_PERIOD, n // 2) + 1)
@@ -94,15 +98,15 @@ def steps_of(items: list, invars) -> list:
     i = 0
     while i < n:
         p = int(np.argmax(covered[:, i])) + 1  # the longest repeat, the shortest period at a tie
-        if covered[p - 1, i] == 0 or sizes[i:i + p].sum() > MAX_STEP_EQNS:
+        run = list(range(i, i + int(reps[p - 1, i]) * p, p)) if covered[p - 1, i] else []
+        if len(run) < MIN_REPEATS or sizes[i:i + p].sum() > MAX_STEP_EQNS:
             units.append([rest[i]])
             i += 1
             continue
         # a long run of small steps: several steps per kernel (the 45,000-operation
         # simulation's 2,800 steps of 16 equations: 175 calls instead of 2,800)
-        r = int(reps[p - 1, i])
-        m = max(1, min(r // 32, MAX_STEP_EQNS // int(sizes[i:i + p].sum())))
-        for size in [m] * (r // m) + [r % m] * (r % m > 0):
+        m = max(1, min(len(run) // 32, MAX_STEP_EQNS // int(sizes[i:i + p].sum())))
+        for size in [m] * (len(run) // m) + [len(run) % m] * (len(run) % m > 0):
             units.append(rest[i:i + size * p])
             i += size * p
     return units
@@ -147,6 +151,9 @@ class Driven:
         lines, kernels, self.sources = [], {}, []
         generated: dict = {}  # an item's structure, shapes included -> its Program
         aliased = set(jaxpr.invars)  # values that may be (views of) the program's inputs
+        # values known to be C- or F-contiguous (the inputs: __call__ makes them so), whose
+        # matmuls in a kernel need no copying fallback (nbrt.matmul_into: ~0.3 s of compile)
+        contiguous, c_order = set(jaxpr.invars), set(jaxpr.invars)
 
         def emit(n, eqns, step):
             """Lines for the equations of items up to the ``n``-th; False if ``step`` (several
@@ -186,11 +193,22 @@ class Driven:
                         lines.append(f"    {out} = _call{multiple}(p{n}_{j}, {', '.join(atoms)})")
                     if any(type(a) is Var and a in aliased for a in e.inputs):
                         aliased.update(e.outputs)
+                    if e.prim in (matmul_p, index_add_p) and direct is None:
+                        contiguous.update(e.outputs)  # fresh arrays
+                    elif e.prim is transpose_p and e.inputs[0] in contiguous and len(atoms) == 1 \
+                            and e.inputs[0].aval.ndim == 2:
+                        contiguous.update(e.outputs)  # x.T: F- or C-contiguous
+                    elif direct is not None and e.inputs[0] in c_order and _view_in_c_order(e):
+                        contiguous.update(e.outputs)
+                        c_order.update(e.outputs)
                 return True
+            flags = tuple(a in contiguous for a in ins)
             key = _structure(pre + eqns, ins, outs)
+            key = key and (key, flags)
             program = generated.get(key) if key is not None else None
             if program is None:
-                program = codegen.generate(Jaxpr([], ins, pre + eqns, outs), f"{name}_k", kernel=True)
+                program = codegen.generate(Jaxpr([], ins, pre + eqns, outs), f"{name}_k", kernel=True,
+                                           contiguous=flags)
                 if step and "objmode" in program.source:
                     program = False  # a step holding a NumPy call: slow to compile, GIL held
                 if key is not None:
@@ -205,6 +223,7 @@ class Driven:
             env[f"S{n}"] = program.S
             lines.append(f"    {lhs} = {k}(({args}{',' if len(ins) == 1 else ''}), S{n})")
             aliased.update(v for v, a in zip(outs, program.aliases) if a and any(i in aliased for i in ins))
+            contiguous.update(v for v, c in zip(outs, program.contiguous) if c)
             return True
 
         n = 0
@@ -243,8 +262,14 @@ class Driven:
             cache.on_release(compiled.name, self.unload)
 
     def __call__(self, args) -> list:
-        return self._run(*[x if type(x) is np.ndarray and x.dtype == dt else np.asarray(x, dt)
-                           for x, dt in zip(args, self.dtypes)])
+        conv = []
+        for x, dt in zip(args, self.dtypes):
+            if type(x) is not np.ndarray or x.dtype != dt:
+                x = np.asarray(x, dt)
+            if not x.flags.c_contiguous:
+                x = np.ascontiguousarray(x)
+            conv.append(x)
+        return self._run(*conv)
 
 
 class _FirstCall:
@@ -321,6 +346,17 @@ def _direct(e, atoms, env, key):
         env[key] = tuple(e.params["new_shape"])
         return f"{atoms[0]}.reshape({key})"
     return None
+
+
+def _view_in_c_order(e) -> bool:
+    """Whether the view ``_direct`` makes of a C-contiguous array is C-contiguous too (a
+    reshape is; an index is tried on an array of C strides over no memory, never read)."""
+    aval = e.inputs[0].aval
+    if e.prim is reshape_p or not aval.ndim:
+        return True
+    strides = np.cumprod((1, *aval.shape[:0:-1]))[::-1] * aval.dtype.itemsize
+    fake = np.lib.stride_tricks.as_strided(np.zeros(1, aval.dtype), aval.shape, tuple(map(int, strides)))
+    return fake[_build_index(e.params["template"], ())].flags.c_contiguous
 
 
 def _holds_jaxpr(v) -> bool:
