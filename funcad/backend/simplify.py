@@ -233,7 +233,8 @@ class _Facts:
         v = _const_of(a, self.uniform)
         try:
             v = np.asarray(v)
-            return v.dtype.kind in "biuf" and v == value and (negzero is None or bool(np.signbit(v)) == negzero)
+            sign_ok = negzero is None or bool(np.signbit(v)) == negzero
+            return v.dtype.kind in "biuf" and v == value and sign_ok
         except (TypeError, ValueError):
             return False
 
