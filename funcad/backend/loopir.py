@@ -30,6 +30,12 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import numpy as np
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# The functions backend/vecmath.py provides (its FUNCTIONS): on float32/float64 operands they
+# are called as ``_vm.<name>``, which LLVM's loop vectorizer can widen (libmvec).
+VECTOR_MATH = frozenset((
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
+    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "cbrt",
+    "arctan2", "hypot", "power"))
 BOOL, INT = np.dtype(bool), np.dtype(np.int64)
 
 
@@ -310,8 +316,6 @@ def _expr_ok(e) -> bool:
             return len(e.args) == 1 and e.args[0].dtype in FLOATS
         if e.fn in _NP_UNARY:
             return args_ok and len(e.args) == 1
-        from .lowering import VECTOR_MATH
-
         return args_ok and e.fn[:4] == "_vm." and e.fn[4:] in VECTOR_MATH | {"radd", "rmul"}
     return False
 

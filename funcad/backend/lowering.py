@@ -31,7 +31,23 @@ from ..lax import shapes as sh
 from ..lax import sorting as so
 from ..lax import special as sp
 from . import runtime
-from .loopir import BOOL, Bin, BoolOp, Call, Cast, Cmp, Const, Load, Loop, Select, Store, Un, cast, literal
+from .loopir import (
+    BOOL,
+    VECTOR_MATH,
+    Bin,
+    BoolOp,
+    Call,
+    Cast,
+    Cmp,
+    Const,
+    Load,
+    Loop,
+    Select,
+    Store,
+    Un,
+    cast,
+    literal,
+)
 
 # --------------------------------------------------------------------------------------
 # Elementwise: scalar expressions (loop IR nodes, backend/loopir.py)
@@ -45,12 +61,6 @@ def _call(fn):
     return lambda a, eqn: Call(f"np.{fn}", a, _dt(eqn))
 
 
-# The functions backend/vecmath.py provides (its FUNCTIONS): on float32/float64 operands they
-# are called as ``_vm.<name>``, which LLVM's loop vectorizer can widen (libmvec).
-VECTOR_MATH = frozenset((
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
-    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "cbrt",
-    "arctan2", "hypot", "power"))
 _VECTOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
