@@ -199,6 +199,8 @@ def _reduction_init(kind, dtype) -> ir.Const:
         return ir.Const(_INIT[kind], dtype)
     if dtype.kind == "f":
         return ir.Const(-np.inf if kind == "max" else np.inf, dtype, bare=True)
+    if dtype.kind == "c":  # below (above) every value in NumPy's lexicographic order
+        return ir.Const(complex(-np.inf, -np.inf) if kind == "max" else complex(np.inf, np.inf), dtype)
     if dtype.kind == "b":
         return ir.Const(kind != "max", dtype)
     info = np.iinfo(dtype)
@@ -213,8 +215,9 @@ def _update(kind, acc, v, vectorizable=False):
         if vectorizable and acc.dtype in ir.FLOATS:
             return ir.Call(f"_vm.{'radd' if kind == 'sum' else 'rmul'}", [acc, v], acc.dtype)
         return ir.Bin("+" if kind == "sum" else "*", acc, v)
-    cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy
-    return ir.Select(ir.BoolOp("or", [ir.Cmp(cmp, v, acc), ir.Cmp("!=", v, v)]), v, acc)
+    cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy; complex: lexicographic
+    better = ir.lex_compare(v, acc, cmp) if v.dtype.kind == "c" else ir.Cmp(cmp, v, acc)
+    return ir.Select(ir.BoolOp("or", [better, ir.Cmp("!=", v, v)]), v, acc)
 
 
 def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):

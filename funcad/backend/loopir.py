@@ -45,12 +45,17 @@ def literal(val, dtype) -> str:
     if dtype.kind == "b":
         return "True" if bool(val) else "False"
     if dtype.kind == "f":
-        v = float(val)
-        s = "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
-        return f"np.{dtype.name}({s})"
+        return f"np.{dtype.name}({_float_source(float(val))})"
     if dtype.kind in "iu":
         return f"np.{dtype.name}({int(val)})"
+    if dtype.kind == "c":
+        v = complex(val)
+        return f"np.{dtype.name}(complex({_float_source(v.real)}, {_float_source(v.imag)}))"
     raise TypeError(f"funcad.jit: no scalar literal of dtype {dtype}")
+
+
+def _float_source(v: float) -> str:
+    return "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
 
 
 # --------------------------------------------------------------------------------------
@@ -178,6 +183,28 @@ class Cast:
         return f"np.{self.dtype.name}({self.x.py()})"
 
 
+@dataclass(eq=False)
+class Attr:
+    """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value (outside the subset)."""
+    x: object
+    attr: str
+
+    @property
+    def dtype(self):
+        return self.x.dtype if self.attr == "conjugate()" else np.empty(0, self.x.dtype).real.dtype
+
+    def py(self):
+        return f"({self.x.py()}).{self.attr}"
+
+
+def lex_compare(x, y, op: str):
+    """``x op y`` (op: < <= > >=) of complex values in NumPy's lexicographic order (real parts
+    first): Numba has no ordering of complex numbers."""
+    xr, yr = Attr(x, "real"), Attr(y, "real")
+    same = BoolOp("and", [Cmp("==", xr, yr), Cmp(op, Attr(x, "imag"), Attr(y, "imag"))])
+    return BoolOp("or", [Cmp(op[0], xr, yr), same])
+
+
 def cast(x, dst):
     """``x`` converted to ``dst`` (as NumPy's ``astype``)."""
     dst = np.dtype(dst)
@@ -187,6 +214,8 @@ def cast(x, dst):
         return Const(x.value, dst)
     if dst.kind == "b":
         return Cmp("!=", x, Const(0, x.dtype, bare=True))
+    if x.dtype.kind == "c" and dst.kind != "c":  # NumPy's cast keeps the real part
+        x = Attr(x, "real")
     return Cast(x, dst)
 
 

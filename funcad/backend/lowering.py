@@ -33,6 +33,7 @@ from ..lax import special as sp
 from . import runtime
 from .loopir import (
     BOOL,
+    Attr,
     VECTOR_MATH,
     Bin,
     BoolOp,
@@ -46,6 +47,7 @@ from .loopir import (
     Store,
     Un,
     cast,
+    lex_compare,
     literal,
 )
 
@@ -83,8 +85,13 @@ def _op(sym):
     return lambda a, eqn: Bin(sym, a[0], a[1])
 
 
-def _cmp(sym):
-    return lambda a, eqn: Cmp(sym, a[0], a[1])
+def _compare(sym):
+    def rule(a, eqn):
+        if np.dtype(compute_dtypes(eqn)[0]).kind == "c":
+            return lex_compare(a[0], a[1], sym)
+        return Cmp(sym, a[0], a[1])
+
+    return rule
 
 
 def _integer_pow(a, eqn):
@@ -126,6 +133,8 @@ def _int_division(kind):
 
 def _sign(a, eqn):
     dt = _dt(eqn)
+    if dt.kind == "c":  # NumPy 2's z / |z| (Numba's np.sign of complex is NumPy 1's)
+        return Select(Cmp("!=", a[0], Const(0, dt, True)), Bin("/", a[0], Call("np.abs", a, dt)), Const(0, dt))
     if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
         return Select(Cmp("!=", a[0], Const(0, dt, True)), Const(1, dt), Const(0, dt))
     return Call("np.sign", a, dt)
@@ -157,8 +166,8 @@ SCALAR: dict = {
     ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
     ew.select_p: lambda a, eqn: Select(*a),
-    ew.eq_p: _cmp("=="), ew.ne_p: _cmp("!="), ew.lt_p: _cmp("<"), ew.le_p: _cmp("<="),
-    ew.gt_p: _cmp(">"), ew.ge_p: _cmp(">="),
+    ew.eq_p: _compare("=="), ew.ne_p: _compare("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
+    ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
     ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
     ew.round_p: _call("rint"),
     ew.max_p: _call("maximum"), ew.min_p: _call("minimum"),
@@ -176,6 +185,10 @@ for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "
               "ceil", "isnan", "isinf", "isfinite"):
     SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
 SCALAR[ew.sign_p] = _sign
+SCALAR[ew.real_p] = lambda a, eqn: Attr(a[0], "real")
+SCALAR[ew.imag_p] = lambda a, eqn: Attr(a[0], "imag")
+SCALAR[ew.conj_p] = lambda a, eqn: Attr(a[0], "conjugate()")
+SCALAR[ew.complex_p] = lambda a, eqn: Cast(Call("complex", a, _dt(eqn)), _dt(eqn))
 
 
 def compute_dtypes(eqn) -> list:
