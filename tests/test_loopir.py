@@ -157,3 +157,20 @@ def test_bool_operands_compared_with_zero():
     src, got = _run(lambda b: (fnp.logical_and(b, b), fnp.where(b, 1.5, -0.5)), (x,), True)
     np.testing.assert_array_equal(got[0], x)
     np.testing.assert_array_equal(got[1], np.where(x, 1.5, -0.5))
+
+
+def test_only_float_and_bool_dtypes_are_written_as_llvm():
+    """The subset is checked on every node's dtype: a loop over complex (or integer) values is
+    printed for Numba, never written as LLVM IR."""
+    i = loopir.Local("i0", I64)
+    for dt in (np.dtype(np.complex128), np.dtype(np.int32), np.dtype(np.float16)):
+        x = loopir.Local("x0", dt)
+        v1, v2 = loopir.Arr("v1", dt, 1), loopir.Arr("v2", dt, 1)
+        loop = loopir.Loop(i, loopir.Size(0, "n0"), [loopir.Assign(x, loopir.Load(v1, (i,))),
+                                                      loopir.Store(v2, (i,), loopir.Bin("*", x, x))])
+        assert not loopir.direct(loop)
+        assert codegen._runs([(1, loop)]) == [(1, loop)]
+    x = loopir.Local("x0", F64)
+    v1, v2 = loopir.Arr("v1", F64, 1), loopir.Arr("v2", F64, 1)
+    assert loopir.direct(loopir.Loop(i, loopir.Size(0, "n0"), [
+        loopir.Assign(x, loopir.Load(v1, (i,))), loopir.Store(v2, (i,), loopir.Bin("*", x, x))]))

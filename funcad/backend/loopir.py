@@ -230,7 +230,9 @@ class Run:
 
 
 def _index(index) -> str:
-    return "[" + ", ".join(i.py() if isinstance(i, Local) else str(i) for i in index) + "]" if index else "[()]"
+    if not index:
+        return "[()]"
+    return "[" + ", ".join(i.py() if isinstance(i, Local) else str(i) for i in index) + "]"
 
 
 # --------------------------------------------------------------------------------------
@@ -310,7 +312,7 @@ def _expr_ok(e) -> bool:
             return args_ok and len(e.args) == 1
         from .lowering import VECTOR_MATH
 
-        return args_ok and e.fn.startswith("_vm.") and (e.fn[4:] in VECTOR_MATH or e.fn[4:] in ("radd", "rmul"))
+        return args_ok and e.fn[:4] == "_vm." and e.fn[4:] in VECTOR_MATH | {"radd", "rmul"}
     return False
 
 

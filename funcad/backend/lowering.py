@@ -31,7 +31,7 @@ from ..lax import shapes as sh
 from ..lax import sorting as so
 from ..lax import special as sp
 from . import runtime
-from .loopir import BOOL, Bin, BoolOp, Call, Cast, Cmp, Const, Loop, Select, Store, Un, cast, literal
+from .loopir import BOOL, Bin, BoolOp, Call, Cast, Cmp, Const, Load, Loop, Select, Store, Un, cast, literal
 
 # --------------------------------------------------------------------------------------
 # Elementwise: scalar expressions (loop IR nodes, backend/loopir.py)
@@ -268,7 +268,7 @@ def _einsum_loops(g, eqn, spec):
     def at(a, s):
         if type(a) is Literal:
             return Const(a.val, a.aval.dtype)
-        return g.load(a, tuple(0 if n == 1 else lv[c] for c, n in zip(s, a.aval.shape)))
+        return Load(g.array(a), tuple(0 if n == 1 else lv[c] for c, n in zip(s, a.aval.shape)))
 
     prod = Const(1, dt)
     for k, (s, a) in enumerate(zip(subs, eqn.inputs)):
@@ -403,20 +403,6 @@ def _full(g, eqn):
     g.contiguous.add(out)
 
 
-def _reduction(kind):
-    def rule(g, eqn):
-        # Normally fused into a kernel by fusion.py; this is the stand-alone form.
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        fn = {"sum": "np.sum", "prod": "np.prod", "max": "np.max", "min": "np.min"}[kind]
-        if out.aval.ndim == 0 and not eqn.params["axes"] == ():
-            g.emit(f"{g.name(out)} = _nb.empty((), np.{out.aval.dtype.name})")
-            g.emit(f"{g.name(out)}[()] = {fn}({g.arr(x)})")
-        else:
-            lower_via_numpy(g, eqn)
-
-    return rule
-
-
 def lower_via_numpy(g, eqn):
     """Call the primitive's NumPy implementation from the compiled program (numba.objmode)."""
     key = register_call(eqn.prim, eqn.params, [v.aval.dtype for v in eqn.outputs])
@@ -466,10 +452,9 @@ LOWERINGS: dict = {
     sh.index_p: _index,
     sh.index_add_p: _index_add,  # a basic index; repeated indices (np.add.at) through NumPy
     sh.full_p: _full,
-    red.reduce_sum_p: _reduction("sum"),
-    red.reduce_prod_p: _reduction("prod"),
-    red.reduce_max_p: _reduction("max"),
-    red.reduce_min_p: _reduction("min"),
+    # Reductions are fused into kernels (fusion.py); only a Literal's stands alone.
+    red.reduce_sum_p: lower_via_numpy, red.reduce_prod_p: lower_via_numpy,
+    red.reduce_max_p: lower_via_numpy, red.reduce_min_p: lower_via_numpy,
 }
 
 

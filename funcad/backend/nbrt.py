@@ -742,7 +742,8 @@ def loops(typingctx, arrays, sizes, text):
             and all(isinstance(a, types.Array) for a in arrays) and isinstance(sizes, types.Array)
             and sizes.dtype == types.int64 and sizes.ndim == 1):
         return None
-    run = loopir.RUNS.get((textwrap.dedent(text.literal_value), tuple((str(a.dtype), a.ndim) for a in arrays)))
+    types_ = tuple((str(a.dtype), a.ndim) for a in arrays)
+    run = loopir.RUNS.get((textwrap.dedent(text.literal_value), types_))
     if run is None:
         return None
 

@@ -219,19 +219,6 @@ def fold_constants(jaxpr: Jaxpr) -> Jaxpr:
 # Algebraic identities, exact in IEEE arithmetic
 
 
-def _is_const(a, value, uniform, negzero: bool | None = None) -> bool:
-    v = _const_of(a, uniform)
-    if v is _NOT_CONST:
-        return False
-    try:
-        v = np.asarray(v)
-        if v.dtype.kind not in "biuf" or v != value:
-            return False
-        return negzero is None or bool(np.signbit(v)) == negzero
-    except (TypeError, ValueError):
-        return False
-
-
 class _Facts:
     """What the identity rules know so far: uniform values (``full``), each value's producing
     equation, and how many times each value is read."""
@@ -242,7 +229,14 @@ class _Facts:
         self.uses.update(a for a in jaxpr.outvars if type(a) is Var)
 
     def is_const(self, a, value, negzero: bool | None = None) -> bool:
-        return _is_const(a, value, self.uniform, negzero)
+        """Whether ``a`` is the constant ``value`` (of the given zero sign, if not None)."""
+        v = _const_of(a, self.uniform)
+        try:
+            v = np.asarray(v)
+            sign_ok = negzero is None or bool(np.signbit(v)) == negzero
+            return v.dtype.kind in "biuf" and v == value and sign_ok
+        except (TypeError, ValueError):
+            return False
 
     def made_by(self, a, prim) -> Eqn | None:
         """The equation producing ``a`` if it applies ``prim``."""
@@ -291,7 +285,8 @@ def _of_itself(prim, combine):
 
 def _reshape_of_reshape(eqn, inner, f):
     x = inner.inputs[0]
-    return [x] if x.aval.shape == eqn.outputs[0].aval.shape else [Eqn(sh.reshape_p, [x], eqn.params, eqn.outputs)]
+    same = x.aval.shape == eqn.outputs[0].aval.shape
+    return [x] if same else [Eqn(sh.reshape_p, [x], eqn.params, eqn.outputs)]
 
 
 def _transpose(eqn, f):
@@ -360,8 +355,8 @@ def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: -(-x) * 1.0)(fnp.ones(2)).jaxpr
-    >>> print(apply_identities(j))
-    { lambda ; a:f64[2]. let  in (a,) }
+    >>> print(apply_identities(j))  # (dce removes b)
+    { lambda ; a:f64[2]. let b:f64[2] = neg a in (a,) }
     """
     facts = _Facts(jaxpr)
 
