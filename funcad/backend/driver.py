@@ -23,7 +23,7 @@ Calls are per item, ~1-3 us each whatever the item's size: an LSTM's 652 small i
 13-15 ms per call against JAX's ~0.6 ms. So the steps of an unrolled loop are found
 (:func:`steps_of`: items repeating back to back with a period, at least :data:`MIN_REPEATS`
 times) and each step becomes one kernel (its matmuls, slices and loops compiled together, once
-for every step): the LSTM is 210 calls, ~1.3 ms.
+for every step): the LSTM is 210 calls, 1.3-1.9 ms.
 
 A primitive that the code generator would run through its NumPy implementation anyway
 (``lowering.lower_via_numpy``: an ``objmode`` block, slow to compile) is called directly.
