@@ -350,11 +350,15 @@ def _index_add(g, eqn):
     x, u = eqn.inputs[:2]
     out, template = eqn.outputs[0], eqn.params["template"]
     if (len(eqn.inputs) > 2 or not sh._is_basic(template) or type(u) is not Var
-            or u.aval.dtype != out.aval.dtype or x.aval.dtype != out.aval.dtype or not u.aval.ndim
+            or u.aval.dtype != out.aval.dtype or x.aval.dtype != out.aval.dtype
             or tuple(u.aval.shape) != tuple(sh._index_shape(x.aval.shape, template, ()))):
         return lower_via_numpy(g, eqn)
     o, w = g.name(out), g.fresh("w")
     g.emit(f"{o} = {g.arr(x)}.copy()")
+    g.contiguous.add(out)
+    if not u.aval.ndim:  # one element (a scalar parameter's gradient: theta[2])
+        g.emit(f"{_basic_index(g, out, template)} += {g.name(u)}[()]")
+        return
     g.emit(f"{w} = {_basic_index(g, out, template)}")
     idx = [g.fresh("i") for _ in u.aval.shape]
     for i, n in zip(idx, u.aval.shape):
@@ -362,7 +366,6 @@ def _index_add(g, eqn):
         g.indent += 1
     g.emit(f"{w}[{', '.join(idx)}] += {g.name(u)}[{', '.join(idx)}]")
     g.indent -= len(idx)
-    g.contiguous.add(out)
 
 
 def _basic_index(g, x, template) -> str:
