@@ -33,8 +33,8 @@ from ..lax import special as sp
 from . import runtime
 from .loopir import (
     BOOL,
-    Attr,
     VECTOR_MATH,
+    Attr,
     Bin,
     BoolOp,
     Call,
@@ -134,7 +134,8 @@ def _int_division(kind):
 def _sign(a, eqn):
     dt = _dt(eqn)
     if dt.kind == "c":  # NumPy 2's z / |z| (Numba's np.sign of complex is NumPy 1's)
-        return Select(Cmp("!=", a[0], Const(0, dt, True)), Bin("/", a[0], Call("np.abs", a, dt)), Const(0, dt))
+        unit = Bin("/", a[0], Call("np.abs", a, dt))
+        return Select(Cmp("!=", a[0], Const(0, dt, True)), unit, Const(0, dt))
     if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
         return Select(Cmp("!=", a[0], Const(0, dt, True)), Const(1, dt), Const(0, dt))
     return Call("np.sign", a, dt)
