@@ -784,24 +784,24 @@ class _LoadCache(FunctionCache):
 
 @intrinsic
 def loops(typingctx, arrays, sizes, text):
-    """Run the loop nests of ``text`` (backend/loopir.py: a run of generated statements,
-    its first line naming the arrays of the tuple ``arrays``) over those arrays, with ``S``
-    the sizes array: their IR is written by :class:`loopir.Block`, not by Numba's compiler."""
-    if not isinstance(text, types.StringLiteral):
+    """Run the loop nests printed as ``text`` over the tuple ``arrays``, with ``S`` the sizes
+    array: the :class:`loopir.Run` printed as that text for these arrays' dtypes
+    (``loopir.RUNS``, filled as the code generator printed the program), written as LLVM IR
+    by :class:`loopir.LLVM`, not by Numba's compiler."""
+    if not (isinstance(text, types.StringLiteral) and isinstance(arrays, types.BaseTuple)
+            and all(isinstance(a, types.Array) for a in arrays) and isinstance(sizes, types.Array)
+            and sizes.dtype == types.int64 and sizes.ndim == 1):
         return None
-    if not (isinstance(arrays, types.BaseTuple) and all(isinstance(a, types.Array) for a in arrays)
-            and isinstance(sizes, types.Array) and sizes.dtype == types.int64 and sizes.ndim == 1):
+    types_ = tuple((str(a.dtype), a.ndim) for a in arrays)
+    run = loopir.RUNS.get((textwrap.dedent(text.literal_value), types_))
+    if run is None:
         return None
-    block = loopir.Block(textwrap.dedent(text.literal_value))
-    if len(block.arrays) != len(arrays):
-        return None
-    block.infer({n: (str(a.dtype), a.ndim) for n, a in zip(block.arrays, arrays)})
 
     def codegen(context, builder, sig, args):
         refs = {}
-        for name, aty, val in zip(block.arrays, sig.args[0], cgutils.unpack_tuple(builder, args[0])):
-            arr = context.make_array(aty)(context, builder, val)
-            shape = cgutils.unpack_tuple(builder, arr.shape, aty.ndim)
+        for arr, aty, val in zip(run.arrays, sig.args[0], cgutils.unpack_tuple(builder, args[0])):
+            a = context.make_array(aty)(context, builder, val)
+            shape = cgutils.unpack_tuple(builder, a.shape, aty.ndim)
             itemsize = ir.Constant(_i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
             if aty.layout in "CF" and aty.ndim:
                 # Contiguous: strides from the shape, so LLVM sees the unit stride.
@@ -811,15 +811,10 @@ def loops(typingctx, arrays, sizes, text):
                     strides[d] = step
                     step = builder.mul(step, shape[d])
             else:
-                strides = cgutils.unpack_tuple(builder, arr.strides, aty.ndim)
-            refs[name] = (builder.bitcast(arr.data, _i8.as_pointer()), strides)
+                strides = cgutils.unpack_tuple(builder, a.strides, aty.ndim)
+            refs[arr.name] = (builder.bitcast(a.data, _i8.as_pointer()), strides)
         S = context.make_array(sig.args[1])(context, builder, args[1]).data
-        try:
-            block.emit(builder, refs, S)
-        finally:
-            # Numba keeps this codegen (and so ``block``) for the life of the process; the
-            # builder would keep the whole program's LLVM IR alive with it (~0.35 MB).
-            block.b = block.arr = block.S = block.slots = None
+        loopir.LLVM(builder, refs, S).run(run)
         return context.get_dummy_value()
 
     return types.none(arrays, sizes, text), codegen
