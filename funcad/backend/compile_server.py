@@ -1,5 +1,5 @@
 """The worker process of compile_worker.py: ``python -m funcad.backend.compile_server``
-reads ``(name, path, source, signature, environment)`` pickles from stdin, compiles each
+reads ``(name, path, source, signature, environment, loop runs)`` pickles from stdin, compiles each
 program into the disk cache (cache.py's checked files), and answers ``(ok, retire)``."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from . import cache, compile_worker
+from . import cache, compile_worker, loopir
 
 
 def serve() -> None:
@@ -21,10 +21,11 @@ def serve() -> None:
     compile_worker._in_worker = True
     for count in range(1, compile_worker.RECYCLE + 1):
         try:
-            name, path, source, signature, env = pickle.load(requests)
+            name, path, source, signature, env, runs = pickle.load(requests)
         except EOFError:
             return
         os.environ.update(env)
+        loopir.RUNS.update(runs)
         try:
             fn = cache._exec_module(name, source, path)
             fn.compile(signature)
@@ -35,7 +36,6 @@ def serve() -> None:
             sys.modules.pop(name, None)
         pickle.dump((ok, count == compile_worker.RECYCLE), replies)
         replies.flush()
-
 
 
 if __name__ == "__main__":

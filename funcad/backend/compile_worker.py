@@ -19,12 +19,13 @@ programs with Python callbacks): those compile here. If the worker fails for any
 are the same as without the worker.
 
 The protocol is pickles over the worker's stdin and stdout: ``(name, path, source,
-signature, environment)`` in, ``(ok, message)`` out. Both ends are this user's own processes.
+signature, environment, new loop runs)`` in, ``(ok, message)`` out. Both ends are this user's own processes.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import pickle
 import subprocess
@@ -88,6 +89,16 @@ def prepare(compiled, args) -> None:
     stats["remote" if ok else "failed"] += 1
 
 
+def _new_runs() -> list:
+    """The loop runs (loopir.RUNS: what ``nbrt.loops`` compiles for a printed run) the worker
+    has not been sent yet: it compiles programs this process printed."""
+    from . import loopir
+
+    runs = list(itertools.islice(loopir.RUNS.items(), _worker.runs_sent, None))
+    _worker.runs_sent += len(runs)
+    return runs
+
+
 def _on_disk(path: Path, name: str) -> bool:
     return any(p.suffix == ".nbi" for p in path.parent.glob(f"__pycache__/{name}.*"))
 
@@ -103,7 +114,7 @@ def _request(message) -> bool:
             except OSError:
                 return False
         try:
-            ok, retire = _worker.ask(message)
+            ok, retire = _worker.ask((*message, _new_runs()))
         except (OSError, EOFError, pickle.UnpicklingError):
             _worker.close()
             _worker = None
@@ -125,6 +136,7 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-m", "funcad.backend.compile_server"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
+        self.runs_sent = 0
         self.pid = os.getpid()  # a forked child must not talk to its parent's worker
         stats["workers"] += 1
 
