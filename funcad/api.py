@@ -17,7 +17,7 @@ from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the
 from .core import Tracer, get_aval
 from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
+from .tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, unregistered_hint
 
 # --------------------------------------------------------------------------------------
 # Argument handling
@@ -559,7 +559,21 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+    jac = jacrev(fun, argnums, has_aux)
+    dense = jacfwd(jac, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def hessian_f(*args, **kwargs):
+        # Eagerly, the Jacobian is linearized once and only its linear map is batched over
+        # the basis (second_order._hessian_linearized); staged, jacfwd's program is the one
+        # the simplifier is tuned for.
+        if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
+            return dense(*args, **kwargs)
+        from .second_order import _hessian_linearized
+
+        return _hessian_linearized(jac, argnums, has_aux, args, kwargs)
+
+    return hessian_f
 
 
 # --------------------------------------------------------------------------------------
