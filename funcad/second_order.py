@@ -283,7 +283,7 @@ def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs)
     outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
     n = store["out_tree"].num_leaves
     basis, total = api._std_basis(in_leaves)
-    jaxpr, consts = _fold_scalings(_dce(jaxpr, jaxpr.outvars[:n]), consts)
+    jaxpr, consts = _fold_scalings(_dce(jaxpr, _skip_relayouts(jaxpr, jaxpr.outvars[:n])), consts)
     diagonal = None
     if len(in_leaves) == 1 and n == 1 and get_aval(in_leaves[0]).ndim == 1:
         diagonal = _diagonal_term(jaxpr, consts, total, get_aval(in_leaves[0]).dtype)
@@ -306,6 +306,34 @@ def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs)
                             api._repeats(args, argnums))
     jac = jac if not api._single(argnums) else api._unwrap_one(jac, store["out_tree"])
     return (jac, aux) if has_aux else jac
+
+
+def _skip_relayouts(jaxpr: Jaxpr, outvars) -> list:
+    """``outvars`` with trailing reshapes and full slices (which only relabel the data, as
+    jacrev's assembly does for a scalar output) skipped back to a variable of the same shape,
+    so that :func:`_diagonal_term` sees the map's last sum."""
+    from .lax.shapes import index_p, reshape_p
+
+    producer = {e.outputs[0]: e for e in jaxpr.eqns if len(e.outputs) == 1}
+    out = []
+    for v in outvars:
+        u = v
+        while type(u) is Var and u in producer:
+            e = producer[u]
+            src = e.inputs[0]
+            if type(src) is not Var or src.aval.size != u.aval.size:
+                break
+            if e.prim is index_p:
+                if len(e.inputs) != 1 or not all(
+                        type(t) is tuple and len(t) == 4 and t[0] == "slice" and t[3] in (None, 1)
+                        for t in e.params["template"]):
+                    break
+            elif e.prim is not reshape_p:
+                break
+            u = src
+        ok = u is not v and u.aval.shape == v.aval.shape and u.aval.dtype == v.aval.dtype
+        out.append(u if ok else v)
+    return out
 
 
 def _broadcast_rows(r, total, o):
