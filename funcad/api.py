@@ -521,16 +521,17 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             cts = ad.backward_pass(jaxpr, consts, list(ct))
             return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
 
-        cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
+        scalar = total == 1 and not get_aval(outs[0]).shape  # the gradient: no rows to stack
+        cts = pull(*[b[0] for b in basis]) if scalar else _vmap_basis(pull, basis, total, lambda k: [0] * k)
         jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total,
-                            _repeats(args, argnums))
+                            _repeats(args, argnums), stacked=not scalar)
         jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacrev_f
 
 
-def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
+def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None, stacked=True):
     from . import numpy as fnp
 
     blocks, start = [], 0
@@ -539,7 +540,7 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
         row = []
         for c, x in zip(cts, in_leaves):
             sx = get_aval(x).shape
-            row.append(_to_user(fnp.reshape(c[start:start + n], so + sx)))
+            row.append(_to_user(fnp.reshape(c[start:start + n], so + sx) if stacked else c))
         block = tree_unflatten(in_tree, row)
         blocks.append(fix(block) if fix else block)
         start += n
