@@ -814,3 +814,6 @@ def threefry2x32(k0, k1, x0, x1):
         y0[i] = a
         y1[i] = b
     return y0, y1
+
+
+from . import pocketfft  # noqa: E402,F401  (generated programs call _nb.pocketfft.<loop>: lax/fft.py)
