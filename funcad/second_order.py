@@ -14,7 +14,11 @@ linear jaxpr), then applies that linear map to every basis vector in one batched
 * chains of elementwise scalings of the tangent are folded into one multiplication;
 * eagerly, one d x d array at the peak (plus the O(n d) batched tangents): a diagonal term of
   the map (a regulariser's ``lam * w``) is added to the batched product in place, and the
-  symmetrization below is done in place, block by block (``fa.hessian``: two d x d arrays).
+  symmetrization below is done in place, block by block.
+
+Eager ``fa.hessian`` takes the same route (:func:`_hessian_linearized`: the Jacobian linearized
+once, its linear map batched over the basis, the diagonal term in place; one d x d array at
+the peak), without the symmetrization, so its result is ``jacfwd(jacrev(f))``'s.
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
