@@ -190,6 +190,7 @@ from . import (
 )
 from . import abs as _abs
 from . import sum as _sum
+from ._array import fresh
 from ._elementwise_extra import floor_divide
 from ._shape_ops import diag, diagonal, flip, take
 from ._stats import all as _all
@@ -305,13 +306,14 @@ def matrix_transpose(x, /):
 
 def positive(x):
     """``numpy.positive``: +x (a copy)."""
-    return _nd(x) if isinstance(x, Tracer) else _np.positive(x)
+    return fresh(_nd(x)) if isinstance(x, Tracer) else _np.positive(x)
 
 
 def copy(a, order="K"):
-    """``numpy.copy``. funcad's traced arrays are immutable, so a traced value is returned
-    as it is (JAX does the same)."""
-    return a if isinstance(a, Tracer) else _np.array(a, copy=True)
+    """``numpy.copy``. A traced value is returned as a new tracer of the same value (no
+    copy is needed, funcad's traced arrays being immutable; a distinct object, so that an
+    in-place update of the original under jit does not reach the copy)."""
+    return fresh(a) if isinstance(a, Tracer) else _np.array(a, copy=True)
 
 
 def asanyarray(a, dtype=None):
