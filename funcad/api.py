@@ -24,7 +24,7 @@ from .errors import (
     TreeStructureError,
 )
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
-from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
+from .tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, unregistered_hint
 
 # --------------------------------------------------------------------------------------
 # Argument handling
@@ -625,20 +625,22 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             cts = ad.backward_pass(jaxpr, consts, list(ct))
             return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
 
-        cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
+        scalar = total == 1 and not get_aval(outs[0]).shape  # the gradient: no rows to stack
+        cts = pull(*[b[0] for b in basis]) if scalar else _vmap_basis(pull, basis, total, lambda k: [0] * k)
         if "all_leaves" in store:  # allow_int: zeros for the integer leaves
             it, in_leaves = iter(cts), store["all_leaves"]
-            cts = [np.zeros((total,) + get_aval(x).shape, get_aval(x).dtype)
+            rows = () if scalar else (total,)
+            cts = [np.zeros(rows + get_aval(x).shape, get_aval(x).dtype)
                    if get_aval(x).dtype.kind in "biu" else next(it) for x in in_leaves]
         jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total,
-                            _repeats(args, argnums))
+                            _repeats(args, argnums), stacked=not scalar)
         jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
         return (jac, aux) if has_aux else jac
 
     return jacrev_f
 
 
-def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
+def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None, stacked=True):
     from . import numpy as fnp
 
     blocks, start = [], 0
@@ -647,7 +649,7 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
         row = []
         for c, x in zip(cts, in_leaves):
             sx = get_aval(x).shape
-            row.append(_to_user(fnp.reshape(c[start:start + n], so + sx)))
+            row.append(_to_user(fnp.reshape(c[start:start + n], so + sx) if stacked else c))
         block = tree_unflatten(in_tree, row)
         blocks.append(fix(block) if fix else block)
         start += n
@@ -668,7 +670,23 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+    jac = jacrev(fun, argnums, has_aux, holomorphic)
+    dense = jacfwd(jac, argnums, has_aux, holomorphic)
+    if holomorphic:
+        return dense
+
+    @functools.wraps(fun)
+    def hessian_f(*args, **kwargs):
+        # Eagerly, the Jacobian is linearized once and only its linear map is batched over
+        # the basis (second_order._hessian_linearized); staged, jacfwd's program is the one
+        # the simplifier is tuned for.
+        if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
+            return dense(*args, **kwargs)
+        from .second_order import _hessian_linearized
+
+        return _hessian_linearized(jac, argnums, has_aux, args, kwargs)
+
+    return hessian_f
 
 
 # --------------------------------------------------------------------------------------

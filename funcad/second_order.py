@@ -14,7 +14,11 @@ linear jaxpr), then applies that linear map to every basis vector in one batched
 * chains of elementwise scalings of the tangent are folded into one multiplication;
 * eagerly, one d x d array at the peak (plus the O(n d) batched tangents): a diagonal term of
   the map (a regulariser's ``lam * w``) is added to the batched product in place, and the
-  symmetrization below is done in place, block by block (``fa.hessian``: two d x d arrays).
+  symmetrization below is done in place, block by block.
+
+Eager ``fa.hessian`` takes the same route (:func:`_hessian_linearized`: the Jacobian linearized
+once, its linear map batched over the basis, the diagonal term in place; one d x d array at
+the peak), without the symmetrization, so its result is ``jacfwd(jacrev(f))``'s.
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
@@ -267,6 +271,79 @@ def _symmetrize(r, consts=()):
             r[i:i + step, j:j + step] = s
             r[j:j + step, i:i + step] = s.T
     return r
+
+
+def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs):
+    """``jacfwd(jac_fun, argnums, has_aux)(*args, **kwargs)`` with ``jac_fun = jacrev(f)``:
+    the Hessian as ``fa.hessian`` returns it, from one linearization of the Jacobian.
+
+    ``jacfwd`` pushes the whole basis through the JVP of ``jac_fun`` (the primal computation
+    and every tangent rule batched, three trace levels per primitive); here ``jac_fun`` is
+    linearized once (primal eagerly, tangents staged), its dead code dropped (the tangent of
+    the loss value), its scalings folded, and only the staged linear map is batched over the
+    symbolic basis. A diagonal term (``lam * w``) goes into the one d x d result in place."""
+    in_leaves, in_tree, store, flat, paths = api._jacobian_setup(jac_fun, argnums, has_aux, args,
+                                                                 kwargs, "jacfwd")
+    outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
+    n = store["out_tree"].num_leaves
+    basis, total = api._std_basis(in_leaves)
+    jaxpr, consts = _fold_scalings(_dce(jaxpr, _skip_relayouts(jaxpr, jaxpr.outvars[:n])), consts)
+    diagonal = None
+    if len(in_leaves) == 1 and n == 1 and get_aval(in_leaves[0]).ndim == 1:
+        diagonal = _diagonal_term(jaxpr, consts, total, get_aval(in_leaves[0]).dtype)
+    if diagonal is not None:  # ``rest + c * t``: the rest's d x d result takes c on its diagonal
+        jaxpr = _dce(jaxpr, [diagonal[0]])
+    rows = api._vmap_basis(lambda *t: eval_jaxpr(jaxpr, consts, *t), basis, total,
+                           lambda m: [0] * m)
+    rows = [r if get_aval(r).shape[:1] == (total,) and get_aval(r).ndim == 1 + get_aval(o).ndim
+            else _broadcast_rows(r, total, o) for r, o in zip(rows, outs[:n], strict=True)]
+    if diagonal is not None:
+        (r,) = rows
+        if _own(r, consts):
+            r[np.diag_indices(total)] += diagonal[1]
+        else:
+            from . import numpy as fnp
+
+            rows = [r + fnp.diag(fnp.broadcast_to(diagonal[1], (total,)))]
+    main, aux = api._split_aux(outs, store, has_aux)
+    jac = api._assemble_fwd(rows, main, in_leaves, store["out_tree"], in_tree, total,
+                            api._repeats(args, argnums))
+    jac = jac if not api._single(argnums) else api._unwrap_one(jac, store["out_tree"])
+    return (jac, aux) if has_aux else jac
+
+
+def _skip_relayouts(jaxpr: Jaxpr, outvars) -> list:
+    """``outvars`` with trailing reshapes and full slices (which only relabel the data, as
+    jacrev's assembly does for a scalar output) skipped back to a variable of the same shape,
+    so that :func:`_diagonal_term` sees the map's last sum."""
+    from .lax.shapes import index_p, reshape_p
+
+    producer = {e.outputs[0]: e for e in jaxpr.eqns if len(e.outputs) == 1}
+    out = []
+    for v in outvars:
+        u = v
+        while type(u) is Var and u in producer:
+            e = producer[u]
+            src = e.inputs[0]
+            if type(src) is not Var or src.aval.size != u.aval.size:
+                break
+            if e.prim is index_p:
+                if len(e.inputs) != 1 or not all(
+                        type(t) is tuple and len(t) == 4 and t[0] == "slice" and t[3] in (None, 1)
+                        for t in e.params["template"]):
+                    break
+            elif e.prim is not reshape_p:
+                break
+            u = src
+        ok = u is not v and u.aval.shape == v.aval.shape and u.aval.dtype == v.aval.dtype
+        out.append(u if ok else v)
+    return out
+
+
+def _broadcast_rows(r, total, o):
+    from . import numpy as fnp
+
+    return fnp.broadcast_to(r, (total,) + get_aval(o).shape)
 
 
 def _linearized_grad_flat(f_flat: Callable, x):

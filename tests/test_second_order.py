@@ -178,3 +178,104 @@ def test_docstring_examples(name):
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     failures, tried = doctest.testmod(module, optionflags=flags, verbose=False)
     assert tried >= 4 and failures == 0, f"{failures} of {tried} docstring examples failed in {name}"
+
+
+# --------------------------------------------------------------------------------------
+# fa.hessian eagerly: one linearization of the Jacobian, its linear map batched over the basis
+
+
+def _dense_hessian(f, argnums=0, has_aux=False):  # the composition, as hessian was defined
+    return fa.jacfwd(fa.jacrev(f, argnums, has_aux), argnums, has_aux)
+
+
+def _fd_hessian(f, x, eps=1e-5):  # central differences of the gradient, column by column
+    g = fa.grad(f)
+    cols = []
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e[k] = eps
+        cols.append((g(x + e) - g(x - e)) / (2 * eps))
+    return np.stack(cols, axis=-1)
+
+
+def _rel(a, b):
+    return np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(np.max(np.abs(np.asarray(b))), 1e-300)
+
+
+@pytest.mark.parametrize("case", ["logistic", "minus_regulariser", "tanh_matmul", "rosenbrock",
+                                  "only_regulariser", "einsum_index"])
+def test_eager_hessian_matches_the_dense_composition_and_finite_differences(rng, case):
+    A = rng.normal(size=(15, 6))
+    lam = 0.3
+    fs = {
+        "logistic": _logistic_problem(rng, d=6)[0],
+        "minus_regulariser": lambda w: fnp.sum(fnp.exp(A @ w * 0.1)) - lam * (w @ w),
+        "tanh_matmul": lambda w: fnp.sum(fnp.tanh(A @ w) * (A @ w)) + fnp.sum(w[:-1] * w[1:]),
+        "rosenbrock": _rosenbrock,
+        "only_regulariser": lambda w: 0.5 * lam * (w @ w),
+        "einsum_index": lambda w: fnp.einsum("ij,j,j->", A[:6], w, w ** 2) + w[2] * fnp.sum(w[::2] ** 3),
+    }
+    f = fs[case]
+    x = rng.normal(size=6)
+    x_before = x.copy()
+    H = fa.hessian(f)(x)
+    assert type(H) is np.ndarray and H.shape == (6, 6)
+    Hd = _dense_hessian(f)(x)
+    assert _rel(H, Hd) < 1e-14
+    np.testing.assert_allclose(H, _fd_hessian(f, x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_eager_hessian_keeps_argnums_has_aux_pytrees_and_non_scalar_outputs(rng):
+    A = rng.normal(size=(4, 3))
+
+    def f(a, b, scale):
+        return scale * fnp.sum(fnp.sin(A @ a) * b[0]) + fnp.sum(b ** 3) * a[1]
+
+    a, b = rng.normal(size=3), rng.normal(size=2)
+    for argnums in (0, 1, (0, 1), (1, 0), (0, 0)):
+        H, Hd = fa.hessian(f, argnums)(a, b, 2.0), _dense_hessian(f, argnums)(a, b, 2.0)
+        for h, hd in zip(fa.tree_util.tree_leaves(H), fa.tree_util.tree_leaves(Hd), strict=True):
+            assert np.shape(h) == np.shape(hd)
+            np.testing.assert_allclose(h, hd, rtol=1e-14, atol=1e-15)
+        assert fa.tree_util.tree_structure(H) == fa.tree_util.tree_structure(Hd)
+
+    def g(p):  # has_aux, a pytree argument, a non-scalar (2-vector) output
+        out = fnp.stack([fnp.sum(p["u"] ** 2 * p["v"]), fnp.prod(fnp.cos(p["u"]))])
+        return out, {"norm": fnp.sum(p["u"] ** 2)}
+
+    p = {"u": rng.normal(size=3), "v": rng.normal(size=(3,))}
+    (H, aux), (Hd, auxd) = fa.hessian(g, has_aux=True)(p), _dense_hessian(g, has_aux=True)(p)
+    np.testing.assert_allclose(aux["norm"], auxd["norm"], rtol=0)
+    for i in p:
+        for j in p:
+            assert H[i][j].shape == (2,) + p[i].shape + p[j].shape
+            np.testing.assert_allclose(H[i][j], Hd[i][j], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(H["u"]["u"][1], _fd_hessian(lambda u: fnp.prod(fnp.cos(u)), p["u"]),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_eager_hessian_under_grad_and_vmap_matches_the_composition(rng):
+    A = rng.normal(size=(5, 4))
+
+    def f(x, c):
+        return fnp.sum(fnp.exp(A @ x * c)) + c * (x @ x)
+
+    x = rng.normal(size=4)
+    # closed over an outer tracer (c), with concrete x: the eager path with traced constants
+    out = fa.grad(lambda c: fnp.sum(fa.hessian(lambda x: f(x, c))(x)))(0.7)
+    ref = fa.grad(lambda c: fnp.sum(_dense_hessian(lambda x: f(x, c))(x)))(0.7)
+    np.testing.assert_allclose(out, ref, rtol=1e-13)
+    xs = rng.normal(size=(3, 4))
+    np.testing.assert_allclose(fa.vmap(lambda x: fa.hessian(f)(x, 0.7))(xs),
+                               np.stack([fa.hessian(f)(x, 0.7) for x in xs]), rtol=1e-14)
+
+
+def test_eager_hessian_keeps_float32_and_its_errors():
+    x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    H = fa.hessian(lambda x: fnp.sum(fnp.exp(x) * x[0]) + 0.5 * (x @ x))(x)
+    assert H.dtype == np.float32
+    np.testing.assert_allclose(H, _dense_hessian(lambda x: fnp.sum(fnp.exp(x) * x[0]) + 0.5 * (x @ x))(x),
+                               rtol=1e-6)
+    with pytest.raises(DTypeError, match="jacfwd"):
+        fa.hessian(lambda x: fnp.sum(x ** 2))(np.arange(3))
