@@ -28,7 +28,7 @@ True
 
 jit's memory: ``jit_cache_size`` (how many compiled programs stay in memory, default 512; the
 least recently used is released and loaded again from the disk cache when called) and
-``jit_local_compiles`` (how many programs this process compiles itself, default 24; later ones
+``jit_local_compiles`` (how many programs this process compiles itself, default 16; later ones
 are compiled by a worker process and loaded from the disk cache, because Numba never frees
 what it compiles in a process: funcad/backend/compile_worker.py). Both are also read from the
 environment (``FUNCAD_JIT_CACHE_SIZE``, ``FUNCAD_JIT_LOCAL_COMPILES``).

@@ -89,7 +89,7 @@ def test_a_thousand_fresh_programs_grow_the_process_by_under_100_mb(tmp_path):
     compiles in a process for the life of the process (LLVM's MCJIT never frees code:
     numba#5976), so after its first ``jit_local_compiles`` programs a process has a worker
     process compile them into the disk cache and loads them from there (compile_worker.py).
-    Measured here with 4 compiled locally and 36 by the worker; the default (24 locally at
+    Measured here with 4 compiled locally and 36 by the worker; the default (16 locally at
     <= 1.5 MB, then the worker's per-program cost) must stay under 100 MB for 1,000."""
     from funcad.backend import compile_worker
 

@@ -5,7 +5,7 @@ module's code and bookkeeping for the life of the process, about 1.4 MB per prog
 after every Python reference is gone (numba#5976, numba#6707). A program *loaded* from the
 disk cache keeps about 40 kB, and funcad releases it when it leaves the in-memory cache
 (cache.release). So a process compiles its first ``$FUNCAD_JIT_LOCAL_COMPILES`` programs
-itself (default 24: a script's first calls pay no process start-up; the worker starts,
+itself (default 16: a script's first calls pay no process start-up; the worker starts,
 in the background, at half that) and hands the later
 ones to one worker process: the worker compiles the program into the disk cache (the same
 checked files, manifest and directory as a compile here), and this process loads it from
@@ -34,7 +34,7 @@ import threading
 from pathlib import Path
 
 RECYCLE = 200  # programs a worker compiles before it is replaced
-DEFAULT_LOCAL = 24
+DEFAULT_LOCAL = 16
 _ENV_PREFIXES = ("FUNCAD_", "NUMBA_")  # settings a compile depends on, sent with each request
 
 stats = {"local": 0, "remote": 0, "failed": 0, "workers": 0}
@@ -45,7 +45,7 @@ _in_worker = False  # set in the worker itself (compile_server.py)
 
 def local_limit() -> int:
     """How many programs this process compiles itself before using the worker:
-    ``$FUNCAD_JIT_LOCAL_COMPILES`` (default 24; a negative value: never use a worker), also
+    ``$FUNCAD_JIT_LOCAL_COMPILES`` (default 16; a negative value: never use a worker), also
     ``fa.config.update("jit_local_compiles", n)``."""
     try:
         return int(os.environ.get("FUNCAD_JIT_LOCAL_COMPILES", DEFAULT_LOCAL))
