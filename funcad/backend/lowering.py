@@ -197,7 +197,7 @@ def compute_dtypes(eqn) -> list:
         return [np.dtype(bool), dt, dt]
     if p in (ew.convert_element_type_p, sh.broadcast_to_p, ew.stop_gradient_p, ew.integer_pow_p,
              sh.transpose_p, sh.reshape_p,
-             ew.not_p, ew.and_p, ew.or_p, ew.xor_p, rnd.combine_bits_p, rnd.unit_float_p) or not avals:
+             ew.not_p, ew.and_p, ew.or_p, ew.xor_p) or not avals:
         return [a.dtype for a in avals]
     dt = result_dtype(*avals)
     return [dt] * len(avals)
@@ -495,25 +495,17 @@ def _threefry(g, eqn):
         g.emit(f"{o} = {o}.reshape({g.dims(v.aval.shape)})")
 
 
-def _combine_bits(a, eqn):  # uint32 words -> uint64 (hi << 32 | lo) or uint32 (hi ^ lo)
-    if eqn.params["bit_width"] == 64:
-        return f"((np.uint64({a[0]}) << np.uint64(32)) | np.uint64({a[1]}))"
-    return f"np.uint{eqn.params['bit_width']}({a[0]} ^ {a[1]})"
-
-
-def _unit_float(a, eqn):  # JAX's mantissa trick, exactly (random.py: _unit_impl)
-    dt = np.dtype(eqn.params["dtype"])
-    nmant = np.finfo(dt).nmant
-    if dt.itemsize == 8:
-        m = f"(((np.uint64({a[0]}) << np.uint64(32)) | np.uint64({a[1]})) >> np.uint64({64 - nmant}))"
-    else:
-        m = f"(np.uint32({a[0]} ^ {a[1]}) >> np.uint32({32 - nmant}))"
-    return f"(np.{dt.name}({m}) * np.{dt.name}({2.0 ** -nmant!r}))"
+def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
+    out = eqn.outputs[0]
+    k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs)
+    o = g.name(out)
+    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{out.aval.dtype.name})")
+    g.emit(f"_nb.rnd.draw_{eqn.params['kind']}({k0}, {k1}, {o}.reshape(-1))")
+    g.contiguous.add(out)
 
 
 LOWERINGS[rnd.threefry2x32_p] = _threefry
-SCALAR[rnd.combine_bits_p] = _combine_bits
-SCALAR[rnd.unit_float_p] = _unit_float
+LOWERINGS[rnd.random_draw_p] = _random_draw
 LOWERINGS[rnd.gamma_icdf_p] = lower_via_numpy  # SciPy's gammaincinv
 LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
 

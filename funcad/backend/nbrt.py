@@ -809,3 +809,6 @@ def threefry2x32(k0, k1, x0, x1):
         y0[i] = a
         y1[i] = b
     return y0, y1
+
+
+from . import nbrandom as rnd  # noqa: E402, F401  (funcad.random's draws: programs call _nb.rnd.*)

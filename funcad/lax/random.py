@@ -72,37 +72,42 @@ defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
 
 
 # --------------------------------------------------------------------------------------
-# From bits to numbers: elementwise primitives on the two 32-bit words (no integer ops
-# needed elsewhere in funcad).
+# A draw: the hash of the flat element indices under one key (or a batch of keys), turned
+# into numbers in the same loop (backend/nbrandom.py): JAX's partitionable threefry bits,
+# its floats in [0, 1) and its normals, bit for bit.
 
-def _combine_impl(hi, lo, *, bit_width):
-    hi, lo = np.asarray(hi, np.uint32), np.asarray(lo, np.uint32)
-    if bit_width == 64:
-        return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
-    return np.asarray(hi ^ lo, np.dtype(f"uint{bit_width}"))
+DRAW_KINDS = ("bits", "uniform", "normal")
 
 
-def _unit_impl(hi, lo, *, dtype):
-    """Floats in [0, 1) from the mantissa bits as JAX: ``bitcast(bits >> (nbits - nmant) |
-    bits_of(1.0)) - 1``, which is exactly ``(bits >> (nbits - nmant)) * 2**-nmant``."""
-    dtype = np.dtype(dtype)
-    nmant = np.finfo(dtype).nmant
-    bits = _combine_impl(hi, lo, bit_width=dtype.itemsize * 8)
-    return (bits >> bits.dtype.type(dtype.itemsize * 8 - nmant)).astype(dtype) * dtype.type(2.0 ** -nmant)
+def _draw_impl(k0, k1, *, shape, kind, dtype):
+    from ..backend import nbrandom  # Numba: eagerly too, so that eager and jit agree bitwise
+
+    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
+    out = np.empty(k0.shape + tuple(shape), np.dtype(dtype))
+    nbrandom.DRAW[kind](np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
+                        out.reshape(-1))
+    return out
 
 
-def _bits_prim(name, impl, out_dtype):
-    prim = Primitive(name)
-    prim.def_impl(impl)
-    prim.def_abstract_eval(lambda hi, lo, **p: ShapedArray(hi.shape, out_dtype(p)))
-    batching.defbroadcasting(prim)
-    defjvp_zero(prim)
-    return prim
+def _draw_abstract_eval(k0, k1, *, shape, kind, dtype):
+    if k0.dtype != np.uint32 or k1.dtype != np.uint32 or k0.shape != k1.shape or kind not in DRAW_KINDS:
+        raise DTypeError(f"random_draw takes two uint32 key words of one shape, got {k0.dtype}"
+                         f"{list(k0.shape)} and {k1.dtype}{list(k1.shape)} (kind {kind!r})")
+    return ShapedArray(k0.shape + tuple(shape), np.dtype(dtype))
 
 
-combine_bits_p = _bits_prim("random_combine_bits", _combine_impl,
-                            lambda p: np.dtype(f"uint{p['bit_width']}"))
-unit_float_p = _bits_prim("random_unit_float", _unit_impl, lambda p: np.dtype(p["dtype"]))
+def _draw_batcher(axis_size, vals, dims, **params):
+    k0, k1 = (batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims))
+    shape = (axis_size, *np.broadcast_shapes(get_aval(k0).shape[1:], get_aval(k1).shape[1:]))
+    k0, k1 = (v if get_aval(v).shape == shape else sh.broadcast_to(v, shape) for v in (k0, k1))
+    return bind(random_draw_p, k0, k1, **params), 0
+
+
+random_draw_p = Primitive("random_draw")
+random_draw_p.def_impl(_draw_impl)
+random_draw_p.def_abstract_eval(_draw_abstract_eval)
+batching.primitive_batchers[random_draw_p] = _draw_batcher
+defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to it
 
 
 # --------------------------------------------------------------------------------------
