@@ -133,7 +133,8 @@ def _unit(typingctx, a, b, like):
 
 def _fma(builder, a, b, c):
     t = a.type
-    return builder.call(builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t] * 3)), [a, b, c])
+    fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t] * 3))
+    return builder.call(fn, [a, b, c])
 
 
 def _horner(builder, coefs, x):
@@ -150,7 +151,8 @@ def _log1p_small(typingctx, x):
         x = args[0]
         num, den = _horner(builder, _LOG1P_NUM, x), _horner(builder, _LOG1P_DEN, x)
         x2 = builder.fmul(x, x)
-        s = _fma(builder, ir.Constant(x.type, -0.5), x2, builder.fmul(builder.fmul(x, x2), builder.fdiv(num, den)))
+        cubic = builder.fmul(builder.fmul(x, x2), builder.fdiv(num, den))
+        s = _fma(builder, ir.Constant(x.type, -0.5), x2, cubic)
         return builder.fadd(x, s)
 
     return x(x), codegen
