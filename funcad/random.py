@@ -397,7 +397,13 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
 def gamma(key, a, shape=None, dtype=None):
     """Gamma(a, 1) floats, by inverting the CDF of one uniform per sample (SciPy's
     ``gammaincinv``). Statistically as ``jax.random.gamma``, not its numbers (JAX uses
-    Marsaglia-Tsang rejection); not differentiable in ``a``."""
+    Marsaglia-Tsang rejection). Differentiable in ``a`` by implicit reparameterisation
+    (``dx/da = -(dF/da) / pdf`` at the sample, as JAX's), hence so are ``beta``,
+    ``dirichlet`` and ``t`` in their parameters.
+
+    >>> from funcad import grad
+    >>> g = grad(lambda a: gamma(key(0), a))(2.0)
+    """
     dtype = _float_dtype(dtype, "gamma")
     a = fnp.asarray(a, dtype=dtype)
     shape = get_aval(a).shape if shape is None else _shape(shape, "gamma")

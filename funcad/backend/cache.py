@@ -153,7 +153,7 @@ def _nbrt_hash() -> str:
     if _nbrt_digest is None:
         here = Path(__file__)
         _nbrt_digest = hashlib.sha256(b"".join(
-            here.with_name(f).read_bytes() for f in ("nbrt.py", "vecmath.py", "loopir.py"))).hexdigest()
+            here.with_name(f).read_bytes() for f in ("nbrt.py", "nbrandom.py", "vecmath.py", "loopir.py"))).hexdigest()
     return _nbrt_digest
 
 

@@ -507,6 +507,7 @@ def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
 LOWERINGS[rnd.threefry2x32_p] = _threefry
 LOWERINGS[rnd.random_draw_p] = _random_draw
 LOWERINGS[rnd.gamma_icdf_p] = lower_via_numpy  # SciPy's gammaincinv
+LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
 LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
 
 

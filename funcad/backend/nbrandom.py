@@ -19,6 +19,7 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
+from numba.np.ufunc.parallel import _launch_threads
 
 # A draw this size or larger runs in parallel; ~30 ns an element, so ~2 ms serial.
 PARALLEL_MIN_SIZE = 1 << 16
@@ -197,6 +198,22 @@ def _erfinv_poly(typingctx, x, w):
     return x(x, w), codegen
 
 
+@intrinsic
+def _erfinv_central(typingctx, x, w):
+    """``_erfinv_poly`` for ``w`` below its first edge (6.25 for float64, 5 for float32): the
+    same arithmetic without the selects."""
+    def codegen(context, builder, sig, args):
+        x, w = args
+        t = x.type
+        if isinstance(t, ir.DoubleType):
+            coefs, shift = _ERFINV64_A, 3.125
+        else:
+            coefs, shift = _ERFINV32_A, 2.5
+        return builder.fmul(_horner(builder, coefs, builder.fsub(w, ir.Constant(t, shift))), x)
+
+    return x(x, w), codegen
+
+
 # --------------------------------------------------------------------------------------
 # The kernels: ``out`` (1-D, C-contiguous: the keys' shape then the draw's, flattened) from
 # the key words ``k0``, ``k1`` (1-D uint32, one per key). Blocks of BLOCK elements, each in
@@ -210,25 +227,27 @@ BLOCK = 256
 
 @numba.njit
 def _bits_block(k0, k1, out, off, start, stop):
-    for i in range(start, stop):
-        x = np.uint64(i)
+    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
+    for j in range(v.size):
+        x = np.uint64(start + j)
         a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
-        out[off + i] = _combine(a, b, out)
+        v[j] = _combine(a, b, out)
 
 
 @numba.njit
 def _uniform_block(k0, k1, out, off, start, stop):
-    for i in range(start, stop):
-        x = np.uint64(i)
+    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
+    for j in range(v.size):
+        x = np.uint64(start + j)
         a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
-        out[off + i] = _unit(a, b, out)
+        v[j] = _unit(a, b, out)
 
 
 @numba.njit
 def _normal_block(k0, k1, out, off, start, stop):
     """jax.random.normal: ``sqrt(2) erf_inv(max(lo, 2 u + lo))`` with ``lo = -1 + ulp``."""
     _uniform_block(k0, k1, out, off, start, stop)
-    one, two, lo, sqrt2, small = _normal_consts(out)
+    one, two, lo, sqrt2, small, edge = _normal_consts(out)
     v = out[off + start:off + stop]
     w = np.empty(stop - start, out.dtype)
     for j in range(v.size):  # x, and log1p(-x^2) for |x^2| < sqrt(2) - 1
@@ -239,8 +258,13 @@ def _normal_block(k0, k1, out, off, start, stop):
         y = -v[j] * v[j]
         if abs(y) >= small:
             w[j] = math.log(y + one)
-    for j in range(v.size):
-        v[j] = sqrt2 * _erfinv_poly(v[j], -w[j])
+    for j in range(v.size):  # the central polynomial (w < 6.25: 99.8% of the draws)
+        central = w[j] > -edge
+        r = sqrt2 * _erfinv_central(v[j], -w[j])
+        v[j] = r if central else v[j]
+    for j in range(v.size):  # the tails
+        if w[j] <= -edge:
+            v[j] = sqrt2 * _erfinv_poly(v[j], -w[j])
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -292,8 +316,16 @@ def _normal_consts(out):
 @overload(_normal_consts)
 def _normal_consts_ov(out):
     t = np.float64 if out.dtype == types.float64 else np.float32
-    c = (t(1), t(2), np.nextafter(t(-1), t(0)), t(np.sqrt(2)), t(_LOG1P_SMALL))
+    edge = 6.25 if t is np.float64 else 5.0  # of erf_inv's central polynomial
+    c = (t(1), t(2), np.nextafter(t(-1), t(0)), t(np.sqrt(2)), t(_LOG1P_SMALL), t(edge))
     return lambda out: c
 
 
 DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal}
+
+
+# Numba starts its threading layer when it compiles a parfor, not when cached code that calls
+# one is loaded: a program from funcad's disk cache that calls these kernels segfaults in its
+# first prange (or even before, on the layer's symbols) unless the layer is up. Programs
+# import this module through nbrt, so it is started here (idempotent; ~10 ms).
+_launch_threads()

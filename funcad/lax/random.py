@@ -9,7 +9,7 @@ import numpy as np
 from .. import batching
 from ..ad import Zero, defjvp_zero, jvp_rules
 from ..core import Primitive, ShapedArray, bind, get_aval
-from ..errors import DTypeError, UnsupportedFunctionError
+from ..errors import DTypeError
 from . import elementwise as ew
 from . import shapes as sh
 from . import special as sp
@@ -112,7 +112,9 @@ defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to 
 
 # --------------------------------------------------------------------------------------
 # Inverse CDFs for the distributions JAX samples by rejection (gamma, poisson): funcad draws
-# them by inversion of one uniform each, statistically exact but not JAX's numbers.
+# them by inversion of one uniform each, statistically exact but not JAX's numbers. A gamma
+# sample differentiates in its shape at a fixed uniform (random_gamma_grad below): the same
+# implicit reparameterisation gradient as JAX's.
 
 def _gamma_icdf_impl(alpha, u):
     import scipy.special as sc
@@ -142,20 +144,99 @@ batching.defbroadcasting(poisson_icdf_p)
 defjvp_zero(poisson_icdf_p)
 
 
+def _gamma_grad_impl(a, x):
+    """d x / d a at fixed CDF value: ``-(dP(a, x)/da) / pdf(x; a)`` (implicit
+    reparameterisation, JAX's ``random_gamma_grad``). With ``P = x^a e^-x / Gamma(a) * S``,
+    S the series (x < a + 1) or ``1 - P = x^a e^-x / Gamma(a) * H``, H the continued fraction
+    (Numerical Recipes' gser/gcf), the prefactor cancels against the pdf:
+    ``-x (S (log x - digamma(a)) + dS/da)``, or ``x (H (log x - digamma(a)) + dH/da)``, with
+    S, H and their derivatives in a carried through the recurrences (forward mode)."""
+    import scipy.special as sc
+
+    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
+    out = np.zeros(a.shape)
+    lower = x < a + 1
+    ok = (x > 0) & (a > 0)
+    for branch, sign, fn in ((lower & ok, -1.0, _gamma_series), (~lower & ok, 1.0, _gamma_cfrac)):
+        if branch.any():
+            aa, xx = a[branch], x[branch]
+            v, dv = fn(aa, xx)
+            out[branch] = sign * xx * (v * (np.log(xx) - sc.digamma(aa)) + dv)
+    out[(x == 0) & (a > 0)] = 0.0
+    out[~((x >= 0) & (a > 0))] = np.nan
+    return out.astype(np.result_type(*(np.asarray(v).dtype for v in (a, x))))
+
+
+def _gamma_series(a, x, eps=1e-17, max_terms=100_000):
+    """S = sum_n x^n / (a (a+1) ... (a+n)) and dS/da."""
+    term, dterm = 1 / a, -1 / a ** 2
+    s, ds = term.copy(), dterm.copy()
+    for n in range(1, max_terms):
+        # term_n = term_{n-1} * x / (a + n)
+        dterm = dterm * x / (a + n) - term * x / (a + n) ** 2
+        term = term * x / (a + n)
+        s, ds = s + term, ds + dterm
+        if np.all(np.abs(term) <= eps * np.abs(s)) and np.all(np.abs(dterm) <= eps * np.abs(ds) + 1e-300):
+            break
+    return s, ds
+
+
+def _gamma_cfrac(a, x, eps=1e-17, max_terms=100_000):
+    """H = 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - ...)) by the modified Lentz method
+    (as Numerical Recipes' gcf), and dH/da."""
+    tiny = 1e-300
+    b, db = x + 1 - a, -np.ones_like(a)
+    c, dc = np.full_like(a, 1 / tiny), np.zeros_like(a)
+    d, dd = 1 / b, -db / b ** 2
+    h, dh = d.copy(), dd.copy()
+    for i in range(1, max_terms):
+        an, dan = -i * (i - a), np.full_like(a, float(i))
+        b, db = b + 2, db
+        d_new = an * d + b
+        dd_new = dan * d + an * dd + db
+        d_new = np.where(np.abs(d_new) < tiny, tiny, d_new)
+        c_new = b + an / c
+        dc_new = db + dan / c - an * dc / c / c  # c starts at 1e300: c**2 would overflow
+        c_new = np.where(np.abs(c_new) < tiny, tiny, c_new)
+        d, dd = 1 / d_new, -dd_new / d_new ** 2
+        c, dc = c_new, dc_new
+        delta, ddelta = d * c, dd * c + d * dc
+        h, dh = h * delta, dh * delta + h * ddelta
+        if np.all(np.abs(delta - 1) <= eps) and np.all(np.abs(ddelta * h) <= eps * np.abs(dh) + 1e-300):
+            break
+    return h, dh
+
+
+random_gamma_grad_p = Primitive("random_gamma_grad")
+random_gamma_grad_p.def_impl(_gamma_grad_impl)
+random_gamma_grad_p.def_abstract_eval(
+    lambda a, x: ShapedArray(np.broadcast_shapes(a.shape, x.shape), np.result_type(a.dtype, x.dtype)))
+batching.defbroadcasting(random_gamma_grad_p)
+
+
+def random_gamma_grad(a, x):
+    """The derivative of a Gamma(a, 1) sample ``x`` in its shape ``a`` at a fixed CDF value
+    (implicit reparameterisation), as ``jax.lax.random_gamma_grad``.
+
+    >>> round(float(random_gamma_grad(1.0, 1.0)), 12)
+    1.173563027225
+    """
+    return bind(random_gamma_grad_p, a, x)
+
+
 def _gamma_jvp(primals, tangents):
     alpha, u = primals
-    if not isinstance(tangents[0], Zero):
-        raise UnsupportedFunctionError(
-            "funcad.random.gamma (and beta, dirichlet, t built on it): the derivative of the "
-            "sample with respect to the shape parameter is not implemented (JAX's implicit "
-            "reparameterisation gradient). Hold the shape constant (stop_gradient); scale the "
-            "sample instead where the parameter is a scale.")
     x = bind(gamma_icdf_p, alpha, u)
-    if isinstance(tangents[1], Zero):
-        return x, tangents[1]
-    # dx/du = 1 / pdf(x) = exp(gammaln(a) - (a - 1) log x + x)
-    dxdu = ew.exp(ew.add(ew.sub(sp.gammaln(alpha), ew.mul(ew.sub(alpha, 1.0), ew.log(x))), x))
-    return x, ew.mul(tangents[1], dxdu)
+    terms = []
+    if not isinstance(tangents[0], Zero):
+        terms.append(ew.mul(tangents[0], bind(random_gamma_grad_p, alpha, x)))
+    if not isinstance(tangents[1], Zero):
+        # dx/du = 1 / pdf(x) = exp(gammaln(a) - (a - 1) log x + x)
+        dxdu = ew.exp(ew.add(ew.sub(sp.gammaln(alpha), ew.mul(ew.sub(alpha, 1.0), ew.log(x))), x))
+        terms.append(ew.mul(tangents[1], dxdu))
+    if not terms:
+        return x, Zero(get_aval(x))
+    return x, terms[0] if len(terms) == 1 else ew.add(*terms)
 
 
 jvp_rules[gamma_icdf_p] = _gamma_jvp
