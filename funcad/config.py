@@ -26,6 +26,16 @@ functions then run eagerly, op by op, as ``jax.disable_jit`` does).
 >>> fa.config.jax_enable_x64
 True
 
+jit's memory: ``jit_cache_size`` (how many compiled programs stay in memory, default 512; the
+least recently used is released and loaded again from the disk cache when called) and
+``jit_local_compiles`` (how many programs this process compiles itself, default 24; later ones
+are compiled by a worker process and loaded from the disk cache, because Numba never frees
+what it compiles in a process: funcad/backend/compile_worker.py). Both are also read from the
+environment (``FUNCAD_JIT_CACHE_SIZE``, ``FUNCAD_JIT_LOCAL_COMPILES``).
+
+>>> fa.config.jit_cache_size
+512
+
 How the source line is found: the first Python frame outside funcad on the stack when the
 primitive runs. An equation recorded into a jaxpr (by grad's linearization, jit, vmap of a
 jaxpr...) remembers that line while debugging is on, so the backward pass and jit's
@@ -62,6 +72,8 @@ class Config:
         self._install()
 
     def __getattr__(self, name):  # JAX's spellings: config.jax_enable_x64, config.x64_enabled
+        if name in _JIT_OPTIONS:
+            return _JIT_OPTIONS[name][1]()
         if name.startswith("jax_") and name[4:] in self._OPTIONS:
             return getattr(self, name[4:])
         if name == "x64_enabled":
@@ -75,9 +87,14 @@ class Config:
         >>> fa.config.update("debug_nans", False)
         """
         key = name[4:] if name.startswith("jax_") else name
+        if key in _JIT_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ArgumentError(f"funcad.config: {name} takes an integer, not {value!r}.")
+            os.environ[_JIT_OPTIONS[key][0]] = str(int(value))  # worker processes see it too
+            return
         if key not in self._OPTIONS:
             raise ArgumentError(f"funcad.config: unknown option {name!r}; options: "
-                                f"{', '.join(self._OPTIONS)}.")
+                                f"{', '.join(self._OPTIONS + tuple(_JIT_OPTIONS))}.")
         if key in ("platform_name", "platforms"):
             if str(value).lower() not in ("cpu", ""):
                 raise ArgumentError(f"funcad.config: {name}={value!r}: funcad runs on the CPU only "
@@ -96,6 +113,25 @@ class Config:
 
     def __repr__(self):
         return "funcad.config(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self._OPTIONS) + ")"
+
+
+def _cache_size():
+    from .backend import cache
+
+    return cache.max_programs()
+
+
+def _local_compiles():
+    from .backend import compile_worker
+
+    return compile_worker.local_limit()
+
+
+# Integer settings of jit's memory, kept in the environment (read by funcad/backend/ and
+# inherited by its worker process): how many compiled programs stay in memory
+# (cache.max_programs), how many this process compiles itself (compile_worker.py).
+_JIT_OPTIONS = {"jit_cache_size": ("FUNCAD_JIT_CACHE_SIZE", _cache_size),
+                "jit_local_compiles": ("FUNCAD_JIT_LOCAL_COMPILES", _local_compiles)}
 
 
 class disable_jit:

@@ -53,6 +53,7 @@ import warnings
 from pathlib import Path
 
 from .._version import __version__ as FUNCAD_VERSION
+from . import compile_worker
 
 try:
     import fcntl
@@ -539,8 +540,9 @@ class Compiled:
         self.fn = _exec_module(name, source, str(path))
 
     def first_call(self, *args):
+        compile_worker.prepare(self, args)
         try:
-            return self.fn(*args)
+            return self._counted_call(args)
         except Exception as e:
             if not is_numba_cache_error(e):
                 raise
@@ -549,7 +551,15 @@ class Compiled:
             stats["rebuilt"] += 1
             _purge_numba_files(self.path)
             self.fn = _exec_module(self.name, self.source, str(self.path))
-            return self.fn(*args)
+            return self._counted_call(args)
+
+    def _counted_call(self, args):
+        """Call, counting a compilation done in this process (compile_worker.py)."""
+        misses = sum(self.fn.stats.cache_misses.values())
+        out = self.fn(*args)
+        if sum(self.fn.stats.cache_misses.values()) > misses:
+            compile_worker.compiled_here()
+        return out
 
 
 class InMemory(Compiled):
@@ -563,4 +573,4 @@ class InMemory(Compiled):
         self.fn = _exec_module(name, source, f"<funcad {name}>")
 
     def first_call(self, *args):
-        return self.fn(*args)
+        return self._counted_call(args)
