@@ -395,11 +395,11 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
 
 
 def gamma(key, a, shape=None, dtype=None):
-    """Gamma(a, 1) floats, by inverting the CDF of one uniform per sample (SciPy's
-    ``gammaincinv``). Statistically as ``jax.random.gamma``, not its numbers (JAX uses
-    Marsaglia-Tsang rejection). Differentiable in ``a`` by implicit reparameterisation
-    (``dx/da = -(dF/da) / pdf`` at the sample, as JAX's), hence so are ``beta``,
-    ``dirichlet`` and ``t`` in their parameters.
+    """Gamma(a, 1) floats as ``jax.random.gamma``: JAX's Marsaglia-Tsang rejection sampler
+    with its key splitting, one compiled loop per element; bit for bit for float64 (float32
+    is drawn in float64 and rounded, not JAX's float32 numbers). Differentiable in ``a`` by
+    implicit reparameterisation (``dx/da = -(dF/da) / pdf`` at the sample, JAX's
+    ``random_gamma_grad``), hence so are ``beta``, ``dirichlet`` and ``t``.
 
     >>> from funcad import grad
     >>> g = grad(lambda a: gamma(key(0), a))(2.0)
@@ -407,8 +407,13 @@ def gamma(key, a, shape=None, dtype=None):
     dtype = _float_dtype(dtype, "gamma")
     a = fnp.asarray(a, dtype=dtype)
     shape = get_aval(a).shape if shape is None else _shape(shape, "gamma")
-    u = uniform(key, shape, dtype)
-    return bind(rl.gamma_icdf_p, a, u)
+    _check_key(key, "gamma")
+    if get_aval(key).shape != (2,):
+        raise ArgumentError(f"funcad.random.gamma: key must be a single key of shape (2,), got shape "
+                            f"{get_aval(key).shape}; for many keys use vmap.")
+    if get_aval(a).shape != shape:
+        a = fnp.broadcast_to(a, shape)
+    return bind(rl.random_gamma_p, key[0], key[1], a)
 
 
 def beta(key, a, b, shape=None, dtype=None):

@@ -504,9 +504,21 @@ def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
     g.contiguous.add(out)
 
 
+def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbrandom.py
+    out = eqn.outputs[0]
+    k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs[:2])
+    a = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float64)}).reshape(-1)"
+    o = g.name(out)
+    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.float64)")
+    g.emit(f"_nb.rnd.draw_gamma({k0}, {k1}, {a}, {o}.reshape(-1))")
+    if out.aval.dtype != np.float64:
+        g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
+    g.contiguous.add(out)
+
+
 LOWERINGS[rnd.threefry2x32_p] = _threefry
+LOWERINGS[rnd.random_gamma_p] = _random_gamma
 LOWERINGS[rnd.random_draw_p] = _random_draw
-LOWERINGS[rnd.gamma_icdf_p] = lower_via_numpy  # SciPy's gammaincinv
 LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
 LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
 

@@ -334,3 +334,82 @@ DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal}
 # first prange (or even before, on the layer's symbols) unless the layer is up. Programs
 # import this module through nbrt, so it is started here (idempotent; ~10 ms).
 _launch_threads()
+
+
+# --------------------------------------------------------------------------------------
+# jax.random.gamma, bit for bit (float64): JAX's Marsaglia-Tsang rejection sampler with its
+# key splitting (jax/_src/random: _gamma_impl, _gamma_one), per element, with the rounding
+# XLA's CPU compiler gives it: 1/3 / sqrt(d) rewritten as 1/3 * rsqrt(d), 1 + x c contracted
+# to a fused multiply-add.
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``; Numba has no ``math.fma``)."""
+    if not (a == b == c and isinstance(a, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _fma(builder, *args)
+
+    return a(a, a, a), codegen
+
+
+@numba.njit
+def _scalar_normal(k0, k1):
+    """``jax.random.normal(key, ())`` (float64): element 0 of a draw."""
+    a, b = threefry(k0, k1, np.uint64(0), np.uint64(0))
+    lo = np.nextafter(-1.0, 0.0)
+    x = max(lo, _unit_scalar(a, b) * 2.0 + lo)
+    y = -x * x
+    w = math.log(y + 1.0) if abs(y) >= _LOG1P_SMALL else _log1p_small(y)
+    return np.sqrt(2.0) * _erfinv_poly(x, -w)
+
+
+@numba.njit
+def _unit_scalar(a, b):
+    return np.float64(np.int64(((a << np.uint64(32)) | b) >> np.uint64(12))) * 2.0 ** -52
+
+
+@numba.njit
+def _gamma_one(k0, k1, alpha):
+    boost = alpha >= 1.0
+    a = alpha if boost else alpha + 1.0
+    d = a - 1.0 / 3.0
+    c = (1.0 / 3.0) * (1.0 / math.sqrt(d))
+    key0, key1 = threefry(k0, k1, np.uint64(0), np.uint64(0))
+    sub0, sub1 = threefry(k0, k1, np.uint64(0), np.uint64(1))
+    X, V, U = 0.0, 1.0, 2.0
+    while U >= fma(-0.0331, X * X, 1.0) and math.log(U) >= X * 0.5 + d * ((1.0 - V) + math.log(V)):
+        n0, n1 = threefry(key0, key1, np.uint64(0), np.uint64(0))
+        x0, x1 = threefry(key0, key1, np.uint64(0), np.uint64(1))
+        u0, u1 = threefry(key0, key1, np.uint64(0), np.uint64(2))
+        key0, key1 = n0, n1
+        x, v = 0.0, -1.0
+        while v <= 0.0:
+            s0, s1 = threefry(x0, x1, np.uint64(0), np.uint64(1))
+            x0, x1 = threefry(x0, x1, np.uint64(0), np.uint64(0))
+            x = _scalar_normal(s0, s1)
+            v = fma(x, c, 1.0)
+        a_, b_ = threefry(u0, u1, np.uint64(0), np.uint64(0))
+        X, V, U = x * x, v * v * v, _unit_scalar(a_, b_)
+    if boost:
+        return d * V
+    a_, b_ = threefry(sub0, sub1, np.uint64(0), np.uint64(0))
+    return (d * V) * math.pow(1.0 - _unit_scalar(a_, b_), 1.0 / alpha)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def draw_gamma(k0, k1, alpha, out):
+    """Gamma(alpha[j], 1) into ``out[j]`` (1-D float64), ``out.size // k0.size`` a key: the
+    element's key is split ``i`` of its key (``split(key, n)[i]``) as JAX's."""
+    n = out.size // max(1, k0.size)
+    if out.size < PARALLEL_MIN_SIZE // 16:
+        for j in range(out.size):
+            b = j // n
+            ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
+            out[j] = _gamma_one(ka, kb, alpha[j])
+    else:
+        for j in numba.prange(out.size):
+            b = j // n
+            ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
+            out[j] = _gamma_one(ka, kb, alpha[j])

@@ -12,7 +12,6 @@ from ..core import Primitive, ShapedArray, bind, get_aval
 from ..errors import DTypeError
 from . import elementwise as ew
 from . import shapes as sh
-from . import special as sp
 
 # --------------------------------------------------------------------------------------
 # The Threefry-2x32 hash: a primitive, elementwise over four uint32 operands.
@@ -111,17 +110,9 @@ defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to 
 
 
 # --------------------------------------------------------------------------------------
-# Inverse CDFs for the distributions JAX samples by rejection (gamma, poisson): funcad draws
-# them by inversion of one uniform each, statistically exact but not JAX's numbers. A gamma
-# sample differentiates in its shape at a fixed uniform (random_gamma_grad below): the same
-# implicit reparameterisation gradient as JAX's.
-
-def _gamma_icdf_impl(alpha, u):
-    import scipy.special as sc
-
-    alpha, u = np.asarray(alpha), np.asarray(u)
-    return np.asarray(sc.gammaincinv(alpha, u), np.result_type(alpha, u))
-
+# Gamma: JAX's rejection sampler (random_gamma_p, backend/nbrandom.py), differentiated in its
+# shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: by inversion
+# of one uniform per sample, statistically exact but not JAX's numbers.
 
 def _poisson_icdf_impl(lam, u):
     import scipy.stats as st
@@ -129,12 +120,6 @@ def _poisson_icdf_impl(lam, u):
     out = st.poisson.ppf(np.asarray(u), np.asarray(lam))
     return np.where(np.asarray(lam) == 0, 0, out).astype(np.int64)
 
-
-gamma_icdf_p = Primitive("random_gamma_icdf")
-gamma_icdf_p.def_impl(_gamma_icdf_impl)
-gamma_icdf_p.def_abstract_eval(
-    lambda a, u: ShapedArray(np.broadcast_shapes(a.shape, u.shape), np.result_type(a.dtype, u.dtype)))
-batching.defbroadcasting(gamma_icdf_p)
 
 poisson_icdf_p = Primitive("random_poisson_icdf")
 poisson_icdf_p.def_impl(_poisson_icdf_impl)
@@ -207,6 +192,46 @@ def _gamma_cfrac(a, x, eps=1e-17, max_terms=100_000):
     return h, dh
 
 
+def _gamma_draw_impl(k0, k1, a):
+    from ..backend import nbrandom
+
+    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
+    a = np.asarray(a)
+    out = np.empty(a.shape, np.float64)
+    nbrandom.draw_gamma(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
+                        np.ascontiguousarray(a, np.float64).reshape(-1), out.reshape(-1))
+    return out.astype(a.dtype)
+
+
+def _gamma_draw_abstract_eval(k0, k1, a):
+    if k0.dtype != np.uint32 or k1.dtype != np.uint32 or k0.shape != k1.shape \
+            or a.shape[:len(k0.shape)] != k0.shape or a.dtype.kind != "f":
+        raise DTypeError(f"random_gamma takes uint32 key words of one shape and float shapes "
+                         f"whose shape starts with theirs, got {k0.dtype}{list(k0.shape)}, "
+                         f"{k1.dtype}{list(k1.shape)}, {a.dtype}{list(a.shape)}")
+    return ShapedArray(a.shape, a.dtype)
+
+
+def _gamma_draw_batcher(axis_size, vals, dims):
+    k0, k1, a = (batching.moveaxis(v, d, 0) if d is not None else
+                 sh.broadcast_to(v, (axis_size, *get_aval(v).shape)) for v, d in zip(vals, dims))
+    return bind(random_gamma_p, k0, k1, a), 0
+
+
+def _gamma_draw_jvp(primals, tangents):
+    x = bind(random_gamma_p, *primals)
+    ta = tangents[2]
+    if isinstance(ta, Zero):
+        return x, Zero(get_aval(x))
+    return x, ew.mul(ta, bind(random_gamma_grad_p, primals[2], x))
+
+
+random_gamma_p = Primitive("random_gamma")  # JAX's Marsaglia-Tsang sampler, bit for bit
+random_gamma_p.def_impl(_gamma_draw_impl)
+random_gamma_p.def_abstract_eval(_gamma_draw_abstract_eval)
+batching.primitive_batchers[random_gamma_p] = _gamma_draw_batcher
+jvp_rules[random_gamma_p] = _gamma_draw_jvp
+
 random_gamma_grad_p = Primitive("random_gamma_grad")
 random_gamma_grad_p.def_impl(_gamma_grad_impl)
 random_gamma_grad_p.def_abstract_eval(
@@ -224,19 +249,3 @@ def random_gamma_grad(a, x):
     return bind(random_gamma_grad_p, a, x)
 
 
-def _gamma_jvp(primals, tangents):
-    alpha, u = primals
-    x = bind(gamma_icdf_p, alpha, u)
-    terms = []
-    if not isinstance(tangents[0], Zero):
-        terms.append(ew.mul(tangents[0], bind(random_gamma_grad_p, alpha, x)))
-    if not isinstance(tangents[1], Zero):
-        # dx/du = 1 / pdf(x) = exp(gammaln(a) - (a - 1) log x + x)
-        dxdu = ew.exp(ew.add(ew.sub(sp.gammaln(alpha), ew.mul(ew.sub(alpha, 1.0), ew.log(x))), x))
-        terms.append(ew.mul(tangents[1], dxdu))
-    if not terms:
-        return x, Zero(get_aval(x))
-    return x, terms[0] if len(terms) == 1 else ew.add(*terms)
-
-
-jvp_rules[gamma_icdf_p] = _gamma_jvp
