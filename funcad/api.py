@@ -15,7 +15,14 @@ import numpy as np
 from . import ad, core
 from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the rules use them)
 from .core import Tracer, get_aval
-from .errors import ArgumentError, DTypeError, NonScalarOutputError, ShapeError, TreeStructureError
+from .errors import (
+    ArgumentError,
+    DTypeError,
+    HolomorphicError,
+    NonScalarOutputError,
+    ShapeError,
+    TreeStructureError,
+)
 from .jaxpr import ClosedJaxpr, eval_jaxpr, trace_to_jaxpr
 from .tree_util import tree_flatten, tree_map, tree_unflatten, unregistered_hint
 
@@ -29,12 +36,12 @@ def _as_leaf(x, where: str):
         if isinstance(x, np.ndarray):
             if type(x) is not np.ndarray:
                 core.check_array_type(x, where)
-            if x.dtype.kind not in "biuf":
+            if x.dtype.kind not in "biufc":
                 raise _bad_dtype(x.dtype, where)
         return x
-    if isinstance(x, bool | int | float | np.generic):
+    if isinstance(x, bool | int | float | complex | np.generic):
         arr = np.asarray(x)
-        if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind not in "biufc":
             raise _bad_dtype(arr.dtype, where)
         return arr
     raise DTypeError(
@@ -45,11 +52,8 @@ def _as_leaf(x, where: str):
 
 
 def _bad_dtype(dtype, where):
-    if np.dtype(dtype).kind == "c":
-        return DTypeError(f"{where} has dtype {dtype}: complex numbers are not supported by "
-                          "funcad's transformations. Split into real and imaginary parts.")
     return DTypeError(f"{where} has dtype {dtype}, which funcad cannot transform; "
-                      "pass float, integer or boolean arrays.")
+                      "pass float, complex, integer or boolean arrays.")
 
 
 def _flatten_args(args: Sequence, names: Sequence[str] | Callable[[], Sequence[str]]):
@@ -57,7 +61,7 @@ def _flatten_args(args: Sequence, names: Sequence[str] | Callable[[], Sequence[s
     and ``names`` (the arguments' names) may be a function that computes them then."""
     flat, in_tree = tree_flatten(tuple(args))
     paths = _LazyPaths(tuple(args), names)
-    leaves = [x if (type(x) is np.ndarray and x.dtype.kind in "biuf") or isinstance(x, Tracer)
+    leaves = [x if (type(x) is np.ndarray and x.dtype.kind in "biufc") or isinstance(x, Tracer)
               else _as_leaf(x, paths[i]) for i, x in enumerate(flat)]
     return leaves, in_tree, paths
 
@@ -81,17 +85,49 @@ class _LazyPaths(Sequence):
         return len(self._get())
 
 
-def _require_float(leaves, paths, transform: str):
+def _require_float(leaves, paths, transform: str, holomorphic: bool = False,
+                   allow_complex: bool = True):
+    """Inputs to differentiate with respect to: floats, or complex where ``transform`` takes
+    them (``allow_complex``: grad and jacrev; jacfwd only with ``holomorphic``), and complex
+    only with ``holomorphic=True`` (JAX's rules)."""
     for i, x in enumerate(leaves):
-        dt = get_aval(x).dtype
-        if dt.kind != "f":
-            p = paths[i]
-            raise DTypeError(
-                f"{transform} requires real floating-point inputs, but {p} has dtype {dt} "
-                f"(shape {get_aval(x).shape}). Differentiate with respect to a float array (e.g. "
-                f"{p}.astype(float), or 3.0 rather than 3 for a Python number), or move the "
-                "integer argument out of argnums."
-            )
+        aval = get_aval(x)
+        dt = aval.dtype
+        if dt.kind == "f" and not holomorphic or dt.kind == "c" and (holomorphic or allow_complex):
+            continue
+        p = paths[i]
+        if holomorphic:
+            raise HolomorphicError(
+                f"{transform} with holomorphic=True requires complex inputs, but {p} has dtype "
+                f"{dt} (shape {aval.shape}). Pass a complex array ({p}.astype(complex)), or drop "
+                "holomorphic=True for a real input.")
+        if dt.kind == "c":
+            raise HolomorphicError(
+                f"{transform} requires real-valued inputs, but {p} has dtype {dt} (shape "
+                f"{aval.shape}). For a holomorphic function pass holomorphic=True; for a "
+                "non-holomorphic function of complex inputs use jacrev, or jvp on the real and "
+                "imaginary directions (as JAX).")
+        raise DTypeError(
+            f"{transform} requires real floating-point or complex inputs, but {p} has dtype {dt} "
+            f"(shape {aval.shape}). Differentiate with respect to a float array (e.g. "
+            f"{p}.astype(float), or 3.0 rather than 3 for a Python number), or move the "
+            "integer argument out of argnums."
+        )
+
+
+def _check_outputs(outs, transform: str, fun, holomorphic: bool) -> None:
+    """Outputs of grad/jacrev: real, or complex with ``holomorphic=True`` (only then)."""
+    for o in outs:
+        dt = get_aval(o).dtype
+        if holomorphic and dt.kind != "c":
+            raise HolomorphicError(
+                f"{transform} with holomorphic=True requires complex outputs, but {_fun_name(fun)} "
+                f"returned dtype {dt}. Drop holomorphic=True for a real-valued function.")
+        if not holomorphic and dt.kind == "c":
+            raise HolomorphicError(
+                f"{transform} requires real-valued outputs, but {_fun_name(fun)} returned dtype "
+                f"{dt}. For a holomorphic function pass holomorphic=True; otherwise differentiate "
+                "a real function of it (fnp.abs(y) ** 2, y.real), or use vjp directly (as JAX).")
 
 
 def _single(argnums) -> bool:
@@ -279,7 +315,8 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 # grad and value_and_grad
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False):
     """``fun`` and its gradient in one pass: returns ``(value, grad)`` (or ``((value, aux), grad)``).
 
     >>> import funcad as fa, funcad.numpy as fnp
@@ -296,7 +333,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         dyn = args if every else [args[i] for i in nums]
         leaves, in_tree, paths = _flatten_args(
             dyn, lambda: [_arg_names(fun, len(args))[i] for i in nums])
-        _require_float(leaves, paths, "grad")
+        _require_float(leaves, paths, "grad", holomorphic)
 
         partial = fun if every and not kwargs else _partial_fun(fun, args, kwargs, nums)
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
@@ -313,7 +350,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                 f"{'shape ' + str(shapes[0]) if len(shapes) == 1 else f'{len(shapes)} arrays, shapes {shapes}'}. "
                 "Reduce it to a scalar (e.g. fnp.sum(...)), or use jacrev/jacobian for the full "
                 "Jacobian, or elementwise_grad for a function applied elementwise.")
-        if out_aval.dtype.kind != "f":
+        _check_outputs(v_leaves, "grad", fun, holomorphic)
+        if out_aval.dtype.kind not in "fc":
             raise DTypeError(f"grad requires a real floating-point output, but {_fun_name(fun)} "
                              f"returned dtype {out_aval.dtype}.")
         cts = ad.backward_pass(jaxpr, consts, [np.array(1.0, out_aval.dtype)])
@@ -326,7 +364,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     return value_and_grad_f
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False):
     """The gradient of a scalar-valued ``fun`` with respect to argument(s) ``argnums``.
 
     >>> import funcad as fa, funcad.numpy as fnp
@@ -335,7 +374,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     >>> float(fa.grad(fa.grad(lambda x: x ** 3))(2.0))
     12.0
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def grad_f(*args, **kwargs):
@@ -400,19 +439,20 @@ def _partial_fun(fun, args, kwargs, nums):
     return partial
 
 
-def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str):
+def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str, holomorphic: bool = False):
     """``(input leaves, input treedef, store, flat function)`` for a Jacobian of ``fun`` with
     respect to ``argnums``: the inputs flattened and checked (floats), the others closed over."""
     nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
     names = _arg_names(fun, len(args))
     in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
-    _require_float(in_leaves, paths, name)
+    _require_float(in_leaves, paths, name, holomorphic, allow_complex=name != "jacfwd")
     store: dict = {}
     flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
     return in_leaves, in_tree, store, flat, paths
 
 
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False):
     """The Jacobian by forward mode: the JVP vmapped over the input basis, one batched pass
     (best for wide outputs). The primal is computed once; the tangents carry the batch.
 
@@ -426,7 +466,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfwd_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacfwd")
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(
+            fun, argnums, has_aux, args, kwargs, "jacfwd", holomorphic)
         basis, total = _std_basis(in_leaves)
 
         def push(*t):
@@ -442,6 +483,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         n = store["out_tree"].num_leaves
         outs, t_outs = _split_aux(res[: len(res) - n], store, has_aux), res[len(res) - n:]
         outs, aux = outs
+        if holomorphic:
+            _check_outputs(outs, "jacfwd", fun, holomorphic)
         jac = _assemble_fwd(t_outs, outs, in_leaves, store["out_tree"], in_tree, total,
                             _repeats(args, argnums))
         jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])
@@ -499,7 +542,8 @@ def _unwrap_one(jac, out_tree):
     return tree_unflatten(out_tree, [b[0] for b in blocks])
 
 
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False):
     """The Jacobian by reverse mode: the backward pass vmapped over the output basis, one
     batched pass after a single linearization (best for wide inputs).
 
@@ -512,9 +556,11 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
-        in_leaves, in_tree, store, flat, paths = _jacobian_setup(fun, argnums, has_aux, args, kwargs, "jacrev")
+        in_leaves, in_tree, store, flat, paths = _jacobian_setup(
+            fun, argnums, has_aux, args, kwargs, "jacrev", holomorphic)
         outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
+        _check_outputs(outs, "jacrev", fun, holomorphic)
         basis, total = _std_basis(outs)
 
         def pull(*ct):
@@ -549,7 +595,8 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None):
 jacobian = jacrev
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False):
     """The Hessian, as ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``. The forward
     pass over the input basis is batched (vmap), so the Hessian of ``x -> f(X @ x)`` costs a
     few matrix-matrix products, not one matrix-vector product per input element.
@@ -559,7 +606,7 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 # --------------------------------------------------------------------------------------

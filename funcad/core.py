@@ -179,7 +179,7 @@ def _short_repr(x) -> str:
 
 
 def is_valid_array(x) -> bool:
-    return isinstance(x, Tracer | np.ndarray | np.generic | bool | int | float)
+    return isinstance(x, Tracer | np.ndarray | np.generic | bool | int | float | complex)
 
 
 # --------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ class EvalTrace(Trace):
         return x
 
 
-_WEAK_TYPES = (bool, int, float)
+_WEAK_TYPES = (bool, int, float, complex)
 _PLAIN_TYPES = frozenset({np.ndarray, np.float64, np.float32, float, int, bool})
 
 

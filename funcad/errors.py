@@ -44,12 +44,22 @@ class ArgumentError(FuncadError, ValueError):
     """A bad argument to a transformation: argnums, in_axes, static_argnums, pytrees..."""
 
 
+class FFTArgumentError(ArgumentError):
+    """A bad argument to a Fourier transform: ``norm`` other than "backward", "ortho" or
+    "forward", a transform length below 1, ``s`` and ``axes`` of different lengths."""
+
+
 class TreeStructureError(FuncadError, ValueError):
     """Two pytrees that must share a structure do not (e.g. a cotangent given to vjp_fn)."""
 
 
 class BatchingError(FuncadError, ValueError):
     """Inconsistent vmap batch sizes or axes."""
+
+
+class HolomorphicError(DTypeError):
+    """Complex values where a derivative needs ``holomorphic=True`` (grad of a complex output,
+    jacfwd of a complex input), or ``holomorphic=True`` with real inputs or outputs (as JAX)."""
 
 
 class NonScalarObjectiveError(NonScalarOutputError):

@@ -166,8 +166,8 @@ class _Entry:
         self.out_is_leaf = treedef_is_leaf(out_tree)
 
 
-_SCALAR_TYPES = (bool, int, float)
-_FAST_TYPES = frozenset({np.ndarray, bool, int, float})
+_SCALAR_TYPES = (bool, int, float, complex)
+_FAST_TYPES = frozenset({np.ndarray, bool, int, float, complex})
 
 
 def _leaf_key(x):
@@ -195,9 +195,9 @@ def _leaf_aval(x) -> ShapedArray:
     if isinstance(x, Tracer):
         return ShapedArray(x.aval.shape, x.aval.dtype)
     aval = core.get_aval(x)
-    if aval.dtype.kind not in "biuf":
-        raise DTypeError(f"jit: an argument of dtype {aval.dtype} is not supported; pass float, "
-                         "integer or boolean arrays.")
+    if aval.dtype.kind not in "biufc":
+        raise DTypeError(f"jit: an argument of dtype {aval.dtype} is not supported; pass "
+                         "float, complex, integer or boolean arrays.")
     return aval
 
 

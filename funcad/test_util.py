@@ -7,6 +7,11 @@ check recurses on the derivative functions themselves, ``(x, v) -> jvp(f, x, v)`
 ``(x, ct) -> vjp(f, x)(ct)``, so second-order rules (the derivatives of the rules) are
 checked too.
 
+Complex inputs and outputs are checked as autograd and JAX check them: directions perturb
+the real and imaginary parts together (``v`` has random real and imaginary parts) and the
+reverse check uses the real pairing ``Re(sum(a * b))`` of funcad's (JAX's) convention, under
+which the transpose of a linear map is linear, not conjugate-linear.
+
 >>> import funcad.numpy as fnp
 >>> check_grads(fnp.sin, (0.5,), order=2)
 >>> check_grads(lambda d: fnp.sum(d["w"] * d["b"]), ({"w": fnp.ones(3), "b": fnp.arange(3.0)},))
@@ -29,13 +34,14 @@ _DEFAULTS = {np.dtype(np.float64): (1e-6, 1e-5, 1e-5), np.dtype(np.float32): (1e
 
 
 def _flat_float_fun(f: Callable, args: Sequence):
-    """``f`` as a function of the float leaves of ``args`` only, returning flat float64 outputs.
+    """``f`` as a function of the float and complex leaves of ``args`` only, returning its
+    flat outputs.
 
-    Non-float leaves (integer indices, flags) are held fixed; they have no derivative.
+    Other leaves (integer indices, flags) are held fixed; they have no derivative.
     """
     leaves, tree = tree_flatten(tuple(args))
     leaves = [np.asarray(x) if not hasattr(x, "aval") else x for x in leaves]
-    is_float = [np.asarray(x).dtype.kind == "f" if not hasattr(x, "aval") else x.dtype.kind == "f"
+    is_float = [np.asarray(x).dtype.kind in "fc" if not hasattr(x, "aval") else x.dtype.kind in "fc"
                 for x in leaves]
     x0 = [x for x, fl in zip(leaves, is_float) if fl]
     out_tree_box = []
@@ -53,7 +59,7 @@ def _flat_float_fun(f: Callable, args: Sequence):
 
 
 def _dtype_defaults(xs, eps, atol, rtol):
-    dts = [np.asarray(x).dtype for x in xs] or [np.dtype(np.float64)]
+    dts = [np.finfo(np.asarray(x).dtype).dtype for x in xs] or [np.dtype(np.float64)]
     worst = min(dts, key=lambda d: d.itemsize)
     d_eps, d_atol, d_rtol = _DEFAULTS.get(worst, _DEFAULTS[np.dtype(np.float64)])
     return (d_eps if eps is None else eps, d_atol if atol is None else atol,
@@ -61,29 +67,43 @@ def _dtype_defaults(xs, eps, atol, rtol):
 
 
 def _randn_like(rng, xs):
-    return tuple(rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype) for x in xs)
+    """Random directions shaped like ``xs``: complex ones move real and imaginary parts."""
+    out = []
+    for x in xs:
+        dt = np.asarray(x).dtype
+        v = rng.standard_normal(np.shape(x))
+        if dt.kind == "c":
+            v = v + 1j * rng.standard_normal(np.shape(x))
+        out.append(v.astype(dt))
+    return tuple(out)
 
 
 def _axpy(a, xs, ys):
     return tuple(np.asarray(x + a * y, dtype=np.asarray(x).dtype) for x, y in zip(xs, ys))
 
 
+def _wide(x):
+    """``x`` as float64, or complex128 if it is complex."""
+    x = np.asarray(x)
+    return x.astype(np.complex128 if x.dtype.kind == "c" else np.float64)
+
+
 def _inner(xs, ys) -> float:
-    return float(sum(np.sum(np.asarray(x, np.float64) * np.asarray(y, np.float64)) for x, y in zip(xs, ys)))
+    """The real pairing ``Re(sum(x * y))`` (no conjugate) that transposes are adjoints for."""
+    return float(sum(np.real(np.sum(_wide(x) * _wide(y))) for x, y in zip(xs, ys)))
 
 
 def numerical_jvp(flat: Callable, xs: tuple, vs: tuple, eps: float) -> tuple:
     """The central difference ``(f(x + eps v) - f(x - eps v)) / (2 eps)`` for each output."""
     plus = flat(*_axpy(eps, xs, vs))
     minus = flat(*_axpy(-eps, xs, vs))
-    return tuple((np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps)
-                 for p, m in zip(plus, minus))
+    return tuple((_wide(p) - _wide(m)) / (2 * eps) for p, m in zip(plus, minus))
 
 
 def _assert_close(actual, expected, atol, rtol, what):
     for i, (a, e) in enumerate(zip(actual, expected)):
-        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(e, np.float64),
-                                   atol=atol, rtol=rtol, err_msg=f"{what}, output {i}")
+        np.testing.assert_allclose(_wide(a), _wide(e), atol=atol, rtol=rtol,
+                                   err_msg=f"{what}, output {i}")
 
 
 def check_jvp(flat: Callable, xs: tuple, rng, eps: float, atol: float, rtol: float, name="f"):
@@ -139,7 +159,8 @@ def check_grads(f: Callable, args: Sequence, order: int = 2, modes: Sequence[str
     """Check ``f``'s derivatives at ``args`` against finite differences; raise AssertionError if wrong.
 
     ``args`` is a tuple of arguments (pytrees of arrays); derivatives are taken with respect to
-    every floating-point leaf (integer leaves are held fixed). ``order`` is how many times to
+    every floating-point and complex leaf (integer leaves are held fixed; complex leaves are
+    perturbed in their real and imaginary parts). ``order`` is how many times to
     differentiate, ``modes`` which of forward ("fwd", via jvp) and reverse ("rev", via vjp) to
     check, recursively. ``eps`` is the finite-difference step; ``atol``/``rtol`` the tolerance
     (defaults by dtype: 1e-6 and 1e-5 for float64).

@@ -40,9 +40,17 @@ CASES = [
     Case("grad-bool", "grad with respect to a boolean array",
          "fa.grad(lambda m: fnp.sum(m * 1.0))(np.array([True, False]))", "DTypeError",
          "Booleans have no derivative: move the mask out of `argnums`, or cast it to float."),
-    Case("grad-complex", "grad with respect to a complex number",
-         "fa.grad(lambda z: z * z)(1j)", "DTypeError",
-         "Split complex values into real and imaginary float parts."),
+    Case("grad-complex-output", "grad of a complex-valued function without holomorphic=True",
+         "fa.grad(lambda z: z * z)(1j)", "HolomorphicError",
+         "Pass `holomorphic=True` for a holomorphic function, or differentiate a real value "
+         "(`fnp.abs(y) ** 2`, `y.real`) or use `vjp`, as in JAX."),
+    Case("holomorphic-real-input", "holomorphic=True with a real input",
+         "fa.grad(lambda z: z * z, holomorphic=True)(2.0)", "HolomorphicError",
+         "Pass a complex input (`2.0 + 0j`), or drop `holomorphic=True`."),
+    Case("jacfwd-complex-input", "jacfwd of a complex input without holomorphic=True",
+         "fa.jacfwd(lambda z: fnp.abs(z))(np.array([1j]))", "HolomorphicError",
+         "Pass `holomorphic=True` for a holomorphic function; otherwise use `jacrev` (real "
+         "outputs) or `jvp` along the real and imaginary directions, as in JAX."),
     Case("hessian-int", "hessian (jacfwd, jacrev) of an integer input",
          "fa.hessian(lambda x: x ** 3)(2)", "DTypeError", "Pass a float (`2.0`)."),
     Case("grad-nonscalar", "grad of a function whose output is not a scalar",
@@ -124,7 +132,7 @@ CASES = [
          "fa.grad(lambda x: float(np.asarray(x).sum()))(np.ones(2))", "TracerArrayConversionError",
          "Use funcad.numpy (`import funcad.numpy as fnp`) inside transformed functions."),
     Case("unsupported-numpy", "A NumPy function funcad does not support, on a traced value",
-         "fa.grad(lambda x: fnp.sum(np.fft.fft(x).real))(np.ones(4))", "UnsupportedFunctionError",
+         "fa.grad(lambda x: fnp.sum(np.unwrap(x)))(np.ones(4))", "UnsupportedFunctionError",
          "Use a supported function, or call NumPy outside the transformed function."),
     Case("no-shape-derivative", "The derivative of an incomplete gamma/beta function in its shape parameter",
          "import funcad.scipy.special as fsp\nfa.grad(lambda a: fsp.gammainc(a, 2.0))(1.5)",
@@ -237,6 +245,9 @@ CASES = [
          "from funcad.autograd.extend import primitive\n"
          "fa.jit(primitive(lambda x: x * 2.0))(np.ones(2))", "ConcretizationError",
          "Call it outside jit (its body runs on concrete NumPy values)."),
+    Case("fft-norm", "A Fourier transform's norm that is not a normalisation",
+         "fnp.fft.rfft(np.ones(8), norm='unitary')", "FFTArgumentError",
+         "Use norm='backward' (the default), 'ortho' or 'forward', as NumPy."),
 ]
 
 

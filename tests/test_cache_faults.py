@@ -473,7 +473,10 @@ sys.addaudithook(_audit)
 
 
 @pytest.fixture
-def faulty_fs():
+def faulty_fs(monkeypatch):
+    # The faults are injected into this process's file calls: its programs must be compiled
+    # here, not by the compile worker (backend/compile_worker.py), which writes its own files.
+    monkeypatch.setenv("FUNCAD_JIT_LOCAL_COMPILES", "-1")
     yield _fs
     _fs.update(fail=[], errno=0, watch=[], writes=[])
 

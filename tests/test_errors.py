@@ -95,14 +95,15 @@ def test_a_traced_value_escaping_its_transformation():
 
 
 def test_numpy_function_funcad_does_not_support_is_named():
-    with pytest.raises(errors.UnsupportedFunctionError, match=r"numpy\.fft\.fft was called on a traced value"):
-        fa.grad(lambda x: fnp.sum(np.fft.fft(x).real))(np.ones(4))
+    with pytest.raises(errors.UnsupportedFunctionError, match=r"numpy\.unwrap"):
+        fa.grad(lambda x: fnp.sum(np.unwrap(x)))(np.ones(4))
     with pytest.raises(errors.UnsupportedFunctionError, match=r"numpy\.frexp"):
         fa.grad(lambda x: fnp.sum(np.frexp(x)[0]))(np.ones(2))
     with pytest.raises(errors.UnsupportedFunctionError, match=r"numpy\.add\.accumulate"):
         fa.grad(lambda x: fnp.sum(np.add.accumulate(x)))(np.ones(2))
     # a function funcad does support is dispatched, even from a NumPy submodule
     g = fa.grad(lambda A: fnp.sum(np.linalg.solve(A, np.ones(2))))(2 * np.eye(2))
+    np.testing.assert_allclose(fa.grad(lambda x: fnp.sum(np.fft.rfft(x).real))(np.ones(4)), [3, 0, 1, 0])
     np.testing.assert_allclose(g, -0.25 * np.ones((2, 2)))
 
 

@@ -248,6 +248,9 @@ def _family_cases():
             frandom.bits(frandom.key(1), (3,), np.uint32), frandom.bits(frandom.key(1), (3,), np.uint64),
             frandom.gamma(frandom.key(2), m + 0.5), frandom.poisson(frandom.key(3), m * 3.0)),
         "scan": lambda m: fa.lax.scan(lambda c, r: (c + r, c * r), fnp.zeros(m.shape[1], m.dtype), m)[1],
+        "complex": lambda m: (lambda z: (fnp.real(z * fnp.conj(z)), fnp.imag(fnp.exp(z)), fnp.abs(fnp.sign(z))))(
+            ew.make_complex(m, m * 2.0)),
+        "fft": lambda m: (fnp.fft.irfft(fnp.fft.rfft(m) * 1j, n=3), fnp.real(fnp.fft.ifft2(fnp.fft.fft(m)))),
         "random_normal": lambda m: m + fa.random.normal(fa.random.key(1), m.shape),
         "random_bits": lambda m: m * fa.random.bits(fa.random.key(2), m.shape, np.uint32),
         "random_gamma": lambda m: fa.random.gamma(fa.random.key(3), m + 1.0),

@@ -15,14 +15,16 @@ A gradient with respect to a Python float is a NumPy float.
 >>> elementwise_grad(np.tanh)(np.array([0.0, 1.0]))
 array([1.        , 0.41997434])
 
-What differs from autograd is listed in docs/coming_from_autograd.md (no complex numbers,
-so no ``holomorphic_grad``; no ``autograd.numpy.fft``; ``primitive`` functions cannot be jitted).
+What differs from autograd is listed in docs/coming_from_autograd.md (no
+``autograd.numpy.fft``; ``primitive`` functions cannot be jitted). Complex numbers follow
+autograd's convention (grad of a real f(z) is df/dx - i df/dy; ``holomorphic_grad``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections import OrderedDict
 
 import numpy as onp
@@ -39,7 +41,7 @@ from .extend import primitive  # noqa: F401  (autograd exports it at top level)
 __all__ = ["grad", "elementwise_grad", "deriv", "value_and_grad", "grad_and_aux", "jacobian",
            "hessian", "hessian_tensor_product", "hessian_vector_product", "tensor_jacobian_product",
            "vector_jacobian_product", "make_vjp", "make_jvp", "make_hvp", "make_ggnvp", "grad_named",
-           "multigrad_dict", "checkpoint", "primitive"]
+           "multigrad_dict", "checkpoint", "primitive", "holomorphic_grad"]
 
 def _one_arg(fun, argnum, args, kwargs):
     """``(g, x)``: ``fun`` as a function of the argument(s) ``argnum`` alone, and its value."""
@@ -59,7 +61,7 @@ def _one_arg(fun, argnum, args, kwargs):
 def _user(x):
     """A 0-d result as a NumPy float (autograd's gradients of scalars are scalars)."""
     def leaf(v):
-        if isinstance(v, onp.ndarray) and v.ndim == 0 and v.dtype.kind == "f":
+        if isinstance(v, onp.ndarray) and v.ndim == 0 and v.dtype.kind in "fc":
             return onp.float64(v) if v.dtype == onp.float64 else v[()]
         return v
 
@@ -93,7 +95,7 @@ def _size_one_check(ans, what):
 
 def _ones(ans):
     a = get_aval(ans)
-    return onp.ones(a.shape, a.dtype if a.dtype.kind == "f" else onp.float64)
+    return onp.ones(a.shape, a.dtype if a.dtype.kind in "fc" else onp.float64)
 
 
 def _vjp(fun, x):
@@ -121,6 +123,20 @@ def grad(fun, x):
     vjp, ans = _vjp(fun, x)
     _size_one_check(ans, "grad")
     return _user(vjp(_ones(ans)))
+
+
+@_nary
+def holomorphic_grad(fun, x):
+    """The complex derivative f'(z) of a holomorphic ``fun`` (autograd's: the gradient of
+    its real part, which for a holomorphic function is f'(z) in autograd's convention).
+
+    >>> import funcad.autograd.numpy as np
+    >>> complex(holomorphic_grad(np.sin)(0.5j))
+    (1.1276259652063807+0j)
+    """
+    if get_aval(x).dtype.kind != "c":
+        warnings.warn("Input to holomorphic_grad is not complex", stacklevel=3)
+    return grad(lambda z: fnp.real(fun(z)))(x)
 
 
 @_nary

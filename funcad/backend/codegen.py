@@ -164,10 +164,17 @@ def _reduction_init(kind, dtype) -> str:
         return lowering.literal(_INIT[kind], dtype)
     if dtype.kind == "f":
         return "-np.inf" if kind == "max" else "np.inf"
+    if dtype.kind == "c":  # below (above) every value in NumPy's lexicographic order
+        return lowering.literal(complex(-np.inf, -np.inf) if kind == "max" else complex(np.inf, np.inf), dtype)
     if dtype.kind == "b":
         return "False" if kind == "max" else "True"
     info = np.iinfo(dtype)
     return lowering.literal(info.min if kind == "max" else info.max, dtype)
+
+
+def _complex_only(dtype):
+    """``dtype`` if complex (its max/min compare lexicographically), else None."""
+    return dtype if np.dtype(dtype).kind == "c" else None
 
 
 def _update(kind, acc, v, dtype=None) -> str:
@@ -179,6 +186,8 @@ def _update(kind, acc, v, dtype=None) -> str:
     if kind == "prod":
         return f"{acc} = _vm.rmul({acc}, {v})" if vectorizable else f"{acc} *= {v}"
     cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy
+    if dtype is not None and np.dtype(dtype).kind == "c":
+        return f"{acc} = {v} if ({lowering.lex_compare(v, acc, cmp)} or {v} != {v}) else {acc}"
     return f"{acc} = {v} if ({v} {cmp} {acc} or {v} != {v}) else {acc}"
 
 
@@ -263,7 +272,7 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset =
                 parallel_ok = False
         else:
             g.emit(f"{o} = _nb.full({g.dims(out.aval.shape)}, {_reduction_init(kind, dt)}, np.{dt.name})")
-            body.append(_update(kind, f"{o}{kept_idx}", v))
+            body.append(_update(kind, f"{o}{kept_idx}", v, _complex_only(dt)))
             if 0 in axes:
                 parallel_ok = False
     if lead is not None:  # a row group's member: never parallel (see _row_groups)
@@ -331,8 +340,8 @@ def _emit_chunked(g, L, lv, sizes, pre, body, post, whole) -> None:
         g.emit(f"{acc} = {_reduction_init(kind, dt)}")
     g.emit(f"for {c} in range({nc}):")
     g.indent += 1
-    for acc, kind, _ in whole:
-        g.emit(_update(kind, acc, f"{parts[acc]}[{c}]"))
+    for acc, kind, dt in whole:
+        g.emit(_update(kind, acc, f"{parts[acc]}[{c}]", _complex_only(dt)))
     g.indent -= 1
     for line in post[0]:
         g.emit(line)

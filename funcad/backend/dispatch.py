@@ -96,7 +96,7 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
 def _numba_unsupported_dtypes(jaxpr: Jaxpr) -> set:
     """Dtypes Numba has no arrays of (float16, complex from a library call...)."""
     avals = [v.aval for v in jaxpr.invars] + [v.aval for e in jaxpr.eqns for v in e.outputs]
-    return {a.dtype.name for a in avals if a.dtype.kind not in "biuf" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
+    return {a.dtype.name for a in avals if a.dtype.kind not in "biufc" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
 
 
 class Interpreted:

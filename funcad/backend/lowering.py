@@ -42,12 +42,17 @@ def literal(val, dtype) -> str:
     if dtype.kind == "b":
         return "True" if bool(val) else "False"
     if dtype.kind == "f":
-        v = float(val)
-        s = "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
-        return f"np.{dtype.name}({s})"
+        return f"np.{dtype.name}({_float_source(float(val))})"
     if dtype.kind in "iu":
         return f"np.{dtype.name}({int(val)})"
+    if dtype.kind == "c":
+        v = complex(val)
+        return f"np.{dtype.name}(complex({_float_source(v.real)}, {_float_source(v.imag)}))"
     raise TypeError(f"funcad.jit: no scalar literal of dtype {dtype}")
+
+
+def _float_source(v: float) -> str:
+    return "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
 
 
 def cast(expr: str, src, dst) -> str:
@@ -56,6 +61,8 @@ def cast(expr: str, src, dst) -> str:
         return expr
     if dst.kind == "b":
         return f"({expr} != 0)"
+    if src.kind == "c" and dst.kind != "c":  # NumPy's cast keeps the real part
+        expr = f"({expr}).real"
     return f"np.{dst.name}({expr})"
 
 
@@ -96,6 +103,22 @@ def _op(sym):
     return lambda a, eqn: f"({a[0]} {sym} {a[1]})"
 
 
+def lex_compare(x: str, y: str, sym: str) -> str:
+    """``x < y`` (``sym``: < <= > >=) of complex scalars in NumPy's lexicographic order (real
+    parts first): Numba has no ordering of complex numbers."""
+    strict = sym[0]
+    return (f"({x}.real {strict} {y}.real or ({x}.real == {y}.real and {x}.imag {sym} {y}.imag))")
+
+
+def _compare(sym):
+    def rule(a, eqn):
+        if np.dtype(compute_dtypes(eqn)[0]).kind == "c":
+            return lex_compare(a[0], a[1], sym)
+        return f"({a[0]} {sym} {a[1]})"
+
+    return rule
+
+
 def _integer_pow(a, eqn):
     y, x = eqn.params["y"], a[0]
     dt = eqn.outputs[0].aval.dtype
@@ -132,6 +155,8 @@ def _int_division(kind):
 
 def _sign(a, eqn):
     dt = eqn.outputs[0].aval.dtype
+    if dt.kind == "c":  # NumPy 2's z / |z| (Numba's np.sign of complex is NumPy 1's)
+        return f"({a[0]} / np.abs({a[0]}) if {a[0]} != 0 else {literal(0, dt)})"
     if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
         return f"({literal(1, dt)} if {a[0]} != 0 else {literal(0, dt)})"
     return f"np.sign({a[0]})"
@@ -166,8 +191,8 @@ SCALAR: dict = {
     ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
     ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
-    ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _op("<"), ew.le_p: _op("<="),
-    ew.gt_p: _op(">"), ew.ge_p: _op(">="),
+    ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
+    ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
     ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
     ew.round_p: _call("rint"),
     ew.max_p: _call("maximum"), ew.min_p: _call("minimum"),
@@ -185,6 +210,11 @@ for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "
               "ceil", "isnan", "isinf", "isfinite"):
     SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
 SCALAR[ew.sign_p] = _sign
+SCALAR[ew.real_p] = lambda a, eqn: f"({a[0]}).real"
+SCALAR[ew.imag_p] = lambda a, eqn: f"({a[0]}).imag"
+SCALAR[ew.conj_p] = lambda a, eqn: f"({a[0]}).conjugate()"
+SCALAR[ew.complex_p] = lambda a, eqn: \
+    f"np.{eqn.outputs[0].aval.dtype.name}(complex({a[0]}, {a[1]}))"
 
 
 def compute_dtypes(eqn) -> list:

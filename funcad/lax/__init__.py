@@ -14,6 +14,7 @@ from .sorting import argmax, argmin, argsort, sort, take_along_axis  # noqa: F40
 from .special import digamma, erf, erfc, fmod, gammaln, log_ndtr, mod, polygamma  # noqa: F401
 from .scatter import index_set  # noqa: F401
 from . import decompositions  # noqa: F401
+from .fft import FftType, fft  # noqa: F401  (funcad.lax.fft is the function, as jax.lax.fft)
 from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401,E402
 from . import jax_api  # noqa: E402  (jax.lax's names built from the primitives above)
 from .jax_api import *  # noqa: F401,F403,E402

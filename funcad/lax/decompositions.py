@@ -39,6 +39,20 @@ def mT(x):
     return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
+def mH(x):
+    """The conjugate transpose of the last two axes (the transpose for real ``x``)."""
+    t = mT(x)
+    return ew.conj(t) if get_aval(x).dtype.kind == "c" else t
+
+
+def _is_complex(x) -> bool:
+    return get_aval(x).dtype.kind == "c"
+
+
+def _real_aval(a, shape=None) -> ShapedArray:
+    return ShapedArray(a.shape if shape is None else shape, ew.real_dtype(a.dtype))
+
+
 def _eye(n, dtype):
     return np.eye(n, dtype=dtype)
 
@@ -52,12 +66,17 @@ def _masked(x, mask):
 
 
 def _from_triangle(x, lower: bool):
-    """The symmetric matrix that one triangle of ``x`` stands for (the triangle mirrored).
-    cholesky and eigh read only that triangle, as NumPy and LAPACK do, so their derivatives
-    see the tangent through it too: they agree with finite differences on any input."""
+    """The symmetric (Hermitian) matrix that one triangle of ``x`` stands for (the triangle
+    mirrored; for complex x, conjugated, with the real part of the diagonal, as LAPACK reads
+    it). cholesky and eigh read only that triangle, as NumPy and LAPACK do, so their
+    derivatives see the tangent through it too: they agree with finite differences on any
+    input."""
     n = get_aval(x).shape[-1]
-    tri = _masked(x, _tri_mask(n, lower))
-    return ew.add(tri, mT(_masked(x, _tri_mask(n, lower, -1))))
+    strict = _masked(x, _tri_mask(n, lower, -1))
+    if _is_complex(x):
+        diag = ew.convert_element_type(ew.real(_masked(x, np.eye(n, dtype=bool))), get_aval(x).dtype)
+        return ew.add(ew.add(strict, diag), mH(strict))
+    return ew.add(_masked(x, _tri_mask(n, lower)), mT(strict))
 
 
 def trace(x):
@@ -183,9 +202,9 @@ def _cholesky_jvp(primals, tangents):
     if type(a_dot) is ad.Zero:
         return l, ad.Zero(get_aval(l))
     n = get_aval(a).shape[-1]
-    # l_dot = l phi(l^{-1} a_dot l^{-T}), phi = lower triangle with the diagonal halved.
+    # l_dot = l phi(l^{-1} a_dot l^{-H}), phi = lower triangle with the diagonal halved.
     a_dot = _from_triangle(a_dot, lower=True)
-    tmp = triangular_solve(l, mT(triangular_solve(l, a_dot, lower=True)), lower=True)
+    tmp = triangular_solve(l, mH(triangular_solve(l, a_dot, lower=True)), lower=True)
     phi = ew.mul(tmp, (np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)).astype(get_aval(a).dtype))
     return l, matmul(l, phi)
 
@@ -201,7 +220,7 @@ eigh_p.def_impl(lambda a, *, uplo: list(np.linalg.eigh(a, UPLO=uplo)))
 
 def _eigh_abstract_eval(a, *, uplo):
     _square(a, "eigh")
-    return [ShapedArray(a.shape[:-1], a.dtype), ShapedArray(a.shape, a.dtype)]
+    return [_real_aval(a, a.shape[:-1]), ShapedArray(a.shape, a.dtype)]
 
 
 eigh_p.def_abstract_eval(_eigh_abstract_eval)
@@ -223,9 +242,12 @@ def _eigh_jvp(primals, tangents, *, uplo):
     w, v = eigh(a, uplo)
     if type(a_dot) is ad.Zero:
         return [w, v], [ad.Zero(get_aval(w)), ad.Zero(get_aval(v))]
-    c = matmul(mT(v), matmul(_from_triangle(a_dot, uplo == "L"), v))
+    c = matmul(mH(v), matmul(_from_triangle(a_dot, uplo == "L"), v))
     w_row = reshape(w, get_aval(w).shape[:-1] + (1, get_aval(w).shape[-1]))
     f = _gap_inverse(ew.sub(w_row, mT(w_row)))  # f_ij = 1 / (w_j - w_i)
+    if _is_complex(c):  # real eigenvalues; the vectors' phases fixed by diag(V^H dV) = 0 (JAX's)
+        f = ew.convert_element_type(f, get_aval(c).dtype)
+        return [w, v], [ew.real(_diag(c)), matmul(v, ew.mul(f, c))]
     return [w, v], [_diag(c), matmul(v, ew.mul(f, c))]
 
 
@@ -259,9 +281,12 @@ def _qr_jvp(primals, tangents):
         return [q, r], [ad.Zero(get_aval(q)), ad.Zero(get_aval(r))]
     n = get_aval(a).shape[-1]
     dx_rinv = solve_right_upper(a_dot, r)
-    qt_dx_rinv = matmul(mT(q), dx_rinv)
+    qt_dx_rinv = matmul(mH(q), dx_rinv)
     low = _masked(qt_dx_rinv, _tri_mask(n, True, -1))
-    omega = ew.sub(low, mT(low))
+    omega = ew.sub(low, mH(low))
+    if _is_complex(a):  # r's diagonal is real: omega carries the imaginary part of that diagonal
+        im_diag = ew.sub(qt_dx_rinv, ew.convert_element_type(ew.real(qt_dx_rinv), get_aval(a).dtype))
+        omega = ew.add(omega, _masked(im_diag, np.eye(n, dtype=bool)))
     q_dot = ew.add(matmul(q, ew.sub(omega, qt_dx_rinv)), dx_rinv)
     r_dot = matmul(ew.sub(qt_dx_rinv, omega), r)
     return [q, r], [q_dot, r_dot]
@@ -282,7 +307,7 @@ def _svd_abstract_eval(a):
     m, n = a.shape[-2:]
     k = min(m, n)
     b = a.shape[:-2]
-    return [ShapedArray(b + (m, k), a.dtype), ShapedArray(b + (k,), a.dtype),
+    return [ShapedArray(b + (m, k), a.dtype), _real_aval(a, b + (k,)),
             ShapedArray(b + (k, n), a.dtype)]
 
 
@@ -299,23 +324,29 @@ def _svd_jvp(primals, tangents):
     if type(a_dot) is ad.Zero:
         return [u, s, vt], [ad.Zero(get_aval(x)) for x in (u, s, vt)]
     m, n = get_aval(a).shape[-2:]
-    v = mT(vt)
-    ds_mat = matmul(mT(u), matmul(a_dot, v))
-    ds = _diag(ds_mat)
+    dt = get_aval(a).dtype
+    v = mH(vt)
+    ds_mat = matmul(mH(u), matmul(a_dot, v))
+    ds = ew.real(_diag(ds_mat)) if _is_complex(a) else _diag(ds_mat)
     s_row = reshape(s, get_aval(s).shape[:-1] + (1, get_aval(s).shape[-1]))
     s_col = mT(s_row)
     f = _gap_inverse(ew.mul(ew.add(s_row, s_col), ew.sub(s_row, s_col)))  # 1 / (s_j^2 - s_i^2)
+    f, s_row, s_col = (ew.convert_element_type(x, dt) for x in (f, s_row, s_col))
     dss = ew.mul(ds_mat, s_row)
     sds = ew.mul(s_col, ds_mat)
-    du = matmul(u, ew.mul(f, ew.add(dss, mT(dss))))
-    dv = matmul(v, ew.mul(f, ew.add(sds, mT(sds))))
+    du = matmul(u, ew.mul(f, ew.add(dss, mH(dss))))
+    dv = matmul(v, ew.mul(f, ew.add(sds, mH(sds))))
+    if _is_complex(a):  # the phases shared by u's and v's columns: half the skew part of ds_mat / s
+        skew = _masked(ew.mul(ew.sub(ds_mat, mH(ds_mat)), 0.5), np.eye(get_aval(s).shape[-1], dtype=bool))
+        s_inv = ew.convert_element_type(_gap_inverse(reshape(s, get_aval(s_row).shape)), dt)  # 0 at s = 0
+        du = ew.add(du, matmul(u, ew.mul(skew, s_inv)))
     if m > n:
         dav = matmul(a_dot, v)
-        du = ew.add(du, ew.div(ew.sub(dav, matmul(u, matmul(mT(u), dav))), s_row))
+        du = ew.add(du, ew.div(ew.sub(dav, matmul(u, matmul(mH(u), dav))), s_row))
     if n > m:
-        dau = matmul(mT(a_dot), u)
+        dau = matmul(mH(a_dot), u)
         dv = ew.add(dv, ew.div(ew.sub(dau, matmul(v, matmul(vt, dau))), s_row))
-    return [u, s, vt], [du, ds, mT(dv)]
+    return [u, s, vt], [du, ds, mH(dv)]
 
 
 ad.jvp_rules[svd_p] = _svd_jvp
@@ -347,7 +378,7 @@ slogdet_p.def_impl(lambda a: list(np.linalg.slogdet(a)))
 
 def _slogdet_abstract_eval(a):
     _square(a, "slogdet")
-    return [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], a.dtype)]
+    return [ShapedArray(a.shape[:-2], a.dtype), _real_aval(a, a.shape[:-2])]
 
 
 slogdet_p.def_abstract_eval(_slogdet_abstract_eval)
@@ -363,7 +394,12 @@ def _slogdet_jvp(primals, tangents):
     zero = ad.Zero(get_aval(sign))
     if type(a_dot) is ad.Zero:
         return [sign, logabsdet], [zero, ad.Zero(get_aval(logabsdet))]
-    return [sign, logabsdet], [zero, trace(solve(a, a_dot))]
+    t = trace(solve(a, a_dot))
+    if _is_complex(a):  # d log det = d log|det| + i d arg(det): the phase moves the sign
+        re = ew.real(t)
+        sign_dot = ew.mul(ew.sub(t, ew.convert_element_type(re, get_aval(t).dtype)), sign)
+        return [sign, logabsdet], [sign_dot, re]
+    return [sign, logabsdet], [zero, t]
 
 
 ad.jvp_rules[slogdet_p] = _slogdet_jvp
@@ -395,7 +431,7 @@ def pinv(a, rcond=None):
 
 def _pinv_jvp(g, p, a, *, rcond):
     m, n = get_aval(a).shape[-2:]
-    pt, gt = mT(p), mT(g)
+    pt, gt = mH(p), mH(g)
     term1 = ew.neg(matmul(p, matmul(g, p)))
     term2 = matmul(matmul(p, pt), matmul(gt, ew.sub(_eye(m, get_aval(a).dtype), matmul(a, p))))
     term3 = matmul(ew.sub(_eye(n, get_aval(a).dtype), matmul(p, a)), matmul(gt, matmul(pt, p)))

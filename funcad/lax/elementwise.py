@@ -290,9 +290,34 @@ sign_p, sign = _unary("sign", np.sign)
 max_p, max = _binary("max", np.maximum)
 min_p, min = _binary("min", np.minimum)
 
-# abs at 0 takes the subgradient sign(0) = 0; max/min at ties split the tangent half-half.
-defjvp(abs_p, lambda g, ans, x: mul(g, sign(x)))
-defjvp_zero(sign_p)
+abs_p.def_abstract_eval(lambda x: ShapedArray(x.shape, real_dtype(x.dtype), x.weak_type))
+
+
+def _abs_jvp(g, ans, x):
+    # abs at 0 takes the subgradient sign(0) = 0. For complex x, d|x| = Re(conj(x) dx) / |x|
+    # (0 at x = 0, as JAX).
+    if x_is_complex(x):
+        safe = convert_element_type(select(eq(ans, 0.0), 1.0, ans), ad.get_aval(x).dtype)
+        return real(mul(g, div(conj(x), safe)))
+    return mul(g, sign(x))
+
+
+def _sign_jvp(g, ans, x):
+    # Piecewise constant for reals. For complex x, sign(x) = x / |x| moves on the unit circle:
+    # d sign = (dx - sign Re(conj(sign) dx)) / |x|, 0 at x = 0. (JAX's is zero there too.)
+    if not x_is_complex(x):
+        return mul(g, 0.0)
+    r = abs(x)
+    zero = eq(r, 0.0)
+    dt = ad.get_aval(x).dtype
+    inv = convert_element_type(select(zero, 0.0, div(1.0, select(zero, 1.0, r))), dt)
+    radial = mul(ans, convert_element_type(real(mul(g, conj(ans))), dt))
+    return mul(sub(g, radial), inv)
+
+
+defjvp(abs_p, _abs_jvp)
+defjvp(sign_p, _sign_jvp)
+# max/min at ties split the tangent half-half.
 
 
 def _pick(g, x, y, cmp):
@@ -445,22 +470,29 @@ batching.defbroadcasting(convert_element_type_p)
 
 def convert_element_type(x, new_dtype):
     new_dtype = np.dtype(new_dtype)
-    if type(x) in (bool, int, float):  # a cast makes a strongly typed value
+    if type(x) in (bool, int, float, complex):  # a cast makes a strongly typed value
         x = np.asarray(x)
-    if ad.get_aval(x).dtype == new_dtype:
+    dt = ad.get_aval(x).dtype
+    if dt == new_dtype:
         return x
+    if dt.kind == "c" and new_dtype.kind != "c":  # the real part, as NumPy (without its warning)
+        x = real(x)
+        if new_dtype == ad.get_aval(x).dtype:
+            return x
     return bind(convert_element_type_p, x, new_dtype=new_dtype)
 
 
 def _convert_jvp(primals, tangents, *, new_dtype):
     (x,), (x_dot,) = primals, tangents
     ans = convert_element_type(x, new_dtype)
-    if type(x_dot) is ad.Zero or not np.issubdtype(new_dtype, np.floating):
+    if type(x_dot) is ad.Zero or not np.issubdtype(new_dtype, np.inexact):
         return ans, ad.Zero(ad.get_aval(ans))
     return ans, convert_element_type(x_dot, new_dtype)
 
 
 def _convert_transpose(ct, x, *, new_dtype):
+    if x_is_complex(ct) and x.aval.dtype.kind != "c":  # real -> complex: Re is the adjoint
+        ct = real(ct)
     return [convert_element_type(ct, x.aval.dtype)]
 
 
@@ -469,6 +501,71 @@ batching.structured_batchers[convert_element_type_p] = lambda n, vals, dims, *, 
     vals[0].like(None if vals[0].coef is None else convert_element_type(vals[0].coef, new_dtype),
                  dtype=new_dtype), 0)
 transpose_rules[convert_element_type_p] = _convert_transpose
+
+# --------------------------------------------------------------------------------------
+# Complex parts. Tangents of complex values are complex; a transpose is the adjoint for the
+# real pairing <u, v> = Re(u v) (JAX's convention: no conjugation, so the transpose of a
+# product by y is a product by y), which makes grad of a real f(z) df/dx - i df/dy.
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The real dtype of the same precision (complex64 -> float32); other dtypes themselves."""
+    dtype = np.dtype(dtype)
+    return np.finfo(dtype).dtype if dtype.kind == "c" else dtype
+
+
+def complex_dtype(dtype) -> np.dtype:
+    """The complex dtype of the same precision (float32 -> complex64; others complex128)."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "c" else np.dtype(np.complex64 if dtype == np.float32 else np.complex128)
+
+
+def x_is_complex(x) -> bool:
+    return ad.get_aval(x).dtype.kind == "c"
+
+
+def _part_prim(name, impl):
+    prim = Primitive(name)
+    prim.def_impl(impl)
+    prim.def_abstract_eval(lambda x: ShapedArray(x.shape, real_dtype(x.dtype), x.weak_type))
+    ELEMENTWISE[name] = prim
+    batching.defbroadcasting(prim)
+    return prim, partial(bind, prim)
+
+
+real_p, real = _part_prim("real", np.real)
+imag_p, imag = _part_prim("imag", np.imag)
+conj_p, conj = _unary("conj", np.conjugate)
+complex_p, _complex = _binary("complex", lambda x, y: np.add(x, np.multiply(y, 1j)))
+complex_p.def_abstract_eval(lambda x, y: ShapedArray(
+    broadcast_shapes(x.shape, y.shape, op="complex"), complex_dtype(result_dtype(x, y)),
+    x.weak_type and y.weak_type))
+
+
+def make_complex(x, y):
+    """``x + 1j * y`` for real ``x`` and ``y`` of one dtype (lax.complex)."""
+    return _complex(x, y)
+
+
+def _real_transpose(ct, x):
+    return [convert_element_type(ct, x.aval.dtype)]
+
+
+def _imag_transpose(ct, x):  # Re(c (-i ct) dx) = ct Im(dx)
+    return [make_complex(mul(ct, 0.0), neg(ct))]
+
+
+def _complex_transpose(ct, x, y):
+    return [unbroadcast(real(ct), x.aval) if is_undefined(x) else None,
+            unbroadcast(neg(imag(ct)), y.aval) if is_undefined(y) else None]
+
+
+ad.deflinear(real_p, _real_transpose)
+ad.deflinear(imag_p, _imag_transpose)
+ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
+defjvp(complex_p, lambda g, ans, x, y: make_complex(g, mul(g, 0.0)),
+       lambda g, ans, x, y: make_complex(mul(g, 0.0), g))
+transpose_rules[complex_p] = _complex_transpose
 
 # --------------------------------------------------------------------------------------
 # stop_gradient: the identity, with a zero derivative

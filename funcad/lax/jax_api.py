@@ -27,7 +27,7 @@ __all__ = [
     "full_like", "zeros_like_array", "sort_key_val", "is_finite", "erf_inv", "custom_root",
     "custom_linear_solve", "closure_convert", "reduce_and", "reduce_or", "bitwise_not",
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "broadcasted_iota", "broadcast_to_rank", "conj", "real", "imag", "reciprocal",
+    "bitwise_xor", "broadcasted_iota", "broadcast_to_rank", "conj", "real", "imag", "complex", "reciprocal",
     "nextafter", "index_take", "reduce", "reduce_xor", "split", "argmax", "argmin", "sort",
     "cumsum", "cumprod", "full", "optimization_barrier", "reduce_precision", "tan",
     "igamma", "igammac", "bessel_i0e", "bessel_i1e", "zeta", "betainc",
@@ -800,16 +800,36 @@ reciprocal, tan = _unary("reciprocal"), _unary("tan")
 
 
 def real(x):
-    """The real part: the array itself (funcad has no complex dtype)."""
-    return _fnp().asarray(x)
-
-
-conj = real
+    """The real part (``jax.lax.real``)."""
+    return _fnp().real(x)
 
 
 def imag(x):
-    """The imaginary part: zeros for real arrays (funcad has no complex dtype)."""
-    return _fnp().zeros_like(x)
+    """The imaginary part (``jax.lax.imag``)."""
+    return _fnp().imag(x)
+
+
+def conj(x):
+    """The complex conjugate (``jax.lax.conj``): complex for a real input, as JAX."""
+    fnp = _fnp()
+    x = fnp.asarray(x)
+    if get_aval(x).dtype.kind != "c":
+        x = fnp.astype(x, np.result_type(get_aval(x).dtype, np.complex64))
+    return fnp.conj(x)
+
+
+def complex(x, y):
+    """``x + 1j * y`` (``jax.lax.complex``), for real ``x`` and ``y`` of one dtype.
+
+    >>> import funcad.lax as lax
+    >>> lax.complex(1.0, 2.0)
+    (1+2j)
+    """
+    from .elementwise import make_complex
+
+    fnp = _fnp()
+    (x, y), _ = fnp._promote_float(x, y)
+    return make_complex(x, y)
 
 
 def atan2(x, y):

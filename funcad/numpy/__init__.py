@@ -34,7 +34,7 @@ from ..lax import elementwise as _ew
 
 
 def _is_array(x) -> bool:
-    return isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float)
+    return isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float | complex)
 
 
 def asarray(a, dtype=None):
@@ -68,7 +68,7 @@ def _contains_tracer(a) -> bool:
 
 def _arr(x):
     """An operand as something funcad's primitives accept."""
-    if isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float):
+    if isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float | complex):
         return x
     return asarray(x)
 
@@ -530,7 +530,7 @@ def matmul(a, b):
 
 
 def _as_nd(x):
-    return _np.asarray(x) if isinstance(x, bool | int | float) else x
+    return _np.asarray(x) if isinstance(x, bool | int | float | complex) else x
 
 
 def dot(a, b):
@@ -546,7 +546,10 @@ def dot(a, b):
 
 
 def vdot(a, b):
-    """``numpy.vdot`` of real arrays: the dot product of the flattened arrays."""
+    """``numpy.vdot``: the dot product of the flattened arrays, ``a`` conjugated."""
+    a = _as_nd(_arr(a))
+    if get_aval(a).dtype.kind == "c":
+        a = _ew.conj(a)
     return dot(ravel(a), ravel(b))
 
 
@@ -1053,6 +1056,7 @@ from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)
 from . import linalg  # noqa: E402,F401
+from . import fft  # noqa: E402,F401
 
 __all__ = sorted(
     n for n, v in globals().items()

@@ -358,39 +358,48 @@ def empty_like(prototype, dtype=None, shape=None):
 
 
 def conj(x):
-    """``numpy.conj``: real arrays are their own conjugate (funcad's derivatives are real)."""
+    """``numpy.conj``: the complex conjugate (a real array is its own).
+
+    >>> import funcad.numpy as fnp
+    >>> fnp.conj(fnp.array([1 + 2j]))
+    array([1.-2.j])
+    """
     x = _nd(x)
-    return x if isinstance(x, Tracer) or x.dtype.kind != "c" else _np.conj(x)
+    return _ew.conj(x) if get_aval(x).dtype.kind == "c" else x
 
 
 conjugate = conj
 
 
 def real(val):
-    """``numpy.real``: a real array itself."""
+    """``numpy.real``: the real part (a real array itself); differentiable."""
     val = _nd(val)
-    return val if isinstance(val, Tracer) or val.dtype.kind != "c" else _np.real(val)
+    return _ew.real(val) if get_aval(val).dtype.kind == "c" else val
 
 
 def imag(val):
-    """``numpy.imag``: zeros for a real array."""
+    """``numpy.imag``: the imaginary part (zeros for a real array); differentiable."""
     val = _nd(val)
-    return zeros_like(val) if isinstance(val, Tracer) or val.dtype.kind != "c" else _np.imag(val)
+    return _ew.imag(val) if get_aval(val).dtype.kind == "c" else zeros_like(val)
 
 
 def angle(z, deg=False):
-    """``numpy.angle`` of real values: 0 for x >= 0, pi for x < 0 (derivative 0)."""
+    """``numpy.angle``: the argument ``arctan2(z.imag, z.real)`` (for real values 0 for
+    x >= 0, pi for x < 0, with derivative 0); in degrees with ``deg=True``."""
     z = _nd(z)
-    if not isinstance(z, Tracer) and z.dtype.kind == "c":
-        return _np.angle(z, deg)
-    (z,), dt = _promote_float(z)
-    out = arctan2(_np.zeros((), dt), z)
+    if get_aval(z).dtype.kind == "c":
+        out = arctan2(_ew.imag(z), _ew.real(z))
+    else:
+        (z,), dt = _promote_float(z)
+        out = arctan2(_np.zeros((), dt), z)
     return multiply(out, 180.0 / _np.pi) if deg else out
 
 
 def iscomplex(x):
-    """``numpy.iscomplex``: elementwise, False for real arrays."""
+    """``numpy.iscomplex``: elementwise, whether the imaginary part is nonzero."""
     x = _nd(x)
+    if get_aval(x).dtype.kind == "c":
+        return _ew.ne(_ew.imag(x), 0.0)
     return _ew.ne(zeros_like(x, _np.bool_), 0) if isinstance(x, Tracer) else _np.iscomplex(x)
 
 
@@ -1352,9 +1361,10 @@ def convolve(a, v, mode="full"):
 
 
 def correlate(a, v, mode="valid"):
-    """``numpy.correlate`` of real 1-D arrays: ``c[k] = sum_n a[n + k] v[n]``, modes
+    """``numpy.correlate`` of 1-D arrays: ``c[k] = sum_n a[n + k] conj(v[n])``, modes
     'valid' (default), 'same', 'full'; differentiable in both."""
     a, v, n, m = _convolve_mode(a, v, mode, "correlate")
+    v = conj(v)
     if n >= m:
         return _crop(_conv_full(a, flip(v)), n, m, mode)
     return flip(_crop(_conv_full(v, flip(a)), n, m, mode))
@@ -1419,7 +1429,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         avg = divide(_sum(x, axis=1), n)
         fact = n - ddof
         xc = subtract(x, expand_dims(avg, 1))
-        c = divide(matmul(xc, transpose(xc)), builtins.max(fact, 0) if fact > 0 else _np.asarray(0.0))
+        c = divide(matmul(xc, conj(transpose(xc))), builtins.max(fact, 0) if fact > 0 else _np.asarray(0.0))
     else:
         w_sum = _sum(w)
         avg = divide(_sum(multiply(x, w), axis=1), w_sum)
@@ -1431,7 +1441,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
             aw_sum = _sum(multiply(w, astype(_nd(aweights), dt)))
             fact = subtract(w_sum, divide(multiply(ddof, aw_sum), w_sum))
         xc = subtract(x, expand_dims(avg, 1))
-        c = divide(matmul(multiply(xc, w), transpose(xc)), fact)
+        c = divide(matmul(multiply(xc, w), conj(transpose(xc))), fact)
     return reshape(c, ()) if get_aval(c).shape == (1, 1) else c
 
 
@@ -1440,8 +1450,11 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     c = cov(x, y, rowvar, dtype=dtype)
     if get_aval(c).ndim == 0:
         return divide(c, c)
-    d = sqrt(diagonal(c))
+    d = sqrt(real(diagonal(c)))
     c = divide(divide(c, expand_dims(d, 1)), expand_dims(d, 0))
+    if get_aval(c).dtype.kind == "c":  # NumPy clips the real and imaginary parts
+        return _ew.make_complex(_ew.min(_ew.max(_ew.real(c), -1.0), 1.0),
+                                _ew.min(_ew.max(_ew.imag(c), -1.0), 1.0))
     return _ew.min(_ew.max(c, -1.0), 1.0)
 
 
@@ -1532,8 +1545,8 @@ def _gradient_axis(f, ax, h, edge_order, dt):
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    """``numpy.vecdot``: the dot product along ``axis`` (real arrays)."""
-    return _sum(multiply(x1, x2), axis=axis)
+    """``numpy.vecdot``: the dot product along ``axis``, ``x1`` conjugated."""
+    return _sum(multiply(conj(x1), x2), axis=axis)
 
 
 def matvec(x1, x2, /):

@@ -22,7 +22,7 @@ from ..lax import cumulative as _cum
 from ..lax import elementwise as _ew
 from ..lax import sorting as _sorting
 from ..lax.shapes import index as _index
-from . import (_arr, _as_nd, _normalize_axes, _sum_dtype, astype, broadcast_to, concatenate,
+from . import (_arr, _as_nd, add, _normalize_axes, _sum_dtype, astype, broadcast_to, concatenate,
                divide, full, isnan, moveaxis, multiply, ravel, reshape, sqrt, subtract, where)
 from . import max as _max
 from . import mean as _mean
@@ -59,8 +59,13 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
     a = astype(a, dt)
     _, n = _axes_and_count(aval, axis)
     d = subtract(a, _mean(a, axis, keepdims=True))
+    if dt.kind == "c":  # the mean of |d| ** 2: real, as in NumPy
+        dt = _ew.real_dtype(dt)
+        sq = add(multiply(_ew.real(d), _ew.real(d)), multiply(_ew.imag(d), _ew.imag(d)))
+    else:
+        sq = multiply(d, d)
     with _np.errstate(divide="ignore", invalid="ignore"):
-        return divide(_sum(multiply(d, d), axis, keepdims=keepdims), _np.asarray(builtins.max(n - ddof, 0), dt))
+        return divide(_sum(sq, axis, keepdims=keepdims), _np.asarray(builtins.max(n - ddof, 0), dt))
 
 
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):

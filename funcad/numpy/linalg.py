@@ -315,20 +315,29 @@ def _safe_root(total, p=2.0):
     return _where(zero, _np.zeros((), dt), root)
 
 
+def _abs2(x):
+    """``|x| ** 2`` elementwise, real (``x * x`` for real x)."""
+    if get_aval(x).dtype.kind == "c":
+        re, im = _ew.real(x), _ew.imag(x)
+        return _ew.add(_ew.mul(re, re), _ew.mul(im, im))
+    return _ew.mul(x, x)
+
+
 def _vector_norm(x, ord, axis, keepdims):
     if ord is None or ord == 2:
-        return _safe_root(_sum(_ew.mul(x, x), axis=axis, keepdims=keepdims))
+        return _safe_root(_sum(_abs2(x), axis=axis, keepdims=keepdims))
     if ord == _np.inf:
         return _max(_abs(x), axis=axis, keepdims=keepdims)
     if ord == -_np.inf:
         return _min(_abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
-        return _sum(_ew.convert_element_type(_ew.ne(x, 0), get_aval(x).dtype), axis=axis, keepdims=keepdims)
+        return _sum(_ew.convert_element_type(_ew.ne(x, 0), _ew.real_dtype(get_aval(x).dtype)), axis=axis,
+                    keepdims=keepdims)
     if ord == 1:
         return _sum(_abs(x), axis=axis, keepdims=keepdims)
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
-    dt = get_aval(x).dtype
+    dt = _ew.real_dtype(get_aval(x).dtype)
     return _safe_root(_sum(_ew.pow(_abs(x), _np.asarray(float(ord), dt)), axis=axis, keepdims=keepdims), float(ord))
 
 
@@ -336,7 +345,7 @@ def _matrix_norm(x, ord, axes, keepdims):
     r, c = axes
     nd = get_aval(x).ndim
     if ord in (None, "fro", "f"):
-        out = _safe_root(_sum(_ew.mul(x, x), axis=axes))
+        out = _safe_root(_sum(_abs2(x), axis=axes))
     elif ord in (1, -1):
         f = _max if ord == 1 else _min
         out = f(_sum(_abs(x), axis=r), axis=c - (c > r))
@@ -371,7 +380,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     nd = get_aval(x).ndim
     if axis is None:
         if ord is None:
-            out = _safe_root(_sum(_ew.mul(x, x)))
+            out = _safe_root(_sum(_abs2(x)))
             return _reshape(out, (1,) * nd) if keepdims else out
         if nd == 1:
             return _vector_norm(x, ord, None, keepdims)

@@ -1,5 +1,5 @@
 """``funcad.autograd.numpy``: funcad.numpy under autograd's module name, with ``random``
-passing through to NumPy's (random numbers have no derivative) and ``linalg``.
+passing through to NumPy's (random numbers have no derivative), ``linalg`` and ``fft``.
 
 >>> import funcad.autograd.numpy as np
 >>> import funcad.autograd.numpy.random as npr
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ... import numpy as _fnp
 from ...numpy import *  # noqa: F401,F403
-from . import linalg, random  # noqa: F401
+from . import fft, linalg, random  # noqa: F401
 
 
 def __getattr__(name):
