@@ -152,7 +152,7 @@ def _gamma_grad_impl(a, x):
     return out.astype(np.result_type(*(np.asarray(v).dtype for v in (a, x))))
 
 
-def _gamma_series(a, x, eps=1e-17, max_terms=100_000):
+def _gamma_series(a, x, eps=1e-16, max_terms=100_000):
     """S = sum_n x^n / (a (a+1) ... (a+n)) and dS/da."""
     term, dterm = 1 / a, -1 / a ** 2
     s, ds = term.copy(), dterm.copy()
@@ -161,12 +161,12 @@ def _gamma_series(a, x, eps=1e-17, max_terms=100_000):
         dterm = dterm * x / (a + n) - term * x / (a + n) ** 2
         term = term * x / (a + n)
         s, ds = s + term, ds + dterm
-        if np.all(np.abs(term) <= eps * np.abs(s)) and np.all(np.abs(dterm) <= eps * np.abs(ds) + 1e-300):
+        if np.all(term <= eps * s) and np.all(np.abs(dterm) <= eps * (np.abs(ds) + s)):
             break
     return s, ds
 
 
-def _gamma_cfrac(a, x, eps=1e-17, max_terms=100_000):
+def _gamma_cfrac(a, x, eps=4e-16, max_terms=100_000):  # delta - 1 settles at an ulp or two
     """H = 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - ...)) by the modified Lentz method
     (as Numerical Recipes' gcf), and dH/da."""
     tiny = 1e-300
@@ -187,7 +187,7 @@ def _gamma_cfrac(a, x, eps=1e-17, max_terms=100_000):
         c, dc = c_new, dc_new
         delta, ddelta = d * c, dd * c + d * dc
         h, dh = h * delta, dh * delta + h * ddelta
-        if np.all(np.abs(delta - 1) <= eps) and np.all(np.abs(ddelta * h) <= eps * np.abs(dh) + 1e-300):
+        if np.all(np.abs(delta - 1) <= eps) and np.all(np.abs(ddelta * h) <= eps * (np.abs(dh) + np.abs(h))):
             break
     return h, dh
 
