@@ -166,7 +166,7 @@ def _gamma_series(a, x, eps=1e-16, max_terms=100_000):
     return s, ds
 
 
-def _gamma_cfrac(a, x, eps=4e-16, max_terms=100_000):  # delta - 1 settles at an ulp or two
+def _gamma_cfrac(a, x, eps=1e-15, max_terms=100_000):  # delta - 1 settles at a few ulps
     """H = 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - ...)) by the modified Lentz method
     (as Numerical Recipes' gcf), and dH/da."""
     tiny = 1e-300
