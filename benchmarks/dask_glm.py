@@ -1,15 +1,23 @@
 """funcad.dask's Newton against dask-glm's ``newton`` on the same LocalCluster and data.
 
+    python -m benchmarks.dask_glm                       # the issue's size: 4,000,000 x 100
     python -m benchmarks.dask_glm --rows 400000 --cols 50 --chunk-rows 50000
 
-Logistic regression (dask-glm's ``newton`` has no penalty, so none here), data generated per
-chunk from a seed and persisted on the workers; both fits run once to warm up (funcad's workers
-compile or load their programs), then are timed. Also the in-memory funcad Newton (jit) on the
-concatenated data. Prints a table, the agreement of the answers, and the load average.
+Logistic regression; the data are generated chunk by chunk on the workers from a seed and
+persisted there. dask-glm's ``newton`` has no penalty, so ``--lam`` (an L2 penalty
+``lam/2 |w|^2`` added to the summed loss) is 0 by default, which is what makes the answers
+comparable; with ``--lam > 0`` dask-glm is left out. funcad's workers compile (or load from
+their disk cache) their programs on a two-chunk warm-up first. Then, once each (``--repeats``):
+funcad.dask.newton to a gradient norm of 1e-8, dask-glm's newton (tolerance 1e-10 on the
+coefficients), and, after the cluster is closed, the in-memory funcad Newton (jit) on the same
+rows generated in this process. Reports the times, the answers' agreement, each worker's
+memory (resident set sampled every 0.2 s during funcad's fit, against the bytes of the chunks
+it holds) and the load average.
 """
 
 import argparse
 import os
+import threading
 import time
 
 import numpy as np
@@ -19,12 +27,22 @@ from funcad import dask as fdask
 from funcad.optimize import newton as newton_mem
 
 
-def make_block(block_info=None, *, d, seed):
-    rows = block_info[None]["chunk-shape"][0]
-    rng = np.random.default_rng([seed, block_info[None]["chunk-location"][0]])
+def block(index, rows, d, seed):
+    """Rows ``[X | y]`` of chunk ``index``, from ``(seed, index)``: the same on any process."""
+    rng = np.random.default_rng([seed, index])
     X = rng.standard_normal((rows, d)) / np.sqrt(d)
     y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-(X @ np.linspace(-2, 2, d))))).astype(float)
-    return np.column_stack([X, y])
+    return X, y
+
+
+def _x_block(block_info=None, *, d, seed):
+    info = block_info[None]
+    return block(info["chunk-location"][0], info["chunk-shape"][0], d, seed)[0]
+
+
+def _y_block(block_info=None, *, d, seed):
+    info = block_info[None]
+    return block(info["chunk-location"][0], info["chunk-shape"][0], d, seed)[1]
 
 
 def nll(w, X, y):
@@ -32,58 +50,144 @@ def nll(w, X, y):
     return fnp.sum(fnp.logaddexp(0.0, z) - y * z)
 
 
-def timed(fn, repeats):
-    best = np.inf
+def _rss():
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def _cpu():
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def _timed(client, fit, repeats):
+    """Best wall time of ``fit()``, its result, and the CPU seconds of the workers and of this
+    process (client and scheduler) in that run: load-independent counts."""
+    best = (np.inf, None, None, None)
     for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        w0, c0, t = client.run(_cpu), time.process_time(), time.perf_counter()
+        out = fit()
+        wall, c1, w1 = time.perf_counter() - t, time.process_time(), client.run(_cpu)
+        if wall < best[0]:
+            best = (wall, out, sum(w1[w] - w0[w] for w in w1), c1 - c0)
+    return best
+
+
+class _MemorySampler(threading.Thread):
+    """The workers' peak resident set while it runs."""
+
+    def __init__(self, client, every=0.2):
+        super().__init__(daemon=True)
+        self.client, self.every, self.peak, self.done = client, every, {}, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for w, rss in self.client.run(_rss).items():
+                self.peak[w] = max(self.peak.get(w, 0), rss)
+            self.done.wait(self.every)
 
 
 def main(argv=None):
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=400_000)
-    ap.add_argument("--cols", type=int, default=50)
-    ap.add_argument("--chunk-rows", type=int, default=50_000)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--rows", type=int, default=4_000_000)
+    ap.add_argument("--cols", type=int, default=100)
+    ap.add_argument("--chunk-rows", type=int, default=250_000)
+    ap.add_argument("--lam", type=float, default=0.0)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="also write the report here (e.g. benchmarks/DASK.md)")
     args = ap.parse_args(argv)
     import dask.array as da
-    from dask_glm.algorithms import newton as glm_newton
     from distributed import Client, LocalCluster
 
-    n, d = args.rows, args.cols
-    chunks = ((args.chunk_rows,) * (n // args.chunk_rows), (d + 1,))
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        Z = da.map_blocks(make_block, d=d, seed=0, chunks=chunks, dtype=float,
-                          meta=np.empty((0, d + 1))).persist()
-        X, y = Z[:, :d].persist(), Z[:, d].persist()
+    n, d, c = args.rows, args.cols, args.chunk_rows
+    lam = args.lam
+    pen = (lambda w: 0.5 * lam * fnp.sum(w ** 2)) if lam else None
+    chunks = (c,) * (n // c) + ((n % c,) if n % c else ())
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
+                      memory_limit="8GiB") as cluster, Client(cluster) as client:
+        kw = dict(d=d, seed=args.seed, dtype=float)
+        X = da.map_blocks(_x_block, chunks=(chunks, (d,)), meta=np.empty((0, d)), **kw).persist()
+        y = da.map_blocks(_y_block, chunks=(chunks,), meta=np.empty(0), **kw).persist()
+        client.wait_for_workers(2)
+        from distributed import wait
+
+        wait([X, y])
+        client.rebalance()  # where persist put the chunks is the scheduler's choice: even them
+        rss0 = client.run(_rss)
+        held = {}
+        for key, workers in client.who_has().items():
+            for w in workers:
+                held[w] = held.get(w, 0) + client.nbytes(summary=False).get(key, 0)
         load0 = os.getloadavg()
-        rows = []
-        fd = lambda: fdask.newton(nll, np.zeros(d), X, y, gtol=1e-8)  # noqa: E731
-        fd()  # warm-up: compile / load the workers' programs
-        t_fd, res = timed(fd, args.repeats)
-        glm = lambda: glm_newton(X, y, tol=1e-10)  # noqa: E731
-        glm()
-        t_glm, beta = timed(glm, args.repeats)
-        Xm, ym = client.compute([X, y], sync=True)
-        mem = lambda: newton_mem(nll, np.zeros(d), (Xm, ym), gtol=1e-8, jit=True)  # noqa: E731
-        mem()
-        t_mem, res_mem = timed(mem, args.repeats)
+        # warm-up on two chunks: the workers compile or load their programs
+        fdask.newton(nll, np.zeros(d), X[:2 * c], y[:2 * c], penalty=pen, gtol=1e-6, maxiter=2)
+        sampler = _MemorySampler(client)
+        sampler.start()
+        t_fd, res, wcpu_fd, ccpu_fd = _timed(
+            client, lambda: fdask.newton(nll, np.zeros(d), X, y, penalty=pen, gtol=1e-8),
+            args.repeats)
+        sampler.done.set()
+        sampler.join()
+        t_glm, beta, wcpu_glm, ccpu_glm = np.nan, None, np.nan, np.nan
+        if not lam:
+            from dask_glm.algorithms import newton as glm_newton
+
+            t_glm, beta, wcpu_glm, ccpu_glm = _timed(
+                client, lambda: glm_newton(X, y, tol=1e-10), args.repeats)
         load1 = os.getloadavg()
-    rows = [("funcad.dask.newton", t_fd, res.nit), ("dask_glm newton", t_glm, None),
-            ("funcad.optimize.newton (in memory, jit)", t_mem, res_mem.nit)]
-    print(f"logistic regression, {n} x {d}, {n // args.chunk_rows} chunks, 2-worker LocalCluster "
-          f"(processes, 1 thread each); best of {args.repeats}")
-    print(f"| {'method':<42} | {'time (s)':>9} | {'iters':>5} | {'vs funcad.dask':>14} |")
-    print(f"|{'-' * 44}|{'-' * 11}|{'-' * 7}|{'-' * 16}|")
-    for name, t, it in rows:
-        print(f"| {name:<42} | {t:9.3f} | {it if it is not None else '':>5} | {t / t_fd:14.2f} |")
-    print(f"max |x_funcad.dask - x_dask_glm| = {np.max(np.abs(res.x - beta)):.2e}; "
-          f"vs in-memory: {np.max(np.abs(res.x - res_mem.x)):.2e}; "
-          f"|grad| funcad.dask {res.grad_norm:.1e}")
-    print(f"load average before {load0[0]:.1f}, after {load1[0]:.1f} ({os.cpu_count()} CPUs)")
+    X = y = None  # the cluster is closed: its arrays are gone
+    Xm, ym = np.empty((n, d)), np.empty(n)
+    for i, start in enumerate(np.cumsum((0,) + chunks[:-1])):
+        Xm[start:start + chunks[i]], ym[start:start + chunks[i]] = block(i, chunks[i], d, args.seed)
+    newton_mem(nll, np.zeros(d), (Xm[:2 * c], ym[:2 * c]), gtol=1e-6, maxiter=2, jit=True)
+    full = (lambda w, X, y: nll(w, X, y) + pen(w)) if lam else nll
+    t_mem, ccpu_mem = np.inf, np.nan
+    for _ in range(args.repeats):
+        t, c0 = time.perf_counter(), time.process_time()
+        res_mem = newton_mem(full, np.zeros(d), (Xm, ym), gtol=1e-8, jit=True)
+        if time.perf_counter() - t < t_mem:
+            t_mem, ccpu_mem = time.perf_counter() - t, time.process_time() - c0
+    load2 = os.getloadavg()
+
+    lines = []
+    out = lines.append
+    rows = [("funcad.dask.newton", t_fd, res.nit, wcpu_fd, ccpu_fd),
+            ("funcad.optimize.newton (in memory, jit)", t_mem, res_mem.nit, 0.0, ccpu_mem)]
+    if beta is not None:
+        rows.insert(1, ("dask_glm newton", t_glm, None, wcpu_glm, ccpu_glm))
+    out(f"logistic regression{f' + L2 ({lam})' if lam else ''}, {n} x {d}, {len(chunks)} "
+        f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each); best of "
+        f"{args.repeats}")
+    out(f"| {'method':<40} | {'time (s)':>8} | {'iters':>5} | {'vs funcad.dask':>14} "
+        f"| {'CPU s: workers':>14} | {'client':>6} |")
+    out(f"|{'-' * 42}|{'-' * 10}|{'-' * 7}|{'-' * 16}|{'-' * 16}|{'-' * 8}|")
+    for name, t, it, wc, cc in rows:
+        out(f"| {name:<40} | {t:8.2f} | {it if it is not None else '':>5} | {t / t_fd:14.2f} "
+            f"| {wc:14.1f} | {cc:6.1f} |")
+    agree = f"vs in-memory: {np.max(np.abs(res.x - res_mem.x)):.2e}"
+    if beta is not None:
+        agree = f"max |x_funcad.dask - x_dask_glm| = {np.max(np.abs(res.x - beta)):.2e}; " + agree
+    out(f"{agree}; |grad| funcad.dask {res.grad_norm:.1e}, in memory {res_mem.grad_norm:.1e}")
+    mb = 2.0 ** 20
+    for w in sorted(rss0):
+        out(f"worker {w}: chunks held {held.get(w, 0) / mb:.0f} MiB; resident before the fit "
+            f"{rss0[w] / mb:.0f} MiB, peak during funcad's fit {sampler.peak.get(w, 0) / mb:.0f} MiB")
+    out(f"load average (1 min): before {load0[0]:.1f}, after the cluster runs {load1[0]:.1f}, "
+        f"after the in-memory run {load2[0]:.1f} ({os.cpu_count()} CPUs)")
+
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(f"# funcad.dask against dask-glm (python -m benchmarks.dask_glm {' '.join(argv or [])})"
+                     f"\n\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{text}\n")
 
 
 if __name__ == "__main__":

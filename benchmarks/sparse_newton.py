@@ -10,6 +10,10 @@ Each part runs in a fresh process (first calls are cold; peak memory is the part
 * ``newton``: ``newton(..., hessian="sparse")`` on chained Rosenbrock at d = 10^6 from
   x0 = 0.5 to |grad| <= 1e-8: wall and CPU seconds, iterations, peak memory; and the dense
   Newton at d = 10^4 (a few iterations: seconds per iteration) and the sparse one at 10^4.
+* ``plaplacian``: the 2-D p-Laplacian example (examples/sparse_newton_plaplacian.py) on a
+  1000 x 1000 grid (10^6 unknowns) to |grad| <= 1e-8 by ``newton_cg`` with the sparse Hessian
+  and the algebraic multigrid preconditioner (``preconditioner="amg"``); and at 300 x 300 by
+  that and by ``newton(..., hessian="sparse")`` (a sparse factorization).
 * ``check``: sparse Hessians and Jacobians equal the dense ones at d = 2,000.
 
 The machine is shared: the load average is printed with each part; prefer the ratios.
@@ -107,6 +111,21 @@ def part_newton(d, kind, maxiter):
             "load": _load()}
 
 
+def part_plaplacian(n, solver):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    from sparse_newton_plaplacian import main as plaplacian
+
+    try:
+        import sksparse  # noqa: F401
+
+        cholmod = True
+    except ImportError:
+        cholmod = False
+    out = plaplacian(n, plot=False, gtol=1e-8, solver=solver)
+    out.update(n=n, load=_load(), cholmod=cholmod)
+    return out
+
+
 def part_check():
     import funcad as fa
     import funcad.numpy as fnp
@@ -139,6 +158,9 @@ PARTS = {
     "newton-sparse-1e6": lambda a: part_newton(a.d_newton, "sparse", 100),
     "newton-sparse-1e4": lambda a: part_newton(10**4, "sparse", 100),
     "newton-dense-1e4": lambda a: part_newton(10**4, "dense", a.dense_iters),
+    "plaplacian-1e6-amg": lambda a: part_plaplacian(a.n_grid, "amg"),
+    "plaplacian-300-amg": lambda a: part_plaplacian(300, "amg"),
+    "plaplacian-300-direct": lambda a: part_plaplacian(300, "direct"),
     "check": lambda a: part_check(),
 }
 
@@ -146,6 +168,8 @@ PARTS = {
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=sorted(PARTS))
+    ap.add_argument("--parts", help="comma-separated parts to run (default: all)")
+    ap.add_argument("--n-grid", type=int, default=1000, help="the p-Laplacian's grid width")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--d-hess", type=int, default=10**5)
     ap.add_argument("--d-newton", type=int, default=10**6)
@@ -153,16 +177,17 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     a = ap.parse_args()
     if a.quick:
-        a.d_hess, a.d_newton, a.dense_iters = 10**4, 10**4, 1
+        a.d_hess, a.d_newton, a.dense_iters, a.n_grid = 10**4, 10**4, 1, 100
     if a.part:
         print(json.dumps(PARTS[a.part](a)))
         return
     results = {}
-    for name in PARTS:
+    for name in a.parts.split(",") if a.parts else PARTS:
         if a.quick and name == "newton-dense-1e4":
             continue
         cmd = [sys.executable, __file__, "--part", name, "--repeats", str(a.repeats),
-               "--d-hess", str(a.d_hess), "--d-newton", str(a.d_newton), "--dense-iters", str(a.dense_iters)]
+               "--d-hess", str(a.d_hess), "--d-newton", str(a.d_newton), "--dense-iters", str(a.dense_iters),
+               "--n-grid", str(a.n_grid)]
         print(f"[{time.strftime('%H:%M:%S')}] {name} (load {_load():.1f})", file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:
@@ -194,6 +219,18 @@ def table(r) -> str:
             lines.append(f"| {h['hessian']}{note} | {h['d']:,} | {h['nit']} | {h['grad_norm']:.1e} | "
                          f"{h['wall_s']:.1f} | {h['cpu_s']:.1f} | {h['s_per_iter']:.2f} | "
                          f"{h['peak_gb']:.2f} | {h['load']:.1f} |")
+    rows = [r[k] for k in ("plaplacian-1e6-amg", "plaplacian-300-amg", "plaplacian-300-direct")
+            if "seconds" in r.get(k, {})]
+    if rows:
+        lines += ["", "| p-Laplacian (p = 3), gtol 1e-8 | grid | d | Newton iterations | CG iterations | "
+                  "|grad| | wall (s) | CPU (s) | peak memory (GB) | load |", "|---" * 10 + "|"]
+        for h in rows:
+            direct = "newton, " + ("CHOLMOD" if h["cholmod"] else "SuperLU")
+            solver = {"amg": "newton_cg + AMG", "direct": direct}[h["solver"]]
+            note = "" if h["success"] else " (not converged)"
+            lines.append(f"| {solver}{note} | {h['n']} x {h['n']} | {h['d']:,} | {h['nit']} | "
+                         f"{h['cg_iters'] or '-'} | {h['grad_norm']:.1e} | {h['seconds']:.1f} | "
+                         f"{h['cpu_s']:.1f} | {h['peak_gb']:.2f} | {h['load']:.1f} |")
     if "check" in r and "error" not in r["check"]:
         lines += ["", "| sparse vs dense | max abs difference |", "|---|---|"]
         lines += [f"| {k} | {v:.1e} |" for k, v in r["check"].items()]

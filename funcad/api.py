@@ -130,6 +130,32 @@ def _check_outputs(outs, transform: str, fun, holomorphic: bool) -> None:
                 "a real function of it (fnp.abs(y) ** 2, y.real), or use vjp directly (as JAX).")
 
 
+def _hold_integers(leaves, paths):
+    """``allow_int``: the float leaves (and their names) to differentiate, and a wrapper of the
+    flat function that puts the integer and boolean leaves, held fixed, back in place."""
+    keep = [i for i, x in enumerate(leaves) if get_aval(x).dtype.kind not in "biu"]
+    fixed_leaves = list(leaves)
+
+    def fixed(flat):
+        def flat_with_ints(*diff):
+            full = list(fixed_leaves)
+            for i, d in zip(keep, diff):
+                full[i] = d
+            return flat(*full)
+
+        return flat_with_ints
+
+    return [leaves[i] for i in keep], [paths[i] for i in keep], fixed
+
+
+def _check_reduce_axes(reduce_axes, name: str) -> None:
+    if tuple(reduce_axes):
+        raise ArgumentError(
+            f"{name}(..., reduce_axes={tuple(reduce_axes)!r}): reduce_axes is not supported, as in "
+            "JAX 0.10, which removed it. Sum over a vmap axis explicitly instead: "
+            "funcad.lax.psum(x, axis_name) inside the function, or a sum of the result.")
+
+
 def _single(argnums) -> bool:
     """Whether ``argnums`` names one argument (an int, NumPy's integers included)."""
     return isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_))
@@ -275,14 +301,16 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
 # vjp
 
 
-def vjp(fun: Callable, *primals, has_aux: bool = False):
+def vjp(fun: Callable, *primals, has_aux: bool = False, reduce_axes=()):
     """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(ct)`` returns one cotangent per primal.
+    ``reduce_axes`` must be empty, as in JAX 0.10.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> y, vjp_fn = fa.vjp(lambda x: x * x, 3.0)
     >>> vjp_fn(1.0)
     (array(6.),)
     """
+    _check_reduce_axes(reduce_axes, "vjp")
     names = _arg_names(fun, len(primals))
     p_leaves, in_tree, paths = _flatten_args(primals, names)
     store: dict = {}
@@ -316,14 +344,19 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
 
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   holomorphic: bool = False):
+                   holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = ()):
     """``fun`` and its gradient in one pass: returns ``(value, grad)`` (or ``((value, aux), grad)``).
+
+    ``allow_int=True`` accepts integer and boolean inputs, held fixed: their gradient is zeros
+    of the input's dtype (JAX's is its ``float0`` dtype, which NumPy and jit cannot carry).
+    ``reduce_axes`` is accepted empty only, as in JAX 0.10, which removed it.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> v, g = fa.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.arange(3.0))
     >>> float(v), g
     (5.0, array([0., 2., 4.]))
     """
+    _check_reduce_axes(reduce_axes, "value_and_grad")
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
@@ -333,12 +366,17 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         dyn = args if every else [args[i] for i in nums]
         leaves, in_tree, paths = _flatten_args(
             dyn, lambda: [_arg_names(fun, len(args))[i] for i in nums])
+        all_leaves, fixed = leaves, None
+        if allow_int:
+            leaves, paths, fixed = _hold_integers(leaves, paths)
         _require_float(leaves, paths, "grad", holomorphic)
 
         partial = fun if every and not kwargs else _partial_fun(fun, args, kwargs, nums)
         # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
+        if fixed is not None:
+            flat = fixed(flat)
         outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs
@@ -355,8 +393,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             raise DTypeError(f"grad requires a real floating-point output, but {_fun_name(fun)} "
                              f"returned dtype {out_aval.dtype}.")
         cts = ad.backward_pass(jaxpr, consts, [np.array(1.0, out_aval.dtype)])
-        g = tree_unflatten(in_tree, [_to_user(_zeros_like_leaf(p) if c is None else c)
-                                     for c, p in zip(cts, leaves)])
+        cts = [_to_user(_zeros_like_leaf(p) if c is None else c) for c, p in zip(cts, leaves)]
+        if fixed is not None:
+            it = iter(cts)
+            cts = [np.zeros(get_aval(x).shape, get_aval(x).dtype) if get_aval(x).dtype.kind in "biu"
+                   else next(it) for x in all_leaves]
+        g = tree_unflatten(in_tree, cts)
         value = tree_unflatten(store["out_tree"], [_to_user(o) for o in outs])
         g = g[0] if _single(argnums) else g if nums == listed else _repeat(g, listed, nums)
         return ((value, aux), g) if has_aux else (value, g)
@@ -365,8 +407,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
 
 def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         holomorphic: bool = False):
+         holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = ()):
     """The gradient of a scalar-valued ``fun`` with respect to argument(s) ``argnums``.
+
+    ``allow_int=True``: integer and boolean inputs are accepted and held fixed (their gradient
+    is zeros of the input's dtype; JAX's is ``float0``); ``reduce_axes`` must be empty (JAX
+    0.10 removed it).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> float(fa.grad(fnp.tanh)(0.0))
@@ -374,7 +420,8 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     >>> float(fa.grad(fa.grad(lambda x: x ** 3))(2.0))
     12.0
     """
-    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
+    _check_reduce_axes(reduce_axes, "grad")
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int=allow_int)
 
     @functools.wraps(fun)
     def grad_f(*args, **kwargs):
@@ -439,15 +486,23 @@ def _partial_fun(fun, args, kwargs, nums):
     return partial
 
 
-def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str, holomorphic: bool = False):
+def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str, holomorphic: bool = False,
+                    allow_int: bool = False):
     """``(input leaves, input treedef, store, flat function)`` for a Jacobian of ``fun`` with
-    respect to ``argnums``: the inputs flattened and checked (floats), the others closed over."""
+    respect to ``argnums``: the inputs flattened and checked (floats), the others closed over.
+    With ``allow_int`` the integer leaves are held fixed: see :func:`_hold_integers`."""
     nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
     names = _arg_names(fun, len(args))
     in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
+    all_leaves, fixed = in_leaves, None
+    if allow_int:
+        in_leaves, paths, fixed = _hold_integers(in_leaves, paths)
     _require_float(in_leaves, paths, name, holomorphic, allow_complex=name != "jacfwd")
     store: dict = {}
     flat = _flat_fun(_partial_fun(fun, args, kwargs, nums), in_tree, store, has_aux)
+    if fixed is not None:
+        store["all_leaves"] = all_leaves
+        flat = fixed(flat)
     return in_leaves, in_tree, store, flat, paths
 
 
@@ -543,9 +598,12 @@ def _unwrap_one(jac, out_tree):
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           holomorphic: bool = False):
+           holomorphic: bool = False, allow_int: bool = False):
     """The Jacobian by reverse mode: the backward pass vmapped over the output basis, one
     batched pass after a single linearization (best for wide inputs).
+
+    ``allow_int=True`` accepts integer and boolean inputs, held fixed: their block is zeros
+    of the input's dtype, as in JAX.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> fa.jacrev(lambda x: x ** 2)(fnp.arange(3.0))
@@ -557,7 +615,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     @functools.wraps(fun)
     def jacrev_f(*args, **kwargs):
         in_leaves, in_tree, store, flat, paths = _jacobian_setup(
-            fun, argnums, has_aux, args, kwargs, "jacrev", holomorphic)
+            fun, argnums, has_aux, args, kwargs, "jacrev", holomorphic, allow_int)
         outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         _check_outputs(outs, "jacrev", fun, holomorphic)
@@ -568,6 +626,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             return [_zeros_like_leaf(x) if c is None else c for c, x in zip(cts, in_leaves)]
 
         cts = _vmap_basis(pull, basis, total, lambda k: [0] * k)
+        if "all_leaves" in store:  # allow_int: zeros for the integer leaves
+            it, in_leaves = iter(cts), store["all_leaves"]
+            cts = [np.zeros((total,) + get_aval(x).shape, get_aval(x).dtype)
+                   if get_aval(x).dtype.kind in "biu" else next(it) for x in in_leaves]
         jac = _assemble_rev(cts, outs, in_leaves, store["out_tree"], in_tree, total,
                             _repeats(args, argnums))
         jac = jac if not _single(argnums) else _unwrap_one(jac, store["out_tree"])

@@ -30,15 +30,18 @@ pure_callback_p = Primitive("pure_callback", multiple_results=True)
 
 class _Callback:
     """The user's function on flat NumPy arguments, returning flat NumPy results checked
-    against ``result_avals``. Compared by identity (a primitive parameter); its repr, which
-    names the compiled program's call, is unique within the process."""
+    against ``result_avals``. Compared by identity (a primitive parameter). Its repr names
+    the compiled program's call (see :func:`_stable_key`): the same in every process for the
+    same program, so the compiled program is found in the disk cache, and never shared by two
+    different functions within a process."""
 
-    def __init__(self, fun: Callable, in_tree, out_tree, result_avals, name: str):
+    def __init__(self, fun: Callable, in_tree, out_tree, result_avals, name: str, key: str = ""):
         self.fun, self.in_tree, self.out_tree = fun, in_tree, out_tree
         self.result_avals, self.name = tuple(result_avals), name
+        self.key = key or f"{id(self):#x}"
 
     def __repr__(self):
-        return f"<callback {self.name} {id(self):#x}>"
+        return f"<callback {self.name} {self.key}>"
 
     def __call__(self, *flat_args):
         out = self.fun(*tree_unflatten(self.in_tree, list(flat_args)))
@@ -48,6 +51,37 @@ class _Callback:
                 f"pure_callback: {self.name} returned {tree}, but result_shape_dtypes says "
                 f"{self.out_tree}. Return results structured like result_shape_dtypes.")
         return [_check_result(x, a, self.name, i) for i, (x, a) in enumerate(zip(leaves, self.result_avals))]
+
+
+# Why a stable key is safe: the compiled program does not contain the callback; it calls
+# ``runtime.call(key, ...)``, which looks the key up in this process's ``runtime.CALLS``,
+# filled by the trace that produced the program's source in this very process. So a
+# program loaded from the disk cache calls the function traced now; what must never happen
+# is two different functions under one key in one process, which the numbering below rules
+# out (it holds every numbered function, so an ``id`` is never reused).
+_NUMBERED: dict[str, list] = {}
+
+
+def _stable_key(callback: Callable, in_tree, out_tree, result_avals) -> str:
+    """``module.qualname`` of the user's callback, a hash of its code (when it has one) and
+    of the call's structure, and its number among the distinct functions with that text
+    traced so far in this process (0 for the first)."""
+    import hashlib
+
+    code = getattr(callback, "__code__", None)
+    text = repr((getattr(callback, "__module__", None) or type(callback).__module__,
+                 getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None)
+                 or type(callback).__qualname__,
+                 hashlib.sha1(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
+                 if code is not None else "", repr(in_tree), repr(out_tree),
+                 [a.str_short() for a in result_avals]))
+    text = hashlib.sha1(text.encode()).hexdigest()[:16]
+    seen = _NUMBERED.setdefault(text, [])
+    for n, f in enumerate(seen):
+        if f is callback:
+            return f"{text}#{n}"
+    seen.append(callback)
+    return f"{text}#{len(seen) - 1}"
 
 
 def _check_result(x, aval: ShapedArray, name: str, i: int):
@@ -101,7 +135,9 @@ def _batch(axis_size, vals, dims, *, callback, vmap_method):
         fun = _sequential(callback, batched, axis_size)
     else:  # the user's function, called once on the batch
         fun = lambda *flat: callback.fun(*tree_unflatten(callback.in_tree, list(flat)))  # noqa: E731
-    new = _Callback(fun, tree_flatten(tuple(vals))[1], callback.out_tree, out_avals, callback.name)
+    how = f"vmap:{vmap_method}:{axis_size}:{''.join('b' if b else '-' for b in batched)}"
+    new = _Callback(fun, tree_flatten(tuple(vals))[1], callback.out_tree, out_avals, callback.name,
+                    f"{callback.key}/{how}")
     return core.bind(pure_callback_p, *vals, callback=new, vmap_method=vmap_method), [0] * len(out_avals)
 
 
@@ -118,8 +154,8 @@ def _sequential(callback, batched, axis_size):
 batching.primitive_batchers[pure_callback_p] = _batch
 
 # jit: the compiled program calls the callback through Numba's object mode (holding the GIL).
-# The call's key names the callback by identity (its repr), so a program with a callback is
-# compiled once per process.
+# The call's key is the callback's stable key (see _stable_key): a program with a callback is
+# compiled once and then loaded from the disk cache in later processes.
 lowering.register_lowering(pure_callback_p, lowering.lower_via_numpy)
 
 
@@ -172,6 +208,9 @@ def pure_callback(callback: Callable, result_shape_dtypes: Any, *args, sharding=
     flat_args = [x if isinstance(x, Tracer | np.ndarray) else np.asarray(x) for x in flat_args]
     fun = (lambda *a: callback(*a, **kwargs)) if kwargs else callback
     name = getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None) or repr(callback)
-    cb = _Callback(fun, in_tree, out_tree, result_avals, name)
+    # a function made here for the keywords is new at every call: numbered by identity, its
+    # key would not be stable, so it keeps a per-object key (compiled once per process)
+    key = "" if kwargs else _stable_key(callback, in_tree, out_tree, result_avals)
+    cb = _Callback(fun, in_tree, out_tree, result_avals, name, key)
     outs = core.bind(pure_callback_p, *flat_args, callback=cb, vmap_method=vmap_method)
     return tree_unflatten(out_tree, outs)

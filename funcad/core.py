@@ -438,12 +438,16 @@ class Tracer:
         return self
 
     def __array__(self, dtype=None, copy=None):
+        # np.asarray(x), np.float64(x), np.array(x, float): one entry point, so one message
+        # covering each conversion (NumPy does not say which one called).
         raise TracerArrayConversionError(
-            f"A traced value ({self.aval.str_short()}) was converted to a NumPy array "
-            "(by np.asarray, np.array or a NumPy function funcad does not intercept). "
-            "NumPy cannot see through funcad's transformations, so the derivative would be "
-            "lost. Use funcad.numpy (import funcad.numpy as fnp) instead of numpy inside "
-            "transformed functions."
+            f"A traced value ({self.aval.str_short()}{_origin_of(self)}) was converted to a NumPy "
+            "array or scalar (by np.asarray(x), np.array(x), np.float64(x), or a NumPy function "
+            "funcad does not intercept). NumPy cannot see through funcad's transformations, so "
+            "the derivative would be lost or the value is not known yet (under jit). Use "
+            "funcad.numpy (import funcad.numpy as fnp) instead of numpy inside transformed "
+            "functions: fnp.asarray(x), x.astype(fnp.float64) instead of np.float64(x); wrap it "
+            "in funcad.lax.stop_gradient(x) if it is meant as a constant."
         )
 
     def __hash__(self):
@@ -455,6 +459,22 @@ class Tracer:
 
     def __array_function__(self, func, types, args, kwargs):
         return _numpy_dispatch.function(func, args, kwargs)
+
+
+def _origin_of(x) -> str:
+    """Which arguments of the transformed function a tracer depends on (for messages)."""
+    while isinstance(x, Tracer):
+        trace = x._trace
+        if hasattr(x, "tangent") and hasattr(trace, "_origin") and type(x.tangent).__name__ != "Zero":
+            return f", differentiated{trace._origin(x.tangent)}"
+        if hasattr(x, "_var") and hasattr(trace, "_input_names"):
+            names = trace._input_names(x._var)
+            return f", computed from the argument{'s' if len(names) > 1 else ''} " \
+                f"{', '.join(names)}" if names else ""
+        if getattr(x, "bdim", None) is not None:
+            return ", batched by vmap"
+        x = getattr(x, "primal", getattr(x, "val", None))
+    return ""
 
 
 class _NumpyDispatch:

@@ -4,9 +4,11 @@ A loss written per chunk, ``loss(params, X_chunk, y_chunk)``, as a sum (``reduct
 or a mean (``reduction="mean"``) over the chunk's rows, has a value, gradient and Hessian that
 are sums over chunks. :class:`ChunkedLoss` evaluates each chunk's part next to the data with
 one jitted ``value_grad_hessian`` (or gradient, or Hessian-vector product) program, and adds
-the parts by a tree reduction; the parameters enter the task graph once per evaluation. The
-jitted programs pickle by a token (:mod:`funcad.jit`), so each worker process traces and
-compiles (or loads from its disk cache) once per signature and keeps them across tasks.
+the parts by a tree reduction; the parameters enter the task graph once per evaluation. With
+a ``distributed.Client``, each jitted program (with whatever the loss closes over, arrays too)
+goes to the cluster once per client, as a task whose result the workers fetch and keep, not
+pickled into every chunk's task. The programs pickle by a token (:mod:`funcad.jit`), so each
+worker process traces and compiles (or loads from its disk cache) once per signature.
 
 :func:`newton` and :func:`newton_cg` run :mod:`funcad.optimize`'s iterations (same damping,
 line search, :class:`~funcad.optimize.OptimizeResult` and verbose table) on such a loss: the
@@ -19,6 +21,8 @@ for a real cluster), the tasks run on its workers. Install with ``pip install fu
 
 from __future__ import annotations
 
+import sys
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -55,6 +59,38 @@ def _blocks(a, name):
     if a.ndim == 2 and a.numblocks[1] != 1:
         a = a.rechunk({1: -1})
     return a, list(a.to_delayed().reshape(-1))
+
+
+def _client():
+    """The active ``distributed.Client``, or None (another Dask scheduler, or none)."""
+    if "distributed" not in sys.modules:  # not imported: no client can be active
+        return None
+    try:
+        return sys.modules["distributed"].default_client()
+    except ValueError:
+        return None
+
+
+def _ship(shipped: dict, program):
+    """``program`` as a Future on the active client's cluster, made once per client: its
+    pickle (with what the loss closes over: arrays too) goes to the scheduler once, a worker
+    unpickles it once, and the others fetch that worker's copy once; each task then takes
+    the Future, not the pickle. A task (not ``scatter``): a lost copy (a worker died) is
+    recomputed from the task. Without a client, the program itself (embedded in the graph)."""
+    client = _client()
+    if client is None:
+        return program
+    key = (client.id, id(program))
+    hit = shipped.get(key)
+    if hit is None or hit[0] is not program or hit[1].status in ("cancelled", "lost"):
+        future = client.submit(_identity, program, key=f"funcad-program-{uuid.uuid4().hex}",
+                               pure=False)
+        hit = shipped[key] = (program, future)
+    return hit[1]
+
+
+def _identity(x):
+    return x
 
 
 def _tree_sum(parts, split_every=8):
@@ -117,6 +153,7 @@ class ChunkedLoss:
                                     "y.rechunk({0: X.chunks[0]}).")
         self.n = int(self.X.shape[0])
         self._programs: dict = {}
+        self._shipped: dict = {}  # (client id, program) -> its Future on that client
 
     def _program(self, kind, unravel, key):
         """The jitted per-chunk program of ``kind`` for one parameter structure (made once, so
@@ -143,7 +180,7 @@ class ChunkedLoss:
         dask = _dask()
         flat, unravel = ravel_pytree(params)
         flat = np.asarray(flat, dtype=np.result_type(flat.dtype, np.float32))
-        fn = self._program(kind, unravel, (flat.size, tree_structure(params)))
+        fn = _ship(self._shipped, self._program(kind, unravel, (flat.size, tree_structure(params))))
         scale = 1.0 / self.n if self.reduction == "mean" else None
         shared = dask.delayed((flat,) + extra, pure=True)  # the parameters: one key in the graph
         call = dask.delayed(_chunk_call, pure=True)

@@ -32,8 +32,9 @@ class ConcretizationError(FuncadError, TypeError):
     """A traced value whose concrete value is needed (``if x > 0`` under ``jit``)."""
 
 
-class TracerArrayConversionError(FuncadError, TypeError):
-    """A traced value handed to plain NumPy (``np.asarray(tracer)``)."""
+class TracerArrayConversionError(ConcretizationError):
+    """A traced value handed to plain NumPy (``np.asarray(tracer)``, ``np.float64(tracer)``):
+    a conversion to a concrete value, so also a :class:`ConcretizationError`."""
 
 
 class UnsupportedFunctionError(FuncadError, TypeError):
@@ -125,3 +126,8 @@ class IntegerOutOfBoundsError(FuncadError, OverflowError):
 class ArraySubclassError(FuncadError, TypeError):
     """An ndarray subclass whose meaning funcad would drop: a masked array (its mask), a
     ``numpy.matrix`` (its ``*``), or one with its own ``__array_ufunc__``/``__array_function__``."""
+
+
+class PrimitiveShapeError(ConcretizationError):
+    """An autograd ``primitive`` under jit whose result's shape funcad could not learn (it
+    failed on stand-in arguments): use ``pure_callback``, which states it."""

@@ -11,7 +11,10 @@ linear jaxpr), then applies that linear map to every basis vector in one batched
 ``jacfwd(jacrev(f))``:
 
 * dead code elimination: the staged map keeps only the gradient's tangent;
-* chains of elementwise scalings of the tangent are folded into one multiplication.
+* chains of elementwise scalings of the tangent are folded into one multiplication;
+* eagerly, one d x d array at the peak (plus the O(n d) batched tangents): a diagonal term of
+  the map (a regulariser's ``lam * w``) is added to the batched product in place, and the
+  symmetrization below is done in place, block by block (``fa.hessian``: two d x d arrays).
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
@@ -185,20 +188,85 @@ def _apply_to_basis(jaxpr: Jaxpr, consts, d: int, dtype):
     from .batching import OneHot, vmap_flat
 
     jaxpr, consts = _fold_scalings(jaxpr, consts)
+    diagonal = _diagonal_term(jaxpr, consts, d, dtype)
+    if diagonal is not None:  # ``rest + c * t``: the rest's d x d result takes c on its diagonal
+        jaxpr = _dce(jaxpr, [diagonal[0]])
     (rows,) = vmap_flat(lambda t: eval_jaxpr(jaxpr, consts, t)[:1], [0], [OneHot(d, (d,), dtype)],
                         [0], d)
     if get_aval(rows).shape != (d, d):  # an output that does not depend on the tangent
         rows = fnp.broadcast_to(rows, (d, d))
+    if diagonal is not None:
+        if _own(rows, consts):
+            rows[np.diag_indices(d)] += diagonal[1]
+        else:
+            rows = rows + fnp.diag(fnp.broadcast_to(diagonal[1], (d,)))
     return rows
 
 
-def _symmetrize(r):
+def _diagonal_term(jaxpr: Jaxpr, consts, d: int, dtype):
+    """``(rest_var, c)`` when the linear map's output is ``rest + c * t`` (or ``rest - c * t``),
+    ``t`` its input and ``c`` a constant (a regulariser's ``lam * w`` in a gradient), else None.
+
+    Eagerly, adding the diagonal of ``c`` to the batched ``rest`` through the one-hot basis
+    copies the d x d matrix (the rule cannot know that ``rest`` is a temporary); here it is
+    known to be, so the diagonal goes in in place and the Hessian costs one d x d array. The
+    sum is the same IEEE addition, ``rest_kk + c_k``, either way."""
+    from .jaxpr import Literal
+    from .lax.elementwise import add_p, mul_p, sub_p
+
+    if (d == 0 or not jaxpr.eqns or len(jaxpr.outvars) != 1
+            or jaxpr.eqns[-1].outputs[0] is not jaxpr.outvars[0]
+            or any(isinstance(c, Tracer) for c in consts)):  # staged: the one-hot rule's select fuses
+        return None
+    out_eqn = jaxpr.eqns[-1]
+    if out_eqn.prim not in (add_p, sub_p):
+        return None
+    const_of = dict(zip(jaxpr.constvars, consts, strict=False))
+    producer = {e.outputs[0]: e for e in jaxpr.eqns if len(e.outputs) == 1}
+    (t,) = jaxpr.invars
+    sides = [0, 1] if out_eqn.prim is add_p else [1]  # rest - c * t; not c * t - rest
+    for k in sides:
+        term, rest = out_eqn.inputs[k], out_eqn.inputs[1 - k]
+        e = producer.get(term)
+        if e is None or e.prim is not mul_p or type(rest) is not Var or t not in e.inputs:
+            continue
+        c = e.inputs[1] if e.inputs[0] is t else e.inputs[0]
+        if c is t or not (type(c) is Literal or c in const_of):
+            continue
+        c = np.asarray(c.val if type(c) is Literal else const_of[c])
+        if (c.dtype != dtype or c.shape not in ((), (d,)) or rest.aval.shape != (d,)
+                or rest.aval.dtype != dtype):
+            continue
+        if any(term in eq.inputs for eq in jaxpr.eqns[:-1]):  # used elsewhere too
+            continue
+        return rest, (c if out_eqn.prim is add_p else -c)
+    return None
+
+
+def _own(a, consts) -> bool:
+    """Is ``a`` a writeable array that shares no memory with the program's constants (the
+    user's arrays among them), so that it may be changed in place?"""
+    return (type(a) is np.ndarray and a.flags.writeable
+            and not any(isinstance(c, np.ndarray) and np.may_share_memory(a, c) for c in consts))
+
+
+def _symmetrize(r, consts=()):
+    """``(r + r.T) / 2``; in place, a block of rows and its mirror at a time, when ``r`` is a
+    temporary of our own (one d x d array at the peak, not two)."""
     if isinstance(r, Tracer):
         from . import numpy as fnp
 
         return (r + fnp.transpose(r)) * 0.5
-    r = np.asarray(r)
-    return (r + r.T) * 0.5
+    if not (_own(r, consts) and r.ndim == 2 and r.shape[0] == r.shape[1]):
+        r = np.asarray(r)
+        return (r + r.T) * 0.5
+    step = 256
+    for i in range(0, r.shape[0], step):
+        for j in range(i, r.shape[0], step):
+            s = (r[i:i + step, j:j + step] + r[j:j + step, i:i + step].T) * 0.5
+            r[i:i + step, j:j + step] = s
+            r[j:j + step, i:i + step] = s.T
+    return r
 
 
 def _linearized_grad_flat(f_flat: Callable, x):
@@ -224,7 +292,7 @@ def _value_grad_hessian_flat(f_flat: Callable, x):
     val, g, jaxpr, consts = _linearized_grad_flat(f_flat, x)
     d = get_aval(x).shape[0]
     rows = _apply_to_basis(jaxpr, consts, d, get_aval(x).dtype)
-    return val, g, _symmetrize(rows)
+    return val, g, _symmetrize(rows, consts)
 
 
 # --------------------------------------------------------------------------------------

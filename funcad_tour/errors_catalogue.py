@@ -241,10 +241,15 @@ CASES = [
          "fa.grad(lambda x: fa.pure_callback(np.sin, fa.ShapeDtypeStruct((), np.float64), x))(1.0)",
          "CallbackDerivativeError",
          "Wrap the function that calls it in `fa.custom_jvp`/`fa.custom_vjp` and give a rule."),
-    Case("autograd-primitive-jit", "An autograd primitive under jit",
+    Case("autograd-primitive-jit", "An autograd primitive under jit that fails on stand-in arguments",
          "from funcad.autograd.extend import primitive\n"
-         "fa.jit(primitive(lambda x: x * 2.0))(np.ones(2))", "ConcretizationError",
-         "Call it outside jit (its body runs on concrete NumPy values)."),
+         "f = primitive(lambda x: np.linalg.cholesky(x - 1.0))\n"
+         "fa.jit(f)(2.0 * np.eye(2))", "PrimitiveShapeError",
+         "Call it outside jit, or use `fa.pure_callback`, which states the result's shape."),
+    Case("numpy-scalar-of-tracer", "A NumPy conversion of a traced value (`np.float64(x)`)",
+         "fa.grad(lambda w: np.float64(w) * w)(3.0)", "TracerArrayConversionError",
+         "Keep it an array: `w`, `fnp.asarray(w)`, `w.astype(fnp.float64)`; "
+         "`fa.lax.stop_gradient(w)` if it is a constant."),
     Case("fft-norm", "A Fourier transform's norm that is not a normalisation",
          "fnp.fft.rfft(np.ones(8), norm='unitary')", "FFTArgumentError",
          "Use norm='backward' (the default), 'ortho' or 'forward', as NumPy."),

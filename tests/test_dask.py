@@ -174,6 +174,83 @@ def test_a_worker_killed_mid_run_is_survived(client):
     client.wait_for_workers(2, timeout=30)
 
 
+class Counted:
+    """An array holder that counts its pickles (in this process: the client and the
+    LocalCluster's scheduler)."""
+
+    pickles = 0
+
+    def __init__(self, a):
+        self.a = a
+
+    def __reduce__(self):
+        Counted.pickles += 1
+        return Counted, (self.a,)
+
+
+def test_a_closure_over_an_array_ships_once_not_per_task(client, monkeypatch):
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    held = Counted(np.linspace(-0.5, 0.5, D))
+
+    def loss(w, X, y):  # closes over `held`: each row shifted by held.a
+        return nll(w, X + held.a, y)
+
+    def run():
+        Counted.pickles = 0
+        res = fdask.newton(loss, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+        return res, Counted.pickles
+
+    res, shipped = run()
+    ref = newton_mem(lambda w: loss(w, X, y) + l2(w), np.zeros(D), gtol=1e-9)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-10, atol=1e-12)
+    n_tasks = res.nfev * Xd.numblocks[0]
+    # two programs (value-gradient-Hessian; value), each pickled to the scheduler and on to
+    # one worker, however many tasks use it
+    assert 1 <= shipped <= 4 < n_tasks, (shipped, n_tasks)
+    monkeypatch.setattr(fdask, "_client", lambda: None)  # the program embedded in every task
+    _, embedded = run()
+    assert embedded >= n_tasks, (embedded, n_tasks)
+
+
+def test_a_worker_killed_in_the_middle_of_a_task_is_survived(client, tmp_path):
+    """A chunk's task kills its own worker process before returning (the third chunk task on
+    that worker, once: a marker file); the scheduler reruns it on the other worker, and the
+    iterations and the answer are those of an undisturbed run. (The last test on the module's
+    cluster: the nanny's restart of the worker can take minutes on a loaded machine.)"""
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    ref = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    marker = str(tmp_path / "killed")
+
+    def install(marker=marker):  # a local function: cloudpickle ships it by value
+        F = sys.modules["funcad.dask"]
+        plain, calls = F._chunk_call, [0]
+
+        def _chunk_call(*args):
+            out = plain(*args)
+            calls[0] += 1
+            if calls[0] == 3:
+                try:
+                    fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    return out
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                os.kill(os.getpid(), signal.SIGKILL)  # the result is never returned
+            return out
+
+        F._chunk_call = _chunk_call  # tasks unpickled from now on look it up here
+
+    pids = set(client.run(os.getpid).values())
+    client.run(install)
+    res = fdask.newton(nll, np.zeros(D), Xd, yd, penalty=l2, gtol=1e-9)
+    killed = int(open(marker).read())
+    assert killed in pids and killed not in client.run(os.getpid).values()
+    assert res.success and res.nit == ref.nit
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-12, atol=1e-14)
+
+
 def test_missing_dask_names_the_extra():
     code = ("import sys; sys.modules['dask'] = None\n"
             "import funcad, funcad.dask as fd\n"

@@ -136,3 +136,44 @@ def test_a_driven_lstm_step_matches_eager(monkeypatch, steps):
     np.testing.assert_allclose(v, v0, rtol=1e-12)
     for a, b in zip(g, g0):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
+
+
+def test_the_steps_of_an_unrolled_loop_run_as_one_kernel_call_each(monkeypatch):
+    """A damped spring chain over 150 Euler steps (concatenates and a fused update per step):
+    each step is one unit (driver.steps_of), several steps per call, so the driver makes a
+    fraction of the calls it makes item by item, compiles few kernels, and gives the eager
+    numbers."""
+    def run(x, v, k):
+        for _ in range(150):
+            left = fnp.concatenate([x[:1], x[:-1]])
+            right = fnp.concatenate([x[1:], x[-1:]])
+            v = v + 0.01 * (k * (left + right - 2.0 * x) - 0.1 * v)
+            x = x + 0.01 * v
+        return x, v
+
+    rng = np.random.default_rng(4)
+    args = rng.normal(0, 1, 8), np.zeros(8), 1.5
+    expected = run(*args)
+    lines = {}
+    for period in (0, driver.MAX_PERIOD):
+        monkeypatch.setattr(driver, "MAX_PERIOD", period)
+        f = fa.jit(run)
+        for a, b in zip(f(*args), expected):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        exe = _program(f, *args)
+        assert isinstance(exe, driver.Driven)
+        lines[period] = exe.driver_source.count("\n")
+    assert lines[driver.MAX_PERIOD] * 4 <= lines[0] and len(exe.kernels) <= 4, (lines, len(exe.kernels))
+
+
+def test_index_add_at_a_basic_index_compiles_to_a_loop():
+    """The transposes of a slice and of a scalar index (index_add) are loops, not objmode
+    blocks; gradients equal eager ones."""
+    def f(t, z):
+        return t[0] * t[1] ** 2 + fnp.sin(t[2]) + fnp.sum(z[1:3] * z[:2]) + fnp.sum(z[::2, 1] ** 3)
+
+    t, z = np.array([0.3, -1.2, 2.0]), np.arange(12.0).reshape(4, 3) / 7
+    g = fa.jit(fa.grad(f, argnums=(0, 1)))
+    for a, b in zip(g(t, z), fa.grad(f, argnums=(0, 1))(t, z)):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+    assert "objmode" not in g.lower(t, z).source

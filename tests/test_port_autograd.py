@@ -312,8 +312,42 @@ def test_primitive_under_jacobian_hessian_and_vmap():
     xs = np.array([[1.0, 2.0], [3.0, 4.0]])
     onp.testing.assert_allclose(fa.vmap(cube)(xs), xs ** 3)
     onp.testing.assert_allclose(fa.vmap(fa.grad(lambda x: np.sum(cube(x))))(xs), 3 * xs ** 2)
-    with pytest.raises(errors.ConcretizationError, match="concrete values"):
-        fa.jit(cube)(x)
+    onp.testing.assert_allclose(fa.jit(cube)(x), x ** 3)
+
+
+def test_primitive_under_jit_jit_of_grad_and_vmap():
+    """A primitive calling SciPy (its body is opaque), with a VJP made of other primitives:
+    jit equals eager, jit(grad) equals grad, vmap and jit(vmap) equal a loop, jit(jacfwd)
+    uses the Jacobian built from the VJP."""
+    import scipy.special
+
+    import funcad as fa
+
+    @primitive
+    def j0(x):
+        return scipy.special.j0(x)
+
+    @primitive
+    def j1(x):
+        return scipy.special.j1(x)
+
+    defvjp(j0, lambda ans, x: lambda g: -g * j1(x))
+    f = lambda x: logsumexp(x) * 2.0 + np.sum(j0(x) ** 2)  # noqa: E731
+    x = np.array([0.5, -1.0, 2.0])
+    onp.testing.assert_allclose(fa.jit(f)(x), f(x))
+    expected = 2 * onp.exp(x - f_lse(x)) - 2 * scipy.special.j0(x) * scipy.special.j1(x)
+    onp.testing.assert_allclose(grad(f)(x), expected)
+    onp.testing.assert_allclose(fa.jit(grad(f))(x), expected)
+    xs = np.stack([x, x + 1.0])
+    onp.testing.assert_allclose(fa.vmap(f)(xs), [f(r) for r in xs])
+    onp.testing.assert_allclose(fa.jit(fa.vmap(f))(xs), [f(r) for r in xs])
+    onp.testing.assert_allclose(fa.jit(fa.jacfwd(j0))(x), onp.diag(-scipy.special.j1(x)))
+    with pytest.raises(errors.PrimitiveShapeError, match="pure_callback"):
+        fa.jit(primitive(lambda a: onp.linalg.cholesky(a - 1.0)))(2.0 * onp.eye(2))
+
+
+def f_lse(x):
+    return onp.log(onp.sum(onp.exp(x)))
 
 
 def test_autograd_builtins_are_pythons():

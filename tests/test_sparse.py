@@ -330,14 +330,60 @@ def test_sparse_factorizations_shift_and_solve():
         assert factor(indefinite) is None
 
 
+def test_cholmod_factorization_where_installed():
+    pytest.importorskip("sksparse.cholmod", reason="scikit-sparse (the sparse extra) not installed")
+    from funcad.optimize import _sparse_modified_cholesky, _sparse_spd_factor
+
+    rng = np.random.default_rng(6)
+    H = sp.diags([np.full(39, -1.0), rng.uniform(-1, 3, 40), np.full(39, -1.0)], [-1, 0, 1], format="csr")
+    H = (H + sp.csr_matrix((np.full(2, 0.5), ([0, 39], [39, 0])), shape=(40, 40))).tocsr()  # not banded
+    factor = _sparse_spd_factor(H)
+    assert factor.__name__ == "cholmod"
+    b = rng.normal(size=40)
+    spd = (H + 10 * sp.identity(40)).tocsr()
+    np.testing.assert_allclose(spd @ factor(spd)(b), b, atol=1e-10)
+    assert factor((H - 10 * sp.identity(40)).tocsr()) is None
+    solve, tau = _sparse_modified_cholesky(H)
+    assert tau > 0 and np.all(np.linalg.eigvalsh(H.toarray() + tau * np.eye(40)) > 0)
+    np.testing.assert_allclose((H + tau * sp.identity(40)) @ solve(b), b, atol=1e-9)
+    sparse = newton(rosen, np.full(40, 0.5), gtol=1e-9, hessian="sparse")
+    assert sparse.success and sparse.nit == newton(rosen, np.full(40, 0.5), gtol=1e-9).nit
+
+
 @pytest.mark.parametrize("kw", [dict(hessian="sparse"), dict(preconditioner="jacobi"),
-                                dict(preconditioner="ilu")])
+                                dict(preconditioner="ilu"), dict(preconditioner="amg")])
 def test_newton_cg_with_the_sparse_hessian(kw):
     res = newton_cg(rosen, np.full(30, 0.5), gtol=1e-9, **kw)
     assert res.success
     np.testing.assert_allclose(res.x, np.ones(30), atol=1e-8)
     with pytest.raises(ArgumentError, match="preconditioner must be"):
-        newton_cg(rosen, np.full(3, 0.5), preconditioner="amg")
+        newton_cg(rosen, np.full(3, 0.5), preconditioner="multigrid")
+
+
+def test_amg_preconditioner_is_symmetric_and_beats_diagonal_scaling():
+    from scipy.sparse.linalg import spsolve
+
+    from funcad.optimize import _preconditioner, _SmoothedAggregation, _truncated_cg
+
+    m = 60  # a 2-D diffusion operator with jumping coefficients, 3600 unknowns
+    rng = np.random.default_rng(5)
+    D1 = sp.diags([np.ones(m), -np.ones(m)], [0, -1], shape=(m + 1, m))  # differences, u = 0 outside
+    A = sp.identity(m * m) * 1e-3
+    for D in (sp.kron(sp.identity(m), D1), sp.kron(D1, sp.identity(m))):
+        A = A + D.T @ sp.diags(rng.uniform(0.1, 10.0, D.shape[0])) @ D  # div(c grad u)
+    A = A.tocsr()
+    M = _SmoothedAggregation(A, max_coarse=100)
+    assert len(M.levels) >= 2  # a real hierarchy, not one direct solve
+    u, v = rng.normal(size=(2, m * m))
+    assert u @ M(v) == pytest.approx(v @ M(u), rel=1e-10) and u @ M(u) > 0
+    b = rng.normal(size=m * m)
+    exact = spsolve(A.tocsc(), -b)
+    x_amg, it_amg, neg = _truncated_cg(A.__matmul__, b, 1e-10 * np.linalg.norm(b), 10**4, M)
+    x_jac, it_jac, _ = _truncated_cg(A.__matmul__, b, 1e-10 * np.linalg.norm(b), 10**4,
+                                     _preconditioner(A, "jacobi"))
+    assert not neg and it_amg <= 30 and 3 * it_amg < it_jac
+    np.testing.assert_allclose(x_amg, exact, rtol=1e-7, atol=1e-9 * np.abs(exact).max())
+    np.testing.assert_allclose(x_jac, exact, rtol=1e-7, atol=1e-9 * np.abs(exact).max())
 
 
 def test_plans_hold_for_any_value_of_float_arguments_and_follow_argnums_order():
@@ -370,8 +416,10 @@ def test_examples_run_at_small_sizes(capsys):
 
     out = load("sparse_newton_rosenbrock").main(200, plot=False)
     assert out["grad_norm"] <= 1e-8 and out["nit"] == 15
-    out = load("sparse_newton_plaplacian").main(12, plot=False, gtol=1e-8)
-    assert out["grad_norm"] <= 1e-8
+    plap = load("sparse_newton_plaplacian")
+    out = plap.main(24, plot=False, gtol=1e-8)
+    direct = plap.main(24, plot=False, gtol=1e-8, solver="direct")
+    assert out["grad_norm"] <= 1e-8 and direct["grad_norm"] <= 1e-8 and out["cg_iters"] > 0
     assert "3 colours" in capsys.readouterr().out
 
 

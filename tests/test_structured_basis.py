@@ -220,3 +220,46 @@ def test_hessian_memory_is_the_result_plus_order_n_d():
     # the result and one copy of it (the diagonal added), the (n, d) batched tangents; the dense
     # basis needs 5.5 d x d (the basis, its products and scalings)
     assert peak < 8 * (2.2 * d * d + 3 * n * d), peak / (8 * d * d)
+
+
+def test_value_grad_hessian_memory_is_one_d_by_d_plus_order_n_d():
+    # The regulariser's diagonal goes into the batched product in place, and the symmetrization
+    # is done in place: one d x d array at the peak (fa.hessian above: two).
+    import tracemalloc
+
+    n, d = 100, 800  # two d x d arrays (the copy this avoids) would exceed the bound
+    loss, X, y, w = _logistic(n, d)
+    vgh = fa.value_grad_hessian(loss)
+    vgh(w)
+    tracemalloc.start()
+    try:
+        _, g, H = vgh(w)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * (1.2 * d * d + 3 * n * d), peak / (8 * d * d)
+    np.testing.assert_array_equal(H, H.T)
+    Hd = fa.hessian(loss)(w)
+    np.testing.assert_allclose(H, (Hd + Hd.T) * 0.5, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_value_grad_hessian_diagonal_term_in_place_leaves_user_arrays_alone(sign):
+    from funcad.second_order import _own
+
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(30, 30))
+    A_before = A.copy()
+    lam = rng.uniform(1, 2, 30)
+
+    def f(x):  # the Hessian's linear map is A-ish products plus (or minus) a diagonal lam * t
+        return 0.5 * x @ (A @ x) + sign * 0.5 * fnp.sum(lam * x * x)
+
+    _, _, H = fa.value_grad_hessian(f)(rng.normal(size=30))
+    np.testing.assert_allclose(H, 0.5 * (A + A.T) + sign * np.diag(lam), rtol=1e-14)
+    np.testing.assert_array_equal(A, A_before)
+    # t -> c * t alone, and t -> t: nothing to add to, the basis itself
+    np.testing.assert_array_equal(fa.value_grad_hessian(lambda x: fnp.sum(lam * x * x))(A[0])[2],
+                                  np.diag(2 * lam))
+    np.testing.assert_array_equal(fa.value_grad_hessian(lambda x: 0.5 * x @ x)(A[0])[2], np.eye(30))
+    assert not _own(A.T, [A]) and not _own(np.broadcast_to(A[0], (30, 30)), []) and _own(A.copy(), [A])

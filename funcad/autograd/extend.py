@@ -13,8 +13,13 @@ with autograd's signatures:
 
 Rules written with ``funcad.autograd.numpy`` are themselves differentiable (grad of grad).
 Forward mode of a function with only VJPs builds its Jacobian from the VJPs (one per output
-element). Only top-level positional arguments are differentiated, as in autograd. A
-primitive runs eagerly: under ``funcad.jit`` it is an error (use ``funcad.pure_callback``).
+element). Only top-level positional arguments are differentiated, as in autograd.
+
+Under ``funcad.jit`` the compiled program calls the primitive back in Python (as
+``funcad.pure_callback``); autograd's primitives do not state their result's shape, so at
+trace time funcad calls the function once on arrays of ones (then zeros, then identity
+matrices, if it raises) of the arguments' shapes to learn it. Under ``vmap`` it is called
+once per example, as autograd would.
 
 >>> import funcad.autograd.numpy as np
 >>> from funcad.autograd import grad
@@ -31,12 +36,14 @@ array([0.5, 0.5])
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as onp
 
 from .. import ad, batching, core
+from ..backend import lowering
 from ..core import Primitive, Tracer, bind, get_aval
-from ..errors import ConcretizationError, UnsupportedFunctionError
+from ..errors import ConcretizationError, PrimitiveShapeError, UnsupportedFunctionError
 
 __all__ = ["primitive", "defvjp", "defjvp", "defvjp_argnum", "defjvp_argnum", "defvjp_argnums",
            "defjvp_argnums", "def_linear", "notrace_primitive", "vspace"]
@@ -52,6 +59,7 @@ class primitive:
         self.vjpmaker = None  # (argnum, ans, args, kwargs) -> (g -> ct)
         self.jvpmaker = None  # (argnum, g, ans, args, kwargs) -> tangent of the output
         self.linear = False
+        self.out_avals: dict = {}  # (argument avals, ...) -> the result's aval, found under jit
 
     def __call__(self, *args, **kwargs):
         argnums = tuple(i for i, a in enumerate(args) if isinstance(a, Tracer))
@@ -100,8 +108,39 @@ class _Call:
     def name(self) -> str:
         return getattr(self.prim.fun, "__name__", repr(self.prim.fun))
 
-    def __repr__(self):
-        return f"{self.name()}{self.argnums}"
+    def __repr__(self):  # names the compiled program's call: see _stable_key
+        return f"{self.name()}{self.argnums} {_stable_key(self)}"
+
+
+# The compiled program calls a primitive through ``runtime.CALLS[key]``, filled by the trace
+# in the running process (as pure_callback's, see funcad.callback._stable_key): a key the
+# same in every process lets a program load from the disk cache, and two calls that could
+# behave differently must never share one within a process. A call is numbered among those
+# with the same text: the same primitive object, arrays equal by contents, other arguments
+# the same objects (a repr says nothing of an object's state).
+_NUMBERED: dict[str, list] = {}
+
+
+def _stable_key(spec) -> str:
+    import hashlib
+
+    fun = spec.prim.fun
+    code = getattr(fun, "__code__", None)
+    text = repr((getattr(fun, "__module__", None), getattr(fun, "__qualname__", None),
+                 hashlib.sha1(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
+                 if code is not None else "", spec.argnums, len(spec.args), sorted(spec.kwargs)))
+    text = hashlib.sha1(text.encode()).hexdigest()[:16]
+    untraced = [None if i in spec.argnums else a for i, a in enumerate(spec.args)]  # (tracers)
+    ident = [spec.prim] + [_arg_key(a) if isinstance(a, onp.ndarray) else a
+                           for a in untraced + [spec.kwargs[k] for k in sorted(spec.kwargs)]]
+    seen = _NUMBERED.setdefault(text, [])
+    for n, other in enumerate(seen):
+        if len(other) == len(ident) and all(
+                x == y if isinstance(x, tuple) and x[:1] == ("ndarray",) else x is y
+                for x, y in zip(other, ident)):
+            return f"{text}#{n}"
+    seen.append(ident)
+    return f"{text}#{len(seen) - 1}"
 
 
 def _call_impl(*vals, spec):
@@ -109,11 +148,54 @@ def _call_impl(*vals, spec):
     return onp.asarray(out)
 
 
+def _probes(aval):
+    """Stand-in arguments of ``aval``'s shape: ones, zeros, and identity matrices."""
+    yield onp.ones(aval.shape, aval.dtype)
+    yield onp.zeros(aval.shape, aval.dtype)
+    if len(aval.shape) >= 2 and aval.shape[-1] == aval.shape[-2]:
+        yield onp.broadcast_to(onp.eye(aval.shape[-1], dtype=aval.dtype), aval.shape).copy()
+
+
+def _arg_key(a):
+    """A non-traced argument, as part of the key of the result's shape (an array by its
+    contents: its repr may elide them)."""
+    if isinstance(a, onp.ndarray):
+        import hashlib
+
+        return ("ndarray", a.shape, a.dtype.str, hashlib.sha1(onp.ascontiguousarray(a).tobytes()).hexdigest())
+    return repr(a)
+
+
 def _call_abstract_eval(*avals, spec):
-    raise ConcretizationError(
-        f"The autograd primitive {spec.name()} runs NumPy code on concrete values, so it cannot be "
-        "traced abstractly (by funcad.jit, make_jaxpr or eval_shape). Call it outside jit, or "
-        "use funcad.pure_callback, which states the result's shape.")
+    """The result's aval, found by calling the function once on stand-in arguments (an
+    autograd primitive does not state its result's shape); remembered per argument avals."""
+    key = (tuple(avals), tuple(map(_arg_key, spec.args)),
+           tuple((k, _arg_key(v)) for k, v in sorted(spec.kwargs.items())))
+    out = spec.prim.out_avals.get(key)
+    if out is not None:
+        return out
+    errors = []
+    for k in range(3):
+        args = [list(_probes(a)) for a in avals]
+        if not all(len(p) > k for p in args):
+            break
+        try:
+            with onp.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = onp.asarray(_call_impl(*[p[k] for p in args], spec=spec))
+        except Exception as e:  # noqa: BLE001  (the user's code: any failure means "try another")
+            errors.append(f"{type(e).__name__}: {e}")
+            continue
+        if res.dtype.kind not in "biuf":
+            break
+        out = spec.prim.out_avals[key] = core.ShapedArray(res.shape, res.dtype)
+        return out
+    raise PrimitiveShapeError(
+        f"The autograd primitive {spec.name()} runs NumPy code on concrete values; to call it "
+        f"from a compiled program (funcad.jit) funcad must know its result's shape, and calling "
+        f"it on arrays of ones, zeros and identity matrices shaped like its arguments "
+        f"({', '.join(a.str_short() for a in avals)}) failed ({'; '.join(errors) or 'no real result'}). "
+        "Call it outside jit, or use funcad.pure_callback, which states the result's shape.")
 
 
 call_p = Primitive("autograd_primitive")
@@ -240,6 +322,10 @@ def _lin_batch(axis_size, vals, dims, *, spec):
 
 
 batching.primitive_batchers[lin_p] = _lin_batch
+
+# jit: the compiled program calls the function (and a forward-mode rule) back in Python.
+lowering.register_lowering(call_p, lowering.lower_via_numpy)
+lowering.register_lowering(lin_p, lowering.lower_via_numpy)
 
 
 # --------------------------------------------------------------------------------------

@@ -18,13 +18,16 @@ directly instead of through Numba's typing and lowering.
 from __future__ import annotations
 
 import os
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.shapes import full_p, transpose_p
-from . import loopir, lowering
+from . import loopir as ir
+from . import lowering
 from .fusion import MAX_KERNEL_EQNS, REDUCTIONS, Kernel, fuse, is_remap_eqn
 
 # 2^19: Numba's parallel compilation (parfor passes and lowering) costs ~0.5-2 s on top of a
@@ -38,24 +41,24 @@ PARALLEL_MIN_SIZE = 1 << 19
 DIRECT_LOOPS = os.environ.get("FUNCAD_DIRECT_LOOPS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+@dataclass
 class Program:
-    """A generated program: its ``source``, the sizes ``S`` and whether it runs in parallel."""
-
-    def __init__(self, source: str, sizes, parallel: bool, n_in: int, aliases=()):
-        self.source = source
-        self.S = np.asarray(sizes, dtype=np.int64)
-        self.parallel = parallel
-        self.n_in = n_in
-        self.aliases = aliases  # per output: whether it may be (a view of) an input
+    """A generated program: its ``source``, the sizes ``S`` and, per output, whether it may be
+    (a view of) an input."""
+    source: str
+    S: np.ndarray
+    aliases: list
+    contiguous: list  # per output: whether it is known C- or F-contiguous
 
 
 class Gen:
-    """The code generator's state: names, sizes, lines. Lowering rules write through it."""
+    """The code generator's state: names, sizes, statements. Lowering rules write through it."""
 
     def __init__(self):
-        self.lines: list[str] = []
+        self.body: list[tuple[int, object]] = []  # (indentation, loop IR statement)
         self.indent = 1
         self.sizes: list[int] = []
+        self.slots: dict[tuple[Var, int], ir.Size] = {}  # (value, axis) -> its named size
         self.names: dict[Var, str] = {}
         self.counts: dict[str, int] = {}
         self.may_alias_input: set[Var] = set()
@@ -67,12 +70,17 @@ class Gen:
         # Values of a row group that are one scalar per row and read only in the group: the
         # local (an elementwise result or a reduction's accumulator) holding the current row's
         # value. They are never stored in an array (see emit_row_group).
-        self.row_scalars: dict[Var, str] = {}
+        self.row_scalars: dict[Var, ir.Local] = {}
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
     def emit(self, line: str) -> None:
-        self.lines.append("    " * self.indent + line)
+        """A line of Python (a library call, a control-flow header) at the current indentation."""
+        self.body.append((self.indent, ir.Line(line)))
+
+    def add(self, stmt) -> None:
+        """A loop IR statement at the current indentation."""
+        self.body.append((self.indent, stmt))
 
     def fresh(self, prefix: str) -> str:
         n = self.counts.get(prefix, 0)
@@ -85,12 +93,40 @@ class Gen:
             nm = self.names[v] = self.fresh("v")
         return nm
 
-    def dim(self, n: int) -> str:
-        """A size as source: ``1`` literally (a broadcast pattern), any other read from S."""
+    def array(self, v: Var) -> ir.Arr:
+        return ir.Arr(self.name(v), v.aval.dtype, v.aval.ndim)
+
+    def loop_var(self) -> ir.Local:
+        return ir.Local(self.fresh("i"), ir.INT)
+
+    def size(self, n: int):
+        """A size: ``1`` literally (a broadcast pattern), any other a named size ``n<k>``,
+        read from slot k of ``S`` at run time (never written into the source)."""
         if n == 1:
-            return "1"
+            return ir.Const(1, ir.INT, bare=True)
         self.sizes.append(int(n))
-        return f"S[{len(self.sizes) - 1}]"
+        return ir.Size(len(self.sizes) - 1, f"n{len(self.sizes) - 1}")
+
+    def dim(self, n: int) -> str:
+        return self.size(n).py()
+
+    def sizes_of(self, shape, keys) -> list:
+        """The sizes of ``shape``, axis ``d`` sharing the named size of the ``(value, axis)``
+        pairs in ``keys[d]``, equal to it by the operations' semantics (broadcasting,
+        reductions), never by coincidence: the source stays the same for other sizes."""
+        out = []
+        for n, ks in zip(shape, keys):
+            s = next((self.slots[k] for k in ks if k in self.slots), None) if n != 1 else None
+            s = s or self.size(n)
+            for k in ks if n != 1 else ():
+                self.slots.setdefault(k, s)
+            out.append(s)
+        return out
+
+    def dims_of(self, v: Var) -> str:
+        """The shape of ``v`` as source, in named sizes."""
+        ds = [s.py() for s in self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])]
+        return "(" + ", ".join(ds) + ("," if len(ds) == 1 else "") + ")"
 
     def dims(self, shape) -> str:
         ds = [self.dim(n) for n in shape]
@@ -100,7 +136,7 @@ class Gen:
         """An operand as an array expression (cast to ``dtype`` if given and different)."""
         if type(a) is Literal:
             dt = np.dtype(dtype or a.aval.dtype)
-            return f"np.asarray({lowering.literal(a.val, dt)})"
+            return f"np.asarray({ir.literal(a.val, dt)})"
         nm = self.name(a)
         if dtype is not None and np.dtype(dtype) != a.aval.dtype:
             return f"{nm}.astype(np.{np.dtype(dtype).name})"
@@ -114,7 +150,7 @@ class Gen:
 
     def comment(self, eqn) -> None:
         def atom(a):
-            return lowering.literal(a.val, a.aval.dtype) if type(a) is Literal else self.name(a)
+            return ir.literal(a.val, a.aval.dtype) if type(a) is Literal else self.name(a)
 
         # Sizes other than 1 are shown as "_": they are read from S at run time, and the
         # source (hence the compiled code) must be the same for every batch size.
@@ -123,7 +159,7 @@ class Gen:
                            for k, v in params.items()) + "]" if params else ""
         outs = " ".join(f"{self.name(v)}:{short_dtype(v.aval.dtype)}{_sym(v.aval.shape)}"
                         for v in eqn.outputs)
-        self.emit(f"# {outs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip())
+        self.add(ir.Comment(f"{outs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()))
 
 
 def _holds_jaxpr(v) -> bool:
@@ -149,92 +185,85 @@ def _short(v) -> str:
 # Kernels
 
 
-def _index(shape, rank: int, lv) -> str:
+def _index(shape, rank: int, lv) -> tuple:
     off = rank - len(shape)
-    parts = ["0" if n == 1 else lv[off + j] for j, n in enumerate(shape)]
-    return "[" + ", ".join(parts) + "]" if parts else "[()]"
+    return tuple(0 if n == 1 else lv[off + j] for j, n in enumerate(shape))
 
 
 _INIT = {"sum": 0, "prod": 1}
 
 
-def _reduction_init(kind, dtype) -> str:
+def _reduction_init(kind, dtype) -> ir.Const:
     dtype = np.dtype(dtype)
     if kind in _INIT:
-        return lowering.literal(_INIT[kind], dtype)
+        return ir.Const(_INIT[kind], dtype)
     if dtype.kind == "f":
-        return "-np.inf" if kind == "max" else "np.inf"
+        return ir.Const(-np.inf if kind == "max" else np.inf, dtype, bare=True)
     if dtype.kind == "c":  # below (above) every value in NumPy's lexicographic order
-        return lowering.literal(complex(-np.inf, -np.inf) if kind == "max" else complex(np.inf, np.inf), dtype)
+        return ir.Const(complex(-np.inf, -np.inf) if kind == "max" else complex(np.inf, np.inf), dtype)
     if dtype.kind == "b":
-        return "False" if kind == "max" else "True"
+        return ir.Const(kind != "max", dtype)
     info = np.iinfo(dtype)
-    return lowering.literal(info.min if kind == "max" else info.max, dtype)
+    return ir.Const(info.min if kind == "max" else info.max, dtype)
 
 
-def _complex_only(dtype):
-    """``dtype`` if complex (its max/min compare lexicographically), else None."""
-    return dtype if np.dtype(dtype).kind == "c" else None
+def _update(kind, acc, v, vectorizable=False):
+    """The new value of ``acc`` (a local or an array element) with ``v`` accumulated. A float
+    sum or product into a local is reassociable (vecmath.radd/rmul): LLVM may then vectorize
+    the loop that holds it."""
+    if kind in _INIT:
+        if vectorizable and acc.dtype in ir.FLOATS:
+            return ir.Call(f"_vm.{'radd' if kind == 'sum' else 'rmul'}", [acc, v], acc.dtype)
+        return ir.Bin("+" if kind == "sum" else "*", acc, v)
+    cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy; complex: lexicographic
+    better = ir.lex_compare(v, acc, cmp) if v.dtype.kind == "c" else ir.Cmp(cmp, v, acc)
+    return ir.Select(ir.BoolOp("or", [better, ir.Cmp("!=", v, v)]), v, acc)
 
 
-def _update(kind, acc, v, dtype=None) -> str:
-    """The accumulation of ``v`` into ``acc``. A float sum or product into a local is
-    reassociable (vecmath.radd/rmul): LLVM may then vectorize the loop that holds it."""
-    vectorizable = dtype is not None and np.dtype(dtype) in (np.float32, np.float64)
-    if kind == "sum":
-        return f"{acc} = _vm.radd({acc}, {v})" if vectorizable else f"{acc} += {v}"
-    if kind == "prod":
-        return f"{acc} = _vm.rmul({acc}, {v})" if vectorizable else f"{acc} *= {v}"
-    cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy
-    if dtype is not None and np.dtype(dtype).kind == "c":
-        return f"{acc} = {v} if ({lowering.lex_compare(v, acc, cmp)} or {v} != {v}) else {acc}"
-    return f"{acc} = {v} if ({v} {cmp} {acc} or {v} != {v}) else {acc}"
-
-
-def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset = frozenset()):
-    """Emit kernel ``k`` as a loop nest. With ``lead``, ``k`` is a member of a row group
-    (:func:`emit_row_group`): its outer loop is the group's, with variable ``lead``; its
-    allocations are emitted now (before the group's loop), and ``(outer-level
-    initialisations, lines inside the group's loop, lines after it)`` are returned. The values in
-    ``per_row`` (one per row, read only within the group) stay scalar locals."""
+def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
+    """Emit kernel ``k`` as a loop nest. With ``lead`` (a loop variable), ``k`` is a member of
+    a row group (:func:`emit_row_group`): its outer loop is the group's; its allocations are
+    emitted now (before the group's loop), and ``(outer-level initialisations, statements
+    inside the group's loop, statements after it)`` are returned. The values in ``per_row``
+    (one per row, read only within the group) stay scalar locals."""
     L, r = k.shape, len(k.shape)
     for e in k.eqns:
         g.comment(e)
     # A unit axis has no loop (a range(1) loop costs Numba compile time for nothing): its
-    # index is the literal 0.
-    lv = ["0" if n == 1 else g.fresh("i") for n in L]
+    # index is 0.
+    lv = [0 if n == 1 else g.loop_var() for n in L]
     if lead is not None:
         lv[0] = lead
-    sizes = [g.dim(n) for n in L]
-    pre: list[list[str]] = [[] for _ in range(r + 1)]
-    post: list[list[str]] = [[] for _ in range(r + 1)]
-    body: list[str] = []
-    loads: dict[Var, str] = {}
-    local: dict[Var, str] = {}
+    sizes = g.sizes_of(L, _axis_keys(k))
+    pre: list[list] = [[] for _ in range(r + 1)]
+    post: list[list] = [[] for _ in range(r + 1)]
+    body: list = []
+    loads: dict = {}
+    local: dict[Var, ir.Local] = {}
     total = int(np.prod(L, dtype=np.int64))
     parallel_ok = r > 0 and L[0] != 1 and total >= PARALLEL_MIN_SIZE
-    whole: list = []  # (accumulator, kind, dtype) of the reductions over every axis
+    whole: list = []  # (accumulator, kind) of the reductions over every axis
 
-    def operand(a, dtype, eqn=None) -> str:
+    def operand(a, dtype, eqn=None):
         if type(a) is Literal:
-            return lowering.literal(a.val, dtype)
+            return ir.Const(a.val, dtype)
         if a in g.consts:
-            return lowering.literal(g.consts[a], dtype)
+            return ir.Const(g.consts[a], dtype)
         if a in g.row_scalars:
-            return lowering.cast(g.row_scalars[a], a.aval.dtype, dtype)
+            return ir.cast(g.row_scalars[a], dtype)
         if a in local:
-            expr = local[a]
-        else:
-            index = _remap_index(eqn, lv) if eqn is not None and is_remap_eqn(eqn) else \
-                _index(a.aval.shape, r, lv)
-            expr = loads.get((a, index))
-            if expr is None:
-                expr = loads[(a, index)] = g.fresh("x")
-                body.append(f"{expr} = {g.name(a)}{index}")
-        return lowering.cast(expr, a.aval.dtype, dtype)
+            return ir.cast(local[a], dtype)
+        index = _remap_index(eqn, lv) if eqn is not None and is_remap_eqn(eqn) else \
+            _index(a.aval.shape, r, lv)
+        key = (a, tuple(i.name if isinstance(i, ir.Local) else i for i in index))
+        x = loads.get(key)
+        if x is None:
+            x = loads[key] = ir.Local(g.fresh("x"), a.aval.dtype)
+            body.append(ir.Assign(x, ir.Load(g.array(a), index)))
+        return ir.cast(x, dtype)
 
     for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.emit(f"{g.name(v)} = _nb.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
+        g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
         g.contiguous.add(v)
     for eqn in k.eqns:
         out = eqn.outputs[0]
@@ -242,109 +271,92 @@ def emit_kernel(g: Gen, k: Kernel, lead: str | None = None, per_row: frozenset =
         kind = REDUCTIONS.get(eqn.prim)
         if kind is None:
             args = [operand(a, d, eqn) for a, d in zip(eqn.inputs, lowering.compute_dtypes(eqn))]
-            expr = lowering.SCALAR[eqn.prim](args, eqn)
-            s = local[out] = g.fresh("s")
-            body.append(f"{s} = {_result(expr, eqn)}")
+            s = local[out] = ir.Local(g.fresh("s"), dt)
+            body.append(ir.Assign(s, _result(lowering.SCALAR[eqn.prim](args, eqn), eqn)))
             if out in per_row:  # (the kernel is one row: this is the row level)
                 g.row_scalars[out] = s
             elif out in k.materialized:
-                body.append(f"{g.name(out)}{_index(L, r, lv)} = {s}")
+                body.append(ir.Store(g.array(out), _index(L, r, lv), s))
             continue
         v = operand(eqn.inputs[0], dt)
         axes = eqn.params["axes"]
-        kept = [j for j in range(r) if j not in axes]
-        o = g.name(out)
+        kept = tuple(lv[j] for j in range(r) if j not in axes)
+        o = g.array(out)
         g.contiguous.add(out)
         depth = min(axes) if axes else r
-        kept_idx = "[" + ", ".join(lv[j] for j in kept) + "]" if kept else "[()]"
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
-            acc = g.fresh("acc")
-            pre[depth].append(f"{acc} = {_reduction_init(kind, dt)}")
-            body.append(_update(kind, acc, v, dt))
+            acc = ir.Local(g.fresh("acc"), dt)
+            pre[depth].append(ir.Assign(acc, _reduction_init(kind, dt)))
+            body.append(ir.Assign(acc, _update(kind, acc, v, vectorizable=True)))
             if depth == 0:
-                whole.append((acc, kind, dt))
+                whole.append((acc, kind))
             if out in per_row:  # (a reduction of each row: depth 1) read from its accumulator
                 g.row_scalars[out] = acc
             else:
-                g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
-                post[depth].append(f"{o}{kept_idx} = {acc}")
+                g.emit(f"{o.name} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
+                post[depth].append(ir.Store(o, kept, acc))
             if depth == 0 and kind in ("max", "min"):
                 parallel_ok = False
         else:
-            g.emit(f"{o} = _nb.full({g.dims(out.aval.shape)}, {_reduction_init(kind, dt)}, np.{dt.name})")
-            body.append(_update(kind, f"{o}{kept_idx}", v, _complex_only(dt)))
+            g.emit(f"{o.name} = _nb.full({g.dims_of(out)}, {_reduction_init(kind, dt).py()}, "
+                   f"np.{dt.name})")
+            if kind in _INIT:
+                body.append(ir.Store(o, kept, v, aug="+" if kind == "sum" else "*"))
+            else:
+                body.append(ir.Store(o, kept, _update(kind, ir.Load(o, kept), v)))
             if 0 in axes:
                 parallel_ok = False
+
+    def nest(d: int) -> list:
+        """The statements at loop depth ``d`` (an axis of size 1 has no loop)."""
+        if d == r:
+            return pre[r] + body + post[r]
+        inner = nest(d + 1)
+        if L[d] != 1:
+            inner = [ir.Loop(lv[d], sizes[d], inner, parallel=d == 0 and parallel_ok)]
+        return pre[d] + inner + post[d]
+
     if lead is not None:  # a row group's member: never parallel (see _row_groups)
-        saved, g.lines = g.lines, []
-        g.indent += 1
-        _emit_loops(g, L, lv, sizes, pre, body, post, 1, False)
-        g.indent -= 1
-        inner, g.lines = g.lines, saved
-        return pre[0], inner, post[0]
+        return pre[0], nest(1), post[0]
     if parallel_ok:
         g.parallel = True
         if whole:
-            _emit_chunked(g, L, lv, sizes, pre, body, post, whole)
+            _emit_chunked(g, lv[0], sizes[0], pre[0], nest(1), post[0], whole)
             return None
-    _emit_loops(g, L, lv, sizes, pre, body, post, 0, parallel_ok)
+    for stmt in nest(0):
+        g.add(stmt)
     return None
-
-
-def _emit_loops(g, L, lv, sizes, pre, body, post, first: int, parallel_ok: bool) -> None:
-    r = len(L)
-    for d in range(first, r):
-        for line in pre[d]:
-            g.emit(line)
-        if L[d] == 1:
-            continue
-        rng = "numba.prange" if (d == 0 and parallel_ok) else "range"
-        g.emit(f"for {lv[d]} in {rng}({sizes[d]}):")
-        g.indent += 1
-    for line in pre[r] + body + post[r]:
-        g.emit(line)
-    for d in reversed(range(first, r)):
-        if L[d] != 1:
-            g.indent -= 1
-        for line in post[d]:
-            g.emit(line)
 
 
 #: A parallel kernel reducing over every axis runs as at most this many chunks of its rows.
 CHUNKS = 64
 
 
-def _emit_chunked(g, L, lv, sizes, pre, body, post, whole) -> None:
+def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
     """A parallel kernel whose reductions run over every axis: ``prange`` over at most
-    :data:`CHUNKS` chunks of the outer axis, each accumulating into its own locals, then the
-    chunks' partial results combined in order. Numba's own prange reductions would not do:
-    they need ``acc += v``, which keeps the loop from vectorizing (see vecmath.radd). The
-    chunking depends on the size alone, never on the thread count, so results repeat."""
-    n, nc, c = sizes[0], g.fresh("nc"), g.fresh("c")
-    g.emit(f"{nc} = min({n}, {CHUNKS})")
-    parts = {acc: g.fresh("part") for acc, _, _ in whole}
-    for acc, _, dt in whole:
-        g.emit(f"{parts[acc]} = _nb.empty(({nc},), np.{np.dtype(dt).name})")
-    g.emit(f"for {c} in numba.prange({nc}):")
-    g.indent += 1
-    for line in pre[0]:
-        g.emit(line)
-    g.emit(f"for {lv[0]} in range({c} * {n} // {nc}, ({c} + 1) * {n} // {nc}):")
-    g.indent += 1
-    _emit_loops(g, L, lv, sizes, pre, body, post, 1, False)
-    g.indent -= 1
-    for acc, _, _ in whole:
-        g.emit(f"{parts[acc]}[{c}] = {acc}")
-    g.indent -= 1
-    for acc, kind, dt in whole:
-        g.emit(f"{acc} = {_reduction_init(kind, dt)}")
-    g.emit(f"for {c} in range({nc}):")
-    g.indent += 1
-    for acc, kind, dt in whole:
-        g.emit(_update(kind, acc, f"{parts[acc]}[{c}]", _complex_only(dt)))
-    g.indent -= 1
-    for line in post[0]:
-        g.emit(line)
+    :data:`CHUNKS` chunks of the outer axis ``i`` (of size ``n``), each accumulating into its
+    own locals, then the chunks' partial results combined in order. Numba's own prange
+    reductions would not do: they need ``acc += v``, which keeps the loop from vectorizing
+    (see vecmath.radd). The chunking depends on the size alone, never on the thread count,
+    so results repeat."""
+    nc, c = ir.Local(g.fresh("nc"), ir.INT), ir.Local(g.fresh("c"), ir.INT)
+    g.add(ir.Assign(nc, ir.Call("min", [n, ir.Const(CHUNKS, ir.INT, bare=True)], ir.INT)))
+    parts = {acc.name: ir.Arr(g.fresh("part"), acc.dtype, 1) for acc, _ in whole}
+    for acc, _ in whole:
+        g.emit(f"{parts[acc.name].name} = _nb.empty(({nc.name},), np.{acc.dtype.name})")
+
+    def bound(k):  # k * n // nc
+        return ir.Bin("//", ir.Bin("*", k, n), nc)
+
+    rows = ir.Loop(i, bound(ir.Bin("+", c, ir.Const(1, ir.INT, bare=True))), inner, start=bound(c))
+    g.add(ir.Loop(c, nc, pre + [rows] + [ir.Store(parts[acc.name], (c,), acc) for acc, _ in whole],
+                  parallel=True))
+    for acc, kind in whole:
+        g.add(ir.Assign(acc, _reduction_init(kind, acc.dtype)))
+    g.add(ir.Loop(c, nc, [ir.Assign(acc, _update(kind, acc, ir.Load(parts[acc.name], (c,))))
+                          for acc, kind in whole]))
+    for stmt in post:
+        g.add(stmt)
 
 
 # --------------------------------------------------------------------------------------
@@ -407,10 +419,36 @@ def _groupable(k: Kernel) -> bool:
     return len(k.shape) > 0 and k.shape[0] != 1 and int(np.prod(k.shape, dtype=np.int64)) < PARALLEL_MIN_SIZE
 
 
+def _axis_keys(k: Kernel) -> list:
+    """Per axis of ``k``'s loop shape, the ``(value, axis)`` pairs of its operands and results
+    along it: NumPy's broadcasting makes an operand's axis either 1 or the loop's size."""
+    r = len(k.shape)
+    keys: list[list] = [[] for _ in range(r)]
+    for e in k.eqns:
+        out = e.outputs[0]
+        if e.prim in REDUCTIONS:
+            kept = [d for d in range(r) if d not in e.params["axes"]]
+            for j, d in enumerate(kept):
+                keys[d].append((out, j))
+        else:
+            for d in range(r):
+                keys[d].append((out, d))
+        if is_remap_eqn(e):
+            continue
+        for a in e.inputs:
+            if type(a) is Var:
+                off = r - a.aval.ndim
+                for j, n in enumerate(a.aval.shape):
+                    if n != 1 and off + j >= 0:
+                        keys[off + j].append((a, j))
+    return keys
+
+
 def _row_local(k: Kernel, produced: set, row_reduced: set) -> bool:
     """Whether every value ``k`` reads from the group is read at the current row."""
-    lv = ["I"] + [f"j{d}" for d in range(1, len(k.shape))]
-    lv = ["0" if n == 1 else v for n, v in zip(k.shape, lv)]
+    lead = ir.Local("I", ir.INT)
+    lv = [0 if n == 1 else ir.Local(f"j{d}", ir.INT) for d, n in enumerate(k.shape)]
+    lv[0] = lead
     for e in k.eqns:
         for a in e.inputs:
             if type(a) is not Var or a not in produced:
@@ -420,22 +458,20 @@ def _row_local(k: Kernel, produced: set, row_reduced: set) -> bool:
             reduction = e.prim in REDUCTIONS
             index = _remap_index(e, lv) if not reduction and is_remap_eqn(e) else \
                 _index(a.aval.shape, len(k.shape), lv)
-            if not (index.startswith("[I,") or index == "[I]"):
+            if not index or index[0] is not lead:
                 return False
     return True
 
 
-def _remap_index(eqn, lv) -> str:
+def _remap_index(eqn, lv) -> tuple:
     """The operand index of a transpose or unit-axis reshape at loop indices ``lv``."""
     x = eqn.inputs[0].aval.shape
     if eqn.prim is transpose_p:
         perm = eqn.params["permutation"]
-        parts = ["0" if x[m] == 1 else lv[perm.index(m)] for m in range(len(x))]
-    else:
-        out_axes = [j for j, n in enumerate(eqn.outputs[0].aval.shape) if n != 1]
-        it = iter(out_axes)
-        parts = ["0" if n == 1 else lv[next(it)] for n in x]
-    return "[" + ", ".join(parts) + "]" if parts else "[()]"
+        return tuple(0 if x[m] == 1 else lv[perm.index(m)] for m in range(len(x)))
+    out_axes = [j for j, n in enumerate(eqn.outputs[0].aval.shape) if n != 1]
+    it = iter(out_axes)
+    return tuple(0 if n == 1 else lv[next(it)] for n in x)
 
 
 def _producer(k: Kernel, v: Var):
@@ -445,15 +481,15 @@ def _producer(k: Kernel, v: Var):
     raise KeyError(v)
 
 
-def _result(expr: str, eqn) -> str:
-    """Wrap ``expr`` in a conversion to the output dtype unless Numba's scalar rules give it
-    already (float64 operands to a float64 result; comparisons and logic give bools)."""
+def _result(expr, eqn):
+    """``expr`` converted to the output dtype unless Numba's scalar rules give it already
+    (float64 operands to a float64 result; comparisons and logic give bools)."""
     out = eqn.outputs[0].aval.dtype
     if out.kind == "b" or not eqn.inputs:
         return expr
     if out == np.float64 and all(np.dtype(d) == out for d in lowering.compute_dtypes(eqn)):
         return expr
-    return f"np.{out.name}({expr})"
+    return ir.Cast(expr, out)
 
 
 # --------------------------------------------------------------------------------------
@@ -514,26 +550,27 @@ def _per_row(kernels: list, read_later: set) -> frozenset:
 def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> None:
     """Kernels sharing one outer loop (see :func:`_row_groups`); the values in ``per_row``
     (see :func:`_per_row`) stay scalar locals."""
-    lead = g.fresh("i")
-    size = g.dim(kernels[0].shape[0])
+    lead = g.loop_var()
+    size = g.sizes_of(kernels[0].shape[:1], _axis_keys(kernels[0])[:1])[0]
     parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
     # The members' initialisations after all their allocations, next to the loop: the loop
-    # code is then one run for nbrt.loops (loopir.plan).
+    # code is then one run for nbrt.loops (see _runs).
     for before, _, _ in parts:
-        for line in before:
-            g.emit(line)
-    g.emit(f"for {lead} in range({size}):")
-    for _, inner, _ in parts:
-        g.lines.extend(inner)
+        for stmt in before:
+            g.add(stmt)
+    g.add(ir.Loop(lead, size, [s for _, inner, _ in parts for s in inner]))
     for _, _, after in parts:
-        for line in after:
-            g.emit(line)
+        for stmt in after:
+            g.add(stmt)
 
 
-def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Program:
+def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
+             contiguous=()) -> Program:
     """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
-    driven program (backend/driver.py): its inputs may be any strided view, and its outputs
-    may be views of its inputs (the driver copies the program's outputs that are).
+    driven program (backend/driver.py): its inputs may be any strided view, except those
+    flagged in ``contiguous`` (C- or F-contiguous), and its outputs may be views of its
+    inputs (the driver copies the program's outputs that are). ``Program.contiguous`` flags
+    the outputs known to be contiguous.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -541,11 +578,11 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Progr
     # funcad program...
     """
     g = Gen()
-    n_in = len(jaxpr.constvars) + len(jaxpr.invars)
     ins = jaxpr.constvars + jaxpr.invars
     g.may_alias_input.update(ins)
     if not kernel:
         g.contiguous.update(ins)  # dispatch passes C- or F-contiguous arrays
+    g.contiguous.update(v for v, c in zip(ins, contiguous) if c)
     g.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
     names = [g.name(v) for v in ins]
     if names:
@@ -556,7 +593,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Progr
         if type(a) is Literal:
             o = g.fresh("out")
             g.emit(f"{o} = _nb.empty((), np.{a.aval.dtype.name})")
-            g.emit(f"{o}[()] = {lowering.literal(a.val, a.aval.dtype)}")
+            g.emit(f"{o}[()] = {ir.literal(a.val, a.aval.dtype)}")
             outs.append(o)
         elif (a in g.may_alias_input and not kernel) or a in seen:
             outs.append(f"{g.name(a)}.copy()")
@@ -564,26 +601,67 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False) -> Progr
             outs.append(g.name(a))
             seen.add(a)
     g.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
-    if DIRECT_LOOPS:
-        arrays = {name: (v.aval.dtype.name, len(v.aval.shape)) for v, name in g.names.items()}
-        g.lines = loopir.plan(g.lines, arrays)
-    nogil = not any("objmode" in line for line in g.lines)  # object mode holds the GIL
+    body = _runs(g.body) if DIRECT_LOOPS else g.body
+    lines = ["    " * indent + line for indent, s in body for line in ir.lines(s)]
+    names = [f"n{k}" for k in range(len(g.sizes))]
+    for k in range(0, len(names), 8):  # the named sizes, from S
+        part = names[k:k + 8]
+        lines.insert(k // 8 + bool(ins), f"    {', '.join(part)} = {', '.join(f'S[{n[1:]}]' for n in part)}")
+    nogil = not any("objmode" in line for line in lines)  # object mode holds the GIL
     flags = ("error_model='numpy'" + (", nogil=True" if nogil else "")
              + (", parallel=True" if g.parallel else ""))
-    header = [
-        f"# funcad program {name}: generated by funcad.backend.codegen; do not edit.",
-        "import math",
-        "import numpy as np",
-        "import numba",
-        "from funcad.backend import runtime as _rt",
-        "from funcad.backend import nbrt as _nb",
-        "from funcad.backend import vecmath as _vm",
-        "",
-        "",
-        f"@numba.njit({flags})",
-        "def program(args, S):",
-    ]
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
-    source = "\n".join(header + g.lines) + "\n\n\n_nb.fast_load(program)\n"
+    source = _HEADER.format(name=name, flags=flags) + "\n".join(lines) + "\n\n\n_nb.fast_load(program)\n"
     aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
-    return Program(source, g.sizes, g.parallel, n_in, aliases)
+    contiguous = [type(a) is not Var or a in g.contiguous for a in jaxpr.outvars]
+    return Program(source, np.asarray(g.sizes, dtype=np.int64), aliases, contiguous)
+
+
+_HEADER = """# funcad program {name}: generated by funcad.backend.codegen; do not edit.
+import math
+import numpy as np
+import numba
+from funcad.backend import runtime as _rt
+from funcad.backend import nbrt as _nb
+from funcad.backend import vecmath as _vm
+
+
+@numba.njit({flags})
+def program(args, S):
+"""
+
+
+def _runs(body: list) -> list:
+    """``body`` with each maximal run of consecutive statements of one indentation in the
+    float-only subset (loopir.direct), holding a loop, as one :class:`loopir.Run` (an
+    ``nbrt.loops`` call), unless a local it assigns is read outside it. Comments inside a run
+    move ahead of the call; Numba compiles the rest."""
+    reads = Counter(n.name for _, s in body if type(s) is not ir.Line
+                    for n in ir.walk(s) if type(n) is ir.Local)
+    out, n = [], 0
+    while n < len(body):
+        indent = body[n][0]
+        m = n
+        while m < len(body) and body[m][0] == indent and (
+                type(body[m][1]) is ir.Comment or ir.direct(body[m][1])):
+            m += 1
+        code = [s for _, s in body[n:m] if type(s) is not ir.Comment]
+        if not any(type(s) is ir.Loop for s in code):
+            out.extend(body[n:m] or body[n:n + 1])
+            n = max(m, n + 1)
+            continue
+        last = max(j for j in range(n, m) if type(body[j][1]) is not ir.Comment)
+        nodes = [x for s in code for x in ir.walk(s)]
+        defs = {x.target.name if type(x) is ir.Assign else x.var.name
+                for x in nodes if type(x) in (ir.Assign, ir.Loop)}
+        inside = Counter(x.name for x in nodes if type(x) is ir.Local)
+        if set(inside) <= defs and all(reads[d] == inside[d] for d in defs):
+            arrays = {x.arr.name: x.arr for x in nodes if type(x) in (ir.Load, ir.Store)}
+            run = ir.Run(sorted(arrays.values(), key=lambda a: int(a.name[1:])), code)
+            out.extend(e for e in body[n:last] if type(e[1]) is ir.Comment)
+            out.append((indent, run))
+            out.extend(body[last + 1:m])
+        else:
+            out.extend(body[n:m])
+        n = m
+    return out

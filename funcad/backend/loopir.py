@@ -1,544 +1,509 @@
-"""LLVM IR for the program's loop nests, written directly instead of through Numba's compiler.
+"""The loop IR: the generated program's loop nests as data, printed as Python or as LLVM IR.
 
-Numba's typing and lowering cost ~10 ms per loop nest, most of a program's compile time
-(docs/architecture.md, "First-call (compile) time"): every array access goes through its
-generic indexing (wraparound handling, reference counts) and every statement through type
-inference. The loops funcad generates are a tiny, regular subset of Python: scalar locals,
-float arithmetic and comparisons, conditional expressions, math calls, loads and stores of
-array elements at loop indices, ``for i in range(S[k])``. :func:`plan` picks out runs of such
-statements in the generated body; each becomes ONE call,
+codegen.py builds fused kernels as these nodes, straight from the fused jaxpr: loops over
+named sizes, loads and stores of array elements at loop indices, assignments to scalar
+locals, and scalar expressions (constants, arithmetic, comparisons, conditional
+expressions, casts, math calls). Every expression knows its dtype. Two printers read them:
 
-    _nb.loops((v6, v1, v9), S, '''
-    v6, v1, v9 = arrays
-    for i0 in range(S[2]):
-        ...
-    ''')
+* :func:`lines` prints Python for Numba (what ``jit(f).lower(x).source`` shows);
+* :class:`LLVM` writes LLVM IR through llvmlite, for the float-only subset (:func:`direct`):
+  Numba's typing and lowering cost ~10 ms per loop nest, most of a program's compile time
+  (docs/architecture.md, "First-call (compile) time"), and a loop nest in the subset needs
+  none of it: no reference counts, no index wraparound (indices are loop counters and 0).
 
-whose text stays in the module (readable, and part of the disk cache's key), and which the
-Numba intrinsic ``nbrt.loops`` compiles by handing the text to :class:`Block`: type inference
-over the subset (given the arrays' dtypes), then straight-line IR through llvmlite, with no
-reference counting and no index wraparound (the indices are loop counters and 0). A run that
-uses anything outside the subset is left to Numba, as before, so the subset only has to be
-exact, not complete. Semantics follow Numba's for the same source: IEEE float arithmetic,
-ordered comparisons (``!=`` unordered), bools stored as bytes, the same math routines
-(``_vm.*``, backend/vecmath.py).
+A run of consecutive statements in the subset becomes ONE call in the printed program,
+``_nb.loops((arrays...), S, '''<the run printed as Python>''')``: the text stays in the
+module (readable, and part of the disk cache's key), and :data:`RUNS` maps it (with the
+arrays' dtypes) to the :class:`Run` that the intrinsic ``nbrt.loops`` writes as IR. Nothing
+is parsed back. Complex, integer and other dtypes are outside the subset (:func:`direct`
+checks every dtype): their loops go to Numba as printed. Semantics follow Numba's for the
+printed text: IEEE float arithmetic, ordered comparisons (``!=`` unordered), bools stored as
+bytes, the same math routines (``_vm.*``, backend/vecmath.py).
 
-This module imports neither Numba nor llvmlite at import time: the code generator calls
-:func:`plan` before any compiling.
+This module imports neither Numba nor llvmlite at import time.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-import threading
+from dataclasses import dataclass, field, fields, is_dataclass
 
-from .lowering import VECTOR_MATH
+import numpy as np
 
-# CPython 3.11's AST constructor keeps its recursion depth in interpreter-wide state, so two
-# threads parsing at once can fail with "AST constructor recursion depth mismatch"
-# (seen in tests/test_scale.py; python/cpython#106905): jit compiles in several threads
-# parse under one lock.
-_PARSE_LOCK = threading.Lock()
-
-
-def _parse(text: str) -> ast.Module:
-    with _PARSE_LOCK:
-        return ast.parse(text)
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# The functions backend/vecmath.py provides (its FUNCTIONS): on float32/float64 operands they
+# are called as ``_vm.<name>``, which LLVM's loop vectorizer can widen (libmvec).
+VECTOR_MATH = frozenset((
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
+    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "cbrt",
+    "arctan2", "hypot", "power"))
+BOOL, INT = np.dtype(bool), np.dtype(np.int64)
 
 
-FLOATS = ("float32", "float64")
-_DTYPE_CALLS = FLOATS + ("bool_",)
-_NP_UNARY = {"sqrt": "llvm.sqrt", "abs": "llvm.fabs", "floor": "llvm.floor", "ceil": "llvm.ceil"}
-_PREDICATES = ("isfinite", "isnan", "isinf")
-_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
-_ARITH = {ast.Add: "fadd", ast.Sub: "fsub", ast.Mult: "fmul", ast.Div: "fdiv"}
+def literal(val, dtype) -> str:
+    """A scalar of ``dtype`` as Numba source: ``np.float32(0.5)``, ``np.inf``, ``True``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return "True" if bool(val) else "False"
+    if dtype.kind == "f":
+        return f"np.{dtype.name}({_float_source(float(val))})"
+    if dtype.kind in "iu":
+        return f"np.{dtype.name}({int(val)})"
+    if dtype.kind == "c":
+        v = complex(val)
+        return f"np.{dtype.name}(complex({_float_source(v.real)}, {_float_source(v.imag)}))"
+    raise TypeError(f"funcad.jit: no scalar literal of dtype {dtype}")
 
 
-class Unsupported(Exception):
-    """The text uses something outside the subset: Numba compiles it instead."""
-
-
-def _const_value(node):
-    """A float constant written as the code generator writes them, or None."""
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float) and type(node.value) is not bool:
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        v = _const_value(node.operand)
-        return None if v is None else -v
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "np":
-        return {"inf": float("inf"), "nan": float("nan")}.get(node.attr)
-    return None
-
-
-def _np_call(node, module="np"):
-    """``name`` if ``node`` is a call of ``<module>.name``, else None."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-            isinstance(node.func.value, ast.Name) and node.func.value.id == module and not node.keywords:
-        return node.func.attr
-    return None
-
-
-class Block:
-    """One run of loop-subset statements: ``arrays`` names the arrays (in the order of the
-    tuple the intrinsic receives), ``body`` the statements. :meth:`infer` types it given each
-    array's ``(dtype name, ndim)``; :meth:`emit` writes its IR."""
-
-    def __init__(self, text: str):
-        tree = _parse(text)
-        head, *body = tree.body
-        if not (isinstance(head, ast.Assign) and isinstance(head.value, ast.Name)
-                and head.value.id == "arrays" and len(head.targets) == 1):
-            raise Unsupported("no arrays line")
-        t = head.targets[0]
-        names = t.elts if isinstance(t, ast.Tuple) else [t]
-        self.arrays = [n.id for n in names]
-        self.body = body
-
-    # -- types ----------------------------------------------------------------------------
-
-    def infer(self, arrays: dict) -> None:
-        """Type every local (``self.types``); raise :class:`Unsupported` outside the subset.
-        ``arrays``: name -> (dtype name, ndim)."""
-        self.array_types = arrays
-        self.types: dict[str, str] = {}
-        self.node_types: dict[ast.AST, str] = {}
-        for name in self.arrays:
-            if name not in arrays:
-                raise Unsupported(name)
-        self._stmts(self.body, loop_vars=set())
-        if "const" in self.types.values():
-            raise Unsupported("a local with no type")
-
-    def _stmts(self, stmts, loop_vars):
-        for s in stmts:
-            self._stmt(s, loop_vars)
-
-    def _stmt(self, s, loop_vars):
-        if isinstance(s, ast.For):
-            if s.orelse or not isinstance(s.target, ast.Name) or s.target.id in self.types:
-                raise Unsupported("for")
-            call = s.iter
-            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-                    and call.func.id == "range" and 1 <= len(call.args) <= 2 and not call.keywords):
-                raise Unsupported("loop")
-            for a in call.args:
-                if self._expr(a, loop_vars) != "int64":
-                    raise Unsupported("bound")
-            self.types[s.target.id] = "int64"
-            self._stmts(s.body, loop_vars | {s.target.id})
-            return
-        if isinstance(s, ast.Assign) and len(s.targets) == 1:
-            t, ty = s.targets[0], self._expr(s.value, loop_vars)
-            if isinstance(t, ast.Name):
-                if t.id in self.array_types or t.id in loop_vars or t.id in ("S", "np", "_vm"):
-                    raise Unsupported("assignment")
-                old = self.types.get(t.id)
-                if old is None or old == "const":  # (a bare constant takes its later type)
-                    self.types[t.id] = ty
-                elif ty != old and ty != "const":
-                    raise Unsupported(f"{t.id} changes type")
-                return
-            self._store_type(t, ty, loop_vars)
-            return
-        if isinstance(s, ast.AugAssign) and isinstance(s.op, (ast.Add, ast.Mult)) \
-                and isinstance(s.target, ast.Subscript):
-            ty = self._expr(s.value, loop_vars)
-            if ty not in FLOATS or self._subscript(s.target, loop_vars) != ty:
-                raise Unsupported("augmented assignment")
-            return
-        raise Unsupported(type(s).__name__)
-
-    def _store_type(self, t, ty, loop_vars):
-        dt = self._subscript(t, loop_vars)
-        if dt != ty:
-            raise Unsupported("store of another dtype")
-
-    def _subscript(self, node, loop_vars) -> str:
-        """The element type of ``a[i, j]``/``a[()]`` (indices: loop variables or 0)."""
-        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
-            raise Unsupported("subscript")
-        name = node.value.id
-        if name not in self.array_types:
-            raise Unsupported(name)
-        dtype, ndim = self.array_types[name]
-        idx = node.slice
-        items = idx.elts if isinstance(idx, ast.Tuple) else [idx]
-        if len(items) != ndim:
-            raise Unsupported("index rank")
-        for i in items:
-            if not ((isinstance(i, ast.Name) and i.id in loop_vars)
-                    or (isinstance(i, ast.Constant) and i.value == 0 and type(i.value) is int)):
-                raise Unsupported("index")
-        if dtype not in FLOATS + ("bool",):
-            raise Unsupported(dtype)
-        return dtype
-
-    def _expr(self, e, loop_vars) -> str:
-        """The type of expression ``e``, also recorded for :meth:`emit` (``self.node_types``)."""
-        ty = self.node_types[e] = self._type_of(e, loop_vars)
-        return ty
-
-    def _type_of(self, e, loop_vars) -> str:
-        if isinstance(e, ast.Name):
-            if e.id in ("True", "False"):
-                return "bool"
-            if e.id in self.types:
-                return self.types[e.id]
-            raise Unsupported(e.id)
-        if isinstance(e, ast.Constant) and type(e.value) is bool:
-            return "bool"
-        if isinstance(e, ast.Subscript):
-            if isinstance(e.value, ast.Name) and e.value.id == "S":
-                if not (isinstance(e.slice, ast.Constant) and type(e.slice.value) is int):
-                    raise Unsupported("size")
-                return "int64"
-            return self._subscript(e, loop_vars)
-        if _const_value(e) is not None:
-            return "const"
-        if isinstance(e, ast.UnaryOp):
-            ty = self._expr(e.operand, loop_vars)
-            if isinstance(e.op, ast.USub) and ty in FLOATS:
-                return ty
-            if isinstance(e.op, ast.Not) and ty == "bool":
-                return "bool"
-            raise Unsupported("unary")
-        if isinstance(e, ast.BinOp) and type(e.op) in _ARITH:
-            ty = self._same(e.left, e.right, loop_vars)
-            if ty not in FLOATS:
-                raise Unsupported("arithmetic")
-            return ty
-        if isinstance(e, ast.Compare) and len(e.ops) == 1 and type(e.ops[0]) in _CMP:
-            ty = self._same(e.left, e.comparators[0], loop_vars)
-            equality = type(e.ops[0]) in (ast.Eq, ast.NotEq)
-            if ty == "const" or ty not in FLOATS and not (ty == "bool" and equality):
-                raise Unsupported("comparison")
-            return "bool"
-        if isinstance(e, ast.BoolOp):
-            if any(self._expr(v, loop_vars) != "bool" for v in e.values):
-                raise Unsupported("bool op")
-            return "bool"
-        if isinstance(e, ast.IfExp):
-            if self._expr(e.test, loop_vars) != "bool":
-                raise Unsupported("condition")
-            ty = self._same(e.body, e.orelse, loop_vars)
-            if ty == "const":
-                raise Unsupported("untyped constant")
-            return ty
-        name = _np_call(e)
-        if name is not None:
-            if name in _DTYPE_CALLS and len(e.args) == 1:
-                dt = "bool" if name == "bool_" else name
-                if _const_value(e.args[0]) is not None:
-                    return dt
-                src = self._expr(e.args[0], loop_vars)
-                if src not in FLOATS + ("bool",) or dt == "bool":
-                    raise Unsupported("cast")
-                return dt
-            if name in _PREDICATES and len(e.args) == 1:
-                if self._expr(e.args[0], loop_vars) not in FLOATS:
-                    raise Unsupported(name)
-                return "bool"
-            if name in _NP_UNARY and len(e.args) == 1:
-                ty = self._expr(e.args[0], loop_vars)
-                if ty not in FLOATS:
-                    raise Unsupported(name)
-                return ty
-            raise Unsupported(f"np.{name}")
-        name = _np_call(e, "_vm")
-        if name is not None:
-            if name in ("radd", "rmul") and len(e.args) == 2 or name in VECTOR_MATH and 1 <= len(e.args) <= 2:
-                tys = {self._expr(a, loop_vars) for a in e.args}
-                if len(tys) != 1 or not tys <= set(FLOATS):
-                    raise Unsupported(name)
-                return tys.pop()
-            raise Unsupported(f"_vm.{name}")
-        raise Unsupported(type(e).__name__)
-
-    def _same(self, a, b, loop_vars) -> str:
-        ta, tb = self._expr(a, loop_vars), self._expr(b, loop_vars)
-        if ta == "const":
-            return tb
-        if tb == "const" or ta == tb:
-            return ta
-        raise Unsupported(f"{ta} with {tb}")
-
-    # -- IR -------------------------------------------------------------------------------
-
-    def emit(self, builder, arrays: dict, sizes) -> None:
-        """Write the block's IR at ``builder``. ``arrays``: name -> ``(data as i8*, byte
-        strides as i64 values)``; ``sizes``: the i64* data of ``S``."""
-        from llvmlite import ir
-
-        self.ir, self.b, self.arr, self.S = ir, builder, arrays, sizes
-        self.i64 = ir.IntType(64)
-        fn = builder.function
-        entry = fn.entry_basic_block
-        self.slots = {}
-        with builder.goto_block(entry):
-            builder.position_at_start(entry)
-            for name, ty in self.types.items():
-                self.slots[name] = builder.alloca(self._lltype(ty), name=f"loopir.{name}")
-        self._emit_stmts(self.body)
-
-    def _lltype(self, ty):
-        ir = self.ir
-        return {"float64": ir.DoubleType(), "float32": ir.FloatType(), "bool": ir.IntType(1),
-                "int64": ir.IntType(64)}[ty]
-
-    def _emit_stmts(self, stmts):
-        for s in stmts:
-            self._emit_stmt(s)
-
-    def _emit_stmt(self, s):
-        b, ir = self.b, self.ir
-        if isinstance(s, ast.For):
-            args = [self._value(a, "int64") for a in s.iter.args]
-            start, stop = (ir.Constant(self.i64, 0), args[0]) if len(args) == 1 else args
-            slot = self.slots[s.target.id]
-            b.store(start, slot)
-            cond = b.append_basic_block("loopir.cond")
-            body = b.append_basic_block("loopir.body")
-            end = b.append_basic_block("loopir.end")
-            b.branch(cond)
-            b.position_at_end(cond)
-            b.cbranch(b.icmp_signed("<", b.load(slot), stop), body, end)
-            b.position_at_end(body)
-            self._emit_stmts(s.body)
-            b.store(b.add(b.load(slot), ir.Constant(self.i64, 1)), slot)
-            b.branch(cond)
-            b.position_at_end(end)
-            return
-        if isinstance(s, ast.Assign):
-            t = s.targets[0]
-            if isinstance(t, ast.Name):
-                b.store(self._value(s.value, self.types[t.id]), self.slots[t.id])
-            else:
-                dtype = self.array_types[t.value.id][0]
-                self._store(t, self._value(s.value, dtype), dtype)
-            return
-        # augmented assignment to an array element
-        dtype = self.array_types[s.target.value.id][0]
-        old = self._load(s.target, dtype)
-        v = self._value(s.value, dtype)
-        self._store(s.target, (b.fadd if isinstance(s.op, ast.Add) else b.fmul)(old, v), dtype)
-
-    def _pointer(self, node, dtype):
-        b, ir = self.b, self.ir
-        data, strides = self.arr[node.value.id]
-        idx = node.slice
-        items = idx.elts if isinstance(idx, ast.Tuple) else [idx]
-        offset = None
-        for i, stride in zip(items, strides):
-            if isinstance(i, ast.Constant):
-                continue
-            term = b.mul(b.load(self.slots[i.id]), stride)
-            offset = term if offset is None else b.add(offset, term)
-        p = data if offset is None else b.gep(data, [offset])
-        elem = ir.IntType(8) if dtype == "bool" else self._lltype(dtype)
-        return b.bitcast(p, elem.as_pointer())
-
-    def _load(self, node, dtype):
-        v = self.b.load(self._pointer(node, dtype))
-        if dtype == "bool":
-            v = self.b.icmp_unsigned("!=", v, self.ir.Constant(v.type, 0))
-        return v
-
-    def _store(self, node, value, dtype):
-        if dtype == "bool":
-            value = self.b.zext(value, self.ir.IntType(8))
-        self.b.store(value, self._pointer(node, dtype))
-
-    def _value(self, e, want: str):
-        """``e`` as an IR value of type ``want`` (constants take the type they are used at)."""
-        b, ir = self.b, self.ir
-        c = _const_value(e)
-        if c is not None:
-            if want == "int64":
-                return ir.Constant(self.i64, int(c))
-            if want == "bool":
-                return ir.Constant(ir.IntType(1), int(c != 0))
-            return ir.Constant(self._lltype(want), c)
-        if isinstance(e, ast.Name):
-            if e.id in ("True", "False"):
-                return ir.Constant(ir.IntType(1), e.id == "True")
-            return b.load(self.slots[e.id])
-        if isinstance(e, ast.Constant):  # a bool
-            return ir.Constant(ir.IntType(1), bool(e.value))
-        if isinstance(e, ast.Subscript):
-            if e.value.id == "S":
-                return b.load(b.gep(self.S, [ir.Constant(self.i64, e.slice.value)]))
-            return self._load(e, self.array_types[e.value.id][0])
-        if isinstance(e, ast.UnaryOp):
-            v = self._value(e.operand, want)
-            return b.fneg(v) if isinstance(e.op, ast.USub) else b.not_(v)
-        if isinstance(e, ast.BinOp):
-            return getattr(b, _ARITH[type(e.op)])(self._value(e.left, want), self._value(e.right, want))
-        if isinstance(e, ast.Compare):
-            ty = self._operand_type(e.left, e.comparators[0])
-            x, y = self._value(e.left, ty), self._value(e.comparators[0], ty)
-            op = _CMP[type(e.ops[0])]
-            if ty == "bool":
-                return b.icmp_unsigned(op, x, y)
-            return b.fcmp_unordered(op, x, y) if op == "!=" else b.fcmp_ordered(op, x, y)
-        if isinstance(e, ast.BoolOp):
-            vals = [self._value(v, "bool") for v in e.values]
-            out = vals[0]
-            for v in vals[1:]:
-                out = b.or_(out, v) if isinstance(e.op, ast.Or) else b.and_(out, v)
-            return out
-        if isinstance(e, ast.IfExp):
-            test = self._value(e.test, "bool")
-            return b.select(test, self._value(e.body, want), self._value(e.orelse, want))
-        name = _np_call(e)
-        if name is not None:
-            if name in _DTYPE_CALLS:
-                return self._cast(e.args[0], "bool" if name == "bool_" else name)
-            if name in _PREDICATES:
-                ty = self._expr_type(e.args[0])
-                return self._predicate(name, self._value(e.args[0], ty))
-            v = self._value(e.args[0], want)
-            fn = self._intrinsic(_NP_UNARY[name], v.type)
-            return b.call(fn, [v])
-        name = _np_call(e, "_vm")
-        args = [self._value(a, want) for a in e.args]
-        if name == "radd":
-            return b.fadd(*args, flags=("reassoc",))
-        if name == "rmul":
-            return b.fmul(*args, flags=("reassoc",))
-        from .vecmath import math_function
-
-        return b.call(math_function(b.module, name, args[0].type), args)
-
-    def _cast(self, arg, dst):
-        b = self.b
-        if _const_value(arg) is not None:
-            return self._value(arg, dst)
-        src = self._expr_type(arg)
-        v = self._value(arg, src)
-        if src == dst:
-            return v
-        if src == "bool":
-            return b.uitofp(v, self._lltype(dst))
-        if src == "float32":
-            return b.fpext(v, self._lltype(dst))
-        return b.fptrunc(v, self._lltype(dst))
-
-    def _predicate(self, name, v):
-        b, ir = self.b, self.ir
-        if name == "isnan":
-            return b.fcmp_unordered("uno", v, v)
-        inf = ir.Constant(v.type, float("inf"))
-        mag = b.call(self._intrinsic("llvm.fabs", v.type), [v])
-        if name == "isinf":
-            return b.fcmp_ordered("==", mag, inf)
-        return b.fcmp_ordered("<", mag, inf)  # isfinite: false for NaN and infinities
-
-    def _intrinsic(self, name, ty):
-        """LLVM's ``llvm.sqrt.f64``-style intrinsic of one argument."""
-        ir = self.ir
-        suffix = "f64" if ty == ir.DoubleType() else "f32"
-        return _declare(self.b.module, f"{name}.{suffix}", ir.FunctionType(ty, [ty]))
-
-    def _expr_type(self, e) -> str:
-        return self.node_types[e]
-
-    def _operand_type(self, a, c) -> str:
-        ta, tc = self.node_types[a], self.node_types[c]
-        return tc if ta == "const" else ta
-
-
-def _declare(module, name, fnty):
-    fn = module.globals.get(name)
-    if fn is None:
-        from llvmlite import ir
-
-        fn = ir.Function(module, fnty, name)
-    return fn
+def _float_source(v: float) -> str:
+    return "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
 
 
 # --------------------------------------------------------------------------------------
-# Choosing the runs (code generator side)
-
-_TOP = re.compile(r"^    (?! )")
+# Nodes. Expressions carry ``dtype``; ``py()`` is their Python text.
 
 
-def plan(lines: list[str], arrays: dict) -> list[str]:
-    """Rewrite the program body ``lines`` (indented one level): each maximal run of top-level
-    statements that :class:`Block` accepts, reads no local from before it and leaves none
-    that later lines read, becomes one ``_nb.loops`` call. ``arrays``: name -> (dtype name,
-    ndim) of every array the body may touch."""
-    stmts: list[list[str]] = []
-    for line in lines:
-        if _TOP.match(line) or not stmts:
-            stmts.append([line])
-        else:
-            stmts[-1].append(line)
-    ok = [_accepted(s) for s in stmts]
-    out: list[str] = []
-    n = 0
-    while n < len(stmts):
-        if not ok[n]:
-            out.extend(stmts[n])
-            n += 1
-            continue
-        m = n
-        while m < len(stmts) and ok[m]:
-            m += 1
-        out.extend(_rewrite(stmts[n:m], stmts[m:], arrays))
-        n = m
-    return out
+@dataclass(frozen=True)
+class Arr:
+    """An array of the program, by name."""
+    name: str
+    dtype: np.dtype
+    ndim: int
 
 
-def _accepted(stmt: list[str]) -> bool:
-    first = stmt[0].strip()
-    if first.startswith("#"):
+@dataclass(eq=False)
+class Const:
+    value: object
+    dtype: np.dtype
+    bare: bool = False  # printed as a Python number (``0``, ``-np.inf``): Numba types it
+
+    def py(self):
+        if not self.bare:
+            return literal(self.value, self.dtype)
+        v = float(self.value)
+        return "np.inf" if v == np.inf else "-np.inf" if v == -np.inf else str(int(v))
+
+
+@dataclass(eq=False)
+class Local:
+    name: str
+    dtype: np.dtype
+
+    def py(self):
+        return self.name
+
+
+@dataclass(eq=False)
+class Size:
+    """The size in slot ``slot`` of the program's sizes array ``S``, named ``name``."""
+    slot: int
+    name: str
+    dtype: np.dtype = INT
+
+    def py(self):
+        return self.name
+
+
+@dataclass(eq=False)
+class Load:
+    arr: Arr
+    index: tuple  # per axis: a loop variable (Local) or 0
+
+    dtype = property(lambda self: self.arr.dtype)
+
+    def py(self):
+        return self.arr.name + _index(self.index)
+
+
+@dataclass(eq=False)
+class Un:
+    op: str  # "-" or "not"
+    x: object
+
+    dtype = property(lambda self: BOOL if self.op == "not" else self.x.dtype)
+
+    def py(self):
+        return f"({self.op}{' ' if self.op == 'not' else ''}{self.x.py()})"
+
+
+@dataclass(eq=False)
+class Bin:
+    op: str
+    x: object
+    y: object
+
+    dtype = property(lambda self: self.y.dtype if getattr(self.x, "bare", False) else self.x.dtype)
+
+    def py(self):
+        return f"({self.x.py()} {self.op} {self.y.py()})"
+
+
+@dataclass(eq=False)
+class Cmp(Bin):
+    dtype = BOOL
+
+
+@dataclass(eq=False)
+class BoolOp:
+    op: str  # "or" or "and"
+    xs: list
+    dtype = BOOL
+
+    def py(self):
+        return "(" + f" {self.op} ".join(x.py() for x in self.xs) + ")"
+
+
+@dataclass(eq=False)
+class Select:
+    cond: object
+    x: object
+    y: object
+
+    dtype = property(lambda self: self.x.dtype)
+
+    def py(self):
+        return f"({self.x.py()} if {self.cond.py()} else {self.y.py()})"
+
+
+@dataclass(eq=False)
+class Call:
+    fn: str  # as printed: "np.sqrt", "_vm.exp", "math.erf", "min"...
+    args: list
+    dtype: np.dtype
+
+    def py(self):
+        return f"{self.fn}({', '.join(a.py() for a in self.args)})"
+
+
+@dataclass(eq=False)
+class Cast:
+    x: object
+    dtype: np.dtype
+
+    def py(self):
+        return f"np.{self.dtype.name}({self.x.py()})"
+
+
+@dataclass(eq=False)
+class Attr:
+    """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value (outside the subset)."""
+    x: object
+    attr: str
+
+    @property
+    def dtype(self):
+        return self.x.dtype if self.attr == "conjugate()" else np.empty(0, self.x.dtype).real.dtype
+
+    def py(self):
+        return f"({self.x.py()}).{self.attr}"
+
+
+def lex_compare(x, y, op: str):
+    """``x op y`` (op: < <= > >=) of complex values in NumPy's lexicographic order (real parts
+    first): Numba has no ordering of complex numbers."""
+    xr, yr = Attr(x, "real"), Attr(y, "real")
+    same = BoolOp("and", [Cmp("==", xr, yr), Cmp(op, Attr(x, "imag"), Attr(y, "imag"))])
+    return BoolOp("or", [Cmp(op[0], xr, yr), same])
+
+
+def cast(x, dst):
+    """``x`` converted to ``dst`` (as NumPy's ``astype``)."""
+    dst = np.dtype(dst)
+    if x.dtype == dst:
+        return x
+    if isinstance(x, Const) and not x.bare:
+        return Const(x.value, dst)
+    if dst.kind == "b":
+        return Cmp("!=", x, Const(0, x.dtype, bare=True))
+    if x.dtype.kind == "c" and dst.kind != "c":  # NumPy's cast keeps the real part
+        x = Attr(x, "real")
+    return Cast(x, dst)
+
+
+# Statements
+
+
+@dataclass(eq=False)
+class Assign:
+    target: Local
+    value: object
+
+
+@dataclass(eq=False)
+class Store:
+    arr: Arr
+    index: tuple
+    value: object
+    aug: str = ""  # "+" or "*": ``a[i] += v``
+
+
+@dataclass(eq=False)
+class Loop:
+    var: Local
+    stop: object
+    body: list = field(default_factory=list)
+    start: object = None
+    parallel: bool = False  # numba.prange
+
+
+@dataclass(eq=False)
+class Comment:
+    text: str
+
+
+@dataclass(eq=False)
+class Line:
+    """Python written as text by a lowering rule (a library call, a control-flow header):
+    opaque to the loop IR, it never reads a kernel's scalar locals."""
+    text: str
+
+
+@dataclass(eq=False)
+class Run:
+    """Consecutive statements in the subset, compiled as one ``nbrt.loops`` call."""
+    arrays: list  # the Arr it touches, in the order of the call's tuple
+    body: list
+
+
+def _index(index) -> str:
+    if not index:
+        return "[()]"
+    return "[" + ", ".join(i.py() if isinstance(i, Local) else str(i) for i in index) + "]"
+
+
+# --------------------------------------------------------------------------------------
+# Printing Python
+
+#: (printed text of a run, its arrays' (dtype name, ndim)) -> Run: what nbrt.loops compiles.
+RUNS: dict = {}
+
+
+def lines(s) -> list[str]:
+    """Statement ``s`` as lines of Python (indented by 4 spaces per level)."""
+    t = type(s)
+    if t is Assign:
+        return [f"{s.target.py()} = {s.value.py()}"]
+    if t is Store:
+        return [f"{s.arr.name}{_index(s.index)} {s.aug}= {s.value.py()}"]
+    if t is Loop:
+        start = f"{s.start.py()}, " if s.start is not None else ""
+        head = f"for {s.var.py()} in {'numba.prange' if s.parallel else 'range'}({start}{s.stop.py()}):"
+        return [head] + ["    " + ln for b in s.body for ln in lines(b)]
+    if t is Comment:
+        return [f"# {s.text}"]
+    if t is Line:
+        return [s.text]
+    text = "\n".join([""] + [ln for b in s.body for ln in lines(b)] + [""])
+    RUNS[(text, tuple((a.dtype.name, a.ndim) for a in s.arrays))] = s
+    names = ", ".join(a.name for a in s.arrays) + ("," if len(s.arrays) == 1 else "")
+    return [f"_nb.loops(({names}), S, '''"] + text.split("\n")[1:-1] + ["''')"]
+
+
+# --------------------------------------------------------------------------------------
+# The subset LLVM is written for
+
+
+def walk(node):
+    """``node`` and every node under it (its fields, lists and index tuples)."""
+    yield node
+    for f in fields(node):
+        v = getattr(node, f.name)
+        for x in v if isinstance(v, (list, tuple)) else (v,):
+            if is_dataclass(x) and type(x) is not Arr:
+                yield from walk(x)
+
+
+_NP_UNARY = {"np.sqrt": "llvm.sqrt", "np.abs": "llvm.fabs", "np.floor": "llvm.floor", "np.ceil": "llvm.ceil"}
+_PREDICATES = ("np.isfinite", "np.isnan", "np.isinf")
+_ARITH = {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}
+_CMP = ("==", "!=", "<", "<=", ">", ">=")
+
+
+def _expr_ok(e) -> bool:
+    t, dt = type(e), e.dtype
+    if t is Const:
+        return dt in FLOATS or dt == BOOL
+    if t in (Local, Load):
+        return dt in FLOATS or dt == BOOL or (t is Local and dt == INT)
+    if t is Size:
         return True
-    if "_nb." in first or "numba." in first or first.startswith(("return", "if ", "with ", "while ")):
-        return False
-    try:
-        tree = _parse("\n".join(line[4:] for line in stmt))
-    except SyntaxError:
-        return False
-    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.For, ast.Assign, ast.AugAssign)):
-        return False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and not all(isinstance(t, (ast.Name, ast.Subscript))
-                                                    for t in node.targets):
-            return False
-        if isinstance(node, ast.Call) and not (_np_call(node) or _np_call(node, "_vm") or (
-                isinstance(node.func, ast.Name) and node.func.id == "range")):
-            return False
-        if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name)
-                                                    and node.value.id in ("np", "_vm")):
+    if t is Un:
+        return (dt in FLOATS) if e.op == "-" else e.x.dtype == BOOL
+    if t is Bin:
+        return e.op in _ARITH and dt in FLOATS and _same(e.x, e.y)
+    if t is Cmp:
+        return e.op in _CMP and _same(e.x, e.y) and (
+            e.x.dtype in FLOATS or e.x.dtype == BOOL and e.op in ("==", "!="))
+    if t is BoolOp:
+        return all(x.dtype == BOOL for x in e.xs)
+    if t is Select:
+        return e.cond.dtype == BOOL and _same(e.x, e.y)
+    if t is Cast:
+        return e.x.dtype in FLOATS + (BOOL,) and dt in FLOATS
+    if t is Call:
+        args_ok = all(a.dtype == dt for a in e.args) and dt in FLOATS
+        if e.fn in _PREDICATES:
+            return len(e.args) == 1 and e.args[0].dtype in FLOATS
+        if e.fn in _NP_UNARY:
+            return args_ok and len(e.args) == 1
+        return args_ok and e.fn[:4] == "_vm." and e.fn[4:] in VECTOR_MATH | {"radd", "rmul"}
+    return False
+
+
+def _same(x, y) -> bool:
+    return x.dtype == y.dtype or getattr(x, "bare", False) or getattr(y, "bare", False)
+
+
+def direct(s) -> bool:
+    """Whether statement ``s`` is in the subset :class:`LLVM` writes: float32/float64 and
+    bool values only (no integer, complex or other dtype), serial loops, no text."""
+    for n in walk(s):
+        t = type(n)
+        if t is Loop:
+            if n.parallel:
+                return False
+        elif t is Assign:
+            if n.target.dtype != n.value.dtype:
+                return False
+        elif t is Store:
+            if n.arr.dtype not in FLOATS + (BOOL,) or n.value.dtype != n.arr.dtype or \
+                    (n.aug and n.arr.dtype not in FLOATS):
+                return False
+        elif t in (Comment, Line, Run) or not _expr_ok(n):
             return False
     return True
 
 
-def _rewrite(run: list[list[str]], after: list[list[str]], arrays: dict) -> list[str]:
-    """``run`` as a ``_nb.loops`` call if it types, else unchanged. Comments stay in place
-    (moved ahead of the call)."""
-    flat = [line for s in run for line in s]
-    is_code = [not s[0].strip().startswith("#") for s in run]
-    if not any(is_code):
-        return flat
-    last = max(k for k, c in enumerate(is_code) if c)
-    comments = [s[0] for s in run[:last] if s[0].strip().startswith("#")]
-    trailing = [line for s in run[last + 1:] for line in s]
-    code = [line[4:] for s in run[:last + 1] if not s[0].strip().startswith("#") for line in s]
-    if not any(line.startswith("for ") for line in code):
-        return flat  # straight-line scalar code: Numba's cost is small, leave it
-    text = "\n".join(code)
-    used = sorted(set(re.findall(r"\b(v\d+)\b", text)), key=lambda v: int(v[1:]))
-    header = f"{', '.join(used)}{',' if len(used) == 1 else ''} = arrays"
-    try:
-        block = Block(header + "\n" + text)
-        block.infer({v: arrays[v] for v in used if v in arrays})
-    except (Unsupported, SyntaxError, KeyError):
-        return flat
-    later = "\n".join(trailing + [line for s in after for line in s])
-    if any(re.search(rf"\b{re.escape(name)}\b", later) for name in block.types):
-        return flat  # a local read after the run
-    body = "\n".join("    " + line if line else line for line in [header] + code)
-    tup = f"({', '.join(used)}{',' if len(used) == 1 else ''})"
-    return comments + [f"    _nb.loops({tup}, S, '''", body, "    ''')"] + trailing
+# --------------------------------------------------------------------------------------
+# Printing LLVM IR
+
+
+class LLVM:
+    """Writes a :class:`Run`'s IR at an llvmlite ``builder``: ``arrays`` maps each array's
+    name to ``(data as i8*, byte strides as i64 values)``, ``sizes`` is the i64* data of ``S``."""
+
+    def __init__(self, builder, arrays: dict, sizes):
+        from llvmlite import ir
+
+        self.ir, self.b, self.arr, self.S = ir, builder, arrays, sizes
+        self.i64 = ir.IntType(64)
+        self.slots: dict[str, object] = {}
+
+    def run(self, run: Run) -> None:
+        b = self.b
+        entry = b.function.entry_basic_block
+        with b.goto_block(entry):
+            b.position_at_start(entry)
+            for s in run.body:
+                for n in walk(s):
+                    if type(n) is Local and n.name not in self.slots:
+                        self.slots[n.name] = b.alloca(self.lltype(n.dtype), name=f"loopir.{n.name}")
+        for s in run.body:
+            self.stmt(s)
+
+    def lltype(self, dt):
+        ir = self.ir
+        return {"float64": ir.DoubleType(), "float32": ir.FloatType(), "bool": ir.IntType(1),
+                "int64": ir.IntType(64)}[np.dtype(dt).name]
+
+    def stmt(self, s):
+        b, ir = self.b, self.ir
+        if type(s) is Assign:
+            b.store(self.value(s.value), self.slots[s.target.name])
+        elif type(s) is Store:
+            v = self.value(s.value)
+            if s.aug:
+                v = (b.fadd if s.aug == "+" else b.fmul)(self.load(s.arr, s.index), v)
+            if s.arr.dtype == BOOL:
+                v = b.zext(v, ir.IntType(8))
+            b.store(v, self.pointer(s.arr, s.index))
+        else:  # Loop
+            start = ir.Constant(self.i64, 0) if s.start is None else self.value(s.start)
+            stop, slot = self.value(s.stop), self.slots[s.var.name]
+            b.store(start, slot)
+            cond, body, end = (b.append_basic_block(f"loopir.{n}") for n in ("cond", "body", "end"))
+            b.branch(cond)
+            b.position_at_end(cond)
+            b.cbranch(b.icmp_signed("<", b.load(slot), stop), body, end)
+            b.position_at_end(body)
+            for x in s.body:
+                self.stmt(x)
+            b.store(b.add(b.load(slot), ir.Constant(self.i64, 1)), slot)
+            b.branch(cond)
+            b.position_at_end(end)
+
+    def pointer(self, arr: Arr, index):
+        b, ir = self.b, self.ir
+        data, strides = self.arr[arr.name]
+        offset = None
+        for i, stride in zip(index, strides):
+            if isinstance(i, Local):
+                term = b.mul(b.load(self.slots[i.name]), stride)
+                offset = term if offset is None else b.add(offset, term)
+        p = data if offset is None else b.gep(data, [offset])
+        elem = ir.IntType(8) if arr.dtype == BOOL else self.lltype(arr.dtype)
+        return b.bitcast(p, elem.as_pointer())
+
+    def load(self, arr: Arr, index):
+        v = self.b.load(self.pointer(arr, index))
+        return self.b.icmp_unsigned("!=", v, self.ir.Constant(v.type, 0)) if arr.dtype == BOOL else v
+
+    def value(self, e):
+        """``e`` as an IR value."""
+        b, ir, t = self.b, self.ir, type(e)
+        if t is Const:
+            return ir.Constant(self.lltype(e.dtype), bool(e.value) if e.dtype == BOOL else float(e.value))
+        if t is Local:
+            return b.load(self.slots[e.name])
+        if t is Size:
+            return b.load(b.gep(self.S, [ir.Constant(self.i64, e.slot)]))
+        if t is Load:
+            return self.load(e.arr, e.index)
+        if t is Un:
+            v = self.value(e.x)
+            return b.fneg(v) if e.op == "-" else b.not_(v)
+        if t in (Bin, Cmp, Select):
+            x, y = self.value(e.x), self.value(e.y)
+            if t is Bin:
+                return getattr(b, _ARITH[e.op])(x, y)
+            if t is Select:
+                return b.select(self.value(e.cond), x, y)
+            if e.x.dtype == BOOL:
+                return b.icmp_unsigned(e.op, x, y)
+            return b.fcmp_unordered(e.op, x, y) if e.op == "!=" else b.fcmp_ordered(e.op, x, y)
+        if t is BoolOp:
+            out = self.value(e.xs[0])
+            for x in e.xs[1:]:
+                out = (b.or_ if e.op == "or" else b.and_)(out, self.value(x))
+            return out
+        if t is Cast:
+            v, src = self.value(e.x), e.x.dtype
+            if src == BOOL:
+                return b.uitofp(v, self.lltype(e.dtype))
+            if src == e.dtype:
+                return v
+            return (b.fpext if src == FLOATS[0] else b.fptrunc)(v, self.lltype(e.dtype))
+        args = [self.value(a) for a in e.args]  # a Call
+        if e.fn in _PREDICATES:
+            return self.predicate(e.fn[3:], args[0])
+        if e.fn in _NP_UNARY:
+            return b.call(self.intrinsic(_NP_UNARY[e.fn], args[0].type), args)
+        if e.fn in ("_vm.radd", "_vm.rmul"):
+            return (b.fadd if e.fn == "_vm.radd" else b.fmul)(*args, flags=("reassoc",))
+        from .vecmath import math_function
+
+        return b.call(math_function(b.module, e.fn[4:], args[0].type), args)
+
+    def predicate(self, name, v):
+        b, ir = self.b, self.ir
+        if name == "isnan":
+            return b.fcmp_unordered("uno", v, v)
+        inf = ir.Constant(v.type, float("inf"))
+        mag = b.call(self.intrinsic("llvm.fabs", v.type), [v])
+        return b.fcmp_ordered("==" if name == "isinf" else "<", mag, inf)  # isfinite: not NaN or inf
+
+    def intrinsic(self, name, ty):
+        """LLVM's ``llvm.sqrt.f64``-style intrinsic of one argument."""
+        ir = self.ir
+        name = f"{name}.{'f64' if ty == ir.DoubleType() else 'f32'}"
+        fn = self.b.module.globals.get(name)
+        return fn if fn is not None else ir.Function(self.b.module, ir.FunctionType(ty, [ty]), name)

@@ -1,12 +1,12 @@
 """The Numba lowering of each primitive: two tables keyed by primitive.
 
-* :data:`SCALAR` - elementwise primitives: ``rule(args, eqn) -> str``, a scalar expression
-  in the operands' (already cast) scalar expressions. These are inlined into the loop
-  nests of fused kernels (codegen.py).
-* :data:`LOWERINGS` - every other primitive: ``rule(g, eqn)`` emits the source lines that
-  compute the equation's outputs as arrays (``g`` is the code generator: ``g.arr(atom)``
-  names an operand array, ``g.name(var)`` an output, ``g.dims(shape)`` a shape whose sizes
-  are read at run time, ``g.emit(line)``).
+* :data:`SCALAR` - elementwise primitives: ``rule(args, eqn) -> expression``, a scalar
+  expression of the loop IR (backend/loopir.py) in the operands' (already cast) expressions.
+  These are inlined into the loop nests of fused kernels (codegen.py).
+* :data:`LOWERINGS` - every other primitive: ``rule(g, eqn)`` emits what computes the
+  equation's outputs as arrays (``g`` is the code generator: ``g.arr(atom)`` names an operand
+  array, ``g.name(var)`` an output, ``g.dims(shape)`` a shape whose sizes are read at run
+  time, ``g.emit(line)`` a line of Python, ``g.add(stmt)`` a loop IR statement).
 
 A primitive without a good loop form calls its NumPy implementation inside the compiled
 program (:func:`lower_via_numpy`: a ``numba.objmode`` block), which is exact but costs a
@@ -19,7 +19,7 @@ import hashlib
 
 import numpy as np
 
-from ..jaxpr import pp_jaxpr
+from ..jaxpr import Literal, Var, pp_jaxpr
 from ..lax import cumulative as cum
 from ..lax import decompositions as dec
 from ..lax import elementwise as ew
@@ -31,55 +31,38 @@ from ..lax import shapes as sh
 from ..lax import sorting as so
 from ..lax import special as sp
 from . import runtime
+from .loopir import (
+    BOOL,
+    VECTOR_MATH,
+    Attr,
+    Bin,
+    BoolOp,
+    Call,
+    Cast,
+    Cmp,
+    Const,
+    Load,
+    Loop,
+    Select,
+    Store,
+    Un,
+    cast,
+    lex_compare,
+    literal,
+)
 
 # --------------------------------------------------------------------------------------
-# Scalar literals and casts
+# Elementwise: scalar expressions (loop IR nodes, backend/loopir.py)
 
 
-def literal(val, dtype) -> str:
-    """A scalar of ``dtype`` as Numba source: ``np.float32(0.5)``, ``np.inf``, ``True``."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return "True" if bool(val) else "False"
-    if dtype.kind == "f":
-        return f"np.{dtype.name}({_float_source(float(val))})"
-    if dtype.kind in "iu":
-        return f"np.{dtype.name}({int(val)})"
-    if dtype.kind == "c":
-        v = complex(val)
-        return f"np.{dtype.name}(complex({_float_source(v.real)}, {_float_source(v.imag)}))"
-    raise TypeError(f"funcad.jit: no scalar literal of dtype {dtype}")
-
-
-def _float_source(v: float) -> str:
-    return "np.nan" if v != v else ("np.inf" if v == np.inf else "-np.inf" if v == -np.inf else repr(v))
-
-
-def cast(expr: str, src, dst) -> str:
-    src, dst = np.dtype(src), np.dtype(dst)
-    if src == dst:
-        return expr
-    if dst.kind == "b":
-        return f"({expr} != 0)"
-    if src.kind == "c" and dst.kind != "c":  # NumPy's cast keeps the real part
-        expr = f"({expr}).real"
-    return f"np.{dst.name}({expr})"
-
-
-# --------------------------------------------------------------------------------------
-# Elementwise: scalar expressions
+def _dt(eqn):
+    return eqn.outputs[0].aval.dtype
 
 
 def _call(fn):
-    return lambda a, eqn: f"np.{fn}({', '.join(a)})"
+    return lambda a, eqn: Call(f"np.{fn}", a, _dt(eqn))
 
 
-# The functions backend/vecmath.py provides (its FUNCTIONS): on float32/float64 operands they
-# are called as ``_vm.<name>``, which LLVM's loop vectorizer can widen (libmvec).
-VECTOR_MATH = frozenset((
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
-    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "cbrt",
-    "arctan2", "hypot", "power"))
 _VECTOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -92,41 +75,36 @@ def _math(fn):
     """A math function: ``_vm.<fn>`` when every operand is computed in one float dtype."""
     def rule(a, eqn):
         dts = {np.dtype(d) for d in compute_dtypes(eqn)}
-        out = eqn.outputs[0].aval.dtype
-        module = _math_module(out) if len(dts) == 1 and dts <= set(_VECTOR_DTYPES) else "np"
-        return f"{module}.{fn}({', '.join(a)})"
+        module = _math_module(_dt(eqn)) if len(dts) == 1 and dts <= set(_VECTOR_DTYPES) else "np"
+        return Call(f"{module}.{fn}", a, _dt(eqn))
 
     return rule
 
 
 def _op(sym):
-    return lambda a, eqn: f"({a[0]} {sym} {a[1]})"
-
-
-def lex_compare(x: str, y: str, sym: str) -> str:
-    """``x < y`` (``sym``: < <= > >=) of complex scalars in NumPy's lexicographic order (real
-    parts first): Numba has no ordering of complex numbers."""
-    strict = sym[0]
-    return (f"({x}.real {strict} {y}.real or ({x}.real == {y}.real and {x}.imag {sym} {y}.imag))")
+    return lambda a, eqn: Bin(sym, a[0], a[1])
 
 
 def _compare(sym):
     def rule(a, eqn):
         if np.dtype(compute_dtypes(eqn)[0]).kind == "c":
             return lex_compare(a[0], a[1], sym)
-        return f"({a[0]} {sym} {a[1]})"
+        return Cmp(sym, a[0], a[1])
 
     return rule
 
 
 def _integer_pow(a, eqn):
-    y, x = eqn.params["y"], a[0]
-    dt = eqn.outputs[0].aval.dtype
+    y, x, dt = eqn.params["y"], a[0], _dt(eqn)
     if y == 0:
-        return literal(1, dt)
+        return Const(1, dt)
     n = abs(y)
-    body = "(" + " * ".join([x] * n) + ")" if n <= 4 else f"{_math_module(dt)}.power({x}, {literal(n, dt)})"
-    return body if y > 0 else f"({literal(1, dt)} / {body})"
+    body = x
+    for _ in range(n - 1):
+        body = Bin("*", body, x)
+    if n > 4:
+        body = Call(f"{_math_module(dt)}.power", [x, Const(n, dt)], dt)
+    return body if y > 0 else Bin("/", Const(1, dt), body)
 
 
 def _int_division(kind):
@@ -138,68 +116,66 @@ def _int_division(kind):
     def rule(a, eqn):
         (x, y), dt = a, np.dtype(compute_dtypes(eqn)[0])
         if dt.kind == "f":
-            return f"({x} // {y})" if kind == "floor_divide" else f"np.{kind}({x}, {y})"
-        z = literal(0, dt)
+            return Bin("//", x, y) if kind == "floor_divide" else Call(f"np.{kind}", a, dt)
+        z, zero, minus1 = Const(0, dt), Cmp("==", y, Const(0, dt, True)), Cmp("==", y, Const(-1, dt, True))
         if dt.kind == "u":
-            return f"({z} if {y} == 0 else {x} {'//' if kind == 'floor_divide' else '%'} {y})"
+            return Select(zero, z, Bin("//" if kind == "floor_divide" else "%", x, y))
         if kind == "floor_divide":
-            return f"({z} if {y} == 0 else -{x} if {y} == -1 else {x} // {y})"
-        if kind == "mod":  # Python's % on integers: the sign of y, as NumPy's remainder
-            return f"({z} if {y} == 0 or {y} == -1 else {x} % {y})"
-        # fmod: C's remainder, the sign of x: Python's (floor) remainder, less y where they differ
-        return (f"({z} if {y} == 0 or {y} == -1 else {x} % {y} - "
-                f"({y} if {x} % {y} != 0 and ({x} < 0) != ({y} < 0) else {z}))")
+            return Select(zero, z, Select(minus1, Un("-", x), Bin("//", x, y)))
+        rem = Bin("%", x, y)  # Python's % on integers: the sign of y, as NumPy's remainder
+        if kind == "fmod":  # C's remainder, the sign of x: Python's, less y where they differ
+            signs = Cmp("!=", Cmp("<", x, Const(0, dt, True)), Cmp("<", y, Const(0, dt, True)))
+            rem = Bin("-", rem, Select(BoolOp("and", [Cmp("!=", rem, Const(0, dt, True)), signs]), y, z))
+        return Select(BoolOp("or", [zero, minus1]), z, rem)
 
     return rule
 
 
 def _sign(a, eqn):
-    dt = eqn.outputs[0].aval.dtype
+    dt = _dt(eqn)
     if dt.kind == "c":  # NumPy 2's z / |z| (Numba's np.sign of complex is NumPy 1's)
-        return f"({a[0]} / np.abs({a[0]}) if {a[0]} != 0 else {literal(0, dt)})"
+        unit = Bin("/", a[0], Call("np.abs", a, dt))
+        return Select(Cmp("!=", a[0], Const(0, dt, True)), unit, Const(0, dt))
     if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
-        return f"({literal(1, dt)} if {a[0]} != 0 else {literal(0, dt)})"
-    return f"np.sign({a[0]})"
+        return Select(Cmp("!=", a[0], Const(0, dt, True)), Const(1, dt), Const(0, dt))
+    return Call("np.sign", a, dt)
 
 
 def _pow(a, eqn):
     if np.dtype(compute_dtypes(eqn)[0]).kind in "iu":  # exact, wrapping, ValueError for y < 0
-        return f"_nb.ipow({a[0]}, {a[1]})"
+        return Call("_nb.ipow", a, _dt(eqn))
     return _math("power")(a, eqn)
 
 
 def _logistic(a, eqn):
-    one = literal(1, eqn.outputs[0].aval.dtype)
-    return f"({one} / ({one} + {_math_module(eqn.outputs[0].aval.dtype)}.exp(-{a[0]})))"
+    dt = _dt(eqn)
+    one = Const(1, dt)
+    return Bin("/", one, Bin("+", one, Call(f"{_math_module(dt)}.exp", [Un("-", a[0])], dt)))
 
 
 def _logical(sym):
-    def rule(a, eqn):
-        x, y = (f"({v} != 0)" if e.aval.dtype.kind != "b" else v for v, e in zip(a, eqn.inputs))
-        return f"({x} {sym} {y})"
-
-    return rule
+    return lambda a, eqn: Bin(sym, *(cast(x, BOOL) for x in a))
 
 
 def _not(a, eqn):
-    return f"({a[0]} == 0)" if eqn.inputs[0].aval.dtype.kind != "b" else f"(not {a[0]})"
+    return Un("not", cast(a[0], BOOL))
 
 
 SCALAR: dict = {
-    ew.neg_p: lambda a, eqn: f"(-{a[0]})",
+    ew.neg_p: lambda a, eqn: Un("-", a[0]),
     ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
     ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
     ew.logistic_p: _logistic,
-    ew.select_p: lambda a, eqn: f"({a[1]} if {a[0]} else {a[2]})",
-    ew.eq_p: _op("=="), ew.ne_p: _op("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
+    ew.select_p: lambda a, eqn: Select(*a),
+    ew.eq_p: _compare("=="), ew.ne_p: _compare("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
     ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
     ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
     ew.round_p: _call("rint"),
     ew.max_p: _call("maximum"), ew.min_p: _call("minimum"),
-    ew.convert_element_type_p: lambda a, eqn: cast(a[0], eqn.inputs[0].aval.dtype, eqn.params["new_dtype"]),
+    ew.convert_element_type_p: lambda a, eqn: cast(a[0], eqn.params["new_dtype"]),
     ew.stop_gradient_p: lambda a, eqn: a[0],
     sh.broadcast_to_p: lambda a, eqn: a[0],  # the operand is read with broadcasting
-    sh.full_p: lambda a, eqn: literal(eqn.params["fill_value"], eqn.params["dtype"]),
+    sh.full_p: lambda a, eqn: Const(eqn.params["fill_value"], eqn.params["dtype"]),
     # In loops, these read their operand at remapped indices (codegen._remap_index):
     sh.transpose_p: lambda a, eqn: a[0],
     sh.reshape_p: lambda a, eqn: a[0],
@@ -210,11 +186,10 @@ for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "
               "ceil", "isnan", "isinf", "isfinite"):
     SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
 SCALAR[ew.sign_p] = _sign
-SCALAR[ew.real_p] = lambda a, eqn: f"({a[0]}).real"
-SCALAR[ew.imag_p] = lambda a, eqn: f"({a[0]}).imag"
-SCALAR[ew.conj_p] = lambda a, eqn: f"({a[0]}).conjugate()"
-SCALAR[ew.complex_p] = lambda a, eqn: \
-    f"np.{eqn.outputs[0].aval.dtype.name}(complex({a[0]}, {a[1]}))"
+SCALAR[ew.real_p] = lambda a, eqn: Attr(a[0], "real")
+SCALAR[ew.imag_p] = lambda a, eqn: Attr(a[0], "imag")
+SCALAR[ew.conj_p] = lambda a, eqn: Attr(a[0], "conjugate()")
+SCALAR[ew.complex_p] = lambda a, eqn: Cast(Call("complex", a, _dt(eqn)), _dt(eqn))
 
 
 def compute_dtypes(eqn) -> list:
@@ -241,13 +216,13 @@ def _matmul(g, eqn):
     x, y = eqn.inputs
     out = eqn.outputs[0]
     dt = out.aval.dtype
-    if dt.kind != "f" or out.aval.size == 0 or x.aval.shape[-1] == 0:
+    if dt.kind not in "fc" or dt.itemsize < 4 or out.aval.size == 0 or x.aval.shape[-1] == 0:
         return _einsum_loops(g, eqn, _matmul_spec(x.aval.ndim, y.aval.ndim, out.aval.ndim))
     # BLAS ?gemm called directly (backend/nbrt.py): one small intrinsic whatever the operands'
     # layouts, where np.dot costs 0.5-1 s of Numba compile per layout signature.
     a, b = g.arr(x, dt), g.arr(y, dt)
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{dt.name})")
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
     g.contiguous.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
         # A copy (astype) or a known-contiguous value suits BLAS: no fallback to compile.
@@ -302,31 +277,36 @@ def _einsum_loops(g, eqn, spec):
     subs = ins.split(",")
     out = eqn.outputs[0]
     dt = out.aval.dtype
-    sizes = {}
-    for s, a in zip(subs, eqn.inputs):
-        for c, n in zip(s, a.aval.shape):
-            sizes.setdefault(c, (a, s.index(c), n))
-    names = [g.arr(a) for a in eqn.inputs]
+    sizes, keys = {}, {}
+    for s, a in zip(subs + [out_sub], eqn.inputs + [out]):
+        for j, (c, n) in enumerate(zip(s, a.aval.shape)):
+            sizes.setdefault(c, n)
+            if type(a) is Var and n != 1:
+                keys.setdefault(c, []).append((a, j))
     o = g.name(out)
-    g.emit(f"{o} = _nb.full({g.dims(out.aval.shape)}, {literal(0, dt)}, np.{dt.name})")
-    letters = list(dict.fromkeys(out_sub + "".join(subs)))
-    for c in letters:
-        a, axis, n = sizes[c]
-        g.emit(f"for i_{c} in range({g.dim(n)}):")
-        g.indent += 1
+    g.emit(f"{o} = _nb.full({g.dims_of(out)}, {literal(0, dt)}, np.{dt.name})")
+    letters = [c for c in dict.fromkeys(out_sub + "".join(subs)) if sizes[c] != 1]
+    lv = {c: g.loop_var() for c in letters}
+    n = dict(zip(letters, g.sizes_of([sizes[c] for c in letters], [keys[c] for c in letters])))
 
-    def at(name, s, a):
-        parts = ["0" if n == 1 else f"i_{c}" for c, n in zip(s, a.aval.shape)]
-        return f"{name}[{', '.join(parts)}]" if parts else f"{name}[()]"
+    def at(a, s):
+        if type(a) is Literal:
+            return Const(a.val, a.aval.dtype)
+        return Load(g.array(a), tuple(0 if n == 1 else lv[c] for c, n in zip(s, a.aval.shape)))
 
-    prod = " * ".join(cast(at(n, s, a), a.aval.dtype, dt) for n, s, a in zip(names, subs, eqn.inputs))
-    g.emit(f"{at(o, out_sub, out)} += {prod or literal(1, dt)}")
-    g.indent -= len(letters)
+    prod = Const(1, dt)
+    for k, (s, a) in enumerate(zip(subs, eqn.inputs)):
+        x = cast(at(a, s), dt)
+        prod = x if k == 0 else Bin("*", prod, x)
+    stmt = Store(g.array(out), at(out, out_sub).index, prod, aug="+")
+    for c in reversed(letters):
+        stmt = Loop(lv[c], n[c], [stmt])
+    g.add(stmt)
 
 
 def _reshape(g, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
-    g.emit(f"{g.name(out)} = np.ascontiguousarray({g.arr(x)}).reshape({g.dims(out.aval.shape)})")
+    g.emit(f"{g.name(out)} = np.ascontiguousarray({g.arr(x)}).reshape({g.dims_of(out)})")
     g.alias(out, x)
     g.contiguous.add(out)
 
@@ -355,6 +335,41 @@ def _index(g, eqn):
     if not sh._is_basic(template):
         return lower_via_numpy(g, eqn)
     x, out = eqn.inputs[0], eqn.outputs[0]
+    expr = _basic_index(g, x, template)
+    o = g.name(out)
+    if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
+        g.emit(f"{o} = _nb.empty((), np.{out.aval.dtype.name})")
+        g.emit(f"{o}[()] = {expr}")
+    else:
+        g.emit(f"{o} = {expr}")
+        g.alias(out, x)
+
+
+def _index_add(g, eqn):
+    """``x`` with ``updates`` added at a basic index (no index repeats: a loop over the
+    view), as the transpose of a slice is in an LSTM's gradient; others through NumPy."""
+    x, u = eqn.inputs[:2]
+    out, template = eqn.outputs[0], eqn.params["template"]
+    if (len(eqn.inputs) > 2 or not sh._is_basic(template) or type(u) is not Var
+            or u.aval.dtype != out.aval.dtype or x.aval.dtype != out.aval.dtype
+            or tuple(u.aval.shape) != tuple(sh._index_shape(x.aval.shape, template, ()))):
+        return lower_via_numpy(g, eqn)
+    o, w = g.name(out), g.fresh("w")
+    g.emit(f"{o} = {g.arr(x)}.copy()")
+    g.contiguous.add(out)
+    if not u.aval.ndim:  # one element (a scalar parameter's gradient: theta[2])
+        g.emit(f"{_basic_index(g, out, template)} += {g.name(u)}[()]")
+        return
+    g.emit(f"{w} = {_basic_index(g, out, template)}")
+    idx = [g.fresh("i") for _ in u.aval.shape]
+    for i, n in zip(idx, u.aval.shape):
+        g.emit(f"for {i} in range({g.dim(n)}):")
+        g.indent += 1
+    g.emit(f"{w}[{', '.join(idx)}] += {g.name(u)}[{', '.join(idx)}]")
+    g.indent -= len(idx)
+
+
+def _basic_index(g, x, template) -> str:
     consumed = sum(1 for t in template if t is not None and t is not Ellipsis)
     parts = []
     for t in template:
@@ -368,14 +383,7 @@ def _index(g, eqn):
             parts.append(str(int(t[1])))
     if Ellipsis not in template:
         parts.extend([":"] * (x.aval.ndim - consumed))
-    expr = f"{g.arr(x)}[{', '.join(parts)}]" if parts else f"{g.arr(x)}[()]"
-    o = g.name(out)
-    if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
-        g.emit(f"{o} = _nb.empty((), np.{out.aval.dtype.name})")
-        g.emit(f"{o}[()] = {expr}")
-    else:
-        g.emit(f"{o} = {expr}")
-        g.alias(out, x)
+    return f"{g.arr(x)}[{', '.join(parts)}]" if parts else f"{g.arr(x)}[()]"
 
 
 def _float_kind(dt) -> bool:
@@ -414,23 +422,9 @@ def _cholesky(g, eqn):
 
 def _full(g, eqn):
     out = eqn.outputs[0]
-    g.emit(f"{g.name(out)} = _nb.full({g.dims(out.aval.shape)}, "
+    g.emit(f"{g.name(out)} = _nb.full({g.dims_of(out)}, "
            f"{literal(eqn.params['fill_value'], out.aval.dtype)}, np.{out.aval.dtype.name})")
     g.contiguous.add(out)
-
-
-def _reduction(kind):
-    def rule(g, eqn):
-        # Normally fused into a kernel by fusion.py; this is the stand-alone form.
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        fn = {"sum": "np.sum", "prod": "np.prod", "max": "np.max", "min": "np.min"}[kind]
-        if out.aval.ndim == 0 and not eqn.params["axes"] == ():
-            g.emit(f"{g.name(out)} = _nb.empty((), np.{out.aval.dtype.name})")
-            g.emit(f"{g.name(out)}[()] = {fn}({g.arr(x)})")
-        else:
-            lower_via_numpy(g, eqn)
-
-    return rule
 
 
 def lower_via_numpy(g, eqn):
@@ -443,7 +437,7 @@ def lower_via_numpy(g, eqn):
     lhs = ", ".join(tmps) + ("," if len(tmps) == 1 else "")
     g.emit(f"    {lhs} = _rt.call({key!r}, {args})")
     for t, v in zip(tmps, eqn.outputs):
-        g.emit(f"{g.name(v)} = {t}.reshape({g.dims(v.aval.shape)})")
+        g.emit(f"{g.name(v)} = {t}.reshape({g.dims_of(v)})")
 
 
 def _numba_type(dtype) -> str:
@@ -480,12 +474,11 @@ LOWERINGS: dict = {
     sh.transpose_p: _transpose,  # 2-D; others are fused loops (SCALAR)
     sh.concatenate_p: _concatenate,
     sh.index_p: _index,
-    sh.index_add_p: lower_via_numpy,  # scatter-add with repeated indices: np.add.at semantics
+    sh.index_add_p: _index_add,  # a basic index; repeated indices (np.add.at) through NumPy
     sh.full_p: _full,
-    red.reduce_sum_p: _reduction("sum"),
-    red.reduce_prod_p: _reduction("prod"),
-    red.reduce_max_p: _reduction("max"),
-    red.reduce_min_p: _reduction("min"),
+    # Reductions are fused into kernels (fusion.py); only a Literal's stands alone.
+    red.reduce_sum_p: lower_via_numpy, red.reduce_prod_p: lower_via_numpy,
+    red.reduce_max_p: lower_via_numpy, red.reduce_min_p: lower_via_numpy,
 }
 
 
@@ -502,9 +495,9 @@ def register_lowering(prim, rule) -> None:
 # their NumPy/SciPy implementation: keyed by primitive like every rule here, so the test that
 # every primitive has a lowering notices a new one rather than it falling back silently.
 SCALAR.update({
-    sp.erf_p: lambda a, eqn: f"math.erf({a[0]})",
-    sp.erfc_p: lambda a, eqn: f"math.erfc({a[0]})",
-    sp.gammaln_p: lambda a, eqn: f"math.lgamma({a[0]})",
+    sp.erf_p: lambda a, eqn: Call("math.erf", a, _dt(eqn)),
+    sp.erfc_p: lambda a, eqn: Call("math.erfc", a, _dt(eqn)),
+    sp.gammaln_p: lambda a, eqn: Call("math.lgamma", a, _dt(eqn)),
     sp.fmod_p: _int_division("fmod"),
     sp.mod_p: _int_division("mod"),
     sp.floor_divide_p: _int_division("floor_divide"),
@@ -522,14 +515,14 @@ def _threefry(g, eqn):
     outs = [g.name(v) for v in eqn.outputs]
     g.emit(f"{outs[0]}, {outs[1]} = _nb.threefry2x32({', '.join(g.arr(a) for a in eqn.inputs)})")
     for o, v in zip(outs, eqn.outputs):
-        g.emit(f"{o} = {o}.reshape({g.dims(v.aval.shape)})")
+        g.emit(f"{o} = {o}.reshape({g.dims_of(v)})")
 
 
 def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
     out = eqn.outputs[0]
     k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs)
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.{out.aval.dtype.name})")
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{out.aval.dtype.name})")
     g.emit(f"_nb.rnd.draw_{eqn.params['kind']}({k0}, {k1}, {o}.reshape(-1))")
     g.contiguous.add(out)
 
@@ -539,7 +532,7 @@ def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbran
     k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs[:2])
     a = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float64)}).reshape(-1)"
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims(out.aval.shape)}, np.float64)")
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.float64)")
     g.emit(f"_nb.rnd.draw_gamma({k0}, {k1}, {a}, {o}.reshape(-1))")
     if out.aval.dtype != np.float64:
         g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")

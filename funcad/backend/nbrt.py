@@ -68,7 +68,7 @@ from numba.extending import intrinsic
 
 from . import cache, loopir
 
-_ROUTINES = ("dgemm", "sgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
+_ROUTINES = ("dgemm", "sgemm", "zgemm", "cgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
 
 
 def _numpy_blas() -> dict | None:
@@ -89,9 +89,14 @@ def _numpy_blas() -> dict | None:
             root.glob(".dylibs/libscipy_openblas64_*")):
         try:
             lib = ctypes.CDLL(str(path))
-            return {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value for r in _ROUTINES}
+            found = {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value for r in _ROUTINES}
         except (OSError, AttributeError):
             continue
+        for r, sym in (("blas_get_threads", "scipy_openblas_get_num_threads64_"),
+                       ("blas_set_threads", "scipy_openblas_set_num_threads64_")):
+            if hasattr(lib, sym):
+                found[r] = ctypes.cast(getattr(lib, sym), ctypes.c_void_p).value
+        return found
     return None
 
 
@@ -111,6 +116,15 @@ else:
     BLAS, _BLAS_INT_BITS = "scipy: cython_blas/cython_lapack (LP64)", 32
 for _r, _address in _addresses.items():
     ll.add_symbol(f"funcad_{_r}", _address)
+
+# A reduction-shaped product (``X.T @ Y`` over many rows into a small result: a Hessian, a
+# Gram matrix) runs on one OpenBLAS thread. OpenBLAS's threads split the small result and
+# meet at a barrier (spin-waiting) after every block of the long inner dimension: on this
+# 2-core machine, shared, X.T @ Y for 400,000 x 50 took 2.2-13 s on two threads against
+# 0.3 s on one (10-30x the CPU time), and the logistic Newton step's Hessian with it.
+_TALL_K = 16  # k >= 16 max(m, n) ...
+_SMALL_MN = 1 << 16  # ... and m n <= 65536 (a 256 x 256 result)
+_THREAD_CONTROL = "blas_set_threads" in _addresses
 
 # Transparent huge pages for large arrays, as NumPy does: where the kernel's THP mode is
 # "madvise" (this machine's), a fresh 200 MB array faulted in page by page took 69 ms, with
@@ -142,11 +156,24 @@ def _info(builder, info_ptr):
 
 
 def _float_ir(dtype):
+    if dtype in (types.complex128, types.complex64):  # Fortran's COMPLEX: a (re, im) pair
+        part = ir.DoubleType() if dtype == types.complex128 else ir.FloatType()
+        return ir.LiteralStructType([part, part])
     return ir.DoubleType() if dtype == types.float64 else ir.FloatType()
 
 
+def _float_const(dtype, value: float):
+    fty = _float_ir(dtype)
+    if isinstance(fty, ir.LiteralStructType):
+        return ir.Constant(fty, [ir.Constant(fty.elements[0], value), ir.Constant(fty.elements[0], 0.0)])
+    return ir.Constant(fty, value)
+
+
 def _prefix(dtype) -> str:
-    return "d" if dtype == types.float64 else "s"
+    return {types.float64: "d", types.float32: "s", types.complex128: "z", types.complex64: "c"}[dtype]
+
+
+_GEMM_DTYPES = (types.float32, types.float64, types.complex64, types.complex128)
 
 
 def _alloca_store(builder, ty, value):
@@ -204,7 +231,7 @@ def _gemm_function(module, dtype):
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
     a_p, m, k, as0, as1, b_p, n, bs0, bs1, c_p, cs0, cs1 = fn.args
     fty = _float_ir(dtype)
-    size = ir.Constant(_i64, 8 if dtype == types.float64 else 4)
+    size = ir.Constant(_i64, np.dtype(str(dtype)).itemsize)
     as0, as1, bs0, bs1, cs0, cs1 = (builder.sdiv(v, size) for v in (as0, as1, bs0, bs1, cs0, cs1))
     a_ok, a_t, lda = _blas_operand(builder, m, k, as0, as1)
     b_ok, b_t, ldb = _blas_operand(builder, k, n, bs0, bs1)
@@ -229,26 +256,49 @@ def _gemm_function(module, dtype):
         transa = _alloca_store(builder, _i8, builder.select(b_t, tt, tn))
         transb = _alloca_store(builder, _i8, builder.select(a_t, tt, tn))
         ints = [_alloca_store(builder, _bi, _blas_int(builder, v)) for v in (n, m, k, ldb, lda, ldc)]
-        alpha = _alloca_store(builder, fty, ir.Constant(fty, 1.0))
-        beta = _alloca_store(builder, fty, ir.Constant(fty, 0.0))
+        alpha = _alloca_store(builder, fty, _float_const(dtype, 1.0))
+        beta = _alloca_store(builder, fty, _float_const(dtype, 0.0))
         pf, pi = fty.as_pointer(), _bi.as_pointer()
         blas_ty = ir.FunctionType(ir.VoidType(), [p8, p8, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
         blas = cgutils.get_or_insert_function(module, blas_ty, f"funcad_{_prefix(dtype)}gemm")
         data = [builder.bitcast(X, pf) for X in (b_p, a_p, c_p)]
-        builder.call(blas, [transa, transb, ints[0], ints[1], ints[2], alpha, data[0], ints[3],
-                            data[1], ints[4], beta, data[2], ints[5]])
+        args = [transa, transb, ints[0], ints[1], ints[2], alpha, data[0], ints[3], data[1],
+                ints[4], beta, data[2], ints[5]]
+        if _THREAD_CONTROL:
+            _call_tall_single_threaded(builder, module, m, n, k, lambda: builder.call(blas, args))
+        else:
+            builder.call(blas, args)
     builder.ret(ok)
     return fn
 
 
+def _call_tall_single_threaded(builder, module, m, n, k, call):
+    """``call()``, on one BLAS thread when ``m x k @ k x n`` is reduction-shaped (see
+    :data:`_TALL_K`); the thread count is restored after."""
+    mn_max = builder.select(builder.icmp_signed(">", m, n), m, n)
+    tall = builder.and_(builder.icmp_signed(">=", k, builder.mul(mn_max, ir.Constant(_i64, _TALL_K))),
+                        builder.icmp_signed("<=", builder.mul(m, n), ir.Constant(_i64, _SMALL_MN)))
+    get = cgutils.get_or_insert_function(module, ir.FunctionType(_i32, []), "funcad_blas_get_threads")
+    set_ = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), [_i32]),
+                                          "funcad_blas_set_threads")
+    before = builder.call(get, [])
+    limit = builder.and_(tall, builder.icmp_signed(">", before, ir.Constant(_i32, 1)))
+    with builder.if_then(limit):
+        builder.call(set_, [ir.Constant(_i32, 1)])
+    call()
+    with builder.if_then(limit):
+        builder.call(set_, [before])
+
+
 @intrinsic
 def gemm(typingctx, a, b, out):
-    """``out[...] = a @ b`` for 2-D float32/float64 arrays of one dtype, through ``?gemm``.
+    """``out[...] = a @ b`` for 2-D float32/float64/complex64/complex128 arrays of one dtype,
+    through ``?gemm`` (``zgemm`` with "T", the plain transpose: no conjugation).
     Returns False (and computes nothing) if an operand's strides do not suit BLAS or a size
     exceeds BLAS's integer (32 bits with SciPy's); ``out`` must be row-major with unit column stride."""
     if not (isinstance(a, types.Array) and isinstance(b, types.Array) and isinstance(out, types.Array)
             and a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype
-            and a.dtype in (types.float32, types.float64)):
+            and a.dtype in _GEMM_DTYPES):
         return None
     dtype = a.dtype
 
@@ -417,7 +467,7 @@ def matmul_into(a, b, out):
     if not gemm(ac, bc, out):  # sizes beyond BLAS's integer: plain loops
         for i in range(a.shape[0]):
             for j in range(b.shape[1]):
-                acc = 0.0
+                acc = out.dtype.type(0)
                 for p in range(a.shape[1]):
                     acc += ac[i, p] * bc[p, j]
                 out[i, j] = acc
@@ -734,24 +784,24 @@ class _LoadCache(FunctionCache):
 
 @intrinsic
 def loops(typingctx, arrays, sizes, text):
-    """Run the loop nests of ``text`` (backend/loopir.py: a run of generated statements,
-    its first line naming the arrays of the tuple ``arrays``) over those arrays, with ``S``
-    the sizes array: their IR is written by :class:`loopir.Block`, not by Numba's compiler."""
-    if not isinstance(text, types.StringLiteral):
+    """Run the loop nests printed as ``text`` over the tuple ``arrays``, with ``S`` the sizes
+    array: the :class:`loopir.Run` printed as that text for these arrays' dtypes
+    (``loopir.RUNS``, filled as the code generator printed the program), written as LLVM IR
+    by :class:`loopir.LLVM`, not by Numba's compiler."""
+    if not (isinstance(text, types.StringLiteral) and isinstance(arrays, types.BaseTuple)
+            and all(isinstance(a, types.Array) for a in arrays) and isinstance(sizes, types.Array)
+            and sizes.dtype == types.int64 and sizes.ndim == 1):
         return None
-    if not (isinstance(arrays, types.BaseTuple) and all(isinstance(a, types.Array) for a in arrays)
-            and isinstance(sizes, types.Array) and sizes.dtype == types.int64 and sizes.ndim == 1):
+    types_ = tuple((str(a.dtype), a.ndim) for a in arrays)
+    run = loopir.RUNS.get((textwrap.dedent(text.literal_value), types_))
+    if run is None:
         return None
-    block = loopir.Block(textwrap.dedent(text.literal_value))
-    if len(block.arrays) != len(arrays):
-        return None
-    block.infer({n: (str(a.dtype), a.ndim) for n, a in zip(block.arrays, arrays)})
 
     def codegen(context, builder, sig, args):
         refs = {}
-        for name, aty, val in zip(block.arrays, sig.args[0], cgutils.unpack_tuple(builder, args[0])):
-            arr = context.make_array(aty)(context, builder, val)
-            shape = cgutils.unpack_tuple(builder, arr.shape, aty.ndim)
+        for arr, aty, val in zip(run.arrays, sig.args[0], cgutils.unpack_tuple(builder, args[0])):
+            a = context.make_array(aty)(context, builder, val)
+            shape = cgutils.unpack_tuple(builder, a.shape, aty.ndim)
             itemsize = ir.Constant(_i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
             if aty.layout in "CF" and aty.ndim:
                 # Contiguous: strides from the shape, so LLVM sees the unit stride.
@@ -761,15 +811,10 @@ def loops(typingctx, arrays, sizes, text):
                     strides[d] = step
                     step = builder.mul(step, shape[d])
             else:
-                strides = cgutils.unpack_tuple(builder, arr.strides, aty.ndim)
-            refs[name] = (builder.bitcast(arr.data, _i8.as_pointer()), strides)
+                strides = cgutils.unpack_tuple(builder, a.strides, aty.ndim)
+            refs[arr.name] = (builder.bitcast(a.data, _i8.as_pointer()), strides)
         S = context.make_array(sig.args[1])(context, builder, args[1]).data
-        try:
-            block.emit(builder, refs, S)
-        finally:
-            # Numba keeps this codegen (and so ``block``) for the life of the process; the
-            # builder would keep the whole program's LLVM IR alive with it (~0.35 MB).
-            block.b = block.arr = block.S = block.slots = None
+        loopir.LLVM(builder, refs, S).run(run)
         return context.get_dummy_value()
 
     return types.none(arrays, sizes, text), codegen

@@ -14,6 +14,7 @@ transposes undone by transposes), so they shrink here before Numba sees them.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -218,111 +219,156 @@ def fold_constants(jaxpr: Jaxpr) -> Jaxpr:
 # Algebraic identities, exact in IEEE arithmetic
 
 
-def _is_const(a, value, uniform, negzero: bool | None = None) -> bool:
-    v = _const_of(a, uniform)
-    if v is _NOT_CONST:
-        return False
-    try:
-        v = np.asarray(v)
-        if v.dtype.kind not in "biuf" or v != value:
+class _Facts:
+    """What the identity rules know so far: uniform values (``full``), each value's producing
+    equation, and how many times each value is read."""
+
+    def __init__(self, jaxpr: Jaxpr):
+        self.uniform, self.producer = {}, {}
+        self.uses = Counter(a for e in jaxpr.eqns for a in e.inputs if type(a) is Var)
+        self.uses.update(a for a in jaxpr.outvars if type(a) is Var)
+
+    def is_const(self, a, value, negzero: bool | None = None) -> bool:
+        """Whether ``a`` is the constant ``value`` (of the given zero sign, if not None)."""
+        v = _const_of(a, self.uniform)
+        try:
+            v = np.asarray(v)
+            sign_ok = negzero is None or bool(np.signbit(v)) == negzero
+            return v.dtype.kind in "biuf" and v == value and sign_ok
+        except (TypeError, ValueError):
             return False
-        return negzero is None or bool(np.signbit(v)) == negzero
-    except (TypeError, ValueError):
-        return False
+
+    def made_by(self, a, prim) -> Eqn | None:
+        """The equation producing ``a`` if it applies ``prim``."""
+        e = self.producer.get(a) if type(a) is Var else None
+        return e if e is not None and e.prim is prim else None
+
+
+#: prim -> rule(eqn, facts) -> None (keep), [atom] (the output is that atom) or [Eqn, ...]
+#: (replacement equations): rewrites exact in IEEE arithmetic, as ``ad.jvp_rules``.
+simplify_rules: dict = {}
+
+
+def _keep(a, eqn):
+    """The output is ``a``, if that changes no shape or dtype."""
+    return [a] if _same_aval(a, eqn.outputs[0].aval) else None
+
+
+def _unit(value, negzero=None, left=True):
+    """``x op u`` (and ``u op x`` if ``left``) is ``x`` for the constant ``u = value``."""
+    def rule(eqn, f):
+        x, y = eqn.inputs
+        if f.is_const(y, value, negzero):
+            return _keep(x, eqn)
+        return _keep(y, eqn) if left and f.is_const(x, value, negzero) else None
+
+    return rule
+
+
+def _add(eqn, f):  # x + (-0.0) is x; x + 0.0 is not (-0.0 + 0.0 is +0.0), but for integers
+    x, y = eqn.inputs
+    return _keep(x, eqn) if x.aval.dtype.kind in "iub" and f.is_const(y, 0) else _unit(0, True)(eqn, f)
+
+
+def _of_itself(prim, combine):
+    """A shape operation: ``[x]`` if it changes no shape, else ``combine(eqn, inner)`` when its
+    operand is an application of ``prim`` (a reshape of a reshape...)."""
+    def rule(eqn, f):
+        x = eqn.inputs[0]
+        if x.aval.shape == eqn.outputs[0].aval.shape:
+            return [x]
+        inner = f.made_by(x, prim)
+        return combine(eqn, inner, f) if inner is not None else None
+
+    return rule
+
+
+def _reshape_of_reshape(eqn, inner, f):
+    x = inner.inputs[0]
+    same = x.aval.shape == eqn.outputs[0].aval.shape
+    return [x] if same else [Eqn(sh.reshape_p, [x], eqn.params, eqn.outputs)]
+
+
+def _transpose(eqn, f):
+    x = eqn.inputs[0]
+    inner = f.producer.get(x) if type(x) is Var else None
+    if inner is not None and inner.prim is sh.transpose_p:
+        perm = tuple(inner.params["permutation"][i] for i in eqn.params["permutation"])
+        y = inner.inputs[0]
+        return [y] if perm == tuple(range(len(perm))) else [
+            Eqn(sh.transpose_p, [y], dict(permutation=perm), eqn.outputs)]
+    if inner is not None and inner.prim is sh.reshape_p:
+        return _transpose_of_unit_reshape(eqn, inner)
+    if inner is not None and inner.prim in _ELEMENTWISE and f.uses[x] == 1:
+        return _transpose_of_elementwise(eqn, inner, f.producer)
+    return None
+
+
+def _outer_product(eqn, f):
+    # A matmul with inner size 1 (batched or not): each element is one product, as BLAS
+    # computes it, and (..., m, 1) * (..., 1, n) broadcasts the batch axes as matmul does. A
+    # broadcast multiply fuses into a loop where a BLAS call would not (hessian/vmap programs
+    # multiply by 1x1 matrices; per-example gradients are batches of outer products).
+    (x, y), out = eqn.inputs, eqn.outputs[0]
+    if (x.aval.ndim >= 2 and y.aval.ndim >= 2 and x.aval.shape[-1] == 1 and out.aval.dtype.kind == "f"
+            and x.aval.dtype == y.aval.dtype == out.aval.dtype):
+        return [Eqn(ew.mul_p, [x, y], {}, [out])]
+    return None
+
+
+def _if(test):
+    """The output is the operand if ``test(eqn)``."""
+    return lambda eqn, f: _keep(eqn.inputs[0], eqn) if test(eqn) else None
+
+
+simplify_rules.update({
+    sh.full_p: lambda eqn, f: f.uniform.__setitem__(eqn.outputs[0], eqn.params["fill_value"]),
+    ew.mul_p: _unit(1),
+    ew.div_p: _unit(1, left=False),
+    ew.add_p: _add,
+    ew.sub_p: _unit(0, negzero=False, left=False),
+    ew.neg_p: lambda eqn, f: _keep(f.made_by(eqn.inputs[0], ew.neg_p).inputs[0], eqn)
+    if f.made_by(eqn.inputs[0], ew.neg_p) else None,  # neg(neg x)
+    ew.stop_gradient_p: _if(lambda eqn: True),
+    ew.integer_pow_p: _if(lambda eqn: eqn.params["y"] == 1),
+    ew.convert_element_type_p: _if(lambda eqn: eqn.inputs[0].aval.dtype == eqn.params["new_dtype"]),
+    ew.select_p: lambda eqn, f: _keep(eqn.inputs[1], eqn) if eqn.inputs[1] is eqn.inputs[2] else None,
+    sh.reshape_p: _of_itself(sh.reshape_p, _reshape_of_reshape),
+    sh.broadcast_to_p: _of_itself(sh.broadcast_to_p, lambda eqn, inner, f: [
+        Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, eqn.outputs)]),
+    sh.transpose_p: _transpose,
+    red.reduce_sum_p: lambda eqn, f: None if eqn.params["axes"] else [eqn.inputs[0]],
+    sh.index_p: _if(lambda eqn: len(eqn.inputs) == 1 and _selects_all(eqn.params["template"],
+                                                                          eqn.inputs[0].aval.shape)),
+    la.matmul_p: _outer_product,
+})
 
 
 def apply_identities(jaxpr: Jaxpr) -> Jaxpr:
-    """Rewrite x*1, 1*x, x/1, x-(+0), x+(-0.0), neg(neg x), stop_gradient, transpose of a
-    transpose, broadcast of a broadcast, reshape of a reshape, same-shape reshape/broadcast,
-    conversion to the same dtype, integer_pow(x, 1), select(p, x, x); a transpose of a reshape
-    that only inserts or removes size-1 axes becomes a reshape (of a transpose); a transpose of
-    an elementwise operation on a transpose cancels with it; a matmul with
-    inner size 1 (an outer product, batched or not) becomes a broadcast multiply.
+    """Apply :data:`simplify_rules`: x*1, 1*x, x/1, x-(+0), x+(-0.0), neg(neg x),
+    stop_gradient, transpose of a transpose, broadcast of a broadcast, reshape of a reshape,
+    same-shape reshape/broadcast, conversion to the same dtype, integer_pow(x, 1),
+    select(p, x, x); a transpose of a reshape that only inserts or removes size-1 axes becomes
+    a reshape (of a transpose); a transpose of an elementwise operation on a transpose cancels
+    with it; a matmul with inner size 1 (an outer product, batched or not) becomes a
+    broadcast multiply.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: -(-x) * 1.0)(fnp.ones(2)).jaxpr
-    >>> print(apply_identities(j))
-    { lambda ; a:f64[2]. let  in (a,) }
+    >>> print(apply_identities(j))  # (dce removes b)
+    { lambda ; a:f64[2]. let b:f64[2] = neg a in (a,) }
     """
-    uniform: dict[Var, object] = {}
-    producer: dict[Var, Eqn] = {}
-    uses: dict[Var, int] = {}
-    for a in [a for e in jaxpr.eqns for a in e.inputs] + list(jaxpr.outvars):
-        if type(a) is Var:
-            uses[a] = uses.get(a, 0) + 1
-    rw = _Rewriter()
-
-    def keep(a, out):  # replace out by a, if that changes no shape or dtype
-        return [a] if _same_aval(a, out.aval) else None
+    facts = _Facts(jaxpr)
 
     def rule(eqn):
-        p, ins, out = eqn.prim, eqn.inputs, eqn.outputs[0] if eqn.outputs else None
-        res = None
-        if p is sh.full_p:
-            uniform[out] = eqn.params["fill_value"]
-        elif p is ew.mul_p:
-            if _is_const(ins[1], 1, uniform):
-                res = keep(ins[0], out)
-            elif _is_const(ins[0], 1, uniform):
-                res = keep(ins[1], out)
-        elif p is ew.div_p and _is_const(ins[1], 1, uniform):
-            res = keep(ins[0], out)
-        elif p is ew.add_p:
-            if _is_const(ins[1], 0, uniform, negzero=True):
-                res = keep(ins[0], out)
-            elif _is_const(ins[0], 0, uniform, negzero=True):
-                res = keep(ins[1], out)
-            elif ins[0].aval.dtype.kind in "iub" and _is_const(ins[1], 0, uniform):
-                res = keep(ins[0], out)
-        elif p is ew.sub_p and _is_const(ins[1], 0, uniform, negzero=False):
-            res = keep(ins[0], out)
-        elif p is ew.neg_p and type(ins[0]) is Var and ins[0] in producer and producer[ins[0]].prim is ew.neg_p:
-            res = keep(producer[ins[0]].inputs[0], out)
-        elif p is ew.stop_gradient_p or (p is ew.integer_pow_p and eqn.params["y"] == 1):
-            res = keep(ins[0], out)
-        elif p is ew.convert_element_type_p and ins[0].aval.dtype == eqn.params["new_dtype"]:
-            res = keep(ins[0], out)
-        elif p is ew.select_p and ins[1] is ins[2]:
-            res = keep(ins[1], out)
-        elif p in (sh.reshape_p, sh.broadcast_to_p) and ins[0].aval.shape == out.aval.shape:
-            res = [ins[0]]
-        elif p is red.reduce_sum_p and not eqn.params["axes"]:
-            res = [ins[0]]
-        elif p is sh.index_p and len(ins) == 1 and _selects_all(eqn.params["template"], ins[0].aval.shape):
-            res = keep(ins[0], out)
-        elif (p is la.matmul_p and ins[0].aval.ndim >= 2 and ins[1].aval.ndim >= 2
-              and ins[0].aval.shape[-1] == 1 and out.aval.dtype.kind == "f"
-              and ins[0].aval.dtype == ins[1].aval.dtype == out.aval.dtype):
-            # An outer product (inner size 1), batched or not: each element is one product,
-            # as BLAS computes it, and (..., m, 1) * (..., 1, n) broadcasts the batch axes as
-            # matmul does. A broadcast multiply fuses into a loop where a BLAS call would not
-            # (hessian/vmap programs multiply by 1x1 matrices; per-example gradients are
-            # batches of outer products).
-            res = [Eqn(ew.mul_p, list(ins), {}, [out])]
-        elif type(ins[0] if ins else None) is Var and ins[0] in producer:
-            inner = producer[ins[0]]
-            if p is sh.transpose_p and inner.prim is sh.transpose_p:
-                perm = tuple(inner.params["permutation"][i] for i in eqn.params["permutation"])
-                x = inner.inputs[0]
-                res = [x] if perm == tuple(range(len(perm))) else [
-                    Eqn(sh.transpose_p, [x], dict(permutation=perm), [out])]
-            elif p is sh.transpose_p and inner.prim is sh.reshape_p:
-                res = _transpose_of_unit_reshape(eqn, inner)
-            elif p is sh.transpose_p and inner.prim in _ELEMENTWISE and uses.get(ins[0]) == 1:
-                res = _transpose_of_elementwise(eqn, inner, producer)
-            elif p is sh.broadcast_to_p and inner.prim is sh.broadcast_to_p:
-                res = [Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, [out])]
-            elif p is sh.reshape_p and inner.prim is sh.reshape_p:
-                x = inner.inputs[0]
-                res = [x] if x.aval.shape == out.aval.shape else [
-                    Eqn(sh.reshape_p, [x], eqn.params, [out])]
-        if res is None or isinstance(res[0], Eqn):
-            for e in res or [eqn]:
-                for v in e.outputs:
-                    producer[v] = e
+        r = simplify_rules.get(eqn.prim)
+        res = r(eqn, facts) if r is not None else None
+        for e in res if res and isinstance(res[0], Eqn) else [eqn] if res is None else []:
+            for v in e.outputs:
+                facts.producer[v] = e
         return res
 
-    return rw.run(jaxpr, rule)
+    return _Rewriter().run(jaxpr, rule)
 
 
 def _selects_all(template, shape) -> bool:

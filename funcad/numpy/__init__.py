@@ -59,6 +59,10 @@ def array(a, dtype=None, copy=True):
     out = asarray(a, dtype)
     if copy and isinstance(a, _np.ndarray) and isinstance(out, _np.ndarray) and _np.may_share_memory(out, a):
         out = out.copy()
+    if copy and out is a:  # a traced value: a distinct object (see _array.fresh)
+        from ._array import fresh
+
+        out = fresh(out)
     return out
 
 
@@ -117,6 +121,8 @@ def _float_dtype(x):
         dt = x.dtype
     elif isinstance(x, Tracer):
         dt = x.aval.dtype
+    elif type(x) is Array:  # funcad.numpy.Array (defined below)
+        dt = x.dtype
     else:
         return None
     return dt if dt.kind == "f" else None
@@ -129,8 +135,9 @@ _NOT_FLOAT = _np.dtype(object)
 def _unary(prim_fn, float_only=True, name=""):
     def f(x):
         # fast path: a float array or tracer (``_float_dtype`` inlined: one call fewer per op)
+        # (an ``Array``, what fnp.zeros... return, is an ndarray: it takes the fast path too)
         if (x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer)
-                else _NOT_FLOAT).kind == "f":
+                else x.dtype if type(x) is Array else _NOT_FLOAT).kind == "f":
             return prim_fn(x)
         (x,), dt = (_promote_float if float_only else _promote)(x)
         if type(x) in (bool, int, float):
@@ -148,7 +155,8 @@ def _binary(prim_fn, float_only=False, name=""):
     def f(x, y):
         # fast path: float arrays of one dtype, or a float array and a Python scalar (weak)
         # (``_float_dtype`` inlined for x: one call fewer per operation)
-        dx = x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer) else None
+        dx = x.dtype if type(x) is _np.ndarray else x.aval.dtype if isinstance(x, Tracer) \
+            else x.dtype if type(x) is Array else None
         if dx is not None and dx.kind == "f":
             if type(y) in _WEAK:
                 return prim_fn(x, y)
@@ -1051,12 +1059,14 @@ def _returns_array(fn):
 for _name in ["asarray", "array", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
               "full_like", "eye", "identity", "arange", "linspace", "logspace", "geomspace"]:
     globals()[_name] = _returns_array(globals()[_name])
+
 Tracer.__setitem__ = _tracer_setitem
 from ._unsupported import make_getattr as _make_getattr  # noqa: E402
 
 __getattr__ = _make_getattr(__name__, _np)
 from . import linalg  # noqa: E402,F401
 from . import fft  # noqa: E402,F401
+from ._ports import *  # noqa: E402,F401,F403  (nanquantile..., put, fill_diagonal, place)
 
 __all__ = sorted(
     n for n, v in globals().items()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from ..core import Tracer
+from ..core import Tracer, set_current_trace
 from ..errors import ConcretizationError
 
 __all__ = ["Array"]
@@ -65,7 +65,9 @@ def _setitem_error(x, idx, value) -> ConcretizationError:
     return ConcretizationError(
         f"y[{_index_text(idx)}] = value, where the array y ({x.dtype}{list(x.shape)}), the index "
         "or the value is traced: funcad's arrays are immutable inside transformations, as "
-        "JAX's (an update in place would lose the derivative, or is impossible under jit). Write "
+        "JAX's (an update in place would lose the derivative, or is impossible under jit; an "
+        "array made inside a jitted function without its arguments, such as fnp.zeros(n), is "
+        "updated in place as in NumPy until a view of it, a slice or a reshape, is taken). Write "
         f"y = y.at[{_index_text(idx)}].set(value) (or .add, .multiply, ...): it returns the "
         "updated array.")
 
@@ -82,9 +84,68 @@ def _index_text(idx) -> str:
     return ", ".join(map(one, idx)) if isinstance(idx, tuple) else one(idx)
 
 
-def tracer_setitem(self, idx, value):
-    """``tracer[idx] = value``: the same error, whatever the mode."""
+def tracer_setitem(self, idx, value, views_since=None):
+    """``tracer[idx] = value``: NumPy's in-place update where the array is a constant of the
+    program (``y = fnp.zeros(2); y[0] = 1.0`` under jit, as eagerly); else the error.
+    ``views_since``: views recorded from that equation on are the caller's own, not the user's."""
+    from ..jaxpr import StagingTracer
+
+    if isinstance(self, StagingTracer) and _is_constant(self._trace, self, idx, value, views_since):
+        from ._shape_ops import _IndexUpdateHelper
+
+        with set_current_trace(self._trace):
+            new = _IndexUpdateHelper(self)[idx].set(value)
+        if isinstance(new, StagingTracer) and new._trace is self._trace and new.aval == self.aval:
+            self._var = new._var  # every reference to this array sees the update, as in NumPy
+            return
     raise _setitem_error(self, idx, value)
+
+
+# Primitives whose NumPy counterpart returns a view: after one has read the array, updating it
+# in place would have to change the view too, which a staged program cannot do.
+_VIEW_PRIMS = frozenset({"index", "reshape", "transpose", "broadcast_to", "broadcast_in_dim",
+                         "squeeze", "expand_dims", "rev", "diagonal", "swapaxes", "moveaxis"})
+
+
+def _is_constant(trace, y, idx, value, views_since=None) -> bool:
+    """Whether ``y`` (a tracer of the staging ``trace``), the index and the value are known
+    without the program's inputs, with no view of ``y`` taken yet: under jit these are
+    the arrays that are concrete NumPy arrays in eager mode."""
+    parts = [y] + _leaves(value) + [i for i in (idx if isinstance(idx, tuple) else (idx,))]
+    parts += [v for i in parts if isinstance(i, slice) for v in (i.start, i.stop, i.step)]
+    parts += [v for i in parts if isinstance(i, list | tuple) for v in _leaves(i)]
+    tracers = [t for t in parts if isinstance(t, Tracer)]
+    if any(getattr(t, "_trace", None) is not trace for t in tracers):
+        return False
+    const_of = dict(zip(trace.constvar_of.values(), trace.consts))
+    produced = {o for e in trace.eqns for o in e.outputs}
+    for t in tracers:
+        for v in trace.dependencies(t._var):
+            if v not in produced and (v not in const_of or isinstance(const_of[v], Tracer)):
+                return False  # an input of the program, or a value of an enclosing transformation
+    return not any(y._var in e.inputs and _is_view(e) for e in trace.eqns[:views_since])
+
+
+def _leaves(x) -> list:
+    """``x`` and, for (nested) lists and tuples, their elements: where a tracer may hide."""
+    return [x] + [v for e in x for v in _leaves(e)] if isinstance(x, list | tuple) else [x]
+
+
+def _is_view(eqn) -> bool:
+    if eqn.prim.name != "index":
+        return eqn.prim.name in _VIEW_PRIMS
+    # basic indexing is a view; y[i] of a scalar (as in y[i] += v) and fancy indexing copy
+    return eqn.outputs[0].aval.ndim > 0 and not any(
+        isinstance(t, tuple) and t[0] == "array" for t in eqn.params.get("template", ()))
+
+
+def fresh(x):
+    """``x``, as a distinct tracer object when it is a staged one: what NumPy's copies
+    (``copy``, ``astype``, ``flatten``...) return, so the in-place rule above, which updates
+    every reference to the array, never reaches a copy made before the update."""
+    from ..jaxpr import StagingTracer
+
+    return StagingTracer(x._trace, x._var) if type(x) is StagingTracer else x
 
 
 def as_array(x):

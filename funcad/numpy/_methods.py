@@ -13,6 +13,7 @@ from . import clip, conj, copy, dot, imag, mean, prod, ravel, real, round, squee
 from . import max as _max
 from . import min as _min
 from . import sum as _sum
+from ._array import fresh
 from ._shape_ops import diagonal, repeat, take, trace
 from ._stats import all, any, argmax, argmin, argsort, cumprod, cumsum, ptp, sort, std, var
 
@@ -51,7 +52,8 @@ METHODS = {
     "round": round, "any": any, "all": all, "copy": copy, "sort": _method_sort,
     "argsort": _method_argsort, "trace": trace, "diagonal": diagonal, "repeat": repeat,
     "take": take, "conj": conj, "conjugate": conj, "clip": _method_clip, "dot": dot,
-    "flatten": ravel, "ravel": ravel, "squeeze": squeeze, "swapaxes": swapaxes,
+    "flatten": lambda self, order="C": fresh(ravel(self)), "ravel": ravel,
+    "squeeze": squeeze, "swapaxes": swapaxes,
     "nonzero": _method_nonzero, "searchsorted": _method_searchsorted, "tolist": _method_tolist,
 }
 

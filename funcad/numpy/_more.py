@@ -190,6 +190,7 @@ from . import (
 )
 from . import abs as _abs
 from . import sum as _sum
+from ._array import fresh
 from ._elementwise_extra import floor_divide
 from ._shape_ops import diag, diagonal, flip, take
 from ._stats import all as _all
@@ -305,13 +306,14 @@ def matrix_transpose(x, /):
 
 def positive(x):
     """``numpy.positive``: +x (a copy)."""
-    return _nd(x) if isinstance(x, Tracer) else _np.positive(x)
+    return fresh(_nd(x)) if isinstance(x, Tracer) else _np.positive(x)
 
 
 def copy(a, order="K"):
-    """``numpy.copy``. funcad's traced arrays are immutable, so a traced value is returned
-    as it is (JAX does the same)."""
-    return a if isinstance(a, Tracer) else _np.array(a, copy=True)
+    """``numpy.copy``. A traced value is returned as a new tracer of the same value (no
+    copy is needed, funcad's traced arrays being immutable; a distinct object, so that an
+    in-place update of the original under jit does not reach the copy)."""
+    return fresh(a) if isinstance(a, Tracer) else _np.array(a, copy=True)
 
 
 def asanyarray(a, dtype=None):
@@ -462,8 +464,12 @@ def isneginf(x):
 
 
 def float_power(x1, x2):
-    """``numpy.float_power``: ``x1 ** x2`` in float64."""
-    return power(astype(x1, float64), astype(x2, float64) if not isinstance(x2, int | float) else x2)
+    """``numpy.float_power``: ``x1 ** x2`` in float64 (complex128 for complex operands)."""
+    x1 = _nd(x1)
+    cplx = get_aval(x1).dtype.kind == "c" or isinstance(x2, complex) or (
+        not isinstance(x2, int | float) and get_aval(_nd(x2)).dtype.kind == "c")
+    dt = complex128 if cplx else float64
+    return power(astype(x1, dt), astype(x2, dt) if not isinstance(x2, int | float | complex) else x2)
 
 
 def ldexp(x1, x2):
@@ -1170,7 +1176,11 @@ histogram = _numpy_only(_np.histogram, "its bins depend on the values")
 histogram2d = _numpy_only(_np.histogram2d, "its bins depend on the values")
 histogramdd = _numpy_only(_np.histogramdd, "its bins depend on the values")
 histogram_bin_edges = _numpy_only(_np.histogram_bin_edges, "its bins depend on the values")
-sort_complex = _numpy_only(_np.sort_complex, "funcad differentiates real values only")
+def sort_complex(a):
+    """``numpy.sort_complex``: sorted along the last axis in lexicographic order, as complex."""
+    a = _nd(a)
+    dt = get_aval(a).dtype
+    return sort(astype(a, dt if dt.kind == "c" else _np.result_type(dt, complex64)), axis=-1)
 real_if_close = _numpy_only(_np.real_if_close)
 
 

@@ -429,18 +429,20 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
 
 
 # --------------------------------------------------------------------------------------
-# Complex-valued decompositions (no derivative in funcad) and the rest of NumPy 2's names
+# The general (non-Hermitian) eigendecomposition (no derivative in funcad yet) and the rest of
+# NumPy 2's names
 
 
 def _complex_only(np_fn):
-    return _numpy_only(np_fn, "its result is complex in general, and funcad differentiates real "
-                              "values only (for a symmetric matrix use eigh/eigvalsh)")
+    return _numpy_only(np_fn, "funcad has no derivative of the general (non-Hermitian) "
+                              "eigendecomposition (for a symmetric or Hermitian matrix use "
+                              "eigh/eigvalsh)")
 
 
 eig = _complex_only(_np.linalg.eig)
-eig.__doc__ = ("``numpy.linalg.eig`` of a concrete matrix (NumPy's; complex in general, so it "
-               "has no funcad derivative: on a traced value it raises UnsupportedFunctionError; "
-               "use eigh for symmetric matrices).")
+eig.__doc__ = ("``numpy.linalg.eig`` of a concrete matrix (NumPy's; funcad has no derivative of "
+               "the general eigendecomposition: on a traced value it raises "
+               "UnsupportedFunctionError; use eigh for symmetric or Hermitian matrices).")
 eigvals = _complex_only(_np.linalg.eigvals)
 eigvals.__doc__ = "``numpy.linalg.eigvals`` of a concrete matrix (see eig)."
 

@@ -306,7 +306,7 @@ def sqrtm(A, disp=True, blocksize=64, *, iterations=None):
         if _np.any((_np.abs(ev.imag) <= 1e-12 * max(1.0, _np.abs(ev).max())) & (ev.real <= 0)):
             raise LinAlgError(f"sqrtm: the matrix (shape {shape}) has an eigenvalue on the closed "
                               "negative real axis, so it has no real principal square root (SciPy "
-                              "returns a complex one); funcad differentiates real values only")
+                              "returns a complex one); funcad's sqrtm computes real roots only")
     if not concrete:  # one compiled loop body, not 30 unrolled steps
         from ..lax.control import fori_loop
 
