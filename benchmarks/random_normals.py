@@ -1,9 +1,23 @@
-"""Drawing 10^7 standard normals: funcad.random under jit vs numpy.random.Generator.normal vs
-jax.random.normal under jax.jit (run with /work/venv-bench's python for JAX; JAX_ENABLE_X64=1
-so that all three draw float64). Prints best-of-5 wall times after a warm-up call."""
+"""funcad.random's speed, side by side in one run (run with /work/venv-bench's python for JAX;
+JAX_ENABLE_X64=1 so that all draw float64):
+
+1. 10^7 standard normals: funcad.random.normal under jit, numpy.random.Generator.normal,
+   jax.random.normal under jax.jit. Best of REPS wall times after a warm-up call.
+2. The variational-inference step of examples/bbvi_random.py under jit, sampling its noise per
+   call (a key in), against the same step given pre-drawn noise: their ratio, calls alternated
+   so that the machine's load falls on both alike.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=$PWD \
+        python -m benchmarks.random_normals [--record]
+
+``--record`` also writes the output to benchmarks/random_normals.txt (the figures docs quote).
+"""
 
 import os
+import runpy
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
@@ -13,19 +27,24 @@ import funcad  # noqa: E402
 from funcad import random  # noqa: E402
 
 N = 10 ** 7
+REPS = 7
+HERE = Path(__file__).resolve().parent
 
 
-def best(fn, reps=5):
+def best(fn, reps=REPS):
+    """Best wall and best CPU time (this process, all its threads) of ``reps`` calls: on a
+    loaded machine the wall time is mostly waiting for a core, the CPU time is the work."""
     fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return min(wall), min(cpu)
 
 
-def main():
+def normals(out):
     rows = []
     f = funcad.jit(lambda k: random.normal(k, (N,)))
     rows.append(("funcad.random.normal, jit", best(lambda: f(random.key(1)))))
@@ -37,11 +56,66 @@ def main():
         jf = jax.jit(lambda k: jax.random.normal(k, (N,)))
         k = jax.random.PRNGKey(1)
         rows.append(("jax.random.normal, jax.jit", best(lambda: jf(k).block_until_ready())))
+        same = np.array_equal(f(random.key(1)), jf(k))
     except ImportError:
-        pass
-    base = rows[1][1]
-    for name, t in rows:
-        print(f"{name:32s} {t * 1e3:9.1f} ms   {t / base:5.2f}x numpy")
+        same = None
+    (base, base_cpu) = rows[1][1]
+    out(f"10^7 float64 normals, best of {REPS}: wall, and CPU time of all the process's threads")
+    for name, (t, c) in rows:
+        out(f"  {name:28s} {t * 1e3:7.1f} ms wall {t / base:5.2f}x numpy   "
+            f"{c * 1e3:7.1f} ms CPU {c / base_cpu:5.2f}x numpy")
+    if same is not None:
+        out(f"  funcad's numbers == JAX's numbers (bit for bit): {same}")
+
+
+def vi_step(out, calls=400, rounds=REPS):
+    ex = runpy.run_path(str(HERE.parent / "examples" / "bbvi_random.py"))
+    step = ex["step"]  # grad of the ELBO with random.normal(key, (16, 3)) inside, under jit
+
+    @funcad.jit
+    def step_noise(params, eps, lr):
+        g = funcad.grad(ex["neg_elbo_from_noise"])(params, eps)
+        return tuple(p - lr * gp for p, gp in zip(params, g))
+
+    params = (np.zeros(3), np.full(3, -1.0))
+    keys = list(random.split(random.key(0), calls))
+    noise = [random.normal(k, (16, 3)) for k in keys]
+    np.testing.assert_array_equal(step(params, keys[0], 1e-3)[0], step_noise(params, noise[0], 1e-3)[0])
+
+    def run(fn, args):
+        t = time.process_time()  # CPU time: on a loaded machine the wall time is waiting
+        for a in args:
+            fn(params, a, 1e-3)
+        return (time.process_time() - t) / calls
+
+    run(step, keys), run(step_noise, noise)
+    t_key, t_noise = [], []
+    for _ in range(rounds):  # alternated: the load falls on both alike
+        t_key.append(run(step, keys))
+        t_noise.append(run(step_noise, noise))
+    a, b = min(t_key), min(t_noise)
+    out(f"VI step (examples/bbvi_random.py), jit, {calls} calls x {rounds} rounds, best CPU time per call:")
+    out(f"  sampling per call (key in)       {a * 1e6:9.1f} us")
+    out(f"  pre-drawn noise (eps in)         {b * 1e6:9.1f} us")
+    out(f"  ratio                            {a / b:9.2f}x   (median of rounds: "
+        f"{np.median(t_key) / np.median(t_noise):.2f}x)")
+
+
+def main():
+    lines = []
+
+    def out(s):
+        print(s, flush=True)
+        lines.append(s)
+
+    load0 = os.getloadavg()[0]
+    normals(out)
+    vi_step(out)
+    out(f"load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs); "
+        f"numba threads {__import__('numba').get_num_threads()}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if "--record" in sys.argv:
+        (HERE / "random_normals.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

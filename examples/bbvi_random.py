@@ -25,8 +25,11 @@ def log_joint(w):
 
 
 def neg_elbo(params, key, samples=16):
+    return neg_elbo_from_noise(params, random.normal(key, (samples, 3)))
+
+
+def neg_elbo_from_noise(params, eps):
     mu, log_sigma = params
-    eps = random.normal(key, (samples, 3))
     w = mu + fnp.exp(log_sigma) * eps                       # reparameterised draws
     expected = fnp.mean(fa.vmap(log_joint)(w))
     entropy = fnp.sum(log_sigma)                             # of a diagonal Gaussian, + const

@@ -25,7 +25,7 @@ from .errors import ArgumentError, DTypeError
 from .lax import elementwise as ew
 from .lax import random as rl
 from .lax import special as sp
-from .lax.random import combine_bits_p, threefry2x32_p, unit_float_p
+from .lax.random import random_draw_p, threefry2x32_p
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
            "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
@@ -106,17 +106,15 @@ def _iota_2x32(shape):
     return (i >> np.uint64(32)).astype(np.uint32), i.astype(np.uint32)
 
 
-def _raw_bits(key, shape, fn):
-    """The two 32-bit words of each element of a draw of ``shape`` (JAX's partitionable
-    ``_threefry_random_bits``)."""
+def _draw(key, shape, kind, dtype, fn):
+    """A draw of ``shape`` under one key (JAX's partitionable ``_threefry_random_bits``, and
+    its floats, in one loop)."""
     _check_key(key, fn)
     if get_aval(key).shape != (2,):
         raise ArgumentError(
             f"funcad.random.{fn}: key must be a single key of shape (2,), got shape "
             f"{get_aval(key).shape}; for many keys use vmap(lambda k: random.{fn}(k, ...))(keys).")
-    shape = _shape(shape, fn)
-    hi, lo = _iota_2x32(shape)
-    return threefry_2x32(key[0], key[1], hi, lo)
+    return bind(random_draw_p, key[0], key[1], shape=_shape(shape, fn), kind=kind, dtype=np.dtype(dtype).str)
 
 
 def _shape(shape, fn):
@@ -133,8 +131,7 @@ def bits(key, shape=(), dtype=None):
     dtype = np.dtype(np.uint64 if dtype is None else dtype)
     if dtype.kind != "u":
         raise DTypeError(f"funcad.random.bits: dtype must be an unsigned integer type, got {dtype}.")
-    b0, b1 = _raw_bits(key, shape, "bits")
-    return bind(combine_bits_p, b0, b1, bit_width=dtype.itemsize * 8)
+    return _draw(key, shape, "bits", dtype, "bits")
 
 
 def random_bits(key, bit_width, shape):
@@ -149,8 +146,7 @@ def _float_dtype(dtype, fn):
 
 
 def _uniform01(key, shape, dtype, fn):
-    b0, b1 = _raw_bits(key, shape, fn)
-    return bind(unit_float_p, b0, b1, dtype=dtype.str)
+    return _draw(key, shape, "uniform", dtype, fn)
 
 
 def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
@@ -163,17 +159,21 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     shape = _shape(shape, "uniform")
     minval, maxval = fnp.asarray(minval, dtype=dtype), fnp.asarray(maxval, dtype=dtype)
     u = _uniform01(key, shape, dtype, "uniform")
+    if all(isinstance(v, np.ndarray) and v.shape == () for v in (minval, maxval)) \
+            and minval == 0 and maxval == 1:
+        return u  # max(0, u * 1 + 0) is u
     return fnp.maximum(minval, u * (maxval - minval) + minval)
 
 
 def normal(key, shape=(), dtype=None):
-    """Standard normal floats, ``sqrt(2) * erfinv(u)`` for ``u`` uniform on ``(-1, 1)`` as
-    ``jax.random.normal`` (JAX's erfinv is XLA's polynomial, funcad's SciPy's: equal to
-    within an ulp or two, not bit for bit)."""
-    dtype = _float_dtype(dtype, "normal")
-    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
-    u = uniform(key, shape, dtype, lo, 1.0)
-    return ew.mul(np.array(np.sqrt(2), dtype), sp.erfinv(u))
+    """Standard normal floats as ``jax.random.normal``, bit for bit: ``sqrt(2) * erf_inv(u)``
+    for ``u`` uniform on ``(-1, 1)``, with XLA's ``erf_inv`` (Giles' polynomials), drawn in
+    one compiled loop.
+
+    >>> normal(key(0), (2, 3)).shape
+    (2, 3)
+    """
+    return _draw(key, shape, "normal", _float_dtype(dtype, "normal"), "normal")
 
 
 def exponential(key, shape=(), dtype=None):
@@ -395,14 +395,25 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
 
 
 def gamma(key, a, shape=None, dtype=None):
-    """Gamma(a, 1) floats, by inverting the CDF of one uniform per sample (SciPy's
-    ``gammaincinv``). Statistically as ``jax.random.gamma``, not its numbers (JAX uses
-    Marsaglia-Tsang rejection); not differentiable in ``a``."""
+    """Gamma(a, 1) floats as ``jax.random.gamma``: JAX's Marsaglia-Tsang rejection sampler
+    with its key splitting, one compiled loop per element; bit for bit for float64 (float32
+    is drawn in float64 and rounded, not JAX's float32 numbers). Differentiable in ``a`` by
+    implicit reparameterisation (``dx/da = -(dF/da) / pdf`` at the sample, JAX's
+    ``random_gamma_grad``), hence so are ``beta``, ``dirichlet`` and ``t``.
+
+    >>> from funcad import grad
+    >>> g = grad(lambda a: gamma(key(0), a))(2.0)
+    """
     dtype = _float_dtype(dtype, "gamma")
     a = fnp.asarray(a, dtype=dtype)
     shape = get_aval(a).shape if shape is None else _shape(shape, "gamma")
-    u = uniform(key, shape, dtype)
-    return bind(rl.gamma_icdf_p, a, u)
+    _check_key(key, "gamma")
+    if get_aval(key).shape != (2,):
+        raise ArgumentError(f"funcad.random.gamma: key must be a single key of shape (2,), got shape "
+                            f"{get_aval(key).shape}; for many keys use vmap.")
+    if get_aval(a).shape != shape:
+        a = fnp.broadcast_to(a, shape)
+    return bind(rl.random_gamma_p, key[0], key[1], a)
 
 
 def beta(key, a, b, shape=None, dtype=None):

@@ -50,12 +50,12 @@ CASES = {
         r.PRNGKey(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,)),
     "orthogonal": lambda: r.orthogonal(r.PRNGKey(21), 3),
 }
-# The bits and uniforms are bit for bit; transformations through erfinv/log/log1p are XLA's
-# approximations in JAX and NumPy/SciPy's in funcad: equal to a few ulps, not bit for bit.
-# uniform with bounds other than [0, 1): XLA's CPU compiler contracts u * (max - min) + min
-# to a fused multiply-add, NumPy rounds twice (an ulp apart).
-NOT_BITWISE = {"uniform_range", "truncated_normal", "multivariate_normal", "orthogonal", "normal_f64",
-               "normal_f32", "exponential", "laplace", "logistic", "gumbel"}
+# The bits, uniforms and normals (XLA's erf_inv and log1p, backend/nbrandom.py) are bit for
+# bit; the others go through NumPy's log/log1p/erfinv where JAX has XLA's: equal to a few
+# ulps. uniform with bounds other than [0, 1): XLA's CPU compiler contracts
+# u * (max - min) + min to a fused multiply-add, NumPy rounds twice (an ulp apart).
+NOT_BITWISE = {"uniform_range", "truncated_normal", "multivariate_normal", "orthogonal",
+               "exponential", "laplace", "logistic", "gumbel"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -70,7 +70,8 @@ def test_matches_jax_reference(name):
 
 
 @pytest.mark.parametrize("name", ["split_3", "fold_in_7", "bits_u64", "bits_u32", "uniform_f64",
-                                  "uniform_f32", "bernoulli", "randint", "randint_i32",
+                                  "uniform_f32", "normal_f64", "normal_f32", "bernoulli", "randint",
+                                  "randint_i32",
                                   "categorical", "permutation_rows", "choice_noreplace", "choice_p"])
 def test_jit_matches_eager_bitwise(name):
     np.testing.assert_array_equal(funcad.jit(CASES[name])(), REF[name])
@@ -84,6 +85,39 @@ def test_live_jax():
         np.testing.assert_array_equal(r.bits(r.key(123), shape), jax.random.bits(k, shape))
         np.testing.assert_array_equal(r.uniform(r.key(123), shape), jax.random.uniform(k, shape))
     np.testing.assert_array_equal(r.split(r.key(123), 7), jax.random.split(k, 7))
+    # float64 normals bit for bit over 10^5 draws (erf_inv's polynomials, log1p's branches);
+    # float32 to a few ulps (0.5% of them differ: XLA's float32 log is its own approximation)
+    np.testing.assert_array_equal(r.normal(r.key(5), (100_000,)),
+                                  jax.random.normal(jax.random.PRNGKey(5), (100_000,)))
+    z32 = jax.random.normal(jax.random.PRNGKey(5), (100_000,), np.float32)
+    np.testing.assert_array_max_ulp(r.normal(r.key(5), (100_000,), np.float32), z32, 4)
+    keys = r.split(r.key(6), 3)
+    np.testing.assert_array_equal(funcad.jit(funcad.vmap(lambda k: r.normal(k, (4, 5))))(keys),
+                                  jax.vmap(lambda k: jax.random.normal(k, (4, 5)))(keys))
+
+
+def test_large_draws_do_not_depend_on_threads_or_mode():
+    import numba
+
+    from funcad.backend import nbrandom
+
+    n = 2 * nbrandom.PARALLEL_MIN_SIZE + 3  # parallel, with a partial last block
+    f = funcad.jit(lambda k: (r.normal(k, (n,)), r.uniform(k, (n,)), r.bits(k, (n,), np.uint32)))
+    want = (r.normal(r.key(4), (n,)), r.uniform(r.key(4), (n,)), r.bits(r.key(4), (n,), np.uint32))
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        serial = f(r.key(4))
+    finally:
+        numba.set_num_threads(threads)
+    for a, b, c in zip(f(r.key(4)), serial, want):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
+    # JAX's partitionable counters are the flat indices: a (2, m) draw is the first 2m
+    # numbers of a longer draw, reshaped
+    np.testing.assert_array_equal(r.normal(r.key(4), (2, n // 2)).ravel(), want[0][:2 * (n // 2)])
+    assert r.normal(r.key(4)).shape == ()
+    assert funcad.jit(lambda k: r.normal(k))(r.key(4)) == r.normal(r.key(4))
 
 
 def test_threefry_known_answer():
@@ -257,11 +291,64 @@ def test_gamma_family_and_poisson():
     keys, a = r.split(k, 4), np.array([0.5, 1.0, 2.0, 3.0])
     np.testing.assert_array_equal(funcad.vmap(lambda k, a: r.gamma(k, a, (3,)))(keys, a),
                                   np.stack([r.gamma(kk, aa, (3,)) for kk, aa in zip(keys, a)]))
-    # a scale parameter differentiates; the shape parameter refuses
+    # a scale parameter differentiates
     check_grads(lambda s: funcad.numpy.sum(s * r.gamma(k, 2.0, (3,))), (1.5,), order=1)
-    from funcad.errors import UnsupportedFunctionError
-    with pytest.raises(UnsupportedFunctionError, match="shape parameter"):
-        funcad.grad(lambda a: funcad.numpy.sum(r.gamma(k, a, (3,))))(2.0)
+
+
+def test_gamma_family_differentiates_in_shape_parameters():
+    import scipy.special as sc
+
+    from funcad.lax.random import random_gamma_grad
+
+    # Implicit reparameterisation: dx/da at a fixed CDF value u, against finite differences of
+    # the inverse CDF (SciPy's gammaincinv), from deep in the left tail to the right tail
+    a = np.array([0.05, 0.3, 1.0, 1.0, 2.5, 4.5, 10.0, 100.0, 1000.0, 0.3, 4.5, 50.0])
+    u = np.array([0.5, 0.2, 0.63, 0.999, 0.9, 0.1, 0.5, 0.7, 0.3, 1e-6, 0.9999999, 1e-5])
+    x, h = sc.gammaincinv(a, u), 1e-6 * a
+    fd = (sc.gammaincinv(a + h, u) - sc.gammaincinv(a - h, u)) / (2 * h)
+    np.testing.assert_allclose(random_gamma_grad(a, x), fd, rtol=1e-8)
+    # a sample's derivative is random_gamma_grad at the sample, eagerly, under jit and vmap
+    k = r.key(12)
+    f = lambda a: funcad.numpy.sum(r.gamma(k, a, (5,)))  # noqa: E731
+    np.testing.assert_allclose(funcad.grad(f)(2.0), np.sum(random_gamma_grad(2.0, r.gamma(k, 2.0, (5,)))),
+                               rtol=1e-14)
+    np.testing.assert_allclose(funcad.jit(funcad.grad(f))(2.0), funcad.grad(f)(2.0), rtol=1e-14)
+    keys, a = r.split(k, 3), np.array([0.5, 2.0, 9.0])
+    gv = funcad.vmap(funcad.grad(lambda k, a: funcad.numpy.sum(r.gamma(k, a, (2,))), argnums=1))(keys, a)
+    np.testing.assert_allclose(gv, [funcad.grad(lambda a: funcad.numpy.sum(r.gamma(kk, a, (2,))))(aa)
+                                    for kk, aa in zip(keys, a)], rtol=1e-14)
+    # the pathwise estimators are unbiased: d E[x] / d theta from 20,000 draws
+    n = 20_000
+    d = funcad.grad(lambda a: funcad.numpy.mean(r.gamma(k, a, (n,))))(3.0)
+    assert abs(d - 1.0) < 0.03  # E = a
+    ga, gb = funcad.grad(lambda a, b: funcad.numpy.mean(r.beta(k, a, b, (n,))), argnums=(0, 1))(2.0, 3.0)
+    np.testing.assert_allclose([ga, gb], [3 / 25, -2 / 25], atol=0.01)  # E = a / (a + b)
+    gd = funcad.grad(lambda al: funcad.numpy.mean(r.dirichlet(k, al, (n,))[:, 0]))(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(gd, [5 / 36, -1 / 36, -1 / 36], atol=0.01)  # E_0 = a_0 / sum(a)
+
+
+def test_gamma_and_its_gradient_match_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from funcad.lax.random import random_gamma_grad
+
+    # JAX's Marsaglia-Tsang sampler, bit for bit (the boosted a < 1 branch too), under jit and vmap
+    for alpha in (0.05, 0.7, 1.0, 3.5, 250.0):
+        want = jax.random.gamma(jax.random.PRNGKey(3), alpha, (500,))
+        np.testing.assert_array_equal(r.gamma(r.key(3), alpha, (500,)), want)
+    a = np.array([[0.5, 2.0, 9.0], [1.5, 0.2, 30.0]])
+    np.testing.assert_array_equal(funcad.jit(lambda k: r.gamma(k, a))(r.key(4)),
+                                  jax.random.gamma(jax.random.PRNGKey(4), a))
+    keys = r.split(r.key(5), 4)
+    np.testing.assert_array_equal(funcad.vmap(lambda k: r.gamma(k, 1.3, (6,)))(keys),
+                                  jax.vmap(lambda k: jax.random.gamma(k, 1.3, (6,)))(keys))
+    g = jax.grad(lambda a: jax.random.gamma(jax.random.PRNGKey(3), a, (7,)).sum())(2.5)
+    np.testing.assert_allclose(funcad.grad(lambda a: funcad.numpy.sum(r.gamma(r.key(3), a, (7,))))(2.5), g,
+                               rtol=1e-6)
+
+    a = np.array([0.05, 0.3, 1.0, 1.0, 2.5, 4.5, 10.0, 100.0, 0.3, 4.5])
+    x = np.array([1e-6, 3e-3, 0.99, 6.9, 4.6, 2.1, 9.7, 105.0, 1e-20, 25.0])
+    np.testing.assert_allclose(random_gamma_grad(a, x), jax.lax.random_gamma_grad(a, x), rtol=1e-6)
 
 
 def test_np_random_under_jit_warns_once():

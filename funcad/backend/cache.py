@@ -147,14 +147,15 @@ _nbrt_digest = None
 
 
 def _nbrt_hash() -> str:
-    """A hash of backend/nbrt.py, vecmath.py and loopir.py: the code they write is linked
+    """A hash of backend/nbrt.py, nbrandom.py, vecmath.py and loopir.py: their code is linked
     into every program's cached machine code, so a change there (in development, without a
     version bump) must not load programs holding the old code."""
     global _nbrt_digest
     if _nbrt_digest is None:
         here = Path(__file__)
         _nbrt_digest = hashlib.sha256(b"".join(
-            here.with_name(f).read_bytes() for f in ("nbrt.py", "vecmath.py", "loopir.py"))).hexdigest()
+            here.with_name(f).read_bytes()
+            for f in ("nbrt.py", "nbrandom.py", "vecmath.py", "loopir.py"))).hexdigest()
     return _nbrt_digest
 
 

@@ -202,7 +202,7 @@ def compute_dtypes(eqn) -> list:
         return [np.dtype(bool), dt, dt]
     if p in (ew.convert_element_type_p, sh.broadcast_to_p, ew.stop_gradient_p, ew.integer_pow_p,
              sh.transpose_p, sh.reshape_p,
-             ew.not_p, ew.and_p, ew.or_p, ew.xor_p, rnd.combine_bits_p, rnd.unit_float_p) or not avals:
+             ew.not_p, ew.and_p, ew.or_p, ew.xor_p) or not avals:
         return [a.dtype for a in avals]
     dt = result_dtype(*avals)
     return [dt] * len(avals)
@@ -518,33 +518,31 @@ def _threefry(g, eqn):
         g.emit(f"{o} = {o}.reshape({g.dims_of(v)})")
 
 
-_U32, _U64 = np.dtype(np.uint32), np.dtype(np.uint64)
+def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
+    out = eqn.outputs[0]
+    k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs)
+    o = g.name(out)
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{out.aval.dtype.name})")
+    g.emit(f"_nb.rnd.draw_{eqn.params['kind']}({k0}, {k1}, {o}.reshape(-1))")
+    g.contiguous.add(out)
 
 
-def _words(a, bits: int):  # uint32 words -> uint64 (hi << 32 | lo) or uint32 (hi ^ lo)
-    if bits == 64:
-        return Bin("|", Bin("<<", Cast(a[0], _U64), Const(32, _U64)), Cast(a[1], _U64))
-    return Cast(Bin("^", a[0], a[1]), np.dtype(f"uint{bits}"))
-
-
-def _combine_bits(a, eqn):
-    return _words(a, eqn.params["bit_width"])
-
-
-def _unit_float(a, eqn):  # JAX's mantissa trick, exactly (random.py: _unit_impl)
-    dt = np.dtype(eqn.params["dtype"])
-    nmant = np.finfo(dt).nmant
-    if dt.itemsize == 8:
-        m = Bin(">>", _words(a, 64), Const(64 - nmant, _U64))
-    else:
-        m = Bin(">>", _words(a, 32), Const(32 - nmant, _U32))
-    return Bin("*", Cast(m, dt), Const(2.0 ** -nmant, dt))
+def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbrandom.py
+    out = eqn.outputs[0]
+    k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs[:2])
+    a = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float64)}).reshape(-1)"
+    o = g.name(out)
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.float64)")
+    g.emit(f"_nb.rnd.draw_gamma({k0}, {k1}, {a}, {o}.reshape(-1))")
+    if out.aval.dtype != np.float64:
+        g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
+    g.contiguous.add(out)
 
 
 LOWERINGS[rnd.threefry2x32_p] = _threefry
-SCALAR[rnd.combine_bits_p] = _combine_bits
-SCALAR[rnd.unit_float_p] = _unit_float
-LOWERINGS[rnd.gamma_icdf_p] = lower_via_numpy  # SciPy's gammaincinv
+LOWERINGS[rnd.random_gamma_p] = _random_gamma
+LOWERINGS[rnd.random_draw_p] = _random_draw
+LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
 LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
 
 

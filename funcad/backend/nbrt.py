@@ -861,4 +861,5 @@ def threefry2x32(k0, k1, x0, x1):
     return y0, y1
 
 
+from . import nbrandom as rnd  # noqa: E402, F401  (funcad.random's draws: programs call _nb.rnd.*)
 from . import pocketfft  # noqa: E402,F401  (generated programs call _nb.pocketfft.<loop>: lax/fft.py)

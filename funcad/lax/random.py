@@ -9,10 +9,9 @@ import numpy as np
 from .. import batching
 from ..ad import Zero, defjvp_zero, jvp_rules
 from ..core import Primitive, ShapedArray, bind, get_aval
-from ..errors import DTypeError, UnsupportedFunctionError
+from ..errors import DTypeError
 from . import elementwise as ew
 from . import shapes as sh
-from . import special as sp
 
 # --------------------------------------------------------------------------------------
 # The Threefry-2x32 hash: a primitive, elementwise over four uint32 operands.
@@ -72,49 +71,48 @@ defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
 
 
 # --------------------------------------------------------------------------------------
-# From bits to numbers: elementwise primitives on the two 32-bit words (no integer ops
-# needed elsewhere in funcad).
+# A draw: the hash of the flat element indices under one key (or a batch of keys), turned
+# into numbers in the same loop (backend/nbrandom.py): JAX's partitionable threefry bits,
+# its floats in [0, 1) and its normals, bit for bit.
 
-def _combine_impl(hi, lo, *, bit_width):
-    hi, lo = np.asarray(hi, np.uint32), np.asarray(lo, np.uint32)
-    if bit_width == 64:
-        return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
-    return np.asarray(hi ^ lo, np.dtype(f"uint{bit_width}"))
+DRAW_KINDS = ("bits", "uniform", "normal")
 
 
-def _unit_impl(hi, lo, *, dtype):
-    """Floats in [0, 1) from the mantissa bits as JAX: ``bitcast(bits >> (nbits - nmant) |
-    bits_of(1.0)) - 1``, which is exactly ``(bits >> (nbits - nmant)) * 2**-nmant``."""
-    dtype = np.dtype(dtype)
-    nmant = np.finfo(dtype).nmant
-    bits = _combine_impl(hi, lo, bit_width=dtype.itemsize * 8)
-    return (bits >> bits.dtype.type(dtype.itemsize * 8 - nmant)).astype(dtype) * dtype.type(2.0 ** -nmant)
+def _draw_impl(k0, k1, *, shape, kind, dtype):
+    from ..backend import nbrandom  # Numba: eagerly too, so that eager and jit agree bitwise
+
+    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
+    out = np.empty(k0.shape + tuple(shape), np.dtype(dtype))
+    nbrandom.DRAW[kind](np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
+                        out.reshape(-1))
+    return out
 
 
-def _bits_prim(name, impl, out_dtype):
-    prim = Primitive(name)
-    prim.def_impl(impl)
-    prim.def_abstract_eval(lambda hi, lo, **p: ShapedArray(hi.shape, out_dtype(p)))
-    batching.defbroadcasting(prim)
-    defjvp_zero(prim)
-    return prim
+def _draw_abstract_eval(k0, k1, *, shape, kind, dtype):
+    if k0.dtype != np.uint32 or k1.dtype != np.uint32 or k0.shape != k1.shape or kind not in DRAW_KINDS:
+        raise DTypeError(f"random_draw takes two uint32 key words of one shape, got {k0.dtype}"
+                         f"{list(k0.shape)} and {k1.dtype}{list(k1.shape)} (kind {kind!r})")
+    return ShapedArray(k0.shape + tuple(shape), np.dtype(dtype))
 
 
-combine_bits_p = _bits_prim("random_combine_bits", _combine_impl,
-                            lambda p: np.dtype(f"uint{p['bit_width']}"))
-unit_float_p = _bits_prim("random_unit_float", _unit_impl, lambda p: np.dtype(p["dtype"]))
+def _draw_batcher(axis_size, vals, dims, **params):
+    k0, k1 = (batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims))
+    shape = (axis_size, *np.broadcast_shapes(get_aval(k0).shape[1:], get_aval(k1).shape[1:]))
+    k0, k1 = (v if get_aval(v).shape == shape else sh.broadcast_to(v, shape) for v in (k0, k1))
+    return bind(random_draw_p, k0, k1, **params), 0
+
+
+random_draw_p = Primitive("random_draw")
+random_draw_p.def_impl(_draw_impl)
+random_draw_p.def_abstract_eval(_draw_abstract_eval)
+batching.primitive_batchers[random_draw_p] = _draw_batcher
+defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to it
 
 
 # --------------------------------------------------------------------------------------
-# Inverse CDFs for the distributions JAX samples by rejection (gamma, poisson): funcad draws
-# them by inversion of one uniform each, statistically exact but not JAX's numbers.
-
-def _gamma_icdf_impl(alpha, u):
-    import scipy.special as sc
-
-    alpha, u = np.asarray(alpha), np.asarray(u)
-    return np.asarray(sc.gammaincinv(alpha, u), np.result_type(alpha, u))
-
+# Gamma: JAX's rejection sampler (random_gamma_p, backend/nbrandom.py), differentiated in its
+# shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: by inversion
+# of one uniform per sample, statistically exact but not JAX's numbers.
 
 def _poisson_icdf_impl(lam, u):
     import scipy.stats as st
@@ -122,12 +120,6 @@ def _poisson_icdf_impl(lam, u):
     out = st.poisson.ppf(np.asarray(u), np.asarray(lam))
     return np.where(np.asarray(lam) == 0, 0, out).astype(np.int64)
 
-
-gamma_icdf_p = Primitive("random_gamma_icdf")
-gamma_icdf_p.def_impl(_gamma_icdf_impl)
-gamma_icdf_p.def_abstract_eval(
-    lambda a, u: ShapedArray(np.broadcast_shapes(a.shape, u.shape), np.result_type(a.dtype, u.dtype)))
-batching.defbroadcasting(gamma_icdf_p)
 
 poisson_icdf_p = Primitive("random_poisson_icdf")
 poisson_icdf_p.def_impl(_poisson_icdf_impl)
@@ -137,20 +129,123 @@ batching.defbroadcasting(poisson_icdf_p)
 defjvp_zero(poisson_icdf_p)
 
 
-def _gamma_jvp(primals, tangents):
-    alpha, u = primals
-    if not isinstance(tangents[0], Zero):
-        raise UnsupportedFunctionError(
-            "funcad.random.gamma (and beta, dirichlet, t built on it): the derivative of the "
-            "sample with respect to the shape parameter is not implemented (JAX's implicit "
-            "reparameterisation gradient). Hold the shape constant (stop_gradient); scale the "
-            "sample instead where the parameter is a scale.")
-    x = bind(gamma_icdf_p, alpha, u)
-    if isinstance(tangents[1], Zero):
-        return x, tangents[1]
-    # dx/du = 1 / pdf(x) = exp(gammaln(a) - (a - 1) log x + x)
-    dxdu = ew.exp(ew.add(ew.sub(sp.gammaln(alpha), ew.mul(ew.sub(alpha, 1.0), ew.log(x))), x))
-    return x, ew.mul(tangents[1], dxdu)
+def _gamma_grad_impl(a, x):
+    """d x / d a at fixed CDF value: ``-(dP(a, x)/da) / pdf(x; a)`` (implicit
+    reparameterisation, JAX's ``random_gamma_grad``). With ``P = x^a e^-x / Gamma(a) * S``,
+    S the series (x < a + 1) or ``1 - P = x^a e^-x / Gamma(a) * H``, H the continued fraction
+    (Numerical Recipes' gser/gcf), the prefactor cancels against the pdf:
+    ``-x (S (log x - digamma(a)) + dS/da)``, or ``x (H (log x - digamma(a)) + dH/da)``, with
+    S, H and their derivatives in a carried through the recurrences (forward mode)."""
+    import scipy.special as sc
+
+    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
+    out = np.zeros(a.shape)
+    lower = x < a + 1
+    ok = (x > 0) & (a > 0)
+    for branch, sign, fn in ((lower & ok, -1.0, _gamma_series), (~lower & ok, 1.0, _gamma_cfrac)):
+        if branch.any():
+            aa, xx = a[branch], x[branch]
+            v, dv = fn(aa, xx)
+            out[branch] = sign * xx * (v * (np.log(xx) - sc.digamma(aa)) + dv)
+    out[(x == 0) & (a > 0)] = 0.0
+    out[~((x >= 0) & (a > 0))] = np.nan
+    return out.astype(np.result_type(*(np.asarray(v).dtype for v in (a, x))))
 
 
-jvp_rules[gamma_icdf_p] = _gamma_jvp
+def _gamma_series(a, x, eps=1e-16, max_terms=100_000):
+    """S = sum_n x^n / (a (a+1) ... (a+n)) and dS/da."""
+    term, dterm = 1 / a, -1 / a ** 2
+    s, ds = term.copy(), dterm.copy()
+    for n in range(1, max_terms):
+        # term_n = term_{n-1} * x / (a + n)
+        dterm = dterm * x / (a + n) - term * x / (a + n) ** 2
+        term = term * x / (a + n)
+        s, ds = s + term, ds + dterm
+        if np.all(term <= eps * s) and np.all(np.abs(dterm) <= eps * (np.abs(ds) + s)):
+            break
+    return s, ds
+
+
+def _gamma_cfrac(a, x, eps=1e-15, max_terms=100_000):  # delta - 1 settles at a few ulps
+    """H = 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - ...)) by the modified Lentz method
+    (as Numerical Recipes' gcf), and dH/da."""
+    tiny = 1e-300
+    b, db = x + 1 - a, -np.ones_like(a)
+    c, dc = np.full_like(a, 1 / tiny), np.zeros_like(a)
+    d, dd = 1 / b, -db / b ** 2
+    h, dh = d.copy(), dd.copy()
+    for i in range(1, max_terms):
+        an, dan = -i * (i - a), np.full_like(a, float(i))
+        b, db = b + 2, db
+        d_new = an * d + b
+        dd_new = dan * d + an * dd + db
+        d_new = np.where(np.abs(d_new) < tiny, tiny, d_new)
+        c_new = b + an / c
+        dc_new = db + dan / c - an * dc / c / c  # c starts at 1e300: c**2 would overflow
+        c_new = np.where(np.abs(c_new) < tiny, tiny, c_new)
+        d, dd = 1 / d_new, -dd_new / d_new ** 2
+        c, dc = c_new, dc_new
+        delta, ddelta = d * c, dd * c + d * dc
+        h, dh = h * delta, dh * delta + h * ddelta
+        if np.all(np.abs(delta - 1) <= eps) and np.all(np.abs(ddelta * h) <= eps * (np.abs(dh) + np.abs(h))):
+            break
+    return h, dh
+
+
+def _gamma_draw_impl(k0, k1, a):
+    from ..backend import nbrandom
+
+    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
+    a = np.asarray(a)
+    out = np.empty(a.shape, np.float64)
+    nbrandom.draw_gamma(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
+                        np.ascontiguousarray(a, np.float64).reshape(-1), out.reshape(-1))
+    return out.astype(a.dtype)
+
+
+def _gamma_draw_abstract_eval(k0, k1, a):
+    if k0.dtype != np.uint32 or k1.dtype != np.uint32 or k0.shape != k1.shape \
+            or a.shape[:len(k0.shape)] != k0.shape or a.dtype.kind != "f":
+        raise DTypeError(f"random_gamma takes uint32 key words of one shape and float shapes "
+                         f"whose shape starts with theirs, got {k0.dtype}{list(k0.shape)}, "
+                         f"{k1.dtype}{list(k1.shape)}, {a.dtype}{list(a.shape)}")
+    return ShapedArray(a.shape, a.dtype)
+
+
+def _gamma_draw_batcher(axis_size, vals, dims):
+    k0, k1, a = (batching.moveaxis(v, d, 0) if d is not None else
+                 sh.broadcast_to(v, (axis_size, *get_aval(v).shape)) for v, d in zip(vals, dims))
+    return bind(random_gamma_p, k0, k1, a), 0
+
+
+def _gamma_draw_jvp(primals, tangents):
+    x = bind(random_gamma_p, *primals)
+    ta = tangents[2]
+    if isinstance(ta, Zero):
+        return x, Zero(get_aval(x))
+    return x, ew.mul(ta, bind(random_gamma_grad_p, primals[2], x))
+
+
+random_gamma_p = Primitive("random_gamma")  # JAX's Marsaglia-Tsang sampler, bit for bit
+random_gamma_p.def_impl(_gamma_draw_impl)
+random_gamma_p.def_abstract_eval(_gamma_draw_abstract_eval)
+batching.primitive_batchers[random_gamma_p] = _gamma_draw_batcher
+jvp_rules[random_gamma_p] = _gamma_draw_jvp
+
+random_gamma_grad_p = Primitive("random_gamma_grad")
+random_gamma_grad_p.def_impl(_gamma_grad_impl)
+random_gamma_grad_p.def_abstract_eval(
+    lambda a, x: ShapedArray(np.broadcast_shapes(a.shape, x.shape), np.result_type(a.dtype, x.dtype)))
+batching.defbroadcasting(random_gamma_grad_p)
+
+
+def random_gamma_grad(a, x):
+    """The derivative of a Gamma(a, 1) sample ``x`` in its shape ``a`` at a fixed CDF value
+    (implicit reparameterisation), as ``jax.lax.random_gamma_grad``.
+
+    >>> round(float(random_gamma_grad(1.0, 1.0)), 12)
+    1.173563027225
+    """
+    return bind(random_gamma_grad_p, a, x)
+
+

@@ -1,0 +1,415 @@
+"""Numba kernels of ``funcad.random``'s draws (lax/random.py's ``random_draw_p``): element
+``i`` of a draw under key ``(k0, k1)`` is ``threefry2x32(k0, k1, hi(i), lo(i))`` of its flat
+index, turned into bits, a uniform float or a normal float in the same loop. The counters
+come from the loop index (no array of them), and a large draw runs its loop with
+``numba.prange``: each element depends on its index only, so the numbers do not depend on
+the thread count.
+
+Normals are JAX's exactly: ``sqrt(2) * erf_inv(max(lo, 2 u + lo))`` with XLA's ``ErfInv64``
+(Giles' polynomials) and XLA's CPU ``log1p`` (Cephes' rational form below sqrt(2) - 1, else
+``log(1 + x)``), with the fused multiply-adds XLA's CPU compiler contracts them to.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
+from numba.np.ufunc.parallel import _launch_threads
+
+# A draw this size or larger runs in parallel; ~30 ns an element, so ~2 ms serial.
+PARALLEL_MIN_SIZE = 1 << 16
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_M32 = np.uint64(0xFFFFFFFF)
+_LOG1P_SMALL = 0.41421356237309504880  # sqrt(2) - 1: log1p's rational branch below
+
+_LOG1P_NUM = np.array([4.5270000862445199635e-5, 4.9854102823193375972e-1, 6.5787325942061044846e0,
+              2.9911919328553073277e1, 6.0949667980987787057e1, 5.7112963590585538103e1,
+              2.0039553499201281259e1])
+_LOG1P_DEN = np.array([1.0, 1.5062909083469192198e1, 8.3047565967967209469e1, 2.2176239823732856465e2,
+              3.0909872225312059774e2, 2.1642788614495947685e2, 6.0118660497603843919e1])
+# w < 6.25 (23 coefficients), w < 16 (19), otherwise (17)
+_LOG1P_NUM32, _LOG1P_DEN32 = _LOG1P_NUM.astype(np.float32), _LOG1P_DEN.astype(np.float32)
+_ERFINV64_A = np.array([-3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+              1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+              6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+              2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+              1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+              4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+              0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+              0.24015818242558961693, 1.6536545626831027356])
+_ERFINV64_B = np.array([2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+              1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+              2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+              6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+              0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+              -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+              3.0838856104922207635])
+_ERFINV64_C = np.array([-2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+              -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+              2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+              -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+              7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+              1.0103004648645343977, 4.8499064014085844221])
+# w < 5, otherwise
+_ERFINV32_A = np.array([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+              -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], np.float32)
+_ERFINV32_B = np.array([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+              -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], np.float32)
+
+
+
+# --------------------------------------------------------------------------------------
+# The hash and the maps from words to numbers are intrinsics (LLVM IR written into the
+# caller): a call to a separately compiled Numba function in a loop body keeps LLVM from
+# vectorising the loop, and Numba's own inlining (inline='always') costs seconds of compile.
+
+def _int(builder, v, bits=32):
+    return ir.Constant(ir.IntType(bits), v)
+
+
+@intrinsic
+def threefry(typingctx, k0, k1, x0, x1):
+    """Threefry-2x32 with 20 rounds (JAX's ``threefry2x32_p``) of four 32-bit words given
+    as uint64; the two output words as uint64."""
+    u64 = types.uint64
+    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64)
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        k0, k1, x0, x1 = (builder.trunc(a, i32) for a in args)
+        ks = (k0, k1, builder.xor(builder.xor(k0, k1), _int(builder, 0x1BD11BDA)))
+        a, b = builder.add(x0, ks[0]), builder.add(x1, ks[1])
+        for j in range(5):
+            for r in _ROTATIONS[j % 2]:
+                a = builder.add(a, b)
+                b = builder.or_(builder.shl(b, _int(builder, r)), builder.lshr(b, _int(builder, 32 - r)))
+                b = builder.xor(b, a)
+            a = builder.add(a, ks[(j + 1) % 3])
+            b = builder.add(builder.add(b, ks[(j + 2) % 3]), _int(builder, j + 1))
+        i64 = ir.IntType(64)
+        return context.make_tuple(builder, sig.return_type, [builder.zext(a, i64), builder.zext(b, i64)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _combine(typingctx, a, b, like):
+    """The draw's bits for an output array ``like``: JAX's ``hi << 32 | lo`` for 64 bits,
+    ``hi ^ lo`` truncated for 8, 16 and 32."""
+    dt = like.dtype
+
+    def codegen(context, builder, sig, args):
+        a, b = args[0], args[1]
+        if dt.bitwidth == 64:
+            return builder.or_(builder.shl(a, _int(builder, 32, 64)), b)
+        return builder.trunc(builder.xor(a, b), ir.IntType(dt.bitwidth))
+
+    return dt(types.uint64, types.uint64, like), codegen
+
+
+@intrinsic
+def _unit(typingctx, a, b, like):
+    """JAX's floats in [0, 1) for an output array ``like``: ``bitcast(bits >> (nbits - nmant)
+    | bits_of(1.0)) - 1``, from ``hi << 32 | lo`` (float64) or ``hi ^ lo`` (float32)."""
+    dt = like.dtype
+
+    def codegen(context, builder, sig, args):
+        a, b = args[0], args[1]
+        if dt == types.float64:
+            bits = builder.lshr(builder.or_(builder.shl(a, _int(builder, 32, 64)), b), _int(builder, 12, 64))
+            one = builder.bitcast(builder.or_(bits, _int(builder, 0x3FF0000000000000, 64)), ir.DoubleType())
+            return builder.fsub(one, ir.Constant(ir.DoubleType(), 1.0))
+        bits = builder.lshr(builder.trunc(builder.xor(a, b), ir.IntType(32)), _int(builder, 9))
+        one = builder.bitcast(builder.or_(bits, _int(builder, 0x3F800000)), ir.FloatType())
+        return builder.fsub(one, ir.Constant(ir.FloatType(), 1.0))
+
+    return dt(types.uint64, types.uint64, like), codegen
+
+
+def _fma(builder, a, b, c):
+    t = a.type
+    fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t] * 3))
+    return builder.call(fn, [a, b, c])
+
+
+def _horner(builder, coefs, x):
+    p = ir.Constant(x.type, float(coefs[0]))
+    for c in coefs[1:]:
+        p = _fma(builder, p, x, ir.Constant(x.type, float(c)))
+    return p
+
+
+@intrinsic
+def _log1p_small(typingctx, x):
+    """XLA's CPU log1p for |x| < sqrt(2) - 1: Cephes' ``x - x^2/2 + x^3 P(x)/Q(x)``."""
+    def codegen(context, builder, sig, args):
+        x = args[0]
+        num, den = _horner(builder, _LOG1P_NUM, x), _horner(builder, _LOG1P_DEN, x)
+        x2 = builder.fmul(x, x)
+        cubic = builder.fmul(builder.fmul(x, x2), builder.fdiv(num, den))
+        s = _fma(builder, ir.Constant(x.type, -0.5), x2, cubic)
+        return builder.fadd(x, s)
+
+    return x(x), codegen
+
+
+@intrinsic
+def _erfinv_poly(typingctx, x, w):
+    """XLA's ErfInv64/ErfInv32 given ``w = -log1p(-x^2)``: Giles' polynomials with the
+    coefficients selected per element (branch-free as XLA's, so the loop vectorises; each
+    region still evaluates exactly its own Horner chain)."""
+    def codegen(context, builder, sig, args):
+        x, w = args
+        t = x.type
+        c = lambda v: ir.Constant(t, float(v))  # noqa: E731
+        sel, lt = builder.select, (lambda v: builder.fcmp_ordered("<", w, c(v)))
+        sqrt_w = builder.call(builder.module.declare_intrinsic("llvm.sqrt", [t]), [w])
+        if isinstance(t, ir.DoubleType):
+            lt6, lt16 = lt(6.25), lt(16.0)
+            z = sel(lt6, builder.fsub(w, c(3.125)), builder.fsub(sqrt_w, sel(lt16, c(3.25), c(5.0))))
+
+            def coef(k):
+                v = c(_ERFINV64_A[k])
+                if k < 19:
+                    v = sel(lt6, v, c(_ERFINV64_B[k]))
+                if k < 17:
+                    v = sel(lt16, v, c(_ERFINV64_C[k]))
+                return v
+
+            p = coef(0)
+            for k in range(1, 23):
+                q = _fma(builder, p, z, coef(k))
+                p = q if k < 17 else sel(lt16 if k < 19 else lt6, q, p)
+        else:
+            lt5 = lt(5.0)
+            z = sel(lt5, builder.fsub(w, c(2.5)), builder.fsub(sqrt_w, c(3.0)))
+            p = sel(lt5, c(_ERFINV32_A[0]), c(_ERFINV32_B[0]))
+            for k in range(1, 9):
+                p = _fma(builder, p, z, sel(lt5, c(_ERFINV32_A[k]), c(_ERFINV32_B[k])))
+        ax = builder.call(builder.module.declare_intrinsic("llvm.fabs", [t]), [x])
+        return sel(builder.fcmp_ordered("==", ax, c(1.0)), builder.fmul(x, c(np.inf)), builder.fmul(p, x))
+
+    return x(x, w), codegen
+
+
+@intrinsic
+def _erfinv_central(typingctx, x, w):
+    """``_erfinv_poly`` for ``w`` below its first edge (6.25 for float64, 5 for float32): the
+    same arithmetic without the selects."""
+    def codegen(context, builder, sig, args):
+        x, w = args
+        t = x.type
+        if isinstance(t, ir.DoubleType):
+            coefs, shift = _ERFINV64_A, 3.125
+        else:
+            coefs, shift = _ERFINV32_A, 2.5
+        return builder.fmul(_horner(builder, coefs, builder.fsub(w, ir.Constant(t, shift))), x)
+
+    return x(x, w), codegen
+
+
+# --------------------------------------------------------------------------------------
+# The kernels: ``out`` (1-D, C-contiguous: the keys' shape then the draw's, flattened) from
+# the key words ``k0``, ``k1`` (1-D uint32, one per key). Blocks of BLOCK elements, each in
+# passes that LLVM vectorises (the hash and the float conversion, log1p's rational branch,
+# the polynomial), with the calls to log in a scalar pass between; a large draw runs its
+# blocks with prange. Each kernel is written out: Numba cannot cache a closure made by a
+# factory (its cache is keyed by the function's source position).
+
+BLOCK = 1024
+
+
+@numba.njit
+def _bits_block(k0, k1, out, off, start, stop):
+    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
+    for j in range(v.size):
+        x = np.uint64(start + j)
+        a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
+        v[j] = _combine(a, b, out)
+
+
+@numba.njit
+def _uniform_block(k0, k1, out, off, start, stop):
+    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
+    for j in range(v.size):
+        x = np.uint64(start + j)
+        a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
+        v[j] = _unit(a, b, out)
+
+
+@numba.njit
+def _normal_block(k0, k1, out, off, start, stop):
+    """jax.random.normal: ``sqrt(2) erf_inv(max(lo, 2 u + lo))`` with ``lo = -1 + ulp``."""
+    _uniform_block(k0, k1, out, off, start, stop)
+    one, two, lo, sqrt2, small, edge = _normal_consts(out)
+    v = out[off + start:off + stop]
+    w = np.empty(stop - start, out.dtype)
+    for j in range(v.size):  # x, and log1p(-x^2) for |x^2| < sqrt(2) - 1
+        x = max(lo, v[j] * two + lo)
+        v[j] = x
+        w[j] = _log1p_small(-x * x)
+    # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random): their indices first,
+    # without a branch, then the calls, so that no branch is mispredicted
+    rest, m = np.empty(stop - start, np.int64), 0
+    for j in range(v.size):
+        rest[m] = j
+        m += abs(v[j] * v[j]) >= small
+    for q in range(m):
+        j = rest[q]
+        w[j] = math.log(one - v[j] * v[j])
+    for j in range(v.size):  # the central polynomial (w < 6.25: 99.8% of the draws)
+        central = w[j] > -edge
+        r = sqrt2 * _erfinv_central(v[j], -w[j])
+        v[j] = r if central else v[j]
+    for j in range(v.size):  # the tails
+        if w[j] <= -edge:
+            v[j] = sqrt2 * _erfinv_poly(v[j], -w[j])
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def draw_bits(k0, k1, out):
+    n = out.size // max(1, k0.size)
+    blocks = (n + BLOCK - 1) // BLOCK
+    if out.size < PARALLEL_MIN_SIZE:
+        for c in range(k0.size * blocks):
+            b, start = c // blocks, (c % blocks) * BLOCK
+            _bits_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+    else:
+        for c in numba.prange(k0.size * blocks):
+            b, start = c // blocks, (c % blocks) * BLOCK
+            _bits_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def draw_uniform(k0, k1, out):
+    n = out.size // max(1, k0.size)
+    blocks = (n + BLOCK - 1) // BLOCK
+    if out.size < PARALLEL_MIN_SIZE:
+        for c in range(k0.size * blocks):
+            b, start = c // blocks, (c % blocks) * BLOCK
+            _uniform_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+    else:
+        for c in numba.prange(k0.size * blocks):
+            b, start = c // blocks, (c % blocks) * BLOCK
+            _uniform_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def draw_normal(k0, k1, out):
+    n = out.size // max(1, k0.size)
+    blocks = (n + BLOCK - 1) // BLOCK
+    if out.size < PARALLEL_MIN_SIZE:
+        for c in range(k0.size * blocks):
+            b, start = c // blocks, (c % blocks) * BLOCK
+            _normal_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+    else:
+        for c in numba.prange(k0.size * blocks):
+            b, start = c // blocks, (c % blocks) * BLOCK
+            _normal_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+
+
+def _normal_consts(out):
+    pass
+
+
+@overload(_normal_consts)
+def _normal_consts_ov(out):
+    t = np.float64 if out.dtype == types.float64 else np.float32
+    edge = 6.25 if t is np.float64 else 5.0  # of erf_inv's central polynomial
+    c = (t(1), t(2), np.nextafter(t(-1), t(0)), t(np.sqrt(2)), t(_LOG1P_SMALL), t(edge))
+    return lambda out: c
+
+
+DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal}
+
+
+# Numba starts its threading layer when it compiles a parfor, not when cached code that calls
+# one is loaded: a program from funcad's disk cache that calls these kernels segfaults in its
+# first prange (or even before, on the layer's symbols) unless the layer is up. Programs
+# import this module through nbrt, so it is started here (idempotent; ~10 ms).
+_launch_threads()
+
+
+# --------------------------------------------------------------------------------------
+# jax.random.gamma, bit for bit (float64): JAX's Marsaglia-Tsang rejection sampler with its
+# key splitting (jax/_src/random: _gamma_impl, _gamma_one), per element, with the rounding
+# XLA's CPU compiler gives it: 1/3 / sqrt(d) rewritten as 1/3 * rsqrt(d), 1 + x c contracted
+# to a fused multiply-add.
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``; Numba has no ``math.fma``)."""
+    if not (a == b == c and isinstance(a, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _fma(builder, *args)
+
+    return a(a, a, a), codegen
+
+
+@numba.njit
+def _scalar_normal(k0, k1):
+    """``jax.random.normal(key, ())`` (float64): element 0 of a draw."""
+    a, b = threefry(k0, k1, np.uint64(0), np.uint64(0))
+    lo = np.nextafter(-1.0, 0.0)
+    x = max(lo, _unit_scalar(a, b) * 2.0 + lo)
+    y = -x * x
+    w = math.log(y + 1.0) if abs(y) >= _LOG1P_SMALL else _log1p_small(y)
+    return np.sqrt(2.0) * _erfinv_poly(x, -w)
+
+
+@numba.njit
+def _unit_scalar(a, b):
+    return np.float64(np.int64(((a << np.uint64(32)) | b) >> np.uint64(12))) * 2.0 ** -52
+
+
+@numba.njit
+def _gamma_one(k0, k1, alpha):
+    boost = alpha >= 1.0
+    a = alpha if boost else alpha + 1.0
+    d = a - 1.0 / 3.0
+    c = (1.0 / 3.0) * (1.0 / math.sqrt(d))
+    key0, key1 = threefry(k0, k1, np.uint64(0), np.uint64(0))
+    sub0, sub1 = threefry(k0, k1, np.uint64(0), np.uint64(1))
+    X, V, U = 0.0, 1.0, 2.0
+    while U >= fma(-0.0331, X * X, 1.0) and math.log(U) >= X * 0.5 + d * ((1.0 - V) + math.log(V)):
+        n0, n1 = threefry(key0, key1, np.uint64(0), np.uint64(0))
+        x0, x1 = threefry(key0, key1, np.uint64(0), np.uint64(1))
+        u0, u1 = threefry(key0, key1, np.uint64(0), np.uint64(2))
+        key0, key1 = n0, n1
+        x, v = 0.0, -1.0
+        while v <= 0.0:
+            s0, s1 = threefry(x0, x1, np.uint64(0), np.uint64(1))
+            x0, x1 = threefry(x0, x1, np.uint64(0), np.uint64(0))
+            x = _scalar_normal(s0, s1)
+            v = fma(x, c, 1.0)
+        a_, b_ = threefry(u0, u1, np.uint64(0), np.uint64(0))
+        X, V, U = x * x, v * v * v, _unit_scalar(a_, b_)
+    if boost:
+        return d * V
+    a_, b_ = threefry(sub0, sub1, np.uint64(0), np.uint64(0))
+    return (d * V) * math.pow(1.0 - _unit_scalar(a_, b_), 1.0 / alpha)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def draw_gamma(k0, k1, alpha, out):
+    """Gamma(alpha[j], 1) into ``out[j]`` (1-D float64), ``out.size // k0.size`` a key: the
+    element's key is split ``i`` of its key (``split(key, n)[i]``) as JAX's."""
+    n = out.size // max(1, k0.size)
+    if out.size < PARALLEL_MIN_SIZE // 16:
+        for j in range(out.size):
+            b = j // n
+            ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
+            out[j] = _gamma_one(ka, kb, alpha[j])
+    else:
+        for j in numba.prange(out.size):
+            b = j // n
+            ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
+            out[j] = _gamma_one(ka, kb, alpha[j])
