@@ -26,7 +26,7 @@ functions then run eagerly, op by op, as ``jax.disable_jit`` does).
 >>> fa.config.jax_enable_x64
 True
 
-jit's memory: ``jit_cache_size`` (how many compiled programs stay in memory, default 512; the
+jit's memory: ``jit_cache_size`` (how many compiled programs stay in memory, default 128; the
 least recently used is released and loaded again from the disk cache when called) and
 ``jit_local_compiles`` (how many programs this process compiles itself, default 16; later ones
 are compiled by a worker process and loaded from the disk cache, because Numba never frees
@@ -34,7 +34,7 @@ what it compiles in a process: funcad/backend/compile_worker.py). Both are also 
 environment (``FUNCAD_JIT_CACHE_SIZE``, ``FUNCAD_JIT_LOCAL_COMPILES``).
 
 >>> fa.config.jit_cache_size
-512
+128
 
 How the source line is found: the first Python frame outside funcad on the stack when the
 primitive runs. An equation recorded into a jaxpr (by grad's linearization, jit, vmap of a

@@ -34,7 +34,7 @@ What is trusted (the threat model is in docs/architecture.md, "The disk cache's 
   recently used entries (by their files' mtime, refreshed on every load) are evicted.
 * ``python -m funcad cache info|clear`` shows or empties it (:func:`info`, :func:`clear`).
 
-In memory, at most ``$FUNCAD_JIT_CACHE_SIZE`` programs (default 512) are held; the least
+In memory, at most ``$FUNCAD_JIT_CACHE_SIZE`` programs (default 128) are held; the least
 recently used is released (:func:`release`) and loaded again from disk if it is called later.
 """
 
@@ -76,7 +76,7 @@ stats = {"disk_hits": 0, "writes": 0, "rebuilt": 0, "evicted": 0, "memory_only":
          "released": 0}
 _unusable: set = set()  # FUNCAD_CACHE_DIR values whose directory could not be written
 DEFAULT_MAX_BYTES = 1 << 30
-DEFAULT_MAX_PROGRAMS = 512
+DEFAULT_MAX_PROGRAMS = 128
 
 
 def _uid() -> int | None:
@@ -147,7 +147,7 @@ _nbrt_digest = None
 
 
 def _nbrt_hash() -> str:
-    """A hash of backend/nbrt.py, nbrandom.py, vecmath.py and loopir.py: their code is linked
+    """A hash of backend/nbrt.py, nbrandom.py, pocketfft.py, vecmath.py and loopir.py: their code is linked
     into every program's cached machine code, so a change there (in development, without a
     version bump) must not load programs holding the old code."""
     global _nbrt_digest
@@ -155,7 +155,7 @@ def _nbrt_hash() -> str:
         here = Path(__file__)
         _nbrt_digest = hashlib.sha256(b"".join(
             here.with_name(f).read_bytes()
-            for f in ("nbrt.py", "nbrandom.py", "vecmath.py", "loopir.py"))).hexdigest()
+            for f in ("nbrt.py", "nbrandom.py", "pocketfft.py", "vecmath.py", "loopir.py"))).hexdigest()
     return _nbrt_digest
 
 
@@ -392,7 +392,7 @@ def _touch_numba_files(path: Path) -> None:
 
 
 def max_programs() -> int:
-    """How many compiled programs are kept in memory: ``$FUNCAD_JIT_CACHE_SIZE`` (default 512;
+    """How many compiled programs are kept in memory: ``$FUNCAD_JIT_CACHE_SIZE`` (default 128;
     ``0`` or less: unbounded). A released program is loaded again (from disk) when needed."""
     try:
         return int(os.environ.get("FUNCAD_JIT_CACHE_SIZE", DEFAULT_MAX_PROGRAMS))
