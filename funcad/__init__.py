@@ -30,7 +30,6 @@ from .api import (  # noqa: F401
     linear_transpose,
     elementwise_grad,
     grad,
-    hessian,
     jacfwd,
     jacobian,
     jacrev,
@@ -55,7 +54,7 @@ from .custom_derivatives import (  # noqa: F401,E402
     remat,
 )
 from .callback import pure_callback  # noqa: F401,E402
-from .second_order import hvp, value_grad_hessian  # noqa: F401,E402
+from .second_order import hessian, hvp, value_grad_hessian  # noqa: F401,E402
 from .sparsity import hessian_sparsity, jacobian_sparsity  # noqa: F401,E402
 from .sparse_ad import sparse_hessian, sparse_jacobian  # noqa: F401,E402
 from . import coloring  # noqa: F401,E402

@@ -659,36 +659,6 @@ def _assemble_rev(cts, outs, in_leaves, out_tree, in_tree, total, fix=None, stac
 jacobian = jacrev
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-            holomorphic: bool = False):
-    """The Hessian, as ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``. The forward
-    pass over the input basis is batched (vmap), so the Hessian of ``x -> f(X @ x)`` costs a
-    few matrix-matrix products, not one matrix-vector product per input element.
-
-    >>> import funcad as fa, funcad.numpy as fnp
-    >>> fa.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0]))
-    array([[ 6.,  0.],
-           [ 0., 12.]])
-    """
-    jac = jacrev(fun, argnums, has_aux, holomorphic)
-    dense = jacfwd(jac, argnums, has_aux, holomorphic)
-    if holomorphic:
-        return dense
-
-    @functools.wraps(fun)
-    def hessian_f(*args, **kwargs):
-        # Eagerly, the Jacobian is linearized once and only its linear map is batched over
-        # the basis (second_order._hessian_linearized); staged, jacfwd's program is the one
-        # the simplifier is tuned for.
-        if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
-            return dense(*args, **kwargs)
-        from .second_order import _hessian_linearized
-
-        return _hessian_linearized(jac, argnums, has_aux, args, kwargs)
-
-    return hessian_f
-
-
 # --------------------------------------------------------------------------------------
 # eval_shape, ShapeDtypeStruct, linear_transpose
 
