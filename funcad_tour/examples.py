@@ -11,7 +11,7 @@ import time
 import numpy as np
 import scipy.special as sc
 
-from funcad import ad, api, nn
+from funcad import ad, api, nn, second_order
 from funcad import numpy as fnp
 from funcad.datasets import load_breast_cancer, load_digits
 
@@ -121,7 +121,7 @@ def activation_table_demo(x: np.ndarray) -> dict:
 def logsumexp_demo(z: np.ndarray) -> dict:
     """logsumexp(z), its gradient (softmax) and Hessian (diag(s) - s s^T) by autodiff."""
     return {"value": float(nn.logsumexp(z)), "grad": api.grad(nn.logsumexp)(z),
-            "hessian": api.hessian(nn.logsumexp)(z), "softmax": np.asarray(nn.softmax(z))}
+            "hessian": second_order.hessian(nn.logsumexp)(z), "softmax": np.asarray(nn.softmax(z))}
 
 
 @section("f, f', f'': softplus and sigmoid; logsumexp and softmax")
@@ -300,7 +300,7 @@ def newton_rosenbrock_demo(x0=(-1.2, 1.0), steps: int = 12, tol: float = 1e-14):
     Returns the iterates and the error ||x - 1|| at each (stops once the error is below tol).
     """
     x = np.asarray(x0, dtype=float)
-    grad, hess = api.grad(rosenbrock), api.hessian(rosenbrock)
+    grad, hess = api.grad(rosenbrock), second_order.hessian(rosenbrock)
     xs, errors = [x], [float(np.linalg.norm(x - 1.0))]
     for _ in range(steps):
         x = x - fnp.linalg.solve(hess(x), grad(x))

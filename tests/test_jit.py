@@ -255,6 +255,9 @@ def _family_cases():
         "random_bits": lambda m: m * fa.random.bits(fa.random.key(2), m.shape, np.uint32),
         "random_gamma": lambda m: fa.random.gamma(fa.random.key(3), m + 1.0),
         "random_poisson": lambda m: m * fa.random.poisson(fa.random.key(4), 3.0 * m),
+        "random_split": lambda m: m * fa.random.uniform(
+            fa.random.fold_in(fa.random.split(fa.random.key(5))[1], 7), m.shape),
+        "random_gamma_grad": lambda m: fa.grad(lambda a: fnp.sum(fa.random.gamma(fa.random.key(6), a)))(m + 1.0),
     }
     return cases
 

@@ -107,6 +107,7 @@ def _dispatcher(f, *args):
 @pytest.mark.skipif(not ON, reason=f"vector math is off here ({vecmath.ISA})")
 def test_loops_with_math_and_a_sum_are_vectorized(tmp_path, monkeypatch):
     monkeypatch.setenv("FUNCAD_CACHE_DIR", str(tmp_path))  # compiled here: Numba keeps its asm
+    monkeypatch.setenv("FUNCAD_JIT_LOCAL_COMPILES", "-1")  # (not by the compile worker)
     monkeypatch.setattr(cache, "_loaded", {})
     letter, lanes = ("e", 8) if vecmath.ISA == "libmvec-avx512" else ("d", 4)
 
