@@ -33,7 +33,7 @@ from . import sum as _sum
 from ._array import tracer_setitem
 from ._elementwise_extra import mod
 from ._shape_ops import _IndexUpdateHelper, take_along_axis
-from ._stats import _QUANTILE_METHODS, _float_dtype, _sorted_along_last
+from ._stats import _QUANTILE_METHODS, _float_dtype, _method_position, _sorted_along_last
 
 __all__ = ["nanmedian", "nanquantile", "nanpercentile", "put", "fill_diagonal", "place"]
 
@@ -69,15 +69,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
         s, n = full(rest + (1,), _np.nan, dt), 1
     # m, the number of non-NaN entries of each slice, takes the place of quantile's n
     m = astype(_sum(_ew.logical_not(isnan(s)), -1, keepdims=True), dt)
-    v = multiply(reshape(q, (1,) * len(rest) + (k,)), subtract(m, 1.0))
-    if method == "lower":
-        v = _ew.floor(v)
-    elif method == "higher":
-        v = _ew.ceil(v)
-    elif method == "nearest":
-        v = _ew.round(v)
-    elif method == "midpoint":
-        v = multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
+    v = _method_position(multiply(reshape(q, (1,) * len(rest) + (k,)), subtract(m, 1.0)), method)
     lo_f = _ew.floor(v)
     top = _ew.max(subtract(m, 1.0), _np.zeros((), dt))
     lo = astype(_ew.min(_ew.max(lo_f, _np.zeros((), dt)), top), _np.int64)

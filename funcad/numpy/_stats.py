@@ -393,6 +393,19 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 _QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 
 
+
+def _method_position(v, method):
+    """The (fractional) sorted position a quantile ``method`` reads, from the linear one ``v``."""
+    if method == "lower":
+        return _ew.floor(v)
+    if method == "higher":
+        return _ew.ceil(v)
+    if method == "nearest":
+        return _ew.round(v)
+    if method == "midpoint":
+        return multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
+    return v
+
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
              *, interpolation=None):
     """``numpy.quantile`` with methods linear (default), lower, higher, nearest, midpoint.
@@ -415,15 +428,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     q_shape = get_aval(q).shape
     if n == 0:
         raise IndexError("quantile of an empty slice: index -1 is out of bounds (as NumPy)")
-    v = multiply(q, float(n - 1))
-    if method == "lower":
-        v = _ew.floor(v)
-    elif method == "higher":
-        v = _ew.ceil(v)
-    elif method == "nearest":
-        v = _ew.round(v)
-    elif method == "midpoint":
-        v = multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
+    v = _method_position(multiply(q, float(n - 1)), method)
     lo_f = _ew.floor(v)
     lo = astype(_ew.min(_ew.max(lo_f, _np.zeros((), dt)), _np.asarray(n - 1, dt)), _np.int64)
     hi = astype(_ew.min(_ew.add(lo_f, 1.0), _np.asarray(n - 1, dt)), _np.int64)
