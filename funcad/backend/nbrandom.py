@@ -216,102 +216,126 @@ def _erfinv_central(typingctx, x, w):
 
 # --------------------------------------------------------------------------------------
 # The kernels: ``out`` (1-D, C-contiguous: the keys' shape then the draw's, flattened) from
-# the key words ``k0``, ``k1`` (1-D uint32, one per key). Blocks of BLOCK elements, each in
-# passes that LLVM vectorises (the hash and the float conversion, log1p's rational branch,
-# the polynomial), with the calls to log in a scalar pass between; a large draw runs its
-# blocks with prange. Each kernel is written out: Numba cannot cache a closure made by a
-# factory (its cache is keyed by the function's source position).
+# the key words ``k0``, ``k1`` (1-D uint32, one per key), in blocks of BLOCK elements whose
+# words, floats and scratch stay in L1. A block is a few passes that LLVM vectorises (the
+# hash, the float conversion with log1p's rational branch, erf_inv's central polynomial),
+# and a scalar pass over the third of the normals that need libm's log. The hash runs in
+# 32-bit lanes: for 64-bit outputs it writes its two words into scratch arrays first (in
+# the same loop as the 64-bit result, LLVM would run it half as wide).
 
-BLOCK = 1024
-
-
-@numba.njit
-def _bits_block(k0, k1, out, off, start, stop):
-    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
-    for j in range(v.size):
-        x = np.uint64(start + j)
-        a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
-        v[j] = _combine(a, b, out)
+BLOCK = 1024  # divides 2**32: a block's counters share their high word
+TASK = 64  # blocks a parallel task draws with one set of scratch arrays
 
 
 @numba.njit
-def _uniform_block(k0, k1, out, off, start, stop):
-    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
-    for j in range(v.size):
-        x = np.uint64(start + j)
-        a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
-        v[j] = _unit(a, b, out)
+def _hash(k0, k1, hi, lo, h, l):  # noqa: E741
+    """``threefry2x32(k0, k1, hi, lo + j)`` into ``h[j]``, ``l[j]`` (uint32 arrays)."""
+    for j in range(h.size):
+        a, b = threefry(k0, k1, hi, lo + np.uint64(j))
+        h[j], l[j] = a, b
 
 
 @numba.njit
-def _normal_block(k0, k1, out, off, start, stop):
-    """jax.random.normal: ``sqrt(2) erf_inv(max(lo, 2 u + lo))`` with ``lo = -1 + ulp``."""
-    _uniform_block(k0, k1, out, off, start, stop)
-    one, two, lo, sqrt2, small, edge = _normal_consts(out)
-    v = out[off + start:off + stop]
-    w = np.empty(stop - start, out.dtype)
-    for j in range(v.size):  # x, and log1p(-x^2) for |x^2| < sqrt(2) - 1
-        x = max(lo, v[j] * two + lo)
-        v[j] = x
-        w[j] = _log1p_small(-x * x)
+def _bits_block(k0, k1, hi, lo, v, h, l, w, rest):  # noqa: E741
+    if _wide(v):  # JAX's hi << 32 | lo
+        _hash(k0, k1, hi, lo, h[:v.size], l[:v.size])
+        for j in range(v.size):
+            v[j] = _combine(np.uint64(h[j]), np.uint64(l[j]), v)
+    else:  # hi ^ lo, truncated
+        for j in range(v.size):
+            a, b = threefry(k0, k1, hi, lo + np.uint64(j))
+            v[j] = _combine(a, b, v)
+
+
+@numba.njit
+def _uniform_block(k0, k1, hi, lo, v, h, l, w, rest):  # noqa: E741
+    if _wide(v):
+        _hash(k0, k1, hi, lo, h[:v.size], l[:v.size])
+        for j in range(v.size):
+            v[j] = _unit(np.uint64(h[j]), np.uint64(l[j]), v)
+    else:
+        for j in range(v.size):
+            a, b = threefry(k0, k1, hi, lo + np.uint64(j))
+            v[j] = _unit(a, b, v)
+
+
+@numba.njit
+def _normal_block(k0, k1, hi, lo, v, h, l, w, rest):  # noqa: E741
+    """jax.random.normal: ``sqrt(2) erf_inv(x)``, ``x = max(lo, 2 u + lo)``, ``lo = -1 + ulp``."""
+    one, two, low, sqrt2, small, edge = _normal_consts(v)
+    w = w[:v.size]
+    if _wide(v):
+        _hash(k0, k1, hi, lo, h[:v.size], l[:v.size])
+        for j in range(v.size):  # x, and log1p(-x^2) by its rational branch (|x^2| < sqrt(2) - 1)
+            x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
+            v[j] = x
+            w[j] = _log1p_small(-x * x)
+    else:
+        for j in range(v.size):
+            a, b = threefry(k0, k1, hi, lo + np.uint64(j))
+            x = max(low, _unit(a, b, v) * two + low)
+            v[j] = x
+            w[j] = _log1p_small(-x * x)
     # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random): their indices first,
-    # without a branch, then the calls, so that no branch is mispredicted
-    rest, m = np.empty(stop - start, np.int64), 0
+    # without a branch, then the calls, so that no branch is mispredicted. The tails of
+    # erf_inv (w >= edge: 0.2% of the draws) are among them, and done here, once each.
+    m = 0
     for j in range(v.size):
         rest[m] = j
         m += abs(v[j] * v[j]) >= small
     for q in range(m):
         j = rest[q]
-        w[j] = math.log(one - v[j] * v[j])
-    for j in range(v.size):  # the central polynomial (w < 6.25: 99.8% of the draws)
-        central = w[j] > -edge
+        y = math.log(one - v[j] * v[j])
+        w[j] = y
+        if y <= -edge:
+            v[j] = sqrt2 * _erfinv_poly(v[j], -y)
+    for j in range(v.size):  # the central polynomial (w < edge: 99.8% of the draws)
         r = sqrt2 * _erfinv_central(v[j], -w[j])
-        v[j] = r if central else v[j]
-    for j in range(v.size):  # the tails
-        if w[j] <= -edge:
-            v[j] = sqrt2 * _erfinv_poly(v[j], -w[j])
+        v[j] = r if w[j] > -edge else v[j]
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def draw_bits(k0, k1, out):
-    n = out.size // max(1, k0.size)
-    blocks = (n + BLOCK - 1) // BLOCK
-    if out.size < PARALLEL_MIN_SIZE:
-        for c in range(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _bits_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
-    else:
-        for c in numba.prange(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _bits_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+def _driver(block):
+    """The kernel drawing ``out`` with ``block``: serial below PARALLEL_MIN_SIZE elements,
+    else in parallel tasks of TASK blocks (each element depends on its index only, so the
+    numbers do not depend on the thread count). A factory's closures, not one kernel taking
+    the block as an argument: a function passed as a value makes Numba's code uncacheable."""
+
+    @numba.njit
+    def task(k0, k1, out, n, per, t):
+        h, l = np.empty(BLOCK, np.uint32), np.empty(BLOCK, np.uint32)  # noqa: E741
+        w, rest = np.empty(BLOCK, out.dtype), np.empty(BLOCK, np.int64)
+        for c in range(t * TASK, min(k0.size * per, (t + 1) * TASK)):
+            b, start = c // per, (c % per) * BLOCK
+            i = np.uint64(start)
+            block(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32,
+                  out[b * n + start:b * n + min(n, start + BLOCK)], h, l, w, rest)
+
+    def draw(k0, k1, out):
+        n = out.size // max(1, k0.size)  # a key's elements
+        per = (n + BLOCK - 1) // BLOCK  # a key's blocks
+        tasks = (k0.size * per + TASK - 1) // TASK
+        if out.size < PARALLEL_MIN_SIZE:
+            for t in range(tasks):
+                task(k0, k1, out, n, per, t)
+        else:
+            for t in numba.prange(tasks):
+                task(k0, k1, out, n, per, t)
+
+    draw.__name__ = draw.__qualname__ = "draw_" + block.__name__.split("_")[1]
+    return numba.njit(parallel=True, nogil=True)(draw)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def draw_uniform(k0, k1, out):
-    n = out.size // max(1, k0.size)
-    blocks = (n + BLOCK - 1) // BLOCK
-    if out.size < PARALLEL_MIN_SIZE:
-        for c in range(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _uniform_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
-    else:
-        for c in numba.prange(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _uniform_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+draw_bits, draw_uniform, draw_normal = (_driver(b) for b in (_bits_block, _uniform_block, _normal_block))
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def draw_normal(k0, k1, out):
-    n = out.size // max(1, k0.size)
-    blocks = (n + BLOCK - 1) // BLOCK
-    if out.size < PARALLEL_MIN_SIZE:
-        for c in range(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _normal_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
-    else:
-        for c in numba.prange(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _normal_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+def _wide(v):
+    pass
+
+
+@overload(_wide)
+def _wide_ov(v):
+    wide = v.dtype.bitwidth == 64  # a constant of the compiled code
+    return lambda v: wide
 
 
 def _normal_consts(out):
