@@ -21,6 +21,8 @@ from numba import types
 from numba.extending import intrinsic, overload
 from numba.np.ufunc.parallel import _launch_threads
 
+from . import nbrt
+
 # A draw this size or larger runs in parallel; ~30 ns an element, so ~2 ms serial.
 PARALLEL_MIN_SIZE = 1 << 16
 
@@ -219,9 +221,9 @@ def _erfinv_central(typingctx, x, w):
 # the key words ``k0``, ``k1`` (1-D uint32, one per key), in blocks of BLOCK elements whose
 # words, floats and scratch stay in L1. A block is a few passes that LLVM vectorises (the
 # hash, the float conversion with log1p's rational branch, erf_inv's central polynomial),
-# and a scalar pass over the third of the normals that need libm's log. The hash runs in
-# 32-bit lanes: for 64-bit outputs it writes its two words into scratch arrays first (in
-# the same loop as the 64-bit result, LLVM would run it half as wide).
+# and a scalar pass over the third of the normals that need libm's log. The hash writes its
+# two words into scratch arrays, in a loop of its own: LLVM runs it in 32-bit lanes there
+# (in the loop writing a 64-bit result it ran half as wide).
 
 BLOCK = 1024  # divides 2**32: a block's counters share their high word
 TASK = 64  # blocks a parallel task draws with one set of scratch arrays
@@ -236,46 +238,25 @@ def _hash(k0, k1, hi, lo, h, l):  # noqa: E741
 
 
 @numba.njit
-def _bits_block(k0, k1, hi, lo, v, h, l, w, rest):  # noqa: E741
-    if _wide(v):  # JAX's hi << 32 | lo
-        _hash(k0, k1, hi, lo, h[:v.size], l[:v.size])
-        for j in range(v.size):
-            v[j] = _combine(np.uint64(h[j]), np.uint64(l[j]), v)
-    else:  # hi ^ lo, truncated
-        for j in range(v.size):
-            a, b = threefry(k0, k1, hi, lo + np.uint64(j))
-            v[j] = _combine(a, b, v)
+def _bits_block(v, h, l, w, rest):  # noqa: E741
+    for j in range(v.size):
+        v[j] = _combine(np.uint64(h[j]), np.uint64(l[j]), v)
 
 
 @numba.njit
-def _uniform_block(k0, k1, hi, lo, v, h, l, w, rest):  # noqa: E741
-    if _wide(v):
-        _hash(k0, k1, hi, lo, h[:v.size], l[:v.size])
-        for j in range(v.size):
-            v[j] = _unit(np.uint64(h[j]), np.uint64(l[j]), v)
-    else:
-        for j in range(v.size):
-            a, b = threefry(k0, k1, hi, lo + np.uint64(j))
-            v[j] = _unit(a, b, v)
+def _uniform_block(v, h, l, w, rest):  # noqa: E741
+    for j in range(v.size):
+        v[j] = _unit(np.uint64(h[j]), np.uint64(l[j]), v)
 
 
 @numba.njit
-def _normal_block(k0, k1, hi, lo, v, h, l, w, rest):  # noqa: E741
+def _normal_block(v, h, l, w, rest):  # noqa: E741
     """jax.random.normal: ``sqrt(2) erf_inv(x)``, ``x = max(lo, 2 u + lo)``, ``lo = -1 + ulp``."""
     one, two, low, sqrt2, small, edge = _normal_consts(v)
-    w = w[:v.size]
-    if _wide(v):
-        _hash(k0, k1, hi, lo, h[:v.size], l[:v.size])
-        for j in range(v.size):  # x, and log1p(-x^2) by its rational branch (|x^2| < sqrt(2) - 1)
-            x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
-            v[j] = x
-            w[j] = _log1p_small(-x * x)
-    else:
-        for j in range(v.size):
-            a, b = threefry(k0, k1, hi, lo + np.uint64(j))
-            x = max(low, _unit(a, b, v) * two + low)
-            v[j] = x
-            w[j] = _log1p_small(-x * x)
+    for j in range(v.size):  # x, and log1p(-x^2) by its rational branch (|x^2| < sqrt(2) - 1)
+        x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
+        v[j] = x
+        w[j] = _log1p_small(-x * x)
     # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random): their indices first,
     # without a branch, then the calls, so that no branch is mispredicted. The tails of
     # erf_inv (w >= edge: 0.2% of the draws) are among them, and done here, once each.
@@ -306,9 +287,9 @@ def _driver(block):
         w, rest = np.empty(BLOCK, out.dtype), np.empty(BLOCK, np.int64)
         for c in range(t * TASK, min(k0.size * per, (t + 1) * TASK)):
             b, start = c // per, (c % per) * BLOCK
-            i = np.uint64(start)
-            block(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32,
-                  out[b * n + start:b * n + min(n, start + BLOCK)], h, l, w, rest)
+            m, i = min(n - start, BLOCK), np.uint64(start)
+            _hash(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32, h[:m], l[:m])
+            block(out[b * n + start:b * n + start + m], h, l, w, rest)
 
     def draw(k0, k1, out):
         n = out.size // max(1, k0.size)  # a key's elements
@@ -322,20 +303,10 @@ def _driver(block):
                 task(k0, k1, out, n, per, t)
 
     draw.__name__ = draw.__qualname__ = "draw_" + block.__name__.split("_")[1]
-    return numba.njit(parallel=True, nogil=True)(draw)
+    return nbrt.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
 
 
 draw_bits, draw_uniform, draw_normal = (_driver(b) for b in (_bits_block, _uniform_block, _normal_block))
-
-
-def _wide(v):
-    pass
-
-
-@overload(_wide)
-def _wide_ov(v):
-    wide = v.dtype.bitwidth == 64  # a constant of the compiled code
-    return lambda v: wide
 
 
 def _normal_consts(out):
@@ -422,7 +393,8 @@ def _gamma_one(k0, k1, alpha):
     return (d * V) * math.pow(1.0 - _unit_scalar(a_, b_), 1.0 / alpha)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@nbrt.KernelCache.attach
+@numba.njit(parallel=True, nogil=True)
 def draw_gamma(k0, k1, alpha, out):
     """Gamma(alpha[j], 1) into ``out[j]`` (1-D float64), ``out.size // k0.size`` a key: the
     element's key is split ``i`` of its key (``split(key, n)[i]``) as JAX's."""

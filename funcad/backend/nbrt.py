@@ -44,6 +44,7 @@ the threat model).
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import io
 import os
 import pickle
@@ -780,6 +781,69 @@ class _LoadCache(FunctionCache):
             self._save_overload(sig, data)
         except OSError as e:  # a full disk, a read-only directory: the program still runs
             cache.unusable(e, stacklevel=6)
+
+
+class _KernelImpl(CompileResultCacheImpl):
+    def __init__(self, py_func):  # no locator: KernelCache finds its directory itself
+        self._lineno = py_func.__code__.co_firstlineno
+        modname = os.path.splitext(os.path.basename(py_func.__code__.co_filename))[0]
+        qualname = py_func.__qualname__.replace("<locals>.", "")
+        py = f"py{sys.version_info[0]}{sys.version_info[1]}"
+        self._filename_base = f"funcad_kernel_{modname}.{qualname}.{py}"
+
+
+class KernelCache(_LoadCache):
+    """The disk cache of one of funcad's own Numba kernels (nbrandom's draws, coloring's):
+    Numba's ``cache=True`` would write beside funcad's sources or into ``~/.cache/numba``;
+    these files go to ``__pycache__`` in funcad's cache directory, named
+    ``funcad_kernel_<module>.<function>...``, checked as programs' are, stamped with a hash of
+    the defining file. The directory is looked up at each load and save (``FUNCAD_CACHE_DIR``
+    may change); where it is unusable the kernel is compiled in each process.
+
+    >>> kernel = KernelCache.attach(numba.njit(nogil=True)(some_function))  # doctest: +SKIP
+    """
+
+    def __init__(self, py_func):
+        self._name, self._py_func = repr(py_func), py_func
+        self._impl = _KernelImpl(py_func)
+        with open(py_func.__code__.co_filename, "rb") as f:
+            self._stamp = hashlib.sha256(f.read() + cache.FUNCAD_VERSION.encode()).hexdigest()
+        self._files = {}
+        self.enable()
+
+    @classmethod
+    def attach(cls, dispatcher):
+        dispatcher._cache = cls(dispatcher.py_func)
+        return dispatcher
+
+    def _file(self):
+        env = os.environ.get("FUNCAD_CACHE_DIR") or None
+        if env in cache._unusable:
+            return None
+        try:
+            path = str(cache.cache_dir() / "__pycache__")
+        except OSError as e:
+            cache.unusable(e, env, stacklevel=7)
+            return None
+        if path not in self._files:
+            self._files[path] = _CheckedFile(path, self._impl.filename_base, self._stamp)
+        return self._files[path]
+
+    def _load_overload(self, sig, target_context):
+        f = self._file() if self._enabled else None
+        data = None if f is None else f.load(self._index_key(sig, target_context.codegen()))
+        return None if data is None else self._impl.rebuild(target_context, data)
+
+    def _save_overload(self, sig, data):
+        f = self._file() if self._enabled else None
+        if f is not None and self._impl.check_cachable(data):
+            f.save(self._index_key(sig, data.codegen), self._impl.reduce(data))
+
+    def _index_key(self, sig, codegen):
+        # The bytecode, not also the closure's cells as Numba's key: Numba pickles those, and
+        # a dispatcher's pickle holds a per-process id (a factory's kernels would never hit).
+        code = hashlib.sha256(self._py_func.__code__.co_code).hexdigest()
+        return (sig, codegen.magic_tuple(), code)
 
 
 @intrinsic
