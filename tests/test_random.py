@@ -120,6 +120,39 @@ def test_large_draws_do_not_depend_on_threads_or_mode():
     assert funcad.jit(lambda k: r.normal(k))(r.key(4)) == r.normal(r.key(4))
 
 
+def test_kernels_are_cached_in_funcads_cache_directory(tmp_path):
+    # nbrandom's kernels go to FUNCAD_CACHE_DIR's __pycache__ (nbrt.KernelCache), never beside
+    # funcad's sources nor in ~/.cache/numba; a second process loads them instead of compiling.
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from funcad.backend import nbrandom
+
+    script = textwrap.dedent("""
+        import numpy as np
+        from funcad import random as r
+        from funcad.backend import nbrandom
+        print(r.bits(r.key(3), (5,), np.uint8).tolist(), sum(nbrandom.draw_bits.stats.cache_hits.values()))
+    """)
+    home, pyc = tmp_path / "home", Path(nbrandom.__file__).parent / "__pycache__"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    root = str(Path(funcad.__file__).parent.parent)
+    env.update(FUNCAD_CACHE_DIR=str(tmp_path / "jit"), HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+               PYTHONPATH=os.pathsep.join([root, env.get("PYTHONPATH", "")]))
+    before = {f.name for f in pyc.iterdir()} if pyc.is_dir() else set()
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert all(p.returncode == 0 for p in runs), runs[-1].stderr
+    want = r.bits(r.key(3), (5,), np.uint8).tolist()
+    assert [p.stdout.split("] ") for p in runs] == [[str(want)[:-1], "0\n"], [str(want)[:-1], "1\n"]]
+    assert list((tmp_path / "jit" / "__pycache__").glob("funcad_kernel_nbrandom.draw_bits.*.nbc"))
+    assert not list(home.rglob("*.nb[ic]"))
+    assert {f.name for f in pyc.iterdir() if not f.name.endswith(".pyc")} <= before
+
+
 def test_threefry_known_answer():
     # The Random123 known-answer vectors for Threefry-2x32 with 20 rounds (JAX's tests use them).
     y = r.threefry_2x32(0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3)

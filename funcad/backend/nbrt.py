@@ -816,6 +816,11 @@ class KernelCache(_LoadCache):
         dispatcher._cache = cls(dispatcher.py_func)
         return dispatcher
 
+    @property
+    def cache_path(self):
+        f = self._file()
+        return None if f is None else f._cache_path
+
     def _file(self):
         env = os.environ.get("FUNCAD_CACHE_DIR") or None
         if env in cache._unusable:
