@@ -80,8 +80,7 @@ def normals(out):
             out(f"  {name:28s} {t * 1e3:7.1f} ms wall {t / base[0]:5.2f}x numpy   "
                 f"{c * 1e3:7.1f} ms CPU {c / base[1]:5.2f}x numpy")
         if same is not None:
-            out(f"  funcad's numbers that differ from JAX's: {same} of {N}"
-                + ("" if dtype == np.float64 else " (XLA's float32 log is its own approximation)"))
+            out(f"  funcad's numbers that differ from JAX's: {same} of {N}")
 
 
 def vi_step(out, calls=400, rounds=REPS):

@@ -6,8 +6,11 @@ come from the loop index (no array of them), and a large draw runs its loop with
 the thread count.
 
 Normals are JAX's exactly: ``sqrt(2) * erf_inv(max(lo, 2 u + lo))`` with XLA's ``ErfInv64``
-(Giles' polynomials) and XLA's CPU ``log1p`` (Cephes' rational form below sqrt(2) - 1, else
-``log(1 + x)``), with the fused multiply-adds XLA's CPU compiler contracts them to.
+and ``ErfInv32`` (Giles' polynomials) and XLA's CPU ``log1p`` (Cephes' rational form below
+sqrt(2) - 1, else ``log(1 + x)``: libm's ``log`` for float64, XLA's own polynomial for
+float32), with the fused multiply-adds XLA's CPU compiler contracts them to; exponentials are
+``-log1p(-u)`` with the same ``log1p``. The kernels are cached on disk under funcad's cache
+directory (nbrt.KernelCache): they take seconds to compile.
 """
 
 from __future__ import annotations
@@ -195,18 +198,6 @@ def _log32(typingctx, x):
     return x(x), codegen
 
 
-def _log(x):
-    pass
-
-
-@overload(_log)
-def _log_ov(x):
-    """XLA's CPU log: libm's for float64, its own for float32."""
-    if x == types.float32:
-        return lambda x: _log32(x)
-    return lambda x: math.log(x)
-
-
 @intrinsic
 def _erfinv_poly(typingctx, x, w):
     """XLA's ErfInv64/ErfInv32 given ``w = -log1p(-x^2)``: Giles' polynomials with the
@@ -298,21 +289,31 @@ def _uniform_block(v, h, l, w, rest):  # noqa: E741
 @numba.njit
 def _normal_block(v, h, l, w, rest):  # noqa: E741
     """jax.random.normal: ``sqrt(2) erf_inv(x)``, ``x = max(lo, 2 u + lo)``, ``lo = -1 + ulp``."""
+    _normal_into(v, h, l, w, rest)
+
+
+@numba.njit
+def _exponential_block(v, h, l, w, rest):  # noqa: E741
+    """jax.random.exponential: ``-log1p(-u)``, XLA's CPU log1p as in ``_normal_block``."""
+    _exponential_into(v, h, l, w, rest)
+
+
+def _normal64(v, h, l, w, rest):  # noqa: E741
     one, two, low, sqrt2, small, edge = _normal_consts(v)
     for j in range(v.size):  # x, and log1p(-x^2) by its rational branch (|x^2| < sqrt(2) - 1)
         x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
         v[j] = x
         w[j] = _log1p_small(-x * x)
-    # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random): their indices first,
-    # without a branch, then the calls, so that no branch is mispredicted. The tails of
-    # erf_inv (w >= edge: 0.2% of the draws) are among them, and done here, once each.
+    # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random), libm's log: their
+    # indices first, without a branch, then the calls, so that no branch is mispredicted.
+    # The tails of erf_inv (w >= edge: 0.2% of the draws) are among them, done here once each.
     m = 0
     for j in range(v.size):
         rest[m] = j
         m += abs(v[j] * v[j]) >= small
     for q in range(m):
         j = rest[q]
-        y = _log(one - v[j] * v[j])
+        y = math.log(one - v[j] * v[j])
         w[j] = y
         if y <= -edge:
             v[j] = sqrt2 * _erfinv_poly(v[j], -y)
@@ -321,9 +322,18 @@ def _normal_block(v, h, l, w, rest):  # noqa: E741
         v[j] = r if w[j] > -edge else v[j]
 
 
-@numba.njit
-def _exponential_block(v, h, l, w, rest):  # noqa: E741
-    """jax.random.exponential: ``-log1p(-u)``, XLA's CPU log1p as in ``_normal_block``."""
+def _normal32(v, h, l, w, rest):  # noqa: E741
+    # float32: XLA's log is arithmetic (no libm call) and ErfInv32 two short polynomials:
+    # both branches of each, selected per element, in one vectorised loop
+    one, two, low, sqrt2, small, _ = _normal_consts(v)
+    for j in range(v.size):
+        x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
+        y = -x * x
+        lg = _log1p_small(y) if abs(y) < small else _log32(one + y)
+        v[j] = sqrt2 * _erfinv_poly(x, -lg)
+
+
+def _exponential64(v, h, l, w, rest):  # noqa: E741
     one, _, _, _, small, _ = _normal_consts(v)
     for j in range(v.size):
         y = -_unit(np.uint64(h[j]), np.uint64(l[j]), v)
@@ -335,9 +345,30 @@ def _exponential_block(v, h, l, w, rest):  # noqa: E741
         m += abs(v[j]) >= small
     for q in range(m):
         j = rest[q]
-        w[j] = _log(one + v[j])
+        w[j] = math.log(one + v[j])
     for j in range(v.size):
         v[j] = -w[j]
+
+
+def _exponential32(v, h, l, w, rest):  # noqa: E741
+    one, _, _, _, small, _ = _normal_consts(v)
+    for j in range(v.size):
+        y = -_unit(np.uint64(h[j]), np.uint64(l[j]), v)
+        v[j] = -(_log1p_small(y) if abs(y) < small else _log32(one + y))
+
+
+def _normal_into(v, h, l, w, rest):  # noqa: E741
+    pass
+
+
+def _exponential_into(v, h, l, w, rest):  # noqa: E741
+    pass
+
+
+# float64 and float32 each their own loops, chosen when the block is typed
+overload(_normal_into)(lambda v, h, l, w, rest: _normal32 if v.dtype == types.float32 else _normal64)
+overload(_exponential_into)(
+    lambda v, h, l, w, rest: _exponential32 if v.dtype == types.float32 else _exponential64)
 
 
 def _driver(block):
