@@ -515,6 +515,24 @@ def test_import_funcad_does_not_import_numba():
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
 
 
+def test_numba_still_reads_its_yaml_config_after_a_lazy_pyyaml(tmp_path):
+    """cache.import_numba makes PyYAML a lazy module (Numba imports it only for a config file):
+    a ``.numba_config.yaml`` in the working directory still configures Numba, and PyYAML
+    works as usual afterwards."""
+    pytest.importorskip("yaml")
+    (tmp_path / ".numba_config.yaml").write_text("boundscheck: 1\n")
+    code = textwrap.dedent("""
+        import sys, numpy as np, funcad as fa
+        assert float(fa.jit(lambda x: x * 2.0)(np.float64(1.5))) == 3.0
+        import numba.core.config as c, yaml
+        assert c.BOUNDSCHECK == 1, c.BOUNDSCHECK
+        assert yaml.safe_load("a: [1, 2]") == {"a": [1, 2]}
+    """)
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("NUMBA_BOUNDSCHECK", None)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
+
+
 # --------------------------------------------------------------------------------------
 # Errors
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import stat
@@ -159,9 +160,28 @@ def _nbrt_hash() -> str:
     return _nbrt_digest
 
 
-def module_name(source: str) -> str:
+def import_numba():
+    """Numba, imported for the first program of the process (``import funcad`` never does).
+
+    Numba's config module imports PyYAML when it is installed, only to read a
+    ``.numba_config.yaml`` in the working directory if there is one: ~25 ms of a ~170 ms
+    import, on every first call. PyYAML is therefore made a lazy module first
+    (importlib.util.LazyLoader, when nothing has imported it yet): Numba still finds it, and it
+    is loaded for real the first time anything uses it (such a config file included)."""
+    if "numba" not in sys.modules and "yaml" not in sys.modules:
+        spec = importlib.util.find_spec("yaml")
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["yaml"] = module
+            spec.loader.exec_module(module)
     import numba
 
+    return numba
+
+
+def module_name(source: str) -> str:
+    numba = import_numba()
     from . import nbrt, vecmath  # which BLAS (its integer width is compiled into the program)
     # and which vector math (or none)
 
@@ -519,9 +539,7 @@ def clear() -> int:
 
 
 def _numba_version() -> str:
-    import numba
-
-    return numba.__version__
+    return import_numba().__version__
 
 
 def is_numba_cache_error(e: BaseException) -> bool:
