@@ -160,23 +160,48 @@ def _nbrt_hash() -> str:
     return _nbrt_digest
 
 
+class _NumbaConfigWithoutYaml:
+    """An import hook, installed while :func:`import_numba` runs, that tells numba/core/config.py
+    (and only it: the importing frame is checked, so another thread's ``import yaml`` is
+    untouched) that PyYAML is not installed."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "yaml":
+            frame = sys._getframe(1)
+            while frame is not None:
+                if frame.f_globals.get("__name__") == "numba.core.config":
+                    raise ModuleNotFoundError("yaml: imported when a Numba config file is read")
+                frame = frame.f_back
+        return None
+
+
+def _yaml_safe_load(stream):
+    import yaml
+
+    return yaml.safe_load(stream)
+
+
 def import_numba():
     """Numba, imported for the first program of the process (``import funcad`` never does).
 
-    Numba's config module imports PyYAML when it is installed, only to read a
-    ``.numba_config.yaml`` in the working directory if there is one: ~25 ms of a ~170 ms
-    import, on every first call. PyYAML is therefore made a lazy module first
-    (importlib.util.LazyLoader, when nothing has imported it yet): Numba still finds it, and it
-    is loaded for real the first time anything uses it (such a config file included)."""
-    if "numba" not in sys.modules and "yaml" not in sys.modules:
-        spec = importlib.util.find_spec("yaml")
-        if spec is not None and spec.loader is not None:
-            spec.loader = importlib.util.LazyLoader(spec.loader)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules["yaml"] = module
-            spec.loader.exec_module(module)
-    import numba
+    Numba's config module imports PyYAML whenever it is installed (~27 ms of a ~180 ms import,
+    on every first call), only to read a ``.numba_config.yaml`` in the working directory, which
+    it looks for at each compilation. So Numba is imported without it, and then given a
+    ``yaml.safe_load`` that imports PyYAML when such a file is actually read."""
+    if ("numba" in sys.modules or "yaml" in sys.modules or os.path.isfile(".numba_config.yaml")
+            or importlib.util.find_spec("yaml") is None):
+        import numba
 
+        return numba
+    sys.meta_path.insert(0, _NumbaConfigWithoutYaml)
+    try:
+        import numba
+        from numba.core import config
+    finally:
+        sys.meta_path.remove(_NumbaConfigWithoutYaml)
+    if not config._HAVE_YAML:
+        config.yaml, config._HAVE_YAML = types.SimpleNamespace(safe_load=_yaml_safe_load), True
     return numba
 
 
