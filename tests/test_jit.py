@@ -515,6 +515,16 @@ def test_import_funcad_does_not_import_numba():
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
 
 
+def test_the_yaml_hook_answers_numbas_config_only():
+    from funcad.backend.cache import _NumbaConfigWithoutYaml as hook
+
+    assert hook.find_spec("yaml") is None and hook.find_spec("json") is None
+    as_config = {"__name__": "numba.core.config", "hook": hook}
+    with pytest.raises(ModuleNotFoundError):
+        exec("hook.find_spec('yaml')", as_config)
+    exec("assert hook.find_spec('re') is None", as_config)
+
+
 @pytest.mark.parametrize("when", ["before the first call", "after it"])
 def test_numba_still_reads_its_yaml_config_though_imported_without_pyyaml(tmp_path, when):
     """cache.import_numba imports Numba without PyYAML (Numba's config needs it only for a

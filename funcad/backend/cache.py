@@ -162,17 +162,18 @@ def _nbrt_hash() -> str:
 
 class _NumbaConfigWithoutYaml:
     """An import hook, installed while :func:`import_numba` runs, that tells numba/core/config.py
-    (and only it: the importing frame is checked, so another thread's ``import yaml`` is
-    untouched) that PyYAML is not installed."""
+    (and only it: the importing frame, the first outside importlib, is checked, so any other
+    ``import yaml``, in another thread too, is untouched) that PyYAML is not installed."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
-        if name == "yaml":
-            frame = sys._getframe(1)
-            while frame is not None:
-                if frame.f_globals.get("__name__") == "numba.core.config":
-                    raise ModuleNotFoundError("yaml: imported when a Numba config file is read")
-                frame = frame.f_back
+        if name != "yaml":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            frame = frame.f_back
+        if frame is not None and frame.f_globals.get("__name__") == "numba.core.config":
+            raise ModuleNotFoundError("yaml: imported when a Numba config file is read")
         return None
 
 
