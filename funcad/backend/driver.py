@@ -402,12 +402,20 @@ def _direct(e, atoms, env, key):
     if e.prim is matmul_p and e.inputs[0].aval.shape[-1] != 1 and dtypes[0] == dtypes[1] == out_aval.dtype:
         return [f"{{out}} = np.matmul({atoms[0]}, {atoms[1]})"]
     ufunc = e.prim.impl
-    if isinstance(ufunc, np.ufunc) and ufunc.nout == 1 and not e.params \
-            and ufunc(*(np.empty(0, dt) for dt in dtypes)).dtype == out_aval.dtype:
+    if isinstance(ufunc, np.ufunc) and ufunc.nout == 1 and ufunc.nin == len(atoms) and not e.params \
+            and _result_dtype(ufunc, dtypes) == out_aval.dtype:
         env[key] = ufunc
         call = f"{key}({', '.join(atoms)})"
         return [f"{{out}} = {scalar(call)}"]
     return None
+
+
+def _result_dtype(ufunc, dtypes):
+    """The dtype of ``ufunc`` over arrays of ``dtypes`` (None if it refuses them)."""
+    try:
+        return ufunc(*(np.empty(0, dt) for dt in dtypes)).dtype
+    except (TypeError, ValueError):
+        return None
 
 
 def _view_in_c_order(e) -> bool:
