@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
+from ..lax.linalg import matmul_p
 from ..lax.shapes import full_p, transpose_p
 from . import loopir as ir
 from . import lowering
@@ -35,6 +36,19 @@ from .fusion import MAX_KERNEL_EQNS, REDUCTIONS, Kernel, fuse, is_remap_eqn
 # step's 200,000-element kernel ran 8.8 ms per step parallel against 2.5 ms serial (2 loaded
 # cores). The 1e6-element elementwise chain stays parallel.
 PARALLEL_MIN_SIZE = 1 << 19
+
+# ... and 2^22 in a program that also calls BLAS or LAPACK on a product big enough for OpenBLAS
+# to use its own threads (THREADED_BLAS_MIN_WORK). Both thread pools are as large as the
+# machine, and each spins a while after its work ends, so a parallel kernel between two BLAS
+# calls waits for scheduler slices: on the 2-core machine, quiet, the jitted Jacobian of
+# tanh(A x) * x at n = 1000 (a gemv, then one 1000 x 1000 parallel kernel) took 8.2 ms against
+# hand NumPy's 0.86 ms, and the Newton step at d = 1000 58 ms against 43 ms; serial, 1.2 ms
+# and the same as hand NumPy. A memory-bound kernel of 1e6 elements gains far less than that
+# from a second core; per-example gradients' 25.7e6-element outer product stays parallel.
+PARALLEL_MIN_SIZE_BESIDE_BLAS = 1 << 22
+# OpenBLAS runs a product on one thread below m n k = 9216 (gemv's threshold: 2304 times
+# GEMM_MULTITHREAD_THRESHOLD = 4; gemm's is 65536 x 4); the same bound for LAPACK's n^3.
+THREADED_BLAS_MIN_WORK = 9216
 
 # Serial loop nests in the loop subset are compiled by nbrt.loops (backend/loopir.py) rather
 # than by Numba's typing and lowering; FUNCAD_DIRECT_LOOPS=0 leaves every loop to Numba.
@@ -63,6 +77,7 @@ class Gen:
         self.counts: dict[str, int] = {}
         self.may_alias_input: set[Var] = set()
         self.parallel = False
+        self.parallel_min_size = PARALLEL_MIN_SIZE  # see PARALLEL_MIN_SIZE_BESIDE_BLAS
         self.consts: dict[Var, object] = {}  # outputs of ``full``: inlined as literals
         # Values known to be C- or F-contiguous (program inputs, fresh arrays, their 2-D
         # transposes): BLAS takes them as they are, so their matmuls need no copying fallback.
@@ -241,7 +256,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     loads: dict = {}
     local: dict[Var, ir.Local] = {}
     total = int(np.prod(L, dtype=np.int64))
-    parallel_ok = r > 0 and L[0] != 1 and total >= PARALLEL_MIN_SIZE
+    parallel_ok = r > 0 and L[0] != 1 and total >= g.parallel_min_size
     whole: list = []  # (accumulator, kind) of the reductions over every axis
 
     def operand(a, dtype, eqn=None):
@@ -564,13 +579,45 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
             g.add(stmt)
 
 
+def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
+    """Whether ``jaxpr`` (its nested jaxprs too) calls BLAS or LAPACK on a product large
+    enough for OpenBLAS to run it on several threads (see PARALLEL_MIN_SIZE_BESIDE_BLAS)."""
+    from ..jaxpr import ClosedJaxpr
+
+    def nested(v):
+        if isinstance(v, tuple | list):
+            return any(nested(q) for q in v)
+        if isinstance(v, ClosedJaxpr):
+            v = v.jaxpr
+        return isinstance(v, Jaxpr) and calls_threaded_blas(v)
+
+    for e in jaxpr.eqns:
+        if e.prim.name in _BLAS_PRIMS:
+            # One call's work (a batch makes one call per matrix): m n k, or n^3.
+            a = e.inputs[0].aval.shape
+            m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
+            if int(np.prod(m_n, dtype=np.int64)) * (a[-1] if a else 1) >= THREADED_BLAS_MIN_WORK:
+                return True
+        elif any(nested(v) for v in e.params.values()):
+            return True
+    return False
+
+
+# The primitives whose lowerings call BLAS or LAPACK (matmul through nbrt.gemm, solve through
+# ?gesv, the decompositions through NumPy); einsum is loops.
+_BLAS_PRIMS = frozenset({"matmul", "solve", "triangular_solve", "cholesky", "eigh", "qr", "svd",
+                         "det", "slogdet", "pinv", "lu"})
+
+
 def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
-             contiguous=()) -> Program:
+             contiguous=(), beside_blas: bool | None = None) -> Program:
     """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
     driven program (backend/driver.py): its inputs may be any strided view, except those
     flagged in ``contiguous`` (C- or F-contiguous), and its outputs may be views of its
     inputs (the driver copies the program's outputs that are). ``Program.contiguous`` flags
-    the outputs known to be contiguous.
+    the outputs known to be contiguous. ``beside_blas`` (default: whether ``jaxpr`` calls a
+    threaded BLAS, :func:`calls_threaded_blas`) raises the size of parallel kernels to
+    :data:`PARALLEL_MIN_SIZE_BESIDE_BLAS`; the driver passes it for the whole program.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -578,6 +625,8 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     # funcad program...
     """
     g = Gen()
+    if calls_threaded_blas(jaxpr) if beside_blas is None else beside_blas:
+        g.parallel_min_size = PARALLEL_MIN_SIZE_BESIDE_BLAS
     ins = jaxpr.constvars + jaxpr.invars
     g.may_alias_input.update(ins)
     if not kernel:
