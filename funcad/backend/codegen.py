@@ -86,6 +86,12 @@ class Gen:
         # local (an elementwise result or a reduction's accumulator) holding the current row's
         # value. They are never stored in an array (see emit_row_group).
         self.row_scalars: dict[Var, ir.Local] = {}
+        # Arrays the program allocated itself (kernel results, matmul products), and how many
+        # items (kernels, single equations; the outputs count as one) of the body being emitted
+        # read each value: a kernel writes its result over an operand of its shape that it
+        # reads last (see _in_place).
+        self.owned: set[Var] = set()
+        self.uses: Counter = Counter()
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
@@ -242,6 +248,9 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     inside the group's loop, statements after it)`` are returned. The values in ``per_row``
     (one per row, read only within the group) stay scalar locals."""
     L, r = k.shape, len(k.shape)
+    in_place = _in_place(g, k, per_row) if lead is None else {}
+    for v, a in in_place.items():
+        g.names[v] = g.name(a)  # one array: same pointer, same index, so LLVM vectorizes
     for e in k.eqns:
         g.comment(e)
     # A unit axis has no loop (a range(1) loop costs Numba compile time for nothing): its
@@ -278,8 +287,10 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
         return ir.cast(x, dtype)
 
     for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
+        if v not in in_place:
+            g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
         g.contiguous.add(v)
+        g.owned.add(v)
     for eqn in k.eqns:
         out = eqn.outputs[0]
         dt = out.aval.dtype
@@ -298,6 +309,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
         kept = tuple(lv[j] for j in range(r) if j not in axes)
         o = g.array(out)
         g.contiguous.add(out)
+        g.owned.add(out)
         depth = min(axes) if axes else r
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
             acc = ir.Local(g.fresh("acc"), dt)
@@ -341,6 +353,38 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     for stmt in nest(0):
         g.add(stmt)
     return None
+
+
+def _in_place(g: Gen, k: Kernel, per_row: frozenset) -> dict:
+    """The elementwise results of kernel ``k`` that can be written over one of its operands:
+    an array of the same shape (the kernel's) and dtype that the program allocated, that
+    nothing else reads (no later item, no view, not an output), and that the kernel reads at
+    the element's own index (no remapped read) no later than the equation computing the
+    result, so each element is loaded before it is overwritten. The Hessian's regulariser
+    added to the product of the Gauss-Newton term then takes no second d x d array (nor its
+    page faults). Returns {result: operand}."""
+    last: dict[Var, int] = {}
+    remapped = set()
+    produced = {e.outputs[0] for e in k.eqns}
+    for n, e in enumerate(k.eqns):
+        for a in e.inputs:
+            if type(a) is Var and a not in produced:
+                last[a] = n
+                if is_remap_eqn(e):
+                    remapped.add(a)
+    free = [a for a in last if a in g.owned and a not in remapped and g.uses[a] == 1
+            and a not in g.may_alias_input and a.aval.shape == k.shape]
+    out: dict = {}
+    for n, e in enumerate(k.eqns):
+        v = e.outputs[0]
+        if v not in k.materialized or v in per_row or e.prim in REDUCTIONS:
+            continue
+        a = next((a for a in free if last[a] <= n and a.aval.dtype == v.aval.dtype
+                  and v.aval.shape == a.aval.shape), None)
+        if a is not None:
+            free.remove(a)
+            out[v] = a
+    return out
 
 
 #: A parallel kernel reducing over every axis runs as at most this many chunks of its rows.
@@ -515,6 +559,17 @@ def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
     """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
     lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
     items = _row_groups(fuse(jaxpr))
+    uses = Counter(a for item in items for a in {a for k in (item if isinstance(item, list) else [item])
+                                                 for e in _eqns_of(k) for a in e.inputs if type(a) is Var})
+    uses.update(a for a in set(jaxpr.outvars) if type(a) is Var)
+    outer, g.uses = g.uses, uses
+    try:
+        _emit_items(g, jaxpr, items)
+    finally:
+        g.uses = outer
+
+
+def _emit_items(g: Gen, jaxpr: Jaxpr, items: list) -> None:
     # What each row group's successors read (the program's outputs included), in one
     # backward pass over the items.
     read_later, later = {}, set(jaxpr.outvars)
