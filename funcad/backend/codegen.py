@@ -42,9 +42,10 @@ PARALLEL_MIN_SIZE = 1 << 19
 # machine, and each spins a while after its work ends, so a parallel kernel between two BLAS
 # calls waits for scheduler slices: on the 2-core machine, quiet, the jitted Jacobian of
 # tanh(A x) * x at n = 1000 (a gemv, then one 1000 x 1000 parallel kernel) took 8.2 ms against
-# hand NumPy's 0.86 ms, and the Newton step at d = 1000 58 ms against 43 ms; serial, 1.2 ms
-# and the same as hand NumPy. A memory-bound kernel of 1e6 elements gains far less than that
-# from a second core; per-example gradients' 25.7e6-element outer product stays parallel.
+# hand NumPy's 0.86 ms, and the Newton step at d = 1000 58 ms against 43 ms. Serial, on the
+# loaded machine with one BLAS thread, the Jacobian took 1.2-1.7 ms (hand NumPy 1.0 ms, parallel
+# 18.6 ms): a memory-bound kernel of 1e6 elements gains far less than that from a second core.
+# Per-example gradients' 25.7e6-element outer product stays parallel.
 PARALLEL_MIN_SIZE_BESIDE_BLAS = 1 << 22
 # OpenBLAS runs a product on one thread below m n k = 9216 (gemv's threshold: 2304 times
 # GEMM_MULTITHREAD_THRESHOLD = 4; gemm's is 65536 x 4); the same bound for LAPACK's n^3.
