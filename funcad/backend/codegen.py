@@ -423,7 +423,7 @@ def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
 # Row groups: consecutive kernels sharing their outer loop
 
 
-def _row_groups(items: list) -> list:
+def _row_groups(items: list, parallel_min_size: int = PARALLEL_MIN_SIZE) -> list:
     """Group consecutive kernels over the same leading size (the rows of a softmax, a
     per-example loss...) into ONE outer loop, each keeping its inner loops: row i of every
     member is computed before row i of the next, so a member may read what an earlier one
@@ -458,7 +458,7 @@ def _row_groups(items: list) -> list:
     for item in items:
         eqns = _eqns_of(item)
         reads = {a for e in eqns for a in e.inputs if type(a) is Var}
-        if isinstance(item, Kernel) and _groupable(item):
+        if isinstance(item, Kernel) and _groupable(item, parallel_min_size):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
                     and sum(len(k.eqns) for k in group) + len(item.eqns) <= MAX_KERNEL_EQNS
                     and _row_local(item, produced, row_reduced)):
@@ -475,8 +475,9 @@ def _row_groups(items: list) -> list:
     return out
 
 
-def _groupable(k: Kernel) -> bool:
-    return len(k.shape) > 0 and k.shape[0] != 1 and int(np.prod(k.shape, dtype=np.int64)) < PARALLEL_MIN_SIZE
+def _groupable(k: Kernel, parallel_min_size: int = PARALLEL_MIN_SIZE) -> bool:
+    """A kernel that would run serial anyway (see emit_kernel) may join a row group."""
+    return len(k.shape) > 0 and k.shape[0] != 1 and int(np.prod(k.shape, dtype=np.int64)) < parallel_min_size
 
 
 def _axis_keys(k: Kernel) -> list:
@@ -559,7 +560,8 @@ def _result(expr, eqn):
 def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
     """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
     lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
-    items = _row_groups(fuse(jaxpr))
+    # (Serial kernels group whatever their size, so a larger size gives the same source.)
+    items = _row_groups(fuse(jaxpr), g.parallel_min_size)
     uses = Counter(a for item in items for a in {a for k in (item if isinstance(item, list) else [item])
                                                  for e in _eqns_of(k) for a in e.inputs if type(a) is Var})
     uses.update(a for a in set(jaxpr.outvars) if type(a) is Var)
