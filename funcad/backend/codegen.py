@@ -715,7 +715,9 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
         part = names[k:k + 8]
         lines.insert(k // 8 + bool(ins), f"    {', '.join(part)} = {', '.join(f'S[{n[1:]}]' for n in part)}")
     nogil = not any("objmode" in line for line in lines)  # object mode holds the GIL
-    flags = ("error_model='numpy'" + (", nogil=True" if nogil else "")
+    # no_cfunc_wrapper: Numba also compiles a C-ABI twin of every function, for calls through
+    # first-class function types, which nothing makes of a program (~8% of its LLVM IR).
+    flags = ("error_model='numpy'" + (", nogil=True" if nogil else "") + ", no_cfunc_wrapper=True"
              + (", parallel=True" if g.parallel else ""))
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
     source = _HEADER.format(name=name, flags=flags) + "\n".join(lines) + "\n\n\n_nb.fast_load(program)\n"
