@@ -190,6 +190,7 @@ class Driven:
         # values known to be C- or F-contiguous (the inputs: __call__ makes them so), whose
         # matmuls in a kernel need no copying fallback (nbrt.matmul_into: ~0.3 s of compile)
         contiguous, c_order = set(jaxpr.invars), set(jaxpr.invars)
+        beside_blas = codegen.calls_threaded_blas(jaxpr)  # a kernel's neighbours: the program's
 
         def emit(n, eqns, step):
             """Lines for the equations of items up to the ``n``-th; False if ``step`` (several
@@ -247,7 +248,7 @@ class Driven:
             program = generated.get(key) if key is not None else None
             if program is None:
                 program = codegen.generate(Jaxpr([], ins, pre + eqns, outs), f"{name}_k", kernel=True,
-                                           contiguous=flags)
+                                           contiguous=flags, beside_blas=beside_blas)
                 if step and "objmode" in program.source:
                     program = False  # a step holding a NumPy call: slow to compile, GIL held
                 if key is not None:
