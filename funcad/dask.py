@@ -35,7 +35,7 @@ from .optimize import OptimizeResult, _check_on_nonfinite, _newton_cg_loop, _new
 from .second_order import ravel_pytree, value_grad_hessian
 from .tree_util import tree_leaves, tree_structure
 
-__all__ = ["ChunkedLoss", "newton", "newton_cg", "per_example_grads"]
+__all__ = ["ChunkedLoss", "newton", "newton_cg", "per_example_grads", "persist_evenly"]
 
 
 def _dask():
@@ -108,14 +108,25 @@ def _add_parts(*parts):
     return sum(parts)
 
 
+_BLOCK_BYTES = 32 << 20
+
+
 def _chunk_call(fn, scale, shared, *data):
     """One chunk's part: ``fn`` (a jitted program) on ``(*shared, *data)``, weighted by
-    ``rows / n`` for a mean."""
-    out = fn(*shared, *data)
-    w = scale * data[0].shape[0] if scale is not None else 1.0
-    if isinstance(out, tuple):
-        return tuple(np.asarray(o) * w for o in out)
-    return np.asarray(out) * w
+    ``rows / n`` for a mean. The chunk goes through ``fn`` in row blocks of at most 32 MiB of
+    ``X`` (the loss is a sum or mean over rows, so the parts add up), which bounds the
+    program's temporaries (the Hessian's ``rows x d`` products) to a block's, not the
+    chunk's, and costs one more signature (the last block's rows) per chunk size."""
+    rows = data[0].shape[0]
+    step = max(1, _BLOCK_BYTES // max(1, data[0][:1].nbytes))
+    out = None
+    for start in range(0, rows, step):
+        block = tuple(a[start:start + step] for a in data)
+        part = fn(*shared, *block)
+        w = scale * block[0].shape[0] if scale is not None else 1.0
+        part = tuple(np.asarray(o) * w for o in part) if isinstance(part, tuple) else np.asarray(part) * w
+        out = part if out is None else _add_parts(out, part)
+    return out
 
 
 class ChunkedLoss:
@@ -248,6 +259,9 @@ class _DaskProblem(_Problem):
         self.sizes = [np.size(leaf) for leaf in tree_leaves(x0)]
         self.jitted, self._sparse = True, None
         self.nfev = self.ngev = self.nhev = 0
+        # a pass over the chunks costs more than the Hessian's arithmetic on them: the line
+        # search's full step evaluates the value, gradient and Hessian (the next iteration's)
+        self.fuse_full_step = True
 
     def f(self, x) -> float:
         self.nfev += 1
@@ -315,7 +329,9 @@ def _per_example_block(fn, flat, *blocks):
 def per_example_grads(loss_one: Callable, params, X, y=None):
     """Per-example gradients ``grad(loss_one)(params, x_i, y_i)`` over the rows of dask arrays,
     as a dask array of shape ``(n, P)`` (``P``: the flat parameter size, ``ravel_pytree``
-    order): ``map_blocks`` of one jitted ``vmap(grad)``.
+    order): ``map_blocks`` of one jitted ``vmap(grad)``. With a ``distributed.Client``, the
+    program (and what ``loss_one`` closes over) goes to the cluster once, as for
+    :class:`ChunkedLoss`, and each block's task takes it by reference.
 
     >>> import dask.array as da, numpy as np, funcad.numpy as fnp
     >>> from funcad.dask import per_example_grads
@@ -325,12 +341,16 @@ def per_example_grads(loss_one: Callable, params, X, y=None):
            [10., 15.],
            [36., 45.]])
     """
-    da = _dask().array
+    dask = _dask()
+    da = dask.array
     X, _ = _blocks(X, "X")
     flat, unravel = ravel_pytree(params)
     flat = np.asarray(flat, dtype=np.result_type(flat.dtype, np.float32))
     in_axes = (None, 0) if y is None else (None, 0, 0)
-    fn = jit(vmap(api.grad(lambda v, *d: loss_one(unravel(v), *d)), in_axes=in_axes))
+    program = jit(vmap(api.grad(lambda v, *d: loss_one(unravel(v), *d)), in_axes=in_axes))
+    fn = _ship({}, program)
+    if fn is not program:  # a Future: a dependency of every block's task, not a copy in each
+        fn = dask.delayed(fn)
     data = (X,) if y is None else (X, _blocks(y, "y")[0])
     if y is not None and data[1].chunks[0] != X.chunks[0]:
         data = (X, data[1].rechunk({0: X.chunks[0]}))
@@ -340,3 +360,37 @@ def per_example_grads(loss_one: Callable, params, X, y=None):
                         new_axes={"k": flat.size}, dtype=flat.dtype, concatenate=True,
                         adjust_chunks=None)
 
+
+def persist_evenly(*arrays):
+    """Persist dask arrays chunked by rows (the same row chunks) on the active
+    ``distributed.Client``'s workers, row block ``i`` of every array on worker ``i mod k``
+    (in the scheduler's order): the workers hold equal shares, and a chunk's ``X`` and ``y``
+    are on the same worker. (``persist`` leaves placement to the scheduler, which can put twice
+    as many chunks on one worker as on another, and ``Client.rebalance`` moves nothing until a
+    worker holds 30% of its memory limit.) The placement is a preference: a lost chunk is
+    recomputed on any worker. Returns the persisted arrays (one array for one argument).
+
+    >>> import dask.array as da, distributed  # doctest: +SKIP
+    >>> client = distributed.Client(n_workers=2)  # doctest: +SKIP
+    >>> X, y = persist_evenly(da.random.random((8000, 5), chunks=1000),
+    ...                       da.random.random(8000, chunks=1000))  # doctest: +SKIP
+    """
+    da = _dask().array
+    client = _client()
+    if client is None:
+        raise ArgumentError("persist_evenly needs an active distributed.Client (e.g. "
+                            "distributed.Client(LocalCluster()) or Client('tcp://host:8786')).")
+    arrays = [_blocks(a, f"arrays[{i}]")[0] for i, a in enumerate(arrays)]
+    for i, a in enumerate(arrays[1:], 1):
+        if a.chunks[0] != arrays[0].chunks[0]:
+            raise ArgumentError(f"persist_evenly: arrays[{i}] has row chunks {a.chunks[0]}, "
+                                f"arrays[0] has {arrays[0].chunks[0]}; rechunk it like arrays[0].")
+    workers = list(client.scheduler_info(n_workers=-1)["workers"])
+    parts = [[] for _ in arrays]
+    for i in range(arrays[0].numblocks[0]):
+        blocks = client.persist([a.blocks[i] for a in arrays], workers=[workers[i % len(workers)]],
+                                allow_other_workers=True)
+        for p, b in zip(parts, blocks):
+            p.append(b)
+    out = client.persist([da.concatenate(p) for p in parts], optimize_graph=False)
+    return out[0] if len(out) == 1 else tuple(out)
