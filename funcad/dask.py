@@ -12,8 +12,11 @@ worker process traces and compiles (or loads from its disk cache) once per signa
 
 :func:`newton` and :func:`newton_cg` run :mod:`funcad.optimize`'s iterations (same damping,
 line search, :class:`~funcad.optimize.OptimizeResult` and verbose table) on such a loss: the
-derivatives are computed on the cluster, the small ``d x d`` solve on the client.
-:func:`per_example_grads` maps a jitted ``vmap(grad)`` over the row blocks.
+derivatives are computed on the cluster, the small ``d x d`` solve on the client; the line
+search's full step is evaluated with its gradient and Hessian, so an iteration whose full step
+is taken is one pass over the chunks. :func:`per_example_grads` maps a jitted ``vmap(grad)``
+over the row blocks. :func:`persist_evenly` persists row-chunked arrays round-robin over the
+workers (equal shares, a chunk's ``X`` and ``y`` together).
 
 Any Dask scheduler works: with a ``distributed.Client`` active (``Client("tcp://host:8786")``
 for a real cluster), the tasks run on its workers. Install with ``pip install funcad[dask]``.
@@ -294,7 +297,10 @@ def newton(loss: Callable, x0, X, y=None, *, reduction: str = "sum", penalty: Ca
     """Newton's method on ``sum_chunks loss(params, X_chunk, y_chunk)`` (+ ``penalty(params)``)
     over dask arrays: value, gradient and Hessian computed per chunk on the workers and summed
     by a tree reduction, the ``d x d`` solve on the client. Iterations, damping, line search,
-    result and ``verbose`` table as :func:`funcad.optimize.newton`.
+    result and ``verbose`` table as :func:`funcad.optimize.newton`, except that the line
+    search's full step is evaluated with its gradient and Hessian in one pass (the next
+    iteration's, when the step is taken: one pass per iteration; value-only trials after a
+    rejected full step). Pass ``loss`` as a :class:`ChunkedLoss` (and ``X=None``) to reuse it.
 
     >>> import dask.array as da, numpy as np, funcad.numpy as fnp
     >>> from funcad import dask as fdask
