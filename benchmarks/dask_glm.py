@@ -114,6 +114,10 @@ def main(argv=None):
     ap.add_argument("--lam", type=float, default=0.0)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--malloc-tuning", action="store_true",
+                    help="FUNCAD_MALLOC_TUNING=1 in the workers' environment (funcad/_malloc.py): "
+                         "Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which returns every "
+                         "freed temporary to the OS")
     ap.add_argument("--out", default=None, help="also write the report here (e.g. benchmarks/DASK.md)")
     args = ap.parse_args(argv)
     import dask.array as da
@@ -123,8 +127,9 @@ def main(argv=None):
     lam = args.lam
     pen = (lambda w: 0.5 * lam * fnp.sum(w ** 2)) if lam else None
     chunks = (c,) * (n // c) + ((n % c,) if n % c else ())
+    env = {"FUNCAD_MALLOC_TUNING": "1"} if args.malloc_tuning else {}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
-                      memory_limit="8GiB") as cluster, Client(cluster) as client:
+                      memory_limit="8GiB", env=env) as cluster, Client(cluster) as client:
         kw = dict(d=d, seed=args.seed, dtype=float)
         X = da.map_blocks(_x_block, chunks=(chunks, (d,)), meta=np.empty((0, d)), **kw)
         y = da.map_blocks(_y_block, chunks=(chunks,), meta=np.empty(0), **kw)
@@ -184,7 +189,8 @@ def main(argv=None):
         rows.insert(1, ("dask_glm newton", t_glm, iters_glm.calls // r, passes_glm.calls // r,
                         wcpu_glm, ccpu_glm))
     out(f"logistic regression{f' + L2 ({lam})' if lam else ''}, {n} x {d}, {len(chunks)} "
-        f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each); best of {r}")
+        f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each"
+        f"{', FUNCAD_MALLOC_TUNING=1' if args.malloc_tuning else ''}); best of {r}")
     out(f"| {'method':<40} | {'time (s)':>8} | {'iters':>5} | {'passes':>6} | {'vs funcad.dask':>14} "
         f"| {'CPU s: workers':>14} | {'client':>6} |")
     out(f"|{'-' * 42}|{'-' * 10}|{'-' * 7}|{'-' * 8}|{'-' * 16}|{'-' * 16}|{'-' * 8}|")
