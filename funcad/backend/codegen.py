@@ -608,8 +608,10 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
         part = names[k:k + 8]
         lines.insert(k // 8 + bool(ins), f"    {', '.join(part)} = {', '.join(f'S[{n[1:]}]' for n in part)}")
     nogil = not any("objmode" in line for line in lines)  # object mode holds the GIL
+    # no_cfunc_wrapper: Numba otherwise also compiles a C-callable wrapper of each function
+    # (for first-class function values, which programs never are): ~20 ms per program.
     flags = ("error_model='numpy'" + (", nogil=True" if nogil else "")
-             + (", parallel=True" if g.parallel else ""))
+             + (", parallel=True" if g.parallel else "") + ", no_cfunc_wrapper=True")
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
     source = _HEADER.format(name=name, flags=flags) + "\n".join(lines) + "\n\n\n_nb.fast_load(program)\n"
     aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
