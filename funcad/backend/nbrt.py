@@ -57,7 +57,6 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.core.imputils import impl_ret_borrowed
 from numba.core.caching import (
     CompileResultCacheImpl,
     FunctionCache,
@@ -65,6 +64,7 @@ from numba.core.caching import (
     _CacheLocator,
     _SourceFileBackedLocatorMixin,
 )
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
 from . import cache, loopir
