@@ -210,14 +210,27 @@ def _request(message) -> bool:
     return False
 
 
+# The worker runs funcad.backend.compile_server with the ``funcad`` package entered without its
+# __init__: that imports the whole library (scipy.special, every primitive family: ~0.75 s of
+# CPU, most of a worker's start besides Numba's), and the backend's compile path (cache,
+# loopir, nbrt and what generated programs import) uses nothing of funcad outside backend/.
+_BOOT = """import sys, types
+package = types.ModuleType("funcad")
+package.__path__ = [sys.argv[1]]
+sys.modules["funcad"] = package
+from funcad.backend import compile_server
+compile_server.serve()
+"""
+
+
 class _Worker:
-    """The worker process (``python -m funcad.backend.compile_server``)."""
+    """The worker process (backend/compile_server.py)."""
 
     def __init__(self):
-        root = str(Path(__file__).resolve().parents[2])  # the directory holding funcad
+        package = Path(__file__).resolve().parents[1]  # funcad/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-        self.proc = subprocess.Popen([sys.executable, "-m", "funcad.backend.compile_server"],
+            p for p in (str(package.parent), os.environ.get("PYTHONPATH", "")) if p))
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(package)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
         self.runs_sent = 0
