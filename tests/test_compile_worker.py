@@ -118,3 +118,23 @@ def test_solve_compiles_once_whatever_its_operands_layouts(fresh):
                                rtol=1e-12)
     assert nbrt.solve.signatures
     assert all(t.layout == "A" for sig in nbrt.solve.signatures for t in sig)
+
+
+def test_parallel_compiles_follow_the_setting_and_the_load(monkeypatch):
+    monkeypatch.setattr(compile_worker.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(compile_worker.os, "getloadavg", lambda: (3.0, 3.0, 3.0), raising=False)
+    monkeypatch.delenv("FUNCAD_JIT_LOCAL_COMPILES", raising=False)
+    monkeypatch.delenv("FUNCAD_JIT_PARALLEL_COMPILE", raising=False)
+    assert not compile_worker.parallel()  # both cores busy: the worker would only compete
+    monkeypatch.setattr(compile_worker.os, "getloadavg", lambda: (0.7, 0.7, 0.7), raising=False)
+    assert compile_worker.parallel()
+    monkeypatch.setenv("FUNCAD_JIT_PARALLEL_COMPILE", "0")
+    assert not compile_worker.parallel()
+    monkeypatch.setenv("FUNCAD_JIT_PARALLEL_COMPILE", "1")
+    monkeypatch.setattr(compile_worker.os, "getloadavg", lambda: (9.0, 9.0, 9.0), raising=False)
+    assert compile_worker.parallel()
+    monkeypatch.setattr(compile_worker.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert not compile_worker.parallel()  # one core: nothing to share
+    monkeypatch.setenv("FUNCAD_JIT_LOCAL_COMPILES", "-1")  # no worker at all
+    monkeypatch.setattr(compile_worker.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert not compile_worker.parallel()
