@@ -133,7 +133,9 @@ def child(workload: str, cprofile: bool) -> dict:
 
     timer.t["import_funcad"] = CLOCK() - t0
     t0 = CLOCK()
-    import numba
+    from funcad.backend import cache as _cache
+
+    numba = _cache.import_numba()  # as a first call imports it (PyYAML lazily)
     from numba.core import codegen, event
 
     timer.t["import_numba"] = CLOCK() - t0

@@ -16,17 +16,22 @@ The driver is Python, generated per program (``Driven.source``)::
 
     def run(v0, v1, v2):
         v3, v4 = k0((v0, v1), S0)   # each kernel call costs ~0.5-1 us of dispatch
-        v5, = k1((v3, v2), S1)
+        v5 = np.matmul(v3, v2)      # a single equation: NumPy's, inline
+        v6, = k1((v5, v2), S1)
         ...
 
 Calls are per item, ~1-3 us each whatever the item's size: an LSTM's 652 small items cost
 13-15 ms per call against JAX's ~0.6 ms. So the steps of an unrolled loop are found
 (:func:`steps_of`: items repeating back to back with a period, at least :data:`MIN_REPEATS`
 times) and each step becomes one kernel (its matmuls, slices and loops compiled together, once
-for every step): the LSTM is 210 calls, 1.3-1.9 ms.
+for every step), starting where the fewest values cross from one step to the next (each
+crossing value is an array returned, boxed, and passed again at every call): the LSTM is 78
+kernel calls, the 45,000-operation simulation 357 of two arrays each.
 
-A primitive that the code generator would run through its NumPy implementation anyway
-(``lowering.lower_via_numpy``: an ``objmode`` block, slow to compile) is called directly.
+A single equation (a matrix product, a view, a ufunc, ``index_add`` at a basic index) runs
+NumPy inline (:func:`_direct`); another one through its NumPy implementation (``_call``), as
+does a primitive that the code generator would run through NumPy anyway
+(``lowering.lower_via_numpy``: an ``objmode`` block, slow to compile).
 Small programs (fewer than :data:`MIN_ITEMS` items) stay one Numba function: their compile
 time is small and one call has no per-kernel dispatch.
 """
@@ -108,14 +113,31 @@ def steps_of(items: list, invars) -> list:
         reps[p - 1] = (nxt[:n] - np.arange(n)) // p + 1
     sizes = np.array([len(eqns) for eqns in rest])
     covered = np.where(reps >= 2, reps * periods[:, None], 0)
+    last_read = {}  # the last item reading each value
+    for j, eqns in enumerate(rest):
+        last_read.update((a, j) for e in eqns for a in e.inputs if type(a) is Var)
+
+    def accepted(i, p):
+        r = int(reps[p - 1, i]) if covered[p - 1, i] else 0
+        return r >= MIN_REPEATS and r * (p - 1) >= MIN_SAVED and sizes[i:i + p].sum() <= MAX_STEP_EQNS
+
+    def crossing(i, p):  # how many values of the step from i the next steps read
+        return sum(last_read.get(v, -1) >= i + p for eqns in rest[i:i + p] for e in eqns for v in e.outputs)
+
     i = 0
     while i < n:
         p = int(np.argmax(covered[:, i])) + 1  # the longest repeat, the shortest period at a tie
-        run = list(range(i, i + int(reps[p - 1, i]) * p, p)) if covered[p - 1, i] else []
-        if len(run) < MIN_REPEATS or len(run) * (p - 1) < MIN_SAVED or sizes[i:i + p].sum() > MAX_STEP_EQNS:
+        if not accepted(i, p):
             units.append([rest[i]])
             i += 1
             continue
+        # the step starts where the fewest values cross from one step to the next (each is
+        # an array returned, boxed, and passed again per call): the simulation's step from
+        # its concatenates passed 5 arrays, from its update 2; the items before go one by one
+        start = min((s for s in range(i, i + p) if accepted(s, p)), key=lambda s: (crossing(s, p), s))
+        units.extend([eqns] for eqns in rest[i:start])
+        i = start
+        run = range(i, i + int(reps[p - 1, i]) * p, p)
         # a long run of small steps: several steps per kernel, up to GROUP_EQNS equations
         # (the 45,000-operation simulation's 2,800 steps of 16 equations: 350 calls of 8
         # steps), the remainder one step per call (a kernel of fewer steps would be one
@@ -170,6 +192,7 @@ class Driven:
         # values known to be C- or F-contiguous (the inputs: __call__ makes them so), whose
         # matmuls in a kernel need no copying fallback (nbrt.matmul_into: ~0.3 s of compile)
         contiguous, c_order = set(jaxpr.invars), set(jaxpr.invars)
+        beside_blas = codegen.calls_threaded_blas(jaxpr)  # a kernel's neighbours: the program's
 
         def emit(n, eqns, step):
             """Lines for the equations of items up to the ``n``-th; False if ``step`` (several
@@ -203,18 +226,21 @@ class Driven:
                     out = ", ".join(nm(v) for v in e.outputs) + ","
                     multiple = "_many" if e.prim.multiple_results else ""
                     direct = _direct(e, atoms, env, f"p{n}_{j}")
-                    if direct is not None:  # the implementation's own expression, inline
-                        lines.append(f"    {nm(e.outputs[0])} = {direct}")
+                    if direct is not None:  # the implementation's own statements, inline
+                        lines.extend(f"    {line.format(out=nm(e.outputs[0]))}" for line in direct)
                     else:
                         lines.append(f"    {out} = _call{multiple}(p{n}_{j}, {', '.join(atoms)})")
-                    if any(type(a) is Var and a in aliased for a in e.inputs):
+                    ufunc = direct is not None and isinstance(e.prim.impl, np.ufunc)  # a new array
+                    if any(type(a) is Var and a in aliased for a in e.inputs) and not ufunc \
+                            and e.prim not in _FRESH:
                         aliased.update(e.outputs)
-                    if e.prim in (matmul_p, index_add_p) and direct is None:
+                    if e.prim in _FRESH:
                         contiguous.update(e.outputs)  # fresh arrays
                     elif e.prim is transpose_p and e.inputs[0] in contiguous and len(atoms) == 1 \
                             and e.inputs[0].aval.ndim == 2:
                         contiguous.update(e.outputs)  # x.T: F- or C-contiguous
-                    elif direct is not None and e.inputs[0] in c_order and _view_in_c_order(e):
+                    elif e.prim in (index_p, reshape_p) and direct is not None and e.inputs[0] in c_order \
+                            and _view_in_c_order(e):
                         contiguous.update(e.outputs)
                         c_order.update(e.outputs)
                 return True
@@ -224,7 +250,8 @@ class Driven:
             program, kernel_jaxpr = generated.get(key, (None, None)) if key is not None else (None, None)
             if program is None:
                 kernel_jaxpr = Jaxpr([], ins, pre + eqns, outs)
-                program = codegen.generate(kernel_jaxpr, f"{name}_k", kernel=True, contiguous=flags)
+                program = codegen.generate(kernel_jaxpr, f"{name}_k", kernel=True, contiguous=flags,
+                                           beside_blas=beside_blas)
                 if step and "objmode" in program.source:
                     program = False  # a step holding a NumPy call: slow to compile, GIL held
                 if key is not None:
@@ -417,16 +444,47 @@ def _in_python(eqns) -> bool:
 
 
 def _direct(e, atoms, env, key):
-    """A basic index or a reshape written inline (what their implementations compute, without
-    a call: the LSTM's 652 items are half slices and reshapes), else None."""
+    """Statements computing ``e`` inline (``{out}`` for its output), as its implementation
+    does without the call through ``_call``, else None: a basic index or a reshape (the
+    LSTM's 652 items are half slices and reshapes), a transpose, a matrix product, an
+    ``index_add`` at a basic index (a gradient's transpose of a slice: 8 us through
+    ``_call`` and ``_build_index``, 2 us inline), ``full``, a NumPy ufunc whose result has
+    the primitive's dtype."""
+    out_aval = e.outputs[0].aval
+    scalar = (lambda x: f"np.asarray({x})") if not out_aval.shape else (lambda x: x)
     if e.prim is index_p and len(atoms) == 1 and _is_basic(e.params["template"]):
         env[key] = _build_index(e.params["template"], ())
-        expr = f"{atoms[0]}[{key}]"
-        return f"np.asarray({expr})" if not e.outputs[0].aval.shape else expr
-    if e.prim is reshape_p and e.inputs[0].aval.dtype == e.outputs[0].aval.dtype:
+        return [f"{{out}} = {scalar(f'{atoms[0]}[{key}]')}"]
+    if e.prim is reshape_p and e.inputs[0].aval.dtype == out_aval.dtype:
         env[key] = tuple(e.params["new_shape"])
-        return f"{atoms[0]}.reshape({key})"
+        return [f"{{out}} = {atoms[0]}.reshape({key})"]
+    if e.prim is transpose_p:
+        env[key] = tuple(e.params["permutation"])
+        return [f"{{out}} = {atoms[0]}.transpose({key})"]
+    if e.prim is full_p:
+        env[key] = (e.params["shape"], e.params["fill_value"], e.params["dtype"])
+        return [f"{{out}} = np.full(*{key})"]
+    if e.prim is index_add_p and len(atoms) == 2 and _is_basic(e.params["template"]):
+        env[key] = _build_index(e.params["template"], ())
+        return [f"{{out}} = {atoms[0]}.copy()", f"{{out}}[{key}] += {atoms[1]}"]
+    dtypes = [a.aval.dtype for a in e.inputs]
+    if e.prim is matmul_p and e.inputs[0].aval.shape[-1] != 1 and dtypes[0] == dtypes[1] == out_aval.dtype:
+        return [f"{{out}} = np.matmul({atoms[0]}, {atoms[1]})"]
+    ufunc = e.prim.impl
+    if isinstance(ufunc, np.ufunc) and ufunc.nout == 1 and ufunc.nin == len(atoms) and not e.params \
+            and _result_dtype(ufunc, dtypes) == out_aval.dtype:
+        env[key] = ufunc
+        call = f"{key}({', '.join(atoms)})"
+        return [f"{{out}} = {scalar(call)}"]
     return None
+
+
+def _result_dtype(ufunc, dtypes):
+    """The dtype of ``ufunc`` over arrays of ``dtypes`` (None if it refuses them)."""
+    try:
+        return ufunc(*(np.empty(0, dt) for dt in dtypes)).dtype
+    except (TypeError, ValueError):
+        return None
 
 
 def _view_in_c_order(e) -> bool:
@@ -438,6 +496,10 @@ def _view_in_c_order(e) -> bool:
     strides = np.cumprod((1, *aval.shape[:0:-1]))[::-1] * aval.dtype.itemsize
     fake = np.lib.stride_tricks.as_strided(np.zeros(1, aval.dtype), aval.shape, tuple(map(int, strides)))
     return fake[_build_index(e.params["template"], ())].flags.c_contiguous
+
+
+#: primitives whose result is a fresh C- or F-contiguous array, never a view of an operand
+_FRESH = (matmul_p, index_add_p, full_p)
 
 
 def _holds_jaxpr(v) -> bool:

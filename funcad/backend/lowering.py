@@ -224,6 +224,7 @@ def _matmul(g, eqn):
     o = g.name(out)
     g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
     g.contiguous.add(out)
+    g.owned.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
         # A copy (astype) or a known-contiguous value suits BLAS: no fallback to compile.
         safe = all(a.aval.dtype != dt or a in g.contiguous for a in (x, y))
