@@ -39,13 +39,14 @@ time is small and one call has no per-kernel dispatch.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
 from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 from ..lax.linalg import einsum_p, matmul_p
 from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
-from . import cache, codegen
+from . import cache, codegen, compile_worker
 from .fusion import fuse, is_remap_eqn
 from .simplify import _atom_key, _params_key
 
@@ -185,6 +186,7 @@ class Driven:
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         env: dict = {}
         lines, kernels, self.sources = [], {}, []
+        self._sites: dict = {}  # call site n -> (kernel, its jaxpr, outputs that may alias)
         generated: dict = {}  # an item's structure, shapes included -> its Program
         aliased = set(jaxpr.invars)  # values that may be (views of) the program's inputs
         # values known to be C- or F-contiguous (the inputs: __call__ makes them so), whose
@@ -245,14 +247,15 @@ class Driven:
             flags = tuple(a in contiguous for a in ins)
             key = _structure(pre + eqns, ins, outs)
             key = key and (key, flags)
-            program = generated.get(key) if key is not None else None
+            program, kernel_jaxpr = generated.get(key, (None, None)) if key is not None else (None, None)
             if program is None:
-                program = codegen.generate(Jaxpr([], ins, pre + eqns, outs), f"{name}_k", kernel=True,
-                                           contiguous=flags, beside_blas=beside_blas)
+                kernel_jaxpr = Jaxpr([], ins, pre + eqns, outs)
+                program = codegen.generate(kernel_jaxpr, f"{name}_k", kernel=True, contiguous=flags,
+                                           beside_blas=beside_blas)
                 if step and "objmode" in program.source:
                     program = False  # a step holding a NumPy call: slow to compile, GIL held
                 if key is not None:
-                    generated[key] = program
+                    generated[key] = program, kernel_jaxpr
             if program is False:
                 return False
             k = kernels.get(program.source)
@@ -261,6 +264,7 @@ class Driven:
                 env[k] = cache.load(program.source)
                 self.sources.append(program.source)
             env[f"S{n}"] = program.S
+            self._sites[n] = (k, kernel_jaxpr, program.aliases)
             lines.append(f"    {lhs} = {k}(({args}{',' if len(ins) == 1 else ''}), S{n})")
             aliased.update(v for v, a in zip(outs, program.aliases) if a and any(i in aliased for i in ins))
             contiguous.update(v for v, c in zip(outs, program.contiguous) if c)
@@ -293,13 +297,21 @@ class Driven:
         for k, compiled in self.kernels.items():
             env[k] = _FirstCall(env, k, compiled)
             cache.on_release(compiled.name, self.unload)
+        # Kernels to compile: several are compiled in parallel before the first call (here and
+        # in the compile worker, which starts now).
+        self._to_compile = [k for k, c in self.kernels.items() if c.path is None or not _on_disk(c)]
+        if len(self._to_compile) >= compile_worker.PARALLEL_MIN and compile_worker.parallel():
+            compile_worker.start()
+        else:
+            self._to_compile = []
 
     def unload(self):
         """A kernel was released from memory (cache.release): every kernel is loaded again
         (from disk) at its next call."""
         for k, compiled in self.kernels.items():
-            self._env[k] = _FirstCall(self._env, k, _Reload(compiled.source))
-            cache.on_release(compiled.name, self.unload)
+            current = self._env[k]
+            if not (isinstance(current, _FirstCall) and isinstance(current.compiled, _Reload)):
+                self._env[k] = _FirstCall(self._env, k, _Reload(compiled.source, self))
 
     def __call__(self, args) -> list:
         conv = []
@@ -309,7 +321,56 @@ class Driven:
             if not x.flags.c_contiguous:
                 x = np.ascontiguousarray(x)
             conv.append(x)
+        if self._to_compile:
+            self._compile_ahead(conv)
         return self._run(*conv)
+
+    def _compile_ahead(self, args) -> None:
+        """Before the first call: compile the kernels that are not on disk all at once, half
+        here, half in the compile worker (compile_worker.compile_many). Their Numba signatures
+        (the layouts of the arrays each call site passes) are found by running the driver once
+        with each kernel evaluated by NumPy (:meth:`_signatures`); a signature guessed wrong
+        only means that the call compiles its own, as without this."""
+        pending, self._to_compile = self._to_compile, []
+        signatures = self._signatures(args)
+        if signatures is not None:
+            compile_worker.compile_many([(self.kernels[k], sig) for k in pending
+                                         for sig in signatures.get(k, ())])
+
+    def _signatures(self, args) -> dict | None:
+        """``{kernel: [Numba signatures of its calls]}``, from a run of the driver in which each
+        kernel is evaluated equation by equation (NumPy) instead of compiled; its outputs are
+        fresh C-ordered arrays as the compiled kernel's are, or views where they may alias an
+        input. None if that run fails (the real run then reports the error)."""
+        import numba
+
+        from ..core import EvalTrace, set_current_trace
+        from ..jaxpr import eval_jaxpr
+
+        found: dict = {}
+
+        def probe(k):
+            def call(ins, n):
+                _, jaxpr, aliases = self._sites[n]
+                S = self._env[f"S{n}"]
+                sig = (numba.typeof(ins), numba.typeof(S))
+                if sig not in found.setdefault(k, []):
+                    found[k].append(sig)
+                outs = eval_jaxpr(jaxpr, [], *ins)
+                outs = [np.asarray(o, v.aval.dtype) for o, v in zip(outs, jaxpr.outvars)]
+                return tuple(o if alias or o.flags.c_contiguous else o.copy()
+                             for o, alias in zip(outs, aliases))
+            return call
+
+        env = dict(self._env, **{k: probe(k) for k in self.kernels}, **{f"S{n}": n for n in self._sites})
+        exec(compile(self.driver_source, "<funcad driver probe>", "exec"), env)
+        try:
+            with set_current_trace(EvalTrace(None)), np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                env["run"](*args)
+        except Exception:
+            return None
+        return found
 
 
 class _FirstCall:
@@ -328,18 +389,25 @@ class _FirstCall:
 
 
 class _Reload:
-    """A released kernel: ``first_call`` loads it again (cache.load) and calls it."""
+    """A released kernel: ``first_call`` loads it again (cache.load), watches it for the
+    next release, and calls it. (unload re-registering every kernel at each release made the
+    callbacks double at every release: 2^n for a program of n kernels.)"""
 
-    __slots__ = ("source", "fn")
+    __slots__ = ("source", "fn", "driven")
 
-    def __init__(self, source):
-        self.source, self.fn = source, None
+    def __init__(self, source, driven):
+        self.source, self.fn, self.driven = source, None, driven
 
     def first_call(self, *args):
         compiled = cache.load(self.source)
+        cache.on_release(compiled.name, self.driven.unload)
         out = compiled.first_call(*args)
         self.fn = compiled.fn
         return out
+
+
+def _on_disk(compiled) -> bool:
+    return compile_worker._on_disk(compiled.path, compiled.name)
 
 
 def _structure(eqns, ins, outs):

@@ -65,6 +65,7 @@ from numba.core.caching import (
     _CacheLocator,
     _SourceFileBackedLocatorMixin,
 )
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np import numpy_support
 
@@ -461,7 +462,25 @@ def full(typingctx, shape, value, dtype):
     return arrty(shape, value, dtype), codegen
 
 
-@numba.njit(nogil=True, cache=False)
+@intrinsic
+def any_layout(typingctx, a):
+    """``a`` itself, typed as an array of any strides (layout 'A'). Programs pass the operands
+    of the helpers below through it, so that each helper compiles once per dtype and rank
+    (~0.3 s each) rather than once per combination of its operands' layouts (C, F, A): the
+    GP gradient's solves of ``K`` and ``K.T`` compiled ``solve`` twice. The helpers read
+    strides anyway (they copy to BLAS's layout or loop over a matrix)."""
+    if not isinstance(a, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return a.copy(layout="A")(a), codegen
+
+
+# The helpers are compiled without Numba's C-callable wrapper (made for first-class function
+# values, which they never are): ~20 ms each.
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def matmul_into(a, b, out):
     """``out[...] = a @ b`` for operands BLAS cannot take as they are (copied to C order)."""
     ac = np.ascontiguousarray(a)
@@ -475,7 +494,7 @@ def matmul_into(a, b, out):
                 out[i, j] = acc
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def solve(a, b):
     """``np.linalg.solve(a, b)`` for 2-D float ``a`` (n x n) and ``b`` (n x k), C-ordered result."""
     n, k = a.shape[0], b.shape[1]
@@ -537,7 +556,7 @@ SOLVE_SMALL_N = 12
 CHOLESKY_SMALL_N = 8
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def solve_batched(a, b):
     """``np.linalg.solve(a, b)`` for float ``a`` (Na, n, n) and ``b`` (Nb, n, k), C-ordered
     result (N, n, k); a batch size of 1 broadcasts (inv: one identity for every matrix).
@@ -635,7 +654,7 @@ def solve_batched(a, b):
     return out
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def cholesky_batched(a):
     """``np.linalg.cholesky(a)`` for float ``a`` (N, n, n): lower L with a = L L^T, reading
     the lower triangle, zeros above. n <= CHOLESKY_SMALL_N: Cholesky-Banachiewicz (row by row);
@@ -674,7 +693,7 @@ def cholesky_batched(a):
     return out
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def ipow(x, y):
     """``x ** y`` of integers as NumPy computes it: by repeated squaring, wrapping in the
     operands' width (Numba's ``np.power`` of uint32/uint64 went through floats), and
