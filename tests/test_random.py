@@ -127,7 +127,7 @@ def test_large_draws_do_not_depend_on_threads_or_mode():
 
 
 def test_kernels_are_cached_in_funcads_cache_directory(tmp_path):
-    # nbrandom's kernels go to FUNCAD_CACHE_DIR's __pycache__ (nbrt.KernelCache), never beside
+    # nbrandom's kernels go to FUNCAD_CACHE_DIR's __pycache__ (nbcache.KernelCache), never beside
     # funcad's sources nor in ~/.cache/numba; a second process loads them instead of compiling.
     import subprocess
     import sys

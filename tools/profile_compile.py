@@ -167,10 +167,10 @@ def child(workload: str, cprofile: bool) -> dict:
     from numba.core import caching
 
     timer.wrap(caching.Cache, "load_overload", "cache_read")
-    try:  # funcad's programs load through their own cache class (backend/nbrt.py)
-        from funcad.backend import nbrt
+    try:  # funcad's programs load through their own cache class (backend/nbcache.py)
+        from funcad.backend import nbcache
 
-        timer.wrap(nbrt._LoadCache, "load_overload", "cache_read")
+        timer.wrap(nbcache._LoadCache, "load_overload", "cache_read")
     except ImportError:
         pass
     timer.wrap(caching.Cache, "save_overload", "cache_write")

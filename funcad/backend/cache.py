@@ -2,7 +2,7 @@
 
 Numba's ``cache=True`` does not work for exec-generated code, so each generated source is
 written as a real module file, ``funcad_jit_<hash>.py``, in the cache directory; Numba's
-machine code for it goes to ``__pycache__`` beside it (through :class:`nbrt._LoadCache`), and
+machine code for it goes to ``__pycache__`` beside it (through :class:`nbcache._LoadCache`), and
 a second process calling the same function compiles nothing. The hash covers the source,
 funcad's version, Numba's version, the text of backend/nbrt.py, vecmath.py and loopir.py
 (their routines are compiled into the programs), which BLAS it calls (nbrt.BLAS: the integer
@@ -147,16 +147,19 @@ def cache_dir() -> Path:
 _nbrt_digest = None
 
 
+_LINKED = ("nbrt.py", "nbcache.py", "nbrandom.py", "pocketfft.py", "vecmath.py", "loopir.py")
+
+
 def _nbrt_hash() -> str:
-    """A hash of backend/nbrt.py, nbrandom.py, pocketfft.py, vecmath.py and loopir.py: their code is linked
-    into every program's cached machine code, so a change there (in development, without a
-    version bump) must not load programs holding the old code."""
+    """A hash of the backend modules whose code is linked into (or loads) every program's
+    cached machine code, so a change there (in development, without a version bump) must not
+    load programs holding the old code."""
     global _nbrt_digest
     if _nbrt_digest is None:
         here = Path(__file__)
         _nbrt_digest = hashlib.sha256(b"".join(
             here.with_name(f).read_bytes()
-            for f in ("nbrt.py", "nbrandom.py", "pocketfft.py", "vecmath.py", "loopir.py"))).hexdigest()
+            for f in _LINKED)).hexdigest()
     return _nbrt_digest
 
 
@@ -614,7 +617,7 @@ class InMemory(Compiled):
 
     def __init__(self, name, source):
         self.name, self.path, self.source = name, None, source
-        # No file: nbrt.fast_load gives the dispatcher no disk cache.
+        # No file: nbcache.fast_load gives the dispatcher no disk cache.
         self.fn = _exec_module(name, source, f"<funcad {name}>")
 
     def first_call(self, *args):

@@ -719,7 +719,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     # first-class function types, which nothing makes of a program (~8% of its LLVM IR).
     flags = ("error_model='numpy'" + (", nogil=True" if nogil else "") + ", no_cfunc_wrapper=True"
              + (", parallel=True" if g.parallel else ""))
-    # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
+    # Its disk cache (nbcache.fast_load): funcad's directory only, files checked before loading.
     source = _HEADER.format(name=name, flags=flags) + "\n".join(lines) + "\n\n\n_nb.fast_load(program)\n"
     aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
     contiguous = [type(a) is not Var or a in g.contiguous for a in jaxpr.outvars]

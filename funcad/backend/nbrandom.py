@@ -10,7 +10,7 @@ and ``ErfInv32`` (Giles' polynomials) and XLA's CPU ``log1p`` (Cephes' rational 
 sqrt(2) - 1, else ``log(1 + x)``: libm's ``log`` for float64, XLA's own polynomial for
 float32), with the fused multiply-adds XLA's CPU compiler contracts them to; exponentials are
 ``-log1p(-u)`` with the same ``log1p``. The kernels are cached on disk under funcad's cache
-directory (nbrt.KernelCache): they take seconds to compile.
+directory (nbcache.KernelCache): they take seconds to compile.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from numba import types
 from numba.extending import intrinsic, overload
 from numba.np.ufunc.parallel import _launch_threads
 
-from . import nbrt
+from . import nbcache
 
 # A draw this size or larger runs in parallel; ~30 ns an element, so ~2 ms serial.
 PARALLEL_MIN_SIZE = 1 << 16
@@ -399,7 +399,7 @@ def _driver(block):
                 task(k0, k1, out, n, per, t)
 
     draw.__name__ = draw.__qualname__ = "draw_" + block.__name__.split("_")[1]
-    return nbrt.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
+    return nbcache.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
 
 
 draw_bits, draw_uniform, draw_normal, draw_exponential = (
@@ -490,7 +490,7 @@ def _gamma_one(k0, k1, alpha):
     return (d * V) * math.pow(1.0 - _unit_scalar(a_, b_), 1.0 / alpha)
 
 
-@nbrt.KernelCache.attach
+@nbcache.KernelCache.attach
 @numba.njit(parallel=True, nogil=True)
 def draw_gamma(k0, k1, alpha, out):
     """Gamma(alpha[j], 1) into ``out[j]`` (1-D float64), ``out.size // k0.size`` a key: the
