@@ -1,0 +1,261 @@
+"""Eager transformations through a cache of transformed programs.
+
+An eager ``fa.hessian(f)(x)`` linearizes ``f``'s Jacobian on every call: each of ``f``'s
+operations goes through three trace levels, its rules run, and the linear map is staged,
+cleaned and batched over the basis, all in Python, for every call (about 1.3 ms for a ten-op
+logistic loss, against 2 ms of NumPy work). Here the user's Python still runs on every call
+(its side effects, its control flow on these values), but only to record ``f``'s own small
+program; the transformed program is a function of that program alone, so it is built once,
+simplified, and looked up by the program's structure afterwards:
+
+1. ``f`` is traced on the call's concrete values (:class:`~funcad.jaxpr.ConcreteStagingTrace`:
+   an ``if`` on a value takes its branch, and the program records the branch taken);
+2. the key is the program's structure: equations, parameters, literal scalars (by their bits),
+   and the shapes and dtypes of inputs and captured constants, never the values of the
+   captured arrays (``X`` and ``y`` in a closure), which are the program's inputs by position;
+3. on a miss, the transformation is traced on abstract inputs (constants included), simplified
+   (:func:`funcad.backend.simplify.simplify`: exact IEEE rewrites only) and stored, at most
+   :data:`CACHE_SIZE` programs, least recently used first out;
+4. the program runs on this call's constants and arguments, each equation a direct call of
+   the primitive's NumPy implementation: the same calls ``eval_jaxpr`` makes at top level.
+
+A program whose structure cannot be keyed (an equation holding a sub-program or a function,
+as ``jit``, ``cond`` or ``custom_jvp`` do), one whose literal scalars change from call to call
+(an annealed coefficient), and any call under ``debug_nans`` take the uncached route on the
+recorded program; a function that cannot be traced on values (``float(x)``) takes the
+uncached route on the function itself, as before, and its Python then runs twice in that call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from . import core
+from .core import Tracer, get_aval
+from .jaxpr import ClosedJaxpr, Jaxpr, Literal, Var, trace_to_jaxpr
+
+CACHE_SIZE = 64
+_MAX_LITERAL_MISSES = 8  # programs differing only in literal scalars: then stop caching them
+
+_cache: OrderedDict = OrderedDict()
+_literal_misses: dict = {}
+stats = {"hits": 0, "misses": 0, "uncached": 0}
+
+
+class _Uncacheable(Exception):
+    """The program holds something its structure key cannot capture."""
+
+
+def clear() -> None:
+    _cache.clear()
+    _literal_misses.clear()
+
+
+# --------------------------------------------------------------------------------------
+# The structure key
+
+
+def _freeze(v):
+    """A hashable stand-in for a parameter, equal only for equal values (-0.0 and 0.0 differ,
+    True and 1 differ); :class:`_Uncacheable` for what it cannot capture."""
+    t = type(v)
+    if v is None or v is Ellipsis or t is str or t is int:
+        return v
+    if t is bool or isinstance(v, np.bool_):
+        return ("bool", bool(v))
+    if isinstance(v, (float, complex, np.floating, np.complexfloating)):
+        return (t, repr(v))
+    if isinstance(v, np.integer):
+        return (t, int(v))
+    if isinstance(v, np.dtype) or (t is type and issubclass(v, np.generic)):
+        return np.dtype(v)
+    if t is tuple or t is list:
+        return (t, tuple(map(_freeze, v)))
+    if t is dict:
+        return ("dict", tuple((k, _freeze(x)) for k, x in sorted(v.items())))
+    if t is np.ndarray:
+        return ("ndarray", v.dtype.str, v.shape, v.tobytes())
+    raise _Uncacheable(t.__name__)
+
+
+def _aval_key(aval):
+    return (aval.shape, aval.dtype.str, aval.weak_type)
+
+
+def _literal_key(lit: Literal):
+    v = lit.val
+    return ("lit", type(v), np.asarray(v).dtype.str, np.asarray(v).tobytes(), lit.aval.weak_type)
+
+
+def structure_key(jaxpr: Jaxpr) -> tuple[tuple, tuple]:
+    """``(key, literals)``: the program's structure with everything but the values of its
+    constants and inputs, and the part of it that is literal scalars."""
+    ids: dict = {}
+    for v in jaxpr.constvars + jaxpr.invars:
+        ids[v] = len(ids)
+    parts = [tuple(_aval_key(v.aval) for v in jaxpr.constvars),
+             tuple(_aval_key(v.aval) for v in jaxpr.invars)]
+    literals = []
+
+    def atom(a):
+        if type(a) is Var:
+            return ids[a]
+        k = _literal_key(a)
+        literals.append(k)
+        return k
+
+    for e in jaxpr.eqns:
+        ins = tuple(map(atom, e.inputs))
+        params = tuple((k, _freeze(x)) for k, x in e.params.items()) if e.params else ()
+        for o in e.outputs:
+            ids[o] = len(ids)
+        parts.append((e.prim, ins, params, tuple(_aval_key(o.aval) for o in e.outputs)))
+    parts.append(tuple(map(atom, jaxpr.outvars)))
+    return tuple(parts), tuple(literals)
+
+
+# --------------------------------------------------------------------------------------
+# The lean interpreter
+
+
+def lean_program(jaxpr: Jaxpr, consts) -> Callable:
+    """``run(*args) -> list``: ``eval_jaxpr(jaxpr, consts, *args)`` at top level, each equation
+    a direct call of its primitive's implementation (with the weak-type rule of
+    ``core.EvalTrace``), the variables in a list instead of a dict. Outputs that are not
+    computed by the program (its constants, literals, inputs) come back as copies, so that the
+    caller may write into what it gets without touching the cache or its own arguments."""
+    slot: dict = {}
+    for v in jaxpr.constvars + jaxpr.invars:
+        slot[v] = len(slot)
+    n_consts = len(jaxpr.constvars)
+    steps = []
+    for e in jaxpr.eqns:
+        ins = tuple((False, slot[a]) if type(a) is Var else (True, a.val) for a in e.inputs)
+        for o in e.outputs:
+            slot[o] = len(slot)
+        outs = tuple(slot[o] for o in e.outputs)
+        steps.append((e.prim.impl, ins, e.params, outs, e.prim.multiple_results))
+    first_computed = n_consts + len(jaxpr.invars)
+    outs = [("lit", a.val) if type(a) is Literal else
+            ("copy" if slot[a] < first_computed else "ref", slot[a]) for a in jaxpr.outvars]
+    size, consts = len(slot), list(consts)
+    weak, weak_result = core._WEAK_TYPES, core._weak_result
+
+    def run(*args):
+        env = [None] * size
+        env[:n_consts] = consts
+        env[n_consts:n_consts + len(args)] = args
+        for impl, ins, params, out_slots, multiple in steps:
+            vals = [v if lit else env[v] for lit, v in ins]
+            out = impl(*vals, **params)
+            if vals and type(vals[0]) in weak:
+                out = weak_result(out, vals)
+            if multiple:
+                for s, x in zip(out_slots, out):
+                    env[s] = x
+            else:
+                env[out_slots[0]] = out
+        return [env[s] if how == "ref" else np.array(s if how == "lit" else env[s])
+                for how, s in outs]
+
+    run.jaxpr = jaxpr  # for inspection (tests, docs)
+    return run
+
+
+# --------------------------------------------------------------------------------------
+# Transformations through the cache
+
+
+def _usable(leaves) -> bool:
+    return (core.is_top_level() and core.debug_hooks.eval is None
+            and core.debug_hooks.stage is None
+            and not any(isinstance(x, Tracer) for x in leaves))
+
+
+def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable,
+               uncached: Callable, finish: Callable):
+    """Apply a transformation to ``flat`` (a function of flat leaves to flat leaves) at
+    ``in_leaves``, through the cache.
+
+    ``build(fun_of_jaxpr, n_consts)`` runs the transformation on
+    ``fun_of_jaxpr(consts, leaves)`` and returns a flat list of outputs plus whatever Python
+    structure the caller needs to rebuild them (it is traced on abstract values once per
+    structure); ``uncached(fn)`` runs the transformation eagerly on the function ``fn``
+    (``flat`` itself or the recorded program). ``kind()`` is the rest of the key (called after
+    the trace): the transformation, its settings and the trees of inputs and outputs. Returns
+    ``finish(flat outputs, structure, inputs)`` (``inputs`` the constants and ``in_leaves``,
+    which the outputs must not be written through) or ``uncached(...)``."""
+    if not _usable(in_leaves):
+        return uncached(flat)
+    try:
+        jaxpr, consts = trace_to_jaxpr(flat, [get_aval(x) for x in in_leaves], names,
+                                       values=list(in_leaves))
+    except Exception:  # noqa: BLE001 - not traceable on values: the route of old, which raises
+        return uncached(flat)  # the user's error if there is one (f runs a second time)
+
+    def recorded(*leaves):
+        return _eval(jaxpr, consts, leaves)
+
+    if any(isinstance(c, Tracer) for c in consts):  # a closure over an outer transformation's value
+        return uncached(recorded)
+    try:
+        key, literals = structure_key(jaxpr)
+    except _Uncacheable:
+        stats["uncached"] += 1
+        return uncached(recorded)
+    key = (kind(), key)
+    entry = _cache.get(key)
+    if entry is None:
+        coarse = (key[0], len(jaxpr.eqns), hash(tuple(len(p) for p in key[1][2:])))
+        if literals and _literal_misses.get(coarse, 0) >= _MAX_LITERAL_MISSES:
+            stats["uncached"] += 1
+            return uncached(recorded)
+        entry = _build(jaxpr, consts, build)
+        if entry is None:
+            stats["uncached"] += 1
+            return uncached(recorded)
+        stats["misses"] += 1
+        _literal_misses[coarse] = _literal_misses.get(coarse, 0) + 1
+        _cache[key] = entry
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    else:
+        stats["hits"] += 1
+        _cache.move_to_end(key)
+    run, structure = entry
+    inputs = consts + list(in_leaves)
+    return finish(run(*inputs), structure, inputs)
+
+
+def _eval(jaxpr, consts, leaves):
+    from .jaxpr import eval_jaxpr
+
+    return eval_jaxpr(jaxpr, consts, *leaves)
+
+
+def _build(jaxpr: Jaxpr, consts, build: Callable):
+    """The transformation of ``jaxpr`` traced on abstract constants and inputs, simplified,
+    as ``(lean program, structure)``; None when the transformation needs values."""
+    from .backend.simplify import simplify
+
+    n = len(jaxpr.constvars)
+    holder: dict = {}
+
+    def program(*xs):
+        def fun_of_jaxpr(*leaves):
+            return _eval(jaxpr, xs[:n], leaves)
+
+        outs, holder["structure"] = build(fun_of_jaxpr, xs[n:])
+        return outs
+
+    avals = [v.aval for v in jaxpr.constvars] + [v.aval for v in jaxpr.invars]
+    try:
+        staged, staged_consts = trace_to_jaxpr(program, avals)
+    except Exception:  # noqa: BLE001 - e.g. a rule that needs values: the uncached route
+        return None
+    closed = ClosedJaxpr(staged, staged_consts)
+    staged = simplify(closed.jaxpr)
+    return lean_program(staged, closed.consts), holder["structure"]
