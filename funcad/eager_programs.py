@@ -127,12 +127,24 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
     ``core.EvalTrace``), the variables in a list instead of a dict. Outputs that are not
     computed by the program (its constants, literals, inputs) come back as copies, so that the
     caller may write into what it gets without touching the cache or its own arguments."""
-    slot: dict = {}
-    for v in jaxpr.constvars + jaxpr.invars:
-        slot[v] = len(slot)
-    n_consts = len(jaxpr.constvars)
-    steps = []
+    # Equations of the program's own constants only (``full``, an iota's comparison) are
+    # run here, once: their values become constants too.
+    known = dict(zip(jaxpr.constvars, consts))
+    eqns = []
     for e in jaxpr.eqns:
+        if (e.prim not in core.EFFECTFUL
+                and all(type(a) is Literal or a in known for a in e.inputs)):
+            vals = [a.val if type(a) is Literal else known[a] for a in e.inputs]
+            out = core.EvalTrace(None).process_primitive(e.prim, vals, e.params)
+            known.update(zip(e.outputs, out if e.prim.multiple_results else [out]))
+        else:
+            eqns.append(e)
+    slot: dict = {}
+    for v in list(known) + jaxpr.invars:
+        slot[v] = len(slot)
+    n_consts = len(known)
+    steps = []
+    for e in eqns:
         ins = tuple((False, slot[a]) if type(a) is Var else (True, a.val) for a in e.inputs)
         for o in e.outputs:
             slot[o] = len(slot)
@@ -141,7 +153,7 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
     first_computed = n_consts + len(jaxpr.invars)
     outs = [("lit", a.val) if type(a) is Literal else
             ("copy" if slot[a] < first_computed else "ref", slot[a]) for a in jaxpr.outvars]
-    size, consts = len(slot), list(consts)
+    size, consts = len(slot), list(known.values())
     weak, weak_result = core._WEAK_TYPES, core._weak_result
 
     def run(*args):
