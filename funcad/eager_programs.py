@@ -38,6 +38,7 @@ from .core import Tracer, get_aval
 from .jaxpr import ClosedJaxpr, Jaxpr, Literal, Var, trace_to_jaxpr
 
 CACHE_SIZE = 64
+ENABLED = True  # False: every eager transformation takes the uncached route (for comparisons)
 _MAX_LITERAL_MISSES = 8  # programs differing only in literal scalars: then stop caching them
 
 _cache: OrderedDict = OrderedDict()
@@ -90,31 +91,43 @@ def _literal_key(lit: Literal):
     return ("lit", type(v), np.asarray(v).dtype.str, np.asarray(v).tobytes(), lit.aval.weak_type)
 
 
-def structure_key(jaxpr: Jaxpr) -> tuple[tuple, tuple]:
-    """``(key, literals)``: the program's structure with everything but the values of its
-    constants and inputs, and the part of it that is literal scalars."""
+def structure_key(jaxpr: Jaxpr) -> tuple[tuple, tuple | None]:
+    """``(key, coarse)``: the program's structure with everything but the values of its
+    constants and inputs; ``coarse`` the same without the literals' values (None when the
+    program holds no literal), to notice programs that differ in literals only."""
     ids: dict = {}
     for v in jaxpr.constvars + jaxpr.invars:
         ids[v] = len(ids)
     parts = [tuple(_aval_key(v.aval) for v in jaxpr.constvars),
              tuple(_aval_key(v.aval) for v in jaxpr.invars)]
-    literals = []
+    literal_at = []  # the parts holding a literal
 
     def atom(a):
-        if type(a) is Var:
-            return ids[a]
-        k = _literal_key(a)
-        literals.append(k)
-        return k
+        return ids[a] if type(a) is Var else _literal_key(a)
 
     for e in jaxpr.eqns:
         ins = tuple(map(atom, e.inputs))
+        if any(type(a) is Literal for a in e.inputs):
+            literal_at.append(len(parts))
         params = tuple((k, _freeze(x)) for k, x in e.params.items()) if e.params else ()
         for o in e.outputs:
             ids[o] = len(ids)
         parts.append((e.prim, ins, params, tuple(_aval_key(o.aval) for o in e.outputs)))
     parts.append(tuple(map(atom, jaxpr.outvars)))
-    return tuple(parts), tuple(literals)
+    last = len(parts) - 1
+    if any(type(a) is Literal for a in jaxpr.outvars):
+        literal_at.append(last)
+    if not literal_at:
+        return tuple(parts), None
+    coarse = list(parts)
+
+    def blank(atoms):  # a literal's type and dtype, not its value
+        return tuple(a[:3] if type(a) is tuple else a for a in atoms)
+
+    for i in literal_at:
+        p = coarse[i]
+        coarse[i] = blank(p) if i == last else (p[0], blank(p[1])) + p[2:]
+    return tuple(parts), tuple(coarse)
 
 
 # --------------------------------------------------------------------------------------
@@ -182,7 +195,7 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
 
 
 def _usable(leaves) -> bool:
-    return (core.is_top_level() and core.debug_hooks.eval is None
+    return (ENABLED and core.is_top_level() and core.debug_hooks.eval is None
             and core.debug_hooks.stage is None
             and not any(isinstance(x, Tracer) for x in leaves))
 
@@ -214,15 +227,15 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
     if any(isinstance(c, Tracer) for c in consts):  # a closure over an outer transformation's value
         return uncached(recorded)
     try:
-        key, literals = structure_key(jaxpr)
+        key, coarse = structure_key(jaxpr)
     except _Uncacheable:
         stats["uncached"] += 1
         return uncached(recorded)
     key = (kind(), key)
     entry = _cache.get(key)
     if entry is None:
-        coarse = (key[0], len(jaxpr.eqns), hash(tuple(len(p) for p in key[1][2:])))
-        if literals and _literal_misses.get(coarse, 0) >= _MAX_LITERAL_MISSES:
+        coarse = None if coarse is None else (key[0], coarse)
+        if coarse is not None and _literal_misses.get(coarse, 0) >= _MAX_LITERAL_MISSES:
             stats["uncached"] += 1
             return uncached(recorded)
         entry = _build(jaxpr, consts, build)
@@ -230,7 +243,8 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
             stats["uncached"] += 1
             return uncached(recorded)
         stats["misses"] += 1
-        _literal_misses[coarse] = _literal_misses.get(coarse, 0) + 1
+        if coarse is not None:
+            _literal_misses[coarse] = _literal_misses.get(coarse, 0) + 1
         _cache[key] = entry
         if len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
