@@ -14,7 +14,7 @@ simplified, and looked up by the program's structure afterwards:
    and the shapes and dtypes of inputs and captured constants, never the values of the
    captured arrays (``X`` and ``y`` in a closure), which are the program's inputs by position;
 3. on a miss, the transformation is traced on abstract inputs (constants included), simplified
-   (:func:`funcad.backend.simplify.simplify`: exact IEEE rewrites only) and stored, at most
+   (funcad/backend/simplify.py's exact IEEE rewrites, CSE and DCE) and stored, at most
    :data:`CACHE_SIZE` programs, least recently used first out;
 4. the program runs on this call's constants and arguments, each equation a direct call of
    the primitive's NumPy implementation: the same calls ``eval_jaxpr`` makes at top level.
@@ -35,7 +35,7 @@ import numpy as np
 
 from . import core
 from .core import Tracer, get_aval
-from .jaxpr import ClosedJaxpr, Jaxpr, Literal, Var, trace_to_jaxpr
+from .jaxpr import Jaxpr, Literal, Var, trace_to_jaxpr
 
 CACHE_SIZE = 64
 ENABLED = True  # False: every eager transformation takes the uncached route (for comparisons)
@@ -265,7 +265,7 @@ def _eval(jaxpr, consts, leaves):
 def _build(jaxpr: Jaxpr, consts, build: Callable):
     """The transformation of ``jaxpr`` traced on abstract constants and inputs, simplified,
     as ``(lean program, structure)``; None when the transformation needs values."""
-    from .backend.simplify import simplify
+    from .backend.simplify import apply_identities, cse, dce
 
     n = len(jaxpr.constvars)
     holder: dict = {}
@@ -282,6 +282,10 @@ def _build(jaxpr: Jaxpr, consts, build: Callable):
         staged, staged_consts = trace_to_jaxpr(program, avals)
     except Exception:  # noqa: BLE001 - e.g. a rule that needs values: the uncached route
         return None
-    closed = ClosedJaxpr(staged, staged_consts)
-    staged = simplify(closed.jaxpr)
-    return lean_program(staged, closed.consts), holder["structure"]
+    # simplify's passes but constant folding, whose folded literals lose their weak type
+    # (float32 programs would turn float64 here); lean_program runs constant equations once.
+    size = None
+    while len(staged.eqns) != size:
+        size = len(staged.eqns)
+        staged = dce(cse(apply_identities(staged)))
+    return lean_program(staged, staged_consts), holder["structure"]
