@@ -28,6 +28,7 @@ uncached route on the function itself, as before, and its Python then runs twice
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -42,6 +43,7 @@ ENABLED = True  # False: every eager transformation takes the uncached route (fo
 _MAX_LITERAL_MISSES = 8  # programs differing only in literal scalars: then stop caching them
 
 _cache: OrderedDict = OrderedDict()
+_lock = threading.Lock()  # eager grads may run in threads (dask's workers)
 _literal_misses: dict = {}
 stats = {"hits": 0, "misses": 0, "uncached": 0}
 
@@ -51,8 +53,9 @@ class _Uncacheable(Exception):
 
 
 def clear() -> None:
-    _cache.clear()
-    _literal_misses.clear()
+    with _lock:
+        _cache.clear()
+        _literal_misses.clear()
 
 
 # --------------------------------------------------------------------------------------
@@ -232,7 +235,10 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
         stats["uncached"] += 1
         return uncached(recorded)
     key = (kind(), key)
-    entry = _cache.get(key)
+    with _lock:
+        entry = _cache.get(key)
+        if entry is not None:
+            _cache.move_to_end(key)
     if entry is None:
         coarse = None if coarse is None else (key[0], coarse)
         if coarse is not None and _literal_misses.get(coarse, 0) >= _MAX_LITERAL_MISSES:
@@ -242,15 +248,15 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
         if entry is None:
             stats["uncached"] += 1
             return uncached(recorded)
-        stats["misses"] += 1
-        if coarse is not None:
-            _literal_misses[coarse] = _literal_misses.get(coarse, 0) + 1
-        _cache[key] = entry
-        if len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        with _lock:
+            stats["misses"] += 1
+            if coarse is not None:
+                _literal_misses[coarse] = _literal_misses.get(coarse, 0) + 1
+            _cache[key] = entry
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
     else:
         stats["hits"] += 1
-        _cache.move_to_end(key)
     run, structure = entry
     inputs = consts + list(in_leaves)
     return finish(run(*inputs), structure, inputs)

@@ -18,7 +18,9 @@ linear jaxpr), then applies that linear map to every basis vector in one batched
 
 Eager ``fa.hessian`` takes the same route (:func:`_hessian_linearized`: the Jacobian linearized
 once, its linear map batched over the basis, the diagonal term in place; one d x d array at
-the peak), without the symmetrization, so its result is ``jacfwd(jacrev(f))``'s.
+the peak), without the symmetrization, so its result is ``jacfwd(jacrev(f))``'s. It is traced
+once per structure of the user's function and the program cached (funcad/eager_programs.py,
+:func:`_hessian_eager`); ``f`` itself still runs on every call.
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
