@@ -40,6 +40,8 @@ from .jaxpr import Jaxpr, Literal, Var, trace_to_jaxpr
 
 CACHE_SIZE = 64
 ENABLED = True  # False: every eager transformation takes the uncached route (for comparisons)
+_FOLD_SIZE = 1 << 16  # constant equations with larger results run on every call...
+_MAX_CONST_BYTES = 1 << 24  # ...and a program holding more in constants is not cached
 _MAX_LITERAL_MISSES = 8  # programs differing only in literal scalars: then stop caching them
 
 _cache: OrderedDict = OrderedDict()
@@ -148,7 +150,7 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
     known = dict(zip(jaxpr.constvars, consts))
     eqns = []
     for e in jaxpr.eqns:
-        if (e.prim not in core.EFFECTFUL
+        if (e.prim not in core.EFFECTFUL and all(o.aval.size <= _FOLD_SIZE for o in e.outputs)
                 and all(type(a) is Literal or a in known for a in e.inputs)):
             vals = [a.val if type(a) is Literal else known[a] for a in e.inputs]
             out = core.EvalTrace(None).process_primitive(e.prim, vals, e.params)
@@ -189,7 +191,7 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
         return [env[s] if how == "ref" else np.array(s if how == "lit" else env[s])
                 for how, s in outs]
 
-    run.jaxpr = jaxpr  # for inspection (tests, docs)
+    run.jaxpr, run.steps = jaxpr, len(steps)  # for inspection (tests, docs)
     return run
 
 
@@ -288,6 +290,8 @@ def _build(jaxpr: Jaxpr, consts, build: Callable):
         staged, staged_consts = trace_to_jaxpr(program, avals)
     except Exception:  # noqa: BLE001 - e.g. a rule that needs values: the uncached route
         return None
+    if sum(np.asarray(c).nbytes for c in staged_consts) > _MAX_CONST_BYTES:
+        return None  # the cache must not keep large arrays alive (a materialized basis)
     # simplify's passes but constant folding, whose folded literals lose their weak type
     # (float32 programs would turn float64 here); lean_program runs constant equations once.
     size = None

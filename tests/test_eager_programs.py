@@ -193,3 +193,19 @@ def test_the_cache_is_bounded(fresh, monkeypatch):
     G(W[:6])
     G(W[:1])
     assert fresh() == {"hits": 1, "misses": 7, "uncached": 0}
+
+
+def test_large_constants_are_neither_folded_nor_kept(fresh, monkeypatch):
+    H = fa.hessian(loss)
+    want = H(W, X, Y)  # its program folds the regulariser's full((D,), lam) into a constant
+    ((run, _),) = ep._cache.values()
+    folded = run.steps
+    ep.clear()
+    monkeypatch.setattr(ep, "_FOLD_SIZE", 0)  # then it runs on every call: the same numbers
+    np.testing.assert_array_equal(H(W, X, Y), want)
+    ((run, _),) = ep._cache.values()
+    assert run.steps > folded
+    monkeypatch.setattr(ep, "_MAX_CONST_BYTES", -1)  # a program holding constants: not cached
+    f = fa.hessian(lambda w: fnp.sum(w * X[0]))  # the zero Hessian is a constant
+    np.testing.assert_array_equal(f(W), np.zeros((D, D)))
+    assert fresh()["uncached"] == 1
