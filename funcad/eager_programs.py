@@ -143,8 +143,9 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
     """``run(*args) -> list``: ``eval_jaxpr(jaxpr, consts, *args)`` at top level, each equation
     a direct call of its primitive's implementation (with the weak-type rule of
     ``core.EvalTrace``), the variables in a list instead of a dict. Outputs that are not
-    computed by the program (its constants, literals, inputs) come back as copies, so that the
-    caller may write into what it gets without touching the cache or its own arguments."""
+    computed by the program (its constants, literals, inputs), and repeats of an output, come
+    back as copies, so that the caller may write into what it gets without touching the cache,
+    its own arguments or another output."""
     # Equations of the program's own constants only (``full``, an iota's comparison) are
     # run here, once: their values become constants too.
     known = dict(zip(jaxpr.constvars, consts))
@@ -169,8 +170,13 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
         outs = tuple(slot[o] for o in e.outputs)
         steps.append((e.prim.impl, ins, e.params, outs, e.prim.multiple_results))
     first_computed = n_consts + len(jaxpr.invars)
-    outs = [("lit", a.val) if type(a) is Literal else
-            ("copy" if slot[a] < first_computed else "ref", slot[a]) for a in jaxpr.outvars]
+    outs, seen = [], set()
+    for a in jaxpr.outvars:  # an output given twice (repeated argnums) comes back as two arrays
+        if type(a) is Literal:
+            outs.append(("lit", a.val))
+        else:
+            outs.append(("copy" if slot[a] < first_computed or a in seen else "ref", slot[a]))
+            seen.add(a)
     size, consts = len(slot), list(known.values())
     weak, weak_result = core._WEAK_TYPES, core._weak_result
 

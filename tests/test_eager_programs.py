@@ -161,6 +161,8 @@ def test_pytrees_aux_argnums_and_float32_match_the_uncached_route(fresh):
                 assert np.asarray(a).dtype == np.asarray(b).dtype
                 np.testing.assert_array_equal(a, b)
     assert fresh()["hits"] == 4
+    g = fa.grad(lambda x: fnp.sum(x ** 2), argnums=(0, 0))(W)
+    assert g[0] is not g[1] and not np.shares_memory(g[0], g[1])
 
 
 def test_programs_that_cannot_be_keyed_or_traced_take_the_uncached_route(fresh):
