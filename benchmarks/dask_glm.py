@@ -4,20 +4,23 @@
     python -m benchmarks.dask_glm --rows 400000 --cols 50 --chunk-rows 50000
 
 Logistic regression; the data are generated chunk by chunk on the workers from a seed and
-persisted there. dask-glm's ``newton`` has no penalty, so ``--lam`` (an L2 penalty
-``lam/2 |w|^2`` added to the summed loss) is 0 by default, which is what makes the answers
-comparable; with ``--lam > 0`` dask-glm is left out. funcad's workers compile (or load from
+persisted there, chunk ``i`` on worker ``i mod 2`` (:func:`funcad.dask.persist_evenly`).
+dask-glm's ``newton`` has no penalty, so ``--lam`` (an L2 penalty ``lam/2 |w|^2`` added to
+the summed loss) is 0 by default, which is what makes the answers comparable; with
+``--lam > 0`` dask-glm is left out. funcad's workers compile (or load from
 their disk cache) their programs on a two-chunk warm-up first. Then, once each (``--repeats``):
 funcad.dask.newton to a gradient norm of 1e-8, dask-glm's newton (tolerance 1e-10 on the
 coefficients), and, after the cluster is closed, the in-memory funcad Newton (jit) on the same
-rows generated in this process. Reports the times, the answers' agreement, each worker's
-memory (resident set sampled every 0.2 s during funcad's fit, against the bytes of the chunks
-it holds) and the load average.
+rows generated in this process. Reports the times, the iterations and passes over the data
+(funcad: evaluations of the chunked loss; dask-glm: its ``compute`` calls, one per iteration
+plus one for the column scales), the answers' agreement, each worker's memory (resident set
+before funcad's fit and its peak during the fit, ``VmHWM`` of ``/proc/self/status`` reset by
+``/proc/self/clear_refs`` just before, against the bytes of the chunks it holds) and the
+load average.
 """
 
 import argparse
 import os
-import threading
 import time
 
 import numpy as np
@@ -50,12 +53,6 @@ def nll(w, X, y):
     return fnp.sum(fnp.logaddexp(0.0, z) - y * z)
 
 
-def _rss():
-    import psutil
-
-    return psutil.Process().memory_info().rss
-
-
 def _cpu():
     import psutil
 
@@ -76,18 +73,34 @@ def _timed(client, fit, repeats):
     return best
 
 
-class _MemorySampler(threading.Thread):
-    """The workers' peak resident set while it runs."""
+def _reset_peak_rss():
+    with open("/proc/self/clear_refs", "w") as fh:  # "5": reset VmHWM to the current RSS
+        fh.write("5")
 
-    def __init__(self, client, every=0.2):
-        super().__init__(daemon=True)
-        self.client, self.every, self.peak, self.done = client, every, {}, threading.Event()
 
-    def run(self):
-        while not self.done.is_set():
-            for w, rss in self.client.run(_rss).items():
-                self.peak[w] = max(self.peak.get(w, 0), rss)
-            self.done.wait(self.every)
+def _rss_and_peak():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return tuple(int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM"))
+
+
+class _Counting:
+    """Counts the calls of ``module.name`` while in a ``with`` block."""
+
+    def __init__(self, module, name):
+        self.module, self.name, self.calls = module, name, 0
+
+    def __enter__(self):
+        plain = self.plain = getattr(self.module, self.name)
+
+        def counted(*a, **k):
+            self.calls += 1
+            return plain(*a, **k)
+
+        setattr(self.module, self.name, counted)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.module, self.name, self.plain)
 
 
 def main(argv=None):
@@ -101,6 +114,10 @@ def main(argv=None):
     ap.add_argument("--lam", type=float, default=0.0)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--malloc-tuning", action="store_true",
+                    help="FUNCAD_MALLOC_TUNING=1 in the workers' environment (funcad/_malloc.py): "
+                         "Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which returns every "
+                         "freed temporary to the OS")
     ap.add_argument("--out", default=None, help="also write the report here (e.g. benchmarks/DASK.md)")
     args = ap.parse_args(argv)
     import dask.array as da
@@ -110,37 +127,43 @@ def main(argv=None):
     lam = args.lam
     pen = (lambda w: 0.5 * lam * fnp.sum(w ** 2)) if lam else None
     chunks = (c,) * (n // c) + ((n % c,) if n % c else ())
+    env = {"FUNCAD_MALLOC_TUNING": "1"} if args.malloc_tuning else {}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",
-                      memory_limit="8GiB") as cluster, Client(cluster) as client:
+                      memory_limit="8GiB", env=env) as cluster, Client(cluster) as client:
         kw = dict(d=d, seed=args.seed, dtype=float)
-        X = da.map_blocks(_x_block, chunks=(chunks, (d,)), meta=np.empty((0, d)), **kw).persist()
-        y = da.map_blocks(_y_block, chunks=(chunks,), meta=np.empty(0), **kw).persist()
+        X = da.map_blocks(_x_block, chunks=(chunks, (d,)), meta=np.empty((0, d)), **kw)
+        y = da.map_blocks(_y_block, chunks=(chunks,), meta=np.empty(0), **kw)
         client.wait_for_workers(2)
         from distributed import wait
 
+        X, y = fdask.persist_evenly(X, y)
         wait([X, y])
-        client.rebalance()  # where persist put the chunks is the scheduler's choice: even them
-        rss0 = client.run(_rss)
-        held = {}
-        for key, workers in client.who_has().items():
-            for w in workers:
-                held[w] = held.get(w, 0) + client.nbytes(summary=False).get(key, 0)
+        from dask.core import flatten
+
+        held, nchunks, who, nbytes = {}, {}, client.who_has(), client.nbytes(summary=False)
+        for key in list(flatten(X.__dask_keys__())) + list(flatten(y.__dask_keys__())):
+            for w in who[key]:
+                held[w] = held.get(w, 0) + nbytes[key]
+                nchunks[w] = nchunks.get(w, 0) + (key[0] == X.name)
         load0 = os.getloadavg()
         # warm-up on two chunks: the workers compile or load their programs
         fdask.newton(nll, np.zeros(d), X[:2 * c], y[:2 * c], penalty=pen, gtol=1e-6, maxiter=2)
-        sampler = _MemorySampler(client)
-        sampler.start()
-        t_fd, res, wcpu_fd, ccpu_fd = _timed(
-            client, lambda: fdask.newton(nll, np.zeros(d), X, y, penalty=pen, gtol=1e-8),
-            args.repeats)
-        sampler.done.set()
-        sampler.join()
+        loss = fdask.ChunkedLoss(nll, X, y, penalty=pen)
+        rss0 = {w: v[0] for w, v in client.run(_rss_and_peak).items()}
+        client.run(_reset_peak_rss)
+        with _Counting(loss, "_reduce") as passes_fd:
+            t_fd, res, wcpu_fd, ccpu_fd = _timed(
+                client, lambda: fdask.newton(loss, np.zeros(d), None, gtol=1e-8), args.repeats)
+        peak = {w: v[1] for w, v in client.run(_rss_and_peak).items()}
         t_glm, beta, wcpu_glm, ccpu_glm = np.nan, None, np.nan, np.nan
         if not lam:
+            import dask
             from dask_glm.algorithms import newton as glm_newton
 
-            t_glm, beta, wcpu_glm, ccpu_glm = _timed(
-                client, lambda: glm_newton(X, y, tol=1e-10), args.repeats)
+            with _Counting(dask.array, "compute") as passes_glm, \
+                    _Counting(np.linalg, "lstsq") as iters_glm:
+                t_glm, beta, wcpu_glm, ccpu_glm = _timed(
+                    client, lambda: glm_newton(X, y, tol=1e-10), args.repeats)
         load1 = os.getloadavg()
     X = y = None  # the cluster is closed: its arrays are gone
     Xm, ym = np.empty((n, d)), np.empty(n)
@@ -158,27 +181,33 @@ def main(argv=None):
 
     lines = []
     out = lines.append
-    rows = [("funcad.dask.newton", t_fd, res.nit, wcpu_fd, ccpu_fd),
-            ("funcad.optimize.newton (in memory, jit)", t_mem, res_mem.nit, 0.0, ccpu_mem)]
+    r = args.repeats
+    rows = [("funcad.dask.newton", t_fd, res.nit, passes_fd.calls // r, wcpu_fd, ccpu_fd),
+            ("funcad.optimize.newton (in memory, jit)", t_mem, res_mem.nit, res_mem.nfev, 0.0,
+             ccpu_mem)]
     if beta is not None:
-        rows.insert(1, ("dask_glm newton", t_glm, None, wcpu_glm, ccpu_glm))
+        rows.insert(1, ("dask_glm newton", t_glm, iters_glm.calls // r, passes_glm.calls // r,
+                        wcpu_glm, ccpu_glm))
     out(f"logistic regression{f' + L2 ({lam})' if lam else ''}, {n} x {d}, {len(chunks)} "
-        f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each); best of "
-        f"{args.repeats}")
-    out(f"| {'method':<40} | {'time (s)':>8} | {'iters':>5} | {'vs funcad.dask':>14} "
+        f"chunks of {c} rows, 2-worker LocalCluster (processes, 1 thread each"
+        f"{', FUNCAD_MALLOC_TUNING=1' if args.malloc_tuning else ''}); best of {r}")
+    out(f"| {'method':<40} | {'time (s)':>8} | {'iters':>5} | {'passes':>6} | {'vs funcad.dask':>14} "
         f"| {'CPU s: workers':>14} | {'client':>6} |")
-    out(f"|{'-' * 42}|{'-' * 10}|{'-' * 7}|{'-' * 16}|{'-' * 16}|{'-' * 8}|")
-    for name, t, it, wc, cc in rows:
-        out(f"| {name:<40} | {t:8.2f} | {it if it is not None else '':>5} | {t / t_fd:14.2f} "
+    out(f"|{'-' * 42}|{'-' * 10}|{'-' * 7}|{'-' * 8}|{'-' * 16}|{'-' * 16}|{'-' * 8}|")
+    for name, t, it, npass, wc, cc in rows:
+        out(f"| {name:<40} | {t:8.2f} | {it:>5} | {npass:>6} | {t / t_fd:14.2f} "
             f"| {wc:14.1f} | {cc:6.1f} |")
     agree = f"vs in-memory: {np.max(np.abs(res.x - res_mem.x)):.2e}"
     if beta is not None:
         agree = f"max |x_funcad.dask - x_dask_glm| = {np.max(np.abs(res.x - beta)):.2e}; " + agree
     out(f"{agree}; |grad| funcad.dask {res.grad_norm:.1e}, in memory {res_mem.grad_norm:.1e}")
+    out("(passes: evaluations over all chunks; in memory: evaluations of the objective, "
+        "value-only line-search trials included)")
     mb = 2.0 ** 20
     for w in sorted(rss0):
-        out(f"worker {w}: chunks held {held.get(w, 0) / mb:.0f} MiB; resident before the fit "
-            f"{rss0[w] / mb:.0f} MiB, peak during funcad's fit {sampler.peak.get(w, 0) / mb:.0f} MiB")
+        out(f"worker {w}: {nchunks.get(w, 0)} chunks, {held.get(w, 0) / mb:.0f} MiB; resident "
+            f"before funcad's fit {rss0[w] / mb:.0f} MiB, peak during it {peak[w] / mb:.0f} MiB "
+            f"(+{(peak[w] - rss0[w]) / mb:.0f})")
     out(f"load average (1 min): before {load0[0]:.1f}, after the cluster runs {load1[0]:.1f}, "
         f"after the in-memory run {load2[0]:.1f} ({os.cpu_count()} CPUs)")
 

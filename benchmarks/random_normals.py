@@ -1,8 +1,9 @@
 """funcad.random's speed, side by side in one run (run with /work/venv-bench's python for JAX;
 JAX_ENABLE_X64=1 so that all draw float64):
 
-1. 10^7 standard normals: funcad.random.normal under jit, numpy.random.Generator.normal,
-   jax.random.normal under jax.jit. Best of REPS wall times after a warm-up call.
+1. 10^7 standard normals, float64 and float32: funcad.random.normal under jit (Numba's
+   threads, and one thread), numpy.random.Generator.normal (float32: standard_normal) and
+   jax.random.normal under jax.jit. Best of REPS wall and CPU times after a warm-up call.
 2. The variational-inference step of examples/bbvi_random.py under jit, sampling its noise per
    call (a key in), against the same step given pre-drawn noise: their ratio, calls alternated
    so that the machine's load falls on both alike.
@@ -45,27 +46,41 @@ def best(fn, reps=REPS):
 
 
 def normals(out):
-    rows = []
-    f = funcad.jit(lambda k: random.normal(k, (N,)))
-    rows.append(("funcad.random.normal, jit", best(lambda: f(random.key(1)))))
-    g = np.random.default_rng(0)
-    rows.append(("numpy Generator.normal", best(lambda: g.normal(size=N))))
-    try:
-        import jax
+    import numba
 
-        jf = jax.jit(lambda k: jax.random.normal(k, (N,)))
-        k = jax.random.PRNGKey(1)
-        rows.append(("jax.random.normal, jax.jit", best(lambda: jf(k).block_until_ready())))
-        same = np.array_equal(f(random.key(1)), jf(k))
-    except ImportError:
-        same = None
-    (base, base_cpu) = rows[1][1]
-    out(f"10^7 float64 normals, best of {REPS}: wall, and CPU time of all the process's threads")
-    for name, (t, c) in rows:
-        out(f"  {name:28s} {t * 1e3:7.1f} ms wall {t / base:5.2f}x numpy   "
-            f"{c * 1e3:7.1f} ms CPU {c / base_cpu:5.2f}x numpy")
-    if same is not None:
-        out(f"  funcad's numbers == JAX's numbers (bit for bit): {same}")
+    for dtype in (np.float64, np.float32):
+        rows = []
+        f = funcad.jit(lambda k: random.normal(k, (N,), dtype))
+        threads = numba.get_num_threads()
+        rows.append((f"funcad jit, {threads} threads", best(lambda: f(random.key(1)))))
+        numba.set_num_threads(1)  # NumPy's Generator is single-threaded
+        try:
+            rows.append(("funcad jit, 1 thread", best(lambda: f(random.key(1)))))
+        finally:
+            numba.set_num_threads(threads)
+        g = np.random.default_rng(0)
+        if dtype == np.float64:
+            rows.append(("numpy Generator.normal", best(lambda: g.normal(size=N))))
+        else:  # Generator.normal has no dtype; standard_normal draws float32 itself
+            rows.append(("numpy standard_normal(f32)", best(lambda: g.standard_normal(N, np.float32))))
+        base = rows[-1][1]
+        try:
+            import jax
+
+            jf = jax.jit(lambda k: jax.random.normal(k, (N,), dtype))
+            k = jax.random.PRNGKey(1)
+            rows.append(("jax.random.normal, jax.jit", best(lambda: jf(k).block_until_ready())))
+            z, zj = np.asarray(f(random.key(1))), np.asarray(jf(k))
+            same = int(np.sum(z != zj))
+        except ImportError:
+            same = None
+        out(f"10^7 {np.dtype(dtype).name} normals, best of {REPS}: wall, and CPU time of all the "
+            "process's threads")
+        for name, (t, c) in rows:
+            out(f"  {name:28s} {t * 1e3:7.1f} ms wall {t / base[0]:5.2f}x numpy   "
+                f"{c * 1e3:7.1f} ms CPU {c / base[1]:5.2f}x numpy")
+        if same is not None:
+            out(f"  funcad's numbers that differ from JAX's: {same} of {N}")
 
 
 def vi_step(out, calls=400, rounds=REPS):

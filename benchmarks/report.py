@@ -139,6 +139,47 @@ def scaling_table(results: dict, workload) -> list[str]:
     return _table([workload.size_name] + [LABELS[k] for k in systems], rows)
 
 
+def scaling_notes(results: dict, workload) -> list[str]:
+    """What the series (and its plot) shows, in words computed from the numbers: how to read
+    the plot, funcad jit against funcad eager and hand NumPy at each size, the fastest system."""
+    cells = _index(results)
+
+    def median(n, key):
+        c = cells.get((workload.key, n, key))
+        return c["median_s"] if c and c["status"] == "ok" else None
+
+    sizes = sorted({c["size"] for c in results["cells"] if c["workload"] == workload.key})
+    lines = [
+        f"The plot: median time per call (bars: interquartile range) against {workload.size_name}, "
+        "both axes logarithmic, one line per system, funcad's two lines thick; a line's slope is "
+        "how its cost grows with the size, and the vertical gap between two lines is their "
+        "ratio. Read from the table above:"
+    ]
+
+    def ratios(other):
+        out = [(n, median(n, BASELINE) / median(n, other)) for n in sizes
+               if median(n, BASELINE) and median(n, other)]
+        return ", ".join(f"{fmt_size(workload, n)}: {r:.2f}x" for n, r in out), out
+
+    text, eager = ratios("funcad-eager")
+    if eager:
+        slower = [fmt_size(workload, n) for n, r in eager if r > 1.0]
+        verdict = ("at or below eager at every size" if not slower
+                   else f"slower than eager at {', '.join(slower)}")
+        lines.append(f"- funcad jit / funcad eager ({text}): jit is {verdict}.")
+    text, floor = ratios(FLOOR)
+    if floor:
+        lines.append(f"- funcad jit / hand NumPy: {text}.")
+    best = []
+    for n in sizes:
+        timed = [(median(n, k), k) for k in _systems(results) if median(n, k)]
+        if timed:
+            best.append(f"{fmt_size(workload, n)}: {LABELS[min(timed)[1]]}")
+    if best:
+        lines.append(f"- fastest at each size: {'; '.join(best)}.")
+    return lines
+
+
 def fresh_tables(results: dict) -> list[str]:
     """First call in a fresh process (cold / warm cache) and peak memory."""
     lines = []
@@ -245,7 +286,7 @@ def render_markdown(results: dict, plots: dict) -> str:
         if len({c["size"] for c in results["cells"] if c["workload"] == w.key}) > 1:
             lines += [f"### {w.title}", ""] + scaling_table(results, w) + [""]
             if w.key in plots:
-                lines += [f"![{w.key}]({plots[w.key]})", ""]
+                lines += [f"![{w.key}]({plots[w.key]})", ""] + scaling_notes(results, w) + [""]
     if results.get("fresh"):
         lines += [
             "## First call in a fresh process, and peak memory",

@@ -214,6 +214,12 @@ def jacobian_program(S):
     return S.jacrev(lambda x, a: S.np.tanh(a @ x) * x)
 
 
+def jacobian_fwd_program(S):
+    """The same Jacobian by forward mode: n JVPs, batched."""
+    _needs(S, "jacfwd")
+    return S.jacfwd(lambda x, a: S.np.tanh(a @ x) * x)
+
+
 def jacobian_numpy():
     def jacobian(x, a):
         t = np.tanh(a @ x)
@@ -340,6 +346,18 @@ WORKLOADS: tuple[Workload, ...] = (
         500,
         jacobian_inputs,
         jacobian_program,
+        {"numpy": jacobian_numpy},
+        scaling_quick=(100,),
+        scaling_full=(100, 1000),
+        check_size=20,
+    ),
+    Workload(
+        "jacobian_fwd",
+        "Jacobian of tanh(A x) * x, n -> n (jacfwd)",
+        "n",
+        500,
+        jacobian_inputs,
+        jacobian_fwd_program,
         {"numpy": jacobian_numpy},
         scaling_quick=(100,),
         scaling_full=(100, 1000),

@@ -37,7 +37,10 @@ _ORDERS = ("natural", "largest_first", "smallest_last")
 def _kernels():
     import numba
 
-    jit = numba.njit(cache=True, nogil=True)
+    from .backend.nbrt import KernelCache
+
+    def jit(fn):  # cached under funcad's cache directory (Numba's cache=True: beside funcad)
+        return KernelCache.attach(numba.njit(nogil=True)(fn))
 
     @jit
     def distance2(order, c_ptr, c_idx, r_ptr, r_idx):

@@ -12,11 +12,18 @@ worker process traces and compiles (or loads from its disk cache) once per signa
 
 :func:`newton` and :func:`newton_cg` run :mod:`funcad.optimize`'s iterations (same damping,
 line search, :class:`~funcad.optimize.OptimizeResult` and verbose table) on such a loss: the
-derivatives are computed on the cluster, the small ``d x d`` solve on the client.
-:func:`per_example_grads` maps a jitted ``vmap(grad)`` over the row blocks.
+derivatives are computed on the cluster, the small ``d x d`` solve on the client; the line
+search's full step is evaluated with its gradient and Hessian, so an iteration whose full step
+is taken is one pass over the chunks. :func:`per_example_grads` maps a jitted ``vmap(grad)``
+over the row blocks. :func:`persist_evenly` persists row-chunked arrays round-robin over the
+workers (equal shares, a chunk's ``X`` and ``y`` together).
 
 Any Dask scheduler works: with a ``distributed.Client`` active (``Client("tcp://host:8786")``
 for a real cluster), the tasks run on its workers. Install with ``pip install funcad[dask]``.
+Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which returns every freed
+temporary to the OS; ``FUNCAD_MALLOC_TUNING=1`` in the workers' environment (e.g.
+``LocalCluster(env={"FUNCAD_MALLOC_TUNING": "1"})``) keeps it for reuse: 0.10 s instead of
+0.17 s of CPU per 125,000 x 100 chunk of a logistic Newton step (benchmarks/DASK.md).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from .optimize import OptimizeResult, _check_on_nonfinite, _newton_cg_loop, _new
 from .second_order import ravel_pytree, value_grad_hessian
 from .tree_util import tree_leaves, tree_structure
 
-__all__ = ["ChunkedLoss", "newton", "newton_cg", "per_example_grads"]
+__all__ = ["ChunkedLoss", "newton", "newton_cg", "per_example_grads", "persist_evenly"]
 
 
 def _dask():
@@ -108,14 +115,29 @@ def _add_parts(*parts):
     return sum(parts)
 
 
+# Row blocks of 2 MiB of X inside a chunk's task: the program's rows x d temporaries stay in
+# cache and below 4 MiB, where funcad's allocator asks for huge pages (backend/nbrt.py), which
+# cost a fault each time. Measured per 125,000 x 100 chunk (value, gradient, Hessian; CPU s):
+# 0.103 with 1-4 MiB blocks, 0.25 at 6 MiB, 0.15 at 32 MiB, 0.13 on the whole chunk at once.
+_BLOCK_BYTES = 2 << 20
+
+
 def _chunk_call(fn, scale, shared, *data):
     """One chunk's part: ``fn`` (a jitted program) on ``(*shared, *data)``, weighted by
-    ``rows / n`` for a mean."""
-    out = fn(*shared, *data)
-    w = scale * data[0].shape[0] if scale is not None else 1.0
-    if isinstance(out, tuple):
-        return tuple(np.asarray(o) * w for o in out)
-    return np.asarray(out) * w
+    ``rows / n`` for a mean. The chunk goes through ``fn`` in row blocks of at most
+    ``_BLOCK_BYTES`` of ``X`` (the loss is a sum or mean over rows, so the parts add up): the
+    temporaries are a block's, not the chunk's, at the cost of one more signature (the last
+    block's rows) per chunk size."""
+    rows = data[0].shape[0]
+    step = max(1, _BLOCK_BYTES // max(1, data[0][:1].nbytes))
+    out = None
+    for start in range(0, rows, step):
+        block = tuple(a[start:start + step] for a in data)
+        part = fn(*shared, *block)
+        w = scale * block[0].shape[0] if scale is not None else 1.0
+        part = tuple(np.asarray(o) * w for o in part) if isinstance(part, tuple) else np.asarray(part) * w
+        out = part if out is None else _add_parts(out, part)
+    return out
 
 
 class ChunkedLoss:
@@ -248,6 +270,9 @@ class _DaskProblem(_Problem):
         self.sizes = [np.size(leaf) for leaf in tree_leaves(x0)]
         self.jitted, self._sparse = True, None
         self.nfev = self.ngev = self.nhev = 0
+        # a pass over the chunks costs more than the Hessian's arithmetic on them: the line
+        # search's full step evaluates the value, gradient and Hessian (the next iteration's)
+        self.fuse_full_step = True
 
     def f(self, x) -> float:
         self.nfev += 1
@@ -280,7 +305,10 @@ def newton(loss: Callable, x0, X, y=None, *, reduction: str = "sum", penalty: Ca
     """Newton's method on ``sum_chunks loss(params, X_chunk, y_chunk)`` (+ ``penalty(params)``)
     over dask arrays: value, gradient and Hessian computed per chunk on the workers and summed
     by a tree reduction, the ``d x d`` solve on the client. Iterations, damping, line search,
-    result and ``verbose`` table as :func:`funcad.optimize.newton`.
+    result and ``verbose`` table as :func:`funcad.optimize.newton`, except that the line
+    search's full step is evaluated with its gradient and Hessian in one pass (the next
+    iteration's, when the step is taken: one pass per iteration; value-only trials after a
+    rejected full step). Pass ``loss`` as a :class:`ChunkedLoss` (and ``X=None``) to reuse it.
 
     >>> import dask.array as da, numpy as np, funcad.numpy as fnp
     >>> from funcad import dask as fdask
@@ -315,7 +343,9 @@ def _per_example_block(fn, flat, *blocks):
 def per_example_grads(loss_one: Callable, params, X, y=None):
     """Per-example gradients ``grad(loss_one)(params, x_i, y_i)`` over the rows of dask arrays,
     as a dask array of shape ``(n, P)`` (``P``: the flat parameter size, ``ravel_pytree``
-    order): ``map_blocks`` of one jitted ``vmap(grad)``.
+    order): ``map_blocks`` of one jitted ``vmap(grad)``. With a ``distributed.Client``, the
+    program (and what ``loss_one`` closes over) goes to the cluster once, as for
+    :class:`ChunkedLoss`, and each block's task takes it by reference.
 
     >>> import dask.array as da, numpy as np, funcad.numpy as fnp
     >>> from funcad.dask import per_example_grads
@@ -325,12 +355,16 @@ def per_example_grads(loss_one: Callable, params, X, y=None):
            [10., 15.],
            [36., 45.]])
     """
-    da = _dask().array
+    dask = _dask()
+    da = dask.array
     X, _ = _blocks(X, "X")
     flat, unravel = ravel_pytree(params)
     flat = np.asarray(flat, dtype=np.result_type(flat.dtype, np.float32))
     in_axes = (None, 0) if y is None else (None, 0, 0)
-    fn = jit(vmap(api.grad(lambda v, *d: loss_one(unravel(v), *d)), in_axes=in_axes))
+    program = jit(vmap(api.grad(lambda v, *d: loss_one(unravel(v), *d)), in_axes=in_axes))
+    fn = _ship({}, program)
+    if fn is not program:  # a Future: a dependency of every block's task, not a copy in each
+        fn = dask.delayed(fn)
     data = (X,) if y is None else (X, _blocks(y, "y")[0])
     if y is not None and data[1].chunks[0] != X.chunks[0]:
         data = (X, data[1].rechunk({0: X.chunks[0]}))
@@ -340,3 +374,37 @@ def per_example_grads(loss_one: Callable, params, X, y=None):
                         new_axes={"k": flat.size}, dtype=flat.dtype, concatenate=True,
                         adjust_chunks=None)
 
+
+def persist_evenly(*arrays):
+    """Persist dask arrays chunked by rows (the same row chunks) on the active
+    ``distributed.Client``'s workers, row block ``i`` of every array on worker ``i mod k``
+    (in the scheduler's order): the workers hold equal shares, and a chunk's ``X`` and ``y``
+    are on the same worker. (``persist`` leaves placement to the scheduler, which can put twice
+    as many chunks on one worker as on another, and ``Client.rebalance`` moves nothing until a
+    worker holds 30% of its memory limit.) The placement is a preference: a lost chunk is
+    recomputed on any worker. Returns the persisted arrays (one array for one argument).
+
+    >>> import dask.array as da, distributed  # doctest: +SKIP
+    >>> client = distributed.Client(n_workers=2)  # doctest: +SKIP
+    >>> X, y = persist_evenly(da.random.random((8000, 5), chunks=1000),
+    ...                       da.random.random(8000, chunks=1000))  # doctest: +SKIP
+    """
+    da = _dask().array
+    client = _client()
+    if client is None:
+        raise ArgumentError("persist_evenly needs an active distributed.Client (e.g. "
+                            "distributed.Client(LocalCluster()) or Client('tcp://host:8786')).")
+    arrays = [_blocks(a, f"arrays[{i}]")[0] for i, a in enumerate(arrays)]
+    for i, a in enumerate(arrays[1:], 1):
+        if a.chunks[0] != arrays[0].chunks[0]:
+            raise ArgumentError(f"persist_evenly: arrays[{i}] has row chunks {a.chunks[0]}, "
+                                f"arrays[0] has {arrays[0].chunks[0]}; rechunk it like arrays[0].")
+    workers = list(client.scheduler_info(n_workers=-1)["workers"])
+    parts = [[] for _ in arrays]
+    for i in range(arrays[0].numblocks[0]):
+        blocks = client.persist([a.blocks[i] for a in arrays], workers=[workers[i % len(workers)]],
+                                allow_other_workers=True)
+        for p, b in zip(parts, blocks):
+            p.append(b)
+    out = client.persist([da.concatenate(p) for p in parts], optimize_graph=False)
+    return out[0] if len(out) == 1 else tuple(out)

@@ -373,25 +373,40 @@ def _superlu_ldl(A):
     return lu.solve
 
 
-def _armijo(problem, x, f, g, p, c1=1e-4, shrink=0.5, max_halvings=60):
+def _armijo(problem, x, f, g, p, c1=1e-4, shrink=0.5, max_halvings=60, full_step=None):
     """Backtrack from ``alpha = 1`` until ``f(x + alpha p) <= f + c1 alpha g.p``.
 
     A trial point where the objective is NaN or inf is rejected like one where it is too
     large (the count is reported). Rounding in ``f`` near a minimum is tolerated: without
     that, a converged iterate's last full step could be rejected for a 1e-17 increase.
+    Where ``f``'s change is within ``sqrt(eps) |f|`` (a sum over many terms, or over chunks,
+    is that noisy near a minimum: a step's true decrease drowns in it), the test is Hager
+    and Zhang's approximate Armijo condition on the slope at the trial point,
+    ``g(x + alpha p).p <= (2 c1 - 1) g.p`` (SIAM J. Optim. 16 (2005), eq. 23), exact for
+    a quadratic and free of cancellation; this costs a gradient at such points only.
+
+    ``full_step(x + p)``, when given, evaluates ``(f, g, ...)`` at the full step (a caller
+    that wants the next iteration's derivatives from the same pass); its tuple is returned
+    as the fifth value when that step is taken, else None.
     """
     slope = float(g @ p)
-    slack = 16 * np.finfo(x.dtype).eps * abs(f)
+    eps = np.finfo(x.dtype).eps
+    slack, noise = 16 * eps * abs(f), math.sqrt(eps) * abs(f)
     alpha, nonfinite = 1.0, 0
     for _ in range(max_halvings):
         x_new = x + alpha * p
-        f_new = problem.f(x_new)
+        evaluated = full_step(x_new) if full_step is not None and alpha == 1.0 else None
+        f_new = problem.f(x_new) if evaluated is None else evaluated[0]
         if not math.isfinite(f_new):
             nonfinite += 1
         elif f_new <= f + c1 * alpha * slope + slack:
-            return alpha, x_new, f_new, nonfinite
+            return alpha, x_new, f_new, nonfinite, evaluated
+        elif f_new <= f + noise:
+            g_new = problem.value_and_grad(x_new)[1] if evaluated is None else evaluated[1]
+            if np.all(np.isfinite(g_new)) and float(g_new @ p) <= (2 * c1 - 1) * slope:
+                return alpha, x_new, f_new, nonfinite, evaluated
         alpha *= shrink
-    return None, x, f, nonfinite
+    return None, x, f, nonfinite, None
 
 
 def _header(name, extra):
@@ -455,8 +470,15 @@ def _newton_loop(P, gtol, maxiter, verbose, callback, on_nonfinite, hessian="den
     if verbose:
         _header("newton", "shift")
     f = g = None
+    evaluate = P.value_grad_sparse_hessian if hessian == "sparse" else P.value_grad_hessian
+    # A problem whose passes over the data cost more than the Hessian's arithmetic (funcad.dask)
+    # evaluates the value, gradient and Hessian at the full step in one pass: the line search's
+    # test, and the next iteration's derivatives when the step is taken (not after a rejection:
+    # far from the optimum, a wasted Hessian; value-only trials until a full step is taken).
+    fused = getattr(P, "fuse_full_step", False)
+    full_step, evaluated = (evaluate if fused else None), None
     for k in range(maxiter + 1):
-        f, g, H = (P.value_grad_sparse_hessian if hessian == "sparse" else P.value_grad_hessian)(x)
+        f, g, H = evaluate(x) if evaluated is None else evaluated
         if not math.isfinite(f):
             return P.nonfinite("objective", k, f, x, f, None, history, on_nonfinite)
         if not np.all(np.isfinite(g)):
@@ -481,7 +503,8 @@ def _newton_loop(P, gtol, maxiter, verbose, callback, on_nonfinite, hessian="den
         else:
             factor, tau = _modified_cholesky(H)
             p = -cho_solve(factor, g, check_finite=False)
-        alpha, x_new, f_new, n_bad = _armijo(P, x, f, g, p)
+        alpha, x_new, f_new, n_bad, evaluated = _armijo(P, x, f, g, p, full_step=full_step)
+        full_step = evaluate if fused and alpha == 1.0 else None
         entry.update(step_norm=float(np.linalg.norm(p)), alpha=alpha, shift=tau, nonfinite_trials=n_bad)
         history.append(entry)
         _report(verbose, callback, "newton", entry, "shift", last=alpha is None)
@@ -757,7 +780,7 @@ def _newton_cg_loop(P, gtol, maxiter, cg_maxiter, verbose, callback, on_nonfinit
         except _HvpNonFinite as e:
             history.append(entry)
             return P.nonfinite("Hessian-vector product", k, e.args[0], x, f, g, history, on_nonfinite)
-        alpha, x_new, f_new, n_bad = _armijo(P, x, f, g, p)
+        alpha, x_new, f_new, n_bad, _ = _armijo(P, x, f, g, p)
         entry.update(step_norm=float(np.linalg.norm(p)), alpha=alpha, cg_iters=n_cg,
                      negative_curvature=neg_curv, nonfinite_trials=n_bad)
         history.append(entry)

@@ -177,9 +177,13 @@ def normal(key, shape=(), dtype=None):
 
 
 def exponential(key, shape=(), dtype=None):
-    """Exponential(1) floats: ``-log1p(-u)`` as ``jax.random.exponential``."""
-    u = uniform(key, shape, _float_dtype(dtype, "exponential"))
-    return -fnp.log1p(-u)
+    """Exponential(1) floats: ``-log1p(-u)`` as ``jax.random.exponential``, with XLA's CPU
+    ``log1p`` (float64 bit for bit), drawn in one compiled loop.
+
+    >>> bool(exponential(key(0)) >= 0)
+    True
+    """
+    return _draw(key, shape, "exponential", _float_dtype(dtype, "exponential"), "exponential")
 
 
 def laplace(key, shape=(), dtype=None):
@@ -450,10 +454,20 @@ def poisson(key, lam, shape=None, dtype=None):
 
 def t(key, df, shape=(), dtype=None):
     """Student's t floats with ``df`` degrees of freedom: ``n * sqrt(df / 2 / g)`` for ``n``
-    normal and ``g`` Gamma(df / 2), JAX's construction."""
+    normal and ``g`` Gamma(df / 2), JAX's construction and numbers (float64, bit for bit);
+    ``shape`` broadcast with ``df``'s, as JAX's.
+
+    >>> t(key(0), np.array([1.0, 5.0])).shape
+    (2,)
+    """
     dtype = _float_dtype(dtype, "t")
     df = fnp.asarray(df, dtype=dtype)
     shape = _shape(shape, "t")
+    try:
+        shape = np.broadcast_shapes(shape, get_aval(df).shape)
+    except ValueError:
+        raise ArgumentError(f"funcad.random.t: shape {shape} and df's shape {get_aval(df).shape} "
+                            "do not broadcast together.") from None
     key_n, key_g = split(key)
     n = normal(key_n, shape, dtype)
     half_df = df / 2.0

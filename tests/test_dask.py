@@ -140,6 +140,85 @@ def test_workers_trace_once_per_program_not_per_task(client):
     assert all(after[w] - before[w] <= 2 for w in after), (before, after, n_tasks)
 
 
+def test_rounding_in_the_value_gives_the_in_memory_iterations(client):
+    """The chunked sum's value rounds differently from the in-memory one (modelled by a jitter
+    of relative size 1e-12 with no derivative): the iterations are those of the exact problem,
+    distributed and in memory (issue 22: 14 against 5 at 4e6 x 100)."""
+    from funcad import lax
+
+    def jittered(phase):
+        def loss(w, X, y):
+            v = nll(w, X, y)
+            u = 1e12 * fnp.sum(w * fnp.arange(1.0, D + 1)) + phase
+            return v + lax.stop_gradient(1e-12 * v * fnp.sin(u))
+        return loss
+
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    plain = newton_mem(lambda w: nll(w, X, y) + l2(w), np.zeros(D), gtol=1e-10)
+    for phase in (0.0, 2.5, 4.0):  # each a draw of the rounding; the old line search crawled on two
+        mem = newton_mem(lambda w: jittered(phase)(w, X, y) + l2(w), np.zeros(D), gtol=1e-10)
+        dist = fdask.newton(jittered(phase), np.zeros(D), Xd, yd, penalty=l2, gtol=1e-10)
+        assert mem.success and dist.success, (mem.message, dist.message)
+        assert mem.nit == dist.nit == plain.nit, ([h["alpha"] for h in mem.history],
+                                                  [h["alpha"] for h in dist.history])
+        np.testing.assert_allclose(dist.x, plain.x, rtol=1e-9, atol=1e-12)
+
+
+def test_one_pass_over_the_chunks_per_newton_iteration(client):
+    """The full step's evaluation is the next iteration's value, gradient and Hessian: where
+    every full step is taken (logistic regression from zero), nit + 1 passes in all."""
+    X, y = _data()
+    Xd, yd = _dask_data(X, y)
+    L = fdask.ChunkedLoss(nll, Xd, yd, penalty=l2)
+    passes = []
+    plain_reduce = L._reduce
+    L._reduce = lambda kind, *a: passes.append(kind) or plain_reduce(kind, *a)
+    res = fdask.newton(L, np.zeros(D), None, gtol=1e-9)
+    assert res.success and all(h["alpha"] in (1.0, None) for h in res.history)
+    assert passes == ["vgh"] * (res.nit + 1), passes
+
+
+def test_persist_evenly_places_chunks_round_robin(client):
+    client.wait_for_workers(2, timeout=60)
+    X, y = _data()
+    Xd, yd = da.from_array(X, chunks=(75, D)), da.from_array(y, chunks=75)  # 8 chunks
+    Xp, yp = fdask.persist_evenly(Xd, yd)
+    distributed.wait([Xp, yp])
+    who = client.who_has()
+    from dask.core import flatten
+
+    holders = [[tuple(who[k]) for k in flatten(a.__dask_keys__())] for a in (Xp, yp)]
+    assert all(len(h) == 1 for h in holders[0] + holders[1])
+    assert holders[0] == holders[1]  # a chunk's X and y on the same worker
+    counts = [holders[0].count(w) for w in set(holders[0])]
+    assert len(counts) == 2 and max(counts) - min(counts) <= 1, holders[0]
+    np.testing.assert_array_equal(Xp.compute(), X)
+    res = fdask.newton(nll, np.zeros(D), Xp, yp, penalty=l2, gtol=1e-9)
+    ref = newton_mem(lambda w: nll(w, X, y) + l2(w), np.zeros(D), gtol=1e-9)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-10, atol=1e-12)
+    from funcad.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match=r"arrays\[1\] has row chunks"):
+        fdask.persist_evenly(Xd, yd.rechunk(100))
+
+
+def test_per_example_grads_ship_the_program_once(client):
+    X, y = _data()
+    Xd, yd = da.from_array(X, chunks=(50, D)), da.from_array(y, chunks=50)  # 12 blocks
+    held = Counted(np.linspace(-0.5, 0.5, D))
+
+    def one(w, x, t):  # closes over `held`
+        z = fnp.dot(x + held.a, w)
+        return fnp.logaddexp(0.0, z) - t * z
+
+    w = np.array([0.3, -0.2, 0.1, 0.5])
+    Counted.pickles = 0
+    got = fdask.per_example_grads(one, w, Xd, yd).compute()
+    assert 1 <= Counted.pickles <= 2 < Xd.numblocks[0], Counted.pickles
+    np.testing.assert_allclose(got.sum(0), fa.grad(nll)(w, X + held.a, y), rtol=1e-11)
+
+
 def test_one_and_two_workers_agree(client):
     X, y = _data()
     Xd, yd = _dask_data(X, y)
@@ -279,3 +358,11 @@ def test_bad_input_errors_name_the_problem():
         fdask.ChunkedLoss(nll, [[1.0]], None)
     with pytest.raises(ValueError, match="on_nonfinite"):
         fdask.newton(nll, np.zeros(D), Xd, yd, on_nonfinite="ignore")
+
+
+def test_persist_evenly_without_a_client_says_so(monkeypatch):
+    from funcad.errors import ArgumentError
+
+    monkeypatch.setattr(fdask, "_client", lambda: None)
+    with pytest.raises(ArgumentError, match="persist_evenly needs an active distributed.Client"):
+        fdask.persist_evenly(da.ones((4, 2), chunks=2))

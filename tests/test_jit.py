@@ -515,6 +515,45 @@ def test_import_funcad_does_not_import_numba():
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
 
 
+def test_the_yaml_hook_answers_numbas_config_only():
+    from funcad.backend.cache import _NumbaConfigWithoutYaml as hook
+
+    assert hook.find_spec("yaml") is None and hook.find_spec("json") is None
+    as_config = {"__name__": "numba.core.config", "hook": hook}
+    with pytest.raises(ModuleNotFoundError):
+        exec("hook.find_spec('yaml')", as_config)
+    exec("assert hook.find_spec('re') is None", as_config)
+
+
+@pytest.mark.parametrize("when", ["before the first call", "after it"])
+def test_numba_still_reads_its_yaml_config_though_imported_without_pyyaml(tmp_path, when):
+    """cache.import_numba imports Numba without PyYAML (Numba's config needs it only for a
+    ``.numba_config.yaml``): such a file still configures Numba, whether it is in the working
+    directory when Numba is imported or appears later (Numba looks at each compilation), with
+    no warning, and PyYAML works as usual in the process."""
+    pytest.importorskip("yaml")
+    work = tmp_path / "work"
+    work.mkdir()
+    code = textwrap.dedent(f"""
+        import os, sys, numpy as np, funcad as fa
+        assert float(fa.jit(lambda x: x * 2.0)(np.float64(1.5))) == 3.0
+        import numba.core.config as c
+        assert ("yaml" in sys.modules) == {when == "before the first call"}
+        os.chdir({str(work)!r})
+        assert float(fa.jit(lambda x: x * 3.0)(np.float64(1.5))) == 4.5
+        assert c.BOUNDSCHECK == 1, c.BOUNDSCHECK
+        import yaml
+        assert yaml.safe_load("a: [1, 2]") == {{"a": [1, 2]}}
+    """)
+    (work / ".numba_config.yaml").write_text("boundscheck: 1\n")
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("NUMBA_BOUNDSCHECK", None)
+    cwd = work if when == "before the first call" else tmp_path
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "YAML" not in out.stderr, out.stderr
+
+
 # --------------------------------------------------------------------------------------
 # Errors
 

@@ -164,6 +164,62 @@ def test_the_steps_of_an_unrolled_loop_run_as_one_kernel_call_each(monkeypatch):
         assert isinstance(exe, driver.Driven)
         lines[period] = exe.driver_source.count("\n")
     assert lines[driver.MAX_PERIOD] * 4 <= lines[0] and len(exe.kernels) <= 4, (lines, len(exe.kernels))
+    # the steps start at the update, where only x and v cross from one step to the next
+    # (from the concatenates, five arrays would be returned and passed again per call)
+    outs = [len(m.group(1).split(",")) - 1 for m in re.finditer(r"    (.*) = k\d+\(", exe.driver_source)]
+    assert max(set(outs), key=outs.count) == 2, outs
+
+
+def test_single_equations_run_inline_in_the_driver(monkeypatch):
+    """Matrix products, transposes, ufuncs and index_add at a basic index (the gradient of a
+    slice) are statements of the driver, not calls through ``_call``; the numbers, dtypes and
+    0-d results are NumPy's, and no result is a view of an input."""
+    monkeypatch.setattr(driver, "MIN_ITEMS", 1)
+
+    def f(W, x, n):
+        z = W @ x
+        return (fnp.sum(fnp.tanh(z[:3]) * z[3:]) / fnp.sum(x * x), W.T, n // 2, n / 4,
+                fnp.sum(z) / n)
+
+    W, x, n = np.arange(24.0).reshape(6, 4) / 10, np.linspace(-1, 1, 4), np.arange(1, 4)
+    g = fa.jit(fa.value_and_grad(lambda W, x, n: f(W, x, n)[0], argnums=(0, 1)))
+    (v, gr), (v0, gr0) = g(W, x, n), fa.value_and_grad(lambda W, x, n: f(W, x, n)[0], argnums=(0, 1))(W, x, n)
+    np.testing.assert_allclose(v, v0, rtol=1e-14)
+    for a, b in zip(gr, gr0):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    source = _program(g, W, x, n).driver_source
+    assert "np.matmul(" in source and "] += " in source and "_call(" not in source, source
+    h = fa.jit(f)
+    outs = h(W, x, n)
+    for o, e in zip(outs, f(W, x, n)):
+        assert type(o) is np.ndarray and o.dtype == np.asarray(e).dtype and o.shape == np.shape(e)
+        np.testing.assert_allclose(o, e, rtol=1e-14)
+    assert not np.shares_memory(outs[1], W) and ".transpose(" in _program(h, W, x, n).driver_source
+
+
+def test_returned_arrays_are_boxed_without_unpickling(monkeypatch):
+    """Numba boxes a returned array with its Python type unpickled per array (a Python-level
+    ``_numba_unpickle`` call); nbrt's boxing reads it from the function's environment."""
+    import sys
+
+    monkeypatch.setattr(driver, "MIN_ITEMS", 1)
+    params, xs = _rnn_inputs(6)
+    g = fa.jit(fa.grad(rnn_loss(6)))
+    expected = g(params, xs)
+    calls = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "_numba_unpickle":
+            calls.append(1)
+
+    sys.setprofile(profile)
+    try:
+        out = g(params, xs)
+    finally:
+        sys.setprofile(None)
+    assert isinstance(_program(g, params, xs), driver.Driven) and not calls, len(calls)
+    for a, b in zip(out, expected):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_index_add_at_a_basic_index_compiles_to_a_loop():

@@ -49,13 +49,18 @@ CASES = {
     "multivariate_normal": lambda: r.multivariate_normal(
         r.PRNGKey(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,)),
     "orthogonal": lambda: r.orthogonal(r.PRNGKey(21), 3),
+    "exponential_f32": lambda: r.exponential(r.PRNGKey(10), (40,), np.float32),
+    "normal_f32_log": lambda: r.normal(r.PRNGKey(9), (64,), np.float32),
+    "t_df3": lambda: r.t(r.PRNGKey(22), 3.0, (16,)),
+    "t_df_small": lambda: r.t(r.PRNGKey(23), np.array([0.7, 2.5, 30.0])),
 }
-# The bits, uniforms and normals (XLA's erf_inv and log1p, backend/nbrandom.py) are bit for
-# bit; the others go through NumPy's log/log1p/erfinv where JAX has XLA's: equal to a few
-# ulps. uniform with bounds other than [0, 1): XLA's CPU compiler contracts
-# u * (max - min) + min to a fused multiply-add, NumPy rounds twice (an ulp apart).
+# The bits, uniforms, normals and exponentials (XLA's erf_inv, log1p and float32 log,
+# backend/nbrandom.py), and t (JAX's normal * sqrt(df / 2 / gamma)) are bit for bit; the
+# others go through NumPy's log/log1p/erfinv where JAX has XLA's: equal to a few ulps.
+# uniform with bounds other than [0, 1): XLA's CPU compiler contracts u * (max - min) + min
+# to a fused multiply-add, NumPy rounds twice (an ulp apart).
 NOT_BITWISE = {"uniform_range", "truncated_normal", "multivariate_normal", "orthogonal",
-               "exponential", "laplace", "logistic", "gumbel"}
+               "laplace", "logistic", "gumbel"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -70,9 +75,10 @@ def test_matches_jax_reference(name):
 
 
 @pytest.mark.parametrize("name", ["split_3", "fold_in_7", "bits_u64", "bits_u32", "uniform_f64",
-                                  "uniform_f32", "normal_f64", "normal_f32", "bernoulli", "randint",
-                                  "randint_i32",
-                                  "categorical", "permutation_rows", "choice_noreplace", "choice_p"])
+                                  "uniform_f32", "normal_f64", "normal_f32", "normal_f32_log",
+                                  "exponential", "exponential_f32", "t_df3", "bernoulli", "randint",
+                                  "randint_i32", "categorical", "permutation_rows", "choice_noreplace",
+                                  "choice_p"])
 def test_jit_matches_eager_bitwise(name):
     np.testing.assert_array_equal(funcad.jit(CASES[name])(), REF[name])
 
@@ -85,12 +91,12 @@ def test_live_jax():
         np.testing.assert_array_equal(r.bits(r.key(123), shape), jax.random.bits(k, shape))
         np.testing.assert_array_equal(r.uniform(r.key(123), shape), jax.random.uniform(k, shape))
     np.testing.assert_array_equal(r.split(r.key(123), 7), jax.random.split(k, 7))
-    # float64 normals bit for bit over 10^5 draws (erf_inv's polynomials, log1p's branches);
-    # float32 to a few ulps (0.5% of them differ: XLA's float32 log is its own approximation)
-    np.testing.assert_array_equal(r.normal(r.key(5), (100_000,)),
-                                  jax.random.normal(jax.random.PRNGKey(5), (100_000,)))
-    z32 = jax.random.normal(jax.random.PRNGKey(5), (100_000,), np.float32)
-    np.testing.assert_array_max_ulp(r.normal(r.key(5), (100_000,), np.float32), z32, 4)
+    # normals and exponentials bit for bit over 10^5 draws (erf_inv's polynomials, log1p's
+    # branches, XLA's float32 log)
+    for dtype in (np.float64, np.float32):
+        for fn, jfn in ((r.normal, jax.random.normal), (r.exponential, jax.random.exponential)):
+            np.testing.assert_array_equal(fn(r.key(5), (100_000,), dtype),
+                                          jfn(jax.random.PRNGKey(5), (100_000,), dtype))
     keys = r.split(r.key(6), 3)
     np.testing.assert_array_equal(funcad.jit(funcad.vmap(lambda k: r.normal(k, (4, 5))))(keys),
                                   jax.vmap(lambda k: jax.random.normal(k, (4, 5)))(keys))
@@ -118,6 +124,39 @@ def test_large_draws_do_not_depend_on_threads_or_mode():
     np.testing.assert_array_equal(r.normal(r.key(4), (2, n // 2)).ravel(), want[0][:2 * (n // 2)])
     assert r.normal(r.key(4)).shape == ()
     assert funcad.jit(lambda k: r.normal(k))(r.key(4)) == r.normal(r.key(4))
+
+
+def test_kernels_are_cached_in_funcads_cache_directory(tmp_path):
+    # nbrandom's kernels go to FUNCAD_CACHE_DIR's __pycache__ (nbrt.KernelCache), never beside
+    # funcad's sources nor in ~/.cache/numba; a second process loads them instead of compiling.
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from funcad.backend import nbrandom
+
+    script = textwrap.dedent("""
+        import numpy as np
+        from funcad import random as r
+        from funcad.backend import nbrandom
+        print(r.bits(r.key(3), (5,), np.uint8).tolist(), sum(nbrandom.draw_bits.stats.cache_hits.values()))
+    """)
+    home, pyc = tmp_path / "home", Path(nbrandom.__file__).parent / "__pycache__"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    root = str(Path(funcad.__file__).parent.parent)
+    env.update(FUNCAD_CACHE_DIR=str(tmp_path / "jit"), HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+               PYTHONPATH=os.pathsep.join([root, env.get("PYTHONPATH", "")]))
+    before = {f.name for f in pyc.iterdir()} if pyc.is_dir() else set()
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert all(p.returncode == 0 for p in runs), runs[-1].stderr
+    want = r.bits(r.key(3), (5,), np.uint8).tolist()
+    assert [p.stdout.split("] ") for p in runs] == [[str(want)[:-1], "0\n"], [str(want)[:-1], "1\n"]]
+    assert list((tmp_path / "jit" / "__pycache__").glob("funcad_kernel_nbrandom.draw_bits.*.nbc"))
+    assert not list(home.rglob("*.nb[ic]"))
+    assert {f.name for f in pyc.iterdir() if not f.name.endswith(".pyc")} <= before
 
 
 def test_threefry_known_answer():
@@ -226,6 +265,9 @@ def test_bad_inputs():
         r.uniform(r.key(0), (2,), np.int32)
     with pytest.raises(ArgumentError, match="seed must be an integer"):
         r.key(1.5)
+    with pytest.raises(ArgumentError, match=r"shape \(3,\) and df's shape \(4,\) do not broadcast"):
+        r.t(r.key(0), np.ones(4), (3,))
+    assert r.t(r.key(0), np.ones(4), (2, 4)).shape == (2, 4)
 
 
 def test_fnp_random_points_to_funcad_random():

@@ -44,6 +44,10 @@ CASES = {
     "multivariate_normal": lambda: jax.random.multivariate_normal(
         K(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,)),
     "orthogonal": lambda: jax.random.orthogonal(K(21), 3),
+    "exponential_f32": lambda: jax.random.exponential(K(10), (40,), np.float32),
+    "normal_f32_log": lambda: jax.random.normal(K(9), (64,), np.float32),
+    "t_df3": lambda: jax.random.t(K(22), 3.0, (16,)),
+    "t_df_small": lambda: jax.random.t(K(23), np.array([0.7, 2.5, 30.0])),
 }
 
 if __name__ == "__main__":

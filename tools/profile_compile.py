@@ -3,6 +3,7 @@
     python tools/profile_compile.py                  # MLP step: cold, then warm, 1 round
     python tools/profile_compile.py --workload newton --rounds 3
     python tools/profile_compile.py --cprofile       # also the top of a cProfile of a cold call
+    python tools/profile_compile.py --workload convnet --clock cpu   # benchmarks/compile_programs.py's
 
 Each measurement is a fresh interpreter (``python tools/profile_compile.py --child ...``) with
 ``FUNCAD_CACHE_DIR`` and ``NUMBA_CACHE_DIR`` pointed at a scratch directory: *cold* starts from
@@ -88,7 +89,21 @@ def newton():
     return fa.jit(newton_step), (w, x, y)
 
 
-WORKLOADS = {"mlp": mlp, "newton": newton}
+def _program(key):
+    """A program of benchmarks/compile_programs.py (rnn20, lstm20, gp, convnet, sim...)."""
+    def make():
+        sys.path.insert(0, str(ROOT))
+        from benchmarks import compile_programs as cp
+
+        S = cp.adapter("funcad")
+        build, inputs = cp.PROGRAMS[key]
+        return S.jit(build(S)), inputs()
+
+    return make
+
+
+WORKLOADS = {"mlp": mlp, "newton": newton,
+             **{k: _program(k) for k in ("rnn10", "rnn20", "rnn40", "lstm20", "gp", "convnet", "sim")}}
 
 # ----------------------------------------------------------------------------- the child
 
@@ -118,7 +133,9 @@ def child(workload: str, cprofile: bool) -> dict:
 
     timer.t["import_funcad"] = CLOCK() - t0
     t0 = CLOCK()
-    import numba
+    from funcad.backend import cache as _cache
+
+    numba = _cache.import_numba()  # as a first call imports it (PyYAML lazily)
     from numba.core import codegen, event
 
     timer.t["import_numba"] = CLOCK() - t0
@@ -126,13 +143,23 @@ def child(workload: str, cprofile: bool) -> dict:
     import importlib
 
     jit_mod = importlib.import_module("funcad.jit")
-    from funcad.backend import cache, codegen as fcodegen, dispatch
+    from funcad.backend import cache, dispatch
+    from funcad.backend import codegen as fcodegen
 
     timer.wrap(jit_mod.Jitted, "_trace", "trace")
     timer.wrap(dispatch, "simplify", "simplify")
     timer.wrap(fcodegen, "generate", "codegen")
     timer.wrap(cache, "load", "cache_load")
     timer.wrap(cache.Compiled, "first_call", "numba_first_call")
+    # each distinct kernel of a driven program is its own Numba function
+    compiled_first = cache.Compiled.first_call
+    kernels = set()
+
+    def counted(self, *a):
+        kernels.add(self.name)
+        return compiled_first(self, *a)
+
+    cache.Compiled.first_call = counted
     lib = codegen.CPUCodeLibrary
     timer.wrap(lib, "_optimize_functions", "llvm_optimize")
     timer.wrap(lib, "_optimize_final_module", "llvm_optimize")
@@ -196,6 +223,10 @@ def child(workload: str, cprofile: bool) -> dict:
     t["lowering"] = max(native - t.get("llvm_optimize", 0.0) - t.get("llvm_codegen", 0.0), 0.0)
     t["passes_top"] = dict(sorted(passes.items(), key=lambda kv: -kv[1])[:6])
     t["numba"] = numba.__version__
+    t["functions"] = len(kernels)
+    from funcad.backend import compile_worker
+
+    t["worker"] = dict(compile_worker.stats)
     return t
 
 
@@ -252,6 +283,8 @@ def main() -> None:
         print(f"{k:<18}{mins['cold'][k]:>10.3f}{mins['warm'][k]:>10.3f}")
     print("top Numba passes (cold):", {k: round(v, 3)
                                        for k, v in runs["cold"][0]["passes_top"].items()})
+    print("Numba functions (distinct kernels):", runs["cold"][0]["functions"],
+          "compiles here / in the worker:", runs["cold"][0]["worker"])
     if a.json:
         print(json.dumps(mins))
 

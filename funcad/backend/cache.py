@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import stat
@@ -159,9 +160,54 @@ def _nbrt_hash() -> str:
     return _nbrt_digest
 
 
-def module_name(source: str) -> str:
-    import numba
+class _NumbaConfigWithoutYaml:
+    """An import hook, installed while :func:`import_numba` runs, that tells numba/core/config.py
+    (and only it: the importing frame, the first outside importlib, is checked, so any other
+    ``import yaml``, in another thread too, is untouched) that PyYAML is not installed."""
 
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "yaml":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            frame = frame.f_back
+        if frame is not None and frame.f_globals.get("__name__") == "numba.core.config":
+            raise ModuleNotFoundError("yaml: imported when a Numba config file is read")
+        return None
+
+
+def _yaml_safe_load(stream):
+    import yaml
+
+    return yaml.safe_load(stream)
+
+
+def import_numba():
+    """Numba, imported for the first program of the process (``import funcad`` never does).
+
+    Numba's config module imports PyYAML whenever it is installed (~27 ms of a ~180 ms import,
+    on every first call), only to read a ``.numba_config.yaml`` in the working directory, which
+    it looks for at each compilation. So Numba is imported without it, and then given a
+    ``yaml.safe_load`` that imports PyYAML when such a file is actually read."""
+    if ("numba" in sys.modules or "yaml" in sys.modules or os.path.isfile(".numba_config.yaml")
+            or importlib.util.find_spec("yaml") is None):
+        import numba
+
+        return numba
+    sys.meta_path.insert(0, _NumbaConfigWithoutYaml)
+    try:
+        import numba
+        from numba.core import config
+    finally:
+        sys.meta_path.remove(_NumbaConfigWithoutYaml)
+    if not getattr(config, "_HAVE_YAML", True):  # Numba 0.6x; tests/test_jit.py checks
+        config.yaml, config._HAVE_YAML = types.SimpleNamespace(safe_load=_yaml_safe_load), True
+    return numba
+
+
+def module_name(source: str) -> str:
+    numba = import_numba()
     from . import nbrt, vecmath  # which BLAS (its integer width is compiled into the program)
     # and which vector math (or none)
 
@@ -519,9 +565,7 @@ def clear() -> int:
 
 
 def _numba_version() -> str:
-    import numba
-
-    return numba.__version__
+    return import_numba().__version__
 
 
 def is_numba_cache_error(e: BaseException) -> bool:

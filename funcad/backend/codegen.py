@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core import short_dtype
 from ..jaxpr import Jaxpr, Literal, Var
+from ..lax.linalg import matmul_p
 from ..lax.shapes import full_p, transpose_p
 from . import loopir as ir
 from . import lowering
@@ -35,6 +36,20 @@ from .fusion import MAX_KERNEL_EQNS, REDUCTIONS, Kernel, fuse, is_remap_eqn
 # step's 200,000-element kernel ran 8.8 ms per step parallel against 2.5 ms serial (2 loaded
 # cores). The 1e6-element elementwise chain stays parallel.
 PARALLEL_MIN_SIZE = 1 << 19
+
+# ... and 2^22 in a program that also calls BLAS or LAPACK on a product big enough for OpenBLAS
+# to use its own threads (THREADED_BLAS_MIN_WORK). Both thread pools are as large as the
+# machine, and each spins a while after its work ends, so a parallel kernel between two BLAS
+# calls waits for scheduler slices: on the 2-core machine, quiet, the jitted Jacobian of
+# tanh(A x) * x at n = 1000 (a gemv, then one 1000 x 1000 parallel kernel) took 8.2 ms against
+# hand NumPy's 0.86 ms, and the Newton step at d = 1000 58 ms against 43 ms. Serial, on the
+# loaded machine with one BLAS thread, the Jacobian took 1.2-1.7 ms (hand NumPy 1.0 ms, parallel
+# 18.6 ms): a memory-bound kernel of 1e6 elements gains far less than that from a second core.
+# Per-example gradients' 25.7e6-element outer product stays parallel.
+PARALLEL_MIN_SIZE_BESIDE_BLAS = 1 << 22
+# OpenBLAS runs a product on one thread below m n k = 9216 (gemv's threshold: 2304 times
+# GEMM_MULTITHREAD_THRESHOLD = 4; gemm's is 65536 x 4); the same bound for LAPACK's n^3.
+THREADED_BLAS_MIN_WORK = 9216
 
 # Serial loop nests in the loop subset are compiled by nbrt.loops (backend/loopir.py) rather
 # than by Numba's typing and lowering; FUNCAD_DIRECT_LOOPS=0 leaves every loop to Numba.
@@ -63,6 +78,7 @@ class Gen:
         self.counts: dict[str, int] = {}
         self.may_alias_input: set[Var] = set()
         self.parallel = False
+        self.parallel_min_size = PARALLEL_MIN_SIZE  # see PARALLEL_MIN_SIZE_BESIDE_BLAS
         self.consts: dict[Var, object] = {}  # outputs of ``full``: inlined as literals
         # Values known to be C- or F-contiguous (program inputs, fresh arrays, their 2-D
         # transposes): BLAS takes them as they are, so their matmuls need no copying fallback.
@@ -71,6 +87,12 @@ class Gen:
         # local (an elementwise result or a reduction's accumulator) holding the current row's
         # value. They are never stored in an array (see emit_row_group).
         self.row_scalars: dict[Var, ir.Local] = {}
+        # Arrays the program allocated itself (kernel results, matmul products), and how many
+        # items (kernels, single equations; the outputs count as one) of the body being emitted
+        # read each value: a kernel writes its result over an operand of its shape that it
+        # reads last (see _in_place).
+        self.owned: set[Var] = set()
+        self.uses: Counter = Counter()
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
@@ -227,6 +249,9 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     inside the group's loop, statements after it)`` are returned. The values in ``per_row``
     (one per row, read only within the group) stay scalar locals."""
     L, r = k.shape, len(k.shape)
+    in_place = _in_place(g, k, per_row) if lead is None else {}
+    for v, a in in_place.items():
+        g.names[v] = g.name(a)  # one array: same pointer, same index, so LLVM vectorizes
     for e in k.eqns:
         g.comment(e)
     # A unit axis has no loop (a range(1) loop costs Numba compile time for nothing): its
@@ -241,7 +266,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     loads: dict = {}
     local: dict[Var, ir.Local] = {}
     total = int(np.prod(L, dtype=np.int64))
-    parallel_ok = r > 0 and L[0] != 1 and total >= PARALLEL_MIN_SIZE
+    parallel_ok = r > 0 and L[0] != 1 and total >= g.parallel_min_size
     whole: list = []  # (accumulator, kind) of the reductions over every axis
 
     def operand(a, dtype, eqn=None):
@@ -263,8 +288,10 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
         return ir.cast(x, dtype)
 
     for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
+        if v not in in_place:
+            g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
         g.contiguous.add(v)
+        g.owned.add(v)
     for eqn in k.eqns:
         out = eqn.outputs[0]
         dt = out.aval.dtype
@@ -283,6 +310,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
         kept = tuple(lv[j] for j in range(r) if j not in axes)
         o = g.array(out)
         g.contiguous.add(out)
+        g.owned.add(out)
         depth = min(axes) if axes else r
         if tuple(axes) == tuple(range(depth, r)):  # trailing axes: a local accumulator
             acc = ir.Local(g.fresh("acc"), dt)
@@ -328,6 +356,38 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     return None
 
 
+def _in_place(g: Gen, k: Kernel, per_row: frozenset) -> dict:
+    """The elementwise results of kernel ``k`` that can be written over one of its operands:
+    an array of the same shape (the kernel's) and dtype that the program allocated, that
+    nothing else reads (no later item, no view, not an output), and that the kernel reads at
+    the element's own index (no remapped read) no later than the equation computing the
+    result, so each element is loaded before it is overwritten. The Hessian's regulariser
+    added to the product of the Gauss-Newton term then takes no second d x d array (nor its
+    page faults). Returns {result: operand}."""
+    last: dict[Var, int] = {}
+    remapped = set()
+    produced = {e.outputs[0] for e in k.eqns}
+    for n, e in enumerate(k.eqns):
+        for a in e.inputs:
+            if type(a) is Var and a not in produced:
+                last[a] = n
+                if is_remap_eqn(e):
+                    remapped.add(a)
+    free = [a for a in last if a in g.owned and a not in remapped and g.uses[a] == 1
+            and a not in g.may_alias_input and a.aval.shape == k.shape]
+    out: dict = {}
+    for n, e in enumerate(k.eqns):
+        v = e.outputs[0]
+        if v not in k.materialized or v in per_row or e.prim in REDUCTIONS:
+            continue
+        a = next((a for a in free if last[a] <= n and a.aval.dtype == v.aval.dtype
+                  and v.aval.shape == a.aval.shape), None)
+        if a is not None:
+            free.remove(a)
+            out[v] = a
+    return out
+
+
 #: A parallel kernel reducing over every axis runs as at most this many chunks of its rows.
 CHUNKS = 64
 
@@ -363,7 +423,7 @@ def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
 # Row groups: consecutive kernels sharing their outer loop
 
 
-def _row_groups(items: list) -> list:
+def _row_groups(items: list, parallel_min_size: int = PARALLEL_MIN_SIZE) -> list:
     """Group consecutive kernels over the same leading size (the rows of a softmax, a
     per-example loss...) into ONE outer loop, each keeping its inner loops: row i of every
     member is computed before row i of the next, so a member may read what an earlier one
@@ -398,7 +458,7 @@ def _row_groups(items: list) -> list:
     for item in items:
         eqns = _eqns_of(item)
         reads = {a for e in eqns for a in e.inputs if type(a) is Var}
-        if isinstance(item, Kernel) and _groupable(item):
+        if isinstance(item, Kernel) and _groupable(item, parallel_min_size):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
                     and sum(len(k.eqns) for k in group) + len(item.eqns) <= MAX_KERNEL_EQNS
                     and _row_local(item, produced, row_reduced)):
@@ -415,8 +475,9 @@ def _row_groups(items: list) -> list:
     return out
 
 
-def _groupable(k: Kernel) -> bool:
-    return len(k.shape) > 0 and k.shape[0] != 1 and int(np.prod(k.shape, dtype=np.int64)) < PARALLEL_MIN_SIZE
+def _groupable(k: Kernel, parallel_min_size: int = PARALLEL_MIN_SIZE) -> bool:
+    """A kernel that would run serial anyway (see emit_kernel) may join a row group."""
+    return len(k.shape) > 0 and k.shape[0] != 1 and int(np.prod(k.shape, dtype=np.int64)) < parallel_min_size
 
 
 def _axis_keys(k: Kernel) -> list:
@@ -499,7 +560,19 @@ def _result(expr, eqn):
 def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
     """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
     lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
-    items = _row_groups(fuse(jaxpr))
+    # (Serial kernels group whatever their size, so a larger size gives the same source.)
+    items = _row_groups(fuse(jaxpr), g.parallel_min_size)
+    uses = Counter(a for item in items for a in {a for k in (item if isinstance(item, list) else [item])
+                                                 for e in _eqns_of(k) for a in e.inputs if type(a) is Var})
+    uses.update(a for a in set(jaxpr.outvars) if type(a) is Var)
+    outer, g.uses = g.uses, uses
+    try:
+        _emit_items(g, jaxpr, items)
+    finally:
+        g.uses = outer
+
+
+def _emit_items(g: Gen, jaxpr: Jaxpr, items: list) -> None:
     # What each row group's successors read (the program's outputs included), in one
     # backward pass over the items.
     read_later, later = {}, set(jaxpr.outvars)
@@ -564,13 +637,45 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
             g.add(stmt)
 
 
+def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
+    """Whether ``jaxpr`` (its nested jaxprs too) calls BLAS or LAPACK on a product large
+    enough for OpenBLAS to run it on several threads (see PARALLEL_MIN_SIZE_BESIDE_BLAS)."""
+    from ..jaxpr import ClosedJaxpr
+
+    def nested(v):
+        if isinstance(v, tuple | list):
+            return any(nested(q) for q in v)
+        if isinstance(v, ClosedJaxpr):
+            v = v.jaxpr
+        return isinstance(v, Jaxpr) and calls_threaded_blas(v)
+
+    for e in jaxpr.eqns:
+        if e.prim.name in _BLAS_PRIMS:
+            # One call's work (a batch makes one call per matrix): m n k, or n^3.
+            a = e.inputs[0].aval.shape
+            m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
+            if int(np.prod(m_n, dtype=np.int64)) * (a[-1] if a else 1) >= THREADED_BLAS_MIN_WORK:
+                return True
+        elif any(nested(v) for v in e.params.values()):
+            return True
+    return False
+
+
+# The primitives whose lowerings call BLAS or LAPACK (matmul through nbrt.gemm, solve through
+# ?gesv, the decompositions through NumPy); einsum is loops.
+_BLAS_PRIMS = frozenset({"matmul", "solve", "triangular_solve", "cholesky", "eigh", "qr", "svd",
+                         "det", "slogdet", "pinv", "lu"})
+
+
 def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
-             contiguous=()) -> Program:
+             contiguous=(), beside_blas: bool | None = None) -> Program:
     """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
     driven program (backend/driver.py): its inputs may be any strided view, except those
     flagged in ``contiguous`` (C- or F-contiguous), and its outputs may be views of its
     inputs (the driver copies the program's outputs that are). ``Program.contiguous`` flags
-    the outputs known to be contiguous.
+    the outputs known to be contiguous. ``beside_blas`` (default: whether ``jaxpr`` calls a
+    threaded BLAS, :func:`calls_threaded_blas`) raises the size of parallel kernels to
+    :data:`PARALLEL_MIN_SIZE_BESIDE_BLAS`; the driver passes it for the whole program.
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -578,6 +683,8 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     # funcad program...
     """
     g = Gen()
+    if calls_threaded_blas(jaxpr) if beside_blas is None else beside_blas:
+        g.parallel_min_size = PARALLEL_MIN_SIZE_BESIDE_BLAS
     ins = jaxpr.constvars + jaxpr.invars
     g.may_alias_input.update(ins)
     if not kernel:
@@ -608,7 +715,9 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
         part = names[k:k + 8]
         lines.insert(k // 8 + bool(ins), f"    {', '.join(part)} = {', '.join(f'S[{n[1:]}]' for n in part)}")
     nogil = not any("objmode" in line for line in lines)  # object mode holds the GIL
-    flags = ("error_model='numpy'" + (", nogil=True" if nogil else "")
+    # no_cfunc_wrapper: Numba also compiles a C-ABI twin of every function, for calls through
+    # first-class function types, which nothing makes of a program (~8% of its LLVM IR).
+    flags = ("error_model='numpy'" + (", nogil=True" if nogil else "") + ", no_cfunc_wrapper=True"
              + (", parallel=True" if g.parallel else ""))
     # Its disk cache (nbrt.fast_load): funcad's directory only, files checked before loading.
     source = _HEADER.format(name=name, flags=flags) + "\n".join(lines) + "\n\n\n_nb.fast_load(program)\n"

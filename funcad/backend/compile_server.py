@@ -1,6 +1,7 @@
-"""The worker process of compile_worker.py: ``python -m funcad.backend.compile_server``
-reads ``(name, path, source, signature, environment, loop runs)`` pickles from stdin, compiles each
-program into the disk cache (cache.py's checked files), and answers ``(ok, retire)``."""
+"""The worker process of compile_worker.py (started by ``compile_worker._Worker``; also
+``python -m funcad.backend.compile_server``): reads ``(name, path, source, signature,
+environment, loop runs)`` pickles from stdin, compiles each program into the disk cache
+(cache.py's checked files), and answers ``(ok, retire)``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def serve() -> None:
     os.dup2(2, 1)  # anything printed goes to stderr, never into the replies
     requests = sys.stdin.buffer
     compile_worker._in_worker = True
+    from . import nbrt  # noqa: F401  (Numba and the runtime, imported before the first request)
     for count in range(1, compile_worker.RECYCLE + 1):
         try:
             name, path, source, signature, env, runs = pickle.load(requests)

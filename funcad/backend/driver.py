@@ -16,17 +16,22 @@ The driver is Python, generated per program (``Driven.source``)::
 
     def run(v0, v1, v2):
         v3, v4 = k0((v0, v1), S0)   # each kernel call costs ~0.5-1 us of dispatch
-        v5, = k1((v3, v2), S1)
+        v5 = np.matmul(v3, v2)      # a single equation: NumPy's, inline
+        v6, = k1((v5, v2), S1)
         ...
 
 Calls are per item, ~1-3 us each whatever the item's size: an LSTM's 652 small items cost
 13-15 ms per call against JAX's ~0.6 ms. So the steps of an unrolled loop are found
 (:func:`steps_of`: items repeating back to back with a period, at least :data:`MIN_REPEATS`
 times) and each step becomes one kernel (its matmuls, slices and loops compiled together, once
-for every step): the LSTM is 210 calls, 1.3-1.9 ms.
+for every step), starting where the fewest values cross from one step to the next (each
+crossing value is an array returned, boxed, and passed again at every call): the LSTM is 78
+kernel calls, the 45,000-operation simulation 357 of two arrays each.
 
-A primitive that the code generator would run through its NumPy implementation anyway
-(``lowering.lower_via_numpy``: an ``objmode`` block, slow to compile) is called directly.
+A single equation (a matrix product, a view, a ufunc, ``index_add`` at a basic index) runs
+NumPy inline (:func:`_direct`); another one through its NumPy implementation (``_call``), as
+does a primitive that the code generator would run through NumPy anyway
+(``lowering.lower_via_numpy``: an ``objmode`` block, slow to compile).
 Small programs (fewer than :data:`MIN_ITEMS` items) stay one Numba function: their compile
 time is small and one call has no per-kernel dispatch.
 """
@@ -34,13 +39,14 @@ time is small and one call has no per-kernel dispatch.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
 from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 from ..lax.linalg import einsum_p, matmul_p
 from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
-from . import cache, codegen
+from . import cache, codegen, compile_worker
 from .fusion import fuse, is_remap_eqn
 from .simplify import _atom_key, _params_key
 
@@ -107,14 +113,31 @@ def steps_of(items: list, invars) -> list:
         reps[p - 1] = (nxt[:n] - np.arange(n)) // p + 1
     sizes = np.array([len(eqns) for eqns in rest])
     covered = np.where(reps >= 2, reps * periods[:, None], 0)
+    last_read = {}  # the last item reading each value
+    for j, eqns in enumerate(rest):
+        last_read.update((a, j) for e in eqns for a in e.inputs if type(a) is Var)
+
+    def accepted(i, p):
+        r = int(reps[p - 1, i]) if covered[p - 1, i] else 0
+        return r >= MIN_REPEATS and r * (p - 1) >= MIN_SAVED and sizes[i:i + p].sum() <= MAX_STEP_EQNS
+
+    def crossing(i, p):  # how many values of the step from i the next steps read
+        return sum(last_read.get(v, -1) >= i + p for eqns in rest[i:i + p] for e in eqns for v in e.outputs)
+
     i = 0
     while i < n:
         p = int(np.argmax(covered[:, i])) + 1  # the longest repeat, the shortest period at a tie
-        run = list(range(i, i + int(reps[p - 1, i]) * p, p)) if covered[p - 1, i] else []
-        if len(run) < MIN_REPEATS or len(run) * (p - 1) < MIN_SAVED or sizes[i:i + p].sum() > MAX_STEP_EQNS:
+        if not accepted(i, p):
             units.append([rest[i]])
             i += 1
             continue
+        # the step starts where the fewest values cross from one step to the next (each is
+        # an array returned, boxed, and passed again per call): the simulation's step from
+        # its concatenates passed 5 arrays, from its update 2; the items before go one by one
+        start = min((s for s in range(i, i + p) if accepted(s, p)), key=lambda s: (crossing(s, p), s))
+        units.extend([eqns] for eqns in rest[i:start])
+        i = start
+        run = range(i, i + int(reps[p - 1, i]) * p, p)
         # a long run of small steps: several steps per kernel, up to GROUP_EQNS equations
         # (the 45,000-operation simulation's 2,800 steps of 16 equations: 350 calls of 8
         # steps), the remainder one step per call (a kernel of fewer steps would be one
@@ -163,11 +186,13 @@ class Driven:
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         env: dict = {}
         lines, kernels, self.sources = [], {}, []
+        self._sites: dict = {}  # call site n -> (kernel, its jaxpr, outputs that may alias)
         generated: dict = {}  # an item's structure, shapes included -> its Program
         aliased = set(jaxpr.invars)  # values that may be (views of) the program's inputs
         # values known to be C- or F-contiguous (the inputs: __call__ makes them so), whose
         # matmuls in a kernel need no copying fallback (nbrt.matmul_into: ~0.3 s of compile)
         contiguous, c_order = set(jaxpr.invars), set(jaxpr.invars)
+        beside_blas = codegen.calls_threaded_blas(jaxpr)  # a kernel's neighbours: the program's
 
         def emit(n, eqns, step):
             """Lines for the equations of items up to the ``n``-th; False if ``step`` (several
@@ -201,32 +226,36 @@ class Driven:
                     out = ", ".join(nm(v) for v in e.outputs) + ","
                     multiple = "_many" if e.prim.multiple_results else ""
                     direct = _direct(e, atoms, env, f"p{n}_{j}")
-                    if direct is not None:  # the implementation's own expression, inline
-                        lines.append(f"    {nm(e.outputs[0])} = {direct}")
+                    if direct is not None:  # the implementation's own statements, inline
+                        lines.extend(f"    {line.format(out=nm(e.outputs[0]))}" for line in direct)
                     else:
                         lines.append(f"    {out} = _call{multiple}(p{n}_{j}, {', '.join(atoms)})")
-                    if any(type(a) is Var and a in aliased for a in e.inputs):
+                    ufunc = direct is not None and isinstance(e.prim.impl, np.ufunc)  # a new array
+                    if any(type(a) is Var and a in aliased for a in e.inputs) and not ufunc \
+                            and e.prim not in _FRESH:
                         aliased.update(e.outputs)
-                    if e.prim in (matmul_p, index_add_p) and direct is None:
+                    if e.prim in _FRESH:
                         contiguous.update(e.outputs)  # fresh arrays
                     elif e.prim is transpose_p and e.inputs[0] in contiguous and len(atoms) == 1 \
                             and e.inputs[0].aval.ndim == 2:
                         contiguous.update(e.outputs)  # x.T: F- or C-contiguous
-                    elif direct is not None and e.inputs[0] in c_order and _view_in_c_order(e):
+                    elif e.prim in (index_p, reshape_p) and direct is not None and e.inputs[0] in c_order \
+                            and _view_in_c_order(e):
                         contiguous.update(e.outputs)
                         c_order.update(e.outputs)
                 return True
             flags = tuple(a in contiguous for a in ins)
             key = _structure(pre + eqns, ins, outs)
             key = key and (key, flags)
-            program = generated.get(key) if key is not None else None
+            program, kernel_jaxpr = generated.get(key, (None, None)) if key is not None else (None, None)
             if program is None:
-                program = codegen.generate(Jaxpr([], ins, pre + eqns, outs), f"{name}_k", kernel=True,
-                                           contiguous=flags)
+                kernel_jaxpr = Jaxpr([], ins, pre + eqns, outs)
+                program = codegen.generate(kernel_jaxpr, f"{name}_k", kernel=True, contiguous=flags,
+                                           beside_blas=beside_blas)
                 if step and "objmode" in program.source:
                     program = False  # a step holding a NumPy call: slow to compile, GIL held
                 if key is not None:
-                    generated[key] = program
+                    generated[key] = program, kernel_jaxpr
             if program is False:
                 return False
             k = kernels.get(program.source)
@@ -235,6 +264,7 @@ class Driven:
                 env[k] = cache.load(program.source)
                 self.sources.append(program.source)
             env[f"S{n}"] = program.S
+            self._sites[n] = (k, kernel_jaxpr, program.aliases)
             lines.append(f"    {lhs} = {k}(({args}{',' if len(ins) == 1 else ''}), S{n})")
             aliased.update(v for v, a in zip(outs, program.aliases) if a and any(i in aliased for i in ins))
             contiguous.update(v for v, c in zip(outs, program.contiguous) if c)
@@ -267,13 +297,21 @@ class Driven:
         for k, compiled in self.kernels.items():
             env[k] = _FirstCall(env, k, compiled)
             cache.on_release(compiled.name, self.unload)
+        # Kernels to compile: several are compiled in parallel before the first call (here and
+        # in the compile worker, which starts now).
+        self._to_compile = [k for k, c in self.kernels.items() if c.path is None or not _on_disk(c)]
+        if len(self._to_compile) >= compile_worker.PARALLEL_MIN and compile_worker.parallel():
+            compile_worker.start()
+        else:
+            self._to_compile = []
 
     def unload(self):
         """A kernel was released from memory (cache.release): every kernel is loaded again
         (from disk) at its next call."""
         for k, compiled in self.kernels.items():
-            self._env[k] = _FirstCall(self._env, k, _Reload(compiled.source))
-            cache.on_release(compiled.name, self.unload)
+            current = self._env[k]
+            if not (isinstance(current, _FirstCall) and isinstance(current.compiled, _Reload)):
+                self._env[k] = _FirstCall(self._env, k, _Reload(compiled.source, self))
 
     def __call__(self, args) -> list:
         conv = []
@@ -283,7 +321,56 @@ class Driven:
             if not x.flags.c_contiguous:
                 x = np.ascontiguousarray(x)
             conv.append(x)
+        if self._to_compile:
+            self._compile_ahead(conv)
         return self._run(*conv)
+
+    def _compile_ahead(self, args) -> None:
+        """Before the first call: compile the kernels that are not on disk all at once, half
+        here, half in the compile worker (compile_worker.compile_many). Their Numba signatures
+        (the layouts of the arrays each call site passes) are found by running the driver once
+        with each kernel evaluated by NumPy (:meth:`_signatures`); a signature guessed wrong
+        only means that the call compiles its own, as without this."""
+        pending, self._to_compile = self._to_compile, []
+        signatures = self._signatures(args)
+        if signatures is not None:
+            compile_worker.compile_many([(self.kernels[k], sig) for k in pending
+                                         for sig in signatures.get(k, ())])
+
+    def _signatures(self, args) -> dict | None:
+        """``{kernel: [Numba signatures of its calls]}``, from a run of the driver in which each
+        kernel is evaluated equation by equation (NumPy) instead of compiled; its outputs are
+        fresh C-ordered arrays as the compiled kernel's are, or views where they may alias an
+        input. None if that run fails (the real run then reports the error)."""
+        import numba
+
+        from ..core import EvalTrace, set_current_trace
+        from ..jaxpr import eval_jaxpr
+
+        found: dict = {}
+
+        def probe(k):
+            def call(ins, n):
+                _, jaxpr, aliases = self._sites[n]
+                S = self._env[f"S{n}"]
+                sig = (numba.typeof(ins), numba.typeof(S))
+                if sig not in found.setdefault(k, []):
+                    found[k].append(sig)
+                outs = eval_jaxpr(jaxpr, [], *ins)
+                outs = [np.asarray(o, v.aval.dtype) for o, v in zip(outs, jaxpr.outvars)]
+                return tuple(o if alias or o.flags.c_contiguous else o.copy()
+                             for o, alias in zip(outs, aliases))
+            return call
+
+        env = dict(self._env, **{k: probe(k) for k in self.kernels}, **{f"S{n}": n for n in self._sites})
+        exec(compile(self.driver_source, "<funcad driver probe>", "exec"), env)
+        try:
+            with set_current_trace(EvalTrace(None)), np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                env["run"](*args)
+        except Exception:
+            return None
+        return found
 
 
 class _FirstCall:
@@ -302,18 +389,25 @@ class _FirstCall:
 
 
 class _Reload:
-    """A released kernel: ``first_call`` loads it again (cache.load) and calls it."""
+    """A released kernel: ``first_call`` loads it again (cache.load), watches it for the
+    next release, and calls it. (unload re-registering every kernel at each release made the
+    callbacks double at every release: 2^n for a program of n kernels.)"""
 
-    __slots__ = ("source", "fn")
+    __slots__ = ("source", "fn", "driven")
 
-    def __init__(self, source):
-        self.source, self.fn = source, None
+    def __init__(self, source, driven):
+        self.source, self.fn, self.driven = source, None, driven
 
     def first_call(self, *args):
         compiled = cache.load(self.source)
+        cache.on_release(compiled.name, self.driven.unload)
         out = compiled.first_call(*args)
         self.fn = compiled.fn
         return out
+
+
+def _on_disk(compiled) -> bool:
+    return compile_worker._on_disk(compiled.path, compiled.name)
 
 
 def _structure(eqns, ins, outs):
@@ -350,16 +444,47 @@ def _in_python(eqns) -> bool:
 
 
 def _direct(e, atoms, env, key):
-    """A basic index or a reshape written inline (what their implementations compute, without
-    a call: the LSTM's 652 items are half slices and reshapes), else None."""
+    """Statements computing ``e`` inline (``{out}`` for its output), as its implementation
+    does without the call through ``_call``, else None: a basic index or a reshape (the
+    LSTM's 652 items are half slices and reshapes), a transpose, a matrix product, an
+    ``index_add`` at a basic index (a gradient's transpose of a slice: 8 us through
+    ``_call`` and ``_build_index``, 2 us inline), ``full``, a NumPy ufunc whose result has
+    the primitive's dtype."""
+    out_aval = e.outputs[0].aval
+    scalar = (lambda x: f"np.asarray({x})") if not out_aval.shape else (lambda x: x)
     if e.prim is index_p and len(atoms) == 1 and _is_basic(e.params["template"]):
         env[key] = _build_index(e.params["template"], ())
-        expr = f"{atoms[0]}[{key}]"
-        return f"np.asarray({expr})" if not e.outputs[0].aval.shape else expr
-    if e.prim is reshape_p and e.inputs[0].aval.dtype == e.outputs[0].aval.dtype:
+        return [f"{{out}} = {scalar(f'{atoms[0]}[{key}]')}"]
+    if e.prim is reshape_p and e.inputs[0].aval.dtype == out_aval.dtype:
         env[key] = tuple(e.params["new_shape"])
-        return f"{atoms[0]}.reshape({key})"
+        return [f"{{out}} = {atoms[0]}.reshape({key})"]
+    if e.prim is transpose_p:
+        env[key] = tuple(e.params["permutation"])
+        return [f"{{out}} = {atoms[0]}.transpose({key})"]
+    if e.prim is full_p:
+        env[key] = (e.params["shape"], e.params["fill_value"], e.params["dtype"])
+        return [f"{{out}} = np.full(*{key})"]
+    if e.prim is index_add_p and len(atoms) == 2 and _is_basic(e.params["template"]):
+        env[key] = _build_index(e.params["template"], ())
+        return [f"{{out}} = {atoms[0]}.copy()", f"{{out}}[{key}] += {atoms[1]}"]
+    dtypes = [a.aval.dtype for a in e.inputs]
+    if e.prim is matmul_p and e.inputs[0].aval.shape[-1] != 1 and dtypes[0] == dtypes[1] == out_aval.dtype:
+        return [f"{{out}} = np.matmul({atoms[0]}, {atoms[1]})"]
+    ufunc = e.prim.impl
+    if isinstance(ufunc, np.ufunc) and ufunc.nout == 1 and ufunc.nin == len(atoms) and not e.params \
+            and _result_dtype(ufunc, dtypes) == out_aval.dtype:
+        env[key] = ufunc
+        call = f"{key}({', '.join(atoms)})"
+        return [f"{{out}} = {scalar(call)}"]
     return None
+
+
+def _result_dtype(ufunc, dtypes):
+    """The dtype of ``ufunc`` over arrays of ``dtypes`` (None if it refuses them)."""
+    try:
+        return ufunc(*(np.empty(0, dt) for dt in dtypes)).dtype
+    except (TypeError, ValueError):
+        return None
 
 
 def _view_in_c_order(e) -> bool:
@@ -371,6 +496,10 @@ def _view_in_c_order(e) -> bool:
     strides = np.cumprod((1, *aval.shape[:0:-1]))[::-1] * aval.dtype.itemsize
     fake = np.lib.stride_tricks.as_strided(np.zeros(1, aval.dtype), aval.shape, tuple(map(int, strides)))
     return fake[_build_index(e.params["template"], ())].flags.c_contiguous
+
+
+#: primitives whose result is a fresh C- or F-contiguous array, never a view of an operand
+_FRESH = (matmul_p, index_add_p, full_p)
 
 
 def _holds_jaxpr(v) -> bool:

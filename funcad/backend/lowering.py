@@ -224,6 +224,7 @@ def _matmul(g, eqn):
     o = g.name(out)
     g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
     g.contiguous.add(out)
+    g.owned.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
         # A copy (astype) or a known-contiguous value suits BLAS: no fallback to compile.
         safe = all(a.aval.dtype != dt or a in g.contiguous for a in (x, y))
@@ -246,6 +247,12 @@ def _matmul(g, eqn):
     g.indent -= nb
 
 
+def _any(x: str) -> str:
+    """An operand of an nbrt helper, as any layout: one compile of the helper per dtype and
+    rank, not per layout (nbrt.any_layout)."""
+    return f"_nb.any_layout({x})"
+
+
 def _gemm(g, a: str, b: str, o: str, safe: bool) -> None:
     """``o[...] = a @ b`` through BLAS. Operands BLAS cannot take as they are (a strided
     slice, a broadcast view) are copied first, by ``_nb.matmul_into``: emitted only where an
@@ -257,7 +264,7 @@ def _gemm(g, a: str, b: str, o: str, safe: bool) -> None:
         g.emit("    raise ValueError('funcad.jit: a matrix size exceeds the 32-bit integers of the BLAS in use')")
     else:
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
-        g.emit(f"    _nb.matmul_into({a}, {b}, {o})")
+        g.emit(f"    _nb.matmul_into({_any(a)}, {_any(b)}, {_any(o)})")
 
 
 def _matmul_spec(nx, ny, no):
@@ -398,13 +405,13 @@ def _solve(g, eqn):
         return lower_via_numpy(g, eqn)
     if a.aval.ndim == b.aval.ndim == 2:
         # LAPACK ?gesv through backend/nbrt.py (np.linalg.solve costs 2-5 s of Numba compile).
-        g.emit(f"{g.name(out)} = _nb.solve({g.arr(a, dt)}, {g.arr(b, dt)})")
+        g.emit(f"{g.name(out)} = _nb.solve({_any(g.arr(a, dt))}, {_any(g.arr(b, dt))})")
     elif out.aval.ndim == 3 and a.aval.ndim in (2, 3) and b.aval.ndim in (2, 3):
         # A stack (vmap): per-matrix loops for small n, ?gesv per matrix above
         # (nbrt.SOLVE_SMALL_N). A 2-D operand (inv's identity) is one matrix for the whole
         # stack: batch size 1. Other ranks (nested vmap) call NumPy.
         ea, eb = (g.arr(x, dt) + ("[None]" if x.aval.ndim == 2 else "") for x in (a, b))
-        g.emit(f"{g.name(out)} = _nb.solve_batched({ea}, {eb})")
+        g.emit(f"{g.name(out)} = _nb.solve_batched({_any(ea)}, {_any(eb)})")
         g.contiguous.add(out)
     else:
         lower_via_numpy(g, eqn)
@@ -416,7 +423,7 @@ def _cholesky(g, eqn):
         return lower_via_numpy(g, eqn)
     # A stack (vmap): per-matrix loops for small n, ?potrf per matrix above
     # (nbrt.CHOLESKY_SMALL_N). A single matrix or other ranks call NumPy.
-    g.emit(f"{g.name(out)} = _nb.cholesky_batched({g.arr(a)})")
+    g.emit(f"{g.name(out)} = _nb.cholesky_batched({_any(g.arr(a))})")
     g.contiguous.add(out)
 
 

@@ -6,8 +6,11 @@ come from the loop index (no array of them), and a large draw runs its loop with
 the thread count.
 
 Normals are JAX's exactly: ``sqrt(2) * erf_inv(max(lo, 2 u + lo))`` with XLA's ``ErfInv64``
-(Giles' polynomials) and XLA's CPU ``log1p`` (Cephes' rational form below sqrt(2) - 1, else
-``log(1 + x)``), with the fused multiply-adds XLA's CPU compiler contracts them to.
+and ``ErfInv32`` (Giles' polynomials) and XLA's CPU ``log1p`` (Cephes' rational form below
+sqrt(2) - 1, else ``log(1 + x)``: libm's ``log`` for float64, XLA's own polynomial for
+float32), with the fused multiply-adds XLA's CPU compiler contracts them to; exponentials are
+``-log1p(-u)`` with the same ``log1p``. The kernels are cached on disk under funcad's cache
+directory (nbrt.KernelCache): they take seconds to compile.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 from numba.np.ufunc.parallel import _launch_threads
+
+from . import nbrt
 
 # A draw this size or larger runs in parallel; ~30 ns an element, so ~2 ms serial.
 PARALLEL_MIN_SIZE = 1 << 16
@@ -59,6 +64,8 @@ _ERFINV64_C = np.array([-2.7109920616438573243e-11, -2.5556418169965252055e-10, 
 # w < 5, otherwise
 _ERFINV32_A = np.array([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
               -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], np.float32)
+_LOG32_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+             -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)  # Cephes' logf
 _ERFINV32_B = np.array([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], np.float32)
 
@@ -160,6 +167,38 @@ def _log1p_small(typingctx, x):
 
 
 @intrinsic
+def _log32(typingctx, x):
+    """XLA's CPU float32 ``log`` (its own, not libm's; vectorisable) for positive normal
+    floats: Cephes' degree-8 polynomial in ``m - 1`` for ``x = 2^e m``, ``m`` in
+    ``[sqrt(1/2), sqrt(2))``, evaluated in three interleaved parts, with the fused
+    multiply-adds XLA's compiler contracts it to (found to give JAX's bits on all of 7e5
+    arguments of the normal draws' range)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        f, b = ir.FloatType(), builder
+        c = lambda v: ir.Constant(f, float(np.float32(v)))  # noqa: E731
+        bits = b.bitcast(args[0], ir.IntType(32))
+        e = b.sitofp(b.sub(b.lshr(bits, _int(b, 23)), _int(b, 126)), f)  # x = 2^e m, m in [1/2, 1)
+        m = b.bitcast(b.or_(b.and_(bits, _int(b, 0x807FFFFF)), _int(b, 0x3F000000)), f)
+        small = b.fcmp_ordered("<", m, c(0.707106781186547524))
+        e = b.fsub(e, b.select(small, c(1.0), c(0.0)))
+        x = b.fadd(b.fsub(m, c(1.0)), b.select(small, m, c(0.0)))
+        x2 = b.fmul(x, x)
+        x3 = b.fmul(x2, x)
+        p = _LOG32_P
+        y, y1, y2 = (_fma(b, x, c(p[k]), c(p[k + 1])) for k in (0, 3, 6))
+        y, y1, y2 = (_fma(b, v, x, c(p[k + 2])) for v, k in ((y, 0), (y1, 3), (y2, 6)))
+        y = _fma(b, _fma(b, y, x3, y1), x3, y2)
+        y = _fma(b, y, x3, b.fmul(e, c(-2.12194440e-4)))
+        x = b.fadd(_fma(b, x2, c(-0.5), x), y)
+        return _fma(b, e, c(0.693359375), x)
+
+    return x(x), codegen
+
+
+@intrinsic
 def _erfinv_poly(typingctx, x, w):
     """XLA's ErfInv64/ErfInv32 given ``w = -log1p(-x^2)``: Giles' polynomials with the
     coefficients selected per element (branch-free as XLA's, so the loop vectorises; each
@@ -216,102 +255,155 @@ def _erfinv_central(typingctx, x, w):
 
 # --------------------------------------------------------------------------------------
 # The kernels: ``out`` (1-D, C-contiguous: the keys' shape then the draw's, flattened) from
-# the key words ``k0``, ``k1`` (1-D uint32, one per key). Blocks of BLOCK elements, each in
-# passes that LLVM vectorises (the hash and the float conversion, log1p's rational branch,
-# the polynomial), with the calls to log in a scalar pass between; a large draw runs its
-# blocks with prange. Each kernel is written out: Numba cannot cache a closure made by a
-# factory (its cache is keyed by the function's source position).
+# the key words ``k0``, ``k1`` (1-D uint32, one per key), in blocks of BLOCK elements whose
+# words, floats and scratch stay in L1. A block is a few passes that LLVM vectorises (the
+# hash, the float conversion with log1p's rational branch, erf_inv's central polynomial),
+# and a scalar pass over the third of the normals that need libm's log. The hash writes its
+# two words into scratch arrays, in a loop of its own: LLVM runs it in 32-bit lanes there
+# (in the loop writing a 64-bit result it ran half as wide).
 
-BLOCK = 1024
+BLOCK = 1024  # divides 2**32: a block's counters share their high word
+TASK = 64  # blocks a parallel task draws with one set of scratch arrays
 
 
 @numba.njit
-def _bits_block(k0, k1, out, off, start, stop):
-    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
+def _hash(k0, k1, hi, lo, h, l):  # noqa: E741
+    """``threefry2x32(k0, k1, hi, lo + j)`` into ``h[j]``, ``l[j]`` (uint32 arrays)."""
+    for j in range(h.size):
+        a, b = threefry(k0, k1, hi, lo + np.uint64(j))
+        h[j], l[j] = a, b
+
+
+@numba.njit
+def _bits_block(v, h, l, w, rest):  # noqa: E741
     for j in range(v.size):
-        x = np.uint64(start + j)
-        a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
-        v[j] = _combine(a, b, out)
+        v[j] = _combine(np.uint64(h[j]), np.uint64(l[j]), v)
 
 
 @numba.njit
-def _uniform_block(k0, k1, out, off, start, stop):
-    v = out[off + start:off + stop]  # indexed from 0 in a range: no wraparound, vectorised
+def _uniform_block(v, h, l, w, rest):  # noqa: E741
     for j in range(v.size):
-        x = np.uint64(start + j)
-        a, b = threefry(k0, k1, x >> np.uint64(32), x & _M32)
-        v[j] = _unit(a, b, out)
+        v[j] = _unit(np.uint64(h[j]), np.uint64(l[j]), v)
 
 
 @numba.njit
-def _normal_block(k0, k1, out, off, start, stop):
-    """jax.random.normal: ``sqrt(2) erf_inv(max(lo, 2 u + lo))`` with ``lo = -1 + ulp``."""
-    _uniform_block(k0, k1, out, off, start, stop)
-    one, two, lo, sqrt2, small, edge = _normal_consts(out)
-    v = out[off + start:off + stop]
-    w = np.empty(stop - start, out.dtype)
-    for j in range(v.size):  # x, and log1p(-x^2) for |x^2| < sqrt(2) - 1
-        x = max(lo, v[j] * two + lo)
+def _normal_block(v, h, l, w, rest):  # noqa: E741
+    """jax.random.normal: ``sqrt(2) erf_inv(x)``, ``x = max(lo, 2 u + lo)``, ``lo = -1 + ulp``."""
+    _normal_into(v, h, l, w, rest)
+
+
+@numba.njit
+def _exponential_block(v, h, l, w, rest):  # noqa: E741
+    """jax.random.exponential: ``-log1p(-u)``, XLA's CPU log1p as in ``_normal_block``."""
+    _exponential_into(v, h, l, w, rest)
+
+
+def _normal64(v, h, l, w, rest):  # noqa: E741
+    one, two, low, sqrt2, small, edge = _normal_consts(v)
+    for j in range(v.size):  # x, and log1p(-x^2) by its rational branch (|x^2| < sqrt(2) - 1)
+        x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
         v[j] = x
         w[j] = _log1p_small(-x * x)
-    # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random): their indices first,
-    # without a branch, then the calls, so that no branch is mispredicted
-    rest, m = np.empty(stop - start, np.int64), 0
+    # log1p(y) = log(1 + y) for the rest (~36% of the draws, at random), libm's log: their
+    # indices first, without a branch, then the calls, so that no branch is mispredicted.
+    # The tails of erf_inv (w >= edge: 0.2% of the draws) are among them, done here once each.
+    m = 0
     for j in range(v.size):
         rest[m] = j
         m += abs(v[j] * v[j]) >= small
     for q in range(m):
         j = rest[q]
-        w[j] = math.log(one - v[j] * v[j])
-    for j in range(v.size):  # the central polynomial (w < 6.25: 99.8% of the draws)
-        central = w[j] > -edge
+        y = math.log(one - v[j] * v[j])
+        w[j] = y
+        if y <= -edge:
+            v[j] = sqrt2 * _erfinv_poly(v[j], -y)
+    for j in range(v.size):  # the central polynomial (w < edge: 99.8% of the draws)
         r = sqrt2 * _erfinv_central(v[j], -w[j])
-        v[j] = r if central else v[j]
-    for j in range(v.size):  # the tails
-        if w[j] <= -edge:
-            v[j] = sqrt2 * _erfinv_poly(v[j], -w[j])
+        v[j] = r if w[j] > -edge else v[j]
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def draw_bits(k0, k1, out):
-    n = out.size // max(1, k0.size)
-    blocks = (n + BLOCK - 1) // BLOCK
-    if out.size < PARALLEL_MIN_SIZE:
-        for c in range(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _bits_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
-    else:
-        for c in numba.prange(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _bits_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+def _normal32(v, h, l, w, rest):  # noqa: E741
+    # float32: XLA's log is arithmetic (no libm call) and ErfInv32 two short polynomials:
+    # both branches of each, selected per element, in one vectorised loop
+    one, two, low, sqrt2, small, _ = _normal_consts(v)
+    for j in range(v.size):
+        x = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
+        y = -x * x
+        lg = _log1p_small(y) if abs(y) < small else _log32(one + y)
+        v[j] = sqrt2 * _erfinv_poly(x, -lg)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def draw_uniform(k0, k1, out):
-    n = out.size // max(1, k0.size)
-    blocks = (n + BLOCK - 1) // BLOCK
-    if out.size < PARALLEL_MIN_SIZE:
-        for c in range(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _uniform_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
-    else:
-        for c in numba.prange(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _uniform_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+def _exponential64(v, h, l, w, rest):  # noqa: E741
+    one, _, _, _, small, _ = _normal_consts(v)
+    for j in range(v.size):
+        y = -_unit(np.uint64(h[j]), np.uint64(l[j]), v)
+        v[j] = y
+        w[j] = _log1p_small(y)
+    m = 0
+    for j in range(v.size):  # log(1 + y) for u >= sqrt(2) - 1 (59% of the draws)
+        rest[m] = j
+        m += abs(v[j]) >= small
+    for q in range(m):
+        j = rest[q]
+        w[j] = math.log(one + v[j])
+    for j in range(v.size):
+        v[j] = -w[j]
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def draw_normal(k0, k1, out):
-    n = out.size // max(1, k0.size)
-    blocks = (n + BLOCK - 1) // BLOCK
-    if out.size < PARALLEL_MIN_SIZE:
-        for c in range(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _normal_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
-    else:
-        for c in numba.prange(k0.size * blocks):
-            b, start = c // blocks, (c % blocks) * BLOCK
-            _normal_block(np.uint64(k0[b]), np.uint64(k1[b]), out, b * n, start, min(n, start + BLOCK))
+def _exponential32(v, h, l, w, rest):  # noqa: E741
+    one, _, _, _, small, _ = _normal_consts(v)
+    for j in range(v.size):
+        y = -_unit(np.uint64(h[j]), np.uint64(l[j]), v)
+        v[j] = -(_log1p_small(y) if abs(y) < small else _log32(one + y))
+
+
+def _normal_into(v, h, l, w, rest):  # noqa: E741
+    pass
+
+
+def _exponential_into(v, h, l, w, rest):  # noqa: E741
+    pass
+
+
+# float64 and float32 each their own loops, chosen when the block is typed
+overload(_normal_into)(lambda v, h, l, w, rest: _normal32 if v.dtype == types.float32 else _normal64)
+overload(_exponential_into)(
+    lambda v, h, l, w, rest: _exponential32 if v.dtype == types.float32 else _exponential64)
+
+
+def _driver(block):
+    """The kernel drawing ``out`` with ``block``: serial below PARALLEL_MIN_SIZE elements,
+    else in parallel tasks of TASK blocks (each element depends on its index only, so the
+    numbers do not depend on the thread count). A factory's closures, not one kernel taking
+    the block as an argument: a function passed as a value makes Numba's code uncacheable."""
+
+    @numba.njit
+    def task(k0, k1, out, n, per, t):
+        h, l = np.empty(BLOCK, np.uint32), np.empty(BLOCK, np.uint32)  # noqa: E741
+        w, rest = np.empty(BLOCK, out.dtype), np.empty(BLOCK, np.int64)
+        for c in range(t * TASK, min(k0.size * per, (t + 1) * TASK)):
+            b, start = c // per, (c % per) * BLOCK
+            m, i = min(n - start, BLOCK), np.uint64(start)
+            _hash(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32, h[:m], l[:m])
+            block(out[b * n + start:b * n + start + m], h, l, w, rest)
+
+    def draw(k0, k1, out):
+        n = out.size // max(1, k0.size)  # a key's elements
+        per = (n + BLOCK - 1) // BLOCK  # a key's blocks
+        tasks = (k0.size * per + TASK - 1) // TASK
+        if out.size < PARALLEL_MIN_SIZE:
+            for t in range(tasks):
+                task(k0, k1, out, n, per, t)
+        else:
+            for t in numba.prange(tasks):
+                task(k0, k1, out, n, per, t)
+
+    draw.__name__ = draw.__qualname__ = "draw_" + block.__name__.split("_")[1]
+    return nbrt.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
+
+
+draw_bits, draw_uniform, draw_normal, draw_exponential = (
+    _driver(b) for b in (_bits_block, _uniform_block, _normal_block, _exponential_block))
 
 
 def _normal_consts(out):
@@ -326,7 +418,7 @@ def _normal_consts_ov(out):
     return lambda out: c
 
 
-DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal}
+DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal, "exponential": draw_exponential}
 
 
 # Numba starts its threading layer when it compiles a parfor, not when cached code that calls
@@ -398,7 +490,8 @@ def _gamma_one(k0, k1, alpha):
     return (d * V) * math.pow(1.0 - _unit_scalar(a_, b_), 1.0 / alpha)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@nbrt.KernelCache.attach
+@numba.njit(parallel=True, nogil=True)
 def draw_gamma(k0, k1, alpha, out):
     """Gamma(alpha[j], 1) into ``out[j]`` (1-D float64), ``out.size // k0.size`` a key: the
     element's key is split ``i`` of its key (``split(key, n)[i]``) as JAX's."""

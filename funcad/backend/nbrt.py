@@ -44,6 +44,7 @@ the threat model).
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import io
 import os
 import pickle
@@ -56,7 +57,7 @@ import llvmlite.binding as ll
 import numba
 import numpy as np
 from llvmlite import ir
-from numba.core import cgutils, types
+from numba.core import boxing, cgutils, pythonapi, types
 from numba.core.caching import (
     CompileResultCacheImpl,
     FunctionCache,
@@ -64,7 +65,9 @@ from numba.core.caching import (
     _CacheLocator,
     _SourceFileBackedLocatorMixin,
 )
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
+from numba.np import numpy_support
 
 from . import cache, loopir
 
@@ -459,7 +462,25 @@ def full(typingctx, shape, value, dtype):
     return arrty(shape, value, dtype), codegen
 
 
-@numba.njit(nogil=True, cache=False)
+@intrinsic
+def any_layout(typingctx, a):
+    """``a`` itself, typed as an array of any strides (layout 'A'). Programs pass the operands
+    of the helpers below through it, so that each helper compiles once per dtype and rank
+    (~0.3 s each) rather than once per combination of its operands' layouts (C, F, A): the
+    GP gradient's solves of ``K`` and ``K.T`` compiled ``solve`` twice. The helpers read
+    strides anyway (they copy to BLAS's layout or loop over a matrix)."""
+    if not isinstance(a, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return a.copy(layout="A")(a), codegen
+
+
+# The helpers are compiled without Numba's C-callable wrapper (made for first-class function
+# values, which they never are): ~20 ms each.
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def matmul_into(a, b, out):
     """``out[...] = a @ b`` for operands BLAS cannot take as they are (copied to C order)."""
     ac = np.ascontiguousarray(a)
@@ -473,7 +494,7 @@ def matmul_into(a, b, out):
                 out[i, j] = acc
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def solve(a, b):
     """``np.linalg.solve(a, b)`` for 2-D float ``a`` (n x n) and ``b`` (n x k), C-ordered result."""
     n, k = a.shape[0], b.shape[1]
@@ -535,7 +556,7 @@ SOLVE_SMALL_N = 12
 CHOLESKY_SMALL_N = 8
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def solve_batched(a, b):
     """``np.linalg.solve(a, b)`` for float ``a`` (Na, n, n) and ``b`` (Nb, n, k), C-ordered
     result (N, n, k); a batch size of 1 broadcasts (inv: one identity for every matrix).
@@ -633,7 +654,7 @@ def solve_batched(a, b):
     return out
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def cholesky_batched(a):
     """``np.linalg.cholesky(a)`` for float ``a`` (N, n, n): lower L with a = L L^T, reading
     the lower triangle, zeros above. n <= CHOLESKY_SMALL_N: Cholesky-Banachiewicz (row by row);
@@ -672,7 +693,7 @@ def cholesky_batched(a):
     return out
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def ipow(x, y):
     """``x ** y`` of integers as NumPy computes it: by repeated squaring, wrapping in the
     operands' width (Numba's ``np.power`` of uint32/uint64 went through floats), and
@@ -782,6 +803,74 @@ class _LoadCache(FunctionCache):
             cache.unusable(e, stacklevel=6)
 
 
+class _KernelImpl(CompileResultCacheImpl):
+    def __init__(self, py_func):  # no locator: KernelCache finds its directory itself
+        self._lineno = py_func.__code__.co_firstlineno
+        modname = os.path.splitext(os.path.basename(py_func.__code__.co_filename))[0]
+        qualname = py_func.__qualname__.replace("<locals>.", "")
+        py = f"py{sys.version_info[0]}{sys.version_info[1]}"
+        self._filename_base = f"funcad_kernel_{modname}.{qualname}.{py}"
+
+
+class KernelCache(_LoadCache):
+    """The disk cache of one of funcad's own Numba kernels (nbrandom's draws, coloring's):
+    Numba's ``cache=True`` would write beside funcad's sources or into ``~/.cache/numba``;
+    these files go to ``__pycache__`` in funcad's cache directory, named
+    ``funcad_kernel_<module>.<function>...``, checked as programs' are, stamped with a hash of
+    the defining file. The directory is looked up at each load and save (``FUNCAD_CACHE_DIR``
+    may change); where it is unusable the kernel is compiled in each process.
+
+    >>> kernel = KernelCache.attach(numba.njit(nogil=True)(some_function))  # doctest: +SKIP
+    """
+
+    def __init__(self, py_func):
+        self._name, self._py_func = repr(py_func), py_func
+        self._impl = _KernelImpl(py_func)
+        with open(py_func.__code__.co_filename, "rb") as f:
+            self._stamp = hashlib.sha256(f.read() + cache.FUNCAD_VERSION.encode()).hexdigest()
+        self._files = {}
+        self.enable()
+
+    @classmethod
+    def attach(cls, dispatcher):
+        dispatcher._cache = cls(dispatcher.py_func)
+        return dispatcher
+
+    @property
+    def cache_path(self):
+        f = self._file()
+        return None if f is None else f._cache_path
+
+    def _file(self):
+        env = os.environ.get("FUNCAD_CACHE_DIR") or None
+        if env in cache._unusable:
+            return None
+        try:
+            path = str(cache.cache_dir() / "__pycache__")
+        except OSError as e:
+            cache.unusable(e, env, stacklevel=7)
+            return None
+        if path not in self._files:
+            self._files[path] = _CheckedFile(path, self._impl.filename_base, self._stamp)
+        return self._files[path]
+
+    def _load_overload(self, sig, target_context):
+        f = self._file() if self._enabled else None
+        data = None if f is None else f.load(self._index_key(sig, target_context.codegen()))
+        return None if data is None else self._impl.rebuild(target_context, data)
+
+    def _save_overload(self, sig, data):
+        f = self._file() if self._enabled else None
+        if f is not None and self._impl.check_cachable(data):
+            f.save(self._index_key(sig, data.codegen), self._impl.reduce(data))
+
+    def _index_key(self, sig, codegen):
+        # The bytecode, not also the closure's cells as Numba's key: Numba pickles those, and
+        # a dispatcher's pickle holds a per-process id (a factory's kernels would never hit).
+        code = hashlib.sha256(self._py_func.__code__.co_code).hexdigest()
+        return (sig, codegen.magic_tuple(), code)
+
+
 @intrinsic
 def loops(typingctx, arrays, sizes, text):
     """Run the loop nests printed as ``text`` over the tuple ``arrays``, with ``S`` the sizes
@@ -826,6 +915,33 @@ def fast_load(dispatcher):
     if os.path.isfile(dispatcher.py_func.__code__.co_filename):
         dispatcher._cache = _LoadCache(dispatcher.py_func)
     return dispatcher
+
+
+def _box_array(typ, val, c):
+    """Numba's boxing of a returned array (numba.core.boxing.box_array) with the array's
+    Python type read from the function's environment, as its dtype already is (numba#1198),
+    instead of unpickled at every box: ``PythonAPI.nrt_adapt_ndarray_to_python`` calls
+    ``numba_unpickle`` (a Python-level call) for ``aryty.box_type`` per array returned. A
+    driven program's kernels return hundreds of arrays per call (the LSTM gradient 565): the
+    box took 0.50 us per array, 0.24 us this way. The environment's constants are pickled
+    with a cached function, so the cache stays valid across processes."""
+    if not c.context.enable_nrt:
+        return _numba_box_array(typ, val, c)
+    env, api = c.env_manager, c.pyapi
+    dtype = env.read_const(env.add_const(numpy_support.as_dtype(typ.dtype)))
+    pytype = env.read_const(env.add_const(typ.box_type))
+    fnty = ir.FunctionType(api.pyobj, [api.voidptr, api.pyobj, _i32, _i32, api.pyobj])
+    fn = api._get_function(fnty, name="NRT_adapt_ndarray_to_python_acqref")
+    ndim = c.context.get_constant(types.int32, typ.ndim)
+    writable = c.context.get_constant(types.int32, int(typ.mutable))
+    ptr = c.builder.bitcast(cgutils.alloca_once_value(c.builder, val), api.voidptr)
+    out = c.builder.call(fn, [ptr, pytype, ndim, writable, dtype])
+    c.context.nrt.decref(c.builder, typ, val)  # the new array holds its own reference
+    return out
+
+
+_numba_box_array = boxing.box_array  # (importing numba.core.boxing registers it)
+pythonapi._boxers.functions[types.Array] = _box_array
 
 
 @numba.njit(nogil=True, cache=False)

@@ -73,9 +73,9 @@ defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
 # --------------------------------------------------------------------------------------
 # A draw: the hash of the flat element indices under one key (or a batch of keys), turned
 # into numbers in the same loop (backend/nbrandom.py): JAX's partitionable threefry bits,
-# its floats in [0, 1) and its normals, bit for bit.
+# its floats in [0, 1), its normals and exponentials, bit for bit.
 
-DRAW_KINDS = ("bits", "uniform", "normal")
+DRAW_KINDS = ("bits", "uniform", "normal", "exponential")
 
 
 def _draw_impl(k0, k1, *, shape, kind, dtype):
