@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import ad, core
+from . import ad, core, eager_programs
 from ._args import _arg_names, _leaf_paths, _to_user  # noqa: F401  (viz and the rules use them)
 from .core import Tracer, get_aval
 from .errors import (
@@ -372,11 +372,31 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         _require_float(leaves, paths, "grad", holomorphic)
 
         partial = fun if every and not kwargs else _partial_fun(fun, args, kwargs, nums)
-        # vjp, inlined: eager grad is called in loops, and every microsecond shows
         store: dict = {}
         flat = _flat_fun(partial, in_tree, store, has_aux)
         if fixed is not None:
             flat = fixed(flat)
+            return _value_and_grad_flat(flat, leaves, all_leaves, fixed, in_tree, store, paths,
+                                        nums, listed)
+
+        def at(flat_fn, xs):
+            return _value_and_grad_flat(flat_fn, xs, xs, None, in_tree, store, paths, nums, listed)
+
+        def build(flat_fn, xs):  # traced once per structure of the recording
+            return tree_flatten(at(flat_fn, xs))
+
+        def finish(outs, tree, inputs):
+            return tree_unflatten(tree, [_to_user(o) for o in outs])
+
+        def kind():
+            return ("value_and_grad", listed, _single(argnums), len(args), has_aux, holomorphic,
+                    in_tree, store["out_tree"], store.get("aux_tree"))
+
+        return eager_programs.run_cached(kind, flat, leaves, paths, build,
+                                         lambda flat_fn: at(flat_fn, leaves), finish)
+
+    def _value_and_grad_flat(flat, leaves, all_leaves, fixed, in_tree, store, paths, nums, listed):
+        # vjp, inlined: eager grad is called in loops, and every microsecond shows
         outs, jaxpr, consts = ad.linearize_flat(flat, leaves, aux_store=store, names=paths)
         outs, aux = _split_aux(outs, store, has_aux)
         v_leaves = outs

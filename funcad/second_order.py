@@ -18,7 +18,9 @@ linear jaxpr), then applies that linear map to every basis vector in one batched
 
 Eager ``fa.hessian`` takes the same route (:func:`_hessian_linearized`: the Jacobian linearized
 once, its linear map batched over the basis, the diagonal term in place; one d x d array at
-the peak), without the symmetrization, so its result is ``jacfwd(jacrev(f))``'s.
+the peak), without the symmetrization, so its result is ``jacfwd(jacrev(f))``'s. It is traced
+once per structure of the user's function and the program cached (funcad/eager_programs.py,
+:func:`_hessian_eager`); ``f`` itself still runs on every call.
 
 The Hessian is returned exactly symmetric: the batched map gives ``R`` with ``R[k] = H e_k``,
 and the result is ``(R + R.T) / 2``. IEEE addition commutes, so ``fl(a + b) == fl(b + a)`` and
@@ -69,9 +71,67 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
         # the simplifier is tuned for.
         if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
             return dense(*args, **kwargs)
-        return _hessian_linearized(jac, argnums, has_aux, args, kwargs)
+        return _hessian_eager(fun, jac, argnums, has_aux, args, kwargs)
 
     return hessian_f
+
+
+def _hessian_eager(fun, jac, argnums, has_aux: bool, args, kwargs):
+    """:func:`_hessian_linearized` through the cache of transformed programs
+    (funcad/eager_programs.py): ``fun`` runs and is recorded on every call, the Hessian's
+    program is built once per structure of the recording."""
+    from . import eager_programs
+
+    in_leaves, in_tree, store, flat, paths = api._jacobian_setup(fun, argnums, has_aux, args,
+                                                                 kwargs, "jacfwd")
+    listed = api._normalize_argnums(argnums, len(args), "jacfwd")
+    nums = tuple(dict.fromkeys(listed))
+
+    def fun_of(flat_fn):  # the user-level function whose flat form is ``flat_fn``
+        @functools.wraps(fun)
+        def g(*full):
+            outs = flat_fn(*tree_leaves(tuple(full[i] for i in nums)))
+            main, aux = api._split_aux(outs, store, has_aux)
+            out = tree_unflatten(store["out_tree"], main)
+            return (out, aux) if has_aux else out
+
+        return g
+
+    def with_leaves(leaves):
+        full = list(args)
+        for i, a in zip(nums, tree_unflatten(in_tree, leaves), strict=True):
+            full[i] = a
+        return full
+
+    def build(fn, leaves):
+        h, diagonal = _hessian_linearized(api.jacrev(fun_of(fn), argnums, has_aux), argnums,
+                                          has_aux, with_leaves(leaves), {}, split_diagonal=True)
+        outs, tree = tree_flatten(h)
+        return outs + ([] if diagonal is None else [diagonal]), (tree, diagonal is not None)
+
+    def uncached(fn):
+        if fn is flat:
+            return _hessian_linearized(jac, argnums, has_aux, args, kwargs)
+        return _hessian_linearized(api.jacrev(fun_of(fn), argnums, has_aux), argnums, has_aux,
+                                   with_leaves(in_leaves), {})
+
+    def kind():
+        return ("hessian", listed, api._single(argnums), len(args), has_aux, in_tree,
+                store["out_tree"], store.get("aux_tree"), api._DENSE_BASIS)
+
+    def finish(outs, structure, inputs):
+        tree, has_diagonal = structure
+        outs = [api._to_user(o) for o in outs]
+        if has_diagonal:  # ``rest + c * t`` (as in _hessian_linearized): c onto the diagonal
+            c = outs.pop()
+            r = outs[0]  # the single d x d block, first of the flattened (Hessian, aux)
+            if _own(r, inputs):
+                r[np.diag_indices(r.shape[0])] += c
+            else:
+                outs[0] = r + np.diag(np.broadcast_to(c, r.shape[:1]))
+        return tree_unflatten(tree, outs)
+
+    return eager_programs.run_cached(kind, flat, in_leaves, paths, build, uncached, finish)
 
 
 # --------------------------------------------------------------------------------------
@@ -239,20 +299,22 @@ def _apply_to_basis(jaxpr: Jaxpr, consts, d: int, dtype):
     return rows
 
 
-def _diagonal_term(jaxpr: Jaxpr, consts, d: int, dtype):
+def _diagonal_term(jaxpr: Jaxpr, consts, d: int, dtype, staged: bool = False):
     """``(rest_var, c)`` when the linear map's output is ``rest + c * t`` (or ``rest - c * t``),
     ``t`` its input and ``c`` a constant (a regulariser's ``lam * w`` in a gradient), else None.
 
     Eagerly, adding the diagonal of ``c`` to the batched ``rest`` through the one-hot basis
     copies the d x d matrix (the rule cannot know that ``rest`` is a temporary); here it is
     known to be, so the diagonal goes in in place and the Hessian costs one d x d array. The
-    sum is the same IEEE addition, ``rest_kk + c_k``, either way."""
+    sum is the same IEEE addition, ``rest_kk + c_k``, either way. With ``staged`` the
+    constants may be tracers (the program is being built for the cache of eager programs,
+    which adds ``c`` in place after running it), and ``c`` is returned as it is."""
     from .jaxpr import Literal
     from .lax.elementwise import add_p, mul_p, sub_p
 
     if (d == 0 or not jaxpr.eqns or len(jaxpr.outvars) != 1
             or jaxpr.eqns[-1].outputs[0] is not jaxpr.outvars[0]
-            or any(isinstance(c, Tracer) for c in consts)):  # staged: the one-hot rule's select fuses
+            or (not staged and any(isinstance(c, Tracer) for c in consts))):  # jit: select fuses
         return None
     out_eqn = jaxpr.eqns[-1]
     if out_eqn.prim not in (add_p, sub_p):
@@ -269,8 +331,10 @@ def _diagonal_term(jaxpr: Jaxpr, consts, d: int, dtype):
         c = e.inputs[1] if e.inputs[0] is t else e.inputs[0]
         if c is t or not (type(c) is Literal or c in const_of):
             continue
-        c = np.asarray(c.val if type(c) is Literal else const_of[c])
-        if (c.dtype != dtype or c.shape not in ((), (d,)) or rest.aval.shape != (d,)
+        c = c.val if type(c) is Literal else const_of[c]
+        c = c if isinstance(c, Tracer) else np.asarray(c)
+        aval = get_aval(c)
+        if (aval.dtype != dtype or aval.shape not in ((), (d,)) or rest.aval.shape != (d,)
                 or rest.aval.dtype != dtype):
             continue
         if any(term in eq.inputs for eq in jaxpr.eqns[:-1]):  # used elsewhere too
@@ -305,7 +369,8 @@ def _symmetrize(r, consts=()):
     return r
 
 
-def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs):
+def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs,
+                        split_diagonal: bool = False):
     """``jacfwd(jac_fun, argnums, has_aux)(*args, **kwargs)`` with ``jac_fun = jacrev(f)``:
     the Hessian as ``fa.hessian`` returns it, from one linearization of the Jacobian.
 
@@ -313,7 +378,11 @@ def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs)
     and every tangent rule batched, three trace levels per primitive); here ``jac_fun`` is
     linearized once (primal eagerly, tangents staged), its dead code dropped (the tangent of
     the loss value), its scalings folded, and only the staged linear map is batched over the
-    symbolic basis. A diagonal term (``lam * w``) goes into the one d x d result in place."""
+    symbolic basis. A diagonal term (``lam * w``) goes into the one d x d result in place.
+
+    With ``split_diagonal`` (staged, for the cache of eager programs) returns ``(result, c)``:
+    the Hessian without its diagonal term ``c`` (None when there is none), which the caller
+    adds in place."""
     in_leaves, in_tree, store, flat, paths = api._jacobian_setup(jac_fun, argnums, has_aux, args,
                                                                  kwargs, "jacfwd")
     outs, jaxpr, consts = ad.linearize_flat(flat, in_leaves, aux_store=store, names=paths)
@@ -322,14 +391,15 @@ def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs)
     jaxpr, consts = _fold_scalings(_dce(jaxpr, _skip_relayouts(jaxpr, jaxpr.outvars[:n])), consts)
     diagonal = None
     if len(in_leaves) == 1 and n == 1 and get_aval(in_leaves[0]).ndim == 1:
-        diagonal = _diagonal_term(jaxpr, consts, total, get_aval(in_leaves[0]).dtype)
+        diagonal = _diagonal_term(jaxpr, consts, total, get_aval(in_leaves[0]).dtype,
+                                  staged=split_diagonal)
     if diagonal is not None:  # ``rest + c * t``: the rest's d x d result takes c on its diagonal
         jaxpr = _dce(jaxpr, [diagonal[0]])
     rows = api._vmap_basis(lambda *t: eval_jaxpr(jaxpr, consts, *t), basis, total,
                            lambda m: [0] * m)
     rows = [r if get_aval(r).shape[:1] == (total,) and get_aval(r).ndim == 1 + get_aval(o).ndim
             else _broadcast_rows(r, total, o) for r, o in zip(rows, outs[:n], strict=True)]
-    if diagonal is not None:
+    if diagonal is not None and not split_diagonal:
         (r,) = rows
         if _own(r, consts):
             r[np.diag_indices(total)] += diagonal[1]
@@ -341,7 +411,8 @@ def _hessian_linearized(jac_fun: Callable, argnums, has_aux: bool, args, kwargs)
     jac = api._assemble_fwd(rows, main, in_leaves, store["out_tree"], in_tree, total,
                             api._repeats(args, argnums))
     jac = jac if not api._single(argnums) else api._unwrap_one(jac, store["out_tree"])
-    return (jac, aux) if has_aux else jac
+    jac = (jac, aux) if has_aux else jac
+    return (jac, None if diagonal is None else diagonal[1]) if split_diagonal else jac
 
 
 def _skip_relayouts(jaxpr: Jaxpr, outvars) -> list:
