@@ -62,6 +62,16 @@ FUNCTIONS = {
 }
 
 
+def _load(path: str | None) -> bool:
+    if path is None:  # find_library found nothing
+        return False
+    try:
+        ll.load_library_permanently(path)
+        return True
+    except RuntimeError:
+        return False
+
+
 def _isa() -> tuple[str, int] | None:
     """libmvec's ISA letter and the float64 lane count for this host: ``("e", 8)`` on
     AVX-512, ``("d", 4)`` on AVX2; None where vector math is off or unavailable."""
@@ -72,10 +82,9 @@ def _isa() -> tuple[str, int] | None:
         return None
     if numba.config.CPU_NAME or numba.config.CPU_FEATURES:  # not compiling for this host
         return None
-    path = ctypes.util.find_library("mvec") or "libmvec.so.1"
-    try:
-        ll.load_library_permanently(path)
-    except RuntimeError:
+    # glibc's soname first: ctypes.util.find_library runs `ldconfig -p` in a subprocess
+    # (2-14 ms of every process's first program), needed only where the soname differs.
+    if not (_load("libmvec.so.1") or _load(ctypes.util.find_library("mvec"))):
         return None
     features = ll.get_host_cpu_features()
     if features.get("avx512f") and choice != "avx2":
