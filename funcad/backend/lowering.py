@@ -530,7 +530,7 @@ def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
     k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs)
     o = g.name(out)
     g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{out.aval.dtype.name})")
-    g.emit(f"_nb.rnd.draw_{eqn.params['kind']}({k0}, {k1}, {o}.reshape(-1))")
+    g.emit(f"_rnd.draw_{eqn.params['kind']}({k0}, {k1}, {o}.reshape(-1))")
     g.contiguous.add(out)
 
 
@@ -540,7 +540,7 @@ def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbran
     a = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float64)}).reshape(-1)"
     o = g.name(out)
     g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.float64)")
-    g.emit(f"_nb.rnd.draw_gamma({k0}, {k1}, {a}, {o}.reshape(-1))")
+    g.emit(f"_rnd.draw_gamma({k0}, {k1}, {a}, {o}.reshape(-1))")
     if out.aval.dtype != np.float64:
         g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
     g.contiguous.add(out)

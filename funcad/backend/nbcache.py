@@ -119,7 +119,10 @@ class _LoadCache(FunctionCache):
         from numba.core.runtime import rtsys
 
         rtsys.initialize(target_context)
-        return self._load_overload(sig, target_context)
+        cres = self._load_overload(sig, target_context)
+        if cres is None:  # Numba compiles it next
+            _compiling()
+        return cres
 
     def save_overload(self, sig, data):
         try:
@@ -198,7 +201,17 @@ class KernelCache(_LoadCache):
 
 def fast_load(dispatcher):
     """Give a program's dispatcher its disk cache, :class:`_LoadCache`, if its module is a file
-    in funcad's cache directory (cache.load wrote it; a program kept in memory has none)."""
+    in funcad's cache directory (cache.load wrote it; a program kept in memory has none, and
+    is compiled)."""
     if os.path.isfile(dispatcher.py_func.__code__.co_filename):
         dispatcher._cache = _LoadCache(dispatcher.py_func)
+    else:
+        _compiling()
     return dispatcher
+
+
+def _compiling() -> None:
+    """Numba is about to compile: programs box their arrays with nbrt's boxer."""
+    from . import nbrt
+
+    nbrt.use_own_boxing()
