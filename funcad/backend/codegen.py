@@ -557,11 +557,12 @@ def _result(expr, eqn):
 # The program
 
 
-def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
-    """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
-    lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
+def emit_body(g: Gen, jaxpr: Jaxpr, fused: list | None = None) -> None:
+    """Emit the equations of ``jaxpr`` (``fused``: ``fuse(jaxpr)`` if done already), its
+    inputs already named in ``g``. Control-flow lowerings (lax/control.py) call it for their
+    branches and loop bodies, inline."""
     # (Serial kernels group whatever their size, so a larger size gives the same source.)
-    items = _row_groups(fuse(jaxpr), g.parallel_min_size)
+    items = _row_groups(fuse(jaxpr) if fused is None else fused, g.parallel_min_size)
     uses = Counter(a for item in items for a in {a for k in (item if isinstance(item, list) else [item])
                                                  for e in _eqns_of(k) for a in e.inputs if type(a) is Var})
     uses.update(a for a in set(jaxpr.outvars) if type(a) is Var)
@@ -668,7 +669,7 @@ _BLAS_PRIMS = frozenset({"matmul", "solve", "triangular_solve", "cholesky", "eig
 
 
 def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
-             contiguous=(), beside_blas: bool | None = None) -> Program:
+             contiguous=(), beside_blas: bool | None = None, fused: list | None = None) -> Program:
     """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
     driven program (backend/driver.py): its inputs may be any strided view, except those
     flagged in ``contiguous`` (C- or F-contiguous), and its outputs may be views of its
@@ -676,6 +677,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     the outputs known to be contiguous. ``beside_blas`` (default: whether ``jaxpr`` calls a
     threaded BLAS, :func:`calls_threaded_blas`) raises the size of parallel kernels to
     :data:`PARALLEL_MIN_SIZE_BESIDE_BLAS`; the driver passes it for the whole program.
+    ``fused`` is ``fuse(jaxpr)`` where the caller has it (dispatch, to choose the driver).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -694,7 +696,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     names = [g.name(v) for v in ins]
     if names:
         g.emit(f"{', '.join(names)}{',' if len(names) == 1 else ''} = args")
-    emit_body(g, jaxpr)
+    emit_body(g, jaxpr, fused)
     outs, seen = [], set()
     for a in jaxpr.outvars:
         if type(a) is Literal:

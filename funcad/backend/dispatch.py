@@ -19,6 +19,7 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
 from . import cache, codegen, driver
+from .fusion import fuse
 from .simplify import simplify
 
 log = logging.getLogger("funcad.jit")
@@ -71,10 +72,11 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     ``source`` is the driver followed by each distinct kernel's."""
     _check_size(jaxpr, name)
     simplified = simplify(jaxpr)
-    items = driver.items_of(simplified)
+    fused = fuse(simplified)
+    items = driver.items_of(fused)
     if driver.should_drive(items):
         return simplified, driver.Driven(simplified, items, name)
-    return simplified, codegen.generate(simplified, name)
+    return simplified, codegen.generate(simplified, name, fused=fused)
 
 
 def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:

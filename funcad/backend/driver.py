@@ -47,7 +47,7 @@ from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 from ..lax.linalg import einsum_p, matmul_p
 from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
 from . import cache, codegen, compile_worker
-from .fusion import fuse, is_remap_eqn
+from .fusion import is_remap_eqn
 from .simplify import _atom_key, _params_key
 
 #: Programs with at least this many fusion items, or equations, are driven
@@ -56,10 +56,10 @@ MIN_ITEMS = int(os.environ.get("FUNCAD_JIT_DRIVE_ITEMS", 48))
 MIN_EQNS = 512
 
 
-def items_of(jaxpr: Jaxpr) -> list[list]:
-    """The program's fusion items (row groups as one), each as its list of equations."""
+def items_of(fused: list) -> list[list]:
+    """The program's fusion items (``fuse``'s, row groups as one), each as its list of equations."""
     out = []
-    for item in codegen._row_groups(fuse(jaxpr)):
+    for item in codegen._row_groups(fused):
         if isinstance(item, list):
             out.append([e for k in item for e in k.eqns])
         else:
