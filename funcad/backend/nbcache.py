@@ -16,6 +16,7 @@ cache classes (a subclass of each, and ``dispatcher._cache`` replaced).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -185,7 +186,11 @@ class KernelCache(_LoadCache):
     def _load_overload(self, sig, target_context):
         f = self._file() if self._enabled else None
         data = None if f is None else f.load(self._index_key(sig, target_context.codegen()))
-        return None if data is None else self._impl.rebuild(target_context, data)
+        if data is None:
+            return None
+        with contextlib.suppress(OSError):  # used: the last the size bound evicts (cache.evict)
+            os.utime(f._index_path)
+        return self._impl.rebuild(target_context, data)
 
     def _save_overload(self, sig, data):
         f = self._file() if self._enabled else None
