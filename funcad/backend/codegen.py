@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import short_dtype
-from ..jaxpr import Jaxpr, Literal, Var
+from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 from ..lax.linalg import matmul_p
 from ..lax.shapes import full_p, transpose_p
 from . import loopir as ir
@@ -184,12 +184,17 @@ class Gen:
         self.add(ir.Comment(f"{outs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()))
 
 
-def _holds_jaxpr(v) -> bool:
-    from ..jaxpr import ClosedJaxpr
+def jaxprs_in(v):
+    """The jaxprs a parameter value holds (a cond's branches, a scan's body...)."""
+    if isinstance(v, tuple | list):
+        for q in v:
+            yield from jaxprs_in(q)
+    elif isinstance(v, Jaxpr | ClosedJaxpr):
+        yield v.jaxpr if isinstance(v, ClosedJaxpr) else v
 
-    if isinstance(v, tuple):
-        return any(_holds_jaxpr(q) for q in v)
-    return isinstance(v, Jaxpr | ClosedJaxpr)
+
+def _holds_jaxpr(v) -> bool:
+    return next(jaxprs_in(v), None) is not None
 
 
 def _sym(shape) -> str:
@@ -641,15 +646,6 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
 def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
     """Whether ``jaxpr`` (its nested jaxprs too) calls BLAS or LAPACK on a product large
     enough for OpenBLAS to run it on several threads (see PARALLEL_MIN_SIZE_BESIDE_BLAS)."""
-    from ..jaxpr import ClosedJaxpr
-
-    def nested(v):
-        if isinstance(v, tuple | list):
-            return any(nested(q) for q in v)
-        if isinstance(v, ClosedJaxpr):
-            v = v.jaxpr
-        return isinstance(v, Jaxpr) and calls_threaded_blas(v)
-
     for e in jaxpr.eqns:
         if e.prim.name in _BLAS_PRIMS:
             # One call's work (a batch makes one call per matrix): m n k, or n^3.
@@ -657,7 +653,7 @@ def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
             m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
             if int(np.prod(m_n, dtype=np.int64)) * (a[-1] if a else 1) >= THREADED_BLAS_MIN_WORK:
                 return True
-        elif any(nested(v) for v in e.params.values()):
+        elif any(calls_threaded_blas(j) for v in e.params.values() for j in jaxprs_in(v)):
             return True
     return False
 

@@ -98,7 +98,8 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
 def _numba_unsupported_dtypes(jaxpr: Jaxpr) -> set:
     """Dtypes Numba has no arrays of (float16, complex from a library call...)."""
     avals = [v.aval for v in jaxpr.invars] + [v.aval for e in jaxpr.eqns for v in e.outputs]
-    return {a.dtype.name for a in avals if a.dtype.kind not in "biufc" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
+    return {a.dtype.name for a in avals
+            if a.dtype.kind not in "biufc" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
 
 
 class Interpreted:
@@ -143,11 +144,11 @@ class Executable:
 
     def _first_call(self, args, S):
         t0 = time.perf_counter()
-        before = _n_signatures(self.compiled.fn)
+        before = len(self.compiled.fn.signatures)
         out = self.compiled.first_call(args, S)
         self.call = self.compiled.fn
         if os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0"):
-            compiled = _n_signatures(self.compiled.fn) > before
+            compiled = len(self.compiled.fn.signatures) > before
             hits = sum(self.compiled.fn.stats.cache_hits.values())
             how = "loaded from Numba's disk cache" if hits and compiled else (
                 "compiled by Numba" if compiled else "reusing compiled code")
@@ -165,10 +166,6 @@ class Executable:
                 x = np.asarray(x, dt)
             conv.append(x)
         return list(self.call(tuple(conv), self.S))
-
-
-def _n_signatures(fn) -> int:
-    return len(fn.signatures)
 
 
 def compile_count() -> int:
