@@ -41,6 +41,7 @@ recently used is released (:func:`release`) and loaded again from disk if it is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -144,23 +145,16 @@ def cache_dir() -> Path:
     return path
 
 
-_nbrt_digest = None
-
-
 _LINKED = ("nbrt.py", "nbcache.py", "nbrandom.py", "pocketfft.py", "vecmath.py", "loopir.py")
 
 
+@functools.cache
 def _nbrt_hash() -> str:
     """A hash of the backend modules whose code is linked into (or loads) every program's
     cached machine code, so a change there (in development, without a version bump) must not
     load programs holding the old code."""
-    global _nbrt_digest
-    if _nbrt_digest is None:
-        here = Path(__file__)
-        _nbrt_digest = hashlib.sha256(b"".join(
-            here.with_name(f).read_bytes()
-            for f in _LINKED)).hexdigest()
-    return _nbrt_digest
+    here = Path(__file__)
+    return hashlib.sha256(b"".join(here.with_name(f).read_bytes() for f in _LINKED)).hexdigest()
 
 
 class _NumbaConfigWithoutYaml:
@@ -554,7 +548,7 @@ def info() -> dict:
     path = cache_dir()
     entries = _entries(path)
     return {"directory": str(path), "entries": len(entries), "bytes": sum(e[1] for e in entries),
-            "max_bytes": max_bytes(), "numba": _numba_version()}
+            "max_bytes": max_bytes(), "numba": import_numba().__version__}
 
 
 def clear() -> int:
@@ -569,10 +563,6 @@ def clear() -> int:
     for name in list(_loaded):
         release(name)
     return len(entries)
-
-
-def _numba_version() -> str:
-    return import_numba().__version__
 
 
 def is_numba_cache_error(e: BaseException) -> bool:
