@@ -64,7 +64,8 @@ def _blocks(a, name):
         a = da.from_array(a, chunks=a.shape[:1] + a.shape[1:])
     if not isinstance(a, da.Array):
         raise ArgumentError(f"funcad.dask: {name} must be a dask.array (or NumPy) array chunked by "
-                            f"rows, got {type(a).__name__}.")
+                            f"rows, got {type(a).__name__}. Convert it: dask.array.from_array("
+                            f"np.asarray({name}), chunks=(rows_per_chunk, -1)).")
     if a.ndim == 2 and a.numblocks[1] != 1:
         a = a.rechunk({1: -1})
     return a, list(a.to_delayed().reshape(-1))
@@ -169,7 +170,8 @@ class ChunkedLoss:
     def __init__(self, loss: Callable, X, y=None, *, reduction: str = "sum",
                  penalty: Callable | None = None):
         if reduction not in ("sum", "mean"):
-            raise ArgumentError(f"ChunkedLoss: reduction must be 'sum' or 'mean', got {reduction!r}.")
+            raise ArgumentError(f"ChunkedLoss: reduction must be 'sum' or 'mean', got {reduction!r}: "
+                                "'sum' if the loss returns its chunk's sum, 'mean' if its mean.")
         self.loss, self.reduction, self.penalty = loss, reduction, penalty
         self.X, self._Xb = _blocks(X, "X")
         self._yb = None
