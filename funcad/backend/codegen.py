@@ -93,6 +93,9 @@ class Gen:
         # reads last (see _in_place).
         self.owned: set[Var] = set()
         self.uses: Counter = Counter()
+        # The equation that produced each value of the body being emitted (lowering rules that
+        # recognise a pattern across equations: lowering._weighted_gram).
+        self.producers: dict[Var, object] = {}
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
@@ -571,6 +574,7 @@ def emit_body(g: Gen, jaxpr: Jaxpr, fused: list | None = None) -> None:
     uses = Counter(a for item in items for a in {a for k in (item if isinstance(item, list) else [item])
                                                  for e in _eqns_of(k) for a in e.inputs if type(a) is Var})
     uses.update(a for a in set(jaxpr.outvars) if type(a) is Var)
+    g.producers.update((v, e) for e in jaxpr.eqns for v in e.outputs)
     outer, g.uses = g.uses, uses
     try:
         _emit_items(g, jaxpr, items)
