@@ -542,7 +542,7 @@ def _unit32(typingctx, a, b):
     return types.float32(types.uint64, types.uint64), codegen
 
 
-@numba.njit
+@numba.njit(error_model="numpy")  # IEEE division: x / 0 is inf, as XLA
 def xla_log32(x):
     """XLA's CPU float32 ``log`` (``_log32``) with its edge values: -inf at 0, nan below."""
     if x > _F32(0) and x < _F32(np.inf):
@@ -552,7 +552,7 @@ def xla_log32(x):
     return x if x == _F32(np.inf) else _F32(np.nan)
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def xla_log1p32(x):
     """XLA's CPU float32 ``log1p``: Cephes' rational form below sqrt(2) - 1, else log(1 + x)."""
     if abs(x) < _F32(_LOG1P_SMALL):
@@ -560,7 +560,7 @@ def xla_log1p32(x):
     return xla_log32(_F32(1) + x)
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def xla_lgamma1p32(z):
     """XLA's float32 ``lgamma(z + 1)`` for ``z >= -1/2`` (integers here: JAX's ``lgamma(k + 1)``,
     which XLA evaluates from ``z = k``): Lanczos' approximation (g = 7, 9 terms), stablehlo's
@@ -579,7 +579,7 @@ def xla_lgamma1p32(z):
     return fma(r, log_t, _HALF_LOG_2PI) + xla_log32(a)
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_knuth(k0, k1, hi, lo, lam, max_iters):
     """Knuth's count for one element: rounds while the running log-product of float32 uniforms
     is above ``-lam`` (JAX's ``k``; the draw is ``k - 1``), at most ``max_iters``."""
@@ -593,7 +593,7 @@ def _poisson_knuth(k0, k1, hi, lo, lam, max_iters):
     return k
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_constants(lam):
     """The rejection sampler's per-lam constants as XLA computes them: (log lam, b, 2a, a,
     1/alpha, v_r)."""
@@ -605,7 +605,7 @@ def _poisson_constants(lam):
     return xla_log32(lam), b, a * _F32(2), a, inv_alpha, v_r
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_try(k0, k1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r):
     """One round of the transformed rejection for one element under round key ``(k0, k1)``:
     (the candidate k, accepted)."""
@@ -624,7 +624,7 @@ def _poisson_try(k0, k1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r):
     return k, accept1 or (not reject and s <= t)
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_first(k0, k1, hi, lo, lam, max_iters):
     """The first round accepting the element (``max_iters`` if none) and its k."""
     log_lam, b, two_a, a, inv_alpha, v_r = _poisson_constants(lam)
@@ -636,7 +636,7 @@ def _poisson_first(k0, k1, hi, lo, lam, max_iters):
     return max_iters, _F32(-1)
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_last(k0, k1, hi, lo, lam, first, k, rounds):
     """The element's k after JAX's ``rounds`` rounds: later acceptances overwrite the first."""
     log_lam, b, two_a, a, inv_alpha, v_r = _poisson_constants(lam)
@@ -673,7 +673,7 @@ def _to_int_ov(x, like):
     return impl
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad):
     """Knuth's draw of element ``j`` (lam < 10 or nan), or its first accepting round; with
     ``pad`` (its key's draw has rejection elements) a Knuth element's first round at 1e5 too."""
@@ -695,7 +695,7 @@ def _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad):
         first[j], kf[j] = _poisson_first(ka, kb, i >> np.uint64(32), i & _M32, lj, max_iters)
 
 
-@numba.njit
+@numba.njit(error_model="numpy")
 def _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j):
     b = j // n
     i = np.uint64(j - b * n)
@@ -707,7 +707,7 @@ def _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j):
 
 
 @nbcache.KernelCache.attach
-@numba.njit(parallel=True, nogil=True)
+@numba.njit(parallel=True, nogil=True, error_model="numpy")
 def draw_poisson(k0, k1, lam, out):
     """Poisson(lam[j]) into ``out[j]`` (1-D integers; lam float32 of the same size),
     ``out.size // k0.size`` elements a key (a key's draw is one of JAX's calls)."""
