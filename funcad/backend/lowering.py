@@ -551,8 +551,11 @@ def _random_poisson(g, eqn):  # JAX's Knuth / rejection loops per element, backe
     k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs[:2])
     lam = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float32)}).reshape(-1)"
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{out.aval.dtype.name})")
-    g.emit(f"_nb.rnd.draw_poisson({k0}, {k1}, {lam}, {o}.reshape(-1))")
+    bounds = ", ".join(repr(b) for b in rnd.poisson_bounds(out.aval.dtype))
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.int64)")  # the dtype's values as int64 bits
+    g.emit(f"_nb.rnd.draw_poisson({k0}, {k1}, {lam}, {o}.reshape(-1), {bounds})")
+    if out.aval.dtype != np.int64:
+        g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
     g.contiguous.add(out)
 
 

@@ -649,28 +649,19 @@ def _poisson_last(k0, k1, hi, lo, lam, first, k, rounds):
     return k
 
 
-def _to_int(x, like):
-    pass
-
-
-@overload(_to_int)
-def _to_int_ov(x, like):
-    """XLA's float to integer conversion: truncating, saturating, nan to 0."""
-    info = np.iinfo(str(like.dtype))
-    t = np.dtype(str(like.dtype)).type
-    vmin, vmax, fmin, fmax = t(info.min), t(info.max), float(info.min), float(info.max)
-    wide = np.int64 if info.min < 0 else np.uint64
-
-    def impl(x, like):
-        if x != x:
-            return t(0)
-        if x <= fmin:
-            return vmin
-        if x >= fmax:
-            return vmax
-        return t(wide(x))
-
-    return impl
+@numba.njit(error_model="numpy")
+def _saturate(x, fmin, fmax, imin, imax):
+    """XLA's float to integer conversion into a dtype with range ``[fmin, fmax]``: truncating,
+    saturating, nan to 0; as int64 bits (uint64's largest is -1, wrapped back by astype)."""
+    if x != x:
+        return np.int64(0)
+    if x <= fmin:
+        return imin
+    if x >= fmax:
+        return imax
+    if x < 9.2e18:
+        return np.int64(x)
+    return np.int64(np.uint64(x))
 
 
 @numba.njit(error_model="numpy")
@@ -682,10 +673,7 @@ def _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad):
     ka, kb = np.uint64(k0[b]), np.uint64(k1[b])
     lj = lam[j]
     if lj != lj or lj < _POISSON_KNUTH_BELOW:
-        out[j] = out.dtype.type(_poisson_knuth(ka, kb, i >> np.uint64(32), i & _M32, lj, max_iters)) \
-            - out.dtype.type(1)
-        if lj == _F32(0):
-            out[j] = 0
+        out[j] = 0 if lj == _F32(0) else _poisson_knuth(ka, kb, i >> np.uint64(32), i & _M32, lj, max_iters) - 1
         if pad:
             first[j], kf[j] = _poisson_first(ka, kb, i >> np.uint64(32), i & _M32, _POISSON_REJECTION_PAD,
                                              max_iters)
@@ -696,24 +684,26 @@ def _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad):
 
 
 @numba.njit(error_model="numpy")
-def _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j):
+def _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax):
     b = j // n
     i = np.uint64(j - b * n)
     lj = lam[j]
     if not (lj != lj or lj < _POISSON_KNUTH_BELOW):
         k = _poisson_last(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32, lj,
                           first[j], kf[j], rounds[b])
-        out[j] = _to_int(k, out)
+        out[j] = _saturate(k, fmin, fmax, imin, imax)
 
 
 @nbcache.KernelCache.attach
 @numba.njit(parallel=True, nogil=True, error_model="numpy")
-def draw_poisson(k0, k1, lam, out):
-    """Poisson(lam[j]) into ``out[j]`` (1-D integers; lam float32 of the same size),
-    ``out.size // k0.size`` elements a key (a key's draw is one of JAX's calls)."""
+def draw_poisson(k0, k1, lam, out, fmin, fmax, imin, imax, max_iters):
+    """Poisson(lam[j]) into ``out[j]`` (1-D int64, the bits of the output dtype's values; lam
+    float32 of the same size), ``out.size // k0.size`` elements a key (a key's draw is one of
+    JAX's calls); the dtype's range and JAX's round limit from lax/random.py's
+    ``poisson_bounds``. One kernel
+    for every integer dtype (each would cost a compile)."""
     nk = k0.size
     n = out.size // max(1, nk)
-    max_iters = _int_max(out)  # JAX's: the dtype's largest value (capped at int64's)
     pad = np.zeros(nk, np.bool_)
     for j in range(out.size):  # a key's draw with a rejection element runs JAX's rejection loop
         if not (lam[j] != lam[j] or lam[j] < _POISSON_KNUTH_BELOW):
@@ -730,17 +720,7 @@ def draw_poisson(k0, k1, lam, out):
         rounds[j // n] = max(rounds[j // n], min(first[j] + 1, max_iters))
     if out.size < PARALLEL_MIN_SIZE // 16:
         for j in range(out.size):
-            _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j)
+            _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)
     else:
         for j in numba.prange(out.size):
-            _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j)
-
-
-def _int_max(like):
-    pass
-
-
-@overload(_int_max)
-def _int_max_ov(like):
-    v = min(np.iinfo(str(like.dtype)).max, np.iinfo(np.int64).max)
-    return lambda like: np.int64(v)
+            _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)

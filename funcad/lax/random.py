@@ -114,15 +114,24 @@ defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to 
 # shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: JAX's Knuth
 # and transformed-rejection loops in float32 (random_poisson_p), bit for bit.
 
+def poisson_bounds(dtype):
+    """``draw_poisson``'s last arguments for an output dtype: its range as floats and as int64
+    bits, and JAX's round limit (the dtype's largest value)."""
+    info = np.iinfo(dtype)
+    return (float(info.min), float(info.max), int(info.min), int(np.uint64(info.max).astype(np.int64)),
+            min(int(info.max), int(np.iinfo(np.int64).max)))
+
+
 def _poisson_impl(k0, k1, lam, *, dtype):
     from ..backend import nbrandom
 
     k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
     lam = np.asarray(lam, np.float32)
-    out = np.empty(lam.shape, np.dtype(dtype))
+    out = np.empty(lam.shape, np.int64)  # the dtype's values as int64 bits: one kernel for all
     nbrandom.draw_poisson(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
-                          np.ascontiguousarray(lam).reshape(-1), out.reshape(-1))
-    return out
+                          np.ascontiguousarray(lam).reshape(-1), out.reshape(-1),
+                          *poisson_bounds(np.dtype(dtype)))
+    return out.astype(np.dtype(dtype), copy=False)
 
 
 def _poisson_abstract_eval(k0, k1, lam, *, dtype):
