@@ -579,16 +579,47 @@ def xla_lgamma1p32(z):
     return fma(r, log_t, _HALF_LOG_2PI) + xla_log32(a)
 
 
+# Both loops split their key each round the same way: round i's chain key c_i (c_0 the draw's
+# key, c_{i+1} = split(c_i)[0]) gives Knuth's subkey A_i = split(c_i)[1] and the rejection's
+# two, A_i and B_i = split(c_i, 3)[1:]. A draw's first ROUND_TABLE rounds are hashed once per
+# key into a table (c, A, B as six words a round); rounds beyond it are hashed as they come.
+
+ROUND_TABLE = 32
+
+
+@numba.njit
+def _round_table(k0, k1, tab):
+    for b in range(k0.size):
+        c0, c1 = np.uint64(k0[b]), np.uint64(k1[b])
+        for i in range(tab.shape[1]):
+            a0, a1 = threefry(c0, c1, np.uint64(0), np.uint64(1))
+            b0, b1 = threefry(c0, c1, np.uint64(0), np.uint64(2))
+            tab[b, i, 0], tab[b, i, 1], tab[b, i, 2], tab[b, i, 3], tab[b, i, 4], tab[b, i, 5] = \
+                c0, c1, a0, a1, b0, b1
+            c0, c1 = threefry(c0, c1, np.uint64(0), np.uint64(0))
+
+
+@numba.njit
+def _round_keys(tab, b, i, c0, c1):
+    """Round ``i``'s chain key and subkeys ``(c, A, B)``, given round ``i - 1``'s chain key."""
+    if i < tab.shape[1]:
+        return tab[b, i, 0], tab[b, i, 1], tab[b, i, 2], tab[b, i, 3], tab[b, i, 4], tab[b, i, 5]
+    c0, c1 = threefry(c0, c1, np.uint64(0), np.uint64(0))
+    a0, a1 = threefry(c0, c1, np.uint64(0), np.uint64(1))
+    b0, b1 = threefry(c0, c1, np.uint64(0), np.uint64(2))
+    return c0, c1, a0, a1, b0, b1
+
+
 @numba.njit(error_model="numpy")
-def _poisson_knuth(k0, k1, hi, lo, lam, max_iters):
+def _poisson_knuth(tab, b, hi, lo, lam, max_iters):
     """Knuth's count for one element: rounds while the running log-product of float32 uniforms
     is above ``-lam`` (JAX's ``k``; the draw is ``k - 1``), at most ``max_iters``."""
     log_prod, neg_lam, k = _F32(0), -lam, 0
+    c0 = c1 = np.uint64(0)
     while k < max_iters and log_prod > neg_lam:
-        s0, s1 = threefry(k0, k1, np.uint64(0), np.uint64(1))
-        k0, k1 = threefry(k0, k1, np.uint64(0), np.uint64(0))
-        a, b = threefry(s0, s1, hi, lo)
-        log_prod = log_prod + xla_log32(_unit32(a, b))
+        c0, c1, a0, a1, _, _ = _round_keys(tab, b, k, c0, c1)
+        x, y = threefry(a0, a1, hi, lo)
+        log_prod = log_prod + xla_log32(_unit32(x, y))
         k += 1
     return k
 
@@ -606,14 +637,12 @@ def _poisson_constants(lam):
 
 
 @numba.njit(error_model="numpy")
-def _poisson_try(k0, k1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r):
-    """One round of the transformed rejection for one element under round key ``(k0, k1)``:
+def _poisson_try(a0, a1, b0, b1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r):
+    """One round of the transformed rejection for one element under the round's subkeys:
     (the candidate k, accepted)."""
-    s0, s1 = threefry(k0, k1, np.uint64(0), np.uint64(1))
-    t0, t1 = threefry(k0, k1, np.uint64(0), np.uint64(2))
-    x, y = threefry(s0, s1, hi, lo)
+    x, y = threefry(a0, a1, hi, lo)
     u = _unit32(x, y) - _F32(0.5)
-    x, y = threefry(t0, t1, hi, lo)
+    x, y = threefry(b0, b1, hi, lo)
     v = _unit32(x, y)
     us = _F32(0.5) - abs(u)
     k = np.floor(fma(two_a / us + b, u, lam) + _F32(0.43))
@@ -625,27 +654,36 @@ def _poisson_try(k0, k1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r):
 
 
 @numba.njit(error_model="numpy")
-def _poisson_first(k0, k1, hi, lo, lam, max_iters):
+def _poisson_first(tab, kb, hi, lo, lam, max_iters):
     """The first round accepting the element (``max_iters`` if none) and its k."""
     log_lam, b, two_a, a, inv_alpha, v_r = _poisson_constants(lam)
+    c0 = c1 = np.uint64(0)
     for i in range(max_iters):
-        k, ok = _poisson_try(k0, k1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r)
+        c0, c1, a0, a1, b0, b1 = _round_keys(tab, kb, i, c0, c1)
+        k, ok = _poisson_try(a0, a1, b0, b1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r)
         if ok:
             return i, k
-        k0, k1 = threefry(k0, k1, np.uint64(0), np.uint64(0))
     return max_iters, _F32(-1)
 
 
 @numba.njit(error_model="numpy")
-def _poisson_last(k0, k1, hi, lo, lam, first, k, rounds):
-    """The element's k after JAX's ``rounds`` rounds: later acceptances overwrite the first."""
+def _poisson_last(tab, kb, hi, lo, lam, first, k, rounds):
+    """The element's k after JAX's ``rounds`` rounds: its last accepting round's (found from
+    the last round back: ~1.1 tries, not ``rounds - first``), else its first's."""
     log_lam, b, two_a, a, inv_alpha, v_r = _poisson_constants(lam)
-    for _ in range(first + 1):
-        k0, k1 = threefry(k0, k1, np.uint64(0), np.uint64(0))
-    for _ in range(first + 1, rounds):
-        kk, ok = _poisson_try(k0, k1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r)
-        k = kk if ok else k
-        k0, k1 = threefry(k0, k1, np.uint64(0), np.uint64(0))
+    if rounds <= tab.shape[1]:
+        for i in range(rounds - 1, first, -1):
+            kk, ok = _poisson_try(tab[kb, i, 2], tab[kb, i, 3], tab[kb, i, 4], tab[kb, i, 5], hi, lo,
+                                  lam, log_lam, b, two_a, a, inv_alpha, v_r)
+            if ok:
+                return kk
+        return k
+    c0 = c1 = np.uint64(0)
+    for i in range(rounds):  # past the table (rare): forwards, hashing the chain as it goes
+        c0, c1, a0, a1, b0, b1 = _round_keys(tab, kb, i, c0, c1)
+        if i > first:
+            kk, ok = _poisson_try(a0, a1, b0, b1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r)
+            k = kk if ok else k
     return k
 
 
@@ -665,32 +703,30 @@ def _saturate(x, fmin, fmax, imin, imax):
 
 
 @numba.njit(error_model="numpy")
-def _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad):
+def _poisson_pass1(tab, lam, out, first, kf, n, max_iters, j, pad):
     """Knuth's draw of element ``j`` (lam < 10 or nan), or its first accepting round; with
     ``pad`` (its key's draw has rejection elements) a Knuth element's first round at 1e5 too."""
     b = j // n
     i = np.uint64(j - b * n)
-    ka, kb = np.uint64(k0[b]), np.uint64(k1[b])
+    hi, lo = i >> np.uint64(32), i & _M32
     lj = lam[j]
     if lj != lj or lj < _POISSON_KNUTH_BELOW:
-        out[j] = 0 if lj == _F32(0) else _poisson_knuth(ka, kb, i >> np.uint64(32), i & _M32, lj, max_iters) - 1
+        out[j] = 0 if lj == _F32(0) else _poisson_knuth(tab, b, hi, lo, lj, max_iters) - 1
         if pad:
-            first[j], kf[j] = _poisson_first(ka, kb, i >> np.uint64(32), i & _M32, _POISSON_REJECTION_PAD,
-                                             max_iters)
+            first[j], kf[j] = _poisson_first(tab, b, hi, lo, _POISSON_REJECTION_PAD, max_iters)
         else:
             first[j] = -1
     else:
-        first[j], kf[j] = _poisson_first(ka, kb, i >> np.uint64(32), i & _M32, lj, max_iters)
+        first[j], kf[j] = _poisson_first(tab, b, hi, lo, lj, max_iters)
 
 
 @numba.njit(error_model="numpy")
-def _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax):
+def _poisson_pass2(tab, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax):
     b = j // n
     i = np.uint64(j - b * n)
     lj = lam[j]
     if not (lj != lj or lj < _POISSON_KNUTH_BELOW):
-        k = _poisson_last(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32, lj,
-                          first[j], kf[j], rounds[b])
+        k = _poisson_last(tab, b, i >> np.uint64(32), i & _M32, lj, first[j], kf[j], rounds[b])
         out[j] = _saturate(k, fmin, fmax, imin, imax)
 
 
@@ -709,18 +745,20 @@ def draw_poisson(k0, k1, lam, out, fmin, fmax, imin, imax, max_iters):
         if not (lam[j] != lam[j] or lam[j] < _POISSON_KNUTH_BELOW):
             pad[j // n] = True
     first, kf = np.empty(out.size, np.int64), np.empty(out.size, np.float32)
+    tab = np.empty((nk, ROUND_TABLE, 6), np.uint64)
+    _round_table(k0, k1, tab)
     if out.size < PARALLEL_MIN_SIZE // 16:
         for j in range(out.size):
-            _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad[j // n])
+            _poisson_pass1(tab, lam, out, first, kf, n, max_iters, j, pad[j // n])
     else:
         for j in numba.prange(out.size):
-            _poisson_pass1(k0, k1, lam, out, first, kf, n, max_iters, j, pad[j // n])
+            _poisson_pass1(tab, lam, out, first, kf, n, max_iters, j, pad[j // n])
     rounds = np.zeros(nk, np.int64)  # the rejection loop's rounds: its slowest element's + 1
     for j in range(out.size):
         rounds[j // n] = max(rounds[j // n], min(first[j] + 1, max_iters))
     if out.size < PARALLEL_MIN_SIZE // 16:
         for j in range(out.size):
-            _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)
+            _poisson_pass2(tab, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)
     else:
         for j in numba.prange(out.size):
-            _poisson_pass2(k0, k1, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)
+            _poisson_pass2(tab, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)
