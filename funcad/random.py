@@ -468,7 +468,11 @@ def poisson(key, lam, shape=None, dtype=None):
     lam = fnp.asarray(lam)
     lshape = get_aval(lam).shape
     shape = lshape if shape is None else _shape(shape, "poisson")
-    if len(lshape) > len(shape) or np.broadcast_shapes(lshape, shape) != shape:
+    try:
+        ok = len(lshape) <= len(shape) and np.broadcast_shapes(lshape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
         raise ArgumentError(f"funcad.random.poisson: lam of shape {lshape} does not broadcast to "
                             f"shape {shape}; give a shape that lam's broadcasts to, or shape=None "
                             "for lam's own.")
