@@ -586,11 +586,24 @@ def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbran
     g.contiguous.add(out)
 
 
+def _random_poisson(g, eqn):  # JAX's Knuth / rejection loops per element, backend/nbrandom.py
+    out = eqn.outputs[0]
+    k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs[:2])
+    lam = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float32)}).reshape(-1)"
+    o = g.name(out)
+    bounds = ", ".join(repr(b) for b in rnd.poisson_bounds(out.aval.dtype))
+    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.int64)")  # the dtype's values as int64 bits
+    g.emit(f"_nb.rnd.draw_poisson({k0}, {k1}, {lam}, {o}.reshape(-1), {bounds})")
+    if out.aval.dtype != np.int64:
+        g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
+    g.contiguous.add(out)
+
+
 LOWERINGS[rnd.threefry2x32_p] = _threefry
 LOWERINGS[rnd.random_gamma_p] = _random_gamma
 LOWERINGS[rnd.random_draw_p] = _random_draw
 LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
-LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
+LOWERINGS[rnd.random_poisson_p] = _random_poisson
 
 
 def has_lowering(prim) -> bool:
