@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver
+from . import cache, codegen, driver, table
 from .simplify import simplify
 
 log = logging.getLogger("funcad.jit")
@@ -71,6 +71,10 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     ``source`` is the driver followed by each distinct kernel's."""
     _check_size(jaxpr, name)
     simplified = simplify(jaxpr)
+    if table.enabled():  # FUNCAD_JIT_BACKEND=table: the prototype, where it supports the program
+        program = table.build(simplified)
+        if program is not None:
+            return simplified, program
     items = driver.items_of(simplified)
     if driver.should_drive(items):
         return simplified, driver.Driven(simplified, items, name)
@@ -86,7 +90,7 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
         else:
             t0 = time.perf_counter()
             _, program = lower_jaxpr(jaxpr, name)
-            exe = program if isinstance(program, driver.Driven) else Executable(program, jaxpr, name)
+            exe = program if isinstance(program, driver.Driven | table.TableProgram) else Executable(program, jaxpr, name)
             stats["programs"] += 1
             stats["compile_seconds"] += time.perf_counter() - t0
         _remember(jaxpr, exe)
