@@ -54,7 +54,7 @@ import numpy as np
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.linalg import matmul_p
 from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
-from . import codegen
+from . import codegen, driver
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
 
@@ -102,9 +102,10 @@ class Loops:
     arrays: list
     strides: list
     sizes: list
+    text: str = ""
 
     def key(self):
-        text = "\n".join(ln for s in self.body for ln in ir.lines(s))
+        text = self.text or "\n".join(ln for s in self.body for ln in ir.lines(s))
         return ("loops", text, tuple((a.name, a.dtype.name, a.ndim) for a in self.arrays),
                 tuple(map(tuple, self.strides)), tuple(self.sizes))
 
@@ -144,14 +145,15 @@ class Plan:
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
         items = codegen._row_groups(fuse(jaxpr))
-        later: set = set(a for a in jaxpr.outvars if type(a) is Var)
-        read_later = [None] * len(items)
-        for n in reversed(range(len(items))):
-            read_later[n] = set(later)
-            later.update(a for e in _eqns(items[n]) for a in e.inputs if type(a) is Var)
-        for item, after in zip(items, read_later):
+        last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}  # the last item reading each value
+        for n, item in enumerate(items):
+            for e in _eqns(item):
+                last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
+        self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
+        for n, item in enumerate(items):
             if isinstance(item, Kernel) or isinstance(item, list):
-                self.loop_item(item, after)
+                outs = {v for e in _eqns(item) for v in e.outputs}
+                self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
             else:
                 self.single(item.eqn)
         self.outvars = list(jaxpr.outvars)
@@ -227,46 +229,61 @@ class Plan:
     # -- fusion items ---------------------------------------------------------------------
 
     def loop_item(self, item, read_later) -> None:
+        """A kernel or row group: codegen's loop IR for it (generated once per structure),
+        its arrays given regions (fresh ones for what it computes)."""
+        eqns = _eqns(item)
+        ins = [a for a in driver._inputs_of(eqns)]
+        order = ins + [v for e in eqns for v in e.outputs]
+        key = driver._structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
+        key = key and (key, tuple(self.consts.get(a) for a in ins))
+        generated = self._generated.get(key) if key is not None else None
+        if generated is None:
+            generated = self._generate(item, eqns, ins, order, read_later)
+            if key is not None:
+                self._generated[key] = generated
+        text, stmts, arrays, positions, fills, sizes = generated
+        for pos in positions:
+            v = order[pos]
+            if pos >= len(ins) and v not in self.regions:
+                self.regions[v] = self.fresh(v)
+                if pos in fills:
+                    self.fill(self.regions[v], fills[pos])
+        regions = [self.region(order[pos]) for pos in positions]
+        self.call(Loops(stmts, arrays, [r.strides for r in regions], sizes, text), regions)
+
+    def _generate(self, item, eqns, ins, order, read_later):
+        """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
         g = codegen.Gen()
         g.consts.update(self.consts)
-        eqns = _eqns(item)
-        produced = {v for e in eqns for v in e.outputs}
-        for e in eqns:
-            for a in e.inputs:
-                if type(a) is Var and a not in produced and a not in self.consts:
-                    g.name(a)
+        for a in ins:
+            if a not in self.consts:
+                g.name(a)
         if isinstance(item, list):
             codegen.emit_row_group(g, item, codegen._per_row(item, read_later))
         else:
             codegen.emit_kernel(g, item)
-        by_name = {nm: v for v, nm in g.names.items()}
+        position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
         fills, stmts = {}, []
         for _, s in g.body:
             t = type(s)
             if t is ir.Comment:
                 continue
-            if t is ir.Line:
+            if t is ir.Line:  # an allocation: `v = _nb.empty(...)` or `_nb.full(...)`
                 target, _, call = s.text.partition(" = ")
                 if not (call.startswith("_nb.empty(") or call.startswith("_nb.full(")):
                     raise Unsupported(s.text)
-                v = by_name[target]
                 if call.startswith("_nb.full("):
+                    v = order[position[target]]
                     e = next(e for e in eqns if v in e.outputs)
-                    fills[v] = codegen._reduction_init(REDUCTIONS[e.prim], v.aval.dtype).value
+                    fills[position[target]] = codegen._reduction_init(REDUCTIONS[e.prim], v.aval.dtype).value
                 continue
             if not supported(s):
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")
             stmts.append(s)
         arrays = {n.arr.name: n.arr for s in stmts for n in ir.walk(s) if type(n) in (ir.Load, ir.Store)}
-        for name, arr in arrays.items():
-            v = by_name[name]
-            if v in produced and v not in self.regions:
-                self.regions[v] = self.fresh(v)
-                if v in fills:
-                    self.fill(self.regions[v], fills[v])
         arrs = sorted(arrays.values(), key=lambda a: int(a.name[1:]))
-        regions = [self.region(by_name[a.name]) for a in arrs]
-        self.call(Loops(stmts, arrs, [r.strides for r in regions], list(g.sizes)), regions)
+        text = "\n".join(ln for s in stmts for ln in ir.lines(s))
+        return text, stmts, arrs, [position[a.name] for a in arrs], fills, list(g.sizes)
 
     def single(self, e) -> None:
         if any(_holds_jaxpr(p) for p in e.params.values()):
