@@ -125,14 +125,16 @@ def main(argv=None) -> int:
                 print(json.dumps(res), file=sys.stderr)
     if a.out:
         Path(a.out).write_text(json.dumps(results, indent=1))
-    print("| program | round | run | first call | CPU | per call | CPU | numba imported | max rel. diff | load |")
+    print("| program | round | run | first call | CPU | per call | CPU | numba imported | max rel. diff "
+          "| load |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for x in results:
         if "error" in x:
             print(f"| {x['program']} | {x['round']} | {x['label']} | error: {x['error']} |")
             continue
-        print(f"| {x['program']} | {x['round']} | {x['label']} | {x['first']:.3g} s | {x['first_cpu']:.3g} s | "
-              f"{x['per_call'] * 1e3:.3g} ms | {x['per_call_cpu'] * 1e3:.3g} ms | {x.get('numba_imported', '-')} | "
+        print(f"| {x['program']} | {x['round']} | {x['label']} | {x['first']:.3g} s | "
+              f"{x['first_cpu']:.3g} s | {x['per_call'] * 1e3:.3g} ms | {x['per_call_cpu'] * 1e3:.3g} ms | "
+              f"{x.get('numba_imported', '-')} | "
               f"{x.get('max_rel_diff', '-')} | {x['load']:.1f} |")
     return 0
 

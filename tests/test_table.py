@@ -83,11 +83,14 @@ PROGRAMS = {
     "elementwise": (lambda x, y: fnp.tanh(x) * fnp.exp(-y * y) + fnp.log1p(x * x) / (1.0 + y * y), (X, Y)),
     "sums over each axis": (lambda x: (fnp.sum(x, axis=0), fnp.sum(x, axis=1), fnp.sum(x)), (X,)),
     "max, min, prod": (lambda x: (fnp.max(x, axis=0), fnp.min(x, axis=1), fnp.prod(x[:3], axis=0)), (X,)),
-    "maximum, minimum with nan": (lambda x: (fnp.maximum(x, 0.0), fnp.minimum(x, x.T), fnp.maximum(x.T, x)), (NAN,)),
+    "maximum, minimum with nan": (
+        lambda x: (fnp.maximum(x, 0.0), fnp.minimum(x, x.T), fnp.maximum(x.T, x)), (NAN,)),
     "comparisons and where": (lambda x, y: (fnp.where(x > y, x, y), x >= 0.0), (X, Y)),
     "float32": (lambda x, y: fnp.sum(fnp.sin(x) * y, axis=1), (X.astype(np.float32), Y.astype(np.float32))),
-    "matmuls and transposes": (lambda x, a, v: (x @ a, a.T @ x.T, x @ v, v @ a, x.T @ x, (x @ a)[::2]), (X, A, V)),
-    "slices, reshapes, strided reshape": (lambda x: (x[1:4, ::2], x[:, 1].reshape(2, 3) * 2.0, x.T.reshape(-1)), (X,)),
+    "matmuls and transposes": (
+        lambda x, a, v: (x @ a, a.T @ x.T, x @ v, v @ a, x.T @ x, (x @ a)[::2]), (X, A, V)),
+    "slices, reshapes, strided reshape": (
+        lambda x: (x[1:4, ::2], x[:, 1].reshape(2, 3) * 2.0, x.T.reshape(-1)), (X,)),
     "grad of a slice (index_add)": (fa.grad(lambda x: fnp.sum(fnp.sin(x[1:4, 2:]) ** 2)), (X,)),
     "softmax regression value and grad": (fa.value_and_grad(
         lambda w, x: -fnp.sum(fa.nn.log_softmax(x @ w)) / x.shape[0]), (A, X)),

@@ -90,7 +90,9 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
         else:
             t0 = time.perf_counter()
             _, program = lower_jaxpr(jaxpr, name)
-            exe = program if isinstance(program, driver.Driven | table.TableProgram) else Executable(program, jaxpr, name)
+            if not isinstance(program, driver.Driven | table.TableProgram):
+                program = Executable(program, jaxpr, name)
+            exe = program
             stats["programs"] += 1
             stats["compile_seconds"] += time.perf_counter() - t0
         _remember(jaxpr, exe)

@@ -145,7 +145,8 @@ class Plan:
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
         items = codegen._row_groups(fuse(jaxpr))
-        last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}  # the last item reading each value
+        # the last item reading each value (the outputs: after every item)
+        last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
         for n, item in enumerate(items):
             for e in _eqns(item):
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
@@ -164,7 +165,10 @@ class Plan:
     # -- buffers and kernels --------------------------------------------------------------
 
     def fresh(self, v_or_shape, dtype=None) -> Region:
-        shape, dtype = (v_or_shape.aval.shape, v_or_shape.aval.dtype) if dtype is None else (v_or_shape, dtype)
+        if dtype is None:
+            shape, dtype = v_or_shape.aval.shape, v_or_shape.aval.dtype
+        else:
+            shape = v_or_shape
         dtype = np.dtype(dtype)
         self.buffers.append((int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, tuple(shape), dtype))
         return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
@@ -459,14 +463,16 @@ def build_module(name: str, kernels: list):
             off = b.load(b.gep(slots, [L.Constant(i64, 2 * q + 1)]))
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
         if type(k) is Loops:
-            arrays = {a.name: (p, [L.Constant(i64, s) for s in st]) for a, p, st in zip(k.arrays, ptrs, k.strides)}
+            arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
+                      for a, p, st in zip(k.arrays, ptrs, k.strides)}
             Printer(b, arrays, k.sizes).run(ir.Run(k.arrays, k.body))
         else:
             _gemm_call(b, mod, k, ptrs)
         b.ret_void()
     # The interpreter: for i < n: fns[i](buffers, slots + offsets[i])
-    run = L.Function(mod, L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
-                                                       i64.as_pointer(), i64.as_pointer()]), f"{name}_run")
+    run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
+                                             i64.as_pointer(), i64.as_pointer()])
+    run = L.Function(mod, run_type, f"{name}_run")
     bufs, n, fns, offsets, slots = run.args
     entry, cond, body, end = (run.append_basic_block(x) for x in ("entry", "cond", "body", "end"))
     b = L.IRBuilder(entry)
@@ -562,7 +568,8 @@ def _setup():
         except RuntimeError:
             pass
     target = ll.Target.from_default_triple()
-    _tm = target.create_target_machine(cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
+    _tm = target.create_target_machine(cpu=ll.get_host_cpu_name(),
+                                       features=ll.get_host_cpu_features().flatten(),
                                        opt=3, codemodel="jitdefault")
     _engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _tm)
 
@@ -629,8 +636,8 @@ class TableProgram:
                     pass
             _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
             _engine.finalize_object()
-            _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))] + \
-                [_engine.get_function_address(f"{name}_run")]
+            _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
+            _loaded[name].append(_engine.get_function_address(f"{name}_run"))
         *addresses, run = _loaded[name]
         self.source = f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls\n"
         self.kernels = len(plan.kernels)
@@ -646,7 +653,8 @@ class TableProgram:
         self.slots, self.offsets = np.array(slots, np.int64), np.array(offsets, np.int64)
         self._run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
                                      ctypes.c_void_p, ctypes.c_void_p)(run)
-        self._table = (len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data, self.slots.ctypes.data)
+        self._table = (len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
+                       self.slots.ctypes.data)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
