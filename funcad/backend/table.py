@@ -43,6 +43,7 @@ target name is read back; codegen should hand them over as loop IR nodes instead
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import sys
@@ -333,6 +334,8 @@ class Plan:
             b = Region(b.buffer, b.offset, (b.shape[0], 1), (b.strides[0], 0), b.dtype)
         c = self.regions[out] = self.fresh(out)
         (m, k), n = a.shape, b.shape[1]
+        if max(m, n, k, *(abs(s) // a.dtype.itemsize for s in a.strides + b.strides)) >= 2 ** 31:
+            raise Unsupported("a matrix size past 32-bit BLAS integers")
         if m == 0 or n == 0:
             return
         if k == 0:
@@ -574,14 +577,18 @@ def _setup():
     _engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _tm)
 
 
+@functools.cache
 def _host() -> str:
+    """What the object code depends on besides the kernels' description: llvmlite, the host
+    CPU, the vector-math and BLAS settings, and the text of the modules that write the IR."""
     import llvmlite
     import llvmlite.binding as ll
 
+    here = Path(__file__).parent
+    sources = [hashlib.sha256((here / f).read_bytes()).hexdigest()
+               for f in ("table.py", "loopir.py", "vecmath.py")]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
-                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""),
-                     hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-                     hashlib.sha256(Path(ir.__file__).read_bytes()).hexdigest()])
+                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
 
 def _cache_dir() -> Path:
