@@ -54,7 +54,8 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.linalg import matmul_p
-from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
+from ..lax.shapes import (_build_index, _is_basic, concatenate_p, full_p, index_add_p, index_p, reshape_p,
+                          transpose_p)
 from . import codegen, driver
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
@@ -316,6 +317,13 @@ class Plan:
             if part.shape != u.shape:
                 raise Unsupported("index_add of a broadcast update")
             self.elementwise(part, lambda x: x, [u], aug="+")
+        elif e.prim is concatenate_p and all(a.aval.dtype == out.aval.dtype for a in e.inputs):
+            r = self.regions[out] = self.fresh(out)
+            axis, start = e.params["axis"], 0
+            for a in e.inputs:  # each operand copied into its part of the result
+                n = a.aval.shape[axis]
+                self.copy(_view(r, (slice(None),) * axis + (slice(start, start + n),)), self.region(a))
+                start += n
         elif e.prim is matmul_p:
             self.matmul(e)
         else:
