@@ -91,7 +91,8 @@ PROGRAMS = {
         lambda x, a, v: (x @ a, a.T @ x.T, x @ v, v @ a, x.T @ x, (x @ a)[::2]), (X, A, V)),
     "slices, reshapes, strided reshape": (
         lambda x: (x[1:4, ::2], x[:, 1].reshape(2, 3) * 2.0, x.T.reshape(-1)), (X,)),
-    "concatenate": (lambda x, y: (fnp.concatenate([x, y[:2]]), fnp.concatenate([x.T, fnp.sin(y).T], axis=1)), (X, Y)),
+    "concatenate": (
+        lambda x, y: (fnp.concatenate([x, y[:2]]), fnp.concatenate([x.T, fnp.sin(y).T], axis=1)), (X, Y)),
     "grad of a slice (index_add)": (fa.grad(lambda x: fnp.sum(fnp.sin(x[1:4, 2:]) ** 2)), (X,)),
     "softmax regression value and grad": (fa.value_and_grad(
         lambda w, x: -fnp.sum(fa.nn.log_softmax(x @ w)) / x.shape[0]), (A, X)),
