@@ -515,6 +515,31 @@ def build_module(name: str, kernels: list):
     b.branch(cond)
     b.position_at_end(end)
     b.ret_void()
+    # The entry Python calls: the buffers' data pointers read from a tuple of arrays (its
+    # items, then each array's ``data`` field, at the offsets in ``info``), then the table.
+    entry_fn = L.Function(mod, L.FunctionType(L.VoidType(), [i8p, i64.as_pointer()]), f"{name}_call")
+    tup, info = entry_fn.args
+    b = L.IRBuilder(entry_fn.append_basic_block("entry"))
+    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(7))
+    n, fns, offsets, slots, nbuf, item_off, data_off = fields
+    table = b.alloca(i8p, nbuf)
+    loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
+    start = b.block
+    b.branch(loop)
+    b.position_at_end(loop)
+    j = b.phi(i64)
+    j.add_incoming(L.Constant(i64, 0), start)
+    b.cbranch(b.icmp_signed("<", j, nbuf), body, done)
+    b.position_at_end(body)
+    item = b.gep(tup, [b.add(item_off, b.mul(j, L.Constant(i64, 8)))])
+    obj = b.load(b.bitcast(item, i8p.as_pointer()))
+    b.store(b.load(b.bitcast(b.gep(obj, [data_off]), i8p.as_pointer())), b.gep(table, [j]))
+    j.add_incoming(b.add(j, L.Constant(i64, 1)), body)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
+                 b.inttoptr(slots, run_type.args[4])])
+    b.ret_void()
     return mod
 
 
@@ -668,8 +693,8 @@ class TableProgram:
             _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
             _engine.finalize_object()
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
-            _loaded[name].append(_engine.get_function_address(f"{name}_run"))
-        *addresses, run = _loaded[name]
+            _loaded[name].append(_engine.get_function_address(f"{name}_call"))
+        *addresses, entry = _loaded[name]
         self.source = f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls\n"
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
@@ -682,10 +707,10 @@ class TableProgram:
                 buf, base = layout[r.buffer]
                 slots += [buf, base + r.offset]
         self.slots, self.offsets = np.array(slots, np.int64), np.array(offsets, np.int64)
-        self._run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-                                     ctypes.c_void_p, ctypes.c_void_p)(run)
-        self._table = (len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
-                       self.slots.ctypes.data)
+        self._entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(entry)
+        self._info = np.array([len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
+                               self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
+        self._info_address = self._info.ctypes.data
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -725,11 +750,8 @@ class TableProgram:
                 x = np.ascontiguousarray(x)
             bufs.append(x)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
-        arena = np.empty(self.arena_bytes // 8 + 1, np.float64)
-        bufs += outs
-        bufs.append(arena)
-        ptrs = np.array([b.ctypes.data for b in bufs], np.uintp)
-        self._run(ptrs.ctypes.data, *self._table)
+        bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
+        self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
         result = []
         for o in self.outputs:
             if o[0] == "out":
@@ -753,10 +775,27 @@ def _read(flat, offset, r: Region):
 _loaded: dict = {}
 
 
+def _object_offsets() -> tuple | None:
+    """Where a tuple's items and an ndarray's data pointer are, in bytes from the object's
+    address (CPython's and NumPy's ABI: after the object header). The native entry reads
+    the buffers' pointers there (``.ctypes.data`` costs ~1 us per array in Python); checked
+    here on real objects."""
+    x = np.zeros(1)
+    t = (x,)
+    item, data = tuple.__basicsize__, object.__basicsize__
+    if ctypes.c_void_p.from_address(id(t) + item).value != id(x) or \
+            ctypes.c_void_p.from_address(id(x) + data).value != x.ctypes.data:
+        return None  # another layout (a free-threaded build...): the table backend stays off
+    return item, data
+
+
+_OFFSETS = _object_offsets()
+
+
 def build(jaxpr: Jaxpr):
     """A :class:`TableProgram` for the simplified ``jaxpr``, or None if an equation is
     outside what the table backend compiles (dispatch then takes today's path)."""
-    if jaxpr.constvars:
+    if jaxpr.constvars or _OFFSETS is None:
         return None
     try:
         plan = Plan(jaxpr)
