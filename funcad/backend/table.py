@@ -53,6 +53,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -120,12 +121,6 @@ class Loops:
     arrays: list
     strides: list
     sizes: list
-    text: str = ""
-
-    def key(self):
-        text = self.text or "\n".join(ln for s in self.body for ln in ir.lines(s))
-        return ("loops", text, tuple((a.name, a.dtype.name, a.ndim) for a in self.arrays),
-                tuple(map(tuple, self.strides)), tuple(self.sizes))
 
 
 @dataclass
@@ -157,6 +152,7 @@ class Plan:
         self.kernels: list = []   # distinct Loops/Gemm
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
+        self.keys: list = []      # per kernel, its key (the disk cache's description)
         self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
         for v in jaxpr.invars:
             self.buffers.append(None)
@@ -188,15 +184,16 @@ class Plan:
         else:
             shape = v_or_shape
         dtype = np.dtype(dtype)
-        self.buffers.append((int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, tuple(shape), dtype))
+        self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
         return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
 
-    def call(self, kernel, regions) -> None:
-        key = kernel.key()
+    def call(self, key, make, regions) -> None:
+        """A call of the kernel ``key`` (``make()`` builds it, the first time) on ``regions``."""
         k = self.index.get(key)
         if k is None:
             k = self.index[key] = len(self.kernels)
-            self.kernels.append(kernel)
+            self.kernels.append(make())
+            self.keys.append(key)
         self.calls.append((k, list(regions)))
 
     def region(self, a) -> Region:
@@ -212,34 +209,20 @@ class Plan:
 
     # -- loops built here: fill, copy, add ----------------------------------------------
 
-    def elementwise(self, dst: Region, value, srcs=(), aug="") -> None:
-        """``dst[i] (aug)= value(loads of srcs at i)`` over dst's shape, as a loop kernel."""
+    def elementwise(self, dst: Region, kind, srcs=()) -> None:
+        """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
+        value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
         if dst.dtype not in FLOATS:
             raise Unsupported(f"{dst.dtype} loops")
-        sizes, idx, body_vars = [], [], []
-        for d, n in enumerate(dst.shape):
-            if n == 1:
-                idx.append(0)
-            else:
-                sizes.append(n)
-                idx.append(ir.Local(f"i{d}", ir.INT))
-        arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
-        loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
-                 for a, r in zip(arrs[1:], srcs)]
-        stmt = ir.Store(arrs[0], tuple(idx), value(*loads), aug=aug)
-        slot = len(sizes)
-        for d in reversed(range(len(dst.shape))):
-            if dst.shape[d] != 1:
-                slot -= 1
-                stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
-        body_vars.append(stmt)
-        self.call(Loops(body_vars, arrs, [r.strides for r in [dst, *srcs]], sizes), [dst, *srcs])
+        regions = [dst, *srcs]
+        key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
+        self.call(key, lambda: _elementwise(dst, kind, srcs), regions)
 
     def fill(self, dst: Region, value) -> None:
-        self.elementwise(dst, lambda: ir.Const(value, dst.dtype))
+        self.elementwise(dst, ("fill", value))
 
     def copy(self, dst: Region, src: Region) -> None:
-        self.elementwise(dst, lambda x: x, [src])
+        self.elementwise(dst, "copy", [src])
 
     def contiguous(self, r: Region) -> Region:
         if r.c_contiguous:
@@ -263,7 +246,7 @@ class Plan:
             generated = self._generate(item, eqns, ins, order, read_later)
             if key is not None:
                 self._generated[key] = generated
-        text, stmts, arrays, positions, fills, sizes = generated
+        text, stmts, arrays, arrays_key, positions, fills, sizes = generated
         for pos in positions:
             v = order[pos]
             if pos >= len(ins) and v not in self.regions:
@@ -271,7 +254,9 @@ class Plan:
                 if pos in fills:
                     self.fill(self.regions[v], fills[pos])
         regions = [self.region(order[pos]) for pos in positions]
-        self.call(Loops(stmts, arrays, [r.strides for r in regions], sizes, text), regions)
+        strides = [r.strides for r in regions]
+        key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
+        self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
 
     def _generate(self, item, eqns, ins, order, read_later):
         """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
@@ -305,11 +290,10 @@ class Plan:
         arrays = {n.arr.name: n.arr for s in stmts for n in ir.walk(s) if type(n) in (ir.Load, ir.Store)}
         arrs = sorted(arrays.values(), key=lambda a: int(a.name[1:]))
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
-        return text, stmts, arrs, [position[a.name] for a in arrs], fills, list(g.sizes)
+        arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
+        return text, stmts, arrs, arrays_key, [position[a.name] for a in arrs], fills, list(g.sizes)
 
     def single(self, e) -> None:
-        if any(_holds_jaxpr(p) for p in e.params.values()):
-            raise Unsupported(e.prim.name)
         out = e.outputs[0]
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
@@ -332,7 +316,7 @@ class Plan:
             part = _view(r, _build_index(e.params["template"], ()))
             if part.shape != u.shape:
                 raise Unsupported("index_add of a broadcast update")
-            self.elementwise(part, lambda x: x, [u], aug="+")
+            self.elementwise(part, "add", [u])
         elif e.prim is concatenate_p and all(a.aval.dtype == out.aval.dtype for a in e.inputs):
             r = self.regions[out] = self.fresh(out)
             axis, start = e.params["axis"], 0
@@ -372,12 +356,36 @@ class Plan:
         if lb is None:
             b = self._materialize(b)
             lb = _blas_layout(b, size)
-        self.call(Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1]), [a, b, c])
+        gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
+        self.call(gemm.key(), lambda: gemm, [a, b, c])
 
     def _materialize(self, r: Region) -> Region:
         out = self.fresh(r.shape, r.dtype)
         self.copy(out, r)
         return out
+
+
+def _elementwise(dst: Region, kind, srcs) -> Loops:
+    """The loop kernel of :meth:`Plan.elementwise`: a loop per axis of ``dst`` (none for a
+    unit axis), the sources read with broadcasting."""
+    sizes, idx = [], []
+    for n in dst.shape:
+        if n == 1:
+            idx.append(0)
+        else:
+            sizes.append(n)
+            idx.append(ir.Local(f"i{len(idx)}", ir.INT))
+    arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
+    loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
+             for a, r in zip(arrs[1:], srcs)]
+    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else loads[0]
+    stmt = ir.Store(arrs[0], tuple(idx), value, aug="+" if kind == "add" else "")
+    slot = len(sizes)
+    for d in reversed(range(len(dst.shape))):
+        if dst.shape[d] != 1:
+            slot -= 1
+            stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
+    return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], sizes)
 
 
 def _eqns(item) -> list:
@@ -386,18 +394,21 @@ def _eqns(item) -> list:
     return item.eqns if isinstance(item, Kernel) else [item.eqn]
 
 
-def _holds_jaxpr(v) -> bool:
-    return codegen._holds_jaxpr(v) if not isinstance(v, list) else any(map(_holds_jaxpr, v))
-
-
 def _view(r: Region, index) -> Region:
     """The region of ``r[index]`` (a basic index), found by indexing an array of r's strides
     over no memory (never read)."""
-    fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-    view = fake[index]
-    base = fake.__array_interface__["data"][0]
-    offset = view.__array_interface__["data"][0] - base
-    return Region(r.buffer, r.offset + offset, view.shape, view.strides, r.dtype)
+    key = (r.shape, r.strides, r.dtype, repr(index))
+    found = _views.get(key)
+    if found is None:
+        fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
+        view = fake[index]
+        offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
+        found = _views[key] = (offset, view.shape, view.strides)
+    offset, shape, strides = found
+    return Region(r.buffer, r.offset + offset, shape, strides, r.dtype)
+
+
+_views: dict = {}  # (shape, strides, dtype, index) -> the view's (offset, shape, strides)
 
 
 def _blas_layout(r: Region, size: int):
@@ -672,7 +683,7 @@ class TableProgram:
         import llvmlite.binding as ll
 
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((_host(), [k.key() for k in plan.kernels])).encode()
+        description = repr((_host(), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
