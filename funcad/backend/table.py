@@ -706,7 +706,7 @@ class TableProgram:
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
             _loaded[name].append(_engine.get_function_address(f"{name}_call"))
         *addresses, entry = _loaded[name]
-        self.source = f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls\n"
+        self.source = _source(name, plan)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         layout = self._layout(plan)
@@ -774,6 +774,24 @@ class TableProgram:
                 slot, base = self.layout[r.buffer]
                 result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
         return result
+
+
+def _source(name: str, plan: Plan) -> str:
+    """What ``jit(f).lower(x).source`` shows: the calls (kernel, buffer:offset of each
+    array) and each kernel's loop IR or BLAS call."""
+    def at(r):
+        return f"b{r.buffer}+{r.offset}" if r.offset else f"b{r.buffer}"
+
+    lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
+             f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
+    lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
+    for j, k in enumerate(plan.kernels):
+        if type(k) is Gemm:
+            lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
+        else:
+            args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
+            lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
+    return "\n".join(lines) + "\n"
 
 
 def _read(flat, offset, r: Region):
