@@ -35,9 +35,10 @@ State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 a
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
 (tests/test_table.py; the simulation bit for bit); the GP (``solve``) and the convnet
 (``einsum``) fall back. tests/test_jit.py run with ``FUNCAD_JIT_BACKEND=table`` passes but
-for the 5 tests that read Numba's source or cache files. Results differ from today's jit in the last bits because sizes are
-constants here (LLVM vectorises the reassociable sums with another split) and matrix-vector
-products go to ``?gemm`` where the driver calls NumPy's ``matmul``. Not done: arena reuse by
+for the 5 tests that read Numba's source or cache files. Results differ from today's jit in
+the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
+another split) and single matrix products go to ``?gemm`` where the driver calls NumPy's
+``matmul``. Not done: arena reuse by
 liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
 for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
 control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
