@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver
+from . import cache, codegen, driver, table
 from .fusion import fuse
 from .simplify import simplify
 
@@ -72,6 +72,10 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     ``source`` is the driver followed by each distinct kernel's."""
     _check_size(jaxpr, name)
     simplified = simplify(jaxpr)
+    if table.enabled():  # FUNCAD_JIT_BACKEND=table: the prototype, where it supports the program
+        program = table.build(simplified)
+        if program is not None:
+            return simplified, program
     fused = fuse(simplified)
     items = driver.items_of(fused)
     if driver.should_drive(items):
@@ -88,7 +92,9 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
         else:
             t0 = time.perf_counter()
             _, program = lower_jaxpr(jaxpr, name)
-            exe = program if isinstance(program, driver.Driven) else Executable(program, jaxpr, name)
+            if not isinstance(program, driver.Driven | table.TableProgram):
+                program = Executable(program, jaxpr, name)
+            exe = program
             stats["programs"] += 1
             stats["compile_seconds"] += time.perf_counter() - t0
         _remember(jaxpr, exe)
