@@ -593,7 +593,7 @@ def _random_poisson(g, eqn):  # JAX's Knuth / rejection loops per element, backe
     o = g.name(out)
     bounds = ", ".join(repr(b) for b in rnd.poisson_bounds(out.aval.dtype))
     g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.int64)")  # the dtype's values as int64 bits
-    g.emit(f"_nb.rnd.draw_poisson({k0}, {k1}, {lam}, {o}.reshape(-1), {bounds})")
+    g.emit(f"_rnd.draw_poisson({k0}, {k1}, {lam}, {o}.reshape(-1), {bounds})")
     if out.aval.dtype != np.int64:
         g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
     g.contiguous.add(out)
