@@ -155,3 +155,27 @@ def test_object_code_cached_on_disk(tmp_path):
     assert runs[0]["out"] == runs[1]["out"]
     want = fa.grad(lambda w, x: fnp.sum(fnp.tanh(x @ w) ** 2))(np.ones((3, 2)), np.ones((4, 3)))
     np.testing.assert_allclose(runs[1]["out"], want, rtol=1e-14)
+
+
+def test_tampered_object_code_is_not_loaded(tmp_path):
+    """The .o files are read as Numba's cache files are (cache.read_checked): one changed after
+    funcad wrote it, or planted without funcad's manifest, is refused with a warning and rebuilt."""
+    env = dict(os.environ, FUNCAD_JIT_BACKEND="table", FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+
+    def run():
+        p = subprocess.run([sys.executable, "-W", "always", "-c", _CHILD], env=env, capture_output=True,
+                           text=True, check=True)
+        return json.loads(p.stdout.splitlines()[-1]), p.stderr
+
+    first, _ = run()
+    (obj,) = (tmp_path / "table").glob("*.o")
+    data = bytearray(obj.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    obj.write_bytes(bytes(data))
+    tampered, err = run()
+    assert (tampered["compiled"], tampered["loaded"]) == (1, 0)
+    assert "not funcad's" in err and "digest differs" in err
+    assert tampered["out"] == first["out"]
+    obj.with_suffix(".sums").unlink()  # a file funcad has no digest of
+    planted, err = run()
+    assert (planted["compiled"], planted["loaded"]) == (1, 0) and "no recorded digest" in err

@@ -52,12 +52,14 @@ only through backend/vecmath.py's math functions (``_vm.exp``...), which use Num
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
 import math
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +77,7 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import codegen, driver
+from . import cache, codegen, driver
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
 
@@ -654,9 +656,23 @@ def _host() -> str:
 
 
 def _cache_dir() -> Path:
-    from .cache import cache_dir
+    return Path(cache.cache_dir()) / "table"
 
-    return Path(cache_dir()) / "table"
+
+def _read_object(path: Path) -> bytes | None:
+    """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
+    in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
+    read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
+    try:
+        return cache.read_checked(path)
+    except cache.Untrusted as e:
+        warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
+                      f"({e}); not loading it, recompiling.", cache.CacheWarning, stacklevel=3)
+        cache.stats["rebuilt"] += 1
+        cache.discard(path)
+    except OSError:
+        pass
+    return None
 
 
 def compile_object(name: str, kernels: list) -> bytes:
@@ -690,19 +706,15 @@ class TableProgram:
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
         if name not in _loaded:
-            try:
-                obj = path.read_bytes()
+            obj = _read_object(path)
+            if obj is not None:
                 stats["loaded"] += 1
-            except OSError:
+            else:
                 obj = compile_object(name, plan.kernels)
                 stats["compiled"] += 1
-                try:
+                with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
                     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                    tmp.write_bytes(obj)
-                    os.replace(tmp, path)
-                except OSError:
-                    pass
+                    cache.write_checked(path, obj)
             _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
             _engine.finalize_object()
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
