@@ -162,7 +162,7 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     if all(isinstance(v, np.ndarray) and v.shape == () for v in (minval, maxval)) \
             and minval == 0 and maxval == 1:
         return u  # max(0, u * 1 + 0) is u
-    return fnp.maximum(minval, u * (maxval - minval) + minval)
+    return fnp.maximum(minval, bind(rl.fma_p, u, maxval - minval, minval))  # XLA contracts it
 
 
 def normal(key, shape=(), dtype=None):
@@ -379,6 +379,8 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         raise ArgumentError(f"funcad.random.multivariate_normal: method must be 'cholesky', "
                             f"'eigh' or 'svd', got {method!r}.")
     z = normal(key, shape + ms[-1:], dtype)
+    if len(cs) == 2:  # one factor: a matrix product, summed in the order XLA's dot sums (float64)
+        return mean + fnp.matmul(z, fnp.swapaxes(factor, -1, -2))
     return mean + fnp.einsum("...ij,...j->...i", factor, z)
 
 

@@ -552,6 +552,7 @@ LOWERINGS[rnd.random_gamma_p] = _random_gamma
 LOWERINGS[rnd.random_draw_p] = _random_draw
 LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
 LOWERINGS[rnd.poisson_icdf_p] = lower_via_numpy
+SCALAR[rnd.fma_p] = lambda a, eqn: Call("_nb.rnd.fma", a, _dt(eqn))
 SCALAR[rnd.xla_exp_p] = lambda a, eqn: (  # float32: XLA's float64 exp, rounded
     Call("_nb.rnd.xla_exp", a, _dt(eqn)) if _dt(eqn) == np.float64
     else Cast(Call("_nb.rnd.xla_exp", [Cast(a[0], np.dtype(np.float64))], np.dtype(np.float64)), _dt(eqn)))

@@ -576,6 +576,13 @@ def fma(typingctx, a, b, c):
     return a(a, a, a), codegen
 
 
+@numba.njit(nogil=True)
+def fma_array(a, b, c, out):
+    """``out[j] = fma(a[j], b[j], c[j])`` (1-D arrays of one float dtype)."""
+    for j in range(out.size):
+        out[j] = fma(a[j], b[j], c[j])
+
+
 @numba.njit
 def _scalar_normal(k0, k1):
     """``jax.random.normal(key, ())`` (float64): element 0 of a draw."""

@@ -256,6 +256,28 @@ batching.defbroadcasting(xla_exp_p)
 defjvp(xla_exp_p, lambda g, ans, x: ew.mul(g, ans))
 
 
+# A fused multiply-add (``a * b + c`` rounded once), where XLA's CPU compiler contracts JAX's
+# ``u * (maxval - minval) + minval`` (uniform's bounds) to one.
+
+def _fma_impl(a, b, c):
+    from ..backend import nbrandom
+
+    dtype = np.result_type(a, b, c)
+    a, b, c = (np.ascontiguousarray(v, dtype) for v in np.broadcast_arrays(a, b, c))
+    out = np.empty(a.shape, dtype)
+    nbrandom.fma_array(a.reshape(-1), b.reshape(-1), c.reshape(-1), out.reshape(-1))
+    return out
+
+
+fma_p = Primitive("fma")
+fma_p.def_impl(_fma_impl)
+fma_p.def_abstract_eval(lambda a, b, c: ShapedArray(np.broadcast_shapes(a.shape, b.shape, c.shape),
+                                                    np.result_type(a.dtype, b.dtype, c.dtype)))
+batching.defbroadcasting(fma_p)
+defjvp(fma_p, lambda g, ans, a, b, c: ew.mul(g, b), lambda g, ans, a, b, c: ew.mul(a, g),
+       lambda g, ans, a, b, c: g)
+
+
 random_gamma_grad_p = Primitive("random_gamma_grad")
 random_gamma_grad_p.def_impl(_gamma_grad_impl)
 random_gamma_grad_p.def_abstract_eval(
