@@ -505,7 +505,6 @@ def _driver(block):
     numbers do not depend on the thread count). A factory's closures, not one kernel taking
     the block as an argument: a function passed as a value makes Numba's code uncacheable."""
 
-    @numba.njit
     def task(k0, k1, out, n, per, t):
         h, l = np.empty(BLOCK, np.uint32), np.empty(BLOCK, np.uint32)  # noqa: E741
         w, rest = np.empty(BLOCK, out.dtype), np.empty(BLOCK, np.int64)
@@ -514,6 +513,14 @@ def _driver(block):
             m, i = min(n - start, BLOCK), np.uint64(start)
             _hash(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32, h[:m], l[:m])
             block(out[b * n + start:b * n + start + m], h, l, w, rest)
+
+    # Each kernel's task its own name: the machine code of a closure is named after its
+    # qualified name and a per-process counter, so a task loaded from the disk cache could
+    # otherwise carry the name another kernel's task compiled in this process gets, and the
+    # linker would resolve one's call to the other's body (seen: normal drew laplace's numbers).
+    kind = block.__name__.split("_")[1]
+    task.__name__ = task.__qualname__ = "task_" + kind
+    task = numba.njit(task)
 
     def draw(k0, k1, out):
         n = out.size // max(1, k0.size)  # a key's elements
@@ -526,7 +533,7 @@ def _driver(block):
             for t in numba.prange(tasks):
                 task(k0, k1, out, n, per, t)
 
-    draw.__name__ = draw.__qualname__ = "draw_" + block.__name__.split("_")[1]
+    draw.__name__ = draw.__qualname__ = "draw_" + kind
     return nbcache.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
 
 
