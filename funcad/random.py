@@ -30,7 +30,7 @@ from .lax.random import random_draw_p, threefry2x32_p
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
            "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
            "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
-           "gamma", "beta", "dirichlet", "poisson", "t",
+           "gamma", "loggamma", "beta", "dirichlet", "poisson", "t",
            "threefry2x32_p", "threefry_2x32"]
 
 # --------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     if all(isinstance(v, np.ndarray) and v.shape == () for v in (minval, maxval)) \
             and minval == 0 and maxval == 1:
         return u  # max(0, u * 1 + 0) is u
-    return fnp.maximum(minval, u * (maxval - minval) + minval)
+    return fnp.maximum(minval, bind(rl.fma_p, u, maxval - minval, minval))  # XLA contracts it
 
 
 def normal(key, shape=(), dtype=None):
@@ -187,25 +187,22 @@ def exponential(key, shape=(), dtype=None):
 
 
 def laplace(key, shape=(), dtype=None):
-    """Laplace(0, 1) floats: ``sign(u) log1p(-|u|)`` for ``u`` on ``(-1, 1)``, as JAX."""
-    dtype = _float_dtype(dtype, "laplace")
-    u = uniform(key, shape, dtype, -1.0 + np.finfo(dtype).epsneg, 1.0)
-    return fnp.sign(u) * fnp.log1p(-fnp.abs(u))
+    """Laplace(0, 1) floats: ``sign(u) log1p(-|u|)`` for ``u`` uniform on ``(-1, 1)``, as
+    ``jax.random.laplace`` (bit for bit: XLA's log1p), drawn in one compiled loop."""
+    return _draw(key, shape, "laplace", _float_dtype(dtype, "laplace"), "laplace")
 
 
 def logistic(key, shape=(), dtype=None):
-    """Standard logistic floats: ``log(u) - log1p(-u)``, as JAX."""
-    dtype = _float_dtype(dtype, "logistic")
-    x = uniform(key, shape, dtype, np.finfo(dtype).tiny, 1.0)
-    return fnp.log(x) - fnp.log1p(-x)
+    """Standard logistic floats: ``log(u) - log1p(-u)`` for ``u`` uniform on ``[tiny, 1)``, as
+    ``jax.random.logistic`` (bit for bit: XLA's log and log1p), drawn in one compiled loop."""
+    return _draw(key, shape, "logistic", _float_dtype(dtype, "logistic"), "logistic")
 
 
 def gumbel(key, shape=(), dtype=None):
-    """Standard Gumbel floats: ``-log(-log(u))`` for ``u`` on ``[tiny, 1)``, as JAX's
-    default ``mode='low'``."""
-    dtype = _float_dtype(dtype, "gumbel")
-    u = uniform(key, shape, dtype, np.finfo(dtype).tiny, 1.0)
-    return -fnp.log(-fnp.log(u))
+    """Standard Gumbel floats: ``-log(-log(u))`` for ``u`` uniform on ``[tiny, 1)``, as
+    ``jax.random.gumbel``'s default ``mode='low'`` (bit for bit: XLA's log), drawn in one
+    compiled loop."""
+    return _draw(key, shape, "gumbel", _float_dtype(dtype, "gumbel"), "gumbel")
 
 
 def bernoulli(key, p=0.5, shape=None):
@@ -382,6 +379,8 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         raise ArgumentError(f"funcad.random.multivariate_normal: method must be 'cholesky', "
                             f"'eigh' or 'svd', got {method!r}.")
     z = normal(key, shape + ms[-1:], dtype)
+    if len(cs) == 2:  # one factor: a matrix product, summed in the order XLA's dot sums (float64)
+        return mean + fnp.matmul(z, fnp.swapaxes(factor, -1, -2))
     return mean + fnp.einsum("...ij,...j->...i", factor, z)
 
 
@@ -408,39 +407,66 @@ def gamma(key, a, shape=None, dtype=None):
     >>> from funcad import grad
     >>> g = grad(lambda a: gamma(key(0), a))(2.0)
     """
-    dtype = _float_dtype(dtype, "gamma")
+    return _gamma(key, a, shape, dtype, "gamma", log_space=False)
+
+
+def loggamma(key, a, shape=None, dtype=None):
+    """The logarithm of Gamma(a, 1) floats, drawn in log space as ``jax.random.loggamma``
+    (accurate for small ``a``, where the sample itself underflows); float64 bit for bit.
+
+    >>> bool(loggamma(key(0), 0.01) < 0)
+    True
+    """
+    return _gamma(key, a, shape, dtype, "loggamma", log_space=True)
+
+
+def _gamma(key, a, shape, dtype, fn, log_space):
+    dtype = _float_dtype(dtype, fn)
     a = fnp.asarray(a, dtype=dtype)
-    shape = get_aval(a).shape if shape is None else _shape(shape, "gamma")
-    _check_key(key, "gamma")
+    shape = get_aval(a).shape if shape is None else _shape(shape, fn)
+    _check_key(key, fn)
     if get_aval(key).shape != (2,):
-        raise ArgumentError(f"funcad.random.gamma: key must be a single key of shape (2,), got shape "
+        raise ArgumentError(f"funcad.random.{fn}: key must be a single key of shape (2,), got shape "
                             f"{get_aval(key).shape}; for many keys use vmap.")
     if get_aval(a).shape != shape:
         a = fnp.broadcast_to(a, shape)
-    return bind(rl.random_gamma_p, key[0], key[1], a)
+    return bind(rl.random_gamma_p, key[0], key[1], a, log_space=log_space)
 
 
 def beta(key, a, b, shape=None, dtype=None):
-    """Beta(a, b) floats as ``Ga / (Ga + Gb)`` (statistically as ``jax.random.beta``)."""
+    """Beta(a, b) floats as ``jax.random.beta``: ``Ga / (Ga + Gb)`` from log-space gamma
+    draws, scaled by their maximum, with XLA's exp (float64 bit for bit).
+
+    >>> 0 < float(beta(key(0), 2.0, 3.0)) < 1
+    True
+    """
     dtype = _float_dtype(dtype, "beta")
     a, b = fnp.asarray(a, dtype=dtype), fnp.asarray(b, dtype=dtype)
     if shape is None:
         shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
     ka, kb = split(key)
-    ga, gb = gamma(ka, a, shape, dtype), gamma(kb, b, shape, dtype)
-    return ga / (ga + gb)
+    la, lb = loggamma(ka, a, shape, dtype), loggamma(kb, b, shape, dtype)
+    top = fnp.maximum(la, lb)
+    ea, eb = bind(rl.xla_exp_p, la - top), bind(rl.xla_exp_p, lb - top)
+    return ea / (ea + eb)
 
 
 def dirichlet(key, alpha, shape=None, dtype=None):
-    """Dirichlet(alpha) vectors (..., k): normalised Gamma(alpha_i) draws."""
+    """Dirichlet(alpha) vectors (..., k) as ``jax.random.dirichlet``: the softmax of log-space
+    gamma draws, with XLA's exp (float64 bit for bit).
+
+    >>> float(dirichlet(key(0), np.ones(3)).sum())
+    1.0
+    """
     dtype = _float_dtype(dtype, "dirichlet")
     alpha = fnp.asarray(alpha, dtype=dtype)
     ash = get_aval(alpha).shape
     if len(ash) < 1:
         raise ArgumentError(f"funcad.random.dirichlet: alpha must have rank >= 1, got shape {ash}.")
     shape = ash[:-1] if shape is None else _shape(shape, "dirichlet")
-    g = gamma(key, alpha, shape + ash[-1:], dtype)
-    return g / fnp.sum(g, axis=-1, keepdims=True)
+    lg = loggamma(key, alpha, shape + ash[-1:], dtype)
+    e = bind(rl.xla_exp_p, lg - ew.stop_gradient(fnp.max(lg, axis=-1, keepdims=True)))
+    return e * (1.0 / fnp.sum(e, axis=-1, keepdims=True))  # XLA's rewrite of the division
 
 
 def _poisson_int_dtype(dtype):

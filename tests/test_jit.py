@@ -258,6 +258,8 @@ def _family_cases():
         "random_split": lambda m: m * fa.random.uniform(
             fa.random.fold_in(fa.random.split(fa.random.key(5))[1], 7), m.shape),
         "random_gamma_grad": lambda m: fa.grad(lambda a: fnp.sum(fa.random.gamma(fa.random.key(6), a)))(m + 1.0),
+        "random_beta": lambda m: fa.random.beta(fa.random.key(7), m + 0.5, 2.0),  # loggamma, XLA's exp
+        "random_uniform_bounds": lambda m: fa.random.uniform(fa.random.key(8), m.shape, minval=-m, maxval=m),
     }
     return cases
 

@@ -10,6 +10,7 @@ import funcad
 from funcad import lax
 from funcad import random as r
 from funcad.errors import ArgumentError, DTypeError
+from funcad.lax.random import xla_exp_p
 from funcad.test_util import check_grads
 
 REF = np.load(os.path.join(os.path.dirname(__file__), "data", "jax_random_reference.npz"))
@@ -53,21 +54,31 @@ CASES = {
     "normal_f32_log": lambda: r.normal(r.PRNGKey(9), (64,), np.float32),
     "t_df3": lambda: r.t(r.PRNGKey(22), 3.0, (16,)),
     "t_df_small": lambda: r.t(r.PRNGKey(23), np.array([0.7, 2.5, 30.0])),
+    "uniform_range_f32": lambda: r.uniform(r.PRNGKey(8), (5,), np.float32, -2.0, 3.0),
+    "laplace_f32": lambda: r.laplace(r.PRNGKey(11), (40,), np.float32),
+    "logistic_f32": lambda: r.logistic(r.PRNGKey(12), (40,), np.float32),
+    "gumbel_f32": lambda: r.gumbel(r.PRNGKey(13), (40,), np.float32),
+    "loggamma": lambda: r.loggamma(r.PRNGKey(24), np.array([0.01, 0.5, 1.0, 3.0])),
+    "beta": lambda: r.beta(r.PRNGKey(25), np.array([0.2, 1.0, 3.0]), 2.0, (4, 3)),
+    "dirichlet": lambda: r.dirichlet(r.PRNGKey(26), np.array([0.3, 1.0, 2.5, 7.0]), (5,)),
+    "multivariate_normal_eigh": lambda: r.multivariate_normal(
+        r.PRNGKey(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,), method="eigh"),
 }
-# The bits, uniforms, normals and exponentials (XLA's erf_inv, log1p and float32 log,
-# backend/nbrandom.py), and t (JAX's normal * sqrt(df / 2 / gamma)) are bit for bit; the
-# others go through NumPy's log/log1p/erfinv where JAX has XLA's: equal to a few ulps.
-# uniform with bounds other than [0, 1): XLA's CPU compiler contracts u * (max - min) + min
-# to a fused multiply-add, NumPy rounds twice (an ulp apart).
-NOT_BITWISE = {"uniform_range", "truncated_normal", "multivariate_normal", "orthogonal",
-               "laplace", "logistic", "gumbel"}
+# Bit for bit: the draws with XLA's erf_inv, log, log1p and float64 exp reimplemented
+# (backend/nbrandom.py), uniform's bounds with XLA's fused multiply-add, gamma, loggamma,
+# beta, dirichlet and t (float64). truncated_normal goes through SciPy's erf and erfinv where
+# JAX has XLA's: equal to a few ulps. multivariate_normal and orthogonal are JAX's bits when
+# the LAPACK/BLAS results agree (they do with NumPy's OpenBLAS on x86-64, tested against live
+# JAX); another BLAS may sum in another order, so the stored values are compared to ulps.
+NOT_BITWISE = {"truncated_normal"}
+LAPACK = {"multivariate_normal", "multivariate_normal_eigh", "orthogonal"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_jax_reference(name):
     got, want = np.asarray(CASES[name]()), REF[name]
     assert got.dtype == want.dtype and got.shape == want.shape
-    if name in NOT_BITWISE:
+    if name in NOT_BITWISE | LAPACK:
         eps = np.finfo(want.dtype).eps
         np.testing.assert_allclose(got, want, rtol=64 * eps, atol=8 * eps)
     else:
@@ -78,7 +89,8 @@ def test_matches_jax_reference(name):
                                   "uniform_f32", "normal_f64", "normal_f32", "normal_f32_log",
                                   "exponential", "exponential_f32", "t_df3", "bernoulli", "randint",
                                   "randint_i32", "categorical", "permutation_rows", "choice_noreplace",
-                                  "choice_p"])
+                                  "choice_p", "uniform_range", "uniform_range_f32", "laplace",
+                                  "logistic_f32", "gumbel_f32", "beta", "dirichlet"])
 def test_jit_matches_eager_bitwise(name):
     np.testing.assert_array_equal(funcad.jit(CASES[name])(), REF[name])
 
@@ -100,6 +112,35 @@ def test_live_jax():
     keys = r.split(r.key(6), 3)
     np.testing.assert_array_equal(funcad.jit(funcad.vmap(lambda k: r.normal(k, (4, 5))))(keys),
                                   jax.vmap(lambda k: jax.random.normal(k, (4, 5)))(keys))
+
+
+def test_live_jax_transformed_draws():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    J, k = jax.random, jax.random.PRNGKey(31)
+    # XLA's log, log1p (both dtypes) and uniform's fused multiply-add, over 10^4 draws
+    for dtype in (np.float64, np.float32):
+        for name in ("laplace", "logistic", "gumbel"):
+            np.testing.assert_array_equal(getattr(r, name)(r.key(31), (10_000,), dtype),
+                                          getattr(J, name)(k, (10_000,), dtype), err_msg=name)
+        np.testing.assert_array_equal(r.uniform(r.key(31), (10_000,), dtype, -3.0, 0.7),
+                                      J.uniform(k, (10_000,), dtype, -3.0, 0.7))
+    # log-space gamma and XLA's float64 exp: loggamma, beta, dirichlet (k <= 13: XLA sums a
+    # longer row in another order), eager, under jit and vmap
+    a = np.array([0.02, 0.4, 1.0, 2.5, 9.0])
+    np.testing.assert_array_equal(r.loggamma(r.key(31), a, (40, 5)), J.loggamma(k, a, (40, 5)))
+    np.testing.assert_array_equal(funcad.jit(lambda kk: r.beta(kk, a, 1.5, (40, 5)))(r.key(31)),
+                                  J.beta(k, a, 1.5, (40, 5)))
+    np.testing.assert_array_equal(r.dirichlet(r.key(31), a, (60,)), J.dirichlet(k, a, (60,)))
+    keys = r.split(r.key(32), 3)
+    np.testing.assert_array_equal(funcad.vmap(lambda kk: r.dirichlet(kk, a[:3], (4,)))(keys),
+                                  jax.vmap(lambda kk: J.dirichlet(kk, a[:3], (4,)))(keys))
+    x = np.linspace(-750.0, 720.0, 20_001)  # XLA's exp itself, over its whole range
+    np.testing.assert_array_equal(xla_exp_p.bind(x), jax.numpy.exp(x))
+    cov = np.array([[2.0, 0.6, 0.1], [0.6, 1.0, 0.2], [0.1, 0.2, 0.5]])
+    for method in ("cholesky", "eigh", "svd"):
+        np.testing.assert_array_equal(r.multivariate_normal(r.key(31), np.ones(3), cov, (50,), method=method),
+                                      J.multivariate_normal(k, np.ones(3), cov, (50,), method=method))
 
 
 def test_large_draws_do_not_depend_on_threads_or_mode():

@@ -48,6 +48,15 @@ CASES = {
     "normal_f32_log": lambda: jax.random.normal(K(9), (64,), np.float32),
     "t_df3": lambda: jax.random.t(K(22), 3.0, (16,)),
     "t_df_small": lambda: jax.random.t(K(23), np.array([0.7, 2.5, 30.0])),
+    "uniform_range_f32": lambda: jax.random.uniform(K(8), (5,), np.float32, -2.0, 3.0),
+    "laplace_f32": lambda: jax.random.laplace(K(11), (40,), np.float32),
+    "logistic_f32": lambda: jax.random.logistic(K(12), (40,), np.float32),
+    "gumbel_f32": lambda: jax.random.gumbel(K(13), (40,), np.float32),
+    "loggamma": lambda: jax.random.loggamma(K(24), np.array([0.01, 0.5, 1.0, 3.0])),
+    "beta": lambda: jax.random.beta(K(25), np.array([0.2, 1.0, 3.0]), 2.0, (4, 3)),
+    "dirichlet": lambda: jax.random.dirichlet(K(26), np.array([0.3, 1.0, 2.5, 7.0]), (5,)),
+    "multivariate_normal_eigh": lambda: jax.random.multivariate_normal(
+        K(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,), method="eigh"),
 }
 
 if __name__ == "__main__":

@@ -580,7 +580,8 @@ def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbran
     a = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float64)}).reshape(-1)"
     o = g.name(out)
     g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.float64)")
-    g.emit(f"_rnd.draw_gamma({k0}, {k1}, {a}, {o}.reshape(-1))")
+    kind = "loggamma" if eqn.params.get("log_space") else "gamma"
+    g.emit(f"_rnd.draw_{kind}({k0}, {k1}, {a}, {o}.reshape(-1))")
     if out.aval.dtype != np.float64:
         g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")
     g.contiguous.add(out)
@@ -604,6 +605,10 @@ LOWERINGS[rnd.random_gamma_p] = _random_gamma
 LOWERINGS[rnd.random_draw_p] = _random_draw
 LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
 LOWERINGS[rnd.random_poisson_p] = _random_poisson
+SCALAR[rnd.fma_p] = lambda a, eqn: Call("_rnd.fma", a, _dt(eqn))
+SCALAR[rnd.xla_exp_p] = lambda a, eqn: (  # float32: XLA's float64 exp, rounded
+    Call("_rnd.xla_exp", a, _dt(eqn)) if _dt(eqn) == np.float64
+    else Cast(Call("_rnd.xla_exp", [Cast(a[0], np.dtype(np.float64))], np.dtype(np.float64)), _dt(eqn)))
 
 
 def has_lowering(prim) -> bool:

@@ -253,6 +253,75 @@ def _erfinv_central(typingctx, x, w):
     return x(x, w), codegen
 
 
+# XLA's CPU float64 exp (not libm's: they differ on ~14% of arguments), for beta's and
+# dirichlet's normalisation and for any kernel that needs JAX's exp: Cephes' rational form
+# ``1 + 2 g P(g^2) / (Q(g^2) - g P(g^2))`` of ``g = x - n ln 2`` (ln 2 in two parts), scaled
+# by 2^n with Eigen's ldexp (three multiplications by 2^(n >> 2), one by the rest), with the
+# fused multiply-adds XLA's compiler contracts it to (found to give JAX's bits on all of 5.6e5
+# arguments, among them every x near a rounding edge of n).
+
+_EXP64_P = (1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1)
+_EXP64_Q = (3.00198505138664455042e-6, 2.52448340349684104192e-3, 2.27265548208155028766e-1,
+            2.00000000000000000009e0)
+_EXP64_HI, _EXP64_LO = 709.782712893384, -708.3964185322641
+
+
+def _exp64_ir(builder, x):
+    b, d = builder, x.type
+    c = lambda v: ir.Constant(d, float(v))  # noqa: E731
+    i64 = ir.IntType(64)
+    above, below = b.fcmp_ordered(">", x, c(_EXP64_HI)), b.fcmp_ordered("<", x, c(_EXP64_LO))
+    xc = b.select(above, c(_EXP64_HI), b.select(below, c(_EXP64_LO), x))  # NaN stays NaN
+    floor = b.module.declare_intrinsic("llvm.floor", [d])
+    n = b.call(floor, [_fma(b, xc, c(1.4426950408889634073599), c(0.5))])
+    neg_n = b.fneg(n)
+    g = _fma(b, neg_n, c(1.42860682030941723212e-6), _fma(b, neg_n, c(0.693145751953125), xc))
+    g2 = b.fmul(g, g)
+    p = b.fmul(_horner(b, _EXP64_P, g2), g)
+    q = _horner(b, _EXP64_Q, g2)
+    e = _fma(b, b.fdiv(p, b.fsub(q, p)), c(2.0), c(1.0))
+    # ldexp(e, n): n clamped to [-2099, 2099] (NaN: 0, its result is NaN anyway)
+    ni = b.fptosi(b.select(b.fcmp_ordered("==", n, n), n, c(0.0)), i64)
+    lim = ir.Constant(i64, 2099)
+    ni = b.select(b.icmp_signed(">", ni, lim), lim, ni)
+    ni = b.select(b.icmp_signed("<", ni, b.neg(lim)), b.neg(lim), ni)
+    q4 = b.ashr(ni, ir.Constant(i64, 2))
+
+    def pow2(k):
+        return b.bitcast(b.shl(b.add(k, ir.Constant(i64, 1023)), ir.Constant(i64, 52)), d)
+
+    s = pow2(q4)
+    out = b.fmul(b.fmul(b.fmul(e, s), s), s)
+    out = b.fmul(out, pow2(b.sub(ni, b.mul(ir.Constant(i64, 3), q4))))
+    return b.select(above, c(np.inf), b.select(below, c(0.0), out))
+
+
+@intrinsic
+def xla_exp(typingctx, x):
+    """XLA's CPU ``exp`` of a float64 (``jnp.exp`` under JAX on the CPU, bit for bit)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _exp64_ir(builder, args[0])
+
+    return x(x), codegen
+
+
+@numba.njit
+def xla_log1p(y):
+    """XLA's CPU ``log1p`` of a float64 (scalar): the rational branch below sqrt(2) - 1,
+    else libm's ``log(1 + y)``."""
+    return _log1p_small(y) if abs(y) < _LOG1P_SMALL else math.log(1.0 + y)
+
+
+@numba.njit(nogil=True)
+def xla_exp_array(x, out):
+    """``out[j] = xla_exp(x[j])`` (1-D float64 arrays)."""
+    for j in range(x.size):
+        out[j] = xla_exp(x[j])
+
+
 # --------------------------------------------------------------------------------------
 # The kernels: ``out`` (1-D, C-contiguous: the keys' shape then the draw's, flattened) from
 # the key words ``k0``, ``k1`` (1-D uint32, one per key), in blocks of BLOCK elements whose
@@ -357,6 +426,65 @@ def _exponential32(v, h, l, w, rest):  # noqa: E741
         v[j] = -(_log1p_small(y) if abs(y) < small else _log32(one + y))
 
 
+def _xla_log(x):
+    pass
+
+
+def _xla_log1p(y):
+    pass
+
+
+@overload(_xla_log)
+def _xla_log_ov(x):
+    """XLA's CPU log of a positive float: libm's (float64), its own polynomial (float32)."""
+    return (lambda x: _log32(x)) if x == types.float32 else (lambda x: math.log(x))
+
+
+@overload(_xla_log1p)
+def _xla_log1p_ov(y):
+    """XLA's CPU log1p: the rational branch below sqrt(2) - 1, else ``log(1 + y)``."""
+    small, one = (np.float32(_LOG1P_SMALL), np.float32(1)) if y == types.float32 else (_LOG1P_SMALL, 1.0)
+    return lambda y: _log1p_small(y) if abs(y) < small else _xla_log(one + y)
+
+
+@numba.njit
+def _laplace_block(v, h, l, w, rest):  # noqa: E741
+    """jax.random.laplace: ``sign(u) log1p(-|u|)``, ``u = max(lo, 2 f + lo)``, ``lo = -1 + ulp``."""
+    _, two, low, _, _, _ = _normal_consts(v)
+    for j in range(v.size):
+        u = max(low, _unit(np.uint64(h[j]), np.uint64(l[j]), v) * two + low)
+        v[j] = np.sign(u) * _xla_log1p(-abs(u))
+
+
+@numba.njit
+def _logistic_block(v, h, l, w, rest):  # noqa: E741
+    """jax.random.logistic: ``log(x) - log1p(-x)``, ``x = max(tiny, f + tiny)``."""
+    tiny = _tiny(v)
+    for j in range(v.size):
+        x = max(tiny, _unit(np.uint64(h[j]), np.uint64(l[j]), v) + tiny)
+        v[j] = _xla_log(x) - _xla_log1p(-x)
+
+
+@numba.njit
+def _gumbel_block(v, h, l, w, rest):  # noqa: E741
+    """jax.random.gumbel (mode 'low'): ``-log(-log(u))``, ``u = max(tiny, f + tiny)``."""
+    tiny = _tiny(v)
+    for j in range(v.size):
+        u = max(tiny, _unit(np.uint64(h[j]), np.uint64(l[j]), v) + tiny)
+        v[j] = -_xla_log(-_xla_log(u))
+
+
+def _tiny(out):
+    pass
+
+
+@overload(_tiny)
+def _tiny_ov(out):
+    t = np.float32 if out.dtype == types.float32 else np.float64
+    tiny = np.finfo(t).tiny
+    return lambda out: tiny
+
+
 def _normal_into(v, h, l, w, rest):  # noqa: E741
     pass
 
@@ -377,7 +505,6 @@ def _driver(block):
     numbers do not depend on the thread count). A factory's closures, not one kernel taking
     the block as an argument: a function passed as a value makes Numba's code uncacheable."""
 
-    @numba.njit
     def task(k0, k1, out, n, per, t):
         h, l = np.empty(BLOCK, np.uint32), np.empty(BLOCK, np.uint32)  # noqa: E741
         w, rest = np.empty(BLOCK, out.dtype), np.empty(BLOCK, np.int64)
@@ -386,6 +513,14 @@ def _driver(block):
             m, i = min(n - start, BLOCK), np.uint64(start)
             _hash(np.uint64(k0[b]), np.uint64(k1[b]), i >> np.uint64(32), i & _M32, h[:m], l[:m])
             block(out[b * n + start:b * n + start + m], h, l, w, rest)
+
+    # Each kernel's task its own name: the machine code of a closure is named after its
+    # qualified name and a per-process counter, so a task loaded from the disk cache could
+    # otherwise carry the name another kernel's task compiled in this process gets, and the
+    # linker would resolve one's call to the other's body (seen: normal drew laplace's numbers).
+    kind = block.__name__.split("_")[1]
+    task.__name__ = task.__qualname__ = "task_" + kind
+    task = numba.njit(task)
 
     def draw(k0, k1, out):
         n = out.size // max(1, k0.size)  # a key's elements
@@ -398,12 +533,13 @@ def _driver(block):
             for t in numba.prange(tasks):
                 task(k0, k1, out, n, per, t)
 
-    draw.__name__ = draw.__qualname__ = "draw_" + block.__name__.split("_")[1]
+    draw.__name__ = draw.__qualname__ = "draw_" + kind
     return nbcache.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
 
 
-draw_bits, draw_uniform, draw_normal, draw_exponential = (
-    _driver(b) for b in (_bits_block, _uniform_block, _normal_block, _exponential_block))
+draw_bits, draw_uniform, draw_normal, draw_exponential, draw_laplace, draw_logistic, draw_gumbel = (
+    _driver(b) for b in (_bits_block, _uniform_block, _normal_block, _exponential_block, _laplace_block,
+                         _logistic_block, _gumbel_block))
 
 
 def _normal_consts(out):
@@ -418,7 +554,8 @@ def _normal_consts_ov(out):
     return lambda out: c
 
 
-DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal, "exponential": draw_exponential}
+DRAW = {"bits": draw_bits, "uniform": draw_uniform, "normal": draw_normal, "exponential": draw_exponential,
+        "laplace": draw_laplace, "logistic": draw_logistic, "gumbel": draw_gumbel}
 
 
 # Numba starts its threading layer when it compiles a parfor, not when cached code that calls
@@ -446,6 +583,13 @@ def fma(typingctx, a, b, c):
     return a(a, a, a), codegen
 
 
+@numba.njit(nogil=True)
+def fma_array(a, b, c, out):
+    """``out[j] = fma(a[j], b[j], c[j])`` (1-D arrays of one float dtype)."""
+    for j in range(out.size):
+        out[j] = fma(a[j], b[j], c[j])
+
+
 @numba.njit
 def _scalar_normal(k0, k1):
     """``jax.random.normal(key, ())`` (float64): element 0 of a draw."""
@@ -463,7 +607,8 @@ def _unit_scalar(a, b):
 
 
 @numba.njit
-def _gamma_one(k0, k1, alpha):
+def _gamma_loop(k0, k1, alpha):
+    """The rejection loop of JAX's ``_gamma_one``: ``d``, ``V`` and the boost's key."""
     boost = alpha >= 1.0
     a = alpha if boost else alpha + 1.0
     d = a - 1.0 / 3.0
@@ -484,28 +629,48 @@ def _gamma_one(k0, k1, alpha):
             v = fma(x, c, 1.0)
         a_, b_ = threefry(u0, u1, np.uint64(0), np.uint64(0))
         X, V, U = x * x, v * v * v, _unit_scalar(a_, b_)
-    if boost:
-        return d * V
     a_, b_ = threefry(sub0, sub1, np.uint64(0), np.uint64(0))
-    return (d * V) * math.pow(1.0 - _unit_scalar(a_, b_), 1.0 / alpha)
+    return d, V, _unit_scalar(a_, b_)
 
 
-@nbcache.KernelCache.attach
-@numba.njit(parallel=True, nogil=True)
-def draw_gamma(k0, k1, alpha, out):
-    """Gamma(alpha[j], 1) into ``out[j]`` (1-D float64), ``out.size // k0.size`` a key: the
-    element's key is split ``i`` of its key (``split(key, n)[i]``) as JAX's."""
-    n = out.size // max(1, k0.size)
-    if out.size < PARALLEL_MIN_SIZE // 16:
-        for j in range(out.size):
-            b = j // n
-            ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
-            out[j] = _gamma_one(ka, kb, alpha[j])
-    else:
-        for j in numba.prange(out.size):
-            b = j // n
-            ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
-            out[j] = _gamma_one(ka, kb, alpha[j])
+@numba.njit
+def _gamma_one(k0, k1, alpha):
+    d, V, u = _gamma_loop(k0, k1, alpha)
+    if alpha >= 1.0:
+        return d * V
+    return (d * V) * math.pow(1.0 - u, 1.0 / alpha)
+
+
+@numba.njit
+def _loggamma_one(k0, k1, alpha):
+    """JAX's ``log_space`` sample (``loggamma``): ``log d + log V + log1p(-u) / alpha``."""
+    d, V, u = _gamma_loop(k0, k1, alpha)
+    log_u = xla_log1p(-u)  # -exponential(subkey)
+    boost = 0.0 if alpha >= 1.0 or log_u == 0.0 else log_u * (1.0 / alpha)
+    return (math.log(d) + math.log(V)) + boost
+
+
+def _gamma_driver(one):
+    def draw(k0, k1, alpha, out):
+        n = out.size // max(1, k0.size)
+        if out.size < PARALLEL_MIN_SIZE // 16:
+            for j in range(out.size):
+                b = j // n
+                ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
+                out[j] = one(ka, kb, alpha[j])
+        else:
+            for j in numba.prange(out.size):
+                b = j // n
+                ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
+                out[j] = one(ka, kb, alpha[j])
+
+    draw.__name__ = draw.__qualname__ = "draw_" + one.py_func.__name__.split("_")[1]
+    draw.__doc__ = """Gamma(alpha[j], 1) (or its log) into ``out[j]`` (1-D float64), ``out.size //
+    k0.size`` a key: the element's key is split ``i`` of its key (``split(key, n)[i]``) as JAX's."""
+    return nbcache.KernelCache.attach(numba.njit(parallel=True, nogil=True)(draw))
+
+
+draw_gamma, draw_loggamma = _gamma_driver(_gamma_one), _gamma_driver(_loggamma_one)
 
 
 # --------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import batching
-from ..ad import Zero, defjvp_zero, jvp_rules
+from ..ad import Zero, defjvp, defjvp_zero, jvp_rules
 from ..core import Primitive, ShapedArray, bind, get_aval
 from ..errors import DTypeError
 from . import elementwise as ew
@@ -75,7 +75,7 @@ defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
 # into numbers in the same loop (backend/nbrandom.py): JAX's partitionable threefry bits,
 # its floats in [0, 1), its normals and exponentials, bit for bit.
 
-DRAW_KINDS = ("bits", "uniform", "normal", "exponential")
+DRAW_KINDS = ("bits", "uniform", "normal", "exponential", "laplace", "logistic", "gumbel")
 
 
 def _draw_impl(k0, k1, *, shape, kind, dtype):
@@ -219,18 +219,19 @@ def _gamma_cfrac(a, x, eps=1e-15, max_terms=100_000):  # delta - 1 settles at a 
     return h, dh
 
 
-def _gamma_draw_impl(k0, k1, a):
+def _gamma_draw_impl(k0, k1, a, *, log_space=False):
     from ..backend import nbrandom
 
     k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
     a = np.asarray(a)
     out = np.empty(a.shape, np.float64)
-    nbrandom.draw_gamma(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
-                        np.ascontiguousarray(a, np.float64).reshape(-1), out.reshape(-1))
+    draw = nbrandom.draw_loggamma if log_space else nbrandom.draw_gamma
+    draw(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
+         np.ascontiguousarray(a, np.float64).reshape(-1), out.reshape(-1))
     return out.astype(a.dtype)
 
 
-def _gamma_draw_abstract_eval(k0, k1, a):
+def _gamma_draw_abstract_eval(k0, k1, a, *, log_space=False):
     if k0.dtype != np.uint32 or k1.dtype != np.uint32 or k0.shape != k1.shape \
             or a.shape[:len(k0.shape)] != k0.shape or a.dtype.kind != "f":
         raise DTypeError(f"random_gamma takes uint32 key words of one shape and float shapes "
@@ -239,18 +240,22 @@ def _gamma_draw_abstract_eval(k0, k1, a):
     return ShapedArray(a.shape, a.dtype)
 
 
-def _gamma_draw_batcher(axis_size, vals, dims):
+def _gamma_draw_batcher(axis_size, vals, dims, **params):
     k0, k1, a = (batching.moveaxis(v, d, 0) if d is not None else
                  sh.broadcast_to(v, (axis_size, *get_aval(v).shape)) for v, d in zip(vals, dims))
-    return bind(random_gamma_p, k0, k1, a), 0
+    return bind(random_gamma_p, k0, k1, a, **params), 0
 
 
-def _gamma_draw_jvp(primals, tangents):
-    x = bind(random_gamma_p, *primals)
+def _gamma_draw_jvp(primals, tangents, *, log_space=False):
+    x = bind(random_gamma_p, *primals, log_space=log_space)
     ta = tangents[2]
     if isinstance(ta, Zero):
         return x, Zero(get_aval(x))
-    return x, ew.mul(ta, bind(random_gamma_grad_p, primals[2], x))
+    if not log_space:
+        return x, ew.mul(ta, bind(random_gamma_grad_p, primals[2], x))
+    # d log(g) = dg / g, g = exp(log g) (the smallest normal float where it underflows, as JAX)
+    g = ew.max(ew.exp(x), np.asarray(np.finfo(get_aval(x).dtype).tiny, get_aval(x).dtype))
+    return x, ew.mul(ta, ew.div(bind(random_gamma_grad_p, primals[2], g), g))
 
 
 random_gamma_p = Primitive("random_gamma")  # JAX's Marsaglia-Tsang sampler, bit for bit
@@ -258,6 +263,47 @@ random_gamma_p.def_impl(_gamma_draw_impl)
 random_gamma_p.def_abstract_eval(_gamma_draw_abstract_eval)
 batching.primitive_batchers[random_gamma_p] = _gamma_draw_batcher
 jvp_rules[random_gamma_p] = _gamma_draw_jvp
+
+# XLA's CPU exp (not libm's), for beta's and dirichlet's normalisation as JAX's: an elementwise
+# primitive, float64 bit for bit (backend/nbrandom.py's xla_exp); float32 by rounding it.
+
+def _xla_exp_impl(x):
+    from ..backend import nbrandom
+
+    x = np.asarray(x)
+    out = np.empty(x.shape, np.float64)
+    nbrandom.xla_exp_array(np.ascontiguousarray(x, np.float64).reshape(-1), out.reshape(-1))
+    return out.astype(x.dtype)
+
+
+xla_exp_p = Primitive("xla_exp")
+xla_exp_p.def_impl(_xla_exp_impl)
+xla_exp_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
+batching.defbroadcasting(xla_exp_p)
+defjvp(xla_exp_p, lambda g, ans, x: ew.mul(g, ans))
+
+
+# A fused multiply-add (``a * b + c`` rounded once), where XLA's CPU compiler contracts JAX's
+# ``u * (maxval - minval) + minval`` (uniform's bounds) to one.
+
+def _fma_impl(a, b, c):
+    from ..backend import nbrandom
+
+    dtype = np.result_type(a, b, c)
+    a, b, c = (np.ascontiguousarray(v, dtype) for v in np.broadcast_arrays(a, b, c))
+    out = np.empty(a.shape, dtype)
+    nbrandom.fma_array(a.reshape(-1), b.reshape(-1), c.reshape(-1), out.reshape(-1))
+    return out
+
+
+fma_p = Primitive("fma")
+fma_p.def_impl(_fma_impl)
+fma_p.def_abstract_eval(lambda a, b, c: ShapedArray(np.broadcast_shapes(a.shape, b.shape, c.shape),
+                                                    np.result_type(a.dtype, b.dtype, c.dtype)))
+batching.defbroadcasting(fma_p)
+defjvp(fma_p, lambda g, ans, a, b, c: ew.mul(g, b), lambda g, ans, a, b, c: ew.mul(a, g),
+       lambda g, ans, a, b, c: g)
+
 
 random_gamma_grad_p = Primitive("random_gamma_grad")
 random_gamma_grad_p.def_impl(_gamma_grad_impl)
