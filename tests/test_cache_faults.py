@@ -90,7 +90,11 @@ def compiled(tmp_path_factory):
 
 def _filled(d, compiled):
     """``d`` holding f_sin's entry (the files a compile writes), which loads with no warning."""
-    shutil.copytree(compiled, d, dirs_exist_ok=True)
+    src = entry(compiled, f_sin)
+    (d / "__pycache__").mkdir(mode=0o700, parents=True, exist_ok=True)
+    d.chmod(0o700)
+    for f in [src, *(compiled / "__pycache__").glob(f"{src.stem}.*")]:
+        shutil.copy2(f, d / f.relative_to(compiled))
     assert run(f_sin) == []
     (program,) = cache._loaded.values()
     assert sum(program.fn.stats.cache_hits.values()) == 1  # loaded, not compiled
