@@ -7,6 +7,7 @@ right answer and leave one entry; the size is bounded with least-recently-used e
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,8 +68,36 @@ def numba_files(py: Path, kind: str) -> list[Path]:
     return sorted((py.parent / "__pycache__").glob(f"{py.stem}.*.{kind}"))
 
 
-def _filled(d):
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """f_sin's entry, compiled once into a cache directory of its own: each test that needs a
+    filled cache copies it (a copy loads like the original: the files name no directory, and
+    the copies keep their modification times) instead of compiling f_sin again."""
+    d = tmp_path_factory.mktemp("compiled_once") / "jit"
+    saved_env, saved_loaded = os.environ.get("FUNCAD_CACHE_DIR"), dict(cache._loaded)
+    os.environ["FUNCAD_CACHE_DIR"] = str(d)
+    try:
+        assert run(f_sin) == []  # a first compile: no warning
+    finally:
+        if saved_env is None:
+            del os.environ["FUNCAD_CACHE_DIR"]
+        else:
+            os.environ["FUNCAD_CACHE_DIR"] = saved_env
+        cache._loaded.clear()
+        cache._loaded.update(saved_loaded)
+    return d
+
+
+def _filled(d, compiled):
+    """``d`` holding f_sin's entry (the files a compile writes), which loads with no warning."""
+    src = entry(compiled, f_sin)
+    (d / "__pycache__").mkdir(mode=0o700, parents=True, exist_ok=True)
+    d.chmod(0o700)
+    for f in [src, *(compiled / "__pycache__").glob(f"{src.stem}.*")]:
+        shutil.copy2(f, d / f.relative_to(compiled))
     assert run(f_sin) == []
+    (program,) = cache._loaded.values()
+    assert sum(program.fn.stats.cache_hits.values()) == 1  # loaded, not compiled
     py = entry(d, f_sin)
     assert py.exists() and numba_files(py, "nbi") and numba_files(py, "nbc")
     return py
@@ -94,8 +123,8 @@ MODULE_FAULTS = {"truncated": _truncate, "garbage": _garbage, "empty": _empty}
 
 
 @pytest.mark.parametrize("fault", sorted(MODULE_FAULTS))
-def test_a_damaged_module_file_is_rebuilt_with_one_warning(cache_dir, fault):
-    py = _filled(cache_dir)
+def test_a_damaged_module_file_is_rebuilt_with_one_warning(cache_dir, compiled, fault):
+    py = _filled(cache_dir, compiled)
     source = py.read_text()
     MODULE_FAULTS[fault](py)
     warned = run(f_sin)
@@ -104,9 +133,9 @@ def test_a_damaged_module_file_is_rebuilt_with_one_warning(cache_dir, fault):
     assert run(f_sin) == []  # and healthy again
 
 
-def test_a_module_replaced_by_another_program_is_not_run(cache_dir):
+def test_a_module_replaced_by_another_program_is_not_run(cache_dir, compiled):
     """The file of f_sin's program holds f_cos's (valid, compiled) code: it must not be used."""
-    py_sin = _filled(cache_dir)
+    py_sin = _filled(cache_dir, compiled)
     run(f_cos)
     py_sin.write_text(entry(cache_dir, f_cos).read_text())
     warned = run(f_sin)  # asserts the sin result, not the cos one
@@ -115,8 +144,8 @@ def test_a_module_replaced_by_another_program_is_not_run(cache_dir):
 
 @pytest.mark.parametrize("kind", ["nbi", "nbc"])
 @pytest.mark.parametrize("fault", sorted(MODULE_FAULTS))
-def test_damaged_numba_cache_files_are_rebuilt_with_one_warning(cache_dir, kind, fault):
-    py = _filled(cache_dir)
+def test_damaged_numba_cache_files_are_rebuilt_with_one_warning(cache_dir, compiled, kind, fault):
+    py = _filled(cache_dir, compiled)
     for p in numba_files(py, kind):
         MODULE_FAULTS[fault](p)
     warned = run(f_sin)
@@ -124,9 +153,9 @@ def test_damaged_numba_cache_files_are_rebuilt_with_one_warning(cache_dir, kind,
     assert run(f_sin) == []
 
 
-def test_numba_files_swapped_with_another_programs(cache_dir):
+def test_numba_files_swapped_with_another_programs(cache_dir, compiled):
     """f_sin's compiled code replaced by f_cos's (same signature): detected, not run."""
-    py_sin = _filled(cache_dir)
+    py_sin = _filled(cache_dir, compiled)
     run(f_cos)
     py_cos = entry(cache_dir, f_cos)
     for kind in ("nbc", "nbi"):
@@ -136,8 +165,8 @@ def test_numba_files_swapped_with_another_programs(cache_dir):
     assert run(f_sin) == []
 
 
-def test_deleted_numba_files_and_leftover_temporaries(cache_dir):
-    py = _filled(cache_dir)
+def test_deleted_numba_files_and_leftover_temporaries(cache_dir, compiled):
+    py = _filled(cache_dir, compiled)
     for p in numba_files(py, "nbc"):
         p.unlink()
     (cache_dir / ".funcad_jit_dead.tmp").write_text("a writer was killed here")
@@ -335,8 +364,8 @@ def _numba_base(d: Path, f) -> str:
     return f"{py.stem}.program-10.py{sys.version_info[0]}{sys.version_info[1]}"
 
 
-def test_numba_file_name_is_predicted(cache_dir):
-    py = _filled(cache_dir)
+def test_numba_file_name_is_predicted(cache_dir, compiled):
+    py = _filled(cache_dir, compiled)
     assert [p.name for p in numba_files(py, "nbi")] == [_numba_base(cache_dir, f_sin) + ".nbi"]
 
 
@@ -374,9 +403,9 @@ def test_a_manifest_forged_by_another_user_is_not_trusted(cache_dir, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["nbi", "nbc"])
-def test_a_tampered_numba_file_of_a_valid_entry_is_never_unpickled(cache_dir, tmp_path, kind):
+def test_a_tampered_numba_file_of_a_valid_entry_is_never_unpickled(cache_dir, compiled, tmp_path, kind):
     """Same user, valid module: the Numba file is replaced by a pickle funcad did not write."""
-    py = _filled(cache_dir)
+    py = _filled(cache_dir, compiled)
     marker = tmp_path / "pwned"
     for p in numba_files(py, kind):
         _plant(p, marker)
@@ -385,8 +414,8 @@ def test_a_tampered_numba_file_of_a_valid_entry_is_never_unpickled(cache_dir, tm
     assert run(f_sin) == [] and not marker.exists()
 
 
-def test_a_symbolic_link_in_an_entry_is_not_followed(cache_dir, tmp_path):
-    py = _filled(cache_dir)
+def test_a_symbolic_link_in_an_entry_is_not_followed(cache_dir, compiled, tmp_path):
+    py = _filled(cache_dir, compiled)
     marker = tmp_path / "pwned"
     elsewhere = tmp_path / "elsewhere.nbi"
     _plant(elsewhere, marker)
@@ -397,13 +426,13 @@ def test_a_symbolic_link_in_an_entry_is_not_followed(cache_dir, tmp_path):
 
 
 @pytest.mark.parametrize("how", ["tampered", "garbage"])
-def test_bytecode_beside_a_valid_module_is_never_read(cache_dir, tmp_path, how):
+def test_bytecode_beside_a_valid_module_is_never_read(cache_dir, compiled, tmp_path, how):
     """A .pyc Python's import would accept (right mtime and size in its header) holding other
     code, or garbage ("bad marshal data"): funcad compiles the module's checked text itself."""
     import importlib.util
     from importlib._bootstrap_external import _code_to_timestamp_pyc
 
-    py = _filled(cache_dir)
+    py = _filled(cache_dir, compiled)
     marker = tmp_path / "pwned"
     pyc = Path(importlib.util.cache_from_source(str(py)))
     st = py.stat()
@@ -517,11 +546,11 @@ def faulty_fs(monkeypatch):
     _fs.update(fail=[], errno=0, watch=[], writes=[])
 
 
-def test_read_only_prefilled_cache_and_read_only_home(cache_dir, tmp_path, monkeypatch, faulty_fs):
+def test_read_only_prefilled_cache_and_read_only_home(cache_dir, compiled, tmp_path, monkeypatch, faulty_fs):
     """Before: Numba's locators fall through to ~/.cache/numba, then "no locator available"."""
     import errno
 
-    _filled(cache_dir)
+    _filled(cache_dir, compiled)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -570,8 +599,8 @@ def test_a_full_disk_for_the_module_warns_once(cache_dir, faulty_fs):
 
 
 @pytest.mark.parametrize("fault", sorted(MODULE_FAULTS))
-def test_a_damaged_manifest_is_rebuilt(cache_dir, fault):
-    py = _filled(cache_dir)
+def test_a_damaged_manifest_is_rebuilt(cache_dir, compiled, fault):
+    py = _filled(cache_dir, compiled)
     (sums,) = (py.parent / "__pycache__").glob(f"{py.stem}.sums")
     MODULE_FAULTS[fault](sums)
     assert len(run(f_sin)) == 1
