@@ -606,6 +606,9 @@ LOWERINGS[rnd.random_draw_p] = _random_draw
 LOWERINGS[rnd.random_gamma_grad_p] = lower_via_numpy
 LOWERINGS[rnd.random_poisson_p] = _random_poisson
 SCALAR[rnd.fma_p] = lambda a, eqn: Call("_rnd.fma", a, _dt(eqn))
+SCALAR[rnd.nextafter_p] = lambda a, eqn: Call("np.nextafter", a, _dt(eqn))
+SCALAR[rnd.xla_erf_p] = lambda a, eqn: Call("_rnd.xla_erf", a, _dt(eqn))
+SCALAR[rnd.xla_erf_inv_p] = lambda a, eqn: Call("_rnd.xla_erf_inv", a, _dt(eqn))
 SCALAR[rnd.xla_exp_p] = lambda a, eqn: (  # float32: XLA's float64 exp, rounded
     Call("_rnd.xla_exp", a, _dt(eqn)) if _dt(eqn) == np.float64
     else Cast(Call("_rnd.xla_exp", [Cast(a[0], np.dtype(np.float64))], np.dtype(np.float64)), _dt(eqn)))

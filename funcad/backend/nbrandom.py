@@ -322,6 +322,96 @@ def xla_exp_array(x, out):
         out[j] = xla_exp(x[j])
 
 
+# XLA's CPU erf and erf_inv (``lax.erf``, ``lax.erf_inv``), for truncated_normal's bounds and
+# its inverse CDF: float64 erf is libm's ``erf`` (Numba's math.erf calls it); float32 is
+# Eigen's rational interpolant with the fused multiply-adds XLA emits, +-1 beyond
+# erfinv(1 - 2^-23). erf_inv is normal's ErfInv64/ErfInv32 with XLA's log1p. Subnormal inputs
+# count as zero, as XLA's CPU code (flush-to-zero) does: erf(5e-324) is 0 under JAX.
+
+_ERF32_P = (0.00022905065861350646, 0.0034082910107109506, 0.050955695062380861,
+            0.18520832239976145, 1.128379143519084)
+_ERF32_Q = (-1.1791602954361697e-7, 0.000023547966471313185, 0.0010179625278914885,
+            0.014070470171167667, 0.11098505178285362, 0.49746925110067538, 1.0)
+_ERF32_CLAMP = 3.832506856900711
+
+
+@intrinsic
+def _erf32_ir(typingctx, x):
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        b, (x,) = builder, args
+        c = lambda v: ir.Constant(x.type, float(np.float32(v)))  # noqa: E731
+        x2 = b.fmul(x, x)
+        p, q = c(_ERF32_P[0]), c(_ERF32_Q[0])
+        for v in _ERF32_P[1:]:
+            p = _fma(b, x2, p, c(v))
+        for v in _ERF32_Q[1:]:
+            q = _fma(b, x2, q, c(v))
+        fabs = b.module.declare_intrinsic("llvm.fabs", [x.type])
+        copysign = b.module.declare_intrinsic("llvm.copysign", [x.type],
+                                              ir.FunctionType(x.type, [x.type] * 2))
+        big = b.fcmp_ordered("<=", c(_ERF32_CLAMP), b.call(fabs, [x]))
+        return b.select(big, b.call(copysign, [c(1.0), x]), b.fdiv(b.fmul(x, p), q))
+
+    return x(x), codegen
+
+
+def xla_erf(x):
+    pass
+
+
+@overload(xla_erf)
+def _xla_erf_ov(x):
+    if x == types.float64:
+        tiny = np.finfo(np.float64).tiny
+        return lambda x: math.erf(x * 0.0 if abs(x) < tiny else x)
+    if x == types.float32:
+        tiny32 = np.finfo(np.float32).tiny
+        return lambda x: _erf32_ir(x * np.float32(0) if abs(x) < tiny32 else x)
+    return None
+
+
+def xla_erf_inv(x):
+    pass
+
+
+@overload(xla_erf_inv)
+def _xla_erf_inv_ov(x):
+    if x == types.float64:
+        tiny = np.finfo(np.float64).tiny
+
+        def erf_inv64(x):
+            x = x * 0.0 if abs(x) < tiny else x
+            y = -x * x
+            return _erfinv_poly(x, -(_log1p_small(y) if abs(y) < _LOG1P_SMALL else math.log(1.0 + y)))
+        return erf_inv64
+    if x == types.float32:
+        small, one, tiny32 = np.float32(_LOG1P_SMALL), np.float32(1), np.finfo(np.float32).tiny
+
+        def erf_inv32(x):
+            x = x * np.float32(0) if abs(x) < tiny32 else x
+            y = -x * x
+            return _erfinv_poly(x, -(_log1p_small(y) if abs(y) < small else _log32(one + y)))
+        return erf_inv32
+    return None
+
+
+@numba.njit(nogil=True)
+def xla_erf_array(x, out):
+    """``out[j] = xla_erf(x[j])`` (1-D arrays of one float dtype)."""
+    for j in range(x.size):
+        out[j] = xla_erf(x[j])
+
+
+@numba.njit(nogil=True)
+def xla_erf_inv_array(x, out):
+    """``out[j] = xla_erf_inv(x[j])`` (1-D arrays of one float dtype)."""
+    for j in range(x.size):
+        out[j] = xla_erf_inv(x[j])
+
+
 # --------------------------------------------------------------------------------------
 # The kernels: ``out`` (1-D, C-contiguous: the keys' shape then the draw's, flattened) from
 # the key words ``k0``, ``k1`` (1-D uint32, one per key), in blocks of BLOCK elements whose

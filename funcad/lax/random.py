@@ -290,9 +290,10 @@ def _fma_impl(a, b, c):
     from ..backend import nbrandom
 
     dtype = np.result_type(a, b, c)
-    a, b, c = (np.ascontiguousarray(v, dtype) for v in np.broadcast_arrays(a, b, c))
-    out = np.empty(a.shape, dtype)
-    nbrandom.fma_array(a.reshape(-1), b.reshape(-1), c.reshape(-1), out.reshape(-1))
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
+    a, b, c = (np.ascontiguousarray(v, dtype).reshape(-1) for v in np.broadcast_arrays(a, b, c))
+    out = np.empty(shape, dtype)  # (not a's: ascontiguousarray makes a 0-d array 1-d)
+    nbrandom.fma_array(a, b, c, out.reshape(-1))
     return out
 
 
@@ -304,6 +305,42 @@ batching.defbroadcasting(fma_p)
 defjvp(fma_p, lambda g, ans, a, b, c: ew.mul(g, b), lambda g, ans, a, b, c: ew.mul(a, g),
        lambda g, ans, a, b, c: g)
 
+
+# XLA's CPU erf and erf_inv (``jax.lax.erf``/``erf_inv`` on the CPU, bit for bit in float64
+# and float32: backend/nbrandom.py's xla_erf, xla_erf_inv), for truncated_normal as JAX's.
+
+def _xla_elementwise_impl(kernel):
+    def impl(x):
+        from ..backend import nbrandom
+
+        x = np.asarray(x)
+        dtype = np.float64 if x.dtype == np.float64 else np.float32  # float16: in float32, as XLA
+        xs = np.array(x, dtype, order="C")  # (ascontiguousarray makes a 0-d array 1-d)
+        out = np.empty(xs.shape, dtype)
+        getattr(nbrandom, kernel)(xs.reshape(-1), out.reshape(-1))
+        return out.astype(x.dtype, copy=False)
+    return impl
+
+
+xla_erf_p = Primitive("xla_erf")
+xla_erf_p.def_impl(_xla_elementwise_impl("xla_erf_array"))
+xla_erf_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
+batching.defbroadcasting(xla_erf_p)
+defjvp(xla_erf_p, lambda g, ans, x: ew.mul(g, ew.mul(2 / np.sqrt(np.pi), ew.exp(ew.neg(ew.mul(x, x))))))
+
+xla_erf_inv_p = Primitive("xla_erf_inv")
+xla_erf_inv_p.def_impl(_xla_elementwise_impl("xla_erf_inv_array"))
+xla_erf_inv_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
+batching.defbroadcasting(xla_erf_inv_p)
+defjvp(xla_erf_inv_p, lambda g, ans, x: ew.mul(g, ew.mul(np.sqrt(np.pi) / 2, ew.exp(ew.mul(ans, ans)))))
+
+# ``lax.nextafter`` (truncated_normal's open interval, on traced bounds too): no derivative, as JAX's.
+nextafter_p = Primitive("nextafter")
+nextafter_p.def_impl(lambda x, y: np.asarray(np.nextafter(x, y)))
+nextafter_p.def_abstract_eval(lambda x, y: ShapedArray(np.broadcast_shapes(x.shape, y.shape),
+                                                       np.result_type(x.dtype, y.dtype)))
+batching.defbroadcasting(nextafter_p)
+defjvp_zero(nextafter_p)
 
 random_gamma_grad_p = Primitive("random_gamma_grad")
 random_gamma_grad_p.def_impl(_gamma_grad_impl)
