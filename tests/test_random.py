@@ -10,7 +10,7 @@ import funcad
 from funcad import lax
 from funcad import random as r
 from funcad.errors import ArgumentError, DTypeError
-from funcad.lax.random import xla_exp_p
+from funcad.lax.random import xla_erf_inv_p, xla_erf_p, xla_exp_p
 from funcad.test_util import check_grads
 
 REF = np.load(os.path.join(os.path.dirname(__file__), "data", "jax_random_reference.npz"))
@@ -61,16 +61,19 @@ CASES = {
     "loggamma": lambda: r.loggamma(r.PRNGKey(24), np.array([0.01, 0.5, 1.0, 3.0])),
     "beta": lambda: r.beta(r.PRNGKey(25), np.array([0.2, 1.0, 3.0]), 2.0, (4, 3)),
     "dirichlet": lambda: r.dirichlet(r.PRNGKey(26), np.array([0.3, 1.0, 2.5, 7.0]), (5,)),
+    "truncated_normal_f32": lambda: r.truncated_normal(r.PRNGKey(19), -1.0, 2.0, (40,), np.float32),
+    "truncated_normal_bounds": lambda: r.truncated_normal(  # inf bounds, lower > upper
+        r.PRNGKey(27), np.array([-np.inf, 0.5, -3.0, 2.0, -1e-3]),
+        np.array([1.0, np.inf, -2.5, 1.0, 1e-3]), (6, 5)),
     "multivariate_normal_eigh": lambda: r.multivariate_normal(
         r.PRNGKey(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,), method="eigh"),
 }
-# Bit for bit: the draws with XLA's erf_inv, log, log1p and float64 exp reimplemented
-# (backend/nbrandom.py), uniform's bounds with XLA's fused multiply-add, gamma, loggamma,
-# beta, dirichlet and t (float64). truncated_normal goes through SciPy's erf and erfinv where
-# JAX has XLA's: equal to a few ulps. multivariate_normal and orthogonal are JAX's bits when
+# Bit for bit: the draws with XLA's erf, erf_inv, log, log1p and float64 exp reimplemented
+# (backend/nbrandom.py), uniform's bounds with XLA's fused multiply-add, truncated_normal,
+# gamma, loggamma, beta, dirichlet and t (float64). multivariate_normal and orthogonal are JAX's bits when
 # the LAPACK/BLAS results agree (they do with NumPy's OpenBLAS on x86-64, tested against live
 # JAX); another BLAS may sum in another order, so the stored values are compared to ulps.
-NOT_BITWISE = {"truncated_normal"}
+NOT_BITWISE = set()
 LAPACK = {"multivariate_normal", "multivariate_normal_eigh", "orthogonal"}
 
 
@@ -90,7 +93,8 @@ def test_matches_jax_reference(name):
                                   "exponential", "exponential_f32", "t_df3", "bernoulli", "randint",
                                   "randint_i32", "categorical", "permutation_rows", "choice_noreplace",
                                   "choice_p", "uniform_range", "uniform_range_f32", "laplace",
-                                  "logistic_f32", "gumbel_f32", "beta", "dirichlet"])
+                                  "logistic_f32", "gumbel_f32", "beta", "dirichlet",
+                                  "truncated_normal", "truncated_normal_f32", "truncated_normal_bounds"])
 def test_jit_matches_eager_bitwise(name):
     np.testing.assert_array_equal(funcad.jit(CASES[name])(), REF[name])
 
@@ -137,6 +141,34 @@ def test_live_jax_transformed_draws():
                                   jax.vmap(lambda kk: J.dirichlet(kk, a[:3], (4,)))(keys))
     x = np.linspace(-750.0, 720.0, 20_001)  # XLA's exp itself, over its whole range
     np.testing.assert_array_equal(xla_exp_p.bind(x), jax.numpy.exp(x))
+    # truncated_normal: XLA's erf of the bounds (float64 libm's, float32 Eigen's rational form),
+    # erf_inv, the open interval; scalar and array bounds, infinite, reversed, eager/jit/vmap
+    inf = np.inf
+    for dtype in (np.float64, np.float32):
+        for lo, hi in ((-1.0, 2.0), (-inf, inf), (0.3, inf), (-9.0, -5.0), (2.0, -1.0),
+                       (np.array([-inf, -2.0, 0.0]), np.array([[0.1], [4.0]]))):
+            lo, hi = np.asarray(lo, dtype), np.asarray(hi, dtype)
+            shape = (500,) + np.broadcast_shapes(lo.shape, hi.shape)
+            want = J.truncated_normal(k, lo, hi, shape, dtype)
+            np.testing.assert_array_equal(r.truncated_normal(r.key(31), lo, hi, shape, dtype), want)
+        np.testing.assert_array_equal(  # (one compile per dtype: the array bounds)
+            funcad.jit(lambda kk, a, b: r.truncated_normal(kk, a, b, shape, dtype))(r.key(31), lo, hi), want)
+        lows = np.linspace(-3.0, 1.0, 3).astype(dtype)
+        np.testing.assert_array_equal(
+            funcad.vmap(lambda kk, a: r.truncated_normal(kk, a, 1.5, (50,), dtype))(keys, lows),
+            jax.vmap(lambda kk, a: J.truncated_normal(kk, a, 1.5, (50,), dtype))(keys, lows))
+    # XLA's erf and erf_inv themselves, 10^5 points each, edges included (flush-to-zero too)
+    rng = np.random.default_rng(0)
+    edges = [0.0, -0.0, 1.0, -1.0, 3.832506856900711, -3.832506856900711, 8.0, 27.0, inf, -inf,
+             1e-300, 5e-324, 1e-40]
+    x = np.concatenate([rng.normal(size=50_000) * 2, rng.uniform(-30, 30, 50_000), edges])
+    u = np.concatenate([rng.uniform(-1, 1, 90_000), -1 + 10 ** -rng.uniform(0, 15, 10_000),
+                        [0.0, 1.0, -1.0, np.nextafter(1.0, 0.0), 1e-320, 1e-40]])
+    for dtype in (np.float64, np.float32):
+        with np.errstate(over="ignore"):
+            xd, ud = x.astype(dtype), u.astype(dtype)
+        np.testing.assert_array_equal(xla_erf_p.bind(xd), jax.lax.erf(xd))
+        np.testing.assert_array_equal(xla_erf_inv_p.bind(ud), jax.lax.erf_inv(ud))
     cov = np.array([[2.0, 0.6, 0.1], [0.6, 1.0, 0.2], [0.1, 0.2, 0.5]])
     for method in ("cholesky", "eigh", "svd"):
         np.testing.assert_array_equal(r.multivariate_normal(r.key(31), np.ones(3), cov, (50,), method=method),
@@ -459,3 +491,14 @@ def test_bbvi_example_reaches_the_exact_posterior():
     mu, log_sigma = ex["fit"]()
     np.testing.assert_allclose(mu, ex["exact_mean"], atol=0.01)
     np.testing.assert_allclose(np.exp(log_sigma), ex["mean_field_sd"], rtol=0.1)
+
+
+def test_truncated_normal_bounds_and_gradient():
+    # in the open interval even for reversed or nearly equal bounds; differentiable in the
+    # bounds through erf, uniform's bounds and erf_inv (finite differences)
+    k = r.key(3)
+    x = r.truncated_normal(k, np.array([-1.0, 0.5, 1.0]), np.array([1.0, 0.5 + 1e-12, 4.0]), (200, 3))
+    assert np.all(x > [-1.0, 0.5, 1.0]) and np.all(x < [1.0, 0.5 + 1e-12, 4.0])
+    y = funcad.jit(lambda a, b: r.truncated_normal(k, a, b, (7,), np.float32))(np.float32(2.0), np.float32(-1.0))
+    assert y.dtype == np.float32 and np.all(y == np.nextafter(np.float32(-1.0), np.float32(-np.inf)))
+    check_grads(lambda a, b: r.truncated_normal(k, a, b, (4,)), (-0.7, 1.3), order=2)

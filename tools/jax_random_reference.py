@@ -55,6 +55,10 @@ CASES = {
     "loggamma": lambda: jax.random.loggamma(K(24), np.array([0.01, 0.5, 1.0, 3.0])),
     "beta": lambda: jax.random.beta(K(25), np.array([0.2, 1.0, 3.0]), 2.0, (4, 3)),
     "dirichlet": lambda: jax.random.dirichlet(K(26), np.array([0.3, 1.0, 2.5, 7.0]), (5,)),
+    "truncated_normal_f32": lambda: jax.random.truncated_normal(K(19), -1.0, 2.0, (40,), np.float32),
+    "truncated_normal_bounds": lambda: jax.random.truncated_normal(  # inf bounds, lower > upper
+        K(27), np.array([-np.inf, 0.5, -3.0, 2.0, -1e-3]),
+        np.array([1.0, np.inf, -2.5, 1.0, 1e-3]), (6, 5)),
     "multivariate_normal_eigh": lambda: jax.random.multivariate_normal(
         K(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,), method="eigh"),
 }
