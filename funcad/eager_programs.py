@@ -28,6 +28,7 @@ uncached route on the function itself, as before, and its Python then runs twice
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -87,52 +88,76 @@ def _freeze(v):
     raise _Uncacheable(t.__name__)
 
 
-def _aval_key(aval):
-    return (aval.shape, aval.dtype.str, aval.weak_type)
+_pack_double = struct.Struct("<d").pack
+_PLAIN = (int, str, type(None))
 
 
 def _literal_key(lit: Literal):
     v = lit.val
-    return ("lit", type(v), np.asarray(v).dtype.str, np.asarray(v).tobytes(), lit.aval.weak_type)
+    if type(v) is float:  # by its bits: -0.0 and 0.0 differ, a NaN equals itself
+        return ("lit", float, _pack_double(v), lit.aval.weak_type)
+    if type(v) is int:
+        return ("lit", int, v, lit.aval.weak_type)
+    a = np.asarray(v)
+    return ("lit", type(v), a.dtype.str, a.tobytes(), lit.aval.weak_type)
 
 
-def structure_key(jaxpr: Jaxpr) -> tuple[tuple, tuple | None]:
-    """``(key, coarse)``: the program's structure with everything but the values of its
-    constants and inputs; ``coarse`` the same without the literals' values (None when the
-    program holds no literal), to notice programs that differ in literals only."""
+def _params_key(params: dict) -> tuple:
+    out = []
+    for k, x in params.items():
+        t = type(x)
+        if t in _PLAIN or (t is tuple and all(type(i) is int for i in x)):
+            out.append((k, x))  # the common case (shapes, axes): as it is
+        else:
+            out.append((k, _freeze(x)))
+    return tuple(out)
+
+
+def structure_key(jaxpr: Jaxpr) -> tuple[tuple, list]:
+    """``(key, literal_at)``: the program's structure with everything but the values of its
+    constants and inputs, and the positions in ``key`` of the parts holding a literal (for
+    :func:`coarse_key`). Runs on every eager call: tuples of plain values, no nesting it can
+    avoid."""
     ids: dict = {}
-    for v in jaxpr.constvars + jaxpr.invars:
+    for v in jaxpr.constvars:
         ids[v] = len(ids)
-    parts = [tuple(_aval_key(v.aval) for v in jaxpr.constvars),
-             tuple(_aval_key(v.aval) for v in jaxpr.invars)]
+    for v in jaxpr.invars:
+        ids[v] = len(ids)
+    parts = [tuple((v.aval.shape, v.aval.dtype, v.aval.weak_type) for v in jaxpr.constvars),
+             tuple((v.aval.shape, v.aval.dtype, v.aval.weak_type) for v in jaxpr.invars)]
     literal_at = []  # the parts holding a literal
-
-    def atom(a):
-        return ids[a] if type(a) is Var else _literal_key(a)
-
     for e in jaxpr.eqns:
-        ins = tuple(map(atom, e.inputs))
-        if any(type(a) is Literal for a in e.inputs):
-            literal_at.append(len(parts))
-        params = tuple((k, _freeze(x)) for k, x in e.params.items()) if e.params else ()
+        ins = []
+        for a in e.inputs:
+            if type(a) is Var:
+                ins.append(ids[a])
+            else:
+                ins.append(_literal_key(a))
+                if not literal_at or literal_at[-1] != len(parts):
+                    literal_at.append(len(parts))
         for o in e.outputs:
             ids[o] = len(ids)
-        parts.append((e.prim, ins, params, tuple(_aval_key(o.aval) for o in e.outputs)))
-    parts.append(tuple(map(atom, jaxpr.outvars)))
-    last = len(parts) - 1
-    if any(type(a) is Literal for a in jaxpr.outvars):
-        literal_at.append(last)
-    if not literal_at:
-        return tuple(parts), None
-    coarse = list(parts)
+        parts.append((e.prim, tuple(ins), _params_key(e.params) if e.params else (),
+                      tuple((o.aval.shape, o.aval.dtype, o.aval.weak_type) for o in e.outputs)))
+    outs = tuple(ids[a] if type(a) is Var else _literal_key(a) for a in jaxpr.outvars)
+    if any(type(a) is not Var for a in jaxpr.outvars):
+        literal_at.append(len(parts))
+    parts.append(outs)
+    return tuple(parts), literal_at
 
-    def blank(atoms):  # a literal's type and dtype, not its value
-        return tuple(a[:3] if type(a) is tuple else a for a in atoms)
 
+def coarse_key(key: tuple, literal_at: list) -> tuple:
+    """``key`` without the literals' values (their types and dtypes kept): programs that
+    differ in literals only (an annealed coefficient) have the same coarse key."""
+    def blank(atoms):  # ("lit", type[, dtype], value, weak) -> ("lit", type[, dtype], weak)
+        return tuple(a if type(a) is not tuple else a[:2] + a[-1:] if a[1] in (float, int)
+                     else a[:3] + a[-1:] for a in atoms)
+
+    parts, last = list(key), len(key) - 1
     for i in literal_at:
-        p = coarse[i]
-        coarse[i] = blank(p) if i == last else (p[0], blank(p[1])) + p[2:]
-    return tuple(parts), tuple(coarse)
+        p = parts[i]
+        parts[i] = blank(p) if i == last else (p[0], blank(p[1])) + p[2:]
+    return tuple(parts)
 
 
 # --------------------------------------------------------------------------------------
@@ -238,7 +263,7 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
     if any(isinstance(c, Tracer) for c in consts):  # a closure over an outer transformation's value
         return uncached(recorded)
     try:
-        key, coarse = structure_key(jaxpr)
+        key, literal_at = structure_key(jaxpr)
     except _Uncacheable:
         stats["uncached"] += 1
         return uncached(recorded)
@@ -248,7 +273,7 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
         if entry is not None:
             _cache.move_to_end(key)
     if entry is None:
-        coarse = None if coarse is None else (key[0], coarse)
+        coarse = (key[0], coarse_key(key[1], literal_at)) if literal_at else None
         if coarse is not None and _literal_misses.get(coarse, 0) >= _MAX_LITERAL_MISSES:
             stats["uncached"] += 1
             return uncached(recorded)
