@@ -521,8 +521,8 @@ def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str, holomorphic:
     respect to ``argnums``: the inputs flattened and checked (floats), the others closed over.
     With ``allow_int`` the integer leaves are held fixed: see :func:`_hold_integers`."""
     nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
-    names = _arg_names(fun, len(args))
-    in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
+    in_leaves, in_tree, paths = _flatten_args(
+        tuple(args[i] for i in nums), lambda: [_arg_names(fun, len(args))[i] for i in nums])
     all_leaves, fixed = in_leaves, None
     if allow_int:
         in_leaves, paths, fixed = _hold_integers(in_leaves, paths)

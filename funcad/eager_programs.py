@@ -28,6 +28,7 @@ uncached route on the function itself, as before, and its Python then runs twice
 
 from __future__ import annotations
 
+import keyword
 import struct
 import threading
 from collections import OrderedDict
@@ -167,7 +168,7 @@ def coarse_key(key: tuple, literal_at: list) -> tuple:
 def lean_program(jaxpr: Jaxpr, consts) -> Callable:
     """``run(*args) -> list``: ``eval_jaxpr(jaxpr, consts, *args)`` at top level, each equation
     a direct call of its primitive's implementation (with the weak-type rule of
-    ``core.EvalTrace``), the variables in a list instead of a dict. Outputs that are not
+    ``core.EvalTrace``), generated as a Python function (``run.source``). Outputs that are not
     computed by the program (its constants, literals, inputs), and repeats of an output, come
     back as copies, so that the caller may write into what it gets without touching the cache,
     its own arguments or another output."""
@@ -183,46 +184,51 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
             known.update(zip(e.outputs, out if e.prim.multiple_results else [out]))
         else:
             eqns.append(e)
-    slot: dict = {}
-    for v in list(known) + jaxpr.invars:
-        slot[v] = len(slot)
-    n_consts = len(known)
-    steps = []
-    for e in eqns:
-        ins = tuple((False, slot[a]) if type(a) is Var else (True, a.val) for a in e.inputs)
-        for o in e.outputs:
-            slot[o] = len(slot)
-        outs = tuple(slot[o] for o in e.outputs)
-        steps.append((e.prim.impl, ins, e.params, outs, e.prim.multiple_results))
-    first_computed = n_consts + len(jaxpr.invars)
-    outs, seen = [], set()
-    for a in jaxpr.outvars:  # an output given twice (repeated argnums) comes back as two arrays
-        if type(a) is Literal:
-            outs.append(("lit", a.val))
-        else:
-            outs.append(("copy" if slot[a] < first_computed or a in seen else "ref", slot[a]))
-            seen.add(a)
-    size, consts = len(slot), list(known.values())
-    weak, weak_result = core._WEAK_TYPES, core._weak_result
-
-    def run(*args):
-        env = [None] * size
-        env[:n_consts] = consts
-        env[n_consts:n_consts + len(args)] = args
-        for impl, ins, params, out_slots, multiple in steps:
-            vals = [v if lit else env[v] for lit, v in ins]
-            out = impl(*vals, **params)
-            if vals and type(vals[0]) in weak:
-                out = weak_result(out, vals)
-            if multiple:
-                for s, x in zip(out_slots, out):
-                    env[s] = x
+    # The rest becomes straight-line Python, one line per equation (``v7 = f3(v2, k3_1,
+    # axes=p3_axes)``): no loop, list or ``**params`` per equation, 0.3 us each instead of 2.
+    name = {v: f"v{i}" for i, v in enumerate(list(known) + jaxpr.invars)}
+    ns = {name[v]: c for v, c in known.items()}
+    ns.update(W=core._WEAK_TYPES, R=core._weak_result, copy=np.array)
+    body = []
+    for i, e in enumerate(eqns):
+        ns[f"f{i}"] = e.prim.impl
+        args = []
+        for j, a in enumerate(e.inputs):
+            if type(a) is Var:
+                args.append(name[a])
             else:
-                env[out_slots[0]] = out
-        return [env[s] if how == "ref" else np.array(s if how == "lit" else env[s])
-                for how, s in outs]
-
-    run.jaxpr, run.steps = jaxpr, len(steps)  # for inspection (tests, docs)
+                ns[f"k{i}_{j}"] = a.val
+                args.append(f"k{i}_{j}")
+        kwargs = []
+        if all(k.isidentifier() and not keyword.iskeyword(k) for k in e.params):
+            for k, x in e.params.items():
+                ns[f"p{i}_{k}"] = x
+                kwargs.append(f"{k}=p{i}_{k}")
+        elif e.params:
+            ns[f"p{i}"] = e.params
+            kwargs.append(f"**p{i}")
+        for o in e.outputs:
+            name[o] = f"v{len(name)}"
+        outs = ", ".join(name[o] for o in e.outputs)
+        body.append(f"{outs}{',' if e.prim.multiple_results else ''} = f{i}({', '.join(args + kwargs)})")
+        if not e.prim.multiple_results and e.inputs and e.inputs[0].aval.weak_type:
+            # core.EvalTrace's rule: Python scalars (weakly typed) in, a Python scalar out
+            body.append(f"if type({args[0]}) in W: {outs} = R({outs}, ({', '.join(args)},))")
+    computed = set(name) - set(known) - set(jaxpr.invars)
+    results, seen = [], set()
+    for i, a in enumerate(jaxpr.outvars):  # an output given twice (repeated argnums): two arrays
+        if type(a) is Literal:
+            ns[f"out{i}"] = a.val
+            results.append(f"copy(out{i})")
+        else:
+            results.append(name[a] if a in computed and a not in seen else f"copy({name[a]})")
+            seen.add(a)
+    params = ", ".join(name[v] for v in jaxpr.invars)
+    source = "\n    ".join([f"def run({params}):", *body, f"return [{', '.join(results)}]"])
+    exec(compile(source, "<funcad eager program>", "exec"), ns)  # noqa: S102 - our own text
+    run = ns["run"]
+    steps = eqns
+    run.jaxpr, run.steps, run.source = jaxpr, len(steps), source  # for inspection (tests, docs)
     return run
 
 

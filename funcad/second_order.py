@@ -125,8 +125,8 @@ def _hessian_eager(fun, jac, argnums, has_aux: bool, args, kwargs):
         if has_diagonal:  # ``rest + c * t`` (as in _hessian_linearized): c onto the diagonal
             c = outs.pop()
             r = outs[0]  # the single d x d block, first of the flattened (Hessian, aux)
-            if _own(r, inputs):
-                r[np.diag_indices(r.shape[0])] += c
+            if r.flags.c_contiguous and _own(r, inputs):
+                r.reshape(-1)[::r.shape[0] + 1] += c  # the diagonal, as a view
             else:
                 outs[0] = r + np.diag(np.broadcast_to(c, r.shape[:1]))
         return tree_unflatten(tree, outs)
