@@ -91,6 +91,7 @@ def _freeze(v):
 
 _pack_double = struct.Struct("<d").pack
 _PLAIN = (int, str, type(None))
+_INT = {int}
 
 
 def _literal_key(lit: Literal):
@@ -107,7 +108,7 @@ def _params_key(params: dict) -> tuple:
     out = []
     for k, x in params.items():
         t = type(x)
-        if t in _PLAIN or (t is tuple and all(type(i) is int for i in x)):
+        if t in _PLAIN or (t is tuple and {*map(type, x)} <= _INT):
             out.append((k, x))  # the common case (shapes, axes): as it is
         else:
             out.append((k, _freeze(x)))

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ad, api
+from . import ad, api, eager_programs
 from .core import Tracer, get_aval
 from .jaxpr import Jaxpr, Var, eval_jaxpr
 from .tree_util import tree_flatten, tree_leaves, tree_unflatten
@@ -69,7 +69,8 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
         # Eagerly, the Jacobian is linearized once and only its linear map is batched over
         # the basis (:func:`_hessian_linearized`); staged, jacfwd's program is the one
         # the simplifier is tuned for.
-        if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
+        if any(type(a) is not np.ndarray and any(isinstance(x, Tracer) for x in tree_leaves(a))
+               for a in (*args, *kwargs.values())):
             return dense(*args, **kwargs)
         return _hessian_eager(fun, jac, argnums, has_aux, args, kwargs)
 
@@ -80,8 +81,6 @@ def _hessian_eager(fun, jac, argnums, has_aux: bool, args, kwargs):
     """:func:`_hessian_linearized` through the cache of transformed programs
     (funcad/eager_programs.py): ``fun`` runs and is recorded on every call, the Hessian's
     program is built once per structure of the recording."""
-    from . import eager_programs
-
     in_leaves, in_tree, store, flat, paths = api._jacobian_setup(fun, argnums, has_aux, args,
                                                                  kwargs, "jacfwd")
     listed = api._normalize_argnums(argnums, len(args), "jacfwd")
