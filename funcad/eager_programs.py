@@ -311,7 +311,7 @@ def _eval(jaxpr, consts, leaves):
 def _build(jaxpr: Jaxpr, consts, build: Callable):
     """The transformation of ``jaxpr`` traced on abstract constants and inputs, simplified,
     as ``(lean program, structure)``; None when the transformation needs values."""
-    from .backend.simplify import apply_identities, cse, dce
+    from .backend.simplify import simplify
 
     n = len(jaxpr.constvars)
     holder: dict = {}
@@ -330,10 +330,5 @@ def _build(jaxpr: Jaxpr, consts, build: Callable):
         return None
     if sum(np.asarray(c).nbytes for c in staged_consts) > _MAX_CONST_BYTES:
         return None  # the cache must not keep large arrays alive (a materialized basis)
-    # simplify's passes but constant folding, whose folded literals lose their weak type
-    # (float32 programs would turn float64 here); lean_program runs constant equations once.
-    size = None
-    while len(staged.eqns) != size:
-        size = len(staged.eqns)
-        staged = dce(cse(apply_identities(staged)))
-    return lean_program(staged, staged_consts), holder["structure"]
+    # lean_program then runs what is left of the constants' equations (``full``...) once
+    return lean_program(simplify(staged), staged_consts), holder["structure"]

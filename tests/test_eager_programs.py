@@ -270,3 +270,29 @@ def test_generated_programs_run_any_primitive(fresh):
     assert out[1] is not a and np.array_equal(out[1], a)  # an input comes back as a copy
     assert out[2] == 2.0 and isinstance(out[2], np.ndarray)
     assert "def run(" in run.source and run.steps == 2
+
+
+def test_float32_programs_stay_float32_through_simplify_folding(fresh):
+    w32, x32 = W.astype(np.float32), X.astype(np.float32)
+    for fun in (fa.grad(lambda w: fnp.mean(fnp.tanh(x32 @ w)) + 0.5 * 1e-2 * (w @ w)),
+                fa.hessian(lambda w: fnp.mean(fnp.exp(w) * w) / 3)):
+        for _ in range(2):
+            got, want = fun(w32), uncached(fun, w32)
+            assert got.dtype == want.dtype == np.float32
+            np.testing.assert_array_equal(got, want)
+    assert fresh()["hits"] == 2
+
+
+def test_folded_weak_literals_keep_their_weak_type():
+    from funcad.backend.simplify import fold_constants
+    from funcad.jaxpr import eval_jaxpr
+    from funcad.lax import elementwise as ew
+
+    x = np.linspace(0.0, 1.0, 5, dtype=np.float32)
+    closed = fa.make_jaxpr(lambda x: x * ew.div(1.0, 1000) + ew.mul(2.0, 3))(x)
+    folded = fold_constants(closed.jaxpr)
+    assert len(folded.eqns) == 2 and all(type(a) is not ep.Var for a in folded.eqns[1].inputs[1:])
+    got = eval_jaxpr(folded, closed.consts, x)[0]
+    assert got.dtype == np.float32  # a strong float64 literal would promote it
+    np.testing.assert_array_equal(got, eval_jaxpr(closed.jaxpr, closed.consts, x)[0])
+    np.testing.assert_array_equal(got, x * np.float32(0.001) + np.float32(6.0))

@@ -163,10 +163,13 @@ _NOT_CONST = object()
 
 
 def _make_const(value, aval: ShapedArray, var: Var):
-    """A Literal for a 0-d result, else a ``full`` equation producing ``var``."""
+    """A Literal for a 0-d result, else a ``full`` equation producing ``var``. A weakly typed
+    result (of Python scalars alone) stays a weak Python scalar, as ``core.EvalTrace`` leaves
+    it: ``x32 * (1.0 / n)`` must not turn float32 into float64 once folded."""
     scalar = np.asarray(value, aval.dtype).reshape(())[()]
     if aval.shape == ():
-        return [Literal(scalar, ShapedArray((), aval.dtype))]
+        return [Literal(scalar.item() if aval.weak_type else scalar,
+                        ShapedArray((), aval.dtype, aval.weak_type))]
     return [Eqn(sh.full_p, [], dict(shape=aval.shape, fill_value=scalar, dtype=aval.dtype), [var])]
 
 
