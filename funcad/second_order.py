@@ -352,10 +352,10 @@ def _own(a, consts) -> bool:
 def _symmetrize(r, consts=()):
     """``(r + r.T) / 2``; in place, a block of rows and its mirror at a time, when ``r`` is a
     temporary of our own (one d x d array at the peak, not two)."""
-    if isinstance(r, Tracer):
-        from . import numpy as fnp
+    if isinstance(r, Tracer):  # staged: jit writes it over ``r`` (lax/linalg.py)
+        from .lax.linalg import symmetrize
 
-        return (r + fnp.transpose(r)) * 0.5
+        return symmetrize(r)
     if not (_own(r, consts) and r.ndim == 2 and r.shape[0] == r.shape[1]):
         r = np.asarray(r)
         return (r + r.T) * 0.5

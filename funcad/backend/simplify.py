@@ -344,6 +344,10 @@ simplify_rules.update({
     sh.index_p: _if(lambda eqn: len(eqn.inputs) == 1 and _selects_all(eqn.params["template"],
                                                                           eqn.inputs[0].aval.shape)),
     la.matmul_p: _outer_product,
+    # (x^T + x) / 2 is (x + x^T) / 2 bit for bit (+ commutes): no transposed copy to read
+    la.symmetrize_p: lambda eqn, f: [Eqn(la.symmetrize_p, [t.inputs[0]], {}, eqn.outputs)]
+    if (t := f.made_by(eqn.inputs[0], sh.transpose_p)) and t.params["permutation"] == (1, 0)
+    else None,
 })
 
 
