@@ -211,7 +211,8 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
         for o in e.outputs:
             name[o] = f"v{len(name)}"
         outs = ", ".join(name[o] for o in e.outputs)
-        body.append(f"{outs}{',' if e.prim.multiple_results else ''} = f{i}({', '.join(args + kwargs)})")
+        call = f"f{i}({', '.join(args + kwargs)})"
+        body.append(f"{outs}{',' if e.prim.multiple_results else ''} = {call}" if outs else call)
         if not e.prim.multiple_results and e.inputs and e.inputs[0].aval.weak_type:
             # core.EvalTrace's rule: Python scalars (weakly typed) in, a Python scalar out
             body.append(f"if type({args[0]}) in W: {outs} = R({outs}, ({', '.join(args)},))")

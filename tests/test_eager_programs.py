@@ -265,6 +265,12 @@ def test_generated_programs_run_any_primitive(fresh):
                   [z, x, Literal(2.0)])
     run = ep.lean_program(jaxpr, [])
     a = np.arange(3.0)
+    seen = []
+    effect = Primitive("record_it", multiple_results=True)  # no outputs: called for its effect
+    effect.def_impl(lambda x: seen.append(x.copy()) or [])
+    effectful = ep.lean_program(Jaxpr([], [x], [Eqn(effect, [x], {}, [])], [x]), [])
+    np.testing.assert_array_equal(effectful(a)[0], a)
+    assert len(seen) == 1 and np.array_equal(seen[0], a)
     out = run(a)
     np.testing.assert_array_equal(out[0], (a * 2.0 + 1.0) * 3.0)
     assert out[1] is not a and np.array_equal(out[1], a)  # an input comes back as a copy
