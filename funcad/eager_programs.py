@@ -14,8 +14,9 @@ simplified, and looked up by the program's structure afterwards:
    and the shapes and dtypes of inputs and captured constants, never the values of the
    captured arrays (``X`` and ``y`` in a closure), which are the program's inputs by position;
 3. on a miss, the transformation is traced on abstract inputs (constants included), simplified
-   (funcad/backend/simplify.py's exact IEEE rewrites, CSE and DCE) and stored, at most
-   :data:`CACHE_SIZE` programs, least recently used first out;
+   (funcad/backend/simplify.py: constant folding, exact IEEE rewrites, CSE and DCE),
+   generated as straight-line Python and stored, at most :data:`CACHE_SIZE` programs, least
+   recently used first out;
 4. the program runs on this call's constants and arguments, each equation a direct call of
    the primitive's NumPy implementation: the same calls ``eval_jaxpr`` makes at top level.
 
