@@ -376,7 +376,8 @@ def _in_place(g: Gen, k: Kernel, per_row: frozenset, shared: frozenset = frozens
                 if is_remap_eqn(e):
                     remapped.add(a)
     free = [a for a in last if a in g.owned and a not in remapped and g.uses[a] == 1
-            and a not in g.may_alias_input and a not in shared and a.aval.shape == k.shape]
+            and a not in g.may_alias_input and a not in shared and a not in per_row
+            and a.aval.shape == k.shape]
     out: dict = {}
     for n, e in enumerate(k.eqns):
         v = e.outputs[0]
