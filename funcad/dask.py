@@ -20,10 +20,12 @@ workers (equal shares, a chunk's ``X`` and ``y`` together).
 
 Any Dask scheduler works: with a ``distributed.Client`` active (``Client("tcp://host:8786")``
 for a real cluster), the tasks run on its workers. Install with ``pip install funcad[dask]``.
-Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which returns every freed
-temporary to the OS; ``FUNCAD_MALLOC_TUNING=1`` in the workers' environment (e.g.
-``LocalCluster(env={"FUNCAD_MALLOC_TUNING": "1"})``) keeps it for reuse: 0.10 s instead of
-0.17 s of CPU per 125,000 x 100 chunk of a logistic Newton step (benchmarks/DASK.md).
+Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which returns every
+freed temporary to the OS; a chunk's task keeps its row blocks' temporaries for reuse while
+it runs and gives them back at its end (:func:`funcad._malloc.kept_for_reuse`): 0.22 s
+instead of 0.43 s of CPU per 250,000 x 100 chunk of a logistic Newton step
+(benchmarks/DASK.md). ``FUNCAD_MALLOC_TUNING=1`` in the workers' environment (e.g.
+``LocalCluster(env={"FUNCAD_MALLOC_TUNING": "1"})``) keeps freed memory in the whole worker.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import api
+from . import _malloc, api
 from .batching import vmap
 from .errors import ArgumentError
 from .jit import jit
@@ -62,7 +64,8 @@ def _blocks(a, name):
         a = da.from_array(a, chunks=a.shape[:1] + a.shape[1:])
     if not isinstance(a, da.Array):
         raise ArgumentError(f"funcad.dask: {name} must be a dask.array (or NumPy) array chunked by "
-                            f"rows, got {type(a).__name__}.")
+                            f"rows, got {type(a).__name__}. Convert it: dask.array.from_array("
+                            f"np.asarray({name}), chunks=(rows_per_chunk, -1)).")
     if a.ndim == 2 and a.numblocks[1] != 1:
         a = a.rechunk({1: -1})
     return a, list(a.to_delayed().reshape(-1))
@@ -131,12 +134,16 @@ def _chunk_call(fn, scale, shared, *data):
     rows = data[0].shape[0]
     step = max(1, _BLOCK_BYTES // max(1, data[0][:1].nbytes))
     out = None
-    for start in range(0, rows, step):
-        block = tuple(a[start:start + step] for a in data)
-        part = fn(*shared, *block)
-        w = scale * block[0].shape[0] if scale is not None else 1.0
-        part = tuple(np.asarray(o) * w for o in part) if isinstance(part, tuple) else np.asarray(part) * w
-        out = part if out is None else _add_parts(out, part)
+    # FUNCAD_MALLOC_TUNING=1 given as the workers' env= is set after the worker process has
+    # imported funcad (by the client's __main__, under the spawn start method): apply it here
+    _malloc.configure()
+    with _malloc.kept_for_reuse():  # the blocks' temporaries, under Dask's MALLOC_TRIM_THRESHOLD_
+        for start in range(0, rows, step):
+            block = tuple(a[start:start + step] for a in data)
+            part = fn(*shared, *block)
+            w = scale * block[0].shape[0] if scale is not None else 1.0
+            part = tuple(np.asarray(o) * w for o in part) if isinstance(part, tuple) else np.asarray(part) * w
+            out = part if out is None else _add_parts(out, part)
     return out
 
 
@@ -163,7 +170,8 @@ class ChunkedLoss:
     def __init__(self, loss: Callable, X, y=None, *, reduction: str = "sum",
                  penalty: Callable | None = None):
         if reduction not in ("sum", "mean"):
-            raise ArgumentError(f"ChunkedLoss: reduction must be 'sum' or 'mean', got {reduction!r}.")
+            raise ArgumentError(f"ChunkedLoss: reduction must be 'sum' or 'mean', got {reduction!r}: "
+                                "'sum' if the loss returns its chunk's sum, 'mean' if its mean.")
         self.loss, self.reduction, self.penalty = loss, reduction, penalty
         self.X, self._Xb = _blocks(X, "X")
         self._yb = None

@@ -663,7 +663,10 @@ def _aggregate(S, n):
 def _aggregation_kernel():
     import numba
 
-    @numba.njit(cache=True, nogil=True)
+    from .backend.nbcache import KernelCache
+
+    @KernelCache.attach  # under funcad's cache directory (Numba's cache=True: beside funcad)
+    @numba.njit(nogil=True)
     def aggregate(ptr, idx, agg):
         # Vanek et al.'s three passes: whole free neighbourhoods become aggregates; the rest
         # join a neighbouring aggregate; what is left forms aggregates of its free neighbours.

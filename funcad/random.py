@@ -443,13 +443,43 @@ def dirichlet(key, alpha, shape=None, dtype=None):
     return g / fnp.sum(g, axis=-1, keepdims=True)
 
 
+def _poisson_int_dtype(dtype):
+    dtype = np.dtype(np.int64 if dtype is None else dtype)
+    if dtype.kind not in "iu":
+        raise DTypeError(f"funcad.random.poisson: dtype must be an integer type, got {dtype}.")
+    return dtype
+
+
 def poisson(key, lam, shape=None, dtype=None):
-    """Poisson(lam) integers (int64), by inverting the CDF of one uniform per sample.
-    Statistically as ``jax.random.poisson``, not its numbers."""
-    lam = fnp.asarray(lam, dtype=np.float64)
-    shape = get_aval(lam).shape if shape is None else _shape(shape, "poisson")
-    out = bind(rl.poisson_icdf_p, lam, uniform(key, shape))
-    return out if dtype is None else fnp.asarray(out, dtype=_int_dtype(dtype, "poisson"))
+    """Poisson(lam) integers (int64 by default) as ``jax.random.poisson``, bit for bit: lam is
+    rounded to float32 (as JAX does), then Knuth's method below 10 and Hörmann's transformed
+    rejection from 10 on, each JAX's loop with its key splitting, compiled (no Python per
+    number). ``shape`` defaults to lam's, and lam broadcasts to it. lam == 0 gives 0; nan and
+    negative lam give -1 (wrapped for unsigned dtypes), inf gives 0, as JAX.
+
+    >>> poisson(key(0), np.array([0.5, 3.0, 20.0])).shape
+    (3,)
+    """
+    dtype = _poisson_int_dtype(dtype)
+    _check_key(key, "poisson")
+    if get_aval(key).shape != (2,):
+        raise ArgumentError(f"funcad.random.poisson: key must be a single key of shape (2,), got shape "
+                            f"{get_aval(key).shape}; for many keys use vmap.")
+    lam = fnp.asarray(lam)
+    lshape = get_aval(lam).shape
+    shape = lshape if shape is None else _shape(shape, "poisson")
+    try:
+        ok = len(lshape) <= len(shape) and np.broadcast_shapes(lshape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ArgumentError(f"funcad.random.poisson: lam of shape {lshape} does not broadcast to "
+                            f"shape {shape}; give a shape that lam's broadcasts to, or shape=None "
+                            "for lam's own.")
+    lam = fnp.asarray(lam, dtype=np.float32)  # JAX draws from lam rounded to float32
+    if lshape != shape:
+        lam = fnp.broadcast_to(lam, shape)
+    return bind(rl.random_poisson_p, key[0], key[1], ew.stop_gradient(lam), dtype=dtype.str)
 
 
 def t(key, df, shape=(), dtype=None):

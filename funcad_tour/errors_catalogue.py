@@ -19,6 +19,7 @@ class Case(NamedTuple):
     code: str  # runs with np, fa, fnp in scope; must raise ``error``
     error: str  # the class in funcad.errors
     fix: str
+    needs: str = ""  # an optional extra's module the code imports (the case is skipped without it)
 
 
 CASES = [
@@ -253,7 +254,35 @@ CASES = [
     Case("fft-norm", "A Fourier transform's norm that is not a normalisation",
          "fnp.fft.rfft(np.ones(8), norm='unitary')", "FFTArgumentError",
          "Use norm='backward' (the default), 'ortho' or 'forward', as NumPy."),
+    # funcad.dask (the extra funcad[dask])
+    Case("dask-not-an-array", "funcad.dask given data that is not a dask array",
+         "from funcad import dask as fdask\n"
+         "fdask.ChunkedLoss(lambda w, X: fnp.sum(X @ w), [[1.0, 2.0], [3.0, 4.0]])", "ArgumentError",
+         "Pass a `dask.array` chunked by rows (`da.from_array(X, chunks=(10_000, -1))`) or a "
+         "NumPy array.", needs="dask"),
+    Case("dask-reduction", "A chunked loss's reduction other than 'sum' or 'mean'",
+         "import dask.array as da\nfrom funcad import dask as fdask\n"
+         "X = da.ones((6, 2), chunks=(3, 2))\n"
+         "fdask.ChunkedLoss(lambda w, X: fnp.sum(X @ w), X, reduction='avg')", "ArgumentError",
+         "Say whether the loss returns its chunk's sum (`'sum'`) or mean (`'mean'`).", needs="dask"),
+    Case("dask-row-chunks", "X and y chunked by different rows",
+         "import dask.array as da\nfrom funcad import dask as fdask\n"
+         "X, y = da.ones((6, 2), chunks=(3, 2)), da.ones(6, chunks=2)\n"
+         "fdask.newton(lambda w, X, y: fnp.sum((X @ w - y) ** 2), np.zeros(2), X, y)",
+         "ArgumentError", "Rechunk y like X: `y.rechunk({0: X.chunks[0]})`.", needs="dask"),
+    Case("dask-persist-no-client", "persist_evenly without a distributed.Client",
+         "import dask.array as da\nfrom funcad import dask as fdask\n"
+         "fdask.persist_evenly(da.ones((6, 2), chunks=(3, 2)))", "ArgumentError",
+         "Start a client first (`distributed.Client(LocalCluster())`, or `Client('tcp://host:8786')` "
+         "for a cluster), or use `X.persist()` with another scheduler.", needs="dask"),
 ]
+
+
+def missing_extras() -> list[str]:
+    """The optional extras' modules that some case needs and this environment lacks."""
+    import importlib.util
+
+    return sorted({c.needs for c in CASES if c.needs and importlib.util.find_spec(c.needs) is None})
 
 
 def run_case(case: Case) -> BaseException:
@@ -279,7 +308,8 @@ NAN_INF_FUNCTIONS = ["fnp.sin(x)", "fnp.log(x)", "fnp.sqrt(x)", "1.0 / x", "fnp.
 
 
 def render() -> str:
-    """docs/errors.md, from the messages the code produces now."""
+    """docs/errors.md, from the messages the code produces now (all the optional extras
+    installed: a case whose extra is missing shows that instead of its message)."""
     from funcad import errors
 
     out = ["# Errors: every user mistake funcad recognises\n",
@@ -295,8 +325,10 @@ def render() -> str:
                           and b not in (Exception, BaseException, object))
         out.append(f"| [{c.title}](#{c.key}) | `{c.error}` | {bases} |")
     out.append("")
+    missing = missing_extras()
     for c in CASES:
-        err = run_case(c)
+        err = run_case(c) if c.needs not in missing else getattr(errors, c.error)(
+            f"(not run: {c.needs} is not installed where this page was generated)")
         out += [f'<a id="{c.key}"></a>', f"## {c.title}\n", "```python", c.code, "```\n",
                 f"raises `funcad.errors.{type(err).__name__}`:\n", "```text",
                 textwrap.fill(str(err), 100, break_long_words=False, replace_whitespace=False)

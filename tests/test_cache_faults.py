@@ -245,6 +245,42 @@ def test_size_bound_evicts_the_least_recently_used(cache_dir, monkeypatch):
     np.testing.assert_allclose(fa.jit(fs[1])(X), np.sum(np.sin(X * 2.0)), rtol=1e-13)
 
 
+def _kernel():
+    import numba
+
+    from funcad.backend.nbcache import KernelCache
+
+    def twice(x):
+        return 2 * x
+
+    return KernelCache.attach(numba.njit(twice))
+
+
+def test_kernels_count_in_info_clear_and_the_size_bound(cache_dir, monkeypatch):
+    # funcad's own Numba kernels (nbcache.KernelCache: nbrandom's, coloring's, optimize's)
+    # live in the same __pycache__ as the programs and count like them
+    assert _kernel()(3.0) == 6.0
+    kernel_files = sorted((cache_dir / "__pycache__").glob("funcad_kernel_test_cache_faults.*"))
+    assert {f.suffix for f in kernel_files} == {".nbi", ".nbc", ".sums"}
+    i = cache.info()
+    assert i["entries"] == 1 and i["bytes"] == sum(f.stat().st_size for f in kernel_files)
+    run(f_sin)  # a program, newer than the kernel
+    assert cache.info()["entries"] == 2
+    monkeypatch.setenv("FUNCAD_CACHE_MAX_BYTES", str(cache.info()["bytes"] - 1))
+    assert cache.evict() == 1 and not any(f.exists() for f in kernel_files)  # the older one
+    assert _kernel()(4.0) == 8.0  # compiled and cached again
+    assert cache.clear() == 2 and not list((cache_dir / "__pycache__").glob("funcad_kernel_*"))
+
+
+def test_optimizes_kernel_is_cached_in_funcads_cache_directory(cache_dir):
+    from funcad import optimize
+    from funcad.backend.nbcache import KernelCache
+
+    kernel = optimize._aggregation_kernel()
+    assert isinstance(kernel._cache, KernelCache)
+    assert kernel._cache.cache_path == str(cache_dir / "__pycache__")
+
+
 # --------------------------------------------------------------------------------------
 # The CLI
 

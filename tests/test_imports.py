@@ -19,9 +19,6 @@ KNOWN = {
     ("funcad.lax.jax_api", "funcad.numpy"),
     ("funcad.lax.jax_api", "funcad.api"),
     ("funcad.lax.jax_api", "funcad.scipy.special"),
-    # Inside funcad/backend/ (being rebuilt in issue 16's backend half): the disk cache hashes
-    # nbrt's source into its keys and nbrt's Numba cache locator uses the cache's directory.
-    ("funcad.backend.cache", "funcad.backend.nbrt"),
 }
 
 

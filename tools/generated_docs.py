@@ -90,7 +90,7 @@ def _body(source: str) -> str:
     """The program's function, without the module's imports and cache hook."""
     lines = source.strip().splitlines()
     start = next(k for k, line in enumerate(lines) if line.startswith("@numba.njit"))
-    return "\n".join(line for line in lines[start:] if not line.startswith("_nb.fast_load")).strip()
+    return "\n".join(line for line in lines[start:] if not line.endswith("fast_load(program)")).strip()
 
 
 def main(argv: list[str]) -> int:

@@ -41,6 +41,7 @@ recently used is released (:func:`release`) and loaded again from disk if it is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -144,23 +145,16 @@ def cache_dir() -> Path:
     return path
 
 
-_nbrt_digest = None
-
-
 _LINKED = ("nbrt.py", "nbcache.py", "nbrandom.py", "pocketfft.py", "vecmath.py", "loopir.py")
 
 
+@functools.cache
 def _nbrt_hash() -> str:
     """A hash of the backend modules whose code is linked into (or loads) every program's
     cached machine code, so a change there (in development, without a version bump) must not
     load programs holding the old code."""
-    global _nbrt_digest
-    if _nbrt_digest is None:
-        here = Path(__file__)
-        _nbrt_digest = hashlib.sha256(b"".join(
-            here.with_name(f).read_bytes()
-            for f in _LINKED)).hexdigest()
-    return _nbrt_digest
+    here = Path(__file__)
+    return hashlib.sha256(b"".join(here.with_name(f).read_bytes() for f in _LINKED)).hexdigest()
 
 
 class _NumbaConfigWithoutYaml:
@@ -505,8 +499,10 @@ def max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _entries(path: Path) -> list[tuple[float, int, Path, list[Path]]]:
-    """``(mtime, bytes, module file, Numba files)`` of every entry, oldest first."""
+def _entries(path: Path) -> list[tuple[float, int, Path | None, list[Path]]]:
+    """``(mtime, bytes, module file, Numba files)`` of every entry, oldest first: each
+    program, and the kernels of each of funcad's modules (``funcad_kernel_<module>``, no
+    module file: nbcache.KernelCache)."""
     # Numba's files of every entry from ONE listing of __pycache__ (a glob per entry read
     # the whole directory each time: quadratic, ~1 s per new program with 2,500 entries).
     numba_files: dict[str, list[Path]] = {}
@@ -514,11 +510,12 @@ def _entries(path: Path) -> list[tuple[float, int, Path, list[Path]]]:
     if pyc.is_dir():
         for f in pyc.iterdir():
             numba_files.setdefault(f.name.split(".", 1)[0], []).append(f)
+    found = [(py, numba_files.get(py.stem, [])) for py in path.glob("funcad_jit_*.py")]
+    found += [(None, files) for stem, files in numba_files.items() if stem.startswith("funcad_kernel_")]
     out = []
-    for py in path.glob("funcad_jit_*.py"):
+    for py, files in found:
         try:
-            files = numba_files.get(py.stem, [])
-            stats_ = [py.stat(), *(f.stat() for f in files)]
+            stats_ = [f.stat() for f in ([py] if py else []) + files]
             out.append((max(st.st_mtime for st in stats_), sum(st.st_size for st in stats_), py, files))
         except OSError:  # removed meanwhile by another process
             continue
@@ -535,9 +532,9 @@ def evict(keep: Path | None = None) -> int:
     for _, size, py, files in entries:
         if total <= limit:
             break
-        if py == keep:
+        if py is not None and py == keep:
             continue
-        for f in [py, *files]:
+        for f in [py, *files] if py else files:
             discard(f)
         total -= size
         removed += 1
@@ -546,11 +543,12 @@ def evict(keep: Path | None = None) -> int:
 
 
 def info() -> dict:
-    """The cache's directory, entry count, size in bytes and bound."""
+    """The cache's directory, entry count (programs and funcad's kernel modules), size in
+    bytes and bound."""
     path = cache_dir()
     entries = _entries(path)
     return {"directory": str(path), "entries": len(entries), "bytes": sum(e[1] for e in entries),
-            "max_bytes": max_bytes(), "numba": _numba_version()}
+            "max_bytes": max_bytes(), "numba": import_numba().__version__}
 
 
 def clear() -> int:
@@ -558,17 +556,13 @@ def clear() -> int:
     path = cache_dir()
     entries = _entries(path)
     for _, _, py, files in entries:
-        for f in [py, *files]:
+        for f in [py, *files] if py else files:
             discard(f)
     for tmp in [*path.glob(".funcad_jit_*.tmp"), *path.glob("__pycache__/*.tmp*")]:
         discard(tmp)  # left by a writer that was killed
     for name in list(_loaded):
         release(name)
     return len(entries)
-
-
-def _numba_version() -> str:
-    return import_numba().__version__
 
 
 def is_numba_cache_error(e: BaseException) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import short_dtype
-from ..jaxpr import Jaxpr, Literal, Var
+from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
 from ..lax.linalg import matmul_p
 from ..lax.shapes import full_p, transpose_p
 from . import loopir as ir
@@ -93,6 +93,9 @@ class Gen:
         # reads last (see _in_place).
         self.owned: set[Var] = set()
         self.uses: Counter = Counter()
+        # The equation that produced each value of the body being emitted (lowering rules that
+        # recognise a pattern across equations: lowering._weighted_gram).
+        self.producers: dict[Var, object] = {}
 
     # -- helpers used by the lowering rules ---------------------------------------------
 
@@ -184,12 +187,17 @@ class Gen:
         self.add(ir.Comment(f"{outs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()))
 
 
-def _holds_jaxpr(v) -> bool:
-    from ..jaxpr import ClosedJaxpr
+def jaxprs_in(v):
+    """The jaxprs a parameter value holds (a cond's branches, a scan's body...)."""
+    if isinstance(v, tuple | list):
+        for q in v:
+            yield from jaxprs_in(q)
+    elif isinstance(v, Jaxpr | ClosedJaxpr):
+        yield v.jaxpr if isinstance(v, ClosedJaxpr) else v
 
-    if isinstance(v, tuple):
-        return any(_holds_jaxpr(q) for q in v)
-    return isinstance(v, Jaxpr | ClosedJaxpr)
+
+def _holds_jaxpr(v) -> bool:
+    return next(jaxprs_in(v), None) is not None
 
 
 def _sym(shape) -> str:
@@ -560,14 +568,16 @@ def _result(expr, eqn):
 # The program
 
 
-def emit_body(g: Gen, jaxpr: Jaxpr) -> None:
-    """Emit the equations of ``jaxpr``, its inputs already named in ``g``. Control-flow
-    lowerings (lax/control.py) call it for their branches and loop bodies, inline."""
+def emit_body(g: Gen, jaxpr: Jaxpr, fused: list | None = None) -> None:
+    """Emit the equations of ``jaxpr`` (``fused``: ``fuse(jaxpr)`` if done already), its
+    inputs already named in ``g``. Control-flow lowerings (lax/control.py) call it for their
+    branches and loop bodies, inline."""
     # (Serial kernels group whatever their size, so a larger size gives the same source.)
-    items = _row_groups(fuse(jaxpr), g.parallel_min_size)
+    items = _row_groups(fuse(jaxpr) if fused is None else fused, g.parallel_min_size)
     uses = Counter(a for item in items for a in {a for k in (item if isinstance(item, list) else [item])
                                                  for e in _eqns_of(k) for a in e.inputs if type(a) is Var})
     uses.update(a for a in set(jaxpr.outvars) if type(a) is Var)
+    g.producers.update((v, e) for e in jaxpr.eqns for v in e.outputs)
     outer, g.uses = g.uses, uses
     try:
         _emit_items(g, jaxpr, items)
@@ -647,15 +657,6 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
 def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
     """Whether ``jaxpr`` (its nested jaxprs too) calls BLAS or LAPACK on a product large
     enough for OpenBLAS to run it on several threads (see PARALLEL_MIN_SIZE_BESIDE_BLAS)."""
-    from ..jaxpr import ClosedJaxpr
-
-    def nested(v):
-        if isinstance(v, tuple | list):
-            return any(nested(q) for q in v)
-        if isinstance(v, ClosedJaxpr):
-            v = v.jaxpr
-        return isinstance(v, Jaxpr) and calls_threaded_blas(v)
-
     for e in jaxpr.eqns:
         if e.prim.name in _BLAS_PRIMS:
             # One call's work (a batch makes one call per matrix): m n k, or n^3.
@@ -663,7 +664,7 @@ def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
             m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
             if int(np.prod(m_n, dtype=np.int64)) * (a[-1] if a else 1) >= THREADED_BLAS_MIN_WORK:
                 return True
-        elif any(nested(v) for v in e.params.values()):
+        elif any(calls_threaded_blas(j) for v in e.params.values() for j in jaxprs_in(v)):
             return True
     return False
 
@@ -675,7 +676,7 @@ _BLAS_PRIMS = frozenset({"matmul", "solve", "triangular_solve", "cholesky", "eig
 
 
 def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
-             contiguous=(), beside_blas: bool | None = None) -> Program:
+             contiguous=(), beside_blas: bool | None = None, fused: list | None = None) -> Program:
     """Generate the source of ``jaxpr`` (already simplified). A ``kernel`` is one step of a
     driven program (backend/driver.py): its inputs may be any strided view, except those
     flagged in ``contiguous`` (C- or F-contiguous), and its outputs may be views of its
@@ -683,6 +684,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     the outputs known to be contiguous. ``beside_blas`` (default: whether ``jaxpr`` calls a
     threaded BLAS, :func:`calls_threaded_blas`) raises the size of parallel kernels to
     :data:`PARALLEL_MIN_SIZE_BESIDE_BLAS`; the driver passes it for the whole program.
+    ``fused`` is ``fuse(jaxpr)`` where the caller has it (dispatch, to choose the driver).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> j = fa.make_jaxpr(lambda x: fnp.sum(fnp.sin(x)))(fnp.ones(3)).jaxpr
@@ -701,7 +703,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     names = [g.name(v) for v in ins]
     if names:
         g.emit(f"{', '.join(names)}{',' if len(names) == 1 else ''} = args")
-    emit_body(g, jaxpr)
+    emit_body(g, jaxpr, fused)
     outs, seen = [], set()
     for a in jaxpr.outvars:
         if type(a) is Literal:
@@ -726,25 +728,31 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     # first-class function types, which nothing makes of a program (~8% of its LLVM IR).
     flags = ("error_model='numpy'" + (", nogil=True" if nogil else "") + ", no_cfunc_wrapper=True"
              + (", parallel=True" if g.parallel else ""))
+    text = "\n".join(lines)
+    more = "".join(f", {module} as {alias}" for module, alias in _ON_USE if f"{alias}." in text)
     # Its disk cache (nbcache.fast_load): funcad's directory only, files checked before loading.
-    source = _HEADER.format(name=name, flags=flags) + "\n".join(lines) + "\n\n\n_nb.fast_load(program)\n"
+    source = _HEADER.format(name=name, more=more, flags=flags) + text + "\n\n\nfast_load(program)\n"
     aliases = [type(a) is Var and a in g.may_alias_input for a in jaxpr.outvars]
     contiguous = [type(a) is not Var or a in g.contiguous for a in jaxpr.outvars]
     return Program(source, np.asarray(g.sizes, dtype=np.int64), aliases, contiguous)
 
 
+# (``program`` stays on line 10: Numba's cache file names hold the line it starts on)
 _HEADER = """# funcad program {name}: generated by funcad.backend.codegen; do not edit.
 import math
 import numpy as np
 import numba
 from funcad.backend import runtime as _rt
-from funcad.backend import nbrt as _nb
-from funcad.backend import vecmath as _vm
+from funcad.backend import nbrt as _nb, vecmath as _vm{more}
+from funcad.backend.nbcache import fast_load
 
 
 @numba.njit({flags})
 def program(args, S):
 """
+# Imported only by programs that call them: nbrandom's kernels and pocketfft's loops took
+# ~15 ms of a first call that used neither.
+_ON_USE = (("nbrandom", "_rnd"), ("pocketfft", "_fft"))
 
 
 def _runs(body: list) -> list:

@@ -18,7 +18,8 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver
+from . import cache, codegen, driver, table
+from .fusion import fuse
 from .simplify import simplify
 
 log = logging.getLogger("funcad.jit")
@@ -71,10 +72,15 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     ``source`` is the driver followed by each distinct kernel's."""
     _check_size(jaxpr, name)
     simplified = simplify(jaxpr)
-    items = driver.items_of(simplified)
+    if table.enabled():  # FUNCAD_JIT_BACKEND=table: the prototype, where it supports the program
+        program = table.build(simplified)
+        if program is not None:
+            return simplified, program
+    fused = fuse(simplified)
+    items = driver.items_of(fused)
     if driver.should_drive(items):
         return simplified, driver.Driven(simplified, items, name)
-    return simplified, codegen.generate(simplified, name)
+    return simplified, codegen.generate(simplified, name, fused=fused)
 
 
 def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
@@ -86,7 +92,9 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
         else:
             t0 = time.perf_counter()
             _, program = lower_jaxpr(jaxpr, name)
-            exe = program if isinstance(program, driver.Driven) else Executable(program, jaxpr, name)
+            if not isinstance(program, driver.Driven | table.TableProgram):
+                program = Executable(program, jaxpr, name)
+            exe = program
             stats["programs"] += 1
             stats["compile_seconds"] += time.perf_counter() - t0
         _remember(jaxpr, exe)
@@ -96,7 +104,8 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
 def _numba_unsupported_dtypes(jaxpr: Jaxpr) -> set:
     """Dtypes Numba has no arrays of (float16, complex from a library call...)."""
     avals = [v.aval for v in jaxpr.invars] + [v.aval for e in jaxpr.eqns for v in e.outputs]
-    return {a.dtype.name for a in avals if a.dtype.kind not in "biufc" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
+    return {a.dtype.name for a in avals
+            if a.dtype.kind not in "biufc" or a.dtype.itemsize < 4 and a.dtype.kind == "f"}
 
 
 class Interpreted:
@@ -141,11 +150,11 @@ class Executable:
 
     def _first_call(self, args, S):
         t0 = time.perf_counter()
-        before = _n_signatures(self.compiled.fn)
+        before = len(self.compiled.fn.signatures)
         out = self.compiled.first_call(args, S)
         self.call = self.compiled.fn
         if os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0"):
-            compiled = _n_signatures(self.compiled.fn) > before
+            compiled = len(self.compiled.fn.signatures) > before
             hits = sum(self.compiled.fn.stats.cache_hits.values())
             how = "loaded from Numba's disk cache" if hits and compiled else (
                 "compiled by Numba" if compiled else "reusing compiled code")
@@ -163,10 +172,6 @@ class Executable:
                 x = np.asarray(x, dt)
             conv.append(x)
         return list(self.call(tuple(conv), self.S))
-
-
-def _n_signatures(fn) -> int:
-    return len(fn.signatures)
 
 
 def compile_count() -> int:

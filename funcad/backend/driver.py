@@ -43,11 +43,11 @@ import warnings
 
 import numpy as np
 
-from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
+from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.linalg import einsum_p, matmul_p
 from ..lax.shapes import _build_index, _is_basic, full_p, index_add_p, index_p, reshape_p, transpose_p
 from . import cache, codegen, compile_worker
-from .fusion import fuse, is_remap_eqn
+from .fusion import is_remap_eqn
 from .simplify import _atom_key, _params_key
 
 #: Programs with at least this many fusion items, or equations, are driven
@@ -56,10 +56,10 @@ MIN_ITEMS = int(os.environ.get("FUNCAD_JIT_DRIVE_ITEMS", 48))
 MIN_EQNS = 512
 
 
-def items_of(jaxpr: Jaxpr) -> list[list]:
-    """The program's fusion items (row groups as one), each as its list of equations."""
+def items_of(fused: list) -> list[list]:
+    """The program's fusion items (``fuse``'s, row groups as one), each as its list of equations."""
     out = []
-    for item in codegen._row_groups(fuse(jaxpr)):
+    for item in codegen._row_groups(fused):
         if isinstance(item, list):
             out.append([e for k in item for e in k.eqns])
         else:
@@ -299,7 +299,8 @@ class Driven:
             cache.on_release(compiled.name, self.unload)
         # Kernels to compile: several are compiled in parallel before the first call (here and
         # in the compile worker, which starts now).
-        self._to_compile = [k for k, c in self.kernels.items() if c.path is None or not _on_disk(c)]
+        self._to_compile = [k for k, c in self.kernels.items()
+                            if c.path is None or not compile_worker._on_disk(c.path, c.name)]
         if len(self._to_compile) >= compile_worker.PARALLEL_MIN and compile_worker.parallel():
             compile_worker.start()
         else:
@@ -406,10 +407,6 @@ class _Reload:
         return out
 
 
-def _on_disk(compiled) -> bool:
-    return compile_worker._on_disk(compiled.path, compiled.name)
-
-
 def _structure(eqns, ins, outs):
     """A key equal for two items exactly when codegen generates the same program for them
     (the same equations up to renaming, the same shapes and literals), so that the repeated
@@ -439,7 +436,7 @@ def _in_python(eqns) -> bool:
     if len(eqns) == 1:
         e = eqns[0]
         # (np.einsum's own loops ran the convnet's 3x3 convolutions 40x slower than codegen's)
-        return e.prim is not einsum_p and not any(_holds_jaxpr(v) for v in e.params.values())
+        return e.prim is not einsum_p and not any(codegen._holds_jaxpr(v) for v in e.params.values())
     return all(is_remap_eqn(e) for e in eqns)
 
 
@@ -500,12 +497,6 @@ def _view_in_c_order(e) -> bool:
 
 #: primitives whose result is a fresh C- or F-contiguous array, never a view of an operand
 _FRESH = (matmul_p, index_add_p, full_p)
-
-
-def _holds_jaxpr(v) -> bool:
-    if isinstance(v, tuple | list):
-        return any(_holds_jaxpr(q) for q in v)
-    return isinstance(v, Jaxpr | ClosedJaxpr)
 
 
 def _call(entry, *args):

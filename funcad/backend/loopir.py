@@ -25,8 +25,6 @@ This module imports neither Numba nor llvmlite at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
-
 import numpy as np
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -59,22 +57,50 @@ def _float_source(v: float) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Nodes. Expressions carry ``dtype``; ``py()`` is their Python text.
+# Nodes. Expressions carry ``dtype``; ``py()`` is their Python text. Plain classes with
+# slots (dataclasses cost ~1 ms each to create, at every ``import funcad``).
 
 
-@dataclass(frozen=True)
-class Arr:
-    """An array of the program, by name."""
-    name: str
-    dtype: np.dtype
-    ndim: int
+class Node:
+    """A loop IR node: its fields are its (and its bases') ``__slots__``, given in order or by
+    name (the trailing ones may default, ``_defaults``); ``_kids`` names those holding nodes."""
+
+    __slots__ = ()
+    _fields: tuple = ()
+    _defaults: dict = {}
+    _kids: tuple = ()
+
+    def __init_subclass__(cls):
+        cls._fields = cls._fields + cls.__dict__.get("__slots__", ())
+
+    def __init__(self, *args, **kwargs):
+        names = self._fields
+        for name, v in zip(names, args):
+            setattr(self, name, v)
+        for name in names[len(args):]:
+            setattr(self, name, kwargs[name] if name in kwargs else self._defaults[name])
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(repr(getattr(self, n)) for n in self._fields)})"
 
 
-@dataclass(eq=False)
-class Const:
-    value: object
-    dtype: np.dtype
-    bare: bool = False  # printed as a Python number (``0``, ``-np.inf``): Numba types it
+class Arr(Node):
+    """An array of the program, by name (equal to another of the same name, dtype and rank)."""
+    __slots__ = ("name", "dtype", "ndim")
+
+    def _key(self):
+        return self.name, self.dtype, self.ndim
+
+    def __eq__(self, other):
+        return type(other) is Arr and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+
+class Const(Node):
+    __slots__ = ("value", "dtype", "bare")  # bare: printed as a Python number (``0``,
+    _defaults = {"bare": False}             # ``-np.inf``), which Numba types itself
 
     def py(self):
         if not self.bare:
@@ -83,111 +109,92 @@ class Const:
         return "np.inf" if v == np.inf else "-np.inf" if v == -np.inf else str(int(v))
 
 
-@dataclass(eq=False)
-class Local:
-    name: str
-    dtype: np.dtype
+class Local(Node):
+    __slots__ = ("name", "dtype")
 
     def py(self):
         return self.name
 
 
-@dataclass(eq=False)
-class Size:
+class Size(Node):
     """The size in slot ``slot`` of the program's sizes array ``S``, named ``name``."""
-    slot: int
-    name: str
-    dtype: np.dtype = INT
+    __slots__ = ("slot", "name")
+    dtype = INT
 
     def py(self):
         return self.name
 
 
-@dataclass(eq=False)
-class Load:
-    arr: Arr
-    index: tuple  # per axis: a loop variable (Local) or 0
-
+class Load(Node):
+    __slots__ = ("arr", "index")  # index, per axis: a loop variable (Local) or 0
+    _kids = ("index",)
     dtype = property(lambda self: self.arr.dtype)
 
     def py(self):
         return self.arr.name + _index(self.index)
 
 
-@dataclass(eq=False)
-class Un:
-    op: str  # "-" or "not"
-    x: object
-
+class Un(Node):
+    __slots__ = ("op", "x")  # op: "-" or "not"
+    _kids = ("x",)
     dtype = property(lambda self: BOOL if self.op == "not" else self.x.dtype)
 
     def py(self):
         return f"({self.op}{' ' if self.op == 'not' else ''}{self.x.py()})"
 
 
-@dataclass(eq=False)
-class Bin:
-    op: str
-    x: object
-    y: object
-
+class Bin(Node):
+    __slots__ = ("op", "x", "y")
+    _kids = ("x", "y")
     dtype = property(lambda self: self.y.dtype if getattr(self.x, "bare", False) else self.x.dtype)
 
     def py(self):
         return f"({self.x.py()} {self.op} {self.y.py()})"
 
 
-@dataclass(eq=False)
 class Cmp(Bin):
+    __slots__ = ()
     dtype = BOOL
 
 
-@dataclass(eq=False)
-class BoolOp:
-    op: str  # "or" or "and"
-    xs: list
+class BoolOp(Node):
+    __slots__ = ("op", "xs")  # op: "or" or "and"
+    _kids = ("xs",)
     dtype = BOOL
 
     def py(self):
         return "(" + f" {self.op} ".join(x.py() for x in self.xs) + ")"
 
 
-@dataclass(eq=False)
-class Select:
-    cond: object
-    x: object
-    y: object
-
+class Select(Node):
+    __slots__ = ("cond", "x", "y")
+    _kids = ("cond", "x", "y")
     dtype = property(lambda self: self.x.dtype)
 
     def py(self):
         return f"({self.x.py()} if {self.cond.py()} else {self.y.py()})"
 
 
-@dataclass(eq=False)
-class Call:
-    fn: str  # as printed: "np.sqrt", "_vm.exp", "math.erf", "min"...
-    args: list
-    dtype: np.dtype
+class Call(Node):
+    __slots__ = ("fn", "args", "dtype")  # fn as printed: "np.sqrt", "_vm.exp", "math.erf"...
+    _kids = ("args",)
 
     def py(self):
         return f"{self.fn}({', '.join(a.py() for a in self.args)})"
 
 
-@dataclass(eq=False)
-class Cast:
-    x: object
-    dtype: np.dtype
+class Cast(Node):
+    __slots__ = ("x", "dtype")
+    _kids = ("x",)
 
     def py(self):
         return f"np.{self.dtype.name}({self.x.py()})"
 
 
-@dataclass(eq=False)
-class Attr:
+class Attr(Node):
     """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value (outside the subset)."""
-    x: object
-    attr: str
+    __slots__ = ("x", "attr")
+    _kids = ("x",)
 
     @property
     def dtype(self):
@@ -222,46 +229,37 @@ def cast(x, dst):
 # Statements
 
 
-@dataclass(eq=False)
-class Assign:
-    target: Local
-    value: object
+class Assign(Node):
+    __slots__ = ("target", "value")
+    _kids = ("target", "value")
 
 
-@dataclass(eq=False)
-class Store:
-    arr: Arr
-    index: tuple
-    value: object
-    aug: str = ""  # "+" or "*": ``a[i] += v``
+class Store(Node):
+    __slots__ = ("arr", "index", "value", "aug")  # aug: "+" or "*" for ``a[i] += v``
+    _defaults = {"aug": ""}
+    _kids = ("index", "value")
 
 
-@dataclass(eq=False)
-class Loop:
-    var: Local
-    stop: object
-    body: list = field(default_factory=list)
-    start: object = None
-    parallel: bool = False  # numba.prange
+class Loop(Node):
+    __slots__ = ("var", "stop", "body", "start", "parallel")  # parallel: numba.prange
+    _defaults = {"start": None, "parallel": False}
+    _kids = ("var", "stop", "body", "start")
 
 
-@dataclass(eq=False)
-class Comment:
-    text: str
+class Comment(Node):
+    __slots__ = ("text",)
 
 
-@dataclass(eq=False)
-class Line:
+class Line(Node):
     """Python written as text by a lowering rule (a library call, a control-flow header):
     opaque to the loop IR, it never reads a kernel's scalar locals."""
-    text: str
+    __slots__ = ("text",)
 
 
-@dataclass(eq=False)
-class Run:
+class Run(Node):
     """Consecutive statements in the subset, compiled as one ``nbrt.loops`` call."""
-    arrays: list  # the Arr it touches, in the order of the call's tuple
-    body: list
+    __slots__ = ("arrays", "body")  # arrays: the Arr it touches, in the order of the call's tuple
+    _kids = ("body",)
 
 
 def _index(index) -> str:
@@ -303,12 +301,12 @@ def lines(s) -> list[str]:
 
 
 def walk(node):
-    """``node`` and every node under it (its fields, lists and index tuples)."""
+    """``node`` and every node under it (its fields, lists and index tuples), in pre-order."""
     yield node
-    for f in fields(node):
-        v = getattr(node, f.name)
-        for x in v if isinstance(v, (list, tuple)) else (v,):
-            if is_dataclass(x) and type(x) is not Arr:
+    for name in node._kids:
+        v = getattr(node, name)
+        for x in v if type(v) in (list, tuple) else (v,):
+            if isinstance(x, Node):
                 yield from walk(x)
 
 

@@ -16,6 +16,7 @@ cache classes (a subclass of each, and ``dispatcher._cache`` replaced).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -119,7 +120,10 @@ class _LoadCache(FunctionCache):
         from numba.core.runtime import rtsys
 
         rtsys.initialize(target_context)
-        return self._load_overload(sig, target_context)
+        cres = self._load_overload(sig, target_context)
+        if cres is None:  # Numba compiles it next
+            _compiling()
+        return cres
 
     def save_overload(self, sig, data):
         try:
@@ -182,7 +186,11 @@ class KernelCache(_LoadCache):
     def _load_overload(self, sig, target_context):
         f = self._file() if self._enabled else None
         data = None if f is None else f.load(self._index_key(sig, target_context.codegen()))
-        return None if data is None else self._impl.rebuild(target_context, data)
+        if data is None:
+            return None
+        with contextlib.suppress(OSError):  # used: the last the size bound evicts (cache.evict)
+            os.utime(f._index_path)
+        return self._impl.rebuild(target_context, data)
 
     def _save_overload(self, sig, data):
         f = self._file() if self._enabled else None
@@ -198,7 +206,17 @@ class KernelCache(_LoadCache):
 
 def fast_load(dispatcher):
     """Give a program's dispatcher its disk cache, :class:`_LoadCache`, if its module is a file
-    in funcad's cache directory (cache.load wrote it; a program kept in memory has none)."""
+    in funcad's cache directory (cache.load wrote it; a program kept in memory has none, and
+    is compiled)."""
     if os.path.isfile(dispatcher.py_func.__code__.co_filename):
         dispatcher._cache = _LoadCache(dispatcher.py_func)
+    else:
+        _compiling()
     return dispatcher
+
+
+def _compiling() -> None:
+    """Numba is about to compile: programs box their arrays with nbrt's boxer."""
+    from . import nbrt
+
+    nbrt.use_own_boxing()

@@ -506,3 +506,259 @@ def draw_gamma(k0, k1, alpha, out):
             b = j // n
             ka, kb = threefry(np.uint64(k0[b]), np.uint64(k1[b]), np.uint64(0), np.uint64(j - b * n))
             out[j] = _gamma_one(ka, kb, alpha[j])
+
+
+# --------------------------------------------------------------------------------------
+# jax.random.poisson, bit for bit: JAX's Knuth loop below lam 10 (and for nan) and its
+# transformed rejection (Hörmann) from 10 on (jax/_src/random: _poisson, _poisson_knuth,
+# _poisson_rejection), in float32 as JAX (it converts lam to float32), with XLA's float32 log,
+# log1p and lgamma (stablehlo's Lanczos decomposition of chlo.lgamma) and the rewrites XLA's
+# CPU compiler gives the graph: constants reassociated (b - 3.4 as sqrt(lam) 2.53 - 2.469),
+# z / 7.5 as z * (1 / 7.5), products feeding sums contracted to fused multiply-adds.
+# Both of JAX's loops run over the whole draw until every element is done: Knuth's count of
+# an element is its own, but the rejection loop keeps overwriting an accepted element with
+# later acceptances until the slowest element of the draw (elements below 10 included, run
+# with lam = 1e5) is accepted, so the kernel finds that round first, then replays up to it.
+
+_F32 = np.float32
+_LANCZOS32 = tuple(_F32(c) for c in (676.520368121885098567009190444019, -1259.13921672240287047156078755283,
+                                      771.3234287776530788486528258894, -176.61502916214059906584551354,
+                                      12.507343278686904814458936853, -0.13857109526572011689554707,
+                                      9.984369578019570859563e-6, 1.50563273514931155834e-7))
+_LOG_7_5, _HALF_LOG_2PI = _F32(math.log(7.5)), _F32((math.log(2) + math.log(math.pi)) / 2)
+_INV_7_5 = _F32(1) / _F32(7.5)
+_POISSON_KNUTH_BELOW = _F32(10)
+_POISSON_REJECTION_PAD = _F32(1e5)  # JAX's lam for the Knuth elements in the rejection loop
+
+
+@intrinsic
+def _unit32(typingctx, a, b):
+    """JAX's float32 uniform in [0, 1) from a threefry pair: ``(a ^ b) >> 9 | 1.0f, - 1``."""
+    def codegen(context, builder, sig, args):
+        bits = builder.lshr(builder.trunc(builder.xor(args[0], args[1]), ir.IntType(32)), _int(builder, 9))
+        one = builder.bitcast(builder.or_(bits, _int(builder, 0x3F800000)), ir.FloatType())
+        return builder.fsub(one, ir.Constant(ir.FloatType(), 1.0))
+
+    return types.float32(types.uint64, types.uint64), codegen
+
+
+@numba.njit(error_model="numpy")  # IEEE division: x / 0 is inf, as XLA
+def xla_log32(x):
+    """XLA's CPU float32 ``log`` (``_log32``) with its edge values: -inf at 0, nan below."""
+    if x > _F32(0) and x < _F32(np.inf):
+        return _log32(x)
+    if x == _F32(0):
+        return _F32(-np.inf)
+    return x if x == _F32(np.inf) else _F32(np.nan)
+
+
+@numba.njit(error_model="numpy")
+def xla_log1p32(x):
+    """XLA's CPU float32 ``log1p``: Cephes' rational form below sqrt(2) - 1, else log(1 + x)."""
+    if abs(x) < _F32(_LOG1P_SMALL):
+        return _log1p_small(x)
+    return xla_log32(_F32(1) + x)
+
+
+@numba.njit(error_model="numpy")
+def xla_lgamma1p32(z):
+    """XLA's float32 ``lgamma(z + 1)`` for ``z >= -1/2`` (integers here: JAX's ``lgamma(k + 1)``,
+    which XLA evaluates from ``z = k``): Lanczos' approximation (g = 7, 9 terms), stablehlo's
+    decomposition of chlo.lgamma, without its reflection branch (``z + 1 < 1/2``)."""
+    c = _LANCZOS32
+    a = c[0] / (z + _F32(1)) + _F32(1)  # kBaseLanczosCoeff rounds to 1 in float32
+    a = a + c[1] / (z + _F32(2))
+    a = a + c[2] / (z + _F32(3))
+    a = a + c[3] / (z + _F32(4))
+    a = a + c[4] / (z + _F32(5))
+    a = a + c[5] / (z + _F32(6))
+    a = a + c[6] / (z + _F32(7))
+    a = a + c[7] / (z + _F32(8))
+    log_t = xla_log1p32(z * _INV_7_5) + _LOG_7_5
+    r = (z + _F32(0.5)) - (z + _F32(7.5)) / log_t
+    return fma(r, log_t, _HALF_LOG_2PI) + xla_log32(a)
+
+
+# Both loops split their key each round the same way: round i's chain key c_i (c_0 the draw's
+# key, c_{i+1} = split(c_i)[0]) gives Knuth's subkey A_i = split(c_i)[1] and the rejection's
+# two, A_i and B_i = split(c_i, 3)[1:]. A draw's first ROUND_TABLE rounds are hashed once per
+# key into a table (c, A, B as six words a round); rounds beyond it are hashed as they come.
+
+ROUND_TABLE = 32
+
+
+@numba.njit
+def _round_table(k0, k1, tab):
+    for b in range(k0.size):
+        c0, c1 = np.uint64(k0[b]), np.uint64(k1[b])
+        for i in range(tab.shape[1]):
+            a0, a1 = threefry(c0, c1, np.uint64(0), np.uint64(1))
+            b0, b1 = threefry(c0, c1, np.uint64(0), np.uint64(2))
+            tab[b, i, 0], tab[b, i, 1], tab[b, i, 2], tab[b, i, 3], tab[b, i, 4], tab[b, i, 5] = \
+                c0, c1, a0, a1, b0, b1
+            c0, c1 = threefry(c0, c1, np.uint64(0), np.uint64(0))
+
+
+@numba.njit
+def _round_keys(tab, b, i, c0, c1):
+    """Round ``i``'s chain key and subkeys ``(c, A, B)``, given round ``i - 1``'s chain key."""
+    if i < tab.shape[1]:
+        return tab[b, i, 0], tab[b, i, 1], tab[b, i, 2], tab[b, i, 3], tab[b, i, 4], tab[b, i, 5]
+    c0, c1 = threefry(c0, c1, np.uint64(0), np.uint64(0))
+    a0, a1 = threefry(c0, c1, np.uint64(0), np.uint64(1))
+    b0, b1 = threefry(c0, c1, np.uint64(0), np.uint64(2))
+    return c0, c1, a0, a1, b0, b1
+
+
+@numba.njit(error_model="numpy")
+def _poisson_knuth(tab, b, hi, lo, lam, max_iters):
+    """Knuth's count for one element: rounds while the running log-product of float32 uniforms
+    is above ``-lam`` (JAX's ``k``; the draw is ``k - 1``), at most ``max_iters``."""
+    log_prod, neg_lam, k = _F32(0), -lam, 0
+    c0 = c1 = np.uint64(0)
+    while k < max_iters and log_prod > neg_lam:
+        c0, c1, a0, a1, _, _ = _round_keys(tab, b, k, c0, c1)
+        x, y = threefry(a0, a1, hi, lo)
+        log_prod = log_prod + xla_log32(_unit32(x, y))
+        k += 1
+    return k
+
+
+@numba.njit(error_model="numpy")
+def _poisson_constants(lam):
+    """The rejection sampler's per-lam constants as XLA computes them: (log lam, b, 2a, a,
+    1/alpha, v_r)."""
+    sq = np.sqrt(lam)
+    b = fma(sq, _F32(2.53), _F32(0.931))
+    a = fma(b, _F32(0.02483), _F32(-0.059))
+    inv_alpha = _F32(1.1328) / fma(sq, _F32(2.53), _F32(-2.469)) + _F32(1.1239)
+    v_r = _F32(0.9277) - _F32(3.6224) / fma(sq, _F32(2.53), _F32(-1.069))
+    return xla_log32(lam), b, a * _F32(2), a, inv_alpha, v_r
+
+
+@numba.njit(error_model="numpy")
+def _poisson_try(a0, a1, b0, b1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r):
+    """One round of the transformed rejection for one element under the round's subkeys:
+    (the candidate k, accepted)."""
+    x, y = threefry(a0, a1, hi, lo)
+    u = _unit32(x, y) - _F32(0.5)
+    x, y = threefry(b0, b1, hi, lo)
+    v = _unit32(x, y)
+    us = _F32(0.5) - abs(u)
+    k = np.floor(fma(two_a / us + b, u, lam) + _F32(0.43))
+    s = xla_log32((v * inv_alpha) / (a / (us * us) + b))
+    t = fma(k, log_lam, -lam) - xla_lgamma1p32(k)
+    accept1 = us >= _F32(0.07) and v <= v_r
+    reject = k < _F32(0) or (us < _F32(0.013) and v > us)
+    return k, accept1 or (not reject and s <= t)
+
+
+@numba.njit(error_model="numpy")
+def _poisson_first(tab, kb, hi, lo, lam, max_iters):
+    """The first round accepting the element (``max_iters`` if none) and its k."""
+    log_lam, b, two_a, a, inv_alpha, v_r = _poisson_constants(lam)
+    c0 = c1 = np.uint64(0)
+    for i in range(max_iters):
+        c0, c1, a0, a1, b0, b1 = _round_keys(tab, kb, i, c0, c1)
+        k, ok = _poisson_try(a0, a1, b0, b1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r)
+        if ok:
+            return i, k
+    return max_iters, _F32(-1)
+
+
+@numba.njit(error_model="numpy")
+def _poisson_last(tab, kb, hi, lo, lam, first, k, rounds):
+    """The element's k after JAX's ``rounds`` rounds: its last accepting round's (found from
+    the last round back: ~1.1 tries, not ``rounds - first``), else its first's."""
+    log_lam, b, two_a, a, inv_alpha, v_r = _poisson_constants(lam)
+    if rounds <= tab.shape[1]:
+        for i in range(rounds - 1, first, -1):
+            kk, ok = _poisson_try(tab[kb, i, 2], tab[kb, i, 3], tab[kb, i, 4], tab[kb, i, 5], hi, lo,
+                                  lam, log_lam, b, two_a, a, inv_alpha, v_r)
+            if ok:
+                return kk
+        return k
+    c0 = c1 = np.uint64(0)
+    for i in range(rounds):  # past the table (rare): forwards, hashing the chain as it goes
+        c0, c1, a0, a1, b0, b1 = _round_keys(tab, kb, i, c0, c1)
+        if i > first:
+            kk, ok = _poisson_try(a0, a1, b0, b1, hi, lo, lam, log_lam, b, two_a, a, inv_alpha, v_r)
+            k = kk if ok else k
+    return k
+
+
+@numba.njit(error_model="numpy")
+def _saturate(x, fmin, fmax, imin, imax):
+    """XLA's float to integer conversion into a dtype with range ``[fmin, fmax]``: truncating,
+    saturating, nan to 0; as int64 bits (uint64's largest is -1, wrapped back by astype)."""
+    if x != x:
+        return np.int64(0)
+    if x <= fmin:
+        return imin
+    if x >= fmax:
+        return imax
+    if x < 9.2e18:
+        return np.int64(x)
+    return np.int64(np.uint64(x))
+
+
+@numba.njit(error_model="numpy")
+def _poisson_pass1(tab, lam, out, first, kf, n, max_iters, j, pad):
+    """Knuth's draw of element ``j`` (lam < 10 or nan), or its first accepting round; with
+    ``pad`` (its key's draw has rejection elements) a Knuth element's first round at 1e5 too."""
+    b = j // n
+    i = np.uint64(j - b * n)
+    hi, lo = i >> np.uint64(32), i & _M32
+    lj = lam[j]
+    if lj != lj or lj < _POISSON_KNUTH_BELOW:
+        out[j] = 0 if lj == _F32(0) else _poisson_knuth(tab, b, hi, lo, lj, max_iters) - 1
+        if pad:
+            first[j], kf[j] = _poisson_first(tab, b, hi, lo, _POISSON_REJECTION_PAD, max_iters)
+        else:
+            first[j] = -1
+    else:
+        first[j], kf[j] = _poisson_first(tab, b, hi, lo, lj, max_iters)
+
+
+@numba.njit(error_model="numpy")
+def _poisson_pass2(tab, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax):
+    b = j // n
+    i = np.uint64(j - b * n)
+    lj = lam[j]
+    if not (lj != lj or lj < _POISSON_KNUTH_BELOW):
+        k = _poisson_last(tab, b, i >> np.uint64(32), i & _M32, lj, first[j], kf[j], rounds[b])
+        out[j] = _saturate(k, fmin, fmax, imin, imax)
+
+
+@nbcache.KernelCache.attach
+@numba.njit(parallel=True, nogil=True, error_model="numpy")
+def draw_poisson(k0, k1, lam, out, fmin, fmax, imin, imax, max_iters):
+    """Poisson(lam[j]) into ``out[j]`` (1-D int64, the bits of the output dtype's values; lam
+    float32 of the same size), ``out.size // k0.size`` elements a key (a key's draw is one of
+    JAX's calls); the dtype's range and JAX's round limit from lax/random.py's
+    ``poisson_bounds``. One kernel
+    for every integer dtype (each would cost a compile)."""
+    nk = k0.size
+    n = out.size // max(1, nk)
+    pad = np.zeros(nk, np.bool_)
+    for j in range(out.size):  # a key's draw with a rejection element runs JAX's rejection loop
+        if not (lam[j] != lam[j] or lam[j] < _POISSON_KNUTH_BELOW):
+            pad[j // n] = True
+    first, kf = np.empty(out.size, np.int64), np.empty(out.size, np.float32)
+    tab = np.empty((nk, ROUND_TABLE, 6), np.uint64)
+    _round_table(k0, k1, tab)
+    if out.size < PARALLEL_MIN_SIZE // 16:
+        for j in range(out.size):
+            _poisson_pass1(tab, lam, out, first, kf, n, max_iters, j, pad[j // n])
+    else:
+        for j in numba.prange(out.size):
+            _poisson_pass1(tab, lam, out, first, kf, n, max_iters, j, pad[j // n])
+    rounds = np.zeros(nk, np.int64)  # the rejection loop's rounds: its slowest element's + 1
+    for j in range(out.size):
+        rounds[j // n] = max(rounds[j // n], min(first[j] + 1, max_iters))
+    if out.size < PARALLEL_MIN_SIZE // 16:
+        for j in range(out.size):
+            _poisson_pass2(tab, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)
+    else:
+        for j in numba.prange(out.size):
+            _poisson_pass2(tab, lam, out, first, kf, n, rounds, j, fmin, fmax, imin, imax)

@@ -30,9 +30,6 @@ column-major copies, raising LinAlgError("Singular matrix") as NumPy does;
 per-matrix loops for small n (LAPACK's per-call overhead dominates there). :func:`empty` and
 :func:`full` allocate arrays inline (``np.empty``/``np.full`` compile a function per rank and
 dtype).
-
-The load path: :func:`nbcache.fast_load` (re-exported here: generated modules call
-``_nb.fast_load(program)``), funcad's own disk cache of Numba's machine code.
 """
 
 from __future__ import annotations
@@ -47,13 +44,12 @@ import llvmlite.binding as ll
 import numba
 import numpy as np
 from llvmlite import ir
-from numba.core import boxing, cgutils, pythonapi, types
+from numba.core import cgutils, pythonapi, types
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np import numpy_support
 
 from . import loopir
-from .nbcache import fast_load  # noqa: F401  (generated modules call _nb.fast_load)
 
 _ROUTINES = ("dgemm", "sgemm", "zgemm", "cgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
 
@@ -753,7 +749,8 @@ def _box_array(typ, val, c):
     ``numba_unpickle`` (a Python-level call) for ``aryty.box_type`` per array returned. A
     driven program's kernels return hundreds of arrays per call (the LSTM gradient 565): the
     box took 0.50 us per array, 0.24 us this way. The environment's constants are pickled
-    with a cached function, so the cache stays valid across processes."""
+    with a cached function, so the cache stays valid across processes. Installed by
+    :func:`use_own_boxing` before a compilation."""
     if not c.context.enable_nrt:
         return _numba_box_array(typ, val, c)
     env, api = c.env_manager, c.pyapi
@@ -769,8 +766,20 @@ def _box_array(typ, val, c):
     return out
 
 
-_numba_box_array = boxing.box_array  # (importing numba.core.boxing registers it)
-pythonapi._boxers.functions[types.Array] = _box_array
+_numba_box_array = None
+
+
+def use_own_boxing() -> None:
+    """Box returned arrays with :func:`_box_array` in what Numba compiles from now on. Called
+    before a compilation (nbcache), not at import: ``numba.core.boxing``, whose import
+    registers Numba's boxers, costs ~15-35 ms of CPU that a program loaded from the disk
+    cache never needs (Numba itself imports it when it first builds a wrapper)."""
+    global _numba_box_array
+    if _numba_box_array is None:
+        from numba.core import boxing
+
+        _numba_box_array = boxing.box_array
+        pythonapi._boxers.functions[types.Array] = _box_array
 
 
 @numba.njit(nogil=True, cache=False)
@@ -805,6 +814,3 @@ def threefry2x32(k0, k1, x0, x1):
         y1[i] = b
     return y0, y1
 
-
-from . import nbrandom as rnd  # noqa: E402, F401  (funcad.random's draws: programs call _nb.rnd.*)
-from . import pocketfft  # noqa: E402,F401  (generated programs call _nb.pocketfft.<loop>: lax/fft.py)

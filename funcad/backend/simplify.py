@@ -15,7 +15,7 @@ transposes undone by transposes), so they shrink here before Numba sees them.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

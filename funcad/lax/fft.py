@@ -187,12 +187,12 @@ def _lower_fft(g, eqn):
         return f"{name}.reshape(({prod(shape[:-1])}, {g.dim(shape[-1])}))"
 
     def rows(src, dst, shape_in, shape_out, loop, fct, forward):  # along the last axis
-        g.emit(f"_nb.pocketfft.{loop}_{c}({as_rows(src, shape_in)}, {as_rows(dst, shape_out)}, "
+        g.emit(f"_fft.{loop}_{c}({as_rows(src, shape_in)}, {as_rows(dst, shape_out)}, "
                f"np.{real}({fct!r}), {forward})")
 
     def middle(src, dst, shape, axis, fct, forward):  # c2c along a leading transformed axis
         dims = f"({prod(shape[:axis])}, {g.dim(shape[axis])}, {prod(shape[axis + 1:])})"
-        g.emit(f"_nb.pocketfft.fft_axis_{c}({src}.reshape({dims}), {dst}.reshape({dims}), "
+        g.emit(f"_fft.fft_axis_{c}({src}.reshape({dims}), {dst}.reshape({dims}), "
                f"np.{real}({fct!r}), {forward})")
 
     def fresh(shape, dtype):

@@ -111,22 +111,49 @@ defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to 
 
 # --------------------------------------------------------------------------------------
 # Gamma: JAX's rejection sampler (random_gamma_p, backend/nbrandom.py), differentiated in its
-# shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: by inversion
-# of one uniform per sample, statistically exact but not JAX's numbers.
+# shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: JAX's Knuth
+# and transformed-rejection loops in float32 (random_poisson_p), bit for bit.
 
-def _poisson_icdf_impl(lam, u):
-    import scipy.stats as st
+def poisson_bounds(dtype):
+    """``draw_poisson``'s last arguments for an output dtype: its range as floats and as int64
+    bits, and JAX's round limit (the dtype's largest value)."""
+    info = np.iinfo(dtype)
+    return (float(info.min), float(info.max), int(info.min), int(np.uint64(info.max).astype(np.int64)),
+            min(int(info.max), int(np.iinfo(np.int64).max)))
 
-    out = st.poisson.ppf(np.asarray(u), np.asarray(lam))
-    return np.where(np.asarray(lam) == 0, 0, out).astype(np.int64)
+
+def _poisson_impl(k0, k1, lam, *, dtype):
+    from ..backend import nbrandom
+
+    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
+    lam = np.asarray(lam, np.float32)
+    out = np.empty(lam.shape, np.int64)  # the dtype's values as int64 bits: one kernel for all
+    nbrandom.draw_poisson(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
+                          np.ascontiguousarray(lam).reshape(-1), out.reshape(-1),
+                          *poisson_bounds(np.dtype(dtype)))
+    return out.astype(np.dtype(dtype), copy=False)
 
 
-poisson_icdf_p = Primitive("random_poisson_icdf")
-poisson_icdf_p.def_impl(_poisson_icdf_impl)
-poisson_icdf_p.def_abstract_eval(
-    lambda lam, u: ShapedArray(np.broadcast_shapes(lam.shape, u.shape), np.dtype(np.int64)))
-batching.defbroadcasting(poisson_icdf_p)
-defjvp_zero(poisson_icdf_p)
+def _poisson_abstract_eval(k0, k1, lam, *, dtype):
+    if k0.dtype != np.uint32 or k1.dtype != np.uint32 or k0.shape != k1.shape \
+            or lam.shape[:len(k0.shape)] != k0.shape or lam.dtype != np.float32:
+        raise DTypeError(f"random_poisson takes uint32 key words of one shape and float32 rates "
+                         f"whose shape starts with theirs, got {k0.dtype}{list(k0.shape)}, "
+                         f"{k1.dtype}{list(k1.shape)}, {lam.dtype}{list(lam.shape)}")
+    return ShapedArray(lam.shape, np.dtype(dtype))
+
+
+def _poisson_batcher(axis_size, vals, dims, **params):  # a batch of keys: one draw per example
+    k0, k1, lam = (batching.moveaxis(v, d, 0) if d is not None else
+                   sh.broadcast_to(v, (axis_size, *get_aval(v).shape)) for v, d in zip(vals, dims))
+    return bind(random_poisson_p, k0, k1, lam, **params), 0
+
+
+random_poisson_p = Primitive("random_poisson")  # JAX's Knuth / transformed rejection, bit for bit
+random_poisson_p.def_impl(_poisson_impl)
+random_poisson_p.def_abstract_eval(_poisson_abstract_eval)
+batching.primitive_batchers[random_poisson_p] = _poisson_batcher
+defjvp_zero(random_poisson_p)
 
 
 def _gamma_grad_impl(a, x):

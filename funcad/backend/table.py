@@ -1,0 +1,847 @@
+"""The table backend (a prototype, off by default): a program as ONE call into object code.
+
+``FUNCAD_JIT_BACKEND=table`` turns it on. A program whose every fusion item it supports
+(below) is compiled without Numba:
+
+* every value gets a **region**: a buffer (a program input, a program output, or a piece of
+  one arena per call) with a byte offset, a shape and byte strides, all known when the
+  program is built (jit specialises on shapes). Views (basic indexes, reshapes of contiguous
+  values, transposes) are regions of their operand's buffer: no code, no copy;
+* every fusion item becomes a **kernel** of ONE calling convention, ``void k(i8** buffers,
+  i64* slots)``: ``slots`` holds (buffer, byte offset) for each array the kernel touches.
+  Fused loops are codegen's own loop IR (the statements the Numba path compiles through
+  ``nbrt.loops``), written as LLVM IR by :class:`loopir.LLVM` with sizes and strides as
+  constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
+  ``index_add`` at a basic index, reshapes of strided views and ``full`` values that are
+  read as arrays are copy, add and fill loops built as loop IR here;
+* kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
+  unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
+  one optimisation, one machine-code emission, no Numba typing or lowering;
+* a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
+  kernels in program order from a table of (kernel address, its slots). Python allocates
+  the outputs and one arena, fills the buffer table and makes ONE ctypes call;
+* the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
+  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
+  this module's versions and the host CPU.
+
+Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
+float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
+(Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
+are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
+``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
+of single equations, no nested jaxprs (control flow), no constvars.
+
+State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
+gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
+(tests/test_table.py; the simulation bit for bit); the GP (``solve``) and the convnet
+(``einsum``) fall back. tests/test_jit.py run with ``FUNCAD_JIT_BACKEND=table`` passes but
+for the 5 tests that read Numba's source or cache files. Results differ from today's jit in
+the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
+another split) and single matrix products go to ``?gemm`` where the driver calls NumPy's
+``matmul``. Not done: arena reuse by
+liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
+for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
+control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
+file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
+object for the life of the process, as Numba's engine does), and the codegen side:
+allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
+back; codegen should hand them over as loop IR nodes instead. A cold compile imports Numba
+only through backend/vecmath.py's math functions (``_vm.exp``...), which use Numba's
+``cgutils`` and config: ~0.15 s that a Numba-free copy of ``vecmath.math_function`` would save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import hashlib
+import math
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..jaxpr import Jaxpr, Literal, Var
+from ..lax.linalg import matmul_p
+from ..lax.shapes import (
+    _build_index,
+    _is_basic,
+    concatenate_p,
+    full_p,
+    index_add_p,
+    index_p,
+    reshape_p,
+    transpose_p,
+)
+from . import cache, codegen, driver
+from . import loopir as ir
+from .fusion import REDUCTIONS, Kernel, fuse
+
+
+def enabled() -> bool:
+    return os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() == "table"
+
+
+class Unsupported(Exception):
+    """An equation the table backend does not compile: the program takes today's path."""
+
+
+FLOATS = ir.FLOATS
+_ALIGN = 64
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a value lives: ``buffer`` (an index into the program's buffers), a byte offset,
+    its shape, byte strides and dtype."""
+    buffer: int
+    offset: int
+    shape: tuple
+    strides: tuple
+    dtype: np.dtype
+
+    @property
+    def c_contiguous(self) -> bool:
+        return self.strides == _c_strides(self.shape, self.dtype)
+
+
+def _c_strides(shape, dtype) -> tuple:
+    out, step = [], np.dtype(dtype).itemsize
+    for n in reversed(shape):
+        out.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(out))
+
+
+@dataclass
+class Loops:
+    """A kernel of loop IR statements over ``arrays`` (loopir.Arr, one region each), with
+    the loop sizes ``sizes`` (Size.slot -> value) written as constants."""
+    body: list
+    arrays: list
+    strides: list
+    sizes: list
+
+
+@dataclass
+class Gemm:
+    """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
+    (C^T = B^T A^T in column-major terms, as nbrt.gemm does)."""
+    dtype: np.dtype
+    m: int
+    n: int
+    k: int
+    trans_b: bool
+    ldb: int
+    trans_a: bool
+    lda: int
+
+    def key(self):
+        return ("gemm", self.dtype.name, self.m, self.n, self.k, self.trans_b, self.ldb,
+                self.trans_a, self.lda)
+
+
+class Plan:
+    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index,
+    regions)). Built from the simplified jaxpr, Python only."""
+
+    def __init__(self, jaxpr: Jaxpr):
+        self.n_in = len(jaxpr.invars)
+        self.buffers: list = []   # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs
+        self.regions: dict[Var, Region] = {}
+        self.kernels: list = []   # distinct Loops/Gemm
+        self.index: dict = {}     # kernel key -> its index
+        self.calls: list = []     # (kernel index, [Region...])
+        self.keys: list = []      # per kernel, its key (the disk cache's description)
+        self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
+        for v in jaxpr.invars:
+            self.buffers.append(None)
+            self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
+                                     _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
+        items = codegen._row_groups(fuse(jaxpr))
+        # the last item reading each value (the outputs: after every item)
+        last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
+        for n, item in enumerate(items):
+            for e in _eqns(item):
+                last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
+        self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
+        for n, item in enumerate(items):
+            if isinstance(item, Kernel) or isinstance(item, list):
+                outs = {v for e in _eqns(item) for v in e.outputs}
+                self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
+            else:
+                self.single(item.eqn)
+        self.outvars = list(jaxpr.outvars)
+        for a in self.outvars:
+            if type(a) is Var and a in self.consts and a not in self.regions:
+                self.region(a)
+
+    # -- buffers and kernels --------------------------------------------------------------
+
+    def fresh(self, v_or_shape, dtype=None) -> Region:
+        if dtype is None:
+            shape, dtype = v_or_shape.aval.shape, v_or_shape.aval.dtype
+        else:
+            shape = v_or_shape
+        dtype = np.dtype(dtype)
+        self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
+        return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
+
+    def call(self, key, make, regions) -> None:
+        """A call of the kernel ``key`` (``make()`` builds it, the first time) on ``regions``."""
+        k = self.index.get(key)
+        if k is None:
+            k = self.index[key] = len(self.kernels)
+            self.kernels.append(make())
+            self.keys.append(key)
+        self.calls.append((k, list(regions)))
+
+    def region(self, a) -> Region:
+        if type(a) is Literal:
+            raise Unsupported("a literal operand")
+        r = self.regions.get(a)
+        if r is None and a in self.consts:  # a `full` read as an array: filled once
+            r = self.regions[a] = self.fresh(a)
+            self.fill(r, self.consts[a])
+        if r is None:
+            raise Unsupported(f"no region for {a}")
+        return r
+
+    # -- loops built here: fill, copy, add ----------------------------------------------
+
+    def elementwise(self, dst: Region, kind, srcs=()) -> None:
+        """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
+        value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
+        if dst.dtype not in FLOATS:
+            raise Unsupported(f"{dst.dtype} loops")
+        regions = [dst, *srcs]
+        key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
+        self.call(key, lambda: _elementwise(dst, kind, srcs), regions)
+
+    def fill(self, dst: Region, value) -> None:
+        self.elementwise(dst, ("fill", value))
+
+    def copy(self, dst: Region, src: Region) -> None:
+        self.elementwise(dst, "copy", [src])
+
+    def contiguous(self, r: Region) -> Region:
+        if r.c_contiguous:
+            return r
+        out = self.fresh(r.shape, r.dtype)
+        self.copy(out, r)
+        return out
+
+    # -- fusion items ---------------------------------------------------------------------
+
+    def loop_item(self, item, read_later) -> None:
+        """A kernel or row group: codegen's loop IR for it (generated once per structure),
+        its arrays given regions (fresh ones for what it computes)."""
+        eqns = _eqns(item)
+        ins = [a for a in driver._inputs_of(eqns)]
+        order = ins + [v for e in eqns for v in e.outputs]
+        key = driver._structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
+        key = key and (key, tuple(self.consts.get(a) for a in ins))
+        generated = self._generated.get(key) if key is not None else None
+        if generated is None:
+            generated = self._generate(item, eqns, ins, order, read_later)
+            if key is not None:
+                self._generated[key] = generated
+        text, stmts, arrays, arrays_key, positions, fills, sizes = generated
+        for pos in positions:
+            v = order[pos]
+            if pos >= len(ins) and v not in self.regions:
+                self.regions[v] = self.fresh(v)
+                if pos in fills:
+                    self.fill(self.regions[v], fills[pos])
+        regions = [self.region(order[pos]) for pos in positions]
+        strides = [r.strides for r in regions]
+        key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
+        self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
+
+    def _generate(self, item, eqns, ins, order, read_later):
+        """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
+        g = codegen.Gen()
+        g.consts.update(self.consts)
+        for a in ins:
+            if a not in self.consts:
+                g.name(a)
+        if isinstance(item, list):
+            codegen.emit_row_group(g, item, codegen._per_row(item, read_later))
+        else:
+            codegen.emit_kernel(g, item)
+        position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
+        fills, stmts = {}, []
+        for _, s in g.body:
+            t = type(s)
+            if t is ir.Comment:
+                continue
+            if t is ir.Line:  # an allocation: `v = _nb.empty(...)` or `_nb.full(...)`
+                target, _, call = s.text.partition(" = ")
+                if not (call.startswith("_nb.empty(") or call.startswith("_nb.full(")):
+                    raise Unsupported(s.text)
+                if call.startswith("_nb.full("):
+                    v = order[position[target]]
+                    e = next(e for e in eqns if v in e.outputs)
+                    fills[position[target]] = codegen._reduction_init(REDUCTIONS[e.prim], v.aval.dtype).value
+                continue
+            if not supported(s):
+                raise Unsupported(f"loop statement {ir.lines(s)[0]}")
+            stmts.append(s)
+        arrays = {n.arr.name: n.arr for s in stmts for n in ir.walk(s) if type(n) in (ir.Load, ir.Store)}
+        arrs = sorted(arrays.values(), key=lambda a: int(a.name[1:]))
+        text = "\n".join(ln for s in stmts for ln in ir.lines(s))
+        arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
+        return text, stmts, arrs, arrays_key, [position[a.name] for a in arrs], fills, list(g.sizes)
+
+    def single(self, e) -> None:
+        out = e.outputs[0]
+        if e.prim is full_p:
+            return  # a constant: inlined where loops read it, filled where read as an array
+        if any(type(a) is Literal for a in e.inputs):
+            raise Unsupported(f"{e.prim.name} of a literal")
+        if e.prim is index_p and len(e.inputs) == 1 and _is_basic(e.params["template"]):
+            self.regions[out] = _view(self.region(e.inputs[0]), _build_index(e.params["template"], ()))
+        elif e.prim is reshape_p and e.inputs[0].aval.dtype == out.aval.dtype:
+            r = self.contiguous(self.region(e.inputs[0]))
+            shape = tuple(e.params["new_shape"])
+            self.regions[out] = Region(r.buffer, r.offset, shape, _c_strides(shape, r.dtype), r.dtype)
+        elif e.prim is transpose_p:
+            r, perm = self.region(e.inputs[0]), e.params["permutation"]
+            self.regions[out] = Region(r.buffer, r.offset, tuple(r.shape[p] for p in perm),
+                                       tuple(r.strides[p] for p in perm), r.dtype)
+        elif e.prim is index_add_p and len(e.inputs) == 2 and _is_basic(e.params["template"]):
+            x, u = (self.region(a) for a in e.inputs)
+            r = self.regions[out] = self.fresh(out)
+            self.copy(r, x)
+            part = _view(r, _build_index(e.params["template"], ()))
+            if part.shape != u.shape:
+                raise Unsupported("index_add of a broadcast update")
+            self.elementwise(part, "add", [u])
+        elif e.prim is concatenate_p and all(a.aval.dtype == out.aval.dtype for a in e.inputs):
+            r = self.regions[out] = self.fresh(out)
+            axis, start = e.params["axis"], 0
+            for a in e.inputs:  # each operand copied into its part of the result
+                n = a.aval.shape[axis]
+                self.copy(_view(r, (slice(None),) * axis + (slice(start, start + n),)), self.region(a))
+                start += n
+        elif e.prim is matmul_p:
+            self.matmul(e)
+        else:
+            raise Unsupported(e.prim.name)
+
+    def matmul(self, e) -> None:
+        a, b = (self.region(x) for x in e.inputs)
+        out = e.outputs[0]
+        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in FLOATS):
+            raise Unsupported("matmul dtypes")
+        if len(a.shape) > 2 or len(b.shape) > 2 or not a.shape or not b.shape:
+            raise Unsupported("batched matmul")
+        if len(a.shape) == 1:
+            a = Region(a.buffer, a.offset, (1, a.shape[0]), (0, a.strides[0]), a.dtype)
+        if len(b.shape) == 1:
+            b = Region(b.buffer, b.offset, (b.shape[0], 1), (b.strides[0], 0), b.dtype)
+        c = self.regions[out] = self.fresh(out)
+        (m, k), n = a.shape, b.shape[1]
+        if max(m, n, k, *(abs(s) // a.dtype.itemsize for s in a.strides + b.strides)) >= 2 ** 31:
+            raise Unsupported("a matrix size past 32-bit BLAS integers")
+        if m == 0 or n == 0:
+            return
+        if k == 0:
+            return self.fill(c, 0.0)
+        size = a.dtype.itemsize
+        la, lb = _blas_layout(a, size), _blas_layout(b, size)
+        if la is None:
+            a = self._materialize(a)
+            la = _blas_layout(a, size)
+        if lb is None:
+            b = self._materialize(b)
+            lb = _blas_layout(b, size)
+        gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
+        self.call(gemm.key(), lambda: gemm, [a, b, c])
+
+    def _materialize(self, r: Region) -> Region:
+        out = self.fresh(r.shape, r.dtype)
+        self.copy(out, r)
+        return out
+
+
+def _elementwise(dst: Region, kind, srcs) -> Loops:
+    """The loop kernel of :meth:`Plan.elementwise`: a loop per axis of ``dst`` (none for a
+    unit axis), the sources read with broadcasting."""
+    sizes, idx = [], []
+    for n in dst.shape:
+        if n == 1:
+            idx.append(0)
+        else:
+            sizes.append(n)
+            idx.append(ir.Local(f"i{len(idx)}", ir.INT))
+    arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
+    loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
+             for a, r in zip(arrs[1:], srcs)]
+    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else loads[0]
+    stmt = ir.Store(arrs[0], tuple(idx), value, aug="+" if kind == "add" else "")
+    slot = len(sizes)
+    for d in reversed(range(len(dst.shape))):
+        if dst.shape[d] != 1:
+            slot -= 1
+            stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
+    return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], sizes)
+
+
+def _eqns(item) -> list:
+    if isinstance(item, list):
+        return [e for k in item for e in k.eqns]
+    return item.eqns if isinstance(item, Kernel) else [item.eqn]
+
+
+def _view(r: Region, index) -> Region:
+    """The region of ``r[index]`` (a basic index), found by indexing an array of r's strides
+    over no memory (never read)."""
+    key = (r.shape, r.strides, r.dtype, repr(index))
+    found = _views.get(key)
+    if found is None:
+        fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
+        view = fake[index]
+        offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
+        found = _views[key] = (offset, view.shape, view.strides)
+    offset, shape, strides = found
+    return Region(r.buffer, r.offset + offset, shape, strides, r.dtype)
+
+
+_views: dict = {}  # (shape, strides, dtype, index) -> the view's (offset, shape, strides)
+
+
+def _blas_layout(r: Region, size: int):
+    """``(transposed, ld)`` for an r x c operand as BLAS takes it (row-major: not
+    transposed), None if its strides suit neither layout (nbrt._blas_operand's rule)."""
+    (rows, cols), (s0, s1) = r.shape, (s // size for s in r.strides)
+    if r.strides[0] % size or r.strides[1] % size:
+        return None
+    if (cols <= 1 or s1 == 1) and (rows <= 1 or s0 >= max(1, cols)):
+        return False, max(cols, 1) if rows <= 1 else s0
+    if (rows <= 1 or s0 == 1) and (cols <= 1 or s1 >= max(1, rows)):
+        return True, max(rows, 1) if cols <= 1 else s1
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# The subset: loopir's, plus maximum/minimum
+
+
+_EXTRA = ("np.maximum", "np.minimum")
+
+
+def supported(s) -> bool:
+    for n in ir.walk(s):
+        t = type(n)
+        if t is ir.Call and n.fn in _EXTRA:
+            if not (n.dtype in FLOATS and len(n.args) == 2 and all(a.dtype == n.dtype for a in n.args)):
+                return False
+        elif t is ir.Loop:
+            if n.parallel or n.start is not None:
+                return False
+        elif t is ir.Assign:
+            if n.target.dtype != n.value.dtype:
+                return False
+        elif t is ir.Store:
+            if n.arr.dtype not in FLOATS + (ir.BOOL,) or n.value.dtype != n.arr.dtype or \
+                    (n.aug and n.arr.dtype not in FLOATS):
+                return False
+        elif t in (ir.Comment, ir.Line, ir.Run) or not ir._expr_ok(n):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# LLVM: the module of a program's kernels (built on a cold cache only)
+
+
+def _llvm_printer():
+    class Printer(ir.LLVM):
+        """loopir's printer with sizes as constants and NumPy's maximum/minimum (Numba's
+        lowering of them: NaN from either operand wins, else ``>=``/``<=`` picks the first)."""
+
+        def __init__(self, builder, arrays, sizes):
+            super().__init__(builder, arrays, None)
+            self.sizes = sizes
+
+        def value(self, e):
+            b = self.b
+            if type(e) is ir.Size:
+                return self.ir.Constant(self.i64, self.sizes[e.slot])
+            if type(e) is ir.Call and e.fn in _EXTRA:
+                x, y = (self.value(a) for a in e.args)
+                x_nan = b.fcmp_unordered("uno", x, x)
+                any_nan = b.fcmp_unordered("uno", x, y)
+                pick = b.fcmp_ordered(">=" if e.fn == "np.maximum" else "<=", x, y)
+                return b.select(any_nan, b.select(x_nan, x, y), b.select(pick, x, y))
+            return super().value(e)
+
+    return Printer
+
+
+def build_module(name: str, kernels: list):
+    """The LLVM IR module: one function ``<name>_k<j>`` per kernel and the interpreter
+    ``<name>_run``."""
+    from llvmlite import ir as L
+
+    i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
+    mod = L.Module(name)
+    ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
+    Printer = _llvm_printer() if any(type(k) is Loops for k in kernels) else None
+    for j, k in enumerate(kernels):
+        fn = L.Function(mod, ktype, f"{name}_k{j}")
+        fn.attributes.add("noinline")
+        b = L.IRBuilder(fn.append_basic_block("entry"))
+        bufs, slots = fn.args
+        n_arrays = len(k.arrays) if type(k) is Loops else 3
+        ptrs = []
+        for q in range(n_arrays):
+            buf = b.load(b.gep(slots, [L.Constant(i64, 2 * q)]))
+            off = b.load(b.gep(slots, [L.Constant(i64, 2 * q + 1)]))
+            ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
+        if type(k) is Loops:
+            arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
+                      for a, p, st in zip(k.arrays, ptrs, k.strides)}
+            Printer(b, arrays, k.sizes).run(ir.Run(k.arrays, k.body))
+        else:
+            _gemm_call(b, mod, k, ptrs)
+        b.ret_void()
+    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i])
+    run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
+                                             i64.as_pointer(), i64.as_pointer()])
+    run = L.Function(mod, run_type, f"{name}_run")
+    bufs, n, fns, offsets, slots = run.args
+    entry, cond, body, end = (run.append_basic_block(x) for x in ("entry", "cond", "body", "end"))
+    b = L.IRBuilder(entry)
+    b.branch(cond)
+    b.position_at_end(cond)
+    i = b.phi(i64)
+    i.add_incoming(L.Constant(i64, 0), entry)
+    b.cbranch(b.icmp_signed("<", i, n), body, end)
+    b.position_at_end(body)
+    b.call(b.load(b.gep(fns, [i])), [bufs, b.gep(slots, [b.load(b.gep(offsets, [i]))])])
+    nxt = b.add(i, L.Constant(i64, 1))
+    i.add_incoming(nxt, body)
+    b.branch(cond)
+    b.position_at_end(end)
+    b.ret_void()
+    # The entry Python calls: the buffers' data pointers read from a tuple of arrays (its
+    # items, then each array's ``data`` field, at the offsets in ``info``), then the table.
+    entry_fn = L.Function(mod, L.FunctionType(L.VoidType(), [i8p, i64.as_pointer()]), f"{name}_call")
+    tup, info = entry_fn.args
+    b = L.IRBuilder(entry_fn.append_basic_block("entry"))
+    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(7))
+    n, fns, offsets, slots, nbuf, item_off, data_off = fields
+    table = b.alloca(i8p, nbuf)
+    loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
+    start = b.block
+    b.branch(loop)
+    b.position_at_end(loop)
+    j = b.phi(i64)
+    j.add_incoming(L.Constant(i64, 0), start)
+    b.cbranch(b.icmp_signed("<", j, nbuf), body, done)
+    b.position_at_end(body)
+    item = b.gep(tup, [b.add(item_off, b.mul(j, L.Constant(i64, 8)))])
+    obj = b.load(b.bitcast(item, i8p.as_pointer()))
+    b.store(b.load(b.bitcast(b.gep(obj, [data_off]), i8p.as_pointer())), b.gep(table, [j]))
+    j.add_incoming(b.add(j, L.Constant(i64, 1)), body)
+    b.branch(loop)
+    b.position_at_end(done)
+    b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
+                 b.inttoptr(slots, run_type.args[4])])
+    b.ret_void()
+    return mod
+
+
+def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
+    from llvmlite import ir as L
+
+    bi = L.IntType(_BLAS_INT_BITS)
+    fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
+    prefix = "d" if k.dtype == np.float64 else "s"
+    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
+    sym = f"funcad_table_{prefix}gemm"
+    blas = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
+        L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
+
+    def const(ty, v):
+        p = b.alloca(ty)
+        b.store(L.Constant(ty, v), p)
+        return p
+
+    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
+    args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
+            const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
+            a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
+    b.call(blas, args)
+
+
+# --------------------------------------------------------------------------------------
+# BLAS symbols, libmvec, the execution engine (llvmlite only: no Numba)
+
+
+def _blas_addresses():
+    """``({"dgemm": address, "sgemm": address}, integer bits)``: NumPy's scipy-openblas64
+    (ILP64) where NumPy bundles it, as nbrt chooses (one OpenBLAS, one thread pool), else
+    SciPy's cython_blas (LP64)."""
+    if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
+        root = Path(np.__file__).resolve().parent
+        for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")):
+            try:
+                lib = ctypes.CDLL(str(path))
+                return {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
+                        for r in ("dgemm", "sgemm")}, 64
+            except (OSError, AttributeError):
+                continue
+    from scipy.linalg import cython_blas
+
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    caps = cython_blas.__pyx_capi__
+    return {r: get(caps[r], ctypes.PyCapsule_GetName(caps[r]) if hasattr(ctypes, "PyCapsule_GetName")
+                   else _capsule_name(caps[r])) for r in ("dgemm", "sgemm")}, 32
+
+
+def _capsule_name(cap):
+    get = ctypes.pythonapi.PyCapsule_GetName
+    get.restype, get.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    return get(cap)
+
+
+_engine = None
+_BLAS_INT_BITS = 64
+
+
+def _setup():
+    """The process's llvmlite target machine and MCJIT engine (once)."""
+    global _engine, _tm, _BLAS_INT_BITS
+    if _engine is not None:
+        return
+    import llvmlite.binding as ll
+
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    addresses, _BLAS_INT_BITS = _blas_addresses()
+    for r, address in addresses.items():
+        ll.add_symbol(f"funcad_table_{r}", address)
+    if sys.platform.startswith("linux"):
+        try:
+            ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
+        except RuntimeError:
+            pass
+    target = ll.Target.from_default_triple()
+    _tm = target.create_target_machine(cpu=ll.get_host_cpu_name(),
+                                       features=ll.get_host_cpu_features().flatten(),
+                                       opt=3, codemodel="jitdefault")
+    _engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _tm)
+
+
+@functools.cache
+def _host() -> str:
+    """What the object code depends on besides the kernels' description: llvmlite, the host
+    CPU, the vector-math and BLAS settings, and the text of the modules that write the IR."""
+    import llvmlite
+    import llvmlite.binding as ll
+
+    here = Path(__file__).parent
+    sources = [hashlib.sha256((here / f).read_bytes()).hexdigest()
+               for f in ("table.py", "loopir.py", "vecmath.py")]
+    return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
+                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
+
+
+def _cache_dir() -> Path:
+    return Path(cache.cache_dir()) / "table"
+
+
+def _read_object(path: Path) -> bytes | None:
+    """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
+    in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
+    read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
+    try:
+        return cache.read_checked(path)
+    except cache.Untrusted as e:
+        warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
+                      f"({e}); not loading it, recompiling.", cache.CacheWarning, stacklevel=3)
+        cache.stats["rebuilt"] += 1
+        cache.discard(path)
+    except OSError:
+        pass
+    return None
+
+
+def compile_object(name: str, kernels: list) -> bytes:
+    """Optimise the kernels' module and emit its object code (Numba is imported here, for
+    backend/vecmath.py's math functions)."""
+    import llvmlite.binding as ll
+
+    mod = ll.parse_assembly(str(build_module(name, kernels)))
+    mod.triple, mod.data_layout = _tm.triple, str(_tm.target_data)
+    mod.verify()
+    pto = ll.create_pipeline_tuning_options()
+    pto.speed_level, pto.loop_vectorization, pto.slp_vectorization = 3, True, True
+    pb = ll.create_pass_builder(_tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return _tm.emit_object(mod)
+
+
+stats = {"compiled": 0, "loaded": 0}
+
+
+class TableProgram:
+    """A compiled program: ``exe(args)`` -> list of output arrays, one native call."""
+
+    def __init__(self, jaxpr: Jaxpr, plan: Plan):
+        _setup()
+        import llvmlite.binding as ll
+
+        self.dtypes = [v.aval.dtype for v in jaxpr.invars]
+        description = repr((_host(), plan.keys)).encode()
+        digest = hashlib.sha256(description).hexdigest()
+        name = f"funcad_table_{digest[:16]}"
+        path = _cache_dir() / f"{digest}.o"
+        if name not in _loaded:
+            obj = _read_object(path)
+            if obj is not None:
+                stats["loaded"] += 1
+            else:
+                obj = compile_object(name, plan.kernels)
+                stats["compiled"] += 1
+                with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
+                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    cache.write_checked(path, obj)
+            _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+            _engine.finalize_object()
+            _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
+            _loaded[name].append(_engine.get_function_address(f"{name}_call"))
+        *addresses, entry = _loaded[name]
+        self.source = _source(name, plan)
+        self.kernels = len(plan.kernels)
+        # The table: per call, its kernel's address and its (buffer, offset) slots.
+        layout = self._layout(plan)
+        self.fns = np.array([addresses[k] for k, _ in plan.calls], np.uintp)
+        slots, offsets = [], []
+        for _, regions in plan.calls:
+            offsets.append(len(slots))
+            for r in regions:
+                buf, base = layout[r.buffer]
+                slots += [buf, base + r.offset]
+        self.slots, self.offsets = np.array(slots, np.int64), np.array(offsets, np.int64)
+        self._entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(entry)
+        self._info = np.array([len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
+                               self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
+        self._info_address = self._info.ctypes.data
+
+    def _layout(self, plan: Plan) -> dict:
+        """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
+        then a fresh array per program output computed into its own buffer, then the arena."""
+        layout = {b: (b, 0) for b in range(plan.n_in)}
+        outs, self.out_buffers, self.outputs = {}, [], []
+        for a in plan.outvars:
+            if type(a) is Literal:
+                self.outputs.append(("literal", np.asarray(a.val, a.aval.dtype)))
+                continue
+            r = plan.region(a)
+            whole = r.buffer >= plan.n_in and r.offset == 0 and r.c_contiguous and \
+                plan.buffers[r.buffer][0] == int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
+            if whole and r.buffer not in outs:
+                outs[r.buffer] = len(self.out_buffers)
+                self.out_buffers.append((r.shape, r.dtype))
+                self.outputs.append(("out", outs[r.buffer], r.shape))
+            else:
+                self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
+        arena = plan.n_in + len(self.out_buffers)
+        self.arena_bytes = 0
+        for b in range(plan.n_in, len(plan.buffers)):
+            if b in outs:
+                layout[b] = (plan.n_in + outs[b], 0)
+            else:
+                layout[b] = (arena, self.arena_bytes)
+                self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
+        self.layout, self.n_slots = layout, arena + 1
+        return layout
+
+    def __call__(self, args) -> list:
+        bufs = []
+        for x, dt in zip(args, self.dtypes):
+            if type(x) is not np.ndarray or x.dtype != dt:
+                x = np.asarray(x, dt)
+            if not x.flags.c_contiguous:
+                x = np.ascontiguousarray(x)
+            bufs.append(x)
+        outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
+        bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
+        self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        result = []
+        for o in self.outputs:
+            if o[0] == "out":
+                result.append(outs[o[1]])
+            elif o[0] == "literal":
+                result.append(o[1].copy())
+            else:
+                r = o[1]
+                slot, base = self.layout[r.buffer]
+                result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
+        return result
+
+
+def _source(name: str, plan: Plan) -> str:
+    """What ``jit(f).lower(x).source`` shows: the calls (kernel, buffer:offset of each
+    array) and each kernel's loop IR or BLAS call."""
+    def at(r):
+        return f"b{r.buffer}+{r.offset}" if r.offset else f"b{r.buffer}"
+
+    lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
+             f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
+    lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
+    for j, k in enumerate(plan.kernels):
+        if type(k) is Gemm:
+            lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
+        else:
+            args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
+            lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
+    return "\n".join(lines) + "\n"
+
+
+def _read(flat, offset, r: Region):
+    """A copy of region ``r`` of the bytes ``flat`` (a view, an input, a repeated output)."""
+    if not r.shape or 0 in r.shape:
+        return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset).copy()
+    return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
+
+
+_loaded: dict = {}
+
+
+def _object_offsets() -> tuple | None:
+    """Where a tuple's items and an ndarray's data pointer are, in bytes from the object's
+    address (CPython's and NumPy's ABI: after the object header). The native entry reads
+    the buffers' pointers there (``.ctypes.data`` costs ~1 us per array in Python); checked
+    here on real objects."""
+    x = np.zeros(1)
+    t = (x,)
+    item, data = tuple.__basicsize__, object.__basicsize__
+    if ctypes.c_void_p.from_address(id(t) + item).value != id(x) or \
+            ctypes.c_void_p.from_address(id(x) + data).value != x.ctypes.data:
+        return None  # another layout (a free-threaded build...): the table backend stays off
+    return item, data
+
+
+_OFFSETS = _object_offsets()
+
+
+def build(jaxpr: Jaxpr):
+    """A :class:`TableProgram` for the simplified ``jaxpr``, or None if an equation is
+    outside what the table backend compiles (dispatch then takes today's path)."""
+    if jaxpr.constvars or _OFFSETS is None:
+        return None
+    try:
+        plan = Plan(jaxpr)
+    except (Unsupported, KeyError):
+        return None
+    return TableProgram(jaxpr, plan)
