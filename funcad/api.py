@@ -357,6 +357,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     (5.0, array([0., 2., 4.]))
     """
     _check_reduce_axes(reduce_axes, "value_and_grad")
+    return _value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, True)
+
+
+def _value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, keep_value: bool):
+    """value_and_grad's function; with ``keep_value=False`` (grad) the value comes back as
+    None from the cache of programs, whose program then does not compute it."""
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
@@ -383,14 +389,17 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             return _value_and_grad_flat(flat_fn, xs, xs, None, in_tree, store, paths, nums, listed)
 
         def build(flat_fn, xs):  # traced once per structure of the recording
-            return tree_flatten(at(flat_fn, xs))
+            value, g = at(flat_fn, xs)
+            if not keep_value:  # grad: the value is dropped, and its equations with it
+                value = (None, value[1]) if has_aux else None
+            return tree_flatten((value, g))
 
         def finish(outs, tree, inputs):
             return tree_unflatten(tree, [_to_user(o) for o in outs])
 
         def kind():
-            return ("value_and_grad", listed, _single(argnums), len(args), has_aux, holomorphic,
-                    in_tree, store["out_tree"], store.get("aux_tree"))
+            return ("value_and_grad", keep_value, listed, _single(argnums), len(args), has_aux,
+                    holomorphic, in_tree, store["out_tree"], store.get("aux_tree"))
 
         return eager_programs.run_cached(kind, flat, leaves, paths, build,
                                          lambda flat_fn: at(flat_fn, leaves), finish)
@@ -441,7 +450,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     12.0
     """
     _check_reduce_axes(reduce_axes, "grad")
-    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int=allow_int)
+    vg = _value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, False)
 
     @functools.wraps(fun)
     def grad_f(*args, **kwargs):
@@ -512,8 +521,8 @@ def _jacobian_setup(fun, argnums, has_aux, args, kwargs, name: str, holomorphic:
     respect to ``argnums``: the inputs flattened and checked (floats), the others closed over.
     With ``allow_int`` the integer leaves are held fixed: see :func:`_hold_integers`."""
     nums = tuple(dict.fromkeys(_normalize_argnums(argnums, len(args), name)))
-    names = _arg_names(fun, len(args))
-    in_leaves, in_tree, paths = _flatten_args(tuple(args[i] for i in nums), [names[i] for i in nums])
+    in_leaves, in_tree, paths = _flatten_args(
+        tuple(args[i] for i in nums), lambda: [_arg_names(fun, len(args))[i] for i in nums])
     all_leaves, fixed = in_leaves, None
     if allow_int:
         in_leaves, paths, fixed = _hold_integers(in_leaves, paths)

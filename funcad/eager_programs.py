@@ -14,8 +14,9 @@ simplified, and looked up by the program's structure afterwards:
    and the shapes and dtypes of inputs and captured constants, never the values of the
    captured arrays (``X`` and ``y`` in a closure), which are the program's inputs by position;
 3. on a miss, the transformation is traced on abstract inputs (constants included), simplified
-   (funcad/backend/simplify.py's exact IEEE rewrites, CSE and DCE) and stored, at most
-   :data:`CACHE_SIZE` programs, least recently used first out;
+   (funcad/backend/simplify.py: constant folding, exact IEEE rewrites, CSE and DCE),
+   generated as straight-line Python and stored, at most :data:`CACHE_SIZE` programs, least
+   recently used first out;
 4. the program runs on this call's constants and arguments, each equation a direct call of
    the primitive's NumPy implementation: the same calls ``eval_jaxpr`` makes at top level.
 
@@ -28,6 +29,8 @@ uncached route on the function itself, as before, and its Python then runs twice
 
 from __future__ import annotations
 
+import keyword
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -87,52 +90,77 @@ def _freeze(v):
     raise _Uncacheable(t.__name__)
 
 
-def _aval_key(aval):
-    return (aval.shape, aval.dtype.str, aval.weak_type)
+_pack_double = struct.Struct("<d").pack
+_PLAIN = (int, str, type(None))
+_INT = {int}
 
 
 def _literal_key(lit: Literal):
     v = lit.val
-    return ("lit", type(v), np.asarray(v).dtype.str, np.asarray(v).tobytes(), lit.aval.weak_type)
+    if type(v) is float:  # by its bits: -0.0 and 0.0 differ, a NaN equals itself
+        return ("lit", float, _pack_double(v), lit.aval.weak_type)
+    if type(v) is int:
+        return ("lit", int, v, lit.aval.weak_type)
+    a = np.asarray(v)
+    return ("lit", type(v), a.dtype.str, a.tobytes(), lit.aval.weak_type)
 
 
-def structure_key(jaxpr: Jaxpr) -> tuple[tuple, tuple | None]:
-    """``(key, coarse)``: the program's structure with everything but the values of its
-    constants and inputs; ``coarse`` the same without the literals' values (None when the
-    program holds no literal), to notice programs that differ in literals only."""
+def _params_key(params: dict) -> tuple:
+    out = []
+    for k, x in params.items():
+        t = type(x)
+        if t in _PLAIN or (t is tuple and {*map(type, x)} <= _INT):
+            out.append((k, x))  # the common case (shapes, axes): as it is
+        else:
+            out.append((k, _freeze(x)))
+    return tuple(out)
+
+
+def structure_key(jaxpr: Jaxpr) -> tuple[tuple, list]:
+    """``(key, literal_at)``: the program's structure with everything but the values of its
+    constants and inputs, and the positions in ``key`` of the parts holding a literal (for
+    :func:`coarse_key`). Runs on every eager call: tuples of plain values, no nesting it can
+    avoid."""
     ids: dict = {}
-    for v in jaxpr.constvars + jaxpr.invars:
+    for v in jaxpr.constvars:
         ids[v] = len(ids)
-    parts = [tuple(_aval_key(v.aval) for v in jaxpr.constvars),
-             tuple(_aval_key(v.aval) for v in jaxpr.invars)]
+    for v in jaxpr.invars:
+        ids[v] = len(ids)
+    parts = [tuple((v.aval.shape, v.aval.dtype, v.aval.weak_type) for v in jaxpr.constvars),
+             tuple((v.aval.shape, v.aval.dtype, v.aval.weak_type) for v in jaxpr.invars)]
     literal_at = []  # the parts holding a literal
-
-    def atom(a):
-        return ids[a] if type(a) is Var else _literal_key(a)
-
     for e in jaxpr.eqns:
-        ins = tuple(map(atom, e.inputs))
-        if any(type(a) is Literal for a in e.inputs):
-            literal_at.append(len(parts))
-        params = tuple((k, _freeze(x)) for k, x in e.params.items()) if e.params else ()
+        ins = []
+        for a in e.inputs:
+            if type(a) is Var:
+                ins.append(ids[a])
+            else:
+                ins.append(_literal_key(a))
+                if not literal_at or literal_at[-1] != len(parts):
+                    literal_at.append(len(parts))
         for o in e.outputs:
             ids[o] = len(ids)
-        parts.append((e.prim, ins, params, tuple(_aval_key(o.aval) for o in e.outputs)))
-    parts.append(tuple(map(atom, jaxpr.outvars)))
-    last = len(parts) - 1
-    if any(type(a) is Literal for a in jaxpr.outvars):
-        literal_at.append(last)
-    if not literal_at:
-        return tuple(parts), None
-    coarse = list(parts)
+        parts.append((e.prim, tuple(ins), _params_key(e.params) if e.params else (),
+                      tuple((o.aval.shape, o.aval.dtype, o.aval.weak_type) for o in e.outputs)))
+    outs = tuple(ids[a] if type(a) is Var else _literal_key(a) for a in jaxpr.outvars)
+    if any(type(a) is not Var for a in jaxpr.outvars):
+        literal_at.append(len(parts))
+    parts.append(outs)
+    return tuple(parts), literal_at
 
-    def blank(atoms):  # a literal's type and dtype, not its value
-        return tuple(a[:3] if type(a) is tuple else a for a in atoms)
 
+def coarse_key(key: tuple, literal_at: list) -> tuple:
+    """``key`` without the literals' values (their types and dtypes kept): programs that
+    differ in literals only (an annealed coefficient) have the same coarse key."""
+    def blank(atoms):  # ("lit", type[, dtype], value, weak) -> ("lit", type[, dtype], weak)
+        return tuple(a if type(a) is not tuple else a[:2] + a[-1:] if a[1] in (float, int)
+                     else a[:3] + a[-1:] for a in atoms)
+
+    parts, last = list(key), len(key) - 1
     for i in literal_at:
-        p = coarse[i]
-        coarse[i] = blank(p) if i == last else (p[0], blank(p[1])) + p[2:]
-    return tuple(parts), tuple(coarse)
+        p = parts[i]
+        parts[i] = blank(p) if i == last else (p[0], blank(p[1])) + p[2:]
+    return tuple(parts)
 
 
 # --------------------------------------------------------------------------------------
@@ -142,7 +170,7 @@ def structure_key(jaxpr: Jaxpr) -> tuple[tuple, tuple | None]:
 def lean_program(jaxpr: Jaxpr, consts) -> Callable:
     """``run(*args) -> list``: ``eval_jaxpr(jaxpr, consts, *args)`` at top level, each equation
     a direct call of its primitive's implementation (with the weak-type rule of
-    ``core.EvalTrace``), the variables in a list instead of a dict. Outputs that are not
+    ``core.EvalTrace``), generated as a Python function (``run.source``). Outputs that are not
     computed by the program (its constants, literals, inputs), and repeats of an output, come
     back as copies, so that the caller may write into what it gets without touching the cache,
     its own arguments or another output."""
@@ -158,46 +186,52 @@ def lean_program(jaxpr: Jaxpr, consts) -> Callable:
             known.update(zip(e.outputs, out if e.prim.multiple_results else [out]))
         else:
             eqns.append(e)
-    slot: dict = {}
-    for v in list(known) + jaxpr.invars:
-        slot[v] = len(slot)
-    n_consts = len(known)
-    steps = []
-    for e in eqns:
-        ins = tuple((False, slot[a]) if type(a) is Var else (True, a.val) for a in e.inputs)
-        for o in e.outputs:
-            slot[o] = len(slot)
-        outs = tuple(slot[o] for o in e.outputs)
-        steps.append((e.prim.impl, ins, e.params, outs, e.prim.multiple_results))
-    first_computed = n_consts + len(jaxpr.invars)
-    outs, seen = [], set()
-    for a in jaxpr.outvars:  # an output given twice (repeated argnums) comes back as two arrays
-        if type(a) is Literal:
-            outs.append(("lit", a.val))
-        else:
-            outs.append(("copy" if slot[a] < first_computed or a in seen else "ref", slot[a]))
-            seen.add(a)
-    size, consts = len(slot), list(known.values())
-    weak, weak_result = core._WEAK_TYPES, core._weak_result
-
-    def run(*args):
-        env = [None] * size
-        env[:n_consts] = consts
-        env[n_consts:n_consts + len(args)] = args
-        for impl, ins, params, out_slots, multiple in steps:
-            vals = [v if lit else env[v] for lit, v in ins]
-            out = impl(*vals, **params)
-            if vals and type(vals[0]) in weak:
-                out = weak_result(out, vals)
-            if multiple:
-                for s, x in zip(out_slots, out):
-                    env[s] = x
+    # The rest becomes straight-line Python, one line per equation (``v7 = f3(v2, k3_1,
+    # axes=p3_axes)``): no loop, list or ``**params`` per equation, 0.3 us each instead of 2.
+    name = {v: f"v{i}" for i, v in enumerate(list(known) + jaxpr.invars)}
+    ns = {name[v]: c for v, c in known.items()}
+    ns.update(W=core._WEAK_TYPES, R=core._weak_result, copy=np.array)
+    body = []
+    for i, e in enumerate(eqns):
+        ns[f"f{i}"] = e.prim.impl
+        args = []
+        for j, a in enumerate(e.inputs):
+            if type(a) is Var:
+                args.append(name[a])
             else:
-                env[out_slots[0]] = out
-        return [env[s] if how == "ref" else np.array(s if how == "lit" else env[s])
-                for how, s in outs]
-
-    run.jaxpr, run.steps = jaxpr, len(steps)  # for inspection (tests, docs)
+                ns[f"k{i}_{j}"] = a.val
+                args.append(f"k{i}_{j}")
+        kwargs = []
+        if all(k.isidentifier() and not keyword.iskeyword(k) for k in e.params):
+            for k, x in e.params.items():
+                ns[f"p{i}_{k}"] = x
+                kwargs.append(f"{k}=p{i}_{k}")
+        elif e.params:
+            ns[f"p{i}"] = e.params
+            kwargs.append(f"**p{i}")
+        for o in e.outputs:
+            name[o] = f"v{len(name)}"
+        outs = ", ".join(name[o] for o in e.outputs)
+        call = f"f{i}({', '.join(args + kwargs)})"
+        body.append(f"{outs}{',' if e.prim.multiple_results else ''} = {call}" if outs else call)
+        if not e.prim.multiple_results and e.inputs and e.inputs[0].aval.weak_type:
+            # core.EvalTrace's rule: Python scalars (weakly typed) in, a Python scalar out
+            body.append(f"if type({args[0]}) in W: {outs} = R({outs}, ({', '.join(args)},))")
+    computed = set(name) - set(known) - set(jaxpr.invars)
+    results, seen = [], set()
+    for i, a in enumerate(jaxpr.outvars):  # an output given twice (repeated argnums): two arrays
+        if type(a) is Literal:
+            ns[f"out{i}"] = a.val
+            results.append(f"copy(out{i})")
+        else:
+            results.append(name[a] if a in computed and a not in seen else f"copy({name[a]})")
+            seen.add(a)
+    params = ", ".join(name[v] for v in jaxpr.invars)
+    source = "\n    ".join([f"def run({params}):", *body, f"return [{', '.join(results)}]"])
+    exec(compile(source, "<funcad eager program>", "exec"), ns)  # noqa: S102 - our own text
+    run = ns["run"]
+    steps = eqns
+    run.jaxpr, run.steps, run.source = jaxpr, len(steps), source  # for inspection (tests, docs)
     return run
 
 
@@ -238,7 +272,7 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
     if any(isinstance(c, Tracer) for c in consts):  # a closure over an outer transformation's value
         return uncached(recorded)
     try:
-        key, coarse = structure_key(jaxpr)
+        key, literal_at = structure_key(jaxpr)
     except _Uncacheable:
         stats["uncached"] += 1
         return uncached(recorded)
@@ -248,7 +282,7 @@ def run_cached(kind: Callable, flat: Callable, in_leaves, names, build: Callable
         if entry is not None:
             _cache.move_to_end(key)
     if entry is None:
-        coarse = None if coarse is None else (key[0], coarse)
+        coarse = (key[0], coarse_key(key[1], literal_at)) if literal_at else None
         if coarse is not None and _literal_misses.get(coarse, 0) >= _MAX_LITERAL_MISSES:
             stats["uncached"] += 1
             return uncached(recorded)
@@ -279,7 +313,7 @@ def _eval(jaxpr, consts, leaves):
 def _build(jaxpr: Jaxpr, consts, build: Callable):
     """The transformation of ``jaxpr`` traced on abstract constants and inputs, simplified,
     as ``(lean program, structure)``; None when the transformation needs values."""
-    from .backend.simplify import apply_identities, cse, dce
+    from .backend.simplify import simplify
 
     n = len(jaxpr.constvars)
     holder: dict = {}
@@ -298,10 +332,5 @@ def _build(jaxpr: Jaxpr, consts, build: Callable):
         return None
     if sum(np.asarray(c).nbytes for c in staged_consts) > _MAX_CONST_BYTES:
         return None  # the cache must not keep large arrays alive (a materialized basis)
-    # simplify's passes but constant folding, whose folded literals lose their weak type
-    # (float32 programs would turn float64 here); lean_program runs constant equations once.
-    size = None
-    while len(staged.eqns) != size:
-        size = len(staged.eqns)
-        staged = dce(cse(apply_identities(staged)))
-    return lean_program(staged, staged_consts), holder["structure"]
+    # lean_program then runs what is left of the constants' equations (``full``...) once
+    return lean_program(simplify(staged), staged_consts), holder["structure"]

@@ -295,6 +295,7 @@ class StagingTrace(Trace):
         self.constvar_of: dict[int, Var] = {}
         self.consts: list = []
         self.arg_names: dict[Var, str] = {}
+        self.lazy_arg_names = None  # (names, invars): names worked out for a message only
 
     def new_arg(self, aval: ShapedArray, name: str = "") -> StagingTracer:
         tracer = StagingTracer(self, Var(aval))
@@ -387,6 +388,10 @@ class StagingTrace(Trace):
 
     def _input_names(self, var: Var) -> list[str]:
         """The names of the traced arguments that ``var`` depends on (for error messages)."""
+        if self.lazy_arg_names is not None:
+            names, invars = self.lazy_arg_names
+            self.arg_names.update((v, n) for v, n in zip(invars, names) if n)
+            self.lazy_arg_names = None
         needed = self.dependencies(var)
         return [n for v, n in self.arg_names.items() if v in needed]
 
@@ -443,11 +448,14 @@ def trace_to_jaxpr(
     ``values`` (the inputs' concrete values) Python control flow on traced values works,
     and the jaxpr is valid for those values only.
     """
-    names = list(arg_names) + [""] * (len(in_avals) - len(arg_names))
+    lazy = not isinstance(arg_names, (list, tuple))  # (api's _LazyPaths: computed if needed)
+    names = [""] * len(in_avals) if lazy else list(arg_names) + [""] * (len(in_avals) - len(arg_names))
     trace_type = functools.partial(StagingTrace, fold=fold, context=context) if values is None \
         else functools.partial(ConcreteStagingTrace, values=values, context=context)
     with core.new_trace(trace_type) as trace:
         in_tracers = [trace.new_arg(a, n) for a, n in zip(in_avals, names)]
+        if lazy:
+            trace.lazy_arg_names = (arg_names, [t._var for t in in_tracers])
         outs = fun(*in_tracers)
         jaxpr, consts = trace.to_jaxpr(in_tracers, outs)
     return jaxpr, consts

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ad, api
+from . import ad, api, eager_programs
 from .core import Tracer, get_aval
 from .jaxpr import Jaxpr, Var, eval_jaxpr
 from .tree_util import tree_flatten, tree_leaves, tree_unflatten
@@ -69,7 +69,8 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
         # Eagerly, the Jacobian is linearized once and only its linear map is batched over
         # the basis (:func:`_hessian_linearized`); staged, jacfwd's program is the one
         # the simplifier is tuned for.
-        if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
+        if any(type(a) is not np.ndarray and any(isinstance(x, Tracer) for x in tree_leaves(a))
+               for a in (*args, *kwargs.values())):
             return dense(*args, **kwargs)
         return _hessian_eager(fun, jac, argnums, has_aux, args, kwargs)
 
@@ -80,8 +81,6 @@ def _hessian_eager(fun, jac, argnums, has_aux: bool, args, kwargs):
     """:func:`_hessian_linearized` through the cache of transformed programs
     (funcad/eager_programs.py): ``fun`` runs and is recorded on every call, the Hessian's
     program is built once per structure of the recording."""
-    from . import eager_programs
-
     in_leaves, in_tree, store, flat, paths = api._jacobian_setup(fun, argnums, has_aux, args,
                                                                  kwargs, "jacfwd")
     listed = api._normalize_argnums(argnums, len(args), "jacfwd")
@@ -125,8 +124,8 @@ def _hessian_eager(fun, jac, argnums, has_aux: bool, args, kwargs):
         if has_diagonal:  # ``rest + c * t`` (as in _hessian_linearized): c onto the diagonal
             c = outs.pop()
             r = outs[0]  # the single d x d block, first of the flattened (Hessian, aux)
-            if _own(r, inputs):
-                r[np.diag_indices(r.shape[0])] += c
+            if r.flags.c_contiguous and _own(r, inputs):
+                r.reshape(-1)[::r.shape[0] + 1] += c  # the diagonal, as a view
             else:
                 outs[0] = r + np.diag(np.broadcast_to(c, r.shape[:1]))
         return tree_unflatten(tree, outs)
@@ -353,10 +352,10 @@ def _own(a, consts) -> bool:
 def _symmetrize(r, consts=()):
     """``(r + r.T) / 2``; in place, a block of rows and its mirror at a time, when ``r`` is a
     temporary of our own (one d x d array at the peak, not two)."""
-    if isinstance(r, Tracer):
-        from . import numpy as fnp
+    if isinstance(r, Tracer):  # staged: jit writes it over ``r`` (lax/linalg.py)
+        from .lax.linalg import symmetrize
 
-        return (r + fnp.transpose(r)) * 0.5
+        return symmetrize(r)
     if not (_own(r, consts) and r.ndim == 2 and r.shape[0] == r.shape[1]):
         r = np.asarray(r)
         return (r + r.T) * 0.5

@@ -211,3 +211,94 @@ def test_large_constants_are_neither_folded_nor_kept(fresh, monkeypatch):
     f = fa.hessian(lambda w: fnp.sum(w * X[0]))  # the zero Hessian is a constant
     np.testing.assert_array_equal(f(W), np.zeros((D, D)))
     assert fresh()["uncached"] == 1
+
+
+def test_grad_programs_do_not_compute_the_value_that_grad_drops(fresh):
+    from funcad.lax.elementwise import logaddexp_p
+
+    for _ in range(2):
+        g = fa.grad(loss)(W, X, Y)
+        v, g2 = fa.value_and_grad(loss)(W, X, Y)
+    np.testing.assert_array_equal(g, uncached(fa.grad(loss), W, X, Y))
+    np.testing.assert_array_equal(g2, g)
+    assert v == uncached(fa.value_and_grad(loss), W, X, Y)[0]
+    assert fresh() == {"hits": 2, "misses": 2, "uncached": 0}
+    (grad_run, _), (vg_run, _) = ep._cache.values()
+    prims = lambda run: [e.prim for e in run.jaxpr.eqns]  # noqa: E731
+    assert logaddexp_p in prims(vg_run) and logaddexp_p not in prims(grad_run)  # softplus's value
+    aux = fa.grad(lambda w: (fnp.sum(w ** 2), {"n": fnp.sum(w)}), has_aux=True)(W)
+    np.testing.assert_array_equal(aux[0], 2.0 * W)
+    assert float(aux[1]["n"]) == np.sum(W)
+
+
+def test_literals_are_keyed_by_their_bits(fresh):
+    nan = float("nan")
+    f = fa.grad(lambda w: fnp.sum(w * 2.0) + fnp.sum(fnp.where(w > 0.0, 0.0, nan)))
+    for _ in range(3):
+        np.testing.assert_array_equal(f(np.abs(W) + 0.1), np.full(D, 2.0))
+    assert fresh() == {"hits": 2, "misses": 1, "uncached": 0}  # a NaN literal equals itself
+    f32 = fa.grad(lambda w: fnp.sum(w * np.float32(3.0)))
+    assert f32(W.astype(np.float32)).dtype == np.float32
+    np.testing.assert_array_equal(fa.grad(lambda w: fnp.sum(w * 3))(W), np.full(D, 3.0))
+
+
+def test_python_scalars_in_and_out_keep_their_weak_type(fresh):
+    for fun, x in [(fa.grad(lambda x: x * 2.0 + 1.0), 3.0),
+                   (fa.grad(lambda x: fnp.sin(x) * x), 0.5),
+                   (fa.hessian(lambda x: x ** 3), 2.0),
+                   (fa.grad(lambda x: x * 2.0), np.float32(1.5))]:
+        for _ in range(2):
+            got, want = fun(x), uncached(fun, x)
+            assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+            assert got == want
+
+
+def test_generated_programs_run_any_primitive(fresh):
+    from funcad.core import Primitive
+    from funcad.jaxpr import Eqn, Jaxpr, Literal, Var
+
+    odd = Primitive("odd_params")  # parameters that are not Python identifiers
+    odd.def_impl(lambda x, **kw: x * kw["scale-by"] + kw["class"])
+    x, y, z = (Var(fa.core.get_aval(np.ones(3))) for _ in range(3))
+    jaxpr = Jaxpr([], [x], [Eqn(odd, [x], {"scale-by": 2.0, "class": 1.0}, [y]),
+                            Eqn(odd, [y], {"scale-by": 3.0, "class": 0.0}, [z])],
+                  [z, x, Literal(2.0)])
+    run = ep.lean_program(jaxpr, [])
+    a = np.arange(3.0)
+    seen = []
+    effect = Primitive("record_it", multiple_results=True)  # no outputs: called for its effect
+    effect.def_impl(lambda x: seen.append(x.copy()) or [])
+    effectful = ep.lean_program(Jaxpr([], [x], [Eqn(effect, [x], {}, [])], [x]), [])
+    np.testing.assert_array_equal(effectful(a)[0], a)
+    assert len(seen) == 1 and np.array_equal(seen[0], a)
+    out = run(a)
+    np.testing.assert_array_equal(out[0], (a * 2.0 + 1.0) * 3.0)
+    assert out[1] is not a and np.array_equal(out[1], a)  # an input comes back as a copy
+    assert out[2] == 2.0 and isinstance(out[2], np.ndarray)
+    assert "def run(" in run.source and run.steps == 2
+
+
+def test_float32_programs_stay_float32_through_simplify_folding(fresh):
+    w32, x32 = W.astype(np.float32), X.astype(np.float32)
+    for fun in (fa.grad(lambda w: fnp.mean(fnp.tanh(x32 @ w)) + 0.5 * 1e-2 * (w @ w)),
+                fa.hessian(lambda w: fnp.mean(fnp.exp(w) * w) / 3)):
+        for _ in range(2):
+            got, want = fun(w32), uncached(fun, w32)
+            assert got.dtype == want.dtype == np.float32
+            np.testing.assert_array_equal(got, want)
+    assert fresh()["hits"] == 2
+
+
+def test_folded_weak_literals_keep_their_weak_type():
+    from funcad.backend.simplify import fold_constants
+    from funcad.jaxpr import eval_jaxpr
+    from funcad.lax import elementwise as ew
+
+    x = np.linspace(0.0, 1.0, 5, dtype=np.float32)
+    closed = fa.make_jaxpr(lambda x: x * ew.div(1.0, 1000) + ew.mul(2.0, 3))(x)
+    folded = fold_constants(closed.jaxpr)
+    assert len(folded.eqns) == 2 and all(type(a) is not ep.Var for a in folded.eqns[1].inputs[1:])
+    got = eval_jaxpr(folded, closed.consts, x)[0]
+    assert got.dtype == np.float32  # a strong float64 literal would promote it
+    np.testing.assert_array_equal(got, eval_jaxpr(closed.jaxpr, closed.consts, x)[0])
+    np.testing.assert_array_equal(got, x * np.float32(0.001) + np.float32(6.0))

@@ -235,6 +235,7 @@ def _family_cases():
         "det": lambda m: fnp.linalg.det(spd(m)), "slogdet": lambda m: fnp.linalg.slogdet(spd(m))[1],
         "qr": lambda m: fnp.abs(fnp.linalg.qr(m)[1]), "svd": lambda m: fnp.linalg.svd(m)[1],
         "pinv": lambda m: fnp.linalg.pinv(m), "inv": lambda m: fnp.linalg.inv(spd(m)),
+        "symmetrize": lambda m: __import__("funcad.lax.linalg").lax.linalg.symmetrize(m * m),
         "index_set": lambda m: __import__("funcad.lax.scatter").lax.scatter.index_set(
             m, fnp.full((), 3.0), (), (("int", 0), ("int", 1))),
         "cond": lambda m: fa.lax.cond(fnp.sum(m) > 0, lambda q: q * 2.0, lambda q: q - 1.0, m),

@@ -125,6 +125,48 @@ def test_hessian_regulariser_is_added_in_place_one_d_by_d_array():
     np.testing.assert_allclose(H, _logistic_hessian(w, X, y), rtol=1e-12, atol=1e-15)
 
 
+def test_value_grad_hessian_symmetrises_in_place_one_d_by_d_array():
+    n, d = 100, 2000  # traced and generated only: the regulariser and (R + R.T) / 2 over R
+    w, X, y = _logistic_data(n, d)
+    _, program = _program(fa.value_grad_hessian(_logistic_loss), w, X, y)
+    assert _big_allocations(program, d * d) == [(d, d)], _big_allocations(program, n * d)
+    assert "symmetrize_into(" in program.source
+    w, X, y = _logistic_data(30, 12)
+    v, g, H = fa.jit(fa.value_grad_hessian(_logistic_loss))(w, X, y)
+    ve, ge, He = fa.value_grad_hessian(_logistic_loss)(w, X, y)
+    np.testing.assert_array_equal(H, H.T)  # exactly symmetric, as eager
+    np.testing.assert_allclose(H, _logistic_hessian(w, X, y), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(H, He, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(g, ge, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(v, ve, rtol=1e-14)
+
+
+def test_symmetrize_written_over_only_what_nothing_else_reads():
+    from funcad.lax.linalg import symmetrize
+
+    def kept(x):  # m is read again after: a new array
+        m = x @ x.T + 1.0
+        return symmetrize(m), m
+
+    def transposed(x):  # symmetrize(m.T) is symmetrize(m): no transposed copy read
+        m = x @ (x * 2.0).T
+        return symmetrize(fnp.transpose(m))
+
+    def grouped(x, v):  # a row loop over m's rows that also reads m elsewhere: not in place
+        m = x @ x.T
+        return symmetrize(m * 3.0 + fnp.sum(m, axis=1)[:, None]), v * 2.0
+
+    x, v = RNG.normal(size=(7, 4)), RNG.normal(size=7)
+    for f, args in ((kept, (x,)), (transposed, (x,)), (grouped, (x, v))):
+        expect, got = f(*args), fa.jit(f)(*args)
+        for g_, e_ in zip(fa.tree_util.tree_leaves(got), fa.tree_util.tree_leaves(expect)):
+            np.testing.assert_allclose(g_, e_, rtol=1e-13, atol=1e-14, err_msg=f.__name__)
+        sym = fa.tree_util.tree_leaves(got)[0]
+        np.testing.assert_array_equal(sym, sym.T)
+    m = x @ x.T + 1.0
+    np.testing.assert_allclose(kept(x)[0], (m + m.T) / 2, rtol=1e-15)
+
+
 def test_in_place_results_equal_eager():
     x, y, z = RNG.normal(size=(6, 5)), RNG.normal(size=(5, 7)), RNG.normal(size=(6, 7))
 
@@ -178,7 +220,8 @@ CHILD = textwrap.dedent("""
         return fnp.mean(fa.nn.softplus(-y * (X @ w))) + 0.5e-2 * (w @ w)
 
     out = {}
-    for mode, h in (("eager", fa.hessian(loss)), ("jit", fa.jit(fa.hessian(loss)))):
+    for mode, h in (("eager", fa.hessian(loss)), ("jit", fa.jit(fa.hessian(loss))),
+                    ("vgh jit", fa.jit(fa.value_grad_hessian(loss)))):
         H = h(w, X, y)  # compiles
         del H
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM)
@@ -192,8 +235,9 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 def test_hessian_of_d_2000_logistic_loss_peak_memory_is_one_d_by_d_plus_order_n_d(tmp_path):
-    """Peak resident memory of one call, eager and jit, in a child process: one d x d result
-    plus O(n d) (two d x d arrays, the copy in-place writing avoids, would be 61 MB)."""
+    """Peak resident memory of one call, eager and jit (and value_grad_hessian under jit), in
+    a child process: one d x d result plus O(n d) (two d x d arrays, the copy in-place
+    writing avoids, would be 61 MB)."""
     n, d = 100, 2000
     env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path))
     env["PYTHONPATH"] = os.pathsep.join([str(Path(fa.__file__).parent.parent), env.get("PYTHONPATH", "")])

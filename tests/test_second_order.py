@@ -7,6 +7,7 @@ import funcad as fa
 import funcad.numpy as fnp
 from funcad.errors import DTypeError, NonScalarOutputError, TreeStructureError
 from funcad.second_order import HVP_MODES, linearize_grad, ravel_pytree
+from funcad.test_util import check_grads
 
 
 def _logistic_problem(rng, n=40, d=5, lam=0.1):
@@ -279,3 +280,28 @@ def test_eager_hessian_keeps_float32_and_its_errors():
                                rtol=1e-6)
     with pytest.raises(DTypeError, match="jacfwd"):
         fa.hessian(lambda x: fnp.sum(x ** 2))(np.arange(3))
+
+
+def test_symmetrize_primitive_derivatives_and_batching():
+    from funcad.lax.linalg import symmetrize
+
+    rng = np.random.default_rng(3)
+    m, c = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    np.testing.assert_array_equal(symmetrize(m), (m + m.T) * 0.5)
+    # linear and self-adjoint: d/dm sum(S(m) * c) = S(c)
+    np.testing.assert_allclose(fa.grad(lambda m: fnp.sum(symmetrize(m) * c))(m), (c + c.T) / 2,
+                               rtol=1e-15)
+    check_grads(lambda m: fnp.sum(fnp.sin(symmetrize(m)) * c), (m,), order=2)
+    stack = rng.normal(size=(3, 4, 4))
+    got = fa.vmap(symmetrize, in_axes=1)(np.moveaxis(stack, 0, 1))
+    np.testing.assert_array_equal(got, np.stack([(s + s.T) * 0.5 for s in stack]))
+    with pytest.raises(fa.errors.ShapeError, match="square"):
+        symmetrize(np.ones((2, 3)))
+    with pytest.raises(fa.errors.DTypeError, match="float or complex"):
+        symmetrize(np.ones((2, 2), dtype=int))
+    # value_grad_hessian under vmap takes the primitive: the same Hessians as one by one
+    f = lambda x: fnp.sum(x ** 3) + x[0] * x[1] * x[2]  # noqa: E731
+    xs = rng.normal(size=(5, 3))
+    H = fa.vmap(lambda x: fa.value_grad_hessian(f)(x)[2])(xs)
+    for x, h in zip(xs, H):
+        np.testing.assert_array_equal(h, fa.value_grad_hessian(f)(x)[2])

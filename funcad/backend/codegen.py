@@ -250,14 +250,16 @@ def _update(kind, acc, v, vectorizable=False):
     return ir.Select(ir.BoolOp("or", [better, ir.Cmp("!=", v, v)]), v, acc)
 
 
-def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
+def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset(),
+                shared: frozenset = frozenset()):
     """Emit kernel ``k`` as a loop nest. With ``lead`` (a loop variable), ``k`` is a member of
     a row group (:func:`emit_row_group`): its outer loop is the group's; its allocations are
     emitted now (before the group's loop), and ``(outer-level initialisations, statements
     inside the group's loop, statements after it)`` are returned. The values in ``per_row``
-    (one per row, read only within the group) stay scalar locals."""
+    (one per row, read only within the group) stay scalar locals; those in ``shared`` (read by
+    the group's other members) are never written over."""
     L, r = k.shape, len(k.shape)
-    in_place = _in_place(g, k, per_row) if lead is None else {}
+    in_place = _in_place(g, k, per_row, shared)
     for v, a in in_place.items():
         g.names[v] = g.name(a)  # one array: same pointer, same index, so LLVM vectorizes
     for e in k.eqns:
@@ -364,7 +366,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     return None
 
 
-def _in_place(g: Gen, k: Kernel, per_row: frozenset) -> dict:
+def _in_place(g: Gen, k: Kernel, per_row: frozenset, shared: frozenset = frozenset()) -> dict:
     """The elementwise results of kernel ``k`` that can be written over one of its operands:
     an array of the same shape (the kernel's) and dtype that the program allocated, that
     nothing else reads (no later item, no view, not an output), and that the kernel reads at
@@ -382,7 +384,8 @@ def _in_place(g: Gen, k: Kernel, per_row: frozenset) -> dict:
                 if is_remap_eqn(e):
                     remapped.add(a)
     free = [a for a in last if a in g.owned and a not in remapped and g.uses[a] == 1
-            and a not in g.may_alias_input and a.aval.shape == k.shape]
+            and a not in g.may_alias_input and a not in shared and a not in per_row
+            and a.aval.shape == k.shape]
     out: dict = {}
     for n, e in enumerate(k.eqns):
         v = e.outputs[0]
@@ -635,7 +638,11 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
     (see :func:`_per_row`) stay scalar locals."""
     lead = g.loop_var()
     size = g.sizes_of(kernels[0].shape[:1], _axis_keys(kernels[0])[:1])[0]
-    parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
+    # A member may write over an operand no other member reads (value_grad_hessian's d x d
+    # Hessian, whose row loop also computes the gradient): row by row, it alone touches it.
+    reads = [frozenset(a for e in k.eqns for a in e.inputs if type(a) is Var) for k in kernels]
+    parts = [emit_kernel(g, k, lead, per_row, frozenset().union(*reads[:m], *reads[m + 1:]))
+             for m, k in enumerate(kernels)]
     # The members' initialisations after all their allocations, next to the loop: the loop
     # code is then one run for nbrt.loops (see _runs).
     for before, _, _ in parts:

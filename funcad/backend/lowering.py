@@ -467,6 +467,22 @@ def _cholesky(g, eqn):
     g.contiguous.add(out)
 
 
+def _symmetrize(g, eqn):
+    (a,), out = eqn.inputs, eqn.outputs[0]
+    dt = out.aval.dtype
+    if out.aval.ndim != 2 or not _float_kind(dt) or type(a) is not Var:
+        return lower_via_numpy(g, eqn)
+    if a in g.owned and g.uses[a] == 1 and a not in g.may_alias_input:
+        # nothing else reads ``a``, an array of the program's own: written over
+        g.emit(f"_nb.symmetrize_into({g.name(a)}, {g.name(a)})")
+        g.names[out] = g.name(a)
+    else:
+        g.emit(f"{g.name(out)} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
+        g.emit(f"_nb.symmetrize_into({_any(g.arr(a))}, {g.name(out)})")
+    g.contiguous.add(out)
+    g.owned.add(out)
+
+
 def _full(g, eqn):
     out = eqn.outputs[0]
     g.emit(f"{g.name(out)} = _nb.full({g.dims_of(out)}, "
@@ -550,6 +566,7 @@ SCALAR.update({
     sp.floor_divide_p: _int_division("floor_divide"),
 })
 LOWERINGS[dec.cholesky_p] = _cholesky  # stacks; otherwise lower_via_numpy
+LOWERINGS[la.symmetrize_p] = _symmetrize  # in place where it can; stacks: NumPy
 for _p in (sp.polygamma_p, sp.log_ndtr_p, sp.ndtri_p, sp.erfinv_p, sp.i0e_p, sp.i1e_p,
            sp.gammainc_p, sp.gammaincc_p, sp.betainc_p, sp.zeta_p,
            cum.cumsum_p, cum.cumprod_p, cum.linear_recurrence_p,

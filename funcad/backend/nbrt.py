@@ -462,6 +462,20 @@ def any_layout(typingctx, a):
 # The helpers are compiled without Numba's C-callable wrapper (made for first-class function
 # values, which they never are): ~20 ms each.
 @numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
+def symmetrize_into(r, out):
+    """``out = (r + r.T) * 0.5`` (square ``r``), by blocks of both triangles at once: each
+    pair ``r[i, j]``, ``r[j, i]`` is read before either is written, so ``out`` may be ``r``."""
+    n, b = r.shape[0], 64
+    for ib in range(0, n, b):
+        for jb in range(ib, n, b):
+            for i in range(ib, min(ib + b, n)):
+                for j in range(max(jb, i), min(jb + b, n)):
+                    s = (r[i, j] + r[j, i]) * 0.5
+                    out[i, j] = s
+                    out[j, i] = s
+
+
+@numba.njit(nogil=True, cache=False, no_cfunc_wrapper=True)
 def matmul_into(a, b, out):
     """``out[...] = a @ b`` for operands BLAS cannot take as they are (copied to C order)."""
     ac = np.ascontiguousarray(a)

@@ -163,10 +163,13 @@ _NOT_CONST = object()
 
 
 def _make_const(value, aval: ShapedArray, var: Var):
-    """A Literal for a 0-d result, else a ``full`` equation producing ``var``."""
+    """A Literal for a 0-d result, else a ``full`` equation producing ``var``. A weakly typed
+    result (of Python scalars alone) stays a weak Python scalar, as ``core.EvalTrace`` leaves
+    it: ``x32 * (1.0 / n)`` must not turn float32 into float64 once folded."""
     scalar = np.asarray(value, aval.dtype).reshape(())[()]
     if aval.shape == ():
-        return [Literal(scalar, ShapedArray((), aval.dtype))]
+        return [Literal(scalar.item() if aval.weak_type else scalar,
+                        ShapedArray((), aval.dtype, aval.weak_type))]
     return [Eqn(sh.full_p, [], dict(shape=aval.shape, fill_value=scalar, dtype=aval.dtype), [var])]
 
 
@@ -341,6 +344,10 @@ simplify_rules.update({
     sh.index_p: _if(lambda eqn: len(eqn.inputs) == 1 and _selects_all(eqn.params["template"],
                                                                           eqn.inputs[0].aval.shape)),
     la.matmul_p: _outer_product,
+    # (x^T + x) / 2 is (x + x^T) / 2 bit for bit (+ commutes): no transposed copy to read
+    la.symmetrize_p: lambda eqn, f: [Eqn(la.symmetrize_p, [t.inputs[0]], {}, eqn.outputs)]
+    if (t := f.made_by(eqn.inputs[0], sh.transpose_p)) and t.params["permutation"] == (1, 0)
+    else None,
 })
 
 

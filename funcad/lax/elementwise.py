@@ -28,6 +28,8 @@ def broadcast_shapes(*shapes, op: str = "") -> tuple:
     first = shapes[0]
     if all(s == first for s in shapes):
         return tuple(first)
+    if len(shapes) == 2 and not (first and shapes[1]):  # with a scalar (np.broadcast_shapes: 10 us)
+        return tuple(first or shapes[1])
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:

@@ -34,7 +34,7 @@ from ..lax import elementwise as _ew
 
 
 def _is_array(x) -> bool:
-    return isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float | complex)
+    return isinstance(x, _OPERAND_TYPES)
 
 
 def asarray(a, dtype=None):
@@ -70,9 +70,13 @@ def _contains_tracer(a) -> bool:
     return builtins.any(isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _contains_tracer(x)) for x in a)
 
 
+_OPERAND_TYPES = (Tracer, _np.ndarray, _np.generic, bool, int, float, complex)  # a tuple:
+# isinstance against it is several times faster than against a union (every fnp call)
+
+
 def _arr(x):
     """An operand as something funcad's primitives accept."""
-    if isinstance(x, Tracer | _np.ndarray | _np.generic | bool | int | float | complex):
+    if isinstance(x, _OPERAND_TYPES):
         return x
     return asarray(x)
 
@@ -430,6 +434,8 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     is added."""
     _no_out(out, "sum")
     a = _arr(a)
+    if dtype is None and where is None and initial is None and _float_dtype(a) is not None:
+        return _reduce(_lax.reduce_sum, a, axis, keepdims, "sum")  # the common case, directly
     dt = _np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
     res = _reduce(_lax.reduce_sum, _masked(astype(a, dt), where, 0, "sum"), axis, keepdims, "sum")
     return res if initial is None else add(res, _initial(initial, dt))
@@ -505,6 +511,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     axes = _normalize_axes(axis, aval.ndim) if aval.ndim else ()
     n = math.prod([aval.shape[i] for i in axes])
     total = sum(astype(a, dt), axis, keepdims=keepdims)
+    if n and dt.kind == "f":  # divide's promotion, known: a float by a Python int
+        return _ew.div(total, n)
     return divide(total, n) if n else divide(total, _np.asarray(float("nan"), dt))
 
 
@@ -514,8 +522,10 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 
 def matmul(a, b):
     """``a @ b`` with NumPy's rules: vectors are promoted to matrices and back, batch axes broadcast."""
-    (a, b), dt = _promote(a, b)
-    a, b = _as_nd(a), _as_nd(b)
+    dt = _float_dtype(a)
+    if dt is None or _float_dtype(b) != dt:  # (two float operands of one dtype: as they are)
+        (a, b), dt = _promote(a, b)
+        a, b = _as_nd(a), _as_nd(b)
     sa, sb = get_aval(a).shape, get_aval(b).shape
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
