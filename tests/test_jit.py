@@ -261,6 +261,8 @@ def _family_cases():
         "random_gamma_grad": lambda m: fa.grad(lambda a: fnp.sum(fa.random.gamma(fa.random.key(6), a)))(m + 1.0),
         "random_beta": lambda m: fa.random.beta(fa.random.key(7), m + 0.5, 2.0),  # loggamma, XLA's exp
         "random_uniform_bounds": lambda m: fa.random.uniform(fa.random.key(8), m.shape, minval=-m, maxval=m),
+        # XLA's erf and erf_inv, and nextafter of traced bounds
+        "random_truncated_normal": lambda m: fa.random.truncated_normal(fa.random.key(9), -m, m + 1.0),
     }
     return cases
 
