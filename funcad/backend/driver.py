@@ -56,6 +56,18 @@ MIN_ITEMS = int(os.environ.get("FUNCAD_JIT_DRIVE_ITEMS", 48))
 MIN_EQNS = 512
 
 
+def c_arrays(args, dtypes) -> list:
+    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
+    out = []
+    for x, dt in zip(args, dtypes):
+        if type(x) is not np.ndarray or x.dtype != dt:
+            x = np.asarray(x, dt)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        out.append(x)
+    return out
+
+
 def items_of(fused: list) -> list[list]:
     """The program's fusion items (``fuse``'s, row groups as one), each as its list of equations."""
     out = []
@@ -315,13 +327,7 @@ class Driven:
                 self._env[k] = _FirstCall(self._env, k, _Reload(compiled.source, self))
 
     def __call__(self, args) -> list:
-        conv = []
-        for x, dt in zip(args, self.dtypes):
-            if type(x) is not np.ndarray or x.dtype != dt:
-                x = np.asarray(x, dt)
-            if not x.flags.c_contiguous:
-                x = np.ascontiguousarray(x)
-            conv.append(x)
+        conv = c_arrays(args, self.dtypes)
         if self._to_compile:
             self._compile_ahead(conv)
         return self._run(*conv)

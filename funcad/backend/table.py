@@ -767,13 +767,7 @@ class TableProgram:
         return layout
 
     def __call__(self, args) -> list:
-        bufs = []
-        for x, dt in zip(args, self.dtypes):
-            if type(x) is not np.ndarray or x.dtype != dt:
-                x = np.asarray(x, dt)
-            if not x.flags.c_contiguous:
-                x = np.ascontiguousarray(x)
-            bufs.append(x)
+        bufs = driver.c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
