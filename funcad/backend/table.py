@@ -126,6 +126,19 @@ class Loops:
     strides: list
     sizes: list
 
+    @property
+    def n_arrays(self) -> int:
+        return len(self.arrays)
+
+    def emit(self, b, mod, ptrs) -> None:
+        """The kernel's body (``ptrs``: each array's first element, from its slots)."""
+        from llvmlite import ir as L
+
+        i64 = L.IntType(64)
+        arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
+                  for a, p, st in zip(self.arrays, ptrs, self.strides)}
+        _llvm_printer()(b, arrays, self.sizes).run(ir.Run(self.arrays, self.body))
+
 
 @dataclass
 class Gemm:
@@ -143,6 +156,11 @@ class Gemm:
     def key(self):
         return ("gemm", self.dtype.name, self.m, self.n, self.k, self.trans_b, self.ldb,
                 self.trans_a, self.lda)
+
+    n_arrays = 3
+
+    def emit(self, b, mod, ptrs) -> None:
+        _gemm_call(b, mod, self, ptrs)
 
 
 class Plan:
@@ -298,40 +316,55 @@ class Plan:
         return text, stmts, arrs, arrays_key, [position[a.name] for a in arrs], fills, list(g.sizes)
 
     def single(self, e) -> None:
-        out = e.outputs[0]
+        """An equation that is its own fusion item, by its primitive's rule in :data:`SINGLE`."""
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
+        rule = SINGLE.get(e.prim)
+        if rule is None:
+            raise Unsupported(e.prim.name)
+        rule(self, e)
+
+    def view_index(self, e) -> None:
         if any(type(a) is Literal for a in e.inputs):
             raise Unsupported(f"{e.prim.name} of a literal")
-        if e.prim is index_p and len(e.inputs) == 1 and _is_basic(e.params["template"]):
-            self.regions[out] = _view(self.region(e.inputs[0]), _build_index(e.params["template"], ()))
-        elif e.prim is reshape_p and e.inputs[0].aval.dtype == out.aval.dtype:
-            r = self.contiguous(self.region(e.inputs[0]))
-            shape = tuple(e.params["new_shape"])
-            self.regions[out] = Region(r.buffer, r.offset, shape, _c_strides(shape, r.dtype), r.dtype)
-        elif e.prim is transpose_p:
-            r, perm = self.region(e.inputs[0]), e.params["permutation"]
-            self.regions[out] = Region(r.buffer, r.offset, tuple(r.shape[p] for p in perm),
-                                       tuple(r.strides[p] for p in perm), r.dtype)
-        elif e.prim is index_add_p and len(e.inputs) == 2 and _is_basic(e.params["template"]):
-            x, u = (self.region(a) for a in e.inputs)
-            r = self.regions[out] = self.fresh(out)
-            self.copy(r, x)
-            part = _view(r, _build_index(e.params["template"], ()))
-            if part.shape != u.shape:
-                raise Unsupported("index_add of a broadcast update")
-            self.elementwise(part, "add", [u])
-        elif e.prim is concatenate_p and all(a.aval.dtype == out.aval.dtype for a in e.inputs):
-            r = self.regions[out] = self.fresh(out)
-            axis, start = e.params["axis"], 0
-            for a in e.inputs:  # each operand copied into its part of the result
-                n = a.aval.shape[axis]
-                self.copy(_view(r, (slice(None),) * axis + (slice(start, start + n),)), self.region(a))
-                start += n
-        elif e.prim is matmul_p:
-            self.matmul(e)
-        else:
-            raise Unsupported(e.prim.name)
+        if not (len(e.inputs) == 1 and _is_basic(e.params["template"])):
+            raise Unsupported("an advanced index")
+        self.regions[e.outputs[0]] = _view(self.region(e.inputs[0]), _build_index(e.params["template"], ()))
+
+    def reshape(self, e) -> None:
+        out = e.outputs[0]
+        if e.inputs[0].aval.dtype != out.aval.dtype:
+            raise Unsupported("a reshape that changes the dtype")
+        r = self.contiguous(self.region(e.inputs[0]))
+        shape = tuple(e.params["new_shape"])
+        self.regions[out] = Region(r.buffer, r.offset, shape, _c_strides(shape, r.dtype), r.dtype)
+
+    def transpose(self, e) -> None:
+        r, perm = self.region(e.inputs[0]), e.params["permutation"]
+        self.regions[e.outputs[0]] = Region(r.buffer, r.offset, tuple(r.shape[p] for p in perm),
+                                            tuple(r.strides[p] for p in perm), r.dtype)
+
+    def index_add(self, e) -> None:
+        if not (len(e.inputs) == 2 and _is_basic(e.params["template"])):
+            raise Unsupported("index_add at an advanced index")
+        x, u = (self.region(a) for a in e.inputs)
+        r = self.regions[e.outputs[0]] = self.fresh(e.outputs[0])
+        self.copy(r, x)
+        part = _view(r, _build_index(e.params["template"], ()))
+        if part.shape != u.shape:
+            raise Unsupported("index_add of a broadcast update")
+        self.elementwise(part, "add", [u])
+
+    def concatenate(self, e) -> None:
+        out = e.outputs[0]
+        if not all(a.aval.dtype == out.aval.dtype for a in e.inputs):
+            raise Unsupported("concatenate of mixed dtypes")
+        r = self.regions[out] = self.fresh(out)
+        axis, start = e.params["axis"], 0
+        for a in e.inputs:  # each operand copied into its part of the result
+            n = a.aval.shape[axis]
+            self.copy(_view(r, (slice(None),) * axis + (slice(start, start + n),)), self.region(a))
+            start += n
 
     def matmul(self, e) -> None:
         a, b = (self.region(x) for x in e.inputs)
@@ -367,6 +400,24 @@ class Plan:
         out = self.fresh(r.shape, r.dtype)
         self.copy(out, r)
         return out
+
+
+#: How an equation that is its own fusion item becomes regions and kernel calls:
+#: ``rule(plan, eqn)`` (raises :class:`Unsupported` for what it does not cover). One entry
+#: per primitive; other modules add theirs with :func:`register_single`.
+SINGLE: dict = {
+    index_p: Plan.view_index,
+    reshape_p: Plan.reshape,
+    transpose_p: Plan.transpose,
+    index_add_p: Plan.index_add,
+    concatenate_p: Plan.concatenate,
+    matmul_p: Plan.matmul,
+}
+
+
+def register_single(prim, rule) -> None:
+    """Compile equations of ``prim`` that stand alone with ``rule(plan, eqn)``."""
+    SINGLE[prim] = rule
 
 
 def _elementwise(dst: Region, kind, srcs) -> Loops:
@@ -460,6 +511,7 @@ def supported(s) -> bool:
 # LLVM: the module of a program's kernels (built on a cold cache only)
 
 
+@functools.cache
 def _llvm_printer():
     class Printer(ir.LLVM):
         """loopir's printer with sizes as constants and NumPy's maximum/minimum (Numba's
@@ -492,24 +544,17 @@ def build_module(name: str, kernels: list):
     i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
     mod = L.Module(name)
     ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
-    Printer = _llvm_printer() if any(type(k) is Loops for k in kernels) else None
     for j, k in enumerate(kernels):
         fn = L.Function(mod, ktype, f"{name}_k{j}")
         fn.attributes.add("noinline")
         b = L.IRBuilder(fn.append_basic_block("entry"))
         bufs, slots = fn.args
-        n_arrays = len(k.arrays) if type(k) is Loops else 3
         ptrs = []
-        for q in range(n_arrays):
+        for q in range(k.n_arrays):
             buf = b.load(b.gep(slots, [L.Constant(i64, 2 * q)]))
             off = b.load(b.gep(slots, [L.Constant(i64, 2 * q + 1)]))
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
-        if type(k) is Loops:
-            arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
-                      for a, p, st in zip(k.arrays, ptrs, k.strides)}
-            Printer(b, arrays, k.sizes).run(ir.Run(k.arrays, k.body))
-        else:
-            _gemm_call(b, mod, k, ptrs)
+        k.emit(b, mod, ptrs)
         b.ret_void()
     # The interpreter: for i < n: fns[i](buffers, slots + offsets[i])
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
