@@ -660,6 +660,9 @@ def _capsule_name(cap):
 
 _engine = None
 _BLAS_INT_BITS = 64
+#: Callables returning ``{symbol: address}`` of external functions that kernels call, run
+#: once when the engine is set up (modules that add kernels append theirs).
+SYMBOL_HOOKS: list = []
 
 
 def _setup():
@@ -674,6 +677,9 @@ def _setup():
     addresses, _BLAS_INT_BITS = _blas_addresses()
     for r, address in addresses.items():
         ll.add_symbol(f"funcad_table_{r}", address)
+    for hook in SYMBOL_HOOKS:  # other modules' external functions (LAPACK...)
+        for sym, address in hook().items():
+            ll.add_symbol(sym, address)
     if sys.platform.startswith("linux"):
         try:
             ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
