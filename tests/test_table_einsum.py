@@ -94,7 +94,7 @@ MATMUL = [
     ([(4, 20, 16), (16, 18)], "gemm"),                # a stack against a matrix: rows merge
     ([(2, 3, 4, 5), (2, 1, 5, 2)], "loops"),          # tiny matrices
     ([(16,), (3, 16, 18)], "loops"),                  # a vector against a stack
-    ([(3, 20, 16), (16,)], "loops"),
+    ([(3, 20, 16), (16,)], "gemm"),
     ([(2, 3, 4, 1), (1, 1, 5)], "loops"),             # a contraction of length 1
 ]
 

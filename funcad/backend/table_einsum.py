@@ -24,8 +24,9 @@ from . import table
 from .table import Gemm, Region, Unsupported
 
 #: The product size per matrix (m * n * k) from which a contraction calls ``?gemm``; smaller
-#: ones are loops (measured: benchmarks/table_einsum.py).
-GEMM_MIN = 4096
+#: ones are loops (benchmarks/table_einsum.py, stacks of s x s matrices under load: loops 3.5x
+#: faster at s = 4, ?gemm 1.3x faster at s = 8 and 1.6-3x from s = 32).
+GEMM_MIN = 512
 
 
 def einsum(plan, e) -> None:
