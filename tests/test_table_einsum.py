@@ -132,3 +132,38 @@ def test_gradient_of_a_convolution():
     got, _ = _table(fa.grad(loss), w, x)
     _close(got, fa.grad(loss)(w, x), np.float64)
 
+
+
+def test_random_specs_in_one_program():
+    """Random two-operand specs (transposes, repeated letters, broadcast size-1 axes, summed
+    letters of one operand, large and small) in one program, against np.einsum."""
+    rng = np.random.default_rng(1)
+    sizes = dict(zip("abcdefg", [1, 2, 3, 5, 7, 16, 24]))
+    specs, operands = [], []
+    for _ in range(30):
+        subs = ["".join(rng.choice(list(sizes), rng.integers(0, 4))) for _ in range(2)]
+        used = sorted(set("".join(subs)))
+        out = "".join(c for c in rng.permutation(used) if rng.random() < 0.6)
+        specs.append(f"{subs[0]},{subs[1]}->{out}")
+        operands.append([rng.normal(size=[sizes[c] for c in s]) for s in subs])
+    specs.append("efg,egd->dfe")  # and a batch of products, its output transposed
+    operands.append([rng.normal(size=[sizes[c] for c in s]) for s in ("efg", "egd")])
+
+    def f(ops):
+        return [fnp.einsum(spec, *xs) for spec, xs in zip(specs, ops)]
+
+    got, source = _table(f, operands)
+    assert "?gemm per matrix" in source and "# k0(" in source  # both paths were taken
+    for spec, xs, g in zip(specs, operands, got):
+        _close(g, np.einsum(spec, *xs), np.float64)
+
+
+def test_empty_and_scalar_contractions():
+    x, y = np.ones((30, 0)), np.ones((0, 40))
+    got, _ = _table(lambda x, y: (fnp.einsum("ij,jk->ik", x, y), x @ y, fnp.einsum("ij,jk->", x, y)), x, y)
+    for g, w in zip(got, (np.zeros((30, 40)), np.zeros((30, 40)), np.zeros(()))):
+        _close(g, w, np.float64)
+    dispatch._executables.clear()
+    a, b = np.float64(1.5), np.arange(3.0)
+    got, _ = _table(lambda a, b: fnp.einsum(",i->i", a, b), a, b)
+    _close(got, 1.5 * b, np.float64)
