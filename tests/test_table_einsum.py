@@ -118,20 +118,36 @@ def test_batched_matmul_of_transposed_stack():
     assert "?gemm per matrix" in source
 
 
-def test_gradient_of_a_convolution():
-    """A convolution written with einsum over shifted slices (the convnet of
-    benchmarks/compile_programs.py), its gradient against eager funcad."""
-    def loss(w, x):
+def test_convnet_training_step():
+    """The convnet of benchmarks/compile_programs.py (3x3 convolutions as einsums over shifted
+    slices, 2x2 average pooling, a dense layer, softmax): its gradient runs wholly on the
+    table backend and equals eager funcad."""
+    def conv(x, w):
+        n, hh, ww, _ = x.shape
         out = 0.0
         for di in range(3):
             for dj in range(3):
-                out = out + fnp.einsum("nhwc,cd->nhwd", x[:, di:di + 6, dj:dj + 6, :], w[di, dj])
-        return fnp.sum(fnp.tanh(out))
+                out = out + fnp.einsum("nhwc,cd->nhwd", x[:, di:di + hh - 2, dj:dj + ww - 2, :], w[di, dj])
+        return out
 
-    w, x = _arrays([(3, 3, 2, 4), (2, 8, 8, 2)], np.float64)
-    got, _ = _table(fa.grad(loss), w, x)
-    _close(got, fa.grad(loss)(w, x), np.float64)
+    def pool(x):
+        n, hh, ww, c = x.shape
+        return fnp.mean(fnp.reshape(x, (n, hh // 2, 2, ww // 2, 2, c)), axis=(2, 4))
 
+    def loss(params, images, labels):
+        w1, w2, wd, bd = params
+        h = pool(fnp.maximum(conv(images, w1), 0.0))
+        h = pool(fnp.maximum(conv(h, w2), 0.0))
+        logits = fnp.reshape(h, (h.shape[0], -1)) @ wd + bd
+        return -fnp.mean(fnp.sum(fa.nn.log_softmax(logits, axis=1) * labels, axis=1))
+
+    rng = np.random.default_rng(3)
+    params = (rng.normal(0, 0.3, (3, 3, 1, 4)), rng.normal(0, 0.2, (3, 3, 4, 8)),
+              rng.normal(0, 0.1, (2 * 2 * 8, 10)), np.zeros(10))
+    images, labels = rng.uniform(0, 1, (4, 14, 14, 1)), np.eye(10)[rng.integers(0, 10, 4)]
+    got, _ = _table(fa.grad(loss), params, images, labels)
+    for g, w in zip(got, fa.grad(loss)(params, images, labels)):
+        _close(g, w, np.float64)
 
 
 def test_random_specs_in_one_program():

@@ -27,27 +27,27 @@
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
 float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
 (Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
-are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
-``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
-of single equations, no nested jaxprs (control flow), no constvars.
+are parallel: not here), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
+``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
+index; no literal operands of single equations, no nested jaxprs (control flow), no constvars.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
-(tests/test_table.py; the simulation bit for bit); the GP (``solve``) and the convnet
-(``einsum``) fall back. tests/test_jit.py run with ``FUNCAD_JIT_BACKEND=table`` passes but
-for the 5 tests that read Numba's source or cache files. Results differ from today's jit in
-the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
-another split) and single matrix products go to ``?gemm`` where the driver calls NumPy's
-``matmul``. Not done: arena reuse by
-liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
-for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
-control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
-file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
-object for the life of the process, as Numba's engine does), and the codegen side:
-allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
-back; codegen should hand them over as loop IR nodes instead. A cold compile imports Numba
-only through backend/vecmath.py's math functions (``_vm.exp``...), which use Numba's
-``cgutils`` and config: ~0.15 s that a Numba-free copy of ``vecmath.math_function`` would save.
+(tests/test_table.py; the simulation bit for bit), and the convnet step
+(tests/test_table_einsum.py); the GP (``solve``) falls back. tests/test_jit.py run with
+``FUNCAD_JIT_BACKEND=table`` passes but for the 5 tests that read Numba's source or cache
+files. Results differ from today's jit in the last bits because sizes are constants here (LLVM
+vectorises the reassociable sums with another split) and single matrix products go to
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: arena reuse by liveness (every
+intermediate has its own piece of the arena), OpenBLAS's single-thread switch for tall
+products (nbrt's ``_call_tall_single_threaded``), parallel loops, control flow, LAPACK,
+integer and complex loops, the checks against a tampered cache file that cache.py applies to
+Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
+process, as Numba's engine does), and the codegen side: allocations reach this module as text
+lines (``v = _nb.empty(...)``) whose target name is read back; codegen should hand them over
+as loop IR nodes instead. A cold compile imports Numba only through backend/vecmath.py's math
+functions (``_vm.exp``...), which use Numba's ``cgutils`` and config: ~0.15 s that a
+Numba-free copy of ``vecmath.math_function`` would save.
 """
 
 from __future__ import annotations
