@@ -127,29 +127,44 @@ def _loops(out: Region, out_sub: str, ops) -> table.Loops:
 
 def _gemm(plan, out, ops, out_sub) -> bool:
     """The contraction of two operands as (batched) ``?gemm``; False where it is not one
-    (a letter summed in one operand alone, mixed dtypes) or too small for BLAS to pay."""
+    (a letter summed in one operand alone, mixed dtypes) or too small for BLAS to pay.
+
+    The output is computed in its own order where its last letters are the columns (of one
+    operand alone) and the run before them the rows (of the other): what stands before is a
+    batch, looped over. Where those matrices would be too small, in (batch, rows, columns)
+    order (the letters of both operands, of the first alone, of the second alone), seen
+    through a transposed view."""
     (x, sx), (y, sy) = ops
     dt = out.aval.dtype
     if not (x.dtype == y.dtype == dt and dt in table.FLOATS):
         return False
     if any(c not in out_sub and c not in other for s, other in ((sx, sy), (sy, sx)) for c in s):
         return False
+    if out_sub and out_sub[-1] in sx and out_sub[-1] not in sy:  # C^T = y^T x^T
+        (x, sx), (y, sy) = (y, sy), (x, sx)
     size = dict(zip(sx, x.shape)) | dict(zip(sy, y.shape))
-    B = [c for c in out_sub if c in sx and c in sy]
-    M = [c for c in out_sub if c in sx and c not in sy]
-    N = [c for c in out_sub if c in sy and c not in sx]
     K = sorted((c for c in sx if c not in out_sub), key=lambda c: -abs(x.strides[sx.index(c)]))
-    m, n, k = (math.prod(size[c] for c in g) for g in (M, N, K))
+    k = math.prod(size[c] for c in K)
+    tail = len(out_sub)
+    while tail and out_sub[tail - 1] in sy and out_sub[tail - 1] not in sx:
+        tail -= 1
+    head = tail
+    while head and out_sub[head - 1] in sx and out_sub[head - 1] not in sy:
+        head -= 1
+    B, M, N = list(out_sub[:head]), list(out_sub[head:tail]), list(out_sub[tail:])
+    if math.prod(size[c] for c in M + N) * k < GEMM_MIN:
+        B = [c for c in out_sub if c in sx and c in sy]
+        M = [c for c in out_sub if c in sx and c not in sy]
+        N = [c for c in out_sub if c in sy and c not in sx]
+    m, n = (math.prod(size[c] for c in g) for g in (M, N))
     if m * n * k < GEMM_MIN:
         return False
-    # the output in (batch, rows, columns) order, seen in the order of out_sub
     order = B + M + N
     c = plan.fresh(tuple(size[ch] for ch in order), dt)
     plan.regions[out] = Region(c.buffer, c.offset, tuple(size[ch] for ch in out_sub),
                                tuple(c.strides[order.index(ch)] for ch in out_sub), dt)
-    a, b = _matrix(plan, x, sx, B, M, K), _matrix(plan, y, sy, B, K, N)
-    batch = tuple((size[ch], a[1][j], b[1][j], c.strides[j]) for j, ch in enumerate(B) if size[ch] != 1)
-    a, b = a[0], b[0]
+    (a, sa), (b, sb) = _matrix(plan, x, sx, B, M, K), _matrix(plan, y, sy, B, K, N)
+    batch = tuple((size[ch], sa[j], sb[j], c.strides[j]) for j, ch in enumerate(B) if size[ch] != 1)
     cm = Region(c.buffer, c.offset, (m, n), (n * c.dtype.itemsize, c.dtype.itemsize), dt)
     if max(m, n, k, *(abs(s) // dt.itemsize for s in a.strides + b.strides)) >= 2 ** 31:
         raise Unsupported("a matrix size past 32-bit BLAS integers")
@@ -161,16 +176,19 @@ def _gemm(plan, out, ops, out_sub) -> bool:
 
 def _matrix(plan, r: Region, sub: str, B, rows, cols):
     """``(the first matrix of r as a (rows, cols) region BLAS takes, r's stride per batch
-    letter)``: a view where the letters merge, else r copied in (batch, rows, cols) order."""
-    axes = [sub.index(c) for c in B + rows + cols]
+    letter (0 for one it lacks))``: a view where the letters merge, else r copied in
+    (batch, rows, cols) order."""
+    own = [c for c in B if c in sub]
+    axes = [sub.index(c) for c in own + rows + cols]
     view = Region(r.buffer, r.offset, *(tuple(t[j] for j in axes) for t in (r.shape, r.strides)), r.dtype)
-    nb, nr = len(B), len(rows)
+    nb, nr = len(own), len(rows)
     for _ in range(2):
         (m, ms), (n, ns) = (_merge(view, range(nb, nb + nr)) or (0, None),
                             _merge(view, range(nb + nr, len(axes))) or (0, None))
         matrix = Region(view.buffer, view.offset, (m, n), (ms, ns), view.dtype)
         if None not in (ms, ns) and table._blas_layout(matrix, r.dtype.itemsize) is not None:
-            return matrix, view.strides[:nb]
+            strides = dict(zip(own, view.strides))
+            return matrix, [strides.get(c, 0) for c in B]
         copy = plan.fresh(view.shape, r.dtype)
         plan.copy(copy, view)
         view = copy
