@@ -116,7 +116,8 @@ def _loops(out: Region, out_sub: str, ops) -> table.Loops:
     if inner:
         acc = ir.Local("acc", dt)
         body = [ir.Assign(acc, ir.Const(0, dt)),
-                *nest(inner, [ir.Assign(acc, ir.Call("_vm.radd", [acc, prod], dt))]),
+                *nest(inner, [ir.Assign(acc, ir.Call("_vm.radd", [acc, prod], dt) if dt in table.FLOATS
+                                        else ir.Bin("+", acc, prod))]),
                 ir.Store(arrs[0], target, acc)]
     else:
         body = [ir.Store(arrs[0], target, prod)]
