@@ -35,7 +35,8 @@ def main() -> None:
                     f(x, y)
                 times.append((time.process_time() - c) / 20)
             best[way] = min(times) * 1e6
-        print(f"{s:3d} {batch:6d} {best['gemm']:8.0f} {best['loops']:9.0f} {best['loops'] / best['gemm']:10.2f}")
+        gemm, loops = best["gemm"], best["loops"]
+        print(f"{s:3d} {batch:6d} {gemm:8.0f} {loops:9.0f} {loops / gemm:10.2f}")
 
 
 if __name__ == "__main__":
