@@ -25,7 +25,7 @@ from .table import Gemm, Region, Unsupported
 
 #: The product size per matrix (m * n * k) from which a contraction calls ``?gemm``; smaller
 #: ones are loops (benchmarks/table_einsum.py, stacks of s x s matrices under load: loops 3.5x
-#: faster at s = 4, ?gemm 1.3x faster at s = 8 and 1.6-3x from s = 32).
+#: faster at s = 4, ?gemm 1.3-1.4x faster at s = 8 and 1.3-3.9x from s = 16).
 GEMM_MIN = 512
 
 
