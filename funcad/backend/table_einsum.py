@@ -158,7 +158,7 @@ def _gemm(plan, out, ops, out_sub) -> bool:
         M = [c for c in out_sub if c in sx and c not in sy]
         N = [c for c in out_sub if c in sy and c not in sx]
     m, n = (math.prod(size[c] for c in g) for g in (M, N))
-    if m * n * k < GEMM_MIN:
+    if m * n * k < GEMM_MIN or k == 1:  # (an outer product: one multiply per element)
         return False
     order = B + M + N
     c = plan.fresh(tuple(size[ch] for ch in order), dt)
