@@ -1,17 +1,15 @@
 """einsum and batched matmul in the table backend (backend/table.py).
 
 A contraction is its operands' regions with one letter per axis (a repeated letter, as in
-``ii->i``, is the diagonal: a view whose stride is the sum of the axes'), and the output's
+``ii->i``, is the diagonal: a view whose stride is the sum of the axes') and the output's
 letters. Two operands of one float dtype whose product per matrix is large enough
-(:data:`GEMM_MIN`) become ``?gemm``: the batch letters (in both operands and the output), the
-rows (first operand and output), the columns (second operand and output) and the summed
-letters each merge into one axis of a view where the strides allow it (else the operand is
-copied in that order), the output is computed in (batch, rows, columns) order and seen
-through a transposed view; a batch is ONE kernel looping over its matrices
-(:class:`table.Gemm` with ``batch``). Anything else is one loop nest over every letter, the
-summed ones innermost into a scalar (a reassociable sum, as codegen's reductions). Batched
-``matmul`` is the contraction ``...ij,...jk->...ik`` of operands whose batch axes are
-broadcast by stride 0, as NumPy's ``matmul`` broadcasts them.
+(:data:`GEMM_MIN`) and sums more than one term (an outer product is loops) become ``?gemm``
+(:func:`_gemm`): the rows, the columns and the summed letters each merge into one axis of a
+view where the strides allow it (else the operand is copied in that order), and a batch is
+ONE kernel looping over its matrices (:class:`table.Gemm` with ``batch``). Anything else is
+one loop nest over every letter, the summed ones innermost into a scalar (a reassociable
+sum, as codegen's reductions). Batched ``matmul`` is the contraction ``...ij,...jk->...ik``
+of operands whose batch axes are broadcast by stride 0, as NumPy's ``matmul`` broadcasts.
 """
 
 from __future__ import annotations
