@@ -233,12 +233,7 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
     head = f"{{ lambda {consts}{' ' if consts else ''}; {args}. let"
     lines = []
     for eqn in jaxpr.eqns:
-        lhs = " ".join(map(binder, eqn.outputs)) or "_"
-        params = {k: v for k, v in eqn.params.items()
-                  if not isinstance(v, (Jaxpr, ClosedJaxpr)) and not _is_jaxpr_tuple(v)}
-        p = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in params.items()) + "]" if params else ""
-        rhs = f"{eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()
-        line = f"{lhs} = {rhs}"
+        line = pp_eqn(eqn, name)
         for sub in _subjaxprs(eqn.params):
             line += "\n" + " " * (indent + 6) + pp_jaxpr(sub, indent + 6, name)
         lines.append(line)
@@ -249,6 +244,19 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, namer: _Namer | None = None) -> str:
         return f"{head}{body}in {outs} }}"
     body = "".join(f"\n{pad}    {ln}" for ln in lines)
     return f"{head}{body}\n{pad}  in {outs} }}"
+
+
+def pp_eqn(eqn: Eqn, name: Callable[[Var], str]) -> str:
+    """``c:f64[3] = add a b``: one equation, its variables named by ``name`` (a jaxpr's
+    nested jaxprs are not shown)."""
+    def atom(a):
+        return _pp_literal(a) if isinstance(a, Literal) else name(a)
+
+    lhs = " ".join(f"{name(v)}:{v.aval.str_short()}" for v in eqn.outputs) or "_"
+    params = {k: v for k, v in eqn.params.items()
+              if not isinstance(v, (Jaxpr, ClosedJaxpr)) and not _is_jaxpr_tuple(v)}
+    p = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in params.items()) + "]" if params else ""
+    return f"{lhs} = {eqn.prim.name}{p} {' '.join(map(atom, eqn.inputs))}".rstrip()
 
 
 # --------------------------------------------------------------------------------------

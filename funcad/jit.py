@@ -32,7 +32,7 @@ import numpy as np
 from . import ad, core
 from . import partial_eval as pe
 from ._args import _leaf_paths
-from .backend import dispatch  # (also gives jit_p its implementation: compile, then run)
+from .backend import dispatch, table  # (dispatch gives jit_p its implementation: compile, then run)
 from .config import config as _config
 from .core import ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
@@ -287,12 +287,16 @@ class Jitted:
                 ) from None
         return dyn_args, dyn_kwargs, tuple(static)
 
-    def _trace(self, args, kwargs, static, leaves, in_tree) -> _Entry:
+    def _paths(self, args, kwargs, static) -> list:
+        """The name of each leaf of the dynamic arguments: ``params[0]``, ``x``..."""
         names = self._arg_names
         dyn_nums = [i for i in range(len(args) + len(static)) if i not in self.static_argnums]
         arg_names = [names[i] if i < len(names) else f"args[{i}]" for i in dyn_nums][: len(args)]
         kw_names = sorted(kwargs)
-        paths = _leaf_paths(tuple(args) + tuple(kwargs[k] for k in kw_names), arg_names + kw_names)
+        return _leaf_paths(tuple(args) + tuple(kwargs[k] for k in kw_names), arg_names + kw_names)
+
+    def _trace(self, args, kwargs, static, leaves, in_tree) -> _Entry:
+        paths = self._paths(args, kwargs, static)
         static_map = dict(static)
         store: dict = {}
 
@@ -382,6 +386,9 @@ class Jitted:
         """
         entry, _ = self._entry(args, kwargs)
         simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
+        if isinstance(program, table.TableProgram):  # its source names the arguments
+            names = ["a constant"] * len(entry.consts) + self._paths(*self._split(args, kwargs))
+            return Lowered(entry.jaxpr, simplified, program.describe(names))
         return Lowered(entry.jaxpr, simplified, program.source)
 
 

@@ -159,6 +159,11 @@ class Gemm:
         return ("gemm", self.dtype.name, self.m, self.n, self.k, self.trans_b, self.ldb,
                 self.trans_a, self.lda) + ((self.batch,) if self.batch else ())
 
+    def describe(self) -> str:
+        batch = "".join(f"{n} x " for n, *_ in self.batch) + "(" * bool(self.batch)
+        return (f"C = A @ B, {batch}{self.m} x {self.k} @ {self.k} x {self.n}{')' * bool(self.batch)} "
+                f"(?gemm{' per matrix' * bool(self.batch)}, {self.dtype.name})")
+
     n_arrays = 3
 
     def emit(self, b, mod, ptrs) -> None:
@@ -177,6 +182,7 @@ class Plan:
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
         self.keys: list = []      # per kernel, its key (the disk cache's description)
+        self.marks: list = []     # (first call, equations) per fusion item: the source's comments
         self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
         for v in jaxpr.invars:
             self.buffers.append(None)
@@ -190,6 +196,7 @@ class Plan:
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
         self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
         for n, item in enumerate(items):
+            self.marks.append((len(self.calls), _eqns(item)))
             if isinstance(item, Kernel) or isinstance(item, list):
                 outs = {v for e in _eqns(item) for v in e.outputs}
                 self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
@@ -797,7 +804,7 @@ class TableProgram:
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
             _loaded[name].append(_engine.get_function_address(f"{name}_call"))
         *addresses, entry = _loaded[name]
-        self.source = _source(name, plan)
+        self.name, self._described = name, (plan, jaxpr)  # for .source, built when read
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         layout = self._layout(plan)
@@ -813,6 +820,17 @@ class TableProgram:
         self._info = np.array([len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
                                self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
         self._info_address = self._info.ctypes.data
+
+    @property
+    def source(self) -> str:
+        return self.describe()
+
+    def describe(self, arg_names=None) -> str:
+        """What ``jit(f).lower(x).source`` shows (``arg_names``: the arguments' names): the
+        table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py)."""
+        from .table_source import source
+
+        return source(self, *self._described, arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -859,26 +877,6 @@ class TableProgram:
                 slot, base = self.layout[r.buffer]
                 result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
         return result
-
-
-def _source(name: str, plan: Plan) -> str:
-    """What ``jit(f).lower(x).source`` shows: the calls (kernel, buffer:offset of each
-    array) and each kernel's loop IR or BLAS call."""
-    def at(r):
-        return f"b{r.buffer}+{r.offset}" if r.offset else f"b{r.buffer}"
-
-    lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
-             f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
-    for j, k in enumerate(plan.kernels):
-        if type(k) is Gemm:
-            batch = "".join(f"{n} x " for n, *_ in k.batch) + "(" * bool(k.batch)
-            lines += ["", f"# k{j}: C = A @ B, {batch}{k.m} x {k.k} @ {k.k} x {k.n}{')' * bool(k.batch)} "
-                      f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name})"]
-        else:
-            args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
-            lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
-    return "\n".join(lines) + "\n"
 
 
 def _read(flat, offset, r: Region):
