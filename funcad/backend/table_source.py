@@ -14,7 +14,7 @@ The text is built when ``.source`` is first read, not when the program is built.
 
 from __future__ import annotations
 
-from ..jaxpr import _Namer, pp_eqn, pp_jaxpr
+from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
 from .codegen import jaxprs_in
@@ -26,7 +26,7 @@ def source(program, plan, jaxpr, arg_names=None) -> str:
     """The table program ``program`` (built from ``plan`` and the simplified ``jaxpr``) as
     text, ``arg_names`` naming the program's arguments (``params[0]``, ``x``...) if given."""
     name = _Namer()
-    pp_jaxpr(jaxpr, namer=name)  # the names `print(jaxpr)` shows
+    _name_all(jaxpr, name)
     regions = plan.regions
     owner, by_region = {}, {}  # buffer -> the variable filling it; region -> the variable
     for v, r in regions.items():
@@ -120,6 +120,18 @@ def _kernel(j: int, k, used: list) -> list:
     if sizes:
         lines.append(f"    {', '.join(n for _, n in sizes)} = {', '.join(str(k.sizes[s]) for s, _ in sizes)}")
     return lines + ["    " + ln for s in k.body for ln in ir.lines(s)]
+
+
+def _name_all(jaxpr, name) -> None:
+    """Name ``jaxpr``'s variables in the order ``print(jaxpr)`` names them (jaxpr.pp_jaxpr)."""
+    for v in (*jaxpr.constvars, *jaxpr.invars):
+        name(v)
+    for e in jaxpr.eqns:
+        for a in (*e.outputs, *e.inputs):
+            if type(a) is not Literal:
+                name(a)
+        for sub in _subjaxprs(e.params):
+            _name_all(sub, name)
 
 
 def _all_eqns(jaxpr):

@@ -1,0 +1,153 @@
+"""What ``jit(f).lower(*args).source`` shows of a table program (backend/table_source.py):
+each equation of the simplified jaxpr (as ``print(lower(...).jaxpr)`` prints it) above the
+entries computing it, buffers named by variables and argument paths, kernels shown once with
+their sizes as named constants, and the text built only when ``.source`` is read."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import funcad as fa
+import funcad.numpy as fnp
+from funcad.backend import dispatch, table, table_source
+
+
+@pytest.fixture(autouse=True)
+def table_backend(monkeypatch):
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
+    dispatch._executables.clear()
+
+
+def _mlp_loss(params, x, y):
+    w1, b1, w2, b2 = params
+    hidden = fa.nn.relu(x @ w1 + b1)
+    return -fnp.sum(y * fa.nn.log_softmax(hidden @ w2 + b2)) / x.shape[0]
+
+
+def _mlp_args():
+    rng = np.random.default_rng(0)
+    params = (rng.normal(size=(5, 4)), rng.normal(size=4), rng.normal(size=(4, 3)), rng.normal(size=3))
+    return params, rng.normal(size=(8, 5)), np.eye(3)[rng.integers(0, 3, 8)]
+
+
+def _lowered(f, *args):
+    """``jit(f).lower(*args)``, after checking that the program runs on the table backend."""
+    fa.jit(f)(*args)
+    assert {type(e) for e in dispatch._executables.values()} == {table.TableProgram}
+    return fa.jit(f).lower(*args)
+
+
+def _comments(source: str) -> list:
+    """The equations the source shows, without their notes on where values live."""
+    return [re.sub(r"  \(.*\)$", "", ln[2:]) for ln in source.splitlines() if re.match(r"# \w+:\S+ = ", ln)]
+
+
+def test_every_equation_of_the_jaxpr_is_shown_once_in_order():
+    low = _lowered(fa.value_and_grad(_mlp_loss), *_mlp_args())
+    eqns = [ln.strip() for ln in str(low.jaxpr).splitlines()[1:-1]]  # print's own lines, names
+    shown = _comments(low.source)
+    assert sorted(shown) == sorted(eqns)
+    # in an order the program can run in (fusion's): each after the equations it reads
+    defined = set(re.findall(r"\b(\w+):", str(low.jaxpr).splitlines()[0]))
+    for e in shown:
+        out, _, rhs = e.partition(" = ")
+        assert set(re.findall(r"\b[a-z]+\b", rhs.split("]")[-1])) - {rhs.split()[0]} <= defined, e
+        defined.add(out.split(":")[0])
+
+
+def test_the_arguments_and_results_are_named():
+    low = _lowered(fa.value_and_grad(_mlp_loss), *_mlp_args())
+    src = low.source
+    assert "a:f64[5,4] = params[0], b:f64[4] = params[1]" in src
+    assert "e:f64[8,5] = x, f:f64[8,3] = y" in src.replace("\n#     ", " ")
+    outs = str(low.jaxpr).splitlines()[-1].strip()  # "in (bb, bt, br, bn, bl) }"
+    assert f"# results: {outs[4:-3]}" in src
+
+
+def test_calls_sit_under_their_equations_and_name_what_they_touch():
+    low = _lowered(fa.value_and_grad(_mlp_loss), *_mlp_args())
+    lines = low.source.splitlines()
+    names = set(re.findall(r"\b([a-z]+):", str(low.jaxpr)))
+    calls = [k for k, ln in enumerate(lines) if re.match(r"k\d+\(", ln)]
+    assert f"# table program {low.source.split()[3]} {len(calls)} entries" in low.source
+    gemms = 0
+    for k in calls:
+        args = re.match(r"k\d+\((.*)\)$", lines[k]).group(1).split(", ")
+        assert all(a in names or re.fullmatch(r"t\d+|\w+\+\d+", a) for a in args), lines[k]
+        above = k - 1
+        while re.match(r"def |    |k\d+\(|# k\d+: ", lines[above]):  # its kernel, earlier calls
+            above -= 1
+        assert re.match(r"# \w+:\S+ = ", lines[above]), (lines[k], lines[above])
+        if lines[k - 1].startswith(f"# {lines[k].split('(')[0]}: C = A @ B"):
+            gemms += 1
+            out = args[2]  # C = A @ B: its output's equation is a matmul of the other two
+            eqn = next(ln for ln in lines[:k] if ln.startswith(f"# {out}:"))
+            assert re.search(rf"= matmul {args[0]} {args[1]}\b", eqn), eqn
+    assert gemms == 5  # the forward's two products, the backward's three
+
+
+def test_loop_kernels_are_defs_with_their_sizes_as_named_constants():
+    low = _lowered(fa.value_and_grad(_mlp_loss), *_mlp_args())
+    kernels = re.findall(r"^def k\d+\(.*\):.*\n((?:    .*\n)+)", low.source, re.M)
+    assert len(kernels) >= 4
+    for body in kernels:
+        used = set(re.findall(r"range\((n\d+)\)", body))
+        declared = re.search(r"^    (n\d+(?:, n\d+)*) = (\d+(?:, \d+)*)$", body, re.M)
+        if not used:
+            continue
+        assert declared and used <= set(declared.group(1).split(", ")), body
+        assert set(map(int, declared.group(2).split(", "))) <= {8, 5, 4, 3}  # the MLP's sizes
+    # the fused hidden layer (add, gt, select over 8 x 4)
+    k = re.search(r"^# j:f64\[8,4\] = select i h 0.0.*\n(def k\d+.*\n(?:    .*\n)+)", low.source, re.M)
+    assert k and "    n0, n1 = 8, 4\n" in k.group(1)
+    assert "S[" not in low.source
+
+
+def test_a_kernel_shared_by_several_calls_is_shown_once_with_where_it_is_used():
+    def f(x, w):
+        for _ in range(4):  # unrolled: four steps of one structure share their kernels
+            x = fnp.tanh(x @ w) + x
+        return x
+
+    x, w = np.random.default_rng(1).normal(size=(6, 5)), np.random.default_rng(2).normal(size=(5, 5))
+    src = _lowered(f, x, w).source
+    defs = re.findall(r"^def (k\d+)\(.*\):  # (\d+) calls: here and for (.*)$", src, re.M)
+    assert defs, src
+    for k, n, where in defs:
+        assert len(re.findall(rf"^{k}\(", src, re.M)) == int(n) == 4
+        assert len(where.split(", ")) == 3
+        assert src.count(f"def {k}(") == 1
+    gemm = re.search(r"^# (k\d+): C = A @ B, 6 x 5 @ 5 x 5 \(\?gemm, float64\); 4 calls", src, re.M)
+    assert gemm and len(re.findall(rf"^{gemm.group(1)}\(", src, re.M)) == 4
+
+
+def test_where_values_live():
+    def f(x, w):
+        h = fnp.tanh(x @ w)
+        return h.T, fnp.sum(h * h)
+
+    x, w = np.ones((6, 5)), np.ones((5, 4))
+    low = _lowered(f, x, w)
+    src = low.source
+    program = table.build(low.jaxpr)
+    eqn = {ln.split(":")[0][2:]: ln for ln in src.splitlines() if re.match(r"# \w+:\S+ = ", ln)}
+    assert eqn["c"].endswith("(arena+0)")  # the product, read by the next loops
+    offsets = [int(m) for m in re.findall(r"\(arena\+(\d+)\)", src)]
+    assert all(o % 64 == 0 and o < program.arena_bytes for o in offsets)
+    assert re.search(r"= transpose\[permutation=\(1, 0\)\] \w+  \(a view of \w+\)$", src, re.M)
+    assert re.search(r"= reduce_sum\[axes=\(0, 1\)\] \w+  \(result 1\)$", src, re.M)
+
+
+def test_the_text_is_built_only_when_read(monkeypatch):
+    calls = []
+    real = table_source.source
+    monkeypatch.setattr(table_source, "source", lambda *a: calls.append(1) or real(*a))
+    x = np.arange(6.0)
+    f = fa.jit(lambda x: fnp.sin(x) * 2.0)
+    np.testing.assert_allclose(f(x), np.sin(x) * 2.0)
+    (exe,) = dispatch._executables.values()
+    assert isinstance(exe, table.TableProgram) and calls == []
+    assert exe.source.startswith("# table program ") and calls == [1]
