@@ -34,7 +34,18 @@ import numpy as np
 from ..jaxpr import Literal
 from ..lax.control import cond_p, scan_p, while_p
 from .simplify import simplify
-from .table import BRANCH, FLOATS, GOTO, STEP, Alias, Control, Region, Unsupported, _elementwise, register_single
+from .table import (
+    BRANCH,
+    FLOATS,
+    GOTO,
+    STEP,
+    Alias,
+    Control,
+    Region,
+    Unsupported,
+    _elementwise,
+    register_single,
+)
 
 _AS_FLOAT = {8: np.dtype(np.float64), 4: np.dtype(np.float32)}
 
