@@ -137,6 +137,12 @@ class Control:
     ints: tuple = ()
     loop: int = -1
 
+    def describe(self, *at) -> str:
+        if self.op == BRANCH:
+            return f"if {'' if self.ints[2] else 'not '}{at[0]} > {self.ints[1]}: goto {self.target}"
+        return f"goto {self.target}" if self.op == GOTO else \
+            f"step: loop {self.loop}, {self.ints[0]} iterations, back to {self.target}"
+
 
 def _c_strides(shape, dtype) -> tuple:
     out, step = [], np.dtype(dtype).itemsize
@@ -973,8 +979,8 @@ def _source(name: str, plan: Plan) -> str:
 
     lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
              f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [f"{_control_names[k.op]} {k.target} ({', '.join(map(at, regions))}) {k.ints}"
-              if type(k) is Control else f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
+    lines += [k.describe(*map(at, regions)) if type(k) is Control else f"k{k}({', '.join(map(at, regions))})"
+              for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
             lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
@@ -982,9 +988,6 @@ def _source(name: str, plan: Plan) -> str:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
     return "\n".join(lines) + "\n"
-
-
-_control_names = {GOTO: "goto", BRANCH: "branch to", STEP: "step, back to"}
 
 
 def _read(flat, offset, r: Region):
