@@ -134,6 +134,25 @@ def test_rnn_and_its_gradient_against_numba_and_finite_differences(table_backend
     check_grads(lambda W: rnn_loss(W, U, XS), (W,), order=1, modes=["rev"])
 
 
+def test_transformed_loops(table_backend):
+    # the Hessian of a scan'd RNN (scans of JVPs), vmap of a scan, jacfwd of a while_loop
+    W2, xs = W[:3, :3], XS[:4]
+    loss = lambda W: rnn_loss(W, U[:3], xs)  # noqa: E731
+    _close(_table(fa.hessian(loss), W2), fa.hessian(loss)(W2), rtol=1e-10)
+    f = fa.vmap(lambda x: lax.scan(lambda c, x: (c * x + 1.0, c), 0.0, x))
+    _close(_table(f, XS), f(XS))
+    a = np.array([2.0, 3.0, 0.5])
+    _close(_table(fa.jacfwd(newton_sqrt), a), np.diag(0.5 / np.sqrt(a)), rtol=1e-9)
+
+
+def test_float32_scan_with_bool_ys(table_backend):
+    xs = XS[:, 0].astype(np.float32)
+    f = lambda xs: lax.scan(lambda c, x: (c * np.float32(0.5) + x, c > 0), np.float32(0), xs)  # noqa: E731
+    c, ys = _table(f, xs)
+    _close((c, ys), f(xs), rtol=1e-6)
+    assert ys.dtype == np.bool_
+
+
 def test_nested_loops(table_backend):
     def scan_in_while(x):  # a scan (of 4 steps) repeated until the carry is large
         return lax.while_loop(lambda c: fnp.sum(c) < 100.0,

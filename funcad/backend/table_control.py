@@ -61,10 +61,17 @@ def copy(plan, dst: Region, src: Region) -> None:
                     for r in (dst, src))
     if dst.dtype not in FLOATS and dst.dtype != np.bool_:
         raise Unsupported(f"a {dst.dtype} carry")
-    if dst == src:
-        return
-    key = ("elementwise", "copy", tuple((r.dtype, r.shape, r.strides) for r in (dst, src)))
-    plan.call(key, lambda: _elementwise(dst, "copy", [src]), [dst, src])
+    if dst != src:
+        _elementwise_call(plan, dst, "copy", [src])
+
+
+def _elementwise_call(plan, dst: Region, kind, srcs) -> None:
+    """:meth:`table.Plan.elementwise`, bool regions too (loopir stores them as bytes)."""
+    if dst.dtype != np.bool_:
+        return plan.elementwise(dst, kind, srcs)
+    regions = [dst, *srcs]
+    key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
+    plan.call(key, lambda: _elementwise(dst, kind, srcs), regions)
 
 
 def operand(plan, a) -> Region:
@@ -72,7 +79,7 @@ def operand(plan, a) -> Region:
     if type(a) is not Literal:
         return plan.region(a)
     r = plan.fresh(a.aval.shape, a.aval.dtype)
-    plan.fill(r, a.val)  # (Unsupported where the table has no loops of its dtype)
+    _elementwise_call(plan, r, ("fill", a.val), [])  # (Unsupported where the table has no such loops)
     return r
 
 
