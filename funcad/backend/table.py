@@ -19,7 +19,8 @@
   one optimisation, one machine-code emission, no Numba typing or lowering;
 * a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
   kernels in program order from a table of (kernel address, its slots). Python allocates
-  the outputs and one arena, fills the buffer table and makes ONE ctypes call;
+  the outputs and one arena, fills the buffer table and makes ONE ctypes call. Control flow
+  (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
@@ -29,7 +30,7 @@ float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``min
 (Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
 are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
 ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
-of single equations, no nested jaxprs (control flow), no constvars.
+of single equations, no constvars; cond, while and scan whose jaxprs are in this subset.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
@@ -41,7 +42,7 @@ another split) and single matrix products go to ``?gemm`` where the driver calls
 ``matmul``. Not done: arena reuse by
 liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
 for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
-control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
+LAPACK, einsum, integer and complex loops, the checks against a tampered cache
 file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
 object for the life of the process, as Numba's engine does), and the codegen side:
 allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
