@@ -213,6 +213,42 @@ def test_basic_index_to_a_scalar_is_a_view(table_backend):
     _close(_table(f, xs), f(xs))
 
 
+def _cond(index, branches, *operands):
+    """cond_p bound on ``index`` as it is (a bool, or an int64 not clamped): lax.cond and
+    lax.switch convert and clamp it with integer arithmetic, outside the table's loops today."""
+    from funcad.core import bind
+    from funcad.lax.control import _trace_branches, cond_p
+    from funcad.tree_util import tree_unflatten
+
+    joined, args, tree = _trace_branches("switch", branches, operands, [str(i) for i in range(len(branches))])
+    return tree_unflatten(tree, list(bind(cond_p, index, *args, branches=joined)))
+
+
+def test_cond_on_a_bool_and_switch_on_an_int64_clamped(table_backend):
+    f = lambda x: _cond(x > 0.0, [lambda x: -x, lambda x: x * 2.0], x)  # noqa: E731
+    _close(_table(f, 1.5), 3.0)
+    _close(_table(f, -1.5), 1.5)
+    branches = [lambda x: (x + 1.0, x), lambda x: (x * 3.0, x * x), lambda x: (-x, x[::-1] * 1.0)]
+    g = lambda i, x: _cond(i, branches, x)  # noqa: E731
+    x = np.array([1.0, 2.0, 4.0])
+    for i in (-5, 0, 1, 2, 3, 2 ** 40):  # clamped into [0, 2], as JAX does
+        _close(_table(g, np.int64(i), x), branches[min(max(i, 0), 2)](x))
+
+
+def test_cond_inside_scan_and_while(table_backend):
+    def f(xs):
+        step = lambda c, x: (_cond(x > 0.0, [lambda c: c * 0.5, lambda c: c + x], c), c)  # noqa: E731
+        return lax.scan(step, 1.0, xs)
+    xs = np.array([1.0, -2.0, 3.0, -0.5, 0.25])
+    _close(_table(f, xs), f(xs))
+
+    def countdown(x):  # quarter it above 5, else subtract 1.5, until below 1; count the steps
+        body = lambda c: (_cond(c[0] > 5.0, [lambda v: v - 1.5, lambda v: v * 0.25], c[0]), c[1] + 1.0)  # noqa: E731
+        return lax.while_loop(lambda c: c[0] >= 1.0, body, (x, 0.0))
+    _close(_table(countdown, 7.0), (0.25, 2.0))
+    _close(_table(countdown, 50.0), countdown(50.0))
+
+
 # The programs below need integer loops (cond's index, switch's clamp, fori_loop's counter,
 # vmap's any-active predicate): they check their results always, and the table path where
 # the table compiles integer loops.
