@@ -241,6 +241,11 @@ def test_cond_inside_scan_and_while(table_backend):
         return lax.scan(step, 1.0, xs)
     xs = np.array([1.0, -2.0, 3.0, -0.5, 0.25])
     _close(_table(f, xs), f(xs))
+    # the index read from the scanned array itself (a slice whose offset advances)
+    pick = [lambda x: x, lambda x: -x, lambda x: x * 10]
+    g = lambda i, xs: lax.scan(lambda c, ix: (c + _cond(ix[0], pick, ix[1]), None), 0.0, (i, xs))[0]  # noqa: E731
+    i = np.array([0, 2, 1, 5, -1], np.int64)
+    _close(_table(g, i, xs), np.sum(np.choose(np.clip(i, 0, 2), [xs, -xs, xs * 10])))
 
     def countdown(x):  # quarter it above 5, else subtract 1.5, until below 1; count the steps
         body = lambda c: (_cond(c[0] > 5.0, [lambda v: v - 1.5, lambda v: v * 0.25], c[0]), c[1] + 1.0)  # noqa: E731

@@ -110,17 +110,6 @@ class Region:
         return self.strides == _c_strides(self.shape, self.dtype)
 
 
-@dataclass(frozen=True)
-class Alias:
-    """A buffer that is ``buffer`` at ``offset + i * stride`` bytes in iteration ``i`` of the
-    loop ``loop`` (a scan's slice of its xs or ys): each slot on it is bumped by that loop's
-    STEP entry (and by the enclosing loops', through the base buffer if it is an alias)."""
-    buffer: int
-    offset: int
-    loop: int
-    stride: int
-
-
 # The table's control entries (table_control.py plans them; build_module interprets them).
 GOTO, BRANCH, STEP = 0, 1, 2
 
@@ -130,9 +119,9 @@ class Control:
     """A table entry that is not a kernel call. Its slots: ``op``, ``target`` (a call index),
     each region's (buffer, offset), then ``ints``. GOTO: jump. BRANCH (one region, ints
     ``(width, k, sense)``): jump if ``(value > k) == sense``, the value a bool or integer
-    scalar of ``width`` bytes. STEP (ints ``(n,)``, then the counter and the slots of the
-    loop's aliases with their strides, added by TableProgram): count an iteration of
-    ``loop``; below ``n``, advance the slots and jump, else rewind them and fall through."""
+    scalar of ``width`` bytes. STEP (ints ``(n,)``, then a counter and the offset slots that
+    ``plan.steps`` advances in ``loop``, with their strides, added by TableProgram): count an
+    iteration; below ``n``, advance those slots and jump, else rewind them and fall through."""
     op: int
     target: int = -1
     ints: tuple = ()
@@ -213,7 +202,9 @@ class Plan:
         self.keys: list = []      # per kernel, its key (the disk cache's description)
         self.consts: dict = {}
         self.spans: list = []     # (first call, last call) of each loop, nested loops' too
-        self.loops = 0            # scans so far (Alias.loop and Control.loop number them)
+        self.loops = 0            # counted loops (scans) so far: Control.loop numbers them
+        self.steps: dict = {}     # (call, region position) -> [(loop, byte stride)]: advanced per iteration
+        self.aliases: list = []   # a scan's slices while it is planned (table_control.Alias)
         self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
         for v in jaxpr.invars:
             self.buffers.append(None)
@@ -896,16 +887,14 @@ class TableProgram:
         layout = self._layout(plan)
         self.fns = np.array([0 if type(k) is Control else addresses[k] for k, _ in plan.calls], np.uintp)
         slots, offsets, bumps = [], [], {}
-        for k, regions in plan.calls:
+        for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
             control = type(k) is Control
             slots += [k.op, k.target] if control else []
-            for r in regions:
+            for q, r in enumerate(regions):
+                for loop, stride in plan.steps.get((c, q), ()):  # a slice: its offset slot advances
+                    bumps.setdefault(loop, []).extend((len(slots) + 1, stride))
                 buf, base = layout[r.buffer]
-                a = plan.buffers[r.buffer]
-                while type(a) is Alias:  # advanced by each loop it is a slice of
-                    bumps.setdefault(a.loop, []).extend((len(slots) + 1, a.stride))
-                    a = plan.buffers[a.buffer]
                 slots += [buf, base + r.offset]
             if control:
                 slots += k.ints
@@ -943,10 +932,7 @@ class TableProgram:
         arena = plan.n_in + len(self.out_buffers)
         self.arena_bytes = 0
         for b in range(plan.n_in, len(plan.buffers)):
-            a = plan.buffers[b]
-            if type(a) is Alias:
-                layout[b] = (layout[a.buffer][0], layout[a.buffer][1] + a.offset)
-            elif b in outs:
+            if b in outs:
                 layout[b] = (plan.n_in + outs[b], 0)
             else:
                 layout[b] = (arena, self.arena_bytes)

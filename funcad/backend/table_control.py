@@ -15,19 +15,22 @@ jump, and the plan stays one list of calls (the arena's liveness reads loops as 
   iterations; a new value that is (a view of) some carry's region goes through a temporary,
   as its old value may be overwritten first.
 * ``scan``: [body's calls; ys[i] copied out; carry copied; STEP]. The body reads xs[i] and
-  writes ys[i] through :class:`table.Alias` buffers (a slice of xs or ys at ``i * stride``):
-  STEP adds the stride to every slot on an alias of its loop (the slots are copied per call,
-  so two threads may run one program), and rewinds them after the last iteration. A reverse
-  scan starts at the last slice with a negative stride. Its length is static: a zero-trip
-  scan is the copy of its carry.
+  writes ys[i] through :class:`Alias` buffers (a slice of xs or ys at ``i * stride``) that
+  the loop's calls then refer to their base buffer, recording the stride in ``plan.steps``:
+  STEP adds it to those offset slots (the slots are copied per call, so two threads may run
+  one program) and rewinds them after the last iteration. A reverse scan starts at the last
+  slice with a negative stride. The length is static: a zero-trip scan copies its carry.
 * ``cond``: [BRANCH past branch 0 if index > 0; branch 0; GOTO end; BRANCH past branch 1 if
   index > 1; ...; the last branch]: the index is clamped as JAX does for free.
 
 ``plan.spans`` gets each loop's (first call, last call), nested loops' too: what a value
-read in a loop must stay alive for.
+read in a loop must stay alive for. The calls only name real buffers (no alias survives a
+loop's planning), so liveness reads them as any other call.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,7 +42,6 @@ from .table import (
     FLOATS,
     GOTO,
     STEP,
-    Alias,
     Control,
     Region,
     Unsupported,
@@ -48,6 +50,29 @@ from .table import (
 )
 
 _AS_FLOAT = {8: np.dtype(np.float64), 4: np.dtype(np.float32)}
+ALIAS = 1 << 40  # buffer numbers from here on: plan.aliases[buffer - ALIAS]
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A slice that is ``buffer`` at ``offset + i * stride`` bytes in iteration ``i`` of the
+    scan ``loop``: a region on it is a region of ``buffer`` whose offset slot advances."""
+    buffer: int
+    offset: int
+    loop: int
+    stride: int
+
+
+def resolve(plan, start: int, loop: int) -> None:
+    """Point the regions of calls ``start``... on slices of ``loop`` at their base buffer
+    (an enclosing loop's slice: resolved at that loop's end), recording their strides."""
+    for c in range(start, len(plan.calls)):
+        regions = plan.calls[c][1]
+        for q, r in enumerate(regions):
+            if r.buffer >= ALIAS and plan.aliases[r.buffer - ALIAS].loop == loop:
+                a = plan.aliases[r.buffer - ALIAS]
+                regions[q] = Region(a.buffer, a.offset + r.offset, r.shape, r.strides, r.dtype)
+                plan.steps.setdefault((c, q), []).append((loop, a.stride))
 
 
 def copy(plan, dst: Region, src: Region) -> None:
@@ -183,8 +208,8 @@ def _scan(plan, e) -> None:
 
     def slice_of(r: Region) -> Region:  # r[i] in iteration i (r[n - 1 - i] reversed)
         first, step = (n - 1, -1) if p["reverse"] else (0, 1)
-        plan.buffers.append(Alias(r.buffer, r.offset + first * r.strides[0], loop, step * r.strides[0]))
-        return Region(len(plan.buffers) - 1, 0, r.shape[1:], r.strides[1:], r.dtype)
+        plan.aliases.append(Alias(r.buffer, r.offset + first * r.strides[0], loop, step * r.strides[0]))
+        return Region(ALIAS + len(plan.aliases) - 1, 0, r.shape[1:], r.strides[1:], r.dtype)
 
     start = len(plan.calls)
     new = inline(plan, p["jaxpr"], ops[:nc] + carry + [slice_of(x) for x in ops[nc + nk:]])
@@ -192,6 +217,7 @@ def _scan(plan, e) -> None:
         copy(plan, slice_of(y), r)
     assign(plan, carry, new[:nk])
     jump(plan, STEP, start, ints=(n,), loop=loop)
+    resolve(plan, start, loop)
     plan.spans.append((start, len(plan.calls) - 1))
 
 
