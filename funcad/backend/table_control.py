@@ -221,6 +221,21 @@ def _scan(plan, e) -> None:
     plan.spans.append((start, len(plan.calls) - 1))
 
 
-register_single(cond_p, _cond)
-register_single(while_p, _while)
-register_single(scan_p, _scan)
+def _undone_if_unsupported(rule):
+    """``rule``, which on Unsupported also forgets the loops it had recorded (a plan that
+    rolls the rule back and goes on must not advance its next calls' slots)."""
+    def planned(plan, e):
+        spans, calls, aliases = len(plan.spans), len(plan.calls), len(plan.aliases)
+        try:
+            rule(plan, e)
+        except Unsupported:
+            del plan.spans[spans:], plan.aliases[aliases:]
+            for key in [k for k in plan.steps if k[0] >= calls]:
+                del plan.steps[key]
+            raise
+    return planned
+
+
+register_single(cond_p, _undone_if_unsupported(_cond))
+register_single(while_p, _undone_if_unsupported(_while))
+register_single(scan_p, _undone_if_unsupported(_scan))
