@@ -143,6 +143,11 @@ def test_transformed_loops(table_backend):
     _close(_table(f, XS), f(XS))
     a = np.array([2.0, 3.0, 0.5])
     _close(_table(fa.jacfwd(newton_sqrt), a), np.diag(0.5 / np.sqrt(a)), rtol=1e-9)
+    # vmap of a while_loop: each element iterates while it needs to (a batched predicate)
+    per_element = fa.vmap(lambda a: lax.while_loop(lambda x: fnp.abs(x * x - a) > 1e-12,
+                                                   lambda x: 0.5 * (x + a / x), a))
+    a = np.array([2.0, 9.0, 1e4, 1.0])
+    _close(_table(per_element, a), np.sqrt(a))
 
 
 def test_float32_scan_with_bool_ys(table_backend):
@@ -254,9 +259,8 @@ def test_cond_inside_scan_and_while(table_backend):
     _close(_table(countdown, 50.0), countdown(50.0))
 
 
-# The programs below need integer loops (cond's index, switch's clamp, fori_loop's counter,
-# vmap's any-active predicate): they check their results always, and the table path where
-# the table compiles integer loops.
+# The programs below need integer loops (cond's index, switch's clamp, fori_loop's counter):
+# they check their results always, and the table path where the table compiles integer loops.
 
 INT_PROGRAMS = {
     "cond": (lambda x: lax.cond(x > 0, lambda x: x * 2.0, lambda x: -x, x), (1.5,)),
@@ -266,9 +270,6 @@ INT_PROGRAMS = {
     "fori_zero_trips": (lambda x: lax.fori_loop(3, 3, lambda i, x: x * 2.0, x), (1.0,)),
     "cond_in_scan": (lambda xs: lax.scan(lambda c, x: (lax.cond(x > 0, lambda c: c + x, lambda c: c * 0.5, c),
                                                        c), 1.0, xs), (np.array([1.0, -2.0, 3.0, -0.5]),)),
-    "vmap_while": (fa.vmap(lambda a: lax.while_loop(lambda x: fnp.abs(x * x - a) > 1e-12,
-                                                    lambda x: 0.5 * (x + a / x), a)),
-                   (np.array([2.0, 9.0, 1e4]),)),
 }
 
 
