@@ -284,22 +284,32 @@ def test_programs_with_integer_steps(table_backend, name):
     _close(_table(f, *args), want)
 
 
-def test_a_loop_rule_that_gives_up_forgets_its_loops():
-    # the outer scan's body plans an inner scan (a span, advancing slots), then meets an
-    # int64 loop: the plan (which may go on without the rule) keeps no trace of either
+def test_a_loop_rule_that_gives_up_forgets_its_loops(monkeypatch):
+    # the outer scan's body plans an inner scan (a span, advancing slots), then gives up (the
+    # second carry assignment raises): the plan, which may go on without the rule (host
+    # steps), keeps no trace of either loop
+    from funcad.backend import table_control
     from funcad.backend.simplify import simplify
     from funcad.lax.control import scan_p
 
     def f(xs):
-        inner = lambda c, x: (lax.scan(lambda d, y: (d + y, None), c, x)[0], (c > 0).astype(np.int64))  # noqa: E731
-        return lax.scan(inner, 0.0, xs)
+        return lax.scan(lambda c, x: (lax.scan(lambda d, y: (d + y, None), c, x)[0], None), 0.0, xs)
 
+    assigned, assign = [], table_control.assign
+
+    def give_up_second_time(plan, carry, new):
+        assigned.append(1)
+        if len(assigned) == 2:
+            raise table.Unsupported("given up")
+        assign(plan, carry, new)
+
+    monkeypatch.setattr(table_control, "assign", give_up_second_time)
     xs = np.ones((3, 4))
     jaxpr = simplify(fa.make_jaxpr(f)(xs).jaxpr)
     plan = table.Plan(simplify(fa.make_jaxpr(lambda x: x * 2.0)(xs).jaxpr))
     plan.regions[jaxpr.invars[0]] = plan.regions[plan.outvars[0]]
     calls = len(plan.calls)
-    eqn = next(e for e in jaxpr.eqns if e.prim is scan_p)
-    with pytest.raises(table.Unsupported):
-        table.SINGLE[scan_p](plan, eqn)
+    with pytest.raises(table.Unsupported, match="given up"):
+        table.SINGLE[scan_p](plan, next(e for e in jaxpr.eqns if e.prim is scan_p))
+    assert len(assigned) == 2
     assert plan.spans == [] and plan.aliases == [] and not any(c >= calls for c, _ in plan.steps)
