@@ -1,15 +1,18 @@
 """What ``jit(f).lower(*args).source`` shows of a table program (backend/table.py).
 
 The table is printed in program order, each fusion item's entries under the jaxpr equations
-they compute (as comments, named as ``print(lower(...).jaxpr)`` names them). A loop kernel is
-shown once, as a ``def`` of its loop IR before its first call, its sizes as named constants
-and its arrays' byte strides in its header (kernels are specialised on both); a kernel without
-loop IR (``?gemm``...) is its ``describe()`` line. A call names each array it touches by the
+they compute (as comments, named as ``print(lower(...).jaxpr)`` names them; a branch's or
+loop body's equations indented under its ``{ lambda ...`` line). A loop kernel is shown once,
+as a ``def`` of its loop IR before its first call, its sizes as named constants and its
+arrays' byte strides in its header (kernels are specialised on both); a kernel without loop
+IR (``?gemm``...) is its ``describe()`` line. A call names each array it touches by the
 variable it holds (``t<n>`` for a temporary no variable names, ``x+64`` for a part of ``x``'s
-buffer); each equation's comment says where its result lives (``arena+256``, ``result 1``, a
-view). Control entries print as their ``describe``, host steps as ``host[prim](...)``.
+buffer, ``xs[i]`` for a scan's slice); each equation's comment says where its results live
+(``arena+256``, ``result 1``, a view). Control entries print as their ``describe`` (jumps to
+numbered entries), host steps as ``host[prim](...)``.
 
-The text is built when ``.source`` is first read, not when the program is built.
+The text is built when ``.source`` is read (it costs about half a cold plan), not when the
+program is built.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
-from .codegen import jaxprs_in
+from .table import Region
+from .table_control import ALIAS
 
 _WHERE_MAX = 6  # a shared kernel's header names at most this many of the items calling it
 
@@ -25,83 +29,137 @@ _WHERE_MAX = 6  # a shared kernel's header names at most this many of the items 
 def source(program, plan, jaxpr, arg_names=None) -> str:
     """The table program ``program`` (built from ``plan`` and the simplified ``jaxpr``) as
     text, ``arg_names`` naming the program's arguments (``params[0]``, ``x``...) if given."""
-    name = _Namer()
-    _name_all(jaxpr, name)
-    regions = plan.regions
-    owner, by_region = {}, {}  # buffer -> the variable filling it; region -> the variable
-    for v, r in regions.items():
-        by_region.setdefault(r, v)
-        if r.offset == 0 and r.c_contiguous:
-            owner.setdefault(r.buffer, v)
-    results = {plan.regions[a].buffer: k for k, a in enumerate(plan.outvars) if a in regions}
-    arena = program.n_slots - 1
+    return _Text(program, plan, jaxpr).lines(arg_names)
 
-    def at(r) -> str:
-        v = by_region.get(r)
+
+class _Text:
+    def __init__(self, program, plan, jaxpr):
+        self.program, self.plan, self.jaxpr = program, plan, jaxpr
+        self.name = _Namer()
+        _name_all(jaxpr, self.name)
+        self.regions = dict(plan.regions)
+        for v, r in plan.past:  # branch and loop bodies' values (a body planned twice: its first)
+            self.regions.setdefault(v, r)
+        self.owner, self.by_region = {}, {}  # buffer -> the variable filling it; region -> variable
+        for v, r in self.regions.items():
+            self.by_region.setdefault(r, v)
+            if r.offset == 0 and r.c_contiguous:
+                self.owner.setdefault(r.buffer, v)
+        self.results = {self.regions[a].buffer: k for k, a in enumerate(plan.outvars) if a in self.regions}
+        self.arena = program.n_slots - 1
+        # `full` equations fusion inlines into loops (not items): shown before their first reader
+        self.constant = {e.outputs[0]: e for _, what, *jx in plan.marks if what == "{"
+                         for e in jx[0].eqns if e.prim is full_p}
+
+    # -- names ----------------------------------------------------------------------------
+
+    def at(self, r, steps=()) -> str:
+        """A region's name: its variable's, else its buffer's and offset; a scan's slice
+        (``steps``: plan.steps' (loop, byte stride) of the slot) as ``xs[i]``."""
+        if r.buffer >= ALIAS:  # a slice while its scan is planned (a loop body's input)
+            a = self.plan.aliases[r.buffer - ALIAS]
+            r, steps = Region(a.buffer, a.offset, r.shape, r.strides, r.dtype), [(a.loop, a.stride)]
+        v = self.by_region.get(r) if not steps else None
         if v is not None:
-            return name(v)
-        base = name(owner[r.buffer]) if r.buffer in owner else f"t{r.buffer}"
+            return self.name(v)
+        base = self.name(self.owner[r.buffer]) if r.buffer in self.owner else f"t{r.buffer}"
+        if steps:
+            many = self.plan.loops > 1
+            return base + "".join(f"[{'-1-' * (s < 0)}i{loop if many else ''}]" for loop, s in steps)
         return f"{base}+{r.offset}" if r.offset else base
 
-    def where(v) -> str:
-        r = regions.get(v)
+    def where(self, v) -> str:
+        r = self.regions.get(v)
         if r is None:  # a value of a fused loop that no other item reads: never stored
-            return "  (a constant, inlined where it is read)" if v in constant else ""
-        if owner.get(r.buffer, v) is not v:
-            return f"  (a view of {name(owner[r.buffer])})"
-        slot, offset = program.layout.get(r.buffer, (None, 0))
-        if slot == arena:
-            return f"  (arena+{offset})"
-        return f"  (result {results[r.buffer]})" if r.buffer in results else ""
+            return "a constant, inlined where it is read" if v in self.constant else ""
+        if self.owner.get(r.buffer, v) is not v:
+            return f"a view of {self.name(self.owner[r.buffer])}"
+        slot, offset = self.program.layout.get(r.buffer, (None, 0))
+        if slot == self.arena:
+            return f"arena+{offset}"
+        return f"result {self.results[r.buffer]}" if r.buffer in self.results else ""
 
-    # the items (marks) calling each kernel, for a shared kernel's header
-    calls, marks = plan.calls, plan.marks + [(len(plan.calls), [])]
-    users: dict = {}
-    for m, (first, eqns) in enumerate(marks[:-1]):
-        for k, _ in calls[first:marks[m + 1][0]]:
-            if type(k) is int and eqns and eqns[0].outputs:
-                users.setdefault(k, []).append(name(eqns[0].outputs[0]))
-    targets = {getattr(k, "target", -1) for k, _ in calls if type(k) is not int}
+    def comment(self, e) -> str:
+        """``# <the equation>  (where its results live)``"""
+        got = [(v, self.where(v)) for v in e.outputs]
+        got = [f"{self.name(v)}: {w}" if len(got) > 1 else w for v, w in got if w]
+        return f"# {pp_eqn(e, self.name)}" + (f"  ({', '.join(got)})" if got else "")
 
-    n_in = plan.n_in
-    lines = [f"# table program {program.name}: {len(calls)} entries calling {len(plan.kernels)} "
-             f"kernels, run in order by one native call",
-             *_wrap("# arguments:", [f"{name(v)}:{v.aval.str_short()}" + (f" = {n}" if n else "")
-                                      for v, n in zip(jaxpr.invars, arg_names or [""] * n_in)]),
-             *_wrap("# results:", [at(regions[a]) if a in regions else repr(a) for a in plan.outvars]),
-             *_wrap(f"# arena: {program.arena_bytes} bytes per call; temporaries:",
-                    [f"t{b}:{_short(plan.buffers[b])} at arena+{program.layout[b][1]}"
-                     for b in range(n_in, len(plan.buffers))
-                     if b not in owner and program.layout.get(b, (None,))[0] == arena])]
-    # `full` equations that fusion inlined into loops (not fusion items): shown before the
-    # first item reading them
-    constant = {e.outputs[0]: e for e in _all_eqns(jaxpr) if e.prim is full_p}
-    shown, seen, spaced = set(), set(), False
-    for m, (first, eqns) in enumerate(marks[:-1]):
-        entries = calls[first:marks[m + 1][0]]
-        if not spaced:
-            lines.append("")
-        spaced = not entries  # items without entries (views, constants) go with the next one
-        consts = {a: constant[a] for e in eqns for a in e.inputs if a in constant and a not in seen}
-        seen.update(consts)
-        seen.update(e.outputs[0] for e in eqns if e.prim is full_p)
-        lines += [f"# {pp_eqn(e, name)}{''.join(where(v) for v in e.outputs)}"
-                  for e in [*consts.values(), *eqns]]
-        for j, (k, rs) in enumerate(entries, first):
-            if j in targets:
-                lines.append(f"{j}:")
-            args = ", ".join(map(at, rs))
-            if type(k) is not int:  # a control entry or a host step
-                lines.append(k.describe(*map(at, rs)) if hasattr(k, "describe") and hasattr(k, "target")
-                             else f"{k!r}({args})")
-                continue
-            if k not in shown:
-                shown.add(k)
-                lines += _kernel(k, plan.kernels[k], users.get(k, []))
-            lines.append(f"k{k}({args})")
-    if len(calls) in targets:
-        lines += ["", f"{len(calls)}:  # the end"]
-    return "\n".join(lines) + "\n"
+    def lambda_line(self, sub, opening: bool) -> str:
+        """A branch's or loop body's ``# { lambda ; c:f64[6]. let  (c is b)`` or ``# in (d,) }``."""
+        name = self.name
+        if not opening:
+            outs = [repr(a.val) if type(a) is Literal else name(a) for a in sub.outvars]
+            return f"# in ({', '.join(outs)}{',' * (len(outs) == 1)}) }}"
+        same = [f"{name(v)} is {self.at(self.regions[v])}" for v in sub.invars  # the carry, a slice...
+                if v in self.regions and self.at(self.regions[v]) != name(v)]
+        binders = " ".join(f"{name(v)}:{v.aval.str_short()}" for v in sub.invars)
+        return f"# {{ lambda ; {binders}. let" + (f"  ({', '.join(same)})" if same else "")
+
+    # -- the text -------------------------------------------------------------------------
+
+    def header(self, arg_names) -> list:
+        plan, program, name = self.plan, self.program, self.name
+        args = [f"{name(v)}:{v.aval.str_short()}" + (f" = {n}" if n else "")
+                for v, n in zip(self.jaxpr.invars, arg_names or [""] * plan.n_in)]
+        temps = [f"t{b}:{_short(plan.buffers[b])} at arena+{program.layout[b][1]}"
+                 for b in range(plan.n_in, len(plan.buffers))
+                 if b not in self.owner and program.layout.get(b, (None,))[0] == self.arena]
+        return [f"# table program {program.name}: {len(plan.calls)} entries calling "
+                f"{len(plan.kernels)} kernels, run in order by one native call",
+                *_wrap("# arguments:", args),
+                *_wrap("# results:", [self.at(self.regions[a]) if a in self.regions else repr(a)
+                                      for a in plan.outvars]),
+                *_wrap(f"# arena: {program.arena_bytes} bytes per call" + "; temporaries:" * bool(temps),
+                       temps)]
+
+    def lines(self, arg_names) -> str:
+        plan, calls, marks = self.plan, self.plan.calls, self.plan.marks
+        bounds = [m[0] for m in marks[1:]] + [len(calls)]  # each mark's entries: to the next mark
+        users: dict = {}  # kernel -> the items calling it (by their first output), for its header
+        for (first, what, *_), end in zip(marks, bounds):
+            for k, _ in calls[first:end]:
+                if type(k) is int and type(what) is list and what[0].outputs:
+                    users.setdefault(k, []).append(self.name(what[0].outputs[0]))
+        targets = {getattr(k, "target", -1) for k, _ in calls if type(k) is not int}
+        lines = self.header(arg_names)
+        shown, seen, labelled = set(), set(), set()
+        depth, spaced = -1, False  # depth: of the jaxpr being shown (0: the program's)
+
+        def label(j) -> None:  # a jump's target
+            if j in targets and j not in labelled:
+                labelled.add(j)
+                lines.append(f"{j}:" + ("  # the end" if j == len(calls) else ""))
+
+        for (first, what, *jx), end in zip(marks, bounds):
+            label(first)
+            opening = what == "{"
+            if what in ("{", "}") and depth + opening > 0:  # a branch's or loop body's jaxpr
+                lines.append("    " * (depth + opening) + self.lambda_line(jx[0], opening))
+            depth += opening - (what == "}")
+            pad = "    " * max(depth, 0)
+            if type(what) is list:
+                if not spaced:
+                    lines.append("")
+                consts = {a: self.constant[a] for e in what for a in e.inputs
+                          if a in self.constant and a not in seen}
+                seen.update(consts, (e.outputs[0] for e in what if e.prim is full_p))
+                lines += [pad + self.comment(e) for e in [*consts.values(), *what]]
+            # items without entries (views, constants) go with the next one
+            spaced = opening and depth > 0 or type(what) is list and first == end
+            for j, (k, rs) in enumerate(calls[first:end], first):
+                label(j)
+                names = [self.at(r, plan.steps.get((j, q), ())) for q, r in enumerate(rs)]
+                if type(k) is not int:  # a control entry or a host step
+                    lines.append(pad + (k.describe(*names) if hasattr(k, "target") else
+                                        f"{k!r}({', '.join(names)})"))
+                    continue
+                if k not in shown:
+                    shown.add(k)
+                    lines += [pad + ln for ln in _kernel(k, plan.kernels[k], users.get(k, []))]
+                lines.append(f"{pad}k{k}({', '.join(names)})")
+        label(len(calls))
+        return "\n".join(lines) + "\n"
 
 
 def _kernel(j: int, k, used: list) -> list:
@@ -134,18 +192,9 @@ def _name_all(jaxpr, name) -> None:
             _name_all(sub, name)
 
 
-def _all_eqns(jaxpr):
-    """The equations of ``jaxpr`` and of the jaxprs its equations hold (control flow)."""
-    for e in jaxpr.eqns:
-        yield e
-        for v in e.params.values():
-            for sub in jaxprs_in(v):
-                yield from _all_eqns(sub)
-
-
 def _wrap(head: str, items: list, width: int = 100) -> list:
     """``head`` and the comma-separated ``items`` as comment lines of at most ``width``."""
-    lines = [head.removesuffix("; temporaries:") if not items else head]
+    lines = [head]
     for j, x in enumerate(items):
         x += "," if j < len(items) - 1 else ""
         if len(lines[-1]) + len(x) >= width and lines[-1] != head:
