@@ -151,3 +151,58 @@ def test_the_text_is_built_only_when_read(monkeypatch):
     (exe,) = dispatch._executables.values()
     assert isinstance(exe, table.TableProgram) and calls == []
     assert exe.source.startswith("# table program ") and calls == [1]
+
+
+def _entries(source: str) -> list:
+    """The table's entries in order (kernel calls, jumps, host steps), without indentation."""
+    return [ln.strip() for ln in source.splitlines()
+            if re.match(r"\s*(k\d+\(|goto |if .* goto |step: |host\[)", ln)]
+
+
+def test_a_while_loop_shows_its_bodies_and_numbered_jumps():
+    def halve_until_small(x):
+        return fa.lax.while_loop(lambda x: fnp.max(fnp.abs(x)) > 1.0, lambda x: 0.5 * x, x)
+
+    x = 8.0 * np.random.default_rng(3).normal(size=6)
+    low = _lowered(halve_until_small, x)
+    src, jaxpr = low.source, str(low.jaxpr)
+    np.testing.assert_allclose(fa.jit(halve_until_small)(x), halve_until_small(x))
+    entries = _entries(src)
+    assert f"{len(entries)} entries" in src.splitlines()[0]
+    # every jump's target is the number of the entry it labels (or the end)
+    lines = src.splitlines()
+    targets = [int(t) for t in re.findall(r"goto (\d+)", src)]
+    assert len(targets) == 2
+    for t in targets:
+        at = lines.index(f"{t}:" if t < len(entries) else f"{t}:  # the end")
+        following = _entries("\n".join(lines[at:]))
+        assert following == entries[t:]
+    # the cond and the body, each under its lambda (as print(jaxpr) shows them), indented
+    lambdas = re.findall(r"^    # \{ lambda ; (\w+):f64\[6\]\. let  \(\1 is (\w+)\)$", src, re.M)
+    out = re.search(r"(\w+):f64\[6\] = while", jaxpr).group(1)
+    assert [c for _, c in lambdas] == [out, out]  # the carry lives in the loop's result
+    for name, _ in lambdas:
+        assert f"{{ lambda ; {name}:f64[6]. let" in jaxpr
+    assert re.search(r"^    # in \(\w+,\) \}$", src, re.M)
+    for ln in _comments(src):
+        assert ln in jaxpr
+
+
+def test_a_scan_reads_and_writes_its_slices():
+    def f(xs, w):
+        def body(h, x):
+            h = fnp.tanh(w @ h + x)
+            return h, 2.0 * h
+        return fa.lax.scan(body, fnp.zeros(3), xs)
+
+    xs, w = np.random.default_rng(4).normal(size=(5, 3)), 0.5 * np.eye(3)
+    low = _lowered(f, xs, w)
+    src = low.source
+    got, want = fa.jit(f)(xs, w), f(xs, w)
+    np.testing.assert_allclose(got[1], want[1])
+    a, b = re.search(r"(\w+):f64\[5,3\] = xs, (\w+):f64\[3,3\] = w", src).groups()
+    assert re.search(rf"\(\w+ is {b}, \w+ is \w+, \w+ is {a}\[i\]\)$", src, re.M)
+    assert re.search(rf"^    k\d+\(.*\b{a}\[i\].*\)$", src, re.M)  # the body reads xs[i]
+    ys = re.search(r"(\w+):f64\[5,3\] = scan", src).group(1)
+    assert re.search(rf"^k\d+\({ys}\[i\], \w+\)$", src, re.M)  # ys[i] written after the body
+    assert re.search(r"^step: loop 0, 5 iterations, back to (\d+)$", src, re.M)
