@@ -45,9 +45,9 @@ control flow, LAPACK, einsum, integer and complex loops, the checks against a ta
 file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
 object for the life of the process, as Numba's engine does), and the codegen side:
 allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
-back; codegen should hand them over as loop IR nodes instead. A cold compile imports Numba
-only through backend/vecmath.py's math functions (``_vm.exp``...), which use Numba's
-``cgutils`` and config: ~0.15 s that a Numba-free copy of ``vecmath.math_function`` would save.
+back; codegen should hand them over as loop IR nodes instead. Neither a cold compile nor a
+warm load imports Numba (backend/vecmath.py's math functions are llvmlite IR;
+tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -727,8 +727,7 @@ def _read_object(path: Path) -> bytes | None:
 
 
 def compile_object(name: str, kernels: list) -> bytes:
-    """Optimise the kernels' module and emit its object code (Numba is imported here, for
-    backend/vecmath.py's math functions)."""
+    """Optimise the kernels' module and emit its object code."""
     import llvmlite.binding as ll
 
     mod = ll.parse_assembly(str(build_module(name, kernels)))

@@ -1,0 +1,82 @@
+"""First calls on the table backend: a cold compile and a warm load in fresh processes import
+neither Numba nor SciPy's heavy modules, and their results match eager funcad."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import funcad as fa
+import funcad.numpy as fnp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _mlp(params, x, y):
+    w1, b1, w2, b2 = params
+    hidden = fa.nn.relu(x @ w1 + b1)
+    return -fnp.sum(y * fa.nn.log_softmax(hidden @ w2 + b2)) / x.shape[0]
+
+
+def _mlp_args():
+    rng = np.random.default_rng(0)
+    params = (rng.normal(0, 0.1, (12, 7)), rng.normal(0, 0.1, 7), rng.normal(0, 0.1, (7, 3)),
+              np.zeros(3))
+    return params, rng.normal(size=(5, 12)), np.eye(3)[rng.integers(0, 3, 5)]
+
+
+_CHILD = """
+import json, sys
+import numpy as np
+import funcad as fa
+from funcad.backend import dispatch, table
+sys.path.insert(0, {tests!r})
+from test_table_cold import _mlp, _mlp_args
+args = _mlp_args()
+value, grads = fa.jit(fa.value_and_grad(_mlp))(*args)
+programs = list(dispatch._executables.values())
+print(json.dumps({{
+    "value": float(value), "grads": [np.asarray(g).tolist() for g in grads],
+    "table": all(isinstance(p, table.TableProgram) for p in programs) and len(programs) == 1,
+    "stats": table.stats,
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("numba", "scipy")),
+}}))
+"""
+
+
+def _child(cache_dir, code=_CHILD):
+    env = {**os.environ, "FUNCAD_JIT_BACKEND": "table", "FUNCAD_CACHE_DIR": str(cache_dir),
+           "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code.format(tests=str(ROOT / "tests"))], env=env,
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_cold_compile_and_a_warm_load_of_the_mlp_step_import_no_numba(tmp_path):
+    value, grads = fa.value_and_grad(_mlp)(*_mlp_args())  # eager, here
+    for run, stat in (("cold", "compiled"), ("warm", "loaded")):
+        out = _child(tmp_path)
+        assert out["table"], run
+        assert out["stats"][stat] == 1 and sum(out["stats"].values()) == 1, (run, out["stats"])
+        assert not [m for m in out["modules"] if m.startswith("numba")], (run, out["modules"])
+        np.testing.assert_allclose(out["value"], value, rtol=1e-12)
+        for g, w in zip(out["grads"], grads, strict=True):
+            np.testing.assert_allclose(np.asarray(g), w, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["exp", "radd", "arctan2"])
+def test_vecmath_makes_numbas_intrinsics_when_they_are_read(name):
+    from funcad.backend import vecmath
+
+    fn = getattr(vecmath, name)
+    assert getattr(vecmath, name) is fn  # made once, then kept
+    assert type(fn).__name__ == "_Intrinsic"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        vecmath.nope  # noqa: B018
