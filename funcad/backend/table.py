@@ -43,9 +43,7 @@ liveness (every intermediate has its own piece of the arena), OpenBLAS's single-
 for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
 control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
 file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
-object for the life of the process, as Numba's engine does), and the codegen side:
-allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
-back; codegen should hand them over as loop IR nodes instead. Neither a cold compile nor a
+object for the life of the process, as Numba's engine does). Neither a cold compile nor a
 warm load imports Numba (backend/vecmath.py's math functions are llvmlite IR;
 tests/test_table_cold.py checks).
 """
@@ -79,7 +77,7 @@ from ..lax.shapes import (
 )
 from . import cache, codegen, driver
 from . import loopir as ir
-from .fusion import REDUCTIONS, Kernel, fuse
+from .fusion import Kernel, fuse
 
 
 def enabled() -> bool:
@@ -297,14 +295,9 @@ class Plan:
             t = type(s)
             if t is ir.Comment:
                 continue
-            if t is ir.Line:  # an allocation: `v = _nb.empty(...)` or `_nb.full(...)`
-                target, _, call = s.text.partition(" = ")
-                if not (call.startswith("_nb.empty(") or call.startswith("_nb.full(")):
-                    raise Unsupported(s.text)
-                if call.startswith("_nb.full("):
-                    v = order[position[target]]
-                    e = next(e for e in eqns if v in e.outputs)
-                    fills[position[target]] = codegen._reduction_init(REDUCTIONS[e.prim], v.aval.dtype).value
+            if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
+                if s.fill is not None:
+                    fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")

@@ -77,10 +77,9 @@ def _numba_targets_another_cpu() -> bool:
     ``NUMBA_CPU_FEATURES``): read from the environment as numba.config does, through Numba
     only where it is already imported or a ``.numba_config.yaml`` may set them."""
     if "numba" in sys.modules or os.path.isfile(".numba_config.yaml"):
-        from .cache import import_numba
+        import numba
 
-        config = import_numba().config
-        return bool(config.CPU_NAME or config.CPU_FEATURES)
+        return bool(numba.config.CPU_NAME or numba.config.CPU_FEATURES)
     return bool(os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"))
 
 
