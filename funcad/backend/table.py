@@ -807,6 +807,8 @@ class TableProgram:
                 layout[b] = (arena, self.arena_bytes)
                 self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
         self.layout, self.n_slots = layout, arena + 1
+        # every output its own fresh buffer, in order: the call returns them as they are
+        self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
         return layout
 
     def __call__(self, args) -> list:
@@ -814,6 +816,8 @@ class TableProgram:
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        if self._plain:
+            return outs
         result = []
         for o in self.outputs:
             if o[0] == "out":
