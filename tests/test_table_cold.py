@@ -122,3 +122,123 @@ def test_reductions_into_filled_arrays_run_on_the_table(table_backend):
         np.testing.assert_allclose(g, w, rtol=1e-14, equal_nan=True)
     assert "# table program" in src
     assert np.isnan(got[0][1]) and np.isnan(got[2][1])
+
+
+# -- jit's per-call path: one walk over the arguments keys the compiled program -------------
+
+
+def _counted(fn):
+    traces = []
+
+    def f(*args, **kwargs):
+        traces.append(1)
+        return fn(*args, **kwargs)
+
+    return f, traces
+
+
+def test_weak_types_and_dtypes_retrace_exactly_when_numpy_would_type_them_apart(table_backend):
+    f, traces = _counted(lambda x, y: x * y)
+    g = fa.jit(f)
+    x, x32 = np.arange(3.0), np.arange(3.0, dtype=np.float32)
+    cases = [(x, 2.0, 1), (x, 3.0, 1), (x, 2, 2), (x, np.float64(2.0), 3), (x, np.float64(5.0), 3),
+             (x32, 2.0, 4), (x32, 4.0, 4), (x32, np.float64(2.0), 5), (x32, True, 6), (x, 1j, 7)]
+    for a, b, n in cases:
+        out = g(a, b)
+        want = a * b  # NumPy's promotion (NEP 50): a Python number is weakly typed
+        assert out.dtype == want.dtype and len(traces) == n, (a.dtype, b, out.dtype, len(traces))
+        np.testing.assert_array_equal(out, want)
+
+
+def test_structures_shapes_and_leaf_kinds_key_the_cache(table_backend):
+    f, traces = _counted(lambda p, s=None: (p[0] * 2.0 + p[1]) if s is None else p["a"] - p["b"])
+    g = fa.jit(f)
+    a, b = np.arange(3.0), np.ones(3)
+    calls = [((a, b), 1), ((a, b), 1), ([a, b], 2), ([b, a], 2), ((a, 1.0), 3), ((a, np.ones(1)), 4),
+             ((a, np.ones((1, 3))), 5), ((a[None], b), 6)]
+    for p, n in calls:
+        want = f(p)  # eagerly, here
+        np.testing.assert_array_equal(g(p), want)
+        traces.pop()
+        assert len(traces) == n, (p, len(traces))
+    g({"a": a, "b": b}, s=1)
+    g({"b": b, "a": a}, s=1)  # the same dict: keys are sorted
+    np.testing.assert_array_equal(g({"b": b, "a": 2 * a}, s=1), 2 * a - b)
+    assert len(traces) == 7
+    g({"a": a, "b": b}, s=2)  # (the same type)
+    assert len(traces) == 7
+    g({"a": a, "b": b}, s=2.0)  # a traced keyword argument of another type
+    assert len(traces) == 8
+
+
+def test_none_namedtuples_subclasses_and_tracers_take_their_paths(table_backend):
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "x y")
+    f, traces = _counted(lambda t: t[0] * 2.0 if t[1] is None else t.x * t.y)
+    g = fa.jit(f)
+    x = np.arange(4.0)
+    for _ in range(2):
+        np.testing.assert_array_equal(g((x, None)), 2 * x)
+        np.testing.assert_array_equal(g(Pair(x, x)), x * x)
+    assert len(traces) == 2
+
+    class Sub(np.ndarray):
+        pass
+
+    np.testing.assert_array_equal(g((x.view(Sub), None)), 2 * x)
+    h = fa.jit(lambda x: fnp.sum(fnp.sin(x) * x))
+    h(x)  # compiled, then called under grad and vmap: traced, never the compiled call
+    np.testing.assert_allclose(fa.grad(h)(x), np.sin(x) + x * np.cos(x), rtol=1e-14)
+    np.testing.assert_allclose(fa.vmap(h)(np.stack([x, 2 * x])), [np.sum(np.sin(x) * x),
+                               np.sum(np.sin(2 * x) * 2 * x)], rtol=1e-14)
+
+
+def test_arguments_are_converted_for_the_program(table_backend):
+    g = fa.jit(lambda x, y: x @ y + 1.0)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 8)), rng.normal(size=(4, 5))
+    for x, y in [(a[:3, ::2], b), (np.asfortranarray(a[:3, :4]), b), (a[:3, :4].astype(">f8"), b),
+                 (a[:3, :4], b[:, ::-1]), (a[:3, :4].astype(np.float32), b)]:
+        np.testing.assert_allclose(g(x, y), np.asarray(x) @ np.asarray(y) + 1.0, rtol=1e-14)
+
+
+def test_static_arguments_and_keywords_on_the_per_call_path(table_backend):
+    f, traces = _counted(lambda x, n, **kw: x ** n * kw.get("scale", 1.0))
+    g = fa.jit(f, static_argnums=1)
+    x = np.arange(1.0, 4.0)
+    for n, kw, count in [(2, {}, 1), (2, {}, 1), (3, {}, 2), (3.0, {}, 2), (3, {"scale": 2.0}, 3),
+                         (3, {"scale": 5.0}, 3), (3, {"scale": np.ones(3)}, 4)]:
+        np.testing.assert_allclose(g(x, n, **kw), x ** n * kw.get("scale", 1.0), rtol=1e-15)
+        assert len(traces) == count, (n, kw)
+    with pytest.raises(fa.errors.ArgumentError, match="not hashable"):
+        g(x, [2])
+
+
+def test_outputs_are_rebuilt_fresh_in_their_structure(table_backend):
+    x = np.arange(3.0)
+    for fn in [lambda x: x + 1.0, lambda x: (x + 1.0,), lambda x: (x, [x * 2.0, (x * 3.0,)], ()),
+               lambda x: {"b": x * 2.0, "a": [x, None]}, lambda x: None, lambda x: []]:
+        g = fa.jit(fn)
+        first, again = g(x), g(x)
+        with fa.disable_jit():
+            want = fn(x)
+        assert fa.tree_util.tree_structure(again) == fa.tree_util.tree_structure(want)
+        for o, w in zip(fa.tree_util.tree_leaves(again), fa.tree_util.tree_leaves(want), strict=True):
+            np.testing.assert_array_equal(o, w)
+        if isinstance(want, tuple | list) and want:
+            assert first is not again and first[0] is not again[0]
+
+
+def test_debug_nans_and_disable_jit_still_apply_after_the_first_call(table_backend):
+    g = fa.jit(lambda x: fnp.log(x))
+    g(np.ones(2))
+    g(np.ones(2))
+    with fa.disable_jit():
+        assert g(-1.0) != g(-1.0)  # eager: NaN, no error
+    fa.config.update("debug_nans", True)
+    try:
+        with pytest.raises(FloatingPointError, match="log"):
+            g(-np.ones(2))
+    finally:
+        fa.config.update("debug_nans", False)
