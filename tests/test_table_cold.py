@@ -53,10 +53,10 @@ print(json.dumps({{
 def _child(cache_dir, code=_CHILD):
     env = {**os.environ, "FUNCAD_JIT_BACKEND": "table", "FUNCAD_CACHE_DIR": str(cache_dir),
            "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", code.format(tests=str(ROOT / "tests"))], env=env,
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run([sys.executable, "-W", "always", "-c", code.format(tests=str(ROOT / "tests"))],
+                       env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return {**json.loads(r.stdout.strip().splitlines()[-1]), "stderr": r.stderr}
 
 
 def test_a_cold_compile_and_a_warm_load_of_the_mlp_step_import_no_numba(tmp_path):
@@ -69,6 +69,14 @@ def test_a_cold_compile_and_a_warm_load_of_the_mlp_step_import_no_numba(tmp_path
         np.testing.assert_allclose(out["value"], value, rtol=1e-12)
         for g, w in zip(out["grads"], grads, strict=True):
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-11, atol=1e-14)
+    # The interpreter every program calls through is one object file, checked as the others
+    (runtime,) = (tmp_path / "table").glob("runtime-*.o")
+    data = bytearray(runtime.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    runtime.write_bytes(bytes(data))
+    out = _child(tmp_path)
+    assert "digest differs" in out["stderr"] and out["stats"]["loaded"] == 1
+    np.testing.assert_allclose(out["value"], value, rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["exp", "radd", "arctan2"])

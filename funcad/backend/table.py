@@ -17,9 +17,10 @@
 * kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
   one optimisation, one machine-code emission, no Numba typing or lowering;
-* a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
-  kernels in program order from a table of (kernel address, its slots). Python allocates
-  the outputs and one arena, fills the buffer table and makes ONE ctypes call;
+* a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
+  program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
+  order from a table of (kernel address, its slots). Python allocates the outputs and one
+  arena, fills the buffer table and makes ONE ctypes call;
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
@@ -530,8 +531,7 @@ def _llvm_printer():
 
 
 def build_module(name: str, kernels: list):
-    """The LLVM IR module: one function ``<name>_k<j>`` per kernel and the interpreter
-    ``<name>_run``."""
+    """The LLVM IR module of a program: one function ``<name>_k<j>`` per kernel."""
     from llvmlite import ir as L
 
     i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
@@ -549,6 +549,17 @@ def build_module(name: str, kernels: list):
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
         k.emit(b, mod, ptrs)
         b.ret_void()
+    return mod
+
+
+def runtime_module(name: str = "funcad_table"):
+    """The LLVM IR module every program calls through, compiled once (:func:`_runtime`): the
+    interpreter ``<name>_run`` and the entry ``<name>_call`` Python calls."""
+    from llvmlite import ir as L
+
+    i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
+    mod = L.Module(name)
+    ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
     # The interpreter: for i < n: fns[i](buffers, slots + offsets[i])
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
                                              i64.as_pointer(), i64.as_pointer()])
@@ -719,18 +730,47 @@ def _read_object(path: Path) -> bytes | None:
     return None
 
 
-def compile_object(name: str, kernels: list) -> bytes:
-    """Optimise the kernels' module and emit its object code."""
+def compile_object(name: str, kernels: list, module=None) -> bytes:
+    """Optimise the kernels' module (or ``module``) and emit its object code. No loop
+    unrolling: it took ~25% of the optimisation and emission of the MLP step's, LSTM's and
+    RNN's kernels for no measurable change of their run time (the vectorizer still
+    interleaves)."""
     import llvmlite.binding as ll
 
-    mod = ll.parse_assembly(str(build_module(name, kernels)))
+    mod = ll.parse_assembly(str(module or build_module(name, kernels)))
     mod.triple, mod.data_layout = _tm.triple, str(_tm.target_data)
     mod.verify()
     pto = ll.create_pipeline_tuning_options()
     pto.speed_level, pto.loop_vectorization, pto.slp_vectorization = 3, True, True
+    pto.loop_unrolling = False
     pb = ll.create_pass_builder(_tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return _tm.emit_object(mod)
+
+
+def _load(path: Path, compile) -> str:
+    """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
+    there) to the process's engine: "loaded" or "compiled"."""
+    import llvmlite.binding as ll
+
+    obj, how = _read_object(path), "loaded"
+    if obj is None:
+        obj, how = compile(), "compiled"
+        with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            cache.write_checked(path, obj)
+    _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    _engine.finalize_object()
+    return how
+
+
+@functools.cache
+def _runtime() -> int:
+    """The address of the entry every program is called through (the runtime module's
+    ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
+    digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
+    _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    return _engine.get_function_address("funcad_table_call")
 
 
 stats = {"compiled": 0, "loaded": 0}
@@ -741,28 +781,15 @@ class TableProgram:
 
     def __init__(self, jaxpr: Jaxpr, plan: Plan):
         _setup()
-        import llvmlite.binding as ll
-
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         description = repr((_host(), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
         if name not in _loaded:
-            obj = _read_object(path)
-            if obj is not None:
-                stats["loaded"] += 1
-            else:
-                obj = compile_object(name, plan.kernels)
-                stats["compiled"] += 1
-                with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    cache.write_checked(path, obj)
-            _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-            _engine.finalize_object()
+            stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
-            _loaded[name].append(_engine.get_function_address(f"{name}_call"))
-        *addresses, entry = _loaded[name]
+        addresses, entry = _loaded[name], _runtime()
         self.source = _source(name, plan)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
