@@ -250,3 +250,36 @@ def test_debug_nans_and_disable_jit_still_apply_after_the_first_call(table_backe
             g(-np.ones(2))
     finally:
         fa.config.update("debug_nans", False)
+
+
+# -- import funcad: SciPy's heavy modules come with their first use ------------------------
+
+
+def test_import_funcad_imports_no_scipy_submodule_until_one_is_used():
+    code = """
+import sys, json
+import numpy as np
+import funcad as fa, funcad.numpy as fnp
+before = sorted(m for m in sys.modules if m.startswith(("scipy", "numpy.f2py", "numpy.testing")))
+x, a = np.array([-1.5, 0.25, 2.0]), np.tril(np.ones((3, 3))) + np.eye(3)
+out = {"before": before, "expit": fa.nn.sigmoid(x).tolist(), "erf": fa.scipy.special.erf(x).tolist(),
+       "gammainc": fa.scipy.special.gammainc(2.0, np.abs(x)).tolist(),
+       "trisolve": fa.scipy.linalg.solve_triangular(a, x, lower=True).tolist(),
+       "sparsity": fa.jacobian_sparsity(lambda v: v[1:] * v[:-1])(x).toarray().tolist()}
+print(json.dumps(out))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["before"] == []
+    import scipy.linalg
+    import scipy.special
+
+    x = np.array([-1.5, 0.25, 2.0])
+    np.testing.assert_allclose(out["expit"], scipy.special.expit(x), rtol=1e-15)
+    np.testing.assert_allclose(out["erf"], scipy.special.erf(x), rtol=1e-15)
+    np.testing.assert_allclose(out["gammainc"], scipy.special.gammainc(2.0, np.abs(x)), rtol=1e-15)
+    a = np.tril(np.ones((3, 3))) + np.eye(3)
+    np.testing.assert_allclose(out["trisolve"], scipy.linalg.solve_triangular(a, x, lower=True), rtol=1e-15)
+    assert out["sparsity"] == [[1, 1, 0], [0, 1, 1]]
