@@ -16,6 +16,7 @@ wrote, then parsed back with a regex and ``ast``).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -101,7 +102,9 @@ def render() -> str:
         parts += [f"## {title}", "", what + ".", "", "### Traced jaxpr", "", "```", str(low.traced).strip(),
                   "```", "", "### Table program", ""]
         if low.source.startswith("# table program"):
-            parts += ["```python", low.source.strip(), "```", ""]
+            # its name is a digest of the kernels, the host CPU and the code's versions
+            text = re.sub(r"funcad_table_[0-9a-f]+", "funcad_table_<digest>", low.source.strip())
+            parts += ["```python", text, "```", ""]
         else:
             parts += ["The table backend does not cover this program yet: jit runs it on the Numba",
                       "path (below).", ""]
