@@ -17,6 +17,8 @@ program is built.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
@@ -62,11 +64,18 @@ class _Text:
         v = self.by_region.get(r) if not steps else None
         if v is not None:
             return self.name(v)
-        base = self.name(self.owner[r.buffer]) if r.buffer in self.owner else f"t{r.buffer}"
+        base = self.name(self.owner[r.buffer]) if r.buffer in self.owner else self.buffer(r.buffer)
         if steps:
             many = self.plan.loops > 1
             return base + "".join(f"[{'-1-' * (s < 0)}i{loop if many else ''}]" for loop, s in steps)
         return f"{base}+{r.offset}" if r.offset else base
+
+    def buffer(self, b) -> str:
+        """A buffer no variable fills: a constant (a literal operand: its value) or ``t<b>``."""
+        value = self.plan.buffers[b]
+        if isinstance(value, np.ndarray):
+            return repr(value.item()) if value.size == 1 else f"const{b}"
+        return f"t{b}"
 
     def where(self, v) -> str:
         r = self.regions.get(v)
