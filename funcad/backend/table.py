@@ -206,8 +206,8 @@ class Plan:
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
         self.keys: list = []      # per kernel, its key (the disk cache's description)
-        self.marks: list = []     # (first call, equations) per fusion item, (first call, "{" or
-        #                           "}", jaxpr) around a jaxpr's items: the source's comments
+        self.marks: list = []     # (first call, item) per fusion item, (first call, "{" or "}",
+        #                           jaxpr) around a jaxpr's items: the source's comments
         self.past: list = []      # (var, region) of branch and loop bodies' values (regions forgets them)
         self.consts: dict = {}
         self.spans: list = []     # (first call, last call) of each loop, nested loops' too
@@ -237,7 +237,7 @@ class Plan:
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
         self.marks.append((len(self.calls), "{", jaxpr))
         for n, item in enumerate(items):
-            self.marks.append((len(self.calls), _eqns(item)))
+            self.marks.append((len(self.calls), item))
             if isinstance(item, Kernel) or isinstance(item, list):
                 outs = {v for e in _eqns(item) for v in e.outputs}
                 self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
@@ -936,7 +936,7 @@ class TableProgram:
             stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
         addresses, entry = _loaded[name], _runtime()
-        self.name, self._described = name, (plan, jaxpr)  # for .source, built when read
+        self.name, self._jaxpr = name, jaxpr  # for .source (planned again when read)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         # Control entries: a null address, their op, target and operands in the slots.
@@ -973,10 +973,12 @@ class TableProgram:
 
     def describe(self, arg_names=None) -> str:
         """What ``jit(f).lower(x).source`` shows (``arg_names``: the arguments' names): the
-        table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py)."""
+        table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py).
+        The plan is built again here (the same): a program does not keep it (a third of what
+        it would hold, for ~50 ms of Python per read on the LSTM-20 gradient)."""
         from .table_source import source
 
-        return source(self, *self._described, arg_names)
+        return source(self, Plan(self._jaxpr), self._jaxpr, arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,

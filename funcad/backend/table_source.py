@@ -22,7 +22,7 @@ import numpy as np
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
-from .table import Region
+from .table import Region, _eqns
 from .table_control import ALIAS
 
 _WHERE_MAX = 6  # a shared kernel's header names at most this many of the items calling it
@@ -126,6 +126,7 @@ class _Text:
         plan, calls, marks = self.plan, self.plan.calls, self.plan.marks
         bounds = [m[0] for m in marks[1:]] + [len(calls)]  # each mark's entries: to the next mark
         users: dict = {}  # kernel -> the items calling it (by their first output), for its header
+        marks = [(first, what if what in ("{", "}") else _eqns(what), *jx) for first, what, *jx in marks]
         for (first, what, *_), end in zip(marks, bounds):
             for k, _ in calls[first:end]:
                 if type(k) is int and type(what) is list and what[0].outputs:
