@@ -1068,7 +1068,3 @@ def build(jaxpr: Jaxpr):
     except (Unsupported, KeyError):
         return None
     return TableProgram(jaxpr, plan)
-
-
-# (their rules: cond, while and scan; einsum and batched matmul)
-from . import table_control, table_einsum  # noqa: E402,F401
