@@ -143,8 +143,9 @@ def test_where_values_live():
 
 def test_the_text_is_built_only_when_read(monkeypatch):
     calls = []
-    real = table_source.source
-    monkeypatch.setattr(table_source, "source", lambda *a: calls.append(1) or real(*a))
+    real = table.DESCRIBE
+    assert real is table_source.source
+    monkeypatch.setattr(table, "DESCRIBE", lambda *a: calls.append(1) or real(*a))
     x = np.arange(6.0)
     f = fa.jit(lambda x: fnp.sin(x) * 2.0)
     np.testing.assert_allclose(f(x), np.sin(x) * 2.0)

@@ -18,7 +18,10 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver, table, table_control, table_einsum  # noqa: F401  (their rules register into table.SINGLE)
+
+# (table_control, table_einsum: their rules register into table.SINGLE; table_source sets
+# table.DESCRIBE, a table program's text)
+from . import cache, codegen, driver, table, table_control, table_einsum, table_source  # noqa: F401
 from .fusion import fuse
 from .simplify import simplify
 

@@ -920,6 +920,8 @@ def _runtime() -> int:
 
 
 stats = {"compiled": 0, "loaded": 0}
+#: ``DESCRIBE(program, plan, jaxpr, arg_names)``: a program's text (backend/table_source.py)
+DESCRIBE = None
 
 
 class TableProgram:
@@ -976,9 +978,7 @@ class TableProgram:
         table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py).
         The plan is built again here (the same): a program does not keep it (a third of what
         it would hold, for ~50 ms of Python per read on the LSTM-20 gradient)."""
-        from .table_source import source
-
-        return source(self, Plan(self._jaxpr), self._jaxpr, arg_names)
+        return DESCRIBE(self, Plan(self._jaxpr), self._jaxpr, arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,

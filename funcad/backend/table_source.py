@@ -22,6 +22,7 @@ import numpy as np
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
+from . import table
 from .table import Region, _eqns
 from .table_control import ALIAS
 
@@ -216,3 +217,6 @@ def _wrap(head: str, items: list, width: int = 100) -> list:
 def _short(buffer) -> str:
     nbytes, shape, dtype = buffer
     return f"{dtype.name}{list(shape)}"
+
+
+table.DESCRIBE = source
