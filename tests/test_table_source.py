@@ -207,3 +207,18 @@ def test_a_scan_reads_and_writes_its_slices():
     ys = re.search(r"(\w+):f64\[5,3\] = scan", src).group(1)
     assert re.search(rf"^k\d+\({ys}\[i\], \w+\)$", src, re.M)  # ys[i] written after the body
     assert re.search(r"^step: loop 0, 5 iterations, back to (\d+)$", src, re.M)
+
+
+def test_arguments_are_named_with_statics_keywords_and_constants():
+    c = np.arange(3.0)  # closed over: a constant input of the program
+
+    def f(x, n, *, scale):
+        return fnp.sin(x) * scale["s"] * n + c
+
+    x, s = np.ones(3), {"s": np.float64(2.0)}
+    jf = fa.jit(f, static_argnums=1)
+    np.testing.assert_allclose(jf(x, 3, scale=s), np.sin(x) * 2.0 * 3 + c)
+    assert {type(e) for e in dispatch._executables.values()} == {table.TableProgram}
+    head = jf.lower(x, 3, scale=s).source.split("\n# results")[0].replace("\n#     ", " ")
+    assert re.search(r"# arguments: \w+:f64\[3\] = a constant, \w+:f64\[3\] = x, \w+:f64\[\] = scale\['s'\]$",
+                     head), head
