@@ -77,7 +77,7 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import cache, codegen, driver
+from . import cache, codegen, driver, table_parallel
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
 
@@ -134,6 +134,9 @@ class Loops:
         """The kernel's body (``ptrs``: each array's first element, from its slots)."""
         from llvmlite import ir as L
 
+        if table_parallel.parallel_loop(self.body) is not None:  # its outer loop over threads
+            return table_parallel.emit(b, _llvm_printer(), self.arrays, self.strides, self.sizes,
+                                       self.body, ptrs)
         i64 = L.IntType(64)
         arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
                   for a, p, st in zip(self.arrays, ptrs, self.strides)}
@@ -180,7 +183,10 @@ class Plan:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
-        items = codegen._row_groups(fuse(jaxpr))
+        # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
+        self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
+            codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
+        items = codegen._row_groups(fuse(jaxpr), self.parallel_min_size)
         # the last item reading each value (the outputs: after every item)
         last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
         for n, item in enumerate(items):
@@ -270,12 +276,11 @@ class Plan:
                 self._generated[key] = generated
         text, stmts, arrays, arrays_key, positions, fills, sizes = generated
         for pos in positions:
-            v = order[pos]
-            if pos >= len(ins) and v not in self.regions:
-                self.regions[v] = self.fresh(v)
+            if type(pos) is int and pos >= len(ins) and order[pos] not in self.regions:
+                r = self.regions[order[pos]] = self.fresh(order[pos])
                 if pos in fills:
-                    self.fill(self.regions[v], fills[pos])
-        regions = [self.region(order[pos]) for pos in positions]
+                    self.fill(r, fills[pos])
+        regions = [self.region(order[pos]) if type(pos) is int else self.fresh(*pos) for pos in positions]
         strides = [r.strides for r in regions]
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
@@ -283,6 +288,7 @@ class Plan:
     def _generate(self, item, eqns, ins, order, read_later):
         """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
         g = codegen.Gen()
+        g.parallel_min_size = self.parallel_min_size
         g.consts.update(self.consts)
         for a in ins:
             if a not in self.consts:
@@ -310,10 +316,14 @@ class Plan:
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")
             stmts.append(s)
         arrays = {n.arr.name: n.arr for s in stmts for n in ir.walk(s) if type(n) in (ir.Load, ir.Store)}
-        arrs = sorted(arrays.values(), key=lambda a: int(a.name[1:]))
+        # (a parallel reduction's partial results: a scratch array, after the values)
+        scratch = table_parallel.scratch_shapes(stmts, g.sizes, set(arrays) - set(position))
+        arrs = sorted((a for a in arrays.values() if a.name not in scratch), key=lambda a: int(a.name[1:])) \
+            + [arrays[name] for name in sorted(scratch)]
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
         arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
-        return text, stmts, arrs, arrays_key, [position[a.name] for a in arrs], fills, list(g.sizes)
+        positions = [(scratch[a.name], a.dtype) if a.name in scratch else position[a.name] for a in arrs]
+        return text, stmts, arrs, arrays_key, positions, fills, list(g.sizes)
 
     def single(self, e) -> None:
         """An equation that is its own fusion item, by its primitive's rule in :data:`SINGLE`."""
@@ -493,7 +503,9 @@ def supported(s) -> bool:
             if not (n.dtype in FLOATS and len(n.args) == 2 and all(a.dtype == n.dtype for a in n.args)):
                 return False
         elif t is ir.Loop:
-            if n.parallel or n.start is not None:
+            continue  # (a parallel one: table_parallel; a start: a chunk of a parallel reduction)
+        elif t in table_parallel.INT_EXPRS and n.dtype == ir.INT:  # a chunk's bounds
+            if not table_parallel.int_ok(n):
                 return False
         elif t is ir.Assign:
             if n.target.dtype != n.value.dtype:
@@ -525,6 +537,8 @@ def _llvm_printer():
             b = self.b
             if type(e) is ir.Size:
                 return self.ir.Constant(self.i64, self.sizes[e.slot])
+            if type(e) in table_parallel.INT_EXPRS and e.dtype == ir.INT:
+                return table_parallel.int_value(self, e)
             if type(e) is ir.Call and e.fn in _EXTRA:
                 x, y = (self.value(a) for a in e.args)
                 x_nan = b.fcmp_unordered("uno", x, x)
@@ -662,7 +676,7 @@ _engine = None
 _BLAS_INT_BITS = 64
 #: Callables returning ``{symbol: address}`` of external functions that kernels call, run
 #: once when the engine is set up (modules that add kernels append theirs).
-SYMBOL_HOOKS: list = []
+SYMBOL_HOOKS: list = [table_parallel.symbols]
 
 
 def _setup():
