@@ -50,6 +50,19 @@ PARALLEL_MIN_SIZE_BESIDE_BLAS = 1 << 22
 # OpenBLAS runs a product on one thread below m n k = 9216 (gemv's threshold: 2304 times
 # GEMM_MULTITHREAD_THRESHOLD = 4; gemm's is 65536 x 4); the same bound for LAPACK's n^3.
 THREADED_BLAS_MIN_WORK = 9216
+# A reduction-shaped product (``X.T @ Y`` over many rows into a small result: a Hessian, a
+# Gram matrix) runs on one OpenBLAS thread (nbrt.gemm, the table backend's Gemm). OpenBLAS's
+# threads split the small result and meet at a barrier (spin-waiting) after every block of the
+# long inner dimension: on this 2-core machine, shared, X.T @ Y for 400,000 x 50 took 2.2-13 s
+# on two threads against 0.3 s on one (10-30x the CPU time), and the logistic Newton step's
+# Hessian with it.
+TALL_K = 16  # k >= 16 max(m, n) ...
+SMALL_MN = 1 << 16  # ... and m n <= 65536 (a 256 x 256 result)
+
+
+def tall_product(m: int, n: int, k: int) -> bool:
+    """Whether ``m x k @ k x n`` is reduction-shaped (one BLAS thread: see TALL_K)."""
+    return k >= TALL_K * max(m, n) and m * n <= SMALL_MN
 
 # Serial loop nests in the loop subset are compiled by nbrt.loops (backend/loopir.py) rather
 # than by Numba's typing and lowering; FUNCAD_DIRECT_LOOPS=0 leaves every loop to Numba.

@@ -637,7 +637,21 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
             const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
+    if not (_THREAD_CONTROL and codegen.tall_product(k.m, k.n, k.k)):
+        return b.call(blas, args)
+    # a reduction-shaped product on one OpenBLAS thread (codegen.TALL_K), as nbrt.gemm
+    i32 = L.IntType(32)
+    get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
+        mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
+    set_ = mod.globals.get("funcad_table_blas_set_threads") or L.Function(
+        mod, L.FunctionType(L.VoidType(), [i32]), "funcad_table_blas_set_threads")
+    before = b.call(get, [])
+    limit = b.icmp_signed(">", before, L.Constant(i32, 1))
+    with b.if_then(limit):
+        b.call(set_, [L.Constant(i32, 1)])
     b.call(blas, args)
+    with b.if_then(limit):
+        b.call(set_, [before])
 
 
 # --------------------------------------------------------------------------------------
@@ -653,10 +667,15 @@ def _blas_addresses():
         for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")):
             try:
                 lib = ctypes.CDLL(str(path))
-                return {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
-                        for r in ("dgemm", "sgemm")}, 64
+                found = {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
+                         for r in ("dgemm", "sgemm")}
             except (OSError, AttributeError):
                 continue
+            with contextlib.suppress(AttributeError):  # OpenBLAS's thread count (_gemm_call)
+                for r in ("get", "set"):
+                    fn = getattr(lib, f"scipy_openblas_{r}_num_threads64_")
+                    found[f"blas_{r}_threads"] = ctypes.cast(fn, ctypes.c_void_p).value
+            return found, 64
     from scipy.linalg import cython_blas
 
     get = ctypes.pythonapi.PyCapsule_GetPointer
@@ -674,6 +693,7 @@ def _capsule_name(cap):
 
 _engine = None
 _BLAS_INT_BITS = 64
+_THREAD_CONTROL = False  # OpenBLAS's thread count can be set (NumPy's scipy-openblas64)
 #: Callables returning ``{symbol: address}`` of external functions that kernels call, run
 #: once when the engine is set up (modules that add kernels append theirs).
 SYMBOL_HOOKS: list = [table_parallel.symbols]
@@ -681,7 +701,7 @@ SYMBOL_HOOKS: list = [table_parallel.symbols]
 
 def _setup():
     """The process's llvmlite target machine and MCJIT engine (once)."""
-    global _engine, _tm, _BLAS_INT_BITS
+    global _engine, _tm, _BLAS_INT_BITS, _THREAD_CONTROL
     if _engine is not None:
         return
     import llvmlite.binding as ll
@@ -689,6 +709,7 @@ def _setup():
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
     addresses, _BLAS_INT_BITS = _blas_addresses()
+    _THREAD_CONTROL = "blas_set_threads" in addresses
     for r, address in addresses.items():
         ll.add_symbol(f"funcad_table_{r}", address)
     for hook in SYMBOL_HOOKS:  # other modules' external functions (LAPACK...)
