@@ -77,7 +77,7 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import cache, codegen, driver, table_parallel
+from . import cache, codegen, driver, table_arena, table_parallel
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
 
@@ -91,7 +91,6 @@ class Unsupported(Exception):
 
 
 FLOATS = ir.FLOATS
-_ALIGN = 64
 
 
 @dataclass(frozen=True)
@@ -842,13 +841,14 @@ class TableProgram:
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
         arena = plan.n_in + len(self.out_buffers)
-        self.arena_bytes = 0
-        for b in range(plan.n_in, len(plan.buffers)):
-            if b in outs:
-                layout[b] = (plan.n_in + outs[b], 0)
-            else:
-                layout[b] = (arena, self.arena_bytes)
-                self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
+        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in outs]
+        read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
+        ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
+        sizes = {b: plan.buffers[b][0] for b in inner}
+        offsets, self.arena_bytes = table_arena.pack(sizes, ranges)
+        self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
+        layout.update((b, (arena, offsets[b])) for b in inner)
+        layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
         self.layout, self.n_slots = layout, arena + 1
         return layout
 
