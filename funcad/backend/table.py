@@ -850,12 +850,20 @@ class TableProgram:
         layout.update((b, (arena, offsets[b])) for b in inner)
         layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
         self.layout, self.n_slots = layout, arena + 1
+        # Arenas kept for the next calls: past glibc's largest mmap threshold (32 MB) a fresh
+        # one is mapped and faulted in at every call (a 32 MB block written: 7.1 ms CPU
+        # fresh, 1.7 ms kept). Not shrunk: the program holds its arena while it lives.
+        self._arenas: list = []
         return layout
 
     def __call__(self, args) -> list:
         bufs = driver.c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
-        bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
+        try:  # the arena is kept between calls (one per thread calling at once): see _arenas
+            arena = self._arenas.pop()
+        except IndexError:
+            arena = np.empty(self.arena_bytes // 8 + 1, np.float64)
+        bufs = (*bufs, *outs, arena)
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
         result = []
         for o in self.outputs:
@@ -867,6 +875,7 @@ class TableProgram:
                 r = o[1]
                 slot, base = self.layout[r.buffer]
                 result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
+        self._arenas.append(arena)
         return result
 
 
