@@ -4,9 +4,10 @@
 (below) is compiled without Numba:
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
-  one arena per call) with a byte offset, a shape and byte strides, all known when the
-  program is built (jit specialises on shapes). Views (basic indexes, reshapes of contiguous
-  values, transposes) are regions of their operand's buffer: no code, no copy;
+  the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
+  shape and byte strides, all known when the program is built (jit specialises on shapes).
+  Views (basic indexes, reshapes of contiguous values, transposes) are regions of their
+  operand's buffer: no code, no copy;
 * every fusion item becomes a **kernel** of ONE calling convention, ``void k(i8** buffers,
   i64* slots)``: ``slots`` holds (buffer, byte offset) for each array the kernel touches.
   Fused loops are codegen's own loop IR (the statements the Numba path compiles through
@@ -19,15 +20,16 @@
   one optimisation, one machine-code emission, no Numba typing or lowering;
 * a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
   kernels in program order from a table of (kernel address, its slots). Python allocates
-  the outputs and one arena, fills the buffer table and makes ONE ctypes call;
+  the outputs (the arena is kept between calls), fills the buffer table and makes ONE
+  ctypes call;
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
 
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
 float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
-(Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
-are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
+(Numba's NaN rules), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+threads, table_parallel.py), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
 ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
 of single equations, no nested jaxprs (control flow), no constvars.
 
@@ -38,9 +40,7 @@ gradients and the 45,000-operation simulation run on it and match today's jit to
 for the 5 tests that read Numba's source or cache files. Results differ from today's jit in
 the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
 another split) and single matrix products go to ``?gemm`` where the driver calls NumPy's
-``matmul``. Not done: arena reuse by
-liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
-for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
+``matmul``. Not done: batched matmul,
 control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
 file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
 object for the life of the process, as Numba's engine does), and the codegen side:
