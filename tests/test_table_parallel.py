@@ -144,6 +144,19 @@ def test_tall_product_on_one_blas_thread(table_backend):
         assert get() == before  # restored
 
 
+def test_matrix_vector_products_through_gemv(table_backend):
+    a, b, c, bt = RNG.normal(size=(7, 5)), RNG.normal(size=5), RNG.normal(size=7), RNG.normal(size=(5, 7))
+    cases = [(lambda a, b: a @ b, (a, b)), (lambda c, a: c @ a, (c, a)), (lambda a, b: a.T @ b, (bt, b)),
+             (lambda c, a: c @ a.T, (c, bt)), (lambda a, b: a[::2, ::2] @ b[::2], (a, b)),
+             (lambda a, b: a.T[:1] @ b, (bt, RNG.normal(size=(5, 3)))),
+             (lambda a, b: a.astype(np.float32) @ b.astype(np.float32), (a, b))]
+    for f, args in cases:
+        got, exe = _table(f, *args)
+        assert "?gemv" in exe.source
+        rtol = 1e-6 if got.dtype == np.float32 else 1e-14
+        np.testing.assert_allclose(got, f(*[np.asarray(x) for x in args]), rtol=rtol, atol=1e-14)
+
+
 # -- the arena ----------------------------------------------------------------------------
 
 
