@@ -2,6 +2,7 @@
 
     python -m benchmarks.table_parallel --rounds 5 --calls 20
     python -m benchmarks.table_parallel --lstm --before /path/to/an/older/checkout
+    python -m benchmarks.table_parallel --launch --rounds 7 --calls 1000
 
 Programs (benchmarks/workloads.py): the value and gradient of the 1e6-element elementwise
 chain (one parallel kernel), logistic regression's gradient and the Newton step at d=1000
@@ -87,6 +88,34 @@ def _leaves(x):
     return [np.asarray(v) for v in tree_leaves(x)]
 
 
+def launch(rounds: int, calls: int) -> None:
+    """The cost of a parallel launch: a 256-element kernel made parallel (PARALLEL_MIN_SIZE
+    patched to 64), on 1 and 2 threads, table and Numba (its threading layer:
+    NUMBA_THREADING_LAYER)."""
+    import numba
+
+    import funcad as fa
+    from funcad.backend import codegen, dispatch, table_parallel
+
+    codegen.PARALLEL_MIN_SIZE = 64
+    x = np.random.default_rng(0).normal(size=256)
+    jitted = {}
+    for backend in ("table", "numba"):
+        os.environ["FUNCAD_JIT_BACKEND"] = backend
+        dispatch._executables.clear()
+        jitted[backend] = fa.jit(lambda x: x * 2.0 + 1.0)
+        jitted[backend](x)
+    print(f"Numba's threading layer: {numba.threading_layer()}; load {os.getloadavg()[0]:.1f}")
+    for threads in (1, 2):
+        table_parallel.set_threads(threads)
+        numba.set_num_threads(threads)
+        for backend, f in jitted.items():
+            os.environ["FUNCAD_JIT_BACKEND"] = backend
+            t = [_block(f, (x,), calls) for _ in range(rounds)]
+            wall, cpu = (np.median([x[j] for x in t]) * 1e6 for j in (0, 1))
+            print(f"{backend}, {threads} thread(s): per call wall {wall:.1f} us, CPU {cpu:.1f} us")
+
+
 def lstm_child(calls: int) -> dict:
     import funcad as fa
     from benchmarks import compile_programs as cp
@@ -127,7 +156,11 @@ def main(argv=None) -> int:
     p.add_argument("--calls", type=int, default=20)
     p.add_argument("--lstm", action="store_true")
     p.add_argument("--before", help="a checkout to compare the LSTM-20 gradient with")
+    p.add_argument("--launch", action="store_true", help="the cost of a parallel launch")
     a = p.parse_args(argv)
+    if a.launch:
+        launch(a.rounds, a.calls)
+        return 0
     if a.lstm:
         rows = lstm(a.before, a.rounds, a.calls)
         print("| run | round | arena | kernel calls | per call wall | CPU | load |")

@@ -16,10 +16,11 @@ Such a kernel becomes two functions here:
 workers with ``pthread_create`` (glibc's, resolved in the process), runs work itself and
 joins them. The n iterations are cut into up to 4 units per thread taken from an atomic
 counter, so a thread that a loaded machine delays takes fewer of them. Threads are created
-per call rather than kept in a pool: a create and join cost ~25 us per thread here
-(benchmarks/TABLE_PARALLEL.md) against the >= 0.3 ms of a loop past PARALLEL_MIN_SIZE, a pool
-would keep idle threads (and their spinning, or their wake-ups) beside OpenBLAS's and
-Numba's, and fresh threads need no care across ``fork``.
+per call rather than kept in a pool: on the loaded 2-core machine a launch with one worker
+cost ~45 us of CPU per call, where Numba's persistent pools cost 330-385 us (omp, spinning)
+and 80-100 us (workqueue, woken by condition variables) (benchmarks/TABLE_PARALLEL.md),
+against the >= 0.3 ms of a loop past PARALLEL_MIN_SIZE; no idle threads sit beside
+OpenBLAS's and Numba's, and fresh threads need no care across ``fork``.
 """
 
 from __future__ import annotations
