@@ -314,6 +314,8 @@ class Plan:
             if not supported(s):
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")
             stmts.append(s)
+        if not table_parallel.well_formed(stmts):
+            raise Unsupported("a parallel loop not at a kernel's top")
         arrays = {n.arr.name: n.arr for s in stmts for n in ir.walk(s) if type(n) in (ir.Load, ir.Store)}
         # (a parallel reduction's partial results: a scratch array, after the values)
         scratch = table_parallel.scratch_shapes(stmts, g.sizes, set(arrays) - set(position))

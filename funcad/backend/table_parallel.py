@@ -80,18 +80,26 @@ def parallel_loop(body: list):
     return next((j for j, s in enumerate(body) if type(s) is ir.Loop and s.parallel), None)
 
 
+def well_formed(body: list) -> bool:
+    """Whether :func:`emit` takes a kernel's statements: parallel loops only at the top level,
+    at most one, from 0, with scalar assignments alone before it (codegen's forms)."""
+    k = parallel_loop(body)
+    if k is None:
+        return not any(type(n) is ir.Loop and n.parallel for s in body for n in ir.walk(s))
+    inner = [n for s in body for n in ir.walk(s) if type(n) is ir.Loop and n.parallel]
+    return len(inner) == 1 and body[k].start is None and all(type(s) is ir.Assign for s in body[:k])
+
+
 def emit(b, printer, arrays: list, strides: list, sizes, body: list, ptrs: list) -> None:
-    """The kernel of statements ``body`` (one top-level parallel loop, scalar assignments
-    before it) at builder ``b``: the loop's body function, then the calls. ``printer`` is the
-    table's loop IR printer class; ``arrays`` the loop IR arrays (``ptrs``: their first
-    elements), ``strides`` their byte strides."""
+    """The kernel of statements ``body`` (:func:`well_formed`) at builder ``b``: the loop's
+    body function, then the calls. ``printer`` is the table's loop IR printer class;
+    ``arrays`` the loop IR arrays (``ptrs``: their first elements), ``strides`` their byte
+    strides."""
     from llvmlite import ir as L
 
     mod, i8p, i64 = b.module, L.IntType(8).as_pointer(), L.IntType(64)
     k = parallel_loop(body)
     before, loop, after = body[:k], body[k], body[k + 1:]
-    if any(type(s) is not ir.Assign for s in before):
-        raise ValueError("a parallel kernel with loops before its parallel loop")
 
     def printed(builder, pointers):
         return printer(builder, {a.name: (p, [L.Constant(i64, s) for s in st])
