@@ -106,7 +106,7 @@ def emit(b, printer, arrays: list, strides: list, sizes, body: list, ptrs: list)
                                  for a, p, st in zip(arrays, pointers, strides)}, sizes)
 
     # The body: the loop over [lo, hi), its arrays' pointers read from ptrs.
-    fn = L.Function(mod, _BODY_TYPE(), f"{b.function.name}_body")
+    fn = L.Function(mod, _body_type(), f"{b.function.name}_body")
     fn.attributes.add("noinline")
     bb = L.IRBuilder(fn.append_basic_block("entry"))
     table, lo, hi = fn.args
@@ -127,7 +127,7 @@ def emit(b, printer, arrays: list, strides: list, sizes, body: list, ptrs: list)
     p.run(ir.Run(arrays, after))
 
 
-def _BODY_TYPE():
+def _body_type():
     from llvmlite import ir as L
 
     i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
@@ -144,7 +144,7 @@ def _parallel_for(mod):
     if name in mod.globals:
         return mod.globals[name]
     i8p, i32, i64 = L.IntType(8).as_pointer(), L.IntType(32), L.IntType(64)
-    body_p = _BODY_TYPE().as_pointer()
+    body_p = _body_type().as_pointer()
     # The job all threads share: body, ptrs, n, units, the next unit.
     job_t = L.LiteralStructType([body_p, i8p.as_pointer(), i64, i64, i64])
     worker_t = L.FunctionType(i8p, [i8p])
