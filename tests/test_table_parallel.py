@@ -192,6 +192,26 @@ def test_outputs_read_from_the_arena_are_copies(table_backend):
     np.testing.assert_allclose(a[1], np.cos(X)[1:], rtol=1e-15)
 
 
+def test_threads_calling_one_program_at_once(small_parallel):
+    """Each concurrent call takes its own arena; parallel loops run inside each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = fa.value_and_grad(lambda x, y: fnp.sum(fnp.tanh(x) * 2.0) + fnp.sum(fnp.sin(y) ** 2), (0, 1))
+    dispatch._executables.clear()
+    jitted = fa.jit(f)
+    jitted(X, Y)
+    (exe,) = dispatch._executables.values()
+    assert isinstance(exe, table.TableProgram) and "numba.prange" in exe.source
+    inputs = [(X * (1 + j / 10), Y - j / 10) for j in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda a: jitted(*a), inputs * 3))
+    for (x, y), got in zip(inputs * 3, outs, strict=True):
+        want = f(x, y)
+        for g, w in zip(_leaves(got), _leaves(want), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    assert 1 <= len(exe._arenas) <= 4
+
+
 class _R:
     def __init__(self, buffer):
         self.buffer = buffer
