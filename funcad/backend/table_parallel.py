@@ -16,11 +16,12 @@ Such a kernel becomes two functions here:
 workers with ``pthread_create`` (glibc's, resolved in the process), runs work itself and
 joins them. The n iterations are cut into up to 4 units per thread taken from an atomic
 counter, so a thread that a loaded machine delays takes fewer of them. Threads are created
-per call rather than kept in a pool: on the loaded 2-core machine a launch with one worker
-cost ~45 us of CPU per call, where Numba's persistent pools cost 330-385 us (omp, spinning)
-and 80-100 us (workqueue, woken by condition variables) (benchmarks/TABLE_PARALLEL.md),
-against the >= 0.3 ms of a loop past PARALLEL_MIN_SIZE; no idle threads sit beside
-OpenBLAS's and Numba's, and fresh threads need no care across ``fork``.
+per call rather than kept in a pool (benchmarks/TABLE_PARALLEL.md, loaded 2-core machine):
+a launch with one worker cost 30-45 us of CPU and 70-110 us wall per call, a futex-parked
+pool (prototype) 6-8 us CPU and 8-20 us wall, Numba's pools 330-385 us CPU (omp, spinning)
+and 80-100 us (workqueue). Against the >= 0.3 ms of a loop past PARALLEL_MIN_SIZE (the
+1e6-element chain: ~10 ms) creating them is cheap enough, and needs no care across
+``fork``, for several Python threads calling at once, or per platform (futex numbers).
 """
 
 from __future__ import annotations
