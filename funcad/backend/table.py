@@ -934,10 +934,10 @@ def _source(name: str, plan: Plan) -> str:
     lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
-            routine = "gemv" if 1 in (k.m, k.n) else "gemm"
             batch = "".join(f"{n} x " for n, *_ in k.batch) + "(" * bool(k.batch)
             lines += ["", f"# k{j}: C = A @ B, {batch}{k.m} x {k.k} @ {k.k} x {k.n}{')' * bool(k.batch)} "
-                      f"(?{routine}{' per matrix' * bool(k.batch)}, {k.dtype.name})"]
+                      f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name}"
+                      f"{', as ?gemv' * (1 in (k.m, k.n))})"]
         else:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
