@@ -176,6 +176,9 @@ class Plan:
         self.calls: list = []     # (kernel index, [Region...])
         self.keys: list = []      # per kernel, its key (the disk cache's description)
         self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
+        # (int64 status region, raise_fn(value)): a kernel that fails writes nonzero there;
+        # TableProgram checks after the call (a buffer of its own, zeroed per call)
+        self.checks: list = []
         for v in jaxpr.invars:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
@@ -187,7 +190,9 @@ class Plan:
             for e in _eqns(item):
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
         self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
+        self.last_read = last_read
         for n, item in enumerate(items):
+            self.item = n  # (rules that write over an operand compare it with last_read)
             if isinstance(item, Kernel) or isinstance(item, list):
                 outs = {v for e in _eqns(item) for v in e.outputs}
                 self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
@@ -630,26 +635,26 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
 # BLAS symbols, libmvec, the execution engine (llvmlite only: no Numba)
 
 
-def _blas_addresses():
-    """``({"dgemm": address, "sgemm": address}, integer bits)``: NumPy's scipy-openblas64
-    (ILP64) where NumPy bundles it, as nbrt chooses (one OpenBLAS, one thread pool), else
-    SciPy's cython_blas (LP64)."""
+def _blas_addresses(routines=("dgemm", "sgemm")):
+    """``({routine: address}, integer bits)``: NumPy's scipy-openblas64 (ILP64) where NumPy
+    bundles it, as nbrt chooses (one OpenBLAS, one thread pool), else SciPy's cython_blas
+    and cython_lapack (LP64)."""
     if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
         root = Path(np.__file__).resolve().parent
         for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")):
             try:
                 lib = ctypes.CDLL(str(path))
                 return {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
-                        for r in ("dgemm", "sgemm")}, 64
+                        for r in routines}, 64
             except (OSError, AttributeError):
                 continue
-    from scipy.linalg import cython_blas
+    from scipy.linalg import cython_blas, cython_lapack
 
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    caps = cython_blas.__pyx_capi__
+    caps = {**cython_lapack.__pyx_capi__, **cython_blas.__pyx_capi__}
     return {r: get(caps[r], ctypes.PyCapsule_GetName(caps[r]) if hasattr(ctypes, "PyCapsule_GetName")
-                   else _capsule_name(caps[r])) for r in ("dgemm", "sgemm")}, 32
+                   else _capsule_name(caps[r])) for r in routines}, 32
 
 
 def _capsule_name(cap):
@@ -701,7 +706,7 @@ def _host() -> str:
 
     here = Path(__file__).parent
     sources = [hashlib.sha256((here / f).read_bytes()).hexdigest()
-               for f in ("table.py", "loopir.py", "vecmath.py")]
+               for f in ("table.py", "table_linalg.py", "loopir.py", "vecmath.py")]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
@@ -787,6 +792,7 @@ class TableProgram:
         self._info = np.array([len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
                                self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
         self._info_address = self._info.ctypes.data
+        self.checks = [fn for _, fn in plan.checks]  # raise_fn per status word
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -808,20 +814,29 @@ class TableProgram:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
         arena = plan.n_in + len(self.out_buffers)
         self.arena_bytes = 0
+        status = {r.buffer: j for j, (r, _) in enumerate(plan.checks)}  # the slot after the arena's
         for b in range(plan.n_in, len(plan.buffers)):
             if b in outs:
                 layout[b] = (plan.n_in + outs[b], 0)
+            elif b in status:
+                layout[b] = (arena + 1, 8 * status[b])
             else:
                 layout[b] = (arena, self.arena_bytes)
                 self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
-        self.layout, self.n_slots = layout, arena + 1
+        self.layout, self.n_slots = layout, arena + 1 + bool(status)
         return layout
 
     def __call__(self, args) -> list:
         bufs = driver.c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
+        if self.checks:
+            bufs += (np.zeros(len(self.checks), np.int64),)
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        if self.checks and bufs[-1].any():
+            for fn, info in zip(self.checks, bufs[-1].tolist()):
+                if info:
+                    fn(info)
         result = []
         for o in self.outputs:
             if o[0] == "out":
@@ -847,6 +862,8 @@ def _source(name: str, plan: Plan) -> str:
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
             lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
+        elif hasattr(k, "describe"):  # other modules' kernels (LAPACK...)
+            lines += ["", f"# k{j}: {k.describe()}"]
         else:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
@@ -890,3 +907,6 @@ def build(jaxpr: Jaxpr):
     except (Unsupported, KeyError):
         return None
     return TableProgram(jaxpr, plan)
+
+
+from . import table_linalg  # noqa: E402, F401 - its rules and symbols (it imports this module)
