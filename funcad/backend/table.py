@@ -795,6 +795,7 @@ class TableProgram:
                                self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
         self._info_address = self._info.ctypes.data
         self.checks = [fn for _, fn in plan.checks]  # raise_fn per status word
+        self._clean = bytes(8 * len(self.checks))
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -835,7 +836,7 @@ class TableProgram:
         if self.checks:
             bufs += (np.zeros(len(self.checks), np.int64),)
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
-        if self.checks and bufs[-1].any():
+        if self.checks and bufs[-1].tobytes() != self._clean:  # (~0.2 us; .any(): ~2 us)
             for fn, info in zip(self.checks, bufs[-1].tolist()):
                 if info:
                     fn(info)

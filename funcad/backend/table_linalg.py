@@ -167,6 +167,15 @@ def _fortran(r: Region) -> Region:
     return Region(r.buffer, r.offset, (*batch, q, p), (*r.strides[:-2], s, q * s), r.dtype)
 
 
+def _copy(plan, dst: Region, src: Region) -> None:
+    """``dst = src`` with the matrix axes of both swapped where that makes dst's inner loop
+    contiguous (the copy loops run over the axes in order)."""
+    if len(dst.shape) >= 2 and abs(dst.strides[-2]) < abs(dst.strides[-1]):
+        dst, src = (Region(r.buffer, r.offset, (*r.shape[:-2], r.shape[-1], r.shape[-2]),
+                           (*r.strides[:-2], r.strides[-1], r.strides[-2]), r.dtype) for r in (dst, src))
+    plan.copy(dst, src)
+
+
 def _status(plan, error) -> Region:
     """A status word the next kernel writes LAPACK's ``info`` into on failure; after the
     program, a nonzero one raises ``error(info)``."""
@@ -213,14 +222,14 @@ def solve(plan, eqn) -> None:
     if 0 in out.shape:
         return
     wa = plan.fresh(batch + (n, n), dt)
-    plan.copy(_fortran(wa), _broadcast(a, batch))
+    _copy(plan, _fortran(wa), _broadcast(a, batch))
     wb = out if k == 1 else plan.fresh(batch + (k, n), dt)
-    plan.copy(out if k == 1 else _fortran(wb), _broadcast(b, batch))
+    _copy(plan, out if k == 1 else _fortran(wb), _broadcast(b, batch))
     ipiv = plan.fresh((n,), np.int64)
     steps = (wa.strides[:-2], wb.strides[:-2])
     _lapack(plan, Lapack("gesv", dt, n, k, n, n, batch, steps), [wa, wb, ipiv, _status(plan, _singular)])
     if k != 1:
-        plan.copy(out, _fortran(wb))
+        _copy(plan, out, _fortran(wb))
 
 
 def cholesky(plan, eqn) -> None:
@@ -233,7 +242,7 @@ def cholesky(plan, eqn) -> None:
     batch = tuple(batch)
     if 0 in out.shape:
         return
-    plan.copy(out, a)
+    _copy(plan, out, a)
     kernel = Lapack("potrf", dt, n, n, n, n, batch, (out.strides[:-2],), "U")
     _lapack(plan, kernel, [out, _status(plan, _not_positive_definite)])
     if n > 1:
@@ -266,12 +275,12 @@ def triangular_solve(plan, eqn) -> None:
     if any(x < 0 for x in a.strides):
         raise Unsupported("triangular_solve of a reversed view")
     wb = out if k == 1 else plan.fresh(batch + (k, n), dt)
-    plan.copy(out if k == 1 else _fortran(wb), _broadcast(b, batch))
+    _copy(plan, out if k == 1 else _fortran(wb), _broadcast(b, batch))
     flags = ("L" if lower else "U") + ("T" if trans else "N") + ("U" if eqn.params["unit_diagonal"] else "N")
     kernel = Lapack("trtrs", dt, n, k, lda, n, batch, (a.strides[:-2], wb.strides[:-2]), flags)
     _lapack(plan, kernel, [a, wb, _status(plan, _triangular_singular)])
     if k != 1:
-        plan.copy(out, _fortran(wb))
+        _copy(plan, out, _fortran(wb))
 
 
 def symmetrize(plan, eqn) -> None:
