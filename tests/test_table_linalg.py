@@ -1,0 +1,268 @@
+"""LAPACK in the table backend (backend/table_linalg.py): solve, cholesky, triangular_solve and
+symmetrize, single and stacked, float32 and float64, against NumPy/SciPy, eager funcad and
+today's jit (``FUNCAD_JIT_BACKEND=numba``), and the errors today's jit raises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import funcad as fa
+import funcad.numpy as fnp
+from funcad.backend import dispatch, table
+from funcad.lax import decompositions as dec
+from funcad.lax import linalg as la
+from funcad.lax.linalg import symmetrize
+from funcad.test_util import check_grads
+
+RNG = np.random.default_rng(7)
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+@pytest.fixture(autouse=True)
+def table_backend(monkeypatch):
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
+    dispatch._executables.clear()
+
+
+def _table(f, *args):
+    """``jit(f)(*args)``, asserting that the table backend ran it."""
+    dispatch._executables.clear()
+    out = fa.jit(f)(*args)
+    assert {type(e) for e in dispatch._executables.values()} == {table.TableProgram}
+    return out
+
+
+def _close(got, want, dtype):
+    got = np.asarray(got)
+    assert got.dtype == np.dtype(dtype) and got.shape == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype] * np.max(np.abs(want)))
+
+
+def _matrices(shape, dtype, spd=False):
+    a = RNG.normal(size=shape)
+    n = shape[-1]
+    a = a @ np.swapaxes(a, -1, -2) + n * np.eye(n) if spd else a + n ** 0.5 * np.eye(n)
+    return a.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sa, sb", [((5, 5), (5,)), ((5, 5), (5, 3)), ((4, 5, 5), (4, 5, 2)),
+                                    ((5, 5), (4, 5, 1)), ((4, 5, 5), (5, 2)),
+                                    ((2, 1, 3, 3), (3, 3, 2)), ((1, 1), (1, 1))])
+def test_solve(dtype, sa, sb):
+    a, b = _matrices(sa, dtype), RNG.normal(size=sb).astype(dtype)
+    got = _table(fnp.linalg.solve, a, b)
+    _close(got, np.linalg.solve(a, b), dtype)
+    _close(got, fnp.linalg.solve(a, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_solve_of_a_transposed_view_and_inv(dtype):
+    a, b = _matrices((4, 6, 6), dtype), RNG.normal(size=(4, 6, 3)).astype(dtype)
+    got = _table(lambda a, b: fnp.linalg.solve(fnp.swapaxes(a, -1, -2)[::2], b[::2] * 2), a, b)
+    _close(got, np.linalg.solve(np.swapaxes(a, -1, -2)[::2], b[::2] * 2), dtype)
+    _close(_table(fnp.linalg.inv, a), np.linalg.inv(a), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(6, 6), (3, 6, 6), (2, 2, 4, 4), (1, 1)])
+def test_cholesky(dtype, shape):
+    a = _matrices(shape, dtype, spd=True)
+    got = _table(dec.cholesky, a)
+    _close(got, np.linalg.cholesky(a), dtype)
+    assert not np.triu(got, 1).any()  # zeros above the diagonal, as NumPy's
+    _close(_table(lambda a: fnp.linalg.cholesky(a * 2)[..., ::-1, :], a),
+           np.linalg.cholesky(a * 2)[..., ::-1, :], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("transpose_a", [True, False])
+@pytest.mark.parametrize("unit_diagonal", [True, False])
+def test_triangular_solve(dtype, lower, transpose_a, unit_diagonal):
+    a = np.linalg.cholesky(_matrices((5, 5), np.float64, spd=True))
+    a = (a if lower else a.T).astype(dtype)
+    b = RNG.normal(size=(5, 3)).astype(dtype)
+
+    def f(a, b, at):
+        x = dec.triangular_solve(a, b, lower, transpose_a, unit_diagonal)  # C-ordered a
+        y = dec.triangular_solve(at.T, b[:, :1], lower, transpose_a, unit_diagonal)  # column-major a
+        return x, y
+
+    x, y = _table(f, a, b, np.ascontiguousarray(a.T))
+    ref = scipy.linalg.solve_triangular(a, b, lower=lower, trans=int(transpose_a),
+                                        unit_diagonal=unit_diagonal)
+    _close(x, ref, dtype)
+    _close(y, ref[:, :1], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_triangular_solve_stacked(dtype):
+    a = np.linalg.cholesky(_matrices((3, 4, 4), np.float64, spd=True)).astype(dtype)
+    b = RNG.normal(size=(4, 2)).astype(dtype)
+    got = _table(lambda a, b: dec.triangular_solve(a, b, lower=True, transpose_a=True), a, b)
+    _close(got, np.stack([scipy.linalg.solve_triangular(m, b, lower=True, trans=1) for m in a]), dtype)
+    _close(got, dec.triangular_solve(a, b, lower=True, transpose_a=True), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_symmetrize(dtype):
+    x = RNG.normal(size=(7, 7)).astype(dtype)
+    xs = RNG.normal(size=(2, 3, 5, 5)).astype(dtype)
+    sym = (x + x.T) * dtype(0.5)
+    got = _table(symmetrize, x)  # an input: never written over
+    assert np.array_equal(got, sym) and np.array_equal(got, got.T)
+    assert np.array_equal(_table(symmetrize, xs), (xs + np.swapaxes(xs, -1, -2)) * dtype(0.5))
+    # over its operand (a temporary read by nothing else), and not (read again afterwards)
+    h = x * 2
+    assert np.array_equal(_table(lambda x: symmetrize(x * 2), x), (h + h.T) * dtype(0.5))
+    assert np.array_equal(_table(lambda x: symmetrize(x * 2) + x * 2, x), (h + h.T) * dtype(0.5) + h)
+    lowered = fa.jit(lambda x: symmetrize(x * 2)).lower(x).source
+    assert lowered.count("\nk") == 2  # the product's loop and the pairs' loop: no copy
+
+
+def test_in_place_symmetrize_keeps_values_read_later():
+    x = RNG.normal(size=(6, 6))
+
+    def f(x):
+        h = x * 3.0
+        s = symmetrize(h)
+        return s, h.T[0]  # a view of h, read after symmetrize
+
+    s, row = _table(f, x)
+    assert np.array_equal(row, (x * 3.0).T[0])
+    assert np.array_equal(s, symmetrize(x * 3.0))
+
+
+def test_mixed_dtypes():
+    a, b = _matrices((4, 4), np.float32), RNG.normal(size=(4, 2))
+    want = np.linalg.solve(a.astype(np.float64), b)
+    _close(_table(fnp.linalg.solve, a, b), want, np.float64)  # fnp casts a first: on the table
+    dispatch._executables.clear()
+    got = fa.jit(la.solve)(a, b)  # the primitive on mixed operands: today's path
+    assert table.TableProgram not in {type(e) for e in dispatch._executables.values()}
+    _close(got, want, np.float64)
+
+
+def test_zero_sized():
+    got = _table(fnp.linalg.solve, np.zeros((3, 0, 0)), np.zeros((3, 0, 2)))
+    assert got.shape == (3, 0, 2)
+    assert _table(dec.cholesky, np.zeros((2, 0, 0))).shape == (2, 0, 0)
+
+
+# -- errors: today's jit's (NumPy's and SciPy's LinAlgError and messages)
+
+
+def test_singular_solve_raises_and_the_program_runs_again():
+    f = fa.jit(fnp.linalg.solve)
+    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+        f(np.ones((3, 3)), np.ones(3))
+    assert {type(e) for e in dispatch._executables.values()} == {table.TableProgram}
+    a = _matrices((3, 3), np.float64)
+    _close(f(a, np.ones(3)), np.linalg.solve(a, np.ones(3)), np.float64)  # the status is per call
+    stack = np.stack([np.eye(3), np.ones((3, 3)), np.eye(3)])
+    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+        _table(fnp.linalg.solve, stack, np.ones((3, 3, 1)))
+    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+        _table(fnp.linalg.inv, np.zeros((2, 2), np.float32))
+
+
+def test_not_positive_definite():
+    for a in (-np.eye(3), np.stack([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]])):
+        with pytest.raises(np.linalg.LinAlgError, match="^Matrix is not positive definite$"):
+            _table(dec.cholesky, a)
+    # NaN passes through OpenBLAS's ?potrf (NumPy's and today's jit's result): no error
+    got = _table(dec.cholesky, np.full((2, 2), np.nan))
+    assert np.isnan(got[0, 0]) and got[0, 1] == 0
+
+
+def test_singular_triangular_solve():
+    a = np.tril(np.ones((3, 3)))
+    a[1, 1] = 0.0
+    with pytest.raises(np.linalg.LinAlgError, match=r"^singular matrix: resolution failed at diagonal 1$"):
+        _table(lambda a, b: dec.triangular_solve(a, b, lower=True), a, np.ones((3, 1)))
+    with pytest.raises(np.linalg.LinAlgError, match="resolution failed at diagonal 1"):  # eager
+        dec.triangular_solve(a, np.ones((3, 1)), lower=True)
+    # a unit diagonal is not read
+    got = _table(lambda a, b: dec.triangular_solve(a, b, lower=True, unit_diagonal=True), a, np.ones((3, 1)))
+    np.testing.assert_allclose(got, scipy.linalg.solve_triangular(a, np.ones((3, 1)), lower=True,
+                                                                  unit_diagonal=True))
+
+
+def test_a_failure_fills_the_result_with_nan_and_the_first_failure_raises():
+    def f(a, b):
+        x = fnp.linalg.solve(a, b)  # singular: NaN after it, then cholesky of NaN
+        return dec.cholesky(fnp.outer(x, x) + fnp.eye(2))
+
+    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+        _table(f, np.ones((2, 2)), np.ones(2))
+
+
+# -- programs: derivatives, and today's jit
+
+
+def _numba_jit(f, *args, monkeypatch):
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+    dispatch._executables.clear()
+    out = fa.jit(f)(*args)
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
+    return out
+
+
+def test_gp_marginal_likelihood_gradient(monkeypatch):
+    from benchmarks.compile_programs import adapter, gp
+
+    build, inputs = gp(30)
+    f, args = build(adapter("funcad")), inputs()
+    got = _table(f, *args)
+    want = _numba_jit(f, *args, monkeypatch=monkeypatch)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got, f(*args), rtol=1e-10)
+
+
+def test_newton_step_with_cholesky(monkeypatch):
+    """A damped Newton step on an L2 logistic loss (value_grad_hessian, symmetrize, solve)
+    and the same step through cholesky and two triangular solves."""
+    x = RNG.normal(size=(40, 6))
+    y = np.where(RNG.uniform(size=40) < 0.5, -1.0, 1.0)
+    w = RNG.normal(size=6) * 0.1
+
+    def loss(w):
+        return fnp.mean(fa.nn.softplus(-y * (x @ w))) + 0.05 * (w @ w)
+
+    def step(w):
+        _, g, h = fa.value_grad_hessian(loss)(w)
+        chol = dec.cholesky(h)
+        z = dec.triangular_solve(chol, g[:, None], lower=True)
+        x = dec.triangular_solve(chol, z, lower=True, transpose_a=True)[:, 0]
+        return w - fnp.linalg.solve(h, g), w - x
+
+    dispatch._executables.clear()
+    got = fa.jit(step)(w)
+    want = _numba_jit(step, w, monkeypatch=monkeypatch)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-12)
+
+
+def test_gradients_through_the_rules():
+    a = _matrices((4, 4), np.float64, spd=True)
+    b = RNG.normal(size=(4, 2))
+
+    def f(a, b):
+        chol = dec.cholesky(symmetrize(a))
+        x = dec.triangular_solve(chol, b, lower=True)
+        return fnp.sum(fnp.linalg.solve(a, b) ** 2) + fnp.sum(fnp.sin(x))
+
+    got = _table(fa.grad(f, argnums=(0, 1)), a, b)
+    want = fa.grad(f, argnums=(0, 1))(a, b)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10)
+    check_grads(f, (a, b), order=1, modes=("rev",))
+
+
+def test_source_names_the_lapack_calls():
+    source = fa.jit(lambda a, b: dec.cholesky(a) @ fnp.linalg.solve(a, b)).lower(np.eye(3), np.eye(3)).source
+    assert "?potrf(U) on 1 matrices, n = 3" in source and "?gesv() on 1 matrices, n = 3, k = 3" in source
