@@ -38,9 +38,11 @@ from .table import FLOATS, Loops, Region, Unsupported
 
 @dataclass(frozen=True)
 class Lapack:
-    """``routine`` on each matrix of a stack of shape ``batch``: arrays ``a`` (n x n), then
-    ``b`` (n x k; gesv, trtrs), then ``ipiv`` (gesv), then the status word. ``steps``: each
-    matrix array's byte strides over the batch axes; ``flags``: the character arguments."""
+    """``routine`` on each matrix of a stack of shape ``batch``, its arrays: ``gesv``: A, B,
+    ipiv; ``potrf``: A; ``trtrs``: A, B; ``gesv_small``: A, B, X; ``potrf_small``: A, L; then
+    the status word. ``steps``: each matrix array's byte strides over the batch axes;
+    ``flags``: the character arguments; ``inner``: the byte strides (row, column) of each
+    matrix array of the ``_small`` routines (loops of their own, unrolled: below)."""
     routine: str
     dtype: np.dtype
     n: int
@@ -50,43 +52,24 @@ class Lapack:
     batch: tuple
     steps: tuple
     flags: str = ""
+    inner: tuple = ()
 
     def key(self):
         return ("lapack", self.routine, self.dtype.name, self.n, self.k, self.lda, self.ldb,
-                self.batch, self.steps, self.flags)
+                self.batch, self.steps, self.flags, self.inner)
 
     @property
     def n_arrays(self) -> int:
-        return {"gesv": 4, "potrf": 2, "trtrs": 3}[self.routine]
+        return len(self.steps) + 1 + (self.routine == "gesv")
 
     def emit(self, b, mod, ptrs) -> None:
+        """A loop over the stack: the routine on each matrix until one fails (nonzero info),
+        which writes info into the status word and NaN into the whole result (contiguous)."""
         from llvmlite import ir as L
 
-        i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table._BLAS_INT_BITS)
-        fty = L.DoubleType() if self.dtype == np.float64 else L.FloatType()
-        pf, pi, p8 = fty.as_pointer(), bi.as_pointer(), i8.as_pointer()
-        sym = f"funcad_table_{'d' if self.dtype == np.float64 else 's'}{self.routine}"
-        # Fortran's hidden lengths of the character arguments follow (OpenBLAS's C routines
-        # ignore them), as i64s
-        ftype = L.FunctionType(L.VoidType(), {
-            "gesv": [pi, pi, pf, pi, pi, pf, pi, pi],  # (n, nrhs, a, lda, ipiv, b, ldb, info)
-            "potrf": [p8, pi, pf, pi, pi, i64],  # (uplo, n, a, lda, info)
-            # (uplo, trans, diag, n, nrhs, a, lda, b, ldb, info)
-            "trtrs": [p8, p8, p8, pi, pi, pf, pi, pf, pi, pi, i64, i64, i64],
-        }[self.routine])
-        fn = mod.globals.get(sym) or L.Function(mod, ftype, sym)
-
-        def const(ty, v):
-            p = b.alloca(ty)
-            b.store(L.Constant(ty, v), p)
-            return p
-
-        n, k, lda, ldb = (const(bi, v) for v in (self.n, self.k, max(self.lda, 1), max(self.ldb, 1)))
-        flags = [const(i8, ord(c)) for c in self.flags]
-        info = const(bi, 0)
-        status = b.bitcast(ptrs[-1], i64.as_pointer())
-        fn_block = b.function
-        count = math.prod(self.batch)
+        i64, fty = L.IntType(64), L.DoubleType() if self.dtype == np.float64 else L.FloatType()
+        fn_block, count, one = b.function, math.prod(self.batch), L.Constant(i64, 1)
+        matrix = getattr(self, "_" + self.routine)
         loop, body, fail, done = (fn_block.append_basic_block(x) for x in ("loop", "body", "fail", "done"))
         start = b.block
         b.branch(loop)
@@ -103,23 +86,14 @@ class Lapack:
                 if step and size > 1:
                     idx = b.urem(b.udiv(m, L.Constant(i64, inner)), L.Constant(i64, size))
                     off = b.add(off, b.mul(idx, L.Constant(i64, step)))
-            mats.append(b.bitcast(b.gep(p, [off]), pf))
-        one = L.Constant(i64, 1)
-        if self.routine == "gesv":
-            b.call(fn, [n, k, mats[0], lda, b.bitcast(ptrs[2], pi), mats[1], ldb, info])
-        elif self.routine == "potrf":
-            b.call(fn, [flags[0], n, mats[0], lda, info, one])
-        else:
-            b.call(fn, [*flags, n, k, mats[0], lda, mats[1], ldb, info, one, one, one])
-        got = b.sext(b.load(info), i64) if table._BLAS_INT_BITS < 64 else b.load(info)
+            mats.append(b.gep(p, [off]))
+        info = matrix(b, mod, mats, ptrs)
         m.add_incoming(b.add(m, one), b.block)
-        b.cbranch(b.icmp_signed("!=", got, L.Constant(i64, 0)), fail, loop)
-        # a failure: LAPACK's info in the status word, NaN in the whole result (a contiguous
-        # stack: the last matrix array), and no further matrices
+        b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, loop)
         b.position_at_end(fail)
-        b.store(got, status)
-        out = b.bitcast(ptrs[0 if self.routine == "potrf" else 1], pf)
-        total = count * self.n * (self.n if self.routine == "potrf" else self.k)
+        b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
+        out = b.bitcast(ptrs[len(self.steps) - 1 if self.routine != "gesv" else 1], fty.as_pointer())
+        total = count * self.n * (self.n if "potrf" in self.routine else self.k)
         fill, fill_body = fn_block.append_basic_block("fill"), fn_block.append_basic_block("fill_body")
         b.branch(fill)
         b.position_at_end(fill)
@@ -132,9 +106,148 @@ class Lapack:
         b.branch(fill)
         b.position_at_end(done)
 
+    def _call(self, b, mod, args, types):
+        """LAPACK's ``?<routine>(args)``: the integers ``int``s, the characters ``chr``s as
+        pointers to constants; returns info as an i64. Fortran's hidden lengths of the
+        character arguments follow (OpenBLAS's C routines ignore them)."""
+        from llvmlite import ir as L
+
+        i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table._BLAS_INT_BITS)
+        vals, tys = [], []
+        with b.goto_entry_block():  # (an alloca in the loop would grow the stack per matrix)
+            info = b.alloca(bi)
+            for a, t in zip(args, types):
+                if t in (bi, i8):
+                    vals.append(b.alloca(t))
+                    b.store(L.Constant(t, a), vals[-1])
+        for a, t in zip(args, types):
+            if t in (bi, i8):
+                tys.append(t.as_pointer())
+            else:
+                vals.insert(len(tys), b.bitcast(a, t))
+                tys.append(t)
+        chars = sum(t == i8 for t in types)
+        sym = f"funcad_table_{'d' if self.dtype == np.float64 else 's'}{self.routine}"
+        fn = mod.globals.get(sym) or L.Function(
+            mod, L.FunctionType(L.VoidType(), tys + [info.type] + [i64] * chars), sym)
+        b.call(fn, vals + [info] + [L.Constant(i64, 1)] * chars)
+        got = b.load(info)
+        return b.sext(got, i64) if table._BLAS_INT_BITS < 64 else got
+
+    def _types(self):
+        from llvmlite import ir as L
+
+        bi = L.IntType(table._BLAS_INT_BITS)
+        return L.IntType(8), bi, (L.DoubleType() if self.dtype == np.float64 else L.FloatType()).as_pointer()
+
+    def _gesv(self, b, mod, mats, ptrs):  # (n, nrhs, a, lda, ipiv, b, ldb, info)
+        c, i, f = self._types()
+        args = [self.n, self.k, mats[0], max(self.lda, 1), ptrs[2], mats[1], max(self.ldb, 1)]
+        return self._call(b, mod, args, [i, i, f, i, i.as_pointer(), f, i])
+
+    def _potrf(self, b, mod, mats, ptrs):  # (uplo, n, a, lda, info)
+        c, i, f = self._types()
+        return self._call(b, mod, [ord(self.flags), self.n, mats[0], max(self.lda, 1)], [c, i, f, i])
+
+    def _trtrs(self, b, mod, mats, ptrs):  # (uplo, trans, diag, n, nrhs, a, lda, b, ldb, info)
+        c, i, f = self._types()
+        return self._call(b, mod, [*map(ord, self.flags), self.n, self.k, mats[0], max(self.lda, 1), mats[1],
+                                   max(self.ldb, 1)], [c, c, c, i, i, f, i, f, i])
+
     def describe(self) -> str:
-        return (f"?{self.routine}({self.flags}) on {math.prod(self.batch)} matrices, n = {self.n}"
-                + (f", k = {self.k}" if self.routine != "potrf" else "") + f" ({self.dtype.name})")
+        what = (f"{self.routine[:-6]} by unrolled loops" if self.routine.endswith("_small")
+                else f"?{self.routine}({self.flags})")
+        return (f"{what} on {math.prod(self.batch)} matrices, n = {self.n}"
+                + (f", k = {self.k}" if "potrf" not in self.routine else "") + f" ({self.dtype.name})")
+
+    # Small matrices of a stack (vmap): LAPACK's per-call overhead dominates at n = 3, so up to
+    # nbrt.SOLVE_SMALL_N / CHOLESKY_SMALL_N, nbrt's per-matrix loops (the same arithmetic, in
+    # the same order), here unrolled: n and k are constants, every entry an SSA value.
+
+    def _elements(self, b, mat, q, rows, cols):
+        from llvmlite import ir as L
+
+        fty = L.DoubleType() if self.dtype == np.float64 else L.FloatType()
+        rs, cs = self.inner[q]
+        return [[b.bitcast(b.gep(mat, [L.Constant(L.IntType(64), i * rs + j * cs)]), fty.as_pointer())
+                 for j in range(cols)] for i in range(rows)]
+
+    def _gesv_small(self, b, mod, mats, ptrs):
+        """Gaussian elimination with partial pivoting (the first largest pivot, as ?getrf) on
+        [A | B], then back substitution; info 1 at an exactly zero pivot (nbrt.solve_batched)."""
+        from llvmlite import ir as L
+
+        n, k = self.n, self.k
+        w = [[b.load(p) for p in row] for row in self._elements(b, mats[0], 0, n, n)]
+        x = [[b.load(p) for p in row] for row in self._elements(b, mats[1], 1, n, k)]
+        zero = L.Constant(w[0][0].type, 0.0)
+        fabs = _intrinsic(mod, "llvm.fabs", zero.type)
+        singular = L.Constant(L.IntType(1), 0)
+        for c in range(n):
+            best, pick = b.call(fabs, [w[c][c]]), [L.Constant(L.IntType(1), 1)] + [None] * (n - c - 1)
+            for r in range(c + 1, n):  # pick[r - c]: row r is the pivot (so far)
+                bigger = b.fcmp_ordered(">", b.call(fabs, [w[r][c]]), best)
+                best = b.select(bigger, b.call(fabs, [w[r][c]]), best)
+                pick = [b.and_(p, b.not_(bigger)) if p is not None else None for p in pick]
+                pick[r - c] = bigger
+            rows = [w[r][c:] + x[r] for r in range(c, n)]  # (left of c: never read again)
+            top = rows[0]
+            for r in range(1, len(rows)):  # the pivot row to the top, the top row to the pivot's place
+                top = [b.select(pick[r], v, t) for v, t in zip(rows[r], top)]
+                rows[r] = [b.select(pick[r], t, v) for v, t in zip(rows[r], rows[0])]
+            rows[0] = top
+            for r in range(c, n):
+                w[r], x[r] = w[r][:c] + rows[r - c][:n - c], rows[r - c][n - c:]
+            singular = b.or_(singular, b.fcmp_ordered("==", w[c][c], zero))
+            for r in range(c + 1, n):
+                f = b.fdiv(w[r][c], w[c][c])
+                w[r] = w[r][:c + 1] + [b.fsub(w[r][j], b.fmul(f, w[c][j])) for j in range(c + 1, n)]
+                x[r] = [b.fsub(x[r][j], b.fmul(f, x[c][j])) for j in range(k)]
+        out = self._elements(b, mats[2], 2, n, k)
+        sol = [None] * n
+        for i in reversed(range(n)):
+            sol[i] = []
+            for j in range(k):
+                s = x[i][j]
+                for q in range(i + 1, n):
+                    s = b.fsub(s, b.fmul(w[i][q], sol[q][j]))
+                sol[i].append(b.fdiv(s, w[i][i]))
+                b.store(sol[i][j], out[i][j])
+        return b.zext(singular, L.IntType(64))
+
+    def _potrf_small(self, b, mod, mats, ptrs):
+        """Cholesky-Banachiewicz, row by row; info 1 at a pivot <= 0 (a NaN passes on, as in
+        OpenBLAS's ?potrf and nbrt.cholesky_batched)."""
+        from llvmlite import ir as L
+
+        n = self.n
+        a = self._elements(b, mats[0], 0, n, n)
+        out = self._elements(b, mats[1], 1, n, n)
+        zero = L.Constant((L.DoubleType() if self.dtype == np.float64 else L.FloatType()), 0.0)
+        sqrt = _intrinsic(mod, "llvm.sqrt", zero.type)
+        bad = L.Constant(L.IntType(1), 0)
+        lo = [[None] * n for _ in range(n)]
+        for i in range(n):
+            for j in range(i + 1):
+                s = b.load(a[i][j])
+                for q in range(j):
+                    s = b.fsub(s, b.fmul(lo[i][q], lo[j][q]))
+                if i == j:
+                    bad = b.or_(bad, b.fcmp_ordered("<=", s, zero))
+                    lo[i][i] = b.call(sqrt, [s])
+                else:
+                    lo[i][j] = b.fdiv(s, lo[j][j])
+                b.store(lo[i][j], out[i][j])
+            for j in range(i + 1, n):
+                b.store(zero, out[i][j])
+        return b.zext(bad, L.IntType(64))
+
+
+def _intrinsic(mod, name, ty):
+    from llvmlite import ir as L
+
+    name = f"{name}.{'f64' if ty == L.DoubleType() else 'f32'}"
+    return mod.globals.get(name) or L.Function(mod, L.FunctionType(ty, [ty]), name)
 
 
 def _addresses() -> dict:
@@ -211,9 +324,18 @@ def _triangular_singular(info):
 # The rules
 
 
+# Up to these sizes a stack's matrices are solved and factored by unrolled loops (the
+# thresholds of today's jit, nbrt.SOLVE_SMALL_N and CHOLESKY_SMALL_N: measured crossovers).
+SOLVE_SMALL_N, CHOLESKY_SMALL_N = 12, 8
+
+
+def _inner(*regions) -> tuple:
+    return tuple(r.strides[-2:] for r in regions)
+
+
 def solve(plan, eqn) -> None:
     """``?gesv`` per matrix: A copied to column-major order, B to the result (one column)
-    or a column-major copy, then copied to the result."""
+    or a column-major copy, then copied to the result. Stacks of small matrices: loops."""
     dt = _float_operands(eqn)
     a, b = (plan.region(x) for x in eqn.inputs)
     out = plan.regions[eqn.outputs[0]] = plan.fresh(eqn.outputs[0])
@@ -221,6 +343,12 @@ def solve(plan, eqn) -> None:
     batch = tuple(batch)
     if 0 in out.shape:
         return
+    if batch and n <= SOLVE_SMALL_N:
+        a, b = _broadcast(a, batch), _broadcast(b, batch)
+        regions = [a, b, out]
+        kernel = Lapack("gesv_small", dt, n, k, 0, 0, batch, tuple(r.strides[:-2] for r in regions),
+                        inner=_inner(*regions))
+        return _lapack(plan, kernel, regions + [_status(plan, _singular)])
     wa = plan.fresh(batch + (n, n), dt)
     _copy(plan, _fortran(wa), _broadcast(a, batch))
     wb = out if k == 1 else plan.fresh(batch + (k, n), dt)
@@ -242,6 +370,11 @@ def cholesky(plan, eqn) -> None:
     batch = tuple(batch)
     if 0 in out.shape:
         return
+    if batch and n <= CHOLESKY_SMALL_N:
+        regions = [a, out]
+        kernel = Lapack("potrf_small", dt, n, n, 0, 0, batch, tuple(r.strides[:-2] for r in regions),
+                        inner=_inner(*regions))
+        return _lapack(plan, kernel, regions + [_status(plan, _not_positive_definite)])
     _copy(plan, out, a)
     kernel = Lapack("potrf", dt, n, n, n, n, batch, (out.strides[:-2],), "U")
     _lapack(plan, kernel, [out, _status(plan, _not_positive_definite)])
