@@ -50,7 +50,8 @@ def _matrices(shape, dtype, spd=False):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sa, sb", [((5, 5), (5,)), ((5, 5), (5, 3)), ((4, 5, 5), (4, 5, 2)),
                                     ((5, 5), (4, 5, 1)), ((4, 5, 5), (5, 2)),
-                                    ((2, 1, 3, 3), (3, 3, 2)), ((1, 1), (1, 1))])
+                                    ((2, 1, 3, 3), (3, 3, 2)), ((1, 1), (1, 1)),
+                                    ((3, 14, 14), (3, 14, 2)), ((2, 14, 14), (14, 1))])
 def test_solve(dtype, sa, sb):
     a, b = _matrices(sa, dtype), RNG.normal(size=sb).astype(dtype)
     got = _table(fnp.linalg.solve, a, b)
@@ -63,11 +64,13 @@ def test_solve_of_a_transposed_view_and_inv(dtype):
     a, b = _matrices((4, 6, 6), dtype), RNG.normal(size=(4, 6, 3)).astype(dtype)
     got = _table(lambda a, b: fnp.linalg.solve(fnp.swapaxes(a, -1, -2)[::2], b[::2] * 2), a, b)
     _close(got, np.linalg.solve(np.swapaxes(a, -1, -2)[::2], b[::2] * 2), dtype)
+    got = _table(lambda a, b: fnp.linalg.solve(a[::-1, ::-1], b[::-1]), a, b)
+    _close(got, np.linalg.solve(a[::-1, ::-1], b[::-1]), dtype)
     _close(_table(fnp.linalg.inv, a), np.linalg.inv(a), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(6, 6), (3, 6, 6), (2, 2, 4, 4), (1, 1)])
+@pytest.mark.parametrize("shape", [(6, 6), (3, 6, 6), (2, 2, 4, 4), (1, 1), (3, 10, 10)])
 def test_cholesky(dtype, shape):
     a = _matrices(shape, dtype, spd=True)
     got = _table(dec.cholesky, a)
@@ -105,6 +108,10 @@ def test_triangular_solve_stacked(dtype):
     got = _table(lambda a, b: dec.triangular_solve(a, b, lower=True, transpose_a=True), a, b)
     _close(got, np.stack([scipy.linalg.solve_triangular(m, b, lower=True, trans=1) for m in a]), dtype)
     _close(got, dec.triangular_solve(a, b, lower=True, transpose_a=True), dtype)
+    # reversed views: a stack backwards, and each matrix reversed on both axes (upper triangular)
+    got = _table(lambda a, b: dec.triangular_solve(a[::-1, ::-1, ::-1], b, lower=False), a, b)
+    want = np.stack([scipy.linalg.solve_triangular(m[::-1, ::-1], b, lower=False) for m in a[::-1]])
+    _close(got, want, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -162,20 +169,22 @@ def test_singular_solve_raises_and_the_program_runs_again():
     assert {type(e) for e in dispatch._executables.values()} == {table.TableProgram}
     a = _matrices((3, 3), np.float64)
     _close(f(a, np.ones(3)), np.linalg.solve(a, np.ones(3)), np.float64)  # the status is per call
-    stack = np.stack([np.eye(3), np.ones((3, 3)), np.eye(3)])
-    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
-        _table(fnp.linalg.solve, stack, np.ones((3, 3, 1)))
+    for n in (3, 14):  # loops, LAPACK
+        stack = np.stack([np.eye(n), np.ones((n, n)), np.eye(n)])
+        with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+            _table(fnp.linalg.solve, stack, np.ones((3, n, 1)))
     with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
         _table(fnp.linalg.inv, np.zeros((2, 2), np.float32))
 
 
 def test_not_positive_definite():
-    for a in (-np.eye(3), np.stack([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]])):
+    for a in (-np.eye(3), np.stack([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]]), -np.stack([np.eye(10)] * 2)):
         with pytest.raises(np.linalg.LinAlgError, match="^Matrix is not positive definite$"):
             _table(dec.cholesky, a)
     # NaN passes through OpenBLAS's ?potrf (NumPy's and today's jit's result): no error
-    got = _table(dec.cholesky, np.full((2, 2), np.nan))
-    assert np.isnan(got[0, 0]) and got[0, 1] == 0
+    for shape in ((2, 2), (3, 2, 2), (2, 10, 10)):
+        got = _table(dec.cholesky, np.full(shape, np.nan))
+        assert np.isnan(got[..., 0, 0]).all() and (got[..., 0, 1] == 0).all()
 
 
 def test_singular_triangular_solve():

@@ -28,7 +28,8 @@ Supported (anything else: :func:`build` returns None and dispatch takes today's 
 float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
 (Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
 are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
-``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
+``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index, LAPACK's
+``solve``/``cholesky``/``triangular_solve`` and ``symmetrize`` (table_linalg.py); no literal operands
 of single equations, no nested jaxprs (control flow), no constvars.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
@@ -41,7 +42,7 @@ another split) and single matrix products go to ``?gemm`` where the driver calls
 ``matmul``. Not done: arena reuse by
 liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
 for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
-control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
+control flow, einsum, integer and complex loops, the checks against a tampered cache
 file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
 object for the life of the process, as Numba's engine does), and the codegen side:
 allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read

@@ -481,8 +481,6 @@ def triangular_solve(plan, eqn) -> None:
         lower, trans, lda = not lower, not trans, n
     if n == 1:
         lda = 1
-    if any(x < 0 for x in a.strides):
-        raise Unsupported("triangular_solve of a reversed view")
     wb = out if k == 1 else plan.fresh(batch + (k, n), dt)
     _copy(plan, out if k == 1 else _fortran(wb), _broadcast(b, batch))
     flags = ("L" if lower else "U") + ("T" if trans else "N") + ("U" if eqn.params["unit_diagonal"] else "N")
