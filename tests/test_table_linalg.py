@@ -119,8 +119,9 @@ def test_symmetrize(dtype):
     x = RNG.normal(size=(7, 7)).astype(dtype)
     xs = RNG.normal(size=(2, 3, 5, 5)).astype(dtype)
     sym = (x + x.T) * dtype(0.5)
+    x0 = x.copy()
     got = _table(symmetrize, x)  # an input: never written over
-    assert np.array_equal(got, sym) and np.array_equal(got, got.T)
+    assert np.array_equal(got, sym) and np.array_equal(got, got.T) and np.array_equal(x, x0)
     assert np.array_equal(_table(symmetrize, xs), (xs + np.swapaxes(xs, -1, -2)) * dtype(0.5))
     # over its operand (a temporary read by nothing else), and not (read again afterwards)
     h = x * 2
