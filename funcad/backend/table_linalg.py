@@ -40,9 +40,11 @@ from .table import FLOATS, Loops, Region, Unsupported
 class Lapack:
     """``routine`` on each matrix of a stack of shape ``batch``, its arrays: ``gesv``: A, B,
     ipiv; ``potrf``: A; ``trtrs``: A, B; ``gesv_small``: A, B, X; ``potrf_small``: A, L; then
-    the status word. ``steps``: each matrix array's byte strides over the batch axes;
-    ``flags``: the character arguments; ``inner``: the byte strides (row, column) of each
-    matrix array of the ``_small`` routines (loops of their own, unrolled: below)."""
+    the status word; ``getrf`` (``flags``: "det" or "slogdet"): A, the determinant (or the
+    sign and the log), ipiv, no status word (a singular matrix is no error). ``steps``: each
+    matrix array's byte strides over the batch axes; ``flags``: the character arguments;
+    ``inner``: the byte strides (row, column) of each matrix array of the ``_small``
+    routines (loops of their own: below)."""
     routine: str
     dtype: np.dtype
     n: int
@@ -60,7 +62,7 @@ class Lapack:
 
     @property
     def n_arrays(self) -> int:
-        return len(self.steps) + 1 + (self.routine == "gesv")
+        return len(self.steps) + 1 + (self.routine == "gesv")  # (getrf: ipiv, no status)
 
     def emit(self, b, mod, ptrs) -> None:
         """A loop over the stack: the routine on each matrix until one fails (nonzero info),
@@ -89,6 +91,12 @@ class Lapack:
             mats.append(b.gep(p, [off]))
         info = matrix(b, mod, mats, ptrs)
         m.add_incoming(b.add(m, one), b.block)
+        if info is None:  # (no failure)
+            b.branch(loop)
+            b.position_at_end(fail)
+            b.branch(done)
+            b.position_at_end(done)
+            return
         b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, loop)
         b.position_at_end(fail)
         b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
@@ -153,6 +161,46 @@ class Lapack:
         c, i, f = self._types()
         return self._call(b, mod, [*map(ord, self.flags), self.n, self.k, mats[0], max(self.lda, 1), mats[1],
                                    max(self.ldb, 1)], [c, c, c, i, i, f, i, f, i])
+
+    def _getrf(self, b, mod, mats, ptrs):
+        """``?getrf`` and the determinant from its factors, as NumPy's ``det``/``slogdet``
+        (umath_linalg): the sign from the pivots' parity and the diagonal's signs, the log
+        of |det| summed along the diagonal, det = sign * exp(log); singular: 0 and -inf."""
+        from llvmlite import ir as L
+
+        c, i, f = self._types()
+        info = self._call(b, mod, [self.n, self.n, mats[0], max(self.lda, 1), ptrs[-1], max(self.lda, 1)],
+                          [i, i, f, i, i.as_pointer()])
+        e = _Emit(b, mod, self.dtype)
+        s = self.dtype.itemsize
+        a, piv = e.matrix(mats[0], (s, self.n * s)), b.bitcast(ptrs[-1], i.as_pointer())
+        sign, log = e.alloca(e.f), e.alloca(e.f)
+        b.store(L.Constant(e.f, 1.0), sign)
+        b.store(e.zero, log)
+
+        def pivot(j):  # a row interchange: the sign flips
+            moved = b.icmp_signed("!=", b.sext(b.load(b.gep(piv, [j])), e.i64) if i.width < 64
+                                  else b.load(b.gep(piv, [j])), e.add(j, 1))
+            b.store(b.select(moved, b.fneg(b.load(sign)), b.load(sign)), sign)
+
+        def diagonal(j):
+            d = a.load(j, j)
+            negative = b.fcmp_ordered("<", d, e.zero)
+            b.store(b.select(negative, b.fneg(b.load(sign)), b.load(sign)), sign)
+            d = b.select(negative, b.fneg(d), d)
+            b.store(b.fadd(b.load(log), b.call(e.intrinsic("llvm.log"), [d])), log)
+
+        e.loop(0, self.n, pivot)
+        e.loop(0, self.n, diagonal)
+        singular = b.icmp_signed("!=", info, e.const(0))
+        s = b.select(singular, e.zero, b.load(sign))
+        lg = b.select(singular, L.Constant(e.f, float("-inf")), b.load(log))
+        if self.flags == "det":
+            b.store(b.fmul(s, b.call(e.intrinsic("llvm.exp"), [lg])), b.bitcast(mats[1], f))
+        else:
+            b.store(s, b.bitcast(mats[1], f))
+            b.store(lg, b.bitcast(mats[2], f))
+        return None
 
     def describe(self) -> str:
         what = (f"{self.routine[:-6]} by unrolled loops" if self.routine.endswith("_small")
@@ -328,7 +376,7 @@ def _intrinsic(mod, name, ty):
 
 def _addresses() -> dict:
     """LAPACK's routines, from the library that table.py takes ``?gemm`` from."""
-    found, _ = table._blas_addresses(tuple(p + r for r in ("gesv", "potrf", "trtrs") for p in "ds"))
+    found, _ = table._blas_addresses(tuple(p + r for r in ("gesv", "potrf", "trtrs", "getrf") for p in "ds"))
     return {f"funcad_table_{r}": a for r, a in found.items()}
 
 
@@ -502,6 +550,27 @@ def symmetrize(plan, eqn) -> None:
     _triangle_loops(plan, plan.regions[v], "symmetrize", r)
 
 
+def determinant(plan, eqn) -> None:
+    """``?getrf`` per matrix on a column-major copy, then NumPy's determinant of the factors."""
+    dt = _float_operands(eqn)
+    a = plan.region(eqn.inputs[0])
+    outs = [plan.fresh(v) for v in eqn.outputs]
+    plan.regions.update(zip(eqn.outputs, outs))
+    *batch, n, _ = a.shape
+    batch = tuple(batch)
+    if 0 in batch:
+        return
+    if n == 0:  # NumPy: det 1, sign 1, log 0
+        for r, value in zip(outs, (1.0, 0.0)):
+            plan.fill(r, value)
+        return
+    wa = plan.fresh(batch + (n, n), dt)
+    _copy(plan, _fortran(wa), a)
+    steps = (wa.strides[:-2], *(r.strides for r in outs))
+    kernel = Lapack("getrf", dt, n, n, n, n, batch, steps, eqn.prim.name)
+    _lapack(plan, kernel, [wa, *outs, plan.fresh((n,), np.int64)])
+
+
 def _writable(plan, a, r: Region) -> bool:
     """Whether ``a``'s region is a whole buffer of the program's own that nothing reads
     after this equation (no input, output, or other value in that buffer read later)."""
@@ -547,3 +616,5 @@ table.register_single(la.solve_p, solve)
 table.register_single(dec.cholesky_p, cholesky)
 table.register_single(dec.triangular_solve_p, triangular_solve)
 table.register_single(la.symmetrize_p, symmetrize)
+table.register_single(dec.det_p, determinant)
+table.register_single(dec.slogdet_p, determinant)
