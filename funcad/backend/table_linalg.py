@@ -1,5 +1,7 @@
-"""LAPACK in the table backend: ``solve``, ``cholesky``, ``triangular_solve`` and ``symmetrize``
-on single matrices and stacks, as kernels of table.py's calling convention.
+"""LAPACK in the table backend: ``solve``, ``cholesky``, ``triangular_solve``, ``det``,
+``slogdet`` and ``symmetrize`` on single matrices and stacks (any batch axes, broadcast), as
+kernels of table.py's calling convention. Float32/float64 operands of one dtype; anything
+else raises ``table.Unsupported`` (the program takes another path).
 
 LAPACK works in column-major order and overwrites its operands, so each rule copies what
 LAPACK writes over into fresh regions first (copy loops that transpose through strides), then
@@ -13,6 +15,10 @@ one :class:`Lapack` kernel calls the routine per matrix of the stack (the librar
   the strict upper triangle is zeroed by a loop, as NumPy returns it;
 * ``triangular_solve``: ``?trtrs`` reading a C-ordered matrix in place as the column-major
   transpose, with ``uplo`` and ``trans`` flipped (what SciPy's ``solve_triangular`` does);
+* stacks of small matrices (n <= 12 solve, n <= 8 cholesky): nbrt's per-matrix loops, read
+  from the operands where they are (no copies), the same arithmetic in the same order;
+* ``det``/``slogdet``: ``?getrf`` on a column-major copy, then NumPy's determinant of the
+  factors (umath_linalg's order: float64 results are NumPy's bits);
 * ``symmetrize``: one loop over each pair ``x[i, j]``, ``x[j, i]`` (both read before either is
   written), written over its operand when nothing else reads it (lowering._symmetrize's rule).
 
