@@ -209,10 +209,10 @@ class Lapack:
         return None
 
     def describe(self) -> str:
-        what = (f"{self.routine[:-6]} by unrolled loops" if self.routine.endswith("_small")
-                else f"?{self.routine}({self.flags})")
-        return (f"{what} on {math.prod(self.batch)} matrices, n = {self.n}"
-                + (f", k = {self.k}" if "potrf" not in self.routine else "") + f" ({self.dtype.name})")
+        small = self.routine.endswith("_small")
+        what = f"{self.routine[:-6]} by loops" if small else f"?{self.routine}({self.flags})"
+        k = f", k = {self.k}" if self.routine.startswith(("gesv", "trtrs")) else ""
+        return f"{what} on {math.prod(self.batch)} matrices, n = {self.n}{k} ({self.dtype.name})"
 
     # Small matrices of a stack (vmap): LAPACK's per-call overhead dominates at n = 3, so up to
     # SOLVE_SMALL_N / CHOLESKY_SMALL_N, nbrt's per-matrix loops (the same arithmetic, in the
