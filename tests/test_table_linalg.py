@@ -297,3 +297,28 @@ def test_gradients_through_the_rules():
 def test_source_names_the_lapack_calls():
     source = fa.jit(lambda a, b: dec.cholesky(a) @ fnp.linalg.solve(a, b)).lower(np.eye(3), np.eye(3)).source
     assert "?potrf(U) on 1 matrices, n = 3" in source and "?gesv() on 1 matrices, n = 3, k = 3" in source
+
+
+def test_in_loops():
+    """Inside a scan's body (table_control.py): a value from outside the body is never
+    written over (the next iteration reads it), and a failure in an iteration raises."""
+    a = _matrices((4, 4), np.float64, spd=True)
+
+    def f(a, b, shifts):
+        h = a * 2.0
+
+        def body(x, s):
+            return fnp.linalg.solve(symmetrize(h) + s, x) + dec.cholesky(h)[:, 0], x[0]
+
+        return fa.lax.scan(body, b, shifts)
+
+    b, shifts = RNG.normal(size=4), np.arange(3.0)
+    got, want = _table(f, a, b, shifts), f(a, b, shifts)
+    for g, w in zip(got, want):
+        _close(g, w, np.float64)
+
+    def g(a, b, shifts):
+        return fa.lax.scan(lambda x, s: (fnp.linalg.solve(a * (2.0 - s), x), x[0]), b, shifts)
+
+    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+        _table(g, np.eye(4), b, shifts)  # zero at the third step

@@ -579,13 +579,15 @@ def determinant(plan, eqn) -> None:
 
 def _writable(plan, a, r: Region) -> bool:
     """Whether ``a``'s region is a whole buffer of the program's own that nothing reads
-    after this equation (no input, output, or other value in that buffer read later)."""
+    after this equation: every value in that buffer computed by the jaxpr being planned (not
+    an input, nor a value from outside a loop body or branch, which a next iteration reads)
+    and read by no later item of it (an output: after every item)."""
     if r.buffer < plan.n_in or r.offset or not r.c_contiguous:
         return False
-    if plan.buffers[r.buffer][0] != math.prod(r.shape) * r.dtype.itemsize:
+    if plan.buffers[r.buffer] is None or plan.buffers[r.buffer][0] != math.prod(r.shape) * r.dtype.itemsize:
         return False
-    return not any(q.buffer == r.buffer and plan.last_read.get(x, -1) > plan.item
-                   for x, q in plan.regions.items())
+    return all(x in plan.defined and plan.last_read.get(x, -1) <= plan.item
+               for x, q in plan.regions.items() if q.buffer == r.buffer)
 
 
 def _triangle_loops(plan, dst: Region, kind, src: Region | None = None) -> None:
