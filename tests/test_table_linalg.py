@@ -83,24 +83,26 @@ def test_cholesky(dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("lower", [True, False])
-@pytest.mark.parametrize("transpose_a", [True, False])
-@pytest.mark.parametrize("unit_diagonal", [True, False])
-def test_triangular_solve(dtype, lower, transpose_a, unit_diagonal):
-    a = np.linalg.cholesky(_matrices((5, 5), np.float64, spd=True))
-    a = (a if lower else a.T).astype(dtype)
+def test_triangular_solve(dtype):
+    """Every (lower, transpose_a, unit_diagonal), A C-ordered and column-major: one program."""
+    low = np.linalg.cholesky(_matrices((5, 5), np.float64, spd=True))
     b = RNG.normal(size=(5, 3)).astype(dtype)
+    flags = [(lo, tr, ud) for lo in (True, False) for tr in (True, False) for ud in (True, False)]
 
-    def f(a, b, at):
-        x = dec.triangular_solve(a, b, lower, transpose_a, unit_diagonal)  # C-ordered a
-        y = dec.triangular_solve(at.T, b[:, :1], lower, transpose_a, unit_diagonal)  # column-major a
-        return x, y
+    def f(low, b):
+        out = []
+        for lo, tr, ud in flags:
+            a = low if lo else low.T  # (a transposed view: column-major)
+            a_c = a * 2.0  # C-ordered
+            out += [dec.triangular_solve(a_c, b, lo, tr, ud), dec.triangular_solve(a, b[:, :1], lo, tr, ud)]
+        return out
 
-    x, y = _table(f, a, b, np.ascontiguousarray(a.T))
-    ref = scipy.linalg.solve_triangular(a, b, lower=lower, trans=int(transpose_a),
-                                        unit_diagonal=unit_diagonal)
-    _close(x, ref, dtype)
-    _close(y, ref[:, :1], dtype)
+    got = _table(f, low.astype(dtype), b)
+    for (lo, tr, ud), x, y in zip(flags, got[::2], got[1::2]):
+        a = (low if lo else low.T).astype(dtype)
+        ref = scipy.linalg.solve_triangular(a, b[:, :1], lower=lo, trans=int(tr), unit_diagonal=ud)
+        _close(x, scipy.linalg.solve_triangular(a * 2, b, lower=lo, trans=int(tr), unit_diagonal=ud), dtype)
+        _close(y, ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
