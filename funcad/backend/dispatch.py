@@ -19,9 +19,18 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
 
-# (table_control, table_einsum: their rules register into table.SINGLE; table_source sets
-# table.DESCRIBE, a table program's text)
-from . import cache, codegen, driver, table, table_control, table_einsum, table_source  # noqa: F401
+# table_control, table_einsum and table_linalg: imported for their rules (they register into
+# table.SINGLE); table_source sets table.DESCRIBE, a table program's text
+from . import (  # noqa: F401
+    cache,
+    codegen,
+    driver,
+    table,
+    table_control,
+    table_einsum,
+    table_linalg,
+    table_source,
+)
 from .fusion import fuse
 from .simplify import simplify
 
