@@ -222,3 +222,15 @@ def test_arguments_are_named_with_statics_keywords_and_constants():
     head = jf.lower(x, 3, scale=s).source.split("\n# results")[0].replace("\n#     ", " ")
     assert re.search(r"# arguments: \w+:f64\[3\] = a constant, \w+:f64\[3\] = x, \w+:f64\[\] = scale\['s'\]$",
                      head), head
+
+
+def test_a_lapack_kernel_is_one_line_and_its_status_word_named():
+    def f(a, b):
+        return fnp.linalg.solve(a @ a.T, b) * 2.0
+
+    a, b = np.random.default_rng(5).normal(size=(4, 4)) + 4 * np.eye(4), np.ones(4)
+    src = _lowered(f, a, b).source
+    np.testing.assert_allclose(fa.jit(f)(a, b), np.linalg.solve(a @ a.T, b) * 2.0, rtol=1e-12)
+    k = re.search(r"^# (k\d+): \?gesv\(\) on 1 matrices, n = 4, k = 1 \(float64\)$", src, re.M)
+    assert k and re.search(rf"^{k.group(1)}\(t\d+, \w+, t\d+, status0\)$", src, re.M)
+    assert re.search(r"# \w+:f64\[4,1\] = solve \w+ \w+  \(arena\+\d+\)", src)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import short_dtype
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
@@ -72,11 +73,13 @@ class _Text:
         return f"{base}+{r.offset}" if r.offset else base
 
     def buffer(self, b) -> str:
-        """A buffer no variable fills: a constant (a literal operand: its value) or ``t<b>``."""
+        """A buffer no variable fills: a constant (a literal operand: its value), a status
+        word (a LAPACK kernel's ``info``: plan.checks) or a temporary ``t<b>``."""
         value = self.plan.buffers[b]
         if isinstance(value, np.ndarray):
             return repr(value.item()) if value.size == 1 else f"const{b}"
-        return f"t{b}"
+        status = [j for j, (r, _) in enumerate(getattr(self.plan, "checks", ())) if r.buffer == b]
+        return f"status{status[0]}" if status else f"t{b}"
 
     def where(self, v) -> str:
         r = self.regions.get(v)
@@ -216,7 +219,7 @@ def _wrap(head: str, items: list, width: int = 100) -> list:
 
 def _short(buffer) -> str:
     nbytes, shape, dtype = buffer
-    return f"{dtype.name}{list(shape)}"
+    return f"{short_dtype(dtype)}[{','.join(map(str, shape))}]"
 
 
 table.DESCRIBE = source
