@@ -493,7 +493,9 @@ _keep_alive: list = []  # a worker keeps its recent unpickled jitted functions (
 
 class Lowered:
     """What :meth:`Jitted.lower` returns: ``.traced`` and ``.jaxpr`` (simplified) jaxprs,
-    and ``.source``, the generated Python module (jaxpr equations as comments)."""
+    and ``.source``, the compiled program with the jaxpr's equations as comments: the table
+    program (backend/table_source.py; docs/generated_programs.md shows how to read one), or
+    the Numba path's generated Python module."""
 
     def __init__(self, traced, jaxpr, source):
         self.traced, self.jaxpr, self.source = traced, jaxpr, source
