@@ -996,7 +996,8 @@ class TableProgram:
             stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
         addresses, entry = _loaded[name], _runtime()
-        self.name, self._jaxpr = name, jaxpr  # for .source (planned again when read)
+        # for .source, planned again when read (build sets Plan's other arguments, if any)
+        self.name, self._plan_args = name, (jaxpr,)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         # Control entries: a null address, their op, target and operands in the slots.
@@ -1038,7 +1039,7 @@ class TableProgram:
         table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py).
         The plan is built again here (the same): a program does not keep it (a third of what
         it would hold, for ~50 ms of Python per read on the LSTM-20 gradient)."""
-        return DESCRIBE(self, Plan(self._jaxpr), self._jaxpr, arg_names)
+        return DESCRIBE(self, Plan(*self._plan_args), self._plan_args[0], arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
