@@ -164,13 +164,16 @@ class Gemm:
 
 
 class Plan:
-    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index,
-    regions)). Built from the simplified jaxpr, Python only."""
+    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index, or
+    a host step (table_host.HostStep), regions)). Built from the simplified jaxpr, Python only."""
 
-    def __init__(self, jaxpr: Jaxpr):
+    def __init__(self, jaxpr: Jaxpr, consts: dict | None = None):
         self.n_in = len(jaxpr.invars)
-        self.buffers: list = []   # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs
+        # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs, an ndarray for a
+        # constant (a literal operand, a closed-over array: passed with every call, never written)
+        self.buffers: list = []
         self.regions: dict[Var, Region] = {}
+        self._constants: dict = {}  # (dtype, shape, bytes) -> the constant's Region
         self.kernels: list = []   # distinct Loops/Gemm
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
@@ -180,6 +183,8 @@ class Plan:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
+        for v, value in (consts or {}).items():  # constvars: closed-over arrays
+            self.regions[v] = self.constant(value)
         items = codegen._row_groups(fuse(jaxpr))
         # the last item reading each value (the outputs: after every item)
         last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
@@ -209,6 +214,19 @@ class Plan:
         self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
         return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
 
+    def constant(self, value) -> Region:
+        """The region of a constant array (deduplicated by value)."""
+        value = np.ascontiguousarray(value)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        r = self._constants.get(key)
+        if r is None:
+            value = value.copy()
+            value.flags.writeable = False
+            self.buffers.append(value)
+            r = Region(len(self.buffers) - 1, 0, value.shape, value.strides, value.dtype)
+            self._constants[key] = r
+        return r
+
     def call(self, key, make, regions) -> None:
         """A call of the kernel ``key`` (``make()`` builds it, the first time) on ``regions``."""
         k = self.index.get(key)
@@ -220,7 +238,7 @@ class Plan:
 
     def region(self, a) -> Region:
         if type(a) is Literal:
-            raise Unsupported("a literal operand")
+            return self.constant(np.asarray(a.val, a.aval.dtype))
         r = self.regions.get(a)
         if r is None and a in self.consts:  # a `full` read as an array: filled once
             r = self.regions[a] = self.fresh(a)
@@ -320,9 +338,23 @@ class Plan:
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
-        if rule is None:
-            raise Unsupported(e.prim.name)
-        rule(self, e)
+        if HOST is None:
+            return (rule or _unsupported)(self, e)
+        mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
+        try:
+            (rule or _unsupported)(self, e)
+        except Unsupported:  # what the rule does not cover: its primitive's implementation
+            self._rollback(*mark)
+            HOST(self, e)
+
+    def _rollback(self, buffers, calls, kernels, regions) -> None:
+        """Forget what a rule that raised Unsupported had added."""
+        for key in self.keys[kernels:]:
+            del self.index[key]
+        for v in list(self.regions)[regions:]:
+            del self.regions[v]
+        self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
+        del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
 
     def view_index(self, e) -> None:
         if any(type(a) is Literal for a in e.inputs):
@@ -418,6 +450,16 @@ SINGLE: dict = {
 def register_single(prim, rule) -> None:
     """Compile equations of ``prim`` that stand alone with ``rule(plan, eqn)``."""
     SINGLE[prim] = rule
+
+
+def _unsupported(plan, e):
+    raise Unsupported(e.prim.name)
+
+
+#: ``HOST(plan, eqn)``: the fallback for a single equation no rule covers, a host step that
+#: calls the primitive's implementation (backend/table_host.py); raises Unsupported itself
+#: for what it cannot run (control flow).
+HOST = None
 
 
 def _elementwise(dst: Region, kind, srcs) -> Loops:
@@ -556,11 +598,12 @@ def build_module(name: str, kernels: list):
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
         k.emit(b, mod, ptrs)
         b.ret_void()
-    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i])
+    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), stopping when a host
+    # step has set the call's status word (buffers[nbuf]: it raised, table_host.py).
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
-                                             i64.as_pointer(), i64.as_pointer()])
+                                             i64.as_pointer(), i64.as_pointer(), i8p.as_pointer()])
     run = L.Function(mod, run_type, f"{name}_run")
-    bufs, n, fns, offsets, slots = run.args
+    bufs, n, fns, offsets, slots, status = run.args
     entry, cond, body, end = (run.append_basic_block(x) for x in ("entry", "cond", "body", "end"))
     b = L.IRBuilder(entry)
     b.branch(cond)
@@ -572,7 +615,8 @@ def build_module(name: str, kernels: list):
     b.call(b.load(b.gep(fns, [i])), [bufs, b.gep(slots, [b.load(b.gep(offsets, [i]))])])
     nxt = b.add(i, L.Constant(i64, 1))
     i.add_incoming(nxt, body)
-    b.branch(cond)
+    stop = b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None))
+    b.cbranch(stop, end, cond)
     b.position_at_end(end)
     b.ret_void()
     # The entry Python calls: the buffers' data pointers read from a tuple of arrays (its
@@ -582,7 +626,8 @@ def build_module(name: str, kernels: list):
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
     fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(7))
     n, fns, offsets, slots, nbuf, item_off, data_off = fields
-    table = b.alloca(i8p, nbuf)
+    table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
+    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -598,7 +643,7 @@ def build_module(name: str, kernels: list):
     b.branch(loop)
     b.position_at_end(done)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4])])
+                 b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
     b.ret_void()
     return mod
 
@@ -775,7 +820,11 @@ class TableProgram:
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         layout = self._layout(plan)
-        self.fns = np.array([addresses[k] for k, _ in plan.calls], np.uintp)
+        # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
+        self.host = [k.bind(self) for k, _ in plan.calls if type(k) is not int]
+        hosts = iter(self.host)
+        self.fns = np.array([addresses[k] if type(k) is int else next(hosts).address
+                             for k, _ in plan.calls], np.uintp)
         slots, offsets = [], []
         for _, regions in plan.calls:
             offsets.append(len(slots))
@@ -790,7 +839,8 @@ class TableProgram:
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
-        then a fresh array per program output computed into its own buffer, then the arena."""
+        then a fresh array per program output computed into its own buffer, the constants,
+        then the arena."""
         layout = {b: (b, 0) for b in range(plan.n_in)}
         outs, self.out_buffers, self.outputs = {}, [], []
         for a in plan.outvars:
@@ -799,6 +849,7 @@ class TableProgram:
                 continue
             r = plan.region(a)
             whole = r.buffer >= plan.n_in and r.offset == 0 and r.c_contiguous and \
+                type(plan.buffers[r.buffer]) is tuple and \
                 plan.buffers[r.buffer][0] == int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
             if whole and r.buffer not in outs:
                 outs[r.buffer] = len(self.out_buffers)
@@ -806,11 +857,15 @@ class TableProgram:
                 self.outputs.append(("out", outs[r.buffer], r.shape))
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
-        arena = plan.n_in + len(self.out_buffers)
-        self.arena_bytes = 0
+        self.consts = tuple(c for c in plan.buffers if type(c) is np.ndarray)
+        arena = plan.n_in + len(self.out_buffers) + len(self.consts)
+        self.arena_bytes, n_const = 0, 0
         for b in range(plan.n_in, len(plan.buffers)):
             if b in outs:
                 layout[b] = (plan.n_in + outs[b], 0)
+            elif type(plan.buffers[b]) is np.ndarray:
+                layout[b] = (plan.n_in + len(self.out_buffers) + n_const, 0)
+                n_const += 1
             else:
                 layout[b] = (arena, self.arena_bytes)
                 self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
@@ -820,8 +875,11 @@ class TableProgram:
     def __call__(self, args) -> list:
         bufs = driver.c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
-        bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
-        self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        bufs = (*bufs, *outs, *self.consts, np.empty(self.arena_bytes // 8 + 1, np.float64))
+        if self.host:
+            _table_host.run(self._entry, bufs, self._info_address)
+        else:
+            self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
         result = []
         for o in self.outputs:
             if o[0] == "out":
@@ -843,7 +901,8 @@ def _source(name: str, plan: Plan) -> str:
 
     lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
              f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
+    lines += [f"{f'k{k}' if type(k) is int else k}({', '.join(map(at, regions))})"
+              for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
             lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
@@ -883,10 +942,16 @@ _OFFSETS = _object_offsets()
 def build(jaxpr: Jaxpr):
     """A :class:`TableProgram` for the simplified ``jaxpr``, or None if an equation is
     outside what the table backend compiles (dispatch then takes today's path)."""
-    if jaxpr.constvars or _OFFSETS is None:
+    if _OFFSETS is None:
         return None
+    if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
+        jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+    jaxpr, consts = _table_host.inline_calls(jaxpr)
     try:
-        plan = Plan(jaxpr)
+        plan = Plan(jaxpr, consts)
     except (Unsupported, KeyError):
         return None
     return TableProgram(jaxpr, plan)
+
+
+from . import table_host as _table_host  # noqa: E402  (host steps: it registers HOST)
