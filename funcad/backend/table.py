@@ -498,7 +498,8 @@ def _view(r: Region, index) -> Region:
     found = _views.get(key)
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-        view = fake[index]
+        index = index if type(index) is tuple else (index,)
+        view = fake[index if any(i is Ellipsis for i in index) else (*index, Ellipsis)]  # (0-d: a view)
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
         found = _views[key] = (offset, view.shape, view.strides)
     offset, shape, strides = found
