@@ -28,8 +28,11 @@ Supported (anything else: :func:`build` returns None and dispatch takes today's 
 float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
 (Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
 are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
-``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
-of single equations, no nested jaxprs (control flow), no constvars.
+``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index. Any other single
+equation (or one its rule raises Unsupported for) is a **host step** (backend/table_host.py):
+its primitive's NumPy implementation called back from the table, unless it has a jaxpr
+parameter (control flow: not here). Literal operands and constvars are constant buffers
+passed with every call; custom_jvp/vjp, checkpoint and custom_lin calls are inlined.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
