@@ -341,11 +341,11 @@ class Plan:
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
-        if HOST is None:
-            return (rule or _unsupported)(self, e)
+        if HOST is None or rule is None:
+            return (rule or HOST or _unsupported)(self, e)
         mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
         try:
-            (rule or _unsupported)(self, e)
+            rule(self, e)
         except Unsupported:  # what the rule does not cover: its primitive's implementation
             self._rollback(*mark)
             HOST(self, e)
@@ -354,14 +354,12 @@ class Plan:
         """Forget what a rule that raised Unsupported had added."""
         for key in self.keys[kernels:]:
             del self.index[key]
-        for v in list(self.regions)[regions:]:
-            del self.regions[v]
+        while len(self.regions) > regions:
+            self.regions.popitem()  # (the last added first)
         self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
         del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
 
     def view_index(self, e) -> None:
-        if any(type(a) is Literal for a in e.inputs):
-            raise Unsupported(f"{e.prim.name} of a literal")
         if not (len(e.inputs) == 1 and _is_basic(e.params["template"])):
             raise Unsupported("an advanced index")
         self.regions[e.outputs[0]] = _view(self.region(e.inputs[0]), _build_index(e.params["template"], ()))
