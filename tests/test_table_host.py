@@ -275,3 +275,13 @@ def test_an_implementation_disagreeing_with_its_shape_rule_is_a_clear_error(tabl
     want = r"returned a float64\[8\] result where the compiled program expects float64\[4\]"
     with pytest.raises(ShapeError, match=want):
         fa.jit(lambda v: bind(p, v) * 2.0)(V)
+
+
+def test_control_flow_is_not_a_host_step():
+    """cond's branches (a tuple of jaxprs) would run eagerly, op by op, in a host step."""
+    from funcad.backend import table_host
+
+    j = fa.make_jaxpr(lambda m: fa.lax.cond(fnp.sum(m) > 0, lambda q: q * 2.0, lambda q: q - 1.0, m))(M).jaxpr
+    (e,) = [e for e in j.eqns if e.prim.name == "cond"]
+    with pytest.raises(table.Unsupported, match="cond"):
+        table_host.host_rule(table.Plan(Jaxpr([], j.invars, [], j.invars)), e)

@@ -126,9 +126,11 @@ def _mismatch(prim, got, want):
 
 def host_rule(plan, e) -> None:
     """``e`` as a host step: operands as views (a literal, or a ``full`` read as an array, as
-    a constant value), outputs in fresh regions. Control flow (a jaxpr parameter) stays
-    Unsupported: its body would run eagerly, op by op."""
-    if e.prim.impl is None or any(isinstance(p, Jaxpr | ClosedJaxpr) for p in e.params.values()):
+    a constant value), outputs in fresh regions. Control flow (jaxpr parameters: cond's
+    branches, while's and scan's bodies) stays Unsupported: its body would run eagerly, op
+    by op."""
+    if e.prim.impl is None or any(isinstance(q, Jaxpr | ClosedJaxpr) for p in e.params.values()
+                                  for q in (p if isinstance(p, tuple | list) else (p,))):
         raise table.Unsupported(e.prim.name)
     ins = []
     for a in e.inputs:
