@@ -19,7 +19,9 @@ from funcad.backend import dispatch, table
 from funcad.core import Primitive, ShapedArray, bind
 from funcad.errors import ShapeError
 from funcad.jaxpr import Jaxpr
+from funcad.lax import random as lax_random
 from funcad.lax import scatter, special
+from funcad.lax.shapes import index_add_p
 from funcad.tree_util import tree_leaves
 
 
@@ -43,6 +45,7 @@ def _close(got, want, rtol=1e-12):
 RNG = np.random.default_rng(0)
 M = RNG.uniform(0.1, 1.0, (3, 3))
 V = RNG.uniform(0.1, 0.9, 4)
+U32 = np.arange(5, dtype=np.uint32)
 
 
 def _spd(m):
@@ -86,7 +89,8 @@ def _double(x):  # a pure callback's host function
 PROGRAMS = {
     "special functions": (lambda v: (special.log_ndtr(v), special.ndtri(v), special.erfinv(v) * 2.0,
                                      special.i0e(v), special.i1e(v), special.polygamma(1, v + 0.5),
-                                     special.gammainc(v, 1.5 * v), special.betainc(v, 2.0, v),
+                                     special.gammainc(v, 1.5 * v), special.gammaincc(v, 2.0),
+                                     special.betainc(v, 2.0, v),
                                      special.zeta(v + 1.5, v)), (V,)),
     "cumulative and their gradients (linear_recurrence)": (
         lambda m: (fnp.cumsum(fnp.sin(m), axis=1), fnp.cumprod(m, axis=0),
@@ -106,9 +110,13 @@ PROGRAMS = {
     "random draws and the gamma gradient": (lambda k, m: (
         fr.uniform(k, (3, 3)) * m, m + fr.normal(k, m.shape), fr.bits(k, (3,), np.uint32),
         fr.gamma(k, m + 0.5), fr.poisson(k, m * 3.0),
-        fa.grad(lambda a: fnp.sum(fr.gamma(k, a)))(m + 1.0)), (fr.key(3), M)),
-    "reductions of a literal, literal operands": (lambda m: (
-        m * fnp.sum(fnp.float64(3.0)), fnp.cumsum(fnp.ones(4)) + m[0, 0], m @ fnp.full((3,), 2.0)), (M,)),
+        fa.grad(lambda a: fnp.sum(fr.gamma(k, a)))(m + 1.0),
+        bind(lax_random.threefry2x32_p, k[0], k[1], U32, U32 + 7)),
+        (fr.key(3), M)),
+    "fft": (lambda m: (fnp.fft.irfft(fnp.fft.rfft(m), n=3) * 2.0, fnp.fft.rfft(fnp.sin(m))), (M,)),
+    "literal operands, full values read as arrays": (lambda m: (
+        bind(index_add_p, m, 1.0, template=(("int", 0), ("int", 1))), fnp.cumsum(fnp.ones(4)) + m[0, 0],
+        m @ fnp.full((3,), 2.0)), (M,)),
     "custom_jvp, custom_vjp (closed-over array), checkpoint": (lambda v: (
         _custom(v), fa.grad(lambda x: fnp.sum(_custom(x)))(v), _scaled(v[:3]),
         fa.grad(lambda x: fnp.sum(_scaled(x)))(v[:3]), fa.checkpoint(lambda x: fnp.exp(fnp.sin(x)))(v),
