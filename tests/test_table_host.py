@@ -18,7 +18,7 @@ from funcad.autograd.extend import defvjp, primitive
 from funcad.backend import dispatch, table
 from funcad.core import Primitive, ShapedArray, bind
 from funcad.errors import ShapeError
-from funcad.jaxpr import Jaxpr
+from funcad.jaxpr import ClosedJaxpr, Jaxpr
 from funcad.lax import random as lax_random
 from funcad.lax import scatter, special
 from funcad.lax.shapes import index_add_p
@@ -143,6 +143,29 @@ def test_custom_lin_inlined(table_backend):
     f = fa.jit(fa.jacfwd(lambda x: _scaled(x) * 2.0))
     _close(f(V[:3]), np.diag(2.0 * np.cos(V[:3]) * W))
     assert _kinds() == {table.TableProgram}
+
+
+def test_a_literal_operand_of_a_native_rule_is_a_constant_buffer(table_backend):
+    f = fa.jit(lambda m: bind(index_add_p, m, 1.0, template=(("int", 0), ("int", 1))))
+    want = M.copy()
+    want[0, 1] += 1.0
+    _close(f(M), want)
+    assert _kinds() == {table.TableProgram} and "host[" not in f.lower(M).source
+
+
+def test_arrays_a_call_closes_over_are_constant_buffers(table_backend):
+    """A checkpoint call whose body closes over arrays (a 0-d one among them): inlined, the
+    arrays become constant buffers of the program, read by kernels and host steps."""
+    from funcad.custom_derivatives import remat_p
+    from funcad.jaxpr import Eqn, Var
+
+    scale, shift = np.array(2.5), np.array([1.0, -1.0, 0.5, 2.0])
+    j = fa.make_jaxpr(lambda s, b, x: fnp.sort(x * s) + b)(scale, shift, V).jaxpr
+    body = ClosedJaxpr(Jaxpr(j.invars[:2], j.invars[2:], j.eqns, j.outvars), [scale, shift])
+    x, y = Var(j.invars[2].aval), Var(j.outvars[0].aval)
+    program = table.build(Jaxpr([], [x], [Eqn(remat_p, [x], {"jaxpr": body}, [y])], [y]))
+    assert isinstance(program, table.TableProgram) and len(program.consts) == 2
+    _close(program([V])[0], np.sort(V * 2.5) + shift)
 
 
 def test_constvars_are_constant_buffers(table_backend):

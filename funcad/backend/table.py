@@ -222,11 +222,10 @@ class Plan:
 
     def constant(self, value) -> Region:
         """The region of a constant array (deduplicated by value)."""
-        value = np.ascontiguousarray(value)
+        value = np.array(value, order="C")  # (a copy; ascontiguousarray would make 0-d 1-d)
         key = (value.dtype.str, value.shape, value.tobytes())
         r = self._constants.get(key)
         if r is None:
-            value = value.copy()
             value.flags.writeable = False
             self.buffers.append(value)
             r = Region(len(self.buffers) - 1, 0, value.shape, value.strides, value.dtype)
