@@ -316,3 +316,16 @@ def test_control_flow_is_not_a_host_step():
     (e,) = [e for e in j.eqns if e.prim.name == "cond"]
     with pytest.raises(table.Unsupported, match="cond"):
         table_host.host_rule(table.Plan(Jaxpr([], j.invars, [], j.invars)), e)
+
+
+def test_host_steps_inside_control_flow(table_backend):
+    """Host steps in a scan body read the slices the loop advances (their regions' buffer and
+    offset from the call's slots), and in a while body."""
+    def f(m):
+        c, ys = fa.lax.scan(lambda c, r: (c + fnp.sort(r), fnp.cumsum(r * c)), fnp.zeros(3), m)
+        w = fa.lax.while_loop(lambda q: fnp.sum(q) < 20.0, lambda q: fnp.sort(q * 1.5)[::-1], m[0])
+        return c, ys, w  # (with a cond too, today's Numba path fails: an LLVM dominance error)
+
+    got = fa.jit(f)(M)
+    assert _kinds() == {table.TableProgram}
+    _close(got, f(M))

@@ -19,7 +19,8 @@
   one optimisation, one machine-code emission, no Numba typing or lowering;
 * a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
   kernels in program order from a table of (kernel address, its slots). Python allocates
-  the outputs and one arena, fills the buffer table and makes ONE ctypes call;
+  the outputs and one arena, fills the buffer table and makes ONE ctypes call. Control flow
+  (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
@@ -29,11 +30,11 @@ float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``min
 (Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
 are parallel: not here), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
-index. Any other single equation (or one its rule raises Unsupported for) is a **host step**
+index; cond, while and scan whose jaxprs are in this subset (backend/table_control.py).
+Any other single equation (or one its rule raises Unsupported for) is a **host step**
 (backend/table_host.py): its primitive's NumPy implementation called back from the table,
-unless it has a jaxpr parameter (control flow: not here). Literal operands and constvars are
-constant buffers passed with every call; custom_jvp/vjp, checkpoint and custom_lin calls are
-inlined.
+unless it has a jaxpr parameter (control flow). Literal operands and constvars are constant
+buffers passed with every call; custom_jvp/vjp, checkpoint and custom_lin calls are inlined.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
@@ -44,7 +45,7 @@ files. Results differ from today's jit in the last bits because sizes are consta
 vectorises the reassociable sums with another split) and single matrix products go to
 ``?gemm`` where the driver calls NumPy's ``matmul``. Not done: arena reuse by liveness (every
 intermediate has its own piece of the arena), OpenBLAS's single-thread switch for tall
-products (nbrt's ``_call_tall_single_threaded``), parallel loops, control flow, LAPACK,
+products (nbrt's ``_call_tall_single_threaded``), parallel loops, LAPACK,
 integer and complex loops, the checks against a tampered cache file that cache.py applies to
 Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
 process, as Numba's engine does), and the codegen side: allocations reach this module as text
@@ -111,6 +112,30 @@ class Region:
     @property
     def c_contiguous(self) -> bool:
         return self.strides == _c_strides(self.shape, self.dtype)
+
+
+# The table's control entries (table_control.py plans them; build_module interprets them).
+GOTO, BRANCH, STEP = 0, 1, 2
+
+
+@dataclass
+class Control:
+    """A table entry that is not a kernel call. Its slots: ``op``, ``target`` (a call index),
+    each region's (buffer, offset), then ``ints``. GOTO: jump. BRANCH (one region, ints
+    ``(width, k, sense)``): jump if ``(value > k) == sense``, the value a bool or integer
+    scalar of ``width`` bytes. STEP (ints ``(n,)``, then a counter and the offset slots that
+    ``plan.steps`` advances in ``loop``, with their strides, added by TableProgram): count an
+    iteration; below ``n``, advance those slots and jump, else rewind them and fall through."""
+    op: int
+    target: int = -1
+    ints: tuple = ()
+    loop: int = -1
+
+    def describe(self, *at) -> str:
+        if self.op == BRANCH:
+            return f"if {'' if self.ints[2] else 'not '}{at[0]} > {self.ints[1]}: goto {self.target}"
+        return f"goto {self.target}" if self.op == GOTO else \
+            f"step: loop {self.loop}, {self.ints[0]} iterations, back to {self.target}"
 
 
 def _c_strides(shape, dtype) -> tuple:
@@ -184,30 +209,40 @@ class Plan:
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
         self.keys: list = []      # per kernel, its key (the disk cache's description)
-        self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
+        self.consts: dict = {}
+        self.spans: list = []     # (first call, last call) of each loop, nested loops' too
+        self.loops = 0            # counted loops (scans) so far: Control.loop numbers them
+        self.steps: dict = {}     # (call, region position) -> [(loop, byte stride)]: advanced per iteration
+        self.aliases: list = []   # a scan's slices while it is planned (table_control.Alias)
+        self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
         for v in jaxpr.invars:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
         for v, value in (consts or {}).items():  # constvars: closed-over arrays
             self.regions[v] = self.constant(value)
+        self.equations(jaxpr)
+        self.outvars = list(jaxpr.outvars)
+        for a in self.outvars:
+            if type(a) is Var and a in self.consts and a not in self.regions:
+                self.region(a)
+
+    def equations(self, jaxpr: Jaxpr) -> None:
+        """Plan ``jaxpr``'s equations, its inputs having regions: the program's, or a branch's
+        or loop body's (table_control.py)."""
+        self.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
         items = codegen._row_groups(fuse(jaxpr))
         # the last item reading each value (the outputs: after every item)
         last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
         for n, item in enumerate(items):
             for e in _eqns(item):
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
-        self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
         for n, item in enumerate(items):
             if isinstance(item, Kernel) or isinstance(item, list):
                 outs = {v for e in _eqns(item) for v in e.outputs}
                 self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
             else:
                 self.single(item.eqn)
-        self.outvars = list(jaxpr.outvars)
-        for a in self.outvars:
-            if type(a) is Var and a in self.consts and a not in self.regions:
-                self.region(a)
 
     # -- buffers and kernels --------------------------------------------------------------
 
@@ -501,8 +536,7 @@ def _view(r: Region, index) -> Region:
     found = _views.get(key)
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-        index = index if type(index) is tuple else (index,)
-        view = fake[index if any(i is Ellipsis for i in index) else (*index, Ellipsis)]  # (0-d: a view)
+        view = fake[(*index, ...) if all(i is not ... for i in index) else index]  # a view, never a scalar
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
         found = _views[key] = (offset, view.shape, view.strides)
     offset, shape, strides = found
@@ -602,25 +636,81 @@ def build_module(name: str, kernels: list):
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
         k.emit(b, mod, ptrs)
         b.ret_void()
-    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), stopping when a host
-    # step has set the call's status word (buffers[nbuf]: it raised, table_host.py).
+    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), a null fns[i] being a
+    # Control entry (a jump) read from its slots.
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
                                              i64.as_pointer(), i64.as_pointer(), i8p.as_pointer()])
     run = L.Function(mod, run_type, f"{name}_run")
     bufs, n, fns, offsets, slots, status = run.args
-    entry, cond, body, end = (run.append_basic_block(x) for x in ("entry", "cond", "body", "end"))
+    blocks = ("entry", "cond", "body", "call", "control", "branch", "step", "bump", "end")
+    entry, cond, body, call, control, branch, step, bump, end = (run.append_basic_block(x) for x in blocks)
     b = L.IRBuilder(entry)
+    i, j = b.alloca(i64), b.alloca(i64)
+    b.store(L.Constant(i64, 0), i)
     b.branch(cond)
     b.position_at_end(cond)
-    i = b.phi(i64)
-    i.add_incoming(L.Constant(i64, 0), entry)
-    b.cbranch(b.icmp_signed("<", i, n), body, end)
+    b.cbranch(b.icmp_signed("<", b.load(i), n), body, end)
     b.position_at_end(body)
-    b.call(b.load(b.gep(fns, [i])), [bufs, b.gep(slots, [b.load(b.gep(offsets, [i]))])])
-    nxt = b.add(i, L.Constant(i64, 1))
-    i.add_incoming(nxt, body)
-    stop = b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None))
-    b.cbranch(stop, end, cond)
+    at, fn = b.load(i), b.load(b.gep(fns, [b.load(i)]))
+    s = b.gep(slots, [b.load(b.gep(offsets, [at]))])
+    nxt = b.add(at, L.Constant(i64, 1))
+
+    def word(k):
+        return b.load(b.gep(s, [L.Constant(i64, k)]))
+
+    b.store(nxt, i)
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
+    b.position_at_end(call)
+    b.call(fn, [bufs, s])  # then stop if a host step has set the status word (it raised)
+    b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
+    b.position_at_end(control)  # GOTO: i = target
+    target = word(1)
+    sw = b.switch(word(0), cond)
+    goto = run.append_basic_block("goto")
+    sw.add_case(GOTO, goto)
+    sw.add_case(BRANCH, branch)
+    sw.add_case(STEP, step)
+    b.position_at_end(goto)
+    b.store(target, i)
+    b.branch(cond)
+    b.position_at_end(branch)  # the scalar at (buffer, offset) compared with k
+    ptr = b.gep(b.load(b.gep(bufs, [word(2)])), [word(3)])
+    compare = run.append_basic_block("compare")
+    sw, loaded = b.switch(word(4), compare), []
+    for w in (1, 2, 4, 8):  # the width in bytes
+        block = run.append_basic_block(f"load{w}")
+        sw.add_case(w, block)
+        b.position_at_end(block)
+        loaded.append((b.sext(b.load(b.bitcast(ptr, L.IntType(8 * w).as_pointer())), i64)
+                       if w < 8 else b.load(b.bitcast(ptr, i64.as_pointer())), block))
+        b.branch(compare)
+    b.position_at_end(compare)
+    value = b.phi(i64)
+    value.add_incoming(L.Constant(i64, 0), branch)
+    for v, block in loaded:
+        value.add_incoming(v, block)
+    jump = b.icmp_signed("==", b.zext(b.icmp_signed(">", value, word(5)), i64), word(6))
+    b.store(b.select(jump, target, nxt), i)
+    b.branch(cond)
+    b.position_at_end(step)  # counter += 1; slots[s[5 + 2q]] += s[6 + 2q] * (1 or 1 - n)
+    count, counter = b.add(word(3), L.Constant(i64, 1)), b.gep(s, [L.Constant(i64, 3)])
+    more = b.icmp_signed("<", count, word(2))
+    b.store(b.select(more, count, L.Constant(i64, 0)), counter)
+    factor = b.select(more, L.Constant(i64, 1), b.sub(L.Constant(i64, 1), word(2)))
+    b.store(b.select(more, target, nxt), i)
+    b.store(L.Constant(i64, 0), j)
+    bump_body = run.append_basic_block("bump_body")
+    b.branch(bump)
+    b.position_at_end(bump)
+    q = b.load(j)
+    b.cbranch(b.icmp_signed("<", q, word(4)), bump_body, cond)
+    b.position_at_end(bump_body)
+    pair = b.gep(s, [b.add(L.Constant(i64, 5), b.add(q, q))])
+    slot = b.gep(slots, [b.load(pair)])
+    delta = b.load(b.gep(pair, [L.Constant(i64, 1)]))
+    b.store(b.add(b.load(slot), b.mul(delta, factor)), slot)
+    b.store(b.add(q, L.Constant(i64, 1)), j)
+    b.branch(bump)
     b.position_at_end(end)
     b.ret_void()
     # The entry Python calls: the buffers' data pointers read from a tuple of arrays (its
@@ -628,10 +718,10 @@ def build_module(name: str, kernels: list):
     entry_fn = L.Function(mod, L.FunctionType(L.VoidType(), [i8p, i64.as_pointer()]), f"{name}_call")
     tup, info = entry_fn.args
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
-    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(7))
-    n, fns, offsets, slots, nbuf, item_off, data_off = fields
+    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
+    n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
     table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
-    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word
+    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word (table_host.py)
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -646,6 +736,22 @@ def build_module(name: str, kernels: list):
     j.add_incoming(b.add(j, L.Constant(i64, 1)), body)
     b.branch(loop)
     b.position_at_end(done)
+    # A program with loops advances its slots: they are copied to the end of the arena (the
+    # last buffer), so that two threads may run it at once.
+    copied = b.gep(b.load(b.gep(table, [b.sub(nbuf, L.Constant(i64, 1))])), [copy_at])
+    copied_at = b.ptrtoint(copied, i64)
+    copy, start = entry_fn.append_basic_block("copy"), b.block
+    go = entry_fn.append_basic_block("go")
+    b.cbranch(b.icmp_signed(">=", copy_at, L.Constant(i64, 0)), copy, go)
+    b.position_at_end(copy)
+    memcpy = mod.declare_intrinsic("llvm.memcpy", [i8p, i8p, i64])
+    b.call(memcpy, [copied, b.inttoptr(slots, i8p), b.mul(n_words, L.Constant(i64, 8)),
+                    L.Constant(L.IntType(1), 0)])
+    b.branch(go)
+    b.position_at_end(go)
+    slots, shared = b.phi(i64), slots
+    slots.add_incoming(copied_at, copy)
+    slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
                  b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
     b.ret_void()
@@ -847,22 +953,35 @@ class TableProgram:
         self.source = _source(name, plan)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
+        # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
         # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
-        self.host = [k.bind(self) for k, _ in plan.calls if type(k) is not int]
-        hosts = iter(self.host)
-        self.fns = np.array([addresses[k] if type(k) is int else next(hosts).address
-                             for k, _ in plan.calls], np.uintp)
-        slots, offsets = [], []
-        for _, regions in plan.calls:
+        self.host = {c: k.bind(self) for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
+        self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
+                             else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
+        slots, offsets, bumps = [], [], {}
+        for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
-            for r in regions:
+            control = type(k) is Control
+            slots += [k.op, k.target] if control else []
+            for q, r in enumerate(regions):
+                for loop, stride in plan.steps.get((c, q), ()):  # a slice: its offset slot advances
+                    bumps.setdefault(loop, []).extend((len(slots) + 1, stride))
                 buf, base = layout[r.buffer]
                 slots += [buf, base + r.offset]
+            if control:
+                slots += k.ints
+                if k.op == STEP:
+                    pairs = bumps.pop(k.loop, [])
+                    slots += [0, len(pairs) // 2, *pairs]
         self.slots, self.offsets = np.array(slots, np.int64), np.array(offsets, np.int64)
+        copy_at = -1
+        if plan.loops:  # the slots' per-call copy, after the arena
+            copy_at, self.arena_bytes = self.arena_bytes, self.arena_bytes + 8 * len(slots)
         self._entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(entry)
         self._info = np.array([len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
-                               self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
+                               self.slots.ctypes.data, self.n_slots, *_OFFSETS, copy_at, len(slots)],
+                              np.int64)
         self._info_address = self._info.ctypes.data
 
     def _layout(self, plan: Plan) -> dict:
@@ -929,7 +1048,8 @@ def _source(name: str, plan: Plan) -> str:
 
     lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
              f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [f"{f'k{k}' if type(k) is int else k}({', '.join(map(at, regions))})"
+    lines += [k.describe(*map(at, regions)) if type(k) is Control else
+              f"{f'k{k}' if type(k) is int else k}({', '.join(map(at, regions))})"
               for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
@@ -984,5 +1104,6 @@ def build(jaxpr: Jaxpr):
     return TableProgram(jaxpr, plan)
 
 
-from . import table_einsum  # noqa: E402,F401  (registers einsum and batched matmul)
-from . import table_host as _table_host  # noqa: E402  (host steps: it registers HOST)
+# (their rules: cond, while and scan; einsum and batched matmul; host steps: HOST)
+from . import table_control, table_einsum  # noqa: E402,F401
+from . import table_host as _table_host  # noqa: E402

@@ -68,32 +68,34 @@ class HostStep:
         return f"host[{self.eqn.prim.name}]"
 
     def bind(self, program) -> _Bound:
-        """The callback for ``program``'s buffer layout (``program.layout``: buffer -> (slot,
-        byte offset))."""
-        def place(r):
-            slot, base = program.layout[r.buffer]
-            return slot, base + r.offset, r.shape, r.dtype, r.strides
-
-        ins = [place(r) if type(r) is table.Region else r for r in self.ins]
-        outs = [place(r) for r in self.outs]
+        """The callback for ``program`` (its status word after its ``n_slots`` buffers). The
+        regions' (buffer, offset) pairs are read from the call's slots, where a loop of
+        table_control.py advances them; shapes, dtypes and strides are fixed."""
+        n, q = 0, []
+        for a in self.ins:
+            q.append((n, a.shape, a.dtype, a.strides) if type(a) is table.Region else a)
+            n += type(a) is table.Region
+        ins = q
+        outs = [(n + j, r.shape, r.dtype, r.strides) for j, r in enumerate(self.outs)]
+        words = ctypes.c_int64 * (2 * (n + len(outs)))
         prim, params, status = self.eqn.prim, self.eqn.params, 8 * program.n_slots
         many = prim.multiple_results
 
         def step(buffers, slots):
             frame = _frames.stack[-1]
             try:
-                bufs = frame[0]
-                out = prim.impl(*[_view(bufs, *a) if type(a) is tuple else a for a in ins], **params)
+                bufs, w = frame[0], words.from_address(slots)
+                out = prim.impl(*[_view(bufs, w, *a) if type(a) is tuple else a for a in ins], **params)
                 out = out if many else (out,)
                 if len(out) != len(outs):
                     raise _mismatch(prim, f"{len(out)} results", f"{len(outs)}")
-                for o, (slot, offset, shape, dtype, strides) in zip(out, outs):
+                for o, (k, shape, dtype, strides) in zip(out, outs):
                     o = np.asarray(o)
                     if o.shape != shape or o.dtype != dtype and not np.can_cast(o.dtype, dtype, "same_kind"):
                         raise _mismatch(prim, f"a {o.dtype}{list(o.shape)} result",
                                         f"{np.dtype(dtype)}{list(shape)}")
                     if o.size:
-                        _view(bufs, slot, offset, shape, dtype, strides)[...] = o
+                        _view(bufs, w, k, shape, dtype, strides)[...] = o
             except BaseException as e:  # noqa: BLE001 (re-raised by run, after the native call)
                 frame[1] = e
                 ctypes.c_void_p.from_address(buffers + status).value = 1  # the interpreter stops
@@ -109,10 +111,11 @@ class _Bound:
         self.address = ctypes.cast(callback, ctypes.c_void_p).value
 
 
-def _view(bufs, slot, offset, shape, dtype, strides):
+def _view(bufs, w, k, shape, dtype, strides):
+    """Region ``k`` of a call (its buffer and byte offset: slots ``w[2k]``, ``w[2k + 1]``)."""
     if 0 in shape:
         return np.empty(shape, dtype)
-    return np.ndarray(shape, dtype, bufs[slot], offset, strides)  # (positional: 2x faster)
+    return np.ndarray(shape, dtype, bufs[w[2 * k]], w[2 * k + 1], strides)  # (positional: 2x faster)
 
 
 def _mismatch(prim, got, want):
