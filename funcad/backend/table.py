@@ -383,9 +383,12 @@ class Plan:
         mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
         try:
             rule(self, e)
-        except Unsupported:  # what the rule does not cover: its primitive's implementation
+        except Unsupported as why:  # what the rule does not cover: its primitive's implementation
             self._rollback(*mark)
-            HOST(self, e)
+            try:
+                HOST(self, e)
+            except Unsupported:
+                raise why from None  # (the rule's reason: control flow is never a host step)
 
     def _rollback(self, buffers, calls, kernels, regions) -> None:
         """Forget what a rule that raised Unsupported had added."""
