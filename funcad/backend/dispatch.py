@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver, table
+from . import cache, codegen, driver, table, table_control, table_einsum, table_host  # noqa: F401  (rules, host steps)
 from .fusion import fuse
 from .simplify import simplify
 

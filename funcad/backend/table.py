@@ -17,10 +17,11 @@
 * kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
   one optimisation, one machine-code emission, no Numba typing or lowering;
-* a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
-  kernels in program order from a table of (kernel address, its slots). Python allocates
-  the outputs and one arena, fills the buffer table and makes ONE ctypes call. Control flow
-  (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
+* a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
+  program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
+  order from a table of (kernel address, its slots). Python allocates the outputs and one
+  arena, fills the buffer table and makes ONE ctypes call. Control flow (cond, while, scan)
+  is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
@@ -48,11 +49,8 @@ intermediate has its own piece of the arena), OpenBLAS's single-thread switch fo
 products (nbrt's ``_call_tall_single_threaded``), parallel loops, LAPACK,
 integer and complex loops, the checks against a tampered cache file that cache.py applies to
 Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
-process, as Numba's engine does), and the codegen side: allocations reach this module as text
-lines (``v = _nb.empty(...)``) whose target name is read back; codegen should hand them over
-as loop IR nodes instead. A cold compile imports Numba only through backend/vecmath.py's math
-functions (``_vm.exp``...), which use Numba's ``cgutils`` and config: ~0.15 s that a
-Numba-free copy of ``vecmath.math_function`` would save.
+process, as Numba's engine does). Neither a cold compile nor a warm load imports Numba
+(backend/vecmath.py's math functions are llvmlite IR; tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -84,7 +82,7 @@ from ..lax.shapes import (
 )
 from . import cache, codegen, driver
 from . import loopir as ir
-from .fusion import REDUCTIONS, Kernel, fuse
+from .fusion import Kernel, fuse
 
 
 def enabled() -> bool:
@@ -355,14 +353,9 @@ class Plan:
             t = type(s)
             if t is ir.Comment:
                 continue
-            if t is ir.Line:  # an allocation: `v = _nb.empty(...)` or `_nb.full(...)`
-                target, _, call = s.text.partition(" = ")
-                if not (call.startswith("_nb.empty(") or call.startswith("_nb.full(")):
-                    raise Unsupported(s.text)
-                if call.startswith("_nb.full("):
-                    v = order[position[target]]
-                    e = next(e for e in eqns if v in e.outputs)
-                    fills[position[target]] = codegen._reduction_init(REDUCTIONS[e.prim], v.aval.dtype).value
+            if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
+                if s.fill is not None:
+                    fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")
@@ -379,14 +372,14 @@ class Plan:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
         if HOST is None or rule is None:
-            return (rule or HOST or _unsupported)(self, e)
+            return (rule or (HOST and HOST.host_rule) or _unsupported)(self, e)
         mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
         try:
             rule(self, e)
         except Unsupported as why:  # what the rule does not cover: its primitive's implementation
             self._rollback(*mark)
             try:
-                HOST(self, e)
+                HOST.host_rule(self, e)
             except Unsupported:
                 raise why from None  # (the rule's reason: control flow is never a host step)
 
@@ -497,9 +490,10 @@ def _unsupported(plan, e):
     raise Unsupported(e.prim.name)
 
 
-#: ``HOST(plan, eqn)``: the fallback for a single equation no rule covers, a host step that
-#: calls the primitive's implementation (backend/table_host.py); raises Unsupported itself
-#: for what it cannot run (control flow).
+#: backend/table_host.py, once imported (dispatch imports it): ``HOST.host_rule(plan, eqn)``
+#: is the fallback for a single equation no rule covers, a host step calling the primitive's
+#: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
+#: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
 HOST = None
 
 
@@ -620,8 +614,7 @@ def _llvm_printer():
 
 
 def build_module(name: str, kernels: list):
-    """The LLVM IR module: one function ``<name>_k<j>`` per kernel and the interpreter
-    ``<name>_run``."""
+    """The LLVM IR module of a program: one function ``<name>_k<j>`` per kernel."""
     from llvmlite import ir as L
 
     i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
@@ -639,6 +632,17 @@ def build_module(name: str, kernels: list):
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
         k.emit(b, mod, ptrs)
         b.ret_void()
+    return mod
+
+
+def runtime_module(name: str = "funcad_table"):
+    """The LLVM IR module every program calls through, compiled once (:func:`_runtime`): the
+    interpreter ``<name>_run`` and the entry ``<name>_call`` Python calls."""
+    from llvmlite import ir as L
+
+    i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
+    mod = L.Module(name)
+    ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
     # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), a null fns[i] being a
     # Control entry (a jump) read from its slots.
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
@@ -908,19 +912,47 @@ def _read_object(path: Path) -> bytes | None:
     return None
 
 
-def compile_object(name: str, kernels: list) -> bytes:
-    """Optimise the kernels' module and emit its object code (Numba is imported here, for
-    backend/vecmath.py's math functions)."""
+def compile_object(name: str, kernels: list, module=None) -> bytes:
+    """Optimise the kernels' module (or ``module``) and emit its object code. No loop
+    unrolling: it took ~25% of the optimisation and emission of the MLP step's, LSTM's and
+    RNN's kernels for no measurable change of their run time (the vectorizer still
+    interleaves)."""
     import llvmlite.binding as ll
 
-    mod = ll.parse_assembly(str(build_module(name, kernels)))
+    mod = ll.parse_assembly(str(module or build_module(name, kernels)))
     mod.triple, mod.data_layout = _tm.triple, str(_tm.target_data)
     mod.verify()
     pto = ll.create_pipeline_tuning_options()
     pto.speed_level, pto.loop_vectorization, pto.slp_vectorization = 3, True, True
+    pto.loop_unrolling = False
     pb = ll.create_pass_builder(_tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return _tm.emit_object(mod)
+
+
+def _load(path: Path, compile) -> str:
+    """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
+    there) to the process's engine: "loaded" or "compiled"."""
+    import llvmlite.binding as ll
+
+    obj, how = _read_object(path), "loaded"
+    if obj is None:
+        obj, how = compile(), "compiled"
+        with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            cache.write_checked(path, obj)
+    _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    _engine.finalize_object()
+    return how
+
+
+@functools.cache
+def _runtime() -> int:
+    """The address of the entry every program is called through (the runtime module's
+    ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
+    digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
+    _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    return _engine.get_function_address("funcad_table_call")
 
 
 stats = {"compiled": 0, "loaded": 0}
@@ -931,28 +963,15 @@ class TableProgram:
 
     def __init__(self, jaxpr: Jaxpr, plan: Plan):
         _setup()
-        import llvmlite.binding as ll
-
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         description = repr((_host(), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
         if name not in _loaded:
-            obj = _read_object(path)
-            if obj is not None:
-                stats["loaded"] += 1
-            else:
-                obj = compile_object(name, plan.kernels)
-                stats["compiled"] += 1
-                with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    cache.write_checked(path, obj)
-            _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-            _engine.finalize_object()
+            stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
-            _loaded[name].append(_engine.get_function_address(f"{name}_call"))
-        *addresses, entry = _loaded[name]
+        addresses, entry = _loaded[name], _runtime()
         self.source = _source(name, plan)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
@@ -1020,6 +1039,8 @@ class TableProgram:
                 layout[b] = (arena, self.arena_bytes)
                 self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
         self.layout, self.n_slots = layout, arena + 1
+        # every output its own fresh buffer, in order: the call returns them as they are
+        self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
         return layout
 
     def __call__(self, args) -> list:
@@ -1027,9 +1048,11 @@ class TableProgram:
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         bufs = (*bufs, *outs, *self.consts, np.empty(self.arena_bytes // 8 + 1, np.float64))
         if self.host:
-            _table_host.run(self._entry, bufs, self._info_address)
+            HOST.run(self._entry, bufs, self._info_address)
         else:
             self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        if self._plain:
+            return outs
         result = []
         for o in self.outputs:
             if o[0] == "out":
@@ -1099,14 +1122,10 @@ def build(jaxpr: Jaxpr):
         return None
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
-    jaxpr, consts = _table_host.inline_calls(jaxpr)
+    jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
     try:
         plan = Plan(jaxpr, consts)
     except (Unsupported, KeyError):
         return None
     return TableProgram(jaxpr, plan)
 
-
-# (their rules: cond, while and scan; einsum and batched matmul; host steps: HOST)
-from . import table_control, table_einsum  # noqa: E402,F401
-from . import table_host as _table_host  # noqa: E402
