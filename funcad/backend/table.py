@@ -1128,4 +1128,3 @@ def build(jaxpr: Jaxpr):
     except (Unsupported, KeyError):
         return None
     return TableProgram(jaxpr, plan)
-
