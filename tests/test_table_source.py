@@ -234,3 +234,15 @@ def test_a_lapack_kernel_is_one_line_and_its_status_word_named():
     k = re.search(r"^# (k\d+): \?gesv\(\) on 1 matrices, n = 4, k = 1 \(float64\)$", src, re.M)
     assert k and re.search(rf"^{k.group(1)}\(t\d+, \w+, t\d+, status0\)$", src, re.M)
     assert re.search(r"# \w+:f64\[4,1\] = solve \w+ \w+  \(arena\+\d+\)", src)
+
+
+def test_a_host_step_shows_the_primitive_it_calls_under_its_equation():
+    def f(x):
+        return fnp.sort(fnp.sin(x)) * 2.0
+
+    x = np.random.default_rng(6).normal(size=6)
+    src = _lowered(f, x).source
+    np.testing.assert_allclose(fa.jit(f)(x), np.sort(np.sin(x)) * 2.0)
+    step = re.search(r"^# (\w+):f64\[6\] = sort\[axis=0\] (\w+)  \(arena\+\d+\)\nhost\[sort\]\((\w+), (\w+)\)$",
+                     src, re.M)
+    assert step and step.group(3, 4) == step.group(2, 1)

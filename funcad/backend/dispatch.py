@@ -20,7 +20,8 @@ import numpy as np
 from ..jaxpr import Jaxpr, jit_p
 
 # table_control, table_einsum and table_linalg: imported for their rules (they register into
-# table.SINGLE); table_source sets table.DESCRIBE, a table program's text
+# table.SINGLE); table_host: host steps (table.HOST); table_source sets table.DESCRIBE, a
+# table program's text
 from . import (  # noqa: F401
     cache,
     codegen,
@@ -28,6 +29,7 @@ from . import (  # noqa: F401
     table,
     table_control,
     table_einsum,
+    table_host,
     table_linalg,
     table_source,
 )
