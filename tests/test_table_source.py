@@ -243,6 +243,6 @@ def test_a_host_step_shows_the_primitive_it_calls_under_its_equation():
     x = np.random.default_rng(6).normal(size=6)
     src = _lowered(f, x).source
     np.testing.assert_allclose(fa.jit(f)(x), np.sort(np.sin(x)) * 2.0)
-    step = re.search(r"^# (\w+):f64\[6\] = sort\[axis=0\] (\w+)  \(arena\+\d+\)\nhost\[sort\]\((\w+), (\w+)\)$",
-                     src, re.M)
+    step = re.search(r"^# (\w+):f64\[6\] = sort\[axis=0\] (\w+)  \(arena\+\d+\)\n"
+                     r"host\[sort\]\((\w+), (\w+)\)$", src, re.M)
     assert step and step.group(3, 4) == step.group(2, 1)
