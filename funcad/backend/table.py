@@ -234,7 +234,8 @@ class Plan:
     def elementwise(self, dst: Region, kind, srcs=()) -> None:
         """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
         value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
-        if dst.dtype not in FLOATS:
+        if dst.dtype.kind not in "biufc" or dst.dtype.kind == "f" and dst.dtype.itemsize < 4 or \
+                kind == "add" and dst.dtype.kind == "b":
             raise Unsupported(f"{dst.dtype} loops")
         regions = [dst, *srcs]
         key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
@@ -480,31 +481,11 @@ def _blas_layout(r: Region, size: int):
 
 
 # --------------------------------------------------------------------------------------
-# The subset: loopir's, plus maximum/minimum
-
-
-_EXTRA = ("np.maximum", "np.minimum")
+# The subset: what loopir.LLVM writes
 
 
 def supported(s) -> bool:
-    for n in ir.walk(s):
-        t = type(n)
-        if t is ir.Call and n.fn in _EXTRA:
-            if not (n.dtype in FLOATS and len(n.args) == 2 and all(a.dtype == n.dtype for a in n.args)):
-                return False
-        elif t is ir.Loop:
-            if n.parallel or n.start is not None:
-                return False
-        elif t is ir.Assign:
-            if n.target.dtype != n.value.dtype:
-                return False
-        elif t is ir.Store:
-            if n.arr.dtype not in FLOATS + (ir.BOOL,) or n.value.dtype != n.arr.dtype or \
-                    (n.aug and n.arr.dtype not in FLOATS):
-                return False
-        elif t in (ir.Comment, ir.Line, ir.Run) or not ir._expr_ok(n):
-            return False
-    return True
+    return ir.printable(s)
 
 
 # --------------------------------------------------------------------------------------
@@ -514,23 +495,15 @@ def supported(s) -> bool:
 @functools.cache
 def _llvm_printer():
     class Printer(ir.LLVM):
-        """loopir's printer with sizes as constants and NumPy's maximum/minimum (Numba's
-        lowering of them: NaN from either operand wins, else ``>=``/``<=`` picks the first)."""
+        """loopir's printer with sizes as constants."""
 
         def __init__(self, builder, arrays, sizes):
             super().__init__(builder, arrays, None)
             self.sizes = sizes
 
         def value(self, e):
-            b = self.b
             if type(e) is ir.Size:
                 return self.ir.Constant(self.i64, self.sizes[e.slot])
-            if type(e) is ir.Call and e.fn in _EXTRA:
-                x, y = (self.value(a) for a in e.args)
-                x_nan = b.fcmp_unordered("uno", x, x)
-                any_nan = b.fcmp_unordered("uno", x, y)
-                pick = b.fcmp_ordered(">=" if e.fn == "np.maximum" else "<=", x, y)
-                return b.select(any_nan, b.select(x_nan, x, y), b.select(pick, x, y))
             return super().value(e)
 
     return Printer
