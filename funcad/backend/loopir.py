@@ -376,6 +376,7 @@ def direct(s) -> bool:
 
 _INTRINSICS = {"sqrt": "llvm.sqrt", "floor": "llvm.floor", "ceil": "llvm.ceil", "rint": "llvm.rint",
                "trunc": "llvm.trunc", "fma": "llvm.fma"}
+_ROUNDING = ("floor", "ceil", "rint", "trunc")
 _LIBM = ("erf", "erfc", "lgamma", "nextafter")  # math.erf..., np.nextafter: libm's (Numba calls the same)
 # glibc's complex functions, which NumPy's loops call: NumPy's name -> C's
 _CLIBM = {"exp": "cexp", "log": "clog", "sqrt": "csqrt", "sin": "csin", "cos": "ccos", "tan": "ctan",
@@ -424,7 +425,8 @@ def _callable(e) -> bool:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
                                                     "minimum", "log2", "log10", "exp2", "log1p", "expm1")
                           or name == "power" and type(e.args[1]) is Const)
-    if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex"):
+    if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex") or \
+            name in _ROUNDING and kinds <= set("biu"):
         return True
     if name == "power" and kinds <= set("iu"):
         return type(e.args[1]) is Const and int(e.args[1].value) >= 0
@@ -725,6 +727,8 @@ class LLVM:
                 return b.select(pos, one, b.select(neg, self.const(-1, dt), zero))
             return b.select(pos, one, b.select(neg, self.const(-1, dt), b.select(
                 b.fcmp_ordered("==", x, zero), zero, x)))  # NumPy: sign(-0.0) is 0.0, NaN stays
+        if name in _ROUNDING and dt.kind in "biu":  # (NumPy 2: integers stay as they are)
+            return x
         if name == "power" and dt.kind in "iu":
             return self.int_power(x, int(e.args[1].value), dt)
         if name in ("radd", "rmul"):
@@ -746,11 +750,11 @@ class LLVM:
         return self.vector_math(name, args)
 
     def extremum(self, low, x, y, dt):
-        """NumPy's maximum/minimum: a NaN operand wins (the first if both), ``>=``/``<=``
-        keeps the first of equals; integers and bools by value."""
+        """NumPy's maximum/minimum: a NaN operand wins (the first if both), else the first
+        if strictly greater (smaller), the second of equals (``maximum(-0.0, 0.0)`` is 0.0)."""
         b = self.b
         if dt.kind == "f":
-            pick = b.fcmp_ordered("<=" if low else ">=", x, y)
+            pick = b.fcmp_ordered("<" if low else ">", x, y)
             return b.select(b.or_(pick, b.fcmp_unordered("uno", x, x)), x, y)
         return b.select(self.compare("<" if low else ">", x, y, dt), x, y)
 
