@@ -235,3 +235,22 @@ def test_random_elementwise_programs_match_eager(program, seed):
     want = eager(f, x, y)
     got = on_table(f, x, y)
     same(got, want, ulps=4)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_xla_erf_erf_inv_and_exp_bit_for_bit_the_numba_kernels(dt):
+    """lax.erf, lax.erf_inv and XLA's exp (random's truncated_normal, beta, dirichlet) in table
+    loops: the bits of eager funcad, backend/nbrandom.py's Numba kernels (checked against JAX)."""
+    from funcad.core import bind
+    from funcad.lax import random as lr
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(size=300) * 2, [0.0, -0.0, 1e-310, 5.0, -5.0, np.inf, np.nan]]).astype(dt)
+
+    u = np.tanh(x)
+
+    def f(x, u):
+        return [bind(lr.xla_erf_p, x * 1), bind(lr.xla_erf_inv_p, u * 1),
+                bind(lr.xla_exp_p, x.astype(np.float64) * 30)]
+
+    same(on_table(f, x, u), eager(f, x, u))

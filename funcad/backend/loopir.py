@@ -376,6 +376,7 @@ def direct(s) -> bool:
 
 _INTRINSICS = {"sqrt": "llvm.sqrt", "floor": "llvm.floor", "ceil": "llvm.ceil", "rint": "llvm.rint",
                "trunc": "llvm.trunc", "fma": "llvm.fma"}
+_XLA = {"xla_erf": "erf", "xla_erf_inv": "erf_inv", "xla_exp": "exp64"}  # XLA's CPU math: xlamath.py
 _ROUNDING = ("floor", "ceil", "rint", "trunc")
 _LIBM = ("erf", "erfc", "lgamma", "nextafter")  # math.erf..., np.nextafter: libm's (Numba calls the same)
 # glibc's complex functions, which NumPy's loops call: NumPy's name -> C's
@@ -419,7 +420,7 @@ def printable(s) -> bool:
 
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
-    if e.fn == "_nb.ipow" or e.fn == "_rnd.xla_erf" or e.fn == "_rnd.xla_erf_inv" or e.fn == "_rnd.xla_exp":
+    if e.fn == "_nb.ipow":
         return False
     if "c" in kinds:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
@@ -431,7 +432,8 @@ def _callable(e) -> bool:
     if name == "power" and kinds <= set("iu"):
         return type(e.args[1]) is Const and int(e.args[1].value) >= 0
     return kinds <= {"f"} and (name in _INTRINSICS or name in _LIBM or name in VECTOR_MATH or name in (
-        "radd", "rmul", "fmod", "mod", "logaddexp"))
+        "radd", "rmul", "fmod", "mod", "logaddexp") or name in _XLA and (name != "xla_exp" or kinds == {"f"}
+                                                      and e.dtype == np.float64))
 
 
 class LLVM:
@@ -735,6 +737,10 @@ class LLVM:
             return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
         if name in _INTRINSICS:
             return self.intrinsic(_INTRINSICS[name], args)
+        if name in _XLA:  # JAX's bits (backend/nbrandom.py's Numba intrinsics write the same)
+            from . import xlamath
+
+            return getattr(xlamath, _XLA[name])(b, x)
         if name in _LIBM:
             return self.libm(name, args)
         if name in ("fmod", "mod"):

@@ -674,7 +674,7 @@ def _host() -> str:
 
     here = Path(__file__).parent
     sources = [hashlib.sha256((here / f).read_bytes()).hexdigest()
-               for f in ("table.py", "loopir.py", "vecmath.py")]
+               for f in ("table.py", "loopir.py", "vecmath.py", "xlamath.py")]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
