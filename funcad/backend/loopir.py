@@ -6,10 +6,12 @@ locals, and scalar expressions (constants, arithmetic, comparisons, conditional
 expressions, casts, math calls). Every expression knows its dtype. Two printers read them:
 
 * :func:`lines` prints Python for Numba (what ``jit(f).lower(x).source`` shows);
-* :class:`LLVM` writes LLVM IR through llvmlite, for the float-only subset (:func:`direct`):
-  Numba's typing and lowering cost ~10 ms per loop nest, most of a program's compile time
-  (docs/architecture.md, "First-call (compile) time"), and a loop nest in the subset needs
-  none of it: no reference counts, no index wraparound (indices are loop counters and 0).
+* :class:`LLVM` writes LLVM IR through llvmlite: every statement :func:`printable` accepts
+  (any dtype but float16; serial loops) for the table backend, the float-only subset
+  (:func:`direct`) inside Numba's programs. Numba's typing and lowering cost ~10 ms per loop
+  nest, most of a program's compile time (docs/architecture.md, "First-call (compile)
+  time"), and a loop nest needs none of it: no reference counts, no index wraparound
+  (indices are loop counters and 0). Its semantics are NumPy's (see the class).
 
 A run of consecutive statements in the subset becomes ONE call in the printed program,
 ``_nb.loops((arrays...), S, '''<the run printed as Python>''')``: the text stays in the

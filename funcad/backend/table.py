@@ -25,8 +25,8 @@
   this module's versions and the host CPU.
 
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
-float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
-(Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
+loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
+integers to traced powers), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
 are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
 ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
 of single equations, no nested jaxprs (control flow), no constvars.
@@ -41,7 +41,7 @@ another split) and single matrix products go to ``?gemm`` where the driver calls
 ``matmul``. Not done: arena reuse by
 liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
 for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
-control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
+control flow, LAPACK, einsum, the checks against a tampered cache
 file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
 object for the life of the process, as Numba's engine does), and the codegen side:
 allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
