@@ -458,6 +458,8 @@ def _view(r: Region, index) -> Region:
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
         view = fake[index]
+        if type(view) is not np.ndarray:  # an element (a NumPy scalar, a copy): its 0-d view
+            view = fake[(*(index if type(index) is tuple else (index,)), Ellipsis)]
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
         found = _views[key] = (offset, view.shape, view.strides)
     offset, shape, strides = found
