@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver, table
+from . import cache, codegen, driver, table, table_control, table_einsum  # noqa: F401  (their rules register into table.SINGLE)
 from .fusion import fuse
 from .simplify import simplify
 

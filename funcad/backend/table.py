@@ -17,9 +17,11 @@
 * kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
   one optimisation, one machine-code emission, no Numba typing or lowering;
-* a fixed interpreter in each module, ``run(buffers, n, fns, offsets, slots)``, calls the
-  kernels in program order from a table of (kernel address, its slots). Python allocates
-  the outputs and one arena, fills the buffer table and makes ONE ctypes call;
+* a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
+  program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
+  order from a table of (kernel address, its slots). Python allocates the outputs and one
+  arena, fills the buffer table and makes ONE ctypes call. Control flow (cond, while, scan)
+  is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
@@ -27,27 +29,25 @@
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
 loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
 integers to traced powers), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
-are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
-``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
-of single equations, no nested jaxprs (control flow), no constvars.
+are parallel: not here), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
+``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
+index; no literal operands of single equations, no constvars; cond, while and scan whose
+jaxprs are in this subset (backend/table_control.py).
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
-(tests/test_table.py; the simulation bit for bit); the GP (``solve``) and the convnet
-(``einsum``) fall back. tests/test_jit.py run with ``FUNCAD_JIT_BACKEND=table`` passes but
-for the 5 tests that read Numba's source or cache files. Results differ from today's jit in
-the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
-another split) and single matrix products go to ``?gemm`` where the driver calls NumPy's
-``matmul``. Not done: arena reuse by
-liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
-for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
-control flow, LAPACK, einsum, the checks against a tampered cache
-file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
-object for the life of the process, as Numba's engine does), and the codegen side:
-allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
-back; codegen should hand them over as loop IR nodes instead. A cold compile imports Numba
-only through backend/vecmath.py's math functions (``_vm.exp``...), which use Numba's
-``cgutils`` and config: ~0.15 s that a Numba-free copy of ``vecmath.math_function`` would save.
+(tests/test_table.py; the simulation bit for bit), and the convnet step
+(tests/test_table_einsum.py); the GP (``solve``) falls back. tests/test_jit.py run with
+``FUNCAD_JIT_BACKEND=table`` passes but for the 5 tests that read Numba's source or cache
+files. Results differ from today's jit in the last bits because sizes are constants here (LLVM
+vectorises the reassociable sums with another split) and single matrix products go to
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: arena reuse by liveness (every
+intermediate has its own piece of the arena), OpenBLAS's single-thread switch for tall
+products (nbrt's ``_call_tall_single_threaded``), parallel loops, LAPACK, the checks
+against a tampered cache file that cache.py applies to
+Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
+process, as Numba's engine does). Neither a cold compile nor a warm load imports Numba
+(backend/vecmath.py's math functions are llvmlite IR; tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ from ..lax.shapes import (
 )
 from . import cache, codegen, driver
 from . import loopir as ir
-from .fusion import REDUCTIONS, Kernel, fuse
+from .fusion import Kernel, fuse
 
 
 def enabled() -> bool:
@@ -107,6 +107,30 @@ class Region:
     @property
     def c_contiguous(self) -> bool:
         return self.strides == _c_strides(self.shape, self.dtype)
+
+
+# The table's control entries (table_control.py plans them; build_module interprets them).
+GOTO, BRANCH, STEP = 0, 1, 2
+
+
+@dataclass
+class Control:
+    """A table entry that is not a kernel call. Its slots: ``op``, ``target`` (a call index),
+    each region's (buffer, offset), then ``ints``. GOTO: jump. BRANCH (one region, ints
+    ``(width, k, sense)``): jump if ``(value > k) == sense``, the value a bool or integer
+    scalar of ``width`` bytes. STEP (ints ``(n,)``, then a counter and the offset slots that
+    ``plan.steps`` advances in ``loop``, with their strides, added by TableProgram): count an
+    iteration; below ``n``, advance those slots and jump, else rewind them and fall through."""
+    op: int
+    target: int = -1
+    ints: tuple = ()
+    loop: int = -1
+
+    def describe(self, *at) -> str:
+        if self.op == BRANCH:
+            return f"if {'' if self.ints[2] else 'not '}{at[0]} > {self.ints[1]}: goto {self.target}"
+        return f"goto {self.target}" if self.op == GOTO else \
+            f"step: loop {self.loop}, {self.ints[0]} iterations, back to {self.target}"
 
 
 def _c_strides(shape, dtype) -> tuple:
@@ -143,7 +167,8 @@ class Loops:
 @dataclass
 class Gemm:
     """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
-    (C^T = B^T A^T in column-major terms, as nbrt.gemm does)."""
+    (C^T = B^T A^T in column-major terms, as nbrt.gemm does); with ``batch``, ((size, byte
+    stride of A, of B, of C), ...), one call per matrix in nested loops."""
     dtype: np.dtype
     m: int
     n: int
@@ -152,15 +177,16 @@ class Gemm:
     ldb: int
     trans_a: bool
     lda: int
+    batch: tuple = ()
 
     def key(self):
         return ("gemm", self.dtype.name, self.m, self.n, self.k, self.trans_b, self.ldb,
-                self.trans_a, self.lda)
+                self.trans_a, self.lda) + ((self.batch,) if self.batch else ())
 
     n_arrays = 3
 
     def emit(self, b, mod, ptrs) -> None:
-        _gemm_call(b, mod, self, ptrs)
+        _gemm_batch(b, mod, self, ptrs, 0)
 
 
 class Plan:
@@ -175,28 +201,38 @@ class Plan:
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
         self.keys: list = []      # per kernel, its key (the disk cache's description)
-        self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
+        self.consts: dict = {}
+        self.spans: list = []     # (first call, last call) of each loop, nested loops' too
+        self.loops = 0            # counted loops (scans) so far: Control.loop numbers them
+        self.steps: dict = {}     # (call, region position) -> [(loop, byte stride)]: advanced per iteration
+        self.aliases: list = []   # a scan's slices while it is planned (table_control.Alias)
+        self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
         for v in jaxpr.invars:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
+        self.equations(jaxpr)
+        self.outvars = list(jaxpr.outvars)
+        for a in self.outvars:
+            if type(a) is Var and a in self.consts and a not in self.regions:
+                self.region(a)
+
+    def equations(self, jaxpr: Jaxpr) -> None:
+        """Plan ``jaxpr``'s equations, its inputs having regions: the program's, or a branch's
+        or loop body's (table_control.py)."""
+        self.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
         items = codegen._row_groups(fuse(jaxpr))
         # the last item reading each value (the outputs: after every item)
         last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
         for n, item in enumerate(items):
             for e in _eqns(item):
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
-        self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
         for n, item in enumerate(items):
             if isinstance(item, Kernel) or isinstance(item, list):
                 outs = {v for e in _eqns(item) for v in e.outputs}
                 self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
             else:
                 self.single(item.eqn)
-        self.outvars = list(jaxpr.outvars)
-        for a in self.outvars:
-            if type(a) is Var and a in self.consts and a not in self.regions:
-                self.region(a)
 
     # -- buffers and kernels --------------------------------------------------------------
 
@@ -298,14 +334,9 @@ class Plan:
             t = type(s)
             if t is ir.Comment:
                 continue
-            if t is ir.Line:  # an allocation: `v = _nb.empty(...)` or `_nb.full(...)`
-                target, _, call = s.text.partition(" = ")
-                if not (call.startswith("_nb.empty(") or call.startswith("_nb.full(")):
-                    raise Unsupported(s.text)
-                if call.startswith("_nb.full("):
-                    v = order[position[target]]
-                    e = next(e for e in eqns if v in e.outputs)
-                    fills[position[target]] = codegen._reduction_init(REDUCTIONS[e.prim], v.aval.dtype).value
+            if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
+                if s.fill is not None:
+                    fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")
@@ -457,9 +488,7 @@ def _view(r: Region, index) -> Region:
     found = _views.get(key)
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-        view = fake[index]
-        if type(view) is not np.ndarray:  # an element (a NumPy scalar, a copy): its 0-d view
-            view = fake[(*(index if type(index) is tuple else (index,)), Ellipsis)]
+        view = fake[(*index, ...) if all(i is not ... for i in index) else index]  # a view, never a scalar
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
         found = _views[key] = (offset, view.shape, view.strides)
     offset, shape, strides = found
@@ -512,8 +541,7 @@ def _llvm_printer():
 
 
 def build_module(name: str, kernels: list):
-    """The LLVM IR module: one function ``<name>_k<j>`` per kernel and the interpreter
-    ``<name>_run``."""
+    """The LLVM IR module of a program: one function ``<name>_k<j>`` per kernel."""
     from llvmlite import ir as L
 
     i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
@@ -531,23 +559,92 @@ def build_module(name: str, kernels: list):
             ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
         k.emit(b, mod, ptrs)
         b.ret_void()
-    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i])
+    return mod
+
+
+def runtime_module(name: str = "funcad_table"):
+    """The LLVM IR module every program calls through, compiled once (:func:`_runtime`): the
+    interpreter ``<name>_run`` and the entry ``<name>_call`` Python calls."""
+    from llvmlite import ir as L
+
+    i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
+    mod = L.Module(name)
+    ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
+    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), a null fns[i] being a
+    # Control entry (a jump) read from its slots.
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
                                              i64.as_pointer(), i64.as_pointer()])
     run = L.Function(mod, run_type, f"{name}_run")
     bufs, n, fns, offsets, slots = run.args
-    entry, cond, body, end = (run.append_basic_block(x) for x in ("entry", "cond", "body", "end"))
+    blocks = ("entry", "cond", "body", "call", "control", "branch", "step", "bump", "end")
+    entry, cond, body, call, control, branch, step, bump, end = (run.append_basic_block(x) for x in blocks)
     b = L.IRBuilder(entry)
+    i, j = b.alloca(i64), b.alloca(i64)
+    b.store(L.Constant(i64, 0), i)
     b.branch(cond)
     b.position_at_end(cond)
-    i = b.phi(i64)
-    i.add_incoming(L.Constant(i64, 0), entry)
-    b.cbranch(b.icmp_signed("<", i, n), body, end)
+    b.cbranch(b.icmp_signed("<", b.load(i), n), body, end)
     b.position_at_end(body)
-    b.call(b.load(b.gep(fns, [i])), [bufs, b.gep(slots, [b.load(b.gep(offsets, [i]))])])
-    nxt = b.add(i, L.Constant(i64, 1))
-    i.add_incoming(nxt, body)
+    at, fn = b.load(i), b.load(b.gep(fns, [b.load(i)]))
+    s = b.gep(slots, [b.load(b.gep(offsets, [at]))])
+    nxt = b.add(at, L.Constant(i64, 1))
+
+    def word(k):
+        return b.load(b.gep(s, [L.Constant(i64, k)]))
+
+    b.store(nxt, i)
+    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
+    b.position_at_end(call)
+    b.call(fn, [bufs, s])
     b.branch(cond)
+    b.position_at_end(control)  # GOTO: i = target
+    target = word(1)
+    sw = b.switch(word(0), cond)
+    goto = run.append_basic_block("goto")
+    sw.add_case(GOTO, goto)
+    sw.add_case(BRANCH, branch)
+    sw.add_case(STEP, step)
+    b.position_at_end(goto)
+    b.store(target, i)
+    b.branch(cond)
+    b.position_at_end(branch)  # the scalar at (buffer, offset) compared with k
+    ptr = b.gep(b.load(b.gep(bufs, [word(2)])), [word(3)])
+    compare = run.append_basic_block("compare")
+    sw, loaded = b.switch(word(4), compare), []
+    for w in (1, 2, 4, 8):  # the width in bytes
+        block = run.append_basic_block(f"load{w}")
+        sw.add_case(w, block)
+        b.position_at_end(block)
+        loaded.append((b.sext(b.load(b.bitcast(ptr, L.IntType(8 * w).as_pointer())), i64)
+                       if w < 8 else b.load(b.bitcast(ptr, i64.as_pointer())), block))
+        b.branch(compare)
+    b.position_at_end(compare)
+    value = b.phi(i64)
+    value.add_incoming(L.Constant(i64, 0), branch)
+    for v, block in loaded:
+        value.add_incoming(v, block)
+    jump = b.icmp_signed("==", b.zext(b.icmp_signed(">", value, word(5)), i64), word(6))
+    b.store(b.select(jump, target, nxt), i)
+    b.branch(cond)
+    b.position_at_end(step)  # counter += 1; slots[s[5 + 2q]] += s[6 + 2q] * (1 or 1 - n)
+    count, counter = b.add(word(3), L.Constant(i64, 1)), b.gep(s, [L.Constant(i64, 3)])
+    more = b.icmp_signed("<", count, word(2))
+    b.store(b.select(more, count, L.Constant(i64, 0)), counter)
+    factor = b.select(more, L.Constant(i64, 1), b.sub(L.Constant(i64, 1), word(2)))
+    b.store(b.select(more, target, nxt), i)
+    b.store(L.Constant(i64, 0), j)
+    bump_body = run.append_basic_block("bump_body")
+    b.branch(bump)
+    b.position_at_end(bump)
+    q = b.load(j)
+    b.cbranch(b.icmp_signed("<", q, word(4)), bump_body, cond)
+    b.position_at_end(bump_body)
+    pair = b.gep(s, [b.add(L.Constant(i64, 5), b.add(q, q))])
+    slot = b.gep(slots, [b.load(pair)])
+    delta = b.load(b.gep(pair, [L.Constant(i64, 1)]))
+    b.store(b.add(b.load(slot), b.mul(delta, factor)), slot)
+    b.store(b.add(q, L.Constant(i64, 1)), j)
+    b.branch(bump)
     b.position_at_end(end)
     b.ret_void()
     # The entry Python calls: the buffers' data pointers read from a tuple of arrays (its
@@ -555,8 +652,8 @@ def build_module(name: str, kernels: list):
     entry_fn = L.Function(mod, L.FunctionType(L.VoidType(), [i8p, i64.as_pointer()]), f"{name}_call")
     tup, info = entry_fn.args
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
-    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(7))
-    n, fns, offsets, slots, nbuf, item_off, data_off = fields
+    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
+    n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
     table = b.alloca(i8p, nbuf)
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
@@ -572,10 +669,49 @@ def build_module(name: str, kernels: list):
     j.add_incoming(b.add(j, L.Constant(i64, 1)), body)
     b.branch(loop)
     b.position_at_end(done)
+    # A program with loops advances its slots: they are copied to the end of the arena (the
+    # last buffer), so that two threads may run it at once.
+    copied = b.gep(b.load(b.gep(table, [b.sub(nbuf, L.Constant(i64, 1))])), [copy_at])
+    copied_at = b.ptrtoint(copied, i64)
+    copy, start = entry_fn.append_basic_block("copy"), b.block
+    go = entry_fn.append_basic_block("go")
+    b.cbranch(b.icmp_signed(">=", copy_at, L.Constant(i64, 0)), copy, go)
+    b.position_at_end(copy)
+    memcpy = mod.declare_intrinsic("llvm.memcpy", [i8p, i8p, i64])
+    b.call(memcpy, [copied, b.inttoptr(slots, i8p), b.mul(n_words, L.Constant(i64, 8)),
+                    L.Constant(L.IntType(1), 0)])
+    b.branch(go)
+    b.position_at_end(go)
+    slots, shared = b.phi(i64), slots
+    slots.add_incoming(copied_at, copy)
+    slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
                  b.inttoptr(slots, run_type.args[4])])
     b.ret_void()
     return mod
+
+
+def _gemm_batch(b, mod, k: Gemm, ptrs, d: int) -> None:
+    """The loops over ``k.batch[d:]`` around ``?gemm``, each advancing the three pointers."""
+    if d == len(k.batch):
+        return _gemm_call(b, mod, k, ptrs)
+    from llvmlite import ir as L
+
+    i64 = L.IntType(64)
+    n, *strides = k.batch[d]
+    with b.goto_entry_block():
+        i = b.alloca(i64)
+    b.store(L.Constant(i64, 0), i)
+    cond, body, end = (b.append_basic_block(f"batch{d}.{x}") for x in ("cond", "body", "end"))
+    b.branch(cond)
+    b.position_at_end(cond)
+    b.cbranch(b.icmp_signed("<", b.load(i), L.Constant(i64, n)), body, end)
+    b.position_at_end(body)
+    j = b.load(i)
+    _gemm_batch(b, mod, k, [b.gep(p, [b.mul(j, L.Constant(i64, s))]) for p, s in zip(ptrs, strides)], d + 1)
+    b.store(b.add(b.load(i), L.Constant(i64, 1)), i)
+    b.branch(cond)
+    b.position_at_end(end)
 
 
 def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
@@ -589,9 +725,10 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     blas = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
         L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
 
-    def const(ty, v):
-        p = b.alloca(ty)
-        b.store(L.Constant(ty, v), p)
+    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
+        with b.goto_entry_block():
+            p = b.alloca(ty)
+            b.store(L.Constant(ty, v), p)
         return p
 
     a, bb, c = (b.bitcast(p, pf) for p in ptrs)
@@ -675,8 +812,9 @@ def _host() -> str:
     import llvmlite.binding as ll
 
     here = Path(__file__).parent
-    sources = [hashlib.sha256((here / f).read_bytes()).hexdigest()
-               for f in ("table.py", "loopir.py", "vecmath.py", "xlamath.py")]
+    sources = [hashlib.sha256(f.read_bytes()).hexdigest()
+               for f in sorted(here.glob("table*.py")) + [here / n for n in ("loopir.py", "vecmath.py",
+                                                                              "xlamath.py")]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
@@ -701,19 +839,47 @@ def _read_object(path: Path) -> bytes | None:
     return None
 
 
-def compile_object(name: str, kernels: list) -> bytes:
-    """Optimise the kernels' module and emit its object code (Numba is imported here, for
-    backend/vecmath.py's math functions)."""
+def compile_object(name: str, kernels: list, module=None) -> bytes:
+    """Optimise the kernels' module (or ``module``) and emit its object code. No loop
+    unrolling: it took ~25% of the optimisation and emission of the MLP step's, LSTM's and
+    RNN's kernels for no measurable change of their run time (the vectorizer still
+    interleaves)."""
     import llvmlite.binding as ll
 
-    mod = ll.parse_assembly(str(build_module(name, kernels)))
+    mod = ll.parse_assembly(str(module or build_module(name, kernels)))
     mod.triple, mod.data_layout = _tm.triple, str(_tm.target_data)
     mod.verify()
     pto = ll.create_pipeline_tuning_options()
     pto.speed_level, pto.loop_vectorization, pto.slp_vectorization = 3, True, True
+    pto.loop_unrolling = False
     pb = ll.create_pass_builder(_tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return _tm.emit_object(mod)
+
+
+def _load(path: Path, compile) -> str:
+    """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
+    there) to the process's engine: "loaded" or "compiled"."""
+    import llvmlite.binding as ll
+
+    obj, how = _read_object(path), "loaded"
+    if obj is None:
+        obj, how = compile(), "compiled"
+        with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            cache.write_checked(path, obj)
+    _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    _engine.finalize_object()
+    return how
+
+
+@functools.cache
+def _runtime() -> int:
+    """The address of the entry every program is called through (the runtime module's
+    ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
+    digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
+    _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    return _engine.get_function_address("funcad_table_call")
 
 
 stats = {"compiled": 0, "loaded": 0}
@@ -724,43 +890,44 @@ class TableProgram:
 
     def __init__(self, jaxpr: Jaxpr, plan: Plan):
         _setup()
-        import llvmlite.binding as ll
-
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         description = repr((_host(), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
         if name not in _loaded:
-            obj = _read_object(path)
-            if obj is not None:
-                stats["loaded"] += 1
-            else:
-                obj = compile_object(name, plan.kernels)
-                stats["compiled"] += 1
-                with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    cache.write_checked(path, obj)
-            _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-            _engine.finalize_object()
+            stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
             _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
-            _loaded[name].append(_engine.get_function_address(f"{name}_call"))
-        *addresses, entry = _loaded[name]
+        addresses, entry = _loaded[name], _runtime()
         self.source = _source(name, plan)
         self.kernels = len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
+        # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
-        self.fns = np.array([addresses[k] for k, _ in plan.calls], np.uintp)
-        slots, offsets = [], []
-        for _, regions in plan.calls:
+        self.fns = np.array([0 if type(k) is Control else addresses[k] for k, _ in plan.calls], np.uintp)
+        slots, offsets, bumps = [], [], {}
+        for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
-            for r in regions:
+            control = type(k) is Control
+            slots += [k.op, k.target] if control else []
+            for q, r in enumerate(regions):
+                for loop, stride in plan.steps.get((c, q), ()):  # a slice: its offset slot advances
+                    bumps.setdefault(loop, []).extend((len(slots) + 1, stride))
                 buf, base = layout[r.buffer]
                 slots += [buf, base + r.offset]
+            if control:
+                slots += k.ints
+                if k.op == STEP:
+                    pairs = bumps.pop(k.loop, [])
+                    slots += [0, len(pairs) // 2, *pairs]
         self.slots, self.offsets = np.array(slots, np.int64), np.array(offsets, np.int64)
+        copy_at = -1
+        if plan.loops:  # the slots' per-call copy, after the arena
+            copy_at, self.arena_bytes = self.arena_bytes, self.arena_bytes + 8 * len(slots)
         self._entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(entry)
         self._info = np.array([len(plan.calls), self.fns.ctypes.data, self.offsets.ctypes.data,
-                               self.slots.ctypes.data, self.n_slots, *_OFFSETS], np.int64)
+                               self.slots.ctypes.data, self.n_slots, *_OFFSETS, copy_at, len(slots)],
+                              np.int64)
         self._info_address = self._info.ctypes.data
 
     def _layout(self, plan: Plan) -> dict:
@@ -790,6 +957,8 @@ class TableProgram:
                 layout[b] = (arena, self.arena_bytes)
                 self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
         self.layout, self.n_slots = layout, arena + 1
+        # every output its own fresh buffer, in order: the call returns them as they are
+        self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
         return layout
 
     def __call__(self, args) -> list:
@@ -797,6 +966,8 @@ class TableProgram:
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        if self._plain:
+            return outs
         result = []
         for o in self.outputs:
             if o[0] == "out":
@@ -818,10 +989,13 @@ def _source(name: str, plan: Plan) -> str:
 
     lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
              f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
+    lines += [k.describe(*map(at, regions)) if type(k) is Control else f"k{k}({', '.join(map(at, regions))})"
+              for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
-            lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
+            batch = "".join(f"{n} x " for n, *_ in k.batch) + "(" * bool(k.batch)
+            lines += ["", f"# k{j}: C = A @ B, {batch}{k.m} x {k.k} @ {k.k} x {k.n}{')' * bool(k.batch)} "
+                      f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name})"]
         else:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
