@@ -196,9 +196,9 @@ DTYPES = INTS + ["bool", "float32", "float64", "complex64", "complex128"]
 
 
 def _ok(name, dt):
-    """NumPy (and funcad) refuse: negative and subtract of bools, ordering or flooring complex."""
+    """NumPy (and funcad) refuse: negative, sign and subtract of bools, ordering or flooring complex."""
     k = np.dtype(dt).kind
-    return not (k == "b" and name in ("neg", "sub", "floordiv", "mod", "half") or
+    return not (k == "b" and name in ("neg", "sub", "floordiv", "mod", "half", "sign") or
                 k == "c" and name in ("floor", "floordiv", "mod", "half", "lt", "where", "sign")
                 or name == "exp" and k != "f")
 
