@@ -651,8 +651,9 @@ class LLVM:
         if op in ("+", "-"):
             f = b.fadd if op == "+" else b.fsub
             return f(xr, yr), f(xi, yi)
-        if op == "*":
-            return b.fsub(b.fmul(xr, yr), b.fmul(xi, yi)), b.fadd(b.fmul(xr, yi), b.fmul(xi, yr))
+        if op == "*":  # as NumPy's vector loops (fmaddsub: the same bits, overflows included)
+            fma = lambda p, q, r: self.intrinsic("llvm.fma", [p, q, r])  # noqa: E731
+            return fma(xr, yr, b.fneg(b.fmul(xi, yi))), fma(xr, yi, b.fmul(xi, yr))
         # NumPy's division (Smith's, scaled by the larger part of the divisor)
         c = lambda v: self.ir.Constant(xr.type, v)  # noqa: E731
         ar, ai = (self.intrinsic("llvm.fabs", [v]) for v in (yr, yi))
