@@ -441,7 +441,7 @@ def _callable(e) -> bool:
     if "c" in kinds:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
                                                     "minimum", "log2", "log10", "exp2", "log1p", "expm1")
-                          or name == "power" and type(e.args[1]) is Const)
+                          or name == "power" and type(e.args[1]) is Const and abs(e.args[1].value) < 100)
     if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex") or \
             name in _ROUNDING and kinds <= set("biu"):
         return True
@@ -646,11 +646,13 @@ class LLVM:
         by_zero = b.fcmp_ordered("==", y, c(0.0))
         return b.select(by_zero, b.fdiv(x, y), q), b.select(by_zero, b.frem(x, y), mod)
 
-    def complex_arith(self, op, x, y):
+    def complex_arith(self, op, x, y, fused=True):
         b, (xr, xi), (yr, yi) = self.b, x, y
         if op in ("+", "-"):
             f = b.fadd if op == "+" else b.fsub
             return f(xr, yr), f(xi, yi)
+        if op == "*" and not fused:  # (NumPy's scalar cmul, in its powers)
+            return b.fsub(b.fmul(xr, yr), b.fmul(xi, yi)), b.fadd(b.fmul(xr, yi), b.fmul(xi, yr))
         if op == "*":  # as NumPy's vector loops (fmaddsub: the same bits, overflows included)
             fma = lambda p, q, r: self.intrinsic("llvm.fma", [p, q, r])  # noqa: E731
             return fma(xr, yr, b.fneg(b.fmul(xi, yi))), fma(xr, yi, b.fmul(xi, yr))
@@ -810,14 +812,22 @@ class LLVM:
             pick = b.or_(b.or_(strict, b.and_(b.fcmp_ordered("==", xr, yr), b.fcmp_ordered(op, xi, yi))),
                          b.or_(nan(xr), nan(xi)))
             return tuple(b.select(pick, p, q) for p, q in zip(z, args[1]))
-        if name == "power":  # a constant integer exponent: NumPy's repeated squaring
-            n = int(e.args[1].value.real)
-            out, p = self.const(1, e.dtype), z
-            for k in range(max(abs(n).bit_length(), 1)):
-                if abs(n) >> k & 1:
-                    out = self.complex_arith("*", out, p)
-                p = self.complex_arith("*", p, p)
-            return out if n >= 0 else self.complex_arith("/", self.const(1, e.dtype), out)
+        if name == "power":  # a constant integer exponent |n| < 100: NumPy's npy_cpow
+            n, m = int(e.args[1].value.real), abs(int(e.args[1].value.real))
+            mul = lambda u, v: self.complex_arith("*", u, v, fused=False)  # noqa: E731
+            if n in (1, 2, 3):
+                out = z if n == 1 else mul(z, z) if n == 2 else mul(z, mul(z, z))
+            else:
+                out, p = self.const(1, e.dtype), z
+                for k in range(m.bit_length()):
+                    out = mul(out, p) if m >> k & 1 else out
+                    p = mul(p, p) if m >> k + 1 else p
+                out = self.complex_arith("/", self.const(1, e.dtype), out) if n < 0 else out
+            if n == 0:
+                return self.const(1, e.dtype)
+            zero = b.and_(*(b.fcmp_ordered("==", v, c(0.0)) for v in z))
+            at_zero = self.const(0 if n > 0 else complex(np.nan, np.nan), e.dtype)
+            return tuple(b.select(zero, p, q) for p, q in zip(at_zero, out))
         if name in ("log2", "log10"):
             w = self.clibm("clog", z)
             s = c(_LOG2E if name == "log2" else _LOG10E)
