@@ -409,13 +409,14 @@ def _part(dt):
     return np.dtype(f"f{np.dtype(dt).itemsize // 2}")
 
 
-def printable(s) -> bool:
-    """Whether :class:`LLVM` writes statement ``s``: every node but text, parallel loops,
-    float16 values and a few calls (integer powers of traced exponents, which raise for a
-    negative one; complex calls off x86-64 Linux)."""
+def printable(s, parallel=False) -> bool:
+    """Whether :class:`LLVM` writes statement ``s``: every node but text, parallel loops
+    (unless ``parallel``: the caller runs them), float16 values and a few calls (integer
+    powers of traced exponents, which raise for a negative one; complex calls off x86-64
+    Linux)."""
     for n in walk(s):
         t = type(n)
-        if t in (Comment, Line, Alloc, Run) or t is Loop and n.parallel:
+        if t in (Comment, Line, Alloc, Run) or t is Loop and n.parallel and not parallel:
             return False
         dt = getattr(n, "dtype", None)
         if dt is not None and (dt.kind not in "biufc" or dt.kind == "f" and dt.itemsize < 4):

@@ -4,9 +4,10 @@
 (below) is compiled without Numba:
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
-  one arena per call) with a byte offset, a shape and byte strides, all known when the
-  program is built (jit specialises on shapes). Views (basic indexes, reshapes of contiguous
-  values, transposes) are regions of their operand's buffer: no code, no copy;
+  the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
+  shape and byte strides, all known when the program is built (jit specialises on shapes).
+  Views (basic indexes, reshapes of contiguous values, transposes) are regions of their
+  operand's buffer: no code, no copy;
 * every fusion item becomes a **kernel** of ONE calling convention, ``void k(i8** buffers,
   i64* slots)``: ``slots`` holds (buffer, byte offset) for each array the kernel touches.
   Fused loops are codegen's own loop IR (the statements the Numba path compiles through
@@ -19,17 +20,17 @@
   one optimisation, one machine-code emission, no Numba typing or lowering;
 * a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
   program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
-  order from a table of (kernel address, its slots). Python allocates the outputs and one
-  arena, fills the buffer table and makes ONE ctypes call. Control flow (cond, while, scan)
-  is jumps in that table (:class:`Control`, backend/table_control.py);
+  order from a table of (kernel address, its slots). Python allocates the outputs (the arena
+  is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
+  (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
 
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
 loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
-integers to traced powers), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
-are parallel: not here), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
+integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index; no literal operands of single equations, no constvars; cond, while and scan whose
 jaxprs are in this subset (backend/table_control.py).
@@ -41,13 +42,11 @@ gradients and the 45,000-operation simulation run on it and match today's jit to
 ``FUNCAD_JIT_BACKEND=table`` passes but for the 5 tests that read Numba's source or cache
 files. Results differ from today's jit in the last bits because sizes are constants here (LLVM
 vectorises the reassociable sums with another split) and single matrix products go to
-``?gemm`` where the driver calls NumPy's ``matmul``. Not done: arena reuse by liveness (every
-intermediate has its own piece of the arena), OpenBLAS's single-thread switch for tall
-products (nbrt's ``_call_tall_single_threaded``), parallel loops, LAPACK, the checks
-against a tampered cache file that cache.py applies to
-Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
-process, as Numba's engine does). Neither a cold compile nor a warm load imports Numba
-(backend/vecmath.py's math functions are llvmlite IR; tests/test_table_cold.py checks).
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: LAPACK, the checks against a
+tampered cache file that cache.py applies to Numba's files, the release of compiled code
+(MCJIT keeps every object for the life of the process, as Numba's engine does). Neither a
+cold compile nor a warm load imports Numba (backend/vecmath.py's math functions are llvmlite
+IR; tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import cache, codegen, driver
+from . import blas, cache, codegen, driver, table_arena, table_parallel
 from . import loopir as ir
 from .fusion import Kernel, fuse
 
@@ -91,7 +90,6 @@ class Unsupported(Exception):
 
 
 FLOATS = ir.FLOATS
-_ALIGN = 64
 
 
 @dataclass(frozen=True)
@@ -158,6 +156,9 @@ class Loops:
         """The kernel's body (``ptrs``: each array's first element, from its slots)."""
         from llvmlite import ir as L
 
+        if table_parallel.parallel_loop(self.body) is not None:  # its outer loop over threads
+            return table_parallel.emit(b, _llvm_printer(), self.arrays, self.strides, self.sizes,
+                                       self.body, ptrs)
         i64 = L.IntType(64)
         arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
                   for a, p, st in zip(self.arrays, ptrs, self.strides)}
@@ -167,8 +168,8 @@ class Loops:
 @dataclass
 class Gemm:
     """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
-    (C^T = B^T A^T in column-major terms, as nbrt.gemm does); with ``batch``, ((size, byte
-    stride of A, of B, of C), ...), one call per matrix in nested loops."""
+    (C^T = B^T A^T in column-major terms, as nbrt.gemm does), ``?gemv`` if m or n is 1; with
+    ``batch``, ((size, byte stride of A, of B, of C), ...), one call per matrix in nested loops."""
     dtype: np.dtype
     m: int
     n: int
@@ -211,6 +212,9 @@ class Plan:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
+        # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
+        self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
+            codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
         self.equations(jaxpr)
         self.outvars = list(jaxpr.outvars)
         for a in self.outvars:
@@ -221,7 +225,7 @@ class Plan:
         """Plan ``jaxpr``'s equations, its inputs having regions: the program's, or a branch's
         or loop body's (table_control.py)."""
         self.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
-        items = codegen._row_groups(fuse(jaxpr))
+        items = codegen._row_groups(fuse(jaxpr), self.parallel_min_size)
         # the last item reading each value (the outputs: after every item)
         last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
         for n, item in enumerate(items):
@@ -307,12 +311,11 @@ class Plan:
                 self._generated[key] = generated
         text, stmts, arrays, arrays_key, positions, fills, sizes = generated
         for pos in positions:
-            v = order[pos]
-            if pos >= len(ins) and v not in self.regions:
-                self.regions[v] = self.fresh(v)
+            if type(pos) is int and pos >= len(ins) and order[pos] not in self.regions:
+                r = self.regions[order[pos]] = self.fresh(order[pos])
                 if pos in fills:
-                    self.fill(self.regions[v], fills[pos])
-        regions = [self.region(order[pos]) for pos in positions]
+                    self.fill(r, fills[pos])
+        regions = [self.region(order[pos]) if type(pos) is int else self.fresh(*pos) for pos in positions]
         strides = [r.strides for r in regions]
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
@@ -320,6 +323,7 @@ class Plan:
     def _generate(self, item, eqns, ins, order, read_later):
         """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
         g = codegen.Gen()
+        g.parallel_min_size = self.parallel_min_size
         g.consts.update(self.consts)
         for a in ins:
             if a not in self.consts:
@@ -341,11 +345,17 @@ class Plan:
             if not supported(s):
                 raise Unsupported(f"loop statement {ir.lines(s)[0]}")
             stmts.append(s)
+        if not table_parallel.well_formed(stmts):
+            raise Unsupported("a parallel loop not at a kernel's top")
         arrays = {n.arr.name: n.arr for s in stmts for n in ir.walk(s) if type(n) in (ir.Load, ir.Store)}
-        arrs = sorted(arrays.values(), key=lambda a: int(a.name[1:]))
+        # (a parallel reduction's partial results: a scratch array, after the values)
+        scratch = table_parallel.scratch_shapes(stmts, g.sizes, set(arrays) - set(position))
+        arrs = sorted((a for a in arrays.values() if a.name not in scratch), key=lambda a: int(a.name[1:])) \
+            + [arrays[name] for name in sorted(scratch)]
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
         arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
-        return text, stmts, arrs, arrays_key, [position[a.name] for a in arrs], fills, list(g.sizes)
+        positions = [(scratch[a.name], a.dtype) if a.name in scratch else position[a.name] for a in arrs]
+        return text, stmts, arrs, arrays_key, positions, fills, list(g.sizes)
 
     def single(self, e) -> None:
         """An equation that is its own fusion item, by its primitive's rule in :data:`SINGLE`."""
@@ -516,7 +526,7 @@ def _blas_layout(r: Region, size: int):
 
 
 def supported(s) -> bool:
-    return ir.printable(s)
+    return ir.printable(s, parallel=True)  # (parallel loops: table_parallel)
 
 
 # --------------------------------------------------------------------------------------
@@ -722,7 +732,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     prefix = "d" if k.dtype == np.float64 else "s"
     i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
     sym = f"funcad_table_{prefix}gemm"
-    blas = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
+    gemm = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
         L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
 
     def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
@@ -732,18 +742,48 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
         return p
 
     a, bb, c = (b.bitcast(p, pf) for p in ptrs)
+    if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
+        if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
+            trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
+            mat, ld, vec, inc = a, k.lda, bb, 1 if k.trans_b else k.ldb
+        else:  # c = a B = B^T a
+            trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
+            mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
+        sym = f"funcad_table_{prefix}gemv"
+        gemv = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
+            L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
+        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
+                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
+                             const(bi, 1)])
     args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
             const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
-    b.call(blas, args)
+    if not (_THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
+        return b.call(gemm, args)
+    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K), as nbrt.gemm
+    i32 = L.IntType(32)
+    get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
+        mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
+    set_ = mod.globals.get("funcad_table_blas_set_threads") or L.Function(
+        mod, L.FunctionType(L.VoidType(), [i32]), "funcad_table_blas_set_threads")
+    before = b.call(get, [])
+    limit = b.icmp_signed(">", before, L.Constant(i32, 1))
+    with b.if_then(limit):
+        b.call(set_, [L.Constant(i32, 1)])
+    b.call(gemm, args)
+    with b.if_then(limit):
+        b.call(set_, [before])
 
 
 # --------------------------------------------------------------------------------------
 # BLAS symbols, libmvec, the execution engine (llvmlite only: no Numba)
 
 
+_BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
+
+
 def _blas_addresses():
-    """``({"dgemm": address, "sgemm": address}, integer bits)``: NumPy's scipy-openblas64
+    """``({routine: address}, integer bits)`` of :data:`_BLAS_ROUTINES`: NumPy's scipy-openblas64
     (ILP64) where NumPy bundles it, as nbrt chooses (one OpenBLAS, one thread pool), else
     SciPy's cython_blas (LP64)."""
     if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
@@ -751,17 +791,22 @@ def _blas_addresses():
         for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")):
             try:
                 lib = ctypes.CDLL(str(path))
-                return {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
-                        for r in ("dgemm", "sgemm")}, 64
+                found = {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
+                         for r in _BLAS_ROUTINES}
             except (OSError, AttributeError):
                 continue
+            with contextlib.suppress(AttributeError):  # OpenBLAS's thread count (_gemm_call)
+                for r in ("get", "set"):
+                    fn = getattr(lib, f"scipy_openblas_{r}_num_threads64_")
+                    found[f"blas_{r}_threads"] = ctypes.cast(fn, ctypes.c_void_p).value
+            return found, 64
     from scipy.linalg import cython_blas
 
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     caps = cython_blas.__pyx_capi__
     return {r: get(caps[r], ctypes.PyCapsule_GetName(caps[r]) if hasattr(ctypes, "PyCapsule_GetName")
-                   else _capsule_name(caps[r])) for r in ("dgemm", "sgemm")}, 32
+                   else _capsule_name(caps[r])) for r in _BLAS_ROUTINES}, 32
 
 
 def _capsule_name(cap):
@@ -772,14 +817,15 @@ def _capsule_name(cap):
 
 _engine = None
 _BLAS_INT_BITS = 64
+_THREAD_CONTROL = False  # OpenBLAS's thread count can be set (NumPy's scipy-openblas64)
 #: Callables returning ``{symbol: address}`` of external functions that kernels call, run
 #: once when the engine is set up (modules that add kernels append theirs).
-SYMBOL_HOOKS: list = []
+SYMBOL_HOOKS: list = [table_parallel.symbols]
 
 
 def _setup():
     """The process's llvmlite target machine and MCJIT engine (once)."""
-    global _engine, _tm, _BLAS_INT_BITS
+    global _engine, _tm, _BLAS_INT_BITS, _THREAD_CONTROL
     if _engine is not None:
         return
     import llvmlite.binding as ll
@@ -787,6 +833,7 @@ def _setup():
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
     addresses, _BLAS_INT_BITS = _blas_addresses()
+    _THREAD_CONTROL = "blas_set_threads" in addresses
     for r, address in addresses.items():
         ll.add_symbol(f"funcad_table_{r}", address)
     for hook in SYMBOL_HOOKS:  # other modules' external functions (LAPACK...)
@@ -949,24 +996,34 @@ class TableProgram:
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
         arena = plan.n_in + len(self.out_buffers)
-        self.arena_bytes = 0
-        for b in range(plan.n_in, len(plan.buffers)):
-            if b in outs:
-                layout[b] = (plan.n_in + outs[b], 0)
-            else:
-                layout[b] = (arena, self.arena_bytes)
-                self.arena_bytes += -(-plan.buffers[b][0] // _ALIGN) * _ALIGN
+        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in outs]
+        read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
+        ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
+        sizes = {b: plan.buffers[b][0] for b in inner}
+        offsets, self.arena_bytes = table_arena.pack(sizes, ranges)
+        self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
+        layout.update((b, (arena, offsets[b])) for b in inner)
+        layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
         self.layout, self.n_slots = layout, arena + 1
         # every output its own fresh buffer, in order: the call returns them as they are
         self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
+        # Arenas kept for the next calls: past glibc's largest mmap threshold (32 MB) a fresh
+        # one is mapped and faulted in at every call (a 32 MB block written: 7.1 ms CPU
+        # fresh, 1.7 ms kept). Not shrunk: the program holds its arena while it lives.
+        self._arenas: list = []
         return layout
 
     def __call__(self, args) -> list:
         bufs = driver.c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
-        bufs = (*bufs, *outs, np.empty(self.arena_bytes // 8 + 1, np.float64))
+        try:  # the arena is kept between calls (one per thread calling at once): see _arenas
+            arena = self._arenas.pop()
+        except IndexError:
+            arena = np.empty(self.arena_bytes // 8 + 1, np.float64)
+        bufs = (*bufs, *outs, arena)
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
         if self._plain:
+            self._arenas.append(arena)
             return outs
         result = []
         for o in self.outputs:
@@ -978,6 +1035,7 @@ class TableProgram:
                 r = o[1]
                 slot, base = self.layout[r.buffer]
                 result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
+        self._arenas.append(arena)
         return result
 
 
@@ -995,7 +1053,8 @@ def _source(name: str, plan: Plan) -> str:
         if type(k) is Gemm:
             batch = "".join(f"{n} x " for n, *_ in k.batch) + "(" * bool(k.batch)
             lines += ["", f"# k{j}: C = A @ B, {batch}{k.m} x {k.k} @ {k.k} x {k.n}{')' * bool(k.batch)} "
-                      f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name})"]
+                      f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name}"
+                      f"{', as ?gemv' * (1 in (k.m, k.n))})"]
         else:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
