@@ -27,6 +27,9 @@ This module imports neither Numba nor llvmlite at import time.
 
 from __future__ import annotations
 
+import platform
+import sys
+
 import numpy as np
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -399,8 +402,7 @@ _LIBM = ("erf", "erfc", "lgamma", "nextafter")  # math.erf..., np.nextafter: lib
 _CLIBM = {"exp": "cexp", "log": "clog", "sqrt": "csqrt", "sin": "csin", "cos": "ccos", "tan": "ctan",
           "sinh": "csinh", "cosh": "ccosh", "tanh": "ctanh", "arcsin": "casin", "arccos": "cacos",
           "arctan": "catan", "arcsinh": "casinh", "arccosh": "cacosh", "arctanh": "catanh"}
-_SYSV = __import__("sys").platform.startswith("linux") and \
-    __import__("platform").machine() in ("x86_64", "AMD64")  # the complex calling convention below
+_SYSV = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")  # (clibm's ABI)
 _LOGE2, _LOG2E, _LOG10E = 0.693147180559945309417, 1.442695040888963407360, 0.434294481903251827651
 
 
