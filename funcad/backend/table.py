@@ -32,17 +32,17 @@ loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semanti
 integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
-index; no literal operands of single equations, no constvars; cond, while and scan whose
-jaxprs are in this subset (backend/table_control.py).
+index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
+``symmetrize`` (backend/table_linalg.py); no literal operands of single equations, no
+constvars; cond, while and scan whose jaxprs are in this subset (backend/table_control.py).
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
-(tests/test_table.py; the simulation bit for bit), and the convnet step
-(tests/test_table_einsum.py); the GP (``solve``) falls back. tests/test_jit.py run with
-``FUNCAD_JIT_BACKEND=table`` passes but for the 5 tests that read Numba's source or cache
-files. Results differ from today's jit in the last bits because sizes are constants here (LLVM
+(tests/test_table.py; the simulation bit for bit), the convnet step
+(tests/test_table_einsum.py) and the GP's value and gradient (tests/test_table_linalg.py).
+Results differ from today's jit in the last bits because sizes are constants here (LLVM
 vectorises the reassociable sums with another split) and single matrix products go to
-``?gemm`` where the driver calls NumPy's ``matmul``. Not done: LAPACK, the checks against a
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: the checks against a
 tampered cache file that cache.py applies to Numba's files, the release of compiled code
 (MCJIT keeps every object for the life of the process, as Numba's engine does). Neither a
 cold compile nor a warm load imports Numba (backend/vecmath.py's math functions are llvmlite
@@ -208,6 +208,9 @@ class Plan:
         self.steps: dict = {}     # (call, region position) -> [(loop, byte stride)]: advanced per iteration
         self.aliases: list = []   # a scan's slices while it is planned (table_control.Alias)
         self._generated: dict = {}  # an item's structure -> its loop IR (the steps of a loop: once)
+        # (int64 status region, raise_fn(value)): a kernel that fails writes nonzero there;
+        # TableProgram checks after the call (a buffer of its own, zeroed per call)
+        self.checks: list = []
         for v in jaxpr.invars:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
@@ -231,7 +234,10 @@ class Plan:
         for n, item in enumerate(items):
             for e in _eqns(item):
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
+        defined = {v for e in jaxpr.eqns for v in e.outputs}
         for n, item in enumerate(items):
+            # (rules that write over an operand: this jaxpr's values, read by no later item)
+            self.defined, self.last_read, self.item = defined, last_read, n
             if isinstance(item, Kernel) or isinstance(item, list):
                 outs = {v for e in _eqns(item) for v in e.outputs}
                 self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
@@ -782,17 +788,17 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
 _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
 
 
-def _blas_addresses():
-    """``({routine: address}, integer bits)`` of :data:`_BLAS_ROUTINES`: NumPy's scipy-openblas64
-    (ILP64) where NumPy bundles it, as nbrt chooses (one OpenBLAS, one thread pool), else
-    SciPy's cython_blas (LP64)."""
+def _blas_addresses(routines=_BLAS_ROUTINES):
+    """``({routine: address}, integer bits)``: NumPy's scipy-openblas64 (ILP64) where NumPy
+    bundles it, as nbrt chooses (one OpenBLAS, one thread pool), with its thread-count
+    functions, else SciPy's cython_blas and cython_lapack (LP64)."""
     if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
         root = Path(np.__file__).resolve().parent
         for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")):
             try:
                 lib = ctypes.CDLL(str(path))
                 found = {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
-                         for r in _BLAS_ROUTINES}
+                         for r in routines}
             except (OSError, AttributeError):
                 continue
             with contextlib.suppress(AttributeError):  # OpenBLAS's thread count (_gemm_call)
@@ -800,13 +806,13 @@ def _blas_addresses():
                     fn = getattr(lib, f"scipy_openblas_{r}_num_threads64_")
                     found[f"blas_{r}_threads"] = ctypes.cast(fn, ctypes.c_void_p).value
             return found, 64
-    from scipy.linalg import cython_blas
+    from scipy.linalg import cython_blas, cython_lapack
 
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    caps = cython_blas.__pyx_capi__
+    caps = {**cython_lapack.__pyx_capi__, **cython_blas.__pyx_capi__}
     return {r: get(caps[r], ctypes.PyCapsule_GetName(caps[r]) if hasattr(ctypes, "PyCapsule_GetName")
-                   else _capsule_name(caps[r])) for r in _BLAS_ROUTINES}, 32
+                   else _capsule_name(caps[r])) for r in routines}, 32
 
 
 def _capsule_name(cap):
@@ -976,6 +982,8 @@ class TableProgram:
                                self.slots.ctypes.data, self.n_slots, *_OFFSETS, copy_at, len(slots)],
                               np.int64)
         self._info_address = self._info.ctypes.data
+        self.checks = [fn for _, fn in plan.checks]  # raise_fn per status word
+        self._clean = bytes(8 * len(self.checks))
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -995,8 +1003,9 @@ class TableProgram:
                 self.outputs.append(("out", outs[r.buffer], r.shape))
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
-        arena = plan.n_in + len(self.out_buffers)
-        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in outs]
+        status = {r.buffer: j for j, (r, _) in enumerate(plan.checks)}  # a slot before the arena's
+        arena = plan.n_in + len(self.out_buffers) + bool(status)  # (the arena: the last slot)
+        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in outs and b not in status]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
         ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
         sizes = {b: plan.buffers[b][0] for b in inner}
@@ -1004,6 +1013,7 @@ class TableProgram:
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
         layout.update((b, (arena, offsets[b])) for b in inner)
         layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
+        layout.update((b, (arena - 1, 8 * j)) for b, j in status.items())
         self.layout, self.n_slots = layout, arena + 1
         # every output its own fresh buffer, in order: the call returns them as they are
         self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
@@ -1020,8 +1030,13 @@ class TableProgram:
             arena = self._arenas.pop()
         except IndexError:
             arena = np.empty(self.arena_bytes // 8 + 1, np.float64)
-        bufs = (*bufs, *outs, arena)
+        status = (np.zeros(len(self.checks), np.int64),) if self.checks else ()
+        bufs = (*bufs, *outs, *status, arena)
         self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        if status and status[0].tobytes() != self._clean:  # (~0.2 us; .any(): ~2 us)
+            for fn, info in zip(self.checks, status[0].tolist()):
+                if info:
+                    fn(info)
         if self._plain:
             self._arenas.append(arena)
             return outs
@@ -1055,6 +1070,8 @@ def _source(name: str, plan: Plan) -> str:
             lines += ["", f"# k{j}: C = A @ B, {batch}{k.m} x {k.k} @ {k.k} x {k.n}{')' * bool(k.batch)} "
                       f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name}"
                       f"{', as ?gemv' * (1 in (k.m, k.n))})"]
+        elif hasattr(k, "describe"):  # other modules' kernels (LAPACK...)
+            lines += ["", f"# k{j}: {k.describe()}"]
         else:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
