@@ -300,7 +300,8 @@ def _gemm(g, a: str, b: str, o: str, safe: bool) -> None:
         # Sizes beyond BLAS's integer (32 bits with SciPy's) are the only way gemm can refuse
         # these operands.
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
-        g.emit("    raise ValueError('funcad.jit: a matrix size exceeds the 32-bit integers of the BLAS in use')")
+        g.emit("    raise ValueError('funcad.jit: a matrix size exceeds the 32-bit integers "
+               "of the BLAS in use')")
     else:
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
         g.emit(f"    _nb.matmul_into({_any(a)}, {_any(b)}, {_any(o)})")

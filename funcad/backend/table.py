@@ -33,8 +33,12 @@ integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` e
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
-``symmetrize`` (backend/table_linalg.py); no literal operands of single equations, no
-constvars; cond, while and scan whose jaxprs are in this subset (backend/table_control.py).
+``symmetrize`` (backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
+(backend/table_control.py). Any other single equation (or one its rule raises Unsupported
+for) is a **host step** (backend/table_host.py): its primitive's NumPy implementation called
+back from the table, unless it has a jaxpr parameter (control flow). Literal operands and
+constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoint and
+custom_lin calls are inlined.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
@@ -191,13 +195,16 @@ class Gemm:
 
 
 class Plan:
-    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index,
-    regions)). Built from the simplified jaxpr, Python only."""
+    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index, or
+    a host step (table_host.HostStep), regions)). Built from the simplified jaxpr, Python only."""
 
-    def __init__(self, jaxpr: Jaxpr):
+    def __init__(self, jaxpr: Jaxpr, consts: dict | None = None):
         self.n_in = len(jaxpr.invars)
-        self.buffers: list = []   # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs
+        # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs, an ndarray for a
+        # constant (a literal operand, a closed-over array: passed with every call, never written)
+        self.buffers: list = []
         self.regions: dict[Var, Region] = {}
+        self._constants: dict = {}  # (dtype, shape, bytes) -> the constant's Region
         self.kernels: list = []   # distinct Loops/Gemm
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
@@ -215,6 +222,8 @@ class Plan:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
+        for v, value in (consts or {}).items():  # constvars: closed-over arrays
+            self.regions[v] = self.constant(value)
         # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
         self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
             codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
@@ -255,6 +264,18 @@ class Plan:
         self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
         return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
 
+    def constant(self, value) -> Region:
+        """The region of a constant array (deduplicated by value)."""
+        value = np.array(value, order="C")  # (a copy; ascontiguousarray would make 0-d 1-d)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        r = self._constants.get(key)
+        if r is None:
+            value.flags.writeable = False
+            self.buffers.append(value)
+            r = Region(len(self.buffers) - 1, 0, value.shape, value.strides, value.dtype)
+            self._constants[key] = r
+        return r
+
     def call(self, key, make, regions) -> None:
         """A call of the kernel ``key`` (``make()`` builds it, the first time) on ``regions``."""
         k = self.index.get(key)
@@ -266,7 +287,7 @@ class Plan:
 
     def region(self, a) -> Region:
         if type(a) is Literal:
-            raise Unsupported("a literal operand")
+            return self.constant(np.asarray(a.val, a.aval.dtype))
         r = self.regions.get(a)
         if r is None and a in self.consts:  # a `full` read as an array: filled once
             r = self.regions[a] = self.fresh(a)
@@ -368,13 +389,28 @@ class Plan:
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
-        if rule is None:
-            raise Unsupported(e.prim.name)
-        rule(self, e)
+        if HOST is None or rule is None:
+            return (rule or (HOST and HOST.host_rule) or _unsupported)(self, e)
+        mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
+        try:
+            rule(self, e)
+        except Unsupported as why:  # what the rule does not cover: its primitive's implementation
+            self._rollback(*mark)
+            try:
+                HOST.host_rule(self, e)
+            except Unsupported:
+                raise why from None  # (the rule's reason: control flow is never a host step)
+
+    def _rollback(self, buffers, calls, kernels, regions) -> None:
+        """Forget what a rule that raised Unsupported had added."""
+        for key in self.keys[kernels:]:
+            del self.index[key]
+        while len(self.regions) > regions:
+            self.regions.popitem()  # (the last added first)
+        self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
+        del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
 
     def view_index(self, e) -> None:
-        if any(type(a) is Literal for a in e.inputs):
-            raise Unsupported(f"{e.prim.name} of a literal")
         if not (len(e.inputs) == 1 and _is_basic(e.params["template"])):
             raise Unsupported("an advanced index")
         self.regions[e.outputs[0]] = _view(self.region(e.inputs[0]), _build_index(e.params["template"], ()))
@@ -466,6 +502,17 @@ SINGLE: dict = {
 def register_single(prim, rule) -> None:
     """Compile equations of ``prim`` that stand alone with ``rule(plan, eqn)``."""
     SINGLE[prim] = rule
+
+
+def _unsupported(plan, e):
+    raise Unsupported(e.prim.name)
+
+
+#: backend/table_host.py, once imported (dispatch imports it): ``HOST.host_rule(plan, eqn)``
+#: is the fallback for a single equation no rule covers, a host step calling the primitive's
+#: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
+#: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
+HOST = None
 
 
 def _elementwise(dst: Region, kind, srcs) -> Loops:
@@ -589,9 +636,9 @@ def runtime_module(name: str = "funcad_table"):
     # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), a null fns[i] being a
     # Control entry (a jump) read from its slots.
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
-                                             i64.as_pointer(), i64.as_pointer()])
+                                             i64.as_pointer(), i64.as_pointer(), i8p.as_pointer()])
     run = L.Function(mod, run_type, f"{name}_run")
-    bufs, n, fns, offsets, slots = run.args
+    bufs, n, fns, offsets, slots, status = run.args
     blocks = ("entry", "cond", "body", "call", "control", "branch", "step", "bump", "end")
     entry, cond, body, call, control, branch, step, bump, end = (run.append_basic_block(x) for x in blocks)
     b = L.IRBuilder(entry)
@@ -611,8 +658,8 @@ def runtime_module(name: str = "funcad_table"):
     b.store(nxt, i)
     b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
     b.position_at_end(call)
-    b.call(fn, [bufs, s])
-    b.branch(cond)
+    b.call(fn, [bufs, s])  # then stop if a host step has set the status word (it raised)
+    b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
     b.position_at_end(control)  # GOTO: i = target
     target = word(1)
     sw = b.switch(word(0), cond)
@@ -670,7 +717,8 @@ def runtime_module(name: str = "funcad_table"):
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
     fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
     n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
-    table = b.alloca(i8p, nbuf)
+    table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
+    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word (table_host.py)
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -702,7 +750,7 @@ def runtime_module(name: str = "funcad_table"):
     slots.add_incoming(copied_at, copy)
     slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4])])
+                 b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
     b.ret_void()
     return mod
 
@@ -957,7 +1005,10 @@ class TableProgram:
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
-        self.fns = np.array([0 if type(k) is Control else addresses[k] for k, _ in plan.calls], np.uintp)
+        # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
+        self.host = {c: k.bind(self) for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
+        self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
+                             else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
         slots, offsets, bumps = [], [], {}
         for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
@@ -987,7 +1038,8 @@ class TableProgram:
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
-        then a fresh array per program output computed into its own buffer, then the arena."""
+        then a fresh array per program output computed into its own buffer, the constants,
+        then the arena."""
         layout = {b: (b, 0) for b in range(plan.n_in)}
         outs, self.out_buffers, self.outputs = {}, [], []
         for a in plan.outvars:
@@ -996,6 +1048,7 @@ class TableProgram:
                 continue
             r = plan.region(a)
             whole = r.buffer >= plan.n_in and r.offset == 0 and r.c_contiguous and \
+                type(plan.buffers[r.buffer]) is tuple and \
                 plan.buffers[r.buffer][0] == int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
             if whole and r.buffer not in outs:
                 outs[r.buffer] = len(self.out_buffers)
@@ -1003,9 +1056,13 @@ class TableProgram:
                 self.outputs.append(("out", outs[r.buffer], r.shape))
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
+        self.consts = tuple(c for c in plan.buffers if type(c) is np.ndarray)  # (slots after the outputs')
+        consts = {b: plan.n_in + len(self.out_buffers) + j for j, b in enumerate(
+            b for b in range(plan.n_in, len(plan.buffers)) if type(plan.buffers[b]) is np.ndarray)}
         status = {r.buffer: j for j, (r, _) in enumerate(plan.checks)}  # a slot before the arena's
-        arena = plan.n_in + len(self.out_buffers) + bool(status)  # (the arena: the last slot)
-        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in outs and b not in status]
+        arena = plan.n_in + len(self.out_buffers) + len(consts) + bool(status)  # (the arena: the last slot)
+        inner = [b for b in range(plan.n_in, len(plan.buffers))
+                 if b not in outs and b not in status and b not in consts]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
         ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
         sizes = {b: plan.buffers[b][0] for b in inner}
@@ -1013,6 +1070,7 @@ class TableProgram:
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
         layout.update((b, (arena, offsets[b])) for b in inner)
         layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
+        layout.update((b, (slot, 0)) for b, slot in consts.items())
         layout.update((b, (arena - 1, 8 * j)) for b, j in status.items())
         self.layout, self.n_slots = layout, arena + 1
         # every output its own fresh buffer, in order: the call returns them as they are
@@ -1031,8 +1089,11 @@ class TableProgram:
         except IndexError:
             arena = np.empty(self.arena_bytes // 8 + 1, np.float64)
         status = (np.zeros(len(self.checks), np.int64),) if self.checks else ()
-        bufs = (*bufs, *outs, *status, arena)
-        self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        bufs = (*bufs, *outs, *self.consts, *status, arena)
+        if self.host:
+            HOST.run(self._entry, bufs, self._info_address)
+        else:
+            self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
         if status and status[0].tobytes() != self._clean:  # (~0.2 us; .any(): ~2 us)
             for fn, info in zip(self.checks, status[0].tolist()):
                 if info:
@@ -1062,7 +1123,8 @@ def _source(name: str, plan: Plan) -> str:
 
     lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
              f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [k.describe(*map(at, regions)) if type(k) is Control else f"k{k}({', '.join(map(at, regions))})"
+    lines += [k.describe(*map(at, regions)) if type(k) is Control else
+              f"{f'k{k}' if type(k) is int else k}({', '.join(map(at, regions))})"
               for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
@@ -1108,10 +1170,13 @@ _OFFSETS = _object_offsets()
 def build(jaxpr: Jaxpr):
     """A :class:`TableProgram` for the simplified ``jaxpr``, or None if an equation is
     outside what the table backend compiles (dispatch then takes today's path)."""
-    if jaxpr.constvars or _OFFSETS is None:
+    if _OFFSETS is None:
         return None
+    if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
+        jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+    jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
     try:
-        plan = Plan(jaxpr)
+        plan = Plan(jaxpr, consts)
     except (Unsupported, KeyError):
         return None
     return TableProgram(jaxpr, plan)
