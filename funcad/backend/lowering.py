@@ -86,7 +86,7 @@ def _op(sym):
 
 def _compare(sym):
     def rule(a, eqn):
-        if np.dtype(compute_dtypes(eqn)[0]).kind == "c":
+        if np.dtype(compute_dtypes(eqn)[0]).kind == "c" and sym not in ("==", "!="):
             return lex_compare(a[0], a[1], sym)
         return Cmp(sym, a[0], a[1])
 

@@ -28,8 +28,8 @@
   this module's versions and the host CPU.
 
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
-float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
-(Numba's NaN rules), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
+integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
@@ -46,11 +46,11 @@ gradients and the 45,000-operation simulation run on it and match today's jit to
 (tests/test_table_einsum.py) and the GP's value and gradient (tests/test_table_linalg.py).
 Results differ from today's jit in the last bits because sizes are constants here (LLVM
 vectorises the reassociable sums with another split) and single matrix products go to
-``?gemm`` where the driver calls NumPy's ``matmul``. Not done:
-integer and complex loops, the checks against a tampered cache file that cache.py applies to
-Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
-process, as Numba's engine does). Neither a cold compile nor a warm load imports Numba
-(backend/vecmath.py's math functions are llvmlite IR; tests/test_table_cold.py checks).
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: the checks against a
+tampered cache file that cache.py applies to Numba's files, the release of compiled code
+(MCJIT keeps every object for the life of the process, as Numba's engine does). Neither a
+cold compile nor a warm load imports Numba (backend/vecmath.py's math functions are llvmlite
+IR; tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -313,7 +313,8 @@ class Plan:
     def elementwise(self, dst: Region, kind, srcs=()) -> None:
         """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
         value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
-        if dst.dtype not in FLOATS:
+        if dst.dtype.kind not in "biufc" or dst.dtype.kind == "f" and dst.dtype.itemsize < 4 or \
+                kind == "add" and dst.dtype.kind == "b":
             raise Unsupported(f"{dst.dtype} loops")
         regions = [dst, *srcs]
         key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
@@ -586,33 +587,11 @@ def _blas_layout(r: Region, size: int):
 
 
 # --------------------------------------------------------------------------------------
-# The subset: loopir's, plus maximum/minimum
-
-
-_EXTRA = ("np.maximum", "np.minimum")
+# The subset: what loopir.LLVM writes
 
 
 def supported(s) -> bool:
-    for n in ir.walk(s):
-        t = type(n)
-        if t is ir.Call and n.fn in _EXTRA:
-            if not (n.dtype in FLOATS and len(n.args) == 2 and all(a.dtype == n.dtype for a in n.args)):
-                return False
-        elif t is ir.Loop:
-            continue  # (a parallel one: table_parallel; a start: a chunk of a parallel reduction)
-        elif t in table_parallel.INT_EXPRS and n.dtype == ir.INT:  # a chunk's bounds
-            if not table_parallel.int_ok(n):
-                return False
-        elif t is ir.Assign:
-            if n.target.dtype != n.value.dtype:
-                return False
-        elif t is ir.Store:
-            if n.arr.dtype not in FLOATS + (ir.BOOL,) or n.value.dtype != n.arr.dtype or \
-                    (n.aug and n.arr.dtype not in FLOATS):
-                return False
-        elif t in (ir.Comment, ir.Line, ir.Run) or not ir._expr_ok(n):
-            return False
-    return True
+    return ir.printable(s, parallel=True)  # (parallel loops: table_parallel)
 
 
 # --------------------------------------------------------------------------------------
@@ -622,25 +601,15 @@ def supported(s) -> bool:
 @functools.cache
 def _llvm_printer():
     class Printer(ir.LLVM):
-        """loopir's printer with sizes as constants and NumPy's maximum/minimum (Numba's
-        lowering of them: NaN from either operand wins, else ``>=``/``<=`` picks the first)."""
+        """loopir's printer with sizes as constants."""
 
         def __init__(self, builder, arrays, sizes):
             super().__init__(builder, arrays, None)
             self.sizes = sizes
 
         def value(self, e):
-            b = self.b
             if type(e) is ir.Size:
                 return self.ir.Constant(self.i64, self.sizes[e.slot])
-            if type(e) in table_parallel.INT_EXPRS and e.dtype == ir.INT:
-                return table_parallel.int_value(self, e)
-            if type(e) is ir.Call and e.fn in _EXTRA:
-                x, y = (self.value(a) for a in e.args)
-                x_nan = b.fcmp_unordered("uno", x, x)
-                any_nan = b.fcmp_unordered("uno", x, y)
-                pick = b.fcmp_ordered(">=" if e.fn == "np.maximum" else "<=", x, y)
-                return b.select(any_nan, b.select(x_nan, x, y), b.select(pick, x, y))
             return super().value(e)
 
     return Printer
@@ -957,7 +926,8 @@ def _host() -> str:
 
     here = Path(__file__).parent
     sources = [hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(here.glob("table*.py")) + [here / "loopir.py", here / "vecmath.py"]]
+               for f in sorted(here.glob("table*.py")) + [here / n for n in ("loopir.py", "vecmath.py",
+                                                                              "xlamath.py")]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
