@@ -34,7 +34,9 @@ def test_each_section_is_there():
         headings = re.findall(r"^### (.*)$", part, re.M)
         assert headings == ["Traced jaxpr", "Table program", "Numba path (the fallback)",
                             "Before the loop IR"]
-    assert "\n# table program funcad_table_" in text.split("## The MLP step")[1].split("### Numba path")[0]
+        # each runs on the table backend (control flow, LAPACK and integer loops included)
+        table = part.split("### Table program\n")[1].split("###")[0]
+        assert "```python\n# table program funcad_table_<digest>: " in table
 
 
 def test_each_loop_nest_is_under_its_equation_with_named_sizes():
