@@ -114,11 +114,11 @@ def test_a_kernel_shared_by_several_calls_is_shown_once_with_where_it_is_used():
 
     x, w = np.random.default_rng(1).normal(size=(6, 5)), np.random.default_rng(2).normal(size=(5, 5))
     src = _lowered(f, x, w).source
-    defs = re.findall(r"^def (k\d+)\(.*\):  # (\d+) calls: here and for (.*)$", src, re.M)
+    defs = re.findall(r"^def (k\d+)\(.*\):  # (\d+) calls, for (.*)$", src, re.M)
     assert defs, src
     for k, n, where in defs:
         assert len(re.findall(rf"^{k}\(", src, re.M)) == int(n) == 4
-        assert len(where.split(", ")) == 3
+        assert len(set(where.split(", "))) == 4  # the items (by their first result) calling it
         assert src.count(f"def {k}(") == 1
     gemm = re.search(r"^# (k\d+): C = A @ B, 6 x 5 @ 5 x 5 \(\?gemm, float64\); 4 calls", src, re.M)
     assert gemm and len(re.findall(rf"^{gemm.group(1)}\(", src, re.M)) == 4

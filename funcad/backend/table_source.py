@@ -132,10 +132,17 @@ class _Text:
         bounds = [m[0] for m in marks[1:]] + [len(calls)]  # each mark's entries: to the next mark
         users: dict = {}  # kernel -> the items calling it (by their first output), for its header
         marks = [(first, what if what in ("{", "}") else _eqns(what), *jx) for first, what, *jx in marks]
+        items = [None]  # per depth, the item being shown (after a body: the rule around it)
         for (first, what, *_), end in zip(marks, bounds):
+            if what == "{":
+                items.append(None)
+            elif what == "}":
+                items.pop()
+            else:
+                items[-1] = self.name(what[0].outputs[0]) if what and what[0].outputs else None
             for k, _ in calls[first:end]:
-                if type(k) is int and type(what) is list and what[0].outputs:
-                    users.setdefault(k, []).append(self.name(what[0].outputs[0]))
+                if type(k) is int and items and items[-1] is not None:
+                    users.setdefault(k, []).append(items[-1])
         targets = {getattr(k, "target", -1) for k, _ in calls if type(k) is not int}
         lines = self.header(arg_names)
         shown, seen, labelled = set(), set(), set()
@@ -181,8 +188,9 @@ def _kernel(j: int, k, used: list) -> list:
     """A kernel's text at its first call: a loop kernel's ``def``, another's description."""
     also = ""
     if len(used) > 1:
-        names = ", ".join(used[1:_WHERE_MAX + 1]) + (", ..." if len(used) > _WHERE_MAX + 1 else "")
-        also = f"{len(used)} calls: here and for {names}"
+        distinct = list(dict.fromkeys(used))
+        names = ", ".join(distinct[:_WHERE_MAX]) + (", ..." if len(distinct) > _WHERE_MAX else "")
+        also = f"{len(used)} calls, for {names}"
     if not hasattr(k, "body"):
         describe = getattr(k, "describe", None)
         return [f"# k{j}: {describe() if describe else type(k).__name__}" + (f"; {also}" if also else "")]
