@@ -82,8 +82,25 @@ from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
 
 
+BACKENDS = ("table", "numba")
+
+
+def backend() -> str:
+    """jit's backend: ``$FUNCAD_JIT_BACKEND``, ``table`` (the default: this module, with
+    today's Numba path for the programs it does not cover) or ``numba`` (that path only)."""
+    name = os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() or "table"
+    if name not in BACKENDS:
+        from ..errors import UnknownBackendError
+
+        raise UnknownBackendError(
+            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: use "
+            "'table' (the default: one native call per program, Numba for what it does not "
+            "cover) or 'numba' (every program through Numba), or unset it.")
+    return name
+
+
 def enabled() -> bool:
-    return os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() == "table"
+    return backend() == "table"
 
 
 class Unsupported(Exception):
@@ -880,13 +897,16 @@ def _object_offsets() -> tuple | None:
 _OFFSETS = _object_offsets()
 
 
-def build(jaxpr: Jaxpr):
-    """A :class:`TableProgram` for the simplified ``jaxpr``, or None if an equation is
-    outside what the table backend compiles (dispatch then takes today's path)."""
-    if jaxpr.constvars or _OFFSETS is None:
-        return None
+def build(jaxpr: Jaxpr) -> TableProgram:
+    """A :class:`TableProgram` for the simplified ``jaxpr``; raises :class:`Unsupported`
+    (saying why) if an equation is outside what the table backend compiles (dispatch then
+    takes today's path)."""
+    if _OFFSETS is None:
+        raise Unsupported("this Python's object layout (a free-threaded build?)")
+    if jaxpr.constvars:
+        raise Unsupported("constvars")
     try:
         plan = Plan(jaxpr)
-    except (Unsupported, KeyError):
-        return None
+    except KeyError as e:
+        raise Unsupported(f"KeyError {e}") from None
     return TableProgram(jaxpr, plan)
