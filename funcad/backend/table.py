@@ -59,6 +59,7 @@ import hashlib
 import math
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -732,7 +733,10 @@ def _read_object(path: Path) -> bytes | None:
     in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
     read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
     try:
-        return cache.read_checked(path)
+        data = cache.read_checked(path)
+        if data is not None:
+            os.utime(path)  # least recently used = oldest mtime (cache.evict)
+        return data
     except cache.Untrusted as e:
         warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
                       f"({e}); not loading it, recompiling.", cache.CacheWarning, stacklevel=3)
@@ -765,7 +769,8 @@ class TableProgram:
     """A compiled program: ``exe(args)`` -> list of output arrays, one native call."""
 
     def __init__(self, jaxpr: Jaxpr, plan: Plan):
-        _setup()
+        with _lock:
+            _setup()
         import llvmlite.binding as ll
 
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
@@ -773,20 +778,22 @@ class TableProgram:
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
-        if name not in _loaded:
-            obj = _read_object(path)
-            if obj is not None:
-                stats["loaded"] += 1
-            else:
-                obj = compile_object(name, plan.kernels)
-                stats["compiled"] += 1
-                with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    cache.write_checked(path, obj)
-            _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-            _engine.finalize_object()
-            _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
-            _loaded[name].append(_engine.get_function_address(f"{name}_call"))
+        with _lock:  # one engine per process: one thread at a time compiles or adds code
+            if name not in _loaded:
+                obj = _read_object(path)
+                if obj is not None:
+                    stats["loaded"] += 1
+                else:
+                    obj = compile_object(name, plan.kernels)
+                    stats["compiled"] += 1
+                    with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
+                        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                        cache.write_checked(path, obj)
+                        cache.evict()
+                _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+                _engine.finalize_object()
+                _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
+                _loaded[name].append(_engine.get_function_address(f"{name}_call"))
         *addresses, entry = _loaded[name]
         self.source = _source(name, plan)
         self.kernels = len(plan.kernels)
@@ -877,7 +884,8 @@ def _read(flat, offset, r: Region):
     return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
 
 
-_loaded: dict = {}
+_loaded: dict = {}  # module name -> its kernels' and entry's addresses
+_lock = threading.RLock()
 
 
 def _object_offsets() -> tuple | None:
