@@ -197,7 +197,8 @@ CASES = [
          "fa.jit(f)(1.0)", "ProgramTooLargeError",
          "Write the loop with `fa.lax.fori_loop`/`fa.lax.scan`, or raise FUNCAD_JIT_MAX_EQNS."),
     Case("jit-backend", "An unknown jit backend in FUNCAD_JIT_BACKEND",
-         "import os\nsaved = os.environ.get('FUNCAD_JIT_BACKEND', '')\nos.environ['FUNCAD_JIT_BACKEND'] = 'llvm'\n"
+         "import os\nsaved = os.environ.get('FUNCAD_JIT_BACKEND', '')\n"
+         "os.environ['FUNCAD_JIT_BACKEND'] = 'llvm'\n"
          "try:\n    fa.jit(lambda x: x * 2.0)(1.0)\nfinally:\n    os.environ['FUNCAD_JIT_BACKEND'] = saved",
          "UnknownBackendError",
          "Unset it (the table backend, the default, with Numba for what it does not cover) or set it "

@@ -562,7 +562,8 @@ def clear() -> int:
     for _, _, py, files in entries:
         for f in [py, *files] if py else files:
             discard(f)
-    for tmp in [*path.glob(".funcad_jit_*.tmp"), *path.glob("__pycache__/*.tmp*"), *path.glob("table/.*.tmp")]:
+    for tmp in [*path.glob(".funcad_jit_*.tmp"), *path.glob("__pycache__/*.tmp*"),
+                *path.glob("table/.*.tmp")]:
         discard(tmp)  # left by a writer that was killed
     for name in list(_loaded):
         release(name)

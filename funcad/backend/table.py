@@ -82,7 +82,6 @@ from . import cache, codegen, driver
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse
 
-
 BACKENDS = ("table", "numba")
 
 
@@ -792,7 +791,8 @@ class TableProgram:
                         cache.evict()
                 _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
                 _engine.finalize_object()
-                _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
+                _loaded[name] = [_engine.get_function_address(f"{name}_k{j}")
+                                 for j in range(len(plan.kernels))]
                 _loaded[name].append(_engine.get_function_address(f"{name}_call"))
         *addresses, entry = _loaded[name]
         self.source = _source(name, plan)
