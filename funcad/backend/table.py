@@ -1,7 +1,7 @@
-"""The table backend (a prototype, off by default): a program as ONE call into object code.
+"""The table backend (jit's default): a program as ONE call into object code.
 
-``FUNCAD_JIT_BACKEND=table`` turns it on. A program whose every fusion item it supports
-(below) is compiled without Numba:
+``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). A program whose every
+fusion item it supports (below) is compiled without Numba; any other takes today's Numba path:
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   one arena per call) with a byte offset, a shape and byte strides, all known when the
