@@ -210,3 +210,15 @@ def test_table_program_inside_a_host_callback(fresh):
     got = fa.jit(outer)(x)
     np.testing.assert_allclose(got, np.sum(np.sin(2 * x) ** 2) + np.sum(x), rtol=1e-14)
     assert "TableProgram" in _backends()
+
+
+def test_an_integer_index_is_a_view_of_one_element(fresh):
+    """``x[1]`` of a 1-D value is a 0-d region at the element's offset (indexing an array of
+    its strides gave a NumPy scalar, not a view: a wild offset, read past the buffer)."""
+    def f(x):
+        return fnp.array([x[0] * x[1], x[1], 2.0]) + x[..., 2] + x[-1:][0]
+
+    x = np.array([0.3, -0.7, 0.5])
+    got = fa.jit(f)(x)
+    assert _backends() == {"TableProgram"}
+    np.testing.assert_array_equal(got, np.array([x[0] * x[1], x[1], 2.0]) + x[2] + x[2])

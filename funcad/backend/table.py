@@ -473,9 +473,9 @@ def _view(r: Region, index) -> Region:
     found = _views.get(key)
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-        view = fake[index]
+        view = fake[(*index, None)]  # a new last axis: a view even where fake[index] is a scalar
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
-        found = _views[key] = (offset, view.shape, view.strides)
+        found = _views[key] = (offset, view.shape[:-1], view.strides[:-1])
     offset, shape, strides = found
     return Region(r.buffer, r.offset + offset, shape, strides, r.dtype)
 
