@@ -245,9 +245,10 @@ def randint(key, shape, minval, maxval, dtype=None):
     one = np.ones((), udt)
     span = fnp.where(hi_v <= lo_v, one, span)
     span = fnp.where(fnp.logical_and(out_of_range, hi_v > lo_v), span + one, span)
-    mult = fnp.remainder(np.array(2 ** (nbits // 2), udt), span)
-    mult = fnp.remainder(mult * mult, span)
-    offset = fnp.remainder(fnp.remainder(higher, span) * mult + fnp.remainder(lower, span), span)
+    with np.errstate(over="ignore"):  # unsigned products wrap, as JAX's (no warning there)
+        mult = fnp.remainder(np.array(2 ** (nbits // 2), udt), span)
+        mult = fnp.remainder(mult * mult, span)
+        offset = fnp.remainder(fnp.remainder(higher, span) * mult + fnp.remainder(lower, span), span)
     return lo_v + fnp.asarray(offset, dtype=dtype)
 
 

@@ -214,8 +214,22 @@ def test_elementwise_extras_match_numpy():
         (np.array([1.2, -0.7]), np.array([0.3, -2.0])),
         order=2,
     )
+
+
+def test_nextafter_matches_numpy_traced_and_has_a_zero_derivative():
+    x = np.array([1.0, -0.0, 0.0, np.inf, -np.inf, np.nan, 5e-324, 3.0])
+    y = np.array([2.0, 1.0, -1.0, 0.0, np.inf, 1.0, 0.0, 3.0])
+    for a, b in [(x, y), (x.astype(np.float32), y.astype(np.float32)), (x.astype(np.float32), 2.0),
+                 (np.arange(3), 1.5)]:
+        want = np.nextafter(a, b)
+        for f in (fnp.nextafter, fa.jit(fnp.nextafter), fa.lax.nextafter):
+            got = np.asarray(f(a, b))
+            assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
+    same(fa.vmap(fnp.nextafter)(x, y), np.nextafter(x, y))
+    same(fa.grad(lambda x: fnp.sum(fnp.nextafter(x, 2.0) * x))(np.array([1.0, 3.0])),
+         np.nextafter([1.0, 3.0], 2.0))
     with pytest.raises(UnsupportedFunctionError, match="nextafter"):
-        fa.grad(lambda x: fnp.sum(fnp.nextafter(x, 2.0)))(np.ones(2))
+        fnp.nextafter(np.array([1j]), 2.0)
 
 
 def test_comparisons_match_numpy():

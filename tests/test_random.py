@@ -1,6 +1,7 @@
 """funcad.random against JAX's stored outputs (bit for bit), statistics, jit/vmap/scan/grad."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -492,6 +493,24 @@ def test_truncated_normal_bounds_and_gradient():
     k = r.key(3)
     x = r.truncated_normal(k, np.array([-1.0, 0.5, 1.0]), np.array([1.0, 0.5 + 1e-12, 4.0]), (200, 3))
     assert np.all(x > [-1.0, 0.5, 1.0]) and np.all(x < [1.0, 0.5 + 1e-12, 4.0])
-    y = funcad.jit(lambda a, b: r.truncated_normal(k, a, b, (7,), np.float32))(np.float32(2.0), np.float32(-1.0))
+    y = funcad.jit(lambda a, b: r.truncated_normal(k, a, b, (7,), np.float32))(
+        np.float32(2.0), np.float32(-1.0))
     assert y.dtype == np.float32 and np.all(y == np.nextafter(np.float32(-1.0), np.float32(-np.inf)))
     check_grads(lambda a, b: r.truncated_normal(k, a, b, (4,)), (-0.7, 1.3), order=2)
+
+
+def test_randint_over_the_whole_int32_range_is_quiet_and_jax_exact():
+    # the span's square wraps in uint32 (as in JAX): no NumPy overflow warning, eagerly or jitted
+    lo, hi = -2 ** 31, 2 ** 31 - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = r.randint(r.PRNGKey(5), (4000,), lo, hi, np.int32)
+        y = funcad.jit(lambda k: r.randint(k, (4000,), lo, hi, np.int32))(r.PRNGKey(5))
+    np.testing.assert_array_equal(x, y)
+    assert x.dtype == np.int32 and lo <= x.min() < -2 ** 30 and 2 ** 30 < x.max() < hi
+    try:
+        import jax
+    except ImportError:
+        return
+    jax.config.update("jax_enable_x64", True)
+    np.testing.assert_array_equal(x, jax.random.randint(jax.random.PRNGKey(5), (4000,), lo, hi, np.int32))

@@ -27,27 +27,27 @@ fusion item it supports (below) is compiled without Numba; any other takes today
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
 float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
 (Numba's NaN rules), serial loops only (kernels past ``codegen.PARALLEL_MIN_SIZE`` elements
-are parallel: not here), 1-D/2-D float32/float64 ``matmul``, basic ``index``, ``reshape``,
-``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic index; no literal operands
-of single equations, no nested jaxprs (control flow), no constvars.
+are parallel: not here), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
+``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
+index; no literal operands of single equations, no nested jaxprs (control flow), no constvars.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
-(tests/test_table.py; the simulation bit for bit); the GP (``solve``) and the convnet
-(``einsum``) fall back. tests/test_jit.py run with ``FUNCAD_JIT_BACKEND=table`` passes but
-for the 5 tests that read Numba's source or cache files. Results differ from today's jit in
-the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
-another split) and single matrix products go to ``?gemm`` where the driver calls NumPy's
-``matmul``. Not done: arena reuse by
-liveness (every intermediate has its own piece of the arena), OpenBLAS's single-thread switch
-for tall products (nbrt's ``_call_tall_single_threaded``), batched matmul, parallel loops,
-control flow, LAPACK, einsum, integer and complex loops, the checks against a tampered cache
-file that cache.py applies to Numba's files, the release of compiled code (MCJIT keeps every
-object for the life of the process, as Numba's engine does), and the codegen side:
-allocations reach this module as text lines (``v = _nb.empty(...)``) whose target name is read
-back; codegen should hand them over as loop IR nodes instead. A cold compile imports Numba
-only through backend/vecmath.py's math functions (``_vm.exp``...), which use Numba's
-``cgutils`` and config: ~0.15 s that a Numba-free copy of ``vecmath.math_function`` would save.
+(tests/test_table.py; the simulation bit for bit), and the convnet step
+(tests/test_table_einsum.py); the GP (``solve``) falls back. tests/test_jit.py run with
+``FUNCAD_JIT_BACKEND=table`` passes but for the 5 tests that read Numba's source or cache
+files. Results differ from today's jit in the last bits because sizes are constants here (LLVM
+vectorises the reassociable sums with another split) and single matrix products go to
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: arena reuse by liveness (every
+intermediate has its own piece of the arena), OpenBLAS's single-thread switch for tall
+products (nbrt's ``_call_tall_single_threaded``), parallel loops, control flow, LAPACK,
+integer and complex loops, the checks against a tampered cache file that cache.py applies to
+Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
+process, as Numba's engine does), and the codegen side: allocations reach this module as text
+lines (``v = _nb.empty(...)``) whose target name is read back; codegen should hand them over
+as loop IR nodes instead. A cold compile imports Numba only through backend/vecmath.py's math
+functions (``_vm.exp``...), which use Numba's ``cgutils`` and config: ~0.15 s that a
+Numba-free copy of ``vecmath.math_function`` would save.
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ class Loops:
 @dataclass
 class Gemm:
     """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
-    (C^T = B^T A^T in column-major terms, as nbrt.gemm does)."""
+    (C^T = B^T A^T in column-major terms, as nbrt.gemm does); with ``batch``, ((size, byte
+    stride of A, of B, of C), ...), one call per matrix in nested loops."""
     dtype: np.dtype
     m: int
     n: int
@@ -169,15 +170,16 @@ class Gemm:
     ldb: int
     trans_a: bool
     lda: int
+    batch: tuple = ()
 
     def key(self):
         return ("gemm", self.dtype.name, self.m, self.n, self.k, self.trans_b, self.ldb,
-                self.trans_a, self.lda)
+                self.trans_a, self.lda) + ((self.batch,) if self.batch else ())
 
     n_arrays = 3
 
     def emit(self, b, mod, ptrs) -> None:
-        _gemm_call(b, mod, self, ptrs)
+        _gemm_batch(b, mod, self, ptrs, 0)
 
 
 class Plan:
@@ -620,6 +622,29 @@ def build_module(name: str, kernels: list):
     return mod
 
 
+def _gemm_batch(b, mod, k: Gemm, ptrs, d: int) -> None:
+    """The loops over ``k.batch[d:]`` around ``?gemm``, each advancing the three pointers."""
+    if d == len(k.batch):
+        return _gemm_call(b, mod, k, ptrs)
+    from llvmlite import ir as L
+
+    i64 = L.IntType(64)
+    n, *strides = k.batch[d]
+    with b.goto_entry_block():
+        i = b.alloca(i64)
+    b.store(L.Constant(i64, 0), i)
+    cond, body, end = (b.append_basic_block(f"batch{d}.{x}") for x in ("cond", "body", "end"))
+    b.branch(cond)
+    b.position_at_end(cond)
+    b.cbranch(b.icmp_signed("<", b.load(i), L.Constant(i64, n)), body, end)
+    b.position_at_end(body)
+    j = b.load(i)
+    _gemm_batch(b, mod, k, [b.gep(p, [b.mul(j, L.Constant(i64, s))]) for p, s in zip(ptrs, strides)], d + 1)
+    b.store(b.add(b.load(i), L.Constant(i64, 1)), i)
+    b.branch(cond)
+    b.position_at_end(end)
+
+
 def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     from llvmlite import ir as L
 
@@ -631,9 +656,10 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     blas = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
         L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
 
-    def const(ty, v):
-        p = b.alloca(ty)
-        b.store(L.Constant(ty, v), p)
+    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
+        with b.goto_entry_block():
+            p = b.alloca(ty)
+            b.store(L.Constant(ty, v), p)
         return p
 
     a, bb, c = (b.bitcast(p, pf) for p in ptrs)
@@ -717,8 +743,8 @@ def _host() -> str:
     import llvmlite.binding as ll
 
     here = Path(__file__).parent
-    sources = [hashlib.sha256((here / f).read_bytes()).hexdigest()
-               for f in ("table.py", "loopir.py", "vecmath.py")]
+    sources = [hashlib.sha256(f.read_bytes()).hexdigest()
+               for f in sorted(here.glob("table*.py")) + [here / "loopir.py", here / "vecmath.py"]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
@@ -870,7 +896,9 @@ def _source(name: str, plan: Plan) -> str:
     lines += [f"k{k}({', '.join(map(at, regions))})" for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
-            lines += ["", f"# k{j}: C = A @ B, {k.m} x {k.k} @ {k.k} x {k.n} (?gemm, {k.dtype.name})"]
+            batch = "".join(f"{n} x " for n, *_ in k.batch) + "(" * bool(k.batch)
+            lines += ["", f"# k{j}: C = A @ B, {batch}{k.m} x {k.k} @ {k.k} x {k.n}{')' * bool(k.batch)} "
+                      f"(?gemm{' per matrix' * bool(k.batch)}, {k.dtype.name})"]
         else:
             args = ", ".join(f"{a.name}: strides {s}" for a, s in zip(k.arrays, k.strides))
             lines += ["", f"# k{j}({args}), sizes {k.sizes}"] + [ln for s in k.body for ln in ir.lines(s)]
@@ -921,3 +949,6 @@ def build(jaxpr: Jaxpr) -> TableProgram:
     except KeyError as e:
         raise Unsupported(f"KeyError {e}") from None
     return TableProgram(jaxpr, plan)
+
+
+from . import table_einsum  # noqa: E402,F401  (registers einsum and batched matmul)

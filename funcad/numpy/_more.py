@@ -488,11 +488,27 @@ def modf(x):
     return subtract(x, t), t
 
 
+def nextafter(x1, x2):
+    """``numpy.nextafter``: the next representable float after ``x1`` towards ``x2``,
+    elementwise with broadcasting; its derivative is zero, as JAX's.
+
+    >>> float(nextafter(1.0, 2.0)) - 1.0 == 2.0 ** -52
+    True
+    """
+    from ..lax.random import nextafter_p
+
+    (x, y), dt = _promote_float(x1, x2)
+    if dt.kind == "c":
+        raise UnsupportedFunctionError(
+            f"funcad.numpy.nextafter: operands of dtype {dt} have no next float (NumPy's "
+            "nextafter takes real floats only); pass the real and imaginary parts separately.")
+    return core.bind(nextafter_p, astype(x, dt), astype(y, dt))
+
+
 gcd = _numpy_only(_np.gcd)
 lcm = _numpy_only(_np.lcm)
 frexp = _numpy_only(_np.frexp)
 spacing = _numpy_only(_np.spacing)
-nextafter = _numpy_only(_np.nextafter)
 bitwise_and = _numpy_only(_np.bitwise_and)
 bitwise_or = _numpy_only(_np.bitwise_or)
 bitwise_xor = _numpy_only(_np.bitwise_xor)
