@@ -222,3 +222,16 @@ def test_an_integer_index_is_a_view_of_one_element(fresh):
     got = fa.jit(f)(x)
     assert _backends() == {"TableProgram"}
     np.testing.assert_array_equal(got, np.array([x[0] * x[1], x[1], 2.0]) + x[2] + x[2])
+
+
+@pytest.mark.parametrize("index", [(1,), (1, 2), (1, 2, 3), (Ellipsis, 1), (0, Ellipsis, 1),
+                                   (slice(None), None, 1), (slice(1, None), slice(None, None, -2))])
+def test_basic_indexes_are_views_at_the_right_offsets(fresh, index):
+    x = np.arange(24.0).reshape(2, 3, 4)
+
+    def f(x):
+        return fnp.concatenate([fnp.ravel(x[index] * 1.0), fnp.ravel(x[index])])
+
+    got = fa.jit(f)(x)
+    assert _backends() == {"TableProgram"}
+    np.testing.assert_array_equal(got, np.concatenate([np.ravel(x[index])] * 2))

@@ -475,7 +475,8 @@ def _view(r: Region, index) -> Region:
     found = _views.get(key)
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-        view = fake[(*index, None)]  # a new last axis: a view even where fake[index] is a scalar
+        # a new last axis: a view even where fake[index] is a scalar
+        view = fake[(*index, None) if Ellipsis in index else (*index, Ellipsis, None)]
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
         found = _views[key] = (offset, view.shape[:-1], view.strides[:-1])
     offset, shape, strides = found
