@@ -67,6 +67,8 @@ def test_unknown_backend_is_a_clear_error(fresh, monkeypatch, value):
     with pytest.raises(UnknownBackendError, match=rf"FUNCAD_JIT_BACKEND='{value}'.*'table'.*'numba'") as e:
         fa.jit(lambda x: x * 3.0)(np.ones(2))
     assert isinstance(e.value, FuncadError) and isinstance(e.value, ValueError)
+    with pytest.raises(UnknownBackendError):  # a program Numba could not compile either (float16)
+        fa.jit(lambda x: x * 3.0)(np.ones(2, np.float16))
 
 
 def _refuse(plan, eqn):

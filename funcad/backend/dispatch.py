@@ -102,6 +102,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
 def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
     exe = _executables.get(jaxpr)
     if exe is None:
+        table.backend()  # an unknown FUNCAD_JIT_BACKEND is an error, whatever the program
         unsupported = _numba_unsupported_dtypes(jaxpr)
         if unsupported:
             exe = Interpreted(jaxpr, name, unsupported)
