@@ -67,6 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from ..jaxpr import Jaxpr, Literal, Var
+from ..lax.elementwise import mul_p
 from ..lax.linalg import matmul_p
 from ..lax.shapes import (
     _build_index,
@@ -195,6 +196,7 @@ class Plan:
         self.calls: list = []     # (kernel index, [Region...])
         self.keys: list = []      # per kernel, its key (the disk cache's description)
         self.consts = {e.outputs[0]: e.params["fill_value"] for e in jaxpr.eqns if e.prim is full_p}
+        self.producers = {v: e for e in jaxpr.eqns for v in e.outputs}
         for v in jaxpr.invars:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
@@ -414,6 +416,8 @@ class Plan:
             lb = _blas_layout(b, size)
         gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
         self.call(gemm.key(), lambda: gemm, [a, b, c])
+        if _weighted_gram(self.producers, *e.inputs):  # B.T @ (B * v): exactly symmetric
+            self.call(("mirror", c.dtype.name, c.shape, c.strides), lambda: _mirror(c), [c])
 
     def _materialize(self, r: Region) -> Region:
         out = self.fresh(r.shape, r.dtype)
@@ -460,6 +464,27 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
             slot -= 1
             stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
     return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], sizes)
+
+
+def _weighted_gram(producers, x, y) -> bool:
+    """Whether ``x @ y`` is ``B.T @ (B * v)``, ``v`` a column or a scalar (the Hessian of a loss
+    summed over the rows of ``B``), whose result the Numba path makes exactly symmetric
+    (lowering._weighted_gram); here ?gemm's upper triangle is mirrored (:func:`_mirror`)."""
+    tx, my = producers.get(x), producers.get(y)
+    if tx is None or my is None or tx.prim is not transpose_p or my.prim is not mul_p or \
+            tuple(tx.params["permutation"]) != (1, 0):
+        return False
+    B, (u, v) = tx.inputs[0], my.inputs
+    w = v if u is B else u if v is B else None
+    return w is not None and w.aval.shape in ((), (1,), (1, 1), (B.aval.shape[0], 1))
+
+
+def _mirror(c: Region) -> Loops:
+    """``c[r, q] = c[q, r]`` for ``q < r``: the lower triangle from the upper one."""
+    r, q = ir.Local("i0", ir.INT), ir.Local("i1", ir.INT)
+    arr = ir.Arr("v0", c.dtype, 2)
+    stmt = ir.Loop(r, ir.Size(0, "n0"), [ir.Loop(q, r, [ir.Store(arr, (r, q), ir.Load(arr, (q, r)))])])
+    return Loops([stmt], [arr], [c.strides], [c.shape[0]])
 
 
 def _eqns(item) -> list:
