@@ -556,7 +556,7 @@ def test_numba_still_reads_its_yaml_config_though_imported_without_pyyaml(tmp_pa
         assert yaml.safe_load("a: [1, 2]") == {{"a": [1, 2]}}
     """)
     (work / ".numba_config.yaml").write_text("boundscheck: 1\n")
-    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path / "cache"), FUNCAD_JIT_BACKEND="numba")
     env.pop("NUMBA_BOUNDSCHECK", None)
     cwd = work if when == "before the first call" else tmp_path
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True)

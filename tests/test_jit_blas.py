@@ -165,10 +165,12 @@ def test_row_groups_equal_eager(shape):
         _close(u, v, np.float64)
 
 
-def test_row_group_values_one_per_row_stay_scalars():
-    """A row group's per-row values that nothing after the group reads (the softmax's row max
-    and row sum, log-sum-exp) are locals of the group's loop, not arrays; what later code
-    reads (the column sums, the outputs) is still stored. Results equal eager."""
+def test_row_group_values_one_per_row_stay_scalars(monkeypatch):
+    """On the Numba path (FUNCAD_JIT_BACKEND=numba: its source is read), a row group's
+    per-row values that nothing after the group reads (the softmax's row max and row sum,
+    log-sum-exp) are locals of the group's loop, not arrays; what later code reads (the
+    column sums, the outputs) is still stored. Results equal eager."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
     rng = np.random.default_rng(6)
     z, y = rng.normal(size=(6, 4)), np.eye(4)[rng.integers(0, 4, 6)]
 

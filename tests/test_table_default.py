@@ -248,3 +248,33 @@ def test_the_weighted_gram_is_exactly_symmetric(fresh):
     assert _backends() == {"TableProgram"}
     assert np.array_equal(H, H.T)
     np.testing.assert_allclose(H, X.T @ (X * s[:, None]), rtol=1e-12, atol=1e-12 * 50)
+
+
+_TWO_PROGRAMS = """
+import numpy as np, funcad as fa, funcad.numpy as fnp
+from funcad.backend import dispatch, table
+x = np.linspace(-1.0, 1.0, 999)
+a = fa.jit(lambda x: fnp.exp(x) + 1.0)(x)
+b = fa.jit(lambda x: fnp.sum(fnp.exp(x) * fnp.tanh(x)))(x)
+assert {type(e).__name__ for e in dispatch._executables.values()} == {"TableProgram"}
+np.testing.assert_array_max_ulp(a, np.exp(x) + 1.0, 4)
+np.testing.assert_allclose(b, np.sum(np.exp(x) * np.tanh(x)), rtol=1e-13)
+print(table.stats["loaded"], table.stats["compiled"])
+"""
+
+
+def test_table_programs_call_vector_math_and_load_together_from_disk(tmp_path):
+    """Two table programs calling the same vector function (each module its own copy of
+    vecmath's wrapper) load into one process from the disk cache, link and run; their object
+    code calls libmvec's vector routines where vector math is on."""
+    from funcad.backend import vecmath
+
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env.pop("FUNCAD_JIT_BACKEND", None)
+    runs = [subprocess.run([sys.executable, "-c", _TWO_PROGRAMS], env=env, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    assert runs[0].stdout.split() == ["0", "2"] and runs[1].stdout.split() == ["2", "0"]
+    if vecmath.ISA.startswith("libmvec"):
+        objs = b"".join(o.read_bytes() for o in (tmp_path / "table").glob("*.o"))
+        assert b"_ZGV" in objs and b"_exp" in objs
