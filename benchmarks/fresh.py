@@ -59,18 +59,18 @@ def child(system_key: str, workload_key: str, size: int, calls: int) -> dict:
     from .systems import load_system, system_by_key
     from .workloads import workload_by_key
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     loaded = load_system(system_by_key(system_key))
     if loaded.adapter is None:
         return {"status": "skipped", "reason": loaded.reason}
-    import_s = time.perf_counter() - start
+    import_s, import_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     workload = workload_by_key(workload_key)
     inputs = workload.make_inputs(size)
     base = _status_mb("VmRSS")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     call = build_call(loaded, workload, inputs)
     call()
-    first_call_s = time.perf_counter() - start
+    first_call_s, first_call_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     peak_first = _status_mb("VmHWM")
     steady = None
     if calls > 1 and _reset_peak():
@@ -82,6 +82,8 @@ def child(system_key: str, workload_key: str, size: int, calls: int) -> dict:
         "status": "ok",
         "import_s": import_s,
         "first_call_s": first_call_s,
+        "import_cpu_s": import_cpu_s,  # CPU time of the process (all its threads)
+        "first_call_cpu_s": first_call_cpu_s,
         "rss_base_mb": base,
         "peak_first_mb": peak_first,
         "peak_steady_mb": steady,

@@ -23,9 +23,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import scipy.sparse as sp
 
+from ._lazy import LazyModule
 from .errors import ArgumentError
+
+sp = LazyModule("scipy.sparse")
 
 __all__ = ["color_columns", "color_rows", "color_star", "decompress_columns", "decompress_rows",
            "decompress_symmetric", "seed_matrix", "symmetric_take"]

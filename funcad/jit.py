@@ -37,7 +37,7 @@ from .config import config as _config
 from .core import ShapedArray, Tracer
 from .errors import ArgumentError, DTypeError
 from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, bind_jaxpr, jit_p, trace_to_jaxpr  # noqa: F401
-from .tree_util import tree_flatten, tree_unflatten, treedef_is_leaf, unregistered_hint
+from .tree_util import tree_flatten, tree_unflatten, unregistered_hint
 
 log = logging.getLogger("funcad.jit")
 
@@ -158,16 +158,86 @@ def _uniform_consts_as_full(jaxpr: Jaxpr, consts: list) -> tuple:
 class _Entry:
     """What one input signature traced to."""
 
-    __slots__ = ("jaxpr", "consts", "out_tree", "name", "avals", "executable", "out_is_leaf")
+    __slots__ = ("jaxpr", "consts", "out_tree", "name", "avals", "executable", "rebuild")
 
     def __init__(self, jaxpr, consts, out_tree, name, avals):
         self.jaxpr, self.consts, self.out_tree, self.name, self.avals = jaxpr, consts, out_tree, name, avals
         self.executable = None
-        self.out_is_leaf = treedef_is_leaf(out_tree)
+        self.rebuild = _rebuilder(out_tree)
+
+    def run(self, leaves):
+        """The compiled program on the flat arguments ``leaves``, its outputs as a tree."""
+        return self.rebuild(self.executable([*self.consts, *leaves] if self.consts else leaves))
+
+
+def _rebuilder(tree):
+    """A function of the flat outputs that rebuilds ``tree``: for tuples, lists and leaves one
+    expression indexing them (``lambda o: (o[0], (o[1], o[2]))``, ~5x faster than walking the
+    structure at every call), for other nodes tree_unflatten."""
+    index = iter(range(tree.num_leaves))
+
+    def text(t):
+        if t.nodetype is None:
+            return f"o[{next(index)}]"
+        if t.nodetype is not tuple and t.nodetype is not list:
+            raise TypeError
+        inner = ", ".join(map(text, t.children))
+        return f"({inner}{',' if len(t.children) == 1 else ''})" if t.nodetype is tuple else f"[{inner}]"
+
+    try:
+        return eval(f"lambda o: {text(tree)}")  # (only indexes and brackets: no user text)
+    except (TypeError, SyntaxError, RecursionError, MemoryError):  # another node, too deep
+        return functools.partial(tree_unflatten, tree)
 
 
 _SCALAR_TYPES = (bool, int, float, complex)
-_FAST_TYPES = frozenset({np.ndarray, bool, int, float, complex})
+
+
+def _signature(x, leaves: list):
+    """The per-call cache's key of the arguments ``x`` (JAX's fast path keys on the same: the
+    tree structure and each leaf's aval), appending the leaves to ``leaves`` in tree_flatten's
+    order: tuples and lists (their type and items), dicts (sorted keys), None, NumPy arrays
+    (shape and dtype) and Python numbers (their type: weakly typed). None for anything else
+    (namedtuples, registered classes, tracers, NumPy scalars, subclasses...): those calls
+    take the path through tree_flatten."""
+    t = type(x)
+    if t is tuple or t is list:
+        key = [t]
+        for c in x:
+            tc = type(c)
+            if tc is np.ndarray:
+                leaves.append(c)
+                key.append((c.shape, c.dtype.char))
+            elif tc is float or tc is int or tc is bool or tc is complex:
+                leaves.append(c)
+                key.append(tc)
+            else:
+                k = _signature(c, leaves)
+                if k is None:
+                    return None
+                key.append(k)
+        return tuple(key)
+    if t is np.ndarray:
+        leaves.append(x)
+        return x.shape, x.dtype.char
+    if t in _SCALAR_TYPES:
+        leaves.append(x)
+        return t
+    if x is None:
+        return "None"
+    if t is dict:
+        try:
+            keys = sorted(x)
+        except TypeError:
+            return None
+        key = [dict, tuple(keys)]
+        for k in keys:
+            c = _signature(x[k], leaves)
+            if c is None:
+                return None
+            key.append(c)
+        return tuple(key)
+    return None
 
 
 def _leaf_key(x):
@@ -239,7 +309,8 @@ class Jitted:
         else:
             self._arg_names = []
         self.static_argnums, self.static_argnames = nums, names
-        self._cache: dict = {}
+        self._cache: dict = {}  # (tree structure, static arguments, leaf keys) -> _Entry
+        self._fast: dict = {}  # _signature's key -> the compiled _Entry (the per-call path)
         self._last_key = None
         self._token: str | None = None
 
@@ -330,8 +401,6 @@ class Jitted:
             entry = self._trace(dyn_args, dyn_kwargs, static, leaves, in_tree)
             if not any(isinstance(c, Tracer) for c in entry.consts):
                 self._cache[key] = entry
-                if not kwargs and all(type(a) in _FAST_TYPES for a in dyn_args) and not static:
-                    self._cache[key[2]] = entry  # the fast path's key
             self._last_key = key
         return entry, leaves
 
@@ -348,29 +417,41 @@ class Jitted:
 
     # -- calling -------------------------------------------------------------------------
 
+    def _key(self, args, kwargs, leaves: list):
+        """The per-call cache's key of a call (see :func:`_signature`), or None."""
+        static = ()
+        if self.static_argnums or self.static_argnames:
+            args, kwargs, static = self._split(args, kwargs)
+        key = _signature(args, leaves)
+        if key is None or not kwargs:
+            return key and (key, static)
+        k = _signature(kwargs, leaves)
+        return k and (key, k, static)
+
     def __call__(self, *args, **kwargs):
         if _config.disable_jit:
             return self.fun(*args, **kwargs)
-        # Fast path: a flat tuple of arrays and numbers, no kwargs, no static arguments;
-        # the key is built from the arguments directly (no tree walk).
-        if not kwargs and not self.static_argnums and all(type(a) in _FAST_TYPES for a in args):
-            entry = self._cache.get(tuple(map(_leaf_key, args)))
-            if (entry is not None and entry.executable is not None and core.is_top_level()
-                    and core.debug_hooks.eval is None):  # debug_nans checks on the slow path
-                outs = entry.executable((*entry.consts, *args))
-                return outs[0] if entry.out_is_leaf else tree_unflatten(entry.out_tree, outs)
+        # The per-call path: one walk over the arguments gives the key and the leaves.
+        leaves: list = []
+        fast = self._key(args, kwargs, leaves)
+        if fast is not None:
+            entry = self._fast.get(fast)
+            if entry is not None and core.is_top_level() and core.debug_hooks.eval is None:
+                return entry.run(leaves)  # (debug_nans checks on the path below)
         entry, leaves = self._entry(args, kwargs)
         if core.is_top_level() and not any(isinstance(x, Tracer) for x in leaves):
             exe = entry.executable
             if exe is None:
                 exe = entry.executable = dispatch.executable_for(entry.jaxpr, entry.name)
+            if fast is not None and not any(isinstance(c, Tracer) for c in entry.consts):
+                self._fast[fast] = entry
             outs = exe((*entry.consts, *leaves))
             if core.debug_hooks.eval is not None:  # funcad.config's debug_nans: find the NaN's op
                 core.debug_hooks.eval(jit_p, (*entry.consts, *leaves),
                                       {"jaxpr": entry.jaxpr, "name": entry.name}, outs)
         else:
             outs = bind_jaxpr(entry.jaxpr, [*entry.consts, *leaves], entry.name)
-        return tree_unflatten(entry.out_tree, outs)
+        return entry.rebuild(outs)
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The traced, simplified and generated program for these arguments (no compile).

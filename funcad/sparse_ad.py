@@ -18,12 +18,14 @@ import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import api, coloring, sparsity
+from ._lazy import LazyModule
 from .core import get_aval
 from .errors import NonScalarObjectiveError
 from .tree_util import tree_flatten, tree_unflatten
+
+sp = LazyModule("scipy.sparse")
 
 __all__ = ["sparse_jacobian", "sparse_hessian"]
 

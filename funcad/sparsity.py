@@ -36,12 +36,14 @@ import string
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import api
+from ._lazy import LazyModule
 from .core import Primitive, get_aval
 from .errors import ArgumentError
 from .jaxpr import ClosedJaxpr, Jaxpr, Literal, trace_to_jaxpr
+
+sp = LazyModule("scipy.sparse")
 
 __all__ = ["jacobian_sparsity", "hessian_sparsity", "sparsity_rules", "hessian_kinds"]
 

@@ -39,7 +39,8 @@ def _close(got, want, rtol=1e-12):
         assert g.shape == w.shape and g.dtype == w.dtype
         finite = np.abs(w[np.isfinite(w)]) if w.dtype.kind == "f" else np.abs(w)
         scale = max(float(np.max(finite, initial=0.0)), 1e-300)
-        np.testing.assert_allclose(g, w, rtol=0, atol=rtol * scale, equal_nan=True)
+        tol = max(rtol, 4 * np.finfo(w.dtype).eps) if w.dtype.kind == "f" else rtol  # (sums' order)
+        np.testing.assert_allclose(g, w, rtol=0, atol=tol * scale, equal_nan=True)
 
 
 def _mlp(params, x, y):
@@ -168,7 +169,7 @@ def test_tampered_object_code_is_not_loaded(tmp_path):
         return json.loads(p.stdout.splitlines()[-1]), p.stderr
 
     first, _ = run()
-    (obj,) = (tmp_path / "table").glob("*.o")
+    (obj,) = [p for p in (tmp_path / "table").glob("*.o") if not p.name.startswith("runtime-")]
     data = bytearray(obj.read_bytes())
     data[len(data) // 2] ^= 0xFF
     obj.write_bytes(bytes(data))

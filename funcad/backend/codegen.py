@@ -148,10 +148,20 @@ class Gen:
             out.append(s)
         return out
 
+    def shape_of(self, v: Var) -> list:
+        """The shape of ``v`` in named sizes."""
+        return self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])
+
     def dims_of(self, v: Var) -> str:
         """The shape of ``v`` as source, in named sizes."""
-        ds = [s.py() for s in self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])]
+        ds = [s.py() for s in self.shape_of(v)]
         return "(" + ", ".join(ds) + ("," if len(ds) == 1 else "") + ")"
+
+    def alloc(self, v: Var, fill=None, dtype=None, name=None) -> None:
+        """``v = _nb.empty(<v's shape>, <dtype>)``, or ``_nb.full`` with ``fill`` (a Const):
+        a fresh array (named ``name`` if given, of ``v``'s dtype unless ``dtype``)."""
+        arr = ir.Arr(name or self.name(v), np.dtype(dtype or v.aval.dtype), v.aval.ndim)
+        self.add(ir.Alloc(arr, tuple(self.shape_of(v)), fill))
 
     def dims(self, shape) -> str:
         ds = [self.dim(n) for n in shape]
@@ -299,7 +309,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset(),
 
     for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
         if v not in in_place:
-            g.emit(f"{g.name(v)} = _nb.empty({g.dims_of(v)}, np.{v.aval.dtype.name})")
+            g.alloc(v)
         g.contiguous.add(v)
         g.owned.add(v)
     for eqn in k.eqns:
@@ -331,13 +341,12 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset(),
             if out in per_row:  # (a reduction of each row: depth 1) read from its accumulator
                 g.row_scalars[out] = acc
             else:
-                g.emit(f"{o.name} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
+                g.alloc(out)
                 post[depth].append(ir.Store(o, kept, acc))
             if depth == 0 and kind in ("max", "min"):
                 parallel_ok = False
         else:
-            g.emit(f"{o.name} = _nb.full({g.dims_of(out)}, {_reduction_init(kind, dt).py()}, "
-                   f"np.{dt.name})")
+            g.alloc(out, _reduction_init(kind, dt))
             if kind in _INIT:
                 body.append(ir.Store(o, kept, v, aug="+" if kind == "sum" else "*"))
             else:
@@ -414,7 +423,7 @@ def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
     g.add(ir.Assign(nc, ir.Call("min", [n, ir.Const(CHUNKS, ir.INT, bare=True)], ir.INT)))
     parts = {acc.name: ir.Arr(g.fresh("part"), acc.dtype, 1) for acc, _ in whole}
     for acc, _ in whole:
-        g.emit(f"{parts[acc.name].name} = _nb.empty(({nc.name},), np.{acc.dtype.name})")
+        g.add(ir.Alloc(parts[acc.name], (nc,)))
 
     def bound(k):  # k * n // nc
         return ir.Bin("//", ir.Bin("*", k, n), nc)
@@ -708,7 +717,7 @@ def generate(jaxpr: Jaxpr, name: str = "program", kernel: bool = False,
     for a in jaxpr.outvars:
         if type(a) is Literal:
             o = g.fresh("out")
-            g.emit(f"{o} = _nb.empty((), np.{a.aval.dtype.name})")
+            g.add(ir.Alloc(ir.Arr(o, a.aval.dtype, 0), ()))
             g.emit(f"{o}[()] = {ir.literal(a.val, a.aval.dtype)}")
             outs.append(o)
         elif (a in g.may_alias_input and not kernel) or a in seen:

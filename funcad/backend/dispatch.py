@@ -18,7 +18,9 @@ import weakref
 import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
-from . import cache, codegen, driver, table
+
+# table_control, table_einsum and table_linalg: imported for their rules (they register into table.SINGLE)
+from . import cache, codegen, driver, table, table_control, table_einsum, table_linalg  # noqa: F401
 from .fusion import fuse
 from .simplify import simplify
 

@@ -256,6 +256,15 @@ class Line(Node):
     __slots__ = ("text",)
 
 
+class Alloc(Node):
+    """``arr = _nb.empty(shape, np.<dtype>)``, a fresh array of the program, or
+    ``_nb.full(shape, fill, np.<dtype>)`` given ``fill`` (a Const); ``shape`` holds size
+    expressions (Size, Const, Local). The table backend reads it as a region to allocate."""
+    __slots__ = ("arr", "shape", "fill")
+    _defaults = {"fill": None}
+    _kids = ("shape", "fill")
+
+
 class Run(Node):
     """Consecutive statements in the subset, compiled as one ``nbrt.loops`` call."""
     __slots__ = ("arrays", "body")  # arrays: the Arr it touches, in the order of the call's tuple
@@ -290,6 +299,11 @@ def lines(s) -> list[str]:
         return [f"# {s.text}"]
     if t is Line:
         return [s.text]
+    if t is Alloc:
+        dims = "(" + ", ".join(d.py() for d in s.shape) + ("," if len(s.shape) == 1 else "") + ")"
+        if s.fill is None:
+            return [f"{s.arr.name} = _nb.empty({dims}, np.{s.arr.dtype.name})"]
+        return [f"{s.arr.name} = _nb.full({dims}, {s.fill.py()}, np.{s.arr.dtype.name})"]
     text = "\n".join([""] + [ln for b in s.body for ln in lines(b)] + [""])
     RUNS[(text, tuple((a.dtype.name, a.ndim) for a in s.arrays))] = s
     names = ", ".join(a.name for a in s.arrays) + ("," if len(s.arrays) == 1 else "")
@@ -366,7 +380,7 @@ def direct(s) -> bool:
             if n.arr.dtype not in FLOATS + (BOOL,) or n.value.dtype != n.arr.dtype or \
                     (n.aug and n.arr.dtype not in FLOATS):
                 return False
-        elif t in (Comment, Line, Run) or not _expr_ok(n):
+        elif t in (Comment, Line, Alloc, Run) or not _expr_ok(n):
             return False
     return True
 

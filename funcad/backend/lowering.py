@@ -48,7 +48,6 @@ from .loopir import (
     Un,
     cast,
     lex_compare,
-    literal,
 )
 
 # --------------------------------------------------------------------------------------
@@ -222,7 +221,7 @@ def _matmul(g, eqn):
     # layouts, where np.dot costs 0.5-1 s of Numba compile per layout signature.
     a, b = g.arr(x, dt), g.arr(y, dt)
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
+    g.alloc(out, dtype=dt)
     g.contiguous.add(out)
     g.owned.add(out)
     if x.aval.ndim == 2 and y.aval.ndim == 2:
@@ -330,8 +329,7 @@ def _einsum_loops(g, eqn, spec):
             sizes.setdefault(c, n)
             if type(a) is Var and n != 1:
                 keys.setdefault(c, []).append((a, j))
-    o = g.name(out)
-    g.emit(f"{o} = _nb.full({g.dims_of(out)}, {literal(0, dt)}, np.{dt.name})")
+    g.alloc(out, Const(0, dt), dtype=dt)
     letters = [c for c in dict.fromkeys(out_sub + "".join(subs)) if sizes[c] != 1]
     lv = {c: g.loop_var() for c in letters}
     n = dict(zip(letters, g.sizes_of([sizes[c] for c in letters], [keys[c] for c in letters])))
@@ -385,7 +383,7 @@ def _index(g, eqn):
     expr = _basic_index(g, x, template)
     o = g.name(out)
     if out.aval.ndim == 0:  # Numba returns a scalar for a full integer index
-        g.emit(f"{o} = _nb.empty((), np.{out.aval.dtype.name})")
+        g.alloc(out)
         g.emit(f"{o}[()] = {expr}")
     else:
         g.emit(f"{o} = {expr}")
@@ -477,7 +475,7 @@ def _symmetrize(g, eqn):
         g.emit(f"_nb.symmetrize_into({g.name(a)}, {g.name(a)})")
         g.names[out] = g.name(a)
     else:
-        g.emit(f"{g.name(out)} = _nb.empty({g.dims_of(out)}, np.{dt.name})")
+        g.alloc(out, dtype=dt)
         g.emit(f"_nb.symmetrize_into({_any(g.arr(a))}, {g.name(out)})")
     g.contiguous.add(out)
     g.owned.add(out)
@@ -485,8 +483,7 @@ def _symmetrize(g, eqn):
 
 def _full(g, eqn):
     out = eqn.outputs[0]
-    g.emit(f"{g.name(out)} = _nb.full({g.dims_of(out)}, "
-           f"{literal(eqn.params['fill_value'], out.aval.dtype)}, np.{out.aval.dtype.name})")
+    g.alloc(out, Const(eqn.params["fill_value"], out.aval.dtype))
     g.contiguous.add(out)
 
 
@@ -586,7 +583,7 @@ def _random_draw(g, eqn):  # one loop (parallel when large), backend/nbrandom.py
     out = eqn.outputs[0]
     k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs)
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.{out.aval.dtype.name})")
+    g.alloc(out)
     g.emit(f"_rnd.draw_{eqn.params['kind']}({k0}, {k1}, {o}.reshape(-1))")
     g.contiguous.add(out)
 
@@ -596,7 +593,7 @@ def _random_gamma(g, eqn):  # JAX's rejection sampler per element, backend/nbran
     k0, k1 = (f"np.ascontiguousarray({g.arr(a)}).reshape(-1)" for a in eqn.inputs[:2])
     a = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float64)}).reshape(-1)"
     o = g.name(out)
-    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.float64)")
+    g.alloc(out, dtype=np.float64)
     kind = "loggamma" if eqn.params.get("log_space") else "gamma"
     g.emit(f"_rnd.draw_{kind}({k0}, {k1}, {a}, {o}.reshape(-1))")
     if out.aval.dtype != np.float64:
@@ -610,7 +607,7 @@ def _random_poisson(g, eqn):  # JAX's Knuth / rejection loops per element, backe
     lam = f"np.ascontiguousarray({g.arr(eqn.inputs[2], np.float32)}).reshape(-1)"
     o = g.name(out)
     bounds = ", ".join(repr(b) for b in rnd.poisson_bounds(out.aval.dtype))
-    g.emit(f"{o} = _nb.empty({g.dims_of(out)}, np.int64)")  # the dtype's values as int64 bits
+    g.alloc(out, dtype=np.int64)  # the dtype's values as int64 bits
     g.emit(f"_rnd.draw_poisson({k0}, {k1}, {lam}, {o}.reshape(-1), {bounds})")
     if out.aval.dtype != np.int64:
         g.emit(f"{o} = {o}.astype(np.{out.aval.dtype.name})")

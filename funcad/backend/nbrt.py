@@ -50,6 +50,7 @@ from numba.extending import intrinsic
 from numba.np import numpy_support
 
 from . import loopir
+from .blas import SMALL_MN, TALL_K
 
 _ROUTINES = ("dgemm", "sgemm", "zgemm", "cgemm", "dgesv", "sgesv", "dpotrf", "spotrf")
 
@@ -100,13 +101,7 @@ else:
 for _r, _address in _addresses.items():
     ll.add_symbol(f"funcad_{_r}", _address)
 
-# A reduction-shaped product (``X.T @ Y`` over many rows into a small result: a Hessian, a
-# Gram matrix) runs on one OpenBLAS thread. OpenBLAS's threads split the small result and
-# meet at a barrier (spin-waiting) after every block of the long inner dimension: on this
-# 2-core machine, shared, X.T @ Y for 400,000 x 50 took 2.2-13 s on two threads against
-# 0.3 s on one (10-30x the CPU time), and the logistic Newton step's Hessian with it.
-_TALL_K = 16  # k >= 16 max(m, n) ...
-_SMALL_MN = 1 << 16  # ... and m n <= 65536 (a 256 x 256 result)
+# A reduction-shaped product runs on one OpenBLAS thread (see blas.TALL_K).
 _THREAD_CONTROL = "blas_set_threads" in _addresses
 
 # Transparent huge pages for large arrays, as NumPy does: where the kernel's THP mode is
@@ -257,10 +252,10 @@ def _gemm_function(module, dtype):
 
 def _call_tall_single_threaded(builder, module, m, n, k, call):
     """``call()``, on one BLAS thread when ``m x k @ k x n`` is reduction-shaped (see
-    :data:`_TALL_K`); the thread count is restored after."""
+    :data:`blas.TALL_K`); the thread count is restored after."""
     mn_max = builder.select(builder.icmp_signed(">", m, n), m, n)
-    tall = builder.and_(builder.icmp_signed(">=", k, builder.mul(mn_max, ir.Constant(_i64, _TALL_K))),
-                        builder.icmp_signed("<=", builder.mul(m, n), ir.Constant(_i64, _SMALL_MN)))
+    tall = builder.and_(builder.icmp_signed(">=", k, builder.mul(mn_max, ir.Constant(_i64, TALL_K))),
+                        builder.icmp_signed("<=", builder.mul(m, n), ir.Constant(_i64, SMALL_MN)))
     get = cgutils.get_or_insert_function(module, ir.FunctionType(_i32, []), "funcad_blas_get_threads")
     set_ = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), [_i32]),
                                           "funcad_blas_set_threads")

@@ -1,7 +1,10 @@
 """What lets LLVM vectorize funcad's loops: vector math functions and reassociable sums.
 
 Generated programs call ``_vm.exp(x)``, ``_vm.tanh(x)``... for the transcendental functions
-and ``acc = _vm.radd(acc, v)`` to accumulate a floating-point sum. Both are Numba intrinsics.
+and ``acc = _vm.radd(acc, v)`` to accumulate a floating-point sum. Both are Numba intrinsics,
+made when Numba first reads them (this module's ``__getattr__``); the LLVM functions they
+call come from :func:`math_function`, which the table backend (backend/table.py, through
+loopir.LLVM) calls directly: this module imports llvmlite, not Numba.
 
 **Vector math.** A loop that calls ``exp`` through Numba's ``np.exp`` makes one scalar libm call
 per element, and LLVM's loop vectorizer cannot widen it: it knows no vector version. The
@@ -44,11 +47,8 @@ import platform
 import sys
 
 import llvmlite.binding as ll
-import numba
 import numpy as np
 from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 #: NumPy's name -> (libm's name, number of arguments): the functions with libmvec versions.
 FUNCTIONS = {
@@ -72,6 +72,17 @@ def _load(path: str | None) -> bool:
         return False
 
 
+def _numba_targets_another_cpu() -> bool:
+    """Whether Numba is set to compile for another CPU than the host (``NUMBA_CPU_NAME`` or
+    ``NUMBA_CPU_FEATURES``): read from the environment as numba.config does, through Numba
+    only where it is already imported or a ``.numba_config.yaml`` may set them."""
+    if "numba" in sys.modules or os.path.isfile(".numba_config.yaml"):
+        import numba
+
+        return bool(numba.config.CPU_NAME or numba.config.CPU_FEATURES)
+    return bool(os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"))
+
+
 def _isa() -> tuple[str, int] | None:
     """libmvec's ISA letter and the float64 lane count for this host: ``("e", 8)`` on
     AVX-512, ``("d", 4)`` on AVX2; None where vector math is off or unavailable."""
@@ -80,7 +91,7 @@ def _isa() -> tuple[str, int] | None:
         return None
     if not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")):
         return None
-    if numba.config.CPU_NAME or numba.config.CPU_FEATURES:  # not compiling for this host
+    if _numba_targets_another_cpu():
         return None
     # glibc's soname first: ctypes.util.find_library runs `ldconfig -p` in a subprocess
     # (2-14 ms of every process's first program), needed only where the soname differs.
@@ -118,7 +129,7 @@ def _scalar_function(module, c_name: str, nargs: int, fty) -> ir.Function:
     if fn is not None:
         return fn
     vty = ir.VectorType(fty, lanes)
-    vfn = cgutils.get_or_insert_function(module, ir.FunctionType(vty, [vty] * nargs), vname)
+    vfn = module.globals.get(vname) or ir.Function(module, ir.FunctionType(vty, [vty] * nargs), vname)
     for a in ("nounwind", "readnone"):
         vfn.attributes.add(a)
     fn = ir.Function(module, ir.FunctionType(fty, [fty] * nargs), sname)
@@ -187,6 +198,9 @@ def math_function(module, np_name: str, fty) -> ir.Function:
 
 
 def _vector_function(np_name: str):
+    from numba.core import types
+    from numba.extending import intrinsic
+
     c_name, nargs = FUNCTIONS[np_name]
     ufunc = getattr(np, np_name)
 
@@ -212,11 +226,10 @@ def _vector_function(np_name: str):
     return vm
 
 
-for _name in FUNCTIONS:
-    globals()[_name] = _vector_function(_name)
-
-
 def _reassoc(op: str):
+    from numba.core import types
+    from numba.extending import intrinsic
+
     @intrinsic
     def rule(typingctx, acc, v):
         if acc not in (types.float32, types.float64) or v != acc:
@@ -227,10 +240,19 @@ def _reassoc(op: str):
 
         return acc(acc, v), codegen
 
+    rule.__doc__ = (f"``acc {'+' if op == 'fadd' else '*'} v`` that LLVM may reassociate: a "
+                    "sum or product it can vectorize (one partial result per lane).")
     return rule
 
 
-radd = _reassoc("fadd")
-radd.__doc__ = "``acc + v`` that LLVM may reassociate: a sum it can vectorize (one partial sum per lane)."
-rmul = _reassoc("fmul")
-rmul.__doc__ = "``acc * v`` that LLVM may reassociate: a product it can vectorize."
+def __getattr__(name: str):
+    """``_vm.exp``, ``_vm.radd``...: the Numba intrinsics, made (and kept) at first use, so
+    that importing this module does not import Numba (the table backend's cold compile)."""
+    if name in FUNCTIONS:
+        fn = _vector_function(name)
+    elif name in ("radd", "rmul"):
+        fn = _reassoc("f" + name[1:])
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = fn
+    return fn

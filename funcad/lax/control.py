@@ -878,7 +878,8 @@ def _while_batch(axis_size, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts,
 
     def any_active(*a):
         pred = _eval(cond_b, *a)[0]
-        return [gt(reduce_max(convert_element_type(pred, np.int64), (0,)), np.int64(0))]
+        # (as 0.0/1.0: jit's table backend has float and bool loops, integer ones not yet)
+        return [gt(reduce_max(convert_element_type(pred, np.float64), (0,)), np.float64(0))]
 
     def frozen_body(*a):
         c_consts, b_consts, c = _split(a, cond_nconsts, body_nconsts)

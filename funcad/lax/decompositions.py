@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import scipy.linalg
 
 from .. import ad, batching
 from ..ad import is_undefined, transpose_rules
@@ -118,6 +117,8 @@ triangular_solve_p = Primitive("triangular_solve")
 
 
 def _trisolve_impl(a, b, *, lower, transpose_a, unit_diagonal):
+    import scipy.linalg
+
     return _batched(lambda a2, b2: scipy.linalg.solve_triangular(
         a2, b2, trans=1 if transpose_a else 0, lower=lower, unit_diagonal=unit_diagonal,
         check_finite=False), np.asarray(a), np.asarray(b))
@@ -448,6 +449,8 @@ lu_p = Primitive("lu", multiple_results=True)
 
 
 def _lu_one(a):
+    import scipy.linalg
+
     lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
     perm = np.arange(a.shape[-1])
     for i, p in enumerate(piv):

@@ -11,13 +11,15 @@ import math
 from functools import partial
 
 import numpy as np
-import scipy.special as sc
 
 from .. import ad, batching
+from .._lazy import LazyModule
 from ..ad import defjvp, defjvp_zero, is_undefined, transpose_rules, unbroadcast
 from ..batching import OneHot
 from ..core import Primitive, ShapedArray, bind, result_dtype
 from ..errors import ShapeError
+
+_special = LazyModule("scipy.special")
 
 # Every elementwise primitive, by name -> (primitive, NumPy implementation). The vmap and
 # jit rules for the whole family are written once against this table.
@@ -268,7 +270,7 @@ defjvp(arctan2_p,
 # --------------------------------------------------------------------------------------
 # Stable special functions used by funcad.nn
 
-logistic_p, logistic = _unary("logistic", sc.expit)
+logistic_p, logistic = _unary("logistic", lambda x: _special.expit(x))
 logaddexp_p, logaddexp = _binary("logaddexp", np.logaddexp)
 hypot_p, hypot = _binary("hypot", np.hypot)
 

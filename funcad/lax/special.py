@@ -17,47 +17,51 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special as sc
 
 from .. import batching
+from .._lazy import LazyModule
 from ..ad import defjvp, defjvp_zero
 from ..core import bind, get_aval
 from ..errors import UnsupportedFunctionError
 from . import elementwise as ew
 from .elementwise import _elementwise_prim
 
+sc = LazyModule("scipy.special")
+
 
 def _same_dtype(fn):
+    """The impl of SciPy's ``fn`` (a name in scipy.special, or a function) in ``x``'s dtype."""
     def impl(x, **params):
         x = np.asarray(x)
-        return np.asarray(fn(x, **params), dtype=x.dtype)
+        f = getattr(sc, fn) if type(fn) is str else fn
+        return np.asarray(f(x, **params), dtype=x.dtype)
 
     return impl
 
 
-erf_p = _elementwise_prim("erf", _same_dtype(sc.erf), 1)
-erfc_p = _elementwise_prim("erfc", _same_dtype(sc.erfc), 1)
-gammaln_p = _elementwise_prim("gammaln", _same_dtype(sc.gammaln), 1)
+erf_p = _elementwise_prim("erf", _same_dtype("erf"), 1)
+erfc_p = _elementwise_prim("erfc", _same_dtype("erfc"), 1)
+gammaln_p = _elementwise_prim("gammaln", _same_dtype("gammaln"), 1)
 polygamma_p = _elementwise_prim("polygamma", _same_dtype(lambda x, *, n: sc.polygamma(n, x)), 1)
-log_ndtr_p = _elementwise_prim("log_ndtr", _same_dtype(sc.log_ndtr), 1)
-ndtri_p = _elementwise_prim("ndtri", _same_dtype(sc.ndtri), 1)
-erfinv_p = _elementwise_prim("erfinv", _same_dtype(sc.erfinv), 1)
-i0e_p = _elementwise_prim("i0e", _same_dtype(sc.i0e), 1)
-i1e_p = _elementwise_prim("i1e", _same_dtype(sc.i1e), 1)
+log_ndtr_p = _elementwise_prim("log_ndtr", _same_dtype("log_ndtr"), 1)
+ndtri_p = _elementwise_prim("ndtri", _same_dtype("ndtri"), 1)
+erfinv_p = _elementwise_prim("erfinv", _same_dtype("erfinv"), 1)
+i0e_p = _elementwise_prim("i0e", _same_dtype("i0e"), 1)
+i1e_p = _elementwise_prim("i1e", _same_dtype("i1e"), 1)
 
 
-def _same_dtype_n(fn):
+def _same_dtype_n(name):
     def impl(*args):
         args = [np.asarray(a) for a in args]
-        return np.asarray(fn(*args), dtype=np.result_type(*args))
+        return np.asarray(getattr(sc, name)(*args), dtype=np.result_type(*args))
 
     return impl
 
 
-gammainc_p = _elementwise_prim("gammainc", _same_dtype_n(sc.gammainc), 2)
-gammaincc_p = _elementwise_prim("gammaincc", _same_dtype_n(sc.gammaincc), 2)
-betainc_p = _elementwise_prim("betainc", _same_dtype_n(sc.betainc), 3)
-zeta_p = _elementwise_prim("zeta", _same_dtype_n(sc.zeta), 2)
+gammainc_p = _elementwise_prim("gammainc", _same_dtype_n("gammainc"), 2)
+gammaincc_p = _elementwise_prim("gammaincc", _same_dtype_n("gammaincc"), 2)
+betainc_p = _elementwise_prim("betainc", _same_dtype_n("betainc"), 3)
+zeta_p = _elementwise_prim("zeta", _same_dtype_n("zeta"), 2)
 fmod_p = _elementwise_prim("fmod", np.fmod, 2)
 mod_p = _elementwise_prim("mod", np.mod, 2)
 floor_divide_p = _elementwise_prim("floor_divide", np.floor_divide, 2)
