@@ -19,8 +19,9 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
 
-# table_control, table_einsum and table_linalg: imported for their rules (they register into table.SINGLE)
-from . import cache, codegen, driver, table, table_control, table_einsum, table_linalg  # noqa: F401
+# table_control, table_einsum and table_linalg: imported for their rules (they register into
+# table.SINGLE); table_host: host steps (table.HOST)
+from . import cache, codegen, driver, table, table_control, table_einsum, table_host, table_linalg  # noqa: F401
 from .fusion import fuse
 from .simplify import simplify
 

@@ -6,10 +6,12 @@ locals, and scalar expressions (constants, arithmetic, comparisons, conditional
 expressions, casts, math calls). Every expression knows its dtype. Two printers read them:
 
 * :func:`lines` prints Python for Numba (what ``jit(f).lower(x).source`` shows);
-* :class:`LLVM` writes LLVM IR through llvmlite, for the float-only subset (:func:`direct`):
-  Numba's typing and lowering cost ~10 ms per loop nest, most of a program's compile time
-  (docs/architecture.md, "First-call (compile) time"), and a loop nest in the subset needs
-  none of it: no reference counts, no index wraparound (indices are loop counters and 0).
+* :class:`LLVM` writes LLVM IR through llvmlite: every statement :func:`printable` accepts
+  (any dtype but float16; serial loops) for the table backend, the float-only subset
+  (:func:`direct`) inside Numba's programs. Numba's typing and lowering cost ~10 ms per loop
+  nest, most of a program's compile time (docs/architecture.md, "First-call (compile)
+  time"), and a loop nest needs none of it: no reference counts, no index wraparound
+  (indices are loop counters and 0). Its semantics are NumPy's (see the class).
 
 A run of consecutive statements in the subset becomes ONE call in the printed program,
 ``_nb.loops((arrays...), S, '''<the run printed as Python>''')``: the text stays in the
@@ -24,6 +26,9 @@ This module imports neither Numba nor llvmlite at import time.
 """
 
 from __future__ import annotations
+
+import platform
+import sys
 
 import numpy as np
 
@@ -388,10 +393,75 @@ def direct(s) -> bool:
 # --------------------------------------------------------------------------------------
 # Printing LLVM IR
 
+_INTRINSICS = {"sqrt": "llvm.sqrt", "floor": "llvm.floor", "ceil": "llvm.ceil", "rint": "llvm.rint",
+               "trunc": "llvm.trunc", "fma": "llvm.fma"}
+_XLA = {"xla_erf": "erf", "xla_erf_inv": "erf_inv", "xla_exp": "exp64"}  # XLA's CPU math: xlamath.py
+_ROUNDING = ("floor", "ceil", "rint", "trunc")
+_LIBM = ("erf", "erfc", "lgamma", "nextafter")  # math.erf..., np.nextafter: libm's (Numba calls the same)
+# glibc's complex functions, which NumPy's loops call: NumPy's name -> C's
+_CLIBM = {"exp": "cexp", "log": "clog", "sqrt": "csqrt", "sin": "csin", "cos": "ccos", "tan": "ctan",
+          "sinh": "csinh", "cosh": "ccosh", "tanh": "ctanh", "arcsin": "casin", "arccos": "cacos",
+          "arctan": "catan", "arcsinh": "casinh", "arccosh": "cacosh", "arctanh": "catanh"}
+_SYSV = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")  # (clibm's ABI)
+_LOGE2, _LOG2E, _LOG10E = 0.693147180559945309417, 1.442695040888963407360, 0.434294481903251827651
+
+
+def _part(dt):
+    """The float dtype of a complex dtype's parts."""
+    return np.dtype(f"f{np.dtype(dt).itemsize // 2}")
+
+
+def printable(s, parallel=False) -> bool:
+    """Whether :class:`LLVM` writes statement ``s``: every node but text, parallel loops
+    (unless ``parallel``: the caller runs them), float16 values and a few calls (integer
+    powers of traced exponents, which raise for a negative one; complex calls off x86-64
+    Linux)."""
+    for n in walk(s):
+        t = type(n)
+        if t in (Comment, Line, Alloc, Run) or t is Loop and n.parallel and not parallel:
+            return False
+        dt = getattr(n, "dtype", None)
+        if dt is not None and (dt.kind not in "biufc" or dt.kind == "f" and dt.itemsize < 4):
+            return False
+        if t is Assign and n.target.dtype != n.value.dtype or \
+                t is Store and (n.value.dtype != n.arr.dtype or n.aug and n.arr.dtype == BOOL):
+            return False
+        if t is Bin and (n.op not in ("+", "-", "*", "/", "//", "%", "&", "|", "^") or
+                         n.op == "/" and dt.kind in "biu" or n.op in "&|^" and dt.kind not in "biu"
+                         or dt.kind == "b" and n.op not in "+*&|^" or dt.kind == "c" and n.op in ("//", "%")):
+            return False
+        if t is Un and dt.kind == "b" and n.op == "-":
+            return False
+        if t is Call and not _callable(n):
+            return False
+    return True
+
+
+def _callable(e) -> bool:
+    name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
+    if e.fn == "_nb.ipow":
+        return False
+    if "c" in kinds:
+        return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
+                                                    "minimum", "log2", "log10", "exp2", "log1p", "expm1")
+                          or name == "power" and type(e.args[1]) is Const and abs(e.args[1].value) < 100)
+    if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex") or \
+            name in _ROUNDING and kinds <= set("biu"):
+        return True
+    if name == "power" and kinds <= set("iu"):
+        return type(e.args[1]) is Const and int(e.args[1].value) >= 0
+    return kinds <= {"f"} and (name in _INTRINSICS or name in _LIBM or name in VECTOR_MATH or name in (
+        "radd", "rmul", "fmod", "mod", "logaddexp") or name in _XLA and (name != "xla_exp" or kinds == {"f"}
+                                                      and e.dtype == np.float64))
+
 
 class LLVM:
     """Writes a :class:`Run`'s IR at an llvmlite ``builder``: ``arrays`` maps each array's
-    name to ``(data as i8*, byte strides as i64 values)``, ``sizes`` is the i64* data of ``S``."""
+    name to ``(data as i8*, byte strides as i64 values)``, ``sizes`` is the i64* data of ``S``.
+    Values are LLVM values (bools as i1, integers as iN of their width, wrapping), complex
+    values a (real, imaginary) pair; arrays hold bools as bytes. Semantics are NumPy's
+    (integer division and remainder by zero give 0, ``MIN // -1`` wraps, float -> integer
+    casts as x86-64 compiles NumPy's, NaN rules of maximum/minimum, complex division)."""
 
     def __init__(self, builder, arrays: dict, sizes):
         from llvmlite import ir
@@ -408,26 +478,40 @@ class LLVM:
             for s in run.body:
                 for n in walk(s):
                     if type(n) is Local and n.name not in self.slots:
-                        self.slots[n.name] = b.alloca(self.lltype(n.dtype), name=f"loopir.{n.name}")
+                        ty, cplx = self.lltype(n.dtype), n.dtype.kind == "c"
+                        slot = [b.alloca(ty, name=f"loopir.{n.name}") for _ in range(1 + cplx)]
+                        self.slots[n.name] = tuple(slot) if cplx else slot[0]
         for s in run.body:
             self.stmt(s)
 
     def lltype(self, dt):
-        ir = self.ir
-        return {"float64": ir.DoubleType(), "float32": ir.FloatType(), "bool": ir.IntType(1),
-                "int64": ir.IntType(64)}[np.dtype(dt).name]
+        """The LLVM type of a ``dt`` value (of each part, for complex)."""
+        ir, dt = self.ir, np.dtype(dt)
+        if dt.kind in "biu":
+            return ir.IntType(1 if dt.kind == "b" else 8 * dt.itemsize)
+        return ir.DoubleType() if dt.itemsize == (16 if dt.kind == "c" else 8) else ir.FloatType()
+
+    def const(self, v, dt):
+        ir, dt = self.ir, np.dtype(dt)
+        if dt.kind == "c":
+            return tuple(self.ir.Constant(self.lltype(dt), p) for p in (complex(v).real, complex(v).imag))
+        if dt.kind in "iu":  # (as a signed number of the width: LLVM's text)
+            bits = 8 * dt.itemsize
+            v = int(v) & ((1 << bits) - 1)
+            return ir.Constant(self.lltype(dt), v - (v >> bits - 1 << bits))
+        return ir.Constant(self.lltype(dt), bool(v) if dt.kind == "b" else float(v))
 
     def stmt(self, s):
         b, ir = self.b, self.ir
         if type(s) is Assign:
-            b.store(self.value(s.value), self.slots[s.target.name])
+            v, slot = self.value(s.value), self.slots[s.target.name]
+            for p, q in zip(v, slot) if type(slot) is tuple else [(v, slot)]:
+                b.store(p, q)
         elif type(s) is Store:
             v = self.value(s.value)
             if s.aug:
-                v = (b.fadd if s.aug == "+" else b.fmul)(self.load(s.arr, s.index), v)
-            if s.arr.dtype == BOOL:
-                v = b.zext(v, ir.IntType(8))
-            b.store(v, self.pointer(s.arr, s.index))
+                v = self.arith(s.aug, self.load(s.arr, s.index), v, s.arr.dtype)
+            self.put(s.arr, s.index, v)
         else:  # Loop
             start = ir.Constant(self.i64, 0) if s.start is None else self.value(s.start)
             stop, slot = self.value(s.stop), self.slots[s.var.name]
@@ -443,7 +527,7 @@ class LLVM:
             b.branch(cond)
             b.position_at_end(end)
 
-    def pointer(self, arr: Arr, index):
+    def pointer(self, arr: Arr, index, part=0):
         b, ir = self.b, self.ir
         data, strides = self.arr[arr.name]
         offset = None
@@ -453,69 +537,358 @@ class LLVM:
                 offset = term if offset is None else b.add(offset, term)
         p = data if offset is None else b.gep(data, [offset])
         elem = ir.IntType(8) if arr.dtype == BOOL else self.lltype(arr.dtype)
-        return b.bitcast(p, elem.as_pointer())
+        p = b.bitcast(p, elem.as_pointer())
+        return b.gep(p, [ir.Constant(self.i64, part)]) if part else p
 
     def load(self, arr: Arr, index):
+        if arr.dtype.kind == "c":
+            return tuple(self.b.load(self.pointer(arr, index, k)) for k in (0, 1))
         v = self.b.load(self.pointer(arr, index))
         return self.b.icmp_unsigned("!=", v, self.ir.Constant(v.type, 0)) if arr.dtype == BOOL else v
 
+    def put(self, arr: Arr, index, v):
+        if arr.dtype.kind == "c":
+            for k in (0, 1):
+                self.b.store(v[k], self.pointer(arr, index, k))
+            return
+        if arr.dtype == BOOL:
+            v = self.b.zext(v, self.ir.IntType(8))
+        self.b.store(v, self.pointer(arr, index))
+
     def value(self, e):
-        """``e`` as an IR value."""
+        """``e`` as an IR value (a pair for a complex ``e``)."""
         b, ir, t = self.b, self.ir, type(e)
         if t is Const:
-            return ir.Constant(self.lltype(e.dtype), bool(e.value) if e.dtype == BOOL else float(e.value))
+            return self.const(e.value, e.dtype)
         if t is Local:
-            return b.load(self.slots[e.name])
+            slot = self.slots[e.name]
+            return tuple(b.load(p) for p in slot) if type(slot) is tuple else b.load(slot)
         if t is Size:
             return b.load(b.gep(self.S, [ir.Constant(self.i64, e.slot)]))
         if t is Load:
             return self.load(e.arr, e.index)
         if t is Un:
             v = self.value(e.x)
-            return b.fneg(v) if e.op == "-" else b.not_(v)
+            if e.op == "not":
+                return b.not_(v)
+            return self.arith("-", self.const(0, e.dtype), v, e.dtype) if e.dtype.kind in "iu" else \
+                tuple(b.fneg(p) for p in v) if e.dtype.kind == "c" else b.fneg(v)
         if t in (Bin, Cmp, Select):
-            x, y = self.value(e.x), self.value(e.y)
+            x, y = e.x, e.y  # a bare constant takes the other operand's dtype
+            x, y = (Const(x.value, y.dtype) if getattr(x, "bare", False) else x,
+                    Const(y.value, x.dtype) if getattr(y, "bare", False) else y)
+            xv, yv = self.value(x), self.value(y)
             if t is Bin:
-                return getattr(b, _ARITH[e.op])(x, y)
-            if t is Select:
-                return b.select(self.value(e.cond), x, y)
-            if e.x.dtype == BOOL:
-                return b.icmp_unsigned(e.op, x, y)
-            return b.fcmp_unordered(e.op, x, y) if e.op == "!=" else b.fcmp_ordered(e.op, x, y)
+                return self.arith(e.op, xv, yv, x.dtype)
+            if t is Cmp:
+                return self.compare(e.op, xv, yv, x.dtype)
+            c = self.value(e.cond)
+            return tuple(b.select(c, p, q) for p, q in zip(xv, yv)) if x.dtype.kind == "c" else \
+                b.select(c, xv, yv)
         if t is BoolOp:
             out = self.value(e.xs[0])
             for x in e.xs[1:]:
                 out = (b.or_ if e.op == "or" else b.and_)(out, self.value(x))
             return out
         if t is Cast:
-            v, src = self.value(e.x), e.x.dtype
-            if src == BOOL:
-                return b.uitofp(v, self.lltype(e.dtype))
-            if src == e.dtype:
-                return v
-            return (b.fpext if src == FLOATS[0] else b.fptrunc)(v, self.lltype(e.dtype))
-        args = [self.value(a) for a in e.args]  # a Call
-        if e.fn in _PREDICATES:
-            return self.predicate(e.fn[3:], args[0])
-        if e.fn in _NP_UNARY:
-            return b.call(self.intrinsic(_NP_UNARY[e.fn], args[0].type), args)
-        if e.fn in ("_vm.radd", "_vm.rmul"):
-            return (b.fadd if e.fn == "_vm.radd" else b.fmul)(*args, flags=("reassoc",))
+            return self.convert(self.value(e.x), e.x.dtype, e.dtype)
+        if t is Attr:
+            v = self.value(e.x)
+            if e.x.dtype.kind != "c":
+                return self.const(0, e.dtype) if e.attr == "imag" else v
+            return v[0] if e.attr == "real" else v[1] if e.attr == "imag" else (v[0], b.fneg(v[1]))
+        return self.call(e, [self.value(a) for a in e.args])
+
+    # -- arithmetic, comparisons, casts -------------------------------------------------
+
+    def arith(self, op, x, y, dt):
+        b, k = self.b, np.dtype(dt).kind
+        if k == "c":
+            return self.complex_arith(op, x, y)
+        if k == "f":
+            if op in ("//", "%"):
+                return self.float_divmod(x, y)[op == "%"]
+            return getattr(b, {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}[op])(x, y)
+        if op in ("//", "%"):
+            return self.int_divmod(op, x, y, dt)
+        if k == "b":
+            op = {"+": "|", "*": "&"}.get(op, op)  # NumPy's add and multiply of bools: or, and
+        return getattr(b, {"+": "add", "-": "sub", "*": "mul", "&": "and_", "|": "or_", "^": "xor"}[op])(x, y)
+
+    def int_divmod(self, op, x, y, dt):
+        """Python's floor division and remainder, as NumPy's: 0 for a zero divisor, and
+        ``MIN // -1`` wraps to MIN (the divisor is never 0 or -1 here: no trap)."""
+        b, c = self.b, (lambda v: self.const(v, dt))
+        zero = b.icmp_unsigned("==", y, c(0))
+        if dt.kind == "u":
+            return b.select(zero, c(0), (b.udiv if op == "//" else b.urem)(x, b.select(zero, c(1), y)))
+        m1 = b.icmp_signed("==", y, c(-1))
+        d = b.select(b.or_(zero, m1), c(1), y)
+        q, r = b.sdiv(x, d), b.srem(x, d)
+        adjust = b.and_(b.icmp_signed("!=", r, c(0)), b.icmp_signed("<", b.xor(r, d), c(0)))
+        if op == "//":
+            out = b.select(m1, b.sub(c(0), x), b.sub(q, b.zext(adjust, q.type)))
+        else:
+            out = b.select(m1, c(0), b.select(adjust, b.add(r, d), r))
+        return b.select(zero, c(0), out)
+
+    def float_divmod(self, x, y):
+        """NumPy's floor_divide and remainder of floats (npy_divmod)."""
+        b, c = self.b, (lambda v: self.ir.Constant(x.type, v))
+        lt = lambda u, v: b.fcmp_ordered("<", u, v)  # noqa: E731
+        copysign = lambda v, s: self.intrinsic("llvm.copysign", [v, s])  # noqa: E731
+        mod = b.frem(x, y)
+        div = b.fdiv(b.fsub(x, mod), y)
+        nonzero = b.fcmp_unordered("!=", mod, c(0.0))
+        fix = b.and_(nonzero, b.xor(lt(y, c(0.0)), lt(mod, c(0.0))))
+        mod = b.select(nonzero, b.select(fix, b.fadd(mod, y), mod), copysign(c(0.0), y))
+        div = b.select(fix, b.fsub(div, c(1.0)), div)
+        fl = self.intrinsic("llvm.floor", [div])
+        fl = b.select(b.fcmp_ordered(">", b.fsub(div, fl), c(0.5)), b.fadd(fl, c(1.0)), fl)
+        q = b.select(b.fcmp_unordered("!=", div, c(0.0)), fl, copysign(c(0.0), b.fdiv(x, y)))
+        by_zero = b.fcmp_ordered("==", y, c(0.0))
+        return b.select(by_zero, b.fdiv(x, y), q), b.select(by_zero, b.frem(x, y), mod)
+
+    def complex_arith(self, op, x, y, fused=True):
+        b, (xr, xi), (yr, yi) = self.b, x, y
+        if op in ("+", "-"):
+            f = b.fadd if op == "+" else b.fsub
+            return f(xr, yr), f(xi, yi)
+        if op == "*" and not fused:  # (NumPy's scalar cmul, in its powers)
+            return b.fsub(b.fmul(xr, yr), b.fmul(xi, yi)), b.fadd(b.fmul(xr, yi), b.fmul(xi, yr))
+        if op == "*":  # as NumPy's vector loops (fmaddsub: the same bits, overflows included)
+            fma = lambda p, q, r: self.intrinsic("llvm.fma", [p, q, r])  # noqa: E731
+            return fma(xr, yr, b.fneg(b.fmul(xi, yi))), fma(xr, yi, b.fmul(xi, yr))
+        # NumPy's division (Smith's, scaled by the larger part of the divisor)
+        c = lambda v: self.ir.Constant(xr.type, v)  # noqa: E731
+        ar, ai = (self.intrinsic("llvm.fabs", [v]) for v in (yr, yi))
+        real_big = b.fcmp_ordered(">=", ar, ai)
+        both_zero = b.and_(b.fcmp_ordered("==", ar, c(0.0)), b.fcmp_ordered("==", ai, c(0.0)))
+        rat = b.fdiv(yi, yr)
+        scl = b.fdiv(c(1.0), b.fadd(yr, b.fmul(yi, rat)))
+        r1 = (b.fmul(b.fadd(xr, b.fmul(xi, rat)), scl), b.fmul(b.fsub(xi, b.fmul(xr, rat)), scl))
+        r0 = (b.fdiv(xr, ar), b.fdiv(xi, ar))
+        rat = b.fdiv(yr, yi)
+        scl = b.fdiv(c(1.0), b.fadd(yi, b.fmul(yr, rat)))
+        r2 = (b.fmul(b.fadd(b.fmul(xr, rat), xi), scl), b.fmul(b.fsub(b.fmul(xi, rat), xr), scl))
+        return tuple(b.select(real_big, b.select(both_zero, p, q), s) for p, q, s in zip(r0, r1, r2))
+
+    def compare(self, op, x, y, dt):
+        b, k = self.b, np.dtype(dt).kind
+        if k == "c":  # == and != (orderings are lex_compare's, on the parts)
+            if op == "==":
+                return b.and_(b.fcmp_ordered("==", x[0], y[0]), b.fcmp_ordered("==", x[1], y[1]))
+            return b.or_(b.fcmp_unordered("!=", x[0], y[0]), b.fcmp_unordered("!=", x[1], y[1]))
+        if k == "f":
+            return b.fcmp_unordered(op, x, y) if op == "!=" else b.fcmp_ordered(op, x, y)
+        return (b.icmp_signed if k == "i" else b.icmp_unsigned)(op, x, y)
+
+    def convert(self, v, src, dst):
+        """``v`` of dtype ``src`` as ``dst`` (NumPy's astype)."""
+        b, ir = self.b, self.ir
+        src, dst = np.dtype(src), np.dtype(dst)
+        if src == dst:
+            return v
+        if dst.kind == "c":
+            if src.kind == "c":
+                return tuple(self.convert(p, _part(src), _part(dst)) for p in v)
+            return self.convert(v, src, _part(dst)), self.const(0, _part(dst))
+        if src.kind == "c":
+            return self.convert(v[0], _part(src), dst)
+        if dst.kind == "b":
+            return self.compare("!=", v, self.const(0, src), src)
+        t = self.lltype(dst)
+        if src.kind in "biu":
+            if dst.kind == "f":
+                return (b.sitofp if src.kind == "i" else b.uitofp)(v, t)
+            if t.width <= v.type.width:
+                return v if t.width == v.type.width else b.trunc(v, t)
+            return (b.sext if src.kind == "i" else b.zext)(v, t)
+        if dst.kind == "f":
+            return (b.fpext if dst.itemsize > src.itemsize else b.fptrunc)(v, t)
+        # x86-64's conversion as NumPy's casts compile: truncation; NaN or out of range gives
+        # the minimum of 32 or 64 bits (then narrowed); unsigned 32/64-bit targets convert
+        # x - 2**(n-1) with the top bit set back from 2**(n-1) up.
+        bits = 64 if dst.itemsize == 8 else 32
+        it, top = ir.IntType(bits), 2.0 ** (bits - 1)
+
+        f, low = (lambda x: ir.Constant(v.type, x)), ir.Constant(it, -1 << bits - 1)
+
+        def cvtt(x):
+            ok = b.and_(b.fcmp_ordered(">=", x, f(-top)), b.fcmp_ordered("<", x, f(top)))
+            return b.select(ok, b.fptosi(b.select(ok, x, f(0.0)), it), low)
+
+        out = cvtt(v)
+        if dst.kind == "u" and dst.itemsize >= 4:
+            out = b.select(b.fcmp_ordered(">=", v, f(top)), b.xor(cvtt(b.fsub(v, f(top))), low), out)
+        return out if t.width == bits else b.trunc(out, t)
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def call(self, e, args):
+        b, ir = self.b, self.ir
+        name = e.fn.rpartition(".")[2]
+        dt = e.args[0].dtype if e.args else e.dtype
+        if name == "complex":
+            return tuple(self.convert(v, a.dtype, _part(e.dtype)) for v, a in zip(args, e.args))
+        if dt.kind == "c":
+            return self.complex_call(name, args, e)
+        x = args[0]
+        if name in ("isnan", "isinf", "isfinite"):
+            return self.predicate(name, x) if dt.kind == "f" else \
+                ir.Constant(ir.IntType(1), name == "isfinite")
+        if name in ("maximum", "minimum", "min"):
+            return self.extremum(name != "maximum", x, args[1], dt)
+        if name == "abs":
+            if dt.kind == "f":
+                return self.intrinsic("llvm.fabs", [x])
+            return b.select(b.icmp_signed("<", x, self.const(0, dt)), b.neg(x), x) if dt.kind == "i" else x
+        if name == "sign":
+            one, zero = self.const(1, dt), self.const(0, dt)
+            pos = self.compare(">", x, zero, dt)
+            neg = self.compare("<", x, zero, dt)
+            if dt.kind in "iu":
+                return b.select(pos, one, b.select(neg, self.const(-1, dt), zero))
+            return b.select(pos, one, b.select(neg, self.const(-1, dt), b.select(
+                b.fcmp_ordered("==", x, zero), zero, x)))  # NumPy: sign(-0.0) is 0.0, NaN stays
+        if name in _ROUNDING and dt.kind in "biu":  # (NumPy 2: integers stay as they are)
+            return x
+        if name == "power" and dt.kind in "iu":
+            return self.int_power(x, int(e.args[1].value), dt)
+        if name in ("radd", "rmul"):
+            return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
+        if name in _INTRINSICS:
+            return self.intrinsic(_INTRINSICS[name], args)
+        if name in _XLA:  # JAX's bits (backend/nbrandom.py's Numba intrinsics write the same)
+            from . import xlamath
+
+            return getattr(xlamath, _XLA[name])(b, x)
+        if name in _LIBM:
+            return self.libm(name, args)
+        if name in ("fmod", "mod"):
+            return b.frem(*args) if name == "fmod" else self.float_divmod(*args)[1]
+        if name == "logaddexp":  # NumPy's npy_logaddexp
+            y, c = args[1], (lambda v: ir.Constant(x.type, v))
+            d = b.fsub(x, y)
+            big = b.select(b.fcmp_ordered(">", d, c(0.0)), x, y)
+            small = self.vector_math("exp", [b.fneg(self.intrinsic("llvm.fabs", [d]))])
+            tail = self.vector_math("log1p", [small])
+            out = b.select(b.fcmp_unordered("uno", d, d), d, b.fadd(big, tail))
+            return b.select(b.fcmp_ordered("==", x, y), b.fadd(x, c(_LOGE2)), out)
+        return self.vector_math(name, args)
+
+    def extremum(self, low, x, y, dt):
+        """NumPy's maximum/minimum: a NaN operand wins (the first if both), else the first
+        if strictly greater (smaller), the second of equals (``maximum(-0.0, 0.0)`` is 0.0)."""
+        b = self.b
+        if dt.kind == "f":
+            pick = b.fcmp_ordered("<" if low else ">", x, y)
+            return b.select(b.or_(pick, b.fcmp_unordered("uno", x, x)), x, y)
+        return b.select(self.compare("<" if low else ">", x, y, dt), x, y)
+
+    def int_power(self, x, n, dt):
+        """``x ** n`` for a constant ``n >= 0``, by squaring, wrapping (NumPy's)."""
+        b, out = self.b, self.const(1, dt)
+        while n:
+            if n & 1:
+                out = b.mul(out, x)
+            n >>= 1
+            x = b.mul(x, x) if n else x
+        return out
+
+    def complex_call(self, name, args, e):
+        b, ir = self.b, self.ir
+        z = args[0]
+        fty = z[0].type
+        c = lambda v: ir.Constant(fty, v)  # noqa: E731
+        if name == "abs":  # |z| (a complex Call: np.sign's z / |z|)
+            r = self.libm("hypot", list(z))
+            return (r, c(0.0)) if e.dtype.kind == "c" else r
+        if name in ("isnan", "isinf", "isfinite"):
+            p, q = (self.predicate(name, v) for v in z)
+            return b.and_(p, q) if name == "isfinite" else b.or_(p, q)
+        if name in ("maximum", "minimum"):  # NumPy's: lexicographic, a NaN in the first wins
+            (xr, xi), (yr, yi) = z, args[1]
+            op = "<=" if name == "minimum" else ">="
+            nan = lambda v: b.fcmp_unordered("uno", v, v)  # noqa: E731
+            strict = b.and_(b.fcmp_ordered(op[0], xr, yr), b.not_(b.or_(nan(xi), nan(yi))))
+            pick = b.or_(b.or_(strict, b.and_(b.fcmp_ordered("==", xr, yr), b.fcmp_ordered(op, xi, yi))),
+                         b.or_(nan(xr), nan(xi)))
+            return tuple(b.select(pick, p, q) for p, q in zip(z, args[1]))
+        if name == "power":  # a constant integer exponent |n| < 100: NumPy's npy_cpow
+            n, m = int(e.args[1].value.real), abs(int(e.args[1].value.real))
+            mul = lambda u, v: self.complex_arith("*", u, v, fused=False)  # noqa: E731
+            if n in (1, 2, 3):
+                out = z if n == 1 else mul(z, z) if n == 2 else mul(z, mul(z, z))
+            else:
+                out, p = self.const(1, e.dtype), z
+                for k in range(m.bit_length()):
+                    out = mul(out, p) if m >> k & 1 else out
+                    p = mul(p, p) if m >> k + 1 else p
+                out = self.complex_arith("/", self.const(1, e.dtype), out) if n < 0 else out
+            if n == 0:
+                return self.const(1, e.dtype)
+            zero = b.and_(*(b.fcmp_ordered("==", v, c(0.0)) for v in z))
+            at_zero = self.const(0 if n > 0 else complex(np.nan, np.nan), e.dtype)
+            return tuple(b.select(zero, p, q) for p, q in zip(at_zero, out))
+        if name in ("log2", "log10"):
+            w = self.clibm("clog", z)
+            s = c(_LOG2E if name == "log2" else _LOG10E)
+            return b.fmul(w[0], s), b.fmul(w[1], s)
+        if name == "exp2":
+            return self.clibm("cexp", (b.fmul(z[0], c(_LOGE2)), b.fmul(z[1], c(_LOGE2))))
+        if name == "log1p":  # NumPy's nc_log1p
+            r1 = b.fadd(z[0], c(1.0))
+            return self.libm("log", [self.libm("hypot", [r1, z[1]])]), self.libm("atan2", [z[1], r1])
+        if name == "expm1":  # NumPy's nc_expm1
+            a = self.libm("sin", [b.fdiv(z[1], c(2.0))])
+            re = b.fsub(b.fmul(self.libm("expm1", [z[0]]), self.libm("cos", [z[1]])),
+                        b.fmul(b.fmul(c(2.0), a), a))
+            return re, b.fmul(self.libm("exp", [z[0]]), self.libm("sin", [z[1]]))
+        return self.clibm(_CLIBM[name], z)
+
+    def clibm(self, cname, z):
+        """glibc's complex function ``cname`` (SysV x86-64: a complex double is two double
+        arguments and a {double, double} result; a complex float one <2 x float>)."""
+        b, ir = self.b, self.ir
+        fty = z[0].type
+        if fty == ir.DoubleType():
+            fn = self.declare(cname, ir.LiteralStructType([fty, fty]), [fty, fty])
+            r = b.call(fn, list(z))
+            return b.extract_value(r, 0), b.extract_value(r, 1)
+        vty = ir.VectorType(fty, 2)
+        i32 = ir.IntType(32)
+        v = b.insert_element(b.insert_element(ir.Constant(vty, ir.Undefined), z[0], ir.Constant(i32, 0)),
+                             z[1], ir.Constant(i32, 1))
+        r = b.call(self.declare(cname + "f", vty, [vty]), [v])
+        return b.extract_element(r, ir.Constant(i32, 0)), b.extract_element(r, ir.Constant(i32, 1))
+
+    def libm(self, name, args):
+        """libm's ``name`` (``namef`` for float32)."""
+        ty = args[0].type
+        name += "f" if ty == self.ir.FloatType() else ""
+        return self.b.call(self.declare(name, ty, [ty] * len(args)), args)
+
+    def declare(self, name, ret, params):
+        fn = self.b.module.globals.get(name)
+        ir = self.ir
+        return fn if fn is not None else ir.Function(self.b.module, ir.FunctionType(ret, params), name)
+
+    def vector_math(self, name, args):
         from .vecmath import math_function
 
-        return b.call(math_function(b.module, e.fn[4:], args[0].type), args)
+        return self.b.call(math_function(self.b.module, name, args[0].type), args)
 
     def predicate(self, name, v):
         b, ir = self.b, self.ir
         if name == "isnan":
             return b.fcmp_unordered("uno", v, v)
         inf = ir.Constant(v.type, float("inf"))
-        mag = b.call(self.intrinsic("llvm.fabs", v.type), [v])
+        mag = self.intrinsic("llvm.fabs", [v])
         return b.fcmp_ordered("==" if name == "isinf" else "<", mag, inf)  # isfinite: not NaN or inf
 
-    def intrinsic(self, name, ty):
-        """LLVM's ``llvm.sqrt.f64``-style intrinsic of one argument."""
-        ir = self.ir
-        name = f"{name}.{'f64' if ty == ir.DoubleType() else 'f32'}"
-        fn = self.b.module.globals.get(name)
-        return fn if fn is not None else ir.Function(self.b.module, ir.FunctionType(ty, [ty]), name)
+    def intrinsic(self, name, args):
+        """LLVM's ``llvm.sqrt.f64``-style intrinsic (its arguments of one float type)."""
+        ty = args[0].type
+        fn = self.b.module.declare_intrinsic(name, [ty], self.ir.FunctionType(ty, [ty] * len(args)))
+        return self.b.call(fn, args)

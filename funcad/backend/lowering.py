@@ -86,7 +86,7 @@ def _op(sym):
 
 def _compare(sym):
     def rule(a, eqn):
-        if np.dtype(compute_dtypes(eqn)[0]).kind == "c":
+        if np.dtype(compute_dtypes(eqn)[0]).kind == "c" and sym not in ("==", "!="):
             return lex_compare(a[0], a[1], sym)
         return Cmp(sym, a[0], a[1])
 
@@ -300,7 +300,8 @@ def _gemm(g, a: str, b: str, o: str, safe: bool) -> None:
         # Sizes beyond BLAS's integer (32 bits with SciPy's) are the only way gemm can refuse
         # these operands.
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
-        g.emit("    raise ValueError('funcad.jit: a matrix size exceeds the 32-bit integers of the BLAS in use')")
+        g.emit("    raise ValueError('funcad.jit: a matrix size exceeds the 32-bit integers "
+               "of the BLAS in use')")
     else:
         g.emit(f"if not _nb.gemm({a}, {b}, {o}):")
         g.emit(f"    _nb.matmul_into({_any(a)}, {_any(b)}, {_any(o)})")

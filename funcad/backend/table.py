@@ -28,13 +28,17 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   this module's versions and the host CPU.
 
 Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
-float32/float64/bool loop subset of :func:`loopir.direct` plus ``maximum``/``minimum``
-(Numba's NaN rules), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
+integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
-``symmetrize`` (backend/table_linalg.py); no literal operands of single equations, no
-constvars; cond, while and scan whose jaxprs are in this subset (backend/table_control.py).
+``symmetrize`` (backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
+(backend/table_control.py). Any other single equation (or one its rule raises Unsupported
+for) is a **host step** (backend/table_host.py): its primitive's NumPy implementation called
+back from the table, unless it has a jaxpr parameter (control flow). Literal operands and
+constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoint and
+custom_lin calls are inlined.
 
 State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
 gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
@@ -42,11 +46,11 @@ gradients and the 45,000-operation simulation run on it and match today's jit to
 (tests/test_table_einsum.py) and the GP's value and gradient (tests/test_table_linalg.py).
 Results differ from today's jit in the last bits because sizes are constants here (LLVM
 vectorises the reassociable sums with another split) and single matrix products go to
-``?gemm`` where the driver calls NumPy's ``matmul``. Not done:
-integer and complex loops, the checks against a tampered cache file that cache.py applies to
-Numba's files, the release of compiled code (MCJIT keeps every object for the life of the
-process, as Numba's engine does). Neither a cold compile nor a warm load imports Numba
-(backend/vecmath.py's math functions are llvmlite IR; tests/test_table_cold.py checks).
+``?gemm`` where the driver calls NumPy's ``matmul``. Not done: the checks against a
+tampered cache file that cache.py applies to Numba's files, the release of compiled code
+(MCJIT keeps every object for the life of the process, as Numba's engine does). Neither a
+cold compile nor a warm load imports Numba (backend/vecmath.py's math functions are llvmlite
+IR; tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -209,13 +213,16 @@ class Gemm:
 
 
 class Plan:
-    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index,
-    regions)). Built from the simplified jaxpr, Python only."""
+    """The program as buffers, regions and kernel calls (``self.calls``: (kernel index, or
+    a host step (table_host.HostStep), regions)). Built from the simplified jaxpr, Python only."""
 
-    def __init__(self, jaxpr: Jaxpr):
+    def __init__(self, jaxpr: Jaxpr, consts: dict | None = None):
         self.n_in = len(jaxpr.invars)
-        self.buffers: list = []   # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs
+        # per buffer: (nbytes, shape, dtype) for fresh ones, None for inputs, an ndarray for a
+        # constant (a literal operand, a closed-over array: passed with every call, never written)
+        self.buffers: list = []
         self.regions: dict[Var, Region] = {}
+        self._constants: dict = {}  # (dtype, shape, bytes) -> the constant's Region
         self.kernels: list = []   # distinct Loops/Gemm
         self.index: dict = {}     # kernel key -> its index
         self.calls: list = []     # (kernel index, [Region...])
@@ -234,6 +241,8 @@ class Plan:
             self.buffers.append(None)
             self.regions[v] = Region(len(self.buffers) - 1, 0, v.aval.shape,
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
+        for v, value in (consts or {}).items():  # constvars: closed-over arrays
+            self.regions[v] = self.constant(value)
         # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
         self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
             codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
@@ -274,6 +283,18 @@ class Plan:
         self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
         return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
 
+    def constant(self, value) -> Region:
+        """The region of a constant array (deduplicated by value)."""
+        value = np.array(value, order="C")  # (a copy; ascontiguousarray would make 0-d 1-d)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        r = self._constants.get(key)
+        if r is None:
+            value.flags.writeable = False
+            self.buffers.append(value)
+            r = Region(len(self.buffers) - 1, 0, value.shape, value.strides, value.dtype)
+            self._constants[key] = r
+        return r
+
     def call(self, key, make, regions) -> None:
         """A call of the kernel ``key`` (``make()`` builds it, the first time) on ``regions``."""
         k = self.index.get(key)
@@ -285,7 +306,7 @@ class Plan:
 
     def region(self, a) -> Region:
         if type(a) is Literal:
-            raise Unsupported("a literal operand")
+            return self.constant(np.asarray(a.val, a.aval.dtype))
         r = self.regions.get(a)
         if r is None and a in self.consts:  # a `full` read as an array: filled once
             r = self.regions[a] = self.fresh(a)
@@ -299,7 +320,8 @@ class Plan:
     def elementwise(self, dst: Region, kind, srcs=()) -> None:
         """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
         value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
-        if dst.dtype not in FLOATS:
+        if dst.dtype.kind not in "biufc" or dst.dtype.kind == "f" and dst.dtype.itemsize < 4 or \
+                kind == "add" and dst.dtype.kind == "b":
             raise Unsupported(f"{dst.dtype} loops")
         regions = [dst, *srcs]
         key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
@@ -386,13 +408,28 @@ class Plan:
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
-        if rule is None:
-            raise Unsupported(e.prim.name)
-        rule(self, e)
+        if HOST is None or rule is None:
+            return (rule or (HOST and HOST.host_rule) or _unsupported)(self, e)
+        mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
+        try:
+            rule(self, e)
+        except Unsupported as why:  # what the rule does not cover: its primitive's implementation
+            self._rollback(*mark)
+            try:
+                HOST.host_rule(self, e)
+            except Unsupported:
+                raise why from None  # (the rule's reason: control flow is never a host step)
+
+    def _rollback(self, buffers, calls, kernels, regions) -> None:
+        """Forget what a rule that raised Unsupported had added."""
+        for key in self.keys[kernels:]:
+            del self.index[key]
+        while len(self.regions) > regions:
+            self.regions.popitem()  # (the last added first)
+        self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
+        del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
 
     def view_index(self, e) -> None:
-        if any(type(a) is Literal for a in e.inputs):
-            raise Unsupported(f"{e.prim.name} of a literal")
         if not (len(e.inputs) == 1 and _is_basic(e.params["template"])):
             raise Unsupported("an advanced index")
         self.regions[e.outputs[0]] = _view(self.region(e.inputs[0]), _build_index(e.params["template"], ()))
@@ -488,6 +525,17 @@ def register_single(prim, rule) -> None:
     SINGLE[prim] = rule
 
 
+def _unsupported(plan, e):
+    raise Unsupported(e.prim.name)
+
+
+#: backend/table_host.py, once imported (dispatch imports it): ``HOST.host_rule(plan, eqn)``
+#: is the fallback for a single equation no rule covers, a host step calling the primitive's
+#: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
+#: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
+HOST = None
+
+
 def _elementwise(dst: Region, kind, srcs) -> Loops:
     """The loop kernel of :meth:`Plan.elementwise`: a loop per axis of ``dst`` (none for a
     unit axis), the sources read with broadcasting."""
@@ -570,33 +618,11 @@ def _blas_layout(r: Region, size: int):
 
 
 # --------------------------------------------------------------------------------------
-# The subset: loopir's, plus maximum/minimum
-
-
-_EXTRA = ("np.maximum", "np.minimum")
+# The subset: what loopir.LLVM writes
 
 
 def supported(s) -> bool:
-    for n in ir.walk(s):
-        t = type(n)
-        if t is ir.Call and n.fn in _EXTRA:
-            if not (n.dtype in FLOATS and len(n.args) == 2 and all(a.dtype == n.dtype for a in n.args)):
-                return False
-        elif t is ir.Loop:
-            continue  # (a parallel one: table_parallel; a start: a chunk of a parallel reduction)
-        elif t in table_parallel.INT_EXPRS and n.dtype == ir.INT:  # a chunk's bounds
-            if not table_parallel.int_ok(n):
-                return False
-        elif t is ir.Assign:
-            if n.target.dtype != n.value.dtype:
-                return False
-        elif t is ir.Store:
-            if n.arr.dtype not in FLOATS + (ir.BOOL,) or n.value.dtype != n.arr.dtype or \
-                    (n.aug and n.arr.dtype not in FLOATS):
-                return False
-        elif t in (ir.Comment, ir.Line, ir.Run) or not ir._expr_ok(n):
-            return False
-    return True
+    return ir.printable(s, parallel=True)  # (parallel loops: table_parallel)
 
 
 # --------------------------------------------------------------------------------------
@@ -606,25 +632,15 @@ def supported(s) -> bool:
 @functools.cache
 def _llvm_printer():
     class Printer(ir.LLVM):
-        """loopir's printer with sizes as constants and NumPy's maximum/minimum (Numba's
-        lowering of them: NaN from either operand wins, else ``>=``/``<=`` picks the first)."""
+        """loopir's printer with sizes as constants."""
 
         def __init__(self, builder, arrays, sizes):
             super().__init__(builder, arrays, None)
             self.sizes = sizes
 
         def value(self, e):
-            b = self.b
             if type(e) is ir.Size:
                 return self.ir.Constant(self.i64, self.sizes[e.slot])
-            if type(e) in table_parallel.INT_EXPRS and e.dtype == ir.INT:
-                return table_parallel.int_value(self, e)
-            if type(e) is ir.Call and e.fn in _EXTRA:
-                x, y = (self.value(a) for a in e.args)
-                x_nan = b.fcmp_unordered("uno", x, x)
-                any_nan = b.fcmp_unordered("uno", x, y)
-                pick = b.fcmp_ordered(">=" if e.fn == "np.maximum" else "<=", x, y)
-                return b.select(any_nan, b.select(x_nan, x, y), b.select(pick, x, y))
             return super().value(e)
 
     return Printer
@@ -663,9 +679,9 @@ def runtime_module(name: str = "funcad_table"):
     # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), a null fns[i] being a
     # Control entry (a jump) read from its slots.
     run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
-                                             i64.as_pointer(), i64.as_pointer()])
+                                             i64.as_pointer(), i64.as_pointer(), i8p.as_pointer()])
     run = L.Function(mod, run_type, f"{name}_run")
-    bufs, n, fns, offsets, slots = run.args
+    bufs, n, fns, offsets, slots, status = run.args
     blocks = ("entry", "cond", "body", "call", "control", "branch", "step", "bump", "end")
     entry, cond, body, call, control, branch, step, bump, end = (run.append_basic_block(x) for x in blocks)
     b = L.IRBuilder(entry)
@@ -685,8 +701,8 @@ def runtime_module(name: str = "funcad_table"):
     b.store(nxt, i)
     b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
     b.position_at_end(call)
-    b.call(fn, [bufs, s])
-    b.branch(cond)
+    b.call(fn, [bufs, s])  # then stop if a host step has set the status word (it raised)
+    b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
     b.position_at_end(control)  # GOTO: i = target
     target = word(1)
     sw = b.switch(word(0), cond)
@@ -744,7 +760,8 @@ def runtime_module(name: str = "funcad_table"):
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
     fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
     n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
-    table = b.alloca(i8p, nbuf)
+    table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
+    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word (table_host.py)
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -776,7 +793,7 @@ def runtime_module(name: str = "funcad_table"):
     slots.add_incoming(copied_at, copy)
     slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4])])
+                 b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
     b.ret_void()
     return mod
 
@@ -940,7 +957,8 @@ def _host() -> str:
 
     here = Path(__file__).parent
     sources = [hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(here.glob("table*.py")) + [here / "loopir.py", here / "vecmath.py"]]
+               for f in sorted(here.glob("table*.py")) + [here / n for n in ("loopir.py", "vecmath.py",
+                                                                              "xlamath.py")]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
@@ -1037,7 +1055,10 @@ class TableProgram:
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
-        self.fns = np.array([0 if type(k) is Control else addresses[k] for k, _ in plan.calls], np.uintp)
+        # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
+        self.host = {c: k.bind(self) for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
+        self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
+                             else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
         slots, offsets, bumps = [], [], {}
         for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
@@ -1067,7 +1088,8 @@ class TableProgram:
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
-        then a fresh array per program output computed into its own buffer, then the arena."""
+        then a fresh array per program output computed into its own buffer, the constants,
+        then the arena."""
         layout = {b: (b, 0) for b in range(plan.n_in)}
         outs, self.out_buffers, self.outputs = {}, [], []
         for a in plan.outvars:
@@ -1076,6 +1098,7 @@ class TableProgram:
                 continue
             r = plan.region(a)
             whole = r.buffer >= plan.n_in and r.offset == 0 and r.c_contiguous and \
+                type(plan.buffers[r.buffer]) is tuple and \
                 plan.buffers[r.buffer][0] == int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
             if whole and r.buffer not in outs:
                 outs[r.buffer] = len(self.out_buffers)
@@ -1083,9 +1106,13 @@ class TableProgram:
                 self.outputs.append(("out", outs[r.buffer], r.shape))
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
+        self.consts = tuple(c for c in plan.buffers if type(c) is np.ndarray)  # (slots after the outputs')
+        consts = {b: plan.n_in + len(self.out_buffers) + j for j, b in enumerate(
+            b for b in range(plan.n_in, len(plan.buffers)) if type(plan.buffers[b]) is np.ndarray)}
         status = {r.buffer: j for j, (r, _) in enumerate(plan.checks)}  # a slot before the arena's
-        arena = plan.n_in + len(self.out_buffers) + bool(status)  # (the arena: the last slot)
-        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in outs and b not in status]
+        arena = plan.n_in + len(self.out_buffers) + len(consts) + bool(status)  # (the arena: the last slot)
+        inner = [b for b in range(plan.n_in, len(plan.buffers))
+                 if b not in outs and b not in status and b not in consts]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
         ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
         sizes = {b: plan.buffers[b][0] for b in inner}
@@ -1093,6 +1120,7 @@ class TableProgram:
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
         layout.update((b, (arena, offsets[b])) for b in inner)
         layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
+        layout.update((b, (slot, 0)) for b, slot in consts.items())
         layout.update((b, (arena - 1, 8 * j)) for b, j in status.items())
         self.layout, self.n_slots = layout, arena + 1
         # every output its own fresh buffer, in order: the call returns them as they are
@@ -1111,8 +1139,11 @@ class TableProgram:
         except IndexError:
             arena = np.empty(self.arena_bytes // 8 + 1, np.float64)
         status = (np.zeros(len(self.checks), np.int64),) if self.checks else ()
-        bufs = (*bufs, *outs, *status, arena)
-        self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
+        bufs = (*bufs, *outs, *self.consts, *status, arena)
+        if self.host:
+            HOST.run(self._entry, bufs, self._info_address)
+        else:
+            self._entry(id(bufs), self._info_address)  # (bufs is alive until the call returns)
         if status and status[0].tobytes() != self._clean:  # (~0.2 us; .any(): ~2 us)
             for fn, info in zip(self.checks, status[0].tolist()):
                 if info:
@@ -1142,7 +1173,8 @@ def _source(name: str, plan: Plan) -> str:
 
     lines = [f"# table program {name}: {len(plan.kernels)} kernels, {len(plan.calls)} calls, "
              f"{len(plan.buffers)} buffers (b0-b{plan.n_in - 1}: the inputs)"]
-    lines += [k.describe(*map(at, regions)) if type(k) is Control else f"k{k}({', '.join(map(at, regions))})"
+    lines += [k.describe(*map(at, regions)) if type(k) is Control else
+              f"{f'k{k}' if type(k) is int else k}({', '.join(map(at, regions))})"
               for k, regions in plan.calls]
     for j, k in enumerate(plan.kernels):
         if type(k) is Gemm:
@@ -1192,13 +1224,14 @@ def build(jaxpr: Jaxpr) -> TableProgram:
     takes today's path)."""
     if _OFFSETS is None:
         raise Unsupported("this Python's object layout (a free-threaded build?)")
-    if jaxpr.constvars:
-        raise Unsupported("constvars")
-    for e in jaxpr.eqns:  # a primitive no rule takes: refused before fusion (a scan, ~1 us an equation)
+    if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
+        jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+    jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
+    for e in jaxpr.eqns if HOST is None else ():  # no rule, no host step: refused before fusion
         if not (e.prim in SINGLE or e.prim is full_p or is_loop_eqn(e) or e.prim in REDUCTIONS):
             raise Unsupported(e.prim.name)
     try:
-        plan = Plan(jaxpr)
+        plan = Plan(jaxpr, consts)
     except KeyError as e:
         raise Unsupported(f"KeyError {e}") from None
     return TableProgram(jaxpr, plan)
