@@ -78,6 +78,7 @@ def _refuse(plan, eqn):
 def test_fallback_takes_numba_and_logs_why(fresh, monkeypatch, caplog):
     monkeypatch.setenv("FUNCAD_LOG_COMPILES", "1")
     monkeypatch.setitem(table.SINGLE, matmul_p, _refuse)
+    monkeypatch.setattr(table, "HOST", None)  # no host step takes it instead
     with caplog.at_level(logging.WARNING, logger="funcad.jit"):
         got = fa.jit(fa.grad(_loss))(W, X)
     assert _backends() == {"Executable"}
@@ -100,6 +101,7 @@ def test_log_names_the_table_backend(fresh, monkeypatch, caplog):
 def test_fallback_is_quiet_without_logging(fresh, monkeypatch, caplog):
     monkeypatch.delenv("FUNCAD_LOG_COMPILES", raising=False)
     monkeypatch.setitem(table.SINGLE, matmul_p, _refuse)
+    monkeypatch.setattr(table, "HOST", None)  # no host step takes it instead
     with caplog.at_level(logging.DEBUG, logger="funcad.jit"):
         fa.jit(_loss)(W, X)
     assert _backends() == {"Executable"} and not caplog.records
