@@ -117,6 +117,10 @@ class ProgramTooLargeError(FuncadError, ValueError):
     """A program too large for jit to compile in reasonable time (``FUNCAD_JIT_MAX_EQNS``)."""
 
 
+class UnknownBackendError(FuncadError, ValueError):
+    """``FUNCAD_JIT_BACKEND`` names no jit backend (``table``, the default, or ``numba``)."""
+
+
 class IntegerOutOfBoundsError(FuncadError, OverflowError):
     """A Python integer that does not fit the dtype of the array it is combined with
     (``int8_array + 300``, ``int64_array + 2**63``): NumPy raises OverflowError, so does funcad,

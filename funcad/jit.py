@@ -416,7 +416,8 @@ class Jitted:
             return f"a new argument structure {key[0]} (was {old[0]})"
         if old[1] != key[1]:
             return f"new static arguments {key[1]} (were {old[1]})"
-        diffs = [f"leaf {i}: {_fmt(a)} (was {_fmt(b)})" for i, (a, b) in enumerate(zip(key[2], old[2])) if a != b]
+        diffs = [f"leaf {i}: {_fmt(a)} (was {_fmt(b)})"
+                 for i, (a, b) in enumerate(zip(key[2], old[2])) if a != b]
         return "new argument shapes/dtypes: " + "; ".join(diffs[:4])
 
     # -- calling -------------------------------------------------------------------------

@@ -196,6 +196,13 @@ CASES = [
          "def f(x):\n    for _ in range(50001):\n        x = x * 0.5 + 1.0\n    return x\n"
          "fa.jit(f)(1.0)", "ProgramTooLargeError",
          "Write the loop with `fa.lax.fori_loop`/`fa.lax.scan`, or raise FUNCAD_JIT_MAX_EQNS."),
+    Case("jit-backend", "An unknown jit backend in FUNCAD_JIT_BACKEND",
+         "import os\nsaved = os.environ.get('FUNCAD_JIT_BACKEND', '')\n"
+         "os.environ['FUNCAD_JIT_BACKEND'] = 'llvm'\n"
+         "try:\n    fa.jit(lambda x: x * 2.0)(1.0)\nfinally:\n    os.environ['FUNCAD_JIT_BACKEND'] = saved",
+         "UnknownBackendError",
+         "Unset it (the table backend, the default, with Numba for what it does not cover) or set it "
+         "to `numba` (every program through Numba)."),
     Case("debug-nans", "A NaN, with debug_nans on",
          "fa.config.update('debug_nans', True)\n"
          "try:\n    fa.grad(lambda x: fnp.sum(fnp.log(x)))(np.array([1.0, -1.0]))\n"

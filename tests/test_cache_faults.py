@@ -22,6 +22,15 @@ import funcad as fa
 import funcad.numpy as fnp
 from funcad.backend import cache
 
+
+@pytest.fixture(autouse=True)
+def _numba_backend(monkeypatch):
+    """These tests read and damage Numba's cache files: the Numba path
+    (FUNCAD_JIT_BACKEND=numba). The table backend's object code: tests/test_table.py (tampered
+    files) and test_table_default.py (info, clear, size bound)."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+
+
 X = np.linspace(-1.0, 2.0, 5)
 
 
@@ -77,7 +86,9 @@ def compiled(tmp_path_factory):
     saved_env, saved_loaded = os.environ.get("FUNCAD_CACHE_DIR"), dict(cache._loaded)
     os.environ["FUNCAD_CACHE_DIR"] = str(d)
     try:
-        assert run(f_sin) == []  # a first compile: no warning
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FUNCAD_JIT_BACKEND", "numba")
+            assert run(f_sin) == []  # a first compile: no warning
     finally:
         if saved_env is None:
             del os.environ["FUNCAD_CACHE_DIR"]

@@ -16,6 +16,14 @@ import funcad.numpy as fnp
 from funcad.backend import cache, compile_worker, dispatch, driver, nbrt
 
 
+@pytest.fixture(autouse=True)
+def _numba_backend(monkeypatch):
+    """Driven programs' kernels compiled by a worker process: the Numba path
+    (FUNCAD_JIT_BACKEND=numba). The table backend compiles a program's kernels as one module,
+    without a worker."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+
+
 def lstm_loss(steps, hidden=5):
     def loss(params, seq):
         Wx, Wh, Wy = params

@@ -471,8 +471,12 @@ def test_uniform_constants_are_literals_not_inputs():
 # Dispatch, recompilation, inspection
 
 
-def test_new_batch_size_reuses_compiled_code():
+def test_new_batch_size_reuses_compiled_code(monkeypatch):
+    """The Numba path's loops read their sizes at run time (the table backend's are constants:
+    a new batch size is a new program there)."""
     from funcad.backend import dispatch
+
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
 
     f = fa.jit(lambda w, x: fnp.sum(fnp.tanh(x @ w) ** 2, axis=1))
     w = np.ones((4, 3))
@@ -498,7 +502,8 @@ def test_repeat_call_does_not_retrace():
     assert len(calls) == 2
 
 
-def test_lower_shows_jaxpr_and_source(capsys):
+def test_lower_shows_jaxpr_and_source(monkeypatch):
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")  # the table's: tests/test_table_default.py
     low = fa.jit(lambda x: fnp.sum(fnp.sin(x) * 1.0)).lower(np.ones(3))
     assert "mul" not in str(low.jaxpr) and "sin" in str(low.jaxpr)
     assert "@numba.njit" in low.source and "# v1:f64[_] = sin v0" in low.source
@@ -551,7 +556,7 @@ def test_numba_still_reads_its_yaml_config_though_imported_without_pyyaml(tmp_pa
         assert yaml.safe_load("a: [1, 2]") == {{"a": [1, 2]}}
     """)
     (work / ".numba_config.yaml").write_text("boundscheck: 1\n")
-    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path / "cache"), FUNCAD_JIT_BACKEND="numba")
     env.pop("NUMBA_BOUNDSCHECK", None)
     cwd = work if when == "before the first call" else tmp_path
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True)
@@ -605,7 +610,8 @@ _CHILD = textwrap.dedent("""
 
 
 def _child(cache_dir):
-    env = dict(os.environ, FUNCAD_CACHE_DIR=str(cache_dir))
+    """A process running _CHILD on the Numba path (the table's cache: tests/test_table.py)."""
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(cache_dir), FUNCAD_JIT_BACKEND="numba")
     r = subprocess.run([sys.executable, "-W", "always", "-c", _CHILD], env=env,
                        capture_output=True, text=True, check=True)
     return r.stdout, r.stderr

@@ -33,6 +33,12 @@ def tanh_ax_x(x, a):
     return fnp.tanh(a @ x) * x
 
 
+@pytest.fixture(autouse=True)
+def _numba_backend(monkeypatch):
+    """These tests read the Numba path's generated program (FUNCAD_JIT_BACKEND=numba)."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+
+
 def tanh_ax_x_jacobian(x, a):
     """Closed form: diag(tanh(a x)) + diag((1 - tanh^2(a x)) x) a."""
     t = np.tanh(a @ x)

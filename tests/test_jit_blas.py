@@ -97,7 +97,8 @@ def test_solve_singular_raises_like_numpy():
         f(np.zeros((3, 3)), np.ones((3, 2)))
 
 
-def test_generated_source_calls_blas_not_np_dot():
+def test_generated_source_calls_blas_not_np_dot(monkeypatch):
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")  # the Numba path's source is read
     x, w = np.ones((4, 3)), np.ones((3, 2))
     src = fa.jit(lambda x, w: (x @ w, fnp.linalg.solve(w.T @ w + fnp.eye(2), w.T))).lower(x, w).as_text()
     assert "np.dot" not in src and "np.linalg.solve" not in src
@@ -165,10 +166,12 @@ def test_row_groups_equal_eager(shape):
         _close(u, v, np.float64)
 
 
-def test_row_group_values_one_per_row_stay_scalars():
-    """A row group's per-row values that nothing after the group reads (the softmax's row max
-    and row sum, log-sum-exp) are locals of the group's loop, not arrays; what later code
-    reads (the column sums, the outputs) is still stored. Results equal eager."""
+def test_row_group_values_one_per_row_stay_scalars(monkeypatch):
+    """On the Numba path (FUNCAD_JIT_BACKEND=numba: its source is read), a row group's
+    per-row values that nothing after the group reads (the softmax's row max and row sum,
+    log-sum-exp) are locals of the group's loop, not arrays; what later code reads (the
+    column sums, the outputs) is still stored. Results equal eager."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
     rng = np.random.default_rng(6)
     z, y = rng.normal(size=(6, 4)), np.eye(4)[rng.integers(0, 4, 6)]
 

@@ -17,6 +17,13 @@ import funcad.numpy as fnp
 from funcad.backend import dispatch, driver
 
 
+@pytest.fixture(autouse=True)
+def _numba_backend(monkeypatch):
+    """Driven programs: Numba's driver over deduplicated kernels: the Numba path
+    (FUNCAD_JIT_BACKEND=numba). The table backend's deduplication: tests/test_table.py."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+
+
 def rnn_loss(steps):
     def loss(params, xs):
         W, U, b = params

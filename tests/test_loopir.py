@@ -3,6 +3,8 @@ compiled by Numba (``codegen.DIRECT_LOOPS`` off), and which runs the subset take
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -51,13 +53,19 @@ CASES = {
 
 
 def _run(f, args, direct):
-    saved = codegen.DIRECT_LOOPS
+    """The Numba path's source and result (FUNCAD_JIT_BACKEND=numba: its loop runs)."""
+    saved, backend = codegen.DIRECT_LOOPS, os.environ.get("FUNCAD_JIT_BACKEND")
+    os.environ["FUNCAD_JIT_BACKEND"] = "numba"
     codegen.DIRECT_LOOPS = direct
     try:
         g = fa.jit(f)
         return g.lower(*args).source, g(*args)
     finally:
         codegen.DIRECT_LOOPS = saved
+        if backend is None:
+            del os.environ["FUNCAD_JIT_BACKEND"]
+        else:
+            os.environ["FUNCAD_JIT_BACKEND"] = backend
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -22,6 +22,16 @@ import funcad as fa
 import funcad.numpy as fnp
 from funcad.backend import cache, dispatch
 
+
+@pytest.fixture(autouse=True)
+def _numba_backend(monkeypatch):
+    """Released programs give back their Numba dispatchers and modules: the Numba path
+    (FUNCAD_JIT_BACKEND=numba). The table backend's object code stays in the process's one LLVM
+    engine (llvmlite cannot remove an object file): test_table_default.py checks the bound on
+    its memos."""
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc")
 
 CHILD = textwrap.dedent("""

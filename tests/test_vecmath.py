@@ -106,6 +106,7 @@ def _dispatcher(f, *args):
 
 @pytest.mark.skipif(not ON, reason=f"vector math is off here ({vecmath.ISA})")
 def test_loops_with_math_and_a_sum_are_vectorized(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")  # Numba's asm (the table's: test_table_default.py)
     monkeypatch.setenv("FUNCAD_CACHE_DIR", str(tmp_path))  # compiled here: Numba keeps its asm
     monkeypatch.setenv("FUNCAD_JIT_LOCAL_COMPILES", "-1")  # (not by the compile worker)
     monkeypatch.setattr(cache, "_loaded", {})
@@ -153,7 +154,7 @@ def test_the_chain_vectorizes_at_every_width_the_vectorizer_may_choose(tmp_path,
     """The benchmarks' chain calls the vector routines from its loop, at the width LLVM picks
     on this CPU and at a narrower one forced (LLVM prefers 256-bit vectors on Intel's
     AVX-512 server cores: with only the widest variant declared, the loop stayed scalar)."""
-    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), FUNCAD_JIT_BACKEND="numba")  # Numba's asm
     out = subprocess.run([sys.executable, "-c", _WIDTH_CHILD, width], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -256,8 +257,9 @@ print(cache.stats["disk_hits"], cache.stats["writes"])
 
 def test_programs_sharing_a_vector_function_load_together_from_the_disk_cache(tmp_path):
     """Each program's module defines its own copy of ``funcad_vm_exp_f64`` (linkonce_odr): two
-    such programs loaded from Numba's cache into one process must link and run."""
-    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path))
+    such programs loaded from Numba's cache into one process must link and run (the table
+    backend's object code: test_table_default.py)."""
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), FUNCAD_JIT_BACKEND="numba")
     runs = [subprocess.run([sys.executable, "-c", _TWO_PROGRAMS], env=env, capture_output=True,
                            text=True, timeout=300) for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]

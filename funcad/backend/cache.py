@@ -512,6 +512,9 @@ def _entries(path: Path) -> list[tuple[float, int, Path | None, list[Path]]]:
             numba_files.setdefault(f.name.split(".", 1)[0], []).append(f)
     found = [(py, numba_files.get(py.stem, [])) for py in path.glob("funcad_jit_*.py")]
     found += [(None, files) for stem, files in numba_files.items() if stem.startswith("funcad_kernel_")]
+    # the table backend's object code (backend/table.py): table/<digest>.o and its manifest
+    table = path / "table"
+    found += [(None, [o, *table.glob(f"{o.stem}.sums")]) for o in table.glob("*.o")]
     out = []
     for py, files in found:
         try:
@@ -552,13 +555,15 @@ def info() -> dict:
 
 
 def clear() -> int:
-    """Remove every entry (module files and Numba's files); returns how many."""
+    """Remove every entry (module files, Numba's files, the table backend's object code);
+    returns how many."""
     path = cache_dir()
     entries = _entries(path)
     for _, _, py, files in entries:
         for f in [py, *files] if py else files:
             discard(f)
-    for tmp in [*path.glob(".funcad_jit_*.tmp"), *path.glob("__pycache__/*.tmp*")]:
+    for tmp in [*path.glob(".funcad_jit_*.tmp"), *path.glob("__pycache__/*.tmp*"),
+                *path.glob("table/.*.tmp")]:
         discard(tmp)  # left by a writer that was killed
     for name in list(_loaded):
         release(name)

@@ -62,6 +62,10 @@ def _released(name: str) -> None:
 cache._release_hooks.append(_released)
 
 
+def _log_enabled() -> bool:
+    return os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0")
+
+
 def max_eqns() -> int:
     """jit compiles programs of fewer than ``$FUNCAD_JIT_MAX_EQNS`` operations (default 100,000)."""
     return int(os.environ.get("FUNCAD_JIT_MAX_EQNS", 100_000))
@@ -85,10 +89,22 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     generated function; a large one a driver over deduplicated kernels (driver.py), whose
     ``source`` is the driver followed by each distinct kernel's."""
     _check_size(jaxpr, name)
+    use_table = table.enabled()  # FUNCAD_JIT_BACKEND: table (the default) or numba
     simplified = simplify(jaxpr)
-    if table.enabled():  # FUNCAD_JIT_BACKEND=table: the prototype, where it supports the program
-        program = table.build(simplified)
-        if program is not None:
+    if use_table:
+        t0, before = time.perf_counter(), dict(table.stats)
+        try:
+            program = table.build(simplified)
+        except table.Unsupported as e:
+            if _log_enabled():
+                log.warning("funcad.jit: %s: the table backend does not cover it (%s): "
+                            "compiling with Numba", name, e)
+        else:
+            if _log_enabled():
+                how = "loaded from the disk cache" if table.stats["loaded"] > before["loaded"] else (
+                    "compiled" if table.stats["compiled"] > before["compiled"] else "reusing compiled code")
+                log.warning("funcad.jit: %s: table backend, %d kernel%s %s in %.3f s", name, program.kernels,
+                            "s"[:program.kernels != 1], how, time.perf_counter() - t0)
             return simplified, program
     fused = fuse(simplified)
     items = driver.items_of(fused)
@@ -100,6 +116,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
 def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
     exe = _executables.get(jaxpr)
     if exe is None:
+        table.backend()  # an unknown FUNCAD_JIT_BACKEND is an error, whatever the program
         unsupported = _numba_unsupported_dtypes(jaxpr)
         if unsupported:
             exe = Interpreted(jaxpr, name, unsupported)
@@ -167,12 +184,12 @@ class Executable:
         before = len(self.compiled.fn.signatures)
         out = self.compiled.first_call(args, S)
         self.call = self.compiled.fn
-        if os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0"):
+        if _log_enabled():
             compiled = len(self.compiled.fn.signatures) > before
             hits = sum(self.compiled.fn.stats.cache_hits.values())
             how = "loaded from Numba's disk cache" if hits and compiled else (
                 "compiled by Numba" if compiled else "reusing compiled code")
-            log.warning("funcad.jit: %s: %s in %.3f s (module %s)", self.name, how,
+            log.warning("funcad.jit: %s: Numba backend, %s in %.3f s (module %s)", self.name, how,
                         time.perf_counter() - t0, self.compiled.name)
         return out
 

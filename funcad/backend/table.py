@@ -1,7 +1,7 @@
-"""The table backend (a prototype, off by default): a program as ONE call into object code.
+"""The table backend (jit's default): a program as ONE call into object code.
 
-``FUNCAD_JIT_BACKEND=table`` turns it on. A program whose every fusion item it supports
-(below) is compiled without Numba:
+``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). A program whose every
+fusion item it supports (below) is compiled without Numba; any other takes today's Numba path:
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
@@ -62,6 +62,7 @@ import hashlib
 import math
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from ..jaxpr import Jaxpr, Literal, Var
+from ..lax.elementwise import mul_p
 from ..lax.linalg import matmul_p
 from ..lax.shapes import (
     _build_index,
@@ -82,11 +84,27 @@ from ..lax.shapes import (
 )
 from . import blas, cache, codegen, driver, table_arena, table_parallel
 from . import loopir as ir
-from .fusion import Kernel, fuse
+from .fusion import REDUCTIONS, Kernel, fuse, is_loop_eqn
+
+BACKENDS = ("table", "numba")
+
+
+def backend() -> str:
+    """jit's backend: ``$FUNCAD_JIT_BACKEND``, ``table`` (the default: this module, with
+    today's Numba path for the programs it does not cover) or ``numba`` (that path only)."""
+    name = os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() or "table"
+    if name not in BACKENDS:
+        from ..errors import UnknownBackendError
+
+        raise UnknownBackendError(
+            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: use "
+            "'table' (the default: one native call per program, Numba for what it does not "
+            "cover) or 'numba' (every program through Numba), or unset it.")
+    return name
 
 
 def enabled() -> bool:
-    return os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() == "table"
+    return backend() == "table"
 
 
 class Unsupported(Exception):
@@ -219,6 +237,7 @@ class Plan:
         #                           jaxpr) around a jaxpr's items: the source's comments
         self.past: list = []      # (var, region) of branch and loop bodies' values (regions forgets them)
         self.consts: dict = {}
+        self.producers = {v: e for e in jaxpr.eqns for v in e.outputs}
         self.spans: list = []     # (first call, last call) of each loop, nested loops' too
         self.loops = 0            # counted loops (scans) so far: Control.loop numbers them
         self.steps: dict = {}     # (call, region position) -> [(loop, byte stride)]: advanced per iteration
@@ -491,6 +510,8 @@ class Plan:
             lb = _blas_layout(b, size)
         gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
         self.call(gemm.key(), lambda: gemm, [a, b, c])
+        if _weighted_gram(self.producers, *e.inputs):  # B.T @ (B * v): exactly symmetric
+            self.call(("mirror", c.dtype.name, c.shape, c.strides), lambda: _mirror(c), [c])
 
     def _materialize(self, r: Region) -> Region:
         out = self.fresh(r.shape, r.dtype)
@@ -550,6 +571,27 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
     return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], sizes)
 
 
+def _weighted_gram(producers, x, y) -> bool:
+    """Whether ``x @ y`` is ``B.T @ (B * v)``, ``v`` a column or a scalar (the Hessian of a loss
+    summed over the rows of ``B``), whose result the Numba path makes exactly symmetric
+    (lowering._weighted_gram); here ?gemm's upper triangle is mirrored (:func:`_mirror`)."""
+    tx, my = producers.get(x), producers.get(y)
+    if tx is None or my is None or tx.prim is not transpose_p or my.prim is not mul_p or \
+            tuple(tx.params["permutation"]) != (1, 0):
+        return False
+    B, (u, v) = tx.inputs[0], my.inputs
+    w = v if u is B else u if v is B else None
+    return w is not None and w.aval.shape in ((), (1,), (1, 1), (B.aval.shape[0], 1))
+
+
+def _mirror(c: Region) -> Loops:
+    """``c[r, q] = c[q, r]`` for ``q < r``: the lower triangle from the upper one."""
+    r, q = ir.Local("i0", ir.INT), ir.Local("i1", ir.INT)
+    arr = ir.Arr("v0", c.dtype, 2)
+    stmt = ir.Loop(r, ir.Size(0, "n0"), [ir.Loop(q, r, [ir.Store(arr, (r, q), ir.Load(arr, (q, r)))])])
+    return Loops([stmt], [arr], [c.strides], [c.shape[0]])
+
+
 def _eqns(item) -> list:
     if isinstance(item, list):
         return [e for k in item for e in k.eqns]
@@ -563,9 +605,10 @@ def _view(r: Region, index) -> Region:
     found = _views.get(key)
     if found is None:
         fake = np.lib.stride_tricks.as_strided(np.zeros(1, r.dtype), r.shape, r.strides)
-        view = fake[(*index, ...) if all(i is not ... for i in index) else index]  # a view, never a scalar
+        # a new last axis: a view even where fake[index] is a scalar
+        view = fake[(*index, None) if Ellipsis in index else (*index, Ellipsis, None)]
         offset = view.__array_interface__["data"][0] - fake.__array_interface__["data"][0]
-        found = _views[key] = (offset, view.shape, view.strides)
+        found = _views[key] = (offset, view.shape[:-1], view.strides[:-1])
     offset, shape, strides = found
     return Region(r.buffer, r.offset + offset, shape, strides, r.dtype)
 
@@ -941,7 +984,10 @@ def _read_object(path: Path) -> bytes | None:
     in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
     read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
     try:
-        return cache.read_checked(path)
+        data = cache.read_checked(path)
+        if data is not None:
+            os.utime(path)  # least recently used = oldest mtime (cache.evict)
+        return data
     except cache.Untrusted as e:
         warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
                       f"({e}); not loading it, recompiling.", cache.CacheWarning, stacklevel=3)
@@ -981,6 +1027,7 @@ def _load(path: Path, compile) -> str:
         with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             cache.write_checked(path, obj)
+            cache.evict()
     _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     _engine.finalize_object()
     return how
@@ -1004,16 +1051,19 @@ class TableProgram:
     """A compiled program: ``exe(args)`` -> list of output arrays, one native call."""
 
     def __init__(self, jaxpr: Jaxpr, plan: Plan):
-        _setup()
+        with _lock:
+            _setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
         description = repr((_host(), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
-        if name not in _loaded:
-            stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
-            _loaded[name] = [_engine.get_function_address(f"{name}_k{j}") for j in range(len(plan.kernels))]
-        addresses, entry = _loaded[name], _runtime()
+        with _lock:  # one engine per process: one thread at a time compiles or adds code
+            if name not in _loaded:
+                stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
+                _loaded[name] = [_engine.get_function_address(f"{name}_k{j}")
+                                 for j in range(len(plan.kernels))]
+            addresses, entry = _loaded[name], _runtime()
         # for .source, planned again when read (build sets Plan's other arguments, if any)
         self.name, self._plan_args = name, (jaxpr,)
         self.kernels = len(plan.kernels)
@@ -1148,7 +1198,8 @@ def _read(flat, offset, r: Region):
     return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
 
 
-_loaded: dict = {}
+_loaded: dict = {}  # module name -> its kernels' and entry's addresses
+_lock = threading.RLock()
 
 
 def _object_offsets() -> tuple | None:
@@ -1168,18 +1219,22 @@ def _object_offsets() -> tuple | None:
 _OFFSETS = _object_offsets()
 
 
-def build(jaxpr: Jaxpr):
-    """A :class:`TableProgram` for the simplified ``jaxpr``, or None if an equation is
-    outside what the table backend compiles (dispatch then takes today's path)."""
+def build(jaxpr: Jaxpr) -> TableProgram:
+    """A :class:`TableProgram` for the simplified ``jaxpr``; raises :class:`Unsupported`
+    (saying why) if an equation is outside what the table backend compiles (dispatch then
+    takes today's path)."""
     if _OFFSETS is None:
-        return None
+        raise Unsupported("this Python's object layout (a free-threaded build?)")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
+    for e in jaxpr.eqns if HOST is None else ():  # no rule, no host step: refused before fusion
+        if not (e.prim in SINGLE or e.prim is full_p or is_loop_eqn(e) or e.prim in REDUCTIONS):
+            raise Unsupported(e.prim.name)
     try:
         plan = Plan(jaxpr, consts)
-    except (Unsupported, KeyError):
-        return None
+    except KeyError as e:
+        raise Unsupported(f"KeyError {e}") from None
     program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)
     return program
