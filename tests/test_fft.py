@@ -349,7 +349,11 @@ def test_pocketfft_loops_called_from_numba_equal_numpy(rows, n, dtype):
     np.testing.assert_allclose(back, x, atol=tol)
 
 
-def test_compiled_programs_call_pocketfft_without_leaving_compiled_code():
+def test_compiled_programs_call_pocketfft_without_leaving_compiled_code(monkeypatch):
+    # the Numba path (FUNCAD_JIT_BACKEND=numba) calls pocketfft's Numba kernels inline; the
+    # table backend runs an FFT as a host step (tests/test_table_host.py)
+    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+
     def loss(x):
         return fnp.sum(fnp.fft.irfft(fnp.fft.rfft(x) * np.array([1.0, 2j, 0.5, 1.0]), n=6) ** 2)
 

@@ -49,6 +49,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 import traceback
 import types
 import warnings
@@ -525,12 +526,24 @@ def _entries(path: Path) -> list[tuple[float, int, Path | None, list[Path]]]:
     return sorted(out, key=lambda e: e[0])
 
 
-def evict(keep: Path | None = None) -> int:
-    """Remove least recently used entries until the cache fits :func:`max_bytes`."""
+def evict(keep: Path | None = None, added: int | None = None) -> int:
+    """Remove least recently used entries until the cache fits :func:`max_bytes`.
+
+    ``added``: the bytes just written, when the caller knows them (the table backend's object
+    files). Then the directory is scanned again only if its size at the last scan (at most
+    :data:`RESCAN_SECONDS` ago) plus what this process wrote since passes the bound: the
+    table backend writes one file per program and shape, and a scan of a cache of thousands of
+    entries costs more than the compile (other processes' writes count at the next scan)."""
     limit = max_bytes()
     if limit <= 0:
         return 0
-    entries = _entries(cache_dir())
+    where = cache_dir()
+    seen = _scans.get(where)
+    if added is not None and seen is not None and time.monotonic() - seen[0] < RESCAN_SECONDS:
+        seen[1] += added
+        if seen[1] <= limit:
+            return 0
+    entries = _entries(where)
     total, removed = sum(e[1] for e in entries), 0
     for _, size, py, files in entries:
         if total <= limit:
@@ -541,8 +554,13 @@ def evict(keep: Path | None = None) -> int:
             discard(f)
         total -= size
         removed += 1
+    _scans[where] = [time.monotonic(), total]
     stats["evicted"] += removed
     return removed
+
+
+RESCAN_SECONDS = 60.0
+_scans: dict = {}  # cache directory -> [time of its last scan, its bytes then + written since]
 
 
 def info() -> dict:

@@ -1027,7 +1027,7 @@ def _load(path: Path, compile) -> str:
         with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             cache.write_checked(path, obj)
-            cache.evict()
+            cache.evict(added=len(obj))
     _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     _engine.finalize_object()
     return how
