@@ -27,7 +27,8 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
 
-Supported (anything else: :func:`build` returns None and dispatch takes today's path): the
+Supported (anything else: :func:`build` raises :class:`Unsupported` and dispatch takes the
+Numba path, logged with the reason under ``FUNCAD_LOG_COMPILES=1``): the
 loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
 integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
@@ -40,17 +41,17 @@ back from the table, unless it has a jaxpr parameter (control flow). Literal ope
 constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoint and
 custom_lin calls are inlined.
 
-State (prototype, measured in benchmarks/COMPILE.md): the MLP step, the RNN-20 and LSTM-20
-gradients and the 45,000-operation simulation run on it and match today's jit to 1e-15
-(tests/test_table.py; the simulation bit for bit), the convnet step
-(tests/test_table_einsum.py) and the GP's value and gradient (tests/test_table_linalg.py).
-Results differ from today's jit in the last bits because sizes are constants here (LLVM
-vectorises the reassociable sums with another split) and single matrix products go to
-``?gemm`` where the driver calls NumPy's ``matmul``. Not done: the checks against a
-tampered cache file that cache.py applies to Numba's files, the release of compiled code
-(MCJIT keeps every object for the life of the process, as Numba's engine does). Neither a
-cold compile nor a warm load imports Numba (backend/vecmath.py's math functions are llvmlite
-IR; tests/test_table_cold.py checks).
+State (measured in benchmarks/COMPILE.md and RESULTS.md): the MLP step, the Newton step, the
+RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it and
+match the Numba path to 1e-15 (tests/test_table*.py). Results differ from the Numba path's in
+the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
+another split) and single matrix products go to ``?gemm``/``?gemv`` where the Numba path calls
+NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered or planted file
+is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
+the life of the process, as Numba's engine does); integers and complex numbers to a traced
+power (the Numba path). Neither a cold compile nor a warm load imports Numba (vecmath's math
+functions are llvmlite IR; tests/test_table_cold.py checks); host steps of random draws and
+FFTs call nbrandom's and pocketfft's Numba kernels.
 """
 
 from __future__ import annotations
