@@ -463,14 +463,20 @@ def _inner(*regions) -> tuple:
     return tuple(r.strides[-2:] for r in regions)
 
 
+def _result(plan, eqn):
+    """``(dtype, operand regions, the result's fresh region, batch shape, n, k)`` of a LAPACK
+    equation whose result is ``batch + (n, k)``."""
+    dt = _float_operands(eqn)
+    operands = [plan.region(x) for x in eqn.inputs]
+    out = plan.regions[eqn.outputs[0]] = plan.fresh(eqn.outputs[0])
+    *batch, n, k = out.shape
+    return dt, operands, out, tuple(batch), n, k
+
+
 def solve(plan, eqn) -> None:
     """``?gesv`` per matrix: A copied to column-major order, B to the result (one column)
     or a column-major copy, then copied to the result. Stacks of small matrices: loops."""
-    dt = _float_operands(eqn)
-    a, b = (plan.region(x) for x in eqn.inputs)
-    out = plan.regions[eqn.outputs[0]] = plan.fresh(eqn.outputs[0])
-    *batch, n, k = out.shape
-    batch = tuple(batch)
+    dt, (a, b), out, batch, n, k = _result(plan, eqn)
     if 0 in out.shape:
         return
     if batch and n <= SOLVE_SMALL_N:
@@ -493,11 +499,7 @@ def solve(plan, eqn) -> None:
 def cholesky(plan, eqn) -> None:
     """``?potrf('U')`` in place on a C-ordered copy (its column-major upper triangle is the
     lower one), then the strict upper triangle zeroed."""
-    dt = _float_operands(eqn)
-    a = plan.region(eqn.inputs[0])
-    out = plan.regions[eqn.outputs[0]] = plan.fresh(eqn.outputs[0])
-    *batch, n, _ = out.shape
-    batch = tuple(batch)
+    dt, (a,), out, batch, n, _ = _result(plan, eqn)
     if 0 in out.shape:
         return
     if batch and n <= CHOLESKY_SMALL_N:
@@ -515,11 +517,7 @@ def cholesky(plan, eqn) -> None:
 def triangular_solve(plan, eqn) -> None:
     """``?trtrs`` with A read where it is (C-ordered rows: the column-major transpose, flags
     flipped; column-major: as it is), B copied to the result or a column-major copy."""
-    dt = _float_operands(eqn)
-    a, b = (plan.region(x) for x in eqn.inputs)
-    out = plan.regions[eqn.outputs[0]] = plan.fresh(eqn.outputs[0])
-    *batch, n, k = out.shape
-    batch = tuple(batch)
+    dt, (a, b), out, batch, n, k = _result(plan, eqn)
     if 0 in out.shape:
         return
     a = _broadcast(a, batch)

@@ -228,27 +228,7 @@ def _parallel_for(mod):
 
 
 # --------------------------------------------------------------------------------------
-# The integer arithmetic of a chunked reduction's bounds: ``nc = min(n, 64)``,
-# ``range((c * n) // nc, ((c + 1) * n) // nc)``, and its scratch array of nc partial results
-
-INT_EXPRS = (ir.Const, ir.Bin, ir.Call)
-_INT_OPS = {"+": "add", "*": "mul", "//": "sdiv"}  # (non-negative operands: // is sdiv)
-
-
-def int_ok(e) -> bool:
-    return type(e) is ir.Const or (type(e) is ir.Bin and e.op in _INT_OPS) or \
-        (type(e) is ir.Call and e.fn == "min" and len(e.args) == 2)
-
-
-def int_value(printer, e):
-    """An integer expression of :func:`int_ok` as an LLVM value (``printer``: loopir.LLVM)."""
-    b, i64 = printer.b, printer.i64
-    if type(e) is ir.Const:
-        return printer.ir.Constant(i64, int(e.value))
-    x, y = (printer.value(a) for a in ((e.x, e.y) if type(e) is ir.Bin else e.args))
-    if type(e) is ir.Call:
-        return b.select(b.icmp_signed("<", x, y), x, y)
-    return getattr(b, _INT_OPS[e.op])(x, y)
+# A chunked reduction's scratch array of nc partial results
 
 
 def scratch_shapes(stmts: list, sizes: list, names: set) -> dict:
