@@ -413,9 +413,8 @@ def _part(dt):
 
 def printable(s, parallel=False) -> bool:
     """Whether :class:`LLVM` writes statement ``s``: every node but text, parallel loops
-    (unless ``parallel``: the caller runs them), float16 values and a few calls (integer
-    powers of traced exponents, which raise for a negative one; complex calls off x86-64
-    Linux)."""
+    (unless ``parallel``: the caller runs them), float16 values and a few calls (complex
+    calls off x86-64 Linux)."""
     for n in walk(s):
         t = type(n)
         if t in (Comment, Line, Alloc, Run) or t is Loop and n.parallel and not parallel:
@@ -439,8 +438,8 @@ def printable(s, parallel=False) -> bool:
 
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
-    if e.fn == "_nb.ipow":
-        return False
+    if e.fn == "_nb.ipow":  # (the kernel has a status word: ``LLVM.ipow``)
+        return kinds <= set("iu")
     if "c" in kinds:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
                                                     "minimum", "log2", "log10", "exp2", "log1p", "expm1")
@@ -755,6 +754,8 @@ class LLVM:
             return x
         if name == "power" and dt.kind in "iu":
             return self.int_power(x, int(e.args[1].value), dt)
+        if name == "ipow":
+            return self.ipow(x, args[1], dt)
         if name in ("radd", "rmul"):
             return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
         if name in _INTRINSICS:
@@ -795,6 +796,32 @@ class LLVM:
             n >>= 1
             x = b.mul(x, x) if n else x
         return out
+
+    def ipow(self, x, y, dt):
+        """``x ** y``, ``y`` traced: by squaring, wrapping, as NumPy; a negative ``y`` sets the
+        kernel's status word (the array ``status``: NumPy's ValueError after the program)."""
+        b, ir = self.b, self.ir
+        zero = self.const(0, dt)
+        if dt.kind == "i":
+            negative = b.icmp_signed("<", y, zero)
+            with b.if_then(negative, likely=False):
+                b.store(ir.Constant(self.i64, 1), b.bitcast(self.arr["status"][0], self.i64.as_pointer()))
+            y = b.select(negative, zero, y)
+        before = b.block
+        head, body, done = (b.append_basic_block(f"ipow.{n}") for n in ("head", "body", "done"))
+        b.branch(head)
+        b.position_at_end(head)
+        r, p, n = (b.phi(x.type) for _ in range(3))
+        for phi, v in zip((r, p, n), (self.const(1, dt), x, y)):
+            phi.add_incoming(v, before)
+        b.cbranch(b.icmp_unsigned("!=", n, zero), body, done)
+        b.position_at_end(body)
+        for phi, v in zip((r, p, n), (b.select(b.trunc(n, ir.IntType(1)), b.mul(r, p), r), b.mul(p, p),
+                                      b.lshr(n, ir.Constant(n.type, 1)))):
+            phi.add_incoming(v, body)
+        b.branch(head)
+        b.position_at_end(done)
+        return r
 
     def complex_call(self, name, args, e):
         b, ir = self.b, self.ir

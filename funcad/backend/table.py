@@ -85,7 +85,7 @@ from ..lax.shapes import (
 )
 from . import blas, cache, codegen, driver, table_arena, table_parallel
 from . import loopir as ir
-from .fusion import REDUCTIONS, Kernel, fuse, is_loop_eqn
+from .fusion import Kernel, fuse
 
 BACKENDS = ("table", "numba")
 
@@ -278,11 +278,16 @@ class Plan:
             self.marks.append((len(self.calls), item))
             # (rules that write over an operand: this jaxpr's values, read by no later item)
             self.defined, self.last_read, self.item = defined, last_read, n
-            if isinstance(item, Kernel) or isinstance(item, list):
-                outs = {v for e in _eqns(item) for v in e.outputs}
-                self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
-            else:
+            if not (isinstance(item, Kernel) or isinstance(item, list)):
                 self.single(item.eqn)
+                continue
+            eqns = _eqns(item)
+            mark = self._mark()
+            try:
+                self.loop_item(item, {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n})
+            except (Unsupported, KeyError) as why:  # loops it does not print: host steps
+                self._rollback(*mark)
+                HOST.degraded(self, eqns, why)
         self.marks.append((len(self.calls), "}", jaxpr))
 
     # -- buffers and kernels --------------------------------------------------------------
@@ -344,7 +349,17 @@ class Plan:
         self.elementwise(dst, ("fill", value))
 
     def copy(self, dst: Region, src: Region) -> None:
+        """``dst = src``, as unsigned integers of the dtype's size (any dtype: its bits)."""
+        if dst.dtype == src.dtype and dst.dtype.itemsize in (1, 2, 4, 8):
+            dst, src = (Region(r.buffer, r.offset, r.shape, r.strides, np.dtype(f"u{r.dtype.itemsize}"))
+                        for r in (dst, src))
         self.elementwise(dst, "copy", [src])
+
+    def status(self, error) -> Region:
+        """A status word a kernel sets nonzero on failure: after the call, ``error(value)`` raises."""
+        r = self.fresh((1,), np.int64)
+        self.checks.append((r, error))
+        return r
 
     def contiguous(self, r: Region) -> Region:
         if r.c_contiguous:
@@ -374,7 +389,8 @@ class Plan:
                 r = self.regions[order[pos]] = self.fresh(order[pos])
                 if pos in fills:
                     self.fill(r, fills[pos])
-        regions = [self.region(order[pos]) if type(pos) is int else self.fresh(*pos) for pos in positions]
+        regions = [self.region(order[pos]) if type(pos) is int else self.status(_negative_power)
+                   if pos == "status" else self.fresh(*pos) for pos in positions]
         strides = [r.strides for r in regions]
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
@@ -414,6 +430,9 @@ class Plan:
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
         arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
         positions = [(scratch[a.name], a.dtype) if a.name in scratch else position[a.name] for a in arrs]
+        if any(type(n) is ir.Call and n.fn == "_nb.ipow" for s in stmts for n in ir.walk(s)):
+            arrs.append(ir.Arr("status", ir.INT, 0))  # (its region: a status word, loop_item)
+            positions.append("status")
         return text, stmts, arrs, arrays_key, positions, fills, list(g.sizes)
 
     def single(self, e) -> None:
@@ -421,20 +440,21 @@ class Plan:
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
-        if HOST is None or rule is None:
-            return (rule or (HOST and HOST.host_rule) or _unsupported)(self, e)
-        mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
+        if rule is None:
+            return HOST.degraded(self, [e], "no native rule")
+        mark = self._mark()
         try:
             rule(self, e)
         except Unsupported as why:  # what the rule does not cover: its primitive's implementation
             self._rollback(*mark)
-            try:
-                HOST.host_rule(self, e)
-            except Unsupported:
-                raise why from None  # (the rule's reason: control flow is never a host step)
+            HOST.degraded(self, [e], why)
 
-    def _rollback(self, buffers, calls, kernels, regions) -> None:
+    def _mark(self) -> tuple:
+        return len(self.buffers), len(self.calls), len(self.kernels), len(self.regions), len(self.checks)
+
+    def _rollback(self, buffers, calls, kernels, regions, checks) -> None:
         """Forget what a rule that raised Unsupported had added."""
+        del self.checks[checks:]
         for key in self.keys[kernels:]:
             del self.index[key]
         while len(self.regions) > regions:
@@ -538,15 +558,15 @@ def register_single(prim, rule) -> None:
     SINGLE[prim] = rule
 
 
-def _unsupported(plan, e):
-    raise Unsupported(e.prim.name)
-
-
 #: backend/table_host.py, once imported (dispatch imports it): ``HOST.host_rule(plan, eqn)``
 #: is the fallback for a single equation no rule covers, a host step calling the primitive's
 #: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
 #: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
 HOST = None
+
+
+def _negative_power(_):
+    raise ValueError("Integers to negative integer powers are not allowed.")  # (NumPy's words)
 
 
 def _elementwise(dst: Region, kind, srcs) -> Loops:
@@ -1213,7 +1233,7 @@ def _object_offsets() -> tuple | None:
     item, data = tuple.__basicsize__, object.__basicsize__
     if ctypes.c_void_p.from_address(id(t) + item).value != id(x) or \
             ctypes.c_void_p.from_address(id(x) + data).value != x.ctypes.data:
-        return None  # another layout (a free-threaded build...): the table backend stays off
+        return None  # another layout (a free-threaded build...): build raises UnsupportedPythonError
     return item, data
 
 
@@ -1225,17 +1245,17 @@ def build(jaxpr: Jaxpr) -> TableProgram:
     (saying why) if an equation is outside what the table backend compiles (dispatch then
     takes today's path)."""
     if _OFFSETS is None:
-        raise Unsupported("this Python's object layout (a free-threaded build?)")
+        from ..errors import UnsupportedPythonError
+
+        raise UnsupportedPythonError(
+            f"funcad.jit: this Python ({sys.implementation.name} {sys.version.split()[0]}) lays out "
+            "tuples and NumPy arrays otherwise than the standard CPython build (a free-threaded "
+            "build?): compiled programs read their arrays' addresses from that layout, so jit cannot "
+            "run here. Use a standard (GIL) CPython build, or run without jit "
+            "(`with funcad.disable_jit():`).")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
-    for e in jaxpr.eqns if HOST is None else ():  # no rule, no host step: refused before fusion
-        if not (e.prim in SINGLE or e.prim is full_p or is_loop_eqn(e) or e.prim in REDUCTIONS):
-            raise Unsupported(e.prim.name)
-    try:
-        plan = Plan(jaxpr, consts)
-    except KeyError as e:
-        raise Unsupported(f"KeyError {e}") from None
-    program = TableProgram(jaxpr, plan)
+    program = TableProgram(jaxpr, Plan(jaxpr, consts))
     program._plan_args = (jaxpr, consts)  # (for .source)
     return program
