@@ -336,8 +336,8 @@ class Plan:
     # -- loops built here: fill, copy, add ----------------------------------------------
 
     def elementwise(self, dst: Region, kind, srcs=()) -> None:
-        """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
-        value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
+        """``dst[i] = src[i]`` (kind "copy", cast to dst's dtype), ``dst[i] += src[i]`` ("add")
+        or ``dst[i] = value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
         if dst.dtype.kind not in "biufc" or dst.dtype.kind == "f" and dst.dtype.itemsize < 4 or \
                 kind == "add" and dst.dtype.kind == "b":
             raise Unsupported(f"{dst.dtype} loops")
@@ -582,7 +582,7 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
     arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
     loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
              for a, r in zip(arrs[1:], srcs)]
-    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else loads[0]
+    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else ir.cast(loads[0], dst.dtype)
     stmt = ir.Store(arrs[0], tuple(idx), value, aug="+" if kind == "add" else "")
     slot = len(sizes)
     for d in reversed(range(len(dst.shape))):
