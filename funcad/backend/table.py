@@ -346,6 +346,11 @@ class Plan:
         self.call(key, lambda: _elementwise(dst, kind, srcs), regions)
 
     def fill(self, dst: Region, value) -> None:
+        """``dst = value``, as unsigned integers of the dtype's size (any dtype: its bits)."""
+        if dst.dtype.itemsize in (1, 2, 4, 8):
+            bits = np.dtype(f"u{dst.dtype.itemsize}")
+            value = np.array(value, dst.dtype).view(bits)[()]
+            dst = Region(dst.buffer, dst.offset, dst.shape, dst.strides, bits)
         self.elementwise(dst, ("fill", value))
 
     def copy(self, dst: Region, src: Region) -> None:
@@ -418,7 +423,9 @@ class Plan:
                     fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
-                raise Unsupported(f"loop statement {ir.lines(s)[0]}")
+                dtypes = sorted({n.dtype.name for n in ir.walk(s) if getattr(n, "dtype", None) is not None})
+                line = next(ln for ln in ir.lines(s) if not ln.lstrip().startswith("for "))
+                raise Unsupported(f"loop statement {line.strip()} (of {', '.join(dtypes)})")
             stmts.append(s)
         if not table_parallel.well_formed(stmts):
             raise Unsupported("a parallel loop not at a kernel's top")
@@ -445,7 +452,7 @@ class Plan:
         mark = self._mark()
         try:
             rule(self, e)
-        except Unsupported as why:  # what the rule does not cover: its primitive's implementation
+        except (Unsupported, KeyError) as why:  # what the rule does not cover: a host step
             self._rollback(*mark)
             HOST.degraded(self, [e], why)
 
