@@ -1,7 +1,7 @@
 """The table backend (jit's default): a program as ONE call into object code.
 
-``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). A program whose every
-fusion item it supports (below) is compiled without Numba; any other takes today's Numba path:
+``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). It compiles every
+program (a fusion item it has no native code for runs as host steps, below):
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
@@ -27,17 +27,18 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
   this module's versions and the host CPU.
 
-Supported (anything else: :func:`build` raises :class:`Unsupported` and dispatch takes the
-Numba path, logged with the reason under ``FUNCAD_LOG_COMPILES=1``): the
-loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
-integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+Native: the loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's
+semantics; an integer power of a negative exponent raises NumPy's ValueError through a
+status word), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
-``symmetrize`` (backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
-(backend/table_control.py). Any other single equation (or one its rule raises Unsupported
-for) is a **host step** (backend/table_host.py): its primitive's NumPy implementation called
-back from the table, unless it has a jaxpr parameter (control flow). Literal operands and
+``symmetrize`` (backend/table_linalg.py), ``fft`` (pocketfft's loops: backend/table_fft.py);
+cond, while and scan (backend/table_control.py). Anything else, a single equation without
+a rule or one its rule raises :class:`Unsupported` for, or a fused kernel with loops
+loopir does not print, runs as **host steps** (backend/table_host.py): each equation's
+NumPy implementation called back from the table (a cond, while or scan: its body eagerly),
+logged with the reason under ``FUNCAD_LOG_COMPILES=1``. Literal operands and
 constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoint and
 custom_lin calls are inlined.
 
@@ -48,10 +49,8 @@ the last bits because sizes are constants here (LLVM vectorises the reassociable
 another split) and single matrix products go to ``?gemm``/``?gemv`` where the Numba path calls
 NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered or planted file
 is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
-the life of the process, as Numba's engine does); integers and complex numbers to a traced
-power (the Numba path). Neither a cold compile nor a warm load imports Numba (vecmath's math
-functions are llvmlite IR; tests/test_table_cold.py checks); host steps of random draws and
-FFTs call nbrandom's and pocketfft's Numba kernels.
+the life of the process, as Numba's engine does). Neither a cold compile nor a warm load
+imports Numba (vecmath's math functions are llvmlite IR; tests/test_table_cold.py checks).
 """
 
 from __future__ import annotations
@@ -109,7 +108,7 @@ def enabled() -> bool:
 
 
 class Unsupported(Exception):
-    """An equation the table backend does not compile: the program takes today's path."""
+    """What a rule does not compile natively: its item runs as host steps."""
 
 
 FLOATS = ir.FLOATS
@@ -1248,18 +1247,16 @@ _OFFSETS = _object_offsets()
 
 
 def build(jaxpr: Jaxpr) -> TableProgram:
-    """A :class:`TableProgram` for the simplified ``jaxpr``; raises :class:`Unsupported`
-    (saying why) if an equation is outside what the table backend compiles (dispatch then
-    takes today's path)."""
+    """A :class:`TableProgram` for the simplified ``jaxpr`` (any: what has no native code runs
+    as host steps); UnsupportedPythonError on a Python whose object layout it cannot read."""
     if _OFFSETS is None:
         from ..errors import UnsupportedPythonError
 
         raise UnsupportedPythonError(
-            f"funcad.jit: this Python ({sys.implementation.name} {sys.version.split()[0]}) lays out "
-            "tuples and NumPy arrays otherwise than the standard CPython build (a free-threaded "
-            "build?): compiled programs read their arrays' addresses from that layout, so jit cannot "
-            "run here. Use a standard (GIL) CPython build, or run without jit "
-            "(`with funcad.disable_jit():`).")
+            "funcad.jit: this Python lays out tuples and NumPy arrays otherwise than the standard "
+            "CPython build (a free-threaded build?): compiled programs read their arrays' addresses "
+            "from that layout, so jit cannot run here. Use a standard (GIL) CPython build, or run "
+            "without jit (`with funcad.disable_jit():`).")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})

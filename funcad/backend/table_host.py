@@ -1,6 +1,5 @@
 """Host steps: an equation without native code, run inside a table program by its primitive's
-NumPy implementation (as eager runs it), so that one such primitive does not send the whole
-program back to the Numba path.
+NumPy implementation (as eager runs it): how the table covers every program (:func:`degraded`).
 
 A host step is a ctypes callback with the kernels' signature, ``void(i8** buffers, i64*
 slots)``, whose address goes into the program's table of kernel addresses (not into the
