@@ -89,6 +89,18 @@ def test_float16_loops_are_host_steps_logged_with_the_reason(monkeypatch, caplog
     assert program.host and "host step" in caplog.text and "float16" in caplog.text
 
 
+@pytest.mark.parametrize("dt", [np.longdouble, np.clongdouble])
+def test_long_doubles_are_host_steps_and_their_copies_and_fills_keep_every_bit(dt):
+    x = (np.linspace(0, 1, 5) + 1 / 3).astype(dt)  # (they were once read as doubles: garbage)
+
+    def f(x):
+        return (fnp.sin(x) * 2 + x, fnp.full(3, 1 / 3, dt), fnp.concatenate([x, x])[::2],
+                x.reshape(5, 1).T.reshape(5), lax.fori_loop(0, 3, lambda i, c: c * 2, x))
+
+    got, _ = on_table(f, x)
+    same(got, f(x), exact=True)
+
+
 def test_control_flow_the_table_cannot_plan_is_one_host_step(monkeypatch):
     monkeypatch.setitem(table.SINGLE, while_p, lambda plan, e: (_ for _ in ()).throw(table.Unsupported("no")))
 

@@ -411,16 +411,23 @@ def _part(dt):
     return np.dtype(f"f{np.dtype(dt).itemsize // 2}")
 
 
+def native(dt) -> bool:
+    """Whether :class:`LLVM` has values of ``dt``: bools, integers, float32/64, complex64/128
+    (not float16 or long doubles)."""
+    dt = np.dtype(dt)
+    return dt.kind in "biu" or dt.kind in "fc" and dt.itemsize // (1 + (dt.kind == "c")) in (4, 8)
+
+
 def printable(s, parallel=False) -> bool:
     """Whether :class:`LLVM` writes statement ``s``: every node but text, parallel loops
-    (unless ``parallel``: the caller runs them), float16 values and a few calls (complex
-    calls off x86-64 Linux)."""
+    (unless ``parallel``: the caller runs them), values of dtypes not :func:`native` and a
+    few calls (complex calls off x86-64 Linux)."""
     for n in walk(s):
         t = type(n)
         if t in (Comment, Line, Alloc, Run) or t is Loop and n.parallel and not parallel:
             return False
         dt = getattr(n, "dtype", None)
-        if dt is not None and (dt.kind not in "biufc" or dt.kind == "f" and dt.itemsize < 4):
+        if dt is not None and not native(dt):
             return False
         if t is Assign and n.target.dtype != n.value.dtype or \
                 t is Store and (n.value.dtype != n.arr.dtype or n.aug and n.arr.dtype == BOOL):

@@ -337,27 +337,24 @@ class Plan:
     def elementwise(self, dst: Region, kind, srcs=()) -> None:
         """``dst[i] = src[i]`` (kind "copy", cast to dst's dtype), ``dst[i] += src[i]`` ("add")
         or ``dst[i] = value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
-        if dst.dtype.kind not in "biufc" or dst.dtype.kind == "f" and dst.dtype.itemsize < 4 or \
-                kind == "add" and dst.dtype.kind == "b":
+        if not ir.native(dst.dtype) or kind == "add" and dst.dtype.kind == "b":
             raise Unsupported(f"{dst.dtype} loops")
         regions = [dst, *srcs]
         key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
         self.call(key, lambda: _elementwise(dst, kind, srcs), regions)
 
     def fill(self, dst: Region, value) -> None:
-        """``dst = value``, as unsigned integers of the dtype's size (any dtype: its bits)."""
-        if dst.dtype.itemsize in (1, 2, 4, 8):
-            bits = np.dtype(f"u{dst.dtype.itemsize}")
-            value = np.array(value, dst.dtype).view(bits)[()]
-            dst = Region(dst.buffer, dst.offset, dst.shape, dst.strides, bits)
-        self.elementwise(dst, ("fill", value))
+        """``dst = value``, as unsigned integers (:func:`_words`: any dtype, its bits)."""
+        words = _words(dst)
+        for w, v in zip(words, np.array(value, dst.dtype).reshape(1).view(words[0].dtype)):
+            self.elementwise(w, ("fill", v))
 
     def copy(self, dst: Region, src: Region) -> None:
-        """``dst = src``, as unsigned integers of the dtype's size (any dtype: its bits)."""
-        if dst.dtype == src.dtype and dst.dtype.itemsize in (1, 2, 4, 8):
-            dst, src = (Region(r.buffer, r.offset, r.shape, r.strides, np.dtype(f"u{r.dtype.itemsize}"))
-                        for r in (dst, src))
-        self.elementwise(dst, "copy", [src])
+        """``dst = src``, as unsigned integers (:func:`_words`: any dtype, its bits)."""
+        if dst.dtype != src.dtype:  # (a cast)
+            return self.elementwise(dst, "copy", [src])
+        for d, s in zip(_words(dst), _words(src)):
+            self.elementwise(d, "copy", [s])
 
     def status(self, error) -> Region:
         """A status word a kernel sets nonzero on failure: after the call, ``error(value)`` raises."""
@@ -569,6 +566,16 @@ def register_single(prim, rule) -> None:
 #: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
 #: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
 HOST = None
+
+
+def _words(r: Region) -> list:
+    """``r`` as unsigned integers of its dtype's size, or (a long double) as 8-byte words."""
+    n = r.dtype.itemsize
+    if n in (1, 2, 4, 8):
+        return [Region(r.buffer, r.offset, r.shape, r.strides, np.dtype(f"u{n}"))]
+    if ir.native(r.dtype) or n % 8:
+        return [r]
+    return [Region(r.buffer, r.offset + 8 * j, r.shape, r.strides, np.dtype("u8")) for j in range(n // 8)]
 
 
 def _negative_power(_):
