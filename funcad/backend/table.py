@@ -561,10 +561,10 @@ def register_single(prim, rule) -> None:
     SINGLE[prim] = rule
 
 
-#: backend/table_host.py, once imported (dispatch imports it): ``HOST.host_rule(plan, eqn)``
-#: is the fallback for a single equation no rule covers, a host step calling the primitive's
-#: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
-#: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
+#: backend/table_host.py, once imported (dispatch imports it): ``HOST.degraded(plan, eqns,
+#: why)`` makes equations no rule covers host steps calling their primitives'
+#: implementations; ``HOST.run`` calls a program with host steps; ``HOST.inline_calls``
+#: inlines custom_jvp/vjp, checkpoint and custom_lin calls.
 HOST = None
 
 
