@@ -170,6 +170,24 @@ def test_ffts_are_native_kernels_with_numpys_bits(kind, dt, shape, k):
     np.testing.assert_array_equal(got, numpy.astype(got.dtype))
 
 
+@pytest.mark.parametrize("n", [1, 2, 12, 97])
+@pytest.mark.parametrize("rows", [1, 9])
+@pytest.mark.parametrize("dt", [np.complex128, np.complex64])
+def test_pocketfft_loops_as_the_table_calls_them_equal_numpy(n, rows, dt):
+    z = (RNG.standard_normal((rows, n)) + 1j * RNG.standard_normal((rows, n))).astype(dt)
+    x = z.real.copy()
+
+    def f(z, x):
+        spec = fnp.fft.rfft(x)
+        return fnp.fft.fft(z), fnp.fft.ifft(z), spec, fnp.fft.irfft(spec, n=n)
+
+    got, program = on_table(f, z, x)
+    assert not program.host
+    spec = np.fft.rfft(x)
+    for g, w in zip(got, (np.fft.fft(z), np.fft.ifft(z), spec, np.fft.irfft(spec, n=n))):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_fft_of_a_strided_view_and_through_grad():
     x = RNG.standard_normal((6, 8)) + 1j * RNG.standard_normal((6, 8))
     (got,), _ = on_table(lambda x: fnp.fft.fft(x.T[1:, ::2], axis=0), x)
