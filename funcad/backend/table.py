@@ -286,7 +286,8 @@ class Plan:
                 self.loop_item(item, {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n})
             except (Unsupported, KeyError) as why:  # loops it does not print: host steps
                 self._rollback(*mark)
-                HOST.degraded(self, eqns, why)
+                at = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (in the program's order)
+                HOST.degraded(self, sorted(eqns, key=lambda e: at.get(id(e), -1)), why)
         self.marks.append((len(self.calls), "}", jaxpr))
 
     # -- buffers and kernels --------------------------------------------------------------
