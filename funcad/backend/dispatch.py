@@ -118,7 +118,7 @@ def executable_for(jaxpr: Jaxpr, name: str = "program") -> Executable:
     exe = _executables.get(jaxpr)
     if exe is None:
         table.backend()  # an unknown FUNCAD_JIT_BACKEND is an error, whatever the program
-        unsupported = _numba_unsupported_dtypes(jaxpr)
+        unsupported = _numba_unsupported_dtypes(jaxpr) if not table.enabled() else ()  # (table: any)
         if unsupported:
             exe = Interpreted(jaxpr, name, unsupported)
         else:
