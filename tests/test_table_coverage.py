@@ -133,6 +133,19 @@ def test_a_negative_integer_exponent_raises_numpys_error():
     np.testing.assert_array_equal(f(x, np.array([2, 0, 1])), x ** np.array([2, 0, 1]) * 2)  # (status reset)
 
 
+def test_integer_powers_in_a_parallel_kernel_report_a_negative_exponent_from_any_thread():
+    from funcad.backend import codegen
+
+    n = 2 * codegen.PARALLEL_MIN_SIZE
+    x, y = np.arange(n) % 7 - 3, np.arange(n) % 5
+    f = fa.jit(lambda x, y: (fnp.sum(x ** y), x ** y))
+    total, power = f(x, y)
+    assert total == np.sum(x ** y) and np.array_equal(power, x ** y)
+    y[-3] = -2
+    with pytest.raises(ValueError, match="Integers to negative integer powers are not allowed"):
+        f(x, y)
+
+
 @pytest.mark.parametrize("dt", [np.complex128, np.complex64])
 def test_complex_to_a_traced_power_is_native_with_numpys_bits(dt):
     vals = [0, 1, -1, 2, -2, 3, -3, 4, -5, 99, -99, 100, 0.5, 2.5, -1.5, 1j, 2 + 1j, 0.5 - 0.25j,
