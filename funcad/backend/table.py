@@ -528,20 +528,15 @@ class Plan:
         size = a.dtype.itemsize
         la, lb = _blas_layout(a, size), _blas_layout(b, size)
         if la is None:
-            a = self._materialize(a)
+            a = self.contiguous(a)
             la = _blas_layout(a, size)
         if lb is None:
-            b = self._materialize(b)
+            b = self.contiguous(b)
             lb = _blas_layout(b, size)
         gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
         self.call(gemm.key(), lambda: gemm, [a, b, c])
         if _weighted_gram(self.producers, *e.inputs):  # B.T @ (B * v): exactly symmetric
             self.call(("mirror", c.dtype.name, c.shape, c.strides), lambda: _mirror(c), [c])
-
-    def _materialize(self, r: Region) -> Region:
-        out = self.fresh(r.shape, r.dtype)
-        self.copy(out, r)
-        return out
 
 
 #: How an equation that is its own fusion item becomes regions and kernel calls:
