@@ -345,13 +345,13 @@ class Plan:
         self.call(key, lambda: _elementwise(dst, kind, srcs), regions)
 
     def fill(self, dst: Region, value) -> None:
-        """``dst = value``, as unsigned integers (:func:`_words`: any dtype, its bits)."""
+        """``dst = value`` (any dtype: :func:`_words`)."""
         words = _words(dst)
         for w, v in zip(words, np.array(value, dst.dtype).reshape(1).view(words[0].dtype)):
             self.elementwise(w, ("fill", v))
 
     def copy(self, dst: Region, src: Region) -> None:
-        """``dst = src``, as unsigned integers (:func:`_words`: any dtype, its bits)."""
+        """``dst = src`` (any dtype: :func:`_words`)."""
         if dst.dtype != src.dtype:  # (a cast)
             return self.elementwise(dst, "copy", [src])
         for d, s in zip(_words(dst), _words(src)):
@@ -565,12 +565,13 @@ HOST = None
 
 
 def _words(r: Region) -> list:
-    """``r`` as unsigned integers of its dtype's size, or (a long double) as 8-byte words."""
+    """``r`` itself where loopir has its dtype, else as unsigned integers of its size (float16)
+    or 8-byte words (a long double)."""
     n = r.dtype.itemsize
+    if ir.native(r.dtype) or n not in (1, 2, 4, 8) and n % 8:
+        return [r]
     if n in (1, 2, 4, 8):
         return [Region(r.buffer, r.offset, r.shape, r.strides, np.dtype(f"u{n}"))]
-    if ir.native(r.dtype) or n % 8:
-        return [r]
     return [Region(r.buffer, r.offset + 8 * j, r.shape, r.strides, np.dtype("u8")) for j in range(n // 8)]
 
 
