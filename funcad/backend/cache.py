@@ -146,7 +146,7 @@ def cache_dir() -> Path:
     return path
 
 
-_LINKED = ("nbrt.py", "nbcache.py", "nbrandom.py", "pocketfft.py", "vecmath.py", "loopir.py")
+_LINKED = ("nbrt.py", "nbcache.py", "pocketfft.py", "vecmath.py", "loopir.py")
 
 
 @functools.cache

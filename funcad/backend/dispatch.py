@@ -31,6 +31,7 @@ from . import (  # noqa: F401
     table_einsum,
     table_host,
     table_linalg,
+    table_random,
     table_source,
 )
 from .fusion import fuse
