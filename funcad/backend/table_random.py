@@ -442,10 +442,8 @@ def _gamma(b, key, i, alpha, log_space):
 # with lam = 1e5) is accepted, so the kernel finds that round first, then replays up to it.
 # Both loops split their key each round the same way: round i's chain key c_i (c_0 the draw's
 # key, c_{i+1} = split(c_i)[0]) gives Knuth's subkey A_i = split(c_i)[1] and the rejection's
-# two, A_i and B_i = split(c_i, 3)[1:]. A draw's first ROUND_TABLE rounds are hashed once per
-# key into a table (c, A, B as six words a round); rounds beyond it are hashed as they come.
+# two, A_i and B_i = split(c_i, 3)[1:]; the replay reads them from a table made per key.
 
-ROUND_TABLE = 32
 _LANCZOS32 = (676.520368121885098567009190444019, -1259.13921672240287047156078755283,
               771.3234287776530788486528258894, -176.61502916214059906584551354,
               12.507343278686904814458936853, -0.13857109526572011689554707,
@@ -485,32 +483,13 @@ def _unit32(b, w):
     return _unit(b, *w, F32)
 
 
-class _Rounds:
-    """Round i's keys (c, A, B) of key ``kb``: from the table, or hashed from round i-1's c."""
-
-    def __init__(self, b, tab, kb):
-        self.b, self.row = b, b.gep(tab, [b.mul(kb, _c(I64, ROUND_TABLE * 6))])
-
-    def __call__(self, i, chain):
-        b = self.b
-        with b.if_else(b.icmp_signed("<", i, _c(I64, ROUND_TABLE))) as (table_, hashed):
-            with table_:
-                row = b.gep(self.row, [b.mul(i, _c(I64, 6))])
-                here = [b.load(_at(b, row, _c(I64, q))) for q in range(6)]
-                t_block = b.block
-            with hashed:
-                c = _split(b, [b.load(q) for q in chain], 0)
-                new = [*c, *_split(b, c, 1), *_split(b, c, 2)]
-                h_block = b.block
-        out = []
-        for x, y in zip(here, new):
-            p = b.phi(I32)
-            p.add_incoming(x, t_block)
-            p.add_incoming(y, h_block)
-            out.append(p)
-        for q, v in zip(chain, out[:2]):
-            b.store(v, q)
-        return out
+def _round(b, chain, n):
+    """The subkeys ``split(c, n + 1)[1:]``'s words of the chain key in ``chain`` (two i32
+    variables), which moves on to ``split(c)[0]``."""
+    c = [b.load(q) for q in chain]
+    for q, v in zip(chain, _split(b, c, 0)):
+        b.store(v, q)
+    return [w for j in range(1, n + 1) for w in _split(b, c, j)]
 
 
 def _constants(b, lam):
@@ -524,79 +503,60 @@ def _constants(b, lam):
 
 
 def _try(b, keys, ctr, k):
-    """One round of the transformed rejection for one element: (the candidate k, accepted)."""
+    """One round of the transformed rejection for one element under the round's subkeys
+    ``keys`` (A, B): (the candidate k, accepted)."""
     lam, log_lam, bb, two_a, a, inv_alpha, v_r = k
-    u = b.fsub(_unit32(b, threefry(b, *keys[2:4], *ctr)), _f(0.5))
-    v = _unit32(b, threefry(b, *keys[4:6], *ctr))
+    u = b.fsub(_unit32(b, threefry(b, *keys[:2], *ctr)), _f(0.5))
+    v = _unit32(b, threefry(b, *keys[2:], *ctr))
     us = b.fsub(_f(0.5), _fabs(b, u))
     kk = _intrinsic(b, "llvm.floor", b.fadd(xm.fma(b, b.fadd(b.fdiv(two_a, us), bb), u, lam), _f(0.43)))
     s = _log32(b, b.fdiv(b.fmul(v, inv_alpha), b.fadd(b.fdiv(a, b.fmul(us, us)), bb)))
     t = b.fsub(xm.fma(b, kk, log_lam, b.fneg(lam)), _lgamma1p32(b, kk))
-    lt, ge = (lambda x, y: b.fcmp_ordered("<", x, y)), (lambda x, y: b.fcmp_ordered(">=", x, y))
-    accept = b.and_(ge(us, _f(0.07)), b.fcmp_ordered("<=", v, v_r))
+    lt = lambda x, y: b.fcmp_ordered("<", x, y)  # noqa: E731
+    accept = b.and_(b.fcmp_ordered(">=", us, _f(0.07)), b.fcmp_ordered("<=", v, v_r))
     reject = b.or_(lt(kk, _f(0)), b.and_(lt(us, _f(0.013)), b.fcmp_ordered(">", v, us)))
     return kk, b.or_(accept, b.and_(b.not_(reject), b.fcmp_ordered("<=", s, t)))
 
 
-def _first(b, rounds, ctr, lam, max_iters):
+def _first(b, key, ctr, lam, max_iters):
     """The first round accepting the element (``max_iters`` if none) and its k."""
-    k = _constants(b, lam)
-    chain = [_var(b, _c(I32, 0)) for _ in range(2)]
+    k, chain = _constants(b, lam), [_var(b, w) for w in key]
     i, kf, done = _var(b, _c(I64, 0)), _var(b, _f(-1)), _var(b, _c(L.IntType(1), 0))
 
     def round_():
-        kk, ok = _try(b, rounds(b.load(i), chain), ctr, k)
-        with b.if_else(ok) as (yes, no):
-            with yes:
-                b.store(kk, kf)
-                b.store(ok, done)
-            with no:
-                b.store(b.add(b.load(i), _c(I64, 1)), i)
+        kk, ok = _try(b, _round(b, chain, 2), ctr, k)
+        b.store(b.select(ok, kk, b.load(kf)), kf)
+        b.store(ok, done)
+        b.store(b.add(b.load(i), b.zext(b.not_(ok), I64)), i)
 
     _while(b, lambda: b.and_(b.icmp_signed("<", b.load(i), max_iters), b.not_(b.load(done))), round_)
     return b.load(i), b.load(kf)
 
 
-def _last(b, rounds, tab_row, ctr, lam, first, kf, n_rounds):
-    """The element's k after JAX's ``n_rounds`` rounds: its last accepting round's (found
-    from the last round back while in the table: ~1.1 tries), else its first's."""
-    k = _constants(b, lam)
-    out = _var(b, kf)
-    with b.if_else(b.icmp_signed("<=", n_rounds, _c(I64, ROUND_TABLE))) as (back, forth):
-        with back:
-            i, done = _var(b, b.sub(n_rounds, _c(I64, 1))), _var(b, _c(L.IntType(1), 0))
+def _last(b, row, ctr, lam, first, kf, n_rounds):
+    """The element's k after the draw's ``n_rounds`` rounds: its last accepting round's (found
+    from the last round back, ``row`` holding each round's subkeys: ~1.1 tries), else ``kf``."""
+    k, out = _constants(b, lam), _var(b, kf)
+    i, done = _var(b, b.sub(n_rounds, _c(I64, 1))), _var(b, _c(L.IntType(1), 0))
 
-            def back_():
-                row = b.gep(tab_row, [b.mul(b.load(i), _c(I64, 6))])
-                kk, ok = _try(b, [b.load(_at(b, row, _c(I64, q))) for q in range(6)], ctr, k)
-                with b.if_then(ok):
-                    b.store(kk, out)
-                b.store(ok, done)
-                b.store(b.sub(b.load(i), _c(I64, 1)), i)
+    def back():
+        keys = b.gep(row, [b.mul(b.load(i), _c(I64, 4))])
+        kk, ok = _try(b, [b.load(_at(b, keys, _c(I64, q))) for q in range(4)], ctr, k)
+        b.store(b.select(ok, kk, b.load(out)), out)
+        b.store(ok, done)
+        b.store(b.sub(b.load(i), _c(I64, 1)), i)
 
-            _while(b, lambda: b.and_(b.icmp_signed(">", b.load(i), first), b.not_(b.load(done))), back_)
-        with forth:  # past the table (rare): forwards, hashing the chain as it goes
-            chain = [_var(b, _c(I32, 0)) for _ in range(2)]
-
-            def forth_(i):
-                keys = rounds(i, chain)
-                with b.if_then(b.icmp_signed(">", i, first)):
-                    kk, ok = _try(b, keys, ctr, k)
-                    with b.if_then(ok):
-                        b.store(kk, out)
-
-            _for(b, _c(I64, 0), n_rounds, forth_)
+    _while(b, lambda: b.and_(b.icmp_signed(">", b.load(i), first), b.not_(b.load(done))), back)
     return b.load(out)
 
 
-def _knuth(b, rounds, ctr, lam, max_iters):
+def _knuth(b, key, ctr, lam, max_iters):
     """Knuth's count: rounds while the log-product of float32 uniforms is above ``-lam``."""
-    log_prod, k = _var(b, _f(0)), _var(b, _c(I64, 0))
-    chain = [_var(b, _c(I32, 0)) for _ in range(2)]
+    log_prod, k, chain = _var(b, _f(0)), _var(b, _c(I64, 0)), [_var(b, w) for w in key]
 
     def round_():
-        keys = rounds(b.load(k), chain)
-        b.store(b.fadd(b.load(log_prod), _log32(b, _unit32(b, threefry(b, *keys[2:4], *ctr)))), log_prod)
+        u = _unit32(b, threefry(b, *_round(b, chain, 1), *ctr))
+        b.store(b.fadd(b.load(log_prod), _log32(b, u)), log_prod)
         b.store(b.add(b.load(k), _c(I64, 1)), k)
 
     _while(b, lambda: b.and_(b.icmp_signed("<", b.load(k), max_iters),
@@ -607,94 +567,90 @@ def _knuth(b, rounds, ctr, lam, max_iters):
 def _poisson(mod, name, dt):
     """``poisson(k0, k1, lam, out, nk, n)``: Poisson(lam[j]) (float32 rates) into ``out[j]``
     (integers of ``dt``, saturated as XLA converts), n elements a key."""
-    info = np.iinfo(dt)
-    t = L.IntType(8 * dt.itemsize)
+    info, t = np.iinfo(dt), L.IntType(8 * dt.itemsize)
     max_iters = _c(I64, min(int(info.max), int(np.iinfo(np.int64).max)))
     fn, b = _function(mod, name, 4, 2)
     k0, k1 = (b.bitcast(p, I32.as_pointer()) for p in fn.args[:2])
     lam, out = b.bitcast(fn.args[2], F32.as_pointer()), b.bitcast(fn.args[3], t.as_pointer())
     nk, n = fn.args[4:]
-    total = b.mul(nk, n)
+    total, zero, one = b.mul(nk, n), _c(I64, 0), _c(I64, 1)
     malloc = L.Function(mod, L.FunctionType(I8P, [I64]), "malloc")
     free = L.Function(mod, L.FunctionType(L.VoidType(), [I8P]), "free")
-    scratch = b.call(malloc, [b.add(b.mul(total, _c(I64, 12)), b.mul(nk, _c(I64, 8 + 4 * 6 * ROUND_TABLE)))])
+    scratch = b.call(malloc, [b.add(b.mul(total, _c(I64, 12)), b.mul(nk, _c(I64, 8)))])
     first = b.bitcast(scratch, I64.as_pointer())  # per element: its first accepting round,
     kfirst = b.bitcast(_at(b, first, total), F32.as_pointer())  # its k then; per key: its rounds
     n_rounds = b.bitcast(_at(b, kfirst, total), I64.as_pointer())
-    tab = b.bitcast(_at(b, n_rounds, nk), I32.as_pointer())
     rejecting = lambda b, x: b.not_(b.or_(b.fcmp_unordered("uno", x, x), b.fcmp_ordered("<", x, _f(10))))  # noqa: E731
+    _for(b, zero, nk, lambda kb: b.store(zero, _at(b, n_rounds, kb)))
 
-    def keys_(kb):  # a key's draw runs JAX's rejection loop if one of its elements does
-        b.store(_c(I64, 0), _at(b, n_rounds, kb))
-        c = [_var(b, b.load(_at(b, k, kb))) for k in (k0, k1)]
-        row = b.gep(tab, [b.mul(kb, _c(I64, 6 * ROUND_TABLE))])
+    def pad(j):  # a key's draw runs JAX's rejection loop if one of its elements does
+        with b.if_then(rejecting(b, b.load(_at(b, lam, j)))):
+            b.store(one, _at(b, n_rounds, b.sdiv(j, n)))
+
+    _for(b, zero, total, pad)
+
+    def pass_(b, args, lo, hi, second):
+        k0, k1, tab, lam, out, first, kfirst, n_rounds, n, width = args
+
+        def element(j):
+            kb = b.sdiv(j, n)
+            i = b.sub(j, b.mul(kb, n))
+            ctr = b.trunc(b.lshr(i, _c(I64, 32)), I32), b.trunc(i, I32)
+            key = b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb))
+            lj = b.load(_at(b, lam, j))
+            if second:
+                with b.if_then(rejecting(b, lj)):
+                    row = b.gep(tab, [b.mul(kb, b.mul(width, _c(I64, 4)))])
+                    k = _last(b, row, ctr, lj, *(b.load(_at(b, p, q)) for p, q in
+                                                 ((first, j), (kfirst, j), (n_rounds, kb))))
+                    b.store(_saturate(b, k, info, t), _at(b, out, j))
+                return
+            padded = b.icmp_signed("!=", b.load(_at(b, n_rounds, kb)), zero)
+            with b.if_then(b.not_(rejecting(b, lj))):
+                kn = b.sub(_knuth(b, key, ctr, lj, max_iters), one)
+                kn = b.select(b.fcmp_ordered("==", lj, _f(0)), zero, kn)
+                b.store(b.trunc(kn, t) if t.width < 64 else kn, _at(b, out, j))
+                b.store(_c(I64, -1), _at(b, first, j))
+            with b.if_then(b.or_(padded, rejecting(b, lj))):  # Knuth's elements at lam 1e5, as JAX's
+                i1, kf1 = _first(b, key, ctr, b.select(rejecting(b, lj), lj, _f(1e5)), max_iters)
+                b.store(i1, _at(b, first, j))
+                b.store(kf1, _at(b, kfirst, j))
+
+        _for(b, lo, hi, element)
+
+    def run(second, tab, width):
+        _parallel(b, [k0, k1, tab, lam, out, first, kfirst, n_rounds, n, width], total,
+                  b.icmp_signed(">=", total, _c(I64, PARALLEL_MIN_SIZE // 16)),
+                  lambda *a: pass_(*a, second))
+
+    run(False, b.bitcast(scratch, I32.as_pointer()), zero)
+    _for(b, zero, nk, lambda kb: b.store(zero, _at(b, n_rounds, kb)))
+    width = _var(b, zero)  # the most rounds of a key's draw
+
+    def rounds_(j):  # a draw's rejection loop runs until its slowest element is accepted
+        p = _at(b, n_rounds, b.sdiv(j, n))
+        r = _min(b, b.add(b.load(_at(b, first, j)), one), max_iters)
+        b.store(b.select(b.icmp_signed(">", r, b.load(p)), r, b.load(p)), p)
+        b.store(b.select(b.icmp_signed(">", r, b.load(width)), r, b.load(width)), width)
+
+    _for(b, zero, total, rounds_)
+    # the subkeys (A, B) of each round of each key's draw, for the replay
+    w = b.load(width)
+    tab = b.bitcast(b.call(malloc, [b.mul(b.mul(nk, w), _c(I64, 16))]), I32.as_pointer())
+
+    def table_(kb):
+        chain = [_var(b, b.load(_at(b, k, kb))) for k in (k0, k1)]
+        row = b.gep(tab, [b.mul(kb, b.mul(w, _c(I64, 4)))])
 
         def round_(i):
-            cw = [b.load(q) for q in c]
-            for q, v in enumerate([*cw, *_split(b, cw, 1), *_split(b, cw, 2)]):
-                b.store(v, _at(b, row, b.add(b.mul(i, _c(I64, 6)), _c(I64, q))))
-            for q, v in zip(c, _split(b, cw, 0)):
-                b.store(v, q)
+            for q, v in enumerate(_round(b, chain, 2)):
+                b.store(v, _at(b, row, b.add(b.mul(i, _c(I64, 4)), _c(I64, q))))
 
-        _for(b, _c(I64, 0), _c(I64, ROUND_TABLE), round_)
+        _for(b, zero, b.load(_at(b, n_rounds, kb)), round_)
 
-    _for(b, _c(I64, 0), nk, keys_)
-
-    def pad(j):
-        with b.if_then(rejecting(b, b.load(_at(b, lam, j)))):
-            b.store(_c(I64, 1), _at(b, n_rounds, b.sdiv(j, n)))
-
-    _for(b, _c(I64, 0), total, pad)
-
-    def pass_(second):
-        def body(b, args, lo, hi):
-            tab, lam, out, first, kfirst, n_rounds, n = args
-
-            def element(j):
-                kb = b.sdiv(j, n)
-                i = b.sub(j, b.mul(kb, n))
-                ctr = b.trunc(b.lshr(i, _c(I64, 32)), I32), b.trunc(i, I32)
-                rounds = _Rounds(b, tab, kb)
-                lj = b.load(_at(b, lam, j))
-                if second:
-                    with b.if_then(rejecting(b, lj)):
-                        row = b.gep(tab, [b.mul(kb, _c(I64, 6 * ROUND_TABLE))])
-                        k = _last(b, rounds, row, ctr, lj, b.load(_at(b, first, j)), b.load(_at(b, kfirst, j)),
-                                  b.load(_at(b, n_rounds, kb)))
-                        b.store(_saturate(b, k, info, t), _at(b, out, j))
-                    return
-                with b.if_else(rejecting(b, lj)) as (rej, knuth):
-                    with rej:
-                        i1, k1 = _first(b, rounds, ctr, lj, max_iters)
-                        b.store(i1, _at(b, first, j))
-                        b.store(k1, _at(b, kfirst, j))
-                    with knuth:
-                        kn = b.sub(_knuth(b, rounds, ctr, lj, max_iters), _c(I64, 1))
-                        kn = b.select(b.fcmp_ordered("==", lj, _f(0)), _c(I64, 0), kn)
-                        b.store(b.trunc(kn, t) if t.width < 64 else kn, _at(b, out, j))
-                        with b.if_else(b.icmp_signed("!=", b.load(_at(b, n_rounds, kb)), _c(I64, 0))) as (p, q):
-                            with p:  # its key's draw runs the rejection loop: at 1e5, as JAX's
-                                i1, k1 = _first(b, rounds, ctr, _f(1e5), max_iters)
-                                b.store(i1, _at(b, first, j))
-                                b.store(k1, _at(b, kfirst, j))
-                            with q:
-                                b.store(_c(I64, -1), _at(b, first, j))
-
-            _for(b, lo, hi, element)
-
-        _parallel(b, [tab, lam, out, first, kfirst, n_rounds, n], total,
-                  b.icmp_signed(">=", total, _c(I64, PARALLEL_MIN_SIZE // 16)), body)
-
-    pass_(False)
-    _for(b, _c(I64, 0), nk, lambda kb: b.store(_c(I64, 0), _at(b, n_rounds, kb)))
-
-    def rounds_(j):  # the rejection loop's rounds: its slowest element's + 1
-        p = _at(b, n_rounds, b.sdiv(j, n))
-        r = _min(b, b.add(b.load(_at(b, first, j)), _c(I64, 1)), max_iters)
-        b.store(b.select(b.icmp_signed(">", r, b.load(p)), r, b.load(p)), p)
-
-    _for(b, _c(I64, 0), total, rounds_)
-    pass_(True)
+    _for(b, zero, nk, table_)
+    run(True, tab, w)
+    b.call(free, [b.bitcast(tab, I8P)])
     b.call(free, [scratch])
     b.ret_void()
 
