@@ -218,8 +218,9 @@ def test_kernels_are_native_and_cached_without_numba(tmp_path):
         from funcad import random as r
         from funcad.backend import table_random
         k = r.key(3)
-        f = lambda k: (r.normal(k, (5,)), r.gamma(k, np.array([0.5, 2.0])), r.poisson(k, np.array([3.0, 30.0])),
-                       r.truncated_normal(k, -1.0, 2.0, (3,)), r.dirichlet(k, np.array([1.0, 2.0])),
+        f = lambda k: (r.normal(k, (5,)), r.gamma(k, np.array([0.5, 2.0])),
+                       r.poisson(k, np.array([3.0, 30.0])), r.truncated_normal(k, -1.0, 2.0, (3,)),
+                       r.dirichlet(k, np.array([1.0, 2.0])),
                        r.uniform(k, (2,), minval=1.0, maxval=3.0))
         eager, jitted = f(k), funcad.jit(f)(k)
         assert all(np.array_equal(x, y) for x, y in zip(eager, jitted))
@@ -229,7 +230,8 @@ def test_kernels_are_native_and_cached_without_numba(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("FUNCAD_JIT_BACKEND",)}
     root = str(Path(funcad.__file__).parent.parent)
-    env.update(FUNCAD_CACHE_DIR=str(tmp_path / "jit"), PYTHONPATH=os.pathsep.join([root, env.get("PYTHONPATH", "")]))
+    env.update(FUNCAD_CACHE_DIR=str(tmp_path / "jit"),
+               PYTHONPATH=os.pathsep.join([root, env.get("PYTHONPATH", "")]))
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                            timeout=300) for _ in range(2)]
     assert all(p.returncode == 0 for p in runs), runs[-1].stderr

@@ -47,22 +47,6 @@ def _c(t, v):
 # Structured code at an llvmlite builder: counted and while loops, variables (allocas in the
 # entry block, which LLVM promotes to registers).
 
-def _for(b, lo, hi, body):
-    """``for i in range(lo, hi): body(i)`` (i64)."""
-    pre = b.block
-    head, loop, end = (b.append_basic_block(x) for x in ("for", "do", "done"))
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64)
-    i.add_incoming(lo, pre)
-    b.cbranch(b.icmp_signed("<", i, hi), loop, end)
-    b.position_at_end(loop)
-    body(i)
-    i.add_incoming(b.add(i, _c(I64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(end)
-
-
 def _while(b, cond, body):
     head, loop, end = (b.append_basic_block(x) for x in ("while", "do", "done"))
     b.branch(head)
@@ -81,6 +65,18 @@ def _var(b, value):
     return p
 
 
+def _for(b, lo, hi, body):
+    """``for i in range(lo, hi): body(i)`` (i64)."""
+    i = _var(b, lo)
+
+    def step():
+        j = b.load(i)
+        b.store(b.add(j, _c(I64, 1)), i)
+        body(j)
+
+    _while(b, lambda: b.icmp_signed("<", b.load(i), hi), step)
+
+
 def _at(b, p, i):
     return b.gep(p, [i])
 
@@ -91,10 +87,6 @@ def _min(b, x, y):
 
 def _fmax(b, x, y):  # Python's max(x, y) of floats (no NaN here)
     return b.select(b.fcmp_ordered(">", y, x), y, x)
-
-
-def _fabs(b, x):
-    return b.call(b.module.declare_intrinsic("llvm.fabs", [x.type]), [x])
 
 
 def _intrinsic(b, name, *args):
@@ -149,7 +141,7 @@ def _log(b, x):
 
 
 def _small(b, y):  # |y| below sqrt(2) - 1: log1p's rational branch
-    return b.fcmp_ordered("<", _fabs(b, y), _c(y.type, _np(y.type)(xm._LOG1P_SMALL)))
+    return b.fcmp_ordered("<", _intrinsic(b, "llvm.fabs", y), _c(y.type, _np(y.type)(xm._LOG1P_SMALL)))
 
 
 def _log1p(b, y):
@@ -191,7 +183,7 @@ def _laplace(b, u):
     t = u.type
     sign = b.select(b.fcmp_ordered(">", u, _c(t, 0)), _c(t, 1),
                     b.select(b.fcmp_ordered("<", u, _c(t, 0)), _c(t, -1), _c(t, 0)))
-    return b.fmul(sign, _log1p(b, b.fneg(_fabs(b, u))))
+    return b.fmul(sign, _log1p(b, b.fneg(_intrinsic(b, "llvm.fabs", u))))
 
 
 def _gather(b, m, rest, big):
@@ -236,7 +228,7 @@ def _normal64(b, v, m, h, l, w, rest):  # noqa: E741
         b.store(b.select(b.fcmp_ordered(">", y, edge), r, x), _at(b, v, j))
 
     _for(b, _c(I64, 0), m, first)
-    n = _gather(b, m, rest, lambda j: b.fcmp_ordered(">=", _fabs(b, sq(j)), _c(F64, xm._LOG1P_SMALL)))
+    n = _gather(b, m, rest, lambda j: b.not_(_small(b, sq(j))))
     _for(b, _c(I64, 0), n, tail)
     _for(b, _c(I64, 0), m, central)
 
@@ -253,8 +245,7 @@ def _exponential64(b, v, m, h, l, w, rest):  # noqa: E741
         b.store(_log(b, b.fadd(_c(F64, 1.0), b.load(_at(b, v, j)))), _at(b, w, j))
 
     _for(b, _c(I64, 0), m, first)
-    n = _gather(b, m, rest, lambda j: b.fcmp_ordered(">=", _fabs(b, b.load(_at(b, v, j))),
-                                                     _c(F64, xm._LOG1P_SMALL)))
+    n = _gather(b, m, rest, lambda j: b.not_(_small(b, b.load(_at(b, v, j)))))
     _for(b, _c(I64, 0), n, tail)
     _for(b, _c(I64, 0), m, lambda j: b.store(b.fneg(b.load(_at(b, w, j))), _at(b, v, j)))
 
@@ -336,30 +327,28 @@ def _draw(mod, name, kind, t):
     b.ret_void()
 
 
-def _per_element(mod, name, n_in, t_in, t_out, one, min_size=PARALLEL_MIN_SIZE // 16):
-    """``f(k0, k1, ins..., out, nk, n)``: ``out[j] = one(b, key, ins[j]...)`` with element j's
-    key ``split(key_b, n)[j mod n]`` (JAX's per element key of gamma and poisson), b = j // n."""
-    fn, b = _function(mod, name, 3 + n_in, 2)
-    k0, k1 = (b.bitcast(p, I32.as_pointer()) for p in fn.args[:2])
-    ins = [b.bitcast(p, q.as_pointer()) for p, q in zip(fn.args[2:2 + n_in], t_in)]
-    out = b.bitcast(fn.args[2 + n_in], t_out.as_pointer())
-    nk, n = fn.args[3 + n_in:]
+def _gamma_kernel(mod, name, t, log_space):
+    """``gamma(k0, k1, alpha, out, nk, n)``: a Gamma(alpha[j]) sample (or its log) into
+    ``out[j]`` under element j's key ``split(key_b, n)[j mod n]``, b = j // n, as JAX's."""
+    fn, b = _function(mod, name, 4, 2)
+    k0, k1, alpha, out = (b.bitcast(p, q.as_pointer()) for p, q in zip(fn.args, (I32, I32, t, t)))
+    nk, n = fn.args[4:]
 
     def body(b, args, lo, hi):
-        k0, k1, *ins, out, n = args
+        k0, k1, alpha, out, n = args
 
         def element(j):
             kb = b.sdiv(j, n)
-            i = b.sub(j, b.mul(kb, n))
-            key = b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb))
-            b.store(one(b, key, i, *(b.load(_at(b, p, j)) for p in ins)), _at(b, out, j))
+            key = threefry(b, b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb)), _c(I32, 0),
+                           b.trunc(b.sub(j, b.mul(kb, n)), I32))
+            b.store(_gamma(b, key, b.load(_at(b, alpha, j)), log_space), _at(b, out, j))
 
         _for(b, lo, hi, element)
 
     total = b.mul(nk, n)
-    _parallel(b, [k0, k1, *ins, out, n], total, b.icmp_signed(">=", total, _c(I64, min_size)), body)
+    _parallel(b, [k0, k1, alpha, out, n], total, b.icmp_signed(">=", total, _c(I64, PARALLEL_MIN_SIZE // 16)),
+              body)
     b.ret_void()
-    return b
 
 
 # --------------------------------------------------------------------------------------
@@ -412,10 +401,10 @@ def _gamma_loop(b, key, alpha):
     return d, b.load(V), _unit(b, *_split(b, sub, 0), F64)
 
 
-def _gamma(b, key, i, alpha, log_space):
+def _gamma(b, key, alpha, log_space):
     t = alpha.type
     alpha = b.fpext(alpha, F64) if t != F64 else alpha
-    d, v, u = _gamma_loop(b, threefry(b, *key, _c(I32, 0), b.trunc(i, I32)), alpha)
+    d, v, u = _gamma_loop(b, key, alpha)
     boosted = b.fcmp_ordered(">=", alpha, _c(F64, 1))
     inv = b.fdiv(_c(F64, 1), alpha)
     if log_space:  # JAX's loggamma: log d + log V + log1p(-u) / alpha
@@ -508,7 +497,7 @@ def _try(b, keys, ctr, k):
     lam, log_lam, bb, two_a, a, inv_alpha, v_r = k
     u = b.fsub(_unit32(b, threefry(b, *keys[:2], *ctr)), _f(0.5))
     v = _unit32(b, threefry(b, *keys[2:], *ctr))
-    us = b.fsub(_f(0.5), _fabs(b, u))
+    us = b.fsub(_f(0.5), _intrinsic(b, "llvm.fabs", u))
     kk = _intrinsic(b, "llvm.floor", b.fadd(xm.fma(b, b.fadd(b.fdiv(two_a, us), bb), u, lam), _f(0.43)))
     s = _log32(b, b.fdiv(b.fmul(v, inv_alpha), b.fadd(b.fdiv(a, b.fmul(us, us)), bb)))
     t = b.fsub(xm.fma(b, kk, log_lam, b.fneg(lam)), _lgamma1p32(b, kk))
@@ -675,7 +664,8 @@ def _elementwise(mod, name, f, n_in, t):
     """``f(x..., out, n)``: ``out[j] = f(x[j]...)``."""
     fn, b = _function(mod, name, n_in + 1, 1)
     *ins, out = (b.bitcast(p, t.as_pointer()) for p in fn.args[:-1])
-    _for(b, _c(I64, 0), fn.args[-1], lambda j: b.store(f(b, *(b.load(_at(b, p, j)) for p in ins)), _at(b, out, j)))
+    _for(b, _c(I64, 0), fn.args[-1],
+         lambda j: b.store(f(b, *(b.load(_at(b, p, j)) for p in ins)), _at(b, out, j)))
     b.ret_void()
 
 
@@ -692,7 +682,7 @@ def _module(kind: str, dtype: np.dtype):
     if kind in rl.DRAW_KINDS:
         _draw(mod, name, kind, t)
     elif kind in ("gamma", "loggamma"):
-        _per_element(mod, name, 1, [t], t, lambda b, key, i, a: _gamma(b, key, i, a, kind == "loggamma"))
+        _gamma_kernel(mod, name, t, kind == "loggamma")
     elif kind == "poisson":
         _poisson(mod, name, dtype)
     else:
@@ -765,9 +755,8 @@ def _rule(kind_dtype):
         if math.prod(out.shape) == 0:
             return
         address(kind, dtype)  # (loaded before the program: its symbol resolves)
-        sizes = (nk, math.prod(out.shape) // nk)
-        plan.call(("random", symbol(kind, dtype), sizes), lambda: Call(symbol(kind, dtype), len(ins) + 1, sizes),
-                  [*ins, out])
+        name, sizes = symbol(kind, dtype), (nk, math.prod(out.shape) // nk)
+        plan.call(("random", name, sizes), lambda: Call(name, len(ins) + 1, sizes), [*ins, out])
     return rule
 
 
