@@ -50,8 +50,8 @@ NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered
 is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
 the life of the process, as Numba's engine does); integers and complex numbers to a traced
 power (the Numba path). Neither a cold compile nor a warm load imports Numba (vecmath's math
-functions are llvmlite IR; tests/test_table_cold.py checks); host steps of random draws and
-FFTs call nbrandom's and pocketfft's Numba kernels.
+functions are llvmlite IR; tests/test_table_cold.py checks); random draws are native kernels
+(backend/table_random.py); host steps of FFTs call pocketfft's Numba kernels.
 """
 
 from __future__ import annotations
