@@ -240,6 +240,37 @@ def test_kernels_are_native_and_cached_without_numba(tmp_path):
     assert list((tmp_path / "jit" / "table").glob("random-*.o"))
 
 
+def test_kernels_compile_once_not_per_shape():
+    # eager draws and jit's programs call the same kernels, compiled (or loaded) once per
+    # process; a new shape, key batch or dtype of the output values costs no kernel compile
+    from funcad.backend import table_random
+
+    a = np.array([[0.3, 1.0, 4.5], [2.0, 0.7, 9.0]], np.float32)
+    draw = lambda k, a: (r.normal(k, (3, 2)), r.gamma(k, a), r.poisson(k, a * 5.0, dtype=np.uint8),  # noqa: E731
+                         r.exponential(k, (4,), np.float32))
+    draw(r.key(1), a)
+    before = dict(table_random.stats)
+    for shape in ((1, 1), (5, 4), (1000, 3)):
+        aa = np.resize(a, shape)
+        eager, jitted = draw(r.key(2), aa), funcad.jit(draw)(r.key(2), aa)
+        for x, y in zip(eager, jitted):
+            assert x.dtype == y.dtype and x.shape == y.shape
+            np.testing.assert_array_equal(x, y)
+    assert table_random.stats == before
+    # float32 shapes: computed in float64 and rounded, as JAX's; a batch of keys under jit
+    g32 = funcad.jit(lambda k: r.gamma(k, a, dtype=np.float32))(r.key(5))
+    assert g32.dtype == np.float32
+    np.testing.assert_array_equal(g32, r.gamma(r.key(5), a.astype(np.float64)).astype(np.float32))
+    np.testing.assert_array_equal(r.gamma(r.key(5), a, dtype=np.float32), g32)
+    keys = r.split(r.key(6), 3)
+    np.testing.assert_array_equal(funcad.jit(funcad.vmap(lambda k: draw(k, a)[1]))(keys),
+                                  np.stack([r.gamma(k, a) for k in keys]))
+    # empty draws, eagerly and under jit
+    for f in (lambda k: r.normal(k, (0, 3)), lambda k: r.poisson(k, np.ones((2, 0))),
+              lambda k: r.gamma(k, np.ones(0))):
+        assert f(r.key(0)).size == 0 and funcad.jit(f)(r.key(0)).shape == f(r.key(0)).shape
+
+
 def test_threefry_known_answer():
     # The Random123 known-answer vectors for Threefry-2x32 with 20 rounds (JAX's tests use them).
     y = r.threefry_2x32(0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3)
