@@ -177,9 +177,9 @@ def test_live_jax_transformed_draws():
 
 
 def test_large_draws_do_not_depend_on_threads_or_mode():
-    from funcad.backend import table_parallel, table_random
+    from funcad.backend import table_parallel, table_random_ir
 
-    n = 2 * table_random.PARALLEL_MIN_SIZE + 3  # parallel, with a partial last block
+    n = 2 * table_random_ir.PARALLEL_MIN_SIZE + 3  # parallel, with a partial last block
     a, lam = np.linspace(0.2, 5.0, 5000), np.linspace(0.5, 40.0, 5000)  # (gamma, poisson: past 4096)
 
     def draws(k):

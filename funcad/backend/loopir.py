@@ -759,7 +759,7 @@ class LLVM:
             return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
         if name in _INTRINSICS:
             return self.intrinsic(_INTRINSICS[name], args)
-        if name in _XLA:  # JAX's bits (as backend/table_random.py's kernels)
+        if name in _XLA:  # JAX's bits (as backend/table_random_ir.py's kernels)
             from . import xlamath
 
             return getattr(xlamath, _XLA[name])(b, x)

@@ -1,6 +1,6 @@
 """XLA's CPU math functions as LLVM IR (llvmlite only, no Numba): what ``jax.random`` and
 ``lax.erf``/``lax.erf_inv``/``exp`` compute on the CPU, bit for bit. funcad.random's kernels
-(backend/table_random.py) and the table backend's loops (backend/loopir.py) both write them
+(backend/table_random_ir.py) and the table backend's loops (backend/loopir.py) both write them
 with these functions: ``f(builder, x...) -> value``."""
 
 from __future__ import annotations
