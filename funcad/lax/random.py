@@ -79,7 +79,10 @@ DRAW_KINDS = ("bits", "uniform", "normal", "exponential", "laplace", "logistic",
 
 
 def _keys(k0, k1):
-    return [np.array(k, np.uint32, order="C") for k in np.broadcast_arrays(np.asarray(k0), np.asarray(k1))]
+    k0, k1 = np.asarray(k0), np.asarray(k1)
+    if k0.shape != k1.shape:
+        k0, k1 = np.broadcast_arrays(k0, k1)
+    return [np.array(k, np.uint32, order="C", copy=None) for k in (k0, k1)]
 
 
 def _run(kind, dtype, ins, out, keys=None):
@@ -126,7 +129,7 @@ defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to 
 # and transformed-rejection loops in float32 (random_poisson_p), bit for bit.
 
 def _poisson_impl(k0, k1, lam, *, dtype):
-    lam = np.array(lam, np.float32, order="C")
+    lam = np.array(lam, np.float32, order="C", copy=None)
     return _run("poisson", dtype, [lam], np.empty(lam.shape, np.dtype(dtype)), _keys(k0, k1))
 
 
@@ -218,7 +221,7 @@ def _gamma_cfrac(a, x, eps=1e-15, max_terms=100_000):  # delta - 1 settles at a 
 def _gamma_draw_impl(k0, k1, a, *, log_space=False):
     a = np.asarray(a)
     dt = a.dtype if a.dtype in (np.float32, np.float64) else np.dtype(np.float64)  # (in float64)
-    x = np.array(a, dt, order="C")
+    x = np.array(a, dt, order="C", copy=None)
     out = _run("loggamma" if log_space else "gamma", dt, [x], np.empty(x.shape, dt), _keys(k0, k1))
     return out.astype(a.dtype, copy=False)
 
@@ -262,7 +265,7 @@ jvp_rules[random_gamma_p] = _gamma_draw_jvp
 def _elementwise_impl(kind, dtype, *args):
     """table_random's elementwise kernel ``(kind, dtype)`` of ``args`` (broadcast)."""
     shape = np.broadcast_shapes(*(np.shape(a) for a in args))
-    ins = [np.array(np.broadcast_to(a, shape), dtype, order="C") for a in args]
+    ins = [np.array(np.broadcast_to(a, shape), dtype, order="C", copy=None) for a in args]
     return _run(kind, dtype, ins, np.empty(shape, dtype))
 
 
