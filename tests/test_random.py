@@ -256,10 +256,14 @@ def test_kernels_compile_once_not_per_shape():
     assert table_random.stats == before
     # under jit, draws are native kernels and XLA's exp, erf, erf_inv and fma are fused loops
     # (truncated_normal's, dirichlet's, uniform's bounds): no host step calls back into Python
-    f = lambda k, a: (draw(k, a), r.truncated_normal(k, -1.0, 2.0, (3,)),  # noqa: E731
-                      r.dirichlet(k, np.array([1.0, 2.0])), r.uniform(k, (2,), minval=1.0, maxval=a[0, :2]))
+    f = lambda k, a: (draw(k, a), r.truncated_normal(k, -1.0, 2.0, (3,)), r.split(k, 3),  # noqa: E731
+                      r.fold_in(k, 7), r.dirichlet(k, np.array([1.0, 2.0])),
+                      r.uniform(k, (2,), minval=1.0, maxval=a[0, :2]))
     source = funcad.jit(f).lower(r.key(2), a).source
     assert "host[" not in source and "funcad_random_poisson_uint8" in source
+    for x, y in zip(funcad.tree_util.tree_leaves(funcad.jit(f)(r.key(2), a)),
+                    funcad.tree_util.tree_leaves(f(r.key(2), a))):  # (threefry2x32: NumPy's eagerly)
+        np.testing.assert_array_equal(x, y)
     assert "host[" in funcad.jit(lambda a: random_gamma_grad(a, a)).lower(a).source  # (what one looks like)
     # float32 shapes: computed in float64 and rounded, as JAX's; a batch of keys under jit
     g32 = funcad.jit(lambda k: r.gamma(k, a, dtype=np.float32))(r.key(5))

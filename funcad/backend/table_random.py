@@ -79,8 +79,10 @@ class Call:
     sizes: tuple
 
     def describe(self) -> str:
-        keys = f"{self.sizes[0]} key{'s' * (self.sizes[0] != 1)} x " if len(self.sizes) == 2 else ""
-        return f"{self.name} (table_random.py), {keys}{self.sizes[-1]} elements"
+        n = self.sizes[0]
+        if len(self.sizes) == 2:  # a draw per key
+            return f"{self.name} (table_random.py), {n} key{'s' * (n != 1)} x {self.sizes[1]} elements"
+        return f"{self.name} (table_random.py), {n} elements"
 
     def emit(self, b, mod, ptrs) -> None:
         from llvmlite import ir as L
@@ -107,6 +109,18 @@ def _rule(kind_dtype):
     return rule
 
 
+def _threefry_rule(plan, e):
+    ins = [plan.contiguous(plan.region(a)) for a in e.inputs]
+    outs = [plan.fresh(v) for v in e.outputs]
+    plan.regions.update(zip(e.outputs, outs))
+    n = math.prod(outs[0].shape)
+    if n:
+        address("threefry", np.uint32)
+        name, sizes = symbol("threefry", np.uint32), (n, *(int(math.prod(r.shape) != 1) for r in ins))
+        plan.call(("random", name, sizes), lambda: Call(name, 6, sizes), [*ins, *outs])
+
+
+table.register_single(rl.threefry2x32_p, _threefry_rule)
 table.register_single(rl.random_draw_p, _rule(lambda e: (e.params["kind"], e.params["dtype"])))
 table.register_single(rl.random_gamma_p, _rule(lambda e: (
     "loggamma" if e.params.get("log_space") else "gamma", e.outputs[0].aval.dtype)))

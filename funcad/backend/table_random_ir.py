@@ -661,6 +661,21 @@ def _elementwise(mod, name, f, n_in, t):
     b.ret_void()
 
 
+def _threefry(mod, name):
+    """``threefry(k0, k1, x0, x1, y0, y1, n, s...)``: ``y = threefry2x32(k0, k1, x0, x1)`` over
+    n elements, operand q read at ``j * s[q]`` (0: one value for all, as the primitive's)."""
+    fn, b = _function(mod, name, 6, 5)
+    ps, (n, *steps) = [b.bitcast(p, I32.as_pointer()) for p in fn.args[:6]], fn.args[6:]
+
+    def one(j):
+        words = threefry(b, *(b.load(_at(b, p, b.mul(j, s))) for p, s in zip(ps, steps)))
+        for p, v in zip(ps[4:], words):
+            b.store(v, _at(b, p, j))
+
+    _for(b, _c(I64, 0), n, one)
+    b.ret_void()
+
+
 # --------------------------------------------------------------------------------------
 # A kernel's module
 
@@ -674,6 +689,8 @@ def module(kind: str, dtype: np.dtype, name: str):
         _gamma_kernel(mod, name, t, kind == "loggamma")
     elif kind == "poisson":
         _poisson(mod, name, dtype)
+    elif kind == "threefry":
+        _threefry(mod, name)
     else:
         _elementwise(mod, name, *_ELEMENTWISE[kind], t)
     return mod
