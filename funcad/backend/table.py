@@ -714,7 +714,7 @@ def runtime_module(name: str = "funcad_table"):
     b.store(nxt, i)
     b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
     b.position_at_end(call)
-    b.call(fn, [bufs, s])  # then stop if a host step has set the status word (it raised)
+    b.call(fn, [bufs, s])  # then stop if it has set the stop word (runtime's entry, below)
     b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
     b.position_at_end(control)  # GOTO: i = target
     target = word(1)
@@ -773,8 +773,11 @@ def runtime_module(name: str = "funcad_table"):
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
     fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
     n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
-    table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
-    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word (table_host.py)
+    # The stop word, then the buffers: a kernel that fails (a host step that raised, LAPACK's
+    # info) sets ``buffers[-1]`` and the interpreter stops after it.
+    stop = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
+    b.store(L.Constant(i8p, None), stop)
+    table = b.gep(stop, [L.Constant(i64, 1)])
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -806,7 +809,7 @@ def runtime_module(name: str = "funcad_table"):
     slots.add_incoming(copied_at, copy)
     slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
+                 b.inttoptr(slots, run_type.args[4]), stop])
     b.ret_void()
     return mod
 
