@@ -38,3 +38,24 @@ def test_a_lapack_failure_stops_the_program_at_once():
     a = np.eye(3) * 2.0
     np.testing.assert_allclose(_table(f, a, np.ones(3)), np.linalg.solve(a, np.ones(3)) * 2.0)
     assert len(seen) == 1
+
+
+def test_lower_plans_the_program_once(monkeypatch):
+    """``jit(f).lower(x).source`` describes the plan the program was built from (before: built
+    again for the text), and that text is the one a program planned afresh describes."""
+    plans = []
+
+    class Counted(table.Plan):
+        def __init__(self, *args):
+            plans.append(1)
+            super().__init__(*args)
+
+    def f(x, w):
+        return fnp.tanh(x @ w).sum(0) + fa.lax.scan(lambda c, r: (c + r, c * r), x[0], x)[0]
+
+    x, w = np.ones((4, 3)), np.ones((3, 3))
+    monkeypatch.setattr(table, "Plan", Counted)
+    source = fa.jit(f).lower(x, w).source
+    assert len(plans) == 1
+    program = table.build(fa.jit(f).lower(x, w).jaxpr)
+    assert program.describe(["x", "w"]) == source and len(plans) == 4

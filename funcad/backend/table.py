@@ -1112,9 +1112,11 @@ class TableProgram:
     def describe(self, arg_names=None) -> str:
         """What ``jit(f).lower(x).source`` shows (``arg_names``: the arguments' names): the
         table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py).
-        The plan is built again here (the same): a program does not keep it (a third of what
-        it would hold, for ~50 ms of Python per read on the LSTM-20 gradient)."""
-        return DESCRIBE(self, Plan(*self._plan_args), self._plan_args[0], arg_names)
+        The plan is built again here (the same) unless :func:`build` kept it for this read
+        (``jit(f).lower``): a program does not keep it (a third of what it would hold, for
+        ~50 ms of Python per read on the LSTM-20 gradient)."""
+        plan = self.__dict__.pop("_plan", None) or Plan(*self._plan_args)
+        return DESCRIBE(self, plan, self._plan_args[0], arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -1223,10 +1225,10 @@ def _object_offsets() -> tuple | None:
 _OFFSETS = _object_offsets()
 
 
-def build(jaxpr: Jaxpr) -> TableProgram:
+def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
     """A :class:`TableProgram` for the simplified ``jaxpr``; raises :class:`Unsupported`
     (saying why) if an equation is outside what the table backend compiles (dispatch then
-    takes today's path)."""
+    takes today's path). ``keep_plan``: kept for one :meth:`TableProgram.describe`."""
     if _OFFSETS is None:
         raise Unsupported("this Python's object layout (a free-threaded build?)")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
@@ -1241,4 +1243,6 @@ def build(jaxpr: Jaxpr) -> TableProgram:
         raise Unsupported(f"KeyError {e}") from None
     program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)
+    if keep_plan:
+        program._plan = plan
     return program
