@@ -59,3 +59,24 @@ def test_lower_plans_the_program_once(monkeypatch):
     assert len(plans) == 1
     program = table.build(fa.jit(f).lower(x, w).jaxpr)
     assert program.describe(["x", "w"]) == source and len(plans) == 4
+
+
+def test_the_object_cache_key_is_the_text_compiled_into_object_code(monkeypatch):
+    """A program's name (its object file's digest) changes with the text of a module that
+    writes its IR, not with that of a module that plans or describes it."""
+    def names(edited):
+        real = table._digest
+        monkeypatch.setattr(table, "_digest", lambda p: real(p) + ("edited" if p.name == edited else ""))
+        try:
+            return [table.build(fa.jit(f).lower(np.eye(3)).jaxpr).name for f in (fnp.sin, fnp.linalg.inv)]
+        finally:
+            monkeypatch.setattr(table, "_digest", real)
+
+    plain, lapack = names(None)
+    for text_only in ("table_source.py", "table_host.py", "table_arena.py", "table_control.py"):
+        assert names(text_only) == [plain, lapack]
+    new = names("table_linalg.py")  # LAPACK's kernels
+    assert new[0] == plain and new[1] != lapack
+    for writer in ("table.py", "loopir.py"):  # every program's
+        new = names(writer)
+        assert new[0] != plain and new[1] != lapack

@@ -24,8 +24,8 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
   (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
-  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
-  this module's versions and the host CPU.
+  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's
+  version, the host CPU and the text of the modules that write the IR (:func:`_code`).
 
 Supported (anything else: :func:`build` raises :class:`Unsupported` and dispatch takes the
 Numba path, logged with the reason under ``FUNCAD_LOG_COMPILES=1``): the
@@ -966,17 +966,30 @@ def _setup():
 
 @functools.cache
 def _host() -> str:
-    """What the object code depends on besides the kernels' description: llvmlite, the host
-    CPU, the vector-math and BLAS settings, and the text of the modules that write the IR."""
+    """What the object code depends on besides the kernels and the code writing their IR:
+    llvmlite, the host CPU, the vector-math and BLAS settings."""
     import llvmlite
     import llvmlite.binding as ll
 
-    here = Path(__file__).parent
-    sources = [hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(here.glob("table*.py")) + [here / n for n in ("loopir.py", "vecmath.py",
-                                                                              "xlamath.py")]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
-                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
+                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", "")])
+
+
+#: The modules whose text is compiled into every program's object code (they write its IR).
+WRITERS = ("table.py", "table_parallel.py", "loopir.py", "vecmath.py", "xlamath.py")
+
+
+@functools.cache
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _code(kernels) -> list:
+    """The text the object code of ``kernels`` comes from: WRITERS and each kernel class's
+    module (table_linalg.py for LAPACK's...), not the modules that plan or describe."""
+    files = {Path(__file__).with_name(n) for n in WRITERS}
+    files.update(Path(sys.modules[type(k).__module__].__file__) for k in kernels)
+    return [_digest(f) for f in sorted(files)]
 
 
 def _cache_dir() -> Path:
@@ -1041,7 +1054,7 @@ def _load(path: Path, compile) -> str:
 def _runtime() -> int:
     """The address of the entry every program is called through (the runtime module's
     ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
-    digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
+    digest = hashlib.sha256(repr((_host(), _code(()), "runtime")).encode()).hexdigest()
     _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
     return _engine.get_function_address("funcad_table_call")
 
@@ -1058,7 +1071,7 @@ class TableProgram:
         with _lock:
             _setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((_host(), plan.keys)).encode()
+        description = repr((_host(), _code(plan.kernels), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
