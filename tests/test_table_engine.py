@@ -80,3 +80,32 @@ def test_the_object_cache_key_is_the_text_compiled_into_object_code(monkeypatch)
     for writer in ("table.py", "loopir.py"):  # every program's
         new = names(writer)
         assert new[0] != plain and new[1] != lapack
+
+
+def test_a_programs_code_goes_with_the_last_program_running_it():
+    """Each program's kernels are in an MCJIT engine of their own, shared by the programs of
+    the same kernels and freed with the last of them; a later program loads them again."""
+    import gc
+    import weakref
+
+    def f(x):
+        return fnp.tanh(x) * 3.0 + x.sum()
+
+    def program():
+        dispatch._executables.clear()
+        g = fa.jit(f)
+        np.testing.assert_allclose(g(x), want)
+        return g, next(iter(dispatch._executables.values()))
+
+    x = np.linspace(-1.0, 1.0, 7)
+    want = np.tanh(x) * 3.0 + x.sum()
+    (g, one), (h, two) = program(), program()
+    assert one is not two and one._code is two._code is table._loaded[one.name]  # the same kernels
+    code = weakref.ref(one._code)
+    del g, h, one, two
+    dispatch._executables.clear()
+    gc.collect()
+    assert code() is None
+    loaded = table.stats["loaded"]
+    np.testing.assert_allclose(fa.jit(f)(x), want)  # loaded again from the disk cache
+    assert table.stats["loaded"] == loaded + 1
