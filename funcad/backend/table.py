@@ -1062,7 +1062,6 @@ def _load(path: Path, compile, engine=None) -> str:
     import llvmlite.binding as ll
 
     engine = engine or _engine
-
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
