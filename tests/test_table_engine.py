@@ -3,6 +3,9 @@ the object cache's key, the release of compiled code."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -85,9 +88,6 @@ def test_the_object_cache_key_is_the_text_compiled_into_object_code(monkeypatch)
 def test_a_programs_code_goes_with_the_last_program_running_it():
     """Each program's kernels are in an MCJIT engine of their own, shared by the programs of
     the same kernels and freed with the last of them; a later program loads them again."""
-    import gc
-    import weakref
-
     def f(x):
         return fnp.tanh(x) * 3.0 + x.sum()
 
