@@ -42,6 +42,15 @@ def test_a_lapack_failure_stops_the_program_at_once():
     np.testing.assert_allclose(_table(f, a, np.ones(3)), np.linalg.solve(a, np.ones(3)) * 2.0)
     assert len(seen) == 1
 
+    def g(a, b, shifts):  # stopped inside a scan (its step counter mid-way), then run again
+        return fa.lax.scan(lambda x, s: (fnp.linalg.solve(a * (2.0 - s), x), x[0]), b, shifts)
+
+    jitted, b, shifts = fa.jit(g), np.arange(1.0, 5.0), np.array([0.0, 0.5, 1.5])
+    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+        jitted(np.eye(4), b, np.arange(3.0))  # zero at the third step
+    for got, want in zip(jitted(np.eye(4), b, shifts), g(np.eye(4), b, shifts)):
+        np.testing.assert_allclose(got, want)
+
 
 def test_lower_plans_the_program_once(monkeypatch):
     """``jit(f).lower(x).source`` describes the plan the program was built from (before: built
