@@ -16,6 +16,7 @@ import ctypes
 import hashlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -39,7 +40,8 @@ stats = {"compiled": 0, "loaded": 0}  # kernels compiled, loaded from the disk c
 
 def address(kind: str, dtype) -> int:
     """The address of kernel ``symbol(kind, dtype)``, loaded (from the disk cache or compiled)
-    into the table's engine, its symbol resolvable by programs."""
+    into the process's engine for good, its symbol added to the process's (programs, in
+    engines of their own, resolve it there)."""
     name = symbol(kind, dtype)
     a = _addresses.get(name)
     if a is None:
@@ -47,7 +49,8 @@ def address(kind: str, dtype) -> int:
 
         with table._lock:
             table._setup()
-            digest = hashlib.sha256(repr((table._host(), name)).encode()).hexdigest()
+            writers = table._writers(()) + [table._digest(Path(_ir().__file__))]  # (the code writing its IR)
+            digest = hashlib.sha256(repr((table._host(), writers, name)).encode()).hexdigest()
             how = table._load(table._cache_dir() / f"random-{digest}.o", lambda: table.compile_object(
                 "", [], _ir().module(kind, np.dtype(dtype), name)))
             stats[how] += 1
