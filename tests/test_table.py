@@ -14,7 +14,6 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import dispatch, table
 from funcad.test_util import check_grads
 from funcad.tree_util import tree_leaves
 

@@ -203,7 +203,8 @@ def test_singular_triangular_solve(on_table):
     with pytest.raises(np.linalg.LinAlgError, match="resolution failed at diagonal 1"):  # eager
         dec.triangular_solve(a, np.ones((3, 1)), lower=True)
     # a unit diagonal is not read
-    got = on_table(lambda a, b: dec.triangular_solve(a, b, lower=True, unit_diagonal=True), a, np.ones((3, 1)))
+    got = on_table(lambda a, b: dec.triangular_solve(a, b, lower=True, unit_diagonal=True), a,
+                   np.ones((3, 1)))
     np.testing.assert_allclose(got, scipy.linalg.solve_triangular(a, np.ones((3, 1)), lower=True,
                                                                   unit_diagonal=True))
 

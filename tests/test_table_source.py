@@ -14,7 +14,6 @@ import funcad as fa
 import funcad.numpy as fnp
 from funcad.backend import dispatch, table, table_source
 
-
 pytestmark = pytest.mark.usefixtures("table_backend")  # (tests/conftest.py: each test's programs only)
 
 
