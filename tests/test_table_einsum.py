@@ -168,8 +168,8 @@ def test_random_specs_in_one_program(on_table):
 
 def test_empty_and_scalar_contractions(on_table):
     x, y = np.ones((30, 0)), np.ones((0, 40))
-    got, _ = _table(on_table, lambda x, y: (fnp.einsum("ij,jk->ik", x, y), x @ y, fnp.einsum("ij,jk->", x, y)),
-                    x, y)
+    f = lambda x, y: (fnp.einsum("ij,jk->ik", x, y), x @ y, fnp.einsum("ij,jk->", x, y))  # noqa: E731
+    got, _ = _table(on_table, f, x, y)
     for g, w in zip(got, (np.zeros((30, 40)), np.zeros((30, 40)), np.zeros(()))):
         _close(g, w, np.float64)
     dispatch._executables.clear()
