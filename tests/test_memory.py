@@ -81,7 +81,7 @@ def test_distinct_programs_loaded_from_disk_keep_under_100_mb_per_thousand(tmp_p
 def test_a_thousand_fresh_programs_grow_the_process_by_under_150_mb(tmp_path):
     """Programs compiled afresh (empty disk cache), in this process: MCJIT keeps each one's
     code for the life of the process. Measured here over 28 programs after 12 (~97 kB each on
-    this machine, llvmlite 0.46: ~97 MB for 1,000; the Numba path, which sent programs past
+    this machine, llvmlite 0.50: ~97 MB for 1,000; the Numba path, which sent programs past
     its 16th to a worker process, was held under 100 MB)."""
     n, warmup = 40, 12
     out = _child(tmp_path, n, warmup, size=8)
