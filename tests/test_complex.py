@@ -116,7 +116,7 @@ def test_vmap_of_complex_operations_equals_a_loop(name):
 
 @pytest.mark.parametrize("dtype, names", [(np.complex128, UNARY + BINARY), (np.complex64, UNARY + BINARY)])
 def test_jit_of_every_elementwise_function_equals_eager(dtype, names):
-    def program(z):  # one program: every function fused into Numba loops on complex scalars
+    def program(z):  # one program: every function fused into loops on complex scalars
         return [getattr(fnp, n)(z, z[::-1]) if n in BINARY else getattr(fnp, n)(z) for n in names]
 
     z = Z.astype(dtype)

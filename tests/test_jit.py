@@ -88,7 +88,7 @@ def _prims_in(fn, *args):
 
 
 # --------------------------------------------------------------------------------------
-# Every primitive has a lowering, and compiled equals eager
+# Every primitive compiled equals eager
 
 
 UNARY = {

@@ -107,7 +107,7 @@ def test_products_and_solves_call_blas_and_lapack_not_numpy(on_table):
 
 
 def test_compile_time_rewrites_keep_results():
-    """simplify's rewrites that spare Numba work: an outer product (inner size 1) is a
+    """simplify's rewrites that spare the backend work: an outer product (inner size 1) is a
     broadcast multiply, a transpose of a unit-axis reshape a reshape/2-D transpose, a
     full-slice index the identity. Results equal eager; the program has no rank-3 transpose."""
     from funcad.backend.dispatch import lower_jaxpr

@@ -138,7 +138,7 @@ def test_object_code_cached_on_disk(tmp_path):
 
 
 def test_tampered_object_code_is_not_loaded(tmp_path):
-    """The .o files are read as Numba's cache files are (cache.read_checked): one changed after
+    """The .o files are read through cache.read_checked: one changed after
     funcad wrote it, or planted without funcad's manifest, is refused with a warning and rebuilt."""
     env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
 

@@ -220,8 +220,8 @@ def test_basic_indexes_are_views_at_the_right_offsets(fresh, index):
 
 
 def test_the_weighted_gram_is_exactly_symmetric(fresh):
-    """``X.T @ (X * s[:, None])`` (a Hessian summed over rows) is exactly symmetric, as on the
-    Numba path (tests/test_jit_gram.py): ?gemm's upper triangle, mirrored."""
+    """``X.T @ (X * s[:, None])`` (a Hessian summed over rows) is exactly symmetric
+    (tests/test_jit_gram.py): ?gemm's upper triangle, mirrored."""
     rng = np.random.default_rng(3)
     X, s = rng.standard_normal((50, 37)), rng.standard_normal(50)
     H = fa.jit(lambda X, s: X.T @ (X * s[:, None]))(X, s)

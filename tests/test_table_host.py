@@ -321,7 +321,7 @@ def test_host_steps_inside_control_flow(table_backend):
     def f(m):
         c, ys = fa.lax.scan(lambda c, r: (c + fnp.sort(r), fnp.cumsum(r * c)), fnp.zeros(3), m)
         w = fa.lax.while_loop(lambda q: fnp.sum(q) < 20.0, lambda q: fnp.sort(q * 1.5)[::-1], m[0])
-        return c, ys, w  # (with a cond too, today's Numba path fails: an LLVM dominance error)
+        return c, ys, w
 
     got = fa.jit(f)(M)
     assert _kinds() == {table.TableProgram}
