@@ -400,7 +400,7 @@ def test_size_bound_evicts_the_least_recently_used(cache_dir, monkeypatch):
     one = paths[0].stat().st_size + sums(paths[0]).stat().st_size
     table._loaded.clear()
     fa.jit(fs[0])(X)  # loaded again: now the most recent of the three
-    order = [files[0] for _, _, _, files in cache._entries(cache_dir)]
+    order = [e[-1][0] for e in cache._entries(cache_dir)]  # (each entry's files last, oldest first)
     assert order.index(paths[0]) > order.index(paths[2]) > order.index(paths[1])
     monkeypatch.setenv("FUNCAD_CACHE_MAX_BYTES", str(cache.info()["bytes"] + one // 2))
     cache._scans.clear()  # (evict's last scan is recent: it would trust its count)
