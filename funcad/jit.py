@@ -467,7 +467,7 @@ class Jitted:
         { lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }
         """
         entry, _ = self._entry(args, kwargs)
-        simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
+        simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name, keep_plan=True)
         if isinstance(program, table.TableProgram):  # its source names the arguments
             names = ["a constant"] * len(entry.consts) + self._paths(*self._split(args, kwargs))
             return Lowered(entry.jaxpr, simplified, program.describe(names))

@@ -84,7 +84,7 @@ def _check_size(jaxpr: Jaxpr, name: str) -> None:
             "function without jit.")
 
 
-def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
+def lower_jaxpr(jaxpr: Jaxpr, name: str = "program", keep_plan: bool = False):
     """``(simplified jaxpr, Program or Driven)`` for ``jaxpr``: a small program is one
     generated function; a large one a driver over deduplicated kernels (driver.py), whose
     ``source`` is the driver followed by each distinct kernel's."""
@@ -94,7 +94,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     if use_table:
         t0, before = time.perf_counter(), dict(table.stats)
         try:
-            program = table.build(simplified)
+            program = table.build(simplified, keep_plan)  # (kept for jit(f).lower's source)
         except table.Unsupported as e:
             if _log_enabled():
                 log.warning("funcad.jit: %s: the table backend does not cover it (%s): "

@@ -24,8 +24,8 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
   (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
-  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
-  this module's versions and the host CPU.
+  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's
+  version, the host CPU and the text of the modules that write the IR (:func:`_writers`).
 
 Supported (anything else: :func:`build` raises :class:`Unsupported` and dispatch takes the
 Numba path, logged with the reason under ``FUNCAD_LOG_COMPILES=1``): the
@@ -47,8 +47,8 @@ match the Numba path to 1e-15 (tests/test_table*.py). Results differ from the Nu
 the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
 another split) and single matrix products go to ``?gemm``/``?gemv`` where the Numba path calls
 NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered or planted file
-is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
-the life of the process, as Numba's engine does); integers and complex numbers to a traced
+is refused and rebuilt). A program's code is freed with the last program running it (an
+engine per program: :class:`_Code`). Not done: integers and complex numbers to a traced
 power (the Numba path). Neither a cold compile nor a warm load imports Numba (vecmath's math
 functions are llvmlite IR; tests/test_table_cold.py checks); host steps of random draws and
 FFTs call nbrandom's and pocketfft's Numba kernels.
@@ -65,6 +65,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -714,7 +715,7 @@ def runtime_module(name: str = "funcad_table"):
     b.store(nxt, i)
     b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
     b.position_at_end(call)
-    b.call(fn, [bufs, s])  # then stop if a host step has set the status word (it raised)
+    b.call(fn, [bufs, s])  # then stop if it has set the stop word (runtime's entry, below)
     b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
     b.position_at_end(control)  # GOTO: i = target
     target = word(1)
@@ -773,8 +774,11 @@ def runtime_module(name: str = "funcad_table"):
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
     fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
     n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
-    table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
-    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word (table_host.py)
+    # The stop word, then the buffers: a kernel that fails (a host step that raised, LAPACK's
+    # info) sets ``buffers[-1]`` and the interpreter stops after it.
+    stop = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
+    b.store(L.Constant(i8p, None), stop)
+    table = b.gep(stop, [L.Constant(i64, 1)])
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -806,7 +810,7 @@ def runtime_module(name: str = "funcad_table"):
     slots.add_incoming(copied_at, copy)
     slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
+                 b.inttoptr(slots, run_type.args[4]), stop])
     b.ret_void()
     return mod
 
@@ -954,26 +958,44 @@ def _setup():
             ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
         except RuntimeError:
             pass
-    target = ll.Target.from_default_triple()
-    _tm = target.create_target_machine(cpu=ll.get_host_cpu_name(),
-                                       features=ll.get_host_cpu_features().flatten(),
-                                       opt=3, codemodel="jitdefault")
+    _target_machine.args = (ll.Target.from_default_triple(), ll.get_host_cpu_name(),
+                            ll.get_host_cpu_features().flatten())
+    _tm = _target_machine()
     _engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _tm)
+
+
+def _target_machine():
+    """A target machine for this CPU (an engine owns its own: ~0.13 ms)."""
+    target, cpu, features = _target_machine.args
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, codemodel="jitdefault")
 
 
 @functools.cache
 def _host() -> str:
-    """What the object code depends on besides the kernels' description: llvmlite, the host
-    CPU, the vector-math and BLAS settings, and the text of the modules that write the IR."""
+    """What the object code depends on besides the kernels and the code writing their IR:
+    llvmlite, the host CPU, the vector-math and BLAS settings."""
     import llvmlite
     import llvmlite.binding as ll
 
-    here = Path(__file__).parent
-    sources = [hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(here.glob("table*.py")) + [here / n for n in ("loopir.py", "vecmath.py",
-                                                                              "xlamath.py")]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
-                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
+                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", "")])
+
+
+#: The modules whose text is compiled into every program's object code (they write its IR).
+WRITERS = ("table.py", "table_parallel.py", "loopir.py", "vecmath.py", "xlamath.py")
+
+
+@functools.cache
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _writers(kernels) -> list:
+    """The text the object code of ``kernels`` comes from: WRITERS and each kernel class's
+    module (table_linalg.py for LAPACK's...), not the modules that plan or describe."""
+    files = {Path(__file__).with_name(n) for n in WRITERS}
+    files.update(Path(sys.modules[type(k).__module__].__file__) for k in kernels)
+    return [_digest(f) for f in sorted(files)]
 
 
 def _cache_dir() -> Path:
@@ -1017,11 +1039,29 @@ def compile_object(name: str, kernels: list, module=None) -> bytes:
     return _tm.emit_object(mod)
 
 
-def _load(path: Path, compile) -> str:
+class _Code:
+    """A program's kernels in an MCJIT engine of their own, which frees their code when it
+    goes (MCJIT frees code only with its engine): when the last TableProgram running them
+    goes. A load costs ~0.45 ms of CPU more than in one shared engine (the engine, its target
+    machine); the empty module an engine is made with is removed, or finalizing would compile
+    it (~1.3 ms)."""
+
+    def __init__(self, name: str, path: Path, compile, n: int):
+        import llvmlite.binding as ll
+
+        empty = ll.parse_assembly("")
+        self.engine = ll.create_mcjit_compiler(empty, _target_machine())
+        self.engine.remove_module(empty)
+        self.how = _load(path, compile, self.engine)
+        self.addresses = [self.engine.get_function_address(f"{name}_k{j}") for j in range(n)]
+
+
+def _load(path: Path, compile, engine=None) -> str:
     """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
-    there) to the process's engine: "loaded" or "compiled"."""
+    there) to ``engine`` (the process's): "loaded" or "compiled"."""
     import llvmlite.binding as ll
 
+    engine = engine or _engine
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
@@ -1029,8 +1069,8 @@ def _load(path: Path, compile) -> str:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             cache.write_checked(path, obj)
             cache.evict(added=len(obj))
-    _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-    _engine.finalize_object()
+    engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
     return how
 
 
@@ -1038,7 +1078,7 @@ def _load(path: Path, compile) -> str:
 def _runtime() -> int:
     """The address of the entry every program is called through (the runtime module's
     ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
-    digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
+    digest = hashlib.sha256(repr((_host(), _writers(()), "runtime")).encode()).hexdigest()
     _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
     return _engine.get_function_address("funcad_table_call")
 
@@ -1055,16 +1095,17 @@ class TableProgram:
         with _lock:
             _setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((_host(), plan.keys)).encode()
+        description = repr((_host(), _writers(plan.kernels), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         path = _cache_dir() / f"{digest}.o"
-        with _lock:  # one engine per process: one thread at a time compiles or adds code
-            if name not in _loaded:
-                stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
-                _loaded[name] = [_engine.get_function_address(f"{name}_k{j}")
-                                 for j in range(len(plan.kernels))]
-            addresses, entry = _loaded[name], _runtime()
+        with _lock:  # one thread at a time compiles or adds code
+            self._code = _loaded.get(name)
+            if self._code is None:
+                self._code = _loaded[name] = _Code(name, path, lambda: compile_object(name, plan.kernels),
+                                                   len(plan.kernels))
+                stats[self._code.how] += 1
+            addresses, entry = self._code.addresses, _runtime()
         # for .source, planned again when read (build sets Plan's other arguments, if any)
         self.name, self._plan_args = name, (jaxpr,)
         self.kernels = len(plan.kernels)
@@ -1109,9 +1150,11 @@ class TableProgram:
     def describe(self, arg_names=None) -> str:
         """What ``jit(f).lower(x).source`` shows (``arg_names``: the arguments' names): the
         table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py).
-        The plan is built again here (the same): a program does not keep it (a third of what
-        it would hold, for ~50 ms of Python per read on the LSTM-20 gradient)."""
-        return DESCRIBE(self, Plan(*self._plan_args), self._plan_args[0], arg_names)
+        The plan is built again here (the same) unless :func:`build` kept it for this read
+        (``jit(f).lower``): a program does not keep it (a third of what it would hold, for
+        ~50 ms of Python per read on the LSTM-20 gradient)."""
+        plan = self.__dict__.pop("_plan", None) or Plan(*self._plan_args)
+        return DESCRIBE(self, plan, self._plan_args[0], arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -1199,7 +1242,7 @@ def _read(flat, offset, r: Region):
     return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
 
 
-_loaded: dict = {}  # module name -> its kernels' and entry's addresses
+_loaded = weakref.WeakValueDictionary()  # module name -> its _Code, while a program runs it
 _lock = threading.RLock()
 
 
@@ -1220,10 +1263,10 @@ def _object_offsets() -> tuple | None:
 _OFFSETS = _object_offsets()
 
 
-def build(jaxpr: Jaxpr) -> TableProgram:
+def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
     """A :class:`TableProgram` for the simplified ``jaxpr``; raises :class:`Unsupported`
     (saying why) if an equation is outside what the table backend compiles (dispatch then
-    takes today's path)."""
+    takes today's path). ``keep_plan``: kept for one :meth:`TableProgram.describe`."""
     if _OFFSETS is None:
         raise Unsupported("this Python's object layout (a free-threaded build?)")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
@@ -1238,4 +1281,6 @@ def build(jaxpr: Jaxpr) -> TableProgram:
         raise Unsupported(f"KeyError {e}") from None
     program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)
+    if keep_plan:
+        program._plan = plan
     return program

@@ -24,8 +24,7 @@ one :class:`Lapack` kernel calls the routine per matrix of the stack (the librar
 
 Failures raise what today's jit raises (NumPy's and SciPy's ``LinAlgError`` and messages): a
 kernel writes LAPACK's ``info`` into the program's status words (``Plan.checks``, checked by
-``TableProgram`` after the call), fills its result with NaN (so that a loop of the program
-reading it ends) and stops.
+``TableProgram`` after the call) and sets the stop word, so the interpreter stops after it.
 """
 
 from __future__ import annotations
@@ -72,10 +71,10 @@ class Lapack:
 
     def emit(self, b, mod, ptrs) -> None:
         """A loop over the stack: the routine on each matrix until one fails (nonzero info),
-        which writes info into the status word and NaN into the whole result (contiguous)."""
+        which writes info into the status word and stops the program."""
         from llvmlite import ir as L
 
-        i64, fty = L.IntType(64), L.DoubleType() if self.dtype == np.float64 else L.FloatType()
+        i64 = L.IntType(64)
         fn_block, count, one = b.function, math.prod(self.batch), L.Constant(i64, 1)
         matrix = getattr(self, "_" + self.routine)
         loop, body, fail, done = (fn_block.append_basic_block(x) for x in ("loop", "body", "fail", "done"))
@@ -104,20 +103,10 @@ class Lapack:
             b.position_at_end(done)
             return
         b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, loop)
-        b.position_at_end(fail)
+        b.position_at_end(fail)  # info into the status word; the stop word (table.runtime_module) set
         b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
-        out = b.bitcast(ptrs[len(self.steps) - 1 if self.routine != "gesv" else 1], fty.as_pointer())
-        total = count * self.n * (self.n if "potrf" in self.routine else self.k)
-        fill, fill_body = fn_block.append_basic_block("fill"), fn_block.append_basic_block("fill_body")
-        b.branch(fill)
-        b.position_at_end(fill)
-        j = b.phi(i64)
-        j.add_incoming(L.Constant(i64, 0), fail)
-        b.cbranch(b.icmp_signed("<", j, L.Constant(i64, total)), fill_body, done)
-        b.position_at_end(fill_body)
-        b.store(L.Constant(fty, float("nan")), b.gep(out, [j]))
-        j.add_incoming(b.add(j, one), fill_body)
-        b.branch(fill)
+        b.store(b.inttoptr(one, ptrs[-1].type), b.gep(fn_block.args[0], [L.Constant(i64, -1)]))
+        b.branch(done)
         b.position_at_end(done)
 
     def _call(self, b, mod, args, types):
