@@ -1,7 +1,6 @@
 """Memory: the programs jit holds are bounded (FUNCAD_JIT_CACHE_SIZE bounds dispatch's memo
 of executables), and what a process keeps per distinct program stays small (the table
-backend's object code stays in the process's one LLVM engine: llvmlite cannot remove an
-object file).
+backend's code is freed with the last program running it: table._Code).
 
 Measured in child processes (resident set size from /proc): one fills a disk cache with
 programs, a second loads them all, as a long-running process making distinct programs would.
@@ -67,7 +66,7 @@ def _child(cache_dir, n, warmup, size):
 def test_distinct_programs_loaded_from_disk_keep_under_100_mb_per_thousand(tmp_path):
     """32 distinct programs compiled (and cached on disk) by one process, loaded by another
     that keeps 8 in dispatch's memo: the memo stays bounded, and what stays per program
-    extrapolates to well under 100 MB for 1,000 programs (measured: ~10 kB each). (Before the
+    extrapolates to well under 100 MB for 1,000 programs (measured: 6-12 kB each). (Before the
     bound: ~1.8 MB per program, all kept: +537 MB after 300.)"""
     n, warmup, size = 32, 8, 8
     _child(tmp_path, n, 0, size)  # fills the disk cache
@@ -79,10 +78,9 @@ def test_distinct_programs_loaded_from_disk_keep_under_100_mb_per_thousand(tmp_p
 
 
 def test_a_thousand_fresh_programs_grow_the_process_by_under_150_mb(tmp_path):
-    """Programs compiled afresh (empty disk cache), in this process: MCJIT keeps each one's
-    code for the life of the process. Measured here over 28 programs after 12 (~97 kB each on
-    this machine, llvmlite 0.50: ~97 MB for 1,000; the Numba path, which sent programs past
-    its 16th to a worker process, was held under 100 MB)."""
+    """Programs compiled afresh (empty disk cache), in this process. Measured here over 28
+    programs after 12 (92-97 kB each on this machine, llvmlite 0.50: ~95 MB for 1,000; the
+    Numba path, which sent programs past its 16th to a worker process, was held under 100 MB)."""
     n, warmup = 40, 12
     out = _child(tmp_path, n, warmup, size=8)
     assert (out["compiled"], out["loaded"]) == (n, 0) and out["executables"] <= 16
