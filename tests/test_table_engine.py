@@ -14,15 +14,7 @@ import funcad.numpy as fnp
 from funcad.backend import dispatch, table
 
 
-def _table(f, *args):
-    """``jit(f)(*args)``, asserting that the table backend ran it."""
-    dispatch._executables.clear()
-    out = fa.jit(f)(*args)
-    assert {type(e) for e in dispatch._executables.values()} == {table.TableProgram}
-    return out
-
-
-def test_a_lapack_failure_stops_the_program_at_once():
+def test_a_lapack_failure_stops_the_program_at_once(on_table):
     """A singular solve raises NumPy's error, and the host step after it never runs (before:
     the whole program ran on the NaN result, then the status word raised)."""
     seen = []
@@ -36,10 +28,10 @@ def test_a_lapack_failure_stops_the_program_at_once():
         return fa.pure_callback(after, fa.ShapeDtypeStruct(x.shape, x.dtype), x) * 2.0
 
     with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
-        _table(f, np.ones((3, 3)), np.ones(3))
+        on_table(f, np.ones((3, 3)), np.ones(3))
     assert seen == []
     a = np.eye(3) * 2.0
-    np.testing.assert_allclose(_table(f, a, np.ones(3)), np.linalg.solve(a, np.ones(3)) * 2.0)
+    np.testing.assert_allclose(on_table(f, a, np.ones(3)), np.linalg.solve(a, np.ones(3)) * 2.0)
     assert len(seen) == 1
 
     def g(a, b, shifts):  # stopped inside a scan (its step counter mid-way), then run again
