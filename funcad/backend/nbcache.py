@@ -1,6 +1,6 @@
 """funcad's disk cache of Numba's machine code: where Numba's files go and how they are read.
 
-The load path: :func:`fast_load` gives a program's dispatcher a disk cache that does not
+The load path: :class:`_LoadCache` is a dispatcher's disk cache that does not
 ``refresh()`` Numba's target context before loading (that refresh imports and installs every
 Numba lowering registry, ~0.3-0.5 s, which a program loaded from cache never uses; a later
 compilation still refreshes it as usual). It only initialises Numba's runtime (NRT), whose
@@ -120,10 +120,7 @@ class _LoadCache(FunctionCache):
         from numba.core.runtime import rtsys
 
         rtsys.initialize(target_context)
-        cres = self._load_overload(sig, target_context)
-        if cres is None:  # Numba compiles it next
-            _compiling()
-        return cres
+        return self._load_overload(sig, target_context)
 
     def save_overload(self, sig, data):
         try:
@@ -202,21 +199,3 @@ class KernelCache(_LoadCache):
         # a dispatcher's pickle holds a per-process id (a factory's kernels would never hit).
         code = hashlib.sha256(self._py_func.__code__.co_code).hexdigest()
         return (sig, codegen.magic_tuple(), code)
-
-
-def fast_load(dispatcher):
-    """Give a program's dispatcher its disk cache, :class:`_LoadCache`, if its module is a file
-    in funcad's cache directory (cache.load wrote it; a program kept in memory has none, and
-    is compiled)."""
-    if os.path.isfile(dispatcher.py_func.__code__.co_filename):
-        dispatcher._cache = _LoadCache(dispatcher.py_func)
-    else:
-        _compiling()
-    return dispatcher
-
-
-def _compiling() -> None:
-    """Numba is about to compile: programs box their arrays with nbrt's boxer."""
-    from . import nbrt
-
-    nbrt.use_own_boxing()

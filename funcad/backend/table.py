@@ -83,33 +83,27 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import blas, cache, codegen, driver, table_arena, table_parallel
+from . import blas, cache, codegen, table_arena, table_parallel
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse, is_loop_eqn
-
-BACKENDS = ("table", "numba")
+from .simplify import _atom_key, _params_key
 
 
 def backend() -> str:
-    """jit's backend: ``$FUNCAD_JIT_BACKEND``, ``table`` (the default: this module, with
-    today's Numba path for the programs it does not cover) or ``numba`` (that path only)."""
+    """jit's backend: ``$FUNCAD_JIT_BACKEND``, unset or ``table`` (the only one)."""
     name = os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() or "table"
-    if name not in BACKENDS:
+    if name != "table":
         from ..errors import UnknownBackendError
 
         raise UnknownBackendError(
-            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: use "
-            "'table' (the default: one native call per program, Numba for what it does not "
-            "cover) or 'numba' (every program through Numba), or unset it.")
+            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: "
+            "'table' is the only one (the default; 'numba', the former second one, was removed): "
+            "unset it or set it to 'table'.")
     return name
 
 
-def enabled() -> bool:
-    return backend() == "table"
-
-
 class Unsupported(Exception):
-    """An equation the table backend does not compile: the program takes today's path."""
+    """An equation the table backend does not compile (dispatch raises a funcad error)."""
 
 
 FLOATS = ir.FLOATS
@@ -185,7 +179,7 @@ class Loops:
         i64 = L.IntType(64)
         arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
                   for a, p, st in zip(self.arrays, ptrs, self.strides)}
-        _llvm_printer()(b, arrays, self.sizes).run(ir.Run(self.arrays, self.body))
+        _llvm_printer()(b, arrays, self.sizes).run(self.body)
 
 
 @dataclass
@@ -359,9 +353,9 @@ class Plan:
         """A kernel or row group: codegen's loop IR for it (generated once per structure),
         its arrays given regions (fresh ones for what it computes)."""
         eqns = _eqns(item)
-        ins = [a for a in driver._inputs_of(eqns)]
+        ins = _inputs_of(eqns)
         order = ins + [v for e in eqns for v in e.outputs]
-        key = driver._structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
+        key = _structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
         key = key and (key, tuple(self.consts.get(a) for a in ins))
         generated = self._generated.get(key) if key is not None else None
         if generated is None:
@@ -393,10 +387,8 @@ class Plan:
             codegen.emit_kernel(g, item)
         position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
         fills, stmts = {}, []
-        for _, s in g.body:
+        for s in g.body:
             t = type(s)
-            if t is ir.Comment:
-                continue
             if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
                 if s.fill is not None:
                     fills[position[s.arr.name]] = s.fill.value
@@ -591,6 +583,47 @@ def _mirror(c: Region) -> Loops:
     arr = ir.Arr("v0", c.dtype, 2)
     stmt = ir.Loop(r, ir.Size(0, "n0"), [ir.Loop(q, r, [ir.Store(arr, (r, q), ir.Load(arr, (q, r)))])])
     return Loops([stmt], [arr], [c.strides], [c.shape[0]])
+
+
+def _inputs_of(eqns) -> list:
+    """The values ``eqns`` read that none of them defines, in order of first use."""
+    defined, ins = {v for e in eqns for v in e.outputs}, []
+    for e in eqns:
+        ins.extend(a for a in e.inputs if type(a) is Var and a not in defined and a not in ins)
+    return ins
+
+
+def _structure(eqns, ins, outs):
+    """A key equal for two items exactly when codegen builds the same loops for them (the
+    same equations up to renaming, the same shapes and literals), so that the repeated steps
+    of an unrolled loop are generated once. None if a parameter is unhashable."""
+    index = {v: k for k, v in enumerate(ins)}
+    key = [tuple((v.aval.shape, v.aval.dtype) for v in ins)]
+    try:
+        for e in eqns:
+            atoms = tuple(index[a] if type(a) is Var else _atom_key(a) for a in e.inputs)
+            for v in e.outputs:
+                index[v] = len(index)
+            key.append((e.prim, atoms, _params_key(e.params),
+                        tuple((v.aval.shape, v.aval.dtype) for v in e.outputs)))
+        key.append(tuple(index[v] for v in outs))
+        key = tuple(key)
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _c_arrays(args, dtypes) -> list:
+    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
+    out = []
+    for x, dt in zip(args, dtypes):
+        if type(x) is not np.ndarray or x.dtype != dt:
+            x = np.asarray(x, dt)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        out.append(x)
+    return out
 
 
 def _eqns(item) -> list:
@@ -1159,7 +1192,7 @@ class TableProgram:
         return layout
 
     def __call__(self, args) -> list:
-        bufs = driver.c_arrays(args, self.dtypes)
+        bufs = _c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         try:  # the arena is kept between calls (one per thread calling at once): see _arenas
             arena = self._arenas.pop()
