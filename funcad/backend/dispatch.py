@@ -68,9 +68,13 @@ def _check_size(jaxpr: Jaxpr, name: str) -> None:
 
 
 def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
-    """``(simplified jaxpr, table.TableProgram)`` for ``jaxpr``."""
+    """``(simplified jaxpr, program)`` for ``jaxpr``: a :class:`table.TableProgram`, or an
+    :class:`Interpreted` one for dtypes the compiled loops do not have."""
     _check_size(jaxpr, name)
     table.backend()  # an unknown FUNCAD_JIT_BACKEND is an error, whatever the program
+    unsupported = _unsupported_dtypes(jaxpr)
+    if unsupported:
+        return jaxpr, Interpreted(jaxpr, name, unsupported)
     simplified = simplify(jaxpr)
     t0, before = time.perf_counter(), dict(table.stats)
     try:
@@ -81,7 +85,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
         raise UnsupportedFunctionError(
             f"jit({name}): the compiler does not cover this program ({e}). Call the function "
             "without jit (or inside `with funcad.disable_jit():`), and report it at "
-            "funcad's issue tracker with the program (jit(f).lower(*args).jaxpr).") from None
+            "funcad's issue tracker with the program (funcad.make_jaxpr(f)(*args)).") from None
     if _log_enabled():
         how = "loaded from the disk cache" if table.stats["loaded"] > before["loaded"] else (
             "compiled" if table.stats["compiled"] > before["compiled"] else "reusing compiled code")
@@ -93,13 +97,9 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
 def executable_for(jaxpr: Jaxpr, name: str = "program"):
     exe = _executables.get(jaxpr)
     if exe is None:
-        table.backend()
-        unsupported = _unsupported_dtypes(jaxpr)
-        if unsupported:
-            exe = Interpreted(jaxpr, name, unsupported)
-        else:
-            t0 = time.perf_counter()
-            _, exe = lower_jaxpr(jaxpr, name)
+        t0 = time.perf_counter()
+        _, exe = lower_jaxpr(jaxpr, name)
+        if isinstance(exe, table.TableProgram):
             stats["programs"] += 1
             stats["compile_seconds"] += time.perf_counter() - t0
         _remember(jaxpr, exe)

@@ -1,7 +1,4 @@
-"""The table backend (jit's default): a program as ONE call into object code.
-
-``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). A program whose every
-fusion item it supports (below) is compiled without Numba; any other takes today's Numba path:
+"""The table backend (jit's only one): a program as ONE call into object code.
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
@@ -10,26 +7,24 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   operand's buffer: no code, no copy;
 * every fusion item becomes a **kernel** of ONE calling convention, ``void k(i8** buffers,
   i64* slots)``: ``slots`` holds (buffer, byte offset) for each array the kernel touches.
-  Fused loops are codegen's own loop IR (the statements the Numba path compiles through
-  ``nbrt.loops``), written as LLVM IR by :class:`loopir.LLVM` with sizes and strides as
-  constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
+  Fused loops are codegen's loop IR, written as LLVM IR by :class:`loopir.LLVM` with sizes
+  and strides as constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
   ``index_add`` at a basic index, reshapes of strided views and ``full`` values that are
   read as arrays are copy, add and fill loops built as loop IR here;
 * kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
-  one optimisation, one machine-code emission, no Numba typing or lowering;
+  one optimisation, one machine-code emission;
 * a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
   program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
   order from a table of (kernel address, its slots). Python allocates the outputs (the arena
   is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
   (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
-  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
-  this module's versions and the host CPU.
+  description (not the IR: a warm load builds no IR), llvmlite's and this module's versions
+  and the host CPU.
 
-Supported (anything else: :func:`build` raises :class:`Unsupported` and dispatch takes the
-Numba path, logged with the reason under ``FUNCAD_LOG_COMPILES=1``): the
-loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
+Supported (anything else: :func:`build` raises :class:`Unsupported`, which dispatch reports
+as a funcad error): the loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
 integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
@@ -43,15 +38,11 @@ custom_lin calls are inlined.
 
 State (measured in benchmarks/COMPILE.md and RESULTS.md): the MLP step, the Newton step, the
 RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it and
-match the Numba path to 1e-15 (tests/test_table*.py). Results differ from the Numba path's in
-the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
-another split) and single matrix products go to ``?gemm``/``?gemv`` where the Numba path calls
-NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered or planted file
-is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
-the life of the process, as Numba's engine does); integers and complex numbers to a traced
-power (the Numba path). Neither a cold compile nor a warm load imports Numba (vecmath's math
-functions are llvmlite IR; tests/test_table_cold.py checks); host steps of random draws and
-FFTs call nbrandom's and pocketfft's Numba kernels.
+matched the former Numba path to 1e-15 (tests/test_table*.py). Object files are read through
+cache.read_checked (a tampered or planted file is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
+the life of the process); integers and complex numbers to a traced power. Neither a cold
+compile nor a warm load imports Numba (tests/test_table_cold.py checks); host steps of random
+draws call nbrandom's Numba kernels.
 """
 
 from __future__ import annotations
@@ -185,7 +176,7 @@ class Loops:
 @dataclass
 class Gemm:
     """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
-    (C^T = B^T A^T in column-major terms, as nbrt.gemm does), ``?gemv`` if m or n is 1; with
+    (C^T = B^T A^T in column-major terms), ``?gemv`` if m or n is 1; with
     ``batch``, ((size, byte stride of A, of B, of C), ...), one call per matrix in nested loops."""
     dtype: np.dtype
     m: int
@@ -247,7 +238,7 @@ class Plan:
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
         for v, value in (consts or {}).items():  # constvars: closed-over arrays
             self.regions[v] = self.constant(value)
-        # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
+        # Kernels past this size run their outer loop on threads (table_parallel).
         self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
             codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
         self.equations(jaxpr)
@@ -566,8 +557,8 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
 
 def _weighted_gram(producers, x, y) -> bool:
     """Whether ``x @ y`` is ``B.T @ (B * v)``, ``v`` a column or a scalar (the Hessian of a loss
-    summed over the rows of ``B``), whose result the Numba path makes exactly symmetric
-    (lowering._weighted_gram); here ?gemm's upper triangle is mirrored (:func:`_mirror`)."""
+    summed over the rows of ``B``), made exactly symmetric: ?gemm's upper triangle is mirrored
+    (:func:`_mirror`)."""
     tx, my = producers.get(x), producers.get(y)
     if tx is None or my is None or tx.prim is not transpose_p or my.prim is not mul_p or \
             tuple(tx.params["permutation"]) != (1, 0):
@@ -652,7 +643,7 @@ _views: dict = {}  # (shape, strides, dtype, index) -> the view's (offset, shape
 
 def _blas_layout(r: Region, size: int):
     """``(transposed, ld)`` for an r x c operand as BLAS takes it (row-major: not
-    transposed), None if its strides suit neither layout (nbrt._blas_operand's rule)."""
+    transposed), None if its strides suit neither layout."""
     (rows, cols), (s0, s1) = r.shape, (s // size for s in r.strides)
     if r.strides[0] % size or r.strides[1] % size:
         return None
@@ -903,7 +894,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
     if not (_THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
         return b.call(gemm, args)
-    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K), as nbrt.gemm
+    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
     i32 = L.IntType(32)
     get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
         mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
@@ -919,7 +910,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# BLAS symbols, libmvec, the execution engine (llvmlite only: no Numba)
+# BLAS symbols, libmvec, the execution engine (llvmlite)
 
 
 _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
@@ -927,7 +918,7 @@ _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
 
 def _blas_addresses(routines=_BLAS_ROUTINES):
     """``({routine: address}, integer bits)``: NumPy's scipy-openblas64 (ILP64) where NumPy
-    bundles it, as nbrt chooses (one OpenBLAS, one thread pool), with its thread-count
+    bundles it (one OpenBLAS, one thread pool with NumPy's), with its thread-count
     functions, else SciPy's cython_blas and cython_lapack (LP64)."""
     if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
         root = Path(np.__file__).resolve().parent
@@ -1015,8 +1006,7 @@ def _cache_dir() -> Path:
 
 def _read_object(path: Path) -> bytes | None:
     """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
-    in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
-    read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
+    in the entry's manifest, this user's file: cache.read_checked); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
     try:
         data = cache.read_checked(path)
         if data is not None:
