@@ -89,7 +89,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     if _log_enabled():
         how = "loaded from the disk cache" if table.stats["loaded"] > before["loaded"] else (
             "compiled" if table.stats["compiled"] > before["compiled"] else "reusing compiled code")
-        log.warning("funcad.jit: %s: %d kernel%s %s in %.3f s", name, program.kernels,
+        log.warning("funcad.jit: %s: table backend, %d kernel%s %s in %.3f s", name, program.kernels,
                     "s"[:program.kernels != 1], how, time.perf_counter() - t0)
     return simplified, program
 

@@ -385,7 +385,9 @@ class Plan:
                     fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
-                raise Unsupported(f"loop statement {ir.lines(s)[0]}")
+                dtypes = sorted({v.aval.dtype.name for e in eqns for v in e.inputs + e.outputs})
+                raise Unsupported(f"the loops of {', '.join(dict.fromkeys(e.prim.name for e in eqns))} "
+                                  f"on {', '.join(dtypes)}")
             stmts.append(s)
         if not table_parallel.well_formed(stmts):
             raise Unsupported("a parallel loop not at a kernel's top")

@@ -160,9 +160,10 @@ table.HOST = sys.modules[__name__]  # (table.py does not import this module: dis
 
 def _bodies() -> dict:
     from .. import custom_derivatives as cd
+    from ..lax.control import _trace
 
     def lin(e):
-        return cd._trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
+        return _trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
 
     return {cd.custom_jvp_call_p: lambda e: e.params["call_jaxpr"],
             cd.custom_vjp_call_p: lambda e: e.params["call_jaxpr"],
