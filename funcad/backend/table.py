@@ -24,12 +24,13 @@
   and the host CPU.
 
 Supported (anything else: :func:`build` raises :class:`Unsupported`, which dispatch reports
-as a funcad error): the loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
-integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
-threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
-``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
-index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
-``symmetrize`` (backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
+as a funcad error): the loops :func:`loopir.printable` accepts (every dtype but float16,
+NumPy's semantics; not integers to traced powers), parallel loops (past
+``codegen.PARALLEL_MIN_SIZE`` elements: on threads, table_parallel.py), ``matmul`` and
+``einsum`` (backend/table_einsum.py), basic ``index``, ``reshape``, ``transpose``,
+``concatenate``, ``full``, ``index_add`` at a basic index, LAPACK's
+``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and ``symmetrize``
+(backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
 (backend/table_control.py). Any other single equation (or one its rule raises Unsupported
 for) is a **host step** (backend/table_host.py): its primitive's NumPy implementation called
 back from the table, unless it has a jaxpr parameter (control flow). Literal operands and
@@ -37,12 +38,13 @@ constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoin
 custom_lin calls are inlined.
 
 State (measured in benchmarks/COMPILE.md and RESULTS.md): the MLP step, the Newton step, the
-RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it and
-matched the former Numba path to 1e-15 (tests/test_table*.py). Object files are read through
-cache.read_checked (a tampered or planted file is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
-the life of the process); integers and complex numbers to a traced power. Neither a cold
-compile nor a warm load imports Numba (tests/test_table_cold.py checks); host steps of random
-draws call nbrandom's Numba kernels.
+RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it
+and matched the former Numba path to 1e-15 (tests/test_table*.py). Object files are read
+through cache.read_checked (a tampered or planted file is refused and rebuilt). Not done:
+the release of compiled code (MCJIT keeps every object for the life of the process);
+integers and complex numbers to a traced power. Neither a cold compile nor a warm load
+imports Numba (tests/test_table_cold.py checks); host steps of random draws call nbrandom's
+Numba kernels.
 """
 
 from __future__ import annotations
@@ -1002,13 +1004,25 @@ def _host() -> str:
                      os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
 
 
-def _cache_dir() -> Path:
-    return Path(cache.cache_dir()) / "table"
+def _cache_dir() -> Path | None:
+    """``table/`` in the cache directory; None (and one warning) if that directory cannot be
+    used (not a directory, another user's): programs are then compiled in each process."""
+    env = os.environ.get("FUNCAD_CACHE_DIR") or None
+    if env in cache._unusable:
+        return None
+    try:
+        return Path(cache.cache_dir()) / "table"
+    except OSError as e:
+        cache.unusable(e, env, stacklevel=8)
+        return None
 
 
-def _read_object(path: Path) -> bytes | None:
+def _read_object(path: Path | None) -> bytes | None:
     """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
-    in the entry's manifest, this user's file: cache.read_checked); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
+    in the entry's manifest, this user's file: cache.read_checked); None if absent, unreadable
+    or untrusted (an untrusted file is removed, with a warning)."""
+    if path is None:
+        return None
     try:
         data = cache.read_checked(path)
         if data is not None:
@@ -1042,18 +1056,19 @@ def compile_object(name: str, kernels: list, module=None) -> bytes:
     return _tm.emit_object(mod)
 
 
-def _load(path: Path, compile) -> str:
+def _load(path: Path | None, compile) -> str:
     """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
-    there) to the process's engine: "loaded" or "compiled"."""
+    there; ``path`` None: no disk cache) to the process's engine: "loaded" or "compiled"."""
     import llvmlite.binding as ll
 
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
-        with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            cache.write_checked(path, obj)
-            cache.evict(added=len(obj))
+        if path is not None:
+            with contextlib.suppress(OSError):  # an unwritable cache: compiled in each process
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                cache.write_checked(path, obj)
+                cache.evict(added=len(obj))
     _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     _engine.finalize_object()
     return how
@@ -1064,7 +1079,8 @@ def _runtime() -> int:
     """The address of the entry every program is called through (the runtime module's
     ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
     digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
-    _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    where = _cache_dir()
+    _load(where and where / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
     return _engine.get_function_address("funcad_table_call")
 
 
@@ -1083,7 +1099,8 @@ class TableProgram:
         description = repr((_host(), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
-        path = _cache_dir() / f"{digest}.o"
+        where = _cache_dir()
+        path = where and where / f"{digest}.o"
         with _lock:  # one engine per process: one thread at a time compiles or adds code
             if name not in _loaded:
                 stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
