@@ -19,9 +19,9 @@ from . import loopir as ir
 from . import lowering
 from .fusion import MAX_KERNEL_EQNS, REDUCTIONS, Kernel, is_remap_eqn
 
-# 2^19: a parallel launch costs milliseconds on a busy machine: the Newton
-# step's 200,000-element kernel ran 8.8 ms per step parallel against 2.5 ms serial (2 loaded
-# cores). The 1e6-element elementwise chain stays parallel.
+# 2^19: a parallel launch costs milliseconds on a busy machine: the Newton step's
+# 200,000-element kernel ran 8.8 ms per step parallel against 2.5 ms serial (2 loaded cores,
+# measured on the former Numba backend). The 1e6-element elementwise chain stays parallel.
 PARALLEL_MIN_SIZE = 1 << 19
 
 # ... and 2^22 in a program that also calls BLAS or LAPACK on a product big enough for OpenBLAS
@@ -37,6 +37,7 @@ PARALLEL_MIN_SIZE_BESIDE_BLAS = 1 << 22
 # OpenBLAS runs a product on one thread below m n k = 9216 (gemv's threshold: 2304 times
 # GEMM_MULTITHREAD_THRESHOLD = 4; gemm's is 65536 x 4); the same bound for LAPACK's n^3.
 THREADED_BLAS_MIN_WORK = 9216
+
 
 class Gen:
     """The loop IR builder's state: names, sizes, statements."""
@@ -85,7 +86,8 @@ class Gen:
     def sizes_of(self, shape, keys) -> list:
         """The sizes of ``shape``, axis ``d`` sharing the named size of the ``(value, axis)``
         pairs in ``keys[d]``, equal to it by the operations' semantics (broadcasting,
-        reductions), never by coincidence: the source stays the same for other sizes."""
+        reductions), never by coincidence: the loop IR's text is the same for other sizes (the
+        table keys kernels by it and their sizes)."""
         out = []
         for n, ks in zip(shape, keys):
             s = next((self.slots[k] for k in ks if k in self.slots), None) if n != 1 else None
