@@ -87,11 +87,10 @@ def _integer_pow(a, eqn):
 
 
 def _int_division(kind):
-    """fmod, mod and floor_divide: on integers as NumPy computes them. Numba's own trap on
-    ``MIN % -1`` and ``MIN // -1`` (SIGFPE: the hardware division overflows), and its
-    ``np.fmod`` of negative integers is wrong (``fmod(-7, 2)`` gave 1, NumPy -1); NumPy gives
-    0 for a zero divisor and MIN for ``MIN // -1``. Floats call NumPy's functions (``//``:
-    Numba's float floor division is NumPy's algorithm, ``1.0 // 0.1 == 9.0``)."""
+    """fmod, mod and floor_divide: on integers as NumPy computes them. The hardware division
+    traps on ``MIN % -1`` and ``MIN // -1`` (SIGFPE: it overflows); NumPy gives 0 for a zero
+    divisor and MIN for ``MIN // -1``, and fmod has C's sign (``fmod(-7, 2) == -1``). Floats
+    call NumPy's functions (``//``: NumPy's algorithm, ``1.0 // 0.1 == 9.0``)."""
     def rule(a, eqn):
         (x, y), dt = a, np.dtype(compute_dtypes(eqn)[0])
         if dt.kind == "f":
@@ -112,10 +111,10 @@ def _int_division(kind):
 
 def _sign(a, eqn):
     dt = _dt(eqn)
-    if dt.kind == "c":  # NumPy 2's z / |z| (Numba's np.sign of complex is NumPy 1's)
+    if dt.kind == "c":  # NumPy 2's z / |z|
         unit = Bin("/", a[0], Call("np.abs", a, dt))
         return Select(Cmp("!=", a[0], Const(0, dt, True)), unit, Const(0, dt))
-    if dt.kind == "u":  # Numba's np.sign of an unsigned integer >= 2**(bits-1) gives -1 (wrapped)
+    if dt.kind == "u":  # (never -1 for an unsigned integer >= 2**(bits-1))
         return Select(Cmp("!=", a[0], Const(0, dt, True)), Const(1, dt), Const(0, dt))
     return Call("np.sign", a, dt)
 

@@ -485,7 +485,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     JAX's signature: returns ``(final_carry, stacked_ys)``. ``carry``, ``xs`` and ``y`` may
     be pytrees; ``xs=None`` with ``length=n`` loops ``n`` times; ``reverse=True`` runs from
     the end (the ys stay in order). One primitive: never unrolled (``unroll`` is accepted for
-    JAX compatibility; Numba compiles the loop as a loop, so unrolling would only add code).
+    JAX compatibility; jit compiles the loop as a loop, so unrolling would only add code).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> total, partial_sums = fa.lax.scan(lambda c, x: (c + x, c + x), 0.0, fnp.arange(4.0))
