@@ -74,7 +74,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program"):
     table.backend()  # an unknown FUNCAD_JIT_BACKEND is an error, whatever the program
     unsupported = _unsupported_dtypes(jaxpr)
     if unsupported:
-        return jaxpr, Interpreted(jaxpr, name, unsupported)
+        return simplify(jaxpr), Interpreted(jaxpr, name, unsupported)
     simplified = simplify(jaxpr)
     t0, before = time.perf_counter(), dict(table.stats)
     try:
