@@ -201,8 +201,7 @@ CASES = [
          "os.environ['FUNCAD_JIT_BACKEND'] = 'llvm'\n"
          "try:\n    fa.jit(lambda x: x * 2.0)(1.0)\nfinally:\n    os.environ['FUNCAD_JIT_BACKEND'] = saved",
          "UnknownBackendError",
-         "Unset it (the table backend, the default, with Numba for what it does not cover) or set it "
-         "to `numba` (every program through Numba)."),
+         "Unset it, or set it to `table` (the only backend)."),
     Case("debug-nans", "A NaN, with debug_nans on",
          "fa.config.update('debug_nans', True)\n"
          "try:\n    fa.grad(lambda x: fnp.sum(fnp.log(x)))(np.array([1.0, -1.0]))\n"

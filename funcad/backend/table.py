@@ -1,7 +1,4 @@
-"""The table backend (jit's default): a program as ONE call into object code.
-
-``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). A program whose every
-fusion item it supports (below) is compiled without Numba; any other takes today's Numba path:
+"""The table backend (jit's only one): a program as ONE call into object code.
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
@@ -10,31 +7,30 @@ fusion item it supports (below) is compiled without Numba; any other takes today
   operand's buffer: no code, no copy;
 * every fusion item becomes a **kernel** of ONE calling convention, ``void k(i8** buffers,
   i64* slots)``: ``slots`` holds (buffer, byte offset) for each array the kernel touches.
-  Fused loops are codegen's own loop IR (the statements the Numba path compiles through
-  ``nbrt.loops``), written as LLVM IR by :class:`loopir.LLVM` with sizes and strides as
-  constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
+  Fused loops are codegen's loop IR, written as LLVM IR by :class:`loopir.LLVM` with sizes
+  and strides as constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
   ``index_add`` at a basic index, reshapes of strided views and ``full`` values that are
   read as arrays are copy, add and fill loops built as loop IR here;
 * kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
-  one optimisation, one machine-code emission, no Numba typing or lowering;
+  one optimisation, one machine-code emission;
 * a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
   program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
   order from a table of (kernel address, its slots). Python allocates the outputs (the arena
   is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
   (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
-  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's
-  version, the host CPU and the text of the modules that write the IR (:func:`_writers`).
+  description (not the IR: a warm load builds no IR), llvmlite's version, the host CPU and
+  the text of the modules that write the IR (:func:`_writers`).
 
-Supported (anything else: :func:`build` raises :class:`Unsupported` and dispatch takes the
-Numba path, logged with the reason under ``FUNCAD_LOG_COMPILES=1``): the
-loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's semantics; not
-integers to traced powers), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
-threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
-``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
-index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
-``symmetrize`` (backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
+Supported (anything else: :func:`build` raises :class:`Unsupported`, which dispatch reports
+as a funcad error): the loops :func:`loopir.printable` accepts (every dtype but float16,
+NumPy's semantics; not integers to traced powers), parallel loops (past
+``codegen.PARALLEL_MIN_SIZE`` elements: on threads, table_parallel.py), ``matmul`` and
+``einsum`` (backend/table_einsum.py), basic ``index``, ``reshape``, ``transpose``,
+``concatenate``, ``full``, ``index_add`` at a basic index, LAPACK's
+``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and ``symmetrize``
+(backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
 (backend/table_control.py). Any other single equation (or one its rule raises Unsupported
 for) is a **host step** (backend/table_host.py): its primitive's NumPy implementation called
 back from the table, unless it has a jaxpr parameter (control flow). Literal operands and
@@ -42,16 +38,12 @@ constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoin
 custom_lin calls are inlined.
 
 State (measured in benchmarks/COMPILE.md and RESULTS.md): the MLP step, the Newton step, the
-RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it and
-match the Numba path to 1e-15 (tests/test_table*.py). Results differ from the Numba path's in
-the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
-another split) and single matrix products go to ``?gemm``/``?gemv`` where the Numba path calls
-NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered or planted file
-is refused and rebuilt). A program's code is freed with the last program running it (an
-engine per program: :class:`_Code`). Not done: integers and complex numbers to a traced
-power (the Numba path). Neither a cold compile nor a warm load imports Numba (vecmath's math
-functions are llvmlite IR; tests/test_table_cold.py checks); random draws are native kernels
-(backend/table_random.py); host steps of FFTs call pocketfft's Numba kernels.
+RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it
+and matched the former Numba path to 1e-15 (tests/test_table*.py). Object files are read
+through cache.read_checked (a tampered or planted file is refused and rebuilt). A program's
+code is freed with the last program running it (an engine per program: :class:`_Code`).
+Neither a cold compile nor a warm load imports Numba (tests/test_table_cold.py checks); random
+draws are native kernels (backend/table_random.py).
 """
 
 from __future__ import annotations
@@ -84,33 +76,27 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import blas, cache, codegen, driver, table_arena, table_parallel
+from . import blas, cache, codegen, table_arena, table_parallel
 from . import loopir as ir
 from .fusion import REDUCTIONS, Kernel, fuse, is_loop_eqn
-
-BACKENDS = ("table", "numba")
+from .simplify import _atom_key, _params_key
 
 
 def backend() -> str:
-    """jit's backend: ``$FUNCAD_JIT_BACKEND``, ``table`` (the default: this module, with
-    today's Numba path for the programs it does not cover) or ``numba`` (that path only)."""
+    """jit's backend: ``$FUNCAD_JIT_BACKEND``, unset or ``table`` (the only one)."""
     name = os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() or "table"
-    if name not in BACKENDS:
+    if name != "table":
         from ..errors import UnknownBackendError
 
         raise UnknownBackendError(
-            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: use "
-            "'table' (the default: one native call per program, Numba for what it does not "
-            "cover) or 'numba' (every program through Numba), or unset it.")
+            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: "
+            "'table' is the only one (the default; 'numba', the former second one, was removed): "
+            "unset it or set it to 'table'.")
     return name
 
 
-def enabled() -> bool:
-    return backend() == "table"
-
-
 class Unsupported(Exception):
-    """An equation the table backend does not compile: the program takes today's path."""
+    """An equation the table backend does not compile (dispatch raises a funcad error)."""
 
 
 FLOATS = ir.FLOATS
@@ -186,13 +172,13 @@ class Loops:
         i64 = L.IntType(64)
         arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
                   for a, p, st in zip(self.arrays, ptrs, self.strides)}
-        _llvm_printer()(b, arrays, self.sizes).run(ir.Run(self.arrays, self.body))
+        _llvm_printer()(b, arrays, self.sizes).run(self.body)
 
 
 @dataclass
 class Gemm:
     """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
-    (C^T = B^T A^T in column-major terms, as nbrt.gemm does), ``?gemv`` if m or n is 1; with
+    (C^T = B^T A^T in column-major terms), ``?gemv`` if m or n is 1; with
     ``batch``, ((size, byte stride of A, of B, of C), ...), one call per matrix in nested loops."""
     dtype: np.dtype
     m: int
@@ -254,7 +240,7 @@ class Plan:
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
         for v, value in (consts or {}).items():  # constvars: closed-over arrays
             self.regions[v] = self.constant(value)
-        # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
+        # Kernels past this size run their outer loop on threads (table_parallel).
         self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
             codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
         self.equations(jaxpr)
@@ -360,9 +346,9 @@ class Plan:
         """A kernel or row group: codegen's loop IR for it (generated once per structure),
         its arrays given regions (fresh ones for what it computes)."""
         eqns = _eqns(item)
-        ins = [a for a in driver._inputs_of(eqns)]
+        ins = _inputs_of(eqns)
         order = ins + [v for e in eqns for v in e.outputs]
-        key = driver._structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
+        key = _structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
         key = key and (key, tuple(self.consts.get(a) for a in ins))
         generated = self._generated.get(key) if key is not None else None
         if generated is None:
@@ -394,16 +380,16 @@ class Plan:
             codegen.emit_kernel(g, item)
         position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
         fills, stmts = {}, []
-        for _, s in g.body:
+        for s in g.body:
             t = type(s)
-            if t is ir.Comment:
-                continue
             if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
                 if s.fill is not None:
                     fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
-                raise Unsupported(f"loop statement {ir.lines(s)[0]}")
+                dtypes = sorted({v.aval.dtype.name for e in eqns for v in e.inputs + e.outputs})
+                raise Unsupported(f"the loops of {', '.join(dict.fromkeys(e.prim.name for e in eqns))} "
+                                  f"on {', '.join(dtypes)}")
             stmts.append(s)
         if not table_parallel.well_formed(stmts):
             raise Unsupported("a parallel loop not at a kernel's top")
@@ -575,8 +561,8 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
 
 def _weighted_gram(producers, x, y) -> bool:
     """Whether ``x @ y`` is ``B.T @ (B * v)``, ``v`` a column or a scalar (the Hessian of a loss
-    summed over the rows of ``B``), whose result the Numba path makes exactly symmetric
-    (lowering._weighted_gram); here ?gemm's upper triangle is mirrored (:func:`_mirror`)."""
+    summed over the rows of ``B``), made exactly symmetric: ?gemm's upper triangle is mirrored
+    (:func:`_mirror`)."""
     tx, my = producers.get(x), producers.get(y)
     if tx is None or my is None or tx.prim is not transpose_p or my.prim is not mul_p or \
             tuple(tx.params["permutation"]) != (1, 0):
@@ -592,6 +578,47 @@ def _mirror(c: Region) -> Loops:
     arr = ir.Arr("v0", c.dtype, 2)
     stmt = ir.Loop(r, ir.Size(0, "n0"), [ir.Loop(q, r, [ir.Store(arr, (r, q), ir.Load(arr, (q, r)))])])
     return Loops([stmt], [arr], [c.strides], [c.shape[0]])
+
+
+def _inputs_of(eqns) -> list:
+    """The values ``eqns`` read that none of them defines, in order of first use."""
+    defined, ins = {v for e in eqns for v in e.outputs}, []
+    for e in eqns:
+        ins.extend(a for a in e.inputs if type(a) is Var and a not in defined and a not in ins)
+    return ins
+
+
+def _structure(eqns, ins, outs):
+    """A key equal for two items exactly when codegen builds the same loops for them (the
+    same equations up to renaming, the same shapes and literals), so that the repeated steps
+    of an unrolled loop are generated once. None if a parameter is unhashable."""
+    index = {v: k for k, v in enumerate(ins)}
+    key = [tuple((v.aval.shape, v.aval.dtype) for v in ins)]
+    try:
+        for e in eqns:
+            atoms = tuple(index[a] if type(a) is Var else _atom_key(a) for a in e.inputs)
+            for v in e.outputs:
+                index[v] = len(index)
+            key.append((e.prim, atoms, _params_key(e.params),
+                        tuple((v.aval.shape, v.aval.dtype) for v in e.outputs)))
+        key.append(tuple(index[v] for v in outs))
+        key = tuple(key)
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _c_arrays(args, dtypes) -> list:
+    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
+    out = []
+    for x, dt in zip(args, dtypes):
+        if type(x) is not np.ndarray or x.dtype != dt:
+            x = np.asarray(x, dt)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        out.append(x)
+    return out
 
 
 def _eqns(item) -> list:
@@ -620,7 +647,7 @@ _views: dict = {}  # (shape, strides, dtype, index) -> the view's (offset, shape
 
 def _blas_layout(r: Region, size: int):
     """``(transposed, ld)`` for an r x c operand as BLAS takes it (row-major: not
-    transposed), None if its strides suit neither layout (nbrt._blas_operand's rule)."""
+    transposed), None if its strides suit neither layout."""
     (rows, cols), (s0, s1) = r.shape, (s // size for s in r.strides)
     if r.strides[0] % size or r.strides[1] % size:
         return None
@@ -874,7 +901,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
     if not (_THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
         return b.call(gemm, args)
-    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K), as nbrt.gemm
+    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
     i32 = L.IntType(32)
     get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
         mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
@@ -890,7 +917,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# BLAS symbols, libmvec, the execution engine (llvmlite only: no Numba)
+# BLAS symbols, libmvec, the execution engine (llvmlite)
 
 
 _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
@@ -898,7 +925,7 @@ _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
 
 def _blas_addresses(routines=_BLAS_ROUTINES):
     """``({routine: address}, integer bits)``: NumPy's scipy-openblas64 (ILP64) where NumPy
-    bundles it, as nbrt chooses (one OpenBLAS, one thread pool), with its thread-count
+    bundles it (one OpenBLAS, one thread pool with NumPy's), with its thread-count
     functions, else SciPy's cython_blas and cython_lapack (LP64)."""
     if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
         root = Path(np.__file__).resolve().parent
@@ -998,14 +1025,25 @@ def _writers(kernels) -> list:
     return [_digest(f) for f in sorted(files)]
 
 
-def _cache_dir() -> Path:
-    return Path(cache.cache_dir()) / "table"
+def _cache_dir() -> Path | None:
+    """``table/`` in the cache directory; None (and one warning) if that directory cannot be
+    used (not a directory, another user's): programs are then compiled in each process."""
+    env = os.environ.get("FUNCAD_CACHE_DIR") or None
+    if env in cache._unusable:
+        return None
+    try:
+        return Path(cache.cache_dir()) / "table"
+    except OSError as e:
+        cache.unusable(e, env, stacklevel=8)
+        return None
 
 
-def _read_object(path: Path) -> bytes | None:
+def _read_object(path: Path | None) -> bytes | None:
     """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
-    in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
-    read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
+    in the entry's manifest, this user's file: cache.read_checked); None if absent, unreadable
+    or untrusted (an untrusted file is removed, with a warning)."""
+    if path is None:
+        return None
     try:
         data = cache.read_checked(path)
         if data is not None:
@@ -1046,7 +1084,7 @@ class _Code:
     machine); the empty module an engine is made with is removed, or finalizing would compile
     it (~1.3 ms)."""
 
-    def __init__(self, name: str, path: Path, compile, n: int):
+    def __init__(self, name: str, path: Path | None, compile, n: int):
         import llvmlite.binding as ll
 
         empty = ll.parse_assembly("")
@@ -1056,19 +1094,20 @@ class _Code:
         self.addresses = [self.engine.get_function_address(f"{name}_k{j}") for j in range(n)]
 
 
-def _load(path: Path, compile, engine=None) -> str:
+def _load(path: Path | None, compile, engine=None) -> str:
     """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
-    there) to ``engine`` (the process's): "loaded" or "compiled"."""
+    there; ``path`` None: no disk cache) to ``engine`` (the process's): "loaded" or "compiled"."""
     import llvmlite.binding as ll
 
     engine = engine or _engine
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
-        with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            cache.write_checked(path, obj)
-            cache.evict(added=len(obj))
+        if path is not None:
+            with contextlib.suppress(OSError):  # an unwritable cache: compiled in each process
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                cache.write_checked(path, obj)
+                cache.evict(added=len(obj))
     engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     return how
@@ -1079,7 +1118,8 @@ def _runtime() -> int:
     """The address of the entry every program is called through (the runtime module's
     ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
     digest = hashlib.sha256(repr((_host(), _writers(()), "runtime")).encode()).hexdigest()
-    _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    where = _cache_dir()
+    _load(where and where / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
     return _engine.get_function_address("funcad_table_call")
 
 
@@ -1098,7 +1138,8 @@ class TableProgram:
         description = repr((_host(), _writers(plan.kernels), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
-        path = _cache_dir() / f"{digest}.o"
+        where = _cache_dir()
+        path = where and where / f"{digest}.o"
         with _lock:  # one thread at a time compiles or adds code
             self._code = _loaded.get(name)
             if self._code is None:
@@ -1202,7 +1243,7 @@ class TableProgram:
         return layout
 
     def __call__(self, args) -> list:
-        bufs = driver.c_arrays(args, self.dtypes)
+        bufs = _c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         try:  # the arena is kept between calls (one per thread calling at once): see _arenas
             arena = self._arenas.pop()

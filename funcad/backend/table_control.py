@@ -28,11 +28,9 @@ read in a loop must stay alive for. The calls only name real buffers (no alias s
 loop's planning), so liveness reads them as any other call.
 
 Measured (benchmarks/table_control.py, CPU time, one process, a loaded 2-core machine): a
-scan of 10,000 tiny steps costs 10.8 ns per iteration against 52 ns on the Numba path, a
-while_loop of 1,000 iterations 34 ns against 115 ns; the first call of a scan'd RNN-50
-gradient 1.0-1.6 s CPU against 8.4-9.2 s. Integer steps (cond's and switch's index
-arithmetic, fori_loop's counter) need the table's integer loops: until then those programs
-take the Numba path.
+scan of 10,000 tiny steps costs 10.8 ns per iteration against 52 ns on the former Numba
+path, a while_loop of 1,000 iterations 34 ns against 115 ns; the first call of a scan'd
+RNN-50 gradient 1.0-1.6 s CPU against 8.4-9.2 s.
 """
 
 from __future__ import annotations

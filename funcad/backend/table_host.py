@@ -1,6 +1,6 @@
 """Host steps: an equation without native code, run inside a table program by its primitive's
-NumPy implementation (as eager runs it), so that one such primitive does not send the whole
-program back to the Numba path.
+NumPy implementation (as eager runs it), so that one such primitive does not keep the whole
+program from compiling.
 
 A host step is a ctypes callback with the kernels' signature, ``void(i8** buffers, i64*
 slots)``, whose address goes into the program's table of kernel addresses (not into the
@@ -15,10 +15,10 @@ ctypes prints and swallows an exception raised in a callback: a host step catche
 it on the call's frame and sets the call's stop word (the pointer before the buffer table:
 ``buffers[-1]``), after which the interpreter stops; ``run`` re-raises it once the native
 call has returned. A singular matrix, a callback's error or a KeyboardInterrupt reach the
-caller as the same exception as on the Numba path (whose ``objmode`` blocks re-raise it).
+caller as the same exception as eagerly.
 
 Also here: :func:`inline_calls`, which splices custom_jvp / custom_vjp / checkpoint /
-custom_lin calls into the program (as their Numba lowering inlines them), their closed-over
+custom_lin calls into the program, their closed-over
 arrays becoming the program's constants.
 """
 
@@ -160,9 +160,10 @@ table.HOST = sys.modules[__name__]  # (table.py does not import this module: dis
 
 def _bodies() -> dict:
     from .. import custom_derivatives as cd
+    from ..lax.control import _trace
 
     def lin(e):
-        return cd._trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
+        return _trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
 
     return {cd.custom_jvp_call_p: lambda e: e.params["call_jaxpr"],
             cd.custom_vjp_call_p: lambda e: e.params["call_jaxpr"],

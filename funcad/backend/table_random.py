@@ -51,7 +51,8 @@ def address(kind: str, dtype) -> int:
             table._setup()
             writers = table._writers(()) + [table._digest(Path(_ir().__file__))]  # (the code writing its IR)
             digest = hashlib.sha256(repr((table._host(), writers, name)).encode()).hexdigest()
-            how = table._load(table._cache_dir() / f"random-{digest}.o", lambda: table.compile_object(
+            where = table._cache_dir()
+            how = table._load(where and where / f"random-{digest}.o", lambda: table.compile_object(
                 "", [], _ir().module(kind, np.dtype(dtype), name)))
             stats[how] += 1
             a = _addresses[name] = table._engine.get_function_address(name)
