@@ -43,7 +43,7 @@ def test_each_section_is_there():
         table = part.split("### Table program\n")[1].split("###")[0]
         assert "```python\n# table program funcad_table_<digest>: " in table
     # the stored programs are shown as stored, without their imports
-    for name in ("mlp_step.numba.py", "while_loop.py"):
+    for name in ("mlp_step.numba.txt", "while_loop.txt"):
         stored = (_tool().BEFORE / name).read_text()
         body = stored[stored.index("@numba.njit"):].strip()
         assert body.splitlines()[1] in text and "import numba" in stored and "import numba" not in text

@@ -6,9 +6,9 @@
 For the MLP training step, the Newton step and a while_loop (small shapes), the page shows
 the traced jaxpr and the table program that jit runs (``jit(f).lower(*args).source``), both
 generated live, then two earlier forms of the same program kept as stored text in
-tools/generated_before/ (this tool reads them, never writes them): ``<name>.numba.py``, the
+tools/generated_before/ (this tool reads them, never writes them): ``<name>.numba.txt``, the
 module the Numba path generated (written at commit 39c01ee, the last with that path: it was
-deleted in the ninth session), and ``<name>.py``, the same program as the code generator
+deleted in the ninth session), and ``<name>.txt``, the same program as the code generator
 printed it before the loop IR (written at commit a4b7c0a: the text codegen wrote, then parsed
 back with a regex and ``ast``).
 """
@@ -102,8 +102,8 @@ def render() -> str:
         table = re.sub(r"funcad_table_[0-9a-f]+", "funcad_table_<digest>", low.source.strip())
         parts += [f"## {title}", "", what + ".", "", "### Traced jaxpr", "", "```", str(low.traced).strip(),
                   "```", "", "### Table program", "", "```python", table, "```", ""]
-        for heading, stored in (("Before: the Numba path (deleted)", f"{name}.numba.py"),
-                                ("Before the loop IR", f"{name}.py")):
+        for heading, stored in (("Before: the Numba path (deleted)", f"{name}.numba.txt"),
+                                ("Before the loop IR", f"{name}.txt")):
             parts += [f"### {heading}", "", "```python", _body((BEFORE / stored).read_text()), "```", ""]
     return "\n".join(parts)
 
