@@ -5,12 +5,11 @@
     python -m benchmarks.compile_programs --programs rnn10,lstm20 --calls 20
     python -m benchmarks.compile_programs --table a.json b.json   # the markdown table
 
-Each measurement runs in its own interpreter with empty ``FUNCAD_CACHE_DIR`` and
-``NUMBA_CACHE_DIR`` (funcad) or JAX's defaults (no persistent cache): *first call* is from
-calling the jitted function to its result, tracing and compiling included, after the
-imports; *per call* is the median of the next calls (wall time, and this process's CPU time:
-JAX's CPU time counts its worker threads too; funcad's compile worker, which compiles part
-of a large program's kernels in parallel, is its own column). The programs are written once against
+Each measurement runs in its own interpreter with an empty ``FUNCAD_CACHE_DIR`` (funcad) or
+JAX's defaults (no persistent cache): *first call* is from calling the jitted function to its
+result, tracing and compiling included, after the imports; *per call* is the median of the
+next calls (wall time, and this process's CPU time: JAX's CPU time counts its worker threads
+too). The programs are written once against
 an adapter ``S`` (``S.np``, ``S.grad``, ``S.jit``), in the style of autograd's and JAX's
 examples:
 
@@ -220,7 +219,7 @@ def child(system: str, key: str, calls: int) -> dict:
     t0 = time.perf_counter()
     S = adapter(system)
     if system == "funcad":
-        import numba  # noqa: F401 - imported before the clock, as JAX's jaxlib is
+        import llvmlite.binding  # noqa: F401 - imported before the clock, as JAX's jaxlib is
     t_import = time.perf_counter() - t0
     build, inputs = PROGRAMS[key]
     args = inputs()
@@ -229,7 +228,6 @@ def child(system: str, key: str, calls: int) -> dict:
     out = f(*args)
     _block(out)
     first, first_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    worker_cpu = _worker_cpu() if system == "funcad" else None
     times, cpu = [], []
     for _ in range(calls):
         c0, t0 = time.process_time(), time.perf_counter()
@@ -239,7 +237,7 @@ def child(system: str, key: str, calls: int) -> dict:
     result = {"system": system, "program": key, "first_call": first, "first_call_cpu": first_cpu,
               "per_call": float(np.median(times)) if times else None,
               "per_call_cpu": float(np.median(cpu)) if cpu else None, "import": t_import,
-              "load": os.getloadavg()[0], "worker_cpu": worker_cpu}
+              "load": os.getloadavg()[0]}
     if system == "funcad":
         import funcad as fa
 
@@ -248,19 +246,6 @@ def child(system: str, key: str, calls: int) -> dict:
 
         result["stats"] = {k: v for k, v in dispatch.stats.items()}
     return result
-
-
-def _worker_cpu() -> float | None:
-    """CPU seconds of funcad's compile worker so far (it compiles part of a large program's
-    kernels in parallel with this process), from /proc; None without a worker."""
-    from funcad.backend import compile_worker
-
-    w = compile_worker._worker
-    try:
-        fields = Path(f"/proc/{w.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (AttributeError, OSError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _block(out):
@@ -311,14 +296,14 @@ def table(results: list[dict]) -> str:
         return f"{f[field] / j[field]:.2f}x" if ok else "-"
 
     lines = ["| program | equations | first call: funcad | JAX | ratio | CPU: funcad | JAX | ratio "
-             "| funcad's worker CPU | per call: funcad | JAX | per call CPU: funcad | JAX |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| per call: funcad | JAX | per call CPU: funcad | JAX |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for k in keys:
         f, j = by.get(("funcad", k)), by.get(("jax", k))
         lines.append(" | ".join([
             f"| {k}", str(f.get("eqns", "-") if f else "-"), cell(f, "first_call"), cell(j, "first_call"),
             ratio(f, j, "first_call"), cell(f, "first_call_cpu"), cell(j, "first_call_cpu"),
-            ratio(f, j, "first_call_cpu"), cell(f, "worker_cpu"), cell(f, "per_call", 1e3, "ms"),
+            ratio(f, j, "first_call_cpu"), cell(f, "per_call", 1e3, "ms"),
             cell(j, "per_call", 1e3, "ms"), cell(f, "per_call_cpu", 1e3, "ms"),
             cell(j, "per_call_cpu", 1e3, "ms")]) + " |")
     return "\n".join(lines)

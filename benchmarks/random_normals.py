@@ -1,7 +1,7 @@
 """funcad.random's speed, side by side in one run (run with /work/venv-bench's python for JAX;
 JAX_ENABLE_X64=1 so that all draw float64):
 
-1. 10^7 standard normals, float64 and float32: funcad.random.normal under jit (Numba's
+1. 10^7 standard normals, float64 and float32: funcad.random.normal under jit (the table's
    threads, and one thread), numpy.random.Generator.normal (float32: standard_normal) and
    jax.random.normal under jax.jit. Best of REPS wall and CPU times after a warm-up call.
 2. The variational-inference step of examples/bbvi_random.py under jit, sampling its noise per
@@ -46,18 +46,18 @@ def best(fn, reps=REPS):
 
 
 def normals(out):
-    import numba
+    from funcad.backend import table_parallel
 
     for dtype in (np.float64, np.float32):
         rows = []
         f = funcad.jit(lambda k: random.normal(k, (N,), dtype))
-        threads = numba.get_num_threads()
+        threads = table_parallel.threads()
         rows.append((f"funcad jit, {threads} threads", best(lambda: f(random.key(1)))))
-        numba.set_num_threads(1)  # NumPy's Generator is single-threaded
+        table_parallel.set_threads(1)  # NumPy's Generator is single-threaded
         try:
             rows.append(("funcad jit, 1 thread", best(lambda: f(random.key(1)))))
         finally:
-            numba.set_num_threads(threads)
+            table_parallel.set_threads(threads)
         g = np.random.default_rng(0)
         if dtype == np.float64:
             rows.append(("numpy Generator.normal", best(lambda: g.normal(size=N))))
@@ -127,7 +127,7 @@ def main():
     normals(out)
     vi_step(out)
     out(f"load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs); "
-        f"numba threads {__import__('numba').get_num_threads()}; "
+        f"threads {__import__('funcad.backend.table_parallel').backend.table_parallel.threads()}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     if "--record" in sys.argv:
         (HERE / "random_normals.txt").write_text("\n".join(lines) + "\n")

@@ -1,7 +1,7 @@
-"""Control flow on the table backend against today's (Numba) jit: per-iteration cost of a
-scan of 10,000 tiny steps and of a while_loop of 1,000 iterations (CPU time, both backends
-in one process, alternating), and the first call of a scan'd RNN gradient (fresh processes,
-empty caches).
+"""Control flow on the table backend: per-iteration cost of a scan of 10,000 tiny steps and of
+a while_loop of 1,000 iterations (CPU time), and the first call of a scan'd RNN gradient
+(fresh processes, empty caches). (Written beside the former Numba backend: its figures are
+in backend/table_control.py's docstring.)
 
     python -m benchmarks.table_control [--repeat 7]
 """
@@ -55,38 +55,26 @@ def programs():
 
 def per_iteration(repeat: int) -> None:
     import funcad as fa
-    from funcad.backend import dispatch, table
 
     for name, (f, args, n) in programs().items():
-        best = {}
-        compiled = {}
-        for backend in ("table", "numba"):
-            os.environ["FUNCAD_JIT_BACKEND"] = backend
-            dispatch._executables.clear()
-            compiled[backend] = fa.jit(f)
-            compiled[backend](*args)
-            kinds = {type(e).__name__ for e in dispatch._executables.values()}
-            assert (table.TableProgram.__name__ in kinds) == (backend == "table"), kinds
-        for _ in range(repeat):  # alternating
-            for backend, g in compiled.items():
-                c0 = time.process_time()
-                for _ in range(20):
-                    g(*args)
-                t = (time.process_time() - c0) / 20
-                best[backend] = min(best.get(backend, np.inf), t)
-        print(f"{name}: table {best['table'] / n * 1e9:.1f} ns/iteration, numba jit "
-              f"{best['numba'] / n * 1e9:.1f} ns/iteration (CPU time, best of {repeat} x 20 calls)")
+        g, best = fa.jit(f), np.inf
+        g(*args)
+        for _ in range(repeat):
+            c0 = time.process_time()
+            for _ in range(20):
+                g(*args)
+            best = min(best, (time.process_time() - c0) / 20)
+        print(f"{name}: {best / n * 1e9:.1f} ns/iteration (CPU time, best of {repeat} x 20 calls)")
 
 
 def first_call(repeat: int) -> None:
     for _ in range(repeat):
-        for backend in ("table", "numba"):
-            with tempfile.TemporaryDirectory() as d:
-                env = dict(os.environ, FUNCAD_JIT_BACKEND=backend, FUNCAD_CACHE_DIR=d)
-                out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True,
-                                     text=True, check=True).stdout.split(maxsplit=2)
-                print(f"RNN-50 gradient (scan), first call, {backend}: {float(out[0]):.2f} s wall, "
-                      f"{float(out[1]):.2f} s CPU (with import), {out[2].strip()}")
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, FUNCAD_CACHE_DIR=d)
+            out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True,
+                                 text=True, check=True).stdout.split(maxsplit=2)
+            print(f"RNN-50 gradient (scan), first call: {float(out[0]):.2f} s wall, "
+                  f"{float(out[1]):.2f} s CPU (with import), {out[2].strip()}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Large arrays on the table backend against today's jit (``FUNCAD_JIT_BACKEND=numba``).
+"""Large arrays on the table backend (written beside the former Numba backend, removed in issue 16).
 
     python -m benchmarks.table_parallel --rounds 5 --calls 20
     python -m benchmarks.table_parallel --lstm --before /path/to/an/older/checkout
@@ -6,9 +6,8 @@
 
 Programs (benchmarks/workloads.py): the value and gradient of the 1e6-element elementwise
 chain (one parallel kernel), logistic regression's gradient and the Newton step at d=1000
-(n=1000). Both backends' programs are built in one process and timed in alternating blocks
-of ``--calls`` calls: per call, the median over blocks of wall and CPU time (CPU: this
-process's, every thread's). ``--lstm`` times the LSTM-20 gradient of
+(n=1000), timed in blocks of ``--calls`` calls: per call, the median over blocks of wall and
+CPU time (CPU: this process's, every thread's). ``--lstm`` times the LSTM-20 gradient of
 benchmarks/compile_programs.py on the table backend in fresh processes, this checkout and
 ``--before`` alternating (each importing its own funcad), with the arena's size.
 """
@@ -53,67 +52,35 @@ def _block(f, args, calls):
 
 def compare(rounds: int, calls: int) -> list[dict]:
     import funcad as fa
-    from funcad.backend import dispatch
 
     rows = []
     for name, (fn, args) in programs().items():
-        jitted, kinds, outs = {}, {}, {}
-        for backend in ("table", "numba"):
-            os.environ["FUNCAD_JIT_BACKEND"] = backend
-            dispatch._executables.clear()
-            jitted[backend] = fa.jit(fn)
-            outs[backend] = jitted[backend](*args)
-            kinds[backend] = sorted({type(e).__name__ for e in dispatch._executables.values()})
-        times = {b: [] for b in jitted}
-        for _ in range(rounds):
-            for backend, f in jitted.items():
-                os.environ["FUNCAD_JIT_BACKEND"] = backend
-                times[backend].append(_block(f, args, calls))
-        a, b = (np.concatenate([np.ravel(v) for v in _leaves(outs[k])]) for k in ("table", "numba"))
-        row = {"program": name, "table program": kinds["table"], "numba program": kinds["numba"],
-               "bit-equal": bool(np.array_equal(a, b)),
-               "max rel diff": float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)),
-               "load": os.getloadavg()[0]}
-        for backend, t in times.items():
-            row[f"{backend} wall ms"] = float(np.median([w for w, _ in t])) * 1e3
-            row[f"{backend} cpu ms"] = float(np.median([c for _, c in t])) * 1e3
+        f = fa.jit(fn)
+        f(*args)
+        t = [_block(f, args, calls) for _ in range(rounds)]
+        row = {"program": name, "wall ms": float(np.median([w for w, _ in t])) * 1e3,
+               "cpu ms": float(np.median([c for _, c in t])) * 1e3, "load": os.getloadavg()[0]}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
     return rows
 
 
-def _leaves(x):
-    from funcad.tree_util import tree_leaves
-
-    return [np.asarray(v) for v in tree_leaves(x)]
-
-
 def launch(rounds: int, calls: int) -> None:
     """The cost of a parallel launch: a 256-element kernel made parallel (PARALLEL_MIN_SIZE
-    patched to 64), on 1 and 2 threads, table and Numba (its threading layer:
-    NUMBA_THREADING_LAYER)."""
-    import numba
-
+    patched to 64), on 1 and 2 threads."""
     import funcad as fa
-    from funcad.backend import codegen, dispatch, table_parallel
+    from funcad.backend import codegen, table_parallel
 
     codegen.PARALLEL_MIN_SIZE = 64
     x = np.random.default_rng(0).normal(size=256)
-    jitted = {}
-    for backend in ("table", "numba"):
-        os.environ["FUNCAD_JIT_BACKEND"] = backend
-        dispatch._executables.clear()
-        jitted[backend] = fa.jit(lambda x: x * 2.0 + 1.0)
-        jitted[backend](x)
-    print(f"Numba's threading layer: {numba.threading_layer()}; load {os.getloadavg()[0]:.1f}")
+    f = fa.jit(lambda x: x * 2.0 + 1.0)
+    f(x)
+    print(f"load {os.getloadavg()[0]:.1f}")
     for threads in (1, 2):
         table_parallel.set_threads(threads)
-        numba.set_num_threads(threads)
-        for backend, f in jitted.items():
-            os.environ["FUNCAD_JIT_BACKEND"] = backend
-            t = [_block(f, (x,), calls) for _ in range(rounds)]
-            wall, cpu = (np.median([x[j] for x in t]) * 1e6 for j in (0, 1))
-            print(f"{backend}, {threads} thread(s): per call wall {wall:.1f} us, CPU {cpu:.1f} us")
+        t = [_block(f, (x,), calls) for _ in range(rounds)]
+        wall, cpu = (np.median([x[j] for x in t]) * 1e6 for j in (0, 1))
+        print(f"{threads} thread(s): per call wall {wall:.1f} us, CPU {cpu:.1f} us")
 
 
 def lstm_child(calls: int) -> dict:
@@ -121,7 +88,6 @@ def lstm_child(calls: int) -> dict:
     from benchmarks import compile_programs as cp
     from funcad.backend import dispatch, table
 
-    os.environ["FUNCAD_JIT_BACKEND"] = "table"
     build, inputs = cp.PROGRAMS["lstm20"]
     args = inputs()
     f = fa.jit(build(cp.adapter("funcad")))
@@ -170,12 +136,9 @@ def main(argv=None) -> int:
                   f"{x['wall ms']:.3f} ms | {x['cpu ms']:.3f} ms | {x['load']:.1f} |")
         return 0
     rows = compare(a.rounds, a.calls)
-    print("| program | table: wall | CPU | numba: wall | CPU | table program | bit-equal | load |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print("| program | wall | CPU | load |\n|---|---|---|---|")
     for x in rows:
-        print(f"| {x['program']} | {x['table wall ms']:.2f} ms | {x['table cpu ms']:.2f} ms | "
-              f"{x['numba wall ms']:.2f} ms | {x['numba cpu ms']:.2f} ms | {x['table program']} | "
-              f"{x['bit-equal']} ({x['max rel diff']:.1e}) | {x['load']:.1f} |")
+        print(f"| {x['program']} | {x['wall ms']:.2f} ms | {x['cpu ms']:.2f} ms | {x['load']:.1f} |")
     return 0
 
 

@@ -41,7 +41,7 @@ from .api import (  # noqa: F401
 )
 from .lax.elementwise import stop_gradient  # noqa: F401
 from .lax.jax_api import closure_convert  # noqa: F401,E402
-from .jit import jit  # noqa: F401,E402  (Numba loads on the first compile)
+from .jit import jit  # noqa: F401,E402  (llvmlite loads on the first compile)
 from .batching import vmap  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
 from . import random  # noqa: F401,E402  (jax.random: keys, split, normal...)

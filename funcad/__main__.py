@@ -42,7 +42,8 @@ def _cache(ns) -> int:
         i = cache.info()
         print(f"directory: {i['directory']}\nentries:   {i['entries']}\n"
               f"size:      {i['bytes'] / 1e6:.1f} MB of {i['max_bytes'] / 1e6:.0f} MB "
-              "(FUNCAD_CACHE_MAX_BYTES; least recently used entries are evicted)")
+              "(FUNCAD_CACHE_MAX_BYTES; least recently used entries are evicted)\n"
+              f"llvmlite:  {i['llvmlite']} (programs compiled by another version are not loaded)")
     else:
         print(f"removed {cache.clear()} entries from {cache.cache_dir()}")
     return 0

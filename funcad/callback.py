@@ -2,8 +2,8 @@
 
 The callback is one primitive, ``pure_callback``, holding the user's function and the
 shapes and dtypes it returns (its abstract evaluation). Eagerly it calls the function on
-NumPy arrays; under jit the compiled program calls back into Python (Numba's objmode, through
-the backend's generic NumPy-call lowering); under vmap the function is called as
+NumPy arrays; under jit the compiled program calls back into Python (a host step:
+backend/table_host.py); under vmap the function is called as
 ``vmap_method`` says (JAX's values); it has no derivative of its own: wrap the function that
 calls it in ``custom_jvp`` or ``custom_vjp`` and give one (JAX's recipe, the same code).
 """
@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from . import ad, batching, core
-from .backend import lowering
 from .core import Primitive, ShapedArray, Tracer
 from .errors import ArgumentError, BatchingError, CallbackDerivativeError, CallbackResultError
 from .tree_util import tree_flatten, tree_unflatten
@@ -53,10 +52,9 @@ class _Callback:
         return [_check_result(x, a, self.name, i) for i, (x, a) in enumerate(zip(leaves, self.result_avals))]
 
 
-# Why a stable key is safe: the compiled program does not contain the callback; it calls
-# ``runtime.call(key, ...)``, which looks the key up in this process's ``runtime.CALLS``,
-# filled by the trace that produced the program's source in this very process. So a
-# program loaded from the disk cache calls the function traced now; what must never happen
+# Why a stable key is safe: the compiled program does not contain the callback; its host
+# step calls the equation traced in this very process. So a program loaded from the disk
+# cache calls the function traced now; what must never happen
 # is two different functions under one key in one process, which the numbering below rules
 # out (it holds every numbered function, so an ``id`` is never reused).
 _NUMBERED: dict[str, list] = {}
@@ -153,10 +151,7 @@ def _sequential(callback, batched, axis_size):
 
 batching.primitive_batchers[pure_callback_p] = _batch
 
-# jit: the compiled program calls the callback through Numba's object mode (holding the GIL).
-# The call's key is the callback's stable key (see _stable_key): a program with a callback is
-# compiled once and then loaded from the disk cache in later processes.
-lowering.register_lowering(pure_callback_p, lowering.lower_via_numpy)
+# jit: a host step (backend/table_host.py) calls the callback (holding the GIL).
 
 
 def _lax():

@@ -7,7 +7,7 @@ batch axis (batching.collective_batchers); any other trace passes the collective
 (JVP: each is linear, or a selection for pmax/pmin; vmap over another axis: per example).
 Outside a vmap naming the axis, the name is unbound: a clear error. The primitives never
 reach a compiled program (the BatchTrace turns them into reductions before jit stages
-anything), so they live here rather than in funcad.lax, whose primitives all lower to Numba;
+anything), so they live here rather than in funcad.lax, whose primitives all compile;
 funcad.lax re-exports the functions under JAX's names.
 
 >>> import funcad as fa, funcad.numpy as fnp

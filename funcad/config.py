@@ -26,12 +26,9 @@ functions then run eagerly, op by op, as ``jax.disable_jit`` does).
 >>> fa.config.jax_enable_x64
 True
 
-jit's memory: ``jit_cache_size`` (how many compiled programs stay in memory, default 128; the
-least recently used is released and loaded again from the disk cache when called) and
-``jit_local_compiles`` (how many programs this process compiles itself, default 16; later ones
-are compiled by a worker process and loaded from the disk cache, because Numba never frees
-what it compiles in a process: funcad/backend/compile_worker.py). Both are also read from the
-environment (``FUNCAD_JIT_CACHE_SIZE``, ``FUNCAD_JIT_LOCAL_COMPILES``).
+jit's memory: ``jit_cache_size`` (how many compiled programs jit's dispatch keeps memoized
+beside each jitted function's own cache, default 128; the least recently used is forgotten),
+also read from the environment (``FUNCAD_JIT_CACHE_SIZE``).
 
 >>> fa.config.jit_cache_size
 128
@@ -90,7 +87,7 @@ class Config:
         if key in _JIT_OPTIONS:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ArgumentError(f"funcad.config: {name} takes an integer, not {value!r}.")
-            os.environ[_JIT_OPTIONS[key][0]] = str(int(value))  # worker processes see it too
+            os.environ[_JIT_OPTIONS[key][0]] = str(int(value))
             return
         if key not in self._OPTIONS:
             raise ArgumentError(f"funcad.config: unknown option {name!r}; options: "
@@ -121,17 +118,9 @@ def _cache_size():
     return cache.max_programs()
 
 
-def _local_compiles():
-    from .backend import compile_worker
-
-    return compile_worker.local_limit()
-
-
-# Integer settings of jit's memory, kept in the environment (read by funcad/backend/ and
-# inherited by its worker process): how many compiled programs stay in memory
-# (cache.max_programs), how many this process compiles itself (compile_worker.py).
-_JIT_OPTIONS = {"jit_cache_size": ("FUNCAD_JIT_CACHE_SIZE", _cache_size),
-                "jit_local_compiles": ("FUNCAD_JIT_LOCAL_COMPILES", _local_compiles)}
+# Integer settings of jit's memory, kept in the environment (read by funcad/backend/): how
+# many compiled programs dispatch keeps memoized (cache.max_programs).
+_JIT_OPTIONS = {"jit_cache_size": ("FUNCAD_JIT_CACHE_SIZE", _cache_size)}
 
 
 class disable_jit:

@@ -191,7 +191,8 @@ class Primitive:
 
     ``impl`` computes it on NumPy arrays, ``abstract_eval`` on :class:`ShapedArray` (the
     shape and dtype rule). JVP, transpose and batching rules are registered in ad.py and
-    batching.py; Numba lowerings in backend/.
+    batching.py; how jit compiles it in backend/ (a fused loop's rule in lowering.py, or a
+    table rule, or a host step calling ``impl``).
     """
 
     __slots__ = ("name", "impl", "abstract_eval", "multiple_results", "__weakref__")

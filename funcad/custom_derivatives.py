@@ -23,7 +23,6 @@ import numpy as np
 
 from . import ad, core
 from .ad import Zero, is_undefined
-from .backend import lowering
 from .core import Primitive, bind, get_aval
 from .errors import ArgumentError, ShapeError, TreeStructureError
 from .jaxpr import partial_eval_rules
@@ -36,10 +35,7 @@ from .lax.control import (
     _merge,
     _split,
     _to_front,
-    _trace,
     _trace_user,
-    lower_call,
-    lower_jaxpr_inline,
 )
 from .partial_eval import batch_jaxpr, jvp_jaxpr, partial_eval_jaxpr, transpose_jaxpr
 from .tree_util import tree_flatten, tree_unflatten
@@ -546,24 +542,6 @@ class checkpoint_policies:
 
 
 remat = checkpoint
-
-
-# jit: each is a call of its jaxpr, emitted inline (custom_lin: the JVP of the function).
-
-
-def _lower_custom_lin(g, eqn):
-    forward = _trace(lambda *a: _custom_lin_forward(*a, **eqn.params), [a.aval for a in eqn.inputs])
-    if forward.consts:
-        return lowering.lower_via_numpy(g, eqn)
-    for v, r in zip(eqn.outputs, lower_jaxpr_inline(g, forward, [g.arr(a) for a in eqn.inputs])):
-        g.emit(f"{g.name(v)} = {r}")
-        g.may_alias_input.add(v)
-
-
-lowering.register_lowering(custom_jvp_call_p, lower_call("call_jaxpr"))
-lowering.register_lowering(custom_vjp_call_p, lower_call("call_jaxpr"))
-lowering.register_lowering(remat_p, lower_call("jaxpr"))
-lowering.register_lowering(custom_lin_p, _lower_custom_lin)
 
 
 def _register_batching_rules():

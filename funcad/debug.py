@@ -2,7 +2,7 @@
 
 Eagerly it prints at once. Under ``jit`` the compiled program prints when it runs (every
 call, with that call's values), through a ``debug_print`` equation that the simplifier
-keeps and the Numba program runs in object mode. Under ``grad`` it prints the primal
+keeps and the compiled program calls back into Python (a host step). Under ``grad`` it prints the primal
 values (once, in the forward pass); under ``vmap`` once per example, in order.
 
 >>> import funcad as fa, funcad.numpy as fnp
@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import ad, batching, core
-from .backend import lowering
 from .core import Primitive, bind, get_aval
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -91,13 +90,3 @@ def callback(fn, *args, **kwargs) -> None:
             "funcad.debug.callback with traced arguments: funcad runs arbitrary callbacks only "
             "on concrete values. Use funcad.debug.print(fmt, *args) to show traced values.")
     fn(*args, **kwargs)
-
-
-def _lower_debug_print(g, eqn):
-    key = lowering.register_call(eqn.prim, eqn.params, [])
-    args = ", ".join(g.arr(a) for a in eqn.inputs)
-    g.emit("with numba.objmode():")
-    g.emit(f"    _rt.call({key!r}{', ' if args else ''}{args})")
-
-
-lowering.register_lowering(debug_print_p, _lower_debug_print)

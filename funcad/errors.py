@@ -38,7 +38,8 @@ class TracerArrayConversionError(ConcretizationError):
 
 
 class UnsupportedFunctionError(FuncadError, TypeError):
-    """A NumPy function that funcad does not (yet) support, called on a traced value."""
+    """A NumPy function that funcad does not (yet) support, called on a traced value; or a
+    program jit's compiler does not cover."""
 
 
 class ArgumentError(FuncadError, ValueError):
@@ -118,7 +119,7 @@ class ProgramTooLargeError(FuncadError, ValueError):
 
 
 class UnknownBackendError(FuncadError, ValueError):
-    """``FUNCAD_JIT_BACKEND`` names no jit backend (``table``, the default, or ``numba``)."""
+    """``FUNCAD_JIT_BACKEND`` names no jit backend (``table``, the default and only one)."""
 
 
 class UnsupportedPythonError(FuncadError, RuntimeError):

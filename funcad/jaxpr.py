@@ -476,7 +476,7 @@ def jaxpr_as_fun(jaxpr: Jaxpr, consts) -> Callable:
 # --------------------------------------------------------------------------------------
 # The jit primitive: params ``jaxpr`` (a Jaxpr without constvars) and ``name``. Defined here,
 # below everything that inspects it (simplify, sparsity, debug_nans); its implementation
-# (compile with Numba, then run) is registered by funcad/backend/dispatch.py, its rules by
+# (compile, then run) is registered by funcad/backend/dispatch.py, its rules by
 # funcad/jit.py.
 
 jit_p = Primitive("jit", multiple_results=True)

@@ -1,8 +1,8 @@
-"""jit: trace a function once per input signature and run it as one compiled Numba program.
+"""jit: trace a function once per input signature and run it as one compiled program.
 
 ``fa.jit(f)`` traces ``f`` on the shapes and dtypes of its arguments into a jaxpr and binds
 the :data:`jit_p` primitive, which holds that jaxpr. At top level the primitive compiles
-(funcad.backend: simplify -> fuse -> generate one Python source -> numba.njit, cached on
+(funcad.backend: simplify -> fuse -> the table backend's one llvmlite module, cached on
 disk) and runs it; under another transformation the primitive's rules apply, each written
 on the inner jaxpr and bound as ``jit`` again, so grad(jit(f)), jit(grad(f)), jit inside
 jit and vmap(jit(f)) all stay compiled:
@@ -14,7 +14,7 @@ jit and vmap(jit(f)) all stay compiled:
 * Transpose: the known part of the equation is evaluated forward first, then the rest is
   transposed with ``backward_pass``; the whole is traced and bound as one ``jit``.
 
-Numba is imported on the first compile, never by ``import funcad``.
+llvmlite is imported on the first compile, never by ``import funcad``.
 """
 
 from __future__ import annotations
@@ -467,7 +467,7 @@ class Jitted:
         { lambda ; a:f64[3]. let b:f64[3] = sin a in (b,) }
         """
         entry, _ = self._entry(args, kwargs)
-        simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name)
+        simplified, program = dispatch.lower_jaxpr(entry.jaxpr, entry.name, keep_plan=True)
         if isinstance(program, table.TableProgram):  # its source names the arguments
             names = ["a constant"] * len(entry.consts) + self._paths(*self._split(args, kwargs))
             return Lowered(entry.jaxpr, simplified, program.describe(names))
@@ -495,8 +495,8 @@ _keep_alive: list = []  # a worker keeps its recent unpickled jitted functions (
 class Lowered:
     """What :meth:`Jitted.lower` returns: ``.traced`` and ``.jaxpr`` (simplified) jaxprs,
     and ``.source``, the compiled program with the jaxpr's equations as comments: the table
-    program (backend/table_source.py; docs/generated_programs.md shows how to read one), or
-    the Numba path's generated Python module."""
+    program (backend/table_source.py; docs/generated_programs.md shows how to read one), or a
+    note for a program run uncompiled (float16)."""
 
     def __init__(self, traced, jaxpr, source):
         self.traced, self.jaxpr, self.source = traced, jaxpr, source
@@ -547,7 +547,7 @@ def jit(fun: Callable | None = None, static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
         donate_argnames: str | Sequence[str] = (), keep_unused: bool = False,
         inline: bool = False, **compat) -> Any:
-    """Compile ``fun`` with Numba: traced once per input signature, fused, cached on disk.
+    """Compile ``fun``: traced once per input signature, fused, compiled with llvmlite, cached on disk.
 
     The signature is the pytree structure, shapes and dtypes of the arguments plus the
     values of the static ones (``static_argnums``/``static_argnames``, which must be

@@ -201,8 +201,7 @@ CASES = [
          "os.environ['FUNCAD_JIT_BACKEND'] = 'llvm'\n"
          "try:\n    fa.jit(lambda x: x * 2.0)(1.0)\nfinally:\n    os.environ['FUNCAD_JIT_BACKEND'] = saved",
          "UnknownBackendError",
-         "Unset it (the table backend, the default, with Numba for what it does not cover) or set it "
-         "to `numba` (every program through Numba)."),
+         "Unset it, or set it to `table` (the only backend)."),
     Case("python-build", "jit on a Python whose object layout it cannot read (a free-threaded build)",
          "from funcad.backend import table\nsaved, table._OFFSETS = table._OFFSETS, None  # (as there)\n"
          "try:\n    fa.jit(lambda x: x * 3.0)(1.0)\nfinally:\n    table._OFFSETS = saved",

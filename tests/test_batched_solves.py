@@ -1,5 +1,5 @@
 """Many small dense solves under vmap: one primitive on the stacked array (eagerly one NumPy/LAPACK
-call; under jit per-matrix loops for small n, backend/nbrt.py), right answers and NumPy's errors."""
+call; under jit LAPACK per matrix, backend/table_linalg.py), right answers and NumPy's errors."""
 
 import numpy as np
 import pytest
@@ -30,8 +30,8 @@ def test_vmap_small_linalg_is_one_stacked_call(spd_stack, name):
 
 
 # --------------------------------------------------------------------------------------
-# jit: batched solve/cholesky/inv lower to per-matrix loops for small n (backend/nbrt.py),
-# LAPACK per matrix above; both must agree with NumPy and raise where NumPy raises.
+# jit: batched solve/cholesky/inv call LAPACK per matrix (backend/table_linalg.py); small and
+# larger n must agree with NumPy and raise where NumPy raises.
 
 _OPS = {"solve": fnp.linalg.solve, "cholesky": fnp.linalg.cholesky, "inv": fnp.linalg.inv}
 
@@ -52,7 +52,7 @@ def _spd(rng, N, n, dtype):
 def test_jit_vmap_small_linalg_matches_numpy(rng, name, dtype):
     f = fa.jit(fa.vmap(_OPS[name]))
     tol = dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-4, atol=1e-5)
-    for n in (1, 2, 3, 5, 8, 12, 13, 20):  # 13 and 20 take the LAPACK path (nbrt.*_SMALL_N)
+    for n in (1, 2, 3, 5, 8, 12, 13, 20):
         A = _spd(rng, 37, n, dtype)
         if name != "cholesky":  # not symmetric, pivoting needed
             A = A + rng.normal(size=A.shape).astype(dtype)

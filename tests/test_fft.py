@@ -322,46 +322,28 @@ def test_grad_under_jit_equals_eager():
 
 
 # --------------------------------------------------------------------------------------
-# pocketfft's loops, as compiled programs call them
+# Every length pocketfft treats apart (1, even, odd, prime), single and double, under jit
 
 
 @pytest.mark.parametrize("rows", [1, 3, 9])
-@pytest.mark.parametrize("n", [1, 2, 7, 12, 97])
 @pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
-def test_pocketfft_loops_called_from_numba_equal_numpy(rows, n, dtype):
-    from funcad.backend import pocketfft as pf
-
-    assert pf.AVAILABLE  # NumPy 2's wheels: if this fails, jit falls back to objmode (say so in docs)
-    c = "c64" if dtype == np.complex64 else "c128"
+def test_jitted_transforms_of_every_length_kind_equal_numpy(rows, dtype):
     real = np.float32 if dtype == np.complex64 else np.float64
-    tol = 1e-4 * np.sqrt(n) if dtype == np.complex64 else 1e-11 * np.sqrt(n)
-    z, x = _cplx(rows, n, dtype=dtype), _real(rows, n, dtype=real)
-    out = np.empty_like(z)
-    getattr(pf, f"fft_{c}")(z, out, real(1.0), 1)
-    np.testing.assert_allclose(out, np.fft.fft(z.astype(complex)), atol=tol)
-    getattr(pf, f"fft_{c}")(z, out, real(1.0 / n), 0)
-    np.testing.assert_allclose(out, np.fft.ifft(z.astype(complex)), atol=tol)
-    spec = np.empty((rows, n // 2 + 1), dtype)
-    getattr(pf, f"rfft_{'even' if n % 2 == 0 else 'odd'}_{c}")(x, spec, real(1.0), 0)
-    np.testing.assert_allclose(spec, np.fft.rfft(x.astype(float)), atol=tol)
-    back = np.empty((rows, n), real)
-    getattr(pf, f"irfft_{c}")(spec, back, real(1.0 / n), 0)
-    np.testing.assert_allclose(back, x, atol=tol)
+    lengths = (1, 2, 7, 12, 97)
+    zs = [_cplx(rows, n, dtype=dtype) for n in lengths]
+    xs = [_real(rows, n, dtype=real) for n in lengths]
 
+    def f(zs, xs):
+        return [(fnp.fft.fft(z), fnp.fft.ifft(z), fnp.fft.rfft(x),
+                 fnp.fft.irfft(fnp.fft.rfft(x), n=x.shape[-1])) for z, x in zip(zs, xs)]
 
-def test_compiled_programs_call_pocketfft_without_leaving_compiled_code(monkeypatch):
-    # the Numba path (FUNCAD_JIT_BACKEND=numba) calls pocketfft's Numba kernels inline; the
-    # table backend runs an FFT as a host step (tests/test_table_host.py)
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
-
-    def loss(x):
-        return fnp.sum(fnp.fft.irfft(fnp.fft.rfft(x) * np.array([1.0, 2j, 0.5, 1.0]), n=6) ** 2)
-
-    src = fa.jit(fa.grad(loss)).lower(_real(3, 6)).source
-    assert "@numba.njit" in src and "_fft.rfft_even_c128" in src
-    assert "_fft.irfft_c128" in src and "objmode" not in src
-    src2 = fa.jit(lambda x: fnp.fft.irfft2(fnp.fft.rfft2(x))).lower(_real(3, 6)).source
-    assert "_fft.fft_axis_c128" in src2 and "objmode" not in src2
+    for n, z, x, (fz, iz, rx, back) in zip(lengths, zs, xs, fa.jit(f)(zs, xs), strict=True):
+        tol = 1e-4 * np.sqrt(n) if dtype == np.complex64 else 1e-11 * np.sqrt(n)
+        assert fz.dtype == iz.dtype == rx.dtype == dtype and back.dtype == real
+        np.testing.assert_allclose(fz, np.fft.fft(z.astype(complex)), atol=tol)
+        np.testing.assert_allclose(iz, np.fft.ifft(z.astype(complex)), atol=tol)
+        np.testing.assert_allclose(rx, np.fft.rfft(x.astype(float)), atol=tol)
+        np.testing.assert_allclose(back, x, atol=tol)
 
 
 def test_ports_of_the_jax_and_autograd_examples():

@@ -2,7 +2,7 @@
 included (min, -1, 0, 1, max), or raises the error NumPy raises; argnums with repeated
 positions; ndarray subclasses refused; the small API points of issue 15.
 
-The differential test compiles ONE program per dtype holding every primitive (one Numba
+The differential test compiles ONE program per dtype holding every primitive (one
 compilation each, not one per primitive and dtype), and compares each output with NumPy's
 (values and dtype, exactly) and with eager funcad. NumPy is the independent reference.
 """

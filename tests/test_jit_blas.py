@@ -1,12 +1,10 @@
-"""jit's direct BLAS/LAPACK calls (funcad/backend/nbrt.py): matmul through ?gemm with
-explicit layouts, solve through ?gesv. Every operand layout the generated code can meet -
+"""jit's direct BLAS/LAPACK calls (the table backend's ?gemm and LAPACK kernels): matmul
+through ?gemm with explicit layouts, solve through ?gesv. Every operand layout the generated code can meet -
 C and F order, transposed views, strided and reversed slices, broadcast views, unit and empty
 dimensions, float32 - must give the eager result; a singular solve raises as NumPy does.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
@@ -97,18 +95,19 @@ def test_solve_singular_raises_like_numpy():
         f(np.zeros((3, 3)), np.ones((3, 2)))
 
 
-def test_generated_source_calls_blas_not_np_dot(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")  # the Numba path's source is read
+def test_products_and_solves_call_blas_and_lapack_not_numpy(on_table):
     x, w = np.ones((4, 3)), np.ones((3, 2))
-    src = fa.jit(lambda x, w: (x @ w, fnp.linalg.solve(w.T @ w + fnp.eye(2), w.T))).lower(x, w).as_text()
-    assert "np.dot" not in src and "np.linalg.solve" not in src
-    assert "_nb.gemm" in src and "_nb.solve" in src
-    # both operands are inputs (contiguous): no copying fallback is compiled
-    assert "matmul_into" not in src
+    f = lambda x, w: (x @ w, fnp.linalg.solve(w.T @ w + fnp.eye(2), w.T))  # noqa: E731
+    got, program = on_table.run(f, x, w)
+    for g, e in zip(got, f(x, w), strict=True):
+        _close(g, e, np.float64)
+    src = program.source
+    assert "host[" not in src  # no step calls back into NumPy
+    assert src.count("(?gemm, float64)") == 2 and "?gesv()" in src
 
 
 def test_compile_time_rewrites_keep_results():
-    """simplify's rewrites that spare Numba work: an outer product (inner size 1) is a
+    """simplify's rewrites that spare the backend work: an outer product (inner size 1) is a
     broadcast multiply, a transpose of a unit-axis reshape a reshape/2-D transpose, a
     full-slice index the identity. Results equal eager; the program has no rank-3 transpose."""
     from funcad.backend.dispatch import lower_jaxpr
@@ -166,12 +165,12 @@ def test_row_groups_equal_eager(shape):
         _close(u, v, np.float64)
 
 
-def test_row_group_values_one_per_row_stay_scalars(monkeypatch):
-    """On the Numba path (FUNCAD_JIT_BACKEND=numba: its source is read), a row group's
-    per-row values that nothing after the group reads (the softmax's row max and row sum,
-    log-sum-exp) are locals of the group's loop, not arrays; what later code reads (the
-    column sums, the outputs) is still stored. Results equal eager."""
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
+def test_row_group_values_one_per_row_stay_scalars(on_table):
+    """A row group's per-row values that nothing after the group reads (the softmax's row max
+    and row sum, log-sum-exp) are locals of the group's loop, not arrays; what later code reads
+    (the outputs) is still stored. Results equal eager."""
+    from funcad.backend import table
+
     rng = np.random.default_rng(6)
     z, y = rng.normal(size=(6, 4)), np.eye(4)[rng.integers(0, 4, 6)]
 
@@ -179,14 +178,11 @@ def test_row_group_values_one_per_row_stay_scalars(monkeypatch):
         return -fnp.sum(y * fa.nn.log_softmax(z, axis=-1)) / 6.0
 
     g = fa.value_and_grad(f)
-    for u, v in zip(fa.jit(g)(z, y), g(z, y)):
+    got, program = on_table.run(g, z, y)
+    for u, v in zip(got, g(z, y), strict=True):
         _close(u, v, np.float64)
-    src = fa.jit(g).lower(z, y).source
-    allocs = [line for line in src.splitlines() if "_nb.empty(" in line or "_nb.full(" in line]
-    one_per_row = [line for line in allocs if re.search(r"\(\(n\d+,\)|\(\(n\d+, 1\)", line)]
-    assert not one_per_row, one_per_row
-    # the row-wise softmax's gradient wrt z and the loss itself are stored
-    assert any(re.search(r"\(\(n\d+, n\d+\)", line) for line in allocs)
+    shapes = [b[1] for b in table.Plan(*program._plan_args).buffers if isinstance(b, tuple)]
+    assert (6, 4) in shapes and not [s for s in shapes if s in ((6,), (6, 1))], shapes
 
     # a per-row value read after the group (an output) is stored
     h = lambda z: (fa.nn.logsumexp(z, axis=-1), fnp.exp(z - fnp.max(z, axis=-1, keepdims=True)))
@@ -194,61 +190,29 @@ def test_row_group_values_one_per_row_stay_scalars(monkeypatch):
         _close(u, v, np.float64)
 
 
-def test_allocation_too_large_is_a_memory_error():
-    """An allocation whose byte size overflows 64 bits raises MemoryError (it is never a
-    short buffer), as does one the allocator refuses."""
-    import numba
-
-    from funcad.backend import nbrt
-
-    @numba.njit
-    def alloc(S):
-        return nbrt.empty((S[0], S[1]), np.float64)
-
-    for shape in ([2**31, 2**31], [2**61, 4], [2**40, 2**20]):
-        with pytest.raises(MemoryError):
-            alloc(np.array(shape))
-    assert alloc(np.array([2, 3])).shape == (2, 3)
-
-
-def test_inline_allocation_intrinsics():
-    """nbrt.empty/full replace np.empty/np.full in generated code (no per-rank/dtype function
-    to compile): C-ordered, every dtype the programs use, 0-d and empty shapes."""
-    import numba
-
-    from funcad.backend import nbrt
-
-    @numba.njit
-    def alloc(S):
-        a = nbrt.empty((S[0], S[1]), np.float32)
-        a[:] = 1.5
-        return (a, nbrt.empty((), np.float64).shape, nbrt.full((S[0], 1), True, np.bool_),
-                nbrt.full((S[1],), -np.inf, np.float32), nbrt.full((S[0], 0), 7, np.int64),
-                nbrt.full((), np.int32(3), np.int32))
-
-    a, s0, b, c, d, e = alloc(np.array([3, 2]))
-    assert a.dtype == np.float32 and a.shape == (3, 2) and a.flags.c_contiguous and (a == 1.5).all()
-    assert s0 == ()
-    assert b.dtype == np.bool_ and b.shape == (3, 1) and b.all()
-    assert c.dtype == np.float32 and (c == -np.inf).all()
-    assert d.dtype == np.int64 and d.shape == (3, 0)
-    assert e.dtype == np.int32 and e.shape == () and e[()] == 3
-    src = fa.jit(lambda x: fnp.sum(x, axis=0) * 2.0).lower(np.ones((3, 4))).as_text()
-    assert "np.empty(" not in src and "np.full(" not in src
+@pytest.mark.parametrize("shape", [(2**31, 2**31), (2**61, 4), (2**40, 2**20), (2**20, 2**20)])
+def test_an_allocation_too_large_raises_as_numpy_does(shape):
+    """A result (or intermediate) whose byte size overflows or that the allocator refuses
+    raises NumPy's error for it (MemoryError, or ValueError "too big"), as eagerly: never a
+    short buffer."""
+    f = lambda x: x * fnp.ones(shape)  # noqa: E731
+    with pytest.raises((MemoryError, ValueError)) as eager:
+        f(np.float64(2.0))
+    with pytest.raises(type(eager.value)):
+        fa.jit(f)(np.float64(2.0))
 
 
 _BLAS_CHILD = """
 import json, numpy as np, funcad as fa, funcad.numpy as fnp
-from funcad.backend import cache, nbrt
+from funcad.backend import table
 rng = np.random.default_rng(7)
 a, b = rng.normal(size=(6, 5)), rng.normal(size=(5, 4))
 s = a.T @ a + np.eye(5)
 f = fa.jit(lambda a, b, s: (a @ b, fnp.linalg.solve(s, b), fnp.linalg.cholesky(s)))
 got = f(a, b, s)
 want = (a @ b, np.linalg.solve(s, b), np.linalg.cholesky(s))
-print(json.dumps({"blas": nbrt.BLAS, "ipiv": np.dtype(nbrt.IPIV).name,
-                  "close": all(bool(np.allclose(g, w, rtol=1e-12, atol=1e-12)) for g, w in zip(got, want)),
-                  "key": cache.module_name("same source")}))
+print(json.dumps({"bits": table._BLAS_INT_BITS, "key": table._host(),
+                  "close": all(bool(np.allclose(g, w, rtol=1e-12, atol=1e-12)) for g, w in zip(got, want))}))
 """
 
 
@@ -272,22 +236,15 @@ def test_blas_library_choice(tmp_path):
     default = _blas_child(tmp_path)
     scipy_blas = _blas_child(tmp_path, FUNCAD_BLAS="scipy")
     assert default["close"] and scipy_blas["close"]
-    assert scipy_blas["blas"].startswith("scipy") and scipy_blas["ipiv"] == "int32"
+    assert scipy_blas["bits"] == 32 and default["key"] != scipy_blas["key"]
     blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
     if blas.get("name") == "scipy-openblas" and "USE64BITINT" in str(blas.get("openblas configuration")):
-        assert default["blas"].startswith("numpy") and default["ipiv"] == "int64"
-        assert default["key"] != scipy_blas["key"]
+        assert default["bits"] == 64
 
 
-def test_large_allocations_ask_for_huge_pages():
-    """Arrays of at least 4 MiB are madvise(MADV_HUGEPAGE)'d as NumPy does (on Linux, where
-    the kernel's transparent-huge-page mode is often "madvise"); the advice changes speed
-    only, so results equal eager, at the threshold and around it, aligned or not."""
-    import sys
-
-    from funcad.backend import nbrt
-
-    assert nbrt._HUGEPAGE == sys.platform.startswith("linux")
+def test_results_around_4_mib_equal_eager():
+    """Results allocated by NumPy (which madvises arrays of 4 MiB or more for huge pages):
+    equal to eager at that size and around it, aligned or not."""
     rng = np.random.default_rng(8)
     f = lambda x, d: x[:, :, None] * d[:, None, :]
     for n in (2047, 2048, 2049, 4096 + 3):  # 8 * 256 * n bytes: below, at and above 4 MiB
@@ -318,11 +275,12 @@ def test_reduction_shaped_products_restore_the_blas_thread_count():
     the product equals NumPy's."""
     import ctypes
 
-    from funcad.backend import nbrt
+    from funcad.backend import table
 
-    if not nbrt._THREAD_CONTROL:
+    addresses, _ = table._blas_addresses()
+    if "blas_get_threads" not in addresses:
         pytest.skip("NumPy's OpenBLAS is not the BLAS in use")
-    threads = ctypes.CFUNCTYPE(ctypes.c_int)(nbrt._addresses["blas_get_threads"])
+    threads = ctypes.CFUNCTYPE(ctypes.c_int)(addresses["blas_get_threads"])
     before = threads()
     rng = np.random.default_rng(10)
     X, w = rng.normal(size=(4000, 8)), rng.random(4000)

@@ -225,7 +225,7 @@ def test_put_fill_diagonal_place_derivatives_jit_vmap():
 
 
 @pytest.mark.skipif(not os.environ.get("FUNCAD_SLOW_TESTS"),
-                    reason="compiles one 3,000-line Numba function: ~40 s CPU with a cold cache "
+                    reason="traces and compiles a ~3,000-operation program: ~30 s CPU with a cold cache "
                            "(set FUNCAD_SLOW_TESTS=1)")
 def test_jit_of_odeint_adjoint_gradient_equals_eager():
     from funcad.scipy.integrate import odeint

@@ -11,7 +11,7 @@ import funcad
 from funcad import lax
 from funcad import random as r
 from funcad.errors import ArgumentError, DTypeError
-from funcad.lax.random import xla_erf_inv_p, xla_erf_p, xla_exp_p
+from funcad.lax.random import random_gamma_grad, xla_erf_inv_p, xla_erf_p, xla_exp_p
 from funcad.test_util import check_grads
 
 REF = np.load(os.path.join(os.path.dirname(__file__), "data", "jax_random_reference.npz"))
@@ -70,7 +70,7 @@ CASES = {
         r.PRNGKey(20), np.array([1.0, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,), method="eigh"),
 }
 # Bit for bit: the draws with XLA's erf, erf_inv, log, log1p and float64 exp reimplemented
-# (backend/nbrandom.py), uniform's bounds with XLA's fused multiply-add, truncated_normal,
+# (backend/table_random.py), uniform's bounds with XLA's fused multiply-add, truncated_normal,
 # gamma, loggamma, beta, dirichlet and t (float64). multivariate_normal and orthogonal are JAX's bits when
 # the LAPACK/BLAS results agree (they do with NumPy's OpenBLAS on x86-64, tested against live
 # JAX); another BLAS may sum in another order, so the stored values are compared to ulps.
@@ -177,22 +177,25 @@ def test_live_jax_transformed_draws():
 
 
 def test_large_draws_do_not_depend_on_threads_or_mode():
-    import numba
+    from funcad.backend import table_parallel, table_random_ir
 
-    from funcad.backend import nbrandom
+    n = 2 * table_random_ir.PARALLEL_MIN_SIZE + 3  # parallel, with a partial last block
+    a, lam = np.linspace(0.2, 5.0, 5000), np.linspace(0.5, 40.0, 5000)  # (gamma, poisson: past 4096)
 
-    n = 2 * nbrandom.PARALLEL_MIN_SIZE + 3  # parallel, with a partial last block
-    f = funcad.jit(lambda k: (r.normal(k, (n,)), r.uniform(k, (n,)), r.bits(k, (n,), np.uint32)))
-    want = (r.normal(r.key(4), (n,)), r.uniform(r.key(4), (n,)), r.bits(r.key(4), (n,), np.uint32))
-    threads = numba.get_num_threads()
+    def draws(k):
+        return (r.normal(k, (n,)), r.uniform(k, (n,)), r.bits(k, (n,), np.uint32), r.exponential(k, (n,)),
+                r.normal(k, (n,), np.float32), r.gamma(k, a), r.poisson(k, lam))
+
+    f = funcad.jit(draws)
+    want = draws(r.key(4))
+    before = table_parallel.set_threads(1)
     try:
-        numba.set_num_threads(1)
-        serial = f(r.key(4))
+        serial, serial_eager = f(r.key(4)), draws(r.key(4))
     finally:
-        numba.set_num_threads(threads)
-    for a, b, c in zip(f(r.key(4)), serial, want):
-        np.testing.assert_array_equal(a, c)
-        np.testing.assert_array_equal(b, c)
+        table_parallel.set_threads(before)
+    for x, y, z, w in zip(f(r.key(4)), serial, serial_eager, want):
+        for v in (x, y, z):
+            np.testing.assert_array_equal(v, w)
     # JAX's partitionable counters are the flat indices: a (2, m) draw is the first 2m
     # numbers of a longer draw, reshaped
     np.testing.assert_array_equal(r.normal(r.key(4), (2, n // 2)).ravel(), want[0][:2 * (n // 2)])
@@ -200,38 +203,80 @@ def test_large_draws_do_not_depend_on_threads_or_mode():
     assert funcad.jit(lambda k: r.normal(k))(r.key(4)) == r.normal(r.key(4))
 
 
-def test_kernels_are_cached_in_funcads_cache_directory(tmp_path):
-    # nbrandom's kernels go to FUNCAD_CACHE_DIR's __pycache__ (nbcache.KernelCache), never beside
-    # funcad's sources nor in ~/.cache/numba; a second process loads them instead of compiling.
+def test_kernels_are_native_and_cached_without_numba(tmp_path):
+    # table_random's kernels: compiled once into FUNCAD_CACHE_DIR/table (a second process
+    # loads them), called eagerly and by jit's programs natively (no host step), no Numba.
     import subprocess
     import sys
     import textwrap
     from pathlib import Path
 
-    from funcad.backend import nbrandom
-
     script = textwrap.dedent("""
+        import sys
         import numpy as np
+        import funcad
         from funcad import random as r
-        from funcad.backend import nbrandom
-        print(r.bits(r.key(3), (5,), np.uint8).tolist(), sum(nbrandom.draw_bits.stats.cache_hits.values()))
+        from funcad.backend import table_random
+        k = r.key(3)
+        f = lambda k: (r.normal(k, (5,)), r.gamma(k, np.array([0.5, 2.0])),
+                       r.poisson(k, np.array([3.0, 30.0])))
+        eager, jitted = f(k), funcad.jit(f)(k)
+        assert all(np.array_equal(x, y) for x, y in zip(eager, jitted))
+        print(eager[0].tolist(), table_random.stats["compiled"] > 0, table_random.stats["loaded"] > 0,
+              "numba" in sys.modules)
     """)
-    home, pyc = tmp_path / "home", Path(nbrandom.__file__).parent / "__pycache__"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in ("FUNCAD_JIT_BACKEND",)}
     root = str(Path(funcad.__file__).parent.parent)
-    env.update(FUNCAD_CACHE_DIR=str(tmp_path / "jit"), HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+    env.update(FUNCAD_CACHE_DIR=str(tmp_path / "jit"),
                PYTHONPATH=os.pathsep.join([root, env.get("PYTHONPATH", "")]))
-    before = {f.name for f in pyc.iterdir()} if pyc.is_dir() else set()
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                            timeout=300) for _ in range(2)]
     assert all(p.returncode == 0 for p in runs), runs[-1].stderr
-    want = r.bits(r.key(3), (5,), np.uint8).tolist()
-    assert [p.stdout.split("] ") for p in runs] == [[str(want)[:-1], "0\n"], [str(want)[:-1], "1\n"]]
-    assert list((tmp_path / "jit" / "__pycache__").glob("funcad_kernel_nbrandom.draw_bits.*.nbc"))
-    assert not list(home.rglob("*.nb[ic]"))
-    after = {f.name for f in pyc.iterdir() if not f.name.endswith(".pyc")} if pyc.is_dir() else set()
-    assert after <= before
+    want = str(r.normal(r.key(3), (5,)).tolist())
+    assert [p.stdout for p in runs] == [f"{want} True False False\n", f"{want} False True False\n"]
+    assert list((tmp_path / "jit" / "table").glob("random-*.o"))
+
+
+def test_kernels_compile_once_not_per_shape():
+    # eager draws and jit's programs call the same kernels, compiled (or loaded) once per
+    # process; a new shape, key batch or dtype of the output values costs no kernel compile
+    from funcad.backend import table_random
+
+    a = np.array([[0.3, 1.0, 4.5], [2.0, 0.7, 9.0]], np.float32)
+    draw = lambda k, a: (r.normal(k, (3, 2)), r.gamma(k, a), r.poisson(k, a * 5.0, dtype=np.uint8),  # noqa: E731
+                         r.exponential(k, (4,), np.float32))
+    draw(r.key(1), a)
+    before = dict(table_random.stats)
+    for shape in ((1, 1), (5, 4), (1000, 3)):
+        aa = np.resize(a, shape)
+        eager, jitted = draw(r.key(2), aa), funcad.jit(draw)(r.key(2), aa)
+        for x, y in zip(eager, jitted):
+            assert x.dtype == y.dtype and x.shape == y.shape
+            np.testing.assert_array_equal(x, y)
+    assert table_random.stats == before
+    # under jit, draws are native kernels and XLA's exp, erf, erf_inv and fma are fused loops
+    # (truncated_normal's, dirichlet's, uniform's bounds): no host step calls back into Python
+    f = lambda k, a: (draw(k, a), r.truncated_normal(k, -1.0, 2.0, (3,)), r.split(k, 3),  # noqa: E731
+                      r.fold_in(k, 7), r.dirichlet(k, np.array([1.0, 2.0])),
+                      r.uniform(k, (2,), minval=1.0, maxval=a[0, :2]))
+    source = funcad.jit(f).lower(r.key(2), a).source
+    assert "host[" not in source and "funcad_random_poisson_uint8" in source
+    for x, y in zip(funcad.tree_util.tree_leaves(funcad.jit(f)(r.key(2), a)),
+                    funcad.tree_util.tree_leaves(f(r.key(2), a))):  # (threefry2x32: NumPy's eagerly)
+        np.testing.assert_array_equal(x, y)
+    assert "host[" in funcad.jit(lambda a: random_gamma_grad(a, a)).lower(a).source  # (what one looks like)
+    # float32 shapes: computed in float64 and rounded, as JAX's; a batch of keys under jit
+    g32 = funcad.jit(lambda k: r.gamma(k, a, dtype=np.float32))(r.key(5))
+    assert g32.dtype == np.float32
+    np.testing.assert_array_equal(g32, r.gamma(r.key(5), a.astype(np.float64)).astype(np.float32))
+    np.testing.assert_array_equal(r.gamma(r.key(5), a, dtype=np.float32), g32)
+    keys = r.split(r.key(6), 3)
+    np.testing.assert_array_equal(funcad.jit(funcad.vmap(lambda k: draw(k, a)[1]))(keys),
+                                  np.stack([r.gamma(k, a) for k in keys]))
+    # empty draws, eagerly and under jit
+    for f in (lambda k: r.normal(k, (0, 3)), lambda k: r.poisson(k, np.ones((2, 0))),
+              lambda k: r.gamma(k, np.ones(0))):
+        assert f(r.key(0)).size == 0 and funcad.jit(f)(r.key(0)).shape == f(r.key(0)).shape
 
 
 def test_threefry_known_answer():

@@ -114,17 +114,17 @@ def test_eager_jit_vmap_agree():
 
 
 def test_large_draws_do_not_depend_on_threads():
-    import numba
+    from funcad.backend import table_parallel
 
     lam = np.tile([2.5, 40.0], 5000)  # parallel above 4096 elements
     want = r.poisson(r.key(13), lam)
-    threads = numba.get_num_threads()
+    threads = table_parallel.set_threads(1)
     try:
-        numba.set_num_threads(1)
-        serial = r.poisson(r.key(13), lam)
+        serial, serial_jit = r.poisson(r.key(13), lam), funcad.jit(r.poisson)(r.key(13), lam)
     finally:
-        numba.set_num_threads(threads)
+        table_parallel.set_threads(threads)
     np.testing.assert_array_equal(serial, want)
+    np.testing.assert_array_equal(serial_jit, want)
     # the rejection loop runs over the whole draw: a rejection element's number depends on the
     # draw's slowest element (as in JAX), so a prefix of a draw is not the smaller draw
     np.testing.assert_array_equal(r.poisson(r.key(13), lam)[:10], want[:10])

@@ -78,7 +78,7 @@ def test_einsum_broadcasting_ellipsis_axes_differentiates():
 
 # Found by the other reliability tests, with their regression test where they live:
 # * Numba code files copied from another cache entry with the same signature ran the other
-#   program (a wrong result, silently): test_cache_faults.py::test_numba_files_swapped_with_another_programs
+#   program (a wrong result, silently): test_cache_faults.py::test_another_programs_object_code_in_the_entry_is_not_run
 # * A 100,000-operation program under jit compiled for more than 5 minutes: now
 #   ProgramTooLargeError,
 #   test_scale.py::test_a_100k_operation_program_traces_differentiates_and_jit_refuses_clearly

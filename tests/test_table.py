@@ -1,5 +1,5 @@
-"""The table backend (backend/table.py, ``FUNCAD_JIT_BACKEND=table``) against eager results
-(and today's jit on the MLP step), which programs it takes, and its disk cache."""
+"""The table backend (backend/table.py) against eager results and NumPy, which programs it
+takes, and its disk cache."""
 
 from __future__ import annotations
 
@@ -14,23 +14,10 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import dispatch, table
+from funcad.test_util import check_grads
 from funcad.tree_util import tree_leaves
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def table_backend(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()  # so that each test sees the backends of its own programs
-
-
-def _run_table(f, *args):
-    """``jit(f)(*args)`` on the table backend, and the backend that ran it."""
-    out = fa.jit(f)(*args)
-    kinds = {type(e) for e in dispatch._executables.values()}
-    return out, kinds
 
 
 def _close(got, want, rtol=1e-12):
@@ -102,40 +89,30 @@ PROGRAMS = {
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
-def test_table_backend_matches_eager(table_backend, name):
+def test_table_backend_matches_eager(on_table, name):
     f, args = PROGRAMS[name]
-    want = f(*args)
-    got, kinds = _run_table(f, *args)
-    _close(got, want)
-    assert kinds == {table.TableProgram}
+    _close(on_table(f, *args), f(*args))
 
 
-def test_mlp_step_matches_todays_jit(table_backend, monkeypatch):
+def test_mlp_step_matches_eager_and_finite_differences(on_table):
     rng = np.random.default_rng(2)
     params = (rng.normal(0, 0.1, (20, 16)), rng.normal(0, 0.1, 16), rng.normal(0, 0.1, (16, 4)), np.zeros(4))
     x, y = rng.uniform(size=(8, 20)), np.eye(4)[rng.integers(0, 4, 8)]
     step = fa.value_and_grad(_mlp)
-    got, kinds = _run_table(step, params, x, y)
-    assert kinds == {table.TableProgram}
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
-    _close(got, fa.jit(step)(params, x, y))  # the same loops; BLAS may sum in another order
-    _close(got, step(params, x, y))
+    _close(on_table(step, params, x, y), step(params, x, y))  # BLAS may sum in another order
+    check_grads(lambda p: _mlp(p, x, y), (params,), order=1, modes=["rev"])
 
 
-def test_lstm_gradient_matches_eager(table_backend):
+def test_lstm_gradient_matches_eager(on_table):
     f, args = _lstm(6)
-    got, kinds = _run_table(f, *args)
-    assert kinds == {table.TableProgram}
-    _close(got, f(*args))
+    _close(on_table(f, *args), f(*args))
 
 
-def test_unsupported_programs_fall_back(table_backend):
+def test_programs_beyond_the_loops_subset_give_numpys_results(table_backend):
     # (an integer to a traced power raises for a negative exponent: not in the table's loops)
     n = np.arange(1, 6)
     f = fa.jit(lambda x, n: (fnp.cumsum(x, axis=0), x.astype(np.int64) ** n))
-    got = f(X, n)
-    _close(got, (np.cumsum(X, axis=0), X.astype(np.int64) ** n))
-    assert table.TableProgram not in {type(e) for e in dispatch._executables.values()}
+    _close(f(X, n), (np.cumsum(X, axis=0), X.astype(np.int64) ** n))
 
 
 _CHILD = """
@@ -149,7 +126,7 @@ print(json.dumps(dict(table.stats, numba="numba" in sys.modules, out=out.tolist(
 
 
 def test_object_code_cached_on_disk(tmp_path):
-    env = dict(os.environ, FUNCAD_JIT_BACKEND="table", FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
     runs = [json.loads(subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True,
                                       check=True).stdout.splitlines()[-1]) for _ in range(2)]
     assert (runs[0]["compiled"], runs[0]["loaded"]) == (1, 0)
@@ -161,9 +138,9 @@ def test_object_code_cached_on_disk(tmp_path):
 
 
 def test_tampered_object_code_is_not_loaded(tmp_path):
-    """The .o files are read as Numba's cache files are (cache.read_checked): one changed after
+    """The .o files are read through cache.read_checked: one changed after
     funcad wrote it, or planted without funcad's manifest, is refused with a warning and rebuilt."""
-    env = dict(os.environ, FUNCAD_JIT_BACKEND="table", FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, FUNCAD_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
 
     def run():
         p = subprocess.run([sys.executable, "-W", "always", "-c", _CHILD], env=env, capture_output=True,

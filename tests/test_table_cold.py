@@ -51,7 +51,7 @@ print(json.dumps({{
 
 
 def _child(cache_dir, code=_CHILD):
-    env = {**os.environ, "FUNCAD_JIT_BACKEND": "table", "FUNCAD_CACHE_DIR": str(cache_dir),
+    env = {**os.environ, "FUNCAD_CACHE_DIR": str(cache_dir),
            "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-W", "always", "-c", code.format(tests=str(ROOT / "tests"))],
                        env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -79,51 +79,14 @@ def test_a_cold_compile_and_a_warm_load_of_the_mlp_step_import_no_numba(tmp_path
     np.testing.assert_allclose(out["value"], value, rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["exp", "radd", "arctan2"])
-def test_vecmath_makes_numbas_intrinsics_when_they_are_read(name):
-    from funcad.backend import vecmath
-
-    fn = getattr(vecmath, name)
-    assert getattr(vecmath, name) is fn  # made once, then kept
-    assert type(fn).__name__ == "_Intrinsic"
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        vecmath.nope  # noqa: B018
-
-
-# -- allocations: loop IR nodes that both backends read ------------------------------------
-
-
-def test_an_allocation_prints_as_the_numba_paths_line():
-    from funcad.backend import loopir as ir
-
-    f64 = np.dtype(np.float64)
-    shape = (ir.Size(0, "n0"), ir.Const(1, ir.INT, bare=True))
-    assert ir.lines(ir.Alloc(ir.Arr("v3", f64, 2), shape)) == ["v3 = _nb.empty((n0, 1), np.float64)"]
-    full = ir.Alloc(ir.Arr("v4", f64, 1), shape[:1], ir.Const(-np.inf, f64, bare=True))
-    assert ir.lines(full) == ["v4 = _nb.full((n0,), -np.inf, np.float64)"]
-    assert ir.lines(ir.Alloc(ir.Arr("o", np.dtype(np.int64), 0), ())) == ["o = _nb.empty((), np.int64)"]
-    assert not ir.direct(full)  # Python, not loop code
-
-
-@pytest.fixture
-def table_backend(monkeypatch):
-    from funcad.backend import dispatch
-
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()
-
-
-def test_reductions_into_filled_arrays_run_on_the_table(table_backend):
-    from funcad.backend import dispatch, table
-
+def test_reductions_into_filled_arrays_run_on_the_table(on_table):
     def f(x):  # leading-axis reductions accumulate into arrays filled with their identity
         return fnp.max(fnp.exp(x), axis=0), fnp.sum(x * x, axis=0), fnp.min(x, axis=0)
 
     x = np.random.default_rng(3).normal(size=(9, 4))
     x[2, 1] = np.nan
     src = fa.jit(f).lower(x).source
-    got = fa.jit(f)(x)
-    assert all(isinstance(e, table.TableProgram) for e in dispatch._executables.values())
+    got = on_table(f, x)
     with fa.disable_jit():
         want = f(x)
     for g, w in zip(got, want, strict=True):

@@ -8,23 +8,15 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import dispatch, table
+from funcad.backend import dispatch
 
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True)
-def table_backend(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()
-
-
-def _table(f, *args):
-    """``jit(f)(*args)`` and its program's source, checking it ran on the table backend."""
-    out = fa.jit(f)(*args)
-    progs = list(dispatch._executables.values())
-    assert progs and all(isinstance(p, table.TableProgram) for p in progs), progs
-    return out, "".join(p.source for p in progs)
+def _table(on_table, f, *args):
+    """``jit(f)(*args)`` (checked to have run on the table backend) and its program's source."""
+    out, program = on_table.run(f, *args)
+    return out, program.source
 
 
 def _close(got, want, dtype):
@@ -64,25 +56,25 @@ EINSUM = [
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("spec,shapes,path", EINSUM)
-def test_einsum(spec, shapes, path, dtype):
+def test_einsum(on_table, spec, shapes, path, dtype):
     xs = _arrays(shapes, dtype)
-    got, source = _table(lambda *a: fnp.einsum(spec, *a), *xs)
+    got, source = _table(on_table, lambda *a: fnp.einsum(spec, *a), *xs)
     _close(got, np.einsum(spec, *xs), dtype)
     _close(got, fnp.einsum(spec, *xs), dtype)
     assert ("?gemm per matrix" in source) == (path == "batched")
     assert ("?gemm" in source) == (path != "loops")
 
 
-def test_einsum_of_strided_views_and_mixed_dtypes():
+def test_einsum_of_strided_views_and_mixed_dtypes(on_table):
     """Slices whose rows do not merge are copied for ?gemm; float32 with float64 is loops."""
     x, w = _arrays([(4, 14, 14, 16), (16, 32)], np.float64)
     f = lambda x, w: fnp.einsum("nhwc,cd->nhwd", x[:, 1:13, 2:14, :], w)  # noqa: E731
-    got, source = _table(f, x, w)
+    got, source = _table(on_table, f, x, w)
     _close(got, np.einsum("nhwc,cd->nhwd", x[:, 1:13, 2:14, :], w), np.float64)
     assert "?gemm" in source
     dispatch._executables.clear()
     a, b = _arrays([(3, 4)], np.float32)[0], _arrays([(4, 5)], np.float64)[0]
-    got, _ = _table(lambda a, b: fnp.einsum("ij,jk->ik", a, b), a, b)
+    got, _ = _table(on_table, lambda a, b: fnp.einsum("ij,jk->ik", a, b), a, b)
     _close(got, np.einsum("ij,jk->ik", a, b), np.float64)
 
 
@@ -101,24 +93,24 @@ MATMUL = [
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shapes,path", MATMUL)
-def test_batched_matmul(shapes, path, dtype):
+def test_batched_matmul(on_table, shapes, path, dtype):
     x, y = _arrays(shapes, dtype)
-    got, source = _table(fnp.matmul, x, y)
+    got, source = _table(on_table, fnp.matmul, x, y)
     _close(got, np.matmul(x, y), dtype)
     _close(got, fnp.matmul(x, y), dtype)
     assert ("?gemm per matrix" in source) == (path == "batched")
     assert ("?gemm" in source) == (path != "loops")
 
 
-def test_batched_matmul_of_transposed_stack():
+def test_batched_matmul_of_transposed_stack(on_table):
     """A stack transposed by a view is taken by ?gemm as it is, transposed."""
     x, y = _arrays([(5, 16, 20), (5, 16, 18)], np.float64)
-    got, source = _table(lambda x, y: fnp.swapaxes(x, 1, 2) @ y, x, y)
+    got, source = _table(on_table, lambda x, y: fnp.swapaxes(x, 1, 2) @ y, x, y)
     _close(got, np.swapaxes(x, 1, 2) @ y, np.float64)
     assert "?gemm per matrix" in source
 
 
-def test_convnet_training_step():
+def test_convnet_training_step(on_table):
     """The convnet of benchmarks/compile_programs.py (3x3 convolutions as einsums over shifted
     slices, 2x2 average pooling, a dense layer, softmax): its gradient runs wholly on the
     table backend and equals eager funcad."""
@@ -145,12 +137,12 @@ def test_convnet_training_step():
     params = (rng.normal(0, 0.3, (3, 3, 1, 4)), rng.normal(0, 0.2, (3, 3, 4, 8)),
               rng.normal(0, 0.1, (2 * 2 * 8, 10)), np.zeros(10))
     images, labels = rng.uniform(0, 1, (4, 14, 14, 1)), np.eye(10)[rng.integers(0, 10, 4)]
-    got, _ = _table(fa.grad(loss), params, images, labels)
+    got, _ = _table(on_table, fa.grad(loss), params, images, labels)
     for g, w in zip(got, fa.grad(loss)(params, images, labels)):
         _close(g, w, np.float64)
 
 
-def test_random_specs_in_one_program():
+def test_random_specs_in_one_program(on_table):
     """Random two-operand specs (transposes, repeated letters, broadcast size-1 axes, summed
     letters of one operand, large and small) in one program, against np.einsum."""
     rng = np.random.default_rng(1)
@@ -168,18 +160,19 @@ def test_random_specs_in_one_program():
     def f(ops):
         return [fnp.einsum(spec, *xs) for spec, xs in zip(specs, ops)]
 
-    got, source = _table(f, operands)
+    got, source = _table(on_table, f, operands)
     assert "?gemm per matrix" in source and "def k0(" in source  # both paths were taken
     for spec, xs, g in zip(specs, operands, got):
         _close(g, np.einsum(spec, *xs), np.float64)
 
 
-def test_empty_and_scalar_contractions():
+def test_empty_and_scalar_contractions(on_table):
     x, y = np.ones((30, 0)), np.ones((0, 40))
-    got, _ = _table(lambda x, y: (fnp.einsum("ij,jk->ik", x, y), x @ y, fnp.einsum("ij,jk->", x, y)), x, y)
+    f = lambda x, y: (fnp.einsum("ij,jk->ik", x, y), x @ y, fnp.einsum("ij,jk->", x, y))  # noqa: E731
+    got, _ = _table(on_table, f, x, y)
     for g, w in zip(got, (np.zeros((30, 40)), np.zeros((30, 40)), np.zeros(()))):
         _close(g, w, np.float64)
     dispatch._executables.clear()
     a, b = np.float64(1.5), np.arange(3.0)
-    got, _ = _table(lambda a, b: fnp.einsum(",i->i", a, b), a, b)
+    got, _ = _table(on_table, lambda a, b: fnp.einsum(",i->i", a, b), a, b)
     _close(got, 1.5 * b, np.float64)

@@ -1,6 +1,6 @@
 """Host steps of the table backend (backend/table_host.py): primitives without native code
-run inside a table program by their NumPy implementation, against eager funcad (and today's
-Numba jit for errors and printing); literal operands, constvars and inlined custom calls."""
+run inside a table program by their NumPy implementation, against eager funcad (errors and
+printing too); literal operands, constvars and inlined custom calls."""
 
 from __future__ import annotations
 
@@ -23,12 +23,6 @@ from funcad.lax import random as lax_random
 from funcad.lax import scatter, special
 from funcad.lax.shapes import index_add_p
 from funcad.tree_util import tree_leaves
-
-
-@pytest.fixture
-def table_backend(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()
 
 
 def _kinds():
@@ -208,26 +202,27 @@ ERRORS = {
 }
 
 
-def _outcome(f, capsys):
+def _outcome(f, capsys, jit=True):
     try:
-        out = ("result", fa.jit(f)(_singular()).tolist())
+        if jit:
+            out = ("result", fa.jit(f)(_singular()).tolist())
+        else:
+            with fa.disable_jit():
+                out = ("result", np.asarray(f(_singular())).tolist())
     except Exception as e:  # noqa: BLE001
         out = ("raised", type(e), str(e))
     return out, capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", list(ERRORS))
-def test_errors_as_on_the_numba_path(table_backend, monkeypatch, capsys, name):
+def test_errors_as_eagerly(table_backend, capsys, name):
     got = _outcome(ERRORS[name], capsys)
     assert _kinds() == {table.TableProgram}
     assert got[0][0] == "raised"
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
-    dispatch._executables.clear()
-    assert got == _outcome(ERRORS[name], capsys)
-    assert table.TableProgram not in _kinds()
+    assert got == _outcome(ERRORS[name], capsys, jit=False)
 
 
-def test_debug_print_as_on_the_numba_path(table_backend, monkeypatch, capsys):
+def test_debug_print_as_eagerly(table_backend, capsys):
     def f(m):
         fa.debug.print("m={m} sum={s}", m=m, s=fnp.sum(m))
         y = fnp.sort(m, axis=1) * 2.0
@@ -236,9 +231,7 @@ def test_debug_print_as_on_the_numba_path(table_backend, monkeypatch, capsys):
 
     got = _outcome(f, capsys)
     assert _kinds() == {table.TableProgram} and "y=[[2. 4.]" in got[1]
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "numba")
-    dispatch._executables.clear()
-    assert got == _outcome(f, capsys)
+    assert got == _outcome(f, capsys, jit=False)
 
 
 def test_a_program_runs_again_after_an_error(table_backend):
@@ -328,7 +321,7 @@ def test_host_steps_inside_control_flow(table_backend):
     def f(m):
         c, ys = fa.lax.scan(lambda c, r: (c + fnp.sort(r), fnp.cumsum(r * c)), fnp.zeros(3), m)
         w = fa.lax.while_loop(lambda q: fnp.sum(q) < 20.0, lambda q: fnp.sort(q * 1.5)[::-1], m[0])
-        return c, ys, w  # (with a cond too, today's Numba path fails: an LLVM dominance error)
+        return c, ys, w
 
     got = fa.jit(f)(M)
     assert _kinds() == {table.TableProgram}

@@ -15,24 +15,8 @@ from hypothesis import strategies as st
 import funcad as fa
 import funcad.numpy as fnp
 import funcad.scipy.special as fsp
-from funcad.backend import dispatch, table
 
 INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
-
-
-@pytest.fixture(autouse=True)
-def table_backend(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()
-
-
-def on_table(f, *args):
-    """``jit(f)(*args)``, checked to have run on the table backend."""
-    dispatch._executables.clear()
-    out = fa.jit(f)(*args)
-    kinds = {type(e) for e in dispatch._executables.values()}
-    assert kinds == {table.TableProgram}, kinds
-    return out
 
 
 def eager(f, *args):
@@ -76,7 +60,7 @@ def edges(dt):
 
 
 @pytest.mark.parametrize("dt", INTS + ["bool"])
-def test_integer_and_bool_arithmetic_as_numpy(dt):
+def test_integer_and_bool_arithmetic_as_numpy(on_table, dt):
     x = edges(dt)
     X, Y = np.meshgrid(x, x)
     X, Y = X.ravel(), Y.ravel()
@@ -93,7 +77,7 @@ def test_integer_and_bool_arithmetic_as_numpy(dt):
 
 
 @pytest.mark.parametrize("src", ["float32", "float64"])
-def test_float_to_integer_casts_as_numpy(src):
+def test_float_to_integer_casts_as_numpy(on_table, src):
     """Truncation toward zero; NaN, infinities and values out of range as NumPy's casts on
     x86-64 (the integer indefinite, narrowed; unsigned 32/64 bits past 2**(n-1))."""
     x = np.array([np.nan, np.inf, -np.inf, 1e10, -1e10, 300.7, -300.7, 3e19, -1.5, 2.0 ** 63, 2.0 ** 31,
@@ -105,7 +89,7 @@ def test_float_to_integer_casts_as_numpy(src):
     same(on_table(f, x), eager(f, x))
 
 
-def test_integer_casts_wrap_and_convert_as_numpy():
+def test_integer_casts_wrap_and_convert_as_numpy(on_table):
     x = edges("int64")
     u = edges("uint64")
 
@@ -117,7 +101,7 @@ def test_integer_casts_wrap_and_convert_as_numpy():
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])
-def test_float_division_modulo_and_nan_rules(dt):
+def test_float_division_modulo_and_nan_rules(on_table, dt):
     x = edges(dt)
     X, Y = (a.ravel() for a in np.meshgrid(x, x))
 
@@ -130,7 +114,7 @@ def test_float_division_modulo_and_nan_rules(dt):
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])
-def test_special_functions(dt):
+def test_special_functions(on_table, dt):
     x = np.linspace(-4, 4, 41).astype(dt)
 
     def f(x):
@@ -144,7 +128,7 @@ def test_special_functions(dt):
 
 
 @pytest.mark.parametrize("dt", ["complex64", "complex128"])
-def test_complex_arithmetic_and_functions(dt):
+def test_complex_arithmetic_and_functions(on_table, dt):
     rng = np.random.default_rng(0)
     z = (rng.normal(size=24) + 1j * rng.normal(size=24)).astype(dt)
     z[:4] = [0, 1j, -2.0, 3 + 0j]
@@ -161,7 +145,7 @@ def test_complex_arithmetic_and_functions(dt):
     same(on_table(f, z, w), eager(f, z, w), ulps=4)
 
 
-def test_literal_operands_and_mixed_dtypes():
+def test_literal_operands_and_mixed_dtypes(on_table):
     x = np.arange(-5, 5, dtype=np.int32)
     y = np.linspace(-1, 1, 10).astype(np.float32)
     b = x > 0
@@ -173,7 +157,7 @@ def test_literal_operands_and_mixed_dtypes():
     same(on_table(f, x, y, b), eager(f, x, y, b), ulps=1)
 
 
-def test_jit_of_grad_through_integer_steps():
+def test_jit_of_grad_through_integer_steps(on_table):
     """An integer index computed in the program (floor of a float) mixed with floats."""
     def f(x):
         k = fnp.floor(x * 3).astype(np.int32)
@@ -212,9 +196,10 @@ def programs(draw):
     return dt, steps
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None,  # (on_table keeps no state between examples)
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(programs(), st.integers(0, 2 ** 32 - 1))
-def test_random_elementwise_programs_match_eager(program, seed):
+def test_random_elementwise_programs_match_eager(on_table, program, seed):
     dt, steps = program
     rng = np.random.default_rng(seed)
     pool = edges(dt)
@@ -238,9 +223,9 @@ def test_random_elementwise_programs_match_eager(program, seed):
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])
-def test_xla_erf_erf_inv_and_exp_bit_for_bit_the_numba_kernels(dt):
+def test_xla_erf_erf_inv_and_exp_bit_for_bit_eager(on_table, dt):
     """lax.erf, lax.erf_inv and XLA's exp (random's truncated_normal, beta, dirichlet) in table
-    loops: the bits of eager funcad, backend/nbrandom.py's Numba kernels (checked against JAX)."""
+    loops: the bits of eager funcad (whose kernels tests/test_random*.py check against JAX)."""
     from funcad.core import bind
     from funcad.lax import random as lr
 

@@ -1,5 +1,5 @@
 """Large arrays on the table backend: parallel loops on threads (backend/table_parallel.py)
-against eager funcad and today's Numba path, the single-threaded BLAS switch for tall
+against eager funcad and closed forms, the single-threaded BLAS switch for tall
 products, and the arena's bytes shared by liveness (backend/table_arena.py)."""
 
 from __future__ import annotations
@@ -16,33 +16,9 @@ from funcad.tree_util import tree_leaves
 
 
 @pytest.fixture
-def table_backend(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()
-
-
-@pytest.fixture
 def small_parallel(monkeypatch, table_backend):
-    """Kernels of 4,096 elements or more are parallel (on both paths): small test programs."""
+    """Kernels of 4,096 elements or more are parallel: small test programs."""
     monkeypatch.setattr(codegen, "PARALLEL_MIN_SIZE", 4096)
-
-
-def _table(f, *args):
-    """``jit(f)(*args)`` on the table backend, its program (checked to be a table program)."""
-    dispatch._executables.clear()
-    out = fa.jit(f)(*args)
-    (exe,) = dispatch._executables.values()
-    assert isinstance(exe, table.TableProgram)
-    return out, exe
-
-
-def _numba(f, *args, monkeypatch):
-    with monkeypatch.context() as m:
-        m.setenv("FUNCAD_JIT_BACKEND", "numba")
-        dispatch._executables.clear()
-        out = fa.jit(f)(*args)
-    dispatch._executables.clear()
-    return out
 
 
 def _leaves(x):
@@ -70,27 +46,24 @@ def _loss(x, y):
     return fnp.mean(fnp.log1p(x * x)) + fnp.sum(fa.nn.softmax(x, axis=-1) * x) + fnp.sum(fnp.tanh(y))
 
 
-def test_parallel_kernels_against_eager_and_numba(small_parallel, monkeypatch):
+def test_parallel_kernels_against_eager(small_parallel, on_table):
     def f(x, z, y, w):  # (one program: Numba's parallel compile takes seconds)
         return _forward(x, z, y, w), fa.value_and_grad(_loss, (0, 1))(x, y)
 
     args = (X, Z, Y, W)
-    got, exe = _table(f, *args)
-    assert exe.source.count("numba.prange") >= 3  # (what runs on threads)
+    got, exe = on_table.run(f, *args)
+    assert on_table.parallel_kernels(exe) >= 3  # (what runs on threads)
     eager = f(*args)
     for g, e in zip(_leaves(got), _leaves(eager), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(e).max()))
-    # bit for bit the Numba path's: the same partial sums combined in the same order
-    for g, n in zip(_leaves(got), _leaves(_numba(f, *args, monkeypatch=monkeypatch)), strict=True):
-        np.testing.assert_array_equal(g, n)
 
 
-def test_results_do_not_depend_on_the_threads(small_parallel):
+def test_results_do_not_depend_on_the_threads(small_parallel, on_table):
     y32 = Y.astype(np.float32)
     f = fa.value_and_grad(lambda y: fnp.sum(fnp.exp(y) * y))
     before = table_parallel.set_threads(1)
     try:
-        want, _ = _table(f, y32)
+        want, _ = on_table.run(f, y32)
         for n in (2, 3, 7):
             table_parallel.set_threads(n)
             got = fa.jit(f)(y32)
@@ -101,7 +74,7 @@ def test_results_do_not_depend_on_the_threads(small_parallel):
     np.testing.assert_allclose(want[0], np.sum(np.exp(Y) * Y), rtol=1e-5)
 
 
-def test_the_chain_at_the_real_threshold(table_backend):
+def test_the_chain_at_the_real_threshold(on_table):
     """The workloads' elementwise chain at PARALLEL_MIN_SIZE elements: one chunked kernel."""
     x = np.random.default_rng(1).uniform(-2, 2, codegen.PARALLEL_MIN_SIZE)
 
@@ -109,15 +82,15 @@ def test_the_chain_at_the_real_threshold(table_backend):
         u = x * x
         return fnp.tanh(x) * fnp.exp(-u) + fnp.log(1.0 + u) * fnp.sin(x)
 
-    (value, grad), exe = _table(fa.value_and_grad(lambda x: fnp.sum(chain(x))), x)
-    assert "numba.prange" in exe.source
+    (value, grad), exe = on_table.run(fa.value_and_grad(lambda x: fnp.sum(chain(x))), x)
+    assert on_table.parallel_kernels(exe) >= 1
     t, e, lg, s = np.tanh(x), np.exp(-x * x), np.log1p(x * x), np.sin(x)
     np.testing.assert_allclose(value, np.sum(t * e + lg * s), rtol=1e-13)
     want = (1 - t * t - 2 * x * t) * e + 2 * x / (1 + x * x) * s + lg * np.cos(x)
     np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-13)
 
 
-def test_threads_like_numba(monkeypatch):
+def test_thread_count_from_numba_num_threads(monkeypatch):
     monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
     assert table_parallel.threads() == 3
     monkeypatch.delenv("NUMBA_NUM_THREADS")
@@ -127,9 +100,9 @@ def test_threads_like_numba(monkeypatch):
 # -- tall products on one OpenBLAS thread -------------------------------------------------
 
 
-def test_tall_product_on_one_blas_thread(table_backend):
+def test_tall_product_on_one_blas_thread(on_table):
     x, y = RNG.normal(size=(2000, 20)), RNG.normal(size=(2000, 30))
-    got, exe = _table(lambda x, y: x.T @ y, x, y)
+    got, exe = on_table.run(lambda x, y: x.T @ y, x, y)
     np.testing.assert_allclose(got, x.T @ y, rtol=1e-12)
     table._setup()
     tall = table.Gemm(np.dtype(np.float64), 20, 30, 2000, False, 30, True, 20)
@@ -144,14 +117,14 @@ def test_tall_product_on_one_blas_thread(table_backend):
         assert get() == before  # restored
 
 
-def test_matrix_vector_products_through_gemv(table_backend):
+def test_matrix_vector_products_through_gemv(on_table):
     a, b, c, bt = RNG.normal(size=(7, 5)), RNG.normal(size=5), RNG.normal(size=7), RNG.normal(size=(5, 7))
     cases = [(lambda a, b: a @ b, (a, b)), (lambda c, a: c @ a, (c, a)), (lambda a, b: a.T @ b, (bt, b)),
              (lambda c, a: c @ a.T, (c, bt)), (lambda a, b: a[::2, ::2] @ b[::2], (a, b)),
              (lambda a, b: a.T[:1] @ b, (bt, RNG.normal(size=(5, 3)))),
              (lambda a, b: a.astype(np.float32) @ b.astype(np.float32), (a, b))]
     for f, args in cases:
-        got, exe = _table(f, *args)
+        got, exe = on_table.run(f, *args)
         assert "?gemv" in exe.source
         rtol = 1e-6 if got.dtype == np.float32 else 1e-14
         np.testing.assert_allclose(got, f(*[np.asarray(x) for x in args]), rtol=rtol, atol=1e-14)
@@ -166,10 +139,10 @@ def _rnn(w, h):
     return fnp.sum(h * h)
 
 
-def test_intermediates_share_the_arena(table_backend):
+def test_intermediates_share_the_arena(on_table):
     w, h = RNG.normal(0, 0.3, (24, 24)), RNG.normal(size=24)
     f = fa.value_and_grad(_rnn, (0, 1))
-    got, exe = _table(f, w, h)
+    got, exe = on_table.run(f, w, h)
     assert exe.arena_bytes < exe.intermediate_bytes / 2
     offsets = [off for slot, off in exe.layout.values() if slot == exe.n_slots - 1]
     assert len(set(offsets)) < len(offsets)  # buffers at the same bytes
@@ -192,7 +165,7 @@ def test_outputs_read_from_the_arena_are_copies(table_backend):
     np.testing.assert_allclose(a[1], np.cos(X)[1:], rtol=1e-15)
 
 
-def test_threads_calling_one_program_at_once(small_parallel):
+def test_threads_calling_one_program_at_once(small_parallel, on_table):
     """Each concurrent call takes its own arena; parallel loops run inside each."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -201,7 +174,7 @@ def test_threads_calling_one_program_at_once(small_parallel):
     jitted = fa.jit(f)
     jitted(X, Y)
     (exe,) = dispatch._executables.values()
-    assert isinstance(exe, table.TableProgram) and "numba.prange" in exe.source
+    assert isinstance(exe, table.TableProgram) and on_table.parallel_kernels(exe) >= 1
     inputs = [(X * (1 + j / 10), Y - j / 10) for j in range(8)]
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(lambda a: jitted(*a), inputs * 3))

@@ -14,11 +14,7 @@ import funcad as fa
 import funcad.numpy as fnp
 from funcad.backend import dispatch, table, table_source
 
-
-@pytest.fixture(autouse=True)
-def table_backend(monkeypatch):
-    monkeypatch.setenv("FUNCAD_JIT_BACKEND", "table")
-    dispatch._executables.clear()
+pytestmark = pytest.mark.usefixtures("table_backend")  # (tests/conftest.py: each test's programs only)
 
 
 def _mlp_loss(params, x, y):

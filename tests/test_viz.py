@@ -424,6 +424,6 @@ def test_tour_sections_write_their_pictures(tmp_path, monkeypatch, capsys):
     assert "matmul" in out and "equations" in out
     jit = getattr(fa, "jit", None)
     if callable(jit) and hasattr(jit(viz_tour.classifier_loss), "lower"):
-        # the generated Numba source, with the jaxpr equations as comments
+        # the compiled program's text, with the jaxpr equations as comments
         source = jit(viz_tour.classifier_loss).lower(*viz_tour.classifier_args()).source
         assert source in out and "# " in source

@@ -41,7 +41,6 @@ import warnings
 import numpy as onp
 
 from .. import ad, batching, core
-from ..backend import lowering
 from ..core import Primitive, Tracer, bind, get_aval
 from ..errors import ConcretizationError, PrimitiveShapeError, UnsupportedFunctionError
 
@@ -112,8 +111,8 @@ class _Call:
         return f"{self.name()}{self.argnums} {_stable_key(self)}"
 
 
-# The compiled program calls a primitive through ``runtime.CALLS[key]``, filled by the trace
-# in the running process (as pure_callback's, see funcad.callback._stable_key): a key the
+# The compiled program calls a primitive traced in the running process (a host step, as
+# pure_callback's, see funcad.callback._stable_key): a key the
 # same in every process lets a program load from the disk cache, and two calls that could
 # behave differently must never share one within a process. A call is numbered among those
 # with the same text: the same primitive object, arrays equal by contents, other arguments
@@ -323,9 +322,8 @@ def _lin_batch(axis_size, vals, dims, *, spec):
 
 batching.primitive_batchers[lin_p] = _lin_batch
 
-# jit: the compiled program calls the function (and a forward-mode rule) back in Python.
-lowering.register_lowering(call_p, lowering.lower_via_numpy)
-lowering.register_lowering(lin_p, lowering.lower_via_numpy)
+# jit: the compiled program calls the function (and a forward-mode rule) back in Python
+# (host steps, backend/table_host.py).
 
 
 # --------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
-"""funcad's compiler: jaxpr -> simplify -> fuse -> generated Python sources -> numba.njit.
+"""funcad's compiler: jaxpr -> simplify -> fuse -> the table backend -> one llvmlite module.
 
-simplify.py (IR passes), fusion.py (loop-nest clusters), lowering.py (each primitive's
-Numba form, a table keyed by primitive), codegen.py (a program's source, its loops as
-loopir.py's IR), driver.py (a large program as kernel calls), cache.py and nbcache.py (the
-disk cache), compile_worker.py (compiling in another process), dispatch.py (compile once,
-call fast); generated modules import nbrt.py, vecmath.py, runtime.py, nbrandom.py and
-pocketfft.py. Nothing here imports Numba until the first program is compiled.
+simplify.py (IR passes), fusion.py (loop-nest clusters), codegen.py (a fused kernel's loops as
+loopir.py's IR, elementwise rules from lowering.py), loopir.py (that IR written as LLVM IR),
+table.py and table_*.py (a program as a table of kernel calls: matrix products, LAPACK, control
+flow, host steps), table_random.py and table_random_ir.py (funcad.random's kernels),
+cache.py (the disk cache), dispatch.py (compile once, call fast).
 """

@@ -1,9 +1,9 @@
-"""BLAS policy shared by both backends (nbrt's Numba calls and the table's kernels)."""
+"""BLAS policy of the table backend's matrix products."""
 
 from __future__ import annotations
 
 # A reduction-shaped product (``X.T @ Y`` over many rows into a small result: a Hessian, a
-# Gram matrix) runs on one OpenBLAS thread (nbrt.gemm, the table backend's Gemm). OpenBLAS's
+# Gram matrix) runs on one OpenBLAS thread (the table backend's Gemm). OpenBLAS's
 # threads split the small result and meet at a barrier (spin-waiting) after every block of the
 # long inner dimension: on this 2-core machine, shared, X.T @ Y for 400,000 x 50 took 2.2-13 s
 # on two threads against 0.3 s on one (10-30x the CPU time), and the logistic Newton step's

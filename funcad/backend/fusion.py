@@ -45,12 +45,13 @@ def is_remap_eqn(eqn: Eqn) -> bool:
 
 
 #: A kernel holds at most this many equations: a long unrolled elementwise chain (x = x * a + b,
-#: 6,000 times) is then a sequence of identical kernels, compiled once (backend/driver.py),
-#: rather than one loop body of 12,000 statements, which took Numba minutes.
+#: 6,000 times) is then a sequence of identical kernels, compiled once (table.py deduplicates
+#: them), rather than one loop body of 12,000 statements.
 MAX_KERNEL_EQNS = 256
 #: ... and reads at most this many arrays: the gradient of an RNN unrolled over 40 steps summed
 #: its 40 steps' contributions to W in one kernel reading 80 arrays, whose argument tuple alone
-#: took Numba seconds to type; as kernels of 16 inputs, the sum's pieces are one kernel.
+#: took Numba (the former backend) seconds to type; as kernels of 16 inputs, the sum's pieces
+#: are one kernel.
 MAX_KERNEL_INPUTS = 16
 
 

@@ -1,28 +1,18 @@
-"""The loop IR: the generated program's loop nests as data, printed as Python or as LLVM IR.
+"""The loop IR: fused kernels' loop nests as data, written as LLVM IR (and shown as text).
 
 codegen.py builds fused kernels as these nodes, straight from the fused jaxpr: loops over
 named sizes, loads and stores of array elements at loop indices, assignments to scalar
 locals, and scalar expressions (constants, arithmetic, comparisons, conditional
-expressions, casts, math calls). Every expression knows its dtype. Two printers read them:
+expressions, casts, math calls). Every expression knows its dtype.
 
-* :func:`lines` prints Python for Numba (what ``jit(f).lower(x).source`` shows);
-* :class:`LLVM` writes LLVM IR through llvmlite: every statement :func:`printable` accepts
-  (any dtype but float16; serial loops) for the table backend, the float-only subset
-  (:func:`direct`) inside Numba's programs. Numba's typing and lowering cost ~10 ms per loop
-  nest, most of a program's compile time (docs/architecture.md, "First-call (compile)
-  time"), and a loop nest needs none of it: no reference counts, no index wraparound
-  (indices are loop counters and 0). Its semantics are NumPy's (see the class).
+* :class:`LLVM` writes every statement :func:`printable` accepts (any dtype but float16)
+  through llvmlite, for the table backend (backend/table.py). Its semantics are NumPy's
+  (see the class): IEEE float arithmetic, ordered comparisons (``!=`` unordered), bools
+  stored as bytes, vector math routines (``_vm.*``, backend/vecmath.py).
+* :func:`lines` prints a statement as Python-like text: a kernel's identity in the table's
+  deduplication and disk cache key, and what ``jit(f).lower(x).source`` shows.
 
-A run of consecutive statements in the subset becomes ONE call in the printed program,
-``_nb.loops((arrays...), S, '''<the run printed as Python>''')``: the text stays in the
-module (readable, and part of the disk cache's key), and :data:`RUNS` maps it (with the
-arrays' dtypes) to the :class:`Run` that the intrinsic ``nbrt.loops`` writes as IR. Nothing
-is parsed back. Complex, integer and other dtypes are outside the subset (:func:`direct`
-checks every dtype): their loops go to Numba as printed. Semantics follow Numba's for the
-printed text: IEEE float arithmetic, ordered comparisons (``!=`` unordered), bools stored as
-bytes, the same math routines (``_vm.*``, backend/vecmath.py).
-
-This module imports neither Numba nor llvmlite at import time.
+This module imports llvmlite only when IR is written.
 """
 
 from __future__ import annotations
@@ -43,7 +33,7 @@ BOOL, INT = np.dtype(bool), np.dtype(np.int64)
 
 
 def literal(val, dtype) -> str:
-    """A scalar of ``dtype`` as Numba source: ``np.float32(0.5)``, ``np.inf``, ``True``."""
+    """A scalar of ``dtype`` as text: ``np.float32(0.5)``, ``np.inf``, ``True``."""
     dtype = np.dtype(dtype)
     if dtype.kind == "b":
         return "True" if bool(val) else "False"
@@ -104,8 +94,8 @@ class Arr(Node):
 
 
 class Const(Node):
-    __slots__ = ("value", "dtype", "bare")  # bare: printed as a Python number (``0``,
-    _defaults = {"bare": False}             # ``-np.inf``), which Numba types itself
+    __slots__ = ("value", "dtype", "bare")  # bare: a number of the other operand's dtype
+    _defaults = {"bare": False}             # (printed ``0``, ``-np.inf``)
 
     def py(self):
         if not self.bare:
@@ -211,7 +201,7 @@ class Attr(Node):
 
 def lex_compare(x, y, op: str):
     """``x op y`` (op: < <= > >=) of complex values in NumPy's lexicographic order (real parts
-    first): Numba has no ordering of complex numbers."""
+    first)."""
     xr, yr = Attr(x, "real"), Attr(y, "real")
     same = BoolOp("and", [Cmp("==", xr, yr), Cmp(op, Attr(x, "imag"), Attr(y, "imag"))])
     return BoolOp("or", [Cmp(op[0], xr, yr), same])
@@ -246,34 +236,17 @@ class Store(Node):
 
 
 class Loop(Node):
-    __slots__ = ("var", "stop", "body", "start", "parallel")  # parallel: numba.prange
+    __slots__ = ("var", "stop", "body", "start", "parallel")  # parallel: run on threads
     _defaults = {"start": None, "parallel": False}
     _kids = ("var", "stop", "body", "start")
 
 
-class Comment(Node):
-    __slots__ = ("text",)
-
-
-class Line(Node):
-    """Python written as text by a lowering rule (a library call, a control-flow header):
-    opaque to the loop IR, it never reads a kernel's scalar locals."""
-    __slots__ = ("text",)
-
-
 class Alloc(Node):
-    """``arr = _nb.empty(shape, np.<dtype>)``, a fresh array of the program, or
-    ``_nb.full(shape, fill, np.<dtype>)`` given ``fill`` (a Const); ``shape`` holds size
-    expressions (Size, Const, Local). The table backend reads it as a region to allocate."""
+    """A fresh array of the kernel's ``shape`` (size expressions), filled with ``fill`` (a
+    Const) if given: the table backend gives it a region (and a fill loop)."""
     __slots__ = ("arr", "shape", "fill")
     _defaults = {"fill": None}
     _kids = ("shape", "fill")
-
-
-class Run(Node):
-    """Consecutive statements in the subset, compiled as one ``nbrt.loops`` call."""
-    __slots__ = ("arrays", "body")  # arrays: the Arr it touches, in the order of the call's tuple
-    _kids = ("body",)
 
 
 def _index(index) -> str:
@@ -283,14 +256,11 @@ def _index(index) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Printing Python
-
-#: (printed text of a run, its arrays' (dtype name, ndim)) -> Run: what nbrt.loops compiles.
-RUNS: dict = {}
+# Printing text
 
 
 def lines(s) -> list[str]:
-    """Statement ``s`` as lines of Python (indented by 4 spaces per level)."""
+    """Statement ``s`` as lines of Python-like text (indented by 4 spaces per level)."""
     t = type(s)
     if t is Assign:
         return [f"{s.target.py()} = {s.value.py()}"]
@@ -298,21 +268,9 @@ def lines(s) -> list[str]:
         return [f"{s.arr.name}{_index(s.index)} {s.aug}= {s.value.py()}"]
     if t is Loop:
         start = f"{s.start.py()}, " if s.start is not None else ""
-        head = f"for {s.var.py()} in {'numba.prange' if s.parallel else 'range'}({start}{s.stop.py()}):"
+        head = f"for {s.var.py()} in {'parallel_range' if s.parallel else 'range'}({start}{s.stop.py()}):"
         return [head] + ["    " + ln for b in s.body for ln in lines(b)]
-    if t is Comment:
-        return [f"# {s.text}"]
-    if t is Line:
-        return [s.text]
-    if t is Alloc:
-        dims = "(" + ", ".join(d.py() for d in s.shape) + ("," if len(s.shape) == 1 else "") + ")"
-        if s.fill is None:
-            return [f"{s.arr.name} = _nb.empty({dims}, np.{s.arr.dtype.name})"]
-        return [f"{s.arr.name} = _nb.full({dims}, {s.fill.py()}, np.{s.arr.dtype.name})"]
-    text = "\n".join([""] + [ln for b in s.body for ln in lines(b)] + [""])
-    RUNS[(text, tuple((a.dtype.name, a.ndim) for a in s.arrays))] = s
-    names = ", ".join(a.name for a in s.arrays) + ("," if len(s.arrays) == 1 else "")
-    return [f"_nb.loops(({names}), S, '''"] + text.split("\n")[1:-1] + ["''')"]
+    raise TypeError(f"no text for {t.__name__}")
 
 
 # --------------------------------------------------------------------------------------
@@ -329,67 +287,6 @@ def walk(node):
                 yield from walk(x)
 
 
-_NP_UNARY = {"np.sqrt": "llvm.sqrt", "np.abs": "llvm.fabs", "np.floor": "llvm.floor", "np.ceil": "llvm.ceil"}
-_PREDICATES = ("np.isfinite", "np.isnan", "np.isinf")
-_ARITH = {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}
-_CMP = ("==", "!=", "<", "<=", ">", ">=")
-
-
-def _expr_ok(e) -> bool:
-    t, dt = type(e), e.dtype
-    if t is Const:
-        return dt in FLOATS or dt == BOOL
-    if t in (Local, Load):
-        return dt in FLOATS or dt == BOOL or (t is Local and dt == INT)
-    if t is Size:
-        return True
-    if t is Un:
-        return (dt in FLOATS) if e.op == "-" else e.x.dtype == BOOL
-    if t is Bin:
-        return e.op in _ARITH and dt in FLOATS and _same(e.x, e.y)
-    if t is Cmp:
-        return e.op in _CMP and _same(e.x, e.y) and (
-            e.x.dtype in FLOATS or e.x.dtype == BOOL and e.op in ("==", "!="))
-    if t is BoolOp:
-        return all(x.dtype == BOOL for x in e.xs)
-    if t is Select:
-        return e.cond.dtype == BOOL and _same(e.x, e.y)
-    if t is Cast:
-        return e.x.dtype in FLOATS + (BOOL,) and dt in FLOATS
-    if t is Call:
-        args_ok = all(a.dtype == dt for a in e.args) and dt in FLOATS
-        if e.fn in _PREDICATES:
-            return len(e.args) == 1 and e.args[0].dtype in FLOATS
-        if e.fn in _NP_UNARY:
-            return args_ok and len(e.args) == 1
-        return args_ok and e.fn[:4] == "_vm." and e.fn[4:] in VECTOR_MATH | {"radd", "rmul"}
-    return False
-
-
-def _same(x, y) -> bool:
-    return x.dtype == y.dtype or getattr(x, "bare", False) or getattr(y, "bare", False)
-
-
-def direct(s) -> bool:
-    """Whether statement ``s`` is in the subset :class:`LLVM` writes: float32/float64 and
-    bool values only (no integer, complex or other dtype), serial loops, no text."""
-    for n in walk(s):
-        t = type(n)
-        if t is Loop:
-            if n.parallel:
-                return False
-        elif t is Assign:
-            if n.target.dtype != n.value.dtype:
-                return False
-        elif t is Store:
-            if n.arr.dtype not in FLOATS + (BOOL,) or n.value.dtype != n.arr.dtype or \
-                    (n.aug and n.arr.dtype not in FLOATS):
-                return False
-        elif t in (Comment, Line, Alloc, Run) or not _expr_ok(n):
-            return False
-    return True
-
-
 # --------------------------------------------------------------------------------------
 # Printing LLVM IR
 
@@ -397,7 +294,7 @@ _INTRINSICS = {"sqrt": "llvm.sqrt", "floor": "llvm.floor", "ceil": "llvm.ceil", 
                "trunc": "llvm.trunc", "fma": "llvm.fma"}
 _XLA = {"xla_erf": "erf", "xla_erf_inv": "erf_inv", "xla_exp": "exp64"}  # XLA's CPU math: xlamath.py
 _ROUNDING = ("floor", "ceil", "rint", "trunc")
-_LIBM = ("erf", "erfc", "lgamma", "nextafter")  # math.erf..., np.nextafter: libm's (Numba calls the same)
+_LIBM = ("erf", "erfc", "lgamma", "nextafter")  # math.erf..., np.nextafter: libm's
 # glibc's complex functions, which NumPy's loops call: NumPy's name -> C's
 _CLIBM = {"exp": "cexp", "log": "clog", "sqrt": "csqrt", "sin": "csin", "cos": "ccos", "tan": "ctan",
           "sinh": "csinh", "cosh": "ccosh", "tanh": "ctanh", "arcsin": "casin", "arccos": "cacos",
@@ -424,7 +321,7 @@ def printable(s, parallel=False) -> bool:
     few calls (complex calls off x86-64 Linux)."""
     for n in walk(s):
         t = type(n)
-        if t in (Comment, Line, Alloc, Run) or t is Loop and n.parallel and not parallel:
+        if t is Alloc or t is Loop and n.parallel and not parallel:
             return False
         dt = getattr(n, "dtype", None)
         if dt is not None and not native(dt):
@@ -468,7 +365,7 @@ def _callable(e) -> bool:
 
 
 class LLVM:
-    """Writes a :class:`Run`'s IR at an llvmlite ``builder``: ``arrays`` maps each array's
+    """Writes statements' IR at an llvmlite ``builder``: ``arrays`` maps each array's
     name to ``(data as i8*, byte strides as i64 values)``, ``sizes`` is the i64* data of ``S``.
     Values are LLVM values (bools as i1, integers as iN of their width, wrapping), complex
     values a (real, imaginary) pair; arrays hold bools as bytes. Semantics are NumPy's
@@ -482,18 +379,18 @@ class LLVM:
         self.i64 = ir.IntType(64)
         self.slots: dict[str, object] = {}
 
-    def run(self, run: Run) -> None:
+    def run(self, body: list) -> None:
         b = self.b
         entry = b.function.entry_basic_block
         with b.goto_block(entry):
             b.position_at_start(entry)
-            for s in run.body:
+            for s in body:
                 for n in walk(s):
                     if type(n) is Local and n.name not in self.slots:
                         ty, cplx = self.lltype(n.dtype), n.dtype.kind == "c"
                         slot = [b.alloca(ty, name=f"loopir.{n.name}") for _ in range(1 + cplx)]
                         self.slots[n.name] = tuple(slot) if cplx else slot[0]
-        for s in run.body:
+        for s in body:
             self.stmt(s)
 
     def lltype(self, dt):
@@ -773,7 +670,7 @@ class LLVM:
             return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
         if name in _INTRINSICS:
             return self.intrinsic(_INTRINSICS[name], args)
-        if name in _XLA:  # JAX's bits (backend/nbrandom.py's Numba intrinsics write the same)
+        if name in _XLA:  # JAX's bits (as backend/table_random_ir.py's kernels)
             from . import xlamath
 
             return getattr(xlamath, _XLA[name])(b, x)

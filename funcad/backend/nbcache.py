@@ -1,17 +1,14 @@
 """funcad's disk cache of Numba's machine code: where Numba's files go and how they are read.
 
-The load path: :func:`fast_load` gives a program's dispatcher a disk cache that does not
-``refresh()`` Numba's target context before loading (that refresh imports and installs every
-Numba lowering registry, ~0.3-0.5 s, which a program loaded from cache never uses; a later
-compilation still refreshes it as usual). It only initialises Numba's runtime (NRT), whose
-symbols loaded code needs. Its files go to ``__pycache__`` beside the module in funcad's cache
-directory only, and each is checked against the digest funcad recorded when it wrote it
-before it is unpickled (:class:`_CheckedFile`, cache.read_checked; docs/architecture.md has
-the threat model).
-
-:class:`KernelCache` serves funcad's own Numba kernels (nbrandom's draws, coloring's) the same
-way, instead of Numba's ``cache=True``. Numba internals used here: ``numba.core.caching``'s
-cache classes (a subclass of each, and ``dispatcher._cache`` replaced).
+:class:`KernelCache` serves funcad's own Numba kernels (nbrandom's draws, coloring's and
+optimize's), instead of Numba's ``cache=True``: it does not ``refresh()`` Numba's target
+context before loading (that refresh imports and installs every Numba lowering registry,
+~0.3-0.5 s, which code loaded from cache never uses; a later compilation still refreshes it
+as usual), only initialises Numba's runtime (NRT), whose symbols loaded code needs. Its
+files go to ``__pycache__`` in funcad's cache directory only, and each is checked against the
+digest funcad recorded when it wrote it before it is unpickled (:class:`_CheckedFile`,
+cache.read_checked; docs/architecture.md has the threat model). Numba internals used here:
+``numba.core.caching``'s cache classes (a subclass of each, and ``dispatcher._cache`` replaced).
 """
 
 from __future__ import annotations
@@ -24,40 +21,9 @@ import pickle
 import sys
 import warnings
 
-from numba.core.caching import (
-    CompileResultCacheImpl,
-    FunctionCache,
-    IndexDataCacheFile,
-    _CacheLocator,
-    _SourceFileBackedLocatorMixin,
-)
+from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
 from . import cache
-
-
-class _Locator(_SourceFileBackedLocatorMixin, _CacheLocator):
-    """Numba's files of a program go to ``__pycache__`` beside its module in funcad's cache
-    directory, always: never to ``NUMBA_CACHE_DIR`` or ``~/.cache/numba`` (Numba's fallbacks
-    when the first choice is not writable), which funcad neither checks nor evicts."""
-
-    def __init__(self, py_func, py_file):
-        self._py_file, self._lineno = py_file, py_func.__code__.co_firstlineno
-        self._cache_path = os.path.join(os.path.dirname(py_file), "__pycache__")
-
-    def get_cache_path(self):
-        return self._cache_path
-
-    def get_source_stamp(self):
-        return os.path.basename(self._py_file)  # the module's name is a hash of its source
-
-
-class _Impl(CompileResultCacheImpl):
-    def __init__(self, py_func):  # no locator search, no NUMBA_CACHE_LOCATOR_CLASSES
-        self._lineno = py_func.__code__.co_firstlineno
-        self._locator = _Locator(py_func, py_func.__code__.co_filename)
-        modname = os.path.splitext(os.path.basename(py_func.__code__.co_filename))[0]
-        self._filename_base = self.get_filename_base(f"{modname}.{py_func.__qualname__}",
-                                                     getattr(sys, "abiflags", ""))
 
 
 class _CheckedFile(IndexDataCacheFile):
@@ -105,25 +71,13 @@ class _CheckedFile(IndexDataCacheFile):
 
 
 class _LoadCache(FunctionCache):
-    """A program's disk cache: Numba's per-function cache with funcad's locator and checked
-    files, and without the target-context refresh before a load."""
-
-    def __init__(self, py_func):
-        self._name, self._py_func = repr(py_func), py_func
-        self._impl = _Impl(py_func)
-        self._cache_path = self._impl.locator.get_cache_path()
-        self._cache_file = _CheckedFile(self._cache_path, self._impl.filename_base,
-                                        self._impl.locator.get_source_stamp())
-        self.enable()
+    """Numba's per-function cache without the target-context refresh before a load."""
 
     def load_overload(self, sig, target_context):
         from numba.core.runtime import rtsys
 
         rtsys.initialize(target_context)
-        cres = self._load_overload(sig, target_context)
-        if cres is None:  # Numba compiles it next
-            _compiling()
-        return cres
+        return self._load_overload(sig, target_context)
 
     def save_overload(self, sig, data):
         try:
@@ -202,21 +156,3 @@ class KernelCache(_LoadCache):
         # a dispatcher's pickle holds a per-process id (a factory's kernels would never hit).
         code = hashlib.sha256(self._py_func.__code__.co_code).hexdigest()
         return (sig, codegen.magic_tuple(), code)
-
-
-def fast_load(dispatcher):
-    """Give a program's dispatcher its disk cache, :class:`_LoadCache`, if its module is a file
-    in funcad's cache directory (cache.load wrote it; a program kept in memory has none, and
-    is compiled)."""
-    if os.path.isfile(dispatcher.py_func.__code__.co_filename):
-        dispatcher._cache = _LoadCache(dispatcher.py_func)
-    else:
-        _compiling()
-    return dispatcher
-
-
-def _compiling() -> None:
-    """Numba is about to compile: programs box their arrays with nbrt's boxer."""
-    from . import nbrt
-
-    nbrt.use_own_boxing()

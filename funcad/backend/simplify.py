@@ -9,7 +9,7 @@
 * :func:`dce`              dead-code elimination.
 
 Derivative programs are full of such terms (multiplications by one, double negations,
-transposes undone by transposes), so they shrink here before Numba sees them.
+transposes undone by transposes), so they shrink here before they are compiled.
 """
 
 from __future__ import annotations

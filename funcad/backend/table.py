@@ -1,7 +1,6 @@
-"""The table backend (jit's default): a program as ONE call into object code.
+"""The table backend (jit's only one): a program as ONE call into object code.
 
-``FUNCAD_JIT_BACKEND`` unset or ``table`` turns it on (``numba``: off). It compiles every
-program (a fusion item it has no native code for runs as host steps, below):
+It compiles every program (a fusion item it has no native code for runs as host steps, below):
 
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
@@ -10,47 +9,45 @@ program (a fusion item it has no native code for runs as host steps, below):
   operand's buffer: no code, no copy;
 * every fusion item becomes a **kernel** of ONE calling convention, ``void k(i8** buffers,
   i64* slots)``: ``slots`` holds (buffer, byte offset) for each array the kernel touches.
-  Fused loops are codegen's own loop IR (the statements the Numba path compiles through
-  ``nbrt.loops``), written as LLVM IR by :class:`loopir.LLVM` with sizes and strides as
-  constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
+  Fused loops are codegen's loop IR, written as LLVM IR by :class:`loopir.LLVM` with sizes
+  and strides as constants; matrix products call BLAS ``?gemm`` with constant flags and leading dimensions;
   ``index_add`` at a basic index, reshapes of strided views and ``full`` values that are
   read as arrays are copy, add and fill loops built as loop IR here;
 * kernels are deduplicated by their printed loop IR, sizes and strides (the steps of an
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
-  one optimisation, one machine-code emission, no Numba typing or lowering;
+  one optimisation, one machine-code emission;
 * a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
   program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
   order from a table of (kernel address, its slots). Python allocates the outputs (the arena
   is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
   (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
-  description (not the IR: a warm load builds no IR and imports no Numba), llvmlite's and
-  this module's versions and the host CPU.
+  description (not the IR: a warm load builds no IR), llvmlite's version, the host CPU and
+  the text of the modules that write the IR (:func:`_writers`).
 
-Native: the loops :func:`loopir.printable` accepts (every dtype but float16, NumPy's
-semantics; an integer power of a negative exponent raises NumPy's ValueError through a
-status word), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+Native: the loops :func:`loopir.printable` accepts (every dtype but float16 and long
+doubles, NumPy's semantics; an integer power of a negative exponent raises NumPy's ValueError
+through a status word), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
 threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
-``symmetrize`` (backend/table_linalg.py), ``fft`` (pocketfft's loops: backend/table_fft.py);
-cond, while and scan (backend/table_control.py). Anything else, a single equation without
-a rule or one its rule raises :class:`Unsupported` for, or a fused kernel with loops
-loopir does not print, runs as **host steps** (backend/table_host.py): each equation's
-NumPy implementation called back from the table (a cond, while or scan: its body eagerly),
-logged with the reason under ``FUNCAD_LOG_COMPILES=1``. Literal operands and
+``symmetrize`` (backend/table_linalg.py), ``fft`` (pocketfft's loops: backend/table_fft.py),
+random draws (backend/table_random.py); cond, while and scan (backend/table_control.py).
+Anything else, a single equation without a rule or one its rule raises :class:`Unsupported`
+for, or a fused kernel with loops loopir does not print, runs as **host steps**
+(backend/table_host.py): each equation's NumPy implementation called back from the table (a
+cond, while or scan: its body eagerly), logged with the reason under
+``FUNCAD_LOG_COMPILES=1``. Literal operands and
 constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoint and
 custom_lin calls are inlined.
 
 State (measured in benchmarks/COMPILE.md and RESULTS.md): the MLP step, the Newton step, the
-RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it and
-match the Numba path to 1e-15 (tests/test_table*.py). Results differ from the Numba path's in
-the last bits because sizes are constants here (LLVM vectorises the reassociable sums with
-another split) and single matrix products go to ``?gemm``/``?gemv`` where the Numba path calls
-NumPy's ``matmul``. Object files are read through cache.read_checked (a tampered or planted file
-is refused and rebuilt). Not done: the release of compiled code (MCJIT keeps every object for
-the life of the process, as Numba's engine does). Neither a cold compile nor a warm load
-imports Numba (vecmath's math functions are llvmlite IR; tests/test_table_cold.py checks).
+RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it
+and matched the former Numba path to 1e-15 (tests/test_table*.py). Object files are read
+through cache.read_checked (a tampered or planted file is refused and rebuilt). A program's
+code is freed with the last program running it (an engine per program: :class:`_Code`).
+Neither a cold compile nor a warm load imports Numba (tests/test_table_cold.py checks); random
+draws are native kernels (backend/table_random.py).
 """
 
 from __future__ import annotations
@@ -64,6 +61,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,29 +80,23 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import blas, cache, codegen, driver, table_arena, table_parallel
+from . import blas, cache, codegen, table_arena, table_parallel
 from . import loopir as ir
 from .fusion import Kernel, fuse
-
-BACKENDS = ("table", "numba")
+from .simplify import _atom_key, _params_key
 
 
 def backend() -> str:
-    """jit's backend: ``$FUNCAD_JIT_BACKEND``, ``table`` (the default: this module, with
-    today's Numba path for the programs it does not cover) or ``numba`` (that path only)."""
+    """jit's backend: ``$FUNCAD_JIT_BACKEND``, unset or ``table`` (the only one)."""
     name = os.environ.get("FUNCAD_JIT_BACKEND", "").strip().lower() or "table"
-    if name not in BACKENDS:
+    if name != "table":
         from ..errors import UnknownBackendError
 
         raise UnknownBackendError(
-            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: use "
-            "'table' (the default: one native call per program, Numba for what it does not "
-            "cover) or 'numba' (every program through Numba), or unset it.")
+            f"FUNCAD_JIT_BACKEND={os.environ['FUNCAD_JIT_BACKEND']!r} names no jit backend: "
+            "'table' is the only one (the default; 'numba', the former second one, was removed): "
+            "unset it or set it to 'table'.")
     return name
-
-
-def enabled() -> bool:
-    return backend() == "table"
 
 
 class Unsupported(Exception):
@@ -184,13 +176,13 @@ class Loops:
         i64 = L.IntType(64)
         arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
                   for a, p, st in zip(self.arrays, ptrs, self.strides)}
-        _llvm_printer()(b, arrays, self.sizes).run(ir.Run(self.arrays, self.body))
+        _llvm_printer()(b, arrays, self.sizes).run(self.body)
 
 
 @dataclass
 class Gemm:
     """``C = A @ B`` through BLAS: ``?gemm(transa, transb, n, m, k, 1, B, ldb, A, lda, 0, C, n)``
-    (C^T = B^T A^T in column-major terms, as nbrt.gemm does), ``?gemv`` if m or n is 1; with
+    (C^T = B^T A^T in column-major terms), ``?gemv`` if m or n is 1; with
     ``batch``, ((size, byte stride of A, of B, of C), ...), one call per matrix in nested loops."""
     dtype: np.dtype
     m: int
@@ -252,7 +244,7 @@ class Plan:
                                      _c_strides(v.aval.shape, v.aval.dtype), v.aval.dtype)
         for v, value in (consts or {}).items():  # constvars: closed-over arrays
             self.regions[v] = self.constant(value)
-        # Kernels past this size run their outer loop on threads (table_parallel), as on Numba's path.
+        # Kernels past this size run their outer loop on threads (table_parallel).
         self.parallel_min_size = codegen.PARALLEL_MIN_SIZE_BESIDE_BLAS if \
             codegen.calls_threaded_blas(jaxpr) else codegen.PARALLEL_MIN_SIZE
         self.equations(jaxpr)
@@ -376,9 +368,9 @@ class Plan:
         """A kernel or row group: codegen's loop IR for it (generated once per structure),
         its arrays given regions (fresh ones for what it computes)."""
         eqns = _eqns(item)
-        ins = [a for a in driver._inputs_of(eqns)]
+        ins = _inputs_of(eqns)
         order = ins + [v for e in eqns for v in e.outputs]
-        key = driver._structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
+        key = _structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
         key = key and (key, tuple(self.consts.get(a) for a in ins))
         generated = self._generated.get(key) if key is not None else None
         if generated is None:
@@ -411,18 +403,16 @@ class Plan:
             codegen.emit_kernel(g, item)
         position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
         fills, stmts = {}, []
-        for _, s in g.body:
+        for s in g.body:
             t = type(s)
-            if t is ir.Comment:
-                continue
             if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
                 if s.fill is not None:
                     fills[position[s.arr.name]] = s.fill.value
                 continue
             if not supported(s):
-                dtypes = sorted({n.dtype.name for n in ir.walk(s) if getattr(n, "dtype", None) is not None})
-                line = next(ln for ln in ir.lines(s) if not ln.lstrip().startswith("for "))
-                raise Unsupported(f"loop statement {line.strip()} (of {', '.join(dtypes)})")
+                dtypes = sorted({v.aval.dtype.name for e in eqns for v in e.inputs + e.outputs})
+                raise Unsupported(f"the loops of {', '.join(dict.fromkeys(e.prim.name for e in eqns))} "
+                                  f"on {', '.join(dtypes)}")
             stmts.append(s)
         if not table_parallel.well_formed(stmts):
             raise Unsupported("a parallel loop not at a kernel's top")
@@ -604,8 +594,8 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
 
 def _weighted_gram(producers, x, y) -> bool:
     """Whether ``x @ y`` is ``B.T @ (B * v)``, ``v`` a column or a scalar (the Hessian of a loss
-    summed over the rows of ``B``), whose result the Numba path makes exactly symmetric
-    (lowering._weighted_gram); here ?gemm's upper triangle is mirrored (:func:`_mirror`)."""
+    summed over the rows of ``B``), made exactly symmetric: ?gemm's upper triangle is mirrored
+    (:func:`_mirror`)."""
     tx, my = producers.get(x), producers.get(y)
     if tx is None or my is None or tx.prim is not transpose_p or my.prim is not mul_p or \
             tuple(tx.params["permutation"]) != (1, 0):
@@ -621,6 +611,47 @@ def _mirror(c: Region) -> Loops:
     arr = ir.Arr("v0", c.dtype, 2)
     stmt = ir.Loop(r, ir.Size(0, "n0"), [ir.Loop(q, r, [ir.Store(arr, (r, q), ir.Load(arr, (q, r)))])])
     return Loops([stmt], [arr], [c.strides], [c.shape[0]])
+
+
+def _inputs_of(eqns) -> list:
+    """The values ``eqns`` read that none of them defines, in order of first use."""
+    defined, ins = {v for e in eqns for v in e.outputs}, []
+    for e in eqns:
+        ins.extend(a for a in e.inputs if type(a) is Var and a not in defined and a not in ins)
+    return ins
+
+
+def _structure(eqns, ins, outs):
+    """A key equal for two items exactly when codegen builds the same loops for them (the
+    same equations up to renaming, the same shapes and literals), so that the repeated steps
+    of an unrolled loop are generated once. None if a parameter is unhashable."""
+    index = {v: k for k, v in enumerate(ins)}
+    key = [tuple((v.aval.shape, v.aval.dtype) for v in ins)]
+    try:
+        for e in eqns:
+            atoms = tuple(index[a] if type(a) is Var else _atom_key(a) for a in e.inputs)
+            for v in e.outputs:
+                index[v] = len(index)
+            key.append((e.prim, atoms, _params_key(e.params),
+                        tuple((v.aval.shape, v.aval.dtype) for v in e.outputs)))
+        key.append(tuple(index[v] for v in outs))
+        key = tuple(key)
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _c_arrays(args, dtypes) -> list:
+    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
+    out = []
+    for x, dt in zip(args, dtypes):
+        if type(x) is not np.ndarray or x.dtype != dt:
+            x = np.asarray(x, dt)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        out.append(x)
+    return out
 
 
 def _eqns(item) -> list:
@@ -649,7 +680,7 @@ _views: dict = {}  # (shape, strides, dtype, index) -> the view's (offset, shape
 
 def _blas_layout(r: Region, size: int):
     """``(transposed, ld)`` for an r x c operand as BLAS takes it (row-major: not
-    transposed), None if its strides suit neither layout (nbrt._blas_operand's rule)."""
+    transposed), None if its strides suit neither layout."""
     (rows, cols), (s0, s1) = r.shape, (s // size for s in r.strides)
     if r.strides[0] % size or r.strides[1] % size:
         return None
@@ -744,7 +775,7 @@ def runtime_module(name: str = "funcad_table"):
     b.store(nxt, i)
     b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
     b.position_at_end(call)
-    b.call(fn, [bufs, s])  # then stop if a host step has set the status word (it raised)
+    b.call(fn, [bufs, s])  # then stop if it has set the stop word (runtime's entry, below)
     b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
     b.position_at_end(control)  # GOTO: i = target
     target = word(1)
@@ -803,8 +834,11 @@ def runtime_module(name: str = "funcad_table"):
     b = L.IRBuilder(entry_fn.append_basic_block("entry"))
     fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
     n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
-    table = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
-    b.store(L.Constant(i8p, None), b.gep(table, [nbuf]))  # the status word (table_host.py)
+    # The stop word, then the buffers: a kernel that fails (a host step that raised, LAPACK's
+    # info) sets ``buffers[-1]`` and the interpreter stops after it.
+    stop = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
+    b.store(L.Constant(i8p, None), stop)
+    table = b.gep(stop, [L.Constant(i64, 1)])
     loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
     start = b.block
     b.branch(loop)
@@ -836,7 +870,7 @@ def runtime_module(name: str = "funcad_table"):
     slots.add_incoming(copied_at, copy)
     slots.add_incoming(shared, start)
     b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4]), b.gep(table, [nbuf])])
+                 b.inttoptr(slots, run_type.args[4]), stop])
     b.ret_void()
     return mod
 
@@ -900,7 +934,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
     if not (_THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
         return b.call(gemm, args)
-    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K), as nbrt.gemm
+    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
     i32 = L.IntType(32)
     get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
         mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
@@ -916,7 +950,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# BLAS symbols, libmvec, the execution engine (llvmlite only: no Numba)
+# BLAS symbols, libmvec, the execution engine (llvmlite)
 
 
 _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
@@ -924,7 +958,7 @@ _BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
 
 def _blas_addresses(routines=_BLAS_ROUTINES):
     """``({routine: address}, integer bits)``: NumPy's scipy-openblas64 (ILP64) where NumPy
-    bundles it, as nbrt chooses (one OpenBLAS, one thread pool), with its thread-count
+    bundles it (one OpenBLAS, one thread pool with NumPy's), with its thread-count
     functions, else SciPy's cython_blas and cython_lapack (LP64)."""
     if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
         root = Path(np.__file__).resolve().parent
@@ -984,36 +1018,65 @@ def _setup():
             ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
         except RuntimeError:
             pass
-    target = ll.Target.from_default_triple()
-    _tm = target.create_target_machine(cpu=ll.get_host_cpu_name(),
-                                       features=ll.get_host_cpu_features().flatten(),
-                                       opt=3, codemodel="jitdefault")
+    _target_machine.args = (ll.Target.from_default_triple(), ll.get_host_cpu_name(),
+                            ll.get_host_cpu_features().flatten())
+    _tm = _target_machine()
     _engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _tm)
+
+
+def _target_machine():
+    """A target machine for this CPU (an engine owns its own: ~0.13 ms)."""
+    target, cpu, features = _target_machine.args
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, codemodel="jitdefault")
 
 
 @functools.cache
 def _host() -> str:
-    """What the object code depends on besides the kernels' description: llvmlite, the host
-    CPU, the vector-math and BLAS settings, and the text of the modules that write the IR."""
+    """What the object code depends on besides the kernels and the code writing their IR:
+    llvmlite, the host CPU, the vector-math and BLAS settings."""
     import llvmlite
     import llvmlite.binding as ll
 
-    here = Path(__file__).parent
-    sources = [hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(here.glob("table*.py")) + [here / n for n in ("loopir.py", "vecmath.py",
-                                                                              "xlamath.py")]]
     return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
-                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", ""), *sources])
+                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", "")])
 
 
-def _cache_dir() -> Path:
-    return Path(cache.cache_dir()) / "table"
+#: The modules whose text is compiled into every program's object code (they write its IR).
+WRITERS = ("table.py", "table_parallel.py", "loopir.py", "vecmath.py", "xlamath.py")
 
 
-def _read_object(path: Path) -> bytes | None:
+@functools.cache
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _writers(kernels) -> list:
+    """The text the object code of ``kernels`` comes from: WRITERS and each kernel class's
+    module (table_linalg.py for LAPACK's...), not the modules that plan or describe."""
+    files = {Path(__file__).with_name(n) for n in WRITERS}
+    files.update(Path(sys.modules[type(k).__module__].__file__) for k in kernels)
+    return [_digest(f) for f in sorted(files)]
+
+
+def _cache_dir() -> Path | None:
+    """``table/`` in the cache directory; None (and one warning) if that directory cannot be
+    used (not a directory, another user's): programs are then compiled in each process."""
+    env = os.environ.get("FUNCAD_CACHE_DIR") or None
+    if env in cache._unusable:
+        return None
+    try:
+        return Path(cache.cache_dir()) / "table"
+    except OSError as e:
+        cache.unusable(e, env, stacklevel=8)
+        return None
+
+
+def _read_object(path: Path | None) -> bytes | None:
     """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
-    in the entry's manifest, this user's file: cache.read_checked, as Numba's cache files are
-    read); None if absent, unreadable or untrusted (an untrusted file is removed, with a warning)."""
+    in the entry's manifest, this user's file: cache.read_checked); None if absent, unreadable
+    or untrusted (an untrusted file is removed, with a warning)."""
+    if path is None:
+        return None
     try:
         data = cache.read_checked(path)
         if data is not None:
@@ -1047,20 +1110,39 @@ def compile_object(name: str, kernels: list, module=None) -> bytes:
     return _tm.emit_object(mod)
 
 
-def _load(path: Path, compile) -> str:
+class _Code:
+    """A program's kernels in an MCJIT engine of their own, which frees their code when it
+    goes (MCJIT frees code only with its engine): when the last TableProgram running them
+    goes. A load costs ~0.45 ms of CPU more than in one shared engine (the engine, its target
+    machine); the empty module an engine is made with is removed, or finalizing would compile
+    it (~1.3 ms)."""
+
+    def __init__(self, name: str, path: Path | None, compile, n: int):
+        import llvmlite.binding as ll
+
+        empty = ll.parse_assembly("")
+        self.engine = ll.create_mcjit_compiler(empty, _target_machine())
+        self.engine.remove_module(empty)
+        self.how = _load(path, compile, self.engine)
+        self.addresses = [self.engine.get_function_address(f"{name}_k{j}") for j in range(n)]
+
+
+def _load(path: Path | None, compile, engine=None) -> str:
     """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
-    there) to the process's engine: "loaded" or "compiled"."""
+    there; ``path`` None: no disk cache) to ``engine`` (the process's): "loaded" or "compiled"."""
     import llvmlite.binding as ll
 
+    engine = engine or _engine
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
-        with contextlib.suppress(OSError):  # an unwritable cache: compiled each process
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            cache.write_checked(path, obj)
-            cache.evict(added=len(obj))
-    _engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-    _engine.finalize_object()
+        if path is not None:
+            with contextlib.suppress(OSError):  # an unwritable cache: compiled in each process
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                cache.write_checked(path, obj)
+                cache.evict(added=len(obj))
+    engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
     return how
 
 
@@ -1068,8 +1150,9 @@ def _load(path: Path, compile) -> str:
 def _runtime() -> int:
     """The address of the entry every program is called through (the runtime module's
     ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
-    digest = hashlib.sha256(repr((_host(), "runtime")).encode()).hexdigest()
-    _load(_cache_dir() / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    digest = hashlib.sha256(repr((_host(), _writers(()), "runtime")).encode()).hexdigest()
+    where = _cache_dir()
+    _load(where and where / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
     return _engine.get_function_address("funcad_table_call")
 
 
@@ -1085,16 +1168,18 @@ class TableProgram:
         with _lock:
             _setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((_host(), plan.keys)).encode()
+        description = repr((_host(), _writers(plan.kernels), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
-        path = _cache_dir() / f"{digest}.o"
-        with _lock:  # one engine per process: one thread at a time compiles or adds code
-            if name not in _loaded:
-                stats[_load(path, lambda: compile_object(name, plan.kernels))] += 1
-                _loaded[name] = [_engine.get_function_address(f"{name}_k{j}")
-                                 for j in range(len(plan.kernels))]
-            addresses, entry = _loaded[name], _runtime()
+        where = _cache_dir()
+        path = where and where / f"{digest}.o"
+        with _lock:  # one thread at a time compiles or adds code
+            self._code = _loaded.get(name)
+            if self._code is None:
+                self._code = _loaded[name] = _Code(name, path, lambda: compile_object(name, plan.kernels),
+                                                   len(plan.kernels))
+                stats[self._code.how] += 1
+            addresses, entry = self._code.addresses, _runtime()
         # for .source, planned again when read (build sets Plan's other arguments, if any)
         self.name, self._plan_args = name, (jaxpr,)
         self.kernels = len(plan.kernels)
@@ -1139,9 +1224,11 @@ class TableProgram:
     def describe(self, arg_names=None) -> str:
         """What ``jit(f).lower(x).source`` shows (``arg_names``: the arguments' names): the
         table under the jaxpr's equations, each kernel's loop IR (backend/table_source.py).
-        The plan is built again here (the same): a program does not keep it (a third of what
-        it would hold, for ~50 ms of Python per read on the LSTM-20 gradient)."""
-        return DESCRIBE(self, Plan(*self._plan_args), self._plan_args[0], arg_names)
+        The plan is built again here (the same) unless :func:`build` kept it for this read
+        (``jit(f).lower``): a program does not keep it (a third of what it would hold, for
+        ~50 ms of Python per read on the LSTM-20 gradient)."""
+        plan = self.__dict__.pop("_plan", None) or Plan(*self._plan_args)
+        return DESCRIBE(self, plan, self._plan_args[0], arg_names)
 
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
@@ -1189,7 +1276,7 @@ class TableProgram:
         return layout
 
     def __call__(self, args) -> list:
-        bufs = driver.c_arrays(args, self.dtypes)
+        bufs = _c_arrays(args, self.dtypes)
         outs = [np.empty(shape, dt) for shape, dt in self.out_buffers]
         try:  # the arena is kept between calls (one per thread calling at once): see _arenas
             arena = self._arenas.pop()
@@ -1229,7 +1316,7 @@ def _read(flat, offset, r: Region):
     return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
 
 
-_loaded: dict = {}  # module name -> its kernels' and entry's addresses
+_loaded = weakref.WeakValueDictionary()  # module name -> its _Code, while a program runs it
 _lock = threading.RLock()
 
 
@@ -1250,9 +1337,10 @@ def _object_offsets() -> tuple | None:
 _OFFSETS = _object_offsets()
 
 
-def build(jaxpr: Jaxpr) -> TableProgram:
+def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
     """A :class:`TableProgram` for the simplified ``jaxpr`` (any: what has no native code runs
-    as host steps); UnsupportedPythonError on a Python whose object layout it cannot read."""
+    as host steps); UnsupportedPythonError on a Python whose object layout it cannot read.
+    ``keep_plan``: kept for one :meth:`TableProgram.describe`."""
     if _OFFSETS is None:
         from ..errors import UnsupportedPythonError
 
@@ -1264,6 +1352,9 @@ def build(jaxpr: Jaxpr) -> TableProgram:
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
-    program = TableProgram(jaxpr, Plan(jaxpr, consts))
+    plan = Plan(jaxpr, consts)
+    program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)
+    if keep_plan:
+        program._plan = plan
     return program

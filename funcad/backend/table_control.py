@@ -28,12 +28,13 @@ read in a loop must stay alive for. The calls only name real buffers (no alias s
 loop's planning), so liveness reads them as any other call.
 
 Measured (benchmarks/table_control.py, CPU time, one process, a loaded 2-core machine): a
-scan of 10,000 tiny steps costs 10.8 ns per iteration against 52 ns on the Numba path, a
-while_loop of 1,000 iterations 34 ns against 115 ns; the first call of a scan'd RNN-50
-gradient 1.0-1.6 s CPU against 8.4-9.2 s. Carries and branch results of any dtype are
-copied as their bits; a body's constants are the program's constant buffers. A cond, while
-or scan this module cannot plan (a predicate that is no bool or integer scalar) is one host
-step: its primitive's implementation, the body run eagerly.
+scan of 10,000 tiny steps costs 10.8 ns per iteration against 52 ns on the former Numba
+path, a while_loop of 1,000 iterations 34 ns against 115 ns; the first call of a scan'd
+RNN-50 gradient 1.0-1.6 s CPU against 8.4-9.2 s. Carries and branch results of any dtype
+are copied (float16 and long doubles as their bits); a body's constants are the program's
+constant buffers. A cond, while or scan this module cannot plan (a predicate that is no
+bool or integer scalar) is one host step: its primitive's implementation, the body run
+eagerly.
 """
 
 from __future__ import annotations

@@ -11,13 +11,13 @@ dtypes and writes them into its output regions. Nested, reentrant and multi-thre
 each see their own tuple.
 
 ctypes prints and swallows an exception raised in a callback: a host step catches it, keeps
-it on the call's frame and sets the call's status word (the pointer after the buffer table:
-``buffers[nbuf]``), after which the interpreter stops; ``run`` re-raises it once the native
+it on the call's frame and sets the call's stop word (the pointer before the buffer table:
+``buffers[-1]``), after which the interpreter stops; ``run`` re-raises it once the native
 call has returned. A singular matrix, a callback's error or a KeyboardInterrupt reach the
-caller as the same exception as on the Numba path (whose ``objmode`` blocks re-raise it).
+caller as the same exception as eagerly.
 
 Also here: :func:`inline_calls`, which splices custom_jvp / custom_vjp / checkpoint /
-custom_lin calls into the program (as their Numba lowering inlines them), their closed-over
+custom_lin calls into the program, their closed-over
 arrays becoming the program's constants.
 """
 
@@ -69,9 +69,9 @@ class HostStep:
         return f"host[{self.eqn.prim.name}]"
 
     def bind(self, program) -> _Bound:
-        """The callback for ``program`` (its status word after its ``n_slots`` buffers). The
-        regions' (buffer, offset) pairs are read from the call's slots, where a loop of
-        table_control.py advances them; shapes, dtypes and strides are fixed."""
+        """The callback for ``program``. The regions' (buffer, offset) pairs are read from the
+        call's slots, where a loop of table_control.py advances them; shapes, dtypes and
+        strides are fixed."""
         n, q = 0, []
         for a in self.ins:
             q.append((n, a.shape, a.dtype, a.strides) if type(a) is table.Region else a)
@@ -79,7 +79,7 @@ class HostStep:
         ins = q
         outs = [(n + j, r.shape, r.dtype, r.strides) for j, r in enumerate(self.outs)]
         words = ctypes.c_int64 * (2 * (n + len(outs)))
-        prim, params, status = self.eqn.prim, self.eqn.params, 8 * program.n_slots
+        prim, params = self.eqn.prim, self.eqn.params
         many = prim.multiple_results
 
         def step(buffers, slots):
@@ -99,7 +99,7 @@ class HostStep:
                         _view(bufs, w, k, shape, dtype, strides)[...] = o
             except BaseException as e:  # noqa: BLE001 (re-raised by run, after the native call)
                 frame[1] = e
-                ctypes.c_void_p.from_address(buffers + status).value = 1  # the interpreter stops
+                ctypes.c_void_p.from_address(buffers - 8).value = 1  # the stop word: the interpreter stops
 
         return _Bound(_KERNEL(step))
 
@@ -171,9 +171,10 @@ table.HOST = sys.modules[__name__]  # (table.py does not import this module: dis
 
 def _bodies() -> dict:
     from .. import custom_derivatives as cd
+    from ..lax.control import _trace
 
     def lin(e):
-        return cd._trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
+        return _trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
 
     return {cd.custom_jvp_call_p: lambda e: e.params["call_jaxpr"],
             cd.custom_vjp_call_p: lambda e: e.params["call_jaxpr"],

@@ -8,24 +8,23 @@ LAPACK writes over into fresh regions first (copy loops that transpose through s
 one :class:`Lapack` kernel calls the routine per matrix of the stack (the library table.py's
 ``?gemm`` comes from: one OpenBLAS, one thread pool). The arithmetic is today's jit's:
 
-* ``solve``: ``?gesv`` on A in column-major order (nbrt.solve's and NumPy's call), B copied
+* ``solve``: ``?gesv`` on A in column-major order (NumPy's call), B copied
   into the result where one column (C order = column-major), else into a column-major copy;
 * ``cholesky``: the input copied into the C-ordered result, whose lower triangle is the
-  column-major upper one: ``?potrf('U')`` factors it in place (nbrt.cholesky_batched's call);
+  column-major upper one: ``?potrf('U')`` factors it in place;
   the strict upper triangle is zeroed by a loop, as NumPy returns it;
 * ``triangular_solve``: ``?trtrs`` reading a C-ordered matrix in place as the column-major
   transpose, with ``uplo`` and ``trans`` flipped (what SciPy's ``solve_triangular`` does);
-* stacks of small matrices (n <= 12 solve, n <= 8 cholesky): nbrt's per-matrix loops, read
+* stacks of small matrices (n <= 12 solve, n <= 8 cholesky): per-matrix loops, read
   from the operands where they are (no copies), the same arithmetic in the same order;
 * ``det``/``slogdet``: ``?getrf`` on a column-major copy, then NumPy's determinant of the
   factors (umath_linalg's order: float64 results are NumPy's bits);
 * ``symmetrize``: one loop over each pair ``x[i, j]``, ``x[j, i]`` (both read before either is
-  written), written over its operand when nothing else reads it (lowering._symmetrize's rule).
+  written), written over its operand when nothing else reads it.
 
 Failures raise what today's jit raises (NumPy's and SciPy's ``LinAlgError`` and messages): a
 kernel writes LAPACK's ``info`` into the program's status words (``Plan.checks``, checked by
-``TableProgram`` after the call), fills its result with NaN (so that a loop of the program
-reading it ends) and stops.
+``TableProgram`` after the call) and sets the stop word, so the interpreter stops after it.
 """
 
 from __future__ import annotations
@@ -72,10 +71,10 @@ class Lapack:
 
     def emit(self, b, mod, ptrs) -> None:
         """A loop over the stack: the routine on each matrix until one fails (nonzero info),
-        which writes info into the status word and NaN into the whole result (contiguous)."""
+        which writes info into the status word and stops the program."""
         from llvmlite import ir as L
 
-        i64, fty = L.IntType(64), L.DoubleType() if self.dtype == np.float64 else L.FloatType()
+        i64 = L.IntType(64)
         fn_block, count, one = b.function, math.prod(self.batch), L.Constant(i64, 1)
         matrix = getattr(self, "_" + self.routine)
         loop, body, fail, done = (fn_block.append_basic_block(x) for x in ("loop", "body", "fail", "done"))
@@ -104,20 +103,10 @@ class Lapack:
             b.position_at_end(done)
             return
         b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, loop)
-        b.position_at_end(fail)
+        b.position_at_end(fail)  # info into the status word; the stop word (table.runtime_module) set
         b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
-        out = b.bitcast(ptrs[len(self.steps) - 1 if self.routine != "gesv" else 1], fty.as_pointer())
-        total = count * self.n * (self.n if "potrf" in self.routine else self.k)
-        fill, fill_body = fn_block.append_basic_block("fill"), fn_block.append_basic_block("fill_body")
-        b.branch(fill)
-        b.position_at_end(fill)
-        j = b.phi(i64)
-        j.add_incoming(L.Constant(i64, 0), fail)
-        b.cbranch(b.icmp_signed("<", j, L.Constant(i64, total)), fill_body, done)
-        b.position_at_end(fill_body)
-        b.store(L.Constant(fty, float("nan")), b.gep(out, [j]))
-        j.add_incoming(b.add(j, one), fill_body)
-        b.branch(fill)
+        b.store(b.inttoptr(one, ptrs[-1].type), b.gep(fn_block.args[0], [L.Constant(i64, -1)]))
+        b.branch(done)
         b.position_at_end(done)
 
     def _call(self, b, mod, args, types):
@@ -215,14 +204,13 @@ class Lapack:
         return f"{what} on {math.prod(self.batch)} matrices, n = {self.n}{k} ({self.dtype.name})"
 
     # Small matrices of a stack (vmap): LAPACK's per-call overhead dominates at n = 3, so up to
-    # SOLVE_SMALL_N / CHOLESKY_SMALL_N, nbrt's per-matrix loops (the same arithmetic, in the
-    # same order) on a work copy on the stack. (Unrolled, with n constant, they compiled in
+    # SOLVE_SMALL_N / CHOLESKY_SMALL_N, per-matrix loops (the former Numba path's arithmetic,
+    # in the same order) on a work copy on the stack. (Unrolled, with n constant, they compiled in
     # 1.3-2.6 s at n = 12.)
 
     def _gesv_small(self, b, mod, mats, ptrs):
         """Gaussian elimination with partial pivoting (the first largest pivot, as ?getrf) on
-        [A | B], then back substitution into X; info 1 at an exactly zero pivot
-        (nbrt.solve_batched)."""
+        [A | B], then back substitution into X; info 1 at an exactly zero pivot."""
         from llvmlite import ir as L
 
         n, k, nk = self.n, self.k, self.n + self.k
@@ -282,7 +270,7 @@ class Lapack:
 
     def _potrf_small(self, b, mod, mats, ptrs):
         """Cholesky-Banachiewicz, row by row, into L; info 1 at a pivot <= 0 (a NaN passes on,
-        as in OpenBLAS's ?potrf and nbrt.cholesky_batched)."""
+        as in OpenBLAS's ?potrf)."""
         from llvmlite import ir as L
 
         e = _Emit(b, mod, self.dtype)
@@ -455,7 +443,7 @@ def _triangular_singular(info):
 
 
 # Up to these sizes a stack's matrices are solved and factored by unrolled loops (the
-# thresholds of today's jit, nbrt.SOLVE_SMALL_N and CHOLESKY_SMALL_N: measured crossovers).
+# former Numba path's measured crossovers).
 SOLVE_SMALL_N, CHOLESKY_SMALL_N = 12, 8
 
 

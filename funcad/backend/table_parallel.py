@@ -1,7 +1,7 @@
-"""Parallel loops of the table backend: a kernel's outer loop run over threads, without Numba.
+"""Parallel loops of the table backend: a kernel's outer loop run over threads.
 
 codegen marks the outer loop of a kernel over at least ``codegen.PARALLEL_MIN_SIZE`` elements
-parallel (``Loop.parallel``: ``numba.prange`` on Numba's path). Its iterations are
+parallel (``Loop.parallel``, printed ``parallel_range``). Its iterations are
 independent: each writes its own rows, and a reduction over every axis is a parallel loop
 over at most ``codegen.CHUNKS`` chunks of the rows, each storing its partial result, combined
 in order after the loop (codegen._emit_chunked), so results do not depend on the threads.
@@ -116,16 +116,16 @@ def emit(b, printer, arrays: list, strides: list, sizes, body: list, ptrs: list)
     for local, arg in zip(bounds, (lo, hi)):
         p.slots[local.name] = bb.alloca(i64, name=local.name)
         bb.store(arg, p.slots[local.name])
-    p.run(ir.Run(arrays, before + [ir.Loop(loop.var, bounds[1], loop.body, start=bounds[0])]))
+    p.run(before + [ir.Loop(loop.var, bounds[1], loop.body, start=bounds[0])])
     bb.ret_void()
     # The kernel: the statements before, parallel_for over the loop's range, those after.
     p = printed(b, ptrs)
-    p.run(ir.Run(arrays, before))
+    p.run(before)
     table = b.alloca(i8p, len(arrays))
     for q, ptr in enumerate(ptrs):
         b.store(b.bitcast(ptr, i8p), b.gep(table, [L.Constant(i64, q)]))
     b.call(_parallel_for(mod), [fn, table, p.value(loop.stop)])
-    p.run(ir.Run(arrays, after))
+    p.run(after)
 
 
 def _body_type():

@@ -1,24 +1,22 @@
 """What lets LLVM vectorize funcad's loops: vector math functions and reassociable sums.
 
-Generated programs call ``_vm.exp(x)``, ``_vm.tanh(x)``... for the transcendental functions
-and ``acc = _vm.radd(acc, v)`` to accumulate a floating-point sum. Both are Numba intrinsics,
-made when Numba first reads them (this module's ``__getattr__``); the LLVM functions they
-call come from :func:`math_function`, which the table backend (backend/table.py, through
-loopir.LLVM) calls directly: this module imports llvmlite, not Numba.
+The loop IR calls ``_vm.exp(x)``, ``_vm.tanh(x)``... for the transcendental functions and
+``acc = _vm.radd(acc, v)`` to accumulate a floating-point sum; loopir.LLVM writes them with
+:func:`math_function` and a ``reassoc`` addition.
 
-**Vector math.** A loop that calls ``exp`` through Numba's ``np.exp`` makes one scalar libm call
-per element, and LLVM's loop vectorizer cannot widen it: it knows no vector version. The
-elementwise chain of the benchmarks (tanh, exp, log, sin, cos per element) ran ~33 ns per
-element that way, all of it in libm. glibc ships vector versions of these functions in
-libmvec (``_ZGVeN8v_exp``: eight doubles in one AVX-512 register, ``_ZGVdN4v_exp``: four in an
-AVX2 one), which NumPy, XLA and PyTorch's counterparts (SVML, Eigen, Sleef) resemble. Here
+**Vector math.** A loop that calls libm's scalar ``exp`` makes one call per element, and
+LLVM's loop vectorizer cannot widen it: it knows no vector version. The elementwise chain
+of the benchmarks (tanh, exp, log, sin, cos per element) ran ~33 ns per element that way,
+all of it in libm. glibc ships vector versions of these functions in libmvec
+(``_ZGVeN8v_exp``: eight doubles in one AVX-512 register, ``_ZGVdN4v_exp``: four in an AVX2 one),
+which NumPy, XLA and PyTorch's counterparts (SVML, Eigen, Sleef) resemble. Here
 ``_vm.exp`` calls a small function of the program's own module, ``funcad_vm_exp_f64``, marked
 with LLVM's ``vector-function-abi-variant`` attribute naming its libmvec counterpart. The loop
 vectorizer then widens the whole loop body, calls included; an element the vector loop does
 not reach (the remainder) goes through the scalar function, whose body calls the SAME vector
 routine on a splat of its argument. So every element gets the same result whatever its
 position and the array's length, and each function has one implementation per machine.
-Nothing global changes in LLVM: Numba's other users in the process are untouched.
+Nothing global changes in LLVM.
 
 Accuracy: libmvec's functions are within 4 ulp (glibc's manual; most are within 1-2 ulp,
 measured in tests/test_vecmath.py against NumPy and correctly rounded references), against
@@ -26,10 +24,8 @@ glibc's scalar functions' 1 ulp; NumPy's own SIMD kernels (SVML, used for float6
 machines) are in the same class. Special values (inf, nan, signed zeros, overflow, huge
 arguments of sin and cos) follow C99 as glibc's scalar functions do. ``FUNCAD_VECTOR_MATH=0``
 turns it off (the scalar libm calls come back), ``FUNCAD_VECTOR_MATH=avx2`` takes the AVX2
-versions on an AVX-512 machine; it is off where libmvec or the needed x86 ISA
-is missing and where Numba targets another CPU than the host (``NUMBA_CPU_NAME``), as a vector
-argument's register class depends on the compile target. :data:`ISA` says what is in use and
-is part of the disk cache's key.
+versions on an AVX-512 machine; it is off where libmvec or the needed x86 ISA is missing.
+:data:`ISA` says what is in use.
 
 **Sums.** ``acc += v`` in a loop is an ordered chain of additions: LLVM may not reorder it, so
 a loop holding a sum cannot be vectorized at all (its elementwise work included). ``radd``
@@ -47,7 +43,6 @@ import platform
 import sys
 
 import llvmlite.binding as ll
-import numpy as np
 from llvmlite import ir
 
 #: NumPy's name -> (libm's name, number of arguments): the functions with libmvec versions.
@@ -72,17 +67,6 @@ def _load(path: str | None) -> bool:
         return False
 
 
-def _numba_targets_another_cpu() -> bool:
-    """Whether Numba is set to compile for another CPU than the host (``NUMBA_CPU_NAME`` or
-    ``NUMBA_CPU_FEATURES``): read from the environment as numba.config does, through Numba
-    only where it is already imported or a ``.numba_config.yaml`` may set them."""
-    if "numba" in sys.modules or os.path.isfile(".numba_config.yaml"):
-        import numba
-
-        return bool(numba.config.CPU_NAME or numba.config.CPU_FEATURES)
-    return bool(os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"))
-
-
 def _isa() -> tuple[str, int] | None:
     """libmvec's ISA letter and the float64 lane count for this host: ``("e", 8)`` on
     AVX-512, ``("d", 4)`` on AVX2; None where vector math is off or unavailable."""
@@ -90,8 +74,6 @@ def _isa() -> tuple[str, int] | None:
     if choice in ("0", "false", "no", "off"):
         return None
     if not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")):
-        return None
-    if _numba_targets_another_cpu():
         return None
     # glibc's soname first: ctypes.util.find_library runs `ldconfig -p` in a subprocess
     # (2-14 ms of every process's first program), needed only where the soname differs.
@@ -194,65 +176,4 @@ def math_function(module, np_name: str, fty) -> ir.Function:
     fn = module.globals.get(name)
     if fn is None:
         fn = ir.Function(module, ir.FunctionType(fty, [fty] * nargs), name)
-    return fn
-
-
-def _vector_function(np_name: str):
-    from numba.core import types
-    from numba.extending import intrinsic
-
-    c_name, nargs = FUNCTIONS[np_name]
-    ufunc = getattr(np, np_name)
-
-    def typer(*args):
-        if any(a not in (types.float32, types.float64) for a in args) or len(set(args)) != 1:
-            return None
-        sig = args[0](*args)
-
-        def codegen(context, builder, sig, llargs):
-            if _ISA is None:  # Numba's own scalar lowering of the ufunc
-                return context.get_function(ufunc, sig)(builder, llargs)
-            fty = context.get_value_type(sig.return_type)
-            return builder.call(_scalar_function(builder.module, c_name, nargs, fty), llargs)
-
-        return sig, codegen
-
-    if nargs == 1:
-        vm = intrinsic(lambda typingctx, x: typer(x))
-    else:
-        vm = intrinsic(lambda typingctx, x, y: typer(x, y))
-    vm.__name__ = vm.__qualname__ = np_name
-    vm.__doc__ = f"``np.{np_name}`` on float32/float64 scalars, vectorizable (libmvec's {c_name})."
-    return vm
-
-
-def _reassoc(op: str):
-    from numba.core import types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def rule(typingctx, acc, v):
-        if acc not in (types.float32, types.float64) or v != acc:
-            return None
-
-        def codegen(context, builder, sig, args):
-            return getattr(builder, op)(args[0], args[1], flags=("reassoc",))
-
-        return acc(acc, v), codegen
-
-    rule.__doc__ = (f"``acc {'+' if op == 'fadd' else '*'} v`` that LLVM may reassociate: a "
-                    "sum or product it can vectorize (one partial result per lane).")
-    return rule
-
-
-def __getattr__(name: str):
-    """``_vm.exp``, ``_vm.radd``...: the Numba intrinsics, made (and kept) at first use, so
-    that importing this module does not import Numba (the table backend's cold compile)."""
-    if name in FUNCTIONS:
-        fn = _vector_function(name)
-    elif name in ("radd", "rmul"):
-        fn = _reassoc("f" + name[1:])
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = fn
     return fn

@@ -1,7 +1,7 @@
 """XLA's CPU math functions as LLVM IR (llvmlite only, no Numba): what ``jax.random`` and
-``lax.erf``/``lax.erf_inv``/``exp`` compute on the CPU, bit for bit. backend/nbrandom.py's
-Numba intrinsics and the table backend's loops (backend/loopir.py) both write them with these
-functions: ``f(builder, x...) -> value``."""
+``lax.erf``/``lax.erf_inv``/``exp`` compute on the CPU, bit for bit. funcad.random's kernels
+(backend/table_random_ir.py) and the table backend's loops (backend/loopir.py) both write them
+with these functions: ``f(builder, x...) -> value``."""
 
 from __future__ import annotations
 

@@ -26,9 +26,6 @@ import numpy as np
 from .. import ad, core
 from .. import partial_eval as pe
 from ..ad import Zero, is_undefined
-from ..backend import lowering
-from ..backend.codegen import emit_body
-from ..backend.simplify import simplify
 from ..core import Primitive, ShapedArray, Tracer, bind, get_aval
 from ..errors import BranchTypeError, CarryTypeError, NotCallableError
 from ..jaxpr import (
@@ -488,7 +485,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     JAX's signature: returns ``(final_carry, stacked_ys)``. ``carry``, ``xs`` and ``y`` may
     be pytrees; ``xs=None`` with ``length=n`` loops ``n`` times; ``reverse=True`` runs from
     the end (the ys stay in order). One primitive: never unrolled (``unroll`` is accepted for
-    JAX compatibility; Numba compiles the loop as a loop, so unrolling would only add code).
+    JAX compatibility; jit compiles the loop as a loop, so unrolling would only add code).
 
     >>> import funcad as fa, funcad.numpy as fnp
     >>> total, partial_sums = fa.lax.scan(lambda c, x: (c + x, c + x), 0.0, fnp.arange(4.0))
@@ -905,103 +902,3 @@ def _register_batching_rules():
 
 
 _register_batching_rules()
-
-
-# --------------------------------------------------------------------------------------
-# jit: Numba lowerings (registered with backend/lowering.py). Branches and loop
-# bodies are emitted inline as native ``if``/``while``/``for`` blocks, never unrolled.
-# ``g`` is the code generator (backend/codegen.py: Gen).
-
-
-def lower_jaxpr_inline(g, cj: ClosedJaxpr, in_exprs) -> list[str]:
-    """Emit ``cj`` inline with its inputs bound to ``in_exprs``; return its outputs."""
-    j = simplify(cj.jaxpr)
-    for v, e in zip(j.invars, in_exprs):
-        g.emit(f"{g.name(v)} = {e}")
-    emit_body(g, j)
-    return [g.arr(a, a.aval.dtype) for a in j.outvars]
-
-
-def _lower_cond(g, eqn):
-    branches = eqn.params["branches"]
-    if any(b.consts for b in branches):
-        return lowering.lower_via_numpy(g, eqn)
-    index, *ops = eqn.inputs
-    idx = g.fresh("idx")
-    g.emit(f"{idx} = min(max(np.int64({g.arr(index)}[()]), 0), {len(branches) - 1})")
-    op_names = [g.arr(a) for a in ops]
-    outs = [g.name(v) for v in eqn.outputs]
-    for i, b in enumerate(branches):
-        last = i == len(branches) - 1
-        g.emit("else:" if last and i else f"if {idx} == {i}:" if i == 0 else f"elif {idx} == {i}:")
-        g.indent += 1
-        for o, r, v in zip(outs, lower_jaxpr_inline(g, b, op_names), eqn.outputs):
-            g.emit(f"{o} = {r}.astype(np.{v.aval.dtype.name})")
-        g.indent -= 1
-
-
-def _lower_while(g, eqn):
-    p = eqn.params
-    if p["cond_jaxpr"].consts or p["body_jaxpr"].consts:
-        return lowering.lower_via_numpy(g, eqn)
-    cc, bc, carry = _split(eqn.inputs, p["cond_nconsts"], p["body_nconsts"])
-    cc, bc = [g.arr(a) for a in cc], [g.arr(a) for a in bc]
-    c = [g.name(v) for v in eqn.outputs]
-    for o, a in zip(c, carry):
-        g.emit(f"{o} = {g.arr(a, a.aval.dtype)}.copy()")
-    g.emit("while True:")
-    g.indent += 1
-    pred = lower_jaxpr_inline(g, p["cond_jaxpr"], cc + c)[0]
-    g.emit(f"if not {pred}[()]:")
-    g.emit("    break")
-    for o, n in zip(c, lower_jaxpr_inline(g, p["body_jaxpr"], bc + c)):
-        g.emit(f"{o} = {n}.copy()")
-    g.indent -= 1
-
-
-def _lower_scan(g, eqn):
-    p = eqn.params
-    if p["jaxpr"].consts:
-        return lowering.lower_via_numpy(g, eqn)
-    consts, carry, xs = _split(eqn.inputs, p["num_consts"], p["num_carry"])
-    consts = [g.arr(a) for a in consts]
-    c_out, y_out = _split(eqn.outputs, p["num_carry"])
-    c = [g.name(v) for v in c_out]
-    for o, a in zip(c, carry):
-        g.emit(f"{o} = {g.arr(a)}.copy()")
-    for v in y_out:
-        g.emit(f"{g.name(v)} = np.empty({g.dims(v.aval.shape)}, np.{v.aval.dtype.name})")
-    n, j = g.dim(p["length"]) if p["length"] != 1 else "1", g.fresh("j")
-    i = g.fresh("i") if p["reverse"] else j
-    g.emit(f"for {j} in range({n}):")
-    g.indent += 1
-    if p["reverse"]:
-        g.emit(f"{i} = {n} - 1 - {j}")
-    x_exprs = [f"np.ascontiguousarray({g.arr(x)}[{i}:{i} + 1]).reshape({g.dims(x.aval.shape[1:])})"
-               for x in xs]
-    outs = lower_jaxpr_inline(g, p["jaxpr"], consts + c + x_exprs)
-    new_c, ys = _split(outs, p["num_carry"])
-    for o, e in zip(c, new_c):
-        g.emit(f"{o} = {e}.copy()")
-    for v, e in zip(y_out, ys):
-        g.emit(f"{g.name(v)}[{i}] = {e}[()]" if v.aval.ndim == 1 else f"{g.name(v)}[{i}] = {e}")
-    g.indent -= 1
-
-
-def lower_call(jaxpr_param: str):
-    """The lowering of a primitive that calls the closed jaxpr in ``params[jaxpr_param]``."""
-
-    def rule(g, eqn):
-        cj = eqn.params[jaxpr_param]
-        if cj.consts:
-            return lowering.lower_via_numpy(g, eqn)
-        for v, r in zip(eqn.outputs, lower_jaxpr_inline(g, cj, [g.arr(a) for a in eqn.inputs])):
-            g.emit(f"{g.name(v)} = {r}")
-            g.may_alias_input.add(v)
-
-    return rule
-
-
-lowering.register_lowering(cond_p, _lower_cond)
-lowering.register_lowering(while_p, _lower_while)
-lowering.register_lowering(scan_p, _lower_scan)

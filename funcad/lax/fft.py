@@ -36,7 +36,6 @@ import enum
 import numpy as np
 
 from .. import ad, batching
-from ..backend import lowering
 from ..core import Primitive, ShapedArray, bind, get_aval
 from ..errors import DTypeError, FFTArgumentError, ShapeError
 from .elementwise import conj, mul
@@ -160,69 +159,3 @@ def _fft_batch(axis_size, vals, dims, *, fft_type, fft_lengths):
 
 
 batching.primitive_batchers[fft_p] = _fft_batch
-
-# --------------------------------------------------------------------------------------
-# jit: pocketfft's loops called from the compiled program (backend/pocketfft.py): one call
-# over all rows along the last axis, one per outer index along each other transformed axis
-# (strided rows); a NumPy whose loops cannot be found, or an empty array, calls NumPy through
-# objmode. docs/fft.md has the measurements behind the choice.
-
-
-def _lower_fft(g, eqn):
-    from ..backend import pocketfft  # imports Numba: only when a program is compiled
-
-    (x,), (out,) = eqn.inputs, eqn.outputs
-    fft_type, lengths = eqn.params["fft_type"], eqn.params["fft_lengths"]
-    cdt = _complex_dtype(x.aval.dtype)
-    if not pocketfft.AVAILABLE or cdt not in (np.complex64, np.complex128) or out.aval.size == 0:
-        return lowering.lower_via_numpy(g, eqn)
-    c, real = "c64" if cdt == np.complex64 else "c128", _real_dtype(cdt).name
-    nd, k = x.aval.ndim, len(lengths)
-    inverse = fft_type in (FftType.IFFT, FftType.IRFFT)
-
-    def prod(sizes):
-        return " * ".join(g.dim(s) for s in sizes) or "1"
-
-    def as_rows(name, shape):
-        return f"{name}.reshape(({prod(shape[:-1])}, {g.dim(shape[-1])}))"
-
-    def rows(src, dst, shape_in, shape_out, loop, fct, forward):  # along the last axis
-        g.emit(f"_fft.{loop}_{c}({as_rows(src, shape_in)}, {as_rows(dst, shape_out)}, "
-               f"np.{real}({fct!r}), {forward})")
-
-    def middle(src, dst, shape, axis, fct, forward):  # c2c along a leading transformed axis
-        dims = f"({prod(shape[:axis])}, {g.dim(shape[axis])}, {prod(shape[axis + 1:])})"
-        g.emit(f"_fft.fft_axis_{c}({src}.reshape({dims}), {dst}.reshape({dims}), "
-               f"np.{real}({fct!r}), {forward})")
-
-    def fresh(shape, dtype):
-        name = g.fresh("fb")
-        g.emit(f"{name} = _nb.empty({g.dims(shape)}, np.{np.dtype(dtype).name})")
-        return name
-
-    src = g.fresh("fx")
-    g.emit(f"{src} = np.ascontiguousarray({g.arr(x)})")
-    shape = x.aval.shape
-    leading = range(nd - k, nd - 1)  # the transformed axes before the last
-    if fft_type == FftType.IRFFT:  # inverse c2c over the leading axes, then c2r on the last
-        for axis in leading:
-            dst = fresh(shape, cdt)
-            middle(src, dst, shape, axis, 1.0 / shape[axis], 0)
-            src = dst
-        g.emit(f"{g.name(out)} = _nb.empty({g.dims(out.aval.shape)}, np.{out.aval.dtype.name})")
-        rows(src, g.name(out), shape, out.aval.shape, "irfft", 1.0 / lengths[-1], 0)
-    else:
-        n = lengths[-1]
-        loop = "fft" if fft_type != FftType.RFFT else "rfft_even" if n % 2 == 0 else "rfft_odd"
-        dst = fresh(out.aval.shape, cdt)
-        rows(src, dst, shape, out.aval.shape, loop, 1.0 / n if inverse else 1.0, int(fft_type == FftType.FFT))
-        for axis in leading:
-            nxt = fresh(out.aval.shape, cdt)
-            middle(dst, nxt, out.aval.shape, axis, 1.0 / shape[axis] if inverse else 1.0,
-                   int(fft_type != FftType.IFFT))
-            dst = nxt
-        g.emit(f"{g.name(out)} = {dst}")
-    g.contiguous.add(out)
-
-
-lowering.register_lowering(fft_p, _lower_fft)

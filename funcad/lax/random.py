@@ -1,6 +1,6 @@
 """The primitives under ``funcad.random``: the Threefry-2x32 hash (JAX's ``threefry2x32_p``)
-and the two elementwise maps from its 32-bit words to JAX's integers and floats. Their Numba
-lowerings are in backend/lowering.py (a loop in backend/nbrt.py, scalar expressions)."""
+draws (its words turned into JAX's integers and floats), JAX's gamma and poisson samplers and
+XLA's exp/erf/erf_inv/fma. Their kernels, eagerly and under jit, are backend/table_random.py's."""
 
 from __future__ import annotations
 
@@ -72,20 +72,37 @@ defjvp_zero(threefry2x32_p)  # integers: no derivative with respect to the key
 
 # --------------------------------------------------------------------------------------
 # A draw: the hash of the flat element indices under one key (or a batch of keys), turned
-# into numbers in the same loop (backend/nbrandom.py): JAX's partitionable threefry bits,
+# into numbers in the same loop (backend/table_random.py): JAX's partitionable threefry bits,
 # its floats in [0, 1), its normals and exponentials, bit for bit.
 
 DRAW_KINDS = ("bits", "uniform", "normal", "exponential", "laplace", "logistic", "gumbel")
 
 
-def _draw_impl(k0, k1, *, shape, kind, dtype):
-    from ..backend import nbrandom  # Numba: eagerly too, so that eager and jit agree bitwise
+def _keys(k0, k1):
+    k0, k1 = np.asarray(k0), np.asarray(k1)
+    if k0.shape != k1.shape:
+        k0, k1 = np.broadcast_arrays(k0, k1)
+    return [np.array(k, np.uint32, order="C", copy=None) for k in (k0, k1)]
 
-    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
-    out = np.empty(k0.shape + tuple(shape), np.dtype(dtype))
-    nbrandom.DRAW[kind](np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
-                        out.reshape(-1))
+
+def _run(kind, dtype, ins, out, keys=None):
+    """``out`` filled by table_random's kernel ``(kind, dtype)`` (the same code as under jit:
+    one compile per machine, none per shape): a draw per key of ``keys`` if given, else
+    elementwise over ``ins``."""
+    if out.size:
+        sizes = (out.size,) if keys is None else (keys[0].size, out.size // keys[0].size)
+        _kernels["call"](kind, dtype, [*(keys or ()), *ins, out], sizes)
     return out
+
+
+#: ``call(kind, dtype, arrays, sizes)`` of backend/table_random.py, which registers it when
+#: funcad's backend is imported (with ``funcad``): lax never imports the backend.
+_kernels: dict = {}
+
+
+def _draw_impl(k0, k1, *, shape, kind, dtype):
+    keys = _keys(k0, k1)
+    return _run(kind, dtype, [], np.empty(keys[0].shape + tuple(shape), np.dtype(dtype)), keys)
 
 
 def _draw_abstract_eval(k0, k1, *, shape, kind, dtype):
@@ -110,28 +127,13 @@ defjvp_zero(random_draw_p)  # numbers from a key: no derivative with respect to 
 
 
 # --------------------------------------------------------------------------------------
-# Gamma: JAX's rejection sampler (random_gamma_p, backend/nbrandom.py), differentiated in its
-# shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: JAX's Knuth
+# Gamma: JAX's rejection sampler (random_gamma_p, backend/table_random.py), differentiated in
+# its shape by implicit reparameterisation (random_gamma_grad_p) as JAX's. Poisson: JAX's Knuth
 # and transformed-rejection loops in float32 (random_poisson_p), bit for bit.
 
-def poisson_bounds(dtype):
-    """``draw_poisson``'s last arguments for an output dtype: its range as floats and as int64
-    bits, and JAX's round limit (the dtype's largest value)."""
-    info = np.iinfo(dtype)
-    return (float(info.min), float(info.max), int(info.min), int(np.uint64(info.max).astype(np.int64)),
-            min(int(info.max), int(np.iinfo(np.int64).max)))
-
-
 def _poisson_impl(k0, k1, lam, *, dtype):
-    from ..backend import nbrandom
-
-    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
-    lam = np.asarray(lam, np.float32)
-    out = np.empty(lam.shape, np.int64)  # the dtype's values as int64 bits: one kernel for all
-    nbrandom.draw_poisson(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
-                          np.ascontiguousarray(lam).reshape(-1), out.reshape(-1),
-                          *poisson_bounds(np.dtype(dtype)))
-    return out.astype(np.dtype(dtype), copy=False)
+    lam = np.array(lam, np.float32, order="C", copy=None)
+    return _run("poisson", dtype, [lam], np.empty(lam.shape, np.dtype(dtype)), _keys(k0, k1))
 
 
 def _poisson_abstract_eval(k0, k1, lam, *, dtype):
@@ -220,15 +222,11 @@ def _gamma_cfrac(a, x, eps=1e-15, max_terms=100_000):  # delta - 1 settles at a 
 
 
 def _gamma_draw_impl(k0, k1, a, *, log_space=False):
-    from ..backend import nbrandom
-
-    k0, k1 = np.broadcast_arrays(np.asarray(k0, np.uint32), np.asarray(k1, np.uint32))
     a = np.asarray(a)
-    out = np.empty(a.shape, np.float64)
-    draw = nbrandom.draw_loggamma if log_space else nbrandom.draw_gamma
-    draw(np.ascontiguousarray(k0).reshape(-1), np.ascontiguousarray(k1).reshape(-1),
-         np.ascontiguousarray(a, np.float64).reshape(-1), out.reshape(-1))
-    return out.astype(a.dtype)
+    dt = a.dtype if a.dtype in (np.float32, np.float64) else np.dtype(np.float64)  # (in float64)
+    x = np.array(a, dt, order="C", copy=None)
+    out = _run("loggamma" if log_space else "gamma", dt, [x], np.empty(x.shape, dt), _keys(k0, k1))
+    return out.astype(a.dtype, copy=False)
 
 
 def _gamma_draw_abstract_eval(k0, k1, a, *, log_space=False):
@@ -265,15 +263,18 @@ batching.primitive_batchers[random_gamma_p] = _gamma_draw_batcher
 jvp_rules[random_gamma_p] = _gamma_draw_jvp
 
 # XLA's CPU exp (not libm's), for beta's and dirichlet's normalisation as JAX's: an elementwise
-# primitive, float64 bit for bit (backend/nbrandom.py's xla_exp); float32 by rounding it.
+# primitive, float64 bit for bit (xlamath.exp64); float32 by rounding it.
+
+def _elementwise_impl(kind, dtype, *args):
+    """table_random's elementwise kernel ``(kind, dtype)`` of ``args`` (broadcast)."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    ins = [np.array(np.broadcast_to(a, shape), dtype, order="C", copy=None) for a in args]
+    return _run(kind, dtype, ins, np.empty(shape, dtype))
+
 
 def _xla_exp_impl(x):
-    from ..backend import nbrandom
-
     x = np.asarray(x)
-    out = np.empty(x.shape, np.float64)
-    nbrandom.xla_exp_array(np.ascontiguousarray(x, np.float64).reshape(-1), out.reshape(-1))
-    return out.astype(x.dtype)
+    return _elementwise_impl("xla_exp", np.float64, x).astype(x.dtype)
 
 
 xla_exp_p = Primitive("xla_exp")
@@ -287,14 +288,10 @@ defjvp(xla_exp_p, lambda g, ans, x: ew.mul(g, ans))
 # ``u * (maxval - minval) + minval`` (uniform's bounds) to one.
 
 def _fma_impl(a, b, c):
-    from ..backend import nbrandom
-
     dtype = np.result_type(a, b, c)
-    shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
-    a, b, c = (np.ascontiguousarray(v, dtype).reshape(-1) for v in np.broadcast_arrays(a, b, c))
-    out = np.empty(shape, dtype)  # (not a's: ascontiguousarray makes a 0-d array 1-d)
-    nbrandom.fma_array(a, b, c, out.reshape(-1))
-    return out
+    if dtype == np.float32:
+        return _elementwise_impl("fma", dtype, a, b, c)
+    return _elementwise_impl("fma", np.float64, a, b, c).astype(dtype, copy=False)
 
 
 fma_p = Primitive("fma")
@@ -307,29 +304,24 @@ defjvp(fma_p, lambda g, ans, a, b, c: ew.mul(g, b), lambda g, ans, a, b, c: ew.m
 
 
 # XLA's CPU erf and erf_inv (``jax.lax.erf``/``erf_inv`` on the CPU, bit for bit in float64
-# and float32: backend/nbrandom.py's xla_erf, xla_erf_inv), for truncated_normal as JAX's.
+# and float32: xlamath.erf, erf_inv), for truncated_normal as JAX's.
 
-def _xla_elementwise_impl(kernel):
+def _xla_elementwise_impl(kind):
     def impl(x):
-        from ..backend import nbrandom
-
         x = np.asarray(x)
         dtype = np.float64 if x.dtype == np.float64 else np.float32  # float16: in float32, as XLA
-        xs = np.array(x, dtype, order="C")  # (ascontiguousarray makes a 0-d array 1-d)
-        out = np.empty(xs.shape, dtype)
-        getattr(nbrandom, kernel)(xs.reshape(-1), out.reshape(-1))
-        return out.astype(x.dtype, copy=False)
+        return _elementwise_impl(kind, dtype, x).astype(x.dtype, copy=False)
     return impl
 
 
 xla_erf_p = Primitive("xla_erf")
-xla_erf_p.def_impl(_xla_elementwise_impl("xla_erf_array"))
+xla_erf_p.def_impl(_xla_elementwise_impl("xla_erf"))
 xla_erf_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
 batching.defbroadcasting(xla_erf_p)
 defjvp(xla_erf_p, lambda g, ans, x: ew.mul(g, ew.mul(2 / np.sqrt(np.pi), ew.exp(ew.neg(ew.mul(x, x))))))
 
 xla_erf_inv_p = Primitive("xla_erf_inv")
-xla_erf_inv_p.def_impl(_xla_elementwise_impl("xla_erf_inv_array"))
+xla_erf_inv_p.def_impl(_xla_elementwise_impl("xla_erf_inv"))
 xla_erf_inv_p.def_abstract_eval(lambda x: ShapedArray(x.shape, x.dtype))
 batching.defbroadcasting(xla_erf_inv_p)
 defjvp(xla_erf_inv_p, lambda g, ans, x: ew.mul(g, ew.mul(np.sqrt(np.pi) / 2, ew.exp(ew.mul(ans, ans)))))
