@@ -173,7 +173,7 @@ def _bodies() -> dict:
 def _has_calls(p, bodies) -> bool:
     if type(p) is tuple:
         return any(_has_calls(q, bodies) for q in p)
-    return type(p) is ClosedJaxpr and any(_calls(e, bodies) for e in p.jaxpr.eqns)
+    return type(getattr(p, "jaxpr", None)) is Jaxpr and any(_calls(e, bodies) for e in p.jaxpr.eqns)
 
 
 def _calls(e, bodies) -> bool:
@@ -189,8 +189,8 @@ def _nested(p, bodies):
         return p
     cv = p.jaxpr.constvars
     j, consts = inline_calls(Jaxpr([], cv + p.jaxpr.invars, p.jaxpr.eqns, p.jaxpr.outvars))
-    return ClosedJaxpr(Jaxpr(cv + j.constvars, j.invars[len(cv):], j.eqns, j.outvars),
-                       [*p.consts, *consts.values()])
+    return type(p)(Jaxpr(cv + j.constvars, j.invars[len(cv):], j.eqns, j.outvars),  # (a ClosedJaxpr)
+                   [*p.consts, *consts.values()])
 
 
 def inline_calls(jaxpr: Jaxpr) -> tuple[Jaxpr, dict]:
