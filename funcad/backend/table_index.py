@@ -73,8 +73,9 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     bshape = np.broadcast_shapes(*(r.shape for r in idx))
     nd = len(bshape)
     # x's view: slices applied, integers and arrays kept as whole axes (read at their values)
-    view = table._view(x, tuple(slice(*t[1:]) if t[0] == "slice" else slice(None)
-                                for t in tmpl if t is not None))
+    axes = [t for t in tmpl if t is not None]
+    view = table._view(x, tuple(slice(*t[1:]) if t[0] == "slice" else _one(t[1], n) if t[0] == "int"
+                                else slice(None) for t, n in zip(axes, x.shape)))
     basic, x_axis, axis_of = [], 0, {}  # result axes from slices and None; x axis of each entry
     for i, t in enumerate(tmpl):
         if t is None:
@@ -89,8 +90,8 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     roles = basic[:p] + [("bcast", d) for d in range(nd)] + basic[p:]
     if tuple(n for n in _role_sizes(roles, view.shape, bshape)) != tuple(region_shape):
         raise Unsupported("an index layout not understood")  # (a safety net)
-    if math.prod(bshape) and (0 in region_shape[:p] or any(view.shape[axis_of[i]] == 0 for i in adv)):
-        raise Unsupported("indices to check around an empty axis")
+    if math.prod(bshape) and any(view.shape[axis_of[i]] == 0 for i in adv):
+        raise Unsupported("indices into an empty axis")  # (always an IndexError)
     loop_var = [ir.Local(f"i{a}", INT) if n != 1 else 0 for a, n in enumerate(region_shape)]
     x_arr = ir.Arr("x", x.dtype, len(view.shape))
     idx_arrs = [ir.Arr(f"a{k}", r.dtype, len(r.shape)) for k, r in enumerate(idx)]
@@ -102,8 +103,8 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     for i in adv:
         d, n = axis_of[i], view.shape[axis_of[i]]
         t = tmpl[i]
-        if t[0] == "int":
-            x_index[d] = t[1] + n if t[1] < 0 else t[1]
+        if t[0] == "int":  # (its axis of the view: size 1)
+            x_index[d] = 0
             continue
         r, a = idx[t[1]], idx_arrs[t[1]]
         load = ir.cast(ir.Load(a, tuple(0 if m == 1 else loop_var[p + nd - len(r.shape) + q]
@@ -123,13 +124,21 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     for a, role in enumerate(roles):
         if role[0] == "slice":
             x_index[role[1]] = loop_var[a]
-    body = [leaf(tuple(loop_var), x_arr, tuple(x_index))]
+    # (an empty region: no reads or writes, but the indices are checked, as NumPy does)
+    empty = 0 in region_shape
+    body = [] if empty else [leaf(tuple(loop_var), x_arr, tuple(x_index))]
     for a in reversed(range(len(region_shape) + 1)):  # (the checks: in the last broadcast loop)
-        if a < len(region_shape) and region_shape[a] != 1:
+        if a < len(region_shape) and region_shape[a] != 1 and (not empty or p <= a < p + nd):
             body = [ir.Loop(loop_var[a], ir.Size(a, f"n{a}"), body)]
         if a == p + nd:
             body = checks + body
     return inits + body + ends, [x_arr] + idx_arrs, [view] + idx, st_arrs, status, list(region_shape)
+
+
+def _one(i: int, n: int) -> slice:
+    """The axis-keeping slice of integer index ``i`` (in bounds: checked when traced)."""
+    i = i + n if i < 0 else i
+    return slice(i, i + 1)
 
 
 def _role_sizes(roles, view_shape, bshape):
