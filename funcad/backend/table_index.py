@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from ..jaxpr import Var
 from ..lax.shapes import _expand_ellipsis, _index_shape, _is_basic, index_add_p, index_p
 from . import loopir as ir
 from . import table
@@ -183,10 +184,10 @@ def index_add(plan, e) -> None:
     dt = out.aval.dtype
     if not ir.native(dt) or dt.kind == "b" or uv.aval.dtype != dt:
         raise Unsupported(f"index_add of {uv.aval.dtype} into {dt}")
-    const = uv in plan.consts and uv not in plan.regions  # (a `full`: read as a constant)
+    const = type(uv) is Var and uv in plan.consts and uv not in plan.regions  # (a `full`: inlined)
     u = Region(0, 0, (), (), dt) if const else plan.region(uv)
     r = plan.regions[out] = plan.fresh(out)
-    if xv in plan.consts and xv not in plan.regions:
+    if type(xv) is Var and xv in plan.consts and xv not in plan.regions:
         plan.fill(r, plan.consts[xv])
     else:
         plan.copy(r, plan.region(xv))
