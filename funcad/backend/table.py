@@ -32,7 +32,8 @@ threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py)
 ``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
 index, gathers and scatter-adds at index arrays (backend/table_index.py), LAPACK's
 ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and ``symmetrize``
-(backend/table_linalg.py), ``fft`` (pocketfft's loops: backend/table_fft.py), random draws (backend/table_random.py); cond, while and scan (backend/table_control.py).
+(backend/table_linalg.py), ``fft`` (pocketfft's loops: backend/table_fft.py), random draws
+(backend/table_random.py); cond, while and scan (backend/table_control.py).
 Anything else, a single equation without a rule or one its rule raises :class:`Unsupported`
 for, or a fused kernel with loops loopir does not print, runs as **host steps**
 (backend/table_host.py): each equation's NumPy implementation called back from the table (a
