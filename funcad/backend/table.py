@@ -1046,8 +1046,9 @@ def _read_object(path: Path | None) -> bytes | None:
         return None
     try:
         data = cache.read_checked(path)
-        if data is not None:
-            os.utime(path)  # least recently used = oldest mtime (cache.evict)
+        if data is not None:  # least recently used = oldest mtime (cache.evict); best effort:
+            with contextlib.suppress(OSError):  # a read-only cache still loads
+                os.utime(path)
         return data
     except cache.Untrusted as e:
         warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
@@ -1103,11 +1104,15 @@ def _load(path: Path | None, compile, engine=None) -> str:
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
-        if path is not None:
-            with contextlib.suppress(OSError):  # an unwritable cache: compiled in each process
+        if path is not None and cache.writable():
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 cache.write_checked(path, obj)
-                cache.evict(added=len(obj))
+            except OSError as e:  # read-only, full: compiled in each process (said once)
+                cache.unusable(e, stacklevel=9, loads=True)
+            else:
+                with contextlib.suppress(OSError):
+                    cache.evict(added=len(obj))
     engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     return how
