@@ -73,6 +73,14 @@ class _Text:
             return base + "".join(f"[{'-1-' * (s < 0)}i{loop if many else ''}]" for loop, s in steps)
         return f"{base}+{r.offset}" if r.offset else base
 
+    def result(self, a) -> str:
+        """An output's name: its own where it fills its buffer (written over another value's
+        or not), else its region's."""
+        r = self.regions.get(a)
+        if r is None:
+            return repr(a)
+        return self.name(a) if r == self.regions.get(self.owner.get(r.buffer)) else self.at(r)
+
     def buffer(self, b) -> str:
         """A buffer no variable fills: a constant (a literal operand: its value), a status
         word (a LAPACK kernel's ``info``: plan.checks) or a temporary ``t<b>``."""
@@ -86,8 +94,12 @@ class _Text:
         r = self.regions.get(v)
         if r is None:  # a value of a fused loop that no other item reads: never stored
             return "a constant, inlined where it is read" if v in self.constant else ""
-        if self.owner.get(r.buffer, v) is not v:
-            return f"a view of {self.name(self.owner[r.buffer])}"
+        owner = self.owner.get(r.buffer, v)
+        if owner is not v and self.regions[owner] == r:  # (table_arena.overwritable)
+            result = f"; result {self.results[r.buffer]}" if r.buffer in self.results else ""
+            return f"written over {self.name(owner)}{result}"
+        if owner is not v:
+            return f"a view of {self.name(owner)}"
         slot, offset = self.program.layout.get(r.buffer, (None, 0))
         if slot == self.arena:
             return f"arena+{offset}"
@@ -122,8 +134,7 @@ class _Text:
         return [f"# table program {program.name}: {len(plan.calls)} entries calling "
                 f"{len(plan.kernels)} kernels, run in order by one native call",
                 *_wrap("# arguments:", args),
-                *_wrap("# results:", [self.at(self.regions[a]) if a in self.regions else repr(a)
-                                      for a in plan.outvars]),
+                *_wrap("# results:", [self.result(a) for a in plan.outvars]),
                 *_wrap(f"# arena: {program.arena_bytes} bytes per call" + "; temporaries:" * bool(temps),
                        temps)]
 
