@@ -384,7 +384,8 @@ class Plan:
         _, stmts, arrays, _, positions, fills, _ = generated
         over, taken = [], set()
         # (an operand another array of the kernel also reads, a view of it, is never written over)
-        seen = [self.regions[order[p]].buffer for p in positions if type(p) is int and order[p] in self.regions]
+        seen = [self.regions[order[p]].buffer for p in positions
+                if type(p) is int and order[p] in self.regions]
         for qo, po in enumerate(positions):
             if type(po) is not int or po < n_in or po in fills or order[po] in self.regions or \
                     math.prod(order[po].aval.shape) * order[po].aval.dtype.itemsize < INPLACE_MIN_BYTES:
