@@ -21,7 +21,10 @@ examples:
 * ``convnet``: a training step's gradient of a small convnet (two 3x3 convolutions written as
   sums of shifted slices with einsum, 2x2 average pooling, a dense layer, softmax);
 * ``sim``: a damped spring chain integrated by an explicit Euler loop unrolled to ~45,000
-  operations (no ``fori_loop``: the unrolled form a Python loop produces).
+  operations (no ``fori_loop``: the unrolled form a Python loop produces);
+* ``odeint``: the gradient of a damped pendulum's trajectory (JAX's odeint example) in its
+  initial state and parameters, through ``odeint``'s adjoint (a custom_vjp whose backward
+  pass is a scan of odeint calls: while loops of Dormand-Prince steps).
 """
 
 from __future__ import annotations
@@ -43,23 +46,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Adapter:
-    def __init__(self, np_, grad, value_and_grad, jit, asarray):
+    def __init__(self, np_, grad, value_and_grad, jit, asarray, odeint):
         self.np, self.grad, self.value_and_grad = np_, grad, value_and_grad
-        self.jit, self.asarray = jit, asarray
+        self.jit, self.asarray, self.odeint = jit, asarray, odeint
 
 
 def adapter(system: str) -> Adapter:
     if system == "funcad":
         import funcad as fa
         import funcad.numpy as fnp
+        from funcad.scipy.integrate import odeint
 
-        return Adapter(fnp, fa.grad, fa.value_and_grad, fa.jit, np.asarray)
+        return Adapter(fnp, fa.grad, fa.value_and_grad, fa.jit, np.asarray, odeint)
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+    from jax.experimental.ode import odeint
 
-    return Adapter(jnp, jax.grad, jax.value_and_grad, jax.jit, lambda x: np.asarray(x))
+    return Adapter(jnp, jax.grad, jax.value_and_grad, jax.jit, lambda x: np.asarray(x), odeint)
 
 
 # ----------------------------------------------------------------------------- programs
@@ -206,9 +211,24 @@ def sim(steps: int = 2800, n: int = 16):
     return build, inputs
 
 
+def pendulum():
+    def build(S):
+        xp = S.np
+
+        def pend(y, t, m, g):
+            return xp.stack([y[1], -m * y[1] - g * xp.sin(y[0])])
+
+        def loss(y0, m, g):
+            return xp.sum(S.odeint(pend, y0, xp.linspace(0.0, 1.0, 11), m, g) ** 2)
+
+        return S.grad(loss, (0, 1, 2))
+
+    return build, lambda: (np.array([np.pi - 0.1, 0.0]), np.float64(0.25), np.float64(9.8))
+
+
 PROGRAMS = {
     "rnn10": rnn(10), "rnn20": rnn(20), "rnn40": rnn(40), "lstm20": lstm(20), "gp": gp(),
-    "convnet": convnet(), "sim": sim(),
+    "convnet": convnet(), "sim": sim(), "odeint": pendulum(),
 }
 
 

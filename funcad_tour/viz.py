@@ -1,7 +1,7 @@
 """Tour sections "See inside": the course's pictures, made from funcad's own IR.
 
-The computation graph of the classifier and of its gradient (funcad.viz), the generated
-Numba source of a jitted function, and the course's three comparisons (funcad_tour.comparisons):
+The computation graph of the classifier and of its gradient (funcad.viz), the program jit
+compiles for a function, and the course's three comparisons (funcad_tour.comparisons):
 numerical differentiation's round-off, expression swell of repeated derivatives, and
 forward versus reverse mode. Pictures go to ``funcad-tour/`` in the current directory:
 graphs as PNG when graphviz is installed (else DOT text), plots when matplotlib is.
@@ -83,9 +83,9 @@ def show_generated_code():
         return
     print("fa.jit(loss).lower(x, W, b).jaxpr: the program after simplification")
     print(lowered.jaxpr)
-    print("\n.source: the one Python module funcad compiles with Numba, each line under the")
-    print("jaxpr equation it came from. The loops inside each _nb.loops(...) text are compiled")
-    print("by funcad itself, straight to LLVM IR (backend/loopir.py); the rest by Numba:\n")
+    print("\n.source: the table of calls that one native call runs, each under the jaxpr")
+    print("equations it computes; each loop kernel is shown once, as its loop IR, which funcad")
+    print("writes as LLVM IR through llvmlite (backend/loopir.py, backend/table.py):\n")
     print(lowered.source)
 
 

@@ -127,3 +127,29 @@ def test_closed_over_values_and_integer_arguments():
     np.testing.assert_allclose(fa.grad(final)(0.5), -2.0 * np.exp(-1.0), rtol=1e-6)
     g = fa.grad(lambda k: odeint(lambda y, t, k, i: -k * y[i], np.ones(2), TS, k, idx)[-1, 1])(0.5)
     np.testing.assert_allclose(g, -2.0 * np.exp(-1.0), rtol=1e-6)
+
+
+def test_jax_pendulum_example_under_jit():
+    # A port of JAX's odeint test of a damped pendulum (SciPy's odeint documentation's
+    # example): theta'' = -m theta' - g sin(theta), reverse-mode derivatives in the initial
+    # state, the time points and both parameters, through jit, against JAX's values
+    # (jax 0.4, float64, stored), SciPy and finite differences.
+    def pend(y, t, m, g):
+        return fnp.stack([y[1], -m * y[1] - g * fnp.sin(y[0])])
+
+    def loss(y0, ts, m, g):
+        return fnp.sum(odeint(pend, y0, ts, m, g) ** 2)
+
+    y0, ts = np.array([np.pi - 0.1, 0.0]), np.linspace(0.0, 1.0, 11)
+    ref = scipy.integrate.odeint(lambda y, t: [y[1], -0.25 * y[1] - 9.8 * np.sin(y[0])], y0, ts,
+                                 rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fa.jit(odeint, static_argnums=0)(pend, y0, ts, 0.25, 9.8), ref, rtol=1e-6)
+    g = fa.jit(fa.grad(loss, (0, 1, 2, 3)))(y0, ts, 0.25, 9.8)
+    jax_g = ([-157.61891256032655, -57.5019335971641],
+             [-56.25802278407502, -0.3997211967216326, -0.7735695949363993, -1.0752800235845958,
+              -1.2037056604019678, -0.9492988309518292, 0.09217452688574074, 2.646519527578472,
+              7.896610239929511, 17.448925522358984, 32.57536827391874],
+             -12.236093858968594, 4.976677142622644)
+    for ours, theirs in zip(g, jax_g):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    check_grads(fa.jit(loss), (y0, ts, 0.25, 9.8), order=1, modes=("rev",), rtol=1e-4)

@@ -4,7 +4,6 @@ reduce_axes, NaN-aware quantiles and JAX's functional put/fill_diagonal/place.""
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -224,9 +223,6 @@ def test_put_fill_diagonal_place_derivatives_jit_vmap():
 # jit of odeint's adjoint gradient
 
 
-@pytest.mark.skipif(not os.environ.get("FUNCAD_SLOW_TESTS"),
-                    reason="traces and compiles a ~3,000-operation program: ~30 s CPU with a cold cache "
-                           "(set FUNCAD_SLOW_TESTS=1)")
 def test_jit_of_odeint_adjoint_gradient_equals_eager():
     from funcad.scipy.integrate import odeint
 

@@ -268,7 +268,7 @@ def lines(s) -> list[str]:
         return [f"{s.arr.name}{_index(s.index)} {s.aug}= {s.value.py()}"]
     if t is Loop:
         start = f"{s.start.py()}, " if s.start is not None else ""
-        head = f"for {s.var.py()} in {'numba.prange' if s.parallel else 'range'}({start}{s.stop.py()}):"
+        head = f"for {s.var.py()} in {'parallel_range' if s.parallel else 'range'}({start}{s.stop.py()}):"
         return [head] + ["    " + ln for b in s.body for ln in lines(b)]
     raise TypeError(f"no text for {t.__name__}")
 

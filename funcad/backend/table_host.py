@@ -170,12 +170,35 @@ def _bodies() -> dict:
             cd.remat_p: lambda e: e.params["jaxpr"], cd.custom_lin_p: lin}
 
 
+def _has_calls(p, bodies) -> bool:
+    if type(p) is tuple:
+        return any(_has_calls(q, bodies) for q in p)
+    return type(getattr(p, "jaxpr", None)) is Jaxpr and any(_calls(e, bodies) for e in p.jaxpr.eqns)
+
+
+def _calls(e, bodies) -> bool:
+    """Whether ``e`` is such a call or has one in a body it holds."""
+    return e.prim in bodies or any(_has_calls(p, bodies) for p in e.params.values())
+
+
+def _nested(p, bodies):
+    """A parameter with the calls in its closed jaxprs (a loop's body, cond's branches) inlined."""
+    if type(p) is tuple:
+        return tuple(_nested(q, bodies) for q in p)
+    if not _has_calls(p, bodies):
+        return p
+    cv = p.jaxpr.constvars
+    j, consts = inline_calls(Jaxpr([], cv + p.jaxpr.invars, p.jaxpr.eqns, p.jaxpr.outvars))
+    return type(p)(Jaxpr(cv + j.constvars, j.invars[len(cv):], j.eqns, j.outvars),  # (a ClosedJaxpr)
+                   [*p.consts, *consts.values()])
+
+
 def inline_calls(jaxpr: Jaxpr) -> tuple[Jaxpr, dict]:
     """``(jaxpr, consts)``: ``jaxpr`` with every custom_jvp / custom_vjp / checkpoint /
-    custom_lin call replaced by its body (simplified again), and ``{constvar: array}`` for
-    the arrays those bodies close over."""
+    custom_lin call replaced by its body (simplified again), in nested bodies too, and
+    ``{constvar: array}`` for the arrays those bodies close over."""
     bodies = _bodies()
-    if not any(e.prim in bodies for e in jaxpr.eqns):
+    if not any(_calls(e, bodies) for e in jaxpr.eqns):
         return jaxpr, {}
     from .simplify import simplify
 
@@ -191,7 +214,7 @@ def inline_calls(jaxpr: Jaxpr) -> tuple[Jaxpr, dict]:
             if body is None:
                 outs = [Var(v.aval) for v in e.outputs] if rename else e.outputs
                 env.update(zip(e.outputs, outs))
-                eqns.append(Eqn(e.prim, ins, e.params, outs))
+                eqns.append(Eqn(e.prim, ins, {k: _nested(p, bodies) for k, p in e.params.items()}, outs))
                 continue
             cj = body(e)
             inner = dict(zip(cj.jaxpr.invars, ins))

@@ -1,7 +1,7 @@
 """Parallel loops of the table backend: a kernel's outer loop run over threads.
 
 codegen marks the outer loop of a kernel over at least ``codegen.PARALLEL_MIN_SIZE`` elements
-parallel (``Loop.parallel``, printed ``numba.prange``). Its iterations are
+parallel (``Loop.parallel``, printed ``parallel_range``). Its iterations are
 independent: each writes its own rows, and a reduction over every axis is a parallel loop
 over at most ``codegen.CHUNKS`` chunks of the rows, each storing its partial result, combined
 in order after the loop (codegen._emit_chunked), so results do not depend on the threads.

@@ -124,6 +124,7 @@ def _threefry_rule(plan, e):
         plan.call(("random", name, sizes), lambda: Call(name, 6, sizes), [*ins, *outs])
 
 
+rl._kernels["call"] = call  # lax/random.py's eager implementations run the same kernels
 table.register_single(rl.threefry2x32_p, _threefry_rule)
 table.register_single(rl.random_draw_p, _rule(lambda e: (e.params["kind"], e.params["dtype"])))
 table.register_single(rl.random_gamma_p, _rule(lambda e: (

@@ -90,11 +90,14 @@ def _run(kind, dtype, ins, out, keys=None):
     one compile per machine, none per shape): a draw per key of ``keys`` if given, else
     elementwise over ``ins``."""
     if out.size:
-        from ..backend import table_random
-
         sizes = (out.size,) if keys is None else (keys[0].size, out.size // keys[0].size)
-        table_random.call(kind, dtype, [*(keys or ()), *ins, out], sizes)
+        _kernels["call"](kind, dtype, [*(keys or ()), *ins, out], sizes)
     return out
+
+
+#: ``call(kind, dtype, arrays, sizes)`` of backend/table_random.py, which registers it when
+#: funcad's backend is imported (with ``funcad``): lax never imports the backend.
+_kernels: dict = {}
 
 
 def _draw_impl(k0, k1, *, shape, kind, dtype):
