@@ -339,6 +339,22 @@ def test_a_full_disk_compiles_in_memory(cache_dir, faulty_fs, where):
     assert not [p for p in (cache_dir / "table").iterdir() if not p.name.startswith("runtime-")]
 
 
+def test_a_manifest_that_cannot_be_written_leaves_no_entry_behind(filled, monkeypatch):
+    """The object file is rebuilt but its digest cannot be recorded (the disk fills up
+    meanwhile): the file is removed, not left to be refused with a warning in the next process."""
+    _garbage(filled)
+
+    def full(fd, mode):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cache.os, "fchmod", full)
+    how, warned = run(f_sin)
+    assert how == "compiled" and len(warned) == 2, warned
+    assert "corrupt or not funcad's" in warned[0] and "cannot be written" in warned[1]
+    assert not filled.exists()
+    assert run(f_sin) == ("compiled", [])
+
+
 def test_unwritable_cache_directory_compiles_in_memory(cache_dir, monkeypatch):
     """A directory this user cannot write (root ignores permissions: writes refused)."""
     cache_dir.mkdir(parents=True, mode=0o700)

@@ -225,14 +225,18 @@ def write_checked(path, data: bytes) -> None:
         _atomic_write(path, data, count=False)
         sums[path.name] = hashlib.sha256(data).hexdigest()
         text = json.dumps(sums, sort_keys=True).encode()
-        if f is None:  # (mkstemp's file: this user's, mode 0600)
-            _atomic_write(_sums_path(path), text, count=False)
-            return
-        f.seek(0)
-        f.truncate()
-        f.write(text)
-        f.flush()
-        os.fchmod(f.fileno(), 0o600)
+        try:
+            if f is None:  # (mkstemp's file: this user's, mode 0600)
+                _atomic_write(_sums_path(path), text, count=False)
+                return
+            f.seek(0)
+            f.truncate()
+            f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), 0o600)
+        except OSError:  # (a full disk) no digest recorded: the file would be refused, with a warning
+            discard(path)
+            raise
 
 
 def discard(path) -> None:
