@@ -122,6 +122,10 @@ class UnknownBackendError(FuncadError, ValueError):
     """``FUNCAD_JIT_BACKEND`` names no jit backend (``table``, the default and only one)."""
 
 
+class UnsupportedPythonError(FuncadError, RuntimeError):
+    """jit on a Python whose object layout its native entry cannot read (a free-threaded build)."""
+
+
 class IntegerOutOfBoundsError(FuncadError, OverflowError):
     """A Python integer that does not fit the dtype of the array it is combined with
     (``int8_array + 300``, ``int64_array + 2**63``): NumPy raises OverflowError, so does funcad,

@@ -202,6 +202,10 @@ CASES = [
          "try:\n    fa.jit(lambda x: x * 2.0)(1.0)\nfinally:\n    os.environ['FUNCAD_JIT_BACKEND'] = saved",
          "UnknownBackendError",
          "Unset it, or set it to `table` (the only backend)."),
+    Case("python-build", "jit on a Python whose object layout it cannot read (a free-threaded build)",
+         "from funcad.backend import table\nsaved, table._OFFSETS = table._OFFSETS, None  # (as there)\n"
+         "try:\n    fa.jit(lambda x: x * 3.0)(1.0)\nfinally:\n    table._OFFSETS = saved",
+         "UnsupportedPythonError", "Use a standard (GIL) CPython build, or run without jit."),
     Case("debug-nans", "A NaN, with debug_nans on",
          "fa.config.update('debug_nans', True)\n"
          "try:\n    fa.grad(lambda x: fnp.sum(fnp.log(x)))(np.array([1.0, -1.0]))\n"

@@ -122,8 +122,9 @@ PROGRAMS = {
 }
 
 
-# (custom calls inline: their bodies are native loops; table_linalg has det and solve natively)
-HOSTED = [n for n in PROGRAMS if not n.startswith(("custom", "gradient of a determinant"))]
+# (custom calls inline: their bodies are native loops; table_linalg has det and solve natively,
+# table_fft the transforms)
+HOSTED = [n for n in PROGRAMS if not n.startswith(("custom", "gradient of a determinant", "fft"))]
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
@@ -305,14 +306,17 @@ def test_an_implementation_disagreeing_with_its_shape_rule_is_a_clear_error(tabl
         fa.jit(lambda v: bind(p, v) * 2.0)(V)
 
 
-def test_control_flow_is_not_a_host_step():
-    """cond's branches (a tuple of jaxprs) would run eagerly, op by op, in a host step."""
+def test_control_flow_the_table_cannot_plan_is_one_host_step():
+    """cond as one host step (its rule refused: tests/test_table_coverage.py), its branch run
+    eagerly by cond's implementation."""
     from funcad.backend import table_host
 
     j = fa.make_jaxpr(lambda m: fa.lax.cond(fnp.sum(m) > 0, lambda q: q * 2.0, lambda q: q - 1.0, m))(M).jaxpr
     (e,) = [e for e in j.eqns if e.prim.name == "cond"]
-    with pytest.raises(table.Unsupported, match="cond"):
-        table_host.host_rule(table.Plan(Jaxpr([], j.invars, [], j.invars)), e)
+    plan = table.Plan(Jaxpr([], j.invars, [], j.invars))
+    plan.regions[e.inputs[0]] = plan.fresh(e.inputs[0])
+    table_host.host_rule(plan, e)
+    assert [type(k).__name__ for k, _ in plan.calls] == ["HostStep"]
 
 
 def test_host_steps_inside_control_flow(table_backend):

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
 
-# table_control, table_einsum and table_linalg: imported for their rules (they register into
+# table_control, table_einsum, table_fft and table_linalg: imported for their rules (they register into
 # table.SINGLE); table_host: host steps (table.HOST); table_source sets table.DESCRIBE, a
 # table program's text
 from . import (  # noqa: F401
@@ -24,6 +24,7 @@ from . import (  # noqa: F401
     table,
     table_control,
     table_einsum,
+    table_fft,
     table_host,
     table_linalg,
     table_random,

@@ -308,17 +308,23 @@ def _part(dt):
     return np.dtype(f"f{np.dtype(dt).itemsize // 2}")
 
 
+def native(dt) -> bool:
+    """Whether :class:`LLVM` has values of ``dt``: bools, integers, float32/64, complex64/128
+    (not float16 or long doubles)."""
+    dt = np.dtype(dt)
+    return dt.kind in "biu" or dt.kind in "fc" and dt.itemsize // (1 + (dt.kind == "c")) in (4, 8)
+
+
 def printable(s, parallel=False) -> bool:
     """Whether :class:`LLVM` writes statement ``s``: every node but text, parallel loops
-    (unless ``parallel``: the caller runs them), float16 values and a few calls (integer
-    powers of traced exponents, which raise for a negative one; complex calls off x86-64
-    Linux)."""
+    (unless ``parallel``: the caller runs them), values of dtypes not :func:`native` and a
+    few calls (complex calls off x86-64 Linux)."""
     for n in walk(s):
         t = type(n)
         if t is Alloc or t is Loop and n.parallel and not parallel:
             return False
         dt = getattr(n, "dtype", None)
-        if dt is not None and (dt.kind not in "biufc" or dt.kind == "f" and dt.itemsize < 4):
+        if dt is not None and not native(dt):
             return False
         if t is Assign and n.target.dtype != n.value.dtype or \
                 t is Store and (n.value.dtype != n.arr.dtype or n.aug and n.arr.dtype == BOOL):
@@ -334,14 +340,20 @@ def printable(s, parallel=False) -> bool:
     return True
 
 
+def _small_integer(v) -> bool:
+    """Whether ``v`` is an integer of magnitude below 100 (NumPy's complex powers multiply)."""
+    v = complex(v)
+    return v.imag == 0 and abs(v.real) < 100 and v.real == int(v.real)
+
+
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
-    if e.fn == "_nb.ipow":
-        return False
+    if e.fn == "_nb.ipow":  # (the kernel has a status word: ``LLVM.ipow``)
+        return kinds <= set("iu")
     if "c" in kinds:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
                                                     "minimum", "log2", "log10", "exp2", "log1p", "expm1")
-                          or name == "power" and type(e.args[1]) is Const and abs(e.args[1].value) < 100)
+                          or name == "power")
     if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex") or \
             name in _ROUNDING and kinds <= set("biu"):
         return True
@@ -652,6 +664,8 @@ class LLVM:
             return x
         if name == "power" and dt.kind in "iu":
             return self.int_power(x, int(e.args[1].value), dt)
+        if name == "ipow":
+            return self.ipow(x, args[1], dt)
         if name in ("radd", "rmul"):
             return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
         if name in _INTRINSICS:
@@ -693,6 +707,32 @@ class LLVM:
             x = b.mul(x, x) if n else x
         return out
 
+    def ipow(self, x, y, dt):
+        """``x ** y``, ``y`` traced: by squaring, wrapping, as NumPy; a negative ``y`` sets the
+        kernel's status word (the array ``status``: NumPy's ValueError after the program)."""
+        b, ir = self.b, self.ir
+        zero = self.const(0, dt)
+        if dt.kind == "i":
+            negative = b.icmp_signed("<", y, zero)
+            with b.if_then(negative, likely=False):
+                b.store(ir.Constant(self.i64, 1), b.bitcast(self.arr["status"][0], self.i64.as_pointer()))
+            y = b.select(negative, zero, y)
+        before = b.block
+        head, body, done = (b.append_basic_block(f"ipow.{n}") for n in ("head", "body", "done"))
+        b.branch(head)
+        b.position_at_end(head)
+        r, p, n = (b.phi(x.type) for _ in range(3))
+        for phi, v in zip((r, p, n), (self.const(1, dt), x, y)):
+            phi.add_incoming(v, before)
+        b.cbranch(b.icmp_unsigned("!=", n, zero), body, done)
+        b.position_at_end(body)
+        for phi, v in zip((r, p, n), (b.select(b.trunc(n, ir.IntType(1)), b.mul(r, p), r), b.mul(p, p),
+                                      b.lshr(n, ir.Constant(n.type, 1)))):
+            phi.add_incoming(v, body)
+        b.branch(head)
+        b.position_at_end(done)
+        return r
+
     def complex_call(self, name, args, e):
         b, ir = self.b, self.ir
         z = args[0]
@@ -712,6 +752,8 @@ class LLVM:
             pick = b.or_(b.or_(strict, b.and_(b.fcmp_ordered("==", xr, yr), b.fcmp_ordered(op, xi, yi))),
                          b.or_(nan(xr), nan(xi)))
             return tuple(b.select(pick, p, q) for p, q in zip(z, args[1]))
+        if name == "power" and not (type(e.args[1]) is Const and _small_integer(e.args[1].value)):
+            return self.cpow(z, self.convert(args[1], e.args[1].dtype, e.args[0].dtype))
         if name == "power":  # a constant integer exponent |n| < 100: NumPy's npy_cpow
             n, m = int(e.args[1].value.real), abs(int(e.args[1].value.real))
             mul = lambda u, v: self.complex_arith("*", u, v, fused=False)  # noqa: E731
@@ -744,20 +786,73 @@ class LLVM:
             return re, b.fmul(self.libm("exp", [z[0]]), self.libm("sin", [z[1]]))
         return self.clibm(_CLIBM[name], z)
 
-    def clibm(self, cname, z):
-        """glibc's complex function ``cname`` (SysV x86-64: a complex double is two double
-        arguments and a {double, double} result; a complex float one <2 x float>)."""
+    def cpow(self, z, w):
+        """``z ** w``, ``w`` not a constant small integer: NumPy's ``nc_pow`` (1 for w = 0, 0 or
+        NaN for z = 0, repeated multiplication for an integer |w| < 100, else libm's cpow)."""
         b, ir = self.b, self.ir
-        fty = z[0].type
+        fty, i64 = z[0].type, self.i64
+        c = lambda v: ir.Constant(fty, v)  # noqa: E731
+        mul = lambda u, v: self.complex_arith("*", u, v, fused=False)  # noqa: E731
+        zero = lambda u: b.and_(*(b.fcmp_ordered("==", v, c(0.0)) for v in u))  # noqa: E731
+        (br, bi), one = w, (c(1.0), c(0.0))
+        whole = b.fcmp_ordered("==", self.intrinsic("llvm.trunc", [br]), br)
+        small = b.and_(b.and_(b.fcmp_ordered("==", bi, c(0.0)), whole),
+                       b.fcmp_ordered("<", self.intrinsic("llvm.fabs", [br]), c(100.0)))
+        n = b.fptosi(b.select(small, br, c(0.0)), i64)
+        m = b.select(b.icmp_signed("<", n, ir.Constant(i64, 0)), b.neg(n), n)
+        start, fn = b.block, b.function
+        head, body, done, general, join = (fn.append_basic_block(f"cpow.{x}") for x in (
+            "head", "body", "done", "general", "join"))
+        b.cbranch(small, head, general)
+        b.position_at_end(head)  # NumPy's loop: aa *= p where m has the bit, p *= p
+        aa, p = (b.phi(fty), b.phi(fty)), (b.phi(fty), b.phi(fty))
+        mask = b.phi(i64)
+        for phi, v in zip((*aa, *p, mask), (*one, *z, ir.Constant(i64, 1))):
+            phi.add_incoming(v, start)
+        took = mul(aa, p)
+        bit = b.icmp_unsigned("!=", b.and_(m, mask), ir.Constant(i64, 0))
+        aa2 = tuple(b.select(bit, t, q) for t, q in zip(took, aa))
+        mask2 = b.shl(mask, ir.Constant(i64, 1))
+        b.cbranch(b.icmp_signed("<", m, mask2), done, body)
+        b.position_at_end(body)
+        p2 = mul(p, p)
+        for phi, v in zip((*aa, *p, mask), (*aa2, *p2, mask2)):
+            phi.add_incoming(v, body)
+        b.branch(head)
+        b.position_at_end(done)
+        r = tuple(b.select(b.fcmp_ordered("<", br, c(0.0)), q, t) for q, t in zip(
+            self.complex_arith("/", one, aa2), aa2))
+        z2 = mul(z, z)
+        for k, v in ((3, mul(z, z2)), (2, z2), (1, z)):  # (unrolled: infinities as NumPy's)
+            r = tuple(b.select(b.icmp_signed("==", n, ir.Constant(i64, k)), q, t) for q, t in zip(v, r))
+        b.branch(join)
+        b.position_at_end(general)
+        g = self.clibm("cpow", z, w)
+        b.branch(join)
+        b.position_at_end(join)
+        out = []
+        for q, t in zip(r, g):
+            phi = b.phi(fty)
+            phi.add_incoming(q, done)
+            phi.add_incoming(t, general)
+            out.append(phi)
+        at_zero = [b.select(b.fcmp_ordered(">", br, c(0.0)), c(0.0), c(np.nan))] * 2
+        return tuple(b.select(zero(w), u, b.select(zero(z), v, q)) for u, v, q in zip(one, at_zero, out))
+
+    def clibm(self, cname, *zs):
+        """glibc's complex function ``cname`` of ``zs`` (SysV x86-64: a complex double is two
+        double arguments and a {double, double} result; a complex float one <2 x float>)."""
+        b, ir = self.b, self.ir
+        fty = zs[0][0].type
         if fty == ir.DoubleType():
-            fn = self.declare(cname, ir.LiteralStructType([fty, fty]), [fty, fty])
-            r = b.call(fn, list(z))
+            fn = self.declare(cname, ir.LiteralStructType([fty, fty]), [fty, fty] * len(zs))
+            r = b.call(fn, [v for z in zs for v in z])
             return b.extract_value(r, 0), b.extract_value(r, 1)
         vty = ir.VectorType(fty, 2)
         i32 = ir.IntType(32)
-        v = b.insert_element(b.insert_element(ir.Constant(vty, ir.Undefined), z[0], ir.Constant(i32, 0)),
-                             z[1], ir.Constant(i32, 1))
-        r = b.call(self.declare(cname + "f", vty, [vty]), [v])
+        vs = [b.insert_element(b.insert_element(ir.Constant(vty, ir.Undefined), z[0], ir.Constant(i32, 0)),
+                               z[1], ir.Constant(i32, 1)) for z in zs]
+        r = b.call(self.declare(cname + "f", vty, [vty] * len(zs)), vs)
         return b.extract_element(r, ir.Constant(i32, 0)), b.extract_element(r, ir.Constant(i32, 1))
 
     def libm(self, name, args):

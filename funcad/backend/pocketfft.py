@@ -1,4 +1,4 @@
-"""NumPy's pocketfft, called from compiled programs without leaving them.
+"""NumPy's pocketfft loops, found to be called from compiled programs (backend/table_fft.py).
 
 NumPy 2 computes its FFTs in the generalized-ufunc loops of ``numpy.fft._pocketfft_umath``
 (``fft``, ``ifft``, ``rfft_n_even``, ``rfft_n_odd``, ``irfft``: signature ``(n),()->(m)``,
@@ -7,31 +7,25 @@ its ``PyUFuncObject`` (``functions``, one per type signature; NumPy's public C s
 a loop is an ordinary C function ``loop(char **args, npy_intp *dimensions, npy_intp *steps,
 void *data)``. This module reads those pointers with ctypes, checks the struct's other fields
 against what Python reports (``nin``, ``nout``, ``ntypes``, ``types``) so a changed layout is
-noticed rather than called, and registers each loop with LLVM as a named symbol
-(``funcad_pocketfft_<ufunc>_<dtype>``, as nbrt.py names BLAS's routines: the disk-cached
-program stays valid in another process). The Numba functions below call a loop once over
-the rows of a C-contiguous 2-D array: ``dimensions = (rows, n_in, n_out)``, the scale factor
-broadcast (step 0). ``fft``/``ifft`` read their direction from ``data`` (a C++ ``bool``,
-pocketfft's FORWARD = true), which we pass as a byte of our own.
+noticed rather than called, and names each loop ``funcad_pocketfft_<ufunc>_<dtype>`` for
+LLVM (:func:`symbols`: the disk-cached program stays valid in another process).
+``fft``/``ifft`` read their direction from ``data`` (a C++ ``bool``, pocketfft's FORWARD =
+true).
 
 The loops catch C++ exceptions (only ``std::bad_alloc`` in practice) and set a Python error
 under the GIL (``PyGILState_Ensure``, safe from any thread); the program cannot see that
 error, so the one failure mode left, running out of memory inside pocketfft, would surface as
 a MemoryError at the next Python check. :data:`AVAILABLE` is False where the loops cannot be
-found or checked (another NumPy layout, a NumPy without ``_pocketfft_umath``): lowering.py
-then calls NumPy through ``numba.objmode`` instead.
+found or checked (another NumPy layout, a NumPy without ``_pocketfft_umath``): the table then
+runs the transform as a host step (NumPy's ``fftn``...).
 """
 
 from __future__ import annotations
 
 import ctypes
 
-import llvmlite.binding as ll
-import numba
 import numpy as np
-from numba.core import types
 
-_SIG = types.void(types.intp, types.intp, types.intp, types.intp)
 _UFUNCS = ("fft", "ifft", "rfft_n_even", "rfft_n_odd", "irfft")
 # The type signature each loop serves, by position (NumPy registers double, float, longdouble).
 _LOOPS = {"c128": 0, "c64": 1}
@@ -72,59 +66,8 @@ def _loop_addresses() -> dict | None:
 
 _addresses = _loop_addresses()
 AVAILABLE = _addresses is not None
-if AVAILABLE:
-    for _sym, _addr in _addresses.items():
-        ll.add_symbol(_sym, _addr)
 
 
-def _caller(symbol: str, real):
-    """``call(x, out, fct, flag)``: the loop over the rows of 2-D C-contiguous ``x`` and ``out``
-    (``fct`` the scale factor, ``flag`` the direction byte for fft/ifft)."""
-    loop = types.ExternalFunction(symbol, _SIG)
-
-    @numba.njit(nogil=True, cache=False)
-    def call(x, out, fct, flag):
-        f = np.full(1, fct, real)
-        d = np.full(1, flag, np.uint8)
-        args = np.empty(3, np.intp)
-        args[0], args[1], args[2] = x.ctypes.data, f.ctypes.data, out.ctypes.data
-        dims = np.empty(3, np.intp)
-        dims[0], dims[1], dims[2] = x.shape[0], x.shape[1], out.shape[1]
-        steps = np.empty(5, np.intp)
-        steps[0], steps[1], steps[2] = x.strides[0], 0, out.strides[0]
-        steps[3], steps[4] = x.strides[1], out.strides[1]
-        if dims[0] > 0:
-            loop(args.ctypes.data, dims.ctypes.data, steps.ctypes.data, d.ctypes.data)
-        # Numba frees an array after its last use, and ``.ctypes.data`` is only an integer:
-        # reading the buffers here keeps them alive through the call.
-        return f[0] + d[0] + args[0] + dims[0] + steps[0]
-
-    return call
-
-
-if AVAILABLE:
-    fft_c128 = _caller("funcad_pocketfft_fft_c128", np.float64)
-    fft_c64 = _caller("funcad_pocketfft_fft_c64", np.float32)
-    rfft_even_c128 = _caller("funcad_pocketfft_rfft_n_even_c128", np.float64)
-    rfft_even_c64 = _caller("funcad_pocketfft_rfft_n_even_c64", np.float32)
-    rfft_odd_c128 = _caller("funcad_pocketfft_rfft_n_odd_c128", np.float64)
-    rfft_odd_c64 = _caller("funcad_pocketfft_rfft_n_odd_c64", np.float32)
-    irfft_c128 = _caller("funcad_pocketfft_irfft_c128", np.float64)
-    irfft_c64 = _caller("funcad_pocketfft_irfft_c64", np.float32)
-
-
-def _along_axis(call):
-    """``along(x, out, fct, flag)``: ``call`` along the middle axis of 3-D C-contiguous ``x``
-    and ``out`` (outer, n, inner): the rows handed to the loop are the ``inner`` columns of
-    each ``x[o]``, read with a stride."""
-
-    @numba.njit(nogil=True, cache=False)
-    def along(x, out, fct, flag):
-        for o in range(x.shape[0]):
-            call(x[o].T, out[o].T, fct, flag)
-
-    return along
-
-
-if AVAILABLE:
-    fft_axis_c128, fft_axis_c64 = _along_axis(fft_c128), _along_axis(fft_c64)
+def symbols() -> dict:
+    """``{symbol: address}`` of the loops, for llvmlite (table.SYMBOL_HOOKS)."""
+    return dict(_addresses or {})

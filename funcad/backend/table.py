@@ -1,5 +1,7 @@
 """The table backend (jit's only one): a program as ONE call into object code.
 
+It compiles every program (a fusion item it has no native code for runs as host steps, below):
+
 * every value gets a **region**: a buffer (a program input, a program output, or a piece of
   the arena, shared by buffers not live at once: table_arena.py) with a byte offset, a
   shape and byte strides, all known when the program is built (jit specialises on shapes).
@@ -23,17 +25,19 @@
   description (not the IR: a warm load builds no IR), llvmlite's version, the host CPU and
   the text of the modules that write the IR (:func:`_writers`).
 
-Supported (anything else: :func:`build` raises :class:`Unsupported`, which dispatch reports
-as a funcad error): the loops :func:`loopir.printable` accepts (every dtype but float16,
-NumPy's semantics; not integers to traced powers), parallel loops (past
-``codegen.PARALLEL_MIN_SIZE`` elements: on threads, table_parallel.py), ``matmul`` and
-``einsum`` (backend/table_einsum.py), basic ``index``, ``reshape``, ``transpose``,
-``concatenate``, ``full``, ``index_add`` at a basic index, LAPACK's
-``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and ``symmetrize``
-(backend/table_linalg.py); cond, while and scan whose jaxprs are in this subset
-(backend/table_control.py). Any other single equation (or one its rule raises Unsupported
-for) is a **host step** (backend/table_host.py): its primitive's NumPy implementation called
-back from the table, unless it has a jaxpr parameter (control flow). Literal operands and
+Native: the loops :func:`loopir.printable` accepts (every dtype but float16 and long
+doubles, NumPy's semantics; an integer power of a negative exponent raises NumPy's ValueError
+through a status word), parallel loops (past ``codegen.PARALLEL_MIN_SIZE`` elements: on
+threads, table_parallel.py), ``matmul`` and ``einsum`` (backend/table_einsum.py), basic
+``index``, ``reshape``, ``transpose``, ``concatenate``, ``full``, ``index_add`` at a basic
+index, LAPACK's ``solve``/``cholesky``/``triangular_solve``/``det``/``slogdet`` and
+``symmetrize`` (backend/table_linalg.py), ``fft`` (pocketfft's loops: backend/table_fft.py),
+random draws (backend/table_random.py); cond, while and scan (backend/table_control.py).
+Anything else, a single equation without a rule or one its rule raises :class:`Unsupported`
+for, or a fused kernel with loops loopir does not print, runs as **host steps**
+(backend/table_host.py): each equation's NumPy implementation called back from the table (a
+cond, while or scan: its body eagerly), logged with the reason under
+``FUNCAD_LOG_COMPILES=1``. Literal operands and
 constvars are constant buffers passed with every call; custom_jvp/vjp, checkpoint and
 custom_lin calls are inlined.
 
@@ -78,7 +82,7 @@ from ..lax.shapes import (
 )
 from . import blas, cache, codegen, table_arena, table_parallel
 from . import loopir as ir
-from .fusion import REDUCTIONS, Kernel, fuse, is_loop_eqn
+from .fusion import Kernel, fuse
 from .simplify import _atom_key, _params_key
 
 
@@ -96,7 +100,7 @@ def backend() -> str:
 
 
 class Unsupported(Exception):
-    """An equation the table backend does not compile (dispatch raises a funcad error)."""
+    """What a rule does not compile natively: its item runs as host steps."""
 
 
 FLOATS = ir.FLOATS
@@ -269,11 +273,17 @@ class Plan:
             self.marks.append((len(self.calls), item))
             # (rules that write over an operand: this jaxpr's values, read by no later item)
             self.defined, self.last_read, self.item = defined, last_read, n
-            if isinstance(item, Kernel) or isinstance(item, list):
-                outs = {v for e in _eqns(item) for v in e.outputs}
-                self.loop_item(item, {v for v in outs if last_read.get(v, -1) > n})
-            else:
+            if not (isinstance(item, Kernel) or isinstance(item, list)):
                 self.single(item.eqn)
+                continue
+            eqns = _eqns(item)
+            mark = self._mark()
+            try:
+                self.loop_item(item, {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n})
+            except (Unsupported, KeyError) as why:  # loops it does not print: host steps
+                self._rollback(*mark)
+                at = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (in the program's order)
+                HOST.degraded(self, sorted(eqns, key=lambda e: at.get(id(e), -1)), why)
         self.marks.append((len(self.calls), "}", jaxpr))
 
     # -- buffers and kernels --------------------------------------------------------------
@@ -322,20 +332,32 @@ class Plan:
     # -- loops built here: fill, copy, add ----------------------------------------------
 
     def elementwise(self, dst: Region, kind, srcs=()) -> None:
-        """``dst[i] = src[i]`` (kind "copy"), ``dst[i] += src[i]`` ("add") or ``dst[i] =
-        value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
-        if dst.dtype.kind not in "biufc" or dst.dtype.kind == "f" and dst.dtype.itemsize < 4 or \
-                kind == "add" and dst.dtype.kind == "b":
+        """``dst[i] = src[i]`` (kind "copy", cast to dst's dtype), ``dst[i] += src[i]`` ("add")
+        or ``dst[i] = value`` (``("fill", value)``) over dst's shape, as a loop kernel."""
+        if not ir.native(dst.dtype) or kind == "add" and dst.dtype.kind == "b":
             raise Unsupported(f"{dst.dtype} loops")
         regions = [dst, *srcs]
         key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
         self.call(key, lambda: _elementwise(dst, kind, srcs), regions)
 
     def fill(self, dst: Region, value) -> None:
-        self.elementwise(dst, ("fill", value))
+        """``dst = value`` (any dtype: :func:`_words`)."""
+        words = _words(dst)
+        for w, v in zip(words, np.array(value, dst.dtype).reshape(1).view(words[0].dtype)):
+            self.elementwise(w, ("fill", v))
 
     def copy(self, dst: Region, src: Region) -> None:
-        self.elementwise(dst, "copy", [src])
+        """``dst = src`` (any dtype: :func:`_words`)."""
+        if dst.dtype != src.dtype:  # (a cast)
+            return self.elementwise(dst, "copy", [src])
+        for d, s in zip(_words(dst), _words(src)):
+            self.elementwise(d, "copy", [s])
+
+    def status(self, error) -> Region:
+        """A status word a kernel sets nonzero on failure: after the call, ``error(value)`` raises."""
+        r = self.fresh((1,), np.int64)
+        self.checks.append((r, error))
+        return r
 
     def contiguous(self, r: Region) -> Region:
         if r.c_contiguous:
@@ -371,7 +393,8 @@ class Plan:
                 r = self.regions[order[pos]] = self.fresh(order[pos])
                 if pos in fills:
                     self.fill(r, fills[pos])
-        regions = [self.region(order[pos]) if type(pos) is int else self.fresh(*pos) for pos in positions]
+        regions = [self.region(order[pos]) if type(pos) is int else self.status(_negative_power)
+                   if pos == "status" else self.fresh(*pos) for pos in positions]
         strides = [r.strides for r in regions]
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
@@ -451,6 +474,9 @@ class Plan:
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
         arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
         positions = [(scratch[a.name], a.dtype) if a.name in scratch else position[a.name] for a in arrs]
+        if any(type(n) is ir.Call and n.fn == "_nb.ipow" for s in stmts for n in ir.walk(s)):
+            arrs.append(ir.Arr("status", ir.INT, 0))  # (its region: a status word, loop_item)
+            positions.append("status")
         return text, stmts, arrs, arrays_key, positions, fills, list(g.sizes)
 
     def single(self, e) -> None:
@@ -458,20 +484,21 @@ class Plan:
         if e.prim is full_p:
             return  # a constant: inlined where loops read it, filled where read as an array
         rule = SINGLE.get(e.prim)
-        if HOST is None or rule is None:
-            return (rule or (HOST and HOST.host_rule) or _unsupported)(self, e)
-        mark = (len(self.buffers), len(self.calls), len(self.kernels), len(self.regions))
+        if rule is None:
+            return HOST.degraded(self, [e], "no native rule")
+        mark = self._mark()
         try:
             rule(self, e)
-        except Unsupported as why:  # what the rule does not cover: its primitive's implementation
+        except (Unsupported, KeyError) as why:  # what the rule does not cover: a host step
             self._rollback(*mark)
-            try:
-                HOST.host_rule(self, e)
-            except Unsupported:
-                raise why from None  # (the rule's reason: control flow is never a host step)
+            HOST.degraded(self, [e], why)
 
-    def _rollback(self, buffers, calls, kernels, regions) -> None:
+    def _mark(self) -> tuple:
+        return len(self.buffers), len(self.calls), len(self.kernels), len(self.regions), len(self.checks)
+
+    def _rollback(self, buffers, calls, kernels, regions, checks) -> None:
         """Forget what a rule that raised Unsupported had added."""
+        del self.checks[checks:]
         for key in self.keys[kernels:]:
             del self.index[key]
         while len(self.regions) > regions:
@@ -541,20 +568,15 @@ class Plan:
         size = a.dtype.itemsize
         la, lb = _blas_layout(a, size), _blas_layout(b, size)
         if la is None:
-            a = self._materialize(a)
+            a = self.contiguous(a)
             la = _blas_layout(a, size)
         if lb is None:
-            b = self._materialize(b)
+            b = self.contiguous(b)
             lb = _blas_layout(b, size)
         gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
         self.call(gemm.key(), lambda: gemm, [a, b, c])
         if _weighted_gram(self.producers, *e.inputs):  # B.T @ (B * v): exactly symmetric
             self.call(("mirror", c.dtype.name, c.shape, c.strides), lambda: _mirror(c), [c])
-
-    def _materialize(self, r: Region) -> Region:
-        out = self.fresh(r.shape, r.dtype)
-        self.copy(out, r)
-        return out
 
 
 #: How an equation that is its own fusion item becomes regions and kernel calls:
@@ -575,15 +597,26 @@ def register_single(prim, rule) -> None:
     SINGLE[prim] = rule
 
 
-def _unsupported(plan, e):
-    raise Unsupported(e.prim.name)
-
-
-#: backend/table_host.py, once imported (dispatch imports it): ``HOST.host_rule(plan, eqn)``
-#: is the fallback for a single equation no rule covers, a host step calling the primitive's
-#: implementation (Unsupported for control flow); ``HOST.run`` calls a program with host
-#: steps; ``HOST.inline_calls`` inlines custom_jvp/vjp, checkpoint and custom_lin calls.
+#: backend/table_host.py, once imported (dispatch imports it): ``HOST.degraded(plan, eqns,
+#: why)`` makes equations no rule covers host steps calling their primitives'
+#: implementations; ``HOST.run`` calls a program with host steps; ``HOST.inline_calls``
+#: inlines custom_jvp/vjp, checkpoint and custom_lin calls.
 HOST = None
+
+
+def _words(r: Region) -> list:
+    """``r`` itself where loopir has its dtype, else as unsigned integers of its size (float16)
+    or 8-byte words (a long double)."""
+    n = r.dtype.itemsize
+    if ir.native(r.dtype) or n not in (1, 2, 4, 8) and n % 8:
+        return [r]
+    if n in (1, 2, 4, 8):
+        return [Region(r.buffer, r.offset, r.shape, r.strides, np.dtype(f"u{n}"))]
+    return [Region(r.buffer, r.offset + 8 * j, r.shape, r.strides, np.dtype("u8")) for j in range(n // 8)]
+
+
+def _negative_power(_):
+    raise ValueError("Integers to negative integer powers are not allowed.")  # (NumPy's words)
 
 
 def _elementwise(dst: Region, kind, srcs) -> Loops:
@@ -599,7 +632,7 @@ def _elementwise(dst: Region, kind, srcs) -> Loops:
     arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
     loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
              for a, r in zip(arrs[1:], srcs)]
-    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else loads[0]
+    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else ir.cast(loads[0], dst.dtype)
     stmt = ir.Store(arrs[0], tuple(idx), value, aug="+" if kind == "add" else "")
     slot = len(sizes)
     for d in reversed(range(len(dst.shape))):
@@ -1352,7 +1385,7 @@ def _object_offsets() -> tuple | None:
     item, data = tuple.__basicsize__, object.__basicsize__
     if ctypes.c_void_p.from_address(id(t) + item).value != id(x) or \
             ctypes.c_void_p.from_address(id(x) + data).value != x.ctypes.data:
-        return None  # another layout (a free-threaded build...): the table backend stays off
+        return None  # another layout (a free-threaded build...): build raises UnsupportedPythonError
     return item, data
 
 
@@ -1360,21 +1393,21 @@ _OFFSETS = _object_offsets()
 
 
 def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
-    """A :class:`TableProgram` for the simplified ``jaxpr``; raises :class:`Unsupported`
-    (saying why) if an equation is outside what the table backend compiles (dispatch then
-    takes today's path). ``keep_plan``: kept for one :meth:`TableProgram.describe`."""
+    """A :class:`TableProgram` for the simplified ``jaxpr`` (any: what has no native code runs
+    as host steps); UnsupportedPythonError on a Python whose object layout it cannot read.
+    ``keep_plan``: kept for one :meth:`TableProgram.describe`."""
     if _OFFSETS is None:
-        raise Unsupported("this Python's object layout (a free-threaded build?)")
+        from ..errors import UnsupportedPythonError
+
+        raise UnsupportedPythonError(
+            "funcad.jit: this Python lays out tuples and NumPy arrays otherwise than the standard "
+            "CPython build (a free-threaded build?): compiled programs read their arrays' addresses "
+            "from that layout, so jit cannot run here. Use a standard (GIL) CPython build, or run "
+            "without jit (`with funcad.disable_jit():`).")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
     jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
-    for e in jaxpr.eqns if HOST is None else ():  # no rule, no host step: refused before fusion
-        if not (e.prim in SINGLE or e.prim is full_p or is_loop_eqn(e) or e.prim in REDUCTIONS):
-            raise Unsupported(e.prim.name)
-    try:
-        plan = Plan(jaxpr, consts)
-    except KeyError as e:
-        raise Unsupported(f"KeyError {e}") from None
+    plan = Plan(jaxpr, consts)
     program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)
     if keep_plan:

@@ -30,7 +30,11 @@ loop's planning), so liveness reads them as any other call.
 Measured (benchmarks/table_control.py, CPU time, one process, a loaded 2-core machine): a
 scan of 10,000 tiny steps costs 10.8 ns per iteration against 52 ns on the former Numba
 path, a while_loop of 1,000 iterations 34 ns against 115 ns; the first call of a scan'd
-RNN-50 gradient 1.0-1.6 s CPU against 8.4-9.2 s.
+RNN-50 gradient 1.0-1.6 s CPU against 8.4-9.2 s. Carries and branch results of any dtype
+are copied (float16 and long doubles as their bits); a body's constants are the program's
+constant buffers. A cond, while or scan this module cannot plan (a predicate that is no
+bool or integer scalar) is one host step: its primitive's implementation, the body run
+eagerly.
 """
 
 from __future__ import annotations
@@ -44,17 +48,14 @@ from ..lax.control import cond_p, scan_p, while_p
 from .simplify import simplify
 from .table import (
     BRANCH,
-    FLOATS,
     GOTO,
     STEP,
     Control,
     Region,
     Unsupported,
-    _elementwise,
     register_single,
 )
 
-_AS_FLOAT = {8: np.dtype(np.float64), 4: np.dtype(np.float32)}
 ALIAS = 1 << 40  # buffer numbers from here on: plan.aliases[buffer - ALIAS]
 
 
@@ -81,27 +82,12 @@ def resolve(plan, start: int, loop: int) -> None:
 
 
 def copy(plan, dst: Region, src: Region) -> None:
-    """``dst = src`` (same shape and dtype); integers are copied as the floats of their size
-    (bits unchanged)."""
+    """``dst = src`` (same shape and dtype)."""
     if src.shape != dst.shape or src.dtype != dst.dtype:
         raise Unsupported(f"a carry or branch result of {src.dtype}{list(src.shape)} "
                           f"for {dst.dtype}{list(dst.shape)}")
-    if dst.dtype.kind in "iu" and dst.dtype.itemsize in _AS_FLOAT:
-        dst, src = (Region(r.buffer, r.offset, r.shape, r.strides, _AS_FLOAT[r.dtype.itemsize])
-                    for r in (dst, src))
-    if dst.dtype not in FLOATS and dst.dtype != np.bool_:
-        raise Unsupported(f"a {dst.dtype} carry")
     if dst != src:
-        _elementwise_call(plan, dst, "copy", [src])
-
-
-def _elementwise_call(plan, dst: Region, kind, srcs) -> None:
-    """:meth:`table.Plan.elementwise`, bool regions too (loopir stores them as bytes)."""
-    if dst.dtype != np.bool_:
-        return plan.elementwise(dst, kind, srcs)
-    regions = [dst, *srcs]
-    key = ("elementwise", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
-    plan.call(key, lambda: _elementwise(dst, kind, srcs), regions)
+        plan.copy(dst, src)
 
 
 def operand(plan, a) -> Region:
@@ -109,15 +95,14 @@ def operand(plan, a) -> Region:
     if type(a) is not Literal:
         return plan.region(a)
     r = plan.fresh(a.aval.shape, a.aval.dtype)
-    _elementwise_call(plan, r, ("fill", a.val), [])  # (Unsupported where the table has no such loops)
+    plan.fill(r, a.val)
     return r
 
 
 def inline(plan, cj, regions) -> list:
     """Plan the closed jaxpr ``cj`` on ``regions``; its outputs' regions."""
-    if cj.consts:
-        raise Unsupported("a branch or loop body with constants")
     j = simplify(cj.jaxpr)
+    plan.regions.update(zip(j.constvars, map(plan.constant, cj.consts)))
     plan.regions.update(zip(j.invars, regions))
     plan.equations(j)
     outs = [operand(plan, a) for a in j.outvars]

@@ -1,6 +1,5 @@
 """Host steps: an equation without native code, run inside a table program by its primitive's
-NumPy implementation (as eager runs it), so that one such primitive does not keep the whole
-program from compiling.
+NumPy implementation (as eager runs it): how the table covers every program (:func:`degraded`).
 
 A host step is a ctypes callback with the kernels' signature, ``void(i8** buffers, i64*
 slots)``, whose address goes into the program's table of kernel addresses (not into the
@@ -25,12 +24,13 @@ arrays becoming the program's constants.
 from __future__ import annotations
 
 import ctypes
+import logging
 import sys
 import threading
 
 import numpy as np
 
-from ..jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from ..jaxpr import Eqn, Jaxpr, Literal, Var
 from . import table
 
 _KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -128,13 +128,24 @@ def _mismatch(prim, got, want):
                       "without jit meanwhile.")
 
 
+def degraded(plan, eqns, why) -> None:
+    """A fusion item the table does not compile natively (``why``): each equation a host
+    step, logged under ``FUNCAD_LOG_COMPILES=1``. (A cond, while or scan among them runs its
+    body eagerly, op by op, at every call.)"""
+    import os
+
+    if os.environ.get("FUNCAD_LOG_COMPILES", "") not in ("", "0"):
+        logging.getLogger("funcad.jit").warning(
+            "funcad.jit: %s: host step%s (%s)", ", ".join(e.prim.name for e in eqns),
+            "s"[:len(eqns) > 1], why)
+    for e in eqns:
+        host_rule(plan, e)
+
+
 def host_rule(plan, e) -> None:
     """``e`` as a host step: operands as views (a literal, or a ``full`` read as an array, as
-    a constant value), outputs in fresh regions. Control flow (jaxpr parameters: cond's
-    branches, while's and scan's bodies) stays Unsupported: its body would run eagerly, op
-    by op."""
-    if e.prim.impl is None or any(isinstance(q, Jaxpr | ClosedJaxpr) for p in e.params.values()
-                                  for q in (p if isinstance(p, tuple | list) else (p,))):
+    a constant value), outputs in fresh regions."""
+    if e.prim.impl is None:
         raise table.Unsupported(e.prim.name)
     ins = []
     for a in e.inputs:
