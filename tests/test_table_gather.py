@@ -106,7 +106,8 @@ def test_scatter_adds_match_np_add_at_and_eager(case):
     region = x[_index(entries, arrays)].shape
     u = RNG.standard_normal(region[1:] if region else ())  # (broadcast over the first axis)
     want = x.copy()
-    np.add.at(want, _index(entries, arrays), u)
+    # (u broadcast first: NumPy 2.4's np.add.at adds [1, 10] at a (2, 2) index of zeros once, 11)
+    np.add.at(want, _index(entries, arrays), np.broadcast_to(u, region))
     got = check(lambda x, u, *a: fnp.asarray(x).at[_index(entries, a)].add(u), x, u, *arrays, exact=False)
     np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13)
 
