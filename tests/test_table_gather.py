@@ -112,6 +112,33 @@ def test_scatter_adds_match_np_add_at_and_eager(case):
     np.testing.assert_allclose(got[0], want, rtol=1e-13, atol=1e-13)
 
 
+@settings(max_examples=40, deadline=None)
+@given(patterns())
+def test_scatter_sets_match_numpy_assignment_and_eager(case):
+    """x.at[idx].set(u): where indices repeat, the last update wins, as in NumPy."""
+    x, entries, arrays = case
+    region = x[_index(entries, arrays)].shape
+    u = RNG.standard_normal(region)
+    want = x.copy()
+    want[_index(entries, arrays)] = u
+    got = check(lambda x, u, *a: fnp.asarray(x).at[_index(entries, a)].set(u), x, u, *arrays)
+    np.testing.assert_array_equal(got[0], want)
+
+
+def test_set_at_basic_and_advanced_indices_and_its_gradient():
+    x, u = RNG.standard_normal((4, 5)), RNG.standard_normal((3, 2))
+    i = np.array([2, 0, 2])  # (repeated: the last update wins, and gets the derivative)
+
+    def f(x, u, i):
+        y = fnp.asarray(fnp.asarray(x).at[1:4, ::2].set(fnp.ones((3, 3)) * u[0, 0])).at[i, 3:].set(u)
+        return fnp.sum(fnp.sin(y) * x)
+
+    got, _ = on_table(fa.grad(f, argnums=(0, 1)), x, u, i)
+    for g, w in zip(got, fa.grad(f, argnums=(0, 1))(x, u, i), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+    check_grads(lambda x, u: f(x, u, i), (x, u), order=1)
+
+
 # -- real programs ----------------------------------------------------------------------------
 
 

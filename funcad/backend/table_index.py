@@ -1,19 +1,21 @@
-"""Advanced indexing on the table: ``x[idx]`` (gather) and ``index_add`` (scatter-add, a
-gather's transpose) at index arrays, as loop kernels (codegen's loop IR).
+"""Advanced indexing on the table: ``x[idx]`` (gather), ``index_add`` (scatter-add, a
+gather's transpose) and ``index_set`` (``x.at[idx].set``) at index arrays, as loop kernels
+(codegen's loop IR); ``index_set`` at a basic index too (a copy into a view).
 
 A gather is a loop nest over its result's axes: the index arrays are read once per element
 of their broadcast shape (loops placed where NumPy puts those axes: in place of adjacent
 advanced indices, else first), each value wrapped if negative and checked against its axis,
 then the inner loops copy from ``x`` at those positions (its slices and integers a view of
 ``x``: no arithmetic). ``index_add`` is the same nest adding the (broadcast) updates into a
-copy of ``x``, in the result's order: repeated indices accumulate, as ``np.add.at``.
+copy of ``x``, in the result's order: repeated indices accumulate, as ``np.add.at``;
+``index_set`` stores them (the last of repeated indices wins, as NumPy's assignment).
 
 An out-of-bounds index raises NumPy's IndexError, as eagerly: a status word per index array
 keeps its first bad value (in the array's order; the first array with one raises) and the
 kernel then sets the program's stop word; the read or write itself is clamped to 0, never
 outside ``x``. Host steps (rare): boolean index arrays (a concrete mask is made integer
 arrays before it gets here), dtypes loopir has no loops for, an advanced axis of size 0 with
-indices to check, empty axes before the advanced ones, updates of another dtype than ``x``.
+indices to check, updates of another dtype than ``x``, ``index_add`` of booleans.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import math
 import numpy as np
 
 from ..jaxpr import Var
-from ..lax.shapes import _expand_ellipsis, _index_shape, _is_basic, index_add_p, index_p
+from ..lax.scatter import index_set_p
+from ..lax.shapes import _build_index, _expand_ellipsis, _index_shape, _is_basic, index_add_p, index_p
 from . import loopir as ir
 from . import table
 from .table import Loops, Region, Unsupported
@@ -180,10 +183,30 @@ def index_add(plan, e) -> None:
     (a fill if it is a constant), then a scatter-add loop nest."""
     if _is_basic(e.params["template"]):
         return _view_index_add(plan, e)
+    if e.outputs[0].aval.dtype.kind == "b":
+        raise Unsupported("index_add of booleans")
+    _scatter(plan, e, "+")
+
+
+def index_set(plan, e) -> None:
+    """``x`` with ``x[idx] = updates``: a copy of ``x``, then the updates copied into its view
+    (a basic index) or stored by a scatter loop nest (where indices repeat, the last wins, as
+    in NumPy's assignment)."""
+    if not _is_basic(e.params["template"]):
+        return _scatter(plan, e, "")
+    x, u = (plan.region(a) for a in e.inputs[:2])
+    if u.dtype != x.dtype:
+        raise Unsupported(f"index_set of {u.dtype} into {x.dtype}")
+    r = plan.regions[e.outputs[0]] = plan.fresh(e.outputs[0])
+    plan.copy(r, x)
+    plan.copy(table._view(r, _build_index(e.params["template"], ())), u)
+
+
+def _scatter(plan, e, aug) -> None:
     xv, uv, out = e.inputs[0], e.inputs[1], e.outputs[0]
     dt = out.aval.dtype
-    if not ir.native(dt) or dt.kind == "b" or uv.aval.dtype != dt:
-        raise Unsupported(f"index_add of {uv.aval.dtype} into {dt}")
+    if not ir.native(dt) or uv.aval.dtype != dt:
+        raise Unsupported(f"a scatter of {uv.aval.dtype} into {dt}")
     const = type(uv) is Var and uv in plan.consts and uv not in plan.regions  # (a `full`: inlined)
     u = Region(0, 0, (), (), dt) if const else plan.region(uv)
     r = plan.regions[out] = plan.fresh(out)
@@ -198,11 +221,12 @@ def index_add(plan, e) -> None:
     def leaf(out_index, x_arr, x_index):
         u_index = tuple(0 if m == 1 else out_index[lead + q] for q, m in enumerate(u.shape))
         value = ir.Const(plan.consts[uv], dt) if const else ir.Load(ua, u_index)
-        return ir.Store(x_arr, x_index, value, aug="+")
+        return ir.Store(x_arr, x_index, value, aug=aug)
 
     stmts, arrs, regions, *rest = _nest(plan, e.params["template"], e.inputs[2:], r, region_shape, leaf)
-    _kernel(plan, "scatter_add", stmts, arrs + [ua] * (not const), regions + [u] * (not const), *rest)
+    _kernel(plan, f"scatter{aug}", stmts, arrs + [ua] * (not const), regions + [u] * (not const), *rest)
 
 
 table.register_single(index_p, index)
 table.register_single(index_add_p, index_add)
+table.register_single(index_set_p, index_set)
