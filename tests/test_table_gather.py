@@ -182,6 +182,21 @@ def test_take_take_along_axis_and_batched_gathers_under_vmap():
     check_grads(lambda x: fa.vmap(lambda r, j: r[j] * r[0])(x, idx), (x,), order=1)
 
 
+def test_gathers_and_scatters_in_a_scan_body_step_with_its_slices():
+    W, I = RNG.standard_normal((10, 3)), RNG.integers(-10, 10, (6, 4))
+
+    def f(W, I):
+        W = fnp.asarray(W)
+        return fa.lax.scan(lambda c, i: (c + fnp.sum(W[i], 0), fnp.asarray(c).at[i[0] % 3].add(1.0)),
+                           fnp.zeros(3), I)
+
+    check(f, W, I, exact=False)
+    check(fa.grad(lambda W: fnp.sum(f(W, I)[0] ** 2)), W, exact=False)
+    J = I.copy()
+    J[3, 2] = 12  # (a bad index in the fourth step)
+    assert _error(fa.jit(f), W, J) == _error(f, W, J) == "index 12 is out of bounds for axis 0 with size 10"
+
+
 @pytest.mark.parametrize("dt", [np.int32, np.int64, np.uint8, np.complex128, np.float32, np.bool_])
 def test_dtypes_gather_and_integer_and_complex_scatter_add(dt):
     x = (RNG.standard_normal((4, 3)) * 10).astype(dt) if dt is not np.complex128 else \
