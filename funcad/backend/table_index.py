@@ -36,8 +36,9 @@ _view_index, _view_index_add = table.SINGLE[index_p], table.SINGLE[index_add_p]
 
 
 class Indexed(Loops):
-    """A gather or scatter-add nest: :class:`table.Loops` whose last ``n_status`` arrays are
-    status words; the kernel sets the program's stop word if one of them is nonzero."""
+    """A gather or scatter nest: :class:`table.Loops` whose last ``n_status`` arrays are status
+    words (an index array's first bad index); the kernel sets the program's stop word if one
+    of them is nonzero, so that nothing after it runs."""
 
     def __init__(self, body, arrays, strides, sizes, n_status):
         super().__init__(body, arrays, strides, sizes)
@@ -92,7 +93,7 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     # NumPy's layout: the broadcast axes in place of adjacent advanced indices, else first
     p = adv[0] if adv[-1] - adv[0] + 1 == len(adv) else 0  # (before adv[0]: slices and None)
     roles = basic[:p] + [("bcast", d) for d in range(nd)] + basic[p:]
-    if tuple(n for n in _role_sizes(roles, view.shape, bshape)) != tuple(region_shape):
+    if tuple(_role_sizes(roles, view.shape, bshape)) != tuple(region_shape):
         raise Unsupported("an index layout not understood")  # (a safety net)
     if math.prod(bshape) and any(view.shape[axis_of[i]] == 0 for i in adv):
         raise Unsupported("indices into an empty axis")  # (always an IndexError)
