@@ -123,8 +123,7 @@ PROGRAMS = {
 
 
 # (custom calls inline: their bodies are native loops; table_linalg has det and solve natively,
-# table_fft the transforms)
-# (index_set, gathers and scatter-adds are native kernels: backend/table_index.py)
+# table_fft the transforms, table_index index_set, gathers and scatter-adds)
 HOSTED = [n for n in PROGRAMS
           if not n.startswith(("custom", "gradient of a determinant", "fft", "index_set"))]
 
