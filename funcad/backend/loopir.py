@@ -112,7 +112,7 @@ class Local(Node):
 
 
 class Size(Node):
-    """The size in slot ``slot`` of the program's sizes array ``S``, named ``name``."""
+    """The size in slot ``slot`` of the kernel's sizes, named ``name``."""
     __slots__ = ("slot", "name")
     dtype = INT
 
@@ -366,7 +366,8 @@ def _callable(e) -> bool:
 
 class LLVM:
     """Writes statements' IR at an llvmlite ``builder``: ``arrays`` maps each array's
-    name to ``(data as i8*, byte strides as i64 values)``, ``sizes`` is the i64* data of ``S``.
+    name to ``(data as i8*, its byte strides)``, ``sizes`` holds the kernel's sizes (by
+    :class:`Size`'s slot); strides and sizes are written as constants.
     Values are LLVM values (bools as i1, integers as iN of their width, wrapping), complex
     values a (real, imaginary) pair; arrays hold bools as bytes. Semantics are NumPy's
     (integer division and remainder by zero give 0, ``MIN // -1`` wraps, float -> integer
@@ -375,7 +376,7 @@ class LLVM:
     def __init__(self, builder, arrays: dict, sizes):
         from llvmlite import ir
 
-        self.ir, self.b, self.arr, self.S = ir, builder, arrays, sizes
+        self.ir, self.b, self.arr, self.sizes = ir, builder, arrays, sizes
         self.i64 = ir.IntType(64)
         self.slots: dict[str, object] = {}
 
@@ -442,7 +443,7 @@ class LLVM:
         offset = None
         for i, stride in zip(index, strides):
             if isinstance(i, Local):
-                term = b.mul(b.load(self.slots[i.name]), stride)
+                term = b.mul(b.load(self.slots[i.name]), ir.Constant(self.i64, stride))
                 offset = term if offset is None else b.add(offset, term)
         p = data if offset is None else b.gep(data, [offset])
         elem = ir.IntType(8) if arr.dtype == BOOL else self.lltype(arr.dtype)
@@ -473,7 +474,7 @@ class LLVM:
             slot = self.slots[e.name]
             return tuple(b.load(p) for p in slot) if type(slot) is tuple else b.load(slot)
         if t is Size:
-            return b.load(b.gep(self.S, [ir.Constant(self.i64, e.slot)]))
+            return ir.Constant(self.i64, self.sizes[e.slot])
         if t is Load:
             return self.load(e.arr, e.index)
         if t is Un:

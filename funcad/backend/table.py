@@ -168,15 +168,10 @@ class Loops:
 
     def emit(self, b, mod, ptrs) -> None:
         """The kernel's body (``ptrs``: each array's first element, from its slots)."""
-        from llvmlite import ir as L
-
         if table_parallel.parallel_loop(self.body) is not None:  # its outer loop over threads
-            return table_parallel.emit(b, _llvm_printer(), self.arrays, self.strides, self.sizes,
-                                       self.body, ptrs)
-        i64 = L.IntType(64)
-        arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
-                  for a, p, st in zip(self.arrays, ptrs, self.strides)}
-        _llvm_printer()(b, arrays, self.sizes).run(self.body)
+            return table_parallel.emit(b, self.arrays, self.strides, self.sizes, self.body, ptrs)
+        arrays = {a.name: (p, st) for a, p, st in zip(self.arrays, ptrs, self.strides)}
+        ir.LLVM(b, arrays, self.sizes).run(self.body)
 
 
 @dataclass
@@ -703,23 +698,6 @@ def supported(s) -> bool:
 # LLVM: the module of a program's kernels (built on a cold cache only)
 
 
-@functools.cache
-def _llvm_printer():
-    class Printer(ir.LLVM):
-        """loopir's printer with sizes as constants."""
-
-        def __init__(self, builder, arrays, sizes):
-            super().__init__(builder, arrays, None)
-            self.sizes = sizes
-
-        def value(self, e):
-            if type(e) is ir.Size:
-                return self.ir.Constant(self.i64, self.sizes[e.slot])
-            return super().value(e)
-
-    return Printer
-
-
 def build_module(name: str, kernels: list):
     """The LLVM IR module of a program: one function ``<name>_k<j>`` per kernel."""
     from llvmlite import ir as L
@@ -1187,7 +1165,7 @@ class TableProgram:
         # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
         # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
-        self.host = {c: k.bind(self) for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
+        self.host = {c: k.bind() for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
         self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
                              else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
         slots, offsets, bumps = [], [], {}
