@@ -348,7 +348,7 @@ def _small_integer(v) -> bool:
 
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
-    if e.fn == "_nb.ipow":  # (the kernel has a status word: ``LLVM.ipow``)
+    if e.fn == "ipow":  # (the kernel has a status word: ``LLVM.ipow``)
         return kinds <= set("iu")
     if "c" in kinds:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",

@@ -121,7 +121,7 @@ def _sign(a, eqn):
 
 def _pow(a, eqn):
     if np.dtype(compute_dtypes(eqn)[0]).kind in "iu":  # exact, wrapping, ValueError for y < 0
-        return Call("_nb.ipow", a, _dt(eqn))
+        return Call("ipow", a, _dt(eqn))
     return _math("power")(a, eqn)
 
 

@@ -419,7 +419,7 @@ class Plan:
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
         arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
         positions = [(scratch[a.name], a.dtype) if a.name in scratch else position[a.name] for a in arrs]
-        if any(type(n) is ir.Call and n.fn == "_nb.ipow" for s in stmts for n in ir.walk(s)):
+        if any(type(n) is ir.Call and n.fn == "ipow" for s in stmts for n in ir.walk(s)):
             arrs.append(ir.Arr("status", ir.INT, 0))  # (its region: a status word, loop_item)
             positions.append("status")
         return text, stmts, arrs, arrays_key, positions, fills, list(g.sizes)
