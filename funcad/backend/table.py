@@ -202,7 +202,40 @@ class Gemm:
     n_arrays = 3
 
     def emit(self, b, mod, ptrs) -> None:
-        _gemm_batch(b, mod, self, ptrs, 0)
+        if not self.batch:
+            return _gemm_call(b, mod, self, ptrs)
+        with batch_loop(b, self.batch, ptrs) as matrices:
+            _gemm_call(b, mod, self, matrices)
+
+
+@contextlib.contextmanager
+def batch_loop(b, batch, ptrs):
+    """A loop at builder ``b`` over every index of a stack (``batch``: per axis, its size and
+    the byte stride of each of ``ptrs``; row-major): the ``with`` block writes its body for
+    the pointers it is given, ``ptrs`` advanced to the current index. The builder is left
+    after the loop."""
+    from llvmlite import ir as L
+
+    i64 = L.IntType(64)
+    count = math.prod(n for n, *_ in batch)
+    loop, body, done = (b.append_basic_block(f"batch.{x}") for x in ("loop", "body", "done"))
+    start = b.block
+    b.branch(loop)
+    b.position_at_end(loop)
+    m = b.phi(i64)
+    m.add_incoming(L.Constant(i64, 0), start)
+    b.cbranch(b.icmp_signed("<", m, L.Constant(i64, count)), body, done)
+    b.position_at_end(body)
+    offsets, inner = [L.Constant(i64, 0)] * len(ptrs), count
+    for size, *strides in batch:  # this index's offsets: sum of (its index * stride)
+        inner //= size
+        if size > 1:
+            idx = b.urem(b.udiv(m, L.Constant(i64, inner)), L.Constant(i64, size))
+            offsets = [b.add(o, b.mul(idx, L.Constant(i64, s))) if s else o for o, s in zip(offsets, strides)]
+    yield [b.gep(p, [o]) for p, o in zip(ptrs, offsets)]
+    m.add_incoming(b.add(m, L.Constant(i64, 1)), b.block)
+    b.branch(loop)
+    b.position_at_end(done)
 
 
 class Plan:
@@ -851,29 +884,6 @@ def runtime_module(name: str = "funcad_table"):
                  b.inttoptr(slots, run_type.args[4]), stop])
     b.ret_void()
     return mod
-
-
-def _gemm_batch(b, mod, k: Gemm, ptrs, d: int) -> None:
-    """The loops over ``k.batch[d:]`` around ``?gemm``, each advancing the three pointers."""
-    if d == len(k.batch):
-        return _gemm_call(b, mod, k, ptrs)
-    from llvmlite import ir as L
-
-    i64 = L.IntType(64)
-    n, *strides = k.batch[d]
-    with b.goto_entry_block():
-        i = b.alloca(i64)
-    b.store(L.Constant(i64, 0), i)
-    cond, body, end = (b.append_basic_block(f"batch{d}.{x}") for x in ("cond", "body", "end"))
-    b.branch(cond)
-    b.position_at_end(cond)
-    b.cbranch(b.icmp_signed("<", b.load(i), L.Constant(i64, n)), body, end)
-    b.position_at_end(body)
-    j = b.load(i)
-    _gemm_batch(b, mod, k, [b.gep(p, [b.mul(j, L.Constant(i64, s))]) for p, s in zip(ptrs, strides)], d + 1)
-    b.store(b.add(b.load(i), L.Constant(i64, 1)), i)
-    b.branch(cond)
-    b.position_at_end(end)
 
 
 def _gemm_call(b, mod, k: Gemm, ptrs) -> None:

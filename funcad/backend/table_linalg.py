@@ -75,39 +75,21 @@ class Lapack:
         from llvmlite import ir as L
 
         i64 = L.IntType(64)
-        fn_block, count, one = b.function, math.prod(self.batch), L.Constant(i64, 1)
-        matrix = getattr(self, "_" + self.routine)
-        loop, body, fail, done = (fn_block.append_basic_block(x) for x in ("loop", "body", "fail", "done"))
-        start = b.block
-        b.branch(loop)
-        b.position_at_end(loop)
-        m = b.phi(i64)
-        m.add_incoming(L.Constant(i64, 0), start)
-        b.cbranch(b.icmp_signed("<", m, L.Constant(i64, count)), body, done)
-        b.position_at_end(body)
-        mats = []
-        for p, steps in zip(ptrs, self.steps):  # this matrix: sum of (batch index * step)
-            off, inner = L.Constant(i64, 0), count
-            for size, step in zip(self.batch, steps):
-                inner //= size
-                if step and size > 1:
-                    idx = b.urem(b.udiv(m, L.Constant(i64, inner)), L.Constant(i64, size))
-                    off = b.add(off, b.mul(idx, L.Constant(i64, step)))
-            mats.append(b.gep(p, [off]))
-        info = matrix(b, mod, mats, ptrs)
-        m.add_incoming(b.add(m, one), b.block)
-        if info is None:  # (no failure)
-            b.branch(loop)
+        fail = None
+        with table.batch_loop(b, tuple(zip(self.batch, *self.steps)), ptrs[:len(self.steps)]) as mats:
+            info = getattr(self, "_" + self.routine)(b, mod, mats, ptrs)
+            if info is not None:  # (getrf: no failure)
+                fail, go_on = (b.function.append_basic_block(x) for x in ("fail", "next"))
+                b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, go_on)
+                b.position_at_end(go_on)
+        if fail is not None:  # info into the status word; the stop word (table.runtime_module) set
+            done = b.block
             b.position_at_end(fail)
+            stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
+            b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
+            b.store(b.inttoptr(L.Constant(i64, 1), ptrs[-1].type), stop)
             b.branch(done)
             b.position_at_end(done)
-            return
-        b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, loop)
-        b.position_at_end(fail)  # info into the status word; the stop word (table.runtime_module) set
-        b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
-        b.store(b.inttoptr(one, ptrs[-1].type), b.gep(fn_block.args[0], [L.Constant(i64, -1)]))
-        b.branch(done)
-        b.position_at_end(done)
 
     def _call(self, b, mod, args, types):
         """LAPACK's ``?<routine>(args)``: the integers ``int``s, the characters ``chr``s as
