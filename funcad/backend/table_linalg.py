@@ -82,7 +82,7 @@ class Lapack:
                 fail, go_on = (b.function.append_basic_block(x) for x in ("fail", "next"))
                 b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, go_on)
                 b.position_at_end(go_on)
-        if fail is not None:  # info into the status word; the stop word (table.runtime_module) set
+        if fail is not None:  # info into the status word; the stop word (table_runtime.py) set
             done = b.block
             b.position_at_end(fail)
             stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
