@@ -53,6 +53,7 @@ def cache_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("FUNCAD_CACHE_MAX_BYTES", raising=False)
     yield d
     cache._unusable.discard(str(d))
+    cache._unwritable.discard(str(d))
 
 
 def run(f):
@@ -191,8 +192,21 @@ def test_files_of_another_user_are_never_loaded(cache_dir, who):
     how, warned = run(f_sin)
     assert how == "compiled" and len(warned) == 1, warned
     assert ("another user" if who == "object file" else "not this user's") in warned[0]
-    if who == "object file":  # rebuilt (a manifest of another user's stays, never trusted)
-        assert obj.stat().st_uid == os.getuid() and run(f_sin) == ("loaded", [])
+    # rebuilt: the object file and the manifest are now this user's (the other one's manifest
+    # replaced atomically, never written through), and load in the next process
+    assert obj.stat().st_uid == sums(obj).stat().st_uid == os.getuid()
+    assert sums(obj).stat().st_mode & 0o777 == 0o600
+    assert run(f_sin) == ("loaded", [])
+
+
+def test_a_manifest_that_is_a_link_is_replaced_not_written_through(cache_dir, filled, tmp_path):
+    target = tmp_path / "elsewhere.sums"
+    target.write_text("{}")
+    sums(filled).unlink()
+    sums(filled).symlink_to(target)
+    assert run(f_sin)[0] == "compiled"
+    assert target.read_text() == "{}" and not sums(filled).is_symlink()
+    assert run(f_sin) == ("loaded", [])
 
 
 @needs_chown
@@ -219,17 +233,21 @@ def test_a_directory_others_can_write_is_made_private_with_one_warning(cache_dir
     assert run(f_cos) == ("compiled", [])
 
 
+@needs_chown
+def test_a_table_directory_of_another_user_before_the_first_use_is_made_again(cache_dir):
+    cache_dir.mkdir(parents=True, mode=0o700)
+    (cache_dir / "table").mkdir(mode=0o777)
+    os.chown(cache_dir / "table", OTHER, -1)
+    cache._dir = None
+    assert run(f_sin) == ("compiled", [])
+    assert (cache_dir / "table").stat().st_uid == os.getuid()
+    assert run(f_sin) == ("loaded", [])
+
+
 # --------------------------------------------------------------------------------------
-# An unusable directory: programs in memory. On the table backend today these raise or stay
-# silent where the Numba path warned once ("memory only") and compiled in memory: xfail
-# (strict) until backend/table.py catches cache.cache_dir()'s OSError (cache.unusable).
-
-_unusable = pytest.mark.xfail(strict=True, reason="the table backend lets cache.cache_dir()'s "
-                              "OSError through (or writes silently nowhere) instead of one "
-                              "'memory only' warning")
+# An unusable directory: one warning ("memory only"), programs compiled in memory.
 
 
-@_unusable
 def test_cache_path_that_is_not_a_directory(tmp_path, monkeypatch):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
@@ -237,11 +255,11 @@ def test_cache_path_that_is_not_a_directory(tmp_path, monkeypatch):
     try:
         how, warned = run(f_sin)
         assert len(warned) == 1 and "cannot be written" in warned[0]
+        assert run(f_cos) == ("compiled", [])
     finally:
         cache._unusable.discard(str(blocker / "jit"))
 
 
-@_unusable
 @needs_chown
 @pytest.mark.parametrize("how", ["owned by another user", "shared sticky"])
 def test_a_directory_that_is_not_this_users_is_refused_in_memory_with_one_warning(cache_dir, how):
@@ -257,7 +275,6 @@ def test_a_directory_that_is_not_this_users_is_refused_in_memory_with_one_warnin
     assert not list(cache_dir.iterdir())  # nothing written into it
 
 
-@_unusable
 def test_a_directory_of_another_user_by_uid_is_refused(cache_dir, monkeypatch):
     """The same, without root: this process pretends to be another user."""
     cache_dir.mkdir(parents=True, mode=0o700)
@@ -314,10 +331,28 @@ def test_a_full_disk_compiles_in_memory(cache_dir, faulty_fs, where):
     (cache_dir / "table").mkdir(mode=0o700)
     faulty_fs.update(fail=[cache_dir if where == "the cache directory" else cache_dir / "table"],
                      errno=errno.ENOSPC)
-    assert run(f_sin)[0] == "compiled"
-    assert run(f_cos)[0] == "compiled"
-    assert run(f_sin)[0] == "compiled"
+    how, warned = run(f_sin)
+    assert how == "compiled" and len(warned) == 1, warned  # said once per process
+    assert "cannot be written" in warned[0] and "No space left" in warned[0]
+    assert run(f_cos) == ("compiled", [])
+    assert run(f_sin) == ("compiled", [])
     assert not [p for p in (cache_dir / "table").iterdir() if not p.name.startswith("runtime-")]
+
+
+def test_a_manifest_that_cannot_be_written_leaves_no_entry_behind(filled, monkeypatch):
+    """The object file is rebuilt but its digest cannot be recorded (the disk fills up
+    meanwhile): the file is removed, not left to be refused with a warning in the next process."""
+    _garbage(filled)
+
+    def full(fd, mode):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cache.os, "fchmod", full)
+    how, warned = run(f_sin)
+    assert how == "compiled" and len(warned) == 2, warned
+    assert "corrupt or not funcad's" in warned[0] and "cannot be written" in warned[1]
+    assert not filled.exists()
+    assert run(f_sin) == ("compiled", [])
 
 
 def test_unwritable_cache_directory_compiles_in_memory(cache_dir, monkeypatch):
@@ -331,20 +366,20 @@ def test_unwritable_cache_directory_compiles_in_memory(cache_dir, monkeypatch):
         return real(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    assert run(f_sin)[0] == "compiled"
-    assert run(f_cos)[0] == "compiled"
+    how, warned = run(f_sin)
+    assert how == "compiled" and len(warned) == 1 and "cannot be written" in warned[0]
+    assert run(f_cos) == ("compiled", [])
     assert not list(cache_dir.rglob("*.o"))
 
 
-@pytest.mark.xfail(strict=True, reason="a read-only cache's entries are not loaded on the table "
-                   "backend: table._read_object's os.utime raises EROFS, taken as 'no entry'")
 def test_read_only_prefilled_cache_and_read_only_home(cache_dir, filled, tmp_path, monkeypatch, faulty_fs):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     faulty_fs.update(fail=[cache_dir, home], errno=errno.EROFS, watch=["/tmp/"])
-    assert run(f_cos)[0] == "compiled"  # a new program: in memory
+    how, warned = run(f_cos)  # a new program: in memory, said once
+    assert how == "compiled" and len(warned) == 1 and "Read-only" in warned[0]
     assert [w for w in faulty_fs["writes"] if "pytest-of" not in w[1]] == []
     assert not list(home.iterdir())
     assert run(f_sin) == ("loaded", [])  # a pre-filled entry still loads

@@ -106,7 +106,10 @@ def _d_by_d_arrays(program, d) -> float:
     return (program.arena_bytes + out) / (8 * d * d)
 
 
-def test_hessian_and_value_grad_hessian_against_closed_forms():
+@pytest.mark.parametrize("in_place", [False, True])
+def test_hessian_and_value_grad_hessian_against_closed_forms(in_place, monkeypatch):
+    if in_place:  # (table.INPLACE_MIN_BYTES: 0 writes these small Hessians as the d = 2000 one)
+        monkeypatch.setattr(table, "INPLACE_MIN_BYTES", 0)
     w, X, y = _logistic_data(30, 12)
     H = fa.jit(fa.hessian(_logistic_loss))(w, X, y)
     np.testing.assert_allclose(H, _logistic_hessian(w, X, y), rtol=1e-12, atol=1e-15)
@@ -119,12 +122,10 @@ def test_hessian_and_value_grad_hessian_against_closed_forms():
     np.testing.assert_allclose(v, ve, rtol=1e-14)
 
 
-@pytest.mark.xfail(strict=True, reason="the table backend never writes a result over an operand "
-                   "(table_arena.py): the d x d Gauss-Newton product lives in the arena beside the "
-                   "d x d result, 2 d x d per call (the Numba path wrote the regulariser and "
-                   "(R + R.T) / 2 in place: one)")
 @pytest.mark.parametrize("hess", [fa.hessian, fa.value_grad_hessian])
 def test_the_hessian_of_a_d_2000_loss_holds_one_d_by_d_array(hess):
+    """The Gauss-Newton product's ?gemm writes the result's buffer: the regulariser is added
+    over it (and symmetrize pairs it there), as the former Numba path did: one d x d, not 2.05."""
     n, d = 100, 2000  # the issue's size; compiled only
     w, X, y = _logistic_data(n, d)
     simplified, program = _program(hess(_logistic_loss), w, X, y)
@@ -160,7 +161,17 @@ def test_symmetrize_written_over_only_what_nothing_else_reads():
     np.testing.assert_allclose(kept(x)[0], (m + m.T) / 2, rtol=1e-15)
 
 
-def test_in_place_results_equal_eager():
+@pytest.fixture
+def in_place_always(monkeypatch):
+    """Outputs of every size written over dying operands (table.INPLACE_MIN_BYTES = 0)."""
+    monkeypatch.setattr(table, "INPLACE_MIN_BYTES", 0)
+
+
+def _written_over(f, *args) -> int:
+    return fa.jit(f).lower(*args).source.count("(written over")
+
+
+def test_in_place_results_equal_eager(in_place_always):
     x, y, z = RNG.normal(size=(6, 5)), RNG.normal(size=(5, 7)), RNG.normal(size=(6, 7))
 
     def read_after(x, y, z):  # sin(z) is written before m's last read: not over m
@@ -182,12 +193,41 @@ def test_in_place_results_equal_eager():
             return fnp.tanh(m @ y) + c * 0.5
         return lax.fori_loop(0, 3, body, x @ y)
 
-    for f, args in ((read_after, (x, y, z)), (transposed, (x,)), (twice, (x, y)),
-                    (in_loop, (x[:, :5], y[:, :5]))):
+    def reversed_rows(x, y):  # m read through a reversed view in the same kernel
+        m = x @ y
+        return fnp.exp(m) + m[::-1]
+
+    def centred(x, y):  # a row loop reads m for its sums, then again: written over m or not, right
+        m = x @ y
+        return fnp.exp(m - fnp.max(m, axis=1, keepdims=True)) - fnp.sum(m, axis=0)
+
+    def shifted(x, y):  # m read at another element than the one written
+        m = x @ y
+        return fnp.sin(m[:, 1:]) * m[:, :-1]
+
+    def scanned(x, y):  # a loop body's carry is never written over (the next iteration reads it)
+        return lax.scan(lambda c, r: (fnp.tanh(c @ y[:, :5]) * 2.0, fnp.sum(c)), x[:, :5], None, length=3)
+
+    cases = ((read_after, (x, y, z)), (transposed, (x,)), (twice, (x, y)), (in_loop, (x[:, :5], y[:, :5])),
+             (reversed_rows, (x, y)), (centred, (x, y)), (shifted, (x, y)), (scanned, (x, y)))
+    for f, args in cases:
         expect = f(*args)
         got = fa.jit(f)(*args)
         for g_, e_ in zip(fa.tree_util.tree_leaves(got), fa.tree_util.tree_leaves(expect)):
             np.testing.assert_allclose(g_, e_, rtol=1e-13, atol=1e-14, err_msg=f.__name__)
+    assert _written_over(twice, x, y) == 1 and _written_over(in_loop, x[:, :5], y[:, :5]) >= 1
+    assert _written_over(transposed, x) == _written_over(reversed_rows, x, y) == 0
+
+
+def test_only_large_outputs_are_written_over_an_operand():
+    """Below table.INPLACE_MIN_BYTES the arena's reuse is left to do it; above, the result of
+    the kernel after a large ?gemm is the ?gemm's own buffer (1.0 of it, not 2: arena + result)."""
+    f = lambda x: fnp.sin(x @ x.T) * 2.0  # noqa: E731
+    small, big = RNG.normal(size=(8, 3)), RNG.normal(size=(200, 3))
+    assert _written_over(f, small) == 0 and _written_over(f, big) == 1
+    program = _program(f, big)[1]
+    assert program.arena_bytes < 200 * 200 * 8 // 4
+    np.testing.assert_allclose(fa.jit(f)(big), np.sin(big @ big.T) * 2.0, rtol=1e-14, atol=1e-15)
 
 
 CHILD = textwrap.dedent("""

@@ -21,8 +21,10 @@ What is trusted (the threat model is in docs/architecture.md, "The disk cache's 
 * Writes are atomic (a temporary file, then ``os.replace``): concurrent writers cannot
   leave a half-written file.
 * A directory that cannot be written (read-only, full, not a directory) is reported with one
-  warning; programs not already in it are then compiled in memory only. Entries already in a
-  read-only directory are still loaded.
+  warning per process; programs not already in it are then compiled in memory only. Entries
+  already in a read-only or full directory are still loaded (the LRU touch is best effort).
+* A manifest another user owns (or a link, or one others can write) is never trusted: the
+  next write replaces it atomically by this user's own (the directory is this user's).
 * The size is bounded: ``$FUNCAD_CACHE_MAX_BYTES`` (default 1 GiB); past it, the least
   recently used entries (by their files' mtime, refreshed on every load) are evicted.
 * ``python -m funcad cache info|clear`` shows or empties it (:func:`info`, :func:`clear`).
@@ -31,6 +33,7 @@ What is trusted (the threat model is in docs/architecture.md, "The disk cache's 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -59,7 +62,8 @@ class _Refused(OSError):
 _dir: Path | None = None
 _dir_env: str | None = None
 stats = {"writes": 0, "rebuilt": 0, "evicted": 0}
-_unusable: set = set()  # FUNCAD_CACHE_DIR values whose directory could not be written
+_unusable: set = set()  # FUNCAD_CACHE_DIR values whose directory cannot be used
+_unwritable: set = set()  # ... whose directory cannot be written (its entries are still loaded)
 DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_MAX_PROGRAMS = 128
 
@@ -113,16 +117,15 @@ def cache_dir() -> Path:
 
         path = Path(platformdirs.user_cache_dir("funcad")) / "jit"
     _private_dir(path)
-    pyc = path / "__pycache__"
-    try:
-        _private_dir(pyc)
-    except _Refused:  # planted by another user while the directory was open to them
-        import shutil
+    for sub in (path / "__pycache__", path / "table"):
+        try:
+            _private_dir(sub)
+        except _Refused:  # planted by another user while the directory was open to them
+            import shutil
 
-        shutil.rmtree(pyc)
-        _private_dir(pyc)
-    except OSError:
-        if not pyc.is_dir():  # a read-only pre-filled cache without kernel files: fine
+            shutil.rmtree(sub)
+            _private_dir(sub)
+        except OSError:  # a read-only pre-filled cache without it: fine
             pass
     _dir, _dir_env = path, env
     return path
@@ -171,6 +174,11 @@ def _locked(sums: Path, exclusive: bool):
     except FileNotFoundError:
         yield None
         return
+    except OSError as e:  # ELOOP: a link (read: not trusted; written: replaced by write_checked)
+        if exclusive and e.errno == errno.ELOOP:
+            yield None
+            return
+        raise
     with os.fdopen(fd, "r+b" if exclusive else "rb") as f:
         if fcntl is not None:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -211,17 +219,24 @@ def write_checked(path, data: bytes) -> None:
     path = Path(path)
     with _locked(_sums_path(path), exclusive=True) as f:
         try:
-            sums = _manifest(f)
-        except Untrusted:
-            sums = {}
+            sums = _manifest(f) if f is not None else {}
+        except Untrusted:  # another user's (or a link): never trusted, replaced by our own
+            sums, f = {}, None
         _atomic_write(path, data, count=False)
         sums[path.name] = hashlib.sha256(data).hexdigest()
         text = json.dumps(sums, sort_keys=True).encode()
-        f.seek(0)
-        f.truncate()
-        f.write(text)
-        f.flush()
-        os.fchmod(f.fileno(), 0o600)
+        try:
+            if f is None:  # (mkstemp's file: this user's, mode 0600)
+                _atomic_write(_sums_path(path), text, count=False)
+                return
+            f.seek(0)
+            f.truncate()
+            f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), 0o600)
+        except OSError:  # (a full disk) no digest recorded: the file would be refused, with a warning
+            discard(path)
+            raise
 
 
 def discard(path) -> None:
@@ -244,18 +259,25 @@ def _atomic_write(path: Path, data, count: bool = True) -> None:
         stats["writes"] += 1
 
 
-def unusable(e: OSError, env=None, stacklevel: int = 4) -> None:
-    """Report (once) that the cache directory cannot be used; later programs are kept in memory."""
+def unusable(e: OSError, env=None, stacklevel: int = 4, loads: bool = False) -> None:
+    """Report (once per process) that the cache directory cannot be used (``loads``: cannot
+    be written, its entries are still loaded); later programs not in it are kept in memory."""
     env = os.environ.get("FUNCAD_CACHE_DIR") or None if env is None else env
-    if env in _unusable:
+    if env in _unusable or env in _unwritable:
         return
-    _unusable.add(env)
+    (_unwritable if loads else _unusable).add(env)
     where = env or "the user cache directory"
     why = str(e) if isinstance(e, _Refused) else f"cannot be written ({type(e).__name__}: {e})"
-    warnings.warn(f"funcad: the jit cache directory ({where}) is not used: {why}; compiled "
-                  "programs are kept in memory only for the rest of this process. Set "
-                  "FUNCAD_CACHE_DIR to a directory of your own to cache them on disk.",
-                  CacheWarning, stacklevel=stacklevel)
+    what = (f"{why}; programs not already in it are compiled" if loads
+            else f"is not used: {why}; compiled programs are kept")
+    warnings.warn(f"funcad: the jit cache directory ({where}) {what} in memory only for the "
+                  "rest of this process. Set FUNCAD_CACHE_DIR to a directory of your own (with "
+                  "free space) to cache them on disk.", CacheWarning, stacklevel=stacklevel)
+
+
+def writable() -> bool:
+    """False once a write to this cache directory failed in this process (:func:`unusable`)."""
+    return (os.environ.get("FUNCAD_CACHE_DIR") or None) not in _unwritable
 
 
 def max_programs() -> int:

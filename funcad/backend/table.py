@@ -105,6 +105,10 @@ class Unsupported(Exception):
 
 
 FLOATS = ir.FLOATS
+#: A loop kernel's output this large (bytes) is written over an operand that dies there
+#: (Plan._overwrites): a large intermediate and the result it becomes share their bytes. Below
+#: it the arena's reuse by liveness leaves little to gain (and the check scans the regions).
+INPLACE_MIN_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -406,6 +410,12 @@ class Plan:
             if key is not None:
                 self._generated[key] = generated
         text, stmts, arrays, arrays_key, positions, fills, sizes = generated
+        over = self._overwrites(order, len(ins), generated)
+        if over:  # outputs written over dying operands: their stores go to the operand's array
+            drop = {qo for qo, _ in over}
+            stmts = table_arena.stores_to(stmts, {arrays[qo]: arrays[qa] for qo, qa in over})
+            arrays, positions = ([x[q] for q in range(len(x)) if q not in drop] for x in (arrays, positions))
+            arrays_key = (arrays_key, over)
         for pos in positions:
             if type(pos) is int and pos >= len(ins) and order[pos] not in self.regions:
                 r = self.regions[order[pos]] = self.fresh(order[pos])
@@ -416,6 +426,46 @@ class Plan:
         strides = [r.strides for r in regions]
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
+
+    def _overwrites(self, order, n_in, generated) -> tuple:
+        """``((output's array, operand's array), ...)`` of a loop item: its fresh outputs that
+        take the region of an operand of their shape and dtype (at least INPLACE_MIN_BYTES)
+        that dies here (:meth:`writable`), where the kernel reads each element of the operand
+        before writing the same element of the output (table_arena.overwritable)."""
+        _, stmts, arrays, _, positions, fills, _ = generated
+        over, taken = [], set()
+        # (an operand another array of the kernel also reads, a view of it, is never written over)
+        seen = [self.regions[order[p]].buffer for p in positions
+                if type(p) is int and order[p] in self.regions]
+        for qo, po in enumerate(positions):
+            if type(po) is not int or po < n_in or po in fills or order[po] in self.regions or \
+                    math.prod(order[po].aval.shape) * order[po].aval.dtype.itemsize < INPLACE_MIN_BYTES:
+                continue
+            v = order[po]
+            for qa, pa in enumerate(positions):
+                a = order[pa] if type(pa) is int and pa < n_in and qa not in taken else None
+                r = self.regions.get(a)
+                if r is not None and (r.shape, r.dtype) == (v.aval.shape, v.aval.dtype) and \
+                        seen.count(r.buffer) == 1 and \
+                        self.writable(a, r) and table_arena.overwritable(stmts, arrays[qa], arrays[qo]):
+                    self.regions[v] = r
+                    over.append((qo, qa))
+                    taken.add(qa)
+                    break
+        return tuple(over)
+
+    def writable(self, a, r: Region) -> bool:
+        """Whether ``a``'s region ``r`` is a whole buffer of the program's own that nothing
+        reads after this item: every value in that buffer computed by the jaxpr being planned
+        (not an input, nor a value from outside a loop body or branch, which a next iteration
+        reads) and read by no later item of it (an output: after every item)."""
+        if not self.n_in <= r.buffer < len(self.buffers) or r.offset or not r.c_contiguous:
+            return False  # (an input, a scan's slice: table_control.ALIAS)
+        if type(self.buffers[r.buffer]) is not tuple or \
+                self.buffers[r.buffer][0] != math.prod(r.shape) * r.dtype.itemsize:
+            return False
+        return all(x in self.defined and self.last_read.get(x, -1) <= self.item
+                   for x, q in self.regions.items() if q.buffer == r.buffer)
 
     def _generate(self, item, eqns, ins, order, read_later):
         """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
@@ -934,8 +984,9 @@ def _read_object(path: Path | None) -> bytes | None:
         return None
     try:
         data = cache.read_checked(path)
-        if data is not None:
-            os.utime(path)  # least recently used = oldest mtime (cache.evict)
+        if data is not None:  # least recently used = oldest mtime (cache.evict); best effort:
+            with contextlib.suppress(OSError):  # a read-only cache still loads
+                os.utime(path)
         return data
     except cache.Untrusted as e:
         warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
@@ -991,11 +1042,15 @@ def _load(path: Path | None, compile, engine=None) -> str:
     obj, how = _read_object(path), "loaded"
     if obj is None:
         obj, how = compile(), "compiled"
-        if path is not None:
-            with contextlib.suppress(OSError):  # an unwritable cache: compiled in each process
+        if path is not None and cache.writable():
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 cache.write_checked(path, obj)
-                cache.evict(added=len(obj))
+            except OSError as e:  # read-only, full: compiled in each process (said once)
+                cache.unusable(e, stacklevel=9, loads=True)
+            else:
+                with contextlib.suppress(OSError):
+                    cache.evict(added=len(obj))
     engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     return how

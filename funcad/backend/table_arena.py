@@ -3,19 +3,23 @@
 A buffer of the arena is live from the first kernel call that touches it (writes it: a
 fresh buffer is written before it is read) to the last one that touches it (views share
 their base buffer, so they share its range); one read by the program's outputs after the
-calls is live to the end. Within one call every buffer it touches is live, so a kernel never
-writes a result over an operand's bytes (as codegen's in-place writes do, this backend does
-not). A loop of the table (``plan.spans``: (first call, last call) of each loop body, the
-control-flow lowerings') repeats its calls: a buffer live at any point of a loop stays live
-for the whole loop. Buffers whose ranges do not overlap then share bytes: a linear scan over
-the calls takes each buffer's bytes from the best-fitting free block (or the arena's end)
-and frees them after its last call.
+calls is live to the end. Within one call every buffer it touches is live: a kernel writes a
+result over an operand's bytes only where the plan gave both one region (a loop kernel's
+large output over an operand that dies there and that it reads element by element before
+writing that element, :func:`overwritable`; ``symmetrize`` over its operand). A loop of the
+table (``plan.spans``: (first call, last call) of each loop body, the control-flow
+lowerings') repeats its calls: a buffer live at any point of a loop stays live for the whole
+loop. Buffers whose ranges do not overlap then share bytes: a linear scan over the calls
+takes each buffer's bytes from the best-fitting free block (or the arena's end) and frees
+them after its last call.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+
+from . import loopir as ir
 
 ALIGN = 64
 
@@ -83,3 +87,50 @@ def _release(free: list, off: int, size: int) -> None:
         j -= 1
         free.pop(j)
     free.insert(j, (off, size))
+
+
+def overwritable(body: list, a, o) -> bool:
+    """Whether the loop IR statements ``body`` may write array ``o`` over array ``a`` (the
+    same bytes, strides and shape): ``o`` is only stored to (not read, not accumulated into),
+    every load of ``a`` and store to ``o`` is in one statement list at one index of distinct
+    loop variables, those of every loop around it (each element is touched in one iteration),
+    and no load of ``a`` follows a store to ``o`` there."""
+    seen = []  # (statement list, loop variables, position, a store?, index)
+
+    def visit(stmts, loops):
+        for n, s in enumerate(stmts):
+            if type(s) is ir.Loop:
+                seen.extend(None for x in (s.stop, s.start) if x is not None
+                            for y in ir.walk(x) if type(y) is ir.Load and y.arr in (a, o))
+                visit(s.body, loops + (s.var.name,))
+                continue
+            for x in ir.walk(s):
+                if type(x) in (ir.Load, ir.Store) and x.arr in (a, o):
+                    ok = x.arr == a if type(x) is ir.Load else x.arr == o and not x.aug
+                    seen.append((id(stmts), loops, n, type(x) is ir.Store, x.index) if ok else None)
+
+    visit(body, ())
+    if not seen or None in seen or len({(s[0], s[1], _names(s[4])) for s in seen}) != 1:
+        return False
+    _, loops, _, _, index = seen[0]
+    names = [i.name for i in index if type(i) is ir.Local]
+    if sorted(names) != sorted(loops) or len(set(names)) != len(names) or \
+            not all(type(i) is ir.Local or i == 0 for i in index):
+        return False
+    loads, stores = ([s[2] for s in seen if s[3] is store] for store in (False, True))
+    return bool(stores) and max(loads, default=-1) <= min(stores)
+
+
+def _names(index) -> tuple:
+    return tuple(i.name if type(i) is ir.Local else repr(i) for i in index)
+
+
+def stores_to(body: list, arrays: dict) -> list:
+    """``body`` with its stores to each array of ``arrays`` made to the array it maps to."""
+    def moved(s):
+        if type(s) is ir.Loop:
+            return ir.Loop(s.var, s.stop, [moved(x) for x in s.body], s.start, s.parallel)
+        if type(s) is ir.Store and s.arr in arrays:
+            return ir.Store(arrays[s.arr], s.index, s.value, s.aug)
+        return s
+    return [moved(s) for s in body]

@@ -517,7 +517,7 @@ def symmetrize(plan, eqn) -> None:
     _float_operands(eqn)
     (a,), v = eqn.inputs, eqn.outputs[0]
     r = plan.region(a)
-    if _writable(plan, a, r):
+    if plan.writable(a, r):
         plan.regions[v] = r
     else:
         plan.regions[v] = plan.fresh(v)
@@ -543,19 +543,6 @@ def determinant(plan, eqn) -> None:
     steps = (wa.strides[:-2], *(r.strides for r in outs))
     kernel = Lapack("getrf", dt, n, n, n, n, batch, steps, eqn.prim.name)
     _lapack(plan, kernel, [wa, *outs, plan.fresh((n,), np.int64)])
-
-
-def _writable(plan, a, r: Region) -> bool:
-    """Whether ``a``'s region is a whole buffer of the program's own that nothing reads
-    after this equation: every value in that buffer computed by the jaxpr being planned (not
-    an input, nor a value from outside a loop body or branch, which a next iteration reads)
-    and read by no later item of it (an output: after every item)."""
-    if r.buffer < plan.n_in or r.offset or not r.c_contiguous:
-        return False
-    if plan.buffers[r.buffer] is None or plan.buffers[r.buffer][0] != math.prod(r.shape) * r.dtype.itemsize:
-        return False
-    return all(x in plan.defined and plan.last_read.get(x, -1) <= plan.item
-               for x, q in plan.regions.items() if q.buffer == r.buffer)
 
 
 def _triangle_loops(plan, dst: Region, kind, src: Region | None = None) -> None:

@@ -51,6 +51,15 @@ class _Text:
             if r.offset == 0 and r.c_contiguous:
                 self.owner.setdefault(r.buffer, v)
         self.results = {self.regions[a].buffer: k for k, a in enumerate(plan.outvars) if a in self.regions}
+        # a region values fill in turn (written over, table_arena.overwritable): (first call, value)
+        ends = [m[0] for m in plan.marks[1:]] + [len(plan.calls)]
+        born = {v: m[0] for m, end in zip(plan.marks, ends) if m[1] not in ("{", "}") and m[0] < end
+                for e in _eqns(m[1]) for v in e.outputs}
+        self.turns: dict = {}
+        for v, r in self.regions.items():
+            first = self.by_region[r]
+            if first is not v and v in born:
+                self.turns.setdefault(r, [(born.get(first, -1), first)]).append((born[v], v))
         self.arena = program.n_slots - 1
         # `full` equations fusion inlines into loops (not items): shown before their first reader
         self.constant = {e.outputs[0]: e for _, what, *jx in plan.marks if what == "{"
@@ -58,13 +67,16 @@ class _Text:
 
     # -- names ----------------------------------------------------------------------------
 
-    def at(self, r, steps=()) -> str:
-        """A region's name: its variable's, else its buffer's and offset; a scan's slice
-        (``steps``: plan.steps' (loop, byte stride) of the slot) as ``xs[i]``."""
+    def at(self, r, steps=(), call=None) -> str:
+        """A region's name: its variable's (at entry ``call``, the one it holds then), else its
+        buffer's and offset; a scan's slice (``steps``: plan.steps' (loop, byte stride) of the
+        slot) as ``xs[i]``."""
         if r.buffer >= ALIAS:  # a slice while its scan is planned (a loop body's input)
             a = self.plan.aliases[r.buffer - ALIAS]
             r, steps = Region(a.buffer, a.offset, r.shape, r.strides, r.dtype), [(a.loop, a.stride)]
         v = self.by_region.get(r) if not steps else None
+        if v is not None and call is not None and r in self.turns:
+            v = max((t for t in self.turns[r] if t[0] < call), key=lambda t: t[0], default=(0, v))[1]
         if v is not None:
             return self.name(v)
         base = self.name(self.owner[r.buffer]) if r.buffer in self.owner else self.buffer(r.buffer)
@@ -72,6 +84,14 @@ class _Text:
             many = self.plan.loops > 1
             return base + "".join(f"[{'-1-' * (s < 0)}i{loop if many else ''}]" for loop, s in steps)
         return f"{base}+{r.offset}" if r.offset else base
+
+    def result(self, a) -> str:
+        """An output's name: its own where it fills its buffer (written over another value's
+        or not), else its region's."""
+        r = self.regions.get(a)
+        if r is None:
+            return repr(a)
+        return self.name(a) if r == self.regions.get(self.owner.get(r.buffer)) else self.at(r)
 
     def buffer(self, b) -> str:
         """A buffer no variable fills: a constant (a literal operand: its value), a status
@@ -86,8 +106,14 @@ class _Text:
         r = self.regions.get(v)
         if r is None:  # a value of a fused loop that no other item reads: never stored
             return "a constant, inlined where it is read" if v in self.constant else ""
-        if self.owner.get(r.buffer, v) is not v:
-            return f"a view of {self.name(self.owner[r.buffer])}"
+        owner = self.owner.get(r.buffer, v)
+        if owner is not v and self.regions[owner] == r:  # (table_arena.overwritable)
+            result = f"; result {self.results[r.buffer]}" if r.buffer in self.results else ""
+            turns = [u for _, u in sorted(self.turns.get(r, ()), key=lambda t: t[0])]
+            before = turns[turns.index(v) - 1] if v in turns[1:] else owner
+            return f"written over {self.name(before)}{result}"
+        if owner is not v:
+            return f"a view of {self.name(owner)}"
         slot, offset = self.program.layout.get(r.buffer, (None, 0))
         if slot == self.arena:
             return f"arena+{offset}"
@@ -122,8 +148,7 @@ class _Text:
         return [f"# table program {program.name}: {len(plan.calls)} entries calling "
                 f"{len(plan.kernels)} kernels, run in order by one native call",
                 *_wrap("# arguments:", args),
-                *_wrap("# results:", [self.at(self.regions[a]) if a in self.regions else repr(a)
-                                      for a in plan.outvars]),
+                *_wrap("# results:", [self.result(a) for a in plan.outvars]),
                 *_wrap(f"# arena: {program.arena_bytes} bytes per call" + "; temporaries:" * bool(temps),
                        temps)]
 
@@ -171,7 +196,7 @@ class _Text:
             spaced = opening and depth > 0 or type(what) is list and first == end
             for j, (k, rs) in enumerate(calls[first:end], first):
                 label(j)
-                names = [self.at(r, plan.steps.get((j, q), ())) for q, r in enumerate(rs)]
+                names = [self.at(r, plan.steps.get((j, q), ()), j) for q, r in enumerate(rs)]
                 if type(k) is not int:  # a control entry or a host step
                     lines.append(pad + (k.describe(*names) if hasattr(k, "target") else
                                         f"{k!r}({', '.join(names)})"))
