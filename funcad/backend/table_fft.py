@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lax.fft import FftType, fft_p
-from . import pocketfft, table
+from . import pocketfft, table, table_engine
 from .table import Unsupported
 
 
@@ -117,4 +117,4 @@ def fft(plan, e) -> None:
 
 
 table.register_single(fft_p, fft)
-table.SYMBOL_HOOKS.append(pocketfft.symbols)
+table_engine.SYMBOL_HOOKS.append(pocketfft.symbols)

@@ -37,7 +37,7 @@ import numpy as np
 from ..lax import decompositions as dec
 from ..lax import linalg as la
 from . import loopir as ir
-from . import table
+from . import table, table_engine
 from .table import FLOATS, Loops, Region, Unsupported
 
 
@@ -97,7 +97,7 @@ class Lapack:
         character arguments follow (OpenBLAS's C routines ignore them)."""
         from llvmlite import ir as L
 
-        i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table._BLAS_INT_BITS)
+        i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table_engine._BLAS_INT_BITS)
         vals, tys = [], []
         with b.goto_entry_block():  # (an alloca in the loop would grow the stack per matrix)
             info = b.alloca(bi)
@@ -117,12 +117,12 @@ class Lapack:
             mod, L.FunctionType(L.VoidType(), tys + [info.type] + [i64] * chars), sym)
         b.call(fn, vals + [info] + [L.Constant(i64, 1)] * chars)
         got = b.load(info)
-        return b.sext(got, i64) if table._BLAS_INT_BITS < 64 else got
+        return b.sext(got, i64) if table_engine._BLAS_INT_BITS < 64 else got
 
     def _types(self):
         from llvmlite import ir as L
 
-        bi = L.IntType(table._BLAS_INT_BITS)
+        bi = L.IntType(table_engine._BLAS_INT_BITS)
         return L.IntType(8), bi, (L.DoubleType() if self.dtype == np.float64 else L.FloatType()).as_pointer()
 
     def _gesv(self, b, mod, mats, ptrs):  # (n, nrhs, a, lda, ipiv, b, ldb, info)
@@ -352,11 +352,12 @@ def _intrinsic(mod, name, ty):
 
 def _addresses() -> dict:
     """LAPACK's routines, from the library that table.py takes ``?gemm`` from."""
-    found, _ = table._blas_addresses(tuple(p + r for r in ("gesv", "potrf", "trtrs", "getrf") for p in "ds"))
+    routines = tuple(p + r for r in ("gesv", "potrf", "trtrs", "getrf") for p in "ds")
+    found, _ = table_engine._blas_addresses(routines)
     return {f"funcad_table_{r}": a for r, a in found.items()}
 
 
-table.SYMBOL_HOOKS.append(_addresses)
+table_engine.SYMBOL_HOOKS.append(_addresses)
 
 
 # --------------------------------------------------------------------------------------

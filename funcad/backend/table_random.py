@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..lax import random as rl
-from . import table
+from . import table, table_engine
 
 
 def symbol(kind: str, dtype) -> str:
@@ -47,15 +47,16 @@ def address(kind: str, dtype) -> int:
     if a is None:
         import llvmlite.binding as ll
 
+        engine = table_engine
         with table._lock:
-            table._setup()
-            writers = table._writers(()) + [table._digest(Path(_ir().__file__))]  # (the code writing its IR)
-            digest = hashlib.sha256(repr((table._host(), writers, name)).encode()).hexdigest()
-            where = table._cache_dir()
-            how = table._load(where and where / f"random-{digest}.o", lambda: table.compile_object(
+            engine._setup()
+            writers = engine._writers(()) + [engine._digest(Path(_ir().__file__))]  # (its IR writer)
+            digest = hashlib.sha256(repr((engine._host(), writers, name)).encode()).hexdigest()
+            where = engine._cache_dir()
+            how = engine._load(where and where / f"random-{digest}.o", lambda: engine.compile_object(
                 "", [], _ir().module(kind, np.dtype(dtype), name)))
             stats[how] += 1
-            a = _addresses[name] = table._engine.get_function_address(name)
+            a = _addresses[name] = engine._engine.get_function_address(name)
             ll.add_symbol(name, a)
     return a
 

@@ -1,7 +1,7 @@
 """The table's interpreter: the one native module every program is called through.
 
 :func:`runtime_module` writes it as LLVM IR (table.py compiles it once per machine and caches
-its object code: ``table._runtime``). Two functions:
+its object code: ``table_engine._runtime``). Two functions:
 
 * ``funcad_table_call(tuple, info)``, what Python calls (through ctypes, once per program
   call): ``tuple`` is the call's tuple of arrays (inputs, outputs, constants, status words,
@@ -34,7 +34,7 @@ GOTO, BRANCH, STEP = 0, 1, 2
 
 
 def runtime_module(name: str = "funcad_table"):
-    """The LLVM IR module every program calls through (compiled once: ``table._runtime``):
+    """The LLVM IR module every program calls through (compiled once: ``table_engine._runtime``):
     the interpreter ``<name>_run`` and the entry ``<name>_call`` Python calls."""
     from llvmlite import ir as L
 
