@@ -928,7 +928,7 @@ class TableProgram:
         inner = [b for b in range(plan.n_in, len(plan.buffers))
                  if b not in outs and b not in status and b not in consts]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
-        ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
+        ranges = table_arena.live_ranges(plan.calls, inner, read_after, plan.spans)
         sizes = {b: plan.buffers[b][0] for b in inner}
         offsets, self.arena_bytes = table_arena.pack(sizes, ranges)
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
@@ -1021,7 +1021,7 @@ def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
             "without jit (`with funcad.disable_jit():`).")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
-    jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
+    jaxpr, consts = HOST.inline_calls(jaxpr)
     plan = Plan(jaxpr, consts)
     program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)
