@@ -43,8 +43,6 @@ import time
 import warnings
 from pathlib import Path
 
-from .._version import __version__ as FUNCAD_VERSION  # noqa: F401  (nbcache.KernelCache)
-
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; concurrent writers may lose a manifest line
