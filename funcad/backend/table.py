@@ -444,15 +444,15 @@ class Plan:
                 r = self.regions.get(a)
                 if r is not None and (r.shape, r.dtype) == (v.aval.shape, v.aval.dtype) and \
                         seen.count(r.buffer) == 1 and \
-                        self.writable(a, r) and table_arena.overwritable(stmts, arrays[qa], arrays[qo]):
+                        self.writable(r) and table_arena.overwritable(stmts, arrays[qa], arrays[qo]):
                     self.regions[v] = r
                     over.append((qo, qa))
                     taken.add(qa)
                     break
         return tuple(over)
 
-    def writable(self, a, r: Region) -> bool:
-        """Whether ``a``'s region ``r`` is a whole buffer of the program's own that nothing
+    def writable(self, r: Region) -> bool:
+        """Whether region ``r`` (an operand's) is a whole buffer of the program's own that nothing
         reads after this item: every value in that buffer computed by the jaxpr being planned
         (not an input, nor a value from outside a loop body or branch, which a next iteration
         reads) and read by no later item of it (an output: after every item)."""

@@ -518,7 +518,7 @@ def symmetrize(plan, eqn) -> None:
     _float_operands(eqn)
     (a,), v = eqn.inputs, eqn.outputs[0]
     r = plan.region(a)
-    if plan.writable(a, r):
+    if plan.writable(r):
         plan.regions[v] = r
     else:
         plan.regions[v] = plan.fresh(v)
