@@ -1,6 +1,6 @@
 """The table's interpreter: the one native module every program is called through.
 
-:func:`runtime_module` writes it as LLVM IR (table.py compiles it once per machine and caches
+:func:`runtime_module` writes it as LLVM IR (table_engine.py compiles it once per machine and caches
 its object code: ``table_engine._runtime``). Two functions:
 
 * ``funcad_table_call(tuple, info)``, what Python calls (through ctypes, once per program
