@@ -154,6 +154,10 @@ def _c_strides(shape, dtype) -> tuple:
     return tuple(reversed(out))
 
 
+# --------------------------------------------------------------------------------------
+# Kernels: loops, BLAS products (one calling convention: table_engine.build_module)
+
+
 @dataclass
 class Loops:
     """A kernel of loop IR statements over ``arrays`` (loopir.Arr, one region each), with
@@ -237,6 +241,61 @@ def batch_loop(b, batch, ptrs):
     m.add_incoming(b.add(m, L.Constant(i64, 1)), b.block)
     b.branch(loop)
     b.position_at_end(done)
+
+
+def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
+    from llvmlite import ir as L
+
+    bi = L.IntType(table_engine._BLAS_INT_BITS)
+    fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
+    prefix = "d" if k.dtype == np.float64 else "s"
+    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
+    sym = f"funcad_table_{prefix}gemm"
+    gemm = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
+        L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
+
+    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
+        with b.goto_entry_block():
+            p = b.alloca(ty)
+            b.store(L.Constant(ty, v), p)
+        return p
+
+    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
+    if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
+        if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
+            trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
+            mat, ld, vec, inc = a, k.lda, bb, 1 if k.trans_b else k.ldb
+        else:  # c = a B = B^T a
+            trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
+            mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
+        sym = f"funcad_table_{prefix}gemv"
+        gemv = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
+            L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
+        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
+                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
+                             const(bi, 1)])
+    args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
+            const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
+            a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
+    if not (table_engine._THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
+        return b.call(gemm, args)
+    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
+    i32 = L.IntType(32)
+    get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
+        mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
+    set_ = mod.globals.get("funcad_table_blas_set_threads") or L.Function(
+        mod, L.FunctionType(L.VoidType(), [i32]), "funcad_table_blas_set_threads")
+    before = b.call(get, [])
+    limit = b.icmp_signed(">", before, L.Constant(i32, 1))
+    with b.if_then(limit):
+        b.call(set_, [L.Constant(i32, 1)])
+    b.call(gemm, args)
+    with b.if_then(limit):
+        b.call(set_, [before])
+
+
+# --------------------------------------------------------------------------------------
+# The plan
 
 
 class Plan:
@@ -629,6 +688,10 @@ def register_single(prim, rule) -> None:
 HOST = None
 
 
+# --------------------------------------------------------------------------------------
+# The plan's helpers: fill, copy and add loops, views, BLAS layouts
+
+
 def _words(r: Region) -> list:
     """``r`` itself where loopir has its dtype, else as unsigned integers of its size (float16)
     or 8-byte words (a long double)."""
@@ -717,18 +780,6 @@ def _structure(eqns, ins, outs):
         return None
 
 
-def _c_arrays(args, dtypes) -> list:
-    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
-    out = []
-    for x, dt in zip(args, dtypes):
-        if type(x) is not np.ndarray or x.dtype != dt:
-            x = np.asarray(x, dt)
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
-        out.append(x)
-    return out
-
-
 def _eqns(item) -> list:
     if isinstance(item, list):
         return [e for k in item for e in k.eqns]
@@ -766,63 +817,13 @@ def _blas_layout(r: Region, size: int):
     return None
 
 
-# --------------------------------------------------------------------------------------
-# The subset: what loopir.LLVM writes
-
-
 def supported(s) -> bool:
-    return ir.printable(s, parallel=True)  # (parallel loops: table_parallel)
+    """Whether loopir.LLVM writes statement ``s`` (parallel loops: table_parallel)."""
+    return ir.printable(s, parallel=True)
 
 
-def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
-    from llvmlite import ir as L
-
-    bi = L.IntType(table_engine._BLAS_INT_BITS)
-    fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
-    prefix = "d" if k.dtype == np.float64 else "s"
-    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
-    sym = f"funcad_table_{prefix}gemm"
-    gemm = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
-        L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
-
-    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
-        with b.goto_entry_block():
-            p = b.alloca(ty)
-            b.store(L.Constant(ty, v), p)
-        return p
-
-    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
-    if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
-        if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
-            trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
-            mat, ld, vec, inc = a, k.lda, bb, 1 if k.trans_b else k.ldb
-        else:  # c = a B = B^T a
-            trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
-            mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
-        sym = f"funcad_table_{prefix}gemv"
-        gemv = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
-            L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
-        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
-                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
-                             const(bi, 1)])
-    args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
-            const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
-            a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
-    if not (table_engine._THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
-        return b.call(gemm, args)
-    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
-    i32 = L.IntType(32)
-    get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
-        mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
-    set_ = mod.globals.get("funcad_table_blas_set_threads") or L.Function(
-        mod, L.FunctionType(L.VoidType(), [i32]), "funcad_table_blas_set_threads")
-    before = b.call(get, [])
-    limit = b.icmp_signed(">", before, L.Constant(i32, 1))
-    with b.if_then(limit):
-        b.call(set_, [L.Constant(i32, 1)])
-    b.call(gemm, args)
-    with b.if_then(limit):
-        b.call(set_, [before])
+# --------------------------------------------------------------------------------------
+# The compiled program
 
 
 stats = {"compiled": 0, "loaded": 0}
@@ -977,6 +978,18 @@ class TableProgram:
                 result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
         self._arenas.append(arena)
         return result
+
+
+def _c_arrays(args, dtypes) -> list:
+    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
+    out = []
+    for x, dt in zip(args, dtypes):
+        if type(x) is not np.ndarray or x.dtype != dt:
+            x = np.asarray(x, dt)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        out.append(x)
+    return out
 
 
 def _read(flat, offset, r: Region):
