@@ -187,7 +187,7 @@ class Cast(Node):
 
 
 class Attr(Node):
-    """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value (outside the subset)."""
+    """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value."""
     __slots__ = ("x", "attr")
     _kids = ("x",)
 
@@ -274,7 +274,7 @@ def lines(s) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------
-# The subset LLVM is written for
+# Walking a tree of nodes
 
 
 def walk(node):
