@@ -101,7 +101,6 @@ class Unsupported(Exception):
     """What a rule does not compile natively: its item runs as host steps."""
 
 
-FLOATS = ir.FLOATS
 #: A loop kernel's output this large (bytes) is written over an operand that dies there
 #: (Plan._overwrites): a large intermediate and the result it becomes share their bytes. Below
 #: it the arena's reuse by liveness leaves little to gain (and the check scans the regions).
@@ -633,7 +632,7 @@ class Plan:
     def matmul(self, e) -> None:
         a, b = (self.region(x) for x in e.inputs)
         out = e.outputs[0]
-        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in FLOATS):
+        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in ir.FLOATS):
             raise Unsupported("matmul dtypes")
         if len(a.shape) > 2 or len(b.shape) > 2 or not a.shape or not b.shape:
             raise Unsupported("batched matmul")

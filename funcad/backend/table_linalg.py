@@ -38,7 +38,7 @@ from ..lax import decompositions as dec
 from ..lax import linalg as la
 from . import loopir as ir
 from . import table, table_engine
-from .table import FLOATS, Loops, Region, Unsupported
+from .table import Loops, Region, Unsupported
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ def _lapack(plan, kernel: Lapack, regions) -> None:
 
 def _float_operands(eqn) -> np.dtype:
     dt = eqn.outputs[0].aval.dtype
-    if dt not in FLOATS or any(a.aval.dtype != dt for a in eqn.inputs):
+    if dt not in ir.FLOATS or any(a.aval.dtype != dt for a in eqn.inputs):
         raise Unsupported(f"{eqn.prim.name} of {[a.aval.dtype.name for a in eqn.inputs]}")
     return dt
 
