@@ -364,6 +364,13 @@ def _callable(e) -> bool:
                                                       and e.dtype == np.float64))
 
 
+def declare(module, name: str, ret, params):
+    """The function ``ret name(params)`` of llvmlite ``module``, declared the first time."""
+    from llvmlite import ir
+
+    return module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, params), name)
+
+
 class LLVM:
     """Writes statements' IR at an llvmlite ``builder``: ``arrays`` maps each array's
     name to ``(data as i8*, its byte strides)``, ``sizes`` holds the kernel's sizes (by
@@ -863,9 +870,7 @@ class LLVM:
         return self.b.call(self.declare(name, ty, [ty] * len(args)), args)
 
     def declare(self, name, ret, params):
-        fn = self.b.module.globals.get(name)
-        ir = self.ir
-        return fn if fn is not None else ir.Function(self.b.module, ir.FunctionType(ret, params), name)
+        return declare(self.b.module, name, ret, params)
 
     def vector_math(self, name, args):
         from .vecmath import math_function

@@ -250,8 +250,8 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     prefix = "d" if k.dtype == np.float64 else "s"
     i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
     sym = f"funcad_table_{prefix}gemm"
-    gemm = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
-        L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
+    gemm = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf,
+                                                 pi, pf, pf, pi])
 
     def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
         with b.goto_entry_block():
@@ -268,8 +268,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
             trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
             mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
         sym = f"funcad_table_{prefix}gemv"
-        gemv = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
-            L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
+        gemv = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
         return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
                              mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
                              const(bi, 1)])
@@ -280,10 +279,8 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
         return b.call(gemm, args)
     # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
     i32 = L.IntType(32)
-    get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
-        mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
-    set_ = mod.globals.get("funcad_table_blas_set_threads") or L.Function(
-        mod, L.FunctionType(L.VoidType(), [i32]), "funcad_table_blas_set_threads")
+    get = ir.declare(mod, "funcad_table_blas_get_threads", i32, [])
+    set_ = ir.declare(mod, "funcad_table_blas_set_threads", L.VoidType(), [i32])
     before = b.call(get, [])
     limit = b.icmp_signed(">", before, L.Constant(i32, 1))
     with b.if_then(limit):

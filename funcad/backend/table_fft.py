@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lax.fft import FftType, fft_p
+from . import loopir as ir
 from . import pocketfft, table, table_engine
 from .table import Unsupported
 
@@ -51,8 +52,8 @@ class Pocketfft:
 
         i8, i64 = L.IntType(8), L.IntType(64)
         i8p, fty = i8.as_pointer(), L.DoubleType() if self.real == "float64" else L.FloatType()
-        fn = mod.globals.get(self.symbol) or L.Function(mod, L.FunctionType(
-            L.VoidType(), [i8p.as_pointer(), i64.as_pointer(), i64.as_pointer(), i8p]), self.symbol)
+        fn = ir.declare(mod, self.symbol, L.VoidType(),
+                        [i8p.as_pointer(), i64.as_pointer(), i64.as_pointer(), i8p])
 
         def array(ty, values):  # (in the entry block: the kernel starts there)
             p = b.alloca(ty, len(values))

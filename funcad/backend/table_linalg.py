@@ -113,8 +113,7 @@ class Lapack:
                 tys.append(t)
         chars = sum(t == i8 for t in types)
         sym = f"funcad_table_{'d' if self.dtype == np.float64 else 's'}{self.routine}"
-        fn = mod.globals.get(sym) or L.Function(
-            mod, L.FunctionType(L.VoidType(), tys + [info.type] + [i64] * chars), sym)
+        fn = ir.declare(mod, sym, L.VoidType(), tys + [info.type] + [i64] * chars)
         b.call(fn, vals + [info] + [L.Constant(i64, 1)] * chars)
         got = b.load(info)
         return b.sext(got, i64) if table_engine._BLAS_INT_BITS < 64 else got
@@ -347,7 +346,7 @@ def _intrinsic(mod, name, ty):
     from llvmlite import ir as L
 
     name = f"{name}.{'f64' if ty == L.DoubleType() else 'f32'}"
-    return mod.globals.get(name) or L.Function(mod, L.FunctionType(ty, [ty]), name)
+    return ir.declare(mod, name, ty, [ty])
 
 
 def _addresses() -> dict:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..lax import random as rl
+from . import loopir as ir
 from . import table, table_engine
 
 
@@ -93,8 +94,7 @@ class Call:
         from llvmlite import ir as L
 
         i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
-        fn = mod.globals.get(self.name) or L.Function(
-            mod, L.FunctionType(L.VoidType(), [i8p] * self.n_arrays + [i64] * len(self.sizes)), self.name)
+        fn = ir.declare(mod, self.name, L.VoidType(), [i8p] * self.n_arrays + [i64] * len(self.sizes))
         b.call(fn, [b.bitcast(p, i8p) for p in ptrs] + [L.Constant(i64, s) for s in self.sizes])
 
 
