@@ -23,9 +23,9 @@ def build():
     import llvmlite.binding as ll
     from llvmlite import ir as L
 
-    from funcad.backend import table, table_parallel
+    from funcad.backend import table_engine, table_parallel
 
-    table._setup()
+    table_engine._setup()
     ll.add_symbol("funcad_syscall", ctypes.cast(ctypes.CDLL(None).syscall, ctypes.c_void_p).value)
     i8p, i32, i64 = L.IntType(8).as_pointer(), L.IntType(32), L.IntType(64)
     mod = L.Module("poolbench")
@@ -104,9 +104,9 @@ def build():
 
     m = ll.parse_assembly(str(mod))
     m.verify()
-    table._engine.add_module(m)
-    table._engine.finalize_object()
-    address = table._engine.get_function_address
+    table_engine._engine.add_module(m)
+    table_engine._engine.finalize_object()
+    address = table_engine._engine.get_function_address
     ctypes.CFUNCTYPE(None)(address("start"))()
     return (ctypes.CFUNCTYPE(None, ctypes.c_int64)(address("per_call")),
             ctypes.CFUNCTYPE(None, ctypes.c_int64)(address("pooled")))

@@ -119,9 +119,9 @@ def _add_parts(*parts):
 
 
 # Row blocks of 2 MiB of X inside a chunk's task: the program's rows x d temporaries stay in
-# cache and below 4 MiB, where funcad's allocator asks for huge pages (backend/nbrt.py), which
-# cost a fault each time. Measured per 125,000 x 100 chunk (value, gradient, Hessian; CPU s):
-# 0.103 with 1-4 MiB blocks, 0.25 at 6 MiB, 0.15 at 32 MiB, 0.13 on the whole chunk at once.
+# cache. Measured per 125,000 x 100 chunk (value, gradient, Hessian; CPU s) on the former Numba
+# path, whose allocator asked for huge pages past 4 MiB (a fault each time): 0.103 with 1-4 MiB
+# blocks, 0.25 at 6 MiB, 0.15 at 32 MiB, 0.13 on the whole chunk at once.
 _BLOCK_BYTES = 2 << 20
 
 

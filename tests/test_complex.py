@@ -406,8 +406,8 @@ def test_jit_complex_matmul_through_blas_equals_numpy(dtype):
     for ours, ref in zip(fa.jit(f)(a, b), f(a, b)):
         assert ours.dtype == ref.dtype == dtype
         np.testing.assert_allclose(ours, ref, rtol=tol, atol=tol)
-    source = fa.jit(lambda x, y: x @ y).lower(a, b).source  # ?gemm (the table: NumPy's), not loops
-    assert "_nb.gemm(" in source or "host[matmul]" in source
+    source = fa.jit(lambda x, y: x @ y).lower(a, b).source  # NumPy's matmul, not loops
+    assert "host[matmul]" in source
 
 
 def test_float_power_and_sort_complex_keep_the_imaginary_part():

@@ -204,14 +204,14 @@ def test_an_allocation_too_large_raises_as_numpy_does(shape):
 
 _BLAS_CHILD = """
 import json, numpy as np, funcad as fa, funcad.numpy as fnp
-from funcad.backend import table
+from funcad.backend import table, table_engine
 rng = np.random.default_rng(7)
 a, b = rng.normal(size=(6, 5)), rng.normal(size=(5, 4))
 s = a.T @ a + np.eye(5)
 f = fa.jit(lambda a, b, s: (a @ b, fnp.linalg.solve(s, b), fnp.linalg.cholesky(s)))
 got = f(a, b, s)
 want = (a @ b, np.linalg.solve(s, b), np.linalg.cholesky(s))
-print(json.dumps({"bits": table._BLAS_INT_BITS, "key": table._host(),
+print(json.dumps({"bits": table_engine._BLAS_INT_BITS, "key": table_engine._host(),
                   "close": all(bool(np.allclose(g, w, rtol=1e-12, atol=1e-12)) for g, w in zip(got, want))}))
 """
 
@@ -275,9 +275,9 @@ def test_reduction_shaped_products_restore_the_blas_thread_count():
     the product equals NumPy's."""
     import ctypes
 
-    from funcad.backend import table
+    from funcad.backend import table_engine
 
-    addresses, _ = table._blas_addresses()
+    addresses, _ = table_engine._blas_addresses()
     if "blas_get_threads" not in addresses:
         pytest.skip("NumPy's OpenBLAS is not the BLAS in use")
     threads = ctypes.CFUNCTYPE(ctypes.c_int)(addresses["blas_get_threads"])

@@ -1,6 +1,6 @@
 """Memory: the programs jit holds are bounded (FUNCAD_JIT_CACHE_SIZE bounds dispatch's memo
 of executables), and what a process keeps per distinct program stays small (the table
-backend's code is freed with the last program running it: table._Code).
+backend's code is freed with the last program running it: table_engine._Code).
 
 Measured in child processes (resident set size from /proc): one fills a disk cache with
 programs, a second loads them all, as a long-running process making distinct programs would.

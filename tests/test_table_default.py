@@ -16,7 +16,7 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import cache, dispatch, table
+from funcad.backend import cache, dispatch, table_engine
 from funcad.errors import FuncadError, UnknownBackendError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def test_lower_shows_the_table_program(fresh):
 
 def test_cache_info_clear_and_bound_count_object_code(fresh, monkeypatch):
     assert cache.info()["entries"] == 0
-    table._runtime.cache_clear()  # the runtime module's object code (in this cache directory too)
+    table_engine._runtime.cache_clear()  # the runtime module's object code (in this cache directory too)
     fa.jit(lambda x: fnp.cos(x) * 1.5 + 2.0)(np.ones(9))
     (obj,) = _programs(fresh)
     info = cache.info()

@@ -11,7 +11,7 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import dispatch, table
+from funcad.backend import dispatch, table, table_engine
 
 
 def test_a_lapack_failure_stops_the_program_at_once(on_table):
@@ -69,19 +69,20 @@ def test_the_object_cache_key_is_the_text_compiled_into_object_code(monkeypatch)
     """A program's name (its object file's digest) changes with the text of a module that
     writes its IR, not with that of a module that plans or describes it."""
     def names(edited):
-        real = table._digest
-        monkeypatch.setattr(table, "_digest", lambda p: real(p) + ("edited" if p.name == edited else ""))
+        real = table_engine._digest
+        monkeypatch.setattr(table_engine, "_digest",
+                            lambda p: real(p) + ("edited" if p.name == edited else ""))
         try:
             return [table.build(fa.jit(f).lower(np.eye(3)).jaxpr).name for f in (fnp.sin, fnp.linalg.inv)]
         finally:
-            monkeypatch.setattr(table, "_digest", real)
+            monkeypatch.setattr(table_engine, "_digest", real)
 
     plain, lapack = names(None)
     for text_only in ("table_source.py", "table_host.py", "table_arena.py", "table_control.py"):
         assert names(text_only) == [plain, lapack]
     new = names("table_linalg.py")  # LAPACK's kernels
     assert new[0] == plain and new[1] != lapack
-    for writer in ("table.py", "loopir.py"):  # every program's
+    for writer in ("table.py", "table_engine.py", "table_runtime.py", "loopir.py"):  # every program's
         new = names(writer)
         assert new[0] != plain and new[1] != lapack
 

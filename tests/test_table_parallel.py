@@ -11,7 +11,7 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import blas, codegen, dispatch, table, table_arena, table_parallel
+from funcad.backend import blas, codegen, dispatch, table, table_arena, table_engine, table_parallel
 from funcad.tree_util import tree_leaves
 
 
@@ -104,14 +104,14 @@ def test_tall_product_on_one_blas_thread(on_table):
     x, y = RNG.normal(size=(2000, 20)), RNG.normal(size=(2000, 30))
     got, exe = on_table.run(lambda x, y: x.T @ y, x, y)
     np.testing.assert_allclose(got, x.T @ y, rtol=1e-12)
-    table._setup()
+    table_engine._setup()
     tall = table.Gemm(np.dtype(np.float64), 20, 30, 2000, False, 30, True, 20)
     square = table.Gemm(np.dtype(np.float64), 200, 200, 200, False, 200, False, 200)
     assert blas.tall_product(20, 30, 2000) and not blas.tall_product(200, 200, 200)
-    if table._THREAD_CONTROL:  # NumPy's OpenBLAS: its thread count set around the call
-        assert "funcad_table_blas_set_threads" in str(table.build_module("t", [tall]))
-        assert "funcad_table_blas_set_threads" not in str(table.build_module("s", [square]))
-        get = ctypes.CFUNCTYPE(ctypes.c_int)(table._blas_addresses()[0]["blas_get_threads"])
+    if table_engine._THREAD_CONTROL:  # NumPy's OpenBLAS: its thread count set around the call
+        assert "funcad_table_blas_set_threads" in str(table_engine.build_module("t", [tall]))
+        assert "funcad_table_blas_set_threads" not in str(table_engine.build_module("s", [square]))
+        get = ctypes.CFUNCTYPE(ctypes.c_int)(table_engine._blas_addresses()[0]["blas_get_threads"])
         before = get()
         fa.jit(lambda x, y: x.T @ y)(x, y)
         assert get() == before  # restored

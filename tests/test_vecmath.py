@@ -20,7 +20,7 @@ import pytest
 
 import funcad as fa
 import funcad.numpy as fnp
-from funcad.backend import dispatch, loopir, table, table_parallel, vecmath
+from funcad.backend import dispatch, loopir, table_engine, table_parallel, vecmath
 
 ROOT = Path(__file__).resolve().parent.parent
 ON = vecmath.ENABLED
@@ -107,9 +107,10 @@ def _kernels_calls(asm: str) -> list:
 @pytest.mark.skipif(not ON, reason=f"vector math is off here ({vecmath.ISA})")
 def test_loops_with_math_and_a_sum_are_vectorized(tmp_path, monkeypatch):
     monkeypatch.setenv("FUNCAD_CACHE_DIR", str(tmp_path))  # compiled here (not loaded): its asm kept
-    table._setup()
-    asm, emit = [], table._tm.emit_object  # (table.compile_object's last step)
-    monkeypatch.setattr(table._tm, "emit_object", lambda m: asm.append(table._tm.emit_assembly(m)) or emit(m))
+    table_engine._setup()
+    tm = table_engine._tm
+    asm, emit = [], tm.emit_object  # (table_engine.compile_object's last step)
+    monkeypatch.setattr(tm, "emit_object", lambda m: asm.append(tm.emit_assembly(m)) or emit(m))
     letter, lanes = ("e", 8) if vecmath.ISA == "libmvec-avx512" else ("d", 4)
 
     def f(x):
@@ -131,11 +132,11 @@ import llvmlite.binding as ll
 if sys.argv[1] != "auto":  # the vector factor a target's cost model might pick
     ll.set_option("", "-force-vector-width=" + sys.argv[1])
 import numpy as np, funcad as fa, funcad.numpy as fnp
-from funcad.backend import table
+from funcad.backend import table, table_engine
 from tests.test_vecmath import _kernels_calls
-table._setup()
-asm, emit = [], table._tm.emit_object
-table._tm.emit_object = lambda m: asm.append(table._tm.emit_assembly(m)) or emit(m)
+table_engine._setup()
+asm, emit = [], table_engine._tm.emit_object
+table_engine._tm.emit_object = lambda m: asm.append(table_engine._tm.emit_assembly(m)) or emit(m)
 def chain(x):
     u = x * x
     return fnp.tanh(x) * fnp.exp(-u) + fnp.log(1.0 + u) * fnp.sin(x)

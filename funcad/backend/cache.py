@@ -1,6 +1,6 @@
 """The disk cache of compiled programs: its directory, checked reads and writes, its bound.
 
-The table backend (backend/table.py) writes each program's object code to
+The table backend (backend/table_engine.py) writes each program's object code to
 ``table/<sha256>.o`` in the cache directory, keyed by its kernels' description, llvmlite's
 version, the host CPU and the text of the modules that write the IR, so an upgrade or an
 edit there never loads stale code. funcad's own Numba kernels (nbcache.KernelCache) keep
@@ -42,8 +42,6 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-
-from .._version import __version__ as FUNCAD_VERSION  # noqa: F401  (nbcache.KernelCache)
 
 try:
     import fcntl
@@ -301,9 +299,9 @@ def max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _entries(path: Path) -> list[tuple[float, int, Path | None, list[Path]]]:
+def _entries(path: Path) -> list[tuple[float, int, list[Path]]]:
     """``(mtime, bytes, files)`` of every entry, oldest first: each program's object code
-    (backend/table.py: ``table/<digest>.o`` and its manifest) and the kernels of each of
+    (backend/table_engine.py: ``table/<digest>.o`` and its manifest) and the kernels of each of
     funcad's Numba modules (``__pycache__/funcad_kernel_<module>.*``: nbcache.KernelCache)."""
     kernels: dict[str, list[Path]] = {}
     pyc = path / "__pycache__"

@@ -16,9 +16,9 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, jit_p
 
-# table_control, table_einsum, table_fft, table_index and table_linalg: imported for their
-# rules (they register into table.SINGLE); table_host: host steps (table.HOST); table_source
-# sets table.DESCRIBE, a table program's text
+# table_control, table_einsum, table_fft, table_index, table_linalg and table_random: imported
+# for their rules (they register into table.SINGLE); table_host: host steps (table.HOST);
+# table_source sets table.DESCRIBE, a table program's text
 from . import (  # noqa: F401
     cache,
     table,

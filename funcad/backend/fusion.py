@@ -48,10 +48,11 @@ def is_remap_eqn(eqn: Eqn) -> bool:
 #: 6,000 times) is then a sequence of identical kernels, compiled once (table.py deduplicates
 #: them), rather than one loop body of 12,000 statements.
 MAX_KERNEL_EQNS = 256
-#: ... and reads at most this many arrays: the gradient of an RNN unrolled over 40 steps summed
-#: its 40 steps' contributions to W in one kernel reading 80 arrays, whose argument tuple alone
-#: took Numba (the former backend) seconds to type; as kernels of 16 inputs, the sum's pieces
-#: are one kernel.
+#: ... and reads at most this many arrays: the gradient of an RNN unrolled over 40 steps sums
+#: its 40 steps' contributions to W; as kernels of 16 inputs, the sum's pieces are one kernel,
+#: compiled once. (Set for the former Numba backend, whose typing of an 80-array argument
+#: tuple took seconds; on the table, without the bound, the RNN-40 gradient had 11 distinct
+#: kernels instead of 13 and its first call took as long, within the noise of a loaded machine.)
 MAX_KERNEL_INPUTS = 16
 
 

@@ -112,7 +112,7 @@ class Local(Node):
 
 
 class Size(Node):
-    """The size in slot ``slot`` of the program's sizes array ``S``, named ``name``."""
+    """The size in slot ``slot`` of the kernel's sizes, named ``name``."""
     __slots__ = ("slot", "name")
     dtype = INT
 
@@ -187,7 +187,7 @@ class Cast(Node):
 
 
 class Attr(Node):
-    """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value (outside the subset)."""
+    """``x.real``, ``x.imag`` or ``x.conjugate()`` of a complex value."""
     __slots__ = ("x", "attr")
     _kids = ("x",)
 
@@ -274,7 +274,7 @@ def lines(s) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------
-# The subset LLVM is written for
+# Walking a tree of nodes
 
 
 def walk(node):
@@ -348,7 +348,7 @@ def _small_integer(v) -> bool:
 
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
-    if e.fn == "_nb.ipow":  # (the kernel has a status word: ``LLVM.ipow``)
+    if e.fn == "ipow":  # (the kernel has a status word: ``LLVM.ipow``)
         return kinds <= set("iu")
     if "c" in kinds:
         return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
@@ -364,9 +364,17 @@ def _callable(e) -> bool:
                                                       and e.dtype == np.float64))
 
 
+def declare(module, name: str, ret, params):
+    """The function ``ret name(params)`` of llvmlite ``module``, declared the first time."""
+    from llvmlite import ir
+
+    return module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, params), name)
+
+
 class LLVM:
     """Writes statements' IR at an llvmlite ``builder``: ``arrays`` maps each array's
-    name to ``(data as i8*, byte strides as i64 values)``, ``sizes`` is the i64* data of ``S``.
+    name to ``(data as i8*, its byte strides)``, ``sizes`` holds the kernel's sizes (by
+    :class:`Size`'s slot); strides and sizes are written as constants.
     Values are LLVM values (bools as i1, integers as iN of their width, wrapping), complex
     values a (real, imaginary) pair; arrays hold bools as bytes. Semantics are NumPy's
     (integer division and remainder by zero give 0, ``MIN // -1`` wraps, float -> integer
@@ -375,7 +383,7 @@ class LLVM:
     def __init__(self, builder, arrays: dict, sizes):
         from llvmlite import ir
 
-        self.ir, self.b, self.arr, self.S = ir, builder, arrays, sizes
+        self.ir, self.b, self.arr, self.sizes = ir, builder, arrays, sizes
         self.i64 = ir.IntType(64)
         self.slots: dict[str, object] = {}
 
@@ -442,7 +450,7 @@ class LLVM:
         offset = None
         for i, stride in zip(index, strides):
             if isinstance(i, Local):
-                term = b.mul(b.load(self.slots[i.name]), stride)
+                term = b.mul(b.load(self.slots[i.name]), ir.Constant(self.i64, stride))
                 offset = term if offset is None else b.add(offset, term)
         p = data if offset is None else b.gep(data, [offset])
         elem = ir.IntType(8) if arr.dtype == BOOL else self.lltype(arr.dtype)
@@ -473,7 +481,7 @@ class LLVM:
             slot = self.slots[e.name]
             return tuple(b.load(p) for p in slot) if type(slot) is tuple else b.load(slot)
         if t is Size:
-            return b.load(b.gep(self.S, [ir.Constant(self.i64, e.slot)]))
+            return ir.Constant(self.i64, self.sizes[e.slot])
         if t is Load:
             return self.load(e.arr, e.index)
         if t is Un:
@@ -862,9 +870,7 @@ class LLVM:
         return self.b.call(self.declare(name, ty, [ty] * len(args)), args)
 
     def declare(self, name, ret, params):
-        fn = self.b.module.globals.get(name)
-        ir = self.ir
-        return fn if fn is not None else ir.Function(self.b.module, ir.FunctionType(ret, params), name)
+        return declare(self.b.module, name, ret, params)
 
     def vector_math(self, name, args):
         from .vecmath import math_function

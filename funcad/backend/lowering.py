@@ -16,6 +16,7 @@ from ..lax import shapes as sh
 from ..lax import special as sp
 from .loopir import (
     BOOL,
+    FLOATS,
     VECTOR_MATH,
     Attr,
     Bin,
@@ -42,22 +43,15 @@ def _call(fn):
     return lambda a, eqn: Call(f"np.{fn}", a, _dt(eqn))
 
 
-_VECTOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _math_module(dtype) -> str:
-    """Where a math function of ``dtype`` values is called from: ``_vm`` (vecmath) or ``np``."""
-    return "_vm" if np.dtype(dtype) in _VECTOR_DTYPES else "np"
+    """A math function's prefix on ``dtype`` values: ``_vm`` (vecmath's, float32/float64) or
+    ``np`` (the source's text only: loopir.LLVM picks the routine by name and dtype)."""
+    return "_vm" if np.dtype(dtype) in FLOATS else "np"
 
 
 def _math(fn):
-    """A math function: ``_vm.<fn>`` when every operand is computed in one float dtype."""
-    def rule(a, eqn):
-        dts = {np.dtype(d) for d in compute_dtypes(eqn)}
-        module = _math_module(_dt(eqn)) if len(dts) == 1 and dts <= set(_VECTOR_DTYPES) else "np"
-        return Call(f"{module}.{fn}", a, _dt(eqn))
-
-    return rule
+    """A math function (its operands are computed in one dtype)."""
+    return lambda a, eqn: Call(f"{_math_module(compute_dtypes(eqn)[0])}.{fn}", a, _dt(eqn))
 
 
 def _op(sym):
@@ -121,7 +115,7 @@ def _sign(a, eqn):
 
 def _pow(a, eqn):
     if np.dtype(compute_dtypes(eqn)[0]).kind in "iu":  # exact, wrapping, ValueError for y < 0
-        return Call("_nb.ipow", a, _dt(eqn))
+        return Call("ipow", a, _dt(eqn))
     return _math("power")(a, eqn)
 
 

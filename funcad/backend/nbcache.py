@@ -1,7 +1,7 @@
 """funcad's disk cache of Numba's machine code: where Numba's files go and how they are read.
 
-:class:`KernelCache` serves funcad's own Numba kernels (nbrandom's draws, coloring's and
-optimize's), instead of Numba's ``cache=True``: it does not ``refresh()`` Numba's target
+:class:`KernelCache` serves funcad's own Numba kernels (coloring's and optimize's: jit itself
+uses no Numba), instead of Numba's ``cache=True``: it does not ``refresh()`` Numba's target
 context before loading (that refresh imports and installs every Numba lowering registry,
 ~0.3-0.5 s, which code loaded from cache never uses; a later compilation still refreshes it
 as usual), only initialises Numba's runtime (NRT), whose symbols loaded code needs. Its
@@ -23,6 +23,7 @@ import warnings
 
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
+from .._version import __version__
 from . import cache
 
 
@@ -96,7 +97,7 @@ class _KernelImpl(CompileResultCacheImpl):
 
 
 class KernelCache(_LoadCache):
-    """The disk cache of one of funcad's own Numba kernels (nbrandom's draws, coloring's):
+    """The disk cache of one of funcad's own Numba kernels (coloring's, optimize's):
     Numba's ``cache=True`` would write beside funcad's sources or into ``~/.cache/numba``;
     these files go to ``__pycache__`` in funcad's cache directory, named
     ``funcad_kernel_<module>.<function>...``, checked as programs' are, stamped with a hash of
@@ -110,7 +111,7 @@ class KernelCache(_LoadCache):
         self._name, self._py_func = repr(py_func), py_func
         self._impl = _KernelImpl(py_func)
         with open(py_func.__code__.co_filename, "rb") as f:
-            self._stamp = hashlib.sha256(f.read() + cache.FUNCAD_VERSION.encode()).hexdigest()
+            self._stamp = hashlib.sha256(f.read() + __version__.encode()).hexdigest()
         self._files = {}
         self.enable()
 

@@ -69,5 +69,5 @@ AVAILABLE = _addresses is not None
 
 
 def symbols() -> dict:
-    """``{symbol: address}`` of the loops, for llvmlite (table.SYMBOL_HOOKS)."""
+    """``{symbol: address}`` of the loops, for llvmlite (table_engine.SYMBOL_HOOKS)."""
     return dict(_addresses or {})

@@ -17,13 +17,14 @@ It compiles every program (a fusion item it has no native code for runs as host 
   unrolled loop share one), and all of a program's distinct kernels are ONE llvmlite module:
   one optimisation, one machine-code emission;
 * a fixed interpreter, ``run(buffers, n, fns, offsets, slots)`` (one module for every
-  program, compiled once per machine: :func:`runtime_module`), calls the kernels in program
+  program, compiled once per machine: backend/table_runtime.py), calls the kernels in program
   order from a table of (kernel address, its slots). Python allocates the outputs (the arena
   is kept between calls), fills the buffer table and makes ONE ctypes call. Control flow
   (cond, while, scan) is jumps in that table (:class:`Control`, backend/table_control.py);
 * the object code goes to ``$FUNCAD_CACHE_DIR/table/<sha256>.o``, keyed by the kernels'
   description (not the IR: a warm load builds no IR), llvmlite's version, the host CPU and
-  the text of the modules that write the IR (:func:`_writers`).
+  the text of the modules that write the IR (backend/table_engine.py: the engine, the
+  module's compilation, the disk cache).
 
 Native: the loops :func:`loopir.printable` accepts (every dtype but float16 and long
 doubles, NumPy's semantics; an integer power of a negative exponent raises NumPy's ValueError
@@ -46,7 +47,7 @@ State (measured in benchmarks/COMPILE.md and RESULTS.md): the MLP step, the Newt
 RNN/LSTM gradients, the GP, the convnet step and the 45,000-operation simulation run on it
 and matched the former Numba path to 1e-15 (tests/test_table*.py). Object files are read
 through cache.read_checked (a tampered or planted file is refused and rebuilt). A program's
-code is freed with the last program running it (an engine per program: :class:`_Code`).
+code is freed with the last program running it (an engine per program: table_engine._Code).
 Neither a cold compile nor a warm load imports Numba (tests/test_table_cold.py checks); random
 draws are native kernels (backend/table_random.py).
 """
@@ -55,16 +56,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import hashlib
 import math
 import os
-import sys
 import threading
-import warnings
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -81,10 +78,11 @@ from ..lax.shapes import (
     reshape_p,
     transpose_p,
 )
-from . import blas, cache, codegen, table_arena, table_parallel
+from . import blas, codegen, table_arena, table_engine, table_parallel
 from . import loopir as ir
 from .fusion import Kernel, fuse
 from .simplify import _atom_key, _params_key
+from .table_runtime import BRANCH, GOTO, STEP
 
 
 def backend() -> str:
@@ -104,7 +102,6 @@ class Unsupported(Exception):
     """What a rule does not compile natively: its item runs as host steps."""
 
 
-FLOATS = ir.FLOATS
 #: A loop kernel's output this large (bytes) is written over an operand that dies there
 #: (Plan._overwrites): a large intermediate and the result it becomes share their bytes. Below
 #: it the arena's reuse by liveness leaves little to gain (and the check scans the regions).
@@ -126,8 +123,7 @@ class Region:
         return self.strides == _c_strides(self.shape, self.dtype)
 
 
-# The table's control entries (table_control.py plans them; build_module interprets them).
-GOTO, BRANCH, STEP = 0, 1, 2
+# The table's control entries (table_control.py plans them; table_runtime.py interprets them).
 
 
 @dataclass
@@ -158,6 +154,10 @@ def _c_strides(shape, dtype) -> tuple:
     return tuple(reversed(out))
 
 
+# --------------------------------------------------------------------------------------
+# Kernels: loops, BLAS products (one calling convention: table_engine.build_module)
+
+
 @dataclass
 class Loops:
     """A kernel of loop IR statements over ``arrays`` (loopir.Arr, one region each), with
@@ -173,15 +173,10 @@ class Loops:
 
     def emit(self, b, mod, ptrs) -> None:
         """The kernel's body (``ptrs``: each array's first element, from its slots)."""
-        from llvmlite import ir as L
-
         if table_parallel.parallel_loop(self.body) is not None:  # its outer loop over threads
-            return table_parallel.emit(b, _llvm_printer(), self.arrays, self.strides, self.sizes,
-                                       self.body, ptrs)
-        i64 = L.IntType(64)
-        arrays = {a.name: (p, [L.Constant(i64, s) for s in st])
-                  for a, p, st in zip(self.arrays, ptrs, self.strides)}
-        _llvm_printer()(b, arrays, self.sizes).run(self.body)
+            return table_parallel.emit(b, self.arrays, self.strides, self.sizes, self.body, ptrs)
+        arrays = {a.name: (p, st) for a, p, st in zip(self.arrays, ptrs, self.strides)}
+        ir.LLVM(b, arrays, self.sizes).run(self.body)
 
 
 @dataclass
@@ -212,7 +207,92 @@ class Gemm:
     n_arrays = 3
 
     def emit(self, b, mod, ptrs) -> None:
-        _gemm_batch(b, mod, self, ptrs, 0)
+        if not self.batch:
+            return _gemm_call(b, mod, self, ptrs)
+        with batch_loop(b, self.batch, ptrs) as matrices:
+            _gemm_call(b, mod, self, matrices)
+
+
+@contextlib.contextmanager
+def batch_loop(b, batch, ptrs):
+    """A loop at builder ``b`` over every index of a stack (``batch``: per axis, its size and
+    the byte stride of each of ``ptrs``; row-major): the ``with`` block writes its body for
+    the pointers it is given, ``ptrs`` advanced to the current index. The builder is left
+    after the loop."""
+    from llvmlite import ir as L
+
+    i64 = L.IntType(64)
+    count = math.prod(n for n, *_ in batch)
+    loop, body, done = (b.append_basic_block(f"batch.{x}") for x in ("loop", "body", "done"))
+    start = b.block
+    b.branch(loop)
+    b.position_at_end(loop)
+    m = b.phi(i64)
+    m.add_incoming(L.Constant(i64, 0), start)
+    b.cbranch(b.icmp_signed("<", m, L.Constant(i64, count)), body, done)
+    b.position_at_end(body)
+    offsets, inner = [L.Constant(i64, 0)] * len(ptrs), count
+    for size, *strides in batch:  # this index's offsets: sum of (its index * stride)
+        inner //= size
+        if size > 1:
+            idx = b.urem(b.udiv(m, L.Constant(i64, inner)), L.Constant(i64, size))
+            offsets = [b.add(o, b.mul(idx, L.Constant(i64, s))) if s else o for o, s in zip(offsets, strides)]
+    yield [b.gep(p, [o]) for p, o in zip(ptrs, offsets)]
+    m.add_incoming(b.add(m, L.Constant(i64, 1)), b.block)
+    b.branch(loop)
+    b.position_at_end(done)
+
+
+def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
+    from llvmlite import ir as L
+
+    bi = L.IntType(table_engine._BLAS_INT_BITS)
+    fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
+    prefix = "d" if k.dtype == np.float64 else "s"
+    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
+    sym = f"funcad_table_{prefix}gemm"
+    gemm = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf,
+                                                 pi, pf, pf, pi])
+
+    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
+        with b.goto_entry_block():
+            p = b.alloca(ty)
+            b.store(L.Constant(ty, v), p)
+        return p
+
+    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
+    if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
+        if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
+            trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
+            mat, ld, vec, inc = a, k.lda, bb, 1 if k.trans_b else k.ldb
+        else:  # c = a B = B^T a
+            trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
+            mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
+        sym = f"funcad_table_{prefix}gemv"
+        gemv = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
+        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
+                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
+                             const(bi, 1)])
+    args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
+            const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
+            a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
+    if not (table_engine._THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
+        return b.call(gemm, args)
+    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
+    i32 = L.IntType(32)
+    get = ir.declare(mod, "funcad_table_blas_get_threads", i32, [])
+    set_ = ir.declare(mod, "funcad_table_blas_set_threads", L.VoidType(), [i32])
+    before = b.call(get, [])
+    limit = b.icmp_signed(">", before, L.Constant(i32, 1))
+    with b.if_then(limit):
+        b.call(set_, [L.Constant(i32, 1)])
+    b.call(gemm, args)
+    with b.if_then(limit):
+        b.call(set_, [before])
+
+
+# --------------------------------------------------------------------------------------
+# The plan
 
 
 class Plan:
@@ -420,15 +500,15 @@ class Plan:
                 r = self.regions.get(a)
                 if r is not None and (r.shape, r.dtype) == (v.aval.shape, v.aval.dtype) and \
                         seen.count(r.buffer) == 1 and \
-                        self.writable(a, r) and table_arena.overwritable(stmts, arrays[qa], arrays[qo]):
+                        self.writable(r) and table_arena.overwritable(stmts, arrays[qa], arrays[qo]):
                     self.regions[v] = r
                     over.append((qo, qa))
                     taken.add(qa)
                     break
         return tuple(over)
 
-    def writable(self, a, r: Region) -> bool:
-        """Whether ``a``'s region ``r`` is a whole buffer of the program's own that nothing
+    def writable(self, r: Region) -> bool:
+        """Whether region ``r`` (an operand's) is a whole buffer of the program's own that nothing
         reads after this item: every value in that buffer computed by the jaxpr being planned
         (not an input, nor a value from outside a loop body or branch, which a next iteration
         reads) and read by no later item of it (an output: after every item)."""
@@ -475,7 +555,7 @@ class Plan:
         text = "\n".join(ln for s in stmts for ln in ir.lines(s))
         arrays_key = tuple((a.name, a.dtype.name, a.ndim) for a in arrs)
         positions = [(scratch[a.name], a.dtype) if a.name in scratch else position[a.name] for a in arrs]
-        if any(type(n) is ir.Call and n.fn == "_nb.ipow" for s in stmts for n in ir.walk(s)):
+        if any(type(n) is ir.Call and n.fn == "ipow" for s in stmts for n in ir.walk(s)):
             arrs.append(ir.Arr("status", ir.INT, 0))  # (its region: a status word, loop_item)
             positions.append("status")
         return text, stmts, arrs, arrays_key, positions, fills, list(g.sizes)
@@ -550,7 +630,7 @@ class Plan:
     def matmul(self, e) -> None:
         a, b = (self.region(x) for x in e.inputs)
         out = e.outputs[0]
-        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in FLOATS):
+        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in ir.FLOATS):
             raise Unsupported("matmul dtypes")
         if len(a.shape) > 2 or len(b.shape) > 2 or not a.shape or not b.shape:
             raise Unsupported("batched matmul")
@@ -603,6 +683,10 @@ def register_single(prim, rule) -> None:
 #: implementations; ``HOST.run`` calls a program with host steps; ``HOST.inline_calls``
 #: inlines custom_jvp/vjp, checkpoint and custom_lin calls.
 HOST = None
+
+
+# --------------------------------------------------------------------------------------
+# The plan's helpers: fill, copy and add loops, views, BLAS layouts
 
 
 def _words(r: Region) -> list:
@@ -693,18 +777,6 @@ def _structure(eqns, ins, outs):
         return None
 
 
-def _c_arrays(args, dtypes) -> list:
-    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
-    out = []
-    for x, dt in zip(args, dtypes):
-        if type(x) is not np.ndarray or x.dtype != dt:
-            x = np.asarray(x, dt)
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
-        out.append(x)
-    return out
-
-
 def _eqns(item) -> list:
     if isinstance(item, list):
         return [e for k in item for e in k.eqns]
@@ -742,474 +814,13 @@ def _blas_layout(r: Region, size: int):
     return None
 
 
-# --------------------------------------------------------------------------------------
-# The subset: what loopir.LLVM writes
-
-
 def supported(s) -> bool:
-    return ir.printable(s, parallel=True)  # (parallel loops: table_parallel)
+    """Whether loopir.LLVM writes statement ``s`` (parallel loops: table_parallel)."""
+    return ir.printable(s, parallel=True)
 
 
 # --------------------------------------------------------------------------------------
-# LLVM: the module of a program's kernels (built on a cold cache only)
-
-
-@functools.cache
-def _llvm_printer():
-    class Printer(ir.LLVM):
-        """loopir's printer with sizes as constants."""
-
-        def __init__(self, builder, arrays, sizes):
-            super().__init__(builder, arrays, None)
-            self.sizes = sizes
-
-        def value(self, e):
-            if type(e) is ir.Size:
-                return self.ir.Constant(self.i64, self.sizes[e.slot])
-            return super().value(e)
-
-    return Printer
-
-
-def build_module(name: str, kernels: list):
-    """The LLVM IR module of a program: one function ``<name>_k<j>`` per kernel."""
-    from llvmlite import ir as L
-
-    i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
-    mod = L.Module(name)
-    ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
-    for j, k in enumerate(kernels):
-        fn = L.Function(mod, ktype, f"{name}_k{j}")
-        fn.attributes.add("noinline")
-        b = L.IRBuilder(fn.append_basic_block("entry"))
-        bufs, slots = fn.args
-        ptrs = []
-        for q in range(k.n_arrays):
-            buf = b.load(b.gep(slots, [L.Constant(i64, 2 * q)]))
-            off = b.load(b.gep(slots, [L.Constant(i64, 2 * q + 1)]))
-            ptrs.append(b.gep(b.load(b.gep(bufs, [buf])), [off]))
-        k.emit(b, mod, ptrs)
-        b.ret_void()
-    return mod
-
-
-def runtime_module(name: str = "funcad_table"):
-    """The LLVM IR module every program calls through, compiled once (:func:`_runtime`): the
-    interpreter ``<name>_run`` and the entry ``<name>_call`` Python calls."""
-    from llvmlite import ir as L
-
-    i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
-    mod = L.Module(name)
-    ktype = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64.as_pointer()])
-    # The interpreter: for i < n: fns[i](buffers, slots + offsets[i]), a null fns[i] being a
-    # Control entry (a jump) read from its slots.
-    run_type = L.FunctionType(L.VoidType(), [i8p.as_pointer(), i64, ktype.as_pointer().as_pointer(),
-                                             i64.as_pointer(), i64.as_pointer(), i8p.as_pointer()])
-    run = L.Function(mod, run_type, f"{name}_run")
-    bufs, n, fns, offsets, slots, status = run.args
-    blocks = ("entry", "cond", "body", "call", "control", "branch", "step", "bump", "end")
-    entry, cond, body, call, control, branch, step, bump, end = (run.append_basic_block(x) for x in blocks)
-    b = L.IRBuilder(entry)
-    i, j = b.alloca(i64), b.alloca(i64)
-    b.store(L.Constant(i64, 0), i)
-    b.branch(cond)
-    b.position_at_end(cond)
-    b.cbranch(b.icmp_signed("<", b.load(i), n), body, end)
-    b.position_at_end(body)
-    at, fn = b.load(i), b.load(b.gep(fns, [b.load(i)]))
-    s = b.gep(slots, [b.load(b.gep(offsets, [at]))])
-    nxt = b.add(at, L.Constant(i64, 1))
-
-    def word(k):
-        return b.load(b.gep(s, [L.Constant(i64, k)]))
-
-    b.store(nxt, i)
-    b.cbranch(b.icmp_unsigned("==", b.ptrtoint(fn, i64), L.Constant(i64, 0)), control, call)
-    b.position_at_end(call)
-    b.call(fn, [bufs, s])  # then stop if it has set the stop word (runtime's entry, below)
-    b.cbranch(b.icmp_unsigned("!=", b.load(status), L.Constant(i8p, None)), end, cond)
-    b.position_at_end(control)  # GOTO: i = target
-    target = word(1)
-    sw = b.switch(word(0), cond)
-    goto = run.append_basic_block("goto")
-    sw.add_case(GOTO, goto)
-    sw.add_case(BRANCH, branch)
-    sw.add_case(STEP, step)
-    b.position_at_end(goto)
-    b.store(target, i)
-    b.branch(cond)
-    b.position_at_end(branch)  # the scalar at (buffer, offset) compared with k
-    ptr = b.gep(b.load(b.gep(bufs, [word(2)])), [word(3)])
-    compare = run.append_basic_block("compare")
-    sw, loaded = b.switch(word(4), compare), []
-    for w in (1, 2, 4, 8):  # the width in bytes
-        block = run.append_basic_block(f"load{w}")
-        sw.add_case(w, block)
-        b.position_at_end(block)
-        loaded.append((b.sext(b.load(b.bitcast(ptr, L.IntType(8 * w).as_pointer())), i64)
-                       if w < 8 else b.load(b.bitcast(ptr, i64.as_pointer())), block))
-        b.branch(compare)
-    b.position_at_end(compare)
-    value = b.phi(i64)
-    value.add_incoming(L.Constant(i64, 0), branch)
-    for v, block in loaded:
-        value.add_incoming(v, block)
-    jump = b.icmp_signed("==", b.zext(b.icmp_signed(">", value, word(5)), i64), word(6))
-    b.store(b.select(jump, target, nxt), i)
-    b.branch(cond)
-    b.position_at_end(step)  # counter += 1; slots[s[5 + 2q]] += s[6 + 2q] * (1 or 1 - n)
-    count, counter = b.add(word(3), L.Constant(i64, 1)), b.gep(s, [L.Constant(i64, 3)])
-    more = b.icmp_signed("<", count, word(2))
-    b.store(b.select(more, count, L.Constant(i64, 0)), counter)
-    factor = b.select(more, L.Constant(i64, 1), b.sub(L.Constant(i64, 1), word(2)))
-    b.store(b.select(more, target, nxt), i)
-    b.store(L.Constant(i64, 0), j)
-    bump_body = run.append_basic_block("bump_body")
-    b.branch(bump)
-    b.position_at_end(bump)
-    q = b.load(j)
-    b.cbranch(b.icmp_signed("<", q, word(4)), bump_body, cond)
-    b.position_at_end(bump_body)
-    pair = b.gep(s, [b.add(L.Constant(i64, 5), b.add(q, q))])
-    slot = b.gep(slots, [b.load(pair)])
-    delta = b.load(b.gep(pair, [L.Constant(i64, 1)]))
-    b.store(b.add(b.load(slot), b.mul(delta, factor)), slot)
-    b.store(b.add(q, L.Constant(i64, 1)), j)
-    b.branch(bump)
-    b.position_at_end(end)
-    b.ret_void()
-    # The entry Python calls: the buffers' data pointers read from a tuple of arrays (its
-    # items, then each array's ``data`` field, at the offsets in ``info``), then the table.
-    entry_fn = L.Function(mod, L.FunctionType(L.VoidType(), [i8p, i64.as_pointer()]), f"{name}_call")
-    tup, info = entry_fn.args
-    b = L.IRBuilder(entry_fn.append_basic_block("entry"))
-    fields = (b.load(b.gep(info, [L.Constant(i64, j)])) for j in range(9))
-    n, fns, offsets, slots, nbuf, item_off, data_off, copy_at, n_words = fields
-    # The stop word, then the buffers: a kernel that fails (a host step that raised, LAPACK's
-    # info) sets ``buffers[-1]`` and the interpreter stops after it.
-    stop = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
-    b.store(L.Constant(i8p, None), stop)
-    table = b.gep(stop, [L.Constant(i64, 1)])
-    loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
-    start = b.block
-    b.branch(loop)
-    b.position_at_end(loop)
-    j = b.phi(i64)
-    j.add_incoming(L.Constant(i64, 0), start)
-    b.cbranch(b.icmp_signed("<", j, nbuf), body, done)
-    b.position_at_end(body)
-    item = b.gep(tup, [b.add(item_off, b.mul(j, L.Constant(i64, 8)))])
-    obj = b.load(b.bitcast(item, i8p.as_pointer()))
-    b.store(b.load(b.bitcast(b.gep(obj, [data_off]), i8p.as_pointer())), b.gep(table, [j]))
-    j.add_incoming(b.add(j, L.Constant(i64, 1)), body)
-    b.branch(loop)
-    b.position_at_end(done)
-    # A program with loops advances its slots: they are copied to the end of the arena (the
-    # last buffer), so that two threads may run it at once.
-    copied = b.gep(b.load(b.gep(table, [b.sub(nbuf, L.Constant(i64, 1))])), [copy_at])
-    copied_at = b.ptrtoint(copied, i64)
-    copy, start = entry_fn.append_basic_block("copy"), b.block
-    go = entry_fn.append_basic_block("go")
-    b.cbranch(b.icmp_signed(">=", copy_at, L.Constant(i64, 0)), copy, go)
-    b.position_at_end(copy)
-    memcpy = mod.declare_intrinsic("llvm.memcpy", [i8p, i8p, i64])
-    b.call(memcpy, [copied, b.inttoptr(slots, i8p), b.mul(n_words, L.Constant(i64, 8)),
-                    L.Constant(L.IntType(1), 0)])
-    b.branch(go)
-    b.position_at_end(go)
-    slots, shared = b.phi(i64), slots
-    slots.add_incoming(copied_at, copy)
-    slots.add_incoming(shared, start)
-    b.call(run, [table, n, b.inttoptr(fns, run_type.args[2]), b.inttoptr(offsets, run_type.args[3]),
-                 b.inttoptr(slots, run_type.args[4]), stop])
-    b.ret_void()
-    return mod
-
-
-def _gemm_batch(b, mod, k: Gemm, ptrs, d: int) -> None:
-    """The loops over ``k.batch[d:]`` around ``?gemm``, each advancing the three pointers."""
-    if d == len(k.batch):
-        return _gemm_call(b, mod, k, ptrs)
-    from llvmlite import ir as L
-
-    i64 = L.IntType(64)
-    n, *strides = k.batch[d]
-    with b.goto_entry_block():
-        i = b.alloca(i64)
-    b.store(L.Constant(i64, 0), i)
-    cond, body, end = (b.append_basic_block(f"batch{d}.{x}") for x in ("cond", "body", "end"))
-    b.branch(cond)
-    b.position_at_end(cond)
-    b.cbranch(b.icmp_signed("<", b.load(i), L.Constant(i64, n)), body, end)
-    b.position_at_end(body)
-    j = b.load(i)
-    _gemm_batch(b, mod, k, [b.gep(p, [b.mul(j, L.Constant(i64, s))]) for p, s in zip(ptrs, strides)], d + 1)
-    b.store(b.add(b.load(i), L.Constant(i64, 1)), i)
-    b.branch(cond)
-    b.position_at_end(end)
-
-
-def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
-    from llvmlite import ir as L
-
-    bi = L.IntType(_BLAS_INT_BITS)
-    fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
-    prefix = "d" if k.dtype == np.float64 else "s"
-    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
-    sym = f"funcad_table_{prefix}gemm"
-    gemm = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
-        L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
-
-    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
-        with b.goto_entry_block():
-            p = b.alloca(ty)
-            b.store(L.Constant(ty, v), p)
-        return p
-
-    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
-    if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
-        if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
-            trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
-            mat, ld, vec, inc = a, k.lda, bb, 1 if k.trans_b else k.ldb
-        else:  # c = a B = B^T a
-            trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
-            mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
-        sym = f"funcad_table_{prefix}gemv"
-        gemv = mod.globals.get(sym) or L.Function(mod, L.FunctionType(
-            L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi]), sym)
-        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
-                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
-                             const(bi, 1)])
-    args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
-            const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
-            a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
-    if not (_THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
-        return b.call(gemm, args)
-    # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
-    i32 = L.IntType(32)
-    get = mod.globals.get("funcad_table_blas_get_threads") or L.Function(
-        mod, L.FunctionType(i32, []), "funcad_table_blas_get_threads")
-    set_ = mod.globals.get("funcad_table_blas_set_threads") or L.Function(
-        mod, L.FunctionType(L.VoidType(), [i32]), "funcad_table_blas_set_threads")
-    before = b.call(get, [])
-    limit = b.icmp_signed(">", before, L.Constant(i32, 1))
-    with b.if_then(limit):
-        b.call(set_, [L.Constant(i32, 1)])
-    b.call(gemm, args)
-    with b.if_then(limit):
-        b.call(set_, [before])
-
-
-# --------------------------------------------------------------------------------------
-# BLAS symbols, libmvec, the execution engine (llvmlite)
-
-
-_BLAS_ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
-
-
-def _blas_addresses(routines=_BLAS_ROUTINES):
-    """``({routine: address}, integer bits)``: NumPy's scipy-openblas64 (ILP64) where NumPy
-    bundles it (one OpenBLAS, one thread pool with NumPy's), with its thread-count
-    functions, else SciPy's cython_blas and cython_lapack (LP64)."""
-    if os.environ.get("FUNCAD_BLAS", "").lower() != "scipy":
-        root = Path(np.__file__).resolve().parent
-        for path in sorted(root.parent.glob("numpy.libs/libscipy_openblas64_*")):
-            try:
-                lib = ctypes.CDLL(str(path))
-                found = {r: ctypes.cast(getattr(lib, f"scipy_{r}_64_"), ctypes.c_void_p).value
-                         for r in routines}
-            except (OSError, AttributeError):
-                continue
-            with contextlib.suppress(AttributeError):  # OpenBLAS's thread count (_gemm_call)
-                for r in ("get", "set"):
-                    fn = getattr(lib, f"scipy_openblas_{r}_num_threads64_")
-                    found[f"blas_{r}_threads"] = ctypes.cast(fn, ctypes.c_void_p).value
-            return found, 64
-    from scipy.linalg import cython_blas, cython_lapack
-
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    caps = {**cython_lapack.__pyx_capi__, **cython_blas.__pyx_capi__}
-    return {r: get(caps[r], ctypes.PyCapsule_GetName(caps[r]) if hasattr(ctypes, "PyCapsule_GetName")
-                   else _capsule_name(caps[r])) for r in routines}, 32
-
-
-def _capsule_name(cap):
-    get = ctypes.pythonapi.PyCapsule_GetName
-    get.restype, get.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    return get(cap)
-
-
-_engine = None
-_BLAS_INT_BITS = 64
-_THREAD_CONTROL = False  # OpenBLAS's thread count can be set (NumPy's scipy-openblas64)
-#: Callables returning ``{symbol: address}`` of external functions that kernels call, run
-#: once when the engine is set up (modules that add kernels append theirs).
-SYMBOL_HOOKS: list = [table_parallel.symbols]
-
-
-def _setup():
-    """The process's llvmlite target machine and MCJIT engine (once)."""
-    global _engine, _tm, _BLAS_INT_BITS, _THREAD_CONTROL
-    if _engine is not None:
-        return
-    import llvmlite.binding as ll
-
-    ll.initialize_native_target()
-    ll.initialize_native_asmprinter()
-    addresses, _BLAS_INT_BITS = _blas_addresses()
-    _THREAD_CONTROL = "blas_set_threads" in addresses
-    for r, address in addresses.items():
-        ll.add_symbol(f"funcad_table_{r}", address)
-    for hook in SYMBOL_HOOKS:  # other modules' external functions (LAPACK...)
-        for sym, address in hook().items():
-            ll.add_symbol(sym, address)
-    if sys.platform.startswith("linux"):
-        try:
-            ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
-        except RuntimeError:
-            pass
-    _target_machine.args = (ll.Target.from_default_triple(), ll.get_host_cpu_name(),
-                            ll.get_host_cpu_features().flatten())
-    _tm = _target_machine()
-    _engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _tm)
-
-
-def _target_machine():
-    """A target machine for this CPU (an engine owns its own: ~0.13 ms)."""
-    target, cpu, features = _target_machine.args
-    return target.create_target_machine(cpu=cpu, features=features, opt=3, codemodel="jitdefault")
-
-
-@functools.cache
-def _host() -> str:
-    """What the object code depends on besides the kernels and the code writing their IR:
-    llvmlite, the host CPU, the vector-math and BLAS settings."""
-    import llvmlite
-    import llvmlite.binding as ll
-
-    return "|".join([llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
-                     os.environ.get("FUNCAD_VECTOR_MATH", ""), os.environ.get("FUNCAD_BLAS", "")])
-
-
-#: The modules whose text is compiled into every program's object code (they write its IR).
-WRITERS = ("table.py", "table_parallel.py", "loopir.py", "vecmath.py", "xlamath.py")
-
-
-@functools.cache
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _writers(kernels) -> list:
-    """The text the object code of ``kernels`` comes from: WRITERS and each kernel class's
-    module (table_linalg.py for LAPACK's...), not the modules that plan or describe."""
-    files = {Path(__file__).with_name(n) for n in WRITERS}
-    files.update(Path(sys.modules[type(k).__module__].__file__) for k in kernels)
-    return [_digest(f) for f in sorted(files)]
-
-
-def _cache_dir() -> Path | None:
-    """``table/`` in the cache directory; None (and one warning) if that directory cannot be
-    used (not a directory, another user's): programs are then compiled in each process."""
-    env = os.environ.get("FUNCAD_CACHE_DIR") or None
-    if env in cache._unusable:
-        return None
-    try:
-        return Path(cache.cache_dir()) / "table"
-    except OSError as e:
-        cache.unusable(e, env, stacklevel=8)
-        return None
-
-
-def _read_object(path: Path | None) -> bytes | None:
-    """The object code cached at ``path`` if it is exactly what funcad wrote there (its digest
-    in the entry's manifest, this user's file: cache.read_checked); None if absent, unreadable
-    or untrusted (an untrusted file is removed, with a warning)."""
-    if path is None:
-        return None
-    try:
-        data = cache.read_checked(path)
-        if data is not None:  # least recently used = oldest mtime (cache.evict); best effort:
-            with contextlib.suppress(OSError):  # a read-only cache still loads
-                os.utime(path)
-        return data
-    except cache.Untrusted as e:
-        warnings.warn(f"funcad: the cached object code {path.name} is corrupt or not funcad's "
-                      f"({e}); not loading it, recompiling.", cache.CacheWarning, stacklevel=3)
-        cache.stats["rebuilt"] += 1
-        cache.discard(path)
-    except OSError:
-        pass
-    return None
-
-
-def compile_object(name: str, kernels: list, module=None) -> bytes:
-    """Optimise the kernels' module (or ``module``) and emit its object code. No loop
-    unrolling: it took ~25% of the optimisation and emission of the MLP step's, LSTM's and
-    RNN's kernels for no measurable change of their run time (the vectorizer still
-    interleaves)."""
-    import llvmlite.binding as ll
-
-    mod = ll.parse_assembly(str(module or build_module(name, kernels)))
-    mod.triple, mod.data_layout = _tm.triple, str(_tm.target_data)
-    mod.verify()
-    pto = ll.create_pipeline_tuning_options()
-    pto.speed_level, pto.loop_vectorization, pto.slp_vectorization = 3, True, True
-    pto.loop_unrolling = False
-    pb = ll.create_pass_builder(_tm, pto)
-    pb.getModulePassManager().run(mod, pb)
-    return _tm.emit_object(mod)
-
-
-class _Code:
-    """A program's kernels in an MCJIT engine of their own, which frees their code when it
-    goes (MCJIT frees code only with its engine): when the last TableProgram running them
-    goes. A load costs ~0.45 ms of CPU more than in one shared engine (the engine, its target
-    machine); the empty module an engine is made with is removed, or finalizing would compile
-    it (~1.3 ms)."""
-
-    def __init__(self, name: str, path: Path | None, compile, n: int):
-        import llvmlite.binding as ll
-
-        empty = ll.parse_assembly("")
-        self.engine = ll.create_mcjit_compiler(empty, _target_machine())
-        self.engine.remove_module(empty)
-        self.how = _load(path, compile, self.engine)
-        self.addresses = [self.engine.get_function_address(f"{name}_k{j}") for j in range(n)]
-
-
-def _load(path: Path | None, compile, engine=None) -> str:
-    """Add the object code at ``path`` (checked) or, if absent, ``compile()``'s (then written
-    there; ``path`` None: no disk cache) to ``engine`` (the process's): "loaded" or "compiled"."""
-    import llvmlite.binding as ll
-
-    engine = engine or _engine
-    obj, how = _read_object(path), "loaded"
-    if obj is None:
-        obj, how = compile(), "compiled"
-        if path is not None and cache.writable():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                cache.write_checked(path, obj)
-            except OSError as e:  # read-only, full: compiled in each process (said once)
-                cache.unusable(e, stacklevel=9, loads=True)
-            else:
-                with contextlib.suppress(OSError):
-                    cache.evict(added=len(obj))
-    engine.add_object_file(ll.ObjectFileRef.from_data(obj))
-    engine.finalize_object()
-    return how
-
-
-@functools.cache
-def _runtime() -> int:
-    """The address of the entry every program is called through (the runtime module's
-    ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
-    digest = hashlib.sha256(repr((_host(), _writers(()), "runtime")).encode()).hexdigest()
-    where = _cache_dir()
-    _load(where and where / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
-    return _engine.get_function_address("funcad_table_call")
+# The compiled program
 
 
 stats = {"compiled": 0, "loaded": 0}
@@ -1222,20 +833,21 @@ class TableProgram:
 
     def __init__(self, jaxpr: Jaxpr, plan: Plan):
         with _lock:
-            _setup()
+            table_engine._setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((_host(), _writers(plan.kernels), plan.keys)).encode()
+        description = repr((table_engine._host(), table_engine._writers(plan.kernels), plan.keys)).encode()
         digest = hashlib.sha256(description).hexdigest()
         name = f"funcad_table_{digest[:16]}"
-        where = _cache_dir()
+        where = table_engine._cache_dir()
         path = where and where / f"{digest}.o"
         with _lock:  # one thread at a time compiles or adds code
             self._code = _loaded.get(name)
             if self._code is None:
-                self._code = _loaded[name] = _Code(name, path, lambda: compile_object(name, plan.kernels),
+                self._code = _loaded[name] = table_engine._Code(
+                    name, path, lambda: table_engine.compile_object(name, plan.kernels),
                                                    len(plan.kernels))
                 stats[self._code.how] += 1
-            addresses, entry = self._code.addresses, _runtime()
+            addresses, entry = self._code.addresses, table_engine._runtime()
         # for .source, planned again when read (build sets Plan's other arguments, if any)
         self.name, self._plan_args = name, (jaxpr,)
         self.kernels = len(plan.kernels)
@@ -1243,7 +855,7 @@ class TableProgram:
         # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
         # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
-        self.host = {c: k.bind(self) for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
+        self.host = {c: k.bind() for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
         self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
                              else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
         slots, offsets, bumps = [], [], {}
@@ -1314,7 +926,7 @@ class TableProgram:
         inner = [b for b in range(plan.n_in, len(plan.buffers))
                  if b not in outs and b not in status and b not in consts]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
-        ranges = table_arena.live_ranges(plan.calls, inner, read_after, getattr(plan, "spans", ()))
+        ranges = table_arena.live_ranges(plan.calls, inner, read_after, plan.spans)
         sizes = {b: plan.buffers[b][0] for b in inner}
         offsets, self.arena_bytes = table_arena.pack(sizes, ranges)
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
@@ -1365,6 +977,18 @@ class TableProgram:
         return result
 
 
+def _c_arrays(args, dtypes) -> list:
+    """The flat arguments as C-contiguous arrays of the program's dtypes (copied only if needed)."""
+    out = []
+    for x, dt in zip(args, dtypes):
+        if type(x) is not np.ndarray or x.dtype != dt:
+            x = np.asarray(x, dt)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        out.append(x)
+    return out
+
+
 def _read(flat, offset, r: Region):
     """A copy of region ``r`` of the bytes ``flat`` (a view, an input, a repeated output)."""
     if not r.shape or 0 in r.shape:
@@ -1407,7 +1031,7 @@ def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
             "without jit (`with funcad.disable_jit():`).")
     if jaxpr.constvars:  # the program's arguments are its constvars' values, then its invars'
         jaxpr = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
-    jaxpr, consts = HOST.inline_calls(jaxpr) if HOST is not None else (jaxpr, {})
+    jaxpr, consts = HOST.inline_calls(jaxpr)
     plan = Plan(jaxpr, consts)
     program = TableProgram(jaxpr, plan)
     program._plan_args = (jaxpr, consts)  # (for .source)

@@ -35,7 +35,7 @@ def einsum(plan, e) -> None:
 def matmul(plan, e) -> None:
     x, y = e.inputs
     out = e.outputs[0]
-    same = x.aval.dtype == y.aval.dtype == out.aval.dtype and out.aval.dtype in table.FLOATS
+    same = x.aval.dtype == y.aval.dtype == out.aval.dtype and out.aval.dtype in ir.FLOATS
     if out.aval.dtype.kind == "c":  # ?gemm on today's path; the table has no complex BLAS call yet
         raise Unsupported("complex matmul")
     if x.aval.ndim == y.aval.ndim == 2 and same:
@@ -116,7 +116,7 @@ def _loops(out: Region, out_sub: str, ops) -> table.Loops:
     if inner:
         acc = ir.Local("acc", dt)
         body = [ir.Assign(acc, ir.Const(0, dt)),
-                *nest(inner, [ir.Assign(acc, ir.Call("_vm.radd", [acc, prod], dt) if dt in table.FLOATS
+                *nest(inner, [ir.Assign(acc, ir.Call("_vm.radd", [acc, prod], dt) if dt in ir.FLOATS
                                         else ir.Bin("+", acc, prod))]),
                 ir.Store(arrs[0], target, acc)]
     else:
@@ -137,7 +137,7 @@ def _gemm(plan, out, ops, out_sub) -> bool:
     through a transposed view."""
     (x, sx), (y, sy) = ops
     dt = out.aval.dtype
-    if not (x.dtype == y.dtype == dt and dt in table.FLOATS):
+    if not (x.dtype == y.dtype == dt and dt in ir.FLOATS):
         return False
     if any(c not in out_sub and c not in other for s, other in ((sx, sy), (sy, sx)) for c in s):
         return False

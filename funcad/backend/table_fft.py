@@ -12,13 +12,13 @@ loops cannot be found runs the transform as a host step (NumPy's ``fftn``...).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..lax.fft import FftType, fft_p
-from . import pocketfft, table
+from . import loopir as ir
+from . import pocketfft, table, table_engine
 from .table import Unsupported
 
 
@@ -52,8 +52,8 @@ class Pocketfft:
 
         i8, i64 = L.IntType(8), L.IntType(64)
         i8p, fty = i8.as_pointer(), L.DoubleType() if self.real == "float64" else L.FloatType()
-        fn = mod.globals.get(self.symbol) or L.Function(mod, L.FunctionType(
-            L.VoidType(), [i8p.as_pointer(), i64.as_pointer(), i64.as_pointer(), i8p]), self.symbol)
+        fn = ir.declare(mod, self.symbol, L.VoidType(),
+                        [i8p.as_pointer(), i64.as_pointer(), i64.as_pointer(), i8p])
 
         def array(ty, values):  # (in the entry block: the kernel starts there)
             p = b.alloca(ty, len(values))
@@ -64,26 +64,10 @@ class Pocketfft:
         args, dims, steps = b.alloca(i8p, 3), array(i64, self.dims), array(i64, self.steps)
         fct, flag = array(fty, [self.fct]), array(i8, [self.forward])
         b.store(b.bitcast(fct, i8p), b.gep(args, [L.Constant(i64, 1)]))
-        count = math.prod(n for n, *_ in self.batch)
-        start = b.block
-        loop, body, done = (b.append_basic_block(x) for x in ("fft.loop", "fft.body", "fft.done"))
-        b.branch(loop)
-        b.position_at_end(loop)
-        m = b.phi(i64)
-        m.add_incoming(L.Constant(i64, 0), start)
-        b.cbranch(b.icmp_signed("<", m, L.Constant(i64, count)), body, done)
-        b.position_at_end(body)
-        offsets, inner = [L.Constant(i64, 0)] * 2, count
-        for size, *strides in self.batch:  # this index's offsets: sum of (its index * stride)
-            inner //= size
-            idx = b.urem(b.udiv(m, L.Constant(i64, inner)), L.Constant(i64, size))
-            offsets = [b.add(o, b.mul(idx, L.Constant(i64, s))) for o, s in zip(offsets, strides)]
-        for j, p, o in ((0, ptrs[0], offsets[0]), (2, ptrs[1], offsets[1])):
-            b.store(b.gep(p, [o]), b.gep(args, [L.Constant(i64, j)]))
-        b.call(fn, [args, dims, steps, flag])
-        m.add_incoming(b.add(m, L.Constant(i64, 1)), b.block)
-        b.branch(loop)
-        b.position_at_end(done)
+        with table.batch_loop(b, self.batch, ptrs) as (src, dst):
+            for j, p in ((0, src), (2, dst)):
+                b.store(p, b.gep(args, [L.Constant(i64, j)]))
+            b.call(fn, [args, dims, steps, flag])
 
 
 def along(plan, loop: str, src, dst, axis: int, fct: float, forward: int, double=False) -> None:
@@ -134,4 +118,4 @@ def fft(plan, e) -> None:
 
 
 table.register_single(fft_p, fft)
-table.SYMBOL_HOOKS.append(pocketfft.symbols)
+table_engine.SYMBOL_HOOKS.append(pocketfft.symbols)

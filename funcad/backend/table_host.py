@@ -68,8 +68,8 @@ class HostStep:
     def __repr__(self):
         return f"host[{self.eqn.prim.name}]"
 
-    def bind(self, program) -> _Bound:
-        """The callback for ``program``. The regions' (buffer, offset) pairs are read from the
+    def bind(self) -> _Bound:
+        """The callback. The regions' (buffer, offset) pairs are read from the
         call's slots, where a loop of table_control.py advances them; shapes, dtypes and
         strides are fixed."""
         n, q = 0, []

@@ -37,8 +37,8 @@ import numpy as np
 from ..lax import decompositions as dec
 from ..lax import linalg as la
 from . import loopir as ir
-from . import table
-from .table import FLOATS, Loops, Region, Unsupported
+from . import table, table_engine
+from .table import Loops, Region, Unsupported
 
 
 @dataclass(frozen=True)
@@ -75,39 +75,21 @@ class Lapack:
         from llvmlite import ir as L
 
         i64 = L.IntType(64)
-        fn_block, count, one = b.function, math.prod(self.batch), L.Constant(i64, 1)
-        matrix = getattr(self, "_" + self.routine)
-        loop, body, fail, done = (fn_block.append_basic_block(x) for x in ("loop", "body", "fail", "done"))
-        start = b.block
-        b.branch(loop)
-        b.position_at_end(loop)
-        m = b.phi(i64)
-        m.add_incoming(L.Constant(i64, 0), start)
-        b.cbranch(b.icmp_signed("<", m, L.Constant(i64, count)), body, done)
-        b.position_at_end(body)
-        mats = []
-        for p, steps in zip(ptrs, self.steps):  # this matrix: sum of (batch index * step)
-            off, inner = L.Constant(i64, 0), count
-            for size, step in zip(self.batch, steps):
-                inner //= size
-                if step and size > 1:
-                    idx = b.urem(b.udiv(m, L.Constant(i64, inner)), L.Constant(i64, size))
-                    off = b.add(off, b.mul(idx, L.Constant(i64, step)))
-            mats.append(b.gep(p, [off]))
-        info = matrix(b, mod, mats, ptrs)
-        m.add_incoming(b.add(m, one), b.block)
-        if info is None:  # (no failure)
-            b.branch(loop)
+        fail = None
+        with table.batch_loop(b, tuple(zip(self.batch, *self.steps)), ptrs[:len(self.steps)]) as mats:
+            info = getattr(self, "_" + self.routine)(b, mod, mats, ptrs)
+            if info is not None:  # (getrf: no failure)
+                fail, go_on = (b.function.append_basic_block(x) for x in ("fail", "next"))
+                b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, go_on)
+                b.position_at_end(go_on)
+        if fail is not None:  # info into the status word; the stop word (table_runtime.py) set
+            done = b.block
             b.position_at_end(fail)
+            stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
+            b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
+            b.store(b.inttoptr(L.Constant(i64, 1), ptrs[-1].type), stop)
             b.branch(done)
             b.position_at_end(done)
-            return
-        b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, loop)
-        b.position_at_end(fail)  # info into the status word; the stop word (table.runtime_module) set
-        b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
-        b.store(b.inttoptr(one, ptrs[-1].type), b.gep(fn_block.args[0], [L.Constant(i64, -1)]))
-        b.branch(done)
-        b.position_at_end(done)
 
     def _call(self, b, mod, args, types):
         """LAPACK's ``?<routine>(args)``: the integers ``int``s, the characters ``chr``s as
@@ -115,7 +97,7 @@ class Lapack:
         character arguments follow (OpenBLAS's C routines ignore them)."""
         from llvmlite import ir as L
 
-        i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table._BLAS_INT_BITS)
+        i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table_engine._BLAS_INT_BITS)
         vals, tys = [], []
         with b.goto_entry_block():  # (an alloca in the loop would grow the stack per matrix)
             info = b.alloca(bi)
@@ -131,16 +113,15 @@ class Lapack:
                 tys.append(t)
         chars = sum(t == i8 for t in types)
         sym = f"funcad_table_{'d' if self.dtype == np.float64 else 's'}{self.routine}"
-        fn = mod.globals.get(sym) or L.Function(
-            mod, L.FunctionType(L.VoidType(), tys + [info.type] + [i64] * chars), sym)
+        fn = ir.declare(mod, sym, L.VoidType(), tys + [info.type] + [i64] * chars)
         b.call(fn, vals + [info] + [L.Constant(i64, 1)] * chars)
         got = b.load(info)
-        return b.sext(got, i64) if table._BLAS_INT_BITS < 64 else got
+        return b.sext(got, i64) if table_engine._BLAS_INT_BITS < 64 else got
 
     def _types(self):
         from llvmlite import ir as L
 
-        bi = L.IntType(table._BLAS_INT_BITS)
+        bi = L.IntType(table_engine._BLAS_INT_BITS)
         return L.IntType(8), bi, (L.DoubleType() if self.dtype == np.float64 else L.FloatType()).as_pointer()
 
     def _gesv(self, b, mod, mats, ptrs):  # (n, nrhs, a, lda, ipiv, b, ldb, info)
@@ -365,16 +346,17 @@ def _intrinsic(mod, name, ty):
     from llvmlite import ir as L
 
     name = f"{name}.{'f64' if ty == L.DoubleType() else 'f32'}"
-    return mod.globals.get(name) or L.Function(mod, L.FunctionType(ty, [ty]), name)
+    return ir.declare(mod, name, ty, [ty])
 
 
 def _addresses() -> dict:
     """LAPACK's routines, from the library that table.py takes ``?gemm`` from."""
-    found, _ = table._blas_addresses(tuple(p + r for r in ("gesv", "potrf", "trtrs", "getrf") for p in "ds"))
+    routines = tuple(p + r for r in ("gesv", "potrf", "trtrs", "getrf") for p in "ds")
+    found, _ = table_engine._blas_addresses(routines)
     return {f"funcad_table_{r}": a for r, a in found.items()}
 
 
-table.SYMBOL_HOOKS.append(_addresses)
+table_engine.SYMBOL_HOOKS.append(_addresses)
 
 
 # --------------------------------------------------------------------------------------
@@ -421,7 +403,7 @@ def _lapack(plan, kernel: Lapack, regions) -> None:
 
 def _float_operands(eqn) -> np.dtype:
     dt = eqn.outputs[0].aval.dtype
-    if dt not in FLOATS or any(a.aval.dtype != dt for a in eqn.inputs):
+    if dt not in ir.FLOATS or any(a.aval.dtype != dt for a in eqn.inputs):
         raise Unsupported(f"{eqn.prim.name} of {[a.aval.dtype.name for a in eqn.inputs]}")
     return dt
 
@@ -535,7 +517,7 @@ def symmetrize(plan, eqn) -> None:
     _float_operands(eqn)
     (a,), v = eqn.inputs, eqn.outputs[0]
     r = plan.region(a)
-    if plan.writable(a, r):
+    if plan.writable(r):
         plan.regions[v] = r
     else:
         plan.regions[v] = plan.fresh(v)

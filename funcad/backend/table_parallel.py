@@ -91,11 +91,10 @@ def well_formed(body: list) -> bool:
     return len(inner) == 1 and body[k].start is None and all(type(s) is ir.Assign for s in body[:k])
 
 
-def emit(b, printer, arrays: list, strides: list, sizes, body: list, ptrs: list) -> None:
+def emit(b, arrays: list, strides: list, sizes, body: list, ptrs: list) -> None:
     """The kernel of statements ``body`` (:func:`well_formed`) at builder ``b``: the loop's
-    body function, then the calls. ``printer`` is the table's loop IR printer class;
-    ``arrays`` the loop IR arrays (``ptrs``: their first elements), ``strides`` their byte
-    strides."""
+    body function, then the calls. ``arrays`` are the loop IR arrays (``ptrs``: their first
+    elements), ``strides`` their byte strides, ``sizes`` the kernel's sizes."""
     from llvmlite import ir as L
 
     mod, i8p, i64 = b.module, L.IntType(8).as_pointer(), L.IntType(64)
@@ -103,8 +102,7 @@ def emit(b, printer, arrays: list, strides: list, sizes, body: list, ptrs: list)
     before, loop, after = body[:k], body[k], body[k + 1:]
 
     def printed(builder, pointers):
-        return printer(builder, {a.name: (p, [L.Constant(i64, s) for s in st])
-                                 for a, p, st in zip(arrays, pointers, strides)}, sizes)
+        return ir.LLVM(builder, {a.name: (p, st) for a, p, st in zip(arrays, pointers, strides)}, sizes)
 
     # The body: the loop over [lo, hi), its arrays' pointers read from ptrs.
     fn = L.Function(mod, _body_type(), f"{b.function.name}_body")

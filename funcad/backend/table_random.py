@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..lax import random as rl
-from . import table
+from . import loopir as ir
+from . import table, table_engine
 
 
 def symbol(kind: str, dtype) -> str:
@@ -47,15 +48,16 @@ def address(kind: str, dtype) -> int:
     if a is None:
         import llvmlite.binding as ll
 
+        engine = table_engine
         with table._lock:
-            table._setup()
-            writers = table._writers(()) + [table._digest(Path(_ir().__file__))]  # (the code writing its IR)
-            digest = hashlib.sha256(repr((table._host(), writers, name)).encode()).hexdigest()
-            where = table._cache_dir()
-            how = table._load(where and where / f"random-{digest}.o", lambda: table.compile_object(
+            engine._setup()
+            writers = engine._writers(()) + [engine._digest(Path(_ir().__file__))]  # (its IR writer)
+            digest = hashlib.sha256(repr((engine._host(), writers, name)).encode()).hexdigest()
+            where = engine._cache_dir()
+            how = engine._load(where and where / f"random-{digest}.o", lambda: engine.compile_object(
                 "", [], _ir().module(kind, np.dtype(dtype), name)))
             stats[how] += 1
-            a = _addresses[name] = table._engine.get_function_address(name)
+            a = _addresses[name] = engine._engine.get_function_address(name)
             ll.add_symbol(name, a)
     return a
 
@@ -92,8 +94,7 @@ class Call:
         from llvmlite import ir as L
 
         i8p, i64 = L.IntType(8).as_pointer(), L.IntType(64)
-        fn = mod.globals.get(self.name) or L.Function(
-            mod, L.FunctionType(L.VoidType(), [i8p] * self.n_arrays + [i64] * len(self.sizes)), self.name)
+        fn = ir.declare(mod, self.name, L.VoidType(), [i8p] * self.n_arrays + [i64] * len(self.sizes))
         b.call(fn, [b.bitcast(p, i8p) for p in ptrs] + [L.Constant(i64, s) for s in self.sizes])
 
 

@@ -99,7 +99,7 @@ class _Text:
         value = self.plan.buffers[b]
         if isinstance(value, np.ndarray):
             return repr(value.item()) if value.size == 1 else f"const{b}"
-        status = [j for j, (r, _) in enumerate(getattr(self.plan, "checks", ())) if r.buffer == b]
+        status = [j for j, (r, _) in enumerate(self.plan.checks) if r.buffer == b]
         return f"status{status[0]}" if status else f"t{b}"
 
     def where(self, v) -> str:
