@@ -139,6 +139,19 @@ def test_set_at_basic_and_advanced_indices_and_its_gradient():
     check_grads(lambda x, u: f(x, u, i), (x, u), order=1)
 
 
+@pytest.mark.parametrize("index", [
+    lambda y, a: y[:, a, ..., 0],     # (an Ellipsis of no axes separates advanced indices: (5, 2))
+    lambda y, a: y[:, a, 0, ...],     # (adjacent: (2, 5))
+    lambda y, a: y[:, a, None, a],    # (None separates them: (5, 2, 1))
+    lambda y, a: y[..., a, :, 0],
+    lambda y, a: y[None, a, ..., 0],
+])
+def test_numpys_layout_of_the_broadcast_axes(index):
+    y, a = np.arange(24.0).reshape(2, 3, 4), np.array([0, 1, 0, 1, 0])
+    got = check(lambda y, a: index(fnp.asarray(y), a), y, a)
+    np.testing.assert_array_equal(got[0], index(y, a))
+
+
 # -- real programs ----------------------------------------------------------------------------
 
 

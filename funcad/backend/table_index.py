@@ -90,8 +90,10 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
         if t[0] == "slice":
             basic.append(("slice", x_axis))
         x_axis += 1
-    # NumPy's layout: the broadcast axes in place of adjacent advanced indices, else first
-    p = adv[0] if adv[-1] - adv[0] + 1 == len(adv) else 0  # (before adv[0]: slices and None)
+    # NumPy's layout: the broadcast axes in place of adjacent advanced indices, else first (an
+    # Ellipsis between them separates them, even one of no axes)
+    given = [i for i, t in enumerate(template) if t is not None and t is not Ellipsis and t[0] != "slice"]
+    p = adv[0] if given[-1] - given[0] + 1 == len(given) else 0  # (before adv[0]: slices and None)
     roles = basic[:p] + [("bcast", d) for d in range(nd)] + basic[p:]
     if tuple(_role_sizes(roles, view.shape, bshape)) != tuple(region_shape):
         raise Unsupported("an index layout not understood")  # (a safety net)
