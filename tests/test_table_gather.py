@@ -152,6 +152,33 @@ def test_numpys_layout_of_the_broadcast_axes(index):
     np.testing.assert_array_equal(got[0], index(y, a))
 
 
+@pytest.mark.parametrize("index", [
+    lambda y, a: y[:, a, ..., 0], lambda y, a: y[:, a, 0, ...], lambda y, a: y[None, a, ..., 0],
+    lambda y, a: y[1, ..., a], lambda y, a: y[:, 1, ..., a],
+])
+@pytest.mark.parametrize("axes", [(0, None), (None, 0), (0, 0)])
+def test_vmap_of_those_layouts_matches_a_loop_eagerly_and_under_jit(index, axes):
+    """(vmap's rule once expanded the Ellipsis first: the broadcast axes moved)"""
+    y, a = np.arange(24.0).reshape(2, 3, 4), np.array([0, 1, 0, 1, 0])
+    args = (np.stack([y, y + 1]) if axes[0] == 0 else y, np.stack([a, a[::-1]]) if axes[1] == 0 else a)
+    want = np.stack([index(*[v[b] if d == 0 else v for v, d in zip(args, axes)]) for b in range(2)])
+    f = fa.vmap(lambda y, a: index(fnp.asarray(y), a), axes)
+    np.testing.assert_array_equal(f(*args), want)
+    np.testing.assert_array_equal(fa.jit(f)(*args), want)
+    g = fa.vmap(lambda y, a: fnp.asarray(y).at[index(_Spy(), a)].add(1.0), axes)
+    want = np.stack([fnp.asarray(v).at[index(_Spy(), i)].add(1.0) for v, i in
+                     zip(*[v if d == 0 else [v, v] for v, d in zip(args, axes)])])
+    np.testing.assert_array_equal(g(*args), want)
+    np.testing.assert_array_equal(fa.jit(g)(*args), want)
+
+
+class _Spy:
+    """``_Spy()[idx]`` is ``idx``."""
+
+    def __getitem__(self, idx):
+        return idx
+
+
 # -- real programs ----------------------------------------------------------------------------
 
 

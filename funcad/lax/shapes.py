@@ -426,10 +426,13 @@ def _batched_index_args(axis_size, x, dx, arrays, darrs, template):
     rank = get_aval(x).ndim - (dx is not None)
     tmpl = _expand_ellipsis(template, rank)
     adv, adjacent, p, nd = _advanced_layout(tmpl, [_unbatched_aval(a, d) for a, d in zip(arrays, darrs)])
+    # (an Ellipsis between advanced indices separates them for NumPy, even one of no axes)
+    given = [i for i, t in enumerate(template) if t is not None and t is not Ellipsis and t[0] != "slice"]
+    adjacent = adjacent and (not given or given[-1] - given[0] + 1 == len(given))
     full = ("slice", None, None, None)
     if all(d is None for d in darrs):
         x = batching.moveaxis(x, dx, 0)
-        tmpl = [full] + tmpl
+        tmpl = [full] + list(template)  # (its Ellipsis kept: the same layout per example)
         # Non-adjacent advanced indices put their axes first: (*bcast, B, *rest).
         perm = None
         if not adjacent:
