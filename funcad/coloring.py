@@ -39,7 +39,7 @@ _ORDERS = ("natural", "largest_first", "smallest_last")
 def _kernels():
     import numba
 
-    from .backend.nbcache import KernelCache
+    from ._numba_cache import KernelCache
 
     def jit(fn):  # cached under funcad's cache directory (Numba's cache=True: beside funcad)
         return KernelCache.attach(numba.njit(nogil=True)(fn))

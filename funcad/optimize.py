@@ -663,7 +663,7 @@ def _aggregate(S, n):
 def _aggregation_kernel():
     import numba
 
-    from .backend.nbcache import KernelCache
+    from ._numba_cache import KernelCache
 
     @KernelCache.attach  # under funcad's cache directory (Numba's cache=True: beside funcad)
     @numba.njit(nogil=True)

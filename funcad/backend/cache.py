@@ -3,8 +3,8 @@
 The table backend (backend/table_engine.py) writes each program's object code to
 ``table/<sha256>.o`` in the cache directory, keyed by its kernels' description, llvmlite's
 version, the host CPU and the text of the modules that write the IR, so an upgrade or an
-edit there never loads stale code. funcad's own Numba kernels (nbcache.KernelCache) keep
-theirs in ``__pycache__``.
+edit there never loads stale code. funcad's Numba graph kernels (coloring's, optimize's;
+funcad/_numba_cache.py) keep theirs in ``__pycache__``.
 
 What is trusted (the threat model is in docs/architecture.md, "The disk cache's threat model"):
 
@@ -302,7 +302,7 @@ def max_bytes() -> int:
 def _entries(path: Path) -> list[tuple[float, int, list[Path]]]:
     """``(mtime, bytes, files)`` of every entry, oldest first: each program's object code
     (backend/table_engine.py: ``table/<digest>.o`` and its manifest) and the kernels of each of
-    funcad's Numba modules (``__pycache__/funcad_kernel_<module>.*``: nbcache.KernelCache)."""
+    funcad's Numba modules (``__pycache__/funcad_kernel_<module>.*``: funcad/_numba_cache.py)."""
     kernels: dict[str, list[Path]] = {}
     pyc = path / "__pycache__"
     if pyc.is_dir():

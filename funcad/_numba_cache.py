@@ -23,8 +23,8 @@ import warnings
 
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
-from .._version import __version__
-from . import cache
+from ._version import __version__
+from .backend import cache
 
 
 class _CheckedFile(IndexDataCacheFile):
