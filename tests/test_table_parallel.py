@@ -5,6 +5,7 @@ products, and the arena's bytes shared by liveness (backend/table_arena.py)."""
 from __future__ import annotations
 
 import ctypes
+import re
 
 import numpy as np
 import pytest
@@ -90,11 +91,23 @@ def test_the_chain_at_the_real_threshold(on_table):
     np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-13)
 
 
-def test_thread_count_from_numba_num_threads(monkeypatch):
+def test_thread_count_from_funcad_num_threads_then_numbas(monkeypatch):
+    monkeypatch.delenv("FUNCAD_NUM_THREADS", raising=False)
     monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
     assert table_parallel.threads() == 3
+    monkeypatch.setenv("FUNCAD_NUM_THREADS", "5")
+    assert table_parallel.threads() == 5
+    monkeypatch.delenv("FUNCAD_NUM_THREADS")
     monkeypatch.delenv("NUMBA_NUM_THREADS")
     assert table_parallel.threads() == len(__import__("os").sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5"])
+def test_a_bad_funcad_num_threads_is_a_clear_error(monkeypatch, bad):
+    monkeypatch.setenv("FUNCAD_NUM_THREADS", bad)
+    want = f"FUNCAD_NUM_THREADS='{re.escape(bad)}'.*positive integer"
+    with pytest.raises(fa.errors.ArgumentError, match=want):
+        table_parallel.threads()
 
 
 # -- tall products on one OpenBLAS thread -------------------------------------------------

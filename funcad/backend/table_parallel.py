@@ -35,8 +35,18 @@ UNITS_PER_THREAD = 4
 
 
 def threads() -> int:
-    """The number of threads of a parallel loop: Numba's (``NUMBA_NUM_THREADS``, else the
-    CPUs this process may run on), read without importing Numba."""
+    """The number of threads of a parallel loop: ``FUNCAD_NUM_THREADS``, else
+    ``NUMBA_NUM_THREADS`` (the former Numba backend's setting, still honoured), else the CPUs
+    this process may run on."""
+    env = os.environ.get("FUNCAD_NUM_THREADS", "").strip()
+    if env:
+        if not (env.isdigit() and int(env) > 0):
+            from ..errors import ArgumentError
+
+            raise ArgumentError(f"FUNCAD_NUM_THREADS={env!r}: the number of threads of jit's parallel "
+                                "loops must be a positive integer (unset it to use every CPU this "
+                                "process may run on).")
+        return int(env)
     env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
@@ -46,12 +56,12 @@ def threads() -> int:
 
 
 #: What ``parallel_for`` reads at each call: the thread count (``set_threads`` changes it).
-_THREADS = ctypes.c_int64(threads())
+_THREADS = ctypes.c_int64(0)  # 0: threads() when the engine is set up (symbols), not at import
 
 
 def set_threads(n: int) -> int:
     """Run parallel loops on ``n`` threads (1: serial) from now on; returns the previous count."""
-    before = _THREADS.value
+    before = _THREADS.value or threads()
     _THREADS.value = max(1, int(n))
     return before
 
@@ -59,6 +69,8 @@ def set_threads(n: int) -> int:
 def symbols() -> dict:
     """``{symbol: address}`` for llvmlite: the thread count, and glibc's pthread_create and
     pthread_join (absent elsewhere: parallel loops then run on the calling thread)."""
+    if not _THREADS.value:
+        _THREADS.value = threads()
     out = {"funcad_table_threads": ctypes.addressof(_THREADS)}
     try:
         libc = ctypes.CDLL(None)
