@@ -371,6 +371,27 @@ def declare(module, name: str, ret, params):
     return module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, params), name)
 
 
+def for_range(b, lo, hi, body) -> None:
+    """Write ``for i in range(lo, hi): body(i)`` at llvmlite builder ``b`` (``lo``, ``hi``: i64
+    values or ints; ``body`` gets ``i`` and may add blocks); the builder is left after the loop."""
+    from llvmlite import ir
+
+    i64 = ir.IntType(64)
+    lo, hi = (ir.Constant(i64, v) if isinstance(v, int) else v for v in (lo, hi))
+    start = b.block
+    head, inside, end = (b.append_basic_block(f"for.{x}") for x in ("head", "body", "end"))
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(i64)
+    i.add_incoming(lo, start)
+    b.cbranch(b.icmp_signed("<", i, hi), inside, end)
+    b.position_at_end(inside)
+    body(i)
+    i.add_incoming(b.add(i, ir.Constant(i64, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(end)
+
+
 class LLVM:
     """Writes statements' IR at an llvmlite ``builder``: ``arrays`` maps each array's
     name to ``(data as i8*, its byte strides)``, ``sizes`` holds the kernel's sizes (by

@@ -310,18 +310,7 @@ class _Emit:
 
     def loop(self, lo, hi, body) -> None:
         """``for i in range(lo, hi): body(i)`` (i an i64 value)."""
-        b = self.b
-        i = self.alloca(self.i64)
-        b.store(self.const(lo), i)
-        cond, inside, end = (b.function.append_basic_block(x) for x in ("cond", "inside", "end"))
-        b.branch(cond)
-        b.position_at_end(cond)
-        b.cbranch(b.icmp_signed("<", b.load(i), self.const(hi)), inside, end)
-        b.position_at_end(inside)
-        body(b.load(i))
-        b.store(b.add(b.load(i), self.const(1)), i)
-        b.branch(cond)
-        b.position_at_end(end)
+        ir.for_range(self.b, self.const(lo), self.const(hi), body)
 
 
 class _Matrix:

@@ -161,7 +161,7 @@ def _parallel_for(mod):
     worker_t = L.FunctionType(i8p, [i8p])
     create = L.Function(mod, L.FunctionType(i32, [i64.as_pointer(), i8p, worker_t.as_pointer(), i8p]),
                         "funcad_pthread_create")
-    join = L.Function(mod, L.FunctionType(i32, [i64, i8p.as_pointer()]), "funcad_pthread_join")
+    pthread_join = L.Function(mod, L.FunctionType(i32, [i64, i8p.as_pointer()]), "funcad_pthread_join")
     count = L.GlobalVariable(mod, i64, "funcad_table_threads")
     count.linkage = "external"
 
@@ -191,9 +191,7 @@ def _parallel_for(mod):
     fn = L.Function(mod, L.FunctionType(L.VoidType(), [body_p, i8p.as_pointer(), i64]), name)
     fn.linkage = "internal"
     body, ptrs, n = fn.args
-    entry, serial, spawn, loop, started, joins, jloop, joined, end = (
-        fn.append_basic_block(x) for x in ("entry", "serial", "spawn", "loop", "started", "joins",
-                                           "jloop", "joined", "end"))
+    entry, serial, spawn = (fn.append_basic_block(x) for x in ("entry", "serial", "spawn"))
     b = L.IRBuilder(entry)
     threads = b.load(count)
     units = b.mul(threads, L.Constant(i64, UNITS_PER_THREAD))
@@ -210,29 +208,18 @@ def _parallel_for(mod):
     tids = b.alloca(i64, threads)
     ok = b.alloca(L.IntType(8), threads)
     arg = b.bitcast(job, i8p)
-    b.branch(loop)
-    b.position_at_end(loop)  # for t in 1..threads-1: ok[t] = pthread_create(...) == 0
-    t = b.phi(i64)
-    t.add_incoming(L.Constant(i64, 1), spawn)
-    b.cbranch(b.icmp_signed("<", t, threads), started, joins)
-    b.position_at_end(started)
-    rc = b.call(create, [b.gep(tids, [t]), L.Constant(i8p, None), worker, arg])
-    b.store(b.zext(b.icmp_signed("==", rc, L.Constant(i32, 0)), L.IntType(8)), b.gep(ok, [t]))
-    t.add_incoming(b.add(t, L.Constant(i64, 1)), started)
-    b.branch(loop)
-    b.position_at_end(joins)  # this thread's share, then the joins
-    b.call(worker, [arg])
-    b.branch(jloop)
-    b.position_at_end(jloop)
-    j = b.phi(i64)
-    j.add_incoming(L.Constant(i64, 1), joins)
-    b.cbranch(b.icmp_signed("<", j, threads), joined, end)
-    b.position_at_end(joined)
-    with b.if_then(b.icmp_unsigned("!=", b.load(b.gep(ok, [j])), L.Constant(L.IntType(8), 0))):
-        b.call(join, [b.load(b.gep(tids, [j])), L.Constant(i8p.as_pointer(), None)])
-    j.add_incoming(b.add(j, L.Constant(i64, 1)), b.block)
-    b.branch(jloop)
-    b.position_at_end(end)
+
+    def start(t):  # ok[t] = pthread_create(...) == 0
+        rc = b.call(create, [b.gep(tids, [t]), L.Constant(i8p, None), worker, arg])
+        b.store(b.zext(b.icmp_signed("==", rc, L.Constant(i32, 0)), L.IntType(8)), b.gep(ok, [t]))
+
+    def join(t):
+        with b.if_then(b.icmp_unsigned("!=", b.load(b.gep(ok, [t])), L.Constant(L.IntType(8), 0))):
+            b.call(pthread_join, [b.load(b.gep(tids, [t])), L.Constant(i8p.as_pointer(), None)])
+
+    ir.for_range(b, 1, threads, start)
+    b.call(worker, [arg])  # this thread's share, then the joins
+    ir.for_range(b, 1, threads, join)
     b.ret_void()
     return fn
 

@@ -22,6 +22,7 @@ from llvmlite import ir as L
 from ..lax import random as rl
 from . import table_parallel
 from . import xlamath as xm
+from .loopir import for_range as _for  # for i in range(lo, hi): body(i)
 
 PARALLEL_MIN_SIZE = 1 << 16  # ~30 ns an element: ~2 ms serial
 BLOCK = 1024  # divides 2**32: a block's counters share their high word
@@ -57,16 +58,6 @@ def _var(b, value):
     return p
 
 
-def _for(b, lo, hi, body):
-    """``for i in range(lo, hi): body(i)`` (i64)."""
-    i = _var(b, lo)
-
-    def step():
-        j = b.load(i)
-        b.store(b.add(j, _c(I64, 1)), i)
-        body(j)
-
-    _while(b, lambda: b.icmp_signed("<", b.load(i), hi), step)
 
 
 def _at(b, p, i):

@@ -29,6 +29,8 @@ Self-contained (llvmlite only): programs differ only in their tables and kernels
 
 from __future__ import annotations
 
+from .loopir import for_range
+
 # The control entries' ops (the first slot of a control entry)
 GOTO, BRANCH, STEP = 0, 1, 2
 
@@ -130,20 +132,13 @@ def runtime_module(name: str = "funcad_table"):
     stop = b.alloca(i8p, b.add(nbuf, L.Constant(i64, 1)))
     b.store(L.Constant(i8p, None), stop)
     table = b.gep(stop, [L.Constant(i64, 1)])
-    loop, body, done = (entry_fn.append_basic_block(x) for x in ("loop", "body", "done"))
-    start = b.block
-    b.branch(loop)
-    b.position_at_end(loop)
-    j = b.phi(i64)
-    j.add_incoming(L.Constant(i64, 0), start)
-    b.cbranch(b.icmp_signed("<", j, nbuf), body, done)
-    b.position_at_end(body)
-    item = b.gep(tup, [b.add(item_off, b.mul(j, L.Constant(i64, 8)))])
-    obj = b.load(b.bitcast(item, i8p.as_pointer()))
-    b.store(b.load(b.bitcast(b.gep(obj, [data_off]), i8p.as_pointer())), b.gep(table, [j]))
-    j.add_incoming(b.add(j, L.Constant(i64, 1)), body)
-    b.branch(loop)
-    b.position_at_end(done)
+
+    def read(j):  # table[j] = tuple item j's data pointer
+        item = b.gep(tup, [b.add(item_off, b.mul(j, L.Constant(i64, 8)))])
+        obj = b.load(b.bitcast(item, i8p.as_pointer()))
+        b.store(b.load(b.bitcast(b.gep(obj, [data_off]), i8p.as_pointer())), b.gep(table, [j]))
+
+    for_range(b, 0, nbuf, read)
     # A program with loops advances its slots: they are copied to the end of the arena (the
     # last buffer), so that two threads may run it at once.
     copied = b.gep(b.load(b.gep(table, [b.sub(nbuf, L.Constant(i64, 1))])), [copy_at])
