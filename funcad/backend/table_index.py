@@ -35,10 +35,10 @@ INT = ir.INT
 _view_index, _view_index_add = table.SINGLE[index_p], table.SINGLE[index_add_p]
 
 
-class Indexed(Loops):
-    """A gather or scatter nest: :class:`table.Loops` whose last ``n_status`` arrays are status
-    words (an index array's first bad index); the kernel sets the program's stop word if one
-    of them is nonzero, so that nothing after it runs."""
+class Checked(Loops):
+    """A loop kernel whose last ``n_status`` arrays are status words (a gather's first bad
+    index, a small solve's failure: table_linalg.py): the kernel sets the program's stop
+    word if one of them is nonzero, so that nothing after it runs."""
 
     def __init__(self, body, arrays, strides, sizes, n_status):
         super().__init__(body, arrays, strides, sizes)
@@ -55,6 +55,17 @@ class Indexed(Loops):
         with b.if_then(b.icmp_unsigned("!=", bad, L.Constant(i64, 0))):  # table.runtime_module's stop word
             stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
             b.store(b.inttoptr(L.Constant(i64, 1), ptrs[0].type), stop)
+
+
+def call_loops(plan, tag, loops: Loops, regions) -> None:
+    """A call of the loop kernel ``loops`` on ``regions`` (one region per array), the kernel
+    shared by every call of its text, arrays, strides and sizes (``tag`` names its kind)."""
+    if not all(table.supported(s) for s in loops.body):
+        raise Unsupported(f"{', '.join(sorted({a.dtype.name for a in loops.arrays}))} loops")
+    text = "\n".join(ln for s in loops.body for ln in ir.lines(s))
+    arrays = tuple((a.name, a.dtype.name, a.ndim) for a in loops.arrays)
+    key = (tag, text, arrays, tuple(map(tuple, loops.strides)), tuple(loops.sizes))
+    plan.call(key, lambda: loops, regions)
 
 
 def _out_of_bounds(axis: int, size: int):
@@ -154,14 +165,8 @@ def _role_sizes(roles, view_shape, bshape):
 
 
 def _kernel(plan, tag, stmts, arrs, regions, st_arrs, status, sizes):
-    for s in stmts:
-        if not table.supported(s):
-            raise Unsupported(f"{', '.join(sorted({a.dtype.name for a in arrs}))} loops")
     arrs, regions = arrs + st_arrs, regions + status
-    strides = [r.strides for r in regions]
-    text = "\n".join(ln for s in stmts for ln in ir.lines(s))
-    key = (tag, text, tuple((a.name, a.dtype.name, a.ndim) for a in arrs), tuple(strides), tuple(sizes))
-    plan.call(key, lambda: Indexed(stmts, arrs, strides, sizes, len(st_arrs)), regions)
+    call_loops(plan, tag, Checked(stmts, arrs, [r.strides for r in regions], sizes, len(st_arrs)), regions)
 
 
 def index(plan, e) -> None:
