@@ -35,6 +35,10 @@ INT = ir.INT
 _view_index, _view_index_add = table.SINGLE[index_p], table.SINGLE[index_add_p]
 
 
+# --------------------------------------------------------------------------------------
+# Loop kernels' calls (also einsum's and table_linalg.py's)
+
+
 class Checked(Loops):
     """A loop kernel whose last ``n_status`` arrays are status words (a gather's first bad
     index, a small solve's failure: table_linalg.py): the kernel sets the program's stop
@@ -68,6 +72,10 @@ def call_loops(plan, tag, loops: Loops, regions) -> None:
     plan.call(key, lambda: loops, regions)
 
 
+# --------------------------------------------------------------------------------------
+# Gathers and scatters
+
+
 def _out_of_bounds(axis: int, size: int):
     def error(info):  # info: the bad index, plus one if nonnegative (so never 0)
         raise IndexError(f"index {info - 1 if info > 0 else info} is out of bounds for axis {axis} "
@@ -88,10 +96,11 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     adv = [i for i, t in enumerate(tmpl) if t is not None and t[0] in ("array", "int")]
     bshape = np.broadcast_shapes(*(r.shape for r in idx))
     nd = len(bshape)
-    # x's view: slices applied, integers and arrays kept as whole axes (read at their values)
+    # x's view: slices applied, an integer as an axis of size 1 at its index (in bounds: checked
+    # when traced), arrays' axes kept whole (read at their values)
     axes = [t for t in tmpl if t is not None]
-    view = table._view(x, tuple(slice(*t[1:]) if t[0] == "slice" else _one(t[1], n) if t[0] == "int"
-                                else slice(None) for t, n in zip(axes, x.shape)))
+    view = table._view(x, tuple(slice(*t[1:]) if t[0] == "slice" else slice(t[1] % n, t[1] % n + 1)
+                                if t[0] == "int" else slice(None) for t, n in zip(axes, x.shape)))
     basic, x_axis, axis_of = [], 0, {}  # result axes from slices and None; x axis of each entry
     for i, t in enumerate(tmpl):
         if t is None:
@@ -106,7 +115,8 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     given = [i for i, t in enumerate(template) if t is not None and t is not Ellipsis and t[0] != "slice"]
     p = adv[0] if given[-1] - given[0] + 1 == len(given) else 0  # (before adv[0]: slices and None)
     roles = basic[:p] + [("bcast", d) for d in range(nd)] + basic[p:]
-    if tuple(_role_sizes(roles, view.shape, bshape)) != tuple(region_shape):
+    sizes = [1 if kind == "new" else view.shape[d] if kind == "slice" else bshape[d] for kind, d in roles]
+    if tuple(sizes) != tuple(region_shape):
         raise Unsupported("an index layout not understood")  # (a safety net)
     if math.prod(bshape) and any(view.shape[axis_of[i]] == 0 for i in adv):
         raise Unsupported("indices into an empty axis")  # (always an IndexError)
@@ -151,17 +161,6 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
         if a == p + nd:
             body = checks + body
     return inits + body + ends, [x_arr] + idx_arrs, [view] + idx, st_arrs, status, list(region_shape)
-
-
-def _one(i: int, n: int) -> slice:
-    """The axis-keeping slice of integer index ``i`` (in bounds: checked when traced)."""
-    i = i + n if i < 0 else i
-    return slice(i, i + 1)
-
-
-def _role_sizes(roles, view_shape, bshape):
-    for kind, d in roles:
-        yield 1 if kind == "new" else view_shape[d] if kind == "slice" else bshape[d]
 
 
 def _kernel(plan, tag, stmts, arrs, regions, st_arrs, status, sizes):

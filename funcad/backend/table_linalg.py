@@ -180,7 +180,7 @@ table_engine.SYMBOL_HOOKS.append(_addresses)
 
 
 # --------------------------------------------------------------------------------------
-# Regions: stacks, column-major views, status words
+# Regions: column-major views and copies; the errors
 
 
 def _fortran(r: Region) -> Region:
@@ -194,7 +194,7 @@ def _fortran(r: Region) -> Region:
 def _copy(plan, dst: Region, src: Region) -> None:
     """``dst = src`` with the matrix axes of both swapped where that makes dst's inner loop
     contiguous (the copy loops run over the axes in order)."""
-    if len(dst.shape) >= 2 and abs(dst.strides[-2]) < abs(dst.strides[-1]):
+    if abs(dst.strides[-2]) < abs(dst.strides[-1]):
         dst, src = (Region(r.buffer, r.offset, (*r.shape[:-2], r.shape[-1], r.shape[-2]),
                            (*r.strides[:-2], r.strides[-1], r.strides[-2]), r.dtype) for r in (dst, src))
     plan.copy(dst, src)
