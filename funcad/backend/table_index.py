@@ -56,9 +56,16 @@ class Checked(Loops):
         bad = L.Constant(i64, 0)
         for p in ptrs[len(ptrs) - self.n_status:]:
             bad = b.or_(bad, b.load(b.bitcast(p, i64.as_pointer())))
-        with b.if_then(b.icmp_unsigned("!=", bad, L.Constant(i64, 0))):  # table.runtime_module's stop word
-            stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
-            b.store(b.inttoptr(L.Constant(i64, 1), ptrs[0].type), stop)
+        with b.if_then(b.icmp_unsigned("!=", bad, L.Constant(i64, 0))):
+            stop(b)
+
+
+def stop(b) -> None:
+    """Set the program's stop word (table_runtime.py): the interpreter stops after this kernel."""
+    from llvmlite import ir as L
+
+    word = b.gep(b.function.args[0], [L.Constant(L.IntType(64), -1)])
+    b.store(b.inttoptr(L.Constant(L.IntType(64), 1), word.type.pointee), word)
 
 
 def call_loops(plan, tag, loops: Loops, regions) -> None:

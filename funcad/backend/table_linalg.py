@@ -41,7 +41,7 @@ from . import loopir as ir
 from . import table, table_engine
 from .table import Loops, Region, Unsupported
 from .table_einsum import broadcast
-from .table_index import Checked, call_loops
+from .table_index import Checked, call_loops, stop
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,11 @@ class Lapack:
                 fail, go_on = (b.function.append_basic_block(x) for x in ("fail", "next"))
                 b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, go_on)
                 b.position_at_end(go_on)
-        if fail is not None:  # info into the status word; the stop word (table_runtime.py) set
+        if fail is not None:  # info into the status word; the program stops
             done = b.block
             b.position_at_end(fail)
-            stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
             b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
-            b.store(b.inttoptr(L.Constant(i64, 1), ptrs[-1].type), stop)
+            stop(b)
             b.branch(done)
             b.position_at_end(done)
 
