@@ -90,10 +90,11 @@ def _out_of_bounds(axis: int, size: int):
     return error
 
 
-def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
-    """The statements, arrays, regions, status arrays and regions, and sizes of a loop nest
-    over ``region_shape`` (the region of ``x`` at ``template``, index arrays ``idx_vars``);
-    ``leaf(out_index, x_arr, x_index)`` is the innermost statement."""
+def _nest(plan, tag, template, idx_vars, x: Region, region_shape, leaf, extra) -> None:
+    """A call of the loop nest kernel over ``region_shape`` (the region of ``x`` at
+    ``template``, index arrays ``idx_vars``) whose innermost statement is ``leaf(out_index,
+    x_arr, x_index)``; its arrays: ``extra``'s (pairs of an array and its region), x's view,
+    the index arrays, their status words."""
     idx = [plan.region(a) for a in idx_vars]
     if any(r.dtype.kind not in "iu" for r in idx):
         raise Unsupported("a boolean index array")
@@ -167,12 +168,10 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
             body = [ir.Loop(loop_var[a], ir.Size(a, f"n{a}"), body)]
         if a == p + nd:
             body = checks + body
-    return inits + body + ends, [x_arr] + idx_arrs, [view] + idx, st_arrs, status, list(region_shape)
-
-
-def _kernel(plan, tag, stmts, arrs, regions, st_arrs, status, sizes):
-    arrs, regions = arrs + st_arrs, regions + status
-    call_loops(plan, tag, Checked(stmts, arrs, [r.strides for r in regions], sizes, len(st_arrs)), regions)
+    arrays = [a for a, _ in extra] + [x_arr, *idx_arrs, *st_arrs]
+    regions = [r for _, r in extra] + [view, *idx, *status]
+    strides, sizes = [r.strides for r in regions], list(region_shape)
+    call_loops(plan, tag, Checked(inits + body + ends, arrays, strides, sizes, len(status)), regions)
 
 
 def index(plan, e) -> None:
@@ -188,8 +187,7 @@ def index(plan, e) -> None:
     def leaf(out_index, x_arr, x_index):
         return ir.Store(o, out_index, ir.Load(x_arr, x_index))
 
-    stmts, arrs, regions, *rest = _nest(plan, e.params["template"], e.inputs[1:], x, r.shape, leaf)
-    _kernel(plan, "gather", stmts, [o] + arrs, [r] + regions, *rest)
+    _nest(plan, "gather", e.params["template"], e.inputs[1:], x, r.shape, leaf, [(o, r)])
 
 
 def index_add(plan, e) -> None:
@@ -237,8 +235,8 @@ def _scatter(plan, e, aug) -> None:
         value = ir.Const(plan.consts[uv], dt) if const else ir.Load(ua, u_index)
         return ir.Store(x_arr, x_index, value, aug=aug)
 
-    stmts, arrs, regions, *rest = _nest(plan, e.params["template"], e.inputs[2:], r, region_shape, leaf)
-    _kernel(plan, f"scatter{aug}", stmts, arrs + [ua] * (not const), regions + [u] * (not const), *rest)
+    extra = [] if const else [(ua, u)]
+    _nest(plan, f"scatter{aug}", e.params["template"], e.inputs[2:], r, region_shape, leaf, extra)
 
 
 table.register_single(index_p, index)
