@@ -72,6 +72,8 @@ def _contains_tracer(a) -> bool:
 
 _OPERAND_TYPES = (Tracer, _np.ndarray, _np.generic, bool, int, float, complex)  # a tuple:
 # isinstance against it is several times faster than against a union (every fnp call)
+_WEAK = (bool, int, float)  # Python scalars: weakly typed. Written out as builtins.bool in the
+# functions below: ``from ._more import *`` binds this module's ``bool`` to numpy.bool (fnp.bool)
 
 
 def _arr(x):
@@ -101,15 +103,27 @@ def _promote_float(*args, min_float=float16):
         # each strong input counts alone (uint8 with int8 -> float16); weak ones as promoted
         dts = [a.dtype for a in avals if not a.weak_type] + [dt] * builtins.any(a.weak_type for a in avals)
         fdt = _np.result_type(min_float, *dts)
-        return [astype(x, fdt) if not isinstance(x, bool | int | float) else float(x) for x in args], fdt
+        return [astype(x, fdt) if not isinstance(x, _WEAK) else float(x) for x in args], fdt
     return args, dt
+
+
+def _real_floats(name: str, *args, min_float=float16):
+    """The operands of a float-only ufunc without complex loops (``copysign``, ``deg2rad``,
+    ``fabs``...) as arrays of their common float dtype, Python scalars included (a weak
+    ``2.0`` takes a float32 operand's dtype); complex operands raise, as in NumPy."""
+    raw, dt = _promote_float(*args, min_float=min_float)
+    if dt.kind == "c":
+        raise DTypeError(f"funcad.numpy.{name}: NumPy's {name} takes real numbers; got an operand "
+                         f"of dtype {dt}. Pass its real and imaginary parts (x.real, x.imag) "
+                         "separately, or the magnitude fnp.abs(x).")
+    return [astype(x, dt) for x in raw], dt
 
 
 def astype(x, dtype):
     """``x.astype(dtype)`` (``numpy.astype``); between floats the derivative passes through,
     to integers it is zero."""
     x = _arr(x)
-    if isinstance(x, bool | int | float):
+    if isinstance(x, _WEAK):
         x = _np.asarray(x)
     return _ew.convert_element_type(x, _np.dtype(dtype))
 
@@ -132,7 +146,6 @@ def _float_dtype(x):
     return dt if dt.kind == "f" else None
 
 
-_WEAK = (bool, int, float)
 _NOT_FLOAT = _np.dtype(object)
 
 
@@ -144,7 +157,7 @@ def _unary(prim_fn, float_only=True, name=""):
                 else x.dtype if type(x) is Array else _NOT_FLOAT).kind == "f":
             return prim_fn(x)
         (x,), dt = (_promote_float if float_only else _promote)(x)
-        if type(x) in (bool, int, float):
+        if type(x) in _WEAK:
             x = _np.asarray(x)
         if dt.kind == "b":
             (x,) = _bool_operands(f.__name__, x)
@@ -170,7 +183,7 @@ def _binary(prim_fn, float_only=False, name=""):
         elif type(x) in _WEAK and _float_dtype(y) is not None:
             return prim_fn(x, y)
         (x, y), dt = (_promote_float if float_only else _promote)(x, y)
-        if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+        if type(x) in _WEAK and type(y) in _WEAK:
             x = _np.asarray(x)
         if dt.kind in "iub":
             x, y = _integer_operands(f.__name__, dt, x, y)
@@ -202,7 +215,7 @@ def _bool_operands(name: str, *args):
                          "(logical_xor for -, logical_not for negation).")
     if loop.kind == "b":
         return args
-    return [_ew.convert_element_type(x, loop) if not isinstance(x, bool | int | float)
+    return [_ew.convert_element_type(x, loop) if not isinstance(x, _WEAK)
             else loop.type(x) for x in args]
 
 
@@ -235,7 +248,7 @@ multiply = _binary(_ew.mul, name="multiply")
 def divide(x, y):
     """Elementwise ``numpy.divide`` (true division; integers give float64), differentiable."""
     (x, y), _ = _promote_float(x, y, min_float=float64)
-    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+    if type(x) in _WEAK and type(y) in _WEAK:
         x = _np.asarray(x)
     return _ew.div(x, y)
 
@@ -265,8 +278,8 @@ def _logical(prim_fn, name):
 
 def _to_bool(x):
     x = _arr(x)
-    if isinstance(x, bool | int | float):
-        return _np.asarray(bool(x))
+    if isinstance(x, _WEAK):
+        return _np.asarray(builtins.bool(x))
     return x if get_aval(x).dtype == bool_ else _ew.ne(x, 0)
 
 
@@ -315,18 +328,19 @@ def power(x, y):
     """Elementwise ``x ** y``; a Python int exponent is exact (``integer_pow``). A scalar
     exponent 0.5 is ``sqrt``, as in NumPy (so ``-inf ** 0.5`` is nan and ``-0.0 ** 0.5`` is
     -0.0, where C's ``pow`` gives inf and 0.0)."""
-    if type(y) is int and not isinstance(x, bool | int | float):
+    if type(y) is int and not isinstance(x, _WEAK):
         x = _arr(x)
         if get_aval(x).dtype.kind in "fc" or (y >= 0 and get_aval(x).dtype.kind != "b"):
             return _ew.integer_pow(x, y)
     (x, y), dt = _promote(x, y)
     if type(y) in (float, _np.float64, _np.float32) and y == 0.5 and dt.kind == "f" and not isinstance(x, float):
         return sqrt(x)
-    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+    if type(x) in _WEAK and type(y) in _WEAK:
         x = _np.asarray(x)
     if dt.kind in "iub":
         x, y = _integer_operands("power", dt, x, y)
-        if isinstance(y, int | _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0):
+        if isinstance(y, int | _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0) and math.prod(
+                _np.broadcast_shapes(get_aval(x).shape, _np.shape(y))):  # an empty result raises nothing
             raise ValueError("Integers to negative integer powers are not allowed.")
     return _ew.pow(x, y)
 
@@ -335,7 +349,7 @@ def square(x):
     """Elementwise ``x ** 2`` (booleans are squared as int8, as in NumPy)."""
     x = _arr(x)
     if get_aval(x).dtype.kind == "b":
-        (x,) = _bool_operands("square", _np.asarray(x) if type(x) is bool else x)
+        (x,) = _bool_operands("square", _np.asarray(x) if type(x) is builtins.bool else x)
     return _ew.integer_pow(x, 2)
 
 
@@ -375,7 +389,7 @@ def where(condition, x=None, y=None, *, size=None, fill_value=None):
     if x is None or y is None:
         raise TypeError("where: give both x and y, or neither")
     (x, y), _ = _promote(x, y)
-    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+    if type(x) in _WEAK and type(y) in _WEAK:
         x = _np.asarray(x)
     return _ew.select(_to_bool(condition), x, y)
 
@@ -548,7 +562,7 @@ def matmul(a, b):
 
 
 def _as_nd(x):
-    return _np.asarray(x) if isinstance(x, bool | int | float | complex) else x
+    return _np.asarray(x) if isinstance(x, _WEAK + (complex,)) else x
 
 
 def dot(a, b):
@@ -890,7 +904,7 @@ def _getitem(x, idx):
             if isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step)):
                 t = slice(*(operator.index(v) if v is not None else None for v in (t.start, t.stop, t.step)))
             template.append(t)
-        elif isinstance(t, int | _np.integer) and not isinstance(t, bool):
+        elif isinstance(t, int | _np.integer) and not isinstance(t, builtins.bool):
             template.append(int(t))
         else:
             arr = t if isinstance(t, Tracer) else _np.asarray(t)

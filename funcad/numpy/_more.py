@@ -145,7 +145,7 @@ from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, pas
 
 from .. import core
 from ..core import Tracer, get_aval
-from ..errors import ArgumentError, UnsupportedFunctionError
+from ..errors import ArgumentError, DTypeError, UnsupportedFunctionError
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
 from . import (
@@ -153,6 +153,7 @@ from . import (
     _as_nd,
     _promote,
     _promote_float,
+    _real_floats,
     add,
     arccos,
     arccosh,
@@ -168,6 +169,7 @@ from . import (
     equal,
     expand_dims,
     isfinite,
+    isinf,
     isnan,
     logical_and,
     logical_not,
@@ -334,8 +336,7 @@ def require(a, dtype=None, requirements=None, *, like=None):
 def i0(x):
     """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0),
     exp(|x|) i0e(x)."""
-    (x,), _ = _promote_float(x)
-    x = _as_nd(x)
+    (x,), _ = _real_floats("i0", x, min_float=float64)  # not a ufunc: ints -> float64
     return _ew.mul(_ew.exp(_ew.abs(x)), _sp.i0e(x))
 
 
@@ -367,7 +368,8 @@ def conj(x):
     array([1.-2.j])
     """
     x = _nd(x)
-    return _ew.conj(x) if get_aval(x).dtype.kind == "c" else x
+    kind = get_aval(x).dtype.kind
+    return _ew.conj(x) if kind == "c" else astype(x, _np.int8) if kind == "b" else x  # NumPy's loop
 
 
 conjugate = conj
@@ -414,18 +416,23 @@ def isreal(x):
 # Elementwise
 
 
+def _nan_ignoring(extremum, x1, x2):
+    m = extremum(x1, x2)  # NumPy's dtype and checks (a Python int that does not fit raises)
+    dt = get_aval(m).dtype
+    if dt.kind not in "fc":
+        return m
+    x, y = astype(x1, dt), astype(x2, dt)
+    return where(isnan(y), x, where(isnan(x), y, m))
+
+
 def fmax(x1, x2):
     """``numpy.fmax``: the maximum, ignoring a NaN in either operand (NaN only if both are)."""
-    (x, y), _ = _promote(x1, x2)
-    x, y = _as_nd(x), _as_nd(y)
-    return where(isnan(y), x, where(isnan(x), y, maximum(x, y)))
+    return _nan_ignoring(maximum, x1, x2)
 
 
 def fmin(x1, x2):
     """``numpy.fmin``: the minimum, ignoring a NaN in either operand."""
-    (x, y), _ = _promote(x1, x2)
-    x, y = _as_nd(x), _as_nd(y)
-    return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
+    return _nan_ignoring(minimum, x1, x2)
 
 
 def divmod(x1, x2):
@@ -439,6 +446,8 @@ def signbit(x):
     """``numpy.signbit``: True where the sign bit is set (also -0.0)."""
     (x,), dt = _promote(x)
     x = _as_nd(x)
+    if dt.kind == "c":
+        _real_floats("signbit", x)  # raises, as NumPy
     if dt.kind in "iub":
         return _ew.lt(x, 0)
     zero = _ew.eq(x, 0)
@@ -448,18 +457,19 @@ def signbit(x):
 
 def copysign(x1, x2):
     """``numpy.copysign``: |x1| with the sign of x2; d/dx1 = +-1, d/dx2 = 0."""
-    (x, y), dt = _promote_float(x1, x2)
-    x = _as_nd(x)
+    (x, y), dt = _real_floats("copysign", x1, x2)
     return where(signbit(y), _ew.neg(_abs(x)), _abs(x))
 
 
 def isposinf(x):
     """``numpy.isposinf``."""
+    _real_floats("isposinf", x)  # complex raises, as NumPy
     return equal(x, _np.inf)
 
 
 def isneginf(x):
     """``numpy.isneginf``."""
+    _real_floats("isneginf", x)
     return equal(x, -_np.inf)
 
 
@@ -474,7 +484,10 @@ def float_power(x1, x2):
 
 def ldexp(x1, x2):
     """``numpy.ldexp``: ``x1 * 2**x2`` (integer ``x2``); linear in x1."""
-    (x1,), dt = _promote_float(x1)
+    (x1,), dt = _real_floats("ldexp", x1)
+    if get_aval(_nd(x2)).dtype.kind not in "iub":
+        raise DTypeError(f"funcad.numpy.ldexp: the exponent x2 must be integers, as in NumPy; got "
+                         f"dtype {get_aval(_nd(x2)).dtype}. Round it first: x2.astype(int).")
     return multiply(x1, astype(power(2.0, astype(x2, dt)), dt))
 
 
@@ -483,9 +496,9 @@ def modf(x):
     part has derivative 1, the integral part 0."""
     from ._elementwise_extra import trunc
 
-    (x,), _ = _promote_float(x)
+    (x,), _ = _real_floats("modf", x)
     t = trunc(x)
-    return subtract(x, t), t
+    return copysign(where(isinf(x), 0.0, subtract(x, t)), x), t  # modf(-inf) = (-0.0, -inf)
 
 
 def nextafter(x1, x2):
