@@ -1192,13 +1192,13 @@ def nanargmin(a, axis=None, keepdims=False):
 def nancumsum(a, axis=None, dtype=None):
     """``numpy.nancumsum``: cumsum with NaNs as zero."""
     a = _nd(a)
-    return cumsum(where(isnan(a), 0.0, a) if get_aval(a).dtype.kind == "f" else a, axis, dtype)
+    return cumsum(where(isnan(a), 0.0, a) if get_aval(a).dtype.kind in "fc" else a, axis, dtype)
 
 
 def nancumprod(a, axis=None, dtype=None):
     """``numpy.nancumprod``: cumprod with NaNs as one."""
     a = _nd(a)
-    return cumprod(where(isnan(a), 1.0, a) if get_aval(a).dtype.kind == "f" else a, axis, dtype)
+    return cumprod(where(isnan(a), 1.0, a) if get_aval(a).dtype.kind in "fc" else a, axis, dtype)
 
 
 histogram = _numpy_only(_np.histogram, "its bins depend on the values")

@@ -242,11 +242,17 @@ def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
     a = _as_nd(_arr(a))
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(get_aval(a).dtype)
     a = astype(a, dt)
-    d = _nan_fill(subtract(a, nanmean(a, axis, keepdims=True)), 0)
+    # only the NaN entries drop out (an inf among the rest makes inf - inf: NaN, as in NumPy)
+    d = where(isnan(a), _np.zeros((), dt), subtract(a, nanmean(a, axis, keepdims=True)))
+    if dt.kind == "c":  # |d| ** 2: real, as in NumPy
+        dt = _ew.real_dtype(dt)
+        sq = add(multiply(_ew.real(d), _ew.real(d)), multiply(_ew.imag(d), _ew.imag(d)))
+    else:
+        sq = multiply(d, d)
     with _np.errstate(invalid="ignore", divide="ignore"):
-        denom = _ew.max(subtract(astype(_count(a, axis, keepdims), dt), _np.asarray(ddof, dt)),
-                        _np.zeros((), dt))
-        return divide(_sum(multiply(d, d), axis, keepdims=keepdims), denom)
+        dof = subtract(astype(_count(a, axis, keepdims), dt), _np.asarray(ddof, dt))
+        dof = where(_ew.gt(dof, 0), dof, _np.asarray(_np.nan, dt))  # NaN when ddof >= count, as NumPy
+        return divide(_sum(sq, axis, keepdims=keepdims), dof)
 
 
 def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
