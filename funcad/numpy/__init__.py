@@ -413,6 +413,20 @@ def _normalize_axes(axis, ndim, name="axis"):
     return tuple(sorted(out))
 
 
+def _axis_list(axes, ndim, name="axis"):
+    """Axes in the order given, made non-negative; out of range raises AxisError and a
+    repeat ValueError, as in NumPy (``moveaxis``, ``transpose``, ``expand_dims``)."""
+    axes = [axes] if isinstance(axes, int | _np.integer) else list(axes)
+    out = [operator.index(a) for a in axes]
+    for a in out:
+        if not -ndim <= a < ndim:
+            raise _np.exceptions.AxisError(f"{name}: axis {a} is out of bounds for array of dimension {ndim}")
+    out = [a % ndim for a in out]
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in `{name}` argument: {tuple(axes)}")
+    return out
+
+
 def _reduce(prim_fn, a, axis, keepdims, name):
     a = _arr(a)
     aval = get_aval(a)
@@ -683,13 +697,17 @@ def ndim(a):
     return get_aval(_arr(a)).ndim
 
 
-def size(a):
-    """``numpy.size``: the number of elements (always concrete)."""
-    return get_aval(_arr(a)).size
+def size(a, axis=None):
+    """``numpy.size``: the number of elements, or the length of ``axis`` (always concrete)."""
+    aval = get_aval(_arr(a))
+    return aval.size if axis is None else aval.shape[_axis_list(axis, aval.ndim)[0]]
 
 
-def reshape(a, newshape, order="C"):
-    """``numpy.reshape`` (C order; one entry may be -1)."""
+def reshape(a, newshape=None, order="C", *, shape=None):
+    """``numpy.reshape`` (C order; one entry may be -1); ``shape=`` as NumPy 2.1 names it."""
+    if (newshape is None) == (shape is None):
+        raise TypeError("reshape: give the new shape once, as shape= (or newshape=, its old name)")
+    newshape = shape if newshape is None else newshape
     if order != "C":
         raise ValueError("funcad.numpy.reshape supports order='C' only")
     a = _as_nd(_arr(a))
@@ -714,7 +732,9 @@ def transpose(a, axes=None):
     """``numpy.transpose`` (reverse the axes by default)."""
     a = _as_nd(_arr(a))
     nd = get_aval(a).ndim
-    axes = tuple(reversed(range(nd))) if axes is None else tuple(x % nd if nd else x for x in axes)
+    if axes is not None and len(axes) != nd:
+        raise ValueError(f"transpose: axes {tuple(axes)} don't match an array of dimension {nd}")
+    axes = tuple(reversed(range(nd))) if axes is None else tuple(_axis_list(axes, nd, "axes"))
     return _lax.transpose(a, axes)
 
 
@@ -722,10 +742,9 @@ def moveaxis(a, source, destination):
     """``numpy.moveaxis``."""
     a = _as_nd(_arr(a))
     nd = get_aval(a).ndim
-    src = [source] if isinstance(source, int | _np.integer) else list(source)
-    dst = [destination] if isinstance(destination, int | _np.integer) else list(destination)
-    src = [s % nd for s in src]
-    dst = [d % nd for d in dst]
+    src, dst = _axis_list(source, nd, "source"), _axis_list(destination, nd, "destination")
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number of elements")
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -737,7 +756,8 @@ def swapaxes(a, axis1, axis2):
     a = _as_nd(_arr(a))
     nd = get_aval(a).ndim
     order = list(range(nd))
-    order[axis1 % nd], order[axis2 % nd] = order[axis2 % nd], order[axis1 % nd]
+    (axis1,), (axis2,) = _axis_list(axis1, nd, "axis1"), _axis_list(axis2, nd, "axis2")
+    order[axis1], order[axis2] = order[axis2], order[axis1]
     return _lax.transpose(a, order)
 
 
@@ -745,9 +765,8 @@ def expand_dims(a, axis):
     """``numpy.expand_dims``."""
     a = _as_nd(_arr(a))
     shp = get_aval(a).shape
-    axes = (axis,) if isinstance(axis, int | _np.integer) else tuple(axis)
-    nd = len(shp) + len(axes)
-    axes = sorted(x % nd for x in axes)
+    nd = len(shp) + (1 if isinstance(axis, int | _np.integer) else len(axis))
+    axes = sorted(_axis_list(axis, nd))
     out = list(shp)
     for ax in axes:
         out.insert(ax, 1)
@@ -886,7 +905,10 @@ def eye(N, M=None, k=0, dtype=float64):
     return _np.eye(N, M, k, dtype=dtype)
 
 
-identity = eye
+def identity(n, dtype=float64):
+    """``numpy.identity``: the ``n`` x ``n`` identity matrix."""
+    return eye(n, dtype=dtype)
+
 
 # --------------------------------------------------------------------------------------
 # Indexing

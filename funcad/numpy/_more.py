@@ -151,6 +151,7 @@ from ..lax import special as _sp
 from . import (
     _arr,
     _as_nd,
+    _no_out,
     _promote,
     _promote_float,
     _real_floats,
@@ -799,8 +800,9 @@ def trim_zeros(filt, trim="fb"):
     return f[int(lo):int(hi)]
 
 
-def choose(a, choices, mode="raise"):
+def choose(a, choices, out=None, mode="raise"):
     """``numpy.choose``: ``choices[a[i]][i]``; differentiable in the choices."""
+    _no_out(out, "choose")
     a = _nd(a)
     n = len(choices)
     ac = core.maybe_concrete(a)
@@ -1175,15 +1177,17 @@ def argpartition(a, kth, axis=-1, kind="introselect", order=None):
     return argsort(a, axis=axis)
 
 
-def nanargmax(a, axis=None, keepdims=False):
+def nanargmax(a, axis=None, out=None, keepdims=False):
     """``numpy.nanargmax``: argmax ignoring NaNs."""
+    _no_out(out, "nanargmax")
     a = _nd(a)
     a = where(isnan(a), -_np.inf, a) if get_aval(a).dtype.kind == "f" else a
     return argmax(a, axis, keepdims=keepdims)
 
 
-def nanargmin(a, axis=None, keepdims=False):
+def nanargmin(a, axis=None, out=None, keepdims=False):
     """``numpy.nanargmin``: argmin ignoring NaNs."""
+    _no_out(out, "nanargmin")
     a = _nd(a)
     a = where(isnan(a), _np.inf, a) if get_aval(a).dtype.kind == "f" else a
     return argmin(a, axis, keepdims=keepdims)

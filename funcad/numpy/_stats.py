@@ -24,6 +24,7 @@ from ..lax import sorting as _sorting
 from ..lax.shapes import index as _index
 from . import (_arr, _as_nd, add, _normalize_axes, _sum_dtype, astype, broadcast_to, concatenate,
                divide, full, isnan, moveaxis, multiply, ravel, reshape, sqrt, subtract, where)
+from . import _no_out
 from . import max as _max
 from . import mean as _mean
 from . import min as _min
@@ -44,13 +45,14 @@ def _axes_and_count(aval, axis):
     return axes, int(_np.prod([aval.shape[i] for i in axes], dtype=_np.int64))
 
 
-def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
     """``numpy.var``: the mean squared deviation, divided by ``n - ddof``.
 
     >>> import funcad.numpy as fnp
     >>> float(fnp.var(fnp.array([1.0, 2.0, 3.0, 4.0]), ddof=1))
     1.6666666666666667
     """
+    _no_out(out, "var")
     if correction is not None:
         ddof = correction
     a = _as_nd(_arr(a))
@@ -68,9 +70,10 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
         return divide(_sum(sq, axis, keepdims=keepdims), _np.asarray(builtins.max(n - ddof, 0), dt))
 
 
-def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
     """``numpy.std``: sqrt(var). At a constant slice the derivative is taken as 0."""
-    v = var(a, axis, dtype, ddof, keepdims, correction=correction)
+    _no_out(out, "std")
+    v = var(a, axis, dtype, None, ddof, keepdims, correction=correction)
     zero = _ew.eq(v, 0.0)
     safe = where(zero, _np.ones((), get_aval(v).dtype), v)
     return where(zero, _np.zeros((), get_aval(v).dtype), sqrt(safe))
@@ -207,13 +210,15 @@ def _nan_fill(a, value):
     return where(isnan(a), _np.asarray(value, get_aval(a).dtype), a)
 
 
-def nansum(a, axis=None, dtype=None, keepdims=False):
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nansum``: the sum with NaNs treated as zero (their derivative is zero)."""
+    _no_out(out, "nansum")
     return _sum(_nan_fill(a, 0), axis, dtype=dtype, keepdims=keepdims)
 
 
-def nanprod(a, axis=None, dtype=None, keepdims=False):
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nanprod``: the product with NaNs treated as one."""
+    _no_out(out, "nanprod")
     from . import prod
 
     return prod(_nan_fill(a, 1), axis, dtype=dtype, keepdims=keepdims)
@@ -228,8 +233,9 @@ def _count(a, axis, keepdims):
     return _sum(_ew.logical_not(isnan(a)), axis, keepdims=keepdims)
 
 
-def nanmean(a, axis=None, dtype=None, keepdims=False):
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nanmean``: the mean of the non-NaN entries (NaN for an all-NaN slice)."""
+    _no_out(out, "nanmean")
     a = _as_nd(_arr(a))
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(get_aval(a).dtype)
     with _np.errstate(invalid="ignore", divide="ignore"):
@@ -237,8 +243,9 @@ def nanmean(a, axis=None, dtype=None, keepdims=False):
                       astype(_count(a, axis, keepdims), dt))
 
 
-def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.nanvar``: the variance of the non-NaN entries."""
+    _no_out(out, "nanvar")
     a = _as_nd(_arr(a))
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(get_aval(a).dtype)
     a = astype(a, dt)
@@ -255,20 +262,23 @@ def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
         return divide(_sum(sq, axis, keepdims=keepdims), dof)
 
 
-def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.nanstd``: sqrt(nanvar)."""
-    return sqrt(nanvar(a, axis, dtype, ddof, keepdims))
+    _no_out(out, "nanstd")
+    return sqrt(nanvar(a, axis, dtype, None, ddof, keepdims))
 
 
-def nanmax(a, axis=None, keepdims=False):
+def nanmax(a, axis=None, out=None, keepdims=False):
     """``numpy.nanmax``: the max ignoring NaNs (NaN for an all-NaN slice)."""
+    _no_out(out, "nanmax")
     a = _as_nd(_arr(a))
     out = _max(_nan_fill(a, -_np.inf), axis, keepdims=keepdims)
     return _all_nan_to_nan(a, out, axis, keepdims)
 
 
-def nanmin(a, axis=None, keepdims=False):
+def nanmin(a, axis=None, out=None, keepdims=False):
     """``numpy.nanmin``: the min ignoring NaNs (NaN for an all-NaN slice)."""
+    _no_out(out, "nanmin")
     a = _as_nd(_arr(a))
     out = _min(_nan_fill(a, _np.inf), axis, keepdims=keepdims)
     return _all_nan_to_nan(a, out, axis, keepdims)
@@ -280,19 +290,22 @@ def _all_nan_to_nan(a, out, axis, keepdims):
     return where(all(isnan(a), axis, keepdims=keepdims), _np.asarray(_np.nan, get_aval(out).dtype), out)
 
 
-def ptp(a, axis=None, keepdims=False):
+def ptp(a, axis=None, out=None, keepdims=False):
     """``numpy.ptp``: max - min (ties share the derivative equally, as in max and min)."""
+    _no_out(out, "ptp")
     return subtract(_max(a, axis, keepdims=keepdims), _min(a, axis, keepdims=keepdims))
 
 
-def any(a, axis=None, keepdims=False):
+def any(a, axis=None, out=None, keepdims=False):
     """``numpy.any`` (False for an empty slice)."""
+    _no_out(out, "any")
     a = _as_nd(_arr(a))
     return _ew.gt(_sum(_ew.ne(a, 0), axis, keepdims=keepdims), 0)
 
 
-def all(a, axis=None, keepdims=False):
+def all(a, axis=None, out=None, keepdims=False):
     """``numpy.all`` (True for an empty slice)."""
+    _no_out(out, "all")
     a = _as_nd(_arr(a))
     return _ew.eq(_sum(_ew.eq(a, 0), axis, keepdims=keepdims), 0)
 
@@ -321,13 +334,15 @@ def _arg_reduce(prim_fn, a, axis, keepdims, name):
     return out
 
 
-def argmax(a, axis=None, keepdims=False):
+def argmax(a, axis=None, out=None, keepdims=False):
     """``numpy.argmax``: index of the first maximum (the first NaN if there is one)."""
+    _no_out(out, "argmax")
     return _arg_reduce(_sorting.argmax, a, axis, keepdims, "argmax")
 
 
-def argmin(a, axis=None, keepdims=False):
+def argmin(a, axis=None, out=None, keepdims=False):
     """``numpy.argmin``: index of the first minimum (the first NaN if there is one)."""
+    _no_out(out, "argmin")
     return _arg_reduce(_sorting.argmin, a, axis, keepdims, "argmin")
 
 
