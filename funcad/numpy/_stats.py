@@ -73,7 +73,10 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
     """``numpy.std``: sqrt(var). At a constant slice the derivative is taken as 0."""
     _no_out(out, "std")
-    v = var(a, axis, dtype, None, ddof, keepdims, correction=correction)
+    return _safe_sqrt(var(a, axis, dtype, None, ddof, keepdims, correction=correction))
+
+
+def _safe_sqrt(v):
     zero = _ew.eq(v, 0.0)
     safe = where(zero, _np.ones((), get_aval(v).dtype), v)
     return where(zero, _np.zeros((), get_aval(v).dtype), sqrt(safe))
@@ -265,7 +268,7 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.nanstd``: sqrt(nanvar)."""
     _no_out(out, "nanstd")
-    return sqrt(nanvar(a, axis, dtype, None, ddof, keepdims))
+    return _safe_sqrt(nanvar(a, axis, dtype, None, ddof, keepdims))
 
 
 def nanmax(a, axis=None, out=None, keepdims=False):
