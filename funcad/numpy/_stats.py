@@ -430,6 +430,17 @@ def _method_position(v, method):
         return multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
     return v
 
+def _between(below, above, gamma, method):
+    """The quantile between the sorted neighbours ``below`` and ``above``, ``gamma`` of the way."""
+    if method in ("lower", "higher", "nearest"):  # an entry itself: no inf * 0 from the lerp
+        return below
+    if method == "median":
+        return where(_ew.eq(gamma, 0.0), below, multiply(_ew.add(below, above), 0.5))
+    d = subtract(above, below)
+    return where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
+                 _ew.add(below, multiply(d, gamma)))
+
+
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
              *, interpolation=None):
     """``numpy.quantile`` with methods linear (default), lower, higher, nearest, midpoint.
@@ -458,9 +469,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     hi = astype(_ew.min(_ew.add(lo_f, 1.0), _np.asarray(n - 1, dt)), _np.int64)
     gamma = subtract(v, lo_f)
     below, above = _take_last(s, lo), _take_last(s, hi)
-    d = subtract(above, below)
-    res = where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
-                _ew.add(below, multiply(d, gamma)))
+    res = _between(below, above, gamma, method)
     has_nan = reshape(isnan(_take_last(s, _np.asarray(n - 1))), rest + (1,) * len(q_shape))
     res = where(has_nan, _np.asarray(_np.nan, dt), res)
     nq = len(q_shape)
