@@ -238,10 +238,65 @@ TABLE = [
 ]
 
 
+XS = make((4, 4), np.float64, special=True)
+XS[3, 2] = np.inf
+B = make((3, 4), np.bool_)
+
+KW_TABLE = [  # (name, arguments, keyword arguments)
+    ("reshape", (X,), {"shape": (4, 6)}), ("arange", (5,), {"dtype": np.float32}),
+    ("arange", (np.int8(3),), {}),
+    ("linspace", (0, 10, 4), {"dtype": int}), ("linspace", (np.zeros(2), np.ones(2), 3), {"axis": -1}),
+    ("linspace", (0, 1, 5), {"retstep": True}), ("logspace", (0, 2, 3), {"base": 2.0}),
+    ("full", (3, True), {}),
+    ("full", ((2,), 2.5), {"dtype": np.int8}), ("full", ((2, 3), np.arange(3)), {}),
+    ("full_like", (B, 3), {}),
+    ("ones_like", (I8,), {"dtype": np.float32}), ("eye", (3,), {"k": 5}), ("tri", (3,), {"dtype": int}),
+    ("array", ([True, 2],), {}), ("sort", (XS,), {"axis": -1, "kind": "stable"}),
+    ("argsort", (I8,), {"stable": True}),
+    ("unique", (I8,), {"return_counts": True}),
+    ("unique", (I8,), {"return_index": True, "return_inverse": True}),
+    ("unique", (I8,), {"axis": 0}), ("isclose", (XS, XS), {"equal_nan": True}),
+    ("isclose", (I8, I8 + 1), {"atol": 1}),
+    ("array_equal", (XS, XS), {"equal_nan": True}), ("clip", (I8, 1.5, 3), {}), ("clip", (XS,), {"min": 0}),
+    ("mean", (B,), {}), ("mean", (I8,), {"axis": 0, "dtype": np.float32}), ("average", (I8,), {}),
+    ("average", (XS,), {"axis": 0, "weights": np.arange(4.0), "returned": True}),
+    ("sum", (XS,), {"where": XS > 0}), ("max", (XS,), {"initial": 100.0, "axis": 0}),
+    ("min", (np.zeros((0, 3)),), {"initial": 1.0, "axis": 0}), ("max", (np.zeros((0, 3)),), {"axis": 0}),
+    ("argmax", (np.zeros((0, 3)),), {"axis": 1}), ("diff", (XS,), {"prepend": 0.0}), ("diff", (B,), {}),
+    ("ediff1d", (XS,), {"to_begin": [1, 2]}), ("trapezoid", (XS,), {"x": np.arange(4.0)}),
+    ("bincount", (np.array([0, 3, 1]),), {"weights": np.array([1.0, 2.0, 3.0]), "minlength": 6}),
+    ("searchsorted", (np.arange(5.0), [2, 7]), {"sorter": np.arange(5)}),
+    ("take", (XS, [0, 19]), {"mode": "wrap"}),
+    ("count_nonzero", (XS,), {"keepdims": True, "axis": 0}), ("pad", (XS, 1), {"constant_values": 9}),
+    ("roll", (XS, -1), {"axis": (0, 1)}), ("meshgrid", (np.arange(2), np.arange(3)), {"indexing": "ij"}),
+    ("concatenate", ([XS, I8[:, :1].T],), {"dtype": np.float32}), ("concatenate", ([XS, XS],), {"axis": 2}),
+    ("stack", ([XS, XS],), {"axis": -3}), ("stack", ([XS, XS],), {"axis": 3}),
+    ("stack", ([I8, I8],), {"dtype": float}),
+    ("einsum", ("i,i", XS[1], XS[2]), {"optimize": True}), ("matmul", (B, B.T), {}),
+    ("tensordot", (X, X), {"axes": 0}),
+    ("trace", (XS,), {"dtype": np.float32}), ("trace", (B,), {}),
+    ("interp", (XS, [0, 1], [0, 1]), {"left": -1, "right": 5}),
+    ("interp", (XS, [0, 1], [0, 1]), {"period": 2}),
+    ("cov", (XS[1:],), {"rowvar": False}),
+    ("cov", (XS[1:],), {"ddof": 0, "fweights": np.array([1, 2, 1, 1])}),
+    ("gradient", (XS[1:], 2.0), {}), ("gradient", (XS[1:],), {"edge_order": 2}),
+    ("var", (XS[1:],), {"correction": 1}), ("std", (X,), {"where": X > -0.5}),
+    ("var", (X,), {"where": X > -0.5, "axis": 0, "ddof": 1}), ("std", (X,), {"where": X[0] > 0, "axis": 1}),
+    ("nan_to_num", (XS,), {"nan": 1.0, "posinf": 2.0}), ("power", (I8, -1), {}), ("power", (-8.0, 1 / 3), {}),
+    ("floor_divide", (I8, 0), {}), ("remainder", (-XS, np.inf), {}),
+    ("sign", (np.array([-0.0, np.nan, 1 + 1j]),), {}),
+    ("absolute", (np.int8(-128),), {}), ("maximum", (XS, np.nan), {}),
+] + [(name, (XS, [10, 50, 90]), {"axis": axis, "method": method})  # inf next to finite entries, NaN columns
+     for name in ("percentile", "nanpercentile") for axis in (0, 1)
+     for method in ("linear", "lower", "higher", "nearest", "midpoint")] + [
+    ("nanmedian", (XS,), {"axis": axis}) for axis in (None, 0, 1)]
+
+
 def test_shapes_products_and_statistics_table_against_numpy():
     for name, args in TABLE:
         sweep(getattr(fnp, name), getattr(np, name), [(args, {})])
-    sweep(fnp.reshape, np.reshape, [((X,), {"shape": (4, 6)})])
+    for name, args, kw in KW_TABLE:
+        sweep(getattr(fnp, name), getattr(np, name), [(args, kw)])
 
 
 LINALG = [

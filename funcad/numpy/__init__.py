@@ -806,9 +806,10 @@ def atleast_1d(x):
     return reshape(x, (1,)) if get_aval(x).ndim == 0 else x
 
 
-def concatenate(arrays, axis=0):
-    """``numpy.concatenate``; ``axis=None`` flattens first."""
-    arrays = [_as_nd(_arr(x)) for x in arrays]
+def concatenate(arrays, axis=0, out=None, *, dtype=None):
+    """``numpy.concatenate``; ``axis=None`` flattens first; ``dtype=`` casts the operands."""
+    _no_out(out, "concatenate")
+    arrays = [_as_nd(_arr(x)) if dtype is None else astype(x, dtype) for x in arrays]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
     if axis is None:
@@ -824,16 +825,16 @@ def concatenate(arrays, axis=0):
     return _lax.concatenate(arrays, axis)
 
 
-def stack(arrays, axis=0):
+def stack(arrays, axis=0, out=None, *, dtype=None):
     """``numpy.stack``: join along a new axis."""
-    arrays = [_as_nd(_arr(x)) for x in arrays]
+    _no_out(out, "stack")
+    arrays = [_as_nd(_arr(x)) if dtype is None else astype(x, dtype) for x in arrays]
     if not arrays:
         raise ValueError("need at least one array to stack")
     shapes = {get_aval(x).shape for x in arrays}
     if len(shapes) > 1:
         raise ShapeError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
-    nd = get_aval(arrays[0]).ndim + 1
-    axis = axis % nd
+    (axis,) = _axis_list(axis, get_aval(arrays[0]).ndim + 1)
     return concatenate([expand_dims(x, axis) for x in arrays], axis)
 
 

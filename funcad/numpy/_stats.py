@@ -45,7 +45,7 @@ def _axes_and_count(aval, axis):
     return axes, int(_np.prod([aval.shape[i] for i in axes], dtype=_np.int64))
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """``numpy.var``: the mean squared deviation, divided by ``n - ddof``.
 
     >>> import funcad.numpy as fnp
@@ -60,20 +60,25 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(aval.dtype)
     a = astype(a, dt)
     _, n = _axes_and_count(aval, axis)
-    d = subtract(a, _mean(a, axis, keepdims=True))
+    if where is not None and where is not True:  # n: the selected entries of each slice
+        where = broadcast_to(where, aval.shape)
+        n = _sum(astype(where, _ew.real_dtype(dt)), axis, keepdims=keepdims)
+    d = subtract(a, _mean(a, axis, keepdims=True, where=where))
     if dt.kind == "c":  # the mean of |d| ** 2: real, as in NumPy
         dt = _ew.real_dtype(dt)
         sq = add(multiply(_ew.real(d), _ew.real(d)), multiply(_ew.imag(d), _ew.imag(d)))
     else:
         sq = multiply(d, d)
+    dof = _np.asarray(builtins.max(n - ddof, 0), dt) if isinstance(n, int) else _ew.max(
+        subtract(n, _np.asarray(ddof, dt)), _np.zeros((), dt))
     with _np.errstate(divide="ignore", invalid="ignore"):
-        return divide(_sum(sq, axis, keepdims=keepdims), _np.asarray(builtins.max(n - ddof, 0), dt))
+        return divide(_sum(sq, axis, keepdims=keepdims, where=where), dof)
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None):
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """``numpy.std``: sqrt(var). At a constant slice the derivative is taken as 0."""
     _no_out(out, "std")
-    return _safe_sqrt(var(a, axis, dtype, None, ddof, keepdims, correction=correction))
+    return _safe_sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, correction=correction))
 
 
 def _safe_sqrt(v):
