@@ -34,7 +34,13 @@ from . import sum as _sum
 from ._array import tracer_setitem
 from ._elementwise_extra import mod
 from ._shape_ops import _IndexUpdateHelper, take_along_axis
-from ._stats import _QUANTILE_METHODS, _between, _float_dtype, _method_position, _sorted_along_last
+from ._stats import (
+    _QUANTILE_METHODS,
+    _between,
+    _method_position,
+    _quantile_dtype,
+    _sorted_along_last,
+)
 
 __all__ = ["nanmedian", "nanquantile", "nanpercentile", "put", "fill_diagonal", "place"]
 
@@ -64,8 +70,9 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
 def _nanquantile(a, q, axis, method, keepdims):
     """nanquantile's work; ``method="median"`` is nanmedian's: the middle entry or the mean of
     the two middle ones (NumPy's: [1, inf] gives inf, where the linear method gives NaN)."""
-    a, q = _as_nd(_arr(a)), _as_nd(_arr(q))
-    dt = _np.result_type(_float_dtype(get_aval(a).dtype), get_aval(q).dtype)
+    a = _as_nd(_arr(a))
+    dt = _quantile_dtype(a, q)
+    q = _as_nd(_arr(q))
     a, q = astype(a, dt), astype(q, dt)
     qc = core.maybe_concrete(q)
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 1)):
@@ -101,11 +108,11 @@ def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="line
     >>> fnp.nanpercentile(fnp.array([1.0, fnp.nan, 3.0]), 50.0)
     array(2.)
     """
-    q = _as_nd(_arr(q))
-    qc = core.maybe_concrete(q)
+    qc = core.maybe_concrete(_as_nd(_arr(q)))
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 100)):
         raise ValueError("Percentiles must be in the range [0, 100]")
-    return nanquantile(a, divide(q, 100), axis, method=method, keepdims=keepdims,
+    q = q / 100 if type(q) in (int, float) else divide(_as_nd(_arr(q)), 100)  # a Python q stays weak
+    return nanquantile(a, q, axis, method=method, keepdims=keepdims,
                        interpolation=interpolation)
 
 

@@ -435,6 +435,13 @@ def _method_position(v, method):
         return multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
     return v
 
+def _quantile_dtype(a, q):
+    """The result's dtype: ``a``'s float dtype, promoted with ``q`` unless it is a Python number
+    (weak, as in NumPy: a float32 ``a`` with ``q=0.3`` stays float32)."""
+    dt = _float_dtype(get_aval(a).dtype)
+    return dt if type(q) in (int, float) else _np.result_type(dt, get_aval(_as_nd(_arr(q))).dtype)
+
+
 def _between(below, above, gamma, method):
     """The quantile between the sorted neighbours ``below`` and ``above``, ``gamma`` of the way."""
     if method in ("lower", "higher", "nearest"):  # an entry itself: no inf * 0 from the lerp
@@ -458,8 +465,8 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     if method not in _QUANTILE_METHODS:
         raise ValueError(f"quantile: method {method!r} is not supported; use one of {_QUANTILE_METHODS}")
     a = _as_nd(_arr(a))
+    dt = _quantile_dtype(a, q)
     q = _as_nd(_arr(q))
-    dt = _np.result_type(_float_dtype(get_aval(a).dtype), get_aval(q).dtype)
     a, q = astype(a, dt), astype(q, dt)
     qc = core.maybe_concrete(q)
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 1)):
@@ -488,10 +495,10 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
                *, interpolation=None):
     """``numpy.percentile``: ``quantile(a, q / 100)``."""
-    q = _as_nd(_arr(q))
-    qc = core.maybe_concrete(q)
+    qc = core.maybe_concrete(_as_nd(_arr(q)))
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 100)):
         raise ValueError("Percentiles must be in the range [0, 100]")
-    return quantile(a, divide(q, 100), axis, method=method, keepdims=keepdims,
+    q = q / 100 if type(q) in (int, float) else divide(_as_nd(_arr(q)), 100)  # a Python q stays weak
+    return quantile(a, q, axis, method=method, keepdims=keepdims,
                     interpolation=interpolation)
 
