@@ -291,7 +291,8 @@ KW_TABLE = [  # (name, arguments, keyword arguments)
      for method in ("linear", "lower", "higher", "nearest", "midpoint")] + [
     ("nanmedian", (XS,), {"axis": axis}) for axis in (None, 0, 1)] + [
     (name, (XS.astype(np.float32), q), {"axis": 0})  # a Python q is weak: float32 stays float32
-    for name in ("quantile", "nanquantile", "percentile", "nanpercentile") for q in (0.3, [0.3], np.array(0.3))]
+    for name in ("quantile", "nanquantile", "percentile", "nanpercentile")
+    for q in (0.3, [0.3], np.array(0.3))]
 
 
 def test_shapes_products_and_statistics_table_against_numpy():
