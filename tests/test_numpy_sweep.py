@@ -477,3 +477,20 @@ def test_what_numpy_refuses_funcad_refuses(call):
     assert isinstance(want, Exception)
     with pytest.raises(builtin_kind(type(want))):
         call(fnp)
+
+
+def test_operators_on_traced_integers_are_bitwise_as_numpy():
+    # ~, &, |, ^ of traced values were logical whatever the dtype: ~int8 gave booleans
+    i8, u8 = np.array([1, 2, 6, -128], np.int8), np.array([0, 2, 255], np.uint8)
+    t, s = np.array([True, False, True]), np.array([True, True, False])
+    for x in (i8, u8, t):
+        same(fa.jit(lambda a: ~a)(x), ~x)
+        same(fa.vmap(lambda a: ~a)(x), ~x)
+        same(fa.jit(fnp.invert)(x), np.invert(x))
+    same(fa.jit(lambda a, b: (a & b, a | b, a ^ b, True & a))(t, s), (t & s, t | s, t ^ s, True & t))
+    from funcad.errors import UnsupportedFunctionError
+
+    with pytest.raises(UnsupportedFunctionError):  # no traceable bitwise and: refused, not logical
+        fa.jit(lambda a, b: a & b)(i8, i8)
+    with pytest.raises(TypeError):
+        fa.jit(lambda a: ~a)(np.ones(2))

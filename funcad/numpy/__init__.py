@@ -1009,8 +1009,11 @@ _OPERATORS = {
     "__matmul__": matmul, "__rmatmul__": _rev(matmul), "__neg__": negative,
     "__pos__": lambda x: x, "__abs__": absolute, "__eq__": equal, "__ne__": not_equal,
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-    "__and__": logical_and, "__or__": logical_or, "__xor__": logical_xor,
-    "__invert__": logical_not, "__getitem__": _getitem,
+    # logical on booleans, bitwise on integers (``_more``'s, bound below)
+    "__and__": lambda x, y: _more._and_operator(x, y), "__rand__": lambda x, y: _more._and_operator(y, x),
+    "__or__": lambda x, y: _more._or_operator(x, y), "__ror__": lambda x, y: _more._or_operator(y, x),
+    "__xor__": lambda x, y: _more._xor_operator(x, y), "__rxor__": lambda x, y: _more._xor_operator(y, x),
+    "__invert__": lambda x: invert(x), "__getitem__": _getitem,
     "__mod__": lambda x, y: mod(x, y), "__rmod__": lambda x, y: mod(y, x),
     "__floordiv__": lambda x, y: floor_divide(x, y), "__rfloordiv__": lambda x, y: floor_divide(y, x),
 }

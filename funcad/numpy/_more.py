@@ -192,6 +192,7 @@ from . import (
     zeros_like,
 )
 from . import abs as _abs
+from . import logical_xor as _logical_xor
 from . import sum as _sum
 from ._array import fresh
 from ._elementwise_extra import floor_divide
@@ -526,7 +527,43 @@ spacing = _numpy_only(_np.spacing)
 bitwise_and = _numpy_only(_np.bitwise_and)
 bitwise_or = _numpy_only(_np.bitwise_or)
 bitwise_xor = _numpy_only(_np.bitwise_xor)
-bitwise_not = bitwise_invert = invert = _numpy_only(_np.invert)
+_np_invert = _numpy_only(_np.invert)
+
+
+def invert(x):
+    """``numpy.invert`` (``~x``): ``not`` of booleans, the bitwise not of integers (two's
+    complement: ``-x - 1``), traceable; floats are refused as in NumPy.
+
+    >>> import numpy as np
+    >>> invert(np.array([0, 5], np.int8)), invert(np.array([0, 5], np.uint8))
+    (array([-1, -6], dtype=int8), array([255, 250], dtype=uint8))
+    """
+    x = _nd(x)
+    dt = get_aval(x).dtype
+    if dt.kind == "b":
+        return logical_not(x)
+    if dt.kind == "i":
+        return _ew.sub(_ew.neg(x), _np.ones((), dt))
+    if dt.kind == "u":
+        return _ew.sub(_np.asarray(_np.iinfo(dt).max, dt), x)
+    return _np_invert(x)
+
+
+bitwise_not = bitwise_invert = invert
+
+
+def _logical_or_bitwise(logical, bitwise):
+    """The operator ``&`` (``|``, ``^``): logical on booleans, bitwise on integers, as NumPy."""
+    def f(x, y):
+        _, dt = _promote(x, y)
+        return logical(x, y) if dt.kind == "b" else bitwise(x, y)
+
+    return f
+
+
+_and_operator = _logical_or_bitwise(logical_and, bitwise_and)
+_or_operator = _logical_or_bitwise(logical_or, bitwise_or)
+_xor_operator = _logical_or_bitwise(_logical_xor, bitwise_xor)
 left_shift = bitwise_left_shift = _numpy_only(_np.left_shift)
 right_shift = bitwise_right_shift = _numpy_only(_np.right_shift)
 bitwise_count = _numpy_only(_np.bitwise_count)
