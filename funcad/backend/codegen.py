@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
+from ..jaxpr import Jaxpr, Literal, Var, _subjaxprs
 from ..lax.linalg import matmul_p
 from ..lax.shapes import transpose_p
 from . import loopir as ir
@@ -97,22 +97,10 @@ class Gen:
             out.append(s)
         return out
 
-    def shape_of(self, v: Var) -> list:
-        """The shape of ``v`` in named sizes."""
-        return self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])
-
     def alloc(self, v: Var, fill=None) -> None:
-        """A fresh array for ``v``, filled with ``fill`` (a Const) if given."""
-        self.add(ir.Alloc(self.array(v), tuple(self.shape_of(v)), fill))
-
-
-def jaxprs_in(v):
-    """The jaxprs a parameter value holds (a cond's branches, a scan's body...)."""
-    if isinstance(v, tuple | list):
-        for q in v:
-            yield from jaxprs_in(q)
-    elif isinstance(v, Jaxpr | ClosedJaxpr):
-        yield v.jaxpr if isinstance(v, ClosedJaxpr) else v
+        """A fresh array for ``v`` (of named sizes), filled with ``fill`` (a Const) if given."""
+        shape = self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])
+        self.add(ir.Alloc(self.array(v), tuple(shape), fill))
 
 
 # --------------------------------------------------------------------------------------
@@ -122,6 +110,12 @@ def jaxprs_in(v):
 def _index(shape, rank: int, lv) -> tuple:
     off = rank - len(shape)
     return tuple(0 if n == 1 else lv[off + j] for j, n in enumerate(shape))
+
+
+def _read_index(eqn, a, rank: int, lv) -> tuple:
+    """Where ``eqn`` reads its operand ``a`` at loop indices ``lv``: at remapped indices for a
+    transpose or unit-axis reshape (:func:`_remap_index`), else with NumPy's broadcasting."""
+    return _remap_index(eqn, lv) if is_remap_eqn(eqn) else _index(a.aval.shape, rank, lv)
 
 
 _INIT = {"sum": 0, "prod": 1}
@@ -175,7 +169,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     parallel_ok = r > 0 and L[0] != 1 and total >= g.parallel_min_size
     whole: list = []  # (accumulator, kind) of the reductions over every axis
 
-    def operand(a, dtype, eqn=None):
+    def operand(a, dtype, eqn):
         if type(a) is Literal:
             return ir.Const(a.val, dtype)
         if a in g.consts:
@@ -184,8 +178,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             return ir.cast(g.row_scalars[a], dtype)
         if a in local:
             return ir.cast(local[a], dtype)
-        index = _remap_index(eqn, lv) if eqn is not None and is_remap_eqn(eqn) else \
-            _index(a.aval.shape, r, lv)
+        index = _read_index(eqn, a, r, lv)
         key = (a, tuple(i.name if isinstance(i, ir.Local) else i for i in index))
         x = loads.get(key)
         if x is None:
@@ -208,7 +201,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             elif out in k.materialized:
                 body.append(ir.Store(g.array(out), _index(L, r, lv), s))
             continue
-        v = operand(eqn.inputs[0], dt)
+        v = operand(eqn.inputs[0], dt, eqn)
         axes = eqn.params["axes"]
         kept = tuple(lv[j] for j in range(r) if j not in axes)
         o = g.array(out)
@@ -319,8 +312,7 @@ def _row_groups(items: list, parallel_min_size: int = PARALLEL_MIN_SIZE) -> list
                 row_reduced.add(e.outputs[0])
 
     for item in items:
-        eqns = _eqns_of(item)
-        reads = {a for e in eqns for a in e.inputs if type(a) is Var}
+        reads = {a for e in item.eqns for a in e.inputs if type(a) is Var}
         if isinstance(item, Kernel) and _groupable(item, parallel_min_size):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
                     and sum(len(k.eqns) for k in group) + len(item.eqns) <= MAX_KERNEL_EQNS
@@ -331,7 +323,7 @@ def _row_groups(items: list, parallel_min_size: int = PARALLEL_MIN_SIZE) -> list
             out.append(item)  # emitted before the open group
         elif group:
             deferred.append(item)
-            deferred_out.update(v for e in eqns for v in e.outputs)
+            deferred_out.update(v for e in item.eqns for v in e.outputs)
         else:
             out.append(item)
     flush()
@@ -379,9 +371,7 @@ def _row_local(k: Kernel, produced: set, row_reduced: set) -> bool:
                 continue
             if a in row_reduced:
                 return False
-            reduction = e.prim in REDUCTIONS
-            index = _remap_index(e, lv) if not reduction and is_remap_eqn(e) else \
-                _index(a.aval.shape, len(k.shape), lv)
+            index = _read_index(e, a, len(k.shape), lv)
             if not index or index[0] is not lead:
                 return False
     return True
@@ -414,11 +404,6 @@ def _result(expr, eqn):
     if out == np.float64 and all(np.dtype(d) == out for d in lowering.compute_dtypes(eqn)):
         return expr
     return ir.Cast(expr, out)
-
-
-def _eqns_of(item) -> list:
-    """The equations of a kernel or a single equation."""
-    return item.eqns if isinstance(item, Kernel) else [item.eqn]
 
 
 def _per_row(kernels: list, read_later: set) -> frozenset:
@@ -464,7 +449,7 @@ def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
             m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
             if int(np.prod(m_n, dtype=np.int64)) * (a[-1] if a else 1) >= THREADED_BLAS_MIN_WORK:
                 return True
-        elif any(calls_threaded_blas(j) for v in e.params.values() for j in jaxprs_in(v)):
+        elif any(calls_threaded_blas(j) for j in _subjaxprs(e.params)):
             return True
     return False
 
