@@ -346,22 +346,27 @@ def _small_integer(v) -> bool:
     return v.imag == 0 and abs(v.real) < 100 and v.real == int(v.real)
 
 
+# The calls :class:`LLVM` writes: of complex operands (x86-64 Linux: glibc's ABI), of any,
+# of floats alone (float32/float64, with xla_exp's exception below).
+_COMPLEX_CALLS = {*_CLIBM, "abs", "isnan", "isinf", "isfinite", "maximum", "minimum", "log2", "log10",
+                  "exp2", "log1p", "expm1", "power"}
+_ANY_CALLS = {"abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex"}
+_FLOAT_CALLS = {*_INTRINSICS, *_LIBM, *VECTOR_MATH, *_XLA, "radd", "rmul", "fmod", "mod", "logaddexp"}
+
+
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
     if e.fn == "ipow":  # (the kernel has a status word: ``LLVM.ipow``)
         return kinds <= set("iu")
     if "c" in kinds:
-        return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
-                                                    "minimum", "log2", "log10", "exp2", "log1p", "expm1")
-                          or name == "power")
-    if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex") or \
-            name in _ROUNDING and kinds <= set("biu"):
+        return _SYSV and name in _COMPLEX_CALLS
+    if name in _ANY_CALLS or name in _ROUNDING and kinds <= set("biu"):
         return True
     if name == "power" and kinds <= set("iu"):
         return type(e.args[1]) is Const and int(e.args[1].value) >= 0
-    return kinds <= {"f"} and (name in _INTRINSICS or name in _LIBM or name in VECTOR_MATH or name in (
-        "radd", "rmul", "fmod", "mod", "logaddexp") or name in _XLA and (name != "xla_exp" or kinds == {"f"}
-                                                      and e.dtype == np.float64))
+    if name == "xla_exp":  # (XLA's is float64's: float32 is rounded from it, lowering.py)
+        return kinds == {"f"} and e.dtype == np.float64
+    return kinds <= {"f"} and name in _FLOAT_CALLS
 
 
 def declare(module, name: str, ret, params):
