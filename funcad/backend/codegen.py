@@ -75,24 +75,22 @@ class Gen:
     def loop_var(self) -> ir.Local:
         return ir.Local(self.fresh("i"), ir.INT)
 
-    def size(self, n: int):
-        """A size: ``1`` literally (a broadcast pattern), any other a named size ``n<k>``
-        (slot k of the kernel's sizes)."""
-        if n == 1:
-            return ir.Const(1, ir.INT, bare=True)
-        self.sizes.append(int(n))
-        return ir.Size(len(self.sizes) - 1, f"n{len(self.sizes) - 1}")
-
     def sizes_of(self, shape, keys) -> list:
-        """The sizes of ``shape``, axis ``d`` sharing the named size of the ``(value, axis)``
-        pairs in ``keys[d]``, equal to it by the operations' semantics (broadcasting,
-        reductions), never by coincidence: the loop IR's text is the same for other sizes (the
-        table keys kernels by it and their sizes)."""
+        """The sizes of ``shape``: ``1`` literally (a broadcast pattern), any other a named size
+        ``n<k>`` (slot k of the kernel's sizes), axis ``d`` sharing the named size of the
+        ``(value, axis)`` pairs in ``keys[d]``, equal to it by the operations' semantics
+        (broadcasting, reductions), never by coincidence: the loop IR's text is the same for
+        other sizes (the table keys kernels by it and their sizes)."""
         out = []
         for n, ks in zip(shape, keys):
-            s = next((self.slots[k] for k in ks if k in self.slots), None) if n != 1 else None
-            s = s or self.size(n)
-            for k in ks if n != 1 else ():
+            if n == 1:
+                out.append(ir.Const(1, ir.INT, bare=True))
+                continue
+            s = next((self.slots[k] for k in ks if k in self.slots), None)
+            if s is None:
+                self.sizes.append(int(n))
+                s = ir.Size(len(self.sizes) - 1, f"n{len(self.sizes) - 1}")
+            for k in ks:
                 self.slots.setdefault(k, s)
             out.append(s)
         return out
@@ -186,8 +184,9 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             body.append(ir.Assign(x, ir.Load(g.array(a), index)))
         return ir.cast(x, dtype)
 
-    for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.alloc(v)
+    for e in k.eqns:  # (in program order)
+        if e.outputs[0] in k.materialized - per_row:
+            g.alloc(e.outputs[0])
     for eqn in k.eqns:
         out = eqn.outputs[0]
         dt = out.aval.dtype
@@ -386,13 +385,6 @@ def _remap_index(eqn, lv) -> tuple:
     out_axes = [j for j, n in enumerate(eqn.outputs[0].aval.shape) if n != 1]
     it = iter(out_axes)
     return tuple(0 if n == 1 else lv[next(it)] for n in x)
-
-
-def _producer(k: Kernel, v: Var):
-    for e in k.eqns:
-        if v in e.outputs:
-            return e
-    raise KeyError(v)
 
 
 def _result(expr, eqn):
