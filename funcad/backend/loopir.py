@@ -697,10 +697,9 @@ class LLVM:
             one, zero = self.const(1, dt), self.const(0, dt)
             pos = self.compare(">", x, zero, dt)
             neg = self.compare("<", x, zero, dt)
-            if dt.kind in "iu":
-                return b.select(pos, one, b.select(neg, self.const(-1, dt), zero))
-            return b.select(pos, one, b.select(neg, self.const(-1, dt), b.select(
-                b.fcmp_ordered("==", x, zero), zero, x)))  # NumPy: sign(-0.0) is 0.0, NaN stays
+            # NumPy: sign(-0.0) is 0.0, NaN stays
+            rest = zero if dt.kind in "iu" else b.select(b.fcmp_ordered("==", x, zero), zero, x)
+            return b.select(pos, one, b.select(neg, self.const(-1, dt), rest))
         if name in _ROUNDING and dt.kind in "biu":  # (NumPy 2: integers stay as they are)
             return x
         if name == "ipow" or name == "power" and dt.kind in "iu":
@@ -862,24 +861,21 @@ class LLVM:
         b, ir = self.b, self.ir
         fty = zs[0][0].type
         if fty == ir.DoubleType():
-            fn = self.declare(cname, ir.LiteralStructType([fty, fty]), [fty, fty] * len(zs))
+            fn = declare(b.module, cname, ir.LiteralStructType([fty, fty]), [fty, fty] * len(zs))
             r = b.call(fn, [v for z in zs for v in z])
             return b.extract_value(r, 0), b.extract_value(r, 1)
         vty = ir.VectorType(fty, 2)
         i32 = ir.IntType(32)
         vs = [b.insert_element(b.insert_element(ir.Constant(vty, ir.Undefined), z[0], ir.Constant(i32, 0)),
                                z[1], ir.Constant(i32, 1)) for z in zs]
-        r = b.call(self.declare(cname + "f", vty, [vty] * len(zs)), vs)
+        r = b.call(declare(b.module, cname + "f", vty, [vty] * len(zs)), vs)
         return b.extract_element(r, ir.Constant(i32, 0)), b.extract_element(r, ir.Constant(i32, 1))
 
     def libm(self, name, args):
         """libm's ``name`` (``namef`` for float32)."""
         ty = args[0].type
         name += "f" if ty == self.ir.FloatType() else ""
-        return self.b.call(self.declare(name, ty, [ty] * len(args)), args)
-
-    def declare(self, name, ret, params):
-        return declare(self.b.module, name, ret, params)
+        return self.b.call(declare(self.b.module, name, ty, [ty] * len(args)), args)
 
     def vector_math(self, name, args):
         from .vecmath import math_function
