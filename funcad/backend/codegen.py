@@ -55,9 +55,6 @@ class Gen:
         # value. They are never stored in an array (see emit_row_group).
         self.row_scalars: dict[Var, ir.Local] = {}
 
-    def add(self, stmt) -> None:
-        self.body.append(stmt)
-
     def fresh(self, prefix: str) -> str:
         n = self.counts.get(prefix, 0)
         self.counts[prefix] = n + 1
@@ -98,7 +95,7 @@ class Gen:
     def alloc(self, v: Var, fill=None) -> None:
         """A fresh array for ``v`` (of named sizes), filled with ``fill`` (a Const) if given."""
         shape = self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])
-        self.add(ir.Alloc(self.array(v), tuple(shape), fill))
+        self.body.append(ir.Alloc(self.array(v), tuple(shape), fill))
 
 
 # --------------------------------------------------------------------------------------
@@ -255,23 +252,20 @@ def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
     threads would keep the loop from vectorizing: see vecmath.radd). The chunking depends on
     the size alone, never on the thread count, so results repeat."""
     nc, c = ir.Local(g.fresh("nc"), ir.INT), ir.Local(g.fresh("c"), ir.INT)
-    g.add(ir.Assign(nc, ir.Call("min", [n, ir.Const(CHUNKS, ir.INT, bare=True)], ir.INT)))
+    g.body.append(ir.Assign(nc, ir.Call("min", [n, ir.Const(CHUNKS, ir.INT, bare=True)], ir.INT)))
     parts = {acc.name: ir.Arr(g.fresh("part"), acc.dtype, 1) for acc, _ in whole}
-    for acc, _ in whole:
-        g.add(ir.Alloc(parts[acc.name], (nc,)))
+    g.body += [ir.Alloc(part, (nc,)) for part in parts.values()]
 
     def bound(k):  # k * n // nc
         return ir.Bin("//", ir.Bin("*", k, n), nc)
 
     rows = ir.Loop(i, bound(ir.Bin("+", c, ir.Const(1, ir.INT, bare=True))), inner, start=bound(c))
-    g.add(ir.Loop(c, nc, pre + [rows] + [ir.Store(parts[acc.name], (c,), acc) for acc, _ in whole],
+    g.body.append(ir.Loop(c, nc, pre + [rows] + [ir.Store(parts[acc.name], (c,), acc) for acc, _ in whole],
                   parallel=True))
-    for acc, kind in whole:
-        g.add(ir.Assign(acc, _reduction_init(kind, acc.dtype)))
-    g.add(ir.Loop(c, nc, [ir.Assign(acc, _update(kind, acc, ir.Load(parts[acc.name], (c,))))
+    g.body += [ir.Assign(acc, _reduction_init(kind, acc.dtype)) for acc, kind in whole]
+    g.body.append(ir.Loop(c, nc, [ir.Assign(acc, _update(kind, acc, ir.Load(parts[acc.name], (c,))))
                           for acc, kind in whole]))
-    for stmt in post:
-        g.add(stmt)
+    g.body += post
 
 
 # --------------------------------------------------------------------------------------
@@ -427,7 +421,7 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
     parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
     # (the members' initialisations after all their allocations, next to the loop)
     g.body += [s for before, _, _ in parts for s in before]
-    g.add(ir.Loop(lead, size, [s for _, inner, _ in parts for s in inner]))
+    g.body.append(ir.Loop(lead, size, [s for _, inner, _ in parts for s in inner]))
     g.body += [s for _, _, after in parts for s in after]
 
 
