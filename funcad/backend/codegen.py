@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..jaxpr import Jaxpr, Literal, Var, _subjaxprs
-from ..lax.linalg import matmul_p
+from ..lax import decompositions as dec
+from ..lax.linalg import matmul_p, solve_p
 from ..lax.shapes import transpose_p
 from . import loopir as ir
 from . import lowering
@@ -429,7 +430,7 @@ def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
     """Whether ``jaxpr`` (its nested jaxprs too) calls BLAS or LAPACK on a product large
     enough for OpenBLAS to run it on several threads (see PARALLEL_MIN_SIZE_BESIDE_BLAS)."""
     for e in jaxpr.eqns:
-        if e.prim.name in _BLAS_PRIMS:
+        if e.prim in _BLAS_PRIMS:
             # One call's work (a batch makes one call per matrix): m n k, or n^3.
             a = e.inputs[0].aval.shape
             m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
@@ -442,5 +443,5 @@ def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
 
 # The primitives that call BLAS or LAPACK (matmul through ?gemm, solve through ?gesv, the
 # decompositions through NumPy); einsum is loops.
-_BLAS_PRIMS = frozenset({"matmul", "solve", "triangular_solve", "cholesky", "eigh", "qr", "svd",
-                         "det", "slogdet", "pinv", "lu"})
+_BLAS_PRIMS = frozenset({matmul_p, solve_p, dec.triangular_solve_p, dec.cholesky_p, dec.eigh_p, dec.qr_p,
+                         dec.svd_p, dec.det_p, dec.slogdet_p, dec.pinv_p, dec.lu_p})
