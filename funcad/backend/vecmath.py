@@ -144,10 +144,8 @@ def _scalar_function(module, c_name: str, nargs: int, fty) -> ir.Function:
 
 
 def _narrow_variant(module, vfn, name: str, nargs: int, fty, lanes: int, n: int) -> ir.Function:
-    """``name(<n x fty>...)``: the ``lanes``-wide routine ``vfn`` on its arguments' ``n`` lanes."""
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
+    """``name(<n x fty>...)``: the ``lanes``-wide routine ``vfn`` on its arguments' ``n`` lanes
+    (made once, with its scalar function)."""
     nty, wty = ir.VectorType(fty, n), ir.VectorType(fty, lanes)
     fn = ir.Function(module, ir.FunctionType(nty, [nty] * nargs), name)
     fn.linkage = "weak_odr"  # (linkonce_odr: deleted as unused before the vectorizer runs)
