@@ -702,7 +702,9 @@ class LLVM:
             return b.select(pos, one, b.select(neg, self.const(-1, dt), rest))
         if name in _ROUNDING and dt.kind in "biu":  # (NumPy 2: integers stay as they are)
             return x
-        if name == "ipow" or name == "power" and dt.kind in "iu":
+        if name == "power" and dt.kind in "iu":  # (a constant exponent >= 0: printable)
+            return self.ipow(x, int(e.args[1].value), dt)
+        if name == "ipow":
             return self.ipow(x, args[1], dt)
         if name in ("radd", "rmul"):
             return (b.fadd if name == "radd" else b.fmul)(*args, flags=("reassoc",))
@@ -736,12 +738,12 @@ class LLVM:
         return b.select(self.compare("<" if low else ">", x, y, dt), x, y)
 
     def ipow(self, x, y, dt):
-        """``x ** y`` of integers: by squaring, wrapping, as NumPy; a negative ``y`` sets the
-        kernel's status word (the array ``status``: NumPy's ValueError after the program; only
-        ``ipow`` calls have one, ``power`` calls a constant ``y >= 0``, see :func:`printable`)."""
+        """``x ** y`` of integers, by squaring, wrapping, as NumPy; ``y`` traced or a Python int
+        >= 0. A negative traced ``y`` sets the kernel's status word (the array ``status``:
+        NumPy's ValueError after the program)."""
         b, ir = self.b, self.ir
         zero = self.const(0, dt)
-        if dt.kind == "i" and not (isinstance(y, ir.Constant) and y.constant >= 0):
+        if dt.kind == "i" and not isinstance(y, int):
             negative = b.icmp_signed("<", y, zero)
             with b.if_then(negative, likely=False):
                 b.store(ir.Constant(self.i64, 1), b.bitcast(self.arr["status"][0], self.i64.as_pointer()))
@@ -749,13 +751,14 @@ class LLVM:
         return self.squarings((self.const(1, dt),), (x,), y, lambda u, v: (b.mul(*u, *v),))[0]
 
     def squarings(self, one, x, n, mul):
-        """``x ** n`` (``n`` >= 0, an integer value) by squaring, as NumPy's loops: over the bits
-        of ``n``, ``r = r * p`` where it has the bit, ``p = p * p``. Values are tuples (a real
-        value's one part, a complex value's two), multiplied by ``mul``. A constant ``n`` is
-        unrolled here to the multiplications its bits need (table_engine's LLVM unrolls no loop)."""
+        """``x ** n`` (``n`` >= 0: an integer value, or a Python int) by squaring, as NumPy's
+        loops: over the bits of ``n``, ``r = r * p`` where it has the bit, ``p = p * p``. Values
+        are tuples (a real value's one part, a complex value's two), multiplied by ``mul``. A
+        Python int is unrolled here to the multiplications its bits need (table_engine's LLVM
+        unrolls no loop)."""
         b, ir = self.b, self.ir
-        if isinstance(n, ir.Constant):
-            r, p, m = one, x, n.constant
+        if isinstance(n, int):
+            r, p, m = one, x, n
             while m:
                 r = mul(r, p) if m & 1 else r
                 m >>= 1
@@ -823,7 +826,7 @@ class LLVM:
         zero = lambda u: b.and_(*(b.fcmp_ordered("==", v, c(0.0)) for v in u))  # noqa: E731
         (br, bi), one = w, (c(1.0), c(0.0))
         if n is not None:
-            small, m, n = ir.Constant(ir.IntType(1), 1), ir.Constant(i64, abs(n)), ir.Constant(i64, n)
+            small, m, n = ir.Constant(ir.IntType(1), 1), abs(n), ir.Constant(i64, n)
         else:
             whole = b.fcmp_ordered("==", self.intrinsic("llvm.trunc", [br]), br)
             small = b.and_(b.and_(b.fcmp_ordered("==", bi, c(0.0)), whole),

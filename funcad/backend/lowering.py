@@ -60,7 +60,7 @@ def _integer_pow(a, eqn):
         return ir.Const(1, dt)
     n = abs(y)
     body = x
-    for _ in range(n - 1):
+    for _ in range(n - 1 if n <= 4 else 0):  # (x ** 2**31: not a chain of 2**31 products)
         body = ir.Bin("*", body, x)
     if n > 4:
         body = ir.Call(f"{_math_module(dt)}.power", [x, ir.Const(n, dt)], dt)
