@@ -262,10 +262,10 @@ def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
 
     rows = ir.Loop(i, bound(ir.Bin("+", c, ir.Const(1, ir.INT, bare=True))), inner, start=bound(c))
     g.body.append(ir.Loop(c, nc, pre + [rows] + [ir.Store(parts[acc.name], (c,), acc) for acc, _ in whole],
-                  parallel=True))
+                          parallel=True))
     g.body += [ir.Assign(acc, _reduction_init(kind, acc.dtype)) for acc, kind in whole]
     g.body.append(ir.Loop(c, nc, [ir.Assign(acc, _update(kind, acc, ir.Load(parts[acc.name], (c,))))
-                          for acc, kind in whole]))
+                                  for acc, kind in whole]))
     g.body += post
 
 
