@@ -321,8 +321,8 @@ simplify_rules.update({
     ew.div_p: _unit(1, left=False),
     ew.add_p: _add,
     ew.sub_p: _unit(0, negzero=False, left=False),
-    ew.neg_p: lambda eqn, f: _keep(f.made_by(eqn.inputs[0], ew.neg_p).inputs[0], eqn)
-    if f.made_by(eqn.inputs[0], ew.neg_p) else None,  # neg(neg x)
+    # neg(neg x)
+    ew.neg_p: lambda eqn, f: _keep(n.inputs[0], eqn) if (n := f.made_by(eqn.inputs[0], ew.neg_p)) else None,
     ew.stop_gradient_p: _if(lambda eqn: True),
     ew.integer_pow_p: _if(lambda eqn: eqn.params["y"] == 1),
     ew.convert_element_type_p: _if(lambda eqn: eqn.inputs[0].aval.dtype == eqn.params["new_dtype"]),
