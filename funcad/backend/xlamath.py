@@ -224,11 +224,7 @@ def erf32(builder, x):
     b = builder
     c = lambda v: ir.Constant(x.type, float(np.float32(v)))  # noqa: E731
     x2 = b.fmul(x, x)
-    p, q = c(_ERF32_P[0]), c(_ERF32_Q[0])
-    for v in _ERF32_P[1:]:
-        p = fma(b, x2, p, c(v))
-    for v in _ERF32_Q[1:]:
-        q = fma(b, x2, q, c(v))
+    p, q = horner(b, _ERF32_P, x2), horner(b, _ERF32_Q, x2)
     big = b.fcmp_ordered("<=", c(_ERF32_CLAMP), intrinsic(b, "llvm.fabs", x))
     return b.select(big, intrinsic(b, "llvm.copysign", c(1.0), x), b.fdiv(b.fmul(x, p), q))
 
