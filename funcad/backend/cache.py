@@ -302,13 +302,10 @@ def _entries(path: Path) -> list[tuple[float, int, list[Path]]]:
     (backend/table_engine.py: ``table/<digest>.o`` and its manifest) and the kernels of each of
     funcad's Numba modules (``__pycache__/funcad_kernel_<module>.*``: funcad/_numba_cache.py)."""
     kernels: dict[str, list[Path]] = {}
-    pyc = path / "__pycache__"
-    if pyc.is_dir():
-        for f in pyc.iterdir():
-            kernels.setdefault(f.name.split(".", 1)[0], []).append(f)
-    found = [files for stem, files in kernels.items() if stem.startswith("funcad_kernel_")]
+    for f in (path / "__pycache__").glob("funcad_kernel_*"):
+        kernels.setdefault(f.name.split(".", 1)[0], []).append(f)
     table = path / "table"
-    found += [[o, *table.glob(f"{o.stem}.sums")] for o in table.glob("*.o")]
+    found = [*kernels.values(), *([o, *table.glob(f"{o.stem}.sums")] for o in table.glob("*.o"))]
     out = []
     for files in found:
         try:
