@@ -48,10 +48,6 @@ _ERFINV32_B = np.array([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367
               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], np.float32)
 
 
-def _int(builder, v, bits=32):
-    return ir.Constant(ir.IntType(bits), v)
-
-
 def np_type(t):
     """The NumPy float type of the LLVM float type ``t``."""
     return np.float64 if t == ir.DoubleType() else np.float32
@@ -114,9 +110,10 @@ def log32(builder, x):
     arguments of the normal draws' range)."""
     f, b = ir.FloatType(), builder
     c = lambda v: ir.Constant(f, float(np.float32(v)))  # noqa: E731
+    i = lambda v: ir.Constant(ir.IntType(32), v)  # noqa: E731
     bits = b.bitcast(x, ir.IntType(32))
-    e = b.sitofp(b.sub(b.lshr(bits, _int(b, 23)), _int(b, 126)), f)  # x = 2^e m, m in [1/2, 1)
-    m = b.bitcast(b.or_(b.and_(bits, _int(b, 0x807FFFFF)), _int(b, 0x3F000000)), f)
+    e = b.sitofp(b.sub(b.lshr(bits, i(23)), i(126)), f)  # x = 2^e m, m in [1/2, 1)
+    m = b.bitcast(b.or_(b.and_(bits, i(0x807FFFFF)), i(0x3F000000)), f)
     small = b.fcmp_ordered("<", m, c(0.707106781186547524))
     e = b.fsub(e, b.select(small, c(1.0), c(0.0)))
     x = b.fadd(b.fsub(m, c(1.0)), b.select(small, m, c(0.0)))
