@@ -8,8 +8,6 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from .loopir import declare
-
 _LOG1P_SMALL = 0.41421356237309504880  # sqrt(2) - 1: log1p's rational branch below
 
 _LOG1P_NUM = np.array([4.5270000862445199635e-5, 4.9854102823193375972e-1, 6.5787325942061044846e0,
@@ -66,7 +64,9 @@ def fma(builder, a, b, c):
 
 def libm(builder, name, x):
     """libm's ``name`` of ``x`` (float64)."""
-    return builder.call(declare(builder.module, name, x.type, [x.type]), [x])
+    mod = builder.module
+    fn = mod.globals.get(name) or ir.Function(mod, ir.FunctionType(x.type, [x.type]), name)
+    return builder.call(fn, [x])
 
 
 def horner(builder, coefs, x):
