@@ -150,7 +150,7 @@ def test_reduction_against_numpy(name):
                         cases.append(((x,), {"axis": axis, "keepdims": True}))
     x = make((2, 3), np.float64)
     cases += [((x,), {"axis": 2}), ((x,), {"axis": -3})]
-    if name in ("sum", "prod", "cumsum", "cumprod", "nansum", "nanprod"):
+    if name in ("sum", "prod", "cumsum", "cumprod", "nansum", "nanprod", "mean"):
         cases += [((make((2, 3), dt),), {"axis": 0, "dtype": odt}) for dt in DTYPES
                   for odt in (np.int32, np.float32, np.complex128)
                   if np.dtype(dt).kind != "c" or odt == np.complex128]

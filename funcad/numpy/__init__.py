@@ -534,6 +534,9 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     a = _arr(a)
     aval = get_aval(a)
     dt = _np.dtype(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind in "fc" else _np.dtype(float64))
+    if dt.kind in "iu":  # NumPy's mean(x, dtype=int32): the sum in int32, divided, truncated to int32
+        count = sum(ones_like(a, int64), axis, keepdims=keepdims, where=where)
+        return astype(divide(sum(a, axis, dt, keepdims=keepdims, where=where), count), dt)
     if where is not None and where is not True:
         shape = _ew.broadcast_shapes(aval.shape, get_aval(_arr(where)).shape, op="mean")
         count = sum(broadcast_to(_to_bool(where), shape), axis, dtype=dt, keepdims=keepdims)
