@@ -1014,11 +1014,7 @@ _OPERATORS = {
     "__matmul__": matmul, "__rmatmul__": _rev(matmul), "__neg__": negative,
     "__pos__": lambda x: x, "__abs__": absolute, "__eq__": equal, "__ne__": not_equal,
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-    # logical on booleans, bitwise on integers (``_more``'s, bound below)
-    "__and__": lambda x, y: _more._and_operator(x, y), "__rand__": lambda x, y: _more._and_operator(y, x),
-    "__or__": lambda x, y: _more._or_operator(x, y), "__ror__": lambda x, y: _more._or_operator(y, x),
-    "__xor__": lambda x, y: _more._xor_operator(x, y), "__rxor__": lambda x, y: _more._xor_operator(y, x),
-    "__invert__": lambda x: invert(x), "__getitem__": _getitem,
+    "__getitem__": _getitem,  # (& | ^ ~: logical or bitwise by dtype, bound after ._more below)
     "__mod__": lambda x, y: mod(x, y), "__rmod__": lambda x, y: mod(y, x),
     "__floordiv__": lambda x, y: floor_divide(x, y), "__rfloordiv__": lambda x, y: floor_divide(y, x),
 }
@@ -1095,7 +1091,15 @@ from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
 from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
+from ._more import _and_operator, _or_operator, _xor_operator  # noqa: E402
+from ._more import invert as _invert  # noqa: E402
 from ._array import Array, as_array as _as_array, tracer_setitem as _tracer_setitem  # noqa: E402
+
+# & | ^ ~ of traced values: logical on booleans, bitwise on integers, as NumPy
+for _name, _fn in {"__and__": _and_operator, "__rand__": _rev(_and_operator), "__or__": _or_operator,
+                   "__ror__": _rev(_or_operator), "__xor__": _xor_operator, "__rxor__": _rev(_xor_operator),
+                   "__invert__": _invert}.items():
+    setattr(Tracer, _name, _fn)
 
 
 def _returns_array(fn):
