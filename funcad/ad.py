@@ -20,7 +20,7 @@ import numpy as np
 
 from . import core
 from .core import Primitive, ShapedArray, Trace, Tracer, _state, bind, get_aval
-from .errors import ConcretizationError
+from .errors import ConcretizationError, NonlinearTangentError
 from .jaxpr import Jaxpr, Literal, StagingTrace, Var
 
 jvp_rules: dict[Primitive, Callable] = {}
@@ -307,7 +307,11 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
                 continue
         rule = transpose_rules.get(eqn.prim)
         if rule is None:
-            raise NotImplementedError(f"funcad has no transpose rule for {eqn.prim.name}")
+            raise NonlinearTangentError(
+                f"reverse mode cannot transpose `{eqn.prim.name}` applied to a tangent: the "
+                f"derivative rule that computed it is not linear in its tangents (a custom_jvp "
+                f"rule whose output tangent is, e.g., clip, max or a power of an input tangent). "
+                f"Use custom_vjp for a rule that is not linear, or forward mode (jvp, jacfwd).")
         invals = []
         for a in eqn.inputs:
             if type(a) is Literal:
