@@ -377,7 +377,7 @@ def checkpointing():
     out["remat"] = grad(f2, (0, 1, 2, 3))(*Ws, x)[1]
     policy = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
     f3 = jax.checkpoint(f, policy=policy)
-    out["policy_jit"] = jit(grad(f3, (0, 3)))(*Ws, x)[1]
+    out["policy_jit"] = jit(grad(f3, (1, 3)))(*Ws, x)[0]
 
     # checkpointing a scan body: the memory trade of a long recurrence
     def run(W, x):
@@ -467,7 +467,7 @@ def simple_nn():
         keys = random.split(key, len(sizes))
         return [random_layer_params(m, n, k) for m, n, k in zip(sizes[:-1], sizes[1:], keys)]
 
-    layer_sizes, step_size, batch_size, n_targets = [16, 32, 32, 4], 0.05, 32, 4
+    layer_sizes, step_size, batch_size, n_targets = [16, 32, 32, 4], 1.0, 32, 4
     params = init_network_params(layer_sizes, random.PRNGKey(0))
 
     def relu(x):
@@ -540,7 +540,7 @@ def mnist_fromscratch():
         inputs, targets = batch
         return jnp.mean(jnp.argmax(predict(params, inputs), axis=1) == jnp.argmax(targets, axis=1))
 
-    step_size, momentum_mass = 0.01, 0.9
+    step_size, momentum_mass, num_epochs = 0.05, 0.9, 3
     images, labels = synthetic_classes(200, 20, 5, seed=5)
     targets = np.eye(5)[labels]
     params = init_random_params(0.1, [20, 32, 16, 5])
@@ -552,10 +552,12 @@ def mnist_fromscratch():
         return jax.tree.map(lambda p, v: p - step_size * v, params, velocity), velocity
 
     velocity = jax.tree.map(jnp.zeros_like, params)
-    perm = np.random.RandomState(0).permutation(200)
-    for start in range(0, 200, 25):
-        idx = perm[start:start + 25]
-        params, velocity = update(params, velocity, (images[idx], targets[idx]))
+    rng = np.random.RandomState(0)
+    for _ in range(num_epochs):
+        perm = rng.permutation(200)
+        for start in range(0, 200, 25):
+            idx = perm[start:start + 25]
+            params, velocity = update(params, velocity, (images[idx], targets[idx]))
     out["loss"] = loss(params, (images, targets))
     out["accuracy"] = accuracy(params, (images, targets))
     out["b_last"] = params[-1][1]
@@ -696,6 +698,334 @@ def _encode(v):
 
 def _decode(d):
     return (np.asarray(d["re"]) + 1j * np.asarray(d["im"])).astype(d["dtype"])
+
+
+
+# ======================================================================================
+# The tests
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+from funcad.test_util import check_grads  # noqa: E402
+
+_RAN: dict = {}
+
+
+def ran(name):
+    """A program's values, computed once per test session."""
+    if name not in _RAN:
+        _RAN[name] = PROGRAMS[name]()
+    return _RAN[name]
+
+
+def close(a, b, rtol=1e-10, atol=1e-12):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
+
+
+def _jax_python():
+    exe = os.environ.get("FUNCAD_JAX_PYTHON", "/work/venv-bench/bin/python")
+    if not os.path.exists(exe):
+        return None
+    probe = subprocess.run([exe, "-c", "import jax"], capture_output=True)
+    return exe if probe.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def jax_values():
+    """JAX's values of every program: this file run with ``--jax`` by a Python with JAX (about
+    a minute of CPU: JAX compiles each eager operation), kept in the temporary directory by the
+    file's hash so that later runs of an unchanged file read them back."""
+    exe = _jax_python()
+    if exe is None:
+        pytest.skip("no Python with JAX at hand (FUNCAD_JAX_PYTHON or /work/venv-bench)")
+    with open(__file__, "rb") as f:
+        digest = hashlib.sha256(f.read() + exe.encode()).hexdigest()[:16]
+    kept = os.path.join(tempfile.gettempdir(), f"funcad-port-jax-more-{os.getuid()}-{digest}.json")
+    if os.path.exists(kept):
+        with open(kept) as f:
+            return json.load(f)
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    res = subprocess.run([exe, __file__, "--jax"], capture_output=True, text=True, env=env, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    with open(kept + ".tmp", "w") as f:
+        f.write(res.stdout)
+    os.replace(kept + ".tmp", kept)
+    return json.loads(res.stdout)
+
+
+# JAX's mean of a boolean array is float32 (even with x64); funcad's, as NumPy's, is float64
+_FLOAT32_IN_JAX = {"accuracy", "accuracy_before", "accuracy_after"}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_values_match_jax_live(name, jax_values):
+    got, want = ran(name), jax_values[name]
+    assert sorted(got) == sorted(want)
+    for key, enc in want.items():
+        w, g = _decode(enc), np.asarray(got[key])
+        assert g.shape == w.shape, key
+        if key in _FLOAT32_IN_JAX:
+            assert (w.dtype, g.dtype) == (np.float32, np.float64), key
+            np.testing.assert_allclose(g, w, rtol=1e-7, err_msg=key)
+            continue
+        assert g.dtype == w.dtype, (key, g.dtype, w.dtype)
+        if g.dtype.kind in "biu":
+            np.testing.assert_array_equal(g, w, err_msg=key)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-11, err_msg=key)
+
+
+def test_cookbook_more_against_closed_forms():
+    out = ran("cookbook_more")
+    H = out["hessian"]
+    v = np.arange(6.0) / 6
+    for k in ("hvp_fwdrev", "hvp_revrev", "hvp_revfwd", "hvp_jit"):
+        close(out[k], H @ v)
+    close(out["hmp"], H)
+    close(H, H.T)
+    close(out["jacrev_tree_W1"], out["jacfwd_tree_W1"])
+    z = 3.0 + 4.0j
+    close(out["grad_abs2"], 2 * np.conj(z))  # JAX's convention: the conjugate of df/dx + i df/dy
+    close(out["grad_abs"], np.conj(z) / abs(z))
+    close(out["grad_holo_sin"], np.cos(z))
+    close(out["grad_holo_poly"], 3 * (1.0 + 2.0j) ** 2 - 2)
+    A = np.array([[5.0, 2.0 + 3.0j, 5.0j], [2.0 - 3.0j, 7.0, 1.0 + 7.0j], [-5.0j, 1.0 - 7.0j, 12.0]])
+    close(out["grad_norm_sq"], 2 * np.conj(A))
+    zz = np.array([1.0j, 0.5 + 0.5j])
+    close(out["jacfwd_holo"], np.diag(np.exp(zz) * (1 + zz)))
+    close(out["jacrev_holo"], out["jacfwd_holo"])
+    close(out["vjp_complex"], np.cos(1.0 + 1.0j))
+    close(out["jvp_complex"], np.exp(1.0 + 1.0j) * 2.0j)
+
+
+def test_cookbook_more_against_finite_differences():
+    rng = np.random.default_rng(0)
+    W1, b1, W2 = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=4)
+    X = rng.normal(size=(5, 3))
+    loss = lambda p: jnp.sum(jnp.log1p(jnp.exp(jnp.tanh(X @ p["W1"] + p["b1"]) @ p["W2"])))  # noqa: E731
+    check_grads(loss, ({"W1": W1, "b1": b1, "W2": W2},), order=2)
+    out = ran("cookbook_more")
+    fd = (loss({"W1": W1 + 1e-6 * 0.1, "b1": b1 + 1e-6 * 0.1, "W2": W2 + 1e-6 * 0.1})
+          - loss({"W1": W1 - 1e-6 * 0.1, "b1": b1 - 1e-6 * 0.1, "W2": W2 - 1e-6 * 0.1})) / 2e-6
+    close(out["jvp_pytree"], fd, rtol=1e-6)
+
+
+def test_custom_rules_against_closed_forms():
+    out = ran("custom_rules")
+    assert out["f_grad0"] == 1.0  # differentiating the formula would give nan at 0
+    x = np.array([0.5, 2.0])
+    close(out["f_grad"][1:], (np.sqrt(x) + 2) / (2 * (np.sqrt(x) + 1) ** 2))
+    close(out["f_jit_grad"], out["f_grad"][2])
+    close(out["defjvps"], [np.cos(2.0) * 3.0, np.sin(2.0)])
+    close(out["defjvps_hess"], -np.sin(2.0) * 3.0)
+    close(out["pytree_rule"], [2.0 + np.cos(1.0), -np.sin(2.0)])
+    assert out["nondiff_jvp"] == 2.0
+    close(out["custom_vjp"], [np.cos(2.0) * 3.0, np.sin(2.0)])
+    close(out["custom_vjp_vmap_jit"], np.cos(np.arange(3.0)))
+    close(out["sqrt"], np.sqrt(2.0))
+    close(out["sqrt'"], 0.5 / np.sqrt(2.0))
+    close(out["sqrt''"], -0.25 * 2.0 ** -1.5, rtol=1e-9)
+    close(out["sqrt'_jit_vmap"], 0.5 / np.sqrt([1.0, 4.0, 9.0]))
+    xs = np.linspace(0.0, 2.0, 5)
+    close(out["clip_jvp"], np.clip(3 * np.cos(3 * xs), -0.75, 0.75))
+    close(out["straight_through"], [3.0, 1.0])
+
+
+def test_custom_jvp_rule_not_linear_in_tangents_has_no_reverse_mode():
+    @custom_jvp
+    def clip_gradient(lo, hi, x):
+        return x
+
+    @clip_gradient.defjvp
+    def clip_gradient_jvp(primals, tangents):
+        return primals[2], jnp.clip(tangents[2], primals[0], primals[1])
+
+    f = lambda x: clip_gradient(-0.75, 0.75, jnp.sin(3 * x))  # noqa: E731
+    close(jvp(f, (0.1,), (1.0,))[1], 0.75)
+    close(jacfwd(f)(1.0), np.clip(3 * np.cos(3.0), -0.75, 0.75))
+    with pytest.raises(jax.errors.NonlinearTangentError, match="custom_vjp"):
+        grad(f)(0.1)  # JAX: NotImplementedError, "Transpose rule ... for 'min' not implemented"
+    with pytest.raises(jax.errors.NonlinearTangentError):
+        jit(grad(f))(0.1)
+
+
+def test_control_flow_more_against_loops():
+    out = ran("control_flow_more")
+    xs = np.array([1.0, -2.0, 3.0, 0.5, 4.0])
+    close(out["cumsum"], np.cumsum(xs))
+    close(out["cumsum_rev"], np.cumsum(xs[::-1])[::-1])
+    check_grads(lambda xs: jnp.sum(lax.scan(lambda c, x: (c * x, c * x), 1.0, xs)[1]), (xs,), order=1)
+    close(out["cumsum_grad"], grad(lambda xs: jnp.sum(jnp.cumprod(xs)))(xs))
+    a, b, ys = 0.0, 1.0, []
+    for xa, xb in zip(xs, xs[::-1]):
+        ys.append(a * b)
+        a, b = a + xa, b * xb
+    close(out["scan_tree"], [a, b, *ys])
+    close(out["scan_length"], [1.0, 2.0, 4.0, 8.0, 16.0])
+    close(out["cbrt"], 5.0 ** (1 / 3), rtol=1e-13)
+    assert 3 <= out["cbrt_iters"] < 50
+    close(out["cbrt_fwd"], 1 / (3 * 5.0 ** (2 / 3)), rtol=1e-10)
+    close(out["cbrt_vmap"], [1.0, 2.0, 3.0], rtol=1e-13)
+    terms = [0.7 ** k / np.prod(np.arange(1.0, k + 1)) for k in range(20)]
+    close(out["exp_series"], sum(terms))
+    close(out["exp_series'"], sum(terms[:-1]))
+    close(out["cond_grad"], [3.0, np.cos(2.0)])
+
+
+def test_rnn_scan_gradient_against_finite_differences_and_eager():
+    rng = np.random.default_rng(1)
+    p = {"Wh": rng.normal(size=(4, 4)) * 0.5, "Wx": rng.normal(size=(3, 4)), "b": np.zeros(4)}
+    seq = rng.normal(size=(7, 3))
+
+    def rnn_loss(p, seq):
+        def step(h, x):
+            h = jnp.tanh(h @ p["Wh"] + x @ p["Wx"] + p["b"])
+            return h, jnp.sum(h)
+
+        h, outs = lax.scan(step, jnp.zeros(4), seq)
+        return jnp.sum(outs ** 2) + jnp.sum(h)
+
+    check_grads(rnn_loss, (p, seq), order=1)
+    out = ran("control_flow_more")
+    g = grad(rnn_loss)(p, seq)
+    close(out["rnn_grad_Wh"], g["Wh"])
+    close(out["rnn_grad_Wx"], g["Wx"])
+
+
+def test_random_tutorial_properties():
+    out = ran("random_tutorial")
+    np.testing.assert_array_equal(out["normal"], out["normal_again"])  # same key, same numbers
+    assert out["key"].dtype == np.uint32 and out["split3"].shape == (3, 2)
+    assert not np.array_equal(out["key"], out["subkey"])
+    np.testing.assert_array_equal(out["jit_normal"], random.normal(out["subkey"], (3,)))
+    np.testing.assert_array_equal(out["vmap_split_normal"],
+                                  [random.normal(k, (2,)) for k in out["split3"]])
+    assert np.all(np.abs(out["uniform"]) < 1.0) and set(out["randint"]) <= set(range(10))
+    assert set(out["categorical"]) <= {0, 1, 2}
+    assert len(set(out["choice"].tolist())) == 5 and set(out["choice"]) <= set(range(10))
+    assert sorted(out["permutation"].tolist()) == list(range(6))
+    assert out["bernoulli"].dtype == np.bool_
+    np.testing.assert_array_equal(random.fold_in(out["key"], 7), out["fold_in"])
+    assert not np.array_equal(random.fold_in(out["key"], 8), out["fold_in"])
+    # the draws follow their distributions
+    k = random.PRNGKey(3)
+    p = np.array([0.1, 0.2, 0.7])
+    counts = np.bincount(random.categorical(k, np.log(p), shape=(20000,)), minlength=3) / 20000
+    close(counts, p, atol=0.015)
+    counts = np.bincount(random.choice(k, 3, (20000,), p=p), minlength=3) / 20000
+    close(counts, p, atol=0.015)
+    x = jit(lambda k: random.normal(k, (20000,)))(k)
+    assert abs(x.mean()) < 0.03 and abs(x.std() - 1) < 0.03
+
+
+def test_checkpointing_changes_no_value():
+    out = ran("checkpointing")
+    close(out["remat"], out["plain"])
+    close(out["policy_jit"], out["plain"])
+    rng = np.random.default_rng(2)
+    W, x = rng.normal(size=(5, 5)) * 0.5, None
+    Ws = [W] + [rng.normal(size=(5, 5)) * 0.5 for _ in range(2)]
+    x = rng.normal(size=5)
+
+    def run(W, x):
+        return jnp.sum(lax.scan(lambda c, _: (jnp.tanh(W @ c), None), x, None, length=8)[0])
+
+    close(out["scan_remat"], grad(run)(Ws[0], x))
+    check_grads(run, (Ws[0], x), order=1)
+
+
+def test_dp_sgd_clipped_gradients_against_a_loop():
+    rng = np.random.default_rng(3)
+    inputs, labels = rng.normal(size=(8, 6)), np.eye(3)[rng.integers(0, 3, size=8)]
+    (W1, b1), (W2, b2) = [(rng.normal(size=(6, 5)) * 0.3, np.zeros(5)), (rng.normal(size=(5, 3)) * 0.3,
+                                                                         np.zeros(3))]
+
+    def np_grads(x, y):  # the per-example gradient by hand: softmax cross-entropy of a tanh layer
+        h = np.tanh(x @ W1 + b1)
+        logits = h @ W2 + b2
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        d = p - y
+        dh = (W2 @ d) * (1 - h ** 2)
+        return [np.outer(x, dh), dh, np.outer(h, d), d]
+
+    per = [np_grads(x, y) for x, y in zip(inputs, labels)]
+    out = ran("dp_sgd")
+    close(out["per_example_b1"], np.array([g[1] for g in per]), rtol=1e-9)
+    clipped = []
+    for g in per:
+        norm = np.sqrt(sum(np.sum(gi ** 2) for gi in g))
+        clipped.append([gi / max(norm / 0.5, 1.0) for gi in g])
+    close(out["clipped_W2"], sum(c[2] for c in clipped) / 8, rtol=1e-9)
+    rngs = random.split(random.PRNGKey(0), 4)
+    clipped1 = []
+    for g in per:
+        norm = np.sqrt(sum(np.sum(gi ** 2) for gi in g))
+        clipped1.append([gi / max(norm, 1.0) for gi in g])
+    W1_noise = 1.1 * random.normal(rngs[0], (6, 5))
+    close(out["private_W1"], (sum(c[0] for c in clipped1) + W1_noise) / 8, rtol=1e-9)
+    assert out["trained_loss"] < -np.mean(np.sum(np.log(np.full((8, 3), 1 / 3)) * labels, 1))
+
+
+def test_simple_nn_and_mnist_fromscratch_train():
+    out = ran("simple_nn")
+    np.testing.assert_array_equal(out["one_hot_row"].sum(), 1.0)
+    close(out["batched_predict"][0], out["single_predict"])
+    close(np.exp(out["batched_predict"]).sum(1), np.ones(3))
+    assert out["accuracy_after"] > 0.9 > out["accuracy_before"]
+    assert ran("mnist_fromscratch")["accuracy"] > 0.8
+
+
+def test_kernel_lsq_against_numpy():
+    out = ran("kernel_lsq")
+    rng = np.random.RandomState(0)
+    xs = rng.normal(size=(20, 4))
+    truth = rng.normal(size=4)
+    ys = xs @ truth + 0.1 * rng.normal(size=20)
+    G = xs @ xs.T
+    close(out["gram"], G)
+    v, vel = np.zeros(20), np.zeros(20)
+    for _ in range(300):  # the same momentum loop, with the gradient by hand
+        vel = 0.9 * vel + G.T @ (G @ v - ys) + 0.02 * v
+        v = v - 1e-3 * vel
+    close(out["v"], v, rtol=1e-8, atol=1e-10)
+    close(out["predict"], xs[:5] @ xs.T @ v, rtol=1e-9)
+    d = ((xs[:6, None] - xs[None, :6]) ** 2).sum(-1)
+    close(out["gram_rbf"], np.exp(-0.5 * d))
+
+
+def test_gaussian_process_against_numpy_and_finite_differences():
+    out = ran("gaussian_process")
+    key = random.PRNGKey(0)
+    x = random.uniform(key, shape=(7, 1)) * 4.0 + 1
+    y = np.sin(x) + 0.1 * random.normal(key, shape=(7, 1))
+    amp, ls, noise = np.logaddexp(out["params"], 0.0)  # the leaves in key order
+    xt = np.linspace(0, 6.0, 25)[:, None]
+    k = lambda a, b: amp * np.exp(-((a / ls) - (b / ls).T) ** 2)  # noqa: E731
+    K = k(x, x) + np.eye(7) * (noise + 1e-6)
+    ym = y.mean()
+    mu = k(x, xt).T @ np.linalg.solve(K, y - ym) + ym
+    var = k(xt, xt) - k(x, xt).T @ np.linalg.solve(K, k(x, xt))
+    close(out["mu"], mu.ravel(), rtol=1e-8, atol=1e-10)
+    close(out["var_diag"], np.diag(var), rtol=1e-6, atol=1e-9)
+    assert out["nll_after"] < out["nll_before"]
+
+    def nll(a, s, n):  # the leaves' order: amplitude, lengthscale, noise
+        amp, noise, ls = np.logaddexp(a, 0), np.logaddexp(n, 0), np.logaddexp(s, 0)
+        K = amp * np.exp(-((x / ls) - (x / ls).T) ** 2) + np.eye(7) * (noise + 1e-6)
+        yc = y - y.mean()
+        return (0.5 * yc.T @ np.linalg.solve(K, yc) + 0.5 * np.linalg.slogdet(K)[1]
+                + 3.5 * np.log(2 * 3.1415) - 0.5 * np.log(2 * 3.1415) - np.log(amp) ** 2).item()
+
+    eps, p0 = 1e-6, np.array([0.0, 0.0, -5.0])
+    fd = [(nll(*(p0 + eps * e)) - nll(*(p0 - eps * e))) / (2 * eps) for e in np.eye(3)]
+    close(out["grad_before"], fd, rtol=1e-5, atol=1e-7)
 
 
 if __name__ == "__main__":
