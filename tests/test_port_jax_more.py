@@ -249,8 +249,8 @@ def custom_rules():
         return x, jnp.clip(x_dot, lo, hi)
 
     # (a rule nonlinear in its tangent has no transpose: forward mode only, as the tutorial says)
-    out["clip_jvp"] = vmap(lambda x: jvp(lambda x: clip_gradient(-0.75, 0.75, jnp.sin(3 * x)), (x,), (1.0,))[1])(
-        jnp.linspace(0.0, 2.0, 5))
+    clipped = lambda x: clip_gradient(-0.75, 0.75, jnp.sin(3 * x))  # noqa: E731
+    out["clip_jvp"] = vmap(lambda x: jvp(clipped, (x,), (1.0,))[1])(jnp.linspace(0.0, 2.0, 5))
     straight_through = lambda x: x + lax.stop_gradient(jnp.round(x) - x)  # noqa: E731
     out["straight_through"] = jnp.array([straight_through(2.7), grad(straight_through)(2.7)])
     return out
@@ -506,7 +506,7 @@ def simple_nn():
     out["batched_predict"] = batched_predict(params, images[:3])
     out["single_predict"] = predict(params, images[0])
     out["accuracy_before"] = accuracy(params, images, targets)
-    for epoch in range(3):
+    for _ in range(3):
         for i in range(0, 256, batch_size):
             params = update(params, images[i:i + batch_size], targets[i:i + batch_size])
     out["loss_after"] = loss(params, images, targets)
@@ -518,7 +518,7 @@ def simple_nn():
 def mnist_fromscratch():
     out = {}
 
-    def init_random_params(scale, layer_sizes, rng=np.random.RandomState(0)):
+    def init_random_params(scale, layer_sizes, rng=np.random.RandomState(0)):  # noqa: B008
         return [(scale * rng.randn(m, n), scale * rng.randn(n))
                 for m, n in zip(layer_sizes[:-1], layer_sizes[1:])]
 
@@ -684,11 +684,78 @@ def gaussian_process():
     return out
 
 
+# ======================================================================================
+# Generalized convolutions
+
+
+def convolutions():
+    out = {}
+    # basic N-dimensional convolution: smoothing a noisy image with a Gaussian kernel
+    rng = np.random.default_rng(6)
+    image = np.add.outer(np.sin(np.linspace(0, 3, 24)), np.cos(np.linspace(0, 2, 20)))
+    noisy = image + 0.3 * rng.normal(size=image.shape)
+    x = jnp.linspace(-3, 3, 7)
+    window = jsp.stats.norm.pdf(x) * jsp.stats.norm.pdf(x[:, None])
+    out["smooth"] = jsp.signal.convolve(noisy, window, mode="same")
+
+    # general convolutions: an edge-detector kernel over three "images" of coloured squares
+    kernel = jnp.zeros((3, 3, 3, 3), dtype=jnp.float64)
+    kernel += jnp.array([[1, 1, 0], [1, 0, -1], [0, -1, -1]])[:, :, jnp.newaxis, jnp.newaxis]
+    img = jnp.zeros((1, 40, 38, 3), dtype=jnp.float64)
+    for k in range(3):
+        x0, y0 = 6 + 11 * k, 4 + 11 * k
+        img = img.at[0, x0:x0 + 6, y0:y0 + 6, k].set(1.0)
+    out["conv_nchw"] = lax.conv(jnp.transpose(img, [0, 3, 1, 2]), jnp.transpose(kernel, [3, 2, 0, 1]),
+                                (1, 1), "SAME")
+    out["general_padding"] = lax.conv_with_general_padding(
+        jnp.transpose(img, [0, 3, 1, 2]), jnp.transpose(kernel, [2, 3, 0, 1]), (1, 1), ((2, 2), (2, 2)),
+        (1, 1), (1, 1))
+    dn = lax.conv_dimension_numbers(img.shape, kernel.shape, ("NHWC", "HWIO", "NHWC"))
+    out["dn"] = jnp.array(dn.lhs_spec + dn.rhs_spec + dn.out_spec)
+    out["nhwc_same"] = lax.conv_general_dilated(img, kernel, (1, 1), "SAME", (1, 1), (1, 1), dn)
+    out["nhwc_valid_strided"] = lax.conv_general_dilated(img, kernel, (2, 2), "VALID", (1, 1), (1, 1), dn)
+    out["atrous"] = lax.conv_general_dilated(img, kernel, (1, 1), "VALID", (1, 1), (4, 4), dn)
+    out["transposed"] = lax.conv_general_dilated(img, kernel, (1, 1), ((0, 0), (0, 0)), (2, 2), (1, 1), dn)
+    out["transposed_padded"] = lax.conv_general_dilated(img, kernel, (1, 1), ((1, 1), (1, 1)), (2, 2),
+                                                        (1, 1), dn)
+    out["conv_transpose"] = lax.conv_transpose(img, kernel, (2, 2), "SAME")
+    # 1-d and 3-d
+    kernel1 = jnp.array([1, 0, -1], dtype=jnp.float64)[:, jnp.newaxis, jnp.newaxis]
+    data1 = jnp.zeros((1, 30, 1), dtype=jnp.float64).at[0, 10:20, 0].set(1.0)
+    dn1 = lax.conv_dimension_numbers(data1.shape, kernel1.shape, ("NWC", "WIO", "NWC"))
+    out["conv_1d"] = lax.conv_general_dilated(data1, kernel1, (1,), "SAME", (1,), (1,), dn1)
+    xs = jnp.linspace(-1, 1, 5)
+    kernel3 = (jnp.exp(-xs[:, None, None] ** 2 - xs[None, :, None] ** 2 - xs[None, None, :] ** 2)
+               [:, :, :, jnp.newaxis, jnp.newaxis])
+    data3 = jnp.zeros((1, 8, 8, 8, 1), dtype=jnp.float64).at[0, 3:5, 2:6, 4, 0].set(1.0)
+    dn3 = lax.conv_dimension_numbers(data3.shape, kernel3.shape, ("NHWDC", "HWDIO", "NHWDC"))
+    out["conv_3d"] = lax.conv_general_dilated(data3, kernel3, (1, 1, 1), "SAME", (1, 1, 1), (1, 1, 1), dn3)
+
+    # a small convolutional network: grad under jit, and vmap over examples
+    def cnn_loss(params, images, labels):
+        h = lax.conv_general_dilated(images, params["k1"], (2, 2), "SAME", dimension_numbers=dn)
+        h = jax.nn.relu(h)
+        h = lax.conv_general_dilated(h, params["k2"], (1, 1), "VALID", feature_group_count=2,
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        logits = jnp.mean(h, axis=(1, 2))
+        return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * labels, axis=-1))
+
+    params = {"k1": 0.3 * random.normal(random.PRNGKey(1), (3, 3, 3, 4)),
+              "k2": 0.3 * random.normal(random.PRNGKey(2), (3, 3, 2, 2))}
+    images = random.normal(random.PRNGKey(3), (4, 12, 10, 3))
+    labels = jax.nn.one_hot(jnp.array([0, 1, 1, 0]), 2)
+    g = jit(grad(cnn_loss))(params, images, labels)
+    out["cnn_loss"] = cnn_loss(params, images, labels)
+    out["cnn_grad_k1"], out["cnn_grad_k2"] = g["k1"], g["k2"]
+    out["cnn_per_example"] = vmap(lambda im, lb: cnn_loss(params, im[None], lb[None]))(images, labels)
+    return out
+
+
 PROGRAMS = {"cookbook_more": cookbook_more, "custom_rules": custom_rules,
             "control_flow_more": control_flow_more, "random_tutorial": random_tutorial,
             "checkpointing": checkpointing, "dp_sgd": dp_sgd, "simple_nn": simple_nn,
             "mnist_fromscratch": mnist_fromscratch, "kernel_lsq": kernel_lsq,
-            "gaussian_process": gaussian_process}
+            "gaussian_process": gaussian_process, "convolutions": convolutions}
 
 
 def _encode(v):
@@ -1026,6 +1093,105 @@ def test_gaussian_process_against_numpy_and_finite_differences():
     eps, p0 = 1e-6, np.array([0.0, 0.0, -5.0])
     fd = [(nll(*(p0 + eps * e)) - nll(*(p0 - eps * e))) / (2 * eps) for e in np.eye(3)]
     close(out["grad_before"], fd, rtol=1e-5, atol=1e-7)
+
+
+def test_convolutions_against_scipy():
+    import scipy.signal
+
+    out = ran("convolutions")
+    rng = np.random.default_rng(6)
+    image = np.add.outer(np.sin(np.linspace(0, 3, 24)), np.cos(np.linspace(0, 2, 20)))
+    noisy = image + 0.3 * rng.normal(size=image.shape)
+    x = np.linspace(-3, 3, 7)
+    g1 = np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi)
+    close(out["smooth"], scipy.signal.convolve(noisy, np.outer(g1, g1), mode="same"))
+    k2 = np.array([[1.0, 1, 0], [1, 0, -1], [0, -1, -1]])
+    img = np.zeros((1, 40, 38, 3))
+    for k in range(3):
+        img[0, 6 + 11 * k:12 + 11 * k, 4 + 11 * k:10 + 11 * k, k] = 1.0
+    plane = sum(img[0, :, :, c] for c in range(3))  # every (in, out) pair has the same 3x3 kernel
+
+    def corr(a, mode, pad=0):
+        return scipy.signal.correlate(np.pad(a, pad), k2, mode=mode)
+
+    same = corr(plane, "same")
+    for c in range(3):
+        close(out["nhwc_same"][0, :, :, c], same)
+        close(out["conv_nchw"][0, c], same)
+        close(out["general_padding"][0, c], corr(plane, "valid", 2))
+        close(out["nhwc_valid_strided"][0, :, :, c], corr(plane, "valid")[::2, ::2])
+    close(out["dn"], [0, 3, 1, 2, 3, 2, 0, 1, 0, 3, 1, 2])
+    dilated = np.zeros((79, 75))
+    dilated[::2, ::2] = plane
+    close(out["transposed"][0, :, :, 0], scipy.signal.correlate(dilated, k2, mode="valid"))
+    close(out["transposed_padded"][0, :, :, 0], scipy.signal.correlate(np.pad(dilated, 1), k2, mode="valid"))
+    k_atrous = np.zeros((9, 9))
+    k_atrous[::4, ::4] = k2
+    close(out["atrous"][0, :, :, 1], scipy.signal.correlate(plane, k_atrous, mode="valid"))
+    edges = np.zeros(30)
+    edges[10:20] = 1.0
+    close(out["conv_1d"][0, :, 0], scipy.signal.correlate(edges, [1.0, 0, -1], mode="same"))
+    xs = np.linspace(-1, 1, 5)
+    k3 = np.exp(-xs[:, None, None] ** 2 - xs[None, :, None] ** 2 - xs[None, None, :] ** 2)
+    d3 = np.zeros((8, 8, 8))
+    d3[3:5, 2:6, 4] = 1.0
+    close(out["conv_3d"][0, ..., 0], scipy.signal.correlate(d3, k3, mode="same"))
+
+
+def test_convolution_network_derivatives_batching_and_jit():
+    out = ran("convolutions")
+    dn = ("NHWC", "HWIO", "NHWC")
+
+    def cnn_loss(params, images, labels):
+        h = jax.nn.relu(lax.conv_general_dilated(images, params["k1"], (2, 2), "SAME", dimension_numbers=dn))
+        h = lax.conv_general_dilated(h, params["k2"], (1, 1), "VALID", feature_group_count=2,
+                                     dimension_numbers=dn)
+        return -jnp.mean(jnp.sum(jax.nn.log_softmax(jnp.mean(h, axis=(1, 2))) * labels, axis=-1))
+
+    params = {"k1": 0.3 * random.normal(random.PRNGKey(1), (3, 3, 3, 4)),
+              "k2": 0.3 * random.normal(random.PRNGKey(2), (3, 3, 2, 2))}
+    images = random.normal(random.PRNGKey(3), (4, 12, 10, 3))
+    labels = np.eye(2)[[0, 1, 1, 0]]
+    check_grads(cnn_loss, (params, images, labels), order=1)
+    g = grad(cnn_loss)(params, images, labels)
+    close(out["cnn_grad_k1"], g["k1"])
+    close(out["cnn_grad_k2"], g["k2"])
+    close(out["cnn_per_example"], [cnn_loss(params, images[i:i + 1], labels[i:i + 1]) for i in range(4)])
+    close(np.mean(out["cnn_per_example"]), out["cnn_loss"])
+    # every option together, second order: strides, both dilations, SAME_LOWER, groups, odd layouts
+    rng = np.random.default_rng(7)
+    x, w = rng.normal(size=(5, 2, 4, 4)), rng.normal(size=(2, 4, 3, 2))
+
+    def f(x, w):
+        return jnp.sum(jnp.tanh(lax.conv_general_dilated(
+            x, w, (2, 1), "SAME_LOWER", rhs_dilation=(1, 2), feature_group_count=2,
+            dimension_numbers=("WNHC", "HOWI", "CNHW"))))
+
+    check_grads(f, (x, w), order=2)
+    close(jit(f)(x, w), f(x, w))
+    fT = lambda x, w: jnp.sum(lax.conv_general_dilated(x, w, (1, 1), ((1, -1), (0, 2)), (2, 3)) ** 2)  # noqa: E731
+    check_grads(fT, (rng.normal(size=(1, 2, 3, 3)), rng.normal(size=(2, 2, 2, 2))), order=2)
+    xb, wb = rng.normal(size=(4, 3, 5, 5)), rng.normal(size=(6, 3, 2, 2))
+    yb = lax.conv_general_dilated(xb, wb, (1, 1), "VALID", batch_group_count=2)
+    close(yb[:, :3], lax.conv(xb[:2], wb[:3], (1, 1), "VALID"))  # batch group 0 with output features 0..2
+    close(yb[:, 3:], lax.conv(xb[2:], wb[3:], (1, 1), "VALID"))
+
+
+def test_convolution_bad_arguments_raise_clear_errors():
+    x, w = np.ones((1, 4, 5, 5)), np.ones((2, 3, 3, 3))
+    with pytest.raises(jax.errors.ShapeError, match="4 features"):
+        lax.conv(x, w, (1, 1), "SAME")
+    with pytest.raises(jax.errors.ArgumentError, match="padding must be"):
+        lax.conv(x, np.ones((2, 4, 3, 3)), (1, 1), "FULL")
+    with pytest.raises(jax.errors.ArgumentError, match="window_strides"):
+        lax.conv(x, np.ones((2, 4, 3, 3)), (1,), "SAME")
+    with pytest.raises(jax.errors.ArgumentError, match="'N' and 'C' once"):
+        lax.conv_general_dilated(x, np.ones((2, 4, 3, 3)), (1, 1), "SAME",
+                                 dimension_numbers=("NHWW", "OIHW", "NCHW"))
+    with pytest.raises(jax.errors.ArgumentError, match="lhs_dilation"):
+        lax.conv_general_dilated(x, np.ones((2, 4, 3, 3)), (1, 1), "SAME", lhs_dilation=(2, 2))
+    with pytest.raises(jax.errors.ShapeError, match="larger than the padded input"):
+        lax.conv(x, np.ones((2, 4, 7, 3)), (1, 1), "VALID")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def conv_general_permutations(dimension_numbers):
                             "letters in each of the three specs.")
 
     def perm(spec, pair):
-        spatial = sorted((i for i, c in enumerate(spec) if c not in pair), key=lambda i: rhs_spec.index(spec[i]))
+        spatial = sorted((i for i, c in enumerate(spec) if c not in pair),
+                         key=lambda i: rhs_spec.index(spec[i]))
         return (spec.index(pair[0]), spec.index(pair[1]), *spatial)
 
     return tuple(perm(s, p) for s, p in zip(dimension_numbers, pairs))
@@ -154,15 +155,18 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
     try:
         padding = [(operator.index(lo), operator.index(hi)) for lo, hi in padding]
     except (TypeError, ValueError):
-        raise ArgumentError(f"conv: padding must be a string or (low, high) pairs, got {padding!r}.") from None
+        raise ArgumentError(f"conv: padding must be a string or (low, high) pairs, "
+                            f"got {padding!r}.") from None
     if len(padding) != nsp:
-        raise ArgumentError(f"conv: padding needs one (low, high) pair per spatial axis ({nsp}), got {padding!r}.")
-    if B > 1:  # batch groups (the kernel gradient of grouped convolutions): feature groups of the batch
+        raise ArgumentError(f"conv: padding needs one (low, high) pair per spatial axis ({nsp}), "
+                            f"got {padding!r}.")
+    if B > 1:  # batch groups (used by the kernel gradient of grouped convolutions) become feature groups
         x = fnp.reshape(x, (B, N // B, *x.shape[1:]))
         x = fnp.reshape(fnp.moveaxis(x, 0, 1), (N // B, B * C, *x.shape[3:]))
         G = B
     zero = fnp.zeros((), x.dtype)
-    x = jax_api.pad(x, zero, [(0, 0, 0), (0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dil)])
+    config = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dil)]
+    x = jax_api.pad(x, zero, config)
     out = [(n - k) // s + 1 for n, k, s in zip(x.shape[2:], window, strides)]
     if any(n < 1 for n in out):
         raise ShapeError(f"conv: the window {tuple(window)} (kernel dilated) is larger than the padded "
@@ -225,7 +229,8 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
         defaults = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"), 4: ("NHWC", "HWIO", "NHWC"),
                     5: ("NHWDC", "HWDIO", "NHWDC")}
         if lhs.ndim not in defaults:
-            raise ArgumentError(f"conv_transpose: no default dimension_numbers for rank {lhs.ndim}; give them.")
+            raise ArgumentError(f"conv_transpose: no default dimension_numbers for rank {lhs.ndim}; "
+                                "give them.")
         dimension_numbers = defaults[lhs.ndim]
     dn = conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
     nsp = lhs.ndim - 2

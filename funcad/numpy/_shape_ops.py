@@ -24,6 +24,7 @@ from . import (_arr, _as_nd, _normalize_axes, _promote, astype, broadcast_arrays
                concatenate, moveaxis, multiply, ravel, reshape, stack,
                transpose, where)
 from . import _getitem, clip as _clip, logical_and as _logical_and, sum as _sum
+from ._array import as_array
 
 __all__ = ["take", "take_along_axis", "diag", "diagonal", "trace", "tril", "triu", "flip",
            "fliplr", "flipud", "roll", "rot90", "tile", "repeat", "pad", "split", "array_split",
@@ -613,7 +614,8 @@ class _IndexUpdateRef:
     def _apply(self, op, values, mode=None, indices_are_sorted=False, unique_indices=False):
         x, idx, padded = _with_mode(self.x, self.idx, "drop" if mode == "fill" else mode)
         template, arrays = _parse_index(x, idx)
-        return _unpad(_update(x, template, arrays, values, op), padded)
+        # an eager result keeps ``.at``, so JAX's ``x = x.at[i].set(v)`` loops run eagerly too
+        return as_array(_unpad(_update(x, template, arrays, values, op), padded))
 
     def get(self, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
         """``x[idx]``."""
