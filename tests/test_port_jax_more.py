@@ -29,6 +29,7 @@ if __name__ == "__main__" and "--jax" in sys.argv:  # the reference run: JAX's i
     import jax  # noqa: I001
     import jax.numpy as jnp
     import jax.scipy as jsp
+    import jax.scipy.optimize  # noqa: F401
     from jax import custom_jvp, custom_vjp, grad, hessian, jacfwd, jacrev, jit, jvp, lax, random
     from jax import vjp, vmap
     from jax.tree_util import tree_flatten, tree_unflatten
@@ -751,11 +752,45 @@ def convolutions():
     return out
 
 
+# ======================================================================================
+# jax.scipy.optimize.minimize (BFGS)
+
+
+def rosen(x):
+    return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def logistic_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = (X @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=50) > 0) * 1.0
+    return X, y
+
+
+def scipy_minimize():
+    out = {}
+    x0 = jnp.array([-1.2, 1.0, -0.5, 0.8])
+    res = jsp.optimize.minimize(rosen, x0, method="BFGS")
+    out["rosen_x"], out["rosen_fun"], out["rosen_success"] = res.x, res.fun, res.success
+    res = jit(lambda x0: jsp.optimize.minimize(rosen, x0, method="BFGS"))(x0)
+    out["rosen_jit_x"] = res.x
+    X, y = logistic_data()
+
+    def nll(w, X, y):
+        z = X @ w
+        return jnp.mean(jnp.logaddexp(0.0, z) - y * z) + 0.01 * jnp.sum(w ** 2)
+
+    res = jsp.optimize.minimize(nll, jnp.zeros(3), args=(X, y), method="BFGS", tol=1e-8)
+    out["logreg_x"], out["logreg_status"] = res.x, res.status
+    return out
+
+
 PROGRAMS = {"cookbook_more": cookbook_more, "custom_rules": custom_rules,
             "control_flow_more": control_flow_more, "random_tutorial": random_tutorial,
             "checkpointing": checkpointing, "dp_sgd": dp_sgd, "simple_nn": simple_nn,
             "mnist_fromscratch": mnist_fromscratch, "kernel_lsq": kernel_lsq,
-            "gaussian_process": gaussian_process, "convolutions": convolutions}
+            "gaussian_process": gaussian_process, "convolutions": convolutions,
+            "scipy_minimize": scipy_minimize}
 
 
 def _encode(v):
@@ -828,6 +863,10 @@ def jax_values():
 
 # JAX's mean of a boolean array is float32 (even with x64); funcad's, as NumPy's, is float64
 _FLOAT32_IN_JAX = {"accuracy", "accuracy_before", "accuracy_after"}
+# BFGS's line searches differ (JAX: zoom, funcad: backtracking), and JAX stops on a gradient
+# of 3e-6 where tol=1e-8 asks for less: the same minimum, to these tolerances
+_LOOSE = {("scipy_minimize", "rosen_x"): 1e-7, ("scipy_minimize", "rosen_jit_x"): 1e-7,
+          ("scipy_minimize", "rosen_fun"): 1e-12, ("scipy_minimize", "logreg_x"): 1e-4}
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
@@ -844,6 +883,8 @@ def test_values_match_jax_live(name, jax_values):
         assert g.dtype == w.dtype, (key, g.dtype, w.dtype)
         if g.dtype.kind in "biu":
             np.testing.assert_array_equal(g, w, err_msg=key)
+        elif (name, key) in _LOOSE:
+            np.testing.assert_allclose(g, w, atol=_LOOSE[name, key], err_msg=key)
         else:
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-11, err_msg=key)
 
@@ -1192,6 +1233,41 @@ def test_convolution_bad_arguments_raise_clear_errors():
         lax.conv_general_dilated(x, np.ones((2, 4, 3, 3)), (1, 1), "SAME", lhs_dilation=(2, 2))
     with pytest.raises(jax.errors.ShapeError, match="larger than the padded input"):
         lax.conv(x, np.ones((2, 4, 7, 3)), (1, 1), "VALID")
+
+
+def test_bfgs_minimize_against_scipy_jit_and_vmap():
+    import scipy.optimize
+
+    out = ran("scipy_minimize")
+    close(out["rosen_x"], np.ones(4), atol=1e-6)
+    assert out["rosen_success"] and out["rosen_fun"] < 1e-12
+    close(out["rosen_jit_x"], out["rosen_x"])
+    X, y = logistic_data()
+    f = lambda w: np.mean(np.logaddexp(0, X @ w) - y * (X @ w)) + 0.01 * np.sum(w ** 2)  # noqa: E731
+    g = lambda w: X.T @ (1 / (1 + np.exp(-X @ w)) - y) / 50 + 0.02 * w  # noqa: E731
+    ref = scipy.optimize.minimize(f, np.zeros(3), jac=g, method="BFGS", tol=1e-12).x
+    close(out["logreg_x"], ref, atol=1e-7)
+    assert out["logreg_status"] == 0
+    # vmap over starting points equals a loop (one converges to the other stationary point)
+    x0s = np.array([[-1.2, 1.0, -0.5, 0.8], [1.2, -1.0, 0.5, -0.8], [0.3, 0.2, 0.1, 0.0]])
+    batched = vmap(lambda x0: jsp.optimize.minimize(rosen, x0, method="BFGS"))(x0s)
+    for i, x0 in enumerate(x0s):
+        one = jsp.optimize.minimize(rosen, x0, method="BFGS")
+        close(batched.x[i], one.x)
+        assert batched.nit[i] == one.nit and batched.success[i] == one.success
+    # options: an iteration limit gives status 1, not success
+    res = jsp.optimize.minimize(rosen, x0s[0], method="BFGS", options={"maxiter": 3})
+    assert res.nit == 3 and res.status == 1 and not res.success
+    assert res.hess_inv.shape == (4, 4) and res.njev == res.nfev >= 4
+
+
+def test_bfgs_minimize_bad_arguments():
+    with pytest.raises(jax.errors.ArgumentError, match="BFGS"):
+        jsp.optimize.minimize(rosen, np.zeros(2), method="Nelder-Mead")
+    with pytest.raises(jax.errors.ShapeError, match="1-dimensional"):
+        jsp.optimize.minimize(rosen, np.zeros((2, 2)), method="BFGS")
+    with pytest.raises(jax.errors.ArgumentError, match="unknown options"):
+        jsp.optimize.minimize(rosen, np.zeros(2), method="BFGS", options={"disp": True})
 
 
 if __name__ == "__main__":
