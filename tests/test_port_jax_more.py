@@ -19,7 +19,9 @@ prints first-call and per-call times of the bigger programs.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections import namedtuple
 from functools import partial
 
@@ -35,6 +37,8 @@ if __name__ == "__main__" and "--jax" in sys.argv:  # the reference run: JAX's i
     from jax.tree_util import tree_flatten, tree_unflatten
 
     jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "funcad-port-jax-xla"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 else:
     import funcad as jax  # noqa: I001
     import funcad.numpy as jnp
@@ -345,6 +349,9 @@ def random_tutorial():
     out["choice_p"] = random.choice(subkey, jnp.arange(3), (6,), p=jnp.array([0.1, 0.2, 0.7]))
     out["permutation"] = random.permutation(subkey, 6)
     out["bernoulli"] = random.bernoulli(subkey, 0.3, (6,))
+    new_style = random.key(1701)  # JAX's typed key; funcad's keys are its raw data
+    out["key_data"] = random.key_data(new_style)
+    out["wrapped_normal"] = random.normal(random.wrap_key_data(random.key_data(new_style)), (2,))
     return out
 
 
@@ -808,9 +815,7 @@ def _decode(d):
 
 import hashlib  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -1020,6 +1025,8 @@ def test_random_tutorial_properties():
     assert sorted(out["permutation"].tolist()) == list(range(6))
     assert out["bernoulli"].dtype == np.bool_
     np.testing.assert_array_equal(random.fold_in(out["key"], 7), out["fold_in"])
+    np.testing.assert_array_equal(out["key_data"], [0, 1701])
+    np.testing.assert_array_equal(out["wrapped_normal"], random.normal(random.PRNGKey(1701), (2,)))
     assert not np.array_equal(random.fold_in(out["key"], 8), out["fold_in"])
     # the draws follow their distributions
     k = random.PRNGKey(3)
