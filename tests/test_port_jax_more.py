@@ -34,6 +34,7 @@ if __name__ == "__main__" and "--jax" in sys.argv:  # the reference run: JAX's i
     import jax.scipy.optimize  # noqa: F401
     from jax import custom_jvp, custom_vjp, grad, hessian, jacfwd, jacrev, jit, jvp, lax, random
     from jax import vjp, vmap
+    from jax.example_libraries import optimizers
     from jax.tree_util import tree_flatten, tree_unflatten
 
     jax.config.update("jax_enable_x64", True)
@@ -45,6 +46,7 @@ else:
     import funcad.scipy as jsp
     from funcad import custom_jvp, custom_vjp, grad, hessian, jacfwd, jacrev, jit, jvp, lax, random
     from funcad import vjp, vmap
+    from funcad.example_libraries import optimizers
     from funcad.tree_util import tree_flatten, tree_unflatten
 
     jax.config.update("jax_enable_x64", True)
@@ -583,15 +585,17 @@ def kernel_lsq():
         return vmap(lambda x: vmap(lambda y: kernel(x, y))(xs))(xs)
 
     def minimize(f, x, num_steps=300, step_size=1e-3, mass=0.9):
-        @jit
-        def update(x, velocity):
-            velocity = mass * velocity + grad(f)(x)
-            return x - step_size * velocity, velocity
+        opt_init, opt_update, get_params = optimizers.momentum(step_size, mass)
 
-        velocity = jnp.zeros_like(x)
-        for _ in range(num_steps):
-            x, velocity = update(x, velocity)
-        return x
+        @jit
+        def update(i, opt_state):
+            x = get_params(opt_state)
+            return opt_update(i, grad(f)(x), opt_state)
+
+        opt_state = opt_init(x)
+        for i in range(num_steps):
+            opt_state = update(i, opt_state)
+        return get_params(opt_state)
 
     def train(kernel, xs, ys, regularization=0.01):
         gram_mat = jit(partial(gram, kernel))(xs)
@@ -792,12 +796,49 @@ def scipy_minimize():
     return out
 
 
+# ======================================================================================
+# jax.example_libraries.optimizers on a pytree of parameters, with schedules
+
+
+def example_optimizers():
+    out = {}
+    rng = np.random.default_rng(8)
+    A, b = rng.normal(size=(6, 3)), rng.normal(size=6)
+    params0 = {"w": np.zeros(3), "c": (np.ones(2), 0.5)}
+
+    def loss(p):
+        r = A @ p["w"] - b + p["c"][1]
+        return jnp.sum(r ** 2) + jnp.sum((p["c"][0] - 2.0) ** 2) + 0.1 * optimizers.l2_norm(p) ** 2
+
+    schedules = {"sgd": optimizers.sgd(optimizers.exponential_decay(0.02, 10, 0.5)),
+                 "momentum": optimizers.momentum(0.01, 0.9),
+                 "nesterov": optimizers.nesterov(optimizers.inverse_time_decay(0.01, 5, 0.5, staircase=True),
+                                                 0.9),
+                 "adagrad": optimizers.adagrad(0.1),
+                 "rmsprop": optimizers.rmsprop(optimizers.polynomial_decay(0.05, 20, 0.001)),
+                 "rmsprop_momentum": optimizers.rmsprop_momentum(0.01),
+                 "adam": optimizers.adam(optimizers.piecewise_constant([10, 20], [0.1, 0.05, 0.01])),
+                 "adamax": optimizers.adamax(0.1)}
+    for name, (opt_init, opt_update, get_params) in schedules.items():
+        @jit
+        def step(i, state):
+            g = optimizers.clip_grads(grad(loss)(get_params(state)), 5.0)
+            return opt_update(i, g, state)
+
+        state = opt_init(params0)
+        for i in range(30):
+            state = step(i, state)
+        p = get_params(state)
+        out[name] = jnp.concatenate([p["w"], p["c"][0], jnp.atleast_1d(p["c"][1])])
+    return out
+
+
 PROGRAMS = {"cookbook_more": cookbook_more, "custom_rules": custom_rules,
             "control_flow_more": control_flow_more, "random_tutorial": random_tutorial,
             "checkpointing": checkpointing, "dp_sgd": dp_sgd, "simple_nn": simple_nn,
             "mnist_fromscratch": mnist_fromscratch, "kernel_lsq": kernel_lsq,
             "gaussian_process": gaussian_process, "convolutions": convolutions,
-            "scipy_minimize": scipy_minimize}
+            "scipy_minimize": scipy_minimize, "example_optimizers": example_optimizers}
 
 
 def _encode(v):
@@ -1275,6 +1316,40 @@ def test_bfgs_minimize_bad_arguments():
         jsp.optimize.minimize(rosen, np.zeros((2, 2)), method="BFGS")
     with pytest.raises(jax.errors.ArgumentError, match="unknown options"):
         jsp.optimize.minimize(rosen, np.zeros(2), method="BFGS", options={"disp": True})
+
+
+def test_example_optimizers_against_numpy():
+    out = ran("example_optimizers")
+    rng = np.random.default_rng(8)
+    A, b = rng.normal(size=(6, 3)), rng.normal(size=6)
+
+    def grads(x):  # x = [w (3), c0 (2), c1]: the loss's gradient by hand, clipped to norm 5
+        r = A @ x[:3] - b + x[5]
+        g = np.concatenate([2 * A.T @ r, 2 * (x[3:5] - 2.0), [2 * r.sum()]]) + 0.2 * x
+        n = np.linalg.norm(g)
+        return g if n < 5.0 else g * 5.0 / n
+
+    x, m, v = np.array([0, 0, 0, 1, 1, 0.5]), np.zeros(6), np.zeros(6)
+    for i in range(30):  # Adam with the piecewise-constant schedule
+        g = grads(x)
+        m, v = 0.1 * g + 0.9 * m, 0.001 * g ** 2 + 0.999 * v
+        lr = 0.1 if i <= 10 else 0.05 if i <= 20 else 0.01
+        x = x - lr * (m / (1 - 0.9 ** (i + 1))) / (np.sqrt(v / (1 - 0.999 ** (i + 1))) + 1e-8)
+    close(out["adam"], x, rtol=1e-9)
+    x, vel = np.array([0, 0, 0, 1, 1, 0.5]), np.zeros(6)
+    for i in range(30):  # Nesterov with the staircase inverse-time decay
+        vel = 0.9 * vel + grads(x)
+        x = x - 0.01 / (1 + 0.5 * np.floor(i / 5)) * (0.9 * vel + grads(x))
+    close(out["nesterov"], x, rtol=1e-9)
+    x = np.array([0, 0, 0, 1, 1, 0.5])
+    for i in range(30):
+        x = x - 0.02 * 0.5 ** (i / 10) * grads(x)
+    close(out["sgd"], x, rtol=1e-9)
+    with pytest.raises(jax.errors.TreeStructureError, match="structure"):
+        opt_init, opt_update, _ = optimizers.sgd(0.1)
+        opt_update(0, [np.ones(2)], opt_init((np.ones(2),)))
+    with pytest.raises(jax.errors.ArgumentError, match="one longer"):
+        optimizers.piecewise_constant([1, 2], [0.1, 0.2])
 
 
 if __name__ == "__main__":
