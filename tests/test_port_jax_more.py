@@ -847,7 +847,8 @@ def _encode(v):
 
 
 def _decode(d):
-    return (np.asarray(d["re"]) + 1j * np.asarray(d["im"])).astype(d["dtype"])
+    re = np.asarray(d["re"])
+    return (re + 1j * np.asarray(d["im"]) if np.dtype(d["dtype"]).kind == "c" else re).astype(d["dtype"])
 
 
 

@@ -193,20 +193,25 @@ def adamax(step_size, b1=0.9, b2=0.999, eps=1e-8):
 
 
 def constant(step_size):
+    """The same step size at every iteration."""
     return lambda i: step_size
 
 
 def exponential_decay(step_size, decay_steps, decay_rate):
+    """``step_size * decay_rate ** (i / decay_steps)``."""
     return lambda i: step_size * decay_rate ** (i / decay_steps)
 
 
 def inverse_time_decay(step_size, decay_steps, decay_rate, staircase=False):
+    """``step_size / (1 + decay_rate * i / decay_steps)`` (the ratio floored if ``staircase``)."""
     if staircase:
         return lambda i: step_size / (1 + decay_rate * fnp.floor(i / decay_steps))
     return lambda i: step_size / (1 + decay_rate * i / decay_steps)
 
 
 def polynomial_decay(step_size, decay_steps, final_step_size, power=1.0):
+    """From ``step_size`` to ``final_step_size`` over ``decay_steps`` along ``(1 - t) ** power``."""
+
     def schedule(i):
         frac = 1 - fnp.minimum(i, decay_steps) / decay_steps
         return frac ** power * (step_size - final_step_size) + final_step_size
