@@ -1353,6 +1353,21 @@ def test_example_optimizers_against_numpy():
         optimizers.piecewise_constant([1, 2], [0.1, 0.2])
 
 
+def test_pytree_with_unhashable_aux_data_as_jax_accepts():
+    class Tagged:  # aux data a list and a dict, as user code often has (JAX accepts them)
+        def __init__(self, x, meta):
+            self.x, self.meta = x, meta
+
+    jax.tree_util.register_pytree_node(Tagged, lambda t: ((t.x,), t.meta), lambda m, c: Tagged(c[0], m))
+    f = jit(lambda t: t.x * t.meta[1])
+    close(f(Tagged(np.ones(2), [1, 2])), [2.0, 2.0])
+    close(f(Tagged(np.ones(2), [1, 3])), [3.0, 3.0])  # other aux data: traced again, not reused
+    g = grad(lambda t: jnp.sum(t.x ** 2))(Tagged(np.arange(2.0), {"units": ["m"]}))
+    close(g.x, [0.0, 2.0])
+    assert g.meta == {"units": ["m"]}
+    close(vmap(lambda t: t.x * t.meta[0])(Tagged(np.ones((3, 2)), [4.0])), 4 * np.ones((3, 2)))
+
+
 if __name__ == "__main__":
     import json
     import time
