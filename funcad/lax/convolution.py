@@ -23,7 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..core import Tracer, get_aval
 from ..errors import ArgumentError, ShapeError
+from . import jax_api
+from .elementwise import convert_element_type
+from .linalg import einsum
+from .shapes import concatenate, reshape, transpose
 
 __all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_permutations",
            "padtype_to_pads", "conv_general_dilated", "conv", "conv_with_general_padding",
@@ -105,6 +110,13 @@ def _ints(values, n, name, default=1):
     return values
 
 
+def _operands(lhs, rhs):
+    """Both operands as arrays (or tracers) of their common dtype, as funcad.numpy promotes."""
+    lhs, rhs = (x if isinstance(x, Tracer) else np.asarray(x) for x in (lhs, rhs))
+    dtype = np.result_type(get_aval(lhs).dtype, get_aval(rhs).dtype)
+    return tuple(x if get_aval(x).dtype == dtype else convert_element_type(x, dtype) for x in (lhs, rhs))
+
+
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count: int = 1,
                          batch_group_count: int = 1, precision=None, preferred_element_type=None):
@@ -124,34 +136,33 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
            [6., 9., 9., 6.],
            [4., 6., 6., 4.]]))
     """
-    from .. import numpy as fnp
-    from . import jax_api
-
     del precision
-    lhs, rhs = fnp.asarray(lhs), fnp.asarray(rhs)
-    dn = conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-    x, w = fnp.transpose(lhs, dn.lhs_spec), fnp.transpose(rhs, dn.rhs_spec)  # N C S..., O I S...
-    nsp = x.ndim - 2
+    lhs, rhs = _operands(lhs, rhs)
+    lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    x, w = transpose(lhs, dn.lhs_spec), transpose(rhs, dn.rhs_spec)  # N C S..., O I S...
+    xs, ws = get_aval(x).shape, get_aval(w).shape
+    nsp = len(xs) - 2
     strides = _ints(window_strides, nsp, "window_strides")
     lhs_dil = _ints(lhs_dilation, nsp, "lhs_dilation")
     rhs_dil = _ints(rhs_dilation, nsp, "rhs_dilation")
     G, B = operator.index(feature_group_count), operator.index(batch_group_count)
-    N, C, O, I = x.shape[0], x.shape[1], w.shape[0], w.shape[1]
+    N, C, O, I = xs[0], xs[1], ws[0], ws[1]
     if G < 1 or B < 1 or (G > 1 and B > 1):
         raise ArgumentError(f"conv: feature_group_count ({G}) and batch_group_count ({B}) must be "
                             "positive, and one of them 1.")
     if C % G or C // G != I or O % G or N % B or O % B or (B > 1 and C != I):
         raise ShapeError(
-            f"conv: lhs of shape {lhs.shape} has {C} features and batch {N}; rhs of shape {rhs.shape} "
+            f"conv: lhs of shape {lhs_shape} has {C} features and batch {N}; rhs of shape {rhs_shape} "
             f"has {I} input and {O} output features. With feature_group_count={G} and "
             f"batch_group_count={B}, the input features must be {G} x the rhs's input features, "
             "and the groups must divide the output features (and the batch).")
-    window = [(k - 1) * d + 1 for k, d in zip(w.shape[2:], rhs_dil)]
+    window = [(k - 1) * d + 1 for k, d in zip(ws[2:], rhs_dil)]
     if isinstance(padding, str):
         if any(d != 1 for d in lhs_dil):
             raise ArgumentError("conv: string padding with lhs_dilation (a transposed convolution): "
                                 "give explicit (low, high) pairs, or use lax.conv_transpose.")
-        padding = padtype_to_pads(x.shape[2:], window, strides, padding)
+        padding = padtype_to_pads(xs[2:], window, strides, padding)
     try:
         padding = [(operator.index(lo), operator.index(hi)) for lo, hi in padding]
     except (TypeError, ValueError):
@@ -161,30 +172,30 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
         raise ArgumentError(f"conv: padding needs one (low, high) pair per spatial axis ({nsp}), "
                             f"got {padding!r}.")
     if B > 1:  # batch groups (used by the kernel gradient of grouped convolutions) become feature groups
-        x = fnp.reshape(x, (B, N // B, *x.shape[1:]))
-        x = fnp.reshape(fnp.moveaxis(x, 0, 1), (N // B, B * C, *x.shape[3:]))
-        G = B
-    zero = fnp.zeros((), x.dtype)
+        x = reshape(x, (B, N // B, *xs[1:]))
+        x = reshape(transpose(x, (1, 0, *range(2, nsp + 3))), (N // B, B * C, *xs[2:]))
+        G, N, C = B, N // B, B * C
     config = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dil)]
-    x = jax_api.pad(x, zero, config)
-    out = [(n - k) // s + 1 for n, k, s in zip(x.shape[2:], window, strides)]
+    x = jax_api.pad(x, np.zeros((), get_aval(x).dtype), config)
+    padded = get_aval(x).shape[2:]
+    out = [(n - k) // s + 1 for n, k, s in zip(padded, window, strides)]
     if any(n < 1 for n in out):
         raise ShapeError(f"conv: the window {tuple(window)} (kernel dilated) is larger than the padded "
-                         f"input {tuple(x.shape[2:])} (lhs of shape {lhs.shape}).")
-    taps = []  # one strided slice of the input per kernel position
-    for pos in product(*(range(k) for k in w.shape[2:])):
+                         f"input {tuple(padded)} (lhs of shape {lhs_shape}).")
+    K = math.prod(ws[2:])
+    taps = []  # one strided slice of the input per kernel position, with a trailing axis of 1
+    for pos in product(*(range(k) for k in ws[2:])):
         start = [p * d for p, d in zip(pos, rhs_dil)]
         limit = [s0 + (n - 1) * s + 1 for s0, n, s in zip(start, out, strides)]
-        taps.append(jax_api.slice(x, (0, 0, *start), (x.shape[0], x.shape[1], *limit), (1, 1, *strides)))
-    K = math.prod(w.shape[2:])
-    patches = fnp.reshape(fnp.stack(taps, axis=-1), (x.shape[0], G, x.shape[1] // G, *out, K))
-    kernel = fnp.reshape(w, (G, O // G, I, K))
+        tap = jax_api.slice(x, (0, 0, *start), (N, C, *limit), (1, 1, *strides))
+        taps.append(reshape(tap, (N, G, C // G, *out, 1)))
+    patches = taps[0] if K == 1 else concatenate(taps, len(out) + 3)
     sp = "".join(chr(ord("p") + i) for i in range(nsp))
-    y = fnp.einsum(f"ngc{sp}k,gock->ngo{sp}", patches, kernel)
-    y = fnp.reshape(y, (x.shape[0], O, *out))
+    y = einsum(f"ngc{sp}k,gock->ngo{sp}", patches, reshape(w, (G, O // G, I, K)))
+    y = reshape(y, (N, O, *out))
     if preferred_element_type is not None:
-        y = y.astype(preferred_element_type)
-    return fnp.transpose(y, np.argsort(dn.out_spec))
+        y = convert_element_type(y, np.dtype(preferred_element_type))
+    return transpose(y, tuple(np.argsort(dn.out_spec)))
 
 
 def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
@@ -222,24 +233,27 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
     NHWDC/HWDIO by rank). ``padding`` as for the forward convolution ('SAME', 'VALID'; pairs
     are the transposed convolution's own unless ``use_consistent_padding``);
     ``transpose_kernel`` flips the kernel and swaps its feature axes (Keras' Conv2DTranspose)."""
-    from .. import numpy as fnp
-
-    lhs, rhs = fnp.asarray(lhs), fnp.asarray(rhs)
+    lhs, rhs = _operands(lhs, rhs)
+    ndim = len(get_aval(lhs).shape)
     if dimension_numbers is None:
         defaults = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"), 4: ("NHWC", "HWIO", "NHWC"),
                     5: ("NHWDC", "HWDIO", "NHWDC")}
-        if lhs.ndim not in defaults:
-            raise ArgumentError(f"conv_transpose: no default dimension_numbers for rank {lhs.ndim}; "
+        if ndim not in defaults:
+            raise ArgumentError(f"conv_transpose: no default dimension_numbers for rank {ndim}; "
                                 "give them.")
-        dimension_numbers = defaults[lhs.ndim]
-    dn = conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-    nsp = lhs.ndim - 2
+        dimension_numbers = defaults[ndim]
+    rhs_shape = get_aval(rhs).shape
+    dn = conv_dimension_numbers(get_aval(lhs).shape, rhs_shape, dimension_numbers)
+    nsp = ndim - 2
     rhs_dil = _ints(rhs_dilation, nsp, "rhs_dilation")
     if use_consistent_padding or (isinstance(padding, str) and padding in ("SAME", "VALID")):
-        ks = [(rhs.shape[a] - 1) * d + 1 for a, d in zip(dn.rhs_spec[2:], rhs_dil)]
+        ks = [(rhs_shape[a] - 1) * d + 1 for a, d in zip(dn.rhs_spec[2:], rhs_dil)]
         per_axis = [padding] * nsp if isinstance(padding, str) else list(padding)
         padding = [_transpose_pads(k, s, p) for k, s, p in zip(ks, strides, per_axis)]
     if transpose_kernel:
-        rhs = fnp.swapaxes(fnp.flip(rhs, tuple(dn.rhs_spec[2:])), dn.rhs_spec[0], dn.rhs_spec[1])
+        rhs = jax_api.rev(rhs, tuple(dn.rhs_spec[2:]))
+        perm = list(range(ndim))
+        perm[dn.rhs_spec[0]], perm[dn.rhs_spec[1]] = dn.rhs_spec[1], dn.rhs_spec[0]
+        rhs = transpose(rhs, tuple(perm))
     return conv_general_dilated(lhs, rhs, (1,) * nsp, padding, strides, rhs_dil, dn,
                                 precision=precision, preferred_element_type=preferred_element_type)
