@@ -1395,3 +1395,26 @@ def test_wing_gradient_and_jit():
     onp.testing.assert_allclose(jvalue, value, rtol=1e-12)
     onp.testing.assert_allclose(jg, g, rtol=1e-9, atol=1e-16)
     assert onp.abs(g).sum() > 1e-3  # the obstacle's shape matters
+
+
+# --- a difference met while porting: autograd's cholesky gradient is symmetrised (as JAX's);
+#     funcad's reads the lower triangle, as NumPy's cholesky does. The same along any symmetric
+#     direction, so the same for a matrix built symmetric (gmm's cov_sqrt.T @ cov_sqrt).
+
+
+def test_cholesky_gradient_is_lower_triangular_where_autograd_symmetrises():
+    a = onp.array([[2.0, 1.0], [1.0, 3.0]])
+    f = lambda x: np.sum(np.linalg.cholesky(x))  # noqa: E731
+    g = grad(f)(a)
+    eps = 1e-6
+    fd = onp.zeros((2, 2))
+    for i, j in onp.ndindex(2, 2):  # NumPy's cholesky, entry by entry: the upper entry is unread
+        e = onp.zeros((2, 2))
+        e[i, j] = eps
+        fd[i, j] = (onp.linalg.cholesky(a + e).sum() - onp.linalg.cholesky(a - e).sum()) / (2 * eps)
+    onp.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+    assert g[0, 1] == 0.0
+    autograds = onp.array([[0.2558336368, 0.1954395076], [0.1954395076, 0.316227766]])  # its value
+    onp.testing.assert_allclose((g + g.T) / 2, autograds, rtol=1e-9)
+    sym = onp.array([[0.3, -0.7], [-0.7, 1.1]])
+    onp.testing.assert_allclose(onp.sum(g * sym), onp.sum(autograds * sym), rtol=1e-9)
