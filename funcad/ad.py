@@ -232,8 +232,14 @@ _NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.float32})
 
 
 def unbroadcast(x, aval: ShapedArray):
-    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting."""
-    shape = x.shape if type(x) in _NUMPY_TYPES else get_aval(x).shape  # (a call fewer)
+    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting. For a real
+    ``aval`` and a complex ``x``, its real part: the transpose of a real operand's promotion to
+    complex, which a weakly typed operand (a traced Python float) gets without a
+    convert_element_type in ``x * 1j``."""
+    xa = x if type(x) in _NUMPY_TYPES else get_aval(x)  # its shape and dtype (a call fewer)
+    if xa.dtype.kind == "c" and aval.dtype.kind != "c":
+        x = lax.real(x)
+    shape = xa.shape
     if shape == aval.shape:
         return x
     lead = len(shape) - len(aval.shape)
