@@ -67,7 +67,6 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.elementwise import mul_p
-from ..lax.linalg import matmul_p
 from ..lax.shapes import (
     _build_index,
     _is_basic,
@@ -349,34 +348,32 @@ class Plan:
             for e in _eqns(item):
                 last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
         defined = {v for e in jaxpr.eqns for v in e.outputs}
+        order = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (host steps run in the program's order)
         self.marks.append((len(self.calls), "{", jaxpr))
         for n, item in enumerate(items):
             self.marks.append((len(self.calls), item))
             # (rules that write over an operand: this jaxpr's values, read by no later item)
             self.defined, self.last_read, self.item = defined, last_read, n
-            if not (isinstance(item, Kernel) or isinstance(item, list)):
+            if not isinstance(item, (Kernel, list)):
                 self.single(item.eqn)
                 continue
-            eqns = _eqns(item)
-            mark = self._mark()
-            try:
-                self.loop_item(item, {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n})
-            except (Unsupported, KeyError) as why:  # loops it does not print: host steps
-                self._rollback(*mark)
-                at = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (in the program's order)
-                HOST.degraded(self, sorted(eqns, key=lambda e: at.get(id(e), -1)), why)
+            eqns = sorted(_eqns(item), key=lambda e: order.get(id(e), -1))
+            read_later = {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n}
+            self.native_or_host(eqns, self.loop_item, item, read_later)  # (loops it does not print)
         self.marks.append((len(self.calls), "}", jaxpr))
 
     # -- buffers and kernels --------------------------------------------------------------
 
     def fresh(self, v_or_shape, dtype=None) -> Region:
-        if dtype is None:
-            shape, dtype = v_or_shape.aval.shape, v_or_shape.aval.dtype
-        else:
-            shape = v_or_shape
-        dtype = np.dtype(dtype)
-        self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
-        return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
+        """A buffer of the program's own: the value ``v``'s (its region, recorded) or a
+        temporary of a shape and ``dtype``."""
+        v = v_or_shape if dtype is None else None
+        shape, dtype = (v.aval.shape, v.aval.dtype) if v is not None else (tuple(v_or_shape), np.dtype(dtype))
+        self.buffers.append((math.prod(shape) * dtype.itemsize, shape, dtype))
+        r = Region(len(self.buffers) - 1, 0, shape, _c_strides(shape, dtype), dtype)
+        if v is not None:
+            self.regions[v] = r
+        return r
 
     def constant(self, value) -> Region:
         """The region of a constant array (deduplicated by value)."""
@@ -404,7 +401,7 @@ class Plan:
             return self.constant(np.asarray(a.val, a.aval.dtype))
         r = self.regions.get(a)
         if r is None and a in self.consts:  # a `full` read as an array: filled once
-            r = self.regions[a] = self.fresh(a)
+            r = self.fresh(a)
             self.fill(r, self.consts[a])
         if r is None:
             raise Unsupported(f"no region for {a}")
@@ -471,7 +468,7 @@ class Plan:
             arrays_key = (arrays_key, over)
         for pos in positions:
             if type(pos) is int and pos >= len(ins) and order[pos] not in self.regions:
-                r = self.regions[order[pos]] = self.fresh(order[pos])
+                r = self.fresh(order[pos])
                 if pos in fills:
                     self.fill(r, fills[pos])
         regions = [self.region(order[pos]) if type(pos) is int else self.status(_negative_power)
@@ -512,13 +509,15 @@ class Plan:
         reads after this item: every value in that buffer computed by the jaxpr being planned
         (not an input, nor a value from outside a loop body or branch, which a next iteration
         reads) and read by no later item of it (an output: after every item)."""
-        if not self.n_in <= r.buffer < len(self.buffers) or r.offset or not r.c_contiguous:
-            return False  # (an input, a scan's slice: table_control.ALIAS)
-        if type(self.buffers[r.buffer]) is not tuple or \
-                self.buffers[r.buffer][0] != math.prod(r.shape) * r.dtype.itemsize:
-            return False
-        return all(x in self.defined and self.last_read.get(x, -1) <= self.item
-                   for x, q in self.regions.items() if q.buffer == r.buffer)
+        return self.whole(r) and all(x in self.defined and self.last_read.get(x, -1) <= self.item
+                                     for x, q in self.regions.items() if q.buffer == r.buffer)
+
+    def whole(self, r: Region) -> bool:
+        """Whether region ``r`` is all of a fresh buffer (not an input, a constant, a scan's
+        slice (table_control.ALIAS) or a part of a buffer)."""
+        b = self.buffers[r.buffer] if self.n_in <= r.buffer < len(self.buffers) else None
+        return type(b) is tuple and not r.offset and r.c_contiguous and \
+            b[0] == math.prod(r.shape) * r.dtype.itemsize
 
     def _generate(self, item, eqns, ins, order, read_later):
         """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
@@ -567,25 +566,28 @@ class Plan:
         rule = SINGLE.get(e.prim)
         if rule is None:
             return HOST.degraded(self, [e], "no native rule")
-        mark = self._mark()
+        self.native_or_host([e], rule, self, e)
+
+    def native_or_host(self, eqns, rule, *args) -> None:
+        """``rule(*args)``, which plans ``eqns`` natively; where it raises :class:`Unsupported`
+        (or meets a value without a region), what it had added is forgotten and ``eqns`` become
+        host steps."""
+        sizes = [len(x) for x in (self.buffers, self.calls, self.kernels, self.regions, self.checks,
+                                  self.spans, self.aliases)]
         try:
-            rule(self, e)
-        except (Unsupported, KeyError) as why:  # what the rule does not cover: a host step
-            self._rollback(*mark)
-            HOST.degraded(self, [e], why)
-
-    def _mark(self) -> tuple:
-        return len(self.buffers), len(self.calls), len(self.kernels), len(self.regions), len(self.checks)
-
-    def _rollback(self, buffers, calls, kernels, regions, checks) -> None:
-        """Forget what a rule that raised Unsupported had added."""
-        del self.checks[checks:]
-        for key in self.keys[kernels:]:
-            del self.index[key]
-        while len(self.regions) > regions:
-            self.regions.popitem()  # (the last added first)
-        self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
-        del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
+            rule(*args)
+        except (Unsupported, KeyError) as why:
+            buffers, calls, kernels, regions, checks, spans, aliases = sizes
+            del self.checks[checks:], self.spans[spans:], self.aliases[aliases:]
+            for key in self.keys[kernels:]:
+                del self.index[key]
+            while len(self.regions) > regions:
+                self.regions.popitem()  # (the last added first)
+            self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
+            # (a loop's slices in calls no longer there: their slots must not advance)
+            self.steps = {k: v for k, v in self.steps.items() if k[0] < calls}
+            del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
+            HOST.degraded(self, eqns, why)
 
     def view_index(self, e) -> None:
         if not (len(e.inputs) == 1 and _is_basic(e.params["template"])):
@@ -609,7 +611,7 @@ class Plan:
         if not (len(e.inputs) == 2 and _is_basic(e.params["template"])):
             raise Unsupported("index_add at an advanced index")
         x, u = (self.region(a) for a in e.inputs)
-        r = self.regions[e.outputs[0]] = self.fresh(e.outputs[0])
+        r = self.fresh(e.outputs[0])
         self.copy(r, x)
         part = _view(r, _build_index(e.params["template"], ()))
         if part.shape != u.shape:
@@ -620,7 +622,7 @@ class Plan:
         out = e.outputs[0]
         if not all(a.aval.dtype == out.aval.dtype for a in e.inputs):
             raise Unsupported("concatenate of mixed dtypes")
-        r = self.regions[out] = self.fresh(out)
+        r = self.fresh(out)
         axis, start = e.params["axis"], 0
         for a in e.inputs:  # each operand copied into its part of the result
             n = a.aval.shape[axis]
@@ -628,33 +630,21 @@ class Plan:
             start += n
 
     def matmul(self, e) -> None:
+        """A product of two matrices of one float dtype (table_einsum.matmul's other cases:
+        stacks, mixed dtypes), by BLAS."""
         a, b = (self.region(x) for x in e.inputs)
-        out = e.outputs[0]
-        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in ir.FLOATS):
-            raise Unsupported("matmul dtypes")
-        if len(a.shape) > 2 or len(b.shape) > 2 or not a.shape or not b.shape:
-            raise Unsupported("batched matmul")
-        if len(a.shape) == 1:
-            a = Region(a.buffer, a.offset, (1, a.shape[0]), (0, a.strides[0]), a.dtype)
-        if len(b.shape) == 1:
-            b = Region(b.buffer, b.offset, (b.shape[0], 1), (b.strides[0], 0), b.dtype)
-        c = self.regions[out] = self.fresh(out)
-        (m, k), n = a.shape, b.shape[1]
-        if max(m, n, k, *(abs(s) // a.dtype.itemsize for s in a.strides + b.strides)) >= 2 ** 31:
+        c = self.fresh(e.outputs[0])
+        (m, k), n, size = a.shape, b.shape[1], a.dtype.itemsize
+        if max(m, n, k, *(abs(s) // size for s in a.strides + b.strides)) >= 2 ** 31:
             raise Unsupported("a matrix size past 32-bit BLAS integers")
         if m == 0 or n == 0:
             return
         if k == 0:
             return self.fill(c, 0.0)
-        size = a.dtype.itemsize
-        la, lb = _blas_layout(a, size), _blas_layout(b, size)
-        if la is None:
-            a = self.contiguous(a)
-            la = _blas_layout(a, size)
-        if lb is None:
-            b = self.contiguous(b)
-            lb = _blas_layout(b, size)
-        gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
+        # (an operand whose strides BLAS cannot take is copied first)
+        a, b = (x if _blas_layout(x, size) else self.contiguous(x) for x in (a, b))
+        (ta, lda), (tb, ldb) = (_blas_layout(x, size) for x in (a, b))
+        gemm = Gemm(a.dtype, m, n, k, tb, ldb, ta, lda)
         self.call(gemm.key(), lambda: gemm, [a, b, c])
         if _weighted_gram(self.producers, *e.inputs):  # B.T @ (B * v): exactly symmetric
             self.call(("mirror", c.dtype.name, c.shape, c.strides), lambda: _mirror(c), [c])
@@ -669,7 +659,6 @@ SINGLE: dict = {
     transpose_p: Plan.transpose,
     index_add_p: Plan.index_add,
     concatenate_p: Plan.concatenate,
-    matmul_p: Plan.matmul,
 }
 
 
@@ -909,10 +898,7 @@ class TableProgram:
                 self.outputs.append(("literal", np.asarray(a.val, a.aval.dtype)))
                 continue
             r = plan.region(a)
-            whole = r.buffer >= plan.n_in and r.offset == 0 and r.c_contiguous and \
-                type(plan.buffers[r.buffer]) is tuple and \
-                plan.buffers[r.buffer][0] == int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
-            if whole and r.buffer not in outs:
+            if plan.whole(r) and r.buffer not in outs:
                 outs[r.buffer] = len(self.out_buffers)
                 self.out_buffers.append((r.shape, r.dtype))
                 self.outputs.append(("out", outs[r.buffer], r.shape))

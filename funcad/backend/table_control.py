@@ -141,16 +141,10 @@ def assign(plan, carry: list, new: list) -> None:
         copy(plan, c, t)
 
 
-def _fresh_outputs(plan, e) -> list:
-    regions = [plan.fresh(v) for v in e.outputs]
-    plan.regions.update(zip(e.outputs, regions))
-    return regions
-
-
 def _cond(plan, e) -> None:
     index, *ops = e.inputs
     branches = e.params["branches"]
-    outs = _fresh_outputs(plan, e)
+    outs = [plan.fresh(v) for v in e.outputs]
     ops = [operand(plan, a) for a in ops]
     if type(index) is Literal:  # a known branch
         branches = [branches[int(np.clip(index.val, 0, len(branches) - 1))]]
@@ -172,7 +166,7 @@ def _while(plan, e) -> None:
     p = e.params
     ops = [operand(plan, a) for a in e.inputs]
     cc, bc = ops[:p["cond_nconsts"]], ops[p["cond_nconsts"]:p["cond_nconsts"] + p["body_nconsts"]]
-    carry = _fresh_outputs(plan, e)
+    carry = [plan.fresh(v) for v in e.outputs]
     for c, r in zip(carry, ops[len(cc) + len(bc):]):
         copy(plan, c, r)
     start = len(plan.calls)
@@ -187,7 +181,7 @@ def _scan(plan, e) -> None:
     p = e.params
     n, nc, nk = p["length"], p["num_consts"], p["num_carry"]
     ops = [operand(plan, a) for a in e.inputs]
-    outs = _fresh_outputs(plan, e)
+    outs = [plan.fresh(v) for v in e.outputs]
     carry, ys = outs[:nk], outs[nk:]
     for c, r in zip(carry, ops[nc:nc + nk]):
         copy(plan, c, r)
@@ -210,21 +204,6 @@ def _scan(plan, e) -> None:
     plan.spans.append((start, len(plan.calls) - 1))
 
 
-def _undone_if_unsupported(rule):
-    """``rule``, which on Unsupported also forgets the loops it had recorded (a plan that
-    rolls the rule back and goes on must not advance its next calls' slots)."""
-    def planned(plan, e):
-        spans, calls, aliases = len(plan.spans), len(plan.calls), len(plan.aliases)
-        try:
-            rule(plan, e)
-        except Unsupported:
-            del plan.spans[spans:], plan.aliases[aliases:]
-            for key in [k for k in plan.steps if k[0] >= calls]:
-                del plan.steps[key]
-            raise
-    return planned
-
-
-register_single(cond_p, _undone_if_unsupported(_cond))
-register_single(while_p, _undone_if_unsupported(_while))
-register_single(scan_p, _undone_if_unsupported(_scan))
+register_single(cond_p, _cond)
+register_single(while_p, _while)
+register_single(scan_p, _scan)

@@ -155,10 +155,7 @@ def host_rule(plan, e) -> None:
             ins.append(np.full(a.aval.shape, plan.consts[a], a.aval.dtype))
         else:
             ins.append(plan.region(a))
-    outs = []
-    for v in e.outputs:
-        outs.append(plan.fresh(v))
-        plan.regions[v] = outs[-1]
+    outs = [plan.fresh(v) for v in e.outputs]
     plan.calls.append((HostStep(e, ins, outs), [r for r in ins if type(r) is table.Region] + outs))
 
 
