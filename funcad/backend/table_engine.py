@@ -80,16 +80,11 @@ def _blas_addresses(routines=_BLAS_ROUTINES):
             return found, 64
     from scipy.linalg import cython_blas, cython_lapack
 
-    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get, name = ctypes.pythonapi.PyCapsule_GetPointer, ctypes.pythonapi.PyCapsule_GetName
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     caps = {**cython_lapack.__pyx_capi__, **cython_blas.__pyx_capi__}
-    return {r: get(caps[r], _capsule_name(caps[r])) for r in routines}, 32
-
-
-def _capsule_name(cap):
-    get = ctypes.pythonapi.PyCapsule_GetName
-    get.restype, get.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    return get(cap)
+    return {r: get(caps[r], name(caps[r])) for r in routines}, 32
 
 
 _engine = None
