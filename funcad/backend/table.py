@@ -452,15 +452,12 @@ class Plan:
         eqns = _eqns(item)
         ins = _inputs_of(eqns)
         order = ins + [v for e in eqns for v in e.outputs]
-        key = _structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
-        key = key and (key, tuple(self.consts.get(a) for a in ins))
-        generated = self._generated.get(key) if key is not None else None
-        if generated is None:
-            generated = self._generate(item, eqns, ins, order, read_later)
-            if key is not None:
-                self._generated[key] = generated
-        text, stmts, arrays, arrays_key, positions, fills, sizes = generated
-        over = self._overwrites(order, len(ins), generated)
+        key = (_structure(eqns, ins, [v for v in order[len(ins):] if v in read_later]),
+               tuple(self.consts.get(a) for a in ins))
+        if key not in self._generated:
+            self._generated[key] = self._generate(item, eqns, ins, order, read_later)
+        text, stmts, arrays, arrays_key, positions, fills, sizes = self._generated[key]
+        over = self._overwrites(order, len(ins), stmts, arrays, positions, fills)
         if over:  # outputs written over dying operands: their stores go to the operand's array
             drop = {qo for qo, _ in over}
             stmts = table_arena.stores_to(stmts, {arrays[qo]: arrays[qa] for qo, qa in over})
@@ -477,12 +474,11 @@ class Plan:
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
 
-    def _overwrites(self, order, n_in, generated) -> tuple:
+    def _overwrites(self, order, n_in, stmts, arrays, positions, fills) -> tuple:
         """``((output's array, operand's array), ...)`` of a loop item: its fresh outputs that
         take the region of an operand of their shape and dtype (at least INPLACE_MIN_BYTES)
         that dies here (:meth:`writable`), where the kernel reads each element of the operand
         before writing the same element of the output (table_arena.overwritable)."""
-        _, stmts, arrays, _, positions, fills, _ = generated
         over, taken = [], set()
         # (an operand another array of the kernel also reads, a view of it, is never written over)
         seen = [self.regions[order[p]].buffer for p in positions
@@ -520,7 +516,8 @@ class Plan:
             b[0] == math.prod(r.shape) * r.dtype.itemsize
 
     def _generate(self, item, eqns, ins, order, read_later):
-        """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
+        """``(text, statements, arrays, their key, their positions in order, fills, sizes)`` of
+        an item."""
         g = codegen.Gen()
         g.parallel_min_size = self.parallel_min_size
         g.consts.update(self.consts)
@@ -748,7 +745,8 @@ def _inputs_of(eqns) -> list:
 def _structure(eqns, ins, outs):
     """A key equal for two items exactly when codegen builds the same loops for them (the
     same equations up to renaming, the same shapes and literals), so that the repeated steps
-    of an unrolled loop are generated once. None if a parameter is unhashable."""
+    of an unrolled loop are generated once. A new object, equal to no other, if a parameter
+    is unhashable."""
     index = {v: k for k, v in enumerate(ins)}
     key = [tuple((v.aval.shape, v.aval.dtype) for v in ins)]
     try:
@@ -763,7 +761,7 @@ def _structure(eqns, ins, outs):
         hash(key)
         return key
     except TypeError:
-        return None
+        return object()
 
 
 def _eqns(item) -> list:
@@ -833,20 +831,18 @@ class TableProgram:
             self._code = _loaded.get(name)
             if self._code is None:
                 self._code = _loaded[name] = table_engine._Code(
-                    name, path, lambda: table_engine.compile_object(name, plan.kernels),
-                                                   len(plan.kernels))
+                    name, path, lambda: table_engine.compile_object(name, plan.kernels), len(plan.kernels))
                 stats[self._code.how] += 1
             addresses, entry = self._code.addresses, table_engine._runtime()
-        # for .source, planned again when read (build sets Plan's other arguments, if any)
-        self.name, self._plan_args = name, (jaxpr,)
-        self.kernels = len(plan.kernels)
+        self.name, self.kernels = name, len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
         # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
         self.host = {c: k.bind() for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
-        self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
-                             else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
+        self.fns = np.array([addresses[k] if type(k) is int else 0 if type(k) is Control else
+                             ctypes.cast(self.host[c], ctypes.c_void_p).value
+                             for c, (k, _) in enumerate(plan.calls)], np.uintp)
         slots, offsets, bumps = [], [], {}
         for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
@@ -890,7 +886,7 @@ class TableProgram:
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
         then a fresh array per program output computed into its own buffer, the constants,
-        then the arena."""
+        the status words (one slot, if the program has any), then the arena."""
         layout = {b: (b, 0) for b in range(plan.n_in)}
         outs, self.out_buffers, self.outputs = {}, [], []
         for a in plan.outvars:
@@ -904,22 +900,20 @@ class TableProgram:
                 self.outputs.append(("out", outs[r.buffer], r.shape))
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
-        self.consts = tuple(c for c in plan.buffers if type(c) is np.ndarray)  # (slots after the outputs')
-        consts = {b: plan.n_in + len(self.out_buffers) + j for j, b in enumerate(
-            b for b in range(plan.n_in, len(plan.buffers)) if type(plan.buffers[b]) is np.ndarray)}
-        status = {r.buffer: j for j, (r, _) in enumerate(plan.checks)}  # a slot before the arena's
-        arena = plan.n_in + len(self.out_buffers) + len(consts) + bool(status)  # (the arena: the last slot)
-        inner = [b for b in range(plan.n_in, len(plan.buffers))
-                 if b not in outs and b not in status and b not in consts]
+        layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
+        consts = [b for b, c in enumerate(plan.buffers) if type(c) is np.ndarray]
+        self.consts = tuple(plan.buffers[b] for b in consts)
+        layout.update((b, (plan.n_in + len(outs) + j, 0)) for j, b in enumerate(consts))
+        status = plan.n_in + len(outs) + len(consts)
+        layout.update((r.buffer, (status, 8 * j)) for j, (r, _) in enumerate(plan.checks))
+        arena = status + bool(plan.checks)
+        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in layout]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
         ranges = table_arena.live_ranges(plan.calls, inner, read_after, plan.spans)
         sizes = {b: plan.buffers[b][0] for b in inner}
         offsets, self.arena_bytes = table_arena.pack(sizes, ranges)
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
         layout.update((b, (arena, offsets[b])) for b in inner)
-        layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
-        layout.update((b, (slot, 0)) for b, slot in consts.items())
-        layout.update((b, (arena - 1, 8 * j)) for b, j in status.items())
         self.layout, self.n_slots = layout, arena + 1
         # every output its own fresh buffer, in order: the call returns them as they are
         self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
@@ -1020,7 +1014,7 @@ def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
     jaxpr, consts = HOST.inline_calls(jaxpr)
     plan = Plan(jaxpr, consts)
     program = TableProgram(jaxpr, plan)
-    program._plan_args = (jaxpr, consts)  # (for .source)
+    program._plan_args = (jaxpr, consts)  # (for .source: the plan is built again when read)
     if keep_plan:
         program._plan = plan
     return program

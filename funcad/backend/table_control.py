@@ -90,22 +90,13 @@ def copy(plan, dst: Region, src: Region) -> None:
         plan.copy(dst, src)
 
 
-def operand(plan, a) -> Region:
-    """The region of an operand; a literal is filled into a fresh one (outside any loop)."""
-    if type(a) is not Literal:
-        return plan.region(a)
-    r = plan.fresh(a.aval.shape, a.aval.dtype)
-    plan.fill(r, a.val)
-    return r
-
-
 def inline(plan, cj, regions) -> list:
     """Plan the closed jaxpr ``cj`` on ``regions``; its outputs' regions."""
     j = simplify(cj.jaxpr)
     plan.regions.update(zip(j.constvars, map(plan.constant, cj.consts)))
     plan.regions.update(zip(j.invars, regions))
     plan.equations(j)
-    outs = [operand(plan, a) for a in j.outvars]
+    outs = [plan.region(a) for a in j.outvars]
     for e in j.eqns:  # a jaxpr planned twice (the same body in two loops) gets new regions
         plan.past += [(v, plan.regions.pop(v)) for v in e.outputs if v in plan.regions]
     return outs
@@ -145,7 +136,7 @@ def _cond(plan, e) -> None:
     index, *ops = e.inputs
     branches = e.params["branches"]
     outs = [plan.fresh(v) for v in e.outputs]
-    ops = [operand(plan, a) for a in ops]
+    ops = [plan.region(a) for a in ops]
     if type(index) is Literal:  # a known branch
         branches = [branches[int(np.clip(index.val, 0, len(branches) - 1))]]
     else:
@@ -164,7 +155,7 @@ def _cond(plan, e) -> None:
 
 def _while(plan, e) -> None:
     p = e.params
-    ops = [operand(plan, a) for a in e.inputs]
+    ops = [plan.region(a) for a in e.inputs]
     cc, bc = ops[:p["cond_nconsts"]], ops[p["cond_nconsts"]:p["cond_nconsts"] + p["body_nconsts"]]
     carry = [plan.fresh(v) for v in e.outputs]
     for c, r in zip(carry, ops[len(cc) + len(bc):]):
@@ -180,7 +171,7 @@ def _while(plan, e) -> None:
 def _scan(plan, e) -> None:
     p = e.params
     n, nc, nk = p["length"], p["num_consts"], p["num_carry"]
-    ops = [operand(plan, a) for a in e.inputs]
+    ops = [plan.region(a) for a in e.inputs]
     outs = [plan.fresh(v) for v in e.outputs]
     carry, ys = outs[:nk], outs[nk:]
     for c, r in zip(carry, ops[nc:nc + nk]):
