@@ -245,21 +245,20 @@ def batch_loop(b, batch, ptrs):
 def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     from llvmlite import ir as L
 
-    bi = L.IntType(table_engine._BLAS_INT_BITS)
+    bi, i8 = L.IntType(table_engine._BLAS_INT_BITS), L.IntType(8)
     fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
-    prefix = "d" if k.dtype == np.float64 else "s"
-    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
-    sym = f"funcad_table_{prefix}gemm"
-    gemm = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf,
-                                                 pi, pf, pf, pi])
 
-    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
+    def const(ty, v):  # by reference, in the entry block: not a stack allocation per matrix of a batch
         with b.goto_entry_block():
             p = b.alloca(ty)
             b.store(L.Constant(ty, v), p)
         return p
 
-    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
+    def call(routine, *args):  # funcad_table_?<routine>(args), declared by the arguments' types
+        sym = f"funcad_table_{'d' if k.dtype == np.float64 else 's'}{routine}"
+        return b.call(ir.declare(mod, sym, L.VoidType(), [x.type for x in args]), args)
+
+    a, bb, c = (b.bitcast(p, fty.as_pointer()) for p in ptrs)
     if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
         if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
             trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
@@ -267,16 +266,13 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
         else:  # c = a B = B^T a
             trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
             mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
-        sym = f"funcad_table_{prefix}gemv"
-        gemv = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
-        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
-                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
-                             const(bi, 1)])
+        return call("gemv", const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0), mat,
+                    const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c, const(bi, 1))
     args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
             const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
     if not (table_engine._THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
-        return b.call(gemm, args)
+        return call("gemm", *args)
     # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
     i32 = L.IntType(32)
     get = ir.declare(mod, "funcad_table_blas_get_threads", i32, [])
@@ -285,7 +281,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     limit = b.icmp_signed(">", before, L.Constant(i32, 1))
     with b.if_then(limit):
         b.call(set_, [L.Constant(i32, 1)])
-    b.call(gemm, args)
+    call("gemm", *args)
     with b.if_then(limit):
         b.call(set_, [before])
 

@@ -49,8 +49,8 @@ def runtime_module(name: str = "funcad_table"):
                                              i64.as_pointer(), i64.as_pointer(), i8p.as_pointer()])
     run = L.Function(mod, run_type, f"{name}_run")
     bufs, n, fns, offsets, slots, status = run.args
-    blocks = ("entry", "cond", "body", "call", "control", "branch", "step", "end")
-    entry, cond, body, call, control, branch, step, end = (run.append_basic_block(x) for x in blocks)
+    blocks = ("entry", "cond", "body", "call", "control", "goto", "branch", "step", "end")
+    entry, cond, body, call, control, goto, branch, step, end = (run.append_basic_block(x) for x in blocks)
     b = L.IRBuilder(entry)
     i = b.alloca(i64)
     b.store(L.Constant(i64, 0), i)
@@ -74,7 +74,6 @@ def runtime_module(name: str = "funcad_table"):
     b.position_at_end(control)  # GOTO: i = target
     target = word(1)
     sw = b.switch(word(0), cond)
-    goto = run.append_basic_block("goto")
     sw.add_case(GOTO, goto)
     sw.add_case(BRANCH, branch)
     sw.add_case(STEP, step)
@@ -83,23 +82,16 @@ def runtime_module(name: str = "funcad_table"):
     b.branch(cond)
     b.position_at_end(branch)  # the scalar at (buffer, offset) compared with k
     ptr = b.gep(b.load(b.gep(bufs, [word(2)])), [word(3)])
-    compare = run.append_basic_block("compare")
-    sw, loaded = b.switch(word(4), compare), []
-    for w in (1, 2, 4, 8):  # the width in bytes
+    sw = b.switch(word(4), cond)  # its width in bytes (1, 2, 4 or 8: table_control.branch)
+    for w in (1, 2, 4, 8):
         block = run.append_basic_block(f"load{w}")
         sw.add_case(w, block)
         b.position_at_end(block)
-        loaded.append((b.sext(b.load(b.bitcast(ptr, L.IntType(8 * w).as_pointer())), i64)
-                       if w < 8 else b.load(b.bitcast(ptr, i64.as_pointer())), block))
-        b.branch(compare)
-    b.position_at_end(compare)
-    value = b.phi(i64)
-    value.add_incoming(L.Constant(i64, 0), branch)
-    for v, block in loaded:
-        value.add_incoming(v, block)
-    jump = b.icmp_signed("==", b.zext(b.icmp_signed(">", value, word(5)), i64), word(6))
-    b.store(b.select(jump, target, nxt), i)
-    b.branch(cond)
+        value = b.load(b.bitcast(ptr, L.IntType(8 * w).as_pointer()))
+        value = b.sext(value, i64) if w < 8 else value
+        jump = b.icmp_signed("==", b.zext(b.icmp_signed(">", value, word(5)), i64), word(6))
+        b.store(b.select(jump, target, nxt), i)
+        b.branch(cond)
     b.position_at_end(step)  # counter += 1; slots[s[5 + 2q]] += s[6 + 2q] * (1 or 1 - n)
     count, counter = b.add(word(3), L.Constant(i64, 1)), b.gep(s, [L.Constant(i64, 3)])
     more = b.icmp_signed("<", count, word(2))
