@@ -302,9 +302,8 @@ class Plan:
         self.regions: dict[Var, Region] = {}
         self._constants: dict = {}  # (dtype, shape, bytes) -> the constant's Region
         self.kernels: list = []   # distinct Loops/Gemm
-        self.index: dict = {}     # kernel key -> its index
+        self.index: dict = {}     # kernel key -> its index, in kernel order (the disk cache's description)
         self.calls: list = []     # (kernel index, [Region...])
-        self.keys: list = []      # per kernel, its key (the disk cache's description)
         self.marks: list = []     # (first call, item) per fusion item, (first call, "{" or "}",
         #                           jaxpr) around a jaxpr's items: the source's comments
         self.past: list = []      # (var, region) of branch and loop bodies' values (regions forgets them)
@@ -339,10 +338,9 @@ class Plan:
         self.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
         items = codegen._row_groups(fuse(jaxpr), self.parallel_min_size)
         # the last item reading each value (the outputs: after every item)
-        last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
-        for n, item in enumerate(items):
-            for e in _eqns(item):
-                last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
+        last_read = {a: n for n, item in enumerate(items) for e in _eqns(item)
+                     for a in e.inputs if type(a) is Var}
+        last_read.update((a, len(items)) for a in jaxpr.outvars if type(a) is Var)
         defined = {v for e in jaxpr.eqns for v in e.outputs}
         order = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (host steps run in the program's order)
         self.marks.append((len(self.calls), "{", jaxpr))
@@ -389,7 +387,6 @@ class Plan:
         if k is None:
             k = self.index[key] = len(self.kernels)
             self.kernels.append(make())
-            self.keys.append(key)
         self.calls.append((k, list(regions)))
 
     def region(self, a) -> Region:
@@ -572,14 +569,14 @@ class Plan:
         except (Unsupported, KeyError) as why:
             buffers, calls, kernels, regions, checks, spans, aliases = sizes
             del self.checks[checks:], self.spans[spans:], self.aliases[aliases:]
-            for key in self.keys[kernels:]:
-                del self.index[key]
             while len(self.regions) > regions:
                 self.regions.popitem()  # (the last added first)
+            while len(self.index) > kernels:
+                self.index.popitem()
             self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
             # (a loop's slices in calls no longer there: their slots must not advance)
             self.steps = {k: v for k, v in self.steps.items() if k[0] < calls}
-            del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
+            del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:]
             HOST.degraded(self, eqns, why)
 
     def view_index(self, e) -> None:
@@ -818,8 +815,8 @@ class TableProgram:
         with _lock:
             table_engine._setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((table_engine._host(), table_engine._writers(plan.kernels), plan.keys)).encode()
-        digest = hashlib.sha256(description).hexdigest()
+        description = (table_engine._host(), table_engine._writers(plan.kernels), list(plan.index))
+        digest = hashlib.sha256(repr(description).encode()).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         where = table_engine._cache_dir()
         path = where and where / f"{digest}.o"

@@ -51,9 +51,9 @@ class _Text:
             if r.offset == 0 and r.c_contiguous:
                 self.owner.setdefault(r.buffer, v)
         self.results = {self.regions[a].buffer: k for k, a in enumerate(plan.outvars) if a in self.regions}
+        self.bounds = [m[0] for m in plan.marks[1:]] + [len(plan.calls)]  # each mark's entries: to the next
         # a region values fill in turn (written over, table_arena.overwritable): (first call, value)
-        ends = [m[0] for m in plan.marks[1:]] + [len(plan.calls)]
-        born = {v: m[0] for m, end in zip(plan.marks, ends) if m[1] not in ("{", "}") and m[0] < end
+        born = {v: m[0] for m, end in zip(plan.marks, self.bounds) if m[1] not in ("{", "}") and m[0] < end
                 for e in _eqns(m[1]) for v in e.outputs}
         self.turns: dict = {}
         for v, r in self.regions.items():
@@ -153,8 +153,7 @@ class _Text:
                        temps)]
 
     def lines(self, arg_names) -> str:
-        plan, calls, marks = self.plan, self.plan.calls, self.plan.marks
-        bounds = [m[0] for m in marks[1:]] + [len(calls)]  # each mark's entries: to the next mark
+        plan, calls, marks, bounds = self.plan, self.plan.calls, self.plan.marks, self.bounds
         users: dict = {}  # kernel -> the items calling it (by their first output), for its header
         marks = [(first, what if what in ("{", "}") else _eqns(what), *jx) for first, what, *jx in marks]
         items = [None]  # per depth, the item being shown (after a body: the rule around it)
@@ -216,9 +215,8 @@ def _kernel(j: int, k, used: list) -> list:
         distinct = list(dict.fromkeys(used))
         names = ", ".join(distinct[:_WHERE_MAX]) + (", ..." if len(distinct) > _WHERE_MAX else "")
         also = f"{len(used)} calls, for {names}"
-    if not hasattr(k, "body"):
-        describe = getattr(k, "describe", None)
-        return [f"# k{j}: {describe() if describe else type(k).__name__}" + (f"; {also}" if also else "")]
+    if not hasattr(k, "body"):  # (?gemm, LAPACK, pocketfft, a random draw)
+        return [f"# k{j}: {k.describe()}" + (f"; {also}" if also else "")]
     strides = ", ".join(f"{a.name} {s}" for a, s in zip(k.arrays, k.strides))
     sizes = sorted({(n.slot, n.name) for s in k.body for n in ir.walk(s) if type(n) is ir.Size})
     lines = [f"def k{j}({', '.join(a.name for a in k.arrays)}):" + (f"  # {also}" if also else ""),
