@@ -964,8 +964,8 @@ def _c_arrays(args, dtypes) -> list:
 
 def _read(flat, offset, r: Region):
     """A copy of region ``r`` of the bytes ``flat`` (a view, an input, a repeated output)."""
-    if not r.shape or 0 in r.shape:
-        return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset).copy()
+    if 0 in r.shape:  # (nothing to read; the offset of an empty view may lie past the buffer)
+        return np.empty(r.shape, r.dtype)
     return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
 
 
