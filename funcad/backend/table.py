@@ -945,7 +945,7 @@ class TableProgram:
             else:
                 r = o[1]
                 slot, base = self.layout[r.buffer]
-                result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
+                result.append(array_at(bufs[slot], base + r.offset, r.shape, r.dtype, r.strides).copy())
         self._arenas.append(arena)
         return result
 
@@ -962,11 +962,12 @@ def _c_arrays(args, dtypes) -> list:
     return out
 
 
-def _read(flat, offset, r: Region):
-    """A copy of region ``r`` of the bytes ``flat`` (a view, an input, a repeated output)."""
-    if 0 in r.shape:  # (nothing to read; the offset of an empty view may lie past the buffer)
-        return np.empty(r.shape, r.dtype)
-    return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
+def array_at(buffer, offset, shape, dtype, strides) -> np.ndarray:
+    """The array of ``shape``, ``dtype`` and byte ``strides`` at byte ``offset`` of ``buffer`` (a
+    call's array: an output read from a view, an input or a repeat; a host step's operand)."""
+    if 0 in shape:  # (nothing to read; the offset of an empty view may lie past the buffer)
+        return np.empty(shape, dtype)
+    return np.ndarray(shape, dtype, buffer, offset, strides)  # (positional: 2x faster)
 
 
 _loaded = weakref.WeakValueDictionary()  # module name -> its _Code, while a program runs it

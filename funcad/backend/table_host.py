@@ -106,9 +106,7 @@ class HostStep:
 
 def _view(bufs, w, k, shape, dtype, strides):
     """Region ``k`` of a call (its buffer and byte offset: slots ``w[2k]``, ``w[2k + 1]``)."""
-    if 0 in shape:
-        return np.empty(shape, dtype)
-    return np.ndarray(shape, dtype, bufs[w[2 * k]], w[2 * k + 1], strides)  # (positional: 2x faster)
+    return table.array_at(bufs[w[2 * k]], w[2 * k + 1], shape, dtype, strides)
 
 
 def _mismatch(prim, got, want):
