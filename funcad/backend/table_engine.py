@@ -112,10 +112,8 @@ def _setup():
         for sym, address in hook().items():
             ll.add_symbol(sym, address)
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(RuntimeError):
             ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
-        except RuntimeError:
-            pass
     _target_machine.args = (ll.Target.from_default_triple(), ll.get_host_cpu_name(),
                             ll.get_host_cpu_features().flatten())
     _tm = _target_machine()

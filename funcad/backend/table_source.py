@@ -165,7 +165,7 @@ class _Text:
             else:
                 items[-1] = self.name(what[0].outputs[0]) if what and what[0].outputs else None
             for k, _ in calls[first:end]:
-                if type(k) is int and items and items[-1] is not None:
+                if type(k) is int and items[-1] is not None:
                     users.setdefault(k, []).append(items[-1])
         targets = {getattr(k, "target", -1) for k, _ in calls if type(k) is not int}
         lines = self.header(arg_names)
