@@ -75,8 +75,7 @@ def resolve(plan, start: int, loop: int) -> None:
     for c in range(start, len(plan.calls)):
         regions = plan.calls[c][1]
         for q, r in enumerate(regions):
-            if r.buffer >= ALIAS and plan.aliases[r.buffer - ALIAS].loop == loop:
-                a = plan.aliases[r.buffer - ALIAS]
+            if r.buffer >= ALIAS and (a := plan.aliases[r.buffer - ALIAS]).loop == loop:
                 regions[q] = Region(a.buffer, a.offset + r.offset, r.shape, r.strides, r.dtype)
                 plan.steps.setdefault((c, q), []).append((loop, a.stride))
 

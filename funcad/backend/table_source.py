@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import short_dtype
+from ..core import ShapedArray
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
@@ -142,7 +142,7 @@ class _Text:
         plan, program, name = self.plan, self.program, self.name
         args = [f"{name(v)}:{v.aval.str_short()}" + (f" = {n}" if n else "")
                 for v, n in zip(self.jaxpr.invars, arg_names or [""] * plan.n_in)]
-        temps = [f"t{b}:{_short(plan.buffers[b])} at arena+{program.layout[b][1]}"
+        temps = [f"t{b}:{ShapedArray(*plan.buffers[b][1:]).str_short()} at arena+{program.layout[b][1]}"
                  for b in range(plan.n_in, len(plan.buffers))
                  if b not in self.owner and program.layout.get(b, (None,))[0] == self.arena]
         return [f"# table program {program.name}: {len(plan.calls)} entries calling "
@@ -247,11 +247,6 @@ def _wrap(head: str, items: list, width: int = 100) -> list:
             lines.append("#     ")
         lines[-1] += ("" if lines[-1].endswith(" ") else " ") + x
     return lines
-
-
-def _short(buffer) -> str:
-    nbytes, shape, dtype = buffer
-    return f"{short_dtype(dtype)}[{','.join(map(str, shape))}]"
 
 
 table.DESCRIBE = source
