@@ -823,8 +823,7 @@ class TableProgram:
         with _lock:  # one thread at a time compiles or adds code
             self._code = _loaded.get(name)
             if self._code is None:
-                self._code = _loaded[name] = table_engine._Code(
-                    name, path, lambda: table_engine.compile_object(name, plan.kernels), len(plan.kernels))
+                self._code = _loaded[name] = table_engine._Code(name, path, plan.kernels)
                 stats[self._code.how] += 1
             addresses, entry = self._code.addresses, table_engine._runtime()
         self.name, self.kernels = name, len(plan.kernels)
