@@ -524,8 +524,7 @@ class Plan:
         position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
         fills, stmts = {}, []
         for s in g.body:
-            t = type(s)
-            if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
+            if type(s) is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
                 if s.fill is not None:
                     fills[position[s.arr.name]] = s.fill.value
                 continue
@@ -686,24 +685,18 @@ def _negative_power(_):
 def _elementwise(dst: Region, kind, srcs) -> Loops:
     """The loop kernel of :meth:`Plan.elementwise`: a loop per axis of ``dst`` (none for a
     unit axis), the sources read with broadcasting."""
-    sizes, idx = [], []
-    for n in dst.shape:
-        if n == 1:
-            idx.append(0)
-        else:
-            sizes.append(n)
-            idx.append(ir.Local(f"i{len(idx)}", ir.INT))
+    axes = [d for d, n in enumerate(dst.shape) if n != 1]
+    idx = [ir.Local(f"i{d}", ir.INT) if d in axes else 0 for d in range(len(dst.shape))]
     arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
-    loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
-             for a, r in zip(arrs[1:], srcs)]
-    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else ir.cast(loads[0], dst.dtype)
+    if kind[0] == "fill":
+        value = ir.Const(kind[1], dst.dtype)
+    else:  # (the source's unit axes read at 0)
+        at = tuple(i if n != 1 else 0 for i, n in zip(idx, srcs[0].shape))
+        value = ir.cast(ir.Load(arrs[1], at), dst.dtype)
     stmt = ir.Store(arrs[0], tuple(idx), value, aug="+" if kind == "add" else "")
-    slot = len(sizes)
-    for d in reversed(range(len(dst.shape))):
-        if dst.shape[d] != 1:
-            slot -= 1
-            stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
-    return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], sizes)
+    for slot, d in reversed(list(enumerate(axes))):
+        stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
+    return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], [dst.shape[d] for d in axes])
 
 
 def _weighted_gram(producers, x, y) -> bool:
