@@ -561,12 +561,12 @@ class Plan:
         """``rule(*args)``, which plans ``eqns`` natively; where it raises :class:`Unsupported`
         (or meets a value without a region), what it had added is forgotten and ``eqns`` become
         host steps."""
-        sizes = [len(x) for x in (self.buffers, self.calls, self.kernels, self.regions, self.checks,
+        before = [len(x) for x in (self.buffers, self.calls, self.kernels, self.regions, self.checks,
                                   self.spans, self.aliases)]
         try:
             rule(*args)
         except (Unsupported, KeyError) as why:
-            buffers, calls, kernels, regions, checks, spans, aliases = sizes
+            buffers, calls, kernels, regions, checks, spans, aliases = before
             del self.checks[checks:], self.spans[spans:], self.aliases[aliases:]
             while len(self.regions) > regions:
                 self.regions.popitem()  # (the last added first)
