@@ -562,7 +562,7 @@ class Plan:
         (or meets a value without a region), what it had added is forgotten and ``eqns`` become
         host steps."""
         before = [len(x) for x in (self.buffers, self.calls, self.kernels, self.regions, self.checks,
-                                  self.spans, self.aliases)]
+                                   self.spans, self.aliases)]
         try:
             rule(*args)
         except (Unsupported, KeyError) as why:
