@@ -27,7 +27,7 @@ def on_table(f, *args):
     program = table.build(simplify(entry.jaxpr), keep_plan=True)
     kernels = program._plan.kernels
     assert not program.host, [k for k, _ in program._plan.calls if not isinstance(k, int)]
-    assert any(type(k) is table_index.Indexed for k in kernels)
+    assert any(type(k) is table_index.Checked for k in kernels)
     return program([*entry.consts, *leaves]), program
 
 

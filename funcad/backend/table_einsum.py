@@ -20,6 +20,7 @@ from ..lax.linalg import einsum_p, matmul_p
 from . import loopir as ir
 from . import table
 from .table import Gemm, Region, Unsupported
+from .table_index import call_loops
 
 #: The product size per matrix (m * n * k) from which a contraction calls ``?gemm``; smaller
 #: ones are loops (benchmarks/table_einsum.py, stacks of s x s matrices under load: loops 3.5x
@@ -45,11 +46,11 @@ def matmul(plan, e) -> None:
     # batch axes broadcast by stride 0, as np.matmul broadcasts them; the second operand's
     # missing ones are no letters of it (a stack @ a matrix: the stack's rows merge)
     own = len(batch) + 2 - y.aval.ndim
-    x, y = _broadcast(plan.region(x), batch), _broadcast(plan.region(y), batch[own:])
+    x, y = broadcast(plan.region(x), batch), broadcast(plan.region(y), batch[own:])
     contract(plan, e, [x, y], [letters + "ij", letters[own:] + "jk"], letters + "ik")
 
 
-def _broadcast(r: Region, batch) -> Region:
+def broadcast(r: Region, batch) -> Region:
     """``r`` (..., p, q) with the batch axes ``batch``: stride 0 where it has none or 1."""
     nb = len(r.shape) - 2
     strides = [0] * (len(batch) - nb) + [0 if n == 1 else s for n, s in zip(r.shape[:nb], r.strides[:nb])]
@@ -75,13 +76,7 @@ def contract(plan, e, regions, subs, out_sub) -> None:
     if len(ops) == 2 and _gemm(plan, out, ops, out_sub):
         return
     r = plan.regions[out] = plan.fresh(out)
-    loops = _loops(r, out_sub, ops)
-    if not all(table.supported(s) for s in loops.body):
-        raise Unsupported(f"einsum loops of {out.aval.dtype}")
-    text = "\n".join(ln for s in loops.body for ln in ir.lines(s))
-    arrays = tuple((a.name, a.dtype.name, a.ndim) for a in loops.arrays)
-    key = ("loops", text, arrays, tuple(map(tuple, loops.strides)), tuple(loops.sizes))
-    plan.call(key, lambda: loops, [r, *(o[0] for o in ops)])
+    call_loops(plan, "loops", _loops(r, out_sub, ops), [r, *(o[0] for o in ops)])
 
 
 def _loops(out: Region, out_sub: str, ops) -> table.Loops:

@@ -80,14 +80,14 @@ def along(plan, loop: str, src, dst, axis: int, fct: float, forward: int, double
         along(plan, loop, *wide, axis, fct, forward)
         return plan.copy(dst, wide[1])
     others = sorted((d for d in range(len(src.shape)) if d != axis), key=lambda d: -src.shape[d])
-    rows = others[0] if others else None
+    rows, in_row, out_row = 1, 0, 0  # (one axis: one row)
+    if others:
+        rows, in_row, out_row = src.shape[others[0]], src.strides[others[0]], dst.strides[others[0]]
     dt = src.dtype if src.dtype.kind == "c" else dst.dtype
     real = np.dtype(f"f{dt.itemsize // 2}").name
     kernel = Pocketfft(
-        f"funcad_pocketfft_{loop}_c{8 * dt.itemsize}", real,
-        (src.shape[rows] if others else 1, src.shape[axis], dst.shape[axis]),
-        (src.strides[rows] if others else 0, 0, dst.strides[rows] if others else 0,
-         src.strides[axis], dst.strides[axis]), float(np.dtype(real).type(fct)), forward,
+        f"funcad_pocketfft_{loop}_c{8 * dt.itemsize}", real, (rows, src.shape[axis], dst.shape[axis]),
+        (in_row, 0, out_row, src.strides[axis], dst.strides[axis]), float(np.dtype(real).type(fct)), forward,
         tuple((src.shape[d], src.strides[d], dst.strides[d]) for d in sorted(others[1:]) if src.shape[d] > 1))
     plan.call(kernel.key(), lambda: kernel, [src, dst])
 

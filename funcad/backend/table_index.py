@@ -35,10 +35,14 @@ INT = ir.INT
 _view_index, _view_index_add = table.SINGLE[index_p], table.SINGLE[index_add_p]
 
 
-class Indexed(Loops):
-    """A gather or scatter nest: :class:`table.Loops` whose last ``n_status`` arrays are status
-    words (an index array's first bad index); the kernel sets the program's stop word if one
-    of them is nonzero, so that nothing after it runs."""
+# --------------------------------------------------------------------------------------
+# Loop kernels' calls (also einsum's and table_linalg.py's)
+
+
+class Checked(Loops):
+    """A loop kernel whose last ``n_status`` arrays are status words (a gather's first bad
+    index, a small solve's failure: table_linalg.py): the kernel sets the program's stop
+    word if one of them is nonzero, so that nothing after it runs."""
 
     def __init__(self, body, arrays, strides, sizes, n_status):
         super().__init__(body, arrays, strides, sizes)
@@ -52,9 +56,31 @@ class Indexed(Loops):
         bad = L.Constant(i64, 0)
         for p in ptrs[len(ptrs) - self.n_status:]:
             bad = b.or_(bad, b.load(b.bitcast(p, i64.as_pointer())))
-        with b.if_then(b.icmp_unsigned("!=", bad, L.Constant(i64, 0))):  # table.runtime_module's stop word
-            stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
-            b.store(b.inttoptr(L.Constant(i64, 1), ptrs[0].type), stop)
+        with b.if_then(b.icmp_unsigned("!=", bad, L.Constant(i64, 0))):
+            stop(b)
+
+
+def stop(b) -> None:
+    """Set the program's stop word (table_runtime.py): the interpreter stops after this kernel."""
+    from llvmlite import ir as L
+
+    word = b.gep(b.function.args[0], [L.Constant(L.IntType(64), -1)])
+    b.store(b.inttoptr(L.Constant(L.IntType(64), 1), word.type.pointee), word)
+
+
+def call_loops(plan, tag, loops: Loops, regions) -> None:
+    """A call of the loop kernel ``loops`` on ``regions`` (one region per array), the kernel
+    shared by every call of its text, arrays, strides and sizes (``tag`` names its kind)."""
+    if not all(table.supported(s) for s in loops.body):
+        raise Unsupported(f"{', '.join(sorted({a.dtype.name for a in loops.arrays}))} loops")
+    text = "\n".join(ln for s in loops.body for ln in ir.lines(s))
+    arrays = tuple((a.name, a.dtype.name, a.ndim) for a in loops.arrays)
+    key = (tag, text, arrays, tuple(map(tuple, loops.strides)), tuple(loops.sizes))
+    plan.call(key, lambda: loops, regions)
+
+
+# --------------------------------------------------------------------------------------
+# Gathers and scatters
 
 
 def _out_of_bounds(axis: int, size: int):
@@ -64,10 +90,11 @@ def _out_of_bounds(axis: int, size: int):
     return error
 
 
-def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
-    """The statements, arrays, regions, status arrays and regions, and sizes of a loop nest
-    over ``region_shape`` (the region of ``x`` at ``template``, index arrays ``idx_vars``);
-    ``leaf(out_index, x_arr, x_index)`` is the innermost statement."""
+def _nest(plan, tag, template, idx_vars, x: Region, region_shape, leaf, extra) -> None:
+    """A call of the loop nest kernel over ``region_shape`` (the region of ``x`` at
+    ``template``, index arrays ``idx_vars``) whose innermost statement is ``leaf(out_index,
+    x_arr, x_index)``; its arrays: ``extra``'s (pairs of an array and its region), x's view,
+    the index arrays, their status words."""
     idx = [plan.region(a) for a in idx_vars]
     if any(r.dtype.kind not in "iu" for r in idx):
         raise Unsupported("a boolean index array")
@@ -77,10 +104,11 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     adv = [i for i, t in enumerate(tmpl) if t is not None and t[0] in ("array", "int")]
     bshape = np.broadcast_shapes(*(r.shape for r in idx))
     nd = len(bshape)
-    # x's view: slices applied, integers and arrays kept as whole axes (read at their values)
+    # x's view: slices applied, an integer as an axis of size 1 at its index (in bounds: checked
+    # when traced), arrays' axes kept whole (read at their values)
     axes = [t for t in tmpl if t is not None]
-    view = table._view(x, tuple(slice(*t[1:]) if t[0] == "slice" else _one(t[1], n) if t[0] == "int"
-                                else slice(None) for t, n in zip(axes, x.shape)))
+    view = table._view(x, tuple(slice(*t[1:]) if t[0] == "slice" else slice(t[1] % n, t[1] % n + 1)
+                                if t[0] == "int" else slice(None) for t, n in zip(axes, x.shape)))
     basic, x_axis, axis_of = [], 0, {}  # result axes from slices and None; x axis of each entry
     for i, t in enumerate(tmpl):
         if t is None:
@@ -95,7 +123,8 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
     given = [i for i, t in enumerate(template) if t is not None and t is not Ellipsis and t[0] != "slice"]
     p = adv[0] if given[-1] - given[0] + 1 == len(given) else 0  # (before adv[0]: slices and None)
     roles = basic[:p] + [("bcast", d) for d in range(nd)] + basic[p:]
-    if tuple(_role_sizes(roles, view.shape, bshape)) != tuple(region_shape):
+    sizes = [1 if kind == "new" else view.shape[d] if kind == "slice" else bshape[d] for kind, d in roles]
+    if tuple(sizes) != tuple(region_shape):
         raise Unsupported("an index layout not understood")  # (a safety net)
     if math.prod(bshape) and any(view.shape[axis_of[i]] == 0 for i in adv):
         raise Unsupported("indices into an empty axis")  # (always an IndexError)
@@ -139,29 +168,10 @@ def _nest(plan, template, idx_vars, x: Region, region_shape, leaf):
             body = [ir.Loop(loop_var[a], ir.Size(a, f"n{a}"), body)]
         if a == p + nd:
             body = checks + body
-    return inits + body + ends, [x_arr] + idx_arrs, [view] + idx, st_arrs, status, list(region_shape)
-
-
-def _one(i: int, n: int) -> slice:
-    """The axis-keeping slice of integer index ``i`` (in bounds: checked when traced)."""
-    i = i + n if i < 0 else i
-    return slice(i, i + 1)
-
-
-def _role_sizes(roles, view_shape, bshape):
-    for kind, d in roles:
-        yield 1 if kind == "new" else view_shape[d] if kind == "slice" else bshape[d]
-
-
-def _kernel(plan, tag, stmts, arrs, regions, st_arrs, status, sizes):
-    for s in stmts:
-        if not table.supported(s):
-            raise Unsupported(f"{', '.join(sorted({a.dtype.name for a in arrs}))} loops")
-    arrs, regions = arrs + st_arrs, regions + status
-    strides = [r.strides for r in regions]
-    text = "\n".join(ln for s in stmts for ln in ir.lines(s))
-    key = (tag, text, tuple((a.name, a.dtype.name, a.ndim) for a in arrs), tuple(strides), tuple(sizes))
-    plan.call(key, lambda: Indexed(stmts, arrs, strides, sizes, len(st_arrs)), regions)
+    arrays = [a for a, _ in extra] + [x_arr, *idx_arrs, *st_arrs]
+    regions = [r for _, r in extra] + [view, *idx, *status]
+    strides, sizes = [r.strides for r in regions], list(region_shape)
+    call_loops(plan, tag, Checked(inits + body + ends, arrays, strides, sizes, len(status)), regions)
 
 
 def index(plan, e) -> None:
@@ -177,8 +187,7 @@ def index(plan, e) -> None:
     def leaf(out_index, x_arr, x_index):
         return ir.Store(o, out_index, ir.Load(x_arr, x_index))
 
-    stmts, arrs, regions, *rest = _nest(plan, e.params["template"], e.inputs[1:], x, r.shape, leaf)
-    _kernel(plan, "gather", stmts, [o] + arrs, [r] + regions, *rest)
+    _nest(plan, "gather", e.params["template"], e.inputs[1:], x, r.shape, leaf, [(o, r)])
 
 
 def index_add(plan, e) -> None:
@@ -226,8 +235,8 @@ def _scatter(plan, e, aug) -> None:
         value = ir.Const(plan.consts[uv], dt) if const else ir.Load(ua, u_index)
         return ir.Store(x_arr, x_index, value, aug=aug)
 
-    stmts, arrs, regions, *rest = _nest(plan, e.params["template"], e.inputs[2:], r, region_shape, leaf)
-    _kernel(plan, f"scatter{aug}", stmts, arrs + [ua] * (not const), regions + [u] * (not const), *rest)
+    extra = [] if const else [(ua, u)]
+    _nest(plan, f"scatter{aug}", e.params["template"], e.inputs[2:], r, region_shape, leaf, extra)
 
 
 table.register_single(index_p, index)

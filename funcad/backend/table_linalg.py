@@ -15,8 +15,9 @@ one :class:`Lapack` kernel calls the routine per matrix of the stack (the librar
   the strict upper triangle is zeroed by a loop, as NumPy returns it;
 * ``triangular_solve``: ``?trtrs`` reading a C-ordered matrix in place as the column-major
   transpose, with ``uplo`` and ``trans`` flipped (what SciPy's ``solve_triangular`` does);
-* stacks of small matrices (n <= 12 solve, n <= 8 cholesky): per-matrix loops, read
-  from the operands where they are (no copies), the same arithmetic in the same order;
+* stacks of small matrices (n <= 12 solve, n <= 8 cholesky): a loop kernel over the
+  matrices (loop IR, shown in the program's source), read from the operands where they are
+  (no copies), the same arithmetic in the same order;
 * ``det``/``slogdet``: ``?getrf`` on a column-major copy, then NumPy's determinant of the
   factors (umath_linalg's order: float64 results are NumPy's bits);
 * ``symmetrize``: one loop over each pair ``x[i, j]``, ``x[j, i]`` (both read before either is
@@ -39,17 +40,17 @@ from ..lax import linalg as la
 from . import loopir as ir
 from . import table, table_engine
 from .table import Loops, Region, Unsupported
+from .table_einsum import broadcast
+from .table_index import Checked, call_loops, stop
 
 
 @dataclass(frozen=True)
 class Lapack:
     """``routine`` on each matrix of a stack of shape ``batch``, its arrays: ``gesv``: A, B,
-    ipiv; ``potrf``: A; ``trtrs``: A, B; ``gesv_small``: A, B, X; ``potrf_small``: A, L; then
-    the status word; ``getrf`` (``flags``: "det" or "slogdet"): A, the determinant (or the
-    sign and the log), ipiv, no status word (a singular matrix is no error). ``steps``: each
-    matrix array's byte strides over the batch axes; ``flags``: the character arguments;
-    ``inner``: the byte strides (row, column) of each matrix array of the ``_small``
-    routines (loops of their own: below)."""
+    ipiv; ``potrf``: A; ``trtrs``: A, B; then the status word; ``getrf`` (``flags``: "det" or
+    "slogdet"): A, the determinant (or the sign and the log), ipiv, no status word (a singular
+    matrix is no error). ``steps``: each matrix array's byte strides over the batch axes;
+    ``flags``: the character arguments."""
     routine: str
     dtype: np.dtype
     n: int
@@ -59,11 +60,10 @@ class Lapack:
     batch: tuple
     steps: tuple
     flags: str = ""
-    inner: tuple = ()
 
     def key(self):
         return ("lapack", self.routine, self.dtype.name, self.n, self.k, self.lda, self.ldb,
-                self.batch, self.steps, self.flags, self.inner)
+                self.batch, self.steps, self.flags)
 
     @property
     def n_arrays(self) -> int:
@@ -74,268 +74,98 @@ class Lapack:
         which writes info into the status word and stops the program."""
         from llvmlite import ir as L
 
-        i64 = L.IntType(64)
-        fail = None
+        i64, bi = L.IntType(64), L.IntType(table_engine._BLAS_INT_BITS)
+        f = (L.DoubleType() if self.dtype == np.float64 else L.FloatType()).as_pointer()
+        ipiv = b.bitcast(ptrs[len(self.steps)], bi.as_pointer())  # (gesv, getrf)
+        n, k, lda, ldb, fail = self.n, self.k, self.lda, self.ldb, None
         with table.batch_loop(b, tuple(zip(self.batch, *self.steps)), ptrs[:len(self.steps)]) as mats:
-            info = getattr(self, "_" + self.routine)(b, mod, mats, ptrs)
-            if info is not None:  # (getrf: no failure)
+            a, *rest = (b.bitcast(m, f) for m in mats)
+            args = {"gesv": (n, k, a, lda, ipiv, *rest, ldb),  # (n, nrhs, a, lda, ipiv, b, ldb, info)
+                    "potrf": (*self.flags, n, a, lda),  # (uplo, n, a, lda, info)
+                    "trtrs": (*self.flags, n, k, a, lda, *rest, ldb),  # (uplo, trans, diag, n, nrhs...)
+                    "getrf": (n, n, a, lda, ipiv)}  # (m, n, a, lda, ipiv, info)
+            info = self._call(b, mod, *args[self.routine])
+            if self.routine == "getrf":  # (no failure)
+                self._determinant(b, mod, info, a, ipiv, rest)
+            else:
                 fail, go_on = (b.function.append_basic_block(x) for x in ("fail", "next"))
                 b.cbranch(b.icmp_signed("!=", info, L.Constant(i64, 0)), fail, go_on)
                 b.position_at_end(go_on)
-        if fail is not None:  # info into the status word; the stop word (table_runtime.py) set
+        if fail is not None:  # info into the status word; the program stops
             done = b.block
             b.position_at_end(fail)
-            stop = b.gep(b.function.args[0], [L.Constant(i64, -1)])
             b.store(info, b.bitcast(ptrs[-1], i64.as_pointer()))
-            b.store(b.inttoptr(L.Constant(i64, 1), ptrs[-1].type), stop)
+            stop(b)
             b.branch(done)
             b.position_at_end(done)
 
-    def _call(self, b, mod, args, types):
-        """LAPACK's ``?<routine>(args)``: the integers ``int``s, the characters ``chr``s as
-        pointers to constants; returns info as an i64. Fortran's hidden lengths of the
-        character arguments follow (OpenBLAS's C routines ignore them)."""
+    def _call(self, b, mod, *args):
+        """LAPACK's ``?<routine>(*args, &info)``; returns info as an i64. Fortran takes every
+        argument by reference: Python ints (BLAS integers) and strings (characters) are passed
+        as pointers to constants, LLVM values (pointers) as they are. Fortran's hidden lengths
+        of the character arguments follow (OpenBLAS's C routines ignore them)."""
         from llvmlite import ir as L
 
         i8, i64, bi = L.IntType(8), L.IntType(64), L.IntType(table_engine._BLAS_INT_BITS)
-        vals, tys = [], []
+        vals = list(args)
         with b.goto_entry_block():  # (an alloca in the loop would grow the stack per matrix)
             info = b.alloca(bi)
-            for a, t in zip(args, types):
-                if t in (bi, i8):
-                    vals.append(b.alloca(t))
-                    b.store(L.Constant(t, a), vals[-1])
-        for a, t in zip(args, types):
-            if t in (bi, i8):
-                tys.append(t.as_pointer())
-            else:
-                vals.insert(len(tys), b.bitcast(a, t))
-                tys.append(t)
-        chars = sum(t == i8 for t in types)
+            for j, a in enumerate(args):
+                if isinstance(a, (int, str)):
+                    t, v = (i8, ord(a)) if isinstance(a, str) else (bi, a)
+                    vals[j] = b.alloca(t)
+                    b.store(L.Constant(t, v), vals[j])
+        chars = sum(isinstance(a, str) for a in args)
         sym = f"funcad_table_{'d' if self.dtype == np.float64 else 's'}{self.routine}"
-        fn = ir.declare(mod, sym, L.VoidType(), tys + [info.type] + [i64] * chars)
+        fn = ir.declare(mod, sym, L.VoidType(), [v.type for v in vals] + [info.type] + [i64] * chars)
         b.call(fn, vals + [info] + [L.Constant(i64, 1)] * chars)
         got = b.load(info)
-        return b.sext(got, i64) if table_engine._BLAS_INT_BITS < 64 else got
+        return b.sext(got, i64) if bi.width < 64 else got
 
-    def _types(self):
+    def _determinant(self, b, mod, info, a, piv, outs) -> None:
+        """The determinant from ``?getrf``'s factors ``a`` (column-major) and pivots, as
+        NumPy's ``det``/``slogdet`` (umath_linalg): the sign from the pivots' parity and the
+        diagonal's signs, the log of |det| summed along the diagonal, det = sign * exp(log);
+        singular: 0 and -inf."""
         from llvmlite import ir as L
 
-        bi = L.IntType(table_engine._BLAS_INT_BITS)
-        return L.IntType(8), bi, (L.DoubleType() if self.dtype == np.float64 else L.FloatType()).as_pointer()
+        i64, f = L.IntType(64), a.type.pointee
+        zero, suffix = L.Constant(f, 0.0), "f64" if self.dtype == np.float64 else "f32"
+        log, exp = (ir.declare(mod, f"llvm.{g}.{suffix}", f, [f]) for g in ("log", "exp"))
+        with b.goto_entry_block():
+            sign, total = b.alloca(f), b.alloca(f)
+        b.store(L.Constant(f, 1.0), sign)
+        b.store(zero, total)
 
-    def _gesv(self, b, mod, mats, ptrs):  # (n, nrhs, a, lda, ipiv, b, ldb, info)
-        c, i, f = self._types()
-        args = [self.n, self.k, mats[0], max(self.lda, 1), ptrs[2], mats[1], max(self.ldb, 1)]
-        return self._call(b, mod, args, [i, i, f, i, i.as_pointer(), f, i])
-
-    def _potrf(self, b, mod, mats, ptrs):  # (uplo, n, a, lda, info)
-        c, i, f = self._types()
-        return self._call(b, mod, [ord(self.flags), self.n, mats[0], max(self.lda, 1)], [c, i, f, i])
-
-    def _trtrs(self, b, mod, mats, ptrs):  # (uplo, trans, diag, n, nrhs, a, lda, b, ldb, info)
-        c, i, f = self._types()
-        return self._call(b, mod, [*map(ord, self.flags), self.n, self.k, mats[0], max(self.lda, 1), mats[1],
-                                   max(self.ldb, 1)], [c, c, c, i, i, f, i, f, i])
-
-    def _getrf(self, b, mod, mats, ptrs):
-        """``?getrf`` and the determinant from its factors, as NumPy's ``det``/``slogdet``
-        (umath_linalg): the sign from the pivots' parity and the diagonal's signs, the log
-        of |det| summed along the diagonal, det = sign * exp(log); singular: 0 and -inf."""
-        from llvmlite import ir as L
-
-        c, i, f = self._types()
-        info = self._call(b, mod, [self.n, self.n, mats[0], max(self.lda, 1), ptrs[-1], max(self.lda, 1)],
-                          [i, i, f, i, i.as_pointer()])
-        e = _Emit(b, mod, self.dtype)
-        s = self.dtype.itemsize
-        a, piv = e.matrix(mats[0], (s, self.n * s)), b.bitcast(ptrs[-1], i.as_pointer())
-        sign, log = e.alloca(e.f), e.alloca(e.f)
-        b.store(L.Constant(e.f, 1.0), sign)
-        b.store(e.zero, log)
+        def flip(cond):
+            b.store(b.select(cond, b.fneg(b.load(sign)), b.load(sign)), sign)
 
         def pivot(j):  # a row interchange: the sign flips
-            moved = b.icmp_signed("!=", b.sext(b.load(b.gep(piv, [j])), e.i64) if i.width < 64
-                                  else b.load(b.gep(piv, [j])), e.add(j, 1))
-            b.store(b.select(moved, b.fneg(b.load(sign)), b.load(sign)), sign)
+            p = b.load(b.gep(piv, [j]))
+            p = b.sext(p, i64) if p.type.width < 64 else p
+            flip(b.icmp_signed("!=", p, b.add(j, L.Constant(i64, 1))))
 
         def diagonal(j):
-            d = a.load(j, j)
-            negative = b.fcmp_ordered("<", d, e.zero)
-            b.store(b.select(negative, b.fneg(b.load(sign)), b.load(sign)), sign)
-            d = b.select(negative, b.fneg(d), d)
-            b.store(b.fadd(b.load(log), b.call(e.intrinsic("llvm.log"), [d])), log)
+            d = b.load(b.gep(a, [b.mul(j, L.Constant(i64, self.n + 1))]))
+            negative = b.fcmp_ordered("<", d, zero)
+            flip(negative)
+            b.store(b.fadd(b.load(total), b.call(log, [b.select(negative, b.fneg(d), d)])), total)
 
-        e.loop(0, self.n, pivot)
-        e.loop(0, self.n, diagonal)
-        singular = b.icmp_signed("!=", info, e.const(0))
-        s = b.select(singular, e.zero, b.load(sign))
-        lg = b.select(singular, L.Constant(e.f, float("-inf")), b.load(log))
+        ir.for_range(b, 0, self.n, pivot)
+        ir.for_range(b, 0, self.n, diagonal)
+        singular = b.icmp_signed("!=", info, L.Constant(i64, 0))
+        s = b.select(singular, zero, b.load(sign))
+        lg = b.select(singular, L.Constant(f, float("-inf")), b.load(total))
         if self.flags == "det":
-            b.store(b.fmul(s, b.call(e.intrinsic("llvm.exp"), [lg])), b.bitcast(mats[1], f))
+            b.store(b.fmul(s, b.call(exp, [lg])), outs[0])
         else:
-            b.store(s, b.bitcast(mats[1], f))
-            b.store(lg, b.bitcast(mats[2], f))
-        return None
+            b.store(s, outs[0])
+            b.store(lg, outs[1])
 
     def describe(self) -> str:
-        small = self.routine.endswith("_small")
-        what = f"{self.routine[:-6]} by loops" if small else f"?{self.routine}({self.flags})"
-        k = f", k = {self.k}" if self.routine.startswith(("gesv", "trtrs")) else ""
-        return f"{what} on {math.prod(self.batch)} matrices, n = {self.n}{k} ({self.dtype.name})"
-
-    # Small matrices of a stack (vmap): LAPACK's per-call overhead dominates at n = 3, so up to
-    # SOLVE_SMALL_N / CHOLESKY_SMALL_N, per-matrix loops (the former Numba path's arithmetic,
-    # in the same order) on a work copy on the stack. (Unrolled, with n constant, they compiled in
-    # 1.3-2.6 s at n = 12.)
-
-    def _gesv_small(self, b, mod, mats, ptrs):
-        """Gaussian elimination with partial pivoting (the first largest pivot, as ?getrf) on
-        [A | B], then back substitution into X; info 1 at an exactly zero pivot."""
-        from llvmlite import ir as L
-
-        n, k, nk = self.n, self.k, self.n + self.k
-        e = _Emit(b, mod, self.dtype)
-        w = e.alloca(e.f, n * nk)
-        a, rhs, x = (e.matrix(m, self.inner[q]) for q, m in enumerate(mats[:3]))
-        W = e.matrix(w, (nk, 1))
-        e.loop(0, n, lambda i: (e.loop(0, n, lambda j: W.store(i, j, a.load(i, j))),
-                                e.loop(0, k, lambda j: W.store(i, e.add(j, n), rhs.load(i, j)))))
-        bad, p, best = e.alloca(L.IntType(1)), e.alloca(e.i64), e.alloca(e.f)
-        b.store(L.Constant(L.IntType(1), 0), bad)
-
-        def column(c):
-            b.store(c, p)
-            b.store(e.fabs(W.load(c, c)), best)
-
-            def search(r):
-                v = e.fabs(W.load(r, c))
-                bigger = b.fcmp_ordered(">", v, b.load(best))
-                b.store(b.select(bigger, r, b.load(p)), p)
-                b.store(b.select(bigger, v, b.load(best)), best)
-
-            e.loop(e.add(c, 1), n, search)
-            q = b.load(p)
-            b.store(b.or_(b.load(bad), b.fcmp_ordered("==", W.load(q, c), e.zero)), bad)
-
-            def swap(j):
-                t = W.load(c, j)
-                W.store(c, j, W.load(q, j))
-                W.store(q, j, t)
-
-            e.loop(c, nk, swap)
-
-            def eliminate(r):
-                f = b.fdiv(W.load(r, c), W.load(c, c))
-                e.loop(e.add(c, 1), nk,
-                       lambda j: W.store(r, j, b.fsub(W.load(r, j), b.fmul(f, W.load(c, j)))))
-
-            e.loop(e.add(c, 1), n, eliminate)
-
-        e.loop(0, n, column)
-
-        def back(i1):  # i = n - 1 - i1
-            i = b.sub(e.const(n - 1), i1)
-
-            def entry(j):
-                s = e.alloca(e.f)
-                b.store(W.load(i, e.add(j, n)), s)
-                e.loop(e.add(i, 1), n,
-                       lambda q: b.store(b.fsub(b.load(s), b.fmul(W.load(i, q), x.load(q, j))), s))
-                x.store(i, j, b.fdiv(b.load(s), W.load(i, i)))
-
-            e.loop(0, k, entry)
-
-        e.loop(0, n, back)
-        return b.zext(b.load(bad), e.i64)
-
-    def _potrf_small(self, b, mod, mats, ptrs):
-        """Cholesky-Banachiewicz, row by row, into L; info 1 at a pivot <= 0 (a NaN passes on,
-        as in OpenBLAS's ?potrf)."""
-        from llvmlite import ir as L
-
-        e = _Emit(b, mod, self.dtype)
-        a, lo = (e.matrix(m, self.inner[q]) for q, m in enumerate(mats[:2]))
-        bad, s = e.alloca(L.IntType(1)), e.alloca(e.f)
-        b.store(L.Constant(L.IntType(1), 0), bad)
-
-        def row(i):
-            def entry(j):
-                b.store(a.load(i, j), s)
-                e.loop(0, j, lambda q: b.store(b.fsub(b.load(s), b.fmul(lo.load(i, q), lo.load(j, q))), s))
-                v = b.load(s)
-                diagonal = b.icmp_signed("==", i, j)
-                b.store(b.or_(b.load(bad), b.and_(diagonal, b.fcmp_ordered("<=", v, e.zero))), bad)
-                root = b.call(e.intrinsic("llvm.sqrt"), [v])
-                lo.store(i, j, b.select(diagonal, root, b.fdiv(v, lo.load(j, j))))
-
-            e.loop(0, e.add(i, 1), entry)
-            e.loop(e.add(i, 1), self.n, lambda j: lo.store(i, j, e.zero))
-
-        e.loop(0, self.n, row)
-        return b.zext(b.load(bad), e.i64)
-
-
-class _Emit:
-    """Loops and strided matrices for the small-matrix kernels, at an llvmlite builder
-    (locals in allocas, which LLVM's mem2reg makes registers)."""
-
-    def __init__(self, b, mod, dtype):
-        from llvmlite import ir as L
-
-        self.L, self.b, self.mod = L, b, mod
-        self.i64, self.f = L.IntType(64), L.DoubleType() if dtype == np.float64 else L.FloatType()
-        self.zero = L.Constant(self.f, 0.0)
-
-    def const(self, v):
-        return v if not isinstance(v, int) else self.L.Constant(self.i64, v)
-
-    def add(self, x, y):
-        return self.b.add(self.const(x), self.const(y))
-
-    def alloca(self, ty, count=None):
-        with self.b.goto_entry_block():
-            return self.b.alloca(ty, count)
-
-    def intrinsic(self, name):
-        return _intrinsic(self.mod, name, self.f)
-
-    def fabs(self, v):
-        return self.b.call(self.intrinsic("llvm.fabs"), [v])
-
-    def matrix(self, ptr, strides):
-        """Element (i, j) of the matrix at ``ptr`` with byte strides ``strides`` (element
-        strides for a work array of this kernel's float type)."""
-        return _Matrix(self, ptr, strides)
-
-    def loop(self, lo, hi, body) -> None:
-        """``for i in range(lo, hi): body(i)`` (i an i64 value)."""
-        ir.for_range(self.b, self.const(lo), self.const(hi), body)
-
-
-class _Matrix:
-    def __init__(self, e, ptr, strides):
-        self.e, self.ptr, self.strides = e, ptr, strides
-        self.bytes = ptr.type.pointee != e.f
-
-    def at(self, i, j):
-        e, b = self.e, self.e.b
-        off = b.add(b.mul(e.const(i), e.const(self.strides[0])), b.mul(e.const(j), e.const(self.strides[1])))
-        p = b.gep(self.ptr, [off])
-        return b.bitcast(p, e.f.as_pointer()) if self.bytes else p
-
-    def load(self, i, j):
-        return self.e.b.load(self.at(i, j))
-
-    def store(self, i, j, v):
-        self.e.b.store(v, self.at(i, j))
-
-
-def _intrinsic(mod, name, ty):
-    from llvmlite import ir as L
-
-    name = f"{name}.{'f64' if ty == L.DoubleType() else 'f32'}"
-    return ir.declare(mod, name, ty, [ty])
+        k = f", k = {self.k}" if self.routine in ("gesv", "trtrs") else ""
+        count = math.prod(self.batch)
+        return f"?{self.routine}({self.flags}) on {count} matrices, n = {self.n}{k} ({self.dtype.name})"
 
 
 def _addresses() -> dict:
@@ -349,16 +179,7 @@ table_engine.SYMBOL_HOOKS.append(_addresses)
 
 
 # --------------------------------------------------------------------------------------
-# Regions: stacks, column-major views, status words
-
-
-def _broadcast(r: Region, batch: tuple) -> Region:
-    """``r`` seen with the batch axes ``batch`` (NumPy's broadcasting: a missing or unit
-    axis repeats, with stride 0)."""
-    extra = len(batch) - (len(r.shape) - 2)
-    shape, strides = (1,) * extra + r.shape, (0,) * extra + r.strides
-    strides = tuple(0 if n == 1 and i < len(batch) else s for i, (n, s) in enumerate(zip(shape, strides)))
-    return Region(r.buffer, r.offset, batch + r.shape[-2:], strides, r.dtype)
+# Regions: column-major views and copies; the errors
 
 
 def _fortran(r: Region) -> Region:
@@ -372,18 +193,10 @@ def _fortran(r: Region) -> Region:
 def _copy(plan, dst: Region, src: Region) -> None:
     """``dst = src`` with the matrix axes of both swapped where that makes dst's inner loop
     contiguous (the copy loops run over the axes in order)."""
-    if len(dst.shape) >= 2 and abs(dst.strides[-2]) < abs(dst.strides[-1]):
+    if abs(dst.strides[-2]) < abs(dst.strides[-1]):
         dst, src = (Region(r.buffer, r.offset, (*r.shape[:-2], r.shape[-1], r.shape[-2]),
                            (*r.strides[:-2], r.strides[-1], r.strides[-2]), r.dtype) for r in (dst, src))
     plan.copy(dst, src)
-
-
-def _status(plan, error) -> Region:
-    """A status word the next kernel writes LAPACK's ``info`` into on failure; after the
-    program, a nonzero one raises ``error(info)``."""
-    r = plan.fresh((1,), np.int64)
-    plan.checks.append((r, error))
-    return r
 
 
 def _lapack(plan, kernel: Lapack, regions) -> None:
@@ -413,22 +226,18 @@ def _triangular_singular(info):
 # The rules
 
 
-# Up to these sizes a stack's matrices are solved and factored by unrolled loops (the
-# former Numba path's measured crossovers).
+# Up to these sizes a stack's matrices are solved and factored by loops (the former Numba
+# path's measured crossovers).
 SOLVE_SMALL_N, CHOLESKY_SMALL_N = 12, 8
 
 
-def _inner(*regions) -> tuple:
-    return tuple(r.strides[-2:] for r in regions)
-
-
 def _result(plan, eqn):
-    """``(dtype, operand regions, the result's fresh region, batch shape, n, k)`` of a LAPACK
-    equation whose result is ``batch + (n, k)``."""
+    """``(dtype, operand regions (broadcast to the batch), the result's fresh region, batch
+    shape, n, k)`` of a LAPACK equation whose result is ``batch + (n, k)``."""
     dt = _float_operands(eqn)
-    operands = [plan.region(x) for x in eqn.inputs]
     out = plan.regions[eqn.outputs[0]] = plan.fresh(eqn.outputs[0])
     *batch, n, k = out.shape
+    operands = [broadcast(plan.region(x), tuple(batch)) for x in eqn.inputs]
     return dt, operands, out, tuple(batch), n, k
 
 
@@ -439,38 +248,31 @@ def solve(plan, eqn) -> None:
     if 0 in out.shape:
         return
     if batch and n <= SOLVE_SMALL_N:
-        a, b = _broadcast(a, batch), _broadcast(b, batch)
-        regions = [a, b, out]
-        kernel = Lapack("gesv_small", dt, n, k, 0, 0, batch, tuple(r.strides[:-2] for r in regions),
-                        inner=_inner(*regions))
-        return _lapack(plan, kernel, regions + [_status(plan, _singular)])
+        return _small(plan, _solve_loops, [a, b, out], _singular, _Work)
     wa = plan.fresh(batch + (n, n), dt)
-    _copy(plan, _fortran(wa), _broadcast(a, batch))
+    _copy(plan, _fortran(wa), a)
     wb = out if k == 1 else plan.fresh(batch + (k, n), dt)
-    _copy(plan, out if k == 1 else _fortran(wb), _broadcast(b, batch))
+    _copy(plan, out if k == 1 else _fortran(wb), b)
     ipiv = plan.fresh((n,), np.int64)
     steps = (wa.strides[:-2], wb.strides[:-2])
-    _lapack(plan, Lapack("gesv", dt, n, k, n, n, batch, steps), [wa, wb, ipiv, _status(plan, _singular)])
+    _lapack(plan, Lapack("gesv", dt, n, k, n, n, batch, steps), [wa, wb, ipiv, plan.status(_singular)])
     if k != 1:
         _copy(plan, out, _fortran(wb))
 
 
 def cholesky(plan, eqn) -> None:
     """``?potrf('U')`` in place on a C-ordered copy (its column-major upper triangle is the
-    lower one), then the strict upper triangle zeroed."""
+    lower one), then the strict upper triangle zeroed. Stacks of small matrices: loops."""
     dt, (a,), out, batch, n, _ = _result(plan, eqn)
     if 0 in out.shape:
         return
     if batch and n <= CHOLESKY_SMALL_N:
-        regions = [a, out]
-        kernel = Lapack("potrf_small", dt, n, n, 0, 0, batch, tuple(r.strides[:-2] for r in regions),
-                        inner=_inner(*regions))
-        return _lapack(plan, kernel, regions + [_status(plan, _not_positive_definite)])
+        return _small(plan, _cholesky_loops, [a, out], _not_positive_definite)
     _copy(plan, out, a)
     kernel = Lapack("potrf", dt, n, n, n, n, batch, (out.strides[:-2],), "U")
-    _lapack(plan, kernel, [out, _status(plan, _not_positive_definite)])
+    _lapack(plan, kernel, [out, plan.status(_not_positive_definite)])
     if n > 1:
-        _triangle_loops(plan, out, "zero_upper")
+        _triangle(plan, "zero_upper", out)
 
 
 def triangular_solve(plan, eqn) -> None:
@@ -479,7 +281,6 @@ def triangular_solve(plan, eqn) -> None:
     dt, (a, b), out, batch, n, k = _result(plan, eqn)
     if 0 in out.shape:
         return
-    a = _broadcast(a, batch)
     s = dt.itemsize
     lower, trans = eqn.params["lower"], eqn.params["transpose_a"]
     r0, r1 = a.strides[-2:]
@@ -493,10 +294,10 @@ def triangular_solve(plan, eqn) -> None:
     if n == 1:
         lda = 1
     wb = out if k == 1 else plan.fresh(batch + (k, n), dt)
-    _copy(plan, out if k == 1 else _fortran(wb), _broadcast(b, batch))
+    _copy(plan, out if k == 1 else _fortran(wb), b)
     flags = ("L" if lower else "U") + ("T" if trans else "N") + ("U" if eqn.params["unit_diagonal"] else "N")
     kernel = Lapack("trtrs", dt, n, k, lda, n, batch, (a.strides[:-2], wb.strides[:-2]), flags)
-    _lapack(plan, kernel, [a, wb, _status(plan, _triangular_singular)])
+    _lapack(plan, kernel, [a, wb, plan.status(_triangular_singular)])
     if k != 1:
         _copy(plan, out, _fortran(wb))
 
@@ -506,11 +307,8 @@ def symmetrize(plan, eqn) -> None:
     _float_operands(eqn)
     (a,), v = eqn.inputs, eqn.outputs[0]
     r = plan.region(a)
-    if plan.writable(r):
-        plan.regions[v] = r
-    else:
-        plan.regions[v] = plan.fresh(v)
-    _triangle_loops(plan, plan.regions[v], "symmetrize", r)
+    plan.regions[v] = r if plan.writable(r) else plan.fresh(v)
+    _triangle(plan, "symmetrize", plan.regions[v], r)
 
 
 def determinant(plan, eqn) -> None:
@@ -534,34 +332,158 @@ def determinant(plan, eqn) -> None:
     _lapack(plan, kernel, [wa, *outs, plan.fresh((n,), np.int64)])
 
 
-def _triangle_loops(plan, dst: Region, kind, src: Region | None = None) -> None:
+# --------------------------------------------------------------------------------------
+# Loop kernels: small matrices of a stack, triangles
+
+
+def _small(plan, loops, regions, error, kernel=Checked) -> None:
+    """A loop kernel over a stack of small matrices (``regions``: the operands broadcast to the
+    batch, the result): ``loops(regions, arrays, batch variables, bad)`` gives the statements
+    for one matrix and the sizes after the batch's; ``bad`` (set where a matrix fails) goes
+    to a status word: ``error`` raises after the program, which stops."""
+    regions = regions + [plan.status(error)]
+    batch = regions[0].shape[:-2]
+    arrays, bv, over = _stack(batch, regions)
+    bad = ir.Local("bad", ir.BOOL)
+    matrix, sizes = loops(regions, arrays, bv, bad)
+    body = [ir.Assign(bad, ir.Const(False, ir.BOOL)), *over(matrix),
+            ir.Store(arrays[-1], (0,), ir.cast(bad, ir.INT))]
+    strides = [r.strides for r in regions]
+    call_loops(plan, "small", kernel(body, arrays, strides, [*batch, *sizes], 1), regions)
+
+
+class _Work(Checked):
+    """A small solve's kernel (:func:`_solve_loops`): its arrays ``w`` and ``wb`` (before the
+    status word) are no regions but a work matrix [A | B] on the kernel's stack, which LLVM
+    knows no other pointer reaches: its rows are copied in by ``memcpy`` (through a work
+    region, a stack of 8 x 8 solves took 12% longer)."""
+
+    def __init__(self, body, arrays, strides, sizes, n_status):
+        *_, n, k, nk = sizes
+        s = arrays[0].dtype.itemsize
+        super().__init__(body, [*arrays[:-1], *_work(arrays[0].dtype), arrays[-1]],
+                         [*strides[:-1], (nk * s, s), (nk * s, s), strides[-1]], sizes, n_status)
+        self.offsets = (n * nk * s, n * s)  # (its bytes, wb's offset)
+
+    @property
+    def n_arrays(self) -> int:
+        return len(self.arrays) - 2
+
+    def emit(self, b, mod, ptrs) -> None:
+        from llvmlite import ir as L
+
+        with b.goto_entry_block():
+            w = b.alloca(L.IntType(8), self.offsets[0])
+            w.align = 16
+        wb = b.gep(w, [L.Constant(L.IntType(64), self.offsets[1])])
+        super().emit(b, mod, [*ptrs[:-1], w, wb, ptrs[-1]])
+
+
+def _work(dt):
+    """The work matrix [A | B] of :class:`_Work` and its last k columns."""
+    return ir.Arr("w", dt, 2), ir.Arr("wb", dt, 2)
+
+
+def _stack(batch, regions):
+    """The loop IR names of a stack kernel: an array per region, the batch loops' variables and
+    a function wrapping statements in the batch loops (slots 0.. of the sizes: ``batch``)."""
+    arrays = [ir.Arr(f"v{q}", r.dtype, len(r.shape)) for q, r in enumerate(regions)]
+    bv = tuple(ir.Local(f"b{d}", ir.INT) for d in range(len(batch)))
+
+    def over(body):
+        for d in reversed(range(len(batch))):
+            body = [ir.Loop(bv[d], ir.Size(d, f"n{d}"), body)]
+        return body
+
+    return arrays, bv, over
+
+
+# Small matrices of a stack (vmap): LAPACK's per-call overhead dominates at n = 3, so up to
+# SOLVE_SMALL_N / CHOLESKY_SMALL_N, loops over each matrix (the former Numba path's
+# arithmetic, in the same order).
+
+_ONE = ir.Const(1, ir.INT, bare=True)
+
+
+def _minus_product(s, x, y):
+    return ir.Bin("-", s, ir.Bin("*", x, y))
+
+
+def _solve_loops(regions, arrays, bv, bad):
+    """Gaussian elimination with partial pivoting (the first largest pivot, as ?getrf) on
+    [A | B] in a work matrix W (its last k columns: WB), then back substitution into X; bad at
+    an exactly zero pivot."""
+    (A, B, X, _), (W, WB) = arrays, _work(regions[0].dtype)
+    (n, k), dt = regions[2].shape[-2:], regions[0].dtype
+    N, K, NK = (ir.Size(len(bv) + d, name) for d, name in enumerate(("n", "k", "nk")))
+    i, j, c, r, p, q = (ir.Local(x, ir.INT) for x in "ijcrpq")
+    v, best, f, s = (ir.Local(x, dt) for x in ("v", "best", "f", "s"))
+    c1 = ir.Bin("+", c, _ONE)
+    bigger = ir.Cmp(">", v, best)
+
+    def w(i, j):
+        return ir.Load(W, (i, j))
+
+    copy_in = ir.Loop(i, N, [ir.Loop(j, N, [ir.Store(W, (i, j), ir.Load(A, (*bv, i, j)))]),
+                             ir.Loop(j, K, [ir.Store(WB, (i, j), ir.Load(B, (*bv, i, j)))])])
+    search = ir.Loop(r, N, [ir.Assign(v, ir.Call("np.abs", [w(r, c)], dt)),
+                            ir.Assign(p, ir.Select(bigger, r, p)),
+                            ir.Assign(best, ir.Select(bigger, v, best))], start=c1)
+    swap = ir.Loop(j, NK, [ir.Assign(s, w(c, j)), ir.Store(W, (c, j), w(p, j)), ir.Store(W, (p, j), s)],
+                   start=c)
+    row = ir.Loop(j, NK, [ir.Store(W, (r, j), _minus_product(w(r, j), f, w(c, j)))], start=c1)
+    eliminate = ir.Loop(r, N, [ir.Assign(f, ir.Bin("/", w(r, c), w(c, c))), row], start=c1)
+    column = [ir.Assign(p, c), ir.Assign(best, ir.Call("np.abs", [w(c, c)], dt)), search,
+              ir.Assign(bad, ir.BoolOp("or", [bad, ir.Cmp("==", w(p, c), ir.Const(0, dt))])), swap, eliminate]
+    entry = [ir.Assign(s, ir.Load(WB, (i, j))),  # X[i, j]
+             ir.Loop(q, N, [ir.Assign(s, _minus_product(s, w(i, q), ir.Load(X, (*bv, q, j))))],
+                     start=ir.Bin("+", i, _ONE)),
+             ir.Store(X, (*bv, i, j), ir.Bin("/", s, w(i, i)))]
+    back = ir.Loop(r, N, [ir.Assign(i, ir.Bin("-", ir.Bin("-", N, _ONE), r)), ir.Loop(j, K, entry)])
+    return [copy_in, ir.Loop(c, N, column), back], [n, k, n + k]
+
+
+def _cholesky_loops(regions, arrays, bv, bad):
+    """Cholesky-Banachiewicz, row by row, into L; bad at a pivot <= 0 (a NaN passes on, as in
+    OpenBLAS's ?potrf)."""
+    A, L, _ = arrays
+    n, dt = regions[1].shape[-1], regions[0].dtype
+    N = ir.Size(len(bv), "n")
+    i, j, q = (ir.Local(x, ir.INT) for x in "ijq")
+    s = ir.Local("s", dt)
+    diagonal, below = ir.Cmp("==", i, j), ir.Bin("+", i, _ONE)
+    not_positive = ir.Cmp("<=", s, ir.Const(0, dt))
+
+    def lo(i, j):
+        return ir.Load(L, (*bv, i, j))
+
+    value = ir.Select(diagonal, ir.Call("np.sqrt", [s], dt), ir.Bin("/", s, lo(j, j)))
+
+    entry = [ir.Assign(s, ir.Load(A, (*bv, i, j))),  # L[i, j]
+             ir.Loop(q, j, [ir.Assign(s, _minus_product(s, lo(i, q), lo(j, q)))]),
+             ir.Assign(bad, ir.BoolOp("or", [bad, ir.BoolOp("and", [diagonal, not_positive])])),
+             ir.Store(L, (*bv, i, j), value)]
+    row = [ir.Loop(j, below, entry), ir.Loop(j, N, [ir.Store(L, (*bv, i, j), ir.Const(0, dt))], start=below)]
+    return [ir.Loop(i, N, row)], [n]
+
+
+def _triangle(plan, kind, dst: Region, src: Region | None = None) -> None:
     """A loop kernel over the pairs (i, j >= i) of each matrix: ``symmetrize`` (dst from src,
     which may be dst) or ``zero_upper`` (dst[j, i] = 0 for j < i)."""
     regions = [dst] + ([src] if src is not None else [])
-    key = ("triangle", kind, tuple((r.dtype, r.shape, r.strides) for r in regions))
-    plan.call(key, lambda: _triangle_kernel(kind, regions), regions)
-
-
-def _triangle_kernel(kind, regions) -> Loops:
-    dst = regions[0]
-    nb = len(dst.shape) - 2
-    batch = [ir.Local(f"b{d}", ir.INT) for d in range(nb)]
+    arrays, bv, over = _stack(dst.shape[:-2], regions)
     i, j = ir.Local("i", ir.INT), ir.Local("j", ir.INT)
-    arrs = [ir.Arr(f"v{q}", r.dtype, len(r.shape)) for q, r in enumerate(regions)]
-    sizes = list(dst.shape[:-2]) + [dst.shape[-1]]
-    n = ir.Size(nb, "n")
+    n = ir.Size(len(bv), "n")
     if kind == "symmetrize":
         x = ir.Local("x", dst.dtype)
-        half = ir.Const(0.5, dst.dtype)
-        pair = ir.Bin("+", ir.Load(arrs[1], (*batch, i, j)), ir.Load(arrs[1], (*batch, j, i)))
-        body = [ir.Assign(x, ir.Bin("*", pair, half)),
-                ir.Store(arrs[0], (*batch, i, j), x), ir.Store(arrs[0], (*batch, j, i), x)]
+        pair = ir.Bin("+", ir.Load(arrays[1], (*bv, i, j)), ir.Load(arrays[1], (*bv, j, i)))
+        body = [ir.Assign(x, ir.Bin("*", pair, ir.Const(0.5, dst.dtype))),
+                ir.Store(arrays[0], (*bv, i, j), x), ir.Store(arrays[0], (*bv, j, i), x)]
         stmt = ir.Loop(i, n, [ir.Loop(j, n, body, start=i)])
     else:
-        stmt = ir.Loop(i, n, [ir.Loop(j, i, [ir.Store(arrs[0], (*batch, j, i), ir.Const(0.0, dst.dtype))])])
-    for d in reversed(range(nb)):
-        stmt = ir.Loop(batch[d], ir.Size(d, f"n{d}"), [stmt])
-    return Loops([stmt], arrs, [r.strides for r in regions], sizes)
+        stmt = ir.Loop(i, n, [ir.Loop(j, i, [ir.Store(arrays[0], (*bv, j, i), ir.Const(0.0, dst.dtype))])])
+    loops = Loops(over([stmt]), arrays, [r.strides for r in regions], [*dst.shape[:-2], dst.shape[-1]])
+    call_loops(plan, "triangle", loops, regions)
 
 
 table.register_single(la.solve_p, solve)

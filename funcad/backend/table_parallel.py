@@ -97,10 +97,10 @@ def well_formed(body: list) -> bool:
     """Whether :func:`emit` takes a kernel's statements: parallel loops only at the top level,
     at most one, from 0, with scalar assignments alone before it (codegen's forms)."""
     k = parallel_loop(body)
+    parallel = [n for s in body for n in ir.walk(s) if type(n) is ir.Loop and n.parallel]
     if k is None:
-        return not any(type(n) is ir.Loop and n.parallel for s in body for n in ir.walk(s))
-    inner = [n for s in body for n in ir.walk(s) if type(n) is ir.Loop and n.parallel]
-    return len(inner) == 1 and body[k].start is None and all(type(s) is ir.Assign for s in body[:k])
+        return not parallel
+    return len(parallel) == 1 and body[k].start is None and all(type(s) is ir.Assign for s in body[:k])
 
 
 def emit(b, arrays: list, strides: list, sizes, body: list, ptrs: list) -> None:
