@@ -59,7 +59,7 @@ class _Refused(OSError):
 
 _dir: Path | None = None
 _dir_env: str | None = None
-stats = {"writes": 0, "rebuilt": 0, "evicted": 0}
+stats = {"rebuilt": 0, "evicted": 0}
 _unusable: set = set()  # FUNCAD_CACHE_DIR values whose directory cannot be used
 _unwritable: set = set()  # ... whose directory cannot be written (its entries are still loaded)
 DEFAULT_MAX_BYTES = 1 << 30
@@ -220,12 +220,12 @@ def write_checked(path, data: bytes) -> None:
             sums = _manifest(f) if f is not None else {}
         except Untrusted:  # another user's (or a link): never trusted, replaced by our own
             sums, f = {}, None
-        _atomic_write(path, data, count=False)
+        _atomic_write(path, data)
         sums[path.name] = hashlib.sha256(data).hexdigest()
         text = json.dumps(sums, sort_keys=True).encode()
         try:
             if f is None:  # (mkstemp's file: this user's, mode 0600)
-                _atomic_write(_sums_path(path), text, count=False)
+                _atomic_write(_sums_path(path), text)
                 return
             f.seek(0)
             f.truncate()
@@ -243,18 +243,16 @@ def discard(path) -> None:
         os.unlink(path)
 
 
-def _atomic_write(path: Path, data, count: bool = True) -> None:
+def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    if count:
-        stats["writes"] += 1
 
 
 def unusable(e: OSError, env=None, stacklevel: int = 4, loads: bool = False) -> None:
@@ -304,13 +302,10 @@ def _entries(path: Path) -> list[tuple[float, int, list[Path]]]:
     (backend/table_engine.py: ``table/<digest>.o`` and its manifest) and the kernels of each of
     funcad's Numba modules (``__pycache__/funcad_kernel_<module>.*``: funcad/_numba_cache.py)."""
     kernels: dict[str, list[Path]] = {}
-    pyc = path / "__pycache__"
-    if pyc.is_dir():
-        for f in pyc.iterdir():
-            kernels.setdefault(f.name.split(".", 1)[0], []).append(f)
-    found = [files for stem, files in kernels.items() if stem.startswith("funcad_kernel_")]
+    for f in (path / "__pycache__").glob("funcad_kernel_*"):
+        kernels.setdefault(f.name.split(".", 1)[0], []).append(f)
     table = path / "table"
-    found += [[o, *table.glob(f"{o.stem}.sums")] for o in table.glob("*.o")]
+    found = [*kernels.values(), *([o, *table.glob(f"{o.stem}.sums")] for o in table.glob("*.o"))]
     out = []
     for files in found:
         try:

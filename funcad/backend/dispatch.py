@@ -36,7 +36,6 @@ from .simplify import simplify
 log = logging.getLogger("funcad.jit")
 
 _executables: dict = {}  # jaxpr -> its program; bounded: oldest first, see _remember
-stats = {"programs": 0, "compile_seconds": 0.0}
 
 
 def _remember(jaxpr, exe) -> None:
@@ -76,10 +75,9 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program", keep_plan: bool = False):
     dtypes the compiled loops do not have."""
     _check_size(jaxpr, name)
     table.backend()  # an unknown FUNCAD_JIT_BACKEND is an error, whatever the program
-    unsupported = _unsupported_dtypes(jaxpr)
+    simplified, unsupported = simplify(jaxpr), _unsupported_dtypes(jaxpr)
     if unsupported:
-        return simplify(jaxpr), Interpreted(jaxpr, name, unsupported)
-    simplified = simplify(jaxpr)
+        return simplified, Interpreted(jaxpr, name, unsupported)
     t0, before = time.perf_counter(), dict(table.stats)
     try:
         program = table.build(simplified, keep_plan)  # (kept for jit(f).lower's source)
@@ -101,11 +99,7 @@ def lower_jaxpr(jaxpr: Jaxpr, name: str = "program", keep_plan: bool = False):
 def executable_for(jaxpr: Jaxpr, name: str = "program"):
     exe = _executables.get(jaxpr)
     if exe is None:
-        t0 = time.perf_counter()
         _, exe = lower_jaxpr(jaxpr, name)
-        if isinstance(exe, table.TableProgram):
-            stats["programs"] += 1
-            stats["compile_seconds"] += time.perf_counter() - t0
         _remember(jaxpr, exe)
     return exe
 

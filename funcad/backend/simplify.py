@@ -59,10 +59,6 @@ class _Rewriter:
         return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, [self.atom(a) for a in jaxpr.outvars])
 
 
-def _same_aval(a, aval: ShapedArray) -> bool:
-    return a.aval.shape == aval.shape and a.aval.dtype == aval.dtype
-
-
 # --------------------------------------------------------------------------------------
 # Dead-code elimination
 
@@ -151,6 +147,7 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
 # fold to a Literal (0-d) or to a new ``full`` (exactly the value NumPy would compute).
 
 _UNIFORM_PRESERVING = {sh.broadcast_to_p, sh.reshape_p, sh.transpose_p, ew.stop_gradient_p}
+_ELEMENTWISE = frozenset(ew.ELEMENTWISE.values())
 
 
 def _const_of(a, uniform: dict):
@@ -183,7 +180,6 @@ def fold_constants(jaxpr: Jaxpr) -> Jaxpr:
     """
     uniform: dict[Var, object] = {}
     rw = _Rewriter()
-    elementwise = set(ew.ELEMENTWISE.values())
 
     def rule(eqn):
         prim = eqn.prim
@@ -198,7 +194,7 @@ def fold_constants(jaxpr: Jaxpr) -> Jaxpr:
         if not vals or any(v is _NOT_CONST for v in vals):
             return None
         out = eqn.outputs[0]
-        if prim in elementwise:
+        if prim in _ELEMENTWISE:
             # Compute on 0-d arrays of the operands' dtypes (Python scalars stay weak).
             args = [a.val if type(a) is Literal and a.aval.weak_type else np.asarray(v, a.aval.dtype)
                     for a, v in zip(eqn.inputs, vals)]
@@ -254,7 +250,8 @@ simplify_rules: dict = {}
 
 def _keep(a, eqn):
     """The output is ``a``, if that changes no shape or dtype."""
-    return [a] if _same_aval(a, eqn.outputs[0].aval) else None
+    out = eqn.outputs[0].aval
+    return [a] if a.aval.shape == out.shape and a.aval.dtype == out.dtype else None
 
 
 def _unit(value, negzero=None, left=True):
@@ -273,23 +270,17 @@ def _add(eqn, f):  # x + (-0.0) is x; x + 0.0 is not (-0.0 + 0.0 is +0.0), but f
     return _keep(x, eqn) if x.aval.dtype.kind in "iub" and f.is_const(y, 0) else _unit(0, True)(eqn, f)
 
 
-def _of_itself(prim, combine):
-    """A shape operation: ``[x]`` if it changes no shape, else ``combine(eqn, inner)`` when its
-    operand is an application of ``prim`` (a reshape of a reshape...)."""
-    def rule(eqn, f):
-        x = eqn.inputs[0]
-        if x.aval.shape == eqn.outputs[0].aval.shape:
-            return [x]
-        inner = f.made_by(x, prim)
-        return combine(eqn, inner, f) if inner is not None else None
-
-    return rule
-
-
-def _reshape_of_reshape(eqn, inner, f):
-    x = inner.inputs[0]
-    same = x.aval.shape == eqn.outputs[0].aval.shape
-    return [x] if same else [Eqn(sh.reshape_p, [x], eqn.params, eqn.outputs)]
+def _of_itself(eqn, f):
+    """A reshape or broadcast: ``[x]`` if it changes no shape; of the same operation of ``y``
+    (a reshape of a reshape...), ``y`` or the operation of ``y``."""
+    x, shape = eqn.inputs[0], eqn.outputs[0].aval.shape
+    if x.aval.shape == shape:
+        return [x]
+    inner = f.made_by(x, eqn.prim)
+    if inner is None:
+        return None
+    y = inner.inputs[0]
+    return [y] if y.aval.shape == shape else [Eqn(eqn.prim, [y], eqn.params, eqn.outputs)]
 
 
 def _transpose(eqn, f):
@@ -330,15 +321,14 @@ simplify_rules.update({
     ew.div_p: _unit(1, left=False),
     ew.add_p: _add,
     ew.sub_p: _unit(0, negzero=False, left=False),
-    ew.neg_p: lambda eqn, f: _keep(f.made_by(eqn.inputs[0], ew.neg_p).inputs[0], eqn)
-    if f.made_by(eqn.inputs[0], ew.neg_p) else None,  # neg(neg x)
+    # neg(neg x)
+    ew.neg_p: lambda eqn, f: _keep(n.inputs[0], eqn) if (n := f.made_by(eqn.inputs[0], ew.neg_p)) else None,
     ew.stop_gradient_p: _if(lambda eqn: True),
     ew.integer_pow_p: _if(lambda eqn: eqn.params["y"] == 1),
     ew.convert_element_type_p: _if(lambda eqn: eqn.inputs[0].aval.dtype == eqn.params["new_dtype"]),
     ew.select_p: lambda eqn, f: _keep(eqn.inputs[1], eqn) if eqn.inputs[1] is eqn.inputs[2] else None,
-    sh.reshape_p: _of_itself(sh.reshape_p, _reshape_of_reshape),
-    sh.broadcast_to_p: _of_itself(sh.broadcast_to_p, lambda eqn, inner, f: [
-        Eqn(sh.broadcast_to_p, [inner.inputs[0]], eqn.params, eqn.outputs)]),
+    sh.reshape_p: _of_itself,
+    sh.broadcast_to_p: _of_itself,
     sh.transpose_p: _transpose,
     red.reduce_sum_p: lambda eqn, f: None if eqn.params["axes"] else [eqn.inputs[0]],
     sh.index_p: _if(lambda eqn: len(eqn.inputs) == 1 and _selects_all(eqn.params["template"],
@@ -392,9 +382,6 @@ def _selects_all(template, shape) -> bool:
         if start not in (None, 0) or step not in (None, 1) or not (stop is None or stop >= n):
             return False
     return True
-
-
-_ELEMENTWISE = frozenset(ew.ELEMENTWISE.values())
 
 
 def _transpose_of_elementwise(eqn: Eqn, inner: Eqn, producer: dict):
@@ -469,27 +456,22 @@ def inline_jit(jaxpr: Jaxpr) -> Jaxpr:
 
     if not any(e.prim is jit_p for e in jaxpr.eqns):
         return jaxpr
-    eqns: list[Eqn] = []
-    subst: dict[Var, object] = {}
+    rw = _Rewriter()
 
-    def atom(a):
-        return subst.get(a, a) if type(a) is Var else a
-
-    for eqn in jaxpr.eqns:
-        ins = [atom(a) for a in eqn.inputs]
+    def rule(eqn):
         if eqn.prim is not jit_p:
-            eqns.append(eqn._replace(inputs=ins))
-            continue
+            return None
         inner = inline_jit(eqn.params["jaxpr"])
-        env: dict[Var, object] = dict(zip(inner.invars, ins))
+        env: dict[Var, object] = dict(zip(inner.invars, eqn.inputs))
+        atom = lambda a: env.get(a, a) if type(a) is Var else a  # noqa: E731
+        eqns = []
         for e in inner.eqns:
-            outs = [Var(v.aval) for v in e.outputs]
-            env.update(zip(e.outputs, outs))
-            eqns.append(Eqn(e.prim, [env.get(a, a) if type(a) is Var else a for a in e.inputs],
-                            e.params, outs))
-        for v, a in zip(eqn.outputs, inner.outvars):
-            subst[v] = env.get(a, a) if type(a) is Var else a
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, [atom(a) for a in jaxpr.outvars])
+            eqns.append(Eqn(e.prim, [atom(a) for a in e.inputs], e.params, [Var(v.aval) for v in e.outputs]))
+            env.update(zip(e.outputs, eqns[-1].outputs))
+        rw.subst.update(zip(eqn.outputs, map(atom, inner.outvars)))
+        return eqns
+
+    return rw.run(jaxpr, rule)
 
 
 # --------------------------------------------------------------------------------------

@@ -98,36 +98,33 @@ class Call:
         b.call(fn, [b.bitcast(p, i8p) for p in ptrs] + [L.Constant(i64, s) for s in self.sizes])
 
 
-def _rule(kind_dtype):
+def _rule(kind_dtype, sizes):
+    """The rule of a primitive running kernel ``kind_dtype(e)``, with sizes ``sizes(e, n)`` for
+    ``n`` elements of its first output."""
     def rule(plan, e):
         kind, dtype = kind_dtype(e)
         if np.dtype(dtype).name == "float16":
             raise table.Unsupported(f"{e.prim.name} in float16")
         ins = [plan.contiguous(plan.region(a)) for a in e.inputs]
-        out = plan.regions[e.outputs[0]] = plan.fresh(e.outputs[0])
-        nk = math.prod(e.inputs[0].aval.shape)
-        if math.prod(out.shape) == 0:
-            return
-        address(kind, dtype)  # (loaded before the program: its symbol resolves)
-        name, sizes = symbol(kind, dtype), (nk, math.prod(out.shape) // nk)
-        plan.call(("random", name, sizes), lambda: Call(name, len(ins) + 1, sizes), [*ins, out])
+        outs = [plan.fresh(v) for v in e.outputs]
+        plan.regions.update(zip(e.outputs, outs))
+        n = math.prod(outs[0].shape)
+        if n:
+            address(kind, dtype)  # (loaded before the program: its symbol resolves)
+            name, s = symbol(kind, dtype), sizes(e, n)
+            plan.call(("random", name, s), lambda: Call(name, len(ins) + len(outs), s), [*ins, *outs])
     return rule
 
 
-def _threefry_rule(plan, e):
-    ins = [plan.contiguous(plan.region(a)) for a in e.inputs]
-    outs = [plan.fresh(v) for v in e.outputs]
-    plan.regions.update(zip(e.outputs, outs))
-    n = math.prod(outs[0].shape)
-    if n:
-        address("threefry", np.uint32)
-        name, sizes = symbol("threefry", np.uint32), (n, *(int(math.prod(r.shape) != 1) for r in ins))
-        plan.call(("random", name, sizes), lambda: Call(name, 6, sizes), [*ins, *outs])
+def _per_key(e, n):  # a draw per key: (keys, elements a key)
+    nk = math.prod(e.inputs[0].aval.shape)
+    return nk, n // nk
 
 
 rl._kernels["call"] = call  # lax/random.py's eager implementations run the same kernels
-table.register_single(rl.threefry2x32_p, _threefry_rule)
-table.register_single(rl.random_draw_p, _rule(lambda e: (e.params["kind"], e.params["dtype"])))
+table.register_single(rl.threefry2x32_p, _rule(lambda e: ("threefry", np.uint32), lambda e, n: (
+    n, *(int(math.prod(a.aval.shape) != 1) for a in e.inputs))))  # (operands of one value: step 0)
+table.register_single(rl.random_draw_p, _rule(lambda e: (e.params["kind"], e.params["dtype"]), _per_key))
 table.register_single(rl.random_gamma_p, _rule(lambda e: (
-    "loggamma" if e.params.get("log_space") else "gamma", e.outputs[0].aval.dtype)))
-table.register_single(rl.random_poisson_p, _rule(lambda e: ("poisson", e.params["dtype"])))
+    "loggamma" if e.params.get("log_space") else "gamma", e.outputs[0].aval.dtype), _per_key))
+table.register_single(rl.random_poisson_p, _rule(lambda e: ("poisson", e.params["dtype"]), _per_key))

@@ -22,6 +22,7 @@ from llvmlite import ir as L
 from ..lax import random as rl
 from . import table_parallel
 from . import xlamath as xm
+from .loopir import declare
 from .loopir import for_range as _for  # for i in range(lo, hi): body(i)
 
 PARALLEL_MIN_SIZE = 1 << 16  # ~30 ns an element: ~2 ms serial
@@ -37,8 +38,8 @@ def _c(t, v):
 
 
 # --------------------------------------------------------------------------------------
-# Structured code at an llvmlite builder: counted and while loops, variables (allocas in the
-# entry block, which LLVM promotes to registers).
+# Structured code at an llvmlite builder: while loops (counted ones: loopir's for_range),
+# variables (allocas in the entry block, which LLVM promotes to registers).
 
 def _while(b, cond, body):
     head, loop, end = (b.append_basic_block(x) for x in ("while", "do", "done"))
@@ -58,8 +59,6 @@ def _var(b, value):
     return p
 
 
-
-
 def _at(b, p, i):
     return b.gep(p, [i])
 
@@ -68,13 +67,12 @@ def _min(b, x, y):
     return b.select(b.icmp_signed("<", x, y), x, y)
 
 
+def _max(b, x, y):
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
 def _fmax(b, x, y):  # Python's max(x, y) of floats (no NaN here)
     return b.select(b.fcmp_ordered(">", y, x), y, x)
-
-
-def _intrinsic(b, name, *args):
-    t = args[0].type
-    return b.call(b.module.declare_intrinsic(name, [t], L.FunctionType(t, [t] * len(args))), list(args))
 
 
 # --------------------------------------------------------------------------------------
@@ -98,6 +96,15 @@ def _split(b, key, j):
     return threefry(b, *key, _c(I32, 0), _c(I32, j))
 
 
+def _round(b, chain, n):
+    """The subkeys ``split(c, n + 1)[1:]``'s words of the chain key in ``chain`` (two i32
+    variables), which moves on to ``split(c)[0]``."""
+    c = [b.load(q) for q in chain]
+    for q, v in zip(chain, _split(b, c, 0)):
+        b.store(v, q)
+    return [w for j in range(1, n + 1) for w in _split(b, c, j)]
+
+
 def _bits(b, h, l, t):  # noqa: E741
     """JAX's bits for an integer type ``t``: ``hi << 32 | lo`` for 64 bits, else ``hi ^ lo``."""
     if t.width == 64:
@@ -114,51 +121,21 @@ def _unit(b, h, l, t):  # noqa: E741
     return b.fsub(b.bitcast(bits, t), _c(t, 1.0))
 
 
-def _np(t):
-    return np.float64 if t == F64 else np.float32
-
-
-def _log(b, x):
-    """XLA's CPU log of a positive float: libm's (float64), its own polynomial (float32)."""
-    return xm._libm(b, "log", x) if x.type == F64 else xm.log32(b, x)
-
-
-def _small(b, y):  # |y| below sqrt(2) - 1: log1p's rational branch
-    return b.fcmp_ordered("<", _intrinsic(b, "llvm.fabs", y), _c(y.type, _np(y.type)(xm._LOG1P_SMALL)))
-
-
-def _log1p(b, y):
-    """XLA's CPU log1p: Cephes' rational form below sqrt(2) - 1, else ``log(1 + y)``."""
-    return b.select(_small(b, y), xm.log1p_small(b, y), _log(b, b.fadd(_c(y.type, 1.0), y)))
-
-
 def _open(b, h, l, t):  # noqa: E741
     """``max(lo, 2 u + lo)``, ``lo = -1 + ulp``: uniform on (-1, 1) (normal's, laplace's)."""
-    low = _c(t, np.nextafter(_np(t)(-1), _np(t)(0)))
+    low = _c(t, np.nextafter(xm.np_type(t)(-1), xm.np_type(t)(0)))
     return _fmax(b, low, b.fadd(b.fmul(_unit(b, h, l, t), _c(t, 2.0)), low))
 
 
 def _positive(b, h, l, t):  # noqa: E741
     """``max(tiny, u + tiny)`` (logistic's, gumbel's)."""
-    tiny = _c(t, np.finfo(_np(t)).tiny)
+    tiny = _c(t, np.finfo(xm.np_type(t)).tiny)
     return _fmax(b, tiny, b.fadd(_unit(b, h, l, t), tiny))
 
 
 def _normal(b, x, lg):
     """``sqrt(2) erf_inv(x)`` given ``lg = log1p(-x^2)``."""
-    return b.fmul(_c(x.type, _np(x.type)(np.sqrt(2))), xm.erfinv_poly(b, x, b.fneg(lg)))
-
-
-# What each element of a block becomes, from its words (kinds without passes of their own)
-_MAPS = {
-    "bits": lambda b, h, l, t: _bits(b, h, l, t),
-    "uniform": _unit,
-    "normal": lambda b, h, l, t: _normal(b, x := _open(b, h, l, t), _log1p(b, b.fmul(b.fneg(x), x))),
-    "exponential": lambda b, h, l, t: b.fneg(_log1p(b, b.fneg(_unit(b, h, l, t)))),
-    "laplace": lambda b, h, l, t: _laplace(b, _open(b, h, l, t)),
-    "logistic": lambda b, h, l, t: b.fsub(_log(b, x := _positive(b, h, l, t)), _log1p(b, b.fneg(x))),
-    "gumbel": lambda b, h, l, t: b.fneg(_log(b, b.fneg(_log(b, _positive(b, h, l, t))))),
-}
+    return b.fmul(_c(x.type, xm.np_type(x.type)(np.sqrt(2))), xm.erfinv_poly(b, x, b.fneg(lg)))
 
 
 def _laplace(b, u):
@@ -166,7 +143,19 @@ def _laplace(b, u):
     t = u.type
     sign = b.select(b.fcmp_ordered(">", u, _c(t, 0)), _c(t, 1),
                     b.select(b.fcmp_ordered("<", u, _c(t, 0)), _c(t, -1), _c(t, 0)))
-    return b.fmul(sign, _log1p(b, b.fneg(_intrinsic(b, "llvm.fabs", u))))
+    return b.fmul(sign, xm.log1p(b, b.fneg(xm.intrinsic(b, "llvm.fabs", u))))
+
+
+# What each element of a block becomes, from its words (kinds without passes of their own)
+_MAPS = {
+    "bits": _bits,
+    "uniform": _unit,
+    "normal": lambda b, h, l, t: _normal(b, x := _open(b, h, l, t), xm.log1p(b, b.fmul(b.fneg(x), x))),
+    "exponential": lambda b, h, l, t: b.fneg(xm.log1p(b, b.fneg(_unit(b, h, l, t)))),
+    "laplace": lambda b, h, l, t: _laplace(b, _open(b, h, l, t)),
+    "logistic": lambda b, h, l, t: b.fsub(xm.log(b, x := _positive(b, h, l, t)), xm.log1p(b, b.fneg(x))),
+    "gumbel": lambda b, h, l, t: b.fneg(xm.log(b, b.fneg(xm.log(b, _positive(b, h, l, t))))),
+}
 
 
 def _gather(b, m, rest, big):
@@ -178,59 +167,63 @@ def _gather(b, m, rest, big):
         b.store(j, _at(b, rest, q))
         b.store(b.add(q, b.zext(big(j), I64)), count)
 
-    _for(b, _c(I64, 0), m, one)
+    _for(b, 0, m, one)
     return b.load(count)
 
 
+def _log1p_passes(b, m, w, rest, first, s, then=None):
+    """``w[j] = log1p(-s(j))`` for a block's ``j < m``, float64, in passes: ``first(j)`` (which
+    writes what ``s(j)`` reads) with log1p's rational branch; libm's log for the others (at
+    random: their indices gathered first, so that no branch is mispredicted), each followed
+    by ``then(j, w[j])``."""
+    def small(j):
+        first(j)
+        b.store(xm.log1p_small(b, b.fneg(s(j))), _at(b, w, j))
+
+    def big(q):
+        j = b.load(_at(b, rest, q))
+        lg = xm.log(b, b.fsub(_c(F64, 1.0), s(j)))
+        b.store(lg, _at(b, w, j))
+        if then:
+            then(j, lg)
+
+    _for(b, 0, m, small)
+    _for(b, 0, _gather(b, m, rest, lambda j: b.not_(xm.log1p_is_small(b, s(j)))), big)
+
+
 def _normal64(b, v, m, h, l, w, rest):  # noqa: E741
-    """Float64 normals in passes: x and log1p(-x^2) by its rational branch; libm's log for
-    the rest (~36% of the draws, at random: their indices gathered first, so that no branch
-    is mispredicted), with the tails of erf_inv (w >= 6.25: 0.2%) among them; the central
-    polynomial for the others (99.8%)."""
+    """Float64 normals in passes: x and log1p(-x^2) (libm's log for ~36% of the draws), with
+    the tails of erf_inv (w >= 6.25: 0.2%) among those; the central polynomial for the others
+    (99.8%)."""
     sqrt2, edge = _c(F64, np.sqrt(2)), _c(F64, -6.25)
 
     def first(j):
-        x = _open(b, b.load(_at(b, h, j)), b.load(_at(b, l, j)), F64)
-        b.store(x, _at(b, v, j))
-        b.store(xm.log1p_small(b, b.fmul(b.fneg(x), x)), _at(b, w, j))
+        b.store(_open(b, b.load(_at(b, h, j)), b.load(_at(b, l, j)), F64), _at(b, v, j))
 
     def sq(j):
         x = b.load(_at(b, v, j))
         return b.fmul(x, x)
 
-    def tail(q):
-        j = b.load(_at(b, rest, q))
-        y = _log(b, b.fsub(_c(F64, 1.0), sq(j)))
-        b.store(y, _at(b, w, j))
-        with b.if_then(b.fcmp_ordered("<=", y, edge)):
-            b.store(_normal(b, b.load(_at(b, v, j)), y), _at(b, v, j))
+    def tail(j, lg):
+        with b.if_then(b.fcmp_ordered("<=", lg, edge)):
+            b.store(_normal(b, b.load(_at(b, v, j)), lg), _at(b, v, j))
 
     def central(j):
         x, y = b.load(_at(b, v, j)), b.load(_at(b, w, j))
         r = b.fmul(sqrt2, b.fmul(xm.horner(b, xm._ERFINV64_A, b.fsub(b.fneg(y), _c(F64, 3.125))), x))
         b.store(b.select(b.fcmp_ordered(">", y, edge), r, x), _at(b, v, j))
 
-    _for(b, _c(I64, 0), m, first)
-    n = _gather(b, m, rest, lambda j: b.not_(_small(b, sq(j))))
-    _for(b, _c(I64, 0), n, tail)
-    _for(b, _c(I64, 0), m, central)
+    _log1p_passes(b, m, w, rest, first, sq, tail)
+    _for(b, 0, m, central)
 
 
 def _exponential64(b, v, m, h, l, w, rest):  # noqa: E741
     """Float64 exponentials ``-log1p(-u)`` in passes as normals': libm's log for u >= sqrt(2) - 1."""
     def first(j):
-        y = b.fneg(_unit(b, b.load(_at(b, h, j)), b.load(_at(b, l, j)), F64))
-        b.store(y, _at(b, v, j))
-        b.store(xm.log1p_small(b, y), _at(b, w, j))
+        b.store(_unit(b, b.load(_at(b, h, j)), b.load(_at(b, l, j)), F64), _at(b, v, j))
 
-    def tail(q):
-        j = b.load(_at(b, rest, q))
-        b.store(_log(b, b.fadd(_c(F64, 1.0), b.load(_at(b, v, j)))), _at(b, w, j))
-
-    _for(b, _c(I64, 0), m, first)
-    n = _gather(b, m, rest, lambda j: b.not_(_small(b, b.load(_at(b, v, j)))))
-    _for(b, _c(I64, 0), n, tail)
-    _for(b, _c(I64, 0), m, lambda j: b.store(b.fneg(b.load(_at(b, w, j))), _at(b, v, j)))
+    _log1p_passes(b, m, w, rest, first, lambda j: b.load(_at(b, v, j)))
+    _for(b, 0, m, lambda j: b.store(b.fneg(b.load(_at(b, w, j))), _at(b, v, j)))
 
 
 # --------------------------------------------------------------------------------------
@@ -238,14 +231,18 @@ def _exponential64(b, v, m, h, l, w, rest):  # noqa: E741
 # through table_parallel's parallel_for; its arguments go through a table of i8* (scalars
 # by address).
 
-def _function(mod, name, n_arrays, n_sizes):
-    fn = L.Function(mod, L.FunctionType(L.VoidType(), [I8P] * n_arrays + [I64] * n_sizes), name)
-    return fn, L.IRBuilder(fn.append_basic_block("entry"))
+def _function(mod, name, arrays, n_sizes):
+    """``void name(i8* arrays..., i64 sizes...)``, external, in ``mod``: a builder at its entry,
+    its arrays as pointers to their element types ``arrays``, its sizes."""
+    fn = L.Function(mod, L.FunctionType(L.VoidType(), [I8P] * len(arrays) + [I64] * n_sizes), name)
+    b = L.IRBuilder(fn.append_basic_block("entry"))
+    return b, [b.bitcast(p, t.as_pointer()) for p, t in zip(fn.args, arrays)], fn.args[len(arrays):]
 
 
-def _parallel(b, args, n, parallel, body):
-    """``body(builder, args, lo, hi)`` over units ``[0, n)``, on threads if ``parallel``."""
-    mod = b.module
+def _parallel(b, args, n, body, size, min_size=PARALLEL_MIN_SIZE):
+    """``body(builder, args, i)`` for the units ``i`` in ``[0, n)``, on threads if the ``size``
+    elements they hold are at least ``min_size``."""
+    mod, parallel = b.module, b.icmp_signed(">=", size, _c(I64, min_size))
     fn = L.Function(mod, table_parallel._body_type(), f"{b.function.name}_body{len(mod.globals)}")
     fn.linkage = "internal"
     bb = L.IRBuilder(fn.append_basic_block("entry"))
@@ -255,7 +252,7 @@ def _parallel(b, args, n, parallel, body):
         p = bb.load(bb.gep(ptrs, [_c(I64, q)]))
         inner.append(bb.bitcast(p, a.type) if isinstance(a.type, L.PointerType)
                      else bb.load(bb.bitcast(p, a.type.as_pointer())))
-    body(bb, inner, lo, hi)
+    _for(bb, lo, hi, lambda i: body(bb, inner, i))
     bb.ret_void()
     with b.goto_entry_block():
         tab = b.alloca(I8P, len(args))
@@ -272,65 +269,52 @@ def _parallel(b, args, n, parallel, body):
 def _draw(mod, name, kind, t):
     """``draw(k0, k1, out, nk, n)``: ``out`` (nk * n elements of type ``t``) is nk draws of
     n elements, one per key (``k0[b]``, ``k1[b]``)."""
-    fn, b = _function(mod, name, 3, 2)
-    k0, k1, out = (b.bitcast(p, q.as_pointer()) for p, q in zip(fn.args[:3], (I32, I32, t)))
-    nk, n = fn.args[3:]
+    b, (k0, k1, out), (nk, n) = _function(mod, name, (I32, I32, t), 2)
     per = b.sdiv(b.add(n, _c(I64, BLOCK - 1)), _c(I64, BLOCK))  # a key's blocks
     passes = {("normal", F64): _normal64, ("exponential", F64): _exponential64}.get((kind, t))
 
-    def body(b, args, lo, hi):
+    def block(b, args, c):
         k0, k1, out, n, per = args
-        h, l, rest = (b.alloca(q, BLOCK) for q in (I32, I32, I64))  # noqa: E741
-        w = b.alloca(t, BLOCK)
+        with b.goto_entry_block():  # (once a call of the body)
+            h, l, rest = (b.alloca(q, BLOCK) for q in (I32, I32, I64))  # noqa: E741
+            w = b.alloca(t, BLOCK)
+        kb = b.sdiv(c, per)
+        start = b.mul(b.srem(c, per), _c(I64, BLOCK))
+        m = _min(b, b.sub(n, start), _c(I64, BLOCK))
+        key = b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb))
+        hi32, lo32 = b.trunc(b.lshr(start, _c(I64, 32)), I32), b.trunc(start, I32)
 
-        def block(c):
-            kb = b.sdiv(c, per)
-            start = b.mul(b.srem(c, per), _c(I64, BLOCK))
-            m = _min(b, b.sub(n, start), _c(I64, BLOCK))
-            key = b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb))
-            hi32, lo32 = b.trunc(b.lshr(start, _c(I64, 32)), I32), b.trunc(start, I32)
+        def hash_(j):
+            x, y = threefry(b, *key, hi32, b.add(lo32, b.trunc(j, I32)))
+            b.store(x, _at(b, h, j))
+            b.store(y, _at(b, l, j))
 
-            def hash_(j):
-                x, y = threefry(b, *key, hi32, b.add(lo32, b.trunc(j, I32)))
-                b.store(x, _at(b, h, j))
-                b.store(y, _at(b, l, j))
-
-            _for(b, _c(I64, 0), m, hash_)
-            v = _at(b, out, b.add(b.mul(kb, n), start))
-            if passes:
-                return passes(b, v, m, h, l, w, rest)
-            _for(b, _c(I64, 0), m, lambda j: b.store(
-                _MAPS[kind](b, b.load(_at(b, h, j)), b.load(_at(b, l, j)), t), _at(b, v, j)))
-
-        _for(b, lo, hi, block)
+        _for(b, 0, m, hash_)
+        v = _at(b, out, b.add(b.mul(kb, n), start))
+        if passes:
+            return passes(b, v, m, h, l, w, rest)
+        _for(b, 0, m, lambda j: b.store(
+            _MAPS[kind](b, b.load(_at(b, h, j)), b.load(_at(b, l, j)), t), _at(b, v, j)))
 
     total = b.mul(nk, n)
-    _parallel(b, [k0, k1, out, n, per], b.mul(nk, per),
-              b.icmp_signed(">=", total, _c(I64, PARALLEL_MIN_SIZE)), body)
+    _parallel(b, [k0, k1, out, n, per], b.mul(nk, per), block, total)
     b.ret_void()
 
 
 def _gamma_kernel(mod, name, t, log_space):
     """``gamma(k0, k1, alpha, out, nk, n)``: a Gamma(alpha[j]) sample (or its log) into
     ``out[j]`` under element j's key ``split(key_b, n)[j mod n]``, b = j // n, as JAX's."""
-    fn, b = _function(mod, name, 4, 2)
-    k0, k1, alpha, out = (b.bitcast(p, q.as_pointer()) for p, q in zip(fn.args, (I32, I32, t, t)))
-    nk, n = fn.args[4:]
+    b, (k0, k1, alpha, out), (nk, n) = _function(mod, name, (I32, I32, t, t), 2)
 
-    def body(b, args, lo, hi):
+    def element(b, args, j):
         k0, k1, alpha, out, n = args
-
-        def element(j):
-            kb = b.sdiv(j, n)
-            key = threefry(b, b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb)), _c(I32, 0),
-                           b.trunc(b.sub(j, b.mul(kb, n)), I32))
-            b.store(_gamma(b, key, b.load(_at(b, alpha, j)), log_space), _at(b, out, j))
-
-        _for(b, lo, hi, element)
+        kb = b.sdiv(j, n)
+        key = threefry(b, b.load(_at(b, k0, kb)), b.load(_at(b, k1, kb)), _c(I32, 0),
+                       b.trunc(b.sub(j, b.mul(kb, n)), I32))
+        b.store(_gamma(b, key, b.load(_at(b, alpha, j)), log_space), _at(b, out, j))
 
     total = b.mul(nk, n)
-    _parallel(b, [k0, k1, alpha, out, n], total, b.icmp_signed(">=", total, _c(I64, PARALLEL_MIN_SIZE // 16)),
-              body)
+    _parallel(b, [k0, k1, alpha, out, n], total, element, total, PARALLEL_MIN_SIZE // 16)
     b.ret_void()
 
 
@@ -345,7 +329,7 @@ def _gamma_loop(b, key, alpha):
     c = lambda v: _c(F64, v)  # noqa: E731
     a = b.select(b.fcmp_ordered(">=", alpha, c(1)), alpha, b.fadd(alpha, c(1)))
     d = b.fsub(a, c(1 / 3))
-    cc = b.fmul(c(1 / 3), b.fdiv(c(1), _intrinsic(b, "llvm.sqrt", d)))
+    cc = b.fmul(c(1 / 3), b.fdiv(c(1), xm.intrinsic(b, "llvm.sqrt", d)))
     sub = _split(b, key, 1)
     key = [_var(b, k) for k in _split(b, key, 0)]
     X, V, U = _var(b, c(0)), _var(b, c(1)), _var(b, c(2))
@@ -353,25 +337,15 @@ def _gamma_loop(b, key, alpha):
     def more():
         x, v, u = b.load(X), b.load(V), b.load(U)
         squeeze = b.fcmp_ordered(">=", u, xm.fma(b, c(-0.0331), b.fmul(x, x), c(1)))
-        test = b.fadd(b.fmul(x, c(0.5)), b.fmul(d, b.fadd(b.fsub(c(1), v), _log(b, v))))
-        return b.and_(squeeze, b.fcmp_ordered(">=", _log(b, u), test))
+        test = b.fadd(b.fmul(x, c(0.5)), b.fmul(d, b.fadd(b.fsub(c(1), v), xm.log(b, v))))
+        return b.and_(squeeze, b.fcmp_ordered(">=", xm.log(b, u), test))
 
     def round_():
-        k = [b.load(q) for q in key]
-        nxt, xk, uk = (_split(b, k, j) for j in range(3))
-        for q, v in zip(key, nxt):
-            b.store(v, q)
-        xkey = [_var(b, v) for v in xk]
-        x, v = _var(b, c(0)), _var(b, c(-1))
+        xk, uk = (w := _round(b, key, 2))[:2], w[2:]
+        xkey, x, v = [_var(b, w) for w in xk], _var(b, c(0)), _var(b, c(-1))
 
-        def normal():
-            kk = [b.load(q) for q in xkey]
-            s = _split(b, kk, 1)
-            for q, w in zip(xkey, _split(b, kk, 0)):
-                b.store(w, q)
-            xs = _split(b, s, 0)  # normal(s, ()): element 0 of a draw
-            xv = _open(b, *xs, F64)
-            b.store(_normal(b, xv, _log1p(b, b.fmul(b.fneg(xv), xv))), x)
+        def normal():  # normal(s, ()), element 0 of a draw, for the subkey s of the chain xkey
+            b.store(_MAPS["normal"](b, *_split(b, _round(b, xkey, 1), 0), F64), x)
             b.store(xm.fma(b, b.load(x), cc, c(1)), v)
 
         _while(b, lambda: b.fcmp_ordered("<=", b.load(v), c(0)), normal)
@@ -391,12 +365,12 @@ def _gamma(b, key, alpha, log_space):
     boosted = b.fcmp_ordered(">=", alpha, _c(F64, 1))
     inv = b.fdiv(_c(F64, 1), alpha)
     if log_space:  # JAX's loggamma: log d + log V + log1p(-u) / alpha
-        log_u = _log1p(b, b.fneg(u))
+        log_u = xm.log1p(b, b.fneg(u))
         zero = b.or_(boosted, b.fcmp_ordered("==", log_u, _c(F64, 0)))
-        r = b.fadd(b.fadd(_log(b, d), _log(b, v)), b.select(zero, _c(F64, 0), b.fmul(log_u, inv)))
+        r = b.fadd(b.fadd(xm.log(b, d), xm.log(b, v)), b.select(zero, _c(F64, 0), b.fmul(log_u, inv)))
     else:
         dv = b.fmul(d, v)
-        pw = b.call(b.module.declare_intrinsic("llvm.pow", [F64]), [b.fsub(_c(F64, 1), u), inv])
+        pw = xm.intrinsic(b, "llvm.pow", b.fsub(_c(F64, 1), u), inv)
         r = b.select(boosted, dv, b.fmul(dv, pw))
     return b.fptrunc(r, t) if t != F64 else r
 
@@ -435,10 +409,6 @@ def _log32(b, x):
     return b.select(inside, xm.log32(b, safe), edge)
 
 
-def _log1p32(b, x):
-    return b.select(_small(b, x), xm.log1p_small(b, x), _log32(b, b.fadd(_f(1), x)))
-
-
 def _lgamma1p32(b, z):
     """XLA's float32 ``lgamma(z + 1)`` for ``z >= -1/2`` (JAX's ``lgamma(k + 1)``, which XLA
     evaluates from ``z = k``): Lanczos' approximation (g = 7, 9 terms), stablehlo's
@@ -446,7 +416,7 @@ def _lgamma1p32(b, z):
     a = b.fadd(b.fdiv(_f(_LANCZOS32[0]), b.fadd(z, _f(1))), _f(1))  # kBaseLanczosCoeff rounds to 1
     for k in range(1, 8):
         a = b.fadd(a, b.fdiv(_f(_LANCZOS32[k]), b.fadd(z, _f(k + 1))))
-    log_t = b.fadd(_log1p32(b, b.fmul(z, _f(np.float32(1) / np.float32(7.5)))), _f(math.log(7.5)))
+    log_t = b.fadd(xm.log1p(b, b.fmul(z, _f(np.float32(1) / np.float32(7.5))), _log32), _f(math.log(7.5)))
     r = b.fsub(b.fadd(z, _f(0.5)), b.fdiv(b.fadd(z, _f(7.5)), log_t))
     return b.fadd(xm.fma(b, r, log_t, _f((math.log(2) + math.log(math.pi)) / 2)), _log32(b, a))
 
@@ -455,18 +425,9 @@ def _unit32(b, w):
     return _unit(b, *w, F32)
 
 
-def _round(b, chain, n):
-    """The subkeys ``split(c, n + 1)[1:]``'s words of the chain key in ``chain`` (two i32
-    variables), which moves on to ``split(c)[0]``."""
-    c = [b.load(q) for q in chain]
-    for q, v in zip(chain, _split(b, c, 0)):
-        b.store(v, q)
-    return [w for j in range(1, n + 1) for w in _split(b, c, j)]
-
-
 def _constants(b, lam):
     """The rejection sampler's per-lam constants as XLA computes them."""
-    sq = _intrinsic(b, "llvm.sqrt", lam)
+    sq = xm.intrinsic(b, "llvm.sqrt", lam)
     bb = xm.fma(b, sq, _f(2.53), _f(0.931))
     a = xm.fma(b, bb, _f(0.02483), _f(-0.059))
     inv_alpha = b.fadd(b.fdiv(_f(1.1328), xm.fma(b, sq, _f(2.53), _f(-2.469))), _f(1.1239))
@@ -480,8 +441,8 @@ def _try(b, keys, ctr, k):
     lam, log_lam, bb, two_a, a, inv_alpha, v_r = k
     u = b.fsub(_unit32(b, threefry(b, *keys[:2], *ctr)), _f(0.5))
     v = _unit32(b, threefry(b, *keys[2:], *ctr))
-    us = b.fsub(_f(0.5), _intrinsic(b, "llvm.fabs", u))
-    kk = _intrinsic(b, "llvm.floor", b.fadd(xm.fma(b, b.fadd(b.fdiv(two_a, us), bb), u, lam), _f(0.43)))
+    us = b.fsub(_f(0.5), xm.intrinsic(b, "llvm.fabs", u))
+    kk = xm.intrinsic(b, "llvm.floor", b.fadd(xm.fma(b, b.fadd(b.fdiv(two_a, us), bb), u, lam), _f(0.43)))
     s = _log32(b, b.fdiv(b.fmul(v, inv_alpha), b.fadd(b.fdiv(a, b.fmul(us, us)), bb)))
     t = b.fsub(xm.fma(b, kk, log_lam, b.fneg(lam)), _lgamma1p32(b, kk))
     lt = lambda x, y: b.fcmp_ordered("<", x, y)  # noqa: E731
@@ -490,36 +451,39 @@ def _try(b, keys, ctr, k):
     return kk, b.or_(accept, b.and_(b.not_(reject), b.fcmp_ordered("<=", s, t)))
 
 
+def _accept(b, start, more, step, attempt, k):
+    """Rounds ``i`` from ``start`` by ``step`` while ``more(i)``, until ``attempt(i) -> (k,
+    accepted)`` accepts: (the accepting round, else the first past the last; its k, else ``k``)."""
+    i, out, done = _var(b, start), _var(b, k), _var(b, _c(L.IntType(1), 0))
+
+    def round_():
+        kk, ok = attempt(b.load(i))
+        b.store(b.select(ok, kk, b.load(out)), out)
+        b.store(ok, done)
+        b.store(b.select(ok, b.load(i), b.add(b.load(i), step)), i)
+
+    _while(b, lambda: b.and_(more(b.load(i)), b.not_(b.load(done))), round_)
+    return b.load(i), b.load(out)
+
+
 def _first(b, key, ctr, lam, max_iters):
     """The first round accepting the element (``max_iters`` if none) and its k."""
     k, chain = _constants(b, lam), [_var(b, w) for w in key]
-    i, kf, done = _var(b, _c(I64, 0)), _var(b, _f(-1)), _var(b, _c(L.IntType(1), 0))
-
-    def round_():
-        kk, ok = _try(b, _round(b, chain, 2), ctr, k)
-        b.store(b.select(ok, kk, b.load(kf)), kf)
-        b.store(ok, done)
-        b.store(b.add(b.load(i), b.zext(b.not_(ok), I64)), i)
-
-    _while(b, lambda: b.and_(b.icmp_signed("<", b.load(i), max_iters), b.not_(b.load(done))), round_)
-    return b.load(i), b.load(kf)
+    return _accept(b, _c(I64, 0), lambda i: b.icmp_signed("<", i, max_iters), _c(I64, 1),
+                   lambda i: _try(b, _round(b, chain, 2), ctr, k), _f(-1))
 
 
 def _last(b, row, ctr, lam, first, kf, n_rounds):
     """The element's k after the draw's ``n_rounds`` rounds: its last accepting round's (found
     from the last round back, ``row`` holding each round's subkeys: ~1.1 tries), else ``kf``."""
-    k, out = _constants(b, lam), _var(b, kf)
-    i, done = _var(b, b.sub(n_rounds, _c(I64, 1))), _var(b, _c(L.IntType(1), 0))
+    k = _constants(b, lam)
 
-    def back():
-        keys = b.gep(row, [b.mul(b.load(i), _c(I64, 4))])
-        kk, ok = _try(b, [b.load(_at(b, keys, _c(I64, q))) for q in range(4)], ctr, k)
-        b.store(b.select(ok, kk, b.load(out)), out)
-        b.store(ok, done)
-        b.store(b.sub(b.load(i), _c(I64, 1)), i)
+    def attempt(i):
+        keys = b.gep(row, [b.mul(i, _c(I64, 4))])
+        return _try(b, [b.load(_at(b, keys, _c(I64, q))) for q in range(4)], ctr, k)
 
-    _while(b, lambda: b.and_(b.icmp_signed(">", b.load(i), first), b.not_(b.load(done))), back)
-    return b.load(out)
+    return _accept(b, b.sub(n_rounds, _c(I64, 1)), lambda i: b.icmp_signed(">", i, first), _c(I64, -1),
+                   attempt, kf)[1]
 
 
 def _knuth(b, key, ctr, lam, max_iters):
@@ -541,13 +505,9 @@ def _poisson(mod, name, dt):
     (integers of ``dt``, saturated as XLA converts), n elements a key."""
     info, t = np.iinfo(dt), L.IntType(8 * dt.itemsize)
     max_iters = _c(I64, min(int(info.max), int(np.iinfo(np.int64).max)))
-    fn, b = _function(mod, name, 4, 2)
-    k0, k1 = (b.bitcast(p, I32.as_pointer()) for p in fn.args[:2])
-    lam, out = b.bitcast(fn.args[2], F32.as_pointer()), b.bitcast(fn.args[3], t.as_pointer())
-    nk, n = fn.args[4:]
+    b, (k0, k1, lam, out), (nk, n) = _function(mod, name, (I32, I32, F32, t), 2)
     total, zero, one = b.mul(nk, n), _c(I64, 0), _c(I64, 1)
-    malloc = L.Function(mod, L.FunctionType(I8P, [I64]), "malloc")
-    free = L.Function(mod, L.FunctionType(L.VoidType(), [I8P]), "free")
+    malloc, free = declare(mod, "malloc", I8P, [I64]), declare(mod, "free", L.VoidType(), [I8P])
     scratch = b.call(malloc, [b.add(b.mul(total, _c(I64, 12)), b.mul(nk, _c(I64, 8)))])
     first = b.bitcast(scratch, I64.as_pointer())  # per element: its first accepting round,
     kfirst = b.bitcast(_at(b, first, total), F32.as_pointer())  # its k then; per key: its rounds
@@ -561,10 +521,9 @@ def _poisson(mod, name, dt):
 
     _for(b, zero, total, pad)
 
-    def pass_(b, args, lo, hi, second):
-        k0, k1, tab, lam, out, first, kfirst, n_rounds, n, width = args
-
-        def element(j):
+    def run(second, tab, width):  # the first pass over the elements, or the second (the replay)
+        def element(b, args, j):
+            k0, k1, tab, lam, out, first, kfirst, n_rounds, n, width = args
             kb = b.sdiv(j, n)
             i = b.sub(j, b.mul(kb, n))
             ctr = b.trunc(b.lshr(i, _c(I64, 32)), I32), b.trunc(i, I32)
@@ -588,12 +547,8 @@ def _poisson(mod, name, dt):
                 b.store(i1, _at(b, first, j))
                 b.store(kf1, _at(b, kfirst, j))
 
-        _for(b, lo, hi, element)
-
-    def run(second, tab, width):
-        _parallel(b, [k0, k1, tab, lam, out, first, kfirst, n_rounds, n, width], total,
-                  b.icmp_signed(">=", total, _c(I64, PARALLEL_MIN_SIZE // 16)),
-                  lambda *a: pass_(*a, second))
+        _parallel(b, [k0, k1, tab, lam, out, first, kfirst, n_rounds, n, width], total, element, total,
+                  PARALLEL_MIN_SIZE // 16)
 
     run(False, b.bitcast(scratch, I32.as_pointer()), zero)
     _for(b, zero, nk, lambda kb: b.store(zero, _at(b, n_rounds, kb)))
@@ -602,8 +557,8 @@ def _poisson(mod, name, dt):
     def rounds_(j):  # a draw's rejection loop runs until its slowest element is accepted
         p = _at(b, n_rounds, b.sdiv(j, n))
         r = _min(b, b.add(b.load(_at(b, first, j)), one), max_iters)
-        b.store(b.select(b.icmp_signed(">", r, b.load(p)), r, b.load(p)), p)
-        b.store(b.select(b.icmp_signed(">", r, b.load(width)), r, b.load(width)), width)
+        b.store(_max(b, r, b.load(p)), p)
+        b.store(_max(b, r, b.load(width)), width)
 
     _for(b, zero, total, rounds_)
     # the subkeys (A, B) of each round of each key's draw, for the replay
@@ -645,25 +600,22 @@ _ELEMENTWISE = {"xla_exp": (xm.exp64, 1), "xla_erf": (xm.erf, 1), "xla_erf_inv":
 
 def _elementwise(mod, name, f, n_in, t):
     """``f(x..., out, n)``: ``out[j] = f(x[j]...)``."""
-    fn, b = _function(mod, name, n_in + 1, 1)
-    *ins, out = (b.bitcast(p, t.as_pointer()) for p in fn.args[:-1])
-    _for(b, _c(I64, 0), fn.args[-1],
-         lambda j: b.store(f(b, *(b.load(_at(b, p, j)) for p in ins)), _at(b, out, j)))
+    b, (*ins, out), (n,) = _function(mod, name, [t] * (n_in + 1), 1)
+    _for(b, 0, n, lambda j: b.store(f(b, *(b.load(_at(b, p, j)) for p in ins)), _at(b, out, j)))
     b.ret_void()
 
 
 def _threefry(mod, name):
     """``threefry(k0, k1, x0, x1, y0, y1, n, s...)``: ``y = threefry2x32(k0, k1, x0, x1)`` over
     n elements, operand q read at ``j * s[q]`` (0: one value for all, as the primitive's)."""
-    fn, b = _function(mod, name, 6, 5)
-    ps, (n, *steps) = [b.bitcast(p, I32.as_pointer()) for p in fn.args[:6]], fn.args[6:]
+    b, ps, (n, *steps) = _function(mod, name, [I32] * 6, 5)
 
     def one(j):
         words = threefry(b, *(b.load(_at(b, p, b.mul(j, s))) for p, s in zip(ps, steps)))
         for p, v in zip(ps[4:], words):
             b.store(v, _at(b, p, j))
 
-    _for(b, _c(I64, 0), n, one)
+    _for(b, 0, n, one)
     b.ret_void()
 
 

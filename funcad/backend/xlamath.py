@@ -15,8 +15,9 @@ _LOG1P_NUM = np.array([4.5270000862445199635e-5, 4.9854102823193375972e-1, 6.578
               2.0039553499201281259e1])
 _LOG1P_DEN = np.array([1.0, 1.5062909083469192198e1, 8.3047565967967209469e1, 2.2176239823732856465e2,
               3.0909872225312059774e2, 2.1642788614495947685e2, 6.0118660497603843919e1])
+_LOG32_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+             -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)  # Cephes' logf
 # w < 6.25 (23 coefficients), w < 16 (19), otherwise (17)
-_LOG1P_NUM32, _LOG1P_DEN32 = _LOG1P_NUM.astype(np.float32), _LOG1P_DEN.astype(np.float32)
 _ERFINV64_A = np.array([-3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
               1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
               6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
@@ -41,20 +42,31 @@ _ERFINV64_C = np.array([-2.7109920616438573243e-11, -2.5556418169965252055e-10, 
 # w < 5, otherwise
 _ERFINV32_A = np.array([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
               -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], np.float32)
-_LOG32_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-             -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)  # Cephes' logf
 _ERFINV32_B = np.array([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], np.float32)
 
 
-def _int(builder, v, bits=32):
-    return ir.Constant(ir.IntType(bits), v)
+def np_type(t):
+    """The NumPy float type of the LLVM float type ``t``."""
+    return np.float64 if t == ir.DoubleType() else np.float32
+
+
+def intrinsic(builder, name, *args):
+    """LLVM's intrinsic ``name`` (``llvm.sqrt``...) of arguments of one float type."""
+    t = args[0].type
+    fn = builder.module.declare_intrinsic(name, [t], ir.FunctionType(t, [t] * len(args)))
+    return builder.call(fn, list(args))
 
 
 def fma(builder, a, b, c):
-    t = a.type
-    fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t] * 3))
-    return builder.call(fn, [a, b, c])
+    return intrinsic(builder, "llvm.fma", a, b, c)
+
+
+def libm(builder, name, x):
+    """libm's ``name`` of ``x`` (float64)."""
+    mod = builder.module
+    fn = mod.globals.get(name) or ir.Function(mod, ir.FunctionType(x.type, [x.type]), name)
+    return builder.call(fn, [x])
 
 
 def horner(builder, coefs, x):
@@ -73,6 +85,23 @@ def log1p_small(builder, x):
     return builder.fadd(x, s)
 
 
+def log1p_is_small(builder, x):
+    """Whether ``|x|`` is below sqrt(2) - 1, where log1p takes its rational branch."""
+    limit = ir.Constant(x.type, float(np_type(x.type)(_LOG1P_SMALL)))
+    return builder.fcmp_ordered("<", intrinsic(builder, "llvm.fabs", x), limit)
+
+
+def log(builder, x):
+    """XLA's CPU log of a positive float: libm's (float64), its own polynomial (float32)."""
+    return libm(builder, "log", x) if x.type == ir.DoubleType() else log32(builder, x)
+
+
+def log1p(builder, x, log=log):
+    """XLA's CPU log1p: Cephes' rational form below sqrt(2) - 1, else ``log(1 + x)``."""
+    small, rational = log1p_is_small(builder, x), log1p_small(builder, x)
+    return builder.select(small, rational, log(builder, builder.fadd(ir.Constant(x.type, 1.0), x)))
+
+
 def log32(builder, x):
     """XLA's CPU float32 ``log`` (its own, not libm's; vectorisable) for positive normal
     floats: Cephes' degree-8 polynomial in ``m - 1`` for ``x = 2^e m``, ``m`` in
@@ -81,9 +110,10 @@ def log32(builder, x):
     arguments of the normal draws' range)."""
     f, b = ir.FloatType(), builder
     c = lambda v: ir.Constant(f, float(np.float32(v)))  # noqa: E731
+    i = lambda v: ir.Constant(ir.IntType(32), v)  # noqa: E731
     bits = b.bitcast(x, ir.IntType(32))
-    e = b.sitofp(b.sub(b.lshr(bits, _int(b, 23)), _int(b, 126)), f)  # x = 2^e m, m in [1/2, 1)
-    m = b.bitcast(b.or_(b.and_(bits, _int(b, 0x807FFFFF)), _int(b, 0x3F000000)), f)
+    e = b.sitofp(b.sub(b.lshr(bits, i(23)), i(126)), f)  # x = 2^e m, m in [1/2, 1)
+    m = b.bitcast(b.or_(b.and_(bits, i(0x807FFFFF)), i(0x3F000000)), f)
     small = b.fcmp_ordered("<", m, c(0.707106781186547524))
     e = b.fsub(e, b.select(small, c(1.0), c(0.0)))
     x = b.fadd(b.fsub(m, c(1.0)), b.select(small, m, c(0.0)))
@@ -105,7 +135,7 @@ def erfinv_poly(builder, x, w):
     t = x.type
     c = lambda v: ir.Constant(t, float(v))  # noqa: E731
     sel, lt = builder.select, (lambda v: builder.fcmp_ordered("<", w, c(v)))
-    sqrt_w = builder.call(builder.module.declare_intrinsic("llvm.sqrt", [t]), [w])
+    sqrt_w = intrinsic(builder, "llvm.sqrt", w)
     if isinstance(t, ir.DoubleType):
         lt6, lt16 = lt(6.25), lt(16.0)
         z = sel(lt6, builder.fsub(w, c(3.125)), builder.fsub(sqrt_w, sel(lt16, c(3.25), c(5.0))))
@@ -128,7 +158,7 @@ def erfinv_poly(builder, x, w):
         p = sel(lt5, c(_ERFINV32_A[0]), c(_ERFINV32_B[0]))
         for k in range(1, 9):
             p = fma(builder, p, z, sel(lt5, c(_ERFINV32_A[k]), c(_ERFINV32_B[k])))
-    ax = builder.call(builder.module.declare_intrinsic("llvm.fabs", [t]), [x])
+    ax = intrinsic(builder, "llvm.fabs", x)
     return sel(builder.fcmp_ordered("==", ax, c(1.0)), builder.fmul(x, c(np.inf)), builder.fmul(p, x))
 
 
@@ -151,8 +181,7 @@ def exp64(builder, x):
     i64 = ir.IntType(64)
     above, below = b.fcmp_ordered(">", x, c(_EXP64_HI)), b.fcmp_ordered("<", x, c(_EXP64_LO))
     xc = b.select(above, c(_EXP64_HI), b.select(below, c(_EXP64_LO), x))  # NaN stays NaN
-    floor = b.module.declare_intrinsic("llvm.floor", [d])
-    n = b.call(floor, [fma(b, xc, c(1.4426950408889634073599), c(0.5))])
+    n = intrinsic(b, "llvm.floor", fma(b, xc, c(1.4426950408889634073599), c(0.5)))
     neg_n = b.fneg(n)
     g = fma(b, neg_n, c(1.42860682030941723212e-6), fma(b, neg_n, c(0.693145751953125), xc))
     g2 = b.fmul(g, g)
@@ -192,45 +221,25 @@ def erf32(builder, x):
     b = builder
     c = lambda v: ir.Constant(x.type, float(np.float32(v)))  # noqa: E731
     x2 = b.fmul(x, x)
-    p, q = c(_ERF32_P[0]), c(_ERF32_Q[0])
-    for v in _ERF32_P[1:]:
-        p = fma(b, x2, p, c(v))
-    for v in _ERF32_Q[1:]:
-        q = fma(b, x2, q, c(v))
-    fabs = b.module.declare_intrinsic("llvm.fabs", [x.type])
-    copysign = b.module.declare_intrinsic("llvm.copysign", [x.type],
-                                          ir.FunctionType(x.type, [x.type] * 2))
-    big = b.fcmp_ordered("<=", c(_ERF32_CLAMP), b.call(fabs, [x]))
-    return b.select(big, b.call(copysign, [c(1.0), x]), b.fdiv(b.fmul(x, p), q))
+    p, q = horner(b, _ERF32_P, x2), horner(b, _ERF32_Q, x2)
+    big = b.fcmp_ordered("<=", c(_ERF32_CLAMP), intrinsic(b, "llvm.fabs", x))
+    return b.select(big, intrinsic(b, "llvm.copysign", c(1.0), x), b.fdiv(b.fmul(x, p), q))
 
 
 def _flush(b, x):
     """``x`` with subnormals as (signed) zero, as XLA's flush-to-zero CPU code reads them."""
-    tiny = ir.Constant(x.type, float(np.finfo(np.float64 if x.type == ir.DoubleType() else np.float32).tiny))
-    ax = b.call(b.module.declare_intrinsic("llvm.fabs", [x.type]), [x])
+    tiny = ir.Constant(x.type, float(np.finfo(np_type(x.type)).tiny))
+    ax = intrinsic(b, "llvm.fabs", x)
     return b.select(b.fcmp_ordered("<", ax, tiny), b.fmul(x, ir.Constant(x.type, 0.0)), x)
-
-
-def _libm(b, name, x):
-    fn = b.module.globals.get(name) or ir.Function(b.module, ir.FunctionType(x.type, [x.type]), name)
-    return b.call(fn, [x])
 
 
 def erf(b, x):
     """``lax.erf``: libm's erf of a float64, Eigen's form of a float32 (subnormals as 0)."""
     x = _flush(b, x)
-    return _libm(b, "erf", x) if x.type == ir.DoubleType() else erf32(b, x)
+    return libm(b, "erf", x) if x.type == ir.DoubleType() else erf32(b, x)
 
 
 def erf_inv(b, x):
     """``lax.erf_inv``: Giles' polynomials of ``w = -log1p(-x^2)`` with XLA's log1p."""
     x = _flush(b, x)
-    one, y = ir.Constant(x.type, 1.0), b.fneg(b.fmul(x, x))
-    big = log32(b, b.fadd(one, y)) if x.type == ir.FloatType() else _libm(b, "log", b.fadd(one, y))
-    ay = b.call(b.module.declare_intrinsic("llvm.fabs", [x.type]), [y])
-    small = b.fcmp_ordered("<", ay, ir.Constant(x.type, float(np.array(_LOG1P_SMALL, _np_of(x)))))
-    return erfinv_poly(b, x, b.fneg(b.select(small, log1p_small(b, y), big)))
-
-
-def _np_of(x):
-    return np.float64 if x.type == ir.DoubleType() else np.float32
+    return erfinv_poly(b, x, b.fneg(log1p(b, b.fneg(b.fmul(x, x)))))
