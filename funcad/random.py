@@ -26,9 +26,9 @@ from .lax import elementwise as ew
 from .lax import random as rl
 from .lax.random import random_draw_p, threefry2x32_p
 
-__all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
-           "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
-           "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
+__all__ = ["key", "PRNGKey", "key_data", "wrap_key_data", "split", "fold_in", "bits", "random_bits",
+           "uniform", "normal", "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint",
+           "categorical", "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
            "gamma", "loggamma", "beta", "dirichlet", "poisson", "t",
            "threefry2x32_p", "threefry_2x32"]
 
@@ -70,6 +70,28 @@ def key(seed):
 
 
 PRNGKey = key
+
+
+def key_data(keys):
+    """The uint32 data of ``keys`` (``jax.random.key_data``): funcad's keys are JAX's raw
+    threefry keys, so this is the array itself.
+
+    >>> key_data(key(1))
+    array([0, 1], dtype=uint32)
+    """
+    return _check_key(keys, "key_data")
+
+
+def wrap_key_data(key_bits_array, *, impl=None):
+    """Keys from their uint32 data (``jax.random.wrap_key_data``; only threefry2x32 keys).
+
+    >>> wrap_key_data(key_data(key(1)))
+    array([0, 1], dtype=uint32)
+    """
+    if impl not in (None, "threefry2x32"):
+        raise ArgumentError(f"funcad.random.wrap_key_data: impl {impl!r} is not available; funcad's keys "
+                            "are threefry2x32 (as JAX's default).")
+    return _check_key(key_bits_array, "wrap_key_data")
 
 
 def split(key, num=2):
