@@ -480,6 +480,8 @@ def test_what_numpy_refuses_funcad_refuses(call):
 
 
 def test_operators_on_traced_integers_are_bitwise_as_numpy():
+    from funcad.errors import DTypeError
+
     # ~, &, |, ^ of traced values were logical whatever the dtype: ~int8 gave booleans
     i8, u8 = np.array([1, 2, 6, -128], np.int8), np.array([0, 2, 255], np.uint8)
     t, s = np.array([True, False, True]), np.array([True, True, False])
@@ -488,9 +490,21 @@ def test_operators_on_traced_integers_are_bitwise_as_numpy():
         same(fa.vmap(lambda a: ~a)(x), ~x)
         same(fa.jit(fnp.invert)(x), np.invert(x))
     same(fa.jit(lambda a, b: (a & b, a | b, a ^ b, True & a))(t, s), (t & s, t | s, t ^ s, True & t))
-    from funcad.errors import UnsupportedFunctionError
+    j8 = np.array([3, -1, 5, 7], np.int8)
+    for x, y in ((i8, j8), (u8, u8[::-1].copy()), (i8, t[:1]), (t, u8[:1])):  # bitwise, traced
+        def want(a, b):
+            return a & b, a | b, a ^ b, np.bitwise_and(a, 5), 6 | b
 
-    with pytest.raises(UnsupportedFunctionError):  # no traceable bitwise and: refused, not logical
-        fa.jit(lambda a, b: a & b)(i8, i8)
+        def ops(a, b):
+            return a & b, a | b, a ^ b, fnp.bitwise_and(a, 5), 6 | b
+
+        same(fa.jit(ops)(x, y), want(x, y))
+        same(ops(fnp.asarray(x), y), want(x, y))
+        yb = np.broadcast_to(y, x.shape).copy()
+        same(fa.vmap(ops)(x, yb), want(x, yb))
+    with pytest.raises(TypeError):
+        np.bitwise_and(i8, 1.5)
+    with pytest.raises(DTypeError, match="bitwise_and: operands of dtype int8 and float64"):
+        fa.jit(lambda a: a & 1.5)(i8)
     with pytest.raises(TypeError):
         fa.jit(lambda a: ~a)(np.ones(2))

@@ -151,6 +151,7 @@ from ..lax import special as _sp
 from . import (
     _arr,
     _as_nd,
+    _integer_operands,
     _no_out,
     _promote,
     _promote_float,
@@ -524,9 +525,6 @@ gcd = _numpy_only(_np.gcd)
 lcm = _numpy_only(_np.lcm)
 frexp = _numpy_only(_np.frexp)
 spacing = _numpy_only(_np.spacing)
-bitwise_and = _numpy_only(_np.bitwise_and)
-bitwise_or = _numpy_only(_np.bitwise_or)
-bitwise_xor = _numpy_only(_np.bitwise_xor)
 _np_invert = _numpy_only(_np.invert)
 
 
@@ -552,18 +550,29 @@ def invert(x):
 bitwise_not = bitwise_invert = invert
 
 
-def _logical_or_bitwise(logical, bitwise):
-    """The operator ``&`` (``|``, ``^``): logical on booleans, bitwise on integers, as NumPy."""
-    def f(x, y):
-        _, dt = _promote(x, y)
-        return logical(x, y) if dt.kind == "b" else bitwise(x, y)
+def _bitwise(name, bitwise, logical):
+    """NumPy's ``name`` (the operator ``&``, ``|``, ``^``): logical on booleans, bitwise on
+    integers (traceable, as in JAX), a DTypeError on floats as NumPy's TypeError."""
+    def f(x1, x2):
+        (x, y), dt = _promote(x1, x2)
+        if dt.kind == "b":
+            return logical(x, y)
+        if dt.kind not in "iu":
+            dts = " and ".join(str(get_aval(_nd(v)).dtype) for v in (x1, x2))
+            raise DTypeError(f"funcad.numpy.{name}: operands of dtype {dts}; NumPy's {name} takes "
+                             "integers or booleans only. Cast them first (x.astype(np.int64)).")
+        x, y = _integer_operands(name, dt, x, y)
+        return bitwise(*(_np.asarray(v, dt) if type(v) is int else v for v in (x, y)))
 
+    f.__name__ = name
+    f.__doc__ = (f"Elementwise ``numpy.{name}``: bitwise on integers, logical on booleans "
+                 "(no derivative: integers have none).")
     return f
 
 
-_and_operator = _logical_or_bitwise(logical_and, bitwise_and)
-_or_operator = _logical_or_bitwise(logical_or, bitwise_or)
-_xor_operator = _logical_or_bitwise(_logical_xor, bitwise_xor)
+bitwise_and = _and_operator = _bitwise("bitwise_and", _ew.bitwise_and, logical_and)
+bitwise_or = _or_operator = _bitwise("bitwise_or", _ew.bitwise_or, logical_or)
+bitwise_xor = _xor_operator = _bitwise("bitwise_xor", _ew.bitwise_xor, _logical_xor)
 left_shift = bitwise_left_shift = _numpy_only(_np.left_shift)
 right_shift = bitwise_right_shift = _numpy_only(_np.right_shift)
 bitwise_count = _numpy_only(_np.bitwise_count)
