@@ -33,6 +33,7 @@ MODULES = [
     ("funcad.scipy.linalg", "funcad.scipy.linalg"),
     ("funcad.scipy.signal", "funcad.scipy.signal"),
     ("funcad.scipy.integrate", "funcad.scipy.integrate"),
+    ("funcad.scipy.optimize", "funcad.scipy.optimize"),
     ("funcad.lax", "funcad.lax"),
     ("funcad.tree_util", "funcad.tree_util"),
     ("funcad.tree", "funcad.tree"),

@@ -1,4 +1,5 @@
-"""funcad.scipy: differentiable versions of SciPy functions (integrate, linalg, signal, special, stats)."""
+"""funcad.scipy: differentiable versions of SciPy functions (integrate, linalg, optimize, signal,
+special, stats)."""
 
 from . import special  # noqa: F401  (first: stats uses it)
-from . import integrate, linalg, signal, stats  # noqa: F401
+from . import integrate, linalg, optimize, signal, stats  # noqa: F401
