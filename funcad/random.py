@@ -26,7 +26,8 @@ from .lax import elementwise as ew
 from .lax import random as rl
 from .lax.random import random_draw_p, threefry2x32_p
 
-__all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "random_bits", "uniform", "normal",
+__all__ = ["key", "PRNGKey", "key_data", "wrap_key_data", "split", "fold_in", "bits", "random_bits",
+           "uniform", "normal",
            "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
            "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
            "gamma", "loggamma", "beta", "dirichlet", "poisson", "t",
@@ -70,6 +71,28 @@ def key(seed):
 
 
 PRNGKey = key
+
+
+def key_data(keys):
+    """The raw uint32 data of ``keys`` (``jax.random.key_data``): funcad's keys are that data.
+
+    >>> key_data(key(7))
+    array([0, 7], dtype=uint32)
+    """
+    return _check_key(fnp.asarray(keys), "key_data")
+
+
+def wrap_key_data(key_bits_array, *, impl=None):
+    """Keys from raw uint32 data of shape ``(..., 2)`` (``jax.random.wrap_key_data``); only
+    JAX's default ``threefry2x32`` implementation (``impl`` None or that name).
+
+    >>> wrap_key_data(fnp.array([0, 7], dtype=fnp.uint32))
+    array([0, 7], dtype=uint32)
+    """
+    if impl not in (None, "threefry2x32"):
+        raise ArgumentError(f"funcad.random.wrap_key_data: impl={impl!r} is not available; funcad's "
+                            "keys are threefry2x32 (impl=None).")
+    return _check_key(fnp.asarray(key_bits_array), "wrap_key_data")
 
 
 def split(key, num=2):

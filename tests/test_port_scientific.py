@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.optimize
+import scipy.special
 
 import funcad
 import funcad.numpy as fnp
@@ -511,3 +512,26 @@ def test_bfgs_minimize_against_jax():
     assert bool(ref.success)
     np.testing.assert_allclose(np.asarray(r.x), np.asarray(ref.x), atol=1e-6)
     np.testing.assert_allclose(float(r.fun), float(ref.fun), atol=1e-12)
+
+
+# --- API the ports needed: jax.nn.logsumexp's b/return_sign, jax.random.key_data/wrap_key_data
+
+def test_nn_logsumexp_weights_and_sign():
+    a, b = np.arange(3.0), np.array([1.0, -2.0, 0.5])
+    ref = scipy.special.logsumexp(a, b=b, return_sign=True)
+    _close(funcad.nn.logsumexp(a, b=b, return_sign=True), ref, rtol=1e-14)
+    ref = scipy.special.logsumexp(a, b=np.abs(b))
+    np.testing.assert_allclose(float(funcad.nn.logsumexp(a, b=np.abs(b))), ref)
+    g = funcad.jit(funcad.grad(lambda a: funcad.nn.logsumexp(a, b=np.abs(b))))(a)
+    np.testing.assert_allclose(np.asarray(g), np.abs(b) * np.exp(a) / np.sum(np.abs(b) * np.exp(a)))
+
+
+def test_random_key_data_round_trip():
+    keys = frandom.split(frandom.key(3), 3)
+    data = frandom.key_data(keys)
+    assert data.dtype == np.uint32 and data.shape == (3, 2)
+    _close(frandom.normal(frandom.wrap_key_data(data[1]), (2,)), frandom.normal(keys[1], (2,)))
+    with pytest.raises(funcad.errors.ArgumentError, match="uint32 array of shape"):
+        frandom.key_data(np.zeros(3))
+    with pytest.raises(funcad.errors.ArgumentError, match="impl='rbg'"):
+        frandom.wrap_key_data(data[0], impl="rbg")
