@@ -535,3 +535,14 @@ def test_random_key_data_round_trip():
         frandom.key_data(np.zeros(3))
     with pytest.raises(funcad.errors.ArgumentError, match="impl='rbg'"):
         frandom.wrap_key_data(data[0], impl="rbg")
+
+
+def test_numpy_table_indexed_in_scan_says_how_to_fix():
+    # the HMM port's first failure: a plain NumPy emission table indexed by the scanned symbol
+    table = np.log(np.array([[0.5, 0.5], [0.2, 0.8]]))
+
+    def total(table):
+        return flax.scan(lambda c, o: (c + table[:, o], None), fnp.zeros(2), np.array([0, 1, 1]))[0]
+    with pytest.raises(funcad.errors.TracerArrayConversionError, match=r"fnp.asarray\(onp_array\)\[i\]"):
+        total(table)
+    np.testing.assert_allclose(np.asarray(total(fnp.asarray(table))), table[:, [0, 1, 1]].sum(1))
