@@ -143,6 +143,13 @@ def test_small_integer_dtypes_and_unsigned_refuse_constants_that_do_not_fit():
         fa.jit(lambda x: x * 300)(np.array([1], np.int8))
     with pytest.raises(OverflowError):
         fa.jit(lambda x: x + (-1))(np.array([1], np.uint8))
+    for x in (np.array([3], np.int8), np.array([3], np.uint8)):  # power by squarings too
+        with pytest.raises(OverflowError):
+            x ** 300
+        with pytest.raises(IntegerOutOfBoundsError, match=f"300 is out of bounds for {x.dtype}"):
+            fa.jit(lambda x: x ** 300)(x)
+    np.testing.assert_array_equal(fa.jit(lambda x: x ** 127)(np.array([3], np.int8)),
+                                  np.array([3], np.int8) ** 127)
     # comparisons with any Python integer are fine in NumPy 2, and here
     np.testing.assert_array_equal(fa.jit(lambda x: x < 300)(np.array([1], np.int8)), [True])
 

@@ -76,6 +76,20 @@ def test_integer_and_bool_arithmetic_as_numpy(on_table, dt):
     same(on_table(f, X, Y), eager(f, X, Y))
 
 
+@pytest.mark.parametrize("dt", INTS)
+def test_integer_powers_by_large_and_traced_exponents_as_numpy(on_table, dt):
+    """Powers by squaring, wrapping as NumPy's: a constant exponent with the dtype's top bit
+    set or as large as it holds (its multiplications written out at compile time, never a
+    chain of n products), and traced exponents (a loop over their bits)."""
+    x = np.arange(-7, 9).astype(dt)
+    bits = np.iinfo(dt).bits
+    y = (np.arange(16) * 5 % 23).astype(dt)
+    big = 2 ** (bits - 1) - 1 if dt.startswith("int") else 2 ** (bits - 1) + 3
+    for n in (big, 201 % 2 ** (bits - 1)):
+        same(on_table(lambda x: x ** n, x), np.power(x, np.array(n, dtype=dt)))
+    same(on_table(lambda x, y: x ** y, x, y), np.power(x, y))
+
+
 @pytest.mark.parametrize("src", ["float32", "float64"])
 def test_float_to_integer_casts_as_numpy(on_table, src):
     """Truncation toward zero; NaN, infinities and values out of range as NumPy's casts on

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..jaxpr import ClosedJaxpr, Jaxpr, Literal, Var
-from ..lax.linalg import matmul_p
+from ..jaxpr import Jaxpr, Literal, Var, _subjaxprs
+from ..lax import decompositions as dec
+from ..lax.linalg import matmul_p, solve_p
 from ..lax.shapes import transpose_p
 from . import loopir as ir
 from . import lowering
@@ -55,9 +56,6 @@ class Gen:
         # value. They are never stored in an array (see emit_row_group).
         self.row_scalars: dict[Var, ir.Local] = {}
 
-    def add(self, stmt) -> None:
-        self.body.append(stmt)
-
     def fresh(self, prefix: str) -> str:
         n = self.counts.get(prefix, 0)
         self.counts[prefix] = n + 1
@@ -75,44 +73,30 @@ class Gen:
     def loop_var(self) -> ir.Local:
         return ir.Local(self.fresh("i"), ir.INT)
 
-    def size(self, n: int):
-        """A size: ``1`` literally (a broadcast pattern), any other a named size ``n<k>``
-        (slot k of the kernel's sizes)."""
-        if n == 1:
-            return ir.Const(1, ir.INT, bare=True)
-        self.sizes.append(int(n))
-        return ir.Size(len(self.sizes) - 1, f"n{len(self.sizes) - 1}")
-
     def sizes_of(self, shape, keys) -> list:
-        """The sizes of ``shape``, axis ``d`` sharing the named size of the ``(value, axis)``
-        pairs in ``keys[d]``, equal to it by the operations' semantics (broadcasting,
-        reductions), never by coincidence: the loop IR's text is the same for other sizes (the
-        table keys kernels by it and their sizes)."""
+        """The sizes of ``shape``: ``1`` literally (a broadcast pattern), any other a named size
+        ``n<k>`` (slot k of the kernel's sizes), axis ``d`` sharing the named size of the
+        ``(value, axis)`` pairs in ``keys[d]``, equal to it by the operations' semantics
+        (broadcasting, reductions), never by coincidence: the loop IR's text is the same for
+        other sizes (the table keys kernels by it and their sizes)."""
         out = []
         for n, ks in zip(shape, keys):
-            s = next((self.slots[k] for k in ks if k in self.slots), None) if n != 1 else None
-            s = s or self.size(n)
-            for k in ks if n != 1 else ():
+            if n == 1:
+                out.append(ir.Const(1, ir.INT, bare=True))
+                continue
+            s = next((self.slots[k] for k in ks if k in self.slots), None)
+            if s is None:
+                self.sizes.append(int(n))
+                s = ir.Size(len(self.sizes) - 1, f"n{len(self.sizes) - 1}")
+            for k in ks:
                 self.slots.setdefault(k, s)
             out.append(s)
         return out
 
-    def shape_of(self, v: Var) -> list:
-        """The shape of ``v`` in named sizes."""
-        return self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])
-
     def alloc(self, v: Var, fill=None) -> None:
-        """A fresh array for ``v``, filled with ``fill`` (a Const) if given."""
-        self.add(ir.Alloc(self.array(v), tuple(self.shape_of(v)), fill))
-
-
-def jaxprs_in(v):
-    """The jaxprs a parameter value holds (a cond's branches, a scan's body...)."""
-    if isinstance(v, tuple | list):
-        for q in v:
-            yield from jaxprs_in(q)
-    elif isinstance(v, Jaxpr | ClosedJaxpr):
-        yield v.jaxpr if isinstance(v, ClosedJaxpr) else v
+        """A fresh array for ``v`` (of named sizes), filled with ``fill`` (a Const) if given."""
+        shape = self.sizes_of(v.aval.shape, [[(v, d)] for d in range(v.aval.ndim)])
+        self.body.append(ir.Alloc(self.array(v), tuple(shape), fill))
 
 
 # --------------------------------------------------------------------------------------
@@ -122,6 +106,12 @@ def jaxprs_in(v):
 def _index(shape, rank: int, lv) -> tuple:
     off = rank - len(shape)
     return tuple(0 if n == 1 else lv[off + j] for j, n in enumerate(shape))
+
+
+def _read_index(eqn, a, rank: int, lv) -> tuple:
+    """Where ``eqn`` reads its operand ``a`` at loop indices ``lv``: at remapped indices for a
+    transpose or unit-axis reshape (:func:`_remap_index`), else with NumPy's broadcasting."""
+    return _remap_index(eqn, lv) if is_remap_eqn(eqn) else _index(a.aval.shape, rank, lv)
 
 
 _INIT = {"sum": 0, "prod": 1}
@@ -175,7 +165,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
     parallel_ok = r > 0 and L[0] != 1 and total >= g.parallel_min_size
     whole: list = []  # (accumulator, kind) of the reductions over every axis
 
-    def operand(a, dtype, eqn=None):
+    def operand(a, dtype, eqn):
         if type(a) is Literal:
             return ir.Const(a.val, dtype)
         if a in g.consts:
@@ -184,8 +174,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             return ir.cast(g.row_scalars[a], dtype)
         if a in local:
             return ir.cast(local[a], dtype)
-        index = _remap_index(eqn, lv) if eqn is not None and is_remap_eqn(eqn) else \
-            _index(a.aval.shape, r, lv)
+        index = _read_index(eqn, a, r, lv)
         key = (a, tuple(i.name if isinstance(i, ir.Local) else i for i in index))
         x = loads.get(key)
         if x is None:
@@ -193,8 +182,9 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             body.append(ir.Assign(x, ir.Load(g.array(a), index)))
         return ir.cast(x, dtype)
 
-    for v in sorted(k.materialized - per_row, key=lambda v: k.eqns.index(_producer(k, v))):
-        g.alloc(v)
+    for e in k.eqns:  # (in program order)
+        if e.outputs[0] in k.materialized - per_row:
+            g.alloc(e.outputs[0])
     for eqn in k.eqns:
         out = eqn.outputs[0]
         dt = out.aval.dtype
@@ -208,7 +198,7 @@ def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):
             elif out in k.materialized:
                 body.append(ir.Store(g.array(out), _index(L, r, lv), s))
             continue
-        v = operand(eqn.inputs[0], dt)
+        v = operand(eqn.inputs[0], dt, eqn)
         axes = eqn.params["axes"]
         kept = tuple(lv[j] for j in range(r) if j not in axes)
         o = g.array(out)
@@ -263,23 +253,20 @@ def _emit_chunked(g, i, n, pre, inner, post, whole) -> None:
     threads would keep the loop from vectorizing: see vecmath.radd). The chunking depends on
     the size alone, never on the thread count, so results repeat."""
     nc, c = ir.Local(g.fresh("nc"), ir.INT), ir.Local(g.fresh("c"), ir.INT)
-    g.add(ir.Assign(nc, ir.Call("min", [n, ir.Const(CHUNKS, ir.INT, bare=True)], ir.INT)))
+    g.body.append(ir.Assign(nc, ir.Call("min", [n, ir.Const(CHUNKS, ir.INT, bare=True)], ir.INT)))
     parts = {acc.name: ir.Arr(g.fresh("part"), acc.dtype, 1) for acc, _ in whole}
-    for acc, _ in whole:
-        g.add(ir.Alloc(parts[acc.name], (nc,)))
+    g.body += [ir.Alloc(part, (nc,)) for part in parts.values()]
 
     def bound(k):  # k * n // nc
         return ir.Bin("//", ir.Bin("*", k, n), nc)
 
     rows = ir.Loop(i, bound(ir.Bin("+", c, ir.Const(1, ir.INT, bare=True))), inner, start=bound(c))
-    g.add(ir.Loop(c, nc, pre + [rows] + [ir.Store(parts[acc.name], (c,), acc) for acc, _ in whole],
-                  parallel=True))
-    for acc, kind in whole:
-        g.add(ir.Assign(acc, _reduction_init(kind, acc.dtype)))
-    g.add(ir.Loop(c, nc, [ir.Assign(acc, _update(kind, acc, ir.Load(parts[acc.name], (c,))))
-                          for acc, kind in whole]))
-    for stmt in post:
-        g.add(stmt)
+    g.body.append(ir.Loop(c, nc, pre + [rows] + [ir.Store(parts[acc.name], (c,), acc) for acc, _ in whole],
+                          parallel=True))
+    g.body += [ir.Assign(acc, _reduction_init(kind, acc.dtype)) for acc, kind in whole]
+    g.body.append(ir.Loop(c, nc, [ir.Assign(acc, _update(kind, acc, ir.Load(parts[acc.name], (c,))))
+                                  for acc, kind in whole]))
+    g.body += post
 
 
 # --------------------------------------------------------------------------------------
@@ -319,8 +306,7 @@ def _row_groups(items: list, parallel_min_size: int = PARALLEL_MIN_SIZE) -> list
                 row_reduced.add(e.outputs[0])
 
     for item in items:
-        eqns = _eqns_of(item)
-        reads = {a for e in eqns for a in e.inputs if type(a) is Var}
+        reads = {a for e in item.eqns for a in e.inputs if type(a) is Var}
         if isinstance(item, Kernel) and _groupable(item, parallel_min_size):
             if not (group and item.shape[0] == group[0].shape[0] and not reads & deferred_out
                     and sum(len(k.eqns) for k in group) + len(item.eqns) <= MAX_KERNEL_EQNS
@@ -331,7 +317,7 @@ def _row_groups(items: list, parallel_min_size: int = PARALLEL_MIN_SIZE) -> list
             out.append(item)  # emitted before the open group
         elif group:
             deferred.append(item)
-            deferred_out.update(v for e in eqns for v in e.outputs)
+            deferred_out.update(v for e in item.eqns for v in e.outputs)
         else:
             out.append(item)
     flush()
@@ -379,9 +365,7 @@ def _row_local(k: Kernel, produced: set, row_reduced: set) -> bool:
                 continue
             if a in row_reduced:
                 return False
-            reduction = e.prim in REDUCTIONS
-            index = _remap_index(e, lv) if not reduction and is_remap_eqn(e) else \
-                _index(a.aval.shape, len(k.shape), lv)
+            index = _read_index(e, a, len(k.shape), lv)
             if not index or index[0] is not lead:
                 return False
     return True
@@ -398,13 +382,6 @@ def _remap_index(eqn, lv) -> tuple:
     return tuple(0 if n == 1 else lv[next(it)] for n in x)
 
 
-def _producer(k: Kernel, v: Var):
-    for e in k.eqns:
-        if v in e.outputs:
-            return e
-    raise KeyError(v)
-
-
 def _result(expr, eqn):
     """``expr`` converted to the output dtype unless it has it already (float64 operands to
     a float64 result; comparisons and logic give bools)."""
@@ -414,11 +391,6 @@ def _result(expr, eqn):
     if out == np.float64 and all(np.dtype(d) == out for d in lowering.compute_dtypes(eqn)):
         return expr
     return ir.Cast(expr, out)
-
-
-def _eqns_of(item) -> list:
-    """The equations of a kernel or a single equation."""
-    return item.eqns if isinstance(item, Kernel) else [item.eqn]
 
 
 def _per_row(kernels: list, read_later: set) -> frozenset:
@@ -450,7 +422,7 @@ def emit_row_group(g: Gen, kernels: list, per_row: frozenset = frozenset()) -> N
     parts = [emit_kernel(g, k, lead, per_row) for k in kernels]
     # (the members' initialisations after all their allocations, next to the loop)
     g.body += [s for before, _, _ in parts for s in before]
-    g.add(ir.Loop(lead, size, [s for _, inner, _ in parts for s in inner]))
+    g.body.append(ir.Loop(lead, size, [s for _, inner, _ in parts for s in inner]))
     g.body += [s for _, _, after in parts for s in after]
 
 
@@ -458,18 +430,18 @@ def calls_threaded_blas(jaxpr: Jaxpr) -> bool:
     """Whether ``jaxpr`` (its nested jaxprs too) calls BLAS or LAPACK on a product large
     enough for OpenBLAS to run it on several threads (see PARALLEL_MIN_SIZE_BESIDE_BLAS)."""
     for e in jaxpr.eqns:
-        if e.prim.name in _BLAS_PRIMS:
+        if e.prim in _BLAS_PRIMS:
             # One call's work (a batch makes one call per matrix): m n k, or n^3.
             a = e.inputs[0].aval.shape
             m_n = e.outputs[0].aval.shape[-2:] if e.prim is matmul_p else a[-2:]
             if int(np.prod(m_n, dtype=np.int64)) * (a[-1] if a else 1) >= THREADED_BLAS_MIN_WORK:
                 return True
-        elif any(calls_threaded_blas(j) for v in e.params.values() for j in jaxprs_in(v)):
+        elif any(calls_threaded_blas(j) for j in _subjaxprs(e.params)):
             return True
     return False
 
 
 # The primitives that call BLAS or LAPACK (matmul through ?gemm, solve through ?gesv, the
 # decompositions through NumPy); einsum is loops.
-_BLAS_PRIMS = frozenset({"matmul", "solve", "triangular_solve", "cholesky", "eigh", "qr", "svd",
-                         "det", "slogdet", "pinv", "lu"})
+_BLAS_PRIMS = frozenset({matmul_p, solve_p, dec.triangular_solve_p, dec.cholesky_p, dec.eigh_p, dec.qr_p,
+                         dec.svd_p, dec.det_p, dec.slogdet_p, dec.pinv_p, dec.lu_p})

@@ -19,6 +19,7 @@ from __future__ import annotations
 from ..jaxpr import Eqn, Jaxpr, Var
 from ..lax import reductions as red
 from ..lax import shapes as sh
+from .lowering import SCALAR
 
 REDUCTIONS = {red.reduce_sum_p: "sum", red.reduce_max_p: "max", red.reduce_min_p: "min",
               red.reduce_prod_p: "prod"}
@@ -26,8 +27,6 @@ REDUCTIONS = {red.reduce_sum_p: "sum", red.reduce_max_p: "max", red.reduce_min_p
 
 def is_loop_eqn(eqn: Eqn) -> bool:
     p = eqn.prim
-    from .lowering import SCALAR
-
     return (p in SCALAR and p is not sh.full_p and not p.multiple_results
             and (p not in (sh.transpose_p, sh.reshape_p) or is_remap_eqn(eqn)))
 
@@ -76,6 +75,7 @@ class Single:
 
     def __init__(self, eqn: Eqn):
         self.eqn = eqn
+        self.eqns = [eqn]  # (as a Kernel's)
 
     def __repr__(self):
         return f"Single[{self.eqn.prim.name}]"
@@ -121,8 +121,9 @@ def fuse(jaxpr: Jaxpr) -> list:
             if eqn.outputs[0] in needs_array:
                 items.append(Single(eqn))
             continue
-        if is_loop_eqn(eqn):
-            shape = eqn.outputs[0].aval.shape
+        reduction = eqn.prim in REDUCTIONS and type(eqn.inputs[0]) is Var
+        if is_loop_eqn(eqn) or reduction:  # (a reduction's loop: its operand's shape)
+            shape = (eqn.inputs[0] if reduction else eqn.outputs[0]).aval.shape
             remap = is_remap_eqn(eqn)
             for a in eqn.inputs:
                 k2 = owner.get(a) if type(a) is Var else None
@@ -130,17 +131,7 @@ def fuse(jaxpr: Jaxpr) -> list:
                     close(k2)
             k = kernel_for(shape, eqn)
             k.eqns.append(eqn)
-            k.local.add(eqn.outputs[0])
-            owner[eqn.outputs[0]] = k
-        elif eqn.prim in REDUCTIONS and type(eqn.inputs[0]) is Var:
-            x = eqn.inputs[0]
-            shape = x.aval.shape
-            k2 = owner.get(x)
-            if k2 is not None and (k2.shape != shape or x in k2.reduced):
-                close(k2)
-            k = kernel_for(shape, eqn)
-            k.eqns.append(eqn)
-            k.reduced.add(eqn.outputs[0])
+            (k.reduced if reduction else k.local).add(eqn.outputs[0])
             owner[eqn.outputs[0]] = k
         else:
             for a in eqn.inputs:
@@ -157,8 +148,7 @@ def _mark_materialized(jaxpr: Jaxpr, items: list) -> None:
     """A kernel's value is written to an array if anything outside the kernel reads it."""
     used_by: dict[Var, set] = {}
     for item in items:
-        eqns = item.eqns if isinstance(item, Kernel) else [item.eqn]
-        for e in eqns:
+        for e in item.eqns:
             for a in e.inputs:
                 if type(a) is Var:
                     used_by.setdefault(a, set()).add(id(item))

@@ -346,22 +346,27 @@ def _small_integer(v) -> bool:
     return v.imag == 0 and abs(v.real) < 100 and v.real == int(v.real)
 
 
+# The calls :class:`LLVM` writes: of complex operands (x86-64 Linux: glibc's ABI), of any,
+# of floats alone (float32/float64, with xla_exp's exception below).
+_COMPLEX_CALLS = {*_CLIBM, "abs", "isnan", "isinf", "isfinite", "maximum", "minimum", "log2", "log10",
+                  "exp2", "log1p", "expm1", "power"}
+_ANY_CALLS = {"abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex"}
+_FLOAT_CALLS = {*_INTRINSICS, *_LIBM, *VECTOR_MATH, *_XLA, "radd", "rmul", "fmod", "mod", "logaddexp"}
+
+
 def _callable(e) -> bool:
     name, kinds = e.fn.rpartition(".")[2], {a.dtype.kind for a in e.args}
     if e.fn == "ipow":  # (the kernel has a status word: ``LLVM.ipow``)
         return kinds <= set("iu")
     if "c" in kinds:
-        return _SYSV and (name in _CLIBM or name in ("abs", "isnan", "isinf", "isfinite", "maximum",
-                                                    "minimum", "log2", "log10", "exp2", "log1p", "expm1")
-                          or name == "power")
-    if name in ("abs", "maximum", "minimum", "sign", "isnan", "isinf", "isfinite", "min", "complex") or \
-            name in _ROUNDING and kinds <= set("biu"):
+        return _SYSV and name in _COMPLEX_CALLS
+    if name in _ANY_CALLS or name in _ROUNDING and kinds <= set("biu"):
         return True
     if name == "power" and kinds <= set("iu"):
         return type(e.args[1]) is Const and int(e.args[1].value) >= 0
-    return kinds <= {"f"} and (name in _INTRINSICS or name in _LIBM or name in VECTOR_MATH or name in (
-        "radd", "rmul", "fmod", "mod", "logaddexp") or name in _XLA and (name != "xla_exp" or kinds == {"f"}
-                                                      and e.dtype == np.float64))
+    if name == "xla_exp":  # (XLA's is float64's: float32 is rounded from it, lowering.py)
+        return kinds == {"f"} and e.dtype == np.float64
+    return kinds <= {"f"} and name in _FLOAT_CALLS
 
 
 def declare(module, name: str, ret, params):
@@ -371,6 +376,26 @@ def declare(module, name: str, ret, params):
     return module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, params), name)
 
 
+def while_loop(b, init: list, cond, step) -> list:
+    """Write ``v = init; while cond(v): v = step(v)`` at llvmlite builder ``b`` (``v``: a list
+    of values; ``step`` may add blocks); returns the values after the loop, where the builder
+    is left."""
+    start = b.block
+    head, body, end = (b.append_basic_block(f"loop.{x}") for x in ("head", "body", "end"))
+    b.branch(head)
+    b.position_at_end(head)
+    v = [b.phi(x.type) for x in init]
+    for phi, x in zip(v, init):
+        phi.add_incoming(x, start)
+    b.cbranch(cond(v), body, end)
+    b.position_at_end(body)
+    for phi, x in zip(v, step(v)):
+        phi.add_incoming(x, b.block)
+    b.branch(head)
+    b.position_at_end(end)
+    return v
+
+
 def for_range(b, lo, hi, body) -> None:
     """Write ``for i in range(lo, hi): body(i)`` at llvmlite builder ``b`` (``lo``, ``hi``: i64
     values or ints; ``body`` gets ``i`` and may add blocks); the builder is left after the loop."""
@@ -378,18 +403,12 @@ def for_range(b, lo, hi, body) -> None:
 
     i64 = ir.IntType(64)
     lo, hi = (ir.Constant(i64, v) if isinstance(v, int) else v for v in (lo, hi))
-    start = b.block
-    head, inside, end = (b.append_basic_block(f"for.{x}") for x in ("head", "body", "end"))
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(i64)
-    i.add_incoming(lo, start)
-    b.cbranch(b.icmp_signed("<", i, hi), inside, end)
-    b.position_at_end(inside)
-    body(i)
-    i.add_incoming(b.add(i, ir.Constant(i64, 1)), b.block)
-    b.branch(head)
-    b.position_at_end(end)
+
+    def step(v):
+        body(v[0])
+        return [b.add(v[0], ir.Constant(i64, 1))]
+
+    while_loop(b, [lo], lambda v: b.icmp_signed("<", v[0], hi), step)
 
 
 class LLVM:
@@ -440,7 +459,7 @@ class LLVM:
         return ir.Constant(self.lltype(dt), bool(v) if dt.kind == "b" else float(v))
 
     def stmt(self, s):
-        b, ir = self.b, self.ir
+        b = self.b
         if type(s) is Assign:
             v, slot = self.value(s.value), self.slots[s.target.name]
             for p, q in zip(v, slot) if type(slot) is tuple else [(v, slot)]:
@@ -450,20 +469,13 @@ class LLVM:
             if s.aug:
                 v = self.arith(s.aug, self.load(s.arr, s.index), v, s.arr.dtype)
             self.put(s.arr, s.index, v)
-        else:  # Loop
-            start = ir.Constant(self.i64, 0) if s.start is None else self.value(s.start)
-            stop, slot = self.value(s.stop), self.slots[s.var.name]
-            b.store(start, slot)
-            cond, body, end = (b.append_basic_block(f"loopir.{n}") for n in ("cond", "body", "end"))
-            b.branch(cond)
-            b.position_at_end(cond)
-            b.cbranch(b.icmp_signed("<", b.load(slot), stop), body, end)
-            b.position_at_end(body)
-            for x in s.body:
-                self.stmt(x)
-            b.store(b.add(b.load(slot), ir.Constant(self.i64, 1)), slot)
-            b.branch(cond)
-            b.position_at_end(end)
+        else:  # Loop: its variable is the slot's (read by the indices and the body)
+            def body(i):
+                b.store(i, self.slots[s.var.name])
+                for x in s.body:
+                    self.stmt(x)
+
+            for_range(b, 0 if s.start is None else self.value(s.start), self.value(s.stop), body)
 
     def pointer(self, arr: Arr, index, part=0):
         b, ir = self.b, self.ir
@@ -685,14 +697,13 @@ class LLVM:
             one, zero = self.const(1, dt), self.const(0, dt)
             pos = self.compare(">", x, zero, dt)
             neg = self.compare("<", x, zero, dt)
-            if dt.kind in "iu":
-                return b.select(pos, one, b.select(neg, self.const(-1, dt), zero))
-            return b.select(pos, one, b.select(neg, self.const(-1, dt), b.select(
-                b.fcmp_ordered("==", x, zero), zero, x)))  # NumPy: sign(-0.0) is 0.0, NaN stays
+            # NumPy: sign(-0.0) is 0.0, NaN stays
+            rest = zero if dt.kind in "iu" else b.select(b.fcmp_ordered("==", x, zero), zero, x)
+            return b.select(pos, one, b.select(neg, self.const(-1, dt), rest))
         if name in _ROUNDING and dt.kind in "biu":  # (NumPy 2: integers stay as they are)
             return x
-        if name == "power" and dt.kind in "iu":
-            return self.int_power(x, int(e.args[1].value), dt)
+        if name == "power" and dt.kind in "iu":  # (a constant exponent >= 0: printable)
+            return self.ipow(x, int(e.args[1].value), dt)
         if name == "ipow":
             return self.ipow(x, args[1], dt)
         if name in ("radd", "rmul"):
@@ -726,41 +737,44 @@ class LLVM:
             return b.select(b.or_(pick, b.fcmp_unordered("uno", x, x)), x, y)
         return b.select(self.compare("<" if low else ">", x, y, dt), x, y)
 
-    def int_power(self, x, n, dt):
-        """``x ** n`` for a constant ``n >= 0``, by squaring, wrapping (NumPy's)."""
-        b, out = self.b, self.const(1, dt)
-        while n:
-            if n & 1:
-                out = b.mul(out, x)
-            n >>= 1
-            x = b.mul(x, x) if n else x
-        return out
-
     def ipow(self, x, y, dt):
-        """``x ** y``, ``y`` traced: by squaring, wrapping, as NumPy; a negative ``y`` sets the
-        kernel's status word (the array ``status``: NumPy's ValueError after the program)."""
+        """``x ** y`` of integers, by squaring, wrapping, as NumPy; ``y`` traced or a Python int
+        >= 0. A negative traced ``y`` sets the kernel's status word (the array ``status``:
+        NumPy's ValueError after the program)."""
         b, ir = self.b, self.ir
         zero = self.const(0, dt)
-        if dt.kind == "i":
+        if dt.kind == "i" and not isinstance(y, int):
             negative = b.icmp_signed("<", y, zero)
             with b.if_then(negative, likely=False):
                 b.store(ir.Constant(self.i64, 1), b.bitcast(self.arr["status"][0], self.i64.as_pointer()))
             y = b.select(negative, zero, y)
-        before = b.block
-        head, body, done = (b.append_basic_block(f"ipow.{n}") for n in ("head", "body", "done"))
-        b.branch(head)
-        b.position_at_end(head)
-        r, p, n = (b.phi(x.type) for _ in range(3))
-        for phi, v in zip((r, p, n), (self.const(1, dt), x, y)):
-            phi.add_incoming(v, before)
-        b.cbranch(b.icmp_unsigned("!=", n, zero), body, done)
-        b.position_at_end(body)
-        for phi, v in zip((r, p, n), (b.select(b.trunc(n, ir.IntType(1)), b.mul(r, p), r), b.mul(p, p),
-                                      b.lshr(n, ir.Constant(n.type, 1)))):
-            phi.add_incoming(v, body)
-        b.branch(head)
-        b.position_at_end(done)
-        return r
+        return self.squarings((self.const(1, dt),), (x,), y, lambda u, v: (b.mul(*u, *v),))[0]
+
+    def squarings(self, one, x, n, mul):
+        """``x ** n`` (``n`` >= 0: an integer value, or a Python int) by squaring, as NumPy's
+        loops: over the bits of ``n``, ``r = r * p`` where it has the bit, ``p = p * p``. Values
+        are tuples (a real value's one part, a complex value's two), multiplied by ``mul``. A
+        Python int is unrolled here to the multiplications its bits need (table_engine's LLVM
+        unrolls no loop)."""
+        b, ir = self.b, self.ir
+        if isinstance(n, int):
+            r, p, m = one, x, n
+            while m:
+                r = mul(r, p) if m & 1 else r
+                m >>= 1
+                p = mul(p, p) if m else p
+            return r
+        bits = b.sub(ir.Constant(n.type, n.type.width), b.ctlz(n, ir.Constant(ir.IntType(1), 0)))
+        k = len(x)
+
+        def step(v):
+            bit = b.trunc(b.lshr(n, v[0]), ir.IntType(1))
+            r, p = v[1:1 + k], v[1 + k:]
+            return [b.add(v[0], ir.Constant(n.type, 1)), *(b.select(bit, t, q) for t, q in zip(mul(r, p), r)),
+                    *mul(p, p)]
+
+        v = while_loop(b, [ir.Constant(n.type, 0), *one, *x], lambda v: b.icmp_signed("<", v[0], bits), step)
+        return tuple(v[1:1 + k])
 
     def complex_call(self, name, args, e):
         b, ir = self.b, self.ir
@@ -781,24 +795,10 @@ class LLVM:
             pick = b.or_(b.or_(strict, b.and_(b.fcmp_ordered("==", xr, yr), b.fcmp_ordered(op, xi, yi))),
                          b.or_(nan(xr), nan(xi)))
             return tuple(b.select(pick, p, q) for p, q in zip(z, args[1]))
-        if name == "power" and not (type(e.args[1]) is Const and _small_integer(e.args[1].value)):
-            return self.cpow(z, self.convert(args[1], e.args[1].dtype, e.args[0].dtype))
-        if name == "power":  # a constant integer exponent |n| < 100: NumPy's npy_cpow
-            n, m = int(e.args[1].value.real), abs(int(e.args[1].value.real))
-            mul = lambda u, v: self.complex_arith("*", u, v, fused=False)  # noqa: E731
-            if n in (1, 2, 3):
-                out = z if n == 1 else mul(z, z) if n == 2 else mul(z, mul(z, z))
-            else:
-                out, p = self.const(1, e.dtype), z
-                for k in range(m.bit_length()):
-                    out = mul(out, p) if m >> k & 1 else out
-                    p = mul(p, p) if m >> k + 1 else p
-                out = self.complex_arith("/", self.const(1, e.dtype), out) if n < 0 else out
-            if n == 0:
-                return self.const(1, e.dtype)
-            zero = b.and_(*(b.fcmp_ordered("==", v, c(0.0)) for v in z))
-            at_zero = self.const(0 if n > 0 else complex(np.nan, np.nan), e.dtype)
-            return tuple(b.select(zero, p, q) for p, q in zip(at_zero, out))
+        if name == "power":
+            y = e.args[1]  # (a constant small integer: its multiplications alone, see cpow)
+            n = int(y.value.real) if type(y) is Const and _small_integer(y.value) else None
+            return self.cpow(z, self.convert(args[1], y.dtype, e.args[0].dtype), n)
         if name in ("log2", "log10"):
             w = self.clibm("clog", z)
             s = c(_LOG2E if name == "log2" else _LOG10E)
@@ -815,45 +815,35 @@ class LLVM:
             return re, b.fmul(self.libm("exp", [z[0]]), self.libm("sin", [z[1]]))
         return self.clibm(_CLIBM[name], z)
 
-    def cpow(self, z, w):
-        """``z ** w``, ``w`` not a constant small integer: NumPy's ``nc_pow`` (1 for w = 0, 0 or
-        NaN for z = 0, repeated multiplication for an integer |w| < 100, else libm's cpow)."""
+    def cpow(self, z, w, n=None):
+        """``z ** w``: NumPy's ``nc_pow`` (1 for w = 0, 0 or NaN for z = 0, repeated
+        multiplication for an integer |w| < 100, else libm's cpow). ``n``: ``w`` as a constant
+        small integer, whose branches and multiplications LLVM then folds away."""
         b, ir = self.b, self.ir
         fty, i64 = z[0].type, self.i64
         c = lambda v: ir.Constant(fty, v)  # noqa: E731
         mul = lambda u, v: self.complex_arith("*", u, v, fused=False)  # noqa: E731
         zero = lambda u: b.and_(*(b.fcmp_ordered("==", v, c(0.0)) for v in u))  # noqa: E731
         (br, bi), one = w, (c(1.0), c(0.0))
-        whole = b.fcmp_ordered("==", self.intrinsic("llvm.trunc", [br]), br)
-        small = b.and_(b.and_(b.fcmp_ordered("==", bi, c(0.0)), whole),
-                       b.fcmp_ordered("<", self.intrinsic("llvm.fabs", [br]), c(100.0)))
-        n = b.fptosi(b.select(small, br, c(0.0)), i64)
-        m = b.select(b.icmp_signed("<", n, ir.Constant(i64, 0)), b.neg(n), n)
-        start, fn = b.block, b.function
-        head, body, done, general, join = (fn.append_basic_block(f"cpow.{x}") for x in (
-            "head", "body", "done", "general", "join"))
-        b.cbranch(small, head, general)
-        b.position_at_end(head)  # NumPy's loop: aa *= p where m has the bit, p *= p
-        aa, p = (b.phi(fty), b.phi(fty)), (b.phi(fty), b.phi(fty))
-        mask = b.phi(i64)
-        for phi, v in zip((*aa, *p, mask), (*one, *z, ir.Constant(i64, 1))):
-            phi.add_incoming(v, start)
-        took = mul(aa, p)
-        bit = b.icmp_unsigned("!=", b.and_(m, mask), ir.Constant(i64, 0))
-        aa2 = tuple(b.select(bit, t, q) for t, q in zip(took, aa))
-        mask2 = b.shl(mask, ir.Constant(i64, 1))
-        b.cbranch(b.icmp_signed("<", m, mask2), done, body)
-        b.position_at_end(body)
-        p2 = mul(p, p)
-        for phi, v in zip((*aa, *p, mask), (*aa2, *p2, mask2)):
-            phi.add_incoming(v, body)
-        b.branch(head)
-        b.position_at_end(done)
+        if n is not None:
+            small, m, n = ir.Constant(ir.IntType(1), 1), abs(n), ir.Constant(i64, n)
+        else:
+            whole = b.fcmp_ordered("==", self.intrinsic("llvm.trunc", [br]), br)
+            small = b.and_(b.and_(b.fcmp_ordered("==", bi, c(0.0)), whole),
+                           b.fcmp_ordered("<", self.intrinsic("llvm.fabs", [br]), c(100.0)))
+            n = b.fptosi(b.select(small, br, c(0.0)), i64)
+            m = b.select(b.icmp_signed("<", n, ir.Constant(i64, 0)), b.neg(n), n)
+        fn = b.function
+        powers, general, join = (fn.append_basic_block(f"cpow.{x}") for x in ("powers", "general", "join"))
+        b.cbranch(small, powers, general)
+        b.position_at_end(powers)
+        aa = self.squarings(one, z, m, mul)
         r = tuple(b.select(b.fcmp_ordered("<", br, c(0.0)), q, t) for q, t in zip(
-            self.complex_arith("/", one, aa2), aa2))
+            self.complex_arith("/", one, aa), aa))
         z2 = mul(z, z)
         for k, v in ((3, mul(z, z2)), (2, z2), (1, z)):  # (unrolled: infinities as NumPy's)
             r = tuple(b.select(b.icmp_signed("==", n, ir.Constant(i64, k)), q, t) for q, t in zip(v, r))
+        done = b.block
         b.branch(join)
         b.position_at_end(general)
         g = self.clibm("cpow", z, w)
@@ -874,24 +864,21 @@ class LLVM:
         b, ir = self.b, self.ir
         fty = zs[0][0].type
         if fty == ir.DoubleType():
-            fn = self.declare(cname, ir.LiteralStructType([fty, fty]), [fty, fty] * len(zs))
+            fn = declare(b.module, cname, ir.LiteralStructType([fty, fty]), [fty, fty] * len(zs))
             r = b.call(fn, [v for z in zs for v in z])
             return b.extract_value(r, 0), b.extract_value(r, 1)
         vty = ir.VectorType(fty, 2)
         i32 = ir.IntType(32)
         vs = [b.insert_element(b.insert_element(ir.Constant(vty, ir.Undefined), z[0], ir.Constant(i32, 0)),
                                z[1], ir.Constant(i32, 1)) for z in zs]
-        r = b.call(self.declare(cname + "f", vty, [vty] * len(zs)), vs)
+        r = b.call(declare(b.module, cname + "f", vty, [vty] * len(zs)), vs)
         return b.extract_element(r, ir.Constant(i32, 0)), b.extract_element(r, ir.Constant(i32, 1))
 
     def libm(self, name, args):
         """libm's ``name`` (``namef`` for float32)."""
         ty = args[0].type
         name += "f" if ty == self.ir.FloatType() else ""
-        return self.b.call(self.declare(name, ty, [ty] * len(args)), args)
-
-    def declare(self, name, ret, params):
-        return declare(self.b.module, name, ret, params)
+        return self.b.call(declare(self.b.module, name, ty, [ty] * len(args)), args)
 
     def vector_math(self, name, args):
         from .vecmath import math_function

@@ -10,26 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import result_dtype
 from ..lax import elementwise as ew
 from ..lax import random as rnd
 from ..lax import shapes as sh
 from ..lax import special as sp
-from .loopir import (
-    BOOL,
-    FLOATS,
-    VECTOR_MATH,
-    Attr,
-    Bin,
-    BoolOp,
-    Call,
-    Cast,
-    Cmp,
-    Const,
-    Select,
-    Un,
-    cast,
-    lex_compare,
-)
+from . import loopir as ir
 
 # --------------------------------------------------------------------------------------
 # Elementwise: scalar expressions (loop IR nodes, backend/loopir.py)
@@ -40,29 +26,30 @@ def _dt(eqn):
 
 
 def _call(fn):
-    return lambda a, eqn: Call(f"np.{fn}", a, _dt(eqn))
+    """A call of ``fn`` as printed (``np.rint``, ``math.erf``...) on the operands."""
+    return lambda a, eqn: ir.Call(fn, a, _dt(eqn))
 
 
 def _math_module(dtype) -> str:
     """A math function's prefix on ``dtype`` values: ``_vm`` (vecmath's, float32/float64) or
     ``np`` (the source's text only: loopir.LLVM picks the routine by name and dtype)."""
-    return "_vm" if np.dtype(dtype) in FLOATS else "np"
+    return "_vm" if np.dtype(dtype) in ir.FLOATS else "np"
 
 
 def _math(fn):
     """A math function (its operands are computed in one dtype)."""
-    return lambda a, eqn: Call(f"{_math_module(compute_dtypes(eqn)[0])}.{fn}", a, _dt(eqn))
+    return lambda a, eqn: ir.Call(f"{_math_module(compute_dtypes(eqn)[0])}.{fn}", a, _dt(eqn))
 
 
 def _op(sym):
-    return lambda a, eqn: Bin(sym, a[0], a[1])
+    return lambda a, eqn: ir.Bin(sym, a[0], a[1])
 
 
 def _compare(sym):
     def rule(a, eqn):
         if np.dtype(compute_dtypes(eqn)[0]).kind == "c" and sym not in ("==", "!="):
-            return lex_compare(a[0], a[1], sym)
-        return Cmp(sym, a[0], a[1])
+            return ir.lex_compare(a[0], a[1], sym)
+        return ir.Cmp(sym, a[0], a[1])
 
     return rule
 
@@ -70,14 +57,14 @@ def _compare(sym):
 def _integer_pow(a, eqn):
     y, x, dt = eqn.params["y"], a[0], _dt(eqn)
     if y == 0:
-        return Const(1, dt)
+        return ir.Const(1, dt)
     n = abs(y)
     body = x
-    for _ in range(n - 1):
-        body = Bin("*", body, x)
+    for _ in range(n - 1 if n <= 4 else 0):  # (x ** 2**31: not a chain of 2**31 products)
+        body = ir.Bin("*", body, x)
     if n > 4:
-        body = Call(f"{_math_module(dt)}.power", [x, Const(n, dt)], dt)
-    return body if y > 0 else Bin("/", Const(1, dt), body)
+        body = ir.Call(f"{_math_module(dt)}.power", [x, ir.Const(n, dt)], dt)
+    return body if y > 0 else ir.Bin("/", ir.Const(1, dt), body)
 
 
 def _int_division(kind):
@@ -88,17 +75,18 @@ def _int_division(kind):
     def rule(a, eqn):
         (x, y), dt = a, np.dtype(compute_dtypes(eqn)[0])
         if dt.kind == "f":
-            return Bin("//", x, y) if kind == "floor_divide" else Call(f"np.{kind}", a, dt)
-        z, zero, minus1 = Const(0, dt), Cmp("==", y, Const(0, dt, True)), Cmp("==", y, Const(-1, dt, True))
+            return ir.Bin("//", x, y) if kind == "floor_divide" else ir.Call(f"np.{kind}", a, dt)
+        z, bare0 = ir.Const(0, dt), ir.Const(0, dt, bare=True)
+        zero, minus1 = ir.Cmp("==", y, bare0), ir.Cmp("==", y, ir.Const(-1, dt, bare=True))
         if dt.kind == "u":
-            return Select(zero, z, Bin("//" if kind == "floor_divide" else "%", x, y))
+            return ir.Select(zero, z, ir.Bin("//" if kind == "floor_divide" else "%", x, y))
         if kind == "floor_divide":
-            return Select(zero, z, Select(minus1, Un("-", x), Bin("//", x, y)))
-        rem = Bin("%", x, y)  # Python's % on integers: the sign of y, as NumPy's remainder
+            return ir.Select(zero, z, ir.Select(minus1, ir.Un("-", x), ir.Bin("//", x, y)))
+        rem = ir.Bin("%", x, y)  # Python's % on integers: the sign of y, as NumPy's remainder
         if kind == "fmod":  # C's remainder, the sign of x: Python's, less y where they differ
-            signs = Cmp("!=", Cmp("<", x, Const(0, dt, True)), Cmp("<", y, Const(0, dt, True)))
-            rem = Bin("-", rem, Select(BoolOp("and", [Cmp("!=", rem, Const(0, dt, True)), signs]), y, z))
-        return Select(BoolOp("or", [zero, minus1]), z, rem)
+            signs = ir.Cmp("!=", ir.Cmp("<", x, bare0), ir.Cmp("<", y, bare0))
+            rem = ir.Bin("-", rem, ir.Select(ir.BoolOp("and", [ir.Cmp("!=", rem, bare0), signs]), y, z))
+        return ir.Select(ir.BoolOp("or", [zero, minus1]), z, rem)
 
     return rule
 
@@ -106,68 +94,43 @@ def _int_division(kind):
 def _sign(a, eqn):
     dt = _dt(eqn)
     if dt.kind == "c":  # NumPy 2's z / |z|
-        unit = Bin("/", a[0], Call("np.abs", a, dt))
-        return Select(Cmp("!=", a[0], Const(0, dt, True)), unit, Const(0, dt))
+        unit = ir.Bin("/", a[0], ir.Call("np.abs", a, dt))
+        return ir.Select(ir.Cmp("!=", a[0], ir.Const(0, dt, True)), unit, ir.Const(0, dt))
     if dt.kind == "u":  # (never -1 for an unsigned integer >= 2**(bits-1))
-        return Select(Cmp("!=", a[0], Const(0, dt, True)), Const(1, dt), Const(0, dt))
-    return Call("np.sign", a, dt)
+        return ir.Select(ir.Cmp("!=", a[0], ir.Const(0, dt, True)), ir.Const(1, dt), ir.Const(0, dt))
+    return ir.Call("np.sign", a, dt)
 
 
 def _pow(a, eqn):
     if np.dtype(compute_dtypes(eqn)[0]).kind in "iu":  # exact, wrapping, ValueError for y < 0
-        return Call("ipow", a, _dt(eqn))
+        return ir.Call("ipow", a, _dt(eqn))
     return _math("power")(a, eqn)
 
 
 def _logistic(a, eqn):
     dt = _dt(eqn)
-    one = Const(1, dt)
-    return Bin("/", one, Bin("+", one, Call(f"{_math_module(dt)}.exp", [Un("-", a[0])], dt)))
+    one = ir.Const(1, dt)
+    exp = ir.Call(f"{_math_module(dt)}.exp", [ir.Un("-", a[0])], dt)
+    return ir.Bin("/", one, ir.Bin("+", one, exp))
 
 
 def _logical(sym):
-    return lambda a, eqn: Bin(sym, *(cast(x, BOOL) for x in a))
+    return lambda a, eqn: ir.Bin(sym, *(ir.cast(x, ir.BOOL) for x in a))
 
 
 def _not(a, eqn):
-    return Un("not", cast(a[0], BOOL))
+    return ir.Un("not", ir.cast(a[0], ir.BOOL))
 
 
-SCALAR: dict = {
-    ew.neg_p: lambda a, eqn: Un("-", a[0]),
-    ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
-    ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
-    ew.logistic_p: _logistic,
-    ew.select_p: lambda a, eqn: Select(*a),
-    ew.eq_p: _compare("=="), ew.ne_p: _compare("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
-    ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
-    ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
-    ew.round_p: _call("rint"),
-    ew.max_p: _call("maximum"), ew.min_p: _call("minimum"),
-    ew.convert_element_type_p: lambda a, eqn: cast(a[0], eqn.params["new_dtype"]),
-    ew.stop_gradient_p: lambda a, eqn: a[0],
-    sh.broadcast_to_p: lambda a, eqn: a[0],  # the operand is read with broadcasting
-    sh.full_p: lambda a, eqn: Const(eqn.params["fill_value"], eqn.params["dtype"]),
-    # In loops, these read their operand at remapped indices (codegen._remap_index):
-    sh.transpose_p: lambda a, eqn: a[0],
-    sh.reshape_p: lambda a, eqn: a[0],
-}
-for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
-              "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "floor",
-              "ceil", "isnan", "isinf", "isfinite"):
-    SCALAR[ew.ELEMENTWISE[_name]] = (_math if _name in VECTOR_MATH else _call)(_name)
-SCALAR[ew.sign_p] = _sign
-SCALAR[ew.real_p] = lambda a, eqn: Attr(a[0], "real")
-SCALAR[ew.imag_p] = lambda a, eqn: Attr(a[0], "imag")
-SCALAR[ew.conj_p] = lambda a, eqn: Attr(a[0], "conjugate()")
-SCALAR[ew.complex_p] = lambda a, eqn: Cast(Call("complex", a, _dt(eqn)), _dt(eqn))
+def _xla_exp(a, eqn):  # float32: XLA's float64 exp, rounded
+    dt, f64 = _dt(eqn), np.dtype(np.float64)
+    if dt == f64:
+        return ir.Call("_rnd.xla_exp", a, dt)
+    return ir.Cast(ir.Call("_rnd.xla_exp", [ir.Cast(a[0], f64)], f64), dt)
 
 
 def compute_dtypes(eqn) -> list:
     """The dtype each operand is cast to before the scalar expression is applied."""
-    from ..core import result_dtype
-
     p, avals = eqn.prim, [a.aval for a in eqn.inputs]
     if p is ew.select_p:
         dt = eqn.outputs[0].aval.dtype
@@ -180,20 +143,40 @@ def compute_dtypes(eqn) -> list:
     return [dt] * len(avals)
 
 
-# The other families with a scalar form (math.erf...); the rest (decompositions, sorting,
-# cumulative ops, other special functions) are host steps (backend/table_host.py).
-SCALAR.update({
-    sp.erf_p: lambda a, eqn: Call("math.erf", a, _dt(eqn)),
-    sp.erfc_p: lambda a, eqn: Call("math.erfc", a, _dt(eqn)),
-    sp.gammaln_p: lambda a, eqn: Call("math.lgamma", a, _dt(eqn)),
-    sp.fmod_p: _int_division("fmod"),
-    sp.mod_p: _int_division("mod"),
+SCALAR: dict = {
+    ew.neg_p: lambda a, eqn: ir.Un("-", a[0]),
+    ew.add_p: _op("+"), ew.sub_p: _op("-"), ew.mul_p: _op("*"), ew.div_p: _op("/"),
+    ew.pow_p: _pow, ew.integer_pow_p: _integer_pow,
+    ew.logistic_p: _logistic,
+    ew.select_p: lambda a, eqn: ir.Select(*a),
+    ew.eq_p: _compare("=="), ew.ne_p: _compare("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
+    ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
+    ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
+    ew.round_p: _call("np.rint"),
+    ew.max_p: _call("np.maximum"), ew.min_p: _call("np.minimum"),
+    ew.convert_element_type_p: lambda a, eqn: ir.cast(a[0], eqn.params["new_dtype"]),
+    ew.stop_gradient_p: lambda a, eqn: a[0],
+    sh.broadcast_to_p: lambda a, eqn: a[0],  # the operand is read with broadcasting
+    sh.full_p: lambda a, eqn: ir.Const(eqn.params["fill_value"], eqn.params["dtype"]),
+    # In loops, these read their operand at remapped indices (codegen._remap_index):
+    sh.transpose_p: lambda a, eqn: a[0],
+    sh.reshape_p: lambda a, eqn: a[0],
+    ew.sign_p: _sign,
+    ew.real_p: lambda a, eqn: ir.Attr(a[0], "real"),
+    ew.imag_p: lambda a, eqn: ir.Attr(a[0], "imag"),
+    ew.conj_p: lambda a, eqn: ir.Attr(a[0], "conjugate()"),
+    ew.complex_p: lambda a, eqn: ir.Cast(ir.Call("complex", a, _dt(eqn)), _dt(eqn)),
+    # The other families with a scalar form (math.erf...); the rest (decompositions, sorting,
+    # cumulative ops, other special functions) are host steps (backend/table_host.py).
+    sp.erf_p: _call("math.erf"), sp.erfc_p: _call("math.erfc"), sp.gammaln_p: _call("math.lgamma"),
+    sp.fmod_p: _int_division("fmod"), sp.mod_p: _int_division("mod"),
     sp.floor_divide_p: _int_division("floor_divide"),
-})
-SCALAR[rnd.fma_p] = lambda a, eqn: Call("_rnd.fma", a, _dt(eqn))
-SCALAR[rnd.nextafter_p] = lambda a, eqn: Call("np.nextafter", a, _dt(eqn))
-SCALAR[rnd.xla_erf_p] = lambda a, eqn: Call("_rnd.xla_erf", a, _dt(eqn))
-SCALAR[rnd.xla_erf_inv_p] = lambda a, eqn: Call("_rnd.xla_erf_inv", a, _dt(eqn))
-SCALAR[rnd.xla_exp_p] = lambda a, eqn: (  # float32: XLA's float64 exp, rounded
-    Call("_rnd.xla_exp", a, _dt(eqn)) if _dt(eqn) == np.float64
-    else Cast(Call("_rnd.xla_exp", [Cast(a[0], np.dtype(np.float64))], np.dtype(np.float64)), _dt(eqn)))
+    rnd.fma_p: _call("_rnd.fma"), rnd.nextafter_p: _call("np.nextafter"),
+    rnd.xla_erf_p: _call("_rnd.xla_erf"), rnd.xla_erf_inv_p: _call("_rnd.xla_erf_inv"),
+    rnd.xla_exp_p: _xla_exp,
+}
+for _name in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
+              "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+              "arccosh", "arctanh", "arctan2", "logaddexp", "hypot", "abs", "floor",
+              "ceil", "isnan", "isinf", "isfinite"):
+    SCALAR[ew.ELEMENTWISE[_name]] = _math(_name) if _name in ir.VECTOR_MATH else _call(f"np.{_name}")

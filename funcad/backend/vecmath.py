@@ -86,9 +86,7 @@ def _isa() -> tuple[str, int] | None:
         isa = ("d", 4)
     else:
         return None
-    letter = isa[0]
-    if not all(ll.address_of_symbol(f"_ZGV{letter}N{isa[1]}{'v' * k}_{c}")
-               for c, k in FUNCTIONS.values()):
+    if not all(ll.address_of_symbol(f"_ZGV{isa[0]}N{isa[1]}{'v' * k}_{c}") for c, k in FUNCTIONS.values()):
         return None  # an older glibc (tanh, log1p... came in 2.35)
     return isa
 
@@ -146,10 +144,8 @@ def _scalar_function(module, c_name: str, nargs: int, fty) -> ir.Function:
 
 
 def _narrow_variant(module, vfn, name: str, nargs: int, fty, lanes: int, n: int) -> ir.Function:
-    """``name(<n x fty>...)``: the ``lanes``-wide routine ``vfn`` on its arguments' ``n`` lanes."""
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
+    """``name(<n x fty>...)``: the ``lanes``-wide routine ``vfn`` on its arguments' ``n`` lanes
+    (made once, with its scalar function)."""
     nty, wty = ir.VectorType(fty, n), ir.VectorType(fty, lanes)
     fn = ir.Function(module, ir.FunctionType(nty, [nty] * nargs), name)
     fn.linkage = "weak_odr"  # (linkonce_odr: deleted as unused before the vectorizer runs)
@@ -173,7 +169,4 @@ def math_function(module, np_name: str, fty) -> ir.Function:
     if _ISA is not None:
         return _scalar_function(module, c_name, nargs, fty)
     name = c_name + ("f" if fty == ir.FloatType() else "")
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(fty, [fty] * nargs), name)
-    return fn
+    return module.globals.get(name) or ir.Function(module, ir.FunctionType(fty, [fty] * nargs), name)

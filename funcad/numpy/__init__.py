@@ -317,7 +317,9 @@ def power(x, y):
     -0.0, where C's ``pow`` gives inf and 0.0)."""
     if type(y) is int and not isinstance(x, bool | int | float):
         x = _arr(x)
-        if get_aval(x).dtype.kind in "fc" or (y >= 0 and get_aval(x).dtype.kind != "b"):
+        dt = get_aval(x).dtype
+        if dt.kind in "fc" or (y >= 0 and dt.kind != "b"):
+            _integer_operands("power", dt, y)  # int8_array ** 200 raises, as in NumPy
             return _ew.integer_pow(x, y)
     (x, y), dt = _promote(x, y)
     if type(y) in (float, _np.float64, _np.float32) and y == 0.5 and dt.kind == "f" and not isinstance(x, float):
