@@ -546,3 +546,59 @@ def test_numpy_table_indexed_in_scan_says_how_to_fix():
     with pytest.raises(funcad.errors.TracerArrayConversionError, match=r"fnp.asarray\(onp_array\)\[i\]"):
         total(table)
     np.testing.assert_allclose(np.asarray(total(fnp.asarray(table))), table[:, [0, 1, 1]].sum(1))
+
+
+# --- Viterbi decoding: argmax in scan (it was a host step per iteration: 90x JAX's time)
+
+def viterbi(jax, jnp, lax, jr):
+    def decode(log_pi, log_A, log_B, obs):
+        log_B = jnp.asarray(log_B)
+
+        def forward(d, o):
+            s = d[:, None] + log_A
+            return jnp.max(s, 0) + log_B[:, o], jnp.argmax(s, 0)
+        d, back = lax.scan(forward, log_pi + log_B[:, obs[0]], obs[1:])
+        # backwards: the carry is the state at t + 1, each step emits it and carries its parent
+        first, path = lax.scan(lambda s, b: (b[s], s), jnp.argmax(d), back, reverse=True)
+        return jnp.concatenate([first[None], path])
+    return decode
+
+
+def test_viterbi_against_enumeration_and_vmap():
+    log_pi, log_A, log_B, _ = _hmm_data()
+    obs = np.random.default_rng(6).integers(0, 4, (3, 6))
+    decode = funcad.jit(funcad.vmap(viterbi(*FA), in_axes=(None, None, None, 0)))
+    paths = np.asarray(decode(log_pi, log_A, log_B, obs))
+    for o, path in zip(obs, paths):
+        def score(p, o=o):
+            moves = sum(log_A[a, b] for a, b in zip(p, p[1:]))
+            return log_pi[p[0]] + moves + sum(log_B[s, x] for s, x in zip(p, o))
+        best = max(itertools.product(range(3), repeat=len(o)), key=score)
+        assert tuple(path) == best
+
+
+def test_argmax_argmin_run_natively_under_jit():
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, (5, 4)).astype(float)  # ties: the first one wins
+    x[1, 2], x[3, 0], x[4, 3] = np.nan, np.nan, -np.inf
+
+    def f(x):
+        return (fnp.argmax(x, axis=0), fnp.argmin(x, axis=1), fnp.argmax(x), fnp.argmax(x > 1, axis=1),
+                fnp.argmin(x.astype(fnp.float32), axis=0), fnp.argmax(fnp.nan_to_num(x, neginf=0).astype(fnp.uint8), 1))
+    want = f(x)  # eager: NumPy's argmax
+    _close(funcad.jit(f)(x), want)
+    assert "host[" not in funcad.jit(f).lower(x).source
+    z = x + 1j * rng.integers(0, 2, x.shape)
+    _close(funcad.jit(lambda z: (fnp.argmax(z, axis=1), fnp.argmin(z, axis=0)))(z),
+           (np.argmax(z, 1), np.argmin(z, 0)))
+    in_scan = funcad.jit(lambda x: flax.scan(lambda c, r: (c + fnp.argmax(r), fnp.argmin(r)), 0, x))
+    _close(in_scan(x), (np.argmax(x, 1).sum(), np.argmin(x, 1)))
+
+
+def test_viterbi_against_jax():
+    jx = _jax()
+    log_pi, log_A, log_B, _ = _hmm_data()
+    obs = np.random.default_rng(6).integers(0, 4, (3, 9))
+    args = (log_pi, log_A, log_B, obs)
+    ref = jx[0].jit(jx[0].vmap(viterbi(*jx), in_axes=(None, None, None, 0)))(*args)
+    _close(funcad.jit(funcad.vmap(viterbi(*FA), in_axes=(None, None, None, 0)))(*args), ref)
