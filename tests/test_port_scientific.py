@@ -589,6 +589,7 @@ def test_argmax_argmin_run_natively_under_jit():
     _close(funcad.jit(f)(x), want)
     assert "host[" not in funcad.jit(f).lower(x).source
     z = x + 1j * rng.integers(0, 2, x.shape)
+    z[0, 1] = complex(1.0, np.nan)  # NaN in the imaginary part counts as NaN too
     _close(funcad.jit(lambda z: (fnp.argmax(z, axis=1), fnp.argmin(z, axis=0)))(z),
            (np.argmax(z, 1), np.argmin(z, 0)))
     in_scan = funcad.jit(lambda x: flax.scan(lambda c, r: (c + fnp.argmax(r), fnp.argmin(r)), 0, x))

@@ -106,7 +106,7 @@ argmin_p = _arg_reduction("argmin", np.argmin)
 
 
 def arg_reduction_body(x, *, axis, prim):
-    """argmax/argmin of a real ``x`` written with reductions, compares and selects (what the
+    """argmax/argmin of ``x`` written with reductions, compares and selects (what the
     compiled backend runs in loops instead of a host step): the first position equal to the
     max (min), or the first NaN if there is one, as NumPy."""
     from . import elementwise as ew
@@ -121,9 +121,13 @@ def arg_reduction_body(x, *, axis, prim):
 
     if aval.dtype == np.bool_:
         x = ew.convert_element_type(x, np.dtype(np.int8))
-    hit = ew.eq(x, back((reduce_max if prim is argmax_p else reduce_min)(x, (axis,))))
-    if np.issubdtype(aval.dtype, np.inexact):
-        nan = bind(ew.isnan_p, x)
+    extreme = back((reduce_max if prim is argmax_p else reduce_min)(x, (axis,)))
+    hit = ew.eq(x, extreme)
+    isnan = functools.partial(bind, ew.isnan_p)
+    if np.issubdtype(aval.dtype, np.floating):  # max/min propagate NaN: then the first NaN
+        hit = ew.logical_or(hit, ew.logical_and(isnan(x), isnan(extreme)))
+    elif np.issubdtype(aval.dtype, np.complexfloating):  # (compiled complex min/max may not)
+        nan = isnan(x)
         any_nan = back(reduce_max(ew.convert_element_type(nan, np.dtype(np.int8)), (axis,)))
         hit = ew.select(ew.eq(any_nan, np.int8(1)), nan, hit)
     n = aval.shape[axis]
