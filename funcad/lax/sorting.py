@@ -123,13 +123,9 @@ def arg_reduction_body(x, *, axis, prim):
         x = ew.convert_element_type(x, np.dtype(np.int8))
     extreme = back((reduce_max if prim is argmax_p else reduce_min)(x, (axis,)))
     hit = ew.eq(x, extreme)
-    isnan = functools.partial(bind, ew.isnan_p)
-    if np.issubdtype(aval.dtype, np.floating):  # max/min propagate NaN: then the first NaN
+    if np.issubdtype(aval.dtype, np.inexact):  # max/min propagate NaN: then the first NaN
+        isnan = functools.partial(bind, ew.isnan_p)
         hit = ew.logical_or(hit, ew.logical_and(isnan(x), isnan(extreme)))
-    elif np.issubdtype(aval.dtype, np.complexfloating):  # (compiled complex min/max may not)
-        nan = isnan(x)
-        any_nan = back(reduce_max(ew.convert_element_type(nan, np.dtype(np.int8)), (axis,)))
-        hit = ew.select(ew.eq(any_nan, np.int8(1)), nan, hit)
     n = aval.shape[axis]
     pos = np.arange(n, dtype=INDEX_DTYPE).reshape((1,) * axis + (n,) + (1,) * (aval.ndim - axis - 1))
     first = ew.select(hit, broadcast_to(pos, aval.shape), np.full(aval.shape, n, INDEX_DTYPE))
