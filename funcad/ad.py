@@ -20,7 +20,7 @@ import numpy as np
 
 from . import core
 from .core import Primitive, ShapedArray, Trace, Tracer, _state, bind, get_aval
-from .errors import ConcretizationError
+from .errors import ConcretizationError, NonlinearTangentError
 from .jaxpr import Jaxpr, Literal, StagingTrace, Var
 
 jvp_rules: dict[Primitive, Callable] = {}
@@ -232,8 +232,14 @@ _NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.float32})
 
 
 def unbroadcast(x, aval: ShapedArray):
-    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting."""
-    shape = x.shape if type(x) in _NUMPY_TYPES else get_aval(x).shape  # (a call fewer)
+    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting; and cast to
+    ``aval``'s dtype (the real part for a real one): the transpose of the promotion a weakly
+    typed operand, a traced Python float, gets without a convert_element_type (``x * 1j``,
+    ``x * float32_array``)."""
+    xa = x if type(x) in _NUMPY_TYPES else get_aval(x)  # its shape and dtype (a call fewer)
+    if xa.dtype != aval.dtype:
+        x = lax.convert_element_type(lax.real(x) if aval.dtype.kind != "c" else x, aval.dtype)
+    shape = xa.shape
     if shape == aval.shape:
         return x
     lead = len(shape) - len(aval.shape)
@@ -307,7 +313,11 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
                 continue
         rule = transpose_rules.get(eqn.prim)
         if rule is None:
-            raise NotImplementedError(f"funcad has no transpose rule for {eqn.prim.name}")
+            raise NonlinearTangentError(
+                f"reverse mode cannot transpose `{eqn.prim.name}` applied to a tangent: the "
+                f"derivative rule that computed it is not linear in its tangents (a custom_jvp "
+                f"rule whose output tangent is, e.g., clip, max or a power of an input tangent). "
+                f"Use custom_vjp for a rule that is not linear, or forward mode (jvp, jacfwd).")
         invals = []
         for a in eqn.inputs:
             if type(a) is Literal:

@@ -19,6 +19,7 @@ from .errors import (
     ArgumentError,
     DTypeError,
     HolomorphicError,
+    NonlinearTangentError,
     NonScalarOutputError,
     ShapeError,
     TreeStructureError,
@@ -803,7 +804,7 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
                                  f"but the matching output has shape {a.shape}.")
         try:
             cts = ad.backward_pass(jaxpr, consts, ct_leaves)
-        except (ValueError, NotImplementedError) as e:  # a non-linear operation of the inputs
+        except (ValueError, NonlinearTangentError) as e:  # a non-linear operation of the inputs
             raise ArgumentError(f"linear_transpose: {_fun_name(fun)} is not linear in its inputs "
                                 f"({e}); transpose a linear function, e.g. the one jvp or "
                                 "linearize gives.") from e

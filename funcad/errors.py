@@ -100,6 +100,11 @@ class CallbackResultError(FuncadError, ValueError):
     """A ``pure_callback`` function returned results unlike its ``result_shape_dtypes``."""
 
 
+class NonlinearTangentError(FuncadError, TypeError):
+    """Reverse mode met an operation applied non-linearly to a tangent (a ``custom_jvp`` rule
+    that clips, squares... its tangents): it has no transpose. JAX raises NotImplementedError."""
+
+
 class NotCallableError(FuncadError, TypeError):
     """A branch or loop body that is not callable."""
 

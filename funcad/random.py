@@ -27,9 +27,8 @@ from .lax import random as rl
 from .lax.random import random_draw_p, threefry2x32_p
 
 __all__ = ["key", "PRNGKey", "key_data", "wrap_key_data", "split", "fold_in", "bits", "random_bits",
-           "uniform", "normal",
-           "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint", "categorical",
-           "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
+           "uniform", "normal", "exponential", "laplace", "logistic", "gumbel", "bernoulli", "randint",
+           "categorical", "permutation", "choice", "truncated_normal", "multivariate_normal", "orthogonal",
            "gamma", "loggamma", "beta", "dirichlet", "poisson", "t",
            "threefry2x32_p", "threefry_2x32"]
 
@@ -74,25 +73,25 @@ PRNGKey = key
 
 
 def key_data(keys):
-    """The raw uint32 data of ``keys`` (``jax.random.key_data``): funcad's keys are that data.
+    """The uint32 data of ``keys`` (``jax.random.key_data``): funcad's keys are JAX's raw
+    threefry keys, so this is the array itself.
 
-    >>> key_data(key(7))
-    array([0, 7], dtype=uint32)
+    >>> key_data(key(1))
+    array([0, 1], dtype=uint32)
     """
-    return _check_key(fnp.asarray(keys), "key_data")
+    return _check_key(keys, "key_data")
 
 
 def wrap_key_data(key_bits_array, *, impl=None):
-    """Keys from raw uint32 data of shape ``(..., 2)`` (``jax.random.wrap_key_data``); only
-    JAX's default ``threefry2x32`` implementation (``impl`` None or that name).
+    """Keys from their uint32 data (``jax.random.wrap_key_data``; only threefry2x32 keys).
 
-    >>> wrap_key_data(fnp.array([0, 7], dtype=fnp.uint32))
-    array([0, 7], dtype=uint32)
+    >>> wrap_key_data(key_data(key(1)))
+    array([0, 1], dtype=uint32)
     """
     if impl not in (None, "threefry2x32"):
-        raise ArgumentError(f"funcad.random.wrap_key_data: impl={impl!r} is not available; funcad's "
-                            "keys are threefry2x32 (impl=None).")
-    return _check_key(fnp.asarray(key_bits_array), "wrap_key_data")
+        raise ArgumentError(f"funcad.random.wrap_key_data: impl {impl!r} is not available; funcad's keys "
+                            "are threefry2x32 (as JAX's default).")
+    return _check_key(key_bits_array, "wrap_key_data")
 
 
 def split(key, num=2):

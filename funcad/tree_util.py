@@ -109,7 +109,10 @@ class PyTreeDef:
         self.aux = aux
         self.children = children
         self.num_leaves = 1 if nodetype is None else sum(c.num_leaves for c in children)
-        self._hash = hash((nodetype, aux, children))
+        try:
+            self._hash = hash((nodetype, aux, children))
+        except TypeError:  # unhashable aux data (a list, a dict), as JAX accepts: == still compares it
+            self._hash = hash((nodetype, type(aux), children))
 
     def __hash__(self):
         return self._hash

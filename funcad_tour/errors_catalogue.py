@@ -103,6 +103,12 @@ CASES = [
          "fa.jit(f)(1.0)", "ConcretizationError",
          "Use `fnp.where`/`fa.lax.cond` in the function (eagerly, and under eager grad, it runs "
          "on concrete values)."),
+    Case("custom-jvp-nonlinear", "grad through a custom_jvp rule that is not linear in its tangents",
+         "f = fa.custom_jvp(lambda x: x)\n"
+         "f.defjvp(lambda primals, tangents: (primals[0], fnp.clip(tangents[0], -1.0, 1.0)))\n"
+         "fa.grad(f)(2.0)", "NonlinearTangentError",
+         "Write the rule as a `fa.custom_vjp` (its backward pass may clip), or use forward mode "
+         "(`jvp`, `jacfwd`), as in JAX's tutorial."),
     Case("arange-traced-jit", "arange with a traced endpoint under jit",
          "fa.jit(lambda a: fnp.arange(a, 3.0))(0.5)", "ConcretizationError",
          "Use `fnp.linspace(a, b, num)` with a fixed `num`, or make the endpoint static."),

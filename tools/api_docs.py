@@ -34,6 +34,7 @@ MODULES = [
     ("funcad.scipy.signal", "funcad.scipy.signal"),
     ("funcad.scipy.integrate", "funcad.scipy.integrate"),
     ("funcad.scipy.optimize", "funcad.scipy.optimize"),
+    ("funcad.example_libraries.optimizers", "funcad.example_libraries.optimizers"),
     ("funcad.lax", "funcad.lax"),
     ("funcad.tree_util", "funcad.tree_util"),
     ("funcad.tree", "funcad.tree"),

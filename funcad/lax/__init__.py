@@ -18,6 +18,7 @@ from .fft import FftType, fft  # noqa: F401  (funcad.lax.fft is the function, as
 from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401,E402
 from . import jax_api  # noqa: E402  (jax.lax's names built from the primitives above)
 from .jax_api import *  # noqa: F401,F403,E402
+from .convolution import *  # noqa: F401,F403,E402  (conv_general_dilated and its wrappers)
 
 import sys as _sys  # noqa: E402
 

@@ -38,7 +38,8 @@ class Array(_np.ndarray):
     def at(self):
         from ._shape_ops import _IndexUpdateHelper
 
-        return _IndexUpdateHelper(self.view(_np.ndarray))
+        # an eager update's result keeps .at, so JAX's ``x = x.at[i].set(v)`` loops run eagerly
+        return _IndexUpdateHelper(self.view(_np.ndarray), as_array)
 
     def __getitem__(self, idx):
         if _has_tracer(idx):

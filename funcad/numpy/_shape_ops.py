@@ -601,10 +601,10 @@ def _update(x, template, arrays, values, op):
 class _IndexUpdateRef:
     """``x.at[idx]``: pure versions of ``x[idx] = v``, ``x[idx] += v``, ... (JAX's API)."""
 
-    __slots__ = ("x", "idx")
+    __slots__ = ("x", "idx", "wrap")
 
-    def __init__(self, x, idx):
-        self.x, self.idx = x, idx
+    def __init__(self, x, idx, wrap=None):
+        self.x, self.idx, self.wrap = x, idx, wrap
 
     # Every method takes JAX's keywords: ``mode`` ("promise_in_bounds", the default: NumPy's
     # behaviour; "clip"; "drop" for updates, "fill" for get, with ``fill_value``, NaN for floats
@@ -613,7 +613,8 @@ class _IndexUpdateRef:
     def _apply(self, op, values, mode=None, indices_are_sorted=False, unique_indices=False):
         x, idx, padded = _with_mode(self.x, self.idx, "drop" if mode == "fill" else mode)
         template, arrays = _parse_index(x, idx)
-        return _unpad(_update(x, template, arrays, values, op), padded)
+        out = _unpad(_update(x, template, arrays, values, op), padded)
+        return out if self.wrap is None else self.wrap(out)
 
     def get(self, mode=None, fill_value=None, indices_are_sorted=False, unique_indices=False):
         """``x[idx]``."""
@@ -657,13 +658,13 @@ class _IndexUpdateRef:
 
 
 class _IndexUpdateHelper:
-    __slots__ = ("x",)
+    __slots__ = ("x", "wrap")
 
-    def __init__(self, x):
-        self.x = x
+    def __init__(self, x, wrap=None):
+        self.x, self.wrap = x, wrap  # wrap: applied to the updated array (fnp.Array's .at keeps .at)
 
     def __getitem__(self, idx):
-        return _IndexUpdateRef(self.x, idx)
+        return _IndexUpdateRef(self.x, idx, self.wrap)
 
 
 def at(x):
