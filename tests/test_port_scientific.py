@@ -461,7 +461,7 @@ def test_bfgs_minimize_rosenbrock_eager_and_jit():
     rj = funcad.jit(lambda x0: minimize(rosen, x0, method="BFGS"))(np.zeros(4))
     _close(rj, r, rtol=1e-9, atol=1e-12)  # jit takes the same steps
     # 5-D Rosenbrock has a second local minimum, near (-0.96, 0.94, 0.88, 0.78, 0.61): from this
-    # start funcad's line search ends there (SciPy's reaches all ones, JAX's fails): check it is one
+    # start a line search may end at either (JAX's fails there): check it ends at a minimum
     r5 = minimize(rosen, np.array([-1.2, 1.0, -1.2, 1.0, 0.5]), method="BFGS")
     x5 = np.asarray(r5.x)
     assert bool(r5.success) and np.max(np.abs(scipy.optimize.rosen_der(x5))) < 1e-5
