@@ -65,7 +65,8 @@ def test_reduce_window_general_computation_and_pytrees():
     x, y = RNG.normal(size=(7,)), RNG.normal(size=(7,))
     f = lambda a, c: a * c + 1.0  # noqa: E731  (not a monoid: the masked fold)
     got = lax.reduce_window(x, 0.5, f, (3,), (2,), "SAME", (2,))
-    np.testing.assert_allclose(np.asarray(got), reduce_window_loop(x, 0.5, f, (3,), (2,), [(1, 1)], (2,), (1,)))
+    want = reduce_window_loop(x, 0.5, f, (3,), (2,), [(1, 1)], (2,), (1,))
+    np.testing.assert_allclose(np.asarray(got), want)
     # a pair of operands reduced together: the argmax of each window, as a (value, index) pair
     idx = np.arange(7.0)
 

@@ -18,9 +18,8 @@ import math
 
 import numpy as np
 
-from .. import lax
+from .. import lax, random
 from .. import numpy as fnp
-from .. import random
 from ..api import ShapeDtypeStruct, eval_shape
 from ..errors import ArgumentError
 from ..nn import elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus, standardize
@@ -66,13 +65,14 @@ def ones(key, shape, dtype=None):
 
 
 glorot, randn, logsoftmax = glorot_normal, normal, log_softmax  # JAX's older names
+_GLOROT, _NORMAL, _NORMAL_TINY = glorot_normal(), normal(), normal(1e-6)  # the layers' defaults
 
 
 # --------------------------------------------------------------------------------------
 # Layers
 
 
-def Dense(out_dim, W_init=glorot_normal(), b_init=normal()):
+def Dense(out_dim, W_init=_GLOROT, b_init=_NORMAL):
     """A fully connected layer: ``inputs @ W + b``."""
 
     def init_fun(rng, input_shape):
@@ -101,7 +101,7 @@ def _out_shape(conv, input_shape, kernel_shape):
 
 
 def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID", W_init=None,
-                b_init=normal(1e-6)):
+                b_init=_NORMAL_TINY):
     """A convolution layer (``lax.conv_general_dilated`` plus a bias) with layout
     ``dimension_numbers`` such as ``("NHWC", "HWIO", "NHWC")``."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
@@ -130,7 +130,7 @@ Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
 
 
 def GeneralConvTranspose(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID",
-                         W_init=None, b_init=normal(1e-6)):
+                         W_init=None, b_init=_NORMAL_TINY):
     """A transposed-convolution layer (``lax.conv_transpose`` plus a bias)."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     strides = strides or (1,) * len(filter_shape)
@@ -180,7 +180,10 @@ def BatchNorm(axis=(0, 1, 2), epsilon=1e-5, center=True, scale=True, beta_init=z
 
 def elementwise(fun, **fun_kwargs):
     """A layer applying ``fun(inputs, **fun_kwargs)``, without parameters."""
-    return (lambda rng, input_shape: (input_shape, ())), (lambda params, inputs, **kw: fun(inputs, **fun_kwargs))
+    def apply_fun(params, inputs, **kwargs):
+        return fun(inputs, **fun_kwargs)
+
+    return (lambda rng, input_shape: (input_shape, ())), apply_fun
 
 
 Tanh = elementwise(fnp.tanh)

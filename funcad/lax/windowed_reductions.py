@@ -70,8 +70,8 @@ def reduce_window_shape_tuple(operand_shape, window_dimensions, window_strides, 
                               base_dilation=None, window_dilation=None):
     """The output shape of :func:`reduce_window` with (low, high) ``padding`` pairs."""
     n = len(operand_shape)
-    base = _ints(base_dilation, n, "base_dilation")
-    window = [(k - 1) * d + 1 for k, d in zip(window_dimensions, _ints(window_dilation, n, "window_dilation"))]
+    base, wdil = _ints(base_dilation, n, "base_dilation"), _ints(window_dilation, n, "window_dilation")
+    window = [(k - 1) * d + 1 for k, d in zip(window_dimensions, wdil)]
     padded = [(s - 1) * b + 1 + lo + hi if s else lo + hi
               for s, b, (lo, hi) in zip(operand_shape, base, padding)]
     return tuple(max((p - k) // s + 1, 0) for p, k, s in zip(padded, window, window_strides))
