@@ -232,8 +232,14 @@ _NUMPY_TYPES = frozenset({np.ndarray, np.float64, np.float32})
 
 
 def unbroadcast(x, aval: ShapedArray):
-    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting."""
-    shape = x.shape if type(x) in _NUMPY_TYPES else get_aval(x).shape  # (a call fewer)
+    """Sum ``x`` down to ``aval``'s shape: the transpose of NumPy broadcasting; and cast to
+    ``aval``'s dtype (the real part for a real one): the transpose of the promotion a weakly
+    typed operand, a traced Python float, gets without a convert_element_type (``x * 1j``,
+    ``x * float32_array``)."""
+    xa = x if type(x) in _NUMPY_TYPES else get_aval(x)  # its shape and dtype (a call fewer)
+    if xa.dtype != aval.dtype:
+        x = lax.convert_element_type(lax.real(x) if aval.dtype.kind != "c" else x, aval.dtype)
+    shape = xa.shape
     if shape == aval.shape:
         return x
     lead = len(shape) - len(aval.shape)

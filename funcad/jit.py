@@ -525,7 +525,9 @@ _WARNED_NP_RANDOM: set = set()
 def _warn_np_random(fun):
     """The sharp bit of random numbers under jit (docs/random.md): a draw from NumPy's global
     generator while tracing becomes a constant of the compiled program."""
-    code = getattr(fun, "__code__", None)
+    # the user's function, not a wrapper such as funcad.autograd's grad: the warning is given
+    # once per place, and every wrapped function would share the wrapper's place
+    code = getattr(inspect.unwrap(fun), "__code__", None)
     where = f"{code.co_filename}:{code.co_firstlineno}" if code else repr(fun)
     if where in _WARNED_NP_RANDOM:
         return

@@ -420,3 +420,22 @@ def test_float_power_and_sort_complex_keep_the_imaginary_part():
         assert ours.dtype == ref.dtype
         np.testing.assert_allclose(ours, ref, rtol=1e-14)
     check_grads(lambda z: fnp.float_power(z, 2.5), (z,), order=2)
+
+
+def test_jit_grad_of_a_python_float_meeting_a_complex_constant_is_real():
+    # A traced Python float is weakly typed: in x * 1j, x + 2j, (x - 1j) / (2j + x) it meets
+    # the complex value without a convert_element_type, and the transposes of mul/add/sub/div
+    # handed it a complex cotangent: jit(grad(f))(0.3) returned a complex number whose real
+    # part was the gradient (eager grad, and an array argument, gave the real one).
+    cases = [(lambda x: fnp.real(fnp.exp(1j * x)), lambda x: -np.sin(x)),
+             (lambda x: fnp.abs(x + 2j) ** 2, lambda x: 2 * x),
+             (lambda x: fnp.abs(2j - x) ** 2, lambda x: 2 * x),
+             (lambda x: fnp.real((x - 1j) / (2j + x)), lambda x: 12 * x / (x * x + 4) ** 2)]
+    for f, df in cases:
+        for g in (fa.grad(f), fa.jit(fa.grad(f)), fa.jit(fa.value_and_grad(f))):
+            out = g(0.3)
+            out = out[1] if isinstance(out, tuple) else out
+            assert np.asarray(out).dtype == np.float64, f
+            np.testing.assert_allclose(out, df(0.3), rtol=1e-12)
+        xs = np.array([0.3, 0.7])
+        np.testing.assert_allclose(fa.vmap(fa.jit(fa.grad(f)))(xs), df(xs), rtol=1e-12)

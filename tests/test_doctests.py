@@ -22,7 +22,8 @@ MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "
            "funcad.scipy.stats.dirichlet",
            "funcad.lax.jax_api", "funcad.debug", "funcad.autograd", "funcad.autograd.extend",
            "funcad.autograd.numpy", "funcad.autograd.misc.flatten", "funcad.autograd.misc.optimizers",
-           "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util", "funcad.callback",
+           "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util",
+           "funcad.autograd.tracer", "funcad.callback",
            "funcad.numpy._array", "funcad.numpy._ranges", "funcad.scipy.integrate", "funcad.collectives",
            "funcad.sparsity", "funcad.coloring", "funcad.sparse_ad", "funcad.optimize", "funcad.dask",
            "funcad.numpy.fft", "funcad.lax.fft"]

@@ -118,6 +118,18 @@ def test_default_is_float64_and_results_are_ndarrays(transform):
     assert transform(fa.hessian(lambda x: x ** 3))(1.0).dtype == np.float64
 
 
+
+def test_gradient_of_a_weak_python_float_has_its_dtype_under_jit():
+    # jit traces a Python float weakly: x * float32_array is float32 with no
+    # convert_element_type of x, and the transposes of mul/add/div/select handed back a float32
+    # gradient for the float64 argument (eager grad and JAX give float64)
+    o32 = np.array([1.0, 2.0, 3.0], np.float32)
+    for f in (lambda x: fnp.sum(x * o32), lambda x: fnp.sum((x + o32) ** 2),
+              lambda x: fnp.sum(o32 / x), lambda x: fnp.sum(fnp.where(o32 > 1, x, o32))):
+        g = fa.jit(fa.grad(f))(0.3)
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, fa.grad(f)(0.3), rtol=1e-6)  # float32 arithmetic inside
+
 def test_mixed_precision_gradient_takes_each_input_dtype():
     x32, x64 = np.ones(2, np.float32), np.ones(2)
     g32, g64 = fa.grad(lambda a, b: fnp.sum(a * b), argnums=(0, 1))(x32, x64)

@@ -522,6 +522,29 @@ def test_np_random_under_jit_warns_once():
         g(np.ones(2))  # a retrace of the same function: warned once already
 
 
+
+def test_np_random_under_jit_warns_for_each_wrapped_function():
+    # jit(grad(f)) with autograd's grad: the warning names f's place, not the wrapper's; it
+    # once keyed on the wrapper's place, so a second wrapped function drawing went unwarned
+    import warnings
+
+    from funcad.autograd import grad
+
+    def f(x):
+        return funcad.numpy.sum(x * np.random.rand(2))
+
+    def h(x):
+        return funcad.numpy.sum(x ** 2 * np.random.rand(2))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        funcad.jit(grad(f))(np.ones(2))
+        funcad.jit(grad(h))(np.ones(2))
+    messages = [str(w.message) for w in caught if "drew from numpy.random" in str(w.message)]
+    assert len(messages) == 2
+    assert "jit(f)" in messages[0] and "jit(h)" in messages[1]
+    assert all(__file__ in m for m in messages)
+
 def test_bbvi_example_reaches_the_exact_posterior():
     import runpy
     from pathlib import Path

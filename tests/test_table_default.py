@@ -219,6 +219,20 @@ def test_basic_indexes_are_views_at_the_right_offsets(fresh, index):
     np.testing.assert_array_equal(got, np.concatenate([np.ravel(x[index])] * 2))
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (2, 0, 4)])
+def test_empty_views_as_outputs(fresh, shape):
+    """Outputs that are views of an empty input or value (a reversed one's offset lies past
+    its buffer: read as NumPy reads it, not past the bytes)."""
+    def f(e):
+        return e, e.T, e[..., ::-1], e[::-1], (e * 2.0)[..., ::-1], e[1:1], e.reshape(-1)
+
+    e = np.zeros(shape)
+    got = fa.jit(f)(e)
+    assert _backends() == {"TableProgram"}
+    for a, b in zip(got, f(e), strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype
+
+
 def test_the_weighted_gram_is_exactly_symmetric(fresh):
     """``X.T @ (X * s[:, None])`` (a Hessian summed over rows) is exactly symmetric
     (tests/test_jit_gram.py): ?gemm's upper triangle, mirrored."""

@@ -67,7 +67,6 @@ import numpy as np
 
 from ..jaxpr import Jaxpr, Literal, Var
 from ..lax.elementwise import mul_p
-from ..lax.linalg import matmul_p
 from ..lax.shapes import (
     _build_index,
     _is_basic,
@@ -246,21 +245,20 @@ def batch_loop(b, batch, ptrs):
 def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     from llvmlite import ir as L
 
-    bi = L.IntType(table_engine._BLAS_INT_BITS)
+    bi, i8 = L.IntType(table_engine._BLAS_INT_BITS), L.IntType(8)
     fty = L.DoubleType() if k.dtype == np.float64 else L.FloatType()
-    prefix = "d" if k.dtype == np.float64 else "s"
-    i8, pi, pf = L.IntType(8), bi.as_pointer(), fty.as_pointer()
-    sym = f"funcad_table_{prefix}gemm"
-    gemm = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), i8.as_pointer(), pi, pi, pi, pf, pf, pi, pf,
-                                                 pi, pf, pf, pi])
 
-    def const(ty, v):  # in the entry block: not a stack allocation per matrix of a batch
+    def const(ty, v):  # by reference, in the entry block: not a stack allocation per matrix of a batch
         with b.goto_entry_block():
             p = b.alloca(ty)
             b.store(L.Constant(ty, v), p)
         return p
 
-    a, bb, c = (b.bitcast(p, pf) for p in ptrs)
+    def call(routine, *args):  # funcad_table_?<routine>(args), declared by the arguments' types
+        sym = f"funcad_table_{'d' if k.dtype == np.float64 else 's'}{routine}"
+        return b.call(ir.declare(mod, sym, L.VoidType(), [x.type for x in args]), args)
+
+    a, bb, c = (b.bitcast(p, fty.as_pointer()) for p in ptrs)
     if k.n == 1 or k.m == 1:  # a matrix times a vector: ?gemv, as NumPy's matmul (~2x less CPU)
         if k.n == 1:  # c = A b: row-major A is k x m column-major (m x k if stored transposed)
             trans, rows, cols = ("N", k.m, k.k) if k.trans_a else ("T", k.k, k.m)
@@ -268,16 +266,13 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
         else:  # c = a B = B^T a
             trans, rows, cols = ("T", k.k, k.n) if k.trans_b else ("N", k.n, k.k)
             mat, ld, vec, inc = bb, k.ldb, a, k.lda if k.trans_a else 1
-        sym = f"funcad_table_{prefix}gemv"
-        gemv = ir.declare(mod, sym, L.VoidType(), [i8.as_pointer(), pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
-        return b.call(gemv, [const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0),
-                             mat, const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c,
-                             const(bi, 1)])
+        return call("gemv", const(i8, ord(trans)), const(bi, rows), const(bi, cols), const(fty, 1.0), mat,
+                    const(bi, max(ld, 1)), vec, const(bi, max(inc, 1)), const(fty, 0.0), c, const(bi, 1))
     args = [const(i8, ord("T" if k.trans_b else "N")), const(i8, ord("T" if k.trans_a else "N")),
             const(bi, k.n), const(bi, k.m), const(bi, k.k), const(fty, 1.0), bb, const(bi, k.ldb),
             a, const(bi, k.lda), const(fty, 0.0), c, const(bi, max(k.n, 1))]
     if not (table_engine._THREAD_CONTROL and blas.tall_product(k.m, k.n, k.k)):
-        return b.call(gemm, args)
+        return call("gemm", *args)
     # a reduction-shaped product on one OpenBLAS thread (blas.TALL_K)
     i32 = L.IntType(32)
     get = ir.declare(mod, "funcad_table_blas_get_threads", i32, [])
@@ -286,7 +281,7 @@ def _gemm_call(b, mod, k: Gemm, ptrs) -> None:
     limit = b.icmp_signed(">", before, L.Constant(i32, 1))
     with b.if_then(limit):
         b.call(set_, [L.Constant(i32, 1)])
-    b.call(gemm, args)
+    call("gemm", *args)
     with b.if_then(limit):
         b.call(set_, [before])
 
@@ -307,9 +302,8 @@ class Plan:
         self.regions: dict[Var, Region] = {}
         self._constants: dict = {}  # (dtype, shape, bytes) -> the constant's Region
         self.kernels: list = []   # distinct Loops/Gemm
-        self.index: dict = {}     # kernel key -> its index
+        self.index: dict = {}     # kernel key -> its index, in kernel order (the disk cache's description)
         self.calls: list = []     # (kernel index, [Region...])
-        self.keys: list = []      # per kernel, its key (the disk cache's description)
         self.marks: list = []     # (first call, item) per fusion item, (first call, "{" or "}",
         #                           jaxpr) around a jaxpr's items: the source's comments
         self.past: list = []      # (var, region) of branch and loop bodies' values (regions forgets them)
@@ -344,39 +338,36 @@ class Plan:
         self.consts.update((e.outputs[0], e.params["fill_value"]) for e in jaxpr.eqns if e.prim is full_p)
         items = codegen._row_groups(fuse(jaxpr), self.parallel_min_size)
         # the last item reading each value (the outputs: after every item)
-        last_read = {a: len(items) for a in jaxpr.outvars if type(a) is Var}
-        for n, item in enumerate(items):
-            for e in _eqns(item):
-                last_read.update((a, max(n, last_read.get(a, -1))) for a in e.inputs if type(a) is Var)
+        last_read = {a: n for n, item in enumerate(items) for e in _eqns(item)
+                     for a in e.inputs if type(a) is Var}
+        last_read.update((a, len(items)) for a in jaxpr.outvars if type(a) is Var)
         defined = {v for e in jaxpr.eqns for v in e.outputs}
+        order = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (host steps run in the program's order)
         self.marks.append((len(self.calls), "{", jaxpr))
         for n, item in enumerate(items):
             self.marks.append((len(self.calls), item))
             # (rules that write over an operand: this jaxpr's values, read by no later item)
             self.defined, self.last_read, self.item = defined, last_read, n
-            if not (isinstance(item, Kernel) or isinstance(item, list)):
+            if not isinstance(item, (Kernel, list)):
                 self.single(item.eqn)
                 continue
-            eqns = _eqns(item)
-            mark = self._mark()
-            try:
-                self.loop_item(item, {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n})
-            except (Unsupported, KeyError) as why:  # loops it does not print: host steps
-                self._rollback(*mark)
-                at = {id(e): j for j, e in enumerate(jaxpr.eqns)}  # (in the program's order)
-                HOST.degraded(self, sorted(eqns, key=lambda e: at.get(id(e), -1)), why)
+            eqns = sorted(_eqns(item), key=lambda e: order.get(id(e), -1))
+            read_later = {v for e in eqns for v in e.outputs if last_read.get(v, -1) > n}
+            self.native_or_host(eqns, self.loop_item, item, read_later)  # (loops it does not print)
         self.marks.append((len(self.calls), "}", jaxpr))
 
     # -- buffers and kernels --------------------------------------------------------------
 
     def fresh(self, v_or_shape, dtype=None) -> Region:
-        if dtype is None:
-            shape, dtype = v_or_shape.aval.shape, v_or_shape.aval.dtype
-        else:
-            shape = v_or_shape
-        dtype = np.dtype(dtype)
-        self.buffers.append((math.prod(shape) * dtype.itemsize, tuple(shape), dtype))
-        return Region(len(self.buffers) - 1, 0, tuple(shape), _c_strides(shape, dtype), dtype)
+        """A buffer of the program's own: the value ``v``'s (its region, recorded) or a
+        temporary of a shape and ``dtype``."""
+        v = v_or_shape if dtype is None else None
+        shape, dtype = (v.aval.shape, v.aval.dtype) if v is not None else (tuple(v_or_shape), np.dtype(dtype))
+        self.buffers.append((math.prod(shape) * dtype.itemsize, shape, dtype))
+        r = Region(len(self.buffers) - 1, 0, shape, _c_strides(shape, dtype), dtype)
+        if v is not None:
+            self.regions[v] = r
+        return r
 
     def constant(self, value) -> Region:
         """The region of a constant array (deduplicated by value)."""
@@ -396,7 +387,6 @@ class Plan:
         if k is None:
             k = self.index[key] = len(self.kernels)
             self.kernels.append(make())
-            self.keys.append(key)
         self.calls.append((k, list(regions)))
 
     def region(self, a) -> Region:
@@ -404,7 +394,7 @@ class Plan:
             return self.constant(np.asarray(a.val, a.aval.dtype))
         r = self.regions.get(a)
         if r is None and a in self.consts:  # a `full` read as an array: filled once
-            r = self.regions[a] = self.fresh(a)
+            r = self.fresh(a)
             self.fill(r, self.consts[a])
         if r is None:
             raise Unsupported(f"no region for {a}")
@@ -455,15 +445,12 @@ class Plan:
         eqns = _eqns(item)
         ins = _inputs_of(eqns)
         order = ins + [v for e in eqns for v in e.outputs]
-        key = _structure(eqns, ins, [v for v in order[len(ins):] if v in read_later])
-        key = key and (key, tuple(self.consts.get(a) for a in ins))
-        generated = self._generated.get(key) if key is not None else None
-        if generated is None:
-            generated = self._generate(item, eqns, ins, order, read_later)
-            if key is not None:
-                self._generated[key] = generated
-        text, stmts, arrays, arrays_key, positions, fills, sizes = generated
-        over = self._overwrites(order, len(ins), generated)
+        key = (_structure(eqns, ins, [v for v in order[len(ins):] if v in read_later]),
+               tuple(self.consts.get(a) for a in ins))
+        if key not in self._generated:
+            self._generated[key] = self._generate(item, eqns, ins, order, read_later)
+        text, stmts, arrays, arrays_key, positions, fills, sizes = self._generated[key]
+        over = self._overwrites(order, len(ins), stmts, arrays, positions, fills)
         if over:  # outputs written over dying operands: their stores go to the operand's array
             drop = {qo for qo, _ in over}
             stmts = table_arena.stores_to(stmts, {arrays[qo]: arrays[qa] for qo, qa in over})
@@ -471,7 +458,7 @@ class Plan:
             arrays_key = (arrays_key, over)
         for pos in positions:
             if type(pos) is int and pos >= len(ins) and order[pos] not in self.regions:
-                r = self.regions[order[pos]] = self.fresh(order[pos])
+                r = self.fresh(order[pos])
                 if pos in fills:
                     self.fill(r, fills[pos])
         regions = [self.region(order[pos]) if type(pos) is int else self.status(_negative_power)
@@ -480,12 +467,11 @@ class Plan:
         key = ("loops", text, arrays_key, tuple(strides), tuple(sizes))
         self.call(key, lambda: Loops(stmts, arrays, strides, sizes), regions)
 
-    def _overwrites(self, order, n_in, generated) -> tuple:
+    def _overwrites(self, order, n_in, stmts, arrays, positions, fills) -> tuple:
         """``((output's array, operand's array), ...)`` of a loop item: its fresh outputs that
         take the region of an operand of their shape and dtype (at least INPLACE_MIN_BYTES)
         that dies here (:meth:`writable`), where the kernel reads each element of the operand
         before writing the same element of the output (table_arena.overwritable)."""
-        _, stmts, arrays, _, positions, fills, _ = generated
         over, taken = [], set()
         # (an operand another array of the kernel also reads, a view of it, is never written over)
         seen = [self.regions[order[p]].buffer for p in positions
@@ -512,16 +498,19 @@ class Plan:
         reads after this item: every value in that buffer computed by the jaxpr being planned
         (not an input, nor a value from outside a loop body or branch, which a next iteration
         reads) and read by no later item of it (an output: after every item)."""
-        if not self.n_in <= r.buffer < len(self.buffers) or r.offset or not r.c_contiguous:
-            return False  # (an input, a scan's slice: table_control.ALIAS)
-        if type(self.buffers[r.buffer]) is not tuple or \
-                self.buffers[r.buffer][0] != math.prod(r.shape) * r.dtype.itemsize:
-            return False
-        return all(x in self.defined and self.last_read.get(x, -1) <= self.item
-                   for x, q in self.regions.items() if q.buffer == r.buffer)
+        return self.whole(r) and all(x in self.defined and self.last_read.get(x, -1) <= self.item
+                                     for x, q in self.regions.items() if q.buffer == r.buffer)
+
+    def whole(self, r: Region) -> bool:
+        """Whether region ``r`` is all of a fresh buffer (not an input, a constant, a scan's
+        slice (table_control.ALIAS) or a part of a buffer)."""
+        b = self.buffers[r.buffer] if self.n_in <= r.buffer < len(self.buffers) else None
+        return type(b) is tuple and not r.offset and r.c_contiguous and \
+            b[0] == math.prod(r.shape) * r.dtype.itemsize
 
     def _generate(self, item, eqns, ins, order, read_later):
-        """``(text, statements, arrays, their positions in order, fills, sizes)`` of an item."""
+        """``(text, statements, arrays, their key, their positions in order, fills, sizes)`` of
+        an item."""
         g = codegen.Gen()
         g.parallel_min_size = self.parallel_min_size
         g.consts.update(self.consts)
@@ -535,8 +524,7 @@ class Plan:
         position = {g.names[v]: pos for pos, v in enumerate(order) if v in g.names}
         fills, stmts = {}, []
         for s in g.body:
-            t = type(s)
-            if t is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
+            if type(s) is ir.Alloc:  # a fresh array (its region: loop_item), filled if given
                 if s.fill is not None:
                     fills[position[s.arr.name]] = s.fill.value
                 continue
@@ -567,25 +555,28 @@ class Plan:
         rule = SINGLE.get(e.prim)
         if rule is None:
             return HOST.degraded(self, [e], "no native rule")
-        mark = self._mark()
+        self.native_or_host([e], rule, self, e)
+
+    def native_or_host(self, eqns, rule, *args) -> None:
+        """``rule(*args)``, which plans ``eqns`` natively; where it raises :class:`Unsupported`
+        (or meets a value without a region), what it had added is forgotten and ``eqns`` become
+        host steps."""
+        before = [len(x) for x in (self.buffers, self.calls, self.kernels, self.regions, self.checks,
+                                   self.spans, self.aliases)]
         try:
-            rule(self, e)
-        except (Unsupported, KeyError) as why:  # what the rule does not cover: a host step
-            self._rollback(*mark)
-            HOST.degraded(self, [e], why)
-
-    def _mark(self) -> tuple:
-        return len(self.buffers), len(self.calls), len(self.kernels), len(self.regions), len(self.checks)
-
-    def _rollback(self, buffers, calls, kernels, regions, checks) -> None:
-        """Forget what a rule that raised Unsupported had added."""
-        del self.checks[checks:]
-        for key in self.keys[kernels:]:
-            del self.index[key]
-        while len(self.regions) > regions:
-            self.regions.popitem()  # (the last added first)
-        self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
-        del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:], self.keys[kernels:]
+            rule(*args)
+        except (Unsupported, KeyError) as why:
+            buffers, calls, kernels, regions, checks, spans, aliases = before
+            del self.checks[checks:], self.spans[spans:], self.aliases[aliases:]
+            while len(self.regions) > regions:
+                self.regions.popitem()  # (the last added first)
+            while len(self.index) > kernels:
+                self.index.popitem()
+            self._constants = {k: r for k, r in self._constants.items() if r.buffer < buffers}
+            # (a loop's slices in calls no longer there: their slots must not advance)
+            self.steps = {k: v for k, v in self.steps.items() if k[0] < calls}
+            del self.buffers[buffers:], self.calls[calls:], self.kernels[kernels:]
+            HOST.degraded(self, eqns, why)
 
     def view_index(self, e) -> None:
         if not (len(e.inputs) == 1 and _is_basic(e.params["template"])):
@@ -609,7 +600,7 @@ class Plan:
         if not (len(e.inputs) == 2 and _is_basic(e.params["template"])):
             raise Unsupported("index_add at an advanced index")
         x, u = (self.region(a) for a in e.inputs)
-        r = self.regions[e.outputs[0]] = self.fresh(e.outputs[0])
+        r = self.fresh(e.outputs[0])
         self.copy(r, x)
         part = _view(r, _build_index(e.params["template"], ()))
         if part.shape != u.shape:
@@ -620,7 +611,7 @@ class Plan:
         out = e.outputs[0]
         if not all(a.aval.dtype == out.aval.dtype for a in e.inputs):
             raise Unsupported("concatenate of mixed dtypes")
-        r = self.regions[out] = self.fresh(out)
+        r = self.fresh(out)
         axis, start = e.params["axis"], 0
         for a in e.inputs:  # each operand copied into its part of the result
             n = a.aval.shape[axis]
@@ -628,33 +619,21 @@ class Plan:
             start += n
 
     def matmul(self, e) -> None:
+        """A product of two matrices of one float dtype (table_einsum.matmul's other cases:
+        stacks, mixed dtypes), by BLAS."""
         a, b = (self.region(x) for x in e.inputs)
-        out = e.outputs[0]
-        if not (a.dtype == b.dtype == out.aval.dtype and a.dtype in ir.FLOATS):
-            raise Unsupported("matmul dtypes")
-        if len(a.shape) > 2 or len(b.shape) > 2 or not a.shape or not b.shape:
-            raise Unsupported("batched matmul")
-        if len(a.shape) == 1:
-            a = Region(a.buffer, a.offset, (1, a.shape[0]), (0, a.strides[0]), a.dtype)
-        if len(b.shape) == 1:
-            b = Region(b.buffer, b.offset, (b.shape[0], 1), (b.strides[0], 0), b.dtype)
-        c = self.regions[out] = self.fresh(out)
-        (m, k), n = a.shape, b.shape[1]
-        if max(m, n, k, *(abs(s) // a.dtype.itemsize for s in a.strides + b.strides)) >= 2 ** 31:
+        c = self.fresh(e.outputs[0])
+        (m, k), n, size = a.shape, b.shape[1], a.dtype.itemsize
+        if max(m, n, k, *(abs(s) // size for s in a.strides + b.strides)) >= 2 ** 31:
             raise Unsupported("a matrix size past 32-bit BLAS integers")
         if m == 0 or n == 0:
             return
         if k == 0:
             return self.fill(c, 0.0)
-        size = a.dtype.itemsize
-        la, lb = _blas_layout(a, size), _blas_layout(b, size)
-        if la is None:
-            a = self.contiguous(a)
-            la = _blas_layout(a, size)
-        if lb is None:
-            b = self.contiguous(b)
-            lb = _blas_layout(b, size)
-        gemm = Gemm(a.dtype, m, n, k, lb[0], lb[1], la[0], la[1])
+        # (an operand whose strides BLAS cannot take is copied first)
+        a, b = (x if _blas_layout(x, size) else self.contiguous(x) for x in (a, b))
+        (ta, lda), (tb, ldb) = (_blas_layout(x, size) for x in (a, b))
+        gemm = Gemm(a.dtype, m, n, k, tb, ldb, ta, lda)
         self.call(gemm.key(), lambda: gemm, [a, b, c])
         if _weighted_gram(self.producers, *e.inputs):  # B.T @ (B * v): exactly symmetric
             self.call(("mirror", c.dtype.name, c.shape, c.strides), lambda: _mirror(c), [c])
@@ -669,7 +648,6 @@ SINGLE: dict = {
     transpose_p: Plan.transpose,
     index_add_p: Plan.index_add,
     concatenate_p: Plan.concatenate,
-    matmul_p: Plan.matmul,
 }
 
 
@@ -707,24 +685,18 @@ def _negative_power(_):
 def _elementwise(dst: Region, kind, srcs) -> Loops:
     """The loop kernel of :meth:`Plan.elementwise`: a loop per axis of ``dst`` (none for a
     unit axis), the sources read with broadcasting."""
-    sizes, idx = [], []
-    for n in dst.shape:
-        if n == 1:
-            idx.append(0)
-        else:
-            sizes.append(n)
-            idx.append(ir.Local(f"i{len(idx)}", ir.INT))
+    axes = [d for d, n in enumerate(dst.shape) if n != 1]
+    idx = [ir.Local(f"i{d}", ir.INT) if d in axes else 0 for d in range(len(dst.shape))]
     arrs = [ir.Arr(f"v{j}", r.dtype, len(r.shape)) for j, r in enumerate([dst, *srcs])]
-    loads = [ir.Load(a, tuple(i if n != 1 else 0 for i, n in zip(idx, r.shape)))
-             for a, r in zip(arrs[1:], srcs)]
-    value = ir.Const(kind[1], dst.dtype) if kind[0] == "fill" else ir.cast(loads[0], dst.dtype)
+    if kind[0] == "fill":
+        value = ir.Const(kind[1], dst.dtype)
+    else:  # (the source's unit axes read at 0)
+        at = tuple(i if n != 1 else 0 for i, n in zip(idx, srcs[0].shape))
+        value = ir.cast(ir.Load(arrs[1], at), dst.dtype)
     stmt = ir.Store(arrs[0], tuple(idx), value, aug="+" if kind == "add" else "")
-    slot = len(sizes)
-    for d in reversed(range(len(dst.shape))):
-        if dst.shape[d] != 1:
-            slot -= 1
-            stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
-    return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], sizes)
+    for slot, d in reversed(list(enumerate(axes))):
+        stmt = ir.Loop(idx[d], ir.Size(slot, f"n{slot}"), [stmt])
+    return Loops([stmt], arrs, [r.strides for r in [dst, *srcs]], [dst.shape[d] for d in axes])
 
 
 def _weighted_gram(producers, x, y) -> bool:
@@ -759,7 +731,8 @@ def _inputs_of(eqns) -> list:
 def _structure(eqns, ins, outs):
     """A key equal for two items exactly when codegen builds the same loops for them (the
     same equations up to renaming, the same shapes and literals), so that the repeated steps
-    of an unrolled loop are generated once. None if a parameter is unhashable."""
+    of an unrolled loop are generated once. A new object, equal to no other, if a parameter
+    is unhashable."""
     index = {v: k for k, v in enumerate(ins)}
     key = [tuple((v.aval.shape, v.aval.dtype) for v in ins)]
     try:
@@ -774,7 +747,7 @@ def _structure(eqns, ins, outs):
         hash(key)
         return key
     except TypeError:
-        return None
+        return object()
 
 
 def _eqns(item) -> list:
@@ -835,29 +808,26 @@ class TableProgram:
         with _lock:
             table_engine._setup()
         self.dtypes = [v.aval.dtype for v in jaxpr.invars]
-        description = repr((table_engine._host(), table_engine._writers(plan.kernels), plan.keys)).encode()
-        digest = hashlib.sha256(description).hexdigest()
+        description = (table_engine._host(), table_engine._writers(plan.kernels), list(plan.index))
+        digest = hashlib.sha256(repr(description).encode()).hexdigest()
         name = f"funcad_table_{digest[:16]}"
         where = table_engine._cache_dir()
         path = where and where / f"{digest}.o"
         with _lock:  # one thread at a time compiles or adds code
             self._code = _loaded.get(name)
             if self._code is None:
-                self._code = _loaded[name] = table_engine._Code(
-                    name, path, lambda: table_engine.compile_object(name, plan.kernels),
-                                                   len(plan.kernels))
+                self._code = _loaded[name] = table_engine._Code(name, path, plan.kernels)
                 stats[self._code.how] += 1
             addresses, entry = self._code.addresses, table_engine._runtime()
-        # for .source, planned again when read (build sets Plan's other arguments, if any)
-        self.name, self._plan_args = name, (jaxpr,)
-        self.kernels = len(plan.kernels)
+        self.name, self.kernels = name, len(plan.kernels)
         # The table: per call, its kernel's address and its (buffer, offset) slots.
         # Control entries: a null address, their op, target and operands in the slots.
         layout = self._layout(plan)
         # host steps: ctypes callbacks, kept alive here (their addresses are not in the module)
         self.host = {c: k.bind() for c, (k, _) in enumerate(plan.calls) if type(k) not in (int, Control)}
-        self.fns = np.array([0 if type(k) is Control else self.host[c].address if c in self.host
-                             else addresses[k] for c, (k, _) in enumerate(plan.calls)], np.uintp)
+        self.fns = np.array([addresses[k] if type(k) is int else 0 if type(k) is Control else
+                             ctypes.cast(self.host[c], ctypes.c_void_p).value
+                             for c, (k, _) in enumerate(plan.calls)], np.uintp)
         slots, offsets, bumps = [], [], {}
         for c, (k, regions) in enumerate(plan.calls):
             offsets.append(len(slots))
@@ -901,7 +871,7 @@ class TableProgram:
     def _layout(self, plan: Plan) -> dict:
         """Buffer -> (slot in the per-call pointer table, byte offset). Slots: the inputs,
         then a fresh array per program output computed into its own buffer, the constants,
-        then the arena."""
+        the status words (one slot, if the program has any), then the arena."""
         layout = {b: (b, 0) for b in range(plan.n_in)}
         outs, self.out_buffers, self.outputs = {}, [], []
         for a in plan.outvars:
@@ -909,31 +879,26 @@ class TableProgram:
                 self.outputs.append(("literal", np.asarray(a.val, a.aval.dtype)))
                 continue
             r = plan.region(a)
-            whole = r.buffer >= plan.n_in and r.offset == 0 and r.c_contiguous and \
-                type(plan.buffers[r.buffer]) is tuple and \
-                plan.buffers[r.buffer][0] == int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
-            if whole and r.buffer not in outs:
+            if plan.whole(r) and r.buffer not in outs:
                 outs[r.buffer] = len(self.out_buffers)
                 self.out_buffers.append((r.shape, r.dtype))
                 self.outputs.append(("out", outs[r.buffer], r.shape))
             else:
                 self.outputs.append(("view", r))  # a copy of a view, an input, a repeat
-        self.consts = tuple(c for c in plan.buffers if type(c) is np.ndarray)  # (slots after the outputs')
-        consts = {b: plan.n_in + len(self.out_buffers) + j for j, b in enumerate(
-            b for b in range(plan.n_in, len(plan.buffers)) if type(plan.buffers[b]) is np.ndarray)}
-        status = {r.buffer: j for j, (r, _) in enumerate(plan.checks)}  # a slot before the arena's
-        arena = plan.n_in + len(self.out_buffers) + len(consts) + bool(status)  # (the arena: the last slot)
-        inner = [b for b in range(plan.n_in, len(plan.buffers))
-                 if b not in outs and b not in status and b not in consts]
+        layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
+        consts = [b for b, c in enumerate(plan.buffers) if type(c) is np.ndarray]
+        self.consts = tuple(plan.buffers[b] for b in consts)
+        layout.update((b, (plan.n_in + len(outs) + j, 0)) for j, b in enumerate(consts))
+        status = plan.n_in + len(outs) + len(consts)
+        layout.update((r.buffer, (status, 8 * j)) for j, (r, _) in enumerate(plan.checks))
+        arena = status + bool(plan.checks)
+        inner = [b for b in range(plan.n_in, len(plan.buffers)) if b not in layout]
         read_after = [o[1].buffer for o in self.outputs if o[0] == "view" and o[1].buffer in inner]
         ranges = table_arena.live_ranges(plan.calls, inner, read_after, plan.spans)
         sizes = {b: plan.buffers[b][0] for b in inner}
         offsets, self.arena_bytes = table_arena.pack(sizes, ranges)
         self.intermediate_bytes = table_arena.total(sizes.values())  # (their sum: the arena without reuse)
         layout.update((b, (arena, offsets[b])) for b in inner)
-        layout.update((b, (plan.n_in + j, 0)) for b, j in outs.items())
-        layout.update((b, (slot, 0)) for b, slot in consts.items())
-        layout.update((b, (arena - 1, 8 * j)) for b, j in status.items())
         self.layout, self.n_slots = layout, arena + 1
         # every output its own fresh buffer, in order: the call returns them as they are
         self._plain = self.outputs == [("out", j, shape) for j, (shape, _) in enumerate(self.out_buffers)]
@@ -972,7 +937,7 @@ class TableProgram:
             else:
                 r = o[1]
                 slot, base = self.layout[r.buffer]
-                result.append(_read(bufs[slot].reshape(-1).view(np.uint8), base + r.offset, r))
+                result.append(array_at(bufs[slot], base + r.offset, r.shape, r.dtype, r.strides).copy())
         self._arenas.append(arena)
         return result
 
@@ -989,11 +954,12 @@ def _c_arrays(args, dtypes) -> list:
     return out
 
 
-def _read(flat, offset, r: Region):
-    """A copy of region ``r`` of the bytes ``flat`` (a view, an input, a repeated output)."""
-    if not r.shape or 0 in r.shape:
-        return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset).copy()
-    return np.ndarray(r.shape, r.dtype, buffer=flat, offset=offset, strides=r.strides).copy()
+def array_at(buffer, offset, shape, dtype, strides) -> np.ndarray:
+    """The array of ``shape``, ``dtype`` and byte ``strides`` at byte ``offset`` of ``buffer`` (a
+    call's array: an output read from a view, an input or a repeat; a host step's operand)."""
+    if 0 in shape:  # (nothing to read; the offset of an empty view may lie past the buffer)
+        return np.empty(shape, dtype)
+    return np.ndarray(shape, dtype, buffer, offset, strides)  # (positional: 2x faster)
 
 
 _loaded = weakref.WeakValueDictionary()  # module name -> its _Code, while a program runs it
@@ -1034,7 +1000,7 @@ def build(jaxpr: Jaxpr, keep_plan: bool = False) -> TableProgram:
     jaxpr, consts = HOST.inline_calls(jaxpr)
     plan = Plan(jaxpr, consts)
     program = TableProgram(jaxpr, plan)
-    program._plan_args = (jaxpr, consts)  # (for .source)
+    program._plan_args = (jaxpr, consts)  # (for .source: the plan is built again when read)
     if keep_plan:
         program._plan = plan
     return program

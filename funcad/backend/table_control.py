@@ -75,8 +75,7 @@ def resolve(plan, start: int, loop: int) -> None:
     for c in range(start, len(plan.calls)):
         regions = plan.calls[c][1]
         for q, r in enumerate(regions):
-            if r.buffer >= ALIAS and plan.aliases[r.buffer - ALIAS].loop == loop:
-                a = plan.aliases[r.buffer - ALIAS]
+            if r.buffer >= ALIAS and (a := plan.aliases[r.buffer - ALIAS]).loop == loop:
                 regions[q] = Region(a.buffer, a.offset + r.offset, r.shape, r.strides, r.dtype)
                 plan.steps.setdefault((c, q), []).append((loop, a.stride))
 
@@ -90,22 +89,13 @@ def copy(plan, dst: Region, src: Region) -> None:
         plan.copy(dst, src)
 
 
-def operand(plan, a) -> Region:
-    """The region of an operand; a literal is filled into a fresh one (outside any loop)."""
-    if type(a) is not Literal:
-        return plan.region(a)
-    r = plan.fresh(a.aval.shape, a.aval.dtype)
-    plan.fill(r, a.val)
-    return r
-
-
 def inline(plan, cj, regions) -> list:
     """Plan the closed jaxpr ``cj`` on ``regions``; its outputs' regions."""
     j = simplify(cj.jaxpr)
     plan.regions.update(zip(j.constvars, map(plan.constant, cj.consts)))
     plan.regions.update(zip(j.invars, regions))
     plan.equations(j)
-    outs = [operand(plan, a) for a in j.outvars]
+    outs = [plan.region(a) for a in j.outvars]
     for e in j.eqns:  # a jaxpr planned twice (the same body in two loops) gets new regions
         plan.past += [(v, plan.regions.pop(v)) for v in e.outputs if v in plan.regions]
     return outs
@@ -141,17 +131,11 @@ def assign(plan, carry: list, new: list) -> None:
         copy(plan, c, t)
 
 
-def _fresh_outputs(plan, e) -> list:
-    regions = [plan.fresh(v) for v in e.outputs]
-    plan.regions.update(zip(e.outputs, regions))
-    return regions
-
-
 def _cond(plan, e) -> None:
     index, *ops = e.inputs
     branches = e.params["branches"]
-    outs = _fresh_outputs(plan, e)
-    ops = [operand(plan, a) for a in ops]
+    outs = [plan.fresh(v) for v in e.outputs]
+    ops = [plan.region(a) for a in ops]
     if type(index) is Literal:  # a known branch
         branches = [branches[int(np.clip(index.val, 0, len(branches) - 1))]]
     else:
@@ -170,9 +154,9 @@ def _cond(plan, e) -> None:
 
 def _while(plan, e) -> None:
     p = e.params
-    ops = [operand(plan, a) for a in e.inputs]
+    ops = [plan.region(a) for a in e.inputs]
     cc, bc = ops[:p["cond_nconsts"]], ops[p["cond_nconsts"]:p["cond_nconsts"] + p["body_nconsts"]]
-    carry = _fresh_outputs(plan, e)
+    carry = [plan.fresh(v) for v in e.outputs]
     for c, r in zip(carry, ops[len(cc) + len(bc):]):
         copy(plan, c, r)
     start = len(plan.calls)
@@ -186,8 +170,8 @@ def _while(plan, e) -> None:
 def _scan(plan, e) -> None:
     p = e.params
     n, nc, nk = p["length"], p["num_consts"], p["num_carry"]
-    ops = [operand(plan, a) for a in e.inputs]
-    outs = _fresh_outputs(plan, e)
+    ops = [plan.region(a) for a in e.inputs]
+    outs = [plan.fresh(v) for v in e.outputs]
     carry, ys = outs[:nk], outs[nk:]
     for c, r in zip(carry, ops[nc:nc + nk]):
         copy(plan, c, r)
@@ -210,21 +194,6 @@ def _scan(plan, e) -> None:
     plan.spans.append((start, len(plan.calls) - 1))
 
 
-def _undone_if_unsupported(rule):
-    """``rule``, which on Unsupported also forgets the loops it had recorded (a plan that
-    rolls the rule back and goes on must not advance its next calls' slots)."""
-    def planned(plan, e):
-        spans, calls, aliases = len(plan.spans), len(plan.calls), len(plan.aliases)
-        try:
-            rule(plan, e)
-        except Unsupported:
-            del plan.spans[spans:], plan.aliases[aliases:]
-            for key in [k for k in plan.steps if k[0] >= calls]:
-                del plan.steps[key]
-            raise
-    return planned
-
-
-register_single(cond_p, _undone_if_unsupported(_cond))
-register_single(while_p, _undone_if_unsupported(_while))
-register_single(scan_p, _undone_if_unsupported(_scan))
+register_single(cond_p, _cond)
+register_single(while_p, _while)
+register_single(scan_p, _scan)

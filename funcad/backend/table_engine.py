@@ -80,16 +80,11 @@ def _blas_addresses(routines=_BLAS_ROUTINES):
             return found, 64
     from scipy.linalg import cython_blas, cython_lapack
 
-    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get, name = ctypes.pythonapi.PyCapsule_GetPointer, ctypes.pythonapi.PyCapsule_GetName
     get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     caps = {**cython_lapack.__pyx_capi__, **cython_blas.__pyx_capi__}
-    return {r: get(caps[r], _capsule_name(caps[r])) for r in routines}, 32
-
-
-def _capsule_name(cap):
-    get = ctypes.pythonapi.PyCapsule_GetName
-    get.restype, get.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    return get(cap)
+    return {r: get(caps[r], name(caps[r])) for r in routines}, 32
 
 
 _engine = None
@@ -117,10 +112,8 @@ def _setup():
         for sym, address in hook().items():
             ll.add_symbol(sym, address)
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(RuntimeError):
             ll.load_library_permanently("libmvec.so.1")  # vecmath's routines, by symbol
-        except RuntimeError:
-            pass
     _target_machine.args = (ll.Target.from_default_triple(), ll.get_host_cpu_name(),
                             ll.get_host_cpu_features().flatten())
     _tm = _target_machine()
@@ -197,14 +190,14 @@ def _read_object(path: Path | None) -> bytes | None:
     return None
 
 
-def compile_object(name: str, kernels: list, module=None) -> bytes:
-    """Optimise the kernels' module (or ``module``) and emit its object code. No loop
+def compile_object(module) -> bytes:
+    """Optimise the llvmlite ``module`` (:func:`build_module`'s) and emit its object code. No loop
     unrolling: it took ~25% of the optimisation and emission of the MLP step's, LSTM's and
     RNN's kernels for no measurable change of their run time (the vectorizer still
     interleaves)."""
     import llvmlite.binding as ll
 
-    mod = ll.parse_assembly(str(module or build_module(name, kernels)))
+    mod = ll.parse_assembly(str(module))
     mod.triple, mod.data_layout = _tm.triple, str(_tm.target_data)
     mod.verify()
     pto = ll.create_pipeline_tuning_options()
@@ -222,14 +215,14 @@ class _Code:
     machine); the empty module an engine is made with is removed, or finalizing would compile
     it (~1.3 ms)."""
 
-    def __init__(self, name: str, path: Path | None, compile, n: int):
+    def __init__(self, name: str, path: Path | None, kernels: list):
         import llvmlite.binding as ll
 
         empty = ll.parse_assembly("")
         self.engine = ll.create_mcjit_compiler(empty, _target_machine())
         self.engine.remove_module(empty)
-        self.how = _load(path, compile, self.engine)
-        self.addresses = [self.engine.get_function_address(f"{name}_k{j}") for j in range(n)]
+        self.how = _load(path, lambda: compile_object(build_module(name, kernels)), self.engine)
+        self.addresses = [self.engine.get_function_address(f"{name}_k{j}") for j in range(len(kernels))]
 
 
 def _load(path: Path | None, compile, engine=None) -> str:
@@ -261,5 +254,5 @@ def _runtime() -> int:
     ``funcad_table_call``: compiled once per machine, ~20 ms of every cold compile before)."""
     digest = hashlib.sha256(repr((_host(), _writers(()), "runtime")).encode()).hexdigest()
     where = _cache_dir()
-    _load(where and where / f"runtime-{digest}.o", lambda: compile_object("", [], runtime_module()))
+    _load(where and where / f"runtime-{digest}.o", lambda: compile_object(runtime_module()))
     return _engine.get_function_address("funcad_table_call")

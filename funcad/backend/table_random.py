@@ -55,7 +55,7 @@ def address(kind: str, dtype) -> int:
             digest = hashlib.sha256(repr((engine._host(), writers, name)).encode()).hexdigest()
             where = engine._cache_dir()
             how = engine._load(where and where / f"random-{digest}.o", lambda: engine.compile_object(
-                "", [], _ir().module(kind, np.dtype(dtype), name)))
+                _ir().module(kind, np.dtype(dtype), name)))
             stats[how] += 1
             a = _addresses[name] = engine._engine.get_function_address(name)
             ll.add_symbol(name, a)

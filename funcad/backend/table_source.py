@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import short_dtype
+from ..core import ShapedArray
 from ..jaxpr import Literal, _Namer, _subjaxprs, pp_eqn
 from ..lax.shapes import full_p
 from . import loopir as ir
@@ -51,9 +51,9 @@ class _Text:
             if r.offset == 0 and r.c_contiguous:
                 self.owner.setdefault(r.buffer, v)
         self.results = {self.regions[a].buffer: k for k, a in enumerate(plan.outvars) if a in self.regions}
+        self.bounds = [m[0] for m in plan.marks[1:]] + [len(plan.calls)]  # each mark's entries: to the next
         # a region values fill in turn (written over, table_arena.overwritable): (first call, value)
-        ends = [m[0] for m in plan.marks[1:]] + [len(plan.calls)]
-        born = {v: m[0] for m, end in zip(plan.marks, ends) if m[1] not in ("{", "}") and m[0] < end
+        born = {v: m[0] for m, end in zip(plan.marks, self.bounds) if m[1] not in ("{", "}") and m[0] < end
                 for e in _eqns(m[1]) for v in e.outputs}
         self.turns: dict = {}
         for v, r in self.regions.items():
@@ -142,7 +142,7 @@ class _Text:
         plan, program, name = self.plan, self.program, self.name
         args = [f"{name(v)}:{v.aval.str_short()}" + (f" = {n}" if n else "")
                 for v, n in zip(self.jaxpr.invars, arg_names or [""] * plan.n_in)]
-        temps = [f"t{b}:{_short(plan.buffers[b])} at arena+{program.layout[b][1]}"
+        temps = [f"t{b}:{ShapedArray(*plan.buffers[b][1:]).str_short()} at arena+{program.layout[b][1]}"
                  for b in range(plan.n_in, len(plan.buffers))
                  if b not in self.owner and program.layout.get(b, (None,))[0] == self.arena]
         return [f"# table program {program.name}: {len(plan.calls)} entries calling "
@@ -153,8 +153,7 @@ class _Text:
                        temps)]
 
     def lines(self, arg_names) -> str:
-        plan, calls, marks = self.plan, self.plan.calls, self.plan.marks
-        bounds = [m[0] for m in marks[1:]] + [len(calls)]  # each mark's entries: to the next mark
+        plan, calls, marks, bounds = self.plan, self.plan.calls, self.plan.marks, self.bounds
         users: dict = {}  # kernel -> the items calling it (by their first output), for its header
         marks = [(first, what if what in ("{", "}") else _eqns(what), *jx) for first, what, *jx in marks]
         items = [None]  # per depth, the item being shown (after a body: the rule around it)
@@ -166,7 +165,7 @@ class _Text:
             else:
                 items[-1] = self.name(what[0].outputs[0]) if what and what[0].outputs else None
             for k, _ in calls[first:end]:
-                if type(k) is int and items and items[-1] is not None:
+                if type(k) is int and items[-1] is not None:
                     users.setdefault(k, []).append(items[-1])
         targets = {getattr(k, "target", -1) for k, _ in calls if type(k) is not int}
         lines = self.header(arg_names)
@@ -216,9 +215,8 @@ def _kernel(j: int, k, used: list) -> list:
         distinct = list(dict.fromkeys(used))
         names = ", ".join(distinct[:_WHERE_MAX]) + (", ..." if len(distinct) > _WHERE_MAX else "")
         also = f"{len(used)} calls, for {names}"
-    if not hasattr(k, "body"):
-        describe = getattr(k, "describe", None)
-        return [f"# k{j}: {describe() if describe else type(k).__name__}" + (f"; {also}" if also else "")]
+    if not hasattr(k, "body"):  # (?gemm, LAPACK, pocketfft, a random draw)
+        return [f"# k{j}: {k.describe()}" + (f"; {also}" if also else "")]
     strides = ", ".join(f"{a.name} {s}" for a, s in zip(k.arrays, k.strides))
     sizes = sorted({(n.slot, n.name) for s in k.body for n in ir.walk(s) if type(n) is ir.Size})
     lines = [f"def k{j}({', '.join(a.name for a in k.arrays)}):" + (f"  # {also}" if also else ""),
@@ -249,11 +247,6 @@ def _wrap(head: str, items: list, width: int = 100) -> list:
             lines.append("#     ")
         lines[-1] += ("" if lines[-1].endswith(" ") else " ") + x
     return lines
-
-
-def _short(buffer) -> str:
-    nbytes, shape, dtype = buffer
-    return f"{short_dtype(dtype)}[{','.join(map(str, shape))}]"
 
 
 table.DESCRIBE = source
