@@ -152,6 +152,14 @@ def test_layers_shapes_and_values():
     np.testing.assert_allclose(np.asarray(apply((W, b), x)), want + b, rtol=1e-10)
 
 
+def test_transposed_convolution_layers_shapes():
+    # output length (n - 1) * stride + kernel for VALID, n * stride for SAME (as JAX's)
+    for layer, in_shape, want in [(stax.ConvTranspose(3, (2, 3), (2, 2)), (2, 4, 4, 2), (2, 8, 9, 3)),
+                                  (stax.Conv1DTranspose(3, (3,), (2,), "SAME"), (2, 5, 2), (2, 10, 3))]:
+        shape, params = layer[0](fa.random.key(0), in_shape)
+        assert shape == want == layer[1](params, np.ones(in_shape)).shape
+
+
 def test_dropout():
     init, apply = stax.Dropout(0.75)
     x = np.ones((200, 50))

@@ -13,7 +13,6 @@ optimizers apply.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -57,10 +56,12 @@ def normal(stddev=1e-2, dtype=None):
 
 
 def zeros(key, shape, dtype=None):
+    """Zeros of ``shape`` (``key`` unused)."""
     return fnp.zeros(tuple(shape), dtype)
 
 
 def ones(key, shape, dtype=None):
+    """Ones of ``shape`` (``key`` unused)."""
     return fnp.ones(tuple(shape), dtype)
 
 
@@ -126,7 +127,9 @@ def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding
     return init_fun, apply_fun
 
 
-Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
+def Conv(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_init=_NORMAL_TINY):
+    """:func:`GeneralConv` with layout NHWC, HWIO, NHWC."""
+    return GeneralConv(("NHWC", "HWIO", "NHWC"), out_chan, filter_shape, strides, padding, W_init, b_init)
 
 
 def GeneralConvTranspose(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID",
@@ -153,8 +156,16 @@ def GeneralConvTranspose(dimension_numbers, out_chan, filter_shape, strides=None
     return init_fun, apply_fun
 
 
-Conv1DTranspose = functools.partial(GeneralConvTranspose, ("NHC", "HIO", "NHC"))
-ConvTranspose = functools.partial(GeneralConvTranspose, ("NHWC", "HWIO", "NHWC"))
+def Conv1DTranspose(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_init=_NORMAL_TINY):
+    """:func:`GeneralConvTranspose` with layout NHC, HIO, NHC."""
+    return GeneralConvTranspose(("NHC", "HIO", "NHC"), out_chan, filter_shape, strides, padding, W_init,
+                                b_init)
+
+
+def ConvTranspose(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_init=_NORMAL_TINY):
+    """:func:`GeneralConvTranspose` with layout NHWC, HWIO, NHWC."""
+    return GeneralConvTranspose(("NHWC", "HWIO", "NHWC"), out_chan, filter_shape, strides, padding, W_init,
+                                b_init)
 
 
 def BatchNorm(axis=(0, 1, 2), epsilon=1e-5, center=True, scale=True, beta_init=zeros, gamma_init=ones):
