@@ -448,7 +448,9 @@ class Tracer:
             "the derivative would be lost or the value is not known yet (under jit). Use "
             "funcad.numpy (import funcad.numpy as fnp) instead of numpy inside transformed "
             "functions: fnp.asarray(x), x.astype(fnp.float64) instead of np.float64(x); wrap it "
-            "in funcad.lax.stop_gradient(x) if it is meant as a constant."
+            "in funcad.lax.stop_gradient(x) if it is meant as a constant. A NumPy array indexed "
+            "by a traced index (onp_array[i], e.g. a table closed over by a scan body) needs "
+            "fnp.asarray(onp_array)[i]."
         )
 
     def __hash__(self):

@@ -47,11 +47,20 @@ def _max_shift(x, axis):
     return fnp.max(stop_gradient(x), axis=axis, keepdims=True)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x, axis=None, b=None, keepdims=False, return_sign=False):
     """log(sum(exp(x))) along ``axis``, shifted by the max so it never overflows.
 
-    Its gradient is softmax(x); its Hessian diag(s) - s s^T.
+    Its gradient is softmax(x); its Hessian diag(s) - s s^T. With weights ``b`` or
+    ``return_sign`` it is :func:`funcad.scipy.special.logsumexp` (as ``jax.nn.logsumexp`` is
+    ``jax.scipy.special.logsumexp``).
+
+    >>> import funcad.numpy as fnp
+    >>> round(float(logsumexp(fnp.zeros(3), b=fnp.array([1.0, 2.0, 1.0]))), 6)  # log 4
+    1.386294
     """
+    if b is not None or return_sign:
+        from .scipy.special import logsumexp as weighted
+        return weighted(x, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
     x = fnp._arr(x)
     m = _max_shift(x, axis)
     m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))

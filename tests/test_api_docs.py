@@ -28,7 +28,8 @@ def test_api_reference_is_current():
 def test_every_user_facing_function_has_a_docstring():
     tool = _tool()
     for name in ("funcad.numpy", "funcad.numpy.linalg", "funcad.nn", "funcad.scipy.special",
-                 "funcad.scipy.stats", "funcad.scipy.linalg", "funcad.scipy.signal"):
+                 "funcad.scipy.stats", "funcad.scipy.linalg", "funcad.scipy.signal",
+                 "funcad.scipy.optimize"):
         page = tool.render_module(name, name)
         assert "(no docstring)" not in page, f"{name}: a public function has no docstring"
 

@@ -25,6 +25,7 @@ MODULES = ["funcad", "funcad.core", "funcad.jaxpr", "funcad.ad", "funcad.api", "
            "funcad.autograd.misc.fixed_points", "funcad.autograd.test_util",
            "funcad.autograd.tracer", "funcad.callback",
            "funcad.numpy._array", "funcad.numpy._ranges", "funcad.scipy.integrate", "funcad.collectives",
+           "funcad.scipy.optimize",
            "funcad.sparsity", "funcad.coloring", "funcad.sparse_ad", "funcad.optimize", "funcad.dask",
            "funcad.numpy.fft", "funcad.lax.fft"]
 

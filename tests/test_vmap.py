@@ -95,9 +95,8 @@ def _operand(rng, prim, k, shape, axis, dtype):
     if prim.name in BOOL_OPS or (prim.name == "select" and k == 0):
         x = batched(rng, shape, axis) > 0.55 if axis is not None else rng.uniform(0, 1, shape) > 0.5
         return x
-    if axis is None:
-        return rng.uniform(0.2, 0.9, shape).astype(dtype)
-    return batched(rng, shape, axis, dtype)
+    x = rng.uniform(0.2, 0.9, shape).astype(dtype) if axis is None else batched(rng, shape, axis, dtype)
+    return (x * 1000).astype(np.int64) if prim.name.startswith("bitwise_") else x  # integers only
 
 
 ELEMENTWISE_CASES = [(name, params) for name in sorted(ew.ELEMENTWISE)

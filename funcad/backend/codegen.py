@@ -140,8 +140,11 @@ def _update(kind, acc, v, vectorizable=False):
             return ir.Call(f"_vm.{'radd' if kind == 'sum' else 'rmul'}", [acc, v], acc.dtype)
         return ir.Bin("+" if kind == "sum" else "*", acc, v)
     cmp = ">" if kind == "max" else "<"  # NaN wins, as in NumPy; complex: lexicographic
-    better = ir.lex_compare(v, acc, cmp) if v.dtype.kind == "c" else ir.Cmp(cmp, v, acc)
-    return ir.Select(ir.BoolOp("or", [better, ir.Cmp("!=", v, v)]), v, acc)
+    if v.dtype.kind != "c":
+        return ir.Select(ir.BoolOp("or", [ir.Cmp(cmp, v, acc), ir.Cmp("!=", v, v)]), v, acc)
+    # complex: lexicographic, and the first NaN stays (NaNs differ in their other part)
+    take = ir.BoolOp("or", [ir.lex_compare(v, acc, cmp), ir.Cmp("!=", v, v)])
+    return ir.Select(ir.BoolOp("and", [take, ir.Cmp("==", acc, acc)]), v, acc)
 
 
 def emit_kernel(g: Gen, k: Kernel, lead=None, per_row: frozenset = frozenset()):

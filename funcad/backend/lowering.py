@@ -122,6 +122,11 @@ def _not(a, eqn):
     return ir.Un("not", ir.cast(a[0], ir.BOOL))
 
 
+def _gammaln(a, eqn):  # SciPy's gammaln(-inf) is -inf (C's lgamma: +inf)
+    dt, ninf = _dt(eqn), ir.Const(-np.inf, _dt(eqn))
+    return ir.Select(ir.Cmp("==", a[0], ninf), ninf, ir.Call("math.lgamma", a, dt))
+
+
 def _xla_exp(a, eqn):  # float32: XLA's float64 exp, rounded
     dt, f64 = _dt(eqn), np.dtype(np.float64)
     if dt == f64:
@@ -152,6 +157,7 @@ SCALAR: dict = {
     ew.eq_p: _compare("=="), ew.ne_p: _compare("!="), ew.lt_p: _compare("<"), ew.le_p: _compare("<="),
     ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
     ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
+    ew.bitwise_and_p: _op("&"), ew.bitwise_or_p: _op("|"), ew.bitwise_xor_p: _op("^"),
     ew.round_p: _call("np.rint"),
     ew.max_p: _call("np.maximum"), ew.min_p: _call("np.minimum"),
     ew.convert_element_type_p: lambda a, eqn: ir.cast(a[0], eqn.params["new_dtype"]),
@@ -168,7 +174,7 @@ SCALAR: dict = {
     ew.complex_p: lambda a, eqn: ir.Cast(ir.Call("complex", a, _dt(eqn)), _dt(eqn)),
     # The other families with a scalar form (math.erf...); the rest (decompositions, sorting,
     # cumulative ops, other special functions) are host steps (backend/table_host.py).
-    sp.erf_p: _call("math.erf"), sp.erfc_p: _call("math.erfc"), sp.gammaln_p: _call("math.lgamma"),
+    sp.erf_p: _call("math.erf"), sp.erfc_p: _call("math.erfc"), sp.gammaln_p: _gammaln,
     sp.fmod_p: _int_division("fmod"), sp.mod_p: _int_division("mod"),
     sp.floor_divide_p: _int_division("floor_divide"),
     rnd.fma_p: _call("_rnd.fma"), rnd.nextafter_p: _call("np.nextafter"),

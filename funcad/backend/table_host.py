@@ -18,7 +18,8 @@ caller as the same exception as eagerly.
 
 Also here: :func:`inline_calls`, which splices custom_jvp / custom_vjp / checkpoint /
 custom_lin calls into the program, their closed-over
-arrays becoming the program's constants.
+arrays becoming the program's constants, and argmax/argmin as reductions and selects
+(lax/sorting.py's ``arg_reduction_body``), so they run in loops rather than as host steps.
 """
 
 from __future__ import annotations
@@ -156,14 +157,20 @@ table.HOST = sys.modules[__name__]  # (table.py does not import this module: dis
 
 def _bodies() -> dict:
     from .. import custom_derivatives as cd
+    from ..lax import sorting as so
     from ..lax.control import _trace
 
     def lin(e):
         return _trace(lambda *a: cd._custom_lin_forward(*a, **e.params), [a.aval for a in e.inputs])
 
+    def arg_reduction(e):  # argmax/argmin: reductions and selects in loops, not a host step
+        x = e.inputs[0].aval
+        return _trace(lambda x: [so.arg_reduction_body(x, prim=e.prim, **e.params)], [x])
+
     return {cd.custom_jvp_call_p: lambda e: e.params["call_jaxpr"],
             cd.custom_vjp_call_p: lambda e: e.params["call_jaxpr"],
-            cd.remat_p: lambda e: e.params["jaxpr"], cd.custom_lin_p: lin}
+            cd.remat_p: lambda e: e.params["jaxpr"], cd.custom_lin_p: lin,
+            so.argmax_p: arg_reduction, so.argmin_p: arg_reduction}
 
 
 def _has_calls(p, bodies) -> bool:
@@ -191,7 +198,7 @@ def _nested(p, bodies):
 
 def inline_calls(jaxpr: Jaxpr) -> tuple[Jaxpr, dict]:
     """``(jaxpr, consts)``: ``jaxpr`` with every custom_jvp / custom_vjp / checkpoint /
-    custom_lin call replaced by its body (simplified again), in nested bodies too, and
+    custom_lin call (and argmax/argmin) replaced by its body (simplified again), in nested bodies too, and
     ``{constvar: array}`` for the arrays those bodies close over."""
     bodies = _bodies()
     if not any(_calls(e, bodies) for e in jaxpr.eqns):

@@ -29,9 +29,10 @@ def _cumulative(name, np_fn):
     prim = Primitive(name)
 
     def impl(x, *, axis, reverse):
+        # dtype kept, as abstract_eval says (NumPy's own cumsum of int32 is int64)
         if reverse:
-            return np.flip(np_fn(np.flip(x, axis), axis=axis), axis)
-        return np_fn(x, axis=axis)
+            return np.flip(np_fn(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)
+        return np_fn(x, axis=axis, dtype=x.dtype)
 
     def abstract_eval(x, *, axis, reverse):
         _check_axis(x, axis, name)

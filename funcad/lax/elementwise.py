@@ -446,6 +446,10 @@ and_p, logical_and = _binary("and", np.logical_and, BOOL)
 or_p, logical_or = _binary("or", np.logical_or, BOOL)
 xor_p, logical_xor = _binary("xor", np.logical_xor, BOOL)
 not_p = _elementwise_prim("not", np.logical_not, 1, BOOL)
+# Bitwise operations of integers of one dtype (funcad.numpy sends booleans to the logical ones)
+bitwise_and_p, bitwise_and = _binary("bitwise_and", np.bitwise_and)
+bitwise_or_p, bitwise_or = _binary("bitwise_or", np.bitwise_or)
+bitwise_xor_p, bitwise_xor = _binary("bitwise_xor", np.bitwise_xor)
 floor_p, floor = _unary("floor", np.floor)
 ceil_p, ceil = _unary("ceil", np.ceil)
 round_p, round = _unary("round", np.round)
@@ -459,7 +463,7 @@ def logical_not(x):
 
 
 for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, xor_p, not_p, floor_p, ceil_p,
-           round_p, isnan_p, isinf_p, isfinite_p):
+           round_p, isnan_p, isinf_p, isfinite_p, bitwise_and_p, bitwise_or_p, bitwise_xor_p):
     defjvp_zero(_p)
 
 # --------------------------------------------------------------------------------------

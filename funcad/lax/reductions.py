@@ -36,10 +36,11 @@ def _reduction(name, impl, dtype_rule=None):
     return prim
 
 
-reduce_sum_p = _reduction("reduce_sum", np.sum)
+# the operand's dtype kept, as the abstract rule says (NumPy's own sum of int32 is int64)
+reduce_sum_p = _reduction("reduce_sum", lambda x, axis: np.sum(x, axis, dtype=x.dtype))
 reduce_max_p = _reduction("reduce_max", np.max)
 reduce_min_p = _reduction("reduce_min", np.min)
-reduce_prod_p = _reduction("reduce_prod", np.prod)
+reduce_prod_p = _reduction("reduce_prod", lambda x, axis: np.prod(x, axis, dtype=x.dtype))
 for _p in (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p):
     batching.defreducer(_p)
 

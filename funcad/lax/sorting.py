@@ -105,6 +105,33 @@ argmax_p = _arg_reduction("argmax", np.argmax)
 argmin_p = _arg_reduction("argmin", np.argmin)
 
 
+def arg_reduction_body(x, *, axis, prim):
+    """argmax/argmin of ``x`` written with reductions, compares and selects (what the
+    compiled backend runs in loops instead of a host step): the first position equal to the
+    max (min), or the first NaN if there is one, as NumPy."""
+    from . import elementwise as ew
+    from .reductions import reduce_max, reduce_min
+    from .shapes import broadcast_to, reshape
+
+    aval = get_aval(x)
+    kept = aval.shape[:axis] + (1,) + aval.shape[axis + 1:]
+
+    def back(r):  # a reduction over axis, broadcast back to x's shape
+        return broadcast_to(reshape(r, kept), aval.shape)
+
+    if aval.dtype == np.bool_:
+        x = ew.convert_element_type(x, np.dtype(np.int8))
+    extreme = back((reduce_max if prim is argmax_p else reduce_min)(x, (axis,)))
+    hit = ew.eq(x, extreme)
+    if np.issubdtype(aval.dtype, np.inexact):  # max/min propagate NaN: then the first NaN
+        isnan = functools.partial(bind, ew.isnan_p)
+        hit = ew.logical_or(hit, ew.logical_and(isnan(x), isnan(extreme)))
+    n = aval.shape[axis]
+    pos = np.arange(n, dtype=INDEX_DTYPE).reshape((1,) * axis + (n,) + (1,) * (aval.ndim - axis - 1))
+    first = ew.select(hit, broadcast_to(pos, aval.shape), np.full(aval.shape, n, INDEX_DTYPE))
+    return reduce_min(first, (axis,))
+
+
 def argmax(x, axis: int):
     return bind(argmax_p, x, axis=int(axis))
 

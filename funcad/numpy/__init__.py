@@ -72,6 +72,8 @@ def _contains_tracer(a) -> bool:
 
 _OPERAND_TYPES = (Tracer, _np.ndarray, _np.generic, bool, int, float, complex)  # a tuple:
 # isinstance against it is several times faster than against a union (every fnp call)
+_WEAK = (bool, int, float)  # Python scalars: weakly typed. Written out as builtins.bool in the
+# functions below: ``from ._more import *`` binds this module's ``bool`` to numpy.bool (fnp.bool)
 
 
 def _arr(x):
@@ -101,15 +103,27 @@ def _promote_float(*args, min_float=float16):
         # each strong input counts alone (uint8 with int8 -> float16); weak ones as promoted
         dts = [a.dtype for a in avals if not a.weak_type] + [dt] * builtins.any(a.weak_type for a in avals)
         fdt = _np.result_type(min_float, *dts)
-        return [astype(x, fdt) if not isinstance(x, bool | int | float) else float(x) for x in args], fdt
+        return [astype(x, fdt) if not isinstance(x, _WEAK) else float(x) for x in args], fdt
     return args, dt
+
+
+def _real_floats(name: str, *args, min_float=float16):
+    """The operands of a float-only ufunc without complex loops (``copysign``, ``deg2rad``,
+    ``fabs``...) as arrays of their common float dtype, Python scalars included (a weak
+    ``2.0`` takes a float32 operand's dtype); complex operands raise, as in NumPy."""
+    raw, dt = _promote_float(*args, min_float=min_float)
+    if dt.kind == "c":
+        raise DTypeError(f"funcad.numpy.{name}: NumPy's {name} takes real numbers; got an operand "
+                         f"of dtype {dt}. Pass its real and imaginary parts (x.real, x.imag) "
+                         "separately, or the magnitude fnp.abs(x).")
+    return [astype(x, dt) for x in raw], dt
 
 
 def astype(x, dtype):
     """``x.astype(dtype)`` (``numpy.astype``); between floats the derivative passes through,
     to integers it is zero."""
     x = _arr(x)
-    if isinstance(x, bool | int | float):
+    if isinstance(x, _WEAK):
         x = _np.asarray(x)
     return _ew.convert_element_type(x, _np.dtype(dtype))
 
@@ -132,7 +146,6 @@ def _float_dtype(x):
     return dt if dt.kind == "f" else None
 
 
-_WEAK = (bool, int, float)
 _NOT_FLOAT = _np.dtype(object)
 
 
@@ -144,7 +157,7 @@ def _unary(prim_fn, float_only=True, name=""):
                 else x.dtype if type(x) is Array else _NOT_FLOAT).kind == "f":
             return prim_fn(x)
         (x,), dt = (_promote_float if float_only else _promote)(x)
-        if type(x) in (bool, int, float):
+        if type(x) in _WEAK:
             x = _np.asarray(x)
         if dt.kind == "b":
             (x,) = _bool_operands(f.__name__, x)
@@ -170,7 +183,7 @@ def _binary(prim_fn, float_only=False, name=""):
         elif type(x) in _WEAK and _float_dtype(y) is not None:
             return prim_fn(x, y)
         (x, y), dt = (_promote_float if float_only else _promote)(x, y)
-        if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+        if type(x) in _WEAK and type(y) in _WEAK:
             x = _np.asarray(x)
         if dt.kind in "iub":
             x, y = _integer_operands(f.__name__, dt, x, y)
@@ -202,7 +215,7 @@ def _bool_operands(name: str, *args):
                          "(logical_xor for -, logical_not for negation).")
     if loop.kind == "b":
         return args
-    return [_ew.convert_element_type(x, loop) if not isinstance(x, bool | int | float)
+    return [_ew.convert_element_type(x, loop) if not isinstance(x, _WEAK)
             else loop.type(x) for x in args]
 
 
@@ -235,7 +248,7 @@ multiply = _binary(_ew.mul, name="multiply")
 def divide(x, y):
     """Elementwise ``numpy.divide`` (true division; integers give float64), differentiable."""
     (x, y), _ = _promote_float(x, y, min_float=float64)
-    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+    if type(x) in _WEAK and type(y) in _WEAK:
         x = _np.asarray(x)
     return _ew.div(x, y)
 
@@ -265,8 +278,8 @@ def _logical(prim_fn, name):
 
 def _to_bool(x):
     x = _arr(x)
-    if isinstance(x, bool | int | float):
-        return _np.asarray(bool(x))
+    if isinstance(x, _WEAK):
+        return _np.asarray(builtins.bool(x))
     return x if get_aval(x).dtype == bool_ else _ew.ne(x, 0)
 
 
@@ -315,7 +328,7 @@ def power(x, y):
     """Elementwise ``x ** y``; a Python int exponent is exact (``integer_pow``). A scalar
     exponent 0.5 is ``sqrt``, as in NumPy (so ``-inf ** 0.5`` is nan and ``-0.0 ** 0.5`` is
     -0.0, where C's ``pow`` gives inf and 0.0)."""
-    if type(y) is int and not isinstance(x, bool | int | float):
+    if type(y) is int and not isinstance(x, _WEAK):
         x = _arr(x)
         dt = get_aval(x).dtype
         if dt.kind in "fc" or (y >= 0 and dt.kind != "b"):
@@ -324,11 +337,12 @@ def power(x, y):
     (x, y), dt = _promote(x, y)
     if type(y) in (float, _np.float64, _np.float32) and y == 0.5 and dt.kind == "f" and not isinstance(x, float):
         return sqrt(x)
-    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+    if type(x) in _WEAK and type(y) in _WEAK:
         x = _np.asarray(x)
     if dt.kind in "iub":
         x, y = _integer_operands("power", dt, x, y)
-        if isinstance(y, int | _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0):
+        if isinstance(y, int | _np.ndarray | _np.generic) and _np.any(_np.asarray(y) < 0) and math.prod(
+                _np.broadcast_shapes(get_aval(x).shape, _np.shape(y))):  # an empty result raises nothing
             raise ValueError("Integers to negative integer powers are not allowed.")
     return _ew.pow(x, y)
 
@@ -337,7 +351,7 @@ def square(x):
     """Elementwise ``x ** 2`` (booleans are squared as int8, as in NumPy)."""
     x = _arr(x)
     if get_aval(x).dtype.kind == "b":
-        (x,) = _bool_operands("square", _np.asarray(x) if type(x) is bool else x)
+        (x,) = _bool_operands("square", _np.asarray(x) if type(x) is builtins.bool else x)
     return _ew.integer_pow(x, 2)
 
 
@@ -377,7 +391,7 @@ def where(condition, x=None, y=None, *, size=None, fill_value=None):
     if x is None or y is None:
         raise TypeError("where: give both x and y, or neither")
     (x, y), _ = _promote(x, y)
-    if type(x) in (bool, int, float) and type(y) in (bool, int, float):
+    if type(x) in _WEAK and type(y) in _WEAK:
         x = _np.asarray(x)
     return _ew.select(_to_bool(condition), x, y)
 
@@ -399,6 +413,20 @@ def _normalize_axes(axis, ndim, name="axis"):
     if len(set(out)) != len(out):
         raise ValueError(f"duplicate value in 'axis': {axis}")
     return tuple(sorted(out))
+
+
+def _axis_list(axes, ndim, name="axis"):
+    """Axes in the order given, made non-negative; out of range raises AxisError and a
+    repeat ValueError, as in NumPy (``moveaxis``, ``transpose``, ``expand_dims``)."""
+    axes = [axes] if isinstance(axes, int | _np.integer) else list(axes)
+    out = [operator.index(a) for a in axes]
+    for a in out:
+        if not -ndim <= a < ndim:
+            raise _np.exceptions.AxisError(f"{name}: axis {a} is out of bounds for array of dimension {ndim}")
+    out = [a % ndim for a in out]
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in `{name}` argument: {tuple(axes)}")
+    return out
 
 
 def _reduce(prim_fn, a, axis, keepdims, name):
@@ -506,6 +534,9 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     a = _arr(a)
     aval = get_aval(a)
     dt = _np.dtype(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind in "fc" else _np.dtype(float64))
+    if dt.kind in "iu":  # NumPy's mean(x, dtype=int32): the sum in int32, divided, truncated to int32
+        count = sum(ones_like(a, int64), axis, keepdims=keepdims, where=where)
+        return astype(divide(sum(a, axis, dt, keepdims=keepdims, where=where), count), dt)
     if where is not None and where is not True:
         shape = _ew.broadcast_shapes(aval.shape, get_aval(_arr(where)).shape, op="mean")
         count = sum(broadcast_to(_to_bool(where), shape), axis, dtype=dt, keepdims=keepdims)
@@ -550,7 +581,7 @@ def matmul(a, b):
 
 
 def _as_nd(x):
-    return _np.asarray(x) if isinstance(x, bool | int | float | complex) else x
+    return _np.asarray(x) if isinstance(x, _WEAK + (complex,)) else x
 
 
 def dot(a, b):
@@ -671,13 +702,17 @@ def ndim(a):
     return get_aval(_arr(a)).ndim
 
 
-def size(a):
-    """``numpy.size``: the number of elements (always concrete)."""
-    return get_aval(_arr(a)).size
+def size(a, axis=None):
+    """``numpy.size``: the number of elements, or the length of ``axis`` (always concrete)."""
+    aval = get_aval(_arr(a))
+    return aval.size if axis is None else aval.shape[_axis_list(axis, aval.ndim)[0]]
 
 
-def reshape(a, newshape, order="C"):
-    """``numpy.reshape`` (C order; one entry may be -1)."""
+def reshape(a, newshape=None, order="C", *, shape=None):
+    """``numpy.reshape`` (C order; one entry may be -1); ``shape=`` as NumPy 2.1 names it."""
+    if (newshape is None) == (shape is None):
+        raise TypeError("reshape: give the new shape once, as shape= (or newshape=, its old name)")
+    newshape = shape if newshape is None else newshape
     if order != "C":
         raise ValueError("funcad.numpy.reshape supports order='C' only")
     a = _as_nd(_arr(a))
@@ -702,7 +737,9 @@ def transpose(a, axes=None):
     """``numpy.transpose`` (reverse the axes by default)."""
     a = _as_nd(_arr(a))
     nd = get_aval(a).ndim
-    axes = tuple(reversed(range(nd))) if axes is None else tuple(x % nd if nd else x for x in axes)
+    if axes is not None and len(axes) != nd:
+        raise ValueError(f"transpose: axes {tuple(axes)} don't match an array of dimension {nd}")
+    axes = tuple(reversed(range(nd))) if axes is None else tuple(_axis_list(axes, nd, "axes"))
     return _lax.transpose(a, axes)
 
 
@@ -710,10 +747,9 @@ def moveaxis(a, source, destination):
     """``numpy.moveaxis``."""
     a = _as_nd(_arr(a))
     nd = get_aval(a).ndim
-    src = [source] if isinstance(source, int | _np.integer) else list(source)
-    dst = [destination] if isinstance(destination, int | _np.integer) else list(destination)
-    src = [s % nd for s in src]
-    dst = [d % nd for d in dst]
+    src, dst = _axis_list(source, nd, "source"), _axis_list(destination, nd, "destination")
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number of elements")
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -725,7 +761,8 @@ def swapaxes(a, axis1, axis2):
     a = _as_nd(_arr(a))
     nd = get_aval(a).ndim
     order = list(range(nd))
-    order[axis1 % nd], order[axis2 % nd] = order[axis2 % nd], order[axis1 % nd]
+    (axis1,), (axis2,) = _axis_list(axis1, nd, "axis1"), _axis_list(axis2, nd, "axis2")
+    order[axis1], order[axis2] = order[axis2], order[axis1]
     return _lax.transpose(a, order)
 
 
@@ -733,9 +770,8 @@ def expand_dims(a, axis):
     """``numpy.expand_dims``."""
     a = _as_nd(_arr(a))
     shp = get_aval(a).shape
-    axes = (axis,) if isinstance(axis, int | _np.integer) else tuple(axis)
-    nd = len(shp) + len(axes)
-    axes = sorted(x % nd for x in axes)
+    nd = len(shp) + (1 if isinstance(axis, int | _np.integer) else len(axis))
+    axes = sorted(_axis_list(axis, nd))
     out = list(shp)
     for ax in axes:
         out.insert(ax, 1)
@@ -775,9 +811,10 @@ def atleast_1d(x):
     return reshape(x, (1,)) if get_aval(x).ndim == 0 else x
 
 
-def concatenate(arrays, axis=0):
-    """``numpy.concatenate``; ``axis=None`` flattens first."""
-    arrays = [_as_nd(_arr(x)) for x in arrays]
+def concatenate(arrays, axis=0, out=None, *, dtype=None):
+    """``numpy.concatenate``; ``axis=None`` flattens first; ``dtype=`` casts the operands."""
+    _no_out(out, "concatenate")
+    arrays = [_as_nd(_arr(x)) if dtype is None else astype(x, dtype) for x in arrays]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
     if axis is None:
@@ -793,16 +830,16 @@ def concatenate(arrays, axis=0):
     return _lax.concatenate(arrays, axis)
 
 
-def stack(arrays, axis=0):
+def stack(arrays, axis=0, out=None, *, dtype=None):
     """``numpy.stack``: join along a new axis."""
-    arrays = [_as_nd(_arr(x)) for x in arrays]
+    _no_out(out, "stack")
+    arrays = [_as_nd(_arr(x)) if dtype is None else astype(x, dtype) for x in arrays]
     if not arrays:
         raise ValueError("need at least one array to stack")
     shapes = {get_aval(x).shape for x in arrays}
     if len(shapes) > 1:
         raise ShapeError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
-    nd = get_aval(arrays[0]).ndim + 1
-    axis = axis % nd
+    (axis,) = _axis_list(axis, get_aval(arrays[0]).ndim + 1)
     return concatenate([expand_dims(x, axis) for x in arrays], axis)
 
 
@@ -874,7 +911,10 @@ def eye(N, M=None, k=0, dtype=float64):
     return _np.eye(N, M, k, dtype=dtype)
 
 
-identity = eye
+def identity(n, dtype=float64):
+    """``numpy.identity``: the ``n`` x ``n`` identity matrix."""
+    return eye(n, dtype=dtype)
+
 
 # --------------------------------------------------------------------------------------
 # Indexing
@@ -892,7 +932,7 @@ def _getitem(x, idx):
             if isinstance(t, slice) and builtins.any(isinstance(v, Tracer) for v in (t.start, t.stop, t.step)):
                 t = slice(*(operator.index(v) if v is not None else None for v in (t.start, t.stop, t.step)))
             template.append(t)
-        elif isinstance(t, int | _np.integer) and not isinstance(t, bool):
+        elif isinstance(t, int | _np.integer) and not isinstance(t, builtins.bool):
             template.append(int(t))
         else:
             arr = t if isinstance(t, Tracer) else _np.asarray(t)
@@ -974,8 +1014,7 @@ _OPERATORS = {
     "__matmul__": matmul, "__rmatmul__": _rev(matmul), "__neg__": negative,
     "__pos__": lambda x: x, "__abs__": absolute, "__eq__": equal, "__ne__": not_equal,
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-    "__and__": logical_and, "__or__": logical_or, "__xor__": logical_xor,
-    "__invert__": logical_not, "__getitem__": _getitem,
+    "__getitem__": _getitem,  # (& | ^ ~: logical or bitwise by dtype, bound after ._more below)
     "__mod__": lambda x, y: mod(x, y), "__rmod__": lambda x, y: mod(y, x),
     "__floordiv__": lambda x, y: floor_divide(x, y), "__rfloordiv__": lambda x, y: floor_divide(y, x),
 }
@@ -1052,7 +1091,15 @@ from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
 from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
+from ._more import _and_operator, _or_operator, _xor_operator  # noqa: E402
+from ._more import invert as _invert  # noqa: E402
 from ._array import Array, as_array as _as_array, tracer_setitem as _tracer_setitem  # noqa: E402
+
+# & | ^ ~ of traced values: logical on booleans, bitwise on integers, as NumPy
+for _name, _fn in {"__and__": _and_operator, "__rand__": _rev(_and_operator), "__or__": _or_operator,
+                   "__ror__": _rev(_or_operator), "__xor__": _xor_operator, "__rxor__": _rev(_xor_operator),
+                   "__invert__": _invert}.items():
+    setattr(Tracer, _name, _fn)
 
 
 def _returns_array(fn):

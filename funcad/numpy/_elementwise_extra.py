@@ -16,7 +16,7 @@ from .. import core
 from ..core import get_aval
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
-from . import _arr, _as_nd, _integer_operands, _promote, _promote_float, _unary
+from . import _arr, _as_nd, _integer_operands, _promote, _promote_float, _real_floats, _unary, astype
 
 __all__ = ["trunc", "fix", "rint", "around", "round", "fmod", "mod", "remainder", "floor_divide", "sinc",
            "deg2rad", "rad2deg", "degrees", "radians", "fabs", "logaddexp2", "heaviside",
@@ -89,8 +89,8 @@ def sinc(x):
     Near 0 it is evaluated by its Taylor series, so derivatives of every order up to 5 are
     exact there (sinc'(0) = 0, sinc''(0) = -pi^2 / 3).
     """
-    (x,), _ = _promote_float(x)
-    x = _as_nd(x)
+    (x,), dt = _promote_float(x, min_float=_np.float64)  # not a ufunc: ints -> float64
+    x = astype(x, dt)
     y = _ew.mul(x, math.pi)
     small = _ew.lt(_ew.abs(y), 1e-3)
     safe = _ew.select(small, _np.ones((), get_aval(y).dtype), y)
@@ -101,25 +101,28 @@ def sinc(x):
 
 def deg2rad(x):
     """``numpy.deg2rad``: x * pi / 180."""
-    (x,), _ = _promote_float(x)
-    return _ew.mul(_as_nd(x), math.pi / 180.0)
+    (x,), _ = _real_floats("deg2rad", x)
+    return _ew.mul(x, math.pi / 180.0)
 
 
 def rad2deg(x):
     """``numpy.rad2deg``: x * 180 / pi."""
-    (x,), _ = _promote_float(x)
-    return _ew.mul(_as_nd(x), 180.0 / math.pi)
+    (x,), _ = _real_floats("rad2deg", x)
+    return _ew.mul(x, 180.0 / math.pi)
 
 
 radians, degrees = deg2rad, rad2deg
-fabs = _unary(_ew.abs, float_only=True, name="fabs")
-fabs.__doc__ = "``numpy.fabs``: |x| as a float; at 0 the derivative is sign(0) = 0."
+
+
+def fabs(x):
+    """``numpy.fabs``: |x| as a float; at 0 the derivative is sign(0) = 0."""
+    (x,), _ = _real_floats("fabs", x)
+    return _ew.abs(x)
 
 
 def logaddexp2(x1, x2):
     """``numpy.logaddexp2``: log2(2**x1 + 2**x2) without overflow."""
-    (x, y), _ = _promote_float(x1, x2)
-    x = _as_nd(x)
+    (x, y), _ = _real_floats("logaddexp2", x1, x2)
     return _ew.div(_ew.logaddexp(_ew.mul(x, math.log(2.0)), _ew.mul(y, math.log(2.0))), math.log(2.0))
 
 
@@ -128,8 +131,7 @@ def heaviside(x1, x2):
 
     Zero derivative in x1; the derivative in x2 is 1 where x1 == 0.
     """
-    (x, h0), dt = _promote_float(x1, x2)
-    x = _as_nd(x)
+    (x, h0), dt = _real_floats("heaviside", x1, x2)
     zero, one = _np.zeros((), dt), _np.ones((), dt)
     step = _ew.select(_ew.lt(x, 0), zero, _ew.select(_ew.gt(x, 0), one, _ew.add(zero, h0)))
     return _ew.select(_ew.isnan_p.bind(x), x, step)

@@ -145,14 +145,17 @@ from numpy import (  # noqa: F401  NumPy's dtype utilities and scalar types, pas
 
 from .. import core
 from ..core import Tracer, get_aval
-from ..errors import ArgumentError, UnsupportedFunctionError
+from ..errors import ArgumentError, DTypeError, UnsupportedFunctionError
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
 from . import (
     _arr,
     _as_nd,
+    _integer_operands,
+    _no_out,
     _promote,
     _promote_float,
+    _real_floats,
     add,
     arccos,
     arccosh,
@@ -168,6 +171,7 @@ from . import (
     equal,
     expand_dims,
     isfinite,
+    isinf,
     isnan,
     logical_and,
     logical_not,
@@ -189,6 +193,7 @@ from . import (
     zeros_like,
 )
 from . import abs as _abs
+from . import logical_xor as _logical_xor
 from . import sum as _sum
 from ._array import fresh
 from ._elementwise_extra import floor_divide
@@ -334,8 +339,7 @@ def require(a, dtype=None, requirements=None, *, like=None):
 def i0(x):
     """``numpy.i0``: the modified Bessel function of order 0 (as funcad.scipy.special.i0),
     exp(|x|) i0e(x)."""
-    (x,), _ = _promote_float(x)
-    x = _as_nd(x)
+    (x,), _ = _real_floats("i0", x, min_float=float64)  # not a ufunc: ints -> float64
     return _ew.mul(_ew.exp(_ew.abs(x)), _sp.i0e(x))
 
 
@@ -367,7 +371,8 @@ def conj(x):
     array([1.-2.j])
     """
     x = _nd(x)
-    return _ew.conj(x) if get_aval(x).dtype.kind == "c" else x
+    kind = get_aval(x).dtype.kind
+    return _ew.conj(x) if kind == "c" else astype(x, _np.int8) if kind == "b" else x  # NumPy's loop
 
 
 conjugate = conj
@@ -414,18 +419,23 @@ def isreal(x):
 # Elementwise
 
 
+def _nan_ignoring(extremum, x1, x2):
+    m = extremum(x1, x2)  # NumPy's dtype and checks (a Python int that does not fit raises)
+    dt = get_aval(m).dtype
+    if dt.kind not in "fc":
+        return m
+    x, y = astype(x1, dt), astype(x2, dt)
+    return where(isnan(y), x, where(isnan(x), y, m))
+
+
 def fmax(x1, x2):
     """``numpy.fmax``: the maximum, ignoring a NaN in either operand (NaN only if both are)."""
-    (x, y), _ = _promote(x1, x2)
-    x, y = _as_nd(x), _as_nd(y)
-    return where(isnan(y), x, where(isnan(x), y, maximum(x, y)))
+    return _nan_ignoring(maximum, x1, x2)
 
 
 def fmin(x1, x2):
     """``numpy.fmin``: the minimum, ignoring a NaN in either operand."""
-    (x, y), _ = _promote(x1, x2)
-    x, y = _as_nd(x), _as_nd(y)
-    return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
+    return _nan_ignoring(minimum, x1, x2)
 
 
 def divmod(x1, x2):
@@ -439,6 +449,8 @@ def signbit(x):
     """``numpy.signbit``: True where the sign bit is set (also -0.0)."""
     (x,), dt = _promote(x)
     x = _as_nd(x)
+    if dt.kind == "c":
+        _real_floats("signbit", x)  # raises, as NumPy
     if dt.kind in "iub":
         return _ew.lt(x, 0)
     zero = _ew.eq(x, 0)
@@ -448,18 +460,19 @@ def signbit(x):
 
 def copysign(x1, x2):
     """``numpy.copysign``: |x1| with the sign of x2; d/dx1 = +-1, d/dx2 = 0."""
-    (x, y), dt = _promote_float(x1, x2)
-    x = _as_nd(x)
+    (x, y), dt = _real_floats("copysign", x1, x2)
     return where(signbit(y), _ew.neg(_abs(x)), _abs(x))
 
 
 def isposinf(x):
     """``numpy.isposinf``."""
+    _real_floats("isposinf", x)  # complex raises, as NumPy
     return equal(x, _np.inf)
 
 
 def isneginf(x):
     """``numpy.isneginf``."""
+    _real_floats("isneginf", x)
     return equal(x, -_np.inf)
 
 
@@ -474,7 +487,10 @@ def float_power(x1, x2):
 
 def ldexp(x1, x2):
     """``numpy.ldexp``: ``x1 * 2**x2`` (integer ``x2``); linear in x1."""
-    (x1,), dt = _promote_float(x1)
+    (x1,), dt = _real_floats("ldexp", x1)
+    if get_aval(_nd(x2)).dtype.kind not in "iub":
+        raise DTypeError(f"funcad.numpy.ldexp: the exponent x2 must be integers, as in NumPy; got "
+                         f"dtype {get_aval(_nd(x2)).dtype}. Round it first: x2.astype(int).")
     return multiply(x1, astype(power(2.0, astype(x2, dt)), dt))
 
 
@@ -483,9 +499,9 @@ def modf(x):
     part has derivative 1, the integral part 0."""
     from ._elementwise_extra import trunc
 
-    (x,), _ = _promote_float(x)
+    (x,), _ = _real_floats("modf", x)
     t = trunc(x)
-    return subtract(x, t), t
+    return copysign(where(isinf(x), 0.0, subtract(x, t)), x), t  # modf(-inf) = (-0.0, -inf)
 
 
 def nextafter(x1, x2):
@@ -509,10 +525,54 @@ gcd = _numpy_only(_np.gcd)
 lcm = _numpy_only(_np.lcm)
 frexp = _numpy_only(_np.frexp)
 spacing = _numpy_only(_np.spacing)
-bitwise_and = _numpy_only(_np.bitwise_and)
-bitwise_or = _numpy_only(_np.bitwise_or)
-bitwise_xor = _numpy_only(_np.bitwise_xor)
-bitwise_not = bitwise_invert = invert = _numpy_only(_np.invert)
+_np_invert = _numpy_only(_np.invert)
+
+
+def invert(x):
+    """``numpy.invert`` (``~x``): ``not`` of booleans, the bitwise not of integers (two's
+    complement: ``-x - 1``), traceable; floats are refused as in NumPy.
+
+    >>> import numpy as np
+    >>> invert(np.array([0, 5], np.int8)), invert(np.array([0, 5], np.uint8))
+    (array([-1, -6], dtype=int8), array([255, 250], dtype=uint8))
+    """
+    x = _nd(x)
+    dt = get_aval(x).dtype
+    if dt.kind == "b":
+        return logical_not(x)
+    if dt.kind == "i":
+        return _ew.sub(_ew.neg(x), _np.ones((), dt))
+    if dt.kind == "u":
+        return _ew.sub(_np.asarray(_np.iinfo(dt).max, dt), x)
+    return _np_invert(x)
+
+
+bitwise_not = bitwise_invert = invert
+
+
+def _bitwise(name, bitwise, logical):
+    """NumPy's ``name`` (the operator ``&``, ``|``, ``^``): logical on booleans, bitwise on
+    integers (traceable, as in JAX), a DTypeError on floats as NumPy's TypeError."""
+    def f(x1, x2):
+        (x, y), dt = _promote(x1, x2)
+        if dt.kind == "b":
+            return logical(x, y)
+        if dt.kind not in "iu":
+            dts = " and ".join(str(get_aval(_nd(v)).dtype) for v in (x1, x2))
+            raise DTypeError(f"funcad.numpy.{name}: operands of dtype {dts}; NumPy's {name} takes "
+                             "integers or booleans only. Cast them first (x.astype(np.int64)).")
+        x, y = _integer_operands(name, dt, x, y)
+        return bitwise(*(_np.asarray(v, dt) if type(v) is int else v for v in (x, y)))
+
+    f.__name__ = name
+    f.__doc__ = (f"Elementwise ``numpy.{name}``: bitwise on integers, logical on booleans "
+                 "(no derivative: integers have none).")
+    return f
+
+
+bitwise_and = _and_operator = _bitwise("bitwise_and", _ew.bitwise_and, logical_and)
+bitwise_or = _or_operator = _bitwise("bitwise_or", _ew.bitwise_or, logical_or)
+bitwise_xor = _xor_operator = _bitwise("bitwise_xor", _ew.bitwise_xor, _logical_xor)
 left_shift = bitwise_left_shift = _numpy_only(_np.left_shift)
 right_shift = bitwise_right_shift = _numpy_only(_np.right_shift)
 bitwise_count = _numpy_only(_np.bitwise_count)
@@ -786,8 +846,9 @@ def trim_zeros(filt, trim="fb"):
     return f[int(lo):int(hi)]
 
 
-def choose(a, choices, mode="raise"):
+def choose(a, choices, out=None, mode="raise"):
     """``numpy.choose``: ``choices[a[i]][i]``; differentiable in the choices."""
+    _no_out(out, "choose")
     a = _nd(a)
     n = len(choices)
     ac = core.maybe_concrete(a)
@@ -1162,15 +1223,17 @@ def argpartition(a, kth, axis=-1, kind="introselect", order=None):
     return argsort(a, axis=axis)
 
 
-def nanargmax(a, axis=None, keepdims=False):
+def nanargmax(a, axis=None, out=None, keepdims=False):
     """``numpy.nanargmax``: argmax ignoring NaNs."""
+    _no_out(out, "nanargmax")
     a = _nd(a)
     a = where(isnan(a), -_np.inf, a) if get_aval(a).dtype.kind == "f" else a
     return argmax(a, axis, keepdims=keepdims)
 
 
-def nanargmin(a, axis=None, keepdims=False):
+def nanargmin(a, axis=None, out=None, keepdims=False):
     """``numpy.nanargmin``: argmin ignoring NaNs."""
+    _no_out(out, "nanargmin")
     a = _nd(a)
     a = where(isnan(a), _np.inf, a) if get_aval(a).dtype.kind == "f" else a
     return argmin(a, axis, keepdims=keepdims)
@@ -1179,13 +1242,13 @@ def nanargmin(a, axis=None, keepdims=False):
 def nancumsum(a, axis=None, dtype=None):
     """``numpy.nancumsum``: cumsum with NaNs as zero."""
     a = _nd(a)
-    return cumsum(where(isnan(a), 0.0, a) if get_aval(a).dtype.kind == "f" else a, axis, dtype)
+    return cumsum(where(isnan(a), 0.0, a) if get_aval(a).dtype.kind in "fc" else a, axis, dtype)
 
 
 def nancumprod(a, axis=None, dtype=None):
     """``numpy.nancumprod``: cumprod with NaNs as one."""
     a = _nd(a)
-    return cumprod(where(isnan(a), 1.0, a) if get_aval(a).dtype.kind == "f" else a, axis, dtype)
+    return cumprod(where(isnan(a), 1.0, a) if get_aval(a).dtype.kind in "fc" else a, axis, dtype)
 
 
 histogram = _numpy_only(_np.histogram, "its bins depend on the values")

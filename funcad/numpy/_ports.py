@@ -18,6 +18,7 @@ from ..lax import elementwise as _ew
 from . import (
     _arr,
     _as_nd,
+    _no_out,
     astype,
     concatenate,
     divide,
@@ -33,7 +34,13 @@ from . import sum as _sum
 from ._array import tracer_setitem
 from ._elementwise_extra import mod
 from ._shape_ops import _IndexUpdateHelper, take_along_axis
-from ._stats import _QUANTILE_METHODS, _float_dtype, _method_position, _sorted_along_last
+from ._stats import (
+    _QUANTILE_METHODS,
+    _between,
+    _method_position,
+    _quantile_dtype,
+    _sorted_along_last,
+)
 
 __all__ = ["nanmedian", "nanquantile", "nanpercentile", "put", "fill_diagonal", "place"]
 
@@ -57,8 +64,15 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     if method not in _QUANTILE_METHODS:
         raise ValueError(f"nanquantile: method {method!r} is not supported; use one of "
                          f"{_QUANTILE_METHODS}")
-    a, q = _as_nd(_arr(a)), _as_nd(_arr(q))
-    dt = _np.result_type(_float_dtype(get_aval(a).dtype), get_aval(q).dtype)
+    return _nanquantile(a, q, axis, method, keepdims)
+
+
+def _nanquantile(a, q, axis, method, keepdims):
+    """nanquantile's work; ``method="median"`` is nanmedian's: the middle entry or the mean of
+    the two middle ones (NumPy's: [1, inf] gives inf, where the linear method gives NaN)."""
+    a = _as_nd(_arr(a))
+    dt = _quantile_dtype(a, q)
+    q = _as_nd(_arr(q))
     a, q = astype(a, dt), astype(q, dt)
     qc = core.maybe_concrete(q)
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 1)):
@@ -76,9 +90,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     hi = astype(_ew.min(_ew.max(_ew.add(lo_f, 1.0), _np.zeros((), dt)), top), _np.int64)
     gamma = subtract(v, lo_f)
     below, above = take_along_axis(s, lo, -1), take_along_axis(s, hi, -1)
-    d = subtract(above, below)
-    res = where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
-                _ew.add(below, multiply(d, gamma)))
+    res = _between(below, above, gamma, method)
     res = where(_ew.eq(m, 0.0), _np.asarray(_np.nan, dt), res)
     res = reshape(res, rest + q_shape)
     nq = len(q_shape)
@@ -96,11 +108,11 @@ def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="line
     >>> fnp.nanpercentile(fnp.array([1.0, fnp.nan, 3.0]), 50.0)
     array(2.)
     """
-    q = _as_nd(_arr(q))
-    qc = core.maybe_concrete(q)
+    qc = core.maybe_concrete(_as_nd(_arr(q)))
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 100)):
         raise ValueError("Percentiles must be in the range [0, 100]")
-    return nanquantile(a, divide(q, 100), axis, method=method, keepdims=keepdims,
+    q = q / 100 if type(q) in (int, float) else divide(_as_nd(_arr(q)), 100)  # a Python q stays weak
+    return nanquantile(a, q, axis, method=method, keepdims=keepdims,
                        interpolation=interpolation)
 
 
@@ -111,7 +123,8 @@ def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     >>> fa.grad(fnp.nanmedian)(fnp.array([1.0, fnp.nan, 3.0, 4.0]))
     array([0., 0., 1., 0.])
     """
-    return nanquantile(a, 0.5, axis, keepdims=keepdims)
+    _no_out(out, "nanmedian")
+    return _nanquantile(a, 0.5, axis, "median", keepdims)
 
 
 # --------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ..lax import special as _sp
 from . import (_arr, _as_nd, _normalize_axes, _promote, astype, broadcast_arrays, broadcast_to,
                concatenate, moveaxis, multiply, ravel, reshape, stack,
                transpose, where)
-from . import _getitem, clip as _clip, logical_and as _logical_and, sum as _sum
+from . import _getitem, _no_out, clip as _clip, logical_and as _logical_and, sum as _sum
 
 __all__ = ["take", "take_along_axis", "diag", "diagonal", "trace", "tril", "triu", "flip",
            "fliplr", "flipud", "roll", "rot90", "tile", "repeat", "pad", "split", "array_split",
@@ -54,12 +54,13 @@ def _int_index_array(indices):
 # Selection
 
 
-def take(a, indices, axis=None, mode=None):
+def take(a, indices, axis=None, out=None, mode=None):
     """``numpy.take``: elements along ``axis`` (None: of the flattened array).
 
     ``mode`` 'raise' (default), 'wrap' or 'clip' as in NumPy. Its transpose is a scatter-add,
     so repeated indices accumulate derivatives.
     """
+    _no_out(out, "take")
     a = _nd(a)
     if axis is None:
         a, axis = ravel(a), 0

@@ -24,6 +24,7 @@ from ..lax import sorting as _sorting
 from ..lax.shapes import index as _index
 from . import (_arr, _as_nd, add, _normalize_axes, _sum_dtype, astype, broadcast_to, concatenate,
                divide, full, isnan, moveaxis, multiply, ravel, reshape, sqrt, subtract, where)
+from . import _no_out
 from . import max as _max
 from . import mean as _mean
 from . import min as _min
@@ -44,13 +45,14 @@ def _axes_and_count(aval, axis):
     return axes, int(_np.prod([aval.shape[i] for i in axes], dtype=_np.int64))
 
 
-def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """``numpy.var``: the mean squared deviation, divided by ``n - ddof``.
 
     >>> import funcad.numpy as fnp
     >>> float(fnp.var(fnp.array([1.0, 2.0, 3.0, 4.0]), ddof=1))
     1.6666666666666667
     """
+    _no_out(out, "var")
     if correction is not None:
         ddof = correction
     a = _as_nd(_arr(a))
@@ -58,19 +60,28 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(aval.dtype)
     a = astype(a, dt)
     _, n = _axes_and_count(aval, axis)
-    d = subtract(a, _mean(a, axis, keepdims=True))
+    if where is not None and where is not True:  # n: the selected entries of each slice
+        where = broadcast_to(where, aval.shape)
+        n = _sum(astype(where, _ew.real_dtype(dt)), axis, keepdims=keepdims)
+    d = subtract(a, _mean(a, axis, keepdims=True, where=where))
     if dt.kind == "c":  # the mean of |d| ** 2: real, as in NumPy
         dt = _ew.real_dtype(dt)
         sq = add(multiply(_ew.real(d), _ew.real(d)), multiply(_ew.imag(d), _ew.imag(d)))
     else:
         sq = multiply(d, d)
+    dof = _np.asarray(builtins.max(n - ddof, 0), dt) if isinstance(n, int) else _ew.max(
+        subtract(n, _np.asarray(ddof, dt)), _np.zeros((), dt))
     with _np.errstate(divide="ignore", invalid="ignore"):
-        return divide(_sum(sq, axis, keepdims=keepdims), _np.asarray(builtins.max(n - ddof, 0), dt))
+        return divide(_sum(sq, axis, keepdims=keepdims, where=where), dof)
 
 
-def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None):
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """``numpy.std``: sqrt(var). At a constant slice the derivative is taken as 0."""
-    v = var(a, axis, dtype, ddof, keepdims, correction=correction)
+    _no_out(out, "std")
+    return _safe_sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, correction=correction))
+
+
+def _safe_sqrt(v):
     zero = _ew.eq(v, 0.0)
     safe = where(zero, _np.ones((), get_aval(v).dtype), v)
     return where(zero, _np.zeros((), get_aval(v).dtype), sqrt(safe))
@@ -207,13 +218,15 @@ def _nan_fill(a, value):
     return where(isnan(a), _np.asarray(value, get_aval(a).dtype), a)
 
 
-def nansum(a, axis=None, dtype=None, keepdims=False):
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nansum``: the sum with NaNs treated as zero (their derivative is zero)."""
+    _no_out(out, "nansum")
     return _sum(_nan_fill(a, 0), axis, dtype=dtype, keepdims=keepdims)
 
 
-def nanprod(a, axis=None, dtype=None, keepdims=False):
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nanprod``: the product with NaNs treated as one."""
+    _no_out(out, "nanprod")
     from . import prod
 
     return prod(_nan_fill(a, 1), axis, dtype=dtype, keepdims=keepdims)
@@ -228,8 +241,9 @@ def _count(a, axis, keepdims):
     return _sum(_ew.logical_not(isnan(a)), axis, keepdims=keepdims)
 
 
-def nanmean(a, axis=None, dtype=None, keepdims=False):
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     """``numpy.nanmean``: the mean of the non-NaN entries (NaN for an all-NaN slice)."""
+    _no_out(out, "nanmean")
     a = _as_nd(_arr(a))
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(get_aval(a).dtype)
     with _np.errstate(invalid="ignore", divide="ignore"):
@@ -237,32 +251,42 @@ def nanmean(a, axis=None, dtype=None, keepdims=False):
                       astype(_count(a, axis, keepdims), dt))
 
 
-def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.nanvar``: the variance of the non-NaN entries."""
+    _no_out(out, "nanvar")
     a = _as_nd(_arr(a))
     dt = _np.dtype(dtype) if dtype is not None else _float_dtype(get_aval(a).dtype)
     a = astype(a, dt)
-    d = _nan_fill(subtract(a, nanmean(a, axis, keepdims=True)), 0)
+    # only the NaN entries drop out (an inf among the rest makes inf - inf: NaN, as in NumPy)
+    d = where(isnan(a), _np.zeros((), dt), subtract(a, nanmean(a, axis, keepdims=True)))
+    if dt.kind == "c":  # |d| ** 2: real, as in NumPy
+        dt = _ew.real_dtype(dt)
+        sq = add(multiply(_ew.real(d), _ew.real(d)), multiply(_ew.imag(d), _ew.imag(d)))
+    else:
+        sq = multiply(d, d)
     with _np.errstate(invalid="ignore", divide="ignore"):
-        denom = _ew.max(subtract(astype(_count(a, axis, keepdims), dt), _np.asarray(ddof, dt)),
-                        _np.zeros((), dt))
-        return divide(_sum(multiply(d, d), axis, keepdims=keepdims), denom)
+        dof = subtract(astype(_count(a, axis, keepdims), dt), _np.asarray(ddof, dt))
+        dof = where(_ew.gt(dof, 0), dof, _np.asarray(_np.nan, dt))  # NaN when ddof >= count, as NumPy
+        return divide(_sum(sq, axis, keepdims=keepdims), dof)
 
 
-def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """``numpy.nanstd``: sqrt(nanvar)."""
-    return sqrt(nanvar(a, axis, dtype, ddof, keepdims))
+    _no_out(out, "nanstd")
+    return _safe_sqrt(nanvar(a, axis, dtype, None, ddof, keepdims))
 
 
-def nanmax(a, axis=None, keepdims=False):
+def nanmax(a, axis=None, out=None, keepdims=False):
     """``numpy.nanmax``: the max ignoring NaNs (NaN for an all-NaN slice)."""
+    _no_out(out, "nanmax")
     a = _as_nd(_arr(a))
     out = _max(_nan_fill(a, -_np.inf), axis, keepdims=keepdims)
     return _all_nan_to_nan(a, out, axis, keepdims)
 
 
-def nanmin(a, axis=None, keepdims=False):
+def nanmin(a, axis=None, out=None, keepdims=False):
     """``numpy.nanmin``: the min ignoring NaNs (NaN for an all-NaN slice)."""
+    _no_out(out, "nanmin")
     a = _as_nd(_arr(a))
     out = _min(_nan_fill(a, _np.inf), axis, keepdims=keepdims)
     return _all_nan_to_nan(a, out, axis, keepdims)
@@ -274,19 +298,22 @@ def _all_nan_to_nan(a, out, axis, keepdims):
     return where(all(isnan(a), axis, keepdims=keepdims), _np.asarray(_np.nan, get_aval(out).dtype), out)
 
 
-def ptp(a, axis=None, keepdims=False):
+def ptp(a, axis=None, out=None, keepdims=False):
     """``numpy.ptp``: max - min (ties share the derivative equally, as in max and min)."""
+    _no_out(out, "ptp")
     return subtract(_max(a, axis, keepdims=keepdims), _min(a, axis, keepdims=keepdims))
 
 
-def any(a, axis=None, keepdims=False):
+def any(a, axis=None, out=None, keepdims=False):
     """``numpy.any`` (False for an empty slice)."""
+    _no_out(out, "any")
     a = _as_nd(_arr(a))
     return _ew.gt(_sum(_ew.ne(a, 0), axis, keepdims=keepdims), 0)
 
 
-def all(a, axis=None, keepdims=False):
+def all(a, axis=None, out=None, keepdims=False):
     """``numpy.all`` (True for an empty slice)."""
+    _no_out(out, "all")
     a = _as_nd(_arr(a))
     return _ew.eq(_sum(_ew.eq(a, 0), axis, keepdims=keepdims), 0)
 
@@ -315,13 +342,15 @@ def _arg_reduce(prim_fn, a, axis, keepdims, name):
     return out
 
 
-def argmax(a, axis=None, keepdims=False):
+def argmax(a, axis=None, out=None, keepdims=False):
     """``numpy.argmax``: index of the first maximum (the first NaN if there is one)."""
+    _no_out(out, "argmax")
     return _arg_reduce(_sorting.argmax, a, axis, keepdims, "argmax")
 
 
-def argmin(a, axis=None, keepdims=False):
+def argmin(a, axis=None, out=None, keepdims=False):
     """``numpy.argmin``: index of the first minimum (the first NaN if there is one)."""
+    _no_out(out, "argmin")
     return _arg_reduce(_sorting.argmin, a, axis, keepdims, "argmin")
 
 
@@ -406,6 +435,24 @@ def _method_position(v, method):
         return multiply(_ew.add(_ew.floor(v), _ew.ceil(v)), 0.5)
     return v
 
+def _quantile_dtype(a, q):
+    """The result's dtype: ``a``'s float dtype, promoted with ``q`` unless it is a Python number
+    (weak, as in NumPy: a float32 ``a`` with ``q=0.3`` stays float32)."""
+    dt = _float_dtype(get_aval(a).dtype)
+    return dt if type(q) in (int, float) else _np.result_type(dt, get_aval(_as_nd(_arr(q))).dtype)
+
+
+def _between(below, above, gamma, method):
+    """The quantile between the sorted neighbours ``below`` and ``above``, ``gamma`` of the way."""
+    if method in ("lower", "higher", "nearest"):  # an entry itself: no inf * 0 from the lerp
+        return below
+    if method == "median":
+        return where(_ew.eq(gamma, 0.0), below, multiply(_ew.add(below, above), 0.5))
+    d = subtract(above, below)
+    return where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
+                 _ew.add(below, multiply(d, gamma)))
+
+
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
              *, interpolation=None):
     """``numpy.quantile`` with methods linear (default), lower, higher, nearest, midpoint.
@@ -418,8 +465,8 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     if method not in _QUANTILE_METHODS:
         raise ValueError(f"quantile: method {method!r} is not supported; use one of {_QUANTILE_METHODS}")
     a = _as_nd(_arr(a))
+    dt = _quantile_dtype(a, q)
     q = _as_nd(_arr(q))
-    dt = _np.result_type(_float_dtype(get_aval(a).dtype), get_aval(q).dtype)
     a, q = astype(a, dt), astype(q, dt)
     qc = core.maybe_concrete(q)
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 1)):
@@ -434,9 +481,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     hi = astype(_ew.min(_ew.add(lo_f, 1.0), _np.asarray(n - 1, dt)), _np.int64)
     gamma = subtract(v, lo_f)
     below, above = _take_last(s, lo), _take_last(s, hi)
-    d = subtract(above, below)
-    res = where(_ew.ge(gamma, 0.5), subtract(above, multiply(d, subtract(1.0, gamma))),
-                _ew.add(below, multiply(d, gamma)))
+    res = _between(below, above, gamma, method)
     has_nan = reshape(isnan(_take_last(s, _np.asarray(n - 1))), rest + (1,) * len(q_shape))
     res = where(has_nan, _np.asarray(_np.nan, dt), res)
     nq = len(q_shape)
@@ -450,10 +495,10 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
                *, interpolation=None):
     """``numpy.percentile``: ``quantile(a, q / 100)``."""
-    q = _as_nd(_arr(q))
-    qc = core.maybe_concrete(q)
+    qc = core.maybe_concrete(_as_nd(_arr(q)))
     if qc is not None and not _np.all((_np.asarray(qc) >= 0) & (_np.asarray(qc) <= 100)):
         raise ValueError("Percentiles must be in the range [0, 100]")
-    return quantile(a, divide(q, 100), axis, method=method, keepdims=keepdims,
+    q = q / 100 if type(q) in (int, float) else divide(_as_nd(_arr(q)), 100)  # a Python q stays weak
+    return quantile(a, q, axis, method=method, keepdims=keepdims,
                     interpolation=interpolation)
 

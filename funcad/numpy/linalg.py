@@ -12,6 +12,7 @@ gives the values the tangent diag(V^T dA V) for the vectors NumPy returns; norms
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 import numpy as _np
@@ -218,8 +219,10 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=None):
 def matrix_power(a, n):
     """``numpy.linalg.matrix_power``: a^n by repeated squaring (negative n: of the inverse)."""
     a = _float_matrix(a, "matrix_power", square=True) if not _is_int_array(a) else _as_nd(a)
-    if not isinstance(n, int | _np.integer):
-        raise TypeError("exponent must be an integer")
+    try:
+        n = operator.index(n)  # an int, a NumPy integer or a 0-d integer array, as NumPy
+    except TypeError:
+        raise TypeError(f"matrix_power: the exponent must be an integer; got {n!r}") from None
     aval = get_aval(a)
     if n == 0:
         return _dec.batch_eye(aval.shape, aval.dtype)

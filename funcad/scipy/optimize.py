@@ -49,6 +49,9 @@ def minimize(fun, x0, args=(), *, method: str, tol: float | None = None, options
     from .. import api, lax
     from .. import numpy as fnp
 
+    if not isinstance(args, tuple):
+        raise ArgumentError(f"minimize: args must be a tuple of extra arguments to fun (as in JAX), "
+                            f"got {type(args).__name__}; write args=(a,) for one.")
     if not isinstance(method, str) or method.lower() != "bfgs":
         raise ArgumentError(f"minimize: method {method!r} is not available; use method='BFGS' (as JAX), "
                             "or funcad.optimize.minimize for SciPy's other methods.")

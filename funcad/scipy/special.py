@@ -14,13 +14,19 @@ from .. import numpy as _fnp
 from ..core import get_aval
 from ..lax import elementwise as _ew
 from ..lax import special as _sp
-from ..numpy import _as_nd, _promote_float
+from ..numpy import _as_nd
+from ..numpy import _promote_float as _promote_float_np
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "gammaln", "digamma", "psi", "polygamma",
            "xlogy", "xlog1py", "entr", "log_ndtr", "ndtr", "softmax", "log_softmax",
            "gamma", "betaln", "beta", "gammasgn", "multigammaln", "ndtri", "erfinv", "erfcinv",
            "i0", "i0e", "i1", "i1e", "log_expit", "gammainc", "gammaincc", "betainc", "zeta",
            "factorial", "rel_entr", "kl_div", "poch", "loggamma"]
+
+
+def _promote_float(*args, min_float=_np.float64):
+    """Integers and booleans become float64, as in SciPy's ufuncs (float32 stays float32)."""
+    return _promote_float_np(*args, min_float=min_float)
 
 
 def _unary(prim_fn, name, doc):
@@ -43,11 +49,18 @@ expit = _unary(_ew.logistic, "expit", "The logistic sigmoid 1 / (1 + exp(-x)), s
 
 
 def polygamma(n, x):
-    """``scipy.special.polygamma`` for a Python int order ``n`` >= 0."""
+    """``scipy.special.polygamma`` for concrete integer orders ``n`` >= 0 (an int, or an array
+    of them broadcast against ``x``)."""
     (x,), _ = _promote_float(x)
-    if int(n) != n or n < 0:
-        raise ValueError("polygamma: n must be a non-negative integer")
-    return _sp.polygamma(int(n), _as_nd(x))
+    ns = _np.asarray(n)
+    if ns.dtype.kind not in "iuf" or _np.any(ns != _np.round(ns)) or _np.any(ns < 0):
+        raise ValueError(f"polygamma: n must be non-negative integers; got {n!r}")
+    if ns.ndim == 0:
+        return _sp.polygamma(int(ns), _as_nd(x))
+    out = _np.zeros((), get_aval(_as_nd(x)).dtype)
+    for k in _np.unique(ns):  # one polygamma per order present, selected where n == k
+        out = _fnp.where(ns == k, _sp.polygamma(int(k), _as_nd(x)), out)
+    return out
 
 
 def gammasgn(x):
@@ -71,10 +84,16 @@ def gamma(x):
     """
     (x,), dt = _promote_float(x)
     x = _as_nd(x)
-    return _ew.mul(gammasgn(x), _ew.exp(_sp.gammaln(x)))
+    out = _ew.mul(gammasgn(x), _ew.exp(_sp.gammaln(x)))
+    return _where(_ew.eq(x, 0.0), _fnp.copysign(_np.asarray(_np.inf, dt), x), out)  # +-0: +-inf
 
 
-loggamma = gammaln
+def loggamma(x):
+    """``scipy.special.loggamma`` of real ``x``: log Gamma(x) for x >= 0, NaN below (SciPy's
+    real branch; gammaln is log|Gamma| everywhere)."""
+    (x,), dt = _promote_float(x)
+    x = _as_nd(x)
+    return _where(_ew.lt(x, 0.0), _np.asarray(_np.nan, dt), _sp.gammaln(x))
 
 
 def betaln(a, b):
