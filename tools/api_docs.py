@@ -35,6 +35,7 @@ MODULES = [
     ("funcad.scipy.integrate", "funcad.scipy.integrate"),
     ("funcad.scipy.optimize", "funcad.scipy.optimize"),
     ("funcad.example_libraries.optimizers", "funcad.example_libraries.optimizers"),
+    ("funcad.example_libraries.stax", "funcad.example_libraries.stax"),
     ("funcad.lax", "funcad.lax"),
     ("funcad.tree_util", "funcad.tree_util"),
     ("funcad.tree", "funcad.tree"),

@@ -1,2 +1,2 @@
 """funcad.example_libraries: JAX's example libraries that its examples import
-(``optimizers``), so that those programs run after changing their imports."""
+(``optimizers``, ``stax``), so that those programs run after changing their imports."""

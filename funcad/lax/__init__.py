@@ -19,6 +19,7 @@ from .control import cond, fori_loop, map, scan, switch, while_loop  # noqa: F40
 from . import jax_api  # noqa: E402  (jax.lax's names built from the primitives above)
 from .jax_api import *  # noqa: F401,F403,E402
 from .convolution import *  # noqa: F401,F403,E402  (conv_general_dilated and its wrappers)
+from .windowed_reductions import *  # noqa: F401,F403,E402  (reduce_window)
 
 import sys as _sys  # noqa: E402
 
