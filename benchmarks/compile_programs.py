@@ -262,9 +262,6 @@ def child(system: str, key: str, calls: int) -> dict:
         import funcad as fa
 
         result["eqns"] = len(fa.make_jaxpr(build(S))(*args).eqns)
-        from funcad.backend import dispatch
-
-        result["stats"] = {k: v for k, v in dispatch.stats.items()}
     return result
 
 
