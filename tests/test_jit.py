@@ -131,7 +131,7 @@ BINARY = {
     "select": lambda x, y: ew.select(ew.gt(x, y), x, y),
     **{name: (lambda op: lambda x, y: op(*(ew.convert_element_type(ew.mul(v, 1000.0), np.int64)
                                              for v in (x, y))))(getattr(ew, name))
-       for name in ("bitwise_and", "bitwise_or", "bitwise_xor")},
+       for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift")},
     "broadcast_to": lambda x, y: sh.broadcast_to(x, np.broadcast_shapes(x.shape, y.shape)),
 }
 for _n in ("fmod", "mod", "floor_divide"):

@@ -479,6 +479,24 @@ def test_what_numpy_refuses_funcad_refuses(call):
         call(fnp)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint64])
+def test_shifts_of_traced_integers_as_numpy(dtype):
+    # counts past the width, and negative ones, shift every bit out in NumPy (LLVM: poison)
+    info, bits = np.iinfo(dtype), 8 * np.dtype(dtype).itemsize
+    x = np.array([0, 1, info.min, info.max, 77, info.max // 3, 5, 9], dtype)
+    s = np.array([0, 1, 3, bits - 1, bits, bits + 1, bits // 2, 2], dtype)
+    if info.min < 0:
+        s[-2:] = [-1, -bits]
+
+    def ops(a, b):
+        return a << b, a >> b, fnp.left_shift(a, 2), fnp.right_shift(a, b), 1 << (b % 8)
+
+    want = (x << s, x >> s, np.left_shift(x, 2), np.right_shift(x, s), 1 << (s % 8))
+    same(fa.jit(ops)(x, s), want)
+    same(ops(fnp.asarray(x), s), want)
+    same(fa.vmap(ops)(x, s), want)
+
+
 def test_operators_on_traced_integers_are_bitwise_as_numpy():
     from funcad.errors import DTypeError
 

@@ -329,8 +329,9 @@ def printable(s, parallel=False) -> bool:
         if t is Assign and n.target.dtype != n.value.dtype or \
                 t is Store and (n.value.dtype != n.arr.dtype or n.aug and n.arr.dtype == BOOL):
             return False
-        if t is Bin and (n.op not in ("+", "-", "*", "/", "//", "%", "&", "|", "^") or
-                         n.op == "/" and dt.kind in "biu" or n.op in "&|^" and dt.kind not in "biu"
+        if t is Bin and (n.op not in ("+", "-", "*", "/", "//", "%", "&", "|", "^", "<<", ">>") or
+                         n.op == "/" and dt.kind in "biu" or n.op in ("&", "|", "^") and dt.kind not in "biu"
+                         or n.op in ("<<", ">>") and dt.kind not in "iu"
                          or dt.kind == "b" and n.op not in "+*&|^" or dt.kind == "c" and n.op in ("//", "%")):
             return False
         if t is Un and dt.kind == "b" and n.op == "-":
@@ -561,9 +562,23 @@ class LLVM:
             return getattr(b, {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}[op])(x, y)
         if op in ("//", "%"):
             return self.int_divmod(op, x, y, dt)
+        if op in ("<<", ">>"):
+            return self.shift(op, x, y, dt)
         if k == "b":
             op = {"+": "|", "*": "&"}.get(op, op)  # NumPy's add and multiply of bools: or, and
         return getattr(b, {"+": "add", "-": "sub", "*": "mul", "&": "and_", "|": "or_", "^": "xor"}[op])(x, y)
+
+    def shift(self, op, x, y, dt):
+        """NumPy's shifts: a count outside 0..bits-1 (negative ones included) shifts every bit
+        out (0, or -1 for a negative signed x shifted right), where LLVM's would be poison."""
+        b, bits = self.b, self.const(np.dtype(dt).itemsize * 8, dt)
+        inside = b.icmp_unsigned("<", y, bits)
+        count = b.select(inside, y, self.const(0, dt))
+        if op == "<<":
+            return b.select(inside, b.shl(x, count), self.const(0, dt))
+        if np.dtype(dt).kind == "u":
+            return b.select(inside, b.lshr(x, count), self.const(0, dt))
+        return b.ashr(x, b.select(inside, count, b.sub(bits, self.const(1, dt))))
 
     def int_divmod(self, op, x, y, dt):
         """Python's floor division and remainder, as NumPy's: 0 for a zero divisor, and

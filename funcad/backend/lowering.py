@@ -158,6 +158,7 @@ SCALAR: dict = {
     ew.gt_p: _compare(">"), ew.ge_p: _compare(">="),
     ew.and_p: _logical("&"), ew.or_p: _logical("|"), ew.xor_p: _logical("^"), ew.not_p: _not,
     ew.bitwise_and_p: _op("&"), ew.bitwise_or_p: _op("|"), ew.bitwise_xor_p: _op("^"),
+    ew.left_shift_p: _op("<<"), ew.right_shift_p: _op(">>"),
     ew.round_p: _call("np.rint"),
     ew.max_p: _call("np.maximum"), ew.min_p: _call("np.minimum"),
     ew.convert_element_type_p: lambda a, eqn: ir.cast(a[0], eqn.params["new_dtype"]),

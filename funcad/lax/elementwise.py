@@ -450,6 +450,8 @@ not_p = _elementwise_prim("not", np.logical_not, 1, BOOL)
 bitwise_and_p, bitwise_and = _binary("bitwise_and", np.bitwise_and)
 bitwise_or_p, bitwise_or = _binary("bitwise_or", np.bitwise_or)
 bitwise_xor_p, bitwise_xor = _binary("bitwise_xor", np.bitwise_xor)
+left_shift_p, left_shift = _binary("left_shift", np.left_shift)
+right_shift_p, right_shift = _binary("right_shift", np.right_shift)
 floor_p, floor = _unary("floor", np.floor)
 ceil_p, ceil = _unary("ceil", np.ceil)
 round_p, round = _unary("round", np.round)
@@ -463,7 +465,8 @@ def logical_not(x):
 
 
 for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, xor_p, not_p, floor_p, ceil_p,
-           round_p, isnan_p, isinf_p, isfinite_p, bitwise_and_p, bitwise_or_p, bitwise_xor_p):
+           round_p, isnan_p, isinf_p, isfinite_p, bitwise_and_p, bitwise_or_p, bitwise_xor_p,
+           left_shift_p, right_shift_p):
     defjvp_zero(_p)
 
 # --------------------------------------------------------------------------------------

@@ -1091,14 +1091,15 @@ from ._ranges import *  # noqa: E402,F401,F403
 from ._more import *  # noqa: E402,F401,F403
 from ._more import nonzero  # noqa: E402,F401  (where(condition) with one argument)
 from . import _methods  # noqa: E402,F401  (the ndarray methods of traced values)
-from ._more import _and_operator, _or_operator, _xor_operator  # noqa: E402
+from ._more import _and_operator, _or_operator, _xor_operator, left_shift, right_shift  # noqa: E402
 from ._more import invert as _invert  # noqa: E402
 from ._array import Array, as_array as _as_array, tracer_setitem as _tracer_setitem  # noqa: E402
 
-# & | ^ ~ of traced values: logical on booleans, bitwise on integers, as NumPy
+# & | ^ ~ << >> of traced values: logical on booleans, bitwise on integers, as NumPy
 for _name, _fn in {"__and__": _and_operator, "__rand__": _rev(_and_operator), "__or__": _or_operator,
                    "__ror__": _rev(_or_operator), "__xor__": _xor_operator, "__rxor__": _rev(_xor_operator),
-                   "__invert__": _invert}.items():
+                   "__invert__": _invert, "__lshift__": left_shift, "__rlshift__": _rev(left_shift),
+                   "__rshift__": right_shift, "__rrshift__": _rev(right_shift)}.items():
     setattr(Tracer, _name, _fn)
 
 

@@ -151,6 +151,7 @@ from ..lax import special as _sp
 from . import (
     _arr,
     _as_nd,
+    _bool_operands,
     _integer_operands,
     _no_out,
     _promote,
@@ -573,8 +574,29 @@ def _bitwise(name, bitwise, logical):
 bitwise_and = _and_operator = _bitwise("bitwise_and", _ew.bitwise_and, logical_and)
 bitwise_or = _or_operator = _bitwise("bitwise_or", _ew.bitwise_or, logical_or)
 bitwise_xor = _xor_operator = _bitwise("bitwise_xor", _ew.bitwise_xor, _logical_xor)
-left_shift = bitwise_left_shift = _numpy_only(_np.left_shift)
-right_shift = bitwise_right_shift = _numpy_only(_np.right_shift)
+
+
+def _shift(name, shift):
+    """NumPy's ``name`` (the operator ``<<``, ``>>``) of integers, traceable; booleans shift as
+    int8 (NumPy's loop); a count outside 0..bits-1 shifts every bit out, as in NumPy."""
+    def f(x1, x2):
+        (x, y), dt = _promote(x1, x2)
+        if dt.kind not in "biu":
+            dts = " and ".join(str(get_aval(_nd(v)).dtype) for v in (x1, x2))
+            raise DTypeError(f"funcad.numpy.{name}: operands of dtype {dts}; NumPy's {name} takes "
+                             "integers or booleans only. Cast them first (x.astype(np.int64)).")
+        if dt.kind == "b":
+            (x, y), dt = _bool_operands(name, x, y), _np.dtype(_np.int8)
+        x, y = _integer_operands(name, dt, x, y)
+        return shift(*(_np.asarray(v, dt) if type(v) in (int, _np.int8) else v for v in (x, y)))
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``numpy.{name}`` of integers (no derivative: integers have none)."
+    return f
+
+
+left_shift = bitwise_left_shift = _shift("left_shift", _ew.left_shift)
+right_shift = bitwise_right_shift = _shift("right_shift", _ew.right_shift)
 bitwise_count = _numpy_only(_np.bitwise_count)
 packbits = _numpy_only(_np.packbits)
 unpackbits = _numpy_only(_np.unpackbits)
