@@ -105,13 +105,19 @@ def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding
                 b_init=_NORMAL_TINY):
     """A convolution layer (``lax.conv_general_dilated`` plus a bias) with layout
     ``dimension_numbers`` such as ``("NHWC", "HWIO", "NHWC")``."""
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
     one = (1,) * len(filter_shape)
     strides = strides or one
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
 
     def conv(x, W):
         return lax.conv_general_dilated(x, W, strides, padding, one, one, dimension_numbers=dimension_numbers)
+
+    return _conv_layer(conv, dimension_numbers, out_chan, filter_shape, W_init, b_init)
+
+
+def _conv_layer(conv, dimension_numbers, out_chan, filter_shape, W_init, b_init):
+    """The (init_fun, apply_fun) of ``conv(x, W)`` plus a bias, for the convolution layers."""
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
 
     def init_fun(rng, input_shape):
         kernel_shape = _kernel_shape(rhs_spec, lhs_spec, out_chan, filter_shape, input_shape)
@@ -135,25 +141,12 @@ def Conv(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_i
 def GeneralConvTranspose(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID",
                          W_init=None, b_init=_NORMAL_TINY):
     """A transposed-convolution layer (``lax.conv_transpose`` plus a bias)."""
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
     strides = strides or (1,) * len(filter_shape)
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
 
     def conv(x, W):
         return lax.conv_transpose(x, W, strides, padding, dimension_numbers=dimension_numbers)
 
-    def init_fun(rng, input_shape):
-        kernel_shape = _kernel_shape(rhs_spec, lhs_spec, out_chan, filter_shape, input_shape)
-        k1, k2 = random.split(rng)
-        bias_shape = tuple(out_chan if c == "C" else 1 for c in out_spec)
-        params = W_init(k1, kernel_shape), b_init(k2, bias_shape)
-        return _out_shape(conv, input_shape, kernel_shape), params
-
-    def apply_fun(params, inputs, **kwargs):
-        W, b = params
-        return conv(inputs, W) + b
-
-    return init_fun, apply_fun
+    return _conv_layer(conv, dimension_numbers, out_chan, filter_shape, W_init, b_init)
 
 
 def Conv1DTranspose(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_init=_NORMAL_TINY):

@@ -84,6 +84,19 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimen
     return ConvDimensionNumbers(*conv_general_permutations(tuple(dimension_numbers)))
 
 
+def pad_pairs(padding, n: int, name: str, per: str) -> list:
+    """``padding`` checked as ``n`` (low, high) integer pairs, one per ``per`` of ``name``."""
+    try:
+        pairs = [(operator.index(lo), operator.index(hi)) for lo, hi in padding]
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name}: padding must be a string or (low, high) pairs, "
+                            f"got {padding!r}.") from None
+    if len(pairs) != n:
+        raise ArgumentError(f"{name}: padding needs one (low, high) pair per {per} ({n}), "
+                            f"got {padding!r}.")
+    return pairs
+
+
 def padtype_to_pads(in_shape, window_shape, window_strides, padding):
     """``'SAME'``, ``'SAME_LOWER'`` or ``'VALID'`` as (low, high) pairs per spatial axis: SAME
     gives ``ceil(in / stride)`` outputs, an odd padding's extra element at the end (SAME_LOWER:
@@ -163,14 +176,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
             raise ArgumentError("conv: string padding with lhs_dilation (a transposed convolution): "
                                 "give explicit (low, high) pairs, or use lax.conv_transpose.")
         padding = padtype_to_pads(xs[2:], window, strides, padding)
-    try:
-        padding = [(operator.index(lo), operator.index(hi)) for lo, hi in padding]
-    except (TypeError, ValueError):
-        raise ArgumentError(f"conv: padding must be a string or (low, high) pairs, "
-                            f"got {padding!r}.") from None
-    if len(padding) != nsp:
-        raise ArgumentError(f"conv: padding needs one (low, high) pair per spatial axis ({nsp}), "
-                            f"got {padding!r}.")
+    padding = pad_pairs(padding, nsp, "conv", "spatial axis")
     if B > 1:  # batch groups (used by the kernel gradient of grouped convolutions) become feature groups
         x = reshape(x, (B, N // B, *xs[1:]))
         x = reshape(transpose(x, (1, 0, *range(2, nsp + 3))), (N // B, B * C, *xs[2:]))

@@ -26,7 +26,7 @@ from ..core import Tracer, get_aval
 from ..errors import ArgumentError, DTypeError, ShapeError, TreeStructureError
 from ..tree_util import tree_flatten, tree_map, tree_unflatten
 from . import jax_api
-from .convolution import padtype_to_pads
+from .convolution import pad_pairs, padtype_to_pads
 from .elementwise import convert_element_type, select
 from .shapes import broadcast_to
 
@@ -109,14 +109,7 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     if isinstance(padding, str):
         dilated = [(s - 1) * b + 1 if s else 0 for s, b in zip(shape, base)]
         padding = padtype_to_pads(dilated, window, strides, padding)
-    try:
-        padding = [(operator.index(lo), operator.index(hi)) for lo, hi in padding]
-    except (TypeError, ValueError):
-        raise ArgumentError(f"reduce_window: padding must be a string or (low, high) pairs, "
-                            f"got {padding!r}.") from None
-    if len(padding) != n:
-        raise ArgumentError(f"reduce_window: padding needs one (low, high) pair per axis of the operand "
-                            f"of shape {shape}, got {padding!r}.")
+    padding = pad_pairs(padding, n, "reduce_window", f"axis of the operand of shape {shape}")
     out = reduce_window_shape_tuple(shape, dims, strides, padding, base, wdil)
     if any(k < 1 for k in out):
         raise ShapeError(f"reduce_window: the window {tuple(window)} (dilated) is larger than the padded "
