@@ -267,6 +267,23 @@ def custom_rules():
 # jax.lax control flow idioms
 
 
+def rnn_problem():
+    """An Elman RNN's parameters (a pytree) and an input sequence."""
+    rng = np.random.default_rng(1)
+    p = {"Wh": rng.normal(size=(4, 4)) * 0.5, "Wx": rng.normal(size=(3, 4)), "b": np.zeros(4)}
+    return p, rng.normal(size=(7, 3))
+
+
+def rnn_loss(p, seq):
+    """The RNN run by scan with a pytree carry: the sum of squared outputs and the last state."""
+    def step(h, x):
+        h = jnp.tanh(h @ p["Wh"] + x @ p["Wx"] + p["b"])
+        return h, jnp.sum(h)
+
+    h, outs = lax.scan(step, jnp.zeros(4), seq)
+    return jnp.sum(outs ** 2) + jnp.sum(h)
+
+
 def control_flow_more():
     out = {}
     xs = jnp.array([1.0, -2.0, 3.0, 0.5, 4.0])
@@ -307,18 +324,7 @@ def control_flow_more():
     out["exp_series'"] = jit(grad(exp_series), static_argnums=1)(0.7, 20)
 
     # an Elman RNN by scan with a pytree carry and parameters, its gradient under jit
-    rng = np.random.default_rng(1)
-    p = {"Wh": rng.normal(size=(4, 4)) * 0.5, "Wx": rng.normal(size=(3, 4)), "b": np.zeros(4)}
-    seq = rng.normal(size=(7, 3))
-
-    def rnn_loss(p, seq):
-        def step(h, x):
-            h = jnp.tanh(h @ p["Wh"] + x @ p["Wx"] + p["b"])
-            return h, jnp.sum(h)
-
-        h, outs = lax.scan(step, jnp.zeros(4), seq)
-        return jnp.sum(outs ** 2) + jnp.sum(h)
-
+    p, seq = rnn_problem()
     g = jit(grad(rnn_loss))(p, seq)
     out["rnn_loss"] = rnn_loss(p, seq)
     out["rnn_grad_Wh"], out["rnn_grad_Wx"] = g["Wh"], g["Wx"]
@@ -1034,18 +1040,7 @@ def test_control_flow_more_against_loops():
 
 
 def test_rnn_scan_gradient_against_finite_differences_and_eager():
-    rng = np.random.default_rng(1)
-    p = {"Wh": rng.normal(size=(4, 4)) * 0.5, "Wx": rng.normal(size=(3, 4)), "b": np.zeros(4)}
-    seq = rng.normal(size=(7, 3))
-
-    def rnn_loss(p, seq):
-        def step(h, x):
-            h = jnp.tanh(h @ p["Wh"] + x @ p["Wx"] + p["b"])
-            return h, jnp.sum(h)
-
-        h, outs = lax.scan(step, jnp.zeros(4), seq)
-        return jnp.sum(outs ** 2) + jnp.sum(h)
-
+    p, seq = rnn_problem()
     check_grads(rnn_loss, (p, seq), order=1)
     out = ran("control_flow_more")
     g = grad(rnn_loss)(p, seq)

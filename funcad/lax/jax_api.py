@@ -837,22 +837,18 @@ def atan2(x, y):
     return _fnp().arctan2(x, y)
 
 
-def _bitwise(name, logical):
+def _bitwise(name):
     def f(x, y):
-        fnp = _fnp()
-        x, y = fnp.asarray(x), fnp.asarray(y)
-        if get_aval(x).dtype == np.bool_ and get_aval(y).dtype == np.bool_:
-            return getattr(fnp, logical)(x, y)
-        return getattr(fnp, name)(x, y)  # integers: NumPy's, or funcad's clear refusal
+        return getattr(_fnp(), name)(x, y)  # (funcad.numpy's: logical on booleans)
 
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = f"``{name}``: the logical operation on booleans."
+    f.__doc__ = f"``{name}`` of integers; the logical operation on booleans."
     return f
 
 
-bitwise_and = _bitwise("bitwise_and", "logical_and")
-bitwise_or = _bitwise("bitwise_or", "logical_or")
-bitwise_xor = _bitwise("bitwise_xor", "logical_xor")
+bitwise_and = _bitwise("bitwise_and")
+bitwise_or = _bitwise("bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor")
 
 
 def nextafter(x1, x2):

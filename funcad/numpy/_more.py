@@ -551,36 +551,15 @@ def invert(x):
 bitwise_not = bitwise_invert = invert
 
 
-def _bitwise(name, bitwise, logical):
-    """NumPy's ``name`` (the operator ``&``, ``|``, ``^``): logical on booleans, bitwise on
-    integers (traceable, as in JAX), a DTypeError on floats as NumPy's TypeError."""
+def _integer_ufunc(name, op, logical=None):
+    """NumPy's ``name`` of integers, traceable (as in JAX): ``&``, ``|``, ``^`` are ``logical``
+    on booleans, the shifts (``logical`` None) shift booleans as int8 (NumPy's loop; a count
+    outside 0..bits-1 shifts every bit out, as in NumPy); floats are a DTypeError, as NumPy's
+    TypeError."""
     def f(x1, x2):
         (x, y), dt = _promote(x1, x2)
-        if dt.kind == "b":
+        if dt.kind == "b" and logical is not None:
             return logical(x, y)
-        if dt.kind not in "iu":
-            dts = " and ".join(str(get_aval(_nd(v)).dtype) for v in (x1, x2))
-            raise DTypeError(f"funcad.numpy.{name}: operands of dtype {dts}; NumPy's {name} takes "
-                             "integers or booleans only. Cast them first (x.astype(np.int64)).")
-        x, y = _integer_operands(name, dt, x, y)
-        return bitwise(*(_np.asarray(v, dt) if type(v) is int else v for v in (x, y)))
-
-    f.__name__ = name
-    f.__doc__ = (f"Elementwise ``numpy.{name}``: bitwise on integers, logical on booleans "
-                 "(no derivative: integers have none).")
-    return f
-
-
-bitwise_and = _and_operator = _bitwise("bitwise_and", _ew.bitwise_and, logical_and)
-bitwise_or = _or_operator = _bitwise("bitwise_or", _ew.bitwise_or, logical_or)
-bitwise_xor = _xor_operator = _bitwise("bitwise_xor", _ew.bitwise_xor, _logical_xor)
-
-
-def _shift(name, shift):
-    """NumPy's ``name`` (the operator ``<<``, ``>>``) of integers, traceable; booleans shift as
-    int8 (NumPy's loop); a count outside 0..bits-1 shifts every bit out, as in NumPy."""
-    def f(x1, x2):
-        (x, y), dt = _promote(x1, x2)
         if dt.kind not in "biu":
             dts = " and ".join(str(get_aval(_nd(v)).dtype) for v in (x1, x2))
             raise DTypeError(f"funcad.numpy.{name}: operands of dtype {dts}; NumPy's {name} takes "
@@ -588,15 +567,19 @@ def _shift(name, shift):
         if dt.kind == "b":
             (x, y), dt = _bool_operands(name, x, y), _np.dtype(_np.int8)
         x, y = _integer_operands(name, dt, x, y)
-        return shift(*(_np.asarray(v, dt) if type(v) in (int, _np.int8) else v for v in (x, y)))
+        return op(*(_np.asarray(v, dt) if type(v) in (int, _np.int8) else v for v in (x, y)))
 
     f.__name__ = name
-    f.__doc__ = f"Elementwise ``numpy.{name}`` of integers (no derivative: integers have none)."
+    f.__doc__ = (f"Elementwise ``numpy.{name}`` of integers{', logical on booleans' if logical else ''} "
+                 "(no derivative: integers have none).")
     return f
 
 
-left_shift = bitwise_left_shift = _shift("left_shift", _ew.left_shift)
-right_shift = bitwise_right_shift = _shift("right_shift", _ew.right_shift)
+bitwise_and = _and_operator = _integer_ufunc("bitwise_and", _ew.bitwise_and, logical_and)
+bitwise_or = _or_operator = _integer_ufunc("bitwise_or", _ew.bitwise_or, logical_or)
+bitwise_xor = _xor_operator = _integer_ufunc("bitwise_xor", _ew.bitwise_xor, _logical_xor)
+left_shift = bitwise_left_shift = _integer_ufunc("left_shift", _ew.left_shift)
+right_shift = bitwise_right_shift = _integer_ufunc("right_shift", _ew.right_shift)
 bitwise_count = _numpy_only(_np.bitwise_count)
 packbits = _numpy_only(_np.packbits)
 unpackbits = _numpy_only(_np.unpackbits)
